@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { documentedEnv } from '../platform/config.js';
+import { registerStackCommands } from '../stack/cli.js';
+import { registerIngestCommands } from '../ingest/cli.js';
+import { registerProcessorCommands } from '../processors/cli.js';
+import { registerProjectionCommands } from '../projections/cli.js';
+import { registerGatewayCommands } from '../gateway/cli.js';
+import { registerApiCommands } from '../api/cli.js';
+import { registerBenchCommands } from '../bench/cli.js';
+
+const program = new Command('tickflow')
+  .description('Tickflow: an event-sourced real-time market-pattern pipeline')
+  .showHelpAfterError();
+
+registerStackCommands(program);
+registerIngestCommands(program);
+registerProcessorCommands(program);
+registerProjectionCommands(program);
+registerGatewayCommands(program);
+registerApiCommands(program);
+registerBenchCommands(program);
+
+program
+  .command('config')
+  .description('list every environment variable the stages read, with its default')
+  .option('--markdown', 'print a Markdown table (the README uses it)')
+  .action((options: { markdown?: boolean }) => {
+    const rows = documentedEnv();
+    if (options.markdown) {
+      console.log('| Variable | Stage | Default | Meaning |\n|---|---|---|---|');
+      for (const row of rows) console.log(`| \`${row.name}\` | ${row.stage} | ${row.defaultValue === undefined ? '' : `\`${row.defaultValue}\``} | ${row.description} |`);
+      return;
+    }
+    for (const row of rows) console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);
+  });
+
+await program.parseAsync(process.argv);

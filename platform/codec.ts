@@ -1,0 +1,141 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { TOPIC_KEYS, schemaText, topicName, valueSubject, type TopicKey } from './topics.js';
+
+/** Confluent wire format: magic byte 0, 4-byte big-endian schema id, then the Avro body. */
+export const WIRE_MAGIC_BYTE = 0;
+export const WIRE_HEADER_BYTES = 5;
+
+export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
+
+/** Thrown for a buffer that is not in the Confluent wire format. */
+export class WireFormatError extends Error {
+  override name = 'WireFormatError';
+}
+
+export function readSchemaId(buffer: Buffer): number {
+  if (buffer.length < WIRE_HEADER_BYTES || buffer[0] !== WIRE_MAGIC_BYTE) {
+    throw new WireFormatError(`not a Confluent wire-format message (length ${buffer.length}, first byte ${buffer[0]})`);
+  }
+  return buffer.readUInt32BE(1);
+}
+
+interface AvroType {
+  toBuffer(value: unknown): Buffer;
+  fromBuffer(buffer: Buffer): unknown;
+  isValid(value: unknown, options?: { errorHook?: (path: string[]) => void }): boolean;
+}
+
+export type Encoder<T> = (value: T) => Buffer;
+
+/**
+ * The one codec of the pipeline. Registration and schema look-ups go through
+ * @kafkajs/confluent-schema-registry; schema ids and Avro types are cached so that the hot path
+ * (`encoderFor` / `decode` of a known id) does no I/O.
+ */
+export class AvroCodec {
+  readonly registry: SchemaRegistry;
+  private readonly ids = new Map<string, number>();
+  private readonly types = new Map<number, AvroType>();
+  private readonly pendingTypes = new Map<number, Promise<AvroType>>();
+
+  constructor(
+    private readonly registryUrl: string,
+    private readonly topicPrefix: string,
+  ) {
+    this.registry = new SchemaRegistry({ host: registryUrl });
+  }
+
+  topic(key: TopicKey): string {
+    return topicName(key, this.topicPrefix);
+  }
+
+  /** Sets a subject's compatibility level (the client has no call for it; Apicurio needs it set explicitly). */
+  async setCompatibility(subject: string, level: Compatibility): Promise<void> {
+    const response = await fetch(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: level }),
+    });
+    if (!response.ok) throw new Error(`setting ${level} on ${subject} failed: HTTP ${response.status} ${await response.text()}`);
+  }
+
+  /** Registers a schema under a subject (BACKWARD compatibility set first) and returns its id. */
+  async registerSchema(subject: string, schema: string, compatibility: Compatibility = 'BACKWARD'): Promise<number> {
+    await this.setCompatibility(subject, compatibility);
+    const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY[compatibility] });
+    this.ids.set(subject, id);
+    return id;
+  }
+
+  /** Registers the schema of every topic in the catalog. */
+  async registerAll(keys: readonly TopicKey[] = TOPIC_KEYS): Promise<Record<string, number>> {
+    const registered: Record<string, number> = {};
+    for (const key of keys) {
+      const subject = valueSubject(this.topic(key));
+      registered[subject] = await this.registerSchema(subject, schemaText(key));
+    }
+    return registered;
+  }
+
+  /** The id values of a topic are written with: the latest registered for its subject. */
+  async schemaIdFor(key: TopicKey): Promise<number> {
+    const subject = valueSubject(this.topic(key));
+    let id = this.ids.get(subject);
+    if (id === undefined) {
+      id = await this.registry.getLatestSchemaId(subject);
+      this.ids.set(subject, id);
+    }
+    return id;
+  }
+
+  private async typeFor(id: number): Promise<AvroType> {
+    const known = this.types.get(id);
+    if (known) return known;
+    let pending = this.pendingTypes.get(id);
+    if (!pending) {
+      pending = this.registry.getSchema(id).then((schema) => {
+        const type = schema as unknown as AvroType;
+        this.types.set(id, type);
+        this.pendingTypes.delete(id);
+        return type;
+      });
+      this.pendingTypes.set(id, pending);
+    }
+    return pending;
+  }
+
+  /** A synchronous encoder for one topic's values, ready after one registry look-up. */
+  async encoderFor<T>(key: TopicKey): Promise<Encoder<T>> {
+    const id = await this.schemaIdFor(key);
+    const type = await this.typeFor(id);
+    const header = Buffer.alloc(WIRE_HEADER_BYTES);
+    header.writeUInt8(WIRE_MAGIC_BYTE, 0);
+    header.writeUInt32BE(id, 1);
+    return (value: T) => {
+      try {
+        return Buffer.concat([header, type.toBuffer(value)]);
+      } catch {
+        // Validate only on failure, so the common path pays for one encode.
+        const errors: string[] = [];
+        type.isValid(value, { errorHook: (path) => errors.push(path.join('.') || '(root)') });
+        throw new TypeError(`value does not match the schema of ${this.topic(key)}: invalid ${errors.join(', ')}`);
+      }
+    };
+  }
+
+  async encode<T>(key: TopicKey, value: T): Promise<Buffer> {
+    return (await this.encoderFor<T>(key))(value);
+  }
+
+  /** Decodes any wire-format buffer; the writer schema is fetched once per id. */
+  async decode<T>(buffer: Buffer): Promise<T> {
+    const type = await this.typeFor(readSchemaId(buffer));
+    return type.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES)) as T;
+  }
+
+  /** Decodes without awaiting when the id is already cached (hot consumer loops); else undefined. */
+  decodeCached<T>(buffer: Buffer): T | undefined {
+    const type = this.types.get(readSchemaId(buffer));
+    return type ? (type.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES)) as T) : undefined;
+  }
+}

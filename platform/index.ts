@@ -1,0 +1,9 @@
+/** Shared plumbing used by every stage: config, logging, metrics, lifecycle, Kafka, registry and codec. */
+export * from './config.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './lifecycle.js';
+export * from './ops-server.js';
+export * from './topics.js';
+export * from './kafka.js';
+export * from './codec.js';

@@ -1,0 +1,87 @@
+import { Kafka, logLevel, type LogEntry, type Admin, type ITopicConfig } from 'kafkajs';
+import type { Logger } from './logger.js';
+import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
+
+export { Kafka, Partitioners, CompressionTypes } from 'kafkajs';
+export type { Consumer, Producer, Admin, EachBatchPayload, KafkaMessage, Transaction } from 'kafkajs';
+
+const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** A kafkajs client whose logs go through the process's pino logger. */
+export function createKafka(options: {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+}): Kafka {
+  const kafkaLogger = options.logger.child({ component: 'kafkajs' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    logLevel: logLevel.WARN,
+    retry: { initialRetryTime: 200, retries: 10 },
+    logCreator:
+      () =>
+      ({ level, log }: LogEntry) => {
+        const { message, ...rest } = log;
+        kafkaLogger[levelNames[level] ?? 'info'](rest, message);
+      },
+  });
+}
+
+export interface ApplyTopicsResult {
+  readonly created: string[];
+  readonly updated: string[];
+}
+
+/**
+ * Creates the pipeline's topics when missing and brings existing ones to the catalog's configs and
+ * partition counts. Safe to run any number of times.
+ */
+export async function applyTopics(
+  admin: Admin,
+  prefix: string,
+  keys: readonly TopicKey[] = TOPIC_KEYS,
+): Promise<ApplyTopicsResult> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = [];
+  const present: TopicKey[] = [];
+  for (const key of keys) {
+    const name = topicName(key, prefix);
+    if (existing.has(name)) present.push(key);
+    else
+      missing.push({
+        topic: name,
+        numPartitions: TOPICS[key].partitions,
+        replicationFactor: 1,
+        configEntries: topicConfigEntries(TOPICS[key]),
+      });
+  }
+  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+
+  const updated: string[] = [];
+  if (present.length > 0) {
+    const metadata = await admin.fetchTopicMetadata({ topics: present.map((key) => topicName(key, prefix)) });
+    const grow = metadata.topics
+      .map((topic) => {
+        const key = present.find((candidate) => topicName(candidate, prefix) === topic.name)!;
+        return { topic: topic.name, count: TOPICS[key].partitions, current: topic.partitions.length };
+      })
+      .filter((entry) => entry.count > entry.current);
+    if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow.map(({ topic, count }) => ({ topic, count })) });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: present.map((key) => ({
+        type: 2, // ConfigResourceTypes.TOPIC
+        name: topicName(key, prefix),
+        configEntries: topicConfigEntries(TOPICS[key]),
+      })),
+    });
+    updated.push(...present.map((key) => topicName(key, prefix)));
+  }
+  return { created: missing.map((topic) => topic.topic), updated };
+}

@@ -1,0 +1,66 @@
+import type { Logger } from './logger.js';
+
+export type ShutdownHook = () => Promise<void> | void;
+
+/**
+ * Ordered shutdown: hooks run in reverse order of registration (last started, first stopped),
+ * each bounded by a timeout so that one stuck close cannot hold the process forever.
+ */
+export class Lifecycle {
+  private readonly hooks: { name: string; hook: ShutdownHook }[] = [];
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly hookTimeoutMs = 10_000,
+  ) {}
+
+  onShutdown(name: string, hook: ShutdownHook): void {
+    this.hooks.push({ name, hook });
+  }
+
+  get isStopping(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  /** Runs every hook once; later calls return the same promise. */
+  shutdown(reason: string): Promise<void> {
+    this.stopping ??= this.runHooks(reason);
+    return this.stopping;
+  }
+
+  private async runHooks(reason: string): Promise<void> {
+    this.logger.info({ reason }, 'shutting down');
+    for (const { name, hook } of [...this.hooks].reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), this.hookTimeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([Promise.resolve(hook()).then(() => 'done' as const), timeout]);
+        if (outcome === 'timeout') this.logger.warn({ hook: name }, 'shutdown hook timed out');
+      } catch (error) {
+        this.logger.error({ hook: name, err: error }, 'shutdown hook failed');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    this.logger.info('stopped');
+  }
+
+  /** SIGTERM and SIGINT stop the process cleanly; a second signal exits at once. */
+  installSignalHandlers(exit: (code: number) => void = (code) => process.exit(code)): void {
+    let signals = 0;
+    const handler = (signal: NodeJS.Signals) => {
+      signals += 1;
+      if (signals > 1) {
+        this.logger.warn({ signal }, 'second signal, exiting now');
+        exit(130);
+        return;
+      }
+      void this.shutdown(signal).then(() => exit(0));
+    };
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
+  }
+}

@@ -1,0 +1,46 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Paths that may hold secrets. Redaction happens inside pino, so a token passed by mistake
+ * in a log object never reaches the output.
+ */
+export const REDACTED_PATHS = [
+  'password',
+  '*.password',
+  'token',
+  '*.token',
+  'accessToken',
+  '*.accessToken',
+  'refreshToken',
+  '*.refreshToken',
+  'apiKey',
+  '*.apiKey',
+  'secret',
+  '*.secret',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'params',
+];
+
+export interface LoggerOptions {
+  readonly level?: string;
+  /** A destination stream (tests capture output through it). */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+/** One structured JSON logger per process; `stage` names the component in every line. */
+export function createLogger(stage: string, options: LoggerOptions = {}): Logger {
+  const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
+  const settings = {
+    level,
+    base: { stage, pid: process.pid },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return options.destination ? pino(settings, options.destination) : pino(settings);
+}

@@ -1,0 +1,168 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface TopicSpec {
+  /** Topic name without the deployment's TOPIC_PREFIX. */
+  readonly name: string;
+  /** Avro schema file in schemas/. */
+  readonly schemaFile: string;
+  readonly partitions: number;
+  readonly cleanupPolicy: 'delete' | 'compact';
+  /** -1 = keep forever. */
+  readonly retentionMs: number;
+  /** What the (UTF-8 string) key holds. */
+  readonly key: string;
+  readonly description: string;
+}
+
+/**
+ * Every topic of the pipeline. Keys are plain UTF-8 strings (readable by any Kafka tool); values are
+ * Avro in the Confluent wire format, subject `<topic>-value` (TopicNameStrategy).
+ * All market and pattern topics share one partition count and the default (murmur2) partitioner, so a
+ * symbol lands in the same partition number everywhere (co-partitioned).
+ */
+export const TOPICS = {
+  trades: {
+    name: 'market.trades.v1',
+    schemaFile: 'trade.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 7 * DAY_MS,
+    key: 'symbol',
+    description: 'Trades (Massive T), normalised',
+  },
+  quotes: {
+    name: 'market.quotes.v1',
+    schemaFile: 'quote.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 3 * DAY_MS,
+    key: 'symbol',
+    description: 'NBBO quotes (Massive Q)',
+  },
+  secondAggregates: {
+    name: 'market.aggs.second.v1',
+    schemaFile: 'aggregate.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 3 * DAY_MS,
+    key: 'symbol',
+    description: 'Second bars (Massive A)',
+  },
+  minuteAggregates: {
+    name: 'market.aggs.minute.v1',
+    schemaFile: 'aggregate.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY_MS,
+    key: 'symbol',
+    description: 'Minute bars (Massive AM, REST and flat-file minute bars, bars built from trades)',
+  },
+  dailyAggregates: {
+    name: 'market.aggs.day.v1',
+    schemaFile: 'aggregate.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: -1,
+    key: 'symbol',
+    description: 'Daily bars (REST backfill, flat files)',
+  },
+  luld: {
+    name: 'market.luld.v1',
+    schemaFile: 'luld.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 3 * DAY_MS,
+    key: 'symbol',
+    description: 'Limit up/limit down bands (Massive LULD), when enabled',
+  },
+  fmv: {
+    name: 'market.fmv.v1',
+    schemaFile: 'fmv.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 3 * DAY_MS,
+    key: 'symbol',
+    description: 'Fair market value (Massive FMV), when enabled',
+  },
+  symbols: {
+    name: 'reference.symbols.v1',
+    schemaFile: 'symbol.avsc',
+    partitions: 3,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    key: 'ticker',
+    description: 'Ticker reference data, latest per ticker',
+  },
+  fundamentals: {
+    name: 'reference.fundamentals.v1',
+    schemaFile: 'fundamentals.avsc',
+    partitions: 6,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    key: 'symbol',
+    description: 'Latest fundamentals per symbol (ratios, income statements)',
+  },
+  patterns: {
+    name: 'patterns.events.v1',
+    schemaFile: 'pattern-event.avsc',
+    partitions: 6,
+    cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY_MS,
+    key: 'symbol',
+    description: 'Pattern events: detected, updated, expired',
+  },
+  deadLetters: {
+    name: 'ops.deadletter.v1',
+    schemaFile: 'dead-letter.avsc',
+    partitions: 1,
+    cleanupPolicy: 'delete',
+    retentionMs: 30 * DAY_MS,
+    key: 'symbol or source',
+    description: 'Input that could not be processed, with its raw payload and the reason',
+  },
+  processorSnapshots: {
+    name: 'ops.processor-snapshots.v1',
+    schemaFile: 'processor-snapshot.avsc',
+    partitions: 1,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    key: '<group>/<topic>/<partition>',
+    description: 'Pattern-engine state snapshots with the input offsets they match',
+  },
+} as const satisfies Record<string, TopicSpec>;
+
+export type TopicKey = keyof typeof TOPICS;
+
+export const TOPIC_KEYS = Object.keys(TOPICS) as TopicKey[];
+
+/** The deployed name of a topic: TOPIC_PREFIX + catalog name. */
+export function topicName(key: TopicKey, prefix: string): string {
+  return `${prefix}${TOPICS[key].name}`;
+}
+
+/** The registry subject of a topic's values (TopicNameStrategy). */
+export function valueSubject(topic: string): string {
+  return `${topic}-value`;
+}
+
+const schemasDir = fileURLToPath(new URL('../schemas/', import.meta.url));
+
+/** The Avro schema text of a topic, from schemas/. */
+export function schemaText(key: TopicKey): string {
+  return readFileSync(`${schemasDir}${TOPICS[key].schemaFile}`, 'utf8');
+}
+
+/** Kafka topic configs derived from a spec. */
+export function topicConfigEntries(spec: TopicSpec): { name: string; value: string }[] {
+  const entries = [
+    { name: 'cleanup.policy', value: spec.cleanupPolicy },
+    { name: 'retention.ms', value: String(spec.retentionMs) },
+  ];
+  if (spec.cleanupPolicy === 'compact') {
+    entries.push({ name: 'min.cleanable.dirty.ratio', value: '0.1' }, { name: 'segment.ms', value: String(DAY_MS) });
+  }
+  return entries;
+}

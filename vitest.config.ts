@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs no server; `integration` (files named *.int.test.ts) talks to the real
+// Kafka, registry, PostgreSQL and Redis, and its global setup brings the local stack up when it is down.
+export default defineConfig({
+  test: {
+    reporters: process.env.CI ? ['default'] : ['default'],
+    coverage: {
+      provider: 'v8',
+      reporter: ['text-summary', 'text', 'json-summary'],
+      include: ['platform/**/*.ts', 'stack/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/cli.ts', '**/main.ts', 'bench/**', 'test/**'],
+    },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', 'node_modules/**', '.stack/**', 'dist/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['**/*.int.test.ts'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // Two cores: integration files share one broker; running two at a time keeps them honest and fast enough.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
