@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto';
+import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, type Kafka, type TopicKey } from '../platform/index.js';
+
+/** A topic prefix no other test uses, so test files can share one broker. */
+export function uniquePrefix(label = 't'): string {
+  return `test.${label}.${Date.now().toString(36)}${randomBytes(3).toString('hex')}.`;
+}
+
+export interface TestKafka {
+  readonly prefix: string;
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  readonly brokers: string[];
+  readonly registryUrl: string;
+  /** Deletes the test's topics. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Creates the catalog's topics (or some of them) under a fresh prefix on the real broker and registers
+ * their schemas in the real registry.
+ */
+export async function createTestTopics(label: string, keys: readonly TopicKey[] = TOPIC_KEYS): Promise<TestKafka> {
+  const config = loadPlatformConfig();
+  const prefix = uniquePrefix(label);
+  const logger = createLogger(`test-${label}`, { level: 'error' });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-${label}`, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  const { created } = await applyTopics(admin, prefix, keys);
+  await admin.disconnect();
+  const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, prefix);
+  await codec.registerAll(keys);
+  return {
+    prefix,
+    kafka,
+    codec,
+    brokers: config.KAFKA_BROKERS,
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+    cleanup: async () => {
+      const cleaner = kafka.admin();
+      await cleaner.connect();
+      await cleaner.deleteTopics({ topics: created }).catch(() => {});
+      await cleaner.disconnect();
+    },
+  };
+}
