@@ -7,3 +7,4 @@ export * from './ops-server.js';
 export * from './topics.js';
 export * from './kafka.js';
 export * from './codec.js';
+export * from './auth.js';

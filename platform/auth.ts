@@ -1,0 +1,109 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { defineEnv, env, type EnvSource } from './config.js';
+
+/**
+ * Token plumbing shared by the API (which issues tokens) and the gateway (which checks them).
+ * Access tokens: HS256 JWTs with a fixed algorithm list, so `alg: none` and algorithm confusion fail.
+ * API keys: `tfk_<id>_<secret>`; only the SHA-256 of the secret is stored (keys are 256-bit random, so a
+ * fast hash suffices; passwords use a memory-hard KDF in the API).
+ */
+export const loadAuthConfig = defineEnv('auth', {
+  JWT_SECRET: env.string('HMAC secret for access tokens (at least 32 characters in production)', 'tickflow-dev-secret-change-me-0123456789'),
+  JWT_ISSUER: env.string('`iss` of access tokens', 'tickflow'),
+  JWT_AUDIENCE: env.string('`aud` of access tokens', 'tickflow-clients'),
+  ACCESS_TOKEN_TTL_SECONDS: env.int('Lifetime of an access token', 900),
+});
+
+export type AuthConfig = ReturnType<typeof loadAuthConfig>;
+
+export interface AccessClaims {
+  readonly userId: string;
+  readonly email?: string;
+}
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+  constructor(
+    readonly code: 'token_missing' | 'token_invalid' | 'token_expired' | 'api_key_invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class TokenService {
+  private readonly key: Uint8Array;
+
+  constructor(
+    private readonly config: AuthConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.key = new TextEncoder().encode(config.JWT_SECRET);
+  }
+
+  static fromEnv(source: EnvSource = process.env): TokenService {
+    return new TokenService(loadAuthConfig(source));
+  }
+
+  async issueAccessToken(claims: AccessClaims): Promise<{ token: string; expiresAt: number }> {
+    const issuedAt = Math.floor(this.now() / 1000);
+    const expiresAt = issuedAt + this.config.ACCESS_TOKEN_TTL_SECONDS;
+    const token = await new SignJWT(claims.email ? { email: claims.email } : {})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(claims.userId)
+      .setIssuer(this.config.JWT_ISSUER)
+      .setAudience(this.config.JWT_AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .setJti(randomBytes(12).toString('base64url'))
+      .sign(this.key);
+    return { token, expiresAt: expiresAt * 1000 };
+  }
+
+  async verifyAccessToken(token: string | undefined): Promise<AccessClaims> {
+    if (!token) throw new AuthError('token_missing', 'no access token');
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        algorithms: ['HS256'],
+        issuer: this.config.JWT_ISSUER,
+        audience: this.config.JWT_AUDIENCE,
+        currentDate: new Date(this.now()),
+      });
+      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthError('token_invalid', 'token has no subject');
+      return typeof payload.email === 'string' ? { userId: payload.sub, email: payload.email } : { userId: payload.sub };
+    } catch (error) {
+      if (error instanceof AuthError) throw error;
+      if (error instanceof joseErrors.JWTExpired) throw new AuthError('token_expired', 'access token expired');
+      throw new AuthError('token_invalid', 'access token invalid');
+    }
+  }
+}
+
+export interface ApiKeyParts {
+  readonly id: string;
+  readonly secret: string;
+}
+
+/** A new API key: show `key` to the user once; store `id` and `secretHash`. */
+export function generateApiKey(): { key: string; id: string; secretHash: string } {
+  const id = randomBytes(6).toString('hex');
+  const secret = randomBytes(32).toString('base64url');
+  return { key: `tfk_${id}_${secret}`, id, secretHash: hashApiKeySecret(secret) };
+}
+
+export function parseApiKey(key: string): ApiKeyParts | undefined {
+  const match = /^tfk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/.exec(key);
+  return match ? { id: match[1]!, secret: match[2]! } : undefined;
+}
+
+export function hashApiKeySecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** Constant-time comparison of a presented secret with a stored hash. */
+export function apiKeySecretMatches(secret: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashApiKeySecret(secret), 'hex');
+  const stored = Buffer.from(storedHash, 'hex');
+  return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
