@@ -1,6 +1,42 @@
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
+import { recordResults, type BenchSuite } from './harness.js';
 
-/** The bench stage's subcommands of the `tickflow` CLI. */
-export function registerBenchCommands(_program: Command): void {
-  // Filled in by the bench issue.
+const suitesDir = join(dirname(fileURLToPath(import.meta.url)), 'suites');
+
+/** Every suite in bench/suites/ (each file default-exports a BenchSuite). */
+export async function loadSuites(): Promise<BenchSuite[]> {
+  const files = readdirSync(suitesDir).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts')).sort();
+  const suites: BenchSuite[] = [];
+  for (const file of files) {
+    const module = (await import(pathToFileURL(join(suitesDir, file)).href)) as { default: BenchSuite };
+    suites.push(module.default);
+  }
+  return suites;
+}
+
+export function registerBenchCommands(program: Command): void {
+  program
+    .command('bench')
+    .description('run a benchmark (or `all`); prints a table and writes bench/results/<name>.json')
+    .argument('[name]', 'suite name, `all`, or `list`', 'list')
+    .option('--scale <n>', 'scale factor (1 = full run)', '1')
+    .option('--set <key=value...>', 'suite settings')
+    .action(async (name: string, options: { scale: string; set?: string[] }) => {
+      const suites = await loadSuites();
+      if (name === 'list') {
+        for (const suite of suites) console.log(`${suite.name.padEnd(24)} ${suite.description}`);
+        return;
+      }
+      const chosen = name === 'all' ? suites : suites.filter((suite) => suite.name === name);
+      if (chosen.length === 0) throw new Error(`no benchmark named ${name}; try \`tickflow bench list\``);
+      const settings = Object.fromEntries((options.set ?? []).map((pair) => pair.split('=', 2) as [string, string]));
+      for (const suite of chosen) {
+        const command = `npx tickflow bench ${suite.name} --scale ${options.scale}${options.set ? ` --set ${options.set.join(' ')}` : ''}`;
+        const figures = await suite.run({ scale: Number(options.scale), settings });
+        recordResults(suite.name, command, figures);
+      }
+    });
 }
