@@ -91,6 +91,7 @@ export const loadPlatformConfig = defineEnv('platform', {
     .describe('Prefix for every topic name (isolates tests or tenants); empty in production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   KAFKA_CLIENT_ID: env.string('Kafka client id prefix', 'tickflow'),
+  BENCHMARK_SYMBOL: env.string('Benchmark for relative strength; its bars are broadcast to every aggregate partition', 'SPY'),
 });
 
 export type PlatformConfig = ReturnType<typeof loadPlatformConfig>;

@@ -8,3 +8,4 @@ export * from './topics.js';
 export * from './kafka.js';
 export * from './codec.js';
 export * from './auth.js';
+export * from './broadcast.js';
