@@ -12,7 +12,8 @@ import { defineEnv, env, loadPlatformConfig, type EnvSource } from '../platform/
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const loadStackConfig = defineEnv('stack', {
-  STACK_DIR: env.string('Where the local stack keeps its servers, data, logs and pid files', join(repoRoot, '.stack')),
+  STACK_DIR: env.string('Where the local stack keeps the servers fetched by Maven', join(repoRoot, '.stack')),
+  STACK_STATE_DIR: env.optionalString('Where the local stack keeps data, logs and pid files (default: STACK_DIR)'),
   STACK_KAFKA_HEAP: env.string('JVM heap of the local Kafka broker', '1g'),
   STACK_REGISTRY_HEAP: env.string('JVM heap of the local Apicurio Registry', '512m'),
   STACK_READY_TIMEOUT_MS: env.int('How long `stack up` waits for each server to be ready', 120_000),
@@ -91,11 +92,14 @@ export class LocalStack {
   private get registryHome() {
     return join(this.dir, `apicurio-${this.versions.apicurio}`);
   }
+  private get stateDir() {
+    return this.config.STACK_STATE_DIR ?? this.dir;
+  }
   private pidFile(name: string) {
-    return join(this.dir, 'run', `${name}.pid`);
+    return join(this.stateDir, 'run', `${name}.pid`);
   }
   logFile(name: string) {
-    return join(this.dir, 'logs', `${name}.log`);
+    return join(this.stateDir, 'logs', `${name}.log`);
   }
   private get java() {
     return this.config.JAVA_HOME ? join(this.config.JAVA_HOME, 'bin', 'java') : 'java';
@@ -135,8 +139,8 @@ export class LocalStack {
   }
 
   private startJava(name: string, args: string[], cwd: string): number {
-    mkdirSync(join(this.dir, 'run'), { recursive: true });
-    mkdirSync(join(this.dir, 'logs'), { recursive: true });
+    mkdirSync(join(this.stateDir, 'run'), { recursive: true });
+    mkdirSync(join(this.stateDir, 'logs'), { recursive: true });
     const log = openSync(this.logFile(name), 'a');
     const child = spawn(this.java, args, { cwd, detached: true, stdio: ['ignore', log, log] });
     closeSync(log);
@@ -158,7 +162,7 @@ export class LocalStack {
       'controller.listener.names=CONTROLLER',
       'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
       'inter.broker.listener.name=PLAINTEXT',
-      `log.dirs=${join(this.dir, 'data', 'kafka')}`,
+      `log.dirs=${join(this.stateDir, 'data', 'kafka')}`,
       'num.partitions=6',
       'offsets.topic.replication.factor=1',
       'offsets.topic.num.partitions=10',
@@ -196,9 +200,9 @@ export class LocalStack {
       report(`kafka: already running at ${this.platform.KAFKA_BROKERS[0]}`);
       return;
     }
-    const dataDir = join(this.dir, 'data', 'kafka');
-    const properties = join(this.dir, 'run', 'server.properties');
-    mkdirSync(join(this.dir, 'run'), { recursive: true });
+    const dataDir = join(this.stateDir, 'data', 'kafka');
+    const properties = join(this.stateDir, 'run', 'server.properties');
+    mkdirSync(join(this.stateDir, 'run'), { recursive: true });
     writeFileSync(properties, this.kafkaProperties());
     const classpath = `${join(this.kafkaHome, 'libs')}/*`;
     if (!existsSync(join(dataDir, 'meta.properties'))) {
@@ -216,13 +220,13 @@ export class LocalStack {
         `-Xms${this.config.STACK_KAFKA_HEAP}`,
         '-XX:+UseG1GC',
         `-Dlog4j2.configurationFile=${join(repoRoot, 'stack', 'log4j2.properties')}`,
-        `-Dkafka.logs.dir=${join(this.dir, 'logs')}`,
+        `-Dkafka.logs.dir=${join(this.stateDir, 'logs')}`,
         '-cp',
         classpath,
         'kafka.Kafka',
         properties,
       ],
-      this.dir,
+      this.stateDir,
     );
     report(`kafka: started (pid ${pid}), log ${this.logFile('kafka')}`);
     await waitUntil('kafka', () => this.kafkaReady(), this.config.STACK_READY_TIMEOUT_MS);

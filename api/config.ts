@@ -1,0 +1,17 @@
+import { defineEnv, env } from '../platform/index.js';
+
+/** The API's own settings; connection strings (DATABASE_URL, REDIS_URL, KAFKA_BROKERS) come from the platform config. */
+export const loadApiConfig = defineEnv('api', {
+  API_PORT: env.int('Port of the REST API (also serves /health, /ready, /metrics)', 3000),
+  API_HOST: env.string('Interface the REST API listens on', '127.0.0.1'),
+  API_CORS_ORIGINS: env.list('Dashboard origins allowed by CORS, comma separated (`*` allows any)', 'http://localhost:5173'),
+  API_RATE_LIMIT_PER_MINUTE: env.int('Requests per minute per client (user, API key or IP) on data endpoints', 600),
+  API_AUTH_RATE_LIMIT_PER_MINUTE: env.int('Requests per minute per IP on /api/auth endpoints (stricter: slows password guessing)', 20),
+  API_CACHE_TTL_SECONDS: env.int('Upper bound on the life of a cached scan or symbol read (versions invalidate earlier)', 300),
+  API_REFRESH_TOKEN_TTL_SECONDS: env.int('Lifetime of a refresh token', 30 * 24 * 3600),
+  API_MAX_PROJECTION_LAG: env.int('Projection lag (Kafka records not yet projected) above which /ready reports degraded', 10_000),
+  API_REDIS_PREFIX: env.string('Prefix of the API\'s own Redis keys (cache entries, rate-limit counters)', 'tickflow:api:'),
+  API_TRUST_PROXY: env.bool('Take the client IP from X-Forwarded-For (only behind a trusted proxy)', false),
+});
+
+export type ApiConfig = ReturnType<typeof loadApiConfig>;

@@ -1,0 +1,110 @@
+import { z } from '@hono/zod-openapi';
+
+/** A named set of symbols: read-only built-ins, or a user's own universe/watchlist. */
+export interface Universe {
+  readonly key: string;
+  readonly name: string;
+  readonly description: string;
+  readonly kind: 'universe' | 'watchlist';
+  readonly category: 'builtin' | 'user';
+  readonly symbols: readonly string[];
+  readonly criteria: Readonly<Record<string, unknown>>;
+}
+
+function builtin(key: string, name: string, description: string, symbols: readonly string[], criteria: Record<string, unknown>): Universe {
+  return { key, name, description, kind: 'universe', category: 'builtin', symbols, criteria };
+}
+
+/**
+ * Built-in universes, the same for every user. The market-leader list is a fixed snapshot of large US
+ * caps rather than a live ranking, so a scan over it is reproducible (a live top-N belongs in a query).
+ */
+export const BUILTIN_UNIVERSES: readonly Universe[] = [
+  builtin(
+    'market_leaders',
+    'Top 50 market leaders',
+    'Fifty of the largest US-listed companies by market capitalisation (fixed list)',
+    [
+      'AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'GOOG', 'META', 'BRK.B', 'AVGO', 'TSLA',
+      'LLY', 'JPM', 'V', 'WMT', 'UNH', 'XOM', 'MA', 'ORCL', 'COST', 'HD',
+      'PG', 'JNJ', 'NFLX', 'ABBV', 'BAC', 'CRM', 'KO', 'CVX', 'AMD', 'MRK',
+      'PEP', 'TMO', 'ADBE', 'LIN', 'CSCO', 'ACN', 'MCD', 'WFC', 'ABT', 'IBM',
+      'GE', 'PM', 'DHR', 'TXN', 'QCOM', 'INTU', 'CAT', 'AMGN', 'VZ', 'DIS',
+    ],
+    { kind: 'market_cap_rank', top: 50 },
+  ),
+  builtin(
+    'sector_etfs',
+    'Sector ETFs',
+    'The Select Sector SPDR funds, one per GICS sector',
+    ['XLK', 'XLF', 'XLV', 'XLE', 'XLI', 'XLY', 'XLP', 'XLU', 'XLB', 'XLRE', 'XLC'],
+    { kind: 'etf', family: 'select_sector_spdr' },
+  ),
+  builtin('index_etfs', 'Index ETFs', 'Broad-market index funds: S&P 500, Nasdaq-100, Russell 2000, Dow', ['SPY', 'QQQ', 'IWM', 'DIA'], {
+    kind: 'etf',
+    family: 'index',
+  }),
+];
+
+const builtinByKey = new Map(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe]));
+
+export function findBuiltinUniverse(key: string): Universe | undefined {
+  return builtinByKey.get(key);
+}
+
+/** Keys are URL-safe slugs; built-in keys are reserved. */
+export const UNIVERSE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Tickers as Massive spells them: letters, digits, dot (BRK.B), dash; also index/crypto prefixes like I:SPX, X:BTCUSD. */
+export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9.:-]{0,19}$/;
+
+/** Normalised (upper-cased, de-duplicated, sorted) symbol list. */
+export function normaliseSymbols(symbols: readonly string[]): string[] {
+  return [...new Set(symbols.map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol.length > 0))].sort();
+}
+
+export const UniverseInputSchema = z
+  .object({
+    key: z.string().regex(UNIVERSE_KEY_PATTERN, 'lower-case letters, digits, _ or -, starting with a letter or digit, at most 64').openapi({ example: 'my_tech' }),
+    name: z.string().trim().min(1).max(100).openapi({ example: 'My tech names' }),
+    description: z.string().max(500).default(''),
+    kind: z.enum(['universe', 'watchlist']).default('watchlist'),
+    symbols: z
+      .array(z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker'))
+      .max(5000)
+      .openapi({ example: ['AAPL', 'MSFT'] }),
+    criteria: z.record(z.string(), z.unknown()).default({}).openapi({ description: 'Free-form description of how the list was chosen (saved filters)' }),
+  })
+  .strict();
+
+/** The minimal row reader resolveUniverse needs (a pg Pool or Client satisfies it). */
+export interface Queryable {
+  query<Row extends object>(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
+}
+
+interface UniverseRow {
+  key: string;
+  name: string;
+  description: string;
+  kind: 'universe' | 'watchlist';
+  symbols: string[];
+  criteria: Record<string, unknown>;
+}
+
+export function universeFromRow(row: UniverseRow): Universe {
+  return { key: row.key, name: row.name, description: row.description, kind: row.kind, category: 'user', symbols: row.symbols, criteria: row.criteria };
+}
+
+/**
+ * A universe visible to `userId`: a built-in, or one of the user's own (never another user's).
+ * Without a user only built-ins resolve. Returns undefined when there is no such universe.
+ */
+export async function resolveUniverse(db: Queryable, userId: string | undefined, key: string): Promise<Universe | undefined> {
+  const found = findBuiltinUniverse(key);
+  if (found) return found;
+  if (userId === undefined || !UNIVERSE_KEY_PATTERN.test(key)) return undefined;
+  const { rows } = await db.query<UniverseRow>(
+    'SELECT key, name, description, kind, symbols, criteria FROM user_universes WHERE user_id = $1 AND key = $2',
+    [userId, key],
+  );
+  return rows[0] ? universeFromRow(rows[0]) : undefined;
+}

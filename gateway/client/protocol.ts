@@ -1,0 +1,121 @@
+/**
+ * The gateway's JSON protocol (documented in gateway/asyncapi.yaml). Shared by the server and the SDK;
+ * type-only, so the browser bundle carries no validation library.
+ */
+export type StreamName = 'patterns' | 'bars';
+export type PatternTier = 'INTRADAY' | 'DAILY' | 'COMBO';
+export type PatternKind = 'DETECTED' | 'UPDATED' | 'EXPIRED';
+
+export interface SubscriptionFilter {
+  symbols?: string[];
+  /** A universe key: one of the user's own universes or a built-in one. */
+  universe?: string;
+  patterns?: string[];
+  tiers?: PatternTier[];
+  kinds?: PatternKind[];
+}
+
+/** Where a subscription starts or a seek goes. */
+export type StartPosition = 'latest' | 'earliest' | { cursor: string } | { timestamp: number } | { offsets: Record<string, number> };
+
+export type ClientFrame =
+  | { type: 'auth'; token: string }
+  | { type: 'auth'; apiKey: string }
+  | {
+      type: 'subscribe';
+      id: string;
+      stream: StreamName;
+      filter?: SubscriptionFilter;
+      from?: StartPosition | 'snapshot';
+      conflate?: boolean;
+      credits?: number;
+    }
+  | { type: 'credit'; id: string; n: number }
+  | { type: 'seek'; id: string; to: StartPosition }
+  | { type: 'unsubscribe'; id: string }
+  | { type: 'ping'; nonce?: string };
+
+/** One delivered record: partition, offset (its position), record time, key and the decoded value. */
+export interface WireEvent<T = Record<string, unknown>> {
+  p: number;
+  o: number;
+  ts: number;
+  key: string;
+  data: T;
+  /** With conflation: how many events of this key the delivery stands for (absent = 1). */
+  folded?: number;
+}
+
+export type PartitionRange = Record<string, [number, number]>;
+
+export interface ResumeReport {
+  /** Events delivered between the subscription's start and the head of the log as it was then. */
+  count: number;
+  /** Per partition: [first offset read, next offset] of the recovered span. */
+  range: PartitionRange;
+  /** Records read from the in-memory ring and read back from Kafka. */
+  fromRing: number;
+  fromKafka: number;
+  /** Records (of any kind) still behind the head when the report was made, and the age of the last event. */
+  lagRecords: number;
+  lagMs: number;
+}
+
+export type ErrorCode =
+  | 'malformed_json'
+  | 'unknown_type'
+  | 'bad_field'
+  | 'frame_too_large'
+  | 'rate_limited'
+  | 'not_authenticated'
+  | 'already_authenticated'
+  | 'auth_failed'
+  | 'forbidden_universe'
+  | 'unknown_universe'
+  | 'unknown_subscription'
+  | 'duplicate_subscription'
+  | 'too_many_subscriptions'
+  | 'subscription_too_large'
+  | 'bad_cursor'
+  | 'unavailable'
+  | 'internal';
+
+export type ServerFrame =
+  | { type: 'welcome'; server: string; heartbeatMs: number; limits: Limits }
+  | { type: 'authenticated'; userId: string; via: 'token' | 'apiKey' }
+  | {
+      type: 'subscribed';
+      id: string;
+      stream: StreamName;
+      cursor: string;
+      /** Records between the start position and the head of the log when the subscription started. */
+      backlog: number;
+      conflate: boolean;
+    }
+  | { type: 'events'; id: string; cursor: string; events: WireEvent[] }
+  | { type: 'resumed'; id: string; cursor: string; report: ResumeReport }
+  | { type: 'snapshot'; id: string; cursor: string; source: 'redis' | 'kafka'; items: WireEvent[] }
+  | {
+      type: 'unrecoverable';
+      id: string;
+      reason: 'retention' | 'epoch' | 'ahead';
+      requested: Record<string, number>;
+      /** The oldest position still available (every partition at its log start). */
+      oldest: string;
+      oldestOffsets: Record<string, number>;
+      snapshotAvailable: boolean;
+    }
+  | { type: 'seeked'; id: string; cursor: string; backlog: number }
+  | { type: 'unsubscribed'; id: string }
+  | { type: 'heartbeat'; ts: number; subscriptions: Record<string, { cursor: string; credits: number; lagRecords: number }> }
+  | { type: 'pong'; ts: number; nonce?: string }
+  | { type: 'error'; code: ErrorCode; message: string; id?: string; path?: string };
+
+export interface Limits {
+  maxFrameBytes: number;
+  maxSubscriptions: number;
+  maxSymbolsPerSubscription: number;
+  maxCredits: number;
+  framesPerSecond: number;
+  frameBurst: number;
+}

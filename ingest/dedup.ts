@@ -1,0 +1,59 @@
+/**
+ * Drops repeated events (same channel, symbol and sequence number), e.g. replays after a reconnect.
+ * Memory is bounded twice: a window of recent sequences per key, and a cap on the number of keys
+ * (least recently seen key evicted first). A sequence at or below the highest one that fell out of a
+ * key's window is treated as a repeat: sequences rise per ticker, so such an event is a late replay.
+ */
+export interface DuplicateFilterOptions {
+  /** Recent sequence numbers kept per key. */
+  readonly windowPerKey: number;
+  /** Keys (channel:symbol) kept at most. */
+  readonly maxKeys: number;
+}
+
+interface KeyWindow {
+  readonly seen: Set<number>;
+  readonly order: number[];
+  next: number;
+  floor: number;
+}
+
+export class DuplicateFilter {
+  private readonly windows = new Map<string, KeyWindow>();
+
+  constructor(private readonly options: DuplicateFilterOptions = { windowPerKey: 256, maxKeys: 50_000 }) {
+    if (options.windowPerKey < 1 || options.maxKeys < 1) throw new RangeError('windowPerKey and maxKeys must be at least 1');
+  }
+
+  get keyCount(): number {
+    return this.windows.size;
+  }
+
+  /** True when this (key, sequence) was seen before; records it otherwise. */
+  isDuplicate(key: string, sequence: number): boolean {
+    let window = this.windows.get(key);
+    if (window === undefined) {
+      if (this.windows.size >= this.options.maxKeys) {
+        const oldest = this.windows.keys().next().value as string;
+        this.windows.delete(oldest);
+      }
+      window = { seen: new Set(), order: [], next: 0, floor: Number.NEGATIVE_INFINITY };
+    } else {
+      // Re-insert to keep the map in least-recently-seen order.
+      this.windows.delete(key);
+    }
+    this.windows.set(key, window);
+    if (sequence <= window.floor || window.seen.has(sequence)) return true;
+    if (window.order.length < this.options.windowPerKey) {
+      window.order.push(sequence);
+    } else {
+      const evicted = window.order[window.next]!;
+      window.seen.delete(evicted);
+      if (evicted > window.floor) window.floor = evicted;
+      window.order[window.next] = sequence;
+      window.next = (window.next + 1) % this.options.windowPerKey;
+    }
+    window.seen.add(sequence);
+    return false;
+  }
+}
