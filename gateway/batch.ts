@@ -65,16 +65,18 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
       scanned += 1;
       continue;
     }
-    const held = latest.get(event.key);
+    // Keyed per partition too: positions are per partition, so a fold never crosses partitions.
+    const slot = `${event.partition}\u0000${event.key}`;
+    const held = latest.get(slot);
     if (held) {
       // Re-insert so the map's order is the order of each key's latest event.
-      latest.delete(event.key);
-      latest.set(event.key, { event, folded: held.folded + 1 });
+      latest.delete(slot);
+      latest.set(slot, { event, folded: held.folded + 1 });
     } else if (latest.size >= credits) {
       stopAt(event);
       continue;
     } else {
-      latest.set(event.key, { event, folded: 1 });
+      latest.set(slot, { event, folded: 1 });
     }
     scanned += 1;
   }

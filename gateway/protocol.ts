@@ -16,7 +16,9 @@ const position = z.union([
 
 function frameSchema(limits: Limits) {
   return z.discriminatedUnion('type', [
-    z.union([z.strictObject({ type: z.literal('auth'), token: z.string().min(1).max(8192) }), z.strictObject({ type: z.literal('auth'), apiKey: z.string().min(1).max(256) })]),
+    z
+      .strictObject({ type: z.literal('auth'), token: z.string().min(1).max(8192).optional(), apiKey: z.string().min(1).max(256).optional() })
+      .refine((frame) => (frame.token === undefined) !== (frame.apiKey === undefined), { message: 'give exactly one of token or apiKey' }),
     z.strictObject({
       type: z.literal('subscribe'),
       id,

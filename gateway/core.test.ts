@@ -1,0 +1,287 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { deliveriesJson, selectBatch } from './batch.js';
+import { CursorError, advance, decodeCursor, encodeCursor, topicEpoch } from './cursor.js';
+import { compileFilter, matches } from './filter.js';
+import { createFrameParser, TokenBucket } from './protocol.js';
+import { PartitionRing } from './ring.js';
+import { makeEvent, type LogEvent, type PartitionRead } from './types.js';
+
+const pattern = (partition: number, offset: number, key: string, extra: Record<string, unknown> = {}, ts = offset): LogEvent =>
+  makeEvent(partition, offset, ts, key, { symbol: key, pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED', ...extra });
+
+describe('cursor', () => {
+  it('round-trips and stays opaque', () => {
+    const cursor = { stream: 'patterns' as const, epoch: topicEpoch('t', 'id-1'), next: { 0: 5, 3: 12_345_678_901, 1: 0 } };
+    const text = encodeCursor(cursor);
+    expect(text.startsWith('c1.')).toBe(true);
+    expect(text).not.toContain('patterns');
+    expect(decodeCursor(text)).toEqual(cursor);
+    expect(decodeCursor(encodeCursor(advance(cursor, 1, 9))).next[1]).toBe(9);
+  });
+
+  it('round-trips any offsets (property)', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.integer({ min: 0, max: 999 }).map(String), fc.integer({ min: 0, max: 2 ** 52 })), (offsets) => {
+        const next = Object.fromEntries(Object.entries(offsets).map(([p, o]) => [Number(p), o]));
+        const cursor = { stream: 'bars' as const, epoch: 'abc_DEF-12', next };
+        expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+      }),
+    );
+  });
+
+  it('gives a different epoch to a recreated topic', () => {
+    expect(topicEpoch('patterns', 'a')).not.toBe(topicEpoch('patterns', 'b'));
+    expect(topicEpoch('patterns', 'a')).toBe(topicEpoch('patterns', 'a'));
+  });
+
+  it.each([
+    ['x'.repeat(5000), 'too long'],
+    ['zz.abc', 'unknown version'],
+    ['c1.' + Buffer.from('patterns|e').toString('base64url'), 'malformed cursor'],
+    ['c1.' + Buffer.from('trades|e|0:1').toString('base64url'), 'unknown stream'],
+    ['c1.' + Buffer.from('bars|e e|0:1').toString('base64url'), 'epoch'],
+    ['c1.' + Buffer.from('bars|e|0:x').toString('base64url'), 'offsets'],
+    ['c1.' + Buffer.from('bars|e|0:1,0:2').toString('base64url'), 'repeats'],
+  ])('rejects %#', (text, reason) => {
+    expect(() => decodeCursor(text)).toThrow(CursorError);
+    expect(() => decodeCursor(text)).toThrow(reason);
+  });
+
+  it('accepts a cursor with no partitions', () => {
+    expect(decodeCursor(encodeCursor({ stream: 'bars', epoch: 'e', next: {} })).next).toEqual({});
+  });
+});
+
+describe('PartitionRing', () => {
+  it('serves reads inside its coverage and evicts the oldest', () => {
+    const ring = new PartitionRing(3, 10);
+    expect(ring.read(10, 5)).toEqual({ events: [], nextOffset: 10 });
+    ring.append({ events: [pattern(0, 10, 'A'), pattern(0, 12, 'B')], nextOffset: 14 }); // 11, 13: control records
+    expect(ring.nextOffset).toBe(14);
+    expect(ring.read(11, 5)!.events.map((e) => e.offset)).toEqual([12]);
+    expect(ring.read(11, 5)!.nextOffset).toBe(14);
+    ring.append({ events: [pattern(0, 14, 'C'), pattern(0, 15, 'D')], nextOffset: 16 });
+    expect(ring.length).toBe(3);
+    expect(ring.coveredFrom).toBe(11);
+    expect(ring.read(10, 5)).toBeUndefined();
+    expect(ring.read(17, 5)).toBeUndefined();
+    expect(ring.read(11, 2)).toEqual({ events: [ring.read(12, 1)!.events[0], ring.read(14, 1)!.events[0]], nextOffset: 15 });
+    expect(ring.read(16, 2)).toEqual({ events: [], nextOffset: 16 });
+  });
+
+  it('ignores records it already holds and resets', () => {
+    const ring = new PartitionRing(4, 0);
+    ring.append({ events: [pattern(0, 0, 'A'), pattern(0, 1, 'A')], nextOffset: 2 });
+    ring.append({ events: [pattern(0, 1, 'A'), pattern(0, 2, 'A')], nextOffset: 3 });
+    expect(ring.read(0, 10)!.events.map((e) => e.offset)).toEqual([0, 1, 2]);
+    ring.reset(50);
+    expect(ring.length).toBe(0);
+    expect(ring.read(2, 1)).toBeUndefined();
+    expect(ring.read(50, 1)).toEqual({ events: [], nextOffset: 50 });
+  });
+
+  it('rejects a bad capacity', () => {
+    expect(() => new PartitionRing(0, 0)).toThrow(RangeError);
+  });
+
+  it('answers exactly the log records from any covered offset (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.boolean(), { maxLength: 80 }), fc.nat(100), fc.integer({ min: 1, max: 30 }), (capacity, kept, from, limit) => {
+        const ring = new PartitionRing(capacity, 0);
+        const log = kept.flatMap((keep, offset) => (keep ? [pattern(0, offset, 'K')] : []));
+        ring.append({ events: log, nextOffset: kept.length });
+        const read = ring.read(from, limit);
+        if (from < ring.coveredFrom || from > kept.length) {
+          expect(read).toBeUndefined();
+          return;
+        }
+        const expected = log.filter((e) => e.offset >= from).slice(0, limit);
+        expect(read!.events).toEqual(expected);
+        const rest = log.filter((e) => e.offset >= read!.nextOffset);
+        expect(rest[0]).toEqual(log.filter((e) => e.offset >= from)[limit]);
+      }),
+    );
+  });
+});
+
+describe('filter', () => {
+  it('matches on every given field and ignores absent ones', () => {
+    const event = pattern(0, 1, 'AAPL', { pattern: 'hammer', tier: 'DAILY', kind: 'UPDATED' });
+    expect(matches(compileFilter({}), event)).toBe(true);
+    expect(matches(compileFilter({ symbols: ['AAPL'], patterns: ['hammer'], tiers: ['DAILY'], kinds: ['UPDATED'] }), event)).toBe(true);
+    expect(matches(compileFilter({ symbols: ['MSFT'] }), event)).toBe(false);
+    expect(matches(compileFilter({ patterns: ['doji'] }), event)).toBe(false);
+    expect(matches(compileFilter({ tiers: ['COMBO'] }), event)).toBe(false);
+    expect(matches(compileFilter({ kinds: ['EXPIRED'] }), event)).toBe(false);
+    expect(matches(compileFilter({ patterns: ['doji'] }), makeEvent(0, 1, 1, 'X', { pattern: 3 }))).toBe(false);
+  });
+});
+
+const reads = (...entries: [number, LogEvent[], number][]): Map<number, PartitionRead> =>
+  new Map(entries.map(([partition, events, nextOffset]) => [partition, { events, nextOffset }]));
+
+describe('selectBatch', () => {
+  it('merges partitions by time and stops each partition at the first event without credit', () => {
+    const batch = selectBatch(
+      reads([0, [pattern(0, 0, 'A', {}, 10), pattern(0, 1, 'A', {}, 30)], 5], [1, [pattern(1, 7, 'B', {}, 20), pattern(1, 8, 'B', {}, 40)], 9]),
+      compileFilter({}),
+      2,
+      false,
+    );
+    expect(batch.deliveries.map((d) => `${d.event.partition}:${d.event.offset}`)).toEqual(['0:0', '1:7']);
+    expect([...batch.next]).toEqual([
+      [0, 1],
+      [1, 8],
+    ]);
+    expect(batch.scanned).toBe(2);
+  });
+
+  it('moves past filtered-out records without spending credits', () => {
+    const batch = selectBatch(reads([0, [pattern(0, 0, 'A'), pattern(0, 1, 'B'), pattern(0, 2, 'A')], 3]), compileFilter({ symbols: ['B'] }), 5, false);
+    expect(batch.deliveries.map((d) => d.event.offset)).toEqual([1]);
+    expect(batch.next.get(0)).toBe(3);
+    expect(batch.scanned).toBe(3);
+  });
+
+  it('with no credits delivers nothing and moves only past unwanted records', () => {
+    const batch = selectBatch(reads([0, [pattern(0, 0, 'X'), pattern(0, 1, 'A')], 2]), compileFilter({ symbols: ['A'] }), 0, false);
+    expect(batch.deliveries).toEqual([]);
+    expect(batch.next.get(0)).toBe(1);
+  });
+
+  it('conflates per key, tagging each delivery with the last folded offset', () => {
+    const events = [pattern(0, 0, 'A'), pattern(0, 1, 'B'), pattern(0, 2, 'A'), pattern(0, 3, 'C'), pattern(0, 4, 'A'), pattern(0, 5, 'D')];
+    const batch = selectBatch(reads([0, events, 6]), compileFilter({ symbols: ['A', 'B', 'C'] }), 2, true);
+    // Credits 2: A and B fit; C would be a third key, so the partition stops at offset 3.
+    expect(batch.deliveries.map((d) => [d.event.key, d.event.offset, d.folded])).toEqual([
+      ['B', 1, 1],
+      ['A', 2, 2],
+    ]);
+    expect(batch.next.get(0)).toBe(3);
+    const all = selectBatch(reads([0, events, 6]), compileFilter({ symbols: ['A', 'B', 'C'] }), 10, true);
+    expect(all.deliveries.map((d) => [d.event.key, d.event.offset, d.folded])).toEqual([
+      ['B', 1, 1],
+      ['C', 3, 1],
+      ['A', 4, 3],
+    ]);
+    expect(all.next.get(0)).toBe(6);
+    expect(deliveriesJson(all.deliveries)).toContain('"o":4,"ts":4,"key":"A"');
+    expect(JSON.parse(deliveriesJson(all.deliveries))[2].folded).toBe(3);
+    expect(JSON.parse(deliveriesJson(all.deliveries))[0].folded).toBeUndefined();
+  });
+
+  it('never loses or reorders an event across calls, whatever the credits (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ partition: fc.integer({ min: 0, max: 2 }), key: fc.constantFrom('A', 'B', 'C', 'D'), ts: fc.nat(50) }), { maxLength: 60 }),
+        fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 20 }),
+        fc.boolean(),
+        (specs, creditsPerCall, conflate) => {
+          const logs = new Map<number, LogEvent[]>([0, 1, 2].map((p) => [p, []]));
+          for (const spec of specs) {
+            const log = logs.get(spec.partition)!;
+            const ts = Math.max(spec.ts, log.at(-1)?.timestampMs ?? 0);
+            log.push(pattern(spec.partition, log.length, spec.key, {}, ts));
+          }
+          const filter = compileFilter({ symbols: ['A', 'B', 'C'] });
+          const next = new Map<number, number>([0, 1, 2].map((p) => [p, 0]));
+          const delivered = new Map<number, LogEvent[]>([0, 1, 2].map((p) => [p, []]));
+          let calls = 0;
+          while ([...next].some(([p, o]) => o < logs.get(p)!.length) && calls < 500) {
+            const credits = creditsPerCall[calls % creditsPerCall.length]! + (calls > 100 ? 1 : 0);
+            calls += 1;
+            const batch = selectBatch(
+              new Map([...next].map(([p, o]) => [p, { events: logs.get(p)!.slice(o, o + 7), nextOffset: Math.min(o + 7, logs.get(p)!.length) }])),
+              filter,
+              credits,
+              conflate,
+            );
+            expect(batch.deliveries.length).toBeLessThanOrEqual(credits);
+            for (const d of batch.deliveries) delivered.get(d.event.partition)!.push(d.event);
+            for (const [p, o] of batch.next) {
+              expect(o).toBeGreaterThanOrEqual(next.get(p)!);
+              next.set(p, o);
+            }
+          }
+          for (const [p, log] of logs) {
+            const wanted = log.filter((e) => matches(filter, e));
+            const got = delivered.get(p)!;
+            // Offsets strictly increase per partition: in order, no duplicates.
+            expect(got.map((e) => e.offset)).toEqual([...got.map((e) => e.offset)].sort((a, b) => a - b));
+            expect(new Set(got.map((e) => e.offset)).size).toBe(got.length);
+            if (!conflate) expect(got).toEqual(wanted);
+            else {
+              // Every wanted event is delivered or superseded by a later delivered event of its key.
+              for (const event of wanted) expect(got.some((d) => d.key === event.key && d.offset >= event.offset)).toBe(true);
+              const lastPerKey = new Map(wanted.map((e) => [e.key, e.offset]));
+              for (const [key, offset] of lastPerKey) expect(got.filter((d) => d.key === key).at(-1)!.offset).toBe(offset);
+            }
+          }
+        },
+      ),
+    );
+  });
+});
+
+describe('frame parser', () => {
+  const limits = { maxFrameBytes: 512, maxSubscriptions: 4, maxSymbolsPerSubscription: 3, maxCredits: 1000, framesPerSecond: 10, frameBurst: 5 };
+  const parse = createFrameParser(limits);
+
+  it('accepts every documented frame', () => {
+    for (const frame of [
+      { type: 'auth', token: 'x.y.z' },
+      { type: 'auth', apiKey: 'tfk_x' },
+      { type: 'subscribe', id: 's1', stream: 'patterns', filter: { symbols: ['AAPL'], tiers: ['DAILY'], kinds: ['DETECTED'], patterns: ['doji'], universe: 'tech' }, from: 'snapshot', conflate: true, credits: 10 },
+      { type: 'subscribe', id: 's1', stream: 'bars', from: { timestamp: 5 } },
+      { type: 'subscribe', id: 's1', stream: 'bars', from: { offsets: { '0': 5 } } },
+      { type: 'credit', id: 's1', n: 5 },
+      { type: 'seek', id: 's1', to: { cursor: 'c1.x' } },
+      { type: 'seek', id: 's1', to: 'earliest' },
+      { type: 'unsubscribe', id: 's1' },
+      { type: 'ping', nonce: 'n' },
+      { type: 'ping' },
+    ]) {
+      expect(parse(JSON.stringify(frame))).toEqual({ ok: true, frame });
+    }
+  });
+
+  it.each([
+    ['{', 'malformed_json'],
+    ['[1]', 'malformed_json'],
+    ['null', 'malformed_json'],
+    ['{"type":"nope"}', 'unknown_type'],
+    ['{"id":"a"}', 'unknown_type'],
+    ['{"type":"auth"}', 'bad_field'],
+    ['{"type":"auth","token":"a","apiKey":"b"}', 'bad_field'],
+    ['{"type":"subscribe","id":"s","stream":"trades"}', 'bad_field'],
+    ['{"type":"subscribe","id":"s","stream":"bars","extra":1}', 'bad_field'],
+    ['{"type":"subscribe","id":"bad id","stream":"bars"}', 'bad_field'],
+    ['{"type":"credit","id":"s","n":0}', 'bad_field'],
+    ['{"type":"credit","id":"s","n":1001}', 'bad_field'],
+    ['{"type":"subscribe","id":"s","stream":"bars","filter":{"symbols":["A","B","C","D"]}}', 'subscription_too_large'],
+    [JSON.stringify({ type: 'ping', nonce: 'x'.repeat(600) }), 'frame_too_large'],
+  ])('rejects %s with %s', (text, code) => {
+    const result = parse(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.code).toBe(code);
+      expect(result.message.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('names the field and the subscription in a bad_field error', () => {
+    const result = parse('{"type":"credit","id":"s9","n":-1}');
+    expect(result).toMatchObject({ ok: false, code: 'bad_field', path: 'n', id: 's9' });
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows a burst then the rate', () => {
+    const bucket = new TokenBucket(2, 3, 0);
+    expect([bucket.take(0), bucket.take(0), bucket.take(0), bucket.take(0)]).toEqual([true, true, true, false]);
+    expect(bucket.take(499)).toBe(false);
+    expect(bucket.take(500)).toBe(true);
+    expect(bucket.take(10_000)).toBe(true);
+  });
+});
