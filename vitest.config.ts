@@ -8,8 +8,8 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       reporter: ['text-summary', 'text', 'json-summary'],
-      include: ['platform/**/*.ts', 'stack/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
-      exclude: ['**/*.test.ts', '**/cli.ts', '**/main.ts', 'bench/**', 'test/**'],
+      include: ['platform/**/*.ts', 'stack/**/*.ts', 'cli/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
+      exclude: ['**/*.test.ts', '**/cli.ts', '**/main.ts', 'cli/*-command.ts', 'bench/**', 'test/**'],
     },
     projects: [
       {

@@ -7,6 +7,7 @@ import { registerProjectionCommands } from '../projections/cli.js';
 import { registerGatewayCommands } from '../gateway/cli.js';
 import { registerApiCommands } from '../api/cli.js';
 import { registerBenchCommands } from '../bench/cli.js';
+import { registerReplayCommand } from './replay-command.js';
 
 const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
@@ -19,6 +20,7 @@ registerProjectionCommands(program);
 registerGatewayCommands(program);
 registerApiCommands(program);
 registerBenchCommands(program);
+registerReplayCommand(program);
 
 program
   .command('config')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, TOPICS, TOPIC_KEYS, topicName, valueSubject } from '../platform/index.js';
 import { formatStatus, LocalStack } from './local-stack.js';
+import { describeTopics, formatDescriptions } from '../cli/describe-topics.js';
 
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the local stack: Kafka (KRaft) and Apicurio Registry from Maven Central, plus the local PostgreSQL and Redis');
@@ -50,6 +51,23 @@ export function registerStackCommands(program: Command): void {
             `${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
           );
         }
+      } finally {
+        await admin.disconnect();
+      }
+    });
+  topics
+    .command('describe')
+    .description('partitions, offsets, retention and the lag of each consumer group, for every pipeline topic')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const config = loadPlatformConfig();
+      const logger = createLogger('topics', { level: 'warn' });
+      const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-topics`, logger });
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const descriptions = await describeTopics(admin, TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)));
+        console.log(options.json ? JSON.stringify(descriptions, null, 2) : formatDescriptions(descriptions));
       } finally {
         await admin.disconnect();
       }

@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import { replay } from './replay.js';
+
+export function registerReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('stream a topic decoded through the registry, as JSON lines or CSV, to stdout or a file')
+    .requiredOption('--topic <topic>', 'catalog key (patterns, trades, minuteAggregates, ...) or topic name')
+    .option('--from <bound>', 'earliest | latest | offset | partition:offset,... | ISO-8601 time', 'earliest')
+    .option('--to <bound>', 'same forms as --from (offsets inclusive); default: the end of the log when the replay starts')
+    .option('--symbols <list>', 'comma-separated symbols to keep')
+    .option('--format <format>', 'jsonl or csv', 'jsonl')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (options: { topic: string; from: string; to?: string; symbols?: string; format: string; out?: string }) => {
+      if (options.format !== 'jsonl' && options.format !== 'csv') throw new Error(`--format: expected jsonl or csv, got "${options.format}"`);
+      const { records } = await replay({
+        topic: options.topic,
+        from: options.from,
+        ...(options.to === undefined ? {} : { to: options.to }),
+        symbols: options.symbols?.split(',').map((symbol) => symbol.trim()).filter(Boolean) ?? [],
+        format: options.format,
+        ...(options.out === undefined ? {} : { out: options.out }),
+        progress: process.stderr.isTTY === true && (options.out !== undefined || process.stdout.isTTY !== true),
+      });
+      if (options.out) console.error(`${records} records written to ${options.out}`);
+    });
+}
