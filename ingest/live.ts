@@ -1,0 +1,174 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import {
+  AvroCodec,
+  createKafka,
+  createLogger,
+  createMetricsRegistry,
+  loadPlatformConfig,
+  startOpsServer,
+  type Kafka,
+  type Logger,
+  type Registry,
+} from '../platform/index.js';
+import { IngestCore } from './core.js';
+import { createIngestMetrics, type IngestMetrics } from './metrics.js';
+import type { Phase, ProtocolConfig } from './protocol.js';
+import { KafkaSink } from './sink.js';
+import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './simulator/server.js';
+import { MassiveSocketClient } from './socket-client.js';
+import type { Channel } from './wire.js';
+
+export interface IngestOptions {
+  /** `massive`: connect to `url`; `simulator`: start the embedded simulator and connect to it. */
+  readonly source: 'massive' | 'simulator';
+  /** Cluster base URL; `/stocks` is appended. Ignored for the embedded simulator. */
+  readonly url?: string;
+  readonly apiKey?: string;
+  /** Subscription params, e.g. ["T.*", "Q.*", "A.*", "AM.*"]. */
+  readonly subscriptions?: readonly string[];
+  readonly simulator?: SimulatorOptions;
+  readonly protocol?: Partial<Omit<ProtocolConfig, 'url' | 'apiKey' | 'subscriptions'>>;
+  readonly dedup?: { readonly windowPerKey: number; readonly maxKeys: number };
+  /** Kafka client and codec (tests pass their isolated ones); built from the platform config otherwise. */
+  readonly kafka?: Kafka;
+  readonly codec?: AvroCodec;
+  readonly benchmarkSymbol?: string;
+  readonly maxBatchMessages?: number;
+  readonly highWaterMessages?: number;
+  /** Ops server port (/health /ready /metrics); 0 = any free port; undefined = none. */
+  readonly opsPort?: number;
+  readonly recordFile?: string;
+  readonly logger?: Logger;
+  readonly registry?: Registry;
+}
+
+export interface IngestHandle {
+  readonly metrics: IngestMetrics;
+  readonly registry: Registry;
+  readonly opsPort: number | undefined;
+  /** Port of the embedded simulator, when source = simulator. */
+  readonly simulatorPort: number | undefined;
+  readonly simulator: SimulatorHandle | undefined;
+  phase(): Phase;
+  /** Resolves when everything received so far is acknowledged by Kafka. */
+  flush(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_SUBSCRIPTIONS = ['T.*', 'Q.*', 'A.*', 'AM.*'];
+
+function channelsOf(subscriptions: readonly string[]): Set<Channel> {
+  return new Set(subscriptions.map((entry) => entry.split('.')[0] as Channel));
+}
+
+/**
+ * Runs the live source: Massive protocol client -> pure ingest core (normalise, dedup, dead-letter)
+ * -> Kafka sink. Never gives up on the socket; pauses reading while Kafka is behind.
+ */
+export async function startIngest(options: IngestOptions): Promise<IngestHandle> {
+  const platform = loadPlatformConfig();
+  const logger = options.logger ?? createLogger('ingest');
+  const registry = options.registry ?? createMetricsRegistry('ingest');
+  const metrics = createIngestMetrics(registry);
+  const kafka = options.kafka ?? createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-ingest`, logger });
+  const codec = options.codec ?? new AvroCodec(platform.SCHEMA_REGISTRY_URL, platform.TOPIC_PREFIX);
+  const subscriptions = options.subscriptions ?? DEFAULT_SUBSCRIPTIONS;
+  const sourceName = options.source === 'simulator' ? 'simulator' : 'massive';
+
+  const sink = await KafkaSink.create({
+    kafka,
+    codec,
+    logger,
+    metrics,
+    benchmarkSymbol: options.benchmarkSymbol ?? platform.BENCHMARK_SYMBOL,
+    maxBatchMessages: options.maxBatchMessages,
+    highWaterMessages: options.highWaterMessages,
+  });
+
+  let simulator: SimulatorHandle | undefined;
+  let url = options.url ?? 'wss://socket.massive.com';
+  let apiKey = options.apiKey ?? '';
+  if (options.source === 'simulator') {
+    simulator = await startSimulator({ logger: logger.child({ component: 'simulator' }), ...options.simulator });
+    url = simulator.url;
+    apiKey = options.simulator?.apiKey ?? (apiKey || 'simulator');
+  }
+  if (apiKey === '') throw new Error('the massive source needs an API key (MASSIVE_API_KEY)');
+
+  const core = new IngestCore({ source: sourceName, channels: channelsOf(subscriptions), dedup: options.dedup });
+  const recorder: WriteStream | undefined = options.recordFile ? createWriteStream(options.recordFile, { flags: 'a' }) : undefined;
+  const protocol: ProtocolConfig = {
+    url: `${url.replace(/\/+$/, '')}/stocks`,
+    apiKey,
+    subscriptions,
+    backoffBaseMs: 500,
+    backoffMaxMs: 30_000,
+    handshakeTimeoutMs: 10_000,
+    idlePingMs: 15_000,
+    pongTimeoutMs: 10_000,
+    ...options.protocol,
+  };
+
+  const client = new MassiveSocketClient(
+    protocol,
+    {
+      onFrame: (text, receivedAtMs) => {
+        recorder?.write(`${text}\n`);
+        const outcome = core.processFrame(text, receivedAtMs);
+        if (outcome.itemsIn > 0) metrics.eventsIn.inc({ source: sourceName }, outcome.itemsIn);
+        if (outcome.duplicates > 0) metrics.duplicates.inc({ source: sourceName }, outcome.duplicates);
+        if (outcome.records.length > 0) sink.produce(outcome.records);
+        if (outcome.deadLetters.length > 0) sink.deadLetter(outcome.deadLetters);
+      },
+      onPhase: (phase, state) => {
+        metrics.connected.set({ source: sourceName }, phase === 'streaming' ? 1 : 0);
+        if (phase === 'connecting' && state.reconnects > 0) metrics.reconnects.inc({ source: sourceName });
+      },
+    },
+    logger.child({ component: 'massive-ws' }),
+  );
+  sink.onSaturation((saturated) => {
+    if (saturated) client.pause();
+    else client.resume();
+  });
+  client.start();
+
+  const ops =
+    options.opsPort === undefined
+      ? undefined
+      : await startOpsServer({
+          port: options.opsPort,
+          registry,
+          checks: [
+            {
+              name: 'feed',
+              check: async () => {
+                if (client.phase !== 'streaming') throw new Error(`live source is ${client.phase}`);
+                return { phase: client.phase, reconnects: client.reconnects };
+              },
+            },
+            { name: 'kafka', check: async () => ({ bufferedMessages: sink.buffered }) },
+          ],
+        });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    metrics,
+    registry,
+    opsPort: ops?.port,
+    simulatorPort: simulator?.port,
+    simulator,
+    phase: () => client.phase,
+    flush: () => sink.flush(),
+    stop: () => {
+      stopping ??= (async () => {
+        client.stop();
+        await sink.close();
+        await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
+        await simulator?.stop();
+        await ops?.close();
+      })();
+      return stopping;
+    },
+  };
+}

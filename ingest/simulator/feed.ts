@@ -1,0 +1,48 @@
+import { TZDate } from '@date-fns/tz';
+import { BarBuilder } from './bars.js';
+import { SyntheticMarket, intradaySizeFactor, type WireEvent } from './market.js';
+import type { SymbolProfile } from './universe.js';
+
+export interface FeedOptions {
+  readonly seed?: number;
+  /** Emit second aggregates (A) too; minute aggregates (AM) are always built. */
+  readonly secondAggregates?: boolean;
+  readonly tradeShare?: number;
+}
+
+/** Minutes since 09:30 New York time of an instant. */
+export function minuteOfSession(timeMs: number): number {
+  const local = new TZDate(timeMs, 'America/New_York');
+  return local.getHours() * 60 + local.getMinutes() - (9 * 60 + 30);
+}
+
+/**
+ * The simulator's event source: trades and quotes from the synthetic market, with the A/AM bars built
+ * from exactly those trades. Pure: time and counts come from the caller (the server's clock).
+ */
+export class SimulatorFeed {
+  private readonly market: SyntheticMarket;
+  private readonly bars: BarBuilder;
+
+  constructor(universe: readonly SymbolProfile[], options: FeedOptions = {}) {
+    this.market = new SyntheticMarket(universe, { seed: options.seed, tradeShare: options.tradeShare });
+    this.bars = new BarBuilder(options.secondAggregates ?? true);
+  }
+
+  /** `count` trades/quotes spread evenly over [fromMs, toMs), then the bars that closed by `toMs`. */
+  generate(fromMs: number, toMs: number, count: number): WireEvent[] {
+    const events: WireEvent[] = [];
+    const sizeFactor = intradaySizeFactor(minuteOfSession(fromMs));
+    const step = count > 0 ? (toMs - fromMs) / count : 0;
+    for (let index = 0; index < count; index += 1) {
+      const event = this.market.next(Math.floor(fromMs + index * step), sizeFactor);
+      if (event.ev === 'T') {
+        const closed = this.bars.add(event);
+        for (const bar of closed) events.push(bar);
+      }
+      events.push(event);
+    }
+    for (const bar of this.bars.closeUntil(toMs)) events.push(bar);
+    return events;
+  }
+}
