@@ -1,4 +1,7 @@
-import { ConfigResourceTypes, type Admin } from 'kafkajs';
+import type { Admin } from 'kafkajs';
+
+// kafkajs is CommonJS and its ConfigResourceTypes enum is not a detectable named export under Node ESM.
+const TOPIC_RESOURCE = 2;
 
 export interface TopicDescription {
   readonly topic: string;
@@ -17,7 +20,7 @@ export async function describeTopics(admin: Admin, topics: readonly string[]): P
   const metadata = await admin.fetchTopicMetadata({ topics: [...present] });
   const configs = await admin.describeConfigs({
     includeSynonyms: false,
-    resources: present.map((name) => ({ type: ConfigResourceTypes.TOPIC, name, configNames: SHOWN_CONFIGS })),
+    resources: present.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: SHOWN_CONFIGS })),
   });
   const { groups } = await admin.listGroups();
   const results: TopicDescription[] = [];

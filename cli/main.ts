@@ -8,6 +8,7 @@ import { registerGatewayCommands } from '../gateway/cli.js';
 import { registerApiCommands } from '../api/cli.js';
 import { registerBenchCommands } from '../bench/cli.js';
 import { registerReplayCommand } from './replay-command.js';
+import { registerSetupCommand } from './setup-command.js';
 
 const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
@@ -21,6 +22,7 @@ registerGatewayCommands(program);
 registerApiCommands(program);
 registerBenchCommands(program);
 registerReplayCommand(program);
+registerSetupCommand(program);
 
 program
   .command('config')

@@ -3,6 +3,27 @@ import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, 
 import { formatStatus, LocalStack } from './local-stack.js';
 import { describeTopics, formatDescriptions } from '../cli/describe-topics.js';
 
+/** `topics apply`: every topic created or updated, every schema registered (BACKWARD per subject). */
+export async function applyTopicsAndSchemas(report: (line: string) => void): Promise<void> {
+  const config = loadPlatformConfig();
+  const logger = createLogger('topics', { level: config.LOG_LEVEL });
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-topics`, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const result = await applyTopics(admin, config.TOPIC_PREFIX);
+    const ids = await new AvroCodec(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX).registerAll();
+    for (const key of TOPIC_KEYS) {
+      const name = topicName(key, config.TOPIC_PREFIX);
+      const spec = TOPICS[key];
+      const state = result.created.includes(name) ? 'created' : 'updated';
+      report(`${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export function registerStackCommands(program: Command): void {
   const stack = program.command('stack').description('the local stack: Kafka (KRaft) and Apicurio Registry from Maven Central, plus the local PostgreSQL and Redis');
   stack
@@ -35,25 +56,7 @@ export function registerStackCommands(program: Command): void {
     .command('apply')
     .description('create or update every topic (partitions, retention, cleanup) and register every schema (BACKWARD per subject)')
     .action(async () => {
-      const config = loadPlatformConfig();
-      const logger = createLogger('topics', { level: config.LOG_LEVEL });
-      const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-topics`, logger });
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const result = await applyTopics(admin, config.TOPIC_PREFIX);
-        const ids = await new AvroCodec(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX).registerAll();
-        for (const key of TOPIC_KEYS) {
-          const name = topicName(key, config.TOPIC_PREFIX);
-          const spec = TOPICS[key];
-          const state = result.created.includes(name) ? 'created' : 'updated';
-          console.log(
-            `${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
-          );
-        }
-      } finally {
-        await admin.disconnect();
-      }
+      await applyTopicsAndSchemas((line) => console.log(line));
     });
   topics
     .command('describe')
