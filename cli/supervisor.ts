@@ -10,6 +10,8 @@ export interface StageSpec {
   readonly name: string;
   /** `tickflow` subcommand and its arguments. */
   readonly args: readonly string[];
+  /** Run this program instead of `tickflow` (args are passed to it). */
+  readonly program?: string;
   readonly env?: Readonly<Record<string, string>>;
   /** Where the stage serves Prometheus metrics (for the status line). */
   readonly metricsUrl?: string;
@@ -74,7 +76,8 @@ export class Supervisor {
   private launch(stage: RunningStage): void {
     stage.restartTimer = undefined;
     stage.startedAt = Date.now();
-    const child = spawn(process.execPath, [binPath, ...stage.spec.args], {
+    const command = stage.spec.program ? [stage.spec.program, stage.spec.args] as const : [process.execPath, [binPath, ...stage.spec.args]] as const;
+    const child = spawn(command[0], [...command[1]], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...this.baseEnv, ...stage.spec.env },
     });
