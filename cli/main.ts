@@ -9,6 +9,7 @@ import { registerApiCommands } from '../api/cli.js';
 import { registerBenchCommands } from '../bench/cli.js';
 import { registerReplayCommand } from './replay-command.js';
 import { registerSetupCommand } from './setup-command.js';
+import { registerStartCommand } from './start-command.js';
 
 const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
@@ -23,6 +24,7 @@ registerApiCommands(program);
 registerBenchCommands(program);
 registerReplayCommand(program);
 registerSetupCommand(program);
+registerStartCommand(program);
 
 program
   .command('config')
