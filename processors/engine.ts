@@ -1,0 +1,539 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { SessionCalendar } from './calendar.js';
+import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
+import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
+import { DAILY_PARAMS, INTRADAY_PARAMS, createSeries, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
+
+/** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
+export const ENGINE_VERSION = 1;
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+export type BarInterval = 'SECOND' | 'MINUTE' | 'DAY';
+
+/** The fields of an aggregate (schemas/aggregate.avsc) the engine reads. */
+export interface BarInput {
+  readonly symbol: string;
+  readonly interval: BarInterval;
+  readonly windowStartMs: number;
+  readonly windowEndMs: number;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  /** `trades` marks bars built from trades; they are ignored for symbols that have native bars. */
+  readonly source: string;
+}
+
+/** Where the input record came from; copied into the events it completes. */
+export interface SourceRef {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** The fields of schemas/fundamentals.avsc the overlay reads. */
+export interface FundamentalsInput {
+  readonly symbol: string;
+  readonly asOfDate: string;
+  readonly eps?: number | null;
+  readonly epsEstimate?: number | null;
+  readonly epsSurprisePct?: number | null;
+  readonly revenueYoYGrowthPct?: number | null;
+}
+
+export interface FundamentalsLookup {
+  get(symbol: string): FundamentalsInput | undefined;
+}
+
+export type PatternEventKind = 'DETECTED' | 'UPDATED' | 'EXPIRED';
+
+/** A value of the patterns topic (schemas/pattern-event.avsc). */
+export interface PatternEventRecord {
+  eventId: string;
+  kind: PatternEventKind;
+  patternId: string;
+  pattern: string;
+  definitionVersion: number;
+  tier: Tier;
+  direction: Direction;
+  symbol: string;
+  detectedAtMs: number;
+  expiresAtMs: number;
+  confidence: number;
+  baseConfidence: number;
+  fundamentalAdjustment: number;
+  fundamentalReasons: string[];
+  price: number;
+  change: number | null;
+  changePct: number | null;
+  volume: number;
+  relativeStrength: number | null;
+  relativeVolume: number | null;
+  rsi: number | null;
+  levels: Record<string, number>;
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: number;
+}
+
+export interface EngineOptions {
+  readonly calendar?: SessionCalendar;
+  readonly benchmarkSymbol?: string;
+  readonly intradayParams?: SeriesParams;
+  readonly dailyParams?: SeriesParams;
+  /** Intraday patterns live this long, but never past the session close. */
+  readonly intradayTtlMs?: number;
+  readonly dailyTtlMs?: number;
+  /** Sessions over which relative strength is measured. */
+  readonly relativeStrengthSessions?: number;
+  readonly fundamentals?: FundamentalsLookup;
+}
+
+export type BarOutcome = 'applied' | 'invalid' | 'duplicate' | 'outside-session' | 'ignored';
+
+interface SymbolState {
+  symbol: string;
+  hasNativeBars: boolean;
+  /** Only broadcast copies seen (the benchmark outside its home partition): never emits. */
+  copyOnly: boolean;
+  intraday: SeriesState;
+  daily: SeriesState;
+  buildDay: number;
+  buildOpen: number;
+  buildHigh: number;
+  buildLow: number;
+  buildClose: number;
+  buildVolume: number;
+  buildOpenMs: number;
+  buildCloseMs: number;
+  previousSessionClose: number;
+  lastPrice: number;
+  lastPriceFinal: boolean;
+  dailyCloses: History;
+  activeDaily: string[];
+}
+
+interface ActivePattern {
+  key: string;
+  patternId: string;
+  seq: number;
+  expiresAtMs: number;
+  last: PatternEventRecord;
+}
+
+interface HeapEntry {
+  at: number;
+  seq: number;
+  key: string;
+}
+
+function shortHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+function nullable(value: number): number | null {
+  return value === value && Number.isFinite(value) ? value : null;
+}
+
+function validBar(bar: BarInput): boolean {
+  return (
+    typeof bar.symbol === 'string' && bar.symbol.length > 0 &&
+    Number.isFinite(bar.open) && Number.isFinite(bar.high) && Number.isFinite(bar.low) && Number.isFinite(bar.close) && Number.isFinite(bar.volume) &&
+    Number.isFinite(bar.windowStartMs) && Number.isFinite(bar.windowEndMs) && bar.windowEndMs > bar.windowStartMs &&
+    bar.low > 0 && bar.high >= bar.low && bar.volume >= 0 &&
+    bar.open >= bar.low && bar.open <= bar.high && bar.close >= bar.low && bar.close <= bar.high
+  );
+}
+
+/**
+ * The pattern engine of one input partition: per-symbol indicator state, the catalog, tier expiry and
+ * the fundamental overlay. Pure and deterministic: the events depend only on the sequence of bars fed
+ * (and the fundamentals lookup), never on the wall clock; time is the bars' event time.
+ */
+export class PatternEngine implements PatternSink {
+  readonly calendar: SessionCalendar;
+  private readonly benchmark: string;
+  private readonly intradayParams: SeriesParams;
+  private readonly dailyParams: SeriesParams;
+  private readonly intradayTtlMs: number;
+  private readonly dailyTtlMs: number;
+  private readonly rsSessions: number;
+  private readonly fundamentals: FundamentalsLookup | undefined;
+
+  private symbols = new Map<string, SymbolState>();
+  private actives = new Map<string, ActivePattern>();
+  private heap: HeapEntry[] = [];
+  private clock = -1;
+  private seq = 0;
+  private pendingCloseMs = Number.NaN;
+
+  // Context of the bar being evaluated (the engine is its own PatternSink, so no closure per bar).
+  private out: PatternEventRecord[] = [];
+  private ctxState: SymbolState | undefined;
+  private ctxSeries: SeriesState | undefined;
+  private ctxTier: Tier = 'INTRADAY';
+  private ctxDetectedAt = 0;
+  private ctxSessionCloseMs = 0;
+  private ctxPreviousClose = Number.NaN;
+  private ctxRef: SourceRef = { topic: '', partition: 0, offset: 0 };
+
+  constructor(options: EngineOptions = {}) {
+    this.calendar = options.calendar ?? new SessionCalendar();
+    this.benchmark = options.benchmarkSymbol ?? 'SPY';
+    this.intradayParams = options.intradayParams ?? INTRADAY_PARAMS;
+    this.dailyParams = options.dailyParams ?? DAILY_PARAMS;
+    this.intradayTtlMs = options.intradayTtlMs ?? 2 * HOUR_MS;
+    this.dailyTtlMs = options.dailyTtlMs ?? 10 * DAY_MS;
+    this.rsSessions = options.relativeStrengthSessions ?? 20;
+    this.fundamentals = options.fundamentals;
+  }
+
+  /** Number of symbols with state. */
+  get symbolCount(): number {
+    return this.symbols.size;
+  }
+
+  /** Number of patterns currently active (detected and not expired). */
+  get activeCount(): number {
+    return this.actives.size;
+  }
+
+  /**
+   * Folds one bar in and appends the events it causes to `out`. `broadcastCopy` marks a copy of the
+   * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
+   */
+  onBar(bar: BarInput, ref: SourceRef, broadcastCopy: boolean, out: PatternEventRecord[]): BarOutcome {
+    if (!validBar(bar)) return 'invalid';
+    if (bar.interval === 'SECOND') return 'ignored';
+    this.out = out;
+    this.ctxRef = ref;
+    this.advanceClock(bar.windowStartMs);
+    const state = this.stateOf(bar.symbol);
+    if (broadcastCopy) {
+      if (bar.symbol !== this.benchmark) return 'ignored';
+    } else {
+      state.copyOnly = false;
+    }
+    if (bar.interval === 'DAY') {
+      if (bar.windowStartMs <= state.daily.lastStartMs) return 'duplicate';
+      this.applyDaily(state, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.windowStartMs, bar.windowEndMs);
+      return 'applied';
+    }
+    return this.applyMinute(state, bar);
+  }
+
+  private stateOf(symbol: string): SymbolState {
+    let state = this.symbols.get(symbol);
+    if (state === undefined) {
+      state = {
+        symbol,
+        hasNativeBars: false,
+        copyOnly: true,
+        intraday: createSeries(this.intradayParams),
+        daily: createSeries(this.dailyParams),
+        buildDay: -1,
+        buildOpen: 0, buildHigh: 0, buildLow: 0, buildClose: 0, buildVolume: 0, buildOpenMs: 0, buildCloseMs: 0,
+        previousSessionClose: Number.NaN,
+        lastPrice: Number.NaN,
+        lastPriceFinal: false,
+        dailyCloses: createHistory(this.rsSessions + 1),
+        activeDaily: [],
+      };
+      this.symbols.set(symbol, state);
+    }
+    return state;
+  }
+
+  private applyMinute(state: SymbolState, bar: BarInput): BarOutcome {
+    if (bar.source === 'trades') {
+      if (state.hasNativeBars) return 'ignored';
+    } else {
+      state.hasNativeBars = true;
+    }
+    const day = this.calendar.dayOf(bar.windowStartMs);
+    if (!day.isTradingDay || bar.windowStartMs < day.openMs || bar.windowStartMs >= day.closeMs) return 'outside-session';
+    if (bar.windowStartMs <= state.intraday.lastStartMs) return 'duplicate';
+    const firstBarOfSession = state.buildDay !== day.dayNumber;
+    if (firstBarOfSession) {
+      state.buildDay = day.dayNumber;
+      state.buildOpen = bar.open;
+      state.buildHigh = bar.high;
+      state.buildLow = bar.low;
+      state.buildVolume = bar.volume;
+      state.buildOpenMs = day.openMs;
+      state.buildCloseMs = day.closeMs;
+      if (!(this.pendingCloseMs <= day.closeMs)) this.pendingCloseMs = day.closeMs;
+    } else {
+      if (bar.high > state.buildHigh) state.buildHigh = bar.high;
+      if (bar.low < state.buildLow) state.buildLow = bar.low;
+      state.buildVolume += bar.volume;
+    }
+    state.buildClose = bar.close;
+    state.lastPrice = bar.close;
+    state.lastPriceFinal = false;
+    this.ctxState = state;
+    this.ctxSeries = state.intraday;
+    this.ctxTier = 'INTRADAY';
+    this.ctxDetectedAt = bar.windowEndMs;
+    this.ctxSessionCloseMs = day.closeMs;
+    this.ctxPreviousClose = state.previousSessionClose;
+    updateSeries(
+      state.intraday, this.intradayParams, bar.open, bar.high, bar.low, bar.close, bar.volume,
+      day.dayNumber, firstBarOfSession, state.previousSessionClose, state.copyOnly ? undefined : this,
+    );
+    state.intraday.lastStartMs = bar.windowStartMs;
+    return 'applied';
+  }
+
+  private applyDaily(state: SymbolState, open: number, high: number, low: number, close: number, volume: number, startMs: number, endMs: number): void {
+    const day = this.calendar.dayOf(startMs);
+    state.lastPrice = close;
+    state.lastPriceFinal = true;
+    pushHistory(state.dailyCloses, close);
+    this.ctxState = state;
+    this.ctxSeries = state.daily;
+    this.ctxTier = 'DAILY';
+    this.ctxDetectedAt = endMs;
+    this.ctxSessionCloseMs = endMs;
+    this.ctxPreviousClose = state.previousSessionClose;
+    updateSeries(state.daily, this.dailyParams, open, high, low, close, volume, day.dayNumber, false, Number.NaN, state.copyOnly ? undefined : this);
+    state.daily.lastStartMs = startMs;
+    state.previousSessionClose = close;
+  }
+
+  /** Event time moves forward: close finished sessions (daily bars), then expire what is due. */
+  private advanceClock(time: number): void {
+    if (time <= this.clock) return;
+    this.clock = time;
+    if (this.pendingCloseMs <= time) this.finalizeSessions(time);
+    const heap = this.heap;
+    while (heap.length > 0 && heap[0]!.at <= time) {
+      const entry = this.popHeap();
+      const active = this.actives.get(entry.key);
+      if (active === undefined || active.seq !== entry.seq) continue;
+      this.actives.delete(entry.key);
+      const last = active.last;
+      if (last.tier === 'DAILY') {
+        const owner = this.symbols.get(last.symbol);
+        if (owner) owner.activeDaily = owner.activeDaily.filter((key) => key !== entry.key);
+      }
+      this.out.push({
+        ...last,
+        levels: { ...last.levels },
+        fundamentalReasons: [...last.fundamentalReasons],
+        kind: 'EXPIRED',
+        eventId: shortHash(`${active.patternId}|EXPIRED`),
+        sourceTopic: this.ctxRef.topic,
+        sourcePartition: this.ctxRef.partition,
+        sourceOffset: this.ctxRef.offset,
+      });
+    }
+  }
+
+  /** Builds the daily bar of every symbol whose session closed; the benchmark first, for relative strength. */
+  private finalizeSessions(time: number): void {
+    let next = Number.NaN;
+    const benchmark = this.symbols.get(this.benchmark);
+    if (benchmark && benchmark.buildDay >= 0 && benchmark.buildCloseMs <= time) this.finalizeSymbol(benchmark);
+    for (const state of this.symbols.values()) {
+      if (state.buildDay < 0) continue;
+      if (state.buildCloseMs <= time) this.finalizeSymbol(state);
+      else if (!(next <= state.buildCloseMs)) next = state.buildCloseMs;
+    }
+    this.pendingCloseMs = next;
+  }
+
+  private finalizeSymbol(state: SymbolState): void {
+    state.buildDay = -1;
+    if (state.buildOpenMs <= state.daily.lastStartMs) return;
+    this.applyDaily(state, state.buildOpen, state.buildHigh, state.buildLow, state.buildClose, state.buildVolume, state.buildOpenMs, state.buildCloseMs);
+  }
+
+  /** Return over the relative-strength window, ending at the symbol's last price. */
+  private windowReturn(state: SymbolState): number {
+    const base = historyAt(state.dailyCloses, state.lastPriceFinal ? this.rsSessions : this.rsSessions - 1);
+    return base > 0 ? state.lastPrice / base : Number.NaN;
+  }
+
+  private relativeStrength(state: SymbolState): number {
+    const benchmark = this.symbols.get(this.benchmark);
+    if (benchmark === undefined) return Number.NaN;
+    const own = this.windowReturn(state);
+    const reference = this.windowReturn(benchmark);
+    return reference > 0 ? own / reference : Number.NaN;
+  }
+
+  /** PatternSink: a pattern completed on the bar in context. */
+  fire(pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): void {
+    const state = this.ctxState!;
+    const tier = this.ctxTier;
+    const event = this.emit(state, tier, pattern, direction, baseConfidence, levels);
+    if (tier === 'DAILY') {
+      if (!state.activeDaily.includes(event.key)) state.activeDaily.push(event.key);
+    } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && COMBO_TRIGGERS.has(pattern)) {
+      this.confirmDailySetup(state, direction, baseConfidence);
+    }
+  }
+
+  private confirmDailySetup(state: SymbolState, direction: Direction, triggerConfidence: number): void {
+    let best: ActivePattern | undefined;
+    for (const key of state.activeDaily) {
+      const active = this.actives.get(key);
+      if (active && active.last.direction === direction && (best === undefined || active.last.baseConfidence > best.last.baseConfidence)) best = active;
+    }
+    if (best === undefined) return;
+    const daily = best.last;
+    const levels: Record<string, number> = { trigger: state.lastPrice, dailyDetectedAtMs: daily.detectedAtMs };
+    for (const [name, value] of Object.entries(daily.levels)) levels[`daily_${name}`] = value;
+    const name = direction === 'BULLISH' ? 'combo_bullish_confirmation' : 'combo_bearish_confirmation';
+    this.emit(state, 'COMBO', name, direction, Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1), levels);
+  }
+
+  private emit(state: SymbolState, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): { key: string; record: PatternEventRecord } {
+    const key = `${state.symbol}|${tier}|${pattern}|${direction}`;
+    const detectedAtMs = this.ctxDetectedAt;
+    const expiresAtMs =
+      tier === 'DAILY' ? detectedAtMs + this.dailyTtlMs : tier === 'COMBO' ? this.ctxSessionCloseMs : Math.min(detectedAtMs + this.intradayTtlMs, this.ctxSessionCloseMs);
+    const version = PATTERN_VERSIONS.get(pattern) ?? 1;
+    const existing = this.actives.get(key);
+    const patternId = existing ? existing.patternId : shortHash(`${state.symbol}|${tier}|${pattern}|${direction}|v${version}|${detectedAtMs}`);
+    const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
+
+    let adjustment = 0;
+    const reasons: string[] = [];
+    if (this.fundamentals !== undefined && direction === 'BULLISH') {
+      const facts = this.fundamentals.get(state.symbol);
+      if (facts !== undefined && facts.asOfDate <= this.calendar.dayOf(detectedAtMs - 1).date) {
+        const surprise = facts.epsSurprisePct ?? (facts.eps != null && facts.epsEstimate != null && facts.epsEstimate !== 0 ? ((facts.eps - facts.epsEstimate) / Math.abs(facts.epsEstimate)) * 100 : null);
+        if (surprise != null && surprise > 0) {
+          adjustment += 0.05;
+          reasons.push(`eps_surprise:+${surprise.toFixed(2)}%`);
+        }
+        if (facts.revenueYoYGrowthPct != null && facts.revenueYoYGrowthPct > 10) {
+          adjustment += 0.03;
+          reasons.push(`revenue_yoy:+${facts.revenueYoYGrowthPct.toFixed(2)}%`);
+        }
+      }
+    }
+    const base = Math.min(1, Math.max(0, baseConfidence));
+    const confidence = Math.min(1, base + adjustment);
+    const series = this.ctxSeries!;
+    const price = state.lastPrice;
+    const previous = this.ctxPreviousClose;
+    const change = previous > 0 ? price - previous : Number.NaN;
+    const record: PatternEventRecord = {
+      eventId: shortHash(`${patternId}|${kind}|${detectedAtMs}`),
+      kind,
+      patternId,
+      pattern,
+      definitionVersion: version,
+      tier,
+      direction,
+      symbol: state.symbol,
+      detectedAtMs,
+      expiresAtMs,
+      confidence,
+      baseConfidence: base,
+      fundamentalAdjustment: confidence - base,
+      fundamentalReasons: reasons,
+      price,
+      change: nullable(change),
+      changePct: nullable(previous > 0 ? (change / previous) * 100 : Number.NaN),
+      volume: series.v0,
+      relativeStrength: nullable(this.relativeStrength(state)),
+      relativeVolume: nullable(series.relativeVolume),
+      rsi: nullable(series.rsiNow),
+      levels,
+      sourceTopic: this.ctxRef.topic,
+      sourcePartition: this.ctxRef.partition,
+      sourceOffset: this.ctxRef.offset,
+    };
+    this.seq += 1;
+    if (existing) {
+      existing.seq = this.seq;
+      existing.expiresAtMs = expiresAtMs;
+      existing.last = record;
+    } else {
+      this.actives.set(key, { key, patternId, seq: this.seq, expiresAtMs, last: record });
+    }
+    this.pushHeap({ at: expiresAtMs, seq: this.seq, key });
+    this.out.push(record);
+    return { key, record };
+  }
+
+  private pushHeap(entry: HeapEntry): void {
+    const heap = this.heap;
+    heap.push(entry);
+    let index = heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!before(heap[index]!, heap[parent]!)) break;
+      [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
+      index = parent;
+    }
+  }
+
+  private popHeap(): HeapEntry {
+    const heap = this.heap;
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = index * 2 + 1;
+        const right = left + 1;
+        let smallest = index;
+        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
+        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
+        if (smallest === index) break;
+        [heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!];
+        index = smallest;
+      }
+    }
+    return top;
+  }
+
+  /** The whole state, versioned and compressed (the `state` of a processor snapshot). */
+  snapshot(): Buffer {
+    // Indicator states may hold NaN ("not ready"): JSON writes it as null and restore() reads null back as NaN.
+    const symbols = JSON.stringify([...this.symbols.values()]);
+    const actives = JSON.stringify([...this.actives.values()]);
+    const header = JSON.stringify({ version: ENGINE_VERSION, clock: this.clock, seq: this.seq, pendingCloseMs: this.pendingCloseMs });
+    return gzipSync(Buffer.from(`${header}\n${symbols}\n${actives}`, 'utf8'));
+  }
+
+  /** An engine from a snapshot; throws SnapshotVersionError when it was written by another engine version. */
+  static restore(snapshot: Buffer, options: EngineOptions = {}): PatternEngine {
+    const [headerText, symbolsText, activesText] = gunzipSync(snapshot).toString('utf8').split('\n');
+    const header = JSON.parse(headerText!) as { version: number; clock: number; seq: number; pendingCloseMs: number | null };
+    if (header.version !== ENGINE_VERSION) throw new SnapshotVersionError(header.version);
+    const engine = new PatternEngine(options);
+    engine.clock = header.clock;
+    engine.seq = header.seq;
+    engine.pendingCloseMs = header.pendingCloseMs ?? Number.NaN;
+    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as SymbolState[];
+    for (const state of symbols) engine.symbols.set(state.symbol, state);
+    const actives = JSON.parse(activesText!) as ActivePattern[];
+    for (const active of actives) {
+      engine.actives.set(active.key, active);
+      engine.pushHeap({ at: active.expiresAtMs, seq: active.seq, key: active.key });
+    }
+    return engine;
+  }
+}
+
+export class SnapshotVersionError extends Error {
+  override name = 'SnapshotVersionError';
+  constructor(readonly found: number) {
+    super(`snapshot written by engine version ${found}, this is version ${ENGINE_VERSION}`);
+  }
+}
+
+function before(a: HeapEntry, b: HeapEntry): boolean {
+  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+}

@@ -1,0 +1,492 @@
+import {
+  atrValue,
+  createAtr,
+  createEma,
+  createHistory,
+  createMacd,
+  createMovingStats,
+  createRollingExtreme,
+  createRsi,
+  createSma,
+  createVwap,
+  emaValue,
+  historyAt,
+  macdLine,
+  macdSignal,
+  movingMean,
+  movingStdDev,
+  pushHistory,
+  rollingExtremeValue,
+  smaValue,
+  updateAtr,
+  updateEma,
+  updateMacd,
+  updateMovingStats,
+  updateRollingExtreme,
+  updateRsi,
+  updateSma,
+  updateVwap,
+  type Atr,
+  type Ema,
+  type History,
+  type Macd,
+  type MovingStats,
+  type RollingExtreme,
+  type Rsi,
+  type Sma,
+  type Vwap,
+} from './indicators.js';
+
+export type Direction = 'BULLISH' | 'BEARISH' | 'NEUTRAL';
+
+/** Thresholds of the catalog for one tier (see processors/PATTERNS.md). */
+export interface SeriesParams {
+  readonly breakoutBars: number;
+  readonly volumeAverageBars: number;
+  readonly breakoutRelativeVolume: number;
+  readonly volumeSpikeRatio: number;
+  readonly momentumBars: number;
+  readonly momentumThresholdPct: number;
+  readonly momentumRelativeVolume: number;
+  readonly dojiBodyRatio: number;
+  readonly shadowBodyRatio: number;
+  readonly engulfRatio: number;
+  readonly starBodyRatio: number;
+  readonly longBodyRatio: number;
+  readonly trendBars: number;
+  readonly minRangeAtr: number;
+  readonly gapPct: number;
+  readonly rsiOverbought: number;
+  readonly rsiOversold: number;
+  readonly doubleTolerancePct: number;
+  readonly doubleMinDepthPct: number;
+  readonly doubleMinSeparation: number;
+  readonly doubleMaxBars: number;
+}
+
+export const INTRADAY_PARAMS: SeriesParams = {
+  breakoutBars: 25,
+  volumeAverageBars: 20,
+  breakoutRelativeVolume: 1.5,
+  volumeSpikeRatio: 2,
+  momentumBars: 5,
+  momentumThresholdPct: 1,
+  momentumRelativeVolume: 1.5,
+  dojiBodyRatio: 0.1,
+  shadowBodyRatio: 2,
+  engulfRatio: 1.1,
+  starBodyRatio: 0.3,
+  longBodyRatio: 0.6,
+  trendBars: 5,
+  minRangeAtr: 0.25,
+  gapPct: 1,
+  rsiOverbought: 70,
+  rsiOversold: 30,
+  doubleTolerancePct: 0.3,
+  doubleMinDepthPct: 0.5,
+  doubleMinSeparation: 5,
+  doubleMaxBars: 60,
+};
+
+export const DAILY_PARAMS: SeriesParams = {
+  ...INTRADAY_PARAMS,
+  momentumThresholdPct: 8,
+  doubleTolerancePct: 1.5,
+  doubleMinDepthPct: 3,
+  doubleMaxBars: 40,
+};
+
+/** All indicator and pattern state of one symbol's bar series (minute or daily). */
+export interface SeriesState {
+  bars: number;
+  lastStartMs: number;
+  // The current bar (0) and the two before it.
+  o0: number; h0: number; l0: number; c0: number; v0: number;
+  o1: number; h1: number; l1: number; c1: number; v1: number;
+  o2: number; h2: number; l2: number; c2: number; v2: number;
+  closes: History;
+  highs: History;
+  lows: History;
+  ema12: Ema;
+  ema26: Ema;
+  sma50: Sma;
+  sma200: Sma;
+  macd: Macd;
+  bands: MovingStats;
+  rsi: Rsi;
+  atr: Atr;
+  volumeAverage: Sma;
+  highest: RollingExtreme;
+  lowest: RollingExtreme;
+  vwap: Vwap;
+  // Values of the previous bar for cross detection (NaN when not ready).
+  previousEmaSpread: number;
+  previousSmaSpread: number;
+  previousMacdSpread: number;
+  previousRsi: number;
+  previousUpper: number;
+  previousLower: number;
+  rsiExtreme: number;
+  // Current values (NaN when not ready).
+  relativeVolume: number;
+  rsiNow: number;
+  // Pivots (fractals with two bars each side) and the levels they make.
+  pivotHigh: number; pivotHighBar: number;
+  pivotLow: number; pivotLowBar: number;
+  resistance: number;
+  support: number;
+  doubleBottomNeck: number; doubleBottomFirst: number; doubleBottomSecond: number; doubleBottomBar: number;
+  doubleTopNeck: number; doubleTopFirst: number; doubleTopSecond: number; doubleTopBar: number;
+}
+
+export function createSeries(params: SeriesParams): SeriesState {
+  return {
+    bars: 0,
+    lastStartMs: -1,
+    o0: 0, h0: 0, l0: 0, c0: 0, v0: 0,
+    o1: 0, h1: 0, l1: 0, c1: 0, v1: 0,
+    o2: 0, h2: 0, l2: 0, c2: 0, v2: 0,
+    closes: createHistory(Math.max(params.momentumBars, params.trendBars) + 2),
+    highs: createHistory(5),
+    lows: createHistory(5),
+    ema12: createEma(12),
+    ema26: createEma(26),
+    sma50: createSma(50),
+    sma200: createSma(200),
+    macd: createMacd(12, 26, 9),
+    bands: createMovingStats(20),
+    rsi: createRsi(14),
+    atr: createAtr(14),
+    volumeAverage: createSma(params.volumeAverageBars),
+    highest: createRollingExtreme(params.breakoutBars, 'max'),
+    lowest: createRollingExtreme(params.breakoutBars, 'min'),
+    vwap: createVwap(),
+    previousEmaSpread: Number.NaN,
+    previousSmaSpread: Number.NaN,
+    previousMacdSpread: Number.NaN,
+    previousRsi: Number.NaN,
+    previousUpper: Number.NaN,
+    previousLower: Number.NaN,
+    rsiExtreme: 50,
+    relativeVolume: Number.NaN,
+    rsiNow: Number.NaN,
+    pivotHigh: Number.NaN, pivotHighBar: -1,
+    pivotLow: Number.NaN, pivotLowBar: -1,
+    resistance: Number.NaN,
+    support: Number.NaN,
+    doubleBottomNeck: Number.NaN, doubleBottomFirst: 0, doubleBottomSecond: 0, doubleBottomBar: -1,
+    doubleTopNeck: Number.NaN, doubleTopFirst: 0, doubleTopSecond: 0, doubleTopBar: -1,
+  };
+}
+
+/** Receives the patterns a bar completes. `levels` is only built when a pattern fires. */
+export interface PatternSink {
+  fire(pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): void;
+}
+
+function clamp01(value: number): number {
+  return value < 0 ? 0 : value > 1 ? 1 : value;
+}
+
+/** Confidence bonus for volume confirmation. */
+function volumeBonus(relativeVolume: number, threshold: number): number {
+  return relativeVolume >= threshold ? 0.1 : 0;
+}
+
+/**
+ * Folds one bar into the series and reports the patterns it completes. O(1): every indicator is
+ * incremental and every pattern reads a fixed number of values. `sessionDay` resets the VWAP;
+ * `previousSessionClose` (NaN when unknown) drives the gap pattern when `firstBarOfSession`.
+ */
+export function updateSeries(
+  s: SeriesState,
+  params: SeriesParams,
+  open: number,
+  high: number,
+  low: number,
+  close: number,
+  volume: number,
+  sessionDay: number,
+  firstBarOfSession: boolean,
+  previousSessionClose: number,
+  sink: PatternSink | undefined,
+): void {
+  // Shift the bar window.
+  s.o2 = s.o1; s.h2 = s.h1; s.l2 = s.l1; s.c2 = s.c1; s.v2 = s.v1;
+  s.o1 = s.o0; s.h1 = s.h0; s.l1 = s.l0; s.c1 = s.c0; s.v1 = s.v0;
+  s.o0 = open; s.h0 = high; s.l0 = low; s.c0 = close; s.v0 = volume;
+  s.bars += 1;
+
+  // Values over the previous bars, read before this bar enters them.
+  const priorHigh = rollingExtremeValue(s.highest);
+  const priorLow = rollingExtremeValue(s.lowest);
+  const averageVolume = smaValue(s.volumeAverage);
+  const relativeVolume = averageVolume > 0 ? volume / averageVolume : Number.NaN;
+  s.relativeVolume = relativeVolume;
+
+  pushHistory(s.closes, close);
+  pushHistory(s.highs, high);
+  pushHistory(s.lows, low);
+  updateRollingExtreme(s.highest, high);
+  updateRollingExtreme(s.lowest, low);
+  updateSma(s.volumeAverage, volume);
+  const ema12 = updateEma(s.ema12, close);
+  const ema26 = updateEma(s.ema26, close);
+  const sma50 = updateSma(s.sma50, close);
+  const sma200 = updateSma(s.sma200, close);
+  updateMacd(s.macd, close);
+  updateMovingStats(s.bands, close);
+  const rsi = updateRsi(s.rsi, close);
+  s.rsiNow = rsi;
+  updateAtr(s.atr, high, low, close);
+  updateVwap(s.vwap, sessionDay, high, low, close, volume);
+
+  const emaSpread = ema12 - ema26;
+  const smaSpread = sma50 - sma200;
+  const macdSpread = macdLine(s.macd) - macdSignal(s.macd);
+  const middle = movingMean(s.bands);
+  const deviation = movingStdDev(s.bands);
+  const upper = middle + 2 * deviation;
+  const lower = middle - 2 * deviation;
+
+  if (sink !== undefined) detect(s, params, sink, {
+    priorHigh, priorLow, relativeVolume, emaSpread, smaSpread, macdSpread, rsi, middle, upper, lower,
+    firstBarOfSession, previousSessionClose,
+  });
+
+  s.previousEmaSpread = emaSpread;
+  s.previousSmaSpread = smaSpread;
+  s.previousMacdSpread = macdSpread;
+  s.previousRsi = rsi;
+  s.previousUpper = upper;
+  s.previousLower = lower;
+  // The most extreme RSI of the current excursion below (or above) 50, for the RSI cross confidence.
+  if (!(rsi === rsi)) s.rsiExtreme = 50;
+  else if (rsi < 50) s.rsiExtreme = s.rsiExtreme < 50 ? Math.min(s.rsiExtreme, rsi) : rsi;
+  else s.rsiExtreme = s.rsiExtreme >= 50 ? Math.max(s.rsiExtreme, rsi) : rsi;
+}
+
+interface BarValues {
+  readonly priorHigh: number;
+  readonly priorLow: number;
+  readonly relativeVolume: number;
+  readonly emaSpread: number;
+  readonly smaSpread: number;
+  readonly macdSpread: number;
+  readonly rsi: number;
+  readonly middle: number;
+  readonly upper: number;
+  readonly lower: number;
+  readonly firstBarOfSession: boolean;
+  readonly previousSessionClose: number;
+}
+
+function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues): void {
+  const { o0, h0, l0, c0, o1, c1, h1, l1, o2, c2, h2, l2 } = s;
+  const relVol = v.relativeVolume;
+  const atr = atrValue(s.atr);
+  const range = h0 - l0;
+  const body = Math.abs(c0 - o0);
+  const upperShadow = h0 - Math.max(o0, c0);
+  const lowerShadow = Math.min(o0, c0) - l0;
+  // Candles need a real range: at least a fraction of the ATR once the ATR exists.
+  const candleOk = range > 0 && !(atr === atr && range < p.minRangeAtr * atr);
+  const trendBase = historyAt(s.closes, p.trendBars);
+  const downtrend = historyAt(s.closes, 1) < trendBase;
+  const uptrend = historyAt(s.closes, 1) > trendBase;
+
+  // --- single candles
+  if (candleOk && body <= p.dojiBodyRatio * range) {
+    sink.fire('doji', 'NEUTRAL', clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))), { high: h0, low: l0 });
+  }
+  if (candleOk && body > 0 && lowerShadow >= p.shadowBodyRatio * body && upperShadow <= body) {
+    const strength = 0.55 + Math.min(0.2, (lowerShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
+    if (downtrend) sink.fire('hammer', 'BULLISH', clamp01(strength), { support: l0, stop: l0, resistance: h0 });
+    else if (uptrend) sink.fire('hanging_man', 'BEARISH', clamp01(strength), { resistance: h0, stop: h0, support: l0 });
+  }
+  if (candleOk && body > 0 && uptrend && upperShadow >= p.shadowBodyRatio * body && lowerShadow <= body) {
+    const strength = 0.55 + Math.min(0.2, (upperShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
+    sink.fire('shooting_star', 'BEARISH', clamp01(strength), { resistance: h0, stop: h0, support: l0 });
+  }
+
+  // --- two and three candles
+  if (s.bars >= 2) {
+    const body1 = Math.abs(c1 - o1);
+    if (body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
+      const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      sink.fire('bullish_engulfing', 'BULLISH', clamp01(strength), { support: Math.min(l0, l1), stop: Math.min(l0, l1), engulfed: o1 });
+    }
+    if (body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
+      const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      sink.fire('bearish_engulfing', 'BEARISH', clamp01(strength), { resistance: Math.max(h0, h1), stop: Math.max(h0, h1), engulfed: o1 });
+    }
+  }
+  if (s.bars >= 3) {
+    const body1 = Math.abs(c1 - o1);
+    const body2 = Math.abs(c2 - o2);
+    const range2 = h2 - l2;
+    const longFirst = range2 > 0 && body2 >= p.longBodyRatio * range2;
+    const smallStar = body1 <= p.starBodyRatio * body2;
+    const midFirst = (o2 + c2) / 2;
+    if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
+      const strength = 0.65 + Math.min(0.15, ((c0 - midFirst) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      sink.fire('morning_star', 'BULLISH', clamp01(strength), { support: Math.min(l0, l1, l2), stop: Math.min(l0, l1, l2), resistance: o2 });
+    }
+    if (longFirst && smallStar && c2 > o2 && (o1 + c1) / 2 >= c2 && c0 < o0 && c0 < midFirst) {
+      const strength = 0.65 + Math.min(0.15, ((midFirst - c0) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      sink.fire('evening_star', 'BEARISH', clamp01(strength), { resistance: Math.max(h0, h1, h2), stop: Math.max(h0, h1, h2), support: o2 });
+    }
+  }
+
+  // --- volume, gap, momentum
+  if (relVol >= p.volumeSpikeRatio) {
+    const direction: Direction = c0 > o0 ? 'BULLISH' : c0 < o0 ? 'BEARISH' : 'NEUTRAL';
+    sink.fire('volume_spike', direction, clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)), { relativeVolume: relVol, high: h0, low: l0 });
+  }
+  if (v.firstBarOfSession && v.previousSessionClose > 0) {
+    const gapPct = ((o0 - v.previousSessionClose) / v.previousSessionClose) * 100;
+    if (gapPct >= p.gapPct) {
+      sink.fire('gap_up', 'BULLISH', clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)), { previousClose: v.previousSessionClose, open: o0, gapPct });
+    } else if (gapPct <= -p.gapPct) {
+      sink.fire('gap_down', 'BEARISH', clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)), { previousClose: v.previousSessionClose, open: o0, gapPct });
+    }
+  }
+  const momentumBase = historyAt(s.closes, p.momentumBars);
+  if (momentumBase > 0 && range > 0 && relVol >= p.momentumRelativeVolume) {
+    const rocPct = ((c0 - momentumBase) / momentumBase) * 100;
+    const strength = 0.5 + Math.min(0.3, (Math.abs(rocPct) / p.momentumThresholdPct - 1) * 0.15) + Math.min(0.2, (relVol - p.momentumRelativeVolume) * 0.1);
+    if (rocPct >= p.momentumThresholdPct && c0 >= l0 + (2 / 3) * range) {
+      sink.fire('momentum_spike', 'BULLISH', clamp01(strength), { momentumPct: rocPct, base: momentumBase, high: h0 });
+    } else if (rocPct <= -p.momentumThresholdPct && c0 <= l0 + range / 3) {
+      sink.fire('momentum_spike', 'BEARISH', clamp01(strength), { momentumPct: rocPct, base: momentumBase, low: l0 });
+    }
+  }
+
+  // --- indicator crosses
+  if (s.previousEmaSpread <= 0 && v.emaSpread > 0) {
+    sink.fire('ema_golden_cross', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)), { ema12: emaValue(s.ema12), ema26: emaValue(s.ema26) });
+  } else if (s.previousEmaSpread >= 0 && v.emaSpread < 0) {
+    sink.fire('ema_death_cross', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)), { ema12: emaValue(s.ema12), ema26: emaValue(s.ema26) });
+  }
+  if (s.previousSmaSpread <= 0 && v.smaSpread > 0) {
+    sink.fire('sma_golden_cross', 'BULLISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), { sma50: smaValue(s.sma50), sma200: smaValue(s.sma200) });
+  } else if (s.previousSmaSpread >= 0 && v.smaSpread < 0) {
+    sink.fire('sma_death_cross', 'BEARISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), { sma50: smaValue(s.sma50), sma200: smaValue(s.sma200) });
+  }
+  if (s.previousMacdSpread <= 0 && v.macdSpread > 0) {
+    const line = macdLine(s.macd);
+    sink.fire('macd_bullish_cross', 'BULLISH', clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), { macd: line, signal: macdSignal(s.macd) });
+  } else if (s.previousMacdSpread >= 0 && v.macdSpread < 0) {
+    const line = macdLine(s.macd);
+    sink.fire('macd_bearish_cross', 'BEARISH', clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), { macd: line, signal: macdSignal(s.macd) });
+  }
+  if (s.previousRsi < p.rsiOversold && v.rsi >= p.rsiOversold) {
+    sink.fire('rsi_oversold_cross', 'BULLISH', clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)), { rsi: v.rsi, rsiLow: s.rsiExtreme, threshold: p.rsiOversold });
+  } else if (s.previousRsi > p.rsiOverbought && v.rsi <= p.rsiOverbought) {
+    sink.fire('rsi_overbought_cross', 'BEARISH', clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)), { rsi: v.rsi, rsiHigh: s.rsiExtreme, threshold: p.rsiOverbought });
+  }
+  const deviation = (v.upper - v.middle) / 2;
+  if (c1 <= s.previousUpper && c0 > v.upper) {
+    const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
+    sink.fire('bollinger_breakout_up', 'BULLISH', clamp01(strength), { upper: v.upper, middle: v.middle, lower: v.lower });
+  } else if (c1 >= s.previousLower && c0 < v.lower) {
+    const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
+    sink.fire('bollinger_breakout_down', 'BEARISH', clamp01(strength), { upper: v.upper, middle: v.middle, lower: v.lower });
+  }
+
+  // --- N-bar breakout with volume confirmation
+  if (c0 > v.priorHigh && relVol >= p.breakoutRelativeVolume) {
+    const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (c0 / v.priorHigh - 1) * 10);
+    sink.fire('breakout_high', 'BULLISH', clamp01(strength), { breakout: v.priorHigh, stop: v.priorLow, relativeVolume: relVol });
+  } else if (c0 < v.priorLow && relVol >= p.breakoutRelativeVolume) {
+    const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (1 - c0 / v.priorLow) * 10);
+    sink.fire('breakdown_low', 'BEARISH', clamp01(strength), { breakdown: v.priorLow, stop: v.priorHigh, relativeVolume: relVol });
+  }
+
+  detectStructure(s, p, sink, relVol, atr, h2, l2);
+}
+
+/** Pivots, support/resistance breaks and double bottoms/tops. */
+function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, relVol: number, atr: number, h2: number, l2: number): void {
+  const bar = s.bars - 1;
+  const { c0, c1 } = s;
+  // Support/resistance breaks use levels known before this bar.
+  if (s.resistance === s.resistance && c1 <= s.resistance && c0 > s.resistance) {
+    const push = atr > 0 ? (c0 - s.resistance) / atr : 0;
+    sink.fire('resistance_break', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), { resistance: s.resistance, stop: s.support === s.support ? s.support : s.l0 });
+    s.resistance = Number.NaN;
+  }
+  if (s.support === s.support && c1 >= s.support && c0 < s.support) {
+    const push = atr > 0 ? (s.support - c0) / atr : 0;
+    sink.fire('support_break', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), { support: s.support, stop: s.resistance === s.resistance ? s.resistance : s.h0 });
+    s.support = Number.NaN;
+  }
+
+  // Double bottom / top confirmation: the close crosses the neckline.
+  if (s.doubleBottomBar >= 0) {
+    const floor = Math.min(s.doubleBottomFirst, s.doubleBottomSecond);
+    if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
+      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / floor * 100;
+      sink.fire('double_bottom', 'BULLISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), {
+        firstBottom: s.doubleBottomFirst, secondBottom: s.doubleBottomSecond, neckline: s.doubleBottomNeck, target: s.doubleBottomNeck + (s.doubleBottomNeck - floor), stop: floor,
+      });
+      s.doubleBottomBar = -1;
+    } else if (c0 < floor * (1 - p.doubleTolerancePct / 100) || bar - s.doubleBottomBar > p.doubleMaxBars) {
+      s.doubleBottomBar = -1;
+    }
+  }
+  if (s.doubleTopBar >= 0) {
+    const ceiling = Math.max(s.doubleTopFirst, s.doubleTopSecond);
+    if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
+      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / ceiling * 100;
+      sink.fire('double_top', 'BEARISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), {
+        firstTop: s.doubleTopFirst, secondTop: s.doubleTopSecond, neckline: s.doubleTopNeck, target: s.doubleTopNeck - (ceiling - s.doubleTopNeck), stop: ceiling,
+      });
+      s.doubleTopBar = -1;
+    } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100) || bar - s.doubleTopBar > p.doubleMaxBars) {
+      s.doubleTopBar = -1;
+    }
+  }
+
+  // A pivot at bar-2 is confirmed once two later bars did not exceed it.
+  if (s.bars < 5) return;
+  const pivotBar = bar - 2;
+  const highs = s.highs;
+  const lows = s.lows;
+  const candidateHigh = h2;
+  if (candidateHigh > historyAt(highs, 3) && candidateHigh > historyAt(highs, 4) && candidateHigh >= historyAt(highs, 1) && candidateHigh >= historyAt(highs, 0)) {
+    const previous = s.pivotHigh;
+    const previousBar = s.pivotHighBar;
+    if (previous === previous && pivotBar - previousBar >= p.doubleMinSeparation && s.pivotLowBar > previousBar) {
+      const similarity = (Math.abs(candidateHigh - previous) / previous) * 100;
+      const depth = ((Math.min(candidateHigh, previous) - s.pivotLow) / Math.min(candidateHigh, previous)) * 100;
+      if (similarity <= p.doubleTolerancePct && depth >= p.doubleMinDepthPct) {
+        s.doubleTopFirst = previous;
+        s.doubleTopSecond = candidateHigh;
+        s.doubleTopNeck = s.pivotLow;
+        s.doubleTopBar = bar;
+      }
+    }
+    s.pivotHigh = candidateHigh;
+    s.pivotHighBar = pivotBar;
+    s.resistance = candidateHigh;
+  }
+  const candidateLow = l2;
+  if (candidateLow < historyAt(lows, 3) && candidateLow < historyAt(lows, 4) && candidateLow <= historyAt(lows, 1) && candidateLow <= historyAt(lows, 0)) {
+    const previous = s.pivotLow;
+    const previousBar = s.pivotLowBar;
+    if (previous === previous && pivotBar - previousBar >= p.doubleMinSeparation && s.pivotHighBar > previousBar) {
+      const similarity = (Math.abs(candidateLow - previous) / previous) * 100;
+      const depth = ((s.pivotHigh - Math.max(candidateLow, previous)) / s.pivotHigh) * 100;
+      if (similarity <= p.doubleTolerancePct && depth >= p.doubleMinDepthPct) {
+        s.doubleBottomFirst = previous;
+        s.doubleBottomSecond = candidateLow;
+        s.doubleBottomNeck = s.pivotHigh;
+        s.doubleBottomBar = bar;
+      }
+    }
+    s.pivotLow = candidateLow;
+    s.pivotLowBar = pivotBar;
+    s.support = candidateLow;
+  }
+}
