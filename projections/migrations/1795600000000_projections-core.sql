@@ -61,6 +61,18 @@ CREATE TABLE projection_offsets (
   PRIMARY KEY (projection, topic, partition)
 );
 
+-- Messages a projection could not turn into rows (undecodable, invalid): kept whole with the reason, never lost.
+CREATE TABLE projection_rejects (
+  projection text NOT NULL,
+  topic text NOT NULL,
+  partition int NOT NULL,
+  kafka_offset bigint NOT NULL,
+  reason text NOT NULL,
+  payload bytea,
+  rejected_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (projection, topic, partition, kafka_offset)
+);
+
 -- Which storage path the migration took; the projector and the rebuild read it.
 CREATE TABLE projection_settings (
   key text PRIMARY KEY,
@@ -241,9 +253,10 @@ BEGIN
   -- Scan indexes: every sort of /api/patterns/scan over active patterns, with pattern_id as the keyset tie-breaker.
   EXECUTE format('CREATE INDEX %I ON %I (confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_confidence_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (detected_at DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_detected_idx', current_table);
-  EXECUTE format('CREATE INDEX %I ON %I (relative_strength DESC NULLS LAST, pattern_id DESC) WHERE status = ''active''', current_table || '_active_rs_idx', current_table);
-  EXECUTE format('CREATE INDEX %I ON %I (volume DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_volume_idx', current_table);
-  EXECUTE format('CREATE INDEX %I ON %I (symbol, pattern_id DESC) WHERE status = ''active''', current_table || '_active_symbol_idx', current_table);
+  -- rs and volume sort as COALESCE(x, -Infinity) in the API (a total order for keyset cursors): index that expression.
+  EXECUTE format('CREATE INDEX %I ON %I ((COALESCE(relative_strength, ''-Infinity''::float8)) DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_rs_idx', current_table);
+  EXECUTE format('CREATE INDEX %I ON %I ((COALESCE(volume, ''-Infinity''::float8)) DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_volume_idx', current_table);
+  EXECUTE format('CREATE INDEX %I ON %I (symbol, pattern_id) WHERE status = ''active''', current_table || '_active_symbol_sort_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (pattern, tier, confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_pattern_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (tier, confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_tier_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (symbol, detected_at DESC)', current_table || '_symbol_detected_idx', current_table);
@@ -291,7 +304,7 @@ $do$;
 
 -- Down Migration
 -- Dropping the tables drops the views and continuous aggregates built on them.
-DROP TABLE IF EXISTS patterns, pattern_events, bars_1m, bars_1d, projection_offsets, fundamentals, symbols CASCADE;
+DROP TABLE IF EXISTS patterns, pattern_events, bars_1m, bars_1d, projection_offsets, projection_rejects, fundamentals, symbols CASCADE;
 DROP FUNCTION IF EXISTS tf_create_pattern_views(), tf_create_pattern_tables(text), tf_create_bar_views(),
   tf_create_bar_tables(text), tf_ensure_monthly_partitions(text, date, date), tf_timescale_enabled();
 DROP TABLE IF EXISTS projection_settings;

@@ -1,0 +1,113 @@
+import type pg from 'pg';
+import type { AvroCodec } from '../platform/codec.js';
+import type { Logger } from '../platform/logger.js';
+import type { TopicKey } from '../platform/topics.js';
+import { acceptsTombstones, RejectedValueError, rowFor, tableForTopic, tombstoneRow, type DbProjectionName } from './core.js';
+import { decodeMessages } from './decode.js';
+import type { ProjectorMetrics } from './metrics.js';
+import type { Notifier } from './notifier.js';
+import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
+import { PgBatchWriter, type FaultHook, type PreparedMessage } from './pg-writer.js';
+
+/** Turns decoded messages of a topic into prepared rows, tombstones, rejects and skips (pure but for the types). */
+export function prepareMessages(topicKey: TopicKey, topic: string, partition: number, decoded: Awaited<ReturnType<typeof decodeMessages>>): PreparedMessage[] {
+  const table = tableForTopic(topicKey);
+  return decoded.map((message): PreparedMessage => {
+    switch (message.kind) {
+      case 'skip':
+        return { offset: message.offset, kind: 'skip' };
+      case 'undecodable':
+        return { offset: message.offset, kind: 'reject', reason: message.reason, payload: message.raw };
+      case 'tombstone':
+        if (acceptsTombstones(topicKey) && message.key !== null && message.key.length > 0) {
+          return { offset: message.offset, kind: 'tombstone', row: tombstoneRow(table, message.key) };
+        }
+        return { offset: message.offset, kind: 'reject', reason: 'null value on a topic without tombstones', payload: null };
+      case 'value':
+        try {
+          return { offset: message.offset, kind: 'row', row: rowFor(topicKey, message.value, { topic, partition, offset: message.offset }) };
+        } catch (error) {
+          if (!(error instanceof RejectedValueError) && !(error instanceof TypeError)) throw error;
+          return { offset: message.offset, kind: 'reject', reason: `invalid: ${error.message}`, payload: message.raw };
+        }
+    }
+  });
+}
+
+/**
+ * The PostgreSQL side of one projection: decode, prepare, write in one transaction with the offsets, then
+ * announce. While the pool has waiters (the database is behind) the partition is paused until a connection
+ * is released.
+ */
+export class DbProjectionSink implements PartitionSink {
+  private readonly writer: PgBatchWriter;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly options: {
+      readonly projection: DbProjectionName;
+      /** Offsets are stored under this name (default: the projection's). */
+      readonly offsetsName?: string;
+      readonly tableSuffix?: string;
+      readonly topics: ReadonlyMap<string, TopicKey>;
+      readonly codec: AvroCodec;
+      readonly logger: Logger;
+      readonly metrics: ProjectorMetrics;
+      readonly notifier?: Notifier;
+      readonly faultHook?: FaultHook;
+      /** Called after each committed batch (rebuild progress). */
+      readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
+    },
+  ) {
+    this.writer = new PgBatchWriter(pool, {
+      projection: options.offsetsName ?? options.projection,
+      tableSuffix: options.tableSuffix,
+      faultHook: options.faultHook,
+    });
+  }
+
+  storedOffsets(topic: string): Promise<Map<number, number>> {
+    return this.writer.storedOffsets(topic);
+  }
+
+  async write(batch: PartitionBatch): Promise<SinkOutcome> {
+    const topicKey = this.options.topics.get(batch.topic);
+    if (topicKey === undefined) throw new RangeError(`projection ${this.options.projection} does not read topic ${batch.topic}`);
+    const started = performance.now();
+    const decoded = await decodeMessages(this.options.codec, batch.messages);
+    const messages = prepareMessages(topicKey, batch.topic, batch.partition, decoded);
+    const outcome = await this.writer.write({ table: tableForTopic(topicKey), topic: batch.topic, partition: batch.partition, messages, believed: batch.believed });
+    const labels = { projection: this.options.projection, topic: batch.topic };
+    if (outcome.action === 'seek') {
+      this.options.metrics.batches.inc({ ...labels, outcome: 'seek' });
+      return outcome;
+    }
+    this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });
+    this.options.metrics.rows.inc(labels, outcome.rows);
+    if (outcome.rejected > 0) this.options.metrics.rejects.inc(labels, outcome.rejected);
+    this.options.metrics.batchSeconds.observe(labels, (performance.now() - started) / 1000);
+    this.options.metrics.nextOffset.set({ ...labels, partition: String(batch.partition) }, outcome.nextOffset);
+    this.options.onApplied?.(batch.topic, batch.partition, outcome.nextOffset);
+    if (outcome.rows > 0 && this.options.notifier) {
+      await this.options.notifier.announce(`db.${this.options.projection}`, outcome.symbols, this.options.projection === 'patterns');
+    }
+    if (this.pool.waitingCount > 0) await this.pauseUntilDrained(batch);
+    return outcome;
+  }
+
+  private pauseUntilDrained(batch: PartitionBatch): Promise<void> {
+    const resume = batch.pause();
+    const labels = { projection: this.options.projection, topic: batch.topic };
+    this.options.metrics.paused.inc(labels);
+    return new Promise<void>((resolve) => {
+      const onRelease = () => {
+        if (this.pool.waitingCount > 0) return;
+        this.pool.off('release', onRelease);
+        this.options.metrics.paused.dec(labels);
+        resume();
+        resolve();
+      };
+      this.pool.on('release', onRelease);
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from '../platform/logger.js';
+import type { ProjectorMetrics } from './metrics.js';
+import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
+
+/**
+ * Announces that a projection advanced: bumps the version counters (per symbol, patterns, the projection's
+ * own) and publishes a ProjectionNotice. Best effort: the tables are the truth, so a Redis outage is counted
+ * and logged, never allowed to stop the database projection.
+ */
+export class Notifier {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly logger: Logger,
+    private readonly metrics: ProjectorMetrics,
+  ) {}
+
+  async announce(projection: string, symbols: readonly string[], patternsChanged: boolean): Promise<ProjectionNotice | undefined> {
+    try {
+      const multi = this.redis.multi();
+      for (const symbol of symbols) multi.incr(this.keys.symbolVersion(symbol));
+      if (patternsChanged) multi.incr(this.keys.patternsVersion());
+      multi.incr(this.keys.projectionVersion(projection));
+      const results = await multi.exec();
+      const last = results?.[results.length - 1];
+      if (!last || last[0]) throw last?.[0] ?? new Error('version bump was discarded');
+      const notice: ProjectionNotice = { projection, version: Number(last[1]), symbols, patternsChanged };
+      await this.redis.publish(this.keys.channel(), JSON.stringify(notice));
+      return notice;
+    } catch (error) {
+      this.metrics.noticeFailures.inc({ projection });
+      this.logger.warn({ err: error, projection }, 'could not announce the projection; caches may serve stale data until the next notice');
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import type { Logger } from '../platform/logger.js';
+
+/** What the sink did with a batch: stored a new next offset, or found its stored offset moved and wants a seek. */
+export type SinkOutcome = { readonly action: 'apply'; readonly nextOffset: number } | { readonly action: 'seek'; readonly offset: number };
+
+export interface PartitionBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly KafkaMessage[];
+  /** The next offset this consumer believes is stored for the partition (undefined: unknown). */
+  readonly believed: number | undefined;
+  /** Pauses fetching of this partition; call the returned function to resume. */
+  readonly pause: () => () => void;
+}
+
+export interface PartitionSink {
+  /** The next offsets stored for a topic's partitions (the source of truth, not the group's commits). */
+  storedOffsets(topic: string): Promise<Map<number, number>>;
+  write(batch: PartitionBatch): Promise<SinkOutcome>;
+}
+
+/**
+ * A kafkajs consumer whose positions come from a sink's own store: on every assignment it seeks each partition
+ * to the stored next offset, and it never commits group offsets. Batches are handed to the sink one
+ * partition at a time; the sink decides (transactionally) what is new.
+ */
+export class PartitionConsumer {
+  private readonly consumer: Consumer;
+  private readonly believed = new Map<string, number>();
+  private joined: Promise<void> = Promise.resolve();
+  private running = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly options: {
+      readonly groupId: string;
+      readonly topics: readonly string[];
+      readonly sink: PartitionSink;
+      readonly logger: Logger;
+      readonly partitionsConsumedConcurrently?: number;
+      readonly onError?: (error: Error) => void;
+    },
+  ) {
+    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, retry: { retries: 8 } });
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.joined = this.seekToStored(event.payload.memberAssignment).catch((error: unknown) => {
+        options.logger.error({ err: error }, 'loading stored offsets failed');
+        throw error;
+      });
+    });
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      options.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
+      if (!event.payload.restart) options.onError?.(event.payload.error);
+    });
+  }
+
+  private key(topic: string, partition: number): string {
+    return `${topic}\u0000${partition}`;
+  }
+
+  private async seekToStored(assignment: Record<string, number[]>): Promise<void> {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const stored = await this.options.sink.storedOffsets(topic);
+      for (const partition of partitions) {
+        const offset = stored.get(partition);
+        if (offset === undefined) {
+          this.believed.delete(this.key(topic, partition));
+          continue;
+        }
+        this.believed.set(this.key(topic, partition), offset);
+        this.consumer.seek({ topic, partition, offset: String(offset) });
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.options.topics], fromBeginning: true });
+    this.running = true;
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.handle(payload),
+    });
+  }
+
+  private async handle(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    await this.joined;
+    if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
+    const key = this.key(batch.topic, batch.partition);
+    const outcome = await this.options.sink.write({
+      topic: batch.topic,
+      partition: batch.partition,
+      messages: batch.messages,
+      believed: this.believed.get(key),
+      pause: payload.pause,
+    });
+    if (outcome.action === 'seek') {
+      this.options.logger.warn({ topic: batch.topic, partition: batch.partition, offset: outcome.offset }, 'stored offset moved; seeking');
+      this.believed.set(key, outcome.offset);
+      this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(outcome.offset) });
+      return;
+    }
+    this.believed.set(key, outcome.nextOffset);
+    await payload.heartbeat();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer.disconnect();
+  }
+}

@@ -1,0 +1,142 @@
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { z } from 'zod';
+import { AvroCodec } from '../platform/codec.js';
+import { defineEnv, env } from '../platform/config.js';
+import { createKafka } from '../platform/kafka.js';
+import { createLogger, type Logger } from '../platform/logger.js';
+import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
+import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
+import { topicName, type TopicKey } from '../platform/topics.js';
+import { DB_PROJECTION_NAMES, DB_PROJECTIONS, isDbProjectionName, type DbProjectionName } from './core.js';
+import { DbProjectionSink } from './db-sink.js';
+import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
+import { Notifier } from './notifier.js';
+import { PartitionConsumer } from './partition-consumer.js';
+import type { FaultHook } from './pg-writer.js';
+import { redisKeys } from './redis-keys.js';
+import { REDIS_PROJECTION, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
+
+export const loadProjectorConfig = defineEnv('projections', {
+  PROJECTOR_OPS_PORT: env.int('Port of the projector ops server (/health /ready /metrics)', 9466),
+  PROJECTOR_POOL_SIZE: env.int('Maximum PostgreSQL connections of the projector pool', 4),
+  PROJECTOR_PROJECTIONS: env.list('Projections to run: patterns, bars, reference, redis', 'patterns,bars,reference,redis'),
+  PROJECTOR_REDIS_KEY_PREFIX: z.string().default('').describe('Prefix before `tf:v1:` of every Redis key (isolates tenants/tests)'),
+  PROJECTOR_GROUP_PREFIX: env.string('Consumer group prefix (positions are stored in PostgreSQL/Redis, not in the groups)', 'tickflow.projections.'),
+  PROJECTOR_TIMESCALE: z.enum(['auto', 'on', 'off']).default('auto').describe('Migrations: use TimescaleDB when available (auto), require it (on), or never (off)'),
+});
+
+export type ProjectionName = DbProjectionName | typeof REDIS_PROJECTION;
+
+export interface StartProjectorOptions {
+  readonly databaseUrl: string;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  readonly topicPrefix?: string;
+  /** Omit to run without the Redis read model and without notices. */
+  readonly redisUrl?: string;
+  readonly redisKeyPrefix?: string;
+  /** Default: every database projection, plus `redis` when redisUrl is set. */
+  readonly projections?: readonly ProjectionName[];
+  readonly groupPrefix?: string;
+  readonly poolSize?: number;
+  /** Ops server port (0 = any); undefined = no ops server (embedded use, tests). */
+  readonly opsPort?: number;
+  readonly clientId?: string;
+  readonly logger?: Logger;
+  readonly registry?: Registry;
+  /** Crash injection at every step of a database batch (tests). */
+  readonly faultHook?: FaultHook;
+}
+
+export interface ProjectorHandle {
+  readonly projections: readonly ProjectionName[];
+  readonly opsPort: number | undefined;
+  readonly metrics: ProjectorMetrics;
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+export function topicMap(keys: readonly TopicKey[], prefix: string): Map<string, TopicKey> {
+  return new Map(keys.map((key) => [topicName(key, prefix), key]));
+}
+
+/**
+ * Starts the projector: one consumer per database projection (patterns, bars, reference) writing through COPY
+ * with offsets in the same transaction, and one for the Redis read model with its own progress in Redis.
+ */
+export async function startProjector(options: StartProjectorOptions): Promise<ProjectorHandle> {
+  const logger = options.logger ?? createLogger('projections');
+  const prefix = options.topicPrefix ?? '';
+  const groupPrefix = options.groupPrefix ?? `${prefix}tickflow.projections.`;
+  const projections: readonly ProjectionName[] = options.projections ?? [...DB_PROJECTION_NAMES, ...(options.redisUrl ? [REDIS_PROJECTION as ProjectionName] : [])];
+  for (const name of projections) {
+    if (name !== REDIS_PROJECTION && !isDbProjectionName(name)) throw new RangeError(`unknown projection ${String(name)}`);
+  }
+  if (projections.includes(REDIS_PROJECTION) && !options.redisUrl) throw new RangeError('the redis projection needs redisUrl');
+
+  const registry = options.registry ?? createMetricsRegistry('projections');
+  const metrics = createProjectorMetrics(registry);
+  const codec = new AvroCodec(options.registryUrl, prefix);
+  const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-projector', logger });
+  const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 4 });
+  pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed'));
+  const keys = redisKeys(options.redisKeyPrefix ?? '');
+  // Notices fail fast when Redis is away (no offline queue); the read model's connection queues and retries.
+  const noticeRedis = options.redisUrl
+    ? new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false })
+    : undefined;
+  noticeRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'notice Redis connection error'));
+  const notifier = noticeRedis ? new Notifier(noticeRedis, keys, logger, metrics) : undefined;
+  const modelRedis = projections.includes(REDIS_PROJECTION) && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  modelRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'read-model Redis connection error'));
+
+  const consumers: PartitionConsumer[] = [];
+  for (const name of projections) {
+    if (name === REDIS_PROJECTION) {
+      const topics = topicMap(REDIS_TOPICS, prefix);
+      const sink = new RedisProjectionSink(modelRedis!, { keys, topics, codec, logger: logger.child({ projection: name }), metrics });
+      consumers.push(new PartitionConsumer(kafka, { groupId: `${groupPrefix}${name}`, topics: [...topics.keys()], sink, logger: logger.child({ projection: name }) }));
+      continue;
+    }
+    const topics = topicMap(DB_PROJECTIONS[name].topics, prefix);
+    const sink = new DbProjectionSink(pool, { projection: name, topics, codec, logger: logger.child({ projection: name }), metrics, notifier, faultHook: options.faultHook });
+    consumers.push(
+      new PartitionConsumer(kafka, {
+        groupId: `${groupPrefix}${name}`,
+        topics: [...topics.keys()],
+        sink,
+        logger: logger.child({ projection: name }),
+        partitionsConsumedConcurrently: Math.max(1, Math.min(3, (options.poolSize ?? 4) - 1)),
+      }),
+    );
+  }
+
+  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  const stop = async () => {
+    await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
+    await ops?.close();
+    await pool.end().catch(() => {});
+    noticeRedis?.disconnect();
+    modelRedis?.disconnect();
+  };
+  try {
+    await Promise.all(consumers.map((consumer) => consumer.start()));
+    if (options.opsPort !== undefined) {
+      const checks: HealthCheck[] = [
+        { name: 'postgres', check: async () => (await pool.query('SELECT 1 AS ok')).rows[0] },
+        { name: 'consumers', check: async () => {
+          if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
+          return { running: consumers.length };
+        } },
+      ];
+      if (noticeRedis) checks.push({ name: 'redis', optional: true, check: () => noticeRedis.ping() });
+      ops = await startOpsServer({ port: options.opsPort, registry, checks });
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  logger.info({ projections, opsPort: ops?.port }, 'projector started');
+  return { projections, opsPort: ops?.port, metrics, registry, stop };
+}

@@ -1,0 +1,145 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { AvroCodec } from '../platform/codec.js';
+import type { Logger } from '../platform/logger.js';
+import type { TopicKey } from '../platform/topics.js';
+import { planBatch } from './core.js';
+import { decodeMessages } from './decode.js';
+import type { ProjectorMetrics } from './metrics.js';
+import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
+import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
+import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
+import type { AggregateValue, PatternEventValue } from './values.js';
+
+export const REDIS_PROJECTION = 'redis';
+
+/** The topics the Redis read model folds. */
+export const REDIS_TOPICS: readonly TopicKey[] = ['patterns', 'minuteAggregates', 'dailyAggregates'];
+
+function queue(multi: ChainableCommander, write: RedisWrite): void {
+  switch (write.op) {
+    case 'set':
+      if (write.ttlSeconds === undefined) multi.set(write.key, write.value);
+      else multi.set(write.key, write.value, 'EX', write.ttlSeconds);
+      return;
+    case 'zadd':
+      multi.zadd(write.key, write.score, write.member);
+      return;
+    case 'zrem':
+      multi.zrem(write.key, write.member);
+      return;
+    case 'ztrim':
+      multi.zremrangebyrank(write.key, 0, -(write.keep + 1));
+      return;
+    case 'hset':
+      multi.hset(write.key, write.fields);
+      return;
+    case 'del':
+      multi.del(write.key);
+      return;
+    case 'incr':
+      multi.incr(write.key);
+      return;
+  }
+}
+
+/**
+ * The Redis read model as a sink: its progress lives in Redis (hash `offsets('redis')`), written in the same
+ * MULTI as the data and guarded by WATCH, so it is independent of the database projection: with Redis down the
+ * database keeps going, and this sink catches up from its own offsets when Redis returns.
+ * One partition at a time (snapshots are read, folded and written back).
+ */
+export class RedisProjectionSink implements PartitionSink {
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: {
+      readonly keys: RedisKeys;
+      readonly topics: ReadonlyMap<string, TopicKey>;
+      readonly codec: AvroCodec;
+      readonly logger: Logger;
+      readonly metrics: ProjectorMetrics;
+    },
+  ) {}
+
+  private field(topic: string, partition: number): string {
+    return `${topic}:${partition}`;
+  }
+
+  async storedOffsets(topic: string): Promise<Map<number, number>> {
+    const all = await this.redis.hgetall(this.options.keys.offsets(REDIS_PROJECTION));
+    const offsets = new Map<number, number>();
+    for (const [field, value] of Object.entries(all)) {
+      const cut = field.lastIndexOf(':');
+      if (field.slice(0, cut) === topic) offsets.set(Number(field.slice(cut + 1)), Number(value));
+    }
+    return offsets;
+  }
+
+  async write(batch: PartitionBatch): Promise<SinkOutcome> {
+    const topicKey = this.options.topics.get(batch.topic);
+    if (topicKey === undefined) throw new RangeError(`the Redis projection does not read topic ${batch.topic}`);
+    const { keys } = this.options;
+    const offsetsKey = keys.offsets(REDIS_PROJECTION);
+    const field = this.field(batch.topic, batch.partition);
+    const firstOffset = Number(batch.messages[0]!.offset);
+    const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
+
+    await this.redis.watch(offsetsKey);
+    try {
+      const storedText = await this.redis.hget(offsetsKey, field);
+      const stored = storedText === null ? undefined : Number(storedText);
+      const plan = planBatch({ stored, believed: batch.believed, firstOffset, lastOffset });
+      if (plan.action === 'seek') return plan;
+      const fresh = batch.messages.filter((message) => Number(message.offset) >= plan.from);
+      const decoded = await decodeMessages(this.options.codec, fresh);
+      const values = decoded.flatMap((message) => (message.kind === 'value' ? [message.value] : []));
+      const skipped = decoded.length - values.length;
+
+      const writes: RedisWrite[] = [];
+      const symbols = new Set<string>();
+      if (topicKey === 'patterns') {
+        const events = values as PatternEventValue[];
+        writes.push(...patternWrites(keys, events));
+        for (const event of events) symbols.add(event.symbol);
+      } else {
+        const bars = values as AggregateValue[];
+        const bySymbol = new Map<string, AggregateValue[]>();
+        for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
+        const current = await Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol))));
+        [...bySymbol.entries()].forEach(([symbol, symbolBars], index) => {
+          const snapshot = symbolBars.reduce<Snapshot>(foldBar, parseSnapshot(current[index] ?? {}));
+          writes.push({ op: 'del', key: keys.snapshot(symbol) }, { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) });
+          symbols.add(symbol);
+        });
+      }
+
+      const multi = this.redis.multi();
+      for (const write of writes) queue(multi, write);
+      for (const symbol of symbols) multi.incr(keys.symbolVersion(symbol));
+      const patternsChanged = topicKey === 'patterns' && values.length > 0;
+      if (patternsChanged) multi.incr(keys.patternsVersion());
+      multi.incr(keys.projectionVersion(REDIS_PROJECTION));
+      multi.hset(offsetsKey, field, String(plan.nextOffset));
+      const results = await multi.exec();
+      if (results === null) {
+        // Another writer moved the offsets between WATCH and EXEC: re-read and seek there.
+        const moved = await this.redis.hget(offsetsKey, field);
+        return { action: 'seek', offset: moved === null ? firstOffset : Number(moved) };
+      }
+      const failed = results.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+      const version = Number(results[results.length - 2]![1]);
+      const labels = { projection: REDIS_PROJECTION, topic: batch.topic };
+      this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });
+      this.options.metrics.rows.inc(labels, values.length);
+      if (skipped > 0) this.options.logger.debug({ topic: batch.topic, skipped }, 'messages without a value skipped by the Redis projection');
+      const notice: ProjectionNotice = { projection: REDIS_PROJECTION, version, symbols: [...symbols].sort(), patternsChanged };
+      await this.redis.publish(keys.channel(), JSON.stringify(notice)).catch((error: unknown) => {
+        this.options.metrics.noticeFailures.inc({ projection: REDIS_PROJECTION });
+        this.options.logger.warn({ err: error }, 'publishing the Redis projection notice failed');
+      });
+      return { action: 'apply', nextOffset: plan.nextOffset };
+    } finally {
+      await this.redis.unwatch().catch(() => {});
+    }
+  }
+}
