@@ -37,7 +37,7 @@ function frameSchema(limits: Limits) {
       credits: z.number().int().min(0).max(limits.maxCredits).optional(),
     }),
     z.strictObject({ type: z.literal('credit'), id, n: z.number().int().min(1).max(limits.maxCredits) }),
-    z.strictObject({ type: z.literal('seek'), id, to: position }),
+    z.strictObject({ type: z.literal('seek'), id, to: position, credits: z.number().int().min(0).max(limits.maxCredits).optional() }),
     z.strictObject({ type: z.literal('unsubscribe'), id }),
     z.strictObject({ type: z.literal('ping'), nonce: z.string().max(64).optional() }),
   ]);

@@ -31,7 +31,8 @@ export type ClientFrame =
       credits?: number;
     }
   | { type: 'credit'; id: string; n: number }
-  | { type: 'seek'; id: string; to: StartPosition }
+  /** `credits`, when given, replaces the subscription's credit balance (a client that discards its buffer on seek). */
+  | { type: 'seek'; id: string; to: StartPosition; credits?: number }
   | { type: 'unsubscribe'; id: string }
   | { type: 'ping'; nonce?: string };
 

@@ -1,0 +1,57 @@
+import type pg from 'pg';
+import { AuthError, apiKeySecretMatches, parseApiKey, type TokenService } from '../platform/index.js';
+
+export interface Principal {
+  readonly userId: string;
+  readonly via: 'token' | 'apiKey';
+}
+
+/** Checks a client's credentials: an access token from the API, or an API key. */
+export interface Authenticator {
+  authenticate(credentials: { token?: string | undefined; apiKey?: string | undefined }): Promise<Principal>;
+}
+
+/** Resolves a universe key to its symbols, for one user: `undefined` when the user may not use it. */
+export interface UniverseResolver {
+  symbolsFor(userId: string, key: string): Promise<readonly string[] | undefined>;
+}
+
+/** Read-only universes every user may subscribe to. */
+export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = {
+  'index-etfs': ['SPY', 'QQQ', 'IWM', 'DIA'],
+  'sector-etfs': ['XLK', 'XLF', 'XLE', 'XLV', 'XLI', 'XLY', 'XLP', 'XLU', 'XLB', 'XLRE', 'XLC'],
+};
+
+/** Access tokens through the platform TokenService; API keys looked up in PostgreSQL (api_keys, owned by the API). */
+export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'query'> | undefined): Authenticator {
+  return {
+    async authenticate(credentials) {
+      if (credentials.token !== undefined) {
+        const claims = await tokens.verifyAccessToken(credentials.token);
+        return { userId: claims.userId, via: 'token' };
+      }
+      const parts = parseApiKey(credentials.apiKey ?? '');
+      if (!parts || !db) throw new AuthError('api_key_invalid', 'API key invalid');
+      const { rows } = await db.query<{ user_id: string; secret_hash: string }>(
+        'SELECT user_id, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
+        [parts.id],
+      );
+      const row = rows[0];
+      if (!row || !apiKeySecretMatches(parts.secret, row.secret_hash)) throw new AuthError('api_key_invalid', 'API key invalid');
+      return { userId: String(row.user_id), via: 'apiKey' };
+    },
+  };
+}
+
+/** The user's own universes (user_universes, owned by the API) plus the built-in ones. */
+export function createUniverseResolver(db: Pick<pg.Pool, 'query'> | undefined, builtIns: Readonly<Record<string, readonly string[]>> = BUILT_IN_UNIVERSES): UniverseResolver {
+  return {
+    async symbolsFor(userId, key) {
+      if (db) {
+        const { rows } = await db.query<{ symbols: string[] }>('SELECT symbols FROM user_universes WHERE user_id::text = $1 AND key = $2', [userId, key]);
+        if (rows[0]) return rows[0].symbols;
+      }
+      return builtIns[key];
+    },
+  };
+}

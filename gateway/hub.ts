@@ -1,0 +1,116 @@
+import type { Logger } from '../platform/index.js';
+import type { LogSource, TopicInfo } from './kafka-log.js';
+import { PartitionRing } from './ring.js';
+import type { StreamName } from './types.js';
+
+export interface HubOptions {
+  readonly stream: StreamName;
+  readonly topic: string;
+  readonly source: LogSource;
+  readonly logger: Logger;
+  /** Events kept per partition in memory. */
+  readonly ringCapacity: number;
+  readonly pollWaitMs: number;
+  readonly maxBytesPerPartition: number;
+}
+
+/**
+ * One stream's tail: follows every partition of its topic from the log head (primed with the last
+ * `ringCapacity` records) into per-partition rings, and tells listeners when records arrive. It keeps no
+ * per-client state; subscriptions read the rings at their own positions.
+ */
+export class StreamHub {
+  readonly rings = new Map<number, PartitionRing>();
+  private info!: TopicInfo;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly listeners = new Set<() => void>();
+  private readonly resetListeners = new Set<(info: TopicInfo) => void>();
+  /** Time of the last successful poll, for /ready. */
+  lastPollAt = 0;
+  appended = 0;
+
+  constructor(readonly options: HubOptions) {}
+
+  get topic(): TopicInfo {
+    return this.info;
+  }
+
+  async start(): Promise<void> {
+    await this.prime();
+    this.running = true;
+    this.loop = this.tail();
+  }
+
+  private async prime(): Promise<void> {
+    this.info = await this.options.source.describe(this.options.topic);
+    const bounds = await this.options.source.bounds(this.options.topic);
+    this.rings.clear();
+    for (const partition of this.info.partitions) {
+      const { logStart, high } = bounds.get(partition) ?? { logStart: 0, high: 0 };
+      this.rings.set(partition, new PartitionRing(this.options.ringCapacity, Math.max(logStart, high - this.options.ringCapacity)));
+    }
+    this.lastPollAt = Date.now();
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called when the topic was recreated (new epoch): every position of the old log is void. */
+  onReset(listener: (info: TopicInfo) => void): () => void {
+    this.resetListeners.add(listener);
+    return () => this.resetListeners.delete(listener);
+  }
+
+  private async tail(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      try {
+        const from = new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
+        const reads = await this.options.source.read(this.info, from, { maxWaitMs: this.options.pollWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition });
+        if (!this.running) break;
+        let appended = 0;
+        for (const [partition, read] of reads) {
+          const ring = this.rings.get(partition)!;
+          if (read.nextOffset > ring.nextOffset || read.events.length > 0) {
+            ring.append(read);
+            appended += read.events.length;
+          }
+        }
+        this.lastPollAt = Date.now();
+        this.appended += appended;
+        failures = 0;
+        if (appended > 0) for (const listener of this.listeners) listener();
+      } catch (error) {
+        if (!this.running) break;
+        failures += 1;
+        this.options.logger.warn({ err: error, stream: this.options.stream, failures }, 'tail read failed; re-reading topic metadata');
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+        await this.recover().catch((recoverError: unknown) => this.options.logger.warn({ err: recoverError }, 'recovery failed'));
+      }
+    }
+  }
+
+  /** After a failed read: a new topic id means a new log (reset everything); positions below the log start jump to it. */
+  private async recover(): Promise<void> {
+    const info = await this.options.source.describe(this.options.topic);
+    if (info.topicId !== this.info.topicId) {
+      this.options.logger.warn({ topic: info.topic, epoch: info.epoch }, 'topic recreated: new epoch');
+      await this.prime();
+      for (const listener of this.resetListeners) listener(this.info);
+      return;
+    }
+    const bounds = await this.options.source.bounds(this.options.topic);
+    for (const [partition, ring] of this.rings) {
+      const partitionBounds = bounds.get(partition);
+      if (partitionBounds && (ring.nextOffset < partitionBounds.logStart || ring.nextOffset > partitionBounds.high)) ring.reset(partitionBounds.logStart);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+}

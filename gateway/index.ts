@@ -1,0 +1,142 @@
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Registry } from 'prom-client';
+import {
+  AvroCodec,
+  TokenService,
+  createLogger,
+  createMetricsRegistry,
+  loadPlatformConfig,
+  topicName,
+  type EnvSource,
+  type Logger,
+} from '../platform/index.js';
+import { createAuthenticator, createUniverseResolver, type Authenticator, type UniverseResolver } from './access.js';
+import { loadGatewayConfig, type GatewayConfig } from './config.js';
+import { StreamHub } from './hub.js';
+import { KafkaLogSource, avroDecoder, type LogSource } from './kafka-log.js';
+import { GatewayServer } from './server.js';
+import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+
+export { loadGatewayConfig, type GatewayConfig } from './config.js';
+export { BUILT_IN_UNIVERSES, createAuthenticator, createUniverseResolver, type Authenticator, type Principal, type UniverseResolver } from './access.js';
+export { decodeCursor, encodeCursor, topicEpoch, type Cursor } from './cursor.js';
+export { KafkaLogSource, avroDecoder, OffsetOutOfRangeError, type LogSource, type TopicInfo } from './kafka-log.js';
+export { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+export type * from './client/protocol.js';
+
+export interface GatewayOptions {
+  /** Where env vars are read from (defaults to process.env). */
+  readonly env?: EnvSource;
+  /** Overrides of the gateway's env config. */
+  readonly config?: Partial<GatewayConfig>;
+  readonly topicPrefix?: string;
+  readonly brokers?: readonly string[];
+  readonly registryUrl?: string;
+  /** PostgreSQL for API keys and universes; `null` disables both (tokens and built-in universes only). */
+  readonly databaseUrl?: string | null;
+  readonly tokens?: TokenService;
+  readonly authenticator?: Authenticator;
+  readonly universes?: UniverseResolver;
+  readonly source?: LogSource;
+  readonly streams?: readonly StreamName[];
+  readonly logger?: Logger;
+  readonly registry?: Registry;
+}
+
+export interface GatewayHandle {
+  readonly port: number;
+  /** ws://host:port/ws */
+  readonly url: string;
+  readonly server: GatewayServer;
+  readonly hubs: ReadonlyMap<StreamName, StreamHub>;
+  readonly registry: Registry;
+  stop(): Promise<void>;
+}
+
+const clientEntry = fileURLToPath(new URL('./client/index.ts', import.meta.url));
+
+/** The browser SDK as one ES module, bundled once on first request. */
+function sdkBundler(): () => Promise<string> {
+  let bundle: Promise<string> | undefined;
+  return () => {
+    bundle ??= import('esbuild').then(async (esbuild) => {
+      const result = await esbuild.build({ entryPoints: [clientEntry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, minify: false });
+      return result.outputFiles[0]!.text;
+    });
+    return bundle;
+  };
+}
+
+/**
+ * Starts a gateway: one Kafka tail per stream, the uWebSockets.js server on GATEWAY_PORT with /ws, /health,
+ * /ready, /metrics and the live page. Every instance tails Kafka on its own; instances share no state.
+ */
+export async function startGateway(options: GatewayOptions = {}): Promise<GatewayHandle> {
+  const source = options.env ?? process.env;
+  const platform = loadPlatformConfig(source);
+  const config: GatewayConfig = { ...loadGatewayConfig(source), ...options.config };
+  const logger = options.logger ?? createLogger('gateway', { level: platform.LOG_LEVEL });
+  const registry = options.registry ?? createMetricsRegistry('gateway');
+  const prefix = options.topicPrefix ?? platform.TOPIC_PREFIX;
+  const instance = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const codec = new AvroCodec(options.registryUrl ?? platform.SCHEMA_REGISTRY_URL, prefix);
+  const log = options.source ?? new KafkaLogSource(options.brokers ?? platform.KAFKA_BROKERS, `${platform.KAFKA_CLIENT_ID}-gateway-${instance}`, avroDecoder(codec));
+  const databaseUrl = options.databaseUrl === undefined ? platform.DATABASE_URL : options.databaseUrl;
+  const pool = databaseUrl === null || (options.authenticator && options.universes) ? undefined : new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  pool?.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL pool error'));
+
+  const hubs = new Map<StreamName, StreamHub>();
+  const stopAll = async () => {
+    await Promise.all([...hubs.values()].map((hub) => hub.stop()));
+    if (!options.source) await log.close().catch(() => {});
+    await pool?.end().catch(() => {});
+  };
+  try {
+    for (const stream of options.streams ?? STREAM_NAMES) {
+      const hub = new StreamHub({
+        stream,
+        topic: topicName(STREAMS[stream], prefix),
+        source: log,
+        logger,
+        ringCapacity: config.GATEWAY_RING_CAPACITY,
+        pollWaitMs: config.GATEWAY_POLL_WAIT_MS,
+        maxBytesPerPartition: 1024 * 1024,
+      });
+      await hub.start();
+      hubs.set(stream, hub);
+    }
+    const server = new GatewayServer({
+      config,
+      hubs,
+      source: log,
+      authenticator: options.authenticator ?? createAuthenticator(options.tokens ?? TokenService.fromEnv(source), pool),
+      universes: options.universes ?? createUniverseResolver(pool),
+      logger,
+      registry,
+      serverName: `tickflow-gateway ${instance}`,
+      sdkBundle: sdkBundler(),
+    });
+    const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
+    logger.info({ port, streams: [...hubs.keys()], prefix }, 'gateway listening');
+    let stopping: Promise<void> | undefined;
+    return {
+      port,
+      url: `ws://${config.GATEWAY_HOST}:${port}/ws`,
+      server,
+      hubs,
+      registry,
+      stop: () => {
+        stopping ??= (async () => {
+          await server.close();
+          await stopAll();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,197 @@
+import { Consumer } from '@platformatic/kafka';
+import { BROADCAST_COPY_HEADER, type AvroCodec } from '../platform/index.js';
+import { topicEpoch } from './cursor.js';
+import { makeEvent, type LogEvent, type PartitionBounds, type PartitionRead } from './types.js';
+
+/** The identity and shape of a topic. */
+export interface TopicInfo {
+  readonly topic: string;
+  readonly topicId: string;
+  readonly epoch: string;
+  readonly partitions: readonly number[];
+}
+
+/** Thrown when a read asks for an offset the log no longer (or not yet) has. */
+export class OffsetOutOfRangeError extends Error {
+  override name = 'OffsetOutOfRangeError';
+  constructor(
+    readonly partition: number,
+    readonly offset: number,
+    readonly bounds: PartitionBounds,
+  ) {
+    super(`offset ${offset} of partition ${partition} is outside the log [${bounds.logStart}, ${bounds.high})`);
+  }
+}
+
+/** What the gateway needs from Kafka: topic identity, log bounds, time look-ups and reads from any offset. */
+export interface LogSource {
+  describe(topic: string): Promise<TopicInfo>;
+  bounds(topic: string): Promise<Map<number, PartitionBounds>>;
+  /** Per partition, the first offset whose record time is >= `timestampMs` (the high watermark when none). */
+  offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>>;
+  /** Reads several partitions of a topic from the given offsets (a long poll of up to `maxWaitMs`). */
+  read(info: TopicInfo, from: ReadonlyMap<number, number>, options: { maxWaitMs: number; maxBytesPerPartition: number }): Promise<Map<number, PartitionRead & PartitionBounds>>;
+  close(): Promise<void>;
+}
+
+/** Turns a raw Kafka record into an event; `undefined` skips it (e.g. a broadcast copy). */
+export type RecordDecoder = (record: {
+  partition: number;
+  offset: number;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: readonly [Buffer | null, Buffer | null][];
+}) => Promise<LogEvent | undefined> | LogEvent | undefined;
+
+const CONTROL_BATCH = 0x20;
+
+/** Decodes Avro (Confluent wire format) values with the platform codec; skips broadcast copies. */
+export function avroDecoder(codec: AvroCodec): RecordDecoder {
+  return (record) => {
+    if (record.value === null) return undefined;
+    for (const [name] of record.headers) if (name?.toString('utf8') === BROADCAST_COPY_HEADER) return undefined;
+    const key = record.key?.toString('utf8') ?? '';
+    const build = (data: unknown) => makeEvent(record.partition, record.offset, record.timestampMs, key, data as Record<string, unknown>);
+    const cached = codec.decodeCached<Record<string, unknown>>(record.value);
+    return cached !== undefined ? build(cached) : codec.decode<Record<string, unknown>>(record.value).then(build);
+  };
+}
+
+function errorNames(error: unknown): string[] {
+  const names: string[] = [];
+  const visit = (value: unknown) => {
+    if (typeof value !== 'object' || value === null) return;
+    const record = value as { apiId?: unknown; errors?: unknown };
+    if (typeof record.apiId === 'string') names.push(record.apiId);
+    if (Array.isArray(record.errors)) record.errors.forEach(visit);
+  };
+  visit(error);
+  return names;
+}
+
+/**
+ * A LogSource over @platformatic/kafka's low-level fetch and list-offsets calls: no consumer group, no
+ * committed offsets, so any number of gateway instances read the same topics independently.
+ */
+export class KafkaLogSource implements LogSource {
+  private readonly client: Consumer;
+
+  constructor(
+    brokers: readonly string[],
+    clientId: string,
+    private readonly decode: RecordDecoder,
+  ) {
+    // The group id is never joined: fetch and list-offsets need none.
+    this.client = new Consumer({ clientId, groupId: `${clientId}-unjoined`, bootstrapBrokers: [...brokers], retries: 3, retryDelay: 200, metadataMaxAge: 5_000 });
+  }
+
+  async describe(topic: string): Promise<TopicInfo> {
+    this.client.clearMetadata();
+    const metadata = await this.client.metadata({ topics: [topic], forceUpdate: true });
+    const found = metadata.topics.get(topic);
+    if (!found) throw new Error(`topic ${topic} not found`);
+    return { topic, topicId: found.id, epoch: topicEpoch(topic, found.id), partitions: found.partitions.map((_, index) => index) };
+  }
+
+  async bounds(topic: string): Promise<Map<number, PartitionBounds>> {
+    const [earliest, latest] = await Promise.all([this.client.listOffsets({ topics: [topic], timestamp: -2n }), this.client.listOffsets({ topics: [topic], timestamp: -1n })]);
+    const starts = earliest.get(topic) ?? [];
+    const highs = latest.get(topic) ?? [];
+    return new Map(starts.map((start, partition) => [partition, { logStart: Number(start), high: Number(highs[partition] ?? start) }]));
+  }
+
+  async offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>> {
+    const [found, bounds] = await Promise.all([this.client.listOffsetsWithTimestamps({ topics: [topic], timestamp: BigInt(timestampMs) }), this.bounds(topic)]);
+    const result = new Map<number, number>();
+    for (const [partition, { high }] of bounds) {
+      const entry = found.get(topic)?.get(partition);
+      result.set(partition, entry === undefined || entry.offset < 0n ? high : Number(entry.offset));
+    }
+    return result;
+  }
+
+  async read(
+    info: TopicInfo,
+    from: ReadonlyMap<number, number>,
+    options: { maxWaitMs: number; maxBytesPerPartition: number },
+  ): Promise<Map<number, PartitionRead & PartitionBounds>> {
+    const metadata = await this.client.metadata({ topics: [info.topic] });
+    const topicMetadata = metadata.topics.get(info.topic);
+    if (!topicMetadata || topicMetadata.id !== info.topicId) throw new Error(`topic ${info.topic} changed identity`);
+    const byLeader = new Map<number, number[]>();
+    for (const partition of from.keys()) {
+      const leader = topicMetadata.partitions[partition]?.leader ?? -1;
+      byLeader.set(leader, [...(byLeader.get(leader) ?? []), partition]);
+    }
+    const result = new Map<number, PartitionRead & PartitionBounds>();
+    await Promise.all(
+      [...byLeader].map(async ([leader, partitions]) => {
+        let response;
+        try {
+          response = await this.client.fetch({
+            node: leader,
+            maxWaitTime: options.maxWaitMs,
+            minBytes: 1,
+            maxBytes: options.maxBytesPerPartition * partitions.length,
+            topics: [
+              {
+                topicId: info.topicId,
+                partitions: partitions.map((partition) => ({
+                  partition,
+                  currentLeaderEpoch: -1,
+                  fetchOffset: BigInt(from.get(partition)!),
+                  lastFetchedEpoch: -1,
+                  partitionMaxBytes: options.maxBytesPerPartition,
+                })),
+              },
+            ],
+          });
+        } catch (error) {
+          if (errorNames(error).includes('OFFSET_OUT_OF_RANGE')) {
+            const bounds = await this.bounds(info.topic);
+            for (const partition of partitions) {
+              const partitionBounds = bounds.get(partition)!;
+              const offset = from.get(partition)!;
+              if (offset < partitionBounds.logStart || offset > partitionBounds.high) throw new OffsetOutOfRangeError(partition, offset, partitionBounds);
+            }
+          }
+          throw error;
+        }
+        for (const topic of response.responses) {
+          for (const partitionResponse of topic.partitions) {
+            const partition = partitionResponse.partitionIndex;
+            const fromOffset = from.get(partition)!;
+            const events: LogEvent[] = [];
+            let nextOffset = fromOffset;
+            for (const batch of partitionResponse.records ?? []) {
+              const batchEnd = Number(batch.firstOffset) + batch.lastOffsetDelta + 1;
+              if ((batch.attributes & CONTROL_BATCH) === 0) {
+                for (const record of batch.records) {
+                  const offset = Number(batch.firstOffset) + record.offsetDelta;
+                  if (offset < fromOffset) continue; // a batch starts before the asked offset
+                  const event = await this.decode({
+                    partition,
+                    offset,
+                    timestampMs: Number(batch.firstTimestamp + record.timestampDelta),
+                    key: record.key,
+                    value: record.value,
+                    headers: record.headers,
+                  });
+                  if (event) events.push(event);
+                }
+              }
+              nextOffset = Math.max(nextOffset, batchEnd);
+            }
+            result.set(partition, { events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+          }
+        }
+      }),
+    );
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close(true);
+  }
+}
