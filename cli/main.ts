@@ -10,6 +10,7 @@ import { registerBenchCommands } from '../bench/cli.js';
 import { registerReplayCommand } from './replay-command.js';
 import { registerSetupCommand } from './setup-command.js';
 import { registerStartCommand } from './start-command.js';
+import { registerSoakCommand } from './soak-command.js';
 
 const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
@@ -25,6 +26,7 @@ registerBenchCommands(program);
 registerReplayCommand(program);
 registerSetupCommand(program);
 registerStartCommand(program);
+registerSoakCommand(program);
 
 program
   .command('config')
