@@ -1,0 +1,294 @@
+import { describe, expect, it } from 'vitest';
+import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from './calendar.js';
+import { PatternEngine, SnapshotVersionError, type BarInput, type FundamentalsInput, type PatternEventRecord, type SourceRef } from './engine.js';
+import { PATTERN_CATALOG } from './catalog.js';
+
+const calendar = new SessionCalendar();
+const MINUTE = 60_000;
+
+function openOf(date: string): number {
+  return calendar.dayOf(Date.parse(`${date}T17:00:00Z`)).openMs;
+}
+
+function minuteBar(symbol: string, date: string, minute: number, close: number, volume = 1000, options: Partial<BarInput> = {}): BarInput {
+  const start = openOf(date) + minute * MINUTE;
+  const open = options.open ?? close;
+  return {
+    symbol,
+    interval: 'MINUTE',
+    windowStartMs: start,
+    windowEndMs: start + MINUTE,
+    open,
+    high: Math.max(open, close) + 0.05,
+    low: Math.min(open, close) - 0.05,
+    close,
+    volume,
+    source: 'massive',
+    ...options,
+  };
+}
+
+function dayBar(symbol: string, date: string, close: number, volume = 1_000_000, open = close): BarInput {
+  const start = calendar.dayOf(Date.parse(`${date}T17:00:00Z`)).startMs;
+  return { symbol, interval: 'DAY', windowStartMs: start, windowEndMs: start + 86_400_000, open, high: Math.max(open, close) * 1.002, low: Math.min(open, close) * 0.998, close, volume, source: 'rest' };
+}
+
+class Runner {
+  readonly events: PatternEventRecord[] = [];
+  private offset = 0;
+  constructor(readonly engine: PatternEngine = new PatternEngine()) {}
+  feed(bar: BarInput, copy = false): string {
+    const ref: SourceRef = { topic: 'in', partition: 0, offset: this.offset++ };
+    return this.engine.onBar(bar, ref, copy, this.events);
+  }
+  of(pattern: string): PatternEventRecord[] {
+    return this.events.filter((event) => event.pattern === pattern);
+  }
+}
+
+/** Alternating quiet minute bars (no pattern but oscillator crosses). */
+function quietSession(runner: Runner, symbol: string, date: string, from: number, to: number, base = 100, copy = false) {
+  for (let minute = from; minute < to; minute += 1) {
+    runner.feed(minuteBar(symbol, date, minute, minute % 2 === 0 ? base + 0.3 : base, 1000, { open: minute % 2 === 0 ? base : base + 0.3 }), copy);
+  }
+}
+
+/** A deterministic multi-symbol stream over several sessions. */
+function randomStream(sessions: readonly string[], symbols: readonly string[], seed = 7): BarInput[] {
+  let state = seed;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  const prices = new Map(symbols.map((symbol) => [symbol, 100]));
+  const bars: BarInput[] = [];
+  for (const date of sessions) {
+    for (let minute = 0; minute < 390; minute += 1) {
+      for (const symbol of symbols) {
+        const open = prices.get(symbol)!;
+        const close = Math.max(1, open * (1 + (random() - 0.5) * 0.01));
+        prices.set(symbol, close);
+        const volume = random() < 0.03 ? 5000 + random() * 5000 : 800 + random() * 400;
+        bars.push(minuteBar(symbol, date, minute, close, volume, { open, high: Math.max(open, close) * (1 + random() * 0.002), low: Math.min(open, close) * (1 - random() * 0.002) }));
+      }
+    }
+  }
+  return bars;
+}
+
+describe('session calendar (America/New_York)', () => {
+  it('opens at 09:30 local across DST changes', () => {
+    expect(new Date(openOf('2026-03-06')).toISOString()).toBe('2026-03-06T14:30:00.000Z');
+    expect(new Date(openOf('2026-03-09')).toISOString()).toBe('2026-03-09T13:30:00.000Z');
+    const switchDay = calendar.day(calendar.dayOf(Date.parse('2026-03-08T17:00:00Z')).dayNumber);
+    expect(switchDay.endMs - switchDay.startMs).toBe(23 * 3_600_000);
+    expect(switchDay.isTradingDay).toBe(false);
+  });
+
+  it('knows holidays and early closes from configuration', () => {
+    const thanksgiving = calendar.dayOf(Date.parse('2026-11-26T17:00:00Z'));
+    expect(thanksgiving.isTradingDay).toBe(false);
+    const friday = calendar.dayOf(Date.parse('2026-11-27T17:00:00Z'));
+    expect(new Date(friday.closeMs).toISOString()).toBe('2026-11-27T18:00:00.000Z');
+    expect(calendar.nextTradingDay(calendar.dayOf(Date.parse('2026-11-25T17:00:00Z')).dayNumber).date).toBe('2026-11-27');
+    expect(calendar.inSession(Date.parse('2026-11-24T14:30:00Z'))).toBe(true);
+    expect(calendar.inSession(Date.parse('2026-11-24T21:00:00Z'))).toBe(false);
+    const custom = new SessionCalendar({ ...defaultCalendarConfig(), holidays: ['2026-11-24'], earlyCloses: parseEarlyCloses(['2026-11-25@12:00']) });
+    expect(custom.dayOf(Date.parse('2026-11-24T17:00:00Z')).isTradingDay).toBe(false);
+    expect(new Date(custom.dayOf(Date.parse('2026-11-25T16:00:00Z')).closeMs).toISOString()).toBe('2026-11-25T17:00:00.000Z');
+  });
+
+  it('rejects malformed configuration', () => {
+    expect(() => parseClock('9h30')).toThrow(/HH:MM/);
+    expect(() => parseClock('24:00')).toThrow(/range/);
+    expect(() => parseEarlyCloses(['2026-11-27'])).toThrow(/early close/);
+  });
+});
+
+describe('pattern engine', () => {
+  it('documents every pattern it can emit', () => {
+    const runner = new Runner();
+    for (const bar of randomStream(['2026-11-23', '2026-11-24', '2026-11-25'], ['AAA', 'BBB', 'SPY'])) runner.feed(bar);
+    const catalog = new Set(PATTERN_CATALOG.map((entry) => entry.name));
+    for (const event of runner.events) expect(catalog.has(event.pattern)).toBe(true);
+    expect(new Set(runner.events.map((event) => event.pattern)).size).toBeGreaterThan(10);
+  });
+
+  it('the same input gives byte-identical output, and snapshot + replay reproduces the tail', () => {
+    const bars = randomStream(['2026-11-23', '2026-11-24', '2026-11-25'], ['AAA', 'BBB', 'SPY']);
+    const first = new Runner();
+    const second = new Runner();
+    for (const bar of bars) first.feed(bar);
+    for (const bar of bars) second.feed(bar);
+    expect(first.events.length).toBeGreaterThan(100);
+    expect(JSON.stringify(second.events)).toBe(JSON.stringify(first.events));
+
+    const half = Math.floor(bars.length / 2);
+    const before = new Runner();
+    for (const bar of bars.slice(0, half)) before.feed(bar);
+    const emittedBefore = before.events.length;
+    const snapshot = before.engine.snapshot();
+    const restored = new Runner(PatternEngine.restore(snapshot));
+    // Offsets continue where the snapshot left off.
+    for (let i = 0; i < half; i += 1) (restored as unknown as { offset: number }).offset += 1;
+    for (const bar of bars.slice(half)) restored.feed(bar);
+    expect(JSON.stringify(restored.events)).toBe(JSON.stringify(first.events.slice(emittedBefore)));
+    expect(restored.engine.symbolCount).toBe(3);
+  });
+
+  it('rejects a snapshot of another engine version', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const bogus = gzipSync(Buffer.from(`${JSON.stringify({ version: 999, clock: 0, seq: 0, pendingCloseMs: null })}\n[]\n[]`));
+    expect(() => PatternEngine.restore(bogus)).toThrow(SnapshotVersionError);
+  });
+
+  it('detects, updates while active, and expires by event time (intraday TTL)', () => {
+    const runner = new Runner();
+    quietSession(runner, 'AAA', '2026-11-24', 0, 30);
+    runner.feed(minuteBar('AAA', '2026-11-24', 30, 100.3, 5000, { open: 100 }));
+    runner.feed(minuteBar('AAA', '2026-11-24', 31, 100.6, 9000, { open: 100.3 }));
+    const spikes = runner.of('volume_spike');
+    expect(spikes.map((event) => event.kind)).toEqual(['DETECTED', 'UPDATED']);
+    expect(spikes[1]!.patternId).toBe(spikes[0]!.patternId);
+    expect(spikes[1]!.eventId).not.toBe(spikes[0]!.eventId);
+    expect(spikes[0]!.expiresAtMs - spikes[0]!.detectedAtMs).toBe(2 * 3_600_000);
+    expect(spikes[0]).toMatchObject({ tier: 'INTRADAY', direction: 'BULLISH', symbol: 'AAA', price: 100.3, volume: 5000, sourceTopic: 'in', sourceOffset: 30 });
+    expect(spikes[0]!.relativeVolume).toBeCloseTo(5, 9);
+    expect(spikes[0]!.rsi).not.toBeNull();
+    // Another symbol's bars move event time; nothing expires before the deadline.
+    quietSession(runner, 'BBB', '2026-11-24', 32, 32 + 120);
+    expect(runner.of('volume_spike').filter((event) => event.kind === 'EXPIRED')).toHaveLength(0);
+    quietSession(runner, 'BBB', '2026-11-24', 152, 155);
+    const expired = runner.of('volume_spike').filter((event) => event.kind === 'EXPIRED');
+    expect(expired).toHaveLength(1);
+    expect(expired[0]!.patternId).toBe(spikes[0]!.patternId);
+    expect(runner.engine.activeCount).toBeGreaterThanOrEqual(0);
+  });
+
+  it('builds daily bars at the session close, feeds the gap pattern and never carries intraday patterns overnight', () => {
+    const runner = new Runner();
+    quietSession(runner, 'AAA', '2026-11-24', 0, 390);
+    expect(runner.events.some((event) => event.tier === 'DAILY')).toBe(false);
+    // Next session opens 2% higher: the first bar finalises yesterday and reports the gap against its close.
+    runner.feed(minuteBar('AAA', '2026-11-25', 0, 102.1, 1000, { open: 102 }));
+    const gap = runner.of('gap_up');
+    expect(gap).toHaveLength(1);
+    expect(gap[0]!.levels.previousClose).toBe(100);
+    expect(gap[0]!.change).toBeCloseTo(2.1, 9);
+    expect(gap[0]!.changePct).toBeCloseTo(2.1, 9);
+    const intradayLeft = runner.events.filter((event) => event.tier === 'INTRADAY' && event.kind !== 'EXPIRED' && event.detectedAtMs < openOf('2026-11-25'));
+    const expiredIds = new Set(runner.events.filter((event) => event.kind === 'EXPIRED').map((event) => event.patternId));
+    for (const event of intradayLeft) expect(event.expiresAtMs).toBeLessThanOrEqual(calendar.dayOf(openOf('2026-11-24')).closeMs);
+    for (const event of intradayLeft) expect(expiredIds.has(event.patternId)).toBe(true);
+  });
+
+  it('skips bars outside the session, on holidays, duplicates, and invalid bars', () => {
+    const runner = new Runner();
+    expect(runner.feed(minuteBar('AAA', '2026-11-24', -10, 100))).toBe('outside-session');
+    expect(runner.feed(minuteBar('AAA', '2026-11-26', 10, 100))).toBe('outside-session');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 5, 100))).toBe('applied');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 5, 100))).toBe('duplicate');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 100, 1000, { high: 99 }))).toBe('invalid');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, Number.NaN))).toBe('invalid');
+    expect(runner.feed({ ...minuteBar('AAA', '2026-11-27', 7, 100), interval: 'SECOND' })).toBe('ignored');
+    // 13:00 early close: 13:00 is outside.
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 210, 100))).toBe('outside-session');
+  });
+
+  it('uses bars built from trades only for symbols without native bars', () => {
+    const runner = new Runner();
+    expect(runner.feed(minuteBar('ONLYT', '2026-11-24', 0, 100, 1000, { source: 'trades' }))).toBe('applied');
+    expect(runner.feed(minuteBar('BOTH', '2026-11-24', 0, 100))).toBe('applied');
+    expect(runner.feed(minuteBar('BOTH', '2026-11-24', 1, 100, 1000, { source: 'trades' }))).toBe('ignored');
+  });
+
+  it('feeds broadcast copies of the benchmark to relative strength without emitting their patterns', () => {
+    const runner = new Runner();
+    quietSession(runner, 'SPY', '2026-11-24', 0, 30, 100, true);
+    expect(runner.events).toHaveLength(0);
+    expect(runner.feed(minuteBar('SPY', '2026-11-24', 30, 100.3, 9000, { open: 100 }), true)).toBe('applied');
+    expect(runner.of('volume_spike')).toHaveLength(0);
+    // A copy of any other symbol is not ours to process.
+    expect(runner.feed(minuteBar('AAA', '2026-11-24', 30, 100), true)).toBe('ignored');
+    const home = new Runner();
+    quietSession(home, 'SPY', '2026-11-24', 0, 30);
+    home.feed(minuteBar('SPY', '2026-11-24', 30, 100.3, 9000, { open: 100 }));
+    expect(home.of('volume_spike')).toHaveLength(1);
+  });
+
+  it('measures relative strength over 20 sessions against the benchmark', () => {
+    const runner = new Runner();
+    const dates: string[] = [];
+    for (let day = calendar.dayOf(Date.parse('2026-10-01T17:00:00Z')).dayNumber; dates.length < 22; day += 1) {
+      const info = calendar.day(day);
+      if (info.isTradingDay) dates.push(info.date);
+    }
+    dates.forEach((date, i) => {
+      runner.feed(dayBar('SPY', date, 100 + i * 0.5), true);
+      runner.feed(dayBar('AAA', date, 100 + i, i === 21 ? 5_000_000 : 1_000_000, 100 + i - 0.5));
+    });
+    const spike = runner.of('volume_spike').find((event) => event.tier === 'DAILY')!;
+    expect(spike.relativeStrength).toBeCloseTo((121 / 101) / (110.5 / 100.5), 9);
+    expect(spike.change).toBeCloseTo(1, 9);
+    expect(spike.expiresAtMs - spike.detectedAtMs).toBe(10 * 86_400_000);
+  });
+
+  it('applies the fundamental overlay to bullish patterns from their effective date', () => {
+    const facts = new Map<string, FundamentalsInput>([
+      ['AAA', { symbol: 'AAA', asOfDate: '2026-11-20', epsSurprisePct: 4.2, revenueYoYGrowthPct: 12 }],
+      ['BBB', { symbol: 'BBB', asOfDate: '2026-11-25', epsSurprisePct: 4.2, revenueYoYGrowthPct: 12 }],
+      ['CCC', { symbol: 'CCC', asOfDate: '2026-11-20', eps: 1.1, epsEstimate: 1, revenueYoYGrowthPct: 5 }],
+    ]);
+    const runner = new Runner(new PatternEngine({ fundamentals: { get: (symbol) => facts.get(symbol) } }));
+    for (const symbol of ['AAA', 'BBB', 'CCC']) {
+      quietSession(runner, symbol, '2026-11-24', 0, 30);
+      runner.feed(minuteBar(symbol, '2026-11-24', 30, 100.3, 5000, { open: 100 }));
+      runner.feed(minuteBar(symbol, '2026-11-24', 31, 99.9, 20000, { open: 100.3 }));
+    }
+    const bullish = (symbol: string) => runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BULLISH')!;
+    const bearish = (symbol: string) => runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BEARISH')!;
+    expect(bullish('AAA').fundamentalAdjustment).toBeCloseTo(0.08, 12);
+    expect(bullish('AAA').confidence).toBeCloseTo(bullish('AAA').baseConfidence + 0.08, 12);
+    expect(bullish('AAA').fundamentalReasons).toEqual(['eps_surprise:+4.20%', 'revenue_yoy:+12.00%']);
+    expect(bullish('BBB').fundamentalAdjustment).toBe(0);
+    expect(bullish('CCC').fundamentalReasons).toEqual(['eps_surprise:+10.00%']);
+    expect(bearish('AAA').fundamentalAdjustment).toBe(0);
+    // Capped at 1.
+    expect(bearish('AAA').baseConfidence).toBeLessThanOrEqual(1);
+    for (const event of runner.events) expect(event.confidence).toBeLessThanOrEqual(1);
+  });
+
+  it('caps the overlay at a confidence of 1', () => {
+    const facts: FundamentalsInput = { symbol: 'AAA', asOfDate: '2026-01-01', epsSurprisePct: 1, revenueYoYGrowthPct: 50 };
+    const runner = new Runner(new PatternEngine({ fundamentals: { get: () => facts } }));
+    quietSession(runner, 'AAA', '2026-11-24', 0, 30);
+    runner.feed(minuteBar('AAA', '2026-11-24', 30, 103, 100_000, { open: 100 }));
+    const breakout = runner.of('breakout_high')[0]!;
+    expect(breakout.baseConfidence).toBeGreaterThan(0.92);
+    expect(breakout.confidence).toBe(1);
+    expect(breakout.fundamentalAdjustment).toBeCloseTo(1 - breakout.baseConfidence, 12);
+    expect(breakout.fundamentalReasons).toHaveLength(2);
+  });
+
+  it('confirms an active daily setup with an intraday trigger (COMBO, lives to the close)', () => {
+    const runner = new Runner();
+    const dates = ['2026-10-26', '2026-10-27', '2026-10-28', '2026-10-29', '2026-10-30', '2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06',
+      '2026-11-09', '2026-11-10', '2026-11-11', '2026-11-12', '2026-11-13', '2026-11-16', '2026-11-17', '2026-11-18', '2026-11-19', '2026-11-20', '2026-11-23'];
+    dates.forEach((date, i) => {
+      const last = i === dates.length - 1;
+      runner.feed(last ? dayBar('AAA', date, 100.3, 5_000_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3));
+    });
+    const daily = runner.of('volume_spike').find((event) => event.tier === 'DAILY');
+    expect(daily?.direction).toBe('BULLISH');
+    quietSession(runner, 'AAA', '2026-11-24', 0, 30);
+    runner.feed(minuteBar('AAA', '2026-11-24', 30, 100.3, 5000, { open: 100 }));
+    const combo = runner.of('combo_bullish_confirmation');
+    expect(combo).toHaveLength(1);
+    expect(combo[0]).toMatchObject({ tier: 'COMBO', kind: 'DETECTED', direction: 'BULLISH' });
+    expect(combo[0]!.expiresAtMs).toBe(calendar.dayOf(openOf('2026-11-24')).closeMs);
+    expect(combo[0]!.levels.dailyDetectedAtMs).toBe(daily!.detectedAtMs);
+    // A bearish trigger does not confirm a bullish setup.
+    runner.feed(minuteBar('AAA', '2026-11-24', 31, 99.7, 20000, { open: 100.3 }));
+    expect(runner.of('combo_bearish_confirmation')).toHaveLength(0);
+  });
+});
