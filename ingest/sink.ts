@@ -11,6 +11,14 @@ import {
 import type { IngestMetrics } from './metrics.js';
 import { deadLetter, type DeadLetterOut, type DeadLetterRecord, type IngestTopic, type OutRecord, type RecordValue } from './records.js';
 
+/** Where sources put records: the Kafka sink in production, an array in unit tests. */
+export interface RecordSink {
+  produce(records: readonly OutRecord[]): void;
+  deadLetter(letters: readonly DeadLetterOut[]): void;
+  /** Resolves once everything handed over so far is durably stored. */
+  flush(): Promise<void>;
+}
+
 interface Pending {
   readonly topic: string;
   readonly key: string;
@@ -49,7 +57,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * in flight, everything that arrives queues up and goes in the next request (up to maxBatchMessages).
  * A record that does not encode becomes a dead letter instead of stopping the stream.
  */
-export class KafkaSink {
+export class KafkaSink implements RecordSink {
   private readonly queue: Pending[] = [];
   private sending: Promise<void> | undefined;
   private readonly drainWaiters: (() => void)[] = [];
