@@ -19,14 +19,40 @@ export const TIMEFRAME_TIERS: Readonly<Record<Timeframe, readonly Tier[]>> = {
   combo: ['COMBO'],
 };
 
-/** SQL expression of each sort key; nullable columns sort as -Infinity so that keyset comparisons stay total. */
-const SORT_EXPRESSIONS: Readonly<Record<SortKey, { expr: string; cast: string }>> = {
-  confidence: { expr: 'p.confidence', cast: 'float8' },
-  detected_at: { expr: 'p.detected_at', cast: 'timestamptz' },
-  symbol: { expr: 'p.symbol', cast: 'text' },
-  rs: { expr: "COALESCE(p.relative_strength, '-Infinity'::float8)", cast: 'float8' },
-  volume: { expr: "COALESCE(p.volume::float8, '-Infinity'::float8)", cast: 'float8' },
+/** SQL column of each sort key and the type its cursor value is cast to. Orders match the scan indexes of the patterns table. */
+const SORT_COLUMNS: Readonly<Record<SortKey, { column: string; cast: string; nullable: boolean }>> = {
+  confidence: { column: 'p.confidence', cast: 'float8', nullable: false },
+  detected_at: { column: 'p.detected_at', cast: 'timestamptz', nullable: false },
+  symbol: { column: 'p.symbol', cast: 'text', nullable: false },
+  rs: { column: 'p.relative_strength', cast: 'float8', nullable: true },
+  volume: { column: 'p.volume', cast: 'float8', nullable: false },
 };
+
+/**
+ * ORDER BY and the keyset predicate "after this cursor". Nullable columns sort NULLS LAST when descending and
+ * NULLS FIRST when ascending (one index serves both directions), so the predicate spells out the null cases.
+ */
+export function orderAndKeyset(sortBy: SortKey, sortOrder: SortOrder, cursor: ScanCursor | undefined, add: (value: unknown) => string): { orderBy: string; keyset: string | undefined } {
+  const { column, cast, nullable } = SORT_COLUMNS[sortBy];
+  const desc = sortOrder === 'desc';
+  const direction = desc ? 'DESC' : 'ASC';
+  const nulls = nullable ? (desc ? ' NULLS LAST' : ' NULLS FIRST') : '';
+  const orderBy = `ORDER BY ${column} ${direction}${nulls}, p.pattern_id ${direction}`;
+  if (!cursor) return { orderBy, keyset: undefined };
+  const beyond = desc ? '<' : '>';
+  if (cursor.value === null) {
+    if (!nullable) throw new ScanInputError('cursor', 'cursor is not one this API issued');
+    const id = add(cursor.id);
+    return {
+      orderBy,
+      keyset: desc ? `(${column} IS NULL AND p.pattern_id < ${id})` : `((${column} IS NULL AND p.pattern_id > ${id}) OR ${column} IS NOT NULL)`,
+    };
+  }
+  const value = add(cursor.value);
+  const id = add(cursor.id);
+  const after = `(${column}, p.pattern_id) ${beyond} (${value}::${cast}, ${id}::text)`;
+  return { orderBy, keyset: nullable && desc ? `(${after} OR ${column} IS NULL)` : after };
+}
 
 /** Filters of a scan, normalised: lists sorted and de-duplicated, symbols upper-case, absent bounds undefined. */
 export interface ScanFilters {
@@ -186,7 +212,8 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
     return `$${values.length}`;
   };
   const conditions: string[] = [];
-  if (filters.status !== 'all') conditions.push(`p.status = ${add(filters.status)}`);
+  // A literal (from a closed enum) so the planner can match the partial scan indexes.
+  if (filters.status !== 'all') conditions.push(`p.status = '${filters.status === 'active' ? 'active' : 'expired'}'`);
   if (filters.confidenceMin > 0) conditions.push(`p.confidence >= ${add(filters.confidenceMin)}`);
   if (filters.tiers.length > 0) conditions.push(`p.tier = ANY(${add(filters.tiers)}::text[])`);
   if (filters.patternTypes.length > 0) conditions.push(`p.pattern = ANY(${add(filters.patternTypes)}::text[])`);
@@ -200,34 +227,34 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
   if (filters.rsiMax !== undefined) conditions.push(`p.rsi <= ${add(filters.rsiMax)}`);
   if (filters.since !== undefined) conditions.push(`p.detected_at >= ${add(new Date(filters.since).toISOString())}::timestamptz`);
   if (filters.until !== undefined) conditions.push(`p.detected_at < ${add(new Date(filters.until).toISOString())}::timestamptz`);
-  return conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  return conditions.join(' AND ');
 }
 
 /** The page query: one extra row is fetched to know whether another page follows. */
 export function buildScanSql(query: ScanQuery): SqlStatement {
   const values: unknown[] = [];
-  let where = whereClause(query.filters, values);
-  const { expr, cast } = SORT_EXPRESSIONS[query.page.sortBy];
-  const direction = query.page.sortOrder === 'asc' ? 'ASC' : 'DESC';
+  const add = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const where = whereClause(query.filters, values);
   const cursor = query.page.cursor;
-  if (cursor) {
-    values.push(cursor.value === null ? '-Infinity' : cursor.value, cursor.id);
-    const keyset = `(${expr}, p.pattern_id) ${query.page.sortOrder === 'asc' ? '>' : '<'} ($${values.length - 1}::${cast}, $${values.length}::text)`;
-    where = where ? `${where} AND ${keyset}` : `WHERE ${keyset}`;
-  }
-  values.push(query.page.perPage + 1);
-  let text = `SELECT ${SCAN_COLUMNS} FROM patterns p ${where} ORDER BY ${expr} ${direction}, p.pattern_id ${direction} LIMIT $${values.length}`;
-  if (!cursor && query.page.page > 1) {
-    values.push((query.page.page - 1) * query.page.perPage);
-    text += ` OFFSET $${values.length}`;
-  }
+  const { orderBy, keyset } = orderAndKeyset(query.page.sortBy, query.page.sortOrder, cursor, add);
+  const conditions = [where, keyset].filter((part): part is string => part !== undefined && part !== '');
+  let text = `SELECT ${SCAN_COLUMNS} FROM patterns p${conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : ''} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
+  if (!cursor && query.page.page > 1) text += ` OFFSET ${add((query.page.page - 1) * query.page.perPage)}`;
   return { text, values };
 }
 
-export function buildCountSql(filters: ScanFilters): SqlStatement {
+/**
+ * Counting every match of a broad filter over millions of rows costs as much as the scan itself; the count
+ * stops at `cap` (the response then says `total_capped`).
+ */
+export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
   const values: unknown[] = [];
   const where = whereClause(filters, values);
-  return { text: `SELECT count(*)::bigint AS total FROM patterns p ${where}`, values };
+  values.push(cap + 1);
+  return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT $${values.length}) matched`, values };
 }
 
 /** A row of the patterns table as pg returns it (numeric columns may arrive as strings). */
@@ -340,5 +367,63 @@ export function withAge(view: PatternView, now: number): PatternView & { age_sec
     ...view,
     age_seconds: Math.max(0, Math.round((now - Date.parse(view.detected_at)) / 1000)),
     expires_in_seconds: Math.round((Date.parse(view.expires_at) - now) / 1000),
+  };
+}
+
+/** The validated query parameters of /api/patterns/scan (see schemas.ts). */
+export interface ScanParameters {
+  readonly pattern_types?: readonly string[] | undefined;
+  readonly symbols?: readonly string[] | undefined;
+  readonly sectors?: readonly string[] | undefined;
+  readonly timeframe: Timeframe;
+  readonly status: PatternStatus;
+  readonly confidence_min: number;
+  readonly rs_min?: number | undefined;
+  readonly vol_min?: number | undefined;
+  readonly rsi_range?: string | undefined;
+  readonly since?: string | undefined;
+  readonly until?: string | undefined;
+  readonly sort_by: SortKey;
+  readonly sort_order: SortOrder;
+  readonly page: number;
+  readonly per_page: number;
+  readonly cursor?: string | undefined;
+}
+
+const sortedUnique = (items: readonly string[] | undefined): string[] => [...new Set(items ?? [])].sort();
+
+/**
+ * Validated parameters (+ the universe's symbols, if one was named) -> the normalised query. Equal scans
+ * written differently (order of list items, case, defaults spelled out) normalise to the same value.
+ */
+export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: readonly string[] | undefined): ScanQuery {
+  const rsi = parameters.rsi_range === undefined ? { min: undefined, max: undefined } : parseRsiRange(parameters.rsi_range);
+  const since = parameters.since === undefined ? undefined : parseInstant('since', parameters.since);
+  const until = parameters.until === undefined ? undefined : parseInstant('until', parameters.until);
+  if (since !== undefined && until !== undefined && since >= until) throw new ScanInputError('until', 'until must be later than since');
+  const filters: ScanFilters = {
+    patternTypes: sortedUnique(parameters.pattern_types?.map((name) => name.toLowerCase())),
+    symbols: scopeSymbols(parameters.symbols, universeSymbols),
+    sectors: sortedUnique(parameters.sectors?.map((sector) => sector.toLowerCase())),
+    tiers: TIMEFRAME_TIERS[parameters.timeframe],
+    status: parameters.status,
+    confidenceMin: parameters.confidence_min,
+    rsMin: parameters.rs_min,
+    relativeVolumeMin: parameters.vol_min,
+    rsiMin: rsi.min,
+    rsiMax: rsi.max,
+    since,
+    until,
+  };
+  let cursor: ScanCursor | undefined;
+  if (parameters.cursor !== undefined) {
+    cursor = decodeCursor(parameters.cursor);
+    if (cursor.query !== queryIdentity(filters, parameters.sort_by, parameters.sort_order)) {
+      throw new ScanInputError('cursor', 'cursor belongs to a different query (filters or sort changed)');
+    }
+  }
+  return {
+    filters,
+    page: { sortBy: parameters.sort_by, sortOrder: parameters.sort_order, perPage: parameters.per_page, page: cursor ? 1 : parameters.page, cursor },
   };
 }

@@ -1,0 +1,267 @@
+import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { compress } from 'hono/compress';
+import { cors } from 'hono/cors';
+import { etag } from 'hono/etag';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { routePath } from 'hono/route';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { AuthError, Counter, Histogram, runChecks, type HealthCheck } from '../platform/index.js';
+import { Accounts, AccountError } from './accounts.js';
+import { createCacheMetrics, ReadThroughCache } from './cache.js';
+import type { ApiDependencies, ApiEnv, ApiServices } from './context.js';
+import { fieldErrors, HttpProblem, problemResponse } from './problem.js';
+import { registerPatternRoutes } from './routes-patterns.js';
+import { registerSymbolRoutes } from './routes-symbols.js';
+import { accountProblem, registerUserRoutes } from './routes-users.js';
+import { ScanInputError } from './scan.js';
+
+export const API_VERSION = '1.0.0';
+
+/** Largest request body accepted (a universe of 5000 symbols is ~40 KB). */
+const MAX_BODY_BYTES = 256 * 1024;
+
+
+function clientIp(c: Context, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
+    if (forwarded) return forwarded;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    // app.request() in tests has no socket.
+    return 'local';
+  }
+}
+
+function rateLimiter(deps: ApiDependencies, name: string, points: number): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration: 60 });
+  if (!deps.redis) return memory;
+  // Counters are shared by every API instance through Redis; when Redis fails, each instance limits on its own.
+  return new RateLimiterRedis({ storeClient: deps.redis, keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration: 60, insuranceLimiter: memory });
+}
+
+/**
+ * The API as a Hono app: pure wiring of the injected servers, testable with `app.request()`.
+ * Middleware order: request id -> metrics/log -> CORS -> compression -> ETag -> auth -> rate limit -> routes.
+ */
+export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
+  const now = deps.now ?? Date.now;
+  const cacheMetrics = createCacheMetrics(deps.registry);
+  const services: ApiServices = {
+    deps,
+    cache: new ReadThroughCache(deps.redis, deps.config.API_CACHE_TTL_SECONDS, cacheMetrics, deps.logger),
+    accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, now }),
+    now,
+    cachePrefix: deps.config.API_REDIS_PREFIX,
+    scanCountCap: deps.scanCountCap ?? 100_000,
+  };
+  const requests = new Counter({
+    name: 'tickflow_api_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [deps.registry],
+  });
+  const duration = new Histogram({
+    name: 'tickflow_api_request_duration_seconds',
+    help: 'HTTP request duration by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [deps.registry],
+  });
+  const rateLimited = new Counter({ name: 'tickflow_api_rate_limited_total', help: 'Requests refused by the rate limiter', labelNames: ['limiter'] as const, registers: [deps.registry] });
+
+  const app = new OpenAPIHono<ApiEnv>({
+    defaultHook: (result, c) => {
+      if (!result.success) return problemResponse(c, 400, 'request validation failed', fieldErrors(result.error.issues));
+      return undefined;
+    },
+  });
+
+  app.use('*', requestId({ limitLength: 128 }));
+  app.use('*', async (c, next) => {
+    c.set('startedAt', performance.now());
+    c.set('userId', undefined);
+    await next();
+    const route = routePath(c, -1) || 'unmatched';
+    const seconds = (performance.now() - c.get('startedAt')) / 1000;
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    duration.observe({ method: c.req.method, route }, seconds);
+    deps.logger.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 }, 'request');
+  });
+  const origins = deps.config.API_CORS_ORIGINS;
+  app.use(
+    '*',
+    cors({
+      origin: origins.includes('*') ? '*' : origins,
+      allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Authorization', 'Content-Type', 'X-API-Key', 'X-Request-Id', 'If-None-Match'],
+      exposeHeaders: ['X-Request-Id', 'ETag', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'],
+      maxAge: 600,
+    }),
+  );
+  app.use('*', compress());
+  app.use('/api/*', etag({ weak: true }));
+  app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, 413, `request body larger than ${MAX_BODY_BYTES} bytes`) }));
+
+  // Authentication is optional per request; a credential that is present must be valid.
+  app.use('/api/*', async (c, next) => {
+    const apiKey = c.req.header('x-api-key');
+    const authorization = c.req.header('authorization');
+    if (apiKey !== undefined || authorization !== undefined) {
+      const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+      if (authorization !== undefined && !bearer) throw new HttpProblem(401, 'Authorization must be "Bearer <token>"');
+      const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
+      if (key !== undefined) {
+        const userId = await services.accounts.authenticateApiKey(key);
+        if (!userId) throw new HttpProblem(401, 'API key is invalid or revoked');
+        c.set('userId', userId);
+      } else {
+        c.set('userId', (await deps.tokens.verifyAccessToken(bearer as string)).userId);
+      }
+    }
+    await next();
+  });
+
+  const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
+  const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
+  const limit =
+    (name: string, limiter: RateLimiterAbstract, keyOf: (c: Context<ApiEnv>) => string): MiddlewareHandler<ApiEnv> =>
+    async (c, next) => {
+      try {
+        const result = await limiter.consume(keyOf(c));
+        c.header('X-RateLimit-Limit', String(limiter.points));
+        c.header('X-RateLimit-Remaining', String(result.remainingPoints));
+      } catch (rejection) {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+        rateLimited.inc({ limiter: name });
+        const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+        throw new HttpProblem(429, `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
+      }
+      await next();
+    };
+  const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
+  // Auth endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
+  app.use('/api/auth/*', limit('auth', authLimiter, (c) => `ip:${ip(c)}`));
+  app.use('/api/*', async (c, next) => {
+    if (c.req.path.startsWith('/api/auth/')) return next();
+    const userId = c.get('userId');
+    return limit('data', dataLimiter, () => (userId ? `user:${userId}` : `ip:${ip(c)}`))(c, next);
+  });
+
+  registerPatternRoutes(app, services);
+  registerSymbolRoutes(app, services);
+  registerUserRoutes(app, services);
+  registerOpsRoutes(app, services);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyAuth', { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tickflow API',
+      version: API_VERSION,
+      description: 'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
+    },
+    tags: [{ name: 'patterns' }, { name: 'symbols' }, { name: 'universes' }, { name: 'auth' }, { name: 'operations' }],
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Tickflow API' }));
+
+  app.notFound((c) => problemResponse(c, 404, `no route ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    if (error instanceof HttpProblem) return problemResponse(c, error.status, error.detail, error.errors, error.headers);
+    if (error instanceof ScanInputError) return problemResponse(c, 400, error.message, [{ field: error.field, message: error.message }]);
+    if (error instanceof AccountError) {
+      const problem = accountProblem(error);
+      return problemResponse(c, problem.status, problem.detail, undefined, problem.headers);
+    }
+    if (error instanceof AuthError) {
+      return problemResponse(c, 401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
+    }
+    if (error instanceof HTTPException) return problemResponse(c, error.status as ContentfulStatusCode, error.message);
+    deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
+    return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
+  });
+  return app;
+}
+
+const CheckSchema = z.object({ ok: z.boolean(), details: z.unknown().optional(), error: z.string().optional() });
+const ReadySchema = z.object({ status: z.enum(['ok', 'degraded', 'down']), checks: z.record(z.string(), CheckSchema) }).openapi('Readiness');
+
+/** Checks behind /ready: PostgreSQL is required; Redis and projection lag only degrade. */
+export function readinessChecks(services: ApiServices): HealthCheck[] {
+  const { deps } = services;
+  const checks: HealthCheck[] = [
+    { name: 'postgres', check: async () => (await deps.db.query('SELECT 1')).rowCount },
+    {
+      name: 'redis',
+      optional: true,
+      check: async () => {
+        if (!deps.redis) throw new Error('not configured: no cache, in-memory rate limits');
+        if (deps.redis.status !== 'ready') throw new Error(`not connected (${deps.redis.status}): serving from PostgreSQL`);
+        return deps.redis.ping();
+      },
+    },
+  ];
+  const lag = deps.projectionLag;
+  if (lag) {
+    checks.push({
+      name: 'projection_lag',
+      optional: true,
+      check: async () => {
+        const current = await lag();
+        if (current.records > deps.config.API_MAX_PROJECTION_LAG) throw new Error(`projections are ${current.records} records behind (max ${deps.config.API_MAX_PROJECTION_LAG})`);
+        return current;
+      },
+    });
+  }
+  return checks;
+}
+
+function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
+  const checks = readinessChecks(services);
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/health',
+      tags: ['operations'],
+      summary: 'Liveness',
+      responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
+    }),
+    (c) => c.json({ status: 'ok' as const }, 200),
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/ready',
+      tags: ['operations'],
+      summary: 'Readiness: PostgreSQL (required), Redis and projection lag (degraded when failing)',
+      responses: {
+        200: { description: 'Ready (ok or degraded)', content: { 'application/json': { schema: ReadySchema } } },
+        503: { description: 'Not ready', content: { 'application/json': { schema: ReadySchema } } },
+      },
+    }),
+    async (c) => {
+      const report = await runChecks(checks);
+      const body = { status: report.status, checks: report.checks };
+      return report.status === 'down' ? c.json(body, 503) : c.json(body, 200);
+    },
+  );
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/metrics',
+      tags: ['operations'],
+      summary: 'Prometheus metrics',
+      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
+    }),
+    async (c) => c.text(await services.deps.registry.metrics(), 200, { 'content-type': services.deps.registry.contentType }),
+  );
+}
+

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Logger, Registry, TokenService } from '../platform/index.js';
+import type { RedisKeys } from '../projections/redis-keys.js';
+import type { Accounts } from './accounts.js';
+import type { ReadThroughCache } from './cache.js';
+import type { ApiConfig } from './config.js';
+import { HttpProblem } from './problem.js';
+
+/** Per-request values set by the middleware. */
+export interface ApiEnv {
+  Variables: {
+    requestId: string;
+    /** The authenticated user, if the request carried a valid access token or API key. */
+    userId: string | undefined;
+    /** performance.now() when the request arrived (for the timings in responses). */
+    startedAt: number;
+  };
+}
+
+/** Kafka records the projections have not applied yet, summed over partitions. */
+export interface ProjectionLag {
+  readonly records: number;
+  readonly partitions: number;
+}
+
+/** Everything createApp needs; servers are injected, so tests pass their own (isolated) ones. */
+export interface ApiDependencies {
+  readonly db: pg.Pool;
+  /** Absent: no cache and in-memory rate limits. A disconnected client degrades the same way at run time. */
+  readonly redis?: Redis | undefined;
+  readonly tokens: TokenService;
+  readonly config: ApiConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** Key builders of the projections' Redis read model (version counters the cache depends on). */
+  readonly readModelKeys: RedisKeys;
+  /** Lag of the projections behind Kafka, for /ready; absent: not reported. */
+  readonly projectionLag?: (() => Promise<ProjectionLag>) | undefined;
+  readonly now?: (() => number) | undefined;
+  /** Counted rows beyond which a scan's total is reported as capped. */
+  readonly scanCountCap?: number | undefined;
+}
+
+export interface ApiServices {
+  readonly deps: ApiDependencies;
+  readonly cache: ReadThroughCache;
+  readonly accounts: Accounts;
+  readonly now: () => number;
+  readonly cachePrefix: string;
+  readonly scanCountCap: number;
+}
+
+export function requireUser(userId: string | undefined): string {
+  if (userId === undefined) throw new HttpProblem(401, 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
+  return userId;
+}
+
+export function timings(startedAt: number, dbMs: number | null, cache: 'hit' | 'miss' | 'bypass') {
+  return { total_ms: round(performance.now() - startedAt), db_ms: dbMs === null ? null : round(dbMs), cache };
+}
+
+const round = (ms: number) => Math.round(ms * 1000) / 1000;

@@ -1,0 +1,149 @@
+import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import { scanCacheKey, scanScope, statsCacheKey, versionEtag, versionKeysOf } from './cache-key.js';
+import type { CachedRead } from './cache.js';
+import { timings, type ApiEnv, type ApiServices } from './context.js';
+import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
+import { HttpProblem, ProblemSchema } from './problem.js';
+import { canonicalJson, normaliseScanQuery, pageOf, shortHash, withAge } from './scan.js';
+import { PatternDetailSchema, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
+import { resolveUniverse } from './universes.js';
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
+
+/** Error responses every API route may give. */
+export const commonErrors = {
+  400: problem('Invalid request: `errors` names each bad field'),
+  401: problem('Missing, invalid or expired credentials'),
+  429: problem('Rate limit exceeded; see Retry-After'),
+  500: problem('Internal error'),
+};
+
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+/** Optional authentication: a token or key lets a route use the caller's own universes. */
+export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }, {}];
+
+/** ETag of a read: from the versions it was computed at, else from its content. */
+export function etagOf(key: string, read: CachedRead<unknown>): string {
+  return read.stamp !== undefined ? versionEtag(key, read.stamp) : `W/"${shortHash(canonicalJson(read.value))}"`;
+}
+
+export function contentEtag(value: unknown): string {
+  return `W/"${shortHash(canonicalJson(value))}"`;
+}
+
+const scanRoute = createRoute({
+  method: 'get',
+  path: '/api/patterns/scan',
+  tags: ['patterns'],
+  summary: 'Scan current patterns with the dashboard filters',
+  description:
+    'Filters by pattern types, symbols and/or a universe, tier, confidence, relative strength, relative volume, RSI and detection time. ' +
+    'Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset). Cached in Redis per normalised query and projection version.',
+  security,
+  request: { query: ScanQuerySchema },
+  responses: { 200: json(ScanResponseSchema, 'A page of patterns'), 304: { description: 'Not modified (If-None-Match)' }, ...commonErrors },
+});
+
+const detailRoute = createRoute({
+  method: 'get',
+  path: '/api/patterns/{id}',
+  tags: ['patterns'],
+  summary: 'One pattern: its current state and its event history',
+  request: { params: z.object({ id: z.string().min(1).max(200).openapi({ param: { name: 'id', in: 'path' } }) }) },
+  responses: { 200: json(PatternDetailSchema, 'The pattern'), 304: { description: 'Not modified' }, 404: problem('No such pattern'), ...commonErrors },
+});
+
+const statsRoute = createRoute({
+  method: 'get',
+  path: '/api/patterns/stats',
+  tags: ['patterns'],
+  summary: 'Counts of active patterns by tier, pattern and direction; detections per hour',
+  request: { query: StatsQuerySchema },
+  responses: { 200: json(StatsResponseSchema, 'Statistics'), 304: { description: 'Not modified' }, ...commonErrors },
+});
+
+const summaryRoute = createRoute({
+  method: 'get',
+  path: '/api/patterns/summary',
+  tags: ['patterns'],
+  summary: 'Per tier: active count, mean confidence, latest detection and the most confident patterns',
+  responses: { 200: json(SummaryResponseSchema, 'Summary'), 304: { description: 'Not modified' }, ...commonErrors },
+});
+
+export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
+  const { deps, cache, cachePrefix } = services;
+  const patternsVersion = [deps.readModelKeys.patternsVersion()];
+
+  app.openapi(scanRoute, async (c) => {
+    const parameters = c.req.valid('query');
+    let universeSymbols: readonly string[] | undefined;
+    if (parameters.universe !== undefined) {
+      const universe = await resolveUniverse(deps.db, c.get('userId'), parameters.universe);
+      if (!universe) {
+        const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
+        throw new HttpProblem(400, `unknown universe ${parameters.universe}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
+      }
+      universeSymbols = universe.symbols;
+    }
+    const query = normaliseScanQuery(parameters, universeSymbols);
+    const key = scanCacheKey(cachePrefix, query);
+    const read = await cache.read('scan', key, versionKeysOf(scanScope(query), deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap));
+    const { items, nextCursor } = pageOf(read.value.rows, query);
+    const now = services.now();
+    c.header('ETag', etagOf(key, read));
+    c.header('Cache-Control', 'private, no-cache');
+    return c.json(
+      {
+        data: items.map((item) => withAge(item, now)),
+        pagination: {
+          total: read.value.total,
+          total_capped: read.value.totalCapped,
+          page: query.page.cursor ? null : query.page.page,
+          per_page: query.page.perPage,
+          pages: Math.ceil(read.value.total / query.page.perPage),
+          has_more: nextCursor !== undefined,
+          next_cursor: nextCursor ?? null,
+        },
+        query: { symbols: query.filters.symbols?.length ?? null, universe: parameters.universe ?? null },
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : read.value.dbMs, read.outcome),
+      },
+      200,
+    );
+  });
+
+  app.openapi(statsRoute, async (c) => {
+    const { hours } = c.req.valid('query');
+    // Keyed by the hour too: the histogram window moves even when no event arrives.
+    const hour = Math.floor(services.now() / 3_600_000);
+    const key = statsCacheKey(cachePrefix, 'stats', { hours, hour });
+    const started = performance.now();
+    const read = await cache.read('stats', key, patternsVersion, () => patternStats(deps.db, hours, services.now()));
+    c.header('ETag', etagOf(key, read));
+    return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
+  });
+
+  app.openapi(summaryRoute, async (c) => {
+    const key = statsCacheKey(cachePrefix, 'summary');
+    const started = performance.now();
+    const read = await cache.read('summary', key, patternsVersion, () => patternSummary(deps.db));
+    const now = services.now();
+    c.header('ETag', etagOf(key, read));
+    return c.json(
+      {
+        tiers: read.value.map((tier) => ({ ...tier, top: tier.top.map((item) => withAge(item, now)) })),
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome),
+      },
+      200,
+    );
+  });
+
+  app.openapi(detailRoute, async (c) => {
+    const { id } = c.req.valid('param');
+    const started = performance.now();
+    const found = await findPattern(deps.db, id);
+    if (!found) throw new HttpProblem(404, `no pattern ${id}`);
+    c.header('ETag', contentEtag(found));
+    return c.json({ data: withAge(found.pattern, services.now()), events: found.events, timings: timings(c.get('startedAt'), performance.now() - started, 'bypass') }, 200);
+  });
+}

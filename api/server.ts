@@ -1,0 +1,108 @@
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import {
+  createKafka,
+  createLogger,
+  createMetricsRegistry,
+  loadPlatformConfig,
+  TokenService,
+  type Admin,
+  type EnvSource,
+  type Logger,
+} from '../platform/index.js';
+import { redisKeys } from '../projections/redis-keys.js';
+import { createApp } from './app.js';
+import { loadApiConfig } from './config.js';
+import type { ProjectionLag, ApiDependencies } from './context.js';
+import type { Queryable } from './universes.js';
+
+export interface StartApiOptions {
+  /** Where configuration is read from (default process.env). */
+  readonly env?: EnvSource;
+  readonly logger?: Logger;
+  /** Overrides API_PORT (0 picks a free port). */
+  readonly port?: number;
+  /** Overrides for tests and the supervisor. */
+  readonly overrides?: Partial<Pick<ApiDependencies, 'now' | 'scanCountCap'>>;
+}
+
+export interface ApiHandle {
+  readonly port: number;
+  readonly url: string;
+  readonly app: ReturnType<typeof createApp>;
+  stop(): Promise<void>;
+}
+
+/** Records the projections have yet to apply: Kafka end offsets minus projection_offsets, summed. */
+export async function measureProjectionLag(db: Queryable, admin: Admin): Promise<ProjectionLag> {
+  const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>('SELECT topic, partition, next_offset FROM projection_offsets');
+  const topics = [...new Set(rows.map((row) => row.topic))];
+  const ends = new Map<string, number>();
+  await Promise.all(
+    topics.map(async (topic) => {
+      for (const entry of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${entry.partition}`, Number(entry.high));
+    }),
+  );
+  let records = 0;
+  for (const row of rows) records += Math.max(0, (ends.get(`${row.topic}:${row.partition}`) ?? 0) - Number(row.next_offset));
+  return { records, partitions: rows.length };
+}
+
+/** Starts the REST API on its port (which also serves /health, /ready, /metrics). */
+export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle> {
+  const source = options.env ?? process.env;
+  const platform = loadPlatformConfig(source);
+  const config = loadApiConfig(source);
+  const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
+  const registry = createMetricsRegistry('api');
+  const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20 });
+  db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
+  // Fail fast while Redis is away (no offline queue): requests fall back to PostgreSQL instead of waiting.
+  const redis = new Redis(platform.REDIS_URL, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 500,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  });
+  redis.on('error', (error) => logger.debug({ err: error }, 'redis error'));
+  let admin: Admin | undefined;
+  if (config.API_PROJECTION_LAG_FROM_KAFKA) {
+    admin = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-api`, logger }).admin();
+    admin.connect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka admin unavailable: projection lag not reported'));
+  }
+  const kafkaAdmin = admin;
+  const app = createApp({
+    db,
+    redis,
+    tokens: TokenService.fromEnv(source),
+    config,
+    logger,
+    registry,
+    readModelKeys: redisKeys(config.API_READ_MODEL_PREFIX),
+    projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
+    ...options.overrides,
+  });
+  const port = options.port ?? config.API_PORT;
+  const server: ServerType = await new Promise((resolve) => {
+    const started = serve({ fetch: app.fetch, port, hostname: config.API_HOST }, () => resolve(started));
+  });
+  const actualPort = (server.address() as AddressInfo).port;
+  logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
+  let stopping: Promise<void> | undefined;
+  return {
+    port: actualPort,
+    url: `http://${config.API_HOST}:${actualPort}`,
+    app,
+    stop: () =>
+      (stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+        await closed;
+        await Promise.allSettled([redis.quit(), db.end(), kafkaAdmin?.disconnect()]);
+        logger.info('api stopped');
+      })()),
+  };
+}

@@ -1,0 +1,199 @@
+import type { Queryable } from './universes.js';
+
+/** PostgreSQL reads of reference data and bars (owned by the projections stage). */
+
+export interface SymbolView {
+  ticker: string;
+  name: string;
+  market: string;
+  locale: string;
+  type: string | null;
+  active: boolean;
+  primary_exchange: string | null;
+  currency_name: string | null;
+  cik: string | null;
+  composite_figi: string | null;
+  share_class_figi: string | null;
+  market_cap: number | null;
+  shares_outstanding: number | null;
+  sic_code: string | null;
+  sic_description: string | null;
+  sector: string | null;
+  list_date: string | null;
+  updated_at: string;
+}
+
+const SYMBOL_COLUMNS = `ticker, name, market, locale, type, active, primary_exchange, currency_name, cik, composite_figi, share_class_figi,
+  market_cap, shares_outstanding, sic_code, sic_description, sector, to_char(list_date, 'YYYY-MM-DD') AS list_date, updated_at`;
+
+type SymbolRow = Omit<SymbolView, 'updated_at' | 'market_cap' | 'shares_outstanding'> & {
+  updated_at: Date;
+  market_cap: number | string | null;
+  shares_outstanding: number | string | null;
+};
+
+const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
+
+function symbolView(row: SymbolRow): SymbolView {
+  return { ...row, market_cap: num(row.market_cap), shares_outstanding: num(row.shares_outstanding), updated_at: new Date(row.updated_at).toISOString() };
+}
+
+export interface SymbolSearch {
+  readonly search?: string | undefined;
+  readonly market?: string | undefined;
+  readonly type?: string | undefined;
+  readonly active?: boolean | undefined;
+  readonly limit: number;
+}
+
+/** Escapes LIKE wildcards so a search for `A_B` matches only that text. */
+export function likePrefix(text: string): string {
+  return `${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+}
+
+/** Ticker-prefix matches first, then name-prefix matches, each alphabetical. */
+export async function listSymbols(db: Queryable, search: SymbolSearch): Promise<SymbolView[]> {
+  const values: unknown[] = [];
+  const add = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+  const conditions: string[] = [];
+  let order = 'ticker';
+  if (search.search !== undefined) {
+    const tickerPrefix = add(likePrefix(search.search.toUpperCase()));
+    const namePrefix = add(likePrefix(search.search.toLowerCase()));
+    conditions.push(`(ticker LIKE ${tickerPrefix} OR lower(name) LIKE ${namePrefix})`);
+    order = `CASE WHEN ticker LIKE ${tickerPrefix} THEN 0 ELSE 1 END, ticker`;
+  }
+  if (search.market !== undefined) conditions.push(`market = ${add(search.market)}`);
+  if (search.type !== undefined) conditions.push(`type = ${add(search.type)}`);
+  if (search.active !== undefined) conditions.push(`active = ${add(search.active)}`);
+  const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+  const { rows } = await db.query<SymbolRow>(`SELECT ${SYMBOL_COLUMNS} FROM symbols ${where} ORDER BY ${order} LIMIT ${add(search.limit)}`, values);
+  return rows.map(symbolView);
+}
+
+export interface BarView {
+  bucket: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  vwap: number | null;
+  transactions: number | null;
+}
+
+interface BarRow {
+  bucket: Date;
+  open: number | string;
+  high: number | string;
+  low: number | string;
+  close: number | string;
+  volume: number | string;
+  vwap: number | string | null;
+  transactions: number | string | null;
+}
+
+function barView(row: BarRow): BarView {
+  return {
+    bucket: new Date(row.bucket).toISOString(),
+    open: Number(row.open),
+    high: Number(row.high),
+    low: Number(row.low),
+    close: Number(row.close),
+    volume: Number(row.volume),
+    vwap: num(row.vwap),
+    transactions: num(row.transactions),
+  };
+}
+
+export type BarInterval = '1m' | '5m' | '15m' | '1h' | '1d';
+
+/** Table or (continuous-aggregate) view of each interval; a closed map, never user text in SQL. */
+export const BAR_RELATIONS: Readonly<Record<BarInterval, string>> = {
+  '1m': 'bars_1m',
+  '5m': 'bars_5m',
+  '15m': 'bars_15m',
+  '1h': 'bars_1h',
+  '1d': 'bars_1d',
+};
+
+export interface FundamentalsView {
+  as_of_date: string;
+  fiscal_period: string | null;
+  fiscal_year: number | null;
+  eps: number | null;
+  eps_estimate: number | null;
+  eps_surprise_pct: number | null;
+  revenue: number | null;
+  revenue_yoy_growth_pct: number | null;
+  market_cap: number | null;
+  price_to_earnings: number | null;
+  price_to_book: number | null;
+  ev_to_ebitda: number | null;
+  dividend_yield: number | null;
+  debt_to_equity: number | null;
+  source: string;
+  updated_at: string;
+}
+
+export interface SymbolDetail {
+  data: SymbolView;
+  fundamentals: FundamentalsView | null;
+  last_bar: (BarView & { interval: string }) | null;
+  active_patterns: number;
+}
+
+const BAR_COLUMNS = 'bucket, open, high, low, close, volume, vwap, transactions';
+
+/** Details, latest fundamentals, the last bar (minute if any, else daily) and the count of active patterns. */
+export async function findSymbol(db: Queryable, ticker: string): Promise<SymbolDetail | undefined> {
+  const [symbol, fundamentals, minute, daily, active] = await Promise.all([
+    db.query<SymbolRow>(`SELECT ${SYMBOL_COLUMNS} FROM symbols WHERE ticker = $1`, [ticker]),
+    db.query<FundamentalsView & { updated_at: Date }>(
+      `SELECT to_char(as_of_date, 'YYYY-MM-DD') AS as_of_date, fiscal_period, fiscal_year, eps, eps_estimate, eps_surprise_pct, revenue,
+              revenue_yoy_growth_pct, market_cap, price_to_earnings, price_to_book, ev_to_ebitda, dividend_yield, debt_to_equity, source, updated_at
+         FROM fundamentals WHERE symbol = $1`,
+      [ticker],
+    ),
+    db.query<BarRow>(`SELECT ${BAR_COLUMNS} FROM bars_1m WHERE symbol = $1 ORDER BY bucket DESC LIMIT 1`, [ticker]),
+    db.query<BarRow>(`SELECT ${BAR_COLUMNS} FROM bars_1d WHERE symbol = $1 ORDER BY bucket DESC LIMIT 1`, [ticker]),
+    db.query<{ count: string }>(`SELECT count(*) AS count FROM patterns WHERE symbol = $1 AND status = 'active'`, [ticker]),
+  ]);
+  if (!symbol.rows[0]) return undefined;
+  const fundamentalsRow = fundamentals.rows[0];
+  const lastBar = minute.rows[0] ? { ...barView(minute.rows[0]), interval: '1m' } : daily.rows[0] ? { ...barView(daily.rows[0]), interval: '1d' } : null;
+  return {
+    data: symbolView(symbol.rows[0]),
+    fundamentals: fundamentalsRow ? { ...fundamentalsRow, fiscal_year: fundamentalsRow.fiscal_year, updated_at: new Date(fundamentalsRow.updated_at).toISOString() } : null,
+    last_bar: lastBar,
+    active_patterns: Number(active.rows[0]?.count ?? 0),
+  };
+}
+
+export async function symbolExists(db: Queryable, ticker: string): Promise<boolean> {
+  const { rows } = await db.query<{ found: number }>('SELECT 1 AS found FROM symbols WHERE ticker = $1', [ticker]);
+  return rows.length > 0;
+}
+
+/** The latest `limit` bars in [from, to), returned oldest first. */
+export async function listBars(db: Queryable, ticker: string, interval: BarInterval, from: number | undefined, to: number | undefined, limit: number): Promise<BarView[]> {
+  const values: unknown[] = [ticker];
+  const conditions = ['symbol = $1'];
+  if (from !== undefined) {
+    values.push(new Date(from).toISOString());
+    conditions.push(`bucket >= $${values.length}::timestamptz`);
+  }
+  if (to !== undefined) {
+    values.push(new Date(to).toISOString());
+    conditions.push(`bucket < $${values.length}::timestamptz`);
+  }
+  values.push(limit);
+  const { rows } = await db.query<BarRow>(
+    `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]} WHERE ${conditions.join(' AND ')} ORDER BY bucket DESC LIMIT $${values.length}) latest ORDER BY bucket`,
+    values,
+  );
+  return rows.map(barView);
+}
