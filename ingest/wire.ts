@@ -30,7 +30,11 @@ export function parseFrame(text: string): FrameParse {
 }
 
 export function isStatusItem(item: unknown): item is StatusItem {
-  return typeof item === 'object' && item !== null && (item as WireItem).ev === 'status';
+  // A status item with a non-string status or message is malformed (dead-lettered as such): String() on
+  // arbitrary JSON objects can throw, which would escape the socket handler.
+  if (typeof item !== 'object' || item === null || (item as WireItem).ev !== 'status') return false;
+  const { status, message } = item as WireItem;
+  return typeof status === 'string' && (message === undefined || message === null || typeof message === 'string');
 }
 
 /** Wire timestamps are ms (SIP), but FMV and flat files use ns; some feeds use µs. Normalise by magnitude. */
