@@ -35,6 +35,20 @@ export default defineConfig({
           fileParallelism: true,
         },
       },
+      {
+        extends: true,
+        test: {
+          // Fault injection, fuzzing and security (chaos/): restarts shared servers, so it runs alone, one file at a time.
+          name: 'chaos',
+          include: ['chaos/**/*.chaos.test.ts'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 600_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
