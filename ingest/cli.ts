@@ -1,6 +1,72 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { loadIngestConfig } from './config.js';
+import { runFileImport, runLiveIngest, runRestBackfill, runSimulator } from './jobs.js';
+
+const positiveNumber = (value: string): number => {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError('expected a positive number');
+  return parsed;
+};
+
+const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
 
 /** The ingest stage's subcommands of the `tickflow` CLI. */
-export function registerIngestCommands(_program: Command): void {
-  // Filled in by the ingest issue.
+export function registerIngestCommands(program: Command): void {
+  program
+    .command('ingest')
+    .description('feed Kafka: live Massive or the embedded simulator (long-running), or a flat-file / REST backfill (runs to completion)')
+    .addOption(new Option('--source <source>', 'massive | simulator | file | rest (default: INGEST_SOURCE)').choices(['massive', 'simulator', 'file', 'rest']))
+    .option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
+    .option('--rate <n>', 'simulator: trades + quotes per second', positiveNumber)
+    .option('--record <file>', 'live: append every received frame to this file (replay with `tickflow simulator --replay`)')
+    .option('--path <files...>', 'file: Massive CSV or CSV.gz flat files (minute_aggs_v1, day_aggs_v1, trades_v1)')
+    .addOption(new Option('--interval <interval>', 'file: bar interval when the path does not say').choices(['minute', 'day']))
+    .addOption(new Option('--what <what>', 'rest: what to backfill').choices(['bars', 'symbols', 'fundamentals']).default('bars'))
+    .option('--symbols <list>', 'rest: comma-separated tickers', list, [] as string[])
+    .addOption(new Option('--timespan <timespan>', 'rest bars: minute or day').choices(['minute', 'day']).default('day'))
+    .option('--from <date>', 'rest bars: first day, YYYY-MM-DD')
+    .option('--to <date>', 'rest bars: last day, YYYY-MM-DD')
+    .option('--details', 'rest symbols: also fetch each ticker\'s details (market cap, SIC, shares)', false)
+    .option('--max-tickers <n>', 'rest symbols: stop after this many', positiveNumber)
+    .action(async (flags: {
+      source?: 'massive' | 'simulator' | 'file' | 'rest';
+      speed?: number;
+      rate?: number;
+      record?: string;
+      path?: string[];
+      interval?: 'minute' | 'day';
+      what: 'bars' | 'symbols' | 'fundamentals';
+      symbols: string[];
+      timespan: 'minute' | 'day';
+      from?: string;
+      to?: string;
+      details: boolean;
+      maxTickers?: number;
+    }) => {
+      const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
+      if (source === 'file') {
+        if (!flags.path || flags.path.length === 0) throw new InvalidArgumentError('--path is required with --source file');
+        const summaries = await runFileImport(flags.path, flags.interval === 'day' ? 'DAY' : flags.interval === 'minute' ? 'MINUTE' : undefined);
+        console.log(JSON.stringify(summaries));
+        return;
+      }
+      if (source === 'rest') {
+        const summary = await runRestBackfill({ what: flags.what, symbols: flags.symbols, timespan: flags.timespan, from: flags.from, to: flags.to, details: flags.details, maxTickers: flags.maxTickers });
+        console.log(JSON.stringify(summary));
+        return;
+      }
+      await runLiveIngest({ source, speed: flags.speed, rate: flags.rate, record: flags.record });
+    });
+
+  program
+    .command('simulator')
+    .description('run the Massive-protocol simulator alone: ws://127.0.0.1:8765/stocks (also /health, /metrics)')
+    .option('--port <n>', 'listen port (default SIMULATOR_PORT)', positiveNumber)
+    .option('--speed <n>', 'simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
+    .option('--rate <n>', 'trades + quotes per second', positiveNumber)
+    .option('--symbols <n>', 'universe size', positiveNumber)
+    .option('--replay <file>', 'play a recording (JSON lines of frames or events) at --speed')
+    .action(async (flags: { port?: number; speed?: number; rate?: number; symbols?: number; replay?: string }) => {
+      await runSimulator(flags);
+    });
 }

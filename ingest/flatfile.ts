@@ -115,7 +115,7 @@ export async function importFlatFile(options: FlatFileImportOptions): Promise<Fl
   });
   const parser = parse({ columns: true, skip_empty_lines: true, trim: true, relax_column_count: true });
   const input = options.path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
-  input.on('error', (error) => parser.destroy(error));
+  input.on('error', (error: Error) => parser.destroy(error));
   input.pipe(parser);
 
   const interval = options.interval ?? intervalFromPath(options.path) ?? 'MINUTE';

@@ -103,6 +103,8 @@ export class KafkaSink implements RecordSink {
       // One request in flight keeps the idempotent producer's ordering simple; throughput comes from batch size.
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
       createPartitioner: Partitioners.DefaultPartitioner,
     });
     await producer.connect();

@@ -1,0 +1,211 @@
+import cliProgress from 'cli-progress';
+import {
+  AvroCodec,
+  Lifecycle,
+  applyTopics,
+  createKafka,
+  createLogger,
+  createMetricsRegistry,
+  loadPlatformConfig,
+  type Logger,
+  type TopicKey,
+} from '../platform/index.js';
+import { backfillBars, backfillFundamentals, backfillSymbols, type BackfillSummary } from './backfill.js';
+import { CheckpointStore } from './checkpoint.js';
+import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, subscriptionParams } from './config.js';
+import { importFlatFile, type FlatFileSummary } from './flatfile.js';
+import { startIngest, type IngestHandle } from './live.js';
+import { createIngestMetrics } from './metrics.js';
+import type { BarInterval } from './records.js';
+import { MassiveRest } from './rest.js';
+import { KafkaSink } from './sink.js';
+import { startSimulator, type SimulatorHandle } from './simulator/server.js';
+
+/** The process shells behind the CLI: configuration from env + flags, lifecycle, progress display. */
+
+const INGEST_TOPICS: readonly TopicKey[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters'];
+
+/** Creates the ingest topics and registers their schemas when missing (both idempotent). */
+async function prepareKafka(logger: Logger) {
+  const platform = loadPlatformConfig();
+  const kafka = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-ingest`, logger });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await applyTopics(admin, platform.TOPIC_PREFIX, INGEST_TOPICS);
+  } finally {
+    await admin.disconnect();
+  }
+  const codec = new AvroCodec(platform.SCHEMA_REGISTRY_URL, platform.TOPIC_PREFIX);
+  await codec.registerAll(INGEST_TOPICS);
+  return { kafka, codec, platform };
+}
+
+export interface LiveFlags {
+  readonly source: 'massive' | 'simulator';
+  readonly speed?: number;
+  readonly rate?: number;
+  readonly record?: string;
+}
+
+/** `tickflow ingest --source massive|simulator`: runs until SIGTERM. */
+export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
+  const logger = createLogger('ingest');
+  const config = loadIngestConfig();
+  const massive = loadMassiveConfig();
+  const simulator = loadSimulatorConfig();
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.installSignalHandlers();
+  const { kafka, codec, platform } = await prepareKafka(logger);
+  const handle = await startIngest({
+    source: flags.source,
+    url: massive.MASSIVE_WS_URL,
+    apiKey: massive.MASSIVE_API_KEY,
+    subscriptions: subscriptionParams(config.INGEST_CHANNELS, config.INGEST_SYMBOLS, config.INGEST_LULD, config.INGEST_FMV),
+    simulator: {
+      host: simulator.SIMULATOR_HOST,
+      port: simulator.SIMULATOR_PORT,
+      eventsPerSecond: flags.rate ?? simulator.SIMULATOR_RATE,
+      speed: flags.speed ?? simulator.SIMULATOR_SPEED,
+      universeSize: simulator.SIMULATOR_SYMBOLS,
+      seed: simulator.SIMULATOR_SEED,
+      apiKey: simulator.SIMULATOR_API_KEY,
+      replayFile: simulator.SIMULATOR_REPLAY_FILE,
+      secondAggregates: simulator.SIMULATOR_SECOND_AGGREGATES,
+      startTimeMs: simulator.SIMULATOR_START ? Date.parse(simulator.SIMULATOR_START) : undefined,
+      benchmarkSymbol: platform.BENCHMARK_SYMBOL,
+    },
+    protocol: {
+      backoffBaseMs: config.INGEST_BACKOFF_BASE_MS,
+      backoffMaxMs: config.INGEST_BACKOFF_MAX_MS,
+      handshakeTimeoutMs: config.INGEST_HANDSHAKE_TIMEOUT_MS,
+      idlePingMs: config.INGEST_IDLE_PING_MS,
+      pongTimeoutMs: config.INGEST_PONG_TIMEOUT_MS,
+    },
+    dedup: { windowPerKey: config.INGEST_DEDUP_WINDOW, maxKeys: config.INGEST_DEDUP_MAX_KEYS },
+    kafka,
+    codec,
+    maxBatchMessages: config.INGEST_BATCH_MESSAGES,
+    highWaterMessages: config.INGEST_HIGH_WATER,
+    opsPort: config.INGEST_OPS_PORT,
+    recordFile: flags.record ?? config.INGEST_RECORD_FILE,
+    logger,
+  });
+  lifecycle.onShutdown('ingest', () => handle.stop());
+  logger.info({ source: flags.source, opsPort: handle.opsPort, simulatorPort: handle.simulatorPort }, 'ingest running');
+  return handle;
+}
+
+export interface SimulatorFlags {
+  readonly port?: number;
+  readonly speed?: number;
+  readonly rate?: number;
+  readonly symbols?: number;
+  readonly replay?: string;
+}
+
+/** `tickflow simulator`: the fake Massive server alone, until SIGTERM. */
+export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHandle> {
+  const logger = createLogger('simulator');
+  const config = loadSimulatorConfig();
+  const platform = loadPlatformConfig();
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.installSignalHandlers();
+  const handle = await startSimulator({
+    host: config.SIMULATOR_HOST,
+    port: flags.port ?? config.SIMULATOR_PORT,
+    eventsPerSecond: flags.rate ?? config.SIMULATOR_RATE,
+    speed: flags.speed ?? config.SIMULATOR_SPEED,
+    universeSize: flags.symbols ?? config.SIMULATOR_SYMBOLS,
+    seed: config.SIMULATOR_SEED,
+    apiKey: config.SIMULATOR_API_KEY,
+    replayFile: flags.replay ?? config.SIMULATOR_REPLAY_FILE,
+    secondAggregates: config.SIMULATOR_SECOND_AGGREGATES,
+    startTimeMs: config.SIMULATOR_START ? Date.parse(config.SIMULATOR_START) : undefined,
+    benchmarkSymbol: platform.BENCHMARK_SYMBOL,
+    logger,
+  });
+  lifecycle.onShutdown('simulator', () => handle.stop());
+  logger.info({ url: `${handle.url}/stocks`, metrics: `http://${config.SIMULATOR_HOST}:${handle.port}/metrics` }, 'simulator running');
+  return handle;
+}
+
+async function withSink<T>(logger: Logger, work: (sink: KafkaSink) => Promise<T>): Promise<T> {
+  const { kafka, codec, platform } = await prepareKafka(logger);
+  const sink = await KafkaSink.create({ kafka, codec, logger, metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })), benchmarkSymbol: platform.BENCHMARK_SYMBOL });
+  try {
+    return await work(sink);
+  } finally {
+    await sink.close();
+  }
+}
+
+function progressBar(unit: string) {
+  if (!process.stdout.isTTY) return undefined;
+  return new cliProgress.SingleBar({ format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left | {detail}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+}
+
+/** `tickflow ingest --source file`: imports flat files one after the other. */
+export async function runFileImport(paths: readonly string[], interval: BarInterval | undefined): Promise<FlatFileSummary[]> {
+  const logger = createLogger('ingest');
+  return withSink(logger, async (sink) => {
+    const summaries: FlatFileSummary[] = [];
+    for (const path of paths) {
+      const bar = progressBar('KiB');
+      let started = false;
+      const summary = await importFlatFile({
+        path,
+        sink,
+        interval,
+        onProgress: (bytes, total, rows) => {
+          if (!bar) return;
+          if (!started) bar.start(Math.ceil(total / 1024), 0, { detail: `${rows} rows` });
+          started = true;
+          bar.update(Math.ceil(bytes / 1024), { detail: `${rows} rows` });
+        },
+      });
+      bar?.stop();
+      logger.info({ path, ...summary }, 'flat file imported');
+      summaries.push(summary);
+    }
+    return summaries;
+  });
+}
+
+export interface RestFlags {
+  readonly what: 'bars' | 'symbols' | 'fundamentals';
+  readonly symbols: readonly string[];
+  readonly timespan: 'minute' | 'day';
+  readonly from?: string;
+  readonly to?: string;
+  readonly details: boolean;
+  readonly maxTickers?: number;
+}
+
+/** `tickflow ingest --source rest`: bars, reference tickers or fundamentals; resumable for bars. */
+export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary> {
+  const logger = createLogger('ingest');
+  const config = loadIngestConfig();
+  const massive = loadMassiveConfig();
+  if (!massive.MASSIVE_API_KEY) throw new Error('REST backfill needs MASSIVE_API_KEY');
+  const rest = new MassiveRest({ apiKey: massive.MASSIVE_API_KEY, baseUrl: massive.MASSIVE_REST_URL, maxRetries: massive.MASSIVE_REST_MAX_RETRIES, backoffMs: massive.MASSIVE_REST_BACKOFF_MS, logger });
+  return withSink(logger, async (sink) => {
+    const bar = progressBar('symbols');
+    let started = false;
+    const onProgress = (event: { symbolsDone: number; symbolsTotal: number; symbol: string; records: number }) => {
+      if (!bar) return logger.info(event, 'backfill progress');
+      if (!started) bar.start(event.symbolsTotal, 0, { detail: '' });
+      started = true;
+      bar.update(event.symbolsDone, { detail: `${event.symbol} ${event.records} records` });
+    };
+    try {
+      if (flags.what === 'symbols') return await backfillSymbols({ rest, sink, logger, details: flags.details, maxTickers: flags.maxTickers, onProgress });
+      if (flags.symbols.length === 0) throw new Error(`--symbols is required for ${flags.what}`);
+      if (flags.what === 'fundamentals') return await backfillFundamentals({ rest, sink, symbols: flags.symbols, logger, onProgress });
+      if (!flags.from || !flags.to) throw new Error('--from and --to (YYYY-MM-DD) are required for bars');
+      return await backfillBars({ rest, sink, symbols: flags.symbols, timespan: flags.timespan, from: flags.from, to: flags.to, checkpoint: new CheckpointStore(config.INGEST_CHECKPOINT_FILE), logger, onProgress });
+    } finally {
+      bar?.stop();
+    }
+  });
+}
