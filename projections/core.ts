@@ -4,7 +4,7 @@
  * batch. No I/O here.
  */
 import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from './values.js';
-import type { TopicKey } from '../platform/topics.js';
+import { topicName, type TopicKey } from '../platform/topics.js';
 
 export type CopyValue = string | number | boolean | null | readonly string[] | { readonly [key: string]: number };
 export type Row = readonly CopyValue[];
@@ -169,6 +169,14 @@ export const DB_PROJECTION_NAMES = Object.keys(DB_PROJECTIONS) as DbProjectionNa
 
 export function isDbProjectionName(name: string): name is DbProjectionName {
   return Object.hasOwn(DB_PROJECTIONS, name);
+}
+
+/** PostgreSQL NOTIFY channel on which a rebuild's swap announces that a projection's stored offsets moved. */
+export const OFFSETS_CHANNEL = 'tickflow_projection_offsets';
+
+/** Deployed topic name -> catalog key, for the topics of a projection. */
+export function topicMap(keys: readonly TopicKey[], prefix: string): Map<string, TopicKey> {
+  return new Map(keys.map((key) => [topicName(key, prefix), key]));
 }
 
 /** Which staging table a topic's messages go to. */

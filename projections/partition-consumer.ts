@@ -29,6 +29,7 @@ export class PartitionConsumer {
   private readonly consumer: Consumer;
   private readonly believed = new Map<string, number>();
   private joined: Promise<void> = Promise.resolve();
+  private assignment: Record<string, number[]> = {};
   private running = false;
 
   constructor(
@@ -44,6 +45,7 @@ export class PartitionConsumer {
   ) {
     this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, retry: { retries: 8 } });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
+      this.assignment = event.payload.memberAssignment;
       this.joined = this.seekToStored(event.payload.memberAssignment).catch((error: unknown) => {
         options.logger.error({ err: error }, 'loading stored offsets failed');
         throw error;
@@ -72,6 +74,27 @@ export class PartitionConsumer {
         this.consumer.seek({ topic, partition, offset: String(offset) });
       }
     }
+  }
+
+  /**
+   * Re-reads the stored offsets of the assigned partitions and seeks wherever they differ from what this
+   * consumer believes (after a rebuild swapped the tables and their offsets under it).
+   */
+  async resync(): Promise<number> {
+    let moved = 0;
+    for (const [topic, partitions] of Object.entries(this.assignment)) {
+      const stored = await this.options.sink.storedOffsets(topic);
+      for (const partition of partitions) {
+        const offset = stored.get(partition);
+        const key = this.key(topic, partition);
+        if (offset === undefined || offset === this.believed.get(key)) continue;
+        this.believed.set(key, offset);
+        this.consumer.seek({ topic, partition, offset: String(offset) });
+        moved += 1;
+      }
+    }
+    if (moved > 0) this.options.logger.info({ moved }, 'stored offsets moved; seeking');
+    return moved;
   }
 
   async start(): Promise<void> {

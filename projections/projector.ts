@@ -7,8 +7,7 @@ import { createKafka } from '../platform/kafka.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
 import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
-import { topicName, type TopicKey } from '../platform/topics.js';
-import { DB_PROJECTION_NAMES, DB_PROJECTIONS, isDbProjectionName, type DbProjectionName } from './core.js';
+import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
@@ -57,9 +56,6 @@ export interface ProjectorHandle {
   stop(): Promise<void>;
 }
 
-export function topicMap(keys: readonly TopicKey[], prefix: string): Map<string, TopicKey> {
-  return new Map(keys.map((key) => [topicName(key, prefix), key]));
-}
 
 /**
  * Starts the projector: one consumer per database projection (patterns, bars, reference) writing through COPY
@@ -112,8 +108,21 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     );
   }
 
+  // A rebuild's swap moves the stored offsets: listen for it, so idle consumers seek too.
+  const dbConsumers = new Map<string, PartitionConsumer>();
+  projections.forEach((name, index) => {
+    if (name !== REDIS_PROJECTION) dbConsumers.set(name, consumers[index]!);
+  });
+  const listener = dbConsumers.size > 0 ? new pg.Client({ connectionString: options.databaseUrl }) : undefined;
+  listener?.on('error', (error) => logger.error({ err: error }, 'offsets listener connection failed; swaps are noticed at the next batch'));
+  listener?.on('notification', (message) => {
+    const consumer = dbConsumers.get(message.payload ?? '');
+    consumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a swap failed'));
+  });
+
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   const stop = async () => {
+    await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await ops?.close();
     await pool.end().catch(() => {});
@@ -121,6 +130,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     modelRedis?.disconnect();
   };
   try {
+    if (listener) {
+      await listener.connect();
+      await listener.query(`LISTEN ${OFFSETS_CHANNEL}`);
+    }
     await Promise.all(consumers.map((consumer) => consumer.start()));
     if (options.opsPort !== undefined) {
       const checks: HealthCheck[] = [
