@@ -22,12 +22,14 @@ export function pipelineStages(options: { massiveApiKey: string | undefined; sim
       args: ['simulator'],
       env: { SIMULATOR_PORT: simulatorPort, SIMULATOR_SPEED: String(options.simulatorSpeed), SIMULATOR_RATE: String(options.simulatorRate) },
       metricsUrl: `http://127.0.0.1:${simulatorPort}/metrics`,
+      eventsMetrics: ['tickflow_simulator_events_generated_total'],
     });
   }
   stages.push(
     {
+      // The live Massive source; with the simulator only its URL changes.
       name: 'ingest',
-      args: ['ingest', '--source', live ? 'massive' : 'simulator'],
+      args: ['ingest', '--source', 'massive'],
       env: live ? {} : { MASSIVE_WS_URL: `ws://127.0.0.1:${simulatorPort}`, MASSIVE_API_KEY: 'simulator' },
       metricsUrl: 'http://127.0.0.1:9464/metrics',
       eventsMetrics: ['tickflow_ingest_events_out_total'],
