@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BUILTIN_UNIVERSES } from '../api/universes.js';
 import { AuthError, apiKeySecretMatches, parseApiKey, type TokenService } from '../platform/index.js';
 
 export interface Principal {
@@ -16,11 +17,8 @@ export interface UniverseResolver {
   symbolsFor(userId: string, key: string): Promise<readonly string[] | undefined>;
 }
 
-/** Read-only universes every user may subscribe to. */
-export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = {
-  'index-etfs': ['SPY', 'QQQ', 'IWM', 'DIA'],
-  'sector-etfs': ['XLK', 'XLF', 'XLE', 'XLV', 'XLI', 'XLY', 'XLP', 'XLU', 'XLB', 'XLRE', 'XLC'],
-};
+/** Read-only universes every user may subscribe to: the API's built-ins (api/universes.ts). */
+export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe.symbols]));
 
 /** Access tokens through the platform TokenService; API keys looked up in PostgreSQL (api_keys, owned by the API). */
 export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'query'> | undefined): Authenticator {

@@ -71,18 +71,19 @@ export class StreamHub {
         const from = new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
         const reads = await this.options.source.read(this.info, from, { maxWaitMs: this.options.pollWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition });
         if (!this.running) break;
-        let appended = 0;
+        let advanced = false;
         for (const [partition, read] of reads) {
           const ring = this.rings.get(partition)!;
-          if (read.nextOffset > ring.nextOffset || read.events.length > 0) {
+          if (read.nextOffset > ring.nextOffset) {
             ring.append(read);
-            appended += read.events.length;
+            this.appended += read.events.length;
+            // Skipped records (control records, broadcast copies) move positions too: listeners must hear of it.
+            advanced = true;
           }
         }
         this.lastPollAt = Date.now();
-        this.appended += appended;
         failures = 0;
-        if (appended > 0) for (const listener of this.listeners) listener();
+        if (advanced) for (const listener of this.listeners) listener();
       } catch (error) {
         if (!this.running) break;
         failures += 1;

@@ -1,4 +1,4 @@
-/* global location */
+/* global location, URLSearchParams */
 // The live page: no framework, the SDK from /sdk.js. Credentials come from the form or the URL fragment
 // (#token=… or #apiKey=…), which browsers never send to the server in requests.
 import { TickflowClient } from '/sdk.js';

@@ -1,0 +1,193 @@
+/** Helpers for the gateway's integration tests and benchmark: isolated topics and database, users, raw clients. */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger } from '../platform/index.js';
+import { migrate } from '../projections/migrate.js';
+import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
+import type { ClientFrame, ServerFrame } from './client/protocol.js';
+import { startGateway, type GatewayHandle, type GatewayOptions } from './index.js';
+
+export interface TestUser {
+  readonly id: string;
+  readonly apiKey: string;
+  readonly token: string;
+}
+
+export interface GatewayTestEnv {
+  readonly kafka: TestKafka;
+  readonly db: TestDatabase;
+  readonly pool: pg.Pool;
+  readonly tokens: TokenService;
+  readonly logger: Logger;
+  createUser(universes?: Record<string, string[]>): Promise<TestUser>;
+  /** Produces values to a stream's topic (key = symbol); returns nothing until acknowledged by all replicas. */
+  produce(stream: 'patterns' | 'bars', values: readonly { key: string; value: unknown; partition?: number; headers?: Record<string, string> }[]): Promise<void>;
+  start(options?: Partial<GatewayOptions>): Promise<GatewayHandle>;
+  cleanup(): Promise<void>;
+}
+
+export async function createGatewayTestEnv(label: string): Promise<GatewayTestEnv> {
+  const [kafka, db] = await Promise.all([createTestTopics(label, ['patterns', 'minuteAggregates']), createTestDatabase(label)]);
+  await migrate(db.url, { timescale: 'off' });
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const tokens = new TokenService(loadAuthConfig({}));
+  const logger = createLogger(`test-${label}`, { level: process.env.GATEWAY_TEST_LOG ?? 'warn' });
+  const producer = kafka.kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  const encoders = {
+    patterns: await kafka.codec.encoderFor<unknown>('patterns'),
+    bars: await kafka.codec.encoderFor<unknown>('minuteAggregates'),
+  };
+  const gateways: GatewayHandle[] = [];
+  return {
+    kafka,
+    db,
+    pool,
+    tokens,
+    logger,
+    async createUser(universes = {}) {
+      const id = randomUUID();
+      await pool.query('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [id, `${id}@example.test`, 'x']);
+      const key = generateApiKey();
+      await pool.query('INSERT INTO api_keys (id, user_id, name, secret_hash) VALUES ($1, $2, $3, $4)', [key.id, id, 'test', key.secretHash]);
+      for (const [universe, symbols] of Object.entries(universes)) {
+        await pool.query("INSERT INTO user_universes (user_id, key, name, kind, symbols) VALUES ($1, $2, $2, 'universe', $3)", [id, universe, symbols]);
+      }
+      const { token } = await tokens.issueAccessToken({ userId: id });
+      return { id, apiKey: key.key, token };
+    },
+    async produce(stream, values) {
+      const topic = topicName(stream === 'patterns' ? 'patterns' : 'minuteAggregates', kafka.prefix);
+      const encode = encoders[stream];
+      for (let start = 0; start < values.length; start += 2000) {
+        await producer.send({
+          topic,
+          acks: -1,
+          messages: values.slice(start, start + 2000).map((entry) => ({ key: entry.key, value: encode(entry.value), partition: entry.partition, headers: entry.headers })),
+        });
+      }
+    },
+    async start(options = {}) {
+      const handle = await startGateway({
+        env: {},
+        topicPrefix: kafka.prefix,
+        brokers: kafka.brokers,
+        registryUrl: kafka.registryUrl,
+        databaseUrl: db.url,
+        tokens,
+        logger,
+        ...options,
+        config: { GATEWAY_PORT: 0, GATEWAY_POLL_WAIT_MS: 50, ...options.config },
+      });
+      gateways.push(handle);
+      return handle;
+    },
+    async cleanup() {
+      await Promise.all(gateways.map((gateway) => gateway.stop()));
+      await producer.disconnect();
+      await pool.end();
+      await Promise.all([kafka.cleanup(), db.drop()]);
+    },
+  };
+}
+
+/** A bare protocol client for tests: every frame received is kept in order. */
+export class RawClient {
+  readonly frames: ServerFrame[] = [];
+  closed: { code: number; reason: string } | undefined;
+  private readonly socket: WebSocket;
+  private readonly opened: Promise<void>;
+
+  constructor(url: string) {
+    this.socket = new WebSocket(url);
+    this.opened = new Promise((resolve, reject) => {
+      this.socket.once('open', () => resolve());
+      this.socket.once('error', reject);
+    });
+    this.socket.on('message', (data) => {
+      this.frames.push(JSON.parse(String(data)) as ServerFrame);
+      this.wake();
+    });
+    this.socket.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+      this.wake();
+    });
+  }
+
+  static async connect(url: string, auth?: { token: string } | { apiKey: string }): Promise<RawClient> {
+    const client = new RawClient(url);
+    await client.opened;
+    await client.next((frame) => frame.type === 'welcome');
+    if (auth) {
+      client.send({ type: 'auth', ...auth } as ClientFrame);
+      await client.next((frame) => frame.type === 'authenticated' || frame.type === 'error');
+    }
+    return client;
+  }
+
+  send(frame: ClientFrame | string | Buffer): void {
+    this.socket.send(typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame));
+  }
+
+  private cursor = 0;
+
+  /** The next frame (after those already taken) matching `predicate`; waits for it. */
+  async next<T extends ServerFrame = ServerFrame>(predicate: (frame: ServerFrame) => boolean, timeoutMs = 15_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      for (let index = this.cursor; index < this.frames.length; index += 1) {
+        if (predicate(this.frames[index]!)) {
+          this.cursor = index + 1;
+          return this.frames[index] as T;
+        }
+      }
+      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting; frames: ${JSON.stringify(this.frames.slice(-5))}`);
+      if (Date.now() > deadline) throw new Error(`no matching frame within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  private waiters: (() => void)[] = [];
+
+  private wake(): void {
+    for (const waiter of this.waiters.splice(0)) waiter();
+  }
+
+  /** Waits until `condition` holds, re-checking on every frame received. */
+  async until(condition: () => boolean, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
+      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-3)).slice(0, 2000)}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Every event delivered to subscription `id` so far. */
+  events(id: string): Extract<ServerFrame, { type: 'events' }>['events'] {
+    return this.frames.flatMap((frame) => (frame.type === 'events' && frame.id === id ? frame.events : []));
+  }
+
+  waitClosed(): Promise<{ code: number; reason: string }> {
+    if (this.closed) return Promise.resolve(this.closed);
+    return new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
