@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { defineEnv, env } from '../platform/config.js';
+import { loadMassiveConfig } from '../ingest/index.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';
 import { Supervisor, type StageSpec } from './supervisor.js';
@@ -8,7 +9,6 @@ export const loadStartConfig = defineEnv('start', {
   START_SIMULATOR_SPEED: env.number('Simulated seconds per real second for the embedded simulator of `npm start` (60: a minute bar every second)', 60),
   START_SIMULATOR_RATE: env.int('Trades + quotes per second of the embedded simulator of `npm start`', 5000),
   START_KEEP_STACK: env.bool('Leave Kafka and the registry running when `npm start` stops', false),
-  MASSIVE_API_KEY: env.optionalString('Massive.com API key (WebSocket auth and REST apiKey)'),
 });
 
 /** The stages `npm start` runs, in start order (stopped in reverse). */
@@ -60,7 +60,7 @@ export function registerStartCommand(program: Command): void {
     .command('start')
     .description('run the whole pipeline: stack, topics, migrations, simulator (or the real feed with MASSIVE_API_KEY) and every stage, supervised')
     .action(async () => {
-      const config = loadStartConfig();
+      const config = { ...loadStartConfig(), MASSIVE_API_KEY: loadMassiveConfig().MASSIVE_API_KEY };
       const say = (line: string) => console.log(`[start]      ${line}`);
       const stack = new LocalStack();
       const wasUp = (await stack.status()).filter((server) => server.name === 'kafka' || server.name === 'registry').every((server) => server.up);
