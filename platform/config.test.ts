@@ -40,8 +40,8 @@ describe('defineEnv', () => {
 
   it('documents each variable with its stage, default and description', () => {
     const docs = documentedEnv();
-    expect(docs.find((doc) => doc.name === 'EXAMPLE_PORT')).toEqual({ stage: 'example', name: 'EXAMPLE_PORT', description: 'port to listen on', defaultValue: '3000' });
-    expect(docs.find((doc) => doc.name === 'EXAMPLE_KEY')?.defaultValue).toBeUndefined();
+    expect(docs.find((doc) => doc.name === 'EXAMPLE_PORT')).toEqual({ stage: 'example', name: 'EXAMPLE_PORT', description: 'port to listen on', defaultValue: '3000', required: false });
+    expect(docs.find((doc) => doc.name === 'EXAMPLE_KEY')).toMatchObject({ defaultValue: undefined, required: false });
     expect(docs.find((doc) => doc.name === 'KAFKA_BROKERS')?.stage).toBe('platform');
   });
 

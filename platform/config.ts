@@ -8,6 +8,8 @@ export interface EnvVarDoc {
   readonly name: string;
   readonly description: string;
   readonly defaultValue: string | undefined;
+  /** True when the variable has no default and must be set. */
+  readonly required: boolean;
 }
 
 const documented = new Map<string, EnvVarDoc>();
@@ -32,7 +34,7 @@ function defaultOf(schema: z.ZodType): string | undefined {
  */
 export function defineEnv<Shape extends Record<string, z.ZodType>>(stage: string, shape: Shape) {
   for (const [name, schema] of Object.entries(shape)) {
-    documented.set(name, { stage, name, description: schema.description ?? '', defaultValue: defaultOf(schema) });
+    documented.set(name, { stage, name, description: schema.description ?? '', defaultValue: defaultOf(schema), required: !schema.safeParse(undefined).success });
   }
   const object = z.object(shape);
   return (env: EnvSource = process.env): z.infer<typeof object> => {
