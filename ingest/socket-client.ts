@@ -106,9 +106,13 @@ export class MassiveSocketClient {
   private open(url: string): void {
     const socket = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.config.handshakeTimeoutMs });
     this.socket = socket;
-    if (this.paused) socket.pause();
     const current = () => this.socket === socket;
-    socket.on('open', () => current() && this.dispatch({ type: 'opened', nowMs: Date.now() }));
+    socket.on('open', () => {
+      if (!current()) return;
+      // ws ignores pause() while connecting, so apply a pending pause once open.
+      if (this.paused) socket.pause();
+      this.dispatch({ type: 'opened', nowMs: Date.now() });
+    });
     socket.on('message', (data: WebSocket.RawData) => {
       if (!current()) return;
       const now = Date.now();
