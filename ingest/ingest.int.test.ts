@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BROADCAST_COPY_HEADER, Partitioners, createLogger } from '../platform/index.js';
 import type { TestKafka } from '../test/kafka.js';
 import { startIngest, type IngestHandle } from './live.js';
+import type { DeadLetterRecord } from './records.js';
 import { collectTopics, createIngestTestTopics, type Collector } from './testing/collect.js';
 import { massiveHandshake, startScriptedServer, type ScriptedServer } from './testing/scripted-server.js';
 
@@ -128,15 +129,15 @@ describe('ingest: bad input from a live source', () => {
 
   it('dead-letters garbage and unknown/malformed items with raw payload and reason, keeps running', async () => {
     await vi.waitFor(() => expect(collector.on('deadLetters')).toHaveLength(3), { timeout: 30_000, interval: 200 });
-    const letters = collector.on('deadLetters').map((message) => ({ key: message.key, ...message.value }));
+    const letters = collector.on('deadLetters').map((message) => ({ key: message.key, ...(message.value as unknown as DeadLetterRecord) }));
     expect(letters.map((letter) => letter.reason)).toEqual([
       expect.stringMatching(/^frame is not JSON/),
       'unknown event type "NOI"',
       'malformed T event: field i is not a string or number',
     ]);
     expect(letters.map((letter) => letter.key)).toEqual(['massive', 'MSFT', 'MSFT']);
-    expect((letters[0]!.rawPayload as Buffer).toString()).toBe('[{"ev":"T","sym":"AAPL", this is not json');
-    expect(JSON.parse((letters[1]!.rawPayload as Buffer).toString())).toEqual({ ev: 'NOI', sym: 'MSFT', x: 1 });
+    expect(letters[0]!.rawPayload.toString()).toBe('[{"ev":"T","sym":"AAPL", this is not json');
+    expect(JSON.parse(letters[1]!.rawPayload.toString())).toEqual({ ev: 'NOI', sym: 'MSFT', x: 1 });
     expect(letters[0]).toMatchObject({ stage: 'ingest', source: 'massive' });
   });
 
