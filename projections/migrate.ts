@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
+import pg from 'pg';
 
 /** Every migration of the project (projections' and the API's) lives here as a SQL file. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -37,4 +38,27 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
     logger: { debug: log, info: log, warn: log, error: log },
   });
   return ran.map((migration) => migration.name);
+}
+
+/** Creates the database of `databaseUrl` when it does not exist (connecting to the server's `postgres` database). */
+export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  if (name.length === 0) throw new RangeError(`no database name in ${url.origin}`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount) return false;
+    await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } catch (error) {
+    // Two starters racing: the other one created it.
+    if ((error as { code?: string }).code === '42P04') return false;
+    throw error;
+  } finally {
+    await client.end();
+  }
 }

@@ -43,7 +43,8 @@ export class PartitionConsumer {
       readonly onError?: (error: Error) => void;
     },
   ) {
-    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, retry: { retries: 8 } });
+    // A short fetch wait keeps shutdown quick (a stop waits for the in-flight fetch).
+    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000, retry: { retries: 8 } });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.assignment = event.payload.memberAssignment;
       this.joined = this.seekToStored(event.payload.memberAssignment).catch((error: unknown) => {
