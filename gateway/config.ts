@@ -18,6 +18,7 @@ export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_FRAME_BURST: env.int('Client frames allowed in a burst', 100),
   GATEWAY_MAX_BUFFERED_BYTES: env.int('Send-buffer level above which the gateway stops sending events to a connection until it drains', 256 * 1024),
   GATEWAY_MAX_BATCH: env.int('Events per frame at most', 500),
+  GATEWAY_LISTEN_RETRY_MS: env.int('How long a starting gateway retries a busy port (sockets of a previous process in TIME_WAIT)', 90_000),
   GATEWAY_POLL_WAIT_MS: env.int('Kafka long-poll wait of the tailers', 100),
 });
 

@@ -117,6 +117,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       registry,
       serverName: `tickflow-gateway ${instance}`,
       sdkBundle: sdkBundler(),
+      listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...hubs.keys()], prefix }, 'gateway listening');

@@ -87,6 +87,8 @@ export interface GatewayServerOptions {
   readonly serverName: string;
   /** The SDK bundled for browsers (served at /sdk.js). */
   readonly sdkBundle: () => Promise<string>;
+  /** How long to keep retrying a busy port at start. */
+  readonly listenRetryMs: number;
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -154,14 +156,20 @@ export class GatewayServer {
         }),
       );
     }
-    await new Promise<void>((resolve, reject) => {
-      this.app.listen(host, port, (socket) => {
-        if (!socket) return reject(new Error(`gateway could not listen on ${host}:${port}`));
+    // uWebSockets.js binds without SO_REUSEADDR: right after a restart, connections the previous process closed
+    // sit in TIME_WAIT on the port for up to a minute. Keep trying rather than fail the restart.
+    const deadline = Date.now() + this.options.listenRetryMs;
+    for (let attempt = 1; ; attempt += 1) {
+      const socket = await new Promise<import('@trufflesuite/uws-js-unofficial').us_listen_socket | false>((resolve) => this.app.listen(host, port, resolve));
+      if (socket) {
         this.listenSocket = socket;
         this.port = uws.us_socket_local_port(socket);
-        resolve();
-      });
-    });
+        break;
+      }
+      if (port === 0 || Date.now() >= deadline) throw new Error(`gateway could not listen on ${host}:${port}`);
+      if (attempt === 1) this.options.logger.warn({ host, port }, 'port busy (TIME_WAIT after a restart?); retrying');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     this.timers.push(setInterval(() => this.heartbeat(), this.options.config.GATEWAY_HEARTBEAT_MS));
     this.timers.push(setInterval(() => this.housekeeping(Date.now()), 1_000));
     return this.port;

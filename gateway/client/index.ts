@@ -23,8 +23,8 @@ export type WebSocketFactory = new (url: string) => WebSocketLike;
 export type Credentials = { token: string | (() => string | Promise<string>) } | { apiKey: string };
 
 export interface ClientOptions {
-  /** ws(s)://host:port/ws */
-  readonly url: string;
+  /** ws(s)://host:port/ws, or a function choosing the URL for each (re)connection (fail over between instances). */
+  readonly url: string | (() => string);
   readonly auth: Credentials;
   readonly WebSocket?: WebSocketFactory;
   readonly initialBackoffMs?: number;
@@ -328,7 +328,7 @@ export class TickflowClient {
 
   private open(): void {
     this.status(this.attempt === 0 ? 'connecting' : 'reconnecting');
-    const socket = new this.Socket(this.options.url);
+    const socket = new this.Socket(typeof this.options.url === 'function' ? this.options.url() : this.options.url);
     this.socket = socket;
     socket.onmessage = (event) => {
       if (this.socket !== socket) return;
