@@ -27,6 +27,7 @@ const TITLES: Record<number, [string, string]> = {
   404: ['not-found', 'Not found'],
   409: ['conflict', 'Conflict'],
   413: ['too-large', 'Request body too large'],
+  415: ['unsupported-media-type', 'Unsupported media type'],
   429: ['rate-limited', 'Too many requests'],
   500: ['internal', 'Internal error'],
   503: ['unavailable', 'Service unavailable'],

@@ -22,6 +22,8 @@ import { BUILTIN_UNIVERSES, findBuiltinUniverse, UniverseInputSchema, type Unive
 
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
 const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
+/** Responses of every route that takes a JSON body. */
+const bodyErrors = { 413: problem('Body larger than 256 KiB'), 415: problem('Body is not application/json') };
 const authenticated: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
 const optionalAuth: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }, {}];
 
@@ -31,7 +33,7 @@ const registerRoute = createRoute({
   tags: ['auth'],
   summary: 'Create an account; returns an access token and a refresh token',
   request: { body: body(CredentialsSchema) },
-  responses: { 201: json(TokenResponseSchema, 'Account created'), 409: problem('Email already registered'), ...commonErrors },
+  responses: { ...bodyErrors, 201: json(TokenResponseSchema, 'Account created'), 409: problem('Email already registered'), ...commonErrors },
 });
 
 const loginRoute = createRoute({
@@ -40,7 +42,7 @@ const loginRoute = createRoute({
   tags: ['auth'],
   summary: 'Exchange email and password for tokens (starts a refresh-token family)',
   request: { body: body(CredentialsSchema) },
-  responses: { 200: json(TokenResponseSchema, 'Signed in'), ...commonErrors },
+  responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Signed in'), ...commonErrors },
 });
 
 const refreshRoute = createRoute({
@@ -50,7 +52,7 @@ const refreshRoute = createRoute({
   summary: 'Rotate a refresh token: returns a new access token and the next refresh token',
   description: 'Each refresh token works once. Presenting a used one again revokes every token of its family (reuse detection).',
   request: { body: body(RefreshSchema) },
-  responses: { 200: json(TokenResponseSchema, 'Rotated'), ...commonErrors },
+  responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Rotated'), ...commonErrors },
 });
 
 const logoutRoute = createRoute({
@@ -59,7 +61,7 @@ const logoutRoute = createRoute({
   tags: ['auth'],
   summary: 'Revoke the refresh-token family of this session',
   request: { body: body(RefreshSchema) },
-  responses: { 204: { description: 'Signed out' }, ...commonErrors },
+  responses: { ...bodyErrors, 204: { description: 'Signed out' }, ...commonErrors },
 });
 
 const meRoute = createRoute({
@@ -78,7 +80,7 @@ const createKeyRoute = createRoute({
   summary: 'Create an API key (the full key is returned once; only its hash is stored)',
   security: authenticated,
   request: { body: body(ApiKeyCreateSchema) },
-  responses: { 201: json(ApiKeyCreatedSchema, 'Created'), ...commonErrors },
+  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), ...commonErrors },
 });
 
 const listKeysRoute = createRoute({
@@ -126,7 +128,7 @@ const createUniverseRoute = createRoute({
   summary: 'Create a universe or watchlist',
   security: authenticated,
   request: { body: body(UniverseInputSchema) },
-  responses: { 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only'), 409: problem('You already have a universe with this key'), ...commonErrors },
+  responses: { ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only'), 409: problem('You already have a universe with this key'), ...commonErrors },
 });
 
 const replaceUniverseRoute = createRoute({
@@ -136,7 +138,7 @@ const replaceUniverseRoute = createRoute({
   summary: 'Replace (or create) one of your universes',
   security: authenticated,
   request: { params: UniverseKeyParamSchema, body: body(UniverseInputSchema.omit({ key: true })) },
-  responses: { 200: json(UniverseViewSchema, 'Replaced'), 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in universes are read-only'), ...commonErrors },
+  responses: { ...bodyErrors, 200: json(UniverseViewSchema, 'Replaced'), 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in universes are read-only'), ...commonErrors },
 });
 
 const patchUniverseRoute = createRoute({
@@ -146,7 +148,7 @@ const patchUniverseRoute = createRoute({
   summary: 'Change some fields of one of your universes; add_symbols/remove_symbols edit the list in place',
   security: authenticated,
   request: { params: UniverseKeyParamSchema, body: body(UniversePatchSchema) },
-  responses: { 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only'), 404: problem('No such universe of yours'), ...commonErrors },
+  responses: { ...bodyErrors, 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only'), 404: problem('No such universe of yours'), ...commonErrors },
 });
 
 const deleteUniverseRoute = createRoute({

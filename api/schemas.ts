@@ -227,7 +227,19 @@ export const SymbolDetailSchema = z
   .object({
     data: SymbolSchema,
     fundamentals: FundamentalsSchema.nullable(),
-    last_bar: BarSchema.extend({ interval: z.string() }).nullable(),
+    last_bar: z
+      .object({
+        interval: z.string(),
+        bucket: z.string(),
+        open: z.number(),
+        high: z.number(),
+        low: z.number(),
+        close: z.number(),
+        volume: z.number(),
+        vwap: nullableNumber,
+        transactions: z.number().int().nullable(),
+      })
+      .nullable(),
     active_patterns: z.number().int(),
     timings: TimingsSchema,
   })

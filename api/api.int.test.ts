@@ -1,0 +1,720 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
+import { migrate } from '../projections/migrate.js';
+import { redisKeys } from '../projections/redis-keys.js';
+import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
+import { createApp } from './app.js';
+import { loadApiConfig } from './config.js';
+import { startApi } from './server.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
+const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? addFormatsModule) as FormatsPlugin;
+
+const T0 = Date.parse('2026-11-25T15:00:00Z');
+const clock = { now: T0 };
+const platform = loadPlatformConfig();
+const prefix = uniqueRedisPrefix('api');
+const keys = redisKeys(prefix);
+
+let database: TestDatabase;
+let pool: pg.Pool;
+let redis: Redis;
+let app: ReturnType<typeof createApp>;
+let validators: { template: string; pattern: RegExp; method: string; status: string; validate: ValidateFunction | undefined }[] = [];
+let documentPaths: string[] = [];
+
+const SYMBOLS = [
+  { ticker: 'AAPL', name: 'Apple Inc.', type: 'CS', sector: 'Technology', active: true },
+  { ticker: 'MSFT', name: 'Microsoft Corp', type: 'CS', sector: 'Technology', active: true },
+  { ticker: 'XOM', name: 'Exxon Mobil Corp', type: 'CS', sector: 'Energy', active: true },
+  { ticker: 'SPY', name: 'SPDR S&P 500 ETF', type: 'ETF', sector: null, active: true },
+  { ticker: 'OLDCO', name: 'Old Company', type: 'CS', sector: 'Energy', active: false },
+];
+const PATTERNS = ['doji', 'hammer', 'bullish_engulfing', 'volume_spike'];
+const TIERS = ['DAILY', 'INTRADAY', 'COMBO'];
+
+interface SeededPattern {
+  id: string;
+  symbol: string;
+  pattern: string;
+  tier: string;
+  status: string;
+  confidence: number;
+  rs: number | null;
+  rvol: number | null;
+  rsi: number;
+  volume: number;
+  detectedAt: number;
+}
+
+const seeded: SeededPattern[] = Array.from({ length: 48 }, (_, i) => ({
+  id: `pat-${String(i).padStart(3, '0')}`,
+  symbol: ['AAPL', 'MSFT', 'XOM', 'SPY'][i % 4]!,
+  pattern: PATTERNS[Math.floor(i / 4) % 4]!,
+  tier: TIERS[i % 3]!,
+  status: i % 7 === 6 ? 'expired' : 'active',
+  confidence: Math.round((0.3 + (i % 14) * 0.05) * 100) / 100,
+  rs: i % 5 === 0 ? null : 0.8 + (i % 9) * 0.05,
+  rvol: i % 6 === 0 ? null : 0.5 + (i % 8) * 0.25,
+  rsi: 20 + ((i * 7) % 60),
+  volume: 10_000 + ((i * 37) % 23) * 1000,
+  detectedAt: T0 - i * 600_000,
+}));
+
+async function seed(db: pg.Pool): Promise<void> {
+  for (const symbol of SYMBOLS) {
+    await db.query(
+      `INSERT INTO symbols (ticker, name, market, locale, type, active, primary_exchange, currency_name, cik, composite_figi, market_cap, sector, list_date, updated_at)
+       VALUES ($1, $2, 'stocks', 'us', $3, $4, 'XNAS', 'usd', '0000320193', 'BBG000B9XRY4', 3.0e12, $5, '1980-12-12', now())`,
+      [symbol.ticker, symbol.name, symbol.type, symbol.active, symbol.sector],
+    );
+  }
+  await db.query(
+    `INSERT INTO fundamentals (symbol, as_of_date, fiscal_period, fiscal_year, eps, eps_estimate, eps_surprise_pct, revenue, revenue_yoy_growth_pct, market_cap, price_to_earnings, source, updated_at)
+     VALUES ('AAPL', '2026-09-30', 'Q4', 2026, 1.64, 1.60, 2.5, 9.4e10, 6.1, 3.0e12, 31.2, 'massive', now())`,
+  );
+  for (let minute = 0; minute < 30; minute += 1) {
+    const bucket = new Date(Date.parse('2026-11-25T14:00:00Z') + minute * 60_000).toISOString();
+    await db.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, $2::float8, $2::float8 + 1, $2::float8 - 1, $2::float8 + 0.5, 1000, $2::float8 + 0.2, 10)`, [bucket, 190 + minute]);
+  }
+  for (let day = 0; day < 5; day += 1) {
+    const bucket = new Date(Date.parse('2026-11-18T00:00:00Z') + day * 86_400_000).toISOString();
+    await db.query(`INSERT INTO bars_1d (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, 180, 185, 175, 182, 5e7, 181, 400000)`, [bucket]);
+  }
+  for (const [i, row] of seeded.entries()) {
+    const detected = new Date(row.detectedAt).toISOString();
+    const expires = new Date(row.detectedAt + 86_400_000).toISOString();
+    const values = [row.id, row.pattern, row.tier, row.symbol, detected, expires, row.confidence, row.volume, row.rs, row.rvol, row.rsi, row.status, i];
+    await db.query(
+      `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+         fundamental_adjustment, fundamental_reasons, price, change, change_pct, volume, relative_strength, relative_volume, rsi, levels, status,
+         last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
+       VALUES ($1, $2, 1, $3, 'BULLISH', $4, $5, $6, $7, $7, 0, '{}', 100, 1.5, 1.2, $8, $9, $10, $11, '{"support": 95}', $12, 'ev-' || $1, 'DETECTED', 'patterns', 0, $13)`,
+      values,
+    );
+    await db.query(
+      `INSERT INTO pattern_events (event_id, kind, pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+         price, volume, relative_strength, relative_volume, rsi, kafka_topic, kafka_partition, kafka_offset)
+       VALUES ('ev-' || $1, 'DETECTED', $1, $2, 1, $3, 'BULLISH', $4, $5, $6, $7, $7, 100, $8, $9, $10, $11, 'patterns', 0, $12)`,
+      [row.id, row.pattern, row.tier, row.symbol, detected, expires, row.confidence, row.volume, row.rs, row.rvol, row.rsi, i],
+    );
+  }
+}
+
+function apiConfig(overrides: Record<string, string> = {}) {
+  return loadApiConfig({ API_REDIS_PREFIX: `${prefix}api:`, API_RATE_LIMIT_PER_MINUTE: '100000', API_AUTH_RATE_LIMIT_PER_MINUTE: '100000', API_CORS_ORIGINS: 'http://dash.example', ...overrides });
+}
+
+function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number } = {}) {
+  return createApp({
+    db: pool,
+    redis: 'redis' in options ? options.redis : redis,
+    tokens: new TokenService(loadAuthConfig({}), () => clock.now),
+    config: apiConfig(options.config),
+    logger: createLogger('api-test', { level: 'silent' }),
+    registry: createMetricsRegistry('api', { collectDefaults: false }),
+    readModelKeys: keys,
+    projectionLag: options.lag === undefined ? undefined : async () => ({ records: options.lag!, partitions: 1 }),
+    now: () => clock.now,
+  });
+}
+
+/** A parsed response body; its shape is checked against the OpenAPI document at run time before tests read it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+
+interface Reply {
+  status: number;
+  headers: Headers;
+  body: Json;
+  text: string;
+}
+
+/** Calls the app and checks the response against the OpenAPI document (status documented, body valid). */
+async function call(method: string, url: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; target?: ReturnType<typeof createApp> } = {}): Promise<Reply> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] ??= 'application/json';
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  }
+  const response = await (options.target ?? app).request(url, { method, headers, body });
+  const text = await response.text();
+  const path = new URL(url, 'http://x').pathname;
+  const route = validators.find((entry) => entry.method === method.toLowerCase() && entry.pattern.test(path));
+  const parsed = text && (response.headers.get('content-type') ?? '').includes('json') ? JSON.parse(text) : {};
+  if (route && response.status !== 404) {
+    const documented = validators.filter((entry) => entry.template === route.template && entry.method === route.method);
+    const match = documented.find((entry) => entry.status === String(response.status));
+    expect(match, `${method} ${route.template} answered ${response.status}, which the OpenAPI document does not list`).toBeDefined();
+    if (match?.validate && !match.validate(parsed)) {
+      throw new Error(`${method} ${url} ${response.status} does not match the OpenAPI schema: ${JSON.stringify(match.validate.errors)}\n${text.slice(0, 500)}`);
+    }
+  }
+  if (response.status >= 400) expect(response.headers.get('content-type')).toContain('application/problem+json');
+  expect(response.headers.get('x-request-id')).toBeTruthy();
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
+async function registerUser(email: string) {
+  const reply = await call('POST', '/api/auth/register', { body: { email, password: 'correct horse battery staple' } });
+  expect(reply.status).toBe(201);
+  return reply.body as { access_token: string; refresh_token: string; user: { id: string } };
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase('api');
+  await migrate(database.url);
+  pool = new pg.Pool({ connectionString: database.url, max: 8 });
+  await seed(pool);
+  redis = new Redis(platform.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+  await redis.ping();
+  app = buildApp();
+  const document = (await (await app.request('/openapi.json')).json()) as Parameters<typeof SwaggerParser.validate>[0];
+  await SwaggerParser.validate(structuredClone(document));
+  const dereferenced = (await SwaggerParser.dereference(structuredClone(document))) as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>> };
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  documentPaths = Object.keys(dereferenced.paths);
+  // Literal paths before templated ones, so /api/patterns/scan is not taken for /api/patterns/{id}.
+  const templates = [...documentPaths].sort((a, b) => (a.match(/\{/g)?.length ?? 0) - (b.match(/\{/g)?.length ?? 0));
+  validators = templates.flatMap((template) =>
+    Object.entries(dereferenced.paths[template]!).flatMap(([method, operation]) =>
+      Object.entries(operation.responses).map(([status, response]) => {
+        const schema = response.content?.['application/json']?.schema ?? response.content?.['application/problem+json']?.schema;
+        return {
+          template,
+          pattern: new RegExp(`^${template.replace(/[.]/g, '\\.').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+          method,
+          status,
+          validate: schema ? ajv.compile(schema) : undefined,
+        };
+      }),
+    ),
+  );
+}, 180_000);
+
+afterAll(async () => {
+  if (redis) {
+    const leftovers = await redis.keys(`${prefix}*`);
+    if (leftovers.length > 0) await redis.del(...leftovers);
+    redis.disconnect();
+  }
+  await pool?.end();
+  await database?.drop();
+});
+
+describe('OpenAPI', () => {
+  it('documents every route, validates, and serves a docs page', async () => {
+    for (const path of ['/api/patterns/scan', '/api/patterns/{id}', '/api/patterns/stats', '/api/patterns/summary', '/api/symbols', '/api/symbols/{symbol}', '/api/symbols/{symbol}/bars', '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/api-keys', '/api/users/universe', '/api/users/universe/{key}', '/health', '/ready', '/metrics']) {
+      expect(documentPaths).toContain(path);
+    }
+    const document = await call('GET', '/openapi.json');
+    expect(document.body.openapi).toBe('3.1.0');
+    const docs = await app.request('/docs');
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain('/openapi.json');
+  });
+});
+
+const active = (filter: (row: SeededPattern) => boolean = () => true) => seeded.filter((row) => row.status === 'active' && row.confidence >= 0.5 && filter(row));
+
+describe('GET /api/patterns/scan', () => {
+  it('returns active patterns at confidence >= 0.5 by default, most confident first, with total and timings', async () => {
+    const reply = await call('GET', '/api/patterns/scan?per_page=100');
+    expect(reply.status).toBe(200);
+    const expected = active().sort((a, b) => b.confidence - a.confidence || (a.id < b.id ? 1 : -1));
+    expect(reply.body.data.map((row: { id: string }) => row.id)).toEqual(expected.map((row) => row.id));
+    expect(reply.body.pagination).toMatchObject({ total: expected.length, page: 1, has_more: false, next_cursor: null });
+    expect(reply.body.timings.total_ms).toBeGreaterThanOrEqual(0);
+    const first = reply.body.data[0];
+    expect(first.age_seconds).toBe((T0 - Date.parse(first.detected_at)) / 1000);
+  });
+
+  it('applies every dashboard filter', async () => {
+    const ids = async (query: string) => ((await call('GET', `/api/patterns/scan?per_page=100&${query}`)).body.data as { id: string }[]).map((row) => row.id).sort();
+    const expectIds = (rows: SeededPattern[]) => rows.map((row) => row.id).sort();
+    expect(await ids('pattern_types=doji,hammer')).toEqual(expectIds(active((row) => row.pattern === 'doji' || row.pattern === 'hammer')));
+    expect(await ids('pattern_types=doji&pattern_types=hammer')).toEqual(expectIds(active((row) => row.pattern === 'doji' || row.pattern === 'hammer')));
+    expect(await ids('symbols=aapl')).toEqual(expectIds(active((row) => row.symbol === 'AAPL')));
+    expect(await ids('sectors=technology')).toEqual(expectIds(active((row) => row.symbol === 'AAPL' || row.symbol === 'MSFT')));
+    expect(await ids('timeframe=Intraday')).toEqual(expectIds(active((row) => row.tier === 'INTRADAY')));
+    expect(await ids('confidence_min=0.8')).toEqual(expectIds(active((row) => row.confidence >= 0.8)));
+    expect(await ids('rs_min=1.1')).toEqual(expectIds(active((row) => row.rs !== null && row.rs >= 1.1)));
+    expect(await ids('vol_min=1.5')).toEqual(expectIds(active((row) => row.rvol !== null && row.rvol >= 1.5)));
+    expect(await ids('rsi_range=30,60')).toEqual(expectIds(active((row) => row.rsi >= 30 && row.rsi <= 60)));
+    const since = T0 - 3 * 3_600_000;
+    expect(await ids(`since=${new Date(since).toISOString()}&until=${T0 - 3_600_000}`)).toEqual(expectIds(active((row) => row.detectedAt >= since && row.detectedAt < T0 - 3_600_000)));
+    expect(await ids('status=expired&confidence_min=0')).toEqual(expectIds(seeded.filter((row) => row.status === 'expired')));
+    expect(await ids('universe=index_etfs')).toEqual(expectIds(active((row) => row.symbol === 'SPY')));
+    expect(await ids('universe=index_etfs&symbols=AAPL')).toEqual([]);
+  });
+
+  it('walks every sort with the keyset cursor: each row once, in order, while page/per_page still work', async () => {
+    const sorts: [string, (row: { confidence: number; detected_at: string; symbol: string; relative_strength: number | null; volume: number }) => number | string][] = [
+      ['confidence', (row) => row.confidence],
+      ['detected_at', (row) => row.detected_at],
+      ['symbol', (row) => row.symbol],
+      ['rs', (row) => row.relative_strength ?? -Infinity],
+      ['volume', (row) => row.volume],
+    ];
+    for (const [sortBy, valueOf] of sorts) {
+      for (const order of ['desc', 'asc']) {
+        const seen: { id: string; value: number | string }[] = [];
+        let cursor: string | null = null;
+        do {
+          const url: string = `/api/patterns/scan?sort_by=${sortBy}&sort_order=${order}&per_page=4${cursor ? `&cursor=${cursor}` : ''}`;
+          const page = await call('GET', url);
+          expect(page.status).toBe(200);
+          for (const row of page.body.data) seen.push({ id: row.id, value: valueOf(row) });
+          cursor = page.body.pagination.next_cursor;
+        } while (cursor);
+        expect(new Set(seen.map((row) => row.id)).size).toBe(active().length);
+        expect(seen).toHaveLength(active().length);
+        for (let i = 1; i < seen.length; i += 1) {
+          const [a, b] = [seen[i - 1]!.value, seen[i]!.value];
+          if (order === 'desc') expect(a >= b, `${sortBy} ${order} at ${i}`).toBe(true);
+          else expect(a <= b, `${sortBy} ${order} at ${i}`).toBe(true);
+        }
+      }
+    }
+    const pageTwo = await call('GET', '/api/patterns/scan?page=2&per_page=5');
+    const all = await call('GET', '/api/patterns/scan?per_page=100');
+    expect(pageTwo.body.data.map((row: { id: string }) => row.id)).toEqual(all.body.data.slice(5, 10).map((row: { id: string }) => row.id));
+    expect(pageTwo.body.pagination.pages).toBe(Math.ceil(active().length / 5));
+  });
+
+  it('caches per normalised query, invalidates by scope version, and answers If-None-Match with 304', async () => {
+    const url = '/api/patterns/scan?symbols=MSFT,AAPL&timeframe=Daily&confidence_min=0.4';
+    const first = await call('GET', url);
+    expect(first.body.timings.cache).toBe('miss');
+    const again = await call('GET', '/api/patterns/scan?symbols=aapl&symbols=msft&timeframe=daily&confidence_min=0.40');
+    expect(again.body.timings.cache).toBe('hit');
+    expect(again.body.data).toEqual(first.body.data);
+    expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
+    const notModified = await app.request(url, { headers: { 'if-none-match': first.headers.get('etag')! } });
+    expect(notModified.status).toBe(304);
+
+    await redis.incr(keys.symbolVersion('XOM'));
+    expect((await call('GET', url)).body.timings.cache).toBe('hit');
+    await redis.incr(keys.symbolVersion('AAPL'));
+    const afterEvent = await call('GET', url);
+    expect(afterEvent.body.timings.cache).toBe('miss');
+    expect(afterEvent.headers.get('etag')).not.toBe(first.headers.get('etag'));
+    expect((await call('GET', url)).body.timings.cache).toBe('hit');
+
+    const broad = '/api/patterns/scan?sort_by=volume';
+    await call('GET', broad);
+    expect((await call('GET', broad)).body.timings.cache).toBe('hit');
+    await redis.incr(keys.patternsVersion());
+    expect((await call('GET', broad)).body.timings.cache).toBe('miss');
+
+    const metrics = await call('GET', '/metrics');
+    expect(metrics.text).toMatch(/tickflow_api_cache_hit_ratio\{stage="api"\} 0\.\d+/);
+    expect(metrics.text).toContain('tickflow_api_cache_requests_total{kind="scan",outcome="hit",stage="api"}');
+  });
+
+  it('refuses bad input on every parameter with 400 naming the field', async () => {
+    const bad: [string, string][] = [
+      ['pattern_types=Not-A-Name!', 'pattern_types.0'],
+      ['symbols=not a ticker', 'symbols.0'],
+      [`symbols=${Array.from({ length: 1001 }, (_, i) => `S${i}`).join(',')}`, 'symbols'],
+      [`sectors=${'x'.repeat(101)}`, 'sectors.0'],
+      ['universe=no_such_universe', 'universe'],
+      ['timeframe=weekly', 'timeframe'],
+      ['status=maybe', 'status'],
+      ['confidence_min=1.5', 'confidence_min'],
+      ['confidence_min=high', 'confidence_min'],
+      ['rs_min=abc', 'rs_min'],
+      ['vol_min=-1', 'vol_min'],
+      ['rsi_range=70', 'rsi_range'],
+      ['rsi_range=80,20', 'rsi_range'],
+      ['since=yesterday', 'since'],
+      ['until=2026-11-01&since=2026-11-02', 'until'],
+      ['sort_by=price', 'sort_by'],
+      ['sort_order=sideways', 'sort_order'],
+      ['page=0', 'page'],
+      ['per_page=101', 'per_page'],
+      ['per_page=ten', 'per_page'],
+      ['cursor=bm90LWEtY3Vyc29y', 'cursor'],
+    ];
+    for (const [query, field] of bad) {
+      const reply = await call('GET', `/api/patterns/scan?${query}`);
+      expect(reply.status, query).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field), query).toContain(field);
+    }
+    const first = await call('GET', '/api/patterns/scan?per_page=2');
+    const mismatched = await call('GET', `/api/patterns/scan?per_page=2&sort_by=symbol&cursor=${first.body.pagination.next_cursor}`);
+    expect(mismatched.status).toBe(400);
+    expect(mismatched.body.errors[0].field).toBe('cursor');
+  });
+});
+
+describe('GET /api/patterns/{id}, /stats, /summary', () => {
+  it('returns one pattern with its events, or 404', async () => {
+    const reply = await call('GET', '/api/patterns/pat-001');
+    expect(reply.status).toBe(200);
+    expect(reply.body.data).toMatchObject({ id: 'pat-001', symbol: 'MSFT', levels: { support: 95 } });
+    expect(reply.body.events).toEqual([expect.objectContaining({ event_id: 'ev-pat-001', kind: 'DETECTED', kafka_offset: 1 })]);
+    expect((await call('GET', '/api/patterns/nope')).status).toBe(404);
+    expect((await call('GET', `/api/patterns/${'x'.repeat(201)}`)).status).toBe(400);
+  });
+
+  it('counts active patterns and hourly detections', async () => {
+    const reply = await call('GET', '/api/patterns/stats?hours=4');
+    expect(reply.status).toBe(200);
+    const allActive = seeded.filter((row) => row.status === 'active');
+    expect(reply.body.active_total).toBe(allActive.length);
+    expect(reply.body.by_tier.reduce((sum: number, row: { count: number }) => sum + row.count, 0)).toBe(allActive.length);
+    expect(reply.body.by_pattern.map((row: { key: string }) => row.key).sort()).toEqual([...PATTERNS].sort());
+    expect(reply.body.detections.total).toBe(seeded.filter((row) => row.detectedAt >= T0 - 3 * 3_600_000).length);
+    expect((await call('GET', '/api/patterns/stats?hours=0')).body.errors[0].field).toBe('hours');
+    expect((await call('GET', '/api/patterns/stats?hours=4')).body.timings.cache).toBe('hit');
+  });
+
+  it('summarises each tier', async () => {
+    const reply = await call('GET', '/api/patterns/summary');
+    expect(reply.body.tiers.map((tier: { tier: string }) => tier.tier)).toEqual(['DAILY', 'INTRADAY', 'COMBO']);
+    const daily = reply.body.tiers[0];
+    expect(daily.active).toBe(seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').length);
+    expect(daily.top).toHaveLength(5);
+    expect(daily.top[0].confidence).toBe(Math.max(...seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').map((row) => row.confidence)));
+  });
+});
+
+describe('symbols', () => {
+  it('searches by ticker or name prefix, market, type and active, with a limit', async () => {
+    const tickers = async (query: string) => ((await call('GET', `/api/symbols?${query}`)).body.data as { ticker: string }[]).map((row) => row.ticker);
+    expect(await tickers('')).toEqual(['AAPL', 'MSFT', 'OLDCO', 'SPY', 'XOM']);
+    expect(await tickers('search=ms')).toEqual(['MSFT']);
+    expect(await tickers('search=exxon')).toEqual(['XOM']);
+    expect(await tickers('search=%25')).toEqual([]);
+    expect(await tickers('type=ETF')).toEqual(['SPY']);
+    expect(await tickers('active=false')).toEqual(['OLDCO']);
+    expect(await tickers('market=crypto')).toEqual([]);
+    expect(await tickers('limit=2')).toEqual(['AAPL', 'MSFT']);
+    for (const [query, field] of <[string, string][]>[['limit=5001', 'limit'], ['limit=0', 'limit'], ['active=yes', 'active'], [`search=${'a'.repeat(101)}`, 'search']]) {
+      const reply = await call('GET', `/api/symbols?${query}`);
+      expect(reply.status).toBe(400);
+      expect(reply.body.errors[0].field).toBe(field);
+    }
+  });
+
+  it('returns details with fundamentals, last bar and active pattern count', async () => {
+    const reply = await call('GET', '/api/symbols/aapl');
+    expect(reply.status).toBe(200);
+    expect(reply.body.data).toMatchObject({ ticker: 'AAPL', name: 'Apple Inc.', cik: '0000320193', composite_figi: 'BBG000B9XRY4', list_date: '1980-12-12' });
+    expect(reply.body.fundamentals).toMatchObject({ as_of_date: '2026-09-30', eps: 1.64, source: 'massive' });
+    expect(reply.body.last_bar).toMatchObject({ interval: '1m', bucket: '2026-11-25T14:29:00.000Z', close: 219.5 });
+    expect(reply.body.active_patterns).toBe(seeded.filter((row) => row.symbol === 'AAPL' && row.status === 'active').length);
+    expect((await call('GET', '/api/symbols/AAPL')).body.timings.cache).toBe('hit');
+    const spy = await call('GET', '/api/symbols/SPY');
+    expect(spy.body).toMatchObject({ fundamentals: null, last_bar: null });
+    expect((await call('GET', '/api/symbols/NOPE')).status).toBe(404);
+    expect((await call('GET', '/api/symbols/bad%20symbol')).body.errors[0].field).toBe('symbol');
+  });
+
+  it('serves bars of every interval from the tables and aggregates', async () => {
+    const bars = async (query: string) => call('GET', `/api/symbols/AAPL/bars?${query}`);
+    const minute = await bars('interval=1m&limit=10');
+    expect(minute.body.data).toHaveLength(10);
+    expect(minute.body.data[9].bucket).toBe('2026-11-25T14:29:00.000Z');
+    expect(minute.body.data[0].bucket < minute.body.data[9].bucket).toBe(true);
+    const five = await bars('interval=5m');
+    expect(five.body.data).toHaveLength(6);
+    expect(five.body.data[0]).toMatchObject({ bucket: '2026-11-25T14:00:00.000Z', open: 190, high: 195, low: 189, close: 194.5, volume: 5000 });
+    expect((await bars('interval=15m')).body.data).toHaveLength(2);
+    expect((await bars('interval=1h')).body.data).toHaveLength(1);
+    expect((await bars('interval=1d')).body.data).toHaveLength(5);
+    const window = await bars(`interval=1m&from=2026-11-25T14:10:00Z&to=${Date.parse('2026-11-25T14:15:00Z')}`);
+    expect(window.body.data.map((bar: { bucket: string }) => bar.bucket.slice(11, 16))).toEqual(['14:10', '14:11', '14:12', '14:13', '14:14']);
+    expect((await call('GET', '/api/symbols/SPY/bars')).body.data).toEqual([]);
+    expect((await call('GET', '/api/symbols/NOPE/bars')).status).toBe(404);
+    for (const [query, field] of <[string, string][]>[['interval=2m', 'interval'], ['from=soon', 'from'], ['to=later', 'to'], ['from=2026-11-26&to=2026-11-25', 'to'], ['limit=50001', 'limit']]) {
+      const reply = await bars(query);
+      expect(reply.status, query).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    }
+  });
+});
+
+describe('auth', () => {
+  it('registers, refuses duplicates case-insensitively, and logs in', async () => {
+    const tokens = await registerUser('Alice@Example.com');
+    expect((await call('GET', '/api/auth/me', { token: tokens.access_token })).body.email).toBe('Alice@Example.com');
+    expect((await call('POST', '/api/auth/register', { body: { email: 'alice@example.com', password: 'another long password' } })).status).toBe(409);
+    const login = await call('POST', '/api/auth/login', { body: { email: 'ALICE@example.com', password: 'correct horse battery staple' } });
+    expect(login.status).toBe(200);
+    expect(login.body.token_type).toBe('Bearer');
+    expect((await call('POST', '/api/auth/login', { body: { email: 'alice@example.com', password: 'wrong password here' } })).status).toBe(401);
+    expect((await call('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password here' } })).status).toBe(401);
+    const stored = await pool.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE lower(email) = 'alice@example.com'");
+    expect(stored.rows[0]!.password_hash).toMatch(/^\$argon2id\$/);
+  });
+
+  it('rejects bad credentials bodies naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [{ email: 'not-an-email', password: 'long enough password' }, 'email'],
+      [{ email: 'a@example.com', password: 'short' }, 'password'],
+      [{ email: 'a@example.com' }, 'password'],
+      [{ email: 'a@example.com', password: 'long enough password', admin: true }, '(body)'],
+    ];
+    for (const [body, field] of cases) {
+      const reply = await call('POST', '/api/auth/register', { body });
+      expect(reply.status).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    }
+    expect((await call('POST', '/api/auth/login', { body: '{"email": ' })).status).toBe(400);
+    expect((await call('POST', '/api/auth/login', { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    expect((await call('POST', '/api/auth/refresh', { body: {} })).body.errors[0].field).toBe('refresh_token');
+  });
+
+  it('expires access tokens', async () => {
+    const tokens = await registerUser('expiry@example.com');
+    expect((await call('GET', '/api/auth/me', { token: tokens.access_token })).status).toBe(200);
+    clock.now += 901_000;
+    try {
+      const expired = await call('GET', '/api/auth/me', { token: tokens.access_token });
+      expect(expired.status).toBe(401);
+      expect(expired.body.detail).toContain('expired');
+      expect(expired.headers.get('www-authenticate')).toContain('token_expired');
+    } finally {
+      clock.now = T0;
+    }
+    expect((await call('GET', '/api/auth/me', { token: `${tokens.access_token.slice(0, -2)}xx` })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me', { headers: { authorization: 'Basic abc' } })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me')).status).toBe(401);
+  });
+
+  it('rotates refresh tokens, and a reused token revokes the whole family', async () => {
+    const tokens = await registerUser('rotate@example.com');
+    const second = await call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } });
+    expect(second.status).toBe(200);
+    expect(second.body.refresh_token).not.toBe(tokens.refresh_token);
+    expect((await call('GET', '/api/auth/me', { token: second.body.access_token })).status).toBe(200);
+    const third = await call('POST', '/api/auth/refresh', { body: { refresh_token: second.body.refresh_token } });
+    expect(third.status).toBe(200);
+
+    const replay = await call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } });
+    expect(replay.status).toBe(401);
+    expect(replay.body.detail).toContain('already used');
+    // The newest token of the family dies with it.
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: third.body.refresh_token } })).status).toBe(401);
+    // Another login (another family) is untouched.
+    const other = await call('POST', '/api/auth/login', { body: { email: 'rotate@example.com', password: 'correct horse battery staple' } });
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: other.body.refresh_token } })).status).toBe(200);
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: 'tfr_unknown' } })).status).toBe(401);
+    const stored = await pool.query('SELECT 1 FROM refresh_tokens WHERE token_hash = $1', [tokens.refresh_token]);
+    expect(stored.rowCount).toBe(0);
+  });
+
+  it('expires refresh tokens and revokes them on logout', async () => {
+    const tokens = await registerUser('refresh-expiry@example.com');
+    clock.now += 31 * 86_400_000;
+    try {
+      const expired = await call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } });
+      expect(expired.status).toBe(401);
+      expect(expired.body.detail).toContain('expired');
+    } finally {
+      clock.now = T0;
+    }
+    const login = await call('POST', '/api/auth/login', { body: { email: 'refresh-expiry@example.com', password: 'correct horse battery staple' } });
+    expect((await call('POST', '/api/auth/logout', { body: { refresh_token: login.body.refresh_token } })).status).toBe(204);
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: login.body.refresh_token } })).status).toBe(401);
+  });
+
+  it('creates, lists, uses and revokes API keys, stored hashed', async () => {
+    const alice = await registerUser('keys-a@example.com');
+    const bob = await registerUser('keys-b@example.com');
+    const created = await call('POST', '/api/auth/api-keys', { token: alice.access_token, body: { name: 'dashboard' } });
+    expect(created.status).toBe(201);
+    const key: string = created.body.key;
+    expect(key).toMatch(/^tfk_[0-9a-f]{12}_/);
+    const row = await pool.query<{ secret_hash: string }>('SELECT secret_hash FROM api_keys WHERE id = $1', [created.body.id]);
+    expect(row.rows[0]!.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(row.rows[0]!.secret_hash).not.toContain(key.slice(17));
+    expect((await call('GET', '/api/auth/me', { headers: { 'x-api-key': key } })).body.id).toBe(alice.user.id);
+    expect((await call('GET', '/api/auth/me', { token: key })).body.id).toBe(alice.user.id);
+    const listed = await call('GET', '/api/auth/api-keys', { token: alice.access_token });
+    expect(listed.body.data).toEqual([expect.objectContaining({ id: created.body.id, name: 'dashboard', revoked_at: null })]);
+    expect(listed.text).not.toContain(key);
+    expect((await call('DELETE', `/api/auth/api-keys/${created.body.id}`, { token: bob.access_token })).status).toBe(404);
+    expect((await call('DELETE', `/api/auth/api-keys/${created.body.id}`, { token: alice.access_token })).status).toBe(204);
+    expect((await call('GET', '/api/auth/me', { headers: { 'x-api-key': key } })).status).toBe(401);
+    expect((await call('GET', '/api/auth/me', { headers: { 'x-api-key': 'tfk_nonsense' } })).status).toBe(401);
+    expect((await call('DELETE', '/api/auth/api-keys/XYZ', { token: alice.access_token })).body.errors[0].field).toBe('id');
+    expect((await call('POST', '/api/auth/api-keys', { token: alice.access_token, body: { name: '' } })).body.errors[0].field).toBe('name');
+    expect((await call('POST', '/api/auth/api-keys', { body: { name: 'x' } })).status).toBe(401);
+  });
+});
+
+describe('universes', () => {
+  it('lists built-ins to everyone and own universes to their owner', async () => {
+    const anonymous = await call('GET', '/api/users/universe');
+    expect(anonymous.body.data.map((universe: { key: string }) => universe.key)).toEqual(['market_leaders', 'sector_etfs', 'index_etfs']);
+    expect((await call('GET', '/api/users/universe/sector_etfs')).body).toMatchObject({ category: 'builtin', count: 11 });
+    expect((await call('GET', '/api/users/universe/mine')).status).toBe(401);
+  });
+
+  it('supports create, read, replace, patch and delete, and keeps built-ins read-only', async () => {
+    const { access_token: token } = await registerUser('crud@example.com');
+    const created = await call('POST', '/api/users/universe', { token, body: { key: 'tech', name: 'Tech', symbols: ['msft', 'AAPL', 'aapl'], criteria: { sector: 'Technology' } } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ key: 'tech', category: 'user', kind: 'watchlist', symbols: ['AAPL', 'MSFT'], count: 2 });
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'tech', name: 'Again', symbols: [] } })).status).toBe(409);
+    expect((await call('GET', '/api/users/universe/tech', { token })).body.symbols).toEqual(['AAPL', 'MSFT']);
+    const listed = await call('GET', '/api/users/universe', { token });
+    expect(listed.body.data.map((universe: { key: string }) => universe.key)).toEqual(['market_leaders', 'sector_etfs', 'index_etfs', 'tech']);
+
+    const scan = await call('GET', '/api/patterns/scan?universe=tech&per_page=100', { token });
+    expect(scan.body.data.every((row: { symbol: string }) => ['AAPL', 'MSFT'].includes(row.symbol))).toBe(true);
+    expect(scan.body.pagination.total).toBe(active((row) => row.symbol === 'AAPL' || row.symbol === 'MSFT').length);
+
+    const patched = await call('PATCH', '/api/users/universe/tech', { token, body: { add_symbols: ['nvda'], remove_symbols: ['MSFT'], name: 'Tech 2' } });
+    expect(patched.body).toMatchObject({ name: 'Tech 2', symbols: ['AAPL', 'NVDA'] });
+    const replaced = await call('PUT', '/api/users/universe/tech', { token, body: { name: 'Energy', kind: 'universe', symbols: ['XOM'] } });
+    expect(replaced.status).toBe(200);
+    expect(replaced.body).toMatchObject({ name: 'Energy', kind: 'universe', symbols: ['XOM'], description: '' });
+    expect((await call('PUT', '/api/users/universe/new-one', { token, body: { name: 'New', symbols: [] } })).status).toBe(201);
+    expect((await call('DELETE', '/api/users/universe/tech', { token })).status).toBe(204);
+    expect((await call('GET', '/api/users/universe/tech', { token })).status).toBe(404);
+    expect((await call('DELETE', '/api/users/universe/tech', { token })).status).toBe(404);
+    expect((await call('PATCH', '/api/users/universe/tech', { token, body: { name: 'x' } })).status).toBe(404);
+
+    for (const [method, body] of [['PUT', { name: 'x', symbols: [] }], ['PATCH', { name: 'x' }], ['DELETE', undefined]] as const) {
+      expect((await call(method, '/api/users/universe/market_leaders', { token, body })).status).toBe(403);
+    }
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'index_etfs', name: 'x', symbols: [] } })).status).toBe(403);
+  });
+
+  it('refuses bad universe bodies naming the field', async () => {
+    const { access_token: token } = await registerUser('bad-universe@example.com');
+    const cases: [string, string, unknown, string][] = [
+      ['POST', '/api/users/universe', { key: 'Bad Key', name: 'x', symbols: [] }, 'key'],
+      ['POST', '/api/users/universe', { key: 'ok', name: '', symbols: [] }, 'name'],
+      ['POST', '/api/users/universe', { key: 'ok', name: 'x', symbols: ['AAPL', 'no way'] }, 'symbols.1'],
+      ['POST', '/api/users/universe', { key: 'ok', name: 'x', symbols: [], kind: 'portfolio' }, 'kind'],
+      ['POST', '/api/users/universe', { key: 'ok', name: 'x' }, 'symbols'],
+      ['POST', '/api/users/universe', { key: 'ok', name: 'x', symbols: [], criteria: [] }, 'criteria'],
+      ['PUT', '/api/users/universe/Bad%20Key', { name: 'x', symbols: [] }, 'key'],
+      ['PATCH', '/api/users/universe/ok', { add_symbols: 'AAPL' }, 'add_symbols'],
+      ['PATCH', '/api/users/universe/ok', { owner: 'x' }, '(body)'],
+    ];
+    for (const [method, url, body, field] of cases) {
+      const reply = await call(method, url, { token, body });
+      expect(reply.status, `${method} ${url} ${JSON.stringify(body)}`).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
+    }
+    const huge = await call('POST', '/api/users/universe', { token, body: { key: 'big', name: 'x', symbols: [], description: 'x'.repeat(300_000) } });
+    expect(huge.status).toBe(413);
+  });
+
+  it('never lets user A read or change user B\'s universe', async () => {
+    const alice = await registerUser('owner-a@example.com');
+    const bob = await registerUser('owner-b@example.com');
+    expect((await call('POST', '/api/users/universe', { token: bob.access_token, body: { key: 'secret', name: 'B only', symbols: ['XOM'] } })).status).toBe(201);
+    expect((await call('GET', '/api/users/universe/secret', { token: alice.access_token })).status).toBe(404);
+    expect((await call('GET', '/api/users/universe', { token: alice.access_token })).text).not.toContain('secret');
+    expect((await call('PATCH', '/api/users/universe/secret', { token: alice.access_token, body: { symbols: ['AAPL'] } })).status).toBe(404);
+    expect((await call('DELETE', '/api/users/universe/secret', { token: alice.access_token })).status).toBe(404);
+    const scan = await call('GET', '/api/patterns/scan?universe=secret', { token: alice.access_token });
+    expect(scan.status).toBe(400);
+    expect(scan.body.errors[0].field).toBe('universe');
+    // Alice may create her own universe with the same key; Bob's is unchanged.
+    expect((await call('PUT', '/api/users/universe/secret', { token: alice.access_token, body: { name: 'A', symbols: ['AAPL'] } })).status).toBe(201);
+    expect((await call('GET', '/api/users/universe/secret', { token: bob.access_token })).body).toMatchObject({ name: 'B only', symbols: ['XOM'] });
+    expect((await call('GET', '/api/users/universe/secret', { token: alice.access_token })).body).toMatchObject({ name: 'A', symbols: ['AAPL'] });
+  });
+});
+
+describe('HTTP behaviour', () => {
+  it('sends request ids (echoing a caller\'s), CORS for the dashboard origin and compressed bodies', async () => {
+    const echoed = await app.request('/health', { headers: { 'x-request-id': 'trace-123' } });
+    expect(echoed.headers.get('x-request-id')).toBe('trace-123');
+    const preflight = await app.request('/api/patterns/scan', { method: 'OPTIONS', headers: { origin: 'http://dash.example', 'access-control-request-method': 'GET' } });
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://dash.example');
+    const foreign = await app.request('/api/patterns/scan', { headers: { origin: 'http://evil.example' } });
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    const compressed = await app.request('/api/patterns/scan?per_page=50', { headers: { 'accept-encoding': 'gzip' } });
+    expect(compressed.headers.get('content-encoding')).toBe('gzip');
+  });
+
+  it('limits requests through Redis, more strictly on auth endpoints', async () => {
+    const limited = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_RATE_LIMIT_PER_MINUTE: '3', API_REDIS_PREFIX: `${prefix}limited:` } });
+    const login = () => call('POST', '/api/auth/login', { target: limited, body: { email: 'nobody@example.com', password: 'wrong password here' } });
+    expect((await login()).status).toBe(401);
+    expect((await login()).status).toBe(401);
+    const refused = await login();
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await call('GET', '/api/symbols?limit=1', { target: limited })).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(await redis.keys(`${prefix}limited:rl:*`)).not.toHaveLength(0);
+  });
+
+  it('reports readiness with projection lag, and degraded when the lag is too high', async () => {
+    const ready = await call('GET', '/ready', { target: buildApp({ lag: 5 }) });
+    expect(ready.body).toMatchObject({ status: 'ok', checks: { postgres: { ok: true }, redis: { ok: true }, projection_lag: { ok: true, details: { records: 5 } } } });
+    const behind = await call('GET', '/ready', { target: buildApp({ lag: 1_000_000 }) });
+    expect(behind.status).toBe(200);
+    expect(behind.body.status).toBe('degraded');
+    expect((await call('GET', '/health')).body).toEqual({ status: 'ok' });
+  });
+
+  it('serves from PostgreSQL when Redis is down, and /ready says degraded', async () => {
+    const deadRedis = new Redis({ port: 1, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    deadRedis.on('error', () => undefined);
+    await deadRedis.connect().catch(() => undefined);
+    try {
+      const degraded = buildApp({ redis: deadRedis, config: { API_REDIS_PREFIX: `${prefix}dead:` } });
+      const scan = await call('GET', '/api/patterns/scan?per_page=100', { target: degraded });
+      expect(scan.status).toBe(200);
+      expect(scan.body.timings.cache).toBe('bypass');
+      expect(scan.body.pagination.total).toBe(active().length);
+      expect((await call('GET', '/api/symbols/AAPL', { target: degraded })).body.timings.cache).toBe('bypass');
+      const ready = await call('GET', '/ready', { target: degraded });
+      expect(ready.status).toBe(200);
+      expect(ready.body.status).toBe('degraded');
+      expect(ready.body.checks.redis.ok).toBe(false);
+      const noRedis = buildApp({ redis: undefined });
+      expect((await call('GET', '/ready', { target: noRedis })).body.status).toBe('degraded');
+      expect((await call('GET', '/api/patterns/summary', { target: noRedis })).body.timings.cache).toBe('bypass');
+    } finally {
+      deadRedis.disconnect();
+    }
+  });
+
+  it('answers unknown routes with problem+json 404', async () => {
+    const reply = await call('GET', '/api/nowhere');
+    expect(reply.status).toBe(404);
+    expect(reply.body).toMatchObject({ status: 404, title: 'Not found' });
+  });
+});
+
+describe('startApi', () => {
+  it('listens on a real port and stops cleanly', async () => {
+    const handle = await startApi({
+      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
+      port: 0,
+      logger: createLogger('api-test', { level: 'silent' }),
+    });
+    try {
+      const response = await fetch(`${handle.url}/api/patterns/scan?per_page=5`, { headers: { 'accept-encoding': 'gzip' } });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(5);
+      await expect.poll(async () => ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok).toBe(true);
+      expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('tickflow_api_requests_total');
+    } finally {
+      await handle.stop();
+    }
+    await expect(fetch(`${handle.url}/health`)).rejects.toThrow();
+  });
+});

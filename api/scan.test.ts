@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import {
+  buildCountSql,
+  buildScanSql,
+  canonicalJson,
+  decodeCursor,
+  encodeCursor,
+  normaliseScanQuery,
+  pageOf,
+  parseInstant,
+  parseRsiRange,
+  patternView,
+  queryIdentity,
+  ScanInputError,
+  scopeSymbols,
+  withAge,
+  type PatternRow,
+  type ScanParameters,
+} from './scan.js';
+
+const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
+
+const row = (id: string, overrides: Partial<PatternRow> = {}): PatternRow => ({
+  pattern_id: id,
+  pattern: 'doji',
+  definition_version: 1,
+  tier: 'DAILY',
+  direction: 'NEUTRAL',
+  symbol: 'AAPL',
+  detected_at: new Date('2026-11-20T15:00:00Z'),
+  expires_at: new Date('2026-11-27T15:00:00Z'),
+  status: 'active',
+  confidence: 0.8,
+  base_confidence: '0.75',
+  fundamental_adjustment: 0.05,
+  fundamental_reasons: ['eps_surprise'],
+  price: 190.5,
+  change: null,
+  change_pct: null,
+  volume: '1000',
+  relative_strength: 1.2,
+  relative_volume: null,
+  rsi: 55,
+  levels: { support: 180 },
+  ...overrides,
+});
+
+function thrownField(action: () => unknown): string | undefined {
+  try {
+    action();
+  } catch (error) {
+    if (error instanceof ScanInputError) return error.field;
+    throw error;
+  }
+  return undefined;
+}
+
+describe('normaliseScanQuery', () => {
+  it('gives equal queries for equal scans written differently', () => {
+    const a = normaliseScanQuery({ ...defaults, pattern_types: ['Doji', 'hammer', 'doji'], symbols: ['msft', 'AAPL'], sectors: ['Technology'] }, undefined);
+    const b = normaliseScanQuery({ ...defaults, pattern_types: ['hammer', 'doji'], symbols: ['AAPL', 'MSFT', 'aapl'], sectors: ['technology'] }, undefined);
+    expect(canonicalJson(a)).toBe(canonicalJson(b));
+    expect(a.filters.patternTypes).toEqual(['doji', 'hammer']);
+    expect(a.filters.symbols).toEqual(['AAPL', 'MSFT']);
+  });
+
+  it('maps timeframes to tiers and keeps absent bounds undefined', () => {
+    expect(normaliseScanQuery({ ...defaults, timeframe: 'combo' }, undefined).filters.tiers).toEqual(['COMBO']);
+    const all = normaliseScanQuery(defaults, undefined).filters;
+    expect(all.tiers).toEqual([]);
+    expect(all.symbols).toBeUndefined();
+    expect(all.rsiMin).toBeUndefined();
+  });
+
+  it('intersects symbols with the universe', () => {
+    expect(normaliseScanQuery({ ...defaults, symbols: ['AAPL', 'XOM'] }, ['MSFT', 'AAPL']).filters.symbols).toEqual(['AAPL']);
+    expect(normaliseScanQuery(defaults, ['MSFT', 'AAPL']).filters.symbols).toEqual(['AAPL', 'MSFT']);
+  });
+
+  it('names the bad field', () => {
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, rsi_range: '80,20' }, undefined))).toBe('rsi_range');
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, since: 'yesterday' }, undefined))).toBe('since');
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, since: '2026-11-02', until: '2026-11-01' }, undefined))).toBe('until');
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, cursor: 'garbage!' }, undefined))).toBe('cursor');
+  });
+
+  it('accepts a cursor only for the query that issued it', () => {
+    const query = normaliseScanQuery(defaults, undefined);
+    const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(query.filters, 'confidence', 'desc') });
+    expect(normaliseScanQuery({ ...defaults, cursor, per_page: 10 }, undefined).page.cursor).toEqual({ value: 0.7, id: 'p9', query: expect.any(String) });
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, cursor, sort_order: 'asc' }, undefined))).toBe('cursor');
+    expect(thrownField(() => normaliseScanQuery({ ...defaults, cursor, confidence_min: 0.9 }, undefined))).toBe('cursor');
+  });
+});
+
+describe('cursors', () => {
+  it('round-trip any value', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null)), fc.string(), fc.string(), (value, id, query) => {
+        const decoded = decodeCursor(encodeCursor({ value, id, query }));
+        expect(decoded).toEqual({ value: Object.is(value, -0) ? 0 : value, id, query });
+      }),
+    );
+  });
+
+  it('reject what this API did not issue', () => {
+    for (const text of ['', 'e30', Buffer.from('[1,2,3]').toString('base64url'), Buffer.from('[{},"a","b"]').toString('base64url'), Buffer.from('[1,"a"]').toString('base64url')]) {
+      expect(() => decodeCursor(text)).toThrow(ScanInputError);
+    }
+  });
+});
+
+describe('parameter parsers', () => {
+  it('parse RSI ranges with open sides', () => {
+    expect(parseRsiRange('30,70')).toEqual({ min: 30, max: 70 });
+    expect(parseRsiRange(',70')).toEqual({ min: undefined, max: 70 });
+    expect(parseRsiRange('30,')).toEqual({ min: 30, max: undefined });
+    for (const bad of ['30', 'a,b', '30,170', '-5,20', '70,30']) expect(() => parseRsiRange(bad)).toThrow(ScanInputError);
+  });
+
+  it('parse instants as ISO or epoch ms', () => {
+    expect(parseInstant('since', '1764000000000')).toBe(1764000000000);
+    expect(parseInstant('since', '2026-11-25T14:30:00Z')).toBe(Date.parse('2026-11-25T14:30:00Z'));
+    expect(() => parseInstant('since', 'Nov 25')).toThrow(ScanInputError);
+    expect(() => parseInstant('since', '2026-13-45')).toThrow(ScanInputError);
+  });
+
+  it('scope symbols', () => {
+    expect(scopeSymbols(undefined, undefined)).toBeUndefined();
+    expect(scopeSymbols([' aapl ', 'AAPL', ''], undefined)).toEqual(['AAPL']);
+    expect(scopeSymbols(['XOM'], ['AAPL'])).toEqual([]);
+  });
+});
+
+describe('SQL', () => {
+  const query = (overrides: Partial<ScanParameters>, universe?: string[]) => normaliseScanQuery({ ...defaults, ...overrides }, universe);
+
+  it('binds every filter as a parameter, never as text', () => {
+    const sql = buildScanSql(query({ pattern_types: ["x'; drop table users; --"], symbols: ['AAPL'], sectors: ['Tech'], timeframe: 'daily', rs_min: 1.1, vol_min: 1.5, rsi_range: '30,70', since: '2026-11-01T00:00:00Z', until: '2026-11-02T00:00:00Z' }));
+    expect(sql.text).not.toContain('drop table');
+    expect(sql.values).toContainEqual(["x'; drop table users; --"]);
+    expect(sql.text).toContain("p.status = 'active'");
+    expect(sql.text).toMatch(/ORDER BY p\.confidence DESC, p\.pattern_id DESC LIMIT \$\d+$/);
+    expect(sql.values.at(-1)).toBe(31);
+  });
+
+  it('pages by offset without a cursor and by keyset with one', () => {
+    const offset = buildScanSql(query({ page: 3, per_page: 10 }));
+    expect(offset.text).toMatch(/OFFSET \$\d+$/);
+    expect(offset.values.at(-1)).toBe(20);
+    const first = query({});
+    const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(first.filters, 'confidence', 'desc') });
+    const keyset = buildScanSql(query({ cursor, page: 3 }));
+    expect(keyset.text).toContain('(p.confidence, p.pattern_id) < ($');
+    expect(keyset.text).not.toContain('OFFSET');
+  });
+
+  it('spells out NULL ordering for relative strength', () => {
+    const base = query({ sort_by: 'rs' });
+    const identity = (order: 'asc' | 'desc') => queryIdentity(base.filters, 'rs', order);
+    const desc = buildScanSql(query({ sort_by: 'rs', cursor: encodeCursor({ value: 1.2, id: 'a', query: identity('desc') }) }));
+    expect(desc.text).toContain('NULLS LAST');
+    expect(desc.text).toContain('OR p.relative_strength IS NULL');
+    const descNull = buildScanSql(query({ sort_by: 'rs', cursor: encodeCursor({ value: null, id: 'a', query: identity('desc') }) }));
+    expect(descNull.text).toContain('p.relative_strength IS NULL AND p.pattern_id <');
+    const ascNull = buildScanSql(query({ sort_by: 'rs', sort_order: 'asc', cursor: encodeCursor({ value: null, id: 'a', query: identity('asc') }) }));
+    expect(ascNull.text).toContain('NULLS FIRST');
+    expect(ascNull.text).toContain('OR p.relative_strength IS NOT NULL');
+  });
+
+  it('rejects a null cursor value on a non-nullable sort', () => {
+    const base = query({});
+    expect(() => buildScanSql(query({ cursor: encodeCursor({ value: null, id: 'a', query: queryIdentity(base.filters, 'confidence', 'desc') }) }))).toThrow(ScanInputError);
+  });
+
+  it('caps the count', () => {
+    const count = buildCountSql(query({ status: 'all', confidence_min: 0 }).filters, 1000);
+    expect(count.text).toContain('LIMIT $1');
+    expect(count.text).not.toContain('WHERE');
+    expect(count.values).toEqual([1001]);
+  });
+});
+
+describe('views and pages', () => {
+  it('converts pg rows to numbers and ISO strings', () => {
+    const view = patternView(row('p1'));
+    expect(view.base_confidence).toBe(0.75);
+    expect(view.volume).toBe(1000);
+    expect(view.change).toBeNull();
+    expect(view.detected_at).toBe('2026-11-20T15:00:00.000Z');
+    expect(patternView(row('p2', { levels: null, fundamental_reasons: null, detected_at: '2026-11-20T15:00:00Z' })).levels).toEqual({});
+  });
+
+  it('cuts the extra row into a next cursor', () => {
+    const q = normaliseScanQuery({ ...defaults, per_page: 2, sort_by: 'detected_at' }, undefined);
+    const rows = ['a', 'b', 'c'].map((id) => patternView(row(id)));
+    const { items, nextCursor } = pageOf(rows, q);
+    expect(items.map((item) => item.id)).toEqual(['a', 'b']);
+    expect(decodeCursor(nextCursor!)).toMatchObject({ value: '2026-11-20T15:00:00.000Z', id: 'b' });
+    expect(pageOf(rows.slice(0, 2), q).nextCursor).toBeUndefined();
+  });
+
+  it('computes age and time to expiry at response time', () => {
+    const aged = withAge(patternView(row('a')), Date.parse('2026-11-20T16:00:00Z'));
+    expect(aged.age_seconds).toBe(3600);
+    expect(aged.expires_in_seconds).toBe(7 * 86400 - 3600);
+  });
+});
