@@ -1,0 +1,316 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import { BROADCAST_COPY_HEADER, createLogger, createMetricsRegistry, isBroadcastCopy, readSchemaId, type Encoder } from '../platform/index.js';
+import { tailTopic } from '../platform/topic-tail.js';
+import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import { SessionCalendar } from './calendar.js';
+import { PatternEngine, type BarInput, type FundamentalsInput, type PatternEventRecord } from './engine.js';
+import { startProcessor, type ProcessorHandle } from './processor.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const calendar = new SessionCalendar();
+const logger = createLogger('processor-int', { level: 'error' });
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'META', 'TSLA', 'AMD', 'NFLX'];
+const SESSIONS = ['2026-11-23', '2026-11-24'];
+const FACTS: FundamentalsInput & Record<string, unknown> = {
+  symbol: 'NVDA', asOfDate: '2026-11-01', fiscalPeriod: 'Q3', fiscalYear: 2026, eps: 1.2, epsEstimate: 1.1, epsSurprisePct: 9.1, revenue: 3.5e10,
+  revenueYoYGrowthPct: 62, marketCap: null, priceToEarnings: null, priceToBook: null, evToEbitda: null, dividendYield: null, debtToEquity: null,
+  source: 'test', updatedAtMs: 0,
+};
+
+interface Aggregate extends BarInput {
+  vwap: number | null;
+  transactions: number | null;
+  accumulatedVolume: number | null;
+  officialOpen: number | null;
+  dayVwap: number | null;
+  averageTradeSize: number | null;
+  otc: boolean;
+  ingestedAtMs: number;
+}
+
+function stream(sessions: readonly string[], minutes: number): Aggregate[] {
+  let seed = 11;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const prices = new Map([...SYMBOLS, 'SPY'].map((symbol) => [symbol, 100]));
+  const bars: Aggregate[] = [];
+  for (const date of sessions) {
+    const open = calendar.dayOf(Date.parse(`${date}T17:00:00Z`)).openMs;
+    for (let minute = 0; minute < minutes; minute += 1) {
+      for (const symbol of ['SPY', ...SYMBOLS]) {
+        const first = prices.get(symbol)!;
+        const close = first * (1 + (random() - 0.5) * 0.01);
+        prices.set(symbol, close);
+        const start = open + minute * 60_000;
+        bars.push({
+          symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + 60_000, open: first, close,
+          high: Math.max(first, close) * (1 + random() * 0.002), low: Math.min(first, close) * (1 - random() * 0.002),
+          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200), source: 'massive',
+          vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, ingestedAtMs: start + 61_000,
+        });
+      }
+    }
+  }
+  return bars;
+}
+
+async function readAll(kafka: TestKafka, topic: string): Promise<{ partition: number; message: KafkaMessage }[]> {
+  const records: { partition: number; message: KafkaMessage }[] = [];
+  const tail = await tailTopic({ kafka: kafka.kafka, topic, groupPrefix: 'test-reader', logger, onMessage: (message, partition) => void records.push({ partition, message }) });
+  await tail.caughtUp();
+  await tail.stop();
+  return records;
+}
+
+describe('processor shell against the real broker', () => {
+  let env: TestKafka;
+  let minuteTopic: string;
+  let inputCount = 0;
+  let homePartition = 0;
+  let encode: Encoder<Aggregate>;
+  const children: ChildProcess[] = [];
+  const handles: ProcessorHandle[] = [];
+
+  beforeAll(async () => {
+    env = await createTestTopics('proc', ['minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    minuteTopic = env.codec.topic('minuteAggregates');
+    encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
+    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    await producer.send({ topic: env.codec.topic('fundamentals'), messages: [{ key: 'NVDA', value: await env.codec.encode('fundamentals', FACTS) }] });
+    const bars = stream(SESSIONS, 390);
+    // Learn the benchmark's home partition; every other partition gets copies with the broadcast header.
+    const [home] = await producer.send({ topic: minuteTopic, messages: [{ key: 'SPY', value: encode(bars[0]!) }] });
+    homePartition = home!.partition;
+    await producer.disconnect();
+    await produceBars(bars.slice(1), [
+      // Bad input: undecodable bytes and an impossible bar; both must land in the dead-letter topic.
+      { key: 'AAPL', value: Buffer.from('not avro') },
+      { key: 'AAPL', value: encode({ ...bars.at(-1)!, symbol: 'AAPL', high: 1, low: 2 }) },
+    ]);
+    inputCount += 1;
+  });
+
+  async function produceBars(bars: readonly Aggregate[], extra: { key: string; value: Buffer }[] = []): Promise<void> {
+    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const ordered: { key: string; value: Buffer; partition?: number; headers?: IHeaders }[] = [];
+    for (const bar of bars) {
+      const value = encode(bar);
+      ordered.push({ key: bar.symbol, value });
+      if (bar.symbol === 'SPY') {
+        for (let partition = 0; partition < 6; partition += 1) {
+          if (partition !== homePartition) ordered.push({ key: 'SPY', value, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } });
+        }
+      }
+    }
+    ordered.push(...extra);
+    for (let i = 0; i < ordered.length; i += 2000) await producer.send({ topic: minuteTopic, messages: ordered.slice(i, i + 2000) });
+    inputCount += ordered.length;
+    await producer.disconnect();
+  }
+
+  afterAll(async () => {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    for (const handle of handles) await handle.stop().catch(() => {});
+    await env?.cleanup();
+  });
+
+  async function expectedOutput(): Promise<Map<number, Buffer[]>> {
+    const input = await readAll(env, minuteTopic);
+    expect(input).toHaveLength(inputCount);
+    const encode = await env.codec.encoderFor<PatternEventRecord>('patterns');
+    const facts = new Map([[FACTS.symbol, FACTS]]);
+    const engines = new Map<number, PatternEngine>();
+    const expected = new Map<number, Buffer[]>();
+    input.sort((a, b) => a.partition - b.partition || Number(a.message.offset) - Number(b.message.offset));
+    for (const { partition, message } of input) {
+      let engine = engines.get(partition);
+      if (!engine) engines.set(partition, (engine = new PatternEngine({ fundamentals: { get: (symbol) => facts.get(symbol) } })));
+      let bar: BarInput;
+      try {
+        bar = await env.codec.decode<BarInput>(message.value!);
+      } catch {
+        continue;
+      }
+      const events: PatternEventRecord[] = [];
+      engine.onBar(bar, { topic: minuteTopic, partition, offset: Number(message.offset) }, isBroadcastCopy(message.headers), events);
+      const list = expected.get(partition) ?? [];
+      for (const event of events) list.push(encode(event));
+      expected.set(partition, list);
+    }
+    return expected;
+  }
+
+  async function committedByPartition(groupId: string): Promise<Map<number, number>> {
+    const admin = env.kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [minuteTopic] });
+      return new Map(offsets!.partitions.map((entry) => [entry.partition, Number(entry.offset)]));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function committedTotal(groupId: string): Promise<number> {
+    const admin = env.kafka.admin();
+    await admin.connect();
+    try {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [minuteTopic] });
+      return offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function highWatermarkTotal(): Promise<number> {
+    const admin = env.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.fetchTopicOffsets(minuteTopic)).reduce((sum, entry) => sum + Number(entry.high), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The output topic holds exactly the reference engine's events, byte for byte, in order per partition. */
+  async function expectExactlyOnce(): Promise<{ partition: number; message: KafkaMessage }[]> {
+    const expected = await expectedOutput();
+    const output = await readAll(env, env.codec.topic('patterns'));
+    const actual = new Map<number, string[]>();
+    for (const { partition, message } of output) actual.set(partition, [...(actual.get(partition) ?? []), message.value!.toString('hex')]);
+    let events = 0;
+    for (const [partition, list] of expected) {
+      events += list.length;
+      expect(actual.get(partition) ?? []).toEqual(list.map((buffer) => buffer.toString('hex')));
+    }
+    expect(events).toBeGreaterThan(50);
+    expect(output).toHaveLength(events);
+    return output;
+  }
+
+  function startChild(groupId: string): ChildProcess {
+    const child = spawn(process.execPath, ['bin/tickflow.js', 'process', '--ops-port', '0'], {
+      cwd: root,
+      env: {
+        ...process.env,
+        TOPIC_PREFIX: env.prefix,
+        PROCESSOR_GROUP_ID: groupId,
+        PROCESSOR_INPUTS: 'minuteAggregates',
+        PROCESSOR_TRADE_BARS: 'false',
+        PROCESSOR_MAX_RECORDS_PER_TRANSACTION: '40',
+        PROCESSOR_SNAPSHOT_EVERY_RECORDS: '400',
+        LOG_LEVEL: 'error',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    children.push(child);
+    return child;
+  }
+
+  it('a SIGKILLed processor and a rebalance leave each expected event exactly once (read_committed)', async () => {
+    const groupId = `${env.prefix}processors`;
+    const total = await highWatermarkTotal();
+    const child = startChild(groupId);
+    await vi.waitFor(async () => expect(await committedTotal(groupId)).toBeGreaterThan(total / 5), { timeout: 90_000, interval: 100 });
+    // A second instance joins: the partitions are split (rebalance) while the first keeps going.
+    const second = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger,
+      snapshotEveryRecords: 400, maxRecordsPerTransaction: 40,
+    });
+    handles.push(second);
+    await vi.waitFor(() => expect(second.assigned().length).toBeGreaterThan(0), { timeout: 60_000, interval: 100 });
+    const killedAt = await committedTotal(groupId);
+    expect(killedAt).toBeLessThan(total);
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // The survivor takes over every partition and finishes the log.
+    await vi.waitFor(async () => expect(await committedTotal(groupId)).toBe(total), { timeout: 110_000, interval: 200 });
+
+    const output = await expectExactlyOnce();
+    const decoded = await Promise.all(output.slice(0, 200).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
+    expect(new Set(decoded.map((event) => event.kind))).toContain('DETECTED');
+    // Benchmark patterns come only from its home partition (copies never emit).
+    expect(decoded.filter((event) => event.symbol === 'SPY').every((event) => event.sourcePartition === homePartition)).toBe(true);
+    expect(readSchemaId(output[0]!.message.value!)).toBeGreaterThan(0);
+
+    const deadLetters = await readAll(env, env.codec.topic('deadLetters'));
+    expect(deadLetters).toHaveLength(2);
+    const reasons = await Promise.all(deadLetters.map(({ message }) => env.codec.decode<{ reason: string; sourceTopic: string }>(message.value!)));
+    expect(reasons.map((entry) => entry.reason).sort()).toEqual(['invalid', 'undecodable']);
+
+    // A clean stop writes a snapshot per partition with the offsets it matches.
+    await second.stop();
+    handles.splice(handles.indexOf(second), 1);
+    const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
+    const latest = new Map<string, { nextOffset: number }>();
+    for (const { message } of snapshots) latest.set(message.key!.toString(), await env.codec.decode<{ nextOffset: number }>(message.value!));
+    // Each partition has a snapshot, never ahead of the offsets committed with it.
+    expect(latest.size).toBe(6);
+    const committed = await committedByPartition(groupId);
+    for (const [key, snapshot] of latest) {
+      const partition = Number(key.split('/').at(-1));
+      expect(snapshot.nextOffset).toBeGreaterThan(0);
+      expect(snapshot.nextOffset).toBeLessThanOrEqual(committed.get(partition)!);
+    }
+  });
+
+  it('a restart replays only from the snapshots (not all history), and a new group reproduces the same bytes', async () => {
+    const groupId = `${env.prefix}processors`;
+    // What a restart must replay at most: the records between each snapshot and its committed offset.
+    const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
+    const snapshotAt = new Map<number, number>();
+    for (const { message } of snapshots) snapshotAt.set(Number(message.key!.toString().split('/').at(-1)), (await env.codec.decode<{ nextOffset: number }>(message.value!)).nextOffset);
+    const committedBefore = await committedByPartition(groupId);
+    const gap = [...committedBefore].reduce((sum, [partition, offset]) => sum + offset - (snapshotAt.get(partition) ?? 0), 0);
+    const registry = createMetricsRegistry('processor-int', { collectDefaults: false });
+    const restarted = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger, metrics: registry,
+    });
+    handles.push(restarted);
+    await vi.waitFor(() => expect(restarted.ready()).toBe(true), { timeout: 60_000, interval: 100 });
+    // The next session's first minutes: they also close yesterday's daily bars (daily tier, gaps).
+    await produceBars(
+      stream(['2026-11-25'], 3).map((bar, i) => {
+        const open = bar.open * (i % 2 === 0 ? 1.02 : 0.98);
+        return { ...bar, open, high: Math.max(bar.high, open), low: Math.min(bar.low, open) };
+      }),
+    );
+    const total = await highWatermarkTotal();
+    await vi.waitFor(async () => expect(await committedTotal(groupId)).toBe(total), { timeout: 110_000, interval: 200 });
+    const records = (await registry.getSingleMetric('tickflow_processor_records_total')!.get()).values;
+    const replayed = records.filter((entry) => entry.labels.outcome === 'replayed').reduce((sum, entry) => sum + entry.value, 0);
+    expect(replayed).toBeLessThanOrEqual(gap);
+    expect(replayed).toBeLessThan(inputCount / 2);
+    expect(records.reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(0);
+    await restarted.stop();
+    handles.splice(handles.indexOf(restarted), 1);
+    const firstRun = await expectExactlyOnce();
+    const decoded = await Promise.all(firstRun.map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
+    expect(decoded.some((event) => event.tier === 'DAILY')).toBe(true);
+    expect(decoded.some((event) => event.kind === 'EXPIRED')).toBe(true);
+    expect(decoded.some((event) => event.symbol === 'NVDA' && event.fundamentalReasons.length === 2)).toBe(true);
+
+    // A second group over the same log: its events are byte-identical copies of the first group's.
+    const replay = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}replay`, inputs: ['minuteAggregates'], engine: {}, logger,
+    });
+    handles.push(replay);
+    await vi.waitFor(async () => expect(await committedTotal(`${env.prefix}replay`)).toBe(total), { timeout: 110_000, interval: 200 });
+    await replay.stop();
+    handles.splice(handles.indexOf(replay), 1);
+    const both = await readAll(env, env.codec.topic('patterns'));
+    expect(both).toHaveLength(firstRun.length * 2);
+    for (let partition = 0; partition < 6; partition += 1) {
+      const values = both.filter((entry) => entry.partition === partition).map((entry) => entry.message.value!.toString('hex'));
+      const half = values.length / 2;
+      expect(values.slice(half)).toEqual(values.slice(0, half));
+    }
+  });
+});

@@ -1,0 +1,453 @@
+import { hostname } from 'node:os';
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
+import {
+  AvroCodec,
+  Counter,
+  Gauge,
+  createKafka,
+  isBroadcastCopy,
+  topicName,
+  type Encoder,
+  type Logger,
+  type Registry,
+  type TopicKey,
+} from '../platform/index.js';
+import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
+import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
+import { TradeBarBuilder, type TradeInput } from './trade-bars.js';
+
+/** A message a partition core wants produced in the same transaction as its input offsets. */
+export interface OutputMessage {
+  readonly topic: string;
+  readonly key: string;
+  readonly value: Buffer;
+  readonly partition: number;
+}
+
+/** What one input partition runs: the pure engine (or trade-bar builder) behind a small adapter. */
+interface PartitionCore {
+  /** Folds one decoded input; `out` is undefined while replaying (outputs were already committed). */
+  fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'invalid' | 'skipped';
+  snapshot(): Buffer;
+}
+
+interface SnapshotValue {
+  group: string;
+  inputTopic: string;
+  partition: number;
+  nextOffset: number;
+  engineVersion: number;
+  state: Buffer;
+  createdAtMs: number;
+}
+
+interface DeadLetterValue {
+  stage: string;
+  source: string;
+  reason: string;
+  details: string | null;
+  rawPayload: Buffer;
+  sourceTopic: string | null;
+  sourcePartition: number | null;
+  sourceOffset: number | null;
+  receivedAtMs: number;
+}
+
+interface PartitionTask {
+  readonly topic: string;
+  readonly partition: number;
+  readonly producer: Producer;
+  core: PartitionCore;
+  /** The next input offset to fold. */
+  nextOffset: number;
+  /** Offsets below this were already committed with their output: fold them silently. */
+  replayUntil: number;
+  /** Set while waiting for a seek back to the snapshot's offset to take effect. */
+  seekTo: number | undefined;
+  recordsSinceSnapshot: number;
+  /** Input offset of the last snapshot written (or restored). */
+  snapshotOffset: number;
+}
+
+export interface ProcessorOptions {
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  readonly topicPrefix: string;
+  readonly groupId: string;
+  readonly inputs: readonly TopicKey[];
+  readonly engine: EngineOptions;
+  readonly logger: Logger;
+  readonly metrics?: Registry;
+  readonly useFundamentals?: boolean;
+  /** Build minute bars from the trades topic into the minute topic. */
+  readonly tradeBars?: boolean;
+  readonly tradeBarLatenessMs?: number;
+  readonly snapshotEveryRecords?: number;
+  readonly snapshotMaxBytes?: number;
+  readonly maxRecordsPerTransaction?: number;
+  readonly clientId?: string;
+}
+
+export interface ProcessorHandle {
+  /** True once the group has been joined and the side tables are loaded. */
+  readonly ready: () => boolean;
+  /** Partitions this instance currently processes, as `topic:partition`. */
+  readonly assigned: () => string[];
+  /** Stops consuming, writes a final snapshot of each partition, and disconnects. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The transaction coordinator answers CONCURRENT_TRANSACTIONS (51) while the markers of the previous
+ * transaction (or of a fenced owner's) are still being written; the Java client retries it, and kafkajs
+ * does so for produce but not for AddOffsetsToTxn, so the shell retries it with a short backoff.
+ */
+async function retryConcurrentTransactions<T>(operation: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await operation();
+    } catch (error) {
+      const code = (error as { code?: number }).code;
+      if (code !== 51 || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, 20 * attempt)));
+    }
+  }
+}
+
+const SUPPORTED_INPUTS: readonly TopicKey[] = ['minuteAggregates', 'dailyAggregates'];
+
+function createMetrics(registry: Registry | undefined) {
+  const registers = registry ? [registry] : [];
+  return {
+    records: new Counter({ name: 'tickflow_processor_records_total', help: 'Input records by topic and outcome', labelNames: ['topic', 'outcome'], registers }),
+    events: new Counter({ name: 'tickflow_processor_events_total', help: 'Output messages by topic', labelNames: ['topic'], registers }),
+    transactions: new Counter({ name: 'tickflow_processor_transactions_total', help: 'Kafka transactions by result', labelNames: ['result'], registers }),
+    snapshots: new Counter({ name: 'tickflow_processor_snapshots_total', help: 'State snapshots by result', labelNames: ['result'], registers }),
+    snapshotBytes: new Gauge({ name: 'tickflow_processor_snapshot_bytes', help: 'Size of the last snapshot of a partition', labelNames: ['topic', 'partition'], registers }),
+    assigned: new Gauge({ name: 'tickflow_processor_assigned_partitions', help: 'Input partitions processed by this instance', registers }),
+  };
+}
+
+/**
+ * The streaming shell: a consumer group over the aggregate topics; each input partition has its own
+ * engine and its own transactional producer (transactionalId = group.topic.partition, so a new owner
+ * fences the old one after a rebalance). Every batch is one consume-transform-produce transaction:
+ * pattern events, dead letters, an occasional state snapshot and the input offsets commit together.
+ */
+export async function startProcessor(options: ProcessorOptions): Promise<ProcessorHandle> {
+  const logger = options.logger;
+  const metrics = createMetrics(options.metrics);
+  const inputs = [...options.inputs];
+  for (const input of inputs) {
+    if (!SUPPORTED_INPUTS.includes(input)) throw new Error(`unsupported processor input ${input}; use ${SUPPORTED_INPUTS.join(' or ')}`);
+  }
+  const clientId = options.clientId ?? `tickflow-processor-${hostname()}-${process.pid}`;
+  const kafka: Kafka = createKafka({ brokers: options.brokers, clientId, logger });
+  const codec = new AvroCodec(options.registryUrl, options.topicPrefix);
+  const topic = (key: TopicKey) => topicName(key, options.topicPrefix);
+  const patternsTopic = topic('patterns');
+  const snapshotsTopic = topic('processorSnapshots');
+  const deadLetterTopic = topic('deadLetters');
+  const minuteTopic = topic('minuteAggregates');
+  const tradesTopic = topic('trades');
+  const encodePattern = await codec.encoderFor<PatternEventRecord>('patterns');
+  const encodeSnapshot = await codec.encoderFor<SnapshotValue>('processorSnapshots');
+  const encodeDeadLetter = await codec.encoderFor<DeadLetterValue>('deadLetters');
+  const encodeAggregate: Encoder<unknown> | undefined = options.tradeBars ? await codec.encoderFor<unknown>('minuteAggregates') : undefined;
+  const snapshotEvery = options.snapshotEveryRecords ?? 50_000;
+  const snapshotMaxBytes = options.snapshotMaxBytes ?? 900_000;
+  const maxPerTransaction = options.maxRecordsPerTransaction ?? 5_000;
+
+  const admin = kafka.admin();
+  await admin.connect();
+  const patternsPartitions = (await admin.fetchTopicMetadata({ topics: [patternsTopic] })).topics[0]!.partitions.length;
+
+  // Side tables: fundamentals (latest per symbol) and snapshots (latest per partition), both tailed.
+  const fundamentals = new Map<string, FundamentalsInput>();
+  const snapshots = new Map<string, SnapshotValue>();
+  const tails: TopicTail[] = [];
+  if (options.useFundamentals ?? true) {
+    tails.push(
+      await tailTopic({
+        kafka,
+        topic: topic('fundamentals'),
+        groupPrefix: options.groupId,
+        logger,
+        onMessage: async (message) => {
+          if (!message.value) return;
+          try {
+            const facts = await codec.decode<FundamentalsInput>(message.value);
+            const known = fundamentals.get(facts.symbol);
+            if (known === undefined || known.asOfDate <= facts.asOfDate) fundamentals.set(facts.symbol, facts);
+          } catch (error) {
+            logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
+          }
+        },
+      }),
+    );
+  }
+  const snapshotTail = await tailTopic({
+    kafka,
+    topic: snapshotsTopic,
+    groupPrefix: options.groupId,
+    logger,
+    onMessage: async (message) => {
+      if (!message.value || !message.key) return;
+      try {
+        const snapshot = await codec.decode<SnapshotValue>(message.value);
+        if (snapshot.group === options.groupId) snapshots.set(message.key.toString(), snapshot);
+      } catch (error) {
+        logger.warn({ err: error, offset: message.offset }, 'undecodable snapshot skipped');
+      }
+    },
+  });
+  tails.push(snapshotTail);
+  for (const tail of tails) await tail.caughtUp();
+
+  const engineOptions: EngineOptions = { ...options.engine, fundamentals: { get: (symbol) => fundamentals.get(symbol) } };
+  const tasks = new Map<string, PartitionTask>();
+  let joined = false;
+  let stopping = false;
+
+  const snapshotKey = (inputTopic: string, partition: number) => `${options.groupId}/${inputTopic}/${partition}`;
+
+  function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
+    if (inputTopic === tradesTopic) {
+      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs) : new TradeBarBuilder(options.tradeBarLatenessMs);
+      return {
+        fold: (value, _headers, _offset, out) => {
+          const bars = builder.onTrade(value as TradeInput);
+          if (bars === undefined) return 'invalid';
+          if (out) for (const bar of bars) out.push({ topic: minuteTopic, key: bar.symbol, value: encodeAggregate!(bar), partition });
+          return bars.length > 0 ? 'applied' : 'skipped';
+        },
+        snapshot: () => builder.snapshot(),
+      };
+    }
+    const engine = state ? PatternEngine.restore(state, engineOptions) : new PatternEngine(engineOptions);
+    const events: PatternEventRecord[] = [];
+    return {
+      fold: (value, headers, offset, out) => {
+        events.length = 0;
+        const outcome = engine.onBar(value as BarInput, { topic: inputTopic, partition, offset }, isBroadcastCopy(headers), events);
+        if (out) {
+          for (const event of events) out.push({ topic: patternsTopic, key: event.symbol, value: encodePattern(event), partition: partition % patternsPartitions });
+        }
+        return outcome === 'invalid' ? 'invalid' : outcome === 'applied' ? 'applied' : 'skipped';
+      },
+      snapshot: () => engine.snapshot(),
+    };
+  }
+
+  async function openTask(inputTopic: string, partition: number): Promise<PartitionTask> {
+    // Connecting the transactional producer first fences a previous owner of this partition.
+    const producer = kafka.producer({
+      transactionalId: `${options.groupId}.${inputTopic}.${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    await producer.connect();
+    const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [inputTopic] });
+    const committedOffset = Number(committed?.partitions.find((entry) => entry.partition === partition)?.offset ?? -1);
+    const bounds = (await admin.fetchTopicOffsets(inputTopic)).find((entry) => entry.partition === partition)!;
+    const low = Number(bounds.low);
+    const resumeAt = committedOffset >= 0 ? committedOffset : low;
+    await snapshotTail.caughtUp();
+    const snapshot = snapshots.get(snapshotKey(inputTopic, partition));
+    let core: PartitionCore | undefined;
+    let start = low;
+    if (snapshot && snapshot.engineVersion === ENGINE_VERSION && snapshot.nextOffset <= resumeAt && snapshot.nextOffset >= low) {
+      try {
+        core = createCore(inputTopic, partition, snapshot.state);
+        start = snapshot.nextOffset;
+      } catch (error) {
+        if (!(error instanceof SnapshotVersionError)) logger.warn({ err: error, inputTopic, partition }, 'snapshot unreadable; rebuilding from the log');
+      }
+    }
+    core ??= createCore(inputTopic, partition, undefined);
+    logger.info({ inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt }, 'partition opened');
+    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, recordsSinceSnapshot: 0, snapshotOffset: start };
+  }
+
+  async function closeTask(key: string): Promise<void> {
+    const task = tasks.get(key);
+    if (!task) return;
+    tasks.delete(key);
+    await task.producer.disconnect().catch((error: unknown) => logger.warn({ err: error, key }, 'producer disconnect failed'));
+  }
+
+  function deadLetter(reason: string, details: string | null, raw: Buffer | null, inputTopic: string, partition: number, offset: number): OutputMessage {
+    return {
+      topic: deadLetterTopic,
+      key: inputTopic,
+      partition: 0,
+      value: encodeDeadLetter({
+        stage: 'processors',
+        source: inputTopic,
+        reason,
+        details,
+        rawPayload: raw ?? Buffer.alloc(0),
+        sourceTopic: inputTopic,
+        sourcePartition: partition,
+        sourceOffset: offset,
+        receivedAtMs: Date.now(),
+      }),
+    };
+  }
+
+  /** Produces `out`, maybe a snapshot, and the offsets up to `nextOffset` in one transaction. */
+  async function commit(task: PartitionTask, out: OutputMessage[], nextOffset: number, forceSnapshot: boolean): Promise<void> {
+    const messages = [...out];
+    const wantSnapshot = forceSnapshot || task.recordsSinceSnapshot >= snapshotEvery;
+    if (wantSnapshot) {
+      const state = task.core.snapshot();
+      metrics.snapshotBytes.set({ topic: task.topic, partition: String(task.partition) }, state.length);
+      if (state.length > snapshotMaxBytes) {
+        metrics.snapshots.inc({ result: 'too_large' });
+        logger.warn({ topic: task.topic, partition: task.partition, bytes: state.length }, 'snapshot too large; skipped (recovery replays more)');
+      } else {
+        const key = snapshotKey(task.topic, task.partition);
+        messages.push({
+          topic: snapshotsTopic,
+          key,
+          partition: 0,
+          value: encodeSnapshot({ group: options.groupId, inputTopic: task.topic, partition: task.partition, nextOffset, engineVersion: ENGINE_VERSION, state, createdAtMs: Date.now() }),
+        });
+      }
+      task.recordsSinceSnapshot = 0;
+      task.snapshotOffset = nextOffset;
+    }
+    const transaction = await task.producer.transaction();
+    try {
+      const byTopic = new Map<string, { key: string; value: Buffer; partition: number }[]>();
+      for (const message of messages) {
+        let list = byTopic.get(message.topic);
+        if (!list) byTopic.set(message.topic, (list = []));
+        list.push({ key: message.key, value: message.value, partition: message.partition });
+      }
+      if (byTopic.size > 0) await transaction.sendBatch({ topicMessages: [...byTopic].map(([name, list]) => ({ topic: name, messages: list })) });
+      await retryConcurrentTransactions(() =>
+        transaction.sendOffsets({ consumerGroupId: options.groupId, topics: [{ topic: task.topic, partitions: [{ partition: task.partition, offset: String(nextOffset) }] }] }),
+      );
+      await transaction.commit();
+      metrics.transactions.inc({ result: 'committed' });
+      if (wantSnapshot) metrics.snapshots.inc({ result: 'written' });
+      for (const message of out) metrics.events.inc({ topic: message.topic });
+    } catch (error) {
+      metrics.transactions.inc({ result: 'aborted' });
+      await transaction.abort().catch(() => {});
+      throw error;
+    }
+  }
+
+  async function processBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    const key = `${batch.topic}:${batch.partition}`;
+    let task = tasks.get(key);
+    if (!task) {
+      task = await openTask(batch.topic, batch.partition);
+      tasks.set(key, task);
+      metrics.assigned.set(tasks.size);
+    }
+    const fetchedOffset = Number((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    if (task.seekTo !== undefined) {
+      if (fetchedOffset !== task.seekTo) {
+        consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.seekTo) });
+        return;
+      }
+      task.seekTo = undefined;
+    }
+    const out: OutputMessage[] = [];
+    let folded = 0;
+    let interrupted = false;
+    try {
+      for (const message of batch.messages) {
+        if (!isRunning() || isStale()) {
+          interrupted = true;
+          break;
+        }
+        const offset = Number(message.offset);
+        if (offset < task.nextOffset) continue;
+        const replaying = offset < task.replayUntil;
+        let value: unknown;
+        try {
+          if (!message.value) throw new Error('empty value');
+          value = codec.decodeCached(message.value) ?? (await codec.decode(message.value));
+        } catch (error) {
+          metrics.records.inc({ topic: batch.topic, outcome: 'undecodable' });
+          if (!replaying) out.push(deadLetter('undecodable', error instanceof Error ? error.message : String(error), message.value, batch.topic, batch.partition, offset));
+          task.nextOffset = offset + 1;
+          continue;
+        }
+        const outcome = task.core.fold(value, message.headers, offset, replaying ? undefined : out);
+        metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : outcome });
+        if (outcome === 'invalid' && !replaying) out.push(deadLetter('invalid', 'rejected by the processor (bad values)', message.value, batch.topic, batch.partition, offset));
+        task.nextOffset = offset + 1;
+        task.recordsSinceSnapshot += 1;
+        folded += 1;
+        if (!replaying && folded >= maxPerTransaction) {
+          await commit(task, out, task.nextOffset, false);
+          out.length = 0;
+          folded = 0;
+          resolveOffset(message.offset);
+          await heartbeat();
+        }
+      }
+      // Trailing control records (transaction markers) belong to the batch: commit past them.
+      if (!interrupted) task.nextOffset = Math.max(task.nextOffset, Number(batch.lastOffset()) + 1);
+      if (task.nextOffset > task.replayUntil && (out.length > 0 || folded > 0 || !interrupted)) {
+        await commit(task, out, task.nextOffset, false);
+      }
+      if (task.nextOffset > 0) resolveOffset(String(task.nextOffset - 1));
+      await heartbeat();
+    } catch (error) {
+      // The engine ran ahead of what was committed: drop it, so the partition reopens from snapshot + replay.
+      logger.error({ err: error, topic: batch.topic, partition: batch.partition }, 'batch failed; partition will be reopened');
+      await closeTask(key);
+      metrics.assigned.set(tasks.size);
+      throw error;
+    }
+  }
+
+  const consumer: Consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 1_048_576 });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => {
+    joined = true;
+    const assignment = event.payload.memberAssignment as Record<string, number[]>;
+    const keep = new Set(Object.entries(assignment).flatMap(([name, partitions]) => partitions.map((partition) => `${name}:${partition}`)));
+    for (const key of [...tasks.keys()]) if (!keep.has(key)) void closeTask(key);
+    metrics.assigned.set(tasks.size);
+    logger.info({ assignment }, 'joined the processor group');
+  });
+  consumer.on(consumer.events.CRASH, (event) => {
+    logger.error({ err: event.payload.error, restart: event.payload.restart }, 'processor consumer crashed');
+    for (const key of [...tasks.keys()]) void closeTask(key);
+  });
+  await consumer.connect();
+  const inputTopics = inputs.map(topic);
+  if (options.tradeBars) inputTopics.push(tradesTopic);
+  await consumer.subscribe({ topics: inputTopics, fromBeginning: true });
+  await consumer.run({ autoCommit: false, eachBatchAutoResolve: false, partitionsConsumedConcurrently: 1, eachBatch: processBatch });
+  logger.info({ inputs: inputTopics, group: options.groupId }, 'processor started');
+
+  return {
+    ready: () => joined && !stopping,
+    assigned: () => [...tasks.keys()].sort(),
+    stop: async () => {
+      if (stopping) return;
+      stopping = true;
+      await consumer.stop();
+      // A final snapshot per partition (with its offsets) makes the next start replay nothing.
+      for (const task of tasks.values()) {
+        if (task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil) {
+          await commit(task, [], task.nextOffset, true).catch((error: unknown) => logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'));
+        }
+      }
+      await consumer.disconnect();
+      for (const key of [...tasks.keys()]) await closeTask(key);
+      for (const tail of tails) await tail.stop();
+      await admin.disconnect();
+      logger.info('processor stopped');
+    },
+  };
+}

@@ -1,0 +1,153 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+
+const MINUTE_MS = 60_000;
+const BUILDER_VERSION = 1;
+
+/** The fields of schemas/trade.avsc the builder reads. */
+export interface TradeInput {
+  readonly symbol: string;
+  readonly price: number;
+  readonly size: number;
+  readonly sipTimestampMs: number;
+}
+
+/** A minute bar built from trades: a value of the minute-aggregates topic (schemas/aggregate.avsc). */
+export interface TradeBar {
+  symbol: string;
+  interval: 'MINUTE';
+  windowStartMs: number;
+  windowEndMs: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  vwap: number | null;
+  transactions: number | null;
+  accumulatedVolume: null;
+  officialOpen: null;
+  dayVwap: null;
+  averageTradeSize: number | null;
+  otc: boolean;
+  source: 'trades';
+  /** Event time at which the bar was closed (not the wall clock, so the output stays deterministic). */
+  ingestedAtMs: number;
+}
+
+interface OpenBar {
+  symbol: string;
+  startMs: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  priceVolume: number;
+  trades: number;
+}
+
+/**
+ * Builds minute bars from the trades of one partition, on event time: a symbol's minute closes when
+ * one of its trades falls in a later minute, or when the partition's latest trade time passes the
+ * minute's end plus the allowed lateness. Later trades for a closed minute are dropped (counted).
+ */
+export class TradeBarBuilder {
+  private bars = new Map<string, OpenBar>();
+  private closedUntil = new Map<string, number>();
+  private watermark = -1;
+  private earliestOpen = Number.POSITIVE_INFINITY;
+  lateTrades = 0;
+
+  constructor(private readonly latenessMs = 2_000) {}
+
+  /** Folds a trade; returns the bars it closed (often none), or undefined for an invalid trade. */
+  onTrade(trade: TradeInput): TradeBar[] | undefined {
+    if (
+      typeof trade.symbol !== 'string' || trade.symbol.length === 0 ||
+      !Number.isFinite(trade.price) || trade.price <= 0 ||
+      !Number.isFinite(trade.size) || trade.size < 0 ||
+      !Number.isFinite(trade.sipTimestampMs)
+    ) return undefined;
+    const closed: TradeBar[] = [];
+    const time = trade.sipTimestampMs;
+    const minute = Math.floor(time / MINUTE_MS) * MINUTE_MS;
+    if (time > this.watermark) this.watermark = time;
+    const bar = this.bars.get(trade.symbol);
+    if (minute < (this.closedUntil.get(trade.symbol) ?? Number.NEGATIVE_INFINITY) || (bar !== undefined && minute < bar.startMs)) {
+      this.lateTrades += 1;
+    } else if (bar !== undefined && minute === bar.startMs) {
+      if (trade.price > bar.high) bar.high = trade.price;
+      if (trade.price < bar.low) bar.low = trade.price;
+      bar.close = trade.price;
+      bar.volume += trade.size;
+      bar.priceVolume += trade.price * trade.size;
+      bar.trades += 1;
+    } else {
+      if (bar !== undefined) closed.push(this.close(bar));
+      this.bars.set(trade.symbol, {
+        symbol: trade.symbol, startMs: minute, open: trade.price, high: trade.price, low: trade.price, close: trade.price,
+        volume: trade.size, priceVolume: trade.price * trade.size, trades: 1,
+      });
+      if (minute < this.earliestOpen) this.earliestOpen = minute;
+    }
+    if (this.earliestOpen + MINUTE_MS + this.latenessMs <= this.watermark) this.closeDue(closed);
+    return closed;
+  }
+
+  private closeDue(closed: TradeBar[]): void {
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const bar of [...this.bars.values()]) {
+      if (bar.startMs + MINUTE_MS + this.latenessMs <= this.watermark) closed.push(this.close(bar));
+      else if (bar.startMs < earliest) earliest = bar.startMs;
+    }
+    this.earliestOpen = earliest;
+  }
+
+  private close(bar: OpenBar): TradeBar {
+    this.bars.delete(bar.symbol);
+    this.closedUntil.set(bar.symbol, bar.startMs + MINUTE_MS);
+    return {
+      symbol: bar.symbol,
+      interval: 'MINUTE',
+      windowStartMs: bar.startMs,
+      windowEndMs: bar.startMs + MINUTE_MS,
+      open: bar.open,
+      high: bar.high,
+      low: bar.low,
+      close: bar.close,
+      volume: bar.volume,
+      vwap: bar.volume > 0 ? bar.priceVolume / bar.volume : null,
+      transactions: bar.trades,
+      accumulatedVolume: null,
+      officialOpen: null,
+      dayVwap: null,
+      averageTradeSize: bar.trades > 0 ? bar.volume / bar.trades : null,
+      otc: false,
+      source: 'trades',
+      ingestedAtMs: Math.max(this.watermark, bar.startMs + MINUTE_MS),
+    };
+  }
+
+  get openBars(): number {
+    return this.bars.size;
+  }
+
+  snapshot(): Buffer {
+    const state = { version: BUILDER_VERSION, watermark: this.watermark, lateTrades: this.lateTrades, bars: [...this.bars.values()], closedUntil: [...this.closedUntil] };
+    return gzipSync(Buffer.from(JSON.stringify(state), 'utf8'));
+  }
+
+  static restore(snapshot: Buffer, latenessMs?: number): TradeBarBuilder {
+    const state = JSON.parse(gunzipSync(snapshot).toString('utf8')) as { version: number; watermark: number; lateTrades: number; bars: OpenBar[]; closedUntil: [string, number][] };
+    if (state.version !== BUILDER_VERSION) throw new Error(`trade-bar snapshot version ${state.version} is not ${BUILDER_VERSION}`);
+    const builder = new TradeBarBuilder(latenessMs);
+    builder.watermark = state.watermark;
+    builder.lateTrades = state.lateTrades;
+    for (const bar of state.bars) {
+      builder.bars.set(bar.symbol, bar);
+      if (bar.startMs < builder.earliestOpen) builder.earliestOpen = bar.startMs;
+    }
+    builder.closedUntil = new Map(state.closedUntil);
+    return builder;
+  }
+}
