@@ -72,7 +72,6 @@ export type ErrorCode =
   | 'already_authenticated'
   | 'auth_failed'
   | 'forbidden_universe'
-  | 'unknown_universe'
   | 'unknown_subscription'
   | 'duplicate_subscription'
   | 'too_many_subscriptions'
