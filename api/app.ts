@@ -110,6 +110,13 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   app.use('/api/*', etag({ weak: true }));
   app.use('/api/*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, 413, `request body larger than ${MAX_BODY_BYTES} bytes`) }));
 
+  // PostgreSQL text cannot hold NUL (U+0000): refuse it up front, naming the parameter, rather than fail in a query (500).
+  app.use('/api/*', async (c, next) => {
+    const field = nulParameter(c);
+    if (field) throw new HttpProblem(400, `${field} contains a NUL character`, [{ field, message: 'contains a NUL character' }]);
+    await next();
+  });
+
   // Authentication is optional per request; a credential that is present must be valid.
   app.use('/api/*', async (c, next) => {
     const apiKey = c.req.header('x-api-key');
@@ -185,10 +192,31 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
       return problemResponse(c, 401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
     }
     if (error instanceof HTTPException) return problemResponse(c, error.status as ContentfulStatusCode, error.message);
+    // A body string PostgreSQL cannot store (NUL in text or jsonb) is the client's error.
+    if (isUnstorableText(error)) return problemResponse(c, 400, 'the request contains a NUL character, which cannot be stored');
     deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
     return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
   });
   return app;
+}
+
+/** The first query parameter (or `path`) holding a NUL character, if any. */
+function nulParameter(c: Context<ApiEnv>): string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(c.req.path);
+  } catch {
+    path = c.req.path;
+  }
+  if (path.includes('\u0000')) return 'path';
+  for (const [name, values] of Object.entries(c.req.queries())) if (values.some((value) => value.includes('\u0000'))) return name;
+  return undefined;
+}
+
+/** PostgreSQL's "invalid byte sequence" (22021) and "untranslatable character" (22P05, \u0000 in jsonb). */
+function isUnstorableText(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === '22021' || code === '22P05';
 }
 
 const CheckSchema = z.object({ ok: z.boolean(), details: z.unknown().optional(), error: z.string().optional() });
