@@ -1,0 +1,21 @@
+/** Classic SQL injection payloads (tautologies, stacked queries, unions, comments, quoting tricks, time delays). */
+export const SQL_INJECTION_PAYLOADS: readonly string[] = [
+  "' OR '1'='1",
+  "' OR 1=1 --",
+  "\" OR \"\"=\"",
+  "'; DROP TABLE users; --",
+  "'); DROP TABLE patterns; --",
+  "1; DELETE FROM user_universes",
+  "' UNION SELECT email, password_hash FROM users --",
+  "AAPL' UNION SELECT NULL,NULL,NULL --",
+  "1' AND pg_sleep(3) IS NULL --",
+  "'; SELECT pg_sleep(3); --",
+  "\\'; SELECT 1; --",
+  "$$; DROP TABLE users; $$",
+  "%' OR '%'='",
+  "admin'/*",
+  "' OR EXISTS(SELECT 1 FROM users) --",
+  "AAPL,MSFT') OR ('1'='1",
+  "1e309",
+  "-1 OR 1=1",
+];
