@@ -12,6 +12,7 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_DEDUP_WINDOW: env.int('Recent sequence numbers remembered per channel and symbol for duplicate suppression', 256),
   INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
   INGEST_BATCH_MESSAGES: env.int('Kafka messages per produce request', 10_000),
+  INGEST_MAX_IN_FLIGHT: env.int('Produce requests in flight (1-5; the idempotent producer keeps order up to 5)', 1),
   INGEST_HIGH_WATER: env.int('Waiting messages above which the live source stops reading its socket', 100_000),
   INGEST_BACKOFF_BASE_MS: env.int('First reconnect delay (doubles per attempt, with jitter)', 500),
   INGEST_BACKOFF_MAX_MS: env.int('Reconnect delay ceiling', 30_000),
@@ -41,6 +42,7 @@ export const loadSimulatorConfig = defineEnv('simulator', {
   SIMULATOR_REPLAY_FILE: env.optionalString('Play this recording (JSON lines of frames or events) instead of generating'),
   SIMULATOR_SECOND_AGGREGATES: env.bool('Emit second aggregates (A) as well as minute aggregates (AM)', true),
   SIMULATOR_START: env.optionalString('Simulated clock start (ISO 8601); default now'),
+  SIMULATOR_MAX_BUFFER_MB: env.int('A client with more unsent MiB than this is disconnected as a slow consumer (as Massive does)', 64),
 });
 
 export type IngestConfig = ReturnType<typeof loadIngestConfig>;

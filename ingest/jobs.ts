@@ -73,6 +73,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
       replayFile: simulator.SIMULATOR_REPLAY_FILE,
       secondAggregates: simulator.SIMULATOR_SECOND_AGGREGATES,
       startTimeMs: simulator.SIMULATOR_START ? Date.parse(simulator.SIMULATOR_START) : undefined,
+      maxBufferedBytes: simulator.SIMULATOR_MAX_BUFFER_MB * 1024 * 1024,
       benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     },
     protocol: {
@@ -86,6 +87,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     kafka,
     codec,
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
+    maxInFlight: config.INGEST_MAX_IN_FLIGHT,
     highWaterMessages: config.INGEST_HIGH_WATER,
     opsPort: config.INGEST_OPS_PORT,
     recordFile: flags.record ?? config.INGEST_RECORD_FILE,
@@ -122,6 +124,7 @@ export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHand
     replayFile: flags.replay ?? config.SIMULATOR_REPLAY_FILE,
     secondAggregates: config.SIMULATOR_SECOND_AGGREGATES,
     startTimeMs: config.SIMULATOR_START ? Date.parse(config.SIMULATOR_START) : undefined,
+    maxBufferedBytes: config.SIMULATOR_MAX_BUFFER_MB * 1024 * 1024,
     benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     logger,
   });

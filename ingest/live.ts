@@ -34,6 +34,7 @@ export interface IngestOptions {
   readonly codec?: AvroCodec;
   readonly benchmarkSymbol?: string;
   readonly maxBatchMessages?: number;
+  readonly maxInFlight?: number;
   readonly highWaterMessages?: number;
   /** Ops server port (/health /ready /metrics); 0 = any free port; undefined = none. */
   readonly opsPort?: number;
@@ -82,6 +83,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     metrics,
     benchmarkSymbol: options.benchmarkSymbol ?? platform.BENCHMARK_SYMBOL,
     maxBatchMessages: options.maxBatchMessages,
+    maxInFlight: options.maxInFlight,
     highWaterMessages: options.highWaterMessages,
   });
 

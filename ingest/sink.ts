@@ -42,6 +42,11 @@ export interface KafkaSinkOptions {
   readonly maxBatchMessages?: number;
   /** Above this many waiting messages the sink reports itself saturated (sources pause). */
   readonly highWaterMessages?: number;
+  /**
+   * Produce requests in flight at once. Kafka keeps order for an idempotent producer with up to 5; kafkajs
+   * assigns sequence numbers at send time, in call order, on one connection per broker.
+   */
+  readonly maxInFlight?: number;
   /** Only these topics get encoders (and must exist); default: every ingest topic. */
   readonly topics?: readonly IngestTopic[];
 }
@@ -60,6 +65,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export class KafkaSink implements RecordSink {
   private readonly queue: Pending[] = [];
   private sending: Promise<void> | undefined;
+  private readonly inFlight: number;
   private readonly drainWaiters: (() => void)[] = [];
   private readonly maxBatch: number;
   private readonly highWater: number;
@@ -76,6 +82,7 @@ export class KafkaSink implements RecordSink {
   ) {
     this.maxBatch = options.maxBatchMessages ?? 10_000;
     this.highWater = options.highWaterMessages ?? 100_000;
+    this.inFlight = Math.min(5, Math.max(1, options.maxInFlight ?? 1));
   }
 
   static async create(options: KafkaSinkOptions): Promise<KafkaSink> {
@@ -100,8 +107,7 @@ export class KafkaSink implements RecordSink {
     }
     const producer = options.kafka.producer({
       idempotent: true,
-      // One request in flight keeps the idempotent producer's ordering simple; throughput comes from batch size.
-      maxInFlightRequests: 1,
+      maxInFlightRequests: Math.min(5, Math.max(1, options.maxInFlight ?? 1)),
       allowAutoTopicCreation: false,
       // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
@@ -166,12 +172,20 @@ export class KafkaSink implements RecordSink {
   private afterEnqueue(): void {
     this.options.metrics.buffered.set(this.queue.length);
     if (!this.saturated && this.queue.length >= this.highWater) this.setSaturated(true);
-    if (!this.sending && this.queue.length > 0) this.sending = this.sendLoop();
+    if (!this.sending && this.queue.length > 0) this.sending = this.sendLoops();
   }
 
   private setSaturated(saturated: boolean): void {
     this.saturated = saturated;
     for (const listener of this.saturationListeners) listener(saturated);
+  }
+
+  private async sendLoops(): Promise<void> {
+    await Promise.all(Array.from({ length: this.inFlight }, () => this.sendLoop()));
+    this.sending = undefined;
+    for (const waiter of this.drainWaiters.splice(0)) waiter();
+    // Records queued while the last loops were finishing.
+    if (this.queue.length > 0) this.sending = this.sendLoops();
   }
 
   private async sendLoop(): Promise<void> {
@@ -210,8 +224,6 @@ export class KafkaSink implements RecordSink {
       this.options.metrics.buffered.set(this.queue.length);
       if (this.saturated && this.queue.length < this.highWater / 2) this.setSaturated(false);
     }
-    this.sending = undefined;
-    for (const waiter of this.drainWaiters.splice(0)) waiter();
   }
 
   /** Resolves once everything queued so far has been acknowledged. */
