@@ -2,13 +2,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { BATCH_STEPS, type BatchStep, type FaultHook } from './pg-writer.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { endOffsets, offsetsReached, produce } from './testing.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-crash-test', { level: 'silent' });
 
@@ -33,7 +33,7 @@ describe('crash injection at every step of a batch', () => {
 
   beforeAll(async () => {
     [topics, faulty, clean] = await Promise.all([
-      createTestTopics('crash', ['patterns', 'minuteAggregates', 'dailyAggregates']),
+      createTopicsRetrying('crash', ['patterns', 'minuteAggregates', 'dailyAggregates']),
       createTestDatabase('crash_faulty'),
       createTestDatabase('crash_clean'),
     ]);

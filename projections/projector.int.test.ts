@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { loadPlatformConfig } from '../platform/config.js';
 import { bar, fundamentals, minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from './redis-keys.js';
-import { endOffsets, offsetsReached, produce } from './testing.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 import type { PatternEventValue } from './values.js';
 
 const TOPICS: TopicKey[] = ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals'];
@@ -56,7 +56,7 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
   };
 
   beforeAll(async () => {
-    [topics, db] = await Promise.all([createTestTopics('projector', TOPICS), createTestDatabase('projector')]);
+    [topics, db] = await Promise.all([createTopicsRetrying('projector', TOPICS), createTestDatabase('projector')]);
     await migrate(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 2 });
     redis = new Redis(config.REDIS_URL);

@@ -2,13 +2,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { rebuildProjection, type RebuildProgress } from './rebuild.js';
-import { endOffsets, offsetsReached, produce } from './testing.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-rebuild-test', { level: 'silent' });
 
@@ -34,7 +34,7 @@ describe('rebuild', () => {
 
   beforeAll(async () => {
     [topics, db] = await Promise.all([
-      createTestTopics('rebuild', ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals']),
+      createTopicsRetrying('rebuild', ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals']),
       createTestDatabase('rebuild'),
     ]);
     await migrate(db.url);

@@ -6,13 +6,13 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { patternEvents } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { redisKeys } from './redis-keys.js';
-import { endOffsets, offsetsReached, produce } from './testing.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-redis-outage-test', { level: 'silent' });
 
@@ -42,7 +42,7 @@ describe('with Redis down', () => {
   const events = patternEvents(200, 21);
 
   beforeAll(async () => {
-    [topics, db, port] = await Promise.all([createTestTopics('outage', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('outage'), freePort()]);
+    [topics, db, port] = await Promise.all([createTopicsRetrying('outage', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('outage'), freePort()]);
     await migrate(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 1 });
   });

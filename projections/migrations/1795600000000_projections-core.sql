@@ -27,8 +27,10 @@ CREATE TABLE symbols (
   updated_at timestamptz NOT NULL
 );
 CREATE INDEX symbols_market_ticker_idx ON symbols (market, ticker);
-CREATE INDEX symbols_sector_idx ON symbols (sector) WHERE sector IS NOT NULL;
--- Prefix search on names (`/api/symbols?search=`), case-insensitive.
+-- The scan's sector filter: lower(sector) = ANY(...).
+CREATE INDEX symbols_lower_sector_idx ON symbols (lower(sector)) WHERE sector IS NOT NULL;
+-- Prefix search (`/api/symbols?search=`): ticker LIKE 'X%' and lower(name) LIKE 'x%' need pattern-ops indexes.
+CREATE INDEX symbols_ticker_prefix_idx ON symbols (ticker text_pattern_ops);
 CREATE INDEX symbols_lower_name_idx ON symbols (lower(name) text_pattern_ops);
 
 CREATE TABLE fundamentals (
@@ -122,7 +124,8 @@ BEGIN
     IF ts THEN
       EXECUTE format('CREATE TABLE %I %s', tbl || suffix, columns);
       PERFORM create_hypertable(tbl || suffix, 'bucket',
-        chunk_time_interval => CASE WHEN tbl = 'bars_1m' THEN interval '1 day' ELSE interval '365 days' END);
+        chunk_time_interval => CASE WHEN tbl = 'bars_1m' THEN interval '1 day' ELSE interval '365 days' END,
+        create_default_indexes => false);
       EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, timescaledb.compress_orderby = %L)',
         tbl || suffix, 'symbol', 'bucket DESC');
       IF tbl = 'bars_1m' THEN
@@ -227,7 +230,7 @@ BEGIN
   ) %s', events, descriptive, events || '_event_uq', events || '_position_uq',
     CASE WHEN ts THEN '' ELSE 'PARTITION BY RANGE (detected_at)' END);
   IF ts THEN
-    PERFORM create_hypertable(events, 'detected_at', chunk_time_interval => interval '7 days');
+    PERFORM create_hypertable(events, 'detected_at', chunk_time_interval => interval '7 days', create_default_indexes => false);
     EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, timescaledb.compress_orderby = %L)',
       events, 'symbol', 'detected_at DESC');
     PERFORM add_compression_policy(events, interval '30 days');
@@ -253,9 +256,9 @@ BEGIN
   -- Scan indexes: every sort of /api/patterns/scan over active patterns, with pattern_id as the keyset tie-breaker.
   EXECUTE format('CREATE INDEX %I ON %I (confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_confidence_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (detected_at DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_detected_idx', current_table);
-  -- rs and volume sort as COALESCE(x, -Infinity) in the API (a total order for keyset cursors): index that expression.
-  EXECUTE format('CREATE INDEX %I ON %I ((COALESCE(relative_strength, ''-Infinity''::float8)) DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_rs_idx', current_table);
-  EXECUTE format('CREATE INDEX %I ON %I ((COALESCE(volume, ''-Infinity''::float8)) DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_volume_idx', current_table);
+  -- The API sorts rs DESC NULLS LAST / ASC NULLS FIRST: one index read forwards or backwards serves both.
+  EXECUTE format('CREATE INDEX %I ON %I (relative_strength DESC NULLS LAST, pattern_id DESC) WHERE status = ''active''', current_table || '_active_rs_idx', current_table);
+  EXECUTE format('CREATE INDEX %I ON %I (volume DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_volume_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (symbol, pattern_id) WHERE status = ''active''', current_table || '_active_symbol_sort_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (pattern, tier, confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_pattern_idx', current_table);
   EXECUTE format('CREATE INDEX %I ON %I (tier, confidence DESC, pattern_id DESC) WHERE status = ''active''', current_table || '_active_tier_idx', current_table);

