@@ -60,7 +60,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, now }),
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
-    scanCountCap: deps.scanCountCap ?? 100_000,
+    scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
   };
   const requests = new Counter({
     name: 'tickflow_api_requests_total',

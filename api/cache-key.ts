@@ -7,6 +7,9 @@ import { canonicalJson, shortHash, type ScanQuery } from './scan.js';
  * So an event invalidates exactly the entries whose scope it touches, and each query keeps one entry.
  */
 
+/** Bumped whenever the shape of a cached value changes, so an old entry is never misread as a new one. */
+export const CACHE_FORMAT = 'c2';
+
 /** Above this many symbols a scan depends on the global patterns version instead of per-symbol versions. */
 export const MAX_SYMBOL_SCOPED_VERSIONS = 50;
 
@@ -26,15 +29,15 @@ export function versionKeysOf(scope: CacheScope, keys: RedisKeys): string[] {
 
 /** Cache key of a scan page. The cursor is part of it; the universe is not (it is resolved into symbols first). */
 export function scanCacheKey(prefix: string, query: ScanQuery): string {
-  return `${prefix}cache:scan:${shortHash(canonicalJson(query))}`;
+  return `${prefix}${CACHE_FORMAT}:scan:${shortHash(canonicalJson(query))}`;
 }
 
 export function symbolCacheKey(prefix: string, symbol: string, view: string, parameters: Readonly<Record<string, unknown>> = {}): string {
-  return `${prefix}cache:symbol:${encodeURIComponent(symbol)}:${view}:${shortHash(canonicalJson(parameters))}`;
+  return `${prefix}${CACHE_FORMAT}:symbol:${encodeURIComponent(symbol)}:${view}:${shortHash(canonicalJson(parameters))}`;
 }
 
 export function statsCacheKey(prefix: string, name: string, parameters: Readonly<Record<string, unknown>> = {}): string {
-  return `${prefix}cache:${name}:${shortHash(canonicalJson(parameters))}`;
+  return `${prefix}${CACHE_FORMAT}:${name}:${shortHash(canonicalJson(parameters))}`;
 }
 
 /** The versions an entry was computed at, as one comparable string (a missing counter reads as 0). */

@@ -48,7 +48,7 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
 }
 
 /**
- * Read-through cache over Redis. One round trip reads the entry and the current versions of its scope; the
+ * Read-through cache over Redis. One MGET reads the entry and the current versions of its scope; the
  * entry is a hit only if it was computed at those versions. Versions are read before loading, so an event
  * that lands during the load leaves an entry stamped with the older version, which the next read rejects.
  * Any Redis failure degrades to loading from PostgreSQL (outcome `bypass`), never to an error.
@@ -71,12 +71,10 @@ export class ReadThroughCache {
     let stamp: string;
     let raw: string | null;
     try {
-      const pipeline = redis.pipeline().get(key);
-      if (versionKeys.length > 0) pipeline.mget(...versionKeys);
-      const results = (await pipeline.exec()) ?? [];
-      for (const [error] of results) if (error) throw error;
-      raw = (results[0]?.[1] as string | null | undefined) ?? null;
-      stamp = versionStamp(versionKeys.length > 0 ? ((results[1]?.[1] as (string | null)[] | undefined) ?? []) : []);
+      // One MGET reads the entry and the versions it must match: a single round trip per hit.
+      const [entryValue, ...versions] = await redis.mget(key, ...versionKeys);
+      raw = entryValue ?? null;
+      stamp = versionStamp(versions);
     } catch (error) {
       this.logger.warn({ err: error, key }, 'cache read failed; serving from PostgreSQL');
       return this.bypass(kind, load);

@@ -38,7 +38,7 @@ export interface ApiDependencies {
   /** Lag of the projections behind Kafka, for /ready; absent: not reported. */
   readonly projectionLag?: (() => Promise<ProjectionLag>) | undefined;
   readonly now?: (() => number) | undefined;
-  /** Counted rows beyond which a scan's total is reported as capped. */
+  /** Counted rows beyond which a scan's total is reported as capped (default API_SCAN_COUNT_CAP). */
   readonly scanCountCap?: number | undefined;
 }
 

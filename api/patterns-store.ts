@@ -1,10 +1,12 @@
 import type { Queryable } from './universes.js';
-import { buildCountSql, buildScanSql, patternView, SCAN_COLUMNS, type PatternRow, type PatternView, type ScanQuery } from './scan.js';
+import { buildCountSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
 export interface ScanResult {
   readonly rows: PatternView[];
+  /** Per row: detected-at and expires-at in epoch ms (for the age fields). */
+  readonly times: PatternTimes[];
   readonly total: number;
   readonly totalCapped: boolean;
   readonly dbMs: number;
@@ -12,13 +14,15 @@ export interface ScanResult {
 
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number): Promise<ScanResult> {
   const started = performance.now();
-  if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return { rows: [], total: 0, totalCapped: false, dbMs: 0 };
+  if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return { rows: [], times: [], total: 0, totalCapped: false, dbMs: 0 };
   const page = buildScanSql(query);
   const count = buildCountSql(query.filters, countCap);
   const [pageResult, countResult] = await Promise.all([db.query<PatternRow>(page.text, page.values), db.query<{ total: number }>(count.text, count.values)]);
   const counted = Number(countResult.rows[0]?.total ?? 0);
+  const rows = pageResult.rows.map(patternView);
   return {
-    rows: pageResult.rows.map(patternView),
+    rows,
+    times: rows.map(timesOf),
     total: Math.min(counted, countCap),
     totalCapped: counted > countCap,
     dbMs: performance.now() - started,

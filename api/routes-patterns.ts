@@ -95,7 +95,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     c.header('Cache-Control', 'private, no-cache');
     return c.json(
       {
-        data: items.map((item) => withAge(item, now)),
+        data: items.map((item, index) => withAge(item, now, read.value.times[index])),
         pagination: {
           total: read.value.total,
           total_capped: read.value.totalCapped,

@@ -361,12 +361,19 @@ export function pageOf(rows: readonly PatternView[], query: ScanQuery): { items:
   return { items, nextCursor: encodeCursor({ value: sortValueOf(last, query.page.sortBy), id: last.id, query: identity }) };
 }
 
+/** Detection and expiry as epoch ms, kept beside cached rows so that serving a hit parses no dates. */
+export type PatternTimes = readonly [detectedMs: number, expiresMs: number];
+
+export function timesOf(view: PatternView): PatternTimes {
+  return [Date.parse(view.detected_at), Date.parse(view.expires_at)];
+}
+
 /** Seconds since detection and until expiry, relative to `now` (added per response, so cached rows stay valid). */
-export function withAge(view: PatternView, now: number): PatternView & { age_seconds: number; expires_in_seconds: number } {
+export function withAge(view: PatternView, now: number, times: PatternTimes = timesOf(view)): PatternView & { age_seconds: number; expires_in_seconds: number } {
   return {
     ...view,
-    age_seconds: Math.max(0, Math.round((now - Date.parse(view.detected_at)) / 1000)),
-    expires_in_seconds: Math.round((Date.parse(view.expires_at) - now) / 1000),
+    age_seconds: Math.max(0, Math.round((now - times[0]) / 1000)),
+    expires_in_seconds: Math.round((times[1] - now) / 1000),
   };
 }
 

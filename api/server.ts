@@ -82,6 +82,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     registry,
     readModelKeys: redisKeys(config.API_READ_MODEL_PREFIX),
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
+    scanCountCap: config.API_SCAN_COUNT_CAP,
     ...options.overrides,
   });
   const port = options.port ?? config.API_PORT;

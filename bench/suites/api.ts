@@ -1,0 +1,302 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { loadPlatformConfig } from '../../platform/index.js';
+import { migrate } from '../../projections/migrate.js';
+import { redisKeys } from '../../projections/redis-keys.js';
+import { BUILTIN_UNIVERSES } from '../../api/universes.js';
+import { percentile, type BenchSuite, type Figure } from '../harness.js';
+
+/**
+ * The REST API against a large patterns table: scans served from the Redis cache and from PostgreSQL,
+ * symbol reads, and the cache hit ratio under a dashboard-like mix while pattern events keep arriving
+ * (rows updated in PostgreSQL and version counters bumped in Redis, as the projector's notifier does).
+ * The table is seeded once into database `tickflow_bench_api` and reused while its row count matches.
+ */
+
+/** The part of autocannon this suite uses (the package ships no types). */
+interface AutocannonRequest {
+  path?: string;
+}
+interface AutocannonInstance extends PromiseLike<{ requests: { total: number }; duration: number; errors: number; non2xx: number }> {
+  on(event: 'response', listener: (client: unknown, status: number, bytes: number, responseTime: number) => void): void;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: { setupRequest: (request: AutocannonRequest) => AutocannonRequest }[];
+}) => AutocannonInstance;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SYMBOL_COUNT = 5000;
+const PATTERN_NAMES = ['doji', 'hammer', 'hanging_man', 'bullish_engulfing', 'bearish_engulfing', 'volume_spike', 'intraday_gap', 'momentum_spike', 'breakout_25', 'ma_crossover'];
+const SECTORS = ['Technology', 'Financials', 'Health Care', 'Energy', 'Industrials', 'Consumer Discretionary', 'Consumer Staples', 'Utilities', 'Materials', 'Real Estate', 'Communication Services'];
+const leaders = BUILTIN_UNIVERSES.find((universe) => universe.key === 'market_leaders')!.symbols;
+const tickers = Array.from({ length: SYMBOL_COUNT }, (_, i) => leaders[i] ?? `S${String(i).padStart(4, '0')}`);
+
+function benchDatabaseUrl(): string {
+  const url = new URL(loadPlatformConfig().DATABASE_URL);
+  url.pathname = '/tickflow_bench_api';
+  return url.toString();
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = 'tickflow_bench_api'");
+    if (!rowCount) await client.query('CREATE DATABASE tickflow_bench_api');
+  } finally {
+    await client.end();
+  }
+}
+
+/** Seeds `rows` patterns (about 5% active, recent) over 5000 symbols, plus symbols, fundamentals and bars. */
+async function seed(url: string, rows: number, log: (line: string) => void): Promise<void> {
+  await ensureDatabase(url);
+  await migrate(url);
+  const db = new pg.Pool({ connectionString: url, max: 2 });
+  try {
+    const existing = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM patterns')).rows[0]!.n);
+    if (existing === rows) {
+      log(`reusing ${rows.toLocaleString('en-US')} seeded pattern rows`);
+      return;
+    }
+    log(`seeding ${rows.toLocaleString('en-US')} pattern rows (was ${existing.toLocaleString('en-US')})`);
+    await db.query('TRUNCATE patterns, symbols, fundamentals, bars_1m, bars_1d');
+    await db.query(
+      `INSERT INTO symbols (ticker, name, market, locale, type, active, primary_exchange, currency_name, market_cap, sector, updated_at)
+       SELECT t, 'Company ' || t, 'stocks', 'us', 'CS', true, 'XNYS', 'usd', 1e9 * (1 + i), ($2::text[])[1 + i % 11], now()
+         FROM unnest($1::text[]) WITH ORDINALITY AS s(t, i)`,
+      [tickers, SECTORS],
+    );
+    await db.query(
+      `INSERT INTO fundamentals (symbol, as_of_date, fiscal_period, fiscal_year, eps, eps_estimate, eps_surprise_pct, revenue, source, updated_at)
+       SELECT ticker, '2026-09-30', 'Q3', 2026, 1.5, 1.4, 7.1, 1e10, 'bench', now() FROM symbols`,
+    );
+    await db.query(
+      `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions)
+       SELECT ticker, date_trunc('minute', now()) - m * interval '1 minute', 100, 101, 99, 100.5, 1000, 100.2, 10
+         FROM symbols, generate_series(0, 29) AS m`,
+    );
+    await db.query(
+      `INSERT INTO bars_1d (symbol, bucket, open, high, low, close, volume, vwap, transactions)
+       SELECT ticker, date_trunc('day', now()) - d * interval '1 day', 100, 105, 95, 102, 1e6, 101, 1000
+         FROM symbols, generate_series(1, 30) AS d`,
+    );
+    const chunk = 500_000;
+    for (let start = 0; start < rows; start += chunk) {
+      const end = Math.min(rows, start + chunk);
+      await db.query(
+        `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+           fundamental_adjustment, fundamental_reasons, price, change, change_pct, volume, relative_strength, relative_volume, rsi, levels, status,
+           last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
+         SELECT 'p' || lpad(g::text, 9, '0'), ($3::text[])[1 + g % 10], 1, (ARRAY['INTRADAY', 'DAILY', 'COMBO'])[1 + (g / 10) % 3],
+                (ARRAY['BULLISH', 'BEARISH', 'NEUTRAL'])[1 + (g / 30) % 3], ($4::text[])[1 + (g * 7919) % ${SYMBOL_COUNT}],
+                detected, detected + interval '2 days', conf, conf, 0, '{}', 100 + (g % 400), 0.5, 0.4, 1000 * (1 + g % 997),
+                CASE WHEN g % 11 = 0 THEN NULL ELSE 0.6 + (g % 100) / 100.0 END, 0.5 + (g % 40) / 10.0, 10 + (g % 80), '{}',
+                CASE WHEN active THEN 'active' ELSE 'expired' END, 'e' || g, 'DETECTED', 'bench.patterns', g % 12, g
+           FROM (SELECT g, (g % 20 = 0) AS active, ((g * 2654435761) % 1000) / 1000.0 AS conf,
+                        now() - CASE WHEN g % 20 = 0 THEN ((g * 40503) % 604800) ELSE ((g * 40503) % 63072000) END * interval '1 second' AS detected
+                   FROM generate_series($1::bigint, $2::bigint) AS g) AS generated`,
+        [start, end - 1, PATTERN_NAMES, tickers],
+      );
+      log(`  ${end.toLocaleString('en-US')} rows`);
+    }
+    await db.query('ANALYZE');
+  } finally {
+    await db.end();
+  }
+}
+
+interface LoadResult {
+  latencies: number[];
+  requests: number;
+  seconds: number;
+  errors: number;
+  non2xx: number;
+}
+
+/** Runs autocannon with a path chosen per request; collects every response time. */
+async function load(baseUrl: string, seconds: number, connections: number, nextPath: () => string): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const instance = autocannon({
+    url: baseUrl,
+    connections,
+    duration: seconds,
+    requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
+  });
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+  const result = await instance;
+  return { latencies, requests: result.requests.total, seconds: result.duration, errors: result.errors, non2xx: result.non2xx };
+}
+
+function figures(name: string, result: LoadResult, note: string): Figure[] {
+  return [
+    { name: `${name} p50`, value: percentile(result.latencies, 50), unit: 'ms', note },
+    { name: `${name} p95`, value: percentile(result.latencies, 95), unit: 'ms' },
+    { name: `${name} p99`, value: percentile(result.latencies, 99), unit: 'ms' },
+    { name: `${name} throughput`, value: result.requests / result.seconds, unit: 'req/s', note: result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : '' },
+  ];
+}
+
+async function cacheCounts(baseUrl: string): Promise<{ hits: number; misses: number; bypass: number }> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const sum = (outcome: string) =>
+    text
+      .split('\n')
+      .filter((line) => line.startsWith('tickflow_api_cache_requests_total') && line.includes(`outcome="${outcome}"`))
+      .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
+  return { hits: sum('hit'), misses: sum('miss'), bypass: sum('bypass') };
+}
+
+/** Zipf-like choice: item i is picked with weight 1/(i+1), as dashboards favour a few views. */
+function zipf<T>(items: readonly T[]): () => T {
+  const weights = items.map((_, i) => 1 / (i + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  return () => {
+    let r = Math.random() * total;
+    for (let i = 0; i < items.length; i += 1) {
+      r -= weights[i]!;
+      if (r <= 0) return items[i]!;
+    }
+    return items[items.length - 1]!;
+  };
+}
+
+const DASHBOARD_SCANS = [
+  '/api/patterns/scan',
+  '/api/patterns/scan?timeframe=Daily',
+  '/api/patterns/scan?timeframe=Intraday',
+  '/api/patterns/scan?sort_by=detected_at',
+  '/api/patterns/scan?universe=market_leaders',
+  '/api/patterns/scan?timeframe=Combo',
+  '/api/patterns/scan?page=2',
+  '/api/patterns/scan?confidence_min=0.7',
+  '/api/patterns/scan?pattern_types=bullish_engulfing,hammer',
+  '/api/patterns/scan?sectors=Technology',
+  '/api/patterns/scan?sort_by=rs&rs_min=1.15',
+  '/api/patterns/scan?vol_min=1.5&sort_by=volume',
+  '/api/patterns/scan?rsi_range=0,30',
+  '/api/patterns/scan?universe=sector_etfs',
+  '/api/patterns/scan?timeframe=Daily&page=2',
+  '/api/patterns/scan?pattern_types=volume_spike&timeframe=Intraday',
+  '/api/patterns/scan?per_page=100',
+  '/api/patterns/scan?sort_by=symbol&sort_order=asc',
+  '/api/patterns/stats',
+  '/api/patterns/summary',
+];
+
+const suite: BenchSuite = {
+  name: 'api',
+  description: 'REST API: cached/uncached scans over a large pattern table, symbol reads, cache hit ratio under a dashboard mix with events arriving',
+  async run({ scale, settings }) {
+    const rows = Number(settings.rows ?? Math.round(10_000_000 * scale));
+    const seconds = Number(settings.seconds ?? Math.max(3, Math.round(10 * scale)));
+    const connections = Number(settings.connections ?? 10);
+    const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
+    const url = benchDatabaseUrl();
+    await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
+
+    const platform = loadPlatformConfig();
+    const prefix = `bench:api:${randomBytes(4).toString('hex')}:`;
+    const port = Number(settings.port ?? 3950);
+    const server: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'tickflow.js'), 'api', '--port', String(port)], {
+      cwd: root,
+      env: {
+        ...process.env,
+        DATABASE_URL: url,
+        API_REDIS_PREFIX: `${prefix}api:`,
+        API_READ_MODEL_PREFIX: prefix,
+        API_RATE_LIMIT_PER_MINUTE: '100000000',
+        API_PROJECTION_LAG_FROM_KAFKA: 'false',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const redis = new Redis(platform.REDIS_URL);
+    const keys = redisKeys(prefix);
+    const db = new pg.Pool({ connectionString: url, max: 2 });
+    try {
+      for (let attempt = 0; ; attempt += 1) {
+        const up = await fetch(`${baseUrl}/health`).then((response) => response.ok).catch(() => false);
+        if (up) break;
+        if (attempt > 300 || server.exitCode !== null) throw new Error('the API did not start');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const results: Figure[] = [{ name: 'pattern rows', value: rows, unit: 'rows', note: `${(rows / 20).toLocaleString('en-US')} active, ${SYMBOL_COUNT} symbols` }];
+
+      // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
+      const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
+      await fetch(`${baseUrl}${hot}`);
+      results.push(...figures('scan cached', await load(baseUrl, seconds, connections, () => hot), `${connections} connections, ${seconds}s`));
+
+      // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
+      const timeframes = ['All', 'Daily', 'Intraday', 'Combo'];
+      const sorts = ['confidence', 'detected_at', 'rs', 'volume'];
+      const uncached = () => {
+        const confidence = (0.5 + Math.random() * 0.4).toFixed(6);
+        const sort = sorts[Math.floor(Math.random() * sorts.length)]!;
+        const timeframe = timeframes[Math.floor(Math.random() * timeframes.length)]!;
+        const extra = Math.random() < 0.3 ? `&pattern_types=${PATTERN_NAMES[Math.floor(Math.random() * 10)]}` : '';
+        return `/api/patterns/scan?confidence_min=${confidence}&sort_by=${sort}&timeframe=${timeframe}${extra}`;
+      };
+      results.push(...figures('scan uncached', await load(baseUrl, seconds, connections, uncached), 'distinct random filters per request'));
+
+      // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
+      let next = 0;
+      results.push(...figures('symbol read uncached', await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`), 'details + fundamentals + last bar, first touch'));
+      const popular = zipf(tickers.slice(0, 200));
+      results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
+
+      // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
+      const scan = zipf(DASHBOARD_SCANS);
+      const before = await cacheCounts(baseUrl);
+      let events = 0;
+      let stop = false;
+      const writer = (async () => {
+        while (!stop) {
+          const symbols = Array.from({ length: 25 }, () => tickers[Math.floor(Math.random() * SYMBOL_COUNT)]!);
+          await db.query(
+            `UPDATE patterns SET confidence = ((confidence * 1000 + 7)::bigint % 1000) / 1000.0, updated_at = now()
+              WHERE pattern_id IN (SELECT pattern_id FROM patterns WHERE status = 'active' AND symbol = ANY($1::text[]) LIMIT 25)`,
+            [symbols],
+          );
+          const multi = redis.multi();
+          for (const symbol of new Set(symbols)) multi.incr(keys.symbolVersion(symbol));
+          multi.incr(keys.patternsVersion());
+          await multi.exec();
+          events += symbols.length;
+          await new Promise((resolve) => setTimeout(resolve, eventIntervalMs));
+        }
+      })();
+      const mix = await load(baseUrl, seconds, connections, () => (Math.random() < 0.7 ? scan() : `/api/symbols/${popular()}`));
+      stop = true;
+      await writer;
+      const after = await cacheCounts(baseUrl);
+      const hits = after.hits - before.hits;
+      const misses = after.misses - before.misses;
+      results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping the patterns version`));
+      results.push({ name: 'dashboard mix cache hit ratio', value: hits / Math.max(1, hits + misses), unit: 'ratio', note: `${hits} hits, ${misses} misses, ${after.bypass - before.bypass} bypass` });
+      return results;
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
+      const leftovers = await redis.keys(`${prefix}*`);
+      for (let i = 0; i < leftovers.length; i += 500) await redis.del(...leftovers.slice(i, i + 500));
+      redis.disconnect();
+      await db.end();
+    }
+  },
+};
+
+export default suite;
