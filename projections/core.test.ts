@@ -1,0 +1,167 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  acceptsTombstones,
+  applySql,
+  barRow,
+  copyField,
+  copyLine,
+  copySql,
+  fundamentalsRow,
+  isDbProjectionName,
+  patternEventRow,
+  planBatch,
+  RejectedValueError,
+  rowFor,
+  stagedLine,
+  stagingDdl,
+  symbolRow,
+  tableForTopic,
+  TABLES,
+  tombstoneRow,
+  topicMap,
+} from './core.js';
+import { bar, fundamentals, patternEvents, symbolReference } from './fixtures.js';
+
+/** Decodes one field of COPY text format (the inverse of copyField for strings), as PostgreSQL does. */
+function unescapeCopy(field: string): string {
+  return field.replace(/\\(.)/g, (_, character: string) => ({ n: '\n', r: '\r', t: '\t' })[character as 'n'] ?? character);
+}
+
+describe('COPY text encoding', () => {
+  it('encodes nulls, numbers, booleans, arrays and JSON', () => {
+    expect(copyField(null)).toBe('\\N');
+    expect(copyField(1.5)).toBe('1.5');
+    expect(copyField(Number.NaN)).toBe('NaN');
+    expect(copyField(Infinity)).toBe('Infinity');
+    expect(copyField(-Infinity)).toBe('-Infinity');
+    expect(copyField(true)).toBe('t');
+    expect(copyField(false)).toBe('f');
+    expect(copyField(['a', 'b"c', 'd\\e'])).toBe('{"a","b\\\\"c","d\\\\\\\\e"}');
+    expect(copyField({ stop: 1.25 })).toBe('{"stop":1.25}');
+    expect(copyLine(['x', null, 2])).toBe('x\t\\N\t2\n');
+  });
+
+  it('round-trips any string through the escaping, with no raw tab or newline left', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const field = copyField(text);
+        expect(field).not.toMatch(/[\t\n\r]/);
+        expect(unescapeCopy(field)).toBe(text);
+      }),
+    );
+  });
+
+  it('appends the offset and the tombstone flag to staged lines', () => {
+    expect(stagedLine(['AAPL'], 7)).toBe('AAPL\t7\tf\n');
+    expect(stagedLine(['AAPL'], 8, true)).toBe('AAPL\t8\tt\n');
+  });
+});
+
+describe('rows', () => {
+  const position = { topic: 'patterns.events.v1', partition: 2, offset: 41 };
+
+  it('maps a pattern event to the pattern_events columns, with its Kafka position', () => {
+    const event = patternEvents(1, 3)[0]!;
+    const row = patternEventRow(event, position);
+    expect(row).toHaveLength(TABLES.pattern_events.columns.length);
+    expect(row[0]).toBe(event.eventId);
+    expect(row[8]).toBe(new Date(event.detectedAtMs).toISOString());
+    expect(row.slice(-3)).toEqual(['patterns.events.v1', 2, 41]);
+    expect(rowFor('patterns', event, position)).toEqual(row);
+  });
+
+  it('refuses values no table can hold', () => {
+    const event = patternEvents(1, 3)[0]!;
+    expect(() => patternEventRow({ ...event, detectedAtMs: 8.64e15 + 1 }, position)).toThrow(RejectedValueError);
+    expect(() => patternEventRow({ ...event, eventId: '' }, position)).toThrow(/eventId is empty/);
+    const minute = bar('AAPL', 'MINUTE', Date.UTC(2026, 0, 2, 15), 60_000, 10, 11, 100);
+    expect(() => barRow(minute, 'DAY')).toThrow(/a MINUTE bar on the DAY topic/);
+    expect(() => barRow({ ...minute, low: 20 }, 'MINUTE')).toThrow(/low 20 above high/);
+    expect(() => symbolRow(symbolReference('AAPL', { listDate: '12/12/1980' }))).toThrow(/not a YYYY-MM-DD date/);
+    expect(() => fundamentalsRow(fundamentals('AAPL', { asOfDate: '2026-13-45' }))).toThrow(RejectedValueError);
+  });
+
+  it('maps bars, symbols and fundamentals', () => {
+    const daily = bar('AAPL', 'DAY', Date.UTC(2026, 0, 2, 5), 86_400_000, 10, 11, 100);
+    expect(rowFor('dailyAggregates', daily, position)).toEqual(['AAPL', '2026-01-02T05:00:00.000Z', 10, 11.1, 9.9, 11, 100, 10.5, 1]);
+    expect(rowFor('minuteAggregates', { ...daily, interval: 'MINUTE' }, position)[0]).toBe('AAPL');
+    expect(rowFor('symbols', symbolReference('MSFT'), position)).toHaveLength(TABLES.symbols.columns.length);
+    expect(rowFor('fundamentals', fundamentals('MSFT'), position)).toHaveLength(TABLES.fundamentals.columns.length);
+    expect(() => rowFor('trades', {}, position)).toThrow(/no table is projected from topic trades/);
+  });
+
+  it('knows which topics feed which tables and which accept tombstones', () => {
+    expect(tableForTopic('patterns')).toBe('pattern_events');
+    expect(tableForTopic('minuteAggregates')).toBe('bars_1m');
+    expect(tableForTopic('dailyAggregates')).toBe('bars_1d');
+    expect(tableForTopic('symbols')).toBe('symbols');
+    expect(tableForTopic('fundamentals')).toBe('fundamentals');
+    expect(() => tableForTopic('quotes')).toThrow(RangeError);
+    expect(acceptsTombstones('symbols')).toBe(true);
+    expect(acceptsTombstones('patterns')).toBe(false);
+    expect(tombstoneRow('symbols', 'GONE')).toEqual(['GONE', ...Array(TABLES.symbols.columns.length - 1).fill(null)]);
+    expect(isDbProjectionName('bars')).toBe(true);
+    expect(isDbProjectionName('redis')).toBe(false);
+    expect([...topicMap(['patterns'], 'x.')]).toEqual([['x.patterns.events.v1', 'patterns']]);
+  });
+});
+
+describe('SQL', () => {
+  it('stages into a per-connection temp table emptied at commit', () => {
+    expect(stagingDdl('bars_1m')).toMatch(/^CREATE TEMP TABLE IF NOT EXISTS "tf_stage_bars_1m" \("symbol" text, "bucket" timestamptz, .* _offset bigint NOT NULL, _deleted boolean NOT NULL DEFAULT false\) ON COMMIT DELETE ROWS$/);
+    expect(copySql('symbols')).toMatch(/^COPY "tf_stage_symbols" \("ticker", .*"updated_at", _offset, _deleted\) FROM STDIN$/);
+  });
+
+  it('upserts the latest row per key, deleting tombstoned reference rows first', () => {
+    const [remove, upsert] = applySql('symbols');
+    expect(remove).toMatch(/^DELETE FROM "symbols" t USING \(SELECT DISTINCT ON \("ticker"\) \* FROM "tf_stage_symbols" ORDER BY "ticker", _offset DESC\) l WHERE l._deleted/);
+    expect(upsert).toMatch(/ON CONFLICT \("ticker"\) DO UPDATE SET "name" = EXCLUDED."name"/);
+    const bars = applySql('bars_1m', '__rebuild');
+    expect(bars).toHaveLength(1);
+    expect(bars[0]).toMatch(/^INSERT INTO "bars_1m__rebuild"/);
+    expect(bars[0]).toMatch(/ON CONFLICT \("symbol", "bucket"\)/);
+  });
+
+  it('appends events and moves the current pattern state forward in log order only', () => {
+    const [events, current] = applySql('pattern_events');
+    expect(events).toMatch(/^INSERT INTO "pattern_events" .* ON CONFLICT DO NOTHING$/);
+    expect(current).toMatch(/SELECT DISTINCT ON \("pattern_id"\)/);
+    expect(current).toMatch(/CASE WHEN "kind" = 'EXPIRED' THEN 'expired' ELSE 'active' END/);
+    expect(current).toMatch(/"patterns"."kafka_offset" < EXCLUDED."kafka_offset"/);
+    expect(() => applySql('bars_1m', '; DROP TABLE x')).toThrow(/not a plain SQL identifier/);
+  });
+});
+
+describe('planBatch', () => {
+  it('applies everything when nothing is stored yet', () => {
+    expect(planBatch({ stored: undefined, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 0, nextOffset: 10 });
+  });
+
+  it('skips what is already applied (a redelivered batch)', () => {
+    expect(planBatch({ stored: 5, believed: 5, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 5, nextOffset: 10 });
+    expect(planBatch({ stored: 12, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 12, nextOffset: 12 });
+  });
+
+  it('accepts compaction and retention gaps', () => {
+    expect(planBatch({ stored: 5, believed: 5, firstOffset: 9, lastOffset: 12 })).toEqual({ action: 'apply', from: 9, nextOffset: 13 });
+  });
+
+  it('seeks when the stored offset moved under the consumer (a swap, another instance)', () => {
+    expect(planBatch({ stored: 3, believed: 8, firstOffset: 8, lastOffset: 9 })).toEqual({ action: 'seek', offset: 3 });
+    expect(planBatch({ stored: 20, believed: 8, firstOffset: 8, lastOffset: 9 })).toEqual({ action: 'seek', offset: 20 });
+  });
+
+  it('never stores an offset below the stored one and never applies a message twice (property)', () => {
+    fc.assert(
+      fc.property(fc.option(fc.nat(1000), { nil: undefined }), fc.nat(1000), fc.nat(100), (stored, firstOffset, length) => {
+        const plan = planBatch({ stored, believed: stored, firstOffset, lastOffset: firstOffset + length });
+        expect(plan.action).toBe('apply');
+        if (plan.action !== 'apply') return;
+        expect(plan.nextOffset).toBeGreaterThanOrEqual(stored ?? 0);
+        expect(plan.from).toBeGreaterThanOrEqual(stored ?? 0);
+        expect(plan.nextOffset).toBeGreaterThanOrEqual(Math.min(plan.from, firstOffset + length + 1));
+      }),
+    );
+  });
+});
