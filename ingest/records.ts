@@ -158,10 +158,6 @@ export interface OutRecord {
   readonly eventTimeMs: number;
 }
 
-export function aggregateTopic(interval: BarInterval): IngestTopic {
-  return interval === 'SECOND' ? 'secondAggregates' : interval === 'MINUTE' ? 'minuteAggregates' : 'dailyAggregates';
-}
-
 /** A dead letter to produce: keyed by the symbol when known, else by the source. */
 export interface DeadLetterOut {
   readonly key: string;

@@ -86,6 +86,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let lastSimMs = simStart;
   let carry = 0;
   let lastTickReal = realStart;
+  let replayStartReal: number | undefined;
 
   const http: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -177,7 +178,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     const listening = [...clients].filter((client) => client.authenticated && !client.subscriptions.empty);
     let events: readonly Record<string, unknown>[];
     if (replay) {
-      events = replay.due(now - realStart);
+      // A recording starts playing when the first client has subscribed, so nothing is played to nobody.
+      if (listening.length === 0 && replayStartReal === undefined) return;
+      replayStartReal ??= now;
+      events = replay.due(now - replayStartReal);
     } else {
       const simNow = simStart + (now - realStart) * speed;
       carry += (rate * elapsedReal) / 1000;
