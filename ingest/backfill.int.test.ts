@@ -88,4 +88,14 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
     expect(collector.on('minuteAggregates').map((message) => message.value.windowStartMs)).toEqual(Array.from({ length: 30 }, (_, minute) => START + minute * 60_000));
     await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.value.source === 'flatfile')).toBe(true), { timeout: 30_000, interval: 200 });
   });
+
+  it('a record that does not match its schema becomes a dead letter instead of stopping the sink', async () => {
+    const bad = { symbol: 'ZZZ', exchange: 'not-an-int', source: 'file' } as never;
+    sink.produce([{ topic: 'trades', key: 'ZZZ', value: bad, eventTimeMs: 0 }]);
+    await sink.flush();
+    await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.key === 'ZZZ')).toBe(true), { timeout: 30_000, interval: 200 });
+    const letter = collector.on('deadLetters').find((message) => message.key === 'ZZZ')!;
+    expect(letter.value.reason).toMatch(/^does not encode: value does not match the schema of .*market\.trades\.v1/);
+    expect(JSON.parse((letter.value.rawPayload as Buffer).toString())).toMatchObject({ symbol: 'ZZZ', exchange: 'not-an-int' });
+  });
 });
