@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { SessionCalendar } from './calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
@@ -6,9 +5,11 @@ import { createHistory, historyAt, pushHistory, type History } from './indicator
 import { DAILY_PARAMS, INTRADAY_PARAMS, createSeries, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
 /** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
-export const ENGINE_VERSION = 1;
+export const ENGINE_VERSION = 2;
 
 const HOUR_MS = 3_600_000;
+/** How much a repeat must raise the base confidence of an active pattern to be reported (UPDATED). */
+const UPDATE_MIN_GAIN = 0.05;
 const DAY_MS = 86_400_000;
 
 export type BarInterval = 'SECOND' | 'MINUTE' | 'DAY';
@@ -115,10 +116,13 @@ interface SymbolState {
   lastPriceFinal: boolean;
   dailyCloses: History;
   activeDaily: string[];
+  /** Base confidence of the active pattern in each catalog slot (pattern × tier × direction), −1 when none. */
+  activeBase: number[];
 }
 
 interface ActivePattern {
   key: string;
+  slot: number;
   patternId: string;
   seq: number;
   expiresAtMs: number;
@@ -131,8 +135,44 @@ interface HeapEntry {
   key: string;
 }
 
-function shortHash(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+/**
+ * A deterministic 128-bit id (cyrb128: four mixed 32-bit lanes) as 32 hex digits. Not cryptographic:
+ * ids only need to be stable and collision-free in practice, and sha256 cost more than the whole bar.
+ */
+export function shortHash(text: string): string {
+  let h1 = 1779033703;
+  let h2 = 3144134277;
+  let h3 = 1013904242;
+  let h4 = 2773480762;
+  for (let i = 0; i < text.length; i += 1) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  return hex8(h1) + hex8(h2) + hex8(h3) + hex8(h4);
+}
+
+function hex8(value: number): string {
+  return (value >>> 0).toString(16).padStart(8, '0');
+}
+
+const PATTERN_INDEX: ReadonlyMap<string, number> = new Map([...PATTERN_VERSIONS.keys()].map((name, index) => [name, index]));
+const TIER_INDEX: Record<Tier, number> = { INTRADAY: 0, DAILY: 1, COMBO: 2 };
+const DIRECTION_INDEX: Record<Direction, number> = { BULLISH: 0, BEARISH: 1, NEUTRAL: 2 };
+const SLOT_COUNT = PATTERN_INDEX.size * 9;
+
+function slotOf(pattern: string, tier: Tier, direction: Direction): number {
+  return PATTERN_INDEX.get(pattern)! * 9 + TIER_INDEX[tier] * 3 + DIRECTION_INDEX[direction];
 }
 
 function nullable(value: number): number | null {
@@ -242,6 +282,7 @@ export class PatternEngine implements PatternSink {
         lastPriceFinal: false,
         dailyCloses: createHistory(this.rsSessions + 1),
         activeDaily: [],
+        activeBase: new Array<number>(SLOT_COUNT).fill(-1),
       };
       this.symbols.set(symbol, state);
     }
@@ -317,6 +358,8 @@ export class PatternEngine implements PatternSink {
       if (active === undefined || active.seq !== entry.seq) continue;
       this.actives.delete(entry.key);
       const last = active.last;
+      const holder = this.symbols.get(last.symbol);
+      if (holder) holder.activeBase[active.slot] = -1;
       if (last.tier === 'DAILY') {
         const owner = this.symbols.get(last.symbol);
         if (owner) owner.activeDaily = owner.activeDaily.filter((key) => key !== entry.key);
@@ -371,10 +414,16 @@ export class PatternEngine implements PatternSink {
   fire(pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): void {
     const state = this.ctxState!;
     const tier = this.ctxTier;
+    // Fast path: a repeat of an active pattern that does not raise its confidence is absorbed.
+    const active = state.activeBase[slotOf(pattern, tier, direction)]!;
+    if (active >= 0 && baseConfidence < active + UPDATE_MIN_GAIN) {
+      if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.confirmDailySetup(state, direction, baseConfidence);
+      return;
+    }
     const event = this.emit(state, tier, pattern, direction, baseConfidence, levels);
     if (tier === 'DAILY') {
-      if (!state.activeDaily.includes(event.key)) state.activeDaily.push(event.key);
-    } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && COMBO_TRIGGERS.has(pattern)) {
+      if (event !== undefined && !state.activeDaily.includes(event.key)) state.activeDaily.push(event.key);
+    } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) {
       this.confirmDailySetup(state, direction, baseConfidence);
     }
   }
@@ -393,13 +442,16 @@ export class PatternEngine implements PatternSink {
     this.emit(state, 'COMBO', name, direction, Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1), levels);
   }
 
-  private emit(state: SymbolState, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): { key: string; record: PatternEventRecord } {
+  private emit(state: SymbolState, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): { key: string; record: PatternEventRecord } | undefined {
     const key = `${state.symbol}|${tier}|${pattern}|${direction}`;
     const detectedAtMs = this.ctxDetectedAt;
     const expiresAtMs =
       tier === 'DAILY' ? detectedAtMs + this.dailyTtlMs : tier === 'COMBO' ? this.ctxSessionCloseMs : Math.min(detectedAtMs + this.intradayTtlMs, this.ctxSessionCloseMs);
     const version = PATTERN_VERSIONS.get(pattern) ?? 1;
+    const slot = slotOf(pattern, tier, direction);
     const existing = this.actives.get(key);
+    // A repeat of an active pattern is absorbed unless it materially raises the confidence (then UPDATED).
+    if (existing !== undefined && baseConfidence < existing.last.baseConfidence + UPDATE_MIN_GAIN) return undefined;
     const patternId = existing ? existing.patternId : shortHash(`${state.symbol}|${tier}|${pattern}|${direction}|v${version}|${detectedAtMs}`);
     const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
 
@@ -458,8 +510,9 @@ export class PatternEngine implements PatternSink {
       existing.expiresAtMs = expiresAtMs;
       existing.last = record;
     } else {
-      this.actives.set(key, { key, patternId, seq: this.seq, expiresAtMs, last: record });
+      this.actives.set(key, { key, slot, patternId, seq: this.seq, expiresAtMs, last: record });
     }
+    state.activeBase[slot] = base;
     this.pushHeap({ at: expiresAtMs, seq: this.seq, key });
     this.out.push(record);
     return { key, record };

@@ -249,10 +249,15 @@ export function updateSeries(
   const upper = middle + 2 * deviation;
   const lower = middle - 2 * deviation;
 
-  if (sink !== undefined) detect(s, params, sink, {
-    priorHigh, priorLow, relativeVolume, emaSpread, smaSpread, macdSpread, rsi, middle, upper, lower,
-    firstBarOfSession, previousSessionClose,
-  });
+  if (sink !== undefined) {
+    // One reused scratch object instead of an allocation per bar.
+    const v = scratch;
+    v.priorHigh = priorHigh; v.priorLow = priorLow; v.relativeVolume = relativeVolume;
+    v.emaSpread = emaSpread; v.smaSpread = smaSpread; v.macdSpread = macdSpread; v.rsi = rsi;
+    v.middle = middle; v.upper = upper; v.lower = lower;
+    v.firstBarOfSession = firstBarOfSession; v.previousSessionClose = previousSessionClose;
+    detect(s, params, sink, v);
+  }
 
   s.previousEmaSpread = emaSpread;
   s.previousSmaSpread = smaSpread;
@@ -267,19 +272,24 @@ export function updateSeries(
 }
 
 interface BarValues {
-  readonly priorHigh: number;
-  readonly priorLow: number;
-  readonly relativeVolume: number;
-  readonly emaSpread: number;
-  readonly smaSpread: number;
-  readonly macdSpread: number;
-  readonly rsi: number;
-  readonly middle: number;
-  readonly upper: number;
-  readonly lower: number;
-  readonly firstBarOfSession: boolean;
-  readonly previousSessionClose: number;
+  priorHigh: number;
+  priorLow: number;
+  relativeVolume: number;
+  emaSpread: number;
+  smaSpread: number;
+  macdSpread: number;
+  rsi: number;
+  middle: number;
+  upper: number;
+  lower: number;
+  firstBarOfSession: boolean;
+  previousSessionClose: number;
 }
+
+const scratch: BarValues = {
+  priorHigh: 0, priorLow: 0, relativeVolume: 0, emaSpread: 0, smaSpread: 0, macdSpread: 0, rsi: 0,
+  middle: 0, upper: 0, lower: 0, firstBarOfSession: false, previousSessionClose: 0,
+};
 
 function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues): void {
   const { o0, h0, l0, c0, o1, c1, h1, l1, o2, c2, h2, l2 } = s;

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { TradeBarBuilder, type TradeBar, type TradeInput } from './trade-bars.js';
+
+const T0 = Date.parse('2026-11-24T14:30:00Z');
+
+function trade(symbol: string, secondsAfter: number, price: number, size = 100): TradeInput {
+  return { symbol, price, size, sipTimestampMs: T0 + secondsAfter * 1000 };
+}
+
+describe('minute bars from trades', () => {
+  it('closes a symbol minute on its next minute, with OHLC, volume, VWAP and trade count', () => {
+    const builder = new TradeBarBuilder(2_000);
+    expect(builder.onTrade(trade('AAA', 1, 10, 100))).toEqual([]);
+    builder.onTrade(trade('AAA', 20, 12, 50));
+    builder.onTrade(trade('AAA', 40, 9, 50));
+    builder.onTrade(trade('AAA', 59, 11, 100));
+    const [bar] = builder.onTrade(trade('AAA', 60, 11.5))!;
+    expect(bar).toMatchObject({ symbol: 'AAA', interval: 'MINUTE', windowStartMs: T0, windowEndMs: T0 + 60_000, open: 10, high: 12, low: 9, close: 11, volume: 300, transactions: 4, source: 'trades' });
+    expect(bar!.vwap).toBeCloseTo((10 * 100 + 12 * 50 + 9 * 50 + 11 * 100) / 300, 12);
+    expect(bar!.averageTradeSize).toBe(75);
+    expect(bar!.ingestedAtMs).toBe(T0 + 60_000);
+  });
+
+  it('closes quiet symbols once the partition event time passes the minute end plus lateness', () => {
+    const builder = new TradeBarBuilder(2_000);
+    builder.onTrade(trade('QUIET', 5, 20));
+    expect(builder.onTrade(trade('BUSY', 61, 30))).toEqual([]);
+    const closed = builder.onTrade(trade('BUSY', 62, 30))!;
+    expect(closed.map((bar) => bar.symbol)).toEqual(['QUIET']);
+    expect(builder.openBars).toBe(1);
+  });
+
+  it('drops late trades for a closed minute and rejects invalid trades', () => {
+    const builder = new TradeBarBuilder(0);
+    builder.onTrade(trade('AAA', 1, 10));
+    builder.onTrade(trade('AAA', 61, 10));
+    expect(builder.onTrade(trade('AAA', 30, 10))).toEqual([]);
+    expect(builder.lateTrades).toBe(1);
+    expect(builder.onTrade({ ...trade('AAA', 62, 10), price: Number.NaN })).toBeUndefined();
+    expect(builder.onTrade({ ...trade('AAA', 62, 10), size: -1 })).toBeUndefined();
+    expect(builder.onTrade({ ...trade('', 62, 10) })).toBeUndefined();
+  });
+
+  it('is deterministic across a snapshot and restore', () => {
+    const trades: TradeInput[] = [];
+    for (let i = 0; i < 600; i += 1) trades.push(trade(i % 3 === 0 ? 'AAA' : i % 3 === 1 ? 'BBB' : 'CCC', i * 0.7, 10 + (i % 17) * 0.01, 10 + (i % 5)));
+    const straight = new TradeBarBuilder();
+    const expected: TradeBar[] = trades.flatMap((entry) => straight.onTrade(entry)!);
+    const first = new TradeBarBuilder();
+    const before = trades.slice(0, 300).flatMap((entry) => first.onTrade(entry)!);
+    const restored = TradeBarBuilder.restore(first.snapshot());
+    const after = trades.slice(300).flatMap((entry) => restored.onTrade(entry)!);
+    expect(JSON.stringify([...before, ...after])).toBe(JSON.stringify(expected));
+    expect(expected.length).toBeGreaterThan(10);
+  });
+});
