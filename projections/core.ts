@@ -24,9 +24,12 @@ export class RejectedValueError extends Error {
 // ---------------------------------------------------------------------------------------------------------------
 // COPY text format
 
+const NEEDS_ESCAPE = /[\\\n\r\t]/;
+const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 function escapeCopyText(text: string): string {
-  // Backslash first, then the characters COPY text format treats as delimiters.
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+  // Most fields need no escaping: test once, replace in one pass only when needed.
+  return NEEDS_ESCAPE.test(text) ? text.replace(/[\\\n\r\t]/g, (character) => ESCAPES[character]!) : text;
 }
 
 function arrayLiteral(items: readonly string[]): string {
