@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { defineEnv, env } from '../platform/config.js';
 import { loadMassiveConfig } from '../ingest/index.js';
+import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
+import { describeTopics } from './describe-topics.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';
 import { Supervisor, type StageSpec } from './supervisor.js';
@@ -38,21 +40,35 @@ export function pipelineStages(options: { massiveApiKey: string | undefined; sim
       name: 'processors',
       args: ['process'],
       metricsUrl: 'http://127.0.0.1:9465/metrics',
-      eventsMetrics: ['tickflow_processor_input_events_total'],
-      lagMetrics: ['tickflow_processor_consumer_lag'],
-      patternsMetrics: ['tickflow_processor_pattern_events_total'],
+      eventsMetrics: [{ name: 'tickflow_processor_records_total', label: 'outcome="applied"' }],
+      // The label ends with the catalog name whatever TOPIC_PREFIX is.
+      patternsMetrics: [{ name: 'tickflow_processor_events_total', label: 'patterns.events.v1"' }],
     },
     {
       name: 'projector',
       args: ['project'],
       metricsUrl: 'http://127.0.0.1:9466/metrics',
-      eventsMetrics: ['tickflow_projector_events_applied_total'],
-      lagMetrics: ['tickflow_projector_consumer_lag'],
+      eventsMetrics: [{ name: 'tickflow_projection_rows_total', label: 'projection="patterns"' }, { name: 'tickflow_projection_rows_total', label: 'projection="bars"' }],
     },
     { name: 'gateway', args: ['gateway'], metricsUrl: 'http://127.0.0.1:3001/metrics', eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
     { name: 'api', args: ['api'], metricsUrl: 'http://127.0.0.1:3000/metrics', eventsMetrics: ['tickflow_api_requests_total'] },
   );
   return stages;
+}
+
+/** The processors' consumer-group lag on their input topics, for the status line. */
+async function processorLag(): Promise<Map<string, number>> {
+  const config = loadPlatformConfig();
+  const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-status`, logger: createLogger('start', { level: 'error' }) }).admin();
+  await admin.connect();
+  try {
+    const topics = (['minuteAggregates', 'dailyAggregates', 'trades'] as const).map((key) => topicName(key, config.TOPIC_PREFIX));
+    const described = await describeTopics(admin, topics);
+    const lag = described.flatMap((topic) => topic.groups.filter((group) => group.groupId.includes('processor'))).reduce((sum, group) => sum + group.lag, 0);
+    return new Map([['processors', lag]]);
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 export function registerStartCommand(program: Command): void {
@@ -75,7 +91,7 @@ export function registerStartCommand(program: Command): void {
       say('API docs:   http://127.0.0.1:3000/docs   (OpenAPI: http://127.0.0.1:3000/openapi.json)');
       say('metrics:    http://127.0.0.1:3000/metrics, :3001/metrics, :9464/metrics (ingest), :9465 (processors), :9466 (projector)');
       say('Ctrl-C stops everything');
-      supervisor.showStatus();
+      supervisor.showStatus(2000, processorLag);
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -34,6 +34,7 @@ describe('metrics and the status line', () => {
     expect(sumMetric(exposition, ['x_total'])).toBe(15);
     expect(sumMetric(exposition, ['x_total', 'y'])).toBe(18);
     expect(sumMetric(exposition, ['missing'])).toBeUndefined();
+    expect(sumMetric(exposition, [{ name: 'x_total', label: 'topic="b"' }])).toBe(5);
   });
 
   it('derives rates and prints one line', () => {

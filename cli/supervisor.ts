@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine, sumMetric, type RestartPolicy, type StageSample } from './supervisor-core.js';
+import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine, sumMetric, type MetricSelector, type RestartPolicy, type StageSample } from './supervisor-core.js';
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tickflow.js');
 
@@ -15,9 +15,9 @@ export interface StageSpec {
   readonly env?: Readonly<Record<string, string>>;
   /** Where the stage serves Prometheus metrics (for the status line). */
   readonly metricsUrl?: string;
-  readonly eventsMetrics?: readonly string[];
-  readonly lagMetrics?: readonly string[];
-  readonly patternsMetrics?: readonly string[];
+  readonly eventsMetrics?: readonly MetricSelector[];
+  readonly lagMetrics?: readonly MetricSelector[];
+  readonly patternsMetrics?: readonly MetricSelector[];
 }
 
 interface RunningStage {
@@ -78,6 +78,8 @@ export class Supervisor {
     stage.startedAt = Date.now();
     const command = stage.spec.program ? [stage.spec.program, stage.spec.args] as const : [process.execPath, [binPath, ...stage.spec.args]] as const;
     const child = spawn(command[0], [...command[1]], {
+      // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the stages in order.
+      detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...this.baseEnv, ...stage.spec.env },
     });
@@ -116,7 +118,7 @@ export class Supervisor {
         if (!stage.spec.metricsUrl) return { stage: stage.spec.name, up: true };
         try {
           const text = await (await fetch(stage.spec.metricsUrl, { signal: AbortSignal.timeout(1000) })).text();
-          const pick = (names: readonly string[] | undefined) => (names ? sumMetric(text, names) : undefined);
+          const pick = (names: readonly MetricSelector[] | undefined) => (names ? sumMetric(text, names) : undefined);
           const events = pick(stage.spec.eventsMetrics);
           const lag = pick(stage.spec.lagMetrics);
           const patterns = pick(stage.spec.patternsMetrics);
@@ -129,11 +131,13 @@ export class Supervisor {
   }
 
   /** Keeps a live status line (rewritten in place on a terminal, printed every 10 s otherwise). */
-  showStatus(intervalMs = 2000): void {
+  showStatus(intervalMs = 2000, lagProvider?: () => Promise<ReadonlyMap<string, number>>): void {
     const tty = process.stdout.isTTY === true;
     let ticks = 0;
     this.statusTimer = setInterval(() => {
-      void this.sample().then((samples) => {
+      const lags = lagProvider ? lagProvider().catch(() => new Map<string, number>()) : Promise.resolve(new Map<string, number>());
+      void Promise.all([this.sample(), lags]).then(([sampled, lag]) => {
+        const samples = sampled.map((sample) => (lag.has(sample.stage) && sample.up ? { ...sample, lag: lag.get(sample.stage)! } : sample));
         const now = Date.now();
         const rates = new Map<string, number | undefined>();
         for (const sample of samples) {
