@@ -314,3 +314,73 @@ describe('processor shell against the real broker', () => {
     }
   });
 });
+
+describe('processor shell: trades to minute bars, and the daily topic', () => {
+  let env: TestKafka;
+  let handle: ProcessorHandle | undefined;
+
+  beforeAll(async () => {
+    env = await createTestTopics('proctrades', ['minuteAggregates', 'dailyAggregates', 'trades', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+  });
+
+  afterAll(async () => {
+    await handle?.stop().catch(() => {});
+    await env?.cleanup();
+  });
+
+  it('builds minute bars from trades exactly once and runs the daily tier on daily bars', async () => {
+    const open = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs;
+    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const encodeTrade = await env.codec.encoderFor<Record<string, unknown>>('trades');
+    const trades = [];
+    for (let second = 0; second < 5 * 60; second += 10) {
+      trades.push({
+        key: 'ONLYT',
+        value: encodeTrade({
+          symbol: 'ONLYT', exchange: 4, tradeId: String(second), tape: 3, price: 50 + (second % 60) / 100, size: 100, fractionalSize: null, conditions: [],
+          sipTimestampMs: open + second * 1000, sequence: second, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: open + second * 1000,
+        }),
+      });
+    }
+    await producer.send({ topic: env.codec.topic('trades'), messages: trades });
+    const encodeBar = await env.codec.encoderFor<Record<string, unknown>>('dailyAggregates');
+    const days: { key: string; value: Buffer }[] = [];
+    let dayNumber = calendar.dayOf(Date.parse('2026-10-01T17:00:00Z')).dayNumber;
+    for (let count = 0; count < 30; dayNumber += 1) {
+      const day = calendar.day(dayNumber);
+      if (!day.isTradingDay) continue;
+      count += 1;
+      const close = count === 30 ? 130 : 100 + (count % 2);
+      days.push({
+        key: 'DAILY1',
+        value: encodeBar({
+          symbol: 'DAILY1', interval: 'DAY', windowStartMs: day.startMs, windowEndMs: day.endMs, open: 100, high: Math.max(close, 100) + 1, low: 99, close,
+          volume: count === 30 ? 9e6 : 1e6, vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, source: 'rest', ingestedAtMs: 0,
+        }),
+      });
+    }
+    await producer.send({ topic: env.codec.topic('dailyAggregates'), messages: days });
+    await producer.disconnect();
+
+    handle = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}g`, inputs: ['minuteAggregates', 'dailyAggregates'],
+      engine: {}, logger, tradeBars: true, tradeBarLatenessMs: 0,
+    });
+    // Four minutes are closed by later trades; the fifth stays open (no later trade).
+    const minuteTopic = env.codec.topic('minuteAggregates');
+    await vi.waitFor(async () => expect((await readAll(env, minuteTopic)).length).toBe(4), { timeout: 60_000, interval: 200 });
+    const bars = await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)));
+    expect(bars.map((bar) => bar.windowStartMs)).toEqual([0, 1, 2, 3].map((minute) => open + minute * 60_000));
+    expect(bars[0]).toMatchObject({ symbol: 'ONLYT', source: 'trades', open: 50, high: 50.5, low: 50, close: 50.5, volume: 600, transactions: 6 });
+    const patterns = env.codec.topic('patterns');
+    await vi.waitFor(async () => {
+      const events = await Promise.all((await readAll(env, patterns)).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
+      expect(events.some((event) => event.symbol === 'DAILY1' && event.tier === 'DAILY' && event.pattern === 'volume_spike')).toBe(true);
+    }, { timeout: 60_000, interval: 200 });
+    expect(handle.assigned().some((key) => key.startsWith(env.codec.topic('trades')))).toBe(true);
+    await handle.stop();
+    handle = undefined;
+    expect(await readAll(env, minuteTopic)).toHaveLength(4);
+  });
+});
