@@ -4,10 +4,10 @@ import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
 import { migrate } from '../projections/migrate.js';
-import { redisKeys } from '../projections/redis-keys.js';
+import { redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
@@ -111,7 +111,7 @@ function apiConfig(overrides: Record<string, string> = {}) {
   return loadApiConfig({ API_REDIS_PREFIX: `${prefix}api:`, API_RATE_LIMIT_PER_MINUTE: '100000', API_AUTH_RATE_LIMIT_PER_MINUTE: '100000', API_CORS_ORIGINS: 'http://dash.example', ...overrides });
 }
 
-function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number } = {}) {
+function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void } = {}) {
   return createApp({
     db: pool,
     redis: 'redis' in options ? options.redis : redis,
@@ -122,7 +122,14 @@ function buildApp(options: { redis?: Redis | undefined; config?: Record<string, 
     readModelKeys: keys,
     projectionLag: options.lag === undefined ? undefined : async () => ({ records: options.lag!, partitions: 1 }),
     now: () => clock.now,
+    notices: options.notices,
   });
+}
+
+async function metricValue(target: ReturnType<typeof createApp>, line: string): Promise<number> {
+  const text = await (await target.request('/metrics')).text();
+  const found = text.split('\n').find((candidate) => candidate.startsWith(line));
+  return found ? Number(found.split(' ').at(-1)) : 0;
 }
 
 /** A parsed response body; its shape is checked against the OpenAPI document at run time before tests read it. */
@@ -319,6 +326,31 @@ describe('GET /api/patterns/scan', () => {
     const metrics = await call('GET', '/metrics');
     expect(metrics.text).toMatch(/tickflow_api_cache_hit_ratio\{stage="api"\} 0\.\d+/);
     expect(metrics.text).toContain('tickflow_api_cache_requests_total{kind="scan",outcome="hit",stage="api"}');
+  });
+
+  it('refreshes hot entries ahead of their readers when a projection notice makes them stale', async () => {
+    let notify: (notice: ProjectionNotice) => void = () => undefined;
+    const refreshing = buildApp({ notices: (listener) => (notify = listener), config: { API_REDIS_PREFIX: `${prefix}ahead:` } });
+    const url = '/api/patterns/scan?symbols=XOM&per_page=100&confidence_min=0';
+    const before = await call('GET', url, { target: refreshing });
+    expect(before.body.timings.cache).toBe('miss');
+    const target = before.body.data[0];
+    await pool.query('UPDATE patterns SET confidence = 0.99 WHERE pattern_id = $1', [target.id]);
+    try {
+      await redis.incr(keys.symbolVersion('XOM'));
+      notify({ projection: 'db.patterns', version: 1, symbols: ['XOM'], patternsChanged: false });
+      const done = 'tickflow_api_cache_refreshes_total{kind="scan",outcome="done"';
+      await vi.waitFor(async () => expect(await metricValue(refreshing, done)).toBe(1));
+      const after = await call('GET', url, { target: refreshing });
+      expect(after.body.timings.cache).toBe('hit');
+      expect(after.body.data.find((row: { id: string }) => row.id === target.id).confidence).toBe(0.99);
+      // A notice about other symbols leaves the entry alone.
+      notify({ projection: 'db.patterns', version: 2, symbols: ['AAPL'], patternsChanged: false });
+      expect((await call('GET', url, { target: refreshing })).body.timings.cache).toBe('hit');
+    } finally {
+      await pool.query('UPDATE patterns SET confidence = $2 WHERE pattern_id = $1', [target.id, target.confidence]);
+      await redis.incr(keys.symbolVersion('XOM'));
+    }
   });
 
   it('refuses bad input on every parameter with 400 naming the field', async () => {
@@ -702,7 +734,7 @@ describe('HTTP behaviour', () => {
 describe('startApi', () => {
   it('listens on a real port and stops cleanly', async () => {
     const handle = await startApi({
-      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:api:`, API_READ_MODEL_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
       port: 0,
       logger: createLogger('api-test', { level: 'silent' }),
     });
@@ -712,6 +744,15 @@ describe('startApi', () => {
       expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(5);
       await expect.poll(async () => ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok).toBe(true);
       expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('tickflow_api_requests_total');
+      // Projection notices arrive over Redis pub/sub and refresh the hot summary ahead of its readers.
+      await fetch(`${handle.url}/api/patterns/summary`);
+      await redis.incr(redisKeys(`${prefix}server:`).patternsVersion());
+      await redis.publish(redisKeys(`${prefix}server:`).channel(), 'not a notice');
+      await vi.waitFor(async () => {
+        await redis.publish(redisKeys(`${prefix}server:`).channel(), JSON.stringify({ projection: 'db.patterns', version: 1, symbols: [], patternsChanged: true }));
+        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(/tickflow_api_cache_refreshes_total\{kind="summary",outcome="(done|skipped)"/);
+      });
+      expect(((await (await fetch(`${handle.url}/api/patterns/summary`)).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
     } finally {
       await handle.stop();
     }

@@ -13,6 +13,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AuthError, Counter, Histogram, runChecks, type HealthCheck } from '../platform/index.js';
 import { Accounts, AccountError } from './accounts.js';
+import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
 import type { ApiDependencies, ApiEnv, ApiServices } from './context.js';
 import { fieldErrors, HttpProblem, problemResponse } from './problem.js';
@@ -56,12 +57,15 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const cacheMetrics = createCacheMetrics(deps.registry);
   const services: ApiServices = {
     deps,
-    cache: new ReadThroughCache(deps.redis, deps.config.API_CACHE_TTL_SECONDS, cacheMetrics, deps.logger),
+    cache: new ReadThroughCache(deps.redis, { ttlSeconds: deps.config.API_CACHE_TTL_SECONDS, hotEntries: deps.config.API_CACHE_REFRESH_AHEAD, now }, cacheMetrics, deps.logger),
     accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, now }),
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
     scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
   };
+  deps.notices?.((notice) => {
+    void services.cache.refreshAffected(versionKeysChangedBy(notice, deps.readModelKeys));
+  });
   const requests = new Counter({
     name: 'tickflow_api_requests_total',
     help: 'HTTP requests by method, route and status',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redisKeys } from '../projections/redis-keys.js';
-import { MAX_SYMBOL_SCOPED_VERSIONS, scanCacheKey, scanScope, statsCacheKey, symbolCacheKey, versionEtag, versionKeysOf, versionStamp } from './cache-key.js';
+import { MAX_SYMBOL_SCOPED_VERSIONS, versionKeysChangedBy, scanCacheKey, scanScope, statsCacheKey, symbolCacheKey, versionEtag, versionKeysOf, versionStamp } from './cache-key.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
@@ -43,5 +43,14 @@ describe('other keys, stamps and ETags', () => {
     expect(versionEtag('k', '1')).toBe(versionEtag('k', '1'));
     expect(versionEtag('k', '1')).not.toBe(versionEtag('k', '2'));
     expect(versionEtag('k', '1')).toMatch(/^W\/"[A-Za-z0-9_-]+"$/);
+  });
+});
+
+describe('versionKeysChangedBy', () => {
+  it('lists the symbol versions and, when patterns changed, the patterns version', () => {
+    expect(versionKeysChangedBy({ projection: 'db.bars', version: 3, symbols: ['AAPL'], patternsChanged: false }, keys)).toEqual(new Set([keys.symbolVersion('AAPL')]));
+    expect(versionKeysChangedBy({ projection: 'db.patterns', version: 4, symbols: ['AAPL', 'MSFT'], patternsChanged: true }, keys)).toEqual(
+      new Set([keys.symbolVersion('AAPL'), keys.symbolVersion('MSFT'), keys.patternsVersion()]),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { RedisKeys } from '../projections/redis-keys.js';
+import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
 import { canonicalJson, shortHash, type ScanQuery } from './scan.js';
 
 /**
@@ -48,4 +48,11 @@ export function versionStamp(values: readonly (string | null)[]): string {
 /** A weak ETag from a cache key and its version stamp: equal while none of the entry's scope changed. */
 export function versionEtag(key: string, stamp: string): string {
   return `W/"${shortHash(`${key}|${stamp}`)}"`;
+}
+
+/** The version keys a projection notice bumped (what the notifier INCRed), for refresh-ahead. */
+export function versionKeysChangedBy(notice: ProjectionNotice, keys: RedisKeys): Set<string> {
+  const changed = new Set(notice.symbols.map((symbol) => keys.symbolVersion(symbol)));
+  if (notice.patternsChanged) changed.add(keys.patternsVersion());
+  return changed;
 }

@@ -19,6 +19,7 @@ interface Entry<T> {
 export interface CacheMetrics {
   readonly requests: Counter<'kind' | 'outcome'>;
   readonly hitRatio: Gauge;
+  readonly refreshes: Counter<'kind' | 'outcome'>;
 }
 
 /** Counters of cache outcomes by kind, and the hit ratio (hits / (hits + misses)) since start. */
@@ -44,7 +45,29 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
       this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
     },
   });
-  return { requests, hitRatio };
+  const refreshes = new Counter({
+    name: 'tickflow_api_cache_refreshes_total',
+    help: 'Refresh-ahead of hot cache entries after a projection notice (done, skipped = another instance or already current, failed)',
+    labelNames: ['kind', 'outcome'] as const,
+    registers: [registry],
+  });
+  return { requests, hitRatio, refreshes };
+}
+
+export interface CacheOptions {
+  readonly ttlSeconds: number;
+  /** How many recently read entries are refreshed ahead when their scope changes (0 disables). */
+  readonly hotEntries?: number;
+  /** An entry not read for this long is no longer refreshed ahead. */
+  readonly hotWindowMs?: number;
+  readonly now?: () => number;
+}
+
+interface HotEntry {
+  readonly kind: string;
+  readonly versionKeys: readonly string[];
+  readonly load: () => Promise<unknown>;
+  lastRead: number;
 }
 
 /**
@@ -54,20 +77,38 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
  * Any Redis failure degrades to loading from PostgreSQL (outcome `bypass`), never to an error.
  */
 export class ReadThroughCache {
+  private readonly ttlSeconds: number;
+  private readonly hotLimit: number;
+  private readonly hotWindowMs: number;
+  private readonly now: () => number;
+  /** Recently read refreshable entries, least recently read first (Map keeps insertion order). */
+  private readonly hot = new Map<string, HotEntry>();
+  private readonly refreshing = new Set<string>();
+
   constructor(
     private readonly redis: Redis | undefined,
-    private readonly ttlSeconds: number,
+    options: CacheOptions,
     private readonly metrics: CacheMetrics,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.ttlSeconds = options.ttlSeconds;
+    this.hotLimit = options.hotEntries ?? 200;
+    this.hotWindowMs = options.hotWindowMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+  }
 
   get available(): boolean {
     return this.redis !== undefined && this.redis.status === 'ready';
   }
 
-  async read<T>(kind: string, key: string, versionKeys: readonly string[], load: () => Promise<T>): Promise<CachedRead<T>> {
+  /**
+   * Reads through the cache. With `refreshAhead`, the entry is remembered as hot: when a projection notice
+   * changes one of its version keys, `refreshAffected` recomputes it before the next reader asks.
+   */
+  async read<T>(kind: string, key: string, versionKeys: readonly string[], load: () => Promise<T>, options: { refreshAhead?: boolean } = {}): Promise<CachedRead<T>> {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') return this.bypass(kind, load);
+    if (options.refreshAhead && this.hotLimit > 0) this.remember(key, { kind, versionKeys, load, lastRead: this.now() });
     let stamp: string;
     let raw: string | null;
     try {
@@ -97,6 +138,60 @@ export class ReadThroughCache {
       this.logger.warn({ err: error, key }, 'cache write failed');
     });
     return { value, outcome: 'miss', stamp };
+  }
+
+  private remember(key: string, entry: HotEntry): void {
+    this.hot.delete(key);
+    this.hot.set(key, entry);
+    if (this.hot.size > this.hotLimit) this.hot.delete(this.hot.keys().next().value as string);
+  }
+
+  /** Hot entries that depend on any of these version keys and were read recently. */
+  hotEntriesAffectedBy(changed: ReadonlySet<string>): string[] {
+    const since = this.now() - this.hotWindowMs;
+    return [...this.hot].filter(([, entry]) => entry.lastRead >= since && entry.versionKeys.some((versionKey) => changed.has(versionKey))).map(([key]) => key);
+  }
+
+  /**
+   * Recomputes the hot entries a projection notice made stale, two at a time, so that dashboards polling
+   * them hit the cache instead of waiting for PostgreSQL. Across API instances one refresh per entry and
+   * version wins (SET NX); the others skip. Returns the number of entries refreshed.
+   */
+  async refreshAffected(changed: ReadonlySet<string>): Promise<number> {
+    const keys = this.hotEntriesAffectedBy(changed);
+    let refreshed = 0;
+    for (let i = 0; i < keys.length; i += 2) {
+      const results = await Promise.all(keys.slice(i, i + 2).map((key) => this.refresh(key)));
+      refreshed += results.filter(Boolean).length;
+    }
+    return refreshed;
+  }
+
+  private async refresh(key: string): Promise<boolean> {
+    const entry = this.hot.get(key);
+    const redis = this.redis;
+    if (!entry || !redis || redis.status !== 'ready' || this.refreshing.has(key)) return false;
+    this.refreshing.add(key);
+    try {
+      const [current, ...versions] = await redis.mget(key, ...entry.versionKeys);
+      const stamp = versionStamp(versions);
+      const alreadyCurrent = current !== null && current !== undefined && current.startsWith(`{"v":${JSON.stringify(stamp)},`);
+      const claimed = !alreadyCurrent && (await redis.set(`${key}:refresh:${stamp}`, '1', 'EX', 30, 'NX')) === 'OK';
+      if (!claimed) {
+        this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'skipped' });
+        return false;
+      }
+      const value = await entry.load();
+      await redis.set(key, JSON.stringify({ v: stamp, d: value } satisfies Entry<unknown>), 'EX', this.ttlSeconds);
+      this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'done' });
+      return true;
+    } catch (error) {
+      this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'failed' });
+      this.logger.warn({ err: error, key }, 'cache refresh-ahead failed');
+      return false;
+    } finally {
+      this.refreshing.delete(key);
+    }
   }
 
   private async bypass<T>(kind: string, load: () => Promise<T>): Promise<CachedRead<T>> {

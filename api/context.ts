@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Logger, Registry, TokenService } from '../platform/index.js';
-import type { RedisKeys } from '../projections/redis-keys.js';
+import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';
@@ -38,6 +38,8 @@ export interface ApiDependencies {
   /** Lag of the projections behind Kafka, for /ready; absent: not reported. */
   readonly projectionLag?: (() => Promise<ProjectionLag>) | undefined;
   readonly now?: (() => number) | undefined;
+  /** Projection notices (the projections' pub/sub channel); when given, hot cache entries are refreshed ahead. */
+  readonly notices?: ((listener: (notice: ProjectionNotice) => void) => void) | undefined;
   /** Counted rows beyond which a scan's total is reported as capped (default API_SCAN_COUNT_CAP). */
   readonly scanCountCap?: number | undefined;
 }

@@ -88,7 +88,9 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
-    const read = await cache.read('scan', key, versionKeysOf(scanScope(query), deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap));
+    // First pages are what dashboards poll; those are kept fresh ahead of their readers.
+    const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
+    const read = await cache.read('scan', key, versionKeysOf(scanScope(query), deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap), { refreshAhead });
     const { items, nextCursor } = pageOf(read.value.rows, query);
     const now = services.now();
     c.header('ETag', etagOf(key, read));
@@ -118,7 +120,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const hour = Math.floor(services.now() / 3_600_000);
     const key = statsCacheKey(cachePrefix, 'stats', { hours, hour });
     const started = performance.now();
-    const read = await cache.read('stats', key, patternsVersion, () => patternStats(deps.db, hours, services.now()));
+    const read = await cache.read('stats', key, patternsVersion, () => patternStats(deps.db, hours, services.now()), { refreshAhead: true });
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });
@@ -126,7 +128,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
   app.openapi(summaryRoute, async (c) => {
     const key = statsCacheKey(cachePrefix, 'summary');
     const started = performance.now();
-    const read = await cache.read('summary', key, patternsVersion, () => patternSummary(deps.db));
+    const read = await cache.read('summary', key, patternsVersion, () => patternSummary(deps.db), { refreshAhead: true });
     const now = services.now();
     c.header('ETag', etagOf(key, read));
     return c.json(

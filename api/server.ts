@@ -12,7 +12,7 @@ import {
   type EnvSource,
   type Logger,
 } from '../platform/index.js';
-import { redisKeys } from '../projections/redis-keys.js';
+import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
 import type { ProjectionLag, ApiDependencies } from './context.js';
@@ -73,6 +73,20 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     admin.connect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka admin unavailable: projection lag not reported'));
   }
   const kafkaAdmin = admin;
+  const readModelKeys = redisKeys(config.API_READ_MODEL_PREFIX);
+  // A subscriber connection of its own (a subscribed Redis connection can run no other command).
+  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  subscriber.on('error', (error) => logger.debug({ err: error }, 'redis subscriber error'));
+  const listeners: ((notice: ProjectionNotice) => void)[] = [];
+  subscriber.on('message', (_channel: string, message: string) => {
+    try {
+      const notice = parseProjectionNotice(message);
+      for (const listener of listeners) listener(notice);
+    } catch (error) {
+      logger.warn({ err: error }, 'ignored a malformed projection notice');
+    }
+  });
+  subscriber.subscribe(readModelKeys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
   const app = createApp({
     db,
     redis,
@@ -80,7 +94,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     config,
     logger,
     registry,
-    readModelKeys: redisKeys(config.API_READ_MODEL_PREFIX),
+    readModelKeys,
+    notices: (listener) => listeners.push(listener),
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
     scanCountCap: config.API_SCAN_COUNT_CAP,
     ...options.overrides,
@@ -102,7 +117,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
         // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
-        await Promise.allSettled([redis.quit(), db.end(), kafkaAdmin?.disconnect()]);
+        await Promise.allSettled([subscriber.quit(), redis.quit(), db.end(), kafkaAdmin?.disconnect()]);
         logger.info('api stopped');
       })()),
   };

@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { loadPlatformConfig } from '../../platform/index.js';
+import { createLogger, createMetricsRegistry, loadPlatformConfig } from '../../platform/index.js';
+import { createProjectorMetrics } from '../../projections/metrics.js';
+import { Notifier } from '../../projections/notifier.js';
 import { migrate } from '../../projections/migrate.js';
 import { redisKeys } from '../../projections/redis-keys.js';
 import { BUILTIN_UNIVERSES } from '../../api/universes.js';
@@ -203,6 +205,7 @@ const suite: BenchSuite = {
     const seconds = Number(settings.seconds ?? Math.max(3, Math.round(10 * scale)));
     const connections = Number(settings.connections ?? 10);
     const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
+    const refreshAhead = Number(settings.refreshAhead ?? 200);
     const url = benchDatabaseUrl();
     await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
 
@@ -218,6 +221,7 @@ const suite: BenchSuite = {
         API_READ_MODEL_PREFIX: prefix,
         API_RATE_LIMIT_PER_MINUTE: '100000000',
         API_PROJECTION_LAG_FROM_KAFKA: 'false',
+        API_CACHE_REFRESH_AHEAD: String(refreshAhead),
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -225,6 +229,7 @@ const suite: BenchSuite = {
     const baseUrl = `http://127.0.0.1:${port}`;
     const redis = new Redis(platform.REDIS_URL);
     const keys = redisKeys(prefix);
+    const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
     const db = new pg.Pool({ connectionString: url, max: 2 });
     try {
       for (let attempt = 0; ; attempt += 1) {
@@ -271,10 +276,8 @@ const suite: BenchSuite = {
               WHERE pattern_id IN (SELECT pattern_id FROM patterns WHERE status = 'active' AND symbol = ANY($1::text[]) LIMIT 25)`,
             [symbols],
           );
-          const multi = redis.multi();
-          for (const symbol of new Set(symbols)) multi.incr(keys.symbolVersion(symbol));
-          multi.incr(keys.patternsVersion());
-          await multi.exec();
+          // As the projector does after each applied batch: bump versions, publish a notice.
+          await notifier.announce('db.patterns', [...new Set(symbols)], true);
           events += symbols.length;
           await new Promise((resolve) => setTimeout(resolve, eventIntervalMs));
         }
@@ -286,7 +289,7 @@ const suite: BenchSuite = {
       const hits = after.hits - before.hits;
       const misses = after.misses - before.misses;
       results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping the patterns version`));
-      results.push({ name: 'dashboard mix cache hit ratio', value: hits / Math.max(1, hits + misses), unit: 'ratio', note: `${hits} hits, ${misses} misses, ${after.bypass - before.bypass} bypass` });
+      results.push({ name: 'dashboard mix cache hit ratio', value: hits / Math.max(1, hits + misses), unit: 'ratio', note: `${hits} hits, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
       return results;
     } finally {
       server.kill('SIGTERM');
