@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { defineEnv, env } from '../platform/config.js';
 import { loadMassiveConfig } from '../ingest/index.js';
+import { SessionCalendar } from '../processors/index.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
 import { describeTopics } from './describe-topics.js';
 import { LocalStack } from '../stack/local-stack.js';
@@ -13,8 +14,22 @@ export const loadStartConfig = defineEnv('start', {
   START_KEEP_STACK: env.bool('Leave Kafka and the registry running when `npm start` stops', false),
 });
 
+/**
+ * Where the embedded simulator's clock starts: the open of the latest trading session that has begun
+ * (today's when the market is open or was open today, else the previous trading day's), so that the
+ * processors, which skip bars outside the regular session, find patterns from the first minute.
+ */
+export function simulatorStart(nowMs: number, calendar = new SessionCalendar()): number {
+  const today = calendar.dayOf(nowMs);
+  if (today.isTradingDay && nowMs >= today.openMs) return nowMs < today.closeMs ? nowMs : today.openMs;
+  for (let dayNumber = today.dayNumber - 1; ; dayNumber -= 1) {
+    const day = calendar.day(dayNumber);
+    if (day.isTradingDay) return day.openMs;
+  }
+}
+
 /** The stages `npm start` runs, in start order (stopped in reverse). */
-export function pipelineStages(options: { massiveApiKey: string | undefined; simulatorSpeed: number; simulatorRate: number }): StageSpec[] {
+export function pipelineStages(options: { massiveApiKey: string | undefined; simulatorSpeed: number; simulatorRate: number; simulatorStartMs?: number }): StageSpec[] {
   const live = options.massiveApiKey !== undefined;
   const simulatorPort = '8765';
   const stages: StageSpec[] = [];
@@ -22,7 +37,12 @@ export function pipelineStages(options: { massiveApiKey: string | undefined; sim
     stages.push({
       name: 'simulator',
       args: ['simulator'],
-      env: { SIMULATOR_PORT: simulatorPort, SIMULATOR_SPEED: String(options.simulatorSpeed), SIMULATOR_RATE: String(options.simulatorRate) },
+      env: {
+        SIMULATOR_PORT: simulatorPort,
+        SIMULATOR_SPEED: String(options.simulatorSpeed),
+        SIMULATOR_RATE: String(options.simulatorRate),
+        SIMULATOR_START: new Date(options.simulatorStartMs ?? simulatorStart(Date.now())).toISOString(),
+      },
       metricsUrl: `http://127.0.0.1:${simulatorPort}/metrics`,
       eventsMetrics: ['tickflow_simulator_events_generated_total'],
     });
