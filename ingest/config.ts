@@ -42,6 +42,7 @@ export const loadSimulatorConfig = defineEnv('simulator', {
   SIMULATOR_REPLAY_FILE: env.optionalString('Play this recording (JSON lines of frames or events) instead of generating'),
   SIMULATOR_SECOND_AGGREGATES: env.bool('Emit second aggregates (A) as well as minute aggregates (AM)', true),
   SIMULATOR_START: env.optionalString('Simulated clock start (ISO 8601); default now'),
+  SIMULATOR_FLOW_CONTROL: env.bool('Benchmark mode: generate nothing while a client has > 4 MiB unsent (rate settles at what the client sustains)', false),
   SIMULATOR_MAX_BUFFER_MB: env.int('A client with more unsent MiB than this is disconnected as a slow consumer (as Massive does)', 64),
 });
 

@@ -125,6 +125,7 @@ export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHand
     secondAggregates: config.SIMULATOR_SECOND_AGGREGATES,
     startTimeMs: config.SIMULATOR_START ? Date.parse(config.SIMULATOR_START) : undefined,
     maxBufferedBytes: config.SIMULATOR_MAX_BUFFER_MB * 1024 * 1024,
+    flowControl: config.SIMULATOR_FLOW_CONTROL,
     benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     logger,
   });

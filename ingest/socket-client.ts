@@ -40,7 +40,8 @@ export class MassiveSocketClient {
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => this.dispatch({ type: 'tick', nowMs: Date.now() }), this.tickMs);
+    // No heartbeat while paused: the silence is ours (we stopped reading), not a dead server's.
+    this.tickTimer = setInterval(() => this.paused || this.dispatch({ type: 'tick', nowMs: Date.now() }), this.tickMs);
     this.tickTimer.unref();
     this.dispatch({ type: 'start', nowMs: Date.now() });
   }
@@ -62,6 +63,8 @@ export class MassiveSocketClient {
     if (!this.paused) return;
     this.paused = false;
     this.socket?.resume();
+    // Restart the silence clock from now.
+    this.dispatch({ type: 'data', nowMs: Date.now() });
   }
 
   private dispatch(event: ProtocolEvent): void {

@@ -29,6 +29,11 @@ export interface SimulatorOptions {
   readonly authTimeoutMs?: number;
   /** A client whose unsent bytes exceed this is disconnected, like Massive does with slow consumers. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Closed-loop mode for benchmarks: generate nothing while a client has more than 4 MiB unsent, so the
+   * rate settles at what the slowest client sustains (offered events above it are not generated).
+   */
+  readonly flowControl?: boolean;
   readonly maxEventsPerFrame?: number;
   readonly logger?: Logger;
   readonly registry?: Registry;
@@ -49,6 +54,8 @@ interface Client {
   readonly subscriptions: SubscriptionSet;
   authTimer: NodeJS.Timeout | undefined;
 }
+
+const FLOW_CONTROL_BYTES = 4 * 1024 * 1024;
 
 const status = (state: string, message: string) => ({ ev: 'status', status: state, message });
 
@@ -185,8 +192,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     } else {
       const simNow = simStart + (now - realStart) * speed;
       carry += (rate * elapsedReal) / 1000;
-      const count = Math.floor(carry);
+      let count = Math.floor(carry);
       carry -= count;
+      if (options.flowControl && listening.some((client) => client.socket.bufferedAmount > FLOW_CONTROL_BYTES)) count = 0;
       // Nobody listening: time moves on, nothing is generated (no CPU spent on an empty room).
       events = listening.length > 0 && count > 0 ? (feed.generate(lastSimMs, simNow, count) as unknown as Record<string, unknown>[]) : [];
       lastSimMs = simNow;
