@@ -690,6 +690,10 @@ describe('HTTP behaviour', () => {
     for (let i = 0; i < 4; i += 1) statuses.push((await call('GET', '/api/symbols?limit=1', { target: limited })).status);
     expect(statuses).toEqual([200, 200, 200, 429]);
     expect(await redis.keys(`${prefix}limited:rl:*`)).not.toHaveLength(0);
+    // Failed credentials on data endpoints count against the strict auth limit too.
+    const guessing = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_REDIS_PREFIX: `${prefix}guessing:` } });
+    const guess = () => call('GET', '/api/patterns/summary', { target: guessing, headers: { 'x-api-key': 'tfk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+    expect([(await guess()).status, (await guess()).status, (await guess()).status]).toEqual([401, 401, 429]);
   });
 
   it('reports readiness with projection lag, and degraded when the lag is too high', async () => {

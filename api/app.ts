@@ -121,43 +121,54 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     await next();
   });
 
-  // Authentication is optional per request; a credential that is present must be valid.
+  const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
+  const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
+  const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
+  /** Takes a point from the limiter, or ends the request with 429 and Retry-After. */
+  const consume = async (c: Context<ApiEnv>, name: string, limiter: RateLimiterAbstract, key: string) => {
+    try {
+      const result = await limiter.consume(key);
+      c.header('X-RateLimit-Limit', String(limiter.points));
+      c.header('X-RateLimit-Remaining', String(result.remainingPoints));
+    } catch (rejection) {
+      if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      rateLimited.inc({ limiter: name });
+      const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
+      throw new HttpProblem(429, `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
+    }
+  };
+
+  // Authentication is optional per request; a credential that is present must be valid. Failed credentials
+  // count against the strict auth limit of the caller's IP, so API keys and tokens cannot be guessed quickly.
   app.use('/api/*', async (c, next) => {
     const apiKey = c.req.header('x-api-key');
     const authorization = c.req.header('authorization');
     if (apiKey !== undefined || authorization !== undefined) {
-      const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-      if (authorization !== undefined && !bearer) throw new HttpProblem(401, 'Authorization must be "Bearer <token>"');
-      const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
-      if (key !== undefined) {
-        const userId = await services.accounts.authenticateApiKey(key);
-        if (!userId) throw new HttpProblem(401, 'API key is invalid or revoked');
-        c.set('userId', userId);
-      } else {
-        c.set('userId', (await deps.tokens.verifyAccessToken(bearer as string)).userId);
+      try {
+        c.set('userId', await authenticate(apiKey, authorization));
+      } catch (error) {
+        if (error instanceof HttpProblem || error instanceof AuthError) await consume(c, 'auth', authLimiter, `ip:${ip(c)}`);
+        throw error;
       }
     }
     await next();
   });
+  const authenticate = async (apiKey: string | undefined, authorization: string | undefined): Promise<string> => {
+    const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    if (authorization !== undefined && !bearer) throw new HttpProblem(401, 'Authorization must be "Bearer <token>"');
+    const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
+    if (key === undefined) return (await deps.tokens.verifyAccessToken(bearer as string)).userId;
+    const userId = await services.accounts.authenticateApiKey(key);
+    if (!userId) throw new HttpProblem(401, 'API key is invalid or revoked');
+    return userId;
+  };
 
-  const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
-  const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
   const limit =
     (name: string, limiter: RateLimiterAbstract, keyOf: (c: Context<ApiEnv>) => string): MiddlewareHandler<ApiEnv> =>
     async (c, next) => {
-      try {
-        const result = await limiter.consume(keyOf(c));
-        c.header('X-RateLimit-Limit', String(limiter.points));
-        c.header('X-RateLimit-Remaining', String(result.remainingPoints));
-      } catch (rejection) {
-        if (!(rejection instanceof RateLimiterRes)) throw rejection;
-        rateLimited.inc({ limiter: name });
-        const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-        throw new HttpProblem(429, `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
-      }
+      await consume(c, name, limiter, keyOf(c));
       await next();
     };
-  const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
   // Auth endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
   app.use('/api/auth/*', limit('auth', authLimiter, (c) => `ip:${ip(c)}`));
   app.use('/api/*', async (c, next) => {
