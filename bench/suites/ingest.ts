@@ -112,6 +112,12 @@ const suite: BenchSuite = {
         { name: 'events received by ingest', value: received / elapsed, unit: 'events/s' },
         { name: 'events sent by simulator', value: sent / elapsed, unit: 'events/s' },
         { name: 'ingest process CPU', value: ((ingestCpu.user + ingestCpu.system) / 1e6 / elapsed) * 100, unit: '% of one core' },
+        {
+          name: 'events acknowledged per ingest CPU-second',
+          value: out / ((ingestCpu.user + ingestCpu.system) / 1e6),
+          unit: 'events/CPU-s',
+          note: 'cost of the ingest side; throughput if it had a core to itself and Kafka kept up',
+        },
         { name: 'simulator process CPU', value: (simulatorCpu / elapsed) * 100, unit: '% of one core' },
         { name: 'machine busy (all processes, 2 cores)', value: machineBusy * 100, unit: '%', note: 'includes Kafka and other sessions' },
         { name: 'reconnects during run', value: reconnects, unit: 'count' },
