@@ -1,6 +1,10 @@
 import type { Command } from 'commander';
-import { defineEnv, env } from '../platform/config.js';
-import { loadMassiveConfig } from '../ingest/index.js';
+import { defineEnv, env, type EnvSource } from '../platform/config.js';
+import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig } from '../ingest/index.js';
+import { loadApiConfig } from '../api/config.js';
+import { loadGatewayConfig } from '../gateway/config.js';
+import { loadProcessorConfig } from '../processors/config.js';
+import { loadProjectorConfig } from '../projections/projector.js';
 import { SessionCalendar } from '../processors/index.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
 import { describeTopics } from './describe-topics.js';
@@ -28,22 +32,48 @@ export function simulatorStart(nowMs: number, calendar = new SessionCalendar()):
   }
 }
 
+/** Ports of the stages, from each stage's own configuration (SIMULATOR_PORT, INGEST_OPS_PORT, ...). */
+export interface StagePorts {
+  readonly simulator: number;
+  readonly ingestOps: number;
+  readonly processorOps: number;
+  readonly projectorOps: number;
+  readonly gateway: number;
+  readonly api: number;
+}
+
+export function stagePorts(source: EnvSource = process.env): StagePorts {
+  return {
+    simulator: loadSimulatorConfig(source).SIMULATOR_PORT,
+    ingestOps: loadIngestConfig(source).INGEST_OPS_PORT,
+    processorOps: loadProcessorConfig(source).PROCESSOR_OPS_PORT,
+    projectorOps: loadProjectorConfig(source).PROJECTOR_OPS_PORT,
+    gateway: loadGatewayConfig(source).GATEWAY_PORT,
+    api: loadApiConfig(source).API_PORT,
+  };
+}
+
 /** The stages `npm start` runs, in start order (stopped in reverse). */
-export function pipelineStages(options: { massiveApiKey: string | undefined; simulatorSpeed: number; simulatorRate: number; simulatorStartMs?: number }): StageSpec[] {
+export function pipelineStages(options: {
+  massiveApiKey: string | undefined;
+  simulatorSpeed: number;
+  simulatorRate: number;
+  simulatorStartMs?: number;
+  ports?: StagePorts;
+}): StageSpec[] {
   const live = options.massiveApiKey !== undefined;
-  const simulatorPort = '8765';
+  const ports = options.ports ?? stagePorts();
   const stages: StageSpec[] = [];
   if (!live) {
     stages.push({
       name: 'simulator',
       args: ['simulator'],
       env: {
-        SIMULATOR_PORT: simulatorPort,
         SIMULATOR_SPEED: String(options.simulatorSpeed),
         SIMULATOR_RATE: String(options.simulatorRate),
         SIMULATOR_START: new Date(options.simulatorStartMs ?? simulatorStart(Date.now())).toISOString(),
       },
-      metricsUrl: `http://127.0.0.1:${simulatorPort}/metrics`,
+      metricsUrl: `http://127.0.0.1:${ports.simulator}/metrics`,
       eventsMetrics: ['tickflow_simulator_events_generated_total'],
     });
   }
@@ -52,14 +82,14 @@ export function pipelineStages(options: { massiveApiKey: string | undefined; sim
       // The live Massive source; with the simulator only its URL changes.
       name: 'ingest',
       args: ['ingest', '--source', 'massive'],
-      env: live ? {} : { MASSIVE_WS_URL: `ws://127.0.0.1:${simulatorPort}`, MASSIVE_API_KEY: 'simulator' },
-      metricsUrl: 'http://127.0.0.1:9464/metrics',
+      env: live ? {} : { MASSIVE_WS_URL: `ws://127.0.0.1:${ports.simulator}`, MASSIVE_API_KEY: 'simulator' },
+      metricsUrl: `http://127.0.0.1:${ports.ingestOps}/metrics`,
       eventsMetrics: ['tickflow_ingest_events_out_total'],
     },
     {
       name: 'processors',
       args: ['process'],
-      metricsUrl: 'http://127.0.0.1:9465/metrics',
+      metricsUrl: `http://127.0.0.1:${ports.processorOps}/metrics`,
       eventsMetrics: [{ name: 'tickflow_processor_records_total', label: 'outcome="applied"' }],
       // The label ends with the catalog name whatever TOPIC_PREFIX is.
       patternsMetrics: [{ name: 'tickflow_processor_events_total', label: 'patterns.events.v1"' }],
@@ -67,11 +97,11 @@ export function pipelineStages(options: { massiveApiKey: string | undefined; sim
     {
       name: 'projector',
       args: ['project'],
-      metricsUrl: 'http://127.0.0.1:9466/metrics',
+      metricsUrl: `http://127.0.0.1:${ports.projectorOps}/metrics`,
       eventsMetrics: [{ name: 'tickflow_projection_rows_total', label: 'projection="patterns"' }, { name: 'tickflow_projection_rows_total', label: 'projection="bars"' }],
     },
-    { name: 'gateway', args: ['gateway'], metricsUrl: 'http://127.0.0.1:3001/metrics', eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
-    { name: 'api', args: ['api'], metricsUrl: 'http://127.0.0.1:3000/metrics', eventsMetrics: ['tickflow_api_requests_total'] },
+    { name: 'gateway', args: ['gateway'], metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`, eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
+    { name: 'api', args: ['api'], metricsUrl: `http://127.0.0.1:${ports.api}/metrics`, eventsMetrics: ['tickflow_api_requests_total'] },
   );
   return stages;
 }
@@ -107,9 +137,10 @@ export function registerStartCommand(program: Command): void {
       );
       supervisor.start();
       say(config.MASSIVE_API_KEY ? 'feed: Massive.com (MASSIVE_API_KEY set)' : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`);
-      say('live page:  http://127.0.0.1:3001/');
-      say('API docs:   http://127.0.0.1:3000/docs   (OpenAPI: http://127.0.0.1:3000/openapi.json)');
-      say('metrics:    http://127.0.0.1:3000/metrics, :3001/metrics, :9464/metrics (ingest), :9465 (processors), :9466 (projector)');
+      const ports = stagePorts();
+      say(`live page:  http://127.0.0.1:${ports.gateway}/`);
+      say(`API docs:   http://127.0.0.1:${ports.api}/docs   (OpenAPI: http://127.0.0.1:${ports.api}/openapi.json)`);
+      say(`metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`);
       say('Ctrl-C stops everything');
       supervisor.showStatus(2000, processorLag);
       let stopping = false;
