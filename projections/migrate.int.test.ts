@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { migrate } from './migrate.js';
+import { ensureDatabase, migrate } from './migrate.js';
 
 describe('migrate (PostgreSQL without TimescaleDB)', () => {
   let db: TestDatabase;
@@ -66,5 +66,20 @@ describe('migrate (PostgreSQL without TimescaleDB)', () => {
     const down = await migrate(db.url, { direction: 'down', count: Infinity });
     expect(down).toContain('1795600000000_projections-core');
     expect(await migrate(db.url)).toContain('1795600000000_projections-core');
+  });
+
+  it('creates a missing database once', async () => {
+    const url = new URL(db.url);
+    url.pathname = `/${db.name}_created`;
+    try {
+      expect(await ensureDatabase(url.toString())).toBe(true);
+      expect(await ensureDatabase(url.toString())).toBe(false);
+    } finally {
+      const admin = new pg.Client({ connectionString: db.url });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${db.name}_created" WITH (FORCE)`);
+      await admin.end();
+    }
+    await expect(ensureDatabase('postgres://postgres@127.0.0.1:5432/')).rejects.toThrow(/no database name/);
   });
 });
