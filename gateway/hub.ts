@@ -36,21 +36,46 @@ export class StreamHub {
     return this.info;
   }
 
+  /** Primes the rings and reads up to the log head as it was, so that `latest` means the head from the start. */
   async start(): Promise<void> {
-    await this.prime();
+    const target = await this.prime();
+    const behind = () => [...this.rings].some(([partition, ring]) => ring.nextOffset < (target.get(partition) ?? 0));
+    while (behind()) await this.pollOnce(0);
     this.running = true;
     this.loop = this.tail();
   }
 
-  private async prime(): Promise<void> {
+  /** Starts every ring `ringCapacity` records before the head; returns the head per partition. */
+  private async prime(): Promise<Map<number, number>> {
     this.info = await this.options.source.describe(this.options.topic);
     const bounds = await this.options.source.bounds(this.options.topic);
     this.rings.clear();
+    const heads = new Map<number, number>();
     for (const partition of this.info.partitions) {
       const { logStart, high } = bounds.get(partition) ?? { logStart: 0, high: 0 };
       this.rings.set(partition, new PartitionRing(this.options.ringCapacity, Math.max(logStart, high - this.options.ringCapacity)));
+      heads.set(partition, high);
     }
     this.lastPollAt = Date.now();
+    return heads;
+  }
+
+  /** One read of every partition from where its ring ends; tells listeners when any position moved. */
+  private async pollOnce(maxWaitMs: number): Promise<void> {
+    const from = new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
+    const reads = await this.options.source.read(this.info, from, { maxWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition });
+    let advanced = false;
+    for (const [partition, read] of reads) {
+      const ring = this.rings.get(partition)!;
+      if (read.nextOffset > ring.nextOffset) {
+        ring.append(read);
+        this.appended += read.events.length;
+        // Skipped records (control records, broadcast copies) move positions too: listeners must hear of it.
+        advanced = true;
+      }
+    }
+    this.lastPollAt = Date.now();
+    if (advanced) for (const listener of this.listeners) listener();
   }
 
   onAppend(listener: () => void): () => void {
@@ -68,22 +93,8 @@ export class StreamHub {
     let failures = 0;
     while (this.running) {
       try {
-        const from = new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
-        const reads = await this.options.source.read(this.info, from, { maxWaitMs: this.options.pollWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition });
-        if (!this.running) break;
-        let advanced = false;
-        for (const [partition, read] of reads) {
-          const ring = this.rings.get(partition)!;
-          if (read.nextOffset > ring.nextOffset) {
-            ring.append(read);
-            this.appended += read.events.length;
-            // Skipped records (control records, broadcast copies) move positions too: listeners must hear of it.
-            advanced = true;
-          }
-        }
-        this.lastPollAt = Date.now();
+        await this.pollOnce(this.options.pollWaitMs);
         failures = 0;
-        if (advanced) for (const listener of this.listeners) listener();
       } catch (error) {
         if (!this.running) break;
         failures += 1;
@@ -99,7 +110,9 @@ export class StreamHub {
     const info = await this.options.source.describe(this.options.topic);
     if (info.topicId !== this.info.topicId) {
       this.options.logger.warn({ topic: info.topic, epoch: info.epoch }, 'topic recreated: new epoch');
-      await this.prime();
+      const heads = await this.prime();
+      const behind = () => [...this.rings].some(([partition, ring]) => ring.nextOffset < (heads.get(partition) ?? 0));
+      while (behind()) await this.pollOnce(0);
       for (const listener of this.resetListeners) listener(this.info);
       return;
     }

@@ -135,6 +135,7 @@ export class GatewayServer {
       readBacks: new Counter({ name: 'tickflow_gateway_kafka_readbacks_total', help: 'Reads of positions older than the ring, from Kafka', registers }),
       unrecoverable: new Counter({ name: 'tickflow_gateway_unrecoverable_total', help: 'Positions that could not be resumed', labelNames: ['reason'], registers }),
       backpressure: new Counter({ name: 'tickflow_gateway_backpressure_pauses_total', help: 'Times delivery paused on a full send buffer', registers }),
+      sendBuffer: new Gauge({ name: 'tickflow_gateway_send_buffer_bytes', help: 'Bytes waiting in all connections\' send buffers (bounded by GATEWAY_MAX_BUFFERED_BYTES plus one frame each)', registers }),
       closes: new Counter({ name: 'tickflow_gateway_closes_total', help: 'Connections closed by the gateway, by reason', labelNames: ['reason'], registers }),
     };
     for (const stream of options.hubs.keys()) this.byStream.set(stream, new Set());
@@ -187,6 +188,19 @@ export class GatewayServer {
 
   get connectionCount(): number {
     return this.connections.size;
+  }
+
+  /** Bytes waiting in the send buffers of every connection, and the largest of one connection. */
+  sendBuffers(): { total: number; largest: number } {
+    let total = 0;
+    let largest = 0;
+    for (const connection of this.connections) {
+      if (connection.closed) continue;
+      const buffered = connection.ws.getBufferedAmount();
+      total += buffered;
+      largest = Math.max(largest, buffered);
+    }
+    return { total, largest };
   }
 
   // ---------------------------------------------------------------- HTTP
@@ -816,6 +830,7 @@ export class GatewayServer {
 
   private housekeeping(now: number): void {
     const { config } = this.options;
+    this.metrics.sendBuffer.set(this.sendBuffers().total);
     for (const connection of this.connections) {
       if (!connection.principal && now - connection.openedAt > config.GATEWAY_AUTH_TIMEOUT_MS) {
         this.closeConnection(connection, 4001, 'auth_timeout', 'authentication timed out');

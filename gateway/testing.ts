@@ -33,7 +33,7 @@ export async function createGatewayTestEnv(label: string): Promise<GatewayTestEn
   await migrate(db.url, { timescale: 'off' });
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const tokens = new TokenService(loadAuthConfig({}));
-  const logger = createLogger(`test-${label}`, { level: process.env.GATEWAY_TEST_LOG ?? 'warn' });
+  const logger = createLogger(`test-${label}`, { level: process.env.GATEWAY_TEST_LOG ?? 'error' });
   const producer = kafka.kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   const encoders = {
@@ -185,6 +185,15 @@ export class RawClient {
   waitClosed(): Promise<{ code: number; reason: string }> {
     if (this.closed) return Promise.resolve(this.closed);
     return new Promise((resolve) => this.socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  }
+
+  /** Stops reading the socket (a client that stopped reading: TCP and then the server's buffer fill up). */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
   }
 
   close(): void {
