@@ -47,10 +47,10 @@ export class PartitionConsumer {
     this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000, retry: { retries: 8 } });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.assignment = event.payload.memberAssignment;
-      this.joined = this.seekToStored(event.payload.memberAssignment).catch((error: unknown) => {
-        options.logger.error({ err: error }, 'loading stored offsets failed');
-        throw error;
-      });
+      const joined = this.seekToStored(event.payload.memberAssignment);
+      // The next batch awaits (and fails on) this; mark it handled so an idle consumer cannot crash the process.
+      joined.catch((error: unknown) => options.logger.error({ err: error }, 'loading stored offsets failed; the next batch retries'));
+      this.joined = joined;
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       options.logger.error({ err: event.payload.error, restart: event.payload.restart }, 'consumer crashed');
