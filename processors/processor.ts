@@ -91,7 +91,7 @@ export interface ProcessorOptions {
 export interface ProcessorHandle {
   /** True once the group has been joined and the side tables are loaded. */
   readonly ready: () => boolean;
-  /** Partitions this instance currently processes, as `topic:partition`. */
+  /** Partitions the group assigned to this instance at its last join, as `topic:partition`. */
   readonly assigned: () => string[];
   /** Stops consuming, writes a final snapshot of each partition, and disconnects. */
   stop(): Promise<void>;
@@ -207,6 +207,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const engineOptions: EngineOptions = { ...options.engine, fundamentals: { get: (symbol) => fundamentals.get(symbol) } };
   const tasks = new Map<string, PartitionTask>();
   let joined = false;
+  let assignment: string[] = [];
   let stopping = false;
 
   const snapshotKey = (inputTopic: string, partition: number) => `${options.groupId}/${inputTopic}/${partition}`;
@@ -413,11 +414,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const consumer: Consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 1_048_576 });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     joined = true;
-    const assignment = event.payload.memberAssignment as Record<string, number[]>;
-    const keep = new Set(Object.entries(assignment).flatMap(([name, partitions]) => partitions.map((partition) => `${name}:${partition}`)));
+    const assigned = event.payload.memberAssignment as Record<string, number[]>;
+    const keep = new Set(Object.entries(assigned).flatMap(([name, partitions]) => partitions.map((partition) => `${name}:${partition}`)));
+    assignment = [...keep].sort();
     for (const key of [...tasks.keys()]) if (!keep.has(key)) void closeTask(key);
     metrics.assigned.set(tasks.size);
-    logger.info({ assignment }, 'joined the processor group');
+    logger.info({ assignment: assigned }, 'joined the processor group');
   });
   consumer.on(consumer.events.CRASH, (event) => {
     logger.error({ err: event.payload.error, restart: event.payload.restart }, 'processor consumer crashed');
@@ -432,7 +434,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   return {
     ready: () => joined && !stopping,
-    assigned: () => [...tasks.keys()].sort(),
+    assigned: () => assignment,
     stop: async () => {
       if (stopping) return;
       stopping = true;
