@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { defineEnv, env, type EnvSource } from '../platform/config.js';
 import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig } from '../ingest/index.js';
@@ -8,9 +11,12 @@ import { loadProjectorConfig } from '../projections/projector.js';
 import { SessionCalendar } from '../processors/index.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
 import { describeTopics } from './describe-topics.js';
+import { demoApiKey } from './demo-access.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';
 import { Supervisor, type StageSpec } from './supervisor.js';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const loadStartConfig = defineEnv('start', {
   START_SIMULATOR_SPEED: env.number('Simulated seconds per real second for the embedded simulator of `npm start` (60: a minute bar every second)', 60),
@@ -143,6 +149,9 @@ export function registerStartCommand(program: Command): void {
       say(`metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`);
       say('Ctrl-C stops everything');
       supervisor.showStatus(2000, processorLag);
+      demoApiKey(`http://127.0.0.1:${ports.api}`, join(repoRoot, '.tickflow', `demo-${createHash('sha256').update(loadPlatformConfig().DATABASE_URL).digest('hex').slice(0, 12)}.json`))
+        .then((key) => say(`live page (signed in as the local demo user): http://127.0.0.1:${ports.gateway}/#apiKey=${key}`))
+        .catch((error: unknown) => say(`no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`));
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;
