@@ -114,4 +114,24 @@ describe('Massive socket client (real sockets)', () => {
     socket.pause();
     socket.resume();
   });
+
+  it('no heartbeat while paused by flow control: a silent, pong-less server is not declared dead until resumed', async () => {
+    const server = await scripted({ ...massiveHandshake, autoPong: false });
+    const phases: string[] = [];
+    const socket = client(server.url, 'KEY', [], phases);
+    vi.useFakeTimers({ toFake: ['setInterval', 'Date'] });
+    try {
+      socket.start();
+      await vi.waitFor(() => expect(socket.phase).toBe('streaming'));
+      socket.pause();
+      vi.advanceTimersByTime(fast.idlePingMs * 20);
+      expect(socket.phase).toBe('streaming');
+      expect(server.connections).toHaveLength(1);
+      socket.resume();
+      vi.advanceTimersByTime(fast.idlePingMs + fast.pongTimeoutMs + 100);
+      expect(phases.at(-1)).toBe('backoff');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
