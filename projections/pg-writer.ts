@@ -95,6 +95,9 @@ export class PgBatchWriter {
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
+      // Rows and offsets commit together, so losing the last commits in a server crash loses both consistently and
+      // the batches are simply re-applied from Kafka: the WAL flush need not be waited for.
+      await client.query("SET LOCAL synchronous_commit = off; SET LOCAL work_mem = '64MB'");
       await fault('begin');
       const locked = await client.query<{ next_offset: string }>(
         'SELECT next_offset FROM projection_offsets WHERE projection = $1 AND topic = $2 AND partition = $3 FOR UPDATE',
