@@ -16,7 +16,10 @@ import { createAuthenticator, createUniverseResolver, type Authenticator, type U
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
 import { StreamHub } from './hub.js';
 import { KafkaLogSource, avroDecoder, type LogSource } from './kafka-log.js';
+import { Redis } from 'ioredis';
+import { redisKeys } from '../projections/index.js';
 import { GatewayServer } from './server.js';
+import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
@@ -40,6 +43,10 @@ export interface GatewayOptions {
   readonly authenticator?: Authenticator;
   readonly universes?: UniverseResolver;
   readonly source?: LogSource;
+  /** Redis of the projections' read model, for snapshots; `null` = snapshots from the gateway's memory only. */
+  readonly redisUrl?: string | null;
+  /** Prefix of the read model's keys (PROJECTOR_REDIS_KEY_PREFIX). */
+  readonly redisKeyPrefix?: string;
   readonly streams?: readonly StreamName[];
   readonly logger?: Logger;
   readonly registry?: Registry;
@@ -87,9 +94,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const pool = databaseUrl === null || (options.authenticator && options.universes) ? undefined : new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool?.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL pool error'));
 
+  const redisUrl = options.redisUrl === undefined ? platform.REDIS_URL : options.redisUrl;
+  const redis = redisUrl === null ? undefined : new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  redis?.on('error', (error) => logger.warn({ err: error }, 'Redis error'));
+  await redis?.connect().catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable: snapshots come from memory'));
+
   const hubs = new Map<StreamName, StreamHub>();
   const stopAll = async () => {
     await Promise.all([...hubs.values()].map((hub) => hub.stop()));
+    redis?.disconnect();
     if (!options.source) await log.close().catch(() => {});
     await pool?.end().catch(() => {});
   };
@@ -118,6 +131,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       serverName: `tickflow-gateway ${instance}`,
       sdkBundle: sdkBundler(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
+      ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? config.GATEWAY_READ_MODEL_PREFIX)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...hubs.keys()], prefix }, 'gateway listening');

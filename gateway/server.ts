@@ -13,6 +13,7 @@ import { compileFilter, matches, type EventFilter } from './filter.js';
 import type { StreamHub } from './hub.js';
 import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
 import { createFrameParser, TokenBucket, type ClientFrame } from './protocol.js';
+import type { SnapshotSource } from './snapshot.js';
 import type { LogEvent, PartitionBounds, PartitionRead, StreamName } from './types.js';
 
 // uWebSockets.js ships as a CommonJS native addon.
@@ -89,6 +90,8 @@ export interface GatewayServerOptions {
   readonly sdkBundle: () => Promise<string>;
   /** How long to keep retrying a busy port at start. */
   readonly listenRetryMs: number;
+  /** Snapshots from the read model; without it (or when it cannot answer) snapshots come from the rings. */
+  readonly snapshots?: SnapshotSource;
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -460,8 +463,10 @@ export class GatewayServer {
       return this.sendError(connection, 'subscription_too_large', `a subscription may cover at most ${this.limits.maxSymbolsPerSubscription} symbols`, id);
     }
     const snapshot = frame.from === 'snapshot';
+    const filter = compileFilter({ symbols, patterns: filterSpec.patterns, tiers: filterSpec.tiers, kinds: filterSpec.kinds });
+    const fromReadModel = snapshot ? await this.readModelSnapshot(hub, stream, filter) : undefined;
     const from: StartPosition = frame.from === undefined || frame.from === 'snapshot' ? 'latest' : frame.from;
-    const start = await this.resolveStart(hub, stream, from, id);
+    const start = fromReadModel?.start ?? (await this.resolveStart(hub, stream, from, id));
     if (connection.closed) return;
     if (!start.ok) {
       if ('error' in start) return this.sendError(connection, start.error, start.message, id);
@@ -471,7 +476,7 @@ export class GatewayServer {
       id,
       stream,
       connection,
-      filter: compileFilter({ symbols, patterns: filterSpec.patterns, tiers: filterSpec.tiers, kinds: filterSpec.kinds }),
+      filter,
       conflate: frame.conflate ?? false,
       epoch: hub.topic.epoch,
       next: start.ok ? start.next : new Map(),
@@ -492,10 +497,39 @@ export class GatewayServer {
       this.send(connection, start.unrecoverable);
       return;
     }
-    const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest' || snapshot);
+    const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest' || (snapshot && !fromReadModel));
     this.send(connection, { type: 'subscribed', id, stream, cursor: this.cursorOf(subscription), backlog, conflate: subscription.conflate });
-    if (snapshot) this.sendSnapshot(subscription, hub);
+    if (fromReadModel) {
+      this.sendText(
+        connection,
+        `{"type":"snapshot","id":${JSON.stringify(id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"redis","items":${JSON.stringify(fromReadModel.items)}}`,
+      );
+    } else if (snapshot) this.sendSnapshot(subscription, hub);
     this.schedule(subscription);
+  }
+
+  /** A snapshot from the read model, usable when its offsets are still inside the log; else undefined. */
+  private async readModelSnapshot(
+    hub: StreamHub,
+    stream: StreamName,
+    filter: EventFilter,
+  ): Promise<{ start: Extract<StartResult, { ok: true }>; items: readonly WireEvent[] } | undefined> {
+    if (!this.options.snapshots) return undefined;
+    try {
+      const result = await this.options.snapshots.snapshot(stream, hub.topic.topic, filter);
+      if (!result) return undefined;
+      const bounds = await this.options.source.bounds(hub.topic.topic);
+      const next = new Map<number, number>();
+      for (const [partition, { logStart, high }] of bounds) {
+        const offset = result.next.get(partition) ?? logStart;
+        if (offset < logStart || offset > high) return undefined;
+        next.set(partition, offset);
+      }
+      return { start: { ok: true, next, bounds }, items: result.items };
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'read-model snapshot failed; using the in-memory one');
+      return undefined;
+    }
   }
 
   /** Sets the resume bookkeeping of a (re)started subscription; returns its backlog. */

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import WebSocket from 'ws';
-import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger } from '../platform/index.js';
+import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger, type TopicKey } from '../platform/index.js';
 import { migrate } from '../projections/migrate.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
@@ -28,8 +28,8 @@ export interface GatewayTestEnv {
   cleanup(): Promise<void>;
 }
 
-export async function createGatewayTestEnv(label: string): Promise<GatewayTestEnv> {
-  const [kafka, db] = await Promise.all([createTestTopics(label, ['patterns', 'minuteAggregates']), createTestDatabase(label)]);
+export async function createGatewayTestEnv(label: string, topics: readonly TopicKey[] = ['patterns', 'minuteAggregates']): Promise<GatewayTestEnv> {
+  const [kafka, db] = await Promise.all([createTopicsWithRetry(label, topics), createTestDatabase(label)]);
   await migrate(db.url, { timescale: 'off' });
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const tokens = new TokenService(loadAuthConfig({}));
@@ -91,6 +91,17 @@ export async function createGatewayTestEnv(label: string): Promise<GatewayTestEn
       await Promise.all([kafka.cleanup(), db.drop()]);
     },
   };
+}
+
+/** Topic creation on the shared broker now and then reports UNKNOWN_TOPIC_OR_PARTITION while leaders settle; retry it. */
+async function createTopicsWithRetry(label: string, topics: readonly TopicKey[]): Promise<TestKafka> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await createTestTopics(label, topics);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
 }
 
 /** A bare protocol client for tests: every frame received is kept in order. */
