@@ -159,12 +159,15 @@ export function shortHash(text: string): string {
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  return hex8(h1) + hex8(h2) + hex8(h3) + hex8(h4);
+  // One native hex conversion instead of building the string from pieces.
+  HASH_BYTES.writeUInt32BE(h1 >>> 0, 0);
+  HASH_BYTES.writeUInt32BE(h2 >>> 0, 4);
+  HASH_BYTES.writeUInt32BE(h3 >>> 0, 8);
+  HASH_BYTES.writeUInt32BE(h4 >>> 0, 12);
+  return HASH_BYTES.toString('hex');
 }
 
-function hex8(value: number): string {
-  return (value >>> 0).toString(16).padStart(8, '0');
-}
+const HASH_BYTES = Buffer.alloc(16);
 
 const PATTERN_INDEX: ReadonlyMap<string, number> = new Map([...PATTERN_VERSIONS.keys()].map((name, index) => [name, index]));
 const TIER_INDEX: Record<Tier, number> = { INTRADAY: 0, DAILY: 1, COMBO: 2 };
@@ -364,10 +367,9 @@ export class PatternEngine implements PatternSink {
         const owner = this.symbols.get(last.symbol);
         if (owner) owner.activeDaily = owner.activeDaily.filter((key) => key !== entry.key);
       }
+      // levels and reasons are never mutated after emission, so the EXPIRED event shares them.
       this.out.push({
         ...last,
-        levels: { ...last.levels },
-        fundamentalReasons: [...last.fundamentalReasons],
         kind: 'EXPIRED',
         eventId: shortHash(`${active.patternId}|EXPIRED`),
         sourceTopic: this.ctxRef.topic,
@@ -524,8 +526,11 @@ export class PatternEngine implements PatternSink {
     let index = heap.length - 1;
     while (index > 0) {
       const parent = (index - 1) >> 1;
-      if (!before(heap[index]!, heap[parent]!)) break;
-      [heap[index], heap[parent]] = [heap[parent]!, heap[index]!];
+      const child = heap[index]!;
+      const up = heap[parent]!;
+      if (!before(child, up)) break;
+      heap[index] = up;
+      heap[parent] = child;
       index = parent;
     }
   }
@@ -544,7 +549,9 @@ export class PatternEngine implements PatternSink {
         if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
         if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
         if (smallest === index) break;
-        [heap[index], heap[smallest]] = [heap[smallest]!, heap[index]!];
+        const swap = heap[index]!;
+        heap[index] = heap[smallest]!;
+        heap[smallest] = swap;
         index = smallest;
       }
     }
