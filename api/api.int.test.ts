@@ -748,15 +748,16 @@ describe('startApi', () => {
       expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(5);
       await expect.poll(async () => ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok).toBe(true);
       expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('tickflow_api_requests_total');
-      // Projection notices arrive over Redis pub/sub and refresh the hot summary ahead of its readers.
-      await fetch(`${handle.url}/api/patterns/summary`);
-      await redis.incr(redisKeys(`${prefix}server:`).patternsVersion());
-      await redis.publish(redisKeys(`${prefix}server:`).channel(), 'not a notice');
+      // Projection notices arrive over Redis pub/sub and refresh hot entries ahead of their readers.
+      await fetch(`${handle.url}/api/symbols/AAPL`);
+      const serverKeys = redisKeys(`${prefix}server:`);
+      await redis.incr(serverKeys.symbolVersion('AAPL'));
+      await redis.publish(serverKeys.channel(), 'not a notice');
       await vi.waitFor(async () => {
-        await redis.publish(redisKeys(`${prefix}server:`).channel(), JSON.stringify({ projection: 'db.patterns', version: 1, symbols: [], patternsChanged: true }));
-        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(/tickflow_api_cache_refreshes_total\{kind="summary",outcome="(done|skipped)"/);
+        await redis.publish(serverKeys.channel(), JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }));
+        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(/tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/);
       });
-      expect(((await (await fetch(`${handle.url}/api/patterns/summary`)).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
+      expect(((await (await fetch(`${handle.url}/api/symbols/AAPL`)).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
     } finally {
       await handle.stop();
     }

@@ -90,19 +90,28 @@ const counts = (rows: { key: string; count: string | number }[]): CountRow[] => 
 /** Distribution of active patterns, and detections per hour over the last `hours` (from pattern_counts_hourly). */
 export async function patternStats(db: Queryable, hours: number, now: number): Promise<PatternStats> {
   const since = new Date(Math.floor(now / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000).toISOString();
-  const [byTier, byPattern, byDirection, hourly] = await Promise.all([
-    db.query<{ key: string; count: string }>(`SELECT tier AS key, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY tier ORDER BY tier`),
-    db.query<{ key: string; count: string }>(`SELECT pattern AS key, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY pattern ORDER BY count(*) DESC, pattern`),
-    db.query<{ key: string; count: string }>(`SELECT direction AS key, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY direction ORDER BY direction`),
+  // One pass over the active rows for all three distributions (GROUPING SETS), beside the hourly histogram.
+  const [distributions, hourly] = await Promise.all([
+    db.query<{ tier: string | null; pattern: string | null; direction: string | null; count: string }>(
+      `SELECT tier, pattern, direction, count(*) AS count FROM patterns WHERE status = 'active'
+        GROUP BY GROUPING SETS ((tier), (pattern), (direction))`,
+    ),
     db.query<{ bucket: Date; count: string }>(`SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket`, [since]),
   ]);
-  const tiers = counts(byTier.rows);
+  const pick = (column: 'tier' | 'pattern' | 'direction') =>
+    distributions.rows.filter((row) => row[column] !== null).map((row) => ({ key: row[column] as string, count: row.count }));
+  const byCount = (a: CountRow, b: CountRow) => b.count - a.count || (a.key < b.key ? -1 : 1);
+  const byKey = (a: CountRow, b: CountRow) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+  const byTier = { rows: counts(pick('tier')).sort(byKey) };
+  const byPattern = { rows: counts(pick('pattern')).sort(byCount) };
+  const byDirection = { rows: counts(pick('direction')).sort(byKey) };
+  const tiers = byTier.rows;
   const histogram = hourly.rows.map((row) => ({ bucket: new Date(row.bucket).toISOString(), count: Number(row.count) }));
   return {
     active_total: tiers.reduce((sum, row) => sum + row.count, 0),
     by_tier: tiers,
-    by_pattern: counts(byPattern.rows),
-    by_direction: counts(byDirection.rows),
+    by_pattern: byPattern.rows,
+    by_direction: byDirection.rows,
     detections: { hours, total: histogram.reduce((sum, row) => sum + row.count, 0), hourly: histogram },
   };
 }

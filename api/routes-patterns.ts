@@ -71,9 +71,16 @@ const summaryRoute = createRoute({
   responses: { 200: json(SummaryResponseSchema, 'Summary'), 304: { description: 'Not modified' }, ...commonErrors },
 });
 
+/**
+ * Stats and summary aggregate every active pattern, so any event changes them; recomputing them per event
+ * would keep them permanently stale under a steady stream. They are cached per 5-second window instead:
+ * at most 5 s old, and one aggregate query per window whatever the number of readers.
+ */
+export const AGGREGATE_WINDOW_MS = 5_000;
+const aggregateWindow = (now: number) => Math.floor(now / AGGREGATE_WINDOW_MS);
+
 export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
   const { deps, cache, cachePrefix } = services;
-  const patternsVersion = [deps.readModelKeys.patternsVersion()];
 
   app.openapi(scanRoute, async (c) => {
     const parameters = c.req.valid('query');
@@ -116,19 +123,17 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
 
   app.openapi(statsRoute, async (c) => {
     const { hours } = c.req.valid('query');
-    // Keyed by the hour too: the histogram window moves even when no event arrives.
-    const hour = Math.floor(services.now() / 3_600_000);
-    const key = statsCacheKey(cachePrefix, 'stats', { hours, hour });
+    const key = statsCacheKey(cachePrefix, 'stats', { hours, window: aggregateWindow(services.now()) });
     const started = performance.now();
-    const read = await cache.read('stats', key, patternsVersion, () => patternStats(deps.db, hours, services.now()), { refreshAhead: true });
+    const read = await cache.read('stats', key, [], () => patternStats(deps.db, hours, services.now()));
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });
 
   app.openapi(summaryRoute, async (c) => {
-    const key = statsCacheKey(cachePrefix, 'summary');
+    const key = statsCacheKey(cachePrefix, 'summary', { window: aggregateWindow(services.now()) });
     const started = performance.now();
-    const read = await cache.read('summary', key, patternsVersion, () => patternSummary(deps.db), { refreshAhead: true });
+    const read = await cache.read('summary', key, [], () => patternSummary(deps.db));
     const now = services.now();
     c.header('ETag', etagOf(key, read));
     return c.json(
