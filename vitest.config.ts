@@ -4,7 +4,6 @@ import { defineConfig } from 'vitest/config';
 // Kafka, registry, PostgreSQL and Redis, and its global setup brings the local stack up when it is down.
 export default defineConfig({
   test: {
-    reporters: process.env.CI ? ['default'] : ['default'],
     coverage: {
       provider: 'v8',
       reporter: ['text-summary', 'text', 'json-summary'],
@@ -16,6 +15,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 0 },
           include: ['**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', 'node_modules/**', '.stack/**', 'dist/**'],
           testTimeout: 20_000,
@@ -25,6 +25,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 1 },
           include: ['**/*.int.test.ts'],
           exclude: ['node_modules/**', '.stack/**', 'dist/**'],
           globalSetup: ['test/global-setup.ts'],
@@ -40,6 +41,7 @@ export default defineConfig({
         test: {
           // Fault injection, fuzzing and security (chaos/): restarts shared servers, so it runs alone, one file at a time.
           name: 'chaos',
+          sequence: { groupOrder: 2 },
           include: ['chaos/**/*.chaos.test.ts'],
           exclude: ['node_modules/**', '.stack/**', 'dist/**'],
           globalSetup: ['test/global-setup.ts'],
