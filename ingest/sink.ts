@@ -232,9 +232,21 @@ export class KafkaSink implements RecordSink {
     await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
-  async close(): Promise<void> {
+  /**
+   * Flushes (bounded: a broker that is down must not hold shutdown forever; what is still queued then
+   * was never acknowledged and is logged as lost) and disconnects.
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
     this.closed = true;
-    await this.flush();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.flush().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) this.options.logger.error({ unacknowledged: this.queue.length }, 'closing with messages Kafka never acknowledged');
     await this.producer.disconnect();
   }
 }

@@ -1,20 +1,37 @@
 import { randomBytes } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
-import type { AvroCodec, Consumer, Kafka, TopicKey } from '../../platform/index.js';
-import { createTestTopics, type TestKafka } from '../../test/kafka.js';
+import { AvroCodec, createKafka, createLogger, loadPlatformConfig, type Consumer, type Kafka, type TopicKey } from '../../platform/index.js';
+import { ensureTopics } from '../topics.js';
+import { uniquePrefix, type TestKafka } from '../../test/kafka.js';
 
-/**
- * createTestTopics, retried: right after other topics are created or deleted, KRaft metadata can answer
- * UNKNOWN_TOPIC_OR_PARTITION to createTopics' leader wait, which kafkajs does not retry.
- */
-export async function createIngestTestTopics(label: string, keys: readonly TopicKey[], attempts = 3): Promise<TestKafka> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await createTestTopics(label, keys);
-    } catch (error) {
-      if (attempt >= attempts || !/does not host this topic-partition/.test((error as Error).message)) throw error;
-    }
+/** test/kafka.ts createTestTopics with ensureTopics (retried topic creation on the same prefix). */
+export async function createIngestTestTopics(label: string, keys: readonly TopicKey[]): Promise<TestKafka> {
+  const config = loadPlatformConfig();
+  const prefix = uniquePrefix(label);
+  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-${label}`, logger: createLogger(`test-${label}`, { level: 'fatal' }) });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, prefix, keys);
+  } finally {
+    await admin.disconnect();
   }
+  const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, prefix);
+  await codec.registerAll(keys);
+  return {
+    prefix,
+    kafka,
+    codec,
+    brokers: config.KAFKA_BROKERS,
+    registryUrl: config.SCHEMA_REGISTRY_URL,
+    cleanup: async () => {
+      const cleaner = kafka.admin();
+      await cleaner.connect();
+      const topics = (await cleaner.listTopics()).filter((topic) => topic.startsWith(prefix));
+      await cleaner.deleteTopics({ topics }).catch(() => {});
+      await cleaner.disconnect();
+    },
+  };
 }
 
 export interface Collected {
