@@ -95,9 +95,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const topics = topicMap(spec.topics, prefix);
   let consumer: PartitionConsumer | undefined;
   try {
-    for (const table of spec.tables) await pool.query(`DROP TABLE IF EXISTS ${table}${REBUILD_SUFFIX} CASCADE`);
-    for (const statement of createStatements(projection)) await pool.query(statement);
-    await pool.query('DELETE FROM projection_offsets WHERE projection = $1', [rebuildName]);
+    await createRebuildTables(pool, projection);
 
     // The target: every partition's log end when the rebuild starts.
     const admin = kafka.admin();
@@ -154,34 +152,55 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     }
     await options.beforeSwap?.();
 
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      // Serialise with the live projector (it locks its offsets rows first), then with readers.
-      await client.query('SELECT 1 FROM projection_offsets WHERE projection = $1 FOR UPDATE', [projection]);
-      await client.query(`LOCK TABLE ${spec.tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
-      for (const table of spec.tables) {
-        await renameTree(client, table, table, `${table}${OLD_SUFFIX}`);
-        await renameTree(client, `${table}${REBUILD_SUFFIX}`, `${table}${REBUILD_SUFFIX}`, table);
-      }
-      // Dropping the old tables drops the views (or continuous aggregates) on them; recreate them on the new ones.
-      await client.query(`DROP TABLE ${spec.tables.map((table) => `${table}${OLD_SUFFIX}`).join(', ')} CASCADE`);
-      for (const statement of recreateViews(projection)) await client.query(statement);
-      await client.query('DELETE FROM projection_offsets WHERE projection = $1', [projection]);
-      await client.query('UPDATE projection_offsets SET projection = $1 WHERE projection = $2', [projection, rebuildName]);
-      // Delivered at commit: live projectors re-read their offsets and seek (they may be idle, with no batch to notice it).
-      await client.query(`SELECT pg_notify('${OFFSETS_CHANNEL}', $1)`, [projection]);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    await swapRebuilt(pool, projection);
     logger.info({ projection, messages: total }, 'rebuild swapped in');
     return { messages: total, offsets: Object.fromEntries(reached) };
   } finally {
     await consumer?.stop().catch(() => {});
     await pool.end();
+  }
+}
+
+/** Creates the empty `__rebuild` tables of a projection (dropping leftovers of an interrupted rebuild). */
+export async function createRebuildTables(pool: pg.Pool, projection: DbProjectionName): Promise<void> {
+  for (const table of DB_PROJECTIONS[projection].tables) await pool.query(`DROP TABLE IF EXISTS ${table}${REBUILD_SUFFIX} CASCADE`);
+  for (const statement of createStatements(projection)) await pool.query(statement);
+  await pool.query('DELETE FROM projection_offsets WHERE projection = $1', [`${projection}${REBUILD_SUFFIX}`]);
+}
+
+/**
+ * The atomic swap: in one transaction, lock the live offsets (the live projector locks them first in each batch)
+ * and tables, rename live -> `__old` and `__rebuild` -> live (tables, partitions, indexes), drop the old tables
+ * (and the views or continuous aggregates on them), recreate the views, move the offsets, and NOTIFY.
+ */
+export async function swapRebuilt(pool: pg.Pool, projection: DbProjectionName): Promise<void> {
+  const spec = DB_PROJECTIONS[projection];
+  const rebuildName = `${projection}${REBUILD_SUFFIX}`;
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Serialise with the live projector (it locks its offsets rows first), then with readers.
+    await client.query('SELECT 1 FROM projection_offsets WHERE projection = $1 FOR UPDATE', [projection]);
+    await client.query(`LOCK TABLE ${spec.tables.join(', ')} IN ACCESS EXCLUSIVE MODE`);
+    for (const table of spec.tables) {
+      await renameTree(client, table, table, `${table}${OLD_SUFFIX}`);
+      await renameTree(client, `${table}${REBUILD_SUFFIX}`, `${table}${REBUILD_SUFFIX}`, table);
+    }
+    // The views (or continuous aggregates) still read the old tables: drop them, then the old tables one by one
+    // (TimescaleDB refuses to drop a hypertable together with other objects), and recreate the views.
+    const timescale = (await client.query<{ on: boolean }>('SELECT tf_timescale_enabled() AS on')).rows[0]?.on === true;
+    for (const view of spec.views) await client.query(`DROP ${timescale ? 'MATERIALIZED VIEW' : 'VIEW'} IF EXISTS ${view}`);
+    for (const table of spec.tables) await client.query(`DROP TABLE ${table}${OLD_SUFFIX}`);
+    for (const statement of recreateViews(projection)) await client.query(statement);
+    await client.query('DELETE FROM projection_offsets WHERE projection = $1', [projection]);
+    await client.query('UPDATE projection_offsets SET projection = $1 WHERE projection = $2', [projection, rebuildName]);
+    // Delivered at commit: live projectors re-read their offsets and seek (they may be idle, with no batch to notice it).
+    await client.query(`SELECT pg_notify('${OFFSETS_CHANNEL}', $1)`, [projection]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
   }
 }

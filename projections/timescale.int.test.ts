@@ -9,6 +9,7 @@ import { buildCountSql, buildScanSql, type ScanFilters, type ScanQuery } from '.
 import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from './core.js';
 import { minuteBars, patternEvents } from './fixtures.js';
 import { migrate } from './migrate.js';
+import { createRebuildTables, swapRebuilt } from './rebuild.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -20,7 +21,7 @@ async function freePort(): Promise<number> {
 }
 
 /** COPY crashes PGlite, so rows reach the staging table by INSERT; the fold into the tables is the projector's SQL. */
-async function project(client: pg.Client, table: TableName, rows: readonly { row: Row; offset: number }[]): Promise<void> {
+async function project(client: pg.ClientBase, table: TableName, rows: readonly { row: Row; offset: number }[], suffix = ''): Promise<void> {
   const spec = TABLES[table];
   await client.query('BEGIN');
   await client.query(stagingDdl(table));
@@ -30,7 +31,7 @@ async function project(client: pg.Client, table: TableName, rows: readonly { row
     const values = [...row.map((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : value)), offset];
     await client.query(`INSERT INTO ${stagingName(table)} (${spec.columns.map(([name]) => name).join(', ')}, _offset) VALUES (${placeholders})`, values);
   }
-  for (const statement of applySql(table)) await client.query(statement);
+  for (const statement of applySql(table, suffix)) await client.query(statement);
   await client.query('COMMIT');
 }
 
@@ -69,7 +70,7 @@ describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', 
   });
 
   afterAll(async () => {
-    await client?.end();
+    await client?.end().catch(() => {});
     await server?.stop();
     await db?.close();
   });
@@ -143,5 +144,36 @@ describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', 
     expect(next.rows.every((item) => item.confidence <= last.confidence)).toBe(true);
     const total = await client.query(buildCountSql(ALL, 1000));
     expect(total.rows[0].total).toBe(active.rows[0].n);
+  });
+
+  it('swaps rebuilt hypertables in, recreating the continuous aggregate and its policy', async () => {
+    // PGlite serves one connection at a time: the pool below takes over from the test's client.
+    await client.end();
+    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    try {
+      await createRebuildTables(pool, 'patterns');
+      const events = patternEvents(30, 43);
+      const held = await pool.connect();
+      try {
+        await project(held, 'pattern_events', events.map((event, index) => ({ row: patternEventRow(event, { topic: 't', partition: 0, offset: index }), offset: index })), '__rebuild');
+        await held.query(`INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ('patterns__rebuild', 't', 0, 30)`);
+      } finally {
+        held.release();
+      }
+      await swapRebuilt(pool, 'patterns');
+      const counts = await pool.query(`SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT sum(count)::int FROM pattern_counts_hourly) AS detections`);
+      expect(counts.rows[0]).toEqual({ events: 30, detections: events.filter((event) => event.kind === 'DETECTED').length });
+      const hypertables = await pool.query(`SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name LIKE 'pattern%'`);
+      expect(hypertables.rows).toEqual([{ hypertable_name: 'pattern_events' }]);
+      const aggregate = await pool.query(`SELECT count(*)::int AS n FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly'`);
+      expect(aggregate.rows[0].n).toBe(1);
+      const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
+      expect(leftovers.rows).toEqual([]);
+      const indexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'patterns' ORDER BY 1`);
+      expect(indexes.rows.map((row) => row.indexname)).toContain('patterns_active_confidence_idx');
+      expect((await pool.query(`SELECT projection, next_offset::int FROM projection_offsets`)).rows).toEqual([{ projection: 'patterns', next_offset: 30 }]);
+    } finally {
+      await pool.end();
+    }
   });
 });
