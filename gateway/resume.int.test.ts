@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { topicName } from '../platform/index.js';
@@ -18,9 +19,13 @@ afterAll(async () => {
   await env?.cleanup();
 });
 
-/** The topic read directly with kafkajs: partition -> eventIds in offset order. */
-async function topicByPartition(expected: number): Promise<Map<number, string[]>> {
+/** The whole topic read directly with kafkajs: partition -> eventIds in offset order. */
+async function topicByPartition(): Promise<Map<number, string[]>> {
   const topic = topicName('patterns', env.kafka.prefix);
+  const admin = env.kafka.kafka.admin();
+  await admin.connect();
+  const expected = (await admin.fetchTopicOffsets(topic)).reduce((sum, entry) => sum + Number(entry.high) - Number(entry.low), 0);
+  await admin.disconnect();
   const consumer = env.kafka.kafka.consumer({ groupId: `check-${Date.now()}-${Math.random()}` });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
@@ -84,7 +89,7 @@ describe('resume without loss', () => {
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     await consuming;
-    const expected = await topicByPartition(all.length);
+    const expected = await topicByPartition();
     const got = byPartition(received);
     for (const [partition, eventIds] of expected) expect(got.get(partition) ?? [], `partition ${partition}`).toEqual(eventIds);
     expect(received).toHaveLength(all.length);
@@ -107,5 +112,60 @@ describe('resume without loss', () => {
     }
     expect(after.map((event) => (event.data as { eventId: string }).eventId).sort()).toEqual(later.map((value) => value.eventId).sort());
     second.close();
+  });
+
+  it('survives a gateway process killed with SIGKILL mid-stream: exactly once, in order, after the restart', async () => {
+    /** `npx tickflow gateway` as a child process on this test's topics and database; resolves with its URL. */
+    const launch = async (): Promise<{ child: ChildProcess; url: string }> => {
+      const child = spawn(process.execPath, ['bin/tickflow.js', 'gateway', '--port', '0', '--streams', 'patterns'], {
+        cwd: new URL('..', import.meta.url).pathname,
+        env: { ...process.env, TOPIC_PREFIX: env.kafka.prefix, DATABASE_URL: env.db.url, LOG_LEVEL: 'warn', GATEWAY_RING_CAPACITY: '30' },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        let output = '';
+        child.stdout!.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          const match = /gateway listening on (ws:\/\/\S+)/.exec(output);
+          if (match) resolve(match[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`gateway exited (${code}) before listening: ${output}`)));
+      });
+      return { child, url };
+    };
+    const all = patternEvents(600, 31);
+    let current = await launch();
+    const client = new TickflowClient({ url: () => current.url, auth: { apiKey: user.apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory, initialBackoffMs: 50, maxBackoffMs: 500 });
+    // From the head as it is now: this test's events only.
+    const subscription = client.subscribe({ stream: 'patterns', from: 'latest', window: 25 });
+    await client.connect();
+    const received: WireEvent[] = [];
+    const consuming = (async () => {
+      for await (const event of subscription) {
+        received.push(event);
+        if (received.length === all.length) break;
+      }
+    })();
+    try {
+      await env.produce('patterns', all.slice(0, 300).map((value) => ({ key: value.symbol, value })));
+      // Kill it while the client is still catching up (a window of 25 keeps it behind).
+      current.child.kill('SIGKILL');
+      await new Promise((resolve) => current.child.once('exit', resolve));
+      await env.produce('patterns', all.slice(300).map((value) => ({ key: value.symbol, value })));
+      current = await launch();
+      await consuming;
+    } finally {
+      current.child.kill('SIGTERM');
+    }
+    const expected = new Map<number, string[]>();
+    for (const [partition, ids] of await topicByPartition()) {
+      const mine = new Set(all.map((value) => value.eventId));
+      expected.set(partition, ids.filter((id) => mine.has(id)));
+    }
+    const got = byPartition(received);
+    for (const [partition, eventIds] of expected) expect(got.get(partition) ?? [], `partition ${partition}`).toEqual(eventIds);
+    expect(received).toHaveLength(all.length);
+    expect(client.reconnects).toBeGreaterThanOrEqual(1);
+    client.close();
   });
 });
