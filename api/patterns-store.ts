@@ -81,37 +81,32 @@ export interface PatternStats {
   active_total: number;
   by_tier: CountRow[];
   by_pattern: CountRow[];
-  by_direction: CountRow[];
   detections: { hours: number; total: number; hourly: { bucket: string; count: number }[] };
 }
 
-const counts = (rows: { key: string; count: string | number }[]): CountRow[] => rows.map((row) => ({ key: row.key, count: Number(row.count) }));
 
-/** Distribution of active patterns, and detections per hour over the last `hours` (from pattern_counts_hourly). */
+/** Distribution of active patterns by tier and by pattern, and detections per hour over the last `hours` (from pattern_counts_hourly). */
 export async function patternStats(db: Queryable, hours: number, now: number): Promise<PatternStats> {
   const since = new Date(Math.floor(now / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000).toISOString();
-  // One pass over the active rows for all three distributions (GROUPING SETS), beside the hourly histogram.
-  const [distributions, hourly] = await Promise.all([
-    db.query<{ tier: string | null; pattern: string | null; direction: string | null; count: string }>(
-      `SELECT tier, pattern, direction, count(*) AS count FROM patterns WHERE status = 'active'
-        GROUP BY GROUPING SETS ((tier), (pattern), (direction))`,
-    ),
+  // Counts per (pattern, tier) come from an index-only scan of the active pattern index; tier and pattern
+  // totals are summed from them here rather than by a pass over the table's rows.
+  const [pairs, hourly] = await Promise.all([
+    db.query<{ tier: string; pattern: string; count: string }>(`SELECT pattern, tier, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY pattern, tier`),
     db.query<{ bucket: Date; count: string }>(`SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket`, [since]),
   ]);
-  const pick = (column: 'tier' | 'pattern' | 'direction') =>
-    distributions.rows.filter((row) => row[column] !== null).map((row) => ({ key: row[column] as string, count: row.count }));
-  const byCount = (a: CountRow, b: CountRow) => b.count - a.count || (a.key < b.key ? -1 : 1);
-  const byKey = (a: CountRow, b: CountRow) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-  const byTier = { rows: counts(pick('tier')).sort(byKey) };
-  const byPattern = { rows: counts(pick('pattern')).sort(byCount) };
-  const byDirection = { rows: counts(pick('direction')).sort(byKey) };
+  const total = (column: 'tier' | 'pattern') => {
+    const sums = new Map<string, number>();
+    for (const row of pairs.rows) sums.set(row[column], (sums.get(row[column]) ?? 0) + Number(row.count));
+    return [...sums].map(([key, count]) => ({ key, count }));
+  };
+  const byTier = { rows: total('tier').sort((a, b) => (a.key < b.key ? -1 : 1)) };
+  const byPattern = { rows: total('pattern').sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1)) };
   const tiers = byTier.rows;
   const histogram = hourly.rows.map((row) => ({ bucket: new Date(row.bucket).toISOString(), count: Number(row.count) }));
   return {
     active_total: tiers.reduce((sum, row) => sum + row.count, 0),
     by_tier: tiers,
     by_pattern: byPattern.rows,
-    by_direction: byDirection.rows,
     detections: { hours, total: histogram.reduce((sum, row) => sum + row.count, 0), hourly: histogram },
   };
 }
@@ -128,23 +123,24 @@ const TIERS = ['DAILY', 'INTRADAY', 'COMBO'] as const;
 
 /** Per tier: active count, mean confidence, latest detection, and the five most confident active patterns. */
 export async function patternSummary(db: Queryable): Promise<TierSummary[]> {
-  const aggregates = await db.query<{ tier: string; active: string; average_confidence: number | null; latest: Date | null }>(
-    `SELECT tier, count(*) AS active, avg(confidence) AS average_confidence, max(detected_at) AS latest
-       FROM patterns WHERE status = 'active' GROUP BY tier`,
+  // Count and mean confidence from an index-only scan of the tier index; the latest detection per tier below
+  // walks the detected-at index from its newest end.
+  const aggregates = await db.query<{ tier: string; active: string; average_confidence: number | null }>(
+    `SELECT tier, count(*) AS active, avg(confidence) AS average_confidence FROM patterns WHERE status = 'active' GROUP BY tier`,
   );
   const byTier = new Map(aggregates.rows.map((row) => [row.tier, row]));
   return Promise.all(
     TIERS.map(async (tier) => {
-      const top = await db.query<PatternRow>(
-        `SELECT ${SCAN_COLUMNS} FROM patterns p WHERE p.status = 'active' AND p.tier = $1 ORDER BY p.confidence DESC, p.pattern_id DESC LIMIT 5`,
-        [tier],
-      );
+      const [top, latest] = await Promise.all([
+        db.query<PatternRow>(`SELECT ${SCAN_COLUMNS} FROM patterns p WHERE p.status = 'active' AND p.tier = $1 ORDER BY p.confidence DESC, p.pattern_id DESC LIMIT 5`, [tier]),
+        db.query<{ detected_at: Date }>(`SELECT detected_at FROM patterns WHERE status = 'active' AND tier = $1 ORDER BY detected_at DESC, pattern_id DESC LIMIT 1`, [tier]),
+      ]);
       const row = byTier.get(tier);
       return {
         tier,
         active: Number(row?.active ?? 0),
         average_confidence: row?.average_confidence === null || row?.average_confidence === undefined ? null : Number(row.average_confidence),
-        latest_detected_at: row?.latest ? new Date(row.latest).toISOString() : null,
+        latest_detected_at: latest.rows[0] ? new Date(latest.rows[0].detected_at).toISOString() : null,
         top: top.rows.map(patternView),
       };
     }),

@@ -58,7 +58,7 @@ const statsRoute = createRoute({
   method: 'get',
   path: '/api/patterns/stats',
   tags: ['patterns'],
-  summary: 'Counts of active patterns by tier, pattern and direction; detections per hour',
+  summary: 'Counts of active patterns by tier and by pattern; detections per hour',
   request: { query: StatsQuerySchema },
   responses: { 200: json(StatsResponseSchema, 'Statistics'), 304: { description: 'Not modified' }, ...commonErrors },
 });

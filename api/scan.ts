@@ -31,25 +31,13 @@ const SORT_COLUMNS: Readonly<Record<SortKey, { column: string; cast: string; nul
 /**
  * ORDER BY and the keyset predicate "after this cursor". Nullable columns sort NULLS LAST when descending and
  * NULLS FIRST when ascending (one index serves both directions), so the predicate spells out the null cases.
- * The symbol index is (symbol, pattern_id DESC): its tie-break runs against the symbol's direction, so that
- * sort is written as a range on symbol plus a tie-break filter, which the index serves in both directions.
+ * Each order matches a partial index of the patterns table (projections' migration), read forwards or backwards.
  */
 export function orderAndKeyset(sortBy: SortKey, sortOrder: SortOrder, cursor: ScanCursor | undefined, add: (value: unknown) => string): { orderBy: string; keyset: string | undefined } {
   const { column, cast, nullable } = SORT_COLUMNS[sortBy];
   const desc = sortOrder === 'desc';
   const direction = desc ? 'DESC' : 'ASC';
   const nulls = nullable ? (desc ? ' NULLS LAST' : ' NULLS FIRST') : '';
-  if (sortBy === 'symbol') {
-    const orderBy = `ORDER BY p.symbol ${direction}, p.pattern_id ${desc ? 'ASC' : 'DESC'}`;
-    if (!cursor) return { orderBy, keyset: undefined };
-    if (typeof cursor.value !== 'string') throw new ScanInputError('cursor', 'cursor is not one this API issued');
-    const value = add(cursor.value);
-    const id = add(cursor.id);
-    return {
-      orderBy,
-      keyset: desc ? `p.symbol <= ${value}::text AND (p.symbol < ${value}::text OR p.pattern_id > ${id}::text)` : `p.symbol >= ${value}::text AND (p.symbol > ${value}::text OR p.pattern_id < ${id}::text)`,
-    };
-  }
   const orderBy = `ORDER BY ${column} ${direction}${nulls}, p.pattern_id ${direction}`;
   if (!cursor) return { orderBy, keyset: undefined };
   const beyond = desc ? '<' : '>';

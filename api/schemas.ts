@@ -135,7 +135,6 @@ export const StatsResponseSchema = z
     active_total: z.number().int(),
     by_tier: z.array(countRow),
     by_pattern: z.array(countRow),
-    by_direction: z.array(countRow),
     detections: z.object({ hours: z.number().int(), total: z.number().int(), hourly: z.array(z.object({ bucket: z.string(), count: z.number().int() })) }),
     timings: TimingsSchema,
   })
