@@ -227,6 +227,25 @@ describe('unrecoverable positions', () => {
     client.send({ type: 'subscribe', id: 'ahead', stream: 'patterns', from: { cursor: ahead } });
     expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'ahead')).toMatchObject({ reason: 'ahead' });
   });
+
+  it('reports a position that retention removes while the client is still catching up', async () => {
+    const topic = topicName('patterns', env.kafka.prefix);
+    const client = await connect();
+    // No credits: the subscription holds the log start without reading anything.
+    client.send({ type: 'subscribe', id: 'behind', stream: 'patterns', from: 'earliest', credits: 0 });
+    const subscribed = await client.next<Frame<'subscribed'>>((frame) => frame.type === 'subscribed');
+    const start = decodeCursor(subscribed.cursor).next;
+    const [partition, offset] = Object.entries(start).sort((a, b) => b[1] - a[1])[0]!;
+    const admin = env.kafka.kafka.admin();
+    await admin.connect();
+    await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.deleteTopicRecords({ topic, partitions: [{ partition: Number(partition), offset: String(offset + 2) }] });
+    await admin.disconnect();
+    client.send({ type: 'credit', id: 'behind', n: 1000 });
+    const answer = await client.next<Frame<'unrecoverable'>>((frame) => frame.type === 'unrecoverable' && frame.id === 'behind');
+    expect(answer.reason).toBe('retention');
+    expect(answer.oldestOffsets[partition]).toBe(offset + 2);
+  });
 });
 
 describe('universes', () => {
