@@ -18,7 +18,7 @@ import { createIngestMetrics } from './metrics.js';
 import type { BarInterval } from './records.js';
 import { MassiveRest } from './rest.js';
 import { KafkaSink } from './sink.js';
-import { ensureTopics } from './topics.js';
+import { ensureTopics } from '../platform/ensure-topics.js';
 import { startSimulator, type SimulatorHandle } from './simulator/server.js';
 
 /** The process shells behind the CLI: configuration from env + flags, lifecycle, progress display. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
 import { AvroCodec, createKafka, createLogger, loadPlatformConfig, type Consumer, type Kafka, type TopicKey } from '../../platform/index.js';
-import { ensureTopics } from '../topics.js';
+import { ensureTopics } from '../../platform/ensure-topics.js';
 import { uniquePrefix, type TestKafka } from '../../test/kafka.js';
 
 /** test/kafka.ts createTestTopics with ensureTopics (retried topic creation on the same prefix). */

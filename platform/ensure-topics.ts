@@ -1,4 +1,5 @@
-import { applyTopics, type Admin, type ApplyTopicsResult, type TopicKey } from '../platform/index.js';
+import { applyTopics, type Admin, type ApplyTopicsResult } from './kafka.js';
+import type { TopicKey } from './topics.js';
 
 /**
  * platform applyTopics, retried: while other clients create or delete topics, KRaft can answer
