@@ -27,6 +27,8 @@ export async function tailTopic(options: {
     groupId: `${options.groupPrefix}.tail.${randomBytes(6).toString('hex')}`,
     readUncommitted: false,
     allowAutoTopicCreation: false,
+    // Short long-polls: a tail mostly idles, and stop() waits for the fetch in flight.
+    maxWaitTimeInMs: 1_000,
   });
   const notify = () => {
     for (const waiter of [...waiters]) waiter();

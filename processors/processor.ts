@@ -411,7 +411,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
   }
 
-  const consumer: Consumer = kafka.consumer({ groupId: options.groupId, readUncommitted: false, allowAutoTopicCreation: false, maxBytesPerPartition: 1_048_576 });
+  const consumer: Consumer = kafka.consumer({
+    groupId: options.groupId,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxBytesPerPartition: 1_048_576,
+    // Data returns at once; a shorter long-poll only shortens stop().
+    maxWaitTimeInMs: 1_000,
+  });
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     joined = true;
     const assigned = event.payload.memberAssignment as Record<string, number[]>;
@@ -438,6 +445,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      // The side-table tails stop in parallel: each waits out its fetch long-poll.
+      const tailsStopped = Promise.all(tails.map((tail) => tail.stop()));
       await consumer.stop();
       // A final snapshot per partition (with its offsets) makes the next start replay nothing.
       for (const task of tasks.values()) {
@@ -447,7 +456,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       }
       await consumer.disconnect();
       for (const key of [...tasks.keys()]) await closeTask(key);
-      for (const tail of tails) await tail.stop();
+      await tailsStopped;
       await admin.disconnect();
       logger.info('processor stopped');
     },
