@@ -793,31 +793,38 @@ export class GatewayServer {
     const generation = subscription.generation;
     subscription.reading = true;
     this.metrics.readBacks.inc();
-    let retryLater = false;
+    // What to do afterwards: pump again now (also when a seek made this read stale), later (a failed read), or not
+    // at all (the position is gone; the subscription is paused until the client moves it).
+    let after: 'now' | 'later' | 'stop' = 'now';
     try {
       const reads = await this.options.source.read(hub.topic, missing, { maxWaitMs: 0, maxBytesPerPartition: 1024 * 1024 });
-      if (generation !== subscription.generation || subscription.connection.closed) return;
-      for (const [partition, read] of reads) {
-        const from = missing.get(partition)!;
-        if (read.nextOffset > from) subscription.stash.set(partition, { events: read.events, nextOffset: read.nextOffset });
-        else {
-          this.options.logger.warn({ partition, from, logStart: read.logStart, high: read.high }, 'read-back made no progress');
-          retryLater = true;
+      if (generation === subscription.generation) {
+        for (const [partition, read] of reads) {
+          const from = missing.get(partition)!;
+          if (read.nextOffset > from) subscription.stash.set(partition, { events: read.events, nextOffset: read.nextOffset });
+          else {
+            this.options.logger.warn({ partition, from, logStart: read.logStart, high: read.high }, 'read-back made no progress');
+            after = 'later';
+          }
         }
       }
-      // The stash is delivered by the next pump (scheduled below), within the credits and buffer limits.
+      // The stash is delivered by the next pump, within the credits and buffer limits.
     } catch (error) {
-      if (generation !== subscription.generation || subscription.connection.closed) return;
-      if (error instanceof OffsetOutOfRangeError) {
-        await this.declareUnrecoverable(subscription, 'retention', Object.fromEntries(subscription.next));
-        return;
+      if (generation === subscription.generation && !subscription.connection.closed) {
+        if (error instanceof OffsetOutOfRangeError) {
+          after = 'stop';
+          subscription.reading = false;
+          await this.declareUnrecoverable(subscription, 'retention', Object.fromEntries(subscription.next));
+        } else {
+          this.options.logger.warn({ err: error, subscription: subscription.id }, 'Kafka read-back failed; retrying');
+          after = 'later';
+        }
       }
-      this.options.logger.warn({ err: error, subscription: subscription.id }, 'Kafka read-back failed; retrying');
-      retryLater = true;
     } finally {
       subscription.reading = false;
     }
-    if (retryLater) setTimeout(() => this.schedule(subscription), 1_000).unref();
+    if (subscription.connection.closed || after === 'stop') return;
+    if (after === 'later') setTimeout(() => this.schedule(subscription), 1_000).unref();
     else this.schedule(subscription);
   }
 

@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
-import { parseSnapshot, REDIS_PROJECTION, type PatternState, type RedisKeys } from '../projections/index.js';
+// The read model's own modules (key builders and value shapes), not the projector: the gateway needs no more.
+import type { RedisKeys } from '../projections/redis-keys.js';
+import { parseSnapshot, type PatternState } from '../projections/redis-model.js';
+import { REDIS_PROJECTION } from '../projections/redis-sink.js';
 import type { WireEvent } from './client/protocol.js';
 import { matches, type EventFilter } from './filter.js';
 import { makeEvent, type StreamName } from './types.js';
