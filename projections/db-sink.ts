@@ -91,23 +91,36 @@ export class DbProjectionSink implements PartitionSink {
     if (outcome.rows > 0 && this.options.notifier) {
       await this.options.notifier.announce(`db.${this.options.projection}`, outcome.symbols, this.options.projection === 'patterns');
     }
-    if (this.pool.waitingCount > 0) await this.pauseUntilDrained(batch);
+    if (this.pool.waitingCount > 0) {
+      this.options.metrics.paused.inc(labels);
+      await pauseWhileBehind(this.pool, batch.pause);
+      this.options.metrics.paused.dec(labels);
+    }
     return outcome;
   }
+}
 
-  private pauseUntilDrained(batch: PartitionBatch): Promise<void> {
-    const resume = batch.pause();
-    const labels = { projection: this.options.projection, topic: batch.topic };
-    this.options.metrics.paused.inc(labels);
-    return new Promise<void>((resolve) => {
-      const onRelease = () => {
-        if (this.pool.waitingCount > 0) return;
-        this.pool.off('release', onRelease);
-        this.options.metrics.paused.dec(labels);
-        resume();
-        resolve();
-      };
-      this.pool.on('release', onRelease);
-    });
-  }
+/** The part of a pg.Pool that tells whether the database is behind. */
+export interface PoolPressure {
+  readonly waitingCount: number;
+  on(event: 'release', listener: () => void): unknown;
+  off(event: 'release', listener: () => void): unknown;
+}
+
+/**
+ * While the pool has waiters (every connection busy and more work queued: the database is behind), pause the
+ * partition's fetching; resume once a released connection leaves no one waiting.
+ */
+export function pauseWhileBehind(pool: PoolPressure, pause: () => () => void): Promise<void> {
+  if (pool.waitingCount === 0) return Promise.resolve();
+  const resume = pause();
+  return new Promise<void>((resolve) => {
+    const onRelease = () => {
+      if (pool.waitingCount > 0) return;
+      pool.off('release', onRelease);
+      resume();
+      resolve();
+    };
+    pool.on('release', onRelease);
+  });
 }

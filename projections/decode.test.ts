@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KafkaMessage } from 'kafkajs';
 import type { AvroCodec } from '../platform/codec.js';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
-import { prepareMessages } from './db-sink.js';
+import { pauseWhileBehind, prepareMessages } from './db-sink.js';
 import { decodeMessages } from './decode.js';
 import { bar, symbolReference } from './fixtures.js';
 
@@ -78,5 +78,35 @@ describe('prepareMessages', () => {
       { offset: 2, kind: 'tombstone', key: null },
     ]);
     expect(prepared.map((item) => item.kind)).toEqual(['row', 'tombstone', 'reject']);
+  });
+});
+
+describe('pauseWhileBehind', () => {
+  it('pauses the partition while the pool has waiters and resumes when a release leaves none', async () => {
+    const { EventEmitter } = await import('node:events');
+    const pool = Object.assign(new EventEmitter(), { waitingCount: 2 });
+    const calls: string[] = [];
+    const done = pauseWhileBehind(pool, () => {
+      calls.push('pause');
+      return () => calls.push('resume');
+    });
+    expect(calls).toEqual(['pause']);
+    pool.waitingCount = 1;
+    pool.emit('release');
+    expect(calls).toEqual(['pause']);
+    pool.waitingCount = 0;
+    pool.emit('release');
+    await done;
+    expect(calls).toEqual(['pause', 'resume']);
+    expect(pool.listenerCount('release')).toBe(0);
+  });
+
+  it('does not pause when nobody waits', async () => {
+    let paused = false;
+    await pauseWhileBehind({ waitingCount: 0, on: () => undefined, off: () => undefined }, () => {
+      paused = true;
+      return () => {};
+    });
+    expect(paused).toBe(false);
   });
 });

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { ensureDatabase, migrate } from './migrate.js';
+import { preparePartitions } from './projector.js';
+import { createLogger } from '../platform/logger.js';
 
 describe('migrate (PostgreSQL without TimescaleDB)', () => {
   let db: TestDatabase;
@@ -81,5 +83,21 @@ describe('migrate (PostgreSQL without TimescaleDB)', () => {
       await admin.end();
     }
     await expect(ensureDatabase('postgres://postgres@127.0.0.1:5432/')).rejects.toThrow(/no database name/);
+  });
+
+  it('keeps monthly partitions prepared ahead, and survives a month whose rows sit in DEFAULT', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const month = (await pool.query(`SELECT to_char(date_trunc('month', now()) + interval '6 months', 'YYYYMM') AS m, date_trunc('month', now()) + interval '6 months' + interval '1 day' AS at`)).rows[0];
+      await pool.query(`DROP TABLE bars_1m_p${month.m}`);
+      await pool.query(`DROP TABLE pattern_events_p${month.m}`);
+      // A bar of that month arrives meanwhile: it lands in DEFAULT, so that month cannot get its partition back.
+      await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', $1, 1, 1, 1, 1, 1)`, [month.at]);
+      expect(await preparePartitions(pool, createLogger('test', { level: 'silent' }))).toBe(1);
+      const exists = await pool.query(`SELECT to_regclass($1) AS bars, to_regclass($2) AS events`, [`bars_1m_p${month.m}`, `pattern_events_p${month.m}`]);
+      expect(exists.rows[0]).toEqual({ bars: null, events: `pattern_events_p${month.m}` });
+    } finally {
+      await pool.end();
+    }
   });
 });

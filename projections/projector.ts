@@ -48,6 +48,26 @@ export interface StartProjectorOptions {
   readonly faultHook?: FaultHook;
 }
 
+/**
+ * Plain-PostgreSQL path: keeps monthly partitions prepared 13 months ahead (the migration prepared them at install
+ * time; a long-lived deployment needs new ones). Rows never fail for lack of one (DEFAULT partition), but a month
+ * whose rows already sit in DEFAULT cannot get its own partition: that is logged, not fatal.
+ */
+export async function preparePartitions(pool: pg.Pool, logger: Logger): Promise<number> {
+  const timescale = await pool.query<{ on: boolean }>('SELECT tf_timescale_enabled() AS on');
+  if (timescale.rows[0]?.on) return 0;
+  let prepared = 0;
+  for (const table of ['bars_1m', 'pattern_events']) {
+    try {
+      await pool.query(`SELECT tf_ensure_monthly_partitions($1, date_trunc('month', now())::date, (date_trunc('month', now()) + interval '13 months')::date)`, [table]);
+      prepared += 1;
+    } catch (error) {
+      logger.warn({ err: error, table }, 'could not prepare monthly partitions; rows go to the DEFAULT partition');
+    }
+  }
+  return prepared;
+}
+
 export interface ProjectorHandle {
   readonly projections: readonly ProjectionName[];
   readonly opsPort: number | undefined;
@@ -121,7 +141,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   });
 
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
+  const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
+  partitionTimer.unref();
   const stop = async () => {
+    clearInterval(partitionTimer);
     await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await ops?.close();
@@ -130,6 +153,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     modelRedis?.disconnect();
   };
   try {
+    if (projections.some((name) => name !== REDIS_PROJECTION)) await preparePartitions(pool, logger);
     if (listener) {
       await listener.connect();
       await listener.query(`LISTEN ${OFFSETS_CHANNEL}`);
