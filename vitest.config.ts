@@ -7,6 +7,7 @@ export default defineConfig({
     coverage: {
       provider: 'v8',
       reporter: ['text-summary', 'text', 'json-summary'],
+      reportOnFailure: true,
       include: ['platform/**/*.ts', 'stack/**/*.ts', 'cli/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
       exclude: ['**/*.test.ts', '**/cli.ts', '**/main.ts', 'cli/replay-command.ts', 'cli/setup-command.ts', 'cli/soak-command.ts', 'bench/**', 'test/**'],
     },

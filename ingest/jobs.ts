@@ -18,7 +18,7 @@ import { createIngestMetrics } from './metrics.js';
 import type { BarInterval } from './records.js';
 import { MassiveRest } from './rest.js';
 import { KafkaSink } from './sink.js';
-import { ensureTopics } from '../platform/ensure-topics.js';
+import { applyTopics } from '../platform/index.js';
 import { startSimulator, type SimulatorHandle } from './simulator/server.js';
 
 /** The process shells behind the CLI: configuration from env + flags, lifecycle, progress display. */
@@ -32,7 +32,7 @@ async function prepareKafka(logger: Logger) {
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, platform.TOPIC_PREFIX, INGEST_TOPICS);
+    await applyTopics(admin, platform.TOPIC_PREFIX, INGEST_TOPICS);
   } finally {
     await admin.disconnect();
   }

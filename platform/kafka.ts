@@ -39,6 +39,26 @@ export interface ApplyTopicsResult {
 }
 
 /**
+ * While other clients create or delete topics, KRaft can answer UNKNOWN_TOPIC_OR_PARTITION to the
+ * leader wait of createTopics, which kafkajs does not retry. Creating is idempotent, so retry with the
+ * topics still missing.
+ */
+async function createWithRetry(admin: Admin, topics: ITopicConfig[], attempts = 10): Promise<void> {
+  let pending = topics;
+  for (let attempt = 1; pending.length > 0; attempt += 1) {
+    try {
+      await admin.createTopics({ topics: pending, waitForLeaders: true });
+      return;
+    } catch (error) {
+      if (attempt >= attempts || !/does not host this topic-partition|leader|already exists/i.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      const existing = new Set(await admin.listTopics());
+      pending = pending.filter((topic) => !existing.has(topic.topic));
+    }
+  }
+}
+
+/**
  * Creates the pipeline's topics when missing and brings existing ones to the catalog's configs and
  * partition counts. Safe to run any number of times.
  */
@@ -61,7 +81,7 @@ export async function applyTopics(
         configEntries: topicConfigEntries(TOPICS[key]),
       });
   }
-  if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: true });
+  if (missing.length > 0) await createWithRetry(admin, missing);
 
   const updated: string[] = [];
   if (present.length > 0) {

@@ -27,7 +27,7 @@ export async function createTestTopics(label: string, keys: readonly TopicKey[] 
   const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-${label}`, logger });
   const admin = kafka.admin();
   await admin.connect();
-  const { created } = await applyTopics(admin, prefix, keys);
+  await applyTopics(admin, prefix, keys);
   await admin.disconnect();
   const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, prefix);
   await codec.registerAll(keys);
@@ -37,10 +37,12 @@ export async function createTestTopics(label: string, keys: readonly TopicKey[] 
     codec,
     brokers: config.KAFKA_BROKERS,
     registryUrl: config.SCHEMA_REGISTRY_URL,
+    /** Deletes every topic under the prefix, including those the code under test created. */
     cleanup: async () => {
       const cleaner = kafka.admin();
       await cleaner.connect();
-      await cleaner.deleteTopics({ topics: created }).catch(() => {});
+      const topics = (await cleaner.listTopics()).filter((topic) => topic.startsWith(prefix));
+      if (topics.length > 0) await cleaner.deleteTopics({ topics }).catch(() => {});
       await cleaner.disconnect();
     },
   };

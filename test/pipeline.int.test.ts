@@ -47,7 +47,7 @@ describe('npm start', () => {
     await database?.drop();
   });
 
-  it('shows patterns on the live page within a minute of the link appearing, then stops cleanly on Ctrl-C', async () => {
+  it('shows patterns on the live page within a minute of the link appearing, then stops cleanly on Ctrl-C', { timeout: 420_000 }, async () => {
     const link = await vi.waitFor(
       () => {
         const line = output.find((entry) => entry.includes('live page (signed in'));

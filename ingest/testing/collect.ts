@@ -1,38 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IHeaders } from 'kafkajs';
-import { AvroCodec, createKafka, createLogger, loadPlatformConfig, type Consumer, type Kafka, type TopicKey } from '../../platform/index.js';
-import { ensureTopics } from '../../platform/ensure-topics.js';
-import { uniquePrefix, type TestKafka } from '../../test/kafka.js';
+import type { AvroCodec, Consumer, Kafka, TopicKey } from '../../platform/index.js';
+import { createTestTopics } from '../../test/kafka.js';
 
-/** test/kafka.ts createTestTopics with ensureTopics (retried topic creation on the same prefix). */
-export async function createIngestTestTopics(label: string, keys: readonly TopicKey[]): Promise<TestKafka> {
-  const config = loadPlatformConfig();
-  const prefix = uniquePrefix(label);
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-${label}`, logger: createLogger(`test-${label}`, { level: 'fatal' }) });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, prefix, keys);
-  } finally {
-    await admin.disconnect();
-  }
-  const codec = new AvroCodec(config.SCHEMA_REGISTRY_URL, prefix);
-  await codec.registerAll(keys);
-  return {
-    prefix,
-    kafka,
-    codec,
-    brokers: config.KAFKA_BROKERS,
-    registryUrl: config.SCHEMA_REGISTRY_URL,
-    cleanup: async () => {
-      const cleaner = kafka.admin();
-      await cleaner.connect();
-      const topics = (await cleaner.listTopics()).filter((topic) => topic.startsWith(prefix));
-      await cleaner.deleteTopics({ topics }).catch(() => {});
-      await cleaner.disconnect();
-    },
-  };
-}
+/** The shared test helper (topic creation retries inside platform applyTopics). */
+export const createIngestTestTopics = createTestTopics;
 
 export interface Collected {
   readonly topic: string;
