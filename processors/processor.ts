@@ -64,6 +64,7 @@ interface PartitionTask {
   replayUntil: number;
   /** Set while waiting for a seek back to the snapshot's offset to take effect. */
   seekTo: number | undefined;
+  seekAttempts: number;
   recordsSinceSnapshot: number;
   /** Input offset of the last snapshot written (or restored). */
   snapshotOffset: number;
@@ -268,7 +269,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
     core ??= createCore(inputTopic, partition, undefined);
     logger.info({ inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt }, 'partition opened');
-    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, recordsSinceSnapshot: 0, snapshotOffset: start };
+    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, seekAttempts: 0, recordsSinceSnapshot: 0, snapshotOffset: start };
   }
 
   async function closeTask(key: string): Promise<void> {
@@ -354,8 +355,16 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const fetchedOffset = Number((batch as unknown as { fetchedOffset: string }).fetchedOffset);
     if (task.seekTo !== undefined) {
       if (fetchedOffset !== task.seekTo) {
-        consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.seekTo) });
-        return;
+        // Batches fetched before the seek took effect arrive with the old position: seek (again) and skip them.
+        task.seekAttempts += 1;
+        const low = task.seekAttempts > 3 ? Number((await admin.fetchTopicOffsets(batch.topic)).find((entry) => entry.partition === batch.partition)!.low) : 0;
+        if (low <= task.seekTo || fetchedOffset !== low) {
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.seekTo) });
+          return;
+        }
+        // Retention removed the replay start meanwhile: fold from what is left (logged).
+        logger.warn({ topic: batch.topic, partition: batch.partition, wanted: task.seekTo, got: fetchedOffset }, 'replay start no longer in the log');
+        task.nextOffset = fetchedOffset;
       }
       task.seekTo = undefined;
     }
