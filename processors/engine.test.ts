@@ -290,5 +290,11 @@ describe('pattern engine', () => {
     // A bearish trigger does not confirm a bullish setup.
     runner.feed(minuteBar('AAA', '2026-11-24', 31, 99.7, 20000, { open: 100.3 }));
     expect(runner.of('combo_bearish_confirmation')).toHaveLength(0);
+    // Near miss: the same intraday trigger without an active daily setup is no combo.
+    const alone = new Runner();
+    quietSession(alone, 'BBB', '2026-11-24', 0, 30);
+    alone.feed(minuteBar('BBB', '2026-11-24', 30, 100.3, 5000, { open: 100 }));
+    expect(alone.of('volume_spike')).toHaveLength(1);
+    expect(alone.events.filter((event) => event.tier === 'COMBO')).toHaveLength(0);
   });
 });

@@ -163,6 +163,7 @@ describe('breakouts and structure', () => {
     expect(names(lastFired([...warmup(), [100.3, 100.65, 100.25, 100.6, 1400]]))).not.toContain('breakout_high');
     expect(names(lastFired([...warmup(), [100.3, 100.4, 100.25, 100.35, 2000]]))).not.toContain('breakout_high');
     expect(names(lastFired([...warmup(), [99.95, 100, 99.7, 99.75, 2000]]))).toContain('breakdown_low');
+    expect(names(lastFired([...warmup(), [99.95, 100, 99.7, 99.75, 1400]]))).not.toContain('breakdown_low');
   });
 
   it('resistance break: close crosses the last pivot high', () => {
@@ -172,6 +173,7 @@ describe('breakouts and structure', () => {
     expect(names(lastFired([...warmup(), ...peak, [100.6, 100.99, 100.55, 100.95, 1000]]))).not.toContain('resistance_break');
     const trough = path(100, [99.5, 99.3, 99.05, 99.3, 99.5, 99.4]);
     expect(names(lastFired([...warmup(), ...trough, [99.4, 99.45, 98.9, 98.95, 1000]]))).toContain('support_break');
+    expect(names(lastFired([...warmup(), ...trough, [99.4, 99.45, 99.0, 99.05, 1000]]))).not.toContain('support_break');
   });
 
   it('double bottom confirmed at the neckline; a lower second low is not one', () => {
