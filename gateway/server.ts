@@ -884,6 +884,3 @@ export class GatewayServer {
     }
   }
 }
-
-/** Exposed for tests: events JSON of a wire frame. */
-export type { WireEvent };
