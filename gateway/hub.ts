@@ -40,7 +40,7 @@ export class StreamHub {
   async start(): Promise<void> {
     const target = await this.prime();
     const behind = () => [...this.rings].some(([partition, ring]) => ring.nextOffset < (target.get(partition) ?? 0));
-    while (behind()) await this.pollOnce(0);
+    while (behind()) await this.pollOnce(this.options.pollWaitMs);
     this.running = true;
     this.loop = this.tail();
   }
@@ -112,7 +112,7 @@ export class StreamHub {
       this.options.logger.warn({ topic: info.topic, epoch: info.epoch }, 'topic recreated: new epoch');
       const heads = await this.prime();
       const behind = () => [...this.rings].some(([partition, ring]) => ring.nextOffset < (heads.get(partition) ?? 0));
-      while (behind()) await this.pollOnce(0);
+      while (behind()) await this.pollOnce(this.options.pollWaitMs);
       for (const listener of this.resetListeners) listener(this.info);
       return;
     }
