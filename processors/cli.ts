@@ -51,6 +51,6 @@ export function registerProcessorCommands(program: Command): void {
     .command('patterns')
     .description('list the pattern catalog (name, version, tiers, definition)')
     .action(() => {
-      for (const entry of PATTERN_CATALOG) console.log(`${entry.name.padEnd(28)} v${entry.version}  ${entry.tiers.join('/').padEnd(15)} ${entry.summary}`);
+      process.stdout.write(PATTERN_CATALOG.map((entry) => `${entry.name.padEnd(28)} v${entry.version}  ${entry.tiers.join('/').padEnd(15)} ${entry.summary}\n`).join(''));
     });
 }
