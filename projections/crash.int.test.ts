@@ -111,4 +111,35 @@ describe('crash injection at every step of a batch', () => {
     expect(actual.current).toEqual(expected.current);
     expect(actual.bars).toEqual(expected.bars);
   });
+
+  it('stays exactly once with two instances sharing the partitions through rebalances', async () => {
+    const shared = await createTestDatabase('crash_shared');
+    try {
+      await migrate(shared.url);
+      const pool = new pg.Pool({ connectionString: shared.url, max: 1 });
+      const instance = () =>
+        startProjector({
+          databaseUrl: shared.url,
+          brokers: topics.brokers,
+          registryUrl: topics.registryUrl,
+          topicPrefix: topics.prefix,
+          projections: ['patterns'],
+          groupPrefix: `${topics.prefix}shared.`,
+          logger,
+        });
+      const first = await instance();
+      const second = await instance(); // joins: the partitions are split between the two
+      const more = patternEvents(120, 12);
+      await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', more.map((event) => ({ key: event.symbol, value: event })));
+      await first.stop(); // leaves: the second takes every partition over
+      const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
+      await vi.waitFor(async () => expect(await offsetsReached(pool, 'patterns', ends)).toBe(true), { timeout: 90_000, interval: 250 });
+      await second.stop();
+      const counts = await pool.query('SELECT count(*)::int AS n, count(DISTINCT event_id)::int AS distinct_events FROM pattern_events');
+      expect(counts.rows[0]).toEqual({ n: events.length + more.length, distinct_events: events.length + more.length });
+      await pool.end();
+    } finally {
+      await shared.drop();
+    }
+  });
 });
