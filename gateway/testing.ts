@@ -36,9 +36,15 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
   const logger = createLogger(`test-${label}`, { level: process.env.GATEWAY_TEST_LOG ?? 'error' });
   const producer = kafka.kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
-  const encoders = {
-    patterns: await kafka.codec.encoderFor<unknown>('patterns'),
-    bars: await kafka.codec.encoderFor<unknown>('minuteAggregates'),
+  // Only the env's own topics have registered schemas: encoders are made on first use.
+  const encoders = new Map<'patterns' | 'bars', (value: unknown) => Buffer>();
+  const encoderOf = async (stream: 'patterns' | 'bars') => {
+    let encode = encoders.get(stream);
+    if (!encode) {
+      encode = await kafka.codec.encoderFor<unknown>(stream === 'patterns' ? 'patterns' : 'minuteAggregates');
+      encoders.set(stream, encode);
+    }
+    return encode;
   };
   const gateways: GatewayHandle[] = [];
   return {
@@ -60,7 +66,7 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
     },
     async produce(stream, values) {
       const topic = topicName(stream === 'patterns' ? 'patterns' : 'minuteAggregates', kafka.prefix);
-      const encode = encoders[stream];
+      const encode = await encoderOf(stream);
       for (let start = 0; start < values.length; start += 2000) {
         await producer.send({
           topic,
