@@ -207,6 +207,10 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
       return problemResponse(c, 401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
     }
     if (error instanceof HTTPException) return problemResponse(c, error.status as ContentfulStatusCode, error.message);
+    if ((error as { code?: string }).code === '57014') {
+      deps.logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
+      return problemResponse(c, 503, 'the query took too long; narrow the filters or retry', undefined, { 'Retry-After': '1' });
+    }
     // A body string PostgreSQL cannot store (NUL in text or jsonb) is the client's error.
     if (isUnstorableText(error)) return problemResponse(c, 400, 'the request contains a NUL character, which cannot be stored');
     deps.logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');

@@ -12,13 +12,25 @@ export interface ScanResult {
   readonly dbMs: number;
 }
 
+/**
+ * At or below this many matches a scan filters first and sorts after (see buildScanSql): materialising up to
+ * this many rows is bounded work, whereas walking an ordering index for rare matches is not.
+ */
+export const FILTER_FIRST_MAX_MATCHES = 10_000;
+
+/**
+ * The capped count runs first (index-only, a few ms): it says how selective the filters are, which picks the
+ * page query's plan, and a scan with no match needs no page query at all.
+ */
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number): Promise<ScanResult> {
   const started = performance.now();
-  if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return { rows: [], times: [], total: 0, totalCapped: false, dbMs: 0 };
-  const page = buildScanSql(query);
+  const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, dbMs: performance.now() - started });
+  if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return empty(0);
   const count = buildCountSql(query.filters, countCap);
-  const [pageResult, countResult] = await Promise.all([db.query<PatternRow>(page.text, page.values), db.query<{ total: number }>(count.text, count.values)]);
-  const counted = Number(countResult.rows[0]?.total ?? 0);
+  const counted = Number((await db.query<{ total: number }>(count.text, count.values)).rows[0]?.total ?? 0);
+  if (counted === 0) return empty(0);
+  const page = buildScanSql(query, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES) });
+  const pageResult = await db.query<PatternRow>(page.text, page.values);
   const rows = pageResult.rows.map(patternView);
   return {
     rows,

@@ -145,6 +145,14 @@ describe('SQL', () => {
     expect(sql.values.at(-1)).toBe(31);
   });
 
+  it('filters first, then sorts, when asked to', () => {
+    const first = query({ pattern_types: ['doji'] });
+    const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(first.filters, 'confidence', 'desc') });
+    const sql = buildScanSql(query({ pattern_types: ['doji'], cursor }), { filterFirst: true });
+    expect(sql.text).toMatch(/^WITH matched AS MATERIALIZED \(SELECT .* FROM patterns p WHERE .*p\.pattern = ANY\(\$\d+::text\[\]\)\) SELECT p\.\* FROM matched p WHERE \(p\.confidence, p\.pattern_id\) < /);
+    expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p) SELECT p.* FROM matched p ORDER BY');
+  });
+
   it('pages by offset without a cursor and by keyset with one', () => {
     const offset = buildScanSql(query({ page: 3, per_page: 10 }));
     expect(offset.text).toMatch(/OFFSET \$\d+$/);

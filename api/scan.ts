@@ -231,8 +231,13 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
   return conditions.join(' AND ');
 }
 
-/** The page query: one extra row is fetched to know whether another page follows. */
-export function buildScanSql(query: ScanQuery): SqlStatement {
+/**
+ * The page query: one extra row is fetched to know whether another page follows.
+ * `filterFirst` (chosen when the capped count shows few matches) materialises the matching rows through the
+ * filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every active row
+ * looking for rare matches (a LIMIT + ORDER BY plan whose estimate of the matches was wrong).
+ */
+export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean } = {}): SqlStatement {
   const values: unknown[] = [];
   const add = (value: unknown) => {
     values.push(value);
@@ -241,8 +246,13 @@ export function buildScanSql(query: ScanQuery): SqlStatement {
   const where = whereClause(query.filters, values);
   const cursor = query.page.cursor;
   const { orderBy, keyset } = orderAndKeyset(query.page.sortBy, query.page.sortOrder, cursor, add);
-  const conditions = [where, keyset].filter((part): part is string => part !== undefined && part !== '');
-  let text = `SELECT ${SCAN_COLUMNS} FROM patterns p${conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : ''} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
+  const whereText = (parts: (string | undefined)[]) => {
+    const present = parts.filter((part): part is string => part !== undefined && part !== '');
+    return present.length > 0 ? ` WHERE ${present.join(' AND ')}` : '';
+  };
+  let text = options.filterFirst
+    ? `WITH matched AS MATERIALIZED (SELECT ${SCAN_COLUMNS} FROM patterns p${whereText([where])}) SELECT p.* FROM matched p${whereText([keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`
+    : `SELECT ${SCAN_COLUMNS} FROM patterns p${whereText([where, keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
   if (!cursor && query.page.page > 1) text += ` OFFSET ${add((query.page.page - 1) * query.page.perPage)}`;
   return { text, values };
 }

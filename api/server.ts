@@ -57,7 +57,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const config = loadApiConfig(source);
   const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
   const registry = createMetricsRegistry('api');
-  const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20 });
+  // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
+  const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
   db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
   // Fail fast while Redis is away (no offline queue): requests fall back to PostgreSQL instead of waiting.
   const redis = new Redis(platform.REDIS_URL, {

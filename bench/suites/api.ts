@@ -94,6 +94,7 @@ async function seed(url: string, rows: number, log: (line: string) => void): Pro
        SELECT ticker, date_trunc('day', now()) - d * interval '1 day', 100, 105, 95, 102, 1e6, 101, 1000
          FROM symbols, generate_series(1, 30) AS d`,
     );
+    // Every 20th row is active; pattern, tier and symbol are spread independently of that, as in real data.
     const chunk = 500_000;
     for (let start = 0; start < rows; start += chunk) {
       const end = Math.min(rows, start + chunk);
@@ -101,8 +102,8 @@ async function seed(url: string, rows: number, log: (line: string) => void): Pro
         `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
            fundamental_adjustment, fundamental_reasons, price, change, change_pct, volume, relative_strength, relative_volume, rsi, levels, status,
            last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
-         SELECT 'p' || lpad(g::text, 9, '0'), ($3::text[])[1 + g % 10], 1, (ARRAY['INTRADAY', 'DAILY', 'COMBO'])[1 + (g / 10) % 3],
-                (ARRAY['BULLISH', 'BEARISH', 'NEUTRAL'])[1 + (g / 30) % 3], ($4::text[])[1 + (g * 7919) % ${SYMBOL_COUNT}],
+         SELECT 'p' || lpad(g::text, 9, '0'), ($3::text[])[1 + (g / 20) % 10], 1, (ARRAY['INTRADAY', 'DAILY', 'COMBO'])[1 + (g / 7) % 3],
+                (ARRAY['BULLISH', 'BEARISH', 'NEUTRAL'])[1 + (g / 30) % 3], ($4::text[])[1 + ((g / 20) * 7919) % ${SYMBOL_COUNT}],
                 detected, detected + interval '2 days', conf, conf, 0, '{}', 100 + (g % 400), 0.5, 0.4, 1000 * (1 + g % 997),
                 CASE WHEN g % 11 = 0 THEN NULL ELSE 0.6 + (g % 100) / 100.0 END, 0.5 + (g % 40) / 10.0, 10 + (g % 80), '{}',
                 CASE WHEN active THEN 'active' ELSE 'expired' END, 'e' || g, 'DETECTED', 'bench.patterns', g % 12, g
