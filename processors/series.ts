@@ -179,9 +179,28 @@ export function createSeries(params: SeriesParams): SeriesState {
   };
 }
 
-/** Receives the patterns a bar completes. `levels` is only built when a pattern fires. */
+/**
+ * Receives the patterns a bar completes, with up to five key levels as name/value pairs: the sink
+ * builds a levels object only for what it emits, so a repeat it absorbs allocates nothing.
+ */
 export interface PatternSink {
-  fire(pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): void;
+  fire(
+    pattern: string, direction: Direction, baseConfidence: number,
+    k1?: string, v1?: number, k2?: string, v2?: number, k3?: string, v3?: number, k4?: string, v4?: number, k5?: string, v5?: number,
+  ): void;
+}
+
+/** The levels object of a fire() call. */
+export function levelsOf(
+  k1?: string, v1?: number, k2?: string, v2?: number, k3?: string, v3?: number, k4?: string, v4?: number, k5?: string, v5?: number,
+): Record<string, number> {
+  const levels: Record<string, number> = {};
+  if (k1 !== undefined) levels[k1] = v1!;
+  if (k2 !== undefined) levels[k2] = v2!;
+  if (k3 !== undefined) levels[k3] = v3!;
+  if (k4 !== undefined) levels[k4] = v4!;
+  if (k5 !== undefined) levels[k5] = v5!;
+  return levels;
 }
 
 function clamp01(value: number): number {
@@ -307,16 +326,16 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
 
   // --- single candles
   if (candleOk && body <= p.dojiBodyRatio * range) {
-    sink.fire('doji', 'NEUTRAL', clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))), { high: h0, low: l0 });
+    sink.fire('doji', 'NEUTRAL', clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))), 'high', h0, 'low', l0);
   }
   if (candleOk && body > 0 && lowerShadow >= p.shadowBodyRatio * body && upperShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (lowerShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    if (downtrend) sink.fire('hammer', 'BULLISH', clamp01(strength), { support: l0, stop: l0, resistance: h0 });
-    else if (uptrend) sink.fire('hanging_man', 'BEARISH', clamp01(strength), { resistance: h0, stop: h0, support: l0 });
+    if (downtrend) sink.fire('hammer', 'BULLISH', clamp01(strength), 'support', l0, 'stop', l0, 'resistance', h0);
+    else if (uptrend) sink.fire('hanging_man', 'BEARISH', clamp01(strength), 'resistance', h0, 'stop', h0, 'support', l0);
   }
   if (candleOk && body > 0 && uptrend && upperShadow >= p.shadowBodyRatio * body && lowerShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (upperShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('shooting_star', 'BEARISH', clamp01(strength), { resistance: h0, stop: h0, support: l0 });
+    sink.fire('shooting_star', 'BEARISH', clamp01(strength), 'resistance', h0, 'stop', h0, 'support', l0);
   }
 
   // --- two and three candles
@@ -324,11 +343,11 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const body1 = Math.abs(c1 - o1);
     if (body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('bullish_engulfing', 'BULLISH', clamp01(strength), { support: Math.min(l0, l1), stop: Math.min(l0, l1), engulfed: o1 });
+      sink.fire('bullish_engulfing', 'BULLISH', clamp01(strength), 'support', Math.min(l0, l1), 'stop', Math.min(l0, l1), 'engulfed', o1);
     }
     if (body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('bearish_engulfing', 'BEARISH', clamp01(strength), { resistance: Math.max(h0, h1), stop: Math.max(h0, h1), engulfed: o1 });
+      sink.fire('bearish_engulfing', 'BEARISH', clamp01(strength), 'resistance', Math.max(h0, h1), 'stop', Math.max(h0, h1), 'engulfed', o1);
     }
   }
   if (s.bars >= 3) {
@@ -340,25 +359,25 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const midFirst = (o2 + c2) / 2;
     if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
       const strength = 0.65 + Math.min(0.15, ((c0 - midFirst) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('morning_star', 'BULLISH', clamp01(strength), { support: Math.min(l0, l1, l2), stop: Math.min(l0, l1, l2), resistance: o2 });
+      sink.fire('morning_star', 'BULLISH', clamp01(strength), 'support', Math.min(l0, l1, l2), 'stop', Math.min(l0, l1, l2), 'resistance', o2);
     }
     if (longFirst && smallStar && c2 > o2 && (o1 + c1) / 2 >= c2 && c0 < o0 && c0 < midFirst) {
       const strength = 0.65 + Math.min(0.15, ((midFirst - c0) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('evening_star', 'BEARISH', clamp01(strength), { resistance: Math.max(h0, h1, h2), stop: Math.max(h0, h1, h2), support: o2 });
+      sink.fire('evening_star', 'BEARISH', clamp01(strength), 'resistance', Math.max(h0, h1, h2), 'stop', Math.max(h0, h1, h2), 'support', o2);
     }
   }
 
   // --- volume, gap, momentum
   if (relVol >= p.volumeSpikeRatio) {
     const direction: Direction = c0 > o0 ? 'BULLISH' : c0 < o0 ? 'BEARISH' : 'NEUTRAL';
-    sink.fire('volume_spike', direction, clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)), { relativeVolume: relVol, high: h0, low: l0 });
+    sink.fire('volume_spike', direction, clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)), 'relativeVolume', relVol, 'high', h0, 'low', l0);
   }
   if (v.firstBarOfSession && v.previousSessionClose > 0) {
     const gapPct = ((o0 - v.previousSessionClose) / v.previousSessionClose) * 100;
     if (gapPct >= p.gapPct) {
-      sink.fire('gap_up', 'BULLISH', clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)), { previousClose: v.previousSessionClose, open: o0, gapPct });
+      sink.fire('gap_up', 'BULLISH', clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)), 'previousClose', v.previousSessionClose, 'open', o0, 'gapPct', gapPct);
     } else if (gapPct <= -p.gapPct) {
-      sink.fire('gap_down', 'BEARISH', clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)), { previousClose: v.previousSessionClose, open: o0, gapPct });
+      sink.fire('gap_down', 'BEARISH', clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)), 'previousClose', v.previousSessionClose, 'open', o0, 'gapPct', gapPct);
     }
   }
   const momentumBase = historyAt(s.closes, p.momentumBars);
@@ -366,51 +385,51 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const rocPct = ((c0 - momentumBase) / momentumBase) * 100;
     const strength = 0.5 + Math.min(0.3, (Math.abs(rocPct) / p.momentumThresholdPct - 1) * 0.15) + Math.min(0.2, (relVol - p.momentumRelativeVolume) * 0.1);
     if (rocPct >= p.momentumThresholdPct && c0 >= l0 + (2 / 3) * range) {
-      sink.fire('momentum_spike', 'BULLISH', clamp01(strength), { momentumPct: rocPct, base: momentumBase, high: h0 });
+      sink.fire('momentum_spike', 'BULLISH', clamp01(strength), 'momentumPct', rocPct, 'base', momentumBase, 'high', h0);
     } else if (rocPct <= -p.momentumThresholdPct && c0 <= l0 + range / 3) {
-      sink.fire('momentum_spike', 'BEARISH', clamp01(strength), { momentumPct: rocPct, base: momentumBase, low: l0 });
+      sink.fire('momentum_spike', 'BEARISH', clamp01(strength), 'momentumPct', rocPct, 'base', momentumBase, 'low', l0);
     }
   }
 
   // --- indicator crosses
   if (s.previousEmaSpread <= 0 && v.emaSpread > 0) {
-    sink.fire('ema_golden_cross', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)), { ema12: emaValue(s.ema12), ema26: emaValue(s.ema26) });
+    sink.fire('ema_golden_cross', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)), 'ema12', emaValue(s.ema12), 'ema26', emaValue(s.ema26));
   } else if (s.previousEmaSpread >= 0 && v.emaSpread < 0) {
-    sink.fire('ema_death_cross', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)), { ema12: emaValue(s.ema12), ema26: emaValue(s.ema26) });
+    sink.fire('ema_death_cross', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)), 'ema12', emaValue(s.ema12), 'ema26', emaValue(s.ema26));
   }
   if (s.previousSmaSpread <= 0 && v.smaSpread > 0) {
-    sink.fire('sma_golden_cross', 'BULLISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), { sma50: smaValue(s.sma50), sma200: smaValue(s.sma200) });
+    sink.fire('sma_golden_cross', 'BULLISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), 'sma50', smaValue(s.sma50), 'sma200', smaValue(s.sma200));
   } else if (s.previousSmaSpread >= 0 && v.smaSpread < 0) {
-    sink.fire('sma_death_cross', 'BEARISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), { sma50: smaValue(s.sma50), sma200: smaValue(s.sma200) });
+    sink.fire('sma_death_cross', 'BEARISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), 'sma50', smaValue(s.sma50), 'sma200', smaValue(s.sma200));
   }
   if (s.previousMacdSpread <= 0 && v.macdSpread > 0) {
     const line = macdLine(s.macd);
-    sink.fire('macd_bullish_cross', 'BULLISH', clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), { macd: line, signal: macdSignal(s.macd) });
+    sink.fire('macd_bullish_cross', 'BULLISH', clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), 'macd', line, 'signal', macdSignal(s.macd));
   } else if (s.previousMacdSpread >= 0 && v.macdSpread < 0) {
     const line = macdLine(s.macd);
-    sink.fire('macd_bearish_cross', 'BEARISH', clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), { macd: line, signal: macdSignal(s.macd) });
+    sink.fire('macd_bearish_cross', 'BEARISH', clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), 'macd', line, 'signal', macdSignal(s.macd));
   }
   if (s.previousRsi < p.rsiOversold && v.rsi >= p.rsiOversold) {
-    sink.fire('rsi_oversold_cross', 'BULLISH', clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)), { rsi: v.rsi, rsiLow: s.rsiExtreme, threshold: p.rsiOversold });
+    sink.fire('rsi_oversold_cross', 'BULLISH', clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)), 'rsi', v.rsi, 'rsiLow', s.rsiExtreme, 'threshold', p.rsiOversold);
   } else if (s.previousRsi > p.rsiOverbought && v.rsi <= p.rsiOverbought) {
-    sink.fire('rsi_overbought_cross', 'BEARISH', clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)), { rsi: v.rsi, rsiHigh: s.rsiExtreme, threshold: p.rsiOverbought });
+    sink.fire('rsi_overbought_cross', 'BEARISH', clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)), 'rsi', v.rsi, 'rsiHigh', s.rsiExtreme, 'threshold', p.rsiOverbought);
   }
   const deviation = (v.upper - v.middle) / 2;
   if (c1 <= s.previousUpper && c0 > v.upper) {
     const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('bollinger_breakout_up', 'BULLISH', clamp01(strength), { upper: v.upper, middle: v.middle, lower: v.lower });
+    sink.fire('bollinger_breakout_up', 'BULLISH', clamp01(strength), 'upper', v.upper, 'middle', v.middle, 'lower', v.lower);
   } else if (c1 >= s.previousLower && c0 < v.lower) {
     const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('bollinger_breakout_down', 'BEARISH', clamp01(strength), { upper: v.upper, middle: v.middle, lower: v.lower });
+    sink.fire('bollinger_breakout_down', 'BEARISH', clamp01(strength), 'upper', v.upper, 'middle', v.middle, 'lower', v.lower);
   }
 
   // --- N-bar breakout with volume confirmation
   if (c0 > v.priorHigh && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (c0 / v.priorHigh - 1) * 10);
-    sink.fire('breakout_high', 'BULLISH', clamp01(strength), { breakout: v.priorHigh, stop: v.priorLow, relativeVolume: relVol });
+    sink.fire('breakout_high', 'BULLISH', clamp01(strength), 'breakout', v.priorHigh, 'stop', v.priorLow, 'relativeVolume', relVol);
   } else if (c0 < v.priorLow && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (1 - c0 / v.priorLow) * 10);
-    sink.fire('breakdown_low', 'BEARISH', clamp01(strength), { breakdown: v.priorLow, stop: v.priorHigh, relativeVolume: relVol });
+    sink.fire('breakdown_low', 'BEARISH', clamp01(strength), 'breakdown', v.priorLow, 'stop', v.priorHigh, 'relativeVolume', relVol);
   }
 
   detectStructure(s, p, sink, relVol, atr, h2, l2);
@@ -423,12 +442,12 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, rel
   // Support/resistance breaks use levels known before this bar.
   if (s.resistance === s.resistance && c1 <= s.resistance && c0 > s.resistance) {
     const push = atr > 0 ? (c0 - s.resistance) / atr : 0;
-    sink.fire('resistance_break', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), { resistance: s.resistance, stop: s.support === s.support ? s.support : s.l0 });
+    sink.fire('resistance_break', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), 'resistance', s.resistance, 'stop', s.support === s.support ? s.support : s.l0);
     s.resistance = Number.NaN;
   }
   if (s.support === s.support && c1 >= s.support && c0 < s.support) {
     const push = atr > 0 ? (s.support - c0) / atr : 0;
-    sink.fire('support_break', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), { support: s.support, stop: s.resistance === s.resistance ? s.resistance : s.h0 });
+    sink.fire('support_break', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), 'support', s.support, 'stop', s.resistance === s.resistance ? s.resistance : s.h0);
     s.support = Number.NaN;
   }
 
@@ -437,9 +456,7 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, rel
     const floor = Math.min(s.doubleBottomFirst, s.doubleBottomSecond);
     if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
       const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / floor * 100;
-      sink.fire('double_bottom', 'BULLISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), {
-        firstBottom: s.doubleBottomFirst, secondBottom: s.doubleBottomSecond, neckline: s.doubleBottomNeck, target: s.doubleBottomNeck + (s.doubleBottomNeck - floor), stop: floor,
-      });
+      sink.fire('double_bottom', 'BULLISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), 'firstBottom', s.doubleBottomFirst, 'secondBottom', s.doubleBottomSecond, 'neckline', s.doubleBottomNeck, 'target', s.doubleBottomNeck + (s.doubleBottomNeck - floor), 'stop', floor);
       s.doubleBottomBar = -1;
     } else if (c0 < floor * (1 - p.doubleTolerancePct / 100) || bar - s.doubleBottomBar > p.doubleMaxBars) {
       s.doubleBottomBar = -1;
@@ -449,9 +466,7 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, rel
     const ceiling = Math.max(s.doubleTopFirst, s.doubleTopSecond);
     if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
       const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / ceiling * 100;
-      sink.fire('double_top', 'BEARISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), {
-        firstTop: s.doubleTopFirst, secondTop: s.doubleTopSecond, neckline: s.doubleTopNeck, target: s.doubleTopNeck - (ceiling - s.doubleTopNeck), stop: ceiling,
-      });
+      sink.fire('double_top', 'BEARISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), 'firstTop', s.doubleTopFirst, 'secondTop', s.doubleTopSecond, 'neckline', s.doubleTopNeck, 'target', s.doubleTopNeck - (ceiling - s.doubleTopNeck), 'stop', ceiling);
       s.doubleTopBar = -1;
     } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100) || bar - s.doubleTopBar > p.doubleMaxBars) {
       s.doubleTopBar = -1;
