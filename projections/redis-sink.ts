@@ -87,6 +87,11 @@ export class RedisProjectionSink implements PartitionSink {
     try {
       const storedText = await this.redis.hget(offsetsKey, field);
       const stored = storedText === null ? undefined : Number(storedText);
+      // Our progress vanished while we had some: Redis lost its data (a restart without persistence). Rebuild from the log start.
+      if (stored === undefined && batch.believed !== undefined && batch.believed > 0) {
+        this.options.logger.warn({ topic: batch.topic, partition: batch.partition, believed: batch.believed }, 'Redis lost the read model; rebuilding it from the start of the log');
+        return { action: 'seek', offset: 0 };
+      }
       const plan = planBatch({ stored, believed: batch.believed, firstOffset, lastOffset });
       if (plan.action === 'seek') return plan;
       const fresh = batch.messages.filter((message) => Number(message.offset) >= plan.from);
