@@ -136,16 +136,23 @@ interface HeapEntry {
 }
 
 /**
- * A deterministic 128-bit id (cyrb128: four mixed 32-bit lanes) as 32 hex digits. Not cryptographic:
- * ids only need to be stable and collision-free in practice, and sha256 cost more than the whole bar.
+ * A deterministic 128-bit id (cyrb128: four mixed 32-bit lanes) as 32 hex digits, over a text and up
+ * to two numbers (mixed in as 32-bit halves, so no number is turned into a string). Not cryptographic:
+ * ids only need to be stable and collision-free in practice; sha256 cost more than the whole bar.
  */
-export function shortHash(text: string): string {
+export function shortHash(text: string, first = 0, second = 0): string {
   let h1 = 1779033703;
   let h2 = 3144134277;
   let h3 = 1013904242;
   let h4 = 2773480762;
-  for (let i = 0; i < text.length; i += 1) {
-    const k = text.charCodeAt(i);
+  const length = text.length;
+  for (let i = 0; i < length + 4; i += 1) {
+    const k =
+      i < length ? text.charCodeAt(i)
+      : i === length ? first % 4294967296
+      : i === length + 1 ? Math.floor(first / 4294967296)
+      : i === length + 2 ? second % 4294967296
+      : Math.floor(second / 4294967296);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
@@ -371,7 +378,7 @@ export class PatternEngine implements PatternSink {
       this.out.push({
         ...last,
         kind: 'EXPIRED',
-        eventId: shortHash(`${active.patternId}|EXPIRED`),
+        eventId: shortHash(active.patternId, 3, 0),
         sourceTopic: this.ctxRef.topic,
         sourcePartition: this.ctxRef.partition,
         sourceOffset: this.ctxRef.offset,
@@ -457,7 +464,7 @@ export class PatternEngine implements PatternSink {
     const existing = this.actives.get(key);
     // A repeat of an active pattern is absorbed unless it materially raises the confidence (then UPDATED).
     if (existing !== undefined && baseConfidence < existing.last.baseConfidence + UPDATE_MIN_GAIN) return undefined;
-    const patternId = existing ? existing.patternId : shortHash(`${state.symbol}|${tier}|${pattern}|${direction}|v${version}|${detectedAtMs}`);
+    const patternId = existing ? existing.patternId : shortHash(key, version, detectedAtMs);
     const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
 
     let adjustment = 0;
@@ -483,7 +490,7 @@ export class PatternEngine implements PatternSink {
     const previous = this.ctxPreviousClose;
     const change = previous > 0 ? price - previous : Number.NaN;
     const record: PatternEventRecord = {
-      eventId: shortHash(`${patternId}|${kind}|${detectedAtMs}`),
+      eventId: shortHash(patternId, kind === 'DETECTED' ? 1 : 2, detectedAtMs),
       kind,
       patternId,
       pattern,

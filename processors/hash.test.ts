@@ -10,5 +10,11 @@ describe('event ids', () => {
     for (let i = 0; i < 50_000; i += 1) seen.add(shortHash(`SYM${i % 500}|INTRADAY|doji|NEUTRAL|v1|${1764000000000 + i * 60_000}`));
     expect(seen.size).toBe(50_000);
     expect(shortHash('')).toMatch(/^[0-9a-f]{32}$/);
+    // Numbers are mixed in as 32-bit halves: distinct times and kinds give distinct ids.
+    const mixed = new Set<string>();
+    for (let i = 0; i < 20_000; i += 1) mixed.add(shortHash('AAPL|INTRADAY|doji|NEUTRAL', 1 + (i % 3), 1764000000000 + Math.floor(i / 3) * 60_000));
+    expect(mixed.size).toBe(20_000);
+    expect(shortHash('a', 1, 2)).not.toBe(shortHash('a', 2, 1));
+    expect(shortHash('a', 4294967296)).not.toBe(shortHash('a', 0, 1));
   });
 });
