@@ -320,11 +320,22 @@ describe('GET /api/patterns/scan', () => {
     const broad = '/api/patterns/scan?sort_by=volume';
     await call('GET', broad);
     expect((await call('GET', broad)).body.timings.cache).toBe('hit');
+    // A broad scan is served stale (within API_CACHE_MAX_STALE_MS) while one refresh runs behind it.
     await redis.incr(keys.patternsVersion());
-    expect((await call('GET', broad)).body.timings.cache).toBe('miss');
+    expect((await call('GET', broad)).body.timings.cache).toBe('stale');
+    await vi.waitFor(async () => expect((await call('GET', broad)).body.timings.cache).toBe('hit'));
+    // Past the allowed staleness it is recomputed before answering.
+    await redis.incr(keys.patternsVersion());
+    clock.now += 2_000;
+    try {
+      expect((await call('GET', broad)).body.timings.cache).toBe('miss');
+    } finally {
+      clock.now = T0;
+    }
 
     const metrics = await call('GET', '/metrics');
     expect(metrics.text).toMatch(/tickflow_api_cache_hit_ratio\{stage="api"\} 0\.\d+/);
+    expect(metrics.text).toMatch(/tickflow_api_cache_served_ratio\{stage="api"\} 0\.\d+/);
     expect(metrics.text).toContain('tickflow_api_cache_requests_total{kind="scan",outcome="hit",stage="api"}');
   });
 

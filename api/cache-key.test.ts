@@ -13,7 +13,7 @@ describe('scan cache keys', () => {
     const c = normaliseScanQuery({ ...defaults, symbols: ['AAPL', 'MSFT'], per_page: 31 }, undefined);
     expect(scanCacheKey('api:', a)).toBe(scanCacheKey('api:', b));
     expect(scanCacheKey('api:', a)).not.toBe(scanCacheKey('api:', c));
-    expect(scanCacheKey('api:', a).startsWith('api:c2:scan:')).toBe(true);
+    expect(scanCacheKey('api:', a).startsWith('api:c3:scan:')).toBe(true);
   });
 
   it('a user universe and the same symbols listed by hand share an entry', () => {

@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { Counter, Gauge, type Logger, type Registry } from '../platform/index.js';
 import { versionStamp } from './cache-key.js';
 
-export type CacheOutcome = 'hit' | 'miss' | 'bypass';
+/** hit: current; stale: older than the current versions but within the allowed staleness (refreshed behind); miss; bypass: Redis unavailable. */
+export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'bypass';
 
 export interface CachedRead<T> {
   readonly value: T;
@@ -12,13 +13,17 @@ export interface CachedRead<T> {
 }
 
 interface Entry<T> {
+  /** Version stamp the value was computed at. */
   readonly v: string;
+  /** When it was computed (epoch ms), which bounds the staleness of a stale hit. */
+  readonly t: number;
   readonly d: T;
 }
 
 export interface CacheMetrics {
   readonly requests: Counter<'kind' | 'outcome'>;
   readonly hitRatio: Gauge;
+  readonly servedRatio: Gauge;
   readonly refreshes: Counter<'kind' | 'outcome'>;
 }
 
@@ -45,13 +50,28 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
       this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
     },
   });
+  const servedRatio = new Gauge({
+    name: 'tickflow_api_cache_served_ratio',
+    help: '(hits + stale hits) / (hits + stale hits + misses): answers served from Redis, including entries within the allowed staleness',
+    registers: [registry],
+    async collect() {
+      const { values } = await requests.get();
+      let served = 0;
+      let misses = 0;
+      for (const sample of values) {
+        if (sample.labels.outcome === 'hit' || sample.labels.outcome === 'stale') served += sample.value;
+        if (sample.labels.outcome === 'miss') misses += sample.value;
+      }
+      this.set(served + misses === 0 ? 0 : served / (served + misses));
+    },
+  });
   const refreshes = new Counter({
     name: 'tickflow_api_cache_refreshes_total',
     help: 'Refresh-ahead of hot cache entries after a projection notice (done, skipped = another instance or already current, failed)',
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });
-  return { requests, hitRatio, refreshes };
+  return { requests, hitRatio, servedRatio, refreshes };
 }
 
 export interface CacheOptions {
@@ -105,7 +125,13 @@ export class ReadThroughCache {
    * Reads through the cache. With `refreshAhead`, the entry is remembered as hot: when a projection notice
    * changes one of its version keys, `refreshAffected` recomputes it before the next reader asks.
    */
-  async read<T>(kind: string, key: string, versionKeys: readonly string[], load: () => Promise<T>, options: { refreshAhead?: boolean } = {}): Promise<CachedRead<T>> {
+  async read<T>(
+    kind: string,
+    key: string,
+    versionKeys: readonly string[],
+    load: () => Promise<T>,
+    options: { refreshAhead?: boolean; maxStaleMs?: number } = {},
+  ): Promise<CachedRead<T>> {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') return this.bypass(kind, load);
     if (options.refreshAhead && this.hotLimit > 0) this.remember(key, { kind, versionKeys, load, lastRead: this.now() });
@@ -127,13 +153,19 @@ export class ReadThroughCache {
           this.metrics.requests.inc({ kind, outcome: 'hit' });
           return { value: entry.d, outcome: 'hit', stamp };
         }
+        // Stale-while-revalidate: an entry computed less than maxStaleMs ago is served while one refresh runs behind.
+        if (options.maxStaleMs !== undefined && options.maxStaleMs > 0 && this.now() - entry.t <= options.maxStaleMs) {
+          this.metrics.requests.inc({ kind, outcome: 'stale' });
+          void this.refresh(key, { kind, versionKeys, load, lastRead: this.now() });
+          return { value: entry.d, outcome: 'stale', stamp: entry.v };
+        }
       } catch {
         // A corrupt entry is a miss; the write below replaces it.
       }
     }
     this.metrics.requests.inc({ kind, outcome: 'miss' });
     const value = await load();
-    const entry: Entry<T> = { v: stamp, d: value };
+    const entry: Entry<T> = { v: stamp, t: this.now(), d: value };
     redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
       this.logger.warn({ err: error, key }, 'cache write failed');
     });
@@ -167,8 +199,8 @@ export class ReadThroughCache {
     return refreshed;
   }
 
-  private async refresh(key: string): Promise<boolean> {
-    const entry = this.hot.get(key);
+  private async refresh(key: string, given?: HotEntry): Promise<boolean> {
+    const entry = given ?? this.hot.get(key);
     const redis = this.redis;
     if (!entry || !redis || redis.status !== 'ready' || this.refreshing.has(key)) return false;
     this.refreshing.add(key);
@@ -182,7 +214,7 @@ export class ReadThroughCache {
         return false;
       }
       const value = await entry.load();
-      await redis.set(key, JSON.stringify({ v: stamp, d: value } satisfies Entry<unknown>), 'EX', this.ttlSeconds);
+      await redis.set(key, JSON.stringify({ v: stamp, t: this.now(), d: value } satisfies Entry<unknown>), 'EX', this.ttlSeconds);
       this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'done' });
       return true;
     } catch (error) {

@@ -58,7 +58,7 @@ export function requireUser(userId: string | undefined): string {
   return userId;
 }
 
-export function timings(startedAt: number, dbMs: number | null, cache: 'hit' | 'miss' | 'bypass') {
+export function timings(startedAt: number, dbMs: number | null, cache: 'hit' | 'stale' | 'miss' | 'bypass') {
   return { total_ms: round(performance.now() - startedAt), db_ms: dbMs === null ? null : round(dbMs), cache };
 }
 

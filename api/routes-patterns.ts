@@ -97,7 +97,11 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const key = scanCacheKey(cachePrefix, query);
     // First pages are what dashboards poll; those are kept fresh ahead of their readers.
     const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
-    const read = await cache.read('scan', key, versionKeysOf(scanScope(query), deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap), { refreshAhead });
+    const scope = scanScope(query);
+    // Any event changes a broad scan; under a steady stream exact answers would never be cached, so broad
+    // scans may be a bounded time stale (API_CACHE_MAX_STALE_MS). Scans of a few symbols are always exact.
+    const maxStaleMs = scope.kind === 'patterns' ? deps.config.API_CACHE_MAX_STALE_MS : 0;
+    const read = await cache.read('scan', key, versionKeysOf(scope, deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap), { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
     const now = services.now();
     c.header('ETag', etagOf(key, read));
@@ -115,7 +119,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
           next_cursor: nextCursor ?? null,
         },
         query: { symbols: query.filters.symbols?.length ?? null, universe: parameters.universe ?? null },
-        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : read.value.dbMs, read.outcome),
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' || read.outcome === 'stale' ? null : read.value.dbMs, read.outcome),
       },
       200,
     );

@@ -87,7 +87,7 @@ export const TimingsSchema = z
   .object({
     total_ms: z.number(),
     db_ms: z.number().nullable().openapi({ description: 'Time in PostgreSQL; null when served from the cache' }),
-    cache: z.enum(['hit', 'miss', 'bypass']),
+    cache: z.enum(['hit', 'stale', 'miss', 'bypass']).openapi({ description: 'hit: current; stale: within API_CACHE_MAX_STALE_MS of current (broad scans only); miss: computed now; bypass: Redis unavailable' }),
   })
   .openapi('Timings');
 

@@ -152,14 +152,14 @@ function figures(name: string, result: LoadResult, note: string): Figure[] {
   ];
 }
 
-async function cacheCounts(baseUrl: string): Promise<{ hits: number; misses: number; bypass: number }> {
+async function cacheCounts(baseUrl: string): Promise<{ hits: number; stale: number; misses: number; bypass: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   const sum = (outcome: string) =>
     text
       .split('\n')
       .filter((line) => line.startsWith('tickflow_api_cache_requests_total') && line.includes(`outcome="${outcome}"`))
       .reduce((total, line) => total + Number(line.split(' ').at(-1)), 0);
-  return { hits: sum('hit'), misses: sum('miss'), bypass: sum('bypass') };
+  return { hits: sum('hit'), stale: sum('stale'), misses: sum('miss'), bypass: sum('bypass') };
 }
 
 /** Zipf-like choice: item i is picked with weight 1/(i+1), as dashboards favour a few views. */
@@ -208,6 +208,7 @@ const suite: BenchSuite = {
     const connections = Number(settings.connections ?? 10);
     const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
     const refreshAhead = Number(settings.refreshAhead ?? 200);
+    const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
     const url = benchDatabaseUrl();
     await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
 
@@ -224,6 +225,7 @@ const suite: BenchSuite = {
         API_RATE_LIMIT_PER_MINUTE: '100000000',
         API_PROJECTION_LAG_FROM_KAFKA: 'false',
         API_CACHE_REFRESH_AHEAD: String(refreshAhead),
+        API_CACHE_MAX_STALE_MS: String(maxStaleMs),
         LOG_LEVEL: 'warn',
       },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -289,9 +291,11 @@ const suite: BenchSuite = {
       await writer;
       const after = await cacheCounts(baseUrl);
       const hits = after.hits - before.hits;
+      const stale = after.stale - before.stale;
       const misses = after.misses - before.misses;
       results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping the patterns version`));
-      results.push({ name: 'dashboard mix cache hit ratio', value: hits / Math.max(1, hits + misses), unit: 'ratio', note: `${hits} hits, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
+      results.push({ name: 'dashboard mix cache hit ratio (exact)', value: hits / Math.max(1, hits + stale + misses), unit: 'ratio', note: `${hits} hits, ${stale} stale, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
+      results.push({ name: 'dashboard mix served from cache', value: (hits + stale) / Math.max(1, hits + stale + misses), unit: 'ratio', note: `stale answers at most ${maxStaleMs} ms old (broad scans only)` });
       return results;
     } finally {
       server.kill('SIGTERM');
