@@ -259,7 +259,7 @@ describe('processor shell against the real broker', () => {
       expect(snapshot.nextOffset).toBeGreaterThan(0);
       expect(snapshot.nextOffset).toBeLessThanOrEqual(committed.get(partition)!);
     }
-  });
+  }, 300_000);
 
   it('a restart replays only from the snapshots (not all history), and a new group reproduces the same bytes', async () => {
     const groupId = `${env.prefix}processors`;
@@ -312,7 +312,7 @@ describe('processor shell against the real broker', () => {
       const half = values.length / 2;
       expect(values.slice(half)).toEqual(values.slice(0, half));
     }
-  });
+  }, 300_000);
 });
 
 describe('processor shell: trades to minute bars, and the daily topic', () => {
@@ -382,5 +382,5 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     await handle.stop();
     handle = undefined;
     expect(await readAll(env, minuteTopic)).toHaveLength(4);
-  });
+  }, 300_000);
 });
