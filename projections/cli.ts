@@ -6,7 +6,7 @@ import { createLogger } from '../platform/logger.js';
 import { isDbProjectionName, DB_PROJECTION_NAMES } from './core.js';
 import { ensureDatabase, migrate, type TimescaleMode } from './migrate.js';
 import { loadProjectorConfig, startProjector, type ProjectionName } from './projector.js';
-import { rebuildProjection } from './rebuild.js';
+import { rebuildProjection, rebuildRedis } from './rebuild.js';
 
 /** The projections stage's subcommands of the `tickflow` CLI. */
 export function registerProjectionCommands(program: Command): void {
@@ -59,27 +59,24 @@ export function registerProjectionCommands(program: Command): void {
   program
     .command('rebuild')
     .description('replay a projection from the start of its topics into fresh tables, then swap them in atomically')
-    .argument('<projection>', DB_PROJECTION_NAMES.join(' | '))
+    .argument('<projection>', [...DB_PROJECTION_NAMES, 'redis'].join(' | '))
     .action(async (projection: string) => {
-      if (!isDbProjectionName(projection)) throw new Error(`unknown projection ${projection}; one of ${DB_PROJECTION_NAMES.join(', ')}`);
+      if (!isDbProjectionName(projection) && projection !== 'redis') throw new Error(`unknown projection ${projection}; one of ${[...DB_PROJECTION_NAMES, 'redis'].join(', ')}`);
       const platform = loadPlatformConfig();
       const logger = createLogger('projections-rebuild', { level: platform.LOG_LEVEL === 'info' ? 'warn' : platform.LOG_LEVEL });
       const bar = new SingleBar({ format: `rebuild ${projection} [{bar}] {percentage}% | {value}/{total} messages | {eta}s left` }, Presets.shades_classic);
       let started = false;
-      const result = await rebuildProjection({
-        databaseUrl: platform.DATABASE_URL,
-        brokers: platform.KAFKA_BROKERS,
-        registryUrl: platform.SCHEMA_REGISTRY_URL,
-        topicPrefix: platform.TOPIC_PREFIX,
-        projection,
-        logger,
-        onProgress: ({ done, total }) => {
-          if (!started) {
-            bar.start(total, done);
-            started = true;
-          } else bar.update(done);
-        },
-      });
+      const onProgress = ({ done, total }: { done: number; total: number }) => {
+        if (!started) {
+          bar.start(total, done);
+          started = true;
+        } else bar.update(done);
+      };
+      const common = { brokers: platform.KAFKA_BROKERS, registryUrl: platform.SCHEMA_REGISTRY_URL, topicPrefix: platform.TOPIC_PREFIX, logger, onProgress };
+      const result =
+        projection === 'redis'
+          ? await rebuildRedis({ ...common, redisUrl: platform.REDIS_URL, redisKeyPrefix: loadProjectorConfig().PROJECTOR_REDIS_KEY_PREFIX })
+          : await rebuildProjection({ ...common, databaseUrl: platform.DATABASE_URL, projection });
       if (started) bar.stop();
       console.log(`rebuilt ${projection} from ${result.messages} messages and swapped it in`);
     });

@@ -13,8 +13,8 @@ import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { PartitionConsumer } from './partition-consumer.js';
 import type { FaultHook } from './pg-writer.js';
-import { redisKeys } from './redis-keys.js';
-import { REDIS_PROJECTION, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
+import { parseProjectionNotice, redisKeys } from './redis-keys.js';
+import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 
 export const loadProjectorConfig = defineEnv('projections', {
   PROJECTOR_OPS_PORT: env.int('Port of the projector ops server (/health /ready /metrics)', 9466),
@@ -140,6 +140,21 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     consumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a swap failed'));
   });
 
+  // A Redis rebuild's swap moves the Redis projection's offsets: it announces it on the channel.
+  const redisConsumer = projections.includes(REDIS_PROJECTION) ? consumers[projections.indexOf(REDIS_PROJECTION)] : undefined;
+  const swapSubscriber = redisConsumer && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  swapSubscriber?.on('error', (error: Error) => logger.debug({ err: error }, 'swap subscriber Redis connection error'));
+  swapSubscriber?.on('message', (_channel: string, message: string) => {
+    try {
+      if (parseProjectionNotice(message).projection !== REDIS_SWAP_NOTICE) return;
+    } catch {
+      return;
+    }
+    redisConsumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis swap failed'));
+  });
+  // Subscribing does not wait for Redis: with Redis down the database projections must still start.
+  swapSubscriber?.subscribe(keys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
+
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
   partitionTimer.unref();
@@ -150,6 +165,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     await ops?.close();
     await pool.end().catch(() => {});
     noticeRedis?.disconnect();
+    swapSubscriber?.disconnect();
     modelRedis?.disconnect();
   };
   try {

@@ -7,7 +7,11 @@ import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { rebuildProjection, type RebuildProgress } from './rebuild.js';
+import { rebuildProjection, rebuildRedis, type RebuildProgress } from './rebuild.js';
+import { Redis } from 'ioredis';
+import { loadPlatformConfig } from '../platform/config.js';
+import { uniqueRedisPrefix } from '../test/postgres.js';
+import { redisKeys } from './redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-rebuild-test', { level: 'silent' });
@@ -123,5 +127,49 @@ describe('rebuild', () => {
     // The live projection takes over from the rebuilt offsets.
     const ends = await endOffsets(topics.kafka, [topicName('minuteAggregates', topics.prefix)]);
     expect(await offsetsReached(pool, 'bars', ends)).toBe(true);
+  });
+
+  it('rebuilds the Redis read model and swaps it in under a running Redis projection', async () => {
+    const redisUrl = loadPlatformConfig().REDIS_URL;
+    const redisPrefix = uniqueRedisPrefix('rebuild');
+    const keys = redisKeys(redisPrefix);
+    const redis = new Redis(redisUrl);
+    const common = { brokers: topics.brokers, registryUrl: topics.registryUrl, topicPrefix: topics.prefix, logger };
+    const all = [...first, ...extra];
+    const activeAfter = (events: typeof all) => {
+      const state = new Map<string, boolean>();
+      for (const event of events) state.set(event.patternId, event.kind !== 'EXPIRED');
+      return [...state].filter(([, active]) => active).map(([id]) => id).sort();
+    };
+    const scanSet = async () => (await redis.zrange(keys.scan({ kind: 'all' }, 'confidence'), 0, -1)).sort();
+    live = await startProjector({ ...common, databaseUrl: db.url, redisUrl, redisKeyPrefix: redisPrefix, projections: ['redis'] });
+    try {
+      await vi.waitFor(async () => expect(await scanSet()).toEqual(activeAfter(all)), { timeout: 60_000, interval: 250 });
+      // Damage the live model: a stray pattern in the scans and a stray key. A rebuild must drop both.
+      await redis.zadd(keys.scan({ kind: 'all' }, 'confidence'), '0.99', 'stray');
+      await redis.set(keys.pattern('stray'), '{}');
+      const before = Number(await redis.get(keys.patternsVersion()));
+      const third = patternEvents(40, 33);
+      await rebuildRedis({
+        ...common,
+        redisUrl,
+        redisKeyPrefix: redisPrefix,
+        beforeSwap: async () => {
+          // The live projection moves ahead of the rebuild meanwhile; after the swap it must re-apply these.
+          await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', third.map((event) => ({ key: event.symbol, value: event })));
+          await vi.waitFor(async () => expect(await scanSet()).toEqual([...activeAfter([...all, ...third]), 'stray'].sort()), { timeout: 60_000, interval: 250 });
+        },
+      });
+      await vi.waitFor(async () => expect(await scanSet()).toEqual(activeAfter([...all, ...third])), { timeout: 60_000, interval: 250 });
+      expect(await redis.exists(keys.pattern('stray'))).toBe(0);
+      expect(Number(await redis.get(keys.patternsVersion()))).toBeGreaterThan(before);
+      expect(await redis.keys(`${redisPrefix}rebuild:*`)).toEqual([]);
+    } finally {
+      await live.stop();
+      live = undefined;
+      const created = await redis.keys(`${redisPrefix}*`);
+      if (created.length > 0) await redis.del(...created);
+      redis.disconnect();
+    }
   });
 });

@@ -3,7 +3,10 @@ import { AvroCodec } from '../platform/codec.js';
 import { createKafka } from '../platform/kafka.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
+import { Redis } from 'ioredis';
 import { DB_PROJECTIONS, OFFSETS_CHANNEL, topicMap, type DbProjectionName } from './core.js';
+import { redisKeys, type ProjectionNotice } from './redis-keys.js';
+import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics } from './metrics.js';
 import { PartitionConsumer } from './partition-consumer.js';
@@ -204,3 +207,149 @@ export async function swapRebuilt(pool: pg.Pool, projection: DbProjectionName): 
     client.release();
   }
 }
+
+export interface RedisRebuildOptions {
+  readonly redisUrl: string;
+  readonly redisKeyPrefix?: string;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  readonly topicPrefix?: string;
+  readonly logger?: Logger;
+  readonly onProgress?: (progress: RebuildProgress) => void;
+  readonly beforeSwap?: () => Promise<void>;
+}
+
+/** Every key under `root` matching `pattern`, by SCAN (never KEYS). */
+async function scanKeys(redis: Redis, match: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+/**
+ * Rebuilds the Redis read model: replays its topics into keys under `<prefix>rebuild:tf:v1:` (with their own
+ * offsets) while the live keys keep serving, then swaps in one MULTI (guarded by WATCH on the live offsets):
+ * live data keys the rebuild does not have are deleted, the rebuilt keys are renamed over the live ones, the
+ * offsets replaced, and every version counter involved bumped; a notice makes live Redis projectors seek.
+ */
+export async function rebuildRedis(options: RedisRebuildOptions): Promise<RebuildResult> {
+  const logger = options.logger ?? createLogger('projections-rebuild');
+  const prefix = options.topicPrefix ?? '';
+  const live = redisKeys(options.redisKeyPrefix ?? '');
+  const rebuilt = redisKeys(`${options.redisKeyPrefix ?? ''}rebuild:`);
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
+  const kafka = createKafka({ brokers: options.brokers, clientId: 'tickflow-rebuild', logger });
+  const topics = topicMap(REDIS_TOPICS, prefix);
+  let consumer: PartitionConsumer | undefined;
+  try {
+    const leftovers = await scanKeys(redis, `${rebuilt.root}*`);
+    for (let start = 0; start < leftovers.length; start += 500) await redis.del(...leftovers.slice(start, start + 500));
+    const tracker = await progressTracker(kafka, [...topics.keys()], options.onProgress);
+    if (!tracker.complete()) {
+      const finished = tracker.finished();
+      const sink = new RedisProjectionSink(redis, {
+        keys: rebuilt,
+        topics,
+        codec: new AvroCodec(options.registryUrl, prefix),
+        logger,
+        metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
+        onApplied: tracker.applied,
+      });
+      consumer = new PartitionConsumer(kafka, {
+        groupId: `${prefix}tickflow.rebuild.redis.${Date.now().toString(36)}`,
+        topics: [...topics.keys()],
+        sink,
+        logger,
+        onError: tracker.fail,
+      });
+      await consumer.start();
+      await finished;
+      await consumer.stop();
+      consumer = undefined;
+    }
+    await options.beforeSwap?.();
+
+    const dataPatterns = ['pattern:*', 'scan:*', 'symbol:*'];
+    for (let attempt = 1; ; attempt += 1) {
+      await redis.watch(live.offsets(REDIS_PROJECTION));
+      const liveKeys = (await Promise.all(dataPatterns.map((pattern) => scanKeys(redis, `${live.root}${pattern}`)))).flat();
+      const rebuiltKeys = (await Promise.all(dataPatterns.map((pattern) => scanKeys(redis, `${rebuilt.root}${pattern}`)))).flat();
+      const renamed = new Set(rebuiltKeys.map((key) => `${live.root}${key.slice(rebuilt.root.length)}`));
+      const symbols = new Set<string>();
+      for (const key of [...liveKeys, ...renamed]) {
+        const match = /^symbol:(.+):(?:events|snapshot)$/.exec(key.slice(live.root.length));
+        if (match) symbols.add(match[1]!);
+      }
+      const multi = redis.multi();
+      for (const key of liveKeys) if (!renamed.has(key)) multi.del(key);
+      for (const key of rebuiltKeys) multi.rename(key, `${live.root}${key.slice(rebuilt.root.length)}`);
+      if (await redis.exists(rebuilt.offsets(REDIS_PROJECTION))) multi.rename(rebuilt.offsets(REDIS_PROJECTION), live.offsets(REDIS_PROJECTION));
+      else multi.del(live.offsets(REDIS_PROJECTION));
+      // Symbols in keys are escaped; the version keys use the same escaping, so build them from the raw key part.
+      for (const symbol of symbols) multi.incr(`${live.root}version:symbol:${symbol}`);
+      multi.incr(live.patternsVersion());
+      multi.incr(live.projectionVersion(REDIS_PROJECTION));
+      const results = await multi.exec();
+      if (results !== null) {
+        const failed = results.find(([error]) => error !== null);
+        if (failed) throw failed[0];
+        const version = Number(results[results.length - 1]![1]);
+        const notice: ProjectionNotice = { projection: REDIS_SWAP_NOTICE, version, symbols: [...symbols].map(decodeURIComponent).sort(), patternsChanged: true };
+        await redis.publish(live.channel(), JSON.stringify(notice));
+        break;
+      }
+      if (attempt >= 20) throw new Error('the live Redis projection kept moving during the swap');
+      logger.info({ attempt }, 'live Redis projection moved during the swap; retrying');
+    }
+    const rest = await scanKeys(redis, `${rebuilt.root}*`);
+    for (let start = 0; start < rest.length; start += 500) await redis.del(...rest.slice(start, start + 500));
+    logger.info({ messages: tracker.total }, 'Redis rebuild swapped in');
+    return { messages: tracker.total, offsets: tracker.offsets() };
+  } finally {
+    await consumer?.stop().catch(() => {});
+    redis.disconnect();
+  }
+}
+
+/** Progress of a replay towards the log ends captured at its start. */
+async function progressTracker(kafka: ReturnType<typeof createKafka>, topicNames: readonly string[], onProgress?: (progress: RebuildProgress) => void) {
+  const admin = kafka.admin();
+  await admin.connect();
+  const targets = new Map<string, { low: number; high: number }>();
+  try {
+    for (const topic of topicNames) {
+      for (const entry of await admin.fetchTopicOffsets(topic)) targets.set(`${topic}:${entry.partition}`, { low: Number(entry.low), high: Number(entry.high) });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+  const total = [...targets.values()].reduce((sum, { low, high }) => sum + (high - low), 0);
+  const reached = new Map<string, number>();
+  const done = () => [...targets.entries()].reduce((sum, [key, { low, high }]) => sum + Math.min(high, Math.max(low, reached.get(key) ?? low)) - low, 0);
+  const complete = () => [...targets.entries()].every(([key, { low, high }]) => high <= low || (reached.get(key) ?? low) >= high);
+  let finish: () => void = () => {};
+  let fail: (error: Error) => void = () => {};
+  const finishedPromise = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
+  onProgress?.({ done: 0, total });
+  return {
+    total,
+    complete,
+    finished: () => finishedPromise,
+    fail: (error: Error) => fail(error),
+    offsets: () => Object.fromEntries(reached),
+    applied: (topic: string, partition: number, nextOffset: number) => {
+      reached.set(`${topic}:${partition}`, nextOffset);
+      onProgress?.({ done: done(), total });
+      if (complete()) finish();
+    },
+  };
+}
+

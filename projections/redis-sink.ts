@@ -11,6 +11,8 @@ import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite,
 import type { AggregateValue, PatternEventValue } from './values.js';
 
 export const REDIS_PROJECTION = 'redis';
+/** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */
+export const REDIS_SWAP_NOTICE = 'redis.swap';
 
 /** The topics the Redis read model folds. */
 export const REDIS_TOPICS: readonly TopicKey[] = ['patterns', 'minuteAggregates', 'dailyAggregates'];
@@ -57,6 +59,8 @@ export class RedisProjectionSink implements PartitionSink {
       readonly codec: AvroCodec;
       readonly logger: Logger;
       readonly metrics: ProjectorMetrics;
+      /** Called after each applied batch (rebuild progress). */
+      readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
     },
   ) {}
 
@@ -142,6 +146,7 @@ export class RedisProjectionSink implements PartitionSink {
         this.options.metrics.noticeFailures.inc({ projection: REDIS_PROJECTION });
         this.options.logger.warn({ err: error }, 'publishing the Redis projection notice failed');
       });
+      this.options.onApplied?.(batch.topic, batch.partition, plan.nextOffset);
       return { action: 'apply', nextOffset: plan.nextOffset };
     } finally {
       await this.redis.unwatch().catch(() => {});
