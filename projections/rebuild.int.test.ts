@@ -141,7 +141,7 @@ describe('rebuild', () => {
       for (const event of events) state.set(event.patternId, event.kind !== 'EXPIRED');
       return [...state].filter(([, active]) => active).map(([id]) => id).sort();
     };
-    const scanSet = async () => (await redis.zrange(keys.scan({ kind: 'all' }, 'confidence'), 0, -1)).sort();
+    const scanSet = async () => (await redis.zrange(keys.scan({ kind: 'all' }, 'confidence'), '0', '-1')).sort();
     live = await startProjector({ ...common, databaseUrl: db.url, redisUrl, redisKeyPrefix: redisPrefix, projections: ['redis'] });
     try {
       await vi.waitFor(async () => expect(await scanSet()).toEqual(activeAfter(all)), { timeout: 60_000, interval: 250 });
