@@ -65,6 +65,8 @@ interface PartitionTask {
   /** Set while waiting for a seek back to the snapshot's offset to take effect. */
   seekTo: number | undefined;
   seekAttempts: number;
+  /** Fetch position of the last replay gap sought back from (see processBatch). */
+  gapSeekFrom: number;
   recordsSinceSnapshot: number;
   /** Input offset of the last snapshot written (or restored). */
   snapshotOffset: number;
@@ -269,7 +271,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
     core ??= createCore(inputTopic, partition, undefined);
     logger.info({ inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt }, 'partition opened');
-    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, seekAttempts: 0, recordsSinceSnapshot: 0, snapshotOffset: start };
+    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, seekAttempts: 0, gapSeekFrom: -1, recordsSinceSnapshot: 0, snapshotOffset: start };
   }
 
   async function closeTask(key: string): Promise<void> {
@@ -367,6 +369,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         task.nextOffset = fetchedOffset;
       }
       task.seekTo = undefined;
+    }
+    // While replaying, the consumer may be put back on the committed offset (a rebalance that kept this
+    // partition): records between the engine's position and there were never folded. Seek back once; a
+    // second jump to the same place means the gap held only transaction markers, which kafkajs skips itself.
+    if (fetchedOffset > task.nextOffset && task.nextOffset < task.replayUntil && task.gapSeekFrom !== fetchedOffset) {
+      task.gapSeekFrom = fetchedOffset;
+      consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.nextOffset) });
+      return;
     }
     const out: OutputMessage[] = [];
     let folded = 0;
