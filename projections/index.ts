@@ -2,7 +2,7 @@
 export { migrate, ensureDatabase, MIGRATIONS_DIR, type MigrateOptions, type TimescaleMode } from './migrate.js';
 export * from './redis-keys.js';
 export { startProjector, loadProjectorConfig, type StartProjectorOptions, type ProjectorHandle, type ProjectionName } from './projector.js';
-export { rebuildProjection, REBUILD_SUFFIX, type RebuildOptions, type RebuildProgress, type RebuildResult } from './rebuild.js';
+export { rebuildProjection, rebuildRedis, REBUILD_SUFFIX, type RebuildOptions, type RedisRebuildOptions, type RebuildProgress, type RebuildResult } from './rebuild.js';
 export { DB_PROJECTIONS, DB_PROJECTION_NAMES, OFFSETS_CHANNEL, type DbProjectionName } from './core.js';
 export { BATCH_STEPS, type BatchStep, type FaultHook, type FaultContext } from './pg-writer.js';
 export { REDIS_PROJECTION, REDIS_TOPICS } from './redis-sink.js';

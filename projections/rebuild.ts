@@ -101,31 +101,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     await createRebuildTables(pool, projection);
 
     // The target: every partition's log end when the rebuild starts.
-    const admin = kafka.admin();
-    await admin.connect();
-    const targets = new Map<string, { low: number; high: number }>();
-    try {
-      for (const topic of topics.keys()) {
-        for (const entry of await admin.fetchTopicOffsets(topic)) {
-          targets.set(`${topic}:${entry.partition}`, { low: Number(entry.low), high: Number(entry.high) });
-        }
-      }
-    } finally {
-      await admin.disconnect();
-    }
-    const total = [...targets.values()].reduce((sum, { low, high }) => sum + (high - low), 0);
-    const reached = new Map<string, number>();
-    const done = () => [...targets.entries()].reduce((sum, [key, { low, high }]) => sum + Math.min(high, Math.max(low, reached.get(key) ?? low)) - low, 0);
-    const complete = () => [...targets.entries()].every(([key, { low, high }]) => high <= low || (reached.get(key) ?? low) >= high);
-    options.onProgress?.({ done: 0, total });
-
-    if (!complete()) {
-      let finish: () => void = () => {};
-      let fail: (error: Error) => void = () => {};
-      const finished = new Promise<void>((resolve, reject) => {
-        finish = resolve;
-        fail = reject;
-      });
+    const tracker = await progressTracker(kafka, [...topics.keys()], options.onProgress);
+    if (!tracker.complete()) {
+      const finished = tracker.finished();
       const sink = new DbProjectionSink(pool, {
         projection,
         offsetsName: rebuildName,
@@ -134,11 +112,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         codec: new AvroCodec(options.registryUrl, prefix),
         logger,
         metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
-        onApplied: (topic, partition, nextOffset) => {
-          reached.set(`${topic}:${partition}`, nextOffset);
-          options.onProgress?.({ done: done(), total });
-          if (complete()) finish();
-        },
+        onApplied: tracker.applied,
       });
       consumer = new PartitionConsumer(kafka, {
         groupId: `${prefix}tickflow.rebuild.${projection}.${Date.now().toString(36)}`,
@@ -146,7 +120,7 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
         sink,
         logger,
         partitionsConsumedConcurrently: 2,
-        onError: fail,
+        onError: tracker.fail,
       });
       await consumer.start();
       await finished;
@@ -156,8 +130,8 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
     await options.beforeSwap?.();
 
     await swapRebuilt(pool, projection);
-    logger.info({ projection, messages: total }, 'rebuild swapped in');
-    return { messages: total, offsets: Object.fromEntries(reached) };
+    logger.info({ projection, messages: tracker.total }, 'rebuild swapped in');
+    return { messages: tracker.total, offsets: tracker.offsets() };
   } finally {
     await consumer?.stop().catch(() => {});
     await pool.end();
