@@ -186,6 +186,8 @@ export class ChaosPipeline {
   async start(): Promise<void> {
     this.supervisor = new Supervisor(this.specs(), (line) => this.log(line), { initialDelayMs: 200, maxDelayMs: 2000, healthyAfterMs: 10_000 });
     this.supervisor.start();
+    // If the test process dies, its stages must not live on as orphans.
+    process.once('exit', this.killStagesOnExit);
     for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
     const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId: 'chaos-reader' });
     this.secrets.push(token);
@@ -201,6 +203,17 @@ export class ChaosPipeline {
       }
     })();
   }
+
+  private readonly killStagesOnExit = (): void => {
+    for (const pid of Object.values(this.supervisor?.pids() ?? {})) {
+      if (pid === undefined) continue;
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   async waitHealthy(stage: StageName, timeoutMs = 120_000): Promise<void> {
     await waitFor(`${stage} /health`, async () => (await fetch(this.healthUrl(stage), { signal: AbortSignal.timeout(1000) })).ok, timeoutMs, 250);
@@ -374,6 +387,7 @@ export class ChaosPipeline {
     this.client?.close();
     await this.stopFeed().catch(() => {});
     await this.supervisor?.stop(10_000);
+    process.removeListener('exit', this.killStagesOnExit);
     const keys = await this.redis.keys(`${this.redisPrefix}*`).catch(() => [] as string[]);
     if (keys.length > 0) await this.redis.del(...keys).catch(() => {});
     this.redis.disconnect();
