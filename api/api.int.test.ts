@@ -637,6 +637,25 @@ describe('universes', () => {
     expect((await call('POST', '/api/users/universe', { token, body: { key: 'index_etfs', name: 'x', symbols: [] } })).status).toBe(403);
   });
 
+  it('applies a universe\'s criteria as a saved filter preset, with query parameters taking precedence', async () => {
+    const { access_token: token } = await registerUser('presets@example.com');
+    const criteria = { timeframe: 'Daily', confidence_min: 0.6, sort_by: 'detected_at', pattern_types: ['doji', 'hammer'] };
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'daily-tech', name: 'Daily tech', symbols: ['AAPL', 'MSFT'], criteria } })).status).toBe(201);
+    const scan = await call('GET', '/api/patterns/scan?preset=daily-tech&per_page=100', { token });
+    expect(scan.status).toBe(200);
+    const expected = active((row) => ['AAPL', 'MSFT'].includes(row.symbol) && row.tier === 'DAILY' && row.confidence >= 0.6 && ['doji', 'hammer'].includes(row.pattern)).sort((a, b) => b.detectedAt - a.detectedAt);
+    expect(scan.body.data.map((row: { id: string }) => row.id)).toEqual(expected.map((row) => row.id));
+    const overridden = await call('GET', '/api/patterns/scan?preset=daily-tech&per_page=100&timeframe=All&pattern_types=doji,hammer,bullish_engulfing,volume_spike', { token });
+    expect(overridden.body.pagination.total).toBe(active((row) => ['AAPL', 'MSFT'].includes(row.symbol) && row.confidence >= 0.6).length);
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'broken', name: 'Broken', symbols: [], criteria: { confidence_min: 5 } } })).status).toBe(201);
+    const broken = await call('GET', '/api/patterns/scan?preset=broken', { token });
+    expect(broken.status).toBe(400);
+    expect(broken.body.errors[0].field).toBe('preset.confidence_min');
+    const anonymous = await call('GET', '/api/patterns/scan?preset=daily-tech');
+    expect(anonymous.status).toBe(400);
+    expect(anonymous.body.errors[0].field).toBe('preset');
+  });
+
   it('refuses bad universe bodies naming the field', async () => {
     const { access_token: token } = await registerUser('bad-universe@example.com');
     const cases: [string, string, unknown, string][] = [

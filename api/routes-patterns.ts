@@ -1,11 +1,12 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { scanCacheKey, scanScope, statsCacheKey, versionEtag, versionKeysOf } from './cache-key.js';
 import type { CachedRead } from './cache.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
-import { canonicalJson, normaliseScanQuery, pageOf, shortHash, withAge } from './scan.js';
-import { PatternDetailSchema, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
+import { canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, withAge } from './scan.js';
+import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
 import { resolveUniverse } from './universes.js';
 
 const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
@@ -82,16 +83,39 @@ const aggregateWindow = (now: number) => Math.floor(now / AGGREGATE_WINDOW_MS);
 export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
   const { deps, cache, cachePrefix } = services;
 
+  /**
+   * A saved filter preset is one of the user's universes whose `criteria` hold scan parameters. Parameters in
+   * the query win over the preset's; the merged set is validated like a query (errors name `preset.<field>`).
+   */
+  async function applyPreset(c: Context<ApiEnv>, key: string): Promise<{ parameters: z.infer<typeof ScanQuerySchema>; presetSymbols: readonly string[] | undefined }> {
+    const preset = await resolveUniverse(deps.db, c.get('userId'), key);
+    if (!preset) throw new HttpProblem(400, `unknown preset ${key}`, [{ field: 'preset', message: 'no such universe of yours' }]);
+    const saved: Record<string, string | string[]> = {};
+    for (const name of PRESET_PARAMETERS) {
+      const value = preset.criteria[name];
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') saved[name] = String(value);
+      else if (Array.isArray(value)) saved[name] = value.map(String);
+    }
+    const explicit = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
+    const parsed = ScanQuerySchema.safeParse({ ...saved, ...explicit });
+    if (!parsed.success) {
+      throw new HttpProblem(400, `preset ${key} holds invalid scan parameters`, parsed.error.issues.map((issue) => ({ field: `preset.${issue.path.map(String).join('.')}`, message: issue.message })));
+    }
+    return { parameters: parsed.data, presetSymbols: preset.symbols.length > 0 ? preset.symbols : undefined };
+  }
+
   app.openapi(scanRoute, async (c) => {
-    const parameters = c.req.valid('query');
-    let universeSymbols: readonly string[] | undefined;
+    let parameters = c.req.valid('query');
+    let presetSymbols: readonly string[] | undefined;
+    if (parameters.preset !== undefined) ({ parameters, presetSymbols } = await applyPreset(c, parameters.preset));
+    let universeSymbols: readonly string[] | undefined = presetSymbols;
     if (parameters.universe !== undefined) {
       const universe = await resolveUniverse(deps.db, c.get('userId'), parameters.universe);
       if (!universe) {
         const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
         throw new HttpProblem(400, `unknown universe ${parameters.universe}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
       }
-      universeSymbols = universe.symbols;
+      universeSymbols = presetSymbols === undefined ? universe.symbols : scopeSymbols(presetSymbols, universe.symbols);
     }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);

@@ -31,6 +31,12 @@ export const ScanQuerySchema = z.object({
     .optional(),
   symbols: symbolList.optional(),
   universe: z.string().min(1).max(64).optional().openapi({ description: 'Key of a built-in or your own universe; intersected with `symbols` when both are given', example: 'market_leaders' }),
+  preset: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .openapi({ description: 'Key of one of your universes used as a saved filter preset: its `criteria` (scan parameters) apply unless given in the query, and its symbols (if any) scope the scan' }),
   sectors: listParam('Sectors (case-insensitive)', 'Technology').pipe(z.array(z.string().max(100)).max(50)).optional(),
   timeframe: z
     .string()
@@ -52,6 +58,9 @@ export const ScanQuerySchema = z.object({
   cursor: z.string().max(512).optional().openapi({ description: '`next_cursor` of the previous page (keyset paging; `page` is then ignored)' }),
 });
 export type ScanQueryInput = z.infer<typeof ScanQuerySchema>;
+
+/** Scan parameters a preset may save (everything but paging and the preset itself). */
+export const PRESET_PARAMETERS = ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'per_page'] as const;
 
 const nullableNumber = z.number().nullable();
 
