@@ -77,10 +77,10 @@ describe('with Redis down', () => {
     expect(ready.status).toBe('degraded');
 
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const redis = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 100 });
+    const redis = new Redis(port, '127.0.0.1', { retryStrategy: () => 100, maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
     try {
-      await vi.waitFor(async () => expect(await redis.connect().then(() => 'up', () => 'down')).toBe('up'), { timeout: 10_000, interval: 100 });
+      await vi.waitFor(async () => expect(await redis.ping().catch(() => 'down')).toBe('PONG'), { timeout: 30_000, interval: 100 });
       const active = new Map<string, boolean>();
       for (const event of events) active.set(event.patternId, event.kind !== 'EXPIRED');
       const activeCount = [...active.values()].filter(Boolean).length;
