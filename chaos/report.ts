@@ -1,6 +1,6 @@
 /**
  * Prints the figures of the last chaos run (<CHAOS_LOG_DIR>/figures.jsonl) as Markdown tables for RELIABILITY.md:
- * `npx tsx chaos/report.ts`. The latest figure of each case wins.
+ * `npx tsx chaos/report.ts [scale]`. The latest figure of each case wins (only figures of that CHAOS_SCALE when given).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,8 @@ type Row = Record<string, unknown> & { suite: string; case: string };
 const rows = readFileSync(join(loadChaosConfig().CHAOS_LOG_DIR, 'figures.jsonl'), 'utf8')
   .split('\n')
   .filter((line) => line.trim().length > 0)
-  .map((line) => JSON.parse(line) as Row);
+  .map((line) => JSON.parse(line) as Row)
+  .filter((row) => process.argv[2] === undefined || row.scale === Number(process.argv[2]));
 const latest = new Map<string, Row>();
 for (const row of rows) latest.set(`${row.suite}\u0000${row.case}`, row);
 
