@@ -180,6 +180,8 @@ beforeAll(async () => {
   database = await createTestDatabase('api');
   await migrate(database.url);
   pool = new pg.Pool({ connectionString: database.url, max: 8 });
+  // An idle client ended by the server (a restart by another test on the shared stack) must not crash the run.
+  pool.on('error', () => undefined);
   await seed(pool);
   redis = new Redis(platform.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   await redis.ping();

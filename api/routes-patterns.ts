@@ -119,12 +119,13 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
-    // First pages are what dashboards poll; those are kept fresh ahead of their readers.
-    const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
     const scope = scanScope(query);
     // Any event changes a broad scan; under a steady stream exact answers would never be cached, so broad
-    // scans may be a bounded time stale (API_CACHE_MAX_STALE_MS). Scans of a few symbols are always exact.
-    const maxStaleMs = scope.kind === 'patterns' ? deps.config.API_CACHE_MAX_STALE_MS : 0;
+    // scans may be a bounded time stale (API_CACHE_MAX_STALE_MS) and are refreshed on demand, at most once per
+    // window. Scans of a few symbols are exact; their first pages (what dashboards poll) are refreshed ahead.
+    const broad = scope.kind === 'patterns';
+    const maxStaleMs = broad ? deps.config.API_CACHE_MAX_STALE_MS : 0;
+    const refreshAhead = !broad && query.page.cursor === undefined && query.page.page <= 2;
     const read = await cache.read('scan', key, versionKeysOf(scope, deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap), { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
     const now = services.now();
