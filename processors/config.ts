@@ -8,7 +8,7 @@ export const loadProcessorConfig = defineEnv('processors', {
   PROCESSOR_INPUTS: env.list('Input topics (catalog keys): minuteAggregates and/or dailyAggregates', 'minuteAggregates,dailyAggregates'),
   PROCESSOR_OPS_PORT: env.int('Port of /health, /ready and /metrics', 9465),
   PROCESSOR_SNAPSHOT_EVERY_RECORDS: env.int('Write a state snapshot of an input partition after this many input records', 50_000),
-  PROCESSOR_SNAPSHOT_MAX_BYTES: env.int('Skip (and log) a snapshot larger than this, compressed (Kafka message size limit)', 900_000),
+  PROCESSOR_SNAPSHOT_MAX_BYTES: env.int('Largest snapshot record; bigger (compressed) states are written as chunks of this size (Kafka message size limit)', 900_000),
   PROCESSOR_MAX_RECORDS_PER_TRANSACTION: env.int('Input records folded into one Kafka transaction at most', 5_000),
   PROCESSOR_USE_FUNDAMENTALS: env.bool('Read the fundamentals topic for the confidence overlay', true),
   PROCESSOR_INTRADAY_TTL_MINUTES: env.int('Lifetime of intraday patterns (capped at the session close)', 120),

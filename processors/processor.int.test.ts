@@ -249,13 +249,15 @@ describe('processor shell against the real broker', () => {
     await second.stop();
     handles.splice(handles.indexOf(second), 1);
     const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
-    const latest = new Map<string, { nextOffset: number }>();
-    for (const { message } of snapshots) latest.set(message.key!.toString(), await env.codec.decode<{ nextOffset: number }>(message.value!));
+    const latest = new Map<number, { nextOffset: number }>();
+    for (const { message } of snapshots) {
+      const snapshot = await env.codec.decode<{ nextOffset: number; partition: number }>(message.value!);
+      if ((latest.get(snapshot.partition)?.nextOffset ?? -1) < snapshot.nextOffset) latest.set(snapshot.partition, snapshot);
+    }
     // Each partition has a snapshot, never ahead of the offsets committed with it.
     expect(latest.size).toBe(6);
     const committed = await committedByPartition(groupId);
-    for (const [key, snapshot] of latest) {
-      const partition = Number(key.split('/').at(-1));
+    for (const [partition, snapshot] of latest) {
       expect(snapshot.nextOffset).toBeGreaterThan(0);
       expect(snapshot.nextOffset).toBeLessThanOrEqual(committed.get(partition)!);
     }
@@ -266,12 +268,16 @@ describe('processor shell against the real broker', () => {
     // What a restart must replay at most: the records between each snapshot and its committed offset.
     const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
     const snapshotAt = new Map<number, number>();
-    for (const { message } of snapshots) snapshotAt.set(Number(message.key!.toString().split('/').at(-1)), (await env.codec.decode<{ nextOffset: number }>(message.value!)).nextOffset);
+    for (const { message } of snapshots) {
+      const snapshot = await env.codec.decode<{ nextOffset: number; partition: number }>(message.value!);
+      snapshotAt.set(snapshot.partition, Math.max(snapshotAt.get(snapshot.partition) ?? 0, snapshot.nextOffset));
+    }
     const committedBefore = await committedByPartition(groupId);
     const gap = [...committedBefore].reduce((sum, [partition, offset]) => sum + offset - (snapshotAt.get(partition) ?? 0), 0);
     const registry = createMetricsRegistry('processor-int', { collectDefaults: false });
     const restarted = await startProcessor({
       brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger, metrics: registry,
+      snapshotMaxBytes: 4_000,
     });
     handles.push(restarted);
     await vi.waitFor(() => expect(restarted.ready()).toBe(true), { timeout: 60_000, interval: 100 });
@@ -291,6 +297,27 @@ describe('processor shell against the real broker', () => {
     expect(records.reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(0);
     await restarted.stop();
     handles.splice(handles.indexOf(restarted), 1);
+
+    // Its clean stop wrote chunked snapshots (4 kB chunks) at the committed offsets: the next start restores them
+    // and replays nothing.
+    const chunkedRegistry = createMetricsRegistry('processor-int', { collectDefaults: false });
+    const third = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger, metrics: chunkedRegistry,
+      snapshotMaxBytes: 4_000,
+    });
+    handles.push(third);
+    await vi.waitFor(() => expect(third.ready()).toBe(true), { timeout: 60_000, interval: 100 });
+    await produceBars(stream(['2026-11-25'], 5).slice(9 * 3));
+    const grown = await highWatermarkTotal();
+    await vi.waitFor(async () => expect(await committedTotal(groupId)).toBe(grown), { timeout: 110_000, interval: 200 });
+    const thirdRecords = (await chunkedRegistry.getSingleMetric('tickflow_processor_records_total')!.get()).values;
+    expect(thirdRecords.filter((entry) => entry.labels.outcome === 'replayed').reduce((sum, entry) => sum + entry.value, 0)).toBe(0);
+    expect(thirdRecords.filter((entry) => entry.labels.outcome === 'applied').reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(0);
+    await third.stop();
+    handles.splice(handles.indexOf(third), 1);
+    const chunkKeys = (await readAll(env, env.codec.topic('processorSnapshots'))).map(({ message }) => message.key!.toString());
+    expect(chunkKeys.some((key) => /\/[1-9]\d*of\d+$/.test(key))).toBe(true);
+
     const firstRun = await expectExactlyOnce();
     const decoded = await Promise.all(firstRun.map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
     expect(decoded.some((event) => event.tier === 'DAILY')).toBe(true);
@@ -302,7 +329,7 @@ describe('processor shell against the real broker', () => {
       brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}replay`, inputs: ['minuteAggregates'], engine: {}, logger,
     });
     handles.push(replay);
-    await vi.waitFor(async () => expect(await committedTotal(`${env.prefix}replay`)).toBe(total), { timeout: 110_000, interval: 200 });
+    await vi.waitFor(async () => expect(await committedTotal(`${env.prefix}replay`)).toBe(grown), { timeout: 110_000, interval: 200 });
     await replay.stop();
     handles.splice(handles.indexOf(replay), 1);
     const both = await readAll(env, env.codec.topic('patterns'));

@@ -14,6 +14,7 @@ import {
 } from '../platform/index.js';
 import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
 import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
+import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
 import { TradeBarBuilder, type TradeInput } from './trade-bars.js';
 
 /** A message a partition core wants produced in the same transaction as its input offsets. */
@@ -167,7 +168,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   // Side tables: fundamentals (latest per symbol) and snapshots (latest per partition), both tailed.
   const fundamentals = new Map<string, FundamentalsInput>();
-  const snapshots = new Map<string, SnapshotValue>();
+  const snapshots = new SnapshotChunkTable<SnapshotValue>();
   const tails: TopicTail[] = [];
   if (options.useFundamentals ?? true) {
     tails.push(
@@ -198,7 +199,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       if (!message.value || !message.key) return;
       try {
         const snapshot = await codec.decode<SnapshotValue>(message.value);
-        if (snapshot.group === options.groupId) snapshots.set(message.key.toString(), snapshot);
+        if (snapshot.group === options.groupId) snapshots.put(message.key.toString(), snapshot);
       } catch (error) {
         logger.warn({ err: error, offset: message.offset }, 'undecodable snapshot skipped');
       }
@@ -258,7 +259,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const low = Number(bounds.low);
     const resumeAt = committedOffset >= 0 ? committedOffset : low;
     await snapshotTail.caughtUp();
-    const snapshot = snapshots.get(snapshotKey(inputTopic, partition));
+    const snapshot = snapshots.latest(snapshotKey(inputTopic, partition));
     let core: PartitionCore | undefined;
     let start = low;
     if (snapshot && snapshot.engineVersion === ENGINE_VERSION && snapshot.nextOffset <= resumeAt && snapshot.nextOffset >= low) {
@@ -302,21 +303,18 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   /** Produces `out`, maybe a snapshot, and the offsets up to `nextOffset` in one transaction. */
   async function commit(task: PartitionTask, out: OutputMessage[], nextOffset: number, forceSnapshot: boolean): Promise<void> {
-    const messages = [...out];
     const wantSnapshot = forceSnapshot || task.recordsSinceSnapshot >= snapshotEvery;
+    const snapshotMessages: OutputMessage[] = [];
     if (wantSnapshot) {
       const state = task.core.snapshot();
       metrics.snapshotBytes.set({ topic: task.topic, partition: String(task.partition) }, state.length);
-      if (state.length > snapshotMaxBytes) {
-        metrics.snapshots.inc({ result: 'too_large' });
-        logger.warn({ topic: task.topic, partition: task.partition, bytes: state.length }, 'snapshot too large; skipped (recovery replays more)');
-      } else {
-        const key = snapshotKey(task.topic, task.partition);
-        messages.push({
+      // Large states go out as several records (chunks), each in its own produce request.
+      for (const chunk of splitSnapshot(snapshotKey(task.topic, task.partition), state, snapshotMaxBytes)) {
+        snapshotMessages.push({
           topic: snapshotsTopic,
-          key,
+          key: chunk.key,
           partition: 0,
-          value: encodeSnapshot({ group: options.groupId, inputTopic: task.topic, partition: task.partition, nextOffset, engineVersion: ENGINE_VERSION, state, createdAtMs: Date.now() }),
+          value: encodeSnapshot({ group: options.groupId, inputTopic: task.topic, partition: task.partition, nextOffset, engineVersion: ENGINE_VERSION, state: chunk.state, createdAtMs: Date.now() }),
         });
       }
       task.recordsSinceSnapshot = 0;
@@ -325,12 +323,15 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const transaction = await task.producer.transaction();
     try {
       const byTopic = new Map<string, { key: string; value: Buffer; partition: number }[]>();
-      for (const message of messages) {
+      for (const message of out) {
         let list = byTopic.get(message.topic);
         if (!list) byTopic.set(message.topic, (list = []));
         list.push({ key: message.key, value: message.value, partition: message.partition });
       }
       if (byTopic.size > 0) await transaction.sendBatch({ topicMessages: [...byTopic].map(([name, list]) => ({ topic: name, messages: list })) });
+      for (const chunk of snapshotMessages) {
+        await transaction.send({ topic: chunk.topic, messages: [{ key: chunk.key, value: chunk.value, partition: chunk.partition }] });
+      }
       await retryConcurrentTransactions(() =>
         transaction.sendOffsets({ consumerGroupId: options.groupId, topics: [{ topic: task.topic, partitions: [{ partition: task.partition, offset: String(nextOffset) }] }] }),
       );
