@@ -770,7 +770,7 @@ describe('HTTP behaviour', () => {
 describe('startApi', () => {
   it('listens on a real port and stops cleanly', async () => {
     const handle = await startApi({
-      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:api:`, API_READ_MODEL_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
+      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:api:`, REDIS_KEY_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
       port: 0,
       logger: createLogger('api-test', { level: 'silent' }),
     });

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { defineEnv, env } from '../platform/index.js';
 
 /** The API's own settings; connection strings (DATABASE_URL, REDIS_URL, KAFKA_BROKERS) come from the platform config. */
@@ -16,7 +15,6 @@ export const loadApiConfig = defineEnv('api', {
   API_SCAN_COUNT_CAP: env.int('A scan counts matching rows up to this many; beyond it `total` is a lower bound and `total_capped` is true', 10_000),
   API_MAX_PROJECTION_LAG: env.int('Projection lag (Kafka records not yet projected) above which /ready reports degraded', 10_000),
   API_REDIS_PREFIX: env.string('Prefix of the API\'s own Redis keys (cache entries, rate-limit counters)', 'tickflow:api:'),
-  API_READ_MODEL_PREFIX: z.string().default('').describe('Redis key prefix of the projections\' read model (version counters); empty in production, as the projector\'s'),
   API_PROJECTION_LAG_FROM_KAFKA: env.bool('Measure projection lag for /ready against Kafka end offsets (needs the brokers)', true),
   API_TRUST_PROXY: env.bool('Take the client IP from X-Forwarded-For (only behind a trusted proxy)', false),
 });

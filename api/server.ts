@@ -74,7 +74,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     admin.connect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka admin unavailable: projection lag not reported'));
   }
   const kafkaAdmin = admin;
-  const readModelKeys = redisKeys(config.API_READ_MODEL_PREFIX);
+  const readModelKeys = redisKeys(platform.REDIS_KEY_PREFIX);
   // A subscriber connection of its own (a subscribed Redis connection can run no other command).
   const subscriber = redis.duplicate({ enableOfflineQueue: true });
   subscriber.on('error', (error) => logger.debug({ err: error }, 'redis subscriber error'));

@@ -93,7 +93,7 @@ describe('API under fuzzed input and attacks', () => {
     const env = {
       DATABASE_URL: database.url,
       API_REDIS_PREFIX: `${prefix}api:`,
-      API_READ_MODEL_PREFIX: `${prefix}rm:`,
+      REDIS_KEY_PREFIX: `${prefix}rm:`,
       API_PROJECTION_LAG_FROM_KAFKA: 'false',
       API_RATE_LIMIT_PER_MINUTE: '10000000',
       API_AUTH_RATE_LIMIT_PER_MINUTE: '10000000',

@@ -156,7 +156,7 @@ export class ChaosPipeline {
       PROCESSOR_TRADE_BARS: 'false',
       PROCESSOR_SNAPSHOT_EVERY_RECORDS: '500',
       PROJECTOR_OPS_PORT: String(this.ports.projector),
-      PROJECTOR_REDIS_KEY_PREFIX: this.redisPrefix,
+      REDIS_KEY_PREFIX: this.redisPrefix,
       PROJECTOR_TIMESCALE: 'off',
       GATEWAY_PORT: String(this.ports.gateway),
     };

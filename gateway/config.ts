@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { defineEnv, env } from '../platform/index.js';
 
 /** The gateway's own settings; Kafka, registry and database come from the platform config. */
@@ -20,7 +19,6 @@ export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_MAX_BUFFERED_BYTES: env.int('Send-buffer level above which the gateway stops sending events to a connection until it drains', 256 * 1024),
   GATEWAY_MAX_BATCH: env.int('Events per frame at most', 500),
   GATEWAY_LISTEN_RETRY_MS: env.int('How long a starting gateway retries a busy port (sockets of a previous process in TIME_WAIT)', 90_000),
-  GATEWAY_READ_MODEL_PREFIX: z.string().default('').describe('Prefix of the Redis read model\'s keys (same as PROJECTOR_REDIS_KEY_PREFIX); snapshots are read from it'),
   GATEWAY_POLL_WAIT_MS: env.int('Kafka long-poll wait of the tailers', 100),
 });
 

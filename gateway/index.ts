@@ -45,7 +45,7 @@ export interface GatewayOptions {
   readonly source?: LogSource;
   /** Redis of the projections' read model, for snapshots; `null` = snapshots from the gateway's memory only. */
   readonly redisUrl?: string | null;
-  /** Prefix of the read model's keys (PROJECTOR_REDIS_KEY_PREFIX). */
+  /** Prefix of the read model's keys (REDIS_KEY_PREFIX). */
   readonly redisKeyPrefix?: string;
   readonly streams?: readonly StreamName[];
   readonly logger?: Logger;
@@ -131,7 +131,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       serverName: `tickflow-gateway ${instance}`,
       sdkBundle: sdkBundler(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
-      ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? config.GATEWAY_READ_MODEL_PREFIX)) } : {}),
+      ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...hubs.keys()], prefix }, 'gateway listening');

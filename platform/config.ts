@@ -93,6 +93,10 @@ export const loadPlatformConfig = defineEnv('platform', {
     .describe('Prefix for every topic name (isolates tests or tenants); empty in production'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
   KAFKA_CLIENT_ID: env.string('Kafka client id prefix', 'tickflow'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .default('')
+    .describe('Prefix before `tf:v1:` of the Redis read model\'s keys: written by the projector, read by the API and the gateway (isolates tenants/tests)'),
   BENCHMARK_SYMBOL: env.string('Benchmark for relative strength; its bars are broadcast to every aggregate partition', 'SPY'),
 });
 

@@ -44,7 +44,7 @@ export function registerProjectionCommands(program: Command): void {
         registryUrl: platform.SCHEMA_REGISTRY_URL,
         topicPrefix: platform.TOPIC_PREFIX,
         redisUrl: platform.REDIS_URL,
-        redisKeyPrefix: config.PROJECTOR_REDIS_KEY_PREFIX,
+        redisKeyPrefix: platform.REDIS_KEY_PREFIX,
         projections,
         groupPrefix: `${platform.TOPIC_PREFIX}${config.PROJECTOR_GROUP_PREFIX}`,
         poolSize: config.PROJECTOR_POOL_SIZE,
@@ -75,7 +75,7 @@ export function registerProjectionCommands(program: Command): void {
       const common = { brokers: platform.KAFKA_BROKERS, registryUrl: platform.SCHEMA_REGISTRY_URL, topicPrefix: platform.TOPIC_PREFIX, logger, onProgress };
       const result =
         projection === 'redis'
-          ? await rebuildRedis({ ...common, redisUrl: platform.REDIS_URL, redisKeyPrefix: loadProjectorConfig().PROJECTOR_REDIS_KEY_PREFIX })
+          ? await rebuildRedis({ ...common, redisUrl: platform.REDIS_URL, redisKeyPrefix: platform.REDIS_KEY_PREFIX })
           : await rebuildProjection({ ...common, databaseUrl: platform.DATABASE_URL, projection });
       if (started) bar.stop();
       console.log(`rebuilt ${projection} from ${result.messages} messages and swapped it in`);

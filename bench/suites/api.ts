@@ -221,7 +221,7 @@ const suite: BenchSuite = {
         ...process.env,
         DATABASE_URL: url,
         API_REDIS_PREFIX: `${prefix}api:`,
-        API_READ_MODEL_PREFIX: prefix,
+        REDIS_KEY_PREFIX: prefix,
         API_RATE_LIMIT_PER_MINUTE: '100000000',
         API_PROJECTION_LAG_FROM_KAFKA: 'false',
         API_CACHE_REFRESH_AHEAD: String(refreshAhead),
