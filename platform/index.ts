@@ -9,3 +9,5 @@ export * from './kafka.js';
 export * from './codec.js';
 export * from './auth.js';
 export * from './broadcast.js';
+export * from './topic-tail.js';
+export type * from './records.js';

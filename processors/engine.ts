@@ -12,7 +12,8 @@ const HOUR_MS = 3_600_000;
 const UPDATE_MIN_GAIN = 0.05;
 const DAY_MS = 86_400_000;
 
-export type BarInterval = 'SECOND' | 'MINUTE' | 'DAY';
+export type { BarInterval } from '../platform/records.js';
+import type { BarInterval, PatternEventRecord as SchemaPatternEventRecord } from '../platform/records.js';
 
 /** The fields of an aggregate (schemas/aggregate.avsc) the engine reads. */
 export interface BarInput {
@@ -53,33 +54,8 @@ export interface FundamentalsLookup {
 export type PatternEventKind = 'DETECTED' | 'UPDATED' | 'EXPIRED';
 
 /** A value of the patterns topic (schemas/pattern-event.avsc). */
-export interface PatternEventRecord {
-  eventId: string;
-  kind: PatternEventKind;
-  patternId: string;
-  pattern: string;
-  definitionVersion: number;
-  tier: Tier;
-  direction: Direction;
-  symbol: string;
-  detectedAtMs: number;
-  expiresAtMs: number;
-  confidence: number;
-  baseConfidence: number;
-  fundamentalAdjustment: number;
-  fundamentalReasons: string[];
-  price: number;
-  change: number | null;
-  changePct: number | null;
-  volume: number;
-  relativeStrength: number | null;
-  relativeVolume: number | null;
-  rsi: number | null;
-  levels: Record<string, number>;
-  sourceTopic: string;
-  sourcePartition: number;
-  sourceOffset: number;
-}
+/** An event of schemas/pattern-event.avsc, as the engine emits it. */
+export type PatternEventRecord = SchemaPatternEventRecord;
 
 export interface EngineOptions {
   readonly calendar?: SessionCalendar;

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { DeadLetterRecord } from '../platform/records.js';
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
 import {
   AvroCodec,
@@ -42,17 +43,7 @@ interface SnapshotValue {
   createdAtMs: number;
 }
 
-interface DeadLetterValue {
-  stage: string;
-  source: string;
-  reason: string;
-  details: string | null;
-  rawPayload: Buffer;
-  sourceTopic: string | null;
-  sourcePartition: number | null;
-  sourceOffset: number | null;
-  receivedAtMs: number;
-}
+type DeadLetterValue = DeadLetterRecord;
 
 interface PartitionTask {
   readonly topic: string;
