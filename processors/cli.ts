@@ -33,6 +33,12 @@ export function registerProcessorCommands(program: Command): void {
         snapshotEveryRecords: config.PROCESSOR_SNAPSHOT_EVERY_RECORDS,
         snapshotMaxBytes: config.PROCESSOR_SNAPSHOT_MAX_BYTES,
         maxRecordsPerTransaction: config.PROCESSOR_MAX_RECORDS_PER_TRANSACTION,
+        stallTimeoutMs: config.PROCESSOR_STALL_TIMEOUT_MS,
+        // Exit without the orderly stop (which could hang on the same stall): the supervisor restarts us.
+        onStall: (reason) => {
+          logger.fatal({ reason }, 'exiting for a restart');
+          process.exit(75);
+        },
       });
       lifecycle.onShutdown('processor', () => processor.stop());
       const ops = await startOpsServer({

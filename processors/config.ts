@@ -7,6 +7,7 @@ export const loadProcessorConfig = defineEnv('processors', {
   PROCESSOR_GROUP_ID: env.string('Consumer group of the pattern processors; instances in one group split the partitions', 'tickflow-processors'),
   PROCESSOR_INPUTS: env.list('Input topics (catalog keys): minuteAggregates and/or dailyAggregates', 'minuteAggregates,dailyAggregates'),
   PROCESSOR_OPS_PORT: env.int('Port of /health, /ready and /metrics', 9465),
+  PROCESSOR_STALL_TIMEOUT_MS: env.int('A failed batch whose partition has not reopened after this long makes the process exit for its supervisor to restart it', 60_000),
   PROCESSOR_SNAPSHOT_EVERY_RECORDS: env.int('Write a state snapshot of an input partition after this many input records', 50_000),
   PROCESSOR_SNAPSHOT_MAX_BYTES: env.int('Largest snapshot record; bigger (compressed) states are written as chunks of this size (Kafka message size limit)', 900_000),
   PROCESSOR_MAX_RECORDS_PER_TRANSACTION: env.int('Input records folded into one Kafka transaction at most', 5_000),

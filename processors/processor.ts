@@ -81,6 +81,13 @@ export interface ProcessorOptions {
   readonly snapshotMaxBytes?: number;
   readonly maxRecordsPerTransaction?: number;
   readonly clientId?: string;
+  /**
+   * Called when the processor cannot recover by itself: a failed batch whose partition has not reopened
+   * within `stallTimeoutMs`, or a consumer crash kafkajs will not restart. The CLI exits so that the
+   * supervisor restarts the process; transactions and snapshots make that as safe as a kill -9.
+   */
+  readonly onStall?: (reason: string) => void;
+  readonly stallTimeoutMs?: number;
 }
 
 export interface ProcessorHandle {
@@ -204,6 +211,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   let joined = false;
   let assignment: string[] = [];
   let stopping = false;
+  /** When a batch failed and no partition has reopened since (the stall watchdog's clock). */
+  let failedSince: number | undefined;
 
   const snapshotKey = (inputTopic: string, partition: number) => `${options.groupId}/${inputTopic}/${partition}`;
 
@@ -262,6 +271,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       }
     }
     core ??= createCore(inputTopic, partition, undefined);
+    failedSince = undefined;
     logger.info({ inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt }, 'partition opened');
     return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, seekAttempts: 0, gapSeekFrom: -1, recordsSinceSnapshot: 0, snapshotOffset: start };
   }
@@ -416,6 +426,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     } catch (error) {
       // The engine ran ahead of what was committed: drop it, so the partition reopens from snapshot + replay.
       logger.error({ err: error, topic: batch.topic, partition: batch.partition }, 'batch failed; partition will be reopened');
+      failedSince ??= Date.now();
       await closeTask(key);
       metrics.assigned.set(tasks.size);
       throw error;
@@ -442,7 +453,20 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   consumer.on(consumer.events.CRASH, (event) => {
     logger.error({ err: event.payload.error, restart: event.payload.restart }, 'processor consumer crashed');
     for (const key of [...tasks.keys()]) void closeTask(key);
+    if (!event.payload.restart && !stopping) options.onStall?.('the consumer crashed and kafkajs will not restart it');
   });
+  // A failed batch normally reopens its partition at the next fetch; after a broker restart the reopen
+  // can wait forever on a side-table tail whose consumer is being restarted. Nothing then fails loudly,
+  // so a watchdog hands the process back to its supervisor.
+  const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
+  const watchdog = setInterval(() => {
+    if (failedSince !== undefined && !stopping && Date.now() - failedSince > stallTimeoutMs) {
+      logger.fatal({ failedForMs: Date.now() - failedSince }, 'no partition reopened after a failed batch');
+      failedSince = undefined;
+      options.onStall?.('no partition reopened after a failed batch');
+    }
+  }, Math.min(5_000, stallTimeoutMs));
+  watchdog.unref();
   await consumer.connect();
   const inputTopics = inputs.map(topic);
   if (options.tradeBars) inputTopics.push(tradesTopic);
@@ -456,6 +480,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     stop: async () => {
       if (stopping) return;
       stopping = true;
+      clearInterval(watchdog);
       // The side-table tails stop in parallel: each waits out its fetch long-poll.
       const tailsStopped = Promise.all(tails.map((tail) => tail.stop()));
       await consumer.stop();
