@@ -81,13 +81,15 @@ export class PartitionConsumer {
    * Re-reads the stored offsets of the assigned partitions and seeks wherever they differ from what this
    * consumer believes (after a rebuild swapped the tables and their offsets under it).
    */
-  async resync(): Promise<number> {
+  async resync(options: { readonly rebuildWhenMissing?: boolean } = {}): Promise<number> {
     let moved = 0;
     for (const [topic, partitions] of Object.entries(this.assignment)) {
       const stored = await this.options.sink.storedOffsets(topic);
       for (const partition of partitions) {
-        const offset = stored.get(partition);
         const key = this.key(topic, partition);
+        // A store that lost its data (Redis restarted empty) has no offset where we had progress: rebuild from the start.
+        const lost = options.rebuildWhenMissing === true && stored.get(partition) === undefined && (this.believed.get(key) ?? 0) > 0;
+        const offset = lost ? 0 : stored.get(partition);
         if (offset === undefined || offset === this.believed.get(key)) continue;
         this.believed.set(key, offset);
         this.consumer.seek({ topic, partition, offset: String(offset) });

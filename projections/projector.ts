@@ -151,6 +151,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     }
     redisConsumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis swap failed'));
   });
+  // Redis back after an outage may have come back empty: partitions that get no new message would never notice.
+  modelRedis?.on('ready', () => {
+    redisConsumer?.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis reconnect failed'));
+  });
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
   swapSubscriber?.subscribe(keys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
 
