@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadPlatformConfig } from '../platform/index.js';
@@ -76,5 +77,34 @@ describe('the Redis read model after Redis lost its data', () => {
     const held = await heldEventIds(symbols);
     expect([...held].filter((id) => !expected.has(id))).toEqual([]);
     recordFigure({ suite: 'faults', case: 'Redis lost its data (keys deleted) under a running projector', keysDeleted: lost.length, eventsExpected: expected.size, eventsInRedis: held.size, outcome: 'pass' });
+  });
+
+  // Regression: a partition that got no new message after Redis came back empty was never rebuilt. Redis coming
+  // back is simulated without touching the shared server: delete the keys, then drop the projector's connections
+  // (CLIENT KILL by their local address); nothing new is produced.
+  it('rebuilds partitions without new messages once the connection to Redis comes back', async () => {
+    const third = patternEvents(30, 33);
+    await produce(kafka.kafka, kafka.codec, kafka.prefix, 'patterns', third.map((value) => ({ key: value.symbol, value })));
+    const symbols = [...new Set(third.map((event) => event.symbol))];
+    const expected = new Set(third.map((event) => event.eventId));
+    await waitFor('the third wave in Redis', async () => {
+      const held = await heldEventIds(symbols);
+      return [...expected].every((id) => held.has(id));
+    }, 120_000);
+    const lost = await redis.keys(`${prefix}*`);
+    await redis.del(...lost);
+    const mine = (redis as unknown as { stream?: Socket }).stream?.localPort;
+    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles();
+    const projectorPorts = handles
+      .filter((handle): handle is Socket => typeof handle === 'object' && handle !== null && (handle as Socket).remotePort === 6379)
+      .map((socket) => socket.localPort)
+      .filter((port): port is number => port !== undefined && port !== mine);
+    expect(projectorPorts.length).toBeGreaterThan(0);
+    for (const port of projectorPorts) await redis.client('KILL', 'ADDR', `127.0.0.1:${port}`).catch(() => 0);
+    await waitFor('every event back in Redis without new traffic', async () => {
+      const held = await heldEventIds(symbols);
+      return [...expected].every((id) => held.has(id));
+    }, 120_000);
+    recordFigure({ suite: 'faults', case: 'Redis lost its data and the connection dropped; no new events', keysDeleted: lost.length, connectionsKilled: projectorPorts.length, eventsExpected: expected.size, outcome: 'pass' });
   });
 });
