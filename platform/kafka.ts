@@ -12,6 +12,10 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+// kafkajs warns once per producer that its v2 default partitioner differs from v1's. Tickflow has no
+// v1 data and wants exactly the v2 default (Java-compatible murmur2), so the warning is only noise.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
 /** A kafkajs client whose logs go through the process's pino logger. */
 export function createKafka(options: {
   readonly brokers: readonly string[];
