@@ -1,4 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import type { AggregateRecord } from '../platform/records.js';
 
 const MINUTE_MS = 60_000;
 const BUILDER_VERSION = 1;
@@ -11,28 +12,18 @@ export interface TradeInput {
   readonly sipTimestampMs: number;
 }
 
-/** A minute bar built from trades: a value of the minute-aggregates topic (schemas/aggregate.avsc). */
-export interface TradeBar {
-  symbol: string;
+/**
+ * A minute bar built from trades: a value of the minute-aggregates topic (schemas/aggregate.avsc), marked
+ * `source = trades`. Its `ingestedAtMs` is the event time at which the bar closed (not the wall clock, so the
+ * output stays deterministic); the day-level fields of native bars stay null.
+ */
+export type TradeBar = AggregateRecord & {
   interval: 'MINUTE';
-  windowStartMs: number;
-  windowEndMs: number;
-  open: number;
-  high: number;
-  low: number;
-  close: number;
-  volume: number;
-  vwap: number | null;
-  transactions: number | null;
   accumulatedVolume: null;
   officialOpen: null;
   dayVwap: null;
-  averageTradeSize: number | null;
-  otc: boolean;
   source: 'trades';
-  /** Event time at which the bar was closed (not the wall clock, so the output stays deterministic). */
-  ingestedAtMs: number;
-}
+};
 
 interface OpenBar {
   symbol: string;
