@@ -1,27 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
-import { ChaosPipeline, waitFor, type PipelineCheck, type StageName } from './pipeline.js';
+import { expectExactlyOnce } from './assertions.js';
+import { ChaosPipeline, waitFor, type StageName } from './pipeline.js';
 import { ensureKafka, ensurePostgres, killPostgresConnections, restartKafka, restartPostgres, startRedis, stopRedis } from './servers.js';
 
 const STAGES: readonly StageName[] = ['ingest', 'processors', 'projector', 'gateway'];
 
-function expectExactlyOnce(check: PipelineCheck): void {
-  expect(check.topicEvents).toBeGreaterThan(0);
-  expect(check).toMatchObject({
-    topicDuplicates: 0,
-    tableMissing: 0,
-    tableDuplicates: 0,
-    tableExtra: 0,
-    redisMissing: 0,
-    redisDuplicates: 0,
-    redisExtra: 0,
-    clientMissing: 0,
-    clientDuplicates: 0,
-    clientOutOfOrder: 0,
-    clientMismatched: 0,
-  });
-}
 
 // These restart the machine's shared servers: the chaos project runs alone (maxWorkers 1, after the other tests).
 describe('server faults mid-stream: Kafka, Redis and PostgreSQL', () => {

@@ -2,25 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
 import { leakedSecrets } from './log-capture.js';
-import { ChaosPipeline, waitFor, type PipelineCheck, type StageName } from './pipeline.js';
+import { expectExactlyOnce } from './assertions.js';
+import { ChaosPipeline, waitFor, type StageName } from './pipeline.js';
 
-/** Every reader holds every event of the pattern topic exactly once, and the topic itself has no duplicate. */
-function expectExactlyOnce(check: PipelineCheck): void {
-  expect(check.topicEvents).toBeGreaterThan(0);
-  expect(check).toMatchObject({
-    topicDuplicates: 0,
-    tableMissing: 0,
-    tableDuplicates: 0,
-    tableExtra: 0,
-    redisMissing: 0,
-    redisDuplicates: 0,
-    redisExtra: 0,
-    clientMissing: 0,
-    clientDuplicates: 0,
-    clientOutOfOrder: 0,
-    clientMismatched: 0,
-  });
-}
 
 describe('kill -9 of each stage mid-stream, with restart', () => {
   let pipeline: ChaosPipeline;
