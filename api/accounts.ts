@@ -2,7 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type pg from 'pg';
 import { apiKeySecretMatches, generateApiKey, parseApiKey } from '../platform/index.js';
-import { normaliseSymbols, universeFromRow, type Queryable, type Universe } from './universes.js';
+import { normaliseSymbols, universeFromRow, type Queryable, type Universe, type UniverseRow as BaseUniverseRow } from './universes.js';
 
 /**
  * Users and their credentials in PostgreSQL: argon2id password hashes, rotating refresh tokens with reuse
@@ -290,16 +290,7 @@ export interface UniversePatch {
 
 const UNIVERSE_COLUMNS = 'key, name, description, kind, symbols, criteria, created_at, updated_at';
 
-interface UniverseRow {
-  key: string;
-  name: string;
-  description: string;
-  kind: 'universe' | 'watchlist';
-  symbols: string[];
-  criteria: Record<string, unknown>;
-  created_at: Date;
-  updated_at: Date;
-}
+type UniverseRow = BaseUniverseRow & { created_at: Date; updated_at: Date };
 
 function universeWithTimes(row: UniverseRow): Universe & { created_at: string; updated_at: string } {
   return { ...universeFromRow(row), created_at: new Date(row.created_at).toISOString(), updated_at: new Date(row.updated_at).toISOString() };

@@ -81,7 +81,8 @@ export interface Queryable {
   query<Row extends object>(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
 }
 
-interface UniverseRow {
+/** A user_universes row as read for a universe. */
+export interface UniverseRow {
   key: string;
   name: string;
   description: string;

