@@ -1,6 +1,8 @@
 import { TZDate } from '@date-fns/tz';
 import { BarBuilder } from './bars.js';
 import { SyntheticMarket, intradaySizeFactor, type WireEvent } from './market.js';
+import type { ClockSpan } from './session-clock.js';
+import { spreadOverSpans } from './session-clock.js';
 import type { SymbolProfile } from './universe.js';
 
 export interface FeedOptions {
@@ -43,6 +45,19 @@ export class SimulatorFeed {
       events.push(event);
     }
     for (const bar of this.bars.closeUntil(toMs)) events.push(bar);
+    return events;
+  }
+
+  /**
+   * `count` events over the spans of one clock advance (see SessionClock), split by span length. A span
+   * ending at a session close closes every bar of that session there, so bars never straddle a jump.
+   */
+  generateOver(spans: readonly ClockSpan[], count: number): WireEvent[] {
+    const counts = spreadOverSpans(spans, count);
+    const events: WireEvent[] = [];
+    spans.forEach((span, index) => {
+      for (const event of this.generate(span.fromMs, span.toMs, counts[index]!)) events.push(event);
+    });
     return events;
   }
 }

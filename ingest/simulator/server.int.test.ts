@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../platform/index.js';
+import { SessionCalendar } from '../../processors/index.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './server.js';
 
 // The simulator over real loopback sockets, driven by a bare `ws` client speaking the Massive protocol.
@@ -106,5 +107,20 @@ describe('simulator protocol', () => {
     session.send('subscribe', 'T.AAPL');
     await vi.waitFor(() => expect(session.items.filter((item) => item.ev === 'T')).toHaveLength(5), { timeout: 10_000 });
     expect(session.items.filter((item) => item.ev === 'T').map((item) => item.q)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('jumps its clock from a Friday close to the Monday open: every event lies in a regular session', async () => {
+    const calendar = new SessionCalendar();
+    const friday = Date.parse('2026-11-20T15:59:50-05:00');
+    const monday = Date.parse('2026-11-23T09:30:00-05:00');
+    const handle = await simulator({ eventsPerSecond: 2000, speed: 60, startTimeMs: friday, calendar });
+    const session = await connect(handle.url);
+    session.send('auth', 'x');
+    session.send('subscribe', 'T.*,AM.*');
+    await vi.waitFor(() => expect(session.items.some((item) => item.ev === 'T' && (item.t as number) >= monday)).toBe(true), { timeout: 10_000 });
+    expect(handle.clockMs()).toBeGreaterThanOrEqual(monday);
+    const times = session.items.filter((item) => item.ev === 'T').map((item) => item.t as number);
+    expect(times.every((time) => calendar.inSession(time))).toBe(true);
+    expect(session.items.some((item) => item.ev === 'AM' && item.s === Date.parse('2026-11-20T15:59:00-05:00'))).toBe(true);
   });
 });

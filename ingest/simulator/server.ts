@@ -2,8 +2,10 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Counter, Gauge, createLogger, createMetricsRegistry, type Logger, type Registry } from '../../platform/index.js';
+import type { SessionCalendar } from '../../processors/index.js';
 import { SimulatorFeed } from './feed.js';
 import { ReplayCursor, loadRecording, type RecordedEvent } from './replay.js';
+import { SessionClock } from './session-clock.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { buildUniverse } from './universe.js';
 
@@ -17,8 +19,10 @@ export interface SimulatorOptions {
   readonly universeSize?: number;
   readonly benchmarkSymbol?: string;
   readonly seed?: number;
-  /** Simulated clock start (ms); default: now. */
+  /** Simulated clock start (ms); default: now. Outside a regular session it moves on to the next open. */
   readonly startTimeMs?: number;
+  /** Sessions the simulated clock runs in (it jumps from each close to the next open); default: NYSE. */
+  readonly calendar?: SessionCalendar;
   /** When set, only this key authenticates; otherwise any non-empty key does. */
   readonly apiKey?: string;
   readonly secondAggregates?: boolean;
@@ -45,6 +49,8 @@ export interface SimulatorHandle {
   readonly url: string;
   readonly registry: Registry;
   stats(): { clients: number; eventsGenerated: number; eventsSent: number };
+  /** The simulated clock (ms): always inside a regular session or exactly at its close. */
+  clockMs(): number;
   stop(): Promise<void>;
 }
 
@@ -89,8 +95,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   let eventsGenerated = 0;
   let eventsSent = 0;
   const realStart = Date.now();
-  const simStart = options.startTimeMs ?? realStart;
-  let lastSimMs = simStart;
+  const clock = new SessionClock(options.calendar);
+  let lastSimMs = clock.sessionInstant(options.startTimeMs ?? realStart);
   let carry = 0;
   let lastTickReal = realStart;
   let replayStartReal: number | undefined;
@@ -190,14 +196,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       replayStartReal ??= now;
       events = replay.due(now - replayStartReal);
     } else {
-      const simNow = simStart + (now - realStart) * speed;
+      // Session time only: a tick that crosses a close continues at the next regular open.
+      const spans = clock.advance(lastSimMs, elapsedReal * speed);
       carry += (rate * elapsedReal) / 1000;
       let count = Math.floor(carry);
       carry -= count;
       if (options.flowControl && listening.some((client) => client.socket.bufferedAmount > FLOW_CONTROL_BYTES)) count = 0;
-      // Nobody listening: time moves on, nothing is generated (no CPU spent on an empty room).
-      events = listening.length > 0 && count > 0 ? (feed.generate(lastSimMs, simNow, count) as unknown as Record<string, unknown>[]) : [];
-      lastSimMs = simNow;
+      // Nobody listening: time moves on, nothing is generated (no CPU spent on an empty room). With
+      // listeners, a tick without events still closes the bars that ended (at a close, on time).
+      events = listening.length > 0 ? (feed.generateOver(spans, count) as unknown as Record<string, unknown>[]) : [];
+      lastSimMs = spans.at(-1)!.toMs;
     }
     if (events.length === 0) return;
     eventsGenerated += events.length;
@@ -247,6 +255,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     url: `ws://${host}:${port}`,
     registry,
     stats: () => ({ clients: clients.size, eventsGenerated, eventsSent }),
+    clockMs: () => lastSimMs,
     stop: async () => {
       clearInterval(timer);
       for (const client of clients) {
