@@ -5,7 +5,7 @@ import { createHistory, historyAt, pushHistory, type History } from './indicator
 import { DAILY_PARAMS, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
 /** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
-export const ENGINE_VERSION = 2;
+export const ENGINE_VERSION = 3;
 
 const HOUR_MS = 3_600_000;
 /** How much a repeat must raise the base confidence of an active pattern to be reported (UPDATED). */
@@ -91,24 +91,21 @@ interface SymbolState {
   lastPrice: number;
   lastPriceFinal: boolean;
   dailyCloses: History;
-  activeDaily: string[];
-  /** Base confidence of the active pattern in each catalog slot (pattern × tier × direction), −1 when none. */
-  activeBase: number[];
+  /** Catalog slots of the active DAILY patterns, in detection order (combo confirmation picks the first best). */
+  activeDaily: number[];
+  /** The active pattern of each catalog slot (pattern × tier × direction), null when none. Not in the snapshot's symbol part. */
+  actives: (ActivePattern | null)[];
 }
 
 interface ActivePattern {
-  key: string;
+  symbol: string;
   slot: number;
   patternId: string;
+  /** Sequence number of the latest DETECTED/UPDATED; an expiry-heap entry with another seq is stale. */
   seq: number;
   expiresAtMs: number;
+  /** The latest event emitted for the pattern (its EXPIRED event repeats it). */
   last: PatternEventRecord;
-}
-
-interface HeapEntry {
-  at: number;
-  seq: number;
-  key: string;
 }
 
 /**
@@ -117,14 +114,21 @@ interface HeapEntry {
  * ids only need to be stable and collision-free in practice; sha256 cost more than the whole bar.
  */
 export function shortHash(text: string, first = 0, second = 0): string {
+  return hashOf(text, '', first, second);
+}
+
+/** `shortHash(head + tail, first, second)` without building the concatenated string. */
+function hashOf(head: string, tail: string, first: number, second: number): string {
   let h1 = 1779033703;
   let h2 = 3144134277;
   let h3 = 1013904242;
   let h4 = 2773480762;
-  const length = text.length;
+  const headLength = head.length;
+  const length = headLength + tail.length;
   for (let i = 0; i < length + 4; i += 1) {
     const k =
-      i < length ? text.charCodeAt(i)
+      i < headLength ? head.charCodeAt(i)
+      : i < length ? tail.charCodeAt(i - headLength)
       : i === length ? first % 4294967296
       : i === length + 1 ? Math.floor(first / 4294967296)
       : i === length + 2 ? second % 4294967296
@@ -156,6 +160,18 @@ const PATTERN_INDEX: ReadonlyMap<string, number> = new Map([...PATTERN_VERSIONS.
 const TIER_INDEX: Record<Tier, number> = { INTRADAY: 0, DAILY: 1, COMBO: 2 };
 const DIRECTION_INDEX: Record<Direction, number> = { BULLISH: 0, BEARISH: 1, NEUTRAL: 2 };
 const SLOT_COUNT = PATTERN_INDEX.size * 9;
+/** `|tier|pattern|direction` of each slot: a pattern's key is `symbol` + this suffix (hashed into its patternId). */
+const SLOT_SUFFIX: readonly string[] = (() => {
+  const suffixes = new Array<string>(SLOT_COUNT).fill('');
+  for (const [pattern, index] of PATTERN_INDEX) {
+    for (const [tier, tierIndex] of Object.entries(TIER_INDEX)) {
+      for (const [direction, directionIndex] of Object.entries(DIRECTION_INDEX)) suffixes[index * 9 + tierIndex * 3 + directionIndex] = `|${tier}|${pattern}|${direction}`;
+    }
+  }
+  return suffixes;
+})();
+/** Events without fundamental reasons share this (never mutated) empty list. */
+const NO_REASONS = Object.freeze([]) as unknown as string[];
 
 function slotOf(pattern: string, tier: Tier, direction: Direction): number {
   return PATTERN_INDEX.get(pattern)! * 9 + TIER_INDEX[tier] * 3 + DIRECTION_INDEX[direction];
@@ -191,8 +207,14 @@ export class PatternEngine implements PatternSink {
   private readonly fundamentals: FundamentalsLookup | undefined;
 
   private symbols = new Map<string, SymbolState>();
-  private actives = new Map<string, ActivePattern>();
-  private heap: HeapEntry[] = [];
+  private benchmarkState: SymbolState | undefined;
+  private activePatterns = 0;
+  // Expiry min-heap on (at, seq) in parallel arrays: no object per entry. Entries go stale when their
+  // pattern is updated (a new entry is pushed) and are skipped when popped.
+  private heapAt = new Float64Array(1024);
+  private heapSeq = new Float64Array(1024);
+  private heapRef: ActivePattern[] = [];
+  private heapSize = 0;
   private clock = -1;
   private seq = 0;
   private pendingCloseMs = Number.NaN;
@@ -225,7 +247,7 @@ export class PatternEngine implements PatternSink {
 
   /** Number of patterns currently active (detected and not expired). */
   get activeCount(): number {
-    return this.actives.size;
+    return this.activePatterns;
   }
 
   /**
@@ -268,9 +290,10 @@ export class PatternEngine implements PatternSink {
         lastPriceFinal: false,
         dailyCloses: createHistory(this.rsSessions + 1),
         activeDaily: [],
-        activeBase: new Array<number>(SLOT_COUNT).fill(-1),
+        actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null),
       };
       this.symbols.set(symbol, state);
+      if (symbol === this.benchmark) this.benchmarkState = state;
     }
     return state;
   }
@@ -337,27 +360,48 @@ export class PatternEngine implements PatternSink {
     if (time <= this.clock) return;
     this.clock = time;
     if (this.pendingCloseMs <= time) this.finalizeSessions(time);
-    const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.at <= time) {
-      const entry = this.popHeap();
-      const active = this.actives.get(entry.key);
-      if (active === undefined || active.seq !== entry.seq) continue;
-      this.actives.delete(entry.key);
+    while (this.heapSize > 0 && this.heapAt[0]! <= time) {
+      const seq = this.heapSeq[0]!;
+      const active = this.popHeap();
+      if (active.seq !== seq) continue;
+      active.seq = -1;
+      this.activePatterns -= 1;
       const last = active.last;
-      const holder = this.symbols.get(last.symbol);
-      if (holder) holder.activeBase[active.slot] = -1;
+      const holder = this.symbols.get(active.symbol)!;
+      holder.actives[active.slot] = null;
       if (last.tier === 'DAILY') {
-        const owner = this.symbols.get(last.symbol);
-        if (owner) owner.activeDaily = owner.activeDaily.filter((key) => key !== entry.key);
+        const index = holder.activeDaily.indexOf(active.slot);
+        if (index >= 0) holder.activeDaily.splice(index, 1);
       }
       // levels and reasons are never mutated after emission, so the EXPIRED event shares them.
+      // Written out field by field, in the order of emit()'s record, so both share one object shape.
+      const ref = this.ctxRef;
       this.out.push({
-        ...last,
-        kind: 'EXPIRED',
         eventId: shortHash(active.patternId, 3, 0),
-        sourceTopic: this.ctxRef.topic,
-        sourcePartition: this.ctxRef.partition,
-        sourceOffset: this.ctxRef.offset,
+        kind: 'EXPIRED',
+        patternId: last.patternId,
+        pattern: last.pattern,
+        definitionVersion: last.definitionVersion,
+        tier: last.tier,
+        direction: last.direction,
+        symbol: last.symbol,
+        detectedAtMs: last.detectedAtMs,
+        expiresAtMs: last.expiresAtMs,
+        confidence: last.confidence,
+        baseConfidence: last.baseConfidence,
+        fundamentalAdjustment: last.fundamentalAdjustment,
+        fundamentalReasons: last.fundamentalReasons,
+        price: last.price,
+        change: last.change,
+        changePct: last.changePct,
+        volume: last.volume,
+        relativeStrength: last.relativeStrength,
+        relativeVolume: last.relativeVolume,
+        rsi: last.rsi,
+        levels: last.levels,
+        sourceTopic: ref.topic,
+        sourcePartition: ref.partition,
+        sourceOffset: ref.offset,
       });
     }
   }
@@ -365,7 +409,7 @@ export class PatternEngine implements PatternSink {
   /** Builds the daily bar of every symbol whose session closed; the benchmark first, for relative strength. */
   private finalizeSessions(time: number): void {
     let next = Number.NaN;
-    const benchmark = this.symbols.get(this.benchmark);
+    const benchmark = this.benchmarkState;
     if (benchmark && benchmark.buildDay >= 0 && benchmark.buildCloseMs <= time) this.finalizeSymbol(benchmark);
     for (const state of this.symbols.values()) {
       if (state.buildDay < 0) continue;
@@ -388,7 +432,7 @@ export class PatternEngine implements PatternSink {
   }
 
   private relativeStrength(state: SymbolState): number {
-    const benchmark = this.symbols.get(this.benchmark);
+    const benchmark = this.benchmarkState;
     if (benchmark === undefined) return Number.NaN;
     const own = this.windowReturn(state);
     const reference = this.windowReturn(benchmark);
@@ -403,14 +447,15 @@ export class PatternEngine implements PatternSink {
     const state = this.ctxState!;
     const tier = this.ctxTier;
     // Fast path: a repeat of an active pattern that does not raise its confidence is absorbed.
-    const active = state.activeBase[slotOf(pattern, tier, direction)]!;
-    if (active >= 0 && baseConfidence < active + UPDATE_MIN_GAIN) {
+    const slot = slotOf(pattern, tier, direction);
+    const active = state.actives[slot]!;
+    if (active !== null && baseConfidence < active.last.baseConfidence + UPDATE_MIN_GAIN) {
       if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.confirmDailySetup(state, direction, baseConfidence);
       return;
     }
-    const event = this.emit(state, tier, pattern, direction, baseConfidence, levelsOf(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5));
+    const emitted = this.emit(state, slot, tier, pattern, direction, baseConfidence, levelsOf(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5));
     if (tier === 'DAILY') {
-      if (event !== undefined && !state.activeDaily.includes(event.key)) state.activeDaily.push(event.key);
+      if (emitted && !state.activeDaily.includes(slot)) state.activeDaily.push(slot);
     } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) {
       this.confirmDailySetup(state, direction, baseConfidence);
     }
@@ -418,8 +463,8 @@ export class PatternEngine implements PatternSink {
 
   private confirmDailySetup(state: SymbolState, direction: Direction, triggerConfidence: number): void {
     let best: ActivePattern | undefined;
-    for (const key of state.activeDaily) {
-      const active = this.actives.get(key);
+    for (const slot of state.activeDaily) {
+      const active = state.actives[slot];
       if (active && active.last.direction === direction && (best === undefined || active.last.baseConfidence > best.last.baseConfidence)) best = active;
     }
     if (best === undefined) return;
@@ -427,34 +472,35 @@ export class PatternEngine implements PatternSink {
     const levels: Record<string, number> = { trigger: state.lastPrice, dailyDetectedAtMs: daily.detectedAtMs };
     for (const [name, value] of Object.entries(daily.levels)) levels[`daily_${name}`] = value;
     const name = direction === 'BULLISH' ? 'combo_bullish_confirmation' : 'combo_bearish_confirmation';
-    this.emit(state, 'COMBO', name, direction, Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1), levels);
+    this.emit(state, slotOf(name, 'COMBO', direction), 'COMBO', name, direction, Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1), levels);
   }
 
-  private emit(state: SymbolState, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): { key: string; record: PatternEventRecord } | undefined {
-    const key = `${state.symbol}|${tier}|${pattern}|${direction}`;
+  /** Emits DETECTED or UPDATED for the pattern in `slot`; false when it is absorbed as a repeat. */
+  private emit(state: SymbolState, slot: number, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): boolean {
     const detectedAtMs = this.ctxDetectedAt;
     const expiresAtMs =
       tier === 'DAILY' ? detectedAtMs + this.dailyTtlMs : tier === 'COMBO' ? this.ctxSessionCloseMs : Math.min(detectedAtMs + this.intradayTtlMs, this.ctxSessionCloseMs);
     const version = PATTERN_VERSIONS.get(pattern) ?? 1;
-    const slot = slotOf(pattern, tier, direction);
-    const existing = this.actives.get(key);
+    const existing = state.actives[slot]!;
     // A repeat of an active pattern is absorbed unless it materially raises the confidence (then UPDATED).
-    if (existing !== undefined && baseConfidence < existing.last.baseConfidence + UPDATE_MIN_GAIN) return undefined;
-    const patternId = existing ? existing.patternId : shortHash(key, version, detectedAtMs);
+    if (existing !== null && baseConfidence < existing.last.baseConfidence + UPDATE_MIN_GAIN) return false;
+    const patternId = existing ? existing.patternId : hashOf(state.symbol, SLOT_SUFFIX[slot]!, version, detectedAtMs);
     const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
 
     let adjustment = 0;
-    const reasons: string[] = [];
+    let reasons = NO_REASONS;
     if (this.fundamentals !== undefined && direction === 'BULLISH') {
       const facts = this.fundamentals.get(state.symbol);
       if (facts !== undefined && facts.asOfDate <= this.calendar.dayOf(detectedAtMs - 1).date) {
         const surprise = facts.epsSurprisePct ?? (facts.eps != null && facts.epsEstimate != null && facts.epsEstimate !== 0 ? ((facts.eps - facts.epsEstimate) / Math.abs(facts.epsEstimate)) * 100 : null);
         if (surprise != null && surprise > 0) {
           adjustment += 0.05;
+          reasons = [];
           reasons.push(`eps_surprise:+${surprise.toFixed(2)}%`);
         }
         if (facts.revenueYoYGrowthPct != null && facts.revenueYoYGrowthPct > 10) {
           adjustment += 0.03;
+          if (reasons === NO_REASONS) reasons = [];
           reasons.push(`revenue_yoy:+${facts.revenueYoYGrowthPct.toFixed(2)}%`);
         }
       }
@@ -493,62 +539,98 @@ export class PatternEngine implements PatternSink {
       sourceOffset: this.ctxRef.offset,
     };
     this.seq += 1;
-    if (existing) {
-      existing.seq = this.seq;
-      existing.expiresAtMs = expiresAtMs;
-      existing.last = record;
+    let active = existing;
+    if (active) {
+      active.seq = this.seq;
+      active.expiresAtMs = expiresAtMs;
+      active.last = record;
     } else {
-      this.actives.set(key, { key, slot, patternId, seq: this.seq, expiresAtMs, last: record });
+      active = { symbol: state.symbol, slot, patternId, seq: this.seq, expiresAtMs, last: record };
+      state.actives[slot] = active;
+      this.activePatterns += 1;
     }
-    state.activeBase[slot] = base;
-    this.pushHeap({ at: expiresAtMs, seq: this.seq, key });
+    this.pushHeap(expiresAtMs, this.seq, active);
     this.out.push(record);
-    return { key, record };
+    return true;
   }
 
-  private pushHeap(entry: HeapEntry): void {
-    const heap = this.heap;
-    heap.push(entry);
-    let index = heap.length - 1;
+  private pushHeap(at: number, seq: number, active: ActivePattern): void {
+    if (this.heapSize === this.heapAt.length) {
+      const grownAt = new Float64Array(this.heapSize * 2);
+      grownAt.set(this.heapAt);
+      this.heapAt = grownAt;
+      const grownSeq = new Float64Array(this.heapSize * 2);
+      grownSeq.set(this.heapSeq);
+      this.heapSeq = grownSeq;
+    }
+    const heapAt = this.heapAt;
+    const heapSeq = this.heapSeq;
+    const heapRef = this.heapRef;
+    let index = this.heapSize;
+    this.heapSize += 1;
     while (index > 0) {
       const parent = (index - 1) >> 1;
-      const child = heap[index]!;
-      const up = heap[parent]!;
-      if (!before(child, up)) break;
-      heap[index] = up;
-      heap[parent] = child;
+      const parentAt = heapAt[parent]!;
+      if (!(at < parentAt || (at === parentAt && seq < heapSeq[parent]!))) break;
+      heapAt[index] = parentAt;
+      heapSeq[index] = heapSeq[parent]!;
+      heapRef[index] = heapRef[parent]!;
       index = parent;
     }
+    heapAt[index] = at;
+    heapSeq[index] = seq;
+    heapRef[index] = active;
   }
 
-  private popHeap(): HeapEntry {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) {
-      heap[0] = last;
+  /** Removes the heap's top and returns its pattern (the caller read the top's seq first). */
+  private popHeap(): ActivePattern {
+    const heapAt = this.heapAt;
+    const heapSeq = this.heapSeq;
+    const heapRef = this.heapRef;
+    const top = heapRef[0]!;
+    const size = this.heapSize - 1;
+    this.heapSize = size;
+    if (size > 0) {
+      // Sift the last entry down from the root.
+      const at = heapAt[size]!;
+      const seq = heapSeq[size]!;
+      const ref = heapRef[size]!;
       let index = 0;
       for (;;) {
         const left = index * 2 + 1;
+        if (left >= size) break;
         const right = left + 1;
-        let smallest = index;
-        if (left < heap.length && before(heap[left]!, heap[smallest]!)) smallest = left;
-        if (right < heap.length && before(heap[right]!, heap[smallest]!)) smallest = right;
-        if (smallest === index) break;
-        const swap = heap[index]!;
-        heap[index] = heap[smallest]!;
-        heap[smallest] = swap;
-        index = smallest;
+        let child = left;
+        if (right < size && (heapAt[right]! < heapAt[left]! || (heapAt[right] === heapAt[left] && heapSeq[right]! < heapSeq[left]!))) child = right;
+        const childAt = heapAt[child]!;
+        if (!(childAt < at || (childAt === at && heapSeq[child]! < seq))) break;
+        heapAt[index] = childAt;
+        heapSeq[index] = heapSeq[child]!;
+        heapRef[index] = heapRef[child]!;
+        index = child;
       }
+      heapAt[index] = at;
+      heapSeq[index] = seq;
+      heapRef[index] = ref;
     }
+    heapRef.length = size;
     return top;
   }
 
   /** The whole state, versioned and compressed (the `state` of a processor snapshot). */
   snapshot(): Buffer {
     // Indicator states may hold NaN ("not ready"): JSON writes it as null and restore() reads null back as NaN.
-    const symbols = JSON.stringify([...this.symbols.values()]);
-    const actives = JSON.stringify([...this.actives.values()]);
+    const states: Omit<SymbolState, 'actives'>[] = [];
+    const activeList: ActivePattern[] = [];
+    for (const state of this.symbols.values()) {
+      const { actives, ...rest } = state;
+      states.push(rest);
+      for (const active of actives) if (active !== null) activeList.push(active);
+    }
+    // Ordered by seq so that the snapshot does not depend on slot order (any order would restore the same heap).
+    activeList.sort((a, b) => a.seq - b.seq);
+    const symbols = JSON.stringify(states);
+    const actives = JSON.stringify(activeList);
     const header = JSON.stringify({ version: ENGINE_VERSION, clock: this.clock, seq: this.seq, pendingCloseMs: this.pendingCloseMs });
     return gzipSync(Buffer.from(`${header}\n${symbols}\n${actives}`, 'utf8'));
   }
@@ -562,12 +644,17 @@ export class PatternEngine implements PatternSink {
     engine.clock = header.clock;
     engine.seq = header.seq;
     engine.pendingCloseMs = header.pendingCloseMs ?? Number.NaN;
-    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as SymbolState[];
-    for (const state of symbols) engine.symbols.set(state.symbol, state);
+    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as Omit<SymbolState, 'actives'>[];
+    for (const saved of symbols) {
+      const state: SymbolState = { ...saved, actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null) };
+      engine.symbols.set(state.symbol, state);
+      if (state.symbol === engine.benchmark) engine.benchmarkState = state;
+    }
     const actives = JSON.parse(activesText!) as ActivePattern[];
     for (const active of actives) {
-      engine.actives.set(active.key, active);
-      engine.pushHeap({ at: active.expiresAtMs, seq: active.seq, key: active.key });
+      engine.symbols.get(active.symbol)!.actives[active.slot] = active;
+      engine.activePatterns += 1;
+      engine.pushHeap(active.expiresAtMs, active.seq, active);
     }
     return engine;
   }
@@ -578,8 +665,4 @@ export class SnapshotVersionError extends Error {
   constructor(readonly found: number) {
     super(`snapshot written by engine version ${found}, this is version ${ENGINE_VERSION}`);
   }
-}
-
-function before(a: HeapEntry, b: HeapEntry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
 }
