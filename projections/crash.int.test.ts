@@ -1,19 +1,33 @@
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { loadPlatformConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
-import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
+import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
+import { BATCH_STEPS, DB_BATCH_STEPS, REDIS_BATCH_STEPS, type BatchStep, type FaultHook } from './faults.js';
 import { minuteBars, patternEvents } from './fixtures.js';
 import { migrate } from './migrate.js';
-import { BATCH_STEPS, type BatchStep, type FaultHook } from './pg-writer.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
+import { redisKeys, type RedisKeys } from './redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-crash-test', { level: 'silent' });
+const APPLICATION_NAME = 'tickflow-crash-under-test';
 
 class InjectedCrash extends Error {
   override name = 'InjectedCrash';
+}
+
+/**
+ * A one-connection pool for the test's own reads. `end()` resolves before the server has closed the backend, so
+ * the `DROP DATABASE ... WITH (FORCE)` of the cleanup can still terminate it: that late error is expected.
+ */
+function testPool(url: string): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool.on('error', () => {});
+  return pool;
 }
 
 /** Snapshot of everything the projection wrote, to compare runs. */
@@ -24,12 +38,48 @@ async function tables(pool: pg.Pool) {
   return { events: events.rows, current: current.rows, bars: bars.rows };
 }
 
+/** The read model under a prefix, prefix stripped; version counters left out (their values count announcements). */
+async function readModel(redis: Redis, prefix: string): Promise<Record<string, unknown>> {
+  const model: Record<string, unknown> = {};
+  const names = (await redis.keys(`${prefix}*`)).filter((key) => !key.includes(':version:')).sort();
+  for (const key of names) {
+    const type = await redis.type(key);
+    const name = key.slice(prefix.length);
+    if (type === 'string') model[name] = await redis.get(key);
+    else if (type === 'hash') model[name] = await redis.hgetall(key);
+    else if (type === 'zset') model[name] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
+    else model[name] = `unexpected ${type}`;
+  }
+  return model;
+}
+
+/** True when the Redis projection's own offsets reached the log ends. */
+async function redisReached(redis: Redis, keys: RedisKeys, ends: Map<string, Map<number, number>>): Promise<boolean> {
+  const stored = await redis.hgetall(keys.offsets('redis'));
+  for (const [topic, partitions] of ends) {
+    for (const [partition, high] of partitions) {
+      if (high > 0 && Number(stored[`${topic}:${partition}`] ?? -1) < high) return false;
+    }
+  }
+  return true;
+}
+
+/** How a planned crash happens: an exception at the step, or PostgreSQL killing the projector's connections there. */
+type CrashMode = 'throw' | 'kill-connection';
+interface PlannedCrash {
+  readonly step: BatchStep;
+  readonly mode: CrashMode;
+}
+
 describe('crash injection at every step of a batch', () => {
   let topics: TestKafka;
   let faulty: TestDatabase;
   let clean: TestDatabase;
-  const events = patternEvents(300, 11);
-  const bars = minuteBars(['AAPL', 'MSFT', 'NVDA'], 30);
+  let redis: Redis;
+  const faultyPrefix = uniqueRedisPrefix('crash-faulty');
+  const cleanPrefix = uniqueRedisPrefix('crash-clean');
+  const events = patternEvents(400, 11);
+  const bars = minuteBars(['AAPL', 'MSFT', 'NVDA', 'AMZN', 'TSLA'], 80);
 
   beforeAll(async () => {
     [topics, faulty, clean] = await Promise.all([
@@ -38,85 +88,125 @@ describe('crash injection at every step of a batch', () => {
       createTestDatabase('crash_clean'),
     ]);
     await Promise.all([migrate(faulty.url), migrate(clean.url)]);
-    // Several sends, so that the projector sees several batches per partition.
-    for (let start = 0; start < events.length; start += 60) {
-      await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', events.slice(start, start + 60).map((event) => ({ key: event.symbol, value: event })));
-    }
-    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', bars.map((value) => ({ key: value.symbol, value })));
+    redis = new Redis(loadPlatformConfig().REDIS_URL);
   });
 
   afterAll(async () => {
+    for (const prefix of [faultyPrefix, cleanPrefix]) {
+      const names = await redis.keys(`${prefix}*`);
+      if (names.length > 0) await redis.del(...names);
+    }
+    redis?.disconnect();
     await Promise.all([topics?.cleanup(), faulty?.drop(), clean?.drop()]);
   });
 
-  const run = async (url: string, faultHook: FaultHook | undefined, groupPrefix: string) => {
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
-    const handles: ProjectorHandle[] = [];
-    const start = async () => {
-      handles.push(
-        await startProjector({
-          databaseUrl: url,
-          brokers: topics.brokers,
-          registryUrl: topics.registryUrl,
-          topicPrefix: topics.prefix,
-          projections: ['patterns', 'bars'],
-          groupPrefix,
-          logger,
-          faultHook,
-        }),
-      );
-    };
-    return { pool, handles, start };
+  const projector = (url: string, redisPrefix: string, groupPrefix: string, faultHook?: FaultHook): Promise<ProjectorHandle> =>
+    startProjector({
+      databaseUrl: url,
+      brokers: topics.brokers,
+      registryUrl: topics.registryUrl,
+      topicPrefix: topics.prefix,
+      redisUrl: loadPlatformConfig().REDIS_URL,
+      redisKeyPrefix: redisPrefix,
+      projections: ['patterns', 'bars', 'redis'],
+      groupPrefix,
+      logger,
+      faultHook,
+    });
+
+  const produceSlice = async (eventSlice: typeof events, barSlice: typeof bars) => {
+    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', eventSlice.map((event) => ({ key: event.symbol, value: event })));
+    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', barSlice.map((value) => ({ key: value.symbol, value })));
   };
 
-  it('gives the same tables as a clean run, with every event applied exactly once', async () => {
+  const caughtUp = async (pool: pg.Pool, keys: RedisKeys) => {
     const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix), topicName('minuteAggregates', topics.prefix)]);
-    const reached = async (pool: pg.Pool) =>
-      (await offsetsReached(pool, 'patterns', new Map([...ends].filter(([topic]) => topic.includes('patterns'))))) &&
-      (await offsetsReached(pool, 'bars', new Map([...ends].filter(([topic]) => topic.includes('aggs')))));
+    const of = (fragment: string) => new Map([...ends].filter(([topic]) => topic.includes(fragment)));
+    return (await offsetsReached(pool, 'patterns', of('patterns'))) && (await offsetsReached(pool, 'bars', of('aggs'))) && (await redisReached(redis, keys, ends));
+  };
 
-    // Reference: a run without faults.
-    const reference = await run(clean.url, undefined, `${topics.prefix}clean.`);
-    await reference.start();
-    await vi.waitFor(async () => expect(await reached(reference.pool)).toBe(true), { timeout: 60_000, interval: 250 });
-    await reference.handles[0]!.stop();
-    const expected = await tables(reference.pool);
-    await reference.pool.end();
-    expect(expected.events).toHaveLength(events.length);
-
-    // Faulty: each step of the batch transaction crashes once, in turn, on both projections.
-    const pending: Record<string, BatchStep[]> = { patterns: [...BATCH_STEPS], bars: [...BATCH_STEPS] };
+  it('gives the same tables and read model as a clean run, every event applied exactly once, every change announced', async () => {
+    // Each projection crashes once per step: the database ones by exception at every step from consume to the
+    // notice, then by losing their connection at every step of the transaction; the Redis one at every step of its
+    // batch. Every crash is spent on a fresh batch (the test produces one per round), so kafkajs retries once.
+    const dbPlan: PlannedCrash[] = [
+      ...DB_BATCH_STEPS.map((step): PlannedCrash => ({ step, mode: 'throw' })),
+      ...BATCH_STEPS.map((step): PlannedCrash => ({ step, mode: 'kill-connection' })),
+    ];
+    const plans: Record<string, PlannedCrash[]> = { patterns: dbPlan, bars: dbPlan, redis: REDIS_BATCH_STEPS.map((step) => ({ step, mode: 'throw' })) };
+    const armed = new Map<string, PlannedCrash>();
     const crashed: string[] = [];
-    const hook: FaultHook = (step, context) => {
-      const queue = pending[context.projection]!;
-      if (queue[0] === step) {
-        queue.shift();
-        crashed.push(`${context.projection}:${step}`);
-        throw new InjectedCrash(`injected crash at ${step}`);
-      }
+    const killer = testPool(faulty.url);
+    const hook: FaultHook = async (step, context) => {
+      const planned = armed.get(context.projection);
+      if (planned?.step !== step) return;
+      armed.delete(context.projection);
+      crashed.push(`${context.projection}:${planned.mode}:${step}`);
+      if (planned.mode === 'throw') throw new InjectedCrash(`injected crash at ${step}`);
+      await killer.query('SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [APPLICATION_NAME]);
     };
-    const faultyRun = await run(faulty.url, hook, `${topics.prefix}faulty.`);
-    await faultyRun.start();
-    await vi.waitFor(() => expect(pending.patterns!.length + pending.bars!.length).toBe(0), { timeout: 90_000, interval: 250 });
-    // A process crash, too: the projector is dropped and a new one starts from the stored offsets.
-    await faultyRun.handles[0]!.stop();
-    await faultyRun.start();
-    await vi.waitFor(async () => expect(await reached(faultyRun.pool)).toBe(true), { timeout: 90_000, interval: 250 });
-    await faultyRun.handles[1]!.stop();
-    expect(crashed).toHaveLength(2 * BATCH_STEPS.length);
 
-    const actual = await tables(faultyRun.pool);
-    await faultyRun.pool.end();
+    const faultyUrl = new URL(faulty.url);
+    faultyUrl.searchParams.set('application_name', APPLICATION_NAME);
+    const pool = testPool(faulty.url);
+    const keys = redisKeys(faultyPrefix);
+    let handle = await projector(faultyUrl.toString(), faultyPrefix, `${topics.prefix}faulty.`, hook);
+    const rounds = Math.max(...Object.values(plans).map((plan) => plan.length));
+    const perRound = { events: Math.floor(events.length / (rounds + 1)), bars: Math.floor(bars.length / (rounds + 1)) };
+    try {
+      for (let round = 0; round < rounds; round += 1) {
+        for (const [projection, plan] of Object.entries(plans)) if (plan[round]) armed.set(projection, plan[round]!);
+        await produceSlice(events.slice(round * perRound.events, (round + 1) * perRound.events), bars.slice(round * perRound.bars, (round + 1) * perRound.bars));
+        await vi.waitFor(async () => {
+          expect([...armed.keys()]).toEqual([]);
+          expect(await caughtUp(pool, keys)).toBe(true);
+        }, { timeout: 60_000, interval: 200 });
+        // A process crash right after a commit whose notice was never sent: a new projector starts from the stored offsets.
+        if (plans.patterns![round]?.step === 'after-commit' && plans.patterns![round]?.mode === 'throw') {
+          await handle.stop();
+          handle = await projector(faultyUrl.toString(), faultyPrefix, `${topics.prefix}faulty.`, hook);
+        }
+      }
+      await produceSlice(events.slice(rounds * perRound.events), bars.slice(rounds * perRound.bars));
+      await vi.waitFor(async () => expect(await caughtUp(pool, keys)).toBe(true), { timeout: 60_000, interval: 200 });
+      // Every recorded change was announced (the outbox drains), whatever step crashed.
+      await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBe(0), { timeout: 30_000, interval: 200 });
+    } finally {
+      await handle.stop();
+      await killer.end();
+    }
+    expect(crashed).toHaveLength(2 * dbPlan.length + REDIS_BATCH_STEPS.length);
+
+    // Reference: a run without faults over the same topics.
+    const cleanPool = testPool(clean.url);
+    const reference = await projector(clean.url, cleanPrefix, `${topics.prefix}clean.`);
+    try {
+      await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(cleanPrefix))).toBe(true), { timeout: 60_000, interval: 250 });
+    } finally {
+      await reference.stop();
+    }
+    const expected = await tables(cleanPool);
+    await cleanPool.end();
+    expect(expected.events).toHaveLength(events.length);
+    expect(expected.bars).toHaveLength(bars.length);
+
+    const actual = await tables(pool);
+    await pool.end();
     expect(actual.events).toEqual(expected.events);
     expect(actual.current).toEqual(expected.current);
     expect(actual.bars).toEqual(expected.bars);
+    expect(await readModel(redis, faultyPrefix)).toEqual(await readModel(redis, cleanPrefix));
+    // Every symbol that changed has had its version bumped.
+    for (const symbol of new Set([...events.map((event) => event.symbol), ...bars.map((bar) => bar.symbol)])) {
+      expect(Number(await redis.get(keys.symbolVersion(symbol)))).toBeGreaterThan(0);
+    }
   });
 
   it('stays exactly once with two instances sharing the partitions through rebalances', async () => {
     const shared = await createTestDatabase('crash_shared');
     try {
       await migrate(shared.url);
-      const pool = new pg.Pool({ connectionString: shared.url, max: 1 });
+      const pool = testPool(shared.url);
       const instance = () =>
         startProjector({
           databaseUrl: shared.url,

@@ -7,7 +7,8 @@ import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { Notifier } from './notifier.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
-import { PgBatchWriter, type FaultHook, type PreparedMessage } from './pg-writer.js';
+import { faultPoint, type FaultHook } from './faults.js';
+import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';
 
 /** Turns decoded messages of a topic into prepared rows, tombstones, rejects and skips (pure but for the types). */
 export function prepareMessages(topicKey: TopicKey, topic: string, partition: number, decoded: Awaited<ReturnType<typeof decodeMessages>>): PreparedMessage[] {
@@ -63,17 +64,47 @@ export class DbProjectionSink implements PartitionSink {
       projection: options.offsetsName ?? options.projection,
       tableSuffix: options.tableSuffix,
       faultHook: options.faultHook,
+      recordNotices: options.notifier !== undefined,
     });
   }
 
-  storedOffsets(topic: string): Promise<Map<number, number>> {
+  private get offsetsName(): string {
+    return this.options.offsetsName ?? this.options.projection;
+  }
+
+  /** Called on every assignment: also announces what a crash or a Redis outage left unannounced. */
+  async storedOffsets(topic: string): Promise<Map<number, number>> {
+    await this.announcePending(topic).catch((error: unknown) => this.options.logger.warn({ err: error, topic }, 'announcing pending notices failed; the next batch retries'));
     return this.writer.storedOffsets(topic);
+  }
+
+  /**
+   * Announces the recorded, not yet announced changes of a topic (one partition, or all): one version bump and
+   * notice for their symbols, then the records go. Announcing twice is harmless (an extra version bump).
+   */
+  private async announcePending(topic: string, partition?: number): Promise<void> {
+    const notifier = this.options.notifier;
+    if (!notifier) return;
+    const { rows } = await this.pool.query<{ partition: number; next_offset: string; symbols: string[] }>(
+      `SELECT partition, next_offset, symbols FROM projection_notices WHERE projection = $1 AND topic = $2 AND ($3::int IS NULL OR partition = $3)`,
+      [this.offsetsName, topic, partition ?? null],
+    );
+    if (rows.length === 0) return;
+    const symbols = [...new Set(rows.flatMap((row) => row.symbols))].sort();
+    const notice = await notifier.announce(`db.${this.options.projection}`, symbols, this.options.projection === 'patterns');
+    if (notice === undefined) return; // Redis is away: the records stay for the next attempt
+    await this.pool.query(
+      `DELETE FROM projection_notices WHERE projection = $1 AND topic = $2 AND (partition, next_offset) IN (SELECT * FROM unnest($3::int[], $4::bigint[]))`,
+      [this.offsetsName, topic, rows.map((row) => row.partition), rows.map((row) => row.next_offset)],
+    );
   }
 
   async write(batch: PartitionBatch): Promise<SinkOutcome> {
     const topicKey = this.options.topics.get(batch.topic);
     if (topicKey === undefined) throw new RangeError(`projection ${this.options.projection} does not read topic ${batch.topic}`);
     const started = performance.now();
+    const fault = faultPoint(this.options.faultHook, { projection: this.offsetsName, topic: batch.topic, partition: batch.partition, firstOffset: Number(batch.messages[0]?.offset ?? -1) });
+    await fault('consume');
     const decoded = await decodeMessages(this.options.codec, batch.messages);
     const messages = prepareMessages(topicKey, batch.topic, batch.partition, decoded);
     const outcome = await this.writer.write({ table: tableForTopic(topicKey), topic: batch.topic, partition: batch.partition, messages, believed: batch.believed });
@@ -89,7 +120,12 @@ export class DbProjectionSink implements PartitionSink {
     this.options.metrics.nextOffset.set({ ...labels, partition: String(batch.partition) }, outcome.nextOffset);
     this.options.onApplied?.(batch.topic, batch.partition, outcome.nextOffset);
     if (outcome.rows > 0 && this.options.notifier) {
-      await this.options.notifier.announce(`db.${this.options.projection}`, outcome.symbols, this.options.projection === 'patterns');
+      await fault('notify');
+      // The rows are committed: a failed announcement stays recorded for the next batch, it must not fail this one.
+      await this.announcePending(batch.topic, batch.partition).catch((error: unknown) =>
+        this.options.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'announcing the batch failed; the next batch retries'),
+      );
+      await fault('after-notify');
     }
     if (this.pool.waitingCount > 0) {
       this.options.metrics.paused.inc(labels);

@@ -2,21 +2,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { faultPoint, type FaultHook } from './faults.js';
 import { applySql, copySql, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
 
-/** The steps of one batch transaction, in order; a fault hook may throw at any of them (crash injection). */
-export const BATCH_STEPS = ['begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit'] as const;
-export type BatchStep = (typeof BATCH_STEPS)[number];
-
-export interface FaultContext {
-  readonly projection: string;
-  readonly topic: string;
-  readonly partition: number;
-  readonly firstOffset: number;
-}
-
-/** Called at every step of every batch; throwing simulates a crash there. Tests only. */
-export type FaultHook = (step: BatchStep, context: FaultContext) => void | Promise<void>;
 
 /** One message of a batch, already turned into a row, a tombstone, a reject, or nothing (skipped copy). */
 export type PreparedMessage =
@@ -71,6 +59,11 @@ export class PgBatchWriter {
       /** Suffix of the target tables (rebuilds write into `<table>__rebuild`). */
       readonly tableSuffix?: string;
       readonly faultHook?: FaultHook;
+      /**
+       * Record each batch's changed symbols in `projection_notices` inside the transaction (an outbox): the
+       * notice after COMMIT can then be lost to a crash or a Redis outage and still be sent later.
+       */
+      readonly recordNotices?: boolean;
     },
   ) {}
 
@@ -87,12 +80,15 @@ export class PgBatchWriter {
     if (batch.messages.length === 0) throw new RangeError('an empty batch has no offsets to store');
     const firstOffset = batch.messages[0]!.offset;
     const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
-    const context: FaultContext = { projection: this.options.projection, topic: batch.topic, partition: batch.partition, firstOffset };
-    const fault = async (step: BatchStep) => {
-      if (this.options.faultHook) await this.options.faultHook(step, context);
-    };
+    const fault = faultPoint(this.options.faultHook, { projection: this.options.projection, topic: batch.topic, partition: batch.partition, firstOffset });
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out client has no pool listener: a connection lost between two queries (server restart, terminated
+    // backend) would be an uncaught 'error' event. The next query then fails and the batch is retried.
+    const onConnectionError = (error: Error) => {
+      broken = error;
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       // Rows and offsets commit together, so losing the last commits in a server crash loses both consistently and
@@ -130,6 +126,16 @@ export class PgBatchWriter {
         );
       }
       await fault('rejects');
+      const symbols = new Set<string>();
+      for (const message of rows) if (message.kind === 'row' || message.kind === 'tombstone') symbols.add(String(message.row[symbolColumn(batch.table)]));
+      const changed = [...symbols].sort();
+      if (this.options.recordNotices && changed.length > 0) {
+        await client.query(
+          `INSERT INTO projection_notices (projection, topic, partition, next_offset, symbols) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT DO NOTHING`,
+          [this.options.projection, batch.topic, batch.partition, plan.nextOffset, changed],
+        );
+      }
       await client.query(
         `INSERT INTO projection_offsets (projection, topic, partition, next_offset, updated_at) VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (projection, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()`,
@@ -139,15 +145,14 @@ export class PgBatchWriter {
       await fault('commit');
       await client.query('COMMIT');
       await fault('after-commit');
-      const symbols = new Set<string>();
-      for (const message of rows) if (message.kind === 'row' || message.kind === 'tombstone') symbols.add(String(message.row[symbolColumn(batch.table)]));
-      return { action: 'apply', nextOffset: plan.nextOffset, rows: rows.length, rejected: rejects.length, symbols: [...symbols].sort() };
+      return { action: 'apply', nextOffset: plan.nextOffset, rows: rows.length, rejected: rejects.length, symbols: changed };
     } catch (error) {
       broken = error instanceof Error ? error : new Error(String(error));
       await client.query('ROLLBACK').catch(() => {});
       throw error;
     } finally {
       // A connection that failed mid-COPY may be in any state: destroy it rather than return it to the pool.
+      client.off('error', onConnectionError);
       client.release(broken);
     }
   }

@@ -12,7 +12,7 @@ import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier } from './notifier.js';
 import { PartitionConsumer } from './partition-consumer.js';
-import type { FaultHook } from './pg-writer.js';
+import type { FaultHook } from './faults.js';
 import { parseProjectionNotice, redisKeys } from './redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 
@@ -43,7 +43,7 @@ export interface StartProjectorOptions {
   readonly clientId?: string;
   readonly logger?: Logger;
   readonly registry?: Registry;
-  /** Crash injection at every step of a database batch (tests). */
+  /** Crash injection at every step of a batch, database and Redis (tests). */
   readonly faultHook?: FaultHook;
 }
 
@@ -110,7 +110,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   for (const name of projections) {
     if (name === REDIS_PROJECTION) {
       const topics = topicMap(REDIS_TOPICS, prefix);
-      const sink = new RedisProjectionSink(modelRedis!, { keys, topics, codec, logger: logger.child({ projection: name }), metrics });
+      const sink = new RedisProjectionSink(modelRedis!, { keys, topics, codec, logger: logger.child({ projection: name }), metrics, faultHook: options.faultHook });
       consumers.push(new PartitionConsumer(kafka, { groupId: `${groupPrefix}${name}`, topics: [...topics.keys()], sink, logger: logger.child({ projection: name }) }));
       continue;
     }

@@ -3,6 +3,7 @@ import type { AvroCodec } from '../platform/codec.js';
 import type { Logger } from '../platform/logger.js';
 import type { TopicKey } from '../platform/topics.js';
 import { planBatch } from './core.js';
+import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
@@ -59,6 +60,8 @@ export class RedisProjectionSink implements PartitionSink {
       readonly codec: AvroCodec;
       readonly logger: Logger;
       readonly metrics: ProjectorMetrics;
+      /** Crash injection at every step of a batch (tests). */
+      readonly faultHook?: FaultHook;
       /** Called after each applied batch (rebuild progress). */
       readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
     },
@@ -86,6 +89,8 @@ export class RedisProjectionSink implements PartitionSink {
     const field = this.field(batch.topic, batch.partition);
     const firstOffset = Number(batch.messages[0]!.offset);
     const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
+    const fault = faultPoint(this.options.faultHook, { projection: REDIS_PROJECTION, topic: batch.topic, partition: batch.partition, firstOffset });
+    await fault('consume');
 
     await this.redis.watch(offsetsKey);
     try {
@@ -98,6 +103,7 @@ export class RedisProjectionSink implements PartitionSink {
       }
       const plan = planBatch({ stored, believed: batch.believed, firstOffset, lastOffset });
       if (plan.action === 'seek') return plan;
+      await fault('watch');
       const fresh = batch.messages.filter((message) => Number(message.offset) >= plan.from);
       const decoded = await decodeMessages(this.options.codec, fresh);
       const values = decoded.flatMap((message) => (message.kind === 'value' ? [message.value] : []));
@@ -128,6 +134,7 @@ export class RedisProjectionSink implements PartitionSink {
       if (patternsChanged) multi.incr(keys.patternsVersion());
       multi.incr(keys.projectionVersion(REDIS_PROJECTION));
       multi.hset(offsetsKey, field, String(plan.nextOffset));
+      await fault('exec');
       const results = await multi.exec();
       if (results === null) {
         // Another writer moved the offsets between WATCH and EXEC: re-read and seek there.
@@ -141,11 +148,13 @@ export class RedisProjectionSink implements PartitionSink {
       this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });
       this.options.metrics.rows.inc(labels, values.length);
       if (skipped > 0) this.options.logger.debug({ topic: batch.topic, skipped }, 'messages without a value skipped by the Redis projection');
+      await fault('after-exec');
       const notice: ProjectionNotice = { projection: REDIS_PROJECTION, version, symbols: [...symbols].sort(), patternsChanged };
       await this.redis.publish(keys.channel(), JSON.stringify(notice)).catch((error: unknown) => {
         this.options.metrics.noticeFailures.inc({ projection: REDIS_PROJECTION });
         this.options.logger.warn({ err: error }, 'publishing the Redis projection notice failed');
       });
+      await fault('publish');
       this.options.onApplied?.(batch.topic, batch.partition, plan.nextOffset);
       return { action: 'apply', nextOffset: plan.nextOffset };
     } finally {
