@@ -6,7 +6,10 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
+import { createProjectorMetrics } from '../projections/metrics.js';
 import { migrate } from '../projections/migrate.js';
+import { Notifier } from '../projections/notifier.js';
+import type { PatternChange } from '../projections/pattern-scopes.js';
 import { redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { createApp } from './app.js';
@@ -111,7 +114,7 @@ function apiConfig(overrides: Record<string, string> = {}) {
   return loadApiConfig({ API_REDIS_PREFIX: `${prefix}api:`, API_RATE_LIMIT_PER_MINUTE: '100000', API_AUTH_RATE_LIMIT_PER_MINUTE: '100000', API_CORS_ORIGINS: 'http://dash.example', ...overrides });
 }
 
-function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void } = {}) {
+function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void; scanCountCap?: number } = {}) {
   return createApp({
     db: pool,
     redis: 'redis' in options ? options.redis : redis,
@@ -123,6 +126,7 @@ function buildApp(options: { redis?: Redis | undefined; config?: Record<string, 
     projectionLag: options.lag === undefined ? undefined : async () => ({ records: options.lag!, partitions: 1 }),
     now: () => clock.now,
     notices: options.notices,
+    scanCountCap: options.scanCountCap,
   });
 }
 
@@ -323,11 +327,11 @@ describe('GET /api/patterns/scan', () => {
     await call('GET', broad);
     expect((await call('GET', broad)).body.timings.cache).toBe('hit');
     // A broad scan is served stale (within API_CACHE_MAX_STALE_MS) while one refresh runs behind it.
-    await redis.incr(keys.patternsVersion());
+    await redis.incr(keys.patternsUnscopedVersion());
     expect((await call('GET', broad)).body.timings.cache).toBe('stale');
     await vi.waitFor(async () => expect((await call('GET', broad)).body.timings.cache).toBe('hit'));
     // Past the allowed staleness it is recomputed before answering.
-    await redis.incr(keys.patternsVersion());
+    await redis.incr(keys.patternsUnscopedVersion());
     clock.now += 2_000;
     try {
       expect((await call('GET', broad)).body.timings.cache).toBe('miss');
@@ -339,6 +343,64 @@ describe('GET /api/patterns/scan', () => {
     expect(metrics.text).toMatch(/tickflow_api_cache_hit_ratio\{stage="api"\} 0\.\d+/);
     expect(metrics.text).toMatch(/tickflow_api_cache_served_ratio\{stage="api"\} 0\.\d+/);
     expect(metrics.text).toContain('tickflow_api_cache_requests_total{kind="scan",outcome="hit",stage="api"}');
+  });
+
+  it('keeps broad pages exact: only a change to a row on the page, or one that can enter it, invalidates it', async () => {
+    const exact = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createProjectorMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
+    const outcome = async (url: string) => (await call('GET', url, { target: exact })).body.timings.cache as string;
+    const state = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({ tier, confidence, relativeStrength: 1, volume: 10_000, detectedAt: T0, ...extra });
+    const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0';
+    const first = await call('GET', url, { target: exact });
+    expect(first.body.timings.cache).toBe('miss');
+    expect(first.body.pagination.total_capped).toBe(true);
+    expect(await outcome(url)).toBe('hit');
+    const [top, second] = first.body.data as { id: string; symbol: string; confidence: number }[];
+    const offPage = seeded.find((row) => row.tier === 'DAILY' && row.status === 'active' && row.symbol !== top!.symbol && row.symbol !== second!.symbol && row.confidence < second!.confidence)!;
+    expect(offPage).toBeDefined();
+
+    // Another tier, or a confidence below the page's last row, on a symbol not on the page: still exact.
+    await notifier.announce('db.patterns', [offPage.symbol], true, [state('INTRADAY', 0.99), state('DAILY', second!.confidence - 0.01)]);
+    expect(await outcome(url)).toBe('hit');
+    // A row that enters the page: recomputed, and it shows.
+    await pool.query('UPDATE patterns SET confidence = 0.995 WHERE pattern_id = $1', [offPage.id]);
+    try {
+      await notifier.announce('db.patterns', [offPage.symbol], true, [state('DAILY', 0.995)]);
+      const entered = await call('GET', url, { target: exact });
+      expect(entered.body.timings.cache).toBe('miss');
+      expect(entered.body.data[0].id).toBe(offPage.id);
+      expect(await outcome(url)).toBe('hit');
+    } finally {
+      await pool.query('UPDATE patterns SET confidence = $2 WHERE pattern_id = $1', [offPage.id, offPage.confidence]);
+    }
+    // A change to a symbol on the page (whatever its new state), or an announcement without detail: recomputed.
+    await notifier.announce('db.patterns', [offPage.symbol], true, [state('DAILY', 0.1)]);
+    expect(await outcome(url)).toBe('miss');
+    await notifier.announce('db.patterns', [top!.symbol], true, [state('DAILY', 0.1)]);
+    expect(await outcome(url)).toBe('miss');
+    await notifier.announce('db.patterns', [], true);
+    expect(await outcome(url)).toBe('miss');
+    expect(await outcome(url)).toBe('hit');
+
+    // An exact (uncapped) total changes with any row of the tier it counts, wherever that row sorts.
+    const uncapped = buildApp({ config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
+    const combo = async () => (await call('GET', '/api/patterns/scan?timeframe=Combo', { target: uncapped })).body.timings.cache as string;
+    expect(await combo()).toBe('miss');
+    expect(await combo()).toBe('hit');
+    await notifier.announce('db.patterns', ['ZZZZ'], true, [state('DAILY', 0.1)]);
+    expect(await combo()).toBe('hit');
+    await notifier.announce('db.patterns', ['ZZZZ'], true, [state('COMBO', 0.1)]);
+    expect(await combo()).toBe('miss');
+
+    // Another instance (no remembered dependencies) validates the entry from the keys stored with it.
+    const other = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
+    expect((await call('GET', url, { target: other })).body.timings.cache).toBe('hit');
+    // Page 2 depends on the symbols of page 1 as well.
+    const pageTwo = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0&page=2';
+    expect(await outcome(pageTwo)).toBe('miss');
+    expect(await outcome(pageTwo)).toBe('hit');
+    await notifier.announce('db.patterns', [top!.symbol], true, [state('DAILY', 0.1)]);
+    expect(await outcome(pageTwo)).toBe('miss');
   });
 
   it('refreshes hot entries ahead of their readers when a projection notice makes them stale', async () => {

@@ -1,5 +1,6 @@
-import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
-import { canonicalJson, shortHash, type ScanQuery } from './scan.js';
+import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../projections/pattern-scopes.js';
+import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../projections/redis-keys.js';
+import { canonicalJson, shortHash, sortValueOf, type PatternView, type ScanQuery } from './scan.js';
 
 /**
  * Pure cache addressing. An entry's key is the normalised query; the entry stores the projection versions it
@@ -15,16 +16,70 @@ export const MAX_SYMBOL_SCOPED_VERSIONS = 50;
 
 export type CacheScope = { readonly kind: 'patterns' } | { readonly kind: 'symbols'; readonly symbols: readonly string[] };
 
-/** What a scan's result depends on: its symbols' versions when it names few symbols, else every pattern. */
+/** What a scan's result depends on: its symbols' versions when it names few symbols, else its pattern scopes. */
 export function scanScope(query: ScanQuery): CacheScope {
   const symbols = query.filters.symbols;
   if (symbols !== undefined && symbols.length > 0 && symbols.length <= MAX_SYMBOL_SCOPED_VERSIONS) return { kind: 'symbols', symbols };
   return { kind: 'patterns' };
 }
 
-/** The projection version keys (owned by projections/redis-keys.ts) a scope's entries depend on. */
-export function versionKeysOf(scope: CacheScope, keys: RedisKeys): string[] {
-  return scope.kind === 'patterns' ? [keys.patternsVersion()] : scope.symbols.map((symbol) => keys.symbolVersion(symbol));
+/** The projection version keys (owned by projections/redis-keys.ts) a few-symbol scan depends on (broad scans: broadScanGuard). */
+export function symbolVersionKeys(symbols: readonly string[], keys: RedisKeys): string[] {
+  return symbols.map((symbol) => keys.symbolVersion(symbol));
+}
+
+const ALL_TIERS: readonly TierKey[] = ['intraday', 'daily', 'combo'];
+
+const tiersOf = (query: ScanQuery): readonly TierKey[] => (query.filters.tiers.length > 0 ? query.filters.tiers.map(tierKey) : ALL_TIERS);
+
+/**
+ * The guard of a broad scan: versions that every change which could alter it bumps (the unscoped patterns
+ * version and the `any` scope of each tier it selects). Read before the load; the precise dependencies
+ * (broadScanDependencies) are read after it and trusted only if the guard did not move meanwhile.
+ */
+export function broadScanGuard(query: ScanQuery, keys: RedisKeys): string[] {
+  return [keys.patternsUnscopedVersion(), ...tiersOf(query).map((tier) => keys.patternScopeVersion(anyScope(tier)))];
+}
+
+/** What a computed broad scan page needs from scanPatterns: its rows (page + one look-ahead) and what precedes it. */
+export interface BroadScanResult {
+  readonly rows: readonly PatternView[];
+  /** Symbols of the rows on the pages before this one (offset paging); undefined when too deep to track. */
+  readonly leadingSymbols: readonly string[] | undefined;
+  readonly totalCapped: boolean;
+}
+
+/**
+ * The versions a broad scan page depends on, given its result. A change can alter the page only by
+ * (a) changing a row on it or on a page before it: that row's symbol version moves; or (b) making a row
+ * enter at or before the page's last row: the row's new state falls in a band scope at or before that row's
+ * sort value, in one of the tiers the scan selects. When the total is exact (not capped), any change in
+ * those tiers may alter it, so the page depends on the tiers' `any` scopes instead. `horizonMs` bounds the
+ * detection times of rows that may arrive while the entry lives (newest-first pages by detection time).
+ */
+export function broadScanDependencies(query: ScanQuery, result: BroadScanResult, keys: RedisKeys, horizonMs: number): string[] {
+  const tiers = tiersOf(query);
+  const { sortBy, sortOrder, perPage } = query.page;
+  const last = result.rows.slice(0, perPage).at(-1);
+  const whole = () => [keys.patternsUnscopedVersion(), ...tiers.map((tier) => keys.patternScopeVersion(anyScope(tier)))];
+  if (!result.totalCapped || result.leadingSymbols === undefined || last === undefined) return whole();
+  const descending = sortOrder === 'desc';
+  const boundary = sortValueOf(last, sortBy);
+  const before = (tier: TierKey): string[] | undefined => {
+    switch (sortBy) {
+      case 'confidence':
+      case 'rs':
+      case 'volume':
+        return sortedBeforeScopes(tier, sortBy, descending, boundary as number | null);
+      case 'detected_at':
+        return descending ? hourScopes(tier, hourOf(Date.parse(String(boundary))), hourOf(horizonMs + HOUR_MS)) : undefined;
+      case 'symbol':
+        return undefined;
+    }
+  };
+  const scopes = tiers.flatMap((tier) => before(tier) ?? [anyScope(tier)]);
+  const symbols = [...new Set([...result.leadingSymbols, ...result.rows.map((row) => row.symbol)])].sort();
+  return [keys.patternsUnscopedVersion(), ...scopes.map((scope) => keys.patternScopeVersion(scope)), ...symbols.map((symbol) => keys.symbolVersion(symbol))];
 }
 
 /** Cache key of a scan page. The cursor is part of it; the universe is not (it is resolved into symbols first). */
@@ -54,5 +109,7 @@ export function versionEtag(key: string, stamp: string): string {
 export function versionKeysChangedBy(notice: ProjectionNotice, keys: RedisKeys): Set<string> {
   const changed = new Set(notice.symbols.map((symbol) => keys.symbolVersion(symbol)));
   if (notice.patternsChanged) changed.add(keys.patternsVersion());
+  if (notice.patternsChanged && notice.scopes === undefined) changed.add(keys.patternsUnscopedVersion());
+  for (const scope of notice.scopes ?? []) changed.add(keys.patternScopeVersion(scope));
   return changed;
 }

@@ -17,7 +17,23 @@ interface Entry<T> {
   readonly v: string;
   /** When it was computed (epoch ms), which bounds the staleness of a stale hit. */
   readonly t: number;
+  /** The version keys the stamp covers, when they depend on the value (see `dependsOn`); else the reader's. */
+  readonly k?: readonly string[];
   readonly d: T;
+}
+
+export interface ReadOptions<T> {
+  /** Remember the entry as hot: refresh it as soon as a projection notice changes one of its version keys. */
+  readonly refreshAhead?: boolean;
+  /** Serve an entry computed at older versions if it is at most this old, while one refresh runs behind. */
+  readonly maxStaleMs?: number;
+  /**
+   * The version keys the value depends on, known only once it is computed (e.g. the symbols on a scan page).
+   * The `versionKeys` of the read are then a guard: every change that could matter bumps one of them, so if
+   * they did not move while the value was loaded, the dependency versions read right after the load are the
+   * ones the value was computed at. If they moved, the value is returned but not stored.
+   */
+  readonly dependsOn?: (value: T) => readonly string[];
 }
 
 export interface CacheMetrics {
@@ -85,10 +101,15 @@ export interface CacheOptions {
 
 interface HotEntry {
   readonly kind: string;
+  /** The guard keys of a value-dependent entry, else the entry's version keys. */
   readonly versionKeys: readonly string[];
   readonly load: () => Promise<unknown>;
+  readonly dependsOn: ((value: unknown) => readonly string[]) | undefined;
   lastRead: number;
 }
+
+/** How many entries' value-dependent version keys each instance remembers (so a hit stays one MGET). */
+const KNOWN_DEPENDENCIES = 5_000;
 
 /**
  * Read-through cache over Redis. One MGET reads the entry and the current versions of its scope; the
@@ -104,6 +125,8 @@ export class ReadThroughCache {
   /** Recently read refreshable entries, least recently read first (Map keeps insertion order). */
   private readonly hot = new Map<string, HotEntry>();
   private readonly refreshing = new Set<string>();
+  /** Entry key -> the version keys its stored entry was stamped over (value-dependent entries only). */
+  private readonly dependencies = new Map<string, readonly string[]>();
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -125,51 +148,83 @@ export class ReadThroughCache {
    * Reads through the cache. With `refreshAhead`, the entry is remembered as hot: when a projection notice
    * changes one of its version keys, `refreshAffected` recomputes it before the next reader asks.
    */
-  async read<T>(
-    kind: string,
-    key: string,
-    versionKeys: readonly string[],
-    load: () => Promise<T>,
-    options: { refreshAhead?: boolean; maxStaleMs?: number } = {},
-  ): Promise<CachedRead<T>> {
+  async read<T>(kind: string, key: string, versionKeys: readonly string[], load: () => Promise<T>, options: ReadOptions<T> = {}): Promise<CachedRead<T>> {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') return this.bypass(kind, load);
-    if (options.refreshAhead && this.hotLimit > 0) this.remember(key, { kind, versionKeys, load, lastRead: this.now() });
-    let stamp: string;
-    let raw: string | null;
+    const dependsOn = options.dependsOn as ((value: unknown) => readonly string[]) | undefined;
+    const hot: HotEntry = { kind, versionKeys, load, dependsOn, lastRead: this.now() };
+    if (options.refreshAhead && this.hotLimit > 0) this.remember(key, hot);
+    let guardStamp: string;
+    let entry: Entry<T> | undefined;
+    let entryStamp: string | undefined;
     try {
-      // One MGET reads the entry and the versions it must match: a single round trip per hit.
-      const [entryValue, ...versions] = await redis.mget(key, ...versionKeys);
-      raw = entryValue ?? null;
-      stamp = versionStamp(versions);
+      // One MGET reads the entry and the versions it must match (the keys it was stamped over, as last seen
+      // by this instance): a single round trip per hit. The guard keys are read too, for a miss's load.
+      const known = dependsOn ? (this.dependencies.get(key) ?? []) : [];
+      const [entryValue, ...versions] = await redis.mget(key, ...versionKeys, ...known);
+      guardStamp = versionStamp(versions.slice(0, versionKeys.length));
+      entry = entryValue === null || entryValue === undefined ? undefined : parseEntry<T>(entryValue);
+      if (entry) {
+        const stampedOver = entry.k ?? versionKeys;
+        if (sameKeys(stampedOver, dependsOn ? known : versionKeys)) entryStamp = dependsOn ? versionStamp(versions.slice(versionKeys.length)) : guardStamp;
+        else {
+          // Stamped over other keys than this instance last saw (another instance computed it): read those.
+          entryStamp = versionStamp(await redis.mget(...stampedOver));
+          if (dependsOn) this.know(key, stampedOver);
+        }
+      }
     } catch (error) {
       this.logger.warn({ err: error, key }, 'cache read failed; serving from PostgreSQL');
       return this.bypass(kind, load);
     }
-    if (raw !== null) {
-      try {
-        const entry = JSON.parse(raw) as Entry<T>;
-        if (entry.v === stamp) {
-          this.metrics.requests.inc({ kind, outcome: 'hit' });
-          return { value: entry.d, outcome: 'hit', stamp };
-        }
-        // Stale-while-revalidate: an entry computed less than maxStaleMs ago is served while one refresh runs behind.
-        if (options.maxStaleMs !== undefined && options.maxStaleMs > 0 && this.now() - entry.t <= options.maxStaleMs) {
-          this.metrics.requests.inc({ kind, outcome: 'stale' });
-          void this.refresh(key, { kind, versionKeys, load, lastRead: this.now() });
-          return { value: entry.d, outcome: 'stale', stamp: entry.v };
-        }
-      } catch {
-        // A corrupt entry is a miss; the write below replaces it.
-      }
+    if (entry && entry.v === entryStamp) {
+      this.metrics.requests.inc({ kind, outcome: 'hit' });
+      return { value: entry.d, outcome: 'hit', stamp: entryStamp };
+    }
+    // Stale-while-revalidate: an entry computed less than maxStaleMs ago is served while one refresh runs behind.
+    if (entry && options.maxStaleMs !== undefined && options.maxStaleMs > 0 && this.now() - entry.t <= options.maxStaleMs) {
+      this.metrics.requests.inc({ kind, outcome: 'stale' });
+      void this.refresh(key, hot);
+      return { value: entry.d, outcome: 'stale', stamp: entry.v };
     }
     this.metrics.requests.inc({ kind, outcome: 'miss' });
+    const { value, stamp } = await this.loadAndStore(key, hot, guardStamp, load);
+    return { value, outcome: 'miss', stamp };
+  }
+
+  /**
+   * Loads a value and stores it stamped with the versions it was computed at. For a value-dependent entry, the
+   * dependency versions are read after the load, and only trusted if the guard versions did not move meanwhile.
+   * Returns the stamp, or undefined when the value was not stored.
+   */
+  private async loadAndStore<T>(key: string, hot: HotEntry, guardStamp: string, load: () => Promise<T>): Promise<{ value: T; stamp: string | undefined }> {
+    const redis = this.redis!;
     const value = await load();
-    const entry: Entry<T> = { v: stamp, t: this.now(), d: value };
-    redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
+    let keys: readonly string[] | undefined;
+    let stamp: string | undefined = guardStamp;
+    if (hot.dependsOn) {
+      keys = hot.dependsOn(value);
+      try {
+        const versions = await redis.mget(...hot.versionKeys, ...keys);
+        stamp = versionStamp(versions.slice(0, hot.versionKeys.length)) === guardStamp ? versionStamp(versions.slice(hot.versionKeys.length)) : undefined;
+      } catch (error) {
+        this.logger.warn({ err: error, key }, 'cache write failed');
+        return { value, stamp: undefined };
+      }
+      if (stamp === undefined) return { value, stamp };
+      this.know(key, keys);
+    }
+    const entry: Entry<T> = keys ? { v: stamp, t: this.now(), k: keys, d: value } : { v: stamp, t: this.now(), d: value };
+    await redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
       this.logger.warn({ err: error, key }, 'cache write failed');
     });
-    return { value, outcome: 'miss', stamp };
+    return { value, stamp };
+  }
+
+  private know(key: string, keys: readonly string[]): void {
+    this.dependencies.delete(key);
+    this.dependencies.set(key, keys);
+    if (this.dependencies.size > KNOWN_DEPENDENCIES) this.dependencies.delete(this.dependencies.keys().next().value as string);
   }
 
   private remember(key: string, entry: HotEntry): void {
@@ -181,7 +236,9 @@ export class ReadThroughCache {
   /** Hot entries that depend on any of these version keys and were read recently. */
   hotEntriesAffectedBy(changed: ReadonlySet<string>): string[] {
     const since = this.now() - this.hotWindowMs;
-    return [...this.hot].filter(([, entry]) => entry.lastRead >= since && entry.versionKeys.some((versionKey) => changed.has(versionKey))).map(([key]) => key);
+    const dependsOnChanged = (key: string, entry: HotEntry) =>
+      entry.versionKeys.some((versionKey) => changed.has(versionKey)) || (this.dependencies.get(key) ?? []).some((versionKey) => changed.has(versionKey));
+    return [...this.hot].filter(([key, entry]) => entry.lastRead >= since && dependsOnChanged(key, entry)).map(([key]) => key);
   }
 
   /**
@@ -205,18 +262,19 @@ export class ReadThroughCache {
     if (!entry || !redis || redis.status !== 'ready' || this.refreshing.has(key)) return false;
     this.refreshing.add(key);
     try {
-      const [current, ...versions] = await redis.mget(key, ...entry.versionKeys);
-      const stamp = versionStamp(versions);
+      const known = entry.dependsOn ? (this.dependencies.get(key) ?? []) : [];
+      const [current, ...versions] = await redis.mget(key, ...entry.versionKeys, ...known);
+      const guardStamp = versionStamp(versions.slice(0, entry.versionKeys.length));
+      const stamp = entry.dependsOn ? versionStamp(versions.slice(entry.versionKeys.length)) : guardStamp;
       const alreadyCurrent = current !== null && current !== undefined && current.startsWith(`{"v":${JSON.stringify(stamp)},`);
-      const claimed = !alreadyCurrent && (await redis.set(`${key}:refresh:${stamp}`, '1', 'EX', 30, 'NX')) === 'OK';
+      const claimed = !alreadyCurrent && (await redis.set(`${key}:refresh:${guardStamp}:${stamp}`, '1', 'EX', 30, 'NX')) === 'OK';
       if (!claimed) {
         this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'skipped' });
         return false;
       }
-      const value = await entry.load();
-      await redis.set(key, JSON.stringify({ v: stamp, t: this.now(), d: value } satisfies Entry<unknown>), 'EX', this.ttlSeconds);
-      this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'done' });
-      return true;
+      const stored = await this.loadAndStore(key, entry, guardStamp, entry.load);
+      this.metrics.refreshes.inc({ kind: entry.kind, outcome: stored.stamp === undefined ? 'skipped' : 'done' });
+      return stored.stamp !== undefined;
     } catch (error) {
       this.metrics.refreshes.inc({ kind: entry.kind, outcome: 'failed' });
       this.logger.warn({ err: error, key }, 'cache refresh-ahead failed');
@@ -230,4 +288,17 @@ export class ReadThroughCache {
     this.metrics.requests.inc({ kind, outcome: 'bypass' });
     return { value: await load(), outcome: 'bypass', stamp: undefined };
   }
+}
+
+function parseEntry<T>(raw: string): Entry<T> | undefined {
+  try {
+    return JSON.parse(raw) as Entry<T>;
+  } catch {
+    // A corrupt entry is a miss; the write after the load replaces it.
+    return undefined;
+  }
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((key, index) => key === b[index]);
 }

@@ -9,8 +9,16 @@ export interface ScanResult {
   readonly times: PatternTimes[];
   readonly total: number;
   readonly totalCapped: boolean;
+  /** Symbols of the rows on the pages before this one (offset paging), which the page depends on; undefined past MAX_TRACKED_PAGE. */
+  readonly leadingSymbols: readonly string[] | undefined;
   readonly dbMs: number;
 }
+
+/**
+ * Offset pages up to this one are read from the first row (the same rows PostgreSQL walks for an OFFSET), so
+ * the symbols before the page are known and a cached page depends on them rather than on every pattern.
+ */
+export const MAX_TRACKED_PAGE = 5;
 
 /**
  * At or below this many matches a scan filters first and sorts after (see buildScanSql): materialising up to
@@ -24,19 +32,24 @@ export const FILTER_FIRST_MAX_MATCHES = 10_000;
  */
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number): Promise<ScanResult> {
   const started = performance.now();
-  const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, dbMs: performance.now() - started });
+  const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, leadingSymbols: [], dbMs: performance.now() - started });
   if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return empty(0);
   const count = buildCountSql(query.filters, countCap);
   const counted = Number((await db.query<{ total: number }>(count.text, count.values)).rows[0]?.total ?? 0);
   if (counted === 0) return empty(0);
-  const page = buildScanSql(query, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES) });
+  const { page: pageNumber, perPage, cursor } = query.page;
+  const leading = cursor === undefined && pageNumber > 1 && pageNumber <= MAX_TRACKED_PAGE ? (pageNumber - 1) * perPage : 0;
+  const fetched = leading > 0 ? { ...query, page: { ...query.page, page: 1, perPage: leading + perPage } } : query;
+  const page = buildScanSql(fetched, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES) });
   const pageResult = await db.query<PatternRow>(page.text, page.values);
-  const rows = pageResult.rows.map(patternView);
+  const all = pageResult.rows.map(patternView);
+  const rows = all.slice(leading);
   return {
     rows,
     times: rows.map(timesOf),
     total: Math.min(counted, countCap),
     totalCapped: counted > countCap,
+    leadingSymbols: cursor === undefined && pageNumber > MAX_TRACKED_PAGE ? undefined : [...new Set(all.slice(0, leading).map((row) => row.symbol))].sort(),
     dbMs: performance.now() - started,
   };
 }

@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { scanCacheKey, scanScope, statsCacheKey, versionEtag, versionKeysOf } from './cache-key.js';
+import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCacheKey, symbolVersionKeys, versionEtag } from './cache-key.js';
 import type { CachedRead } from './cache.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
@@ -120,13 +120,20 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
     const scope = scanScope(query);
-    // Any event changes a broad scan; under a steady stream exact answers would never be cached, so broad
-    // scans may be a bounded time stale (API_CACHE_MAX_STALE_MS) and are refreshed on demand, at most once per
-    // window. Scans of a few symbols are exact; their first pages (what dashboards poll) are refreshed ahead.
-    const broad = scope.kind === 'patterns';
-    const maxStaleMs = broad ? deps.config.API_CACHE_MAX_STALE_MS : 0;
-    const refreshAhead = !broad && query.page.cursor === undefined && query.page.page <= 2;
-    const read = await cache.read('scan', key, versionKeysOf(scope, deps.readModelKeys), () => scanPatterns(deps.db, query, services.scanCountCap), { refreshAhead, maxStaleMs });
+    // Scans of a few symbols depend on those symbols' versions. A broad scan depends on the symbols on its
+    // page and the pattern scopes a row would have to fall in to enter it (broadScanDependencies), so events
+    // elsewhere leave it valid. Both are exact; first pages (what dashboards poll) are refreshed ahead. Broad
+    // scans may also be served a bounded time stale (API_CACHE_MAX_STALE_MS) while one refresh runs behind.
+    const maxStaleMs = scope.kind === 'patterns' ? deps.config.API_CACHE_MAX_STALE_MS : 0;
+    const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
+    const load = () => scanPatterns(deps.db, query, services.scanCountCap);
+    const keys = deps.readModelKeys;
+    // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives).
+    const horizonMs = () => services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;
+    const read =
+      scope.kind === 'patterns'
+        ? await cache.read('scan', key, broadScanGuard(query, keys), load, { refreshAhead, maxStaleMs, dependsOn: (result) => broadScanDependencies(query, result, keys, horizonMs()) })
+        : await cache.read('scan', key, symbolVersionKeys(scope.symbols, keys), load, { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
     const now = services.now();
     c.header('ETag', etagOf(key, read));

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
 import type { ProjectorMetrics } from './metrics.js';
+import { batchScopes, type PatternChange } from './pattern-scopes.js';
 import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
 
 /**
@@ -16,16 +17,24 @@ export class Notifier {
     private readonly metrics: ProjectorMetrics,
   ) {}
 
-  async announce(projection: string, symbols: readonly string[], patternsChanged: boolean): Promise<ProjectionNotice | undefined> {
+  /**
+   * `changes` (optional): the new state of each pattern the batch wrote. With it, only the pattern scopes those
+   * states fall in are bumped, so cached broad scans they cannot enter stay valid; without it (or when
+   * `patternsChanged` is false), the unscoped patterns version is bumped and every broad scan is invalidated.
+   */
+  async announce(projection: string, symbols: readonly string[], patternsChanged: boolean, changes?: readonly PatternChange[]): Promise<ProjectionNotice | undefined> {
     try {
+      const scopes = patternsChanged && changes !== undefined ? batchScopes(changes) : undefined;
       const multi = this.redis.multi();
       for (const symbol of symbols) multi.incr(this.keys.symbolVersion(symbol));
       if (patternsChanged) multi.incr(this.keys.patternsVersion());
+      if (patternsChanged && scopes === undefined) multi.incr(this.keys.patternsUnscopedVersion());
+      for (const scope of scopes ?? []) multi.incr(this.keys.patternScopeVersion(scope));
       multi.incr(this.keys.projectionVersion(projection));
       const results = await multi.exec();
       const last = results?.[results.length - 1];
       if (!last || last[0]) throw last?.[0] ?? new Error('version bump was discarded');
-      const notice: ProjectionNotice = { projection, version: Number(last[1]), symbols, patternsChanged };
+      const notice: ProjectionNotice = { projection, version: Number(last[1]), symbols, patternsChanged, ...(scopes === undefined ? {} : { scopes }) };
       await this.redis.publish(this.keys.channel(), JSON.stringify(notice));
       return notice;
     } catch (error) {

@@ -28,6 +28,11 @@ export interface ProjectionNotice {
   readonly symbols: readonly string[];
   /** True when the global patterns version was bumped (any scan result may have changed). */
   readonly patternsChanged: boolean;
+  /**
+   * The pattern scopes (see pattern-scopes.ts) whose versions the batch bumped; absent when the announcer gave
+   * no detail, in which case the unscoped patterns version was bumped instead.
+   */
+  readonly scopes?: readonly string[];
 }
 
 /** How many recent events per symbol `symbolEvents` keeps. */
@@ -47,6 +52,10 @@ export interface RedisKeys {
   snapshot(symbol: string): string;
   /** Version counter of everything pattern-related (any scan). */
   patternsVersion(): string;
+  /** Version counter of the patterns in one scope (pattern-scopes.ts): bumped when a changed pattern's new state falls in it. */
+  patternScopeVersion(scope: string): string;
+  /** Version counter bumped by pattern announcements that name no scopes: every scope-dependent entry depends on it. */
+  patternsUnscopedVersion(): string;
   /** Version counter of one symbol's data (its patterns, events and snapshot). */
   symbolVersion(symbol: string): string;
   /** Version counter of a projection (returned in the notice). */
@@ -101,6 +110,8 @@ export function redisKeys(prefix = ''): RedisKeys {
     },
     snapshot: (symbol) => `${root}symbol:${part(symbol)}:snapshot`,
     patternsVersion: () => `${root}version:patterns`,
+    patternScopeVersion: (scope) => `${root}version:patterns:scope:${part(scope)}`,
+    patternsUnscopedVersion: () => `${root}version:patterns:unscoped`,
     symbolVersion: (symbol) => `${root}version:symbol:${part(symbol)}`,
     projectionVersion: (projection) => `${root}version:projection:${part(projection)}`,
     offsets: (projection) => `${root}offsets:${part(projection)}`,
@@ -120,7 +131,8 @@ export function parseProjectionNotice(message: string): ProjectionNotice {
     (value as ProjectionNotice).symbols.every((symbol) => typeof symbol === 'string')
   ) {
     const notice = value as ProjectionNotice;
-    return { projection: notice.projection, version: notice.version, symbols: notice.symbols, patternsChanged: notice.patternsChanged === true };
+    const scopes = Array.isArray(notice.scopes) && notice.scopes.every((scope) => typeof scope === 'string') ? { scopes: notice.scopes } : {};
+    return { projection: notice.projection, version: notice.version, symbols: notice.symbols, patternsChanged: notice.patternsChanged === true, ...scopes };
   }
   throw new TypeError(`not a projection notice: ${message.slice(0, 200)}`);
 }
