@@ -100,10 +100,11 @@ export const TOPICS = {
     name: 'reference.fundamentals.v1',
     schemaFile: 'fundamentals.avsc',
     partitions: 6,
-    cleanupPolicy: 'compact',
+    // History, not compaction: the processors' overlay uses the record in force on each bar's date, so a replay matches.
+    cleanupPolicy: 'delete',
     retentionMs: -1,
     key: 'symbol',
-    description: 'Latest fundamentals per symbol (ratios, income statements)',
+    description: 'Fundamentals per symbol and asOfDate (ratios, income statements), full history',
   },
   patterns: {
     name: 'patterns.events.v1',

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from './calendar.js';
 import { PatternEngine, SnapshotVersionError, type BarInput, type FundamentalsInput, type PatternEventRecord, type SourceRef } from './engine.js';
 import { PATTERN_CATALOG } from './catalog.js';
+import { FundamentalsHistory } from './fundamentals.js';
 
 const calendar = new SessionCalendar();
 const MINUTE = 60_000;
@@ -256,6 +257,38 @@ describe('pattern engine', () => {
     // Capped at 1.
     expect(bearish('AAA').baseConfidence).toBeLessThanOrEqual(1);
     for (const event of runner.events) expect(event.confidence).toBeLessThanOrEqual(1);
+  });
+
+  it('uses the fundamentals in force on each detection date, so a replay with the full history reproduces the live run', () => {
+    const bars = randomStream(['2026-11-23', '2026-11-24', '2026-11-25'], ['AAA', 'BBB', 'SPY'], 11);
+    const records: FundamentalsInput[] = [
+      { symbol: 'AAA', asOfDate: '2026-11-01', epsSurprisePct: 3, revenueYoYGrowthPct: 20 },
+      { symbol: 'AAA', asOfDate: '2026-11-24', epsSurprisePct: -2, revenueYoYGrowthPct: 1 },
+      { symbol: 'BBB', asOfDate: '2026-11-25', eps: 2, epsEstimate: 1 },
+    ];
+    // Live: each record is published before the bars of its date; replay: the whole history is loaded first.
+    const live = new FundamentalsHistory();
+    const liveRunner = new Runner(new PatternEngine({ fundamentals: live }));
+    for (const bar of bars) {
+      const date = calendar.dayOf(bar.windowStartMs).date;
+      for (const record of records) if (record.asOfDate <= date && live.get(record.symbol, record.asOfDate) !== record) live.put(record);
+      liveRunner.feed(bar);
+    }
+    const full = new FundamentalsHistory();
+    for (const record of records) full.put(record);
+    const replayRunner = new Runner(new PatternEngine({ fundamentals: full }));
+    for (const bar of bars) replayRunner.feed(bar);
+    expect(JSON.stringify(replayRunner.events)).toBe(JSON.stringify(liveRunner.events));
+
+    const bullishAAA = (date: string) => replayRunner.events.filter((event) => event.symbol === 'AAA' && event.direction === 'BULLISH' && event.kind !== 'EXPIRED' && calendar.dayOf(event.detectedAtMs - 1).date === date);
+    expect(bullishAAA('2026-11-23').length).toBeGreaterThan(0);
+    for (const event of bullishAAA('2026-11-23')) expect(event.fundamentalReasons).toEqual(['eps_surprise:+3.00%', 'revenue_yoy:+20.00%']);
+    expect(bullishAAA('2026-11-24').length).toBeGreaterThan(0);
+    for (const event of bullishAAA('2026-11-24')) expect(event.fundamentalAdjustment).toBe(0);
+    const bullishBBB = replayRunner.events.filter((event) => event.symbol === 'BBB' && event.direction === 'BULLISH' && event.kind !== 'EXPIRED');
+    for (const event of bullishBBB) {
+      expect(event.fundamentalReasons).toEqual(calendar.dayOf(event.detectedAtMs - 1).date === '2026-11-25' ? ['eps_surprise:+100.00%'] : []);
+    }
   });
 
   it('caps the overlay at a confidence of 1', () => {

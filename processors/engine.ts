@@ -48,7 +48,8 @@ export interface FundamentalsInput {
 }
 
 export interface FundamentalsLookup {
-  get(symbol: string): FundamentalsInput | undefined;
+  /** The symbol's record in force on `date` (YYYY-MM-DD): the latest with `asOfDate <= date`. */
+  get(symbol: string, date: string): FundamentalsInput | undefined;
 }
 
 export type PatternEventKind = 'DETECTED' | 'UPDATED' | 'EXPIRED';
@@ -490,8 +491,9 @@ export class PatternEngine implements PatternSink {
     let adjustment = 0;
     let reasons = NO_REASONS;
     if (this.fundamentals !== undefined && direction === 'BULLISH') {
-      const facts = this.fundamentals.get(state.symbol);
-      if (facts !== undefined && facts.asOfDate <= this.calendar.dayOf(detectedAtMs - 1).date) {
+      const date = this.calendar.dayOf(detectedAtMs - 1).date;
+      const facts = this.fundamentals.get(state.symbol, date);
+      if (facts !== undefined && facts.asOfDate <= date) {
         const surprise = facts.epsSurprisePct ?? (facts.eps != null && facts.epsEstimate != null && facts.epsEstimate !== 0 ? ((facts.eps - facts.epsEstimate) / Math.abs(facts.epsEstimate)) * 100 : null);
         if (surprise != null && surprise > 0) {
           adjustment += 0.05;

@@ -15,6 +15,7 @@ import {
 } from '../platform/index.js';
 import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
 import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
+import { FundamentalsHistory } from './fundamentals.js';
 import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
 import { TradeBarBuilder, type TradeInput } from './trade-bars.js';
 
@@ -164,8 +165,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   await admin.connect();
   const patternsPartitions = (await admin.fetchTopicMetadata({ topics: [patternsTopic] })).topics[0]!.partitions.length;
 
-  // Side tables: fundamentals (latest per symbol) and snapshots (latest per partition), both tailed.
-  const fundamentals = new Map<string, FundamentalsInput>();
+  // Side tables: fundamentals (every record, by date: see FundamentalsHistory) and snapshots (latest per partition), both tailed.
+  const fundamentals = new FundamentalsHistory();
   const snapshots = new SnapshotChunkTable<SnapshotValue>();
   const tails: TopicTail[] = [];
   if (options.useFundamentals ?? true) {
@@ -178,9 +179,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         onMessage: async (message) => {
           if (!message.value) return;
           try {
-            const facts = await codec.decode<FundamentalsInput>(message.value);
-            const known = fundamentals.get(facts.symbol);
-            if (known === undefined || known.asOfDate <= facts.asOfDate) fundamentals.set(facts.symbol, facts);
+            fundamentals.put(await codec.decode<FundamentalsInput>(message.value));
           } catch (error) {
             logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
           }
@@ -206,7 +205,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   tails.push(snapshotTail);
   for (const tail of tails) await tail.caughtUp();
 
-  const engineOptions: EngineOptions = { ...options.engine, fundamentals: { get: (symbol) => fundamentals.get(symbol) } };
+  const engineOptions: EngineOptions = { ...options.engine, fundamentals };
   const tasks = new Map<string, PartitionTask>();
   let joined = false;
   let assignment: string[] = [];

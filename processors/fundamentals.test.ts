@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { FundamentalsHistory } from './fundamentals.js';
+
+describe('fundamentals history', () => {
+  it('answers the record in force on a date, whatever order the records arrived in', () => {
+    const history = new FundamentalsHistory();
+    history.put({ symbol: 'AAA', asOfDate: '2026-08-01', epsSurprisePct: 2 });
+    history.put({ symbol: 'AAA', asOfDate: '2026-11-01', epsSurprisePct: -1 });
+    history.put({ symbol: 'AAA', asOfDate: '2026-05-01', epsSurprisePct: 5 });
+    expect(history.get('AAA', '2026-04-30')).toBeUndefined();
+    expect(history.get('AAA', '2026-05-01')?.epsSurprisePct).toBe(5);
+    expect(history.get('AAA', '2026-10-31')?.epsSurprisePct).toBe(2);
+    expect(history.get('AAA', '2026-11-25')?.epsSurprisePct).toBe(-1);
+    expect(history.get('BBB', '2026-11-25')).toBeUndefined();
+    expect(history.symbolCount).toBe(1);
+  });
+
+  it('a restatement of the same date replaces the earlier record', () => {
+    const history = new FundamentalsHistory();
+    history.put({ symbol: 'AAA', asOfDate: '2026-08-01', epsSurprisePct: 2 });
+    history.put({ symbol: 'AAA', asOfDate: '2026-08-01', epsSurprisePct: 3 });
+    expect(history.get('AAA', '2026-09-01')?.epsSurprisePct).toBe(3);
+  });
+});
