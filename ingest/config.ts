@@ -13,6 +13,7 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
   INGEST_BATCH_MESSAGES: env.int('Kafka messages per produce request', 10_000),
   INGEST_MAX_IN_FLIGHT: env.int('Produce requests in flight (1-5; the idempotent producer keeps order up to 5)', 1),
+  INGEST_KAFKA_STALL_TIMEOUT_MS: env.int('Kafka acknowledging nothing for this long while messages wait (failing or hanging sends) makes ingest exit non-zero for its supervisor to restart it', 60_000),
   INGEST_HIGH_WATER: env.int('Waiting messages above which the live source stops reading its socket', 100_000),
   INGEST_BACKOFF_BASE_MS: env.int('First reconnect delay (doubles per attempt, with jitter)', 500),
   INGEST_BACKOFF_MAX_MS: env.int('Reconnect delay ceiling', 30_000),

@@ -31,6 +31,18 @@ function processorCalendar(benchmarkSymbol: string): SessionCalendar {
   return engineOptionsFrom(loadProcessorConfig(), benchmarkSymbol).calendar ?? new SessionCalendar();
 }
 
+/**
+ * Kafka stalled: exit without the orderly stop (its flush would wait on the same stall) for the
+ * supervisor to restart the process. Unacknowledged messages in memory are lost with it; the live
+ * feed cannot replay them (a backfill re-reads its last page from the checkpoint).
+ */
+function exitForRestart(logger: Logger): (reason: string) => void {
+  return (reason) => {
+    logger.fatal({ reason }, 'exiting for a restart');
+    process.exit(75);
+  };
+}
+
 /** Creates the ingest topics and registers their schemas when missing (both idempotent). */
 async function prepareKafka(logger: Logger) {
   const platform = loadPlatformConfig();
@@ -96,6 +108,8 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
     highWaterMessages: config.INGEST_HIGH_WATER,
+    stallTimeoutMs: config.INGEST_KAFKA_STALL_TIMEOUT_MS,
+    onStall: exitForRestart(logger),
     opsPort: config.INGEST_OPS_PORT,
     recordFile: flags.record ?? config.INGEST_RECORD_FILE,
     logger,
@@ -144,7 +158,16 @@ export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHand
 
 async function withSink<T>(logger: Logger, work: (sink: KafkaSink) => Promise<T>): Promise<T> {
   const { kafka, codec, platform } = await prepareKafka(logger);
-  const sink = await KafkaSink.create({ kafka, codec, logger, metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })), benchmarkSymbol: platform.BENCHMARK_SYMBOL });
+  const config = loadIngestConfig();
+  const sink = await KafkaSink.create({
+    kafka,
+    codec,
+    logger,
+    metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })),
+    benchmarkSymbol: platform.BENCHMARK_SYMBOL,
+    stallTimeoutMs: config.INGEST_KAFKA_STALL_TIMEOUT_MS,
+    onStall: exitForRestart(logger),
+  });
   try {
     return await work(sink);
   } finally {

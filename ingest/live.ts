@@ -36,6 +36,9 @@ export interface IngestOptions {
   readonly maxBatchMessages?: number;
   readonly maxInFlight?: number;
   readonly highWaterMessages?: number;
+  /** See KafkaSinkSettings: Kafka acknowledging nothing this long while messages wait calls `onStall`. */
+  readonly stallTimeoutMs?: number;
+  readonly onStall?: (reason: string) => void;
   /** Ops server port (/health /ready /metrics); 0 = any free port; undefined = none. */
   readonly opsPort?: number;
   readonly recordFile?: string;
@@ -85,6 +88,8 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     maxBatchMessages: options.maxBatchMessages,
     maxInFlight: options.maxInFlight,
     highWaterMessages: options.highWaterMessages,
+    stallTimeoutMs: options.stallTimeoutMs,
+    onStall: options.onStall,
   });
 
   let simulator: SimulatorHandle | undefined;

@@ -10,6 +10,8 @@ export interface IngestMetrics {
   readonly lag: Histogram;
   readonly buffered: Gauge;
   readonly connected: Gauge<'source'>;
+  readonly produceFailures: Counter;
+  readonly produceStalled: Gauge;
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -28,6 +30,8 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       registers: [registry],
     }),
     buffered: new Gauge({ name: 'tickflow_ingest_buffered_messages', help: 'Messages waiting for Kafka', registers: [registry] }),
+    produceFailures: new Counter({ name: 'tickflow_ingest_produce_failures_total', help: 'Produce requests Kafka rejected (put back and retried)', registers: [registry] }),
+    produceStalled: new Gauge({ name: 'tickflow_ingest_produce_stalled_seconds', help: 'Seconds since Kafka last acknowledged while messages wait (0 when idle)', registers: [registry] }),
     connected: new Gauge({ name: 'tickflow_ingest_connected', help: '1 while the live source is streaming', labelNames: ['source'], registers: [registry] }),
   };
 }

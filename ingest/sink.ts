@@ -1,4 +1,4 @@
-import type { IHeaders } from 'kafkajs';
+import type { ICustomPartitioner, IHeaders } from 'kafkajs';
 import {
   BROADCAST_COPY_HEADER,
   Partitioners,
@@ -19,21 +19,29 @@ export interface RecordSink {
   flush(): Promise<void>;
 }
 
-interface Pending {
-  readonly topic: string;
+/** The one producer call the sink makes (kafkajs `Producer` in production; a stub in unit tests). */
+export type BatchProducer = Pick<Producer, 'sendBatch' | 'disconnect'>;
+
+/** A message as kafkajs takes it, with its partition chosen by us (murmur2 of the key, cached per key). */
+interface OutMessage {
   readonly key: string;
   readonly value: Buffer;
   readonly partition?: number;
   readonly headers?: IHeaders;
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly message: OutMessage;
   readonly eventTimeMs: number;
   /** Broadcast copies are not counted as events out. */
   readonly copy: boolean;
-  readonly topicKey: IngestTopic | 'deadLetters';
+  readonly topicKey: SinkTopic;
 }
 
-export interface KafkaSinkOptions {
-  readonly kafka: Kafka;
-  readonly codec: AvroCodec;
+type SinkTopic = IngestTopic | 'deadLetters';
+
+export interface KafkaSinkSettings {
   readonly logger: Logger;
   readonly metrics: IngestMetrics;
   /** Its minute and day bars go to every partition (platform/broadcast.ts). */
@@ -47,20 +55,66 @@ export interface KafkaSinkOptions {
    * assigns sequence numbers at send time, in call order, on one connection per broker.
    */
   readonly maxInFlight?: number;
+  /**
+   * Kafka has acknowledged nothing for this long while messages wait (requests failing or hanging):
+   * `onStall` is called once, for the process to exit and its supervisor to restart it.
+   */
+  readonly stallTimeoutMs?: number;
+  readonly onStall?: (reason: string) => void;
+  /** Clock of the stall watchdog (tests). */
+  readonly now?: () => number;
+}
+
+export interface KafkaSinkOptions extends KafkaSinkSettings {
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
   /** Only these topics get encoders (and must exist); default: every ingest topic. */
   readonly topics?: readonly IngestTopic[];
 }
 
+/** What the sink is wired to: built from Kafka and the registry by `create`, or stubs in unit tests. */
+export interface SinkWiring {
+  readonly producer: BatchProducer;
+  readonly topicName: (topic: SinkTopic) => string;
+  readonly encoders: ReadonlyMap<IngestTopic, Encoder<RecordValue>>;
+  readonly deadLetterEncoder: Encoder<DeadLetterRecord>;
+  /** Partition counts; a topic missing here is partitioned by kafkajs's default partitioner. */
+  readonly partitionCounts: ReadonlyMap<SinkTopic, number>;
+}
+
 const ALL_TOPICS: readonly IngestTopic[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals'];
-const BROADCAST_TOPICS: ReadonlySet<IngestTopic> = new Set(['minuteAggregates', 'dailyAggregates']);
+const BROADCAST_TOPICS: ReadonlySet<SinkTopic> = new Set(['minuteAggregates', 'dailyAggregates']);
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Takes the partition we set on each message (the same murmur2 of the key as kafkajs's default, computed
+ * once per key instead of per message); messages without one get the default partitioner.
+ */
+const explicitPartitioner: ICustomPartitioner = () => {
+  const fallback = Partitioners.DefaultPartitioner();
+  return (args) => args.message.partition ?? fallback(args);
+};
+
+/** murmur2 partition of a key, as kafkajs's (and Java's) default partitioner chooses it. */
+function murmur2Partition(topic: string, key: string, partitions: number): number {
+  return Partitioners.DefaultPartitioner()({
+    topic,
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
+    message: { key, value: null },
+  });
+}
 
 /**
  * Kafka adapter of ingest: encodes records with the registry codec (synchronously), keys them by
  * symbol and produces them through one idempotent producer. Batching is natural: while one request is
  * in flight, everything that arrives queues up and goes in the next request (up to maxBatchMessages).
  * A record that does not encode becomes a dead letter instead of stopping the stream.
+ *
+ * When Kafka fails: a rejected request is put back at the head of the queue in order and retried with
+ * exponential backoff (kafkajs itself retries retriable errors without end); the queue passes the
+ * high-water mark and the source stops reading (nothing is acknowledged or dropped meanwhile); and if
+ * Kafka acknowledges nothing for `stallTimeoutMs` while messages wait, `onStall` is called.
  */
 export class KafkaSink implements RecordSink {
   private readonly queue: Pending[] = [];
@@ -72,17 +126,30 @@ export class KafkaSink implements RecordSink {
   private closed = false;
   private readonly saturationListeners: ((saturated: boolean) => void)[] = [];
   private saturated = false;
+  private readonly topicNames = new Map<SinkTopic, string>();
+  private readonly partitionCache = new Map<SinkTopic, Map<string, number>>();
+  private readonly now: () => number;
+  /** Messages handed to the producer and not yet acknowledged or put back. */
+  private sendingMessages = 0;
+  /** Last acknowledgement, or when the sink last became busy after being idle. */
+  private progressAtMs: number;
+  private stallReported = false;
+  private readonly watchdog: NodeJS.Timeout | undefined;
 
-  private constructor(
-    private readonly options: KafkaSinkOptions,
-    private readonly producer: Producer,
-    private readonly encoders: Map<IngestTopic, Encoder<RecordValue>>,
-    private readonly deadLetterEncoder: Encoder<DeadLetterRecord>,
-    private readonly partitionCounts: Map<IngestTopic, number>,
+  constructor(
+    private readonly settings: KafkaSinkSettings,
+    private readonly wiring: SinkWiring,
   ) {
-    this.maxBatch = options.maxBatchMessages ?? 10_000;
-    this.highWater = options.highWaterMessages ?? 100_000;
-    this.inFlight = Math.min(5, Math.max(1, options.maxInFlight ?? 1));
+    this.maxBatch = settings.maxBatchMessages ?? 10_000;
+    this.highWater = settings.highWaterMessages ?? 100_000;
+    this.inFlight = Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
+    this.now = settings.now ?? Date.now;
+    this.progressAtMs = this.now();
+    const stallTimeoutMs = settings.stallTimeoutMs;
+    if (stallTimeoutMs !== undefined && stallTimeoutMs > 0) {
+      this.watchdog = setInterval(() => this.checkStall(stallTimeoutMs), Math.max(10, Math.min(1000, stallTimeoutMs / 4)));
+      this.watchdog.unref();
+    }
   }
 
   static async create(options: KafkaSinkOptions): Promise<KafkaSink> {
@@ -90,20 +157,18 @@ export class KafkaSink implements RecordSink {
     const encoders = new Map<IngestTopic, Encoder<RecordValue>>();
     for (const topic of topics) encoders.set(topic, await options.codec.encoderFor<RecordValue>(topic));
     const deadLetterEncoder = await options.codec.encoderFor<DeadLetterRecord>('deadLetters');
-    const partitionCounts = new Map<IngestTopic, number>();
-    const broadcast = topics.filter((topic) => BROADCAST_TOPICS.has(topic));
-    if (broadcast.length > 0) {
-      const admin = options.kafka.admin();
-      await admin.connect();
-      try {
-        const metadata = await admin.fetchTopicMetadata({ topics: broadcast.map((topic) => options.codec.topic(topic)) });
-        for (const topic of broadcast) {
-          const found = metadata.topics.find((entry) => entry.name === options.codec.topic(topic));
-          partitionCounts.set(topic, found?.partitions.length ?? 1);
-        }
-      } finally {
-        await admin.disconnect();
+    const partitionCounts = new Map<SinkTopic, number>();
+    const admin = options.kafka.admin();
+    await admin.connect();
+    try {
+      const all: SinkTopic[] = [...topics, 'deadLetters'];
+      const metadata = await admin.fetchTopicMetadata({ topics: all.map((topic) => options.codec.topic(topic)) });
+      for (const topic of all) {
+        const found = metadata.topics.find((entry) => entry.name === options.codec.topic(topic));
+        if (found && found.partitions.length > 0) partitionCounts.set(topic, found.partitions.length);
       }
+    } finally {
+      await admin.disconnect();
     }
     const producer = options.kafka.producer({
       idempotent: true,
@@ -111,10 +176,10 @@ export class KafkaSink implements RecordSink {
       allowAutoTopicCreation: false,
       // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: explicitPartitioner,
     });
     await producer.connect();
-    return new KafkaSink(options, producer, encoders, deadLetterEncoder, partitionCounts);
+    return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
   }
 
   get buffered(): number {
@@ -130,7 +195,7 @@ export class KafkaSink implements RecordSink {
     const now = Date.now();
     const failed: DeadLetterOut[] = [];
     for (const record of records) {
-      const encoder = this.encoders.get(record.topic);
+      const encoder = this.wiring.encoders.get(record.topic);
       let value: Buffer;
       try {
         if (!encoder) throw new TypeError(`ingest sink has no encoder for topic ${record.topic}`);
@@ -139,38 +204,68 @@ export class KafkaSink implements RecordSink {
         failed.push(deadLetter(String(record.value && 'source' in record.value ? record.value.source : 'ingest'), `does not encode: ${(error as Error).message}`, JSON.stringify(record.value), now, record.key));
         continue;
       }
-      const topic = this.options.codec.topic(record.topic);
-      this.queue.push({ topic, key: record.key, value, eventTimeMs: record.eventTimeMs, copy: false, topicKey: record.topic });
-      if (record.key === this.options.benchmarkSymbol && BROADCAST_TOPICS.has(record.topic)) this.broadcastCopies(record, topic, value);
+      const topic = this.topicName(record.topic);
+      const partition = this.partitionOf(record.topic, topic, record.key);
+      this.enqueue({ topic, message: { key: record.key, value, partition }, eventTimeMs: record.eventTimeMs, copy: false, topicKey: record.topic });
+      if (record.key === this.settings.benchmarkSymbol && BROADCAST_TOPICS.has(record.topic)) this.broadcastCopies(record, topic, value, partition);
     }
     if (failed.length > 0) this.deadLetter(failed);
     this.afterEnqueue();
   }
 
-  private broadcastCopies(record: OutRecord, topic: string, value: Buffer): void {
-    const count = this.partitionCounts.get(record.topic) ?? 1;
-    const canonical = Partitioners.DefaultPartitioner()({
-      topic,
-      partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
-      message: { key: record.key, value },
-    });
+  private topicName(topic: SinkTopic): string {
+    let name = this.topicNames.get(topic);
+    if (name === undefined) {
+      name = this.wiring.topicName(topic);
+      this.topicNames.set(topic, name);
+    }
+    return name;
+  }
+
+  private partitionOf(topicKey: SinkTopic, topic: string, key: string): number | undefined {
+    const partitions = this.wiring.partitionCounts.get(topicKey);
+    if (partitions === undefined) return undefined;
+    let cache = this.partitionCache.get(topicKey);
+    if (!cache) {
+      cache = new Map();
+      this.partitionCache.set(topicKey, cache);
+    }
+    let partition = cache.get(key);
+    if (partition === undefined) {
+      // Bounded: tickers are a few tens of thousands; anything beyond is recomputed.
+      if (cache.size >= 200_000) cache.clear();
+      partition = murmur2Partition(topic, key, partitions);
+      cache.set(key, partition);
+    }
+    return partition;
+  }
+
+  private broadcastCopies(record: OutRecord, topic: string, value: Buffer, canonical: number | undefined): void {
+    const count = this.wiring.partitionCounts.get(record.topic) ?? 1;
     for (let partition = 0; partition < count; partition += 1) {
       if (partition === canonical) continue;
-      this.queue.push({ topic, key: record.key, value, partition, headers: { [BROADCAST_COPY_HEADER]: '1' }, eventTimeMs: record.eventTimeMs, copy: true, topicKey: record.topic });
+      this.enqueue({ topic, message: { key: record.key, value, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } }, eventTimeMs: record.eventTimeMs, copy: true, topicKey: record.topic });
     }
   }
 
   deadLetter(letters: readonly DeadLetterOut[]): void {
-    const topic = this.options.codec.topic('deadLetters');
+    const topic = this.topicName('deadLetters');
     for (const letter of letters) {
-      this.queue.push({ topic, key: letter.key, value: this.deadLetterEncoder(letter.value), eventTimeMs: letter.value.receivedAtMs, copy: false, topicKey: 'deadLetters' });
-      this.options.metrics.deadLetters.inc({ source: letter.value.source });
+      const partition = this.partitionOf('deadLetters', topic, letter.key);
+      this.enqueue({ topic, message: { key: letter.key, value: this.wiring.deadLetterEncoder(letter.value), partition }, eventTimeMs: letter.value.receivedAtMs, copy: false, topicKey: 'deadLetters' });
+      this.settings.metrics.deadLetters.inc({ source: letter.value.source });
     }
     this.afterEnqueue();
   }
 
+  private enqueue(pending: Pending): void {
+    // Idle until now: the stall clock starts with the first waiting message.
+    if (this.queue.length === 0 && this.sendingMessages === 0) this.progressAtMs = this.now();
+    this.queue.push(pending);
+  }
+
   private afterEnqueue(): void {
-    this.options.metrics.buffered.set(this.queue.length);
+    this.settings.metrics.buffered.set(this.queue.length);
     if (!this.saturated && this.queue.length >= this.highWater) this.setSaturated(true);
     if (!this.sending && this.queue.length > 0) this.sending = this.sendLoops();
   }
@@ -178,6 +273,17 @@ export class KafkaSink implements RecordSink {
   private setSaturated(saturated: boolean): void {
     this.saturated = saturated;
     for (const listener of this.saturationListeners) listener(saturated);
+  }
+
+  private checkStall(stallTimeoutMs: number): void {
+    const busy = this.queue.length > 0 || this.sendingMessages > 0;
+    const stalledMs = busy ? Math.max(0, this.now() - this.progressAtMs) : 0;
+    this.settings.metrics.produceStalled.set(stalledMs / 1000);
+    if (!busy || this.closed || this.stallReported || stalledMs <= stallTimeoutMs) return;
+    this.stallReported = true;
+    const reason = `Kafka acknowledged nothing for ${Math.round(stalledMs / 1000)} s with ${this.queue.length + this.sendingMessages} messages waiting`;
+    this.settings.logger.fatal({ waiting: this.queue.length, sending: this.sendingMessages, stalledMs }, reason);
+    this.settings.onStall?.(reason);
   }
 
   private async sendLoops(): Promise<void> {
@@ -192,36 +298,43 @@ export class KafkaSink implements RecordSink {
     let failures = 0;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
-      const byTopic = new Map<string, { key: string; value: Buffer; partition?: number; headers?: IHeaders }[]>();
+      const byTopic = new Map<string, OutMessage[]>();
       for (const item of batch) {
         let messages = byTopic.get(item.topic);
         if (!messages) {
           messages = [];
           byTopic.set(item.topic, messages);
         }
-        messages.push(item.partition === undefined ? { key: item.key, value: item.value } : { key: item.key, value: item.value, partition: item.partition, headers: item.headers });
+        messages.push(item.message);
       }
+      this.sendingMessages += batch.length;
       try {
-        await this.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        await this.wiring.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         failures = 0;
       } catch (error) {
-        // Idempotent producer retries retriable errors itself; anything reaching here is requeued in order.
+        // The idempotent producer retries retriable errors itself; anything reaching here is put back in order.
         failures += 1;
+        this.sendingMessages -= batch.length;
         this.queue.unshift(...batch);
-        this.options.logger.error({ err: error, messages: batch.length, failures }, 'produce failed; retrying');
+        this.settings.metrics.produceFailures.inc();
+        this.settings.metrics.buffered.set(this.queue.length);
+        if (!this.saturated && this.queue.length >= this.highWater) this.setSaturated(true);
+        this.settings.logger.error({ err: error, messages: batch.length, failures }, 'produce failed; retrying');
         if (this.closed && failures > 3) break;
         await delay(Math.min(5000, 100 * 2 ** failures));
         continue;
       }
+      this.sendingMessages -= batch.length;
       const now = Date.now();
+      this.progressAtMs = this.now();
       const outByTopic = new Map<string, number>();
       for (const item of batch) {
         if (item.copy || item.topicKey === 'deadLetters') continue;
         outByTopic.set(item.topicKey, (outByTopic.get(item.topicKey) ?? 0) + 1);
-        this.options.metrics.lag.observe(Math.max(0, now - item.eventTimeMs) / 1000);
+        this.settings.metrics.lag.observe(Math.max(0, now - item.eventTimeMs) / 1000);
       }
-      for (const [topic, count] of outByTopic) this.options.metrics.eventsOut.inc({ topic }, count);
-      this.options.metrics.buffered.set(this.queue.length);
+      for (const [topic, count] of outByTopic) this.settings.metrics.eventsOut.inc({ topic }, count);
+      this.settings.metrics.buffered.set(this.queue.length);
       if (this.saturated && this.queue.length < this.highWater / 2) this.setSaturated(false);
     }
   }
@@ -246,7 +359,8 @@ export class KafkaSink implements RecordSink {
       }),
     ]);
     clearTimeout(timer);
-    if (timedOut) this.options.logger.error({ unacknowledged: this.queue.length }, 'closing with messages Kafka never acknowledged');
-    await this.producer.disconnect();
+    clearInterval(this.watchdog);
+    if (timedOut) this.settings.logger.error({ unacknowledged: this.queue.length + this.sendingMessages }, 'closing with messages Kafka never acknowledged');
+    await this.wiring.producer.disconnect();
   }
 }

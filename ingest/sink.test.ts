@@ -1,0 +1,153 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { ProducerBatch, RecordMetadata } from 'kafkajs';
+import { BROADCAST_COPY_HEADER, Partitioners, createLogger, createMetricsRegistry } from '../platform/index.js';
+import { createIngestMetrics, type IngestMetrics } from './metrics.js';
+import type { OutRecord, RecordValue } from './records.js';
+import { KafkaSink, type BatchProducer, type SinkWiring } from './sink.js';
+
+// The Kafka sink against a stubbed producer boundary: partitioning, and what happens when Kafka fails.
+
+const logger = createLogger('sink-test', { level: 'silent' });
+const PARTITIONS = 6;
+
+interface Delivered {
+  readonly topic: string;
+  readonly key: string;
+  readonly partition: number | undefined;
+  readonly headers: Record<string, unknown> | undefined;
+}
+
+/** A producer whose behaviour the test switches: acknowledge, reject, or never answer. */
+class StubProducer implements BatchProducer {
+  mode: 'ok' | 'fail' | 'hang' = 'ok';
+  attempts = 0;
+  readonly delivered: Delivered[] = [];
+
+  async sendBatch(batch: ProducerBatch): Promise<RecordMetadata[]> {
+    this.attempts += 1;
+    if (this.mode === 'fail') throw new Error('KafkaJSNonRetriableError: broker said no');
+    if (this.mode === 'hang') return new Promise<RecordMetadata[]>(() => undefined);
+    for (const { topic, messages } of batch.topicMessages ?? []) {
+      for (const message of messages) this.delivered.push({ topic, key: String(message.key), partition: message.partition, headers: message.headers });
+    }
+    return [];
+  }
+
+  async disconnect(): Promise<void> {}
+}
+
+function wiring(producer: BatchProducer): SinkWiring {
+  const encode = (value: unknown) => Buffer.from(JSON.stringify(value));
+  return {
+    producer,
+    topicName: (topic) => `t.${topic}`,
+    encoders: new Map([['trades', encode], ['minuteAggregates', encode]]),
+    deadLetterEncoder: encode,
+    partitionCounts: new Map([['trades', PARTITIONS], ['minuteAggregates', PARTITIONS], ['deadLetters', PARTITIONS]]),
+  };
+}
+
+const trade = (symbol: string, sequence: number): OutRecord => ({ topic: 'trades', key: symbol, value: { symbol, sequence } as unknown as RecordValue, eventTimeMs: 0 });
+
+async function counter(metrics: IngestMetrics, name: 'eventsOut' | 'produceFailures'): Promise<number> {
+  const { values } = await metrics[name].get();
+  return values.reduce((sum, entry) => sum + entry.value, 0);
+}
+
+const sinks: KafkaSink[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const sink of sinks.splice(0)) await sink.close(10);
+});
+
+function setup(options: { highWaterMessages?: number; stallTimeoutMs?: number } = {}) {
+  const producer = new StubProducer();
+  const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
+  const stalls: string[] = [];
+  const saturation: boolean[] = [];
+  const sink = new KafkaSink({ logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 7, onStall: (reason) => stalls.push(reason), ...options }, wiring(producer));
+  sink.onSaturation((saturated) => saturation.push(saturated));
+  sinks.push(sink);
+  return { producer, metrics, stalls, saturation, sink };
+}
+
+describe('Kafka sink', () => {
+  it('keys by symbol on the murmur2 partition of the default partitioner, and copies benchmark bars to every other partition', async () => {
+    const { producer, sink } = setup();
+    const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'META', 'GOOG', 'AMD'];
+    sink.produce(symbols.map((symbol, index) => trade(symbol, index)));
+    sink.produce([{ topic: 'minuteAggregates', key: 'SPY', value: { symbol: 'SPY' } as unknown as RecordValue, eventTimeMs: 0 }]);
+    await sink.flush();
+    const partitioner = Partitioners.DefaultPartitioner();
+    const partitionMetadata = Array.from({ length: PARTITIONS }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    const expected = (topic: string, key: string) => partitioner({ topic, partitionMetadata, message: { key, value: null } });
+    const trades = producer.delivered.filter((message) => message.topic === 't.trades');
+    expect(trades.map((message) => message.key)).toEqual(symbols);
+    for (const message of trades) expect(message.partition).toBe(expected('t.trades', message.key));
+    expect(new Set(trades.map((message) => message.partition)).size).toBeGreaterThan(1);
+    const spy = producer.delivered.filter((message) => message.topic === 't.minuteAggregates');
+    expect(spy.map((message) => message.partition).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    const canonical = spy.filter((message) => message.headers === undefined);
+    expect(canonical.map((message) => message.partition)).toEqual([expected('t.minuteAggregates', 'SPY')]);
+    expect(spy.filter((message) => message.headers?.[BROADCAST_COPY_HEADER] === '1')).toHaveLength(PARTITIONS - 1);
+  });
+
+  it('Kafka rejecting every send: nothing is acknowledged or dropped, the source is paused, sends are retried with backoff, and after the bound onStall fires once', async () => {
+    vi.useFakeTimers();
+    const { producer, metrics, stalls, saturation, sink } = setup({ highWaterMessages: 30, stallTimeoutMs: 10_000 });
+    producer.mode = 'fail';
+    const sent = Array.from({ length: 40 }, (_, index) => trade(`S${index % 5}`, index));
+    sink.produce(sent.slice(0, 20));
+    await vi.advanceTimersByTimeAsync(1_000);
+    sink.produce(sent.slice(20));
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(await counter(metrics, 'eventsOut')).toBe(0);
+    expect(sink.buffered).toBe(40);
+    expect(saturation).toEqual([true]);
+    expect(stalls).toEqual([]);
+    // Exponential backoff: 100, 200, 400, ... ms between attempts, so a handful in 6 s, not hundreds.
+    expect(producer.attempts).toBeGreaterThanOrEqual(4);
+    expect(producer.attempts).toBeLessThanOrEqual(8);
+    expect(await counter(metrics, 'produceFailures')).toBe(producer.attempts);
+
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]).toMatch(/acknowledged nothing for 1\d s with 40 messages waiting/);
+    expect((await metrics.produceStalled.get()).values[0]!.value).toBeGreaterThan(10);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(stalls).toHaveLength(1);
+
+    // Kafka is back (if the supervisor has not restarted us yet): everything goes, in order, exactly once.
+    producer.mode = 'ok';
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(producer.delivered.map((message) => message.key)).toEqual(sent.map((record) => record.key));
+    expect(await counter(metrics, 'eventsOut')).toBe(40);
+    expect(sink.buffered).toBe(0);
+    expect(saturation).toEqual([true, false]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect((await metrics.produceStalled.get()).values[0]!.value).toBe(0);
+  });
+
+  it('a send that never answers counts as a stall too', async () => {
+    vi.useFakeTimers();
+    const { producer, stalls, sink } = setup({ stallTimeoutMs: 3_000 });
+    producer.mode = 'hang';
+    sink.produce([trade('AAPL', 1), trade('MSFT', 2)]);
+    await vi.advanceTimersByTimeAsync(2_500);
+    expect(stalls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1_500);
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]).toMatch(/with 2 messages waiting/);
+  });
+
+  it('an idle sink never stalls, however long Kafka has been quiet', async () => {
+    vi.useFakeTimers();
+    const { stalls, sink } = setup({ stallTimeoutMs: 1_000 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    sink.produce([trade('AAPL', 1)]);
+    await vi.advanceTimersByTimeAsync(100);
+    await sink.flush();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(stalls).toEqual([]);
+  });
+});
