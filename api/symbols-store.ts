@@ -178,22 +178,16 @@ export async function symbolExists(db: Queryable, ticker: string): Promise<boole
   return rows.length > 0;
 }
 
-/** The latest `limit` bars in [from, to), returned oldest first. */
+/**
+ * The latest `limit` bars in [from, to), returned oldest first. Read through `<relation>_between(symbol, from, to)`
+ * (projections' migrations; same on both storage paths), which puts the range on the partition key so that only the
+ * partitions of [from, to) are read, also for the 5m/15m/1h bars aggregated from minute bars.
+ */
 export async function listBars(db: Queryable, ticker: string, interval: BarInterval, from: number | undefined, to: number | undefined, limit: number): Promise<BarView[]> {
-  const values: unknown[] = [ticker];
-  const conditions = ['symbol = $1'];
-  if (from !== undefined) {
-    values.push(new Date(from).toISOString());
-    conditions.push(`bucket >= $${values.length}::timestamptz`);
-  }
-  if (to !== undefined) {
-    values.push(new Date(to).toISOString());
-    conditions.push(`bucket < $${values.length}::timestamptz`);
-  }
-  values.push(limit);
+  const bound = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const { rows } = await db.query<BarRow>(
-    `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]} WHERE ${conditions.join(' AND ')} ORDER BY bucket DESC LIMIT $${values.length}) latest ORDER BY bucket`,
-    values,
+    `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]}_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket`,
+    [ticker, bound(from), bound(to), limit],
   );
   return rows.map(barView);
 }

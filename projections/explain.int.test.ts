@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCountSql, buildScanSql, type ScanPage, type SqlStatement } from '../api/scan.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { barRow, patternEventRow, symbolRow } from './core.js';
-import { minuteBars, patternEvents, symbolReference } from './fixtures.js';
+import { FIXTURE_START_MS, minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
 import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';
 import { ACTIVE_SCAN_FILTERS } from './testing.js';
@@ -61,14 +61,21 @@ describe("EXPLAIN of the API's queries (PostgreSQL, partitioned path)", () => {
       messages: symbols.map((ticker, offset) => ({ offset, kind: 'row', row: symbolRow(symbolReference(ticker, { name: `${ticker} Holdings`, sector: sectors[offset % sectors.length]! })) })),
       believed: undefined,
     });
-    const bars = minuteBars(symbols.slice(0, 200), 100);
+    // 100 minute bars for each of 200 symbols on the fixture day, plus five earlier months of history for S0001 (so
+    // that a time range on the 5m/15m/1h bars has partitions to prune).
+    const history = [5, 4, 3, 2, 1].flatMap((monthsBack) => {
+      const start = new Date(FIXTURE_START_MS);
+      start.setUTCMonth(start.getUTCMonth() - monthsBack);
+      return minuteBars(['S0001'], 100, start.getTime());
+    });
+    const bars = [...history, ...minuteBars(symbols.slice(0, 200), 100)];
     await writer.write({ table: 'bars_1m', topic: 'b', partition: 0, messages: bars.map((value, offset) => ({ offset, kind: 'row', row: barRow(value, 'MINUTE') })), believed: undefined });
     await pool.query('ANALYZE');
   });
 
   afterAll(async () => {
     if (process.env.PROJECTIONS_WRITE_EXPLAIN === '1' && plans.length > 0) {
-      const counts = `${PATTERN_EVENTS} pattern events (${SYMBOLS} symbols), ${SYMBOLS} symbols, 20,000 minute bars`;
+      const counts = `${PATTERN_EVENTS} pattern events (${SYMBOLS} symbols), ${SYMBOLS} symbols, 20,500 minute bars (100 for each of 200 symbols on one day, and 100 a month over five earlier months for S0001)`;
       const body = plans.map(({ title, sql, plan }) => `### ${title}\n\n\`\`\`sql\n${sql}\n\`\`\`\n\n\`\`\`\n${plan}\n\`\`\``).join('\n\n');
       writeFileSync(
         fileURLToPath(new URL('./EXPLAIN.md', import.meta.url)),
@@ -78,9 +85,11 @@ describe("EXPLAIN of the API's queries (PostgreSQL, partitioned path)", () => {
           `Notes: every scan sort is served by a partial index over active patterns (read forwards or backwards), so a page costs ` +
           `LIMIT rows whatever the table size; filters that the index does not lead with (tiers, pattern types, rs) are applied ` +
           `while walking it. Watchlist and sector scans fetch the few matching rows by symbol and sort them (top-N). The capped ` +
-          `count reads up to the cap. On this plain path the 5m/15m/1h views aggregate a symbol's minute bars read by primary key; ` +
-          `their time predicate is on date_bin(bucket), which does not prune partitions (the TimescaleDB path answers it from ` +
-          `continuous aggregates).\n\n${body}\n`,
+          `count reads up to the cap. Bars: the API reads them through \`<relation>_between(symbol, from, to)\` (migration ` +
+          `1795900000000), inlined SQL functions that exist on both storage paths. On this plain path the 5m/15m/1h views group ` +
+          `minute bars by date_bin(bucket), so a time predicate on the view does not prune partitions (\"before\" below: every ` +
+          `month holding the symbol is read); the functions put the range on bars_1m.bucket itself (\"after\": only the ` +
+          `partition of the range is read). On the TimescaleDB path they read the continuous aggregates.\n\n${body}\n`,
       );
     }
     await pool?.end();
@@ -140,15 +149,25 @@ describe("EXPLAIN of the API's queries (PostgreSQL, partitioned path)", () => {
     });
     expect(events).toMatch(/pattern_events_p\d+_pattern_id_idx|pattern_events_p\d+_event_uq|Index/);
     expect(events).not.toMatch(/Seq Scan/);
-    const fiveMinute = await explain('5-minute bars of a symbol (plain view over bars_1m), latest 100', {
-      text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = $1 AND bucket >= $2::timestamptz ORDER BY bucket DESC LIMIT $3) latest ORDER BY bucket',
-      values: ['S0001', '2026-11-24T00:00:00Z', 100],
+    const range = ['S0001', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z', 100];
+    const before = await explain('Before: 5-minute bars of a symbol in a day, latest 100 (plain view over bars_1m, the API\'s earlier query)', {
+      text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket',
+      values: range,
     });
-    // The symbol predicate reaches bars_1m through the view's GROUP BY: the partition holding data is read by its
-    // primary key (symbol, bucket); empty partitions are scanned for nothing. The time predicate is on date_bin(bucket),
-    // so it does not prune partitions: on this path a symbol's whole minute history is aggregated (see EXPLAIN.md).
-    expect(fiveMinute).toMatch(/Index Scan using bars_1m_p\d+_pkey on bars_1m_p\d+ bars_1m_\d+ \(actual rows=100 /);
-    expect(fiveMinute).not.toMatch(/Seq Scan on bars_1m_p\d+ bars_1m_\d+ \(actual rows=[1-9]/);
+    // The time predicate reaches bars_1m as date_bin(bucket) >= ...: no pruning, every month holding S0001 is read.
+    expect(before).toMatch(/bars_1m_p202606/);
+    expect(before).toMatch(/bars_1m_p202611/);
+    const after = await explain('After: the same through bars_5m_between (the API\'s query)', {
+      text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket',
+      values: range,
+    });
+    // Only the range's partition, read by its primary key (symbol, bucket).
+    expect(after).toMatch(/Index Scan using bars_1m_p202611_pkey on bars_1m_p202611/);
+    expect(after.match(/on bars_1m_\w+/g)).toEqual(['on bars_1m_p202611']);
+    const viewRows = await pool.query(`SELECT * FROM bars_5m WHERE symbol = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket`, range.slice(0, 3));
+    const functionRows = await pool.query(`SELECT * FROM bars_5m_between($1, $2, $3) ORDER BY bucket`, range.slice(0, 3));
+    expect(functionRows.rows).toHaveLength(20);
+    expect(functionRows.rows).toEqual(viewRows.rows);
     await explain('Hourly detections (pattern_counts_hourly view) over 24 h', {
       text: 'SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket',
       values: ['2026-11-25T00:00:00Z'],

@@ -123,6 +123,9 @@ describe('rebuild', () => {
     await rebuildProjection({ ...common, projection: 'reference' });
     expect((await pool.query('SELECT count(*)::int AS n FROM bars_1m')).rows[0].n).toBe(30);
     expect((await pool.query('SELECT sum(volume) AS v FROM bars_1h')).rows[0].v).toBe(bars.reduce((sum, value) => sum + value.volume, 0));
+    // The API's range functions read the swapped-in tables (their bodies name the tables, not the old relations).
+    const volumeOf = (symbol: string) => bars.filter((value) => value.symbol === symbol).reduce((sum, value) => sum + value.volume, 0);
+    expect((await pool.query(`SELECT sum(volume) AS v FROM bars_1h_between($1, NULL, NULL)`, [bars[0]!.symbol])).rows[0].v).toBe(volumeOf(bars[0]!.symbol));
     expect((await pool.query('SELECT ticker FROM symbols')).rows).toEqual([{ ticker: 'AAPL' }]);
     // The live projection takes over from the rebuilt offsets.
     const ends = await endOffsets(topics.kafka, [topicName('minuteAggregates', topics.prefix)]);

@@ -105,6 +105,11 @@ describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', 
       { symbol: 'AAPL', open: aapl[0]!.open, close: aapl[4]!.close, volume: aapl.slice(0, 5).reduce((sum, value) => sum + value.volume, 0) },
       { symbol: 'AAPL', open: aapl[5]!.open, close: aapl[9]!.close, volume: aapl.slice(5).reduce((sum, value) => sum + value.volume, 0) },
     ]);
+    // The API's bars surface, the same functions on both paths: here over the continuous aggregate.
+    const second = new Date(aapl[5]!.windowStartMs);
+    const ranged = await client.query(`SELECT symbol, open, close, volume FROM bars_5m_between('AAPL', $1, NULL) ORDER BY bucket`, [second]);
+    expect(ranged.rows).toEqual([fiveMinute.rows[1]]);
+    expect((await client.query(`SELECT count(*)::int AS n FROM bars_1m_between('AAPL', NULL, $1)`, [second])).rows[0].n).toBe(5);
 
     // Upserts reach compressed chunks too.
     await client.query(`SELECT compress_chunk(chunk) FROM show_chunks('bars_1m') AS chunk`);
