@@ -87,8 +87,8 @@ describe("EXPLAIN of the API's queries (PostgreSQL, partitioned path)", () => {
           `while walking it. Watchlist and sector scans fetch the few matching rows by symbol and sort them (top-N). The capped ` +
           `count reads up to the cap. Bars: the API reads them through \`<relation>_between(symbol, from, to)\` (migration ` +
           `1795900000000), inlined SQL functions that exist on both storage paths. On this plain path the 5m/15m/1h views group ` +
-          `minute bars by date_bin(bucket), so a time predicate on the view does not prune partitions (\"before\" below: every ` +
-          `month holding the symbol is read); the functions put the range on bars_1m.bucket itself (\"after\": only the ` +
+          `minute bars by date_bin(bucket), so a time predicate on the view does not prune partitions ("before" below: every ` +
+          `month holding the symbol is read); the functions put the range on bars_1m.bucket itself ("after": only the ` +
           `partition of the range is read). On the TimescaleDB path they read the continuous aggregates.\n\n${body}\n`,
       );
     }
