@@ -28,43 +28,47 @@ export interface Batch {
  */
 export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: EventFilter, credits: number, conflate: boolean): Batch {
   const next = new Map<number, number>();
-  const merged: LogEvent[] = [];
+  // Only wanted events take part in the merge: an unwanted one never uses a credit nor stops a partition, so
+  // leaving it out gives the same batch, and a subscription to a few symbols merges only its own events.
+  const lanes: LogEvent[][] = [];
+  let scanned = 0;
   for (const [partition, read] of reads) {
     next.set(partition, read.nextOffset);
-    for (const event of read.events) merged.push(event);
+    scanned += read.events.length;
+    const lane: LogEvent[] = [];
+    for (const event of read.events) if (matches(filter, event)) lane.push(event);
+    if (lane.length > 0) lanes.push(lane);
   }
-  merged.sort((a, b) => a.timestampMs - b.timestampMs || a.partition - b.partition || a.offset - b.offset);
+  const wanted = mergeByTime(lanes);
 
   const stopped = new Set<number>();
-  let scanned = 0;
   const stopAt = (event: LogEvent) => {
     stopped.add(event.partition);
     next.set(event.partition, event.offset);
   };
+  const unscanned = (event: LogEvent) => {
+    // What a stopped partition did not examine: from its stop to the end of its read.
+    const read = reads.get(event.partition)!;
+    for (const other of read.events) if (other.offset >= event.offset) scanned -= 1;
+  };
 
   if (!conflate) {
     const deliveries: Delivery[] = [];
-    for (const event of merged) {
+    for (const event of wanted) {
       if (stopped.has(event.partition)) continue;
-      const wanted = matches(filter, event);
-      if (wanted && deliveries.length >= credits) {
+      if (deliveries.length >= credits) {
         stopAt(event);
+        unscanned(event);
         continue;
       }
-      scanned += 1;
-      if (wanted) deliveries.push({ event, folded: 1 });
+      deliveries.push({ event, folded: 1 });
     }
     return { deliveries, next, scanned };
   }
 
   const latest = new Map<string, { event: LogEvent; folded: number }>();
-  for (const event of merged) {
+  for (const event of wanted) {
     if (stopped.has(event.partition)) continue;
-    const wanted = matches(filter, event);
-    if (!wanted) {
-      scanned += 1;
-      continue;
-    }
     // Keyed per partition too: positions are per partition, so a fold never crosses partitions.
     const slot = `${event.partition}\u0000${event.key}`;
     const held = latest.get(slot);
@@ -74,17 +78,56 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
       latest.set(slot, { event, folded: held.folded + 1 });
     } else if (latest.size >= credits) {
       stopAt(event);
-      continue;
+      unscanned(event);
     } else {
       latest.set(slot, { event, folded: 1 });
     }
-    scanned += 1;
   }
   return { deliveries: [...latest.values()], next, scanned };
 }
 
-/** The wire form of a batch's events: the cached JSON of each, with `folded` added for conflated ones. */
+/**
+ * Merges per-partition lists (each in log order) into one, by timestamp, ties by partition. Each list keeps its
+ * own order even where record times go backwards within a partition, so positions never skip a record.
+ */
+function mergeByTime(lanes: readonly LogEvent[][]): LogEvent[] {
+  if (lanes.length === 0) return [];
+  if (lanes.length === 1) return lanes[0]!;
+  const heads = lanes.map(() => 0);
+  const merged: LogEvent[] = [];
+  for (;;) {
+    let best = -1;
+    for (let lane = 0; lane < lanes.length; lane += 1) {
+      const event = lanes[lane]![heads[lane]!];
+      if (event === undefined) continue;
+      const current = best < 0 ? undefined : lanes[best]![heads[best]!]!;
+      if (current === undefined || event.timestampMs < current.timestampMs || (event.timestampMs === current.timestampMs && event.partition < current.partition)) best = lane;
+    }
+    if (best < 0) return merged;
+    merged.push(lanes[best]![heads[best]!]!);
+    heads[best]! += 1;
+  }
+}
+
+const COMMA = Buffer.from(',');
+
+/**
+ * A frame around a batch's events: `head`, the cached wire form of each event (with `folded` added for
+ * conflated ones) separated by commas, then `tail`, in one buffer.
+ */
+export function deliveriesFrame(head: string, deliveries: readonly Delivery[], tail: string): Buffer {
+  const parts: Buffer[] = [Buffer.from(head, 'utf8')];
+  for (let index = 0; index < deliveries.length; index += 1) {
+    const { event, folded } = deliveries[index]!;
+    if (index > 0) parts.push(COMMA);
+    if (folded > 1) parts.push(event.wire.subarray(0, -1), Buffer.from(`,"folded":${folded}}`, 'utf8'));
+    else parts.push(event.wire);
+  }
+  parts.push(Buffer.from(tail, 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** The wire form of a batch's events, as a JSON array. */
 export function deliveriesJson(deliveries: readonly Delivery[]): string {
-  const parts = deliveries.map(({ event, folded }) => (folded > 1 ? `${event.json.slice(0, -1)},"folded":${folded}}` : event.json));
-  return `[${parts.join(',')}]`;
+  return deliveriesFrame('[', deliveries, ']').toString('utf8');
 }
