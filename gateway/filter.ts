@@ -18,15 +18,10 @@ export function compileFilter(spec: {
   return { symbols: set(spec.symbols), patterns: set(spec.patterns), tiers: set(spec.tiers), kinds: set(spec.kinds) };
 }
 
-function field(event: LogEvent, name: string): string | undefined {
-  const value = event.data[name];
-  return typeof value === 'string' ? value : undefined;
-}
-
 export function matches(filter: EventFilter, event: LogEvent): boolean {
   if (filter.symbols && !filter.symbols.has(event.key)) return false;
-  if (filter.patterns && !filter.patterns.has(field(event, 'pattern') ?? '')) return false;
-  if (filter.tiers && !filter.tiers.has(field(event, 'tier') ?? '')) return false;
-  if (filter.kinds && !filter.kinds.has(field(event, 'kind') ?? '')) return false;
+  if (filter.patterns && !filter.patterns.has(event.tags.pattern ?? '')) return false;
+  if (filter.tiers && !filter.tiers.has(event.tags.tier ?? '')) return false;
+  if (filter.kinds && !filter.kinds.has(event.tags.kind ?? '')) return false;
   return true;
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import { AuthError, Counter, Gauge, type Logger } from '../platform/index.js';
 import type { Authenticator, Principal, UniverseResolver } from './access.js';
-import { deliveriesJson, selectBatch } from './batch.js';
+import { deliveriesFrame, selectBatch } from './batch.js';
 import type { ErrorCode, Limits, ResumeReport, ServerFrame, StartPosition, WireEvent } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor } from './cursor.js';
@@ -361,7 +361,8 @@ export class GatewayServer {
     this.sendText(connection, JSON.stringify(frame));
   }
 
-  private sendText(connection: Connection, text: string): void {
+  /** Sends a text frame; `text` may be UTF-8 bytes. */
+  private sendText(connection: Connection, text: string | Buffer): void {
     if (connection.closed) return;
     connection.ws.cork(() => connection.ws.send(text, false));
   }
@@ -660,7 +661,11 @@ export class GatewayServer {
     const items = [...latest.values()].sort((a, b) => a.timestampMs - b.timestampMs).slice(-MAX_SNAPSHOT_ITEMS);
     this.sendText(
       subscription.connection,
-      `{"type":"snapshot","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"kafka","items":${deliveriesJson(items.map((event) => ({ event, folded: 1 })))}}`,
+      deliveriesFrame(
+        `{"type":"snapshot","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"kafka","items":[`,
+        items.map((event) => ({ event, folded: 1 })),
+        ']}',
+      ),
     );
   }
 
@@ -782,7 +787,7 @@ export class GatewayServer {
       this.metrics.delivered.inc({ stream: subscription.stream }, count);
       this.sendText(
         subscription.connection,
-        `{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":${deliveriesJson(batch.deliveries)}}`,
+        deliveriesFrame(`{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`, batch.deliveries, ']}'),
       );
     }
     return progressed;

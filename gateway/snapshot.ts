@@ -80,8 +80,8 @@ async function patternItems(redis: Redis, keys: RedisKeys, filter: EventFilter, 
   for (const text of states) {
     if (text === null) continue;
     const state = JSON.parse(text) as PatternState;
-    const event = makeEvent(-1, -1, state.detectedAtMs, state.symbol, { ...state, kind: state.lastKind });
-    if (matches(filter, event)) items.push({ p: -1, o: -1, ts: event.timestampMs, key: event.key, data: event.data as Record<string, unknown> });
+    const data: Record<string, unknown> = { ...state, kind: state.lastKind };
+    if (matches(filter, makeEvent(-1, -1, state.detectedAtMs, state.symbol, data))) items.push({ p: -1, o: -1, ts: state.detectedAtMs, key: state.symbol, data });
   }
   return items.sort((a, b) => a.ts - b.ts);
 }

@@ -11,10 +11,17 @@ export interface LogEvent {
   readonly timestampMs: number;
   /** The record key (the symbol). */
   readonly key: string;
-  /** The decoded Avro value, JSON-ready. */
-  readonly data: Readonly<Record<string, unknown>>;
-  /** `{"p":..,"o":..,"ts":..,"key":..,"data":..}` serialised once, so fan-out does not re-serialise per client. */
-  readonly json: string;
+  /**
+   * The fields of the value that subscriptions filter on. The rest of the decoded value is not kept: the ring
+   * holds tens of thousands of events, and every object held is work for each garbage collection.
+   */
+  readonly tags: EventTags;
+  /**
+   * `{"p":..,"o":..,"ts":..,"key":..,"data":..}` serialised once as UTF-8, so fan-out neither re-serialises nor
+   * re-encodes per client. Bytes rather than a string: the ring keeps them outside the JS heap (less GC work
+   * per scavenge), and a frame is assembled from them without flattening a string.
+   */
+  readonly wire: Buffer;
 }
 
 /** A read of one partition: the records found from `fromOffset` and the position after them. */
@@ -30,10 +37,20 @@ export interface PartitionBounds {
   readonly high: number;
 }
 
+/** The value fields a filter may name (pattern events have all three; bars none). */
+export interface EventTags {
+  readonly pattern: string | undefined;
+  readonly tier: string | undefined;
+  readonly kind: string | undefined;
+}
+
+const tag = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
 export function eventJson(partition: number, offset: number, timestampMs: number, key: string, data: unknown): string {
-  return `{"p":${partition},"o":${offset},"ts":${timestampMs},"key":${JSON.stringify(key)},"data":${JSON.stringify(data)}}`;
+  return JSON.stringify({ p: partition, o: offset, ts: timestampMs, key, data });
 }
 
 export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
-  return { partition, offset, timestampMs, key, data, json: eventJson(partition, offset, timestampMs, key, data) };
+  const tags = { pattern: tag(data.pattern), tier: tag(data.tier), kind: tag(data.kind) };
+  return { partition, offset, timestampMs, key, tags, wire: Buffer.from(eventJson(partition, offset, timestampMs, key, data), 'utf8') };
 }
