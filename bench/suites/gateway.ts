@@ -1,9 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Server as SocketIoServer } from 'socket.io';
-import { startGateway } from '../../gateway/index.js';
+import { KafkaLogSource, avroDecoder, startGateway, type LogSource } from '../../gateway/index.js';
 import { createLogger, topicName } from '../../platform/index.js';
 import { FIXTURE_SYMBOLS, patternEvents } from '../../projections/fixtures.js';
 import { createTestTopics, type TestKafka } from '../../test/kafka.js';
@@ -24,12 +27,13 @@ interface Report {
   latencies: number[];
 }
 
-class Clients {
+/** A helper process of the bench (clients or producer), driven by request/answer messages over IPC. */
+class Child {
   private readonly child: ChildProcess;
   private readonly started: Promise<void>;
 
-  constructor() {
-    this.child = fork(fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  constructor(script: 'gateway-clients.mjs' | 'gateway-producer.mjs') {
+    this.child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = this.reply('started');
   }
 
@@ -66,15 +70,53 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Pr
   return false;
 }
 
+/** Samples every allocation of this process, including objects already collected (where GC work comes from). */
+async function startAllocationProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params?: object) =>
+    new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return {
+    stop: async (file) => {
+      const { profile } = await post<{ profile: unknown }>('HeapProfiler.stopSampling');
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 interface System {
   readonly name: string;
   readonly kind: 'uws' | 'sio';
   readonly url: string;
+  /** Record time -> the gateway's tail has the record (ms), one sample per record; empty for the baseline. */
+  readonly tailLatencies: number[];
   stop(): Promise<void>;
 }
 
-async function startUwsGateway(kafka: TestKafka): Promise<System> {
+/** The gateway's own Kafka source, timing when each record reaches the tail (a diagnostic, not a figure of the goal). */
+function timedSource(source: LogSource, samples: number[]): LogSource {
+  return {
+    describe: (topic) => source.describe(topic),
+    bounds: (topic) => source.bounds(topic),
+    offsetsForTime: (topic, timestampMs) => source.offsetsForTime(topic, timestampMs),
+    read: async (info, from, options) => {
+      const reads = await source.read(info, from, options);
+      const now = Date.now();
+      if (options.maxWaitMs > 0) for (const read of reads.values()) for (const event of read.events) samples.push(now - event.timestampMs);
+      return reads;
+    },
+    close: () => source.close(),
+  };
+}
+
+async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<string, string>>): Promise<System> {
+  const tailLatencies: number[] = [];
+  const source = timedSource(new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)), tailLatencies);
   const gateway = await startGateway({
+    source,
     env: {},
     topicPrefix: kafka.prefix,
     brokers: kafka.brokers,
@@ -84,13 +126,23 @@ async function startUwsGateway(kafka: TestKafka): Promise<System> {
     logger: createLogger('bench-gateway', { level: 'warn' }),
     authenticator: { authenticate: async () => ({ userId: 'bench', via: 'token' }) },
     universes: { symbolsFor: async () => undefined },
-    config: { GATEWAY_PORT: 0, GATEWAY_FRAMES_PER_SECOND: 1000, GATEWAY_FRAME_BURST: 1000, GATEWAY_HEARTBEAT_MS: 60_000, GATEWAY_POLL_WAIT_MS: 20 },
+    config: { GATEWAY_PORT: 0, GATEWAY_FRAMES_PER_SECOND: 1000, GATEWAY_FRAME_BURST: 1000, GATEWAY_HEARTBEAT_MS: 60_000, GATEWAY_POLL_WAIT_MS: Number(settings.pollWaitMs ?? 20) },
   });
-  return { name: 'uWS gateway', kind: 'uws', url: gateway.url, stop: () => gateway.stop() };
+  return {
+    name: 'uWS gateway',
+    kind: 'uws',
+    url: gateway.url,
+    tailLatencies,
+    stop: async () => {
+      await gateway.stop();
+      await source.close();
+    },
+  };
 }
 
 /** The baseline: every record decoded once and emitted to every matching socket (a room per symbol). */
 async function startSocketIo(kafka: TestKafka): Promise<System> {
+  const tailLatencies: number[] = [];
   const http = createServer();
   const io = new SocketIoServer(http, { transports: ['websocket'], serveClient: false });
   io.on('connection', (socket) => {
@@ -122,6 +174,7 @@ async function startSocketIo(kafka: TestKafka): Promise<System> {
     name: 'Socket.IO',
     kind: 'sio',
     url: `http://127.0.0.1:${port}`,
+    tailLatencies,
     stop: async () => {
       await consumer.disconnect();
       io.disconnectSockets(true);
@@ -130,20 +183,21 @@ async function startSocketIo(kafka: TestKafka): Promise<System> {
   };
 }
 
-async function measure(system: System, kafka: TestKafka, options: { connections: number; fanoutEvents: number; rate: number; seconds: number; latencyClients: number }): Promise<Figure[]> {
+async function measure(system: System, kafka: TestKafka, settings: Readonly<Record<string, string>>, options: { connections: number; fanoutEvents: number; rate: number; seconds: number; latencyClients: number }): Promise<Figure[]> {
   const baseline = system.kind === 'sio';
   const figures: Figure[] = [];
-  const producer = kafka.kafka.producer({ allowAutoTopicCreation: false });
-  await producer.connect();
   const encode = await kafka.codec.encoderFor<unknown>('patterns');
   const topic = topicName('patterns', kafka.prefix);
-  const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value) }));
+  // The producer runs in its own process, as ingest and the processors do in production.
+  const producer = new Child('gateway-producer.mjs');
+  const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value).toString('base64') }));
+  await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic, values }, 'connected');
 
   // 1. Connections held, then fan-out of a burst to all of them.
-  const many = new Clients();
-  const opened = await many.call<{ ready: number; ms: number; rssMb: number }>({ cmd: 'open', kind: system.kind, url: system.kind === 'uws' ? system.url : system.url, n: options.connections, probes: 0 }, 'opened');
+  const many = new Child('gateway-clients.mjs');
+  const opened = await many.call<{ ready: number; ms: number; rssMb: number }>({ cmd: 'open', kind: system.kind, url: system.url, n: options.connections, probes: 0 }, 'opened');
   figures.push({ name: `${system.name}: connections held`, value: opened.ready, unit: 'connections', baseline, note: `of ${options.connections}, opened in ${(opened.ms / 1000).toFixed(1)} s` });
-  await producer.send({ topic, acks: 1, messages: values.slice(0, options.fanoutEvents) });
+  await producer.call({ cmd: 'burst', n: options.fanoutEvents }, 'sent');
   const expected = opened.ready * options.fanoutEvents;
   let report: Report = { received: 0, frames: 0, firstAt: 0, lastAt: 0, latencies: [] };
   await waitFor(async () => {
@@ -161,33 +215,54 @@ async function measure(system: System, kafka: TestKafka, options: { connections:
   await many.close();
 
   // 2. End-to-end latency at a fixed input rate, each client following one symbol.
-  const few = new Clients();
+  const few = new Child('gateway-clients.mjs');
   await few.call({ cmd: 'open', kind: system.kind, url: system.url, n: options.latencyClients, probes: options.latencyClients, symbols: FIXTURE_SYMBOLS }, 'opened');
   await few.call({ cmd: 'reset' }, 'reset');
-  const tickMs = 20;
-  const perTick = Math.max(1, Math.round((options.rate * tickMs) / 1000));
-  const start = Date.now();
-  let sent = 0;
-  let cursor = 0;
-  while (Date.now() - start < options.seconds * 1000) {
-    const due = Math.floor(((Date.now() - start) / 1000) * options.rate) + perTick;
-    if (sent < due) {
-      const messages = [];
-      for (let index = 0; index < Math.min(1000, due - sent); index += 1) messages.push(values[(cursor += 1) % values.length]!);
-      await producer.send({ topic, acks: 1, messages });
-      sent += messages.length;
-    } else await new Promise((resolve) => setTimeout(resolve, tickMs / 2));
-  }
-  const actualRate = sent / ((Date.now() - start) / 1000);
+  system.tailLatencies.length = 0;
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const gcPauses: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const allocations = settings.allocProfile ? await startAllocationProfile() : undefined;
+  const cpuBefore = process.cpuUsage();
+  const { sent, rate: actualRate } = await producer.call<{ sent: number; rate: number }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: 20 }, 'sent');
   await waitFor(async () => {
     report = await few.call<Report>({ cmd: 'report' }, 'report');
     return report.received >= sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95;
   }, 30_000);
-  await producer.disconnect();
+  const cpu = process.cpuUsage(cpuBefore);
+  await producer.close();
   report = await few.call<Report>({ cmd: 'report' }, 'report');
   const note = `${actualRate.toFixed(0)} input events/s for ${options.seconds} s, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
   figures.push({ name: `${system.name}: end-to-end latency p50`, value: percentile(report.latencies, 50), unit: 'ms', baseline, note });
   figures.push({ name: `${system.name}: end-to-end latency p99`, value: percentile(report.latencies, 99), unit: 'ms', baseline, note });
+  loopDelay.disable();
+  gcObserver.disconnect();
+  if (allocations && settings.allocProfile) await allocations.stop(`${settings.allocProfile}.${system.kind}.heapprofile`);
+  if (settings.diagnostics !== 'off') {
+    // Where the time goes in the server process during the latency phase.
+    const tail = system.tailLatencies;
+    if (tail.length > 0) {
+      figures.push({ name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`, value: percentile(tail, 99), unit: 'ms', baseline, note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records` });
+    }
+    figures.push({
+      name: `${system.name}: server-process CPU per input event (diagnostic)`,
+      value: (cpu.user + cpu.system) / sent,
+      unit: 'µs',
+      baseline,
+      note: `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU (user ${(cpu.user / 1e6).toFixed(2)} s) for ${sent} input events, ${report.received} deliveries`,
+    });
+    figures.push({
+      name: `${system.name}: server-process event-loop delay p99 (diagnostic)`,
+      value: loopDelay.percentile(99) / 1e6,
+      unit: 'ms',
+      baseline,
+      note: `max ${(loopDelay.max / 1e6).toFixed(1)} ms; GC: ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms, total ${gcPauses.reduce((a, b) => a + b, 0).toFixed(0)} ms`,
+    });
+  }
   await few.close();
   return figures;
 }
@@ -204,11 +279,13 @@ const suite: BenchSuite = {
       latencyClients: Number(settings.latencyClients ?? 24),
     };
     const figures: Figure[] = [];
-    for (const start of [startUwsGateway, startSocketIo]) {
+    const systems = (settings.systems ?? 'uws,sio').split(',');
+    const starters = [...(systems.includes('uws') ? [startUwsGateway] : []), ...(systems.includes('sio') ? [startSocketIo] : [])];
+    for (const start of starters) {
       const kafka = await createTestTopics('bench-gw', ['patterns']);
-      const system = await start(kafka);
+      const system = await start(kafka, settings);
       try {
-        figures.push(...(await measure(system, kafka, options)));
+        figures.push(...(await measure(system, kafka, settings, options)));
       } finally {
         await system.stop();
         await kafka.cleanup();
