@@ -8,6 +8,10 @@ import { memoryReport, parseDuration, type MemorySample } from './soak-core.js';
 import { pipelineStages } from './start-command.js';
 import { sumMetric } from './supervisor-core.js';
 import { Supervisor } from './supervisor.js';
+import { demoApiKey } from './demo-access.js';
+import { stagePorts } from './start-command.js';
+import { TickflowClient, type WebSocketFactory } from '../gateway/client/index.js';
+import WebSocket from 'ws';
 
 function rssBytes(pid: number): number | undefined {
   try {
@@ -39,6 +43,7 @@ export function registerSoakCommand(program: Command): void {
       };
       const supervisor = new Supervisor(stages, quiet);
       supervisor.start();
+      const users = await startSoakUsers(stagePorts());
       const memory = new Map<string, MemorySample[]>(stages.map((stage) => [stage.name, []]));
       const counts = new Map<string, number | undefined>();
       const startedAt = Date.now();
@@ -62,13 +67,14 @@ export function registerSoakCommand(program: Command): void {
           if (rss !== undefined) memory.get(stage.name)!.push({ atMs: Date.now() - startedAt, rssBytes: rss, ...(heap === undefined ? {} : { heapUsedBytes: heap }) });
         }
         const elapsed = ((Date.now() - startedAt) / 60_000).toFixed(1);
-        console.log(`[soak] ${elapsed} min: ${[...counts].map(([stage, count]) => `${stage}=${count ?? '-'}`).join(' ')}`);
+        console.log(`[soak] ${elapsed} min: ${[...counts].map(([stage, count]) => `${stage}=${count ?? '-'}`).join(' ')} client=${users.gatewayEvents} api=${users.apiOk}/${users.apiRequests}`);
       }
       const config = loadPlatformConfig();
       const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tickflow-soak', logger: createLogger('soak', { level: 'warn' }) }).admin();
       await admin.connect();
       const lag = (await describeTopics(admin, TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)))).flatMap((topic) => topic.groups.map((group) => ({ topic: topic.topic, group: group.groupId, lag: group.lag })));
       await admin.disconnect();
+      users.stop();
       const restarts = Object.fromEntries(stages.map((stage) => [stage.name, supervisor.restarts(stage.name)]));
       await supervisor.stop();
       const report = {
@@ -76,6 +82,7 @@ export function registerSoakCommand(program: Command): void {
         durationMs: Date.now() - startedAt,
         memory: stages.map((stage) => memoryReport(stage.name, memory.get(stage.name)!)),
         events: Object.fromEntries(counts),
+        users: { gatewayEventsReceived: users.gatewayEvents, apiRequests: users.apiRequests, apiOk: users.apiOk },
         restarts,
         finalLag: lag,
       };
@@ -83,4 +90,45 @@ export function registerSoakCommand(program: Command): void {
       writeFileSync(options.out, JSON.stringify(report, null, 2));
       console.log(JSON.stringify(report, null, 2));
     });
+}
+
+interface SoakUsers {
+  gatewayEvents: number;
+  apiRequests: number;
+  apiOk: number;
+  stop(): void;
+}
+
+/**
+ * What a soak needs besides the feed: a live-page-like gateway client following every pattern event, and a
+ * dashboard polling a scan every second, so the gateway's rings and the API's cache see real traffic.
+ */
+async function startSoakUsers(ports: ReturnType<typeof stagePorts>): Promise<SoakUsers> {
+  const apiBase = `http://127.0.0.1:${ports.api}`;
+  const apiKey = await demoApiKey(apiBase, `.tickflow/soak-${process.pid}.json`);
+  const client = new TickflowClient({ url: `ws://127.0.0.1:${ports.gateway}/ws`, auth: { apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory });
+  const users: SoakUsers = { gatewayEvents: 0, apiRequests: 0, apiOk: 0, stop: () => undefined };
+  const subscription = client.subscribe({ stream: 'patterns', window: 1000 });
+  void (async () => {
+    for await (const event of subscription) {
+      void event;
+      users.gatewayEvents += 1;
+    }
+  })().catch((error: unknown) => console.log(`[soak] gateway client ended: ${(error as Error).message}`));
+  const views = ['/api/patterns/scan?per_page=50', '/api/patterns/scan?timeframe=intraday&sort_by=detected_at', '/api/patterns/stats', '/api/symbols?limit=20'];
+  const poll = setInterval(() => {
+    const path = views[users.apiRequests % views.length]!;
+    users.apiRequests += 1;
+    fetch(`${apiBase}${path}`, { headers: { 'x-api-key': apiKey }, signal: AbortSignal.timeout(5000) })
+      .then(async (response) => {
+        await response.arrayBuffer();
+        if (response.ok) users.apiOk += 1;
+      })
+      .catch(() => undefined);
+  }, 1000);
+  users.stop = () => {
+    clearInterval(poll);
+    client.close();
+  };
+  return users;
 }
