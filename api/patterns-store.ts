@@ -40,7 +40,7 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
   const { page: pageNumber, perPage, cursor } = query.page;
   const leading = cursor === undefined && pageNumber > 1 && pageNumber <= MAX_TRACKED_PAGE ? (pageNumber - 1) * perPage : 0;
   const fetched = leading > 0 ? { ...query, page: { ...query.page, page: 1, perPage: leading + perPage } } : query;
-  const page = buildScanSql(fetched, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES) });
+  const page = buildScanSql(fetched, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES), lateLookup: true });
   const pageResult = await db.query<PatternRow>(page.text, page.values);
   const all = pageResult.rows.map(patternView);
   const rows = all.slice(leading);

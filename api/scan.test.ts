@@ -153,6 +153,14 @@ describe('SQL', () => {
     expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p) SELECT p.* FROM matched p ORDER BY');
   });
 
+  it('with late lookup, finds the page ids from the index alone, then reads only those rows', () => {
+    const late = buildScanSql(query({ pattern_types: ['doji'], sort_by: 'rs', page: 2 }), { lateLookup: true });
+    expect(late.text).toMatch(/^SELECT p\.pattern_id, .* FROM \(SELECT p\.pattern_id FROM patterns p WHERE .* LIMIT \$\d+ OFFSET \$\d+\) page JOIN patterns p ON p\.pattern_id = page\.pattern_id ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
+    const first = buildScanSql(query({ pattern_types: ['doji'] }), { lateLookup: true, filterFirst: true });
+    expect(first.text).toContain('WITH matched AS MATERIALIZED (SELECT p.pattern_id, p.confidence FROM patterns p WHERE');
+    expect(first.text).toContain('SELECT p.pattern_id FROM matched p ORDER BY');
+  });
+
   it('pages by offset without a cursor and by keyset with one', () => {
     const offset = buildScanSql(query({ page: 3, per_page: 10 }));
     expect(offset.text).toMatch(/OFFSET \$\d+$/);

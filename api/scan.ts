@@ -233,11 +233,15 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
 
 /**
  * The page query: one extra row is fetched to know whether another page follows.
- * `filterFirst` (chosen when the capped count shows few matches) materialises the matching rows through the
- * filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every active row
- * looking for rare matches (a LIMIT + ORDER BY plan whose estimate of the matches was wrong).
+ * `lateLookup` (what the API uses): the ids of the page are found first, from the covering scan indexes alone
+ * (migration 1796000000000: they include every filtered column, so this is an index-only scan), and only those
+ * rows are then read from the table; walking an ordering index past non-matching rows otherwise reads one heap
+ * page per row examined.
+ * `filterFirst` (chosen when the capped count shows few matches) materialises the matching ids and sort values
+ * through the filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every
+ * active row looking for rare matches (a LIMIT + ORDER BY plan whose estimate of the matches was wrong).
  */
-export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean } = {}): SqlStatement {
+export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean; lateLookup?: boolean } = {}): SqlStatement {
   const values: unknown[] = [];
   const add = (value: unknown) => {
     values.push(value);
@@ -250,10 +254,15 @@ export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean 
     const present = parts.filter((part): part is string => part !== undefined && part !== '');
     return present.length > 0 ? ` WHERE ${present.join(' AND ')}` : '';
   };
+  // Without late lookup every column is carried through the scan; with it, only the id and the sort value.
+  const carried = options.lateLookup ? `p.pattern_id, ${SORT_COLUMNS[query.page.sortBy].column}` : SCAN_COLUMNS;
+  const selected = options.lateLookup ? 'p.pattern_id' : options.filterFirst ? 'p.*' : SCAN_COLUMNS;
   let text = options.filterFirst
-    ? `WITH matched AS MATERIALIZED (SELECT ${SCAN_COLUMNS} FROM patterns p${whereText([where])}) SELECT p.* FROM matched p${whereText([keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`
-    : `SELECT ${SCAN_COLUMNS} FROM patterns p${whereText([where, keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
+    ? `WITH matched AS MATERIALIZED (SELECT ${carried} FROM patterns p${whereText([where])}) SELECT ${selected} FROM matched p${whereText([keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`
+    : `SELECT ${selected} FROM patterns p${whereText([where, keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
   if (!cursor && query.page.page > 1) text += ` OFFSET ${add((query.page.page - 1) * query.page.perPage)}`;
+  // The rows are read in the same statement (one snapshot), so they sort as their ids did.
+  if (options.lateLookup) text = `SELECT ${SCAN_COLUMNS} FROM (${text}) page JOIN patterns p ON p.pattern_id = page.pattern_id ${orderBy}`;
   return { text, values };
 }
 
