@@ -43,12 +43,19 @@ export function registerSoakCommand(program: Command): void {
       };
       const supervisor = new Supervisor(stages, quiet);
       supervisor.start();
+      // Ctrl-C or SIGTERM ends a soak early, but still stops every stage (their process groups are detached).
+      let stopRequested = false;
+      const requestStop = () => {
+        stopRequested = true;
+      };
+      process.once('SIGINT', requestStop);
+      process.once('SIGTERM', requestStop);
       const users = await startSoakUsers(stagePorts());
       const memory = new Map<string, MemorySample[]>(stages.map((stage) => [stage.name, []]));
       const counts = new Map<string, number | undefined>();
       const startedAt = Date.now();
       console.log(`[soak] running ${options.duration} at ${options.rate} events/s, sampling every ${options.sample}`);
-      while (Date.now() - startedAt < durationMs) {
+      while (Date.now() - startedAt < durationMs && !stopRequested) {
         await new Promise((resolve) => setTimeout(resolve, sampleMs));
         const pids = supervisor.pids();
         for (const stage of stages) {
@@ -109,6 +116,7 @@ async function startSoakUsers(ports: ReturnType<typeof stagePorts>): Promise<Soa
   const client = new TickflowClient({ url: `ws://127.0.0.1:${ports.gateway}/ws`, auth: { apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory });
   const users: SoakUsers = { gatewayEvents: 0, apiRequests: 0, apiOk: 0, stop: () => undefined };
   const subscription = client.subscribe({ stream: 'patterns', window: 1000 });
+  await client.connect();
   void (async () => {
     for await (const event of subscription) {
       void event;
