@@ -355,7 +355,7 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     await env?.cleanup();
   });
 
-  it('builds minute bars from trades exactly once and runs the daily tier on daily bars', async () => {
+  it('builds minute bars from trades exactly once, only for symbols without native bars, and runs the daily tier on daily bars', async () => {
     const open = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs;
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
@@ -367,6 +367,25 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
         value: encodeTrade({
           symbol: 'ONLYT', exchange: 4, tradeId: String(second), tape: 3, price: 50 + (second % 60) / 100, size: 100, fractionalSize: null, conditions: [],
           sipTimestampMs: open + second * 1000, sequence: second, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: open + second * 1000,
+        }),
+      });
+    }
+    // NATIVE has native minute bars as well as trades: it must get no trade-built bars.
+    const encodeMinute = await env.codec.encoderFor<Record<string, unknown>>('minuteAggregates');
+    const nativeBars = [0, 1, 2, 3, 4].map((minute) => ({
+      key: 'NATIVE',
+      value: encodeMinute({
+        symbol: 'NATIVE', interval: 'MINUTE', windowStartMs: open + minute * 60_000, windowEndMs: open + (minute + 1) * 60_000, open: 70, high: 71, low: 69, close: 70.5,
+        volume: 1000, vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, source: 'massive', ingestedAtMs: 0,
+      }),
+    }));
+    await producer.send({ topic: env.codec.topic('minuteAggregates'), messages: nativeBars });
+    for (let second = 0; second < 5 * 60; second += 20) {
+      trades.push({
+        key: 'NATIVE',
+        value: encodeTrade({
+          symbol: 'NATIVE', exchange: 4, tradeId: `n${second}`, tape: 3, price: 70, size: 100, fractionalSize: null, conditions: [],
+          sipTimestampMs: open + second * 1000 + 1, sequence: second, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: open + second * 1000,
         }),
       });
     }
@@ -396,9 +415,26 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     });
     // Four minutes are closed by later trades; the fifth stays open (no later trade).
     const minuteTopic = env.codec.topic('minuteAggregates');
-    await vi.waitFor(async () => expect((await readAll(env, minuteTopic)).length).toBe(4), { timeout: 60_000, interval: 200 });
-    const bars = await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)));
+    const tradeBuilt = async () =>
+      (await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)))).filter((bar) => bar.source === 'trades');
+    await vi.waitFor(async () => expect((await tradeBuilt()).length).toBe(4), { timeout: 60_000, interval: 200 });
+    const bars = await tradeBuilt();
     expect(bars.map((bar) => bar.windowStartMs)).toEqual([0, 1, 2, 3].map((minute) => open + minute * 60_000));
+    expect(bars.every((bar) => bar.symbol === 'ONLYT')).toBe(true);
+    // Every trade, NATIVE's too, has been folded: the group's committed trades offsets reach the end of the topic.
+    const admin = env.kafka.admin();
+    await admin.connect();
+    try {
+      const tradesTopic = env.codec.topic('trades');
+      const high = (await admin.fetchTopicOffsets(tradesTopic)).reduce((sum, entry) => sum + Number(entry.high), 0);
+      await vi.waitFor(async () => {
+        const [offsets] = await admin.fetchOffsets({ groupId: `${env.prefix}g`, topics: [tradesTopic] });
+        expect(offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0)).toBe(high);
+      }, { timeout: 60_000, interval: 200 });
+    } finally {
+      await admin.disconnect();
+    }
+    expect(await tradeBuilt()).toHaveLength(4);
     expect(bars[0]).toMatchObject({ symbol: 'ONLYT', source: 'trades', open: 50, high: 50.5, low: 50, close: 50.5, volume: 600, transactions: 6 });
     const patterns = env.codec.topic('patterns');
     await vi.waitFor(async () => {
@@ -408,6 +444,7 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     expect(handle.assigned().some((key) => key.startsWith(env.codec.topic('trades')))).toBe(true);
     await handle.stop();
     handle = undefined;
-    expect(await readAll(env, minuteTopic)).toHaveLength(4);
+    // Every trade was folded (offsets committed), and still no bar for NATIVE.
+    expect(await tradeBuilt()).toHaveLength(4);
   }, 300_000);
 });

@@ -17,7 +17,7 @@ import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
 import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
 import { FundamentalsHistory } from './fundamentals.js';
 import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
-import { TradeBarBuilder, type TradeInput } from './trade-bars.js';
+import { NativeBarsTable, TradeBarBuilder, type TradeInput } from './trade-bars.js';
 
 /** A message a partition core wants produced in the same transaction as its input offsets. */
 export interface OutputMessage {
@@ -187,6 +187,27 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       }),
     );
   }
+  // Symbols with native minute bars get no trade-built bars: the minute topic is read (whole) before any trade.
+  const nativeBars = new NativeBarsTable();
+  if (options.tradeBars) {
+    tails.push(
+      await tailTopic({
+        kafka,
+        topic: minuteTopic,
+        groupPrefix: options.groupId,
+        logger,
+        onMessage: async (message) => {
+          if (!message.value) return;
+          try {
+            const bar = await codec.decode<BarInput>(message.value);
+            nativeBars.record(bar.symbol, bar.windowStartMs, bar.source);
+          } catch {
+            // Undecodable minute bars are dead-lettered by the minute engine; here they just say nothing.
+          }
+        },
+      }),
+    );
+  }
   const snapshotTail = await tailTopic({
     kafka,
     topic: snapshotsTopic,
@@ -217,7 +238,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
     if (inputTopic === tradesTopic) {
-      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs) : new TradeBarBuilder(options.tradeBarLatenessMs);
+      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs, nativeBars) : new TradeBarBuilder(options.tradeBarLatenessMs, nativeBars);
       return {
         fold: (value, _headers, _offset, out) => {
           const bars = builder.onTrade(value as TradeInput);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TradeBarBuilder, type TradeBar, type TradeInput } from './trade-bars.js';
+import { NativeBarsTable, TradeBarBuilder, type TradeBar, type TradeInput } from './trade-bars.js';
 
 const T0 = Date.parse('2026-11-24T14:30:00Z');
 
@@ -52,5 +52,31 @@ describe('minute bars from trades', () => {
     const after = trades.slice(300).flatMap((entry) => restored.onTrade(entry)!);
     expect(JSON.stringify([...before, ...after])).toBe(JSON.stringify(expected));
     expect(expected.length).toBeGreaterThan(10);
+  });
+
+  it('returns no bar for a symbol from the minute of its first native bar on; the state does not depend on it', () => {
+    const native = new NativeBarsTable();
+    expect(native.record('NATV', T0 + 120_000, 'massive')).toBe(true);
+    expect(native.record('NATV', T0 + 180_000, 'massive')).toBe(false);
+    expect(native.record('ONLYT', T0, 'trades')).toBe(false);
+    expect(native.nativeSince('NATV')).toBe(T0 + 120_000);
+    expect(native.nativeSince('ONLYT')).toBeUndefined();
+    expect(native.size).toBe(1);
+
+    const trades: TradeInput[] = [];
+    for (let second = 0; second < 6 * 60; second += 15) trades.push(trade('NATV', second, 10 + second / 1000), trade('ONLYT', second + 1, 20));
+    const filtered = new TradeBarBuilder(0, native);
+    const unfiltered = new TradeBarBuilder(0);
+    const kept = trades.flatMap((entry) => filtered.onTrade(entry)!);
+    const all = trades.flatMap((entry) => unfiltered.onTrade(entry)!);
+    const minutes = (bars: TradeBar[], symbol: string) => bars.filter((bar) => bar.symbol === symbol).map((bar) => (bar.windowStartMs - T0) / 60_000);
+    expect(minutes(all, 'NATV')).toEqual([0, 1, 2, 3, 4]);
+    expect(minutes(kept, 'NATV')).toEqual([0, 1]);
+    expect(minutes(kept, 'ONLYT')).toEqual(minutes(all, 'ONLYT'));
+    expect(filtered.nativeSkipped).toBe(3);
+    expect(filtered.snapshot().equals(unfiltered.snapshot())).toBe(true);
+    // A restored builder keeps filtering.
+    const restored = TradeBarBuilder.restore(filtered.snapshot(), 0, native);
+    expect(restored.onTrade(trade('NATV', 6 * 60 + 1, 10))!.map((bar) => bar.symbol)).toEqual(['ONLYT']);
   });
 });

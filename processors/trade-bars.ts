@@ -25,6 +25,34 @@ export type TradeBar = AggregateRecord & {
   source: 'trades';
 };
 
+/** Where the builder learns which symbols have native minute bars (a side table of the minute topic). */
+export interface NativeBarsLookup {
+  /** `windowStartMs` of the symbol's earliest native (not trade-built) minute bar, or undefined when it has none. */
+  nativeSince(symbol: string): number | undefined;
+}
+
+/** Earliest native minute bar per symbol, fed from the minute topic (bars with `source = trades` are not native). */
+export class NativeBarsTable implements NativeBarsLookup {
+  private readonly since = new Map<string, number>();
+
+  /** Records a minute bar; returns true when it made the symbol native earlier than known. */
+  record(symbol: string, windowStartMs: number, source: string): boolean {
+    if (source === 'trades' || !Number.isFinite(windowStartMs)) return false;
+    const known = this.since.get(symbol);
+    if (known !== undefined && known <= windowStartMs) return false;
+    this.since.set(symbol, windowStartMs);
+    return true;
+  }
+
+  nativeSince(symbol: string): number | undefined {
+    return this.since.get(symbol);
+  }
+
+  get size(): number {
+    return this.since.size;
+  }
+}
+
 interface OpenBar {
   symbol: string;
   startMs: number;
@@ -41,6 +69,9 @@ interface OpenBar {
  * Builds minute bars from the trades of one partition, on event time: a symbol's minute closes when
  * one of its trades falls in a later minute, or when the partition's latest trade time passes the
  * minute's end plus the allowed lateness. Later trades for a closed minute are dropped (counted).
+ * A closed minute is not returned when the symbol has native minute bars from that minute or earlier
+ * (`native`): trade-built bars are only for symbols that have only trades. The filter touches only the
+ * output, never the state, so snapshots do not depend on it.
  */
 export class TradeBarBuilder {
   private bars = new Map<string, OpenBar>();
@@ -48,8 +79,13 @@ export class TradeBarBuilder {
   private watermark = -1;
   private earliestOpen = Number.POSITIVE_INFINITY;
   lateTrades = 0;
+  /** Closed minutes not returned because the symbol has native bars (not part of the snapshot). */
+  nativeSkipped = 0;
 
-  constructor(private readonly latenessMs = 2_000) {}
+  constructor(
+    private readonly latenessMs = 2_000,
+    private readonly native?: NativeBarsLookup,
+  ) {}
 
   /** Folds a trade; returns the bars it closed (often none), or undefined for an invalid trade. */
   onTrade(trade: TradeInput): TradeBar[] | undefined {
@@ -74,7 +110,7 @@ export class TradeBarBuilder {
       bar.priceVolume += trade.price * trade.size;
       bar.trades += 1;
     } else {
-      if (bar !== undefined) closed.push(this.close(bar));
+      if (bar !== undefined) this.close(bar, closed);
       this.bars.set(trade.symbol, {
         symbol: trade.symbol, startMs: minute, open: trade.price, high: trade.price, low: trade.price, close: trade.price,
         volume: trade.size, priceVolume: trade.price * trade.size, trades: 1,
@@ -88,16 +124,21 @@ export class TradeBarBuilder {
   private closeDue(closed: TradeBar[]): void {
     let earliest = Number.POSITIVE_INFINITY;
     for (const bar of [...this.bars.values()]) {
-      if (bar.startMs + MINUTE_MS + this.latenessMs <= this.watermark) closed.push(this.close(bar));
+      if (bar.startMs + MINUTE_MS + this.latenessMs <= this.watermark) this.close(bar, closed);
       else if (bar.startMs < earliest) earliest = bar.startMs;
     }
     this.earliestOpen = earliest;
   }
 
-  private close(bar: OpenBar): TradeBar {
+  private close(bar: OpenBar, closed: TradeBar[]): void {
     this.bars.delete(bar.symbol);
     this.closedUntil.set(bar.symbol, bar.startMs + MINUTE_MS);
-    return {
+    const nativeSince = this.native?.nativeSince(bar.symbol);
+    if (nativeSince !== undefined && nativeSince <= bar.startMs) {
+      this.nativeSkipped += 1;
+      return;
+    }
+    closed.push({
       symbol: bar.symbol,
       interval: 'MINUTE',
       windowStartMs: bar.startMs,
@@ -116,7 +157,7 @@ export class TradeBarBuilder {
       otc: false,
       source: 'trades',
       ingestedAtMs: Math.max(this.watermark, bar.startMs + MINUTE_MS),
-    };
+    });
   }
 
   get openBars(): number {
@@ -128,10 +169,10 @@ export class TradeBarBuilder {
     return gzipSync(Buffer.from(JSON.stringify(state), 'utf8'));
   }
 
-  static restore(snapshot: Buffer, latenessMs?: number): TradeBarBuilder {
+  static restore(snapshot: Buffer, latenessMs?: number, native?: NativeBarsLookup): TradeBarBuilder {
     const state = JSON.parse(gunzipSync(snapshot).toString('utf8')) as { version: number; watermark: number; lateTrades: number; bars: OpenBar[]; closedUntil: [string, number][] };
     if (state.version !== BUILDER_VERSION) throw new Error(`trade-bar snapshot version ${state.version} is not ${BUILDER_VERSION}`);
-    const builder = new TradeBarBuilder(latenessMs);
+    const builder = new TradeBarBuilder(latenessMs, native);
     builder.watermark = state.watermark;
     builder.lateTrades = state.lateTrades;
     for (const bar of state.bars) {
