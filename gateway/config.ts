@@ -20,6 +20,7 @@ export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_MAX_BATCH: env.int('Events per frame at most', 500),
   GATEWAY_LISTEN_RETRY_MS: env.int('How long a starting gateway retries a busy port (sockets of a previous process in TIME_WAIT)', 90_000),
   GATEWAY_POLL_WAIT_MS: env.int('Kafka long-poll wait of the tailers', 100),
+  GATEWAY_METADATA_REFRESH_MS: env.int('How often the tailers re-read topic metadata to pick up partitions added at runtime', 15_000),
 });
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

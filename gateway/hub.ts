@@ -12,6 +12,8 @@ export interface HubOptions {
   readonly ringCapacity: number;
   readonly pollWaitMs: number;
   readonly maxBytesPerPartition: number;
+  /** How often the topic's metadata is re-read to pick up partitions added at runtime. */
+  readonly metadataRefreshMs: number;
 }
 
 /**
@@ -26,6 +28,8 @@ export class StreamHub {
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<() => void>();
   private readonly resetListeners = new Set<(info: TopicInfo) => void>();
+  private readonly partitionListeners = new Set<(added: ReadonlyMap<number, number>) => void>();
+  private lastDescribeAt = 0;
   /** Time of the last successful poll, for /ready. */
   lastPollAt = 0;
   appended = 0;
@@ -48,6 +52,7 @@ export class StreamHub {
   /** Starts every ring `ringCapacity` records before the head; returns the head per partition. */
   private async prime(): Promise<Map<number, number>> {
     this.info = await this.options.source.describe(this.options.topic);
+    this.lastDescribeAt = Date.now();
     const bounds = await this.options.source.bounds(this.options.topic);
     this.rings.clear();
     const heads = new Map<number, number>();
@@ -89,10 +94,40 @@ export class StreamHub {
     return () => this.resetListeners.delete(listener);
   }
 
+  /**
+   * Partitions added to the topic at runtime: each gets a ring from its log start, and listeners hear of it
+   * with that start, so every position (and cursor) includes the new partition from its first record.
+   */
+  onPartitionsAdded(listener: (added: ReadonlyMap<number, number>) => void): () => void {
+    this.partitionListeners.add(listener);
+    return () => this.partitionListeners.delete(listener);
+  }
+
+  /** Re-reads the topic's metadata; new partitions join the tail from their log start. */
+  async refreshPartitions(): Promise<void> {
+    this.lastDescribeAt = Date.now();
+    const info = await this.options.source.describe(this.options.topic);
+    // A new topic id is a recreated topic: the next read fails and recover() starts a new epoch.
+    if (info.topicId !== this.info.topicId) return;
+    const fresh = info.partitions.filter((partition) => !this.rings.has(partition));
+    if (fresh.length === 0) return;
+    const bounds = await this.options.source.bounds(this.options.topic);
+    const added = new Map<number, number>();
+    for (const partition of fresh) {
+      const logStart = bounds.get(partition)?.logStart ?? 0;
+      this.rings.set(partition, new PartitionRing(this.options.ringCapacity, logStart));
+      added.set(partition, logStart);
+    }
+    this.info = info;
+    this.options.logger.info({ topic: info.topic, added: Object.fromEntries(added) }, 'partitions added to the topic: tailing them from their log start');
+    for (const listener of this.partitionListeners) listener(added);
+  }
+
   private async tail(): Promise<void> {
     let failures = 0;
     while (this.running) {
       try {
+        if (Date.now() - this.lastDescribeAt >= this.options.metadataRefreshMs) await this.refreshPartitions();
         await this.pollOnce(this.options.pollWaitMs);
         failures = 0;
       } catch (error) {

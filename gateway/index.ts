@@ -115,6 +115,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         logger,
         ringCapacity: config.GATEWAY_RING_CAPACITY,
         pollWaitMs: config.GATEWAY_POLL_WAIT_MS,
+        metadataRefreshMs: config.GATEWAY_METADATA_REFRESH_MS,
         maxBytesPerPartition: 1024 * 1024,
       });
       await hub.start();

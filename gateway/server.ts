@@ -155,6 +155,14 @@ export class GatewayServer {
         hub.onAppend(() => {
           for (const subscription of this.byStream.get(stream)!) this.schedule(subscription);
         }),
+        hub.onPartitionsAdded((added) => {
+          // Every record of a new partition is newer than any position: subscriptions take it from its log start.
+          for (const subscription of this.byStream.get(stream)!) {
+            if (subscription.state !== 'active') continue;
+            for (const [partition, logStart] of added) if (!subscription.next.has(partition)) subscription.next.set(partition, logStart);
+            this.schedule(subscription);
+          }
+        }),
         hub.onReset(() => {
           for (const subscription of this.byStream.get(stream)!) void this.declareUnrecoverable(subscription, 'epoch', Object.fromEntries(subscription.next));
         }),
