@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BROADCAST_COPY_HEADER, Partitioners, createLogger } from '../platform/index.js';
 import type { TestKafka } from '../test/kafka.js';
 import { startIngest, type IngestHandle } from './live.js';
+import { subscriptionParams } from './config.js';
 import type { DeadLetterRecord } from './records.js';
 import { collectTopics, createIngestTestTopics, type Collector } from './testing/collect.js';
 import { massiveHandshake, startScriptedServer, type ScriptedServer } from './testing/scripted-server.js';
@@ -42,10 +43,12 @@ describe('ingest: simulator -> Kafka (real broker and registry)', () => {
       kafka: topics.kafka,
       codec: topics.codec,
       simulator: { port: 0, eventsPerSecond: 3000, speed: 60, universeSize: 40, logger },
+      // The configured path of `tickflow ingest`, with INGEST_LULD and INGEST_FMV on.
+      subscriptions: subscriptionParams(['T', 'Q', 'A', 'AM'], ['*'], true, true),
       opsPort: 0,
       logger,
     });
-    collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'quotes', 'minuteAggregates']);
+    collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'quotes', 'minuteAggregates', 'luld', 'fmv', 'deadLetters']);
   });
 
   afterAll(async () => {
@@ -82,6 +85,19 @@ describe('ingest: simulator -> Kafka (real broker and registry)', () => {
     for (const message of copiesOfFirst) {
       expect(message.headers[BROADCAST_COPY_HEADER] !== undefined).toBe(message.partition !== home);
     }
+  });
+
+  it('LULD bands and FMV, subscribed by configuration, land normalised in their topics, keyed by symbol', async () => {
+    await vi.waitFor(() => expect(collector.on('luld').length * collector.on('fmv').length).toBeGreaterThan(0), { timeout: 60_000, interval: 200 });
+    const luld = collector.on('luld')[0]!;
+    expect(luld.value).toMatchObject({ symbol: luld.key, tape: expect.any(Number), sequence: 1, indicators: [] });
+    expect(luld.value.limitUp as number).toBeGreaterThan(luld.value.limitDown as number);
+    expect(luld.partition).toBe(partitionOf(luld.key, 6));
+    const fmv = collector.on('fmv')[0]!;
+    expect(fmv.value).toMatchObject({ symbol: fmv.key, fmv: expect.any(Number) });
+    expect(fmv.value.timestampMs).toBe(Math.round((fmv.value.timestampNs as number) / 1e6));
+    expect((fmv.value.timestampMs as number) % 1000).toBe(0);
+    expect(collector.on('deadLetters')).toEqual([]);
   });
 
   it('serves /health, /ready (streaming) and /metrics with the ingest counters', async () => {

@@ -47,7 +47,27 @@ export interface WireAggregate {
   e: number;
 }
 
-export type WireEvent = WireTrade | WireQuote | WireAggregate;
+/** Limit up/limit down band; the ticker is in `T` (not `sym`). */
+export interface WireLuld {
+  ev: 'LULD';
+  T: string;
+  h: number;
+  l: number;
+  i: number[];
+  z: number;
+  t: number;
+  q: number;
+}
+
+/** Fair market value; `t` is in nanoseconds. */
+export interface WireFmv {
+  ev: 'FMV';
+  sym: string;
+  fmv: number;
+  t: number;
+}
+
+export type WireEvent = WireTrade | WireQuote | WireAggregate | WireLuld | WireFmv;
 
 const SECONDS_PER_YEAR = 252 * 6.5 * 3600;
 const EXCHANGES = [1, 2, 3, 4, 7, 8, 10, 11, 12, 15, 17, 19, 21];

@@ -204,7 +204,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (options.flowControl && listening.some((client) => client.socket.bufferedAmount > FLOW_CONTROL_BYTES)) count = 0;
       // Nobody listening: time moves on, nothing is generated (no CPU spent on an empty room). With
       // listeners, a tick without events still closes the bars that ended (at a close, on time).
-      events = listening.length > 0 ? (feed.generateOver(spans, count) as unknown as Record<string, unknown>[]) : [];
+      const channels = { luld: listening.some((client) => client.subscriptions.wantsChannel('LULD')), fmv: listening.some((client) => client.subscriptions.wantsChannel('FMV')) };
+      events = listening.length > 0 ? (feed.generateOver(spans, count, channels) as unknown as Record<string, unknown>[]) : [];
       lastSimMs = spans.at(-1)!.toMs;
     }
     if (events.length === 0) return;

@@ -61,7 +61,7 @@ describe('session clock', () => {
     let at = est('2026-11-20', '15:50');
     for (let tick = 0; tick < 120; tick += 1) {
       const spans = clock.advance(at, 20 * SECOND);
-      events.push(...feed.generateOver(spans, 200));
+      events.push(...feed.generateOver(spans, 80));
       at = spans.at(-1)!.toMs;
     }
     expect(at).toBe(est('2026-11-23', '10:00'));
