@@ -265,6 +265,16 @@ describe('GET /api/patterns/scan', () => {
     expect(await ids('rsi_range=30,60')).toEqual(expectIds(active((row) => row.rsi >= 30 && row.rsi <= 60)));
     const since = T0 - 3 * 3_600_000;
     expect(await ids(`since=${new Date(since).toISOString()}&until=${T0 - 3_600_000}`)).toEqual(expectIds(active((row) => row.detectedAt >= since && row.detectedAt < T0 - 3_600_000)));
+    // A recomputed pattern (definition version 2) is told apart from history computed by version 1.
+    const recomputed = active()[0]!;
+    await pool.query('UPDATE patterns SET definition_version = 2 WHERE pattern_id = $1', [recomputed.id]);
+    try {
+      expect(await ids('definition_version=2')).toEqual([recomputed.id]);
+      expect(await ids('definition_version=1')).toEqual(expectIds(active((row) => row.id !== recomputed.id)));
+      expect(await ids('definition_version=1,2')).toEqual(expectIds(active()));
+    } finally {
+      await pool.query('UPDATE patterns SET definition_version = 1 WHERE pattern_id = $1', [recomputed.id]);
+    }
     expect(await ids('status=expired&confidence_min=0')).toEqual(expectIds(seeded.filter((row) => row.status === 'expired')));
     expect(await ids('universe=index_etfs')).toEqual(expectIds(active((row) => row.symbol === 'SPY')));
     expect(await ids('universe=index_etfs&symbols=AAPL')).toEqual([]);
@@ -440,6 +450,8 @@ describe('GET /api/patterns/scan', () => {
       ['confidence_min=1.5', 'confidence_min'],
       ['confidence_min=high', 'confidence_min'],
       ['rs_min=abc', 'rs_min'],
+      ['definition_version=abc', 'definition_version.0'],
+      ['definition_version=2,0', 'definition_version.1'],
       ['vol_min=-1', 'vol_min'],
       ['rsi_range=70', 'rsi_range'],
       ['rsi_range=80,20', 'rsi_range'],

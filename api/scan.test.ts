@@ -153,6 +153,16 @@ describe('SQL', () => {
     expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p) SELECT p.* FROM matched p ORDER BY');
   });
 
+  it('filters by definition version only when asked, leaving other scans\' canonical form unchanged', () => {
+    const versions = query({ definition_version: [3, 2, 3] });
+    expect(versions.filters.definitionVersions).toEqual([2, 3]);
+    const sql = buildScanSql(versions);
+    expect(sql.text).toContain('p.definition_version = ANY($');
+    expect(sql.values).toContainEqual([2, 3]);
+    expect(query({ definition_version: [] }).filters).toEqual(query({}).filters);
+    expect(JSON.stringify(query({}).filters)).not.toContain('definitionVersions');
+  });
+
   it('with late lookup, finds the page ids from the index alone, then reads only those rows', () => {
     const late = buildScanSql(query({ pattern_types: ['doji'], sort_by: 'rs', page: 2 }), { lateLookup: true });
     expect(late.text).toMatch(/^SELECT p\.pattern_id, .* FROM \(SELECT p\.pattern_id FROM patterns p WHERE .* LIMIT \$\d+ OFFSET \$\d+\) page JOIN patterns p ON p\.pattern_id = page\.pattern_id ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);

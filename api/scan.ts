@@ -65,6 +65,8 @@ export interface ScanFilters {
   readonly status: PatternStatus;
   readonly confidenceMin: number;
   readonly rsMin: number | undefined;
+  /** Only patterns computed by these definition versions (sorted, unique); undefined or absent: any version. */
+  readonly definitionVersions?: readonly number[] | undefined;
   readonly relativeVolumeMin: number | undefined;
   readonly rsiMin: number | undefined;
   readonly rsiMax: number | undefined;
@@ -222,6 +224,7 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
   if (filters.sectors.length > 0) {
     conditions.push(`p.symbol IN (SELECT s.ticker FROM symbols s WHERE lower(s.sector) = ANY(${add(filters.sectors)}::text[]))`);
   }
+  if (filters.definitionVersions !== undefined) conditions.push(`p.definition_version = ANY(${add(filters.definitionVersions)}::int[])`);
   if (filters.rsMin !== undefined) conditions.push(`p.relative_strength >= ${add(filters.rsMin)}`);
   if (filters.relativeVolumeMin !== undefined) conditions.push(`p.relative_volume >= ${add(filters.relativeVolumeMin)}`);
   if (filters.rsiMin !== undefined) conditions.push(`p.rsi >= ${add(filters.rsiMin)}`);
@@ -406,6 +409,7 @@ export interface ScanParameters {
   readonly status: PatternStatus;
   readonly confidence_min: number;
   readonly rs_min?: number | undefined;
+  readonly definition_version?: readonly number[] | undefined;
   readonly vol_min?: number | undefined;
   readonly rsi_range?: string | undefined;
   readonly since?: string | undefined;
@@ -436,6 +440,8 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
     status: parameters.status,
     confidenceMin: parameters.confidence_min,
     rsMin: parameters.rs_min,
+    // Absent rather than empty when not asked for, so the canonical form (cache keys, cursors) of other scans is unchanged.
+    definitionVersions: parameters.definition_version === undefined || parameters.definition_version.length === 0 ? undefined : [...new Set(parameters.definition_version)].sort((a, b) => a - b),
     relativeVolumeMin: parameters.vol_min,
     rsiMin: rsi.min,
     rsiMax: rsi.max,

@@ -47,6 +47,9 @@ export const ScanQuerySchema = z.object({
   status: z.enum(['active', 'expired', 'all']).default('active').openapi({ description: 'Current state of the pattern' }),
   confidence_min: number('Minimum confidence in [0, 1]').pipe(z.number().min(0).max(1)).default(0.5),
   rs_min: number('Minimum relative strength vs the benchmark (1.0 = in line)').optional(),
+  definition_version: listParam('Pattern definition versions: only patterns computed by these versions of their definition (tells recomputed history apart)', '2')
+    .pipe(z.array(z.string().regex(/^\d{1,7}$/, 'not a definition version').transform(Number).pipe(z.number().int().min(1))).max(20))
+    .optional(),
   vol_min: number('Minimum relative volume (volume / 20-bar average)').pipe(z.number().min(0)).optional(),
   rsi_range: z.string().max(32).optional().openapi({ description: 'RSI bounds "min,max" in [0, 100]; either side may be empty', example: '30,70' }),
   since: instant('Detected at or after').optional(),
@@ -60,7 +63,7 @@ export const ScanQuerySchema = z.object({
 export type ScanQueryInput = z.infer<typeof ScanQuerySchema>;
 
 /** Scan parameters a preset may save (everything but paging and the preset itself). */
-export const PRESET_PARAMETERS = ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'per_page'] as const;
+export const PRESET_PARAMETERS = ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'definition_version', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'per_page'] as const;
 
 const nullableNumber = z.number().nullable();
 
