@@ -109,22 +109,37 @@ function mergeByTime(lanes: readonly LogEvent[][]): LogEvent[] {
   }
 }
 
-const COMMA = Buffer.from(',');
+const COMMA = 0x2c;
 
 /**
  * A frame around a batch's events: `head`, the cached wire form of each event (with `folded` added for
- * conflated ones) separated by commas, then `tail`, in one buffer.
+ * conflated ones) separated by commas, then `tail`, written into one buffer sized up front.
  */
 export function deliveriesFrame(head: string, deliveries: readonly Delivery[], tail: string): Buffer {
-  const parts: Buffer[] = [Buffer.from(head, 'utf8')];
+  const foldTags = deliveries.map(({ folded }) => (folded > 1 ? `,"folded":${folded}}` : undefined));
+  let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + Math.max(0, deliveries.length - 1);
   for (let index = 0; index < deliveries.length; index += 1) {
-    const { event, folded } = deliveries[index]!;
-    if (index > 0) parts.push(COMMA);
-    if (folded > 1) parts.push(event.wire.subarray(0, -1), Buffer.from(`,"folded":${folded}}`, 'utf8'));
-    else parts.push(event.wire);
+    const foldTag = foldTags[index];
+    size += foldTag === undefined ? deliveries[index]!.event.wire.length : deliveries[index]!.event.wire.length - 1 + foldTag.length;
   }
-  parts.push(Buffer.from(tail, 'utf8'));
-  return Buffer.concat(parts);
+  const frame = Buffer.allocUnsafe(size);
+  let at = frame.write(head, 0, 'utf8');
+  for (let index = 0; index < deliveries.length; index += 1) {
+    if (index > 0) frame[at++] = COMMA;
+    const { wire } = deliveries[index]!.event;
+    const foldTag = foldTags[index];
+    if (foldTag === undefined) {
+      frame.set(wire, at);
+      at += wire.length;
+    } else {
+      // The event without its closing brace, then `,"folded":n}`.
+      frame.set(wire.subarray(0, wire.length - 1), at);
+      at += wire.length - 1;
+      at += frame.write(foldTag, at, 'latin1');
+    }
+  }
+  frame.write(tail, at, 'utf8');
+  return frame;
 }
 
 /** The wire form of a batch's events, as a JSON array. */

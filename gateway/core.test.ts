@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deliveriesJson, selectBatch } from './batch.js';
+import { deliveriesFrame, deliveriesJson, selectBatch } from './batch.js';
 import { CursorError, advance, decodeCursor, encodeCursor, topicEpoch } from './cursor.js';
 import { compileFilter, matches } from './filter.js';
 import { createFrameParser, TokenBucket } from './protocol.js';
@@ -176,6 +176,18 @@ describe('selectBatch', () => {
     expect(deliveriesJson(all.deliveries)).toContain('"o":4,"ts":4,"key":"A"');
     expect(JSON.parse(deliveriesJson(all.deliveries))[2].folded).toBe(3);
     expect(JSON.parse(deliveriesJson(all.deliveries))[0].folded).toBeUndefined();
+  });
+
+  it('frames events as one exact UTF-8 buffer, multi-byte text and folded events included', () => {
+    const events = [pattern(0, 0, 'É', { note: 'naïve ✓' }), pattern(0, 1, 'B')];
+    const frame = deliveriesFrame('{"id":"ü","events":[', [{ event: events[0]!, folded: 1 }, { event: events[1]!, folded: 12 }], ']}');
+    const parsed = JSON.parse(frame.toString('utf8')) as { id: string; events: { key: string; data: { note?: string }; folded?: number }[] };
+    expect(parsed.id).toBe('ü');
+    expect(parsed.events.map((event) => [event.key, event.data.note, event.folded])).toEqual([
+      ['É', 'naïve ✓', undefined],
+      ['B', undefined, 12],
+    ]);
+    expect(deliveriesFrame('[', [], ']').toString()).toBe('[]');
   });
 
   it('never loses or reorders an event across calls, whatever the credits (property)', () => {
