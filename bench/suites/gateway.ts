@@ -70,17 +70,25 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Pr
   return false;
 }
 
-/** Samples every allocation of this process, including objects already collected (where GC work comes from). */
-async function startAllocationProfile(): Promise<{ stop(file: string): Promise<void> }> {
+/**
+ * Profiles this process during the latency phase: `allocations` samples every allocation, including objects
+ * already collected (where GC work comes from); `cpu` samples the stacks.
+ */
+async function startProfile(kind: 'allocations' | 'cpu'): Promise<{ stop(file: string): Promise<void> }> {
   const session = new Session();
   session.connect();
   const post = <T>(method: string, params?: object) =>
     new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
-  await post('HeapProfiler.enable');
-  await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  if (kind === 'cpu') {
+    await post('Profiler.enable');
+    await post('Profiler.start');
+  } else {
+    await post('HeapProfiler.enable');
+    await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   return {
     stop: async (file) => {
-      const { profile } = await post<{ profile: unknown }>('HeapProfiler.stopSampling');
+      const { profile } = await post<{ profile: unknown }>(kind === 'cpu' ? 'Profiler.stop' : 'HeapProfiler.stopSampling');
       writeFileSync(file, JSON.stringify(profile));
       session.disconnect();
     },
@@ -226,7 +234,8 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
     for (const entry of list.getEntries()) gcPauses.push(entry.duration);
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  const allocations = settings.allocProfile ? await startAllocationProfile() : undefined;
+  const allocations = settings.allocProfile ? await startProfile('allocations') : undefined;
+  const cpuProfile = settings.cpuProfile ? await startProfile('cpu') : undefined;
   const cpuBefore = process.cpuUsage();
   const { sent, rate: actualRate } = await producer.call<{ sent: number; rate: number }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: 20 }, 'sent');
   await waitFor(async () => {
@@ -242,6 +251,7 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   loopDelay.disable();
   gcObserver.disconnect();
   if (allocations && settings.allocProfile) await allocations.stop(`${settings.allocProfile}.${system.kind}.heapprofile`);
+  if (cpuProfile && settings.cpuProfile) await cpuProfile.stop(`${settings.cpuProfile}.${system.kind}.cpuprofile`);
   if (settings.diagnostics !== 'off') {
     // Where the time goes in the server process during the latency phase.
     const tail = system.tailLatencies;
