@@ -96,6 +96,11 @@ interface SymbolState {
   activeDaily: number[];
   /** The active pattern of each catalog slot (pattern × tier × direction), null when none. Not in the snapshot's symbol part. */
   actives: (ActivePattern | null)[];
+  /**
+   * Base confidence of the active pattern of each slot, −1 when none: what a repeat is compared with,
+   * read without chasing pattern → record → number (most detections are absorbed repeats). Rebuilt on restore.
+   */
+  activeBase: Float64Array;
 }
 
 interface ActivePattern {
@@ -175,7 +180,8 @@ const SLOT_SUFFIX: readonly string[] = (() => {
 const NO_REASONS = Object.freeze([]) as unknown as string[];
 
 function slotOf(pattern: string, tier: Tier, direction: Direction): number {
-  return PATTERN_INDEX.get(pattern)! * 9 + TIER_INDEX[tier] * 3 + DIRECTION_INDEX[direction];
+  // Comparisons of interned literals instead of keyed lookups: this runs for every detection.
+  return PATTERN_INDEX.get(pattern)! * 9 + (tier === 'INTRADAY' ? 0 : tier === 'DAILY' ? 3 : 6) + (direction === 'BULLISH' ? 0 : direction === 'BEARISH' ? 1 : 2);
 }
 
 function nullable(value: number): number | null {
@@ -292,6 +298,7 @@ export class PatternEngine implements PatternSink {
         dailyCloses: createHistory(this.rsSessions + 1),
         activeDaily: [],
         actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null),
+        activeBase: new Float64Array(SLOT_COUNT).fill(-1),
       };
       this.symbols.set(symbol, state);
       if (symbol === this.benchmark) this.benchmarkState = state;
@@ -370,6 +377,7 @@ export class PatternEngine implements PatternSink {
       const last = active.last;
       const holder = this.symbols.get(active.symbol)!;
       holder.actives[active.slot] = null;
+      holder.activeBase[active.slot] = -1;
       if (last.tier === 'DAILY') {
         const index = holder.activeDaily.indexOf(active.slot);
         if (index >= 0) holder.activeDaily.splice(index, 1);
@@ -449,8 +457,8 @@ export class PatternEngine implements PatternSink {
     const tier = this.ctxTier;
     // Fast path: a repeat of an active pattern that does not raise its confidence is absorbed.
     const slot = slotOf(pattern, tier, direction);
-    const active = state.actives[slot]!;
-    if (active !== null && baseConfidence < active.last.baseConfidence + UPDATE_MIN_GAIN) {
+    const active = state.activeBase[slot]!;
+    if (active >= 0 && baseConfidence < active + UPDATE_MIN_GAIN) {
       if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.confirmDailySetup(state, direction, baseConfidence);
       return;
     }
@@ -551,6 +559,7 @@ export class PatternEngine implements PatternSink {
       state.actives[slot] = active;
       this.activePatterns += 1;
     }
+    state.activeBase[slot] = base;
     this.pushHeap(expiresAtMs, this.seq, active);
     this.out.push(record);
     return true;
@@ -622,10 +631,10 @@ export class PatternEngine implements PatternSink {
   /** The whole state, versioned and compressed (the `state` of a processor snapshot). */
   snapshot(): Buffer {
     // Indicator states may hold NaN ("not ready"): JSON writes it as null and restore() reads null back as NaN.
-    const states: Omit<SymbolState, 'actives'>[] = [];
+    const states: Omit<SymbolState, 'actives' | 'activeBase'>[] = [];
     const activeList: ActivePattern[] = [];
     for (const state of this.symbols.values()) {
-      const { actives, ...rest } = state;
+      const { actives, activeBase: _activeBase, ...rest } = state;
       states.push(rest);
       for (const active of actives) if (active !== null) activeList.push(active);
     }
@@ -646,15 +655,17 @@ export class PatternEngine implements PatternSink {
     engine.clock = header.clock;
     engine.seq = header.seq;
     engine.pendingCloseMs = header.pendingCloseMs ?? Number.NaN;
-    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as Omit<SymbolState, 'actives'>[];
+    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as Omit<SymbolState, 'actives' | 'activeBase'>[];
     for (const saved of symbols) {
-      const state: SymbolState = { ...saved, actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null) };
+      const state: SymbolState = { ...saved, actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null), activeBase: new Float64Array(SLOT_COUNT).fill(-1) };
       engine.symbols.set(state.symbol, state);
       if (state.symbol === engine.benchmark) engine.benchmarkState = state;
     }
     const actives = JSON.parse(activesText!) as ActivePattern[];
     for (const active of actives) {
-      engine.symbols.get(active.symbol)!.actives[active.slot] = active;
+      const state = engine.symbols.get(active.symbol)!;
+      state.actives[active.slot] = active;
+      state.activeBase[active.slot] = active.last.baseConfidence;
       engine.activePatterns += 1;
       engine.pushHeap(active.expiresAtMs, active.seq, active);
     }
