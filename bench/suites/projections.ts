@@ -6,14 +6,58 @@ import type { BenchSuite, Figure } from '../harness.js';
 import { createLogger } from '../../platform/logger.js';
 import { topicName } from '../../platform/topics.js';
 import { createTestDatabase } from '../../test/postgres.js';
-import { barRow, copySql, patternEventRow, stagedLine, stagingDdl } from '../../projections/core.js';
+import { barRow, copySql, DB_PROJECTIONS, patternEventRow, stagedLine, stagingDdl } from '../../projections/core.js';
 import { minuteBars, patternEvents, FIXTURE_SYMBOLS } from '../../projections/fixtures.js';
 import { migrate } from '../../projections/migrate.js';
 import { PgBatchWriter, type PreparedMessage } from '../../projections/pg-writer.js';
 import { startProjector } from '../../projections/projector.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from '../../projections/testing.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce, type ProducedMessage } from '../../projections/testing.js';
 
 const logger = createLogger('bench-projections', { level: 'silent' });
+
+/** Minute bars spread over many symbols (and so over every partition), as the feed produces them. */
+const BENCH_SYMBOLS = Array.from({ length: 500 }, (_, index) => `B${String(index).padStart(3, '0')}`);
+
+/**
+ * Values already in Kafka -> one projection of a fresh projector -> its tables: the rate from projector start
+ * (group join included) until its stored offsets reach the log end.
+ */
+async function endToEnd(topicKey: 'patterns' | 'minuteAggregates', projection: 'patterns' | 'bars', messages: ProducedMessage[], what: string): Promise<Figure> {
+  const topics = await createTopicsRetrying('benchproj', DB_PROJECTIONS[projection].topics);
+  const db = await createTestDatabase('bench_projections_e2e');
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    await migrate(db.url);
+    await produce(topics.kafka, topics.codec, topics.prefix, topicKey, messages);
+    const ends = await endOffsets(topics.kafka, [topicName(topicKey, topics.prefix)]);
+    const started = performance.now();
+    const projector = await startProjector({
+      databaseUrl: db.url,
+      brokers: topics.brokers,
+      registryUrl: topics.registryUrl,
+      topicPrefix: topics.prefix,
+      projections: [projection],
+      logger,
+    });
+    try {
+      // Wait on the condition (no fixed sleep): poll the stored offsets.
+      while (!(await offsetsReached(pool, projection, ends))) await new Promise((resolve) => setTimeout(resolve, 50));
+      const seconds = (performance.now() - started) / 1000;
+      const partitions = ends.get(topicName(topicKey, topics.prefix))?.size ?? 0;
+      return {
+        name: `Kafka -> PostgreSQL end to end (${what})`,
+        value: messages.length / seconds,
+        unit: 'events/s',
+        note: `${messages.length} ${what} over ${partitions} partitions, from projector start (incl. group join) to offsets at log end`,
+      };
+    } finally {
+      await projector.stop();
+    }
+  } finally {
+    await pool.end();
+    await Promise.all([topics.cleanup(), db.drop()]);
+  }
+}
 
 async function writeAll(writer: PgBatchWriter, table: 'pattern_events' | 'bars_1m', messages: PreparedMessage[], batchSize: number): Promise<number> {
   const started = performance.now();
@@ -32,7 +76,7 @@ async function writeAll(writer: PgBatchWriter, table: 'pattern_events' | 'bars_1
  */
 const suite: BenchSuite = {
   name: 'projections',
-  description: 'rows/s through COPY into PostgreSQL, and pattern events/s end to end from Kafka (goal: 100k rows/s)',
+  description: 'rows/s through COPY into PostgreSQL, and pattern events/s and minute bars/s end to end from Kafka (goal: 100k rows/s)',
   async run({ scale, settings }) {
     const rows = Math.max(1000, Math.round(Number(settings.rows ?? 200_000) * scale));
     const kafkaEvents = Math.max(1000, Math.round(Number(settings.events ?? 50_000) * scale));
@@ -83,43 +127,16 @@ const suite: BenchSuite = {
       figures.push({ name: 'COPY + upsert + offsets (bars_1m, partitioned)', value: rows / barSeconds, unit: 'rows/s', note: `${rows} minute bars, batches of ${batchSize}` });
     } finally {
       await pool.end();
+      await db.drop();
     }
 
-    // 3. End to end: events already in Kafka -> projector -> tables, until the stored offsets reach the log end.
-    const topics = await createTopicsRetrying('benchproj', ['patterns']);
-    const e2eDb = await createTestDatabase('bench_projections_e2e');
-    const e2ePool = new pg.Pool({ connectionString: e2eDb.url, max: 1 });
-    try {
-      await migrate(e2eDb.url);
-      const events = patternEvents(kafkaEvents, 98);
-      await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', events.map((event) => ({ key: event.symbol, value: event })));
-      const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
-      const started = performance.now();
-      const projector = await startProjector({
-        databaseUrl: e2eDb.url,
-        brokers: topics.brokers,
-        registryUrl: topics.registryUrl,
-        topicPrefix: topics.prefix,
-        projections: ['patterns'],
-        logger,
-      });
-      try {
-        // Wait on the condition (no fixed sleep): poll the stored offsets.
-        while (!(await offsetsReached(e2ePool, 'patterns', ends))) await new Promise((resolve) => setTimeout(resolve, 50));
-        const seconds = (performance.now() - started) / 1000;
-        figures.push({
-          name: 'Kafka -> PostgreSQL end to end (pattern events)',
-          value: kafkaEvents / seconds,
-          unit: 'events/s',
-          note: `${kafkaEvents} events over 6 partitions, from projector start (incl. group join) to offsets at log end`,
-        });
-      } finally {
-        await projector.stop();
-      }
-    } finally {
-      await e2ePool.end();
-      await Promise.all([topics.cleanup(), e2eDb.drop(), db.drop()]);
-    }
+    // 3. End to end: values already in Kafka -> projector -> tables, until the stored offsets reach the log end.
+    const kafkaBars = Math.max(1000, Math.round(Number(settings.bars ?? 100_000) * scale));
+    const events = patternEvents(kafkaEvents, 98);
+    figures.push(await endToEnd('patterns', 'patterns', events.map((event) => ({ key: event.symbol, value: event })), 'pattern events'));
+    const barsPerSymbol = Math.ceil(kafkaBars / BENCH_SYMBOLS.length);
+    const bars = minuteBars(BENCH_SYMBOLS, barsPerSymbol).slice(0, kafkaBars);
+    figures.push(await endToEnd('minuteAggregates', 'bars', bars.map((value) => ({ key: value.symbol, value })), 'minute bars'));
     return figures;
   },
 };
