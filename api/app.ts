@@ -166,8 +166,20 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const limit =
     (name: string, limiter: RateLimiterAbstract, keyOf: (c: Context<ApiEnv>) => string): MiddlewareHandler<ApiEnv> =>
     async (c, next) => {
-      await consume(c, name, limiter, keyOf(c));
+      const taking = consume(c, name, limiter, keyOf(c));
+      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+        await taking;
+        return next();
+      }
+      // A read changes nothing, so the limiter's round trip overlaps the handler's instead of preceding it
+      // (a cache hit then waits for one Redis round trip, not two); a refused read still answers 429.
+      const refusal = taking.then(
+        () => undefined,
+        (error: unknown) => error,
+      );
       await next();
+      const refused = await refusal;
+      if (refused !== undefined) throw refused;
     };
   // Auth endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
   app.use('/api/auth/*', limit('auth', authLimiter, (c) => `ip:${ip(c)}`));

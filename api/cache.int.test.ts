@@ -42,10 +42,25 @@ describe('ReadThroughCache with value-dependent versions', () => {
     expect((await cache.read('t', key, [guard], load, options)).outcome).toBe('hit');
     await redis.incr(dependency);
     expect((await cache.read('t', key, [guard], load, options)).outcome).toBe('miss');
-    // A corrupt entry is a miss that the load replaces.
+    // Another instance (nothing in memory) finds the entry in Redis; a corrupt entry is a miss that the load replaces.
+    const other = newCache();
+    expect((await other.read('t', key, [guard], load, options)).outcome).toBe('hit');
+    expect((await other.read('t', key, [guard], load, options)).outcome).toBe('hit');
     await redis.set(key, '{not json');
-    expect((await cache.read('t', key, [guard], load, options)).outcome).toBe('miss');
-    expect((await cache.read('t', key, [guard], load, options)).outcome).toBe('hit');
+    expect((await newCache().read('t', key, [guard], load, options)).outcome).toBe('miss');
+    // The values kept in memory are still checked against the versions in Redis.
+    expect((await other.read('t', key, [guard], load, options)).outcome).toBe('hit');
+    await redis.incr(dependency);
+    expect((await other.read('t', key, [guard], load, options)).outcome).toBe('miss');
+  });
+
+  it('keeps values of entries without versions in memory (an aggregate window)', async () => {
+    const cache = newCache();
+    let loads = 0;
+    const load = async () => ({ n: (loads += 1) });
+    expect((await cache.read('t', `${prefix}window`, [], load)).outcome).toBe('miss');
+    expect((await cache.read('t', `${prefix}window`, [], load)).outcome).toBe('hit');
+    expect(loads).toBe(1);
   });
 
   it('refreshes a hot value-dependent entry when one of its dependencies changes', async () => {

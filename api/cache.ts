@@ -111,6 +111,16 @@ interface HotEntry {
 /** How many entries' value-dependent version keys each instance remembers (so a hit stays one MGET). */
 const KNOWN_DEPENDENCIES = 5_000;
 
+/** How many current values each instance keeps in memory, with the stamp they were computed at. */
+const LOCAL_VALUES = 500;
+
+interface LocalValue {
+  readonly stamp: string;
+  /** The version keys the stamp covers. */
+  readonly keys: readonly string[];
+  readonly value: unknown;
+}
+
 /**
  * Read-through cache over Redis. One MGET reads the entry and the current versions of its scope; the
  * entry is a hit only if it was computed at those versions. Versions are read before loading, so an event
@@ -127,6 +137,11 @@ export class ReadThroughCache {
   private readonly refreshing = new Set<string>();
   /** Entry key -> the version keys its stored entry was stamped over (value-dependent entries only). */
   private readonly dependencies = new Map<string, readonly string[]>();
+  /**
+   * Values this instance read or computed, by entry key. A hit on one still checks the versions in Redis (so
+   * it is exactly as current as an entry read from Redis), but neither transfers nor parses the entry.
+   */
+  private readonly local = new Map<string, LocalValue>();
 
   constructor(
     private readonly redis: Redis | undefined,
@@ -157,10 +172,24 @@ export class ReadThroughCache {
     let guardStamp: string;
     let entry: Entry<T> | undefined;
     let entryStamp: string | undefined;
+    const known = dependsOn ? (this.dependencies.get(key) ?? []) : [];
+    const local = this.local.get(key);
+    if (local !== undefined && sameKeys(local.keys, dependsOn ? known : versionKeys)) {
+      try {
+        const current = local.keys.length === 0 ? '' : versionStamp(await redis.mget(...local.keys));
+        if (current === local.stamp) {
+          this.metrics.requests.inc({ kind, outcome: 'hit' });
+          return { value: local.value as T, outcome: 'hit', stamp: current };
+        }
+      } catch (error) {
+        this.logger.warn({ err: error, key }, 'cache read failed; serving from PostgreSQL');
+        return this.bypass(kind, load);
+      }
+      this.local.delete(key);
+    }
     try {
       // One MGET reads the entry and the versions it must match (the keys it was stamped over, as last seen
       // by this instance): a single round trip per hit. The guard keys are read too, for a miss's load.
-      const known = dependsOn ? (this.dependencies.get(key) ?? []) : [];
       const [entryValue, ...versions] = await redis.mget(key, ...versionKeys, ...known);
       guardStamp = versionStamp(versions.slice(0, versionKeys.length));
       entry = entryValue === null || entryValue === undefined ? undefined : parseEntry<T>(entryValue);
@@ -178,6 +207,7 @@ export class ReadThroughCache {
       return this.bypass(kind, load);
     }
     if (entry && entry.v === entryStamp) {
+      this.keep(key, entryStamp, entry.k ?? versionKeys, entry.d);
       this.metrics.requests.inc({ kind, outcome: 'hit' });
       return { value: entry.d, outcome: 'hit', stamp: entryStamp };
     }
@@ -215,10 +245,17 @@ export class ReadThroughCache {
       this.know(key, keys);
     }
     const entry: Entry<T> = keys ? { v: stamp, t: this.now(), k: keys, d: value } : { v: stamp, t: this.now(), d: value };
+    this.keep(key, stamp, keys ?? hot.versionKeys, value);
     await redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
       this.logger.warn({ err: error, key }, 'cache write failed');
     });
     return { value, stamp };
+  }
+
+  private keep(key: string, stamp: string, keys: readonly string[], value: unknown): void {
+    this.local.delete(key);
+    this.local.set(key, { stamp, keys, value });
+    if (this.local.size > LOCAL_VALUES) this.local.delete(this.local.keys().next().value as string);
   }
 
   private know(key: string, keys: readonly string[]): void {
