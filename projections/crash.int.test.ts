@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -230,6 +233,77 @@ describe('crash injection at every step of a batch', () => {
       await pool.end();
     } finally {
       await shared.drop();
+    }
+  });
+
+  it('gives the same tables and read model after the process is SIGKILLed at steps of a batch', async () => {
+    const killedDb = await createTestDatabase('crash_killed');
+    const killedPrefix = uniqueRedisPrefix('crash-killed');
+    const referenceDb = await createTestDatabase('crash_reference');
+    const referencePrefix = uniqueRedisPrefix('crash-reference');
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const more = patternEvents(120, 14);
+    const moreBars = minuteBars(['AAPL', 'MSFT', 'NVDA'], 20, Date.UTC(2026, 10, 25, 14, 30), 15);
+    // Mid-transaction, just before COMMIT, after COMMIT (no notice yet), before the notice; the Redis read model
+    // before and after its EXEC.
+    const kills: { projection: string; step: BatchStep }[] = [
+      { projection: 'patterns', step: 'apply' },
+      { projection: 'bars', step: 'commit' },
+      { projection: 'patterns', step: 'after-commit' },
+      { projection: 'bars', step: 'notify' },
+      { projection: 'redis', step: 'exec' },
+      { projection: 'redis', step: 'after-exec' },
+    ];
+    const pool = testPool(killedDb.url);
+    const cleanPool = testPool(referenceDb.url);
+    try {
+      await Promise.all([migrate(killedDb.url), migrate(referenceDb.url)]);
+      const per = { events: more.length / kills.length, bars: moreBars.length / kills.length };
+      for (const [round, killAt] of kills.entries()) {
+        await produceSlice(more.slice(round * per.events, (round + 1) * per.events), moreBars.slice(round * per.bars, (round + 1) * per.bars));
+        const options = {
+          databaseUrl: killedDb.url,
+          brokers: topics.brokers,
+          registryUrl: topics.registryUrl,
+          topicPrefix: topics.prefix,
+          redisUrl: loadPlatformConfig().REDIS_URL,
+          redisKeyPrefix: killedPrefix,
+          projections: ['patterns', 'bars', 'redis'],
+          // A fresh group per process: the dead member would hold its partitions until its session times out. The
+          // positions come from the stored offsets anyway, never from the group.
+          groupPrefix: `${topics.prefix}killed${round}.`,
+          killAt,
+        };
+        const child = spawn(process.execPath, ['--import', 'tsx', 'projections/crash-child/main.ts', JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+        const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+        expect({ killAt, code, signal }).toEqual({ killAt, code: null, signal: 'SIGKILL' });
+      }
+      // A healthy projector takes over from whatever the kills left.
+      const keys = redisKeys(killedPrefix);
+      const survivor = await projector(killedDb.url, killedPrefix, `${topics.prefix}survivor.`);
+      try {
+        await vi.waitFor(async () => expect(await caughtUp(pool, keys)).toBe(true), { timeout: 60_000, interval: 200 });
+        await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBe(0), { timeout: 30_000, interval: 200 });
+      } finally {
+        await survivor.stop();
+      }
+      const reference = await projector(referenceDb.url, referencePrefix, `${topics.prefix}reference.`);
+      try {
+        await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(referencePrefix))).toBe(true), { timeout: 60_000, interval: 200 });
+      } finally {
+        await reference.stop();
+      }
+      const expected = await tables(cleanPool);
+      expect(new Set(expected.events.map((row) => row.event_id)).size).toBe(expected.events.length);
+      expect(await tables(pool)).toEqual(expected);
+      expect(await readModel(redis, killedPrefix)).toEqual(await readModel(redis, referencePrefix));
+    } finally {
+      await Promise.all([pool.end(), cleanPool.end()]);
+      for (const prefix of [killedPrefix, referencePrefix]) {
+        const names = await redis.keys(`${prefix}*`);
+        if (names.length > 0) await redis.del(...names);
+      }
+      await Promise.all([killedDb.drop(), referenceDb.drop()]);
     }
   });
 });
