@@ -111,18 +111,28 @@ function mergeByTime(lanes: readonly LogEvent[][]): LogEvent[] {
 
 const COMMA = 0x2c;
 
+/** A reusable buffer for frames that are copied away as soon as they are written (as a socket send does). */
+export interface FrameScratch {
+  buffer: Buffer;
+}
+
 /**
  * A frame around a batch's events: `head`, the cached wire form of each event (with `folded` added for
- * conflated ones) separated by commas, then `tail`, written into one buffer sized up front.
+ * conflated ones) separated by commas, then `tail`, written into one buffer sized up front. With `scratch`,
+ * the frame is a view of the scratch buffer, valid until the next call: no allocation per frame.
  */
-export function deliveriesFrame(head: string, deliveries: readonly Delivery[], tail: string): Buffer {
+export function deliveriesFrame(head: string, deliveries: readonly Delivery[], tail: string, scratch?: FrameScratch): Buffer {
   const foldTags = deliveries.map(({ folded }) => (folded > 1 ? `,"folded":${folded}}` : undefined));
   let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + Math.max(0, deliveries.length - 1);
   for (let index = 0; index < deliveries.length; index += 1) {
     const foldTag = foldTags[index];
     size += foldTag === undefined ? deliveries[index]!.event.wire.length : deliveries[index]!.event.wire.length - 1 + foldTag.length;
   }
-  const frame = Buffer.allocUnsafe(size);
+  let frame: Buffer;
+  if (scratch) {
+    if (scratch.buffer.length < size) scratch.buffer = Buffer.allocUnsafeSlow(Math.max(size, scratch.buffer.length * 2));
+    frame = scratch.buffer.subarray(0, size);
+  } else frame = Buffer.allocUnsafe(size);
   let at = frame.write(head, 0, 'utf8');
   for (let index = 0; index < deliveries.length; index += 1) {
     if (index > 0) frame[at++] = COMMA;

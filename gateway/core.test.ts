@@ -190,6 +190,19 @@ describe('selectBatch', () => {
     expect(deliveriesFrame('[', [], ']').toString()).toBe('[]');
   });
 
+  it('writes frames into a reusable scratch buffer, growing it when a frame does not fit', () => {
+    const scratch = { buffer: Buffer.alloc(8) };
+    const many = Array.from({ length: 50 }, (_, offset) => ({ event: pattern(0, offset, 'A'), folded: 1 }));
+    const big = deliveriesFrame('[', many, ']', scratch);
+    expect(scratch.buffer.length).toBeGreaterThanOrEqual(big.length);
+    expect(big.buffer).toBe(scratch.buffer.buffer);
+    expect((JSON.parse(big.toString()) as unknown[]).length).toBe(50);
+    const held = scratch.buffer;
+    const small = deliveriesFrame('[', many.slice(0, 1), ']', scratch);
+    expect(scratch.buffer).toBe(held);
+    expect(JSON.parse(small.toString())).toHaveLength(1);
+  });
+
   it('never loses or reorders an event across calls, whatever the credits (property)', () => {
     fc.assert(
       fc.property(

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import { AuthError, Counter, Gauge, type Logger } from '../platform/index.js';
 import type { Authenticator, Principal, UniverseResolver } from './access.js';
-import { deliveriesFrame, selectBatch } from './batch.js';
+import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
 import type { ErrorCode, Limits, ResumeReport, ServerFrame, StartPosition, WireEvent } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor } from './cursor.js';
@@ -115,6 +115,8 @@ export class GatewayServer {
   private readonly staticFiles = new Map<string, { body: Buffer; type: string }>();
   private readonly metrics;
   private readonly unsubscribeHubs: (() => void)[] = [];
+  /** uWebSockets.js copies what it sends (into the socket or its own buffer), so one buffer serves every frame. */
+  private readonly frameScratch: FrameScratch = { buffer: Buffer.allocUnsafeSlow(256 * 1024) };
   port = 0;
 
   constructor(private readonly options: GatewayServerOptions) {
@@ -673,6 +675,7 @@ export class GatewayServer {
         `{"type":"snapshot","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"kafka","items":[`,
         items.map((event) => ({ event, folded: 1 })),
         ']}',
+        this.frameScratch,
       ),
     );
   }
@@ -795,7 +798,7 @@ export class GatewayServer {
       this.metrics.delivered.inc({ stream: subscription.stream }, count);
       this.sendText(
         subscription.connection,
-        deliveriesFrame(`{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`, batch.deliveries, ']}'),
+        deliveriesFrame(`{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`, batch.deliveries, ']}', this.frameScratch),
       );
     }
     return progressed;
