@@ -112,6 +112,11 @@ interface ActivePattern {
   expiresAtMs: number;
   /** The latest event emitted for the pattern (its EXPIRED event repeats it). */
   last: PatternEventRecord;
+  /** Hash lanes after the patternId's text: `shortHash(patternId, kind, time)` from here needs only the numbers. */
+  id1: number;
+  id2: number;
+  id3: number;
+  id4: number;
 }
 
 /**
@@ -125,20 +130,50 @@ export function shortHash(text: string, first = 0, second = 0): string {
 
 /** `shortHash(head + tail, first, second)` without building the concatenated string. */
 function hashOf(head: string, tail: string, first: number, second: number): string {
-  let h1 = 1779033703;
-  let h2 = 3144134277;
-  let h3 = 1013904242;
-  let h4 = 2773480762;
-  const headLength = head.length;
-  const length = headLength + tail.length;
-  for (let i = 0; i < length + 4; i += 1) {
-    const k =
-      i < headLength ? head.charCodeAt(i)
-      : i < length ? tail.charCodeAt(i - headLength)
-      : i === length ? first % 4294967296
-      : i === length + 1 ? Math.floor(first / 4294967296)
-      : i === length + 2 ? second % 4294967296
-      : Math.floor(second / 4294967296);
+  const lanes = HASH_LANES;
+  lanes[0] = 1779033703;
+  lanes[1] = 3144134277;
+  lanes[2] = 1013904242;
+  lanes[3] = 2773480762;
+  absorbText(lanes, head);
+  absorbText(lanes, tail);
+  return finishHash(lanes[0]!, lanes[1]!, lanes[2]!, lanes[3]!, first, second);
+}
+
+/** The hash lanes after `text` alone: an event id then costs only its two numbers (see ActivePattern). */
+function lanesOf(text: string): Int32Array {
+  const lanes = HASH_LANES;
+  lanes[0] = 1779033703;
+  lanes[1] = 3144134277;
+  lanes[2] = 1013904242;
+  lanes[3] = 2773480762;
+  absorbText(lanes, text);
+  return lanes;
+}
+
+/** cyrb128 rounds over the characters of `text`. Every lane goes through ToInt32, so Int32Array storage changes nothing. */
+function absorbText(lanes: Int32Array, text: string): void {
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
+  for (let i = 0; i < text.length; i += 1) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  lanes[0] = h1;
+  lanes[1] = h2;
+  lanes[2] = h3;
+  lanes[3] = h4;
+}
+
+/** The rounds over the two numbers (as 32-bit halves), the final mix, and the hex digits. */
+function finishHash(h1: number, h2: number, h3: number, h4: number, first: number, second: number): string {
+  for (let i = 0; i < 4; i += 1) {
+    const k = i === 0 ? first % 4294967296 : i === 1 ? Math.floor(first / 4294967296) : i === 2 ? second % 4294967296 : Math.floor(second / 4294967296);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
@@ -160,18 +195,21 @@ function hashOf(head: string, tail: string, first: number, second: number): stri
   return HASH_BYTES.toString('hex');
 }
 
+const HASH_LANES = new Int32Array(4);
 const HASH_BYTES = Buffer.alloc(16);
 
 const PATTERN_INDEX: ReadonlyMap<string, number> = new Map([...PATTERN_VERSIONS.keys()].map((name, index) => [name, index]));
 const TIER_INDEX: Record<Tier, number> = { INTRADAY: 0, DAILY: 1, COMBO: 2 };
 const DIRECTION_INDEX: Record<Direction, number> = { BULLISH: 0, BEARISH: 1, NEUTRAL: 2 };
-const SLOT_COUNT = PATTERN_INDEX.size * 9;
+/** Slots are tier-major (tier, pattern, direction): one bar's checks touch one tier's part of a symbol's arrays. */
+const TIER_SLOTS = PATTERN_INDEX.size * 3;
+const SLOT_COUNT = TIER_SLOTS * 3;
 /** `|tier|pattern|direction` of each slot: a pattern's key is `symbol` + this suffix (hashed into its patternId). */
 const SLOT_SUFFIX: readonly string[] = (() => {
   const suffixes = new Array<string>(SLOT_COUNT).fill('');
   for (const [pattern, index] of PATTERN_INDEX) {
     for (const [tier, tierIndex] of Object.entries(TIER_INDEX)) {
-      for (const [direction, directionIndex] of Object.entries(DIRECTION_INDEX)) suffixes[index * 9 + tierIndex * 3 + directionIndex] = `|${tier}|${pattern}|${direction}`;
+      for (const [direction, directionIndex] of Object.entries(DIRECTION_INDEX)) suffixes[tierIndex * TIER_SLOTS + index * 3 + directionIndex] = `|${tier}|${pattern}|${direction}`;
     }
   }
   return suffixes;
@@ -181,7 +219,7 @@ const NO_REASONS = Object.freeze([]) as unknown as string[];
 
 function slotOf(pattern: string, tier: Tier, direction: Direction): number {
   // Comparisons of interned literals instead of keyed lookups: this runs for every detection.
-  return PATTERN_INDEX.get(pattern)! * 9 + (tier === 'INTRADAY' ? 0 : tier === 'DAILY' ? 3 : 6) + (direction === 'BULLISH' ? 0 : direction === 'BEARISH' ? 1 : 2);
+  return (tier === 'INTRADAY' ? 0 : tier === 'DAILY' ? TIER_SLOTS : 2 * TIER_SLOTS) + PATTERN_INDEX.get(pattern)! * 3 + (direction === 'BULLISH' ? 0 : direction === 'BEARISH' ? 1 : 2);
 }
 
 function nullable(value: number): number | null {
@@ -386,7 +424,7 @@ export class PatternEngine implements PatternSink {
       // Written out field by field, in the order of emit()'s record, so both share one object shape.
       const ref = this.ctxRef;
       this.out.push({
-        eventId: shortHash(active.patternId, 3, 0),
+        eventId: finishHash(active.id1, active.id2, active.id3, active.id4, 3, 0),
         kind: 'EXPIRED',
         patternId: last.patternId,
         pattern: last.pattern,
@@ -494,6 +532,13 @@ export class PatternEngine implements PatternSink {
     // A repeat of an active pattern is absorbed unless it materially raises the confidence (then UPDATED).
     if (existing !== null && baseConfidence < existing.last.baseConfidence + UPDATE_MIN_GAIN) return false;
     const patternId = existing ? existing.patternId : hashOf(state.symbol, SLOT_SUFFIX[slot]!, version, detectedAtMs);
+    let id1: number, id2: number, id3: number, id4: number;
+    if (existing) {
+      id1 = existing.id1; id2 = existing.id2; id3 = existing.id3; id4 = existing.id4;
+    } else {
+      const lanes = lanesOf(patternId);
+      id1 = lanes[0]!; id2 = lanes[1]!; id3 = lanes[2]!; id4 = lanes[3]!;
+    }
     const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
 
     let adjustment = 0;
@@ -522,7 +567,7 @@ export class PatternEngine implements PatternSink {
     const previous = this.ctxPreviousClose;
     const change = previous > 0 ? price - previous : Number.NaN;
     const record: PatternEventRecord = {
-      eventId: shortHash(patternId, kind === 'DETECTED' ? 1 : 2, detectedAtMs),
+      eventId: finishHash(id1, id2, id3, id4, kind === 'DETECTED' ? 1 : 2, detectedAtMs),
       kind,
       patternId,
       pattern,
@@ -555,7 +600,7 @@ export class PatternEngine implements PatternSink {
       active.expiresAtMs = expiresAtMs;
       active.last = record;
     } else {
-      active = { symbol: state.symbol, slot, patternId, seq: this.seq, expiresAtMs, last: record };
+      active = { symbol: state.symbol, slot, patternId, seq: this.seq, expiresAtMs, last: record, id1, id2, id3, id4 };
       state.actives[slot] = active;
       this.activePatterns += 1;
     }
