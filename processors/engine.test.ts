@@ -217,6 +217,31 @@ describe('pattern engine', () => {
     expect(home.of('volume_spike')).toHaveLength(1);
   });
 
+  it('on the daily topic, broadcast copies of the benchmark feed relative strength only; copies of other symbols, repeats and second bars are skipped', () => {
+    const runner = new Runner();
+    const home = new Runner();
+    const dates: string[] = [];
+    for (let day = calendar.dayOf(Date.parse('2026-10-01T17:00:00Z')).dayNumber; dates.length < 22; day += 1) {
+      const info = calendar.day(day);
+      if (info.isTradingDay) dates.push(info.date);
+    }
+    dates.forEach((date, i) => {
+      const spy = dayBar('SPY', date, 100 + (i % 2), i === 21 ? 9_000_000 : 1_000_000);
+      expect(runner.feed(spy, true)).toBe('applied');
+      home.feed(spy);
+    });
+    expect(runner.events).toHaveLength(0);
+    expect(home.of('volume_spike').filter((event) => event.tier === 'DAILY')).toHaveLength(1);
+    expect(runner.feed(dayBar('AAA', dates[21]!, 100), true)).toBe('ignored');
+    expect(runner.feed(dayBar('SPY', dates[21]!, 100), true)).toBe('duplicate');
+    expect(runner.feed({ ...minuteBar('AAA', dates[21]!, 0, 100), interval: 'SECOND', windowEndMs: openOf(dates[21]!) + 1000 })).toBe('ignored');
+    expect(runner.engine.symbolCount).toBe(2);
+    // The copies made the benchmark's window: a home symbol's daily event carries relative strength.
+    dates.forEach((date, i) => runner.feed(dayBar('BBB', date, 100 + i, i === 21 ? 5_000_000 : 1_000_000, 100 + i - 0.5)));
+    const spike = runner.of('volume_spike').find((event) => event.symbol === 'BBB')!;
+    expect(spike.relativeStrength).toBeCloseTo((121 / 101) / (100 / 100), 9);
+  });
+
   it('measures relative strength over 20 sessions against the benchmark', () => {
     const runner = new Runner();
     const dates: string[] = [];
