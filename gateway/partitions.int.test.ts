@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
 import { patternEvents } from '../projections/fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
-import { decodeCursor } from './cursor.js';
+import { decodeCursor, encodeCursor } from './cursor.js';
 import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
 
 type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
@@ -37,6 +37,8 @@ describe('partitions added at runtime', () => {
     const before = patternEvents(12, 2);
     await env.produce('patterns', before.map((value) => ({ key: value.symbol, value })));
     const gateway = await env.start({ streams: ['patterns'], config: { GATEWAY_METADATA_REFRESH_MS: 100 } });
+    // A second instance that would not re-read metadata for an hour on its own.
+    const lagging = await env.start({ streams: ['patterns'], config: { GATEWAY_METADATA_REFRESH_MS: 3_600_000 } });
     const live = await connect(gateway.url);
     live.send({ type: 'subscribe', id: 'all', stream: 'patterns', credits: 1_000, from: 'earliest' });
     await live.until(() => live.events('all').length === before.length);
@@ -73,5 +75,24 @@ describe('partitions added at runtime', () => {
     expect(resumed.events('r').map((event) => `${event.p}:${event.o}`).sort()).toEqual(fresh.map((event) => `${event.p}:${event.o}`).sort());
     expect(report.report.count).toBe(added.length);
     expect(report.report.range['6']).toEqual([0, 3]);
+
+    // The lagging instance, given a cursor that names the new partitions, learns of them and resumes exactly there.
+    expect(lagging.hubs.get('patterns')!.rings.size).toBe(6);
+    const other = await connect(lagging.url);
+    other.send({ type: 'subscribe', id: 'o', stream: 'patterns', credits: 1_000, from: { cursor: lastCursor(live, 'all') } });
+    await other.next((frame) => frame.type === 'subscribed' && frame.id === 'o');
+    expect(lagging.hubs.get('patterns')!.rings.size).toBe(8);
+    const one = patternEvents(1, 1)[0]!;
+    const again = env.kafka.kafka.producer({ allowAutoTopicCreation: false });
+    await again.connect();
+    await again.send({ topic, acks: -1, messages: [{ key: one.symbol, value: encode(one), partition: 6 }] });
+    await again.disconnect();
+    await other.until(() => other.events('o').length === 1, 30_000);
+    expect(other.events('o').map((event) => `${event.p}:${event.o}`)).toEqual(['6:3']);
+
+    // A cursor naming a partition the topic does not have is refused.
+    const forged = encodeCursor({ ...cursorAfter, next: { ...cursorAfter.next, 9: 0 } });
+    other.send({ type: 'subscribe', id: 'f', stream: 'patterns', from: { cursor: forged } });
+    expect(await other.next((frame) => frame.type === 'error' && frame.id === 'f')).toMatchObject({ code: 'bad_cursor' });
   });
 });

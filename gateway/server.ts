@@ -608,6 +608,19 @@ export class GatewayServer {
       if (cursor.stream !== stream) return { ok: false, error: 'bad_cursor', message: `the cursor belongs to stream ${cursor.stream}, not ${stream}` };
       requested = new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset]));
       if (cursor.epoch !== topic.epoch) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'epoch', requested, bounds) };
+      if ([...requested.keys()].some((partition) => !hub.rings.has(partition))) {
+        // A cursor from an instance that saw partitions added before this one did: learn of them now, or the
+        // new partitions would start from their log start instead of the cursor's offsets.
+        try {
+          await hub.refreshPartitions();
+          bounds = await this.options.source.bounds(topic.topic);
+        } catch (error) {
+          this.options.logger.warn({ err: error }, 'reading topic metadata failed');
+          return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
+        }
+        const unknown = [...requested.keys()].filter((partition) => !hub.rings.has(partition));
+        if (unknown.length > 0) return { ok: false, error: 'bad_cursor', message: `the cursor names partitions the topic does not have: ${unknown.join(', ')}` };
+      }
     } else {
       requested = new Map(Object.entries(from.offsets).map(([partition, offset]) => [Number(partition), offset]));
       for (const partition of requested.keys()) {
