@@ -26,6 +26,21 @@ export const MAX_TRACKED_PAGE = 5;
  */
 export const FILTER_FIRST_MAX_MATCHES = 10_000;
 
+/** A pattern filter of at most this many types, with a sort other than confidence, is filtered first whatever its count. */
+export const FILTER_FIRST_MAX_PATTERN_TYPES = 2;
+
+/**
+ * Whether the page query materialises the matches before sorting them (bounded work) rather than walking the
+ * sort's index until the page is full. Few matches: always. A filter on one or two pattern types sorted by
+ * anything but confidence: also, because the pattern index holds those rows together (index-only), whereas the
+ * sort's index may hold them anywhere: measured on 10M rows, 25-36 ms against 76-430 ms when they sort low.
+ */
+export function filterFirstFor(query: ScanQuery, counted: number, countCap: number): boolean {
+  if (counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES)) return true;
+  const patterns = query.filters.patternTypes.length;
+  return patterns > 0 && patterns <= FILTER_FIRST_MAX_PATTERN_TYPES && query.page.sortBy !== 'confidence';
+}
+
 /**
  * The capped count runs first (index-only, a few ms): it says how selective the filters are, which picks the
  * page query's plan, and a scan with no match needs no page query at all.
@@ -40,7 +55,7 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
   const { page: pageNumber, perPage, cursor } = query.page;
   const leading = cursor === undefined && pageNumber > 1 && pageNumber <= MAX_TRACKED_PAGE ? (pageNumber - 1) * perPage : 0;
   const fetched = leading > 0 ? { ...query, page: { ...query.page, page: 1, perPage: leading + perPage } } : query;
-  const page = buildScanSql(fetched, { filterFirst: counted <= Math.min(countCap, FILTER_FIRST_MAX_MATCHES), lateLookup: true });
+  const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
   const pageResult = await db.query<PatternRow>(page.text, page.values);
   const all = pageResult.rows.map(patternView);
   const rows = all.slice(leading);
