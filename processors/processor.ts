@@ -198,6 +198,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         logger,
         onMessage: async (message) => {
           if (!message.value) return;
+          // Bars are keyed by symbol: once a symbol is native, its later bars need no decoding (the
+          // table keeps the symbol's first native bar in log order, the same in every run).
+          if (message.key !== null && nativeBars.nativeSince(message.key.toString()) !== undefined) return;
           try {
             const bar = await codec.decode<BarInput>(message.value);
             nativeBars.record(bar.symbol, bar.windowStartMs, bar.source);
