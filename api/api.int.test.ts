@@ -800,6 +800,15 @@ describe('HTTP behaviour', () => {
     const guessing = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_REDIS_PREFIX: `${prefix}guessing:` } });
     const guess = () => call('GET', '/api/patterns/summary', { target: guessing, headers: { 'x-api-key': 'tfk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
     expect([(await guess()).status, (await guess()).status, (await guess()).status]).toEqual([401, 401, 429]);
+    // A read whose limiter check overlapped its handler (plenty of points left at its last request) is still
+    // refused when another instance used the points meanwhile.
+    const shared = { API_RATE_LIMIT_PER_MINUTE: '20', API_REDIS_PREFIX: `${prefix}shared:` };
+    const [first, second] = [buildApp({ config: shared }), buildApp({ config: shared })];
+    expect((await call('GET', '/api/symbols?limit=1', { target: first })).status).toBe(200);
+    for (let i = 0; i < 19; i += 1) await call('GET', '/api/symbols?limit=1', { target: second });
+    const overlapped = await call('GET', '/api/symbols?limit=1', { target: first });
+    expect(overlapped.status).toBe(429);
+    expect(overlapped.headers.get('x-ratelimit-remaining')).toBe('0');
   });
 
   it('reports readiness with projection lag, and degraded when the lag is too high', async () => {

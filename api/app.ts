@@ -125,13 +125,22 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
   const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
   /** Takes a point from the limiter, or ends the request with 429 and Retry-After. */
+  /** Points each recent client had left at its last request (bounded), which decides whether its reads may overlap the limiter. */
+  const headroom = new Map<string, number>();
+  const recordHeadroom = (key: string, remaining: number) => {
+    headroom.delete(key);
+    headroom.set(key, remaining);
+    if (headroom.size > 10_000) headroom.delete(headroom.keys().next().value as string);
+  };
   const consume = async (c: Context<ApiEnv>, name: string, limiter: RateLimiterAbstract, key: string) => {
     try {
       const result = await limiter.consume(key);
+      recordHeadroom(`${name}:${key}`, result.remainingPoints);
       c.header('X-RateLimit-Limit', String(limiter.points));
       c.header('X-RateLimit-Remaining', String(result.remainingPoints));
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      recordHeadroom(`${name}:${key}`, 0);
       rateLimited.inc({ limiter: name });
       const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
       throw new HttpProblem(429, `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
@@ -166,13 +175,17 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const limit =
     (name: string, limiter: RateLimiterAbstract, keyOf: (c: Context<ApiEnv>) => string): MiddlewareHandler<ApiEnv> =>
     async (c, next) => {
-      const taking = consume(c, name, limiter, keyOf(c));
-      if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+      const key = keyOf(c);
+      const taking = consume(c, name, limiter, key);
+      // A read changes nothing, so for a client well within its limit (over a tenth of its points left at its
+      // last request) the limiter's round trip overlaps the handler's instead of preceding it: a cache hit then
+      // waits for one Redis round trip, not two. A refused read still answers 429; a client near or over its
+      // limit is checked first, so it cannot make the API do work it will refuse.
+      const read = c.req.method === 'GET' || c.req.method === 'HEAD';
+      if (!read || (headroom.get(`${name}:${key}`) ?? 0) <= limiter.points / 10) {
         await taking;
         return next();
       }
-      // A read changes nothing, so the limiter's round trip overlaps the handler's instead of preceding it
-      // (a cache hit then waits for one Redis round trip, not two); a refused read still answers 429.
       const refusal = taking.then(
         () => undefined,
         (error: unknown) => error,
