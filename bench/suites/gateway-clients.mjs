@@ -87,6 +87,10 @@ process.on('message', async (message) => {
     firstAt = 0;
     lastAt = 0;
     process.send({ cmd: 'reset' });
+  } else if (message.cmd === 'count') {
+    // Cheap progress check: serialising every latency sample on each poll would stall this process's event loop
+    // (and so delay the receive times of events still arriving).
+    process.send({ cmd: 'count', received, frames, firstAt, lastAt });
   } else if (message.cmd === 'report') {
     const sample = latencies.length > 200_000 ? latencies.filter((_, index) => index % Math.ceil(latencies.length / 200_000) === 0) : latencies;
     process.send({ cmd: 'report', received, frames, firstAt, lastAt, latencies: sample });
