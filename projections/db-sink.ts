@@ -79,23 +79,33 @@ export class DbProjectionSink implements PartitionSink {
   }
 
   /**
-   * Announces the recorded, not yet announced changes of a topic (one partition, or all): one version bump and
-   * notice for their symbols, then the records go. Announcing twice is harmless (an extra version bump).
+   * Announces every recorded, not yet announced change of this projection (the projector calls it whenever the
+   * notice connection to Redis becomes ready: at start, and when Redis is back after an outage).
    */
-  private async announcePending(topic: string, partition?: number): Promise<void> {
+  announceAllPending(): Promise<void> {
+    return this.announcePending(undefined);
+  }
+
+  /**
+   * Announces the recorded, not yet announced changes (of a topic, of one of its partitions, or all): one version
+   * bump and notice for their symbols, then the records go. Announcing twice is harmless (an extra version bump).
+   */
+  private async announcePending(topic: string | undefined, partition?: number): Promise<void> {
     const notifier = this.options.notifier;
     if (!notifier) return;
-    const { rows } = await this.pool.query<{ partition: number; next_offset: string; symbols: string[] }>(
-      `SELECT partition, next_offset, symbols FROM projection_notices WHERE projection = $1 AND topic = $2 AND ($3::int IS NULL OR partition = $3)`,
-      [this.offsetsName, topic, partition ?? null],
+    const { rows } = await this.pool.query<{ topic: string; partition: number; next_offset: string; symbols: string[] }>(
+      `SELECT topic, partition, next_offset, symbols FROM projection_notices
+        WHERE projection = $1 AND ($2::text IS NULL OR topic = $2) AND ($3::int IS NULL OR partition = $3)`,
+      [this.offsetsName, topic ?? null, partition ?? null],
     );
     if (rows.length === 0) return;
     const symbols = [...new Set(rows.flatMap((row) => row.symbols))].sort();
     const notice = await notifier.announce(`db.${this.options.projection}`, symbols, this.options.projection === 'patterns');
     if (notice === undefined) return; // Redis is away: the records stay for the next attempt
     await this.pool.query(
-      `DELETE FROM projection_notices WHERE projection = $1 AND topic = $2 AND (partition, next_offset) IN (SELECT * FROM unnest($3::int[], $4::bigint[]))`,
-      [this.offsetsName, topic, rows.map((row) => row.partition), rows.map((row) => row.next_offset)],
+      `DELETE FROM projection_notices WHERE projection = $1
+          AND (topic, partition, next_offset) IN (SELECT * FROM unnest($2::text[], $3::int[], $4::bigint[]))`,
+      [this.offsetsName, rows.map((row) => row.topic), rows.map((row) => row.partition), rows.map((row) => row.next_offset)],
     );
   }
 

@@ -107,6 +107,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   modelRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'read-model Redis connection error'));
 
   const consumers: PartitionConsumer[] = [];
+  const dbSinks: DbProjectionSink[] = [];
   for (const name of projections) {
     if (name === REDIS_PROJECTION) {
       const topics = topicMap(REDIS_TOPICS, prefix);
@@ -116,6 +117,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     }
     const topics = topicMap(DB_PROJECTIONS[name].topics, prefix);
     const sink = new DbProjectionSink(pool, { projection: name, topics, codec, logger: logger.child({ projection: name }), metrics, notifier, faultHook: options.faultHook });
+    dbSinks.push(sink);
     consumers.push(
       new PartitionConsumer(kafka, {
         groupId: `${groupPrefix}${name}`,
@@ -154,6 +156,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   // Redis back after an outage may have come back empty: partitions that get no new message would never notice.
   modelRedis?.on('ready', () => {
     redisConsumer?.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis reconnect failed'));
+  });
+  // Changes committed while Redis was away (or before a crash) are recorded: announce them once it is reachable.
+  noticeRedis?.on('ready', () => {
+    for (const sink of dbSinks) sink.announceAllPending().catch((error: unknown) => logger.warn({ err: error }, 'announcing pending notices failed; the next batch retries'));
   });
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
   swapSubscriber?.subscribe(keys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));

@@ -75,6 +75,8 @@ describe('with Redis down', () => {
     expect((await pool.query('SELECT count(*)::int AS n FROM pattern_events')).rows[0].n).toBe(events.length);
     const ready = await (await fetch(`http://127.0.0.1:${projector.opsPort}/ready`)).json();
     expect(ready.status).toBe('degraded');
+    // The committed batches' notices could not reach Redis: they wait in the outbox.
+    expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBeGreaterThan(0);
 
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     const redis = new Redis(port, '127.0.0.1', { retryStrategy: () => 100, maxRetriesPerRequest: 1 });
@@ -88,6 +90,9 @@ describe('with Redis down', () => {
       const offsets = await redis.hgetall(keys.offsets('redis'));
       const stored = Object.values(offsets).reduce((sum, value) => sum + Number(value), 0);
       expect(stored).toBe([...ends.values()].flatMap((partitions) => [...partitions.values()]).reduce((sum, high) => sum + high, 0));
+      // The database's notices, recorded while Redis was down, are announced once it is back (no new batch needed).
+      await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBe(0), { timeout: 30_000, interval: 200 });
+      expect(Number(await redis.get(keys.projectionVersion('db.patterns')))).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
     }
