@@ -106,6 +106,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     kafka,
     codec,
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
+    kafkaClient: config.INGEST_KAFKA_CLIENT,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
     highWaterMessages: config.INGEST_HIGH_WATER,
     stallTimeoutMs: config.INGEST_KAFKA_STALL_TIMEOUT_MS,

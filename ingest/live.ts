@@ -34,6 +34,8 @@ export interface IngestOptions {
   readonly codec?: AvroCodec;
   readonly benchmarkSymbol?: string;
   readonly maxBatchMessages?: number;
+  /** Producer library (INGEST_KAFKA_CLIENT). */
+  readonly kafkaClient?: 'kafkajs' | 'platformatic';
   readonly maxInFlight?: number;
   readonly highWaterMessages?: number;
   /** See KafkaSinkSettings: Kafka acknowledging nothing this long while messages wait calls `onStall`. */
@@ -86,6 +88,8 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     metrics,
     benchmarkSymbol: options.benchmarkSymbol ?? platform.BENCHMARK_SYMBOL,
     maxBatchMessages: options.maxBatchMessages,
+    client: options.kafkaClient,
+    brokers: platform.KAFKA_BROKERS,
     maxInFlight: options.maxInFlight,
     highWaterMessages: options.highWaterMessages,
     stallTimeoutMs: options.stallTimeoutMs,

@@ -7,8 +7,10 @@ import {
   type Kafka,
   type Logger,
   type Producer,
+  loadPlatformConfig,
 } from '../platform/index.js';
 import type { IngestMetrics } from './metrics.js';
+import { PlatformaticBatchProducer } from './platformatic-producer.js';
 import { deadLetter, type DeadLetterOut, type DeadLetterRecord, type IngestTopic, type OutRecord, type RecordValue } from './records.js';
 
 /** Where sources put records: the Kafka sink in production, an array in unit tests. */
@@ -70,6 +72,9 @@ export interface KafkaSinkOptions extends KafkaSinkSettings {
   readonly codec: AvroCodec;
   /** Only these topics get encoders (and must exist); default: every ingest topic. */
   readonly topics?: readonly IngestTopic[];
+  /** Producer library (INGEST_KAFKA_CLIENT); @platformatic/kafka connects to `brokers` itself. */
+  readonly client?: 'kafkajs' | 'platformatic';
+  readonly brokers?: readonly string[];
 }
 
 /** What the sink is wired to: built from Kafka and the registry by `create`, or stubs in unit tests. */
@@ -140,7 +145,7 @@ export class KafkaSink implements RecordSink {
     private readonly settings: KafkaSinkSettings,
     private readonly wiring: SinkWiring,
   ) {
-    this.maxBatch = settings.maxBatchMessages ?? 10_000;
+    this.maxBatch = settings.maxBatchMessages ?? 2_000;
     this.highWater = settings.highWaterMessages ?? 100_000;
     this.inFlight = Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
     this.now = settings.now ?? Date.now;
@@ -169,6 +174,10 @@ export class KafkaSink implements RecordSink {
       }
     } finally {
       await admin.disconnect();
+    }
+    if (options.client === 'platformatic') {
+      const producer = new PlatformaticBatchProducer({ brokers: options.brokers ?? loadPlatformConfig().KAFKA_BROKERS, clientId: `${loadPlatformConfig().KAFKA_CLIENT_ID}-ingest` });
+      return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
     }
     const producer = options.kafka.producer({
       idempotent: true,
