@@ -165,8 +165,8 @@ describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', 
       const indexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'patterns' ORDER BY 1`);
       // The rebuilt tables carry the live set: the covering scan indexes, none of the write-only ones (1796100000000).
       const names = indexes.rows.map((row) => row.indexname);
-      expect(names).toEqual(expect.arrayContaining(['patterns_active_confidence_cover_idx', 'patterns_active_pattern_cover_idx', 'patterns_active_symbol_cover_idx', 'patterns_pkey']));
-      for (const dropped of ['patterns_active_confidence_idx', 'patterns_active_pattern_idx', 'patterns_active_symbol_sort_idx', 'patterns_active_tier_idx']) expect(names).not.toContain(dropped);
+      expect(names).toEqual(expect.arrayContaining(['patterns_active_confidence_cover_idx', 'patterns_active_pattern_cover_idx', 'patterns_active_symbol_cover_idx', 'patterns_active_detected_cover_idx', 'patterns_pkey']));
+      for (const dropped of ['patterns_active_confidence_idx', 'patterns_active_pattern_idx', 'patterns_active_symbol_sort_idx', 'patterns_active_tier_idx', 'patterns_active_detected_idx', 'patterns_active_rs_idx', 'patterns_active_volume_idx']) expect(names).not.toContain(dropped);
       const eventIndexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'pattern_events' ORDER BY 1`);
       expect(eventIndexes.rows.map((row) => row.indexname)).toEqual(['pattern_events_event_uq', 'pattern_events_pattern_id_idx']);
       expect((await pool.query(`SELECT projection, next_offset::int FROM projection_offsets`)).rows).toEqual([{ projection: 'patterns', next_offset: 30 }]);
