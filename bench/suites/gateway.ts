@@ -101,11 +101,13 @@ interface System {
   readonly url: string;
   /** Record time -> the gateway's tail has the record (ms), one sample per record; empty for the baseline. */
   readonly tailLatencies: number[];
+  /** Tail reads (long polls) made, and how many came back empty. */
+  readonly tailReads: { reads: number; empty: number };
   stop(): Promise<void>;
 }
 
 /** The gateway's own Kafka source, timing when each record reaches the tail (a diagnostic, not a figure of the goal). */
-function timedSource(source: LogSource, samples: number[]): LogSource {
+function timedSource(source: LogSource, samples: number[], counts: { reads: number; empty: number }): LogSource {
   return {
     describe: (topic) => source.describe(topic),
     bounds: (topic) => source.bounds(topic),
@@ -113,7 +115,15 @@ function timedSource(source: LogSource, samples: number[]): LogSource {
     read: async (info, from, options) => {
       const reads = await source.read(info, from, options);
       const now = Date.now();
-      if (options.maxWaitMs > 0) for (const read of reads.values()) for (const event of read.events) samples.push(now - event.timestampMs);
+      if (options.maxWaitMs > 0) {
+        counts.reads += 1;
+        let records = 0;
+        for (const read of reads.values()) {
+          records += read.events.length;
+          for (const event of read.events) samples.push(now - event.timestampMs);
+        }
+        if (records === 0) counts.empty += 1;
+      }
       return reads;
     },
     close: () => source.close(),
@@ -122,7 +132,8 @@ function timedSource(source: LogSource, samples: number[]): LogSource {
 
 async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<string, string>>): Promise<System> {
   const tailLatencies: number[] = [];
-  const source = timedSource(new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)), tailLatencies);
+  const tailReads = { reads: 0, empty: 0 };
+  const source = timedSource(new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)), tailLatencies, tailReads);
   const gateway = await startGateway({
     source,
     env: {},
@@ -141,6 +152,7 @@ async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<strin
     kind: 'uws',
     url: gateway.url,
     tailLatencies,
+    tailReads,
     stop: async () => {
       await gateway.stop();
       await source.close();
@@ -151,6 +163,7 @@ async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<strin
 /** The baseline: every record decoded once and emitted to every matching socket (a room per symbol). */
 async function startSocketIo(kafka: TestKafka): Promise<System> {
   const tailLatencies: number[] = [];
+  const tailReads = { reads: 0, empty: 0 };
   const http = createServer();
   const io = new SocketIoServer(http, { transports: ['websocket'], serveClient: false });
   io.on('connection', (socket) => {
@@ -183,6 +196,7 @@ async function startSocketIo(kafka: TestKafka): Promise<System> {
     kind: 'sio',
     url: `http://127.0.0.1:${port}`,
     tailLatencies,
+    tailReads,
     stop: async () => {
       await consumer.disconnect();
       io.disconnectSockets(true);
@@ -227,6 +241,8 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   await few.call({ cmd: 'open', kind: system.kind, url: system.url, n: options.latencyClients, probes: options.latencyClients, symbols: FIXTURE_SYMBOLS }, 'opened');
   await few.call({ cmd: 'reset' }, 'reset');
   system.tailLatencies.length = 0;
+  system.tailReads.reads = 0;
+  system.tailReads.empty = 0;
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
   const gcPauses: number[] = [];
@@ -253,7 +269,7 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
     // Where the time goes in the server process during the latency phase.
     const tail = system.tailLatencies;
     if (tail.length > 0) {
-      figures.push({ name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`, value: percentile(tail, 99), unit: 'ms', baseline, note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records` });
+      figures.push({ name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`, value: percentile(tail, 99), unit: 'ms', baseline, note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records in ${system.tailReads.reads} reads (${system.tailReads.empty} empty)` });
     }
     figures.push({
       name: `${system.name}: server-process CPU per input event (diagnostic)`,
