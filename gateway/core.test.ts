@@ -4,6 +4,9 @@ import { deliveriesFrame, deliveriesJson, selectBatch } from './batch.js';
 import { CursorError, advance, decodeCursor, encodeCursor, topicEpoch } from './cursor.js';
 import { compileFilter, matches } from './filter.js';
 import { createFrameParser, TokenBucket } from './protocol.js';
+import { createLogger } from '../platform/index.js';
+import { StreamHub } from './hub.js';
+import type { LogSource, TopicInfo } from './kafka-log.js';
 import { PartitionRing } from './ring.js';
 import { makeEvent, type LogEvent, type PartitionRead } from './types.js';
 
@@ -317,5 +320,50 @@ describe('TokenBucket', () => {
     expect(bucket.take(499)).toBe(false);
     expect(bucket.take(500)).toBe(true);
     expect(bucket.take(10_000)).toBe(true);
+  });
+});
+
+describe('StreamHub partitions added at runtime', () => {
+  const info = (topicId: string, count: number): TopicInfo => ({ topic: 't', topicId, epoch: topicEpoch('t', topicId), partitions: [...Array(count).keys()] });
+
+  function stubSource(described: TopicInfo[]): LogSource {
+    return {
+      describe: async () => described.shift()!,
+      bounds: async () => new Map([0, 1, 2].map((partition) => [partition, { logStart: partition === 2 ? 4 : 0, high: 7 }])),
+      offsetsForTime: async () => new Map(),
+      read: async () => new Map(),
+      close: async () => {},
+    };
+  }
+
+  const hubOver = (source: LogSource) =>
+    new StreamHub({ stream: 'patterns', topic: 't', source, logger: createLogger('test-hub', { level: 'silent' }), ringCapacity: 10, pollWaitMs: 0, maxBytesPerPartition: 1024, metadataRefreshMs: 60_000 });
+
+  it('adds a ring per new partition from its log start and tells listeners', async () => {
+    const hub = hubOver(stubSource([info('id-1', 1), info('id-1', 1), info('id-1', 3)]));
+    // prime() alone sets the starting shape; start() would also poll up to the head.
+    await (hub as unknown as { prime(): Promise<unknown> }).prime();
+    expect([...hub.rings.keys()]).toEqual([0]);
+    const heard: [number, number][][] = [];
+    hub.onPartitionsAdded((added) => heard.push([...added]));
+    await hub.refreshPartitions(); // nothing new
+    expect(heard).toEqual([]);
+    await hub.refreshPartitions();
+    expect(heard).toEqual([
+      [
+        [1, 0],
+        [2, 4],
+      ],
+    ]);
+    expect(hub.rings.get(2)!.nextOffset).toBe(4);
+    expect(hub.topic.partitions).toEqual([0, 1, 2]);
+  });
+
+  it('leaves a recreated topic (new id) to the tail recovery', async () => {
+    const hub = hubOver(stubSource([info('id-1', 1), info('id-2', 3)]));
+    await (hub as unknown as { prime(): Promise<unknown> }).prime();
+    await hub.refreshPartitions();
+    expect([...hub.rings.keys()]).toEqual([0]);
+    expect(hub.topic.topicId).toBe('id-1');
   });
 });
