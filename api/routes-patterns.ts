@@ -1,11 +1,11 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
+import type { Context, TypedResponse } from 'hono';
 import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCacheKey, symbolVersionKeys, versionEtag } from './cache-key.js';
 import type { CachedRead } from './cache.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
-import { canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, withAge } from './scan.js';
+import { agesOf, canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
 import { resolveUniverse } from './universes.js';
 
@@ -71,6 +71,26 @@ const summaryRoute = createRoute({
   summary: 'Per tier: active count, mean confidence, latest detection and the most confident patterns',
   responses: { 200: json(SummaryResponseSchema, 'Summary'), 304: { description: 'Not modified' }, ...commonErrors },
 });
+
+/** Each row's JSON without its closing brace, computed once per row object (cached rows are shared by every hit). */
+const rowJsonPrefix = new WeakMap<PatternView, string>();
+
+/**
+ * The JSON of a page's rows with their age fields, equal to JSON.stringify(items.map(withAge)). A hit serves the
+ * same row objects again and again, so each is serialised once; per request only the two ages are written.
+ */
+export function pageRowsJson(items: readonly PatternView[], times: readonly PatternTimes[], now: number): string {
+  const rows = items.map((item, index) => {
+    let prefix = rowJsonPrefix.get(item);
+    if (prefix === undefined) {
+      prefix = JSON.stringify(item).slice(0, -1);
+      rowJsonPrefix.set(item, prefix);
+    }
+    const ages = agesOf(times[index] ?? timesOf(item), now);
+    return `${prefix},"age_seconds":${ages.age_seconds},"expires_in_seconds":${ages.expires_in_seconds}}`;
+  });
+  return `[${rows.join(',')}]`;
+}
 
 /**
  * Stats and summary aggregate every active pattern, so any event changes them; recomputing them per event
@@ -138,23 +158,20 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const now = services.now();
     c.header('ETag', etagOf(key, read));
     c.header('Cache-Control', 'private, no-cache');
-    return c.json(
-      {
-        data: items.map((item, index) => withAge(item, now, read.value.times[index])),
-        pagination: {
-          total: read.value.total,
-          total_capped: read.value.totalCapped,
-          page: query.page.cursor ? null : query.page.page,
-          per_page: query.page.perPage,
-          pages: Math.ceil(read.value.total / query.page.perPage),
-          has_more: nextCursor !== undefined,
-          next_cursor: nextCursor ?? null,
-        },
-        query: { symbols: query.filters.symbols?.length ?? null, universe: parameters.universe ?? null },
-        timings: timings(c.get('startedAt'), read.outcome === 'hit' || read.outcome === 'stale' ? null : read.value.dbMs, read.outcome),
-      },
-      200,
-    );
+    const pagination = {
+      total: read.value.total,
+      total_capped: read.value.totalCapped,
+      page: query.page.cursor ? null : query.page.page,
+      per_page: query.page.perPage,
+      pages: Math.ceil(read.value.total / query.page.perPage),
+      has_more: nextCursor !== undefined,
+      next_cursor: nextCursor ?? null,
+    };
+    const scanned = { symbols: query.filters.symbols?.length ?? null, universe: parameters.universe ?? null };
+    const timing = timings(c.get('startedAt'), read.outcome === 'hit' || read.outcome === 'stale' ? null : read.value.dbMs, read.outcome);
+    // The same JSON as c.json({ data, pagination, query, timings }) (ScanResponseSchema), with the rows' JSON reused.
+    const body = `{"data":${pageRowsJson(items, read.value.times, now)},"pagination":${JSON.stringify(pagination)},"query":${JSON.stringify(scanned)},"timings":${JSON.stringify(timing)}}`;
+    return c.body(body, 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<z.infer<typeof ScanResponseSchema>, 200, 'json'>;
   });
 
   app.openapi(statsRoute, async (c) => {

@@ -391,13 +391,14 @@ export function timesOf(view: PatternView): PatternTimes {
   return [Date.parse(view.detected_at), Date.parse(view.expires_at)];
 }
 
-/** Seconds since detection and until expiry, relative to `now` (added per response, so cached rows stay valid). */
+/** Seconds since detection and until expiry, relative to `now`. */
+export function agesOf(times: PatternTimes, now: number): { age_seconds: number; expires_in_seconds: number } {
+  return { age_seconds: Math.max(0, Math.round((now - times[0]) / 1000)), expires_in_seconds: Math.round((times[1] - now) / 1000) };
+}
+
+/** The view with its ages (added per response, so cached rows stay valid). */
 export function withAge(view: PatternView, now: number, times: PatternTimes = timesOf(view)): PatternView & { age_seconds: number; expires_in_seconds: number } {
-  return {
-    ...view,
-    age_seconds: Math.max(0, Math.round((now - times[0]) / 1000)),
-    expires_in_seconds: Math.round((times[1] - now) / 1000),
-  };
+  return { ...view, ...agesOf(times, now) };
 }
 
 /** The validated query parameters of /api/patterns/scan (see schemas.ts). */
