@@ -25,13 +25,16 @@ export async function describeTopics(admin: Admin, topics: readonly string[]): P
   const { groups } = await admin.listGroups();
   const results: TopicDescription[] = [];
   for (const topic of present) {
+    // Committed offsets first, log ends after: a group committing in between then shows a lag a little too
+    // high, never a negative one.
+    const committedByGroup = [];
+    for (const { groupId } of groups) committedByGroup.push({ groupId, committed: await admin.fetchOffsets({ groupId, topics: [topic] }) });
     const offsets = await admin.fetchTopicOffsets(topic);
     const high = new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
     const leaders = new Map(metadata.topics.find((entry) => entry.name === topic)!.partitions.map((entry) => [entry.partitionId, entry.leader]));
     const resource = configs.resources.find((entry) => entry.resourceName === topic);
     const groupLags: TopicDescription['groups'] = [];
-    for (const { groupId } of groups) {
-      const committed = await admin.fetchOffsets({ groupId, topics: [topic] });
+    for (const { groupId, committed } of committedByGroup) {
       const partitions = (committed[0]?.partitions ?? [])
         .filter((entry) => entry.offset !== '-1')
         .map((entry) => {

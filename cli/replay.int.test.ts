@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { Partitioners } from '../platform/index.js';
+import { Partitioners, TOPICS } from '../platform/index.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { replay, resolveTopic } from './replay.js';
 import { describeTopics, formatDescriptions } from './describe-topics.js';
@@ -126,7 +126,8 @@ describe('tickflow replay and topics describe against the real broker', () => {
     const [description] = await describeTopics(admin, [topic, `${env.prefix}does-not-exist`]);
     await admin.disconnect();
     expect(description!.partitions).toHaveLength(6);
-    expect(description!.configs['cleanup.policy']).toBe('compact');
+    expect(description!.configs['cleanup.policy']).toBe(TOPICS.fundamentals.cleanupPolicy);
+    expect(description!.configs['retention.ms']).toBe(String(TOPICS.fundamentals.retentionMs));
     const group = description!.groups.find((entry) => entry.groupId === groupId)!;
     const partitionsWithData = description!.partitions.filter((entry) => Number(entry.high) > 0);
     // Each partition with data: committed 1; its lag is everything after (including the aborted record and markers).
