@@ -12,7 +12,7 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_DEDUP_WINDOW: env.int('Recent sequence numbers remembered per channel and symbol for duplicate suppression', 256),
   INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
   INGEST_KAFKA_CLIENT: z.enum(['kafkajs', 'platformatic']).default('kafkajs').describe('Producer library of ingest: kafkajs (the project client) or @platformatic/kafka (measured to cost less CPU per event; bench/RESULTS.md)'),
-  INGEST_BATCH_MESSAGES: env.int('Kafka messages per produce request (2,000 costs less CPU per event than 10,000 with kafkajs: its per-partition grouping is quadratic in batch size)', 2_000),
+  INGEST_BATCH_MESSAGES: env.int('Kafka messages per produce request (kafkajs groups a request by partition in time quadratic in its size)', 2_000),
   INGEST_MAX_IN_FLIGHT: env.int('Produce requests in flight (1-5; the idempotent producer keeps order up to 5)', 1),
   INGEST_KAFKA_STALL_TIMEOUT_MS: env.int('Kafka acknowledging nothing for this long while messages wait (failing or hanging sends) makes ingest exit non-zero for its supervisor to restart it', 60_000),
   INGEST_HIGH_WATER: env.int('Waiting messages above which the live source stops reading its socket', 100_000),
