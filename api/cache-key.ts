@@ -54,7 +54,10 @@ export interface BroadScanResult {
  * (a) changing a row on it or on a page before it: that row's symbol version moves; or (b) making a row
  * enter at or before the page's last row: the row's new state falls in a band scope at or before that row's
  * sort value, in one of the tiers the scan selects. When the total is exact (not capped), any change in
- * those tiers may alter it, so the page depends on the tiers' `any` scopes instead. `horizonMs` bounds the
+ * those tiers may alter it, so the page depends on the tiers' `any` scopes instead. Known gaps: a capped total
+ * ("at least cap") is not re-checked when rows beyond the page leave the filter, so `total_capped` can stay true
+ * for a while after the matches fall to the cap; a symbol moving into a filtered sector is not a pattern change.
+ * `horizonMs` bounds the
  * detection times of rows that may arrive while the entry lives (newest-first pages by detection time).
  */
 export function broadScanDependencies(query: ScanQuery, result: BroadScanResult, keys: RedisKeys, horizonMs: number): string[] {
