@@ -94,8 +94,6 @@ export class ChaosPipeline {
   private readonly logFile: string;
   /** Simulated time where the previous feed stopped: the next feed continues from there (repeated bars would be duplicates). */
   private feedClockMs = Date.parse('2026-11-24T14:31:00Z');
-  private feedStartedAt = 0;
-  private feedSpeed = 1;
 
   private constructor(
     readonly label: string,
@@ -221,14 +219,12 @@ export class ChaosPipeline {
 
   /** Starts the feed: the Massive-protocol simulator at a bounded rate, in a regular session (patterns need one). */
   async startFeed(options: { symbols?: number; rate?: number; speed?: number } = {}): Promise<void> {
-    this.feedSpeed = options.speed ?? 120;
-    this.feedStartedAt = Date.now();
     this.simulator = await startSimulator({
       port: this.ports.simulator,
       apiKey: this.simulatorKey,
       universeSize: options.symbols ?? 24,
       eventsPerSecond: options.rate ?? 100,
-      speed: this.feedSpeed,
+      speed: options.speed ?? 120,
       secondAggregates: false,
       startTimeMs: this.feedClockMs,
       seed: 7,
@@ -238,18 +234,12 @@ export class ChaosPipeline {
 
   async stopFeed(): Promise<void> {
     if (!this.simulator) return;
+    // The simulator's own clock says where it got to (it jumps over nights); continue two minutes later, which
+    // it moves to the next session's open when that falls outside a session.
+    const reachedMs = this.simulator.clockMs();
     await this.simulator.stop();
     this.simulator = undefined;
-    // Continue two minutes after the last simulated minute; past the session, on the next weekday's open.
-    let next = this.feedClockMs + (Date.now() - this.feedStartedAt) * this.feedSpeed + 120_000;
-    const day = new Date(next);
-    if (day.getUTCHours() >= 20) {
-      do day.setUTCDate(day.getUTCDate() + 1);
-      while (day.getUTCDay() === 0 || day.getUTCDay() === 6);
-      day.setUTCHours(14, 31, 0, 0);
-      next = day.getTime();
-    }
-    this.feedClockMs = Math.ceil(next / 60_000) * 60_000;
+    this.feedClockMs = Math.ceil((reachedMs + 120_000) / 60_000) * 60_000;
   }
 
   pid(stage: StageName): number | undefined {
