@@ -57,8 +57,7 @@ export interface BroadScanResult {
  * those tiers may alter it, so the page depends on the tiers' `any` scopes instead. Known gaps: a capped total
  * ("at least cap") is not re-checked when rows beyond the page leave the filter, so `total_capped` can stay true
  * for a while after the matches fall to the cap; a symbol moving into a filtered sector is not a pattern change.
- * `horizonMs` bounds the
- * detection times of rows that may arrive while the entry lives (newest-first pages by detection time).
+ * `horizonMs` bounds the detection times of rows that may arrive while the entry lives (newest-first pages).
  */
 export function broadScanDependencies(query: ScanQuery, result: BroadScanResult, keys: RedisKeys, horizonMs: number): string[] {
   const tiers = tiersOf(query);
