@@ -2,6 +2,11 @@
  * Incremental indicators. Each state is a plain object of numbers and fixed-size number arrays (so a
  * snapshot is a JSON round trip) and each update is O(1) with no allocation. Values that are not ready
  * yet read as NaN; states never hold NaN or Infinity (JSON could not carry them).
+ *
+ * Step functions: each `updateX` (state in, current value out) is `stepX` followed by the value getter.
+ * The series' per-bar path calls the `stepX` form and reads values through the small getters: V8 boxes
+ * a double returned from a call it did not inline (a heap allocation), and a step that returns
+ * nothing cannot box, whatever the optimiser decides to inline.
  */
 
 /** Simple moving average over a ring buffer with a running sum. */
@@ -18,6 +23,12 @@ export function createSma(period: number): Sma {
 }
 
 export function updateSma(state: Sma, value: number): number {
+  stepSma(state, value);
+  return smaValue(state);
+}
+
+/** updateSma without its result: see "Step functions" above. */
+export function stepSma(state: Sma, value: number): void {
   if (state.count < state.period) {
     state.count += 1;
     state.sum += value;
@@ -26,7 +37,6 @@ export function updateSma(state: Sma, value: number): number {
   }
   state.ring[state.index] = value;
   state.index = state.index + 1 === state.period ? 0 : state.index + 1;
-  return smaValue(state);
 }
 
 export function smaValue(state: Sma): number {
@@ -54,6 +64,12 @@ export function createWilder(period: number): Ema {
 }
 
 export function updateEma(state: Ema, input: number): number {
+  stepEma(state, input);
+  return emaValue(state);
+}
+
+/** updateEma without its result. */
+export function stepEma(state: Ema, input: number): void {
   if (state.count < state.period) {
     state.count += 1;
     state.seedSum += input;
@@ -61,7 +77,6 @@ export function updateEma(state: Ema, input: number): number {
   } else {
     state.value = (input - state.value) * state.alpha + state.value;
   }
-  return emaValue(state);
 }
 
 export function emaValue(state: Ema): number {
@@ -84,11 +99,17 @@ export function createRsi(period = 14): Rsi {
 }
 
 export function updateRsi(state: Rsi, close: number): number {
+  stepRsi(state, close);
+  return rsiValue(state);
+}
+
+/** updateRsi without its result (which is NaN until the state has seen period + 1 closes). */
+export function stepRsi(state: Rsi, close: number): void {
   const n = state.period;
   if (state.count === 0) {
     state.count = 1;
     state.last = close;
-    return Number.NaN;
+    return;
   }
   const change = close - state.last;
   state.last = close;
@@ -98,7 +119,7 @@ export function updateRsi(state: Rsi, close: number): number {
     state.gainSum += gain;
     state.lossSum += loss;
     state.count += 1;
-    return Number.NaN;
+    return;
   }
   if (state.count === n) {
     state.avgGain = (state.gainSum + gain) / n;
@@ -108,7 +129,6 @@ export function updateRsi(state: Rsi, close: number): number {
     state.avgGain = (state.avgGain * (n - 1) + gain) / n;
     state.avgLoss = (state.avgLoss * (n - 1) + loss) / n;
   }
-  return rsiValue(state);
 }
 
 export function rsiValue(state: Rsi): number {
@@ -132,12 +152,14 @@ export function createMacd(fast = 12, slow = 26, signal = 9): Macd {
 }
 
 export function updateMacd(state: Macd, close: number): void {
-  const fast = updateEma(state.fast, close);
-  const slow = updateEma(state.slow, close);
+  stepEma(state.fast, close);
+  stepEma(state.slow, close);
+  const fast = emaValue(state.fast);
+  const slow = emaValue(state.slow);
   if (slow === slow && fast === fast) {
     state.line = fast - slow;
     state.ready = true;
-    updateEma(state.signal, state.line);
+    stepEma(state.signal, state.line);
   }
 }
 
@@ -203,14 +225,20 @@ export function createAtr(period = 14): Atr {
 }
 
 export function updateAtr(state: Atr, high: number, low: number, close: number): number {
+  stepAtr(state, high, low, close);
+  return atrValue(state);
+}
+
+/** updateAtr without its result. */
+export function stepAtr(state: Atr, high: number, low: number, close: number): void {
   if (!state.hasPrevious) {
     state.hasPrevious = true;
     state.previousClose = close;
-    return Number.NaN;
+    return;
   }
   const trueRange = Math.max(high - low, Math.abs(high - state.previousClose), Math.abs(low - state.previousClose));
   state.previousClose = close;
-  return updateEma(state.smoothing, trueRange);
+  stepEma(state.smoothing, trueRange);
 }
 
 export function atrValue(state: Atr): number {
@@ -229,6 +257,12 @@ export function createVwap(): Vwap {
 }
 
 export function updateVwap(state: Vwap, sessionDay: number, high: number, low: number, close: number, volume: number): number {
+  stepVwap(state, sessionDay, high, low, close, volume);
+  return vwapValue(state);
+}
+
+/** updateVwap without its result. */
+export function stepVwap(state: Vwap, sessionDay: number, high: number, low: number, close: number, volume: number): void {
   if (state.sessionDay !== sessionDay) {
     state.sessionDay = sessionDay;
     state.priceVolume = 0;
@@ -236,7 +270,6 @@ export function updateVwap(state: Vwap, sessionDay: number, high: number, low: n
   }
   state.priceVolume += ((high + low + close) / 3) * volume;
   state.volume += volume;
-  return vwapValue(state);
 }
 
 export function vwapValue(state: Vwap): number {
@@ -270,6 +303,12 @@ export function createRollingExtreme(period: number, kind: 'max' | 'min'): Rolli
 }
 
 export function updateRollingExtreme(state: RollingExtreme, value: number): number {
+  stepRollingExtreme(state, value);
+  return rollingExtremeValue(state);
+}
+
+/** updateRollingExtreme without its result. */
+export function stepRollingExtreme(state: RollingExtreme, value: number): void {
   const capacity = state.period;
   const position = state.pushed;
   state.pushed += 1;
@@ -289,7 +328,6 @@ export function updateRollingExtreme(state: RollingExtreme, value: number): numb
   state.values[slot] = value;
   state.positions[slot] = position;
   state.size += 1;
-  return rollingExtremeValue(state);
 }
 
 export function rollingExtremeValue(state: RollingExtreme): number {

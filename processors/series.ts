@@ -18,14 +18,15 @@ import {
   pushHistory,
   rollingExtremeValue,
   smaValue,
-  updateAtr,
-  updateEma,
+  rsiValue,
+  stepAtr,
+  stepEma,
+  stepRollingExtreme,
+  stepRsi,
+  stepSma,
+  stepVwap,
   updateMacd,
   updateMovingStats,
-  updateRollingExtreme,
-  updateRsi,
-  updateSma,
-  updateVwap,
   type Atr,
   type Ema,
   type History,
@@ -246,19 +247,25 @@ export function updateSeries(
   pushHistory(s.closes, close);
   pushHistory(s.highs, high);
   pushHistory(s.lows, low);
-  updateRollingExtreme(s.highest, high);
-  updateRollingExtreme(s.lowest, low);
-  updateSma(s.volumeAverage, volume);
-  const ema12 = updateEma(s.ema12, close);
-  const ema26 = updateEma(s.ema26, close);
-  const sma50 = updateSma(s.sma50, close);
-  const sma200 = updateSma(s.sma200, close);
+  // Step forms (no result) and getters: see "Step functions" in indicators.ts.
+  stepRollingExtreme(s.highest, high);
+  stepRollingExtreme(s.lowest, low);
+  stepSma(s.volumeAverage, volume);
+  stepEma(s.ema12, close);
+  stepEma(s.ema26, close);
+  stepSma(s.sma50, close);
+  stepSma(s.sma200, close);
   updateMacd(s.macd, close);
   updateMovingStats(s.bands, close);
-  const rsi = updateRsi(s.rsi, close);
+  stepRsi(s.rsi, close);
+  const ema12 = emaValue(s.ema12);
+  const ema26 = emaValue(s.ema26);
+  const sma50 = smaValue(s.sma50);
+  const sma200 = smaValue(s.sma200);
+  const rsi = rsiValue(s.rsi);
   s.rsiNow = rsi;
-  updateAtr(s.atr, high, low, close);
-  updateVwap(s.vwap, sessionDay, high, low, close, volume);
+  stepAtr(s.atr, high, low, close);
+  stepVwap(s.vwap, sessionDay, high, low, close, volume);
 
   const emaSpread = ema12 - ema26;
   const smaSpread = sma50 - sma200;
