@@ -2,7 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { SessionCalendar } from './calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
-import { DAILY_PARAMS, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
+import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
 /** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
 export const ENGINE_VERSION = 3;
@@ -487,10 +487,8 @@ export class PatternEngine implements PatternSink {
   }
 
   /** PatternSink: a pattern completed on the bar in context. */
-  fire(
-    pattern: string, direction: Direction, baseConfidence: number,
-    k1?: string, v1?: number, k2?: string, v2?: number, k3?: string, v3?: number, k4?: string, v4?: number, k5?: string, v5?: number,
-  ): void {
+  fire(pattern: string, direction: Direction, k1?: string, k2?: string, k3?: string, k4?: string, k5?: string): void {
+    const baseConfidence = DETECTION[0]!;
     const state = this.ctxState!;
     const tier = this.ctxTier;
     // Fast path: a repeat of an active pattern that does not raise its confidence is absorbed.
@@ -500,7 +498,7 @@ export class PatternEngine implements PatternSink {
       if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.confirmDailySetup(state, direction, baseConfidence);
       return;
     }
-    const emitted = this.emit(state, slot, tier, pattern, direction, baseConfidence, levelsOf(k1, v1, k2, v2, k3, v3, k4, v4, k5, v5));
+    const emitted = this.emit(state, slot, tier, pattern, direction, baseConfidence, levelsOf(k1, k2, k3, k4, k5));
     if (tier === 'DAILY') {
       if (emitted && !state.activeDaily.includes(slot)) state.activeDaily.push(slot);
     } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) {

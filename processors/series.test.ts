@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BollingerBands, EMA, MACD, RSI, SMA } from 'technicalindicators';
-import { DAILY_PARAMS, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type SeriesParams } from './series.js';
+import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type SeriesParams } from './series.js';
 
 type Bar = [open: number, high: number, low: number, close: number, volume: number];
 
@@ -26,7 +26,7 @@ function feed(bars: readonly Bar[], options: FeedOptions = {}): Fired[][] {
     const onBar: Fired[] = [];
     const last = index === bars.length - 1;
     updateSeries(series, params, open, high, low, close, volume, 1, last && (options.firstBarOfSession ?? false), options.previousSessionClose ?? Number.NaN, {
-      fire: (pattern, direction, confidence, ...pairs) => onBar.push({ pattern, direction, confidence, levels: levelsOf(...(pairs as Parameters<typeof levelsOf>)) }),
+      fire: (pattern, direction, ...keys) => onBar.push({ pattern, direction, confidence: DETECTION[0]!, levels: levelsOf(...keys) }),
     });
     fired.push(onBar);
   });

@@ -181,26 +181,31 @@ export function createSeries(params: SeriesParams): SeriesState {
 }
 
 /**
- * Receives the patterns a bar completes, with up to five key levels as name/value pairs: the sink
- * builds a levels object only for what it emits, so a repeat it absorbs allocates nothing.
+ * The numbers of the detection being reported, written just before each fire() call and valid only
+ * during it: [0] the base confidence, [1..5] the values of the named levels k1..k5. A double passed as
+ * an argument to a call V8 does not inline is boxed (a heap allocation); one stored in a Float64Array
+ * is not, so reporting a detection allocates nothing until the sink decides to emit it.
+ */
+export const DETECTION = new Float64Array(6);
+
+/**
+ * Receives the patterns a bar completes, with the names of up to five key levels (their values and the
+ * confidence are in DETECTION): the sink builds a levels object only for what it emits, so a repeat
+ * it absorbs allocates nothing.
  */
 export interface PatternSink {
-  fire(
-    pattern: string, direction: Direction, baseConfidence: number,
-    k1?: string, v1?: number, k2?: string, v2?: number, k3?: string, v3?: number, k4?: string, v4?: number, k5?: string, v5?: number,
-  ): void;
+  fire(pattern: string, direction: Direction, k1?: string, k2?: string, k3?: string, k4?: string, k5?: string): void;
 }
 
-/** The levels object of a fire() call. */
-export function levelsOf(
-  k1?: string, v1?: number, k2?: string, v2?: number, k3?: string, v3?: number, k4?: string, v4?: number, k5?: string, v5?: number,
-): Record<string, number> {
+/** The levels object of the fire() call in progress. */
+export function levelsOf(k1?: string, k2?: string, k3?: string, k4?: string, k5?: string): Record<string, number> {
+  const d = DETECTION;
   const levels: Record<string, number> = {};
-  if (k1 !== undefined) levels[k1] = v1!;
-  if (k2 !== undefined) levels[k2] = v2!;
-  if (k3 !== undefined) levels[k3] = v3!;
-  if (k4 !== undefined) levels[k4] = v4!;
-  if (k5 !== undefined) levels[k5] = v5!;
+  if (k1 !== undefined) levels[k1] = d[1]!;
+  if (k2 !== undefined) levels[k2] = d[2]!;
+  if (k3 !== undefined) levels[k3] = d[3]!;
+  if (k4 !== undefined) levels[k4] = d[4]!;
+  if (k5 !== undefined) levels[k5] = d[5]!;
   return levels;
 }
 
@@ -318,6 +323,7 @@ const scratch: BarValues = {
 };
 
 function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues): void {
+  const d = DETECTION;
   const { o0, h0, l0, c0, o1, c1, h1, l1, o2, c2, h2, l2 } = s;
   const relVol = v.relativeVolume;
   const atr = atrValue(s.atr);
@@ -333,16 +339,23 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
 
   // --- single candles
   if (candleOk && body <= p.dojiBodyRatio * range) {
-    sink.fire('doji', 'NEUTRAL', clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))), 'high', h0, 'low', l0);
+    d[0] = clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))); d[1] = h0; d[2] = l0;
+    sink.fire('doji', 'NEUTRAL', 'high', 'low');
   }
   if (candleOk && body > 0 && lowerShadow >= p.shadowBodyRatio * body && upperShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (lowerShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    if (downtrend) sink.fire('hammer', 'BULLISH', clamp01(strength), 'support', l0, 'stop', l0, 'resistance', h0);
-    else if (uptrend) sink.fire('hanging_man', 'BEARISH', clamp01(strength), 'resistance', h0, 'stop', h0, 'support', l0);
+    if (downtrend) {
+      d[0] = clamp01(strength); d[1] = l0; d[2] = l0; d[3] = h0;
+      sink.fire('hammer', 'BULLISH', 'support', 'stop', 'resistance');
+    } else if (uptrend) {
+      d[0] = clamp01(strength); d[1] = h0; d[2] = h0; d[3] = l0;
+      sink.fire('hanging_man', 'BEARISH', 'resistance', 'stop', 'support');
+    }
   }
   if (candleOk && body > 0 && uptrend && upperShadow >= p.shadowBodyRatio * body && lowerShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (upperShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('shooting_star', 'BEARISH', clamp01(strength), 'resistance', h0, 'stop', h0, 'support', l0);
+    d[0] = clamp01(strength); d[1] = h0; d[2] = h0; d[3] = l0;
+    sink.fire('shooting_star', 'BEARISH', 'resistance', 'stop', 'support');
   }
 
   // --- two and three candles
@@ -350,11 +363,13 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const body1 = Math.abs(c1 - o1);
     if (body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('bullish_engulfing', 'BULLISH', clamp01(strength), 'support', Math.min(l0, l1), 'stop', Math.min(l0, l1), 'engulfed', o1);
+      d[0] = clamp01(strength); d[1] = Math.min(l0, l1); d[2] = Math.min(l0, l1); d[3] = o1;
+      sink.fire('bullish_engulfing', 'BULLISH', 'support', 'stop', 'engulfed');
     }
     if (body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('bearish_engulfing', 'BEARISH', clamp01(strength), 'resistance', Math.max(h0, h1), 'stop', Math.max(h0, h1), 'engulfed', o1);
+      d[0] = clamp01(strength); d[1] = Math.max(h0, h1); d[2] = Math.max(h0, h1); d[3] = o1;
+      sink.fire('bearish_engulfing', 'BEARISH', 'resistance', 'stop', 'engulfed');
     }
   }
   if (s.bars >= 3) {
@@ -366,25 +381,30 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const midFirst = (o2 + c2) / 2;
     if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
       const strength = 0.65 + Math.min(0.15, ((c0 - midFirst) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('morning_star', 'BULLISH', clamp01(strength), 'support', Math.min(l0, l1, l2), 'stop', Math.min(l0, l1, l2), 'resistance', o2);
+      d[0] = clamp01(strength); d[1] = Math.min(l0, l1, l2); d[2] = Math.min(l0, l1, l2); d[3] = o2;
+      sink.fire('morning_star', 'BULLISH', 'support', 'stop', 'resistance');
     }
     if (longFirst && smallStar && c2 > o2 && (o1 + c1) / 2 >= c2 && c0 < o0 && c0 < midFirst) {
       const strength = 0.65 + Math.min(0.15, ((midFirst - c0) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      sink.fire('evening_star', 'BEARISH', clamp01(strength), 'resistance', Math.max(h0, h1, h2), 'stop', Math.max(h0, h1, h2), 'support', o2);
+      d[0] = clamp01(strength); d[1] = Math.max(h0, h1, h2); d[2] = Math.max(h0, h1, h2); d[3] = o2;
+      sink.fire('evening_star', 'BEARISH', 'resistance', 'stop', 'support');
     }
   }
 
   // --- volume, gap, momentum
   if (relVol >= p.volumeSpikeRatio) {
     const direction: Direction = c0 > o0 ? 'BULLISH' : c0 < o0 ? 'BEARISH' : 'NEUTRAL';
-    sink.fire('volume_spike', direction, clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)), 'relativeVolume', relVol, 'high', h0, 'low', l0);
+    d[0] = clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)); d[1] = relVol; d[2] = h0; d[3] = l0;
+    sink.fire('volume_spike', direction, 'relativeVolume', 'high', 'low');
   }
   if (v.firstBarOfSession && v.previousSessionClose > 0) {
     const gapPct = ((o0 - v.previousSessionClose) / v.previousSessionClose) * 100;
     if (gapPct >= p.gapPct) {
-      sink.fire('gap_up', 'BULLISH', clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)), 'previousClose', v.previousSessionClose, 'open', o0, 'gapPct', gapPct);
+      d[0] = clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)); d[1] = v.previousSessionClose; d[2] = o0; d[3] = gapPct;
+      sink.fire('gap_up', 'BULLISH', 'previousClose', 'open', 'gapPct');
     } else if (gapPct <= -p.gapPct) {
-      sink.fire('gap_down', 'BEARISH', clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)), 'previousClose', v.previousSessionClose, 'open', o0, 'gapPct', gapPct);
+      d[0] = clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)); d[1] = v.previousSessionClose; d[2] = o0; d[3] = gapPct;
+      sink.fire('gap_down', 'BEARISH', 'previousClose', 'open', 'gapPct');
     }
   }
   const momentumBase = historyAt(s.closes, p.momentumBars);
@@ -392,69 +412,90 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const rocPct = ((c0 - momentumBase) / momentumBase) * 100;
     const strength = 0.5 + Math.min(0.3, (Math.abs(rocPct) / p.momentumThresholdPct - 1) * 0.15) + Math.min(0.2, (relVol - p.momentumRelativeVolume) * 0.1);
     if (rocPct >= p.momentumThresholdPct && c0 >= l0 + (2 / 3) * range) {
-      sink.fire('momentum_spike', 'BULLISH', clamp01(strength), 'momentumPct', rocPct, 'base', momentumBase, 'high', h0);
+      d[0] = clamp01(strength); d[1] = rocPct; d[2] = momentumBase; d[3] = h0;
+      sink.fire('momentum_spike', 'BULLISH', 'momentumPct', 'base', 'high');
     } else if (rocPct <= -p.momentumThresholdPct && c0 <= l0 + range / 3) {
-      sink.fire('momentum_spike', 'BEARISH', clamp01(strength), 'momentumPct', rocPct, 'base', momentumBase, 'low', l0);
+      d[0] = clamp01(strength); d[1] = rocPct; d[2] = momentumBase; d[3] = l0;
+      sink.fire('momentum_spike', 'BEARISH', 'momentumPct', 'base', 'low');
     }
   }
 
   // --- indicator crosses
   if (s.previousEmaSpread <= 0 && v.emaSpread > 0) {
-    sink.fire('ema_golden_cross', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)), 'ema12', emaValue(s.ema12), 'ema26', emaValue(s.ema26));
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
+    sink.fire('ema_golden_cross', 'BULLISH', 'ema12', 'ema26');
   } else if (s.previousEmaSpread >= 0 && v.emaSpread < 0) {
-    sink.fire('ema_death_cross', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)), 'ema12', emaValue(s.ema12), 'ema26', emaValue(s.ema26));
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
+    sink.fire('ema_death_cross', 'BEARISH', 'ema12', 'ema26');
   }
   if (s.previousSmaSpread <= 0 && v.smaSpread > 0) {
-    sink.fire('sma_golden_cross', 'BULLISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), 'sma50', smaValue(s.sma50), 'sma200', smaValue(s.sma200));
+    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
+    sink.fire('sma_golden_cross', 'BULLISH', 'sma50', 'sma200');
   } else if (s.previousSmaSpread >= 0 && v.smaSpread < 0) {
-    sink.fire('sma_death_cross', 'BEARISH', clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)), 'sma50', smaValue(s.sma50), 'sma200', smaValue(s.sma200));
+    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
+    sink.fire('sma_death_cross', 'BEARISH', 'sma50', 'sma200');
   }
   if (s.previousMacdSpread <= 0 && v.macdSpread > 0) {
     const line = macdLine(s.macd);
-    sink.fire('macd_bullish_cross', 'BULLISH', clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), 'macd', line, 'signal', macdSignal(s.macd));
+    d[0] = clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
+    sink.fire('macd_bullish_cross', 'BULLISH', 'macd', 'signal');
   } else if (s.previousMacdSpread >= 0 && v.macdSpread < 0) {
     const line = macdLine(s.macd);
-    sink.fire('macd_bearish_cross', 'BEARISH', clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)), 'macd', line, 'signal', macdSignal(s.macd));
+    d[0] = clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
+    sink.fire('macd_bearish_cross', 'BEARISH', 'macd', 'signal');
   }
   if (s.previousRsi < p.rsiOversold && v.rsi >= p.rsiOversold) {
-    sink.fire('rsi_oversold_cross', 'BULLISH', clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)), 'rsi', v.rsi, 'rsiLow', s.rsiExtreme, 'threshold', p.rsiOversold);
+    d[0] = clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)); d[1] = v.rsi; d[2] = s.rsiExtreme; d[3] = p.rsiOversold;
+    sink.fire('rsi_oversold_cross', 'BULLISH', 'rsi', 'rsiLow', 'threshold');
   } else if (s.previousRsi > p.rsiOverbought && v.rsi <= p.rsiOverbought) {
-    sink.fire('rsi_overbought_cross', 'BEARISH', clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)), 'rsi', v.rsi, 'rsiHigh', s.rsiExtreme, 'threshold', p.rsiOverbought);
+    d[0] = clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)); d[1] = v.rsi; d[2] = s.rsiExtreme; d[3] = p.rsiOverbought;
+    sink.fire('rsi_overbought_cross', 'BEARISH', 'rsi', 'rsiHigh', 'threshold');
   }
   const deviation = (v.upper - v.middle) / 2;
   if (c1 <= s.previousUpper && c0 > v.upper) {
     const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('bollinger_breakout_up', 'BULLISH', clamp01(strength), 'upper', v.upper, 'middle', v.middle, 'lower', v.lower);
+    d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
+    sink.fire('bollinger_breakout_up', 'BULLISH', 'upper', 'middle', 'lower');
   } else if (c1 >= s.previousLower && c0 < v.lower) {
     const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    sink.fire('bollinger_breakout_down', 'BEARISH', clamp01(strength), 'upper', v.upper, 'middle', v.middle, 'lower', v.lower);
+    d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
+    sink.fire('bollinger_breakout_down', 'BEARISH', 'upper', 'middle', 'lower');
   }
 
   // --- N-bar breakout with volume confirmation
   if (c0 > v.priorHigh && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (c0 / v.priorHigh - 1) * 10);
-    sink.fire('breakout_high', 'BULLISH', clamp01(strength), 'breakout', v.priorHigh, 'stop', v.priorLow, 'relativeVolume', relVol);
+    d[0] = clamp01(strength); d[1] = v.priorHigh; d[2] = v.priorLow; d[3] = relVol;
+    sink.fire('breakout_high', 'BULLISH', 'breakout', 'stop', 'relativeVolume');
   } else if (c0 < v.priorLow && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (1 - c0 / v.priorLow) * 10);
-    sink.fire('breakdown_low', 'BEARISH', clamp01(strength), 'breakdown', v.priorLow, 'stop', v.priorHigh, 'relativeVolume', relVol);
+    d[0] = clamp01(strength); d[1] = v.priorLow; d[2] = v.priorHigh; d[3] = relVol;
+    sink.fire('breakdown_low', 'BEARISH', 'breakdown', 'stop', 'relativeVolume');
   }
 
-  detectStructure(s, p, sink, relVol, atr, h2, l2);
+  detectStructure(s, p, sink, v);
 }
 
 /** Pivots, support/resistance breaks and double bottoms/tops. */
-function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, relVol: number, atr: number, h2: number, l2: number): void {
+function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues): void {
+  // Numbers are read here rather than passed in: a double argument of a call that is not inlined is boxed.
+  const d = DETECTION;
+  const relVol = v.relativeVolume;
+  const atr = atrValue(s.atr);
+  const { h2, l2 } = s;
   const bar = s.bars - 1;
   const { c0, c1 } = s;
   // Support/resistance breaks use levels known before this bar.
   if (s.resistance === s.resistance && c1 <= s.resistance && c0 > s.resistance) {
     const push = atr > 0 ? (c0 - s.resistance) / atr : 0;
-    sink.fire('resistance_break', 'BULLISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), 'resistance', s.resistance, 'stop', s.support === s.support ? s.support : s.l0);
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)); d[1] = s.resistance; d[2] = s.support === s.support ? s.support : s.l0;
+    sink.fire('resistance_break', 'BULLISH', 'resistance', 'stop');
     s.resistance = Number.NaN;
   }
   if (s.support === s.support && c1 >= s.support && c0 < s.support) {
     const push = atr > 0 ? (s.support - c0) / atr : 0;
-    sink.fire('support_break', 'BEARISH', clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)), 'support', s.support, 'stop', s.resistance === s.resistance ? s.resistance : s.h0);
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)); d[1] = s.support; d[2] = s.resistance === s.resistance ? s.resistance : s.h0;
+    sink.fire('support_break', 'BEARISH', 'support', 'stop');
     s.support = Number.NaN;
   }
 
@@ -463,7 +504,8 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, rel
     const floor = Math.min(s.doubleBottomFirst, s.doubleBottomSecond);
     if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
       const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / floor * 100;
-      sink.fire('double_bottom', 'BULLISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), 'firstBottom', s.doubleBottomFirst, 'secondBottom', s.doubleBottomSecond, 'neckline', s.doubleBottomNeck, 'target', s.doubleBottomNeck + (s.doubleBottomNeck - floor), 'stop', floor);
+      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleBottomFirst; d[2] = s.doubleBottomSecond; d[3] = s.doubleBottomNeck; d[4] = s.doubleBottomNeck + (s.doubleBottomNeck - floor); d[5] = floor;
+      sink.fire('double_bottom', 'BULLISH', 'firstBottom', 'secondBottom', 'neckline', 'target', 'stop');
       s.doubleBottomBar = -1;
     } else if (c0 < floor * (1 - p.doubleTolerancePct / 100) || bar - s.doubleBottomBar > p.doubleMaxBars) {
       s.doubleBottomBar = -1;
@@ -473,7 +515,8 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, rel
     const ceiling = Math.max(s.doubleTopFirst, s.doubleTopSecond);
     if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
       const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / ceiling * 100;
-      sink.fire('double_top', 'BEARISH', clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)), 'firstTop', s.doubleTopFirst, 'secondTop', s.doubleTopSecond, 'neckline', s.doubleTopNeck, 'target', s.doubleTopNeck - (ceiling - s.doubleTopNeck), 'stop', ceiling);
+      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleTopFirst; d[2] = s.doubleTopSecond; d[3] = s.doubleTopNeck; d[4] = s.doubleTopNeck - (ceiling - s.doubleTopNeck); d[5] = ceiling;
+      sink.fire('double_top', 'BEARISH', 'firstTop', 'secondTop', 'neckline', 'target', 'stop');
       s.doubleTopBar = -1;
     } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100) || bar - s.doubleTopBar > p.doubleMaxBars) {
       s.doubleTopBar = -1;
