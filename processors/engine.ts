@@ -2,7 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { SessionCalendar } from './calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
-import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
+import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIES_INPUT, updateSeriesFromInput, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
 /** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
 export const ENGINE_VERSION = 3;
@@ -304,7 +304,8 @@ export class PatternEngine implements PatternSink {
     if (bar.interval === 'SECOND') return 'ignored';
     this.out = out;
     this.ctxRef = ref;
-    this.advanceClock(bar.windowStartMs);
+    // Checked here so that most bars (same minute as the previous one) make no call with a double argument.
+    if (bar.windowStartMs > this.clock) this.advanceClock(bar.windowStartMs);
     const state = this.stateOf(bar.symbol);
     if (broadcastCopy) {
       if (bar.symbol !== this.benchmark) return 'ignored';
@@ -377,10 +378,9 @@ export class PatternEngine implements PatternSink {
     this.ctxDetectedAt = bar.windowEndMs;
     this.ctxSessionCloseMs = day.closeMs;
     this.ctxPreviousClose = state.previousSessionClose;
-    updateSeries(
-      state.intraday, this.intradayParams, bar.open, bar.high, bar.low, bar.close, bar.volume,
-      day.dayNumber, firstBarOfSession, state.previousSessionClose, state.copyOnly ? undefined : this,
-    );
+    const input = SERIES_INPUT;
+    input[0] = bar.open; input[1] = bar.high; input[2] = bar.low; input[3] = bar.close; input[4] = bar.volume; input[5] = state.previousSessionClose;
+    updateSeriesFromInput(state.intraday, this.intradayParams, day.dayNumber, firstBarOfSession, state.copyOnly ? undefined : this);
     state.intraday.lastStartMs = bar.windowStartMs;
     return 'applied';
   }
@@ -396,7 +396,9 @@ export class PatternEngine implements PatternSink {
     this.ctxDetectedAt = endMs;
     this.ctxSessionCloseMs = endMs;
     this.ctxPreviousClose = state.previousSessionClose;
-    updateSeries(state.daily, this.dailyParams, open, high, low, close, volume, day.dayNumber, false, Number.NaN, state.copyOnly ? undefined : this);
+    const input = SERIES_INPUT;
+    input[0] = open; input[1] = high; input[2] = low; input[3] = close; input[4] = volume; input[5] = Number.NaN;
+    updateSeriesFromInput(state.daily, this.dailyParams, day.dayNumber, false, state.copyOnly ? undefined : this);
     state.daily.lastStartMs = startMs;
     state.previousSessionClose = close;
   }

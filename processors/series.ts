@@ -236,6 +236,27 @@ export function updateSeries(
   previousSessionClose: number,
   sink: PatternSink | undefined,
 ): void {
+  const input = SERIES_INPUT;
+  input[0] = open; input[1] = high; input[2] = low; input[3] = close; input[4] = volume; input[5] = previousSessionClose;
+  updateSeriesFromInput(s, params, sessionDay, firstBarOfSession, sink);
+}
+
+/**
+ * The bar for updateSeriesFromInput(), written by its caller just before the call: open, high, low,
+ * close, volume, previous session close. Doubles passed as arguments of a call that is not inlined are
+ * boxed (heap allocations); in a Float64Array they are not.
+ */
+export const SERIES_INPUT = new Float64Array(6);
+
+/** updateSeries() with the bar's numbers in SERIES_INPUT. */
+export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sessionDay: number, firstBarOfSession: boolean, sink: PatternSink | undefined): void {
+  const input = SERIES_INPUT;
+  const open = input[0]!;
+  const high = input[1]!;
+  const low = input[2]!;
+  const close = input[3]!;
+  const volume = input[4]!;
+  const previousSessionClose = input[5]!;
   // Shift the bar window.
   s.o2 = s.o1; s.h2 = s.h1; s.l2 = s.l1; s.c2 = s.c1; s.v2 = s.v1;
   s.o1 = s.o0; s.h1 = s.h0; s.l1 = s.l0; s.c1 = s.c0; s.v1 = s.v0;
