@@ -121,6 +121,11 @@ export class DbProjectionSink implements PartitionSink {
     const labels = { projection: this.options.projection, topic: batch.topic };
     if (outcome.action === 'seek') {
       this.options.metrics.batches.inc({ ...labels, outcome: 'seek' });
+      // Typically a retry of a batch that failed after its COMMIT: its notice may be pending, and the partition may
+      // get no further batch to carry it.
+      await this.announcePending(batch.topic, batch.partition).catch((error: unknown) =>
+        this.options.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'announcing pending notices failed; the next batch retries'),
+      );
       return outcome;
     }
     this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });

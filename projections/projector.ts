@@ -67,6 +67,9 @@ export async function preparePartitions(pool: pg.Pool, logger: Logger): Promise<
   return prepared;
 }
 
+/** How often the projector announces notices left pending (an indexed look-up of a usually empty table). */
+const PENDING_NOTICES_SWEEP_MS = 5000;
+
 export interface ProjectorHandle {
   readonly projections: readonly ProjectionName[];
   readonly opsPort: number | undefined;
@@ -157,10 +160,14 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   modelRedis?.on('ready', () => {
     redisConsumer?.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis reconnect failed'));
   });
-  // Changes committed while Redis was away (or before a crash) are recorded: announce them once it is reachable.
-  noticeRedis?.on('ready', () => {
-    for (const sink of dbSinks) sink.announceAllPending().catch((error: unknown) => logger.warn({ err: error }, 'announcing pending notices failed; the next batch retries'));
-  });
+  // Changes committed while Redis was away (or before a crash) are recorded: announce them once it is reachable,
+  // and sweep every few seconds for what a failed attempt left (a lost connection, a partition with no next batch).
+  const announcePending = () => {
+    for (const sink of dbSinks) sink.announceAllPending().catch((error: unknown) => logger.warn({ err: error }, 'announcing pending notices failed; retried at the next sweep'));
+  };
+  noticeRedis?.on('ready', announcePending);
+  const noticeTimer = noticeRedis && dbSinks.length > 0 ? setInterval(announcePending, PENDING_NOTICES_SWEEP_MS) : undefined;
+  noticeTimer?.unref();
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
   swapSubscriber?.subscribe(keys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
 
@@ -169,6 +176,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   partitionTimer.unref();
   const stop = async () => {
     clearInterval(partitionTimer);
+    clearInterval(noticeTimer);
     await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await ops?.close();
