@@ -1,3 +1,4 @@
+import { Session } from 'node:inspector/promises';
 import { createLogger, createMetricsRegistry, type Encoder } from '../../platform/index.js';
 import { SessionCalendar } from '../../processors/calendar.js';
 import { PatternEngine, type BarInput, type PatternEventRecord } from '../../processors/engine.js';
@@ -45,7 +46,7 @@ function makeBars(symbols: number, sessions: number): BarInput[] {
   return bars;
 }
 
-function engineFigures(scale: number): Figure[] {
+async function engineFigures(scale: number): Promise<Figure[]> {
   const symbols = 200;
   const sessions = Math.max(2, Math.round(5 * scale));
   const bars = makeBars(symbols, sessions);
@@ -106,7 +107,41 @@ function engineFigures(scale: number): Figure[] {
     { name: 'event building, CPU ns per emitted event', value: ((best - Math.min(...evaluationNs)) * bars.length) / Math.max(1, emitted), unit: 'ns/event', note: 'ids, record, expiry heap, EXPIRED events' },
     { name: 'engine events per 1000 bars', value: (emitted / bars.length) * 1000, unit: 'events' },
     { name: 'engine snapshot size', value: engine.snapshot().length / symbols, unit: 'bytes/symbol', note: 'gzip JSON' },
+    await allocationFigure(bars),
   ];
+}
+
+/**
+ * Bytes the engine allocates per bar (events included), from V8's sampling heap profiler with the
+ * objects young- and old-generation collections freed counted too: what drives the GC share of the
+ * engine's CPU. One more round on a fresh engine, after the timed ones (the profiler slows it).
+ */
+async function allocationFigure(bars: readonly BarInput[]): Promise<Figure> {
+  const session = new Session();
+  session.connect();
+  try {
+    await session.post('HeapProfiler.enable');
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    const engine = new PatternEngine();
+    const events: PatternEventRecord[] = [];
+    const ref = { topic: 'bench', partition: 0, offset: 0 };
+    for (let i = 0; i < bars.length; i += 1) {
+      engine.onBar(bars[i]!, ref, false, events);
+      if (events.length > 1024) events.length = 0;
+    }
+    const { profile } = await session.post('HeapProfiler.stopSampling');
+    let bytes = 0;
+    const pending = [profile.head];
+    while (pending.length > 0) {
+      const node = pending.pop()!;
+      bytes += node.selfSize;
+      pending.push(...node.children);
+    }
+    return { name: 'engine heap allocation per bar (sampled, all in)', value: bytes / bars.length, unit: 'bytes/bar', note: 'includes the events themselves; V8 sampling heap profiler' };
+  } finally {
+    await session.post('HeapProfiler.disable').catch(() => undefined);
+    session.disconnect();
+  }
 }
 
 async function kafkaFigures(scale: number): Promise<Figure[]> {
@@ -158,7 +193,7 @@ const suite: BenchSuite = {
   name: 'processors',
   description: 'pattern engine ns/bar and bars/s (full catalog), and Kafka in -> Kafka out through the exactly-once shell',
   async run({ scale, settings }) {
-    const figures = engineFigures(scale);
+    const figures = await engineFigures(scale);
     if (settings.kafka !== 'false') figures.push(...(await kafkaFigures(scale)));
     return figures;
   },
