@@ -12,6 +12,7 @@ import {
   patternEventRow,
   planBatch,
   RejectedValueError,
+  patternChangeOf,
   rowFor,
   stagedLine,
   stagingDdl,
@@ -69,6 +70,17 @@ describe('rows', () => {
     expect(row[8]).toBe(new Date(event.detectedAtMs).toISOString());
     expect(row.slice(-3)).toEqual(['patterns.events.v1', 2, 41]);
     expect(rowFor('patterns', event, position)).toEqual(row);
+  });
+
+  it('reads back the state a pattern event gives its pattern (tier, sort values, detection time)', () => {
+    const event = patternEvents(1, 3)[0]!;
+    expect(patternChangeOf(patternEventRow(event, position))).toEqual({
+      tier: event.tier,
+      confidence: event.confidence,
+      relativeStrength: event.relativeStrength,
+      volume: event.volume,
+      detectedAt: event.detectedAtMs,
+    });
   });
 
   it('refuses values no table can hold', () => {

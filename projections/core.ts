@@ -5,6 +5,7 @@
  */
 import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from './values.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
+import type { PatternChange } from './pattern-scopes.js';
 
 export type CopyValue = string | number | boolean | null | readonly string[] | { readonly [key: string]: number };
 export type Row = readonly CopyValue[];
@@ -329,6 +330,27 @@ export function rowFor(topic: TopicKey, value: unknown, position: Position): Row
     default:
       throw new RangeError(`no table is projected from topic ${topic}`);
   }
+}
+
+const patternEventColumn = (name: string): number => TABLES.pattern_events.columns.findIndex(([column]) => column === name);
+const PATTERN_CHANGE_COLUMNS = {
+  tier: patternEventColumn('tier'),
+  confidence: patternEventColumn('confidence'),
+  relativeStrength: patternEventColumn('relative_strength'),
+  volume: patternEventColumn('volume'),
+  detectedAt: patternEventColumn('detected_at'),
+};
+
+/** The state a `pattern_events` row gives its pattern in `patterns` (what the cache's pattern scopes are computed from). */
+export function patternChangeOf(row: Row): PatternChange {
+  const number = (index: number): number | null => (typeof row[index] === 'number' ? (row[index] as number) : null);
+  return {
+    tier: String(row[PATTERN_CHANGE_COLUMNS.tier]),
+    confidence: number(PATTERN_CHANGE_COLUMNS.confidence) ?? 0,
+    relativeStrength: number(PATTERN_CHANGE_COLUMNS.relativeStrength),
+    volume: number(PATTERN_CHANGE_COLUMNS.volume),
+    detectedAt: Date.parse(String(row[PATTERN_CHANGE_COLUMNS.detectedAt])),
+  };
 }
 
 /** Compacted reference topics: a null value (tombstone) deletes the key. */

@@ -93,14 +93,16 @@ export class DbProjectionSink implements PartitionSink {
   private async announcePending(topic: string | undefined, partition?: number): Promise<void> {
     const notifier = this.options.notifier;
     if (!notifier) return;
-    const { rows } = await this.pool.query<{ topic: string; partition: number; next_offset: string; symbols: string[] }>(
-      `SELECT topic, partition, next_offset, symbols FROM projection_notices
+    const { rows } = await this.pool.query<{ topic: string; partition: number; next_offset: string; symbols: string[]; scopes: string[] | null }>(
+      `SELECT topic, partition, next_offset, symbols, scopes FROM projection_notices
         WHERE projection = $1 AND ($2::text IS NULL OR topic = $2) AND ($3::int IS NULL OR partition = $3)`,
       [this.offsetsName, topic ?? null, partition ?? null],
     );
     if (rows.length === 0) return;
     const symbols = [...new Set(rows.flatMap((row) => row.symbols))].sort();
-    const notice = await notifier.announce(`db.${this.options.projection}`, symbols, this.options.projection === 'patterns');
+    // One record without scopes makes the whole notice unscoped (every broad scan is then invalidated).
+    const scopes = rows.every((row) => row.scopes !== null) ? [...new Set(rows.flatMap((row) => row.scopes ?? []))].sort() : undefined;
+    const notice = await notifier.announceScopes(`db.${this.options.projection}`, symbols, this.options.projection === 'patterns', scopes);
     if (notice === undefined) return; // Redis is away: the records stay for the next attempt
     await this.pool.query(
       `DELETE FROM projection_notices WHERE projection = $1

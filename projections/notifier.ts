@@ -22,9 +22,14 @@ export class Notifier {
    * states fall in are bumped, so cached broad scans they cannot enter stay valid; without it (or when
    * `patternsChanged` is false), the unscoped patterns version is bumped and every broad scan is invalidated.
    */
-  async announce(projection: string, symbols: readonly string[], patternsChanged: boolean, changes?: readonly PatternChange[]): Promise<ProjectionNotice | undefined> {
+  announce(projection: string, symbols: readonly string[], patternsChanged: boolean, changes?: readonly PatternChange[]): Promise<ProjectionNotice | undefined> {
+    return this.announceScopes(projection, symbols, patternsChanged, patternsChanged && changes !== undefined ? batchScopes(changes) : undefined);
+  }
+
+  /** As `announce`, with the pattern scopes already computed (the outbox stores them); `undefined`: unscoped. */
+  async announceScopes(projection: string, symbols: readonly string[], patternsChanged: boolean, patternScopes: readonly string[] | undefined): Promise<ProjectionNotice | undefined> {
     try {
-      const scopes = patternsChanged && changes !== undefined ? batchScopes(changes) : undefined;
+      const scopes = patternsChanged ? patternScopes : undefined;
       const multi = this.redis.multi();
       for (const symbol of symbols) multi.incr(this.keys.symbolVersion(symbol));
       if (patternsChanged) multi.incr(this.keys.patternsVersion());

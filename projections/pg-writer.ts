@@ -3,7 +3,8 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { faultPoint, type FaultHook } from './faults.js';
-import { applySql, copySql, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
+import { applySql, copySql, patternChangeOf, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
+import { batchScopes } from './pattern-scopes.js';
 
 
 /** One message of a batch, already turned into a row, a tombstone, a reject, or nothing (skipped copy). */
@@ -130,10 +131,13 @@ export class PgBatchWriter {
       for (const message of rows) if (message.kind === 'row' || message.kind === 'tombstone') symbols.add(String(message.row[symbolColumn(batch.table)]));
       const changed = [...symbols].sort();
       if (this.options.recordNotices && changed.length > 0) {
+        // Pattern events also record the scopes their new states fall in (every state the batch passes through:
+        // a superset of the final ones, so never too few).
+        const scopes = batch.table === 'pattern_events' ? batchScopes(rows.flatMap((message) => (message.kind === 'row' ? [patternChangeOf(message.row)] : []))) : null;
         await client.query(
-          `INSERT INTO projection_notices (projection, topic, partition, next_offset, symbols) VALUES ($1, $2, $3, $4, $5)
+          `INSERT INTO projection_notices (projection, topic, partition, next_offset, symbols, scopes) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT DO NOTHING`,
-          [this.options.projection, batch.topic, batch.partition, plan.nextOffset, changed],
+          [this.options.projection, batch.topic, batch.partition, plan.nextOffset, changed, scopes],
         );
       }
       await client.query(

@@ -9,6 +9,8 @@ import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../tes
 import { loadPlatformConfig } from '../platform/config.js';
 import { bar, fundamentals, minuteBars, patternEvents, symbolReference } from './fixtures.js';
 import { migrate } from './migrate.js';
+import { patternChangeOf, rowFor } from './core.js';
+import { changeScopes } from './pattern-scopes.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from './redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
@@ -142,6 +144,15 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
       expect(notices.some((notice) => notice.projection === 'db.patterns' && notice.patternsChanged)).toBe(true);
       expect(notices.some((notice) => notice.projection === 'redis' && notice.symbols.includes('AAPL'))).toBe(true);
     });
+    // Exact invalidation of broad scans: the outbox's notices name the pattern scopes of every written state, and
+    // never fall back to the unscoped version (which would invalidate every cached broad scan).
+    await vi.waitFor(() => {
+      const announced = new Set(notices.filter((notice) => notice.projection === 'db.patterns').flatMap((notice) => notice.scopes ?? []));
+      const written = events.flatMap((event) => changeScopes(patternChangeOf(rowFor('patterns', event, { topic: 'patterns', partition: 0, offset: 0 }))));
+      expect(written.filter((scope) => !announced.has(scope))).toEqual([]);
+    });
+    expect(notices.filter((notice) => notice.projection === 'db.patterns').every((notice) => notice.scopes !== undefined)).toBe(true);
+    expect(await redis.get(keys.patternsUnscopedVersion())).toBeNull();
 
     const ready = await fetch(`http://127.0.0.1:${projector.opsPort}/ready`);
     expect(ready.status).toBe(200);
