@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterFirstFor } from './patterns-store.js';
+import { filterFirstFor, readInOrder } from './patterns-store.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
@@ -7,11 +7,36 @@ const query = (overrides: Partial<ScanParameters>) => normaliseScanQuery({ ...de
 
 describe('filterFirstFor', () => {
   it('filters first with few matches, or one or two pattern types sorted by anything but confidence', () => {
-    expect(filterFirstFor(query({}), 500, 10_000)).toBe(true);
-    expect(filterFirstFor(query({}), 10_001, 10_000)).toBe(false);
-    expect(filterFirstFor(query({ pattern_types: ['doji'] }), 10_001, 10_000)).toBe(false);
+    expect(filterFirstFor(query({ rs_min: 1.1 }), 500, 10_000)).toBe(true);
+    expect(filterFirstFor(query({ rs_min: 1.1 }), 10_001, 10_000)).toBe(false);
+    expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'] }), 10_001, 10_000)).toBe(false);
     expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'], sort_by: 'volume' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer', 'hanging_man'], sort_by: 'volume' }), 10_001, 10_000)).toBe(false);
+  });
+
+  it('reads the page in index order, whatever the count, when an index holds exactly the matches by confidence', () => {
+    for (const overrides of [{}, { timeframe: 'daily' }, { pattern_types: ['doji'] }, { pattern_types: ['doji'], timeframe: 'combo' }, { sort_order: 'asc' }] as Partial<ScanParameters>[]) {
+      expect(readInOrder(query(overrides))).toBe(true);
+      expect(filterFirstFor(query(overrides), 500, 10_000)).toBe(false);
+    }
+    const others: Partial<ScanParameters>[] = [
+      { sort_by: 'rs' },
+      { status: 'all' },
+      { pattern_types: ['doji', 'hammer'] },
+      { symbols: ['AAPL'] },
+      { sectors: ['energy'] },
+      { definition_version: [2] },
+      { rs_min: 1 },
+      { vol_min: 1 },
+      { rsi_range: '30,' },
+      { rsi_range: ',70' },
+      { since: '2026-01-01T00:00:00Z' },
+      { until: '2026-01-01T00:00:00Z' },
+    ];
+    for (const overrides of others) {
+      expect(readInOrder(query(overrides))).toBe(false);
+      expect(filterFirstFor(query(overrides), 500, 10_000)).toBe(true);
+    }
   });
 });

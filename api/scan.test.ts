@@ -139,7 +139,14 @@ describe('SQL', () => {
   it('binds every filter as a parameter, never as text', () => {
     const sql = buildScanSql(query({ pattern_types: ["x'; drop table users; --"], symbols: ['AAPL'], sectors: ['Tech'], timeframe: 'daily', rs_min: 1.1, vol_min: 1.5, rsi_range: '30,70', since: '2026-11-01T00:00:00Z', until: '2026-11-02T00:00:00Z' }));
     expect(sql.text).not.toContain('drop table');
-    expect(sql.values).toContainEqual(["x'; drop table users; --"]);
+    expect(sql.values).toContain("x'; drop table users; --");
+    expect(sql.text).toContain('p.pattern = $');
+    expect(sql.text).toContain('p.tier = $');
+    const two = buildScanSql(query({ pattern_types: ['doji', 'hammer'], timeframe: 'all' }));
+    expect(two.text).toContain('p.pattern = ANY($');
+    expect(two.values).toContainEqual(['doji', 'hammer']);
+    const tiers = query({});
+    expect(buildScanSql({ ...tiers, filters: { ...tiers.filters, tiers: ['COMBO', 'DAILY'] } }).text).toContain('p.tier = ANY($');
     expect(sql.text).toContain("p.status = 'active'");
     expect(sql.text).toMatch(/ORDER BY p\.confidence DESC, p\.pattern_id DESC LIMIT \$\d+$/);
     expect(sql.values.at(-1)).toBe(31);
@@ -149,8 +156,8 @@ describe('SQL', () => {
     const first = query({ pattern_types: ['doji'] });
     const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(first.filters, 'confidence', 'desc') });
     const sql = buildScanSql(query({ pattern_types: ['doji'], cursor }), { filterFirst: true });
-    expect(sql.text).toMatch(/^WITH matched AS MATERIALIZED \(SELECT .* FROM patterns p WHERE .*p\.pattern = ANY\(\$\d+::text\[\]\)\) SELECT p\.\* FROM matched p WHERE \(p\.confidence, p\.pattern_id\) < /);
-    expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p) SELECT p.* FROM matched p ORDER BY');
+    expect(sql.text).toMatch(/^SELECT p\.\* FROM \(SELECT .* FROM patterns p WHERE .*p\.pattern = \$\d+::text AND \(p\.confidence, p\.pattern_id\) < .* OFFSET 0\) p ORDER BY /);
+    expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p OFFSET 0) p ORDER BY');
   });
 
   it('filters by definition version only when asked, leaving other scans\' canonical form unchanged', () => {
@@ -167,8 +174,8 @@ describe('SQL', () => {
     const late = buildScanSql(query({ pattern_types: ['doji'], sort_by: 'rs', page: 2 }), { lateLookup: true });
     expect(late.text).toMatch(/^SELECT p\.pattern_id, .* FROM \(SELECT p\.pattern_id FROM patterns p WHERE .* LIMIT \$\d+ OFFSET \$\d+\) page JOIN patterns p ON p\.pattern_id = page\.pattern_id ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
     const first = buildScanSql(query({ pattern_types: ['doji'] }), { lateLookup: true, filterFirst: true });
-    expect(first.text).toContain('WITH matched AS MATERIALIZED (SELECT p.pattern_id, p.confidence FROM patterns p WHERE');
-    expect(first.text).toContain('SELECT p.pattern_id FROM matched p ORDER BY');
+    expect(first.text).toContain('(SELECT p.pattern_id FROM (SELECT p.pattern_id, p.confidence FROM patterns p WHERE');
+    expect(first.text).toContain(' OFFSET 0) p ORDER BY');
   });
 
   it('pages by offset without a cursor and by keyset with one', () => {

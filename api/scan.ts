@@ -218,8 +218,12 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
   // A literal (from a closed enum) so the planner can match the partial scan indexes.
   if (filters.status !== 'all') conditions.push(`p.status = '${filters.status === 'active' ? 'active' : 'expired'}'`);
   if (filters.confidenceMin > 0) conditions.push(`p.confidence >= ${add(filters.confidenceMin)}`);
-  if (filters.tiers.length > 0) conditions.push(`p.tier = ANY(${add(filters.tiers)}::text[])`);
-  if (filters.patternTypes.length > 0) conditions.push(`p.pattern = ANY(${add(filters.patternTypes)}::text[])`);
+  // One tier or pattern is compared with `=` rather than `= ANY`: only an equality lets the planner read an index
+  // on (pattern or tier, confidence, id) in the page's order (ANY, even of one value, is not an ordering prefix).
+  if (filters.tiers.length === 1) conditions.push(`p.tier = ${add(filters.tiers[0])}::text`);
+  else if (filters.tiers.length > 0) conditions.push(`p.tier = ANY(${add(filters.tiers)}::text[])`);
+  if (filters.patternTypes.length === 1) conditions.push(`p.pattern = ${add(filters.patternTypes[0])}::text`);
+  else if (filters.patternTypes.length > 0) conditions.push(`p.pattern = ANY(${add(filters.patternTypes)}::text[])`);
   if (filters.symbols !== undefined) conditions.push(`p.symbol = ANY(${add(filters.symbols)}::text[])`);
   if (filters.sectors.length > 0) {
     conditions.push(`p.symbol IN (SELECT s.ticker FROM symbols s WHERE lower(s.sector) = ANY(${add(filters.sectors)}::text[]))`);
@@ -240,8 +244,8 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
  * (migration 1796000000000: they include every filtered column, so this is an index-only scan), and only those
  * rows are then read from the table; walking an ordering index past non-matching rows otherwise reads one heap
  * page per row examined.
- * `filterFirst` (chosen when the capped count shows few matches) materialises the matching ids and sort values
- * through the filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every
+ * `filterFirst` (chosen when the capped count shows few matches) reads the matching ids and sort values through
+ * the filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every
  * active row looking for rare matches (a LIMIT + ORDER BY plan whose estimate of the matches was wrong).
  */
 export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean; lateLookup?: boolean } = {}): SqlStatement {
@@ -260,8 +264,11 @@ export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean;
   // Without late lookup every column is carried through the scan; with it, only the id and the sort value.
   const carried = options.lateLookup ? `p.pattern_id, ${SORT_COLUMNS[query.page.sortBy].column}` : SCAN_COLUMNS;
   const selected = options.lateLookup ? 'p.pattern_id' : options.filterFirst ? 'p.*' : SCAN_COLUMNS;
+  // OFFSET 0 keeps the matching subquery from being flattened into the ordered outer query, so it is planned for
+  // all its rows (the filter indexes) and the outer query top-N sorts them as they stream; unlike a MATERIALIZED
+  // CTE no row is copied into a tuplestore first (measured on 10M rows, 20,000 matches: 7.9 -> 5.6 ms).
   let text = options.filterFirst
-    ? `WITH matched AS MATERIALIZED (SELECT ${carried} FROM patterns p${whereText([where])}) SELECT ${selected} FROM matched p${whereText([keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`
+    ? `SELECT ${selected} FROM (SELECT ${carried} FROM patterns p${whereText([where, keyset])} OFFSET 0) p ${orderBy} LIMIT ${add(query.page.perPage + 1)}`
     : `SELECT ${selected} FROM patterns p${whereText([where, keyset])} ${orderBy} LIMIT ${add(query.page.perPage + 1)}`;
   if (!cursor && query.page.page > 1) text += ` OFFSET ${add((query.page.page - 1) * query.page.perPage)}`;
   // The rows are read in the same statement (one snapshot), so they sort as their ids did.

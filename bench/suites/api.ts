@@ -209,6 +209,8 @@ const suite: BenchSuite = {
     const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
     const refreshAhead = Number(settings.refreshAhead ?? 200);
     const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
+    // `phases=uncached` (comma-separated: cached, uncached, symbols, mix) runs only those phases, for quick comparisons.
+    const phases = new Set(String(settings.phases ?? 'cached,uncached,symbols,mix').split(',').map((phase) => phase.trim()));
     const url = benchDatabaseUrl();
     await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
 
@@ -246,8 +248,10 @@ const suite: BenchSuite = {
 
       // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
       const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
-      await fetch(`${baseUrl}${hot}`);
-      results.push(...figures('scan cached', await load(baseUrl, seconds, connections, () => hot), `${connections} connections, ${seconds}s`));
+      if (phases.has('cached')) {
+        await fetch(`${baseUrl}${hot}`);
+        results.push(...figures('scan cached', await load(baseUrl, seconds, connections, () => hot), `${connections} connections, ${seconds}s`));
+      }
 
       // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
       const timeframes = ['All', 'Daily', 'Intraday', 'Combo'];
@@ -259,13 +263,16 @@ const suite: BenchSuite = {
         const extra = Math.random() < 0.3 ? `&pattern_types=${PATTERN_NAMES[Math.floor(Math.random() * 10)]}` : '';
         return `/api/patterns/scan?confidence_min=${confidence}&sort_by=${sort}&timeframe=${timeframe}${extra}`;
       };
-      results.push(...figures('scan uncached', await load(baseUrl, seconds, connections, uncached), 'distinct random filters per request'));
+      if (phases.has('uncached')) results.push(...figures('scan uncached', await load(baseUrl, seconds, connections, uncached), `distinct random filters per request, ${connections} connections`));
 
       // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
       let next = 0;
-      results.push(...figures('symbol read uncached', await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`), 'details + fundamentals + last bar, first touch'));
       const popular = zipf(tickers.slice(0, 200));
-      results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
+      if (phases.has('symbols')) {
+        results.push(...figures('symbol read uncached', await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`), 'details + fundamentals + last bar, first touch'));
+        results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
+      }
+      if (!phases.has('mix')) return results;
 
       // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
       const scan = zipf(DASHBOARD_SCANS);
