@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { deliveriesFrame, deliveriesJson, selectBatch } from './batch.js';
 import { CursorError, advance, decodeCursor, encodeCursor, topicEpoch } from './cursor.js';
 import { compileFilter, matches } from './filter.js';
@@ -365,5 +365,127 @@ describe('StreamHub partitions added at runtime', () => {
     await hub.refreshPartitions();
     expect([...hub.rings.keys()]).toEqual([0]);
     expect(hub.topic.topicId).toBe('id-1');
+  });
+});
+
+describe('StreamHub pipelined tail', () => {
+  const topicInfo: TopicInfo = { topic: 't', topicId: 'id-1', epoch: topicEpoch('t', 'id-1'), partitions: [0] };
+
+  /**
+   * A one-partition log whose reads behave like KafkaLogSource's: they long-poll for records, report the
+   * fetched position through onFetched, then "decode" (a pause the test controls) before resolving.
+   */
+  function scriptedLog() {
+    const records: LogEvent[] = [];
+    const sentFrom: number[] = [];
+    const decodesWaiting: (() => void)[] = [];
+    let failNext = false;
+    const wakers: (() => void)[] = [];
+    const source: LogSource = {
+      describe: async () => topicInfo,
+      bounds: async () => new Map([[0, { logStart: 0, high: records.length }]]),
+      offsetsForTime: async () => new Map(),
+      read: async (_info, from, options) => {
+        const offset = from.get(0)!;
+        sentFrom.push(offset);
+        if (failNext) {
+          failNext = false;
+          throw new Error('broker gone');
+        }
+        // A long poll: answered when records arrive or after maxWaitMs, as the broker does.
+        if (records.length <= offset && options.maxWaitMs > 0) {
+          await new Promise<void>((resolve) => {
+            wakers.push(resolve);
+            setTimeout(resolve, options.maxWaitMs);
+          });
+        }
+        const events = records.slice(offset);
+        const nextOffset = offset + events.length;
+        if (events.length > 0 && options.onFetched) {
+          options.onFetched(new Map([[0, nextOffset]]));
+          await new Promise<void>((resolve) => decodesWaiting.push(resolve));
+        }
+        return new Map([[0, { events, nextOffset, logStart: 0, high: records.length }]]);
+      },
+      close: async () => {},
+    };
+    return {
+      source,
+      sentFrom,
+      produce(count: number) {
+        for (let index = 0; index < count; index += 1) records.push(pattern(0, records.length, 'AAPL'));
+        wakers.splice(0).forEach((resolve) => resolve());
+      },
+      finishDecodes() {
+        decodesWaiting.splice(0).forEach((resolve) => resolve());
+      },
+      failNextRead() {
+        failNext = true;
+      },
+    };
+  }
+
+  const hubOver = (source: LogSource) =>
+    new StreamHub({ stream: 'patterns', topic: 't', source, logger: createLogger('test-hub', { level: 'silent' }), ringCapacity: 100, pollWaitMs: 50, maxBytesPerPartition: 1024, metadataRefreshMs: 60_000 });
+  const offsetsIn = (hub: StreamHub) => hub.rings.get(0)!.read(0, 1000)!.events.map((event) => event.offset);
+
+  it('sends the next read from where a fetch ended before that fetch is decoded, keeping every record once and in order', async () => {
+    const log = scriptedLog();
+    const hub = hubOver(log.source);
+    await hub.start();
+    await vi.waitFor(() => expect(log.sentFrom).toEqual([0]));
+    log.produce(3);
+    // The first read is still "decoding", yet the next one is already out from offset 3.
+    await vi.waitFor(() => expect(log.sentFrom).toEqual([0, 3]));
+    expect(hub.rings.get(0)!.nextOffset).toBe(0);
+    log.produce(2);
+    await vi.waitFor(() => {
+      log.finishDecodes();
+      expect(offsetsIn(hub)).toEqual([0, 1, 2, 3, 4]);
+    });
+    // No more than one read ahead of the loop: the read from 5 went out once the one from 3 was taken.
+    expect(log.sentFrom.slice(0, 3)).toEqual([0, 3, 5]);
+    log.finishDecodes();
+    await vi.waitFor(() => expect(offsetsIn(hub)).toEqual([0, 1, 2, 3, 4]));
+    await hub.stop();
+  });
+
+  it('drops the reads sent on from a failed one and resumes from the rings', async () => {
+    const log = scriptedLog();
+    const hub = hubOver(log.source);
+    await hub.start();
+    log.produce(2);
+    await vi.waitFor(() => expect(log.sentFrom).toEqual([0, 2]));
+    log.failNextRead();
+    log.finishDecodes();
+    await vi.waitFor(() => expect(hub.rings.get(0)!.nextOffset).toBe(2));
+    log.produce(1);
+    await vi.waitFor(
+      () => {
+        log.finishDecodes();
+        expect(offsetsIn(hub), JSON.stringify(log.sentFrom)).toEqual([0, 1, 2]);
+      },
+      { timeout: 5_000 },
+    );
+    await hub.stop();
+  });
+
+  it('ignores a pipelined read that no longer starts where the ring ends', async () => {
+    const log = scriptedLog();
+    const hub = hubOver(log.source);
+    await hub.start();
+    log.produce(2);
+    await vi.waitFor(() => expect(log.sentFrom).toEqual([0, 2]));
+    // The ring moves on its own (as a reset would) while the read sent from offset 2 is out.
+    hub.rings.get(0)!.reset(10);
+    log.finishDecodes();
+    log.produce(1);
+    await vi.waitFor(() => {
+      log.finishDecodes();
+      expect(log.sentFrom).toContain(10);
+    });
+    expect(hub.rings.get(0)!.nextOffset).toBe(10);
+    expect(hub.rings.get(0)!.length).toBe(0);
+    await hub.stop();
   });
 });

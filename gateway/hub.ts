@@ -1,7 +1,24 @@
 import type { Logger } from '../platform/index.js';
 import type { LogSource, TopicInfo } from './kafka-log.js';
+import type { PartitionBounds, PartitionRead } from './types.js';
 import { PartitionRing } from './ring.js';
 import type { StreamName } from './types.js';
+
+/** A tail read on its way: the positions it reads from, its result, and the read sent on from its answer. */
+interface TailRead {
+  readonly from: ReadonlyMap<number, number>;
+  readonly reads: Promise<Map<number, PartitionRead & PartitionBounds>>;
+  next?: TailRead;
+}
+
+/** Reads sent and not yet taken by the tail loop; a dropped chain sends no more. */
+interface TailChain {
+  count: number;
+  dropped: boolean;
+}
+
+/** Tail reads in flight at most: the one being handled and the one sent on from its answer. */
+const PIPELINE_DEPTH = 2;
 
 export interface HubOptions {
   readonly stream: StreamName;
@@ -67,11 +84,23 @@ export class StreamHub {
 
   /** One read of every partition from where its ring ends; tells listeners when any position moved. */
   private async pollOnce(maxWaitMs: number): Promise<void> {
-    const from = new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
-    const reads = await this.options.source.read(this.info, from, { maxWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition });
+    const from = this.positions();
+    this.apply(from, await this.options.source.read(this.info, from, { maxWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition }));
+  }
+
+  private positions(): Map<number, number> {
+    return new Map([...this.rings].map(([partition, ring]) => [partition, ring.nextOffset]));
+  }
+
+  /**
+   * Appends a read to the rings. A partition is taken only if the read started where its ring ends now (a
+   * pipelined read sent before a reset or a refresh may not have); listeners hear when any position moved.
+   */
+  private apply(from: ReadonlyMap<number, number>, reads: ReadonlyMap<number, PartitionRead & PartitionBounds>): void {
     let advanced = false;
     for (const [partition, read] of reads) {
-      const ring = this.rings.get(partition)!;
+      const ring = this.rings.get(partition);
+      if (!ring || from.get(partition) !== ring.nextOffset) continue;
       if (read.nextOffset > ring.nextOffset) {
         ring.append(read);
         this.appended += read.events.length;
@@ -81,6 +110,31 @@ export class StreamHub {
     }
     this.lastPollAt = Date.now();
     if (advanced) for (const listener of this.listeners) listener();
+  }
+
+  /**
+   * Sends a tail read. When the broker answers, and before the answer is decoded and dispatched, the next read
+   * is sent from where this one ends (at most `PIPELINE_DEPTH` reads ahead of the loop): records produced while
+   * this one is handled wait at the broker in a fetch already there, not for this cycle to end.
+   */
+  private sendTailRead(from: ReadonlyMap<number, number>, ahead: TailChain): TailRead {
+    ahead.count += 1;
+    // Built before the read is sent: a source may report its fetch before read() returns.
+    const read: { -readonly [K in keyof TailRead]: TailRead[K] } = { from, reads: Promise.resolve(new Map()) };
+    read.reads = this.options.source.read(this.info, from, {
+      maxWaitMs: this.options.pollWaitMs,
+      maxBytesPerPartition: this.options.maxBytesPerPartition,
+      onFetched: (fetched) => {
+        if (!this.running || ahead.dropped || ahead.count >= PIPELINE_DEPTH) return;
+        // Partitions the ring set gained since (a refresh) join from their ring's position.
+        const next = new Map(this.positions());
+        for (const [partition, offset] of from) next.set(partition, fetched.get(partition) ?? offset);
+        read.next = this.sendTailRead(next, ahead);
+      },
+    });
+    // The loop awaits every read it takes; one dropped after a failure must not be an unhandled rejection.
+    read.reads.catch(() => {});
+    return read;
   }
 
   onAppend(listener: () => void): () => void {
@@ -125,12 +179,22 @@ export class StreamHub {
 
   private async tail(): Promise<void> {
     let failures = 0;
+    let ahead: TailChain = { count: 0, dropped: false };
+    let pending: TailRead | undefined;
     while (this.running) {
       try {
         if (Date.now() - this.lastDescribeAt >= this.options.metadataRefreshMs) await this.refreshPartitions();
-        await this.pollOnce(this.options.pollWaitMs);
+        const current: TailRead = pending ?? this.sendTailRead(this.positions(), ahead);
+        const reads = await current.reads;
+        ahead.count -= 1;
+        pending = current.next;
+        this.apply(current.from, reads);
         failures = 0;
       } catch (error) {
+        // Reads sent on from a failed one are dropped: recovery may move the positions they started from.
+        pending = undefined;
+        ahead.dropped = true;
+        ahead = { count: 0, dropped: false };
         if (!this.running) break;
         failures += 1;
         this.options.logger.warn({ err: error, stream: this.options.stream, failures }, 'tail read failed; re-reading topic metadata');

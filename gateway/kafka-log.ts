@@ -11,6 +11,17 @@ export interface TopicInfo {
   readonly partitions: readonly number[];
 }
 
+export interface ReadOptions {
+  readonly maxWaitMs: number;
+  readonly maxBytesPerPartition: number;
+  /**
+   * Called once the broker has answered, with the offset after the last record fetched per partition (only
+   * partitions that moved), before the records are decoded: a tail can send its next fetch from there at once,
+   * so the broker holds a fetch while this one is decoded and dispatched.
+   */
+  readonly onFetched?: (next: ReadonlyMap<number, number>) => void;
+}
+
 /** Thrown when a read asks for an offset the log no longer (or not yet) has. */
 export class OffsetOutOfRangeError extends Error {
   override name = 'OffsetOutOfRangeError';
@@ -30,7 +41,7 @@ export interface LogSource {
   /** Per partition, the first offset whose record time is >= `timestampMs` (the high watermark when none). */
   offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>>;
   /** Reads several partitions of a topic from the given offsets (a long poll of up to `maxWaitMs`). */
-  read(info: TopicInfo, from: ReadonlyMap<number, number>, options: { maxWaitMs: number; maxBytesPerPartition: number }): Promise<Map<number, PartitionRead & PartitionBounds>>;
+  read(info: TopicInfo, from: ReadonlyMap<number, number>, options: ReadOptions): Promise<Map<number, PartitionRead & PartitionBounds>>;
   close(): Promise<void>;
 }
 
@@ -111,11 +122,7 @@ export class KafkaLogSource implements LogSource {
     return result;
   }
 
-  async read(
-    info: TopicInfo,
-    from: ReadonlyMap<number, number>,
-    options: { maxWaitMs: number; maxBytesPerPartition: number },
-  ): Promise<Map<number, PartitionRead & PartitionBounds>> {
+  async read(info: TopicInfo, from: ReadonlyMap<number, number>, options: ReadOptions): Promise<Map<number, PartitionRead & PartitionBounds>> {
     const metadata = await this.client.metadata({ topics: [info.topic] });
     const topicMetadata = metadata.topics.get(info.topic);
     if (!topicMetadata || topicMetadata.id !== info.topicId) throw new Error(`topic ${info.topic} changed identity`);
@@ -124,75 +131,93 @@ export class KafkaLogSource implements LogSource {
       const leader = topicMetadata.partitions[partition]?.leader ?? -1;
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), partition]);
     }
-    const result = new Map<number, PartitionRead & PartitionBounds>();
-    await Promise.all(
-      [...byLeader].map(async ([leader, partitions]) => {
-        let response;
-        try {
-          response = await this.client.fetch({
-            node: leader,
-            maxWaitTime: options.maxWaitMs,
-            minBytes: 1,
-            maxBytes: options.maxBytesPerPartition * partitions.length,
-            topics: [
-              {
-                topicId: info.topicId,
-                partitions: partitions.map((partition) => ({
-                  partition,
-                  currentLeaderEpoch: -1,
-                  fetchOffset: BigInt(from.get(partition)!),
-                  lastFetchedEpoch: -1,
-                  partitionMaxBytes: options.maxBytesPerPartition,
-                })),
-              },
-            ],
-          });
-        } catch (error) {
-          if (errorNames(error).includes('OFFSET_OUT_OF_RANGE')) {
-            const bounds = await this.bounds(info.topic);
-            for (const partition of partitions) {
-              const partitionBounds = bounds.get(partition)!;
-              const offset = from.get(partition)!;
-              if (offset < partitionBounds.logStart || offset > partitionBounds.high) throw new OffsetOutOfRangeError(partition, offset, partitionBounds);
-            }
-          }
-          throw error;
-        }
+    const responses = await Promise.all([...byLeader].map(([leader, partitions]) => this.fetchFrom(info, leader, partitions, from, options)));
+    if (options.onFetched) {
+      const next = new Map<number, number>();
+      for (const response of responses) {
         for (const topic of response.responses) {
           for (const partitionResponse of topic.partitions) {
-            const partition = partitionResponse.partitionIndex;
-            const fromOffset = from.get(partition)!;
-            const events: LogEvent[] = [];
-            let nextOffset = fromOffset;
-            for (const batch of partitionResponse.records ?? []) {
-              const firstOffset = Number(batch.firstOffset);
-              const firstTimestamp = Number(batch.firstTimestamp);
-              const batchEnd = firstOffset + batch.lastOffsetDelta + 1;
-              if ((batch.attributes & CONTROL_BATCH) === 0) {
-                for (const record of batch.records) {
-                  const offset = firstOffset + record.offsetDelta;
-                  if (offset < fromOffset) continue; // a batch starts before the asked offset
-                  const decoded = this.decode({
-                    partition,
-                    offset,
-                    timestampMs: firstTimestamp + Number(record.timestampDelta),
-                    key: record.key,
-                    value: record.value,
-                    headers: record.headers,
-                  });
-                  // Awaiting only real promises (a schema not yet fetched): one microtask per record adds up at 20k/s.
-                  const event = decoded instanceof Promise ? await decoded : decoded;
-                  if (event) events.push(event);
-                }
-              }
-              nextOffset = Math.max(nextOffset, batchEnd);
-            }
-            result.set(partition, { events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+            const batches = partitionResponse.records ?? [];
+            const last = batches[batches.length - 1];
+            if (last) next.set(partitionResponse.partitionIndex, Number(last.firstOffset) + last.lastOffsetDelta + 1);
           }
         }
-      }),
-    );
+      }
+      if (next.size > 0) {
+        options.onFetched(next);
+        // Let the next fetch reach the socket before this one's records are decoded.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    const result = new Map<number, PartitionRead & PartitionBounds>();
+    for (const response of responses) {
+      for (const topic of response.responses) {
+        for (const partitionResponse of topic.partitions) {
+          const partition = partitionResponse.partitionIndex;
+          const fromOffset = from.get(partition)!;
+          const events: LogEvent[] = [];
+          let nextOffset = fromOffset;
+          for (const batch of partitionResponse.records ?? []) {
+            const firstOffset = Number(batch.firstOffset);
+            const firstTimestamp = Number(batch.firstTimestamp);
+            const batchEnd = firstOffset + batch.lastOffsetDelta + 1;
+            if ((batch.attributes & CONTROL_BATCH) === 0) {
+              for (const record of batch.records) {
+                const offset = firstOffset + record.offsetDelta;
+                if (offset < fromOffset) continue; // a batch starts before the asked offset
+                const decoded = this.decode({
+                  partition,
+                  offset,
+                  timestampMs: firstTimestamp + Number(record.timestampDelta),
+                  key: record.key,
+                  value: record.value,
+                  headers: record.headers,
+                });
+                // Awaiting only real promises (a schema not yet fetched): one microtask per record adds up at 20k/s.
+                const event = decoded instanceof Promise ? await decoded : decoded;
+                if (event) events.push(event);
+              }
+            }
+            nextOffset = Math.max(nextOffset, batchEnd);
+          }
+          result.set(partition, { events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+        }
+      }
+    }
     return result;
+  }
+
+  private async fetchFrom(info: TopicInfo, leader: number, partitions: readonly number[], from: ReadonlyMap<number, number>, options: ReadOptions) {
+    try {
+      return await this.client.fetch({
+        node: leader,
+        maxWaitTime: options.maxWaitMs,
+        minBytes: 1,
+        maxBytes: options.maxBytesPerPartition * partitions.length,
+        topics: [
+          {
+            topicId: info.topicId,
+            partitions: partitions.map((partition) => ({
+              partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: BigInt(from.get(partition)!),
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: options.maxBytesPerPartition,
+            })),
+          },
+        ],
+      });
+    } catch (error) {
+      if (errorNames(error).includes('OFFSET_OUT_OF_RANGE')) {
+        const bounds = await this.bounds(info.topic);
+        for (const partition of partitions) {
+          const partitionBounds = bounds.get(partition)!;
+          const offset = from.get(partition)!;
+          if (offset < partitionBounds.logStart || offset > partitionBounds.high) throw new OffsetOutOfRangeError(partition, offset, partitionBounds);
+        }
+      }
+      throw error;
+    }
   }
 
   async close(): Promise<void> {
