@@ -27,19 +27,33 @@ process.on('message', async (message) => {
     await producer.send({ topic, acks: 1, messages: values.slice(0, message.n) });
     process.send({ cmd: 'sent', sent: message.n });
   } else if (message.cmd === 'rate') {
-    // `rate` records/s for `seconds`: every `tickMs`, whatever is due, one send at a time (acks=1, no linger).
+    // `rate` records/s for `seconds`, open loop: every `tickMs`, whatever is due is handed to the producer
+    // (acks=1, no linger) without waiting for earlier sends to be acknowledged, so a slow acknowledgement holds
+    // no record back. Each record's timestamp (its Kafka CreateTime, where the bench's latency starts) is set
+    // here, when the record is handed to the producer, not by kafkajs when it later encodes the request.
     const { rate, seconds, tickMs } = message;
-    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
     const start = Date.now();
+    const inFlight = new Set();
     let sent = 0;
-    while (Date.now() - start < seconds * 1000) {
-      const due = Math.floor(((Date.now() - start) / 1000) * rate) + perTick;
-      if (sent < due) {
-        const messages = nextMessages(Math.min(1000, due - sent));
-        await producer.send({ topic, acks: 1, messages });
+    let failed;
+    while (Date.now() - start < seconds * 1000 && failed === undefined) {
+      const due = Math.floor(((Date.now() - start) / 1000) * rate);
+      while (sent < due) {
+        const timestamp = String(Date.now());
+        const messages = nextMessages(Math.min(1000, due - sent)).map((record) => ({ ...record, timestamp }));
+        const send = producer.send({ topic, acks: 1, messages }).then(
+          () => inFlight.delete(send),
+          (error) => (failed = error),
+        );
+        inFlight.add(send);
         sent += messages.length;
-      } else await new Promise((resolve) => setTimeout(resolve, tickMs / 2));
+      }
+      // Bounded: a broker that stops answering stops the run instead of piling up sends.
+      if (inFlight.size >= 64) await Promise.race(inFlight);
+      else await new Promise((resolve) => setTimeout(resolve, tickMs));
     }
+    await Promise.all(inFlight);
+    if (failed !== undefined) throw failed;
     process.send({ cmd: 'sent', sent, rate: sent / ((Date.now() - start) / 1000) });
   } else if (message.cmd === 'close') {
     await producer?.disconnect();

@@ -16,7 +16,8 @@ import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../
  * Gateway benchmark: connections held, fan-out events/s delivered, end-to-end latency at a fixed input rate;
  * the same three through a Socket.IO server fed by a kafkajs consumer (the broadcast design the brief came
  * from), in the same run. The server runs in this process; the clients in a child process (its own core and
- * file descriptors). Latency = client receive time - Kafka record time (set by the producer at send).
+ * file descriptors). Latency = client receive time - Kafka record time, which the producer process sets when it
+ * hands the record to its Kafka client (not when the client later encodes the request).
  */
 
 interface Report {
@@ -253,7 +254,7 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   const allocations = settings.allocProfile ? await startProfile('allocations') : undefined;
   const cpuProfile = settings.cpuProfile ? await startProfile('cpu') : undefined;
   const cpuBefore = process.cpuUsage();
-  const { sent, rate: actualRate } = await producer.call<{ sent: number; rate: number }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: 20 }, 'sent');
+  const { sent, rate: actualRate } = await producer.call<{ sent: number; rate: number }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
   await waitFor(async () => (await few.call<{ received: number }>({ cmd: 'count' }, 'count')).received >= sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95, 30_000);
   const cpu = process.cpuUsage(cpuBefore);
   loopDelay.disable();
