@@ -1,5 +1,5 @@
 import type { Queryable } from './universes.js';
-import { buildCountSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
+import { buildCountedScanSql, buildCountSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
@@ -68,22 +68,36 @@ export function readInOrder(query: ScanQuery): boolean {
 }
 
 /**
- * The capped count runs first (index-only, a few ms): it says how selective the filters are, which picks the
- * page query's plan, and a scan with no match needs no page query at all.
+ * The capped count runs first (index-only, 1-2 ms): it says how selective the filters are, which picks the
+ * page query's plan, and a scan with no match needs no page query at all. Where the plan does not depend on it,
+ * count and page go in one statement.
  */
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number): Promise<ScanResult> {
   const started = performance.now();
   const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, leadingSymbols: [], dbMs: performance.now() - started });
   if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return empty(0);
-  const count = buildCountSql(query.filters, countCap);
-  const counted = Number((await db.query<{ total: number }>(count.text, count.values)).rows[0]?.total ?? 0);
-  if (counted === 0) return empty(0);
   const { page: pageNumber, perPage, cursor } = query.page;
   const leading = cursor === undefined && pageNumber > 1 && pageNumber <= MAX_TRACKED_PAGE ? (pageNumber - 1) * perPage : 0;
   const fetched = leading > 0 ? { ...query, page: { ...query.page, page: 1, perPage: leading + perPage } } : query;
-  const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
-  const pageResult = await db.query<PatternRow>(page.text, page.values);
-  const all = pageResult.rows.map(patternView);
+  let counted: number;
+  let pageRows: PatternRow[];
+  const filterFirstIfMany = filterFirstFor(query, countCap + 1, countCap);
+  if (filterFirstIfMany === filterFirstFor(query, 0, countCap)) {
+    // The plan is the same whatever the count (an in-order index walk or a bounded gather, both cheap with no
+    // match): count and page in one statement, one round trip.
+    const both = buildCountedScanSql(fetched, countCap, { filterFirst: filterFirstIfMany, lateLookup: true });
+    const result = await db.query<PatternRow & { matched_total: number }>(both.text, both.values);
+    counted = Number(result.rows[0]?.matched_total ?? 0);
+    pageRows = result.rows.filter((row) => row.pattern_id !== null);
+  } else {
+    const count = buildCountSql(query.filters, countCap);
+    counted = Number((await db.query<{ total: number }>(count.text, count.values)).rows[0]?.total ?? 0);
+    if (counted === 0) return empty(0);
+    const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
+    pageRows = (await db.query<PatternRow>(page.text, page.values)).rows;
+  }
+  if (counted === 0) return empty(0);
+  const all = pageRows.map(patternView);
   const rows = all.slice(leading);
   return {
     rows,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
+  buildCountedScanSql,
   buildCountSql,
   buildScanSql,
   canonicalJson,
@@ -176,6 +177,17 @@ describe('SQL', () => {
     const first = buildScanSql(query({ pattern_types: ['doji'] }), { lateLookup: true, filterFirst: true });
     expect(first.text).toContain('(SELECT p.pattern_id FROM (SELECT p.pattern_id, p.confidence FROM patterns p WHERE');
     expect(first.text).toContain(' OFFSET 0) p ORDER BY');
+  });
+
+  it('puts the capped count and the page in one statement, the count\'s parameters after the page\'s', () => {
+    const scan = query({ pattern_types: ['doji'], sort_by: 'rs', confidence_min: 0.7 });
+    const both = buildCountedScanSql(scan, 100, { filterFirst: true, lateLookup: true });
+    const page = buildScanSql(scan, { filterFirst: true, lateLookup: true });
+    const count = buildCountSql(scan.filters, 100);
+    expect(both.values).toEqual([...page.values, ...count.values]);
+    expect(both.values.at(-1)).toBe(101);
+    expect(both.text).toContain(`SELECT counted.total AS matched_total, p.* FROM (SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $${page.values.length + 1} AND p.pattern = $${page.values.length + 2}::text LIMIT $${page.values.length + 3}) matched) counted LEFT JOIN LATERAL (${page.text}) p ON true`);
+    expect(both.text).toMatch(/\) p ON true ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
   });
 
   it('pages by offset without a cursor and by keyset with one', () => {

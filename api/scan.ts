@@ -287,6 +287,20 @@ export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
   return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT $${values.length}) matched`, values };
 }
 
+/**
+ * The capped count and the page in one statement: one round trip instead of two, for a page whose plan does not
+ * depend on the count (api/patterns-store.ts). Every row carries `matched_total`; with no match the one row has
+ * a null `pattern_id`.
+ */
+export function buildCountedScanSql(query: ScanQuery, cap: number, options: { filterFirst?: boolean; lateLookup?: boolean } = {}): SqlStatement {
+  const page = buildScanSql(query, options);
+  const count = buildCountSql(query.filters, cap);
+  const shift = page.values.length;
+  const countText = count.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`);
+  const { orderBy } = orderAndKeyset(query.page.sortBy, query.page.sortOrder, undefined, () => '');
+  return { text: `SELECT counted.total AS matched_total, p.* FROM (${countText}) counted LEFT JOIN LATERAL (${page.text}) p ON true ${orderBy}`, values: [...page.values, ...count.values] };
+}
+
 /** A row of the patterns table as pg returns it (numeric columns may arrive as strings). */
 export interface PatternRow {
   pattern_id: string;
