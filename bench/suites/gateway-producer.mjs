@@ -34,6 +34,8 @@ process.on('message', async (message) => {
     const { rate, seconds, tickMs } = message;
     const start = Date.now();
     const inFlight = new Set();
+    // Hand-off -> broker acknowledgement per record (ms): the producer -> broker leg of the latency.
+    const acked = [];
     let sent = 0;
     let failed;
     while (Date.now() - start < seconds * 1000 && failed === undefined) {
@@ -42,7 +44,11 @@ process.on('message', async (message) => {
         const timestamp = String(Date.now());
         const messages = nextMessages(Math.min(1000, due - sent)).map((record) => ({ ...record, timestamp }));
         const send = producer.send({ topic, acks: 1, messages }).then(
-          () => inFlight.delete(send),
+          () => {
+            const ms = Date.now() - Number(timestamp);
+            for (let index = 0; index < messages.length; index += 1) acked.push(ms);
+            inFlight.delete(send);
+          },
           (error) => (failed = error),
         );
         inFlight.add(send);
@@ -54,7 +60,9 @@ process.on('message', async (message) => {
     }
     await Promise.all(inFlight);
     if (failed !== undefined) throw failed;
-    process.send({ cmd: 'sent', sent, rate: sent / ((Date.now() - start) / 1000) });
+    acked.sort((a, b) => a - b);
+    const at = (q) => acked[Math.min(acked.length - 1, Math.floor(q * acked.length))] ?? 0;
+    process.send({ cmd: 'sent', sent, rate: sent / ((Date.now() - start) / 1000), acked: { p50: at(0.5), p99: at(0.99), max: acked[acked.length - 1] ?? 0 } });
   } else if (message.cmd === 'close') {
     await producer?.disconnect();
     process.send({ cmd: 'closed' });

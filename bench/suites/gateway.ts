@@ -254,7 +254,7 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   const allocations = settings.allocProfile ? await startProfile('allocations') : undefined;
   const cpuProfile = settings.cpuProfile ? await startProfile('cpu') : undefined;
   const cpuBefore = process.cpuUsage();
-  const { sent, rate: actualRate } = await producer.call<{ sent: number; rate: number }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
+  const { sent, rate: actualRate, acked } = await producer.call<{ sent: number; rate: number; acked: { p50: number; p99: number; max: number } }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
   await waitFor(async () => (await few.call<{ received: number }>({ cmd: 'count' }, 'count')).received >= sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95, 30_000);
   const cpu = process.cpuUsage(cpuBefore);
   loopDelay.disable();
@@ -268,6 +268,13 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   if (cpuProfile && settings.cpuProfile) await cpuProfile.stop(`${settings.cpuProfile}.${system.kind}.cpuprofile`);
   if (settings.diagnostics !== 'off') {
     // Where the time goes in the server process during the latency phase.
+    figures.push({
+      name: `${system.name}: record handed to the producer -> broker ack p99 (diagnostic)`,
+      value: acked.p99,
+      unit: 'ms',
+      baseline,
+      note: `p50 ${acked.p50} ms, max ${acked.max} ms (acks=1; the producer -> broker leg, before any reader)`,
+    });
     const tail = system.tailLatencies;
     if (tail.length > 0) {
       figures.push({ name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`, value: percentile(tail, 99), unit: 'ms', baseline, note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records in ${system.tailReads.reads} reads (${system.tailReads.empty} empty)` });
