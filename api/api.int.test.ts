@@ -314,6 +314,38 @@ describe('GET /api/patterns/scan', () => {
     expect(pageTwo.body.pagination.pages).toBe(Math.ceil(active().length / 5));
   });
 
+  it('reads one pattern across tiers by detection time, relative strength or volume in index order: exactly the matches, in order', async () => {
+    const pattern = PATTERNS[1]!;
+    const matches = active().filter((row) => row.pattern === pattern && row.confidence >= 0.6);
+    expect(new Set(matches.map((row) => row.tier)).size).toBe(3);
+    const sorts: [string, (row: (typeof seeded)[number]) => number][] = [
+      ['detected_at', (row) => row.detectedAt],
+      ['rs', (row) => row.rs ?? -Infinity],
+      ['volume', (row) => row.volume],
+    ];
+    for (const [sortBy, valueOf] of sorts) {
+      for (const order of ['desc', 'asc'] as const) {
+        const sign = order === 'desc' ? -1 : 1;
+        const expected = [...matches].sort((a, b) => sign * (valueOf(a) - valueOf(b)) || sign * a.id.localeCompare(b.id)).map((row) => row.id);
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const url: string = `/api/patterns/scan?pattern_types=${pattern}&confidence_min=0.6&sort_by=${sortBy}&sort_order=${order}&per_page=2${cursor ? `&cursor=${cursor}` : ''}`;
+          const page = await call('GET', url);
+          expect(page.status).toBe(200);
+          expect(page.body.pagination.total).toBe(matches.length);
+          seen.push(...page.body.data.map((row: { id: string }) => row.id));
+          cursor = page.body.pagination.next_cursor;
+        } while (cursor);
+        expect(seen, `${sortBy} ${order}`).toEqual(expected);
+      }
+    }
+    // No match: an empty page and a zero total (the in-order walk is skipped).
+    const none = await call('GET', `/api/patterns/scan?pattern_types=${pattern}&confidence_min=0.99&sort_by=volume`);
+    expect(none.body.data).toEqual([]);
+    expect(none.body.pagination.total).toBe(0);
+  });
+
   it('caches per normalised query, invalidates by scope version, and answers If-None-Match with 304', async () => {
     const url = '/api/patterns/scan?symbols=MSFT,AAPL&timeframe=Daily&confidence_min=0.4';
     const first = await call('GET', url);

@@ -10,18 +10,35 @@ describe('filterFirstFor', () => {
     expect(filterFirstFor(query({ rs_min: 1.1 }), 500, 10_000)).toBe(true);
     expect(filterFirstFor(query({ rs_min: 1.1 }), 10_001, 10_000)).toBe(false);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'] }), 10_001, 10_000)).toBe(false);
-    expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs' }), 10_001, 10_000)).toBe(true);
+    expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs', timeframe: 'daily' }), 10_001, 10_000)).toBe(true);
+    expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs', rsi_range: '30,' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'], sort_by: 'volume' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer', 'hanging_man'], sort_by: 'volume' }), 10_001, 10_000)).toBe(false);
   });
 
-  it('reads the page in index order, whatever the count, when an index holds exactly the matches by confidence', () => {
-    for (const overrides of [{}, { timeframe: 'daily' }, { pattern_types: ['doji'] }, { pattern_types: ['doji'], timeframe: 'combo' }, { sort_order: 'asc' }] as Partial<ScanParameters>[]) {
+  it('reads the page in index order, whatever the count, when an index holds the matches in page order', () => {
+    const inOrder: Partial<ScanParameters>[] = [
+      {},
+      { timeframe: 'daily' },
+      { pattern_types: ['doji'] },
+      { pattern_types: ['doji'], timeframe: 'combo' },
+      { sort_order: 'asc' },
+      // One pattern across all tiers by a (pattern, sort key) index, filtered by confidence on the way.
+      { pattern_types: ['doji'], sort_by: 'detected_at' },
+      { pattern_types: ['doji'], sort_by: 'rs', sort_order: 'asc' },
+      { pattern_types: ['doji'], sort_by: 'volume', confidence_min: 0.8 },
+    ];
+    for (const overrides of inOrder) {
       expect(readInOrder(query(overrides))).toBe(true);
       expect(filterFirstFor(query(overrides), 500, 10_000)).toBe(false);
     }
     const others: Partial<ScanParameters>[] = [
       { sort_by: 'rs' },
+      { sort_by: 'volume', timeframe: 'daily' },
+      { pattern_types: ['doji'], sort_by: 'symbol' },
+      { pattern_types: ['doji'], sort_by: 'detected_at', timeframe: 'intraday' },
+      { pattern_types: ['doji'], sort_by: 'rs', rs_min: 1 },
+      { pattern_types: ['doji', 'hammer'], sort_by: 'volume' },
       { status: 'all' },
       { pattern_types: ['doji', 'hammer'] },
       { symbols: ['AAPL'] },

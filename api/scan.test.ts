@@ -182,12 +182,16 @@ describe('SQL', () => {
   it('puts the capped count and the page in one statement, the count\'s parameters after the page\'s', () => {
     const scan = query({ pattern_types: ['doji'], sort_by: 'rs', confidence_min: 0.7 });
     const both = buildCountedScanSql(scan, 100, { filterFirst: true, lateLookup: true });
-    const page = buildScanSql(scan, { filterFirst: true, lateLookup: true });
+    const page = buildScanSql(scan, { filterFirst: true, lateLookup: true, onlyIf: 'counted.total > 0' });
     const count = buildCountSql(scan.filters, 100);
     expect(both.values).toEqual([...page.values, ...count.values]);
     expect(both.values.at(-1)).toBe(101);
     expect(both.text).toContain(`SELECT counted.total AS matched_total, p.* FROM (SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $${page.values.length + 1} AND p.pattern = $${page.values.length + 2}::text LIMIT $${page.values.length + 3}) matched) counted LEFT JOIN LATERAL (${page.text}) p ON true`);
     expect(both.text).toMatch(/\) p ON true ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
+    // With no match the page query is skipped (a one-time filter in the matching query).
+    expect(page.text).toContain("p.pattern = $2::text AND counted.total > 0 OFFSET 0) p ORDER BY");
+    const walk = buildCountedScanSql(query({ pattern_types: ['doji'], sort_by: 'volume' }), 100, { lateLookup: true });
+    expect(walk.text).toContain("p.pattern = $2::text AND counted.total > 0 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $3");
   });
 
   it('pages by offset without a cursor and by keyset with one', () => {
