@@ -32,6 +32,7 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
   const [kafka, db] = await Promise.all([createTopicsWithRetry(label, topics), createTestDatabase(label)]);
   await migrate(db.url, { timescale: 'off' });
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  pool.on('error', () => {}); // the database's drop terminates connections still closing
   const tokens = new TokenService(loadAuthConfig({}));
   const logger = createLogger(`test-${label}`, { level: process.env.GATEWAY_TEST_LOG ?? 'error' });
   const producer = kafka.kafka.producer({ allowAutoTopicCreation: false });

@@ -43,6 +43,7 @@ describe('rebuild', () => {
     ]);
     await migrate(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool.on('error', () => {}); // the database's drop terminates connections still closing
   });
 
   afterAll(async () => {

@@ -94,6 +94,9 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   const spec = DB_PROJECTIONS[projection];
   const rebuildName = `${projection}${REBUILD_SUFFIX}`;
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 3 });
+  // An idle connection the server closes (restart, terminated backend) is an 'error' event on the pool: without a
+  // listener it would end the process.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
   const kafka = createKafka({ brokers: options.brokers, clientId: 'tickflow-rebuild', logger });
   const topics = topicMap(spec.topics, prefix);
   let consumer: PartitionConsumer | undefined;
