@@ -1,5 +1,5 @@
 import type { Queryable } from './universes.js';
-import { buildCountedScanSql, buildCountSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
+import { buildCountedScanSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
@@ -75,8 +75,9 @@ export function readInOrder(query: ScanQuery): boolean {
 
 /**
  * The capped count runs first (index-only, 1-2 ms): it says how selective the filters are, which picks the
- * page query's plan, and a scan with no match needs no page query at all. Where the plan does not depend on it,
- * count and page go in one statement.
+ * page query's plan, and a scan with no match needs no page query at all. Count and page go in one statement
+ * where the plan does not depend on the count, and where it does for the plan of many matches (an index walk run
+ * only if the count says so); a scan with few matches then sends its gather as a second statement.
  */
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number): Promise<ScanResult> {
   const started = performance.now();
@@ -96,11 +97,20 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
     counted = Number(result.rows[0]?.matched_total ?? 0);
     pageRows = result.rows.filter((row) => row.pattern_id !== null);
   } else {
-    const count = buildCountSql(query.filters, countCap);
-    counted = Number((await db.query<{ total: number }>(count.text, count.values)).rows[0]?.total ?? 0);
+    // The page walks the sort's index above this many matches and gathers at or below it. A broad scan (the common
+    // case) walks: that walk goes in the count's statement behind a one-time filter on the count, so it runs only
+    // then, in one round trip; with fewer matches the gather follows as a second statement.
+    const walkAbove = Math.trunc(Math.min(countCap, FILTER_FIRST_MAX_MATCHES));
+    const both = buildCountedScanSql(fetched, countCap, { filterFirst: false, lateLookup: true, onlyIf: `counted.total > ${walkAbove}` });
+    const result = await db.query<PatternRow & { matched_total: number }>(both.text, both.values);
+    counted = Number(result.rows[0]?.matched_total ?? 0);
     if (counted === 0) return empty(0);
-    const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
-    pageRows = (await db.query<PatternRow>(page.text, page.values)).rows;
+    if (counted > walkAbove) {
+      pageRows = result.rows.filter((row) => row.pattern_id !== null);
+    } else {
+      const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
+      pageRows = (await db.query<PatternRow>(page.text, page.values)).rows;
+    }
   }
   if (counted === 0) return empty(0);
   const all = pageRows.map(patternView);

@@ -190,6 +190,8 @@ describe('SQL', () => {
     expect(both.text).toMatch(/\) p ON true ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
     // With no match the page query is skipped (a one-time filter in the matching query).
     expect(page.text).toContain("p.pattern = $2::text AND counted.total > 0 OFFSET 0) p ORDER BY");
+    const gated = buildCountedScanSql(query({ sort_by: 'volume' }), 100, { lateLookup: true, onlyIf: 'counted.total > 100' });
+    expect(gated.text).toContain("p.confidence >= $1 AND counted.total > 100 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $2");
     const walk = buildCountedScanSql(query({ pattern_types: ['doji'], sort_by: 'volume' }), 100, { lateLookup: true });
     expect(walk.text).toContain("p.pattern = $2::text AND counted.total > 0 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $3");
   });

@@ -292,10 +292,11 @@ export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
  * depend on the count (api/patterns-store.ts). Every row carries `matched_total`; with no match the one row has
  * a null `pattern_id`.
  */
-export function buildCountedScanSql(query: ScanQuery, cap: number, options: { filterFirst?: boolean; lateLookup?: boolean } = {}): SqlStatement {
-  // `counted.total > 0` in the matching query is a one-time filter there: with no match the page query reads no
-  // index at all (an in-order walk would otherwise read its whole index range looking for one).
-  const page = buildScanSql(query, { ...options, onlyIf: 'counted.total > 0' });
+export function buildCountedScanSql(query: ScanQuery, cap: number, options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {}): SqlStatement {
+  // `counted.total > 0` (or the caller's condition on the count) in the matching query is a one-time filter there:
+  // when it fails the page query reads no index at all (an in-order walk would otherwise read its whole index
+  // range looking for a match).
+  const page = buildScanSql(query, { ...options, onlyIf: options.onlyIf ?? 'counted.total > 0' });
   const count = buildCountSql(query.filters, cap);
   const shift = page.values.length;
   const countText = count.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`);
