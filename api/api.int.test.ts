@@ -346,6 +346,24 @@ describe('GET /api/patterns/scan', () => {
     expect(none.body.pagination.total).toBe(0);
   });
 
+  it('walks the sort index in the count\'s statement when there are more matches than the cap, else gathers: the same pages', async () => {
+    const capped = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}walk:` } });
+    for (const url of ['/api/patterns/scan?sort_by=volume&per_page=4', '/api/patterns/scan?sort_by=rs&timeframe=daily&sort_order=asc&per_page=3&page=2', '/api/patterns/scan?sort_by=detected_at&rsi_range=30,60&per_page=5']) {
+      const walked = await call('GET', url, { target: capped });
+      const gathered = await call('GET', url);
+      expect(walked.body.pagination.total_capped, url).toBe(true);
+      expect(gathered.body.pagination.total_capped, url).toBe(false);
+      expect(walked.body.data.map((row: { id: string }) => row.id), url).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
+    }
+    const few = await call('GET', '/api/patterns/scan?sort_by=volume&symbols=XOM&timeframe=combo&confidence_min=0.8', { target: capped });
+    expect(few.body.pagination.total_capped).toBe(false);
+    expect(few.body.data.map((row: { id: string }) => row.id)).toEqual(
+      active((row) => row.symbol === 'XOM' && row.tier === 'COMBO' && row.confidence >= 0.8)
+        .sort((a, b) => b.volume - a.volume || b.id.localeCompare(a.id))
+        .map((row) => row.id),
+    );
+  });
+
   it('caches per normalised query, invalidates by scope version, and answers If-None-Match with 304', async () => {
     const url = '/api/patterns/scan?symbols=MSFT,AAPL&timeframe=Daily&confidence_min=0.4';
     const first = await call('GET', url);
