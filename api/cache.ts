@@ -51,36 +51,29 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });
-  const hitRatio = new Gauge({
-    name: 'tickflow_api_cache_hit_ratio',
-    help: 'Hits / (hits + misses) of the API read-through cache since start',
-    registers: [registry],
-    async collect() {
-      const { values } = await requests.get();
-      let hits = 0;
-      let misses = 0;
-      for (const sample of values) {
-        if (sample.labels.outcome === 'hit') hits += sample.value;
-        if (sample.labels.outcome === 'miss') misses += sample.value;
-      }
-      this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
-    },
-  });
-  const servedRatio = new Gauge({
-    name: 'tickflow_api_cache_served_ratio',
-    help: '(hits + stale hits) / (hits + stale hits + misses): answers served from Redis, including entries within the allowed staleness',
-    registers: [registry],
-    async collect() {
-      const { values } = await requests.get();
-      let served = 0;
-      let misses = 0;
-      for (const sample of values) {
-        if (sample.labels.outcome === 'hit' || sample.labels.outcome === 'stale') served += sample.value;
-        if (sample.labels.outcome === 'miss') misses += sample.value;
-      }
-      this.set(served + misses === 0 ? 0 : served / (served + misses));
-    },
-  });
+  // served / (served + misses) over the request counter's samples, read when metrics are scraped.
+  const ratioGauge = (name: string, help: string, served: ReadonlySet<string>) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const { values } = await requests.get();
+        let hits = 0;
+        let misses = 0;
+        for (const sample of values) {
+          if (served.has(String(sample.labels.outcome))) hits += sample.value;
+          if (sample.labels.outcome === 'miss') misses += sample.value;
+        }
+        this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
+      },
+    });
+  const hitRatio = ratioGauge('tickflow_api_cache_hit_ratio', 'Hits / (hits + misses) of the API read-through cache since start', new Set(['hit']));
+  const servedRatio = ratioGauge(
+    'tickflow_api_cache_served_ratio',
+    '(hits + stale hits) / (hits + stale hits + misses): answers served from Redis, including entries within the allowed staleness',
+    new Set(['hit', 'stale']),
+  );
   const refreshes = new Counter({
     name: 'tickflow_api_cache_refreshes_total',
     help: 'Refresh-ahead of hot cache entries after a projection notice (done, skipped = another instance or already current, failed)',

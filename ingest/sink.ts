@@ -101,9 +101,11 @@ const explicitPartitioner: ICustomPartitioner = () => {
   return (args) => args.message.partition ?? fallback(args);
 };
 
+const murmur2Partitioner = Partitioners.DefaultPartitioner();
+
 /** murmur2 partition of a key, as kafkajs's (and Java's) default partitioner chooses it. */
 function murmur2Partition(topic: string, key: string, partitions: number): number {
-  return Partitioners.DefaultPartitioner()({
+  return murmur2Partitioner({
     topic,
     partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
     message: { key, value: null },
@@ -176,7 +178,8 @@ export class KafkaSink implements RecordSink {
       await admin.disconnect();
     }
     if (options.client === 'platformatic') {
-      const producer = new PlatformaticBatchProducer({ brokers: options.brokers ?? loadPlatformConfig().KAFKA_BROKERS, clientId: `${loadPlatformConfig().KAFKA_CLIENT_ID}-ingest` });
+      const platform = loadPlatformConfig();
+      const producer = new PlatformaticBatchProducer({ brokers: options.brokers ?? platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-ingest` });
       return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
     }
     const producer = options.kafka.producer({

@@ -9,7 +9,7 @@ import { redisKeys, type ProjectionNotice } from './redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics } from './metrics.js';
-import { PartitionConsumer } from './partition-consumer.js';
+import { PartitionConsumer, type PartitionSink } from './partition-consumer.js';
 
 export const REBUILD_SUFFIX = '__rebuild';
 
@@ -99,44 +99,33 @@ export async function rebuildProjection(options: RebuildOptions): Promise<Rebuil
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
   const kafka = createKafka({ brokers: options.brokers, clientId: 'tickflow-rebuild', logger });
   const topics = topicMap(spec.topics, prefix);
-  let consumer: PartitionConsumer | undefined;
   try {
     await createRebuildTables(pool, projection);
 
     // The target: every partition's log end when the rebuild starts.
     const tracker = await progressTracker(kafka, [...topics.keys()], options.onProgress);
-    if (!tracker.complete()) {
-      const finished = tracker.finished();
-      const sink = new DbProjectionSink(pool, {
-        projection,
-        offsetsName: rebuildName,
-        tableSuffix: REBUILD_SUFFIX,
-        topics,
-        codec: new AvroCodec(options.registryUrl, prefix),
-        logger,
-        metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
-        onApplied: tracker.applied,
-      });
-      consumer = new PartitionConsumer(kafka, {
-        groupId: `${prefix}tickflow.rebuild.${projection}.${Date.now().toString(36)}`,
-        topics: [...topics.keys()],
-        sink,
-        logger,
-        partitionsConsumedConcurrently: 2,
-        onError: tracker.fail,
-      });
-      await consumer.start();
-      await finished;
-      await consumer.stop();
-      consumer = undefined;
-    }
+    await replayToTargets(kafka, tracker, {
+      groupId: `${prefix}tickflow.rebuild.${projection}.${Date.now().toString(36)}`,
+      logger,
+      partitionsConsumedConcurrently: 2,
+      sink: () =>
+        new DbProjectionSink(pool, {
+          projection,
+          offsetsName: rebuildName,
+          tableSuffix: REBUILD_SUFFIX,
+          topics,
+          codec: new AvroCodec(options.registryUrl, prefix),
+          logger,
+          metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
+          onApplied: tracker.applied,
+        }),
+    });
     await options.beforeSwap?.();
 
     await swapRebuilt(pool, projection);
     logger.info({ projection, messages: tracker.total }, 'rebuild swapped in');
     return { messages: tracker.total, offsets: tracker.offsets() };
   } finally {
-    await consumer?.stop().catch(() => {});
     await pool.end();
   }
 }
@@ -222,33 +211,23 @@ export async function rebuildRedis(options: RedisRebuildOptions): Promise<Rebuil
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 2 });
   const kafka = createKafka({ brokers: options.brokers, clientId: 'tickflow-rebuild', logger });
   const topics = topicMap(REDIS_TOPICS, prefix);
-  let consumer: PartitionConsumer | undefined;
   try {
     const leftovers = await scanKeys(redis, `${rebuilt.root}*`);
     for (let start = 0; start < leftovers.length; start += 500) await redis.del(...leftovers.slice(start, start + 500));
     const tracker = await progressTracker(kafka, [...topics.keys()], options.onProgress);
-    if (!tracker.complete()) {
-      const finished = tracker.finished();
-      const sink = new RedisProjectionSink(redis, {
-        keys: rebuilt,
-        topics,
-        codec: new AvroCodec(options.registryUrl, prefix),
-        logger,
-        metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
-        onApplied: tracker.applied,
-      });
-      consumer = new PartitionConsumer(kafka, {
-        groupId: `${prefix}tickflow.rebuild.redis.${Date.now().toString(36)}`,
-        topics: [...topics.keys()],
-        sink,
-        logger,
-        onError: tracker.fail,
-      });
-      await consumer.start();
-      await finished;
-      await consumer.stop();
-      consumer = undefined;
-    }
+    await replayToTargets(kafka, tracker, {
+      groupId: `${prefix}tickflow.rebuild.redis.${Date.now().toString(36)}`,
+      logger,
+      sink: () =>
+        new RedisProjectionSink(redis, {
+          keys: rebuilt,
+          topics,
+          codec: new AvroCodec(options.registryUrl, prefix),
+          logger,
+          metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
+          onApplied: tracker.applied,
+        }),
+    });
     await options.beforeSwap?.();
 
     const dataPatterns = ['pattern:*', 'scan:*', 'symbol:*'];
@@ -288,9 +267,39 @@ export async function rebuildRedis(options: RedisRebuildOptions): Promise<Rebuil
     logger.info({ messages: tracker.total }, 'Redis rebuild swapped in');
     return { messages: tracker.total, offsets: tracker.offsets() };
   } finally {
-    await consumer?.stop().catch(() => {});
     redis.disconnect();
   }
+}
+
+type ProgressTracker = Awaited<ReturnType<typeof progressTracker>>;
+
+/**
+ * Replays the topics into a fresh sink through a throwaway consumer group until every partition reached the
+ * tracker's target (nothing to do when it already has); the consumer is stopped on success and on failure.
+ */
+async function replayToTargets(
+  kafka: ReturnType<typeof createKafka>,
+  tracker: ProgressTracker,
+  options: { readonly groupId: string; readonly logger: Logger; readonly partitionsConsumedConcurrently?: number; readonly sink: () => PartitionSink },
+): Promise<void> {
+  if (tracker.complete()) return;
+  const finished = tracker.finished();
+  const consumer = new PartitionConsumer(kafka, {
+    groupId: options.groupId,
+    topics: tracker.topics,
+    sink: options.sink(),
+    logger: options.logger,
+    ...(options.partitionsConsumedConcurrently === undefined ? {} : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
+    onError: tracker.fail,
+  });
+  try {
+    await consumer.start();
+    await finished;
+  } catch (error) {
+    await consumer.stop().catch(() => {});
+    throw error;
+  }
+  await consumer.stop();
 }
 
 /** Progress of a replay towards the log ends captured at its start. */
@@ -317,6 +326,7 @@ async function progressTracker(kafka: ReturnType<typeof createKafka>, topicNames
   });
   onProgress?.({ done: 0, total });
   return {
+    topics: topicNames,
     total,
     complete,
     finished: () => finishedPromise,
