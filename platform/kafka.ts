@@ -1,4 +1,6 @@
-import { Kafka, logLevel, type LogEntry, type Admin, type ITopicConfig } from 'kafkajs';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { Kafka, logLevel, type LogEntry, type Admin, type ISocketFactory, type ITopicConfig } from 'kafkajs';
 import type { Logger } from './logger.js';
 import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
@@ -16,6 +18,21 @@ const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
 // v1 data and wants exactly the v2 default (Java-compatible murmur2), so the warning is only noise.
 process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
 
+/**
+ * kafkajs's own socket factory, with Nagle's algorithm turned off. kafkajs leaves it on, so a request written
+ * while an earlier one on the same connection is unanswered (pipelined produce requests, a fetch after a
+ * commit) waits in the kernel for that answer's ACK; the broker turns it off on its side. The gateway bench
+ * measures the difference (bench/RESULTS.md, Gateway).
+ */
+export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket: Socket = ssl
+    ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...ssl }, onConnect)
+    : netConnect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  socket.setNoDelay(true);
+  return socket;
+};
+
 /** A kafkajs client whose logs go through the process's pino logger. */
 export function createKafka(options: {
   readonly brokers: readonly string[];
@@ -28,6 +45,7 @@ export function createKafka(options: {
     brokers: [...options.brokers],
     logLevel: logLevel.WARN,
     retry: { initialRetryTime: 200, retries: 10 },
+    socketFactory: noDelaySocketFactory,
     logCreator:
       () =>
       ({ level, log }: LogEntry) => {

@@ -211,10 +211,12 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   const figures: Figure[] = [];
   const encode = await kafka.codec.encoderFor<unknown>('patterns');
   const topic = topicName('patterns', kafka.prefix);
-  // The producer runs in its own process, as ingest and the processors do in production.
+  // The producer runs in its own process, as ingest and the processors do in production. It is only the load
+  // generator, on the same two cores as the gateway under test, so by default it is the cheaper client
+  // (`--set producer=kafkajs` for the pipeline's own; both with Nagle off, as the platform's Kafka client).
   const producer = new Child('gateway-producer.mjs');
   const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value).toString('base64') }));
-  await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic, values }, 'connected');
+  await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic, values, client: settings.producer ?? 'platformatic' }, 'connected');
 
   // 1. Connections held, then fan-out of a burst to all of them.
   const many = new Child('gateway-clients.mjs');
@@ -261,7 +263,7 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   gcObserver.disconnect();
   await producer.close();
   report = await few.call<Report>({ cmd: 'report' }, 'report');
-  const note = `${actualRate.toFixed(0)} input events/s for ${options.seconds} s, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
+  const note = `${actualRate.toFixed(0)} input events/s (${settings.producer ?? 'platformatic'} producer) for ${options.seconds} s, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
   figures.push({ name: `${system.name}: end-to-end latency p50`, value: percentile(report.latencies, 50), unit: 'ms', baseline, note });
   figures.push({ name: `${system.name}: end-to-end latency p99`, value: percentile(report.latencies, 99), unit: 'ms', baseline, note });
   if (allocations && settings.allocProfile) await allocations.stop(`${settings.allocProfile}.${system.kind}.heapprofile`);

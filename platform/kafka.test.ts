@@ -1,0 +1,27 @@
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { noDelaySocketFactory } from './kafka.js';
+
+describe('noDelaySocketFactory', () => {
+  let server: Server | undefined;
+  afterEach(() => {
+    vi.restoreAllMocks();
+    server?.close();
+  });
+
+  it('connects with Nagle off and keep-alive on, and calls back once connected', async () => {
+    server = createServer((peer) => peer.end());
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const noDelay = vi.spyOn(Socket.prototype, 'setNoDelay');
+    const keepAlive = vi.spyOn(Socket.prototype, 'setKeepAlive');
+    let socket: Socket | undefined;
+    await new Promise<void>((resolve) => {
+      socket = noDelaySocketFactory({ host: '127.0.0.1', port, ssl: undefined as never, onConnect: resolve });
+    });
+    expect(socket!.remoteAddress).toBe('127.0.0.1');
+    expect(noDelay).toHaveBeenCalledWith(true);
+    expect(keepAlive).toHaveBeenCalledWith(true, 60_000);
+    socket!.destroy();
+  });
+});
