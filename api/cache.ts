@@ -239,7 +239,9 @@ export class ReadThroughCache {
     }
     const entry: Entry<T> = keys ? { v: stamp, t: this.now(), k: keys, d: value } : { v: stamp, t: this.now(), d: value };
     this.keep(key, stamp, keys ?? hot.versionKeys, value);
-    await redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
+    // Not awaited: the answer does not depend on the write, and commands on one connection run in order, so
+    // this instance's next read of the key already finds it.
+    redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
       this.logger.warn({ err: error, key }, 'cache write failed');
     });
     return { value, stamp };

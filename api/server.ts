@@ -66,6 +66,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     maxRetriesPerRequest: 1,
     commandTimeout: 500,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+    // Commands issued in the same tick (concurrent requests' version reads, rate-limit scripts, cache writes)
+    // go out in one write and come back in one read.
+    enableAutoPipelining: true,
   });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis error'));
   let admin: Admin | undefined;
