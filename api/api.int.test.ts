@@ -355,6 +355,16 @@ describe('GET /api/patterns/scan', () => {
       expect(gathered.body.pagination.total_capped, url).toBe(false);
       expect(walked.body.data.map((row: { id: string }) => row.id), url).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
     }
+    // One pattern of one tier walks its (pattern, sort key) index above a few matches (here, above the cap of 1).
+    const cappedAtOne = buildApp({ scanCountCap: 1, config: { API_REDIS_PREFIX: `${prefix}walk1:` } });
+    for (const [tier, sortBy, order] of [['daily', 'volume', 'desc'], ['intraday', 'rs', 'asc'], ['combo', 'detected_at', 'desc']] as const) {
+      const url = `/api/patterns/scan?pattern_types=${PATTERNS[1]}&timeframe=${tier}&sort_by=${sortBy}&sort_order=${order}&confidence_min=0&per_page=2`;
+      const walked = await call('GET', url, { target: cappedAtOne });
+      const gathered = await call('GET', url);
+      expect(walked.body.pagination.total_capped, url).toBe(true);
+      expect(gathered.body.data.length, url).toBe(2);
+      expect(walked.body.data.map((row: { id: string }) => row.id), url).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
+    }
     const few = await call('GET', '/api/patterns/scan?sort_by=volume&symbols=XOM&timeframe=combo&confidence_min=0.8', { target: capped });
     expect(few.body.pagination.total_capped).toBe(false);
     expect(few.body.data.map((row: { id: string }) => row.id)).toEqual(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterFirstFor, readInOrder } from './patterns-store.js';
+import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, readInOrder, walkAboveMatches } from './patterns-store.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
@@ -10,10 +10,27 @@ describe('filterFirstFor', () => {
     expect(filterFirstFor(query({ rs_min: 1.1 }), 500, 10_000)).toBe(true);
     expect(filterFirstFor(query({ rs_min: 1.1 }), 10_001, 10_000)).toBe(false);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'] }), 10_001, 10_000)).toBe(false);
-    expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs', timeframe: 'daily' }), 10_001, 10_000)).toBe(true);
+    expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs', timeframe: 'daily', rs_min: 1 }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji'], sort_by: 'rs', rsi_range: '30,' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer'], sort_by: 'volume' }), 10_001, 10_000)).toBe(true);
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer', 'hanging_man'], sort_by: 'volume' }), 10_001, 10_000)).toBe(false);
+  });
+
+  it('walks the pattern\'s sort index for one pattern of one tier with more than a few matches', () => {
+    for (const sortBy of ['detected_at', 'rs', 'volume'] as const) {
+      const onePatternOfATier = query({ pattern_types: ['doji'], timeframe: 'daily', sort_by: sortBy });
+      expect(walkAboveMatches(onePatternOfATier, 10_000)).toBe(ONE_PATTERN_WALK_MIN_MATCHES);
+      expect(filterFirstFor(onePatternOfATier, ONE_PATTERN_WALK_MIN_MATCHES, 10_000)).toBe(true);
+      expect(filterFirstFor(onePatternOfATier, ONE_PATTERN_WALK_MIN_MATCHES + 1, 10_000)).toBe(false);
+      expect(filterFirstFor(onePatternOfATier, 10_001, 10_000)).toBe(false);
+      // A count capped below the threshold says "many": walk.
+      expect(walkAboveMatches(onePatternOfATier, 500)).toBe(500);
+      expect(filterFirstFor(onePatternOfATier, 501, 500)).toBe(false);
+    }
+    // Other shapes keep the general threshold.
+    for (const overrides of [{ pattern_types: ['doji'], timeframe: 'daily' }, { pattern_types: ['doji'], timeframe: 'daily', sort_by: 'symbol' as const }, { pattern_types: ['doji', 'hammer'], timeframe: 'daily', sort_by: 'rs' as const }, { sort_by: 'rs' as const }]) {
+      expect(walkAboveMatches(query(overrides), 10_000)).toBe(10_000);
+    }
   });
 
   it('reads the page in index order, whatever the count, when an index holds the matches in page order', () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -121,6 +122,52 @@ async function seed(url: string, rows: number, log: (line: string) => void): Pro
   }
 }
 
+/** CPU time (ms) the processes have used so far, from /proc (Linux); 0 for a process gone or unreadable. */
+function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
+}
+
+/** Where each request's CPU went: the API process, its PostgreSQL backends and the Redis server. */
+interface CpuProbe {
+  start(): Promise<void>;
+  /** Figures of CPU ms per request since start(). */
+  figures(name: string, requests: number): Figure[];
+}
+
+function cpuProbe(apiPid: number, db: pg.Pool, redis: Redis): CpuProbe {
+  let pids = { api: [apiPid], postgres: [] as number[], redis: [] as number[] };
+  let before = { api: 0, postgres: 0, redis: 0 };
+  return {
+    async start() {
+      const { rows } = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'api-bench'");
+      const info = await redis.info('server');
+      pids = { api: [apiPid], postgres: rows.map((row) => row.pid), redis: [Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0)] };
+      before = { api: cpuMs(pids.api), postgres: cpuMs(pids.postgres), redis: cpuMs(pids.redis) };
+    },
+    figures(name, requests) {
+      const per = (part: 'api' | 'postgres' | 'redis') => Math.max(0, cpuMs(pids[part]) - before[part]) / Math.max(1, requests);
+      return [
+        {
+          name: `${name} CPU per request (diagnostic)`,
+          value: per('api') + per('postgres') + per('redis'),
+          unit: 'ms',
+          note: `API process ${per('api').toFixed(2)} + PostgreSQL ${per('postgres').toFixed(2)} (${pids.postgres.length} backends) + Redis ${per('redis').toFixed(2)} ms`,
+        },
+      ];
+    },
+  };
+}
+
 interface LoadResult {
   latencies: number[];
   requests: number;
@@ -217,7 +264,9 @@ const suite: BenchSuite = {
     const platform = loadPlatformConfig();
     const prefix = `bench:api:${randomBytes(4).toString('hex')}:`;
     const port = Number(settings.port ?? 3950);
-    const server: ChildProcess = spawn(process.execPath, [join(root, 'bin', 'tickflow.js'), 'api', '--port', String(port)], {
+    // `cpuProfile=<dir>`: the API process writes a V8 CPU profile of the whole run there when it stops.
+    const profile = settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', String(settings.cpuProfile)] : [];
+    const server: ChildProcess = spawn(process.execPath, [...profile, join(root, 'bin', 'tickflow.js'), 'api', '--port', String(port)], {
       cwd: root,
       env: {
         ...process.env,
@@ -236,7 +285,7 @@ const suite: BenchSuite = {
     const redis = new Redis(platform.REDIS_URL);
     const keys = redisKeys(prefix);
     const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
-    const db = new pg.Pool({ connectionString: url, max: 2 });
+    const db = new pg.Pool({ connectionString: url, max: 2, application_name: 'api-bench' });
     try {
       for (let attempt = 0; ; attempt += 1) {
         const up = await fetch(`${baseUrl}/health`).then((response) => response.ok).catch(() => false);
@@ -250,7 +299,10 @@ const suite: BenchSuite = {
       const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
       if (phases.has('cached')) {
         await fetch(`${baseUrl}${hot}`);
-        results.push(...figures('scan cached', await load(baseUrl, seconds, connections, () => hot), `${connections} connections, ${seconds}s`));
+        const cpu = cpuProbe(server.pid!, db, redis);
+        await cpu.start();
+        const result = await load(baseUrl, seconds, connections, () => hot);
+        results.push(...figures('scan cached', result, `${connections} connections, ${seconds}s`), ...cpu.figures('scan cached', result.requests));
       }
 
       // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
@@ -263,7 +315,14 @@ const suite: BenchSuite = {
         const extra = Math.random() < 0.3 ? `&pattern_types=${PATTERN_NAMES[Math.floor(Math.random() * 10)]}` : '';
         return `/api/patterns/scan?confidence_min=${confidence}&sort_by=${sort}&timeframe=${timeframe}${extra}`;
       };
-      if (phases.has('uncached')) results.push(...figures('scan uncached', await load(baseUrl, seconds, connections, uncached), `distinct random filters per request, ${connections} connections`));
+      if (phases.has('uncached')) {
+        // The API's pool opens connections as load needs them: warm it, so the probe sees every backend.
+        await load(baseUrl, 1, connections, uncached);
+        const cpu = cpuProbe(server.pid!, db, redis);
+        await cpu.start();
+        const result = await load(baseUrl, seconds, connections, uncached);
+        results.push(...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`), ...cpu.figures('scan uncached', result.requests));
+      }
 
       // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
       let next = 0;
