@@ -28,7 +28,13 @@ describe('filterFirstFor', () => {
       expect(filterFirstFor(onePatternOfATier, 501, 500)).toBe(false);
     }
     // Other shapes keep the general threshold.
-    for (const overrides of [{ pattern_types: ['doji'], timeframe: 'daily' }, { pattern_types: ['doji'], timeframe: 'daily', sort_by: 'symbol' as const }, { pattern_types: ['doji', 'hammer'], timeframe: 'daily', sort_by: 'rs' as const }, { sort_by: 'rs' as const }]) {
+    const others: Partial<ScanParameters>[] = [
+      { pattern_types: ['doji'], timeframe: 'daily' },
+      { pattern_types: ['doji'], timeframe: 'daily', sort_by: 'symbol' },
+      { pattern_types: ['doji', 'hammer'], timeframe: 'daily', sort_by: 'rs' },
+      { sort_by: 'rs' },
+    ];
+    for (const overrides of others) {
       expect(walkAboveMatches(query(overrides), 10_000)).toBe(10_000);
     }
   });

@@ -33,7 +33,7 @@ class Child {
   private readonly child: ChildProcess;
   private readonly started: Promise<void>;
 
-  constructor(script: 'gateway-clients.mjs' | 'gateway-producer.mjs') {
+  constructor(script: 'gateway-clients.mjs' | 'gateway-producer.mjs' | 'stall-probe.mjs') {
     this.child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = this.reply('started');
   }
@@ -255,10 +255,14 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   gcObserver.observe({ entryTypes: ['gc'] });
   const allocations = settings.allocProfile ? await startProfile('allocations') : undefined;
   const cpuProfile = settings.cpuProfile ? await startProfile('cpu') : undefined;
+  const stalls = new Child('stall-probe.mjs');
+  await stalls.call({ cmd: 'start' }, 'probing');
   const cpuBefore = process.cpuUsage();
   const { sent, rate: actualRate, acked } = await producer.call<{ sent: number; rate: number; acked: { p50: number; p99: number; max: number } }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
   await waitFor(async () => (await few.call<{ received: number }>({ cmd: 'count' }, 'count')).received >= sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95, 30_000);
   const cpu = process.cpuUsage(cpuBefore);
+  const lateness = await stalls.call<{ samples: number; p99: number; max: number; over20: number }>({ cmd: 'stop' }, 'lateness');
+  await stalls.close();
   loopDelay.disable();
   gcObserver.disconnect();
   await producer.close();
@@ -287,6 +291,13 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
       unit: 'µs',
       baseline,
       note: `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s CPU (user ${(cpu.user / 1e6).toFixed(2)} s) for ${sent} input events, ${report.received} deliveries`,
+    });
+    figures.push({
+      name: `${system.name}: machine stall, an idle process's wake-up lateness p99 (diagnostic)`,
+      value: lateness.p99,
+      unit: 'ms',
+      baseline,
+      note: `max ${lateness.max.toFixed(1)} ms, ${lateness.over20} of ${lateness.samples} wake-ups (every 2 ms) over 20 ms late: what the machine imposes on any process`,
     });
     figures.push({
       name: `${system.name}: server-process event-loop delay p99 (diagnostic)`,
