@@ -311,6 +311,30 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   return figures;
 }
 
+/**
+ * The producer -> broker leg with nothing else running: the same producer at the same rate into a topic no one
+ * reads. What the latency phase's hand-off -> ack figure adds to it is contention for the two cores.
+ */
+async function brokerAlone(settings: Readonly<Record<string, string>>, options: { rate: number; seconds: number }): Promise<Figure> {
+  const kafka = await createTestTopics('bench-gw-alone', ['patterns']);
+  const producer = new Child('gateway-producer.mjs');
+  try {
+    const encode = await kafka.codec.encoderFor<unknown>('patterns');
+    const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value).toString('base64') }));
+    await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic: topicName('patterns', kafka.prefix), values, client: settings.producer ?? 'platformatic' }, 'connected');
+    const { rate, acked } = await producer.call<{ rate: number; acked: { p50: number; p99: number; max: number } }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
+    return {
+      name: 'broker alone: record handed to the producer -> broker ack p99 (diagnostic)',
+      value: acked.p99,
+      unit: 'ms',
+      note: `p50 ${acked.p50} ms, max ${acked.max} ms at ${rate.toFixed(0)} events/s (acks=1), no gateway, no reader`,
+    };
+  } finally {
+    await producer.close();
+    await kafka.cleanup();
+  }
+}
+
 const suite: BenchSuite = {
   name: 'gateway',
   description: 'uWS gateway vs Socket.IO: connections held, fan-out events/s, end-to-end latency at a fixed input rate',
@@ -323,6 +347,7 @@ const suite: BenchSuite = {
       latencyClients: Number(settings.latencyClients ?? 24),
     };
     const figures: Figure[] = [];
+    if (settings.diagnostics !== 'off') figures.push(await brokerAlone(settings, options));
     const systems = (settings.systems ?? 'uws,sio').split(',');
     const starters = [...(systems.includes('uws') ? [startUwsGateway] : []), ...(systems.includes('sio') ? [startSocketIo] : [])];
     for (const start of starters) {
