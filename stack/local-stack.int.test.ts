@@ -46,7 +46,8 @@ describe('the local stack', () => {
       rmSync(stateDir, { recursive: true, force: true });
     });
 
-    it('comes up, does no harm when brought up twice, and `down` stops only what it started', async () => {
+    // Two JVMs starting on the shared cores while other test files run: allow more than the default 120 s.
+    it('comes up, does no harm when brought up twice, and `down` stops only what it started', { timeout: 240_000 }, async () => {
       const lines: string[] = [];
       const first = await stack.up((line) => lines.push(line));
       expect(first.filter((server) => server.name === 'kafka' || server.name === 'registry').every((server) => server.up && server.managed)).toBe(true);
