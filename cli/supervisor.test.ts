@@ -51,6 +51,16 @@ describe('Supervisor', () => {
     expect(order).toEqual(['[second]    second got SIGTERM', '[supervisor] second stopped', '[first]     first got SIGTERM', '[supervisor] first stopped']);
   });
 
+  it('gives each stage a channel to the supervisor, whose closing tells a stage its supervisor is gone', async () => {
+    const lines: string[] = [];
+    const script = `console.log('channel', typeof process.send); process.on('disconnect', () => { console.log('supervisor gone'); process.exit(0); });`;
+    supervisor = new Supervisor([{ name: 'stage', program: node, args: ['-e', script] }], (line) => lines.push(line));
+    supervisor.start();
+    await vi.waitFor(() => expect(lines).toContain('[stage]     channel function'), { timeout: 20_000, interval: 20 });
+    await supervisor.stop(5000);
+    supervisor = undefined;
+  });
+
   it('runs a one-shot command and reports its failure', async () => {
     const lines: string[] = [];
     await expect(Supervisor.runOnce('setup', ['definitely-not-a-command'], (line) => lines.push(line))).rejects.toThrow(/exited with code 1/);

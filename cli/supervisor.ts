@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine, sumMetric, type MetricSelector, type RestartPolicy, type StageSample } from './supervisor-core.js';
+import { SUPERVISED_ENV } from '../platform/lifecycle.js';
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tickflow.js');
 
@@ -79,12 +80,13 @@ export class Supervisor {
     const command = stage.spec.program ? [stage.spec.program, stage.spec.args] as const : [process.execPath, [binPath, ...stage.spec.args]] as const;
     const child = spawn(command[0], [...command[1]], {
       // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the stages in order.
+      // An IPC channel too, which closes if the supervisor dies: a stage then stops itself (platform Lifecycle).
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...this.baseEnv, ...stage.spec.env },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...this.baseEnv, ...stage.spec.env, [SUPERVISED_ENV]: '1' },
     });
     stage.child = child;
-    for (const stream of [child.stdout, child.stderr]) {
+    for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.output(formatLogLine(stage.spec.name, line)));
     }
     child.once('exit', (code, signal) => {

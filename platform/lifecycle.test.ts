@@ -1,7 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it, vi } from 'vitest';
 import { Writable } from 'node:stream';
 import { createLogger } from './logger.js';
-import { Lifecycle } from './lifecycle.js';
+import { Lifecycle, SUPERVISED_ENV } from './lifecycle.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -73,6 +75,61 @@ describe('Lifecycle', () => {
     process.removeAllListeners('SIGTERM');
     process.removeAllListeners('SIGINT');
   });
+});
+
+describe('Lifecycle under a supervisor', () => {
+  const stage = fileURLToPath(new URL('../test/fixtures/supervised-stage.ts', import.meta.url));
+  const run = (supervised: boolean) => {
+    const child = fork(stage, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, [SUPERVISED_ENV]: supervised ? '1' : '' } });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    return { child, ready, exited, output: () => output };
+  };
+
+  it('stops cleanly when the supervisor\'s channel closes (the supervisor died)', async () => {
+    const { child, ready, exited, output } = run(true);
+    await ready;
+    child.disconnect();
+    expect(await exited).toBe(0);
+    expect(output()).toContain('"reason":"supervisor gone"');
+    expect(output()).toContain('"msg":"stopped"');
+  }, 20_000);
+
+  it('stops, and exits, when the supervisor is killed and its stdout pipe is gone', async () => {
+    const parent = fork(fileURLToPath(new URL('../test/fixtures/dying-supervisor.mjs', import.meta.url)), [stage], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    let printed = '';
+    parent.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    await new Promise((resolve) => parent.once('exit', resolve));
+    const pid = Number(printed.trim());
+    expect(pid).toBeGreaterThan(0);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await vi.waitFor(() => expect(alive()).toBe(false), { timeout: 15_000, interval: 50 });
+    } finally {
+      if (alive()) process.kill(pid, 'SIGKILL');
+    }
+  }, 30_000);
+
+  it('leaves another parent\'s channel alone', async () => {
+    const { child, ready, exited, output } = run(false);
+    await ready;
+    child.disconnect();
+    await vi.waitFor(() => expect(output()).toContain('channel closed'), { timeout: 10_000, interval: 20 });
+    // The channel was not its supervisor's: it runs on, and SIGTERM stops it as usual.
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output()).toContain('"reason":"SIGTERM"');
+    expect(output()).not.toContain('supervisor gone');
+  }, 20_000);
 });
 
 describe('logger', () => {

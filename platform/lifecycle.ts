@@ -2,6 +2,9 @@ import type { Logger } from './logger.js';
 
 export type ShutdownHook = () => Promise<void> | void;
 
+/** Set to 1 by the supervisor of `tickflow start` in each stage's environment. */
+export const SUPERVISED_ENV = 'TICKFLOW_SUPERVISED';
+
 /**
  * Ordered shutdown: hooks run in reverse order of registration (last started, first stopped),
  * each bounded by a timeout so that one stuck close cannot hold the process forever.
@@ -62,5 +65,21 @@ export class Lifecycle {
     };
     process.on('SIGTERM', handler);
     process.on('SIGINT', handler);
+    this.followSupervisor(exit);
+  }
+
+  /**
+   * A stage run by `tickflow start` sits in its own process group (so a terminal's Ctrl-C reaches only the
+   * supervisor), with an IPC channel to the supervisor. If the supervisor dies without stopping it (SIGKILL, a
+   * crash), the channel closes: stop too, rather than run on orphaned, holding ports and consumer-group seats.
+   * Only under the supervisor (SUPERVISED_ENV): other parents' channels (a test runner's worker) are theirs.
+   */
+  private followSupervisor(exit: (code: number) => void): void {
+    if (process.env[SUPERVISED_ENV] !== '1' || !process.channel) return;
+    process.channel.unref(); // the channel alone must not keep a stopped stage alive
+    process.once('disconnect', () => {
+      if (this.isStopping) return;
+      void this.shutdown('supervisor gone').then(() => exit(0));
+    });
   }
 }

@@ -42,5 +42,9 @@ export function createLogger(stage: string, options: LoggerOptions = {}): Logger
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination ? pino(settings, options.destination) : pino(settings);
+  // Synchronous writes to stdout. pino's default asynchronous destination flushes at exit in a loop that
+  // retries a broken pipe forever: a stage whose supervisor died (its stdout pipe gone) hung in `process.exit`.
+  // A synchronous destination gets EPIPE on the write itself, and pino then drops further lines. Hot paths log
+  // at debug, so info-level lines are few.
+  return pino(settings, options.destination ?? pino.destination({ dest: 1, sync: true }));
 }
