@@ -79,7 +79,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const kafkaAdmin = admin;
   const readModelKeys = redisKeys(platform.REDIS_KEY_PREFIX);
   // A subscriber connection of its own (a subscribed Redis connection can run no other command).
-  const subscriber = redis.duplicate({ enableOfflineQueue: true });
+  // Its SUBSCRIBE may wait for the connection (no 500 ms command timeout, no pipelining) and is retried until it
+  // holds: without it, refresh-ahead never hears of a change (answers stay exact, through the version reads).
+  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
   subscriber.on('error', (error) => logger.debug({ err: error }, 'redis subscriber error'));
   const listeners: ((notice: ProjectionNotice) => void)[] = [];
   subscriber.on('message', (_channel: string, message: string) => {
@@ -90,7 +92,16 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
       logger.warn({ err: error }, 'ignored a malformed projection notice');
     }
   });
-  subscriber.subscribe(readModelKeys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
+  let stopping: Promise<void> | undefined;
+  let resubscribe: NodeJS.Timeout | undefined;
+  const subscribe = (): void => {
+    subscriber.subscribe(readModelKeys.channel()).catch((error: unknown) => {
+      if (stopping) return;
+      logger.warn({ err: error }, 'could not subscribe to projection notices; retrying in 1 s');
+      resubscribe = setTimeout(subscribe, 1000);
+    });
+  };
+  subscribe();
   const app = createApp({
     db,
     redis,
@@ -110,13 +121,13 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
-  let stopping: Promise<void> | undefined;
   return {
     port: actualPort,
     url: `http://${config.API_HOST}:${actualPort}`,
     app,
     stop: () =>
       (stopping ??= (async () => {
+        clearTimeout(resubscribe);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
