@@ -124,7 +124,6 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
   const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
   const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
-  /** Takes a point from the limiter, or ends the request with 429 and Retry-After. */
   /** Points each recent client had left at its last request (bounded), which decides whether its reads may overlap the limiter. */
   const headroom = new Map<string, number>();
   const recordHeadroom = (key: string, remaining: number) => {
@@ -132,6 +131,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     headroom.set(key, remaining);
     if (headroom.size > 10_000) headroom.delete(headroom.keys().next().value as string);
   };
+  /** Takes a point from the limiter, or ends the request with 429 and Retry-After. */
   const consume = async (c: Context<ApiEnv>, name: string, limiter: RateLimiterAbstract, key: string) => {
     try {
       const result = await limiter.consume(key);

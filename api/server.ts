@@ -12,6 +12,7 @@ import {
   type EnvSource,
   type Logger,
 } from '../platform/index.js';
+import { subscribeToNotices } from '../projections/notifier.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
@@ -92,16 +93,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
       logger.warn({ err: error }, 'ignored a malformed projection notice');
     }
   });
-  let stopping: Promise<void> | undefined;
-  let resubscribe: NodeJS.Timeout | undefined;
-  const subscribe = (): void => {
-    subscriber.subscribe(readModelKeys.channel()).catch((error: unknown) => {
-      if (stopping) return;
-      logger.warn({ err: error }, 'could not subscribe to projection notices; retrying in 1 s');
-      resubscribe = setTimeout(subscribe, 1000);
-    });
-  };
-  subscribe();
+  const stopSubscribing = subscribeToNotices(subscriber, readModelKeys.channel(), logger);
   const app = createApp({
     db,
     redis,
@@ -121,13 +113,14 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
+  let stopping: Promise<void> | undefined;
   return {
     port: actualPort,
     url: `http://${config.API_HOST}:${actualPort}`,
     app,
     stop: () =>
       (stopping ??= (async () => {
-        clearTimeout(resubscribe);
+        stopSubscribing();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();

@@ -127,7 +127,7 @@ export class StreamHub {
       onFetched: (fetched) => {
         if (!this.running || ahead.dropped || ahead.count >= PIPELINE_DEPTH) return;
         // Partitions the ring set gained since (a refresh) join from their ring's position.
-        const next = new Map(this.positions());
+        const next = this.positions();
         for (const [partition, offset] of from) next.set(partition, fetched.get(partition) ?? offset);
         read.next = this.sendTailRead(next, ahead);
       },

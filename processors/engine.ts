@@ -130,12 +130,7 @@ export function shortHash(text: string, first = 0, second = 0): string {
 
 /** `shortHash(head + tail, first, second)` without building the concatenated string. */
 function hashOf(head: string, tail: string, first: number, second: number): string {
-  const lanes = HASH_LANES;
-  lanes[0] = 1779033703;
-  lanes[1] = 3144134277;
-  lanes[2] = 1013904242;
-  lanes[3] = 2773480762;
-  absorbText(lanes, head);
+  const lanes = lanesOf(head);
   absorbText(lanes, tail);
   return finishHash(lanes[0]!, lanes[1]!, lanes[2]!, lanes[3]!, first, second);
 }

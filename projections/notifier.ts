@@ -49,3 +49,25 @@ export class Notifier {
     }
   }
 }
+
+/**
+ * Subscribes a dedicated connection to the projection-notice channel and keeps trying until it holds. ioredis
+ * resubscribes after a reconnect only what was once subscribed, so a SUBSCRIBE that failed (Redis away at start,
+ * a command timeout) must be retried here, or its listener would never hear a notice. Returns the cancel.
+ */
+export function subscribeToNotices(subscriber: Redis, channel: string, logger: Logger, retryMs = 1000): () => void {
+  let cancelled = false;
+  let retry: NodeJS.Timeout | undefined;
+  const subscribe = (): void => {
+    subscriber.subscribe(channel).catch((error: unknown) => {
+      if (cancelled) return;
+      logger.warn({ err: error, retryMs }, 'could not subscribe to projection notices; retrying');
+      retry = setTimeout(subscribe, retryMs);
+    });
+  };
+  subscribe();
+  return () => {
+    cancelled = true;
+    clearTimeout(retry);
+  };
+}

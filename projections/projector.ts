@@ -10,7 +10,7 @@ import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
-import { Notifier } from './notifier.js';
+import { Notifier, subscribeToNotices } from './notifier.js';
 import { PartitionConsumer } from './partition-consumer.js';
 import type { FaultHook } from './faults.js';
 import { parseProjectionNotice, redisKeys } from './redis-keys.js';
@@ -169,7 +169,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const noticeTimer = noticeRedis && dbSinks.length > 0 ? setInterval(announcePending, PENDING_NOTICES_SWEEP_MS) : undefined;
   noticeTimer?.unref();
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
-  swapSubscriber?.subscribe(keys.channel()).catch((error: unknown) => logger.warn({ err: error }, 'could not subscribe to projection notices'));
+  const stopSubscribing = swapSubscriber ? subscribeToNotices(swapSubscriber, keys.channel(), logger) : undefined;
 
   let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
@@ -177,6 +177,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const stop = async () => {
     clearInterval(partitionTimer);
     clearInterval(noticeTimer);
+    stopSubscribing?.();
     await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await ops?.close();
