@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
@@ -937,5 +938,38 @@ describe('startApi', () => {
       await handle.stop();
     }
     await expect(fetch(`${handle.url}/health`)).rejects.toThrow();
+  });
+
+  it('lets a request whose client has gone finish, cache write included, before a stop closes Redis', async () => {
+    const apiPrefix = `${prefix}stop:api:`;
+    const warnings: string[] = [];
+    const handle = await startApi({
+      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: apiPrefix, REDIS_KEY_PREFIX: `${prefix}stop:`, API_PROJECTION_LAG_FROM_KAFKA: 'false' },
+      port: 0,
+      logger: createLogger('api-test', { level: 'warn', destination: new Writable({ write: (line: Buffer, _encoding, done) => { warnings.push(line.toString()); done(); } }) }),
+    });
+    // The scan's query waits behind this lock until the server is closing.
+    const locker = await pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE patterns IN ACCESS EXCLUSIVE MODE');
+      const client = new AbortController();
+      const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, { signal: client.signal }).catch(() => undefined);
+      await vi.waitFor(async () => {
+        const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        expect(rows[0]!.n).toBe(1);
+      });
+      client.abort();
+      await request;
+      const stopping = handle.stop();
+      await vi.waitFor(() => expect(fetch(`${handle.url}/health`)).rejects.toThrow());
+      expect(await redis.keys(`${apiPrefix}*scan*`)).toEqual([]);
+      await locker.query('COMMIT');
+      await stopping;
+    } finally {
+      locker.release();
+    }
+    expect(await redis.keys(`${apiPrefix}*scan*`)).toHaveLength(1);
+    expect(warnings).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Counter, Gauge, type Logger, type Registry } from '../platform/index.js';
+import { Counter, Gauge, InFlight, type Logger, type Registry } from '../platform/index.js';
 import { versionStamp } from './cache-key.js';
 
 /** hit: current; stale: older than the current versions but within the allowed staleness (refreshed behind); miss; bypass: Redis unavailable. */
@@ -90,6 +90,8 @@ export interface CacheOptions {
   /** An entry not read for this long is no longer refreshed ahead. */
   readonly hotWindowMs?: number;
   readonly now?: () => number;
+  /** Tracks the refreshes run behind readers (a stop waits for them). */
+  readonly inFlight?: InFlight;
 }
 
 interface HotEntry {
@@ -125,6 +127,7 @@ export class ReadThroughCache {
   private readonly hotLimit: number;
   private readonly hotWindowMs: number;
   private readonly now: () => number;
+  private readonly inFlight: InFlight;
   /** Recently read refreshable entries, least recently read first (Map keeps insertion order). */
   private readonly hot = new Map<string, HotEntry>();
   private readonly refreshing = new Set<string>();
@@ -146,6 +149,7 @@ export class ReadThroughCache {
     this.hotLimit = options.hotEntries ?? 200;
     this.hotWindowMs = options.hotWindowMs ?? 60_000;
     this.now = options.now ?? Date.now;
+    this.inFlight = options.inFlight ?? new InFlight();
   }
 
   get available(): boolean {
@@ -207,7 +211,7 @@ export class ReadThroughCache {
     // Stale-while-revalidate: an entry computed less than maxStaleMs ago is served while one refresh runs behind.
     if (entry && options.maxStaleMs !== undefined && options.maxStaleMs > 0 && this.now() - entry.t <= options.maxStaleMs) {
       this.metrics.requests.inc({ kind, outcome: 'stale' });
-      void this.refresh(key, hot);
+      void this.inFlight.track(this.refresh(key, hot));
       return { value: entry.d, outcome: 'stale', stamp: entry.v };
     }
     this.metrics.requests.inc({ kind, outcome: 'miss' });
@@ -240,10 +244,13 @@ export class ReadThroughCache {
     const entry: Entry<T> = keys ? { v: stamp, t: this.now(), k: keys, d: value } : { v: stamp, t: this.now(), d: value };
     this.keep(key, stamp, keys ?? hot.versionKeys, value);
     // Not awaited: the answer does not depend on the write, and commands on one connection run in order, so
-    // this instance's next read of the key already finds it.
-    redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
-      this.logger.warn({ err: error, key }, 'cache write failed');
-    });
+    // this instance's next read of the key already finds it. Tracked: an auto-pipelined write still queued
+    // would otherwise lose to a stop's QUIT, which is sent at once.
+    void this.inFlight.track(
+      redis.set(key, JSON.stringify(entry), 'EX', this.ttlSeconds).catch((error: unknown) => {
+        this.logger.warn({ err: error, key }, 'cache write failed');
+      }),
+    );
     return { value, stamp };
   }
 
@@ -278,8 +285,11 @@ export class ReadThroughCache {
    * them hit the cache instead of waiting for PostgreSQL. Across API instances one refresh per entry and
    * version wins (SET NX); the others skip. Returns the number of entries refreshed.
    */
-  async refreshAffected(changed: ReadonlySet<string>): Promise<number> {
-    const keys = this.hotEntriesAffectedBy(changed);
+  refreshAffected(changed: ReadonlySet<string>): Promise<number> {
+    return this.inFlight.track(this.refreshEach(this.hotEntriesAffectedBy(changed)));
+  }
+
+  private async refreshEach(keys: readonly string[]): Promise<number> {
     let refreshed = 0;
     for (let i = 0; i < keys.length; i += 2) {
       const results = await Promise.all(keys.slice(i, i + 2).map((key) => this.refresh(key)));

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { Logger, Registry, TokenService } from '../platform/index.js';
+import type { InFlight, Logger, Registry, TokenService } from '../platform/index.js';
 import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
@@ -42,6 +42,8 @@ export interface ApiDependencies {
   readonly notices?: ((listener: (notice: ProjectionNotice) => void) => void) | undefined;
   /** Counted rows beyond which a scan's total is reported as capped (default API_SCAN_COUNT_CAP). */
   readonly scanCountCap?: number | undefined;
+  /** Where the cache's background refreshes are tracked, so that a stop lets them finish before closing Redis. */
+  readonly inFlight?: InFlight | undefined;
 }
 
 export interface ApiServices {

@@ -7,6 +7,7 @@ import {
   createLogger,
   createMetricsRegistry,
   loadPlatformConfig,
+  InFlight,
   TokenService,
   type Admin,
   type EnvSource,
@@ -94,6 +95,9 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     }
   });
   const stopSubscribing = subscribeToNotices(subscriber, readModelKeys.channel(), logger);
+  // Request handlers and the cache's background refreshes: a stop lets them finish before closing Redis and
+  // PostgreSQL (close() does not wait for the handler of a request whose client has gone).
+  const inFlight = new InFlight();
   const app = createApp({
     db,
     redis,
@@ -105,11 +109,12 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     notices: (listener) => listeners.push(listener),
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
     scanCountCap: config.API_SCAN_COUNT_CAP,
+    inFlight,
     ...options.overrides,
   });
   const port = options.port ?? config.API_PORT;
   const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: app.fetch, port, hostname: config.API_HOST }, () => resolve(started));
+    const started = serve({ fetch: (request, env) => inFlight.track(Promise.resolve(app.fetch(request, env))), port, hostname: config.API_HOST }, () => resolve(started));
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
@@ -125,6 +130,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
         // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
+        await inFlight.settled();
         await Promise.allSettled([subscriber.quit(), redis.quit(), db.end(), kafkaAdmin?.disconnect()]);
         logger.info('api stopped');
       })()),

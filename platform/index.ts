@@ -3,6 +3,7 @@ export * from './config.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './lifecycle.js';
+export * from './in-flight.js';
 export * from './ops-server.js';
 export * from './topics.js';
 export * from './kafka.js';
