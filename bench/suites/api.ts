@@ -145,23 +145,23 @@ interface CpuProbe {
 }
 
 function cpuProbe(apiPid: number, db: pg.Pool, redis: Redis): CpuProbe {
-  let pids = { api: [apiPid], postgres: [] as number[], redis: [] as number[] };
-  let before = { api: 0, postgres: 0, redis: 0 };
+  let pids = { api: [apiPid], postgres: [] as number[], redis: [] as number[], load: [process.pid] };
+  let before = { api: 0, postgres: 0, redis: 0, load: 0 };
   return {
     async start() {
       const { rows } = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'api-bench'");
       const info = await redis.info('server');
-      pids = { api: [apiPid], postgres: rows.map((row) => row.pid), redis: [Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0)] };
-      before = { api: cpuMs(pids.api), postgres: cpuMs(pids.postgres), redis: cpuMs(pids.redis) };
+      pids = { api: [apiPid], postgres: rows.map((row) => row.pid), redis: [Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0)], load: [process.pid] };
+      before = { api: cpuMs(pids.api), postgres: cpuMs(pids.postgres), redis: cpuMs(pids.redis), load: cpuMs(pids.load) };
     },
     figures(name, requests) {
-      const per = (part: 'api' | 'postgres' | 'redis') => Math.max(0, cpuMs(pids[part]) - before[part]) / Math.max(1, requests);
+      const per = (part: 'api' | 'postgres' | 'redis' | 'load') => Math.max(0, cpuMs(pids[part]) - before[part]) / Math.max(1, requests);
       return [
         {
           name: `${name} CPU per request (diagnostic)`,
           value: per('api') + per('postgres') + per('redis'),
           unit: 'ms',
-          note: `API process ${per('api').toFixed(2)} + PostgreSQL ${per('postgres').toFixed(2)} (${pids.postgres.length} backends) + Redis ${per('redis').toFixed(2)} ms`,
+          note: `API process ${per('api').toFixed(2)} + PostgreSQL ${per('postgres').toFixed(2)} (${pids.postgres.length} backends) + Redis ${per('redis').toFixed(2)} ms; load generator ${per('load').toFixed(2)} ms`,
         },
       ];
     },
