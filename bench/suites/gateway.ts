@@ -1,14 +1,16 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import type { AddressInfo } from 'node:net';
 import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { Server as SocketIoServer } from 'socket.io';
 import { KafkaLogSource, avroDecoder, startGateway, type LogSource } from '../../gateway/index.js';
 import { createLogger, topicName } from '../../platform/index.js';
 import { FIXTURE_SYMBOLS, patternEvents } from '../../projections/fixtures.js';
+import { LocalStack } from '../../stack/local-stack.js';
 import { createTestTopics, type TestKafka } from '../../test/kafka.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
 
@@ -312,6 +314,35 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
 }
 
 /**
+ * Runs `run` with the broker's request log on, and returns the broker's own time (totalTimeMs: from the request
+ * read off the socket to the response written) of each produce request it logged meanwhile. That part of the
+ * producer -> broker leg is Kafka's work; the rest is the client and the scheduling of the shared cores.
+ * `times` is undefined when the broker's log is not the local stack's file.
+ */
+async function brokerProduceTimes<T>(brokers: string[], run: () => Promise<T>): Promise<{ result: T; times: number[] | undefined }> {
+  const log = new LocalStack().logFile('kafka');
+  if (!existsSync(log)) return { result: await run(), times: undefined };
+  const admin = new Admin({ clientId: 'bench-request-log', bootstrapBrokers: brokers });
+  const setLevel = async (value: string) => {
+    const { brokers: nodes } = await admin.metadata({ topics: [] });
+    const resources = [...nodes.keys()].map((id) => ({ resourceType: ConfigResourceTypes.BROKER_LOGGER, resourceName: String(id), configs: [{ name: 'kafka.request.logger', configOperation: IncrementalAlterConfigOperationTypes.SET, value }] }));
+    await admin.incrementalAlterConfigs({ resources });
+  };
+  const from = statSync(log).size;
+  let result: T;
+  try {
+    await setLevel('DEBUG');
+    result = await run();
+  } finally {
+    // Back to the stack's level (stack/log4j2.properties), whatever happened.
+    await setLevel('WARN').finally(() => admin.close());
+  }
+  const text = readFileSync(log).subarray(from).toString('utf8');
+  const times = [...text.matchAll(/"requestApiKeyName":"PRODUCE".*?"totalTimeMs":([0-9.]+)/g)].map((match) => Number(match[1]));
+  return { result, times };
+}
+
+/**
  * The producer -> broker leg with nothing else running: the same producer at the same rate into a topic no one
  * reads. What the latency phase's hand-off -> ack figure adds to it is contention for the two cores.
  */
@@ -322,12 +353,16 @@ async function brokerAlone(settings: Readonly<Record<string, string>>, options: 
     const encode = await kafka.codec.encoderFor<unknown>('patterns');
     const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value).toString('base64') }));
     await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic: topicName('patterns', kafka.prefix), values, client: settings.producer ?? 'platformatic' }, 'connected');
-    const { rate, acked } = await producer.call<{ rate: number; acked: { p50: number; p99: number; max: number } }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent');
+    const { result, times } = await brokerProduceTimes(kafka.brokers, () =>
+      producer.call<{ rate: number; acked: { p50: number; p99: number; max: number } }>({ cmd: 'rate', rate: options.rate, seconds: options.seconds, tickMs: Number(settings.tickMs ?? 5) }, 'sent'),
+    );
+    const { rate, acked } = result;
+    const broker = times?.length ? `; the broker's own time on the ${times.length} produce requests (its request log): p50 ${percentile(times, 50)} ms, p99 ${percentile(times, 99)} ms, max ${Math.max(...times)} ms` : '';
     return {
       name: 'broker alone: record handed to the producer -> broker ack p99 (diagnostic)',
       value: acked.p99,
       unit: 'ms',
-      note: `p50 ${acked.p50} ms, max ${acked.max} ms at ${rate.toFixed(0)} events/s (acks=1), no gateway, no reader`,
+      note: `p50 ${acked.p50} ms, max ${acked.max} ms at ${rate.toFixed(0)} events/s (acks=1), no gateway, no reader${broker}`,
     };
   } finally {
     await producer.close();
