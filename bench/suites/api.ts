@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Agent, get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -190,6 +191,44 @@ async function load(baseUrl: string, seconds: number, connections: number, nextP
   return { latencies, requests: result.requests.total, seconds: result.duration, errors: result.errors, non2xx: result.non2xx };
 }
 
+/**
+ * Open-loop load: one request every 1/rate s whatever the answers (autocannon's rate limit sends each second's
+ * quota back to back). Latency runs from the request's scheduled time, so a late start counts against it.
+ */
+async function paced(baseUrl: string, seconds: number, rate: number, nextPath: () => string): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const latencies: number[] = [];
+  let errors = 0;
+  let non2xx = 0;
+  const pending: Promise<void>[] = [];
+  const started = performance.now();
+  const total = Math.round(seconds * rate);
+  for (let index = 0; index < total; index += 1) {
+    const due = started + (index * 1000) / rate;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(
+      new Promise<void>((resolve) => {
+        const request = httpGet(`${baseUrl}${nextPath()}`, { agent }, (response) => {
+          response.resume();
+          response.on('end', () => {
+            latencies.push(performance.now() - due);
+            if ((response.statusCode ?? 0) >= 300) non2xx += 1;
+            resolve();
+          });
+        });
+        request.on('error', () => {
+          errors += 1;
+          resolve();
+        });
+      }),
+    );
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return { latencies, requests: total, seconds: (performance.now() - started) / 1000, errors, non2xx };
+}
+
 function figures(name: string, result: LoadResult, note: string): Figure[] {
   return [
     { name: `${name} p50`, value: percentile(result.latencies, 50), unit: 'ms', note },
@@ -256,8 +295,8 @@ const suite: BenchSuite = {
     const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
     const refreshAhead = Number(settings.refreshAhead ?? 200);
     const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
-    // `phases=uncached` (comma-separated: cached, uncached, symbols, mix) runs only those phases, for quick comparisons.
-    const phases = new Set(String(settings.phases ?? 'cached,uncached,symbols,mix').split(',').map((phase) => phase.trim()));
+    // `phases=uncached` (comma-separated: cached, cached-rate, uncached, uncached-rate, symbols, mix) runs only those phases, for quick comparisons.
+    const phases = new Set(String(settings.phases ?? 'cached,cached-rate,uncached,uncached-rate,symbols,mix').split(',').map((phase) => phase.trim()));
     const url = benchDatabaseUrl();
     await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
 
@@ -304,6 +343,10 @@ const suite: BenchSuite = {
         const result = await load(baseUrl, seconds, connections, () => hot);
         results.push(...figures('scan cached', result, `${connections} connections, ${seconds}s`), ...cpu.figures('scan cached', result.requests));
       }
+      if (phases.has('cached-rate')) {
+        const rate = Number(settings.cachedRate ?? 500);
+        results.push(...figures(`scan cached at ${rate} req/s (diagnostic)`, await paced(baseUrl, seconds, rate, () => hot), `one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
+      }
 
       // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
       const timeframes = ['All', 'Daily', 'Intraday', 'Combo'];
@@ -322,6 +365,13 @@ const suite: BenchSuite = {
         await cpu.start();
         const result = await load(baseUrl, seconds, connections, uncached);
         results.push(...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`), ...cpu.figures('scan uncached', result.requests));
+      }
+      if (phases.has('uncached-rate')) {
+        // The same scans at a fixed rate below saturation: the latency of an uncached scan itself, where the
+        // phase above (connections sending back to back) measures it with the two cores saturated.
+        const rate = Number(settings.uncachedRate ?? 100);
+        const result = await paced(baseUrl, seconds, rate, uncached);
+        results.push(...figures(`scan uncached at ${rate} req/s (diagnostic)`, result, `the same distinct scans, one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
       }
 
       // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
