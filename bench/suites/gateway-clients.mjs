@@ -10,6 +10,8 @@ let frames = 0;
 let firstAt = 0;
 let lastAt = 0;
 let latencies = [];
+// Records stamped before this (ms) are counted but not timed: the warm-up of the latency phase.
+let measureFrom = 0;
 const EVENT_MARK = /\{"p":/g;
 const TS = /"ts":(\d+)/g;
 
@@ -31,7 +33,8 @@ function openGateway(url, index, options) {
         if (probe) {
           let n = 0;
           for (const match of text.matchAll(TS)) {
-            latencies.push(now - Number(match[1]));
+            const ts = Number(match[1]);
+            if (ts >= measureFrom) latencies.push(now - ts);
             n += 1;
           }
           count(n, now);
@@ -58,7 +61,7 @@ function openSocketIo(url, index, options) {
     const probe = index < options.probes;
     socket.on('event', (event) => {
       const now = Date.now();
-      if (probe) latencies.push(now - event.ts);
+      if (probe && event.ts >= measureFrom) latencies.push(now - event.ts);
       count(1, now);
     });
     socket.on('ready', () => resolve(true));
@@ -84,6 +87,7 @@ process.on('message', async (message) => {
     received = 0;
     frames = 0;
     latencies = [];
+    measureFrom = message.measureFrom ?? 0;
     firstAt = 0;
     lastAt = 0;
     process.send({ cmd: 'reset' });

@@ -65,7 +65,8 @@ process.on('message', async (message) => {
     // (acks=1, no linger) without waiting for earlier sends to be acknowledged, so a slow acknowledgement holds
     // no record back. Each record's timestamp (its Kafka CreateTime, where the bench's latency starts) is set
     // here, when the record is handed to the producer, not by kafkajs when it later encodes the request.
-    const { rate, seconds, tickMs } = message;
+    // Acknowledgements are timed only for records handed over at or after `measureFrom` (the end of the warm-up).
+    const { rate, seconds, tickMs, measureFrom = 0 } = message;
     const start = Date.now();
     const inFlight = new Set();
     // Hand-off -> broker acknowledgement per record (ms): the producer -> broker leg of the latency.
@@ -80,7 +81,7 @@ process.on('message', async (message) => {
         const send = producer.send(messages, 1).then(
           () => {
             const ms = Date.now() - timestamp;
-            for (let index = 0; index < messages.length; index += 1) acked.push(ms);
+            if (timestamp >= measureFrom) for (let index = 0; index < messages.length; index += 1) acked.push(ms);
             inFlight.delete(send);
           },
           (error) => (failed = error),
