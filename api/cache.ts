@@ -90,7 +90,7 @@ export interface CacheOptions {
   /** An entry not read for this long is no longer refreshed ahead. */
   readonly hotWindowMs?: number;
   readonly now?: () => number;
-  /** Tracks the refreshes run behind readers (a stop waits for them). */
+  /** Tracks the work done behind readers, refreshes and cache writes, so that a stop can wait for it. */
   readonly inFlight?: InFlight;
 }
 
