@@ -50,6 +50,18 @@ function hostPort(address: string, fallbackPort: number): { host: string; port: 
   return { host: url.hostname, port: url.port ? Number(url.port) : fallbackPort };
 }
 
+/**
+ * A KRaft cluster id: 16 random bytes in base64url, as Kafka's own `Uuid.randomUuid()`, which likewise never
+ * returns one that starts with '-': the storage tool's argument parser would take it for an option (a fresh
+ * format failed that way, about once in 64).
+ */
+export function newClusterId(random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
+
 export function portOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection({ host, port });
@@ -206,7 +218,7 @@ export class LocalStack {
     writeFileSync(properties, this.kafkaProperties());
     const classpath = `${join(this.kafkaHome, 'libs')}/*`;
     if (!existsSync(join(dataDir, 'meta.properties'))) {
-      const clusterId = randomBytes(16).toString('base64url').slice(0, 22);
+      const clusterId = newClusterId();
       const format = spawnSync(this.java, ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
         encoding: 'utf8',
       });
