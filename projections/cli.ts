@@ -51,6 +51,11 @@ export function registerProjectionCommands(program: Command): void {
         opsPort: config.PROJECTOR_OPS_PORT,
         clientId: `${platform.KAFKA_CLIENT_ID}-projector`,
         logger,
+        // Exit without the orderly stop (a dead consumer has nothing to finish): the supervisor restarts us.
+        onStall: (reason) => {
+          logger.fatal({ reason }, 'exiting for a restart');
+          process.exit(75);
+        },
       });
       lifecycle.onShutdown('projector', () => handle.stop());
       logger.info({ opsPort: handle.opsPort }, 'projector running; SIGTERM stops it');

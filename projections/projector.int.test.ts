@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
@@ -16,8 +17,10 @@ import { parseProjectionNotice, redisKeys, type ProjectionNotice } from './redis
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 import type { PatternEventValue } from './values.js';
 
+// kafkajs is CommonJS: its error classes come through the default export under ESM.
+const { KafkaJSNonRetriableError } = kafkajs;
 const TOPICS: TopicKey[] = ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals'];
-const logger = createLogger('projections-test', { level: 'silent' });
+const logger = createLogger('projections-test', { level: process.env.TEST_LOG ?? 'silent' });
 
 /** The expected current state: the last event of each pattern in log order. */
 function expectedPatterns(events: readonly PatternEventValue[]): Map<string, PatternEventValue> {
@@ -170,5 +173,25 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
     expect(counts.rows[0]).toEqual({ n: events.length + more.length, positions: events.length + more.length });
     const notDecoded = await pool.query('SELECT count(*)::int AS n FROM projection_rejects');
     expect(notDecoded.rows[0].n).toBe(1);
+  });
+
+  it('calls onStall when a consumer crashed and kafkajs will not restart it', async () => {
+    await projector?.stop();
+    projector = undefined;
+    const stalls: string[] = [];
+    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', patternEvents(5, 9).map((event) => ({ key: event.symbol, value: event })));
+    // An error kafkajs does not retry, thrown inside a batch: its consumer stops for good.
+    projector = await start({
+      projections: ['patterns'],
+      groupPrefix: `${topics.prefix}stall.`,
+      onStall: (reason) => stalls.push(reason),
+      faultHook: (step) => {
+        if (step === 'begin') throw new KafkaJSNonRetriableError('injected: not retriable');
+      },
+    });
+    await vi.waitFor(() => expect(stalls).toEqual([expect.stringContaining('the patterns consumer crashed and kafkajs will not restart it: injected')]), { timeout: 60_000, interval: 100 });
+    await projector.stop();
+    projector = undefined;
+    expect(stalls).toHaveLength(1);
   });
 });

@@ -45,6 +45,12 @@ export interface StartProjectorOptions {
   readonly registry?: Registry;
   /** Crash injection at every step of a batch, database and Redis (tests). */
   readonly faultHook?: FaultHook;
+  /**
+   * Called when a consumer crashed and kafkajs will not restart it (an error it does not retry, such as one thrown
+   * while the registry is away): nothing would consume that projection again, so the process should exit for its
+   * supervisor to restart it, as the processors do.
+   */
+  readonly onStall?: (reason: string) => void;
 }
 
 /**
@@ -109,13 +115,17 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const modelRedis = projections.includes(REDIS_PROJECTION) && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
   modelRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'read-model Redis connection error'));
 
+  let stopping = false;
+  const stalled = (name: ProjectionName) => (error: Error) => {
+    if (!stopping) options.onStall?.(`the ${name} consumer crashed and kafkajs will not restart it: ${error.message}`);
+  };
   const consumers: PartitionConsumer[] = [];
   const dbSinks: DbProjectionSink[] = [];
   for (const name of projections) {
     if (name === REDIS_PROJECTION) {
       const topics = topicMap(REDIS_TOPICS, prefix);
       const sink = new RedisProjectionSink(modelRedis!, { keys, topics, codec, logger: logger.child({ projection: name }), metrics, faultHook: options.faultHook });
-      consumers.push(new PartitionConsumer(kafka, { groupId: `${groupPrefix}${name}`, topics: [...topics.keys()], sink, logger: logger.child({ projection: name }) }));
+      consumers.push(new PartitionConsumer(kafka, { groupId: `${groupPrefix}${name}`, topics: [...topics.keys()], sink, logger: logger.child({ projection: name }), onError: stalled(name) }));
       continue;
     }
     const topics = topicMap(DB_PROJECTIONS[name].topics, prefix);
@@ -128,6 +138,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
         sink,
         logger: logger.child({ projection: name }),
         partitionsConsumedConcurrently: Math.max(1, Math.min(3, (options.poolSize ?? 4) - 1)),
+        onError: stalled(name),
       }),
     );
   }
@@ -175,6 +186,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
   partitionTimer.unref();
   const stop = async () => {
+    stopping = true;
     clearInterval(partitionTimer);
     clearInterval(noticeTimer);
     stopSubscribing?.();
