@@ -5,6 +5,7 @@ import {
   createKafka,
   createLogger,
   createMetricsRegistry,
+  exitForRestart,
   loadPlatformConfig,
   type Logger,
   type TopicKey,
@@ -36,13 +37,6 @@ function processorCalendar(benchmarkSymbol: string): SessionCalendar {
  * supervisor to restart the process. Unacknowledged messages in memory are lost with it; the live
  * feed cannot replay them (a backfill re-reads its last page from the checkpoint).
  */
-function exitForRestart(logger: Logger): (reason: string) => void {
-  return (reason) => {
-    logger.fatal({ reason }, 'exiting for a restart');
-    process.exit(75);
-  };
-}
-
 /** Creates the ingest topics and registers their schemas when missing (both idempotent). */
 async function prepareKafka(logger: Logger) {
   const platform = loadPlatformConfig();

@@ -2,6 +2,18 @@ import type { Logger } from './logger.js';
 
 export type ShutdownHook = () => Promise<void> | void;
 
+/**
+ * The `onStall` of a stage's CLI: a stage that cannot go on (a consumer kafkajs will not restart, Kafka acknowledging
+ * nothing) exits at once with code 75, without the orderly stop that could hang on the same stall, and its
+ * supervisor restarts it.
+ */
+export function exitForRestart(logger: Logger): (reason: string) => void {
+  return (reason) => {
+    logger.fatal({ reason }, 'exiting for a restart');
+    process.exit(75);
+  };
+}
+
 /** Set to 1 by the supervisor of `tickflow start` in each stage's environment. */
 export const SUPERVISED_ENV = 'TICKFLOW_SUPERVISED';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Lifecycle, createLogger, createMetricsRegistry, loadPlatformConfig, startOpsServer, type TopicKey } from '../platform/index.js';
+import { Lifecycle, createLogger, exitForRestart, createMetricsRegistry, loadPlatformConfig, startOpsServer, type TopicKey } from '../platform/index.js';
 import { engineOptionsFrom, loadProcessorConfig } from './config.js';
 import { PATTERN_CATALOG } from './catalog.js';
 import { startProcessor } from './processor.js';
@@ -34,11 +34,7 @@ export function registerProcessorCommands(program: Command): void {
         snapshotMaxBytes: config.PROCESSOR_SNAPSHOT_MAX_BYTES,
         maxRecordsPerTransaction: config.PROCESSOR_MAX_RECORDS_PER_TRANSACTION,
         stallTimeoutMs: config.PROCESSOR_STALL_TIMEOUT_MS,
-        // Exit without the orderly stop (which could hang on the same stall): the supervisor restarts us.
-        onStall: (reason) => {
-          logger.fatal({ reason }, 'exiting for a restart');
-          process.exit(75);
-        },
+        onStall: exitForRestart(logger),
       });
       lifecycle.onShutdown('processor', () => processor.stop());
       const ops = await startOpsServer({

@@ -1,7 +1,7 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadPlatformConfig } from '../platform/config.js';
-import { Lifecycle } from '../platform/lifecycle.js';
+import { Lifecycle, exitForRestart } from '../platform/lifecycle.js';
 import { createLogger } from '../platform/logger.js';
 import { isDbProjectionName, DB_PROJECTION_NAMES } from './core.js';
 import { ensureDatabase, migrate, type TimescaleMode } from './migrate.js';
@@ -51,11 +51,7 @@ export function registerProjectionCommands(program: Command): void {
         opsPort: config.PROJECTOR_OPS_PORT,
         clientId: `${platform.KAFKA_CLIENT_ID}-projector`,
         logger,
-        // Exit without the orderly stop (a dead consumer has nothing to finish): the supervisor restarts us.
-        onStall: (reason) => {
-          logger.fatal({ reason }, 'exiting for a restart');
-          process.exit(75);
-        },
+        onStall: exitForRestart(logger),
       });
       lifecycle.onShutdown('projector', () => handle.stop());
       logger.info({ opsPort: handle.opsPort }, 'projector running; SIGTERM stops it');

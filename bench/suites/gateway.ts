@@ -344,9 +344,10 @@ async function brokerProduceTimes<T>(brokers: string[], run: () => Promise<T>): 
   const log = new LocalStack().logFile('kafka');
   if (!existsSync(log)) return { result: await run(), times: undefined };
   const admin = new Admin({ clientId: 'bench-request-log', bootstrapBrokers: brokers });
+  let nodes: number[] | undefined;
   const setLevel = async (value: string) => {
-    const { brokers: nodes } = await admin.metadata({ topics: [] });
-    const resources = [...nodes.keys()].map((id) => ({ resourceType: ConfigResourceTypes.BROKER_LOGGER, resourceName: String(id), configs: [{ name: 'kafka.request.logger', configOperation: IncrementalAlterConfigOperationTypes.SET, value }] }));
+    nodes ??= [...(await admin.metadata({ topics: [] })).brokers.keys()];
+    const resources = nodes.map((id) => ({ resourceType: ConfigResourceTypes.BROKER_LOGGER, resourceName: String(id), configs: [{ name: 'kafka.request.logger', configOperation: IncrementalAlterConfigOperationTypes.SET, value }] }));
     await admin.incrementalAlterConfigs({ resources });
   };
   const from = statSync(log).size;
