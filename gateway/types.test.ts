@@ -10,3 +10,32 @@ describe('makeEvent', () => {
     expect(event.tags).toEqual({ pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED' });
   });
 });
+
+describe('makeEvent sharing', () => {
+  it('gives events with the same tag values one shared, frozen tags object, and distinct sets their own', () => {
+    const a = makeEvent(0, 1, 1, 'AAPL', { pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED' });
+    const b = makeEvent(3, 9, 2, 'MSFT', { pattern: ['do', 'ji'].join(''), tier: 'INTRADAY', kind: 'DETECTED', price: 2 });
+    expect(b.tags).toBe(a.tags);
+    expect(Object.isFrozen(a.tags)).toBe(true);
+    const variants = [
+      { pattern: 'doji', tier: 'DAILY', kind: 'DETECTED' },
+      { pattern: 'doji', tier: 'INTRADAY' },
+      { pattern: 'doji', tier: 'INTRADAY', kind: 'undefined' },
+      { tier: 'INTRADAY', kind: 'DETECTED' },
+      { pattern: 3, tier: 'INTRADAY', kind: 'DETECTED' },
+      {},
+    ];
+    const tags = variants.map((data) => makeEvent(0, 1, 1, 'X', data).tags);
+    expect(new Set([a.tags, ...tags]).size).toBe(variants.length);
+    expect(tags.map((t) => [t.pattern, t.tier, t.kind])).toEqual([
+      ['doji', 'DAILY', 'DETECTED'],
+      ['doji', 'INTRADAY', undefined],
+      ['doji', 'INTRADAY', 'undefined'],
+      [undefined, 'INTRADAY', 'DETECTED'],
+      [undefined, 'INTRADAY', 'DETECTED'],
+      [undefined, undefined, undefined],
+    ]);
+    expect(tags[4]).toBe(tags[3]);
+    expect(b.key).toBe('MSFT');
+  });
+});
