@@ -126,7 +126,8 @@ export function deliveriesFrame(head: string, deliveries: readonly Delivery[], t
   let size = Buffer.byteLength(head, 'utf8') + Buffer.byteLength(tail, 'utf8') + Math.max(0, deliveries.length - 1);
   for (let index = 0; index < deliveries.length; index += 1) {
     const foldTag = foldTags[index];
-    size += foldTag === undefined ? deliveries[index]!.event.wire.length : deliveries[index]!.event.wire.length - 1 + foldTag.length;
+    const { wireStart, wireEnd } = deliveries[index]!.event;
+    size += foldTag === undefined ? wireEnd - wireStart : wireEnd - wireStart - 1 + foldTag.length;
   }
   let frame: Buffer;
   if (scratch) {
@@ -136,15 +137,12 @@ export function deliveriesFrame(head: string, deliveries: readonly Delivery[], t
   let at = frame.write(head, 0, 'utf8');
   for (let index = 0; index < deliveries.length; index += 1) {
     if (index > 0) frame[at++] = COMMA;
-    const { wire } = deliveries[index]!.event;
+    const { wireBytes, wireStart, wireEnd } = deliveries[index]!.event;
     const foldTag = foldTags[index];
-    if (foldTag === undefined) {
-      frame.set(wire, at);
-      at += wire.length;
-    } else {
+    if (foldTag === undefined) at += wireBytes.copy(frame, at, wireStart, wireEnd);
+    else {
       // The event without its closing brace, then `,"folded":n}`.
-      frame.set(wire.subarray(0, wire.length - 1), at);
-      at += wire.length - 1;
+      at += wireBytes.copy(frame, at, wireStart, wireEnd - 1);
       at += frame.write(foldTag, at, 'latin1');
     }
   }

@@ -1,7 +1,7 @@
 import { Consumer } from '@platformatic/kafka';
 import { BROADCAST_COPY_HEADER, type AvroCodec } from '../platform/index.js';
 import { topicEpoch } from './cursor.js';
-import { makeEvent, type LogEvent, type PartitionBounds, type PartitionRead } from './types.js';
+import { makeEvent, shareWire, type LogEvent, type PartitionBounds, type PartitionRead } from './types.js';
 
 /** The identity and shape of a topic. */
 export interface TopicInfo {
@@ -180,7 +180,7 @@ export class KafkaLogSource implements LogSource {
             }
             nextOffset = Math.max(nextOffset, batchEnd);
           }
-          result.set(partition, { events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+          result.set(partition, { events: events.length > 1 ? shareWire(events) : events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
         }
       }
     }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { eventJson, makeEvent } from './types.js';
+import { eventJson, makeEvent, shareWire, wireOf } from './types.js';
 
 describe('makeEvent', () => {
   it('holds the envelope JSON as bytes and the tags subscriptions filter on', () => {
     const data = { pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED', price: 1.5 };
     const event = makeEvent(2, 41, 1_700_000_000_000, 'AAPL', data);
-    expect(event.wire.toString('utf8')).toBe(eventJson(2, 41, 1_700_000_000_000, 'AAPL', data));
-    expect(JSON.parse(event.wire.toString('utf8'))).toEqual({ p: 2, o: 41, ts: 1_700_000_000_000, key: 'AAPL', data });
+    expect(wireOf(event).toString('utf8')).toBe(eventJson(2, 41, 1_700_000_000_000, 'AAPL', data));
+    expect(JSON.parse(wireOf(event).toString('utf8'))).toEqual({ p: 2, o: 41, ts: 1_700_000_000_000, key: 'AAPL', data });
     expect(event.tags).toEqual({ pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED' });
   });
 });
@@ -37,5 +37,18 @@ describe('makeEvent sharing', () => {
     ]);
     expect(tags[4]).toBe(tags[3]);
     expect(b.key).toBe('MSFT');
+  });
+});
+
+describe('shareWire', () => {
+  it('puts the events of a read in one buffer, each with its own bytes and the rest unchanged', () => {
+    const events = ['AAPL', 'MSFT', 'BRK\u00e9'].map((key, index) => makeEvent(1, 10 + index, 5, key, { pattern: 'doji', note: 'x'.repeat(index * 100) }));
+    const shared = shareWire(events);
+    expect(new Set(shared.map((event) => event.wireBytes)).size).toBe(1);
+    expect(shared.map((event) => wireOf(event).toString('utf8'))).toEqual(events.map((event) => wireOf(event).toString('utf8')));
+    expect(shared.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags }))).toEqual(
+      events.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags })),
+    );
+    expect(shareWire(shared.slice(1)).map((event) => wireOf(event).toString('utf8'))).toEqual(events.slice(1).map((event) => wireOf(event).toString('utf8')));
   });
 });

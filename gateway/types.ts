@@ -17,11 +17,20 @@ export interface LogEvent {
    */
   readonly tags: EventTags;
   /**
-   * `{"p":..,"o":..,"ts":..,"key":..,"data":..}` serialised once as UTF-8, so fan-out neither re-serialises nor
-   * re-encodes per client. Bytes rather than a string: the ring keeps them outside the JS heap (less GC work
-   * per scavenge), and a frame is assembled from them without flattening a string.
+   * `{"p":..,"o":..,"ts":..,"key":..,"data":..}` serialised once as UTF-8: `wireBytes[wireStart, wireEnd)`, so
+   * fan-out neither re-serialises nor re-encodes per client. Bytes rather than a string: the ring keeps them
+   * outside the JS heap, and a frame is assembled from them without flattening a string. The events of one Kafka
+   * read share one buffer (`shareWire`): an event then holds no buffer object of its own, one object less for
+   * the GC to copy while the event waits in a ring.
    */
-  readonly wire: Buffer;
+  readonly wireBytes: Buffer;
+  readonly wireStart: number;
+  readonly wireEnd: number;
+}
+
+/** An event's wire bytes as a view (for cold paths and tests; frames copy from `wireBytes` directly). */
+export function wireOf(event: LogEvent): Buffer {
+  return event.wireBytes.subarray(event.wireStart, event.wireEnd);
 }
 
 /** A read of one partition: the records found from `fromOffset` and the position after them. */
@@ -86,5 +95,19 @@ function internTags(pattern: string | undefined, tier: string | undefined, kind:
 
 export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
   const tags = internTags(tag(data.pattern), tag(data.tier), tag(data.kind));
-  return { partition, offset, timestampMs, key: internKey(key), tags, wire: Buffer.from(eventJson(partition, offset, timestampMs, key, data), 'utf8') };
+  const wireBytes = Buffer.from(eventJson(partition, offset, timestampMs, key, data), 'utf8');
+  return { partition, offset, timestampMs, key: internKey(key), tags, wireBytes, wireStart: 0, wireEnd: wireBytes.length };
+}
+
+/** The same events with their wire bytes copied into one shared buffer (one read's events, kept together). */
+export function shareWire(events: readonly LogEvent[]): LogEvent[] {
+  let size = 0;
+  for (const event of events) size += event.wireEnd - event.wireStart;
+  const shared = Buffer.allocUnsafeSlow(size);
+  let at = 0;
+  return events.map((event) => {
+    const start = at;
+    at += event.wireBytes.copy(shared, at, event.wireStart, event.wireEnd);
+    return { partition: event.partition, offset: event.offset, timestampMs: event.timestampMs, key: event.key, tags: event.tags, wireBytes: shared, wireStart: start, wireEnd: at };
+  });
 }
