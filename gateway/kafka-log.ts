@@ -1,7 +1,7 @@
 import { Consumer } from '@platformatic/kafka';
 import { BROADCAST_COPY_HEADER, type AvroCodec } from '../platform/index.js';
 import { topicEpoch } from './cursor.js';
-import { makeEvent, shareWire, type LogEvent, type PartitionBounds, type PartitionRead } from './types.js';
+import { decodeEvent, placeWire, type DecodedEvent, type PartitionBounds, type PartitionRead } from './types.js';
 
 /** The identity and shape of a topic. */
 export interface TopicInfo {
@@ -53,7 +53,7 @@ export type RecordDecoder = (record: {
   key: Buffer | null;
   value: Buffer | null;
   headers: readonly [Buffer | null, Buffer | null][];
-}) => Promise<LogEvent | undefined> | LogEvent | undefined;
+}) => Promise<DecodedEvent | undefined> | DecodedEvent | undefined;
 
 const CONTROL_BATCH = 0x20;
 
@@ -63,7 +63,7 @@ export function avroDecoder(codec: AvroCodec): RecordDecoder {
     if (record.value === null) return undefined;
     for (const [name] of record.headers) if (name?.toString('utf8') === BROADCAST_COPY_HEADER) return undefined;
     const key = record.key?.toString('utf8') ?? '';
-    const build = (data: unknown) => makeEvent(record.partition, record.offset, record.timestampMs, key, data as Record<string, unknown>);
+    const build = (data: unknown) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data as Record<string, unknown>);
     const cached = codec.decodeCached<Record<string, unknown>>(record.value);
     return cached !== undefined ? build(cached) : codec.decode<Record<string, unknown>>(record.value).then(build);
   };
@@ -155,7 +155,7 @@ export class KafkaLogSource implements LogSource {
         for (const partitionResponse of topic.partitions) {
           const partition = partitionResponse.partitionIndex;
           const fromOffset = from.get(partition)!;
-          const events: LogEvent[] = [];
+          const events: DecodedEvent[] = [];
           let nextOffset = fromOffset;
           for (const batch of partitionResponse.records ?? []) {
             const firstOffset = Number(batch.firstOffset);
@@ -180,7 +180,7 @@ export class KafkaLogSource implements LogSource {
             }
             nextOffset = Math.max(nextOffset, batchEnd);
           }
-          result.set(partition, { events: events.length > 1 ? shareWire(events) : events, nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+          result.set(partition, { events: placeWire(events), nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
         }
       }
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventJson, makeEvent, shareWire, wireOf } from './types.js';
+import { decodeEvent, eventJson, makeEvent, placeWire, wireOf } from './types.js';
 
 describe('makeEvent', () => {
   it('holds the envelope JSON as bytes and the tags subscriptions filter on', () => {
@@ -40,15 +40,16 @@ describe('makeEvent sharing', () => {
   });
 });
 
-describe('shareWire', () => {
-  it('puts the events of a read in one buffer, each with its own bytes and the rest unchanged', () => {
-    const events = ['AAPL', 'MSFT', 'BRK\u00e9'].map((key, index) => makeEvent(1, 10 + index, 5, key, { pattern: 'doji', note: 'x'.repeat(index * 100) }));
-    const shared = shareWire(events);
-    expect(new Set(shared.map((event) => event.wireBytes)).size).toBe(1);
-    expect(shared.map((event) => wireOf(event).toString('utf8'))).toEqual(events.map((event) => wireOf(event).toString('utf8')));
-    expect(shared.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags }))).toEqual(
-      events.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags })),
+describe('placeWire', () => {
+  it('writes the events of a read into one buffer, each with its own bytes and the rest unchanged', () => {
+    const decoded = ['AAPL', 'MSFT', 'BRK\u00e9'].map((key, index) => decodeEvent(1, 10 + index, 5, key, { pattern: 'doji', note: `\u20ac${'x'.repeat(index * 100)}` }));
+    const placed = placeWire(decoded);
+    expect(new Set(placed.map((event) => event.wireBytes)).size).toBe(1);
+    expect(placed.map((event) => wireOf(event).toString('utf8'))).toEqual(decoded.map((event) => event.json));
+    expect(placed.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags }))).toEqual(
+      decoded.map(({ partition, offset, timestampMs, key, tags }) => ({ partition, offset, timestampMs, key, tags })),
     );
-    expect(shareWire(shared.slice(1)).map((event) => wireOf(event).toString('utf8'))).toEqual(events.slice(1).map((event) => wireOf(event).toString('utf8')));
+    expect(placed[2]!.wireEnd).toBe(placed[2]!.wireBytes.length);
+    expect(placeWire([])).toEqual([]);
   });
 });

@@ -93,21 +93,37 @@ function internTags(pattern: string | undefined, tier: string | undefined, kind:
   return tags;
 }
 
-export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
-  const tags = internTags(tag(data.pattern), tag(data.tier), tag(data.kind));
-  const wireBytes = Buffer.from(eventJson(partition, offset, timestampMs, key, data), 'utf8');
-  return { partition, offset, timestampMs, key: internKey(key), tags, wireBytes, wireStart: 0, wireEnd: wireBytes.length };
+/** A decoded record before its wire bytes are placed: the JSON text of its envelope (see `placeWire`). */
+export interface DecodedEvent {
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly key: string;
+  readonly tags: EventTags;
+  readonly json: string;
 }
 
-/** The same events with their wire bytes copied into one shared buffer (one read's events, kept together). */
-export function shareWire(events: readonly LogEvent[]): LogEvent[] {
+export function decodeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): DecodedEvent {
+  const tags = internTags(tag(data.pattern), tag(data.tier), tag(data.kind));
+  return { partition, offset, timestampMs, key: internKey(key), tags, json: eventJson(partition, offset, timestampMs, key, data) };
+}
+
+/**
+ * The events of one read, their JSON written as UTF-8 into one shared buffer: no buffer per event, and the text
+ * is encoded once, straight into place.
+ */
+export function placeWire(decoded: readonly DecodedEvent[]): LogEvent[] {
   let size = 0;
-  for (const event of events) size += event.wireEnd - event.wireStart;
+  for (const event of decoded) size += Buffer.byteLength(event.json, 'utf8');
   const shared = Buffer.allocUnsafeSlow(size);
   let at = 0;
-  return events.map((event) => {
+  return decoded.map(({ partition, offset, timestampMs, key, tags, json }) => {
     const start = at;
-    at += event.wireBytes.copy(shared, at, event.wireStart, event.wireEnd);
-    return { partition: event.partition, offset: event.offset, timestampMs: event.timestampMs, key: event.key, tags: event.tags, wireBytes: shared, wireStart: start, wireEnd: at };
+    at += shared.write(json, at, 'utf8');
+    return { partition, offset, timestampMs, key, tags, wireBytes: shared, wireStart: start, wireEnd: at };
   });
+}
+
+export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
+  return placeWire([decodeEvent(partition, offset, timestampMs, key, data)])[0]!;
 }
