@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { deliveriesFrame, deliveriesJson, selectBatch } from './batch.js';
-import { CursorError, advance, decodeCursor, encodeCursor, topicEpoch } from './cursor.js';
+import { CursorError, advance, decodeCursor, encodeCursor, encodePosition, topicEpoch } from './cursor.js';
 import { compileFilter, matches } from './filter.js';
 import { createFrameParser, TokenBucket } from './protocol.js';
 import { createLogger } from '../platform/index.js';
@@ -14,6 +14,17 @@ const pattern = (partition: number, offset: number, key: string, extra: Record<s
   makeEvent(partition, offset, ts, key, { symbol: key, pattern: 'doji', tier: 'INTRADAY', kind: 'DETECTED', ...extra });
 
 describe('cursor', () => {
+  it('encodes the positions of a subscription as the cursor of the same offsets, in any insertion order (property)', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 2 ** 52 })), { selector: ([partition]) => partition }), (pairs) => {
+        const next = new Map(pairs);
+        const text = encodePosition('patterns', 'abc', next);
+        expect(text).toBe(encodeCursor({ stream: 'patterns', epoch: 'abc', next: Object.fromEntries(pairs) }));
+        expect(new Map(Object.entries(decodeCursor(text).next).map(([p, o]) => [Number(p), o]))).toEqual(next);
+      }),
+    );
+  });
+
   it('round-trips and stays opaque', () => {
     const cursor = { stream: 'patterns' as const, epoch: topicEpoch('t', 'id-1'), next: { 0: 5, 3: 12_345_678_901, 1: 0 } };
     const text = encodeCursor(cursor);

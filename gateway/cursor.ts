@@ -26,12 +26,28 @@ export function topicEpoch(topic: string, topicId: string): string {
 }
 
 export function encodeCursor(cursor: Cursor): string {
-  const offsets = Object.entries(cursor.next)
-    .map(([partition, offset]) => [Number(partition), offset] as const)
-    .sort((a, b) => a[0] - b[0])
-    .map(([partition, offset]) => `${partition}:${offset}`)
-    .join(',');
-  return PREFIX + Buffer.from(`${cursor.stream}|${cursor.epoch}|${offsets}`, 'utf8').toString('base64url');
+  return encodePosition(cursor.stream, cursor.epoch, new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset])));
+}
+
+/**
+ * `encodeCursor` straight from a subscription's positions (partition -> next offset). The gateway writes a
+ * cursor into every frame it sends, so this builds the text in one pass, without the intermediate object and
+ * arrays.
+ */
+export function encodePosition(stream: StreamName, epoch: string, next: ReadonlyMap<number, number>): string {
+  let partitions: number[] | undefined;
+  let previous = -1;
+  for (const partition of next.keys()) {
+    // Positions are kept in partition order almost always; sort only when they are not.
+    if (partition < previous) {
+      partitions = [...next.keys()].sort((a, b) => a - b);
+      break;
+    }
+    previous = partition;
+  }
+  let offsets = '';
+  for (const partition of partitions ?? next.keys()) offsets += `${offsets.length === 0 ? '' : ','}${partition}:${next.get(partition)!}`;
+  return PREFIX + Buffer.from(`${stream}|${epoch}|${offsets}`, 'utf8').toString('base64url');
 }
 
 export class CursorError extends Error {

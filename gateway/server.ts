@@ -8,7 +8,7 @@ import type { Authenticator, Principal, UniverseResolver } from './access.js';
 import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
 import type { ErrorCode, Limits, ResumeReport, ServerFrame, StartPosition, WireEvent } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
-import { CursorError, decodeCursor, encodeCursor } from './cursor.js';
+import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
 import { compileFilter, matches, type EventFilter } from './filter.js';
 import type { StreamHub } from './hub.js';
 import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
@@ -700,7 +700,7 @@ export class GatewayServer {
   }
 
   private cursorOf(subscription: Subscription): string {
-    return encodeCursor({ stream: subscription.stream, epoch: subscription.epoch, next: Object.fromEntries(subscription.next) });
+    return encodePosition(subscription.stream, subscription.epoch, subscription.next);
   }
 
   // ---------------------------------------------------------------- delivery
