@@ -965,7 +965,18 @@ describe('startApi', () => {
     const apiPrefix = `${prefix}stop:api:`;
     const warnings: string[] = [];
     const handle = await startApi({
-      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: apiPrefix, REDIS_KEY_PREFIX: `${prefix}stop:`, API_PROJECTION_LAG_FROM_KAFKA: 'false' },
+      // Generous timeouts: on a loaded CI machine a Redis read over 500 ms made the request skip the cache (the
+      // fallback this test is not about), and the scan waits behind the lock for as long as the test takes.
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        API_PORT: '0',
+        API_REDIS_PREFIX: apiPrefix,
+        REDIS_KEY_PREFIX: `${prefix}stop:`,
+        API_PROJECTION_LAG_FROM_KAFKA: 'false',
+        API_REDIS_COMMAND_TIMEOUT_MS: '30000',
+        API_STATEMENT_TIMEOUT_MS: '120000',
+      },
       port: 0,
       logger: createLogger('api-test', { level: 'warn', destination: new Writable({ write: (line: Buffer, _encoding, done) => { warnings.push(line.toString()); done(); } }) }),
     });

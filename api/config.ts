@@ -11,6 +11,7 @@ export const loadApiConfig = defineEnv('api', {
   API_REFRESH_TOKEN_TTL_SECONDS: env.int('Lifetime of a refresh token', 30 * 24 * 3600),
   API_CACHE_REFRESH_AHEAD: env.int('Recently read scans/stats/symbol reads recomputed as soon as a projection notice makes them stale (0 disables)', 200),
   API_STATEMENT_TIMEOUT_MS: env.int('PostgreSQL statement timeout of API queries; a query over it answers 503', 5000),
+  API_REDIS_COMMAND_TIMEOUT_MS: env.int('A Redis command slower than this fails, and the request is served from PostgreSQL', 500),
   API_CACHE_MAX_STALE_MS: env.int('Broad scans (not limited to a few symbols) may be served this stale while one refresh runs behind; 0 = always exact', 1000),
   API_SCAN_COUNT_CAP: env.int('A scan counts matching rows up to this many; beyond it `total` is a lower bound and `total_capped` is true', 10_000),
   API_MAX_PROJECTION_LAG: env.int('Projection lag (Kafka records not yet projected) above which /ready reports degraded', 10_000),

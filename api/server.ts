@@ -66,7 +66,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const redis = new Redis(platform.REDIS_URL, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 500,
+    commandTimeout: config.API_REDIS_COMMAND_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
     // Commands issued in the same tick (concurrent requests' version reads, rate-limit scripts, cache writes)
     // go out in one write and come back in one read.
