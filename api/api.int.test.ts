@@ -1001,7 +1001,7 @@ describe('startApi', () => {
     } finally {
       locker.release();
     }
-    expect(await redis.keys(`${apiPrefix}*scan*`)).toHaveLength(1);
     expect(warnings).toEqual([]);
+    expect(await redis.keys(`${apiPrefix}*scan*`)).toHaveLength(1);
   });
 });

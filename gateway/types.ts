@@ -20,7 +20,7 @@ export interface LogEvent {
    * `{"p":..,"o":..,"ts":..,"key":..,"data":..}` serialised once as UTF-8: `wireBytes[wireStart, wireEnd)`, so
    * fan-out neither re-serialises nor re-encodes per client. Bytes rather than a string: the ring keeps them
    * outside the JS heap, and a frame is assembled from them without flattening a string. The events of one Kafka
-   * read share one buffer (`shareWire`): an event then holds no buffer object of its own, one object less for
+   * read share one buffer (`placeWire`): an event then holds no buffer object of its own, one object less for
    * the GC to copy while the event waits in a ring.
    */
   readonly wireBytes: Buffer;
@@ -113,6 +113,7 @@ export function decodeEvent(partition: number, offset: number, timestampMs: numb
  * is encoded once, straight into place.
  */
 export function placeWire(decoded: readonly DecodedEvent[]): LogEvent[] {
+  if (decoded.length === 0) return [];
   let size = 0;
   for (const event of decoded) size += Buffer.byteLength(event.json, 'utf8');
   const shared = Buffer.allocUnsafeSlow(size);
