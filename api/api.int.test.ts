@@ -964,12 +964,16 @@ describe('startApi', () => {
   it('lets a request whose client has gone finish, cache write included, before a stop closes Redis', async () => {
     const apiPrefix = `${prefix}stop:api:`;
     const warnings: string[] = [];
+    const named = new URL(database.url);
+    named.searchParams.set('application_name', 'tickflow-stop-test');
+    const stopTestUrl = named.toString();
     const handle = await startApi({
       // Generous timeouts: on a loaded CI machine a Redis read over 500 ms made the request skip the cache (the
       // fallback this test is not about), and the scan waits behind the lock for as long as the test takes.
       env: {
         ...process.env,
-        DATABASE_URL: database.url,
+        // Named, so the test waits for this API's own query behind the lock, not for another app's background query.
+        DATABASE_URL: stopTestUrl,
         API_PORT: '0',
         API_REDIS_PREFIX: apiPrefix,
         REDIS_KEY_PREFIX: `${prefix}stop:`,
@@ -988,7 +992,9 @@ describe('startApi', () => {
       const client = new AbortController();
       const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, { signal: client.signal }).catch(() => undefined);
       await vi.waitFor(async () => {
-        const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        const { rows } = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'tickflow-stop-test'",
+        );
         expect(rows[0]!.n).toBe(1);
       });
       client.abort();
