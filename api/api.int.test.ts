@@ -947,8 +947,8 @@ describe('startApi', () => {
     named.searchParams.set('application_name', 'tickflow-stop-test');
     const stopTestUrl = named.toString();
     const handle = await startApi({
-      // Generous timeouts: on a loaded CI machine a Redis read over 500 ms made the request skip the cache (the
-      // fallback this test is not about), and the scan waits behind the lock for as long as the test takes.
+      // Generous timeouts: on a loaded CI machine a Redis read over 500 ms would make the request skip the cache
+      // (the fallback this test is not about), and the scan waits behind the lock for as long as the test takes.
       env: {
         ...process.env,
         // Named, so the test waits for this API's own query behind the lock, not for another app's background query.

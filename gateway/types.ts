@@ -125,6 +125,9 @@ export function placeWire(decoded: readonly DecodedEvent[]): LogEvent[] {
   });
 }
 
+/** One event on its own (snapshots, tests): its bytes come from Buffer's pool, not a buffer of their own. */
 export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
-  return placeWire([decodeEvent(partition, offset, timestampMs, key, data)])[0]!;
+  const { json, ...event } = decodeEvent(partition, offset, timestampMs, key, data);
+  const wireBytes = Buffer.from(json, 'utf8');
+  return { ...event, wireBytes, wireStart: 0, wireEnd: wireBytes.length };
 }

@@ -32,11 +32,6 @@ function processorCalendar(benchmarkSymbol: string): SessionCalendar {
   return engineOptionsFrom(loadProcessorConfig(), benchmarkSymbol).calendar ?? new SessionCalendar();
 }
 
-/**
- * Kafka stalled: exit without the orderly stop (its flush would wait on the same stall) for the
- * supervisor to restart the process. Unacknowledged messages in memory are lost with it; the live
- * feed cannot replay them (a backfill re-reads its last page from the checkpoint).
- */
 /** Creates the ingest topics and registers their schemas when missing (both idempotent). */
 async function prepareKafka(logger: Logger) {
   const platform = loadPlatformConfig();
@@ -104,6 +99,8 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
     highWaterMessages: config.INGEST_HIGH_WATER,
     stallTimeoutMs: config.INGEST_KAFKA_STALL_TIMEOUT_MS,
+    // Kafka stalled: unacknowledged messages in memory are lost with the process; the live feed cannot replay
+    // them (a backfill re-reads its last page from the checkpoint).
     onStall: exitForRestart(logger),
     opsPort: config.INGEST_OPS_PORT,
     recordFile: flags.record ?? config.INGEST_RECORD_FILE,
