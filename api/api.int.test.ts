@@ -947,8 +947,8 @@ describe('startApi', () => {
     named.searchParams.set('application_name', 'tickflow-stop-test');
     const stopTestUrl = named.toString();
     const handle = await startApi({
-      // Generous timeouts: on a loaded CI machine a Redis read over 500 ms would make the request skip the cache
-      // (the fallback this test is not about), and the scan waits behind the lock for as long as the test takes.
+      // Generous timeouts: the scan waits behind the lock for as long as the test takes, and a slow Redis read
+      // would make the request skip the cache (the fallback this test is not about).
       env: {
         ...process.env,
         // Named, so the test waits for this API's own query behind the lock, not for another app's background query.
@@ -963,6 +963,9 @@ describe('startApi', () => {
       port: 0,
       logger: createLogger('api-test', { level: 'warn', destination: new Writable({ write: (line: Buffer, _encoding, done) => { warnings.push(line.toString()); done(); } }) }),
     });
+    // Until its Redis connection is ready the API serves from PostgreSQL without caching (by design): on a slow
+    // machine a request sent at once then wrote no entry (CI failed this test that way).
+    await vi.waitFor(async () => expect(((await (await fetch(`${handle.url}/ready`)).json()) as { checks: { redis: { ok: boolean } } }).checks.redis.ok).toBe(true), { timeout: 10_000 });
     // The scan's query waits behind this lock until the server is closing.
     const locker = await pool.connect();
     try {
