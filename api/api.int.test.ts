@@ -843,6 +843,27 @@ describe('HTTP behaviour', () => {
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
     const compressed = await app.request('/api/patterns/scan?per_page=50', { headers: { 'accept-encoding': 'gzip' } });
     expect(compressed.headers.get('content-encoding')).toBe('gzip');
+    expect(compressed.headers.get('vary')).toContain('Accept-Encoding');
+    // A simple request from the dashboard's origin, without compression: CORS, Vary and the limiter's headers.
+    const dashboard = await app.request('/api/patterns/scan?per_page=50', { headers: { origin: 'http://dash.example' } });
+    expect(dashboard.status).toBe(200);
+    expect(dashboard.headers.get('access-control-allow-origin')).toBe('http://dash.example');
+    expect(dashboard.headers.get('access-control-expose-headers')).toContain('X-RateLimit-Remaining');
+    expect(dashboard.headers.get('vary')).toBe('Origin, Accept-Encoding');
+    expect(dashboard.headers.get('content-encoding')).toBeNull();
+    expect(dashboard.headers.get('x-ratelimit-limit')).toBe('100000');
+    expect(JSON.parse(await dashboard.text())).toHaveProperty('pagination');
+    expect(foreign.headers.get('vary')).toContain('Origin');
+  });
+
+  it('sets the limiter headers when the limiter answers after the handler', async () => {
+    // Plenty of points left: reads overlap the limiter (see `limit` in app.ts). Whichever ends first, the headers are there.
+    for (let i = 0; i < 5; i += 1) {
+      const response = await app.request('/api/symbols?limit=1');
+      expect(response.status).toBe(200);
+      expect(Number(response.headers.get('x-ratelimit-remaining'))).toBeGreaterThan(0);
+      expect(response.headers.get('x-ratelimit-limit')).toBe('100000');
+    }
   });
 
   it('limits requests through Redis, more strictly on auth endpoints', async () => {
