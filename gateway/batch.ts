@@ -42,23 +42,14 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
   const wanted = mergeByTime(lanes);
 
   const stopped = new Set<number>();
-  const stopAt = (event: LogEvent) => {
-    stopped.add(event.partition);
-    next.set(event.partition, event.offset);
-  };
-  const unscanned = (event: LogEvent) => {
-    // What a stopped partition did not examine: from its stop to the end of its read.
-    const read = reads.get(event.partition)!;
-    for (const other of read.events) if (other.offset >= event.offset) scanned -= 1;
-  };
-
   if (!conflate) {
     const deliveries: Delivery[] = [];
     for (const event of wanted) {
       if (stopped.has(event.partition)) continue;
       if (deliveries.length >= credits) {
-        stopAt(event);
-        unscanned(event);
+        stopped.add(event.partition);
+        next.set(event.partition, event.offset);
+        scanned -= unscannedFrom(reads, event);
         continue;
       }
       deliveries.push({ event, folded: 1 });
@@ -77,13 +68,21 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
       latest.delete(slot);
       latest.set(slot, { event, folded: held.folded + 1 });
     } else if (latest.size >= credits) {
-      stopAt(event);
-      unscanned(event);
+      stopped.add(event.partition);
+      next.set(event.partition, event.offset);
+      scanned -= unscannedFrom(reads, event);
     } else {
       latest.set(slot, { event, folded: 1 });
     }
   }
   return { deliveries: [...latest.values()], next, scanned };
+}
+
+/** What a partition stopped at `event` did not examine: from its stop to the end of its read. */
+function unscannedFrom(reads: ReadonlyMap<number, PartitionRead>, event: LogEvent): number {
+  let count = 0;
+  for (const other of reads.get(event.partition)!.events) if (other.offset >= event.offset) count += 1;
+  return count;
 }
 
 /**

@@ -57,15 +57,26 @@ export type RecordDecoder = (record: {
 
 const CONTROL_BATCH = 0x20;
 
+const BROADCAST_COPY_HEADER_BYTES = Buffer.from(BROADCAST_COPY_HEADER, 'utf8');
+
+/** Whether a record carries the broadcast-copy header: compared as bytes, so no string is made per header. */
+function isBroadcastCopyRecord(headers: readonly [Buffer | null, Buffer | null][]): boolean {
+  for (let index = 0; index < headers.length; index += 1) {
+    const name = headers[index]![0];
+    if (name !== null && name.equals(BROADCAST_COPY_HEADER_BYTES)) return true;
+  }
+  return false;
+}
+
 /** Decodes Avro (Confluent wire format) values with the platform codec; skips broadcast copies. */
 export function avroDecoder(codec: AvroCodec): RecordDecoder {
+  // No closure per record: this runs for every record read (20k/s in the bench), and each one is an allocation.
   return (record) => {
-    if (record.value === null) return undefined;
-    for (const [name] of record.headers) if (name?.toString('utf8') === BROADCAST_COPY_HEADER) return undefined;
+    if (record.value === null || isBroadcastCopyRecord(record.headers)) return undefined;
     const key = record.key?.toString('utf8') ?? '';
-    const build = (data: unknown) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data as Record<string, unknown>);
     const cached = codec.decodeCached<Record<string, unknown>>(record.value);
-    return cached !== undefined ? build(cached) : codec.decode<Record<string, unknown>>(record.value).then(build);
+    if (cached !== undefined) return decodeEvent(record.partition, record.offset, record.timestampMs, key, cached);
+    return codec.decode<Record<string, unknown>>(record.value).then((data) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data));
   };
 }
 
