@@ -14,13 +14,15 @@ export class InFlight {
   /** Tracks `work` until it settles, and returns it unchanged (its rejection is the caller's to handle). */
   track<T>(work: Promise<T>): Promise<T> {
     this.count += 1;
-    const settle = () => {
-      this.count -= 1;
-      if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
-    };
-    work.then(settle, settle);
+    work.then(this.settleOne, this.settleOne);
     return work;
   }
+
+  // Made once, not per call: `track` runs for every API request and cache write.
+  private readonly settleOne = (): void => {
+    this.count -= 1;
+    if (this.count === 0) for (const wake of this.waiters.splice(0)) wake();
+  };
 
   /** Resolves once no tracked work is left: at once if none is. */
   settled(): Promise<void> {
