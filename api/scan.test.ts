@@ -186,7 +186,15 @@ describe('SQL', () => {
     const count = buildCountSql(scan.filters, 100);
     expect(both.values).toEqual([...page.values, ...count.values]);
     expect(both.values.at(-1)).toBe(101);
-    expect(both.text).toContain(`SELECT counted.total AS matched_total, p.* FROM (SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $${page.values.length + 1} AND p.pattern = $${page.values.length + 2}::text LIMIT $${page.values.length + 3}) matched) counted LEFT JOIN LATERAL (${page.text}) p ON true`);
+    // This filter's count comes from the bucket table (its own bucket counted from the index).
+    const shifted = count.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + page.values.length}`);
+    expect(count.text).toContain('FROM pattern_active_counts c WHERE c.bucket > tf_pattern_count_bucket($3::float8) AND c.pattern = ANY($4::text[])');
+    expect(count.text).toContain("SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $1 AND p.pattern = $2::text AND p.confidence <= (tf_pattern_count_bucket($3::float8) + 1) / 100.0 + 1e-9");
+    expect(both.text).toContain(`SELECT counted.total AS matched_total, p.* FROM (${shifted}) counted LEFT JOIN LATERAL (${page.text}) p ON true`);
+    // Other filters count index entries, up to the cap.
+    const bySector = buildCountSql({ ...scan.filters, sectors: ['technology'] }, 100);
+    expect(bySector.text).toMatch(/^SELECT count\(\*\)::int AS total FROM \(SELECT 1 FROM patterns p WHERE .* LIMIT \$4\) matched$/);
+    expect(bySector.values.at(-1)).toBe(101);
     expect(both.text).toMatch(/\) p ON true ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
     // With no match the page query is skipped (a one-time filter in the matching query).
     expect(page.text).toContain("p.pattern = $2::text AND counted.total > 0 OFFSET 0) p ORDER BY");

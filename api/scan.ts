@@ -283,9 +283,47 @@ export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean;
  */
 export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
   const values: unknown[] = [];
+  const add = (value: unknown) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
   const where = whereClause(filters, values);
-  values.push(cap + 1);
-  return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT $${values.length}) matched`, values };
+  if (!countableFromBuckets(filters)) {
+    return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT ${add(cap + 1)}) matched`, values };
+  }
+  // The buckets above the confidence bound hold only matches; if they already hold more than `cap` the count is
+  // capped, otherwise the bound's own bucket is counted from the index (at most about 1% of active patterns).
+  // The range's upper bound has a little slack for float rounding at the bucket's edge (0.29 * 100 is 28.99…):
+  // the bucket function decides, as it does in the triggers.
+  const bucket = `tf_pattern_count_bucket(${add(filters.confidenceMin)}::float8)`;
+  const scope = [`c.bucket > ${bucket}`];
+  if (filters.tiers.length > 0) scope.push(`c.tier = ANY(${add(filters.tiers)}::text[])`);
+  if (filters.patternTypes.length > 0) scope.push(`c.pattern = ANY(${add(filters.patternTypes)}::text[])`);
+  const capValue = add(cap);
+  const own = `SELECT count(*) FROM (SELECT 1 FROM patterns p WHERE ${where} AND p.confidence <= (${bucket} + 1) / 100.0 + 1e-9 AND tf_pattern_count_bucket(p.confidence) = ${bucket} LIMIT ${add(cap + 1)}) own`;
+  return {
+    text: `SELECT (CASE WHEN above.n > ${capValue} THEN above.n ELSE above.n + (${own}) END)::int AS total FROM (SELECT coalesce(sum(c.n), 0) AS n FROM pattern_active_counts c WHERE ${scope.join(' AND ')}) above`,
+    values,
+  };
+}
+
+/**
+ * Whether a scan's count can come from `pattern_active_counts` (kept by triggers on `patterns`, migration
+ * 1796700000000): active patterns filtered by tier, pattern type and confidence, and nothing else.
+ */
+export function countableFromBuckets(filters: ScanFilters): boolean {
+  return (
+    filters.status === 'active' &&
+    filters.symbols === undefined &&
+    filters.sectors.length === 0 &&
+    filters.definitionVersions === undefined &&
+    filters.rsMin === undefined &&
+    filters.relativeVolumeMin === undefined &&
+    filters.rsiMin === undefined &&
+    filters.rsiMax === undefined &&
+    filters.since === undefined &&
+    filters.until === undefined
+  );
 }
 
 /**

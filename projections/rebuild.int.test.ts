@@ -109,6 +109,11 @@ describe('rebuild', () => {
     await rebuildProjection({ databaseUrl: db.url, brokers: topics.brokers, registryUrl: topics.registryUrl, topicPrefix: topics.prefix, projection: 'patterns', logger });
     expect(await patternTables(pool)).toEqual(afterLive);
     expect(afterLive.events).toEqual(expect.arrayContaining(before.events));
+    // The swapped-in table keeps the API's active counts: its triggers are attached and the counts recomputed.
+    const triggers = await pool.query("SELECT tgname FROM pg_trigger WHERE tgrelid = 'patterns'::regclass AND tgname LIKE 'patterns_counts_%' ORDER BY 1");
+    expect(triggers.rows.map((row: { tgname: string }) => row.tgname)).toEqual(['patterns_counts_delete', 'patterns_counts_insert', 'patterns_counts_truncate', 'patterns_counts_update']);
+    const counted = await pool.query("SELECT (SELECT coalesce(sum(n), 0)::int FROM pattern_active_counts) AS kept, (SELECT count(*)::int FROM patterns WHERE status = 'active') AS active");
+    expect(counted.rows[0].kept).toBe(counted.rows[0].active);
   });
 
   it('rebuilds bars (views recreated) and reference data', async () => {

@@ -51,10 +51,12 @@ function createStatements(projection: DbProjectionName): string[] {
   }
 }
 
-function recreateViews(projection: DbProjectionName): string[] {
+/** What depends on the swapped tables and is made again for the new live ones: views, and the pattern counts' triggers. */
+function recreateDependents(projection: DbProjectionName): string[] {
   switch (projection) {
     case 'patterns':
-      return ['SELECT tf_create_pattern_views()'];
+      // The new live table has no count triggers yet (they were on the old one): attach them and recount.
+      return ['SELECT tf_create_pattern_views()', 'SELECT tf_attach_pattern_counts()'];
     case 'bars':
       return ['SELECT tf_create_bar_views()'];
     case 'reference':
@@ -140,7 +142,7 @@ export async function createRebuildTables(pool: pg.Pool, projection: DbProjectio
 /**
  * The atomic swap: in one transaction, lock the live offsets (the live projector locks them first in each batch)
  * and tables, rename live -> `__old` and `__rebuild` -> live (tables, partitions, indexes), drop the old tables
- * (and the views or continuous aggregates on them), recreate the views, move the offsets, and NOTIFY.
+ * (and the views or continuous aggregates on them), recreate the views (and the pattern counts), move the offsets, and NOTIFY.
  */
 export async function swapRebuilt(pool: pg.Pool, projection: DbProjectionName): Promise<void> {
   const spec = DB_PROJECTIONS[projection];
@@ -160,7 +162,7 @@ export async function swapRebuilt(pool: pg.Pool, projection: DbProjectionName): 
     const timescale = (await client.query<{ on: boolean }>('SELECT tf_timescale_enabled() AS on')).rows[0]?.on === true;
     for (const view of spec.views) await client.query(`DROP ${timescale ? 'MATERIALIZED VIEW' : 'VIEW'} IF EXISTS ${view}`);
     for (const table of spec.tables) await client.query(`DROP TABLE ${table}${OLD_SUFFIX}`);
-    for (const statement of recreateViews(projection)) await client.query(statement);
+    for (const statement of recreateDependents(projection)) await client.query(statement);
     await client.query('DELETE FROM projection_offsets WHERE projection = $1', [projection]);
     await client.query('UPDATE projection_offsets SET projection = $1 WHERE projection = $2', [projection, rebuildName]);
     // Delivered at commit: live projectors re-read their offsets and seek (they may be idle, with no batch to notice it).
