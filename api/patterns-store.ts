@@ -1,5 +1,5 @@
 import type { Queryable } from './universes.js';
-import { buildCountedScanSql, buildScanSql, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
+import { buildCountedScanSql, buildScanSql, countableFromBuckets, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
@@ -67,20 +67,7 @@ export function walkAboveMatches(query: ScanQuery, countCap: number): number {
 /** Active patterns filtered by confidence, at most one tier and at most one pattern type, and nothing else. */
 function onlyConfidenceTierPattern(query: ScanQuery): boolean {
   const f = query.filters;
-  return (
-    f.status === 'active' &&
-    f.tiers.length <= 1 &&
-    f.patternTypes.length <= 1 &&
-    f.symbols === undefined &&
-    f.sectors.length === 0 &&
-    f.definitionVersions === undefined &&
-    f.rsMin === undefined &&
-    f.relativeVolumeMin === undefined &&
-    f.rsiMin === undefined &&
-    f.rsiMax === undefined &&
-    f.since === undefined &&
-    f.until === undefined
-  );
+  return countableFromBuckets(f) && f.tiers.length <= 1 && f.patternTypes.length <= 1;
 }
 
 /**

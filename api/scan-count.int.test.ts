@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { migrate } from '../projections/migrate.js';
+import { ACTIVE_SCAN_FILTERS } from '../projections/testing.js';
 import { buildCountSql, countableFromBuckets, type ScanFilters, type Tier } from './scan.js';
 
 /**
@@ -23,20 +24,7 @@ function seededRandom(seed: number): () => number {
 }
 
 function filtersOf(confidenceMin: number, tiers: Tier[], patternTypes: string[]): ScanFilters {
-  return {
-    patternTypes,
-    symbols: undefined,
-    sectors: [],
-    tiers,
-    status: 'active',
-    confidenceMin,
-    rsMin: undefined,
-    relativeVolumeMin: undefined,
-    rsiMin: undefined,
-    rsiMax: undefined,
-    since: undefined,
-    until: undefined,
-  };
+  return { ...ACTIVE_SCAN_FILTERS, confidenceMin, tiers, patternTypes };
 }
 
 describe('scan counts from pattern_active_counts', () => {
