@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { topicName } from '../platform/index.js';
 import { patternEvents, seededRandom } from '../projections/fixtures.js';
@@ -139,6 +139,9 @@ describe('resume without loss', () => {
     // From the head as it is now: this test's events only.
     const subscription = client.subscribe({ stream: 'patterns', from: 'latest', window: 25 });
     await client.connect();
+    // `connect` resolves once authenticated, when the subscribe frame has only been sent: wait until the gateway has
+    // placed 'latest' (its `subscribed` cursor), or events produced meanwhile may fall before it and never arrive.
+    await vi.waitFor(() => expect(subscription.receivedCursor).toBeDefined(), { timeout: 10_000, interval: 20 });
     const received: WireEvent[] = [];
     const consuming = (async () => {
       for await (const event of subscription) {
