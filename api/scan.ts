@@ -181,6 +181,14 @@ export function scopeSymbols(symbols: readonly string[] | undefined, universeSym
   return normalise(symbols).filter((symbol) => inUniverse.has(symbol));
 }
 
+/** Appends a query parameter to `values` and returns its placeholder (`$1`, `$2`, …). */
+export function parameterAdder(values: unknown[]): (value: unknown) => string {
+  return (value) => {
+    values.push(value);
+    return `$${values.length}`;
+  };
+}
+
 export interface SqlStatement {
   readonly text: string;
   readonly values: unknown[];
@@ -211,10 +219,7 @@ export const SCAN_COLUMNS = [
 ].join(', ');
 
 function whereClause(filters: ScanFilters, values: unknown[]): string {
-  const add = (value: unknown) => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+  const add = parameterAdder(values);
   const conditions: string[] = [];
   // A literal (from a closed enum) so the planner can match the partial scan indexes.
   if (filters.status !== 'all') conditions.push(`p.status = '${filters.status === 'active' ? 'active' : 'expired'}'`);
@@ -251,10 +256,7 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
  */
 export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {}): SqlStatement {
   const values: unknown[] = [];
-  const add = (value: unknown) => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+  const add = parameterAdder(values);
   const where = whereClause(query.filters, values);
   const cursor = query.page.cursor;
   const { orderBy, keyset } = orderAndKeyset(query.page.sortBy, query.page.sortOrder, cursor, add);
@@ -283,10 +285,7 @@ export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean;
  */
 export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
   const values: unknown[] = [];
-  const add = (value: unknown) => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+  const add = parameterAdder(values);
   const where = whereClause(filters, values);
   if (!countableFromBuckets(filters)) {
     return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT ${add(cap + 1)}) matched`, values };

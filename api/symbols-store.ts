@@ -1,3 +1,4 @@
+import { parameterAdder } from './scan.js';
 import type { Queryable } from './universes.js';
 
 /** PostgreSQL reads of reference data and bars (owned by the projections stage). */
@@ -54,10 +55,7 @@ export function likePrefix(text: string): string {
 /** Ticker-prefix matches first, then name-prefix matches, each alphabetical. */
 export async function listSymbols(db: Queryable, search: SymbolSearch): Promise<SymbolView[]> {
   const values: unknown[] = [];
-  const add = (value: unknown) => {
-    values.push(value);
-    return `$${values.length}`;
-  };
+  const add = parameterAdder(values);
   const conditions: string[] = [];
   let order = 'ticker';
   if (search.search !== undefined) {

@@ -47,9 +47,7 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
     for (const event of wanted) {
       if (stopped.has(event.partition)) continue;
       if (deliveries.length >= credits) {
-        stopped.add(event.partition);
-        next.set(event.partition, event.offset);
-        scanned -= unscannedFrom(reads, event);
+        scanned -= stopPartitionAt(event, reads, stopped, next);
         continue;
       }
       deliveries.push({ event, folded: 1 });
@@ -68,9 +66,7 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
       latest.delete(slot);
       latest.set(slot, { event, folded: held.folded + 1 });
     } else if (latest.size >= credits) {
-      stopped.add(event.partition);
-      next.set(event.partition, event.offset);
-      scanned -= unscannedFrom(reads, event);
+      scanned -= stopPartitionAt(event, reads, stopped, next);
     } else {
       latest.set(slot, { event, folded: 1 });
     }
@@ -78,8 +74,13 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
   return { deliveries: [...latest.values()], next, scanned };
 }
 
-/** What a partition stopped at `event` did not examine: from its stop to the end of its read. */
-function unscannedFrom(reads: ReadonlyMap<number, PartitionRead>, event: LogEvent): number {
+/**
+ * Stops `event`'s partition there (its next offset is the event's), and returns how many records of its read it
+ * did not examine: from the stop to the end of the read. A module function, not a closure made per batch.
+ */
+function stopPartitionAt(event: LogEvent, reads: ReadonlyMap<number, PartitionRead>, stopped: Set<number>, next: Map<number, number>): number {
+  stopped.add(event.partition);
+  next.set(event.partition, event.offset);
   let count = 0;
   for (const other of reads.get(event.partition)!.events) if (other.offset >= event.offset) count += 1;
   return count;
