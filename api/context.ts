@@ -5,6 +5,7 @@ import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';
+import type { Queryable } from './universes.js';
 import { HttpProblem } from './problem.js';
 
 /** Per-request values set by the middleware. */
@@ -27,6 +28,8 @@ export interface ProjectionLag {
 /** Everything createApp needs; servers are injected, so tests pass their own (isolated) ones. */
 export interface ApiDependencies {
   readonly db: pg.Pool;
+  /** Where scans filtered by confidence, one tier and one pattern type at most run, as prepared statements (preparedScans); absent: on `db`. */
+  readonly scanDb?: Queryable | undefined;
   /** Absent: no cache and in-memory rate limits. A disconnected client degrades the same way at run time. */
   readonly redis?: Redis | undefined;
   readonly tokens: TokenService;

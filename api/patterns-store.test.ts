@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, readInOrder, walkAboveMatches } from './patterns-store.js';
+import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, preparedScans, readInOrder, scanPatterns, walkAboveMatches } from './patterns-store.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
@@ -78,5 +78,47 @@ describe('filterFirstFor', () => {
       expect(readInOrder(query(overrides))).toBe(false);
       expect(filterFirstFor(query(overrides), 500, 10_000)).toBe(true);
     }
+  });
+});
+
+/** A reader that records each statement and answers with a count above the cap and no row. */
+function recordingReader() {
+  const texts: string[] = [];
+  return {
+    texts,
+    query: <Row extends object>(text: string) => {
+      texts.push(text);
+      return Promise.resolve({ rows: [{ matched_total: 10_001, pattern_id: null }] as unknown as Row[], rowCount: 1 });
+    },
+  };
+}
+
+describe('scanPatterns with a prepared reader', () => {
+  it('sends scans of confidence, one tier and one pattern type at most to it, and every other scan to the pool', async () => {
+    const valueIndependent: Partial<ScanParameters>[] = [{}, { timeframe: 'daily' }, { pattern_types: ['doji'] }, { pattern_types: ['doji'], timeframe: 'combo', sort_by: 'rs' }, { sort_by: 'symbol', sort_order: 'asc' }];
+    const others: Partial<ScanParameters>[] = [{ pattern_types: ['doji', 'hammer'] }, { symbols: ['AAPL'] }, { sectors: ['energy'] }, { rs_min: 1 }, { rsi_range: '30,' }, { since: '2026-01-01T00:00:00Z' }, { status: 'all' }];
+    for (const [overrides, prepared] of [...valueIndependent.map((o) => [o, true] as const), ...others.map((o) => [o, false] as const)]) {
+      const db = recordingReader();
+      const statements = recordingReader();
+      await scanPatterns(db, query(overrides), 10_000, statements);
+      expect({ overrides, prepared: statements.texts.length, pool: db.texts.length }).toEqual({ overrides, prepared: prepared ? 1 : 0, pool: prepared ? 0 : 1 });
+    }
+  });
+
+  it('names each statement after its text', async () => {
+    const calls: { name: string; text: string; values: unknown[] }[] = [];
+    const reader = preparedScans({
+      query: (config) => {
+        calls.push(config);
+        return Promise.resolve({ rows: [], rowCount: 0 });
+      },
+    });
+    await reader.query('SELECT 1 WHERE $1', [1]);
+    await reader.query('SELECT 1 WHERE $1', [2]);
+    await reader.query('SELECT 2 WHERE $1', [1]);
+    expect(calls.map((call) => call.values)).toEqual([[1], [2], [1]]);
+    expect(calls[0]!.name).toMatch(/^tf_scan_[\w-]{22}$/);
+    expect(calls[1]!.name).toBe(calls[0]!.name);
+    expect(calls[2]!.name).not.toBe(calls[0]!.name);
   });
 });
