@@ -15,8 +15,8 @@ import { redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
-import { preparedScans } from './patterns-store.js';
-import { createScanPool, startApi } from './server.js';
+import { createPreparedPool, preparedStatements } from './prepared.js';
+import { startApi } from './server.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
 const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? addFormatsModule) as FormatsPlugin;
@@ -29,8 +29,8 @@ const keys = redisKeys(prefix);
 
 let database: TestDatabase;
 let pool: pg.Pool;
-/** The API's pool of prepared scans (as startApi makes it), so the scan routes run as in production. */
-let scanPool: pg.Pool;
+/** The API's pool of prepared statements (as startApi makes it), so the routes run as in production. */
+let preparedPool: pg.Pool;
 let redis: Redis;
 let app: ReturnType<typeof createApp>;
 let validators: { template: string; pattern: RegExp; method: string; status: string; validate: ValidateFunction | undefined }[] = [];
@@ -121,7 +121,7 @@ function apiConfig(overrides: Record<string, string> = {}) {
 function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void; scanCountCap?: number } = {}) {
   return createApp({
     db: pool,
-    scanDb: preparedScans(scanPool),
+    preparedDb: preparedStatements(preparedPool),
     redis: 'redis' in options ? options.redis : redis,
     tokens: new TokenService(loadAuthConfig({}), () => clock.now),
     config: apiConfig(options.config),
@@ -189,7 +189,7 @@ beforeAll(async () => {
   database = await createTestDatabase('api');
   await migrate(database.url);
   pool = new pg.Pool({ connectionString: database.url, max: 8 });
-  scanPool = createScanPool(database.url, apiConfig())!;
+  preparedPool = createPreparedPool(database.url, apiConfig())!;
   // An idle client ended by the server (a restart by another test on the shared stack) must not crash the run.
   pool.on('error', () => undefined);
   await seed(pool);
@@ -226,7 +226,7 @@ afterAll(async () => {
     if (leftovers.length > 0) await redis.del(...leftovers);
     redis.disconnect();
   }
-  await scanPool?.end();
+  await preparedPool?.end();
   await pool?.end();
   await database?.drop();
 });

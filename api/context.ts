@@ -28,8 +28,8 @@ export interface ProjectionLag {
 /** Everything createApp needs; servers are injected, so tests pass their own (isolated) ones. */
 export interface ApiDependencies {
   readonly db: pg.Pool;
-  /** Where scans filtered by confidence, one tier and one pattern type at most run, as prepared statements (preparedScans); absent: on `db`. */
-  readonly scanDb?: Queryable | undefined;
+  /** Where reads whose plan their shape fixes run, as prepared statements (prepared.ts); absent: on `db`. */
+  readonly preparedDb?: Queryable | undefined;
   /** Absent: no cache and in-memory rate limits. A disconnected client degrades the same way at run time. */
   readonly redis?: Redis | undefined;
   readonly tokens: TokenService;

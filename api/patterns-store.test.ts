@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, preparedScans, readInOrder, scanPatterns, walkAboveMatches } from './patterns-store.js';
+import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, readInOrder, scanPatterns, walkAboveMatches } from './patterns-store.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
@@ -103,22 +103,5 @@ describe('scanPatterns with a prepared reader', () => {
       await scanPatterns(db, query(overrides), 10_000, statements);
       expect({ overrides, prepared: statements.texts.length, pool: db.texts.length }).toEqual({ overrides, prepared: prepared ? 1 : 0, pool: prepared ? 0 : 1 });
     }
-  });
-
-  it('names each statement after its text', async () => {
-    const calls: { name: string; text: string; values: unknown[] }[] = [];
-    const reader = preparedScans({
-      query: (config) => {
-        calls.push(config);
-        return Promise.resolve({ rows: [], rowCount: 0 });
-      },
-    });
-    await reader.query('SELECT 1 WHERE $1', [1]);
-    await reader.query('SELECT 1 WHERE $1', [2]);
-    await reader.query('SELECT 2 WHERE $1', [1]);
-    expect(calls.map((call) => call.values)).toEqual([[1], [2], [1]]);
-    expect(calls[0]!.name).toMatch(/^tf_scan_[\w-]{22}$/);
-    expect(calls[1]!.name).toBe(calls[0]!.name);
-    expect(calls[2]!.name).not.toBe(calls[0]!.name);
   });
 });

@@ -1,5 +1,5 @@
 import type { Queryable } from './universes.js';
-import { buildCountedScanSql, buildScanSql, countableFromBuckets, patternView, SCAN_COLUMNS, shortHash, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
+import { buildCountedScanSql, buildScanSql, countableFromBuckets, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
@@ -93,7 +93,7 @@ export function readInOrder(query: ScanQuery): boolean {
  * where the plan does not depend on the count, and where it does for the plan of many matches (an index walk run
  * only if the count says so); a scan with few matches then sends its gather as a second statement.
  *
- * `prepared` (see preparedScans) runs the statements of scans filtered by confidence, at most one tier and at most
+ * `prepared` (see prepared.ts) runs the statements of scans filtered by confidence, at most one tier and at most
  * one pattern type, and nothing else: the statement's shape fixes their plan, whatever the values, so each
  * connection plans a shape once. Not a list of pattern types: how many of them the list names decides between the
  * pattern index and the confidence index (two of ten, all tiers, confidence >= 0.5: 38 ms planned without the
@@ -143,21 +143,6 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
     totalCapped: counted > countCap,
     leadingSymbols: cursor === undefined && pageNumber > MAX_TRACKED_PAGE ? undefined : [...new Set(all.slice(0, leading).map((row) => row.symbol))].sort(),
     dbMs: performance.now() - started,
-  };
-}
-
-/**
- * A Queryable that runs each statement as a named (prepared) statement, named after its text: pg parses it once
- * per connection, and PostgreSQL keeps its plan. For a pool whose sessions plan generically
- * (`plan_cache_mode = force_generic_plan`): left to choose, PostgreSQL compares a generic plan's estimate against
- * custom plans made for each value, and a scan's generic estimate (confidence and LIMIT unknown) is far above, so it
- * would plan every execution anyway. Planning a scan cost more than executing it: 0.8-1.2 ms against 0.35-0.8 ms
- * on 10M rows (bench/RESULTS.md, API, seventh session).
- */
-export function preparedScans(pool: { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: object[]; rowCount: number | null }> }): Queryable {
-  return {
-    query: <Row extends object>(text: string, values: unknown[] = []) =>
-      pool.query({ name: `tf_scan_${shortHash(text)}`, text, values }) as Promise<{ rows: Row[]; rowCount: number | null }>,
   };
 }
 

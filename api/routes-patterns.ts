@@ -146,7 +146,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     // scans may also be served a bounded time stale (API_CACHE_MAX_STALE_MS) while one refresh runs behind.
     const maxStaleMs = scope.kind === 'patterns' ? deps.config.API_CACHE_MAX_STALE_MS : 0;
     const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
-    const load = () => scanPatterns(deps.db, query, services.scanCountCap, deps.scanDb);
+    const load = () => scanPatterns(deps.db, query, services.scanCountCap, deps.preparedDb);
     const keys = deps.readModelKeys;
     // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives).
     const horizonMs = () => services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;

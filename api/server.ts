@@ -16,9 +16,9 @@ import {
 import { subscribeToNotices } from '../projections/notifier.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
 import { createApp } from './app.js';
-import { loadApiConfig, type ApiConfig } from './config.js';
+import { loadApiConfig } from './config.js';
 import type { ProjectionLag, ApiDependencies } from './context.js';
-import { preparedScans } from './patterns-store.js';
+import { createPreparedPool, preparedStatements } from './prepared.js';
 import type { Queryable } from './universes.js';
 
 export interface StartApiOptions {
@@ -53,21 +53,6 @@ export async function measureProjectionLag(db: Queryable, admin: Admin): Promise
   return { records, partitions: rows.length };
 }
 
-/**
- * The pool of the scans run as prepared statements (preparedScans), or none when API_SCAN_PREPARED_POOL is 0. Its
- * sessions plan prepared statements generically, once. No JIT: a generic plan's estimates do not know the LIMIT,
- * and code compiled for such an estimate cost tens of ms per scan.
- */
-export function createScanPool(databaseUrl: string, config: ApiConfig): pg.Pool | undefined {
-  if (config.API_SCAN_PREPARED_POOL <= 0) return undefined;
-  return new pg.Pool({
-    connectionString: databaseUrl,
-    max: config.API_SCAN_PREPARED_POOL,
-    statement_timeout: config.API_STATEMENT_TIMEOUT_MS,
-    options: '-c plan_cache_mode=force_generic_plan -c jit=off',
-  });
-}
-
 /** Starts the REST API on its port (which also serves /health, /ready, /metrics). */
 export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle> {
   const source = options.env ?? process.env;
@@ -78,8 +63,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
   const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
   db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
-  const scanPool = createScanPool(platform.DATABASE_URL, config);
-  scanPool?.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
+  const preparedPool = createPreparedPool(platform.DATABASE_URL, config);
+  preparedPool?.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
   // Fail fast while Redis is away (no offline queue): requests fall back to PostgreSQL instead of waiting.
   const redis = new Redis(platform.REDIS_URL, {
     enableOfflineQueue: false,
@@ -118,7 +103,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const inFlight = new InFlight();
   const app = createApp({
     db,
-    scanDb: scanPool ? preparedScans(scanPool) : undefined,
+    preparedDb: preparedPool ? preparedStatements(preparedPool) : undefined,
     redis,
     tokens: TokenService.fromEnv(source),
     config,
@@ -150,7 +135,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
         await inFlight.settled();
-        await Promise.allSettled([subscriber.quit(), redis.quit(), db.end(), scanPool?.end(), kafkaAdmin?.disconnect()]);
+        await Promise.allSettled([subscriber.quit(), redis.quit(), db.end(), preparedPool?.end(), kafkaAdmin?.disconnect()]);
         logger.info('api stopped');
       })()),
   };

@@ -4,14 +4,14 @@ import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { migrate } from '../projections/migrate.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
 import { loadApiConfig } from './config.js';
-import { preparedScans, scanPatterns } from './patterns-store.js';
+import { scanPatterns } from './patterns-store.js';
+import { createPreparedPool, preparedStatements } from './prepared.js';
 import { normaliseScanQuery, pageOf, type ScanParameters } from './scan.js';
-import { createScanPool } from './server.js';
 
 /**
- * Scans run as prepared statements with generic plans (the API's scan pool) against the same scans run unprepared,
- * on real PostgreSQL: the same pages, totals and cursors for every shape they take, and still right after a rebuild
- * swapped the table under the statements.
+ * Scans run as prepared statements with generic plans (the API's prepared pool) against the same scans run
+ * unprepared, on real PostgreSQL: the same pages, totals and cursors for every shape they take, and still right
+ * after a rebuild swapped the table under the statements.
  */
 
 const TIERS = ['INTRADAY', 'DAILY', 'COMBO'];
@@ -67,25 +67,25 @@ async function insertPatterns(db: pg.Pool, table: string, count: number, seed: n
 describe('scans as prepared statements with generic plans', () => {
   let database: TestDatabase;
   let db: pg.Pool;
-  let scanPool: pg.Pool;
+  let preparedPool: pg.Pool;
 
   beforeAll(async () => {
     database = await createTestDatabase('scan_prepared');
     await migrate(database.url);
     db = new pg.Pool({ connectionString: database.url, max: 2 });
-    scanPool = createScanPool(database.url, loadApiConfig({ API_SCAN_PREPARED_POOL: '1' }))!;
+    preparedPool = createPreparedPool(database.url, loadApiConfig({ API_PREPARED_POOL: '1' }))!;
     await insertPatterns(db, 'patterns', 1500, 1);
     await db.query('ANALYZE patterns');
   });
   afterAll(async () => {
-    await scanPool?.end();
+    await preparedPool?.end();
     await db?.end();
     await database?.drop();
   });
 
   /** Every page of a scan through its keyset cursor, unprepared and prepared; they must be equal. */
   async function walk(overrides: Partial<ScanParameters>): Promise<{ unprepared: unknown[]; prepared: unknown[] }> {
-    const prepared = preparedScans(scanPool);
+    const prepared = preparedStatements(preparedPool);
     const pages = { unprepared: [] as unknown[], prepared: [] as unknown[] };
     for (const [kind, reader] of [['unprepared', undefined], ['prepared', prepared]] as const) {
       let query = normaliseScanQuery({ ...defaults, ...overrides }, undefined);
@@ -104,9 +104,9 @@ describe('scans as prepared statements with generic plans', () => {
   }
 
   it('plans its sessions generically, without JIT', async () => {
-    const { rows } = await scanPool.query<{ mode: string; jit: string }>("SELECT current_setting('plan_cache_mode') AS mode, current_setting('jit') AS jit");
+    const { rows } = await preparedPool.query<{ mode: string; jit: string }>("SELECT current_setting('plan_cache_mode') AS mode, current_setting('jit') AS jit");
     expect(rows[0]).toEqual({ mode: 'force_generic_plan', jit: 'off' });
-    expect(createScanPool(database.url, loadApiConfig({ API_SCAN_PREPARED_POOL: '0' }))).toBeUndefined();
+    expect(createPreparedPool(database.url, loadApiConfig({ API_PREPARED_POOL: '0' }))).toBeUndefined();
   });
 
   it('gives the same pages, totals and cursors as unprepared scans, for every shape and bound', async () => {
@@ -126,14 +126,14 @@ describe('scans as prepared statements with generic plans', () => {
       expect({ shape, pages: prepared }).toEqual({ shape, pages: unprepared });
     }
     // Each shape was parsed and planned once on the pool's one connection, not once per scan.
-    const { rows } = await scanPool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'tf\\_scan\\_%'");
+    const { rows } = await preparedPool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'tf\\_stmt\\_%'");
     expect(rows[0]!.n).toBeGreaterThan(10);
     expect(rows[0]!.n).toBeLessThan(shapes.length * 4);
   });
 
   it('reads the new table after a rebuild swapped it under the prepared statements', async () => {
     const query = normaliseScanQuery({ ...defaults, timeframe: 'daily', sort_by: 'volume' }, undefined);
-    const prepared = preparedScans(scanPool);
+    const prepared = preparedStatements(preparedPool);
     const before = await scanPatterns(db, query, COUNT_CAP, prepared);
     expect(before.rows.length).toBeGreaterThan(0);
 
