@@ -56,7 +56,7 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     const { symbol } = c.req.valid('param');
     const key = symbolCacheKey(cachePrefix, symbol, 'detail');
     const started = performance.now();
-    const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol)) ?? null, { refreshAhead: true });
+    const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol, services.now())) ?? null, { refreshAhead: true });
     if (read.value === null) throw new HttpProblem(404, `no symbol ${symbol}`);
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
