@@ -378,7 +378,12 @@ const suite: BenchSuite = {
       let next = 0;
       const popular = zipf(tickers.slice(0, 200));
       if (phases.has('symbols')) {
-        results.push(...figures('symbol read uncached', await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`), 'details + fundamentals + last bar, first touch'));
+        // Warm the pool (its connections open as load needs them), so the probe sees every backend; still first touches.
+        await load(baseUrl, 1, connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
+        const cpu = cpuProbe(server.pid!, db, redis);
+        await cpu.start();
+        const firstTouch = await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
+        results.push(...figures('symbol read uncached', firstTouch, 'details + fundamentals + last bar, first touch'), ...cpu.figures('symbol read uncached', firstTouch.requests));
         results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
       }
       if (!phases.has('mix')) return results;
