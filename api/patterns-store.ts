@@ -101,7 +101,7 @@ export function readInOrder(query: ScanQuery): boolean {
  */
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number, prepared?: Queryable): Promise<ScanResult> {
   const started = performance.now();
-  if (prepared !== undefined && onlyConfidenceTierPattern(query)) db = prepared;
+  const reader = prepared !== undefined && onlyConfidenceTierPattern(query) ? prepared : db;
   const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, leadingSymbols: [], dbMs: performance.now() - started });
   if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return empty(0);
   const { page: pageNumber, perPage, cursor } = query.page;
@@ -114,7 +114,7 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
     // The plan is the same whatever the count (an in-order index walk or a bounded gather, both cheap with no
     // match): count and page in one statement, one round trip.
     const both = buildCountedScanSql(fetched, countCap, { filterFirst: filterFirstIfMany, lateLookup: true });
-    const result = await db.query<PatternRow & { matched_total: number }>(both.text, both.values);
+    const result = await reader.query<PatternRow & { matched_total: number }>(both.text, both.values);
     counted = Number(result.rows[0]?.matched_total ?? 0);
     pageRows = result.rows.filter((row) => row.pattern_id !== null);
   } else {
@@ -123,14 +123,14 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
     // then, in one round trip; with fewer matches the gather follows as a second statement.
     const walkAbove = walkAboveMatches(query, countCap);
     const both = buildCountedScanSql(fetched, countCap, { filterFirst: false, lateLookup: true, onlyIf: `counted.total > ${walkAbove}` });
-    const result = await db.query<PatternRow & { matched_total: number }>(both.text, both.values);
+    const result = await reader.query<PatternRow & { matched_total: number }>(both.text, both.values);
     counted = Number(result.rows[0]?.matched_total ?? 0);
     if (counted === 0) return empty(0);
     if (counted > walkAbove) {
       pageRows = result.rows.filter((row) => row.pattern_id !== null);
     } else {
       const page = buildScanSql(fetched, { filterFirst: filterFirstFor(query, counted, countCap), lateLookup: true });
-      pageRows = (await db.query<PatternRow>(page.text, page.values)).rows;
+      pageRows = (await reader.query<PatternRow>(page.text, page.values)).rows;
     }
   }
   if (counted === 0) return empty(0);
