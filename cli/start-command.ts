@@ -12,7 +12,7 @@ import { SessionCalendar } from '../processors/index.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
 import { describeTopics } from './describe-topics.js';
 import { demoApiKey } from './demo-access.js';
-import { LocalStack } from '../stack/local-stack.js';
+import { LocalStack, waitUntil } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';
 import { Supervisor, type StageSpec } from './supervisor.js';
 
@@ -150,7 +150,11 @@ export function registerStartCommand(program: Command): void {
       say('Ctrl-C stops everything');
       supervisor.showStatus(2000, processorLag);
       demoApiKey(`http://127.0.0.1:${ports.api}`, join(repoRoot, '.tickflow', `demo-${createHash('sha256').update(loadPlatformConfig().DATABASE_URL).digest('hex').slice(0, 12)}.json`))
-        .then((key) => say(`live page (signed in as the local demo user): http://127.0.0.1:${ports.gateway}/#apiKey=${key}`))
+        .then(async (key) => {
+          // The API can be up before the gateway: a link shown then would be refused for a moment.
+          await waitUntil('the gateway', async () => (await fetch(`http://127.0.0.1:${ports.gateway}/health`)).ok, 120_000);
+          say(`live page (signed in as the local demo user): http://127.0.0.1:${ports.gateway}/#apiKey=${key}`);
+        })
         .catch((error: unknown) => say(`no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`));
       let stopping = false;
       const stop = async (signal: string) => {
