@@ -14,7 +14,7 @@ export const loadApiConfig = defineEnv('api', {
   API_REDIS_COMMAND_TIMEOUT_MS: env.int('A Redis command slower than this fails, and the request is served from PostgreSQL', 500),
   API_CACHE_MAX_STALE_MS: env.int('Broad scans (not limited to a few symbols) may be served this stale while one refresh runs behind; 0 = always exact', 1000),
   API_PREPARED_POOL: env.int(
-    'Connections of a second PostgreSQL pool for scans filtered by confidence and at most one tier and one pattern type, run as prepared statements planned once per connection; 0 runs them unprepared on the main pool',
+    'Connections of a second PostgreSQL pool for scans filtered by confidence and at most one tier and one pattern type, run as prepared statements planned once per connection; 0 runs them unprepared on the main pool (also the setting behind a pooler in transaction mode, such as PgBouncer)',
     10,
   ),
   API_SCAN_COUNT_CAP: env.int('A scan counts matching rows up to this many; beyond it `total` is a lower bound and `total_capped` is true', 10_000),
