@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { migrate } from '../projections/migrate.js';
+import { seededRandom } from '../projections/fixtures.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
 import { loadApiConfig } from './config.js';
 import { scanPatterns } from './patterns-store.js';
@@ -17,14 +18,6 @@ import { normaliseScanQuery, pageOf, type ScanParameters } from './scan.js';
 const TIERS = ['INTRADAY', 'DAILY', 'COMBO'];
 const PATTERNS = ['doji', 'hammer', 'volume_spike', 'breakout_25'];
 const COUNT_CAP = 150;
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 20 };
 

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { migrate } from '../projections/migrate.js';
 import { ACTIVE_SCAN_FILTERS } from '../projections/testing.js';
+import { seededRandom } from '../projections/fixtures.js';
 import { buildCountSql, countableFromBuckets, type ScanFilters, type Tier } from './scan.js';
 
 /**
@@ -14,14 +15,6 @@ import { buildCountSql, countableFromBuckets, type ScanFilters, type Tier } from
 const TIERS: Tier[] = ['INTRADAY', 'DAILY', 'COMBO'];
 const PATTERNS = ['doji', 'hammer', 'volume_spike'];
 const EDGES = [0, 0.01, 0.07, 0.28, 0.29, 0.285, 0.5, 0.57, 0.58, 0.59, 0.7, 0.99, 1];
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 function filtersOf(confidenceMin: number, tiers: Tier[], patternTypes: string[]): ScanFilters {
   return { ...ACTIVE_SCAN_FILTERS, confidenceMin, tiers, patternTypes };
