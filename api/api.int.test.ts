@@ -192,6 +192,7 @@ beforeAll(async () => {
   preparedPool = createPreparedPool(database.url, apiConfig())!;
   // An idle client ended by the server (a restart by another test on the shared stack) must not crash the run.
   pool.on('error', () => undefined);
+  preparedPool.on('error', () => undefined);
   await seed(pool);
   redis = new Redis(platform.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   await redis.ping();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { loadPlatformConfig } from '../platform/index.js';
 
@@ -14,19 +15,38 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
   const name = `tickflow_test_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new URL(base);
   admin.pathname = '/postgres';
-  const run = async (sql: string) => {
+  const withAdmin = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: admin.toString() });
     await client.connect();
     try {
-      await client.query(sql);
+      return await work(client);
     } finally {
       await client.end();
     }
   };
-  await run(`CREATE DATABASE "${name}"`);
+  await withAdmin((client) => client.query(`CREATE DATABASE "${name}"`));
   const url = new URL(base);
   url.pathname = `/${name}`;
-  return { name, url: url.toString(), drop: () => run(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
+  return { name, url: url.toString(), drop: () => withAdmin((client) => dropWhenClosed(client, name)) };
+}
+
+/** How long a drop waits for the database's sessions to close on their own before it terminates them. */
+const DROP_GRACE_MS = 10_000;
+
+/**
+ * Drops a database once its sessions have closed. A pool's `end()` resolves before the server has closed its
+ * backends; terminating one still closing makes its client emit 'error' after the test let go of it, which a
+ * pool without an error listener turns into an uncaught exception (CI failed api.int.test.ts that way).
+ * Sessions still open after the grace (a test that leaked a client) are terminated by FORCE.
+ */
+async function dropWhenClosed(client: pg.Client, name: string): Promise<void> {
+  const deadline = Date.now() + DROP_GRACE_MS;
+  for (;;) {
+    const { rows } = await client.query<{ open: number }>('SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1', [name]);
+    if (rows[0]!.open === 0 || Date.now() >= deadline) break;
+    await delay(20);
+  }
+  await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
 
 /** A Redis key prefix no other test uses. */
