@@ -24,8 +24,8 @@ class InjectedCrash extends Error {
 }
 
 /**
- * A one-connection pool for the test's own reads. `end()` resolves before the server has closed the backend, so
- * the `DROP DATABASE ... WITH (FORCE)` of the cleanup can still terminate it: that late error is expected.
+ * A one-connection pool for the test's own reads. `end()` resolves before the server has closed the backend; the
+ * cleanup's drop waits for it, but past its grace `DROP DATABASE ... WITH (FORCE)` terminates it: that late error is expected.
  */
 function testPool(url: string): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max: 1 });

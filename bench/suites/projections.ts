@@ -26,7 +26,7 @@ async function endToEnd(topicKey: 'patterns' | 'minuteAggregates', projection: '
   const topics = await createTopicsRetrying('benchproj', DB_PROJECTIONS[projection].topics);
   const db = await createTestDatabase('bench_projections_e2e');
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-  // end() resolves before the server closed the backend; the DROP ... WITH (FORCE) below may terminate it late.
+  // end() resolves before the server closed the backend; past the drop's grace, its FORCE may terminate it late.
   pool.on('error', () => {});
   try {
     await migrate(db.url);
