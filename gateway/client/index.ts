@@ -4,7 +4,7 @@
  * resumes every subscription from its cursor, drops events it has already delivered (by partition and
  * offset), and paces the server with credits: the server never sends more than the iterator can hold.
  */
-import type { ClientFrame, ServerFrame, StartPosition, StreamName, SubscriptionFilter, WireEvent, ResumeReport } from './protocol.js';
+import type { ClientFrame, ServerFrame, SnapshotItem, StartPosition, StreamName, SubscriptionFilter, WireEvent, ResumeReport } from './protocol.js';
 
 export type * from './protocol.js';
 
@@ -51,6 +51,12 @@ export interface SubscribeOptions {
    */
   readonly onUnrecoverable?: 'fail' | 'oldest' | 'snapshot';
   readonly onResumed?: (report: ResumeReport) => void;
+  /**
+   * Called with each snapshot (`from: 'snapshot'`, or `onUnrecoverable: 'snapshot'`): the current state, one
+   * item per active pattern or per symbol. Snapshot items are states, not events: the iterator yields only the
+   * events after the snapshot. The latest snapshot is also kept in `Subscription.snapshot`.
+   */
+  readonly onSnapshot?: (items: SnapshotItem[], source: 'redis' | 'kafka') => void;
 }
 
 export class UnrecoverableError extends Error {
@@ -88,6 +94,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
   receivedCursor: string | undefined;
   duplicatesDropped = 0;
   lastReport: ResumeReport | undefined;
+  /** The items of the latest snapshot received. */
+  snapshot: SnapshotItem[] | undefined;
   private readonly buffer: Buffered[] = [];
   private readonly lastOffset = new Map<number, number>();
   private waiter: { resolve: (result: IteratorResult<WireEvent>) => void; reject: (error: Error) => void } | undefined;
@@ -171,10 +179,19 @@ export class Subscription implements AsyncIterable<WireEvent> {
         else if (this.buffer.length === 0) this.cursor = frame.cursor;
         return;
       }
-      case 'snapshot':
+      case 'snapshot': {
+        // The snapshot covers everything before its cursor: events still buffered from before it are superseded,
+        // and their credits are given back.
+        const superseded = this.buffer.length;
+        this.buffer.length = 0;
+        this.lastOffset.clear();
+        if (superseded > 0) this.client.sendFrame({ type: 'credit', id: this.id, n: superseded });
         this.receivedCursor = frame.cursor;
-        for (const item of frame.items) this.push({ event: item });
+        this.cursor = frame.cursor;
+        this.snapshot = frame.items;
+        this.options.onSnapshot?.(frame.items, frame.source);
         return;
+      }
       case 'resumed':
         this.lastReport = frame.report;
         this.options.onResumed?.(frame.report);

@@ -47,6 +47,19 @@ export interface WireEvent<T = Record<string, unknown>> {
   folded?: number;
 }
 
+/**
+ * One item of a snapshot: the current state of one thing the subscription covers, not a log record (no
+ * partition or offset). Patterns: one item per active pattern, `data` its PatternState; bars: one item per
+ * symbol, `data` its bar snapshot (gateway/asyncapi.yaml documents both).
+ */
+export interface SnapshotItem<T = Record<string, unknown>> {
+  /** The symbol. */
+  key: string;
+  /** Patterns: when the pattern was detected; bars: the start of the latest bar (ms). */
+  ts: number;
+  data: T;
+}
+
 export type PartitionRange = Record<string, [number, number]>;
 
 export interface ResumeReport {
@@ -88,13 +101,16 @@ export type ServerFrame =
       id: string;
       stream: StreamName;
       cursor: string;
-      /** Records between the start position and the head of the log when the subscription started. */
+      /**
+       * Offsets between the start position and the head of the log when the subscription started: an upper bound
+       * on the events to come before `resumed` (it counts transaction markers and records the filter drops too).
+       */
       backlog: number;
       conflate: boolean;
     }
   | { type: 'events'; id: string; cursor: string; events: WireEvent[] }
   | { type: 'resumed'; id: string; cursor: string; report: ResumeReport }
-  | { type: 'snapshot'; id: string; cursor: string; source: 'redis' | 'kafka'; items: WireEvent[] }
+  | { type: 'snapshot'; id: string; cursor: string; source: 'redis' | 'kafka'; items: SnapshotItem[] }
   | {
       type: 'unrecoverable';
       id: string;
@@ -112,7 +128,12 @@ export type ServerFrame =
   | { type: 'error'; code: ErrorCode; message: string; id?: string; path?: string };
 
 export interface Limits {
+  /** The largest frame a client may send (bytes). */
   maxFrameBytes: number;
+  /** The most events one `events` frame carries (server frames are bounded by count, not bytes). */
+  maxEventsPerFrame: number;
+  /** The most items one `snapshot` frame carries. */
+  maxSnapshotItems: number;
   maxSubscriptions: number;
   maxSymbolsPerSubscription: number;
   maxCredits: number;
