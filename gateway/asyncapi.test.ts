@@ -9,10 +9,10 @@ const text = readFileSync(new URL('./asyncapi.yaml', import.meta.url), 'utf8');
 const SERVER_FRAME_TYPES = ['welcome', 'authenticated', 'subscribed', 'events', 'resumed', 'snapshot', 'unrecoverable', 'seeked', 'unsubscribed', 'heartbeat', 'pong', 'error'];
 
 describe('asyncapi.yaml', () => {
-  it('is a valid AsyncAPI 3 document', async () => {
+  it('is a valid AsyncAPI 3.1 document', async () => {
     const { document, diagnostics } = await new Parser().parse(text);
     expect(diagnostics.filter((diagnostic) => diagnostic.severity === 0).map((diagnostic) => diagnostic.message)).toEqual([]);
-    expect(document?.version()).toBe('3.0.0');
+    expect(document?.version()).toBe('3.1.0');
     const names = document!.allMessages().all().map((message) => message.name());
     expect(names.sort()).toEqual([...CLIENT_FRAME_TYPES, ...SERVER_FRAME_TYPES].sort());
   });

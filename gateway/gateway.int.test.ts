@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST_COPY_HEADER, topicName } from '../platform/index.js';
 import { minuteBars, patternEvents } from '../projections/fixtures.js';
+import { patternState } from '../projections/redis-model.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GatewayHandle } from './index.js';
@@ -186,13 +187,25 @@ describe('delivery', () => {
     expect(client.events('k').slice(all.length + 2 * after.length).every((event) => event.p === 0)).toBe(true);
   });
 
-  it('sends a snapshot of the latest value per symbol, then continues live from its cursor', async () => {
+  it('sends a snapshot from memory: one state per active pattern, then resumed at the head', async () => {
     const client = await connect();
     client.send({ type: 'subscribe', id: 'snap', stream: 'patterns', from: 'snapshot', filter: { symbols: ['AAPL', 'MSFT'] } });
+    const subscribed = await client.next<Frame<'subscribed'>>((frame) => frame.type === 'subscribed');
     const snapshot = await client.next<Frame<'snapshot'>>((frame) => frame.type === 'snapshot');
+    expect(snapshot).toMatchObject({ source: 'kafka', cursor: subscribed.cursor });
+    // The rings hold the newest records only (8 per partition here): the states are those their records end in.
+    const last = new Map<string, (typeof PATTERNS)[number]>();
+    for (const value of PATTERNS) last.set(value.patternId, value);
     expect(snapshot.items.length).toBeGreaterThan(0);
-    expect(new Set(snapshot.items.map((item) => item.key)).size).toBe(snapshot.items.length);
-    expect(snapshot.items.every((item) => ['AAPL', 'MSFT'].includes(item.key))).toBe(true);
+    for (const item of snapshot.items) {
+      const event = last.get(item.data.patternId as string)!;
+      expect(event.kind).not.toBe('EXPIRED');
+      expect(['AAPL', 'MSFT']).toContain(item.key);
+      expect(item).toEqual({ key: event.symbol, ts: event.detectedAtMs, data: patternState(event) });
+    }
+    expect(new Set(snapshot.items.map((item) => item.data.patternId)).size).toBe(snapshot.items.length);
+    // A snapshot starts at the head; like every start but latest, it ends with resumed.
+    expect(await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed')).toMatchObject({ id: 'snap', cursor: subscribed.cursor, report: { count: 0 } });
   });
 });
 

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { frameValidator } from '../contract.js';
 import type { ClientFrame, ServerFrame, WireEvent } from './protocol.js';
 import { GatewayError, TickflowClient, UnrecoverableError, type WebSocketLike } from './index.js';
+
+// Both sides of every exchange here must be frames gateway/asyncapi.yaml describes: what the SDK sends, and what
+// the tests play as the server.
+const clientFrameProblem = frameValidator('receive');
+const serverFrameProblem = frameValidator('send');
+const violations: string[] = [];
 
 /** A WebSocket double: records what the client sends; the test plays the server. */
 class FakeSocket implements WebSocketLike {
@@ -17,6 +24,8 @@ class FakeSocket implements WebSocketLike {
   }
 
   send(data: string): void {
+    const problem = clientFrameProblem(JSON.parse(data));
+    if (problem) violations.push(`SDK sent ${data}: ${problem}`);
     this.sent.push(JSON.parse(data) as ClientFrame);
   }
 
@@ -26,6 +35,8 @@ class FakeSocket implements WebSocketLike {
   }
 
   serve(frame: ServerFrame): void {
+    const problem = serverFrameProblem(frame);
+    if (problem) violations.push(`test served ${JSON.stringify(frame)}: ${problem}`);
     this.readyState = 1;
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
@@ -55,6 +66,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+  expect(violations.splice(0)).toEqual([]);
 });
 
 describe('TickflowClient', () => {
