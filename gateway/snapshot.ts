@@ -98,7 +98,7 @@ export function redisSnapshotSource(redis: Redis, keys: RedisKeys, maxItems = 5_
             await redis.unwatch();
             return undefined;
           }
-          const items = stream === 'patterns' ? await patternItems(redis, keys, filter, maxItems) : await barItems(redis, keys, filter);
+          const items = stream === 'patterns' ? await patternItems(redis, keys, filter, maxItems) : await barItems(redis, keys, filter, maxItems);
           // EXEC of an empty transaction fails (null) when the offsets moved since WATCH: read again.
           const committed = await redis.multi().exec();
           if (committed !== null) return { source: 'redis', next, items };
@@ -123,7 +123,7 @@ async function patternItems(redis: Redis, keys: RedisKeys, filter: EventFilter, 
   );
 }
 
-async function barItems(redis: Redis, keys: RedisKeys, filter: EventFilter): Promise<SnapshotItem[]> {
+async function barItems(redis: Redis, keys: RedisKeys, filter: EventFilter, maxItems: number): Promise<SnapshotItem[]> {
   const symbols = [...(filter.symbols ?? [])];
   const pipeline = redis.pipeline();
   for (const symbol of symbols) pipeline.hgetall(keys.snapshot(symbol));
@@ -133,5 +133,5 @@ async function barItems(redis: Redis, keys: RedisKeys, filter: EventFilter): Pro
     if (error || !hash || Object.keys(hash).length === 0) return;
     items.push(barSnapshotItem(symbols[index]!, parseSnapshot(hash as Record<string, string>)));
   });
-  return items.sort((a, b) => a.ts - b.ts);
+  return items.sort((a, b) => a.ts - b.ts).slice(-maxItems);
 }

@@ -219,7 +219,7 @@ describe('TickflowClient', () => {
     latest().serve(frame(failing.id));
     await expect(failing.next()).rejects.toBeInstanceOf(UnrecoverableError);
     latest().serve(frame(oldest.id));
-    expect(latest().sentOf('seek').at(-1)).toMatchObject({ id: oldest.id, to: { cursor: 'old' } });
+    expect(latest().sentOf('seek').at(-1)).toMatchObject({ id: oldest.id, to: 'earliest' });
     latest().serve(frame(snap.id));
     expect(latest().sentOf('unsubscribe').at(-1)).toEqual({ type: 'unsubscribe', id: snap.id });
     expect(latest().sentOf('subscribe').at(-1)).toMatchObject({ id: snap.id, stream: 'bars', from: 'snapshot', filter: { symbols: ['SPY'] } });

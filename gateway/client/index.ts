@@ -47,7 +47,8 @@ export interface SubscribeOptions {
   readonly window?: number;
   /**
    * What to do when the position can no longer be served: `fail` ends the iterator with an
-   * UnrecoverableError; `oldest` continues from the oldest position left; `snapshot` from a snapshot.
+   * UnrecoverableError; `oldest` seeks to `earliest` (the oldest position left); `snapshot` re-subscribes from a
+   * snapshot (see `onSnapshot`).
    */
   readonly onUnrecoverable?: 'fail' | 'oldest' | 'snapshot';
   readonly onResumed?: (report: ResumeReport) => void;
@@ -201,7 +202,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
         if (policy === 'fail') return this.fail(new UnrecoverableError(frame));
         this.lastOffset.clear();
         this.receivedCursor = undefined;
-        if (policy === 'oldest') this.seek({ cursor: frame.oldest });
+        // `earliest` rather than the frame's `oldest` cursor: retention may have moved on since it was made.
+        if (policy === 'oldest') this.seek('earliest');
         else {
           // A fresh subscription from a snapshot: unsubscribe the paused one first.
           this.client.sendFrame({ type: 'unsubscribe', id: this.id });
