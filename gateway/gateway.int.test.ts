@@ -5,7 +5,7 @@ import { patternState } from '../projections/redis-model.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GatewayHandle } from './index.js';
-import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
+import { createGatewayTestEnv, RawClient, serverFrames, type GatewayTestEnv, type TestUser } from './testing.js';
 
 type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 
@@ -366,5 +366,12 @@ describe('HTTP', () => {
     expect(await (await fetch(`${base}/`)).text()).toContain('<script type="module" src="/app.js">');
     expect(await (await fetch(`${base}/sdk.js`)).text()).toContain('TickflowClient');
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
+
+describe('the protocol document', () => {
+  it('saw every frame the gateway sent in this file (each is checked against asyncapi.yaml after every test)', () => {
+    expect(serverFrames.frames).toBeGreaterThan(100);
+    expect(serverFrames.violations).toEqual([]);
   });
 });
