@@ -83,6 +83,8 @@ describe('authentication', () => {
   it('refuses a subscription before authentication', async () => {
     const anonymous = await RawClient.connect(gateway.url);
     clients.push(anonymous);
+    // welcome advertises what bounds server frames too: events per frame and snapshot items.
+    expect(anonymous.frames[0]).toMatchObject({ type: 'welcome', limits: { maxFrameBytes: 16_384, maxEventsPerFrame: 500, maxSnapshotItems: 5_000 } });
     anonymous.send({ type: 'subscribe', id: 's', stream: 'patterns' });
     expect(await anonymous.next((frame) => frame.type === 'error')).toMatchObject({ code: 'not_authenticated' });
   });
