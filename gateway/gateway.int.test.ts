@@ -241,6 +241,17 @@ describe('unrecoverable positions', () => {
     const ahead = encodeCursor({ ...cursor, next: { ...cursor.next, [busiest]: 1_000_000 } });
     client.send({ type: 'subscribe', id: 'ahead', stream: 'patterns', from: { cursor: ahead } });
     expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'ahead')).toMatchObject({ reason: 'ahead' });
+
+    // The same answers without building a cursor (asyncapi.yaml: positions are asked for by name): explicit offsets
+    // below the log start or past the head, and `earliest` to continue from the oldest position left.
+    client.send({ type: 'subscribe', id: 'named', stream: 'patterns', from: { offsets: { [String(busiest)]: 0 } }, credits: 1000 });
+    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'retention', oldest: answer.oldest });
+    client.send({ type: 'seek', id: 'named', to: { offsets: { [String(busiest)]: 1_000_000 } } });
+    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'ahead' });
+    client.send({ type: 'seek', id: 'named', to: 'earliest' });
+    expect(await client.next<Frame<'seeked'>>((frame) => frame.type === 'seeked' && frame.id === 'named')).toMatchObject({ cursor: answer.oldest });
+    const fromEarliest = await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed' && frame.id === 'named');
+    expect(fromEarliest.report.range[String(busiest)]![0]).toBe(3);
   });
 
   it('reports a position that retention removes while the client is still catching up', async () => {
