@@ -17,6 +17,7 @@ export interface SubscriptionFilter {
 
 /** Where a subscription starts or a seek goes. */
 export type StartPosition = 'latest' | 'earliest' | { cursor: string } | { timestamp: number } | { offsets: Record<string, number> };
+// A subscribe without `from` starts at 'latest'. Cursors are opaque: store and send back the server's, never build one.
 
 export type ClientFrame =
   | { type: 'auth'; token: string }
@@ -63,11 +64,11 @@ export interface SnapshotItem<T = Record<string, unknown>> {
 export type PartitionRange = Record<string, [number, number]>;
 
 export interface ResumeReport {
-  /** Events delivered between the subscription's start and the head of the log as it was then. */
+  /** Events (deliveries, when conflating) sent between the subscription's start and the head of the log as it was then. */
   count: number;
   /** Per partition: [first offset read, next offset] of the recovered span. */
   range: PartitionRange;
-  /** Records read from the in-memory ring and read back from Kafka. */
+  /** Offsets covered from the in-memory ring and read back from Kafka (records of any kind, filtered ones too). */
   fromRing: number;
   fromKafka: number;
   /** Records (of any kind) still behind the head when the report was made, and the age of the last event. */
