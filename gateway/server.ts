@@ -9,7 +9,7 @@ import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
 import type { ErrorCode, Limits, ResumeReport, ServerFrame, SnapshotItem, StartPosition } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
-import { compileFilter, type EventFilter } from './filter.js';
+import { compileFilter, matches, type EventFilter } from './filter.js';
 import type { StreamHub } from './hub.js';
 import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
 import { createFrameParser, TokenBucket, type ClientFrame } from './protocol.js';
@@ -678,11 +678,14 @@ export class GatewayServer {
   private sendSnapshot(subscription: Subscription, hub: StreamHub): void {
     // The records held in the rings (primed from Kafka at start) up to the subscription's start, folded into states.
     const records: { key: string; data: Record<string, unknown> }[] = [];
+    // Symbol, pattern and tier never change within a pattern's life, so records can be filtered on them before
+    // decoding; the kind only on the folded state (its last event's).
+    const stateless = { ...subscription.filter, kinds: undefined };
     for (const [partition, ring] of hub.rings) {
       const until = subscription.next.get(partition) ?? ring.nextOffset;
       const read = ring.read(ring.coveredFrom, ring.capacity);
       for (const event of read?.events ?? []) {
-        if (event.offset < until) records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
+        if (event.offset < until && matches(stateless, event)) records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
       }
     }
     const items = snapshotFromRecords(subscription.stream, records, subscription.filter, MAX_SNAPSHOT_ITEMS);
