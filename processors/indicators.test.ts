@@ -96,11 +96,24 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     const losses = AverageLoss.calculate({ period: 14, values: series.close });
     const reference = gains.map((gain, i) => {
       const loss = losses[i]!;
-      if (loss === 0) return 100;
+      if (loss === 0) return gain === 0 ? 50 : 100;
       if (gain === 0) return 0;
       return 100 - 100 / (1 + gain / loss);
     });
     expectAligned(ours, reference);
+  });
+
+  it('RSI of a flat stretch is 50 (no gain, no loss); a rise alone is 100 and a fall alone 0', () => {
+    const flat = createRsi(14);
+    const values = new Array<number>(30).fill(100).map((value) => updateRsi(flat, value));
+    expect(values.slice(14)).toEqual(new Array<number>(16).fill(50));
+    const rising = createRsi(14);
+    let last = Number.NaN;
+    for (let i = 0; i < 20; i += 1) last = updateRsi(rising, 100 + i);
+    expect(last).toBe(100);
+    const falling = createRsi(14);
+    for (let i = 0; i < 20; i += 1) last = updateRsi(falling, 100 - i);
+    expect(last).toBe(0);
   });
 
   it('MACD 12/26/9 (EMA oscillator and signal)', () => {

@@ -83,7 +83,7 @@ export function emaValue(state: Ema): number {
   return state.count >= state.period ? state.value : Number.NaN;
 }
 
-/** RSI with Wilder's averages of gains and losses (seeded by their simple averages). */
+/** RSI with Wilder's averages of gains and losses (seeded by their simple averages); 50 when both are 0. */
 export interface Rsi {
   period: number;
   count: number;
@@ -133,7 +133,8 @@ export function stepRsi(state: Rsi, close: number): void {
 
 export function rsiValue(state: Rsi): number {
   if (state.count <= state.period) return Number.NaN;
-  if (state.avgLoss === 0) return 100;
+  // No gains and no losses (a flat stretch) is no momentum either way: 50, not the 100 of 100 − 100/(1 + 0/0).
+  if (state.avgLoss === 0) return state.avgGain === 0 ? 50 : 100;
   if (state.avgGain === 0) return 0;
   return 100 - 100 / (1 + state.avgGain / state.avgLoss);
 }
