@@ -356,8 +356,10 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   const body = Math.abs(c0 - o0);
   const upperShadow = h0 - Math.max(o0, c0);
   const lowerShadow = Math.min(o0, c0) - l0;
-  // Candles need a real range: at least a fraction of the ATR once the ATR exists.
-  const candleOk = range > 0 && !(atr === atr && range < p.minRangeAtr * atr);
+  // Candles need a real range: at least a fraction of the ATR once the ATR exists. Every candle pattern
+  // applies it to the current bar, and the stars to their first (long) bar as well.
+  const minRange = atr === atr ? p.minRangeAtr * atr : 0;
+  const candleOk = range > 0 && range >= minRange;
   const trendBase = historyAt(s.closes, p.trendBars);
   const downtrend = historyAt(s.closes, 1) < trendBase;
   const uptrend = historyAt(s.closes, 1) > trendBase;
@@ -386,22 +388,22 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   // --- two and three candles
   if (s.bars >= 2) {
     const body1 = Math.abs(c1 - o1);
-    if (body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
+    if (candleOk && body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
       d[0] = clamp01(strength); d[1] = Math.min(l0, l1); d[2] = Math.min(l0, l1); d[3] = o1;
       sink.fire('bullish_engulfing', 'BULLISH', 'support', 'stop', 'engulfed');
     }
-    if (body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
+    if (candleOk && body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
       d[0] = clamp01(strength); d[1] = Math.max(h0, h1); d[2] = Math.max(h0, h1); d[3] = o1;
       sink.fire('bearish_engulfing', 'BEARISH', 'resistance', 'stop', 'engulfed');
     }
   }
-  if (s.bars >= 3) {
+  if (candleOk && s.bars >= 3) {
     const body1 = Math.abs(c1 - o1);
     const body2 = Math.abs(c2 - o2);
     const range2 = h2 - l2;
-    const longFirst = range2 > 0 && body2 >= p.longBodyRatio * range2;
+    const longFirst = range2 > 0 && range2 >= minRange && body2 >= p.longBodyRatio * range2;
     const smallStar = body1 <= p.starBodyRatio * body2;
     const midFirst = (o2 + c2) / 2;
     if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
@@ -477,11 +479,14 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     sink.fire('rsi_overbought_cross', 'BEARISH', 'rsi', 'rsiHigh', 'threshold');
   }
   const deviation = (v.upper - v.middle) / 2;
-  if (c1 <= s.previousUpper && c0 > v.upper) {
+  // A breakout starts inside the previous bands (a jump from below the lower band to above the upper is
+  // no breakout up), and those bands must have width: after a flat stretch (σ = 0) any tick would "break" them.
+  const wasInside = s.previousUpper > s.previousLower && c1 <= s.previousUpper && c1 >= s.previousLower;
+  if (wasInside && c0 > v.upper) {
     const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
     d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
     sink.fire('bollinger_breakout_up', 'BULLISH', 'upper', 'middle', 'lower');
-  } else if (c1 >= s.previousLower && c0 < v.lower) {
+  } else if (wasInside && c0 < v.lower) {
     const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
     d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
     sink.fire('bollinger_breakout_down', 'BEARISH', 'upper', 'middle', 'lower');
