@@ -144,6 +144,21 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     expectAligned(deviations, SD.calculate({ period: 20, values: series.close }));
   });
 
+  it('Bollinger: a window of one repeated value has exactly zero deviation, however the values before it moved', () => {
+    const state = createMovingStats(20);
+    for (const value of series.close.slice(0, 500)) updateMovingStats(state, value);
+    for (let i = 0; i < 19; i += 1) updateMovingStats(state, 101.23);
+    expect(movingStdDev(state)).toBeGreaterThan(0);
+    updateMovingStats(state, 101.23);
+    expect(movingStdDev(state)).toBe(0);
+    expect(movingMean(state)).toBe(101.23);
+    // And it moves on from there like the reference.
+    const tail = [...new Array<number>(20).fill(101.23), 101.5, 100.9, 101.1];
+    for (const value of tail.slice(20)) updateMovingStats(state, value);
+    const reference = SD.calculate({ period: 20, values: tail }).at(-1)!;
+    expect(movingStdDev(state)).toBeCloseTo(reference, 9);
+  });
+
   it('ATR 14', () => {
     const state = createAtr(14);
     const ours = series.close.map((close, i) => {

@@ -276,6 +276,10 @@ describe('Bollinger breakouts start inside the bands; RSI of a flat series', () 
     const flat: Bar[] = Array.from({ length: 30 }, () => [100, 100.05, 99.95, 100, 1000] as Bar);
     expect(names(lastFired([...flat, [100, 100.06, 99.99, 100.01, 1000]]))).not.toContain('bollinger_breakout_up');
     expect(names(lastFired([...flat, [100, 100.01, 99.94, 99.99, 1000]]))).not.toContain('bollinger_breakout_down');
+    // Also when the flat stretch follows moves (the sliding deviation must come back to exactly 0).
+    const movedThenFlat: Bar[] = [...warmup(40), ...path(100, [100.7, 99.4, 101.3, 99.9]), ...Array.from({ length: 25 }, () => [99.9, 99.95, 99.85, 99.9, 1000] as Bar)];
+    expect(names(lastFired([...movedThenFlat, [99.9, 99.96, 99.89, 99.91, 1000]]))).not.toContain('bollinger_breakout_up');
+    expect(names(lastFired([...movedThenFlat, [99.9, 99.91, 99.84, 99.89, 1000]]))).not.toContain('bollinger_breakout_down');
     // Once a tick has given the bands width, a close back inside and then out of them is a breakout.
     expect(names(lastFired([...flat, [100, 100.05, 99.95, 100.01, 1000], [100.01, 100.05, 99.95, 100, 1000], [100, 100.08, 99.99, 100.05, 1000]]))).toContain('bollinger_breakout_up');
   });
