@@ -43,8 +43,8 @@ export const PATTERN_CATALOG: readonly PatternDefinition[] = [
   { name: 'breakdown_low', version: 1, tiers: BOTH, directions: ['BEARISH'], summary: 'close below the 25-bar low with relative volume >= 1.5' },
   { name: 'resistance_break', version: 1, tiers: BOTH, directions: ['BULLISH'], summary: 'close crosses above the last pivot high' },
   { name: 'support_break', version: 1, tiers: BOTH, directions: ['BEARISH'], summary: 'close crosses below the last pivot low' },
-  { name: 'double_bottom', version: 1, tiers: BOTH, directions: ['BULLISH'], summary: 'two similar pivot lows with a pivot high between; close crosses that neckline' },
-  { name: 'double_top', version: 1, tiers: BOTH, directions: ['BEARISH'], summary: 'two similar pivot highs with a pivot low between; close crosses that neckline' },
+  { name: 'double_bottom', version: 2, tiers: BOTH, directions: ['BULLISH'], summary: 'two similar pivot lows with a pivot high between; close crosses that neckline' },
+  { name: 'double_top', version: 2, tiers: BOTH, directions: ['BEARISH'], summary: 'two similar pivot highs with a pivot low between; close crosses that neckline' },
   { name: 'combo_bullish_confirmation', version: 1, tiers: ['COMBO'], directions: ['BULLISH'], summary: 'an active bullish daily pattern confirmed by a bullish intraday trigger' },
   { name: 'combo_bearish_confirmation', version: 1, tiers: ['COMBO'], directions: ['BEARISH'], summary: 'an active bearish daily pattern confirmed by a bearish intraday trigger' },
 ];

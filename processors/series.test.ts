@@ -235,6 +235,19 @@ describe('breakouts and structure', () => {
     expect(feed([...warmup(), ...path(100, deeper)]).flat().map((entry) => entry.pattern)).not.toContain('double_bottom');
   });
 
+  it('double bottom: the neckline must be crossed within 60 bars of arming (the 60th fires, the 61st does not)', () => {
+    const lead = [...warmup(), ...path(100, [...steps(100, 99.05, 0.1), ...steps(99.05, 99.75, 0.1), ...steps(99.75, 99.15, 0.1)])];
+    const armedAt = lead.length - 1 + 2; // the second low's pivot is confirmed two bars later
+    const withHover = (hover: number): Bar[] => [...lead, ...path(99.15, [99.25, 99.35, ...new Array<number>(hover).fill(99.4), 99.85])];
+    const at59 = feed(withHover(59));
+    expect(firedAt(at59, 'double_bottom')).toEqual([armedAt + 60]);
+    expect(firedAt(feed(withHover(60)), 'double_bottom')).toEqual([]);
+    const top = [...warmup(), ...path(100, [...steps(100, 100.95, 0.1), ...steps(100.95, 100.25, 0.1), ...steps(100.25, 100.85, 0.1)])];
+    const topHover = (hover: number): Bar[] => [...top, ...path(100.85, [100.75, 100.65, ...new Array<number>(hover).fill(100.6), 100.15])];
+    expect(firedAt(feed(topHover(59)), 'double_top')).toEqual([top.length - 1 + 2 + 60]);
+    expect(firedAt(feed(topHover(60)), 'double_top')).toEqual([]);
+  });
+
   it('double top mirrors it', () => {
     const closes = [...steps(100, 100.95, 0.1), ...steps(100.95, 100.25, 0.1), ...steps(100.25, 100.85, 0.1), ...steps(100.85, 100.15, 0.1)];
     const hits = feed([...warmup(), ...path(100, closes)]).flat().filter((entry) => entry.pattern === 'double_top');

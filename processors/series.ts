@@ -529,26 +529,32 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
     s.support = Number.NaN;
   }
 
-  // Double bottom / top confirmation: the close crosses the neckline.
+  // Double bottom / top confirmation: the close crosses the neckline within doubleMaxBars bars of arming
+  // (the window is checked first, so the bar after the last one cannot confirm).
   if (s.doubleBottomBar >= 0) {
     const floor = Math.min(s.doubleBottomFirst, s.doubleBottomSecond);
-    if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
-      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / floor * 100;
+    if (bar - s.doubleBottomBar > p.doubleMaxBars) {
+      s.doubleBottomBar = -1;
+    } else if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
+      // The measure that armed it: relative to the first low.
+      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / s.doubleBottomFirst * 100;
       d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleBottomFirst; d[2] = s.doubleBottomSecond; d[3] = s.doubleBottomNeck; d[4] = s.doubleBottomNeck + (s.doubleBottomNeck - floor); d[5] = floor;
       sink.fire('double_bottom', 'BULLISH', 'firstBottom', 'secondBottom', 'neckline', 'target', 'stop');
       s.doubleBottomBar = -1;
-    } else if (c0 < floor * (1 - p.doubleTolerancePct / 100) || bar - s.doubleBottomBar > p.doubleMaxBars) {
+    } else if (c0 < floor * (1 - p.doubleTolerancePct / 100)) {
       s.doubleBottomBar = -1;
     }
   }
   if (s.doubleTopBar >= 0) {
     const ceiling = Math.max(s.doubleTopFirst, s.doubleTopSecond);
-    if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
-      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / ceiling * 100;
+    if (bar - s.doubleTopBar > p.doubleMaxBars) {
+      s.doubleTopBar = -1;
+    } else if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
+      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / s.doubleTopFirst * 100;
       d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleTopFirst; d[2] = s.doubleTopSecond; d[3] = s.doubleTopNeck; d[4] = s.doubleTopNeck - (ceiling - s.doubleTopNeck); d[5] = ceiling;
       sink.fire('double_top', 'BEARISH', 'firstTop', 'secondTop', 'neckline', 'target', 'stop');
       s.doubleTopBar = -1;
-    } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100) || bar - s.doubleTopBar > p.doubleMaxBars) {
+    } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100)) {
       s.doubleTopBar = -1;
     }
   }
