@@ -297,6 +297,21 @@ describe('Bollinger breakouts start inside the bands; RSI of a flat series', () 
     expect(names(lastFired([...flat, [100, 100.05, 99.95, 100.01, 1000], [100.01, 100.05, 99.95, 100, 1000], [100, 100.08, 99.99, 100.05, 1000]]))).toContain('bollinger_breakout_up');
   });
 
+  it('moving-average and MACD crosses: the first move out of a flat series is no cross; a flat stretch keeps the side it had', () => {
+    const crosses = /^(ema|sma|macd)_/;
+    for (const flatBar of [[100, 100, 100, 100, 1000], [100, 100.05, 99.95, 100, 1000]] as Bar[]) {
+      const flat: Bar[] = new Array<Bar>(250).fill(flatBar);
+      for (const tick of [[100, 100.01, 100, 100.01, 1000], [100, 100, 99.99, 99.99, 1000]] as Bar[]) {
+        expect(feed([...flat, tick, tick]).flat().map((entry) => entry.pattern).filter((name) => crosses.test(name))).toEqual([]);
+      }
+    }
+    // Golden: below (a decline), then flat, then up: the spreads were negative before the flat, so the rise crosses.
+    const declineThenFlat: Bar[] = [...new Array<Bar>(200).fill([101, 101, 101, 101, 1000]), ...path(101, steps(101, 100, 0.02)), ...new Array<Bar>(300).fill([100, 100, 100, 100, 1000])];
+    const risen = feed([...declineThenFlat, ...path(100, steps(100, 100.5, 0.05))]).slice(declineThenFlat.length).flat().map((entry) => entry.pattern);
+    // (MACD's own cross came during the flat stretch, where its line recovers faster than its signal.)
+    expect(risen).toEqual(expect.arrayContaining(['ema_golden_cross', 'sma_golden_cross']));
+  });
+
   it('a flat stretch has RSI 50: a tick down after it is no fall back through 70', () => {
     const flat: Bar[] = Array.from({ length: 30 }, () => [100, 100.05, 99.95, 100, 1000] as Bar);
     const fired = feed([...flat, [100, 100.05, 99.9, 99.95, 1000]]);

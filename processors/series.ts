@@ -119,10 +119,12 @@ export interface SeriesState {
   highest: RollingExtreme;
   lowest: RollingExtreme;
   vwap: Vwap;
-  // Values of the previous bar for cross detection (NaN when not ready).
-  previousEmaSpread: number;
-  previousSmaSpread: number;
-  previousMacdSpread: number;
+  // Values of the previous bar for cross detection (NaN when not ready). The spreads are the last
+  // non-zero ones: a spread of exactly 0 (a flat stretch) keeps the side it had, so leaving it is a cross
+  // only back to the other side, and the first move out of a series flat since its start is none.
+  lastEmaSpread: number;
+  lastSmaSpread: number;
+  lastMacdSpread: number;
   previousRsi: number;
   previousUpper: number;
   previousLower: number;
@@ -161,9 +163,9 @@ export function createSeries(params: SeriesParams): SeriesState {
     highest: createRollingExtreme(params.breakoutBars, 'max'),
     lowest: createRollingExtreme(params.breakoutBars, 'min'),
     vwap: createVwap(),
-    previousEmaSpread: Number.NaN,
-    previousSmaSpread: Number.NaN,
-    previousMacdSpread: Number.NaN,
+    lastEmaSpread: Number.NaN,
+    lastSmaSpread: Number.NaN,
+    lastMacdSpread: Number.NaN,
     previousRsi: Number.NaN,
     previousUpper: Number.NaN,
     previousLower: Number.NaN,
@@ -315,9 +317,9 @@ export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sess
     detect(s, params, sink, v);
   }
 
-  s.previousEmaSpread = emaSpread;
-  s.previousSmaSpread = smaSpread;
-  s.previousMacdSpread = macdSpread;
+  if (emaSpread !== 0) s.lastEmaSpread = emaSpread;
+  if (smaSpread !== 0) s.lastSmaSpread = smaSpread;
+  if (macdSpread !== 0) s.lastMacdSpread = macdSpread;
   s.previousRsi = rsi;
   s.previousUpper = upper;
   s.previousLower = lower;
@@ -448,25 +450,25 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   }
 
   // --- indicator crosses
-  if (s.previousEmaSpread <= 0 && v.emaSpread > 0) {
+  if (s.lastEmaSpread < 0 && v.emaSpread > 0) {
     d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
     sink.fire('ema_golden_cross', 'BULLISH', 'ema12', 'ema26');
-  } else if (s.previousEmaSpread >= 0 && v.emaSpread < 0) {
+  } else if (s.lastEmaSpread > 0 && v.emaSpread < 0) {
     d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
     sink.fire('ema_death_cross', 'BEARISH', 'ema12', 'ema26');
   }
-  if (s.previousSmaSpread <= 0 && v.smaSpread > 0) {
+  if (s.lastSmaSpread < 0 && v.smaSpread > 0) {
     d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
     sink.fire('sma_golden_cross', 'BULLISH', 'sma50', 'sma200');
-  } else if (s.previousSmaSpread >= 0 && v.smaSpread < 0) {
+  } else if (s.lastSmaSpread > 0 && v.smaSpread < 0) {
     d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
     sink.fire('sma_death_cross', 'BEARISH', 'sma50', 'sma200');
   }
-  if (s.previousMacdSpread <= 0 && v.macdSpread > 0) {
+  if (s.lastMacdSpread < 0 && v.macdSpread > 0) {
     const line = macdLine(s.macd);
     d[0] = clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
     sink.fire('macd_bullish_cross', 'BULLISH', 'macd', 'signal');
-  } else if (s.previousMacdSpread >= 0 && v.macdSpread < 0) {
+  } else if (s.lastMacdSpread > 0 && v.macdSpread < 0) {
     const line = macdLine(s.macd);
     d[0] = clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
     sink.fire('macd_bearish_cross', 'BEARISH', 'macd', 'signal');
