@@ -137,6 +137,19 @@ describe('pattern engine', () => {
     expect(restored.engine.symbolCount).toBe(3);
   });
 
+  it('emits at most one event per pattern per bar, over a random multi-session stream', () => {
+    const runner = new Runner();
+    for (const bar of randomStream(['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-30'], ['AAA', 'BBB', 'SPY'], 3)) runner.feed(bar);
+    const combos = runner.events.filter((event) => event.tier === 'COMBO');
+    expect(combos.length).toBeGreaterThan(0);
+    const seen = new Map<string, number>();
+    for (const event of runner.events) {
+      const key = `${event.sourceOffset}|${event.patternId}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    expect([...seen].filter(([, count]) => count > 1)).toEqual([]);
+  });
+
   it('rejects a snapshot of another engine version', async () => {
     const { gzipSync } = await import('node:zlib');
     const bogus = gzipSync(Buffer.from(`${JSON.stringify({ version: 999, clock: 0, seq: 0, pendingCloseMs: null })}\n[]\n[]`));

@@ -6,8 +6,9 @@ import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIE
 
 /**
  * Bumped whenever the serialised state changes shape or meaning; older snapshots are then ignored (full
- * replay). 4: definition changes (candle gate, Bollinger and flat-RSI rules) made state built by 3 disagree
- * with what this version builds from the same log (for example the RSI excursion of a flat stretch).
+ * replay). 4: the series keeps the last non-zero MA/MACD spreads and the Bollinger stats an equal-run count,
+ * and definition changes (candle gate, Bollinger, flat RSI) make state built by 3 disagree with what this
+ * version builds from the same log.
  */
 export const ENGINE_VERSION = 4;
 
