@@ -204,6 +204,10 @@ describe('pattern engine', () => {
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 5, 100))).toBe('duplicate');
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 100, 1000, { high: 99 }))).toBe('invalid');
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, Number.NaN))).toBe('invalid');
+    // Prices must be positive (PATTERNS.md): a zero or negative low is impossible.
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 1000, { open: 0.02, low: 0 }))).toBe('invalid');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 1000, { open: 0.02, low: -0.01 }))).toBe('invalid');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 0, { open: 0.02, low: 0.01 }))).toBe('applied');
     expect(runner.feed({ ...minuteBar('AAA', '2026-11-27', 7, 100), interval: 'SECOND' })).toBe('ignored');
     // 13:00 early close: 13:00 is outside.
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 210, 100))).toBe('outside-session');
