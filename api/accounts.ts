@@ -21,7 +21,7 @@ export interface UserView {
 export class AccountError extends Error {
   override name = 'AccountError';
   constructor(
-    readonly code: 'email_taken' | 'bad_credentials' | 'refresh_invalid' | 'refresh_expired' | 'refresh_reused' | 'not_found' | 'exists' | 'read_only' | 'user_gone' | 'too_many_symbols',
+    readonly code: 'email_taken' | 'bad_credentials' | 'refresh_invalid' | 'refresh_expired' | 'refresh_reused' | 'not_found' | 'exists' | 'read_only' | 'user_gone' | 'too_many_symbols' | 'limit_reached',
     message: string,
   ) {
     super(message);
@@ -33,13 +33,9 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /** Most symbols a universe holds (also a CHECK on user_universes, migration 1796850000000). */
 export const MAX_UNIVERSE_SYMBOLS = 5000;
 
-/** A write for a user whose row is gone (deleted while their access token still lives): 401, not a 500. */
-function userGone(error: unknown): boolean {
-  const failure = error as { code?: string; constraint?: string };
-  return failure.code === '23503' && (failure.constraint?.endsWith('_user_id_fkey') ?? false);
-}
-
-const USER_GONE_MESSAGE = 'the account of this credential no longer exists';
+/** Most universes and watchlists one user keeps, and most unrevoked API keys: each is read on every scan or connection. */
+export const MAX_UNIVERSES_PER_USER = 200;
+export const MAX_ACTIVE_API_KEYS = 25;
 
 /** The successor of a refresh token: HMAC keyed by the presented token, so only its holder can rebuild it from the stored seed. */
 function successorToken(presented: string, seed: string): string {
@@ -192,15 +188,35 @@ export class Accounts {
 
   async createApiKey(userId: string, name: string, scopes: readonly ApiKeyScope[] = DEFAULT_API_KEY_SCOPES): Promise<ApiKeyView & { key: string }> {
     const { key, id, secretHash } = generateApiKey();
-    try {
-      const { rows } = await this.pool.query<ApiKeyRow>(
+    return this.lockedForUser(userId, async (db) => {
+      const { rows: counted } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+      if (counted[0]!.n >= MAX_ACTIVE_API_KEYS) throw new AccountError('limit_reached', `you have ${counted[0]!.n} active API keys, the most allowed: revoke one first`);
+      const { rows } = await db.query<ApiKeyRow>(
         `INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5) RETURNING ${API_KEY_COLUMNS}`,
         [id, userId, name, secretHash, [...new Set(scopes)]],
       );
       return { ...apiKeyView(rows[0]!), key };
+    });
+  }
+
+  /**
+   * Runs `write` in a transaction holding the user's row: a user deleted meanwhile is `user_gone` (401, not a
+   * foreign-key 500), and concurrent creations by one user queue, so a count checked inside holds.
+   */
+  private async lockedForUser<T>(userId: string, write: (db: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rowCount } = await client.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+      if (!rowCount) throw new AccountError('user_gone', 'the account of this credential no longer exists');
+      const result = await write(client);
+      await client.query('COMMIT');
+      return result;
     } catch (error) {
-      if (userGone(error)) throw new AccountError('user_gone', USER_GONE_MESSAGE);
+      await client.query('ROLLBACK').catch(() => undefined);
       throw error;
+    } finally {
+      client.release();
     }
   }
 
@@ -235,23 +251,26 @@ export class Accounts {
   }
 
   async createUniverse(userId: string, input: UniverseInput): Promise<Universe & { created_at: string; updated_at: string }> {
-    try {
-      const { rows } = await this.pool.query<UniverseRow>(
-        `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${UNIVERSE_COLUMNS}`,
-        [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
-      );
-      return universeWithTimes(rows[0]!);
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new AccountError('exists', `universe ${input.key} exists`);
-      if (userGone(error)) throw new AccountError('user_gone', USER_GONE_MESSAGE);
-      throw error;
-    }
+    return this.lockedForUser(userId, async (db) => {
+      await this.refuseUniverseBeyondCap(db, userId, input.key);
+      try {
+        const { rows } = await db.query<UniverseRow>(
+          `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${UNIVERSE_COLUMNS}`,
+          [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
+        );
+        return universeWithTimes(rows[0]!);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') throw new AccountError('exists', `universe ${input.key} exists`);
+        throw error;
+      }
+    });
   }
 
   /** PUT: replaces the universe, creating it if absent; `created` says which. */
   async replaceUniverse(userId: string, input: UniverseInput): Promise<{ universe: Universe & { created_at: string; updated_at: string }; created: boolean }> {
-    try {
-      const { rows } = await this.pool.query<UniverseRow & { inserted: boolean }>(
+    return this.lockedForUser(userId, async (db) => {
+      await this.refuseUniverseBeyondCap(db, userId, input.key);
+      const { rows } = await db.query<UniverseRow & { inserted: boolean }>(
         `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (user_id, key) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, kind = EXCLUDED.kind,
            symbols = EXCLUDED.symbols, criteria = EXCLUDED.criteria, updated_at = now()
@@ -259,10 +278,14 @@ export class Accounts {
         [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
       );
       return { universe: universeWithTimes(rows[0]!), created: rows[0]!.inserted };
-    } catch (error) {
-      if (userGone(error)) throw new AccountError('user_gone', USER_GONE_MESSAGE);
-      throw error;
-    }
+    });
+  }
+
+  /** A new key beyond MAX_UNIVERSES_PER_USER is refused (replacing an existing one is not a new one). */
+  private async refuseUniverseBeyondCap(db: Queryable, userId: string, key: string): Promise<void> {
+    const { rows } = await db.query<{ n: number; present: boolean }>('SELECT count(*)::int AS n, coalesce(bool_or(key = $2), false) AS present FROM user_universes WHERE user_id = $1', [userId, key]);
+    const { n, present } = rows[0]!;
+    if (!present && n >= MAX_UNIVERSES_PER_USER) throw new AccountError('limit_reached', `you have ${n} universes, the most allowed: delete one first`);
   }
 
   async patchUniverse(userId: string, key: string, patch: UniversePatch): Promise<Universe & { created_at: string; updated_at: string }> {

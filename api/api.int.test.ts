@@ -868,6 +868,23 @@ describe('issue 18: credentials, scopes and limits', () => {
     expect(rows[0]!.n).toBeLessThanOrEqual(5000);
   });
 
+  it('caps universes (200) and active API keys (25) per user, also under concurrent creations', async () => {
+    const { access_token: token, user } = await registerUser('many@example.com');
+    await pool.query("INSERT INTO user_universes (user_id, key, name, kind) SELECT $1, 'u' || i, 'U', 'watchlist' FROM generate_series(1, 199) AS i", [user.id]);
+    const created = await Promise.all(['a', 'b', 'c'].map((key) => call('POST', '/api/users/universe', { token, body: { key: `new_${key}`, name: 'New', symbols: [] } })));
+    expect(created.map((reply) => reply.status).sort()).toEqual([201, 409, 409]);
+    expect(created.find((reply) => reply.status === 409)!.body.detail).toContain('the most allowed');
+    expect((await call('PUT', '/api/users/universe/u1', { token, body: { name: 'Replaced', symbols: ['AAPL'] } })).status).toBe(200);
+    expect((await call('PUT', '/api/users/universe/another', { token, body: { name: 'New', symbols: [] } })).status).toBe(409);
+
+    for (let i = 0; i < 24; i += 1) expect((await call('POST', '/api/auth/api-keys', { token, body: { name: `k${i}` } })).status).toBe(201);
+    const keys = await Promise.all([0, 1, 2].map((i) => call('POST', '/api/auth/api-keys', { token, body: { name: `race${i}` } })));
+    expect(keys.map((reply) => reply.status).sort()).toEqual([201, 409, 409]);
+    const revoked = keys.find((reply) => reply.status === 201)!.body.id as string;
+    expect((await call('DELETE', `/api/auth/api-keys/${revoked}`, { token })).status).toBe(204);
+    expect((await call('POST', '/api/auth/api-keys', { token, body: { name: 'after revoking' } })).status).toBe(201);
+  });
+
   it('sends Cache-Control: no-store with tokens, and refuses common and trivially weak passwords naming the field', async () => {
     const registered = await call('POST', '/api/auth/register', { body: { email: 'nostore@example.com', password: 'correct horse battery staple' } });
     expect(registered.headers.get('cache-control')).toBe('no-store');

@@ -89,7 +89,7 @@ const createKeyRoute = createRoute({
   description: 'Key management needs a signed-in session (access token) or a key with the `manage` scope. New keys get `read` and `stream` unless `scopes` says otherwise; `manage` only when asked for.',
   security: authenticated,
   request: { body: body(ApiKeyCreateSchema) },
-  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), ...commonErrors },
+  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), 409: problem('You have the most active API keys allowed (25)'), ...commonErrors },
 });
 
 const listKeysRoute = createRoute({
@@ -139,7 +139,7 @@ const createUniverseRoute = createRoute({
   summary: 'Create a universe or watchlist',
   security: authenticated,
   request: { body: body(UniverseInputSchema) },
-  responses: { ...commonErrors, ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only, or the API key lacks the read scope'), 409: problem('You already have a universe with this key') },
+  responses: { ...commonErrors, ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only, or the API key lacks the read scope'), 409: problem('You already have a universe with this key, or the most universes allowed (200)') },
 });
 
 const replaceUniverseRoute = createRoute({
@@ -149,7 +149,14 @@ const replaceUniverseRoute = createRoute({
   summary: 'Replace (or create) one of your universes',
   security: authenticated,
   request: { params: UniverseKeyParamSchema, body: body(UniverseInputSchema.omit({ key: true })) },
-  responses: { ...commonErrors, ...bodyErrors, 200: json(UniverseViewSchema, 'Replaced'), 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in universes are read-only, or the API key lacks the read scope') },
+  responses: {
+    ...commonErrors,
+    ...bodyErrors,
+    200: json(UniverseViewSchema, 'Replaced'),
+    201: json(UniverseViewSchema, 'Created'),
+    403: problem('Built-in universes are read-only, or the API key lacks the read scope'),
+    409: problem('You have the most universes allowed (200)'),
+  },
 });
 
 const patchUniverseRoute = createRoute({
@@ -208,6 +215,7 @@ export function accountProblem(error: AccountError): HttpProblem {
   switch (error.code) {
     case 'email_taken':
     case 'exists':
+    case 'limit_reached':
       return new HttpProblem(409, error.message);
     case 'not_found':
       return new HttpProblem(404, error.message);
