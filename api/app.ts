@@ -294,7 +294,9 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     const script = await docsScript();
     return c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400' });
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Tickflow API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false }));
+  // No developer toolbar and no "Ask AI" agent: both reach Scalar's services from the reader's browser.
+  const docsConfiguration = { url: '/openapi.json', pageTitle: 'Tickflow API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, showDeveloperTools: 'never', agent: { disabled: true } };
+  app.get('/docs', Scalar(docsConfiguration as Parameters<typeof Scalar>[0]));
 
   app.notFound((c) => problemResponse(c, 404, `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
