@@ -185,3 +185,58 @@ describe('poisoned records in the processor input (real broker)', () => {
     expect(letters.slice(4).map(describe)).toEqual(letters.slice(0, 4).map(describe));
   }, 120_000);
 });
+
+describe('poisoned trades in the processor input (real broker)', () => {
+  let env: TestKafka;
+  let handle: ProcessorHandle | undefined;
+
+  beforeAll(async () => {
+    env = await createTestTopics('procpoisontrades', ['minuteAggregates', 'dailyAggregates', 'trades', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+  });
+
+  afterAll(async () => {
+    await handle?.stop().catch(() => {});
+    await env?.cleanup();
+  });
+
+  it('dead-letters a trade stamped a year ahead or in microseconds; the trade bars are those of the clean trades', async () => {
+    const open = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs;
+    const encodeTrade = await env.codec.encoderFor<Record<string, unknown>>('trades');
+    const trade = (symbol: string, atMs: number, price: number, id: string) => ({
+      symbol, exchange: 4, tradeId: id, tape: 3, price, size: 100, fractionalSize: null, conditions: [],
+      sipTimestampMs: atMs, sequence: 1, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: Math.min(atMs, open + 10 * MINUTE) + 5,
+    });
+    const clean = [];
+    for (let second = 0; second < 5 * 60; second += 10) clean.push(trade(second % 20 === 0 ? 'AAA' : 'BBB', open + second * 1000, 50 + (second % 60) / 100, String(second)));
+    const at = clean.length / 2;
+    const poison = [
+      { ...clean[at]!, tradeId: 'year', sipTimestampMs: clean[at]!.sipTimestampMs + 365 * DAY },
+      { ...clean[at]!, tradeId: 'micro', sipTimestampMs: clean[at]!.sipTimestampMs * 1000 },
+    ];
+    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const ordered = [...clean.slice(0, at), ...poison, ...clean.slice(at)];
+    await producer.send({ topic: env.codec.topic('trades'), messages: ordered.map((value) => ({ key: value.symbol, value: encodeTrade(value), partition: 0 })) });
+    await producer.disconnect();
+
+    handle = await startProcessor({
+      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}g`, inputs: ['minuteAggregates'],
+      engine: {}, logger, tradeBars: true, tradeBarLatenessMs: 0, useFundamentals: false,
+    });
+    const letters = async () => Promise.all((await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)));
+    await vi.waitFor(async () => expect((await letters()).length).toBe(2), { timeout: 60_000, interval: 200 });
+    expect((await letters()).map((letter) => [letter.sourceTopic, letter.sourceOffset, letter.reason])).toEqual([
+      [env.codec.topic('trades'), at, 'ahead-of-watermark'],
+      [env.codec.topic('trades'), at + 1, 'implausible-time'],
+    ]);
+    // Four minutes of each symbol closed by later trades (the fifth stays open): the poison closed none early.
+    const minuteTopic = env.codec.topic('minuteAggregates');
+    const built = async () => Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, number | string>>(message.value!)));
+    await vi.waitFor(async () => expect((await built()).length).toBe(8), { timeout: 60_000, interval: 200 });
+    const bars = await built();
+    expect(bars.every((bar) => (bar.windowStartMs as number) < open + 5 * MINUTE)).toBe(true);
+    expect(bars.filter((bar) => bar.symbol === 'AAA').map((bar) => bar.transactions)).toEqual([3, 3, 3, 3]);
+    await handle.stop();
+    handle = undefined;
+  }, 120_000);
+});
