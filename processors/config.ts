@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEnv, env } from '../platform/index.js';
+import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, defineEnv, env } from '../platform/index.js';
 import { DEFAULT_EARLY_CLOSES, DEFAULT_HOLIDAYS, SessionCalendar, parseClock, parseEarlyCloses } from './calendar.js';
 import type { EngineOptions } from './engine.js';
 
@@ -19,6 +19,12 @@ export const loadProcessorConfig = defineEnv('processors', {
   PROCESSOR_SESSION_CLOSE: env.string('Regular session close, HH:MM local', '16:00'),
   PROCESSOR_HOLIDAYS: env.list('Exchange holidays, YYYY-MM-DD comma separated (default: NYSE 2025-2027)', DEFAULT_HOLIDAYS),
   PROCESSOR_EARLY_CLOSES: env.list('Early closes, YYYY-MM-DD@HH:MM comma separated (default: NYSE 2025-2027)', DEFAULT_EARLY_CLOSES),
+  PROCESSOR_MAX_EVENT_TIME_SKEW_HOURS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(DEFAULT_MAX_EVENT_TIME_SKEW_MS / 3_600_000)
+    .describe("A bar or trade further ahead of its partition's event time than this, and than its own ingestion time, is dead-lettered (ahead-of-watermark) instead of moving the clock"),
   PROCESSOR_TRADE_BARS: env.bool('Also build minute bars from trades (for symbols with only trades) into the minute topic', true),
   PROCESSOR_TRADE_BAR_LATENESS_MS: z.coerce
     .number()

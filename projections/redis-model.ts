@@ -2,6 +2,7 @@
  * The pure core of the Redis read model: pattern events and bars in, Redis writes out. The adapter runs the
  * writes in one MULTI together with the consumed offsets.
  */
+import { aheadOfWatermark, DEFAULT_MAX_EVENT_TIME_SKEW_MS } from '../platform/event-time.js';
 import { LATEST_EVENTS_PER_SYMBOL, tierKey, type RedisKeys } from './redis-keys.js';
 import type { AggregateValue, PatternEventValue } from './values.js';
 
@@ -189,8 +190,14 @@ function withChange(snapshot: Snapshot): Snapshot {
   return { ...bars, price, previousClose, change, changePct: previousClose === 0 ? 0 : (change / previousClose) * 100 };
 }
 
-/** Folds one bar (minute or daily) into a symbol's snapshot. Older bars never overwrite newer ones. */
+/**
+ * Folds one bar (minute or daily) into a symbol's snapshot. Older bars never overwrite newer ones, so a bar
+ * stamped far ahead (a year, with ingest's clock not vouching for it; see aheadOfWatermark) is not folded:
+ * it would hide every later bar of the symbol.
+ */
 export function foldBar(snapshot: Snapshot, bar: AggregateValue): Snapshot {
+  const latest = bar.interval === 'MINUTE' ? snapshot.barStartMs : snapshot.dailyStartMs;
+  if (latest !== undefined && aheadOfWatermark(bar.windowStartMs, latest, DEFAULT_MAX_EVENT_TIME_SKEW_MS, bar.ingestedAtMs) > 0) return snapshot;
   if (bar.interval === 'MINUTE') {
     if (snapshot.barStartMs !== undefined && bar.windowStartMs < snapshot.barStartMs) return snapshot;
     const next: Snapshot = {
