@@ -554,6 +554,40 @@ describe('GET /api/patterns/{id}, /stats, /summary', () => {
     expect((await call('GET', `/api/patterns/${'x'.repeat(201)}`)).status).toBe(400);
   });
 
+  it('returns the whole history of a pattern whose UPDATED events re-stamped its detected_at', async () => {
+    // DETECTED at T0 - 3h, UPDATED at T0 - 2h (re-stamps detected_at), EXPIRED carrying the updated stamp.
+    const id = 'pat-history';
+    const stamps: [string, string, number][] = [
+      ['DETECTED', new Date(T0 - 3 * 3_600_000).toISOString(), 0.6],
+      ['UPDATED', new Date(T0 - 2 * 3_600_000).toISOString(), 0.7],
+      ['EXPIRED', new Date(T0 - 2 * 3_600_000).toISOString(), 0.7],
+    ];
+    for (const [offset, [kind, detected, confidence]] of stamps.entries()) {
+      await pool.query(
+        `INSERT INTO pattern_events (event_id, kind, pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+           price, volume, kafka_topic, kafka_partition, kafka_offset)
+         VALUES ($1, $2, $3, 'doji', 1, 'DAILY', 'BULLISH', 'XOM', $4, $4::timestamptz + interval '1 hour', $5, $5, 100, 1000, 'patterns', 3, $6)`,
+        [`ev-history-${offset}`, kind, id, detected, confidence, 10_000 + offset],
+      );
+    }
+    const last = stamps[2]!;
+    await pool.query(
+      `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence, price, volume, status,
+         last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
+       VALUES ($1, 'doji', 1, 'DAILY', 'BULLISH', 'XOM', $2, $2::timestamptz + interval '1 hour', 0.7, 0.7, 100, 1000, 'expired', 'ev-history-2', 'EXPIRED', 'patterns', 3, 10002)`,
+      [id, last[1]],
+    );
+    try {
+      const reply = await call('GET', `/api/patterns/${id}`);
+      expect(reply.status).toBe(200);
+      expect(reply.body.events.map((event: { kind: string }) => event.kind)).toEqual(['DETECTED', 'UPDATED', 'EXPIRED']);
+      expect(reply.body.events[0].detected_at).toBe(stamps[0]![1]);
+    } finally {
+      await pool.query(`DELETE FROM patterns WHERE pattern_id = $1`, [id]);
+      await pool.query(`DELETE FROM pattern_events WHERE pattern_id = $1`, [id]);
+    }
+  });
+
   it('counts active patterns and hourly detections', async () => {
     const reply = await call('GET', '/api/patterns/stats?hours=4');
     expect(reply.status).toBe(200);
@@ -930,6 +964,41 @@ describe('HTTP behaviour', () => {
     } finally {
       deadRedis.disconnect();
     }
+  });
+
+  it('keeps the CORS headers on every answer a cross-origin dashboard can get: 304, problems and 429', async () => {
+    const origin = { origin: 'http://dash.example' };
+    const corsOf = (response: Response, what: string) => {
+      expect(response.headers.get('access-control-allow-origin'), what).toBe('http://dash.example');
+      expect(response.headers.get('access-control-expose-headers'), what).toContain('ETag');
+    };
+    for (const url of ['/api/patterns/scan?per_page=3', '/api/patterns/pat-001', '/api/patterns/stats', '/api/symbols/AAPL', '/api/users/universe']) {
+      const first = await app.request(url, { headers: origin });
+      expect(first.status, url).toBe(200);
+      corsOf(first, url);
+      const revalidated = await app.request(url, { headers: { ...origin, 'if-none-match': first.headers.get('etag')! } });
+      expect(revalidated.status, url).toBe(304);
+      corsOf(revalidated, `${url} (304)`);
+      expect(revalidated.headers.get('etag'), url).toBe(first.headers.get('etag'));
+      expect(revalidated.headers.get('x-request-id'), url).toBeTruthy();
+    }
+    const problems: [string, RequestInit, number][] = [
+      ['/api/patterns/scan?page=0', {}, 400],
+      ['/api/auth/me', {}, 401],
+      ['/api/patterns/nope', {}, 404],
+      ['/api/nowhere', {}, 404],
+      ['/api/users/universe', { method: 'POST', body: 'x'.repeat(300_000), headers: { 'content-type': 'application/json' } }, 413],
+    ];
+    for (const [url, init, status] of problems) {
+      const response = await app.request(url, { ...init, headers: { ...origin, ...(init.headers as Record<string, string> | undefined) } });
+      expect(response.status, url).toBe(status);
+      corsOf(response, url);
+    }
+    const limited = buildApp({ config: { API_RATE_LIMIT_PER_MINUTE: '1', API_REDIS_PREFIX: `${prefix}cors-limited:` } });
+    expect((await limited.request('/api/symbols?limit=1', { headers: origin })).status).toBe(200);
+    const refused = await limited.request('/api/symbols?limit=1', { headers: origin });
+    expect(refused.status).toBe(429);
+    corsOf(refused, '429');
   });
 
   it('answers unknown routes with problem+json 404', async () => {
