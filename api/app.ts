@@ -13,6 +13,7 @@ import { AuthError, Counter, Histogram, runChecks, type HealthCheck } from '../p
 import { Accounts, AccountError } from './accounts.js';
 import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
+import { MarketClock } from './market-clock.js';
 import type { ApiDependencies, ApiEnv, ApiServices } from './context.js';
 import { fieldErrors, HttpProblem, problemResponse } from './problem.js';
 import { compressWhenAccepted, corsHeaders, setResponseHeader } from './response-headers.js';
@@ -65,6 +66,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
     scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
+    marketClock: new MarketClock(deps.db, now, deps.marketClockRefreshMs, (error) => deps.logger.warn({ err: error }, 'market clock read failed; ages use the last value or the wall clock')),
   };
   deps.notices?.((notice) => {
     void services.cache.refreshAffected(versionKeysChangedBy(notice, deps.readModelKeys));
