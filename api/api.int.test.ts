@@ -507,6 +507,25 @@ describe('GET /api/patterns/scan', () => {
     expect(await outcome(pageTwo)).toBe('miss');
   });
 
+  it('keeps newest-first pages exact when event time runs ahead of the wall clock', async () => {
+    const ahead = buildApp({ scanCountCap: 3, marketClockRefreshMs: 0, config: { API_REDIS_PREFIX: `${prefix}event-ahead:`, API_CACHE_MAX_STALE_MS: '0' } });
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createProjectorMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })));
+    const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0&sort_by=detected_at';
+    const outcome = async () => (await call('GET', url, { target: ahead })).body.timings.cache as string;
+    // The wall clock ten hours behind the data, as with a simulator running faster than real time.
+    clock.now = T0 - 10 * 3_600_000;
+    try {
+      expect(await outcome()).toBe('miss');
+      expect(await outcome()).toBe('hit');
+      // A detection two hours of event time later, on a symbol not on the page, enters it at the top.
+      const change: PatternChange = { tier: 'DAILY', confidence: 0.5, relativeStrength: 1, volume: 10_000, detectedAt: T0 + 2 * 3_600_000 };
+      await notifier.announce('db.patterns', ['ZZZZ'], true, [change]);
+      expect(await outcome()).toBe('miss');
+    } finally {
+      clock.now = T0;
+    }
+  });
+
   it('refreshes hot entries ahead of their readers when a projection notice makes them stale', async () => {
     let notify: (notice: ProjectionNotice) => void = () => undefined;
     const refreshing = buildApp({ notices: (listener) => (notify = listener), config: { API_REDIS_PREFIX: `${prefix}ahead:` } });
@@ -812,6 +831,14 @@ describe('symbols', () => {
     expect(spy.body).toMatchObject({ fundamentals: null, last_bar: null });
     expect((await call('GET', '/api/symbols/NOPE')).status).toBe(404);
     expect((await call('GET', '/api/symbols/bad%20symbol')).body.errors[0].field).toBe('symbol');
+    // The wall clock three days behind the data: the last bar is still the latest one, not an older daily bar.
+    const behind = buildApp({ marketClockRefreshMs: 0, config: { API_REDIS_PREFIX: `${prefix}symbol-clock:` } });
+    clock.now = T0 - 3 * 86_400_000;
+    try {
+      expect((await call('GET', '/api/symbols/AAPL', { target: behind })).body.last_bar).toMatchObject({ interval: '1m', bucket: '2026-11-25T14:29:00.000Z' });
+    } finally {
+      clock.now = T0;
+    }
   });
 
   it('serves bars of every interval from the tables and aggregates', async () => {

@@ -158,14 +158,20 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
     const load = () => scanPatterns(deps.db, query, services.scanCountCap, deps.preparedDb);
     const keys = deps.readModelKeys;
-    // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives).
-    const horizonMs = () => services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;
+    // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives). Detection times
+    // are event time: when it runs ahead of the wall clock (a simulator or replay faster than real time) it may reach
+    // any hour while the entry lives, so the page depends on its whole tiers (a horizon too far for hour scopes).
+    const marketNow = await services.marketClock.now();
+    const horizonMs = () => {
+      const expiry = services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;
+      return marketNow > expiry ? Number.MAX_SAFE_INTEGER : expiry;
+    };
     const read =
       scope.kind === 'patterns'
         ? await cache.read('scan', key, broadScanGuard(query, keys), load, { refreshAhead, maxStaleMs, dependsOn: (result) => broadScanDependencies(query, result, keys, horizonMs()) })
         : await cache.read('scan', key, symbolVersionKeys(scope.symbols, keys), load, { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
-    const now = await services.marketClock.now();
+    const now = marketNow;
     c.header('ETag', etagOf(key, read));
     c.header('Cache-Control', 'private, no-cache');
     const pagination = {
