@@ -594,6 +594,10 @@ describe('GET /api/patterns/scan', () => {
       ['page=%2B2', 'page'],
       ['per_page=1e1', 'per_page'],
       ['per_page=2.0', 'per_page'],
+      ['symbols=', 'symbols'],
+      ['pattern_types=,', 'pattern_types'],
+      ['sectors=%20', 'sectors'],
+      ['definition_version=', 'definition_version'],
       ...badCursors(),
     ];
     for (const [query, field] of bad) {
@@ -1045,7 +1049,7 @@ describe('universes', () => {
       expect(reply.body.errors.map((error: { field: string }) => error.field), key).toContain(field);
     }
     // Numbers saved as JSON numbers, in any notation JavaScript writes them, still work.
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'tiny', name: 'tiny', symbols: [], criteria: { confidence_min: 0.0000001, per_page: 5 } } })).status).toBe(201);
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'tiny', name: 'tiny', symbols: [], criteria: { confidence_min: 0.0000001, per_page: 5, pattern_types: [] } } })).status).toBe(201);
     expect((await call('GET', '/api/patterns/scan?preset=tiny', { token })).body.pagination.per_page).toBe(5);
   });
 
@@ -1215,6 +1219,9 @@ describe('HTTP behaviour', () => {
       corsOf(revalidated, `${url} (304)`);
       expect(revalidated.headers.get('etag'), url).toBe(first.headers.get('etag'));
       expect(revalidated.headers.get('x-request-id'), url).toBeTruthy();
+      const compressed = await app.request(url, { headers: { ...origin, 'accept-encoding': 'gzip', 'if-none-match': first.headers.get('etag')! } });
+      expect(compressed.status, url).toBe(304);
+      corsOf(compressed, `${url} (304, gzip accepted)`);
     }
     const problems: [string, RequestInit, number][] = [
       ['/api/patterns/scan?page=0', {}, 400],

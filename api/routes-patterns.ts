@@ -118,7 +118,8 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     for (const name of PRESET_PARAMETERS) {
       const value = preset.criteria[name];
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') saved[name] = String(value);
-      else if (Array.isArray(value)) saved[name] = value.map(String);
+      // A saved empty list means no filter (a query's empty list parameter is refused instead).
+      else if (Array.isArray(value) && value.length > 0) saved[name] = value.map(String);
     }
     const explicit = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
     const parsed = ScanQuerySchema.safeParse({ ...saved, ...explicit });

@@ -12,7 +12,9 @@ export const listParam = (description: string, example: string) =>
         .map((item) => item.trim())
         .filter((item) => item.length > 0),
     )
-    .openapi({ description: `${description} (comma-separated or repeated)`, example });
+    // `pattern_types=` read as "every pattern" but `symbols=` as "no symbol": an empty list is refused instead.
+    .refine((items) => items.length > 0, 'must name at least one item; leave the parameter out for no filter')
+    .openapi({ description: `${description} (comma-separated or repeated; at least one item)`, example });
 
 const symbolList = listParam('Ticker symbols', 'AAPL,MSFT').pipe(
   z.array(z.string().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker symbol')).max(1000, 'at most 1000 symbols'),
