@@ -7,7 +7,7 @@ import type { Queryable } from './universes.js';
  * Reads whose plan their statement's shape fixes, whatever the values, run as prepared statements planned once per
  * connection: scans filtered by confidence and at most one tier and one pattern type (patterns-store). Planning
  * such a scan cost more than running it: 0.8-1.2 ms against 0.35-0.8 ms on 10M rows (bench/RESULTS.md, API,
- * seventh session).
+ * "Planning cost more than running").
  */
 
 /**

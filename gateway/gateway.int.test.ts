@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROADCAST_COPY_HEADER, topicName } from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, generateApiKey, topicName } from '../platform/index.js';
 import { minuteBars, patternEvents } from '../projections/fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
@@ -77,6 +77,19 @@ describe('authentication', () => {
 
     const badToken = await RawClient.connect(gateway.url, { token: 'not.a.jwt' });
     expect(badToken.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
+  });
+
+  it('refuses an API key without the stream scope, and a revoked one', async () => {
+    const readOnly = generateApiKey();
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, 'read only', $3, '{read}')", [readOnly.id, alice.id, readOnly.secretHash]);
+    const refused = await RawClient.connect(gateway.url, { apiKey: readOnly.key });
+    clients.push(refused);
+    expect(refused.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
+    const revoked = generateApiKey();
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, revoked_at) VALUES ($1, $2, 'revoked', $3, now())", [revoked.id, alice.id, revoked.secretHash]);
+    const gone = await RawClient.connect(gateway.url, { apiKey: revoked.key });
+    clients.push(gone);
+    expect(gone.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
   });
 
   it('refuses a subscription before authentication', async () => {
