@@ -1,5 +1,5 @@
 /** The REST API: Hono app (createApp), server (startApi), built-in universes and universe resolution (used by the gateway). */
-export { createApp, API_VERSION, readinessChecks } from './app.js';
+export { createApp } from './app.js';
 export { startApi, measureProjectionLag, type ApiHandle, type StartApiOptions } from './server.js';
 export { loadApiConfig, type ApiConfig } from './config.js';
 export type { ApiDependencies, ProjectionLag } from './context.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientIpFrom } from './app.js';
+import { clientIpFrom } from './client-ip.js';
 
 describe('clientIpFrom', () => {
   it('uses the socket address unless proxies are trusted', () => {

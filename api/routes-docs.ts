@@ -1,0 +1,48 @@
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
+import type { ApiEnv } from './context.js';
+
+const API_VERSION = '1.0.0';
+
+/** /openapi.json (the document the routes registered) and /docs (its reference UI), both public. */
+export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearerAuth', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  app.openAPIRegistry.registerComponent('securitySchemes', 'apiKeyAuth', { type: 'apiKey', in: 'header', name: 'X-API-Key' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tickflow API',
+      version: API_VERSION,
+      description: [
+        'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
+        '',
+        'Market data (patterns, stats, symbols, bars) is licensed per user: every data route needs an access token (`Authorization: Bearer`) or an API key (`X-API-Key`, or `Authorization: Bearer tfk_...`) with the `read` scope. A deployment may serve it without a credential with API_PUBLIC_DATA=true. /health, /ready, /openapi.json and /docs are public.',
+        '',
+        'API key scopes: `read` (REST data and universes), `stream` (the WebSocket gateway), `manage` (create, list and revoke API keys). New keys get `read` and `stream`; `manage` only when asked for, so a leaked key cannot mint its own successor. A signed-in session (access token) may do everything.',
+      ].join('\n'),
+    },
+    security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
+    tags: [{ name: 'patterns' }, { name: 'symbols' }, { name: 'universes' }, { name: 'auth' }, { name: 'operations' }],
+  });
+  // The reference UI comes from the installed @scalar/api-reference, served by the API itself: no CDN, no unpinned
+  // script, nothing loaded from another origin (its default fonts come from a CDN, so they are off).
+  app.get(DOCS_SCRIPT_PATH, async (c) => {
+    const script = await docsScript();
+    return c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400' });
+  });
+  // No developer toolbar and no "Ask AI" agent: both reach Scalar's services from the reader's browser.
+  const docsConfiguration = { url: '/openapi.json', pageTitle: 'Tickflow API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, showDeveloperTools: 'never', agent: { disabled: true } };
+  app.get('/docs', Scalar(docsConfiguration as Parameters<typeof Scalar>[0]));
+}
+
+const DOCS_SCRIPT_PATH = '/docs/scalar-api-reference.js';
+let docsScriptText: Promise<string> | undefined;
+/** The standalone bundle of the installed @scalar/api-reference (read once, on the first /docs visit). */
+function docsScript(): Promise<string> {
+  // The package exports no path to its browser bundle; it sits beside its entry point (dist/index.js).
+  docsScriptText ??= readFile(join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'), 'utf8');
+  return docsScriptText;
+}
