@@ -7,7 +7,7 @@ import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';
 import type { MarketClock } from './market-clock.js';
 import type { Queryable } from './universes.js';
-import { HttpProblem } from './problem.js';
+import { ApiError } from './errors.js';
 
 /** Per-request values set by the middleware. */
 export interface ApiEnv {
@@ -75,14 +75,14 @@ export interface LoginGuard {
 }
 
 export function requireUser(userId: string | undefined): string {
-  if (userId === undefined) throw new HttpProblem(401, 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
+  if (userId === undefined) throw new ApiError('unauthorized', 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
   return userId;
 }
 
 /** Key management needs a signed-in session, or an API key its owner created with the `manage` scope. */
 export function requireScope(scopes: readonly ApiKeyScope[] | undefined, scope: ApiKeyScope): void {
   if (scopes !== undefined && !scopes.includes(scope)) {
-    throw new HttpProblem(403, `this API key lacks the ${scope} scope${scope === 'manage' ? ': sign in, or use a key created with it' : ''}`, undefined, {
+    throw new ApiError('forbidden', `this API key lacks the ${scope} scope${scope === 'manage' ? ': sign in, or use a key created with it' : ''}`, undefined, {
       'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
     });
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RateLimiterRes } from 'rate-limiter-flexible';
 import type { ApiDependencies, LoginGuard } from './context.js';
 import { rateLimiter } from './middleware/rate-limit.js';
-import { HttpProblem } from './problem.js';
+import { ApiError } from './errors.js';
 
 const LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60;
 
@@ -15,7 +15,7 @@ export function loginGuard(deps: Pick<ApiDependencies, 'config' | 'redis'>): Log
       const state = await limiter.get(keyOf(email));
       if (state !== null && state.consumedPoints >= limiter.points) {
         const retryAfter = String(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
-        throw new HttpProblem(429, `too many failed logins for this account; retry in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
+        throw new ApiError('rate-limited', `too many failed logins for this account; retry in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
       }
     },
     async failed(email) {

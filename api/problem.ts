@@ -1,6 +1,7 @@
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { z } from '@hono/zod-openapi';
+import { FAILURE_KINDS, type FieldError } from './errors.js';
 
 /** RFC 9457 problem details; every error response of the API has this shape. */
 export const ProblemSchema = z
@@ -20,34 +21,11 @@ export const ProblemSchema = z
 
 export type Problem = z.infer<typeof ProblemSchema>;
 
-const TITLES: Record<number, [string, string]> = {
-  400: ['validation', 'Invalid request'],
-  401: ['unauthorized', 'Authentication required'],
-  403: ['forbidden', 'Forbidden'],
-  404: ['not-found', 'Not found'],
-  409: ['conflict', 'Conflict'],
-  413: ['too-large', 'Request body too large'],
-  415: ['unsupported-media-type', 'Unsupported media type'],
-  429: ['rate-limited', 'Too many requests'],
-  500: ['internal', 'Internal error'],
-  503: ['unavailable', 'Service unavailable'],
-};
+/** Problem type slug and title by status: the failure kinds (errors.ts), keyed by their status. */
+const KINDS_BY_STATUS = new Map<number, readonly [string, string]>(Object.entries(FAILURE_KINDS).map(([kind, { status, title }]) => [status, [kind, title]]));
 
-/** An error a handler throws to end the request with a problem response. */
-export class HttpProblem extends Error {
-  override name = 'HttpProblem';
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly detail: string,
-    readonly errors?: { field: string; message: string }[],
-    readonly headers?: Record<string, string>,
-  ) {
-    super(detail);
-  }
-}
-
-export function problemBody(status: number, detail: string | undefined, requestId: string | undefined, path: string, errors?: { field: string; message: string }[]): Problem {
-  const [slug, title] = TITLES[status] ?? ['error', 'Error'];
+function problemBody(status: number, detail: string | undefined, requestId: string | undefined, path: string, errors?: FieldError[]): Problem {
+  const [slug, title] = KINDS_BY_STATUS.get(status) ?? ['error', 'Error'];
   return {
     type: `https://tickflow.dev/problems/${slug}`,
     title,
@@ -59,13 +37,13 @@ export function problemBody(status: number, detail: string | undefined, requestI
   };
 }
 
-export function problemResponse(c: Context, status: ContentfulStatusCode, detail?: string, errors?: { field: string; message: string }[], headers?: Record<string, string>): Response {
+export function problemResponse(c: Context, status: ContentfulStatusCode, detail?: string, errors?: FieldError[], headers?: Record<string, string>): Response {
   const requestId = c.get('requestId' as never) as string | undefined;
   const body = problemBody(status, detail, requestId, c.req.path, errors);
   return c.body(JSON.stringify(body), status, { 'content-type': 'application/problem+json', ...headers });
 }
 
 /** zod issues -> one {field, message} per issue; the field is the dotted path (e.g. `per_page`, `symbols.2`). */
-export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): { field: string; message: string }[] {
+export function fieldErrors(issues: readonly { path: readonly PropertyKey[]; message: string }[]): FieldError[] {
   return issues.map((issue) => ({ field: issue.path.map(String).join('.') || '(body)', message: issue.message }));
 }

@@ -4,7 +4,8 @@ import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCa
 import type { CachedRead } from './cache.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
-import { HttpProblem, ProblemSchema } from './problem.js';
+import { ApiError } from './errors.js';
+import { ProblemSchema } from './problem.js';
 import { agesOf, canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
 import { resolveUniverse } from './universes.js';
@@ -114,7 +115,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
    */
   async function applyPreset(c: Context<ApiEnv>, key: string): Promise<{ parameters: z.infer<typeof ScanQuerySchema>; presetSymbols: readonly string[] | undefined }> {
     const preset = await resolveUniverse(deps.db, c.get('userId'), key);
-    if (!preset) throw new HttpProblem(400, `unknown preset ${key}`, [{ field: 'preset', message: 'no such universe of yours' }]);
+    if (!preset) throw new ApiError('validation', `unknown preset ${key}`, [{ field: 'preset', message: 'no such universe of yours' }]);
     const saved: Record<string, string | string[]> = {};
     for (const name of PRESET_PARAMETERS) {
       const value = preset.criteria[name];
@@ -125,7 +126,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const explicit = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
     const parsed = ScanQuerySchema.safeParse({ ...saved, ...explicit });
     if (!parsed.success) {
-      throw new HttpProblem(400, `preset ${key} holds invalid scan parameters`, parsed.error.issues.map((issue) => ({ field: `preset.${issue.path.map(String).join('.')}`, message: issue.message })));
+      throw new ApiError('validation', `preset ${key} holds invalid scan parameters`, parsed.error.issues.map((issue) => ({ field: `preset.${issue.path.map(String).join('.')}`, message: issue.message })));
     }
     return { parameters: parsed.data, presetSymbols: preset.symbols.length > 0 ? preset.symbols : undefined };
   }
@@ -139,7 +140,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
       const universe = await resolveUniverse(deps.db, c.get('userId'), parameters.universe);
       if (!universe) {
         const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
-        throw new HttpProblem(400, `unknown universe ${parameters.universe}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
+        throw new ApiError('validation', `unknown universe ${parameters.universe}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
       }
       universeSymbols = presetSymbols === undefined ? universe.symbols : scopeSymbols(presetSymbols, universe.symbols);
     }
@@ -147,7 +148,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     if (parameters.cursor === undefined && parameters.page * parameters.per_page > maxOffsetRows) {
       // An OFFSET reads and discards every row before the page, so its cost grows with the depth; a cursor's does not.
       const detail = `offset paging reaches at most ${maxOffsetRows} rows (page × per_page); to read deeper, follow pagination.next_cursor (keyset paging) from an earlier page`;
-      throw new HttpProblem(400, detail, [{ field: 'page', message: `page × per_page must be at most ${maxOffsetRows}; use cursor to read deeper` }]);
+      throw new ApiError('validation', detail, [{ field: 'page', message: `page × per_page must be at most ${maxOffsetRows}; use cursor to read deeper` }]);
     }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
@@ -221,7 +222,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const { id } = c.req.valid('param');
     const started = performance.now();
     const found = await findPattern(deps.db, id);
-    if (!found) throw new HttpProblem(404, `no pattern ${id}`);
+    if (!found) throw new ApiError('not-found', `no pattern ${id}`);
     c.header('ETag', contentEtag(found));
     return c.json({ data: withAge(found.pattern, await services.marketClock.now()), events: found.events, timings: timings(c.get('startedAt'), performance.now() - started, 'bypass') }, 200);
   });

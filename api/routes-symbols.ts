@@ -1,7 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { statsCacheKey, symbolCacheKey } from './cache-key.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
-import { HttpProblem, ProblemSchema } from './problem.js';
+import { ApiError } from './errors.js';
+import { ProblemSchema } from './problem.js';
 import { commonErrors, etagOf, json } from './routes-patterns.js';
 import { parseInstant } from './scan.js';
 import { BarsQuerySchema, BarsResponseSchema, SymbolDetailSchema, SymbolListSchema, SymbolParamSchema, SymbolsQuerySchema } from './schemas.js';
@@ -60,7 +61,7 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     // ahead of the wall clock (a simulator, a replay), a window around the wall clock finds an older bar instead.
     const around = Math.max(services.now(), await services.marketClock.now());
     const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol, around)) ?? null, { refreshAhead: true });
-    if (read.value === null) throw new HttpProblem(404, `no symbol ${symbol}`);
+    if (read.value === null) throw new ApiError('not-found', `no symbol ${symbol}`);
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });
@@ -70,14 +71,14 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     const { interval, from, to, limit } = c.req.valid('query');
     const fromMs = from === undefined ? undefined : parseInstant('from', from);
     const toMs = to === undefined ? undefined : parseInstant('to', to);
-    if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) throw new HttpProblem(400, 'to must be later than from', [{ field: 'to', message: 'must be later than from' }]);
+    if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) throw new ApiError('validation', 'to must be later than from', [{ field: 'to', message: 'must be later than from' }]);
     const key = symbolCacheKey(cachePrefix, symbol, 'bars', { interval, fromMs, toMs, limit });
     const started = performance.now();
     const read = await cache.read('bars', key, [deps.readModelKeys.symbolVersion(symbol)], async () => {
       const bars = await listBars(deps.db, symbol, interval, fromMs, toMs, limit);
       return bars.length > 0 || (await symbolExists(deps.db, symbol)) ? bars : null;
     });
-    if (read.value === null) throw new HttpProblem(404, `no symbol ${symbol}`);
+    if (read.value === null) throw new ApiError('not-found', `no symbol ${symbol}`);
     c.header('ETag', etagOf(key, read));
     return c.json({ symbol, interval, data: read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });

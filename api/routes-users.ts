@@ -3,7 +3,8 @@ import type { Context } from 'hono';
 import { AccountError, type Accounts, type UserView } from './accounts.js';
 import { requireScope, requireUser, type ApiEnv, type ApiServices } from './context.js';
 import { weakPasswordReason } from './passwords.js';
-import { HttpProblem, ProblemSchema } from './problem.js';
+import { ApiError } from './errors.js';
+import { ProblemSchema } from './problem.js';
 import { commonErrors, contentEtag, json } from './routes-patterns.js';
 import {
   ApiKeyCreatedSchema,
@@ -195,7 +196,7 @@ function universeView(universe: Universe & { created_at?: string; updated_at?: s
 }
 
 function refuseBuiltin(key: string): void {
-  if (findBuiltinUniverse(key)) throw new HttpProblem(403, `${key} is a built-in universe and cannot be changed`);
+  if (findBuiltinUniverse(key)) throw new ApiError('forbidden', `${key} is a built-in universe and cannot be changed`);
 }
 
 async function tokensFor(c: Context<ApiEnv>, services: ApiServices, user: UserView, refresh: { token: string; expiresAt: number }) {
@@ -210,37 +211,13 @@ async function tokensFor(c: Context<ApiEnv>, services: ApiServices, user: UserVi
   };
 }
 
-/** Account errors -> HTTP. Refresh failures are all 401; the detail says which (expired, reused, invalid). */
-export function accountProblem(error: AccountError): HttpProblem {
-  switch (error.code) {
-    case 'email_taken':
-    case 'exists':
-    case 'limit_reached':
-      return new HttpProblem(409, error.message);
-    case 'not_found':
-      return new HttpProblem(404, error.message);
-    case 'read_only':
-      return new HttpProblem(403, error.message);
-    case 'too_many_symbols': {
-      const field = error.message.split(':')[0]!;
-      return new HttpProblem(400, error.message, [{ field, message: error.message.slice(field.length + 2) }]);
-    }
-    case 'user_gone':
-    case 'bad_credentials':
-    case 'refresh_invalid':
-    case 'refresh_expired':
-    case 'refresh_reused':
-      return new HttpProblem(401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token"` });
-  }
-}
-
 export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
   const accounts: Accounts = services.accounts;
 
   app.openapi(registerRoute, async (c) => {
     const { email, password } = c.req.valid('json');
     const weak = weakPasswordReason(password, email);
-    if (weak) throw new HttpProblem(400, `password ${weak}`, [{ field: 'password', message: weak }]);
+    if (weak) throw new ApiError('validation', `password ${weak}`, [{ field: 'password', message: weak }]);
     const user = await accounts.register(email, password);
     const tokens = await tokensFor(c, services, user, await accounts.startSession(user.id));
     c.header('Cache-Control', 'no-store');
@@ -279,7 +256,7 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
 
   app.openapi(meRoute, async (c) => {
     const user = await accounts.findUser(requireUser(c.get('userId')));
-    if (!user) throw new HttpProblem(401, 'the account of this token no longer exists');
+    if (!user) throw new ApiError('unauthorized', 'the account of this token no longer exists');
     return c.json(user, 200);
   });
 
@@ -319,8 +296,8 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
     const userId = c.get('userId');
     const universe: Universe | undefined = findBuiltinUniverse(key) ?? (userId === undefined ? undefined : await accounts.findUniverse(userId, key));
     if (!universe) {
-      if (userId === undefined) throw new HttpProblem(401, 'sign in to read your own universes');
-      throw new HttpProblem(404, `you have no universe ${key}`);
+      if (userId === undefined) throw new ApiError('unauthorized', 'sign in to read your own universes');
+      throw new ApiError('not-found', `you have no universe ${key}`);
     }
     const view = universeView(universe);
     c.header('ETag', contentEtag(view));
@@ -340,7 +317,7 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
     const { key } = c.req.valid('param');
     refuseBuiltin(key);
     const parsedKey = UniverseInputSchema.shape.key.safeParse(key);
-    if (!parsedKey.success) throw new HttpProblem(400, 'invalid universe key', [{ field: 'key', message: parsedKey.error.issues[0]?.message ?? 'invalid' }]);
+    if (!parsedKey.success) throw new ApiError('validation', 'invalid universe key', [{ field: 'key', message: parsedKey.error.issues[0]?.message ?? 'invalid' }]);
     const { universe, created } = await accounts.replaceUniverse(userId, { ...c.req.valid('json'), key });
     return created ? c.json(universeView(universe), 201) : c.json(universeView(universe), 200);
   });

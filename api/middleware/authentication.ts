@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { AuthError, type ApiKeyScope, type TokenService, type VerifiedApiKey } from '../../platform/index.js';
 import { requireScope, type ApiEnv } from '../context.js';
-import { HttpProblem } from '../problem.js';
+import { ApiError } from '../errors.js';
 
 /** Market data, licensed per user: a credential is required unless API_PUBLIC_DATA is set. */
 const isMarketDataPath = (path: string) => path === '/api/patterns' || path.startsWith('/api/patterns/') || path === '/api/symbols' || path.startsWith('/api/symbols/');
@@ -24,11 +24,11 @@ export interface AuthenticationOptions {
 export function authentication(options: AuthenticationOptions): MiddlewareHandler<ApiEnv> {
   const authenticate = async (apiKey: string | undefined, authorization: string | undefined): Promise<{ userId: string; scopes: readonly ApiKeyScope[] | undefined }> => {
     const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-    if (authorization !== undefined && !bearer) throw new HttpProblem(401, 'Authorization must be "Bearer <token>"');
+    if (authorization !== undefined && !bearer) throw new ApiError('unauthorized', 'Authorization must be "Bearer <token>"');
     const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
     if (key === undefined) return { userId: (await options.tokens.verifyAccessToken(bearer as string)).userId, scopes: undefined };
     const verified = await options.verifyApiKey(key);
-    if (!verified) throw new HttpProblem(401, 'API key is invalid or revoked');
+    if (!verified) throw new ApiError('unauthorized', 'API key is invalid or revoked');
     return { userId: verified.userId, scopes: verified.scopes };
   };
   return async (c, next) => {
@@ -41,13 +41,13 @@ export function authentication(options: AuthenticationOptions): MiddlewareHandle
         c.set('scopes', principal.scopes);
       } catch (error) {
         // Failed credentials count against the strict auth limit, so API keys and tokens cannot be guessed quickly.
-        if (error instanceof HttpProblem || error instanceof AuthError) await options.onBadCredential(c);
+        if (error instanceof ApiError || error instanceof AuthError) await options.onBadCredential(c);
         throw error;
       }
     }
     const path = c.req.path;
     if (isMarketDataPath(path) && !options.publicData && c.get('userId') === undefined) {
-      throw new HttpProblem(401, 'market data needs a credential: send an access token (Authorization: Bearer) or an API key (X-API-Key)', undefined, {
+      throw new ApiError('unauthorized', 'market data needs a credential: send an access token (Authorization: Bearer) or an API key (X-API-Key)', undefined, {
         'WWW-Authenticate': 'Bearer realm="tickflow"',
       });
     }

@@ -4,41 +4,81 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AuthError, type Logger } from '../../platform/index.js';
 import { AccountError } from '../accounts.js';
 import type { ApiEnv } from '../context.js';
-import { HttpProblem, problemResponse } from '../problem.js';
-import { accountProblem } from '../routes-users.js';
+import { ApiError, type FailureKind, type ProblemParts } from '../errors.js';
+import { problemResponse } from '../problem.js';
 import { ScanInputError } from '../scan.js';
 
-/** Every error a request ends in, as problem+json; anything unexpected is a logged 500. */
+/** Every error a request ends in, as problem+json (problemOf); anything unexpected is a logged 500. */
 export function errorHandler(logger: Logger): ErrorHandler<ApiEnv> {
   return (error, c) => {
-    if (error instanceof HttpProblem) return problemResponse(c, error.status, error.detail, error.errors, error.headers);
-    if (error instanceof ScanInputError) return problemResponse(c, 400, error.message, [{ field: error.field, message: error.message }]);
-    if (error instanceof AccountError) {
-      const problem = accountProblem(error);
-      return problemResponse(c, problem.status, problem.detail, problem.errors, problem.headers);
+    const problem = problemOf(error);
+    if (problem === undefined) {
+      logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
+      return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
     }
-    // A write past a table's CHECK (the universe cap, scopes) that slipped by the handler's own check.
-    if ((error as { code?: string }).code === '23514') return problemResponse(c, 400, 'the request breaks a limit of the stored data');
-    if (error instanceof AuthError) {
-      return problemResponse(c, 401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
-    }
-    if (error instanceof HTTPException) return problemResponse(c, error.status as ContentfulStatusCode, error.message);
-    if ((error as { code?: string }).code === '57014') {
-      logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
-      return problemResponse(c, 503, 'the query took too long; narrow the filters or retry', undefined, { 'Retry-After': '1' });
-    }
-    // A body string PostgreSQL cannot store (NUL in text or jsonb) is the client's error.
-    if (isUnstorableText(error)) return problemResponse(c, 400, 'the request contains a NUL character, which cannot be stored');
-    logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
-    return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
+    if (postgresCode(error) === STATEMENT_TIMEOUT) logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
+    return problemResponse(c, problem.status, problem.detail, problem.errors, problem.headers);
   };
 }
 
 /** A 404 problem naming the method and path no route matched. */
 export const routeNotFound: NotFoundHandler = (c: Context) => problemResponse(c, 404, `no route ${c.req.method} ${c.req.path}`);
 
-/** PostgreSQL's "invalid byte sequence" (22021) and "untranslatable character" (22P05, \u0000 in jsonb). */
-function isUnstorableText(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === '22021' || code === '22P05';
+/**
+ * The one mapping from what a request can fail with to the problem it answers: the API's own failures, the domain
+ * modules' coded errors, Hono's validator and PostgreSQL errors the client caused. Undefined: a bug (500).
+ */
+export function problemOf(error: unknown): ProblemParts | undefined {
+  if (error instanceof ApiError) return error;
+  if (error instanceof ScanInputError) return new ApiError('validation', error.message, [{ field: error.field, message: error.message }]);
+  if (error instanceof AccountError) return accountProblem(error);
+  if (error instanceof AuthError) return new ApiError('unauthorized', error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
+  // The validators' malformed JSON (400) and undeclared media type (415).
+  if (error instanceof HTTPException) return { status: error.status as ContentfulStatusCode, detail: error.message };
+  switch (postgresCode(error)) {
+    // A write past a table's CHECK (the universe cap, scopes) that slipped by the handler's own check.
+    case '23514':
+      return new ApiError('validation', 'the request breaks a limit of the stored data');
+    case STATEMENT_TIMEOUT:
+      return new ApiError('unavailable', 'the query took too long; narrow the filters or retry', undefined, { 'Retry-After': '1' });
+    // A body string PostgreSQL cannot store: "invalid byte sequence" (22021), "untranslatable character" (22P05, \u0000 in jsonb).
+    case '22021':
+    case '22P05':
+      return new ApiError('validation', 'the request contains a NUL character, which cannot be stored');
+    default:
+      return undefined;
+  }
+}
+
+/** query_canceled: the statement timeout (API_STATEMENT_TIMEOUT_MS) ended the query. */
+const STATEMENT_TIMEOUT = '57014';
+
+function postgresCode(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
+}
+
+/** Each account failure's kind. Refresh failures are all 401; the detail says which (expired, reused, invalid). */
+const ACCOUNT_FAILURES: Readonly<Record<AccountError['code'], FailureKind>> = {
+  email_taken: 'conflict',
+  exists: 'conflict',
+  limit_reached: 'conflict',
+  not_found: 'not-found',
+  read_only: 'forbidden',
+  too_many_symbols: 'validation',
+  user_gone: 'unauthorized',
+  bad_credentials: 'unauthorized',
+  refresh_invalid: 'unauthorized',
+  refresh_expired: 'unauthorized',
+  refresh_reused: 'unauthorized',
+};
+
+function accountProblem(error: AccountError): ApiError {
+  const kind = ACCOUNT_FAILURES[error.code];
+  if (kind === 'unauthorized') return new ApiError(kind, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token"` });
+  if (error.code === 'too_many_symbols') {
+    // The message starts with the field it is about: "add_symbols: the universe would hold ...".
+    const field = error.message.split(':')[0]!;
+    return new ApiError(kind, error.message, [{ field, message: error.message.slice(field.length + 2) }]);
+  }
+  return new ApiError(kind, error.message);
 }

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { HttpProblem } from '../problem.js';
+import { ApiError } from '../errors.js';
 
 /**
  * PostgreSQL text cannot hold NUL (U+0000): refuses it in the path or a query parameter up front, naming the
@@ -8,7 +8,7 @@ import { HttpProblem } from '../problem.js';
 export function nulGuard(): MiddlewareHandler {
   return async (c, next) => {
     const field = nulParameter(c);
-    if (field) throw new HttpProblem(400, `${field} contains a NUL character`, [{ field, message: 'contains a NUL character' }]);
+    if (field) throw new ApiError('validation', `${field} contains a NUL character`, [{ field, message: 'contains a NUL character' }]);
     await next();
   };
 }

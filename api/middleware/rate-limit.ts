@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler, Next } from 'hono';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { Counter } from '../../platform/index.js';
 import type { ApiDependencies, ApiEnv } from '../context.js';
-import { HttpProblem } from '../problem.js';
+import { ApiError } from '../errors.js';
 import { clientIp } from './client-ip.js';
 import { setResponseHeader } from './response-headers.js';
 
@@ -53,7 +53,7 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
       recordHeadroom(`${name}:${key}`, 0);
       rateLimited.inc({ limiter: name });
       const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-      throw new HttpProblem(429, `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
+      throw new ApiError('rate-limited', `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
     }
   };
   const limited = async (c: Context<ApiEnv>, next: Next, name: string, limiter: RateLimiterAbstract, key: string) => {
