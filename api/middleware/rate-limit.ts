@@ -40,14 +40,12 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
     headroom.set(key, remaining);
     if (headroom.size > 10_000) headroom.delete(headroom.keys().next().value as string);
   };
-  /** Takes a point from the limiter, or ends the request with 429 and Retry-After. */
-  const consume = async (c: Context<ApiEnv>, name: string, limiter: RateLimiterAbstract, key: string) => {
+  /** Takes a point from the limiter and returns the points left, or ends the request with 429 and Retry-After. */
+  const consume = async (name: string, limiter: RateLimiterAbstract, key: string): Promise<number> => {
     try {
       const result = await limiter.consume(key);
       recordHeadroom(`${name}:${key}`, result.remainingPoints);
-      // A read's check may end after its handler answered (see `limited`).
-      setResponseHeader(c, 'X-RateLimit-Limit', String(limiter.points));
-      setResponseHeader(c, 'X-RateLimit-Remaining', String(result.remainingPoints));
+      return result.remainingPoints;
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) throw rejection;
       recordHeadroom(`${name}:${key}`, 0);
@@ -56,24 +54,33 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
       throw new ApiError('rate-limited', `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
     }
   };
+  /**
+   * Set before the handler runs or after it answered, never while it runs: a header set between the handler building
+   * its response and Hono taking it is lost (an in-memory limiter answers within those microtasks).
+   */
+  const announce = (c: Context<ApiEnv>, limiter: RateLimiterAbstract, remaining: number) => {
+    setResponseHeader(c, 'X-RateLimit-Limit', String(limiter.points));
+    setResponseHeader(c, 'X-RateLimit-Remaining', String(remaining));
+  };
   const limited = async (c: Context<ApiEnv>, next: Next, name: string, limiter: RateLimiterAbstract, key: string) => {
-    const taking = consume(c, name, limiter, key);
+    const taking = consume(name, limiter, key);
     // A read changes nothing, so for a client well within its limit (over a tenth of its points left at its
     // last request) the limiter's round trip overlaps the handler's instead of preceding it: a cache hit then
     // waits for one Redis round trip, not two. A refused read still answers 429; a client near or over its
     // limit is checked first, so it cannot make the API do work it will refuse.
     const read = c.req.method === 'GET' || c.req.method === 'HEAD';
     if (!read || (headroom.get(`${name}:${key}`) ?? 0) <= limiter.points / 10) {
-      await taking;
+      announce(c, limiter, await taking);
       return next();
     }
-    const refusal = taking.then(
-      () => undefined,
-      (error: unknown) => error,
+    const outcome = taking.then(
+      (remaining) => remaining,
+      (error: unknown) => ({ error }),
     );
     await next();
-    const refused = await refusal;
-    if (refused !== undefined) throw refused;
+    const remaining = await outcome;
+    if (typeof remaining !== 'number') throw remaining.error;
+    announce(c, limiter, remaining);
   };
   return {
     // Credential endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
@@ -84,6 +91,6 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
       const userId = c.get('userId');
       return limited(c, next, 'data', dataLimiter, userId ? `user:${userId}` : `ip:${clientIp(c, hops)}`);
     },
-    chargeBadCredential: (c) => consume(c, 'auth', authLimiter, `ip:${clientIp(c, hops)}`),
+    chargeBadCredential: async (c) => announce(c, authLimiter, await consume('auth', authLimiter, `ip:${clientIp(c, hops)}`)),
   };
 }
