@@ -10,7 +10,7 @@ import { normaliseSymbols, universeFromRow, type Queryable, type Universe, type 
  */
 
 /** OWASP's argon2id baseline (19 MiB, 2 passes); memory-hard so GPU guessing is expensive. */
-export const PASSWORD_HASH_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const PASSWORD_HASH_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
 export interface UserView {
   id: string;
@@ -31,11 +31,11 @@ export class AccountError extends Error {
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Most symbols a universe holds (also a CHECK on user_universes, migration 1796850000000). */
-export const MAX_UNIVERSE_SYMBOLS = 5000;
+const MAX_UNIVERSE_SYMBOLS = 5000;
 
 /** Most universes and watchlists one user keeps, and most unrevoked API keys: each is read on every scan or connection. */
-export const MAX_UNIVERSES_PER_USER = 200;
-export const MAX_ACTIVE_API_KEYS = 25;
+const MAX_UNIVERSES_PER_USER = 200;
+const MAX_ACTIVE_API_KEYS = 25;
 
 /** The successor of a refresh token: HMAC keyed by the presented token, so only its holder can rebuild it from the stored seed. */
 function successorToken(presented: string, seed: string): string {
@@ -43,7 +43,7 @@ function successorToken(presented: string, seed: string): string {
 }
 
 /** Refresh tokens are 256-bit random strings; like API keys, a fast hash of them suffices. */
-export function newRefreshToken(): { token: string; hash: string } {
+function newRefreshToken(): { token: string; hash: string } {
   const token = `tfr_${randomBytes(32).toString('base64url')}`;
   return { token, hash: sha256(token) };
 }

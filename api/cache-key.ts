@@ -9,7 +9,7 @@ import { canonicalJson, shortHash, sortValueOf, type PatternView, type ScanQuery
  */
 
 /** Bumped whenever the shape of a cached value changes, so an old entry is never misread as a new one. */
-export const CACHE_FORMAT = 'c3';
+const CACHE_FORMAT = 'c3';
 
 /** Above this many symbols a scan depends on the global patterns version instead of per-symbol versions. */
 export const MAX_SYMBOL_SCOPED_VERSIONS = 50;

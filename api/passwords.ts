@@ -9,7 +9,7 @@ import { adjacencyGraphs, dictionary } from '@zxcvbn-ts/language-common';
  */
 const estimator = new ZxcvbnFactory({ dictionary, graphs: adjacencyGraphs });
 
-export const MIN_PASSWORD_SCORE = 3;
+const MIN_PASSWORD_SCORE = 3;
 
 /** Why the password is too weak, or undefined when it is acceptable. `email` words count against it. */
 export function weakPasswordReason(password: string, email: string): string | undefined {

@@ -18,16 +18,16 @@ export interface ScanResult {
  * Offset pages up to this one are read from the first row (the same rows PostgreSQL walks for an OFFSET), so
  * the symbols before the page are known and a cached page depends on them rather than on every pattern.
  */
-export const MAX_TRACKED_PAGE = 5;
+const MAX_TRACKED_PAGE = 5;
 
 /**
  * At or below this many matches a scan filters first and sorts after (see buildScanSql): materialising up to
  * this many rows is bounded work, whereas walking an ordering index for rare matches is not.
  */
-export const FILTER_FIRST_MAX_MATCHES = 10_000;
+const FILTER_FIRST_MAX_MATCHES = 10_000;
 
 /** A pattern filter of at most this many types, with a sort other than confidence, is filtered first whatever its count. */
-export const FILTER_FIRST_MAX_PATTERN_TYPES = 2;
+const FILTER_FIRST_MAX_PATTERN_TYPES = 2;
 
 /**
  * Whether the page query materialises the matches before sorting them (bounded work) rather than walking the
@@ -54,7 +54,7 @@ export function filterFirstFor(query: ScanQuery, counted: number, countCap: numb
 export const ONE_PATTERN_WALK_MIN_MATCHES = 1_000;
 
 /** One tier, one pattern type, confidence, sorted by a (pattern, sort key, id) index: see ONE_PATTERN_WALK_MIN_MATCHES. */
-export function walksOnePatternOfATier(query: ScanQuery): boolean {
+function walksOnePatternOfATier(query: ScanQuery): boolean {
   const f = query.filters;
   return onlyConfidenceTierPattern(query) && f.tiers.length === 1 && f.patternTypes.length === 1 && query.page.sortBy !== 'confidence' && query.page.sortBy !== 'symbol';
 }

@@ -103,7 +103,7 @@ export function pageRowsJson(items: readonly PatternView[], times: readonly Patt
  * would keep them permanently stale under a steady stream. They are cached per 5-second window instead:
  * at most 5 s old, and one aggregate query per window whatever the number of readers.
  */
-export const AGGREGATE_WINDOW_MS = 5_000;
+const AGGREGATE_WINDOW_MS = 5_000;
 const aggregateWindow = (now: number) => Math.floor(now / AGGREGATE_WINDOW_MS);
 
 export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {

@@ -81,7 +81,6 @@ export const ScanQuerySchema = z.object({
   per_page: wholeNumber(1, 100).default(30).openapi({ description: 'Rows per page, 1 to 100' }),
   cursor: z.string().max(512).optional().openapi({ description: '`next_cursor` of the previous page (keyset paging; `page` is then ignored)' }),
 });
-export type ScanQueryInput = z.infer<typeof ScanQuerySchema>;
 
 /** Scan parameters a preset may save (everything but paging and the preset itself). */
 export const PRESET_PARAMETERS = ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'definition_version', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'per_page'] as const;

@@ -48,7 +48,7 @@ export interface SymbolSearch {
 }
 
 /** Escapes LIKE wildcards so a search for `A_B` matches only that text. */
-export function likePrefix(text: string): string {
+function likePrefix(text: string): string {
   return `${text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
 }
 
@@ -110,7 +110,7 @@ function barView(row: BarRow): BarView {
 export type BarInterval = '1m' | '5m' | '15m' | '1h' | '1d';
 
 /** Table or (continuous-aggregate) view of each interval; a closed map, never user text in SQL. */
-export const BAR_RELATIONS: Readonly<Record<BarInterval, string>> = {
+const BAR_RELATIONS: Readonly<Record<BarInterval, string>> = {
   '1m': 'bars_1m',
   '5m': 'bars_5m',
   '15m': 'bars_15m',
