@@ -16,6 +16,7 @@ import { nulGuard } from './middleware/nul-guard.js';
 import { rateLimits } from './middleware/rate-limit.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { fieldErrors, problemResponse } from './problem.js';
+import { registerAuthRoutes } from './routes-auth.js';
 import { registerDocsRoutes } from './routes-docs.js';
 import { registerOpsRoutes } from './routes-ops.js';
 import { registerPatternRoutes } from './routes-patterns.js';
@@ -87,6 +88,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
 
   registerPatternRoutes(app, services);
   registerSymbolRoutes(app, services);
+  registerAuthRoutes(app, services);
   registerUserRoutes(app, services);
   registerOpsRoutes(app, services);
   registerDocsRoutes(app);

@@ -1,39 +1,14 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, TypedResponse } from 'hono';
-import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCacheKey, symbolVersionKeys, versionEtag } from './cache-key.js';
-import type { CachedRead } from './cache.js';
+import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCacheKey, symbolVersionKeys } from './cache-key.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
+import { contentEtag, etagOf } from './etags.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
 import { ApiError } from './errors.js';
-import { ProblemSchema } from './problem.js';
-import { agesOf, canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
+import { commonErrors, credentialRequired, json, problem } from './openapi-responses.js';
+import { agesOf, normaliseScanQuery, pageOf, scopeSymbols, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
 import { resolveUniverse } from './universes.js';
-
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
-
-/** Error responses every API route may give. */
-export const commonErrors = {
-  400: problem('Invalid request: `errors` names each bad field'),
-  401: problem('Missing, invalid or expired credentials'),
-  403: problem('The API key lacks the scope this route needs, or the resource is read-only'),
-  429: problem('Rate limit exceeded; see Retry-After'),
-  500: problem('Internal error'),
-};
-
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-
-/** Market data is licensed per user: an access token or an API key with the `read` scope (unless API_PUBLIC_DATA=true). */
-export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
-
-/** ETag of a read: from the versions it was computed at, else from its content. */
-export function etagOf(key: string, read: CachedRead<unknown>): string {
-  return read.stamp !== undefined ? versionEtag(key, read.stamp) : `W/"${shortHash(canonicalJson(read.value))}"`;
-}
-
-export function contentEtag(value: unknown): string {
-  return `W/"${shortHash(canonicalJson(value))}"`;
-}
 
 const scanRoute = createRoute({
   method: 'get',
@@ -47,7 +22,7 @@ const scanRoute = createRoute({
     'Parameters are parsed strictly: numbers are decimal (not empty, not hex), whole numbers are digits only, times are real calendar instants from 1970 to 9999; ' +
     'anything else, and a cursor this API did not issue for the same query, answers 400 naming the field. ' +
     '`age_seconds` and `expires_in_seconds` are measured against the market clock (event time), the clock that also decides `status`.',
-  security,
+  security: credentialRequired,
   request: { query: ScanQuerySchema },
   responses: { 200: json(ScanResponseSchema, 'A page of patterns'), 304: { description: 'Not modified (If-None-Match)' }, ...commonErrors },
 });

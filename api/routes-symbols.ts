@@ -1,14 +1,14 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import { statsCacheKey, symbolCacheKey } from './cache-key.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
+import { etagOf } from './etags.js';
 import { ApiError } from './errors.js';
-import { ProblemSchema } from './problem.js';
-import { commonErrors, etagOf, json } from './routes-patterns.js';
+import { commonErrors, json, problem } from './openapi-responses.js';
 import { parseInstant } from './scan.js';
 import { BarsQuerySchema, BarsResponseSchema, SymbolDetailSchema, SymbolListSchema, SymbolParamSchema, SymbolsQuerySchema } from './schemas.js';
 import { findSymbol, listBars, listSymbols, symbolExists } from './symbols-store.js';
 
-const notFound = { description: 'No such symbol', content: { 'application/problem+json': { schema: ProblemSchema } } };
+const notFound = problem('No such symbol');
 
 const listRoute = createRoute({
   method: 'get',

@@ -1,125 +1,20 @@
-import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import { AccountError, type Accounts, type UserView } from './accounts.js';
-import { requireScope, requireUser, type ApiEnv, type ApiServices } from './context.js';
-import { weakPasswordReason } from './passwords.js';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Accounts } from './accounts.js';
+import { requireUser, type ApiEnv, type ApiServices } from './context.js';
+import { contentEtag } from './etags.js';
 import { ApiError } from './errors.js';
-import { ProblemSchema } from './problem.js';
-import { commonErrors, contentEtag, json } from './routes-patterns.js';
-import {
-  ApiKeyCreatedSchema,
-  ApiKeyCreateSchema,
-  ApiKeyParamSchema,
-  ApiKeySchema,
-  CredentialsSchema,
-  RefreshSchema,
-  TokenResponseSchema,
-  UniverseKeyParamSchema,
-  UniverseListSchema,
-  UniversePatchSchema,
-  UniverseViewSchema,
-  UserSchema,
-} from './schemas.js';
+import { body, bodyErrors, commonErrors, credentialOptional, credentialRequired, json, problem } from './openapi-responses.js';
+import { UniverseKeyParamSchema, UniverseListSchema, UniversePatchSchema, UniverseViewSchema } from './schemas.js';
 import { BUILTIN_UNIVERSES, findBuiltinUniverse, UniverseInputSchema, type Universe } from './universes.js';
 
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ProblemSchema } } });
-const body = <T extends z.ZodType>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
-/** Responses of every route that takes a JSON body. */
-const bodyErrors = { 413: problem('Body larger than 256 KiB'), 415: problem('Body is not application/json') };
-const authenticated: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
-const optionalAuth: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }, {}];
-
-const registerRoute = createRoute({
-  method: 'post',
-  path: '/api/auth/register',
-  tags: ['auth'],
-  summary: 'Create an account; returns an access token and a refresh token',
-  description: 'The password must have at least 12 characters and not be common or predictable (repetition, sequences, keyboard walks, your email): NIST SP 800-63B.',
-  security: [],
-  request: { body: body(CredentialsSchema) },
-  responses: { ...bodyErrors, 201: json(TokenResponseSchema, 'Account created'), 409: problem('Email already registered'), ...commonErrors },
-});
-
-const loginRoute = createRoute({
-  method: 'post',
-  path: '/api/auth/login',
-  tags: ['auth'],
-  summary: 'Exchange email and password for tokens (starts a refresh-token family)',
-  description: 'Failed logins are limited per IP and per account (API_LOGIN_FAILURES_PER_ACCOUNT per 15 minutes): past either, 429.',
-  security: [],
-  request: { body: body(CredentialsSchema) },
-  responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Signed in'), ...commonErrors },
-});
-
-const refreshRoute = createRoute({
-  method: 'post',
-  path: '/api/auth/refresh',
-  tags: ['auth'],
-  summary: 'Rotate a refresh token: returns a new access token and the next refresh token',
-  description:
-    'Each refresh token works once. Presented again within API_REFRESH_GRACE_SECONDS (two tabs refreshing at once), it returns the same successor; later, it revokes every token of its family (reuse detection).',
-  security: [],
-  request: { body: body(RefreshSchema) },
-  responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Rotated'), ...commonErrors },
-});
-
-const logoutRoute = createRoute({
-  method: 'post',
-  path: '/api/auth/logout',
-  tags: ['auth'],
-  summary: 'Revoke the refresh-token family of this session',
-  security: [],
-  request: { body: body(RefreshSchema) },
-  responses: { ...bodyErrors, 204: { description: 'Signed out' }, ...commonErrors },
-});
-
-const meRoute = createRoute({
-  method: 'get',
-  path: '/api/auth/me',
-  tags: ['auth'],
-  summary: 'The signed-in user',
-  security: authenticated,
-  responses: { 200: json(UserSchema, 'The user'), ...commonErrors },
-});
-
-const createKeyRoute = createRoute({
-  method: 'post',
-  path: '/api/auth/api-keys',
-  tags: ['auth'],
-  summary: 'Create an API key (the full key is returned once; only its hash is stored)',
-  description: 'Key management needs a signed-in session (access token) or a key with the `manage` scope. New keys get `read` and `stream` unless `scopes` says otherwise; `manage` only when asked for.',
-  security: authenticated,
-  request: { body: body(ApiKeyCreateSchema) },
-  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), 409: problem('You have the most active API keys allowed (25)'), ...commonErrors },
-});
-
-const listKeysRoute = createRoute({
-  method: 'get',
-  path: '/api/auth/api-keys',
-  tags: ['auth'],
-  summary: 'Your API keys (without secrets)',
-  description: 'Needs a signed-in session or a key with the `manage` scope.',
-  security: authenticated,
-  responses: { 200: json(z.object({ data: z.array(ApiKeySchema) }), 'Keys'), ...commonErrors },
-});
-
-const revokeKeyRoute = createRoute({
-  method: 'delete',
-  path: '/api/auth/api-keys/{id}',
-  tags: ['auth'],
-  summary: 'Revoke one of your API keys',
-  description: 'Needs a signed-in session or a key with the `manage` scope.',
-  security: authenticated,
-  request: { params: ApiKeyParamSchema },
-  responses: { 204: { description: 'Revoked' }, 404: problem('No such active key of yours'), ...commonErrors },
-});
+/** /api/users/universe: the built-in universes, and each user's own universes and watchlists. */
 
 const listUniversesRoute = createRoute({
   method: 'get',
   path: '/api/users/universe',
   tags: ['universes'],
   summary: 'Built-in universes, and your own universes and watchlists when signed in',
-  security: optionalAuth,
+  security: credentialOptional,
   responses: { 200: json(UniverseListSchema, 'Universes'), 304: { description: 'Not modified' }, ...commonErrors },
 });
 
@@ -128,7 +23,7 @@ const getUniverseRoute = createRoute({
   path: '/api/users/universe/{key}',
   tags: ['universes'],
   summary: 'One universe: a built-in, or one of your own',
-  security: optionalAuth,
+  security: credentialOptional,
   request: { params: UniverseKeyParamSchema },
   responses: { 200: json(UniverseViewSchema, 'The universe'), 304: { description: 'Not modified' }, 404: problem('No such universe of yours'), ...commonErrors },
 });
@@ -138,7 +33,7 @@ const createUniverseRoute = createRoute({
   path: '/api/users/universe',
   tags: ['universes'],
   summary: 'Create a universe or watchlist',
-  security: authenticated,
+  security: credentialRequired,
   request: { body: body(UniverseInputSchema) },
   responses: { ...commonErrors, ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only, or the API key lacks the read scope'), 409: problem('You already have a universe with this key, or the most universes allowed (200)') },
 });
@@ -148,7 +43,7 @@ const replaceUniverseRoute = createRoute({
   path: '/api/users/universe/{key}',
   tags: ['universes'],
   summary: 'Replace (or create) one of your universes',
-  security: authenticated,
+  security: credentialRequired,
   request: { params: UniverseKeyParamSchema, body: body(UniverseInputSchema.omit({ key: true })) },
   responses: {
     ...commonErrors,
@@ -165,7 +60,7 @@ const patchUniverseRoute = createRoute({
   path: '/api/users/universe/{key}',
   tags: ['universes'],
   summary: 'Change some fields of one of your universes; add_symbols/remove_symbols edit the list in place',
-  security: authenticated,
+  security: credentialRequired,
   request: { params: UniverseKeyParamSchema, body: body(UniversePatchSchema) },
   responses: { ...commonErrors, ...bodyErrors, 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
 });
@@ -175,7 +70,7 @@ const deleteUniverseRoute = createRoute({
   path: '/api/users/universe/{key}',
   tags: ['universes'],
   summary: 'Delete one of your universes',
-  security: authenticated,
+  security: credentialRequired,
   request: { params: UniverseKeyParamSchema },
   responses: { ...commonErrors, 204: { description: 'Deleted' }, 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
 });
@@ -199,88 +94,8 @@ function refuseBuiltin(key: string): void {
   if (findBuiltinUniverse(key)) throw new ApiError('forbidden', `${key} is a built-in universe and cannot be changed`);
 }
 
-async function tokensFor(c: Context<ApiEnv>, services: ApiServices, user: UserView, refresh: { token: string; expiresAt: number }) {
-  const access = await services.deps.tokens.issueAccessToken({ userId: user.id, email: user.email });
-  return {
-    user,
-    access_token: access.token,
-    token_type: 'Bearer' as const,
-    expires_at: new Date(access.expiresAt).toISOString(),
-    refresh_token: refresh.token,
-    refresh_expires_at: new Date(refresh.expiresAt).toISOString(),
-  };
-}
-
 export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
   const accounts: Accounts = services.accounts;
-
-  app.openapi(registerRoute, async (c) => {
-    const { email, password } = c.req.valid('json');
-    const weak = weakPasswordReason(password, email);
-    if (weak) throw new ApiError('validation', `password ${weak}`, [{ field: 'password', message: weak }]);
-    const user = await accounts.register(email, password);
-    const tokens = await tokensFor(c, services, user, await accounts.startSession(user.id));
-    c.header('Cache-Control', 'no-store');
-    return c.json(tokens, 201);
-  });
-
-  app.openapi(loginRoute, async (c) => {
-    const { email, password } = c.req.valid('json');
-    await services.loginGuard.check(email);
-    let user: UserView;
-    try {
-      user = await accounts.login(email, password);
-    } catch (error) {
-      if (error instanceof AccountError && error.code === 'bad_credentials') await services.loginGuard.failed(email);
-      throw error;
-    }
-    await services.loginGuard.succeeded(email);
-    const tokens = await tokensFor(c, services, user, await accounts.startSession(user.id));
-    c.header('Cache-Control', 'no-store');
-    return c.json(tokens, 200);
-  });
-
-  app.openapi(refreshRoute, async (c) => {
-    const next = await accounts.rotate(c.req.valid('json').refresh_token);
-    const user = await accounts.findUser(next.userId);
-    if (!user) throw new AccountError('refresh_invalid', 'refresh token is not valid');
-    const tokens = await tokensFor(c, services, user, next);
-    c.header('Cache-Control', 'no-store');
-    return c.json(tokens, 200);
-  });
-
-  app.openapi(logoutRoute, async (c) => {
-    await accounts.revokeSession(c.req.valid('json').refresh_token);
-    return c.body(null, 204);
-  });
-
-  app.openapi(meRoute, async (c) => {
-    const user = await accounts.findUser(requireUser(c.get('userId')));
-    if (!user) throw new ApiError('unauthorized', 'the account of this token no longer exists');
-    return c.json(user, 200);
-  });
-
-  app.openapi(createKeyRoute, async (c) => {
-    const userId = requireUser(c.get('userId'));
-    requireScope(c.get('scopes'), 'manage');
-    const { name, scopes } = c.req.valid('json');
-    const created = await accounts.createApiKey(userId, name, scopes);
-    c.header('Cache-Control', 'no-store');
-    return c.json(created, 201);
-  });
-
-  app.openapi(listKeysRoute, async (c) => {
-    const userId = requireUser(c.get('userId'));
-    requireScope(c.get('scopes'), 'manage');
-    return c.json({ data: await accounts.listApiKeys(userId) }, 200);
-  });
-
-  app.openapi(revokeKeyRoute, async (c) => {
-    const userId = requireUser(c.get('userId'));
-    requireScope(c.get('scopes'), 'manage');
-    await accounts.revokeApiKey(userId, c.req.valid('param').id);
-    return c.body(null, 204);
-  });
 
   app.openapi(listUniversesRoute, async (c) => {
     const userId = c.get('userId');
