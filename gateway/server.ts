@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { AuthError, Counter, Gauge, type Logger } from '../platform/index.js';
 import type { Authenticator, Principal, UniverseResolver } from './access.js';
 import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
-import type { ErrorCode, Limits, ResumeReport, ServerFrame, SnapshotItem, StartPosition } from './client/protocol.js';
+import { DISCONNECTS, type Disconnect, type ErrorCode, type Limits, type ResumeReport, type ServerFrame, type SnapshotItem, type StartPosition } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
 import { compileFilter, matches, type EventFilter } from './filter.js';
@@ -199,7 +199,7 @@ export class GatewayServer {
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const connection of [...this.connections]) {
-      if (!connection.closed) connection.ws.end(1001, 'gateway shutting down');
+      if (!connection.closed) connection.ws.end(DISCONNECTS.shutdown.code, DISCONNECTS.shutdown.reason);
     }
   }
 
@@ -327,7 +327,7 @@ export class GatewayServer {
     if (!connection.bucket.take(now)) {
       connection.floodDrops += 1;
       if (connection.floodDrops >= FLOOD_CLOSE_AFTER) {
-        this.closeConnection(connection, 4029, 'flood', 'too many frames');
+        this.closeConnection(connection, DISCONNECTS.flood);
         return;
       }
       // One error per second at most: answering every dropped frame would amplify the flood.
@@ -365,10 +365,10 @@ export class GatewayServer {
       });
   }
 
-  private closeConnection(connection: Connection, code: number, reason: string, text: string): void {
+  private closeConnection(connection: Connection, disconnect: Disconnect): void {
     if (connection.closed) return;
-    this.metrics.closes.inc({ reason });
-    connection.ws.end(code, text);
+    this.metrics.closes.inc({ reason: disconnect.name });
+    connection.ws.end(disconnect.code, disconnect.reason);
   }
 
   private send(connection: Connection, frame: ServerFrame): void {
@@ -449,7 +449,7 @@ export class GatewayServer {
       const message = error instanceof AuthError ? error.message : 'authentication failed';
       if (!(error instanceof AuthError)) this.options.logger.error({ err: error }, 'authentication failed unexpectedly');
       this.sendError(connection, 'auth_failed', message);
-      this.closeConnection(connection, 4003, 'auth_failed', 'authentication failed');
+      this.closeConnection(connection, DISCONNECTS.authFailed);
     } finally {
       connection.authenticating = false;
     }
@@ -902,11 +902,11 @@ export class GatewayServer {
     this.metrics.sendBuffer.set(this.sendBuffers().total);
     for (const connection of this.connections) {
       if (!connection.principal && now - connection.openedAt > config.GATEWAY_AUTH_TIMEOUT_MS) {
-        this.closeConnection(connection, 4001, 'auth_timeout', 'authentication timed out');
+        this.closeConnection(connection, DISCONNECTS.authTimeout);
       } else if (connection.principal && connection.subscriptions.size === 0 && now - connection.lastSubscribedAt > config.GATEWAY_IDLE_TIMEOUT_MS) {
-        this.closeConnection(connection, 4000, 'idle', 'idle: no subscription');
+        this.closeConnection(connection, DISCONNECTS.idle);
       } else if (connection.bufferFullSince !== undefined && now - connection.bufferFullSince > config.GATEWAY_STALL_TIMEOUT_MS) {
-        if (connection.ws.getBufferedAmount() > config.GATEWAY_MAX_BUFFERED_BYTES) this.closeConnection(connection, 4008, 'stalled', 'the connection stopped reading');
+        if (connection.ws.getBufferedAmount() > config.GATEWAY_MAX_BUFFERED_BYTES) this.closeConnection(connection, DISCONNECTS.stalled);
         else connection.bufferFullSince = undefined;
       }
     }
