@@ -10,7 +10,7 @@ import { DISCONNECTS, type Disconnect, type ErrorCode, type Limits, type ResumeR
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
 import { compileFilter, matches, type EventFilter } from './filter.js';
-import type { StreamHub } from './hub.js';
+import type { TopicTail } from './topic-tail.js';
 import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
 import { createFrameParser, TokenBucket, type ClientFrame } from './protocol.js';
 import { snapshotFromRecords, type SnapshotSource } from './snapshot.js';
@@ -79,7 +79,7 @@ type StartResult =
 
 export interface GatewayServerOptions {
   readonly config: GatewayConfig;
-  readonly hubs: ReadonlyMap<StreamName, StreamHub>;
+  readonly tails: ReadonlyMap<StreamName, TopicTail>;
   readonly source: LogSource;
   readonly authenticator: Authenticator;
   readonly universes: UniverseResolver;
@@ -116,7 +116,7 @@ export class GatewayServer {
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly staticFiles = new Map<string, { body: Buffer; type: string }>();
   private readonly metrics;
-  private readonly unsubscribeHubs: (() => void)[] = [];
+  private readonly unsubscribeTails: (() => void)[] = [];
   /** uWebSockets.js copies what it sends (into the socket or its own buffer), so one buffer serves every frame. */
   private readonly frameScratch: FrameScratch = { buffer: Buffer.allocUnsafeSlow(256 * 1024) };
   port = 0;
@@ -147,7 +147,7 @@ export class GatewayServer {
       sendBuffer: new Gauge({ name: 'tickflow_gateway_send_buffer_bytes', help: 'Bytes waiting in all connections\' send buffers (bounded by GATEWAY_MAX_BUFFERED_BYTES plus one frame each)', registers }),
       closes: new Counter({ name: 'tickflow_gateway_closes_total', help: 'Connections closed by the gateway, by reason', labelNames: ['reason'], registers }),
     };
-    for (const stream of options.hubs.keys()) this.byStream.set(stream, new Set());
+    for (const stream of options.tails.keys()) this.byStream.set(stream, new Set());
     for (const file of readdirSync(publicDir)) {
       const type = CONTENT_TYPES[extname(file)];
       if (type) this.staticFiles.set(`/${file}`, { body: readFileSync(join(publicDir, file)), type });
@@ -156,12 +156,12 @@ export class GatewayServer {
 
   async listen(host: string, port: number): Promise<number> {
     this.routes();
-    for (const [stream, hub] of this.options.hubs) {
-      this.unsubscribeHubs.push(
-        hub.onAppend(() => {
+    for (const [stream, tail] of this.options.tails) {
+      this.unsubscribeTails.push(
+        tail.onAppend(() => {
           for (const subscription of this.byStream.get(stream)!) this.schedule(subscription);
         }),
-        hub.onPartitionsAdded((added) => {
+        tail.onPartitionsAdded((added) => {
           // Every record of a new partition is newer than any position: subscriptions take it from its log start.
           for (const subscription of this.byStream.get(stream)!) {
             if (subscription.state !== 'active') continue;
@@ -169,7 +169,7 @@ export class GatewayServer {
             this.schedule(subscription);
           }
         }),
-        hub.onReset(() => {
+        tail.onReset(() => {
           for (const subscription of this.byStream.get(stream)!) void this.declareUnrecoverable(subscription, 'epoch', Object.fromEntries(subscription.next));
         }),
       );
@@ -195,7 +195,7 @@ export class GatewayServer {
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    for (const unsubscribe of this.unsubscribeHubs) unsubscribe();
+    for (const unsubscribe of this.unsubscribeTails) unsubscribe();
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     for (const connection of [...this.connections]) {
@@ -240,7 +240,7 @@ export class GatewayServer {
     this.app.get('/health', (res) => this.reply(res, '200 OK', 'application/json', JSON.stringify({ status: 'ok' })));
     this.app.get('/ready', (res) => {
       const now = Date.now();
-      const streams = Object.fromEntries([...this.options.hubs].map(([stream, hub]) => [stream, { lastPollAgeMs: now - hub.lastPollAt, epoch: hub.topic.epoch }]));
+      const streams = Object.fromEntries([...this.options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]));
       const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
       this.reply(res, ok ? '200 OK' : '503 Service Unavailable', 'application/json', JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: this.connections.size }));
     });
@@ -461,8 +461,8 @@ export class GatewayServer {
     if (connection.subscriptions.size >= this.limits.maxSubscriptions) {
       return this.sendError(connection, 'too_many_subscriptions', `at most ${this.limits.maxSubscriptions} subscriptions per connection`, id);
     }
-    const hub = this.options.hubs.get(stream);
-    if (!hub) return this.sendError(connection, 'unavailable', `stream ${stream} is not served by this gateway`, id);
+    const tail = this.options.tails.get(stream);
+    if (!tail) return this.sendError(connection, 'unavailable', `stream ${stream} is not served by this gateway`, id);
     const filterSpec = frame.filter ?? {};
     if (stream === 'bars' && (filterSpec.patterns || filterSpec.tiers || filterSpec.kinds)) {
       return this.sendError(connection, 'bad_field', 'bars take only symbols or a universe as filter', id, 'filter');
@@ -480,9 +480,9 @@ export class GatewayServer {
     }
     const snapshot = frame.from === 'snapshot';
     const filter = compileFilter({ symbols, patterns: filterSpec.patterns, tiers: filterSpec.tiers, kinds: filterSpec.kinds });
-    const fromReadModel = snapshot ? await this.readModelSnapshot(hub, stream, filter) : undefined;
+    const fromReadModel = snapshot ? await this.readModelSnapshot(tail, stream, filter) : undefined;
     const from: StartPosition = frame.from === undefined || frame.from === 'snapshot' ? 'latest' : frame.from;
-    const start = fromReadModel?.start ?? (await this.resolveStart(hub, stream, from, id));
+    const start = fromReadModel?.start ?? (await this.resolveStart(tail, stream, from, id));
     if (connection.closed) return;
     if (!start.ok) {
       if ('error' in start) return this.sendError(connection, start.error, start.message, id);
@@ -494,7 +494,7 @@ export class GatewayServer {
       connection,
       filter,
       conflate: frame.conflate ?? false,
-      epoch: hub.topic.epoch,
+      epoch: tail.topic.epoch,
       next: start.ok ? start.next : new Map(),
       credits: frame.credits ?? this.options.config.GATEWAY_DEFAULT_CREDITS,
       state: start.ok ? 'active' : 'paused',
@@ -517,21 +517,21 @@ export class GatewayServer {
     const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest');
     this.send(connection, { type: 'subscribed', id, stream, cursor: this.cursorOf(subscription), backlog, conflate: subscription.conflate });
     if (fromReadModel) this.send(connection, { type: 'snapshot', id, cursor: this.cursorOf(subscription), source: 'redis', items: [...fromReadModel.items] });
-    else if (snapshot) this.sendSnapshot(subscription, hub);
+    else if (snapshot) this.sendSnapshot(subscription, tail);
     this.schedule(subscription);
   }
 
   /** A snapshot from the read model, usable when its offsets are still inside the log; else undefined. */
   private async readModelSnapshot(
-    hub: StreamHub,
+    tail: TopicTail,
     stream: StreamName,
     filter: EventFilter,
   ): Promise<{ start: Extract<StartResult, { ok: true }>; items: readonly SnapshotItem[] } | undefined> {
     if (!this.options.snapshots) return undefined;
     try {
-      const result = await this.options.snapshots.snapshot(stream, hub.topic.topic, filter);
+      const result = await this.options.snapshots.snapshot(stream, tail.topic.topic, filter);
       if (!result) return undefined;
-      const bounds = await this.options.source.bounds(hub.topic.topic);
+      const bounds = await this.options.source.bounds(tail.topic.topic);
       const next = new Map<number, number>();
       for (const [partition, { logStart, high }] of bounds) {
         const offset = result.next.get(partition) ?? logStart;
@@ -562,10 +562,10 @@ export class GatewayServer {
   }
 
   private async seek(subscription: Subscription, to: StartPosition): Promise<void> {
-    const hub = this.options.hubs.get(subscription.stream)!;
+    const tail = this.options.tails.get(subscription.stream)!;
     subscription.generation += 1;
     subscription.stash.clear();
-    const start = await this.resolveStart(hub, subscription.stream, to, subscription.id);
+    const start = await this.resolveStart(tail, subscription.stream, to, subscription.id);
     const { connection } = subscription;
     if (connection.closed || !connection.subscriptions.has(subscription.id)) return;
     if (!start.ok) {
@@ -575,7 +575,7 @@ export class GatewayServer {
       this.send(connection, start.unrecoverable);
       return;
     }
-    subscription.epoch = hub.topic.epoch;
+    subscription.epoch = tail.topic.epoch;
     subscription.next = start.next;
     subscription.state = 'active';
     const backlog = this.beginResume(subscription, start, to === 'latest');
@@ -584,9 +584,9 @@ export class GatewayServer {
   }
 
   /** Where a subscription starts: the head, the log start, a cursor, a time or explicit offsets. */
-  private async resolveStart(hub: StreamHub, stream: StreamName, from: StartPosition, id: string): Promise<StartResult> {
-    const { topic } = hub;
-    if (from === 'latest') return { ok: true, next: new Map([...hub.rings].map(([partition, ring]) => [partition, ring.nextOffset])), bounds: undefined };
+  private async resolveStart(tail: TopicTail, stream: StreamName, from: StartPosition, id: string): Promise<StartResult> {
+    const { topic } = tail;
+    if (from === 'latest') return { ok: true, next: new Map([...tail.rings].map(([partition, ring]) => [partition, ring.nextOffset])), bounds: undefined };
     let bounds: Map<number, PartitionBounds>;
     try {
       bounds = await this.options.source.bounds(topic.topic);
@@ -610,17 +610,17 @@ export class GatewayServer {
       if (cursor.stream !== stream) return { ok: false, error: 'bad_cursor', message: `the cursor belongs to stream ${cursor.stream}, not ${stream}` };
       requested = new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset]));
       if (cursor.epoch !== topic.epoch) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'epoch', requested, bounds) };
-      if ([...requested.keys()].some((partition) => !hub.rings.has(partition))) {
+      if ([...requested.keys()].some((partition) => !tail.rings.has(partition))) {
         // A cursor from an instance that saw partitions added before this one did: learn of them now, or the
         // new partitions would start from their log start instead of the cursor's offsets.
         try {
-          await hub.refreshPartitions();
+          await tail.refreshPartitions();
           bounds = await this.options.source.bounds(topic.topic);
         } catch (error) {
           this.options.logger.warn({ err: error }, 'reading topic metadata failed');
           return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
         }
-        const unknown = [...requested.keys()].filter((partition) => !hub.rings.has(partition));
+        const unknown = [...requested.keys()].filter((partition) => !tail.rings.has(partition));
         if (unknown.length > 0) return { ok: false, error: 'bad_cursor', message: `the cursor names partitions the topic does not have: ${unknown.join(', ')}` };
       }
     } else {
@@ -647,14 +647,14 @@ export class GatewayServer {
     requested: ReadonlyMap<number, number>,
     bounds: ReadonlyMap<number, PartitionBounds>,
   ): Extract<ServerFrame, { type: 'unrecoverable' }> {
-    const hub = this.options.hubs.get(stream)!;
+    const tail = this.options.tails.get(stream)!;
     const oldestOffsets = Object.fromEntries([...bounds].map(([partition, { logStart }]) => [String(partition), logStart]));
     return {
       type: 'unrecoverable',
       id,
       reason,
       requested: Object.fromEntries([...requested].map(([partition, offset]) => [String(partition), offset])),
-      oldest: encodeCursor({ stream, epoch: hub.topic.epoch, next: Object.fromEntries([...bounds].map(([partition, { logStart }]) => [partition, logStart])) }),
+      oldest: encodeCursor({ stream, epoch: tail.topic.epoch, next: Object.fromEntries([...bounds].map(([partition, { logStart }]) => [partition, logStart])) }),
       oldestOffsets,
       snapshotAvailable: true,
     };
@@ -663,25 +663,25 @@ export class GatewayServer {
   private async declareUnrecoverable(subscription: Subscription, reason: 'retention' | 'epoch', requested: Record<number, number>): Promise<void> {
     subscription.state = 'paused';
     subscription.generation += 1;
-    const hub = this.options.hubs.get(subscription.stream)!;
+    const tail = this.options.tails.get(subscription.stream)!;
     let bounds: Map<number, PartitionBounds>;
     try {
-      bounds = await this.options.source.bounds(hub.topic.topic);
+      bounds = await this.options.source.bounds(tail.topic.topic);
     } catch {
-      bounds = new Map([...hub.rings].map(([partition, ring]) => [partition, { logStart: ring.coveredFrom, high: ring.nextOffset }]));
+      bounds = new Map([...tail.rings].map(([partition, ring]) => [partition, { logStart: ring.coveredFrom, high: ring.nextOffset }]));
     }
     this.metrics.unrecoverable.inc({ reason });
     const requestedMap = new Map(Object.entries(requested).map(([partition, offset]) => [Number(partition), offset]));
     this.send(subscription.connection, this.unrecoverableFrame(subscription.id, subscription.stream, reason, requestedMap, bounds));
   }
 
-  private sendSnapshot(subscription: Subscription, hub: StreamHub): void {
+  private sendSnapshot(subscription: Subscription, tail: TopicTail): void {
     // The records held in the rings (primed from Kafka at start) up to the subscription's start, folded into states.
     const records: { key: string; data: Record<string, unknown> }[] = [];
     // Symbol, pattern and tier never change within a pattern's life, so records can be filtered on them before
     // decoding; the kind only on the folded state (its last event's).
     const stateless = { ...subscription.filter, kinds: undefined };
-    for (const [partition, ring] of hub.rings) {
+    for (const [partition, ring] of tail.rings) {
       const until = subscription.next.get(partition) ?? ring.nextOffset;
       const read = ring.read(ring.coveredFrom, ring.capacity);
       for (const event of read?.events ?? []) {
@@ -735,7 +735,7 @@ export class GatewayServer {
   private pump(subscription: Subscription): void {
     const { connection } = subscription;
     if (connection.closed || subscription.state !== 'active' || subscription.reading) return;
-    const hub = this.options.hubs.get(subscription.stream)!;
+    const tail = this.options.tails.get(subscription.stream)!;
     const maxBatch = this.options.config.GATEWAY_MAX_BATCH;
     for (let round = 0; round < 8; round += 1) {
       if (subscription.credits <= 0) break;
@@ -758,7 +758,7 @@ export class GatewayServer {
           }
           subscription.stash.delete(partition);
         }
-        const ring = hub.rings.get(partition);
+        const ring = tail.rings.get(partition);
         if (!ring || offset >= ring.nextOffset) continue;
         const read = ring.read(offset, maxBatch);
         if (read) reads.set(partition, read);
@@ -773,13 +773,13 @@ export class GatewayServer {
       if (!progressed) break;
     }
     this.checkResumed(subscription);
-    if (subscription.credits > 0 && this.hasMore(subscription, hub)) this.schedule(subscription);
+    if (subscription.credits > 0 && this.hasMore(subscription, tail)) this.schedule(subscription);
   }
 
-  private hasMore(subscription: Subscription, hub: StreamHub): boolean {
+  private hasMore(subscription: Subscription, tail: TopicTail): boolean {
     for (const [partition, offset] of subscription.next) {
       if (subscription.stash.has(partition)) return true;
-      const ring = hub.rings.get(partition);
+      const ring = tail.rings.get(partition);
       if (ring && offset < ring.nextOffset) return true;
     }
     return false;
@@ -817,7 +817,7 @@ export class GatewayServer {
   }
 
   private async readBack(subscription: Subscription, missing: Map<number, number>): Promise<void> {
-    const hub = this.options.hubs.get(subscription.stream)!;
+    const tail = this.options.tails.get(subscription.stream)!;
     const generation = subscription.generation;
     subscription.reading = true;
     this.metrics.readBacks.inc();
@@ -825,7 +825,7 @@ export class GatewayServer {
     // at all (the position is gone; the subscription is paused until the client moves it).
     let after: 'now' | 'later' | 'stop' = 'now';
     try {
-      const reads = await this.options.source.read(hub.topic, missing, { maxWaitMs: 0, maxBytesPerPartition: 1024 * 1024 });
+      const reads = await this.options.source.read(tail.topic, missing, { maxWaitMs: 0, maxBytesPerPartition: 1024 * 1024 });
       if (generation === subscription.generation) {
         for (const [partition, read] of reads) {
           const from = missing.get(partition)!;
@@ -859,12 +859,12 @@ export class GatewayServer {
   private checkResumed(subscription: Subscription): void {
     const { resume } = subscription;
     if (!resume) return;
-    const hub = this.options.hubs.get(subscription.stream)!;
+    const tail = this.options.tails.get(subscription.stream)!;
     let lagRecords = 0;
     for (const [partition, target] of resume.target) {
       const next = subscription.next.get(partition) ?? 0;
       if (next < target) return;
-      lagRecords += Math.max(0, (hub.rings.get(partition)?.nextOffset ?? next) - next);
+      lagRecords += Math.max(0, (tail.rings.get(partition)?.nextOffset ?? next) - next);
     }
     const range: ResumeReport['range'] = {};
     for (const [partition, start] of resume.start) range[String(partition)] = [start, subscription.next.get(partition) ?? start];
@@ -888,9 +888,9 @@ export class GatewayServer {
       if (!connection.principal) continue;
       const subscriptions: Record<string, { cursor: string; credits: number; lagRecords: number }> = {};
       for (const subscription of connection.subscriptions.values()) {
-        const hub = this.options.hubs.get(subscription.stream)!;
+        const tail = this.options.tails.get(subscription.stream)!;
         let lagRecords = 0;
-        for (const [partition, next] of subscription.next) lagRecords += Math.max(0, (hub.rings.get(partition)?.nextOffset ?? next) - next);
+        for (const [partition, next] of subscription.next) lagRecords += Math.max(0, (tail.rings.get(partition)?.nextOffset ?? next) - next);
         subscriptions[subscription.id] = { cursor: this.cursorOf(subscription), credits: subscription.credits, lagRecords };
       }
       this.send(connection, { type: 'heartbeat', ts, subscriptions });

@@ -20,7 +20,7 @@ interface TailChain {
 /** Tail reads in flight at most: the one being handled and the one sent on from its answer. */
 const PIPELINE_DEPTH = 2;
 
-export interface HubOptions {
+export interface TopicTailOptions {
   readonly stream: StreamName;
   readonly topic: string;
   readonly source: LogSource;
@@ -38,7 +38,7 @@ export interface HubOptions {
  * `ringCapacity` records) into per-partition rings, and tells listeners when records arrive. It keeps no
  * per-client state; subscriptions read the rings at their own positions.
  */
-export class StreamHub {
+export class TopicTail {
   readonly rings = new Map<number, PartitionRing>();
   private info!: TopicInfo;
   private running = false;
@@ -51,7 +51,7 @@ export class StreamHub {
   lastPollAt = 0;
   appended = 0;
 
-  constructor(readonly options: HubOptions) {}
+  constructor(readonly options: TopicTailOptions) {}
 
   get topic(): TopicInfo {
     return this.info;
