@@ -73,6 +73,8 @@ function harness(options: Options = {}) {
   const tail: SessionTail & { topic: TopicInfo } = { rings, topic: tailTopic, refreshPartitions: vi.fn(async () => {}) };
   const boundsOf = (): Map<number, PartitionBounds> => new Map([...log].map(([partition, events]) => [partition, { logStart: logStart.get(partition)!, high: events.length }]));
   const fail = { bounds: false, reads: false };
+  /** Runs as a read-back starts (to change the log under it). */
+  const hooks = { beforeRead: () => {} };
   const source: LogSource & { reads: number } = {
     reads: 0,
     describe: async () => tail.topic,
@@ -84,6 +86,7 @@ function harness(options: Options = {}) {
       new Map([...log].map(([partition, events]) => [partition, events.find((event) => event.timestampMs >= timestampMs)?.offset ?? events.length])),
     read: async (_info, from) => {
       source.reads += 1;
+      hooks.beforeRead();
       if (fail.reads) throw new Error('fetch failed');
       const result = new Map<number, { events: LogEvent[]; nextOffset: number; logStart: number; high: number }>();
       for (const [partition, offset] of from) {
@@ -103,7 +106,12 @@ function harness(options: Options = {}) {
       throw new AuthError('token_invalid', 'token invalid');
     },
   };
-  const universes: UniverseResolver = { symbolsFor: async (_user, key) => ({ ab: ['A', 'B'], abc: ['A', 'B', 'C'] })[key] };
+  const universes: UniverseResolver = {
+    symbolsFor: async (_user, key) => {
+      if (key === 'boom') throw new Error('database down');
+      return ({ ab: ['A', 'B'], abc: ['A', 'B', 'C'] } as Record<string, string[]>)[key];
+    },
+  };
   const counts = new Map<string, number>();
   const count =
     (name: string) =>
@@ -193,7 +201,7 @@ function harness(options: Options = {}) {
     return client;
   };
 
-  return { sessions, config, tail, log, logStart, rings, source, fail, counts, clock, delayed, frameLog, settle, append, connect };
+  return { sessions, config, tail, log, logStart, rings, source, fail, hooks, counts, clock, delayed, frameLog, settle, append, connect };
 }
 
 describe('session core: connect and authenticate', () => {
@@ -483,6 +491,15 @@ describe('session core: resume and seek', () => {
     expect(client.events('s')).toHaveLength(30);
   });
 
+  it('retries a read-back that made no progress later', async () => {
+    const h = harness({ logSize: 30, ringCapacity: 10, readLimit: 0 });
+    const client = await h.connect().auth();
+    client.send({ type: 'subscribe', id: 's', stream: 'patterns', from: 'earliest' });
+    await h.settle();
+    expect(client.events('s')).toEqual([]);
+    expect(h.delayed).toHaveLength(1);
+  });
+
   it('starts from a time', async () => {
     const h = harness({ logSize: 10 });
     const client = await h.connect().auth();
@@ -525,6 +542,16 @@ describe('session core: resume and seek', () => {
     expect(client.last('error')).toMatchObject({ id: 'd', code: 'unavailable' });
   });
 
+  it('answers a frame whose handling failed with an internal error, and handles the next one', async () => {
+    const h = harness();
+    const client = await h.connect().auth();
+    client.send({ type: 'subscribe', id: 's', stream: 'patterns', filter: { universe: 'boom' } });
+    client.send({ type: 'ping' });
+    await h.settle();
+    expect(client.of('error').map((frame) => frame.code)).toEqual(['internal']);
+    expect(client.of('pong')).toHaveLength(1);
+  });
+
   it('learns of partitions a cursor names that it has not seen yet', async () => {
     const h = harness({ logSize: 3 });
     const client = await h.connect().auth();
@@ -533,6 +560,10 @@ describe('session core: resume and seek', () => {
     await h.settle();
     expect(h.tail.refreshPartitions).toHaveBeenCalledTimes(1);
     expect(client.last('error')).toMatchObject({ id: 's', code: 'bad_cursor', message: 'the cursor names partitions the topic does not have: 1' });
+    vi.mocked(h.tail.refreshPartitions).mockRejectedValueOnce(new Error('broker down'));
+    client.send({ type: 'subscribe', id: 't', stream: 'patterns', from: { cursor } });
+    await h.settle();
+    expect(client.last('error')).toMatchObject({ id: 't', code: 'unavailable' });
   });
 
   it('takes partitions added at runtime from their log start', async () => {
@@ -593,10 +624,13 @@ describe('session core: unrecoverable positions', () => {
   it('declares a read-back whose records were deleted meanwhile unrecoverable', async () => {
     const h = harness({ logSize: 30, ringCapacity: 10 });
     const client = await h.connect().auth();
+    // Retention deletes records between the subscribe and the read-back.
+    h.hooks.beforeRead = () => h.logStart.set(0, 15);
     client.send({ type: 'subscribe', id: 's', stream: 'patterns', from: { offsets: { '0': 2 } } });
-    h.logStart.set(0, 15); // retention deletes records while the subscribe is handled
     await h.settle();
-    expect(client.last('unrecoverable')).toMatchObject({ id: 's', reason: 'retention', oldestOffsets: { '0': 15 } });
+    expect(client.last('subscribed').backlog).toBe(28);
+    expect(client.last('unrecoverable')).toMatchObject({ id: 's', reason: 'retention', requested: { '0': 2 }, oldestOffsets: { '0': 15 } });
+    expect(h.delayed).toEqual([]);
   });
 
   it('declares every position unrecoverable when the topic is recreated, with bounds from the rings if the log is down', async () => {
