@@ -1,5 +1,5 @@
-import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../projections/pattern-scopes.js';
-import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../projections/redis-keys.js';
+import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../contracts/pattern-scopes.js';
+import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../contracts/redis-keys.js';
 import { canonicalJson, shortHash, sortValueOf, type PatternView, type ScanQuery } from './scan.js';
 
 /**

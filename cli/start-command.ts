@@ -10,7 +10,7 @@ import { loadProcessorConfig } from '../processors/config.js';
 import { loadProjectorConfig } from '../projections/projector.js';
 import { SessionCalendar } from '../processors/index.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
-import { describeTopics } from './describe-topics.js';
+import { describeTopics } from '../platform/describe-topics.js';
 import { demoApiKey } from './demo-access.js';
 import { LocalStack, waitUntil } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bar, patternEvents } from './fixtures.js';
+import { bar, patternEvents } from '../test/record-fixtures.js';
 import { redisKeys } from './redis-keys.js';
 import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
 import type { PatternEventValue } from './values.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST_COPY_HEADER, topicName } from '../platform/index.js';
-import { minuteBars, patternEvents } from '../projections/fixtures.js';
+import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GatewayHandle } from './index.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger, type TopicKey } from '../platform/index.js';
-import { migrate } from '../projections/migrate.js';
+import { migrate } from '../store/migrate.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';

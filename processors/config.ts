@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineEnv, env } from '../platform/index.js';
-import { DEFAULT_EARLY_CLOSES, DEFAULT_HOLIDAYS, SessionCalendar, parseClock, parseEarlyCloses } from './calendar.js';
+import { DEFAULT_EARLY_CLOSES, DEFAULT_HOLIDAYS, SessionCalendar, parseClock, parseEarlyCloses } from '../contracts/calendar.js';
 import type { EngineOptions } from './engine.js';
 
 export const loadProcessorConfig = defineEnv('processors', {

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
 import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIES_INPUT, updateSeriesFromInput, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';

@@ -10,10 +10,10 @@ import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
-import { Notifier, subscribeToNotices } from './notifier.js';
+import { Notifier, subscribeToNotices } from '../store/notifier.js';
 import { PartitionConsumer } from './partition-consumer.js';
 import type { FaultHook } from './faults.js';
-import { parseProjectionNotice, redisKeys } from './redis-keys.js';
+import { parseProjectionNotice, redisKeys } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 
 export const loadProjectorConfig = defineEnv('projections', {

@@ -7,9 +7,9 @@ import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
-import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
-import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
-import type { AggregateValue, PatternEventValue } from './values.js';
+import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
+import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from '../contracts/redis-model.js';
+import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 
 export const REDIS_PROJECTION = 'redis';
 /** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
-import type { ProjectorMetrics } from './metrics.js';
-import { batchScopes, type PatternChange } from './pattern-scopes.js';
-import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
+import type { ProjectorMetrics } from '../projections/metrics.js';
+import { batchScopes, type PatternChange } from '../contracts/pattern-scopes.js';
+import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
 
 /**
  * Announces that a projection advanced: bumps the version counters (per symbol, patterns, the projection's
