@@ -8,7 +8,7 @@ import { loadApiConfig } from '../api/config.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import { loadProcessorConfig } from '../processors/config.js';
 import { loadProjectorConfig } from '../projections/projector.js';
-import { SessionCalendar } from '../processors/index.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
 import { describeTopics } from '../platform/describe-topics.js';
 import { demoApiKey } from './demo-access.js';

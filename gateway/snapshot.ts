@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 // The read model's own modules (key builders and value shapes), not the projector: the gateway needs no more.
 import type { RedisKeys } from '../contracts/redis-keys.js';
 import { parseSnapshot, type PatternState } from '../contracts/redis-model.js';
-import { REDIS_PROJECTION } from '../projections/redis-sink.js';
+import { REDIS_PROJECTION } from '../contracts/redis-keys.js';
 import type { WireEvent } from './client/protocol.js';
 import { matches, type EventFilter } from './filter.js';
 import { makeEvent, type StreamName } from './types.js';

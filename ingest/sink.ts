@@ -6,7 +6,6 @@ import {
   type Encoder,
   type Kafka,
   type Logger,
-  type Producer,
   loadPlatformConfig,
 } from '../platform/index.js';
 import type { IngestMetrics } from './metrics.js';
@@ -21,8 +20,9 @@ export interface RecordSink {
   flush(): Promise<void>;
 }
 
-/** The one producer call the sink makes (kafkajs `Producer` in production; a stub in unit tests). */
-export type BatchProducer = Pick<Producer, 'sendBatch' | 'disconnect'>;
+import type { BatchProducer } from './batch-producer.js';
+
+export type { BatchProducer };
 
 /** A message as kafkajs takes it, with its partition chosen by us (murmur2 of the key, cached per key). */
 interface OutMessage {

@@ -8,7 +8,7 @@ import { barRow, patternEventRow, symbolRow } from '../projections/core.js';
 import { FIXTURE_START_MS, minuteBars, patternEvents, symbolReference } from './record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { PgBatchWriter, type PreparedMessage } from '../projections/pg-writer.js';
-import { ACTIVE_SCAN_FILTERS } from '../projections/testing.js';
+import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
 
 const PATTERN_EVENTS = 60_000;
 const SYMBOLS = 2_000;

@@ -10,7 +10,7 @@ import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, typ
 import { minuteBars, patternEvents } from './record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
-import { ACTIVE_SCAN_FILTERS } from '../projections/testing.js';
+import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
