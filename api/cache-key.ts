@@ -23,7 +23,7 @@ export function scanScope(query: ScanQuery): CacheScope {
   return { kind: 'patterns' };
 }
 
-/** The projection version keys (owned by projections/redis-keys.ts) a few-symbol scan depends on (broad scans: broadScanGuard). */
+/** The projection version keys (owned by contracts/redis-keys.ts) a few-symbol scan depends on (broad scans: broadScanGuard). */
 export function symbolVersionKeys(symbols: readonly string[], keys: RedisKeys): string[] {
   return symbols.map((symbol) => keys.symbolVersion(symbol));
 }
