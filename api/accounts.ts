@@ -1,7 +1,7 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type pg from 'pg';
-import { apiKeySecretMatches, generateApiKey, parseApiKey } from '../platform/index.js';
+import { DEFAULT_API_KEY_SCOPES, generateApiKey, verifyApiKey, type ApiKeyScope, type VerifiedApiKey } from '../platform/index.js';
 import { normaliseSymbols, universeFromRow, type Queryable, type Universe, type UniverseRow as BaseUniverseRow } from './universes.js';
 
 /**
@@ -21,7 +21,7 @@ export interface UserView {
 export class AccountError extends Error {
   override name = 'AccountError';
   constructor(
-    readonly code: 'email_taken' | 'bad_credentials' | 'refresh_invalid' | 'refresh_expired' | 'refresh_reused' | 'not_found' | 'exists' | 'read_only',
+    readonly code: 'email_taken' | 'bad_credentials' | 'refresh_invalid' | 'refresh_expired' | 'refresh_reused' | 'not_found' | 'exists' | 'read_only' | 'user_gone' | 'too_many_symbols' | 'limit_reached',
     message: string,
   ) {
     super(message);
@@ -29,6 +29,18 @@ export class AccountError extends Error {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Most symbols a universe holds (also a CHECK on user_universes, migration 1796850000000). */
+export const MAX_UNIVERSE_SYMBOLS = 5000;
+
+/** Most universes and watchlists one user keeps, and most unrevoked API keys: each is read on every scan or connection. */
+export const MAX_UNIVERSES_PER_USER = 200;
+export const MAX_ACTIVE_API_KEYS = 25;
+
+/** The successor of a refresh token: HMAC keyed by the presented token, so only its holder can rebuild it from the stored seed. */
+function successorToken(presented: string, seed: string): string {
+  return `tfr_${createHmac('sha256', presented).update(seed).digest('base64url')}`;
+}
 
 /** Refresh tokens are 256-bit random strings; like API keys, a fast hash of them suffices. */
 export function newRefreshToken(): { token: string; hash: string } {
@@ -53,6 +65,8 @@ const userView = (row: Pick<UserRow, 'id' | 'email' | 'created_at'>): UserView =
 
 export interface AccountsOptions {
   readonly refreshTtlSeconds: number;
+  /** A rotated token presented again within this many seconds returns the same successor (default 0: none). */
+  readonly refreshGraceSeconds?: number;
   readonly now?: () => number;
 }
 
@@ -98,8 +112,8 @@ export class Accounts {
     return this.insertRefresh(this.pool, userId, randomUUID());
   }
 
-  private async insertRefresh(db: Queryable, userId: string, familyId: string): Promise<IssuedRefresh> {
-    const { token, hash } = newRefreshToken();
+  private async insertRefresh(db: Queryable, userId: string, familyId: string, given?: string): Promise<IssuedRefresh> {
+    const { token, hash } = given === undefined ? newRefreshToken() : { token: given, hash: sha256(given) };
     const expiresAt = this.now() + this.options.refreshTtlSeconds * 1000;
     await db.query('INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)', [
       hash,
@@ -119,14 +133,28 @@ export class Accounts {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ family_id: string; user_id: string; expires_at: Date; used_at: Date | null; revoked_at: Date | null }>(
-        'SELECT family_id, user_id, expires_at, used_at, revoked_at FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE',
+      const { rows } = await client.query<{ family_id: string; user_id: string; expires_at: Date; used_at: Date | null; revoked_at: Date | null; successor_seed: string | null }>(
+        'SELECT family_id, user_id, expires_at, used_at, revoked_at, successor_seed FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE',
         [sha256(token)],
       );
       const row = rows[0];
       if (!row || row.revoked_at !== null) {
         await client.query('ROLLBACK');
         throw new AccountError('refresh_invalid', 'refresh token is not valid');
+      }
+      const graceMs = (this.options.refreshGraceSeconds ?? 0) * 1000;
+      if (row.used_at !== null && row.successor_seed !== null && this.now() - new Date(row.used_at).getTime() <= graceMs) {
+        // Two tabs refreshing at once: the later one gets the successor the first got, while it is still unused
+        // (a successor already used means the family moved on: that is a replay, handled below).
+        const successor = successorToken(token, row.successor_seed);
+        const { rows: next } = await client.query<{ expires_at: Date }>(
+          'SELECT expires_at FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL',
+          [sha256(successor)],
+        );
+        if (next[0]) {
+          await client.query('COMMIT');
+          return { token: successor, expiresAt: new Date(next[0].expires_at).getTime(), userId: row.user_id };
+        }
       }
       if (row.used_at !== null) {
         await client.query('UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, new Date(this.now()).toISOString()]);
@@ -137,8 +165,9 @@ export class Accounts {
         await client.query('ROLLBACK');
         throw new AccountError('refresh_expired', 'refresh token expired');
       }
-      await client.query('UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1', [sha256(token), new Date(this.now()).toISOString()]);
-      const next = await this.insertRefresh(client, row.user_id, row.family_id);
+      const seed = randomBytes(16).toString('base64url');
+      await client.query('UPDATE refresh_tokens SET used_at = $2, successor_seed = $3 WHERE token_hash = $1', [sha256(token), new Date(this.now()).toISOString(), seed]);
+      const next = await this.insertRefresh(client, row.user_id, row.family_id, successorToken(token, seed));
       await client.query('COMMIT');
       return next;
     } catch (error) {
@@ -157,17 +186,42 @@ export class Accounts {
     );
   }
 
-  async createApiKey(userId: string, name: string): Promise<ApiKeyView & { key: string }> {
+  async createApiKey(userId: string, name: string, scopes: readonly ApiKeyScope[] = DEFAULT_API_KEY_SCOPES): Promise<ApiKeyView & { key: string }> {
     const { key, id, secretHash } = generateApiKey();
-    const { rows } = await this.pool.query<ApiKeyRow>(
-      'INSERT INTO api_keys (id, user_id, name, secret_hash) VALUES ($1, $2, $3, $4) RETURNING id, name, created_at, last_used_at, revoked_at',
-      [id, userId, name, secretHash],
-    );
-    return { ...apiKeyView(rows[0]!), key };
+    return this.lockedForUser(userId, async (db) => {
+      const { rows: counted } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+      if (counted[0]!.n >= MAX_ACTIVE_API_KEYS) throw new AccountError('limit_reached', `you have ${counted[0]!.n} active API keys, the most allowed: revoke one first`);
+      const { rows } = await db.query<ApiKeyRow>(
+        `INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5) RETURNING ${API_KEY_COLUMNS}`,
+        [id, userId, name, secretHash, [...new Set(scopes)]],
+      );
+      return { ...apiKeyView(rows[0]!), key };
+    });
+  }
+
+  /**
+   * Runs `write` in a transaction holding the user's row: a user deleted meanwhile is `user_gone` (401, not a
+   * foreign-key 500), and concurrent creations by one user queue, so a count checked inside holds.
+   */
+  private async lockedForUser<T>(userId: string, write: (db: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rowCount } = await client.query('SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE', [userId]);
+      if (!rowCount) throw new AccountError('user_gone', 'the account of this credential no longer exists');
+      const result = await write(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   async listApiKeys(userId: string): Promise<ApiKeyView[]> {
-    const { rows } = await this.pool.query<ApiKeyRow>('SELECT id, name, created_at, last_used_at, revoked_at FROM api_keys WHERE user_id = $1 ORDER BY created_at, id', [userId]);
+    const { rows } = await this.pool.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`, [userId]);
     return rows.map(apiKeyView);
   }
 
@@ -176,20 +230,14 @@ export class Accounts {
     if (!rowCount) throw new AccountError('not_found', 'no such active API key');
   }
 
-  /** The user of a valid, unrevoked API key, or undefined. Marks the key used (at most once a minute). */
-  async authenticateApiKey(key: string): Promise<string | undefined> {
-    const parts = parseApiKey(key);
-    if (!parts) return undefined;
-    const { rows } = await this.pool.query<{ user_id: string; secret_hash: string; revoked_at: Date | null }>(
-      'SELECT user_id, secret_hash, revoked_at FROM api_keys WHERE id = $1',
-      [parts.id],
-    );
-    const row = rows[0];
-    if (!row || row.revoked_at !== null || !apiKeySecretMatches(parts.secret, row.secret_hash)) return undefined;
+  /** The user and scopes of a valid, unrevoked API key, or undefined. Marks the key used (at most once a minute). */
+  async authenticateApiKey(key: string): Promise<VerifiedApiKey | undefined> {
+    const verified = await verifyApiKey(this.pool, key);
+    if (!verified) return undefined;
     void this.pool
-      .query("UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [parts.id])
+      .query("UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [verified.id])
       .catch(() => undefined);
-    return row.user_id;
+    return verified;
   }
 
   async listUniverses(userId: string): Promise<(Universe & { created_at: string; updated_at: string })[]> {
@@ -203,28 +251,41 @@ export class Accounts {
   }
 
   async createUniverse(userId: string, input: UniverseInput): Promise<Universe & { created_at: string; updated_at: string }> {
-    try {
-      const { rows } = await this.pool.query<UniverseRow>(
-        `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${UNIVERSE_COLUMNS}`,
-        [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
-      );
-      return universeWithTimes(rows[0]!);
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new AccountError('exists', `universe ${input.key} exists`);
-      throw error;
-    }
+    return this.lockedForUser(userId, async (db) => {
+      await this.refuseUniverseBeyondCap(db, userId, input.key);
+      try {
+        const { rows } = await db.query<UniverseRow>(
+          `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${UNIVERSE_COLUMNS}`,
+          [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
+        );
+        return universeWithTimes(rows[0]!);
+      } catch (error) {
+        if ((error as { code?: string }).code === '23505') throw new AccountError('exists', `universe ${input.key} exists`);
+        throw error;
+      }
+    });
   }
 
   /** PUT: replaces the universe, creating it if absent; `created` says which. */
   async replaceUniverse(userId: string, input: UniverseInput): Promise<{ universe: Universe & { created_at: string; updated_at: string }; created: boolean }> {
-    const { rows } = await this.pool.query<UniverseRow & { inserted: boolean }>(
-      `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (user_id, key) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, kind = EXCLUDED.kind,
-         symbols = EXCLUDED.symbols, criteria = EXCLUDED.criteria, updated_at = now()
-       RETURNING ${UNIVERSE_COLUMNS}, (xmax = 0) AS inserted`,
-      [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
-    );
-    return { universe: universeWithTimes(rows[0]!), created: rows[0]!.inserted };
+    return this.lockedForUser(userId, async (db) => {
+      await this.refuseUniverseBeyondCap(db, userId, input.key);
+      const { rows } = await db.query<UniverseRow & { inserted: boolean }>(
+        `INSERT INTO user_universes (user_id, key, name, description, kind, symbols, criteria) VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (user_id, key) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description, kind = EXCLUDED.kind,
+           symbols = EXCLUDED.symbols, criteria = EXCLUDED.criteria, updated_at = now()
+         RETURNING ${UNIVERSE_COLUMNS}, (xmax = 0) AS inserted`,
+        [userId, input.key, input.name, input.description, input.kind, normaliseSymbols(input.symbols), JSON.stringify(input.criteria)],
+      );
+      return { universe: universeWithTimes(rows[0]!), created: rows[0]!.inserted };
+    });
+  }
+
+  /** A new key beyond MAX_UNIVERSES_PER_USER is refused (replacing an existing one is not a new one). */
+  private async refuseUniverseBeyondCap(db: Queryable, userId: string, key: string): Promise<void> {
+    const { rows } = await db.query<{ n: number; present: boolean }>('SELECT count(*)::int AS n, coalesce(bool_or(key = $2), false) AS present FROM user_universes WHERE user_id = $1', [userId, key]);
+    const { n, present } = rows[0]!;
+    if (!present && n >= MAX_UNIVERSES_PER_USER) throw new AccountError('limit_reached', `you have ${n} universes, the most allowed: delete one first`);
   }
 
   async patchUniverse(userId: string, key: string, patch: UniversePatch): Promise<Universe & { created_at: string; updated_at: string }> {
@@ -240,6 +301,12 @@ export class Accounts {
         const removed = new Set(patch.remove_symbols);
         symbols = symbols.filter((symbol) => !removed.has(symbol));
       }
+      const normalised = normaliseSymbols(symbols);
+      // Checked on the locked row, so concurrent PATCHes cannot each add up to the cap.
+      if (normalised.length > MAX_UNIVERSE_SYMBOLS) {
+        const field = patch.add_symbols ? 'add_symbols' : 'symbols';
+        throw new AccountError('too_many_symbols', `${field}: the universe would hold ${normalised.length} symbols, more than ${MAX_UNIVERSE_SYMBOLS}`);
+      }
       const updated = await client.query<UniverseRow>(
         `UPDATE user_universes SET name = $3, description = $4, kind = $5, symbols = $6, criteria = $7, updated_at = now()
           WHERE user_id = $1 AND key = $2 RETURNING ${UNIVERSE_COLUMNS}`,
@@ -249,7 +316,7 @@ export class Accounts {
           patch.name ?? current.name,
           patch.description ?? current.description,
           patch.kind ?? current.kind,
-          normaliseSymbols(symbols),
+          normalised,
           JSON.stringify(patch.criteria ?? current.criteria),
         ],
       );
@@ -299,14 +366,18 @@ function universeWithTimes(row: UniverseRow): Universe & { created_at: string; u
 export interface ApiKeyView {
   id: string;
   name: string;
+  scopes: ApiKeyScope[];
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
 }
 
+const API_KEY_COLUMNS = 'id, name, scopes, created_at, last_used_at, revoked_at';
+
 interface ApiKeyRow {
   id: string;
   name: string;
+  scopes: ApiKeyScope[];
   created_at: Date;
   last_used_at: Date | null;
   revoked_at: Date | null;
@@ -315,5 +386,5 @@ interface ApiKeyRow {
 const isoOrNull = (value: Date | null) => (value === null ? null : new Date(value).toISOString());
 
 function apiKeyView(row: ApiKeyRow): ApiKeyView {
-  return { id: row.id, name: row.name, created_at: new Date(row.created_at).toISOString(), last_used_at: isoOrNull(row.last_used_at), revoked_at: isoOrNull(row.revoked_at) };
+  return { id: row.id, name: row.name, scopes: row.scopes, created_at: new Date(row.created_at).toISOString(), last_used_at: isoOrNull(row.last_used_at), revoked_at: isoOrNull(row.revoked_at) };
 }

@@ -4,7 +4,9 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import pg from 'pg';
+import { randomUUID as randomUuid } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
 import { migrate } from '../store/migrate.js';
@@ -152,9 +154,23 @@ interface Reply {
 }
 
 /** Calls the app and checks the response against the OpenAPI document (status documented, body valid). */
-async function call(method: string, url: string, options: { body?: unknown; token?: string; headers?: Record<string, string>; target?: ReturnType<typeof createApp> } = {}): Promise<Reply> {
+/** Market data needs a credential: calls to it without one of their own carry the reader's token unless `anonymous`. */
+const isMarketData = (url: string) => /^\/api\/(patterns|symbols)(\/|\?|$)/.test(url);
+let readerToken: string;
+/** Headers of a direct app.request() or fetch() to market data. */
+const asReader = (headers: Record<string, string> = {}) => ({ ...headers, authorization: `Bearer ${readerToken}` });
+/** The same for a server started with startApi, whose tokens are checked against the wall clock. */
+let liveReaderToken: string;
+const asLiveReader = (headers: Record<string, string> = {}) => ({ ...headers, authorization: `Bearer ${liveReaderToken}` });
+
+async function call(
+  method: string,
+  url: string,
+  options: { body?: unknown; token?: string; headers?: Record<string, string>; target?: ReturnType<typeof createApp>; anonymous?: boolean } = {},
+): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
+  else if (!options.anonymous && isMarketData(url) && headers.authorization === undefined && headers['x-api-key'] === undefined) headers.authorization = `Bearer ${readerToken}`;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['content-type'] ??= 'application/json';
@@ -196,6 +212,9 @@ beforeAll(async () => {
   redis = new Redis(platform.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   await redis.ping();
   app = buildApp();
+  const reader = await (await app.request('/api/auth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'reader@example.com', password: 'correct horse battery staple' }) })).json();
+  readerToken = (reader as { access_token: string }).access_token;
+  liveReaderToken = (await new TokenService(loadAuthConfig({})).issueAccessToken({ userId: (reader as { user: { id: string } }).user.id })).token;
   const document = (await (await app.request('/openapi.json')).json()) as Parameters<typeof SwaggerParser.validate>[0];
   await SwaggerParser.validate(structuredClone(document));
   const dereferenced = (await SwaggerParser.dereference(structuredClone(document))) as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>> };
@@ -389,7 +408,7 @@ describe('GET /api/patterns/scan', () => {
     expect(again.body.timings.cache).toBe('hit');
     expect(again.body.data).toEqual(first.body.data);
     expect(again.headers.get('etag')).toBe(first.headers.get('etag'));
-    const notModified = await app.request(url, { headers: { 'if-none-match': first.headers.get('etag')! } });
+    const notModified = await app.request(url, { headers: asReader({ 'if-none-match': first.headers.get('etag')! }) });
     expect(notModified.status).toBe(304);
 
     await redis.incr(keys.symbolVersion('XOM'));
@@ -741,12 +760,216 @@ describe('auth', () => {
   });
 });
 
+describe('issue 18: credentials, scopes and limits', () => {
+  const auth = loadAuthConfig({});
+  /** A token signed with the real secret, with whatever claims the test chooses. */
+  const forge = async (claims: { sub?: string; exp?: number }) => {
+    let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(auth.JWT_ISSUER).setAudience(auth.JWT_AUDIENCE).setIssuedAt(Math.floor(clock.now / 1000));
+    if (claims.sub !== undefined) jwt = jwt.setSubject(claims.sub);
+    if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
+    return jwt.sign(new TextEncoder().encode(auth.JWT_SECRET));
+  };
+
+  it('requires a credential on market data by default, keeps the operational routes public, and declares it in the OpenAPI document', async () => {
+    for (const url of ['/api/patterns/scan', '/api/patterns/stats', '/api/patterns/summary', '/api/patterns/pat-000', '/api/symbols', '/api/symbols/AAPL', '/api/symbols/AAPL/bars?interval=1m']) {
+      const reply = await call('GET', url, { anonymous: true });
+      expect(reply.status, url).toBe(401);
+      expect(reply.headers.get('www-authenticate'), url).toContain('Bearer');
+      expect(reply.body.detail).toContain('credential');
+      expect((await call('GET', url)).status, url).toBe(200);
+    }
+    for (const url of ['/health', '/ready', '/openapi.json', '/docs']) expect((await app.request(url)).status, url).toBe(200);
+    const open = buildApp({ config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}public:` } });
+    expect((await call('GET', '/api/patterns/scan', { target: open, anonymous: true })).status).toBe(200);
+    expect((await call('GET', '/api/symbols/AAPL', { target: open, anonymous: true })).status).toBe(200);
+    const document = (await call('GET', '/openapi.json')).body;
+    expect(document.security).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
+    expect(document.paths['/api/patterns/scan'].get.security).toEqual([{ bearerAuth: [] }, { apiKeyAuth: [] }]);
+    expect(document.paths['/api/symbols/{symbol}/bars'].get.security ?? document.security).not.toContainEqual({});
+    expect(document.paths['/health'].get.security).toEqual([]);
+    expect(document.paths['/api/auth/login'].post.security).toEqual([]);
+    expect(document.info.description).toContain('`manage`');
+  });
+
+  it('gives API keys scopes: read and stream by default, manage only when asked for, so a key cannot mint its successor', async () => {
+    const owner = await registerUser('scopes@example.com');
+    const plain = await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'dashboard' } });
+    expect(plain.status).toBe(201);
+    expect(plain.body.scopes).toEqual(['read', 'stream']);
+    const key = { 'x-api-key': plain.body.key as string };
+    expect((await call('GET', '/api/patterns/scan?per_page=1', { headers: key })).status).toBe(200);
+    expect((await call('GET', '/api/auth/me', { headers: key })).status).toBe(200);
+    const minted = await call('POST', '/api/auth/api-keys', { headers: key, body: { name: 'successor' } });
+    expect(minted.status).toBe(403);
+    expect(minted.body.detail).toContain('manage');
+    expect((await call('GET', '/api/auth/api-keys', { headers: key })).status).toBe(403);
+    expect((await call('DELETE', `/api/auth/api-keys/${plain.body.id}`, { headers: key })).status).toBe(403);
+
+    const streamOnly = await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'ws', scopes: ['stream'] } });
+    expect(streamOnly.body.scopes).toEqual(['stream']);
+    expect((await call('GET', '/api/patterns/scan', { headers: { 'x-api-key': streamOnly.body.key } })).status).toBe(403);
+    expect((await call('GET', '/api/users/universe', { headers: { 'x-api-key': streamOnly.body.key } })).status).toBe(403);
+
+    const manager = await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'ci', scopes: ['manage'] } });
+    const made = await call('POST', '/api/auth/api-keys', { headers: { 'x-api-key': manager.body.key }, body: { name: 'from ci' } });
+    expect(made.status).toBe(201);
+    expect((await call('DELETE', `/api/auth/api-keys/${made.body.id}`, { headers: { 'x-api-key': manager.body.key } })).status).toBe(204);
+    const listed = await call('GET', '/api/auth/api-keys', { token: owner.access_token });
+    expect(listed.body.data.map((entry: { name: string; scopes: string[] }) => [entry.name, entry.scopes])).toEqual([
+      ['dashboard', ['read', 'stream']],
+      ['ws', ['stream']],
+      ['ci', ['manage']],
+      ['from ci', ['read', 'stream']],
+    ]);
+    expect((await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'x', scopes: ['admin'] } })).body.errors[0].field).toMatch(/^scopes/);
+  });
+
+  it('answers 401, not 500, for a token of a deleted user, a subject that is not a user id, or a token without exp', async () => {
+    const gone = await registerUser('deleted@example.com');
+    await pool.query('DELETE FROM users WHERE id = $1', [gone.user.id]);
+    const token = gone.access_token;
+    for (const [method, url, body] of [
+      ['POST', '/api/auth/api-keys', { name: 'x' }],
+      ['POST', '/api/users/universe', { key: 'ghost', name: 'Ghost', symbols: ['AAPL'] }],
+      ['PUT', '/api/users/universe/ghost', { name: 'Ghost', symbols: ['AAPL'] }],
+      ['GET', '/api/auth/me', undefined],
+    ] as const) {
+      const reply = await call(method, url, { token, body });
+      expect(reply.status, `${method} ${url}`).toBe(401);
+      expect(reply.body.detail, `${method} ${url}`).toContain('no longer exists');
+    }
+    const exp = Math.floor(clock.now / 1000) + 600;
+    for (const forged of [await forge({ sub: 'not-a-uuid', exp }), await forge({ sub: "1' OR '1'='1", exp }), await forge({ sub: randomUuid() })]) {
+      for (const url of ['/api/auth/me', '/api/users/universe', '/api/patterns/scan?universe=mine']) {
+        const reply = await call('GET', url, { token: forged });
+        expect(reply.status, url).toBe(401);
+        expect(reply.headers.get('content-type')).toContain('application/problem+json');
+      }
+    }
+    expect((await call('GET', '/api/auth/me', { token: await forge({ sub: randomUuid(), exp }) })).status).toBe(401);
+  });
+
+  it('caps a universe at 5,000 symbols on PATCH add_symbols, also under concurrent PATCHes', async () => {
+    const { access_token: token } = await registerUser('cap@example.com');
+    const symbols = (from: number, count: number) => Array.from({ length: count }, (_, i) => `S${from + i}`);
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'full', name: 'Full', symbols: symbols(0, 4999) } })).status).toBe(201);
+    const over = await call('PATCH', '/api/users/universe/full', { token, body: { add_symbols: symbols(10_000, 2) } });
+    expect(over.status).toBe(400);
+    expect(over.body.errors[0].field).toBe('add_symbols');
+    // Duplicates do not count: the list is normalised before the check.
+    expect((await call('PATCH', '/api/users/universe/full', { token, body: { add_symbols: ['S0', 'S1', 'S20000'] } })).body.count).toBe(5000);
+
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'race', name: 'Race', symbols: symbols(0, 4990) } })).status).toBe(201);
+    const replies = await Promise.all(Array.from({ length: 5 }, (_, n) => call('PATCH', '/api/users/universe/race', { token, body: { add_symbols: symbols(20_000 + n * 10, 5) } })));
+    expect(replies.map((reply) => reply.status).sort()).toEqual([200, 200, 400, 400, 400]);
+    expect((await call('GET', '/api/users/universe/race', { token })).body.count).toBe(5000);
+    const { rows } = await pool.query<{ n: number }>("SELECT max(cardinality(symbols))::int AS n FROM user_universes");
+    expect(rows[0]!.n).toBeLessThanOrEqual(5000);
+  });
+
+  it('caps universes (200) and active API keys (25) per user, also under concurrent creations', async () => {
+    const { access_token: token, user } = await registerUser('many@example.com');
+    await pool.query("INSERT INTO user_universes (user_id, key, name, kind) SELECT $1, 'u' || i, 'U', 'watchlist' FROM generate_series(1, 199) AS i", [user.id]);
+    const created = await Promise.all(['a', 'b', 'c'].map((key) => call('POST', '/api/users/universe', { token, body: { key: `new_${key}`, name: 'New', symbols: [] } })));
+    expect(created.map((reply) => reply.status).sort()).toEqual([201, 409, 409]);
+    expect(created.find((reply) => reply.status === 409)!.body.detail).toContain('the most allowed');
+    expect((await call('PUT', '/api/users/universe/u1', { token, body: { name: 'Replaced', symbols: ['AAPL'] } })).status).toBe(200);
+    expect((await call('PUT', '/api/users/universe/another', { token, body: { name: 'New', symbols: [] } })).status).toBe(409);
+
+    for (let i = 0; i < 24; i += 1) expect((await call('POST', '/api/auth/api-keys', { token, body: { name: `k${i}` } })).status).toBe(201);
+    const keys = await Promise.all([0, 1, 2].map((i) => call('POST', '/api/auth/api-keys', { token, body: { name: `race${i}` } })));
+    expect(keys.map((reply) => reply.status).sort()).toEqual([201, 409, 409]);
+    const revoked = keys.find((reply) => reply.status === 201)!.body.id as string;
+    expect((await call('DELETE', `/api/auth/api-keys/${revoked}`, { token })).status).toBe(204);
+    expect((await call('POST', '/api/auth/api-keys', { token, body: { name: 'after revoking' } })).status).toBe(201);
+  });
+
+  it('sends Cache-Control: no-store with tokens, and refuses common and trivially weak passwords naming the field', async () => {
+    const registered = await call('POST', '/api/auth/register', { body: { email: 'nostore@example.com', password: 'correct horse battery staple' } });
+    expect(registered.headers.get('cache-control')).toBe('no-store');
+    const login = await call('POST', '/api/auth/login', { body: { email: 'nostore@example.com', password: 'correct horse battery staple' } });
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    const refreshed = await call('POST', '/api/auth/refresh', { body: { refresh_token: login.body.refresh_token } });
+    expect(refreshed.headers.get('cache-control')).toBe('no-store');
+    for (const password of ['            ', 'aaaaaaaaaaaa', 'password1234', '123456789012', 'nostore2026!!']) {
+      const reply = await call('POST', '/api/auth/register', { body: { email: 'nostore2026@example.com', password } });
+      expect(reply.status, JSON.stringify(password)).toBe(400);
+      expect(reply.body.errors[0].field).toBe('password');
+    }
+  });
+
+  it('keeps /me and key management out of the login bucket, and limits failed logins per account across IPs', async () => {
+    const limited = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_LOGIN_FAILURES_PER_ACCOUNT: '3', API_TRUST_PROXY_HOPS: '1', API_REDIS_PREFIX: `${prefix}buckets:` } });
+    const { access_token: token } = await registerUser('buckets@example.com');
+    const from = (ip: string) => ({ 'x-forwarded-for': ip });
+    const login = (password: string, ip: string) => call('POST', '/api/auth/login', { target: limited, headers: from(ip), body: { email: 'buckets@example.com', password } });
+    expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(200);
+    expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(200);
+    expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(429);
+    for (let i = 0; i < 3; i += 1) {
+      expect((await call('GET', '/api/auth/me', { target: limited, token, headers: from('203.0.113.1') })).status).toBe(200);
+      expect((await call('GET', '/api/auth/api-keys', { target: limited, token, headers: from('203.0.113.1') })).status).toBe(200);
+    }
+    // Password guessing from many IPs: three failures lock the account's logins (even the right password) for a while.
+    expect((await login('wrong password one', '198.51.100.1')).status).toBe(401);
+    expect((await login('wrong password two', '198.51.100.2')).status).toBe(401);
+    expect((await login('wrong password three', '198.51.100.3')).status).toBe(401);
+    const locked = await login('correct horse battery staple', '198.51.100.4');
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Another account is not affected.
+    await registerUser('buckets-other@example.com');
+    expect((await call('POST', '/api/auth/login', { target: limited, headers: from('198.51.100.5'), body: { email: 'buckets-other@example.com', password: 'correct horse battery staple' } })).status).toBe(200);
+  });
+
+  it('takes the client IP the configured number of proxy hops from the right of X-Forwarded-For', async () => {
+    const behindOne = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '1', API_TRUST_PROXY_HOPS: '1', API_REDIS_PREFIX: `${prefix}hops:` } });
+    const login = (forwarded: string) => call('POST', '/api/auth/login', { target: behindOne, headers: { 'x-forwarded-for': forwarded }, body: { email: 'nobody@example.com', password: 'wrong password here' } });
+    expect((await login('1.1.1.1, 192.0.2.7')).status).toBe(401);
+    // The client changes the entry it controls (the leftmost): still the same client to the limiter.
+    expect((await login('2.2.2.2, 192.0.2.7')).status).toBe(429);
+    expect((await login('192.0.2.8')).status).toBe(401);
+  });
+
+  it('returns the same successor to two concurrent refreshes with the same token, and revokes on a replay after the grace', async () => {
+    const tokens = await registerUser('two-tabs@example.com');
+    const [first, second] = await Promise.all([0, 1].map(() => call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } })));
+    expect([first!.status, second!.status]).toEqual([200, 200]);
+    expect(first!.body.refresh_token).toBe(second!.body.refresh_token);
+    const next = await call('POST', '/api/auth/refresh', { body: { refresh_token: first!.body.refresh_token } });
+    expect(next.status).toBe(200);
+    const again = await registerUser('two-tabs-late@example.com');
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: again.refresh_token } })).status).toBe(200);
+    clock.now += 11_000;
+    try {
+      const late = await call('POST', '/api/auth/refresh', { body: { refresh_token: again.refresh_token } });
+      expect(late.status).toBe(401);
+      expect(late.body.detail).toContain('already used');
+    } finally {
+      clock.now = T0;
+    }
+  });
+
+  it('serves /docs and its reference UI from the API itself, with nothing from another origin', async () => {
+    const page = await app.request('/docs');
+    const html = await page.text();
+    expect(html).toContain('/openapi.json');
+    expect(html).not.toMatch(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i);
+    const script = /<script src="([^"]+)"/.exec(html)?.[1];
+    expect(script).toMatch(/^\/docs\//);
+    const bundle = await app.request(script!);
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('content-type')).toContain('javascript');
+    expect((await bundle.text()).length).toBeGreaterThan(100_000);
+  });
+});
+
 describe('universes', () => {
   it('lists built-ins to everyone and own universes to their owner', async () => {
     const anonymous = await call('GET', '/api/users/universe');
     expect(anonymous.body.data.map((universe: { key: string }) => universe.key)).toEqual(['market_leaders', 'sector_etfs', 'index_etfs']);
     expect((await call('GET', '/api/users/universe/sector_etfs')).body).toMatchObject({ category: 'builtin', count: 11 });
-    expect((await call('GET', '/api/users/universe/mine')).status).toBe(401);
+    expect((await call('GET', '/api/users/universe/mine', { anonymous: true })).status).toBe(401);
   });
 
   it('supports create, read, replace, patch and delete, and keeps built-ins read-only', async () => {
@@ -845,13 +1068,13 @@ describe('HTTP behaviour', () => {
     expect(echoed.headers.get('x-request-id')).toBe('trace-123');
     const preflight = await app.request('/api/patterns/scan', { method: 'OPTIONS', headers: { origin: 'http://dash.example', 'access-control-request-method': 'GET' } });
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://dash.example');
-    const foreign = await app.request('/api/patterns/scan', { headers: { origin: 'http://evil.example' } });
+    const foreign = await app.request('/api/patterns/scan', { headers: asReader({ origin: 'http://evil.example' }) });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
-    const compressed = await app.request('/api/patterns/scan?per_page=50', { headers: { 'accept-encoding': 'gzip' } });
+    const compressed = await app.request('/api/patterns/scan?per_page=50', { headers: asReader({ 'accept-encoding': 'gzip' }) });
     expect(compressed.headers.get('content-encoding')).toBe('gzip');
     expect(compressed.headers.get('vary')).toContain('Accept-Encoding');
     // A simple request from the dashboard's origin, without compression: CORS, Vary and the limiter's headers.
-    const dashboard = await app.request('/api/patterns/scan?per_page=50', { headers: { origin: 'http://dash.example' } });
+    const dashboard = await app.request('/api/patterns/scan?per_page=50', { headers: asReader({ origin: 'http://dash.example' }) });
     expect(dashboard.status).toBe(200);
     expect(dashboard.headers.get('access-control-allow-origin')).toBe('http://dash.example');
     expect(dashboard.headers.get('access-control-expose-headers')).toContain('X-RateLimit-Remaining');
@@ -865,7 +1088,7 @@ describe('HTTP behaviour', () => {
   it('sets the limiter headers when the limiter answers after the handler', async () => {
     // Plenty of points left: reads overlap the limiter (see `limit` in app.ts). Whichever ends first, the headers are there.
     for (let i = 0; i < 5; i += 1) {
-      const response = await app.request('/api/symbols?limit=1');
+      const response = await app.request('/api/symbols?limit=1', { headers: asReader() });
       expect(response.status).toBe(200);
       expect(Number(response.headers.get('x-ratelimit-remaining'))).toBeGreaterThan(0);
       expect(response.headers.get('x-ratelimit-limit')).toBe('100000');
@@ -946,13 +1169,13 @@ describe('startApi', () => {
       logger: createLogger('api-test', { level: 'silent' }),
     });
     try {
-      const response = await fetch(`${handle.url}/api/patterns/scan?per_page=5`, { headers: { 'accept-encoding': 'gzip' } });
+      const response = await fetch(`${handle.url}/api/patterns/scan?per_page=5`, { headers: asLiveReader({ 'accept-encoding': 'gzip' }) });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(5);
       await expect.poll(async () => ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok).toBe(true);
       expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('tickflow_api_requests_total');
       // Projection notices arrive over Redis pub/sub and refresh hot entries ahead of their readers.
-      await fetch(`${handle.url}/api/symbols/AAPL`);
+      await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() });
       const serverKeys = redisKeys(`${prefix}server:`);
       await redis.incr(serverKeys.symbolVersion('AAPL'));
       await redis.publish(serverKeys.channel(), 'not a notice');
@@ -960,7 +1183,7 @@ describe('startApi', () => {
         await redis.publish(serverKeys.channel(), JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }));
         expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(/tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/);
       });
-      expect(((await (await fetch(`${handle.url}/api/symbols/AAPL`)).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
+      expect(((await (await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() })).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
     } finally {
       await handle.stop();
     }
@@ -999,7 +1222,7 @@ describe('startApi', () => {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE patterns IN ACCESS EXCLUSIVE MODE');
       const client = new AbortController();
-      const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, { signal: client.signal }).catch(() => undefined);
+      const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, { headers: asLiveReader(), signal: client.signal }).catch(() => undefined);
       await vi.waitFor(async () => {
         const { rows } = await pool.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'tickflow-stop-test'",

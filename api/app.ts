@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { OpenAPIHono, createRoute, z } from '@hono/zod-openapi';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Scalar } from '@scalar/hono-api-reference';
@@ -9,11 +13,12 @@ import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { AuthError, Counter, Histogram, runChecks, type HealthCheck } from '../platform/index.js';
+import { AuthError, Counter, Histogram, runChecks, type ApiKeyScope, type HealthCheck } from '../platform/index.js';
 import { Accounts, AccountError } from './accounts.js';
 import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
-import type { ApiDependencies, ApiEnv, ApiServices } from './context.js';
+import type { ApiDependencies, ApiEnv, ApiServices, LoginGuard } from './context.js';
+import { requireScope } from './context.js';
 import { fieldErrors, HttpProblem, problemResponse } from './problem.js';
 import { compressWhenAccepted, corsHeaders, setResponseHeader } from './response-headers.js';
 import { registerPatternRoutes } from './routes-patterns.js';
@@ -29,11 +34,22 @@ const MAX_BODY_BYTES = 256 * 1024;
 const BODILESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 
-function clientIp(c: Context, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = c.req.header('x-forwarded-for')?.split(',')[0]?.trim();
-    if (forwarded) return forwarded;
-  }
+/**
+ * The client's IP. Behind `trustedHops` proxies, each appending the address it saw to X-Forwarded-For, the client
+ * is the entry `trustedHops` from the right: entries further left were written by the client and prove nothing.
+ */
+export function clientIpFrom(forwardedFor: string | undefined, socketAddress: string, trustedHops: number): string {
+  if (trustedHops <= 0 || forwardedFor === undefined) return socketAddress;
+  const entries = forwardedFor
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  if (entries.length === 0) return socketAddress;
+  // Fewer entries than trusted hops: the leftmost was still written by a trusted proxy.
+  return entries[Math.max(0, entries.length - trustedHops)]!;
+}
+
+function socketAddress(c: Context): string {
   try {
     return getConnInfo(c).remote.address ?? 'unknown';
   } catch {
@@ -42,11 +58,40 @@ function clientIp(c: Context, trustProxy: boolean): string {
   }
 }
 
-function rateLimiter(deps: ApiDependencies, name: string, points: number): RateLimiterAbstract {
-  const memory = new RateLimiterMemory({ keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration: 60 });
+function rateLimiter(deps: ApiDependencies, name: string, points: number, duration = 60): RateLimiterAbstract {
+  const memory = new RateLimiterMemory({ keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration });
   if (!deps.redis) return memory;
   // Counters are shared by every API instance through Redis; when Redis fails, each instance limits on its own.
-  return new RateLimiterRedis({ storeClient: deps.redis, keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration: 60, insuranceLimiter: memory });
+  return new RateLimiterRedis({ storeClient: deps.redis, keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration, insuranceLimiter: memory });
+}
+
+/** Endpoints that take a password or a refresh token: limited per IP under the strict auth limit. */
+const CREDENTIAL_PATHS = new Set(['/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/logout']);
+/** Market data, licensed per user: a credential is required unless API_PUBLIC_DATA is set. */
+const isMarketDataPath = (path: string) => path === '/api/patterns' || path.startsWith('/api/patterns/') || path === '/api/symbols' || path.startsWith('/api/symbols/');
+const LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60;
+
+/** Failed logins per account (lower-cased email) in a 15-minute window, across IPs and API instances. */
+function loginGuard(deps: ApiDependencies): LoginGuard {
+  const limiter = rateLimiter(deps, 'login-account', deps.config.API_LOGIN_FAILURES_PER_ACCOUNT, LOGIN_FAILURE_WINDOW_SECONDS);
+  const keyOf = (email: string) => createHash('sha256').update(email.trim().toLowerCase()).digest('hex');
+  return {
+    async check(email) {
+      const state = await limiter.get(keyOf(email));
+      if (state !== null && state.consumedPoints >= limiter.points) {
+        const retryAfter = String(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+        throw new HttpProblem(429, `too many failed logins for this account; retry in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
+      }
+    },
+    async failed(email) {
+      await limiter.consume(keyOf(email)).catch((rejection: unknown) => {
+        if (!(rejection instanceof RateLimiterRes)) throw rejection;
+      });
+    },
+    async succeeded(email) {
+      await limiter.delete(keyOf(email));
+    },
+  };
 }
 
 /**
@@ -59,10 +104,11 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const services: ApiServices = {
     deps,
     cache: new ReadThroughCache(deps.redis, { ttlSeconds: deps.config.API_CACHE_TTL_SECONDS, hotEntries: deps.config.API_CACHE_REFRESH_AHEAD, now, ...(deps.inFlight ? { inFlight: deps.inFlight } : {}) }, cacheMetrics, deps.logger),
-    accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, now }),
+    accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, refreshGraceSeconds: deps.config.API_REFRESH_GRACE_SECONDS, now }),
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
     scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
+    loginGuard: loginGuard(deps),
   };
   deps.notices?.((notice) => {
     void services.cache.refreshAffected(versionKeysChangedBy(notice, deps.readModelKeys));
@@ -93,6 +139,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   app.use('*', async (c, next) => {
     c.set('startedAt', performance.now());
     c.set('userId', undefined);
+    c.set('scopes', undefined);
     await next();
     const route = routePath(c, -1) || 'unmatched';
     const seconds = (performance.now() - c.get('startedAt')) / 1000;
@@ -127,7 +174,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
 
   const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
   const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
-  const ip = (c: Context<ApiEnv>) => clientIp(c, deps.config.API_TRUST_PROXY);
+  const ip = (c: Context<ApiEnv>) => clientIpFrom(c.req.header('x-forwarded-for'), socketAddress(c), deps.config.API_TRUST_PROXY_HOPS);
   /** Points each recent client had left at its last request (bounded), which decides whether its reads may overlap the limiter. */
   const headroom = new Map<string, number>();
   const recordHeadroom = (key: string, remaining: number) => {
@@ -159,22 +206,32 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     const authorization = c.req.header('authorization');
     if (apiKey !== undefined || authorization !== undefined) {
       try {
-        c.set('userId', await authenticate(apiKey, authorization));
+        const principal = await authenticate(apiKey, authorization);
+        c.set('userId', principal.userId);
+        c.set('scopes', principal.scopes);
       } catch (error) {
         if (error instanceof HttpProblem || error instanceof AuthError) await consume(c, 'auth', authLimiter, `ip:${ip(c)}`);
         throw error;
       }
     }
+    const path = c.req.path;
+    if (isMarketDataPath(path) && !deps.config.API_PUBLIC_DATA && c.get('userId') === undefined) {
+      throw new HttpProblem(401, 'market data needs a credential: send an access token (Authorization: Bearer) or an API key (X-API-Key)', undefined, {
+        'WWW-Authenticate': 'Bearer realm="tickflow"',
+      });
+    }
+    // A key reaches the REST API's data and universes only with `read`; key management checks `manage` itself.
+    if (!path.startsWith('/api/auth/')) requireScope(c.get('scopes'), 'read');
     await next();
   });
-  const authenticate = async (apiKey: string | undefined, authorization: string | undefined): Promise<string> => {
+  const authenticate = async (apiKey: string | undefined, authorization: string | undefined): Promise<{ userId: string; scopes: readonly ApiKeyScope[] | undefined }> => {
     const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
     if (authorization !== undefined && !bearer) throw new HttpProblem(401, 'Authorization must be "Bearer <token>"');
     const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
-    if (key === undefined) return (await deps.tokens.verifyAccessToken(bearer as string)).userId;
-    const userId = await services.accounts.authenticateApiKey(key);
-    if (!userId) throw new HttpProblem(401, 'API key is invalid or revoked');
-    return userId;
+    if (key === undefined) return { userId: (await deps.tokens.verifyAccessToken(bearer as string)).userId, scopes: undefined };
+    const verified = await services.accounts.authenticateApiKey(key);
+    if (!verified) throw new HttpProblem(401, 'API key is invalid or revoked');
+    return { userId: verified.userId, scopes: verified.scopes };
   };
 
   const limit =
@@ -199,10 +256,11 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
       const refused = await refusal;
       if (refused !== undefined) throw refused;
     };
-  // Auth endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
-  app.use('/api/auth/*', limit('auth', authLimiter, (c) => `ip:${ip(c)}`));
+  // Credential endpoints are limited per IP whoever the caller claims to be: they are where passwords are guessed.
+  // /me and key management are ordinary authenticated calls, limited with the data (per user) so that a few logins
+  // do not lock them out.
   app.use('/api/*', async (c, next) => {
-    if (c.req.path.startsWith('/api/auth/')) return next();
+    if (CREDENTIAL_PATHS.has(c.req.path)) return limit('auth', authLimiter, () => `ip:${ip(c)}`)(c, next);
     const userId = c.get('userId');
     return limit('data', dataLimiter, () => (userId ? `user:${userId}` : `ip:${ip(c)}`))(c, next);
   });
@@ -219,11 +277,26 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     info: {
       title: 'Tickflow API',
       version: API_VERSION,
-      description: 'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
+      description: [
+        'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
+        '',
+        'Market data (patterns, stats, symbols, bars) is licensed per user: every data route needs an access token (`Authorization: Bearer`) or an API key (`X-API-Key`, or `Authorization: Bearer tfk_...`) with the `read` scope. A deployment may serve it without a credential with API_PUBLIC_DATA=true. /health, /ready, /openapi.json and /docs are public.',
+        '',
+        'API key scopes: `read` (REST data and universes), `stream` (the WebSocket gateway), `manage` (create, list and revoke API keys). New keys get `read` and `stream`; `manage` only when asked for, so a leaked key cannot mint its own successor. A signed-in session (access token) may do everything.',
+      ].join('\n'),
     },
+    security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [{ name: 'patterns' }, { name: 'symbols' }, { name: 'universes' }, { name: 'auth' }, { name: 'operations' }],
   });
-  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Tickflow API' }));
+  // The reference UI comes from the installed @scalar/api-reference, served by the API itself: no CDN, no unpinned
+  // script, nothing loaded from another origin (its default fonts come from a CDN, so they are off).
+  app.get(DOCS_SCRIPT_PATH, async (c) => {
+    const script = await docsScript();
+    return c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400' });
+  });
+  // No developer toolbar and no "Ask AI" agent: both reach Scalar's services from the reader's browser.
+  const docsConfiguration = { url: '/openapi.json', pageTitle: 'Tickflow API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, showDeveloperTools: 'never', agent: { disabled: true } };
+  app.get('/docs', Scalar(docsConfiguration as Parameters<typeof Scalar>[0]));
 
   app.notFound((c) => problemResponse(c, 404, `no route ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
@@ -231,8 +304,10 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     if (error instanceof ScanInputError) return problemResponse(c, 400, error.message, [{ field: error.field, message: error.message }]);
     if (error instanceof AccountError) {
       const problem = accountProblem(error);
-      return problemResponse(c, problem.status, problem.detail, undefined, problem.headers);
+      return problemResponse(c, problem.status, problem.detail, problem.errors, problem.headers);
     }
+    // A write past a table's CHECK (the universe cap, scopes) that slipped by the handler's own check.
+    if ((error as { code?: string }).code === '23514') return problemResponse(c, 400, 'the request breaks a limit of the stored data');
     if (error instanceof AuthError) {
       return problemResponse(c, 401, error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
     }
@@ -247,6 +322,15 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
   });
   return app;
+}
+
+const DOCS_SCRIPT_PATH = '/docs/scalar-api-reference.js';
+let docsScriptText: Promise<string> | undefined;
+/** The standalone bundle of the installed @scalar/api-reference (read once, on the first /docs visit). */
+function docsScript(): Promise<string> {
+  // The package exports no path to its browser bundle; it sits beside its entry point (dist/index.js).
+  docsScriptText ??= readFile(join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'), 'utf8');
+  return docsScriptText;
 }
 
 /** The first query parameter (or `path`) holding a NUL character, if any. */
@@ -308,6 +392,7 @@ function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): voi
       method: 'get',
       path: '/health',
       tags: ['operations'],
+      security: [],
       summary: 'Liveness',
       responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('ok') }) } } } },
     }),
@@ -318,6 +403,7 @@ function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): voi
       method: 'get',
       path: '/ready',
       tags: ['operations'],
+      security: [],
       summary: 'Readiness: PostgreSQL (required), Redis and projection lag (degraded when failing)',
       responses: {
         200: { description: 'Ready (ok or degraded)', content: { 'application/json': { schema: ReadySchema } } },
@@ -335,6 +421,7 @@ function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): voi
       method: 'get',
       path: '/metrics',
       tags: ['operations'],
+      security: [],
       summary: 'Prometheus metrics',
       responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: z.string() } } } },
     }),

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
-import type { InFlight, Logger, Registry, TokenService } from '../platform/index.js';
+import type { ApiKeyScope, InFlight, Logger, Registry, TokenService } from '../platform/index.js';
 import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
@@ -14,6 +14,8 @@ export interface ApiEnv {
     requestId: string;
     /** The authenticated user, if the request carried a valid access token or API key. */
     userId: string | undefined;
+    /** The scopes of the API key the request carried; undefined for an access token (a signed-in session may do anything). */
+    scopes: readonly ApiKeyScope[] | undefined;
     /** performance.now() when the request arrived (for the timings in responses). */
     startedAt: number;
   };
@@ -56,11 +58,29 @@ export interface ApiServices {
   readonly now: () => number;
   readonly cachePrefix: string;
   readonly scanCountCap: number;
+  /** Per-account limit on failed logins (password guessing spread over many IPs). */
+  readonly loginGuard: LoginGuard;
+}
+
+/** Counts failed logins per account: `check` refuses (429) once an account has too many recent failures. */
+export interface LoginGuard {
+  check(email: string): Promise<void>;
+  failed(email: string): Promise<void>;
+  succeeded(email: string): Promise<void>;
 }
 
 export function requireUser(userId: string | undefined): string {
   if (userId === undefined) throw new HttpProblem(401, 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
   return userId;
+}
+
+/** Key management needs a signed-in session, or an API key its owner created with the `manage` scope. */
+export function requireScope(scopes: readonly ApiKeyScope[] | undefined, scope: ApiKeyScope): void {
+  if (scopes !== undefined && !scopes.includes(scope)) {
+    throw new HttpProblem(403, `this API key lacks the ${scope} scope${scope === 'manage' ? ': sign in, or use a key created with it' : ''}`, undefined, {
+      'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
+    });
+  }
 }
 
 export function timings(startedAt: number, dbMs: number | null, cache: 'hit' | 'stale' | 'miss' | 'bypass') {

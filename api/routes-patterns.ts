@@ -15,14 +15,15 @@ const problem = (description: string) => ({ description, content: { 'application
 export const commonErrors = {
   400: problem('Invalid request: `errors` names each bad field'),
   401: problem('Missing, invalid or expired credentials'),
+  403: problem('The API key lacks the scope this route needs, or the resource is read-only'),
   429: problem('Rate limit exceeded; see Retry-After'),
   500: problem('Internal error'),
 };
 
 export const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 
-/** Optional authentication: a token or key lets a route use the caller's own universes. */
-export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }, {}];
+/** Market data is licensed per user: an access token or an API key with the `read` scope (unless API_PUBLIC_DATA=true). */
+export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyAuth: [] }];
 
 /** ETag of a read: from the versions it was computed at, else from its content. */
 export function etagOf(key: string, read: CachedRead<unknown>): string {

@@ -1,7 +1,8 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AccountError, type Accounts, type UserView } from './accounts.js';
-import { requireUser, type ApiEnv, type ApiServices } from './context.js';
+import { requireScope, requireUser, type ApiEnv, type ApiServices } from './context.js';
+import { weakPasswordReason } from './passwords.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
 import { commonErrors, contentEtag, json } from './routes-patterns.js';
 import {
@@ -32,6 +33,8 @@ const registerRoute = createRoute({
   path: '/api/auth/register',
   tags: ['auth'],
   summary: 'Create an account; returns an access token and a refresh token',
+  description: 'The password must have at least 12 characters and not be common or predictable (repetition, sequences, keyboard walks, your email): NIST SP 800-63B.',
+  security: [],
   request: { body: body(CredentialsSchema) },
   responses: { ...bodyErrors, 201: json(TokenResponseSchema, 'Account created'), 409: problem('Email already registered'), ...commonErrors },
 });
@@ -41,6 +44,8 @@ const loginRoute = createRoute({
   path: '/api/auth/login',
   tags: ['auth'],
   summary: 'Exchange email and password for tokens (starts a refresh-token family)',
+  description: 'Failed logins are limited per IP and per account (API_LOGIN_FAILURES_PER_ACCOUNT per 15 minutes): past either, 429.',
+  security: [],
   request: { body: body(CredentialsSchema) },
   responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Signed in'), ...commonErrors },
 });
@@ -50,7 +55,9 @@ const refreshRoute = createRoute({
   path: '/api/auth/refresh',
   tags: ['auth'],
   summary: 'Rotate a refresh token: returns a new access token and the next refresh token',
-  description: 'Each refresh token works once. Presenting a used one again revokes every token of its family (reuse detection).',
+  description:
+    'Each refresh token works once. Presented again within API_REFRESH_GRACE_SECONDS (two tabs refreshing at once), it returns the same successor; later, it revokes every token of its family (reuse detection).',
+  security: [],
   request: { body: body(RefreshSchema) },
   responses: { ...bodyErrors, 200: json(TokenResponseSchema, 'Rotated'), ...commonErrors },
 });
@@ -60,6 +67,7 @@ const logoutRoute = createRoute({
   path: '/api/auth/logout',
   tags: ['auth'],
   summary: 'Revoke the refresh-token family of this session',
+  security: [],
   request: { body: body(RefreshSchema) },
   responses: { ...bodyErrors, 204: { description: 'Signed out' }, ...commonErrors },
 });
@@ -78,9 +86,10 @@ const createKeyRoute = createRoute({
   path: '/api/auth/api-keys',
   tags: ['auth'],
   summary: 'Create an API key (the full key is returned once; only its hash is stored)',
+  description: 'Key management needs a signed-in session (access token) or a key with the `manage` scope. New keys get `read` and `stream` unless `scopes` says otherwise; `manage` only when asked for.',
   security: authenticated,
   request: { body: body(ApiKeyCreateSchema) },
-  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), ...commonErrors },
+  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), 409: problem('You have the most active API keys allowed (25)'), ...commonErrors },
 });
 
 const listKeysRoute = createRoute({
@@ -88,6 +97,7 @@ const listKeysRoute = createRoute({
   path: '/api/auth/api-keys',
   tags: ['auth'],
   summary: 'Your API keys (without secrets)',
+  description: 'Needs a signed-in session or a key with the `manage` scope.',
   security: authenticated,
   responses: { 200: json(z.object({ data: z.array(ApiKeySchema) }), 'Keys'), ...commonErrors },
 });
@@ -97,6 +107,7 @@ const revokeKeyRoute = createRoute({
   path: '/api/auth/api-keys/{id}',
   tags: ['auth'],
   summary: 'Revoke one of your API keys',
+  description: 'Needs a signed-in session or a key with the `manage` scope.',
   security: authenticated,
   request: { params: ApiKeyParamSchema },
   responses: { 204: { description: 'Revoked' }, 404: problem('No such active key of yours'), ...commonErrors },
@@ -128,7 +139,7 @@ const createUniverseRoute = createRoute({
   summary: 'Create a universe or watchlist',
   security: authenticated,
   request: { body: body(UniverseInputSchema) },
-  responses: { ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only'), 409: problem('You already have a universe with this key'), ...commonErrors },
+  responses: { ...commonErrors, ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only, or the API key lacks the read scope'), 409: problem('You already have a universe with this key, or the most universes allowed (200)') },
 });
 
 const replaceUniverseRoute = createRoute({
@@ -138,7 +149,14 @@ const replaceUniverseRoute = createRoute({
   summary: 'Replace (or create) one of your universes',
   security: authenticated,
   request: { params: UniverseKeyParamSchema, body: body(UniverseInputSchema.omit({ key: true })) },
-  responses: { ...bodyErrors, 200: json(UniverseViewSchema, 'Replaced'), 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in universes are read-only'), ...commonErrors },
+  responses: {
+    ...commonErrors,
+    ...bodyErrors,
+    200: json(UniverseViewSchema, 'Replaced'),
+    201: json(UniverseViewSchema, 'Created'),
+    403: problem('Built-in universes are read-only, or the API key lacks the read scope'),
+    409: problem('You have the most universes allowed (200)'),
+  },
 });
 
 const patchUniverseRoute = createRoute({
@@ -148,7 +166,7 @@ const patchUniverseRoute = createRoute({
   summary: 'Change some fields of one of your universes; add_symbols/remove_symbols edit the list in place',
   security: authenticated,
   request: { params: UniverseKeyParamSchema, body: body(UniversePatchSchema) },
-  responses: { ...bodyErrors, 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only'), 404: problem('No such universe of yours'), ...commonErrors },
+  responses: { ...commonErrors, ...bodyErrors, 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
 });
 
 const deleteUniverseRoute = createRoute({
@@ -158,7 +176,7 @@ const deleteUniverseRoute = createRoute({
   summary: 'Delete one of your universes',
   security: authenticated,
   request: { params: UniverseKeyParamSchema },
-  responses: { 204: { description: 'Deleted' }, 403: problem('Built-in universes are read-only'), 404: problem('No such universe of yours'), ...commonErrors },
+  responses: { ...commonErrors, 204: { description: 'Deleted' }, 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
 });
 
 function universeView(universe: Universe & { created_at?: string; updated_at?: string }) {
@@ -197,11 +215,17 @@ export function accountProblem(error: AccountError): HttpProblem {
   switch (error.code) {
     case 'email_taken':
     case 'exists':
+    case 'limit_reached':
       return new HttpProblem(409, error.message);
     case 'not_found':
       return new HttpProblem(404, error.message);
     case 'read_only':
       return new HttpProblem(403, error.message);
+    case 'too_many_symbols': {
+      const field = error.message.split(':')[0]!;
+      return new HttpProblem(400, error.message, [{ field, message: error.message.slice(field.length + 2) }]);
+    }
+    case 'user_gone':
     case 'bad_credentials':
     case 'refresh_invalid':
     case 'refresh_expired':
@@ -215,21 +239,37 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
 
   app.openapi(registerRoute, async (c) => {
     const { email, password } = c.req.valid('json');
+    const weak = weakPasswordReason(password, email);
+    if (weak) throw new HttpProblem(400, `password ${weak}`, [{ field: 'password', message: weak }]);
     const user = await accounts.register(email, password);
-    return c.json(await tokensFor(c, services, user, await accounts.startSession(user.id)), 201);
+    const tokens = await tokensFor(c, services, user, await accounts.startSession(user.id));
+    c.header('Cache-Control', 'no-store');
+    return c.json(tokens, 201);
   });
 
   app.openapi(loginRoute, async (c) => {
     const { email, password } = c.req.valid('json');
-    const user = await accounts.login(email, password);
-    return c.json(await tokensFor(c, services, user, await accounts.startSession(user.id)), 200);
+    await services.loginGuard.check(email);
+    let user: UserView;
+    try {
+      user = await accounts.login(email, password);
+    } catch (error) {
+      if (error instanceof AccountError && error.code === 'bad_credentials') await services.loginGuard.failed(email);
+      throw error;
+    }
+    await services.loginGuard.succeeded(email);
+    const tokens = await tokensFor(c, services, user, await accounts.startSession(user.id));
+    c.header('Cache-Control', 'no-store');
+    return c.json(tokens, 200);
   });
 
   app.openapi(refreshRoute, async (c) => {
     const next = await accounts.rotate(c.req.valid('json').refresh_token);
     const user = await accounts.findUser(next.userId);
     if (!user) throw new AccountError('refresh_invalid', 'refresh token is not valid');
-    return c.json(await tokensFor(c, services, user, next), 200);
+    const tokens = await tokensFor(c, services, user, next);
+    c.header('Cache-Control', 'no-store');
+    return c.json(tokens, 200);
   });
 
   app.openapi(logoutRoute, async (c) => {
@@ -244,14 +284,24 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
   });
 
   app.openapi(createKeyRoute, async (c) => {
-    const created = await accounts.createApiKey(requireUser(c.get('userId')), c.req.valid('json').name);
+    const userId = requireUser(c.get('userId'));
+    requireScope(c.get('scopes'), 'manage');
+    const { name, scopes } = c.req.valid('json');
+    const created = await accounts.createApiKey(userId, name, scopes);
+    c.header('Cache-Control', 'no-store');
     return c.json(created, 201);
   });
 
-  app.openapi(listKeysRoute, async (c) => c.json({ data: await accounts.listApiKeys(requireUser(c.get('userId'))) }, 200));
+  app.openapi(listKeysRoute, async (c) => {
+    const userId = requireUser(c.get('userId'));
+    requireScope(c.get('scopes'), 'manage');
+    return c.json({ data: await accounts.listApiKeys(userId) }, 200);
+  });
 
   app.openapi(revokeKeyRoute, async (c) => {
-    await accounts.revokeApiKey(requireUser(c.get('userId')), c.req.valid('param').id);
+    const userId = requireUser(c.get('userId'));
+    requireScope(c.get('scopes'), 'manage');
+    await accounts.revokeApiKey(userId, c.req.valid('param').id);
     return c.body(null, 204);
   });
 

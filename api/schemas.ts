@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { SORT_KEYS } from './scan.js';
 import { SYMBOL_PATTERN } from './universes.js';
+import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES } from '../platform/index.js';
 
 /** A list parameter: `a,b`, or repeated (`?x=a&x=b`), or both; items trimmed, empties dropped. */
 export const listParam = (description: string, example: string) =>
@@ -300,10 +301,21 @@ export const TokenResponseSchema = z
   })
   .openapi('Tokens');
 
-export const ApiKeyCreateSchema = z.object({ name: z.string().trim().min(1).max(100) }).strict().openapi('ApiKeyRequest');
+export const ApiKeyCreateSchema = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    scopes: z
+      .array(z.enum(API_KEY_SCOPES))
+      .min(1)
+      .max(API_KEY_SCOPES.length)
+      .default([...DEFAULT_API_KEY_SCOPES])
+      .openapi({ description: '`read`: REST data and universes; `stream`: the WebSocket gateway; `manage`: API key management (never granted unless asked for)' }),
+  })
+  .strict()
+  .openapi('ApiKeyRequest');
 
 export const ApiKeySchema = z
-  .object({ id: z.string(), name: z.string(), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
+  .object({ id: z.string(), name: z.string(), scopes: z.array(z.enum(API_KEY_SCOPES)), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
   .openapi('ApiKey');
 
 export const ApiKeyCreatedSchema = ApiKeySchema.extend({ key: z.string().openapi({ description: 'The full key; shown once, only its hash is stored' }) }).openapi('ApiKeyCreated');

@@ -59,6 +59,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const platform = loadPlatformConfig(source);
   const config = loadApiConfig(source);
   const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
+  if (source.API_TRUST_PROXY !== undefined) logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
   const registry = createMetricsRegistry('api');
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
   const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });

@@ -259,6 +259,15 @@ describe('API under fuzzed input and attacks', () => {
     recordFigure({ suite: 'security', case: 'API SQL injection (every string parameter + body fields)', payloads: SQL_INJECTION_PAYLOADS.length, requests: tried, status5xx: tally.status5xx, tablesIntact: true, outcome: 'pass' });
   });
 
+  it('serves no market data without a credential', async () => {
+    for (const path of ['/api/patterns/scan', '/api/patterns/stats', '/api/patterns/summary', '/api/patterns/any-id', '/api/symbols', '/api/symbols/AAPL', '/api/symbols/AAPL/bars']) {
+      const reply = await call('GET', path);
+      expect(reply.status, path).toBe(401);
+      expect(reply.type, path).toContain('application/problem+json');
+    }
+    recordFigure({ suite: 'security', case: 'API: market data without a credential', allowed: 0, outcome: 'pass' });
+  });
+
   it('refuses forged, unsigned, algorithm-confused, expired and tampered access tokens', async () => {
     const tokens = await attackTokens(loadAuthConfig({}), alice.id, alice.token);
     for (const { attack, token } of tokens) {
@@ -335,7 +344,13 @@ describe('API under fuzzed input and attacks', () => {
     expect(still.status).toBe(200);
     expect(still.text).toContain('Alice only');
     expect((still.body as { symbols: string[] }).symbols).toEqual(['AAPL', 'MSFT']);
-    const keys = await call('GET', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key } });
+    // A key without the manage scope (the default) cannot manage keys: a leaked key mints no successor.
+    expect((await call('GET', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key } })).status).toBe(403);
+    expect((await call('POST', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key }, body: { name: 'successor' } })).status).toBe(403);
+    const manager = await call('POST', '/api/auth/api-keys', { token: alice.token, body: { name: 'alice manager', scopes: ['manage'] } });
+    const managerKey = (manager.body as { key: string }).key;
+    secrets.push(managerKey);
+    const keys = await call('GET', '/api/auth/api-keys', { headers: { 'x-api-key': managerKey } });
     expect(keys.status).toBe(200);
     expect(keys.text).toContain(aliceKey.id);
     recordFigure({ suite: 'security', case: "API: user B vs user A's universe and API key", attempts: attempts.length, allowed: 0, outcome: 'pass' });

@@ -13,7 +13,7 @@ const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('bas
  * Access tokens an attacker could present for `userId`: unsigned (`alg: none` in several spellings),
  * algorithm confusion (HS384/HS512 with the real secret, RS256/ES256 with the attacker's key, an RS256
  * header on an HMAC signature), expired, not yet valid, signed with a guessed secret, tampered claims,
- * wrong issuer/audience, no subject, and garbage.
+ * wrong issuer/audience, no subject, no expiry, a subject that is no user (or no UUID), and garbage.
  */
 export async function attackTokens(config: AuthConfig, userId: string, validToken: string): Promise<AttackToken[]> {
   const secret = new TextEncoder().encode(config.JWT_SECRET);
@@ -43,6 +43,11 @@ export async function attackTokens(config: AuthConfig, userId: string, validToke
     { attack: 'wrong issuer', token: await sign({ ...claims, iss: 'evil' }, 'HS256', secret) },
     { attack: 'wrong audience', token: await sign({ ...claims, aud: 'someone-else' }, 'HS256', secret) },
     { attack: 'no subject', token: await sign({ iss: claims.iss, aud: claims.aud, iat: now, exp: now + 600 }, 'HS256', secret) },
+    // Signed with the real secret (a leaked secret, or a token minted by another service sharing it): still refused.
+    { attack: 'no expiry, real secret', token: await sign({ sub: userId, iss: claims.iss, aud: claims.aud, iat: now }, 'HS256', secret) },
+    { attack: 'subject not a user id, real secret', token: await sign({ ...claims, sub: 'not-a-uuid' }, 'HS256', secret) },
+    { attack: 'subject is SQL, real secret', token: await sign({ ...claims, sub: "' OR '1'='1" }, 'HS256', secret) },
+    { attack: 'subject of no user, real secret', token: await sign({ ...claims, sub: '00000000-0000-4000-8000-000000000000' }, 'HS256', secret) },
     { attack: 'signature stripped', token: `${validHeader}.${validToken.split('.')[1]}.` },
     { attack: 'garbage', token: 'not.a.jwt' },
     { attack: 'garbage: two segments', token: `${validHeader}.${validToken.split('.')[1]}` },

@@ -1,4 +1,5 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -187,7 +188,7 @@ export class ChaosPipeline {
     // If the test process dies, its stages must not live on as orphans.
     process.once('exit', this.killStagesOnExit);
     for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
-    const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId: 'chaos-reader' });
+    const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId: randomUUID() });
     this.secrets.push(token);
     this.client = new TickflowClient({ url: `ws://127.0.0.1:${this.ports.gateway}/ws`, auth: { token }, WebSocket: WebSocket as never, initialBackoffMs: 100, maxBackoffMs: 1000 });
     await this.client.connect();

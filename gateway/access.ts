@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { BUILTIN_UNIVERSES } from '../contracts/universes.js';
-import { AuthError, apiKeySecretMatches, parseApiKey, type TokenService } from '../platform/index.js';
+import { AuthError, verifyApiKey, type TokenService } from '../platform/index.js';
 
 export interface Principal {
   readonly userId: string;
@@ -20,7 +20,7 @@ export interface UniverseResolver {
 /** Read-only universes every user may subscribe to: the API's built-ins (api/universes.ts). */
 export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe.symbols]));
 
-/** Access tokens through the platform TokenService; API keys looked up in PostgreSQL (api_keys, owned by the API). */
+/** Access tokens through the platform TokenService; API keys through the platform's verifyApiKey (api_keys, owned by the API). */
 export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'query'> | undefined): Authenticator {
   return {
     async authenticate(credentials) {
@@ -28,15 +28,11 @@ export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'que
         const claims = await tokens.verifyAccessToken(credentials.token);
         return { userId: claims.userId, via: 'token' };
       }
-      const parts = parseApiKey(credentials.apiKey ?? '');
-      if (!parts || !db) throw new AuthError('api_key_invalid', 'API key invalid');
-      const { rows } = await db.query<{ user_id: string; secret_hash: string }>(
-        'SELECT user_id, secret_hash FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
-        [parts.id],
-      );
-      const row = rows[0];
-      if (!row || !apiKeySecretMatches(parts.secret, row.secret_hash)) throw new AuthError('api_key_invalid', 'API key invalid');
-      return { userId: String(row.user_id), via: 'apiKey' };
+      const verified = db && credentials.apiKey !== undefined ? await verifyApiKey(db, credentials.apiKey) : undefined;
+      if (!verified) throw new AuthError('api_key_invalid', 'API key invalid');
+      // A key streams only with the `stream` scope (keys are created with it unless their owner chose otherwise).
+      if (!verified.scopes.includes('stream')) throw new AuthError('api_key_invalid', 'API key lacks the stream scope');
+      return { userId: verified.userId, via: 'apiKey' };
     },
   };
 }

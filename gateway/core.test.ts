@@ -273,7 +273,7 @@ describe('selectBatch', () => {
 });
 
 describe('frame parser', () => {
-  const limits = { maxFrameBytes: 512, maxSubscriptions: 4, maxSymbolsPerSubscription: 3, maxCredits: 1000, framesPerSecond: 10, frameBurst: 5 };
+  const limits = { maxFrameBytes: 512, maxEventsPerFrame: 500, maxSnapshotItems: 5000, maxSubscriptions: 4, maxSymbolsPerSubscription: 3, maxCredits: 1000, framesPerSecond: 10, frameBurst: 5 };
   const parse = createFrameParser(limits);
 
   it('accepts every documented frame', () => {

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROADCAST_COPY_HEADER, topicName } from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, generateApiKey, topicName } from '../platform/index.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
+import { patternState } from '../contracts/redis-model.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GatewayHandle } from './index.js';
-import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
+import { createGatewayTestEnv, RawClient, serverFrames, type GatewayTestEnv, type TestUser } from './testing.js';
 
 type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 
@@ -79,9 +80,24 @@ describe('authentication', () => {
     expect(badToken.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
   });
 
+  it('refuses an API key without the stream scope, and a revoked one', async () => {
+    const readOnly = generateApiKey();
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, 'read only', $3, '{read}')", [readOnly.id, alice.id, readOnly.secretHash]);
+    const refused = await RawClient.connect(gateway.url, { apiKey: readOnly.key });
+    clients.push(refused);
+    expect(refused.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
+    const revoked = generateApiKey();
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, revoked_at) VALUES ($1, $2, 'revoked', $3, now())", [revoked.id, alice.id, revoked.secretHash]);
+    const gone = await RawClient.connect(gateway.url, { apiKey: revoked.key });
+    clients.push(gone);
+    expect(gone.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
+  });
+
   it('refuses a subscription before authentication', async () => {
     const anonymous = await RawClient.connect(gateway.url);
     clients.push(anonymous);
+    // welcome advertises what bounds server frames too: events per frame and snapshot items.
+    expect(anonymous.frames[0]).toMatchObject({ type: 'welcome', limits: { maxFrameBytes: 16_384, maxEventsPerFrame: 500, maxSnapshotItems: 5_000 } });
     anonymous.send({ type: 'subscribe', id: 's', stream: 'patterns' });
     expect(await anonymous.next((frame) => frame.type === 'error')).toMatchObject({ code: 'not_authenticated' });
   });
@@ -186,13 +202,25 @@ describe('delivery', () => {
     expect(client.events('k').slice(all.length + 2 * after.length).every((event) => event.p === 0)).toBe(true);
   });
 
-  it('sends a snapshot of the latest value per symbol, then continues live from its cursor', async () => {
+  it('sends a snapshot from memory: one state per active pattern, then resumed at the head', async () => {
     const client = await connect();
     client.send({ type: 'subscribe', id: 'snap', stream: 'patterns', from: 'snapshot', filter: { symbols: ['AAPL', 'MSFT'] } });
+    const subscribed = await client.next<Frame<'subscribed'>>((frame) => frame.type === 'subscribed');
     const snapshot = await client.next<Frame<'snapshot'>>((frame) => frame.type === 'snapshot');
+    expect(snapshot).toMatchObject({ source: 'kafka', cursor: subscribed.cursor });
+    // The rings hold the newest records only (8 per partition here): the states are those their records end in.
+    const last = new Map<string, (typeof PATTERNS)[number]>();
+    for (const value of PATTERNS) last.set(value.patternId, value);
     expect(snapshot.items.length).toBeGreaterThan(0);
-    expect(new Set(snapshot.items.map((item) => item.key)).size).toBe(snapshot.items.length);
-    expect(snapshot.items.every((item) => ['AAPL', 'MSFT'].includes(item.key))).toBe(true);
+    for (const item of snapshot.items) {
+      const event = last.get(item.data.patternId as string)!;
+      expect(event.kind).not.toBe('EXPIRED');
+      expect(['AAPL', 'MSFT']).toContain(item.key);
+      expect(item).toEqual({ key: event.symbol, ts: event.detectedAtMs, data: patternState(event) });
+    }
+    expect(new Set(snapshot.items.map((item) => item.data.patternId)).size).toBe(snapshot.items.length);
+    // A snapshot starts at the head; like every start but latest, it ends with resumed.
+    expect(await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed')).toMatchObject({ id: 'snap', cursor: subscribed.cursor, report: { count: 0 } });
   });
 });
 
@@ -226,6 +254,17 @@ describe('unrecoverable positions', () => {
     const ahead = encodeCursor({ ...cursor, next: { ...cursor.next, [busiest]: 1_000_000 } });
     client.send({ type: 'subscribe', id: 'ahead', stream: 'patterns', from: { cursor: ahead } });
     expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'ahead')).toMatchObject({ reason: 'ahead' });
+
+    // The same answers without building a cursor (asyncapi.yaml: positions are asked for by name): explicit offsets
+    // below the log start or past the head, and `earliest` to continue from the oldest position left.
+    client.send({ type: 'subscribe', id: 'named', stream: 'patterns', from: { offsets: { [String(busiest)]: 0 } }, credits: 1000 });
+    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'retention', oldest: answer.oldest });
+    client.send({ type: 'seek', id: 'named', to: { offsets: { [String(busiest)]: 1_000_000 } } });
+    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'ahead' });
+    client.send({ type: 'seek', id: 'named', to: 'earliest' });
+    expect(await client.next<Frame<'seeked'>>((frame) => frame.type === 'seeked' && frame.id === 'named')).toMatchObject({ cursor: answer.oldest });
+    const fromEarliest = await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed' && frame.id === 'named');
+    expect(fromEarliest.report.range[String(busiest)]![0]).toBe(3);
   });
 
   it('reports a position that retention removes while the client is still catching up', async () => {
@@ -353,5 +392,12 @@ describe('HTTP', () => {
     expect(await (await fetch(`${base}/`)).text()).toContain('<script type="module" src="/app.js">');
     expect(await (await fetch(`${base}/sdk.js`)).text()).toContain('TickflowClient');
     expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+});
+
+describe('the protocol document', () => {
+  it('saw every frame the gateway sent in this file (each is checked against asyncapi.yaml after every test)', () => {
+    expect(serverFrames.frames).toBeGreaterThan(100);
+    expect(serverFrames.violations).toEqual([]);
   });
 });

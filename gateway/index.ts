@@ -50,6 +50,8 @@ export interface GatewayOptions {
   readonly streams?: readonly StreamName[];
   readonly logger?: Logger;
   readonly registry?: Registry;
+  /** Sees every frame the server sends (tests check them against the protocol document). */
+  readonly onFrameSent?: (frame: string | Buffer) => void;
 }
 
 export interface GatewayHandle {
@@ -132,6 +134,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       serverName: `tickflow-gateway ${instance}`,
       sdkBundle: sdkBundler(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
+      ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);

@@ -45,4 +45,22 @@ describe('live page', () => {
     await page.waitForFunction(() => document.getElementById('status')?.textContent?.startsWith('failed'));
     await page.close();
   });
+
+  it('starts from a snapshot when asked: one row per active pattern, marked as a state', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`http://127.0.0.1:${gateway.port}/#from=snapshot&apiKey=${encodeURIComponent(user.apiKey)}`);
+    await page.waitForFunction(() => document.getElementById('snapshot')?.textContent?.startsWith('snapshot:'));
+    // The first test's events, folded: the gateway's rings hold them all, so the snapshot comes from memory.
+    const last = new Map<string, { kind: string; symbol: string }>();
+    for (const value of patternEvents(12, 21)) last.set(value.patternId, value);
+    const active = [...last.values()].filter((value) => value.kind !== 'EXPIRED');
+    expect(await page.textContent('#snapshot')).toBe(`snapshot: ${active.length} active patterns (from kafka)`);
+    const rows = await page.$$eval('#rows tr', (trs) => trs.map((tr) => ({ symbol: tr.children[1]!.textContent, position: (tr as HTMLElement).dataset.position })));
+    expect(rows.map((row) => row.symbol).sort()).toEqual(active.map((value) => value.symbol).sort());
+    expect(rows.every((row) => row.position === 'snapshot')).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
 });

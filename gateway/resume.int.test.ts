@@ -5,7 +5,7 @@ import { topicName } from '../platform/index.js';
 import { patternEvents, seededRandom } from '../test/record-fixtures.js';
 import { TickflowClient, type WebSocketFactory, type WireEvent } from './client/index.js';
 import type { GatewayHandle } from './index.js';
-import { createGatewayTestEnv, type GatewayTestEnv, type TestUser } from './testing.js';
+import { createGatewayTestEnv, RecordingWebSocket, type GatewayTestEnv, type TestUser } from './testing.js';
 
 let env: GatewayTestEnv;
 let user: TestUser;
@@ -135,7 +135,8 @@ describe('resume without loss', () => {
     };
     const all = patternEvents(600, 31);
     let current = await launch();
-    const client = new TickflowClient({ url: () => current.url, auth: { apiKey: user.apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory, initialBackoffMs: 50, maxBackoffMs: 500 });
+    // The gateway runs in another process: its frames are checked against the protocol document as received.
+    const client = new TickflowClient({ url: () => current.url, auth: { apiKey: user.apiKey }, WebSocket: RecordingWebSocket as unknown as WebSocketFactory, initialBackoffMs: 50, maxBackoffMs: 500 });
     // From the head as it is now: this test's events only.
     const subscription = client.subscribe({ stream: 'patterns', from: 'latest', window: 25 });
     await client.connect();

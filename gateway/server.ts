@@ -6,15 +6,15 @@ import type { Registry } from 'prom-client';
 import { AuthError, Counter, Gauge, type Logger } from '../platform/index.js';
 import type { Authenticator, Principal, UniverseResolver } from './access.js';
 import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
-import type { ErrorCode, Limits, ResumeReport, ServerFrame, StartPosition, WireEvent } from './client/protocol.js';
+import type { ErrorCode, Limits, ResumeReport, ServerFrame, SnapshotItem, StartPosition } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
 import { compileFilter, matches, type EventFilter } from './filter.js';
 import type { StreamHub } from './hub.js';
 import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
 import { createFrameParser, TokenBucket, type ClientFrame } from './protocol.js';
-import type { SnapshotSource } from './snapshot.js';
-import type { LogEvent, PartitionBounds, PartitionRead, StreamName } from './types.js';
+import { snapshotFromRecords, type SnapshotSource } from './snapshot.js';
+import { wireOf, type PartitionBounds, type PartitionRead, type StreamName } from './types.js';
 
 // uWebSockets.js ships as a CommonJS native addon.
 const uws = createRequire(import.meta.url)('@trufflesuite/uws-js-unofficial') as typeof import('@trufflesuite/uws-js-unofficial');
@@ -92,6 +92,8 @@ export interface GatewayServerOptions {
   readonly listenRetryMs: number;
   /** Snapshots from the read model; without it (or when it cannot answer) snapshots come from the rings. */
   readonly snapshots?: SnapshotSource;
+  /** Sees every frame sent, as sent (the integration tests check each against gateway/asyncapi.yaml). */
+  readonly onFrameSent?: (frame: string | Buffer) => void;
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -123,6 +125,8 @@ export class GatewayServer {
     const { config } = options;
     this.limits = {
       maxFrameBytes: config.GATEWAY_MAX_FRAME_BYTES,
+      maxEventsPerFrame: config.GATEWAY_MAX_BATCH,
+      maxSnapshotItems: MAX_SNAPSHOT_ITEMS,
       maxSubscriptions: config.GATEWAY_MAX_SUBSCRIPTIONS,
       maxSymbolsPerSubscription: config.GATEWAY_MAX_SYMBOLS,
       maxCredits: config.GATEWAY_MAX_CREDITS,
@@ -374,6 +378,7 @@ export class GatewayServer {
   /** Sends a text frame; `text` may be UTF-8 bytes. */
   private sendText(connection: Connection, text: string | Buffer): void {
     if (connection.closed) return;
+    this.options.onFrameSent?.(text);
     connection.ws.cork(() => connection.ws.send(text, false));
   }
 
@@ -508,14 +513,11 @@ export class GatewayServer {
       this.send(connection, start.unrecoverable);
       return;
     }
-    const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest' || (snapshot && !fromReadModel));
+    // Every start but the head is a recovery that ends with `resumed`, a snapshot from memory (at the head) too.
+    const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest');
     this.send(connection, { type: 'subscribed', id, stream, cursor: this.cursorOf(subscription), backlog, conflate: subscription.conflate });
-    if (fromReadModel) {
-      this.sendText(
-        connection,
-        `{"type":"snapshot","id":${JSON.stringify(id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"redis","items":${JSON.stringify(fromReadModel.items)}}`,
-      );
-    } else if (snapshot) this.sendSnapshot(subscription, hub);
+    if (fromReadModel) this.send(connection, { type: 'snapshot', id, cursor: this.cursorOf(subscription), source: 'redis', items: [...fromReadModel.items] });
+    else if (snapshot) this.sendSnapshot(subscription, hub);
     this.schedule(subscription);
   }
 
@@ -524,7 +526,7 @@ export class GatewayServer {
     hub: StreamHub,
     stream: StreamName,
     filter: EventFilter,
-  ): Promise<{ start: Extract<StartResult, { ok: true }>; items: readonly WireEvent[] } | undefined> {
+  ): Promise<{ start: Extract<StartResult, { ok: true }>; items: readonly SnapshotItem[] } | undefined> {
     if (!this.options.snapshots) return undefined;
     try {
       const result = await this.options.snapshots.snapshot(stream, hub.topic.topic, filter);
@@ -674,23 +676,20 @@ export class GatewayServer {
   }
 
   private sendSnapshot(subscription: Subscription, hub: StreamHub): void {
-    // The latest value per key held in the rings (primed from Kafka at start), up to the subscription's start.
-    const latest = new Map<string, LogEvent>();
+    // The records held in the rings (primed from Kafka at start) up to the subscription's start, folded into states.
+    const records: { key: string; data: Record<string, unknown> }[] = [];
+    // Symbol, pattern and tier never change within a pattern's life, so records can be filtered on them before
+    // decoding; the kind only on the folded state (its last event's).
+    const stateless = { ...subscription.filter, kinds: undefined };
     for (const [partition, ring] of hub.rings) {
       const until = subscription.next.get(partition) ?? ring.nextOffset;
       const read = ring.read(ring.coveredFrom, ring.capacity);
-      for (const event of read?.events ?? []) if (event.offset < until && matches(subscription.filter, event)) latest.set(`${partition}\u0000${event.key}`, event);
+      for (const event of read?.events ?? []) {
+        if (event.offset < until && matches(stateless, event)) records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
+      }
     }
-    const items = [...latest.values()].sort((a, b) => a.timestampMs - b.timestampMs).slice(-MAX_SNAPSHOT_ITEMS);
-    this.sendText(
-      subscription.connection,
-      deliveriesFrame(
-        `{"type":"snapshot","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"source":"kafka","items":[`,
-        items.map((event) => ({ event, folded: 1 })),
-        ']}',
-        this.frameScratch,
-      ),
-    );
+    const items = snapshotFromRecords(subscription.stream, records, subscription.filter, MAX_SNAPSHOT_ITEMS);
+    this.send(subscription.connection, { type: 'snapshot', id: subscription.id, cursor: this.cursorOf(subscription), source: 'kafka', items });
   }
 
   private removeSubscription(subscription: Subscription): void {

@@ -1,13 +1,22 @@
 /** Helpers for the gateway's integration tests and benchmark: isolated topics and database, users, raw clients. */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger, type TopicKey } from '../platform/index.js';
 import { migrate } from '../store/migrate.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';
+import { FrameRecorder } from './contract.js';
 import { startGateway, type GatewayHandle, type GatewayOptions } from './index.js';
+
+/**
+ * Every frame any gateway started by these helpers sends is checked against gateway/asyncapi.yaml; a test after
+ * which a frame did not conform fails (and so does the env's cleanup, for frames sent after the last test).
+ */
+export const serverFrames = new FrameRecorder();
+afterEach(() => serverFrames.assertConforming());
 
 export interface TestUser {
   readonly id: string;
@@ -86,6 +95,10 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
         tokens,
         logger,
         ...options,
+        onFrameSent: (frame) => {
+          serverFrames.record(frame);
+          options.onFrameSent?.(frame);
+        },
         config: { GATEWAY_PORT: 0, GATEWAY_POLL_WAIT_MS: 50, ...options.config },
       });
       gateways.push(handle);
@@ -96,6 +109,7 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
       await producer.disconnect();
       await pool.end();
       await Promise.all([kafka.cleanup(), db.drop()]);
+      serverFrames.assertConforming();
     },
   };
 }
@@ -108,6 +122,17 @@ async function createTopicsWithRetry(label: string, topics: readonly TopicKey[])
     } catch (error) {
       if (attempt >= 3) throw error;
     }
+  }
+}
+
+/**
+ * A `ws` WebSocket that records every frame it receives in `serverFrames`: for a gateway in another process, whose
+ * frames the in-process hook of `start` cannot see.
+ */
+export class RecordingWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url);
+    this.on('message', (data: WebSocket.RawData) => serverFrames.record(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data))));
   }
 }
 

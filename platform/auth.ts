@@ -32,6 +32,8 @@ export class AuthError extends Error {
   }
 }
 
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class TokenService {
   private readonly key: Uint8Array;
 
@@ -69,8 +71,11 @@ export class TokenService {
         issuer: this.config.JWT_ISSUER,
         audience: this.config.JWT_AUDIENCE,
         currentDate: new Date(this.now()),
+        // A token without `exp` would never expire: refused even when signed with the secret.
+        requiredClaims: ['exp'],
       });
-      if (typeof payload.sub !== 'string' || payload.sub.length === 0) throw new AuthError('token_invalid', 'token has no subject');
+      // User ids are UUIDs; any other subject is refused here rather than failing a query later (a 500).
+      if (typeof payload.sub !== 'string' || !UUID_PATTERN.test(payload.sub)) throw new AuthError('token_invalid', 'token has no valid subject');
       return typeof payload.email === 'string' ? { userId: payload.sub, email: payload.email } : { userId: payload.sub };
     } catch (error) {
       if (error instanceof AuthError) throw error;
@@ -106,4 +111,38 @@ export function apiKeySecretMatches(secret: string, storedHash: string): boolean
   const presented = Buffer.from(hashApiKeySecret(secret), 'hex');
   const stored = Buffer.from(storedHash, 'hex');
   return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
+/**
+ * What an API key may do: `read` the REST API's data and universes, `stream` from the gateway, `manage` API keys.
+ * `manage` is granted only when asked for, so a leaked key cannot mint a successor that outlives its revocation.
+ */
+export const API_KEY_SCOPES = ['read', 'stream', 'manage'] as const;
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
+export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'stream'];
+
+export interface VerifiedApiKey {
+  readonly id: string;
+  readonly userId: string;
+  readonly scopes: readonly ApiKeyScope[];
+}
+
+/**
+ * The one check of an API key, shared by the API and the gateway: the key's unrevoked row in `api_keys` (owned by
+ * the API) and a constant-time comparison of its secret. Undefined when the key is malformed, unknown, revoked or wrong.
+ */
+export async function verifyApiKey(
+  db: { query<Row extends object>(text: string, values?: unknown[]): Promise<{ rows: Row[] }> },
+  key: string,
+): Promise<VerifiedApiKey | undefined> {
+  const parts = parseApiKey(key);
+  if (!parts) return undefined;
+  const { rows } = await db.query<{ user_id: string; secret_hash: string; scopes: string[] }>(
+    'SELECT user_id, secret_hash, scopes FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
+    [parts.id],
+  );
+  const row = rows[0];
+  if (!row || !apiKeySecretMatches(parts.secret, row.secret_hash)) return undefined;
+  const scopes = row.scopes.filter((scope): scope is ApiKeyScope => (API_KEY_SCOPES as readonly string[]).includes(scope));
+  return { id: parts.id, userId: String(row.user_id), scopes };
 }

@@ -137,6 +137,19 @@ describe('pattern engine', () => {
     expect(restored.engine.symbolCount).toBe(3);
   });
 
+  it('emits at most one event per pattern per bar, over a random multi-session stream', () => {
+    const runner = new Runner();
+    for (const bar of randomStream(['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-30'], ['AAA', 'BBB', 'SPY'], 3)) runner.feed(bar);
+    const combos = runner.events.filter((event) => event.tier === 'COMBO');
+    expect(combos.length).toBeGreaterThan(0);
+    const seen = new Map<string, number>();
+    for (const event of runner.events) {
+      const key = `${event.sourceOffset}|${event.patternId}`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+    expect([...seen].filter(([, count]) => count > 1)).toEqual([]);
+  });
+
   it('rejects a snapshot of another engine version', async () => {
     const { gzipSync } = await import('node:zlib');
     const bogus = gzipSync(Buffer.from(`${JSON.stringify({ version: 999, clock: 0, seq: 0, pendingCloseMs: null })}\n[]\n[]`));
@@ -191,6 +204,10 @@ describe('pattern engine', () => {
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 5, 100))).toBe('duplicate');
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 100, 1000, { high: 99 }))).toBe('invalid');
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, Number.NaN))).toBe('invalid');
+    // Prices must be positive (PATTERNS.md): a zero or negative low is impossible.
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 1000, { open: 0.02, low: 0 }))).toBe('invalid');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 1000, { open: 0.02, low: -0.01 }))).toBe('invalid');
+    expect(runner.feed(minuteBar('AAA', '2026-11-27', 6, 0.02, 0, { open: 0.02, low: 0.01 }))).toBe('applied');
     expect(runner.feed({ ...minuteBar('AAA', '2026-11-27', 7, 100), interval: 'SECOND' })).toBe('ignored');
     // 13:00 early close: 13:00 is outside.
     expect(runner.feed(minuteBar('AAA', '2026-11-27', 210, 100))).toBe('outside-session');
@@ -354,5 +371,35 @@ describe('pattern engine', () => {
     alone.feed(minuteBar('BBB', '2026-11-24', 30, 100.3, 5000, { open: 100 }));
     expect(alone.of('volume_spike')).toHaveLength(1);
     expect(alone.events.filter((event) => event.tier === 'COMBO')).toHaveLength(0);
+  });
+
+  it('emits one combo event per bar, with the best trigger of the bar, however many triggers fire', () => {
+    const runner = new Runner();
+    const dates = ['2026-10-26', '2026-10-27', '2026-10-28', '2026-10-29', '2026-10-30', '2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06',
+      '2026-11-09', '2026-11-10', '2026-11-11', '2026-11-12', '2026-11-13', '2026-11-16', '2026-11-17', '2026-11-18', '2026-11-19', '2026-11-20', '2026-11-23'];
+    dates.forEach((date, i) => {
+      const last = i === dates.length - 1;
+      runner.feed(last ? dayBar('AAA', date, 100.3, 2_500_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3));
+    });
+    const daily = runner.events.filter((event) => event.tier === 'DAILY' && event.direction === 'BULLISH');
+    expect(daily.map((event) => event.pattern)).toContain('volume_spike');
+    quietSession(runner, 'AAA', '2026-11-24', 0, 31);
+    const before = runner.events.length;
+    // One bar, several bullish triggers: first (in catalog order) a volume spike of 0.55, later a momentum
+    // spike, a Bollinger breakout and a 25-bar breakout near 0.9. Before, the combo went out at the first
+    // trigger's confidence and again (UPDATED) at a later one's.
+    runner.feed(minuteBar('AAA', '2026-11-24', 31, 103, 2500, { open: 100.3 }));
+    const onBar = runner.events.slice(before);
+    const triggers = onBar.filter((event) => event.tier === 'INTRADAY' && event.direction === 'BULLISH' && event.pattern !== 'doji');
+    expect(triggers.map((event) => event.pattern)).toEqual(['volume_spike', 'momentum_spike', 'bollinger_breakout_up', 'breakout_high']);
+    expect(triggers[0]!.baseConfidence).toBeCloseTo(0.55, 12);
+    const combo = onBar.filter((event) => event.tier === 'COMBO');
+    expect(combo.map((event) => event.kind)).toEqual(['DETECTED']);
+    const best = Math.max(...daily.map((event) => event.baseConfidence), ...triggers.map((event) => event.baseConfidence));
+    expect(best).toBeGreaterThan(0.85);
+    expect(combo[0]!.baseConfidence).toBeCloseTo(Math.min(1, best + 0.1), 12);
+    // Every pattern of the bar has at most one event.
+    const patternIds = onBar.map((event) => event.patternId);
+    expect(new Set(patternIds).size).toBe(patternIds.length);
   });
 });

@@ -4,8 +4,13 @@ import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
 import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIES_INPUT, updateSeriesFromInput, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
-/** Bumped whenever the serialised state changes shape; older snapshots are then ignored (full replay). */
-export const ENGINE_VERSION = 3;
+/**
+ * Bumped whenever the serialised state changes shape or meaning; older snapshots are then ignored (full
+ * replay). 4: the series keeps the last non-zero MA/MACD spreads and the Bollinger stats an equal-run count,
+ * and definition changes (candle gate, Bollinger, flat RSI) make state built by 3 disagree with what this
+ * version builds from the same log.
+ */
+export const ENGINE_VERSION = 4;
 
 const HOUR_MS = 3_600_000;
 /** How much a repeat must raise the base confidence of an active pattern to be reported (UPDATED). */
@@ -268,6 +273,13 @@ export class PatternEngine implements PatternSink {
   private ctxSessionCloseMs = 0;
   private ctxPreviousClose = Number.NaN;
   private ctxRef: SourceRef = { topic: '', partition: 0, offset: 0 };
+  /**
+   * The best base confidence of the bar's combo triggers per direction, −1 when none: a bar's triggers
+   * confirm a daily setup once, after all of them fired, so the combo emits one event per bar with the
+   * final confidence (not DETECTED at the first trigger's and UPDATED at a later one's).
+   */
+  private comboBullish = -1;
+  private comboBearish = -1;
 
   constructor(options: EngineOptions = {}) {
     this.calendar = options.calendar ?? new SessionCalendar();
@@ -375,8 +387,12 @@ export class PatternEngine implements PatternSink {
     this.ctxPreviousClose = state.previousSessionClose;
     const input = SERIES_INPUT;
     input[0] = bar.open; input[1] = bar.high; input[2] = bar.low; input[3] = bar.close; input[4] = bar.volume; input[5] = state.previousSessionClose;
+    // Reset here too, so a bar that threw midway leaves no trigger behind for the next one.
+    this.comboBullish = -1;
+    this.comboBearish = -1;
     updateSeriesFromInput(state.intraday, this.intradayParams, day.dayNumber, firstBarOfSession, state.copyOnly ? undefined : this);
     state.intraday.lastStartMs = bar.windowStartMs;
+    if (this.comboBullish >= 0 || this.comboBearish >= 0) this.confirmDailySetups(state);
     return 'applied';
   }
 
@@ -492,15 +508,33 @@ export class PatternEngine implements PatternSink {
     const slot = slotOf(pattern, tier, direction);
     const active = state.activeBase[slot]!;
     if (active >= 0 && baseConfidence < active + UPDATE_MIN_GAIN) {
-      if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.confirmDailySetup(state, direction, baseConfidence);
+      if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.noteComboTrigger(direction, baseConfidence);
       return;
     }
     const emitted = this.emit(state, slot, tier, pattern, direction, baseConfidence, levelsOf(k1, k2, k3, k4, k5));
     if (tier === 'DAILY') {
       if (emitted && !state.activeDaily.includes(slot)) state.activeDaily.push(slot);
     } else if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) {
-      this.confirmDailySetup(state, direction, baseConfidence);
+      this.noteComboTrigger(direction, baseConfidence);
     }
+  }
+
+  private noteComboTrigger(direction: Direction, triggerConfidence: number): void {
+    if (direction === 'BULLISH') {
+      if (triggerConfidence > this.comboBullish) this.comboBullish = triggerConfidence;
+    } else if (triggerConfidence > this.comboBearish) {
+      this.comboBearish = triggerConfidence;
+    }
+  }
+
+  /** After the bar's last detection: confirms the daily setups its triggers noted (bullish first), once each. */
+  private confirmDailySetups(state: SymbolState): void {
+    const bullish = this.comboBullish;
+    const bearish = this.comboBearish;
+    this.comboBullish = -1;
+    this.comboBearish = -1;
+    if (bullish >= 0) this.confirmDailySetup(state, 'BULLISH', bullish);
+    if (bearish >= 0) this.confirmDailySetup(state, 'BEARISH', bearish);
   }
 
   private confirmDailySetup(state: SymbolState, direction: Direction, triggerConfidence: number): void {

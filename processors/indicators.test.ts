@@ -96,11 +96,24 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     const losses = AverageLoss.calculate({ period: 14, values: series.close });
     const reference = gains.map((gain, i) => {
       const loss = losses[i]!;
-      if (loss === 0) return 100;
+      if (loss === 0) return gain === 0 ? 50 : 100;
       if (gain === 0) return 0;
       return 100 - 100 / (1 + gain / loss);
     });
     expectAligned(ours, reference);
+  });
+
+  it('RSI of a flat stretch is 50 (no gain, no loss); a rise alone is 100 and a fall alone 0', () => {
+    const flat = createRsi(14);
+    const values = new Array<number>(30).fill(100).map((value) => updateRsi(flat, value));
+    expect(values.slice(14)).toEqual(new Array<number>(16).fill(50));
+    const rising = createRsi(14);
+    let last = Number.NaN;
+    for (let i = 0; i < 20; i += 1) last = updateRsi(rising, 100 + i);
+    expect(last).toBe(100);
+    const falling = createRsi(14);
+    for (let i = 0; i < 20; i += 1) last = updateRsi(falling, 100 - i);
+    expect(last).toBe(0);
   });
 
   it('MACD 12/26/9 (EMA oscillator and signal)', () => {
@@ -129,6 +142,21 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     }
     expectAligned(means, SMA.calculate({ period: 20, values: series.close }));
     expectAligned(deviations, SD.calculate({ period: 20, values: series.close }));
+  });
+
+  it('Bollinger: a window of one repeated value has exactly zero deviation, however the values before it moved', () => {
+    const state = createMovingStats(20);
+    for (const value of series.close.slice(0, 500)) updateMovingStats(state, value);
+    for (let i = 0; i < 19; i += 1) updateMovingStats(state, 101.23);
+    expect(movingStdDev(state)).toBeGreaterThan(0);
+    updateMovingStats(state, 101.23);
+    expect(movingStdDev(state)).toBe(0);
+    expect(movingMean(state)).toBe(101.23);
+    // And it moves on from there like the reference.
+    const tail = [...new Array<number>(20).fill(101.23), 101.5, 100.9, 101.1];
+    for (const value of tail.slice(20)) updateMovingStats(state, value);
+    const reference = SD.calculate({ period: 20, values: tail }).at(-1)!;
+    expect(movingStdDev(state)).toBeCloseTo(reference, 9);
   });
 
   it('ATR 14', () => {

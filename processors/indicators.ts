@@ -83,7 +83,7 @@ export function emaValue(state: Ema): number {
   return state.count >= state.period ? state.value : Number.NaN;
 }
 
-/** RSI with Wilder's averages of gains and losses (seeded by their simple averages). */
+/** RSI with Wilder's averages of gains and losses (seeded by their simple averages); 50 when both are 0. */
 export interface Rsi {
   period: number;
   count: number;
@@ -133,7 +133,8 @@ export function stepRsi(state: Rsi, close: number): void {
 
 export function rsiValue(state: Rsi): number {
   if (state.count <= state.period) return Number.NaN;
-  if (state.avgLoss === 0) return 100;
+  // No gains and no losses (a flat stretch) is no momentum either way: 50, not the 100 of 100 − 100/(1 + 0/0).
+  if (state.avgLoss === 0) return state.avgGain === 0 ? 50 : 100;
   if (state.avgGain === 0) return 0;
   return 100 - 100 / (1 + state.avgGain / state.avgLoss);
 }
@@ -174,6 +175,8 @@ export function macdSignal(state: Macd): number {
 /**
  * Moving mean and population standard deviation over a window (Bollinger bands), updated with the
  * sliding form of Welford's recurrence, which keeps its precision on long series unlike sum of squares.
+ * A window of one repeated value is exact (σ = 0, mean = the value): the sliding update alone leaves a
+ * rounding residue there (σ near 1e-6 at a price of 100), and zero-width bands must be recognisable.
  */
 export interface MovingStats {
   period: number;
@@ -182,13 +185,17 @@ export interface MovingStats {
   count: number;
   mean: number;
   m2: number;
+  /** How many of the newest values are equal (at most `period`). */
+  run: number;
 }
 
 export function createMovingStats(period: number): MovingStats {
-  return { period, ring: new Array<number>(period).fill(0), index: 0, count: 0, mean: 0, m2: 0 };
+  return { period, ring: new Array<number>(period).fill(0), index: 0, count: 0, mean: 0, m2: 0, run: 0 };
 }
 
 export function updateMovingStats(state: MovingStats, value: number): void {
+  const newest = state.ring[state.index === 0 ? state.period - 1 : state.index - 1]!;
+  state.run = state.count > 0 && value === newest ? Math.min(state.run + 1, state.period) : 1;
   if (state.count < state.period) {
     state.count += 1;
     const delta = value - state.mean;
@@ -200,6 +207,10 @@ export function updateMovingStats(state: MovingStats, value: number): void {
     state.mean = oldMean + (value - old) / state.period;
     state.m2 += (value - old) * (value - state.mean + old - oldMean);
     if (state.m2 < 0) state.m2 = 0;
+  }
+  if (state.run >= state.period) {
+    state.mean = value;
+    state.m2 = 0;
   }
   state.ring[state.index] = value;
   state.index = state.index + 1 === state.period ? 0 : state.index + 1;

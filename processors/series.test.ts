@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BollingerBands, EMA, MACD, RSI, SMA } from 'technicalindicators';
+import { createAtr, updateAtr } from './indicators.js';
 import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type SeriesParams } from './series.js';
 
 type Bar = [open: number, high: number, low: number, close: number, volume: number];
@@ -124,6 +125,50 @@ describe('candle patterns: golden positives and near misses', () => {
   });
 });
 
+/** ATR(14) after the given bars (to state a bar's range as a multiple of it). */
+function atrAfter(bars: readonly Bar[]): number {
+  const state = createAtr(14);
+  let value = Number.NaN;
+  for (const [, high, low, close] of bars) value = updateAtr(state, high, low, close);
+  return value;
+}
+
+describe('the candle-size gate (range >= 0.25 x ATR) applies to every candle pattern', () => {
+  it('engulfing: the engulfing bar must be a real candle', () => {
+    const black: Bar = [100.05, 100.07, 99.99, 100, 1000];
+    const white: Bar = [99.99, 100.2, 99.98, 100.07, 1000];
+    const tinyWhite: Bar = [99.99, 100.08, 99.98, 100.07, 1000];
+    expect(names(lastFired([...warmup(), black, white]))).toContain('bullish_engulfing');
+    const tiny = [...warmup(), black, tinyWhite];
+    const ratio = (tinyWhite[1] - tinyWhite[2]) / atrAfter(tiny);
+    expect(ratio).toBeGreaterThan(0.15);
+    expect(ratio).toBeLessThan(0.25);
+    expect(names(lastFired(tiny))).not.toContain('bullish_engulfing');
+    const white2: Bar = [99.95, 100.01, 99.93, 100, 1000];
+    expect(names(lastFired([...warmup(), white2, [100.01, 100.02, 99.8, 99.93, 1000]]))).toContain('bearish_engulfing');
+    expect(names(lastFired([...warmup(), white2, [100.01, 100.02, 99.92, 99.93, 1000]]))).not.toContain('bearish_engulfing');
+  });
+
+  it('stars: the first (long) bar and the last bar must be real candles; the star itself is small by definition', () => {
+    // The golden morning star of the catalog test, scaled by 0.3 around 100.
+    const scaled = (bars: readonly Bar[], factor: number): Bar[] => bars.map(([o, h, l, c, v]) => [100 + (o - 100) * factor, 100 + (h - 100) * factor, 100 + (l - 100) * factor, 100 + (c - 100) * factor, v]);
+    const morning: Bar[] = [[100, 100.05, 98.95, 99, 1000], [98.9, 99, 98.8, 98.95, 1000], [99, 99.85, 98.95, 99.8, 1000]];
+    expect(names(lastFired([...warmup(), ...scaled(morning, 0.3)]))).toContain('morning_star');
+    // At 0.1 both outer bars are about 0.2 x ATR: no candle.
+    const tiny = [...warmup(), ...scaled(morning, 0.1)];
+    expect((0.09) / atrAfter(tiny)).toBeLessThan(0.25);
+    expect(names(lastFired(tiny))).not.toContain('morning_star');
+    // A real last bar does not make up for a tiny first one (0.11 against 0.25 x ATR = 0.109 fires, 0.088 does not).
+    const withFirst = (factor: number): Bar[] => [...warmup(), ...scaled(morning, factor).slice(0, 2), [99.9, 100.3, 99.89, 100.25, 1000]];
+    expect(names(lastFired(withFirst(0.1)))).toContain('morning_star');
+    expect(0.25 * atrAfter(withFirst(0.08))).toBeGreaterThan(0.1 * 0.88);
+    expect(names(lastFired(withFirst(0.08)))).not.toContain('morning_star');
+    const evening: Bar[] = [[100, 101.05, 99.95, 101, 1000], [101.1, 101.2, 101, 101.05, 1000], [101, 101.05, 100.15, 100.2, 1000]];
+    expect(names(lastFired([...warmup(), ...scaled(evening, 0.3)]))).toContain('evening_star');
+    expect(names(lastFired([...warmup(), ...scaled(evening, 0.1)]))).not.toContain('evening_star');
+  });
+});
+
 describe('volume, gap and momentum', () => {
   it('volume spike above 2x the 20-bar average', () => {
     const hit = lastFired([...warmup(), [100, 100.4, 99.9, 100.3, 2500]]);
@@ -190,6 +235,19 @@ describe('breakouts and structure', () => {
     expect(feed([...warmup(), ...path(100, deeper)]).flat().map((entry) => entry.pattern)).not.toContain('double_bottom');
   });
 
+  it('double bottom: the neckline must be crossed within 60 bars of arming (the 60th fires, the 61st does not)', () => {
+    const lead = [...warmup(), ...path(100, [...steps(100, 99.05, 0.1), ...steps(99.05, 99.75, 0.1), ...steps(99.75, 99.15, 0.1)])];
+    const armedAt = lead.length - 1 + 2; // the second low's pivot is confirmed two bars later
+    const withHover = (hover: number): Bar[] => [...lead, ...path(99.15, [99.25, 99.35, ...new Array<number>(hover).fill(99.4), 99.85])];
+    const at59 = feed(withHover(59));
+    expect(firedAt(at59, 'double_bottom')).toEqual([armedAt + 60]);
+    expect(firedAt(feed(withHover(60)), 'double_bottom')).toEqual([]);
+    const top = [...warmup(), ...path(100, [...steps(100, 100.95, 0.1), ...steps(100.95, 100.25, 0.1), ...steps(100.25, 100.85, 0.1)])];
+    const topHover = (hover: number): Bar[] => [...top, ...path(100.85, [100.75, 100.65, ...new Array<number>(hover).fill(100.6), 100.15])];
+    expect(firedAt(feed(topHover(59)), 'double_top')).toEqual([top.length - 1 + 2 + 60]);
+    expect(firedAt(feed(topHover(60)), 'double_top')).toEqual([]);
+  });
+
   it('double top mirrors it', () => {
     const closes = [...steps(100, 100.95, 0.1), ...steps(100.95, 100.25, 0.1), ...steps(100.25, 100.85, 0.1), ...steps(100.85, 100.15, 0.1)];
     const hits = feed([...warmup(), ...path(100, closes)]).flat().filter((entry) => entry.pattern === 'double_top');
@@ -197,6 +255,74 @@ describe('breakouts and structure', () => {
     expect(hits[0]!.levels.neckline).toBe(100.2);
     const shallow = [...steps(100, 100.95, 0.1), ...steps(100.95, 100.75, 0.1), ...steps(100.75, 100.85, 0.1), ...steps(100.85, 100.15, 0.1)];
     expect(feed([...warmup(), ...path(100, shallow)]).flat().map((entry) => entry.pattern)).not.toContain('double_top');
+  });
+});
+
+describe('Bollinger breakouts start inside the bands; RSI of a flat series', () => {
+  /** The bands after the bars, from technicalindicators. */
+  function bandsAfter(bars: readonly Bar[]): { upper: number; lower: number } {
+    const all = BollingerBands.calculate({ period: 20, stdDev: 2, values: bars.map((bar) => bar[3]) });
+    return all.at(-1)!;
+  }
+
+  it('a close above the upper band after a close inside fires; after a close below the lower band it does not', () => {
+    const inside = [...warmup(), [100.3, 100.35, 99.95, 100, 1000] as Bar];
+    const up: Bar = [100, 101.3, 99.95, 101.2, 1000];
+    expect(bandsAfter(inside).lower).toBeLessThan(100);
+    expect(up[3]).toBeGreaterThan(bandsAfter([...inside, up]).upper);
+    expect(names(lastFired([...inside, up]))).toContain('bollinger_breakout_up');
+    const below = [...warmup(), [100.3, 100.35, 98.75, 98.8, 1000] as Bar];
+    expect(below.at(-1)![3]).toBeLessThan(bandsAfter(below).lower);
+    const jump: Bar = [98.8, 101.3, 98.75, 101.2, 1000];
+    expect(jump[3]).toBeGreaterThan(bandsAfter([...below, jump]).upper);
+    expect(names(lastFired([...below, jump]))).not.toContain('bollinger_breakout_up');
+    // Mirror: from above the upper band straight through the lower one.
+    const above = [...warmup(), [100, 101.55, 99.95, 101.5, 1000] as Bar];
+    expect(above.at(-1)![3]).toBeGreaterThan(bandsAfter(above).upper);
+    const drop: Bar = [101.5, 101.55, 98.65, 98.7, 1000];
+    expect(drop[3]).toBeLessThan(bandsAfter([...above, drop]).lower);
+    expect(names(lastFired([...above, drop]))).not.toContain('bollinger_breakout_down');
+    expect(names(lastFired([...warmup(), [100.3, 100.35, 98.65, 98.7, 1000]]))).toContain('bollinger_breakout_down');
+  });
+
+  it('bands of zero width (a flat stretch) are not broken by the first tick', () => {
+    const flat: Bar[] = Array.from({ length: 30 }, () => [100, 100.05, 99.95, 100, 1000] as Bar);
+    expect(names(lastFired([...flat, [100, 100.06, 99.99, 100.01, 1000]]))).not.toContain('bollinger_breakout_up');
+    expect(names(lastFired([...flat, [100, 100.01, 99.94, 99.99, 1000]]))).not.toContain('bollinger_breakout_down');
+    // Also when the flat stretch follows moves (the sliding deviation must come back to exactly 0).
+    const movedThenFlat: Bar[] = [...warmup(40), ...path(100, [100.7, 99.4, 101.3, 99.9]), ...Array.from({ length: 25 }, () => [99.9, 99.95, 99.85, 99.9, 1000] as Bar)];
+    expect(names(lastFired([...movedThenFlat, [99.9, 99.96, 99.89, 99.91, 1000]]))).not.toContain('bollinger_breakout_up');
+    expect(names(lastFired([...movedThenFlat, [99.9, 99.91, 99.84, 99.89, 1000]]))).not.toContain('bollinger_breakout_down');
+    // Once a tick has given the bands width, a close back inside and then out of them is a breakout.
+    expect(names(lastFired([...flat, [100, 100.05, 99.95, 100.01, 1000], [100.01, 100.05, 99.95, 100, 1000], [100, 100.08, 99.99, 100.05, 1000]]))).toContain('bollinger_breakout_up');
+  });
+
+  it('moving-average and MACD crosses: the first move out of a flat series is no cross; a flat stretch keeps the side it had', () => {
+    const crosses = /^(ema|sma|macd)_/;
+    for (const flatBar of [[100, 100, 100, 100, 1000], [100, 100.05, 99.95, 100, 1000]] as Bar[]) {
+      const flat: Bar[] = new Array<Bar>(250).fill(flatBar);
+      for (const tick of [[100, 100.01, 100, 100.01, 1000], [100, 100, 99.99, 99.99, 1000]] as Bar[]) {
+        expect(feed([...flat, tick, tick]).flat().map((entry) => entry.pattern).filter((name) => crosses.test(name))).toEqual([]);
+      }
+    }
+    // Golden: below (a decline), then flat, then up: the spreads were negative before the flat, so the rise crosses.
+    const declineThenFlat: Bar[] = [...new Array<Bar>(200).fill([101, 101, 101, 101, 1000]), ...path(101, steps(101, 100, 0.02)), ...new Array<Bar>(300).fill([100, 100, 100, 100, 1000])];
+    const risen = feed([...declineThenFlat, ...path(100, steps(100, 100.5, 0.05))]).slice(declineThenFlat.length).flat().map((entry) => entry.pattern);
+    // (MACD's own cross came during the flat stretch, where its line recovers faster than its signal.)
+    expect(risen).toEqual(expect.arrayContaining(['ema_golden_cross', 'sma_golden_cross']));
+  });
+
+  it('a flat stretch has RSI 50: a tick down after it is no fall back through 70', () => {
+    const flat: Bar[] = Array.from({ length: 30 }, () => [100, 100.05, 99.95, 100, 1000] as Bar);
+    const fired = feed([...flat, [100, 100.05, 99.9, 99.95, 1000]]);
+    expect(fired.flat().map((entry) => entry.pattern).filter((name) => name.startsWith('rsi_'))).toEqual([]);
+    // Golden: a real advance, then a decline back through 70.
+    const advance = path(100, steps(100, 103, 0.2));
+    const decline = path(103, steps(103, 101, 0.4));
+    const crossed = feed([...warmup(), ...advance, ...decline]).flat().filter((entry) => entry.pattern === 'rsi_overbought_cross');
+    expect(crossed).toHaveLength(1);
+    expect(crossed[0]!.levels.rsiHigh).toBeGreaterThan(75);
+    expect(crossed[0]!.confidence).toBeCloseTo(0.55 + Math.min(0.3, (crossed[0]!.levels.rsiHigh! - 70) * 0.03), 12);
   });
 });
 

@@ -119,10 +119,12 @@ export interface SeriesState {
   highest: RollingExtreme;
   lowest: RollingExtreme;
   vwap: Vwap;
-  // Values of the previous bar for cross detection (NaN when not ready).
-  previousEmaSpread: number;
-  previousSmaSpread: number;
-  previousMacdSpread: number;
+  // Values of the previous bar for cross detection (NaN when not ready). The spreads are the last
+  // non-zero ones: a spread of exactly 0 (a flat stretch) keeps the side it had, so leaving it is a cross
+  // only back to the other side, and the first move out of a series flat since its start is none.
+  lastEmaSpread: number;
+  lastSmaSpread: number;
+  lastMacdSpread: number;
   previousRsi: number;
   previousUpper: number;
   previousLower: number;
@@ -161,9 +163,9 @@ export function createSeries(params: SeriesParams): SeriesState {
     highest: createRollingExtreme(params.breakoutBars, 'max'),
     lowest: createRollingExtreme(params.breakoutBars, 'min'),
     vwap: createVwap(),
-    previousEmaSpread: Number.NaN,
-    previousSmaSpread: Number.NaN,
-    previousMacdSpread: Number.NaN,
+    lastEmaSpread: Number.NaN,
+    lastSmaSpread: Number.NaN,
+    lastMacdSpread: Number.NaN,
     previousRsi: Number.NaN,
     previousUpper: Number.NaN,
     previousLower: Number.NaN,
@@ -315,9 +317,9 @@ export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sess
     detect(s, params, sink, v);
   }
 
-  s.previousEmaSpread = emaSpread;
-  s.previousSmaSpread = smaSpread;
-  s.previousMacdSpread = macdSpread;
+  if (emaSpread !== 0) s.lastEmaSpread = emaSpread;
+  if (smaSpread !== 0) s.lastSmaSpread = smaSpread;
+  if (macdSpread !== 0) s.lastMacdSpread = macdSpread;
   s.previousRsi = rsi;
   s.previousUpper = upper;
   s.previousLower = lower;
@@ -356,8 +358,10 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   const body = Math.abs(c0 - o0);
   const upperShadow = h0 - Math.max(o0, c0);
   const lowerShadow = Math.min(o0, c0) - l0;
-  // Candles need a real range: at least a fraction of the ATR once the ATR exists.
-  const candleOk = range > 0 && !(atr === atr && range < p.minRangeAtr * atr);
+  // Candles need a real range: at least a fraction of the ATR once the ATR exists. Every candle pattern
+  // applies it to the current bar, and the stars to their first (long) bar as well.
+  const minRange = atr === atr ? p.minRangeAtr * atr : 0;
+  const candleOk = range > 0 && range >= minRange;
   const trendBase = historyAt(s.closes, p.trendBars);
   const downtrend = historyAt(s.closes, 1) < trendBase;
   const uptrend = historyAt(s.closes, 1) > trendBase;
@@ -386,22 +390,22 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   // --- two and three candles
   if (s.bars >= 2) {
     const body1 = Math.abs(c1 - o1);
-    if (body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
+    if (candleOk && body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
       d[0] = clamp01(strength); d[1] = Math.min(l0, l1); d[2] = Math.min(l0, l1); d[3] = o1;
       sink.fire('bullish_engulfing', 'BULLISH', 'support', 'stop', 'engulfed');
     }
-    if (body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
+    if (candleOk && body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
       const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
       d[0] = clamp01(strength); d[1] = Math.max(h0, h1); d[2] = Math.max(h0, h1); d[3] = o1;
       sink.fire('bearish_engulfing', 'BEARISH', 'resistance', 'stop', 'engulfed');
     }
   }
-  if (s.bars >= 3) {
+  if (candleOk && s.bars >= 3) {
     const body1 = Math.abs(c1 - o1);
     const body2 = Math.abs(c2 - o2);
     const range2 = h2 - l2;
-    const longFirst = range2 > 0 && body2 >= p.longBodyRatio * range2;
+    const longFirst = range2 > 0 && range2 >= minRange && body2 >= p.longBodyRatio * range2;
     const smallStar = body1 <= p.starBodyRatio * body2;
     const midFirst = (o2 + c2) / 2;
     if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
@@ -446,25 +450,25 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   }
 
   // --- indicator crosses
-  if (s.previousEmaSpread <= 0 && v.emaSpread > 0) {
+  if (s.lastEmaSpread < 0 && v.emaSpread > 0) {
     d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
     sink.fire('ema_golden_cross', 'BULLISH', 'ema12', 'ema26');
-  } else if (s.previousEmaSpread >= 0 && v.emaSpread < 0) {
+  } else if (s.lastEmaSpread > 0 && v.emaSpread < 0) {
     d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
     sink.fire('ema_death_cross', 'BEARISH', 'ema12', 'ema26');
   }
-  if (s.previousSmaSpread <= 0 && v.smaSpread > 0) {
+  if (s.lastSmaSpread < 0 && v.smaSpread > 0) {
     d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
     sink.fire('sma_golden_cross', 'BULLISH', 'sma50', 'sma200');
-  } else if (s.previousSmaSpread >= 0 && v.smaSpread < 0) {
+  } else if (s.lastSmaSpread > 0 && v.smaSpread < 0) {
     d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
     sink.fire('sma_death_cross', 'BEARISH', 'sma50', 'sma200');
   }
-  if (s.previousMacdSpread <= 0 && v.macdSpread > 0) {
+  if (s.lastMacdSpread < 0 && v.macdSpread > 0) {
     const line = macdLine(s.macd);
     d[0] = clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
     sink.fire('macd_bullish_cross', 'BULLISH', 'macd', 'signal');
-  } else if (s.previousMacdSpread >= 0 && v.macdSpread < 0) {
+  } else if (s.lastMacdSpread > 0 && v.macdSpread < 0) {
     const line = macdLine(s.macd);
     d[0] = clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
     sink.fire('macd_bearish_cross', 'BEARISH', 'macd', 'signal');
@@ -477,11 +481,14 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     sink.fire('rsi_overbought_cross', 'BEARISH', 'rsi', 'rsiHigh', 'threshold');
   }
   const deviation = (v.upper - v.middle) / 2;
-  if (c1 <= s.previousUpper && c0 > v.upper) {
+  // A breakout starts inside the previous bands (a jump from below the lower band to above the upper is
+  // no breakout up), and those bands must have width: after a flat stretch (σ = 0) any tick would "break" them.
+  const wasInside = s.previousUpper > s.previousLower && c1 <= s.previousUpper && c1 >= s.previousLower;
+  if (wasInside && c0 > v.upper) {
     const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
     d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
     sink.fire('bollinger_breakout_up', 'BULLISH', 'upper', 'middle', 'lower');
-  } else if (c1 >= s.previousLower && c0 < v.lower) {
+  } else if (wasInside && c0 < v.lower) {
     const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
     d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
     sink.fire('bollinger_breakout_down', 'BEARISH', 'upper', 'middle', 'lower');
@@ -524,26 +531,32 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
     s.support = Number.NaN;
   }
 
-  // Double bottom / top confirmation: the close crosses the neckline.
+  // Double bottom / top confirmation: the close crosses the neckline within doubleMaxBars bars of arming
+  // (the window is checked first, so the bar after the last one cannot confirm).
   if (s.doubleBottomBar >= 0) {
     const floor = Math.min(s.doubleBottomFirst, s.doubleBottomSecond);
-    if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
-      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / floor * 100;
+    if (bar - s.doubleBottomBar > p.doubleMaxBars) {
+      s.doubleBottomBar = -1;
+    } else if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
+      // The measure that armed it: relative to the first low.
+      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / s.doubleBottomFirst * 100;
       d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleBottomFirst; d[2] = s.doubleBottomSecond; d[3] = s.doubleBottomNeck; d[4] = s.doubleBottomNeck + (s.doubleBottomNeck - floor); d[5] = floor;
       sink.fire('double_bottom', 'BULLISH', 'firstBottom', 'secondBottom', 'neckline', 'target', 'stop');
       s.doubleBottomBar = -1;
-    } else if (c0 < floor * (1 - p.doubleTolerancePct / 100) || bar - s.doubleBottomBar > p.doubleMaxBars) {
+    } else if (c0 < floor * (1 - p.doubleTolerancePct / 100)) {
       s.doubleBottomBar = -1;
     }
   }
   if (s.doubleTopBar >= 0) {
     const ceiling = Math.max(s.doubleTopFirst, s.doubleTopSecond);
-    if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
-      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / ceiling * 100;
+    if (bar - s.doubleTopBar > p.doubleMaxBars) {
+      s.doubleTopBar = -1;
+    } else if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
+      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / s.doubleTopFirst * 100;
       d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleTopFirst; d[2] = s.doubleTopSecond; d[3] = s.doubleTopNeck; d[4] = s.doubleTopNeck - (ceiling - s.doubleTopNeck); d[5] = ceiling;
       sink.fire('double_top', 'BEARISH', 'firstTop', 'secondTop', 'neckline', 'target', 'stop');
       s.doubleTopBar = -1;
-    } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100) || bar - s.doubleTopBar > p.doubleMaxBars) {
+    } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100)) {
       s.doubleTopBar = -1;
     }
   }

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
 import { REDIS_PROJECTION, redisKeys, startProjector, type ProjectorHandle } from '../projections/index.js';
 import { minuteBars, patternEvents } from './record-fixtures.js';
+import { patternState } from '../contracts/redis-model.js';
 import { uniqueRedisPrefix } from './postgres.js';
 import type { ServerFrame } from '../gateway/client/protocol.js';
 import { decodeCursor } from '../gateway/cursor.js';
@@ -67,6 +68,8 @@ describe('snapshots from the Redis read model', () => {
     for (const value of PATTERNS) last.set(value.patternId, value);
     const active = [...last.values()].filter((value) => value.kind !== 'EXPIRED' && ['AAPL', 'MSFT', 'NVDA'].includes(value.symbol));
     expect(snapshot.items.map((item) => item.data.patternId).sort()).toEqual(active.map((value) => value.patternId).sort());
+    // Items are states in their own shape (asyncapi.yaml SnapshotItem/PatternState), not log records.
+    for (const item of snapshot.items) expect(item).toEqual({ key: item.data.symbol, ts: item.data.detectedAtMs, data: patternState(last.get(item.data.patternId as string)!) });
     // The cursor is the read model's: every record is already in the snapshot, nothing is replayed.
     expect(Object.values(decodeCursor(snapshot.cursor).next).reduce((sum, offset) => sum + offset, 0)).toBe(PATTERNS.length);
     expect(subscribed.backlog).toBe(0);
@@ -87,7 +90,7 @@ describe('snapshots from the Redis read model', () => {
     expect(snapshot.source).toBe('redis');
     expect(snapshot.items.map((item) => item.key).sort()).toEqual(['AAPL', 'MSFT']);
     const lastAapl = BARS.filter((bar) => bar.symbol === 'AAPL').at(-1)!;
-    expect(snapshot.items.find((item) => item.key === 'AAPL')!.data).toMatchObject({ close: lastAapl.close, barStartMs: lastAapl.windowStartMs });
+    expect(snapshot.items.find((item) => item.key === 'AAPL')).toEqual({ key: 'AAPL', ts: lastAapl.windowStartMs, data: expect.objectContaining({ symbol: 'AAPL', close: lastAapl.close, barStartMs: lastAapl.windowStartMs }) });
     // Without symbols there is no key list to read: the in-memory snapshot answers.
     client.send({ type: 'subscribe', id: 'all-bars', stream: 'bars', from: 'snapshot' });
     expect(await client.next((frame) => frame.type === 'snapshot' && frame.id === 'all-bars')).toMatchObject({ source: 'kafka' });

@@ -70,10 +70,13 @@ describe('npm start', () => {
     await page.screenshot({ path: '/tmp/tickflow-npm-start-live-page.png' });
     await page.close();
 
-    // The dashboard API serves the same patterns from the projections.
+    // The dashboard API serves the same patterns from the projections, to the demo account's key (market data
+    // needs a credential: issue 18).
+    const apiKey = new URLSearchParams(new URL(link).hash.slice(1)).get('apiKey')!;
+    expect((await fetch(`http://127.0.0.1:${ports.API_PORT}/api/patterns/scan`)).status).toBe(401);
     await vi.waitFor(
       async () => {
-        const scan = (await (await fetch(`http://127.0.0.1:${ports.API_PORT}/api/patterns/scan?confidence_min=0`)).json()) as { data: unknown[] };
+        const scan = (await (await fetch(`http://127.0.0.1:${ports.API_PORT}/api/patterns/scan?confidence_min=0`, { headers: { 'x-api-key': apiKey } })).json()) as { data: unknown[] };
         expect(scan.data.length).toBeGreaterThan(0);
       },
       { timeout: 60_000, interval: 500 },

@@ -2,12 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { createLogger, createMetricsRegistry, loadPlatformConfig } from '../../platform/index.js';
+import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../../platform/index.js';
 import { createProjectorMetrics } from '../../projections/metrics.js';
 import { Notifier } from '../../store/notifier.js';
 import { migrate } from '../../store/migrate.js';
@@ -31,11 +31,20 @@ interface AutocannonInstance extends PromiseLike<{ requests: { total: number }; 
 }
 type Autocannon = (options: {
   url: string;
+  headers?: Record<string, string>;
   connections: number;
   duration: number;
   requests: { setupRequest: (request: AutocannonRequest) => AutocannonRequest }[];
 }) => AutocannonInstance;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+/**
+ * Market data needs a credential (issue 18): every request carries an access token, checked by HMAC alone, so the
+ * figures stay comparable with runs before it (an API key would add a PostgreSQL lookup per request).
+ */
+let credential: Record<string, string> = {};
+/** The bench's token outlives the longest run (the API checks `exp`, not the TTL it issues with). */
+const BENCH_TOKEN_TTL_SECONDS = 24 * 3600;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SYMBOL_COUNT = 5000;
@@ -185,6 +194,7 @@ async function load(baseUrl: string, seconds: number, connections: number, nextP
   const latencies: number[] = [];
   const instance = autocannon({
     url: baseUrl,
+    headers: credential,
     connections,
     duration: seconds,
     requests: [{ setupRequest: (request) => ({ ...request, path: nextPath() }) }],
@@ -212,7 +222,7 @@ async function paced(baseUrl: string, seconds: number, rate: number, nextPath: (
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     pending.push(
       new Promise<void>((resolve) => {
-        const request = httpGet(`${baseUrl}${nextPath()}`, { agent }, (response) => {
+        const request = httpGet(`${baseUrl}${nextPath()}`, { agent, headers: credential }, (response) => {
           response.resume();
           response.on('end', () => {
             latencies.push(performance.now() - due);
@@ -324,6 +334,9 @@ const suite: BenchSuite = {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     const baseUrl = `http://127.0.0.1:${port}`;
+    // Data reads do not look the user up, so a token for a user id of the bench's own is enough.
+    const { token } = await new TokenService(loadAuthConfig({ ...process.env, ACCESS_TOKEN_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS) })).issueAccessToken({ userId: randomUUID() });
+    credential = { authorization: `Bearer ${token}` };
     const redis = new Redis(platform.REDIS_URL);
     const keys = redisKeys(prefix);
     const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
@@ -340,7 +353,7 @@ const suite: BenchSuite = {
       // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
       const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
       if (phases.has('cached')) {
-        await fetch(`${baseUrl}${hot}`);
+        await fetch(`${baseUrl}${hot}`, { headers: credential });
         const cpu = cpuProbe(server.pid!, db, redis);
         await cpu.start();
         const result = await load(baseUrl, seconds, connections, () => hot);
@@ -394,7 +407,7 @@ const suite: BenchSuite = {
       // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
       const scan = zipf(DASHBOARD_SCANS);
       // Steady state: each dashboard view has been opened once before the measurement starts.
-      for (const view of DASHBOARD_SCANS) await fetch(`${baseUrl}${view}`).then((response) => response.arrayBuffer());
+      for (const view of DASHBOARD_SCANS) await fetch(`${baseUrl}${view}`, { headers: credential }).then((response) => response.arrayBuffer());
       const before = await cacheCounts(baseUrl);
       let events = 0;
       let stop = false;

@@ -1,6 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { frameValidator } from '../contract.js';
 import type { ClientFrame, ServerFrame, WireEvent } from './protocol.js';
 import { GatewayError, TickflowClient, UnrecoverableError, type WebSocketLike } from './index.js';
+
+// Both sides of every exchange here must be frames gateway/asyncapi.yaml describes: what the SDK sends, and what
+// the tests play as the server.
+const clientFrameProblem = frameValidator('receive');
+const serverFrameProblem = frameValidator('send');
+const violations: string[] = [];
 
 /** A WebSocket double: records what the client sends; the test plays the server. */
 class FakeSocket implements WebSocketLike {
@@ -17,6 +24,8 @@ class FakeSocket implements WebSocketLike {
   }
 
   send(data: string): void {
+    const problem = clientFrameProblem(JSON.parse(data));
+    if (problem) violations.push(`SDK sent ${data}: ${problem}`);
     this.sent.push(JSON.parse(data) as ClientFrame);
   }
 
@@ -26,13 +35,15 @@ class FakeSocket implements WebSocketLike {
   }
 
   serve(frame: ServerFrame): void {
+    const problem = serverFrameProblem(frame);
+    if (problem) violations.push(`test served ${JSON.stringify(frame)}: ${problem}`);
     this.readyState = 1;
     this.onmessage?.({ data: JSON.stringify(frame) });
   }
 
   /** welcome → (client sends auth) → authenticated */
   async accept(userId = 'u1'): Promise<void> {
-    this.serve({ type: 'welcome', server: 'fake', heartbeatMs: 1000, limits: { maxFrameBytes: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
+    this.serve({ type: 'welcome', server: 'fake', heartbeatMs: 1000, limits: { maxFrameBytes: 1, maxEventsPerFrame: 1, maxSnapshotItems: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
     await vi.waitFor(() => expect(this.sent.some((frame) => frame.type === 'auth')).toBe(true));
     this.serve({ type: 'authenticated', userId, via: 'token' });
   }
@@ -55,6 +66,7 @@ beforeEach(() => {
 
 afterEach(() => {
   vi.useRealTimers();
+  expect(violations.splice(0)).toEqual([]);
 });
 
 describe('TickflowClient', () => {
@@ -156,7 +168,7 @@ describe('TickflowClient', () => {
     const c = client({ onStatus: (status) => statuses.push(status) });
     const sub = c.subscribe({ stream: 'patterns' });
     const connected = c.connect();
-    latest().serve({ type: 'welcome', server: 'fake', heartbeatMs: 1, limits: { maxFrameBytes: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
+    latest().serve({ type: 'welcome', server: 'fake', heartbeatMs: 1, limits: { maxFrameBytes: 1, maxEventsPerFrame: 1, maxSnapshotItems: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
     latest().serve({ type: 'error', code: 'auth_failed', message: 'API key invalid' });
     latest().close(4003, 'authentication failed');
     await expect(connected).rejects.toBeInstanceOf(GatewayError);
@@ -198,7 +210,8 @@ describe('TickflowClient', () => {
     const c = client();
     const failing = c.subscribe({ stream: 'patterns' });
     const oldest = c.subscribe({ stream: 'patterns', onUnrecoverable: 'oldest' });
-    const snap = c.subscribe({ stream: 'bars', onUnrecoverable: 'snapshot', filter: { symbols: ['SPY'] } });
+    const snapshots: unknown[] = [];
+    const snap = c.subscribe({ stream: 'bars', onUnrecoverable: 'snapshot', filter: { symbols: ['SPY'] }, onSnapshot: (items, source) => snapshots.push({ items, source }) });
     const connected = c.connect();
     await latest().accept();
     await connected;
@@ -206,13 +219,22 @@ describe('TickflowClient', () => {
     latest().serve(frame(failing.id));
     await expect(failing.next()).rejects.toBeInstanceOf(UnrecoverableError);
     latest().serve(frame(oldest.id));
-    expect(latest().sentOf('seek').at(-1)).toMatchObject({ id: oldest.id, to: { cursor: 'old' } });
+    expect(latest().sentOf('seek').at(-1)).toMatchObject({ id: oldest.id, to: 'earliest' });
     latest().serve(frame(snap.id));
     expect(latest().sentOf('unsubscribe').at(-1)).toEqual({ type: 'unsubscribe', id: snap.id });
     expect(latest().sentOf('subscribe').at(-1)).toMatchObject({ id: snap.id, stream: 'bars', from: 'snapshot', filter: { symbols: ['SPY'] } });
-    latest().serve({ type: 'snapshot', id: snap.id, cursor: 'snapc', source: 'kafka', items: [event(2, 9, 'SPY')] });
-    expect((await snap.next()).value).toEqual(event(2, 9, 'SPY'));
+    // Events received before the snapshot and not yet taken are superseded by it; their credits come back.
+    latest().serve({ type: 'events', id: snap.id, cursor: 'before', events: [event(0, 3, 'SPY')] });
+    const item = { key: 'SPY', ts: 9, data: { symbol: 'SPY', close: 1 } };
+    latest().serve({ type: 'snapshot', id: snap.id, cursor: 'snapc', source: 'kafka', items: [item] });
+    expect(snapshots).toEqual([{ items: [item], source: 'kafka' }]);
+    expect(snap.snapshot).toEqual([item]);
+    expect(latest().sentOf('credit').at(-1)).toEqual({ type: 'credit', id: snap.id, n: 1 });
     expect(snap.receivedCursor).toBe('snapc');
+    expect(snap.cursor).toBe('snapc');
+    // The iterator yields the events after the snapshot, an offset the superseded events had used included.
+    latest().serve({ type: 'events', id: snap.id, cursor: 'after', events: [event(0, 3, 'SPY')] });
+    expect((await snap.next()).value).toEqual(event(0, 3, 'SPY'));
     c.close();
   });
 

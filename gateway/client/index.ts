@@ -4,7 +4,7 @@
  * resumes every subscription from its cursor, drops events it has already delivered (by partition and
  * offset), and paces the server with credits: the server never sends more than the iterator can hold.
  */
-import type { ClientFrame, ServerFrame, StartPosition, StreamName, SubscriptionFilter, WireEvent, ResumeReport } from './protocol.js';
+import type { ClientFrame, ServerFrame, SnapshotItem, StartPosition, StreamName, SubscriptionFilter, WireEvent, ResumeReport } from './protocol.js';
 
 export type * from './protocol.js';
 
@@ -47,10 +47,17 @@ export interface SubscribeOptions {
   readonly window?: number;
   /**
    * What to do when the position can no longer be served: `fail` ends the iterator with an
-   * UnrecoverableError; `oldest` continues from the oldest position left; `snapshot` from a snapshot.
+   * UnrecoverableError; `oldest` seeks to `earliest` (the oldest position left); `snapshot` re-subscribes from a
+   * snapshot (see `onSnapshot`).
    */
   readonly onUnrecoverable?: 'fail' | 'oldest' | 'snapshot';
   readonly onResumed?: (report: ResumeReport) => void;
+  /**
+   * Called with each snapshot (`from: 'snapshot'`, or `onUnrecoverable: 'snapshot'`): the current state, one
+   * item per active pattern or per symbol. Snapshot items are states, not events: the iterator yields only the
+   * events after the snapshot. The latest snapshot is also kept in `Subscription.snapshot`.
+   */
+  readonly onSnapshot?: (items: SnapshotItem[], source: 'redis' | 'kafka') => void;
 }
 
 export class UnrecoverableError extends Error {
@@ -88,6 +95,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
   receivedCursor: string | undefined;
   duplicatesDropped = 0;
   lastReport: ResumeReport | undefined;
+  /** The items of the latest snapshot received. */
+  snapshot: SnapshotItem[] | undefined;
   private readonly buffer: Buffered[] = [];
   private readonly lastOffset = new Map<number, number>();
   private waiter: { resolve: (result: IteratorResult<WireEvent>) => void; reject: (error: Error) => void } | undefined;
@@ -171,10 +180,19 @@ export class Subscription implements AsyncIterable<WireEvent> {
         else if (this.buffer.length === 0) this.cursor = frame.cursor;
         return;
       }
-      case 'snapshot':
+      case 'snapshot': {
+        // The snapshot covers everything before its cursor: events still buffered from before it are superseded,
+        // and their credits are given back.
+        const superseded = this.buffer.length;
+        this.buffer.length = 0;
+        this.lastOffset.clear();
+        if (superseded > 0) this.client.sendFrame({ type: 'credit', id: this.id, n: superseded });
         this.receivedCursor = frame.cursor;
-        for (const item of frame.items) this.push({ event: item });
+        this.cursor = frame.cursor;
+        this.snapshot = frame.items;
+        this.options.onSnapshot?.(frame.items, frame.source);
         return;
+      }
       case 'resumed':
         this.lastReport = frame.report;
         this.options.onResumed?.(frame.report);
@@ -184,7 +202,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
         if (policy === 'fail') return this.fail(new UnrecoverableError(frame));
         this.lastOffset.clear();
         this.receivedCursor = undefined;
-        if (policy === 'oldest') this.seek({ cursor: frame.oldest });
+        // `earliest` rather than the frame's `oldest` cursor: retention may have moved on since it was made.
+        if (policy === 'oldest') this.seek('earliest');
         else {
           // A fresh subscription from a snapshot: unsubscribe the paused one first.
           this.client.sendFrame({ type: 'unsubscribe', id: this.id });

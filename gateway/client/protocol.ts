@@ -17,6 +17,7 @@ export interface SubscriptionFilter {
 
 /** Where a subscription starts or a seek goes. */
 export type StartPosition = 'latest' | 'earliest' | { cursor: string } | { timestamp: number } | { offsets: Record<string, number> };
+// A subscribe without `from` starts at 'latest'. Cursors are opaque: store and send back the server's, never build one.
 
 export type ClientFrame =
   | { type: 'auth'; token: string }
@@ -47,14 +48,27 @@ export interface WireEvent<T = Record<string, unknown>> {
   folded?: number;
 }
 
+/**
+ * One item of a snapshot: the current state of one thing the subscription covers, not a log record (no
+ * partition or offset). Patterns: one item per active pattern, `data` its PatternState; bars: one item per
+ * symbol, `data` its bar snapshot (gateway/asyncapi.yaml documents both).
+ */
+export interface SnapshotItem<T = Record<string, unknown>> {
+  /** The symbol. */
+  key: string;
+  /** Patterns: when the pattern was detected; bars: the start of the latest bar (ms). */
+  ts: number;
+  data: T;
+}
+
 export type PartitionRange = Record<string, [number, number]>;
 
 export interface ResumeReport {
-  /** Events delivered between the subscription's start and the head of the log as it was then. */
+  /** Events (deliveries, when conflating) sent between the subscription's start and the head of the log as it was then. */
   count: number;
   /** Per partition: [first offset read, next offset] of the recovered span. */
   range: PartitionRange;
-  /** Records read from the in-memory ring and read back from Kafka. */
+  /** Offsets covered from the in-memory ring and read back from Kafka (records of any kind, filtered ones too). */
   fromRing: number;
   fromKafka: number;
   /** Records (of any kind) still behind the head when the report was made, and the age of the last event. */
@@ -88,13 +102,16 @@ export type ServerFrame =
       id: string;
       stream: StreamName;
       cursor: string;
-      /** Records between the start position and the head of the log when the subscription started. */
+      /**
+       * Offsets between the start position and the head of the log when the subscription started: an upper bound
+       * on the events to come before `resumed` (it counts transaction markers and records the filter drops too).
+       */
       backlog: number;
       conflate: boolean;
     }
   | { type: 'events'; id: string; cursor: string; events: WireEvent[] }
   | { type: 'resumed'; id: string; cursor: string; report: ResumeReport }
-  | { type: 'snapshot'; id: string; cursor: string; source: 'redis' | 'kafka'; items: WireEvent[] }
+  | { type: 'snapshot'; id: string; cursor: string; source: 'redis' | 'kafka'; items: SnapshotItem[] }
   | {
       type: 'unrecoverable';
       id: string;
@@ -112,7 +129,12 @@ export type ServerFrame =
   | { type: 'error'; code: ErrorCode; message: string; id?: string; path?: string };
 
 export interface Limits {
+  /** The largest frame a client may send (bytes). */
   maxFrameBytes: number;
+  /** The most events one `events` frame carries (server frames are bounded by count, not bytes). */
+  maxEventsPerFrame: number;
+  /** The most items one `snapshot` frame carries. */
+  maxSnapshotItems: number;
   maxSubscriptions: number;
   maxSymbolsPerSubscription: number;
   maxCredits: number;

@@ -15,15 +15,17 @@ function cell(text) {
   return td;
 }
 
-function render(event, stream) {
-  const d = event.data;
+// `entry` is an event ({p, o, ts, key, data}) or a snapshot item ({key, ts, data}: a state, with no position).
+function render(entry, stream) {
+  const d = entry.data;
+  const position = entry.p === undefined ? 'snapshot' : `${entry.p}:${entry.o}`;
   const tr = document.createElement('tr');
   tr.className = `${d.direction ?? ''} fresh`;
-  tr.dataset.position = `${event.p}:${event.o}`;
-  const time = new Date(stream === 'patterns' ? d.detectedAtMs : d.windowEndMs ?? event.ts).toLocaleTimeString();
+  tr.dataset.position = position;
+  const time = new Date(stream === 'patterns' ? d.detectedAtMs : d.windowEndMs ?? entry.ts).toLocaleTimeString();
   const label = stream === 'patterns' ? d.pattern : `${d.interval ?? 'bar'} o${d.open} h${d.high} l${d.low}`;
   const price = stream === 'patterns' ? d.price : d.close;
-  for (const text of [time, event.key, label, d.kind ?? '', d.tier ?? '', d.confidence === undefined ? '' : d.confidence.toFixed(2), price?.toFixed?.(2) ?? '', `${event.p}:${event.o}`]) tr.append(cell(text));
+  for (const text of [time, entry.key, label, d.kind ?? d.lastKind ?? '', d.tier ?? '', d.confidence === undefined ? '' : d.confidence.toFixed(2), price?.toFixed?.(2) ?? '', position]) tr.append(cell(text));
   const rows = $('rows');
   rows.prepend(tr);
   setTimeout(() => tr.classList.remove('fresh'), 1500);
@@ -34,6 +36,8 @@ async function start(credential, symbols, stream) {
   client?.close();
   count = 0;
   $('rows').replaceChildren();
+  $('snapshot').textContent = '';
+  $('report').textContent = '';
   const auth = credential.startsWith('tfk_') ? { apiKey: credential } : { token: credential };
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   client = new TickflowClient({
@@ -46,10 +50,15 @@ async function start(credential, symbols, stream) {
   });
   const subscription = client.subscribe({
     stream,
-    from: params.get('from') === 'earliest' ? 'earliest' : 'latest',
+    // #from=earliest replays what the log keeps; #from=snapshot starts with the current state.
+    from: ['earliest', 'snapshot'].includes(params.get('from')) ? params.get('from') : 'latest',
     filter: symbols.length > 0 ? { symbols } : undefined,
     window: 200,
     onUnrecoverable: 'oldest',
+    onSnapshot: (items, source) => {
+      for (const item of items) render(item, stream);
+      $('snapshot').textContent = `snapshot: ${items.length} ${stream === 'patterns' ? 'active patterns' : 'symbols'} (from ${source})`;
+    },
     onResumed: (report) => {
       $('report').textContent = `resumed: ${report.count} events, ${report.fromRing} from memory, ${report.fromKafka} from Kafka, lag ${report.lagRecords} records`;
     },
