@@ -4,20 +4,21 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import type { ValidateFunction } from 'ajv';
 import { Redis } from 'ioredis';
+import fc from 'fast-check';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { randomUUID as randomUuid } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
-import { createProjectorMetrics } from '../projections/metrics.js';
-import { migrate } from '../projections/migrate.js';
-import { Notifier } from '../projections/notifier.js';
-import type { PatternChange } from '../projections/pattern-scopes.js';
-import { redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
+import { migrate } from '../store/migrate.js';
+import { Notifier, createNoticeMetrics } from '../store/notifier.js';
+import type { PatternChange } from '../contracts/pattern-scopes.js';
+import { redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
 import { createPreparedPool, preparedStatements } from './prepared.js';
+import { normaliseScanQuery, queryIdentity, type SortKey } from './scan.js';
 import { startApi } from './server.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under NodeNext.
@@ -120,7 +121,7 @@ function apiConfig(overrides: Record<string, string> = {}) {
   return loadApiConfig({ API_REDIS_PREFIX: `${prefix}api:`, API_RATE_LIMIT_PER_MINUTE: '100000', API_AUTH_RATE_LIMIT_PER_MINUTE: '100000', API_CORS_ORIGINS: 'http://dash.example', ...overrides });
 }
 
-function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void; scanCountCap?: number } = {}) {
+function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void; scanCountCap?: number; marketClockRefreshMs?: number } = {}) {
   return createApp({
     db: pool,
     preparedDb: preparedStatements(preparedPool),
@@ -134,6 +135,7 @@ function buildApp(options: { redis?: Redis | undefined; config?: Record<string, 
     now: () => clock.now,
     notices: options.notices,
     scanCountCap: options.scanCountCap,
+    marketClockRefreshMs: options.marketClockRefreshMs,
   });
 }
 
@@ -265,6 +267,29 @@ describe('OpenAPI', () => {
 });
 
 const active = (filter: (row: SeededPattern) => boolean = () => true) => seeded.filter((row) => row.status === 'active' && row.confidence >= 0.5 && filter(row));
+
+/** Cursors with the right query hash (it can be recomputed) but values of the wrong type: [query, field] pairs. */
+function badCursors(): [string, string][] {
+  const scan = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_order: 'desc', page: 1, per_page: 30 } as const;
+  const forged = (sortBy: SortKey, value: unknown, id: unknown = 'pat-001') => {
+    const identity = queryIdentity(normaliseScanQuery({ ...scan, sort_by: sortBy }, undefined).filters, sortBy, 'desc');
+    const text = typeof value === 'string' && value.startsWith('raw:') ? `[${value.slice(4)},${JSON.stringify(id)},"${identity}"]` : JSON.stringify([value, id, identity]);
+    return [`sort_by=${sortBy}&cursor=${Buffer.from(text, 'utf8').toString('base64url')}`, 'cursor'] as [string, string];
+  };
+  return [
+    forged('confidence', 'not a number'),
+    forged('confidence', 'raw:1e999'),
+    forged('volume', '12'),
+    forged('rs', 'abc'),
+    forged('detected_at', 12),
+    forged('detected_at', 'yesterday'),
+    forged('detected_at', '0000-01-01T00:00:00Z'),
+    forged('symbol', 42),
+    forged('confidence', 0.5, 'nul\u0000id'),
+    forged('confidence', 0.5, 'x'.repeat(300)),
+    forged('confidence', 0.5, ''),
+  ];
+}
 
 describe('GET /api/patterns/scan', () => {
   it('returns active patterns at confidence >= 0.5 by default, most confident first, with total and timings', async () => {
@@ -444,7 +469,7 @@ describe('GET /api/patterns/scan', () => {
 
   it('keeps broad pages exact: only a change to a row on the page, or one that can enter it, invalidates it', async () => {
     const exact = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
-    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createProjectorMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
     const outcome = async (url: string) => (await call('GET', url, { target: exact })).body.timings.cache as string;
     const state = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({ tier, confidence, relativeStrength: 1, volume: 10_000, detectedAt: T0, ...extra });
     const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0';
@@ -500,6 +525,25 @@ describe('GET /api/patterns/scan', () => {
     expect(await outcome(pageTwo)).toBe('miss');
   });
 
+  it('keeps newest-first pages exact when event time runs ahead of the wall clock', async () => {
+    const ahead = buildApp({ scanCountCap: 3, marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}event-ahead:`, API_CACHE_MAX_STALE_MS: '0' } });
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })));
+    const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0&sort_by=detected_at';
+    const outcome = async () => (await call('GET', url, { target: ahead, anonymous: true })).body.timings.cache as string;
+    // The wall clock ten hours behind the data, as with a simulator running faster than real time.
+    clock.now = T0 - 10 * 3_600_000;
+    try {
+      expect(await outcome()).toBe('miss');
+      expect(await outcome()).toBe('hit');
+      // A detection two hours of event time later, on a symbol not on the page, enters it at the top.
+      const change: PatternChange = { tier: 'DAILY', confidence: 0.5, relativeStrength: 1, volume: 10_000, detectedAt: T0 + 2 * 3_600_000 };
+      await notifier.announce('db.patterns', ['ZZZZ'], true, [change]);
+      expect(await outcome()).toBe('miss');
+    } finally {
+      clock.now = T0;
+    }
+  });
+
   it('refreshes hot entries ahead of their readers when a projection notice makes them stale', async () => {
     let notify: (notice: ProjectionNotice) => void = () => undefined;
     const refreshing = buildApp({ notices: (listener) => (notify = listener), config: { API_REDIS_PREFIX: `${prefix}ahead:` } });
@@ -550,16 +594,139 @@ describe('GET /api/patterns/scan', () => {
       ['per_page=101', 'per_page'],
       ['per_page=ten', 'per_page'],
       ['cursor=bm90LWEtY3Vyc29y', 'cursor'],
+      // Strict formats: what passed the old validation and then failed deeper (500) or was read as something else.
+      ['since=0000-01-01', 'since'],
+      ['since=999999999999999', 'since'],
+      ['until=0000-01-01T00:00Z', 'until'],
+      ['since=2026-02-30', 'since'],
+      ['since=2026-11-25T24:00:00Z', 'since'],
+      ['since=2026-11-25T10:00:00%2B25:00', 'since'],
+      ['confidence_min=', 'confidence_min'],
+      ['confidence_min=0x1', 'confidence_min'],
+      ['confidence_min=%200.5', 'confidence_min'],
+      ['rs_min=Infinity', 'rs_min'],
+      ['rs_min=1e999', 'rs_min'],
+      ['vol_min=', 'vol_min'],
+      ['page=0x2', 'page'],
+      ['page=', 'page'],
+      ['page=%2B2', 'page'],
+      ['per_page=1e1', 'per_page'],
+      ['per_page=2.0', 'per_page'],
+      ['symbols=', 'symbols'],
+      ['pattern_types=,', 'pattern_types'],
+      ['sectors=%20', 'sectors'],
+      ['definition_version=', 'definition_version'],
+      ...badCursors(),
     ];
     for (const [query, field] of bad) {
       const reply = await call('GET', `/api/patterns/scan?${query}`);
       expect(reply.status, query).toBe(400);
       expect(reply.body.errors.map((error: { field: string }) => error.field), query).toContain(field);
     }
+    for (const [url, field] of [
+      ['/api/patterns/stats?hours=0x10', 'hours'],
+      ['/api/patterns/stats?hours=', 'hours'],
+      ['/api/symbols?limit=1e2', 'limit'],
+      ['/api/symbols/AAPL/bars?from=0000-01-01T00:00Z', 'from'],
+      ['/api/symbols/AAPL/bars?to=999999999999999', 'to'],
+      ['/api/symbols/AAPL/bars?from=2026-02-29', 'from'],
+      ['/api/symbols/AAPL/bars?limit=0x10', 'limit'],
+    ] as const) {
+      const reply = await call('GET', url);
+      expect(reply.status, url).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field), url).toContain(field);
+    }
+    // Still accepted: the formats clients send.
+    for (const query of ['since=1764000000000', 'since=2026-11-25', 'since=2024-02-29T10:00:00.123456Z', 'since=2026-11-25T10:00:00-05:00', 'confidence_min=.5', 'confidence_min=5e-1', 'rs_min=-0.5', 'per_page=07']) {
+      expect((await call('GET', `/api/patterns/scan?${query}`)).status, query).toBe(200);
+    }
     const first = await call('GET', '/api/patterns/scan?per_page=2');
     const mismatched = await call('GET', `/api/patterns/scan?per_page=2&sort_by=symbol&cursor=${first.body.pagination.next_cursor}`);
     expect(mismatched.status).toBe(400);
     expect(mismatched.body.errors[0].field).toBe('cursor');
+  });
+});
+
+describe('scan paging depth and the no-5xx property', () => {
+  it('caps offset paging at API_MAX_OFFSET_ROWS and points deeper readers to the cursor', async () => {
+    const deepest = await call('GET', '/api/patterns/scan?page=166&per_page=30');
+    expect(deepest.status).toBe(200);
+    const tooDeep = await call('GET', '/api/patterns/scan?page=167&per_page=30');
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.body.errors[0].field).toBe('page');
+    expect(tooDeep.body.detail).toContain('next_cursor');
+    expect((await call('GET', '/api/patterns/scan?page=10000&per_page=1')).status).toBe(400);
+    const capped = buildApp({ config: { API_MAX_OFFSET_ROWS: '10', API_REDIS_PREFIX: `${prefix}offset-cap:` } });
+    expect((await call('GET', '/api/patterns/scan?page=5&per_page=2', { target: capped })).status).toBe(200);
+    expect((await call('GET', '/api/patterns/scan?page=6&per_page=2', { target: capped })).status).toBe(400);
+    // The cursor reads on past the offset cap.
+    let cursor: string | null = null;
+    let rows = 0;
+    do {
+      const reply: Reply = await call('GET', `/api/patterns/scan?per_page=2${cursor ? `&cursor=${cursor}` : ''}`, { target: capped });
+      expect(reply.status).toBe(200);
+      rows += reply.body.data.length;
+      cursor = reply.body.pagination.next_cursor;
+    } while (cursor);
+    expect(rows).toBe(active().length);
+    expect(rows).toBeGreaterThan(10);
+  });
+
+  it('answers any query string of scan, stats, symbols and bars without a 5xx', async () => {
+    // Each parameter gets a value it accepts, an edge case, or noise; few parameters per query, so that one odd value
+    // is not masked by another's 400.
+    const edge = fc.constantFrom('', ' ', '0', '-1', '1e999', '1e-400', '0x1', 'NaN', 'Infinity', '-0', '.5', '0000-01-01', '0000-01-01T00:00Z', '9999-12-31T23:59:59.999Z', '999999999999999', '2026-02-30', '2026-11-25T24:00Z', '1,', ',', '%', '\u00e9', 'null', '[]', 'a'.repeat(600));
+    const iso = fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((date) => date.toISOString());
+    const accepted: Record<string, fc.Arbitrary<string>> = {
+      pattern_types: fc.constantFrom(...PATTERNS),
+      symbols: fc.constantFrom('AAPL', 'MSFT,XOM', 'SPY'),
+      universe: fc.constantFrom('market_leaders', 'index_etfs'),
+      sectors: fc.constantFrom('Technology', 'energy'),
+      timeframe: fc.constantFrom('all', 'Daily', 'intraday', 'combo'),
+      status: fc.constantFrom('active', 'expired', 'all'),
+      confidence_min: fc.double({ min: 0, max: 1, noNaN: true }).map(String),
+      rs_min: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      vol_min: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map(String),
+      definition_version: fc.integer({ min: 0, max: 10_000_000 }).map(String),
+      rsi_range: fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 })).map(([a, b]) => `${a},${b}`),
+      since: fc.oneof(iso, fc.integer({ min: 0, max: 2 ** 48 }).map(String)),
+      until: fc.oneof(iso, fc.integer({ min: 0, max: 2 ** 48 }).map(String)),
+      from: fc.oneof(iso, fc.integer({ min: 0, max: 2 ** 48 }).map(String)),
+      to: fc.oneof(iso, fc.integer({ min: 0, max: 2 ** 48 }).map(String)),
+      sort_by: fc.constantFrom('confidence', 'detected_at', 'symbol', 'rs', 'volume'),
+      sort_order: fc.constantFrom('asc', 'desc'),
+      page: fc.integer({ min: 1, max: 10_000 }).map(String),
+      per_page: fc.integer({ min: 1, max: 100 }).map(String),
+      cursor: fc.tuple(fc.oneof(fc.double(), fc.string(), iso, fc.constant(null)), fc.string()).map(([value, id]) => Buffer.from(JSON.stringify([value, id, 'x'])).toString('base64url')),
+      hours: fc.integer({ min: 1, max: 720 }).map(String),
+      search: fc.string({ maxLength: 10 }),
+      market: fc.constantFrom('stocks', 'crypto'),
+      type: fc.constantFrom('CS', 'ETF'),
+      active: fc.constantFrom('true', 'false'),
+      limit: fc.integer({ min: 1, max: 50_000 }).map(String),
+      interval: fc.constantFrom('1m', '5m', '15m', '1h', '1d'),
+    };
+    const parameter = (names: readonly string[]) =>
+      fc.constantFrom(...names).chain((name) =>
+        fc.oneof({ arbitrary: accepted[name]!, weight: 3 }, { arbitrary: edge, weight: 2 }, { arbitrary: fc.string({ maxLength: 30 }), weight: 1 }).map((text) => [name, text] as [string, string]),
+      );
+    const routes: [string, readonly string[]][] = [
+      ['/api/patterns/scan', ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'definition_version', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'page', 'per_page', 'cursor']],
+      ['/api/patterns/stats', ['hours']],
+      ['/api/symbols', ['search', 'market', 'type', 'active', 'limit']],
+      ['/api/symbols/AAPL/bars', ['interval', 'from', 'to', 'limit']],
+    ];
+    for (const [path, names] of routes) {
+      await fc.assert(
+        fc.asyncProperty(fc.array(parameter(names), { maxLength: 3 }), async (pairs) => {
+          const url = `${path}?${new URLSearchParams(pairs).toString()}`;
+          const response = await app.request(url, { headers: asReader() });
+          expect(response.status, url).toBeLessThan(500);
+          await response.arrayBuffer();
+        }),
+        { numRuns: 200 },
+      );
+    }
   });
 });
 
@@ -571,6 +738,68 @@ describe('GET /api/patterns/{id}, /stats, /summary', () => {
     expect(reply.body.events).toEqual([expect.objectContaining({ event_id: 'ev-pat-001', kind: 'DETECTED', kafka_offset: 1 })]);
     expect((await call('GET', '/api/patterns/nope')).status).toBe(404);
     expect((await call('GET', `/api/patterns/${'x'.repeat(201)}`)).status).toBe(400);
+  });
+
+  it('returns the whole history of a pattern whose UPDATED events re-stamped its detected_at', async () => {
+    // DETECTED at T0 - 3h, UPDATED at T0 - 2h (re-stamps detected_at), EXPIRED carrying the updated stamp.
+    const id = 'pat-history';
+    const stamps: [string, string, number][] = [
+      ['DETECTED', new Date(T0 - 3 * 3_600_000).toISOString(), 0.6],
+      ['UPDATED', new Date(T0 - 2 * 3_600_000).toISOString(), 0.7],
+      ['EXPIRED', new Date(T0 - 2 * 3_600_000).toISOString(), 0.7],
+    ];
+    for (const [offset, [kind, detected, confidence]] of stamps.entries()) {
+      await pool.query(
+        `INSERT INTO pattern_events (event_id, kind, pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+           price, volume, kafka_topic, kafka_partition, kafka_offset)
+         VALUES ($1, $2, $3, 'doji', 1, 'DAILY', 'BULLISH', 'XOM', $4, $4::timestamptz + interval '1 hour', $5, $5, 100, 1000, 'patterns', 3, $6)`,
+        [`ev-history-${offset}`, kind, id, detected, confidence, 10_000 + offset],
+      );
+    }
+    const last = stamps[2]!;
+    await pool.query(
+      `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence, price, volume, status,
+         last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
+       VALUES ($1, 'doji', 1, 'DAILY', 'BULLISH', 'XOM', $2, $2::timestamptz + interval '1 hour', 0.7, 0.7, 100, 1000, 'expired', 'ev-history-2', 'EXPIRED', 'patterns', 3, 10002)`,
+      [id, last[1]],
+    );
+    try {
+      const reply = await call('GET', `/api/patterns/${id}`);
+      expect(reply.status).toBe(200);
+      expect(reply.body.events.map((event: { kind: string }) => event.kind)).toEqual(['DETECTED', 'UPDATED', 'EXPIRED']);
+      expect(reply.body.events[0].detected_at).toBe(stamps[0]![1]);
+    } finally {
+      await pool.query(`DELETE FROM patterns WHERE pattern_id = $1`, [id]);
+      await pool.query(`DELETE FROM pattern_events WHERE pattern_id = $1`, [id]);
+    }
+  });
+
+  it('measures ages and expiries against the market clock (event time), the clock of status, not the wall clock', async () => {
+    const marketNow = (await pool.query<{ latest: Date }>(`SELECT max(detected_at) AS latest FROM patterns WHERE status = 'active'`)).rows[0]!.latest.getTime();
+    // Public data and anonymous calls: the reader's token would expire with the wall clock moved.
+    const market = buildApp({ marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}market-clock:` } });
+    // The wall clock 31 hours ahead of the data (a simulator's or a replay's event time), then 31 hours behind it.
+    for (const skew of [31 * 3_600_000, -31 * 3_600_000]) {
+      clock.now = marketNow + skew;
+      try {
+        const scan = await call('GET', '/api/patterns/scan?per_page=100&status=all&confidence_min=0', { target: market, anonymous: true });
+        expect(scan.status).toBe(200);
+        const summary = await call('GET', '/api/patterns/summary', { target: market, anonymous: true });
+        const detail = await call('GET', '/api/patterns/pat-001', { target: market, anonymous: true });
+        const rows = [...scan.body.data, ...summary.body.tiers.flatMap((tier: { top: unknown[] }) => tier.top), detail.body.data];
+        expect(rows.length).toBeGreaterThan(40);
+        for (const row of rows) {
+          const expiresIn = Math.round((Date.parse(row.expires_at) - marketNow) / 1000);
+          expect(row.age_seconds, row.id).toBe(Math.max(0, Math.round((marketNow - Date.parse(row.detected_at)) / 1000)));
+          expect(row.expires_in_seconds, row.id).toBe(row.status === 'active' ? Math.max(0, expiresIn) : expiresIn);
+        }
+        // The detection histogram's window ends at the market clock too.
+        const stats = await call('GET', '/api/patterns/stats?hours=1', { target: market, anonymous: true });
+        expect(stats.body.detections.total).toBeGreaterThan(0);
+      } finally {
+        clock.now = T0;
+      }
+    }
   });
 
   it('counts active patterns and hourly detections', async () => {
@@ -625,6 +854,14 @@ describe('symbols', () => {
     expect(spy.body).toMatchObject({ fundamentals: null, last_bar: null });
     expect((await call('GET', '/api/symbols/NOPE')).status).toBe(404);
     expect((await call('GET', '/api/symbols/bad%20symbol')).body.errors[0].field).toBe('symbol');
+    // The wall clock three days behind the data: the last bar is still the latest one, not an older daily bar.
+    const behind = buildApp({ marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}symbol-clock:` } });
+    clock.now = T0 - 3 * 86_400_000;
+    try {
+      expect((await call('GET', '/api/symbols/AAPL', { target: behind, anonymous: true })).body.last_bar).toMatchObject({ interval: '1m', bucket: '2026-11-25T14:29:00.000Z' });
+    } finally {
+      clock.now = T0;
+    }
   });
 
   it('serves bars of every interval from the tables and aggregates', async () => {
@@ -1021,6 +1258,22 @@ describe('universes', () => {
     const anonymous = await call('GET', '/api/patterns/scan?preset=daily-tech');
     expect(anonymous.status).toBe(400);
     expect(anonymous.body.errors[0].field).toBe('preset');
+    // A preset's saved times and numbers are parsed as strictly as the query's.
+    for (const [key, criteria, field] of [
+      ['ancient', { since: '0000-01-01' }, 'preset.since'],
+      ['far-future', { until: 999999999999999 }, 'preset.until'],
+      ['no-such-day', { since: '2026-02-30' }, 'preset.since'],
+      ['hex', { confidence_min: '0x1' }, 'preset.confidence_min'],
+      ['empty', { confidence_min: '' }, 'preset.confidence_min'],
+    ] as const) {
+      expect((await call('POST', '/api/users/universe', { token, body: { key, name: key, symbols: [], criteria } })).status).toBe(201);
+      const reply = await call('GET', `/api/patterns/scan?preset=${key}`, { token });
+      expect(reply.status, key).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field), key).toContain(field);
+    }
+    // Numbers saved as JSON numbers, in any notation JavaScript writes them, still work.
+    expect((await call('POST', '/api/users/universe', { token, body: { key: 'tiny', name: 'tiny', symbols: [], criteria: { confidence_min: 0.0000001, per_page: 5, pattern_types: [] } } })).status).toBe(201);
+    expect((await call('GET', '/api/patterns/scan?preset=tiny', { token })).body.pagination.per_page).toBe(5);
   });
 
   it('refuses bad universe bodies naming the field', async () => {
@@ -1043,6 +1296,25 @@ describe('universes', () => {
     }
     const huge = await call('POST', '/api/users/universe', { token, body: { key: 'big', name: 'x', symbols: [], description: 'x'.repeat(300_000) } });
     expect(huge.status).toBe(413);
+    // Criteria nested thousands of levels deep: refused naming the field, not a 500 from PostgreSQL's jsonb.
+    const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    for (const [method, url, text] of [
+      ['POST', '/api/users/universe', `{"key":"deep","name":"x","symbols":[],"criteria":${deep(5000)}}`],
+      ['PUT', '/api/users/universe/deep', `{"name":"x","symbols":[],"criteria":${deep(5000)}}`],
+      ['PATCH', '/api/users/universe/deep', `{"criteria":${deep(5000)}}`],
+      ['POST', '/api/users/universe', `{"key":"deep","name":"x","symbols":[],"criteria":{"list":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`],
+    ] as const) {
+      const reply = await call(method, url, { token, body: text });
+      expect(reply.status, `${method} ${url}`).toBe(400);
+      expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain('criteria');
+    }
+    const nestedOk = await call('POST', '/api/users/universe', { token, body: { key: 'nested-ok', name: 'x', symbols: [], criteria: JSON.parse(deep(8)) } });
+    expect(nestedOk.status).toBe(201);
+    const tooDeep = await call('POST', '/api/users/universe', { token, body: `{"key":"nested-no","name":"x","symbols":[],"criteria":${deep(9)}}` });
+    expect(tooDeep.status).toBe(400);
+    // A body that is nothing but nesting is a 400 too.
+    const brackets = await call('POST', '/api/users/universe', { token, body: `${'['.repeat(100_000)}${']'.repeat(100_000)}` });
+    expect(brackets.status).toBe(400);
   });
 
   it('never lets user A read or change user B\'s universe', async () => {
@@ -1153,6 +1425,45 @@ describe('HTTP behaviour', () => {
     } finally {
       deadRedis.disconnect();
     }
+  });
+
+  it('keeps the CORS headers on every answer a cross-origin dashboard can get: 304, problems and 429', async () => {
+    const origin = { origin: 'http://dash.example' };
+    const corsOf = (response: Response, what: string) => {
+      expect(response.headers.get('access-control-allow-origin'), what).toBe('http://dash.example');
+      expect(response.headers.get('access-control-expose-headers'), what).toContain('ETag');
+    };
+    for (const url of ['/api/patterns/scan?per_page=3', '/api/patterns/pat-001', '/api/patterns/stats', '/api/symbols/AAPL', '/api/users/universe']) {
+      const first = await app.request(url, { headers: asReader(origin) });
+      expect(first.status, url).toBe(200);
+      corsOf(first, url);
+      const revalidated = await app.request(url, { headers: asReader({ ...origin, 'if-none-match': first.headers.get('etag')! }) });
+      expect(revalidated.status, url).toBe(304);
+      corsOf(revalidated, `${url} (304)`);
+      expect(revalidated.headers.get('etag'), url).toBe(first.headers.get('etag'));
+      expect(revalidated.headers.get('x-request-id'), url).toBeTruthy();
+      const compressed = await app.request(url, { headers: asReader({ ...origin, 'accept-encoding': 'gzip', 'if-none-match': first.headers.get('etag')! }) });
+      expect(compressed.status, url).toBe(304);
+      corsOf(compressed, `${url} (304, gzip accepted)`);
+    }
+    const problems: [string, RequestInit, number][] = [
+      ['/api/patterns/scan?page=0', {}, 400],
+      ['/api/auth/me', {}, 401],
+      ['/api/patterns/nope', {}, 404],
+      ['/api/nowhere', {}, 404],
+      ['/api/users/universe', { method: 'POST', body: 'x'.repeat(300_000), headers: { 'content-type': 'application/json' } }, 413],
+    ];
+    for (const [url, init, status] of problems) {
+      const headers = { ...origin, ...(init.headers as Record<string, string> | undefined) };
+      const response = await app.request(url, { ...init, headers: status === 401 ? headers : asReader(headers) });
+      expect(response.status, url).toBe(status);
+      corsOf(response, url);
+    }
+    const limited = buildApp({ config: { API_RATE_LIMIT_PER_MINUTE: '1', API_REDIS_PREFIX: `${prefix}cors-limited:` } });
+    expect((await limited.request('/api/symbols?limit=1', { headers: asReader(origin) })).status).toBe(200);
+    const refused = await limited.request('/api/symbols?limit=1', { headers: asReader(origin) });
+    expect(refused.status).toBe(429);
+    corsOf(refused, '429');
   });
 
   it('answers unknown routes with problem+json 404', async () => {

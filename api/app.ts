@@ -7,7 +7,7 @@ import { getConnInfo } from '@hono/node-server/conninfo';
 import { Scalar } from '@scalar/hono-api-reference';
 import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { etag } from 'hono/etag';
+import { etag, RETAINED_304_HEADERS } from 'hono/etag';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { routePath } from 'hono/route';
@@ -19,6 +19,7 @@ import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
 import type { ApiDependencies, ApiEnv, ApiServices, LoginGuard } from './context.js';
 import { requireScope } from './context.js';
+import { MarketClock } from './market-clock.js';
 import { fieldErrors, HttpProblem, problemResponse } from './problem.js';
 import { compressWhenAccepted, corsHeaders, setResponseHeader } from './response-headers.js';
 import { registerPatternRoutes } from './routes-patterns.js';
@@ -30,6 +31,8 @@ export const API_VERSION = '1.0.0';
 
 /** Largest request body accepted (a universe of 5000 symbols is ~40 KB). */
 const MAX_BODY_BYTES = 256 * 1024;
+/** CORS headers of a simple (not preflight) response, which every answer must keep. */
+const CORS_RESPONSE_HEADERS = ['Access-Control-Allow-Origin', 'Access-Control-Expose-Headers', 'Access-Control-Allow-Credentials'];
 /** Methods whose body the API never reads. */
 const BODILESS_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
@@ -108,6 +111,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
     scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
+    marketClock: new MarketClock(deps.db, now, deps.marketClockRefreshMs, (error) => deps.logger.warn({ err: error }, 'market clock read failed; ages use the last value or the wall clock')),
     loginGuard: loginGuard(deps),
   };
   deps.notices?.((notice) => {
@@ -148,18 +152,21 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     deps.logger.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 }, 'request');
   });
   const origins = deps.config.API_CORS_ORIGINS;
+  const exposeHeaders = ['X-Request-Id', 'ETag', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'];
   app.use(
     '*',
     corsHeaders({
       origins,
       allowMethods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
       allowHeaders: ['Authorization', 'Content-Type', 'X-API-Key', 'X-Request-Id', 'If-None-Match'],
-      exposeHeaders: ['X-Request-Id', 'ETag', 'Retry-After', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'],
+      exposeHeaders,
       maxAge: 600,
     }),
   );
   app.use('*', compressWhenAccepted());
-  app.use('/api/*', etag({ weak: true }));
+  // The 304 is a new response that keeps only the listed headers: without the CORS ones a browser refuses a
+  // cross-origin revalidation ("Failed to fetch"), although If-None-Match is an allowed request header.
+  app.use('/api/*', etag({ weak: true, retainedHeaders: [...RETAINED_304_HEADERS, ...CORS_RESPONSE_HEADERS, ...exposeHeaders] }));
   // Not on reads: the limit checks the body through the Fetch Request, which @hono/node-server then builds
   // (AbortController included) for every GET: 2.9% of the API process's CPU profile under uncached scans.
   const limitBody = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => problemResponse(c, 413, `request body larger than ${MAX_BODY_BYTES} bytes`) });

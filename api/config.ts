@@ -21,6 +21,7 @@ export const loadApiConfig = defineEnv('api', {
     10,
   ),
   API_SCAN_COUNT_CAP: env.int('A scan counts matching rows up to this many; beyond it `total` is a lower bound and `total_capped` is true', 10_000),
+  API_MAX_OFFSET_ROWS: env.int('Offset paging of scans reaches at most this many rows (page × per_page); deeper pages answer 400 pointing to the keyset cursor (`next_cursor`), whose cost does not grow with depth', 5_000),
   API_MAX_PROJECTION_LAG: env.int('Projection lag (Kafka records not yet projected) above which /ready reports degraded', 10_000),
   API_REDIS_PREFIX: env.string('Prefix of the API\'s own Redis keys (cache entries, rate-limit counters)', 'tickflow:api:'),
   API_PROJECTION_LAG_FROM_KAFKA: env.bool('Measure projection lag for /ready against Kafka end offsets (needs the brokers)', true),

@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyScope, InFlight, Logger, Registry, TokenService } from '../platform/index.js';
-import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
+import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';
+import type { MarketClock } from './market-clock.js';
 import type { Queryable } from './universes.js';
 import { HttpProblem } from './problem.js';
 
@@ -49,6 +50,8 @@ export interface ApiDependencies {
   readonly scanCountCap?: number | undefined;
   /** Where the cache's background refreshes are tracked, so that a stop lets them finish before closing Redis. */
   readonly inFlight?: InFlight | undefined;
+  /** Wall time for which a read of the market clock is reused (default MARKET_CLOCK_REFRESH_MS). */
+  readonly marketClockRefreshMs?: number | undefined;
 }
 
 export interface ApiServices {
@@ -58,6 +61,8 @@ export interface ApiServices {
   readonly now: () => number;
   readonly cachePrefix: string;
   readonly scanCountCap: number;
+  /** Event time as the projections have it: what pattern ages and expiries are measured against (market-clock.ts). */
+  readonly marketClock: MarketClock;
   /** Per-account limit on failed logins (password guessing spread over many IPs). */
   readonly loginGuard: LoginGuard;
 }

@@ -170,9 +170,12 @@ export async function findPattern(db: Queryable, patternId: string): Promise<{ p
     kafka_partition: number;
     kafka_offset: string;
   }>(
+    // Not filtered on the pattern's detected_at: every UPDATED event re-stamps it, so the earlier events lie before
+    // it. The symbol (part of the pattern's identity) lets compressed TimescaleDB chunks, segmented by symbol, be
+    // read by segment rather than whole.
     `SELECT event_id, kind, detected_at, confidence, price, kafka_topic, kafka_partition, kafka_offset
-       FROM pattern_events WHERE pattern_id = $1 AND detected_at = $2 ORDER BY kafka_offset LIMIT 1000`,
-    [patternId, rows[0].detected_at],
+       FROM pattern_events WHERE pattern_id = $1 AND symbol = $2 ORDER BY kafka_offset LIMIT 1000`,
+    [patternId, rows[0].symbol],
   );
   return {
     pattern: patternView(rows[0]),

@@ -41,7 +41,11 @@ const scanRoute = createRoute({
   summary: 'Scan current patterns with the dashboard filters',
   description:
     'Filters by pattern types, symbols and/or a universe, tier, confidence, relative strength, relative volume, RSI and detection time. ' +
-    'Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset). Cached in Redis per normalised query and projection version.',
+    'Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset, up to API_MAX_OFFSET_ROWS rows deep: 5,000 by default; ' +
+    'a deeper page answers 400 naming `page`, and the cursor reads on at constant cost). Cached in Redis per normalised query and projection version. ' +
+    'Parameters are parsed strictly: numbers are decimal (not empty, not hex), whole numbers are digits only, times are real calendar instants from 1970 to 9999; ' +
+    'anything else, and a cursor this API did not issue for the same query, answers 400 naming the field. ' +
+    '`age_seconds` and `expires_in_seconds` are measured against the market clock (event time), the clock that also decides `status`.',
   security,
   request: { query: ScanQuerySchema },
   responses: { 200: json(ScanResponseSchema, 'A page of patterns'), 304: { description: 'Not modified (If-None-Match)' }, ...commonErrors },
@@ -87,7 +91,7 @@ export function pageRowsJson(items: readonly PatternView[], times: readonly Patt
       prefix = JSON.stringify(item).slice(0, -1);
       rowJsonPrefix.set(item, prefix);
     }
-    const ages = agesOf(times[index] ?? timesOf(item), now);
+    const ages = agesOf(times[index] ?? timesOf(item), now, item.status === 'active');
     return `${prefix},"age_seconds":${ages.age_seconds},"expires_in_seconds":${ages.expires_in_seconds}}`;
   });
   return `[${rows.join(',')}]`;
@@ -115,7 +119,8 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     for (const name of PRESET_PARAMETERS) {
       const value = preset.criteria[name];
       if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') saved[name] = String(value);
-      else if (Array.isArray(value)) saved[name] = value.map(String);
+      // A saved empty list means no filter (a query's empty list parameter is refused instead).
+      else if (Array.isArray(value) && value.length > 0) saved[name] = value.map(String);
     }
     const explicit = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
     const parsed = ScanQuerySchema.safeParse({ ...saved, ...explicit });
@@ -138,6 +143,12 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
       }
       universeSymbols = presetSymbols === undefined ? universe.symbols : scopeSymbols(presetSymbols, universe.symbols);
     }
+    const maxOffsetRows = deps.config.API_MAX_OFFSET_ROWS;
+    if (parameters.cursor === undefined && parameters.page * parameters.per_page > maxOffsetRows) {
+      // An OFFSET reads and discards every row before the page, so its cost grows with the depth; a cursor's does not.
+      const detail = `offset paging reaches at most ${maxOffsetRows} rows (page × per_page); to read deeper, follow pagination.next_cursor (keyset paging) from an earlier page`;
+      throw new HttpProblem(400, detail, [{ field: 'page', message: `page × per_page must be at most ${maxOffsetRows}; use cursor to read deeper` }]);
+    }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
     const scope = scanScope(query);
@@ -149,14 +160,20 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const refreshAhead = query.page.cursor === undefined && query.page.page <= 2;
     const load = () => scanPatterns(deps.db, query, services.scanCountCap, deps.preparedDb);
     const keys = deps.readModelKeys;
-    // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives).
-    const horizonMs = () => services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;
+    // Newest-first pages depend on the hours up to the entry's expiry (rows detected while it lives). Detection times
+    // are event time: when it runs ahead of the wall clock (a simulator or replay faster than real time) it may reach
+    // any hour while the entry lives, so the page depends on its whole tiers (a horizon too far for hour scopes).
+    const marketNow = await services.marketClock.now();
+    const horizonMs = () => {
+      const expiry = services.now() + deps.config.API_CACHE_TTL_SECONDS * 1000;
+      return marketNow > expiry ? Number.MAX_SAFE_INTEGER : expiry;
+    };
     const read =
       scope.kind === 'patterns'
         ? await cache.read('scan', key, broadScanGuard(query, keys), load, { refreshAhead, maxStaleMs, dependsOn: (result) => broadScanDependencies(query, result, keys, horizonMs()) })
         : await cache.read('scan', key, symbolVersionKeys(scope.symbols, keys), load, { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
-    const now = services.now();
+    const now = marketNow;
     c.header('ETag', etagOf(key, read));
     c.header('Cache-Control', 'private, no-cache');
     const pagination = {
@@ -177,9 +194,10 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
 
   app.openapi(statsRoute, async (c) => {
     const { hours } = c.req.valid('query');
-    const key = statsCacheKey(cachePrefix, 'stats', { hours, window: aggregateWindow(services.now()) });
+    const marketNow = await services.marketClock.now();
+    const key = statsCacheKey(cachePrefix, 'stats', { hours, window: aggregateWindow(services.now()), marketHour: Math.floor(marketNow / 3_600_000) });
     const started = performance.now();
-    const read = await cache.read('stats', key, [], () => patternStats(deps.db, hours, services.now()));
+    const read = await cache.read('stats', key, [], () => patternStats(deps.db, hours, marketNow));
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });
@@ -188,7 +206,7 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const key = statsCacheKey(cachePrefix, 'summary', { window: aggregateWindow(services.now()) });
     const started = performance.now();
     const read = await cache.read('summary', key, [], () => patternSummary(deps.db));
-    const now = services.now();
+    const now = await services.marketClock.now();
     c.header('ETag', etagOf(key, read));
     return c.json(
       {
@@ -205,6 +223,6 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const found = await findPattern(deps.db, id);
     if (!found) throw new HttpProblem(404, `no pattern ${id}`);
     c.header('ETag', contentEtag(found));
-    return c.json({ data: withAge(found.pattern, services.now()), events: found.events, timings: timings(c.get('startedAt'), performance.now() - started, 'bypass') }, 200);
+    return c.json({ data: withAge(found.pattern, await services.marketClock.now()), events: found.events, timings: timings(c.get('startedAt'), performance.now() - started, 'bypass') }, 200);
   });
 }

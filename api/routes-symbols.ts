@@ -56,7 +56,10 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     const { symbol } = c.req.valid('param');
     const key = symbolCacheKey(cachePrefix, symbol, 'detail');
     const started = performance.now();
-    const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol, services.now())) ?? null, { refreshAhead: true });
+    // The last bar is looked for around the later of the wall clock and the market clock (event time): with data
+    // ahead of the wall clock (a simulator, a replay), a window around the wall clock finds an older bar instead.
+    const around = Math.max(services.now(), await services.marketClock.now());
+    const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol, around)) ?? null, { refreshAhead: true });
     if (read.value === null) throw new HttpProblem(404, `no symbol ${symbol}`);
     c.header('ETag', etagOf(key, read));
     return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);

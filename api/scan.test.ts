@@ -4,9 +4,13 @@ import {
   buildCountedScanSql,
   buildCountSql,
   buildScanSql,
+  agesOf,
   canonicalJson,
+  checkCursor,
   decodeCursor,
   encodeCursor,
+  instantMs,
+  MAX_INSTANT_MS,
   normaliseScanQuery,
   pageOf,
   parseInstant,
@@ -105,6 +109,31 @@ describe('cursors', () => {
     );
   });
 
+  it('are checked field by field against the sort they continue', () => {
+    const cursor = (value: number | string | null, id = 'pat-1') => ({ value, id, query: 'q' });
+    expect(checkCursor(cursor(0.5), 'confidence')).toEqual(cursor(0.5));
+    expect(checkCursor(cursor(null), 'rs')).toEqual(cursor(null));
+    expect(checkCursor(cursor('AAPL'), 'symbol')).toEqual(cursor('AAPL'));
+    expect(checkCursor(cursor('2026-11-25T15:00:00.000Z'), 'detected_at')).toEqual(cursor('2026-11-25T15:00:00.000Z'));
+    // An offset-less time is read as UTC and passed to SQL spelled in UTC, not in the session's zone.
+    expect(checkCursor(cursor('2026-11-25 15:00'), 'detected_at').value).toBe('2026-11-25T15:00:00.000Z');
+    const refused: [ReturnType<typeof cursor>, 'confidence' | 'detected_at' | 'symbol' | 'rs' | 'volume'][] = [
+      [cursor('0.5'), 'confidence'],
+      [cursor(Number.POSITIVE_INFINITY), 'volume'],
+      [cursor('abc'), 'rs'],
+      [cursor(12), 'detected_at'],
+      [cursor('0000-01-01'), 'detected_at'],
+      [cursor(null), 'detected_at'],
+      [cursor(42), 'symbol'],
+      [cursor('x'.repeat(201)), 'symbol'],
+      [cursor('A\u0000'), 'symbol'],
+      [cursor(0.5, ''), 'confidence'],
+      [cursor(0.5, 'x'.repeat(201)), 'confidence'],
+      [cursor(0.5, 'a\u0000b'), 'confidence'],
+    ];
+    for (const [bad, sortBy] of refused) expect(() => checkCursor(bad, sortBy), JSON.stringify(bad)).toThrow(ScanInputError);
+  });
+
   it('reject what this API did not issue', () => {
     for (const text of ['', 'e30', Buffer.from('[1,2,3]').toString('base64url'), Buffer.from('[{},"a","b"]').toString('base64url'), Buffer.from('[1,"a"]').toString('base64url')]) {
       expect(() => decodeCursor(text)).toThrow(ScanInputError);
@@ -125,6 +154,37 @@ describe('parameter parsers', () => {
     expect(parseInstant('since', '2026-11-25T14:30:00Z')).toBe(Date.parse('2026-11-25T14:30:00Z'));
     expect(() => parseInstant('since', 'Nov 25')).toThrow(ScanInputError);
     expect(() => parseInstant('since', '2026-13-45')).toThrow(ScanInputError);
+  });
+
+  it('parse instants strictly: real calendar fields, an offset or UTC, from 1970 to 9999', () => {
+    expect(instantMs('2026-11-25')).toBe(Date.parse('2026-11-25T00:00:00Z'));
+    expect(instantMs('2026-11-25T14:30')).toBe(Date.parse('2026-11-25T14:30:00Z'));
+    expect(instantMs('2026-11-25 14:30:15.123456789z')).toBe(Date.parse('2026-11-25T14:30:15.123Z'));
+    expect(instantMs('2026-11-25T14:30:00+0530')).toBe(Date.parse('2026-11-25T09:00:00Z'));
+    expect(instantMs('2026-11-25T14:30:00-05:00')).toBe(Date.parse('2026-11-25T19:30:00Z'));
+    expect(instantMs('2024-02-29')).toBe(Date.parse('2024-02-29T00:00:00Z'));
+    expect(instantMs('2000-02-29')).toBe(Date.parse('2000-02-29T00:00:00Z'));
+    expect(instantMs('0')).toBe(0);
+    expect(instantMs('1970-01-01T00:00:00Z')).toBe(0);
+    expect(instantMs('9999-12-31T23:59:59.999Z')).toBe(MAX_INSTANT_MS);
+    expect(instantMs(String(MAX_INSTANT_MS))).toBe(MAX_INSTANT_MS);
+    for (const bad of [
+      '', ' 2026-11-25', '2026-02-30', '2026-02-29', '1900-02-29', '2026-13-01', '2026-00-10', '2026-11-00', '2026-11-25T24:00', '2026-11-25T23:60',
+      '2026-11-25T23:59:60Z', '2026-11-25T10:00+24:00', '2026-11-25T10:00+05:60', '0000-01-01', '0000-01-01T00:00Z', '1969-12-31T23:59:59Z', '999999999999999',
+      String(MAX_INSTANT_MS + 1), '12345678901234567', '-1', '0x10', '1e3', 'Nov 25 2026', '2026-11-25T10', '2026-11-25T10:00:00.Z', '+002026-11-25',
+    ]) {
+      expect(instantMs(bad), bad).toBeUndefined();
+      expect(() => parseInstant('since', bad)).toThrow(ScanInputError);
+    }
+  });
+
+  it('parse whatever Date writes in the range, back to the same instant', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date(0), max: new Date(MAX_INSTANT_MS), noInvalidDate: true }), (date) => {
+        expect(instantMs(date.toISOString())).toBe(date.getTime());
+        expect(instantMs(String(date.getTime()))).toBe(date.getTime());
+      }),
+    );
   });
 
   it('scope symbols', () => {
@@ -268,6 +328,12 @@ describe('views and pages', () => {
   });
 
   it('computes age and time to expiry at response time', () => {
+    // Measured against the market clock: an active pattern whose expiry that clock has passed expires in 0 s (its
+    // partition has not expired it yet); an expired one shows how long ago.
+    expect(agesOf([0, 10_000], 60_000, true)).toEqual({ age_seconds: 60, expires_in_seconds: 0 });
+    expect(agesOf([0, 10_000], 60_000)).toEqual({ age_seconds: 60, expires_in_seconds: -50 });
+    expect(withAge(patternView(row('z', { status: 'active' })), Date.parse('2026-11-28T15:00:00Z')).expires_in_seconds).toBe(0);
+    expect(withAge(patternView(row('z', { status: 'expired' })), Date.parse('2026-11-28T15:00:00Z')).expires_in_seconds).toBe(-86400);
     const aged = withAge(patternView(row('a')), Date.parse('2026-11-20T16:00:00Z'));
     expect(aged.age_seconds).toBe(3600);
     expect(aged.expires_in_seconds).toBe(7 * 86400 - 3600);

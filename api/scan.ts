@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { Tier } from '../platform/records.js';
 
 /**
  * The pattern scan, as pure functions: normalised filters -> SQL (text + values), keyset cursors, and the
@@ -8,7 +9,7 @@ import { hash } from 'node:crypto';
 export const SORT_KEYS = ['confidence', 'detected_at', 'symbol', 'rs', 'volume'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 export type SortOrder = 'asc' | 'desc';
-export type Tier = 'INTRADAY' | 'DAILY' | 'COMBO';
+export type { Tier };
 export type Timeframe = 'all' | 'daily' | 'intraday' | 'combo';
 export type PatternStatus = 'active' | 'expired' | 'all';
 
@@ -163,12 +164,83 @@ export function parseRsiRange(text: string): { min: number | undefined; max: num
   return { min, max };
 }
 
-/** Accepts ISO-8601 with an offset, or epoch milliseconds. */
+/** The earliest instant a time parameter may name (the Unix epoch) and the latest (the end of year 9999, UTC). */
+export const MIN_INSTANT_MS = 0;
+export const MAX_INSTANT_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/** YYYY-MM-DD, optionally THH:MM[:SS[.fraction]], optionally Z or ±HH[:]MM. */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * A time parameter as epoch ms, or undefined when it is not one: epoch milliseconds (digits only), or an ISO-8601
+ * date or date-time whose every field exists (no 30 February, no hour 24) with an optional offset (UTC without
+ * one). Both must fall within [MIN_INSTANT_MS, MAX_INSTANT_MS], which PostgreSQL's timestamptz and Date both hold.
+ */
+export function instantMs(text: string): number | undefined {
+  let ms: number;
+  if (/^\d{1,16}$/.test(text)) {
+    ms = Number(text);
+  } else {
+    const match = ISO_INSTANT.exec(text);
+    if (!match) return undefined;
+    const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part))) as [number, number, number, number, number, number];
+    const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
+    if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+    let offsetMs = 0;
+    const offset = match[8];
+    if (offset !== undefined && offset.toUpperCase() !== 'Z') {
+      const hours = Number(offset.slice(1, 3));
+      const minutes = Number(offset.slice(-2));
+      if (hours > 23 || minutes > 59) return undefined;
+      offsetMs = (offset.startsWith('-') ? -1 : 1) * (hours * 60 + minutes) * 60_000;
+    }
+    const date = new Date(0);
+    // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+    date.setUTCFullYear(year, month - 1, day);
+    date.setUTCHours(hour, minute, second, match[7] === undefined ? 0 : Math.floor(Number(`0.${match[7]}`) * 1000));
+    ms = date.getTime() - offsetMs;
+  }
+  return ms >= MIN_INSTANT_MS && ms <= MAX_INSTANT_MS ? ms : undefined;
+}
+
+const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+
+/** What a time parameter must be (the message of its 400). */
+export const INSTANT_FORMAT = 'must be an ISO-8601 date or date-time (UTC unless it has an offset) or epoch milliseconds, from 1970 to 9999';
+
+/** Accepts ISO-8601 (UTC unless it has an offset) or epoch milliseconds; see instantMs. */
 export function parseInstant(field: string, text: string): number {
-  if (/^\d{1,15}$/.test(text)) return Number(text);
-  const ms = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(ms)) throw new ScanInputError(field, `${field} must be an ISO-8601 time or epoch milliseconds`);
+  const ms = instantMs(text);
+  if (ms === undefined) throw new ScanInputError(field, `${field} ${INSTANT_FORMAT}`);
   return ms;
+}
+
+/** Longest pattern id a cursor may carry (the path parameter's bound). */
+const MAX_CURSOR_ID_LENGTH = 200;
+
+/**
+ * Cursors are not signed: anyone can write one, and the query hash can be recomputed. So every field is checked
+ * against the sort it claims to continue before it reaches SQL: a number for a numeric sort, an instant for
+ * detected_at, a string for symbol, and a bounded id without NUL.
+ */
+export function checkCursor(cursor: ScanCursor, sortBy: SortKey): ScanCursor {
+  const refuse = () => new ScanInputError('cursor', 'cursor is not one this API issued');
+  const { value, id } = cursor;
+  if (id.length === 0 || id.length > MAX_CURSOR_ID_LENGTH || id.includes('\u0000')) throw refuse();
+  switch (SORT_COLUMNS[sortBy].cast) {
+    case 'float8':
+      if (!(value === null || (typeof value === 'number' && Number.isFinite(value)))) throw refuse();
+      break;
+    case 'timestamptz': {
+      const ms = typeof value === 'string' ? instantMs(value) : undefined;
+      if (ms === undefined) throw refuse();
+      // Spelled as the API issues it (UTC), so PostgreSQL does not read an offset-less time in its own zone.
+      return { ...cursor, value: new Date(ms).toISOString() };
+    }
+    default:
+      if (typeof value !== 'string' || value.length > MAX_CURSOR_ID_LENGTH || value.includes('\u0000')) throw refuse();
+  }
+  return cursor;
 }
 
 /** Symbols to scan: the given list, the universe's, both intersected, or undefined for all. */
@@ -453,14 +525,19 @@ export function timesOf(view: PatternView): PatternTimes {
   return [Date.parse(view.detected_at), Date.parse(view.expires_at)];
 }
 
-/** Seconds since detection and until expiry, relative to `now`. */
-export function agesOf(times: PatternTimes, now: number): { age_seconds: number; expires_in_seconds: number } {
-  return { age_seconds: Math.max(0, Math.round((now - times[0]) / 1000)), expires_in_seconds: Math.round((times[1] - now) / 1000) };
+/**
+ * Seconds since detection and until expiry, relative to `now`: the market clock (market-clock.ts), the event
+ * time that also decides `status`. An active pattern is never shown as expired: its expiry may be due by this
+ * clock while the partition that will expire it is behind, and then it expires in 0 s.
+ */
+export function agesOf(times: PatternTimes, now: number, active = false): { age_seconds: number; expires_in_seconds: number } {
+  const expiresIn = Math.round((times[1] - now) / 1000);
+  return { age_seconds: Math.max(0, Math.round((now - times[0]) / 1000)), expires_in_seconds: active ? Math.max(0, expiresIn) : expiresIn };
 }
 
-/** The view with its ages (added per response, so cached rows stay valid). */
+/** The view with its ages (added per response, so cached rows stay valid); `now` is the market clock. */
 export function withAge(view: PatternView, now: number, times: PatternTimes = timesOf(view)): PatternView & { age_seconds: number; expires_in_seconds: number } {
-  return { ...view, ...agesOf(times, now) };
+  return { ...view, ...agesOf(times, now, view.status === 'active') };
 }
 
 /** The validated query parameters of /api/patterns/scan (see schemas.ts). */
@@ -513,7 +590,7 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
   };
   let cursor: ScanCursor | undefined;
   if (parameters.cursor !== undefined) {
-    cursor = decodeCursor(parameters.cursor);
+    cursor = checkCursor(decodeCursor(parameters.cursor), parameters.sort_by);
     if (cursor.query !== queryIdentity(filters, parameters.sort_by, parameters.sort_order)) {
       throw new ScanInputError('cursor', 'cursor belongs to a different query (filters or sort changed)');
     }

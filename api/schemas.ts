@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import { SORT_KEYS } from './scan.js';
-import { SYMBOL_PATTERN } from './universes.js';
+import { INSTANT_FORMAT, instantMs, SORT_KEYS } from './scan.js';
+import { CriteriaSchema, SYMBOL_PATTERN } from './universes.js';
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES } from '../platform/index.js';
 
 /** A list parameter: `a,b`, or repeated (`?x=a&x=b`), or both; items trimmed, empties dropped. */
@@ -13,18 +13,36 @@ export const listParam = (description: string, example: string) =>
         .map((item) => item.trim())
         .filter((item) => item.length > 0),
     )
-    .openapi({ description: `${description} (comma-separated or repeated)`, example });
+    // `pattern_types=` read as "every pattern" but `symbols=` as "no symbol": an empty list is refused instead.
+    .refine((items) => items.length > 0, 'must name at least one item; leave the parameter out for no filter')
+    .openapi({ description: `${description} (comma-separated or repeated; at least one item)`, example });
 
 const symbolList = listParam('Ticker symbols', 'AAPL,MSFT').pipe(
   z.array(z.string().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker symbol')).max(1000, 'at most 1000 symbols'),
 );
 
-const number = (description: string) => z.coerce.number().finite().openapi({ description });
+/** A decimal number as a query parameter: digits with an optional sign, fraction and exponent; not empty, not hex, no spaces. */
+const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?$/;
+const number = (description: string) =>
+  z
+    .string()
+    .regex(DECIMAL, 'must be a decimal number')
+    .transform(Number)
+    .pipe(z.number().finite())
+    .openapi({ description: `${description}; a decimal number such as 0.5` });
+/** A whole number as a query parameter: digits only (no sign, fraction, exponent, hex or spaces), within [min, max]. */
+export const wholeNumber = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number (digits only)')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const instant = (description: string) =>
   z
     .string()
-    .regex(/^(\d{1,15}|\d{4}-\d{2}-\d{2}([T ][0-9:.]+(Z|[+-]\d{2}:?\d{2})?)?)$/, 'must be an ISO-8601 time or epoch milliseconds')
-    .openapi({ description: `${description}: ISO-8601 time or epoch milliseconds`, example: '2026-11-25T14:30:00Z' });
+    .max(64)
+    .refine((text) => instantMs(text) !== undefined, INSTANT_FORMAT)
+    .openapi({ description: `${description}: ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999`, example: '2026-11-25T14:30:00Z' });
 
 export const ScanQuerySchema = z.object({
   pattern_types: listParam('Pattern names from the catalog', 'bullish_engulfing,volume_spike')
@@ -57,8 +75,10 @@ export const ScanQuerySchema = z.object({
   until: instant('Detected before').optional(),
   sort_by: z.enum(SORT_KEYS).default('confidence'),
   sort_order: z.string().toLowerCase().pipe(z.enum(['asc', 'desc'])).default('desc').openapi({ description: 'asc or desc' }),
-  page: z.coerce.number().int().min(1).max(10_000).default(1).openapi({ description: 'Page number (offset paging; prefer `cursor`)' }),
-  per_page: z.coerce.number().int().min(1).max(100).default(30),
+  page: wholeNumber(1, 10_000)
+    .default(1)
+    .openapi({ description: 'Page number (offset paging; prefer `cursor`). Offset paging reaches at most API_MAX_OFFSET_ROWS rows (page × per_page, 5,000 by default); deeper pages answer 400: follow `next_cursor` instead' }),
+  per_page: wholeNumber(1, 100).default(30).openapi({ description: 'Rows per page, 1 to 100' }),
   cursor: z.string().max(512).optional().openapi({ description: '`next_cursor` of the previous page (keyset paging; `page` is then ignored)' }),
 });
 export type ScanQueryInput = z.infer<typeof ScanQuerySchema>;
@@ -91,8 +111,14 @@ export const PatternSchema = z
     levels: z.record(z.string(), z.number()),
     detected_at: z.string().openapi({ format: 'date-time' }),
     expires_at: z.string().openapi({ format: 'date-time' }),
-    age_seconds: z.number().int(),
-    expires_in_seconds: z.number().int(),
+    age_seconds: z.number().int().openapi({
+      description:
+        'Seconds from `detected_at` to the market clock: the event time the projections have reached (the detection time of the newest active pattern), ' +
+        'the clock that also decides `status`. Not the wall clock: it stands still while no market data arrives and follows a replay or simulator at its own pace. At least 0',
+    }),
+    expires_in_seconds: z.number().int().openapi({
+      description: 'Seconds from the market clock (see `age_seconds`) to `expires_at`; negative for an expired pattern, at least 0 for an active one (0: expiring now)',
+    }),
   })
   .openapi('Pattern');
 
@@ -139,7 +165,9 @@ export const PatternDetailSchema = z
   .openapi('PatternDetail');
 
 export const StatsQuerySchema = z.object({
-  hours: z.coerce.number().int().min(1).max(24 * 30).default(24).openapi({ description: 'Window of the hourly detection histogram' }),
+  hours: wholeNumber(1, 24 * 30)
+    .default(24)
+    .openapi({ description: 'Window of the hourly detection histogram, in hours up to the market clock (the event time of the latest active pattern; see Pattern.age_seconds)' }),
 });
 
 const countRow = z.object({ key: z.string(), count: z.number().int() });
@@ -173,7 +201,7 @@ export const SymbolsQuerySchema = z.object({
   market: z.string().max(32).optional().openapi({ example: 'stocks' }),
   type: z.string().max(32).optional().openapi({ example: 'CS' }),
   active: z.enum(['true', 'false']).optional(),
-  limit: z.coerce.number().int().min(1).max(5000).default(100),
+  limit: wholeNumber(1, 5000).default(100),
 });
 
 export const SymbolSchema = z
@@ -271,7 +299,7 @@ export const BarsQuerySchema = z.object({
   interval: z.enum(BAR_INTERVALS).default('1d'),
   from: instant('Bars starting at or after').optional(),
   to: instant('Bars starting before').optional(),
-  limit: z.coerce.number().int().min(1).max(50_000).default(1000).openapi({ description: 'At most this many bars, the latest ones' }),
+  limit: wholeNumber(1, 50_000).default(1000).openapi({ description: 'At most this many bars, the latest ones' }),
 });
 
 export const BarsResponseSchema = z
@@ -360,7 +388,7 @@ export const UniversePatchSchema = z
     symbols: z.array(z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker symbol')).max(5000).optional(),
     add_symbols: z.array(z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker symbol')).max(5000).optional(),
     remove_symbols: z.array(z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker symbol')).max(5000).optional(),
-    criteria: z.record(z.string(), z.unknown()).optional(),
+    criteria: CriteriaSchema.optional(),
   })
   .strict()
   .openapi('UniversePatch');

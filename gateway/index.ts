@@ -17,7 +17,7 @@ import { loadGatewayConfig, type GatewayConfig } from './config.js';
 import { TopicTail } from './topic-tail.js';
 import { KafkaLogSource, avroDecoder, type LogSource } from './kafka-log.js';
 import { Redis } from 'ioredis';
-import { redisKeys } from '../projections/redis-keys.js';
+import { redisKeys } from '../contracts/redis-keys.js';
 import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';

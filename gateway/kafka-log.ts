@@ -1,5 +1,5 @@
 import { Consumer } from '@platformatic/kafka';
-import { BROADCAST_COPY_HEADER, type AvroCodec } from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, isRegistryUnreachable, type AvroCodec } from '../platform/index.js';
 import { topicEpoch } from './cursor.js';
 import { decodeEvent, placeWire, type DecodedEvent, type PartitionBounds, type PartitionRead } from './types.js';
 
@@ -68,15 +68,28 @@ function isBroadcastCopyRecord(headers: readonly [Buffer | null, Buffer | null][
   return false;
 }
 
-/** Decodes Avro (Confluent wire format) values with the platform codec; skips broadcast copies. */
+/**
+ * Decodes Avro (Confluent wire format) values with the platform codec; skips broadcast copies, and undecodable
+ * values (the processors dead-letter them and the projector keeps them as rejects): thrown, one would fail every
+ * tail read at its offset and stop the stream. Only an unreachable registry fails the read (retried).
+ */
 export function avroDecoder(codec: AvroCodec): RecordDecoder {
+  const undecodable = (error: unknown): undefined => {
+    if (isRegistryUnreachable(error)) throw error;
+    return undefined;
+  };
   // No closure per record: this runs for every record read (20k/s in the bench), and each one is an allocation.
   return (record) => {
     if (record.value === null || isBroadcastCopyRecord(record.headers)) return undefined;
     const key = record.key?.toString('utf8') ?? '';
-    const cached = codec.decodeCached<Record<string, unknown>>(record.value);
+    let cached: Record<string, unknown> | undefined;
+    try {
+      cached = codec.decodeCached<Record<string, unknown>>(record.value);
+    } catch (error) {
+      return undecodable(error);
+    }
     if (cached !== undefined) return decodeEvent(record.partition, record.offset, record.timestampMs, key, cached);
-    return codec.decode<Record<string, unknown>>(record.value).then((data) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data));
+    return codec.decode<Record<string, unknown>>(record.value).then((data) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data), undecodable);
   };
 }
 

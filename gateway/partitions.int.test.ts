@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';

@@ -7,6 +7,15 @@ export const WIRE_HEADER_BYTES = 5;
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
 
+/**
+ * True when a decode failed because the schema registry could not be reached (retry later), not because the
+ * bytes are bad (skip or reject them).
+ */
+export function isRegistryUnreachable(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return /fetch failed|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up/i.test(text);
+}
+
 /** Thrown for a buffer that is not in the Confluent wire format. */
 export class WireFormatError extends Error {
   override name = 'WireFormatError';

@@ -12,3 +12,4 @@ export * from './auth.js';
 export * from './broadcast.js';
 export * from './topic-tail.js';
 export type * from './records.js';
+export * from './event-time.js';

@@ -30,6 +30,7 @@ export function registerProcessorCommands(program: Command): void {
         useFundamentals: config.PROCESSOR_USE_FUNDAMENTALS,
         tradeBars: config.PROCESSOR_TRADE_BARS,
         tradeBarLatenessMs: config.PROCESSOR_TRADE_BAR_LATENESS_MS,
+        maxEventTimeSkewMs: config.PROCESSOR_MAX_EVENT_TIME_SKEW_HOURS * 3_600_000,
         snapshotEveryRecords: config.PROCESSOR_SNAPSHOT_EVERY_RECORDS,
         snapshotMaxBytes: config.PROCESSOR_SNAPSHOT_MAX_BYTES,
         maxRecordsPerTransaction: config.PROCESSOR_MAX_RECORDS_PER_TRANSACTION,

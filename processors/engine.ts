@@ -1,7 +1,9 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
+import { DEFAULT_MAX_EVENT_TIME_SKEW_MS } from '../platform/event-time.js';
+import { barRejection, type Rejection } from './input-guard.js';
 import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIES_INPUT, updateSeriesFromInput, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
 
 /**
@@ -33,6 +35,8 @@ export interface BarInput {
   readonly volume: number;
   /** `trades` marks bars built from trades; they are ignored for symbols that have native bars. */
   readonly source: string;
+  /** Ingest's wall clock when the bar was read: vouches for a bar far ahead of the clock (see input-guard.ts). */
+  readonly ingestedAtMs?: number;
 }
 
 /** Where the input record came from; copied into the events it completes. */
@@ -74,6 +78,8 @@ export interface EngineOptions {
   /** Sessions over which relative strength is measured. */
   readonly relativeStrengthSessions?: number;
   readonly fundamentals?: FundamentalsLookup;
+  /** How far ahead of the engine's clock one bar may move it (unless its ingestion time vouches for it). */
+  readonly maxEventTimeSkewMs?: number;
 }
 
 export type BarOutcome = 'applied' | 'invalid' | 'duplicate' | 'outside-session' | 'ignored';
@@ -226,16 +232,6 @@ function nullable(value: number): number | null {
   return value === value && Number.isFinite(value) ? value : null;
 }
 
-function validBar(bar: BarInput): boolean {
-  return (
-    typeof bar.symbol === 'string' && bar.symbol.length > 0 &&
-    Number.isFinite(bar.open) && Number.isFinite(bar.high) && Number.isFinite(bar.low) && Number.isFinite(bar.close) && Number.isFinite(bar.volume) &&
-    Number.isFinite(bar.windowStartMs) && Number.isFinite(bar.windowEndMs) && bar.windowEndMs > bar.windowStartMs &&
-    bar.low > 0 && bar.high >= bar.low && bar.volume >= 0 &&
-    bar.open >= bar.low && bar.open <= bar.high && bar.close >= bar.low && bar.close <= bar.high
-  );
-}
-
 /**
  * The pattern engine of one input partition: per-symbol indicator state, the catalog, tier expiry and
  * the fundamental overlay. Pure and deterministic: the events depend only on the sequence of bars fed
@@ -250,6 +246,7 @@ export class PatternEngine implements PatternSink {
   private readonly dailyTtlMs: number;
   private readonly rsSessions: number;
   private readonly fundamentals: FundamentalsLookup | undefined;
+  private readonly maxSkewMs: number;
 
   private symbols = new Map<string, SymbolState>();
   private benchmarkState: SymbolState | undefined;
@@ -290,6 +287,12 @@ export class PatternEngine implements PatternSink {
     this.dailyTtlMs = options.dailyTtlMs ?? 10 * DAY_MS;
     this.rsSessions = options.relativeStrengthSessions ?? 20;
     this.fundamentals = options.fundamentals;
+    this.maxSkewMs = options.maxEventTimeSkewMs ?? DEFAULT_MAX_EVENT_TIME_SKEW_MS;
+  }
+
+  /** Why `onBar` would reject `bar` ('invalid', state untouched), or undefined (see input-guard.ts). */
+  rejectionOf(bar: BarInput): Rejection | undefined {
+    return barRejection(bar, this.clock, this.maxSkewMs);
   }
 
   /** Number of symbols with state. */
@@ -307,7 +310,7 @@ export class PatternEngine implements PatternSink {
    * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
    */
   onBar(bar: BarInput, ref: SourceRef, broadcastCopy: boolean, out: PatternEventRecord[]): BarOutcome {
-    if (!validBar(bar)) return 'invalid';
+    if (barRejection(bar, this.clock, this.maxSkewMs) !== undefined) return 'invalid';
     if (bar.interval === 'SECOND') return 'ignored';
     this.out = out;
     this.ctxRef = ref;

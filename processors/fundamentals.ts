@@ -9,7 +9,20 @@ import type { FundamentalsInput, FundamentalsLookup } from './engine.js';
 export class FundamentalsHistory implements FundamentalsLookup {
   private readonly bySymbol = new Map<string, FundamentalsInput[]>();
 
-  put(record: FundamentalsInput): void {
+  /**
+   * Adds a record; refuses (false) one without a symbol or a real YYYY-MM-DD `asOfDate` (an empty or malformed
+   * date sorts before every bar's date and would put the record in force for all history). Non-finite figures
+   * are kept as unknown (null), so no overlay reason reads "+Infinity%".
+   */
+  put(input: FundamentalsInput): boolean {
+    if (typeof input.symbol !== 'string' || input.symbol.length === 0 || !isRealDate(input.asOfDate)) return false;
+    const record: FundamentalsInput = {
+      ...input,
+      eps: finiteOrNull(input.eps),
+      epsEstimate: finiteOrNull(input.epsEstimate),
+      epsSurprisePct: finiteOrNull(input.epsSurprisePct),
+      revenueYoYGrowthPct: finiteOrNull(input.revenueYoYGrowthPct),
+    };
     let history = this.bySymbol.get(record.symbol);
     if (history === undefined) this.bySymbol.set(record.symbol, (history = []));
     // Records mostly arrive in date order: search from the end.
@@ -17,6 +30,7 @@ export class FundamentalsHistory implements FundamentalsLookup {
     while (index > 0 && history[index - 1]!.asOfDate > record.asOfDate) index -= 1;
     if (index > 0 && history[index - 1]!.asOfDate === record.asOfDate) history[index - 1] = record;
     else history.splice(index, 0, record);
+    return true;
   }
 
   /** The latest record of `symbol` whose `asOfDate` is on or before `date` (YYYY-MM-DD). */
@@ -32,4 +46,15 @@ export class FundamentalsHistory implements FundamentalsLookup {
   get symbolCount(): number {
     return this.bySymbol.size;
   }
+}
+
+function finiteOrNull(value: number | null | undefined): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** A YYYY-MM-DD that names a real day (2026-02-30 does not). */
+function isRealDate(text: unknown): text is string {
+  if (typeof text !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(text)) return false;
+  const date = new Date(`${text}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === text;
 }

@@ -14,7 +14,7 @@ import {
   type TopicKey,
 } from '../platform/index.js';
 import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
-import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
+import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type BarOutcome, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
 import { FundamentalsHistory } from './fundamentals.js';
 import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
 import { NativeBarsTable, TradeBarBuilder, type TradeInput } from './trade-bars.js';
@@ -27,10 +27,19 @@ export interface OutputMessage {
   readonly partition: number;
 }
 
+/** Why an input record was not folded (or made the core throw): what its dead letter says. */
+interface FoldRejection {
+  readonly reason: string;
+  readonly details: string;
+}
+
 /** What one input partition runs: the pure engine (or trade-bar builder) behind a small adapter. */
 interface PartitionCore {
-  /** Folds one decoded input; `out` is undefined while replaying (outputs were already committed). */
-  fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'invalid' | 'skipped';
+  /**
+   * Folds one decoded input; `out` is undefined while replaying (outputs were already committed). A rejected
+   * record, or one that made the core throw, comes back as a FoldRejection, to be dead-lettered.
+   */
+  fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'skipped' | FoldRejection;
   snapshot(): Buffer;
 }
 
@@ -78,6 +87,8 @@ export interface ProcessorOptions {
   /** Build minute bars from the trades topic into the minute topic. */
   readonly tradeBars?: boolean;
   readonly tradeBarLatenessMs?: number;
+  /** How far ahead of a partition's event time one record may move it (see processors/input-guard.ts). */
+  readonly maxEventTimeSkewMs?: number;
   readonly snapshotEveryRecords?: number;
   readonly snapshotMaxBytes?: number;
   readonly maxRecordsPerTransaction?: number;
@@ -179,7 +190,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         onMessage: async (message) => {
           if (!message.value) return;
           try {
-            fundamentals.put(await codec.decode<FundamentalsInput>(message.value));
+            // Every instance reads the whole topic, so a bad record is logged here, not dead-lettered (the reference
+            // projection keeps it among its rejects).
+            if (!fundamentals.put(await codec.decode<FundamentalsInput>(message.value))) logger.warn({ offset: message.offset }, 'fundamentals record without a symbol or a real asOfDate skipped');
           } catch (error) {
             logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
           }
@@ -229,7 +242,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   tails.push(snapshotTail);
   for (const tail of tails) await tail.caughtUp();
 
-  const engineOptions: EngineOptions = { ...options.engine, fundamentals };
+  const engineOptions: EngineOptions = { ...options.engine, fundamentals, ...(options.maxEventTimeSkewMs === undefined ? {} : { maxEventTimeSkewMs: options.maxEventTimeSkewMs }) };
   const tasks = new Map<string, PartitionTask>();
   let joined = false;
   let assignment: string[] = [];
@@ -241,13 +254,22 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
     if (inputTopic === tradesTopic) {
-      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs, nativeBars) : new TradeBarBuilder(options.tradeBarLatenessMs, nativeBars);
+      const skew = options.maxEventTimeSkewMs;
+      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs, nativeBars, skew) : new TradeBarBuilder(options.tradeBarLatenessMs, nativeBars, skew);
       return {
         fold: (value, _headers, _offset, out) => {
-          const bars = builder.onTrade(value as TradeInput);
-          if (bars === undefined) return 'invalid';
-          if (out) for (const bar of bars) out.push({ topic: minuteTopic, key: bar.symbol, value: encodeAggregate!(bar), partition });
-          return bars.length > 0 ? 'applied' : 'skipped';
+          const trade = value as TradeInput;
+          const produced: OutputMessage[] = [];
+          try {
+            const bars = builder.onTrade(trade);
+            if (bars === undefined) return builder.rejectionOf(trade) ?? { reason: 'invalid', details: 'rejected by the trade-bar builder' };
+            if (out) for (const bar of bars) produced.push({ topic: minuteTopic, key: bar.symbol, value: encodeAggregate!(bar), partition });
+            return bars.length > 0 ? 'applied' : 'skipped';
+          } catch (error) {
+            return coreFailure(error);
+          } finally {
+            out?.push(...produced);
+          }
         },
         snapshot: () => builder.snapshot(),
       };
@@ -257,14 +279,35 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     return {
       fold: (value, headers, offset, out) => {
         events.length = 0;
-        const outcome = engine.onBar(value as BarInput, { topic: inputTopic, partition, offset }, isBroadcastCopy(headers), events);
-        if (out) {
-          for (const event of events) out.push({ topic: patternsTopic, key: event.symbol, value: encodePattern(event), partition: partition % patternsPartitions });
+        const bar = value as BarInput;
+        let outcome: BarOutcome | FoldRejection;
+        try {
+          outcome = engine.onBar(bar, { topic: inputTopic, partition, offset }, isBroadcastCopy(headers), events);
+        } catch (error) {
+          outcome = coreFailure(error);
         }
-        return outcome === 'invalid' ? 'invalid' : outcome === 'applied' ? 'applied' : 'skipped';
+        // Events of a bar that threw midway are kept: they record changes the engine made and keeps (expiries,
+        // detections), and the engine is deterministic, so a replay makes them (and the throw) again.
+        if (out) {
+          for (const event of events) {
+            try {
+              out.push({ topic: patternsTopic, key: event.symbol, value: encodePattern(event), partition: partition % patternsPartitions });
+            } catch (error) {
+              outcome = coreFailure(error);
+            }
+          }
+        }
+        if (typeof outcome !== 'string') return outcome;
+        if (outcome === 'invalid') return engine.rejectionOf(bar) ?? { reason: 'invalid', details: 'rejected by the pattern engine' };
+        return outcome === 'applied' ? 'applied' : 'skipped';
       },
       snapshot: () => engine.snapshot(),
     };
+  }
+
+  /** A record that made a core throw (a bug, or input no check foresaw): dead-lettered, and the partition moves on. */
+  function coreFailure(error: unknown): FoldRejection {
+    return { reason: 'engine-error', details: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
   }
 
   async function openTask(inputTopic: string, partition: number): Promise<PartitionTask> {
@@ -426,8 +469,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
           continue;
         }
         const outcome = task.core.fold(value, message.headers, offset, replaying ? undefined : out);
-        metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : outcome });
-        if (outcome === 'invalid' && !replaying) out.push(deadLetter('invalid', 'rejected by the processor (bad values)', message.value, batch.topic, batch.partition, offset));
+        metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : typeof outcome === 'string' ? outcome : outcome.reason });
+        if (typeof outcome !== 'string' && !replaying) out.push(deadLetter(outcome.reason, outcome.details, message.value, batch.topic, batch.partition, offset));
         task.nextOffset = offset + 1;
         task.recordsSinceSnapshot += 1;
         folded += 1;

@@ -79,4 +79,25 @@ describe('minute bars from trades', () => {
     const restored = TradeBarBuilder.restore(filtered.snapshot(), 0, native);
     expect(restored.onTrade(trade('NATV', 6 * 60 + 1, 10))!.map((bar) => bar.symbol)).toEqual(['ONLYT']);
   });
+
+  it('a trade stamped a year ahead or in microseconds is rejected and does not close other symbols\' minutes (issue 18 item 14 sibling)', () => {
+    const builder = new TradeBarBuilder(0);
+    builder.onTrade(trade('AAA', 1, 10));
+    builder.onTrade(trade('BBB', 2, 20));
+    const yearAhead = { ...trade('BBB', 3, 20), sipTimestampMs: T0 + 365 * 86_400_000, ingestedAtMs: T0 + 3_000 };
+    expect(builder.onTrade(yearAhead)).toBeUndefined();
+    expect(builder.rejectionOf(yearAhead)?.reason).toBe('ahead-of-watermark');
+    const micro = { ...trade('BBB', 3, 20), sipTimestampMs: (T0 + 3_000) * 1000 };
+    expect(builder.onTrade(micro)).toBeUndefined();
+    expect(builder.rejectionOf(micro)?.reason).toBe('implausible-time');
+    // Nothing was closed: both minutes are still open and take their next trades.
+    expect(builder.openBars).toBe(2);
+    expect(builder.onTrade(trade('AAA', 30, 11))).toEqual([]);
+    expect(builder.lateTrades).toBe(0);
+    // An implausible native bar time does not mark a symbol native.
+    const native = new NativeBarsTable();
+    expect(native.record('NATV', T0 * 1000, 'massive')).toBe(false);
+    expect(native.record('NATV', -60_000, 'massive')).toBe(false);
+    expect(native.nativeSince('NATV')).toBeUndefined();
+  });
 });

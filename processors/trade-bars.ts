@@ -1,5 +1,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, isPlausibleEventTime } from '../platform/event-time.js';
 import type { AggregateRecord } from '../platform/records.js';
+import { tradeRejection, type Rejection } from './input-guard.js';
 
 const MINUTE_MS = 60_000;
 const BUILDER_VERSION = 1;
@@ -10,6 +12,8 @@ export interface TradeInput {
   readonly price: number;
   readonly size: number;
   readonly sipTimestampMs: number;
+  /** Ingest's wall clock when the trade was read (vouches for a trade far ahead of the watermark). */
+  readonly ingestedAtMs?: number;
 }
 
 /**
@@ -37,7 +41,8 @@ export class NativeBarsTable implements NativeBarsLookup {
 
   /** Records a minute bar; returns true when it made the symbol native earlier than known. */
   record(symbol: string, windowStartMs: number, source: string): boolean {
-    if (source === 'trades' || !Number.isFinite(windowStartMs)) return false;
+    // An implausible time (a unit mistake) would mark the symbol native from 1970 on, or never.
+    if (source === 'trades' || !isPlausibleEventTime(windowStartMs)) return false;
     const known = this.since.get(symbol);
     if (known !== undefined && known <= windowStartMs) return false;
     this.since.set(symbol, windowStartMs);
@@ -85,16 +90,18 @@ export class TradeBarBuilder {
   constructor(
     private readonly latenessMs = 2_000,
     private readonly native?: NativeBarsLookup,
+    /** How far ahead of the watermark one trade may move it (see input-guard.ts). */
+    private readonly maxSkewMs = DEFAULT_MAX_EVENT_TIME_SKEW_MS,
   ) {}
 
-  /** Folds a trade; returns the bars it closed (often none), or undefined for an invalid trade. */
+  /** Why `onTrade` would reject `trade` (state untouched), or undefined. */
+  rejectionOf(trade: TradeInput): Rejection | undefined {
+    return tradeRejection(trade, this.watermark, this.maxSkewMs);
+  }
+
+  /** Folds a trade; returns the bars it closed (often none), or undefined for a rejected trade (see rejectionOf). */
   onTrade(trade: TradeInput): TradeBar[] | undefined {
-    if (
-      typeof trade.symbol !== 'string' || trade.symbol.length === 0 ||
-      !Number.isFinite(trade.price) || trade.price <= 0 ||
-      !Number.isFinite(trade.size) || trade.size < 0 ||
-      !Number.isFinite(trade.sipTimestampMs)
-    ) return undefined;
+    if (tradeRejection(trade, this.watermark, this.maxSkewMs) !== undefined) return undefined;
     const closed: TradeBar[] = [];
     const time = trade.sipTimestampMs;
     const minute = Math.floor(time / MINUTE_MS) * MINUTE_MS;
@@ -169,10 +176,10 @@ export class TradeBarBuilder {
     return gzipSync(Buffer.from(JSON.stringify(state), 'utf8'));
   }
 
-  static restore(snapshot: Buffer, latenessMs?: number, native?: NativeBarsLookup): TradeBarBuilder {
+  static restore(snapshot: Buffer, latenessMs?: number, native?: NativeBarsLookup, maxSkewMs?: number): TradeBarBuilder {
     const state = JSON.parse(gunzipSync(snapshot).toString('utf8')) as { version: number; watermark: number; lateTrades: number; bars: OpenBar[]; closedUntil: [string, number][] };
     if (state.version !== BUILDER_VERSION) throw new Error(`trade-bar snapshot version ${state.version} is not ${BUILDER_VERSION}`);
-    const builder = new TradeBarBuilder(latenessMs, native);
+    const builder = new TradeBarBuilder(latenessMs, native, maxSkewMs);
     builder.watermark = state.watermark;
     builder.lateTrades = state.lateTrades;
     for (const bar of state.bars) {

@@ -22,7 +22,7 @@ import {
   tombstoneRow,
   topicMap,
 } from './core.js';
-import { bar, fundamentals, patternEvents, symbolReference } from './fixtures.js';
+import { bar, fundamentals, patternEvents, symbolReference } from '../test/record-fixtures.js';
 
 /** Decodes one field of COPY text format (the inverse of copyField for strings), as PostgreSQL does. */
 function unescapeCopy(field: string): string {
@@ -92,6 +92,24 @@ describe('rows', () => {
     expect(() => barRow({ ...minute, low: 20 }, 'MINUTE')).toThrow(/low 20 above high/);
     expect(() => symbolRow(symbolReference('AAPL', { listDate: '12/12/1980' }))).toThrow(/not a YYYY-MM-DD date/);
     expect(() => fundamentalsRow(fundamentals('AAPL', { asOfDate: '2026-13-45' }))).toThrow(RejectedValueError);
+  });
+
+  it('refuses what PostgreSQL would refuse mid-COPY (stopping the projection) or what is not data (issue 18 siblings)', () => {
+    const event = patternEvents(1, 3)[0]!;
+    const minute = bar('AAPL', 'MINUTE', Date.UTC(2026, 0, 2, 15), 60_000, 10, 11, 100);
+    // A bar stamped in microseconds: a valid JS Date (year 57,000) that PostgreSQL refuses.
+    expect(() => barRow({ ...minute, windowStartMs: minute.windowStartMs * 1000 }, 'MINUTE')).toThrow(/windowStartMs is not a valid time: is after 2200/);
+    expect(() => barRow({ ...minute, windowStartMs: -1 }, 'MINUTE')).toThrow(/before 1970/);
+    expect(() => patternEventRow({ ...event, expiresAtMs: event.expiresAtMs * 1000 }, position)).toThrow(/expiresAtMs/);
+    expect(() => patternEventRow({ ...event, confidence: Number.NaN }, position)).toThrow(/confidence is not a finite number/);
+    expect(() => barRow({ ...minute, close: Number.NaN }, 'MINUTE')).toThrow(/close is not a finite number/);
+    expect(() => barRow({ ...minute, volume: -1 }, 'MINUTE')).toThrow(/volume -1 is negative/);
+    expect(() => symbolRow(symbolReference('AAPL', { listDate: '2026-02-30' }))).toThrow(/not a YYYY-MM-DD date/);
+    expect(() => symbolRow(symbolReference('AAPL', { listDate: '0000-01-01' }))).toThrow(/not a YYYY-MM-DD date/);
+    expect(symbolRow(symbolReference('IBM', { listDate: '1915-06-16' }))[16]).toBe('1915-06-16');
+    expect(() => rowFor('minuteAggregates', { ...minute, symbol: 'AA\u0000PL' }, position)).toThrow(/NUL character/);
+    expect(() => rowFor('patterns', { ...event, fundamentalReasons: ['a\u0000'] }, position)).toThrow(/NUL character/);
+    expect(() => rowFor('symbols', symbolReference('AAPL', { name: 'Apple\u0000' }), position)).toThrow(RejectedValueError);
   });
 
   it('maps bars, symbols and fundamentals', () => {

@@ -3,9 +3,10 @@
  * the COPY text encoding of rows, the SQL that folds a staged batch into the tables, and the offset plan of a
  * batch. No I/O here.
  */
-import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from './values.js';
+import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from '../contracts/values.js';
+import { eventTimeProblem } from '../platform/event-time.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import type { PatternChange } from './pattern-scopes.js';
+import type { PatternChange } from '../contracts/pattern-scopes.js';
 
 export type CopyValue = string | number | boolean | null | readonly string[] | { readonly [key: string]: number };
 export type Row = readonly CopyValue[];
@@ -205,14 +206,17 @@ export function tableForTopic(topic: TopicKey): TableName {
 // Values -> rows
 
 function iso(ms: number, field: string): string {
-  const date = new Date(ms);
-  if (!Number.isFinite(ms) || Number.isNaN(date.getTime())) throw new RejectedValueError(`${field} is not a valid time: ${ms}`);
-  return date.toISOString();
+  // Outside 1970..2200 is a unit mistake; past year 9999 PostgreSQL would also refuse the ISO text and stop the COPY.
+  const problem = eventTimeProblem(ms);
+  if (problem !== undefined) throw new RejectedValueError(`${field} is not a valid time: ${problem}`);
+  return new Date(ms).toISOString();
 }
 
 function isoDate(text: string | null, field: string): string | null {
   if (text === null) return null;
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(text) || Number.isNaN(Date.parse(`${text}T00:00:00Z`))) {
+  // Round-trips, so 2026-02-30 (which Date.parse reads as 2 March, and PostgreSQL refuses) and year 0000 are refused.
+  const parsed = /^\d{4}-\d{2}-\d{2}$/.test(text) ? new Date(`${text}T00:00:00Z`) : undefined;
+  if (parsed === undefined || Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== text || text < '0001-01-01') {
     throw new RejectedValueError(`${field} is not a YYYY-MM-DD date: ${text}`);
   }
   return text;
@@ -221,6 +225,20 @@ function isoDate(text: string | null, field: string): string | null {
 function requireText(text: string, field: string): string {
   if (text.length === 0) throw new RejectedValueError(`${field} is empty`);
   return text;
+}
+
+function requireFinite(value: number, field: string): number {
+  if (!Number.isFinite(value)) throw new RejectedValueError(`${field} is not a finite number: ${value}`);
+  return value;
+}
+
+/** PostgreSQL text cannot hold NUL: one such character would fail the whole COPY (and the batch, forever). */
+function assertNoNul(row: Row): Row {
+  for (const value of row) {
+    const texts = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as readonly string[]) : value !== null && typeof value === 'object' ? Object.keys(value) : [];
+    for (const text of texts) if (text.includes('\u0000')) throw new RejectedValueError(`a text field holds a NUL character: ${JSON.stringify(text)}`);
+  }
+  return row;
 }
 
 export function patternEventRow(event: PatternEventValue, position: Position): Row {
@@ -235,7 +253,7 @@ export function patternEventRow(event: PatternEventValue, position: Position): R
     requireText(event.symbol, 'symbol'),
     iso(event.detectedAtMs, 'detectedAtMs'),
     iso(event.expiresAtMs, 'expiresAtMs'),
-    event.confidence,
+    requireFinite(event.confidence, 'confidence'),
     event.baseConfidence,
     event.fundamentalAdjustment,
     [...event.fundamentalReasons],
@@ -256,6 +274,8 @@ export function patternEventRow(event: PatternEventValue, position: Position): R
 export function barRow(bar: AggregateValue, expected: 'MINUTE' | 'DAY'): Row {
   if (bar.interval !== expected) throw new RejectedValueError(`a ${bar.interval} bar on the ${expected} topic`);
   if (!(bar.low <= bar.high)) throw new RejectedValueError(`bar low ${bar.low} above high ${bar.high}`);
+  for (const field of ['open', 'high', 'low', 'close', 'volume'] as const) requireFinite(bar[field], field);
+  if (bar.volume < 0) throw new RejectedValueError(`bar volume ${bar.volume} is negative`);
   return [
     requireText(bar.symbol, 'symbol'),
     iso(bar.windowStartMs, 'windowStartMs'),
@@ -318,15 +338,15 @@ export function fundamentalsRow(value: FundamentalsValue): Row {
 export function rowFor(topic: TopicKey, value: unknown, position: Position): Row {
   switch (topic) {
     case 'patterns':
-      return patternEventRow(value as PatternEventValue, position);
+      return assertNoNul(patternEventRow(value as PatternEventValue, position));
     case 'minuteAggregates':
-      return barRow(value as AggregateValue, 'MINUTE');
+      return assertNoNul(barRow(value as AggregateValue, 'MINUTE'));
     case 'dailyAggregates':
-      return barRow(value as AggregateValue, 'DAY');
+      return assertNoNul(barRow(value as AggregateValue, 'DAY'));
     case 'symbols':
-      return symbolRow(value as SymbolValue);
+      return assertNoNul(symbolRow(value as SymbolValue));
     case 'fundamentals':
-      return fundamentalsRow(value as FundamentalsValue);
+      return assertNoNul(fundamentalsRow(value as FundamentalsValue));
     default:
       throw new RangeError(`no table is projected from topic ${topic}`);
   }

@@ -1,5 +1,5 @@
 import type { KafkaMessage } from 'kafkajs';
-import type { AvroCodec } from '../platform/codec.js';
+import { isRegistryUnreachable, type AvroCodec } from '../platform/codec.js';
 import { isBroadcastCopy } from '../platform/broadcast.js';
 
 /** A Kafka message after decoding: a value, a tombstone, a broadcast copy to skip, or undecodable input. */
@@ -38,9 +38,8 @@ export async function decodeMessages(codec: AvroCodec, messages: readonly KafkaM
       try {
         value = await codec.decode(raw);
       } catch (error) {
-        const text = error instanceof Error ? error.message : String(error);
-        if (/fetch failed|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up/i.test(text)) throw error;
-        decoded.push({ offset, kind: 'undecodable', reason: `undecodable: ${text}`, raw });
+        if (isRegistryUnreachable(error)) throw error;
+        decoded.push({ offset, kind: 'undecodable', reason: `undecodable: ${error instanceof Error ? error.message : String(error)}`, raw });
         continue;
       }
     }

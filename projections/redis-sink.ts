@@ -2,16 +2,16 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { AvroCodec } from '../platform/codec.js';
 import type { Logger } from '../platform/logger.js';
 import type { TopicKey } from '../platform/topics.js';
-import { planBatch } from './core.js';
+import { planBatch, RejectedValueError, rowFor } from './core.js';
 import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
-import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
-import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
-import type { AggregateValue, PatternEventValue } from './values.js';
+import { REDIS_PROJECTION, type ProjectionNotice, type RedisKeys } from '../contracts/redis-keys.js';
+import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from '../contracts/redis-model.js';
+import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 
-export const REDIS_PROJECTION = 'redis';
+export { REDIS_PROJECTION };
 /** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */
 export const REDIS_SWAP_NOTICE = 'redis.swap';
 
@@ -42,6 +42,16 @@ function queue(multi: ChainableCommander, write: RedisWrite): void {
     case 'incr':
       multi.incr(write.key);
       return;
+  }
+}
+
+function admissible(topicKey: TopicKey, value: unknown, topic: string, partition: number, offset: number): boolean {
+  try {
+    rowFor(topicKey, value, { topic, partition, offset });
+    return true;
+  } catch (error) {
+    if (error instanceof RejectedValueError || error instanceof TypeError) return false;
+    throw error;
   }
 }
 
@@ -106,7 +116,9 @@ export class RedisProjectionSink implements PartitionSink {
       await fault('watch');
       const fresh = batch.messages.filter((message) => Number(message.offset) >= plan.from);
       const decoded = await decodeMessages(this.options.codec, fresh);
-      const values = decoded.flatMap((message) => (message.kind === 'value' ? [message.value] : []));
+      // Values the database projection rejects (see rowFor) are skipped here too: a NaN score fails the whole MULTI
+      // (and the batch, forever), and a bar stamped centuries ahead would freeze its symbol's snapshot.
+      const values = decoded.flatMap((message) => (message.kind === 'value' && admissible(topicKey, message.value, batch.topic, batch.partition, message.offset) ? [message.value] : []));
       const skipped = decoded.length - values.length;
 
       const writes: RedisWrite[] = [];
@@ -121,7 +133,7 @@ export class RedisProjectionSink implements PartitionSink {
         for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
         const current = await Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol))));
         [...bySymbol.entries()].forEach(([symbol, symbolBars], index) => {
-          const snapshot = symbolBars.reduce<Snapshot>(foldBar, parseSnapshot(current[index] ?? {}));
+          const snapshot = symbolBars.reduce<SymbolSnapshot>(foldBar, parseSnapshot(current[index] ?? {}));
           writes.push({ op: 'del', key: keys.snapshot(symbol) }, { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) });
           symbols.add(symbol);
         });
@@ -147,7 +159,7 @@ export class RedisProjectionSink implements PartitionSink {
       const labels = { projection: REDIS_PROJECTION, topic: batch.topic };
       this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });
       this.options.metrics.rows.inc(labels, values.length);
-      if (skipped > 0) this.options.logger.debug({ topic: batch.topic, skipped }, 'messages without a value skipped by the Redis projection');
+      if (skipped > 0) this.options.logger.debug({ topic: batch.topic, skipped }, 'messages without a value, or with one the database projection rejects, skipped by the Redis projection');
       await fault('after-exec');
       const notice: ProjectionNotice = { projection: REDIS_PROJECTION, version, symbols: [...symbols].sort(), patternsChanged };
       await this.redis.publish(keys.channel(), JSON.stringify(notice)).catch((error: unknown) => {

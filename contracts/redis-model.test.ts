@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bar, patternEvents } from './fixtures.js';
+import { bar, patternEvents } from '../test/record-fixtures.js';
 import { redisKeys } from './redis-keys.js';
-import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
+import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from './redis-model.js';
 import type { PatternEventValue } from './values.js';
 
 const keys = redisKeys('u:');
@@ -70,7 +70,7 @@ describe('symbol snapshots', () => {
   const minute = (n: number, hour: number) => Date.UTC(2026, 10, n, hour, 30);
 
   it('takes the last minute bar and computes the change against the previous session close', () => {
-    let snapshot: Snapshot = {};
+    let snapshot: SymbolSnapshot = {};
     snapshot = foldBar(snapshot, bar('AAPL', 'DAY', day(20), 86_400_000, 90, 100, 1e6));
     expect(snapshot).toMatchObject({ price: 100, dailyClose: 100 });
     expect(snapshot.change).toBeUndefined();
@@ -98,7 +98,19 @@ describe('symbol snapshots', () => {
     expect(foldBar({ dailyStartMs: day(20), dailyClose: 0 }, bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 1, 2, 1)).changePct).toBe(0);
   });
 
-  it('round-trips through the Redis hash fields', () => {
+  it('does not let a bar stamped a year ahead hide the symbol\'s later bars (issue 18 item 14 sibling)', () => {
+    const snapshot = foldBar({}, bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 10, 11, 1));
+    const yearAhead = bar('AAPL', 'MINUTE', minute(21, 15) + 365 * 86_400_000, 60_000, 90, 90, 1);
+    expect(foldBar(snapshot, { ...yearAhead, ingestedAtMs: minute(21, 15) + 61_000 })).toBe(snapshot);
+    const next = foldBar(snapshot, bar('AAPL', 'MINUTE', minute(21, 16), 60_000, 11, 12, 1));
+    expect(next).toMatchObject({ close: 12 });
+    // After a long pause, a bar that ingest read at its own time is folded.
+    expect(foldBar(snapshot, yearAhead)).toMatchObject({ close: 90 });
+    const daily = foldBar({}, bar('AAPL', 'DAY', day(20), 86_400_000, 9, 10, 1));
+    expect(foldBar(daily, { ...bar('AAPL', 'DAY', day(20) + 365 * 86_400_000, 86_400_000, 9, 99, 1), ingestedAtMs: day(21) })).toBe(daily);
+  });
+
+    it('round-trips through the Redis hash fields', () => {
     const snapshot = foldBar({}, { ...bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 10, 11, 1), accumulatedVolume: 500 });
     expect(parseSnapshot(snapshotFields(snapshot))).toEqual(snapshot);
     expect(parseSnapshot({ close: 'abc', open: '2' })).toEqual({ open: 2 });
