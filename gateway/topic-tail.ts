@@ -20,7 +20,7 @@ interface TailChain {
 
 /** Tail reads in flight at most: the one being handled and the one sent on from its answer. */
 const PIPELINE_DEPTH = 2;
-/** Pause before re-reading after a failed tail read (this hub retrying its own reads: no jitter). */
+/** Pause before re-reading after a failed tail read (this tail retrying its own reads: no jitter). */
 const TAIL_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5_000, jitter: 'none' };
 
 export interface TopicTailOptions {
