@@ -1,6 +1,9 @@
 // Lint is syntactic (no type-aware rules) so it stays fast on two cores; `npm run typecheck` covers types.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import importX from 'eslint-plugin-import-x';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/public/vendor/'] },
@@ -13,5 +16,24 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  // The layer rule (docs/DEVELOPING.md, "Layers"): which folder may import which, and no import cycles.
+  {
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    plugins: { 'import-x': importX },
+    settings: {
+      // The plugin's TypeScript settings (extensions, parser for .ts dependencies), with the resolver that maps `.js` specifiers to `.ts` (NodeNext).
+      ...Object.fromEntries(Object.entries(importX.flatConfigs.typescript.settings).filter(([key]) => key !== 'import-x/resolver')),
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: false }) }],
+      'import-x/no-cycle': 'error',
+    },
+  },
+  {
+    // Tests and test helpers beside the code follow their folder's rule and may also import test/.
+    files: ['**/*.test.ts', '**/testing.ts', '**/testing/**'],
+    rules: { 'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: true }) }] },
   },
 );

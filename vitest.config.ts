@@ -14,7 +14,7 @@ export default defineConfig({
         'api/**/*.ts': { lines: 95 },
         'gateway/**/*.ts': { lines: 95 },
       },
-      include: ['platform/**/*.ts', 'stack/**/*.ts', 'cli/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
+      include: ['platform/**/*.ts', 'contracts/**/*.ts', 'store/**/*.ts', 'stack/**/*.ts', 'cli/**/*.ts', 'ingest/**/*.ts', 'processors/**/*.ts', 'projections/**/*.ts', 'gateway/**/*.ts', 'api/**/*.ts'],
       exclude: ['**/*.test.ts', '**/cli.ts', '**/main.ts', 'cli/replay-command.ts', 'cli/setup-command.ts', 'cli/soak-command.ts', 'bench/**', 'test/**'],
     },
     projects: [

@@ -10,11 +10,10 @@ import pg from 'pg';
 import { randomUUID as randomUuid } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
-import { createProjectorMetrics } from '../projections/metrics.js';
-import { migrate } from '../projections/migrate.js';
-import { Notifier } from '../projections/notifier.js';
-import type { PatternChange } from '../projections/pattern-scopes.js';
-import { redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
+import { migrate } from '../store/migrate.js';
+import { Notifier, createNoticeMetrics } from '../store/notifier.js';
+import type { PatternChange } from '../contracts/pattern-scopes.js';
+import { redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
@@ -470,7 +469,7 @@ describe('GET /api/patterns/scan', () => {
 
   it('keeps broad pages exact: only a change to a row on the page, or one that can enter it, invalidates it', async () => {
     const exact = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
-    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createProjectorMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
     const outcome = async (url: string) => (await call('GET', url, { target: exact })).body.timings.cache as string;
     const state = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({ tier, confidence, relativeStrength: 1, volume: 10_000, detectedAt: T0, ...extra });
     const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0';
@@ -528,7 +527,7 @@ describe('GET /api/patterns/scan', () => {
 
   it('keeps newest-first pages exact when event time runs ahead of the wall clock', async () => {
     const ahead = buildApp({ scanCountCap: 3, marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}event-ahead:`, API_CACHE_MAX_STALE_MS: '0' } });
-    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createProjectorMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })));
+    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })));
     const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0&sort_by=detected_at';
     const outcome = async () => (await call('GET', url, { target: ahead, anonymous: true })).body.timings.cache as string;
     // The wall clock ten hours behind the data, as with a simulator running faster than real time.

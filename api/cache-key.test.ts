@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { changeScopes, HOUR_MS, type PatternChange } from '../projections/pattern-scopes.js';
-import { redisKeys } from '../projections/redis-keys.js';
+import { changeScopes, HOUR_MS, type PatternChange } from '../contracts/pattern-scopes.js';
+import { redisKeys } from '../contracts/redis-keys.js';
 import {
   broadScanDependencies,
   broadScanGuard,

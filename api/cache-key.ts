@@ -1,5 +1,5 @@
-import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../projections/pattern-scopes.js';
-import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../projections/redis-keys.js';
+import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../contracts/pattern-scopes.js';
+import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../contracts/redis-keys.js';
 import { canonicalJson, shortHash, sortValueOf, type PatternView, type ScanQuery } from './scan.js';
 
 /**
@@ -23,7 +23,7 @@ export function scanScope(query: ScanQuery): CacheScope {
   return { kind: 'patterns' };
 }
 
-/** The projection version keys (owned by projections/redis-keys.ts) a few-symbol scan depends on (broad scans: broadScanGuard). */
+/** The projection version keys (owned by contracts/redis-keys.ts) a few-symbol scan depends on (broad scans: broadScanGuard). */
 export function symbolVersionKeys(symbols: readonly string[], keys: RedisKeys): string[] {
   return symbols.map((symbol) => keys.symbolVersion(symbol));
 }

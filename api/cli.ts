@@ -13,7 +13,7 @@ export function registerApiCommands(program: Command): void {
       const platform = loadPlatformConfig();
       const logger = createLogger('api', { level: platform.LOG_LEVEL });
       if (options.migrate) {
-        const { migrate } = await import('../projections/migrate.js');
+        const { migrate } = await import('../store/migrate.js');
         const ran = await migrate(platform.DATABASE_URL);
         logger.info({ ran }, 'migrations applied');
       }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyScope, InFlight, Logger, Registry, TokenService } from '../platform/index.js';
-import type { ProjectionNotice, RedisKeys } from '../projections/redis-keys.js';
+import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
 import type { Accounts } from './accounts.js';
 import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { migrate } from '../projections/migrate.js';
-import { ACTIVE_SCAN_FILTERS } from '../projections/testing.js';
-import { seededRandom } from '../projections/fixtures.js';
+import { migrate } from '../store/migrate.js';
+import { ACTIVE_SCAN_FILTERS } from './testing.js';
+import { seededRandom } from '../test/record-fixtures.js';
 import { buildCountSql, countableFromBuckets, type ScanFilters, type Tier } from './scan.js';
 
 /**

@@ -1,4 +1,5 @@
 import { hash } from 'node:crypto';
+import type { Tier } from '../platform/records.js';
 
 /**
  * The pattern scan, as pure functions: normalised filters -> SQL (text + values), keyset cursors, and the
@@ -8,7 +9,7 @@ import { hash } from 'node:crypto';
 export const SORT_KEYS = ['confidence', 'detected_at', 'symbol', 'rs', 'volume'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
 export type SortOrder = 'asc' | 'desc';
-export type Tier = 'INTRADAY' | 'DAILY' | 'COMBO';
+export type { Tier };
 export type Timeframe = 'all' | 'daily' | 'intraday' | 'combo';
 export type PatternStatus = 'active' | 'expired' | 'all';
 

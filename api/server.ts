@@ -13,8 +13,8 @@ import {
   type EnvSource,
   type Logger,
 } from '../platform/index.js';
-import { subscribeToNotices } from '../projections/notifier.js';
-import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../projections/redis-keys.js';
+import { subscribeToNotices } from '../store/notifier.js';
+import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
 import type { ProjectionLag, ApiDependencies } from './context.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { migrate } from '../projections/migrate.js';
+import { migrate } from '../store/migrate.js';
 import { findSymbol } from './symbols-store.js';
 
 /** A symbol's last bar on real PostgreSQL: looked for in the recent partitions first (LAST_BAR_WINDOWS), else in all. */

@@ -107,10 +107,11 @@ function barView(row: BarRow): BarView {
   };
 }
 
-export type BarInterval = '1m' | '5m' | '15m' | '1h' | '1d';
+/** The bar resolutions the API serves (its `interval` parameter); not the records' BarInterval (SECOND, MINUTE, DAY). */
+export type BarResolution = '1m' | '5m' | '15m' | '1h' | '1d';
 
 /** Table or (continuous-aggregate) view of each interval; a closed map, never user text in SQL. */
-const BAR_RELATIONS: Readonly<Record<BarInterval, string>> = {
+const BAR_RELATIONS: Readonly<Record<BarResolution, string>> = {
   '1m': 'bars_1m',
   '5m': 'bars_5m',
   '15m': 'bars_15m',
@@ -202,7 +203,7 @@ export async function symbolExists(db: Queryable, ticker: string): Promise<boole
  * (projections' migrations; same on both storage paths), which puts the range on the partition key so that only the
  * partitions of [from, to) are read, also for the 5m/15m/1h bars aggregated from minute bars.
  */
-export async function listBars(db: Queryable, ticker: string, interval: BarInterval, from: number | undefined, to: number | undefined, limit: number): Promise<BarView[]> {
+export async function listBars(db: Queryable, ticker: string, interval: BarResolution, from: number | undefined, to: number | undefined, limit: number): Promise<BarView[]> {
   const bound = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const { rows } = await db.query<BarRow>(
     `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]}_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket`,

@@ -4,7 +4,7 @@ import type { ServerFrame } from '../gateway/client/protocol.js';
 import type { GatewayHandle } from '../gateway/index.js';
 import { RawClient, createGatewayTestEnv, type GatewayTestEnv, type TestUser } from '../gateway/testing.js';
 import { loadAuthConfig } from '../platform/index.js';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
 import { badGatewayFrame } from './gateway-arbitraries.js';

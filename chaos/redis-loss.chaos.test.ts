@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger, loadPlatformConfig } from '../platform/index.js';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import { migrate, redisKeys, startProjector, type ProjectorHandle } from '../projections/index.js';
 import { produce } from '../projections/testing.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { Partitioners, TOPICS } from '../platform/index.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { replay, resolveTopic } from './replay.js';
-import { describeTopics, formatDescriptions } from './describe-topics.js';
+import { describeTopics, formatDescriptions } from '../platform/describe-topics.js';
 
 function fundamentals(symbol: string, updatedAtMs: number) {
   return {

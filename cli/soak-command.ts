@@ -2,7 +2,7 @@ import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, topicName } from '../platform/index.js';
 import { LocalStack } from '../stack/local-stack.js';
-import { describeTopics } from './describe-topics.js';
+import { describeTopics } from '../platform/describe-topics.js';
 import { setupPipeline } from './setup-command.js';
 import { memoryReport, parseDuration, type MemorySample } from './soak-core.js';
 import { pipelineStages } from './start-command.js';

@@ -7,10 +7,10 @@ import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig } from '../ing
 import { loadApiConfig } from '../api/config.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import { loadProcessorConfig } from '../processors/config.js';
-import { loadProjectorConfig } from '../projections/projector.js';
-import { SessionCalendar } from '../processors/index.js';
+import { loadProjectorConfig } from '../projections/index.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { createKafka, createLogger, loadPlatformConfig, topicName } from '../platform/index.js';
-import { describeTopics } from './describe-topics.js';
+import { describeTopics } from '../platform/describe-topics.js';
 import { demoApiKey } from './demo-access.js';
 import { LocalStack, waitUntil } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';

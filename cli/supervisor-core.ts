@@ -3,6 +3,8 @@
  * The process handling lives in supervisor.ts.
  */
 
+import { backoffDelay } from '../platform/backoff.js';
+
 export interface RestartPolicy {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
@@ -15,7 +17,7 @@ export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxD
 /** Exponential backoff on consecutive crashes; resets after a healthy run. */
 export function restartDelay(policy: RestartPolicy, consecutiveCrashes: number, uptimeMs: number): { delayMs: number; consecutiveCrashes: number } {
   const crashes = uptimeMs >= policy.healthyAfterMs ? 1 : consecutiveCrashes + 1;
-  return { delayMs: Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (crashes - 1)), consecutiveCrashes: crashes };
+  return { delayMs: backoffDelay({ baseMs: policy.initialDelayMs, maxMs: policy.maxDelayMs, jitter: 'none' }, crashes - 1), consecutiveCrashes: crashes };
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BUILTIN_UNIVERSES } from '../api/universes.js';
+import { BUILTIN_UNIVERSES } from '../contracts/universes.js';
 import { AuthError, verifyApiKey, type TokenService } from '../platform/index.js';
 
 export interface Principal {

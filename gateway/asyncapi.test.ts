@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Parser } from '@asyncapi/parser';
 import { describe, expect, it } from 'vitest';
+import { DISCONNECTS } from './client/protocol.js';
 import { ASYNCAPI_PATH, frameValidator } from './contract.js';
 import { CLIENT_FRAME_TYPES } from './protocol.js';
 
@@ -31,5 +32,11 @@ describe('asyncapi.yaml', () => {
     // A snapshot item is a state: no position, and data of one of the two documented shapes.
     expect(server({ type: 'snapshot', id: 's1', cursor: 'c1.x', source: 'redis', items: [{ p: -1, o: -1, key: 'SPY', ts: 1, data: { symbol: 'SPY' } }] })).toContain('additional');
     expect(server({ type: 'snapshot', id: 's1', cursor: 'c1.x', source: 'redis', items: [{ key: 'SPY', ts: 1, data: { symbol: 'SPY', status: 'active' } }] })).toContain('/items/0/data');
+  });
+
+  it('documents every close code the gateway sends', () => {
+    const paragraph = text.slice(text.indexOf('**Close codes:**'), text.indexOf('servers:')).replace(/\s+/g, ' ');
+    const sent = [DISCONNECTS.idle, DISCONNECTS.authTimeout, DISCONNECTS.authFailed, DISCONNECTS.stalled, DISCONNECTS.flood, DISCONNECTS.shutdown];
+    for (const { code } of sent) expect(paragraph).toMatch(new RegExp(`\\b${code}\\b`));
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST_COPY_HEADER, generateApiKey, topicName } from '../platform/index.js';
-import { minuteBars, patternEvents } from '../projections/fixtures.js';
-import { patternState } from '../projections/redis-model.js';
+import { minuteBars, patternEvents } from '../test/record-fixtures.js';
+import { patternState } from '../contracts/redis-model.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import type { GatewayHandle } from './index.js';

@@ -14,10 +14,10 @@ import {
 } from '../platform/index.js';
 import { createAuthenticator, createUniverseResolver, type Authenticator, type UniverseResolver } from './access.js';
 import { loadGatewayConfig, type GatewayConfig } from './config.js';
-import { StreamHub } from './hub.js';
+import { TopicTail } from './topic-tail.js';
 import { KafkaLogSource, avroDecoder, type LogSource } from './kafka-log.js';
 import { Redis } from 'ioredis';
-import { redisKeys } from '../projections/redis-keys.js';
+import { redisKeys } from '../contracts/redis-keys.js';
 import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
@@ -59,7 +59,7 @@ export interface GatewayHandle {
   /** ws://host:port/ws */
   readonly url: string;
   readonly server: GatewayServer;
-  readonly hubs: ReadonlyMap<StreamName, StreamHub>;
+  readonly tails: ReadonlyMap<StreamName, TopicTail>;
   readonly registry: Registry;
   stop(): Promise<void>;
 }
@@ -101,16 +101,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   redis?.on('error', (error) => logger.warn({ err: error }, 'Redis error'));
   await redis?.connect().catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable: snapshots come from memory'));
 
-  const hubs = new Map<StreamName, StreamHub>();
+  const tails = new Map<StreamName, TopicTail>();
   const stopAll = async () => {
-    await Promise.all([...hubs.values()].map((hub) => hub.stop()));
+    await Promise.all([...tails.values()].map((tail) => tail.stop()));
     redis?.disconnect();
     if (!options.source) await log.close().catch(() => {});
     await pool?.end().catch(() => {});
   };
   try {
     for (const stream of options.streams ?? STREAM_NAMES) {
-      const hub = new StreamHub({
+      const tail = new TopicTail({
         stream,
         topic: topicName(STREAMS[stream], prefix),
         source: log,
@@ -120,12 +120,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
         metadataRefreshMs: config.GATEWAY_METADATA_REFRESH_MS,
         maxBytesPerPartition: 1024 * 1024,
       });
-      await hub.start();
-      hubs.set(stream, hub);
+      await tail.start();
+      tails.set(stream, tail);
     }
     const server = new GatewayServer({
       config,
-      hubs,
+      tails,
       source: log,
       authenticator: options.authenticator ?? createAuthenticator(options.tokens ?? TokenService.fromEnv(source), pool),
       universes: options.universes ?? createUniverseResolver(pool),
@@ -138,13 +138,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
-    logger.info({ port, streams: [...hubs.keys()], prefix }, 'gateway listening');
+    logger.info({ port, streams: [...tails.keys()], prefix }, 'gateway listening');
     let stopping: Promise<void> | undefined;
     return {
       port,
       url: `ws://${config.GATEWAY_HOST}:${port}/ws`,
       server,
-      hubs,
+      tails,
       registry,
       stop: () => {
         stopping ??= (async () => {

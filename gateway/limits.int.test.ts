@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTopics, topicName } from '../platform/index.js';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import type { GatewayHandle } from './index.js';
 import { KafkaLogSource, OffsetOutOfRangeError, avroDecoder } from './kafka-log.js';

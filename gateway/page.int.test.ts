@@ -1,6 +1,6 @@
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../test/browser.js';
 import type { GatewayHandle } from './index.js';
 import { createGatewayTestEnv, type GatewayTestEnv, type TestUser } from './testing.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
-import { patternEvents } from '../projections/fixtures.js';
+import { patternEvents } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
@@ -50,7 +50,7 @@ describe('partitions added at runtime', () => {
     await admin.connect();
     await admin.createPartitions({ topicPartitions: [{ topic, count: 8 }] });
     await admin.disconnect();
-    await expect.poll(() => gateway.hubs.get('patterns')!.rings.size, { timeout: 30_000, interval: 50 }).toBe(8);
+    await expect.poll(() => gateway.tails.get('patterns')!.rings.size, { timeout: 30_000, interval: 50 }).toBe(8);
 
     // A producer that starts now knows the new partitions (the env's producer keeps its old metadata).
     const added = patternEvents(6, 3);
@@ -77,11 +77,11 @@ describe('partitions added at runtime', () => {
     expect(report.report.range['6']).toEqual([0, 3]);
 
     // The lagging instance, given a cursor that names the new partitions, learns of them and resumes exactly there.
-    expect(lagging.hubs.get('patterns')!.rings.size).toBe(6);
+    expect(lagging.tails.get('patterns')!.rings.size).toBe(6);
     const other = await connect(lagging.url);
     other.send({ type: 'subscribe', id: 'o', stream: 'patterns', credits: 1_000, from: { cursor: lastCursor(live, 'all') } });
     await other.next((frame) => frame.type === 'subscribed' && frame.id === 'o');
-    expect(lagging.hubs.get('patterns')!.rings.size).toBe(8);
+    expect(lagging.tails.get('patterns')!.rings.size).toBe(8);
     const one = patternEvents(1, 1)[0]!;
     const again = env.kafka.kafka.producer({ allowAutoTopicCreation: false });
     await again.connect();

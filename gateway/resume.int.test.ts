@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { topicName } from '../platform/index.js';
-import { patternEvents, seededRandom } from '../projections/fixtures.js';
+import { patternEvents, seededRandom } from '../test/record-fixtures.js';
 import { TickflowClient, type WebSocketFactory, type WireEvent } from './client/index.js';
 import type { GatewayHandle } from './index.js';
 import { createGatewayTestEnv, RecordingWebSocket, type GatewayTestEnv, type TestUser } from './testing.js';

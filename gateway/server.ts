@@ -1,85 +1,20 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
-import { AuthError, Counter, Gauge, type Logger } from '../platform/index.js';
-import type { Authenticator, Principal, UniverseResolver } from './access.js';
-import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
-import type { ErrorCode, Limits, ResumeReport, ServerFrame, SnapshotItem, StartPosition } from './client/protocol.js';
+import type { Logger } from '../platform/index.js';
+import type { Authenticator, UniverseResolver } from './access.js';
+import type { Limits } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
-import { CursorError, decodeCursor, encodeCursor, encodePosition } from './cursor.js';
-import { compileFilter, matches, type EventFilter } from './filter.js';
-import type { StreamHub } from './hub.js';
-import { OffsetOutOfRangeError, type LogSource } from './kafka-log.js';
-import { createFrameParser, TokenBucket, type ClientFrame } from './protocol.js';
-import { snapshotFromRecords, type SnapshotSource } from './snapshot.js';
-import { wireOf, type PartitionBounds, type PartitionRead, type StreamName } from './types.js';
-
-// uWebSockets.js ships as a CommonJS native addon.
-const uws = createRequire(import.meta.url)('@trufflesuite/uws-js-unofficial') as typeof import('@trufflesuite/uws-js-unofficial');
-type UwsSocket = import('@trufflesuite/uws-js-unofficial').WebSocket<ConnectionData>;
-type UwsResponse = import('@trufflesuite/uws-js-unofficial').HttpResponse;
-
-interface ConnectionData {
-  connection?: Connection;
-}
-
-interface ResumeState {
-  readonly target: Map<number, number>;
-  readonly start: Map<number, number>;
-  count: number;
-  fromRing: number;
-  fromKafka: number;
-}
-
-interface Subscription {
-  readonly id: string;
-  readonly stream: StreamName;
-  readonly connection: Connection;
-  readonly filter: EventFilter;
-  readonly conflate: boolean;
-  epoch: string;
-  next: Map<number, number>;
-  credits: number;
-  state: 'active' | 'paused';
-  /** A Kafka read-back is in flight. */
-  reading: boolean;
-  scheduled: boolean;
-  /** Bumped by seek/unsubscribe, so results of reads started before are dropped. */
-  generation: number;
-  /** Records read back from Kafka beyond what the credits allowed; used before reading again. */
-  stash: Map<number, PartitionRead>;
-  resume: ResumeState | undefined;
-  lastEventTs: number;
-}
-
-interface Connection {
-  readonly id: number;
-  readonly ws: UwsSocket;
-  readonly openedAt: number;
-  principal: Principal | undefined;
-  authenticating: boolean;
-  readonly subscriptions: Map<string, Subscription>;
-  readonly bucket: TokenBucket;
-  floodDrops: number;
-  lastRateErrorAt: number;
-  /** Frames are handled one after another, so a credit never overtakes the subscribe it refers to. */
-  chain: Promise<void>;
-  closed: boolean;
-  waitingDrain: boolean;
-  bufferFullSince: number | undefined;
-  lastSubscribedAt: number;
-}
-
-type StartResult =
-  | { ok: true; next: Map<number, number>; bounds: Map<number, PartitionBounds> | undefined }
-  | { ok: false; unrecoverable: Extract<ServerFrame, { type: 'unrecoverable' }> }
-  | { ok: false; error: ErrorCode; message: string };
+import { routeHttp } from './http.js';
+import type { LogSource } from './kafka-log.js';
+import { createGatewayMetrics } from './metrics.js';
+import { GatewaySessions, type SessionScheduler } from './session.js';
+import type { SnapshotSource } from './snapshot.js';
+import type { TopicTail } from './topic-tail.js';
+import { routeWebSockets, uws, type UwsListenSocket } from './transport-uws.js';
+import type { StreamName } from './types.js';
 
 export interface GatewayServerOptions {
   readonly config: GatewayConfig;
-  readonly hubs: ReadonlyMap<StreamName, StreamHub>;
+  readonly tails: ReadonlyMap<StreamName, TopicTail>;
   readonly source: LogSource;
   readonly authenticator: Authenticator;
   readonly universes: UniverseResolver;
@@ -96,89 +31,68 @@ export interface GatewayServerOptions {
   readonly onFrameSent?: (frame: string | Buffer) => void;
 }
 
-const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
-const FLOOD_CLOSE_AFTER = 500;
-const MAX_SNAPSHOT_ITEMS = 5_000;
+/** Node's timers: delivery after the current I/O callbacks, retries that do not hold the process open. */
+const nodeScheduler: SessionScheduler = {
+  immediate: (task) => {
+    setImmediate(task);
+  },
+  after: (delayMs, task) => {
+    setTimeout(task, delayMs).unref();
+  },
+};
 
-/** The uWebSockets.js server: connections, subscriptions and their pull-driven delivery. */
+/**
+ * The gateway's shell: the uWebSockets.js app (WebSockets in transport-uws.ts, HTTP endpoints in http.ts), the
+ * timers, and the tails' events, all wired to the sessions (session.ts), which hold the protocol's logic.
+ */
 export class GatewayServer {
   private readonly app = uws.App();
-  private listenSocket: import('@trufflesuite/uws-js-unofficial').us_listen_socket | undefined;
-  private readonly connections = new Set<Connection>();
-  private readonly byStream = new Map<StreamName, Set<Subscription>>();
-  private readonly queue: Subscription[] = [];
-  private flushScheduled = false;
-  private nextConnectionId = 1;
+  private listenSocket: UwsListenSocket | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly parse: ReturnType<typeof createFrameParser>;
+  private readonly unsubscribeTails: (() => void)[] = [];
+  private readonly sessions: GatewaySessions;
   readonly limits: Limits;
-  private readonly decoder = new TextDecoder('utf-8', { fatal: true });
-  private readonly staticFiles = new Map<string, { body: Buffer; type: string }>();
-  private readonly metrics;
-  private readonly unsubscribeHubs: (() => void)[] = [];
-  /** uWebSockets.js copies what it sends (into the socket or its own buffer), so one buffer serves every frame. */
-  private readonly frameScratch: FrameScratch = { buffer: Buffer.allocUnsafeSlow(256 * 1024) };
   port = 0;
 
   constructor(private readonly options: GatewayServerOptions) {
-    const { config } = options;
-    this.limits = {
-      maxFrameBytes: config.GATEWAY_MAX_FRAME_BYTES,
-      maxEventsPerFrame: config.GATEWAY_MAX_BATCH,
-      maxSnapshotItems: MAX_SNAPSHOT_ITEMS,
-      maxSubscriptions: config.GATEWAY_MAX_SUBSCRIPTIONS,
-      maxSymbolsPerSubscription: config.GATEWAY_MAX_SYMBOLS,
-      maxCredits: config.GATEWAY_MAX_CREDITS,
-      framesPerSecond: config.GATEWAY_FRAMES_PER_SECOND,
-      frameBurst: config.GATEWAY_FRAME_BURST,
-    };
-    this.parse = createFrameParser(this.limits);
-    const registers = [options.registry];
-    this.metrics = {
-      connections: new Gauge({ name: 'tickflow_gateway_connections', help: 'Open WebSocket connections', registers }),
-      subscriptions: new Gauge({ name: 'tickflow_gateway_subscriptions', help: 'Active subscriptions', registers }),
-      delivered: new Counter({ name: 'tickflow_gateway_events_delivered_total', help: 'Events sent to clients', labelNames: ['stream'], registers }),
-      frames: new Counter({ name: 'tickflow_gateway_client_frames_total', help: 'Frames received from clients', labelNames: ['type'], registers }),
-      errors: new Counter({ name: 'tickflow_gateway_client_errors_total', help: 'Error frames sent, by code', labelNames: ['code'], registers }),
-      readBacks: new Counter({ name: 'tickflow_gateway_kafka_readbacks_total', help: 'Reads of positions older than the ring, from Kafka', registers }),
-      unrecoverable: new Counter({ name: 'tickflow_gateway_unrecoverable_total', help: 'Positions that could not be resumed', labelNames: ['reason'], registers }),
-      backpressure: new Counter({ name: 'tickflow_gateway_backpressure_pauses_total', help: 'Times delivery paused on a full send buffer', registers }),
-      sendBuffer: new Gauge({ name: 'tickflow_gateway_send_buffer_bytes', help: 'Bytes waiting in all connections\' send buffers (bounded by GATEWAY_MAX_BUFFERED_BYTES plus one frame each)', registers }),
-      closes: new Counter({ name: 'tickflow_gateway_closes_total', help: 'Connections closed by the gateway, by reason', labelNames: ['reason'], registers }),
-    };
-    for (const stream of options.hubs.keys()) this.byStream.set(stream, new Set());
-    for (const file of readdirSync(publicDir)) {
-      const type = CONTENT_TYPES[extname(file)];
-      if (type) this.staticFiles.set(`/${file}`, { body: readFileSync(join(publicDir, file)), type });
-    }
+    this.sessions = new GatewaySessions({
+      config: options.config,
+      tails: options.tails,
+      source: options.source,
+      authenticator: options.authenticator,
+      universes: options.universes,
+      logger: options.logger,
+      metrics: createGatewayMetrics(options.registry),
+      serverName: options.serverName,
+      clock: Date.now,
+      scheduler: nodeScheduler,
+      ...(options.snapshots ? { snapshots: options.snapshots } : {}),
+      ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
+    });
+    this.limits = this.sessions.limits;
   }
 
   async listen(host: string, port: number): Promise<number> {
-    this.routes();
-    for (const [stream, hub] of this.options.hubs) {
-      this.unsubscribeHubs.push(
-        hub.onAppend(() => {
-          for (const subscription of this.byStream.get(stream)!) this.schedule(subscription);
-        }),
-        hub.onPartitionsAdded((added) => {
-          // Every record of a new partition is newer than any position: subscriptions take it from its log start.
-          for (const subscription of this.byStream.get(stream)!) {
-            if (subscription.state !== 'active') continue;
-            for (const [partition, logStart] of added) if (!subscription.next.has(partition)) subscription.next.set(partition, logStart);
-            this.schedule(subscription);
-          }
-        }),
-        hub.onReset(() => {
-          for (const subscription of this.byStream.get(stream)!) void this.declareUnrecoverable(subscription, 'epoch', Object.fromEntries(subscription.next));
-        }),
+    routeWebSockets(this.app, this.sessions, this.options.config);
+    routeHttp(this.app, {
+      tails: this.options.tails,
+      registry: this.options.registry,
+      logger: this.options.logger,
+      sdkBundle: this.options.sdkBundle,
+      connectionCount: () => this.sessions.connectionCount,
+    });
+    for (const [stream, tail] of this.options.tails) {
+      this.unsubscribeTails.push(
+        tail.onAppend(() => this.sessions.appended(stream)),
+        tail.onPartitionsAdded((added) => this.sessions.partitionsAdded(stream, added)),
+        tail.onReset(() => this.sessions.topicReset(stream)),
       );
     }
     // uWebSockets.js binds without SO_REUSEADDR: right after a restart, connections the previous process closed
     // sit in TIME_WAIT on the port for up to a minute. Keep trying rather than fail the restart.
     const deadline = Date.now() + this.options.listenRetryMs;
     for (let attempt = 1; ; attempt += 1) {
-      const socket = await new Promise<import('@trufflesuite/uws-js-unofficial').us_listen_socket | false>((resolve) => this.app.listen(host, port, resolve));
+      const socket = await new Promise<UwsListenSocket | false>((resolve) => this.app.listen(host, port, resolve));
       if (socket) {
         this.listenSocket = socket;
         this.port = uws.us_socket_local_port(socket);
@@ -188,727 +102,25 @@ export class GatewayServer {
       if (attempt === 1) this.options.logger.warn({ host, port }, 'port busy (TIME_WAIT after a restart?); retrying');
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    this.timers.push(setInterval(() => this.heartbeat(), this.options.config.GATEWAY_HEARTBEAT_MS));
-    this.timers.push(setInterval(() => this.housekeeping(Date.now()), 1_000));
+    this.timers.push(setInterval(() => this.sessions.heartbeat(), this.options.config.GATEWAY_HEARTBEAT_MS));
+    this.timers.push(setInterval(() => this.sessions.housekeeping(Date.now()), 1_000));
     return this.port;
   }
 
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
-    for (const unsubscribe of this.unsubscribeHubs) unsubscribe();
+    for (const unsubscribe of this.unsubscribeTails) unsubscribe();
     if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
-    for (const connection of [...this.connections]) {
-      if (!connection.closed) connection.ws.end(1001, 'gateway shutting down');
-    }
+    this.sessions.shutdown();
   }
 
   get connectionCount(): number {
-    return this.connections.size;
+    return this.sessions.connectionCount;
   }
 
   /** Bytes waiting in the send buffers of every connection, and the largest of one connection. */
   sendBuffers(): { total: number; largest: number } {
-    let total = 0;
-    let largest = 0;
-    for (const connection of this.connections) {
-      if (connection.closed) continue;
-      const buffered = connection.ws.getBufferedAmount();
-      total += buffered;
-      largest = Math.max(largest, buffered);
-    }
-    return { total, largest };
-  }
-
-  // ---------------------------------------------------------------- HTTP
-
-  private routes(): void {
-    const { config } = this.options;
-    this.app.ws<ConnectionData>('/ws', {
-      compression: uws.DISABLED,
-      maxPayloadLength: config.GATEWAY_MAX_FRAME_BYTES * 4,
-      // The gateway stops sending far below this (GATEWAY_MAX_BUFFERED_BYTES); this is only the hard ceiling.
-      maxBackpressure: Math.max(config.GATEWAY_MAX_BUFFERED_BYTES * 8, 4 * 1024 * 1024),
-      closeOnBackpressureLimit: 0,
-      idleTimeout: 120,
-      sendPingsAutomatically: true,
-      open: (ws) => this.onOpen(ws),
-      message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
-      drain: (ws) => this.onDrain(ws),
-      close: (ws) => this.onClose(ws),
-    });
-    this.app.get('/health', (res) => this.reply(res, '200 OK', 'application/json', JSON.stringify({ status: 'ok' })));
-    this.app.get('/ready', (res) => {
-      const now = Date.now();
-      const streams = Object.fromEntries([...this.options.hubs].map(([stream, hub]) => [stream, { lastPollAgeMs: now - hub.lastPollAt, epoch: hub.topic.epoch }]));
-      const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
-      this.reply(res, ok ? '200 OK' : '503 Service Unavailable', 'application/json', JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: this.connections.size }));
-    });
-    this.app.get('/metrics', (res) => this.replyAsync(res, async () => ({ type: this.options.registry.contentType, body: await this.options.registry.metrics() })));
-    this.app.get('/sdk.js', (res) => this.replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await this.options.sdkBundle() })));
-    this.app.get('/*', (res, req) => {
-      const url = req.getUrl();
-      const file = this.staticFiles.get(url === '/' ? '/index.html' : url);
-      if (!file) return this.reply(res, '404 Not Found', 'application/json', JSON.stringify({ error: 'not found' }));
-      this.reply(res, '200 OK', file.type, file.body);
-    });
-  }
-
-  private reply(res: UwsResponse, status: string, type: string, body: string | Buffer): void {
-    res.cork(() => {
-      res.writeStatus(status).writeHeader('content-type', type).writeHeader('cache-control', 'no-store').end(body);
-    });
-  }
-
-  private replyAsync(res: UwsResponse, produce: () => Promise<{ type: string; body: string }>): void {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    produce().then(
-      ({ type, body }) => {
-        if (!aborted) this.reply(res, '200 OK', type, body);
-      },
-      (error: unknown) => {
-        this.options.logger.error({ err: error }, 'HTTP handler failed');
-        if (!aborted) this.reply(res, '500 Internal Server Error', 'application/json', JSON.stringify({ error: 'internal error' }));
-      },
-    );
-  }
-
-  // ---------------------------------------------------------------- connections
-
-  private onOpen(ws: UwsSocket): void {
-    const now = Date.now();
-    const connection: Connection = {
-      id: this.nextConnectionId++,
-      ws,
-      openedAt: now,
-      principal: undefined,
-      authenticating: false,
-      subscriptions: new Map(),
-      bucket: new TokenBucket(this.limits.framesPerSecond, this.limits.frameBurst, now),
-      floodDrops: 0,
-      lastRateErrorAt: 0,
-      chain: Promise.resolve(),
-      closed: false,
-      waitingDrain: false,
-      bufferFullSince: undefined,
-      lastSubscribedAt: now,
-    };
-    ws.getUserData().connection = connection;
-    this.connections.add(connection);
-    this.metrics.connections.set(this.connections.size);
-    this.send(connection, { type: 'welcome', server: this.options.serverName, heartbeatMs: this.options.config.GATEWAY_HEARTBEAT_MS, limits: this.limits });
-  }
-
-  private onClose(ws: UwsSocket): void {
-    const connection = ws.getUserData().connection;
-    if (!connection) return;
-    connection.closed = true;
-    this.connections.delete(connection);
-    for (const subscription of connection.subscriptions.values()) this.removeSubscription(subscription);
-    this.metrics.connections.set(this.connections.size);
-  }
-
-  private onDrain(ws: UwsSocket): void {
-    const connection = ws.getUserData().connection;
-    if (!connection || !connection.waitingDrain) return;
-    if (ws.getBufferedAmount() > this.options.config.GATEWAY_MAX_BUFFERED_BYTES) return;
-    connection.waitingDrain = false;
-    connection.bufferFullSince = undefined;
-    for (const subscription of connection.subscriptions.values()) this.schedule(subscription);
-  }
-
-  private onMessage(ws: UwsSocket, message: ArrayBuffer, isBinary: boolean): void {
-    const connection = ws.getUserData().connection;
-    if (!connection || connection.closed) return;
-    const now = Date.now();
-    if (!connection.bucket.take(now)) {
-      connection.floodDrops += 1;
-      if (connection.floodDrops >= FLOOD_CLOSE_AFTER) {
-        this.closeConnection(connection, 4029, 'flood', 'too many frames');
-        return;
-      }
-      // One error per second at most: answering every dropped frame would amplify the flood.
-      if (now - connection.lastRateErrorAt >= 1_000) {
-        connection.lastRateErrorAt = now;
-        this.sendError(connection, 'rate_limited', `more than ${this.limits.framesPerSecond} frames per second (burst ${this.limits.frameBurst}); frames are being dropped`);
-      }
-      return;
-    }
-    connection.floodDrops = 0;
-    if (isBinary) {
-      this.metrics.frames.inc({ type: 'invalid' });
-      this.sendError(connection, 'malformed_json', 'binary frames are not accepted; send JSON text');
-      return;
-    }
-    let text: string;
-    try {
-      text = this.decoder.decode(message);
-    } catch {
-      this.sendError(connection, 'malformed_json', 'the frame is not valid UTF-8');
-      return;
-    }
-    const parsed = this.parse(text);
-    if (!parsed.ok) {
-      this.metrics.frames.inc({ type: 'invalid' });
-      this.sendError(connection, parsed.code, parsed.message, parsed.id, parsed.path);
-      return;
-    }
-    this.metrics.frames.inc({ type: parsed.frame.type });
-    connection.chain = connection.chain
-      .then(() => this.handle(connection, parsed.frame))
-      .catch((error: unknown) => {
-        this.options.logger.error({ err: error, connection: connection.id }, 'frame handler failed');
-        this.sendError(connection, 'internal', 'the gateway failed to handle the frame');
-      });
-  }
-
-  private closeConnection(connection: Connection, code: number, reason: string, text: string): void {
-    if (connection.closed) return;
-    this.metrics.closes.inc({ reason });
-    connection.ws.end(code, text);
-  }
-
-  private send(connection: Connection, frame: ServerFrame): void {
-    this.sendText(connection, JSON.stringify(frame));
-  }
-
-  /** Sends a text frame; `text` may be UTF-8 bytes. */
-  private sendText(connection: Connection, text: string | Buffer): void {
-    if (connection.closed) return;
-    this.options.onFrameSent?.(text);
-    connection.ws.cork(() => connection.ws.send(text, false));
-  }
-
-  private sendError(connection: Connection, code: ErrorCode, message: string, id?: string, path?: string): void {
-    this.metrics.errors.inc({ code });
-    this.send(connection, { type: 'error', code, message, ...(id !== undefined ? { id } : {}), ...(path ? { path } : {}) });
-  }
-
-  // ---------------------------------------------------------------- frames
-
-  private async handle(connection: Connection, frame: ClientFrame): Promise<void> {
-    if (connection.closed) return;
-    if (frame.type === 'ping') {
-      this.send(connection, { type: 'pong', ts: Date.now(), ...(frame.nonce !== undefined ? { nonce: frame.nonce } : {}) });
-      return;
-    }
-    if (frame.type === 'auth') return this.authenticate(connection, frame);
-    if (!connection.principal) {
-      this.sendError(connection, 'not_authenticated', 'send an auth frame first', 'id' in frame ? frame.id : undefined);
-      return;
-    }
-    switch (frame.type) {
-      case 'subscribe':
-        return this.subscribe(connection, connection.principal, frame);
-      case 'credit': {
-        const subscription = this.subscriptionOf(connection, frame.id);
-        if (!subscription) return;
-        subscription.credits = Math.min(this.limits.maxCredits, subscription.credits + frame.n);
-        this.schedule(subscription);
-        return;
-      }
-      case 'seek': {
-        const subscription = this.subscriptionOf(connection, frame.id);
-        if (!subscription) return;
-        if (frame.credits !== undefined) subscription.credits = frame.credits;
-        return this.seek(subscription, frame.to);
-      }
-      case 'unsubscribe': {
-        const subscription = this.subscriptionOf(connection, frame.id);
-        if (!subscription) return;
-        this.removeSubscription(subscription);
-        connection.subscriptions.delete(subscription.id);
-        connection.lastSubscribedAt = Date.now();
-        this.send(connection, { type: 'unsubscribed', id: subscription.id });
-        return;
-      }
-    }
-  }
-
-  private subscriptionOf(connection: Connection, id: string): Subscription | undefined {
-    const subscription = connection.subscriptions.get(id);
-    if (!subscription) this.sendError(connection, 'unknown_subscription', `no subscription ${JSON.stringify(id)} on this connection`, id);
-    return subscription;
-  }
-
-  private async authenticate(connection: Connection, frame: Extract<ClientFrame, { type: 'auth' }>): Promise<void> {
-    if (connection.principal || connection.authenticating) {
-      this.sendError(connection, 'already_authenticated', 'this connection is already authenticated');
-      return;
-    }
-    connection.authenticating = true;
-    try {
-      const principal = await this.options.authenticator.authenticate('token' in frame ? { token: frame.token } : { apiKey: frame.apiKey });
-      connection.principal = principal;
-      connection.lastSubscribedAt = Date.now();
-      this.send(connection, { type: 'authenticated', userId: principal.userId, via: principal.via });
-    } catch (error) {
-      const message = error instanceof AuthError ? error.message : 'authentication failed';
-      if (!(error instanceof AuthError)) this.options.logger.error({ err: error }, 'authentication failed unexpectedly');
-      this.sendError(connection, 'auth_failed', message);
-      this.closeConnection(connection, 4003, 'auth_failed', 'authentication failed');
-    } finally {
-      connection.authenticating = false;
-    }
-  }
-
-  private async subscribe(connection: Connection, principal: Principal, frame: Extract<ClientFrame, { type: 'subscribe' }>): Promise<void> {
-    const { id, stream } = frame;
-    if (connection.subscriptions.has(id)) return this.sendError(connection, 'duplicate_subscription', `subscription ${JSON.stringify(id)} already exists`, id);
-    if (connection.subscriptions.size >= this.limits.maxSubscriptions) {
-      return this.sendError(connection, 'too_many_subscriptions', `at most ${this.limits.maxSubscriptions} subscriptions per connection`, id);
-    }
-    const hub = this.options.hubs.get(stream);
-    if (!hub) return this.sendError(connection, 'unavailable', `stream ${stream} is not served by this gateway`, id);
-    const filterSpec = frame.filter ?? {};
-    if (stream === 'bars' && (filterSpec.patterns || filterSpec.tiers || filterSpec.kinds)) {
-      return this.sendError(connection, 'bad_field', 'bars take only symbols or a universe as filter', id, 'filter');
-    }
-    let symbols = filterSpec.symbols;
-    if (filterSpec.universe !== undefined) {
-      const universe = await this.options.universes.symbolsFor(principal.userId, filterSpec.universe);
-      if (!universe) {
-        return this.sendError(connection, 'forbidden_universe', `no universe ${JSON.stringify(filterSpec.universe)} is yours or built in`, id, 'filter.universe');
-      }
-      symbols = symbols ? symbols.filter((symbol) => universe.includes(symbol)) : [...universe];
-    }
-    if ((symbols?.length ?? 0) > this.limits.maxSymbolsPerSubscription) {
-      return this.sendError(connection, 'subscription_too_large', `a subscription may cover at most ${this.limits.maxSymbolsPerSubscription} symbols`, id);
-    }
-    const snapshot = frame.from === 'snapshot';
-    const filter = compileFilter({ symbols, patterns: filterSpec.patterns, tiers: filterSpec.tiers, kinds: filterSpec.kinds });
-    const fromReadModel = snapshot ? await this.readModelSnapshot(hub, stream, filter) : undefined;
-    const from: StartPosition = frame.from === undefined || frame.from === 'snapshot' ? 'latest' : frame.from;
-    const start = fromReadModel?.start ?? (await this.resolveStart(hub, stream, from, id));
-    if (connection.closed) return;
-    if (!start.ok) {
-      if ('error' in start) return this.sendError(connection, start.error, start.message, id);
-      // Registered but paused: the client may seek on it, or unsubscribe.
-    }
-    const subscription: Subscription = {
-      id,
-      stream,
-      connection,
-      filter,
-      conflate: frame.conflate ?? false,
-      epoch: hub.topic.epoch,
-      next: start.ok ? start.next : new Map(),
-      credits: frame.credits ?? this.options.config.GATEWAY_DEFAULT_CREDITS,
-      state: start.ok ? 'active' : 'paused',
-      reading: false,
-      scheduled: false,
-      generation: 0,
-      stash: new Map(),
-      resume: undefined,
-      lastEventTs: 0,
-    };
-    connection.subscriptions.set(id, subscription);
-    this.byStream.get(stream)!.add(subscription);
-    this.metrics.subscriptions.inc();
-    if (!start.ok) {
-      this.metrics.unrecoverable.inc({ reason: start.unrecoverable.reason });
-      this.send(connection, start.unrecoverable);
-      return;
-    }
-    // Every start but the head is a recovery that ends with `resumed`, a snapshot from memory (at the head) too.
-    const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest');
-    this.send(connection, { type: 'subscribed', id, stream, cursor: this.cursorOf(subscription), backlog, conflate: subscription.conflate });
-    if (fromReadModel) this.send(connection, { type: 'snapshot', id, cursor: this.cursorOf(subscription), source: 'redis', items: [...fromReadModel.items] });
-    else if (snapshot) this.sendSnapshot(subscription, hub);
-    this.schedule(subscription);
-  }
-
-  /** A snapshot from the read model, usable when its offsets are still inside the log; else undefined. */
-  private async readModelSnapshot(
-    hub: StreamHub,
-    stream: StreamName,
-    filter: EventFilter,
-  ): Promise<{ start: Extract<StartResult, { ok: true }>; items: readonly SnapshotItem[] } | undefined> {
-    if (!this.options.snapshots) return undefined;
-    try {
-      const result = await this.options.snapshots.snapshot(stream, hub.topic.topic, filter);
-      if (!result) return undefined;
-      const bounds = await this.options.source.bounds(hub.topic.topic);
-      const next = new Map<number, number>();
-      for (const [partition, { logStart, high }] of bounds) {
-        const offset = result.next.get(partition) ?? logStart;
-        if (offset < logStart || offset > high) return undefined;
-        next.set(partition, offset);
-      }
-      return { start: { ok: true, next, bounds }, items: result.items };
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'read-model snapshot failed; using the in-memory one');
-      return undefined;
-    }
-  }
-
-  /** Sets the resume bookkeeping of a (re)started subscription; returns its backlog. */
-  private beginResume(subscription: Subscription, start: Extract<StartResult, { ok: true }>, atHead: boolean): number {
-    let backlog = 0;
-    if (start.bounds) for (const [partition, next] of start.next) backlog += Math.max(0, (start.bounds.get(partition)?.high ?? next) - next);
-    subscription.resume = atHead
-      ? undefined
-      : {
-          target: new Map([...start.next].map(([partition, next]) => [partition, Math.max(next, start.bounds?.get(partition)?.high ?? next)])),
-          start: new Map(start.next),
-          count: 0,
-          fromRing: 0,
-          fromKafka: 0,
-        };
-    return backlog;
-  }
-
-  private async seek(subscription: Subscription, to: StartPosition): Promise<void> {
-    const hub = this.options.hubs.get(subscription.stream)!;
-    subscription.generation += 1;
-    subscription.stash.clear();
-    const start = await this.resolveStart(hub, subscription.stream, to, subscription.id);
-    const { connection } = subscription;
-    if (connection.closed || !connection.subscriptions.has(subscription.id)) return;
-    if (!start.ok) {
-      if ('error' in start) return this.sendError(connection, start.error, start.message, subscription.id);
-      subscription.state = 'paused';
-      this.metrics.unrecoverable.inc({ reason: start.unrecoverable.reason });
-      this.send(connection, start.unrecoverable);
-      return;
-    }
-    subscription.epoch = hub.topic.epoch;
-    subscription.next = start.next;
-    subscription.state = 'active';
-    const backlog = this.beginResume(subscription, start, to === 'latest');
-    this.send(connection, { type: 'seeked', id: subscription.id, cursor: this.cursorOf(subscription), backlog });
-    this.schedule(subscription);
-  }
-
-  /** Where a subscription starts: the head, the log start, a cursor, a time or explicit offsets. */
-  private async resolveStart(hub: StreamHub, stream: StreamName, from: StartPosition, id: string): Promise<StartResult> {
-    const { topic } = hub;
-    if (from === 'latest') return { ok: true, next: new Map([...hub.rings].map(([partition, ring]) => [partition, ring.nextOffset])), bounds: undefined };
-    let bounds: Map<number, PartitionBounds>;
-    try {
-      bounds = await this.options.source.bounds(topic.topic);
-    } catch (error) {
-      this.options.logger.warn({ err: error }, 'reading log bounds failed');
-      return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
-    }
-    if (from === 'earliest') return { ok: true, next: new Map([...bounds].map(([partition, { logStart }]) => [partition, logStart])), bounds };
-    if ('timestamp' in from) {
-      const offsets = await this.options.source.offsetsForTime(topic.topic, from.timestamp);
-      return { ok: true, next: offsets, bounds };
-    }
-    let requested: Map<number, number>;
-    if ('cursor' in from) {
-      let cursor;
-      try {
-        cursor = decodeCursor(from.cursor);
-      } catch (error) {
-        return { ok: false, error: 'bad_cursor', message: error instanceof CursorError ? error.message : 'bad cursor' };
-      }
-      if (cursor.stream !== stream) return { ok: false, error: 'bad_cursor', message: `the cursor belongs to stream ${cursor.stream}, not ${stream}` };
-      requested = new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset]));
-      if (cursor.epoch !== topic.epoch) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'epoch', requested, bounds) };
-      if ([...requested.keys()].some((partition) => !hub.rings.has(partition))) {
-        // A cursor from an instance that saw partitions added before this one did: learn of them now, or the
-        // new partitions would start from their log start instead of the cursor's offsets.
-        try {
-          await hub.refreshPartitions();
-          bounds = await this.options.source.bounds(topic.topic);
-        } catch (error) {
-          this.options.logger.warn({ err: error }, 'reading topic metadata failed');
-          return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
-        }
-        const unknown = [...requested.keys()].filter((partition) => !hub.rings.has(partition));
-        if (unknown.length > 0) return { ok: false, error: 'bad_cursor', message: `the cursor names partitions the topic does not have: ${unknown.join(', ')}` };
-      }
-    } else {
-      requested = new Map(Object.entries(from.offsets).map(([partition, offset]) => [Number(partition), offset]));
-      for (const partition of requested.keys()) {
-        if (!bounds.has(partition)) return { ok: false, error: 'bad_field', message: `the topic has no partition ${partition}` };
-      }
-    }
-    const next = new Map<number, number>();
-    for (const [partition, { logStart, high }] of bounds) {
-      // A partition the position does not name starts at its log start (cursor) or at the head (explicit offsets).
-      const offset = requested.get(partition) ?? ('cursor' in from ? logStart : high);
-      if (offset < logStart) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'retention', requested, bounds) };
-      if (offset > high) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'ahead', requested, bounds) };
-      next.set(partition, offset);
-    }
-    return { ok: true, next, bounds };
-  }
-
-  private unrecoverableFrame(
-    id: string,
-    stream: StreamName,
-    reason: 'retention' | 'epoch' | 'ahead',
-    requested: ReadonlyMap<number, number>,
-    bounds: ReadonlyMap<number, PartitionBounds>,
-  ): Extract<ServerFrame, { type: 'unrecoverable' }> {
-    const hub = this.options.hubs.get(stream)!;
-    const oldestOffsets = Object.fromEntries([...bounds].map(([partition, { logStart }]) => [String(partition), logStart]));
-    return {
-      type: 'unrecoverable',
-      id,
-      reason,
-      requested: Object.fromEntries([...requested].map(([partition, offset]) => [String(partition), offset])),
-      oldest: encodeCursor({ stream, epoch: hub.topic.epoch, next: Object.fromEntries([...bounds].map(([partition, { logStart }]) => [partition, logStart])) }),
-      oldestOffsets,
-      snapshotAvailable: true,
-    };
-  }
-
-  private async declareUnrecoverable(subscription: Subscription, reason: 'retention' | 'epoch', requested: Record<number, number>): Promise<void> {
-    subscription.state = 'paused';
-    subscription.generation += 1;
-    const hub = this.options.hubs.get(subscription.stream)!;
-    let bounds: Map<number, PartitionBounds>;
-    try {
-      bounds = await this.options.source.bounds(hub.topic.topic);
-    } catch {
-      bounds = new Map([...hub.rings].map(([partition, ring]) => [partition, { logStart: ring.coveredFrom, high: ring.nextOffset }]));
-    }
-    this.metrics.unrecoverable.inc({ reason });
-    const requestedMap = new Map(Object.entries(requested).map(([partition, offset]) => [Number(partition), offset]));
-    this.send(subscription.connection, this.unrecoverableFrame(subscription.id, subscription.stream, reason, requestedMap, bounds));
-  }
-
-  private sendSnapshot(subscription: Subscription, hub: StreamHub): void {
-    // The records held in the rings (primed from Kafka at start) up to the subscription's start, folded into states.
-    const records: { key: string; data: Record<string, unknown> }[] = [];
-    // Symbol, pattern and tier never change within a pattern's life, so records can be filtered on them before
-    // decoding; the kind only on the folded state (its last event's).
-    const stateless = { ...subscription.filter, kinds: undefined };
-    for (const [partition, ring] of hub.rings) {
-      const until = subscription.next.get(partition) ?? ring.nextOffset;
-      const read = ring.read(ring.coveredFrom, ring.capacity);
-      for (const event of read?.events ?? []) {
-        if (event.offset < until && matches(stateless, event)) records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
-      }
-    }
-    const items = snapshotFromRecords(subscription.stream, records, subscription.filter, MAX_SNAPSHOT_ITEMS);
-    this.send(subscription.connection, { type: 'snapshot', id: subscription.id, cursor: this.cursorOf(subscription), source: 'kafka', items });
-  }
-
-  private removeSubscription(subscription: Subscription): void {
-    subscription.generation += 1;
-    subscription.state = 'paused';
-    if (this.byStream.get(subscription.stream)!.delete(subscription)) this.metrics.subscriptions.dec();
-  }
-
-  private cursorOf(subscription: Subscription): string {
-    return encodePosition(subscription.stream, subscription.epoch, subscription.next);
-  }
-
-  // ---------------------------------------------------------------- delivery
-
-  private schedule(subscription: Subscription): void {
-    if (subscription.scheduled) return;
-    subscription.scheduled = true;
-    this.queue.push(subscription);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0);
-    for (const subscription of batch) {
-      subscription.scheduled = false;
-      try {
-        this.pump(subscription);
-      } catch (error) {
-        this.options.logger.error({ err: error, subscription: subscription.id }, 'delivery failed');
-      }
-    }
-  }
-
-  /**
-   * Sends what the subscription's credits and the socket's buffer allow, from the stash, the ring or (for
-   * positions older than the ring) a Kafka read-back. Nothing is queued per client: a slow client only
-   * holds a position, and reading resumes from it when credits or buffer space return.
-   */
-  private pump(subscription: Subscription): void {
-    const { connection } = subscription;
-    if (connection.closed || subscription.state !== 'active' || subscription.reading) return;
-    const hub = this.options.hubs.get(subscription.stream)!;
-    const maxBatch = this.options.config.GATEWAY_MAX_BATCH;
-    for (let round = 0; round < 8; round += 1) {
-      if (subscription.credits <= 0) break;
-      if (connection.ws.getBufferedAmount() > this.options.config.GATEWAY_MAX_BUFFERED_BYTES) {
-        if (!connection.waitingDrain) this.metrics.backpressure.inc();
-        connection.waitingDrain = true;
-        connection.bufferFullSince ??= Date.now();
-        return;
-      }
-      const reads = new Map<number, PartitionRead>();
-      const stashed = new Set<number>();
-      const missing = new Map<number, number>();
-      for (const [partition, offset] of subscription.next) {
-        const held = subscription.stash.get(partition);
-        if (held) {
-          if (held.nextOffset > offset) {
-            reads.set(partition, { events: held.events.filter((event) => event.offset >= offset), nextOffset: held.nextOffset });
-            stashed.add(partition);
-            continue;
-          }
-          subscription.stash.delete(partition);
-        }
-        const ring = hub.rings.get(partition);
-        if (!ring || offset >= ring.nextOffset) continue;
-        const read = ring.read(offset, maxBatch);
-        if (read) reads.set(partition, read);
-        else missing.set(partition, offset);
-      }
-      if (missing.size > 0 && reads.size === 0) {
-        void this.readBack(subscription, missing);
-        return;
-      }
-      if (reads.size === 0) break;
-      const progressed = this.deliver(subscription, reads, stashed);
-      if (!progressed) break;
-    }
-    this.checkResumed(subscription);
-    if (subscription.credits > 0 && this.hasMore(subscription, hub)) this.schedule(subscription);
-  }
-
-  private hasMore(subscription: Subscription, hub: StreamHub): boolean {
-    for (const [partition, offset] of subscription.next) {
-      if (subscription.stash.has(partition)) return true;
-      const ring = hub.rings.get(partition);
-      if (ring && offset < ring.nextOffset) return true;
-    }
-    return false;
-  }
-
-  /** Sends one batch from `reads`; partitions in `fromKafka` were read back from Kafka. Returns whether any position moved. */
-  private deliver(subscription: Subscription, reads: ReadonlyMap<number, PartitionRead>, fromKafka: ReadonlySet<number>): boolean {
-    const batch = selectBatch(reads, subscription.filter, Math.min(subscription.credits, this.options.config.GATEWAY_MAX_BATCH), subscription.conflate);
-    let progressed = false;
-    for (const [partition, next] of batch.next) {
-      const before = subscription.next.get(partition) ?? 0;
-      if (next <= before) continue;
-      progressed = true;
-      subscription.next.set(partition, next);
-      if (subscription.resume) {
-        const scanned = reads.get(partition)!.events.filter((event) => event.offset >= before && event.offset < next).length;
-        if (fromKafka.has(partition)) subscription.resume.fromKafka += scanned;
-        else subscription.resume.fromRing += scanned;
-      }
-      const held = subscription.stash.get(partition);
-      if (held && next >= held.nextOffset) subscription.stash.delete(partition);
-    }
-    const count = batch.deliveries.length;
-    if (count > 0) {
-      subscription.credits -= count;
-      subscription.lastEventTs = batch.deliveries[count - 1]!.event.timestampMs;
-      if (subscription.resume) subscription.resume.count += count;
-      this.metrics.delivered.inc({ stream: subscription.stream }, count);
-      this.sendText(
-        subscription.connection,
-        deliveriesFrame(`{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`, batch.deliveries, ']}', this.frameScratch),
-      );
-    }
-    return progressed;
-  }
-
-  private async readBack(subscription: Subscription, missing: Map<number, number>): Promise<void> {
-    const hub = this.options.hubs.get(subscription.stream)!;
-    const generation = subscription.generation;
-    subscription.reading = true;
-    this.metrics.readBacks.inc();
-    // What to do afterwards: pump again now (also when a seek made this read stale), later (a failed read), or not
-    // at all (the position is gone; the subscription is paused until the client moves it).
-    let after: 'now' | 'later' | 'stop' = 'now';
-    try {
-      const reads = await this.options.source.read(hub.topic, missing, { maxWaitMs: 0, maxBytesPerPartition: 1024 * 1024 });
-      if (generation === subscription.generation) {
-        for (const [partition, read] of reads) {
-          const from = missing.get(partition)!;
-          if (read.nextOffset > from) subscription.stash.set(partition, { events: read.events, nextOffset: read.nextOffset });
-          else {
-            this.options.logger.warn({ partition, from, logStart: read.logStart, high: read.high }, 'read-back made no progress');
-            after = 'later';
-          }
-        }
-      }
-      // The stash is delivered by the next pump, within the credits and buffer limits.
-    } catch (error) {
-      if (generation === subscription.generation && !subscription.connection.closed) {
-        if (error instanceof OffsetOutOfRangeError) {
-          after = 'stop';
-          subscription.reading = false;
-          await this.declareUnrecoverable(subscription, 'retention', Object.fromEntries(subscription.next));
-        } else {
-          this.options.logger.warn({ err: error, subscription: subscription.id }, 'Kafka read-back failed; retrying');
-          after = 'later';
-        }
-      }
-    } finally {
-      subscription.reading = false;
-    }
-    if (subscription.connection.closed || after === 'stop') return;
-    if (after === 'later') setTimeout(() => this.schedule(subscription), 1_000).unref();
-    else this.schedule(subscription);
-  }
-
-  private checkResumed(subscription: Subscription): void {
-    const { resume } = subscription;
-    if (!resume) return;
-    const hub = this.options.hubs.get(subscription.stream)!;
-    let lagRecords = 0;
-    for (const [partition, target] of resume.target) {
-      const next = subscription.next.get(partition) ?? 0;
-      if (next < target) return;
-      lagRecords += Math.max(0, (hub.rings.get(partition)?.nextOffset ?? next) - next);
-    }
-    const range: ResumeReport['range'] = {};
-    for (const [partition, start] of resume.start) range[String(partition)] = [start, subscription.next.get(partition) ?? start];
-    const report: ResumeReport = {
-      count: resume.count,
-      range,
-      fromRing: resume.fromRing,
-      fromKafka: resume.fromKafka,
-      lagRecords,
-      lagMs: subscription.lastEventTs > 0 ? Math.max(0, Date.now() - subscription.lastEventTs) : 0,
-    };
-    subscription.resume = undefined;
-    this.send(subscription.connection, { type: 'resumed', id: subscription.id, cursor: this.cursorOf(subscription), report });
-  }
-
-  // ---------------------------------------------------------------- timers
-
-  private heartbeat(): void {
-    const ts = Date.now();
-    for (const connection of this.connections) {
-      if (!connection.principal) continue;
-      const subscriptions: Record<string, { cursor: string; credits: number; lagRecords: number }> = {};
-      for (const subscription of connection.subscriptions.values()) {
-        const hub = this.options.hubs.get(subscription.stream)!;
-        let lagRecords = 0;
-        for (const [partition, next] of subscription.next) lagRecords += Math.max(0, (hub.rings.get(partition)?.nextOffset ?? next) - next);
-        subscriptions[subscription.id] = { cursor: this.cursorOf(subscription), credits: subscription.credits, lagRecords };
-      }
-      this.send(connection, { type: 'heartbeat', ts, subscriptions });
-    }
-  }
-
-  private housekeeping(now: number): void {
-    const { config } = this.options;
-    this.metrics.sendBuffer.set(this.sendBuffers().total);
-    for (const connection of this.connections) {
-      if (!connection.principal && now - connection.openedAt > config.GATEWAY_AUTH_TIMEOUT_MS) {
-        this.closeConnection(connection, 4001, 'auth_timeout', 'authentication timed out');
-      } else if (connection.principal && connection.subscriptions.size === 0 && now - connection.lastSubscribedAt > config.GATEWAY_IDLE_TIMEOUT_MS) {
-        this.closeConnection(connection, 4000, 'idle', 'idle: no subscription');
-      } else if (connection.bufferFullSince !== undefined && now - connection.bufferFullSince > config.GATEWAY_STALL_TIMEOUT_MS) {
-        if (connection.ws.getBufferedAmount() > config.GATEWAY_MAX_BUFFERED_BYTES) this.closeConnection(connection, 4008, 'stalled', 'the connection stopped reading');
-        else connection.bufferFullSince = undefined;
-      }
-    }
+    return this.sessions.sendBuffers();
   }
 }

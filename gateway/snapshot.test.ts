@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bar, minuteBars, patternEvents } from '../projections/fixtures.js';
-import { foldBar, patternState, type PatternState } from '../projections/redis-model.js';
+import { bar, minuteBars, patternEvents } from '../test/record-fixtures.js';
+import { foldBar, patternState, type PatternState } from '../contracts/redis-model.js';
 import { frameValidator } from './contract.js';
 import { compileFilter } from './filter.js';
 import { barSnapshotItem, patternSnapshotItems, snapshotFromRecords } from './snapshot.js';

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 // The read model's own modules (key builders and value shapes), not the projector: the gateway needs no more.
-import type { RedisKeys } from '../projections/redis-keys.js';
-import { foldBar, parseSnapshot, patternState, type PatternState, type Snapshot as BarSnapshot } from '../projections/redis-model.js';
-import { REDIS_PROJECTION } from '../projections/redis-sink.js';
-import type { AggregateValue, PatternEventValue } from '../projections/values.js';
+import type { RedisKeys } from '../contracts/redis-keys.js';
+import { foldBar, parseSnapshot, patternState, type PatternState, type SymbolSnapshot as BarSnapshot } from '../contracts/redis-model.js';
+import { REDIS_PROJECTION } from '../contracts/redis-keys.js';
+import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 import type { SnapshotItem } from './client/protocol.js';
 import { matches, type EventFilter } from './filter.js';
 import { makeEvent, type StreamName } from './types.js';

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger, type TopicKey } from '../platform/index.js';
-import { migrate } from '../projections/migrate.js';
+import { migrate } from '../store/migrate.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
-import { minuteBars } from '../projections/fixtures.js';
+import { minuteBars } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import { decodeCursor } from './cursor.js';
 import { createGatewayTestEnv, RawClient, type GatewayTestEnv } from './testing.js';

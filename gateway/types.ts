@@ -1,6 +1,10 @@
+import type { TopicKey } from '../platform/topics.js';
+import type { StreamName } from './client/protocol.js';
+
 /** The streams a client can subscribe to, and the catalog topic behind each. */
-export const STREAMS = { patterns: 'patterns', bars: 'minuteAggregates' } as const;
-export type StreamName = keyof typeof STREAMS;
+export const STREAMS = { patterns: 'patterns', bars: 'minuteAggregates' } as const satisfies Record<StreamName, TopicKey>;
+/** Defined once, by the client protocol (the SDK is self-contained); STREAMS must name a topic for each. */
+export type { StreamName };
 export const STREAM_NAMES = Object.keys(STREAMS) as StreamName[];
 
 /** One decoded record of a topic, as the gateway holds it in its rings and sends it to clients. */

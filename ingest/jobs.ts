@@ -21,15 +21,16 @@ import { MassiveRest } from './rest.js';
 import { KafkaSink } from './sink.js';
 import { applyTopics } from '../platform/index.js';
 import { startSimulator, type SimulatorHandle } from './simulator/server.js';
-import { SessionCalendar, engineOptionsFrom, loadProcessorConfig } from '../processors/index.js';
+import { loadCalendarConfig, sessionCalendarFrom } from '../contracts/calendar-config.js';
+import type { SessionCalendar } from '../contracts/calendar.js';
 
 /** The process shells behind the CLI: configuration from env + flags, lifecycle, progress display. */
 
 const INGEST_TOPICS: readonly TopicKey[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters'];
 
 /** The session calendar the processors run on (PROCESSOR_HOLIDAYS, …), so the simulator trades exactly in their sessions. */
-function processorCalendar(benchmarkSymbol: string): SessionCalendar {
-  return engineOptionsFrom(loadProcessorConfig(), benchmarkSymbol).calendar ?? new SessionCalendar();
+function processorCalendar(): SessionCalendar {
+  return sessionCalendarFrom(loadCalendarConfig());
 }
 
 /** Creates the ingest topics and registers their schemas when missing (both idempotent). */
@@ -82,7 +83,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
       startTimeMs: simulator.SIMULATOR_START ? Date.parse(simulator.SIMULATOR_START) : undefined,
       maxBufferedBytes: simulator.SIMULATOR_MAX_BUFFER_MB * 1024 * 1024,
       benchmarkSymbol: platform.BENCHMARK_SYMBOL,
-      calendar: processorCalendar(platform.BENCHMARK_SYMBOL),
+      calendar: processorCalendar(),
     },
     protocol: {
       backoffBaseMs: config.INGEST_BACKOFF_BASE_MS,
@@ -140,7 +141,7 @@ export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHand
     maxBufferedBytes: config.SIMULATOR_MAX_BUFFER_MB * 1024 * 1024,
     flowControl: config.SIMULATOR_FLOW_CONTROL,
     benchmarkSymbol: platform.BENCHMARK_SYMBOL,
-    calendar: processorCalendar(platform.BENCHMARK_SYMBOL),
+    calendar: processorCalendar(),
     logger,
   });
   lifecycle.onShutdown('simulator', () => handle.stop());

@@ -1,6 +1,6 @@
 import { Producer, noopSerializer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
 import type { ProducerBatch, RecordMetadata } from 'kafkajs';
-import type { BatchProducer } from './sink.js';
+import type { BatchProducer } from './batch-producer.js';
 
 export interface PlatformaticProducerOptions {
   readonly brokers: readonly string[];

@@ -6,6 +6,8 @@
  * connecting -> awaitingConnected -> authenticating -> subscribing -> streaming; any failure -> backoff
  * -> connecting again, forever (jittered exponential backoff; attempt count reset once streaming).
  */
+import { backoffDelay as exponentialBackoff } from '../platform/backoff.js';
+
 export type Phase = 'idle' | 'connecting' | 'authenticating' | 'subscribing' | 'streaming' | 'backoff' | 'stopped';
 
 export interface ProtocolConfig {
@@ -78,8 +80,7 @@ export function nextRandom(seed: number): [number, number] {
 
 /** "Equal jitter": half the exponential delay fixed, half random, capped. */
 export function backoffDelay(config: ProtocolConfig, attempt: number, random: number): number {
-  const exponential = Math.min(config.backoffMaxMs, config.backoffBaseMs * 2 ** Math.min(attempt, 30));
-  return Math.round(exponential / 2 + (exponential / 2) * random);
+  return Math.round(exponentialBackoff({ baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, jitter: 'equal' }, attempt, random));
 }
 
 const log = (level: LogLevel, message: string, fields: Record<string, unknown> = {}): ProtocolCommand => ({ type: 'log', level, message, fields });

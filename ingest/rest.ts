@@ -1,5 +1,6 @@
 import { GetStocksAggregatesSortEnum, GetStocksAggregatesTimespanEnum, ListTickersMarketEnum, restClient, type DefaultApi } from '@massive.com/client-js';
 import type { Logger } from '../platform/index.js';
+import { backoffDelay } from '../platform/backoff.js';
 import type { RestBar, RestIncomeStatement, RestRatios, RestTicker } from './rest-map.js';
 
 export interface Page<T> {
@@ -75,7 +76,8 @@ export class MassiveRest {
           throw failure ? new RestStatusError(failure.status, failure.retryAfterMs, `${what}: HTTP ${failure.status}`) : error;
         }
         if (failure.status === 429) this.rateLimited += 1;
-        const delay = failure.retryAfterMs ?? Math.min(60_000, base * 2 ** attempt * (0.5 + Math.random() / 2));
+        // Capped after the jitter (so mostly 60 s once the exponential passes it), as this client always has.
+        const delay = failure.retryAfterMs ?? Math.min(60_000, backoffDelay({ baseMs: base, maxMs: Infinity, jitter: 'equal' }, attempt));
         this.options.logger.warn({ what, status: failure.status, attempt: attempt + 1, delayMs: Math.round(delay) }, 'REST call failed; retrying');
         await this.sleep(delay);
       }

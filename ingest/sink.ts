@@ -6,7 +6,6 @@ import {
   type Encoder,
   type Kafka,
   type Logger,
-  type Producer,
   loadPlatformConfig,
 } from '../platform/index.js';
 import type { IngestMetrics } from './metrics.js';
@@ -21,8 +20,10 @@ export interface RecordSink {
   flush(): Promise<void>;
 }
 
-/** The one producer call the sink makes (kafkajs `Producer` in production; a stub in unit tests). */
-export type BatchProducer = Pick<Producer, 'sendBatch' | 'disconnect'>;
+import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
+import type { BatchProducer } from './batch-producer.js';
+
+export type { BatchProducer };
 
 /** A message as kafkajs takes it, with its partition chosen by us (murmur2 of the key, cached per key). */
 interface OutMessage {
@@ -91,6 +92,8 @@ const ALL_TOPICS: readonly IngestTopic[] = ['trades', 'quotes', 'secondAggregate
 const BROADCAST_TOPICS: ReadonlySet<SinkTopic> = new Set(['minuteAggregates', 'dailyAggregates']);
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Pause before re-sending a failed batch (one producer retrying its own queue: no jitter). */
+const PRODUCE_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 'none' };
 
 /**
  * Takes the partition we set on each message (the same murmur2 of the key as kafkajs's default, computed
@@ -333,7 +336,7 @@ export class KafkaSink implements RecordSink {
         if (!this.saturated && this.queue.length >= this.highWater) this.setSaturated(true);
         this.settings.logger.error({ err: error, messages: batch.length, failures }, 'produce failed; retrying');
         if (this.closed && failures > 3) break;
-        await delay(Math.min(5000, 100 * 2 ** failures));
+        await delay(backoffDelay(PRODUCE_RETRY, failures));
         continue;
       }
       this.sendingMessages -= batch.length;

@@ -3,6 +3,8 @@
  * that produces or reads them. Field names and nullability follow the .avsc files exactly.
  */
 export type BarInterval = 'SECOND' | 'MINUTE' | 'DAY';
+/** Pattern tiers (the pattern-event schema's enum): defined here once; the processors' catalog and the API's scan use it. */
+export type Tier = 'INTRADAY' | 'DAILY' | 'COMBO';
 
 export interface TradeRecord {
   symbol: string;
@@ -140,7 +142,7 @@ export interface PatternEventRecord {
   patternId: string;
   pattern: string;
   definitionVersion: number;
-  tier: 'INTRADAY' | 'DAILY' | 'COMBO';
+  tier: Tier;
   direction: 'BULLISH' | 'BEARISH' | 'NEUTRAL';
   symbol: string;
   detectedAtMs: number;

@@ -1,6 +1,7 @@
+import type { Tier } from '../platform/records.js';
 import type { Direction } from './series.js';
 
-export type Tier = 'INTRADAY' | 'DAILY' | 'COMBO';
+export type { Tier };
 
 /**
  * One entry of the pattern catalog; the written definitions are in processors/PATTERNS.md. `version` goes

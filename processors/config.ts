@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, defineEnv, env } from '../platform/index.js';
-import { DEFAULT_EARLY_CLOSES, DEFAULT_HOLIDAYS, SessionCalendar, parseClock, parseEarlyCloses } from './calendar.js';
+import { CALENDAR_ENV, sessionCalendarFrom } from '../contracts/calendar-config.js';
 import type { EngineOptions } from './engine.js';
 
 export const loadProcessorConfig = defineEnv('processors', {
@@ -14,11 +14,7 @@ export const loadProcessorConfig = defineEnv('processors', {
   PROCESSOR_USE_FUNDAMENTALS: env.bool('Read the fundamentals topic for the confidence overlay', true),
   PROCESSOR_INTRADAY_TTL_MINUTES: env.int('Lifetime of intraday patterns (capped at the session close)', 120),
   PROCESSOR_DAILY_TTL_DAYS: env.int('Lifetime of daily patterns', 10),
-  PROCESSOR_TIME_ZONE: env.string('Exchange time zone of the session calendar', 'America/New_York'),
-  PROCESSOR_SESSION_OPEN: env.string('Regular session open, HH:MM local', '09:30'),
-  PROCESSOR_SESSION_CLOSE: env.string('Regular session close, HH:MM local', '16:00'),
-  PROCESSOR_HOLIDAYS: env.list('Exchange holidays, YYYY-MM-DD comma separated (default: NYSE 2025-2027)', DEFAULT_HOLIDAYS),
-  PROCESSOR_EARLY_CLOSES: env.list('Early closes, YYYY-MM-DD@HH:MM comma separated (default: NYSE 2025-2027)', DEFAULT_EARLY_CLOSES),
+  ...CALENDAR_ENV,
   PROCESSOR_MAX_EVENT_TIME_SKEW_HOURS: z.coerce
     .number()
     .int()
@@ -38,13 +34,7 @@ export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;
 
 /** Engine options (calendar, tiers) from the processors' configuration. */
 export function engineOptionsFrom(config: ProcessorConfig, benchmarkSymbol: string): EngineOptions {
-  const calendar = new SessionCalendar({
-    timeZone: config.PROCESSOR_TIME_ZONE,
-    openMinute: parseClock(config.PROCESSOR_SESSION_OPEN),
-    closeMinute: parseClock(config.PROCESSOR_SESSION_CLOSE),
-    holidays: config.PROCESSOR_HOLIDAYS,
-    earlyCloses: parseEarlyCloses(config.PROCESSOR_EARLY_CLOSES),
-  });
+  const calendar = sessionCalendarFrom(config);
   return {
     calendar,
     benchmarkSymbol,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { PatternEngine, type BarInput, type PatternEventRecord } from './engine.js';
 
 // Item 14 of issue 18: one record must not be able to move a partition's event-time clock.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from './calendar.js';
+import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from '../contracts/calendar.js';
 import { PatternEngine, SnapshotVersionError, type BarInput, type FundamentalsInput, type PatternEventRecord, type SourceRef } from './engine.js';
 import { PATTERN_CATALOG } from './catalog.js';
 import { FundamentalsHistory } from './fundamentals.js';

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS } from '../platform/event-time.js';

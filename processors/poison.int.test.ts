@@ -3,7 +3,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { createLogger, type DeadLetterRecord, type Encoder } from '../platform/index.js';
 import { tailTopic } from '../platform/topic-tail.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { PatternEngine, type BarInput, type PatternEventRecord } from './engine.js';
 import { startProcessor, type ProcessorHandle } from './processor.js';
 

@@ -5,7 +5,7 @@ import type { IHeaders, KafkaMessage } from 'kafkajs';
 import { BROADCAST_COPY_HEADER, createLogger, createMetricsRegistry, isBroadcastCopy, readSchemaId, type Encoder } from '../platform/index.js';
 import { tailTopic } from '../platform/topic-tail.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
-import { SessionCalendar } from './calendar.js';
+import { SessionCalendar } from '../contracts/calendar.js';
 import { PatternEngine, type BarInput, type FundamentalsInput, type PatternEventRecord } from './engine.js';
 import { startProcessor, type ProcessorHandle } from './processor.js';
 

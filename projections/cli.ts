@@ -4,7 +4,7 @@ import { loadPlatformConfig } from '../platform/config.js';
 import { Lifecycle, exitForRestart } from '../platform/lifecycle.js';
 import { createLogger } from '../platform/logger.js';
 import { isDbProjectionName, DB_PROJECTION_NAMES } from './core.js';
-import { ensureDatabase, migrate, type TimescaleMode } from './migrate.js';
+import { ensureDatabase, migrate, type TimescaleMode } from '../store/migrate.js';
 import { loadProjectorConfig, startProjector, type ProjectionName } from './projector.js';
 import { rebuildProjection, rebuildRedis } from './rebuild.js';
 

@@ -22,7 +22,7 @@ import {
   tombstoneRow,
   topicMap,
 } from './core.js';
-import { bar, fundamentals, patternEvents, symbolReference } from './fixtures.js';
+import { bar, fundamentals, patternEvents, symbolReference } from '../test/record-fixtures.js';
 
 /** Decodes one field of COPY text format (the inverse of copyField for strings), as PostgreSQL does. */
 function unescapeCopy(field: string): string {

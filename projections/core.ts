@@ -3,10 +3,10 @@
  * the COPY text encoding of rows, the SQL that folds a staged batch into the tables, and the offset plan of a
  * batch. No I/O here.
  */
-import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from './values.js';
+import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from '../contracts/values.js';
 import { eventTimeProblem } from '../platform/event-time.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import type { PatternChange } from './pattern-scopes.js';
+import type { PatternChange } from '../contracts/pattern-scopes.js';
 
 export type CopyValue = string | number | boolean | null | readonly string[] | { readonly [key: string]: number };
 export type Row = readonly CopyValue[];

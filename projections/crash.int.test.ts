@@ -10,10 +10,10 @@ import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { BATCH_STEPS, DB_BATCH_STEPS, REDIS_BATCH_STEPS, type BatchStep, type FaultHook } from './faults.js';
-import { minuteBars, patternEvents } from './fixtures.js';
-import { migrate } from './migrate.js';
+import { minuteBars, patternEvents } from '../test/record-fixtures.js';
+import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { redisKeys, type RedisKeys } from './redis-keys.js';
+import { redisKeys, type RedisKeys } from '../contracts/redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-crash-test', { level: 'silent' });

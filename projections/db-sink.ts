@@ -5,7 +5,7 @@ import type { TopicKey } from '../platform/topics.js';
 import { acceptsTombstones, RejectedValueError, rowFor, tableForTopic, tombstoneRow, type DbProjectionName } from './core.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
-import type { Notifier } from './notifier.js';
+import type { Notifier } from '../store/notifier.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
 import { faultPoint, type FaultHook } from './faults.js';
 import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';

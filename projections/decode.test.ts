@@ -4,7 +4,7 @@ import type { AvroCodec } from '../platform/codec.js';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
 import { pauseWhileBehind, prepareMessages } from './db-sink.js';
 import { decodeMessages } from './decode.js';
-import { bar, symbolReference } from './fixtures.js';
+import { bar, symbolReference } from '../test/record-fixtures.js';
 
 const message = (offset: number, value: Buffer | null, extra: { key?: Buffer | null; headers?: Record<string, string> } = {}): KafkaMessage => ({
   key: extra.key === undefined ? Buffer.from('AAPL') : extra.key,

@@ -1,14 +1,14 @@
 import { Counter, Gauge, Histogram, type Registry } from '../platform/metrics.js';
+import { createNoticeMetrics, type NoticeMetrics } from '../store/notifier.js';
 
 /** The projector's Prometheus metrics. */
-export interface ProjectorMetrics {
+export interface ProjectorMetrics extends NoticeMetrics {
   readonly batches: Counter<'projection' | 'topic' | 'outcome'>;
   readonly rows: Counter<'projection' | 'topic'>;
   readonly rejects: Counter<'projection' | 'topic'>;
   readonly batchSeconds: Histogram<'projection' | 'topic'>;
   readonly nextOffset: Gauge<'projection' | 'topic' | 'partition'>;
   readonly paused: Gauge<'projection' | 'topic'>;
-  readonly noticeFailures: Counter<'projection'>;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -19,6 +19,6 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     batchSeconds: new Histogram({ name: 'tickflow_projection_batch_seconds', help: 'Time to decode and apply one batch', labelNames: ['projection', 'topic'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     nextOffset: new Gauge({ name: 'tickflow_projection_next_offset', help: 'Next offset stored per partition', labelNames: ['projection', 'topic', 'partition'], registers: [registry] }),
     paused: new Gauge({ name: 'tickflow_projection_paused_partitions', help: 'Partitions paused because the database is behind', labelNames: ['projection', 'topic'], registers: [registry] }),
-    noticeFailures: new Counter({ name: 'tickflow_projection_notice_failures_total', help: 'Version bumps / notices that could not reach Redis', labelNames: ['projection'], registers: [registry] }),
+    ...createNoticeMetrics(registry),
   };
 }

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { faultPoint, type FaultHook } from './faults.js';
 import { applySql, copySql, patternChangeOf, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
-import { batchScopes } from './pattern-scopes.js';
+import { batchScopes } from '../contracts/pattern-scopes.js';
 
 
 /** One message of a batch, already turned into a row, a tombstone, a reject, or nothing (skipped copy). */

@@ -6,11 +6,11 @@ import { loadPlatformConfig } from '../platform/config.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
-import { minuteBars, patternEvents } from './fixtures.js';
-import { migrate } from './migrate.js';
+import { minuteBars, patternEvents } from '../test/record-fixtures.js';
+import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { redisKeys } from './redis-keys.js';
-import { REDIS_PROJECTION } from './redis-sink.js';
+import { redisKeys } from '../contracts/redis-keys.js';
+import { REDIS_PROJECTION } from '../contracts/redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 // Issue 18 siblings of items 13-14 in the projector: a value PostgreSQL refuses mid-COPY (a bar stamped in

@@ -8,14 +8,14 @@ import { topicName, type TopicKey } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { loadPlatformConfig } from '../platform/config.js';
-import { bar, fundamentals, minuteBars, patternEvents, symbolReference } from './fixtures.js';
-import { migrate } from './migrate.js';
+import { bar, fundamentals, minuteBars, patternEvents, symbolReference } from '../test/record-fixtures.js';
+import { migrate } from '../store/migrate.js';
 import { patternChangeOf, rowFor } from './core.js';
-import { changeScopes } from './pattern-scopes.js';
+import { changeScopes } from '../contracts/pattern-scopes.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { parseProjectionNotice, redisKeys, type ProjectionNotice } from './redis-keys.js';
+import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
-import type { PatternEventValue } from './values.js';
+import type { PatternEventValue } from '../contracts/values.js';
 
 // kafkajs is CommonJS: its error classes come through the default export under ESM.
 const { KafkaJSNonRetriableError } = kafkajs;

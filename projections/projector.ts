@@ -10,10 +10,11 @@ import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
-import { Notifier, subscribeToNotices } from './notifier.js';
+import { Notifier, subscribeToNotices } from '../store/notifier.js';
+import { preparePartitions } from '../store/partitions.js';
 import { PartitionConsumer } from './partition-consumer.js';
 import type { FaultHook } from './faults.js';
-import { parseProjectionNotice, redisKeys } from './redis-keys.js';
+import { parseProjectionNotice, redisKeys } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 
 export const loadProjectorConfig = defineEnv('projections', {
@@ -51,26 +52,6 @@ export interface StartProjectorOptions {
    * supervisor to restart it, as the processors do.
    */
   readonly onStall?: (reason: string) => void;
-}
-
-/**
- * Plain-PostgreSQL path: keeps monthly partitions prepared 13 months ahead (the migration prepared them at install
- * time; a long-lived deployment needs new ones). Rows never fail for lack of one (DEFAULT partition), but a month
- * whose rows already sit in DEFAULT cannot get its own partition: that is logged, not fatal.
- */
-export async function preparePartitions(pool: pg.Pool, logger: Logger): Promise<number> {
-  const timescale = await pool.query<{ on: boolean }>('SELECT tf_timescale_enabled() AS on');
-  if (timescale.rows[0]?.on) return 0;
-  let prepared = 0;
-  for (const table of ['bars_1m', 'pattern_events']) {
-    try {
-      await pool.query(`SELECT tf_ensure_monthly_partitions($1, date_trunc('month', now())::date, (date_trunc('month', now()) + interval '13 months')::date)`, [table]);
-      prepared += 1;
-    } catch (error) {
-      logger.warn({ err: error, table }, 'could not prepare monthly partitions; rows go to the DEFAULT partition');
-    }
-  }
-  return prepared;
 }
 
 /** How often the projector announces notices left pending (an indexed look-up of a usually empty table). */

@@ -4,14 +4,14 @@ import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { minuteBars, patternEvents, symbolReference } from './fixtures.js';
-import { migrate } from './migrate.js';
+import { minuteBars, patternEvents, symbolReference } from '../test/record-fixtures.js';
+import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { rebuildProjection, rebuildRedis, type RebuildProgress } from './rebuild.js';
 import { Redis } from 'ioredis';
 import { loadPlatformConfig } from '../platform/config.js';
 import { uniqueRedisPrefix } from '../test/postgres.js';
-import { redisKeys } from './redis-keys.js';
+import { redisKeys } from '../contracts/redis-keys.js';
 import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-rebuild-test', { level: 'silent' });

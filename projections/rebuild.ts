@@ -5,7 +5,7 @@ import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { Redis } from 'ioredis';
 import { DB_PROJECTIONS, OFFSETS_CHANNEL, topicMap, type DbProjectionName } from './core.js';
-import { redisKeys, type ProjectionNotice } from './redis-keys.js';
+import { redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics } from './metrics.js';

@@ -7,11 +7,11 @@ import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
-import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
-import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
-import type { AggregateValue, PatternEventValue } from './values.js';
+import { REDIS_PROJECTION, type ProjectionNotice, type RedisKeys } from '../contracts/redis-keys.js';
+import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from '../contracts/redis-model.js';
+import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 
-export const REDIS_PROJECTION = 'redis';
+export { REDIS_PROJECTION };
 /** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */
 export const REDIS_SWAP_NOTICE = 'redis.swap';
 
@@ -133,7 +133,7 @@ export class RedisProjectionSink implements PartitionSink {
         for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
         const current = await Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol))));
         [...bySymbol.entries()].forEach(([symbol, symbolBars], index) => {
-          const snapshot = symbolBars.reduce<Snapshot>(foldBar, parseSnapshot(current[index] ?? {}));
+          const snapshot = symbolBars.reduce<SymbolSnapshot>(foldBar, parseSnapshot(current[index] ?? {}));
           writes.push({ op: 'del', key: keys.snapshot(symbol) }, { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) });
           symbols.add(symbol);
         });

@@ -1,5 +1,4 @@
 /** Helpers for the projections' integration tests and benchmarks: produce values, wait for offsets. */
-import type { ScanFilters } from '../api/scan.js';
 import type { IHeaders, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AvroCodec } from '../platform/codec.js';
@@ -82,19 +81,3 @@ export async function createTopicsRetrying(label: string, keys: readonly TopicKe
     }
   }
 }
-
-/** The scan filters of the dashboard's default view (active patterns, confidence ≥ 0.5), for query tests. */
-export const ACTIVE_SCAN_FILTERS: ScanFilters = {
-  patternTypes: [],
-  symbols: undefined,
-  sectors: [],
-  tiers: [],
-  status: 'active',
-  confidenceMin: 0.5,
-  rsMin: undefined,
-  relativeVolumeMin: undefined,
-  rsiMin: undefined,
-  rsiMax: undefined,
-  since: undefined,
-  until: undefined,
-};

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, TOPICS, TOPIC_KEYS, topicName, valueSubject } from '../platform/index.js';
 import { formatStatus, LocalStack } from './local-stack.js';
-import { describeTopics, formatDescriptions } from '../cli/describe-topics.js';
+import { describeTopics, formatDescriptions } from '../platform/describe-topics.js';
 
 /** `topics apply`: every topic created or updated, every schema registered (BACKWARD per subject). */
 export async function applyTopicsAndSchemas(report: (line: string) => void): Promise<void> {

@@ -9,9 +9,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { createLogger, createMetricsRegistry, loadAuthConfig, loadPlatformConfig, TokenService } from '../../platform/index.js';
 import { createProjectorMetrics } from '../../projections/metrics.js';
-import { Notifier } from '../../projections/notifier.js';
-import { migrate } from '../../projections/migrate.js';
-import { redisKeys } from '../../projections/redis-keys.js';
+import { Notifier } from '../../store/notifier.js';
+import { migrate } from '../../store/migrate.js';
+import { redisKeys } from '../../contracts/redis-keys.js';
 import { BUILTIN_UNIVERSES } from '../../api/universes.js';
 import { percentile, type BenchSuite, type Figure } from '../harness.js';
 

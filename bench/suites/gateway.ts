@@ -9,7 +9,7 @@ import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from
 import { Server as SocketIoServer } from 'socket.io';
 import { KafkaLogSource, avroDecoder, startGateway, type LogSource } from '../../gateway/index.js';
 import { createLogger, topicName } from '../../platform/index.js';
-import { FIXTURE_SYMBOLS, patternEvents } from '../../projections/fixtures.js';
+import { FIXTURE_SYMBOLS, patternEvents } from '../../test/record-fixtures.js';
 import { LocalStack } from '../../stack/local-stack.js';
 import { createTestTopics, type TestKafka } from '../../test/kafka.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';

@@ -1,6 +1,6 @@
 import { Session } from 'node:inspector/promises';
 import { createLogger, createMetricsRegistry, type Encoder } from '../../platform/index.js';
-import { SessionCalendar } from '../../processors/calendar.js';
+import { SessionCalendar } from '../../contracts/calendar.js';
 import { PatternEngine, type BarInput, type PatternEventRecord } from '../../processors/engine.js';
 import { INTRADAY_PARAMS, createSeries, updateSeries, type SeriesState } from '../../processors/series.js';
 import { startProcessor } from '../../processors/processor.js';

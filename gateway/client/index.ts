@@ -4,9 +4,10 @@
  * resumes every subscription from its cursor, drops events it has already delivered (by partition and
  * offset), and paces the server with credits: the server never sends more than the iterator can hold.
  */
-import type { ClientFrame, ServerFrame, SnapshotItem, StartPosition, StreamName, SubscriptionFilter, WireEvent, ResumeReport } from './protocol.js';
+import { DISCONNECTS, type ClientFrame, type ServerFrame, type SnapshotItem, type StartPosition, type StreamName, type SubscriptionFilter, type WireEvent, type ResumeReport } from './protocol.js';
 
 export type * from './protocol.js';
+export { DISCONNECTS } from './protocol.js';
 
 /** The parts of the WHATWG WebSocket the client uses (browsers, Node's global, and `ws` all provide them). */
 export interface WebSocketLike {
@@ -322,14 +323,14 @@ export class TickflowClient {
 
   /** Drops the connection without closing the client: it reconnects and resumes (for tests and failover). */
   dropConnection(): void {
-    this.socket?.close(4999, 'client dropped the connection');
+    this.socket?.close(DISCONNECTS.clientDropped.code, DISCONNECTS.clientDropped.reason);
   }
 
   close(): void {
     this.closedByUser = true;
     clearTimeout(this.reconnectTimer);
     for (const subscription of [...this.subscriptions.values()]) subscription.close();
-    this.socket?.close(1000, 'client closed');
+    this.socket?.close(DISCONNECTS.clientClosed.code, DISCONNECTS.clientClosed.reason);
     this.status('closed');
   }
 
@@ -363,9 +364,9 @@ export class TickflowClient {
       if (this.socket !== socket) return;
       this.authenticated = false;
       if (this.closedByUser) return;
-      if (event.code === 4003) {
+      if (event.code === DISCONNECTS.authFailed.code) {
         this.status('failed', event.reason);
-        for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new GatewayError('auth_failed', event.reason || 'authentication failed'));
+        for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new GatewayError('auth_failed', event.reason || DISCONNECTS.authFailed.reason));
         for (const subscription of [...this.subscriptions.values()]) subscription.fail(new GatewayError('auth_failed', event.reason));
         return;
       }

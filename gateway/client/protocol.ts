@@ -1,6 +1,6 @@
 /**
  * The gateway's JSON protocol (documented in gateway/asyncapi.yaml). Shared by the server and the SDK;
- * type-only, so the browser bundle carries no validation library.
+ * types and constants only, so the browser bundle carries no validation library.
  */
 export type StreamName = 'patterns' | 'bars';
 export type PatternTier = 'INTRADAY' | 'DAILY' | 'COMBO';
@@ -141,3 +141,33 @@ export interface Limits {
   framesPerSecond: number;
   frameBurst: number;
 }
+
+/** A WebSocket close: its code, the name the gateway counts it under (metric label), and the reason sent. */
+export interface Disconnect {
+  readonly code: number;
+  readonly name: string;
+  readonly reason: string;
+}
+
+/**
+ * Every WebSocket close code the gateway and the SDK use, named once (gateway/asyncapi.yaml documents them). 1009
+ * (frame above four times the limit) is uWebSockets.js's own and not sent by this code.
+ */
+export const DISCONNECTS = {
+  /** Authenticated, but no subscription for GATEWAY_IDLE_TIMEOUT_MS. */
+  idle: { code: 4000, name: 'idle', reason: 'idle: no subscription' },
+  /** No successful auth frame within GATEWAY_AUTH_TIMEOUT_MS. */
+  authTimeout: { code: 4001, name: 'auth_timeout', reason: 'authentication timed out' },
+  /** The credential was refused: the SDK does not reconnect after it. */
+  authFailed: { code: 4003, name: 'auth_failed', reason: 'authentication failed' },
+  /** The send buffer stayed full for GATEWAY_STALL_TIMEOUT_MS: the peer stopped reading. */
+  stalled: { code: 4008, name: 'stalled', reason: 'the connection stopped reading' },
+  /** Too many frames dropped in a row by the rate limit. */
+  flood: { code: 4029, name: 'flood', reason: 'too many frames' },
+  /** The gateway is stopping; clients reconnect (to another instance). */
+  shutdown: { code: 1001, name: 'shutdown', reason: 'gateway shutting down' },
+  /** The SDK's close(). */
+  clientClosed: { code: 1000, name: 'client_closed', reason: 'client closed' },
+  /** The SDK's dropConnection(): it reconnects and resumes. */
+  clientDropped: { code: 4999, name: 'client_dropped', reason: 'client dropped the connection' },
+} as const satisfies Record<string, Disconnect>;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../platform/index.js';
-import { SessionCalendar } from '../../processors/index.js';
+import { SessionCalendar } from '../../contracts/calendar.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './server.js';
 
 // The simulator over real loopback sockets, driven by a bare `ws` client speaking the Massive protocol.

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Counter, Gauge, createLogger, createMetricsRegistry, type Logger, type Registry } from '../../platform/index.js';
-import type { SessionCalendar } from '../../processors/index.js';
+import type { SessionCalendar } from '../../contracts/calendar.js';
 import { SimulatorFeed } from './feed.js';
 import { ReplayCursor, loadRecording, type RecordedEvent } from './replay.js';
 import { SessionClock } from './session-clock.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SessionCalendar } from '../../processors/index.js';
+import { SessionCalendar } from '../../contracts/calendar.js';
 import { SimulatorFeed } from './feed.js';
 import type { WireAggregate, WireEvent, WireTrade } from './market.js';
 import { SessionClock, spreadOverSpans } from './session-clock.js';

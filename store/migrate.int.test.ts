@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { ensureDatabase, migrate } from './migrate.js';
-import { preparePartitions } from './projector.js';
+import { preparePartitions } from './partitions.js';
 import { createLogger } from '../platform/logger.js';
 
 describe('migrate (PostgreSQL without TimescaleDB)', () => {

@@ -103,7 +103,7 @@ export function patternWrites(keys: RedisKeys, events: readonly PatternEventValu
 // Symbol snapshots
 
 /** A symbol's snapshot as stored in its hash (all numbers; absent fields are unknown). */
-export interface Snapshot {
+export interface SymbolSnapshot {
   readonly barStartMs?: number;
   readonly open?: number;
   readonly high?: number;
@@ -141,9 +141,9 @@ const SNAPSHOT_FIELDS = [
   'previousClose',
   'change',
   'changePct',
-] as const satisfies readonly (keyof Snapshot)[];
+] as const satisfies readonly (keyof SymbolSnapshot)[];
 
-export function parseSnapshot(hash: Readonly<Record<string, string>>): Snapshot {
+export function parseSnapshot(hash: Readonly<Record<string, string>>): SymbolSnapshot {
   const snapshot: Record<string, number> = {};
   for (const field of SNAPSHOT_FIELDS) {
     const text = hash[field];
@@ -154,7 +154,7 @@ export function parseSnapshot(hash: Readonly<Record<string, string>>): Snapshot 
   return snapshot;
 }
 
-export function snapshotFields(snapshot: Snapshot): Record<string, string> {
+export function snapshotFields(snapshot: SymbolSnapshot): Record<string, string> {
   const fields: Record<string, string> = {};
   for (const field of SNAPSHOT_FIELDS) {
     const value = snapshot[field];
@@ -167,7 +167,7 @@ const DAY_MS = 24 * 3600 * 1000;
 const dayOf = (ms: number) => Math.floor(ms / DAY_MS);
 
 /** Derives price, previous close and change from the bars in the snapshot. */
-function withChange(snapshot: Snapshot): Snapshot {
+function withChange(snapshot: SymbolSnapshot): SymbolSnapshot {
   const { barStartMs, close, dailyStartMs, dailyClose, previousDailyStartMs, previousDailyClose } = snapshot;
   let price: number | undefined;
   let priceDay: number | undefined;
@@ -195,12 +195,12 @@ function withChange(snapshot: Snapshot): Snapshot {
  * stamped far ahead (a year, with ingest's clock not vouching for it; see aheadOfWatermark) is not folded:
  * it would hide every later bar of the symbol.
  */
-export function foldBar(snapshot: Snapshot, bar: AggregateValue): Snapshot {
+export function foldBar(snapshot: SymbolSnapshot, bar: AggregateValue): SymbolSnapshot {
   const latest = bar.interval === 'MINUTE' ? snapshot.barStartMs : snapshot.dailyStartMs;
   if (latest !== undefined && aheadOfWatermark(bar.windowStartMs, latest, DEFAULT_MAX_EVENT_TIME_SKEW_MS, bar.ingestedAtMs) > 0) return snapshot;
   if (bar.interval === 'MINUTE') {
     if (snapshot.barStartMs !== undefined && bar.windowStartMs < snapshot.barStartMs) return snapshot;
-    const next: Snapshot = {
+    const next: SymbolSnapshot = {
       ...snapshot,
       barStartMs: bar.windowStartMs,
       open: bar.open,
@@ -217,7 +217,7 @@ export function foldBar(snapshot: Snapshot, bar: AggregateValue): Snapshot {
   const day = dayOf(bar.windowStartMs);
   const current = snapshot.dailyStartMs === undefined ? undefined : dayOf(snapshot.dailyStartMs);
   const previous = snapshot.previousDailyStartMs === undefined ? undefined : dayOf(snapshot.previousDailyStartMs);
-  let next: Snapshot = snapshot;
+  let next: SymbolSnapshot = snapshot;
   if (current === undefined || day === current) {
     next = { ...snapshot, dailyStartMs: bar.windowStartMs, dailyClose: bar.close };
   } else if (day > current) {
@@ -235,6 +235,6 @@ export function foldBar(snapshot: Snapshot, bar: AggregateValue): Snapshot {
   return withChange(next);
 }
 
-function stripUndefined(snapshot: Snapshot): Snapshot {
-  return Object.fromEntries(Object.entries(snapshot).filter(([, value]) => value !== undefined)) as Snapshot;
+function stripUndefined(snapshot: SymbolSnapshot): SymbolSnapshot {
+  return Object.fromEntries(Object.entries(snapshot).filter(([, value]) => value !== undefined)) as SymbolSnapshot;
 }

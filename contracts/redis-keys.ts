@@ -5,6 +5,9 @@
  */
 export const REDIS_SCHEMA_VERSION = 'v1';
 
+/** Name of the Redis read model as a projection: its offsets hash (`offsets(REDIS_PROJECTION)`) and version counter. */
+export const REDIS_PROJECTION = 'redis';
+
 /** Tiers as they appear in keys (the Avro enum, lower-cased). */
 export type TierKey = 'intraday' | 'daily' | 'combo';
 

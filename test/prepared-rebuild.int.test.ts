@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { migrate } from '../projections/migrate.js';
-import { seededRandom } from '../projections/fixtures.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { migrate } from '../store/migrate.js';
+import { seededRandom } from './record-fixtures.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
-import { loadApiConfig } from './config.js';
-import { scanPatterns } from './patterns-store.js';
-import { createPreparedPool, preparedStatements } from './prepared.js';
-import { normaliseScanQuery, pageOf, type ScanParameters } from './scan.js';
+import { loadApiConfig } from '../api/config.js';
+import { scanPatterns } from '../api/patterns-store.js';
+import { createPreparedPool, preparedStatements } from '../api/prepared.js';
+import { normaliseScanQuery, pageOf, type ScanParameters } from '../api/scan.js';
 
 /**
  * Scans run as prepared statements with generic plans (the API's prepared pool) against the same scans run

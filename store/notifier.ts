@@ -1,8 +1,19 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../platform/logger.js';
-import type { ProjectorMetrics } from './metrics.js';
-import { batchScopes, type PatternChange } from './pattern-scopes.js';
-import type { ProjectionNotice, RedisKeys } from './redis-keys.js';
+import { Counter, type Registry } from '../platform/metrics.js';
+import { batchScopes, type PatternChange } from '../contracts/pattern-scopes.js';
+import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
+
+/** What the notifier counts: notices that could not reach Redis (part of the projector's metrics). */
+export interface NoticeMetrics {
+  readonly noticeFailures: Counter<'projection'>;
+}
+
+export function createNoticeMetrics(registry: Registry): NoticeMetrics {
+  return {
+    noticeFailures: new Counter({ name: 'tickflow_projection_notice_failures_total', help: 'Version bumps / notices that could not reach Redis', labelNames: ['projection'], registers: [registry] }),
+  };
+}
 
 /**
  * Announces that a projection advanced: bumps the version counters (per symbol, patterns, the projection's
@@ -14,7 +25,7 @@ export class Notifier {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly logger: Logger,
-    private readonly metrics: ProjectorMetrics,
+    private readonly metrics: NoticeMetrics,
   ) {}
 
   /**

@@ -2,12 +2,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
 import { REDIS_PROJECTION, redisKeys, startProjector, type ProjectorHandle } from '../projections/index.js';
-import { minuteBars, patternEvents } from '../projections/fixtures.js';
-import { patternState } from '../projections/redis-model.js';
-import { uniqueRedisPrefix } from '../test/postgres.js';
-import type { ServerFrame } from './client/protocol.js';
-import { decodeCursor } from './cursor.js';
-import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
+import { minuteBars, patternEvents } from './record-fixtures.js';
+import { patternState } from '../contracts/redis-model.js';
+import { uniqueRedisPrefix } from './postgres.js';
+import type { ServerFrame } from '../gateway/client/protocol.js';
+import { decodeCursor } from '../gateway/cursor.js';
+import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from '../gateway/testing.js';
 
 type Frame<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;
 

@@ -1,4 +1,5 @@
 import type { Logger } from '../platform/index.js';
+import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import type { LogSource, TopicInfo } from './kafka-log.js';
 import type { PartitionBounds, PartitionRead } from './types.js';
 import { PartitionRing } from './ring.js';
@@ -19,8 +20,10 @@ interface TailChain {
 
 /** Tail reads in flight at most: the one being handled and the one sent on from its answer. */
 const PIPELINE_DEPTH = 2;
+/** Pause before re-reading after a failed tail read (this tail retrying its own reads: no jitter). */
+const TAIL_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5_000, jitter: 'none' };
 
-export interface HubOptions {
+export interface TopicTailOptions {
   readonly stream: StreamName;
   readonly topic: string;
   readonly source: LogSource;
@@ -38,7 +41,7 @@ export interface HubOptions {
  * `ringCapacity` records) into per-partition rings, and tells listeners when records arrive. It keeps no
  * per-client state; subscriptions read the rings at their own positions.
  */
-export class StreamHub {
+export class TopicTail {
   readonly rings = new Map<number, PartitionRing>();
   private info!: TopicInfo;
   private running = false;
@@ -51,7 +54,7 @@ export class StreamHub {
   lastPollAt = 0;
   appended = 0;
 
-  constructor(readonly options: HubOptions) {}
+  constructor(readonly options: TopicTailOptions) {}
 
   get topic(): TopicInfo {
     return this.info;
@@ -198,7 +201,7 @@ export class StreamHub {
         if (!this.running) break;
         failures += 1;
         this.options.logger.warn({ err: error, stream: this.options.stream, failures }, 'tail read failed; re-reading topic metadata');
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** Math.min(failures, 6))));
+        await new Promise((resolve) => setTimeout(resolve, backoffDelay(TAIL_RETRY, failures)));
         await this.recover().catch((recoverError: unknown) => this.options.logger.warn({ err: recoverError }, 'recovery failed'));
       }
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { bar, patternEvents } from './fixtures.js';
+import { bar, patternEvents } from '../test/record-fixtures.js';
 import { redisKeys } from './redis-keys.js';
-import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type Snapshot } from './redis-model.js';
+import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from './redis-model.js';
 import type { PatternEventValue } from './values.js';
 
 const keys = redisKeys('u:');
@@ -70,7 +70,7 @@ describe('symbol snapshots', () => {
   const minute = (n: number, hour: number) => Date.UTC(2026, 10, n, hour, 30);
 
   it('takes the last minute bar and computes the change against the previous session close', () => {
-    let snapshot: Snapshot = {};
+    let snapshot: SymbolSnapshot = {};
     snapshot = foldBar(snapshot, bar('AAPL', 'DAY', day(20), 86_400_000, 90, 100, 1e6));
     expect(snapshot).toMatchObject({ price: 100, dailyClose: 100 });
     expect(snapshot.change).toBeUndefined();

@@ -1,0 +1,67 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../platform/index.js';
+import type { TopicTail } from './topic-tail.js';
+import type { UwsApp } from './transport-uws.js';
+import type { StreamName } from './types.js';
+
+type UwsResponse = import('@trufflesuite/uws-js-unofficial').HttpResponse;
+
+export interface HttpRoutesOptions {
+  readonly tails: ReadonlyMap<StreamName, Pick<TopicTail, 'lastPollAt' | 'topic'>>;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  /** The SDK bundled for browsers (served at /sdk.js). */
+  readonly sdkBundle: () => Promise<string>;
+  readonly connectionCount: () => number;
+}
+
+const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
+const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+
+/** The gateway's HTTP endpoints: /health, /ready, /metrics, /sdk.js and the live page (gateway/public/). */
+export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
+  const staticFiles = new Map<string, { body: Buffer; type: string }>();
+  for (const file of readdirSync(publicDir)) {
+    const type = CONTENT_TYPES[extname(file)];
+    if (type) staticFiles.set(`/${file}`, { body: readFileSync(join(publicDir, file)), type });
+  }
+  const replyAsync = (res: UwsResponse, produce: () => Promise<{ type: string; body: string }>): void => {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    produce().then(
+      ({ type, body }) => {
+        if (!aborted) reply(res, '200 OK', type, body);
+      },
+      (error: unknown) => {
+        options.logger.error({ err: error }, 'HTTP handler failed');
+        if (!aborted) reply(res, '500 Internal Server Error', 'application/json', JSON.stringify({ error: 'internal error' }));
+      },
+    );
+  };
+  app.get('/health', (res) => reply(res, '200 OK', 'application/json', JSON.stringify({ status: 'ok' })));
+  app.get('/ready', (res) => {
+    const now = Date.now();
+    const streams = Object.fromEntries([...options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]));
+    const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
+    reply(res, ok ? '200 OK' : '503 Service Unavailable', 'application/json', JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: options.connectionCount() }));
+  });
+  app.get('/metrics', (res) => replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })));
+  app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
+  app.get('/*', (res, req) => {
+    const url = req.getUrl();
+    const file = staticFiles.get(url === '/' ? '/index.html' : url);
+    if (!file) return reply(res, '404 Not Found', 'application/json', JSON.stringify({ error: 'not found' }));
+    reply(res, '200 OK', file.type, file.body);
+  });
+}
+
+function reply(res: UwsResponse, status: string, type: string, body: string | Buffer): void {
+  res.cork(() => {
+    res.writeStatus(status).writeHeader('content-type', type).writeHeader('cache-control', 'no-store').end(body);
+  });
+}
