@@ -197,6 +197,18 @@ export async function symbolExists(db: Queryable, ticker: string): Promise<boole
   return rows.length > 0;
 }
 
+/** The stored intervals (1m, whence 5m/15m/1h, and 1d) that have at least one bar of `ticker`. */
+export async function intervalsWithBars(db: Queryable, ticker: string): Promise<BarInterval[]> {
+  const { rows } = await db.query<{ minute: boolean; day: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${BAR_RELATIONS['1m']}_between($1, NULL, NULL)) AS minute, EXISTS (SELECT 1 FROM ${BAR_RELATIONS['1d']}_between($1, NULL, NULL)) AS day`,
+    [ticker],
+  );
+  const found: BarInterval[] = [];
+  if (rows[0]?.minute) found.push('1m', '5m', '15m', '1h');
+  if (rows[0]?.day) found.push('1d');
+  return found;
+}
+
 /**
  * The latest `limit` bars in [from, to), returned oldest first. Read through `<relation>_between(symbol, from, to)`
  * (projections' migrations; same on both storage paths), which puts the range on the partition key so that only the
