@@ -67,6 +67,8 @@ export interface StageSample {
   readonly events?: number;
   readonly lag?: number;
   readonly patterns?: number;
+  /** Counter of input records the stage dropped by design (older than its clock, outside the session, ...). */
+  readonly skipped?: number;
 }
 
 /** Events per second between two samples of a counter. */
@@ -82,12 +84,15 @@ function compact(value: number): string {
   return value.toFixed(0);
 }
 
-/** The one-line live status: events/s per stage, lag, patterns found. */
+/** The one-line live status: events/s per stage (and skipped/s, keyed `<stage>:skipped` in `rates`), lag, patterns found. */
 export function statusLine(samples: readonly StageSample[], rates: ReadonlyMap<string, number | undefined>): string {
   const parts = samples.map((sample) => {
     if (!sample.up) return `${sample.stage} DOWN`;
     const rate = rates.get(sample.stage);
     let text = `${sample.stage} ${rate === undefined ? '-' : compact(rate)}/s`;
+    // Skipped input is shown beside what was processed whenever there is some, so a stage dropping everything is visible.
+    const skippedRate = rates.get(`${sample.stage}:skipped`);
+    if (skippedRate !== undefined && skippedRate > 0) text += ` (skipped ${compact(skippedRate)}/s)`;
     if (sample.lag !== undefined) text += ` lag ${compact(sample.lag)}`;
     return text;
   });

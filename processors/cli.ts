@@ -40,10 +40,18 @@ export function registerProcessorCommands(program: Command): void {
       const ops = await startOpsServer({
         port: options.opsPort ? Number(options.opsPort) : config.PROCESSOR_OPS_PORT,
         registry,
-        checks: [{ name: 'processor', check: async () => {
-          if (!processor.ready()) throw new Error('not in the consumer group yet');
-          return { partitions: processor.assigned() };
-        } }],
+        checks: [
+          { name: 'processor', check: async () => {
+            if (!processor.ready()) throw new Error('not in the consumer group yet');
+            return { partitions: processor.assigned() };
+          } },
+          // Degraded, not down: the process works, but its input is being dropped (see the WARN in the log).
+          { name: 'input', optional: true, check: async () => {
+            const skipping = processor.skipping();
+            if (skipping.length > 0) throw new Error(skipping.map((status) => status.message).join('; '));
+            return { skipping: false };
+          } },
+        ],
       });
       lifecycle.onShutdown('ops-server', () => ops.close());
       logger.info({ opsPort: ops.port }, 'processors running');

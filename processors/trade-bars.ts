@@ -87,6 +87,11 @@ export class TradeBarBuilder {
     private readonly native?: NativeBarsLookup,
   ) {}
 
+  /** The latest trade time folded (-1 before any): trades of minutes closed before it are late. */
+  get watermarkMs(): number {
+    return this.watermark;
+  }
+
   /** Folds a trade; returns the bars it closed (often none), or undefined for an invalid trade. */
   onTrade(trade: TradeInput): TradeBar[] | undefined {
     if (
