@@ -262,10 +262,13 @@ export async function loggedFeedTimes(logger: Logger): Promise<LoggedFeedTimes> 
     }
     return found;
   };
-  const minute = await latest('minuteAggregates', (value) => value.windowEndMs);
-  const trade = await latest('trades', (value) => value.sipTimestampMs);
+  const [minute, trade, dailyStartMs] = await Promise.all([
+    latest('minuteAggregates', (value) => value.windowEndMs),
+    latest('trades', (value) => value.sipTimestampMs),
+    latest('dailyAggregates', (value) => value.windowStartMs),
+  ]);
   const intradayMs = minute === undefined ? trade : trade === undefined ? minute : Math.max(minute, trade);
-  return { intradayMs, dailyStartMs: await latest('dailyAggregates', (value) => value.windowStartMs) };
+  return { intradayMs, dailyStartMs };
 }
 
 export interface StartBackfillOptions {
