@@ -152,6 +152,7 @@ export function pipelineStages(options: {
       args: ['project'],
       metricsUrl: `http://127.0.0.1:${ports.projectorOps}/metrics`,
       eventsMetrics: [{ name: 'tickflow_projection_rows_total', label: 'projection="patterns"' }, { name: 'tickflow_projection_rows_total', label: 'projection="bars"' }],
+      skippedMetrics: ['tickflow_projection_skipped_total'],
     },
     { name: 'gateway', args: ['gateway'], metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`, eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
     { name: 'api', args: ['api'], metricsUrl: `http://127.0.0.1:${ports.api}/metrics`, eventsMetrics: ['tickflow_api_requests_total'] },

@@ -11,7 +11,7 @@ export interface SkipCause {
   readonly behindMs?: number;
 }
 
-export type SkipReason = 'older-than-clock' | 'outside-session' | 'late' | 'duplicate' | 'filtered';
+export type SkipReason = 'older-than-clock' | 'older-than-latest' | 'outside-session' | 'late' | 'duplicate' | 'filtered';
 
 export interface SkipDetectorOptions {
   /** The window the share of skipped records is measured over. */
@@ -68,6 +68,8 @@ export function describeSkipping(subject: string, reason: SkipReason | undefined
   switch (reason) {
     case 'older-than-clock':
       return `${subject}: input is older than the partition's clock${behindMs === undefined ? '' : ` by ${formatDuration(behindMs)}`}; is a feed replaying old data? (${share})`;
+    case 'older-than-latest':
+      return `${subject}: bars are older than the latest one already held for their symbol${behindMs === undefined ? '' : ` by ${formatDuration(behindMs)}`}, so the latest prices do not move; is a feed replaying old data? (${share})`;
     case 'late':
       return `${subject}: input arrives after its minute was closed${behindMs === undefined ? '' : ` (${formatDuration(behindMs)} behind the watermark)`}; is a feed replaying old data? (${share})`;
     case 'outside-session':

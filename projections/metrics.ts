@@ -9,6 +9,7 @@ export interface ProjectorMetrics {
   readonly nextOffset: Gauge<'projection' | 'topic' | 'partition'>;
   readonly paused: Gauge<'projection' | 'topic'>;
   readonly noticeFailures: Counter<'projection'>;
+  readonly skipped: Counter<'projection' | 'topic' | 'reason'>;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -19,6 +20,7 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     batchSeconds: new Histogram({ name: 'tickflow_projection_batch_seconds', help: 'Time to decode and apply one batch', labelNames: ['projection', 'topic'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
     nextOffset: new Gauge({ name: 'tickflow_projection_next_offset', help: 'Next offset stored per partition', labelNames: ['projection', 'topic', 'partition'], registers: [registry] }),
     paused: new Gauge({ name: 'tickflow_projection_paused_partitions', help: 'Partitions paused because the database is behind', labelNames: ['projection', 'topic'], registers: [registry] }),
+    skipped: new Counter({ name: 'tickflow_projection_skipped_total', help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)', labelNames: ['projection', 'topic', 'reason'], registers: [registry] }),
     noticeFailures: new Counter({ name: 'tickflow_projection_notice_failures_total', help: 'Version bumps / notices that could not reach Redis', labelNames: ['projection'], registers: [registry] }),
   };
 }
