@@ -290,15 +290,15 @@ export class PatternEngine implements PatternSink {
     return this.activePatterns;
   }
 
-  /**
-   * Folds one bar in and appends the events it causes to `out`. `broadcastCopy` marks a copy of the
-   * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
-   */
   /** The partition's event-time clock: the latest bar start folded (-1 before any). */
   get clockMs(): number {
     return this.clock;
   }
 
+  /**
+   * Folds one bar in and appends the events it causes to `out`. `broadcastCopy` marks a copy of the
+   * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
+   */
   onBar(bar: BarInput, ref: SourceRef, broadcastCopy: boolean, out: PatternEventRecord[]): BarOutcome {
     if (!validBar(bar)) return 'invalid';
     if (bar.interval === 'SECOND') return 'ignored';
