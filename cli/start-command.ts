@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { defineEnv, env, type EnvSource } from '../platform/config.js';
-import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, resumeAfter } from '../ingest/index.js';
+import { SessionClock, loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, resumeAfter } from '../ingest/index.js';
 import { loggedFeedTimes, runStartBackfill } from '../ingest/jobs.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadGatewayConfig } from '../gateway/config.js';
@@ -79,7 +79,8 @@ export function planSimulatorStart(options: { readonly nowMs: number; readonly l
 
 /** The daily bars `npm start` backfills: about 400 days (enough for the 200-day averages) up to the session before the simulated start, after those already in the log. */
 export function dailyBackfillRange(simulatorStartMs: number, loggedDailyStartMs: number | undefined, calendar = new SessionCalendar()): { from: string; to: string } {
-  const startDay = calendar.dayOf(simulatorStartMs).dayNumber;
+  // The simulator moves a start outside a session on to the next open: its first live day is that one.
+  const startDay = calendar.dayOf(new SessionClock(calendar).sessionInstant(simulatorStartMs)).dayNumber;
   const first = loggedDailyStartMs === undefined ? startDay - 400 : Math.max(startDay - 400, calendar.dayOf(loggedDailyStartMs).dayNumber + 1);
   return { from: isoDay(first), to: isoDay(startDay - 1) };
 }
