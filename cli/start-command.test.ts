@@ -59,7 +59,7 @@ describe('npm start', () => {
     const start = Date.parse('2026-11-24T14:31:00Z');
     expect(dailyBackfillRange(start, undefined)).toEqual({ from: '2025-10-20', to: '2026-11-23' });
     // The first run logged daily bars up to Monday 23rd: a later run asks from the 24th only.
-    expect(dailyBackfillRange(Date.parse('2026-11-26T14:31:00Z'), Date.parse('2026-11-23T05:00:00Z'))).toEqual({ from: '2026-11-24', to: '2026-11-25' });
+    expect(dailyBackfillRange(Date.parse('2026-11-25T14:31:00Z'), Date.parse('2026-11-23T05:00:00Z'))).toEqual({ from: '2026-11-24', to: '2026-11-24' });
     // A start after Friday's close: the simulator's first live day is Monday, so Friday's session is history.
     expect(dailyBackfillRange(Date.parse('2026-11-27T21:00:00Z'), Date.parse('2026-11-25T05:00:00Z'))).toEqual({ from: '2026-11-26', to: '2026-11-29' });
     // Nothing new: an empty range.
