@@ -880,6 +880,17 @@ describe('symbols', () => {
     expect(window.body.data.map((bar: { bucket: string }) => bar.bucket.slice(11, 16))).toEqual(['14:10', '14:11', '14:12', '14:13', '14:14']);
     expect((await call('GET', '/api/symbols/SPY/bars')).body.data).toEqual([]);
     expect((await call('GET', '/api/symbols/NOPE/bars')).status).toBe(404);
+    // A symbol known only from its minute bars (no reference data): asking for daily bars says that, not "no symbol".
+    await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('ONLYM', '2026-11-25T14:00:00Z', 10, 11, 9, 10.5, 100)`);
+    try {
+      const daily = await call('GET', '/api/symbols/ONLYM/bars?interval=1d');
+      expect(daily.status).toBe(404);
+      expect(daily.body.detail).toBe('no 1d bars for ONLYM (it has 1m, 5m, 15m, 1h bars)');
+      expect((await call('GET', '/api/symbols/ONLYM/bars?interval=1m')).body.data).toHaveLength(1);
+      expect((await call('GET', '/api/symbols/NOPE/bars?interval=1d')).body.detail).toBe('no symbol NOPE');
+    } finally {
+      await pool.query(`DELETE FROM bars_1m WHERE symbol = 'ONLYM'`);
+    }
     for (const [query, field] of <[string, string][]>[['interval=2m', 'interval'], ['from=soon', 'from'], ['to=later', 'to'], ['from=2026-11-26&to=2026-11-25', 'to'], ['limit=50001', 'limit']]) {
       const reply = await bars(query);
       expect(reply.status, query).toBe(400);

@@ -6,7 +6,7 @@ import { ApiError } from './errors.js';
 import { commonErrors, json, problem } from './openapi-responses.js';
 import { parseInstant } from './scan.js';
 import { BarsQuerySchema, BarsResponseSchema, SymbolDetailSchema, SymbolListSchema, SymbolParamSchema, SymbolsQuerySchema } from './schemas.js';
-import { findSymbol, listBars, listSymbols, symbolExists } from './symbols-store.js';
+import { findSymbol, listBars, listSymbols, intervalsWithBars, symbolExists } from './symbols-store.js';
 
 const notFound = problem('No such symbol');
 
@@ -78,7 +78,11 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
       const bars = await listBars(deps.db, symbol, interval, fromMs, toMs, limit);
       return bars.length > 0 || (await symbolExists(deps.db, symbol)) ? bars : null;
     });
-    if (read.value === null) throw new ApiError('not-found', `no symbol ${symbol}`);
+    if (read.value === null) {
+      // A symbol known only from its bars (no reference data) is not "no symbol": say which intervals it has.
+      const others = (await intervalsWithBars(deps.db, symbol)).filter((other) => other !== interval);
+      throw new ApiError('not-found', others.length > 0 ? `no ${interval} bars for ${symbol} (it has ${others.join(', ')} bars)` : `no symbol ${symbol}`);
+    }
     c.header('ETag', etagOf(key, read));
     return c.json({ symbol, interval, data: read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
   });

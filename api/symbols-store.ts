@@ -107,7 +107,7 @@ function barView(row: BarRow): BarView {
   };
 }
 
-/** The bar resolutions the API serves (its `interval` parameter); not the records' BarInterval (SECOND, MINUTE, DAY). */
+/** The bar resolutions the API serves (its `interval` parameter); not the records' BarResolution (SECOND, MINUTE, DAY). */
 export type BarResolution = '1m' | '5m' | '15m' | '1h' | '1d';
 
 /** Table or (continuous-aggregate) view of each interval; a closed map, never user text in SQL. */
@@ -196,6 +196,18 @@ export async function findSymbol(db: Queryable, ticker: string, now: number): Pr
 export async function symbolExists(db: Queryable, ticker: string): Promise<boolean> {
   const { rows } = await db.query<{ found: number }>('SELECT 1 AS found FROM symbols WHERE ticker = $1', [ticker]);
   return rows.length > 0;
+}
+
+/** The stored intervals (1m, whence 5m/15m/1h, and 1d) that have at least one bar of `ticker`. */
+export async function intervalsWithBars(db: Queryable, ticker: string): Promise<BarResolution[]> {
+  const { rows } = await db.query<{ minute: boolean; day: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${BAR_RELATIONS['1m']}_between($1, NULL, NULL)) AS minute, EXISTS (SELECT 1 FROM ${BAR_RELATIONS['1d']}_between($1, NULL, NULL)) AS day`,
+    [ticker],
+  );
+  const found: BarResolution[] = [];
+  if (rows[0]?.minute) found.push('1m', '5m', '15m', '1h');
+  if (rows[0]?.day) found.push('1d');
+  return found;
 }
 
 /**

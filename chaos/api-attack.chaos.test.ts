@@ -8,7 +8,7 @@ import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../tes
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
 import { attackTokens } from './jwt-attacks.js';
-import { capturedLogger, leakedSecrets } from './log-capture.js';
+import { capturedLogger, leakedSecrets } from '../test/log-capture.js';
 import { SQL_INJECTION_PAYLOADS } from './sql-injection.js';
 
 const PASSWORD_A = 'alice-chaos-password-4f9c2e';

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { Supervisor, type StageSpec } from '../cli/supervisor.js';
 import { TickflowClient, type Subscription } from '../gateway/client/index.js';
 import type { WireEvent } from '../gateway/client/protocol.js';
-import { startSimulator, type SimulatorHandle } from '../ingest/index.js';
+import { resumeAfter, startSimulator, type SimulatorHandle } from '../ingest/index.js';
 import { TokenService, createLogger, loadAuthConfig, topicName, type TopicKey } from '../platform/index.js';
 import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
@@ -235,12 +235,11 @@ export class ChaosPipeline {
 
   async stopFeed(): Promise<void> {
     if (!this.simulator) return;
-    // The simulator's own clock says where it got to (it jumps over nights); continue two minutes later, which
-    // it moves to the next session's open when that falls outside a session.
+    // The simulator's own clock says where it got to (it jumps over nights); continue after it.
     const reachedMs = this.simulator.clockMs();
     await this.simulator.stop();
     this.simulator = undefined;
-    this.feedClockMs = Math.ceil((reachedMs + 120_000) / 60_000) * 60_000;
+    this.feedClockMs = resumeAfter(reachedMs);
   }
 
   pid(stage: StageName): number | undefined {

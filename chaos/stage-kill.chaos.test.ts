@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
-import { leakedSecrets } from './log-capture.js';
+import { leakedSecrets } from '../test/log-capture.js';
 import { expectExactlyOnce } from './assertions.js';
 import { ChaosPipeline, waitFor, type StageName } from './pipeline.js';
 

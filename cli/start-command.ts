@@ -3,7 +3,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { defineEnv, env, type EnvSource } from '../platform/config.js';
-import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig } from '../ingest/index.js';
+import { SessionClock, loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, resumeAfter } from '../ingest/index.js';
+import { loggedFeedTimes, runStartBackfill } from '../ingest/index.js';
 import { loadApiConfig } from '../api/config.js';
 import { loadGatewayConfig } from '../gateway/config.js';
 import { loadProcessorConfig } from '../processors/config.js';
@@ -36,6 +37,52 @@ export function simulatorStart(nowMs: number, calendar = new SessionCalendar()):
     const day = calendar.day(dayNumber);
     if (day.isTradingDay) return day.openMs;
   }
+}
+
+export interface SimulatorStartPlan {
+  /** Where the simulated clock starts, unless refused. */
+  readonly startMs: number | undefined;
+  /** Why it starts there (for the start-up lines), or why it is refused. */
+  readonly note: string;
+  readonly refused: boolean;
+}
+
+const DAY_MS = 86_400_000;
+const isoDay = (dayNumber: number) => new Date(dayNumber * DAY_MS).toISOString().slice(0, 10);
+const isoMinute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+
+/**
+ * Where the embedded simulator's clock starts on this run. A stack that has run before has folded bars up
+ * to the latest event time in its log; a feed starting earlier would be skipped whole (the processors never
+ * go back in time), so the clock resumes just after it, and the first run's data stays as history. An
+ * explicit SIMULATOR_START earlier than the log is refused rather than fed to processors that would skip it.
+ */
+export function planSimulatorStart(options: { readonly nowMs: number; readonly loggedUntilMs: number | undefined; readonly explicitStart?: string; readonly calendar?: SessionCalendar }): SimulatorStartPlan {
+  const logged = options.loggedUntilMs;
+  if (options.explicitStart !== undefined) {
+    const explicitMs = Date.parse(options.explicitStart);
+    if (!Number.isFinite(explicitMs)) return { startMs: undefined, refused: true, note: `SIMULATOR_START=${options.explicitStart} is not an ISO 8601 time` };
+    if (logged !== undefined && explicitMs < logged) {
+      return {
+        startMs: undefined,
+        refused: true,
+        note: `SIMULATOR_START=${options.explicitStart} is before the latest bar already in the log (${isoMinute(logged)} UTC): the processors would skip every simulated bar. Unset SIMULATOR_START to resume after the log, or use a fresh TOPIC_PREFIX and database for a separate run.`,
+      };
+    }
+    return { startMs: explicitMs, refused: false, note: `simulated clock: starts at SIMULATOR_START=${options.explicitStart}` };
+  }
+  const fresh = simulatorStart(options.nowMs, options.calendar);
+  if (logged === undefined || fresh > logged) return { startMs: fresh, refused: false, note: `simulated clock: starts at ${isoMinute(fresh)} UTC (the latest session)` };
+  const resumed = resumeAfter(logged);
+  return { startMs: resumed, refused: false, note: `simulated clock: resumes at ${isoMinute(resumed)} UTC, after the latest bar already in the log (${isoMinute(logged)} UTC); earlier runs' data stays as history` };
+}
+
+/** The daily bars `npm start` backfills: about 400 days (enough for the 200-day averages) up to the session before the simulated start, after those already in the log. */
+export function dailyBackfillRange(simulatorStartMs: number, loggedDailyStartMs: number | undefined, calendar = new SessionCalendar()): { from: string; to: string } {
+  // The simulator moves a start outside a session on to the next open: its first live day is that one.
+  const startDay = calendar.dayOf(new SessionClock(calendar).sessionInstant(simulatorStartMs)).dayNumber;
+  const first = loggedDailyStartMs === undefined ? startDay - 400 : Math.max(startDay - 400, calendar.dayOf(loggedDailyStartMs).dayNumber + 1);
+  return { from: isoDay(first), to: isoDay(startDay - 1) };
 }
 
 /** Ports of the stages, from each stage's own configuration (SIMULATOR_PORT, INGEST_OPS_PORT, ...). */
@@ -97,6 +144,7 @@ export function pipelineStages(options: {
       args: ['process'],
       metricsUrl: `http://127.0.0.1:${ports.processorOps}/metrics`,
       eventsMetrics: [{ name: 'tickflow_processor_records_total', label: 'outcome="applied"' }],
+      skippedMetrics: [{ name: 'tickflow_processor_records_total', label: 'outcome="skipped"' }],
       // The label ends with the catalog name whatever TOPIC_PREFIX is.
       patternsMetrics: [{ name: 'tickflow_processor_events_total', label: 'patterns.events.v1"' }],
     },
@@ -105,6 +153,7 @@ export function pipelineStages(options: {
       args: ['project'],
       metricsUrl: `http://127.0.0.1:${ports.projectorOps}/metrics`,
       eventsMetrics: [{ name: 'tickflow_projection_rows_total', label: 'projection="patterns"' }, { name: 'tickflow_projection_rows_total', label: 'projection="bars"' }],
+      skippedMetrics: ['tickflow_projection_skipped_total'],
     },
     { name: 'gateway', args: ['gateway'], metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`, eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
     { name: 'api', args: ['api'], metricsUrl: `http://127.0.0.1:${ports.api}/metrics`, eventsMetrics: ['tickflow_api_requests_total'] },
@@ -138,12 +187,30 @@ export function registerStartCommand(program: Command): void {
       const wasUp = (await stack.status()).filter((server) => server.name === 'kafka' || server.name === 'registry').every((server) => server.up);
       await stack.up(say);
       await setupPipeline(say);
+      const simulated = config.MASSIVE_API_KEY === undefined;
+      const logger = createLogger('start', { level: 'warn' });
+      const logged = simulated ? await loggedFeedTimes(logger) : undefined;
+      const simulatorConfig = loadSimulatorConfig();
+      const plan = planSimulatorStart({ nowMs: Date.now(), loggedUntilMs: logged?.intradayMs, explicitStart: simulatorConfig.SIMULATOR_START });
+      if (simulated) say(plan.note);
+      if (simulated && plan.refused) {
+        if (!wasUp && !config.START_KEEP_STACK) await stack.down(say);
+        process.exit(1);
+      }
       const supervisor = new Supervisor(
-        pipelineStages({ massiveApiKey: config.MASSIVE_API_KEY, simulatorSpeed: config.START_SIMULATOR_SPEED, simulatorRate: config.START_SIMULATOR_RATE }),
+        pipelineStages({ massiveApiKey: config.MASSIVE_API_KEY, simulatorSpeed: config.START_SIMULATOR_SPEED, simulatorRate: config.START_SIMULATOR_RATE, simulatorStartMs: plan.startMs }),
       );
       supervisor.start();
-      say(config.MASSIVE_API_KEY ? 'feed: Massive.com (MASSIVE_API_KEY set)' : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`);
       const ports = stagePorts();
+      if (simulated) {
+        // Reference data, daily bars and fundamentals come from REST: the simulator answers those endpoints too.
+        const range = dailyBackfillRange(plan.startMs!, logged?.dailyStartMs);
+        waitUntil('the simulator', async () => (await fetch(`http://127.0.0.1:${ports.simulator}/health`)).ok, 120_000)
+          .then(() => runStartBackfill({ restUrl: `http://127.0.0.1:${ports.simulator}`, apiKey: 'simulator', dailyFrom: range.from, dailyTo: range.to, logger }))
+          .then((done) => say(`reference data: ${done.symbols} symbols, ${done.dailyBars} daily bars (${range.from} to ${range.to}), ${done.fundamentals} fundamentals, from the simulator's REST side`))
+          .catch((error: unknown) => say(`no reference data (${(error as Error).message}): symbols, sectors, daily bars and fundamentals stay empty`));
+      }
+      say(config.MASSIVE_API_KEY ? 'feed: Massive.com (MASSIVE_API_KEY set)' : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`);
       say(`live page:  http://127.0.0.1:${ports.gateway}/`);
       say(`API docs:   http://127.0.0.1:${ports.api}/docs   (OpenAPI: http://127.0.0.1:${ports.api}/openapi.json)`);
       say(`metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`);

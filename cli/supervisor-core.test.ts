@@ -51,4 +51,13 @@ describe('metrics and the status line', () => {
     );
     expect(line).toBe('ingest 52k/s | processors 1.5k/s lag 12k | api DOWN | patterns 1.2k');
   });
+
+  it('shows skipped input next to what was processed, when there is some', () => {
+    const samples = [
+      { stage: 'ingest', up: true, events: 1 },
+      { stage: 'processors', up: true, events: 5, skipped: 70_000, patterns: 83 },
+    ];
+    expect(statusLine(samples, new Map([['ingest', 7000], ['processors', 0], ['processors:skipped', 7000]]))).toBe('ingest 7.0k/s | processors 0/s (skipped 7.0k/s) | patterns 83');
+    expect(statusLine(samples, new Map([['ingest', 7000], ['processors', 7000], ['processors:skipped', 0]]))).toBe('ingest 7.0k/s | processors 7.0k/s | patterns 83');
+  });
 });

@@ -4,6 +4,9 @@
  */
 
 import { backoffDelay } from '../platform/backoff.js';
+import { sumMetric, type MetricSelector } from '../platform/metrics-exposition.js';
+
+export { sumMetric, type MetricSelector };
 
 export interface RestartPolicy {
   readonly initialDelayMs: number;
@@ -41,27 +44,6 @@ export function formatLogLine(stage: string, line: string, width = 11): string {
   }
 }
 
-/** A metric name, optionally narrowed to the samples whose labels contain `label` (e.g. `topic="patterns.events.v1"`). */
-export type MetricSelector = string | { readonly name: string; readonly label: string };
-
-/** Sum of every sample of the selected metrics in a Prometheus text exposition. */
-export function sumMetric(exposition: string, selectors: readonly MetricSelector[]): number | undefined {
-  let total: number | undefined;
-  for (const line of exposition.split('\n')) {
-    if (line.startsWith('#') || line.length === 0) continue;
-    const space = line.lastIndexOf(' ');
-    const series = line.slice(0, space);
-    const brace = series.indexOf('{');
-    const name = brace >= 0 ? series.slice(0, brace) : series;
-    const labels = brace >= 0 ? series.slice(brace) : '';
-    const selected = selectors.some((selector) => (typeof selector === 'string' ? selector === name : selector.name === name && labels.includes(selector.label)));
-    if (!selected) continue;
-    const value = Number(line.slice(space + 1));
-    if (Number.isFinite(value)) total = (total ?? 0) + value;
-  }
-  return total;
-}
-
 export interface StageSample {
   readonly stage: string;
   readonly up: boolean;
@@ -69,6 +51,8 @@ export interface StageSample {
   readonly events?: number;
   readonly lag?: number;
   readonly patterns?: number;
+  /** Counter of input records the stage dropped by design (older than its clock, outside the session, ...). */
+  readonly skipped?: number;
 }
 
 /** Events per second between two samples of a counter. */
@@ -84,12 +68,15 @@ function compact(value: number): string {
   return value.toFixed(0);
 }
 
-/** The one-line live status: events/s per stage, lag, patterns found. */
+/** The one-line live status: events/s per stage (and skipped/s, keyed `<stage>:skipped` in `rates`), lag, patterns found. */
 export function statusLine(samples: readonly StageSample[], rates: ReadonlyMap<string, number | undefined>): string {
   const parts = samples.map((sample) => {
     if (!sample.up) return `${sample.stage} DOWN`;
     const rate = rates.get(sample.stage);
     let text = `${sample.stage} ${rate === undefined ? '-' : compact(rate)}/s`;
+    // Skipped input is shown beside what was processed whenever there is some, so a stage dropping everything is visible.
+    const skippedRate = rates.get(`${sample.stage}:skipped`);
+    if (skippedRate !== undefined && skippedRate > 0) text += ` (skipped ${compact(skippedRate)}/s)`;
     if (sample.lag !== undefined) text += ` lag ${compact(sample.lag)}`;
     return text;
   });

@@ -19,6 +19,8 @@ export interface StageSpec {
   readonly eventsMetrics?: readonly MetricSelector[];
   readonly lagMetrics?: readonly MetricSelector[];
   readonly patternsMetrics?: readonly MetricSelector[];
+  /** Input the stage dropped by design (shown next to the events when nonzero). */
+  readonly skippedMetrics?: readonly MetricSelector[];
 }
 
 interface RunningStage {
@@ -29,6 +31,7 @@ interface RunningStage {
   restarts: number;
   restartTimer: NodeJS.Timeout | undefined;
   lastEvents: number | undefined;
+  lastSkipped: number | undefined;
 }
 
 export type Print = (line: string) => void;
@@ -50,7 +53,7 @@ export class Supervisor {
     private readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY,
     private readonly baseEnv: NodeJS.ProcessEnv = process.env,
   ) {
-    this.stages = specs.map((spec) => ({ spec, child: undefined, startedAt: 0, consecutiveCrashes: 0, restarts: 0, restartTimer: undefined, lastEvents: undefined }));
+    this.stages = specs.map((spec) => ({ spec, child: undefined, startedAt: 0, consecutiveCrashes: 0, restarts: 0, restartTimer: undefined, lastEvents: undefined, lastSkipped: undefined }));
   }
 
   /** Runs a one-shot `tickflow` command (e.g. migrations) and resolves when it exits 0. */
@@ -124,7 +127,15 @@ export class Supervisor {
           const events = pick(stage.spec.eventsMetrics);
           const lag = pick(stage.spec.lagMetrics);
           const patterns = pick(stage.spec.patternsMetrics);
-          return { stage: stage.spec.name, up: true, ...(events === undefined ? {} : { events }), ...(lag === undefined ? {} : { lag }), ...(patterns === undefined ? {} : { patterns }) };
+          const skipped = pick(stage.spec.skippedMetrics);
+          return {
+            stage: stage.spec.name,
+            up: true,
+            ...(events === undefined ? {} : { events }),
+            ...(lag === undefined ? {} : { lag }),
+            ...(patterns === undefined ? {} : { patterns }),
+            ...(skipped === undefined ? {} : { skipped }),
+          };
         } catch {
           return { stage: stage.spec.name, up: true };
         }
@@ -146,6 +157,8 @@ export class Supervisor {
           const stage = this.stages.find((entry) => entry.spec.name === sample.stage)!;
           rates.set(sample.stage, ratePerSecond(stage.lastEvents, sample.events, now - this.lastSampleAt));
           stage.lastEvents = sample.events;
+          rates.set(`${sample.stage}:skipped`, ratePerSecond(stage.lastSkipped, sample.skipped, now - this.lastSampleAt));
+          stage.lastSkipped = sample.skipped;
         }
         this.lastSampleAt = now;
         const line = statusLine(samples, rates);

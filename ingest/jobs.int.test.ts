@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AvroCodec, createKafka, createLogger, loadPlatformConfig } from '../platform/index.js';
 import { uniquePrefix } from '../test/kafka.js';
-import { runFileImport, runLiveIngest, runRestBackfill, runSimulator } from './jobs.js';
+import { loggedFeedTimes, runFileImport, runLiveIngest, runRestBackfill, runSimulator, runStartBackfill } from './jobs.js';
 import { collectTopics, type Collector } from './testing/collect.js';
 import { startFakeMassiveRest, type FakeMassiveRest } from './testing/fake-massive-rest.js';
 
@@ -80,6 +80,28 @@ describe('ingest jobs (CLI shells)', () => {
     const simulator = await runSimulator({ port: 0, speed: 1, rate: 100, symbols: 5 });
     try {
       expect((await fetch(`http://127.0.0.1:${simulator.port}/health`)).status).toBe(200);
+    } finally {
+      await simulator.stop();
+    }
+  });
+
+  it("start: the log's latest bar times, and the backfill `npm start` runs against the simulator's REST side", async () => {
+    // The earlier tests logged a daily bar (2025-01-02) and the simulator's minute bars.
+    const logged = await loggedFeedTimes(createLogger('t', { level: 'silent' }));
+    expect(logged.dailyStartMs).toBe(Date.UTC(2025, 0, 2));
+    const latestMinute = Math.max(...collector.on('minuteAggregates').map((message) => (message.value as { windowEndMs: number }).windowEndMs));
+    expect(logged.intradayMs).toBeGreaterThanOrEqual(latestMinute);
+
+    const simulator = await runSimulator({ port: 0, speed: 1, rate: 10, symbols: 20 });
+    try {
+      const done = await runStartBackfill({ restUrl: `http://127.0.0.1:${simulator.port}`, apiKey: 'simulator', dailyFrom: '2026-11-16', dailyTo: '2026-11-20', logger: createLogger('t', { level: 'silent' }) });
+      // 20 symbols; a week of daily bars each when the simulated clock starts after it; the 5 stocks have fundamentals (the 15 ETFs none).
+      expect(done.symbols).toBe(20);
+      expect(done.fundamentals).toBe(5);
+      await vi.waitFor(() => expect(collector.on('symbols').length).toBeGreaterThanOrEqual(21), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(() => expect(collector.on('fundamentals').length).toBeGreaterThanOrEqual(6), { timeout: 30_000, interval: 200 });
+      expect(collector.on('symbols').map((message) => message.value as { ticker: string; sector: string | null }).findLast((symbol) => symbol.ticker === 'AAPL')?.sector).toEqual(expect.any(String));
+      expect(done.dailyBars).toBe(100);
     } finally {
       await simulator.stop();
     }

@@ -7,6 +7,7 @@ import {
   createMetricsRegistry,
   exitForRestart,
   loadPlatformConfig,
+  topicName,
   type Logger,
   type TopicKey,
 } from '../platform/index.js';
@@ -20,6 +21,7 @@ import type { BarInterval } from './records.js';
 import { MassiveRest } from './rest.js';
 import { KafkaSink } from './sink.js';
 import { applyTopics } from '../platform/index.js';
+import { lastRecords } from '../platform/latest-records.js';
 import { startSimulator, type SimulatorHandle } from './simulator/server.js';
 import { loadCalendarConfig, sessionCalendarFrom } from '../contracts/calendar-config.js';
 import type { SessionCalendar } from '../contracts/calendar.js';
@@ -235,5 +237,73 @@ export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary
     } finally {
       bar?.stop();
     }
+  });
+}
+
+/** The latest event times already in the feed's topics (undefined for an empty topic). */
+export interface LoggedFeedTimes {
+  /** The latest end of a minute bar, or trade time, in the minute-bars and trades topics. */
+  readonly intradayMs: number | undefined;
+  /** The latest daily bar's window start. */
+  readonly dailyStartMs: number | undefined;
+}
+
+/** Reads the last records of each partition of the bar and trade topics: where a resumed feed must continue after. */
+export async function loggedFeedTimes(logger: Logger): Promise<LoggedFeedTimes> {
+  const platform = loadPlatformConfig();
+  const kafka = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-resume`, logger });
+  const codec = new AvroCodec(platform.SCHEMA_REGISTRY_URL, platform.TOPIC_PREFIX);
+  const latest = async (key: TopicKey, timeOf: (value: Record<string, unknown>) => unknown): Promise<number | undefined> => {
+    let found: number | undefined;
+    // A few per partition: the trade-built bars' transactions end with markers, which carry no value.
+    for (const message of await lastRecords(kafka, topicName(key, platform.TOPIC_PREFIX), { perPartition: 20, groupPrefix: platform.KAFKA_CLIENT_ID })) {
+      if (!message.value) continue;
+      const time = timeOf(await codec.decode<Record<string, unknown>>(message.value));
+      if (typeof time === 'number' && Number.isFinite(time) && (found === undefined || time > found)) found = time;
+    }
+    return found;
+  };
+  const [minute, trade, dailyStartMs] = await Promise.all([
+    latest('minuteAggregates', (value) => value.windowEndMs),
+    latest('trades', (value) => value.sipTimestampMs),
+    latest('dailyAggregates', (value) => value.windowStartMs),
+  ]);
+  const intradayMs = minute === undefined ? trade : trade === undefined ? minute : Math.max(minute, trade);
+  return { intradayMs, dailyStartMs };
+}
+
+export interface StartBackfillOptions {
+  /** The simulator's (or Massive's) REST base URL and key. */
+  readonly restUrl: string;
+  readonly apiKey: string;
+  /** Daily bars of [from, to] (YYYY-MM-DD); none when from > to. */
+  readonly dailyFrom: string;
+  readonly dailyTo: string;
+  readonly logger: Logger;
+}
+
+/**
+ * What the dashboard needs besides the live feed: reference tickers (with details: sector, market cap),
+ * each ticker's daily bars and fundamentals. `npm start` runs it against the simulator's REST side.
+ */
+export async function runStartBackfill(options: StartBackfillOptions): Promise<{ symbols: number; dailyBars: number; fundamentals: number }> {
+  const { logger } = options;
+  const massive = loadMassiveConfig();
+  const rest = new MassiveRest({ apiKey: options.apiKey, baseUrl: options.restUrl, maxRetries: massive.MASSIVE_REST_MAX_RETRIES, backoffMs: massive.MASSIVE_REST_BACKOFF_MS, logger });
+  return withSink(logger, async (sink) => {
+    const symbols: string[] = [];
+    let page = await rest.tickers();
+    for (;;) {
+      symbols.push(...page.results.map((ticker) => ticker.ticker));
+      if (!page.nextUrl) break;
+      page = await rest.nextPage(page.nextUrl);
+    }
+    const reference = await backfillSymbols({ rest, sink, logger, details: true });
+    const daily =
+      options.dailyFrom <= options.dailyTo
+        ? await backfillBars({ rest, sink, symbols, timespan: 'day', from: options.dailyFrom, to: options.dailyTo, checkpoint: new CheckpointStore(undefined), logger })
+        : { records: 0 };
+    const fundamentals = await backfillFundamentals({ rest, sink, symbols, logger });
+    return { symbols: reference.records, dailyBars: daily.records, fundamentals: fundamentals.records };
   });
 }

@@ -305,6 +305,11 @@ export class PatternEngine implements PatternSink {
     return this.activePatterns;
   }
 
+  /** The partition's event-time clock: the latest bar start folded (-1 before any). */
+  get clockMs(): number {
+    return this.clock;
+  }
+
   /**
    * Folds one bar in and appends the events it causes to `out`. `broadcastCopy` marks a copy of the
    * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.

@@ -14,6 +14,7 @@ import {
   type TopicKey,
 } from '../platform/index.js';
 import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
+import { SkipDetector, type SkipCause, type SkipStatus, type SkipTransition } from '../platform/skip-detector.js';
 import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type BarOutcome, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
 import { FundamentalsHistory } from './fundamentals.js';
 import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
@@ -40,6 +41,8 @@ interface PartitionCore {
    * record, or one that made the core throw, comes back as a FoldRejection, to be dead-lettered.
    */
   fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'skipped' | FoldRejection;
+  /** Why the last folded record was skipped (undefined when kept, or skipped harmlessly by design). */
+  lastSkip: SkipCause | undefined;
   snapshot(): Buffer;
 }
 
@@ -107,6 +110,8 @@ export interface ProcessorHandle {
   readonly ready: () => boolean;
   /** Partitions the group assigned to this instance at its last join, as `topic:partition`. */
   readonly assigned: () => string[];
+  /** Input topics whose records are (nearly) all being skipped, with why. */
+  readonly skipping: () => SkipStatus[];
   /** Stops consuming, writes a final snapshot of each partition, and disconnects. */
   stop(): Promise<void>;
 }
@@ -250,21 +255,42 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   /** When a batch failed and no partition has reopened since (the stall watchdog's clock). */
   let failedSince: number | undefined;
 
+  // Skipping (nearly) everything is never silent: one WARN per episode, and /ready says why.
+  const skipDetectors = new Map<string, SkipDetector>();
+  const skipDetector = (inputTopic: string) => {
+    let detector = skipDetectors.get(inputTopic);
+    if (!detector) skipDetectors.set(inputTopic, (detector = new SkipDetector(`processor input ${inputTopic}`)));
+    return detector;
+  };
+  const reportSkipping = (inputTopic: string, transition: SkipTransition | undefined) => {
+    if (transition?.kind === 'started') logger.warn({ topic: inputTopic, reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
+    else if (transition?.kind === 'ended') logger.info({ topic: inputTopic }, `processor input ${inputTopic}: records are applied again`);
+  };
+  const skipTimer = setInterval(() => {
+    for (const [inputTopic, detector] of skipDetectors) reportSkipping(inputTopic, detector.evaluate(Date.now()));
+  }, 5_000);
+  skipTimer.unref();
+
   const snapshotKey = (inputTopic: string, partition: number) => `${options.groupId}/${inputTopic}/${partition}`;
 
   function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
     if (inputTopic === tradesTopic) {
       const skew = options.maxEventTimeSkewMs;
       const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs, nativeBars, skew) : new TradeBarBuilder(options.tradeBarLatenessMs, nativeBars, skew);
-      return {
+      const core: PartitionCore = {
+        lastSkip: undefined,
         fold: (value, _headers, _offset, out) => {
           const trade = value as TradeInput;
           const produced: OutputMessage[] = [];
+          const late = builder.lateTrades;
+          core.lastSkip = undefined;
           try {
             const bars = builder.onTrade(trade);
             if (bars === undefined) return builder.rejectionOf(trade) ?? { reason: 'invalid', details: 'rejected by the trade-bar builder' };
             if (out) for (const bar of bars) produced.push({ topic: minuteTopic, key: bar.symbol, value: encodeAggregate!(bar), partition });
-            return bars.length > 0 ? 'applied' : 'skipped';
+            // A trade folded into an open minute is applied; one for a minute already closed is dropped.
+            core.lastSkip = builder.lateTrades > late ? { reason: 'late', behindMs: builder.watermarkMs - trade.sipTimestampMs } : undefined;
+            return core.lastSkip ? 'skipped' : 'applied';
           } catch (error) {
             return coreFailure(error);
           } finally {
@@ -273,10 +299,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         },
         snapshot: () => builder.snapshot(),
       };
+      return core;
     }
     const engine = state ? PatternEngine.restore(state, engineOptions) : new PatternEngine(engineOptions);
     const events: PatternEventRecord[] = [];
-    return {
+    const core: PartitionCore = {
+      lastSkip: undefined,
       fold: (value, headers, offset, out) => {
         events.length = 0;
         const bar = value as BarInput;
@@ -297,12 +325,18 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
             }
           }
         }
-        if (typeof outcome !== 'string') return outcome;
+        if (typeof outcome !== 'string') {
+          core.lastSkip = undefined;
+          return outcome;
+        }
+        core.lastSkip =
+          outcome === 'duplicate' ? { reason: 'older-than-clock', behindMs: engine.clockMs - bar.windowStartMs } : outcome === 'outside-session' ? { reason: 'outside-session' } : undefined;
         if (outcome === 'invalid') return engine.rejectionOf(bar) ?? { reason: 'invalid', details: 'rejected by the pattern engine' };
         return outcome === 'applied' ? 'applied' : 'skipped';
       },
       snapshot: () => engine.snapshot(),
     };
+    return core;
   }
 
   /** A record that made a core throw (a bug, or input no check foresaw): dead-lettered, and the partition moves on. */
@@ -449,6 +483,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const out: OutputMessage[] = [];
     let folded = 0;
     let interrupted = false;
+    const batchAtMs = Date.now();
     try {
       for (const message of batch.messages) {
         if (!isRunning() || isStale()) {
@@ -470,6 +505,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         }
         const outcome = task.core.fold(value, message.headers, offset, replaying ? undefined : out);
         metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : typeof outcome === 'string' ? outcome : outcome.reason });
+        if (!replaying && typeof outcome === 'string') reportSkipping(batch.topic, skipDetector(batch.topic).observe(batchAtMs, task.core.lastSkip));
         if (typeof outcome !== 'string' && !replaying) out.push(deadLetter(outcome.reason, outcome.details, message.value, batch.topic, batch.partition, offset));
         task.nextOffset = offset + 1;
         task.recordsSinceSnapshot += 1;
@@ -543,10 +579,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   return {
     ready: () => joined && !stopping,
     assigned: () => assignment,
+    skipping: () => [...skipDetectors.values()].map((detector) => detector.status(Date.now())).filter((status) => status.skipping),
     stop: async () => {
       if (stopping) return;
       stopping = true;
       clearInterval(watchdog);
+      clearInterval(skipTimer);
       // The side-table tails stop in parallel: each waits out its fetch long-poll.
       const tailsStopped = Promise.all(tails.map((tail) => tail.stop()));
       await consumer.stop();

@@ -99,7 +99,12 @@ export class TradeBarBuilder {
     return tradeRejection(trade, this.watermark, this.maxSkewMs);
   }
 
-  /** Folds a trade; returns the bars it closed (often none), or undefined for a rejected trade (see rejectionOf). */
+  /** The latest trade time folded (-1 before any): trades of minutes closed before it are late. */
+  get watermarkMs(): number {
+    return this.watermark;
+  }
+
+  /** Folds a trade; returns the bars it closed (often none), or undefined for an invalid trade. */
   onTrade(trade: TradeInput): TradeBar[] | undefined {
     if (tradeRejection(trade, this.watermark, this.maxSkewMs) !== undefined) return undefined;
     const closed: TradeBar[] = [];

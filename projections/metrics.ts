@@ -9,6 +9,7 @@ export interface ProjectorMetrics extends NoticeMetrics {
   readonly batchSeconds: Histogram<'projection' | 'topic'>;
   readonly nextOffset: Gauge<'projection' | 'topic' | 'partition'>;
   readonly paused: Gauge<'projection' | 'topic'>;
+  readonly skipped: Counter<'projection' | 'topic' | 'reason'>;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -20,5 +21,6 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
     nextOffset: new Gauge({ name: 'tickflow_projection_next_offset', help: 'Next offset stored per partition', labelNames: ['projection', 'topic', 'partition'], registers: [registry] }),
     paused: new Gauge({ name: 'tickflow_projection_paused_partitions', help: 'Partitions paused because the database is behind', labelNames: ['projection', 'topic'], registers: [registry] }),
     ...createNoticeMetrics(registry),
+    skipped: new Counter({ name: 'tickflow_projection_skipped_total', help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)', labelNames: ['projection', 'topic', 'reason'], registers: [registry] }),
   };
 }

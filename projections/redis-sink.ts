@@ -10,6 +10,7 @@ import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-con
 import { REDIS_PROJECTION, type ProjectionNotice, type RedisKeys } from '../contracts/redis-keys.js';
 import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from '../contracts/redis-model.js';
 import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
+import { SkipDetector, type SkipStatus } from '../platform/skip-detector.js';
 
 export { REDIS_PROJECTION };
 /** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */
@@ -62,6 +63,16 @@ function admissible(topicKey: TopicKey, value: unknown, topic: string, partition
  * One partition at a time (snapshots are read, folded and written back).
  */
 export class RedisProjectionSink implements PartitionSink {
+  /** Minute bars older than their symbol's latest leave the snapshot as it is (by design): never silently for long. */
+  private readonly skips = new SkipDetector('projector redis (latest bars)');
+
+  /** The skipping episode in progress, if any (for /ready). */
+  skipping(nowMs = Date.now()): SkipStatus | undefined {
+    this.reportSkipping(this.skips.evaluate(nowMs));
+    const status = this.skips.status(nowMs);
+    return status.skipping ? status : undefined;
+  }
+
   constructor(
     private readonly redis: Redis,
     private readonly options: {
@@ -76,6 +87,11 @@ export class RedisProjectionSink implements PartitionSink {
       readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
     },
   ) {}
+
+  private reportSkipping(transition: ReturnType<SkipDetector['observe']>): void {
+    if (transition?.kind === 'started') this.options.logger.warn({ reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
+    else if (transition?.kind === 'ended') this.options.logger.info('projector redis: bars move the latest prices again');
+  }
 
   private field(topic: string, partition: number): string {
     return `${topic}:${partition}`;
@@ -132,11 +148,23 @@ export class RedisProjectionSink implements PartitionSink {
         const bySymbol = new Map<string, AggregateValue[]>();
         for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
         const current = await Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol))));
+        const nowMs = Date.now();
+        let older = 0;
         [...bySymbol.entries()].forEach(([symbol, symbolBars], index) => {
-          const snapshot = symbolBars.reduce<SymbolSnapshot>(foldBar, parseSnapshot(current[index] ?? {}));
+          const before = parseSnapshot(current[index] ?? {});
+          let latest = before.barStartMs ?? Number.NEGATIVE_INFINITY;
+          for (const bar of symbolBars) {
+            if (bar.interval !== 'MINUTE') continue;
+            const behind = bar.windowStartMs < latest;
+            if (behind) older += 1;
+            else latest = bar.windowStartMs;
+            this.reportSkipping(this.skips.observe(nowMs, behind ? { reason: 'older-than-latest', behindMs: latest - bar.windowStartMs } : undefined));
+          }
+          const snapshot = symbolBars.reduce<SymbolSnapshot>(foldBar, before);
           writes.push({ op: 'del', key: keys.snapshot(symbol) }, { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) });
           symbols.add(symbol);
         });
+        if (older > 0) this.options.metrics.skipped.inc({ projection: REDIS_PROJECTION, topic: batch.topic, reason: 'older-than-latest' }, older);
       }
 
       const multi = this.redis.multi();

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { createLogger } from '../../platform/index.js';
 import { SessionCalendar } from '../../contracts/calendar.js';
+import { MassiveRest } from '../rest.js';
 import { startSimulator, type SimulatorHandle, type SimulatorOptions } from './server.js';
 
 // The simulator over real loopback sockets, driven by a bare `ws` client speaking the Massive protocol.
@@ -122,5 +123,24 @@ describe('simulator protocol', () => {
     const times = session.items.filter((item) => item.ev === 'T').map((item) => item.t as number);
     expect(times.every((time) => calendar.inSession(time))).toBe(true);
     expect(session.items.some((item) => item.ev === 'AM' && item.s === Date.parse('2026-11-20T15:59:00-05:00'))).toBe(true);
+  });
+
+  it('answers the Massive REST endpoints a backfill uses, through the real client, from its universe and start prices', async () => {
+    const handle = await simulator({ apiKey: 'secret', startTimeMs: Date.parse('2026-11-24T14:31:00Z'), speed: 60, universeSize: 20 });
+    const base = `http://127.0.0.1:${handle.port}`;
+    const rest = new MassiveRest({ apiKey: 'secret', baseUrl: base, logger, maxRetries: 0 });
+    const tickers = await rest.tickers();
+    expect(tickers.results.map((ticker) => ticker.ticker)).toHaveLength(20);
+    expect(tickers.results[0]).toMatchObject({ ticker: 'SPY', type: 'ETF' });
+    expect(await rest.tickerDetails('AAPL')).toMatchObject({ ticker: 'AAPL', primary_exchange: 'XNAS', sic_code: expect.any(String) });
+    expect(await rest.tickerDetails('NOPE')).toBeUndefined();
+    const daily = await rest.bars('AAPL', 'day', '2026-11-16', '2026-11-30');
+    // Complete sessions before the start only: Monday 16th to Monday 23rd.
+    expect(daily.results).toHaveLength(6);
+    expect(await rest.ratios('AAPL')).toMatchObject({ ticker: 'AAPL', date: '2026-11-23' });
+    expect(await rest.incomeStatements('AAPL')).toHaveLength(8);
+    // The key is checked like the WebSocket's.
+    expect((await fetch(`${base}/v3/reference/tickers?apiKey=wrong`)).status).toBe(401);
+    expect((await fetch(`${base}/v3/reference/tickers`)).status).toBe(401);
   });
 });

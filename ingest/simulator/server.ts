@@ -4,7 +4,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { Counter, Gauge, createLogger, createMetricsRegistry, type Logger, type Registry } from '../../platform/index.js';
 import type { SessionCalendar } from '../../contracts/calendar.js';
 import { SimulatorFeed } from './feed.js';
+import { simulatedReference } from './reference.js';
 import { ReplayCursor, loadRecording, type RecordedEvent } from './replay.js';
+import { answerMassiveRest, isMassiveRestPath } from './rest-routes.js';
 import { SessionClock } from './session-clock.js';
 import { SubscriptionSet } from './subscriptions.js';
 import { buildUniverse } from './universe.js';
@@ -68,7 +70,8 @@ const status = (state: string, message: string) => ({ ev: 'status', status: stat
 /**
  * A local WebSocket server speaking the Massive stocks protocol (connected, auth, subscribe and
  * unsubscribe with acks, status errors, auth failure and timeout, slow-consumer disconnects) and
- * streaming the synthetic market or a recording. It also answers /health, /ready and /metrics.
+ * streaming the synthetic market or a recording. It also answers the Massive REST endpoints a backfill
+ * uses (reference tickers, daily aggregates, financials) from the same universe, and /health, /ready and /metrics.
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<SimulatorHandle> {
   const logger = options.logger ?? createLogger('simulator');
@@ -84,7 +87,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const maxBuffered = options.maxBufferedBytes ?? 64 * 1024 * 1024;
   const maxPerFrame = options.maxEventsPerFrame ?? 2000;
   const authTimeoutMs = options.authTimeoutMs ?? 10_000;
-  const feed = new SimulatorFeed(buildUniverse(options.universeSize ?? 500, options.seed ?? 42, options.benchmarkSymbol ?? 'SPY'), {
+  const universe = buildUniverse(options.universeSize ?? 500, options.seed ?? 42, options.benchmarkSymbol ?? 'SPY');
+  const feed = new SimulatorFeed(universe, {
     seed: options.seed ?? 42,
     secondAggregates: options.secondAggregates ?? true,
   });
@@ -97,6 +101,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const realStart = Date.now();
   const clock = new SessionClock(options.calendar);
   let lastSimMs = clock.sessionInstant(options.startTimeMs ?? realStart);
+  // The REST side (what a backfill asks Massive for) answers from the same universe and start prices.
+  const reference = simulatedReference(universe, { seed: options.seed ?? 42, startTimeMs: lastSimMs, calendar: options.calendar });
+  let restRequests = 0;
   let carry = 0;
   let lastTickReal = realStart;
   let replayStartReal: number | undefined;
@@ -106,6 +113,18 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     if (path === '/health' || path === '/ready') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ status: 'ok', clients: clients.size }));
+      return;
+    }
+    if (path !== undefined && isMassiveRestPath(path)) {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+      const key = url.searchParams.get('apiKey') ?? '';
+      restRequests += 1;
+      const answer =
+        key.length === 0 || (options.apiKey !== undefined && key !== options.apiKey)
+          ? { status: 401, body: { status: 'ERROR', error: 'API Key was not provided or is not valid' } }
+          : answerMassiveRest(reference, url, { baseUrl: url.origin, pageSize: 50_000, requestId: `sim-${restRequests}` });
+      res.writeHead(answer.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(answer.body));
       return;
     }
     if (path === '/metrics') {

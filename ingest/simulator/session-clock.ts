@@ -53,3 +53,12 @@ export function spreadOverSpans(spans: readonly ClockSpan[], count: number): num
   counts[lastNonEmpty]! += count - counts.reduce((sum, value) => sum + value, 0);
   return counts;
 }
+
+/**
+ * Where a simulated feed continues after one that reached `reachedMs` (its clock, or the latest event time
+ * in the log): two minutes later, on a minute boundary, so that its first bars are strictly newer than
+ * everything folded already. The simulator moves it on to the next open when that falls outside a session.
+ */
+export function resumeAfter(reachedMs: number): number {
+  return Math.ceil((reachedMs + 120_000) / 60_000) * 60_000;
+}

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RestBar, RestIncomeStatement, RestRatios, RestTicker } from '../rest-map.js';
+import type { MassiveRestData } from '../simulator/reference.js';
+import { answerMassiveRest } from '../simulator/rest-routes.js';
 
 export interface FakeMassiveData {
   readonly bars?: Record<string, readonly RestBar[]>;
@@ -40,22 +42,13 @@ export async function startFakeMassiveRest(data: FakeMassiveData): Promise<FakeM
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(JSON.stringify(body));
   };
-
-  const paginate = <T>(res: ServerResponse, url: URL, all: readonly T[], extra: Record<string, unknown> = {}) => {
-    const offset = Number(url.searchParams.get('cursor') ?? '0');
-    const limit = Math.min(pageSize, Number(url.searchParams.get('limit') ?? pageSize));
-    const results = all.slice(offset, offset + limit);
-    const next = new URL(url.pathname, baseUrl);
-    for (const [key, value] of url.searchParams) if (key !== 'apiKey' && key !== 'cursor') next.searchParams.set(key, value);
-    next.searchParams.set('cursor', String(offset + limit));
-    json(res, 200, {
-      status: 'OK',
-      request_id: `req-${requests.length}`,
-      count: results.length,
-      ...extra,
-      results,
-      ...(offset + limit < all.length ? { next_url: next.toString() } : {}),
-    });
+  // The routes and response shapes are the simulator's (one stand-in for Massive REST); this server adds the faults.
+  const routes: MassiveRestData = {
+    bars: (symbol) => data.bars?.[symbol] ?? [],
+    tickers: () => data.tickers ?? [],
+    details: (symbol) => data.details?.[symbol],
+    ratios: (symbol) => data.ratios?.[symbol],
+    incomeStatements: (symbol) => data.incomeStatements?.[symbol] ?? [],
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -72,27 +65,8 @@ export async function startFakeMassiveRest(data: FakeMassiveData): Promise<FakeM
       rateLimited -= 1;
       return json(res, 429, { status: 'ERROR', error: 'You have exceeded the maximum requests per minute' }, retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
     }
-    const path = url.pathname;
-    const aggs = /^\/v2\/aggs\/ticker\/([^/]+)\/range\/(\d+)\/(minute|day)\/([^/]+)\/([^/]+)$/.exec(path);
-    if (aggs) {
-      const symbol = decodeURIComponent(aggs[1]!);
-      const bars = data.bars?.[symbol] ?? [];
-      return paginate(res, url, bars, { ticker: symbol, adjusted: true, queryCount: bars.length, resultsCount: bars.length });
-    }
-    if (path === '/v3/reference/tickers') return paginate(res, url, data.tickers ?? []);
-    const details = /^\/v3\/reference\/tickers\/([^/]+)$/.exec(path);
-    if (details) {
-      const found = data.details?.[decodeURIComponent(details[1]!)];
-      return found ? json(res, 200, { status: 'OK', request_id: 'x', results: found }) : json(res, 404, { status: 'NOT_FOUND', message: 'Ticker not found.' });
-    }
-    if (path === '/stocks/financials/v1/ratios') {
-      const ratios = data.ratios?.[url.searchParams.get('ticker') ?? ''];
-      return json(res, 200, { status: 'OK', request_id: 'x', results: ratios ? [ratios] : [] });
-    }
-    if (path === '/stocks/financials/v1/income-statements') {
-      return paginate(res, url, data.incomeStatements?.[url.searchParams.get('tickers') ?? ''] ?? []);
-    }
-    return json(res, 404, { status: 'NOT_FOUND', message: `no route ${path}` });
+    const answer = answerMassiveRest(routes, url, { baseUrl, pageSize, requestId: `req-${requests.length}` });
+    return json(res, answer.status, answer.body);
   };
 
   const server = createServer(handle);
