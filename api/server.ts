@@ -13,13 +13,13 @@ import {
   type EnvSource,
   type Logger,
 } from '../platform/index.js';
-import { subscribeToNotices } from '../store/notifier.js';
-import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
+import { redisKeys } from '../contracts/redis-keys.js';
 import { createApp } from './app.js';
 import { loadApiConfig } from './config.js';
-import type { ProjectionLag, ApiDependencies } from './context.js';
+import type { ApiDependencies } from './context.js';
 import { createPreparedPool, preparedStatements } from './prepared.js';
-import type { Queryable } from './universes.js';
+import { measureProjectionLag } from './projection-lag.js';
+import { projectionNotices } from './projection-notices.js';
 
 export interface StartApiOptions {
   /** Where configuration is read from (default process.env). */
@@ -36,21 +36,6 @@ export interface ApiHandle {
   readonly url: string;
   readonly app: ReturnType<typeof createApp>;
   stop(): Promise<void>;
-}
-
-/** Records the projections have yet to apply: Kafka end offsets minus projection_offsets, summed. */
-export async function measureProjectionLag(db: Queryable, admin: Admin): Promise<ProjectionLag> {
-  const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>('SELECT topic, partition, next_offset FROM projection_offsets');
-  const topics = [...new Set(rows.map((row) => row.topic))];
-  const ends = new Map<string, number>();
-  await Promise.all(
-    topics.map(async (topic) => {
-      for (const entry of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${entry.partition}`, Number(entry.high));
-    }),
-  );
-  let records = 0;
-  for (const row of rows) records += Math.max(0, (ends.get(`${row.topic}:${row.partition}`) ?? 0) - Number(row.next_offset));
-  return { records, partitions: rows.length };
 }
 
 /** Starts the REST API on its port (which also serves /health, /ready, /metrics). */
@@ -84,21 +69,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   }
   const kafkaAdmin = admin;
   const readModelKeys = redisKeys(platform.REDIS_KEY_PREFIX);
-  // A subscriber connection of its own (a subscribed Redis connection can run no other command).
-  // Its SUBSCRIBE may wait for the connection (no 500 ms command timeout, no pipelining) and is retried until it
-  // holds: without it, refresh-ahead never hears of a change (answers stay exact, through the version reads).
-  const subscriber = redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, enableAutoPipelining: false });
-  subscriber.on('error', (error) => logger.debug({ err: error }, 'redis subscriber error'));
-  const listeners: ((notice: ProjectionNotice) => void)[] = [];
-  subscriber.on('message', (_channel: string, message: string) => {
-    try {
-      const notice = parseProjectionNotice(message);
-      for (const listener of listeners) listener(notice);
-    } catch (error) {
-      logger.warn({ err: error }, 'ignored a malformed projection notice');
-    }
-  });
-  const stopSubscribing = subscribeToNotices(subscriber, readModelKeys.channel(), logger);
+  const notices = projectionNotices(redis, readModelKeys.channel(), logger);
   // Request handlers and the cache's background refreshes: a stop lets them finish before closing Redis and
   // PostgreSQL (close() does not wait for the handler of a request whose client has gone).
   const inFlight = new InFlight();
@@ -111,7 +82,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     logger,
     registry,
     readModelKeys,
-    notices: (listener) => listeners.push(listener),
+    notices: notices.listen,
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
     scanCountCap: config.API_SCAN_COUNT_CAP,
     inFlight,
@@ -130,13 +101,13 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     app,
     stop: () =>
       (stopping ??= (async () => {
-        stopSubscribing();
+        notices.unsubscribe();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
         await inFlight.settled();
-        await Promise.allSettled([subscriber.quit(), redis.quit(), db.end(), preparedPool?.end(), kafkaAdmin?.disconnect()]);
+        await Promise.allSettled([notices.close(), redis.quit(), db.end(), preparedPool?.end(), kafkaAdmin?.disconnect()]);
         logger.info('api stopped');
       })()),
   };
