@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { defineEnv, env, loadPlatformConfig, type EnvSource } from '../platform/config.js';
+import { TIMESCALEDB_VERSION, TimescaleCluster } from './timescaledb.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,7 +33,7 @@ export function stackVersions(): { kafka: string; apicurio: string } {
 }
 
 export interface ServerStatus {
-  readonly name: 'kafka' | 'registry' | 'postgres' | 'redis';
+  readonly name: 'kafka' | 'registry' | 'postgres' | 'timescaledb' | 'redis';
   readonly up: boolean;
   readonly address: string;
   readonly version?: string;
@@ -89,10 +90,13 @@ export class LocalStack {
   private readonly platform;
   private readonly config;
   private readonly versions = stackVersions();
+  /** The stack's own PostgreSQL 15 cluster with TimescaleDB preloaded (the production path). */
+  readonly timescale: TimescaleCluster;
 
   constructor(source: EnvSource = process.env) {
     this.platform = loadPlatformConfig(source);
     this.config = loadStackConfig(source);
+    this.timescale = new TimescaleCluster(this.stateDir, source);
   }
 
   private get dir() {
@@ -292,6 +296,10 @@ export class LocalStack {
     await this.startKafka(report);
     await this.startRegistry(report);
     await this.ensureDatabase().catch((error: unknown) => report(`postgres: ${(error as Error).message}`));
+    if (this.timescale.enabled) {
+      await this.timescale.ensureExtension(report);
+      await this.timescale.start(report);
+    }
     return this.status();
   }
 
@@ -319,10 +327,26 @@ export class LocalStack {
       rmSync(this.pidFile(name), { force: true });
       report(`${name}: stopped (pid ${pid})`);
     }
+    this.timescale.stop(report);
   }
 
   async status(): Promise<ServerStatus[]> {
-    return Promise.all([this.kafkaStatus(), this.registryStatus(), this.postgresStatus(), this.redisStatus()]);
+    const servers = [this.kafkaStatus(), this.registryStatus(), this.postgresStatus(), this.redisStatus()];
+    if (this.timescale.enabled) servers.splice(3, 0, this.timescaleStatus());
+    return Promise.all(servers);
+  }
+
+  private async timescaleStatus(): Promise<ServerStatus> {
+    const described = await this.timescale.describe();
+    return {
+      name: 'timescaledb',
+      up: described.up,
+      address: this.timescale.url(),
+      managed: this.timescale.managedPid() !== undefined,
+      ...(described.version ? { version: described.version } : {}),
+      ...(described.detail ? { detail: described.detail } : {}),
+      ...(described.up ? {} : { startCommand: `npx tickflow stack up (builds timescaledb ${TIMESCALEDB_VERSION} once, then starts the cluster)` }),
+    };
   }
 
   private async kafkaStatus(): Promise<ServerStatus> {
@@ -416,7 +440,7 @@ export class LocalStack {
 export function formatStatus(statuses: readonly ServerStatus[]): string {
   const lines = statuses.map((server) => {
     const state = server.up ? 'up  ' : 'DOWN';
-    const parts = [`${server.name.padEnd(9)} ${state} ${server.address}`];
+    const parts = [`${server.name.padEnd(11)} ${state} ${server.address}`];
     if (server.version) parts.push(server.version);
     if (server.managed) parts.push('(started by tickflow)');
     if (server.detail) parts.push(`- ${server.detail}`);
