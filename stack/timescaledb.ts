@@ -6,11 +6,12 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { defineEnv, env, type EnvSource } from '../platform/config.js';
+import { TESTED_TIMESCALEDB_VERSION } from '../projections/migrate.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** The TimescaleDB line the project tests (2.28.x is the last one that supports PostgreSQL 15). */
-export const TIMESCALEDB_VERSION = '2.28.3';
+/** The TimescaleDB version the project tests, owned by the migrations (2.28.x is the last line for PostgreSQL 15). */
+export const TIMESCALEDB_VERSION = TESTED_TIMESCALEDB_VERSION;
 export const POSTGRES_MAJOR = 15;
 
 export const loadTimescaleStackConfig = defineEnv('stack', {
