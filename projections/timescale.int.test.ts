@@ -106,6 +106,53 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(row.rows).toEqual([{ close: 123.25 }]);
   });
 
+  it("compresses old chunks segmented by symbol, as the API reads them, and reads from them return the same rows", async () => {
+    const settings = await client.query(
+      `SELECT hypertable_name, attname, segmentby_column_index, orderby_column_index, orderby_asc FROM timescaledb_information.compression_settings
+       WHERE segmentby_column_index IS NOT NULL OR orderby_column_index IS NOT NULL ORDER BY 1, 2`,
+    );
+    // Segment by symbol: every API read of bars or events names one symbol; newest first within a segment.
+    expect(settings.rows).toEqual([
+      { hypertable_name: 'bars_1d', attname: 'bucket', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
+      { hypertable_name: 'bars_1d', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
+      { hypertable_name: 'bars_1m', attname: 'bucket', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
+      { hypertable_name: 'bars_1m', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
+      { hypertable_name: 'pattern_events', attname: 'detected_at', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
+      { hypertable_name: 'pattern_events', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
+    ]);
+    const retention = await client.query(
+      `SELECT hypertable_name, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' ORDER BY 1`,
+    );
+    expect(retention.rows).toEqual([
+      { hypertable_name: 'bars_1m', drop_after: '730 days' },
+      { hypertable_name: 'pattern_events', drop_after: '730 days' },
+    ]);
+
+    const bars = minuteBars(['NVDA', 'AMD'], 30, Date.parse('2026-10-05T14:30:00Z'));
+    await project(client, 'bars_1m', bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: 1000 + index })));
+    // The API's reads (api/ bars and history): one symbol's minute and 5-minute bars in a range, its latest bar.
+    const reads = async () => ({
+      minutes: (await client.query(`SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06') ORDER BY bucket`)).rows,
+      fiveMinutes: (await client.query(`SELECT * FROM bars_5m_between('AMD', '2026-10-05', '2026-10-06') ORDER BY bucket`)).rows,
+      latest: (await client.query(`SELECT * FROM bars_1m WHERE symbol = 'NVDA' ORDER BY bucket DESC LIMIT 1`)).rows,
+      events: (await client.query(`SELECT event_id, kind, detected_at FROM pattern_events WHERE symbol = (SELECT min(symbol) FROM pattern_events) ORDER BY detected_at DESC, event_id`)).rows,
+    });
+    const before = await reads();
+    expect(before.minutes).toHaveLength(30);
+    expect(before.events.length).toBeGreaterThan(0);
+    await client.query(`SELECT compress_chunk(chunk, if_not_compressed => true) FROM show_chunks('bars_1m') AS chunk`);
+    await client.query(`SELECT compress_chunk(chunk, if_not_compressed => true) FROM show_chunks('pattern_events') AS chunk`);
+    const uncompressed = await client.query(
+      `SELECT count(*)::int AS n FROM timescaledb_information.chunks WHERE hypertable_name IN ('bars_1m', 'pattern_events') AND NOT is_compressed`,
+    );
+    expect(uncompressed.rows[0]).toEqual({ n: 0 });
+    expect(await reads()).toEqual(before);
+    // The symbol filter selects compressed segments by the index on the segment-by column (ColumnarScan, named
+    // DecompressChunk before 2.2x); it is not applied to decompressed rows after the fact.
+    const plan = (await client.query(`EXPLAIN (COSTS OFF) SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06')`)).rows.map((row) => row['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(/Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+->  Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/);
+  });
+
   it("runs the API's scan and count queries", async () => {
     const base: ScanQuery = { filters: ALL, page: { sortBy: 'confidence', sortOrder: 'desc', perPage: 10, page: 1, cursor: undefined } };
     const firstPage = await client.query(buildScanSql(base));
