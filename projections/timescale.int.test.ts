@@ -150,7 +150,7 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     // The symbol filter selects compressed segments by the index on the segment-by column (ColumnarScan, named
     // DecompressChunk before 2.2x); it is not applied to decompressed rows after the fact.
     const plan = (await client.query(`EXPLAIN (COSTS OFF) SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06')`)).rows.map((row) => row['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+->  Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/);
+    expect(plan).toMatch(/Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/);
   });
 
   it("runs the API's scan and count queries", async () => {
