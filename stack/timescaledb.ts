@@ -299,13 +299,16 @@ export class TimescaleCluster {
     report(`timescaledb: started PostgreSQL ${POSTGRES_MAJOR} with timescaledb preloaded at 127.0.0.1:${this.port} (pid ${this.managedPid() ?? '?'}), log ${this.logFile}`);
   }
 
-  /** Stops the cluster this stack started (fast shutdown: sessions are ended, data is kept). */
-  stop(report: Report = () => {}): void {
+  /**
+   * Stops the cluster this stack started: `fast` ends the sessions and checkpoints; `immediate` is a crash (recovery
+   * from the WAL at the next start), used by the tests of a server restart mid-projection.
+   */
+  stop(report: Report = () => {}, mode: 'fast' | 'immediate' = 'fast'): void {
     if (this.managedPid() === undefined) {
       report('timescaledb: not running from this stack, left alone');
       return;
     }
-    check(this.runAsPostgres(this.bin('pg_ctl'), ['-D', this.dataDir, '-m', 'fast', '-w', 'stop']), 'pg_ctl stop');
+    check(this.runAsPostgres(this.bin('pg_ctl'), ['-D', this.dataDir, '-m', mode, '-w', 'stop']), 'pg_ctl stop');
     report(`timescaledb: stopped (${this.dataDir})`);
   }
 
