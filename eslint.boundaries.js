@@ -20,7 +20,7 @@ export const ALLOWED = {
   contracts: { plain: ['platform'] },
   store: { plain: ['platform', 'contracts'] },
   ...Object.fromEntries(STAGES.map((stage) => [stage, { plain: SHARED }])),
-  stack: { plain: ['platform'] },
+  stack: { plain: SHARED },
   cli: { plain: [...SHARED, 'stack'], surface: STAGES, extra: { bench: ['./cli.ts'] } },
   test: { plain: FOLDERS.filter((folder) => folder !== 'test') },
   bench: { plain: FOLDERS.filter((folder) => folder !== 'bench' && folder !== 'chaos') },

@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs no server; `integration` (files named *.int.test.ts) talks to the real
-// Kafka, registry, PostgreSQL and Redis, and its global setup brings the local stack up when it is down.
+// Projects: `unit` needs no server; `integration` (files named *.int.test.ts) talks to the real Kafka, registry,
+// PostgreSQL and Redis, and its global setup brings the local stack up when it is down; `integration-timescale`
+// repeats the projections and API files on the stack's TimescaleDB; `chaos` runs alone, on demand.
 export default defineConfig({
   test: {
     coverage: {
@@ -46,9 +47,27 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The same projections and API files again, against the stack's TimescaleDB cluster (TEST_DATABASE=timescale
+          // makes createTestDatabase() create its databases there): the production storage path, hypertables and
+          // continuous aggregates, next to the plain-partition path of `integration`. Runs after it, not beside it.
+          name: 'integration-timescale',
+          sequence: { groupOrder: 2 },
+          include: ['projections/**/*.int.test.ts', 'api/**/*.int.test.ts', 'store/**/*.int.test.ts', 'test/scan-explain.int.test.ts', 'test/scan-timescale.int.test.ts', 'test/prepared-rebuild.int.test.ts'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          env: { TEST_DATABASE: 'timescale' },
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // Fault injection, fuzzing and security (chaos/): restarts shared servers, so it runs alone, one file at a time.
           name: 'chaos',
-          sequence: { groupOrder: 2 },
+          sequence: { groupOrder: 3 },
           include: ['chaos/**/*.chaos.test.ts'],
           exclude: ['node_modules/**', '.stack/**', 'dist/**'],
           globalSetup: ['test/global-setup.ts'],

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import { defineEnv, env, loadPlatformConfig, type EnvSource } from '../platform/config.js';
+import { TIMESCALEDB_VERSION, TimescaleCluster } from './timescaledb.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -32,7 +33,7 @@ export function stackVersions(): { kafka: string; apicurio: string } {
 }
 
 export interface ServerStatus {
-  readonly name: 'kafka' | 'registry' | 'postgres' | 'redis';
+  readonly name: 'kafka' | 'registry' | 'postgres' | 'timescaledb' | 'redis';
   readonly up: boolean;
   readonly address: string;
   readonly version?: string;
@@ -89,10 +90,13 @@ export class LocalStack {
   private readonly platform;
   private readonly config;
   private readonly versions = stackVersions();
+  /** The stack's own PostgreSQL 15 cluster with TimescaleDB preloaded (the production path). */
+  readonly timescale: TimescaleCluster;
 
   constructor(source: EnvSource = process.env) {
     this.platform = loadPlatformConfig(source);
     this.config = loadStackConfig(source);
+    this.timescale = new TimescaleCluster(this.stateDir, source);
   }
 
   private get dir() {
@@ -292,6 +296,10 @@ export class LocalStack {
     await this.startKafka(report);
     await this.startRegistry(report);
     await this.ensureDatabase().catch((error: unknown) => report(`postgres: ${(error as Error).message}`));
+    if (this.timescale.enabled) {
+      await this.timescale.ensureExtension(report);
+      await this.timescale.start(report);
+    }
     return this.status();
   }
 
@@ -319,10 +327,26 @@ export class LocalStack {
       rmSync(this.pidFile(name), { force: true });
       report(`${name}: stopped (pid ${pid})`);
     }
+    this.timescale.stop(report);
   }
 
   async status(): Promise<ServerStatus[]> {
-    return Promise.all([this.kafkaStatus(), this.registryStatus(), this.postgresStatus(), this.redisStatus()]);
+    const servers = [this.kafkaStatus(), this.registryStatus(), this.postgresStatus(), this.redisStatus()];
+    if (this.timescale.enabled) servers.splice(3, 0, this.timescaleStatus());
+    return Promise.all(servers);
+  }
+
+  private async timescaleStatus(): Promise<ServerStatus> {
+    const described = await this.timescale.describe();
+    return {
+      name: 'timescaledb',
+      up: described.up,
+      address: this.timescale.url(),
+      managed: this.timescale.managedPid() !== undefined,
+      ...(described.version ? { version: described.version } : {}),
+      ...(described.detail ? { detail: described.detail } : {}),
+      ...(described.up ? {} : { startCommand: `npx tickflow stack up (builds timescaledb ${TIMESCALEDB_VERSION} once, then starts the cluster)` }),
+    };
   }
 
   private async kafkaStatus(): Promise<ServerStatus> {
@@ -362,18 +386,24 @@ export class LocalStack {
     const address = this.platform.DATABASE_URL.replace(/\/\/[^@/]*@/, '//');
     try {
       await client.connect();
-      const { rows } = await client.query<{ version: string; timescaledb: string | null }>(
+      const { rows } = await client.query<{ version: string; timescaledb: string | null; preload: string }>(
         `SELECT current_setting('server_version') AS version,
-                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb`,
+                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS timescaledb,
+                coalesce(current_setting('shared_preload_libraries', true), '') AS preload`,
       );
       const row = rows[0]!;
+      const preloaded = row.preload.split(',').some((name) => name.trim() === 'timescaledb');
       return {
         name: 'postgres',
         up: true,
         address,
         managed: false,
         version: `PostgreSQL ${row.version}`,
-        detail: row.timescaledb ? `timescaledb ${row.timescaledb} available` : 'timescaledb not installed (plain PostgreSQL schema)',
+        detail: !row.timescaledb
+          ? 'timescaledb not installed (plain PostgreSQL schema)'
+          : preloaded
+            ? `timescaledb ${row.timescaledb} preloaded`
+            : `timescaledb ${row.timescaledb} installed, not preloaded (plain PostgreSQL schema)`,
       };
     } catch (error) {
       return {
@@ -416,7 +446,7 @@ export class LocalStack {
 export function formatStatus(statuses: readonly ServerStatus[]): string {
   const lines = statuses.map((server) => {
     const state = server.up ? 'up  ' : 'DOWN';
-    const parts = [`${server.name.padEnd(9)} ${state} ${server.address}`];
+    const parts = [`${server.name.padEnd(11)} ${state} ${server.address}`];
     if (server.version) parts.push(server.version);
     if (server.managed) parts.push('(started by tickflow)');
     if (server.detail) parts.push(`- ${server.detail}`);

@@ -1,11 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
-import { ensureDatabase, migrate } from './migrate.js';
+import { createTestDatabase, testServer, type TestDatabase } from '../test/postgres.js';
+import { ensureDatabase, migrate, probeTimescale } from './migrate.js';
 import { preparePartitions } from './partitions.js';
 import { createLogger } from '../platform/logger.js';
 
-describe('migrate (PostgreSQL without TimescaleDB)', () => {
+const TIMESCALE = testServer() === 'timescale';
+
+// Runs on both servers: the plain path (the machine's PostgreSQL, TimescaleDB not preloaded there) and the
+// TimescaleDB path (the stack's cluster); each test asserts its path's form of the same contract.
+describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB'})`, () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase('migrate');
@@ -27,10 +31,20 @@ describe('migrate (PostgreSQL without TimescaleDB)', () => {
       );
       const kinds = new Map(relations.rows.map((row) => [row.relname, row.relkind]));
       for (const table of ['symbols', 'fundamentals', 'patterns', 'projection_offsets']) expect(kinds.get(table)).toBe('r');
-      for (const table of ['bars_1m', 'bars_1d', 'pattern_events']) expect(kinds.get(table)).toBe('p');
+      // Plain: declaratively partitioned tables (relkind p) and plain views. TimescaleDB: hypertables (ordinary
+      // tables, relkind r, with chunks) and continuous aggregates (views over their materialization).
+      for (const table of ['bars_1m', 'bars_1d', 'pattern_events']) expect(kinds.get(table)).toBe(TIMESCALE ? 'r' : 'p');
       for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly']) expect(kinds.get(view)).toBe('v');
       const setting = await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`);
-      expect(setting.rows[0]).toEqual({ value: 'off' });
+      expect(setting.rows[0]).toEqual({ value: TIMESCALE ? 'on' : 'off' });
+      if (TIMESCALE) {
+        const hypertables = await client.query(`SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1`);
+        expect(hypertables.rows.map((row) => row.hypertable_name)).toEqual(['bars_1d', 'bars_1m', 'pattern_events']);
+        const aggregates = await client.query(`SELECT view_name FROM timescaledb_information.continuous_aggregates ORDER BY 1`);
+        expect(aggregates.rows.map((row) => row.view_name)).toEqual(['bars_15m', 'bars_1h', 'bars_5m', 'pattern_counts_hourly']);
+      } else {
+        expect((await client.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'`)).rows[0]).toEqual({ n: 0 });
+      }
 
       // The views aggregate minute bars: open of the first minute, close of the last, volume-weighted vwap.
       await client.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES
@@ -42,23 +56,66 @@ describe('migrate (PostgreSQL without TimescaleDB)', () => {
       expect(fiveMinute.rows[1]).toMatchObject({ open: 11.5, close: 11.8, vwap: null });
       const hour = await client.query(`SELECT volume FROM bars_1h WHERE symbol = 'AAPL'`);
       expect(hour.rows).toEqual([{ volume: 450 }]);
-      // A bar far outside the prepared partitions still lands (DEFAULT partition).
+      // A bar far outside the prepared partitions still lands: in the DEFAULT partition, or in a chunk of its own.
       await client.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', '1999-01-04T15:00:00Z', 1, 1, 1, 1, 1)`);
-      expect((await client.query(`SELECT count(*)::int AS n FROM bars_1m_pdefault`)).rows[0]).toEqual({ n: 1 });
+      const landed = TIMESCALE
+        ? `SELECT count(*)::int AS n FROM show_chunks('bars_1m', older_than => timestamptz '2000-01-01')`
+        : `SELECT count(*)::int AS n FROM bars_1m_pdefault`;
+      expect((await client.query(landed)).rows[0]).toEqual({ n: 1 });
     } finally {
       await client.end();
     }
   });
 
-  it('refuses timescale=on when the server has no TimescaleDB, leaving nothing half-applied', async () => {
+  // The machine's PostgreSQL has the extension's files (the stack built them into it) but does not preload the
+  // library: `auto` used to trust pg_available_extensions and CREATE EXTENSION then ended the session.
+  it.runIf(!TIMESCALE)('uses the plain path with one warning on a server where timescaledb is installed but not preloaded', async () => {
+    expect(await probeTimescale(db.url)).toMatchObject({ preloaded: false, installed: null, available: expect.any(String) });
+    const warnings: string[] = [];
+    const warn = (message: string) => warnings.push(message);
+    const first = await createTestDatabase('migrate_auto_a');
+    const second = await createTestDatabase('migrate_auto_b');
+    try {
+      await migrate(first.url, { warn });
+      await migrate(second.url, { warn });
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/timescaledb \S+ is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; .*shared_preload_libraries/);
+      const client = new pg.Client({ connectionString: second.url });
+      await client.connect();
+      const setting = await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`);
+      await client.end();
+      expect(setting.rows).toEqual([{ value: 'off' }]);
+    } finally {
+      await first.drop();
+      await second.drop();
+    }
+  });
+
+  it.runIf(!TIMESCALE)('refuses timescale=on where TimescaleDB is not usable (not preloaded here), leaving nothing half-applied', async () => {
     const other = await createTestDatabase('migrate_on');
     try {
-      await expect(migrate(other.url, { timescale: 'on' })).rejects.toThrow(/timescaledb extension is not available/);
+      await expect(migrate(other.url, { timescale: 'on' })).rejects.toThrow(/timescale = on but the timescaledb extension is (?:not available|installed and not preloaded) on this server/);
       const client = new pg.Client({ connectionString: other.url });
       await client.connect();
       const tables = await client.query(`SELECT to_regclass('public.symbols') AS symbols`);
       await client.end();
       expect(tables.rows[0]).toEqual({ symbols: null });
+    } finally {
+      await other.drop();
+    }
+  });
+
+  it.runIf(TIMESCALE)('takes the TimescaleDB path in auto mode where the library is preloaded, without a warning', async () => {
+    const warnings: string[] = [];
+    const other = await createTestDatabase('migrate_auto_ts');
+    try {
+      await migrate(other.url, { warn: (message) => warnings.push(message) });
+      const client = new pg.Client({ connectionString: other.url });
+      await client.connect();
+      const setting = await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`);
+      await client.end();
+      expect(setting.rows).toEqual([{ value: 'on' }]);
+      expect(warnings).toEqual([]);
     } finally {
       await other.drop();
     }
@@ -82,10 +139,13 @@ describe('migrate (PostgreSQL without TimescaleDB)', () => {
       await admin.query(`DROP DATABASE IF EXISTS "${db.name}_created" WITH (FORCE)`);
       await admin.end();
     }
-    await expect(ensureDatabase('postgres://postgres@127.0.0.1:5432/')).rejects.toThrow(/no database name/);
+    const noName = new URL(db.url);
+    noName.pathname = '/';
+    await expect(ensureDatabase(noName.toString())).rejects.toThrow(/no database name/);
   });
 
-  it('keeps monthly partitions prepared ahead, and survives a month whose rows sit in DEFAULT', async () => {
+  // Plain path only: hypertables create their chunks as rows arrive (the projector skips this step there).
+  it.runIf(!TIMESCALE)('keeps monthly partitions prepared ahead, and survives a month whose rows sit in DEFAULT', async () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
       const month = (await pool.query(`SELECT to_char(date_trunc('month', now()) + interval '6 months', 'YYYYMM') AS m, date_trunc('month', now()) + interval '6 months' + interval '1 day' AS at`)).rows[0];

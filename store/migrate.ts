@@ -7,6 +7,68 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta
 
 export type TimescaleMode = 'auto' | 'on' | 'off';
 
+/** The TimescaleDB version CI tests (2.28.x is the last line that supports PostgreSQL 15); docker-compose pins its line. */
+export const TESTED_TIMESCALEDB_VERSION = '2.28.3';
+
+/** What a server says about TimescaleDB before any migration touches it. */
+export interface TimescaleProbe {
+  /** `default_version` in pg_available_extensions: the extension's files are installed. */
+  readonly available: string | null;
+  /** `extversion` in this database's pg_extension: CREATE EXTENSION already ran here. */
+  readonly installed: string | null;
+  /** The library is in shared_preload_libraries; without it CREATE EXTENSION kills the session. */
+  readonly preloaded: boolean;
+}
+
+export interface TimescaleDecision {
+  readonly timescale: boolean;
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Which storage path a migration takes. `auto` must not trust pg_available_extensions alone: with the package
+ * installed but the library not preloaded, CREATE EXTENSION fails fatally ("Connection terminated unexpectedly").
+ */
+export function decideTimescale(wanted: TimescaleMode, probe: TimescaleProbe, tested = TESTED_TIMESCALEDB_VERSION): TimescaleDecision {
+  if (wanted === 'off') return { timescale: false, warnings: [] };
+  if (probe.available === null && probe.installed === null) {
+    if (wanted === 'on') throw new Error('tickflow.timescale = on but the timescaledb extension is not available on this server');
+    return { timescale: false, warnings: [] };
+  }
+  if (!probe.preloaded && probe.installed === null) {
+    const fix = "add timescaledb to shared_preload_libraries (shared_preload_libraries = 'timescaledb' in postgresql.conf) and restart the server";
+    if (wanted === 'on') throw new Error(`tickflow.timescale = on but the timescaledb extension is installed and not preloaded on this server: ${fix}`);
+    return {
+      timescale: false,
+      warnings: [`timescaledb ${probe.available} is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; to use TimescaleDB, ${fix}`],
+    };
+  }
+  const version = probe.installed ?? probe.available;
+  const warnings = version === tested ? [] : [`timescaledb ${version} on this server differs from the tested ${tested}: the TimescaleDB path is tested only with ${tested}`];
+  return { timescale: true, warnings };
+}
+
+/** Reads what `decideTimescale` needs; one short session that never loads the library. */
+export async function probeTimescale(databaseUrl: string): Promise<TimescaleProbe> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ available: string | null; installed: string | null; preload: string }>(
+      `SELECT (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS available,
+              (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS installed,
+              coalesce(current_setting('shared_preload_libraries', true), '') AS preload`,
+    );
+    const row = rows[0]!;
+    return { available: row.available, installed: row.installed, preloaded: row.preload.split(',').some((name) => name.trim() === 'timescaledb') };
+  } finally {
+    await client.end();
+  }
+}
+
+/** Warnings already given in this process, by receiver: one per server and text, not one per migrated database. */
+const warned = new WeakMap<(message: string) => void, Set<string>>();
+const defaultWarn = (message: string) => console.warn(message);
+
 export interface MigrateOptions {
   /** `auto` (default) uses TimescaleDB when the server offers it; `off` forces plain partitioned tables. */
   readonly timescale?: TimescaleMode;
@@ -15,6 +77,8 @@ export interface MigrateOptions {
   readonly count?: number;
   /** Receives the runner's progress lines; silent by default. */
   readonly log?: (message: string) => void;
+  /** Receives the storage path's warnings (not preloaded, untested version), once per server per process; default console.warn. */
+  readonly warn?: (message: string) => void;
 }
 
 /**
@@ -24,9 +88,19 @@ export interface MigrateOptions {
 export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<string[]> {
   const log = options.log ?? (() => {});
   const direction = options.direction ?? 'up';
+  const decision = decideTimescale(options.timescale ?? 'auto', await probeTimescale(databaseUrl));
+  const server = new URL(databaseUrl).host;
+  const warn = options.warn ?? defaultWarn;
+  const given = warned.get(warn) ?? new Set<string>();
+  warned.set(warn, given);
+  for (const warning of decision.warnings) {
+    if (given.has(`${server} ${warning}`)) continue;
+    given.add(`${server} ${warning}`);
+    warn(`tickflow migrate (${server}): ${warning}`);
+  }
   const ran = await runner({
-    // The session setting is read by the first migration to choose the storage path.
-    databaseUrl: { connectionString: databaseUrl, options: `-c tickflow.timescale=${options.timescale ?? 'auto'}` },
+    // The session setting is read by the first migration to choose the storage path, decided above.
+    databaseUrl: { connectionString: databaseUrl, options: `-c tickflow.timescale=${decision.timescale ? 'on' : 'off'}` },
     dir: MIGRATIONS_DIR,
     ignorePattern: '(\\..*)|(.*\\.md)',
     migrationsTable: 'pgmigrations',

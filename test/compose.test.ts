@@ -6,6 +6,7 @@ import '../platform/auth.js';
 import '../ingest/config.js';
 import '../processors/config.js';
 import '../projections/projector.js';
+import { TESTED_TIMESCALEDB_VERSION } from '../store/migrate.js';
 import '../gateway/config.js';
 import '../api/config.js';
 
@@ -36,7 +37,8 @@ describe('docker-compose.yml', () => {
   it('has every server the pipeline needs, each with a health check', () => {
     expect(services.kafka?.image).toMatch(/^apache\/kafka:4\./);
     expect(services['schema-registry']?.image).toMatch(/schema-registry/);
-    expect(services.timescaledb?.image).toMatch(/^timescale\/timescaledb/);
+    // The version CI tests (the stack's own build, TESTED_TIMESCALEDB_VERSION) on the PostgreSQL major it runs on.
+    expect(services.timescaledb?.image).toBe(`timescale/timescaledb:${TESTED_TIMESCALEDB_VERSION}-pg15`);
     expect(services.redis?.image).toMatch(/^redis:7/);
     for (const name of ['kafka', 'schema-registry', 'timescaledb', 'redis']) expect(services[name]?.healthcheck, name).toBeDefined();
   });

@@ -1,7 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { loadPlatformConfig } from '../platform/index.js';
+import { defineEnv, env, loadPlatformConfig } from '../platform/index.js';
 import { waitUntil } from '../stack/local-stack.js';
+import { loadTimescaleStackConfig } from '../stack/timescaledb.js';
+
+/** A PostgreSQL 15 cluster of a test's own (TimescaleDB preloaded or not), for tests that crash or restart the server. */
+export { TimescaleCluster } from '../stack/timescaledb.js';
+
+const loadTestDatabaseConfig = defineEnv('test', {
+  TEST_DATABASE: env.string(
+    'Server of the integration tests: plain (DATABASE_URL, PostgreSQL partitions) or timescale (the stack TimescaleDB cluster on STACK_TIMESCALE_PORT)',
+    'plain',
+  ),
+});
+
+/** The two storage paths the projections and the API are tested on (vitest runs their files once per path). */
+export type TestServer = 'plain' | 'timescale';
+
+export function testServer(): TestServer {
+  const server = loadTestDatabaseConfig().TEST_DATABASE;
+  if (server !== 'plain' && server !== 'timescale') throw new RangeError(`TEST_DATABASE must be plain or timescale, not ${server}`);
+  return server;
+}
+
+/** The server's `postgres` database URL for this run's path: the machine's PostgreSQL, or the stack's TimescaleDB. */
+export function testServerUrl(server: TestServer = testServer()): string {
+  if (server === 'plain') return loadPlatformConfig().DATABASE_URL;
+  return `postgres://postgres@127.0.0.1:${loadTimescaleStackConfig().STACK_TIMESCALE_PORT}/postgres`;
+}
 
 export interface TestDatabase {
   readonly name: string;
@@ -9,9 +35,9 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, empty database on the real PostgreSQL server, dropped by `drop()`. */
-export async function createTestDatabase(label: string): Promise<TestDatabase> {
-  const base = new URL(loadPlatformConfig().DATABASE_URL);
+/** A fresh, empty database on this run's server (see `testServer()`), dropped by `drop()`. */
+export async function createTestDatabase(label: string, server: TestServer = testServer()): Promise<TestDatabase> {
+  const base = new URL(testServerUrl(server));
   const name = `tickflow_test_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
   const admin = new URL(base);
   admin.pathname = '/postgres';

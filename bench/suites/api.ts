@@ -13,7 +13,9 @@ import { Notifier } from '../../store/notifier.js';
 import { migrate } from '../../store/migrate.js';
 import { redisKeys } from '../../contracts/redis-keys.js';
 import { BUILTIN_UNIVERSES } from '../../api/universes.js';
-import { percentile, type BenchSuite, type Figure } from '../harness.js';
+import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
+import { benchDatabases, benchDatabaseUrl, pathFigures, timescaleMode } from '../databases.js';
+import type { TestServer } from '../../test/postgres.js';
 
 /**
  * The REST API against a large patterns table: scans served from the Redis cache and from PostgreSQL,
@@ -53,12 +55,6 @@ const SECTORS = ['Technology', 'Financials', 'Health Care', 'Energy', 'Industria
 const leaders = BUILTIN_UNIVERSES.find((universe) => universe.key === 'market_leaders')!.symbols;
 const tickers = Array.from({ length: SYMBOL_COUNT }, (_, i) => leaders[i] ?? `S${String(i).padStart(4, '0')}`);
 
-function benchDatabaseUrl(): string {
-  const url = new URL(loadPlatformConfig().DATABASE_URL);
-  url.pathname = '/tickflow_bench_api';
-  return url.toString();
-}
-
 async function ensureDatabase(url: string): Promise<void> {
   const admin = new URL(url);
   admin.pathname = '/postgres';
@@ -73,9 +69,9 @@ async function ensureDatabase(url: string): Promise<void> {
 }
 
 /** Seeds `rows` patterns (about 5% active, recent) over 5000 symbols, plus symbols, fundamentals and bars. */
-async function seed(url: string, rows: number, log: (line: string) => void): Promise<void> {
+async function seed(url: string, server: TestServer, rows: number, log: (line: string) => void): Promise<void> {
   await ensureDatabase(url);
-  await migrate(url);
+  await migrate(url, { timescale: timescaleMode(server) });
   const db = new pg.Pool({ connectionString: url, max: 2 });
   try {
     const existing = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM patterns')).rows[0]!.n);
@@ -298,155 +294,163 @@ const DASHBOARD_SCANS = [
   '/api/patterns/summary',
 ];
 
+/** One run of the API bench against one storage path's server. */
+async function runOn(database: TestServer, { scale, settings }: BenchOptions): Promise<Figure[]> {
+  const rows = Number(settings.rows ?? Math.round(10_000_000 * scale));
+  const seconds = Number(settings.seconds ?? Math.max(3, Math.round(10 * scale)));
+  const connections = Number(settings.connections ?? 10);
+  const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
+  const refreshAhead = Number(settings.refreshAhead ?? 200);
+  const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
+  // `phases=uncached` (comma-separated: cached, cached-rate, uncached, uncached-rate, symbols, mix) runs only those phases, for quick comparisons.
+  const phases = new Set(String(settings.phases ?? 'cached,cached-rate,uncached,uncached-rate,symbols,mix').split(',').map((phase) => phase.trim()));
+  const url = benchDatabaseUrl(database, 'tickflow_bench_api');
+  await seed(url, database, rows, (line) => console.log(`[api bench ${database}] ${line}`));
+
+  const platform = loadPlatformConfig();
+  const prefix = `bench:api:${randomBytes(4).toString('hex')}:`;
+  const port = Number(settings.port ?? 3950);
+  // `cpuProfile=<dir>`: the API process writes a V8 CPU profile of the whole run there when it stops.
+  const profile = settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', String(settings.cpuProfile)] : [];
+  const server: ChildProcess = spawn(process.execPath, [...profile, join(root, 'bin', 'tickflow.js'), 'api', '--port', String(port)], {
+    cwd: root,
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      API_REDIS_PREFIX: `${prefix}api:`,
+      REDIS_KEY_PREFIX: prefix,
+      API_RATE_LIMIT_PER_MINUTE: '100000000',
+      API_PROJECTION_LAG_FROM_KAFKA: 'false',
+      API_CACHE_REFRESH_AHEAD: String(refreshAhead),
+      API_CACHE_MAX_STALE_MS: String(maxStaleMs),
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  // Data reads do not look the user up, so a token for a user id of the bench's own is enough.
+  const { token } = await new TokenService(loadAuthConfig({ ...process.env, ACCESS_TOKEN_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS) })).issueAccessToken({ userId: randomUUID() });
+  credential = { authorization: `Bearer ${token}` };
+  const redis = new Redis(platform.REDIS_URL);
+  const keys = redisKeys(prefix);
+  const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
+  const db = new pg.Pool({ connectionString: url, max: 2, application_name: 'api-bench' });
+  try {
+    for (let attempt = 0; ; attempt += 1) {
+      const up = await fetch(`${baseUrl}/health`).then((response) => response.ok).catch(() => false);
+      if (up) break;
+      if (attempt > 300 || server.exitCode !== null) throw new Error('the API did not start');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const results: Figure[] = [{ name: 'pattern rows', value: rows, unit: 'rows', note: `${(rows / 20).toLocaleString('en-US')} active, ${SYMBOL_COUNT} symbols` }];
+
+    // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
+    const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
+    if (phases.has('cached')) {
+      await fetch(`${baseUrl}${hot}`, { headers: credential });
+      const cpu = cpuProbe(server.pid!, db, redis);
+      await cpu.start();
+      const result = await load(baseUrl, seconds, connections, () => hot);
+      results.push(...figures('scan cached', result, `${connections} connections, ${seconds}s`), ...cpu.figures('scan cached', result.requests));
+    }
+    if (phases.has('cached-rate')) {
+      const rate = Number(settings.cachedRate ?? 500);
+      results.push(...figures(`scan cached at ${rate} req/s (diagnostic)`, await paced(baseUrl, seconds, rate, () => hot), `one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
+    }
+
+    // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
+    const timeframes = ['All', 'Daily', 'Intraday', 'Combo'];
+    const sorts = ['confidence', 'detected_at', 'rs', 'volume'];
+    const uncached = () => {
+      const confidence = (0.5 + Math.random() * 0.4).toFixed(6);
+      const sort = sorts[Math.floor(Math.random() * sorts.length)]!;
+      const timeframe = timeframes[Math.floor(Math.random() * timeframes.length)]!;
+      const extra = Math.random() < 0.3 ? `&pattern_types=${PATTERN_NAMES[Math.floor(Math.random() * 10)]}` : '';
+      return `/api/patterns/scan?confidence_min=${confidence}&sort_by=${sort}&timeframe=${timeframe}${extra}`;
+    };
+    if (phases.has('uncached')) {
+      // The API's pool opens connections as load needs them: warm it, so the probe sees every backend.
+      await load(baseUrl, 1, connections, uncached);
+      const cpu = cpuProbe(server.pid!, db, redis);
+      await cpu.start();
+      const result = await load(baseUrl, seconds, connections, uncached);
+      results.push(...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`), ...cpu.figures('scan uncached', result.requests));
+    }
+    if (phases.has('uncached-rate')) {
+      // The same scans at a fixed rate below saturation: the latency of an uncached scan itself, where the
+      // phase above (connections sending back to back) measures it with the two cores saturated.
+      const rate = Number(settings.uncachedRate ?? 100);
+      const result = await paced(baseUrl, seconds, rate, uncached);
+      results.push(...figures(`scan uncached at ${rate} req/s (diagnostic)`, result, `the same distinct scans, one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
+    }
+
+    // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
+    let next = 0;
+    const popular = zipf(tickers.slice(0, 200));
+    if (phases.has('symbols')) {
+      // Warm the pool (its connections open as load needs them), so the probe sees every backend; still first touches.
+      await load(baseUrl, 1, connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
+      const cpu = cpuProbe(server.pid!, db, redis);
+      await cpu.start();
+      const firstTouch = await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
+      results.push(...figures('symbol read uncached', firstTouch, 'details + fundamentals + last bar, first touch'), ...cpu.figures('symbol read uncached', firstTouch.requests));
+      results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
+    }
+    if (!phases.has('mix')) return results;
+
+    // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
+    const scan = zipf(DASHBOARD_SCANS);
+    // Steady state: each dashboard view has been opened once before the measurement starts.
+    for (const view of DASHBOARD_SCANS) await fetch(`${baseUrl}${view}`, { headers: credential }).then((response) => response.arrayBuffer());
+    const before = await cacheCounts(baseUrl);
+    let events = 0;
+    let stop = false;
+    const writer = (async () => {
+      while (!stop) {
+        const symbols = Array.from({ length: 25 }, () => tickers[Math.floor(Math.random() * SYMBOL_COUNT)]!);
+        const { rows: changed } = await db.query<{ tier: string; confidence: number; relative_strength: number | null; volume: number | null; detected_at: Date }>(
+          `UPDATE patterns SET confidence = ((confidence * 1000 + 7)::bigint % 1000) / 1000.0, updated_at = now()
+            WHERE pattern_id IN (SELECT pattern_id FROM patterns WHERE status = 'active' AND symbol = ANY($1::text[]) LIMIT 25)
+            RETURNING tier, confidence::float8 AS confidence, relative_strength::float8 AS relative_strength, volume::float8 AS volume, detected_at`,
+          [symbols],
+        );
+        // As the projector does after each applied batch: bump versions (per symbol, and per pattern scope of
+        // each written row's new state), publish a notice.
+        const changes = changed.map((row) => ({ tier: row.tier, confidence: row.confidence, relativeStrength: row.relative_strength, volume: row.volume, detectedAt: row.detected_at.getTime() }));
+        await notifier.announce('db.patterns', [...new Set(symbols)], true, changes);
+        events += symbols.length;
+        await new Promise((resolve) => setTimeout(resolve, eventIntervalMs));
+      }
+    })();
+    const mix = await load(baseUrl, seconds, connections, () => (Math.random() < 0.7 ? scan() : `/api/symbols/${popular()}`));
+    stop = true;
+    await writer;
+    const after = await cacheCounts(baseUrl);
+    const hits = after.hits - before.hits;
+    const stale = after.stale - before.stale;
+    const misses = after.misses - before.misses;
+    results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping its symbols' versions and its rows' pattern scopes`));
+    results.push({ name: 'dashboard mix cache hit ratio (exact)', value: hits / Math.max(1, hits + stale + misses), unit: 'ratio', note: `${hits} hits, ${stale} stale, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
+    results.push({ name: 'dashboard mix served from cache', value: (hits + stale) / Math.max(1, hits + stale + misses), unit: 'ratio', note: `stale answers at most ${maxStaleMs} ms old (broad scans only)` });
+    return results;
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
+    const leftovers = await redis.keys(`${prefix}*`);
+    for (let i = 0; i < leftovers.length; i += 500) await redis.del(...leftovers.slice(i, i + 500));
+    redis.disconnect();
+    await db.end();
+  }
+}
+
 const suite: BenchSuite = {
   name: 'api',
-  description: 'REST API: cached/uncached scans over a large pattern table, symbol reads, cache hit ratio under a dashboard mix with events arriving',
-  async run({ scale, settings }) {
-    const rows = Number(settings.rows ?? Math.round(10_000_000 * scale));
-    const seconds = Number(settings.seconds ?? Math.max(3, Math.round(10 * scale)));
-    const connections = Number(settings.connections ?? 10);
-    const eventIntervalMs = Number(settings.eventIntervalMs ?? 500);
-    const refreshAhead = Number(settings.refreshAhead ?? 200);
-    const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
-    // `phases=uncached` (comma-separated: cached, cached-rate, uncached, uncached-rate, symbols, mix) runs only those phases, for quick comparisons.
-    const phases = new Set(String(settings.phases ?? 'cached,cached-rate,uncached,uncached-rate,symbols,mix').split(',').map((phase) => phase.trim()));
-    const url = benchDatabaseUrl();
-    await seed(url, rows, (line) => console.log(`[api bench] ${line}`));
-
-    const platform = loadPlatformConfig();
-    const prefix = `bench:api:${randomBytes(4).toString('hex')}:`;
-    const port = Number(settings.port ?? 3950);
-    // `cpuProfile=<dir>`: the API process writes a V8 CPU profile of the whole run there when it stops.
-    const profile = settings.cpuProfile ? ['--cpu-prof', '--cpu-prof-dir', String(settings.cpuProfile)] : [];
-    const server: ChildProcess = spawn(process.execPath, [...profile, join(root, 'bin', 'tickflow.js'), 'api', '--port', String(port)], {
-      cwd: root,
-      env: {
-        ...process.env,
-        DATABASE_URL: url,
-        API_REDIS_PREFIX: `${prefix}api:`,
-        REDIS_KEY_PREFIX: prefix,
-        API_RATE_LIMIT_PER_MINUTE: '100000000',
-        API_PROJECTION_LAG_FROM_KAFKA: 'false',
-        API_CACHE_REFRESH_AHEAD: String(refreshAhead),
-        API_CACHE_MAX_STALE_MS: String(maxStaleMs),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
-    const baseUrl = `http://127.0.0.1:${port}`;
-    // Data reads do not look the user up, so a token for a user id of the bench's own is enough.
-    const { token } = await new TokenService(loadAuthConfig({ ...process.env, ACCESS_TOKEN_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS) })).issueAccessToken({ userId: randomUUID() });
-    credential = { authorization: `Bearer ${token}` };
-    const redis = new Redis(platform.REDIS_URL);
-    const keys = redisKeys(prefix);
-    const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
-    const db = new pg.Pool({ connectionString: url, max: 2, application_name: 'api-bench' });
-    try {
-      for (let attempt = 0; ; attempt += 1) {
-        const up = await fetch(`${baseUrl}/health`).then((response) => response.ok).catch(() => false);
-        if (up) break;
-        if (attempt > 300 || server.exitCode !== null) throw new Error('the API did not start');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const results: Figure[] = [{ name: 'pattern rows', value: rows, unit: 'rows', note: `${(rows / 20).toLocaleString('en-US')} active, ${SYMBOL_COUNT} symbols` }];
-
-      // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
-      const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
-      if (phases.has('cached')) {
-        await fetch(`${baseUrl}${hot}`, { headers: credential });
-        const cpu = cpuProbe(server.pid!, db, redis);
-        await cpu.start();
-        const result = await load(baseUrl, seconds, connections, () => hot);
-        results.push(...figures('scan cached', result, `${connections} connections, ${seconds}s`), ...cpu.figures('scan cached', result.requests));
-      }
-      if (phases.has('cached-rate')) {
-        const rate = Number(settings.cachedRate ?? 500);
-        results.push(...figures(`scan cached at ${rate} req/s (diagnostic)`, await paced(baseUrl, seconds, rate, () => hot), `one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
-      }
-
-      // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
-      const timeframes = ['All', 'Daily', 'Intraday', 'Combo'];
-      const sorts = ['confidence', 'detected_at', 'rs', 'volume'];
-      const uncached = () => {
-        const confidence = (0.5 + Math.random() * 0.4).toFixed(6);
-        const sort = sorts[Math.floor(Math.random() * sorts.length)]!;
-        const timeframe = timeframes[Math.floor(Math.random() * timeframes.length)]!;
-        const extra = Math.random() < 0.3 ? `&pattern_types=${PATTERN_NAMES[Math.floor(Math.random() * 10)]}` : '';
-        return `/api/patterns/scan?confidence_min=${confidence}&sort_by=${sort}&timeframe=${timeframe}${extra}`;
-      };
-      if (phases.has('uncached')) {
-        // The API's pool opens connections as load needs them: warm it, so the probe sees every backend.
-        await load(baseUrl, 1, connections, uncached);
-        const cpu = cpuProbe(server.pid!, db, redis);
-        await cpu.start();
-        const result = await load(baseUrl, seconds, connections, uncached);
-        results.push(...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`), ...cpu.figures('scan uncached', result.requests));
-      }
-      if (phases.has('uncached-rate')) {
-        // The same scans at a fixed rate below saturation: the latency of an uncached scan itself, where the
-        // phase above (connections sending back to back) measures it with the two cores saturated.
-        const rate = Number(settings.uncachedRate ?? 100);
-        const result = await paced(baseUrl, seconds, rate, uncached);
-        results.push(...figures(`scan uncached at ${rate} req/s (diagnostic)`, result, `the same distinct scans, one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
-      }
-
-      // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
-      let next = 0;
-      const popular = zipf(tickers.slice(0, 200));
-      if (phases.has('symbols')) {
-        // Warm the pool (its connections open as load needs them), so the probe sees every backend; still first touches.
-        await load(baseUrl, 1, connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
-        const cpu = cpuProbe(server.pid!, db, redis);
-        await cpu.start();
-        const firstTouch = await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
-        results.push(...figures('symbol read uncached', firstTouch, 'details + fundamentals + last bar, first touch'), ...cpu.figures('symbol read uncached', firstTouch.requests));
-        results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
-      }
-      if (!phases.has('mix')) return results;
-
-      // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
-      const scan = zipf(DASHBOARD_SCANS);
-      // Steady state: each dashboard view has been opened once before the measurement starts.
-      for (const view of DASHBOARD_SCANS) await fetch(`${baseUrl}${view}`, { headers: credential }).then((response) => response.arrayBuffer());
-      const before = await cacheCounts(baseUrl);
-      let events = 0;
-      let stop = false;
-      const writer = (async () => {
-        while (!stop) {
-          const symbols = Array.from({ length: 25 }, () => tickers[Math.floor(Math.random() * SYMBOL_COUNT)]!);
-          const { rows: changed } = await db.query<{ tier: string; confidence: number; relative_strength: number | null; volume: number | null; detected_at: Date }>(
-            `UPDATE patterns SET confidence = ((confidence * 1000 + 7)::bigint % 1000) / 1000.0, updated_at = now()
-              WHERE pattern_id IN (SELECT pattern_id FROM patterns WHERE status = 'active' AND symbol = ANY($1::text[]) LIMIT 25)
-              RETURNING tier, confidence::float8 AS confidence, relative_strength::float8 AS relative_strength, volume::float8 AS volume, detected_at`,
-            [symbols],
-          );
-          // As the projector does after each applied batch: bump versions (per symbol, and per pattern scope of
-          // each written row's new state), publish a notice.
-          const changes = changed.map((row) => ({ tier: row.tier, confidence: row.confidence, relativeStrength: row.relative_strength, volume: row.volume, detectedAt: row.detected_at.getTime() }));
-          await notifier.announce('db.patterns', [...new Set(symbols)], true, changes);
-          events += symbols.length;
-          await new Promise((resolve) => setTimeout(resolve, eventIntervalMs));
-        }
-      })();
-      const mix = await load(baseUrl, seconds, connections, () => (Math.random() < 0.7 ? scan() : `/api/symbols/${popular()}`));
-      stop = true;
-      await writer;
-      const after = await cacheCounts(baseUrl);
-      const hits = after.hits - before.hits;
-      const stale = after.stale - before.stale;
-      const misses = after.misses - before.misses;
-      results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping its symbols' versions and its rows' pattern scopes`));
-      results.push({ name: 'dashboard mix cache hit ratio (exact)', value: hits / Math.max(1, hits + stale + misses), unit: 'ratio', note: `${hits} hits, ${stale} stale, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
-      results.push({ name: 'dashboard mix served from cache', value: (hits + stale) / Math.max(1, hits + stale + misses), unit: 'ratio', note: `stale answers at most ${maxStaleMs} ms old (broad scans only)` });
-      return results;
-    } finally {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => (server.exitCode !== null ? resolve(undefined) : server.once('exit', resolve)));
-      const leftovers = await redis.keys(`${prefix}*`);
-      for (let i = 0; i < leftovers.length; i += 500) await redis.del(...leftovers.slice(i, i + 500));
-      redis.disconnect();
-      await db.end();
-    }
+  description: 'REST API on plain PostgreSQL and TimescaleDB (--set db=plain|timescale for one): cached/uncached scans over a large pattern table, symbol reads, cache hit ratio under a dashboard mix with events arriving',
+  async run(options) {
+    // Both storage paths in one run (`--set db=plain|timescale` for one), each figure named with its path.
+    const figures: Figure[] = [];
+    for (const server of benchDatabases(options.settings)) figures.push(...pathFigures(server, await runOn(server, options)));
+    return figures;
   },
 };
 

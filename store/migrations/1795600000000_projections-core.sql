@@ -294,6 +294,16 @@ BEGIN
   IF wanted = 'on' AND NOT ts THEN
     RAISE EXCEPTION 'tickflow.timescale = on but the timescaledb extension is not available on this server';
   END IF;
+  -- Installed but not preloaded: CREATE EXTENSION would end the session. migrate() decides this before running
+  -- (with one warning); this guard covers a run of the file by other means.
+  IF ts AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+     AND NOT 'timescaledb' = ANY (string_to_array(replace(coalesce(current_setting('shared_preload_libraries', true), ''), ' ', ''), ',')) THEN
+    IF wanted = 'on' THEN
+      RAISE EXCEPTION 'tickflow.timescale = on but timescaledb is not in shared_preload_libraries on this server';
+    END IF;
+    RAISE WARNING 'timescaledb is installed but not preloaded: using plain PostgreSQL partitions';
+    ts := false;
+  END IF;
   IF ts THEN
     CREATE EXTENSION IF NOT EXISTS timescaledb;
   END IF;

@@ -1,0 +1,86 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../platform/logger.js';
+import { topicName } from '../platform/topics.js';
+import type { TestKafka } from '../test/kafka.js';
+import { testServer, TimescaleCluster } from '../test/postgres.js';
+import { patternEvents } from '../test/record-fixtures.js';
+import { migrate } from '../store/migrate.js';
+import { startProjector, type ProjectorHandle } from './projector.js';
+import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+
+const logger = createLogger('projections-server-restart-test', { level: process.env.TEST_LOG ?? 'silent' });
+const TIMESCALE = testServer() === 'timescale';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/**
+ * The shared servers cannot be restarted (other tests use them), so this test runs a PostgreSQL 15 cluster of its
+ * own (the stack's TimescaleDB recipe in a scratch folder): with the library preloaded on the TimescaleDB path,
+ * without it on the plain path. The cluster crashes (immediate stop) while the projector is mid-stream.
+ */
+describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and restarts mid-projection`, () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'tickflow-restart-'));
+  chmodSync(stateDir, 0o755);
+  let cluster: TimescaleCluster;
+  let topics: TestKafka;
+  let url: string;
+  let pool: pg.Pool;
+  let projector: ProjectorHandle | undefined;
+  const events = patternEvents(20_000, 61);
+
+  beforeAll(async () => {
+    cluster = new TimescaleCluster(stateDir, { STACK_TIMESCALE_PORT: String(await freePort()) });
+    [topics] = await Promise.all([createTopicsRetrying('restart', ['patterns', 'minuteAggregates', 'dailyAggregates']), cluster.start(() => {}, { preload: TIMESCALE })]);
+    const admin = new pg.Client({ connectionString: cluster.url() });
+    await admin.connect();
+    await admin.query('CREATE DATABASE tickflow');
+    await admin.end();
+    url = cluster.url('tickflow');
+    await migrate(url, { timescale: TIMESCALE ? 'on' : 'off', warn: () => {} });
+    pool = new pg.Pool({ connectionString: url, max: 1 });
+    pool.on('error', () => {});
+  });
+
+  afterAll(async () => {
+    await projector?.stop();
+    await pool?.end().catch(() => {});
+    cluster?.stop(() => {}, 'immediate');
+    await topics?.cleanup();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  // Skipped: a known defect, found by this test on both paths (2026-12-06). After the crash, kafkajs logs "Error when
+  // calling eachBatch: Connection terminated unexpectedly" for the partitions mid-batch and the projector then applies
+  // nothing more (no log line, offsets frozen short of the log end for minutes). Nothing is lost (the offsets commit
+  // with the rows) but it never catches up without a restart of the process. Unskip once the projector recovers.
+  it.skip('loses nothing and duplicates nothing', { timeout: 240_000 }, async () => {
+    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', events.map((event) => ({ key: event.symbol, value: event })));
+    projector = await startProjector({ databaseUrl: url, brokers: topics.brokers, registryUrl: topics.registryUrl, topicPrefix: topics.prefix, projections: ['patterns'], logger });
+    // Crash as soon as the first batch is committed, with the rest of the stream still to apply.
+    await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_offsets')).rows[0].n).toBeGreaterThan(0), { timeout: 60_000, interval: 50 });
+    cluster.stop(() => {}, 'immediate');
+    await cluster.start();
+    const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
+    await vi.waitFor(async () => expect(await offsetsReached(pool, 'patterns', ends)).toBe(true), { timeout: 120_000, interval: 250 });
+    const counts = await pool.query(
+      `SELECT count(*)::int AS events, count(DISTINCT event_id)::int AS distinct_events, (SELECT count(*)::int FROM patterns) AS patterns FROM pattern_events`,
+    );
+    expect(counts.rows[0]).toEqual({ events: events.length, distinct_events: events.length, patterns: new Set(events.map((event) => event.patternId)).size });
+    if (TIMESCALE) expect((await pool.query(`SELECT count(*)::int AS n FROM timescaledb_information.hypertables`)).rows[0].n).toBe(3);
+  });
+});
