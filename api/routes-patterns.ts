@@ -5,7 +5,8 @@ import type { CachedRead } from './cache.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
 import { HttpProblem, ProblemSchema } from './problem.js';
-import { agesOf, canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, shortHash, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
+import { digest } from '../platform/digest.js';
+import { agesOf, canonicalJson, normaliseScanQuery, pageOf, scopeSymbols, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
 import { resolveUniverse } from './universes.js';
 
@@ -27,11 +28,11 @@ export const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKe
 
 /** ETag of a read: from the versions it was computed at, else from its content. */
 export function etagOf(key: string, read: CachedRead<unknown>): string {
-  return read.stamp !== undefined ? versionEtag(key, read.stamp) : `W/"${shortHash(canonicalJson(read.value))}"`;
+  return read.stamp !== undefined ? versionEtag(key, read.stamp) : `W/"${digest(canonicalJson(read.value))}"`;
 }
 
 export function contentEtag(value: unknown): string {
-  return `W/"${shortHash(canonicalJson(value))}"`;
+  return `W/"${digest(canonicalJson(value))}"`;
 }
 
 const scanRoute = createRoute({

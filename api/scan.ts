@@ -1,4 +1,4 @@
-import { hash } from 'node:crypto';
+import { digest } from '../platform/digest.js';
 import type { Tier } from '../platform/records.js';
 
 /**
@@ -120,14 +120,9 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
 }
 
-export function shortHash(text: string): string {
-  // One-shot: this runs a few times per request, and createHash's object and stream setup cost more than the hash.
-  return hash('sha256', text, 'base64url').slice(0, 22);
-}
-
 /** Identity of the rows a cursor walks: the filters and the ordering (not the page size). */
 export function queryIdentity(filters: ScanFilters, sortBy: SortKey, sortOrder: SortOrder): string {
-  return shortHash(canonicalJson({ filters, sortBy, sortOrder }));
+  return digest(canonicalJson({ filters, sortBy, sortOrder }));
 }
 
 export function encodeCursor(cursor: ScanCursor): string {

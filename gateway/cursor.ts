@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { digest } from '../platform/digest.js';
 import type { StreamName } from './types.js';
 import { STREAM_NAMES } from './types.js';
 
@@ -22,7 +22,7 @@ const MAX_CURSOR_CHARS = 4096;
  * pointing into the new one.
  */
 export function topicEpoch(topic: string, topicId: string): string {
-  return createHash('sha256').update(`${topic}\u0000${topicId}`).digest('base64url').slice(0, 12);
+  return digest(`${topic}\u0000${topicId}`, 12);
 }
 
 export function encodeCursor(cursor: Cursor): string {
