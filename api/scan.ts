@@ -1,3 +1,4 @@
+import { fromBase64Url, toBase64Url } from '../platform/base64url.js';
 import { digest } from '../platform/digest.js';
 import type { Tier } from '../platform/records.js';
 
@@ -126,13 +127,13 @@ export function queryIdentity(filters: ScanFilters, sortBy: SortKey, sortOrder: 
 }
 
 export function encodeCursor(cursor: ScanCursor): string {
-  return Buffer.from(JSON.stringify([cursor.value, cursor.id, cursor.query]), 'utf8').toString('base64url');
+  return toBase64Url(JSON.stringify([cursor.value, cursor.id, cursor.query]));
 }
 
 export function decodeCursor(text: string): ScanCursor {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    parsed = JSON.parse(fromBase64Url(text));
   } catch {
     throw new ScanInputError('cursor', 'cursor is not one this API issued');
   }
