@@ -5,7 +5,7 @@ import type { Logger } from './logger.js';
 import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
 export { Kafka, Partitioners } from 'kafkajs';
-export type { Consumer, Producer, Admin, EachBatchPayload, KafkaMessage, Transaction } from 'kafkajs';
+export type { Consumer, Producer, Admin } from 'kafkajs';
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
