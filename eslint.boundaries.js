@@ -3,10 +3,10 @@
 // a wrong-way import is fixed by moving the shared thing down a layer (contracts/ or store/), not by allowing it here.
 
 /** Every top-level folder that holds code. */
-export const FOLDERS = ['platform', 'contracts', 'store', 'ingest', 'processors', 'projections', 'gateway', 'api', 'stack', 'cli', 'test', 'bench', 'chaos', 'bin'];
+const FOLDERS = ['platform', 'contracts', 'store', 'ingest', 'processors', 'projections', 'gateway', 'api', 'stack', 'cli', 'test', 'bench', 'chaos', 'bin'];
 
 /** The pipeline's stages: each imports only the shared layers, never another stage. */
-export const STAGES = ['ingest', 'processors', 'projections', 'gateway', 'api'];
+const STAGES = ['ingest', 'processors', 'projections', 'gateway', 'api'];
 
 const SHARED = ['platform', 'contracts', 'store'];
 
@@ -15,7 +15,7 @@ const SHARED = ['platform', 'contracts', 'store'];
  * surface (index.ts, cli.ts, config.ts, and the gateway's client SDK).
  * test/, bench/ and chaos/ are harnesses: they may import anything (they reach into stages to measure and break them).
  */
-export const ALLOWED = {
+const ALLOWED = {
   platform: { plain: [] },
   contracts: { plain: ['platform'] },
   store: { plain: ['platform', 'contracts'] },
@@ -29,7 +29,7 @@ export const ALLOWED = {
 };
 
 /** A stage's public surface, as `except` paths of a zone (relative to the stage folder). */
-export const PUBLIC_SURFACE = ['./index.ts', './cli.ts', './config.ts', './client'];
+const PUBLIC_SURFACE = ['./index.ts', './cli.ts', './config.ts', './client'];
 
 /**
  * import-x/no-restricted-paths zones. `tests`: the zones for tests and test helpers beside the code, which may

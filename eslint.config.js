@@ -3,6 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import eslintConfigPrettier from 'eslint-config-prettier/flat';
 import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
@@ -36,4 +37,6 @@ export default tseslint.config(
     files: ['**/*.test.ts', '**/testing.ts', '**/testing/**'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: true }) }] },
   },
+  // Layout is Prettier's (`npm run format`): last, so it turns off any rule that would fight the formatter.
+  eslintConfigPrettier,
 );

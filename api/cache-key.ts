@@ -1,6 +1,7 @@
 import { anyScope, hourOf, HOUR_MS, hourScopes, sortedBeforeScopes } from '../contracts/pattern-scopes.js';
 import { tierKey, type ProjectionNotice, type RedisKeys, type TierKey } from '../contracts/redis-keys.js';
-import { canonicalJson, shortHash, sortValueOf, type PatternView, type ScanQuery } from './scan.js';
+import { digest } from '../platform/digest.js';
+import { canonicalJson, sortValueOf, type PatternView, type ScanQuery } from './scan.js';
 
 /**
  * Pure cache addressing. An entry's key is the normalised query; the entry stores the projection versions it
@@ -86,15 +87,15 @@ export function broadScanDependencies(query: ScanQuery, result: BroadScanResult,
 
 /** Cache key of a scan page. The cursor is part of it; the universe is not (it is resolved into symbols first). */
 export function scanCacheKey(prefix: string, query: ScanQuery): string {
-  return `${prefix}${CACHE_FORMAT}:scan:${shortHash(canonicalJson(query))}`;
+  return `${prefix}${CACHE_FORMAT}:scan:${digest(canonicalJson(query))}`;
 }
 
 export function symbolCacheKey(prefix: string, symbol: string, view: string, parameters: Readonly<Record<string, unknown>> = {}): string {
-  return `${prefix}${CACHE_FORMAT}:symbol:${encodeURIComponent(symbol)}:${view}:${shortHash(canonicalJson(parameters))}`;
+  return `${prefix}${CACHE_FORMAT}:symbol:${encodeURIComponent(symbol)}:${view}:${digest(canonicalJson(parameters))}`;
 }
 
 export function statsCacheKey(prefix: string, name: string, parameters: Readonly<Record<string, unknown>> = {}): string {
-  return `${prefix}${CACHE_FORMAT}:${name}:${shortHash(canonicalJson(parameters))}`;
+  return `${prefix}${CACHE_FORMAT}:${name}:${digest(canonicalJson(parameters))}`;
 }
 
 /** The versions an entry was computed at, as one comparable string (a missing counter reads as 0). */
@@ -104,7 +105,7 @@ export function versionStamp(values: readonly (string | null)[]): string {
 
 /** A weak ETag from a cache key and its version stamp: equal while none of the entry's scope changed. */
 export function versionEtag(key: string, stamp: string): string {
-  return `W/"${shortHash(`${key}|${stamp}`)}"`;
+  return `W/"${digest(`${key}|${stamp}`)}"`;
 }
 
 /** The version keys a projection notice bumped (what the notifier INCRed), for refresh-ahead. */

@@ -1,6 +1,7 @@
 import { versionEtag } from './cache-key.js';
 import type { CachedRead } from './cache.js';
-import { canonicalJson, shortHash } from './scan.js';
+import { digest } from '../platform/digest.js';
+import { canonicalJson } from './scan.js';
 
 /** ETag of a read: from the versions it was computed at, else from its content. */
 export function etagOf(key: string, read: CachedRead<unknown>): string {
@@ -9,5 +10,5 @@ export function etagOf(key: string, read: CachedRead<unknown>): string {
 
 /** ETag of a value computed on every request: from its content. */
 export function contentEtag(value: unknown): string {
-  return `W/"${shortHash(canonicalJson(value))}"`;
+  return `W/"${digest(canonicalJson(value))}"`;
 }

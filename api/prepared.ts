@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { ApiConfig } from './config.js';
-import { shortHash } from './scan.js';
+import { digest } from '../platform/digest.js';
 import type { Queryable } from './universes.js';
 
 /**
@@ -30,6 +30,6 @@ export function createPreparedPool(databaseUrl: string, config: ApiConfig): pg.P
 export function preparedStatements(pool: { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: object[]; rowCount: number | null }> }): Queryable {
   return {
     query: <Row extends object>(text: string, values: unknown[] = []) =>
-      pool.query({ name: `tf_stmt_${shortHash(text)}`, text, values }) as Promise<{ rows: Row[]; rowCount: number | null }>,
+      pool.query({ name: `tf_stmt_${digest(text)}`, text, values }) as Promise<{ rows: Row[]; rowCount: number | null }>,
   };
 }

@@ -1,4 +1,5 @@
-import { hash } from 'node:crypto';
+import { fromBase64Url, toBase64Url } from '../platform/base64url.js';
+import { digest } from '../platform/digest.js';
 import type { Tier } from '../platform/records.js';
 
 /**
@@ -120,24 +121,19 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
 }
 
-export function shortHash(text: string): string {
-  // One-shot: this runs a few times per request, and createHash's object and stream setup cost more than the hash.
-  return hash('sha256', text, 'base64url').slice(0, 22);
-}
-
 /** Identity of the rows a cursor walks: the filters and the ordering (not the page size). */
 export function queryIdentity(filters: ScanFilters, sortBy: SortKey, sortOrder: SortOrder): string {
-  return shortHash(canonicalJson({ filters, sortBy, sortOrder }));
+  return digest(canonicalJson({ filters, sortBy, sortOrder }));
 }
 
 export function encodeCursor(cursor: ScanCursor): string {
-  return Buffer.from(JSON.stringify([cursor.value, cursor.id, cursor.query]), 'utf8').toString('base64url');
+  return toBase64Url(JSON.stringify([cursor.value, cursor.id, cursor.query]));
 }
 
 export function decodeCursor(text: string): ScanCursor {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    parsed = JSON.parse(fromBase64Url(text));
   } catch {
     throw new ScanInputError('cursor', 'cursor is not one this API issued');
   }

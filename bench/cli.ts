@@ -7,7 +7,7 @@ import { recordResults, type BenchSuite } from './harness.js';
 const suitesDir = join(dirname(fileURLToPath(import.meta.url)), 'suites');
 
 /** Every suite in bench/suites/ (each file default-exports a BenchSuite). */
-export async function loadSuites(): Promise<BenchSuite[]> {
+async function loadSuites(): Promise<BenchSuite[]> {
   const files = readdirSync(suitesDir).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts')).sort();
   const suites: BenchSuite[] = [];
   for (const file of files) {

@@ -28,7 +28,7 @@ export interface BenchSuite {
   run(options: BenchOptions): Promise<Figure[]>;
 }
 
-export function machineDescription(): string {
+function machineDescription(): string {
   const cpu = cpus();
   return `${cpu.length} cores (${cpu[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, shared and noisy`;
 }

@@ -9,7 +9,7 @@ import { Supervisor, type StageSpec } from '../cli/supervisor.js';
 import { TickflowClient, type Subscription } from '../gateway/client/index.js';
 import type { WireEvent } from '../gateway/client/protocol.js';
 import { resumeAfter, startSimulator, type SimulatorHandle } from '../ingest/index.js';
-import { TokenService, createLogger, loadAuthConfig, topicName, type TopicKey } from '../platform/index.js';
+import { TokenService, createLogger, loadAuthConfig, topicName, type PatternEventRecord, type TopicKey } from '../platform/index.js';
 import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
@@ -19,12 +19,8 @@ import { duplicatesOf, readTopic, type ReadRecord } from './readers.js';
 /** The stages the chaos suite runs as child processes (the simulator runs in the test process: it is the feed). */
 export type StageName = 'ingest' | 'processors' | 'projector' | 'gateway';
 
-export interface PatternEventValue {
-  readonly eventId: string;
-  readonly patternId: string;
-  readonly kind: string;
-  readonly symbol: string;
-}
+/** The fields of a pattern event the checks read (the record type is owned by platform/records.ts). */
+type PatternEventValue = Pick<PatternEventRecord, 'eventId' | 'patternId' | 'kind' | 'symbol'>;
 
 /** What the independent readers found after the pipeline caught up. */
 export interface PipelineCheck {

@@ -14,7 +14,7 @@ const run = promisify(execFile);
  * also call in afterAll, so a failing test never leaves a server down for the rest of the machine.
  */
 
-export async function redisUp(): Promise<boolean> {
+async function redisUp(): Promise<boolean> {
   const probe = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
   probe.on('error', () => {});
   try {

@@ -21,7 +21,7 @@ export interface PatternChange {
   readonly detectedAt: number;
 }
 
-export const BAND_POSITIONS = 1000;
+const BAND_POSITIONS = 1000;
 const BLOCK_SIZES = [100, 10, 1] as const;
 export const HOUR_MS = 3_600_000;
 

@@ -3,7 +3,7 @@
  * (reader). Every key lives under `<prefix>tf:v1:`; bump the version segment when a value's shape changes,
  * so old and new readers never misread each other. The prefix isolates tests and tenants.
  */
-export const REDIS_SCHEMA_VERSION = 'v1';
+const REDIS_SCHEMA_VERSION = 'v1';
 
 /** Name of the Redis read model as a projection: its offsets hash (`offsets(REDIS_PROJECTION)`) and version counter. */
 export const REDIS_PROJECTION = 'redis';

@@ -1,9 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { deliveriesFrame, deliveriesJson, selectBatch } from './batch.js';
+import { deliveriesFrame, selectBatch, type Delivery } from './batch.js';
 import { compileFilter, matches } from './filter.js';
 import { patternEvent as pattern } from './test-events.js';
 import { makeEvent, type LogEvent, type PartitionRead } from './types.js';
+
+/** A batch's events as a JSON array, framed the way the session frames them. */
+const deliveriesJson = (deliveries: readonly Delivery[]): string => deliveriesFrame('[', deliveries, ']').toString('utf8');
 
 describe('filter', () => {
   it('matches on every given field and ignores absent ones', () => {

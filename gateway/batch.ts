@@ -149,8 +149,3 @@ export function deliveriesFrame(head: string, deliveries: readonly Delivery[], t
   frame.write(tail, at, 'utf8');
   return frame;
 }
-
-/** The wire form of a batch's events, as a JSON array. */
-export function deliveriesJson(deliveries: readonly Delivery[]): string {
-  return deliveriesFrame('[', deliveries, ']').toString('utf8');
-}

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { fromBase64Url, toBase64Url } from '../platform/base64url.js';
+import { digest } from '../platform/digest.js';
 import type { StreamName } from './types.js';
 import { STREAM_NAMES } from './types.js';
 
@@ -22,7 +23,7 @@ const MAX_CURSOR_CHARS = 4096;
  * pointing into the new one.
  */
 export function topicEpoch(topic: string, topicId: string): string {
-  return createHash('sha256').update(`${topic}\u0000${topicId}`).digest('base64url').slice(0, 12);
+  return digest(`${topic}\u0000${topicId}`, 12);
 }
 
 export function encodeCursor(cursor: Cursor): string {
@@ -47,7 +48,7 @@ export function encodePosition(stream: StreamName, epoch: string, next: Readonly
   }
   let offsets = '';
   for (const partition of partitions ?? next.keys()) offsets += `${offsets.length === 0 ? '' : ','}${partition}:${next.get(partition)!}`;
-  return PREFIX + Buffer.from(`${stream}|${epoch}|${offsets}`, 'utf8').toString('base64url');
+  return PREFIX + toBase64Url(`${stream}|${epoch}|${offsets}`);
 }
 
 export class CursorError extends Error {
@@ -58,7 +59,7 @@ export class CursorError extends Error {
 export function decodeCursor(text: string): Cursor {
   if (text.length > MAX_CURSOR_CHARS) throw new CursorError('cursor too long');
   if (!text.startsWith(PREFIX)) throw new CursorError('not a cursor (unknown version)');
-  const body = Buffer.from(text.slice(PREFIX.length), 'base64url').toString('utf8');
+  const body = fromBase64Url(text.slice(PREFIX.length));
   const parts = body.split('|');
   if (parts.length !== 3) throw new CursorError('malformed cursor');
   const [stream, epoch, offsets] = parts as [string, string, string];

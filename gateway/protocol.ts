@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import type { ClientFrame, ErrorCode, Limits } from './client/protocol.js';
 
-export type { ClientFrame, ServerFrame, ErrorCode, Limits, WireEvent, ResumeReport } from './client/protocol.js';
-
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'an id of 1-64 letters, digits or _ . : -');
 const symbol = z.string().regex(/^[A-Za-z0-9.^:_-]{1,24}$/, 'a ticker symbol');
 const name = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/);

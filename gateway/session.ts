@@ -138,7 +138,7 @@ const FLOOD_CLOSE_AFTER = 500;
 const MAX_SNAPSHOT_ITEMS = 5_000;
 
 /** The limits a gateway announces in `welcome` and enforces, from its config. */
-export function limitsOf(config: GatewayConfig): Limits {
+function limitsOf(config: GatewayConfig): Limits {
   return {
     maxFrameBytes: config.GATEWAY_MAX_FRAME_BYTES,
     maxEventsPerFrame: config.GATEWAY_MAX_BATCH,

@@ -3,7 +3,7 @@ import { TOPIC_KEYS, schemaText, topicName, valueSubject, type TopicKey } from '
 
 /** Confluent wire format: magic byte 0, 4-byte big-endian schema id, then the Avro body. */
 export const WIRE_MAGIC_BYTE = 0;
-export const WIRE_HEADER_BYTES = 5;
+const WIRE_HEADER_BYTES = 5;
 
 export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FULL' | 'NONE';
 

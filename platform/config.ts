@@ -99,5 +99,3 @@ export const loadPlatformConfig = defineEnv('platform', {
     .describe('Prefix before `tf:v1:` of the Redis read model\'s keys: written by the projector, read by the API and the gateway (isolates tenants/tests)'),
   BENCHMARK_SYMBOL: env.string('Benchmark for relative strength; its bars are broadcast to every aggregate partition', 'SPY'),
 });
-
-export type PlatformConfig = ReturnType<typeof loadPlatformConfig>;

@@ -4,7 +4,7 @@
  * moves event-time clocks (expiries, sessions) and breaks stores whose time type is narrower than a JS Date
  * (PostgreSQL rejects ISO years above 9999, so one such bar would stop a projection's COPY).
  */
-export const EARLIEST_EVENT_TIME_MS = 0;
+const EARLIEST_EVENT_TIME_MS = 0;
 /** 2200-01-01T00:00:00Z (exclusive). */
 export const LATEST_EVENT_TIME_MS = Date.UTC(2200, 0, 1);
 

@@ -4,8 +4,8 @@ import { Kafka, logLevel, type LogEntry, type Admin, type ISocketFactory, type I
 import type { Logger } from './logger.js';
 import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
-export { Kafka, Partitioners, CompressionTypes } from 'kafkajs';
-export type { Consumer, Producer, Admin, EachBatchPayload, KafkaMessage, Transaction } from 'kafkajs';
+export { Kafka, Partitioners } from 'kafkajs';
+export type { Consumer, Producer, Admin } from 'kafkajs';
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',

@@ -6,7 +6,7 @@ export type { Logger };
  * Paths that may hold secrets. Redaction happens inside pino, so a token passed by mistake
  * in a log object never reaches the output.
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'password',
   '*.password',
   'token',

@@ -123,7 +123,7 @@ interface ActivePattern {
   expiresAtMs: number;
   /** The latest event emitted for the pattern (its EXPIRED event repeats it). */
   last: PatternEventRecord;
-  /** Hash lanes after the patternId's text: `shortHash(patternId, kind, time)` from here needs only the numbers. */
+  /** Hash lanes after the patternId's text: `stableId(patternId, kind, time)` from here needs only the numbers. */
   id1: number;
   id2: number;
   id3: number;
@@ -135,11 +135,11 @@ interface ActivePattern {
  * to two numbers (mixed in as 32-bit halves, so no number is turned into a string). Not cryptographic:
  * ids only need to be stable and collision-free in practice; sha256 cost more than the whole bar.
  */
-export function shortHash(text: string, first = 0, second = 0): string {
+export function stableId(text: string, first = 0, second = 0): string {
   return hashOf(text, '', first, second);
 }
 
-/** `shortHash(head + tail, first, second)` without building the concatenated string. */
+/** `stableId(head + tail, first, second)` without building the concatenated string. */
 function hashOf(head: string, tail: string, first: number, second: number): string {
   const lanes = lanesOf(head);
   absorbText(lanes, tail);

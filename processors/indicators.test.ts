@@ -18,16 +18,34 @@ import {
   movingMean,
   movingStdDev,
   pushHistory,
-  updateAtr,
-  updateEma,
-  updateMacd,
-  updateMovingStats,
-  updateRollingExtreme,
-  updateRsi,
-  updateSma,
-  updateVwap,
+  emaValue,
+  rollingExtremeValue,
+  rsiValue,
+  smaValue,
+  stepAtr,
+  stepEma,
+  stepMacd,
+  stepMovingStats,
+  stepRollingExtreme,
+  stepRsi,
+  stepSma,
+  stepVwap,
   vwapValue,
 } from './indicators.js';
+
+/** A step and its getter as one call (state and input in, current value out), the way the series reads them. */
+function valueAfter<State, Input extends unknown[]>(step: (state: State, ...input: Input) => void, value: (state: State) => number) {
+  return (state: State, ...input: Input): number => {
+    step(state, ...input);
+    return value(state);
+  };
+}
+const updateSma = valueAfter(stepSma, smaValue);
+const updateEma = valueAfter(stepEma, emaValue);
+const updateRsi = valueAfter(stepRsi, rsiValue);
+const updateAtr = valueAfter(stepAtr, atrValue);
+const updateVwap = valueAfter(stepVwap, vwapValue);
+const updateRollingExtreme = valueAfter(stepRollingExtreme, rollingExtremeValue);
 
 /** A long deterministic random walk (mulberry32), with OHLCV around it. */
 function randomSeries(length: number, seed = 42) {
@@ -121,7 +139,7 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     const lines: number[] = [];
     const signals: number[] = [];
     for (const value of series.close) {
-      updateMacd(state, value);
+      stepMacd(state, value);
       lines.push(macdLine(state));
       signals.push(macdSignal(state));
     }
@@ -136,7 +154,7 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
     const means: number[] = [];
     const deviations: number[] = [];
     for (const value of series.close) {
-      updateMovingStats(state, value);
+      stepMovingStats(state, value);
       means.push(movingMean(state));
       deviations.push(movingStdDev(state));
     }
@@ -146,15 +164,15 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
 
   it('Bollinger: a window of one repeated value has exactly zero deviation, however the values before it moved', () => {
     const state = createMovingStats(20);
-    for (const value of series.close.slice(0, 500)) updateMovingStats(state, value);
-    for (let i = 0; i < 19; i += 1) updateMovingStats(state, 101.23);
+    for (const value of series.close.slice(0, 500)) stepMovingStats(state, value);
+    for (let i = 0; i < 19; i += 1) stepMovingStats(state, 101.23);
     expect(movingStdDev(state)).toBeGreaterThan(0);
-    updateMovingStats(state, 101.23);
+    stepMovingStats(state, 101.23);
     expect(movingStdDev(state)).toBe(0);
     expect(movingMean(state)).toBe(101.23);
     // And it moves on from there like the reference.
     const tail = [...new Array<number>(20).fill(101.23), 101.5, 100.9, 101.1];
-    for (const value of tail.slice(20)) updateMovingStats(state, value);
+    for (const value of tail.slice(20)) stepMovingStats(state, value);
     const reference = SD.calculate({ period: 20, values: tail }).at(-1)!;
     expect(movingStdDev(state)).toBeCloseTo(reference, 9);
   });
@@ -204,11 +222,11 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
   it('states survive a JSON round trip mid-series (snapshots) and continue identically', () => {
     const first = createMacd();
     const values = series.close.slice(0, 500);
-    for (const value of values.slice(0, 250)) updateMacd(first, value);
+    for (const value of values.slice(0, 250)) stepMacd(first, value);
     const copy = JSON.parse(JSON.stringify(first)) as typeof first;
     for (const value of values.slice(250)) {
-      updateMacd(first, value);
-      updateMacd(copy, value);
+      stepMacd(first, value);
+      stepMacd(copy, value);
     }
     expect(macdLine(copy)).toBe(macdLine(first));
     expect(macdSignal(copy)).toBe(macdSignal(first));

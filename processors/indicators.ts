@@ -3,10 +3,9 @@
  * snapshot is a JSON round trip) and each update is O(1) with no allocation. Values that are not ready
  * yet read as NaN; states never hold NaN or Infinity (JSON could not carry them).
  *
- * Step functions: each `updateX` (state in, current value out) is `stepX` followed by the value getter.
- * The series' per-bar path calls the `stepX` form and reads values through the small getters: V8 boxes
- * a double returned from a call it did not inline (a heap allocation), and a step that returns
- * nothing cannot box, whatever the optimiser decides to inline.
+ * Step functions: each `stepX` takes one input and returns nothing; the value is read through a small
+ * getter (`smaValue`, `emaValue`, ...). V8 boxes a double returned from a call it did not inline (a heap
+ * allocation), and a step that returns nothing cannot box, whatever the optimiser decides to inline.
  */
 
 /** Simple moving average over a ring buffer with a running sum. */
@@ -22,12 +21,7 @@ export function createSma(period: number): Sma {
   return { period, ring: new Array<number>(period).fill(0), index: 0, count: 0, sum: 0 };
 }
 
-export function updateSma(state: Sma, value: number): number {
-  stepSma(state, value);
-  return smaValue(state);
-}
-
-/** updateSma without its result: see "Step functions" above. */
+/** One value into the average: see "Step functions" above. */
 export function stepSma(state: Sma, value: number): void {
   if (state.count < state.period) {
     state.count += 1;
@@ -63,12 +57,6 @@ export function createWilder(period: number): Ema {
   return { period, alpha: 1 / period, count: 0, seedSum: 0, value: 0 };
 }
 
-export function updateEma(state: Ema, input: number): number {
-  stepEma(state, input);
-  return emaValue(state);
-}
-
-/** updateEma without its result. */
 export function stepEma(state: Ema, input: number): void {
   if (state.count < state.period) {
     state.count += 1;
@@ -98,12 +86,7 @@ export function createRsi(period = 14): Rsi {
   return { period, count: 0, last: 0, gainSum: 0, lossSum: 0, avgGain: 0, avgLoss: 0 };
 }
 
-export function updateRsi(state: Rsi, close: number): number {
-  stepRsi(state, close);
-  return rsiValue(state);
-}
-
-/** updateRsi without its result (which is NaN until the state has seen period + 1 closes). */
+/** One close into the RSI (`rsiValue` is NaN until the state has seen period + 1 closes). */
 export function stepRsi(state: Rsi, close: number): void {
   const n = state.period;
   if (state.count === 0) {
@@ -152,7 +135,7 @@ export function createMacd(fast = 12, slow = 26, signal = 9): Macd {
   return { fast: createEma(fast), slow: createEma(slow), signal: createEma(signal), line: 0, ready: false };
 }
 
-export function updateMacd(state: Macd, close: number): void {
+export function stepMacd(state: Macd, close: number): void {
   stepEma(state.fast, close);
   stepEma(state.slow, close);
   const fast = emaValue(state.fast);
@@ -193,7 +176,7 @@ export function createMovingStats(period: number): MovingStats {
   return { period, ring: new Array<number>(period).fill(0), index: 0, count: 0, mean: 0, m2: 0, run: 0 };
 }
 
-export function updateMovingStats(state: MovingStats, value: number): void {
+export function stepMovingStats(state: MovingStats, value: number): void {
   const newest = state.ring[state.index === 0 ? state.period - 1 : state.index - 1]!;
   state.run = state.count > 0 && value === newest ? Math.min(state.run + 1, state.period) : 1;
   if (state.count < state.period) {
@@ -235,12 +218,6 @@ export function createAtr(period = 14): Atr {
   return { hasPrevious: false, previousClose: 0, smoothing: createWilder(period) };
 }
 
-export function updateAtr(state: Atr, high: number, low: number, close: number): number {
-  stepAtr(state, high, low, close);
-  return atrValue(state);
-}
-
-/** updateAtr without its result. */
 export function stepAtr(state: Atr, high: number, low: number, close: number): void {
   if (!state.hasPrevious) {
     state.hasPrevious = true;
@@ -267,12 +244,6 @@ export function createVwap(): Vwap {
   return { sessionDay: -1, priceVolume: 0, volume: 0 };
 }
 
-export function updateVwap(state: Vwap, sessionDay: number, high: number, low: number, close: number, volume: number): number {
-  stepVwap(state, sessionDay, high, low, close, volume);
-  return vwapValue(state);
-}
-
-/** updateVwap without its result. */
 export function stepVwap(state: Vwap, sessionDay: number, high: number, low: number, close: number, volume: number): void {
   if (state.sessionDay !== sessionDay) {
     state.sessionDay = sessionDay;
@@ -313,12 +284,6 @@ export function createRollingExtreme(period: number, kind: 'max' | 'min'): Rolli
   };
 }
 
-export function updateRollingExtreme(state: RollingExtreme, value: number): number {
-  stepRollingExtreme(state, value);
-  return rollingExtremeValue(state);
-}
-
-/** updateRollingExtreme without its result. */
 export function stepRollingExtreme(state: RollingExtreme, value: number): void {
   const capacity = state.period;
   const position = state.pushed;

@@ -21,7 +21,7 @@ import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
 import { NativeBarsTable, TradeBarBuilder, type TradeInput } from './trade-bars.js';
 
 /** A message a partition core wants produced in the same transaction as its input offsets. */
-export interface OutputMessage {
+interface OutputMessage {
   readonly topic: string;
   readonly key: string;
   readonly value: Buffer;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BollingerBands, EMA, MACD, RSI, SMA } from 'technicalindicators';
-import { createAtr, updateAtr } from './indicators.js';
+import { atrValue, createAtr, stepAtr } from './indicators.js';
 import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type SeriesParams } from './series.js';
 
 type Bar = [open: number, high: number, low: number, close: number, volume: number];
@@ -128,9 +128,8 @@ describe('candle patterns: golden positives and near misses', () => {
 /** ATR(14) after the given bars (to state a bar's range as a multiple of it). */
 function atrAfter(bars: readonly Bar[]): number {
   const state = createAtr(14);
-  let value = Number.NaN;
-  for (const [, high, low, close] of bars) value = updateAtr(state, high, low, close);
-  return value;
+  for (const [, high, low, close] of bars) stepAtr(state, high, low, close);
+  return atrValue(state);
 }
 
 describe('the candle-size gate (range >= 0.25 x ATR) applies to every candle pattern', () => {

@@ -20,12 +20,12 @@ import {
   rsiValue,
   stepAtr,
   stepEma,
+  stepMacd,
+  stepMovingStats,
   stepRollingExtreme,
   stepRsi,
   stepSma,
   stepVwap,
-  updateMacd,
-  updateMovingStats,
   type Atr,
   type Ema,
   type History,
@@ -287,8 +287,8 @@ export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sess
   stepEma(s.ema26, close);
   stepSma(s.sma50, close);
   stepSma(s.sma200, close);
-  updateMacd(s.macd, close);
-  updateMovingStats(s.bands, close);
+  stepMacd(s.macd, close);
+  stepMovingStats(s.bands, close);
   stepRsi(s.rsi, close);
   const ema12 = emaValue(s.ema12);
   const ema26 = emaValue(s.ema26);

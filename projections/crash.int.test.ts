@@ -9,7 +9,7 @@ import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
-import { BATCH_STEPS, DB_BATCH_STEPS, REDIS_BATCH_STEPS, type BatchStep, type FaultHook } from './faults.js';
+import { DB_BATCH_STEPS, DB_TRANSACTION_STEPS, REDIS_BATCH_STEPS, type BatchStep, type FaultHook } from './faults.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
@@ -134,7 +134,7 @@ describe('crash injection at every step of a batch', () => {
     // batch. Every crash is spent on a fresh batch (the test produces one per round), so kafkajs retries once.
     const dbPlan: PlannedCrash[] = [
       ...DB_BATCH_STEPS.map((step): PlannedCrash => ({ step, mode: 'throw' })),
-      ...BATCH_STEPS.map((step): PlannedCrash => ({ step, mode: 'kill-connection' })),
+      ...DB_TRANSACTION_STEPS.map((step): PlannedCrash => ({ step, mode: 'kill-connection' })),
     ];
     const plans: Record<string, PlannedCrash[]> = { patterns: dbPlan, bars: dbPlan, redis: REDIS_BATCH_STEPS.map((step) => ({ step, mode: 'throw' })) };
     const armed = new Map<string, PlannedCrash>();

@@ -8,8 +8,8 @@
 export const DB_BATCH_STEPS = ['consume', 'begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit', 'notify', 'after-notify'] as const;
 /** Steps of a Redis read-model batch: consume → WATCH + read → MULTI/EXEC (data, versions, offsets) → publish. */
 export const REDIS_BATCH_STEPS = ['consume', 'watch', 'exec', 'after-exec', 'publish'] as const;
-/** The steps of the database writer's transaction alone (the earlier name of the seam). */
-export const BATCH_STEPS = ['begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit'] as const;
+/** The steps of a database batch that run on its connection, from BEGIN to just after COMMIT (where a lost connection can strike). */
+export const DB_TRANSACTION_STEPS = ['begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit'] as const;
 
 export type DbBatchStep = (typeof DB_BATCH_STEPS)[number];
 export type RedisBatchStep = (typeof REDIS_BATCH_STEPS)[number];

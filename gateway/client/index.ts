@@ -4,6 +4,8 @@
  * resumes every subscription from its cursor, drops events it has already delivered (by partition and
  * offset), and paces the server with credits: the server never sends more than the iterator can hold.
  */
+// platform/backoff.ts is pure (no Node API), so the browser bundle (esbuild, platform: 'browser') can carry it.
+import { backoffDelay } from '../../platform/backoff.js';
 import { DISCONNECTS, type ClientFrame, type ServerFrame, type SnapshotItem, type StartPosition, type StreamName, type SubscriptionFilter, type WireEvent, type ResumeReport } from './protocol.js';
 
 export type * from './protocol.js';
@@ -380,7 +382,7 @@ export class TickflowClient {
   private scheduleReconnect(reason: string): void {
     const initial = this.options.initialBackoffMs ?? 250;
     const max = this.options.maxBackoffMs ?? 10_000;
-    const delay = Math.min(max, initial * 2 ** this.attempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay({ baseMs: initial, maxMs: max, jitter: 'equal' }, this.attempt);
     this.attempt += 1;
     this.status('reconnecting', reason);
     this.reconnectTimer = setTimeout(() => {
