@@ -116,19 +116,19 @@ describe('npm start', () => {
     await vi.waitFor(() => expect(output.some((line) => line.includes('reference data:') && line.includes('from the simulator'))).toBe(true), { timeout: 120_000, interval: 250 });
     await vi.waitFor(
       async () => {
-        const symbols = (await (await fetch(`${api}/api/symbols?limit=1000`)).json()) as { data: { ticker: string; sector: string | null }[] };
+        const symbols = (await (await fetch(`${api}/api/symbols?limit=1000`, { headers: { 'x-api-key': apiKey } })).json()) as { data: { ticker: string; sector: string | null }[] };
         expect(symbols.data.length).toBeGreaterThan(100);
         expect(symbols.data.filter((symbol) => symbol.sector !== null).length).toBeGreaterThan(50);
-        const detail = (await (await fetch(`${api}/api/symbols/AAPL`)).json()) as { data: { sector: string | null }; fundamentals: { eps: number | null } | null };
+        const detail = (await (await fetch(`${api}/api/symbols/AAPL`, { headers: { 'x-api-key': apiKey } })).json()) as { data: { sector: string | null }; fundamentals: { eps: number | null } | null };
         expect(detail.data.sector).toEqual(expect.any(String));
         expect(detail.fundamentals?.eps).toEqual(expect.any(Number));
-        const daily = (await (await fetch(`${api}/api/symbols/AAPL/bars?interval=1d&limit=500`)).json()) as { data: unknown[] };
+        const daily = (await (await fetch(`${api}/api/symbols/AAPL/bars?interval=1d&limit=500`, { headers: { 'x-api-key': apiKey } })).json()) as { data: unknown[] };
         expect(daily.data.length).toBeGreaterThan(200);
       },
       { timeout: 120_000, interval: 1000 },
     );
-    const sector = ((await (await fetch(`${api}/api/symbols/AAPL`)).json()) as { data: { sector: string } }).data.sector;
-    const scan = (await (await fetch(`${api}/api/patterns/scan?confidence_min=0&sectors=${encodeURIComponent(sector)}`)).json()) as { data: unknown[] };
+    const sector = ((await (await fetch(`${api}/api/symbols/AAPL`, { headers: { 'x-api-key': apiKey } })).json()) as { data: { sector: string } }).data.sector;
+    const scan = (await (await fetch(`${api}/api/patterns/scan?confidence_min=0&sectors=${encodeURIComponent(sector)}`, { headers: { 'x-api-key': apiKey } })).json()) as { data: unknown[] };
     expect(Array.isArray(scan.data)).toBe(true);
 
     await interrupt(start);
