@@ -14,6 +14,7 @@ import { routePath } from 'hono/route';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import { AuthError, Counter, Histogram, runChecks, type ApiKeyScope, type HealthCheck } from '../platform/index.js';
+import { isDatabaseUnavailable } from '../store/availability.js';
 import { Accounts, AccountError } from './accounts.js';
 import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
@@ -322,6 +323,11 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     if ((error as { code?: string }).code === '57014') {
       deps.logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
       return problemResponse(c, 503, 'the query took too long; narrow the filters or retry', undefined, { 'Retry-After': '1' });
+    }
+    // The database down or restarting (a connection refused or lost): the pool replaces the connection, a retry can work.
+    if (isDatabaseUnavailable(error)) {
+      deps.logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'PostgreSQL unreachable');
+      return problemResponse(c, 503, 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '1' });
     }
     // A body string PostgreSQL cannot store (NUL in text or jsonb) is the client's error.
     if (isUnstorableText(error)) return problemResponse(c, 400, 'the request contains a NUL character, which cannot be stored');
