@@ -88,6 +88,8 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
     const outageWarnings = warn.mock.calls.filter((call) => call.some((argument) => typeof argument === 'string' && argument.startsWith('PostgreSQL is unreachable')));
     expect(outageWarnings).toHaveLength(1);
     await vi.waitFor(async () => expect((await ready()).status).toBe('ok'), { timeout: 30_000, interval: 250 });
+    // The offsets listener (rebuild swaps) came back with the server.
+    await vi.waitFor(async () => expect((await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %'`)).rows[0].n).toBe(1), { timeout: 30_000, interval: 250 });
     if (TIMESCALE) expect((await pool.query(`SELECT count(*)::int AS n FROM timescaledb_information.hypertables`)).rows[0].n).toBe(3);
   });
 });
