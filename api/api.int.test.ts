@@ -647,6 +647,34 @@ describe('GET /api/patterns/scan', () => {
   });
 });
 
+describe('a database that is down or restarting', () => {
+  it('answers 503 with Retry-After, not 500, while PostgreSQL refuses connections', async () => {
+    // Port 1 on the loopback: nothing listens, so every connection is refused as by a server that is restarting.
+    const down = new pg.Pool({ connectionString: 'postgres://tickflow@127.0.0.1:1/tickflow', max: 1 });
+    try {
+      const target = createApp({
+        db: down,
+        preparedDb: preparedStatements(down),
+        redis: undefined,
+        tokens: new TokenService(loadAuthConfig({}), () => clock.now),
+        config: apiConfig(),
+        logger: createLogger('api-test', { level: 'silent' }),
+        registry: createMetricsRegistry('api', { collectDefaults: false }),
+        readModelKeys: keys,
+        now: () => clock.now,
+      });
+      for (const url of ['/api/patterns/scan', '/api/patterns/stats']) {
+        const reply = await call('GET', url, { target });
+        expect(reply.status, url).toBe(503);
+        expect(reply.headers.get('retry-after')).toBe('1');
+        expect(reply.body.detail).toMatch(/database is unavailable/);
+      }
+    } finally {
+      await down.end();
+    }
+  });
+});
+
 describe('scan paging depth and the no-5xx property', () => {
   it('caps offset paging at API_MAX_OFFSET_ROWS and points deeper readers to the cursor', async () => {
     const deepest = await call('GET', '/api/patterns/scan?page=166&per_page=30');

@@ -16,6 +16,7 @@ export const commonErrors = {
   403: problem('The API key lacks the scope this route needs, or the resource is read-only'),
   429: problem('Rate limit exceeded; see Retry-After'),
   500: problem('Internal error'),
+  503: problem('The database is unavailable (restarting) or the query ran past the statement timeout; retry after Retry-After'),
 };
 
 /** Responses of every route that takes a JSON body. */

@@ -103,6 +103,7 @@ function harness(options: Options = {}) {
     authenticate: async ({ token, apiKey }) => {
       if (token === 'good') return { userId: 'u1', via: 'token' };
       if (apiKey === 'boom') throw new Error('database down');
+      if (apiKey === 'restarting') throw new Error('Connection terminated unexpectedly');
       throw new AuthError('token_invalid', 'token invalid');
     },
   };
@@ -241,6 +242,18 @@ describe('session core: connect and authenticate', () => {
     await h.settle();
     expect(client.last('error')).toMatchObject({ code: 'auth_failed', message: 'authentication failed' });
     expect(client.transport.closedWith?.code).toBe(4003);
+  });
+
+  it('answers unavailable and keeps the connection when the credential cannot be checked (the database restarting)', async () => {
+    const h = harness();
+    const client = h.connect();
+    client.send({ type: 'auth', apiKey: 'restarting' });
+    await h.settle();
+    expect(client.last('error')).toMatchObject({ code: 'unavailable' });
+    expect(client.transport.closedWith).toBeUndefined();
+    client.send({ type: 'auth', token: 'good' });
+    await h.settle();
+    expect(client.last('authenticated')).toMatchObject({ userId: 'u1' });
   });
 
   it('answers bad frames with error frames and keeps the connection', async () => {

@@ -1,5 +1,6 @@
 import type { Logger } from '../platform/index.js';
 import { AuthError } from '../platform/index.js';
+import { isDatabaseUnavailable } from '../store/availability.js';
 import type { Authenticator, Principal, UniverseResolver } from './access.js';
 import { deliveriesFrame, selectBatch, type FrameScratch } from './batch.js';
 import {
@@ -390,6 +391,12 @@ export class GatewaySessions {
       connection.lastSubscribedAt = this.options.clock();
       this.send(connection, { type: 'authenticated', userId: principal.userId, via: principal.via });
     } catch (error) {
+      // The credential could not be checked (the database restarting): not the client's fault, it may try again.
+      if (isDatabaseUnavailable(error)) {
+        this.options.logger.warn({ err: error }, 'authentication could not reach PostgreSQL');
+        this.sendError(connection, 'unavailable', 'credentials cannot be checked right now; send the auth frame again shortly');
+        return;
+      }
       const message = error instanceof AuthError ? error.message : 'authentication failed';
       if (!(error instanceof AuthError)) this.options.logger.error({ err: error }, 'authentication failed unexpectedly');
       this.sendError(connection, 'auth_failed', message);

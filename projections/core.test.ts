@@ -182,6 +182,13 @@ describe('planBatch', () => {
     expect(planBatch({ stored: 20, believed: 8, firstOffset: 8, lastOffset: 9 })).toEqual({ action: 'seek', offset: 20 });
   });
 
+  it('reads again from the start when the stored progress vanished (commits lost in a server crash)', () => {
+    expect(planBatch({ stored: undefined, believed: 8, firstOffset: 8, lastOffset: 9 })).toEqual({ action: 'seek', offset: 0 });
+    // After that seek the consumer believes 0: the batch from the log start applies.
+    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 0, nextOffset: 10 });
+    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 4, lastOffset: 9 })).toEqual({ action: 'apply', from: 4, nextOffset: 10 });
+  });
+
   it('never stores an offset below the stored one and never applies a message twice (property)', () => {
     fc.assert(
       fc.property(fc.option(fc.nat(1000), { nil: undefined }), fc.nat(1000), fc.nat(100), (stored, firstOffset, length) => {

@@ -459,6 +459,8 @@ export function applySql(table: TableName, suffix = ''): string[] {
  * What to do with a batch of one partition, given the next offset stored in the database (in the same
  * transaction, row locked) and the next offset this process believes it is at.
  * - stored moved under us (a rebuild swap, or another instance): apply nothing, seek to the stored offset;
+ * - nothing stored where this process saw progress: the server lost it (commits are asynchronous, rows and
+ *   offsets are lost together in a crash): apply nothing, read the partition again from its start;
  * - otherwise apply the messages at or after the stored offset (earlier ones are already in the tables) and
  *   store the offset after the last message. Compaction and retention gaps are normal and accepted.
  */
@@ -473,6 +475,7 @@ export function planBatch(input: {
   readonly lastOffset: number;
 }): BatchPlan {
   const { stored, believed, lastOffset } = input;
+  if (stored === undefined && believed !== undefined && believed > 0) return { action: 'seek', offset: 0 };
   if (stored !== undefined && believed !== undefined && stored !== believed) return { action: 'seek', offset: stored };
   const from = stored === undefined ? input.firstOffset : Math.max(stored, input.firstOffset);
   return { action: 'apply', from, nextOffset: Math.max(lastOffset + 1, stored ?? 0) };

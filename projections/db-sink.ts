@@ -160,20 +160,26 @@ export interface PoolPressure {
   off(event: 'release', listener: () => void): unknown;
 }
 
+/** How often a paused partition looks at the pool again (a waiter can leave without a release: its connect failed). */
+export const BEHIND_RECHECK_MS = 250;
+
 /**
  * While the pool has waiters (every connection busy and more work queued: the database is behind), pause the
- * partition's fetching; resume once a released connection leaves no one waiting.
+ * partition's fetching; resume once no one is waiting. Checked at each release and every BEHIND_RECHECK_MS: when
+ * the database goes away, waiters leave through a failed connect, which emits no release.
  */
-export function pauseWhileBehind(pool: PoolPressure, pause: () => () => void): Promise<void> {
+export function pauseWhileBehind(pool: PoolPressure, pause: () => () => void, recheckMs: number = BEHIND_RECHECK_MS): Promise<void> {
   if (pool.waitingCount === 0) return Promise.resolve();
   const resume = pause();
   return new Promise<void>((resolve) => {
-    const onRelease = () => {
+    const check = () => {
       if (pool.waitingCount > 0) return;
-      pool.off('release', onRelease);
+      pool.off('release', check);
+      clearInterval(timer);
       resume();
       resolve();
     };
-    pool.on('release', onRelease);
+    const timer = setInterval(check, recheckMs);
+    pool.on('release', check);
   });
 }

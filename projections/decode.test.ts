@@ -101,6 +101,20 @@ describe('pauseWhileBehind', () => {
     expect(pool.listenerCount('release')).toBe(0);
   });
 
+  it('resumes when the waiters left without a release (their connect failed: the database went away)', async () => {
+    const { EventEmitter } = await import('node:events');
+    const pool = Object.assign(new EventEmitter(), { waitingCount: 1 });
+    const calls: string[] = [];
+    const done = pauseWhileBehind(pool, () => {
+      calls.push('pause');
+      return () => calls.push('resume');
+    }, 5);
+    pool.waitingCount = 0; // no 'release' is emitted
+    await done;
+    expect(calls).toEqual(['pause', 'resume']);
+    expect(pool.listenerCount('release')).toBe(0);
+  });
+
   it('does not pause when nobody waits', async () => {
     let paused = false;
     await pauseWhileBehind({ waitingCount: 0, on: () => undefined, off: () => undefined }, () => {

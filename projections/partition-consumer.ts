@@ -1,5 +1,15 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import type { Logger } from '../platform/logger.js';
+
+/** Retries of a batch whose store is unreachable: from 200 ms up to 5 s apart, jittered, for as long as it lasts. */
+export const STORE_RETRY: BackoffPolicy = { baseMs: 200, maxMs: 5000, jitter: 'equal' };
+
+/** Where a consumer reports that its store failed or served a batch (one per process: one WARN per outage). */
+export interface OutageReport {
+  failed(error: unknown): void;
+  succeeded(): void;
+}
 
 /** What the sink did with a batch: stored a new next offset, or found its stored offset moved and wants a seek. */
 export type SinkOutcome = { readonly action: 'apply'; readonly nextOffset: number } | { readonly action: 'seek'; readonly offset: number };
@@ -41,6 +51,15 @@ export class PartitionConsumer {
       readonly logger: Logger;
       readonly partitionsConsumedConcurrently?: number;
       readonly onError?: (error: Error) => void;
+      /**
+       * Errors that mean the store is unreachable (a database restarting): the batch is retried in place with
+       * STORE_RETRY backoff, heartbeating, until the store is back or the consumer stops. Any other error goes to
+       * kafkajs, which retries the batch a few times and then restarts the consumer.
+       */
+      readonly isUnavailable?: (error: unknown) => boolean;
+      readonly outage?: OutageReport;
+      /** Waits between retries (tests pass a fast one). */
+      readonly sleep?: (ms: number) => Promise<void>;
     },
   ) {
     // A short fetch wait keeps shutdown quick (a stop waits for the in-flight fetch).
@@ -49,7 +68,10 @@ export class PartitionConsumer {
       this.assignment = event.payload.memberAssignment;
       const joined = this.seekToStored(event.payload.memberAssignment);
       // The next batch awaits (and fails on) this; mark it handled so an idle consumer cannot crash the process.
-      joined.catch((error: unknown) => options.logger.error({ err: error }, 'loading stored offsets failed; the next batch retries'));
+      joined.catch((error: unknown) => {
+        if (options.isUnavailable?.(error) === true) options.outage?.failed(error);
+        else options.logger.error({ err: error }, 'loading stored offsets failed; the next batch retries');
+      });
       this.joined = joined;
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
@@ -114,16 +136,34 @@ export class PartitionConsumer {
 
   private async handle(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    await this.joined;
     if (!payload.isRunning() || payload.isStale() || batch.messages.length === 0) return;
     const key = this.key(batch.topic, batch.partition);
-    const outcome = await this.options.sink.write({
-      topic: batch.topic,
-      partition: batch.partition,
-      messages: batch.messages,
-      believed: this.believed.get(key),
-      pause: payload.pause,
-    });
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    let outcome: SinkOutcome;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await this.ensureJoined();
+        // Loading the stored offsets may just have moved this partition: kafkajs refetches from there.
+        if (payload.isStale()) return;
+        outcome = await this.options.sink.write({
+          topic: batch.topic,
+          partition: batch.partition,
+          messages: batch.messages,
+          believed: this.believed.get(key),
+          pause: payload.pause,
+        });
+        this.options.outage?.succeeded();
+        break;
+      } catch (error) {
+        if (this.options.isUnavailable?.(error) !== true) throw error;
+        this.options.outage?.failed(error);
+        this.options.logger.debug({ err: error, topic: batch.topic, partition: batch.partition, attempt }, 'store unreachable; retrying the batch');
+        await sleep(backoffDelay(STORE_RETRY, attempt));
+        // Stopping or rebalancing: leave the batch unresolved (positions come from the store on the next start).
+        if (!payload.isRunning() || payload.isStale()) throw error;
+        await payload.heartbeat();
+      }
+    }
     if (outcome.action === 'seek') {
       this.options.logger.warn({ topic: batch.topic, partition: batch.partition, offset: outcome.offset }, 'stored offset moved; seeking');
       this.believed.set(key, outcome.offset);
@@ -132,6 +172,21 @@ export class PartitionConsumer {
     }
     this.believed.set(key, outcome.nextOffset);
     await payload.heartbeat();
+  }
+
+  /** The stored offsets of the assignment, loaded again when loading them failed (the store was away at the join). */
+  private async ensureJoined(): Promise<void> {
+    const loading = this.joined;
+    try {
+      await loading;
+    } catch {
+      // Partitions consumed concurrently share one reload.
+      if (this.joined === loading) {
+        this.joined = this.seekToStored(this.assignment);
+        this.joined.catch(() => {});
+      }
+      await this.joined;
+    }
   }
 
   get isRunning(): boolean {

@@ -12,7 +12,9 @@ import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier, subscribeToNotices } from '../store/notifier.js';
 import { preparePartitions } from '../store/partitions.js';
-import { PartitionConsumer } from './partition-consumer.js';
+import { DatabaseOutage, isDatabaseUnavailable } from '../store/availability.js';
+import { PartitionConsumer, STORE_RETRY } from './partition-consumer.js';
+import { backoffDelay } from '../platform/backoff.js';
 import type { FaultHook } from './faults.js';
 import { parseProjectionNotice, redisKeys } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
@@ -85,7 +87,15 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const codec = new AvroCodec(options.registryUrl, prefix);
   const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-projector', logger });
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 4 });
-  pool.on('error', (error) => logger.error({ err: error }, 'idle PostgreSQL connection failed'));
+  // Batches that find the database away retry until it is back: one WARN per outage, and /ready says it is down.
+  // The server may come back without its last commits (they are asynchronous): every consumer then re-reads its
+  // stored offsets, so a partition that gets no further batch is read again too.
+  const outage = new DatabaseOutage(logger, { onRecovered: () => resyncDatabaseConsumers('the database is back') });
+  // An idle connection lost to a restart is replaced on next use (the batches' retries say when the server is away).
+  pool.on('error', (error) => {
+    if (isDatabaseUnavailable(error)) logger.debug({ err: error }, 'idle PostgreSQL connection lost');
+    else logger.error({ err: error }, 'idle PostgreSQL connection failed');
+  });
   const keys = redisKeys(options.redisKeyPrefix ?? '');
   // Notices fail fast when Redis is away (no offline queue); the read model's connection queues and retries.
   const noticeRedis = options.redisUrl
@@ -122,6 +132,8 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
         logger: logger.child({ projection: name }),
         partitionsConsumedConcurrently: Math.max(1, Math.min(3, (options.poolSize ?? 4) - 1)),
         onError: stalled(name),
+        isUnavailable: isDatabaseUnavailable,
+        outage,
       }),
     );
   }
@@ -131,12 +143,53 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   projections.forEach((name, index) => {
     if (name !== REDIS_PROJECTION) dbConsumers.set(name, consumers[index]!);
   });
-  const listener = dbConsumers.size > 0 ? new pg.Client({ connectionString: options.databaseUrl }) : undefined;
-  listener?.on('error', (error) => logger.error({ err: error }, 'offsets listener connection failed; swaps are noticed at the next batch'));
-  listener?.on('notification', (message) => {
-    const consumer = dbConsumers.get(message.payload ?? '');
-    consumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a swap failed'));
-  });
+  const resyncDatabaseConsumers = (reason: string) => {
+    for (const consumer of dbConsumers.values()) {
+      consumer.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.warn({ err: error, reason }, 'resync failed; the next batch finds the stored offsets'));
+    }
+  };
+  let listener: pg.Client | undefined;
+  let listenerRetry: NodeJS.Timeout | undefined;
+  let listenerFailures = 0;
+  const listen = async (): Promise<void> => {
+    const client = new pg.Client({ connectionString: options.databaseUrl });
+    listener = client;
+    client.on('notification', (message) => {
+      const consumer = dbConsumers.get(message.payload ?? '');
+      consumer?.resync().catch((error: unknown) => logger.error({ err: error }, 'resync after a swap failed'));
+    });
+    // Lost with its server (a restart): listen again with backoff; swaps meanwhile are noticed at the next batch.
+    client.on('error', (error) => {
+      if (stopping || listener !== client) return;
+      logger.debug({ err: error }, 'offsets listener connection lost; reconnecting');
+      relisten();
+    });
+    await client.connect();
+    await client.query(`LISTEN ${OFFSETS_CHANNEL}`);
+  };
+  const relisten = () => {
+    const lost = listener;
+    listener = undefined;
+    void lost?.end().catch(() => {});
+    listenerRetry = setTimeout(() => {
+      listenerRetry = undefined;
+      if (stopping) return;
+      listen().then(
+        () => {
+          // Back after losing it: notifications and commits may have been lost meanwhile.
+          if (listenerFailures > 0) resyncDatabaseConsumers('the offsets listener reconnected');
+          listenerFailures = 0;
+        },
+        (error: unknown) => {
+          listenerFailures += 1;
+          logger.debug({ err: error, failures: listenerFailures }, 'offsets listener reconnect failed');
+          if (!stopping) relisten();
+        },
+      );
+    }, backoffDelay(STORE_RETRY, listenerFailures));
+    listenerFailures = Math.max(listenerFailures, 1);
+    listenerRetry.unref();
+  };
 
   // A Redis rebuild's swap moves the Redis projection's offsets: it announces it on the channel.
   const redisConsumer = projections.includes(REDIS_PROJECTION) ? consumers[projections.indexOf(REDIS_PROJECTION)] : undefined;
@@ -173,6 +226,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     clearInterval(partitionTimer);
     clearInterval(noticeTimer);
     stopSubscribing?.();
+    clearTimeout(listenerRetry);
     await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await ops?.close();
@@ -183,14 +237,14 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   };
   try {
     if (projections.some((name) => name !== REDIS_PROJECTION)) await preparePartitions(pool, logger);
-    if (listener) {
-      await listener.connect();
-      await listener.query(`LISTEN ${OFFSETS_CHANNEL}`);
-    }
+    if (dbConsumers.size > 0) await listen();
     await Promise.all(consumers.map((consumer) => consumer.start()));
     if (options.opsPort !== undefined) {
       const checks: HealthCheck[] = [
-        { name: 'postgres', check: async () => (await pool.query('SELECT 1 AS ok')).rows[0] },
+        { name: 'postgres', check: async () => {
+          outage.check();
+          return (await pool.query('SELECT 1 AS ok')).rows[0];
+        } },
         { name: 'consumers', check: async () => {
           if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
           return { running: consumers.length };

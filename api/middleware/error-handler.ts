@@ -2,6 +2,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AuthError, type Logger } from '../../platform/index.js';
+import { isDatabaseUnavailable } from '../../store/availability.js';
 import { AccountError } from '../accounts.js';
 import type { ApiEnv } from '../context.js';
 import { ApiError, type FailureKind, type ProblemParts } from '../errors.js';
@@ -17,6 +18,7 @@ export function errorHandler(logger: Logger): ErrorHandler<ApiEnv> {
       return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
     }
     if (postgresCode(error) === STATEMENT_TIMEOUT) logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
+    else if (problem.status === 503) logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'PostgreSQL unreachable');
     return problemResponse(c, problem.status, problem.detail, problem.errors, problem.headers);
   };
 }
@@ -35,6 +37,8 @@ export function problemOf(error: unknown): ProblemParts | undefined {
   if (error instanceof AuthError) return new ApiError('unauthorized', error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
   // The validators' malformed JSON (400) and undeclared media type (415).
   if (error instanceof HTTPException) return { status: error.status as ContentfulStatusCode, detail: error.message };
+  // The database down or restarting (a connection refused or lost): the pool replaces the connection, a retry can work.
+  if (isDatabaseUnavailable(error)) return new ApiError('unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '1' });
   switch (postgresCode(error)) {
     // A write past a table's CHECK (the universe cap, scopes) that slipped by the handler's own check.
     case '23514':
