@@ -1,24 +1,9 @@
 import type { Command } from 'commander';
-import { Lifecycle, createLogger, exitForRestart, createMetricsRegistry, loadPlatformConfig, startOpsServer, type HealthCheck, type TopicKey } from '../platform/index.js';
+import { Lifecycle, createLogger, exitForRestart, createMetricsRegistry, loadPlatformConfig, startOpsServer, type TopicKey } from '../platform/index.js';
 import { engineOptionsFrom, loadProcessorConfig } from './config.js';
 import { PATTERN_CATALOG } from './catalog.js';
-import { startProcessor, type ProcessorHandle } from './processor.js';
-
-/** What the processors' /ready checks: in the group (else down), and not skipping nearly all input (else degraded, with why). */
-export function processorChecks(processor: ProcessorHandle): HealthCheck[] {
-  return [
-    { name: 'processor', check: async () => {
-      if (!processor.ready()) throw new Error('not in the consumer group yet');
-      return { partitions: processor.assigned() };
-    } },
-    // Degraded, not down: the process works, but its input is being dropped (the WARN in the log says the same).
-    { name: 'input', optional: true, check: async () => {
-      const skipping = processor.skipping();
-      if (skipping.length > 0) throw new Error(skipping.map((status) => status.message).join('; '));
-      return { skipping: false };
-    } },
-  ];
-}
+import { startProcessor } from './processor.js';
+import { processorChecks } from './readiness.js';
 
 /** The processors stage's subcommands of the `tickflow` CLI. */
 export function registerProcessorCommands(program: Command): void {
