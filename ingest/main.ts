@@ -98,6 +98,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     dedup: { windowPerKey: config.INGEST_DEDUP_WINDOW, maxKeys: config.INGEST_DEDUP_MAX_KEYS },
     kafka,
     codec,
+    benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
     kafkaClient: config.INGEST_KAFKA_CLIENT,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
