@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+// Declares the API's env for `tickflow config`; the stage itself (./main.js) is imported when it runs.
+import './config.js';
 
 /** The api stage's subcommands of the `tickflow` CLI. */
 export function registerApiCommands(program: Command): void {
@@ -8,18 +10,7 @@ export function registerApiCommands(program: Command): void {
     .option('--port <port>', 'listen port (default API_PORT, 3000)')
     .option('--migrate', 'bring the database schema up to date first')
     .action(async (options: { port?: string; migrate?: boolean }) => {
-      const { createLogger, Lifecycle, loadPlatformConfig } = await import('../platform/index.js');
-      const { startApi } = await import('./server.js');
-      const platform = loadPlatformConfig();
-      const logger = createLogger('api', { level: platform.LOG_LEVEL });
-      if (options.migrate) {
-        const { migrate } = await import('../store/migrate.js');
-        const ran = await migrate(platform.DATABASE_URL);
-        logger.info({ ran }, 'migrations applied');
-      }
-      const lifecycle = new Lifecycle(logger);
-      lifecycle.installSignalHandlers();
-      const api = await startApi({ logger, ...(options.port !== undefined ? { port: Number(options.port) } : {}) });
-      lifecycle.onShutdown('api', () => api.stop());
+      const { runApi } = await import('./main.js');
+      await runApi({ ...(options.port !== undefined ? { port: Number(options.port) } : {}), ...(options.migrate ? { migrate: true } : {}) });
     });
 }

@@ -1,6 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { Lifecycle, createLogger, loadPlatformConfig } from '../platform/index.js';
-import { startGateway } from './index.js';
+// Declares the gateway's env for `tickflow config`; the stage itself (./main.js, with the uWS native add-on) is
+// imported only when it runs.
+import './config.js';
 import { STREAM_NAMES, type StreamName } from './types.js';
 
 const port = (value: string): number => {
@@ -24,15 +25,7 @@ export function registerGatewayCommands(program: Command): void {
     .option('--host <host>', 'listen interface (default: GATEWAY_HOST)')
     .option('--streams <list>', `streams to serve, comma separated (${STREAM_NAMES.join(', ')})`, streams)
     .action(async (flags: { port?: number; host?: string; streams?: StreamName[] }) => {
-      const logger = createLogger('gateway', { level: loadPlatformConfig().LOG_LEVEL });
-      const lifecycle = new Lifecycle(logger);
-      lifecycle.installSignalHandlers();
-      const gateway = await startGateway({
-        logger,
-        ...(flags.streams ? { streams: flags.streams } : {}),
-        config: { ...(flags.port !== undefined ? { GATEWAY_PORT: flags.port } : {}), ...(flags.host ? { GATEWAY_HOST: flags.host } : {}) },
-      });
-      lifecycle.onShutdown('gateway', () => gateway.stop());
-      console.log(`gateway listening on ${gateway.url} (live page: http://${flags.host ?? 'localhost'}:${gateway.port}/)`);
+      const { runGateway } = await import('./main.js');
+      await runGateway(flags);
     });
 }

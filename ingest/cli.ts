@@ -1,6 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadIngestConfig } from './config.js';
-import { runFileImport, runLiveIngest, runRestBackfill, runSimulator } from './jobs.js';
 
 const positiveNumber = (value: string): number => {
   const parsed = Number(value);
@@ -44,6 +43,8 @@ export function registerIngestCommands(program: Command): void {
       maxTickers?: number;
     }) => {
       const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
+      // The stage is imported when it runs, so `tickflow --help` loads none of it.
+      const { runFileImport, runLiveIngest, runRestBackfill } = await import('./main.js');
       if (source === 'file') {
         if (!flags.path || flags.path.length === 0) throw new InvalidArgumentError('--path is required with --source file');
         const summaries = await runFileImport(flags.path, flags.interval === 'day' ? 'DAY' : flags.interval === 'minute' ? 'MINUTE' : undefined);
@@ -67,6 +68,7 @@ export function registerIngestCommands(program: Command): void {
     .option('--symbols <n>', 'universe size', positiveNumber)
     .option('--replay <file>', 'play a recording (JSON lines of frames or events) at --speed')
     .action(async (flags: { port?: number; speed?: number; rate?: number; symbols?: number; replay?: string }) => {
+      const { runSimulator } = await import('./main.js');
       await runSimulator(flags);
     });
 }

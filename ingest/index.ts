@@ -8,4 +8,4 @@ export { KafkaSink } from './sink.js';
 export { createIngestMetrics, type IngestMetrics } from './metrics.js';
 export { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, subscriptionParams } from './config.js';
 export type * from './records.js';
-export { loggedFeedTimes, runStartBackfill } from './jobs.js';
+export { loggedFeedTimes, runStartBackfill } from './main.js';

@@ -90,6 +90,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     maxBatchMessages: options.maxBatchMessages,
     client: options.kafkaClient,
     brokers: platform.KAFKA_BROKERS,
+    clientId: `${platform.KAFKA_CLIENT_ID}-ingest`,
     maxInFlight: options.maxInFlight,
     highWaterMessages: options.highWaterMessages,
     stallTimeoutMs: options.stallTimeoutMs,

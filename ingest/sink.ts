@@ -6,7 +6,6 @@ import {
   type Encoder,
   type Kafka,
   type Logger,
-  loadPlatformConfig,
 } from '../platform/index.js';
 import type { IngestMetrics } from './metrics.js';
 import { PlatformaticBatchProducer } from './platformatic-producer.js';
@@ -75,7 +74,10 @@ export interface KafkaSinkOptions extends KafkaSinkSettings {
   readonly topics?: readonly IngestTopic[];
   /** Producer library (INGEST_KAFKA_CLIENT); @platformatic/kafka connects to `brokers` itself. */
   readonly client?: 'kafkajs' | 'platformatic';
+  /** Required with the platformatic client. */
   readonly brokers?: readonly string[];
+  /** Client id of the platformatic producer (default `tickflow-ingest`). */
+  readonly clientId?: string;
 }
 
 /** What the sink is wired to: built from Kafka and the registry by `create`, or stubs in unit tests. */
@@ -181,8 +183,9 @@ export class KafkaSink implements RecordSink {
       await admin.disconnect();
     }
     if (options.client === 'platformatic') {
-      const platform = loadPlatformConfig();
-      const producer = new PlatformaticBatchProducer({ brokers: options.brokers ?? platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-ingest` });
+      // The caller passes what it read from the env (the adapter reads none itself).
+      if (!options.brokers) throw new Error('the platformatic Kafka client needs brokers');
+      const producer = new PlatformaticBatchProducer({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-ingest' });
       return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
     }
     const producer = options.kafka.producer({

@@ -1,24 +1,7 @@
 import type { Command } from 'commander';
-import { Lifecycle, createLogger, exitForRestart, createMetricsRegistry, loadPlatformConfig, startOpsServer, type HealthCheck, type TopicKey } from '../platform/index.js';
-import { engineOptionsFrom, loadProcessorConfig } from './config.js';
 import { PATTERN_CATALOG } from './catalog.js';
-import { startProcessor, type ProcessorHandle } from './processor.js';
-
-/** What the processors' /ready checks: in the group (else down), and not skipping nearly all input (else degraded, with why). */
-export function processorChecks(processor: ProcessorHandle): HealthCheck[] {
-  return [
-    { name: 'processor', check: async () => {
-      if (!processor.ready()) throw new Error('not in the consumer group yet');
-      return { partitions: processor.assigned() };
-    } },
-    // Degraded, not down: the process works, but its input is being dropped (the WARN in the log says the same).
-    { name: 'input', optional: true, check: async () => {
-      const skipping = processor.skipping();
-      if (skipping.length > 0) throw new Error(skipping.map((status) => status.message).join('; '));
-      return { skipping: false };
-    } },
-  ];
-}
+// Declares the processors' env for `tickflow config`; the stage itself (./main.js) is imported when run.
+import './config.js';
 
 /** The processors stage's subcommands of the `tickflow` CLI. */
 export function registerProcessorCommands(program: Command): void {
@@ -28,39 +11,8 @@ export function registerProcessorCommands(program: Command): void {
     .option('--group <id>', 'consumer group (overrides PROCESSOR_GROUP_ID)')
     .option('--ops-port <port>', 'port of /health /ready /metrics (overrides PROCESSOR_OPS_PORT)')
     .action(async (options: { group?: string; opsPort?: string }) => {
-      const platform = loadPlatformConfig();
-      const config = loadProcessorConfig();
-      const logger = createLogger('processors', { level: platform.LOG_LEVEL });
-      const registry = createMetricsRegistry('processors');
-      const lifecycle = new Lifecycle(logger);
-      lifecycle.installSignalHandlers();
-      const processor = await startProcessor({
-        brokers: platform.KAFKA_BROKERS,
-        registryUrl: platform.SCHEMA_REGISTRY_URL,
-        topicPrefix: platform.TOPIC_PREFIX,
-        groupId: options.group ?? config.PROCESSOR_GROUP_ID,
-        inputs: config.PROCESSOR_INPUTS as TopicKey[],
-        engine: engineOptionsFrom(config, platform.BENCHMARK_SYMBOL),
-        logger,
-        metrics: registry,
-        useFundamentals: config.PROCESSOR_USE_FUNDAMENTALS,
-        tradeBars: config.PROCESSOR_TRADE_BARS,
-        tradeBarLatenessMs: config.PROCESSOR_TRADE_BAR_LATENESS_MS,
-        maxEventTimeSkewMs: config.PROCESSOR_MAX_EVENT_TIME_SKEW_HOURS * 3_600_000,
-        snapshotEveryRecords: config.PROCESSOR_SNAPSHOT_EVERY_RECORDS,
-        snapshotMaxBytes: config.PROCESSOR_SNAPSHOT_MAX_BYTES,
-        maxRecordsPerTransaction: config.PROCESSOR_MAX_RECORDS_PER_TRANSACTION,
-        stallTimeoutMs: config.PROCESSOR_STALL_TIMEOUT_MS,
-        onStall: exitForRestart(logger),
-      });
-      lifecycle.onShutdown('processor', () => processor.stop());
-      const ops = await startOpsServer({
-        port: options.opsPort ? Number(options.opsPort) : config.PROCESSOR_OPS_PORT,
-        registry,
-        checks: processorChecks(processor),
-      });
-      lifecycle.onShutdown('ops-server', () => ops.close());
-      logger.info({ opsPort: ops.port }, 'processors running');
+      const { runProcessors } = await import('./main.js');
+      await runProcessors({ ...(options.group ? { group: options.group } : {}), ...(options.opsPort ? { opsPort: Number(options.opsPort) } : {}) });
     });
 
   program

@@ -1,62 +1,17 @@
 import { hostname } from 'node:os';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { AvroCodec, createKafka, topicName, type Encoder, type Logger, type Registry, type TopicKey } from '../platform/index.js';
 import type { DeadLetterRecord } from '../platform/records.js';
-import type { Consumer, EachBatchPayload, IHeaders, Kafka, Producer } from 'kafkajs';
-import {
-  AvroCodec,
-  Counter,
-  Gauge,
-  createKafka,
-  isBroadcastCopy,
-  topicName,
-  type Encoder,
-  type Logger,
-  type Registry,
-  type TopicKey,
-} from '../platform/index.js';
-import { tailTopic, type TopicTail } from '../platform/topic-tail.js';
-import { SkipDetector, type SkipCause, type SkipStatus, type SkipTransition } from '../platform/skip-detector.js';
-import { ENGINE_VERSION, PatternEngine, SnapshotVersionError, type BarInput, type BarOutcome, type EngineOptions, type FundamentalsInput, type PatternEventRecord } from './engine.js';
-import { FundamentalsHistory } from './fundamentals.js';
-import { SnapshotChunkTable, splitSnapshot } from './snapshot-chunks.js';
-import { NativeBarsTable, TradeBarBuilder, type TradeInput } from './trade-bars.js';
-
-/** A message a partition core wants produced in the same transaction as its input offsets. */
-interface OutputMessage {
-  readonly topic: string;
-  readonly key: string;
-  readonly value: Buffer;
-  readonly partition: number;
-}
-
-/** Why an input record was not folded (or made the core throw): what its dead letter says. */
-interface FoldRejection {
-  readonly reason: string;
-  readonly details: string;
-}
-
-/** What one input partition runs: the pure engine (or trade-bar builder) behind a small adapter. */
-interface PartitionCore {
-  /**
-   * Folds one decoded input; `out` is undefined while replaying (outputs were already committed). A rejected
-   * record, or one that made the core throw, comes back as a FoldRejection, to be dead-lettered.
-   */
-  fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'skipped' | FoldRejection;
-  /** Why the last folded record was skipped (undefined when kept, or skipped harmlessly by design). */
-  lastSkip: SkipCause | undefined;
-  snapshot(): Buffer;
-}
-
-interface SnapshotValue {
-  group: string;
-  inputTopic: string;
-  partition: number;
-  nextOffset: number;
-  engineVersion: number;
-  state: Buffer;
-  createdAtMs: number;
-}
-
-type DeadLetterValue = DeadLetterRecord;
+import type { SkipStatus } from '../platform/skip-detector.js';
+import { SnapshotVersionError, type EngineOptions, type PatternEventRecord } from './engine.js';
+import { deadLetterMessage, type DeadLetterSink } from './dead-letters.js';
+import { createPatternCore, createTradeBarCore, type OutputMessage, type PartitionCore } from './partition-core.js';
+import { createProcessorMetrics } from './processor-metrics.js';
+import { startSideTables } from './side-tables.js';
+import { SkipReporter } from './skip-reporting.js';
+import { snapshotKey, snapshotMessages, usableSnapshot, type SnapshotValue, type SnapshotWriter } from './snapshots.js';
+import type { TradeBar } from './trade-bars.js';
+import { commitTransaction } from './transactions.js';
 
 interface PartitionTask {
   readonly topic: string;
@@ -116,36 +71,7 @@ export interface ProcessorHandle {
   stop(): Promise<void>;
 }
 
-/**
- * The transaction coordinator answers CONCURRENT_TRANSACTIONS (51) while the markers of the previous
- * transaction (or of a fenced owner's) are still being written; the Java client retries it, and kafkajs
- * does so for produce but not for AddOffsetsToTxn, so the shell retries it with a short backoff.
- */
-async function retryConcurrentTransactions<T>(operation: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await operation();
-    } catch (error) {
-      const code = (error as { code?: number }).code;
-      if (code !== 51 || attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(500, 20 * attempt)));
-    }
-  }
-}
-
 const SUPPORTED_INPUTS: readonly TopicKey[] = ['minuteAggregates', 'dailyAggregates'];
-
-function createMetrics(registry: Registry | undefined) {
-  const registers = registry ? [registry] : [];
-  return {
-    records: new Counter({ name: 'tickflow_processor_records_total', help: 'Input records by topic and outcome', labelNames: ['topic', 'outcome'], registers }),
-    events: new Counter({ name: 'tickflow_processor_events_total', help: 'Output messages by topic', labelNames: ['topic'], registers }),
-    transactions: new Counter({ name: 'tickflow_processor_transactions_total', help: 'Kafka transactions by result', labelNames: ['result'], registers }),
-    snapshots: new Counter({ name: 'tickflow_processor_snapshots_total', help: 'State snapshots by result', labelNames: ['result'], registers }),
-    snapshotBytes: new Gauge({ name: 'tickflow_processor_snapshot_bytes', help: 'Size of the last snapshot of a partition', labelNames: ['topic', 'partition'], registers }),
-    assigned: new Gauge({ name: 'tickflow_processor_assigned_partitions', help: 'Input partitions processed by this instance', registers }),
-  };
-}
 
 /**
  * The streaming shell: a consumer group over the aggregate topics; each input partition has its own
@@ -155,7 +81,7 @@ function createMetrics(registry: Registry | undefined) {
  */
 export async function startProcessor(options: ProcessorOptions): Promise<ProcessorHandle> {
   const logger = options.logger;
-  const metrics = createMetrics(options.metrics);
+  const metrics = createProcessorMetrics(options.metrics);
   const inputs = [...options.inputs];
   for (const input of inputs) {
     if (!SUPPORTED_INPUTS.includes(input)) throw new Error(`unsupported processor input ${input}; use ${SUPPORTED_INPUTS.join(' or ')}`);
@@ -165,89 +91,39 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   const codec = new AvroCodec(options.registryUrl, options.topicPrefix);
   const topic = (key: TopicKey) => topicName(key, options.topicPrefix);
   const patternsTopic = topic('patterns');
-  const snapshotsTopic = topic('processorSnapshots');
-  const deadLetterTopic = topic('deadLetters');
   const minuteTopic = topic('minuteAggregates');
   const tradesTopic = topic('trades');
   const encodePattern = await codec.encoderFor<PatternEventRecord>('patterns');
-  const encodeSnapshot = await codec.encoderFor<SnapshotValue>('processorSnapshots');
-  const encodeDeadLetter = await codec.encoderFor<DeadLetterValue>('deadLetters');
-  const encodeAggregate: Encoder<unknown> | undefined = options.tradeBars ? await codec.encoderFor<unknown>('minuteAggregates') : undefined;
+  const snapshotWriter: SnapshotWriter = {
+    groupId: options.groupId,
+    topic: topic('processorSnapshots'),
+    maxBytes: options.snapshotMaxBytes ?? 900_000,
+    encode: await codec.encoderFor<SnapshotValue>('processorSnapshots'),
+  };
+  const deadLetters: DeadLetterSink = { topic: topic('deadLetters'), encode: await codec.encoderFor<DeadLetterRecord>('deadLetters') };
+  const encodeAggregate: Encoder<TradeBar> | undefined = options.tradeBars ? await codec.encoderFor<TradeBar>('minuteAggregates') : undefined;
   const snapshotEvery = options.snapshotEveryRecords ?? 50_000;
-  const snapshotMaxBytes = options.snapshotMaxBytes ?? 900_000;
   const maxPerTransaction = options.maxRecordsPerTransaction ?? 5_000;
 
   const admin = kafka.admin();
   await admin.connect();
   const patternsPartitions = (await admin.fetchTopicMetadata({ topics: [patternsTopic] })).topics[0]!.partitions.length;
 
-  // Side tables: fundamentals (every record, by date: see FundamentalsHistory) and snapshots (latest per partition), both tailed.
-  const fundamentals = new FundamentalsHistory();
-  const snapshots = new SnapshotChunkTable<SnapshotValue>();
-  const tails: TopicTail[] = [];
-  if (options.useFundamentals ?? true) {
-    tails.push(
-      await tailTopic({
-        kafka,
-        topic: topic('fundamentals'),
-        groupPrefix: options.groupId,
-        logger,
-        onMessage: async (message) => {
-          if (!message.value) return;
-          try {
-            // Every instance reads the whole topic, so a bad record is logged here, not dead-lettered (the reference
-            // projection keeps it among its rejects).
-            if (!fundamentals.put(await codec.decode<FundamentalsInput>(message.value))) logger.warn({ offset: message.offset }, 'fundamentals record without a symbol or a real asOfDate skipped');
-          } catch (error) {
-            logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
-          }
-        },
-      }),
-    );
-  }
-  // Symbols with native minute bars get no trade-built bars: the minute topic is read (whole) before any trade.
-  const nativeBars = new NativeBarsTable();
-  if (options.tradeBars) {
-    tails.push(
-      await tailTopic({
-        kafka,
-        topic: minuteTopic,
-        groupPrefix: options.groupId,
-        logger,
-        onMessage: async (message) => {
-          if (!message.value) return;
-          // Bars are keyed by symbol: once a symbol is native, its later bars need no decoding (the
-          // table keeps the symbol's first native bar in log order, the same in every run).
-          if (message.key !== null && nativeBars.nativeSince(message.key.toString()) !== undefined) return;
-          try {
-            const bar = await codec.decode<BarInput>(message.value);
-            nativeBars.record(bar.symbol, bar.windowStartMs, bar.source);
-          } catch {
-            // Undecodable minute bars are dead-lettered by the minute engine; here they just say nothing.
-          }
-        },
-      }),
-    );
-  }
-  const snapshotTail = await tailTopic({
+  const sideTables = await startSideTables({
     kafka,
-    topic: snapshotsTopic,
-    groupPrefix: options.groupId,
+    codec,
     logger,
-    onMessage: async (message) => {
-      if (!message.value || !message.key) return;
-      try {
-        const snapshot = await codec.decode<SnapshotValue>(message.value);
-        if (snapshot.group === options.groupId) snapshots.put(message.key.toString(), snapshot);
-      } catch (error) {
-        logger.warn({ err: error, offset: message.offset }, 'undecodable snapshot skipped');
-      }
-    },
+    groupId: options.groupId,
+    fundamentalsTopic: options.useFundamentals ?? true ? topic('fundamentals') : undefined,
+    minuteTopic: options.tradeBars ? minuteTopic : undefined,
+    snapshotsTopic: snapshotWriter.topic,
   });
-  tails.push(snapshotTail);
-  for (const tail of tails) await tail.caughtUp();
 
-  const engineOptions: EngineOptions = { ...options.engine, fundamentals, ...(options.maxEventTimeSkewMs === undefined ? {} : { maxEventTimeSkewMs: options.maxEventTimeSkewMs }) };
+  const engineOptions: EngineOptions = {
+    ...options.engine,
+    fundamentals: sideTables.fundamentals,
+    ...(options.maxEventTimeSkewMs === undefined ? {} : { maxEventTimeSkewMs: options.maxEventTimeSkewMs }),
+  };
   const tasks = new Map<string, PartitionTask>();
   let joined = false;
   let assignment: string[] = [];
@@ -255,93 +131,18 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   /** When a batch failed and no partition has reopened since (the stall watchdog's clock). */
   let failedSince: number | undefined;
 
-  // Skipping (nearly) everything is never silent: one WARN per episode, and /ready says why.
-  const skipDetectors = new Map<string, SkipDetector>();
-  const skipDetector = (inputTopic: string) => {
-    let detector = skipDetectors.get(inputTopic);
-    if (!detector) skipDetectors.set(inputTopic, (detector = new SkipDetector(`processor input ${inputTopic}`)));
-    return detector;
-  };
-  const reportSkipping = (inputTopic: string, transition: SkipTransition | undefined) => {
-    if (transition?.kind === 'started') logger.warn({ topic: inputTopic, reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
-    else if (transition?.kind === 'ended') logger.info({ topic: inputTopic }, `processor input ${inputTopic}: records are applied again`);
-  };
-  const skipTimer = setInterval(() => {
-    for (const [inputTopic, detector] of skipDetectors) reportSkipping(inputTopic, detector.evaluate(Date.now()));
-  }, 5_000);
+  const skips = new SkipReporter(logger);
+  const skipTimer = setInterval(() => skips.evaluate(Date.now()), 5_000);
   skipTimer.unref();
-
-  const snapshotKey = (inputTopic: string, partition: number) => `${options.groupId}/${inputTopic}/${partition}`;
 
   function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
     if (inputTopic === tradesTopic) {
-      const skew = options.maxEventTimeSkewMs;
-      const builder = state ? TradeBarBuilder.restore(state, options.tradeBarLatenessMs, nativeBars, skew) : new TradeBarBuilder(options.tradeBarLatenessMs, nativeBars, skew);
-      const core: PartitionCore = {
-        lastSkip: undefined,
-        fold: (value, _headers, _offset, out) => {
-          const trade = value as TradeInput;
-          const produced: OutputMessage[] = [];
-          const late = builder.lateTrades;
-          core.lastSkip = undefined;
-          try {
-            const bars = builder.onTrade(trade);
-            if (bars === undefined) return builder.rejectionOf(trade) ?? { reason: 'invalid', details: 'rejected by the trade-bar builder' };
-            if (out) for (const bar of bars) produced.push({ topic: minuteTopic, key: bar.symbol, value: encodeAggregate!(bar), partition });
-            // A trade folded into an open minute is applied; one for a minute already closed is dropped.
-            core.lastSkip = builder.lateTrades > late ? { reason: 'late', behindMs: builder.watermarkMs - trade.sipTimestampMs } : undefined;
-            return core.lastSkip ? 'skipped' : 'applied';
-          } catch (error) {
-            return coreFailure(error);
-          } finally {
-            out?.push(...produced);
-          }
-        },
-        snapshot: () => builder.snapshot(),
-      };
-      return core;
+      return createTradeBarCore(
+        { partition, latenessMs: options.tradeBarLatenessMs, nativeBars: sideTables.nativeBars, maxEventTimeSkewMs: options.maxEventTimeSkewMs, minuteTopic, encodeAggregate: encodeAggregate! },
+        state,
+      );
     }
-    const engine = state ? PatternEngine.restore(state, engineOptions) : new PatternEngine(engineOptions);
-    const events: PatternEventRecord[] = [];
-    const core: PartitionCore = {
-      lastSkip: undefined,
-      fold: (value, headers, offset, out) => {
-        events.length = 0;
-        const bar = value as BarInput;
-        let outcome: BarOutcome | FoldRejection;
-        try {
-          outcome = engine.onBar(bar, { topic: inputTopic, partition, offset }, isBroadcastCopy(headers), events);
-        } catch (error) {
-          outcome = coreFailure(error);
-        }
-        // Events of a bar that threw midway are kept: they record changes the engine made and keeps (expiries,
-        // detections), and the engine is deterministic, so a replay makes them (and the throw) again.
-        if (out) {
-          for (const event of events) {
-            try {
-              out.push({ topic: patternsTopic, key: event.symbol, value: encodePattern(event), partition: partition % patternsPartitions });
-            } catch (error) {
-              outcome = coreFailure(error);
-            }
-          }
-        }
-        if (typeof outcome !== 'string') {
-          core.lastSkip = undefined;
-          return outcome;
-        }
-        core.lastSkip =
-          outcome === 'duplicate' ? { reason: 'older-than-clock', behindMs: engine.clockMs - bar.windowStartMs } : outcome === 'outside-session' ? { reason: 'outside-session' } : undefined;
-        if (outcome === 'invalid') return engine.rejectionOf(bar) ?? { reason: 'invalid', details: 'rejected by the pattern engine' };
-        return outcome === 'applied' ? 'applied' : 'skipped';
-      },
-      snapshot: () => engine.snapshot(),
-    };
-    return core;
-  }
-
-  /** A record that made a core throw (a bug, or input no check foresaw): dead-lettered, and the partition moves on. */
-  function coreFailure(error: unknown): FoldRejection {
-    return { reason: 'engine-error', details: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+    return createPatternCore({ inputTopic, partition, engine: engineOptions, patternsTopic, patternsPartitions, encodePattern }, state);
   }
 
   async function openTask(inputTopic: string, partition: number): Promise<PartitionTask> {
@@ -358,11 +159,11 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     const bounds = (await admin.fetchTopicOffsets(inputTopic)).find((entry) => entry.partition === partition)!;
     const low = Number(bounds.low);
     const resumeAt = committedOffset >= 0 ? committedOffset : low;
-    await snapshotTail.caughtUp();
-    const snapshot = snapshots.latest(snapshotKey(inputTopic, partition));
+    await sideTables.snapshotsCaughtUp();
+    const snapshot = sideTables.snapshots.latest(snapshotKey(options.groupId, inputTopic, partition));
     let core: PartitionCore | undefined;
     let start = low;
-    if (snapshot && snapshot.engineVersion === ENGINE_VERSION && snapshot.nextOffset <= resumeAt && snapshot.nextOffset >= low) {
+    if (usableSnapshot(snapshot, resumeAt, low)) {
       try {
         core = createCore(inputTopic, partition, snapshot.state);
         start = snapshot.nextOffset;
@@ -383,68 +184,27 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     await task.producer.disconnect().catch((error: unknown) => logger.warn({ err: error, key }, 'producer disconnect failed'));
   }
 
-  function deadLetter(reason: string, details: string | null, raw: Buffer | null, inputTopic: string, partition: number, offset: number): OutputMessage {
-    return {
-      topic: deadLetterTopic,
-      key: inputTopic,
-      partition: 0,
-      value: encodeDeadLetter({
-        stage: 'processors',
-        source: inputTopic,
-        reason,
-        details,
-        rawPayload: raw ?? Buffer.alloc(0),
-        sourceTopic: inputTopic,
-        sourcePartition: partition,
-        sourceOffset: offset,
-        receivedAtMs: Date.now(),
-      }),
-    };
-  }
-
   /** Produces `out`, maybe a snapshot, and the offsets up to `nextOffset` in one transaction. */
   async function commit(task: PartitionTask, out: OutputMessage[], nextOffset: number, forceSnapshot: boolean): Promise<void> {
     const wantSnapshot = forceSnapshot || task.recordsSinceSnapshot >= snapshotEvery;
-    const snapshotMessages: OutputMessage[] = [];
+    let snapshotChunks: OutputMessage[] = [];
     if (wantSnapshot) {
       const state = task.core.snapshot();
       metrics.snapshotBytes.set({ topic: task.topic, partition: String(task.partition) }, state.length);
-      // Large states go out as several records (chunks), each in its own produce request.
-      for (const chunk of splitSnapshot(snapshotKey(task.topic, task.partition), state, snapshotMaxBytes)) {
-        snapshotMessages.push({
-          topic: snapshotsTopic,
-          key: chunk.key,
-          partition: 0,
-          value: encodeSnapshot({ group: options.groupId, inputTopic: task.topic, partition: task.partition, nextOffset, engineVersion: ENGINE_VERSION, state: chunk.state, createdAtMs: Date.now() }),
-        });
-      }
+      snapshotChunks = snapshotMessages(snapshotWriter, task.topic, task.partition, nextOffset, state, Date.now());
       task.recordsSinceSnapshot = 0;
       task.snapshotOffset = nextOffset;
     }
     const transaction = await task.producer.transaction();
     try {
-      const byTopic = new Map<string, { key: string; value: Buffer; partition: number }[]>();
-      for (const message of out) {
-        let list = byTopic.get(message.topic);
-        if (!list) byTopic.set(message.topic, (list = []));
-        list.push({ key: message.key, value: message.value, partition: message.partition });
-      }
-      if (byTopic.size > 0) await transaction.sendBatch({ topicMessages: [...byTopic].map(([name, list]) => ({ topic: name, messages: list })) });
-      for (const chunk of snapshotMessages) {
-        await transaction.send({ topic: chunk.topic, messages: [{ key: chunk.key, value: chunk.value, partition: chunk.partition }] });
-      }
-      await retryConcurrentTransactions(() =>
-        transaction.sendOffsets({ consumerGroupId: options.groupId, topics: [{ topic: task.topic, partitions: [{ partition: task.partition, offset: String(nextOffset) }] }] }),
-      );
-      await transaction.commit();
-      metrics.transactions.inc({ result: 'committed' });
-      if (wantSnapshot) metrics.snapshots.inc({ result: 'written' });
-      for (const message of out) metrics.events.inc({ topic: message.topic });
+      await commitTransaction(transaction, { groupId: options.groupId, topic: task.topic, partition: task.partition, nextOffset }, out, snapshotChunks);
     } catch (error) {
       metrics.transactions.inc({ result: 'aborted' });
-      await transaction.abort().catch(() => {});
       throw error;
     }
+    metrics.transactions.inc({ result: 'committed' });
+    if (wantSnapshot) metrics.snapshots.inc({ result: 'written' });
+    for (const message of out) metrics.events.inc({ topic: message.topic });
   }
 
   async function processBatch(payload: EachBatchPayload): Promise<void> {
@@ -499,14 +259,18 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
           value = codec.decodeCached(message.value) ?? (await codec.decode(message.value));
         } catch (error) {
           metrics.records.inc({ topic: batch.topic, outcome: 'undecodable' });
-          if (!replaying) out.push(deadLetter('undecodable', error instanceof Error ? error.message : String(error), message.value, batch.topic, batch.partition, offset));
+          if (!replaying) {
+            out.push(deadLetterMessage(deadLetters, 'undecodable', error instanceof Error ? error.message : String(error), message.value, batch.topic, batch.partition, offset, Date.now()));
+          }
           task.nextOffset = offset + 1;
           continue;
         }
         const outcome = task.core.fold(value, message.headers, offset, replaying ? undefined : out);
         metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : typeof outcome === 'string' ? outcome : outcome.reason });
-        if (!replaying && typeof outcome === 'string') reportSkipping(batch.topic, skipDetector(batch.topic).observe(batchAtMs, task.core.lastSkip));
-        if (typeof outcome !== 'string' && !replaying) out.push(deadLetter(outcome.reason, outcome.details, message.value, batch.topic, batch.partition, offset));
+        if (!replaying && typeof outcome === 'string') skips.observe(batch.topic, batchAtMs, task.core.lastSkip);
+        if (typeof outcome !== 'string' && !replaying) {
+          out.push(deadLetterMessage(deadLetters, outcome.reason, outcome.details, message.value, batch.topic, batch.partition, offset, Date.now()));
+        }
         task.nextOffset = offset + 1;
         task.recordsSinceSnapshot += 1;
         folded += 1;
@@ -579,14 +343,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   return {
     ready: () => joined && !stopping,
     assigned: () => assignment,
-    skipping: () => [...skipDetectors.values()].map((detector) => detector.status(Date.now())).filter((status) => status.skipping),
+    skipping: () => skips.skipping(Date.now()),
     stop: async () => {
       if (stopping) return;
       stopping = true;
       clearInterval(watchdog);
       clearInterval(skipTimer);
       // The side-table tails stop in parallel: each waits out its fetch long-poll.
-      const tailsStopped = Promise.all(tails.map((tail) => tail.stop()));
+      const tailsStopped = sideTables.stop();
       await consumer.stop();
       // A final snapshot per partition (with its offsets) makes the next start replay nothing.
       for (const task of tasks.values()) {

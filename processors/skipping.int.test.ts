@@ -4,7 +4,7 @@ import { createMetricsRegistry, startOpsServer, type Encoder } from '../platform
 import { sumMetric } from '../platform/metrics-exposition.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
-import { processorChecks } from './cli.js';
+import { processorChecks } from './readiness.js';
 import type { BarInput } from './engine.js';
 import { startProcessor, type ProcessorHandle } from './processor.js';
 

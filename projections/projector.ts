@@ -1,8 +1,6 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { z } from 'zod';
 import { AvroCodec } from '../platform/codec.js';
-import { defineEnv, env } from '../platform/config.js';
 import { createKafka } from '../platform/kafka.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
@@ -19,13 +17,7 @@ import type { FaultHook } from './faults.js';
 import { parseProjectionNotice, redisKeys } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION, REDIS_SWAP_NOTICE, REDIS_TOPICS, RedisProjectionSink } from './redis-sink.js';
 
-export const loadProjectorConfig = defineEnv('projections', {
-  PROJECTOR_OPS_PORT: env.int('Port of the projector ops server (/health /ready /metrics)', 9466),
-  PROJECTOR_POOL_SIZE: env.int('Maximum PostgreSQL connections of the projector pool', 4),
-  PROJECTOR_PROJECTIONS: env.list('Projections to run: patterns, bars, reference, redis', 'patterns,bars,reference,redis'),
-  PROJECTOR_GROUP_PREFIX: env.string('Consumer group prefix (positions are stored in PostgreSQL/Redis, not in the groups)', 'tickflow.projections.'),
-  PROJECTOR_TIMESCALE: z.enum(['auto', 'on', 'off']).default('auto').describe('Migrations: use TimescaleDB when available (auto), require it (on), or never (off)'),
-});
+export { loadProjectorConfig } from './config.js';
 
 export type ProjectionName = DbProjectionName | typeof REDIS_PROJECTION;
 

@@ -1,7 +1,6 @@
 import cliProgress from 'cli-progress';
 import {
   AvroCodec,
-  Lifecycle,
   createKafka,
   createLogger,
   createMetricsRegistry,
@@ -23,10 +22,14 @@ import { KafkaSink } from './sink.js';
 import { applyTopics } from '../platform/index.js';
 import { lastRecords } from '../platform/latest-records.js';
 import { startSimulator, type SimulatorHandle } from './simulator/server.js';
+import { startStageProcess } from '../platform/stage-process.js';
 import { loadCalendarConfig, sessionCalendarFrom } from '../contracts/calendar-config.js';
 import type { SessionCalendar } from '../contracts/calendar.js';
 
-/** The process shells behind the CLI: configuration from env + flags, lifecycle, progress display. */
+/**
+ * The ingest stage's entry points (what `tickflow ingest`, `tickflow simulator` and `npm start` run): each reads the
+ * env once, builds the options of the adapter it starts, and owns the process concerns (lifecycle, progress display).
+ */
 
 const INGEST_TOPICS: readonly TopicKey[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters'];
 
@@ -60,12 +63,10 @@ export interface LiveFlags {
 
 /** `tickflow ingest --source massive|simulator`: runs until SIGTERM. */
 export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
-  const logger = createLogger('ingest');
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   const simulator = loadSimulatorConfig();
-  const lifecycle = new Lifecycle(logger);
-  lifecycle.installSignalHandlers();
+  const { logger, lifecycle } = startStageProcess('ingest');
   const { kafka, codec, platform } = await prepareKafka(logger);
   const handle = await startIngest({
     source: flags.source,
@@ -97,6 +98,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     dedup: { windowPerKey: config.INGEST_DEDUP_WINDOW, maxKeys: config.INGEST_DEDUP_MAX_KEYS },
     kafka,
     codec,
+    benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
     kafkaClient: config.INGEST_KAFKA_CLIENT,
     maxInFlight: config.INGEST_MAX_IN_FLIGHT,
@@ -124,11 +126,9 @@ export interface SimulatorFlags {
 
 /** `tickflow simulator`: the fake Massive server alone, until SIGTERM. */
 export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHandle> {
-  const logger = createLogger('simulator');
   const config = loadSimulatorConfig();
   const platform = loadPlatformConfig();
-  const lifecycle = new Lifecycle(logger);
-  lifecycle.installSignalHandlers();
+  const { logger, lifecycle } = startStageProcess('simulator');
   const handle = await startSimulator({
     host: config.SIMULATOR_HOST,
     port: flags.port ?? config.SIMULATOR_PORT,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AvroCodec, createKafka, createLogger, loadPlatformConfig } from '../platform/index.js';
 import { uniquePrefix } from '../test/kafka.js';
-import { loggedFeedTimes, runFileImport, runLiveIngest, runRestBackfill, runSimulator, runStartBackfill } from './jobs.js';
+import { loggedFeedTimes, runFileImport, runLiveIngest, runRestBackfill, runSimulator, runStartBackfill } from './main.js';
 import { collectTopics, type Collector } from './testing/collect.js';
 import { startFakeMassiveRest, type FakeMassiveRest } from './testing/fake-massive-rest.js';
 

@@ -1,0 +1,25 @@
+import { loadPlatformConfig } from '../platform/index.js';
+import { startStageProcess } from '../platform/stage-process.js';
+import { migrate } from '../store/migrate.js';
+import { startApi } from './server.js';
+
+/** What `tickflow api` may override; everything else comes from the env (api/config.ts). */
+export interface ApiFlags {
+  readonly port?: number;
+  readonly migrate?: boolean;
+}
+
+/**
+ * `tickflow api`: optionally migrates, then starts the REST API until SIGTERM. The API serves /health, /ready and
+ * /metrics on its own port, so it needs no separate ops server.
+ */
+export async function runApi(flags: ApiFlags = {}): Promise<void> {
+  const platform = loadPlatformConfig();
+  const { logger, lifecycle } = startStageProcess('api', { logLevel: platform.LOG_LEVEL });
+  if (flags.migrate) {
+    const ran = await migrate(platform.DATABASE_URL);
+    logger.info({ ran }, 'migrations applied');
+  }
+  const api = await startApi({ logger, ...(flags.port !== undefined ? { port: flags.port } : {}) });
+  lifecycle.onShutdown('api', () => api.stop());
+}

@@ -1,0 +1,36 @@
+import { TokenService, loadAuthConfig, loadPlatformConfig } from '../platform/index.js';
+import { startStageProcess } from '../platform/stage-process.js';
+import { loadGatewayConfig } from './config.js';
+import { startGateway } from './index.js';
+import type { StreamName } from './types.js';
+
+/** What `tickflow gateway` may override; everything else comes from the env (gateway/config.ts). */
+export interface GatewayFlags {
+  readonly port?: number;
+  readonly host?: string;
+  readonly streams?: readonly StreamName[];
+}
+
+/**
+ * `tickflow gateway`: reads the env once and starts the gateway with explicit options, until SIGTERM. The gateway
+ * serves /health, /ready and /metrics on its own port (uWS), so it needs no separate ops server.
+ */
+export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
+  const platform = loadPlatformConfig();
+  const config = { ...loadGatewayConfig(), ...(flags.port !== undefined ? { GATEWAY_PORT: flags.port } : {}), ...(flags.host ? { GATEWAY_HOST: flags.host } : {}) };
+  const { logger, lifecycle } = startStageProcess('gateway', { logLevel: platform.LOG_LEVEL });
+  const gateway = await startGateway({
+    logger,
+    config,
+    topicPrefix: platform.TOPIC_PREFIX,
+    brokers: platform.KAFKA_BROKERS,
+    registryUrl: platform.SCHEMA_REGISTRY_URL,
+    databaseUrl: platform.DATABASE_URL,
+    redisUrl: platform.REDIS_URL,
+    redisKeyPrefix: platform.REDIS_KEY_PREFIX,
+    tokens: new TokenService(loadAuthConfig()),
+    ...(flags.streams ? { streams: flags.streams } : {}),
+  });
+  lifecycle.onShutdown('gateway', () => gateway.stop());
+  console.log(`gateway listening on ${gateway.url} (live page: http://${flags.host ?? 'localhost'}:${gateway.port}/)`);
+}

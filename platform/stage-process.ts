@@ -1,0 +1,42 @@
+import type { Registry } from 'prom-client';
+import { Lifecycle } from './lifecycle.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetricsRegistry } from './metrics.js';
+import { startOpsServer, type HealthCheck } from './ops-server.js';
+
+/** What every long-running stage process gets from its `main`: one logger, one metrics registry, one lifecycle. */
+export interface StageProcess {
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly lifecycle: Lifecycle;
+  /**
+   * Starts the process's ops server (/health, /ready with `checks`, /metrics of `registry`), closed last-but-one
+   * at shutdown (hooks run in reverse); returns its port.
+   */
+  serveOps(options: { readonly port: number; readonly checks?: readonly HealthCheck[] }): Promise<number>;
+}
+
+/**
+ * The one way a stage's `main` starts its process: logger, metrics registry, and the lifecycle with SIGTERM/SIGINT
+ * (and supervisor) handlers installed; stages register their stop hooks on `lifecycle` and serve ops via `serveOps`.
+ */
+export function startStageProcess(stage: string, options: { readonly logLevel?: string } = {}): StageProcess {
+  const logger = options.logLevel === undefined ? createLogger(stage) : createLogger(stage, { level: options.logLevel });
+  const lifecycle = new Lifecycle(logger);
+  lifecycle.installSignalHandlers();
+  // Created on first use: stages that serve their own /metrics (gateway, api) never start a second collector.
+  let registry: Registry | undefined;
+  const registryOf = () => (registry ??= createMetricsRegistry(stage));
+  return {
+    logger,
+    get registry() {
+      return registryOf();
+    },
+    lifecycle,
+    serveOps: async ({ port, checks }) => {
+      const ops = await startOpsServer({ port, registry: registryOf(), ...(checks ? { checks } : {}) });
+      lifecycle.onShutdown('ops-server', () => ops.close());
+      return ops.port;
+    },
+  };
+}
