@@ -3,7 +3,22 @@
 // a wrong-way import is fixed by moving the shared thing down a layer (contracts/ or store/), not by allowing it here.
 
 /** Every top-level folder that holds code. */
-const FOLDERS = ['platform', 'contracts', 'store', 'ingest', 'processors', 'projections', 'gateway', 'api', 'stack', 'cli', 'test', 'bench', 'chaos', 'bin'];
+const FOLDERS = [
+  'platform',
+  'contracts',
+  'store',
+  'ingest',
+  'processors',
+  'projections',
+  'gateway',
+  'api',
+  'stack',
+  'cli',
+  'test',
+  'bench',
+  'chaos',
+  'bin',
+];
 
 /** The pipeline's stages: each imports only the shared layers, never another stage. */
 const STAGES = ['ingest', 'processors', 'projections', 'gateway', 'api'];
@@ -42,7 +57,10 @@ export function boundaryZones({ tests }) {
     for (const from of FOLDERS) {
       if (plain.has(from)) continue;
       const except = allowed.surface?.includes(from) ? PUBLIC_SURFACE : allowed.extra?.[from];
-      const why = STAGES.includes(target) && STAGES.includes(from) ? 'stages do not import each other: move what they share to contracts/ or store/' : 'see the layer rule in docs/DEVELOPING.md';
+      const why =
+        STAGES.includes(target) && STAGES.includes(from)
+          ? 'stages do not import each other: move what they share to contracts/ or store/'
+          : 'see the layer rule in docs/DEVELOPING.md';
       zones.push({
         target: `./${target}`,
         from: `./${from}`,

@@ -21,7 +21,18 @@ export interface UserView {
 export class AccountError extends Error {
   override name = 'AccountError';
   constructor(
-    readonly code: 'email_taken' | 'bad_credentials' | 'refresh_invalid' | 'refresh_expired' | 'refresh_reused' | 'not_found' | 'exists' | 'read_only' | 'user_gone' | 'too_many_symbols' | 'limit_reached',
+    readonly code:
+      | 'email_taken'
+      | 'bad_credentials'
+      | 'refresh_invalid'
+      | 'refresh_expired'
+      | 'refresh_reused'
+      | 'not_found'
+      | 'exists'
+      | 'read_only'
+      | 'user_gone'
+      | 'too_many_symbols'
+      | 'limit_reached',
     message: string,
   ) {
     super(message);
@@ -61,7 +72,11 @@ interface UserRow {
   created_at: Date;
 }
 
-const userView = (row: Pick<UserRow, 'id' | 'email' | 'created_at'>): UserView => ({ id: row.id, email: row.email, created_at: new Date(row.created_at).toISOString() });
+const userView = (row: Pick<UserRow, 'id' | 'email' | 'created_at'>): UserView => ({
+  id: row.id,
+  email: row.email,
+  created_at: new Date(row.created_at).toISOString(),
+});
 
 export interface AccountsOptions {
   readonly refreshTtlSeconds: number;
@@ -86,7 +101,10 @@ export class Accounts {
   async register(email: string, password: string): Promise<UserView> {
     const passwordHash = await argon2Hash(password, PASSWORD_HASH_OPTIONS);
     try {
-      const { rows } = await this.pool.query<UserRow>('INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id, email, created_at', [email, passwordHash]);
+      const { rows } = await this.pool.query<UserRow>(
+        'INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING id, email, created_at',
+        [email, passwordHash],
+      );
       return userView(rows[0]!);
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw new AccountError('email_taken', 'an account with this email exists');
@@ -95,7 +113,10 @@ export class Accounts {
   }
 
   async login(email: string, password: string): Promise<UserView> {
-    const { rows } = await this.pool.query<UserRow>('SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = lower($1)', [email]);
+    const { rows } = await this.pool.query<UserRow>(
+      'SELECT id, email, password_hash, created_at FROM users WHERE lower(email) = lower($1)',
+      [email],
+    );
     const row = rows[0];
     const matches = await argon2Verify(row?.password_hash ?? (await this.decoyHash), password);
     if (!row || !matches) throw new AccountError('bad_credentials', 'email or password is wrong');
@@ -133,7 +154,14 @@ export class Accounts {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ family_id: string; user_id: string; expires_at: Date; used_at: Date | null; revoked_at: Date | null; successor_seed: string | null }>(
+      const { rows } = await client.query<{
+        family_id: string;
+        user_id: string;
+        expires_at: Date;
+        used_at: Date | null;
+        revoked_at: Date | null;
+        successor_seed: string | null;
+      }>(
         'SELECT family_id, user_id, expires_at, used_at, revoked_at, successor_seed FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE',
         [sha256(token)],
       );
@@ -157,7 +185,10 @@ export class Accounts {
         }
       }
       if (row.used_at !== null) {
-        await client.query('UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [row.family_id, new Date(this.now()).toISOString()]);
+        await client.query('UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL', [
+          row.family_id,
+          new Date(this.now()).toISOString(),
+        ]);
         await client.query('COMMIT');
         throw new AccountError('refresh_reused', 'refresh token was already used; every session of this login is revoked');
       }
@@ -166,7 +197,11 @@ export class Accounts {
         throw new AccountError('refresh_expired', 'refresh token expired');
       }
       const seed = randomBytes(16).toString('base64url');
-      await client.query('UPDATE refresh_tokens SET used_at = $2, successor_seed = $3 WHERE token_hash = $1', [sha256(token), new Date(this.now()).toISOString(), seed]);
+      await client.query('UPDATE refresh_tokens SET used_at = $2, successor_seed = $3 WHERE token_hash = $1', [
+        sha256(token),
+        new Date(this.now()).toISOString(),
+        seed,
+      ]);
       const next = await this.insertRefresh(client, row.user_id, row.family_id, successorToken(token, seed));
       await client.query('COMMIT');
       return next;
@@ -186,11 +221,19 @@ export class Accounts {
     );
   }
 
-  async createApiKey(userId: string, name: string, scopes: readonly ApiKeyScope[] = DEFAULT_API_KEY_SCOPES): Promise<ApiKeyView & { key: string }> {
+  async createApiKey(
+    userId: string,
+    name: string,
+    scopes: readonly ApiKeyScope[] = DEFAULT_API_KEY_SCOPES,
+  ): Promise<ApiKeyView & { key: string }> {
     const { key, id, secretHash } = generateApiKey();
     return this.lockedForUser(userId, async (db) => {
-      const { rows: counted } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
-      if (counted[0]!.n >= MAX_ACTIVE_API_KEYS) throw new AccountError('limit_reached', `you have ${counted[0]!.n} active API keys, the most allowed: revoke one first`);
+      const { rows: counted } = await db.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL',
+        [userId],
+      );
+      if (counted[0]!.n >= MAX_ACTIVE_API_KEYS)
+        throw new AccountError('limit_reached', `you have ${counted[0]!.n} active API keys, the most allowed: revoke one first`);
       const { rows } = await db.query<ApiKeyRow>(
         `INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, $3, $4, $5) RETURNING ${API_KEY_COLUMNS}`,
         [id, userId, name, secretHash, [...new Set(scopes)]],
@@ -221,12 +264,18 @@ export class Accounts {
   }
 
   async listApiKeys(userId: string): Promise<ApiKeyView[]> {
-    const { rows } = await this.pool.query<ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`, [userId]);
+    const { rows } = await this.pool.query<ApiKeyRow>(
+      `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE user_id = $1 ORDER BY created_at, id`,
+      [userId],
+    );
     return rows.map(apiKeyView);
   }
 
   async revokeApiKey(userId: string, id: string): Promise<void> {
-    const { rowCount } = await this.pool.query('UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL', [id, userId, new Date(this.now()).toISOString()]);
+    const { rowCount } = await this.pool.query(
+      'UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL',
+      [id, userId, new Date(this.now()).toISOString()],
+    );
     if (!rowCount) throw new AccountError('not_found', 'no such active API key');
   }
 
@@ -235,18 +284,26 @@ export class Accounts {
     const verified = await verifyApiKey(this.pool, key);
     if (!verified) return undefined;
     void this.pool
-      .query("UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')", [verified.id])
+      .query(
+        "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+        [verified.id],
+      )
       .catch(() => undefined);
     return verified;
   }
 
   async listUniverses(userId: string): Promise<(Universe & { created_at: string; updated_at: string })[]> {
-    const { rows } = await this.pool.query<UniverseRow>(`SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 ORDER BY key`, [userId]);
+    const { rows } = await this.pool.query<UniverseRow>(`SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 ORDER BY key`, [
+      userId,
+    ]);
     return rows.map(universeWithTimes);
   }
 
   async findUniverse(userId: string, key: string): Promise<(Universe & { created_at: string; updated_at: string }) | undefined> {
-    const { rows } = await this.pool.query<UniverseRow>(`SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 AND key = $2`, [userId, key]);
+    const { rows } = await this.pool.query<UniverseRow>(`SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 AND key = $2`, [
+      userId,
+      key,
+    ]);
     return rows[0] ? universeWithTimes(rows[0]) : undefined;
   }
 
@@ -267,7 +324,10 @@ export class Accounts {
   }
 
   /** PUT: replaces the universe, creating it if absent; `created` says which. */
-  async replaceUniverse(userId: string, input: UniverseInput): Promise<{ universe: Universe & { created_at: string; updated_at: string }; created: boolean }> {
+  async replaceUniverse(
+    userId: string,
+    input: UniverseInput,
+  ): Promise<{ universe: Universe & { created_at: string; updated_at: string }; created: boolean }> {
     return this.lockedForUser(userId, async (db) => {
       await this.refuseUniverseBeyondCap(db, userId, input.key);
       const { rows } = await db.query<UniverseRow & { inserted: boolean }>(
@@ -283,16 +343,23 @@ export class Accounts {
 
   /** A new key beyond MAX_UNIVERSES_PER_USER is refused (replacing an existing one is not a new one). */
   private async refuseUniverseBeyondCap(db: Queryable, userId: string, key: string): Promise<void> {
-    const { rows } = await db.query<{ n: number; present: boolean }>('SELECT count(*)::int AS n, coalesce(bool_or(key = $2), false) AS present FROM user_universes WHERE user_id = $1', [userId, key]);
+    const { rows } = await db.query<{ n: number; present: boolean }>(
+      'SELECT count(*)::int AS n, coalesce(bool_or(key = $2), false) AS present FROM user_universes WHERE user_id = $1',
+      [userId, key],
+    );
     const { n, present } = rows[0]!;
-    if (!present && n >= MAX_UNIVERSES_PER_USER) throw new AccountError('limit_reached', `you have ${n} universes, the most allowed: delete one first`);
+    if (!present && n >= MAX_UNIVERSES_PER_USER)
+      throw new AccountError('limit_reached', `you have ${n} universes, the most allowed: delete one first`);
   }
 
   async patchUniverse(userId: string, key: string, patch: UniversePatch): Promise<Universe & { created_at: string; updated_at: string }> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<UniverseRow>(`SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 AND key = $2 FOR UPDATE`, [userId, key]);
+      const { rows } = await client.query<UniverseRow>(
+        `SELECT ${UNIVERSE_COLUMNS} FROM user_universes WHERE user_id = $1 AND key = $2 FOR UPDATE`,
+        [userId, key],
+      );
       const current = rows[0];
       if (!current) throw new AccountError('not_found', `no universe ${key}`);
       let symbols = patch.symbols ?? current.symbols;
@@ -305,7 +372,10 @@ export class Accounts {
       // Checked on the locked row, so concurrent PATCHes cannot each add up to the cap.
       if (normalised.length > MAX_UNIVERSE_SYMBOLS) {
         const field = patch.add_symbols ? 'add_symbols' : 'symbols';
-        throw new AccountError('too_many_symbols', `${field}: the universe would hold ${normalised.length} symbols, more than ${MAX_UNIVERSE_SYMBOLS}`);
+        throw new AccountError(
+          'too_many_symbols',
+          `${field}: the universe would hold ${normalised.length} symbols, more than ${MAX_UNIVERSE_SYMBOLS}`,
+        );
       }
       const updated = await client.query<UniverseRow>(
         `UPDATE user_universes SET name = $3, description = $4, kind = $5, symbols = $6, criteria = $7, updated_at = now()
@@ -360,7 +430,11 @@ const UNIVERSE_COLUMNS = 'key, name, description, kind, symbols, criteria, creat
 type UniverseRow = BaseUniverseRow & { created_at: Date; updated_at: Date };
 
 function universeWithTimes(row: UniverseRow): Universe & { created_at: string; updated_at: string } {
-  return { ...universeFromRow(row), created_at: new Date(row.created_at).toISOString(), updated_at: new Date(row.updated_at).toISOString() };
+  return {
+    ...universeFromRow(row),
+    created_at: new Date(row.created_at).toISOString(),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
 }
 
 export interface ApiKeyView {
@@ -386,5 +460,12 @@ interface ApiKeyRow {
 const isoOrNull = (value: Date | null) => (value === null ? null : new Date(value).toISOString());
 
 function apiKeyView(row: ApiKeyRow): ApiKeyView {
-  return { id: row.id, name: row.name, scopes: row.scopes, created_at: new Date(row.created_at).toISOString(), last_used_at: isoOrNull(row.last_used_at), revoked_at: isoOrNull(row.revoked_at) };
+  return {
+    id: row.id,
+    name: row.name,
+    scopes: row.scopes,
+    created_at: new Date(row.created_at).toISOString(),
+    last_used_at: isoOrNull(row.last_used_at),
+    revoked_at: isoOrNull(row.revoked_at),
+  };
 }

@@ -91,16 +91,36 @@ async function seed(db: pg.Pool): Promise<void> {
   );
   for (let minute = 0; minute < 30; minute += 1) {
     const bucket = new Date(Date.parse('2026-11-25T14:00:00Z') + minute * 60_000).toISOString();
-    await db.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, $2::float8, $2::float8 + 1, $2::float8 - 1, $2::float8 + 0.5, 1000, $2::float8 + 0.2, 10)`, [bucket, 190 + minute]);
+    await db.query(
+      `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, $2::float8, $2::float8 + 1, $2::float8 - 1, $2::float8 + 0.5, 1000, $2::float8 + 0.2, 10)`,
+      [bucket, 190 + minute],
+    );
   }
   for (let day = 0; day < 5; day += 1) {
     const bucket = new Date(Date.parse('2026-11-18T00:00:00Z') + day * 86_400_000).toISOString();
-    await db.query(`INSERT INTO bars_1d (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, 180, 185, 175, 182, 5e7, 181, 400000)`, [bucket]);
+    await db.query(
+      `INSERT INTO bars_1d (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ('AAPL', $1, 180, 185, 175, 182, 5e7, 181, 400000)`,
+      [bucket],
+    );
   }
   for (const [i, row] of seeded.entries()) {
     const detected = new Date(row.detectedAt).toISOString();
     const expires = new Date(row.detectedAt + 86_400_000).toISOString();
-    const values = [row.id, row.pattern, row.tier, row.symbol, detected, expires, row.confidence, row.volume, row.rs, row.rvol, row.rsi, row.status, i];
+    const values = [
+      row.id,
+      row.pattern,
+      row.tier,
+      row.symbol,
+      detected,
+      expires,
+      row.confidence,
+      row.volume,
+      row.rs,
+      row.rvol,
+      row.rsi,
+      row.status,
+      i,
+    ];
     await db.query(
       `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
          fundamental_adjustment, fundamental_reasons, price, change, change_pct, volume, relative_strength, relative_volume, rsi, levels, status,
@@ -118,10 +138,25 @@ async function seed(db: pg.Pool): Promise<void> {
 }
 
 function apiConfig(overrides: Record<string, string> = {}) {
-  return loadApiConfig({ API_REDIS_PREFIX: `${prefix}api:`, API_RATE_LIMIT_PER_MINUTE: '100000', API_AUTH_RATE_LIMIT_PER_MINUTE: '100000', API_CORS_ORIGINS: 'http://dash.example', ...overrides });
+  return loadApiConfig({
+    API_REDIS_PREFIX: `${prefix}api:`,
+    API_RATE_LIMIT_PER_MINUTE: '100000',
+    API_AUTH_RATE_LIMIT_PER_MINUTE: '100000',
+    API_CORS_ORIGINS: 'http://dash.example',
+    ...overrides,
+  });
 }
 
-function buildApp(options: { redis?: Redis | undefined; config?: Record<string, string>; lag?: number; notices?: (listener: (notice: ProjectionNotice) => void) => void; scanCountCap?: number; marketClockRefreshMs?: number } = {}) {
+function buildApp(
+  options: {
+    redis?: Redis | undefined;
+    config?: Record<string, string>;
+    lag?: number;
+    notices?: (listener: (notice: ProjectionNotice) => void) => void;
+    scanCountCap?: number;
+    marketClockRefreshMs?: number;
+  } = {},
+) {
   return createApp({
     db: pool,
     preparedDb: preparedStatements(preparedPool),
@@ -169,11 +204,18 @@ const asLiveReader = (headers: Record<string, string> = {}) => ({ ...headers, au
 async function call(
   method: string,
   url: string,
-  options: { body?: unknown; token?: string; headers?: Record<string, string>; target?: ReturnType<typeof createApp>; anonymous?: boolean } = {},
+  options: {
+    body?: unknown;
+    token?: string;
+    headers?: Record<string, string>;
+    target?: ReturnType<typeof createApp>;
+    anonymous?: boolean;
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  else if (!options.anonymous && isMarketData(url) && headers.authorization === undefined && headers['x-api-key'] === undefined) headers.authorization = `Bearer ${readerToken}`;
+  else if (!options.anonymous && isMarketData(url) && headers.authorization === undefined && headers['x-api-key'] === undefined)
+    headers.authorization = `Bearer ${readerToken}`;
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['content-type'] ??= 'application/json';
@@ -189,7 +231,9 @@ async function call(
     const match = documented.find((entry) => entry.status === String(response.status));
     expect(match, `${method} ${route.template} answered ${response.status}, which the OpenAPI document does not list`).toBeDefined();
     if (match?.validate && !match.validate(parsed)) {
-      throw new Error(`${method} ${url} ${response.status} does not match the OpenAPI schema: ${JSON.stringify(match.validate.errors)}\n${text.slice(0, 500)}`);
+      throw new Error(
+        `${method} ${url} ${response.status} does not match the OpenAPI schema: ${JSON.stringify(match.validate.errors)}\n${text.slice(0, 500)}`,
+      );
     }
   }
   if (response.status >= 400) expect(response.headers.get('content-type')).toContain('application/problem+json');
@@ -215,12 +259,21 @@ beforeAll(async () => {
   redis = new Redis(platform.REDIS_URL, { enableOfflineQueue: true, maxRetriesPerRequest: 1 });
   await redis.ping();
   app = buildApp();
-  const reader = await (await app.request('/api/auth/register', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'reader@example.com', password: 'correct horse battery staple' }) })).json();
+  const reader = await (
+    await app.request('/api/auth/register', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'reader@example.com', password: 'correct horse battery staple' }),
+    })
+  ).json();
   readerToken = (reader as { access_token: string }).access_token;
-  liveReaderToken = (await new TokenService(loadAuthConfig({})).issueAccessToken({ userId: (reader as { user: { id: string } }).user.id })).token;
+  liveReaderToken = (await new TokenService(loadAuthConfig({})).issueAccessToken({ userId: (reader as { user: { id: string } }).user.id }))
+    .token;
   const document = (await (await app.request('/openapi.json')).json()) as Parameters<typeof SwaggerParser.validate>[0];
   await SwaggerParser.validate(structuredClone(document));
-  const dereferenced = (await SwaggerParser.dereference(structuredClone(document))) as unknown as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>> };
+  const dereferenced = (await SwaggerParser.dereference(structuredClone(document))) as unknown as {
+    paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: object }> }> }>>;
+  };
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   addFormats(ajv);
   documentPaths = Object.keys(dereferenced.paths);
@@ -255,7 +308,24 @@ afterAll(async () => {
 
 describe('OpenAPI', () => {
   it('documents every route, validates, and serves a docs page', async () => {
-    for (const path of ['/api/patterns/scan', '/api/patterns/{id}', '/api/patterns/stats', '/api/patterns/summary', '/api/symbols', '/api/symbols/{symbol}', '/api/symbols/{symbol}/bars', '/api/auth/register', '/api/auth/login', '/api/auth/refresh', '/api/auth/api-keys', '/api/users/universe', '/api/users/universe/{key}', '/health', '/ready', '/metrics']) {
+    for (const path of [
+      '/api/patterns/scan',
+      '/api/patterns/{id}',
+      '/api/patterns/stats',
+      '/api/patterns/summary',
+      '/api/symbols',
+      '/api/symbols/{symbol}',
+      '/api/symbols/{symbol}/bars',
+      '/api/auth/register',
+      '/api/auth/login',
+      '/api/auth/refresh',
+      '/api/auth/api-keys',
+      '/api/users/universe',
+      '/api/users/universe/{key}',
+      '/health',
+      '/ready',
+      '/metrics',
+    ]) {
       expect(documentPaths).toContain(path);
     }
     const document = await call('GET', '/openapi.json');
@@ -266,14 +336,18 @@ describe('OpenAPI', () => {
   });
 });
 
-const active = (filter: (row: SeededPattern) => boolean = () => true) => seeded.filter((row) => row.status === 'active' && row.confidence >= 0.5 && filter(row));
+const active = (filter: (row: SeededPattern) => boolean = () => true) =>
+  seeded.filter((row) => row.status === 'active' && row.confidence >= 0.5 && filter(row));
 
 /** Cursors with the right query hash (it can be recomputed) but values of the wrong type: [query, field] pairs. */
 function badCursors(): [string, string][] {
   const scan = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_order: 'desc', page: 1, per_page: 30 } as const;
   const forged = (sortBy: SortKey, value: unknown, id: unknown = 'pat-001') => {
     const identity = queryIdentity(normaliseScanQuery({ ...scan, sort_by: sortBy }, undefined).filters, sortBy, 'desc');
-    const text = typeof value === 'string' && value.startsWith('raw:') ? `[${value.slice(4)},${JSON.stringify(id)},"${identity}"]` : JSON.stringify([value, id, identity]);
+    const text =
+      typeof value === 'string' && value.startsWith('raw:')
+        ? `[${value.slice(4)},${JSON.stringify(id)},"${identity}"]`
+        : JSON.stringify([value, id, identity]);
     return [`sort_by=${sortBy}&cursor=${Buffer.from(text, 'utf8').toString('base64url')}`, 'cursor'] as [string, string];
   };
   return [
@@ -304,10 +378,13 @@ describe('GET /api/patterns/scan', () => {
   });
 
   it('applies every dashboard filter', async () => {
-    const ids = async (query: string) => ((await call('GET', `/api/patterns/scan?per_page=100&${query}`)).body.data as { id: string }[]).map((row) => row.id).sort();
+    const ids = async (query: string) =>
+      ((await call('GET', `/api/patterns/scan?per_page=100&${query}`)).body.data as { id: string }[]).map((row) => row.id).sort();
     const expectIds = (rows: SeededPattern[]) => rows.map((row) => row.id).sort();
     expect(await ids('pattern_types=doji,hammer')).toEqual(expectIds(active((row) => row.pattern === 'doji' || row.pattern === 'hammer')));
-    expect(await ids('pattern_types=doji&pattern_types=hammer')).toEqual(expectIds(active((row) => row.pattern === 'doji' || row.pattern === 'hammer')));
+    expect(await ids('pattern_types=doji&pattern_types=hammer')).toEqual(
+      expectIds(active((row) => row.pattern === 'doji' || row.pattern === 'hammer')),
+    );
     expect(await ids('symbols=aapl')).toEqual(expectIds(active((row) => row.symbol === 'AAPL')));
     expect(await ids('sectors=technology')).toEqual(expectIds(active((row) => row.symbol === 'AAPL' || row.symbol === 'MSFT')));
     expect(await ids('timeframe=Intraday')).toEqual(expectIds(active((row) => row.tier === 'INTRADAY')));
@@ -316,7 +393,9 @@ describe('GET /api/patterns/scan', () => {
     expect(await ids('vol_min=1.5')).toEqual(expectIds(active((row) => row.rvol !== null && row.rvol >= 1.5)));
     expect(await ids('rsi_range=30,60')).toEqual(expectIds(active((row) => row.rsi >= 30 && row.rsi <= 60)));
     const since = T0 - 3 * 3_600_000;
-    expect(await ids(`since=${new Date(since).toISOString()}&until=${T0 - 3_600_000}`)).toEqual(expectIds(active((row) => row.detectedAt >= since && row.detectedAt < T0 - 3_600_000)));
+    expect(await ids(`since=${new Date(since).toISOString()}&until=${T0 - 3_600_000}`)).toEqual(
+      expectIds(active((row) => row.detectedAt >= since && row.detectedAt < T0 - 3_600_000)),
+    );
     // A recomputed pattern (definition version 2) is told apart from history computed by version 1.
     const recomputed = active()[0]!;
     await pool.query('UPDATE patterns SET definition_version = 2 WHERE pattern_id = $1', [recomputed.id]);
@@ -333,7 +412,16 @@ describe('GET /api/patterns/scan', () => {
   });
 
   it('walks every sort with the keyset cursor: each row once, in order, while page/per_page still work', async () => {
-    const sorts: [string, (row: { confidence: number; detected_at: string; symbol: string; relative_strength: number | null; volume: number }) => number | string][] = [
+    const sorts: [
+      string,
+      (row: {
+        confidence: number;
+        detected_at: string;
+        symbol: string;
+        relative_strength: number | null;
+        volume: number;
+      }) => number | string,
+    ][] = [
       ['confidence', (row) => row.confidence],
       ['detected_at', (row) => row.detected_at],
       ['symbol', (row) => row.symbol],
@@ -378,7 +466,9 @@ describe('GET /api/patterns/scan', () => {
     for (const [sortBy, valueOf] of sorts) {
       for (const order of ['desc', 'asc'] as const) {
         const sign = order === 'desc' ? -1 : 1;
-        const expected = [...matches].sort((a, b) => sign * (valueOf(a) - valueOf(b)) || sign * a.id.localeCompare(b.id)).map((row) => row.id);
+        const expected = [...matches]
+          .sort((a, b) => sign * (valueOf(a) - valueOf(b)) || sign * a.id.localeCompare(b.id))
+          .map((row) => row.id);
         const seen: string[] = [];
         let cursor: string | null = null;
         do {
@@ -398,24 +488,38 @@ describe('GET /api/patterns/scan', () => {
     expect(none.body.pagination.total).toBe(0);
   });
 
-  it('walks the sort index in the count\'s statement when there are more matches than the cap, else gathers: the same pages', async () => {
+  it("walks the sort index in the count's statement when there are more matches than the cap, else gathers: the same pages", async () => {
     const capped = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}walk:` } });
-    for (const url of ['/api/patterns/scan?sort_by=volume&per_page=4', '/api/patterns/scan?sort_by=rs&timeframe=daily&sort_order=asc&per_page=3&page=2', '/api/patterns/scan?sort_by=detected_at&rsi_range=30,60&per_page=5']) {
+    for (const url of [
+      '/api/patterns/scan?sort_by=volume&per_page=4',
+      '/api/patterns/scan?sort_by=rs&timeframe=daily&sort_order=asc&per_page=3&page=2',
+      '/api/patterns/scan?sort_by=detected_at&rsi_range=30,60&per_page=5',
+    ]) {
       const walked = await call('GET', url, { target: capped });
       const gathered = await call('GET', url);
       expect(walked.body.pagination.total_capped, url).toBe(true);
       expect(gathered.body.pagination.total_capped, url).toBe(false);
-      expect(walked.body.data.map((row: { id: string }) => row.id), url).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
+      expect(
+        walked.body.data.map((row: { id: string }) => row.id),
+        url,
+      ).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
     }
     // One pattern of one tier walks its (pattern, sort key) index above a few matches (here, above the cap of 1).
     const cappedAtOne = buildApp({ scanCountCap: 1, config: { API_REDIS_PREFIX: `${prefix}walk1:` } });
-    for (const [tier, sortBy, order] of [['daily', 'volume', 'desc'], ['intraday', 'rs', 'asc'], ['combo', 'detected_at', 'desc']] as const) {
+    for (const [tier, sortBy, order] of [
+      ['daily', 'volume', 'desc'],
+      ['intraday', 'rs', 'asc'],
+      ['combo', 'detected_at', 'desc'],
+    ] as const) {
       const url = `/api/patterns/scan?pattern_types=${PATTERNS[1]}&timeframe=${tier}&sort_by=${sortBy}&sort_order=${order}&confidence_min=0&per_page=2`;
       const walked = await call('GET', url, { target: cappedAtOne });
       const gathered = await call('GET', url);
       expect(walked.body.pagination.total_capped, url).toBe(true);
       expect(gathered.body.data.length, url).toBe(2);
-      expect(walked.body.data.map((row: { id: string }) => row.id), url).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
+      expect(
+        walked.body.data.map((row: { id: string }) => row.id),
+        url,
+      ).toEqual(gathered.body.data.map((row: { id: string }) => row.id));
     }
     const few = await call('GET', '/api/patterns/scan?sort_by=volume&symbols=XOM&timeframe=combo&confidence_min=0.8', { target: capped });
     expect(few.body.pagination.total_capped).toBe(false);
@@ -469,16 +573,35 @@ describe('GET /api/patterns/scan', () => {
 
   it('keeps broad pages exact: only a change to a row on the page, or one that can enter it, invalidates it', async () => {
     const exact = buildApp({ scanCountCap: 3, config: { API_REDIS_PREFIX: `${prefix}exact:`, API_CACHE_MAX_STALE_MS: '0' } });
-    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier', { collectDefaults: false })));
+    const notifier = new Notifier(
+      redis,
+      keys,
+      createLogger('api-test', { level: 'silent' }),
+      createNoticeMetrics(createMetricsRegistry('notifier', { collectDefaults: false })),
+    );
     const outcome = async (url: string) => (await call('GET', url, { target: exact })).body.timings.cache as string;
-    const state = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({ tier, confidence, relativeStrength: 1, volume: 10_000, detectedAt: T0, ...extra });
+    const state = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({
+      tier,
+      confidence,
+      relativeStrength: 1,
+      volume: 10_000,
+      detectedAt: T0,
+      ...extra,
+    });
     const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0';
     const first = await call('GET', url, { target: exact });
     expect(first.body.timings.cache).toBe('miss');
     expect(first.body.pagination.total_capped).toBe(true);
     expect(await outcome(url)).toBe('hit');
     const [top, second] = first.body.data as { id: string; symbol: string; confidence: number }[];
-    const offPage = seeded.find((row) => row.tier === 'DAILY' && row.status === 'active' && row.symbol !== top!.symbol && row.symbol !== second!.symbol && row.confidence < second!.confidence)!;
+    const offPage = seeded.find(
+      (row) =>
+        row.tier === 'DAILY' &&
+        row.status === 'active' &&
+        row.symbol !== top!.symbol &&
+        row.symbol !== second!.symbol &&
+        row.confidence < second!.confidence,
+    )!;
     expect(offPage).toBeDefined();
 
     // Another tier, or a confidence below the page's last row, on a symbol not on the page: still exact.
@@ -526,8 +649,17 @@ describe('GET /api/patterns/scan', () => {
   });
 
   it('keeps newest-first pages exact when event time runs ahead of the wall clock', async () => {
-    const ahead = buildApp({ scanCountCap: 3, marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}event-ahead:`, API_CACHE_MAX_STALE_MS: '0' } });
-    const notifier = new Notifier(redis, keys, createLogger('api-test', { level: 'silent' }), createNoticeMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })));
+    const ahead = buildApp({
+      scanCountCap: 3,
+      marketClockRefreshMs: 0,
+      config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}event-ahead:`, API_CACHE_MAX_STALE_MS: '0' },
+    });
+    const notifier = new Notifier(
+      redis,
+      keys,
+      createLogger('api-test', { level: 'silent' }),
+      createNoticeMetrics(createMetricsRegistry('notifier-ahead', { collectDefaults: false })),
+    );
     const url = '/api/patterns/scan?timeframe=Daily&per_page=2&confidence_min=0&sort_by=detected_at';
     const outcome = async () => (await call('GET', url, { target: ahead, anonymous: true })).body.timings.cache as string;
     // The wall clock ten hours behind the data, as with a simulator running faster than real time.
@@ -621,7 +753,10 @@ describe('GET /api/patterns/scan', () => {
     for (const [query, field] of bad) {
       const reply = await call('GET', `/api/patterns/scan?${query}`);
       expect(reply.status, query).toBe(400);
-      expect(reply.body.errors.map((error: { field: string }) => error.field), query).toContain(field);
+      expect(
+        reply.body.errors.map((error: { field: string }) => error.field),
+        query,
+      ).toContain(field);
     }
     for (const [url, field] of [
       ['/api/patterns/stats?hours=0x10', 'hours'],
@@ -634,10 +769,22 @@ describe('GET /api/patterns/scan', () => {
     ] as const) {
       const reply = await call('GET', url);
       expect(reply.status, url).toBe(400);
-      expect(reply.body.errors.map((error: { field: string }) => error.field), url).toContain(field);
+      expect(
+        reply.body.errors.map((error: { field: string }) => error.field),
+        url,
+      ).toContain(field);
     }
     // Still accepted: the formats clients send.
-    for (const query of ['since=1764000000000', 'since=2026-11-25', 'since=2024-02-29T10:00:00.123456Z', 'since=2026-11-25T10:00:00-05:00', 'confidence_min=.5', 'confidence_min=5e-1', 'rs_min=-0.5', 'per_page=07']) {
+    for (const query of [
+      'since=1764000000000',
+      'since=2026-11-25',
+      'since=2024-02-29T10:00:00.123456Z',
+      'since=2026-11-25T10:00:00-05:00',
+      'confidence_min=.5',
+      'confidence_min=5e-1',
+      'rs_min=-0.5',
+      'per_page=07',
+    ]) {
       expect((await call('GET', `/api/patterns/scan?${query}`)).status, query).toBe(200);
     }
     const first = await call('GET', '/api/patterns/scan?per_page=2');
@@ -703,7 +850,32 @@ describe('scan paging depth and the no-5xx property', () => {
   it('answers any query string of scan, stats, symbols and bars without a 5xx', async () => {
     // Each parameter gets a value it accepts, an edge case, or noise; few parameters per query, so that one odd value
     // is not masked by another's 400.
-    const edge = fc.constantFrom('', ' ', '0', '-1', '1e999', '1e-400', '0x1', 'NaN', 'Infinity', '-0', '.5', '0000-01-01', '0000-01-01T00:00Z', '9999-12-31T23:59:59.999Z', '999999999999999', '2026-02-30', '2026-11-25T24:00Z', '1,', ',', '%', '\u00e9', 'null', '[]', 'a'.repeat(600));
+    const edge = fc.constantFrom(
+      '',
+      ' ',
+      '0',
+      '-1',
+      '1e999',
+      '1e-400',
+      '0x1',
+      'NaN',
+      'Infinity',
+      '-0',
+      '.5',
+      '0000-01-01',
+      '0000-01-01T00:00Z',
+      '9999-12-31T23:59:59.999Z',
+      '999999999999999',
+      '2026-02-30',
+      '2026-11-25T24:00Z',
+      '1,',
+      ',',
+      '%',
+      '\u00e9',
+      'null',
+      '[]',
+      'a'.repeat(600),
+    );
     const iso = fc.date({ min: new Date(0), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((date) => date.toISOString());
     const accepted: Record<string, fc.Arbitrary<string>> = {
       pattern_types: fc.constantFrom(...PATTERNS),
@@ -725,7 +897,9 @@ describe('scan paging depth and the no-5xx property', () => {
       sort_order: fc.constantFrom('asc', 'desc'),
       page: fc.integer({ min: 1, max: 10_000 }).map(String),
       per_page: fc.integer({ min: 1, max: 100 }).map(String),
-      cursor: fc.tuple(fc.oneof(fc.double(), fc.string(), iso, fc.constant(null)), fc.string()).map(([value, id]) => Buffer.from(JSON.stringify([value, id, 'x'])).toString('base64url')),
+      cursor: fc
+        .tuple(fc.oneof(fc.double(), fc.string(), iso, fc.constant(null)), fc.string())
+        .map(([value, id]) => Buffer.from(JSON.stringify([value, id, 'x'])).toString('base64url')),
       hours: fc.integer({ min: 1, max: 720 }).map(String),
       search: fc.string({ maxLength: 10 }),
       market: fc.constantFrom('stocks', 'crypto'),
@@ -735,11 +909,41 @@ describe('scan paging depth and the no-5xx property', () => {
       interval: fc.constantFrom('1m', '5m', '15m', '1h', '1d'),
     };
     const parameter = (names: readonly string[]) =>
-      fc.constantFrom(...names).chain((name) =>
-        fc.oneof({ arbitrary: accepted[name]!, weight: 3 }, { arbitrary: edge, weight: 2 }, { arbitrary: fc.string({ maxLength: 30 }), weight: 1 }).map((text) => [name, text] as [string, string]),
-      );
+      fc
+        .constantFrom(...names)
+        .chain((name) =>
+          fc
+            .oneof(
+              { arbitrary: accepted[name]!, weight: 3 },
+              { arbitrary: edge, weight: 2 },
+              { arbitrary: fc.string({ maxLength: 30 }), weight: 1 },
+            )
+            .map((text) => [name, text] as [string, string]),
+        );
     const routes: [string, readonly string[]][] = [
-      ['/api/patterns/scan', ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'definition_version', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'page', 'per_page', 'cursor']],
+      [
+        '/api/patterns/scan',
+        [
+          'pattern_types',
+          'symbols',
+          'universe',
+          'sectors',
+          'timeframe',
+          'status',
+          'confidence_min',
+          'rs_min',
+          'definition_version',
+          'vol_min',
+          'rsi_range',
+          'since',
+          'until',
+          'sort_by',
+          'sort_order',
+          'page',
+          'per_page',
+          'cursor',
+        ],
+      ],
       ['/api/patterns/stats', ['hours']],
       ['/api/symbols', ['search', 'market', 'type', 'active', 'limit']],
       ['/api/symbols/AAPL/bars', ['interval', 'from', 'to', 'limit']],
@@ -803,7 +1007,9 @@ describe('GET /api/patterns/{id}, /stats, /summary', () => {
   });
 
   it('measures ages and expiries against the market clock (event time), the clock of status, not the wall clock', async () => {
-    const marketNow = (await pool.query<{ latest: Date }>(`SELECT max(detected_at) AS latest FROM patterns WHERE status = 'active'`)).rows[0]!.latest.getTime();
+    const marketNow = (
+      await pool.query<{ latest: Date }>(`SELECT max(detected_at) AS latest FROM patterns WHERE status = 'active'`)
+    ).rows[0]!.latest.getTime();
     // Public data and anonymous calls: the reader's token would expire with the wall clock moved.
     const market = buildApp({ marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}market-clock:` } });
     // The wall clock 31 hours ahead of the data (a simulator's or a replay's event time), then 31 hours behind it.
@@ -848,13 +1054,16 @@ describe('GET /api/patterns/{id}, /stats, /summary', () => {
     const daily = reply.body.tiers[0];
     expect(daily.active).toBe(seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').length);
     expect(daily.top).toHaveLength(5);
-    expect(daily.top[0].confidence).toBe(Math.max(...seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').map((row) => row.confidence)));
+    expect(daily.top[0].confidence).toBe(
+      Math.max(...seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').map((row) => row.confidence)),
+    );
   });
 });
 
 describe('symbols', () => {
   it('searches by ticker or name prefix, market, type and active, with a limit', async () => {
-    const tickers = async (query: string) => ((await call('GET', `/api/symbols?${query}`)).body.data as { ticker: string }[]).map((row) => row.ticker);
+    const tickers = async (query: string) =>
+      ((await call('GET', `/api/symbols?${query}`)).body.data as { ticker: string }[]).map((row) => row.ticker);
     expect(await tickers('')).toEqual(['AAPL', 'MSFT', 'OLDCO', 'SPY', 'XOM']);
     expect(await tickers('search=ms')).toEqual(['MSFT']);
     expect(await tickers('search=exxon')).toEqual(['XOM']);
@@ -863,7 +1072,12 @@ describe('symbols', () => {
     expect(await tickers('active=false')).toEqual(['OLDCO']);
     expect(await tickers('market=crypto')).toEqual([]);
     expect(await tickers('limit=2')).toEqual(['AAPL', 'MSFT']);
-    for (const [query, field] of <[string, string][]>[['limit=5001', 'limit'], ['limit=0', 'limit'], ['active=yes', 'active'], [`search=${'a'.repeat(101)}`, 'search']]) {
+    for (const [query, field] of <[string, string][]>[
+      ['limit=5001', 'limit'],
+      ['limit=0', 'limit'],
+      ['active=yes', 'active'],
+      [`search=${'a'.repeat(101)}`, 'search'],
+    ]) {
       const reply = await call('GET', `/api/symbols?${query}`);
       expect(reply.status).toBe(400);
       expect(reply.body.errors[0].field).toBe(field);
@@ -873,7 +1087,13 @@ describe('symbols', () => {
   it('returns details with fundamentals, last bar and active pattern count', async () => {
     const reply = await call('GET', '/api/symbols/aapl');
     expect(reply.status).toBe(200);
-    expect(reply.body.data).toMatchObject({ ticker: 'AAPL', name: 'Apple Inc.', cik: '0000320193', composite_figi: 'BBG000B9XRY4', list_date: '1980-12-12' });
+    expect(reply.body.data).toMatchObject({
+      ticker: 'AAPL',
+      name: 'Apple Inc.',
+      cik: '0000320193',
+      composite_figi: 'BBG000B9XRY4',
+      list_date: '1980-12-12',
+    });
     expect(reply.body.fundamentals).toMatchObject({ as_of_date: '2026-09-30', eps: 1.64, source: 'massive' });
     expect(reply.body.last_bar).toMatchObject({ interval: '1m', bucket: '2026-11-25T14:29:00.000Z', close: 219.5 });
     expect(reply.body.active_patterns).toBe(seeded.filter((row) => row.symbol === 'AAPL' && row.status === 'active').length);
@@ -886,7 +1106,10 @@ describe('symbols', () => {
     const behind = buildApp({ marketClockRefreshMs: 0, config: { API_PUBLIC_DATA: 'true', API_REDIS_PREFIX: `${prefix}symbol-clock:` } });
     clock.now = T0 - 3 * 86_400_000;
     try {
-      expect((await call('GET', '/api/symbols/AAPL', { target: behind, anonymous: true })).body.last_bar).toMatchObject({ interval: '1m', bucket: '2026-11-25T14:29:00.000Z' });
+      expect((await call('GET', '/api/symbols/AAPL', { target: behind, anonymous: true })).body.last_bar).toMatchObject({
+        interval: '1m',
+        bucket: '2026-11-25T14:29:00.000Z',
+      });
     } finally {
       clock.now = T0;
     }
@@ -900,16 +1123,31 @@ describe('symbols', () => {
     expect(minute.body.data[0].bucket < minute.body.data[9].bucket).toBe(true);
     const five = await bars('interval=5m');
     expect(five.body.data).toHaveLength(6);
-    expect(five.body.data[0]).toMatchObject({ bucket: '2026-11-25T14:00:00.000Z', open: 190, high: 195, low: 189, close: 194.5, volume: 5000 });
+    expect(five.body.data[0]).toMatchObject({
+      bucket: '2026-11-25T14:00:00.000Z',
+      open: 190,
+      high: 195,
+      low: 189,
+      close: 194.5,
+      volume: 5000,
+    });
     expect((await bars('interval=15m')).body.data).toHaveLength(2);
     expect((await bars('interval=1h')).body.data).toHaveLength(1);
     expect((await bars('interval=1d')).body.data).toHaveLength(5);
     const window = await bars(`interval=1m&from=2026-11-25T14:10:00Z&to=${Date.parse('2026-11-25T14:15:00Z')}`);
-    expect(window.body.data.map((bar: { bucket: string }) => bar.bucket.slice(11, 16))).toEqual(['14:10', '14:11', '14:12', '14:13', '14:14']);
+    expect(window.body.data.map((bar: { bucket: string }) => bar.bucket.slice(11, 16))).toEqual([
+      '14:10',
+      '14:11',
+      '14:12',
+      '14:13',
+      '14:14',
+    ]);
     expect((await call('GET', '/api/symbols/SPY/bars')).body.data).toEqual([]);
     expect((await call('GET', '/api/symbols/NOPE/bars')).status).toBe(404);
     // A symbol known only from its minute bars (no reference data): asking for daily bars says that, not "no symbol".
-    await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('ONLYM', '2026-11-25T14:00:00Z', 10, 11, 9, 10.5, 100)`);
+    await pool.query(
+      `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('ONLYM', '2026-11-25T14:00:00Z', 10, 11, 9, 10.5, 100)`,
+    );
     try {
       const daily = await call('GET', '/api/symbols/ONLYM/bars?interval=1d');
       expect(daily.status).toBe(404);
@@ -919,7 +1157,13 @@ describe('symbols', () => {
     } finally {
       await pool.query(`DELETE FROM bars_1m WHERE symbol = 'ONLYM'`);
     }
-    for (const [query, field] of <[string, string][]>[['interval=2m', 'interval'], ['from=soon', 'from'], ['to=later', 'to'], ['from=2026-11-26&to=2026-11-25', 'to'], ['limit=50001', 'limit']]) {
+    for (const [query, field] of <[string, string][]>[
+      ['interval=2m', 'interval'],
+      ['from=soon', 'from'],
+      ['to=later', 'to'],
+      ['from=2026-11-26&to=2026-11-25', 'to'],
+      ['limit=50001', 'limit'],
+    ]) {
       const reply = await bars(query);
       expect(reply.status, query).toBe(400);
       expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
@@ -931,12 +1175,18 @@ describe('auth', () => {
   it('registers, refuses duplicates case-insensitively, and logs in', async () => {
     const tokens = await registerUser('Alice@Example.com');
     expect((await call('GET', '/api/auth/me', { token: tokens.access_token })).body.email).toBe('Alice@Example.com');
-    expect((await call('POST', '/api/auth/register', { body: { email: 'alice@example.com', password: 'another long password' } })).status).toBe(409);
+    expect(
+      (await call('POST', '/api/auth/register', { body: { email: 'alice@example.com', password: 'another long password' } })).status,
+    ).toBe(409);
     const login = await call('POST', '/api/auth/login', { body: { email: 'ALICE@example.com', password: 'correct horse battery staple' } });
     expect(login.status).toBe(200);
     expect(login.body.token_type).toBe('Bearer');
-    expect((await call('POST', '/api/auth/login', { body: { email: 'alice@example.com', password: 'wrong password here' } })).status).toBe(401);
-    expect((await call('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password here' } })).status).toBe(401);
+    expect((await call('POST', '/api/auth/login', { body: { email: 'alice@example.com', password: 'wrong password here' } })).status).toBe(
+      401,
+    );
+    expect((await call('POST', '/api/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password here' } })).status).toBe(
+      401,
+    );
     const stored = await pool.query<{ password_hash: string }>("SELECT password_hash FROM users WHERE lower(email) = 'alice@example.com'");
     expect(stored.rows[0]!.password_hash).toMatch(/^\$argon2id\$/);
   });
@@ -954,7 +1204,9 @@ describe('auth', () => {
       expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
     }
     expect((await call('POST', '/api/auth/login', { body: '{"email": ' })).status).toBe(400);
-    expect((await call('POST', '/api/auth/login', { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status).toBe(415);
+    expect(
+      (await call('POST', '/api/auth/login', { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).status,
+    ).toBe(415);
     expect((await call('POST', '/api/auth/refresh', { body: {} })).body.errors[0].field).toBe('refresh_token');
   });
 
@@ -990,7 +1242,9 @@ describe('auth', () => {
     // The newest token of the family dies with it.
     expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: third.body.refresh_token } })).status).toBe(401);
     // Another login (another family) is untouched.
-    const other = await call('POST', '/api/auth/login', { body: { email: 'rotate@example.com', password: 'correct horse battery staple' } });
+    const other = await call('POST', '/api/auth/login', {
+      body: { email: 'rotate@example.com', password: 'correct horse battery staple' },
+    });
     expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: other.body.refresh_token } })).status).toBe(200);
     expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: 'tfr_unknown' } })).status).toBe(401);
     const stored = await pool.query('SELECT 1 FROM refresh_tokens WHERE token_hash = $1', [tokens.refresh_token]);
@@ -1007,7 +1261,9 @@ describe('auth', () => {
     } finally {
       clock.now = T0;
     }
-    const login = await call('POST', '/api/auth/login', { body: { email: 'refresh-expiry@example.com', password: 'correct horse battery staple' } });
+    const login = await call('POST', '/api/auth/login', {
+      body: { email: 'refresh-expiry@example.com', password: 'correct horse battery staple' },
+    });
     expect((await call('POST', '/api/auth/logout', { body: { refresh_token: login.body.refresh_token } })).status).toBe(204);
     expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: login.body.refresh_token } })).status).toBe(401);
   });
@@ -1041,14 +1297,26 @@ describe('issue 18: credentials, scopes and limits', () => {
   const auth = loadAuthConfig({});
   /** A token signed with the real secret, with whatever claims the test chooses. */
   const forge = async (claims: { sub?: string; exp?: number }) => {
-    let jwt = new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(auth.JWT_ISSUER).setAudience(auth.JWT_AUDIENCE).setIssuedAt(Math.floor(clock.now / 1000));
+    let jwt = new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(auth.JWT_ISSUER)
+      .setAudience(auth.JWT_AUDIENCE)
+      .setIssuedAt(Math.floor(clock.now / 1000));
     if (claims.sub !== undefined) jwt = jwt.setSubject(claims.sub);
     if (claims.exp !== undefined) jwt = jwt.setExpirationTime(claims.exp);
     return jwt.sign(new TextEncoder().encode(auth.JWT_SECRET));
   };
 
   it('requires a credential on market data by default, keeps the operational routes public, and declares it in the OpenAPI document', async () => {
-    for (const url of ['/api/patterns/scan', '/api/patterns/stats', '/api/patterns/summary', '/api/patterns/pat-000', '/api/symbols', '/api/symbols/AAPL', '/api/symbols/AAPL/bars?interval=1m']) {
+    for (const url of [
+      '/api/patterns/scan',
+      '/api/patterns/stats',
+      '/api/patterns/summary',
+      '/api/patterns/pat-000',
+      '/api/symbols',
+      '/api/symbols/AAPL',
+      '/api/symbols/AAPL/bars?interval=1m',
+    ]) {
       const reply = await call('GET', url, { anonymous: true });
       expect(reply.status, url).toBe(401);
       expect(reply.headers.get('www-authenticate'), url).toContain('Bearer');
@@ -1098,7 +1366,10 @@ describe('issue 18: credentials, scopes and limits', () => {
       ['ci', ['manage']],
       ['from ci', ['read', 'stream']],
     ]);
-    expect((await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'x', scopes: ['admin'] } })).body.errors[0].field).toMatch(/^scopes/);
+    expect(
+      (await call('POST', '/api/auth/api-keys', { token: owner.access_token, body: { name: 'x', scopes: ['admin'] } })).body.errors[0]
+        .field,
+    ).toMatch(/^scopes/);
   });
 
   it('answers 401, not 500, for a token of a deleted user, a subject that is not a user id, or a token without exp', async () => {
@@ -1116,7 +1387,11 @@ describe('issue 18: credentials, scopes and limits', () => {
       expect(reply.body.detail, `${method} ${url}`).toContain('no longer exists');
     }
     const exp = Math.floor(clock.now / 1000) + 600;
-    for (const forged of [await forge({ sub: 'not-a-uuid', exp }), await forge({ sub: "1' OR '1'='1", exp }), await forge({ sub: randomUuid() })]) {
+    for (const forged of [
+      await forge({ sub: 'not-a-uuid', exp }),
+      await forge({ sub: "1' OR '1'='1", exp }),
+      await forge({ sub: randomUuid() }),
+    ]) {
       for (const url of ['/api/auth/me', '/api/users/universe', '/api/patterns/scan?universe=mine']) {
         const reply = await call('GET', url, { token: forged });
         expect(reply.status, url).toBe(401);
@@ -1129,25 +1404,40 @@ describe('issue 18: credentials, scopes and limits', () => {
   it('caps a universe at 5,000 symbols on PATCH add_symbols, also under concurrent PATCHes', async () => {
     const { access_token: token } = await registerUser('cap@example.com');
     const symbols = (from: number, count: number) => Array.from({ length: count }, (_, i) => `S${from + i}`);
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'full', name: 'Full', symbols: symbols(0, 4999) } })).status).toBe(201);
+    expect(
+      (await call('POST', '/api/users/universe', { token, body: { key: 'full', name: 'Full', symbols: symbols(0, 4999) } })).status,
+    ).toBe(201);
     const over = await call('PATCH', '/api/users/universe/full', { token, body: { add_symbols: symbols(10_000, 2) } });
     expect(over.status).toBe(400);
     expect(over.body.errors[0].field).toBe('add_symbols');
     // Duplicates do not count: the list is normalised before the check.
-    expect((await call('PATCH', '/api/users/universe/full', { token, body: { add_symbols: ['S0', 'S1', 'S20000'] } })).body.count).toBe(5000);
+    expect((await call('PATCH', '/api/users/universe/full', { token, body: { add_symbols: ['S0', 'S1', 'S20000'] } })).body.count).toBe(
+      5000,
+    );
 
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'race', name: 'Race', symbols: symbols(0, 4990) } })).status).toBe(201);
-    const replies = await Promise.all(Array.from({ length: 5 }, (_, n) => call('PATCH', '/api/users/universe/race', { token, body: { add_symbols: symbols(20_000 + n * 10, 5) } })));
+    expect(
+      (await call('POST', '/api/users/universe', { token, body: { key: 'race', name: 'Race', symbols: symbols(0, 4990) } })).status,
+    ).toBe(201);
+    const replies = await Promise.all(
+      Array.from({ length: 5 }, (_, n) =>
+        call('PATCH', '/api/users/universe/race', { token, body: { add_symbols: symbols(20_000 + n * 10, 5) } }),
+      ),
+    );
     expect(replies.map((reply) => reply.status).sort()).toEqual([200, 200, 400, 400, 400]);
     expect((await call('GET', '/api/users/universe/race', { token })).body.count).toBe(5000);
-    const { rows } = await pool.query<{ n: number }>("SELECT max(cardinality(symbols))::int AS n FROM user_universes");
+    const { rows } = await pool.query<{ n: number }>('SELECT max(cardinality(symbols))::int AS n FROM user_universes');
     expect(rows[0]!.n).toBeLessThanOrEqual(5000);
   });
 
   it('caps universes (200) and active API keys (25) per user, also under concurrent creations', async () => {
     const { access_token: token, user } = await registerUser('many@example.com');
-    await pool.query("INSERT INTO user_universes (user_id, key, name, kind) SELECT $1, 'u' || i, 'U', 'watchlist' FROM generate_series(1, 199) AS i", [user.id]);
-    const created = await Promise.all(['a', 'b', 'c'].map((key) => call('POST', '/api/users/universe', { token, body: { key: `new_${key}`, name: 'New', symbols: [] } })));
+    await pool.query(
+      "INSERT INTO user_universes (user_id, key, name, kind) SELECT $1, 'u' || i, 'U', 'watchlist' FROM generate_series(1, 199) AS i",
+      [user.id],
+    );
+    const created = await Promise.all(
+      ['a', 'b', 'c'].map((key) => call('POST', '/api/users/universe', { token, body: { key: `new_${key}`, name: 'New', symbols: [] } })),
+    );
     expect(created.map((reply) => reply.status).sort()).toEqual([201, 409, 409]);
     expect(created.find((reply) => reply.status === 409)!.body.detail).toContain('the most allowed');
     expect((await call('PUT', '/api/users/universe/u1', { token, body: { name: 'Replaced', symbols: ['AAPL'] } })).status).toBe(200);
@@ -1162,9 +1452,13 @@ describe('issue 18: credentials, scopes and limits', () => {
   });
 
   it('sends Cache-Control: no-store with tokens, and refuses common and trivially weak passwords naming the field', async () => {
-    const registered = await call('POST', '/api/auth/register', { body: { email: 'nostore@example.com', password: 'correct horse battery staple' } });
+    const registered = await call('POST', '/api/auth/register', {
+      body: { email: 'nostore@example.com', password: 'correct horse battery staple' },
+    });
     expect(registered.headers.get('cache-control')).toBe('no-store');
-    const login = await call('POST', '/api/auth/login', { body: { email: 'nostore@example.com', password: 'correct horse battery staple' } });
+    const login = await call('POST', '/api/auth/login', {
+      body: { email: 'nostore@example.com', password: 'correct horse battery staple' },
+    });
     expect(login.headers.get('cache-control')).toBe('no-store');
     const refreshed = await call('POST', '/api/auth/refresh', { body: { refresh_token: login.body.refresh_token } });
     expect(refreshed.headers.get('cache-control')).toBe('no-store');
@@ -1176,10 +1470,18 @@ describe('issue 18: credentials, scopes and limits', () => {
   });
 
   it('keeps /me and key management out of the login bucket, and limits failed logins per account across IPs', async () => {
-    const limited = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_LOGIN_FAILURES_PER_ACCOUNT: '3', API_TRUST_PROXY_HOPS: '1', API_REDIS_PREFIX: `${prefix}buckets:` } });
+    const limited = buildApp({
+      config: {
+        API_AUTH_RATE_LIMIT_PER_MINUTE: '2',
+        API_LOGIN_FAILURES_PER_ACCOUNT: '3',
+        API_TRUST_PROXY_HOPS: '1',
+        API_REDIS_PREFIX: `${prefix}buckets:`,
+      },
+    });
     const { access_token: token } = await registerUser('buckets@example.com');
     const from = (ip: string) => ({ 'x-forwarded-for': ip });
-    const login = (password: string, ip: string) => call('POST', '/api/auth/login', { target: limited, headers: from(ip), body: { email: 'buckets@example.com', password } });
+    const login = (password: string, ip: string) =>
+      call('POST', '/api/auth/login', { target: limited, headers: from(ip), body: { email: 'buckets@example.com', password } });
     expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(200);
     expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(200);
     expect((await login('correct horse battery staple', '203.0.113.1')).status).toBe(429);
@@ -1196,12 +1498,27 @@ describe('issue 18: credentials, scopes and limits', () => {
     expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
     // Another account is not affected.
     await registerUser('buckets-other@example.com');
-    expect((await call('POST', '/api/auth/login', { target: limited, headers: from('198.51.100.5'), body: { email: 'buckets-other@example.com', password: 'correct horse battery staple' } })).status).toBe(200);
+    expect(
+      (
+        await call('POST', '/api/auth/login', {
+          target: limited,
+          headers: from('198.51.100.5'),
+          body: { email: 'buckets-other@example.com', password: 'correct horse battery staple' },
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('takes the client IP the configured number of proxy hops from the right of X-Forwarded-For', async () => {
-    const behindOne = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '1', API_TRUST_PROXY_HOPS: '1', API_REDIS_PREFIX: `${prefix}hops:` } });
-    const login = (forwarded: string) => call('POST', '/api/auth/login', { target: behindOne, headers: { 'x-forwarded-for': forwarded }, body: { email: 'nobody@example.com', password: 'wrong password here' } });
+    const behindOne = buildApp({
+      config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '1', API_TRUST_PROXY_HOPS: '1', API_REDIS_PREFIX: `${prefix}hops:` },
+    });
+    const login = (forwarded: string) =>
+      call('POST', '/api/auth/login', {
+        target: behindOne,
+        headers: { 'x-forwarded-for': forwarded },
+        body: { email: 'nobody@example.com', password: 'wrong password here' },
+      });
     expect((await login('1.1.1.1, 192.0.2.7')).status).toBe(401);
     // The client changes the entry it controls (the leftmost): still the same client to the limiter.
     expect((await login('2.2.2.2, 192.0.2.7')).status).toBe(429);
@@ -1210,7 +1527,9 @@ describe('issue 18: credentials, scopes and limits', () => {
 
   it('returns the same successor to two concurrent refreshes with the same token, and revokes on a replay after the grace', async () => {
     const tokens = await registerUser('two-tabs@example.com');
-    const [first, second] = await Promise.all([0, 1].map(() => call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } })));
+    const [first, second] = await Promise.all(
+      [0, 1].map(() => call('POST', '/api/auth/refresh', { body: { refresh_token: tokens.refresh_token } })),
+    );
     expect([first!.status, second!.status]).toEqual([200, 200]);
     expect(first!.body.refresh_token).toBe(second!.body.refresh_token);
     const next = await call('POST', '/api/auth/refresh', { body: { refresh_token: first!.body.refresh_token } });
@@ -1251,19 +1570,30 @@ describe('universes', () => {
 
   it('supports create, read, replace, patch and delete, and keeps built-ins read-only', async () => {
     const { access_token: token } = await registerUser('crud@example.com');
-    const created = await call('POST', '/api/users/universe', { token, body: { key: 'tech', name: 'Tech', symbols: ['msft', 'AAPL', 'aapl'], criteria: { sector: 'Technology' } } });
+    const created = await call('POST', '/api/users/universe', {
+      token,
+      body: { key: 'tech', name: 'Tech', symbols: ['msft', 'AAPL', 'aapl'], criteria: { sector: 'Technology' } },
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ key: 'tech', category: 'user', kind: 'watchlist', symbols: ['AAPL', 'MSFT'], count: 2 });
     expect((await call('POST', '/api/users/universe', { token, body: { key: 'tech', name: 'Again', symbols: [] } })).status).toBe(409);
     expect((await call('GET', '/api/users/universe/tech', { token })).body.symbols).toEqual(['AAPL', 'MSFT']);
     const listed = await call('GET', '/api/users/universe', { token });
-    expect(listed.body.data.map((universe: { key: string }) => universe.key)).toEqual(['market_leaders', 'sector_etfs', 'index_etfs', 'tech']);
+    expect(listed.body.data.map((universe: { key: string }) => universe.key)).toEqual([
+      'market_leaders',
+      'sector_etfs',
+      'index_etfs',
+      'tech',
+    ]);
 
     const scan = await call('GET', '/api/patterns/scan?universe=tech&per_page=100', { token });
     expect(scan.body.data.every((row: { symbol: string }) => ['AAPL', 'MSFT'].includes(row.symbol))).toBe(true);
     expect(scan.body.pagination.total).toBe(active((row) => row.symbol === 'AAPL' || row.symbol === 'MSFT').length);
 
-    const patched = await call('PATCH', '/api/users/universe/tech', { token, body: { add_symbols: ['nvda'], remove_symbols: ['MSFT'], name: 'Tech 2' } });
+    const patched = await call('PATCH', '/api/users/universe/tech', {
+      token,
+      body: { add_symbols: ['nvda'], remove_symbols: ['MSFT'], name: 'Tech 2' },
+    });
     expect(patched.body).toMatchObject({ name: 'Tech 2', symbols: ['AAPL', 'NVDA'] });
     const replaced = await call('PUT', '/api/users/universe/tech', { token, body: { name: 'Energy', kind: 'universe', symbols: ['XOM'] } });
     expect(replaced.status).toBe(200);
@@ -1274,23 +1604,48 @@ describe('universes', () => {
     expect((await call('DELETE', '/api/users/universe/tech', { token })).status).toBe(404);
     expect((await call('PATCH', '/api/users/universe/tech', { token, body: { name: 'x' } })).status).toBe(404);
 
-    for (const [method, body] of [['PUT', { name: 'x', symbols: [] }], ['PATCH', { name: 'x' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['PUT', { name: 'x', symbols: [] }],
+      ['PATCH', { name: 'x' }],
+      ['DELETE', undefined],
+    ] as const) {
       expect((await call(method, '/api/users/universe/market_leaders', { token, body })).status).toBe(403);
     }
     expect((await call('POST', '/api/users/universe', { token, body: { key: 'index_etfs', name: 'x', symbols: [] } })).status).toBe(403);
   });
 
-  it('applies a universe\'s criteria as a saved filter preset, with query parameters taking precedence', async () => {
+  it("applies a universe's criteria as a saved filter preset, with query parameters taking precedence", async () => {
     const { access_token: token } = await registerUser('presets@example.com');
     const criteria = { timeframe: 'Daily', confidence_min: 0.6, sort_by: 'detected_at', pattern_types: ['doji', 'hammer'] };
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'daily-tech', name: 'Daily tech', symbols: ['AAPL', 'MSFT'], criteria } })).status).toBe(201);
+    expect(
+      (
+        await call('POST', '/api/users/universe', {
+          token,
+          body: { key: 'daily-tech', name: 'Daily tech', symbols: ['AAPL', 'MSFT'], criteria },
+        })
+      ).status,
+    ).toBe(201);
     const scan = await call('GET', '/api/patterns/scan?preset=daily-tech&per_page=100', { token });
     expect(scan.status).toBe(200);
-    const expected = active((row) => ['AAPL', 'MSFT'].includes(row.symbol) && row.tier === 'DAILY' && row.confidence >= 0.6 && ['doji', 'hammer'].includes(row.pattern)).sort((a, b) => b.detectedAt - a.detectedAt);
+    const expected = active(
+      (row) =>
+        ['AAPL', 'MSFT'].includes(row.symbol) && row.tier === 'DAILY' && row.confidence >= 0.6 && ['doji', 'hammer'].includes(row.pattern),
+    ).sort((a, b) => b.detectedAt - a.detectedAt);
     expect(scan.body.data.map((row: { id: string }) => row.id)).toEqual(expected.map((row) => row.id));
-    const overridden = await call('GET', '/api/patterns/scan?preset=daily-tech&per_page=100&timeframe=All&pattern_types=doji,hammer,bullish_engulfing,volume_spike', { token });
+    const overridden = await call(
+      'GET',
+      '/api/patterns/scan?preset=daily-tech&per_page=100&timeframe=All&pattern_types=doji,hammer,bullish_engulfing,volume_spike',
+      { token },
+    );
     expect(overridden.body.pagination.total).toBe(active((row) => ['AAPL', 'MSFT'].includes(row.symbol) && row.confidence >= 0.6).length);
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'broken', name: 'Broken', symbols: [], criteria: { confidence_min: 5 } } })).status).toBe(201);
+    expect(
+      (
+        await call('POST', '/api/users/universe', {
+          token,
+          body: { key: 'broken', name: 'Broken', symbols: [], criteria: { confidence_min: 5 } },
+        })
+      ).status,
+    ).toBe(201);
     const broken = await call('GET', '/api/patterns/scan?preset=broken', { token });
     expect(broken.status).toBe(400);
     expect(broken.body.errors[0].field).toBe('preset.confidence_min');
@@ -1308,10 +1663,20 @@ describe('universes', () => {
       expect((await call('POST', '/api/users/universe', { token, body: { key, name: key, symbols: [], criteria } })).status).toBe(201);
       const reply = await call('GET', `/api/patterns/scan?preset=${key}`, { token });
       expect(reply.status, key).toBe(400);
-      expect(reply.body.errors.map((error: { field: string }) => error.field), key).toContain(field);
+      expect(
+        reply.body.errors.map((error: { field: string }) => error.field),
+        key,
+      ).toContain(field);
     }
     // Numbers saved as JSON numbers, in any notation JavaScript writes them, still work.
-    expect((await call('POST', '/api/users/universe', { token, body: { key: 'tiny', name: 'tiny', symbols: [], criteria: { confidence_min: 0.0000001, per_page: 5, pattern_types: [] } } })).status).toBe(201);
+    expect(
+      (
+        await call('POST', '/api/users/universe', {
+          token,
+          body: { key: 'tiny', name: 'tiny', symbols: [], criteria: { confidence_min: 0.0000001, per_page: 5, pattern_types: [] } },
+        })
+      ).status,
+    ).toBe(201);
     expect((await call('GET', '/api/patterns/scan?preset=tiny', { token })).body.pagination.per_page).toBe(5);
   });
 
@@ -1333,7 +1698,10 @@ describe('universes', () => {
       expect(reply.status, `${method} ${url} ${JSON.stringify(body)}`).toBe(400);
       expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain(field);
     }
-    const huge = await call('POST', '/api/users/universe', { token, body: { key: 'big', name: 'x', symbols: [], description: 'x'.repeat(300_000) } });
+    const huge = await call('POST', '/api/users/universe', {
+      token,
+      body: { key: 'big', name: 'x', symbols: [], description: 'x'.repeat(300_000) },
+    });
     expect(huge.status).toBe(413);
     // Criteria nested thousands of levels deep: refused naming the field, not a 500 from PostgreSQL's jsonb.
     const deep = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
@@ -1341,44 +1709,70 @@ describe('universes', () => {
       ['POST', '/api/users/universe', `{"key":"deep","name":"x","symbols":[],"criteria":${deep(5000)}}`],
       ['PUT', '/api/users/universe/deep', `{"name":"x","symbols":[],"criteria":${deep(5000)}}`],
       ['PATCH', '/api/users/universe/deep', `{"criteria":${deep(5000)}}`],
-      ['POST', '/api/users/universe', `{"key":"deep","name":"x","symbols":[],"criteria":{"list":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`],
+      [
+        'POST',
+        '/api/users/universe',
+        `{"key":"deep","name":"x","symbols":[],"criteria":{"list":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`,
+      ],
     ] as const) {
       const reply = await call(method, url, { token, body: text });
       expect(reply.status, `${method} ${url}`).toBe(400);
       expect(reply.body.errors.map((error: { field: string }) => error.field)).toContain('criteria');
     }
-    const nestedOk = await call('POST', '/api/users/universe', { token, body: { key: 'nested-ok', name: 'x', symbols: [], criteria: JSON.parse(deep(8)) } });
+    const nestedOk = await call('POST', '/api/users/universe', {
+      token,
+      body: { key: 'nested-ok', name: 'x', symbols: [], criteria: JSON.parse(deep(8)) },
+    });
     expect(nestedOk.status).toBe(201);
-    const tooDeep = await call('POST', '/api/users/universe', { token, body: `{"key":"nested-no","name":"x","symbols":[],"criteria":${deep(9)}}` });
+    const tooDeep = await call('POST', '/api/users/universe', {
+      token,
+      body: `{"key":"nested-no","name":"x","symbols":[],"criteria":${deep(9)}}`,
+    });
     expect(tooDeep.status).toBe(400);
     // A body that is nothing but nesting is a 400 too.
     const brackets = await call('POST', '/api/users/universe', { token, body: `${'['.repeat(100_000)}${']'.repeat(100_000)}` });
     expect(brackets.status).toBe(400);
   });
 
-  it('never lets user A read or change user B\'s universe', async () => {
+  it("never lets user A read or change user B's universe", async () => {
     const alice = await registerUser('owner-a@example.com');
     const bob = await registerUser('owner-b@example.com');
-    expect((await call('POST', '/api/users/universe', { token: bob.access_token, body: { key: 'secret', name: 'B only', symbols: ['XOM'] } })).status).toBe(201);
+    expect(
+      (await call('POST', '/api/users/universe', { token: bob.access_token, body: { key: 'secret', name: 'B only', symbols: ['XOM'] } }))
+        .status,
+    ).toBe(201);
     expect((await call('GET', '/api/users/universe/secret', { token: alice.access_token })).status).toBe(404);
     expect((await call('GET', '/api/users/universe', { token: alice.access_token })).text).not.toContain('secret');
-    expect((await call('PATCH', '/api/users/universe/secret', { token: alice.access_token, body: { symbols: ['AAPL'] } })).status).toBe(404);
+    expect((await call('PATCH', '/api/users/universe/secret', { token: alice.access_token, body: { symbols: ['AAPL'] } })).status).toBe(
+      404,
+    );
     expect((await call('DELETE', '/api/users/universe/secret', { token: alice.access_token })).status).toBe(404);
     const scan = await call('GET', '/api/patterns/scan?universe=secret', { token: alice.access_token });
     expect(scan.status).toBe(400);
     expect(scan.body.errors[0].field).toBe('universe');
     // Alice may create her own universe with the same key; Bob's is unchanged.
-    expect((await call('PUT', '/api/users/universe/secret', { token: alice.access_token, body: { name: 'A', symbols: ['AAPL'] } })).status).toBe(201);
-    expect((await call('GET', '/api/users/universe/secret', { token: bob.access_token })).body).toMatchObject({ name: 'B only', symbols: ['XOM'] });
-    expect((await call('GET', '/api/users/universe/secret', { token: alice.access_token })).body).toMatchObject({ name: 'A', symbols: ['AAPL'] });
+    expect(
+      (await call('PUT', '/api/users/universe/secret', { token: alice.access_token, body: { name: 'A', symbols: ['AAPL'] } })).status,
+    ).toBe(201);
+    expect((await call('GET', '/api/users/universe/secret', { token: bob.access_token })).body).toMatchObject({
+      name: 'B only',
+      symbols: ['XOM'],
+    });
+    expect((await call('GET', '/api/users/universe/secret', { token: alice.access_token })).body).toMatchObject({
+      name: 'A',
+      symbols: ['AAPL'],
+    });
   });
 });
 
 describe('HTTP behaviour', () => {
-  it('sends request ids (echoing a caller\'s), CORS for the dashboard origin and compressed bodies', async () => {
+  it("sends request ids (echoing a caller's), CORS for the dashboard origin and compressed bodies", async () => {
     const echoed = await app.request('/health', { headers: { 'x-request-id': 'trace-123' } });
     expect(echoed.headers.get('x-request-id')).toBe('trace-123');
-    const preflight = await app.request('/api/patterns/scan', { method: 'OPTIONS', headers: { origin: 'http://dash.example', 'access-control-request-method': 'GET' } });
+    const preflight = await app.request('/api/patterns/scan', {
+      method: 'OPTIONS',
+      headers: { origin: 'http://dash.example', 'access-control-request-method': 'GET' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://dash.example');
     const foreign = await app.request('/api/patterns/scan', { headers: asReader({ origin: 'http://evil.example' }) });
     expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
@@ -1408,8 +1802,11 @@ describe('HTTP behaviour', () => {
   });
 
   it('limits requests through Redis, more strictly on auth endpoints', async () => {
-    const limited = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_RATE_LIMIT_PER_MINUTE: '3', API_REDIS_PREFIX: `${prefix}limited:` } });
-    const login = () => call('POST', '/api/auth/login', { target: limited, body: { email: 'nobody@example.com', password: 'wrong password here' } });
+    const limited = buildApp({
+      config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_RATE_LIMIT_PER_MINUTE: '3', API_REDIS_PREFIX: `${prefix}limited:` },
+    });
+    const login = () =>
+      call('POST', '/api/auth/login', { target: limited, body: { email: 'nobody@example.com', password: 'wrong password here' } });
     expect((await login()).status).toBe(401);
     expect((await login()).status).toBe(401);
     const refused = await login();
@@ -1421,7 +1818,11 @@ describe('HTTP behaviour', () => {
     expect(await redis.keys(`${prefix}limited:rl:*`)).not.toHaveLength(0);
     // Failed credentials on data endpoints count against the strict auth limit too.
     const guessing = buildApp({ config: { API_AUTH_RATE_LIMIT_PER_MINUTE: '2', API_REDIS_PREFIX: `${prefix}guessing:` } });
-    const guess = () => call('GET', '/api/patterns/summary', { target: guessing, headers: { 'x-api-key': 'tfk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+    const guess = () =>
+      call('GET', '/api/patterns/summary', {
+        target: guessing,
+        headers: { 'x-api-key': 'tfk_000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' },
+      });
     expect([(await guess()).status, (await guess()).status, (await guess()).status]).toEqual([401, 401, 429]);
     // A read whose limiter check overlapped its handler (plenty of points left at its last request) is still
     // refused when another instance used the points meanwhile.
@@ -1436,7 +1837,10 @@ describe('HTTP behaviour', () => {
 
   it('reports readiness with projection lag, and degraded when the lag is too high', async () => {
     const ready = await call('GET', '/ready', { target: buildApp({ lag: 5 }) });
-    expect(ready.body).toMatchObject({ status: 'ok', checks: { postgres: { ok: true }, redis: { ok: true }, projection_lag: { ok: true, details: { records: 5 } } } });
+    expect(ready.body).toMatchObject({
+      status: 'ok',
+      checks: { postgres: { ok: true }, redis: { ok: true }, projection_lag: { ok: true, details: { records: 5 } } },
+    });
     const behind = await call('GET', '/ready', { target: buildApp({ lag: 1_000_000 }) });
     expect(behind.status).toBe(200);
     expect(behind.body.status).toBe('degraded');
@@ -1444,7 +1848,14 @@ describe('HTTP behaviour', () => {
   });
 
   it('serves from PostgreSQL when Redis is down, and /ready says degraded', async () => {
-    const deadRedis = new Redis({ port: 1, host: '127.0.0.1', enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const deadRedis = new Redis({
+      port: 1,
+      host: '127.0.0.1',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
     deadRedis.on('error', () => undefined);
     await deadRedis.connect().catch(() => undefined);
     try {
@@ -1472,7 +1883,13 @@ describe('HTTP behaviour', () => {
       expect(response.headers.get('access-control-allow-origin'), what).toBe('http://dash.example');
       expect(response.headers.get('access-control-expose-headers'), what).toContain('ETag');
     };
-    for (const url of ['/api/patterns/scan?per_page=3', '/api/patterns/pat-001', '/api/patterns/stats', '/api/symbols/AAPL', '/api/users/universe']) {
+    for (const url of [
+      '/api/patterns/scan?per_page=3',
+      '/api/patterns/pat-001',
+      '/api/patterns/stats',
+      '/api/symbols/AAPL',
+      '/api/users/universe',
+    ]) {
       const first = await app.request(url, { headers: asReader(origin) });
       expect(first.status, url).toBe(200);
       corsOf(first, url);
@@ -1481,7 +1898,9 @@ describe('HTTP behaviour', () => {
       corsOf(revalidated, `${url} (304)`);
       expect(revalidated.headers.get('etag'), url).toBe(first.headers.get('etag'));
       expect(revalidated.headers.get('x-request-id'), url).toBeTruthy();
-      const compressed = await app.request(url, { headers: asReader({ ...origin, 'accept-encoding': 'gzip', 'if-none-match': first.headers.get('etag')! }) });
+      const compressed = await app.request(url, {
+        headers: asReader({ ...origin, 'accept-encoding': 'gzip', 'if-none-match': first.headers.get('etag')! }),
+      });
       expect(compressed.status, url).toBe(304);
       corsOf(compressed, `${url} (304, gzip accepted)`);
     }
@@ -1515,7 +1934,15 @@ describe('HTTP behaviour', () => {
 describe('startApi', () => {
   it('listens on a real port and stops cleanly', async () => {
     const handle = await startApi({
-      env: { ...process.env, DATABASE_URL: database.url, API_PORT: '0', API_REDIS_PREFIX: `${prefix}server:api:`, REDIS_KEY_PREFIX: `${prefix}server:`, API_PROJECTION_LAG_FROM_KAFKA: 'true', LOG_LEVEL: 'silent' },
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        API_PORT: '0',
+        API_REDIS_PREFIX: `${prefix}server:api:`,
+        REDIS_KEY_PREFIX: `${prefix}server:`,
+        API_PROJECTION_LAG_FROM_KAFKA: 'true',
+        LOG_LEVEL: 'silent',
+      },
       port: 0,
       logger: createLogger('api-test', { level: 'silent' }),
     });
@@ -1523,7 +1950,12 @@ describe('startApi', () => {
       const response = await fetch(`${handle.url}/api/patterns/scan?per_page=5`, { headers: asLiveReader({ 'accept-encoding': 'gzip' }) });
       expect(response.status).toBe(200);
       expect(((await response.json()) as { data: unknown[] }).data).toHaveLength(5);
-      await expect.poll(async () => ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok).toBe(true);
+      await expect
+        .poll(
+          async () =>
+            ((await (await fetch(`${handle.url}/ready`)).json()) as { checks: Record<string, { ok: boolean }> }).checks.projection_lag?.ok,
+        )
+        .toBe(true);
       expect(await (await fetch(`${handle.url}/metrics`)).text()).toContain('tickflow_api_requests_total');
       // Projection notices arrive over Redis pub/sub and refresh hot entries ahead of their readers.
       await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() });
@@ -1531,10 +1963,18 @@ describe('startApi', () => {
       await redis.incr(serverKeys.symbolVersion('AAPL'));
       await redis.publish(serverKeys.channel(), 'not a notice');
       await vi.waitFor(async () => {
-        await redis.publish(serverKeys.channel(), JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }));
-        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(/tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/);
+        await redis.publish(
+          serverKeys.channel(),
+          JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }),
+        );
+        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(
+          /tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/,
+        );
       });
-      expect(((await (await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() })).json()) as { timings: { cache: string } }).timings.cache).toBe('hit');
+      expect(
+        ((await (await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() })).json()) as { timings: { cache: string } })
+          .timings.cache,
+      ).toBe('hit');
     } finally {
       await handle.stop();
     }
@@ -1562,18 +2002,33 @@ describe('startApi', () => {
         API_STATEMENT_TIMEOUT_MS: '120000',
       },
       port: 0,
-      logger: createLogger('api-test', { level: 'warn', destination: new Writable({ write: (line: Buffer, _encoding, done) => { warnings.push(line.toString()); done(); } }) }),
+      logger: createLogger('api-test', {
+        level: 'warn',
+        destination: new Writable({
+          write: (line: Buffer, _encoding, done) => {
+            warnings.push(line.toString());
+            done();
+          },
+        }),
+      }),
     });
     // Until its Redis connection is ready the API serves from PostgreSQL without caching (by design): on a slow
     // machine a request sent at once then wrote no entry (CI failed this test that way).
-    await vi.waitFor(async () => expect(((await (await fetch(`${handle.url}/ready`)).json()) as { checks: { redis: { ok: boolean } } }).checks.redis.ok).toBe(true), { timeout: 10_000 });
+    await vi.waitFor(
+      async () =>
+        expect(((await (await fetch(`${handle.url}/ready`)).json()) as { checks: { redis: { ok: boolean } } }).checks.redis.ok).toBe(true),
+      { timeout: 10_000 },
+    );
     // The scan's query waits behind this lock until the server is closing.
     const locker = await pool.connect();
     try {
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE patterns IN ACCESS EXCLUSIVE MODE');
       const client = new AbortController();
-      const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, { headers: asLiveReader(), signal: client.signal }).catch(() => undefined);
+      const request = fetch(`${handle.url}/api/patterns/scan?per_page=3&confidence_min=0.41`, {
+        headers: asLiveReader(),
+        signal: client.signal,
+      }).catch(() => undefined);
       await vi.waitFor(async () => {
         const { rows } = await pool.query<{ n: number }>(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND application_name = 'tickflow-stop-test'",

@@ -39,12 +39,28 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const cacheMetrics = createCacheMetrics(deps.registry);
   const services: ApiServices = {
     deps,
-    cache: new ReadThroughCache(deps.redis, { ttlSeconds: deps.config.API_CACHE_TTL_SECONDS, hotEntries: deps.config.API_CACHE_REFRESH_AHEAD, now, ...(deps.inFlight ? { inFlight: deps.inFlight } : {}) }, cacheMetrics, deps.logger),
-    accounts: new Accounts(deps.db, { refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS, refreshGraceSeconds: deps.config.API_REFRESH_GRACE_SECONDS, now }),
+    cache: new ReadThroughCache(
+      deps.redis,
+      {
+        ttlSeconds: deps.config.API_CACHE_TTL_SECONDS,
+        hotEntries: deps.config.API_CACHE_REFRESH_AHEAD,
+        now,
+        ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
+      },
+      cacheMetrics,
+      deps.logger,
+    ),
+    accounts: new Accounts(deps.db, {
+      refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS,
+      refreshGraceSeconds: deps.config.API_REFRESH_GRACE_SECONDS,
+      now,
+    }),
     now,
     cachePrefix: deps.config.API_REDIS_PREFIX,
     scanCountCap: deps.scanCountCap ?? deps.config.API_SCAN_COUNT_CAP,
-    marketClock: new MarketClock(deps.db, now, deps.marketClockRefreshMs, (error) => deps.logger.warn({ err: error }, 'market clock read failed; ages use the last value or the wall clock')),
+    marketClock: new MarketClock(deps.db, now, deps.marketClockRefreshMs, (error) =>
+      deps.logger.warn({ err: error }, 'market clock read failed; ages use the last value or the wall clock'),
+    ),
     loginGuard: loginGuard(deps),
   };
   deps.notices?.((notice) => {

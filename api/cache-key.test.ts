@@ -16,7 +16,15 @@ import {
 } from './cache-key.js';
 import { normaliseScanQuery, type PatternView, type ScanParameters } from './scan.js';
 
-const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
+const defaults: ScanParameters = {
+  timeframe: 'all',
+  status: 'active',
+  confidence_min: 0.5,
+  sort_by: 'confidence',
+  sort_order: 'desc',
+  page: 1,
+  per_page: 30,
+};
 const keys = redisKeys('t:');
 
 describe('scan cache keys', () => {
@@ -41,7 +49,10 @@ describe('scopes', () => {
     const few = normaliseScanQuery({ ...defaults, symbols: ['AAPL', 'MSFT'] }, undefined);
     expect(scanScope(few)).toEqual({ kind: 'symbols', symbols: ['AAPL', 'MSFT'] });
     expect(symbolVersionKeys(['AAPL', 'MSFT'], keys)).toEqual([keys.symbolVersion('AAPL'), keys.symbolVersion('MSFT')]);
-    const many = normaliseScanQuery({ ...defaults, symbols: Array.from({ length: MAX_SYMBOL_SCOPED_VERSIONS + 1 }, (_, i) => `S${i}`) }, undefined);
+    const many = normaliseScanQuery(
+      { ...defaults, symbols: Array.from({ length: MAX_SYMBOL_SCOPED_VERSIONS + 1 }, (_, i) => `S${i}`) },
+      undefined,
+    );
     expect(scanScope(many)).toEqual({ kind: 'patterns' });
     expect(scanScope(normaliseScanQuery(defaults, undefined))).toEqual({ kind: 'patterns' });
     expect(scanScope(normaliseScanQuery({ ...defaults, symbols: ['X'] }, ['Y']))).toEqual({ kind: 'patterns' });
@@ -73,9 +84,17 @@ const row = (symbol: string, confidence: number, extra: Partial<PatternView> = {
   expires_at: new Date(T0 + 3_600_000).toISOString(),
   ...extra,
 });
-const change = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({ tier, confidence, relativeStrength: 1, volume: 1000, detectedAt: T0 - 86_400_000, ...extra });
+const change = (tier: string, confidence: number, extra: Partial<PatternChange> = {}): PatternChange => ({
+  tier,
+  confidence,
+  relativeStrength: 1,
+  volume: 1000,
+  detectedAt: T0 - 86_400_000,
+  ...extra,
+});
 /** Whether a change bumps one of these version keys (what the notifier does, seen from the cache). */
-const touches = (dependencies: readonly string[], changed: PatternChange) => changeScopes(changed).some((scope) => dependencies.includes(keys.patternScopeVersion(scope)));
+const touches = (dependencies: readonly string[], changed: PatternChange) =>
+  changeScopes(changed).some((scope) => dependencies.includes(keys.patternScopeVersion(scope)));
 
 describe('broad scan dependencies', () => {
   const daily = normaliseScanQuery({ ...defaults, timeframe: 'daily', per_page: 2 }, undefined);
@@ -114,7 +133,10 @@ describe('broad scan dependencies', () => {
     expect(touches(dependencies, change('DAILY', 0.5, { relativeStrength: null }))).toBe(true);
     expect(touches(dependencies, change('DAILY', 0.5, { relativeStrength: 0.85 }))).toBe(true);
     expect(touches(dependencies, change('DAILY', 0.5, { relativeStrength: 0.91 }))).toBe(false);
-    const nullBoundary = { ...capped, rows: [row('AAPL', 0.9, { relative_strength: null }), row('MSFT', 0.9, { relative_strength: null })] };
+    const nullBoundary = {
+      ...capped,
+      rows: [row('AAPL', 0.9, { relative_strength: null }), row('MSFT', 0.9, { relative_strength: null })],
+    };
     const descendingRs = normaliseScanQuery({ ...defaults, timeframe: 'daily', per_page: 2, sort_by: 'rs' }, undefined);
     expect(broadScanDependencies(descendingRs, nullBoundary, keys, T0)).toContain(keys.patternScopeVersion('daily:any'));
     const bySymbol = normaliseScanQuery({ ...defaults, timeframe: 'daily', per_page: 2, sort_by: 'symbol', sort_order: 'asc' }, undefined);
@@ -131,7 +153,10 @@ describe('broad scan dependencies', () => {
     expect(touches(dependencies, change('DAILY', 0.1, { detectedAt: T0 - 3_600_000 }))).toBe(true);
     expect(touches(dependencies, change('DAILY', 0.1, { detectedAt: T0 + HOUR_MS }))).toBe(true);
     expect(touches(dependencies, change('DAILY', 0.1, { detectedAt: T0 - 3 * HOUR_MS }))).toBe(false);
-    const oldest = normaliseScanQuery({ ...defaults, timeframe: 'daily', per_page: 2, sort_by: 'detected_at', sort_order: 'asc' }, undefined);
+    const oldest = normaliseScanQuery(
+      { ...defaults, timeframe: 'daily', per_page: 2, sort_by: 'detected_at', sort_order: 'asc' },
+      undefined,
+    );
     expect(broadScanDependencies(oldest, capped, keys, T0)).toContain(keys.patternScopeVersion('daily:any'));
   });
 });
@@ -150,12 +175,17 @@ describe('other keys, stamps and ETags', () => {
 
 describe('versionKeysChangedBy', () => {
   it('lists the symbol versions and, when patterns changed, the patterns version', () => {
-    expect(versionKeysChangedBy({ projection: 'db.bars', version: 3, symbols: ['AAPL'], patternsChanged: false }, keys)).toEqual(new Set([keys.symbolVersion('AAPL')]));
+    expect(versionKeysChangedBy({ projection: 'db.bars', version: 3, symbols: ['AAPL'], patternsChanged: false }, keys)).toEqual(
+      new Set([keys.symbolVersion('AAPL')]),
+    );
     expect(versionKeysChangedBy({ projection: 'db.patterns', version: 4, symbols: ['AAPL', 'MSFT'], patternsChanged: true }, keys)).toEqual(
       new Set([keys.symbolVersion('AAPL'), keys.symbolVersion('MSFT'), keys.patternsVersion(), keys.patternsUnscopedVersion()]),
     );
-    expect(versionKeysChangedBy({ projection: 'db.patterns', version: 5, symbols: ['AAPL'], patternsChanged: true, scopes: ['daily:any'] }, keys)).toEqual(
-      new Set([keys.symbolVersion('AAPL'), keys.patternsVersion(), keys.patternScopeVersion('daily:any')]),
-    );
+    expect(
+      versionKeysChangedBy(
+        { projection: 'db.patterns', version: 5, symbols: ['AAPL'], patternsChanged: true, scopes: ['daily:any'] },
+        keys,
+      ),
+    ).toEqual(new Set([keys.symbolVersion('AAPL'), keys.patternsVersion(), keys.patternScopeVersion('daily:any')]));
   });
 });

@@ -82,7 +82,11 @@ export function broadScanDependencies(query: ScanQuery, result: BroadScanResult,
   };
   const scopes = tiers.flatMap((tier) => before(tier) ?? [anyScope(tier)]);
   const symbols = [...new Set([...result.leadingSymbols, ...result.rows.map((row) => row.symbol)])].sort();
-  return [keys.patternsUnscopedVersion(), ...scopes.map((scope) => keys.patternScopeVersion(scope)), ...symbols.map((symbol) => keys.symbolVersion(symbol))];
+  return [
+    keys.patternsUnscopedVersion(),
+    ...scopes.map((scope) => keys.patternScopeVersion(scope)),
+    ...symbols.map((symbol) => keys.symbolVersion(symbol)),
+  ];
 }
 
 /** Cache key of a scan page. The cursor is part of it; the universe is not (it is resolved into symbols first). */

@@ -7,7 +7,13 @@ import { createCacheMetrics, ReadThroughCache } from './cache.js';
 const prefix = uniqueRedisPrefix('api-cache');
 let redis: Redis;
 
-const newCache = () => new ReadThroughCache(redis, { ttlSeconds: 60, hotEntries: 10 }, createCacheMetrics(createMetricsRegistry('api', { collectDefaults: false })), createLogger('api-cache-test', { level: 'silent' }));
+const newCache = () =>
+  new ReadThroughCache(
+    redis,
+    { ttlSeconds: 60, hotEntries: 10 },
+    createCacheMetrics(createMetricsRegistry('api', { collectDefaults: false })),
+    createLogger('api-cache-test', { level: 'silent' }),
+  );
 
 beforeAll(async () => {
   redis = new Redis(loadPlatformConfig().REDIS_URL);

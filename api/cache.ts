@@ -68,7 +68,11 @@ export function createCacheMetrics(registry: Registry): CacheMetrics {
         this.set(hits + misses === 0 ? 0 : hits / (hits + misses));
       },
     });
-  const hitRatio = ratioGauge('tickflow_api_cache_hit_ratio', 'Hits / (hits + misses) of the API read-through cache since start', new Set(['hit']));
+  const hitRatio = ratioGauge(
+    'tickflow_api_cache_hit_ratio',
+    'Hits / (hits + misses) of the API read-through cache since start',
+    new Set(['hit']),
+  );
   const servedRatio = ratioGauge(
     'tickflow_api_cache_served_ratio',
     '(hits + stale hits) / (hits + stale hits + misses): answers served from Redis, including entries within the allowed staleness',
@@ -160,7 +164,13 @@ export class ReadThroughCache {
    * Reads through the cache. With `refreshAhead`, the entry is remembered as hot: when a projection notice
    * changes one of its version keys, `refreshAffected` recomputes it before the next reader asks.
    */
-  async read<T>(kind: string, key: string, versionKeys: readonly string[], load: () => Promise<T>, options: ReadOptions<T> = {}): Promise<CachedRead<T>> {
+  async read<T>(
+    kind: string,
+    key: string,
+    versionKeys: readonly string[],
+    load: () => Promise<T>,
+    options: ReadOptions<T> = {},
+  ): Promise<CachedRead<T>> {
     const redis = this.redis;
     if (!redis || redis.status !== 'ready') return this.bypass(kind, load);
     const dependsOn = options.dependsOn as ((value: unknown) => readonly string[]) | undefined;
@@ -192,7 +202,8 @@ export class ReadThroughCache {
       entry = entryValue === null || entryValue === undefined ? undefined : parseEntry<T>(entryValue);
       if (entry) {
         const stampedOver = entry.k ?? versionKeys;
-        if (sameKeys(stampedOver, dependsOn ? known : versionKeys)) entryStamp = dependsOn ? versionStamp(versions.slice(versionKeys.length)) : guardStamp;
+        if (sameKeys(stampedOver, dependsOn ? known : versionKeys))
+          entryStamp = dependsOn ? versionStamp(versions.slice(versionKeys.length)) : guardStamp;
         else {
           // Stamped over other keys than this instance last saw (another instance computed it): read those.
           entryStamp = versionStamp(await redis.mget(...stampedOver));
@@ -224,7 +235,12 @@ export class ReadThroughCache {
    * dependency versions are read after the load, and only trusted if the guard versions did not move meanwhile.
    * Returns the stamp, or undefined when the value was not stored.
    */
-  private async loadAndStore<T>(key: string, hot: HotEntry, guardStamp: string, load: () => Promise<T>): Promise<{ value: T; stamp: string | undefined }> {
+  private async loadAndStore<T>(
+    key: string,
+    hot: HotEntry,
+    guardStamp: string,
+    load: () => Promise<T>,
+  ): Promise<{ value: T; stamp: string | undefined }> {
     const redis = this.redis!;
     const value = await load();
     let keys: readonly string[] | undefined;
@@ -233,7 +249,10 @@ export class ReadThroughCache {
       keys = hot.dependsOn(value);
       try {
         const versions = await redis.mget(...hot.versionKeys, ...keys);
-        stamp = versionStamp(versions.slice(0, hot.versionKeys.length)) === guardStamp ? versionStamp(versions.slice(hot.versionKeys.length)) : undefined;
+        stamp =
+          versionStamp(versions.slice(0, hot.versionKeys.length)) === guardStamp
+            ? versionStamp(versions.slice(hot.versionKeys.length))
+            : undefined;
       } catch (error) {
         this.logger.warn({ err: error, key }, 'cache write failed');
         return { value, stamp: undefined };
@@ -276,7 +295,8 @@ export class ReadThroughCache {
   hotEntriesAffectedBy(changed: ReadonlySet<string>): string[] {
     const since = this.now() - this.hotWindowMs;
     const dependsOnChanged = (key: string, entry: HotEntry) =>
-      entry.versionKeys.some((versionKey) => changed.has(versionKey)) || (this.dependencies.get(key) ?? []).some((versionKey) => changed.has(versionKey));
+      entry.versionKeys.some((versionKey) => changed.has(versionKey)) ||
+      (this.dependencies.get(key) ?? []).some((versionKey) => changed.has(versionKey));
     return [...this.hot].filter(([key, entry]) => entry.lastRead >= since && dependsOnChanged(key, entry)).map(([key]) => key);
   }
 

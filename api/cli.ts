@@ -11,6 +11,9 @@ export function registerApiCommands(program: Command): void {
     .option('--migrate', 'bring the database schema up to date first')
     .action(async (options: { port?: string; migrate?: boolean }) => {
       const { runApi } = await import('./main.js');
-      await runApi({ ...(options.port !== undefined ? { port: Number(options.port) } : {}), ...(options.migrate ? { migrate: true } : {}) });
+      await runApi({
+        ...(options.port !== undefined ? { port: Number(options.port) } : {}),
+        ...(options.migrate ? { migrate: true } : {}),
+      });
     });
 }

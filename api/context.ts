@@ -75,16 +75,22 @@ export interface LoginGuard {
 }
 
 export function requireUser(userId: string | undefined): string {
-  if (userId === undefined) throw new ApiError('unauthorized', 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
+  if (userId === undefined)
+    throw new ApiError('unauthorized', 'sign in: send an access token (Authorization: Bearer) or an API key (X-API-Key)');
   return userId;
 }
 
 /** Key management needs a signed-in session, or an API key its owner created with the `manage` scope. */
 export function requireScope(scopes: readonly ApiKeyScope[] | undefined, scope: ApiKeyScope): void {
   if (scopes !== undefined && !scopes.includes(scope)) {
-    throw new ApiError('forbidden', `this API key lacks the ${scope} scope${scope === 'manage' ? ': sign in, or use a key created with it' : ''}`, undefined, {
-      'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
-    });
+    throw new ApiError(
+      'forbidden',
+      `this API key lacks the ${scope} scope${scope === 'manage' ? ': sign in, or use a key created with it' : ''}`,
+      undefined,
+      {
+        'WWW-Authenticate': `Bearer error="insufficient_scope", scope="${scope}"`,
+      },
+    );
   }
 }
 

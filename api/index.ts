@@ -3,4 +3,13 @@ export { createApp } from './app.js';
 export { startApi, type ApiHandle, type StartApiOptions } from './server.js';
 export { loadApiConfig, type ApiConfig } from './config.js';
 export type { ApiDependencies, ProjectionLag } from './context.js';
-export { BUILTIN_UNIVERSES, findBuiltinUniverse, resolveUniverse, normaliseSymbols, UNIVERSE_KEY_PATTERN, SYMBOL_PATTERN, type Universe, type Queryable } from './universes.js';
+export {
+  BUILTIN_UNIVERSES,
+  findBuiltinUniverse,
+  resolveUniverse,
+  normaliseSymbols,
+  UNIVERSE_KEY_PATTERN,
+  SYMBOL_PATTERN,
+  type Universe,
+  type Queryable,
+} from './universes.js';

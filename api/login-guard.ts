@@ -15,7 +15,9 @@ export function loginGuard(deps: Pick<ApiDependencies, 'config' | 'redis'>): Log
       const state = await limiter.get(keyOf(email));
       if (state !== null && state.consumedPoints >= limiter.points) {
         const retryAfter = String(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
-        throw new ApiError('rate-limited', `too many failed logins for this account; retry in ${retryAfter} s`, undefined, { 'Retry-After': retryAfter });
+        throw new ApiError('rate-limited', `too many failed logins for this account; retry in ${retryAfter} s`, undefined, {
+          'Retry-After': retryAfter,
+        });
       }
     },
     async failed(email) {

@@ -32,7 +32,12 @@ describe('MarketClock', () => {
   it('falls back to the wall clock before it has read a value, and when reads fail', async () => {
     const errors: unknown[] = [];
     const state = { latest: null as Date | string | null, fail: false };
-    const clock = new MarketClock(fakeDb(state), () => WALL, 0, (error) => errors.push(error));
+    const clock = new MarketClock(
+      fakeDb(state),
+      () => WALL,
+      0,
+      (error) => errors.push(error),
+    );
     expect(await clock.now()).toBe(WALL);
     state.fail = true;
     expect(await clock.now()).toBe(WALL);

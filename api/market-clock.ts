@@ -37,7 +37,9 @@ export class MarketClock {
 
   private async read(): Promise<void> {
     try {
-      const { rows } = await this.db.query<{ latest: Date | string | null }>(`SELECT max(detected_at) AS latest FROM patterns WHERE status = 'active'`);
+      const { rows } = await this.db.query<{ latest: Date | string | null }>(
+        `SELECT max(detected_at) AS latest FROM patterns WHERE status = 'active'`,
+      );
       const latest = rows[0]?.latest;
       if (latest !== null && latest !== undefined) this.value = new Date(latest).getTime();
       this.readAt = performance.now();

@@ -3,7 +3,17 @@ import { weakPasswordReason } from './passwords.js';
 
 describe('weakPasswordReason', () => {
   it('refuses common, repeated, sequential and email-derived passwords of any length', () => {
-    for (const password of ['            ', 'aaaaaaaaaaaa', 'abcabcabcabc', 'abcdefghijkl', '123456789012', 'password1234', 'qwertyuiopas', 'passwordpassword', 'alice.trader1']) {
+    for (const password of [
+      '            ',
+      'aaaaaaaaaaaa',
+      'abcabcabcabc',
+      'abcdefghijkl',
+      '123456789012',
+      'password1234',
+      'qwertyuiopas',
+      'passwordpassword',
+      'alice.trader1',
+    ]) {
       expect(weakPasswordReason(password, 'alice.trader@example.com'), password).toBeDefined();
     }
   });

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { filterFirstFor, ONE_PATTERN_WALK_MIN_MATCHES, readInOrder, scanPatterns, walkAboveMatches } from './patterns-store.js';
 import { normaliseScanQuery, type ScanParameters } from './scan.js';
 
-const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
+const defaults: ScanParameters = {
+  timeframe: 'all',
+  status: 'active',
+  confidence_min: 0.5,
+  sort_by: 'confidence',
+  sort_order: 'desc',
+  page: 1,
+  per_page: 30,
+};
 const query = (overrides: Partial<ScanParameters>) => normaliseScanQuery({ ...defaults, ...overrides }, undefined);
 
 describe('filterFirstFor', () => {
@@ -16,7 +24,7 @@ describe('filterFirstFor', () => {
     expect(filterFirstFor(query({ pattern_types: ['doji', 'hammer', 'hanging_man'], sort_by: 'volume' }), 10_001, 10_000)).toBe(false);
   });
 
-  it('walks the pattern\'s sort index for one pattern of one tier with more than a few matches', () => {
+  it("walks the pattern's sort index for one pattern of one tier with more than a few matches", () => {
     for (const sortBy of ['detected_at', 'rs', 'volume'] as const) {
       const onePatternOfATier = query({ pattern_types: ['doji'], timeframe: 'daily', sort_by: sortBy });
       expect(walkAboveMatches(onePatternOfATier, 10_000)).toBe(ONE_PATTERN_WALK_MIN_MATCHES);
@@ -95,13 +103,31 @@ function recordingReader() {
 
 describe('scanPatterns with a prepared reader', () => {
   it('sends scans of confidence, one tier and one pattern type at most to it, and every other scan to the pool', async () => {
-    const valueIndependent: Partial<ScanParameters>[] = [{}, { timeframe: 'daily' }, { pattern_types: ['doji'] }, { pattern_types: ['doji'], timeframe: 'combo', sort_by: 'rs' }, { sort_by: 'symbol', sort_order: 'asc' }];
-    const others: Partial<ScanParameters>[] = [{ pattern_types: ['doji', 'hammer'] }, { symbols: ['AAPL'] }, { sectors: ['energy'] }, { rs_min: 1 }, { rsi_range: '30,' }, { since: '2026-01-01T00:00:00Z' }, { status: 'all' }];
+    const valueIndependent: Partial<ScanParameters>[] = [
+      {},
+      { timeframe: 'daily' },
+      { pattern_types: ['doji'] },
+      { pattern_types: ['doji'], timeframe: 'combo', sort_by: 'rs' },
+      { sort_by: 'symbol', sort_order: 'asc' },
+    ];
+    const others: Partial<ScanParameters>[] = [
+      { pattern_types: ['doji', 'hammer'] },
+      { symbols: ['AAPL'] },
+      { sectors: ['energy'] },
+      { rs_min: 1 },
+      { rsi_range: '30,' },
+      { since: '2026-01-01T00:00:00Z' },
+      { status: 'all' },
+    ];
     for (const [overrides, prepared] of [...valueIndependent.map((o) => [o, true] as const), ...others.map((o) => [o, false] as const)]) {
       const db = recordingReader();
       const statements = recordingReader();
       await scanPatterns(db, query(overrides), 10_000, statements);
-      expect({ overrides, prepared: statements.texts.length, pool: db.texts.length }).toEqual({ overrides, prepared: prepared ? 1 : 0, pool: prepared ? 0 : 1 });
+      expect({ overrides, prepared: statements.texts.length, pool: db.texts.length }).toEqual({
+        overrides,
+        prepared: prepared ? 1 : 0,
+        pool: prepared ? 0 : 1,
+      });
     }
   });
 });

@@ -1,5 +1,16 @@
 import type { Queryable } from './universes.js';
-import { buildCountedScanSql, buildScanSql, countableFromBuckets, patternView, SCAN_COLUMNS, timesOf, type PatternRow, type PatternTimes, type PatternView, type ScanQuery } from './scan.js';
+import {
+  buildCountedScanSql,
+  buildScanSql,
+  countableFromBuckets,
+  patternView,
+  SCAN_COLUMNS,
+  timesOf,
+  type PatternRow,
+  type PatternTimes,
+  type PatternView,
+  type ScanQuery,
+} from './scan.js';
 
 /** PostgreSQL reads of the patterns projection (thin adapter over the SQL built in scan.ts). */
 
@@ -56,7 +67,13 @@ export const ONE_PATTERN_WALK_MIN_MATCHES = 1_000;
 /** One tier, one pattern type, confidence, sorted by a (pattern, sort key, id) index: see ONE_PATTERN_WALK_MIN_MATCHES. */
 function walksOnePatternOfATier(query: ScanQuery): boolean {
   const f = query.filters;
-  return onlyConfidenceTierPattern(query) && f.tiers.length === 1 && f.patternTypes.length === 1 && query.page.sortBy !== 'confidence' && query.page.sortBy !== 'symbol';
+  return (
+    onlyConfidenceTierPattern(query) &&
+    f.tiers.length === 1 &&
+    f.patternTypes.length === 1 &&
+    query.page.sortBy !== 'confidence' &&
+    query.page.sortBy !== 'symbol'
+  );
 }
 
 /** The number of matches above which the page walks an index instead of gathering the matches. */
@@ -102,7 +119,14 @@ export function readInOrder(query: ScanQuery): boolean {
 export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: number, prepared?: Queryable): Promise<ScanResult> {
   const started = performance.now();
   const reader = prepared !== undefined && onlyConfidenceTierPattern(query) ? prepared : db;
-  const empty = (total: number): ScanResult => ({ rows: [], times: [], total, totalCapped: false, leadingSymbols: [], dbMs: performance.now() - started });
+  const empty = (total: number): ScanResult => ({
+    rows: [],
+    times: [],
+    total,
+    totalCapped: false,
+    leadingSymbols: [],
+    dbMs: performance.now() - started,
+  });
   if (query.filters.symbols !== undefined && query.filters.symbols.length === 0) return empty(0);
   const { page: pageNumber, perPage, cursor } = query.page;
   const leading = cursor === undefined && pageNumber > 1 && pageNumber <= MAX_TRACKED_PAGE ? (pageNumber - 1) * perPage : 0;
@@ -141,7 +165,10 @@ export async function scanPatterns(db: Queryable, query: ScanQuery, countCap: nu
     times: rows.map(timesOf),
     total: Math.min(counted, countCap),
     totalCapped: counted > countCap,
-    leadingSymbols: cursor === undefined && pageNumber > MAX_TRACKED_PAGE ? undefined : [...new Set(all.slice(0, leading).map((row) => row.symbol))].sort(),
+    leadingSymbols:
+      cursor === undefined && pageNumber > MAX_TRACKED_PAGE
+        ? undefined
+        : [...new Set(all.slice(0, leading).map((row) => row.symbol))].sort(),
     dbMs: performance.now() - started,
   };
 }
@@ -157,7 +184,10 @@ export interface PatternEventView {
   kafka_offset: number;
 }
 
-export async function findPattern(db: Queryable, patternId: string): Promise<{ pattern: PatternView; events: PatternEventView[] } | undefined> {
+export async function findPattern(
+  db: Queryable,
+  patternId: string,
+): Promise<{ pattern: PatternView; events: PatternEventView[] } | undefined> {
   const { rows } = await db.query<PatternRow>(`SELECT ${SCAN_COLUMNS} FROM patterns p WHERE p.pattern_id = $1`, [patternId]);
   if (!rows[0]) return undefined;
   const events = await db.query<{
@@ -204,15 +234,19 @@ export interface PatternStats {
   detections: { hours: number; total: number; hourly: { bucket: string; count: number }[] };
 }
 
-
 /** Distribution of active patterns by tier and by pattern, and detections per hour over the last `hours` (from pattern_counts_hourly). */
 export async function patternStats(db: Queryable, hours: number, now: number): Promise<PatternStats> {
   const since = new Date(Math.floor(now / 3_600_000) * 3_600_000 - (hours - 1) * 3_600_000).toISOString();
   // Counts per (pattern, tier) come from an index-only scan of the active pattern index; tier and pattern
   // totals are summed from them here rather than by a pass over the table's rows.
   const [pairs, hourly] = await Promise.all([
-    db.query<{ tier: string; pattern: string; count: string }>(`SELECT pattern, tier, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY pattern, tier`),
-    db.query<{ bucket: Date; count: string }>(`SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket`, [since]),
+    db.query<{ tier: string; pattern: string; count: string }>(
+      `SELECT pattern, tier, count(*) AS count FROM patterns WHERE status = 'active' GROUP BY pattern, tier`,
+    ),
+    db.query<{ bucket: Date; count: string }>(
+      `SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket`,
+      [since],
+    ),
   ]);
   const total = (column: 'tier' | 'pattern') => {
     const sums = new Map<string, number>();
@@ -252,14 +286,21 @@ export async function patternSummary(db: Queryable): Promise<TierSummary[]> {
   return Promise.all(
     TIERS.map(async (tier) => {
       const [top, latest] = await Promise.all([
-        db.query<PatternRow>(`SELECT ${SCAN_COLUMNS} FROM patterns p WHERE p.status = 'active' AND p.tier = $1 ORDER BY p.confidence DESC, p.pattern_id DESC LIMIT 5`, [tier]),
-        db.query<{ detected_at: Date }>(`SELECT detected_at FROM patterns WHERE status = 'active' AND tier = $1 ORDER BY detected_at DESC, pattern_id DESC LIMIT 1`, [tier]),
+        db.query<PatternRow>(
+          `SELECT ${SCAN_COLUMNS} FROM patterns p WHERE p.status = 'active' AND p.tier = $1 ORDER BY p.confidence DESC, p.pattern_id DESC LIMIT 5`,
+          [tier],
+        ),
+        db.query<{ detected_at: Date }>(
+          `SELECT detected_at FROM patterns WHERE status = 'active' AND tier = $1 ORDER BY detected_at DESC, pattern_id DESC LIMIT 1`,
+          [tier],
+        ),
       ]);
       const row = byTier.get(tier);
       return {
         tier,
         active: Number(row?.active ?? 0),
-        average_confidence: row?.average_confidence === null || row?.average_confidence === undefined ? null : Number(row.average_confidence),
+        average_confidence:
+          row?.average_confidence === null || row?.average_confidence === undefined ? null : Number(row.average_confidence),
         latest_detected_at: latest.rows[0] ? new Date(latest.rows[0].detected_at).toISOString() : null,
         top: top.rows.map(patternView),
       };

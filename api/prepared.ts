@@ -27,7 +27,9 @@ export function createPreparedPool(databaseUrl: string, config: ApiConfig): pg.P
 }
 
 /** A Queryable that runs each statement as a named statement, named after its text: pg parses it once per connection. */
-export function preparedStatements(pool: { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: object[]; rowCount: number | null }> }): Queryable {
+export function preparedStatements(pool: {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: object[]; rowCount: number | null }>;
+}): Queryable {
   return {
     query: <Row extends object>(text: string, values: unknown[] = []) =>
       pool.query({ name: `tf_stmt_${digest(text)}`, text, values }) as Promise<{ rows: Row[]; rowCount: number | null }>,

@@ -22,9 +22,17 @@ export const ProblemSchema = z
 export type Problem = z.infer<typeof ProblemSchema>;
 
 /** Problem type slug and title by status: the failure kinds (errors.ts), keyed by their status. */
-const KINDS_BY_STATUS = new Map<number, readonly [string, string]>(Object.entries(FAILURE_KINDS).map(([kind, { status, title }]) => [status, [kind, title]]));
+const KINDS_BY_STATUS = new Map<number, readonly [string, string]>(
+  Object.entries(FAILURE_KINDS).map(([kind, { status, title }]) => [status, [kind, title]]),
+);
 
-function problemBody(status: number, detail: string | undefined, requestId: string | undefined, path: string, errors?: FieldError[]): Problem {
+function problemBody(
+  status: number,
+  detail: string | undefined,
+  requestId: string | undefined,
+  path: string,
+  errors?: FieldError[],
+): Problem {
   const [slug, title] = KINDS_BY_STATUS.get(status) ?? ['error', 'Error'];
   return {
     type: `https://tickflow.dev/problems/${slug}`,
@@ -37,7 +45,13 @@ function problemBody(status: number, detail: string | undefined, requestId: stri
   };
 }
 
-export function problemResponse(c: Context, status: ContentfulStatusCode, detail?: string, errors?: FieldError[], headers?: Record<string, string>): Response {
+export function problemResponse(
+  c: Context,
+  status: ContentfulStatusCode,
+  detail?: string,
+  errors?: FieldError[],
+  headers?: Record<string, string>,
+): Response {
   const requestId = c.get('requestId' as never) as string | undefined;
   const body = problemBody(status, detail, requestId, c.req.path, errors);
   return c.body(JSON.stringify(body), status, { 'content-type': 'application/problem+json', ...headers });

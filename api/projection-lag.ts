@@ -4,7 +4,9 @@ import type { Queryable } from './universes.js';
 
 /** Records the projections have yet to apply: Kafka end offsets minus projection_offsets, summed. */
 export async function measureProjectionLag(db: Queryable, admin: Admin): Promise<ProjectionLag> {
-  const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>('SELECT topic, partition, next_offset FROM projection_offsets');
+  const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>(
+    'SELECT topic, partition, next_offset FROM projection_offsets',
+  );
   const topics = [...new Set(rows.map((row) => row.topic))];
   const ends = new Map<string, number>();
   await Promise.all(

@@ -5,7 +5,16 @@ import { requireScope, requireUser, type ApiEnv, type ApiServices } from './cont
 import { ApiError } from './errors.js';
 import { body, bodyErrors, commonErrors, credentialRequired, json, problem } from './openapi-responses.js';
 import { weakPasswordReason } from './passwords.js';
-import { ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyParamSchema, ApiKeySchema, CredentialsSchema, RefreshSchema, TokenResponseSchema, UserSchema } from './schemas.js';
+import {
+  ApiKeyCreatedSchema,
+  ApiKeyCreateSchema,
+  ApiKeyParamSchema,
+  ApiKeySchema,
+  CredentialsSchema,
+  RefreshSchema,
+  TokenResponseSchema,
+  UserSchema,
+} from './schemas.js';
 
 /** /api/auth: accounts, sessions (access and refresh tokens) and API keys. */
 
@@ -14,10 +23,16 @@ const registerRoute = createRoute({
   path: '/api/auth/register',
   tags: ['auth'],
   summary: 'Create an account; returns an access token and a refresh token',
-  description: 'The password must have at least 12 characters and not be common or predictable (repetition, sequences, keyboard walks, your email): NIST SP 800-63B.',
+  description:
+    'The password must have at least 12 characters and not be common or predictable (repetition, sequences, keyboard walks, your email): NIST SP 800-63B.',
   security: [],
   request: { body: body(CredentialsSchema) },
-  responses: { ...bodyErrors, 201: json(TokenResponseSchema, 'Account created'), 409: problem('Email already registered'), ...commonErrors },
+  responses: {
+    ...bodyErrors,
+    201: json(TokenResponseSchema, 'Account created'),
+    409: problem('Email already registered'),
+    ...commonErrors,
+  },
 });
 
 const loginRoute = createRoute({
@@ -67,10 +82,16 @@ const createKeyRoute = createRoute({
   path: '/api/auth/api-keys',
   tags: ['auth'],
   summary: 'Create an API key (the full key is returned once; only its hash is stored)',
-  description: 'Key management needs a signed-in session (access token) or a key with the `manage` scope. New keys get `read` and `stream` unless `scopes` says otherwise; `manage` only when asked for.',
+  description:
+    'Key management needs a signed-in session (access token) or a key with the `manage` scope. New keys get `read` and `stream` unless `scopes` says otherwise; `manage` only when asked for.',
   security: credentialRequired,
   request: { body: body(ApiKeyCreateSchema) },
-  responses: { ...bodyErrors, 201: json(ApiKeyCreatedSchema, 'Created'), 409: problem('You have the most active API keys allowed (25)'), ...commonErrors },
+  responses: {
+    ...bodyErrors,
+    201: json(ApiKeyCreatedSchema, 'Created'),
+    409: problem('You have the most active API keys allowed (25)'),
+    ...commonErrors,
+  },
 });
 
 const listKeysRoute = createRoute({

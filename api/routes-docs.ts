@@ -34,7 +34,14 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
     return c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=86400' });
   });
   // No developer toolbar and no "Ask AI" agent: both reach Scalar's services from the reader's browser.
-  const docsConfiguration = { url: '/openapi.json', pageTitle: 'Tickflow API', cdn: DOCS_SCRIPT_PATH, withDefaultFonts: false, showDeveloperTools: 'never', agent: { disabled: true } };
+  const docsConfiguration = {
+    url: '/openapi.json',
+    pageTitle: 'Tickflow API',
+    cdn: DOCS_SCRIPT_PATH,
+    withDefaultFonts: false,
+    showDeveloperTools: 'never',
+    agent: { disabled: true },
+  };
   app.get('/docs', Scalar(docsConfiguration as Parameters<typeof Scalar>[0]));
 }
 
@@ -43,6 +50,9 @@ let docsScriptText: Promise<string> | undefined;
 /** The standalone bundle of the installed @scalar/api-reference (read once, on the first /docs visit). */
 function docsScript(): Promise<string> {
   // The package exports no path to its browser bundle; it sits beside its entry point (dist/index.js).
-  docsScriptText ??= readFile(join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'), 'utf8');
+  docsScriptText ??= readFile(
+    join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'),
+    'utf8',
+  );
   return docsScriptText;
 }

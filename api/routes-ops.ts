@@ -3,7 +3,9 @@ import { runChecks, type HealthCheck } from '../platform/index.js';
 import type { ApiEnv, ApiServices } from './context.js';
 
 const CheckSchema = z.object({ ok: z.boolean(), details: z.unknown().optional(), error: z.string().optional() });
-const ReadySchema = z.object({ status: z.enum(['ok', 'degraded', 'down']), checks: z.record(z.string(), CheckSchema) }).openapi('Readiness');
+const ReadySchema = z
+  .object({ status: z.enum(['ok', 'degraded', 'down']), checks: z.record(z.string(), CheckSchema) })
+  .openapi('Readiness');
 
 /** Checks behind /ready: PostgreSQL is required; Redis and projection lag only degrade. */
 function readinessChecks(services: ApiServices): HealthCheck[] {
@@ -27,7 +29,8 @@ function readinessChecks(services: ApiServices): HealthCheck[] {
       optional: true,
       check: async () => {
         const current = await lag();
-        if (current.records > deps.config.API_MAX_PROJECTION_LAG) throw new Error(`projections are ${current.records} records behind (max ${deps.config.API_MAX_PROJECTION_LAG})`);
+        if (current.records > deps.config.API_MAX_PROJECTION_LAG)
+          throw new Error(`projections are ${current.records} records behind (max ${deps.config.API_MAX_PROJECTION_LAG})`);
         return current;
       },
     });
@@ -79,4 +82,3 @@ export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiService
     async (c) => c.text(await services.deps.registry.metrics(), 200, { 'content-type': services.deps.registry.contentType }),
   );
 }
-

@@ -7,7 +7,15 @@ import { findPattern, patternStats, patternSummary, scanPatterns } from './patte
 import { ApiError } from './errors.js';
 import { commonErrors, credentialRequired, json, problem } from './openapi-responses.js';
 import { agesOf, normaliseScanQuery, pageOf, scopeSymbols, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
-import { PatternDetailSchema, PRESET_PARAMETERS, ScanQuerySchema, ScanResponseSchema, StatsQuerySchema, StatsResponseSchema, SummaryResponseSchema } from './schemas.js';
+import {
+  PatternDetailSchema,
+  PRESET_PARAMETERS,
+  ScanQuerySchema,
+  ScanResponseSchema,
+  StatsQuerySchema,
+  StatsResponseSchema,
+  SummaryResponseSchema,
+} from './schemas.js';
 import { resolveUniverse } from './universes.js';
 
 const scanRoute = createRoute({
@@ -32,8 +40,21 @@ const detailRoute = createRoute({
   path: '/api/patterns/{id}',
   tags: ['patterns'],
   summary: 'One pattern: its current state and its event history',
-  request: { params: z.object({ id: z.string().min(1).max(200).openapi({ param: { name: 'id', in: 'path' } }) }) },
-  responses: { 200: json(PatternDetailSchema, 'The pattern'), 304: { description: 'Not modified' }, 404: problem('No such pattern'), ...commonErrors },
+  request: {
+    params: z.object({
+      id: z
+        .string()
+        .min(1)
+        .max(200)
+        .openapi({ param: { name: 'id', in: 'path' } }),
+    }),
+  },
+  responses: {
+    200: json(PatternDetailSchema, 'The pattern'),
+    304: { description: 'Not modified' },
+    404: problem('No such pattern'),
+    ...commonErrors,
+  },
 });
 
 const statsRoute = createRoute({
@@ -88,7 +109,10 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
    * A saved filter preset is one of the user's universes whose `criteria` hold scan parameters. Parameters in
    * the query win over the preset's; the merged set is validated like a query (errors name `preset.<field>`).
    */
-  async function applyPreset(c: Context<ApiEnv>, key: string): Promise<{ parameters: z.infer<typeof ScanQuerySchema>; presetSymbols: readonly string[] | undefined }> {
+  async function applyPreset(
+    c: Context<ApiEnv>,
+    key: string,
+  ): Promise<{ parameters: z.infer<typeof ScanQuerySchema>; presetSymbols: readonly string[] | undefined }> {
     const preset = await resolveUniverse(deps.db, c.get('userId'), key);
     if (!preset) throw new ApiError('validation', `unknown preset ${key}`, [{ field: 'preset', message: 'no such universe of yours' }]);
     const saved: Record<string, string | string[]> = {};
@@ -98,10 +122,16 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
       // A saved empty list means no filter (a query's empty list parameter is refused instead).
       else if (Array.isArray(value) && value.length > 0) saved[name] = value.map(String);
     }
-    const explicit = Object.fromEntries(Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]));
+    const explicit = Object.fromEntries(
+      Object.entries(c.req.queries()).map(([name, values]) => [name, values.length === 1 ? values[0]! : values]),
+    );
     const parsed = ScanQuerySchema.safeParse({ ...saved, ...explicit });
     if (!parsed.success) {
-      throw new ApiError('validation', `preset ${key} holds invalid scan parameters`, parsed.error.issues.map((issue) => ({ field: `preset.${issue.path.map(String).join('.')}`, message: issue.message })));
+      throw new ApiError(
+        'validation',
+        `preset ${key} holds invalid scan parameters`,
+        parsed.error.issues.map((issue) => ({ field: `preset.${issue.path.map(String).join('.')}`, message: issue.message })),
+      );
     }
     return { parameters: parsed.data, presetSymbols: preset.symbols.length > 0 ? preset.symbols : undefined };
   }
@@ -115,7 +145,9 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
       const universe = await resolveUniverse(deps.db, c.get('userId'), parameters.universe);
       if (!universe) {
         const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
-        throw new ApiError('validation', `unknown universe ${parameters.universe}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
+        throw new ApiError('validation', `unknown universe ${parameters.universe}${hint}`, [
+          { field: 'universe', message: `unknown universe${hint}` },
+        ]);
       }
       universeSymbols = presetSymbols === undefined ? universe.symbols : scopeSymbols(presetSymbols, universe.symbols);
     }
@@ -123,7 +155,9 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     if (parameters.cursor === undefined && parameters.page * parameters.per_page > maxOffsetRows) {
       // An OFFSET reads and discards every row before the page, so its cost grows with the depth; a cursor's does not.
       const detail = `offset paging reaches at most ${maxOffsetRows} rows (page × per_page); to read deeper, follow pagination.next_cursor (keyset paging) from an earlier page`;
-      throw new ApiError('validation', detail, [{ field: 'page', message: `page × per_page must be at most ${maxOffsetRows}; use cursor to read deeper` }]);
+      throw new ApiError('validation', detail, [
+        { field: 'page', message: `page × per_page must be at most ${maxOffsetRows}; use cursor to read deeper` },
+      ]);
     }
     const query = normaliseScanQuery(parameters, universeSymbols);
     const key = scanCacheKey(cachePrefix, query);
@@ -146,7 +180,11 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     };
     const read =
       scope.kind === 'patterns'
-        ? await cache.read('scan', key, broadScanGuard(query, keys), load, { refreshAhead, maxStaleMs, dependsOn: (result) => broadScanDependencies(query, result, keys, horizonMs()) })
+        ? await cache.read('scan', key, broadScanGuard(query, keys), load, {
+            refreshAhead,
+            maxStaleMs,
+            dependsOn: (result) => broadScanDependencies(query, result, keys, horizonMs()),
+          })
         : await cache.read('scan', key, symbolVersionKeys(scope.symbols, keys), load, { refreshAhead, maxStaleMs });
     const { items, nextCursor } = pageOf(read.value.rows, query);
     const now = marketNow;
@@ -165,17 +203,28 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const timing = timings(c.get('startedAt'), read.outcome === 'hit' || read.outcome === 'stale' ? null : read.value.dbMs, read.outcome);
     // The same JSON as c.json({ data, pagination, query, timings }) (ScanResponseSchema), with the rows' JSON reused.
     const body = `{"data":${pageRowsJson(items, read.value.times, now)},"pagination":${JSON.stringify(pagination)},"query":${JSON.stringify(scanned)},"timings":${JSON.stringify(timing)}}`;
-    return c.body(body, 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<z.infer<typeof ScanResponseSchema>, 200, 'json'>;
+    return c.body(body, 200, { 'Content-Type': 'application/json' }) as unknown as TypedResponse<
+      z.infer<typeof ScanResponseSchema>,
+      200,
+      'json'
+    >;
   });
 
   app.openapi(statsRoute, async (c) => {
     const { hours } = c.req.valid('query');
     const marketNow = await services.marketClock.now();
-    const key = statsCacheKey(cachePrefix, 'stats', { hours, window: aggregateWindow(services.now()), marketHour: Math.floor(marketNow / 3_600_000) });
+    const key = statsCacheKey(cachePrefix, 'stats', {
+      hours,
+      window: aggregateWindow(services.now()),
+      marketHour: Math.floor(marketNow / 3_600_000),
+    });
     const started = performance.now();
     const read = await cache.read('stats', key, [], () => patternStats(deps.db, hours, marketNow));
     c.header('ETag', etagOf(key, read));
-    return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
+    return c.json(
+      { ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) },
+      200,
+    );
   });
 
   app.openapi(summaryRoute, async (c) => {
@@ -199,6 +248,13 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     const found = await findPattern(deps.db, id);
     if (!found) throw new ApiError('not-found', `no pattern ${id}`);
     c.header('ETag', contentEtag(found));
-    return c.json({ data: withAge(found.pattern, await services.marketClock.now()), events: found.events, timings: timings(c.get('startedAt'), performance.now() - started, 'bypass') }, 200);
+    return c.json(
+      {
+        data: withAge(found.pattern, await services.marketClock.now()),
+        events: found.events,
+        timings: timings(c.get('startedAt'), performance.now() - started, 'bypass'),
+      },
+      200,
+    );
   });
 }

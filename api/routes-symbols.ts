@@ -5,7 +5,14 @@ import { etagOf } from './etags.js';
 import { ApiError } from './errors.js';
 import { commonErrors, json, problem } from './openapi-responses.js';
 import { parseInstant } from './scan.js';
-import { BarsQuerySchema, BarsResponseSchema, SymbolDetailSchema, SymbolListSchema, SymbolParamSchema, SymbolsQuerySchema } from './schemas.js';
+import {
+  BarsQuerySchema,
+  BarsResponseSchema,
+  SymbolDetailSchema,
+  SymbolListSchema,
+  SymbolParamSchema,
+  SymbolsQuerySchema,
+} from './schemas.js';
 import { findSymbol, listBars, listSymbols, intervalsWithBars, symbolExists } from './symbols-store.js';
 
 const notFound = problem('No such symbol');
@@ -16,7 +23,11 @@ const listRoute = createRoute({
   tags: ['symbols'],
   summary: 'Search reference data: ticker or name prefix, market, type, active',
   request: { query: SymbolsQuerySchema },
-  responses: { 200: json(SymbolListSchema, 'Matching symbols, ticker matches first'), 304: { description: 'Not modified' }, ...commonErrors },
+  responses: {
+    200: json(SymbolListSchema, 'Matching symbols, ticker matches first'),
+    304: { description: 'Not modified' },
+    ...commonErrors,
+  },
 });
 
 const detailRoute = createRoute({
@@ -50,7 +61,14 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     const started = performance.now();
     const read = await cache.read('symbols', key, [], () => listSymbols(deps.db, search));
     c.header('ETag', etagOf(key, { ...read, stamp: undefined }));
-    return c.json({ data: read.value, count: read.value.length, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
+    return c.json(
+      {
+        data: read.value,
+        count: read.value.length,
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome),
+      },
+      200,
+    );
   });
 
   app.openapi(detailRoute, async (c) => {
@@ -60,10 +78,19 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     // The last bar is looked for around the later of the wall clock and the market clock (event time): with data
     // ahead of the wall clock (a simulator, a replay), a window around the wall clock finds an older bar instead.
     const around = Math.max(services.now(), await services.marketClock.now());
-    const read = await cache.read('symbol', key, [deps.readModelKeys.symbolVersion(symbol)], async () => (await findSymbol(deps.db, symbol, around)) ?? null, { refreshAhead: true });
+    const read = await cache.read(
+      'symbol',
+      key,
+      [deps.readModelKeys.symbolVersion(symbol)],
+      async () => (await findSymbol(deps.db, symbol, around)) ?? null,
+      { refreshAhead: true },
+    );
     if (read.value === null) throw new ApiError('not-found', `no symbol ${symbol}`);
     c.header('ETag', etagOf(key, read));
-    return c.json({ ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
+    return c.json(
+      { ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) },
+      200,
+    );
   });
 
   app.openapi(barsRoute, async (c) => {
@@ -71,7 +98,8 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     const { interval, from, to, limit } = c.req.valid('query');
     const fromMs = from === undefined ? undefined : parseInstant('from', from);
     const toMs = to === undefined ? undefined : parseInstant('to', to);
-    if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs) throw new ApiError('validation', 'to must be later than from', [{ field: 'to', message: 'must be later than from' }]);
+    if (fromMs !== undefined && toMs !== undefined && fromMs >= toMs)
+      throw new ApiError('validation', 'to must be later than from', [{ field: 'to', message: 'must be later than from' }]);
     const key = symbolCacheKey(cachePrefix, symbol, 'bars', { interval, fromMs, toMs, limit });
     const started = performance.now();
     const read = await cache.read('bars', key, [deps.readModelKeys.symbolVersion(symbol)], async () => {
@@ -81,9 +109,20 @@ export function registerSymbolRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServ
     if (read.value === null) {
       // A symbol known only from its bars (no reference data) is not "no symbol": say which intervals it has.
       const others = (await intervalsWithBars(deps.db, symbol)).filter((other) => other !== interval);
-      throw new ApiError('not-found', others.length > 0 ? `no ${interval} bars for ${symbol} (it has ${others.join(', ')} bars)` : `no symbol ${symbol}`);
+      throw new ApiError(
+        'not-found',
+        others.length > 0 ? `no ${interval} bars for ${symbol} (it has ${others.join(', ')} bars)` : `no symbol ${symbol}`,
+      );
     }
     c.header('ETag', etagOf(key, read));
-    return c.json({ symbol, interval, data: read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) }, 200);
+    return c.json(
+      {
+        symbol,
+        interval,
+        data: read.value,
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome),
+      },
+      200,
+    );
   });
 }

@@ -25,7 +25,12 @@ const getUniverseRoute = createRoute({
   summary: 'One universe: a built-in, or one of your own',
   security: credentialOptional,
   request: { params: UniverseKeyParamSchema },
-  responses: { 200: json(UniverseViewSchema, 'The universe'), 304: { description: 'Not modified' }, 404: problem('No such universe of yours'), ...commonErrors },
+  responses: {
+    200: json(UniverseViewSchema, 'The universe'),
+    304: { description: 'Not modified' },
+    404: problem('No such universe of yours'),
+    ...commonErrors,
+  },
 });
 
 const createUniverseRoute = createRoute({
@@ -35,7 +40,13 @@ const createUniverseRoute = createRoute({
   summary: 'Create a universe or watchlist',
   security: credentialRequired,
   request: { body: body(UniverseInputSchema) },
-  responses: { ...commonErrors, ...bodyErrors, 201: json(UniverseViewSchema, 'Created'), 403: problem('Built-in keys are read-only, or the API key lacks the read scope'), 409: problem('You already have a universe with this key, or the most universes allowed (200)') },
+  responses: {
+    ...commonErrors,
+    ...bodyErrors,
+    201: json(UniverseViewSchema, 'Created'),
+    403: problem('Built-in keys are read-only, or the API key lacks the read scope'),
+    409: problem('You already have a universe with this key, or the most universes allowed (200)'),
+  },
 });
 
 const replaceUniverseRoute = createRoute({
@@ -62,7 +73,13 @@ const patchUniverseRoute = createRoute({
   summary: 'Change some fields of one of your universes; add_symbols/remove_symbols edit the list in place',
   security: credentialRequired,
   request: { params: UniverseKeyParamSchema, body: body(UniversePatchSchema) },
-  responses: { ...commonErrors, ...bodyErrors, 200: json(UniverseViewSchema, 'Updated'), 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
+  responses: {
+    ...commonErrors,
+    ...bodyErrors,
+    200: json(UniverseViewSchema, 'Updated'),
+    403: problem('Built-in universes are read-only, or the API key lacks the read scope'),
+    404: problem('No such universe of yours'),
+  },
 });
 
 const deleteUniverseRoute = createRoute({
@@ -72,7 +89,12 @@ const deleteUniverseRoute = createRoute({
   summary: 'Delete one of your universes',
   security: credentialRequired,
   request: { params: UniverseKeyParamSchema },
-  responses: { ...commonErrors, 204: { description: 'Deleted' }, 403: problem('Built-in universes are read-only, or the API key lacks the read scope'), 404: problem('No such universe of yours') },
+  responses: {
+    ...commonErrors,
+    204: { description: 'Deleted' },
+    403: problem('Built-in universes are read-only, or the API key lacks the read scope'),
+    404: problem('No such universe of yours'),
+  },
 });
 
 function universeView(universe: Universe & { created_at?: string; updated_at?: string }) {
@@ -109,7 +131,8 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
   app.openapi(getUniverseRoute, async (c) => {
     const key: string = c.req.valid('param').key;
     const userId = c.get('userId');
-    const universe: Universe | undefined = findBuiltinUniverse(key) ?? (userId === undefined ? undefined : await accounts.findUniverse(userId, key));
+    const universe: Universe | undefined =
+      findBuiltinUniverse(key) ?? (userId === undefined ? undefined : await accounts.findUniverse(userId, key));
     if (!universe) {
       if (userId === undefined) throw new ApiError('unauthorized', 'sign in to read your own universes');
       throw new ApiError('not-found', `you have no universe ${key}`);
@@ -132,7 +155,10 @@ export function registerUserRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServic
     const { key } = c.req.valid('param');
     refuseBuiltin(key);
     const parsedKey = UniverseInputSchema.shape.key.safeParse(key);
-    if (!parsedKey.success) throw new ApiError('validation', 'invalid universe key', [{ field: 'key', message: parsedKey.error.issues[0]?.message ?? 'invalid' }]);
+    if (!parsedKey.success)
+      throw new ApiError('validation', 'invalid universe key', [
+        { field: 'key', message: parsedKey.error.issues[0]?.message ?? 'invalid' },
+      ]);
     const { universe, created } = await accounts.replaceUniverse(userId, { ...c.req.valid('json'), key });
     return created ? c.json(universeView(universe), 201) : c.json(universeView(universe), 200);
   });

@@ -39,14 +39,26 @@ describe('scan counts from pattern_active_counts', () => {
   });
 
   async function insert(count: number, from: number): Promise<void> {
-    const rows = Array.from({ length: count }, (_, index) => [`p${from + index}`, pick(PATTERNS), pick(TIERS), confidence(), random() < 0.7 ? 'active' : 'expired']);
+    const rows = Array.from({ length: count }, (_, index) => [
+      `p${from + index}`,
+      pick(PATTERNS),
+      pick(TIERS),
+      confidence(),
+      random() < 0.7 ? 'active' : 'expired',
+    ]);
     await client.query(
       `INSERT INTO patterns (pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
          price, volume, status, last_event_id, last_kind, kafka_topic, kafka_partition, kafka_offset)
        SELECT r.id, r.pattern, 1, r.tier, 'BULLISH', 'AAPL', now(), now() + interval '1 day', r.confidence, r.confidence, 100, 1000, r.status, 'e', 'DETECTED', 't', 0, 0
          FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[]) AS r(id, pattern, tier, confidence, status)
        ON CONFLICT (pattern_id) DO UPDATE SET confidence = excluded.confidence, tier = excluded.tier, status = excluded.status`,
-      [rows.map((row) => row[0]), rows.map((row) => row[1]), rows.map((row) => row[2]), rows.map((row) => row[3]), rows.map((row) => row[4])],
+      [
+        rows.map((row) => row[0]),
+        rows.map((row) => row[1]),
+        rows.map((row) => row[2]),
+        rows.map((row) => row[3]),
+        rows.map((row) => row[4]),
+      ],
     );
   }
 
@@ -88,9 +100,13 @@ describe('scan counts from pattern_active_counts', () => {
     await expectCountsMatch(10_000);
 
     // Moves across buckets, tiers and statuses.
-    await client.query(`UPDATE patterns SET confidence = CASE WHEN confidence < 0.5 THEN confidence + 0.29 ELSE confidence - 0.285 END WHERE pattern_id LIKE 'p1%'`);
+    await client.query(
+      `UPDATE patterns SET confidence = CASE WHEN confidence < 0.5 THEN confidence + 0.29 ELSE confidence - 0.285 END WHERE pattern_id LIKE 'p1%'`,
+    );
     await client.query(`UPDATE patterns SET tier = 'COMBO' WHERE pattern_id LIKE 'p2%'`);
-    await client.query(`UPDATE patterns SET status = CASE WHEN status = 'active' THEN 'expired' ELSE 'active' END WHERE pattern_id LIKE 'p3%'`);
+    await client.query(
+      `UPDATE patterns SET status = CASE WHEN status = 'active' THEN 'expired' ELSE 'active' END WHERE pattern_id LIKE 'p3%'`,
+    );
     await expectCountsMatch(10_000);
     await expectCountsMatch(25);
 
@@ -105,11 +121,13 @@ describe('scan counts from pattern_active_counts', () => {
 
     // Concurrent writers (the projector folds several partitions at once), each upserting over shared buckets in
     // its own transaction: no deadlock, and the counts stay exact.
-    const writers = await Promise.all(Array.from({ length: 4 }, async () => {
-      const writer = new pg.Client({ connectionString: db.url });
-      await writer.connect();
-      return writer;
-    }));
+    const writers = await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        const writer = new pg.Client({ connectionString: db.url });
+        await writer.connect();
+        return writer;
+      }),
+    );
     try {
       await Promise.all(
         writers.map(async (writer, index) => {

@@ -24,7 +24,15 @@ import {
   type ScanParameters,
 } from './scan.js';
 
-const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 30 };
+const defaults: ScanParameters = {
+  timeframe: 'all',
+  status: 'active',
+  confidence_min: 0.5,
+  sort_by: 'confidence',
+  sort_order: 'desc',
+  page: 1,
+  per_page: 30,
+};
 
 const row = (id: string, overrides: Partial<PatternRow> = {}): PatternRow => ({
   pattern_id: id,
@@ -63,8 +71,14 @@ function thrownField(action: () => unknown): string | undefined {
 
 describe('normaliseScanQuery', () => {
   it('gives equal queries for equal scans written differently', () => {
-    const a = normaliseScanQuery({ ...defaults, pattern_types: ['Doji', 'hammer', 'doji'], symbols: ['msft', 'AAPL'], sectors: ['Technology'] }, undefined);
-    const b = normaliseScanQuery({ ...defaults, pattern_types: ['hammer', 'doji'], symbols: ['AAPL', 'MSFT', 'aapl'], sectors: ['technology'] }, undefined);
+    const a = normaliseScanQuery(
+      { ...defaults, pattern_types: ['Doji', 'hammer', 'doji'], symbols: ['msft', 'AAPL'], sectors: ['Technology'] },
+      undefined,
+    );
+    const b = normaliseScanQuery(
+      { ...defaults, pattern_types: ['hammer', 'doji'], symbols: ['AAPL', 'MSFT', 'aapl'], sectors: ['technology'] },
+      undefined,
+    );
     expect(canonicalJson(a)).toBe(canonicalJson(b));
     expect(a.filters.patternTypes).toEqual(['doji', 'hammer']);
     expect(a.filters.symbols).toEqual(['AAPL', 'MSFT']);
@@ -93,7 +107,11 @@ describe('normaliseScanQuery', () => {
   it('accepts a cursor only for the query that issued it', () => {
     const query = normaliseScanQuery(defaults, undefined);
     const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(query.filters, 'confidence', 'desc') });
-    expect(normaliseScanQuery({ ...defaults, cursor, per_page: 10 }, undefined).page.cursor).toEqual({ value: 0.7, id: 'p9', query: expect.any(String) });
+    expect(normaliseScanQuery({ ...defaults, cursor, per_page: 10 }, undefined).page.cursor).toEqual({
+      value: 0.7,
+      id: 'p9',
+      query: expect.any(String),
+    });
     expect(thrownField(() => normaliseScanQuery({ ...defaults, cursor, sort_order: 'asc' }, undefined))).toBe('cursor');
     expect(thrownField(() => normaliseScanQuery({ ...defaults, cursor, confidence_min: 0.9 }, undefined))).toBe('cursor');
   });
@@ -102,10 +120,15 @@ describe('normaliseScanQuery', () => {
 describe('cursors', () => {
   it('round-trip any value', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null)), fc.string(), fc.string(), (value, id, query) => {
-        const decoded = decodeCursor(encodeCursor({ value, id, query }));
-        expect(decoded).toEqual({ value: Object.is(value, -0) ? 0 : value, id, query });
-      }),
+      fc.property(
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constant(null)),
+        fc.string(),
+        fc.string(),
+        (value, id, query) => {
+          const decoded = decodeCursor(encodeCursor({ value, id, query }));
+          expect(decoded).toEqual({ value: Object.is(value, -0) ? 0 : value, id, query });
+        },
+      ),
     );
   });
 
@@ -135,7 +158,13 @@ describe('cursors', () => {
   });
 
   it('reject what this API did not issue', () => {
-    for (const text of ['', 'e30', Buffer.from('[1,2,3]').toString('base64url'), Buffer.from('[{},"a","b"]').toString('base64url'), Buffer.from('[1,"a"]').toString('base64url')]) {
+    for (const text of [
+      '',
+      'e30',
+      Buffer.from('[1,2,3]').toString('base64url'),
+      Buffer.from('[{},"a","b"]').toString('base64url'),
+      Buffer.from('[1,"a"]').toString('base64url'),
+    ]) {
       expect(() => decodeCursor(text)).toThrow(ScanInputError);
     }
   });
@@ -169,9 +198,32 @@ describe('parameter parsers', () => {
     expect(instantMs('9999-12-31T23:59:59.999Z')).toBe(MAX_INSTANT_MS);
     expect(instantMs(String(MAX_INSTANT_MS))).toBe(MAX_INSTANT_MS);
     for (const bad of [
-      '', ' 2026-11-25', '2026-02-30', '2026-02-29', '1900-02-29', '2026-13-01', '2026-00-10', '2026-11-00', '2026-11-25T24:00', '2026-11-25T23:60',
-      '2026-11-25T23:59:60Z', '2026-11-25T10:00+24:00', '2026-11-25T10:00+05:60', '0000-01-01', '0000-01-01T00:00Z', '1969-12-31T23:59:59Z', '999999999999999',
-      String(MAX_INSTANT_MS + 1), '12345678901234567', '-1', '0x10', '1e3', 'Nov 25 2026', '2026-11-25T10', '2026-11-25T10:00:00.Z', '+002026-11-25',
+      '',
+      ' 2026-11-25',
+      '2026-02-30',
+      '2026-02-29',
+      '1900-02-29',
+      '2026-13-01',
+      '2026-00-10',
+      '2026-11-00',
+      '2026-11-25T24:00',
+      '2026-11-25T23:60',
+      '2026-11-25T23:59:60Z',
+      '2026-11-25T10:00+24:00',
+      '2026-11-25T10:00+05:60',
+      '0000-01-01',
+      '0000-01-01T00:00Z',
+      '1969-12-31T23:59:59Z',
+      '999999999999999',
+      String(MAX_INSTANT_MS + 1),
+      '12345678901234567',
+      '-1',
+      '0x10',
+      '1e3',
+      'Nov 25 2026',
+      '2026-11-25T10',
+      '2026-11-25T10:00:00.Z',
+      '+002026-11-25',
     ]) {
       expect(instantMs(bad), bad).toBeUndefined();
       expect(() => parseInstant('since', bad)).toThrow(ScanInputError);
@@ -198,7 +250,19 @@ describe('SQL', () => {
   const query = (overrides: Partial<ScanParameters>, universe?: string[]) => normaliseScanQuery({ ...defaults, ...overrides }, universe);
 
   it('binds every filter as a parameter, never as text', () => {
-    const sql = buildScanSql(query({ pattern_types: ["x'; drop table users; --"], symbols: ['AAPL'], sectors: ['Tech'], timeframe: 'daily', rs_min: 1.1, vol_min: 1.5, rsi_range: '30,70', since: '2026-11-01T00:00:00Z', until: '2026-11-02T00:00:00Z' }));
+    const sql = buildScanSql(
+      query({
+        pattern_types: ["x'; drop table users; --"],
+        symbols: ['AAPL'],
+        sectors: ['Tech'],
+        timeframe: 'daily',
+        rs_min: 1.1,
+        vol_min: 1.5,
+        rsi_range: '30,70',
+        since: '2026-11-01T00:00:00Z',
+        until: '2026-11-02T00:00:00Z',
+      }),
+    );
     expect(sql.text).not.toContain('drop table');
     expect(sql.values).toContain("x'; drop table users; --");
     expect(sql.text).toContain('p.pattern = $');
@@ -217,11 +281,15 @@ describe('SQL', () => {
     const first = query({ pattern_types: ['doji'] });
     const cursor = encodeCursor({ value: 0.7, id: 'p9', query: queryIdentity(first.filters, 'confidence', 'desc') });
     const sql = buildScanSql(query({ pattern_types: ['doji'], cursor }), { filterFirst: true });
-    expect(sql.text).toMatch(/^SELECT p\.\* FROM \(SELECT .* FROM patterns p WHERE .*p\.pattern = \$\d+::text AND \(p\.confidence, p\.pattern_id\) < .* OFFSET 0\) p ORDER BY /);
-    expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain('FROM patterns p OFFSET 0) p ORDER BY');
+    expect(sql.text).toMatch(
+      /^SELECT p\.\* FROM \(SELECT .* FROM patterns p WHERE .*p\.pattern = \$\d+::text AND \(p\.confidence, p\.pattern_id\) < .* OFFSET 0\) p ORDER BY /,
+    );
+    expect(buildScanSql(query({ status: 'all', confidence_min: 0 }), { filterFirst: true }).text).toContain(
+      'FROM patterns p OFFSET 0) p ORDER BY',
+    );
   });
 
-  it('filters by definition version only when asked, leaving other scans\' canonical form unchanged', () => {
+  it("filters by definition version only when asked, leaving other scans' canonical form unchanged", () => {
     const versions = query({ definition_version: [3, 2, 3] });
     expect(versions.filters.definitionVersions).toEqual([2, 3]);
     const sql = buildScanSql(versions);
@@ -233,13 +301,15 @@ describe('SQL', () => {
 
   it('with late lookup, finds the page ids from the index alone, then reads only those rows', () => {
     const late = buildScanSql(query({ pattern_types: ['doji'], sort_by: 'rs', page: 2 }), { lateLookup: true });
-    expect(late.text).toMatch(/^SELECT p\.pattern_id, .* FROM \(SELECT p\.pattern_id FROM patterns p WHERE .* LIMIT \$\d+ OFFSET \$\d+\) page JOIN patterns p ON p\.pattern_id = page\.pattern_id ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
+    expect(late.text).toMatch(
+      /^SELECT p\.pattern_id, .* FROM \(SELECT p\.pattern_id FROM patterns p WHERE .* LIMIT \$\d+ OFFSET \$\d+\) page JOIN patterns p ON p\.pattern_id = page\.pattern_id ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/,
+    );
     const first = buildScanSql(query({ pattern_types: ['doji'] }), { lateLookup: true, filterFirst: true });
     expect(first.text).toContain('(SELECT p.pattern_id FROM (SELECT p.pattern_id, p.confidence FROM patterns p WHERE');
     expect(first.text).toContain(' OFFSET 0) p ORDER BY');
   });
 
-  it('puts the capped count and the page in one statement, the count\'s parameters after the page\'s', () => {
+  it("puts the capped count and the page in one statement, the count's parameters after the page's", () => {
     const scan = query({ pattern_types: ['doji'], sort_by: 'rs', confidence_min: 0.7 });
     const both = buildCountedScanSql(scan, 100, { filterFirst: true, lateLookup: true });
     const page = buildScanSql(scan, { filterFirst: true, lateLookup: true, onlyIf: 'counted.total > 0' });
@@ -248,20 +318,26 @@ describe('SQL', () => {
     expect(both.values.at(-1)).toBe(101);
     // This filter's count comes from the bucket table (its own bucket counted from the index).
     const shifted = count.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + page.values.length}`);
-    expect(count.text).toContain('FROM pattern_active_counts c WHERE c.bucket > tf_pattern_count_bucket($3::float8) AND c.pattern = ANY($4::text[])');
-    expect(count.text).toContain("SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $1 AND p.pattern = $2::text AND p.confidence <= (tf_pattern_count_bucket($3::float8) + 1) / 100.0 + 1e-9");
-    expect(both.text).toContain(`SELECT counted.total AS matched_total, p.* FROM (${shifted}) counted LEFT JOIN LATERAL (${page.text}) p ON true`);
+    expect(count.text).toContain(
+      'FROM pattern_active_counts c WHERE c.bucket > tf_pattern_count_bucket($3::float8) AND c.pattern = ANY($4::text[])',
+    );
+    expect(count.text).toContain(
+      "SELECT 1 FROM patterns p WHERE p.status = 'active' AND p.confidence >= $1 AND p.pattern = $2::text AND p.confidence <= (tf_pattern_count_bucket($3::float8) + 1) / 100.0 + 1e-9",
+    );
+    expect(both.text).toContain(
+      `SELECT counted.total AS matched_total, p.* FROM (${shifted}) counted LEFT JOIN LATERAL (${page.text}) p ON true`,
+    );
     // Other filters count index entries, up to the cap.
     const bySector = buildCountSql({ ...scan.filters, sectors: ['technology'] }, 100);
     expect(bySector.text).toMatch(/^SELECT count\(\*\)::int AS total FROM \(SELECT 1 FROM patterns p WHERE .* LIMIT \$4\) matched$/);
     expect(bySector.values.at(-1)).toBe(101);
     expect(both.text).toMatch(/\) p ON true ORDER BY p\.relative_strength DESC NULLS LAST, p\.pattern_id DESC$/);
     // With no match the page query is skipped (a one-time filter in the matching query).
-    expect(page.text).toContain("p.pattern = $2::text AND counted.total > 0 OFFSET 0) p ORDER BY");
+    expect(page.text).toContain('p.pattern = $2::text AND counted.total > 0 OFFSET 0) p ORDER BY');
     const gated = buildCountedScanSql(query({ sort_by: 'volume' }), 100, { lateLookup: true, onlyIf: 'counted.total > 100' });
-    expect(gated.text).toContain("p.confidence >= $1 AND counted.total > 100 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $2");
+    expect(gated.text).toContain('p.confidence >= $1 AND counted.total > 100 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $2');
     const walk = buildCountedScanSql(query({ pattern_types: ['doji'], sort_by: 'volume' }), 100, { lateLookup: true });
-    expect(walk.text).toContain("p.pattern = $2::text AND counted.total > 0 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $3");
+    expect(walk.text).toContain('p.pattern = $2::text AND counted.total > 0 ORDER BY p.volume DESC, p.pattern_id DESC LIMIT $3');
   });
 
   it('pages by offset without a cursor and by keyset with one', () => {
@@ -283,21 +359,31 @@ describe('SQL', () => {
     expect(desc.text).toContain('OR p.relative_strength IS NULL');
     const descNull = buildScanSql(query({ sort_by: 'rs', cursor: encodeCursor({ value: null, id: 'a', query: identity('desc') }) }));
     expect(descNull.text).toContain('p.relative_strength IS NULL AND p.pattern_id <');
-    const ascNull = buildScanSql(query({ sort_by: 'rs', sort_order: 'asc', cursor: encodeCursor({ value: null, id: 'a', query: identity('asc') }) }));
+    const ascNull = buildScanSql(
+      query({ sort_by: 'rs', sort_order: 'asc', cursor: encodeCursor({ value: null, id: 'a', query: identity('asc') }) }),
+    );
     expect(ascNull.text).toContain('NULLS FIRST');
     expect(ascNull.text).toContain('OR p.relative_strength IS NOT NULL');
   });
 
   it('sorts by symbol with the pattern id as tie-break in the same direction', () => {
     const base = query({ sort_by: 'symbol' });
-    const asc = buildScanSql(query({ sort_by: 'symbol', sort_order: 'asc', cursor: encodeCursor({ value: 'MSFT', id: 'p5', query: queryIdentity(base.filters, 'symbol', 'asc') }) }));
+    const asc = buildScanSql(
+      query({
+        sort_by: 'symbol',
+        sort_order: 'asc',
+        cursor: encodeCursor({ value: 'MSFT', id: 'p5', query: queryIdentity(base.filters, 'symbol', 'asc') }),
+      }),
+    );
     expect(asc.text).toContain('ORDER BY p.symbol ASC, p.pattern_id ASC');
     expect(asc.text).toContain('(p.symbol, p.pattern_id) > ($');
   });
 
   it('rejects a null cursor value on a non-nullable sort', () => {
     const base = query({});
-    expect(() => buildScanSql(query({ cursor: encodeCursor({ value: null, id: 'a', query: queryIdentity(base.filters, 'confidence', 'desc') }) }))).toThrow(ScanInputError);
+    expect(() =>
+      buildScanSql(query({ cursor: encodeCursor({ value: null, id: 'a', query: queryIdentity(base.filters, 'confidence', 'desc') }) })),
+    ).toThrow(ScanInputError);
   });
 
   it('caps the count', () => {

@@ -35,7 +35,12 @@ const SORT_COLUMNS: Readonly<Record<SortKey, { column: string; cast: string; nul
  * NULLS FIRST when ascending (one index serves both directions), so the predicate spells out the null cases.
  * Each order matches a partial index of the patterns table (projections' migration), read forwards or backwards.
  */
-export function orderAndKeyset(sortBy: SortKey, sortOrder: SortOrder, cursor: ScanCursor | undefined, add: (value: unknown) => string): { orderBy: string; keyset: string | undefined } {
+export function orderAndKeyset(
+  sortBy: SortKey,
+  sortOrder: SortOrder,
+  cursor: ScanCursor | undefined,
+  add: (value: unknown) => string,
+): { orderBy: string; keyset: string | undefined } {
   const { column, cast, nullable } = SORT_COLUMNS[sortBy];
   const desc = sortOrder === 'desc';
   const direction = desc ? 'DESC' : 'ASC';
@@ -48,7 +53,9 @@ export function orderAndKeyset(sortBy: SortKey, sortOrder: SortOrder, cursor: Sc
     const id = add(cursor.id);
     return {
       orderBy,
-      keyset: desc ? `(${column} IS NULL AND p.pattern_id < ${id})` : `((${column} IS NULL AND p.pattern_id > ${id}) OR ${column} IS NOT NULL)`,
+      keyset: desc
+        ? `(${column} IS NULL AND p.pattern_id < ${id})`
+        : `((${column} IS NULL AND p.pattern_id > ${id}) OR ${column} IS NOT NULL)`,
     };
   }
   const value = add(cursor.value);
@@ -155,7 +162,8 @@ export function parseRsiRange(text: string): { min: number | undefined; max: num
   if (!match) throw new ScanInputError('rsi_range', 'rsi_range must be "min,max" with numbers in [0, 100]');
   const min = match[1] === undefined ? undefined : Number(match[1]);
   const max = match[2] === undefined ? undefined : Number(match[2]);
-  if ((min !== undefined && min > 100) || (max !== undefined && max > 100)) throw new ScanInputError('rsi_range', 'rsi_range bounds must be in [0, 100]');
+  if ((min !== undefined && min > 100) || (max !== undefined && max > 100))
+    throw new ScanInputError('rsi_range', 'rsi_range bounds must be in [0, 100]');
   if (min !== undefined && max !== undefined && min > max) throw new ScanInputError('rsi_range', 'rsi_range min must not exceed max');
   return { min, max };
 }
@@ -179,7 +187,14 @@ export function instantMs(text: string): number | undefined {
   } else {
     const match = ISO_INSTANT.exec(text);
     if (!match) return undefined;
-    const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part))) as [number, number, number, number, number, number];
+    const [year, month, day, hour, minute, second] = match.slice(1, 7).map((part) => (part === undefined ? 0 : Number(part))) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const daysInMonth = [31, isLeapYear(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] ?? 0;
     if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
     let offsetMs = 0;
@@ -202,7 +217,8 @@ export function instantMs(text: string): number | undefined {
 const isLeapYear = (year: number) => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
 
 /** What a time parameter must be (the message of its 400). */
-export const INSTANT_FORMAT = 'must be an ISO-8601 date or date-time (UTC unless it has an offset) or epoch milliseconds, from 1970 to 9999';
+export const INSTANT_FORMAT =
+  'must be an ISO-8601 date or date-time (UTC unless it has an offset) or epoch milliseconds, from 1970 to 9999';
 
 /** Accepts ISO-8601 (UTC unless it has an offset) or epoch milliseconds; see instantMs. */
 export function parseInstant(field: string, text: string): number {
@@ -241,7 +257,8 @@ export function checkCursor(cursor: ScanCursor, sortBy: SortKey): ScanCursor {
 
 /** Symbols to scan: the given list, the universe's, both intersected, or undefined for all. */
 export function scopeSymbols(symbols: readonly string[] | undefined, universeSymbols: readonly string[] | undefined): string[] | undefined {
-  const normalise = (list: readonly string[]) => [...new Set(list.map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol.length > 0))].sort();
+  const normalise = (list: readonly string[]) =>
+    [...new Set(list.map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol.length > 0))].sort();
   if (symbols === undefined && universeSymbols === undefined) return undefined;
   if (symbols === undefined) return normalise(universeSymbols!);
   if (universeSymbols === undefined) return normalise(symbols);
@@ -322,7 +339,10 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
  * the filter indexes before sorting them. Otherwise PostgreSQL may walk an ordering index past every
  * active row looking for rare matches (a LIMIT + ORDER BY plan whose estimate of the matches was wrong).
  */
-export function buildScanSql(query: ScanQuery, options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {}): SqlStatement {
+export function buildScanSql(
+  query: ScanQuery,
+  options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {},
+): SqlStatement {
   const values: unknown[] = [];
   const add = parameterAdder(values);
   const where = whereClause(query.filters, values);
@@ -356,7 +376,10 @@ export function buildCountSql(filters: ScanFilters, cap: number): SqlStatement {
   const add = parameterAdder(values);
   const where = whereClause(filters, values);
   if (!countableFromBuckets(filters)) {
-    return { text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT ${add(cap + 1)}) matched`, values };
+    return {
+      text: `SELECT count(*)::int AS total FROM (SELECT 1 FROM patterns p ${where ? `WHERE ${where}` : ''} LIMIT ${add(cap + 1)}) matched`,
+      values,
+    };
   }
   // The buckets above the confidence bound hold only matches; if they already hold more than `cap` the count is
   // capped, otherwise the bound's own bucket is counted from the index (at most about 1% of active patterns).
@@ -398,7 +421,11 @@ export function countableFromBuckets(filters: ScanFilters): boolean {
  * depend on the count (api/patterns-store.ts). Every row carries `matched_total`; with no match the one row has
  * a null `pattern_id`.
  */
-export function buildCountedScanSql(query: ScanQuery, cap: number, options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {}): SqlStatement {
+export function buildCountedScanSql(
+  query: ScanQuery,
+  cap: number,
+  options: { filterFirst?: boolean; lateLookup?: boolean; onlyIf?: string } = {},
+): SqlStatement {
   // `counted.total > 0` (or the caller's condition on the count) in the matching query is a one-time filter there:
   // when it fails the page query reads no index at all (an in-order walk would otherwise read its whole index
   // range looking for a match).
@@ -407,7 +434,10 @@ export function buildCountedScanSql(query: ScanQuery, cap: number, options: { fi
   const shift = page.values.length;
   const countText = count.text.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + shift}`);
   const { orderBy } = orderAndKeyset(query.page.sortBy, query.page.sortOrder, undefined, () => '');
-  return { text: `SELECT counted.total AS matched_total, p.* FROM (${countText}) counted LEFT JOIN LATERAL (${page.text}) p ON true ${orderBy}`, values: [...page.values, ...count.values] };
+  return {
+    text: `SELECT counted.total AS matched_total, p.* FROM (${countText}) counted LEFT JOIN LATERAL (${page.text}) p ON true ${orderBy}`,
+    values: [...page.values, ...count.values],
+  };
 }
 
 /** A row of the patterns table as pg returns it (numeric columns may arrive as strings). */
@@ -532,7 +562,11 @@ export function agesOf(times: PatternTimes, now: number, active = false): { age_
 }
 
 /** The view with its ages (added per response, so cached rows stay valid); `now` is the market clock. */
-export function withAge(view: PatternView, now: number, times: PatternTimes = timesOf(view)): PatternView & { age_seconds: number; expires_in_seconds: number } {
+export function withAge(
+  view: PatternView,
+  now: number,
+  times: PatternTimes = timesOf(view),
+): PatternView & { age_seconds: number; expires_in_seconds: number } {
   return { ...view, ...agesOf(times, now, view.status === 'active') };
 }
 
@@ -577,7 +611,10 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
     confidenceMin: parameters.confidence_min,
     rsMin: parameters.rs_min,
     // Absent rather than empty when not asked for, so the canonical form (cache keys, cursors) of other scans is unchanged.
-    definitionVersions: parameters.definition_version === undefined || parameters.definition_version.length === 0 ? undefined : [...new Set(parameters.definition_version)].sort((a, b) => a - b),
+    definitionVersions:
+      parameters.definition_version === undefined || parameters.definition_version.length === 0
+        ? undefined
+        : [...new Set(parameters.definition_version)].sort((a, b) => a - b),
     relativeVolumeMin: parameters.vol_min,
     rsiMin: rsi.min,
     rsiMax: rsi.max,
@@ -593,6 +630,12 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
   }
   return {
     filters,
-    page: { sortBy: parameters.sort_by, sortOrder: parameters.sort_order, perPage: parameters.per_page, page: cursor ? 1 : parameters.page, cursor },
+    page: {
+      sortBy: parameters.sort_by,
+      sortOrder: parameters.sort_order,
+      perPage: parameters.per_page,
+      page: cursor ? 1 : parameters.page,
+      cursor,
+    },
   };
 }

@@ -42,21 +42,36 @@ const instant = (description: string) =>
     .string()
     .max(64)
     .refine((text) => instantMs(text) !== undefined, INSTANT_FORMAT)
-    .openapi({ description: `${description}: ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999`, example: '2026-11-25T14:30:00Z' });
+    .openapi({
+      description: `${description}: ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999`,
+      example: '2026-11-25T14:30:00Z',
+    });
 
 export const ScanQuerySchema = z.object({
   pattern_types: listParam('Pattern names from the catalog', 'bullish_engulfing,volume_spike')
-    .pipe(z.array(z.string().toLowerCase().regex(/^[a-z0-9_]{1,64}$/, 'not a pattern name')).max(100))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .toLowerCase()
+            .regex(/^[a-z0-9_]{1,64}$/, 'not a pattern name'),
+        )
+        .max(100),
+    )
     .optional(),
   symbols: symbolList.optional(),
-  universe: z.string().min(1).max(64).optional().openapi({ description: 'Key of a built-in or your own universe; intersected with `symbols` when both are given', example: 'market_leaders' }),
-  preset: z
-    .string()
-    .min(1)
-    .max(64)
-    .optional()
-    .openapi({ description: 'Key of one of your universes used as a saved filter preset: its `criteria` (scan parameters) apply unless given in the query, and its symbols (if any) scope the scan' }),
-  sectors: listParam('Sectors (case-insensitive)', 'Technology').pipe(z.array(z.string().max(100)).max(50)).optional(),
+  universe: z.string().min(1).max(64).optional().openapi({
+    description: 'Key of a built-in or your own universe; intersected with `symbols` when both are given',
+    example: 'market_leaders',
+  }),
+  preset: z.string().min(1).max(64).optional().openapi({
+    description:
+      'Key of one of your universes used as a saved filter preset: its `criteria` (scan parameters) apply unless given in the query, and its symbols (if any) scope the scan',
+  }),
+  sectors: listParam('Sectors (case-insensitive)', 'Technology')
+    .pipe(z.array(z.string().max(100)).max(50))
+    .optional(),
   timeframe: z
     .string()
     .toLowerCase()
@@ -66,24 +81,68 @@ export const ScanQuerySchema = z.object({
   status: z.enum(['active', 'expired', 'all']).default('active').openapi({ description: 'Current state of the pattern' }),
   confidence_min: number('Minimum confidence in [0, 1]').pipe(z.number().min(0).max(1)).default(0.5),
   rs_min: number('Minimum relative strength vs the benchmark (1.0 = in line)').optional(),
-  definition_version: listParam('Pattern definition versions: only patterns computed by these versions of their definition (tells recomputed history apart)', '2')
-    .pipe(z.array(z.string().regex(/^\d{1,7}$/, 'not a definition version').transform(Number).pipe(z.number().int().min(1))).max(20))
+  definition_version: listParam(
+    'Pattern definition versions: only patterns computed by these versions of their definition (tells recomputed history apart)',
+    '2',
+  )
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .regex(/^\d{1,7}$/, 'not a definition version')
+            .transform(Number)
+            .pipe(z.number().int().min(1)),
+        )
+        .max(20),
+    )
     .optional(),
   vol_min: number('Minimum relative volume (volume / 20-bar average)').pipe(z.number().min(0)).optional(),
-  rsi_range: z.string().max(32).optional().openapi({ description: 'RSI bounds "min,max" in [0, 100]; either side may be empty', example: '30,70' }),
+  rsi_range: z
+    .string()
+    .max(32)
+    .optional()
+    .openapi({ description: 'RSI bounds "min,max" in [0, 100]; either side may be empty', example: '30,70' }),
   since: instant('Detected at or after').optional(),
   until: instant('Detected before').optional(),
   sort_by: z.enum(SORT_KEYS).default('confidence'),
-  sort_order: z.string().toLowerCase().pipe(z.enum(['asc', 'desc'])).default('desc').openapi({ description: 'asc or desc' }),
-  page: wholeNumber(1, 10_000)
-    .default(1)
-    .openapi({ description: 'Page number (offset paging; prefer `cursor`). Offset paging reaches at most API_MAX_OFFSET_ROWS rows (page × per_page, 5,000 by default); deeper pages answer 400: follow `next_cursor` instead' }),
+  sort_order: z
+    .string()
+    .toLowerCase()
+    .pipe(z.enum(['asc', 'desc']))
+    .default('desc')
+    .openapi({ description: 'asc or desc' }),
+  page: wholeNumber(1, 10_000).default(1).openapi({
+    description:
+      'Page number (offset paging; prefer `cursor`). Offset paging reaches at most API_MAX_OFFSET_ROWS rows (page × per_page, 5,000 by default); deeper pages answer 400: follow `next_cursor` instead',
+  }),
   per_page: wholeNumber(1, 100).default(30).openapi({ description: 'Rows per page, 1 to 100' }),
-  cursor: z.string().max(512).optional().openapi({ description: '`next_cursor` of the previous page (keyset paging; `page` is then ignored)' }),
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .openapi({ description: '`next_cursor` of the previous page (keyset paging; `page` is then ignored)' }),
 });
 
 /** Scan parameters a preset may save (everything but paging and the preset itself). */
-export const PRESET_PARAMETERS = ['pattern_types', 'symbols', 'universe', 'sectors', 'timeframe', 'status', 'confidence_min', 'rs_min', 'definition_version', 'vol_min', 'rsi_range', 'since', 'until', 'sort_by', 'sort_order', 'per_page'] as const;
+export const PRESET_PARAMETERS = [
+  'pattern_types',
+  'symbols',
+  'universe',
+  'sectors',
+  'timeframe',
+  'status',
+  'confidence_min',
+  'rs_min',
+  'definition_version',
+  'vol_min',
+  'rsi_range',
+  'since',
+  'until',
+  'sort_by',
+  'sort_order',
+  'per_page',
+] as const;
 
 const nullableNumber = z.number().nullable();
 
@@ -110,13 +169,17 @@ export const PatternSchema = z
     levels: z.record(z.string(), z.number()),
     detected_at: z.string().openapi({ format: 'date-time' }),
     expires_at: z.string().openapi({ format: 'date-time' }),
-    age_seconds: z.number().int().openapi({
-      description:
-        'Seconds from `detected_at` to the market clock: the event time the projections have reached (the detection time of the newest active pattern), ' +
-        'the clock that also decides `status`. Not the wall clock: it stands still while no market data arrives and follows a replay or simulator at its own pace. At least 0',
-    }),
+    age_seconds: z
+      .number()
+      .int()
+      .openapi({
+        description:
+          'Seconds from `detected_at` to the market clock: the event time the projections have reached (the detection time of the newest active pattern), ' +
+          'the clock that also decides `status`. Not the wall clock: it stands still while no market data arrives and follows a replay or simulator at its own pace. At least 0',
+      }),
     expires_in_seconds: z.number().int().openapi({
-      description: 'Seconds from the market clock (see `age_seconds`) to `expires_at`; negative for an expired pattern, at least 0 for an active one (0: expiring now)',
+      description:
+        'Seconds from the market clock (see `age_seconds`) to `expires_at`; negative for an expired pattern, at least 0 for an active one (0: expiring now)',
     }),
   })
   .openapi('Pattern');
@@ -125,7 +188,10 @@ export const TimingsSchema = z
   .object({
     total_ms: z.number(),
     db_ms: z.number().nullable().openapi({ description: 'Time in PostgreSQL; null when served from the cache' }),
-    cache: z.enum(['hit', 'stale', 'miss', 'bypass']).openapi({ description: 'hit: current; stale: within API_CACHE_MAX_STALE_MS of current (broad scans only); miss: computed now; bypass: Redis unavailable' }),
+    cache: z.enum(['hit', 'stale', 'miss', 'bypass']).openapi({
+      description:
+        'hit: current; stale: within API_CACHE_MAX_STALE_MS of current (broad scans only); miss: computed now; bypass: Redis unavailable',
+    }),
   })
   .openapi('Timings');
 
@@ -141,7 +207,10 @@ export const ScanResponseSchema = z
       has_more: z.boolean(),
       next_cursor: z.string().nullable(),
     }),
-    query: z.object({ symbols: z.number().int().nullable().openapi({ description: 'Number of symbols scanned (null: all)' }), universe: z.string().nullable() }),
+    query: z.object({
+      symbols: z.number().int().nullable().openapi({ description: 'Number of symbols scanned (null: all)' }),
+      universe: z.string().nullable(),
+    }),
     timings: TimingsSchema,
   })
   .openapi('ScanResponse');
@@ -166,7 +235,10 @@ export const PatternDetailSchema = z
 export const StatsQuerySchema = z.object({
   hours: wholeNumber(1, 24 * 30)
     .default(24)
-    .openapi({ description: 'Window of the hourly detection histogram, in hours up to the market clock (the event time of the latest active pattern; see Pattern.age_seconds)' }),
+    .openapi({
+      description:
+        'Window of the hourly detection histogram, in hours up to the market clock (the event time of the latest active pattern; see Pattern.age_seconds)',
+    }),
 });
 
 const countRow = z.object({ key: z.string(), count: z.number().int() });
@@ -175,7 +247,11 @@ export const StatsResponseSchema = z
     active_total: z.number().int(),
     by_tier: z.array(countRow),
     by_pattern: z.array(countRow),
-    detections: z.object({ hours: z.number().int(), total: z.number().int(), hourly: z.array(z.object({ bucket: z.string(), count: z.number().int() })) }),
+    detections: z.object({
+      hours: z.number().int(),
+      total: z.number().int(),
+      hourly: z.array(z.object({ bucket: z.string(), count: z.number().int() })),
+    }),
     timings: TimingsSchema,
   })
   .openapi('PatternStats');
@@ -226,7 +302,9 @@ export const SymbolSchema = z
   })
   .openapi('Symbol');
 
-export const SymbolListSchema = z.object({ data: z.array(SymbolSchema), count: z.number().int(), timings: TimingsSchema }).openapi('SymbolList');
+export const SymbolListSchema = z
+  .object({ data: z.array(SymbolSchema), count: z.number().int(), timings: TimingsSchema })
+  .openapi('SymbolList');
 
 export const BarSchema = z
   .object({
@@ -313,7 +391,10 @@ export const CredentialsSchema = z
   .strict()
   .openapi('Credentials');
 
-export const RefreshSchema = z.object({ refresh_token: z.string().min(1).max(200) }).strict().openapi('RefreshRequest');
+export const RefreshSchema = z
+  .object({ refresh_token: z.string().min(1).max(200) })
+  .strict()
+  .openapi('RefreshRequest');
 
 export const UserSchema = z.object({ id: z.string(), email: z.string(), created_at: z.string() }).openapi('User');
 
@@ -336,16 +417,28 @@ export const ApiKeyCreateSchema = z
       .min(1)
       .max(API_KEY_SCOPES.length)
       .default([...DEFAULT_API_KEY_SCOPES])
-      .openapi({ description: '`read`: REST data and universes; `stream`: the WebSocket gateway; `manage`: API key management (never granted unless asked for)' }),
+      .openapi({
+        description:
+          '`read`: REST data and universes; `stream`: the WebSocket gateway; `manage`: API key management (never granted unless asked for)',
+      }),
   })
   .strict()
   .openapi('ApiKeyRequest');
 
 export const ApiKeySchema = z
-  .object({ id: z.string(), name: z.string(), scopes: z.array(z.enum(API_KEY_SCOPES)), created_at: z.string(), last_used_at: z.string().nullable(), revoked_at: z.string().nullable() })
+  .object({
+    id: z.string(),
+    name: z.string(),
+    scopes: z.array(z.enum(API_KEY_SCOPES)),
+    created_at: z.string(),
+    last_used_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+  })
   .openapi('ApiKey');
 
-export const ApiKeyCreatedSchema = ApiKeySchema.extend({ key: z.string().openapi({ description: 'The full key; shown once, only its hash is stored' }) }).openapi('ApiKeyCreated');
+export const ApiKeyCreatedSchema = ApiKeySchema.extend({
+  key: z.string().openapi({ description: 'The full key; shown once, only its hash is stored' }),
+}).openapi('ApiKeyCreated');
 
 export const ApiKeyParamSchema = z.object({
   id: z

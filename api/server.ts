@@ -44,7 +44,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const platform = loadPlatformConfig(source);
   const config = loadApiConfig(source);
   const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
-  if (source.API_TRUST_PROXY !== undefined) logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
+  if (source.API_TRUST_PROXY !== undefined)
+    logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
   const registry = createMetricsRegistry('api');
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
   const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
@@ -90,7 +91,10 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   });
   const port = options.port ?? config.API_PORT;
   const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: (request, env) => inFlight.track(Promise.resolve(app.fetch(request, env))), port, hostname: config.API_HOST }, () => resolve(started));
+    const started = serve(
+      { fetch: (request, env) => inFlight.track(Promise.resolve(app.fetch(request, env))), port, hostname: config.API_HOST },
+      () => resolve(started),
+    );
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');

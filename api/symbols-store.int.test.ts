@@ -43,7 +43,10 @@ describe('findSymbol', () => {
       [['RECENT', 'DAILY', 'OLD', 'OLDDAILY', 'NOBARS']],
     );
     for (const [symbol, table, bucket, close] of bars) {
-      await db.query(`INSERT INTO ${table} (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ($1, $2, $3, $3, $3, $3, 100, $3, 1)`, [symbol, bucket, close]);
+      await db.query(
+        `INSERT INTO ${table} (symbol, bucket, open, high, low, close, volume, vwap, transactions) VALUES ($1, $2, $3, $3, $3, $3, 100, $3, 1)`,
+        [symbol, bucket, close],
+      );
     }
     const expected = { RECENT: ['1m', 1], DAILY: ['1d', 6], OLD: ['1m', 8], OLDDAILY: ['1d', 10], NOBARS: undefined };
     for (const [symbol, bar] of Object.entries(expected)) {

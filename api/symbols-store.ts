@@ -36,7 +36,12 @@ type SymbolRow = Omit<SymbolView, 'updated_at' | 'market_cap' | 'shares_outstand
 const num = (value: number | string | null): number | null => (value === null ? null : Number(value));
 
 function symbolView(row: SymbolRow): SymbolView {
-  return { ...row, market_cap: num(row.market_cap), shares_outstanding: num(row.shares_outstanding), updated_at: new Date(row.updated_at).toISOString() };
+  return {
+    ...row,
+    market_cap: num(row.market_cap),
+    shares_outstanding: num(row.shares_outstanding),
+    updated_at: new Date(row.updated_at).toISOString(),
+  };
 }
 
 export interface SymbolSearch {
@@ -68,7 +73,10 @@ export async function listSymbols(db: Queryable, search: SymbolSearch): Promise<
   if (search.type !== undefined) conditions.push(`type = ${add(search.type)}`);
   if (search.active !== undefined) conditions.push(`active = ${add(search.active)}`);
   const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
-  const { rows } = await db.query<SymbolRow>(`SELECT ${SYMBOL_COLUMNS} FROM symbols ${where} ORDER BY ${order} LIMIT ${add(search.limit)}`, values);
+  const { rows } = await db.query<SymbolRow>(
+    `SELECT ${SYMBOL_COLUMNS} FROM symbols ${where} ORDER BY ${order} LIMIT ${add(search.limit)}`,
+    values,
+  );
   return rows.map(symbolView);
 }
 
@@ -166,7 +174,10 @@ export async function findSymbol(db: Queryable, ticker: string, now: number): Pr
   const ahead = new Date(now + LAST_BAR_WINDOWS.aheadMs);
   const lastBar = (table: string, window: { backMs: number } | undefined) =>
     window
-      ? db.query<BarRow>(`SELECT ${BAR_COLUMNS} FROM ${table} WHERE symbol = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket DESC LIMIT 1`, [ticker, new Date(now - window.backMs), ahead])
+      ? db.query<BarRow>(
+          `SELECT ${BAR_COLUMNS} FROM ${table} WHERE symbol = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket DESC LIMIT 1`,
+          [ticker, new Date(now - window.backMs), ahead],
+        )
       : db.query<BarRow>(`SELECT ${BAR_COLUMNS} FROM ${table} WHERE symbol = $1 ORDER BY bucket DESC LIMIT 1`, [ticker]);
   const [symbol, fundamentals, recentMinute, recentDaily, active] = await Promise.all([
     db.query<SymbolRow>(`SELECT ${SYMBOL_COLUMNS} FROM symbols WHERE ticker = $1`, [ticker]),
@@ -183,11 +194,14 @@ export async function findSymbol(db: Queryable, ticker: string, now: number): Pr
   if (!symbol.rows[0]) return undefined;
   let minute = recentMinute.rows[0];
   let daily = recentDaily.rows[0];
-  if (!minute && !daily) [minute, daily] = (await Promise.all([lastBar('bars_1m', undefined), lastBar('bars_1d', undefined)])).map((result) => result.rows[0]);
+  if (!minute && !daily)
+    [minute, daily] = (await Promise.all([lastBar('bars_1m', undefined), lastBar('bars_1d', undefined)])).map((result) => result.rows[0]);
   const fundamentalsRow = fundamentals.rows[0];
   return {
     data: symbolView(symbol.rows[0]),
-    fundamentals: fundamentalsRow ? { ...fundamentalsRow, fiscal_year: fundamentalsRow.fiscal_year, updated_at: new Date(fundamentalsRow.updated_at).toISOString() } : null,
+    fundamentals: fundamentalsRow
+      ? { ...fundamentalsRow, fiscal_year: fundamentalsRow.fiscal_year, updated_at: new Date(fundamentalsRow.updated_at).toISOString() }
+      : null,
     last_bar: minute ? { ...barView(minute), interval: '1m' } : daily ? { ...barView(daily), interval: '1d' } : null,
     active_patterns: Number(active.rows[0]?.count ?? 0),
   };
@@ -215,7 +229,14 @@ export async function intervalsWithBars(db: Queryable, ticker: string): Promise<
  * (projections' migrations; same on both storage paths), which puts the range on the partition key so that only the
  * partitions of [from, to) are read, also for the 5m/15m/1h bars aggregated from minute bars.
  */
-export async function listBars(db: Queryable, ticker: string, interval: BarResolution, from: number | undefined, to: number | undefined, limit: number): Promise<BarView[]> {
+export async function listBars(
+  db: Queryable,
+  ticker: string,
+  interval: BarResolution,
+  from: number | undefined,
+  to: number | undefined,
+  limit: number,
+): Promise<BarView[]> {
   const bound = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const { rows } = await db.query<BarRow>(
     `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]}_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket`,

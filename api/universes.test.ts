@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_UNIVERSES, CriteriaSchema, findBuiltinUniverse, jsonDepth, MAX_CRITERIA_DEPTH, normaliseSymbols, resolveUniverse, SYMBOL_PATTERN, UniverseInputSchema, type Queryable } from './universes.js';
+import {
+  BUILTIN_UNIVERSES,
+  CriteriaSchema,
+  findBuiltinUniverse,
+  jsonDepth,
+  MAX_CRITERIA_DEPTH,
+  normaliseSymbols,
+  resolveUniverse,
+  SYMBOL_PATTERN,
+  UniverseInputSchema,
+  type Queryable,
+} from './universes.js';
 
 function fakeDb(rows: Record<string, unknown>[]): Queryable & { calls: unknown[][] } {
   const calls: unknown[][] = [];
@@ -81,6 +92,8 @@ describe('criteria depth', () => {
     expect(CriteriaSchema.safeParse({ confidence_min: 0.6, pattern_types: ['doji'] }).success).toBe(true);
     expect(CriteriaSchema.safeParse({ top: nested(MAX_CRITERIA_DEPTH - 1) }).success).toBe(true);
     expect(CriteriaSchema.safeParse({ deep: nested(MAX_CRITERIA_DEPTH) }).success).toBe(false);
-    expect(UniverseInputSchema.safeParse({ key: 'k', name: 'n', symbols: [], criteria: { deep: nested(5000) } }).error?.issues[0]?.path).toEqual(['criteria']);
+    expect(
+      UniverseInputSchema.safeParse({ key: 'k', name: 'n', symbols: [], criteria: { deep: nested(5000) } }).error?.issues[0]?.path,
+    ).toEqual(['criteria']);
   });
 });

@@ -39,11 +39,17 @@ export function jsonDepth(value: unknown, limit: number): number {
 /** A universe's free-form criteria: an object nested at most MAX_CRITERIA_DEPTH levels. */
 export const CriteriaSchema = z
   .record(z.string(), z.unknown())
-  .refine((criteria) => jsonDepth(criteria, MAX_CRITERIA_DEPTH) <= MAX_CRITERIA_DEPTH, `nested more than ${MAX_CRITERIA_DEPTH} levels deep`);
+  .refine(
+    (criteria) => jsonDepth(criteria, MAX_CRITERIA_DEPTH) <= MAX_CRITERIA_DEPTH,
+    `nested more than ${MAX_CRITERIA_DEPTH} levels deep`,
+  );
 
 export const UniverseInputSchema = z
   .object({
-    key: z.string().regex(UNIVERSE_KEY_PATTERN, 'lower-case letters, digits, _ or -, starting with a letter or digit, at most 64').openapi({ example: 'my_tech' }),
+    key: z
+      .string()
+      .regex(UNIVERSE_KEY_PATTERN, 'lower-case letters, digits, _ or -, starting with a letter or digit, at most 64')
+      .openapi({ example: 'my_tech' }),
     name: z.string().trim().min(1).max(100).openapi({ example: 'My tech names' }),
     description: z.string().max(500).default(''),
     kind: z.enum(['universe', 'watchlist']).default('watchlist'),
@@ -51,7 +57,9 @@ export const UniverseInputSchema = z
       .array(z.string().trim().toUpperCase().regex(SYMBOL_PATTERN, 'not a ticker'))
       .max(5000)
       .openapi({ example: ['AAPL', 'MSFT'] }),
-    criteria: CriteriaSchema.default({}).openapi({ description: `Free-form description of how the list was chosen (saved filters), nested at most ${MAX_CRITERIA_DEPTH} levels` }),
+    criteria: CriteriaSchema.default({}).openapi({
+      description: `Free-form description of how the list was chosen (saved filters), nested at most ${MAX_CRITERIA_DEPTH} levels`,
+    }),
   })
   .strict();
 
@@ -71,7 +79,15 @@ export interface UniverseRow {
 }
 
 export function universeFromRow(row: UniverseRow): Universe {
-  return { key: row.key, name: row.name, description: row.description, kind: row.kind, category: 'user', symbols: row.symbols, criteria: row.criteria };
+  return {
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    kind: row.kind,
+    category: 'user',
+    symbols: row.symbols,
+    criteria: row.criteria,
+  };
 }
 
 /**

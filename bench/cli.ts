@@ -8,7 +8,9 @@ const suitesDir = join(dirname(fileURLToPath(import.meta.url)), 'suites');
 
 /** Every suite in bench/suites/ (each file default-exports a BenchSuite). */
 async function loadSuites(): Promise<BenchSuite[]> {
-  const files = readdirSync(suitesDir).filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts')).sort();
+  const files = readdirSync(suitesDir)
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
+    .sort();
   const suites: BenchSuite[] = [];
   for (const file of files) {
     const module = (await import(pathToFileURL(join(suitesDir, file)).href)) as { default: BenchSuite };

@@ -10,7 +10,9 @@ describe('bench databases', () => {
   });
 
   it('names each figure with its path and forces the path in the migrations', () => {
-    expect(pathFigures('timescale', [{ name: 'COPY', value: 1, unit: 'rows/s' }])).toEqual([{ name: '[timescale] COPY', value: 1, unit: 'rows/s' }]);
+    expect(pathFigures('timescale', [{ name: 'COPY', value: 1, unit: 'rows/s' }])).toEqual([
+      { name: '[timescale] COPY', value: 1, unit: 'rows/s' },
+    ]);
     expect(timescaleMode('plain')).toBe('off');
     expect(timescaleMode('timescale')).toBe('on');
     expect(benchDatabaseUrl('timescale', 'tickflow_bench_api')).toMatch(/^postgres:\/\/postgres@127\.0\.0\.1:5433\/tickflow_bench_api$/);

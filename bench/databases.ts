@@ -9,7 +9,10 @@ export const BENCH_DATABASES: readonly TestServer[] = ['plain', 'timescale'];
  * the machine's PostgreSQL on DATABASE_URL and the stack's TimescaleDB cluster on STACK_TIMESCALE_PORT).
  */
 export function benchDatabases(settings: Readonly<Record<string, string>>): TestServer[] {
-  const wanted = (settings.db ?? BENCH_DATABASES.join(',')).split(',').map((name) => name.trim()).filter((name) => name.length > 0);
+  const wanted = (settings.db ?? BENCH_DATABASES.join(','))
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
   for (const name of wanted) {
     if (!BENCH_DATABASES.includes(name as TestServer)) throw new RangeError(`db=${name}: expected plain, timescale or plain,timescale`);
   }

@@ -35,7 +35,12 @@ function machineDescription(): string {
 
 /** Prints a table and writes bench/results/<suite>.json. */
 export function recordResults(suite: string, command: string, figures: readonly Figure[]): string {
-  const rows = figures.map((figure) => [figure.baseline ? `${figure.name} (baseline)` : figure.name, formatValue(figure.value), figure.unit, figure.note ?? '']);
+  const rows = figures.map((figure) => [
+    figure.baseline ? `${figure.name} (baseline)` : figure.name,
+    formatValue(figure.value),
+    figure.unit,
+    figure.note ?? '',
+  ]);
   const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length), 4));
   console.log(`\n${suite}  —  ${command}\n${machineDescription()}`);
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  '));

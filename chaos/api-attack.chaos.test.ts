@@ -45,7 +45,11 @@ describe('API under fuzzed input and attacks', () => {
   let usersBefore = 0;
   const tally = { requests: 0, status5xx: 0, status4xx: 0, status2xx: 0 };
 
-  async function call(method: string, path: string, options: { body?: unknown; rawBody?: string; token?: string; target?: ApiHandle; headers?: Record<string, string> } = {}): Promise<Reply> {
+  async function call(
+    method: string,
+    path: string,
+    options: { body?: unknown; rawBody?: string; token?: string; target?: ApiHandle; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     let body: string | undefined = options.rawBody;
@@ -71,7 +75,9 @@ describe('API under fuzzed input and attacks', () => {
     expect(reply.body.status, context).toBe(reply.status);
     if (reply.status === 400 && field) {
       const errors = (reply.body.errors as { field: string }[] | undefined) ?? [];
-      const named = errors.some((error) => error.field === field || error.field.startsWith(`${field}.`) || error.field.startsWith(`${field}[`)) || String(reply.body.detail ?? '').includes(field);
+      const named =
+        errors.some((error) => error.field === field || error.field.startsWith(`${field}.`) || error.field.startsWith(`${field}[`)) ||
+        String(reply.body.detail ?? '').includes(field);
       expect(named, `${context}: the problem should name ${field}: ${reply.text.slice(0, 300)}`).toBe(true);
     }
   }
@@ -88,7 +94,9 @@ describe('API under fuzzed input and attacks', () => {
     database = await createTestDatabase('chaos_api');
     await migrate(database.url, { log: () => {} });
     pool = new pg.Pool({ connectionString: database.url, max: 2 });
-    await pool.query(`INSERT INTO symbols (ticker, name, market, locale, type, active, updated_at) VALUES ('AAPL', 'Apple Inc.', 'stocks', 'us', 'CS', true, now()), ('MSFT', 'Microsoft', 'stocks', 'us', 'CS', true, now())`);
+    await pool.query(
+      `INSERT INTO symbols (ticker, name, market, locale, type, active, updated_at) VALUES ('AAPL', 'Apple Inc.', 'stocks', 'us', 'CS', true, now()), ('MSFT', 'Microsoft', 'stocks', 'us', 'CS', true, now())`,
+    );
     const prefix = uniqueRedisPrefix('chaos-api');
     const env = {
       DATABASE_URL: database.url,
@@ -100,19 +108,35 @@ describe('API under fuzzed input and attacks', () => {
       LOG_LEVEL: 'debug',
     };
     api = await startApi({ env, port: 0, logger: logs[0]!.logger });
-    strict = await startApi({ env: { ...env, API_REDIS_PREFIX: `${prefix}strict:`, API_AUTH_RATE_LIMIT_PER_MINUTE: '5' }, port: 0, logger: logs[1]!.logger });
+    strict = await startApi({
+      env: { ...env, API_REDIS_PREFIX: `${prefix}strict:`, API_AUTH_RATE_LIMIT_PER_MINUTE: '5' },
+      port: 0,
+      logger: logs[1]!.logger,
+    });
     alice = await register('alice@chaos.test', PASSWORD_A);
     bob = await register('bob@chaos.test', PASSWORD_B);
     usersBefore = Number((await pool.query('SELECT count(*) AS n FROM users')).rows[0].n);
     const document = (await (await fetch(`${api.url}/openapi.json`)).json()) as {
-      paths: Record<string, Record<string, { parameters?: { name: string; in: string; schema?: { type?: string } }[]; requestBody?: unknown; security?: Record<string, string[]>[] }>>;
+      paths: Record<
+        string,
+        Record<
+          string,
+          {
+            parameters?: { name: string; in: string; schema?: { type?: string } }[];
+            requestBody?: unknown;
+            security?: Record<string, string[]>[];
+          }
+        >
+      >;
     };
     for (const [path, methods] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(methods)) {
         operations.push({
           method: method.toUpperCase(),
           path,
-          parameters: (operation.parameters ?? []).filter((parameter) => parameter.in === 'query' || parameter.in === 'path').map((parameter) => ({ name: parameter.name, in: parameter.in as 'query' | 'path', type: parameter.schema?.type })),
+          parameters: (operation.parameters ?? [])
+            .filter((parameter) => parameter.in === 'query' || parameter.in === 'path')
+            .map((parameter) => ({ name: parameter.name, in: parameter.in as 'query' | 'path', type: parameter.schema?.type })),
           hasBody: operation.requestBody !== undefined,
           secured: (operation.security ?? []).length > 0,
         });
@@ -132,7 +156,8 @@ describe('API under fuzzed input and attacks', () => {
     let path = operation.path;
     const query = new URLSearchParams();
     for (const parameter of operation.parameters) {
-      if (parameter.in === 'path') path = path.replace(`{${parameter.name}}`, encodeURIComponent(overrides[parameter.name] ?? PATH_DEFAULTS[parameter.name] ?? 'x'));
+      if (parameter.in === 'path')
+        path = path.replace(`{${parameter.name}}`, encodeURIComponent(overrides[parameter.name] ?? PATH_DEFAULTS[parameter.name] ?? 'x'));
       else if (overrides[parameter.name] !== undefined) query.set(parameter.name, overrides[parameter.name]!);
     }
     const search = query.toString();
@@ -147,7 +172,32 @@ describe('API under fuzzed input and attacks', () => {
   it('answers fuzzed parameters of every operation with 2xx or a 4xx problem naming the field, never 5xx', async () => {
     const value = fc.oneof(
       fc.string({ unit: 'grapheme', maxLength: 80 }),
-      fc.constantFrom('', ' ', '-1', '0', '1e309', 'NaN', 'Infinity', '-0', '9'.repeat(40), '1.5', 'true', 'null', '[]', '{}', ',', ',,', '50,', ',50', '100,0', 'a,b', '%00', '\u0000', '../../etc/passwd', 'x'.repeat(5000)),
+      fc.constantFrom(
+        '',
+        ' ',
+        '-1',
+        '0',
+        '1e309',
+        'NaN',
+        'Infinity',
+        '-0',
+        '9'.repeat(40),
+        '1.5',
+        'true',
+        'null',
+        '[]',
+        '{}',
+        ',',
+        ',,',
+        '50,',
+        ',50',
+        '100,0',
+        'a,b',
+        '%00',
+        '\u0000',
+        '../../etc/passwd',
+        'x'.repeat(5000),
+      ),
       fc.integer().map(String),
       fc.double().map(String),
     );
@@ -160,7 +210,9 @@ describe('API under fuzzed input and attacks', () => {
             const reply = await call(operation.method, urlFor(operation, { [parameter.name]: fuzzed }), { token: alice.token });
             const context = `${operation.method} ${operation.path} ${parameter.name}=${JSON.stringify(fuzzed).slice(0, 80)}`;
             // A path parameter that does not even route (e.g. NUL) may be reported against the path as a whole.
-            const pathWide = parameter.in === 'path' && ((reply.body.errors as { field: string }[] | undefined) ?? []).some((error) => error.field === 'path');
+            const pathWide =
+              parameter.in === 'path' &&
+              ((reply.body.errors as { field: string }[] | undefined) ?? []).some((error) => error.field === 'path');
             expectClientError(reply, context, pathWide ? 'path' : parameter.name);
           }),
           { numRuns: scaled(60, 10) },
@@ -168,7 +220,13 @@ describe('API under fuzzed input and attacks', () => {
       }
     }
     expect(tally.status5xx).toBe(0);
-    recordFigure({ suite: 'bad-input', case: 'API query/path parameters (fuzzed, every GET/DELETE operation)', requests: tried, status5xx: tally.status5xx, outcome: 'pass' });
+    recordFigure({
+      suite: 'bad-input',
+      case: 'API query/path parameters (fuzzed, every GET/DELETE operation)',
+      requests: tried,
+      status5xx: tally.status5xx,
+      outcome: 'pass',
+    });
   });
 
   it('answers fuzzed JSON bodies with 2xx or a 4xx problem naming the field, never 5xx', async () => {
@@ -181,34 +239,66 @@ describe('API under fuzzed input and attacks', () => {
       '/api/users/universe': { key: 'fuzz_u', name: 'Fuzz', symbols: ['AAPL'] },
       '/api/users/universe/{key}': { name: 'Fuzz', symbols: ['AAPL'] },
     };
-    const odd = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.string({ maxLength: 300 }), fc.constant('x'.repeat(10_000)), fc.constant(null), fc.constant(-1), fc.constant([]));
+    const odd = fc.oneof(
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.string({ maxLength: 300 }),
+      fc.constant('x'.repeat(10_000)),
+      fc.constant(null),
+      fc.constant(-1),
+      fc.constant([]),
+    );
     let tried = 0;
     for (const operation of operations.filter((entry) => entry.hasBody)) {
       const base = valid[operation.path] ?? {};
       const fields = Object.keys(base);
       const body = fc.oneof(
         fc.jsonValue({ maxDepth: 3 }).map((json) => ({ json, field: undefined as string | undefined })),
-        fc.record({ field: fc.constantFrom(...(fields.length > 0 ? fields : ['x'])), bad: odd }).map(({ field, bad }) => ({ json: { ...base, [field]: bad } as unknown, field })),
-        fc.string({ maxLength: 40 }).filter((key) => !fields.includes(key) && key.length > 0).map((key) => ({ json: { ...base, [key]: 1 } as unknown, field: undefined })),
+        fc
+          .record({ field: fc.constantFrom(...(fields.length > 0 ? fields : ['x'])), bad: odd })
+          .map(({ field, bad }) => ({ json: { ...base, [field]: bad } as unknown, field })),
+        fc
+          .string({ maxLength: 40 })
+          .filter((key) => !fields.includes(key) && key.length > 0)
+          .map((key) => ({ json: { ...base, [key]: 1 } as unknown, field: undefined })),
       );
       await fc.assert(
         fc.asyncProperty(body, async ({ json, field }) => {
           tried += 1;
           const target = urlFor(operation, { key: 'fuzz_u' });
           const reply = await call(operation.method, target, { body: json, token: alice.token });
-          expectClientError(reply, `${operation.method} ${operation.path} body ${JSON.stringify(json).slice(0, 120)}`, reply.status === 400 && field ? field : undefined);
+          expectClientError(
+            reply,
+            `${operation.method} ${operation.path} body ${JSON.stringify(json).slice(0, 120)}`,
+            reply.status === 400 && field ? field : undefined,
+          );
         }),
         { numRuns: scaled(80, 10) },
       );
       for (const raw of ['{', '[1,', 'null', '"x"', '\u0000', '{"a":1}{"b":2}']) {
         tried += 1;
-        expectClientError(await call(operation.method, urlFor(operation, { key: 'fuzz_u' }), { rawBody: raw, token: alice.token }), `${operation.path} raw ${raw}`);
+        expectClientError(
+          await call(operation.method, urlFor(operation, { key: 'fuzz_u' }), { rawBody: raw, token: alice.token }),
+          `${operation.path} raw ${raw}`,
+        );
       }
       tried += 1;
-      expectClientError(await call(operation.method, urlFor(operation, { key: 'fuzz_u' }), { rawBody: 'a=b', token: alice.token, headers: { 'content-type': 'application/x-www-form-urlencoded' } }), `${operation.path} form body`);
+      expectClientError(
+        await call(operation.method, urlFor(operation, { key: 'fuzz_u' }), {
+          rawBody: 'a=b',
+          token: alice.token,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        }),
+        `${operation.path} form body`,
+      );
     }
     expect(tally.status5xx).toBe(0);
-    recordFigure({ suite: 'bad-input', case: 'API JSON bodies (fuzzed, every operation with a body)', requests: tried, status5xx: tally.status5xx, outcome: 'pass' });
+    recordFigure({
+      suite: 'bad-input',
+      case: 'API JSON bodies (fuzzed, every operation with a body)',
+      requests: tried,
+      status5xx: tally.status5xx,
+      outcome: 'pass',
+    });
   });
 
   // Regression: a NUL character reached PostgreSQL ("invalid byte sequence for encoding UTF8: 0x00") and came back as 500.
@@ -217,7 +307,10 @@ describe('API under fuzzed input and attacks', () => {
     const query = await call('GET', '/api/symbols?search=a%00b', { token: alice.token });
     expect(query.status).toBe(400);
     expectClientError(query, 'NUL in query', 'search');
-    for (const body of [{ key: 'nul', name: 'a\u0000b', symbols: ['AAPL'] }, { key: 'nul', name: 'ok', symbols: ['AAPL'], criteria: { note: 'a\u0000b' } }]) {
+    for (const body of [
+      { key: 'nul', name: 'a\u0000b', symbols: ['AAPL'] },
+      { key: 'nul', name: 'ok', symbols: ['AAPL'], criteria: { note: 'a\u0000b' } },
+    ]) {
       const reply = await call('POST', '/api/users/universe', { token: alice.token, body });
       expect(reply.status, reply.text).toBe(400);
       expect(reply.type).toContain('application/problem+json');
@@ -231,7 +324,11 @@ describe('API under fuzzed input and attacks', () => {
       for (const operation of operations) {
         for (const parameter of operation.parameters) {
           tried += 1;
-          const reply = await call(operation.method === 'GET' || operation.method === 'DELETE' ? operation.method : 'GET', urlFor(operation, { [parameter.name]: payload }), { token: bob.token });
+          const reply = await call(
+            operation.method === 'GET' || operation.method === 'DELETE' ? operation.method : 'GET',
+            urlFor(operation, { [parameter.name]: payload }),
+            { token: bob.token },
+          );
           expectClientError(reply, `${operation.path} ${parameter.name}=${payload}`);
           // Echoing the payload in an error is fine; data from the database is not.
           expect(reply.text).not.toContain('alice@chaos.test');
@@ -256,11 +353,27 @@ describe('API under fuzzed input and attacks', () => {
     for (const table of tables) expect(rows.map((row) => row.name)).toContain(table);
     expect(Number((await pool.query('SELECT count(*) AS n FROM users')).rows[0].n)).toBeGreaterThanOrEqual(usersBefore);
     expect((await call('GET', '/api/auth/me', { token: alice.token })).status).toBe(200);
-    recordFigure({ suite: 'security', case: 'API SQL injection (every string parameter + body fields)', payloads: SQL_INJECTION_PAYLOADS.length, requests: tried, status5xx: tally.status5xx, tablesIntact: true, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: 'API SQL injection (every string parameter + body fields)',
+      payloads: SQL_INJECTION_PAYLOADS.length,
+      requests: tried,
+      status5xx: tally.status5xx,
+      tablesIntact: true,
+      outcome: 'pass',
+    });
   });
 
   it('serves no market data without a credential', async () => {
-    for (const path of ['/api/patterns/scan', '/api/patterns/stats', '/api/patterns/summary', '/api/patterns/any-id', '/api/symbols', '/api/symbols/AAPL', '/api/symbols/AAPL/bars']) {
+    for (const path of [
+      '/api/patterns/scan',
+      '/api/patterns/stats',
+      '/api/patterns/summary',
+      '/api/patterns/any-id',
+      '/api/symbols',
+      '/api/symbols/AAPL',
+      '/api/symbols/AAPL/bars',
+    ]) {
       const reply = await call('GET', path);
       expect(reply.status, path).toBe(401);
       expect(reply.type, path).toContain('application/problem+json');
@@ -301,7 +414,10 @@ describe('API under fuzzed input and attacks', () => {
   it('rate-limits a brute-force login', async () => {
     const statuses: number[] = [];
     for (let attempt = 0; attempt < 30; attempt += 1) {
-      const reply = await call('POST', '/api/auth/login', { target: strict, body: { email: 'alice@chaos.test', password: `guess-number-${attempt}-xxxx` } });
+      const reply = await call('POST', '/api/auth/login', {
+        target: strict,
+        body: { email: 'alice@chaos.test', password: `guess-number-${attempt}-xxxx` },
+      });
       expectClientError(reply, `login attempt ${attempt}`);
       statuses.push(reply.status);
     }
@@ -310,11 +426,21 @@ describe('API under fuzzed input and attacks', () => {
     expect(limited).toBeGreaterThanOrEqual(20);
     const right = await call('POST', '/api/auth/login', { target: strict, body: { email: 'alice@chaos.test', password: PASSWORD_A } });
     expect(right.status).toBe(429);
-    recordFigure({ suite: 'security', case: 'API brute-force login (limit 5/min per IP)', attempts: 30, refused429: limited, succeeded: 0, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: 'API brute-force login (limit 5/min per IP)',
+      attempts: 30,
+      refused429: limited,
+      succeeded: 0,
+      outcome: 'pass',
+    });
   });
 
   it("keeps user B away from user A's universes and API keys", async () => {
-    const created = await call('POST', '/api/users/universe', { token: alice.token, body: { key: 'alice_secret', name: 'Alice only', symbols: ['AAPL', 'MSFT'] } });
+    const created = await call('POST', '/api/users/universe', {
+      token: alice.token,
+      body: { key: 'alice_secret', name: 'Alice only', symbols: ['AAPL', 'MSFT'] },
+    });
     expect(created.status, created.text).toBe(201);
     const key = await call('POST', '/api/auth/api-keys', { token: alice.token, body: { name: 'alice key' } });
     expect(key.status, key.text).toBe(201);
@@ -346,14 +472,22 @@ describe('API under fuzzed input and attacks', () => {
     expect((still.body as { symbols: string[] }).symbols).toEqual(['AAPL', 'MSFT']);
     // A key without the manage scope (the default) cannot manage keys: a leaked key mints no successor.
     expect((await call('GET', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key } })).status).toBe(403);
-    expect((await call('POST', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key }, body: { name: 'successor' } })).status).toBe(403);
+    expect((await call('POST', '/api/auth/api-keys', { headers: { 'x-api-key': aliceKey.key }, body: { name: 'successor' } })).status).toBe(
+      403,
+    );
     const manager = await call('POST', '/api/auth/api-keys', { token: alice.token, body: { name: 'alice manager', scopes: ['manage'] } });
     const managerKey = (manager.body as { key: string }).key;
     secrets.push(managerKey);
     const keys = await call('GET', '/api/auth/api-keys', { headers: { 'x-api-key': managerKey } });
     expect(keys.status).toBe(200);
     expect(keys.text).toContain(aliceKey.id);
-    recordFigure({ suite: 'security', case: "API: user B vs user A's universe and API key", attempts: attempts.length, allowed: 0, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: "API: user B vs user A's universe and API key",
+      attempts: attempts.length,
+      allowed: 0,
+      outcome: 'pass',
+    });
   });
 
   it('refuses oversized bodies (413) and survives huge query strings', async () => {
@@ -367,7 +501,12 @@ describe('API under fuzzed input and attacks', () => {
     const longQuery = await call('GET', `/api/patterns/scan?symbols=${'A,'.repeat(4000)}`, { token: alice.token });
     expectClientError(longQuery, 'long query');
     expect((await call('GET', '/api/auth/me', { token: alice.token })).status).toBe(200);
-    recordFigure({ suite: 'security', case: 'API oversized payloads', bodies: [JSON.stringify(big).length, 5_000_000], outcome: '413 problem+json; server up' });
+    recordFigure({
+      suite: 'security',
+      case: 'API oversized payloads',
+      bodies: [JSON.stringify(big).length, 5_000_000],
+      outcome: '413 problem+json; server up',
+    });
   });
 
   it('never writes passwords, tokens or API keys to its logs', () => {
@@ -375,6 +514,15 @@ describe('API under fuzzed input and attacks', () => {
     expect(text.length).toBeGreaterThan(0);
     expect(leakedSecrets(text, [...secrets, loadAuthConfig({}).JWT_SECRET])).toEqual([]);
     expect(tally.status5xx).toBe(0);
-    recordFigure({ suite: 'security', case: 'API logs (debug level) searched for secrets', secretsSearched: secrets.length + 1, logBytes: text.length, leaked: 0, requests: tally.requests, status5xx: tally.status5xx, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: 'API logs (debug level) searched for secrets',
+      secretsSearched: secrets.length + 1,
+      logBytes: text.length,
+      leaked: 0,
+      requests: tally.requests,
+      status5xx: tally.status5xx,
+      outcome: 'pass',
+    });
   });
 });

@@ -23,7 +23,9 @@ describe('gateway under fuzzed frames and attacks', () => {
     alice = await env.createUser({ alice_private: ['AAPL', 'MSFT'] });
     bob = await env.createUser({ bob_private: ['NVDA'] });
     // Fuzzing sends frames as fast as it can; the frame-rate limit is tested on its own below.
-    gateway = await env.start({ config: { GATEWAY_FRAMES_PER_SECOND: 1_000_000, GATEWAY_FRAME_BURST: 1_000_000, GATEWAY_MAX_FRAME_BYTES: MAX_FRAME_BYTES } });
+    gateway = await env.start({
+      config: { GATEWAY_FRAMES_PER_SECOND: 1_000_000, GATEWAY_FRAME_BURST: 1_000_000, GATEWAY_MAX_FRAME_BYTES: MAX_FRAME_BYTES },
+    });
   });
 
   afterAll(async () => {
@@ -37,7 +39,12 @@ describe('gateway under fuzzed frames and attacks', () => {
     client.send({ type: 'ping', nonce });
     await client.until(() => client.frames.slice(before).some((reply) => reply.type === 'pong' && reply.nonce === nonce));
     const replies = client.frames.slice(before);
-    return replies.slice(0, replies.findIndex((reply) => reply.type === 'pong' && reply.nonce === nonce)).filter((reply) => reply.type !== 'heartbeat');
+    return replies
+      .slice(
+        0,
+        replies.findIndex((reply) => reply.type === 'pong' && reply.nonce === nonce),
+      )
+      .filter((reply) => reply.type !== 'heartbeat');
   }
 
   it('answers every fuzzed client frame with one error frame; the connection and the server survive', async () => {
@@ -65,14 +72,25 @@ describe('gateway under fuzzed frames and attacks', () => {
     const events = patternEvents(20, 9);
     client.send({ type: 'subscribe', id: 'after-fuzz', stream: 'patterns', from: 'earliest', credits: 1000 });
     await client.next((frame) => frame.type === 'subscribed' && frame.id === 'after-fuzz');
-    await env.produce('patterns', events.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'patterns',
+      events.map((value) => ({ key: value.symbol, value })),
+    );
     await client.until(() => client.events('after-fuzz').length === events.length, 60_000);
     expect(new Set(client.events('after-fuzz').map((event) => (event.data as { eventId: string }).eventId)).size).toBe(events.length);
     const fresh = await RawClient.connect(gateway.url, { token: bob.token });
     expect(fresh.frames.some((frame) => frame.type === 'authenticated')).toBe(true);
     fresh.close();
     client.close();
-    recordFigure({ suite: 'bad-input', case: 'gateway client frames (fuzzed, one connection)', frames: sent + 1, errorFrames: sent + 1, disconnects: 0, errorCodes: [...codes].map(([code, count]) => `${code}:${count}`), outcome: 'pass' });
+    recordFigure({
+      suite: 'bad-input',
+      case: 'gateway client frames (fuzzed, one connection)',
+      frames: sent + 1,
+      errorFrames: sent + 1,
+      disconnects: 0,
+      errorCodes: [...codes].map(([code, count]) => `${code}:${count}`),
+      outcome: 'pass',
+    });
   });
 
   it('refuses forged, unsigned, algorithm-confused, expired and tampered tokens', async () => {
@@ -83,7 +101,10 @@ describe('gateway under fuzzed frames and attacks', () => {
       const reply = await client.next((frame) => frame.type === 'authenticated' || frame.type === 'error' || frame.type === 'welcome');
       expect(reply, attack).toMatchObject({ type: 'error', code: 'auth_failed' });
       client.send({ type: 'subscribe', id: 's', stream: 'patterns', from: 'earliest' });
-      const after = await Promise.race([client.next((frame) => frame.type === 'subscribed' || frame.type === 'error').catch(() => undefined), client.waitClosed()]);
+      const after = await Promise.race([
+        client.next((frame) => frame.type === 'subscribed' || frame.type === 'error').catch(() => undefined),
+        client.waitClosed(),
+      ]);
       expect(after === undefined || (after as ServerFrame).type !== 'subscribed', attack).toBe(true);
       client.close();
     }
@@ -96,13 +117,25 @@ describe('gateway under fuzzed frames and attacks', () => {
   it('never subscribes an unauthenticated connection, nor one with a forged API key', async () => {
     const anonymous = await RawClient.connect(gateway.url);
     anonymous.send({ type: 'subscribe', id: 's', stream: 'patterns', from: 'earliest' });
-    expect(await anonymous.next((frame) => frame.type === 'error' || frame.type === 'subscribed')).toMatchObject({ type: 'error', code: 'not_authenticated' });
+    expect(await anonymous.next((frame) => frame.type === 'error' || frame.type === 'subscribed')).toMatchObject({
+      type: 'error',
+      code: 'not_authenticated',
+    });
     anonymous.close();
     const [, id] = /^tfk_([0-9a-f]{12})_/.exec(alice.apiKey)!;
-    for (const apiKey of [`tfk_${id}_${'A'.repeat(43)}`, alice.apiKey.slice(0, -1), `${alice.apiKey}x`, "tfk_' OR 1=1 --", 'tfk_000000000000_' + 'a'.repeat(43)]) {
+    for (const apiKey of [
+      `tfk_${id}_${'A'.repeat(43)}`,
+      alice.apiKey.slice(0, -1),
+      `${alice.apiKey}x`,
+      "tfk_' OR 1=1 --",
+      'tfk_000000000000_' + 'a'.repeat(43),
+    ]) {
       const client = await RawClient.connect(gateway.url);
       client.send({ type: 'auth', apiKey });
-      expect(await client.next((frame) => frame.type === 'authenticated' || frame.type === 'error'), apiKey).toMatchObject({ type: 'error', code: 'auth_failed' });
+      expect(await client.next((frame) => frame.type === 'authenticated' || frame.type === 'error'), apiKey).toMatchObject({
+        type: 'error',
+        code: 'auth_failed',
+      });
       client.close();
     }
   });
@@ -111,20 +144,39 @@ describe('gateway under fuzzed frames and attacks', () => {
     const a = await RawClient.connect(gateway.url, { token: alice.token });
     const b = await RawClient.connect(gateway.url, { apiKey: bob.apiKey });
     a.send({ type: 'subscribe', id: 'mine', stream: 'patterns', filter: { universe: 'alice_private' }, from: 'earliest', credits: 10 });
-    expect(await a.next((frame) => (frame.type === 'subscribed' && frame.id === 'mine') || frame.type === 'error')).toMatchObject({ type: 'subscribed', id: 'mine' });
+    expect(await a.next((frame) => (frame.type === 'subscribed' && frame.id === 'mine') || frame.type === 'error')).toMatchObject({
+      type: 'subscribed',
+      id: 'mine',
+    });
     b.send({ type: 'subscribe', id: 'theirs', stream: 'patterns', filter: { universe: 'alice_private' }, from: 'earliest' });
-    expect(await b.next((frame) => frame.type === 'error' || frame.type === 'subscribed')).toMatchObject({ type: 'error', code: 'forbidden_universe' });
+    expect(await b.next((frame) => frame.type === 'error' || frame.type === 'subscribed')).toMatchObject({
+      type: 'error',
+      code: 'forbidden_universe',
+    });
     // Subscription ids are per connection: B naming A's subscription touches nothing of A's.
-    for (const frame of [{ type: 'credit', id: 'mine', n: 5 }, { type: 'seek', id: 'mine', to: 'earliest' }, { type: 'unsubscribe', id: 'mine' }] as const) {
+    for (const frame of [
+      { type: 'credit', id: 'mine', n: 5 },
+      { type: 'seek', id: 'mine', to: 'earliest' },
+      { type: 'unsubscribe', id: 'mine' },
+    ] as const) {
       b.send(frame);
-      expect(await b.next((reply) => reply.type === 'error' || reply.type === 'seeked' || reply.type === 'unsubscribed')).toMatchObject({ type: 'error', code: 'unknown_subscription' });
+      expect(await b.next((reply) => reply.type === 'error' || reply.type === 'seeked' || reply.type === 'unsubscribed')).toMatchObject({
+        type: 'error',
+        code: 'unknown_subscription',
+      });
     }
     a.send({ type: 'ping', nonce: 'still-mine' });
     await a.next((frame) => frame.type === 'pong' && frame.nonce === 'still-mine');
     expect(a.frames.some((frame) => frame.type === 'unsubscribed')).toBe(false);
     a.close();
     b.close();
-    recordFigure({ suite: 'security', case: "gateway: user B vs user A's universe and subscriptions", attempts: 4, allowed: 0, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: "gateway: user B vs user A's universe and subscriptions",
+      attempts: 4,
+      allowed: 0,
+      outcome: 'pass',
+    });
   });
 
   it('answers an oversized frame with frame_too_large, closes on a huge one, and keeps serving others', async () => {
@@ -138,7 +190,12 @@ describe('gateway under fuzzed frames and attacks', () => {
     const other = await RawClient.connect(gateway.url, { token: bob.token });
     expect(other.frames.some((frame) => frame.type === 'authenticated')).toBe(true);
     other.close();
-    recordFigure({ suite: 'security', case: 'gateway oversized frames', sizes: [big.length, MAX_FRAME_BYTES * 8], outcome: 'frame_too_large error; connection dropped; server up' });
+    recordFigure({
+      suite: 'security',
+      case: 'gateway oversized frames',
+      sizes: [big.length, MAX_FRAME_BYTES * 8],
+      outcome: 'frame_too_large error; connection dropped; server up',
+    });
   });
 });
 
@@ -163,6 +220,12 @@ describe('gateway frame-rate limit', () => {
     expect((await client.waitClosed()).code).toBe(4029);
     const pongs = client.frames.filter((frame) => frame.type === 'pong').length;
     expect(pongs).toBeLessThan(2000);
-    recordFigure({ suite: 'security', case: 'gateway frame flood', framesSent: 2000, answered: pongs, outcome: 'rate_limited error, closed 4029' });
+    recordFigure({
+      suite: 'security',
+      case: 'gateway frame flood',
+      framesSent: 2000,
+      answered: pongs,
+      outcome: 'rate_limited error, closed 4029',
+    });
   });
 });

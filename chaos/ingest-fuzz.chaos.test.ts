@@ -40,7 +40,11 @@ describe('fuzzed Massive frames into the pure ingest core', () => {
   // String() throw inside processFrame, and the exception escaped the socket's message handler (ingest died).
   it('dead-letters a status item whose status or message is not a string instead of throwing', () => {
     const core = new IngestCore({ source: 'massive' });
-    for (const item of [{ ev: 'status', status: { toString: 1 } }, { ev: 'status', status: 'success', message: { valueOf: 'x', toString: [] } }, { ev: 'status', status: 7 }]) {
+    for (const item of [
+      { ev: 'status', status: { toString: 1 } },
+      { ev: 'status', status: 'success', message: { valueOf: 'x', toString: [] } },
+      { ev: 'status', status: 7 },
+    ]) {
       const outcome = core.processFrame(JSON.stringify([item]), NOW);
       expect(outcome.statuses).toEqual([]);
       expect(outcome.deadLetters).toHaveLength(1);
@@ -92,10 +96,15 @@ describe('fuzzed Massive frames through a live socket into a running ingest', ()
     const last = (sequence += 1);
     massive.send(JSON.stringify([{ ev: 'T', sym: GOOD_SYMBOL, x: 4, i: 'end', z: 3, p: 1, s: 1, t: NOW, q: last }]));
     expectedGood.push(last);
-    await vi.waitFor(async () => {
-      const produced = (await ingest.metrics.eventsOut.get()).values.filter((entry) => entry.labels.topic === 'trades').reduce((sum, entry) => sum + entry.value, 0);
-      expect(produced).toBeGreaterThanOrEqual(expectedGood.length);
-    }, { timeout: 60_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const produced = (await ingest.metrics.eventsOut.get()).values
+          .filter((entry) => entry.labels.topic === 'trades')
+          .reduce((sum, entry) => sum + entry.value, 0);
+        expect(produced).toBeGreaterThanOrEqual(expectedGood.length);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     await ingest.flush();
 
     const trades = await readTopic<TradeRecord>(kafka.kafka, kafka.codec, kafka.codec.topic('trades'));

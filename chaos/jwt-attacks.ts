@@ -19,7 +19,8 @@ export async function attackTokens(config: AuthConfig, userId: string, validToke
   const secret = new TextEncoder().encode(config.JWT_SECRET);
   const now = Math.floor(Date.now() / 1000);
   const claims: JWTPayload = { sub: userId, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, iat: now, exp: now + 600 };
-  const sign = (payload: JWTPayload, alg: string, key: Parameters<SignJWT['sign']>[0]) => new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).sign(key);
+  const sign = (payload: JWTPayload, alg: string, key: Parameters<SignJWT['sign']>[0]) =>
+    new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT' }).sign(key);
   const rsa = await generateKeyPair('RS256');
   const ec = await generateKeyPair('ES256');
   const [validHeader, , validSignature] = validToken.split('.');
@@ -33,13 +34,22 @@ export async function attackTokens(config: AuthConfig, userId: string, validToke
     { attack: 'alg confusion: HS512 with the real secret', token: await sign(claims, 'HS512', secret) },
     { attack: 'alg confusion: RS256 with an attacker key', token: await sign(claims, 'RS256', rsa.privateKey) },
     { attack: 'alg confusion: ES256 with an attacker key', token: await sign(claims, 'ES256', ec.privateKey) },
-    { attack: 'alg confusion: RS256 header on an HS256 signature', token: `${b64({ alg: 'RS256', typ: 'JWT' })}.${validToken.split('.')[1]}.${validSignature}` },
+    {
+      attack: 'alg confusion: RS256 header on an HS256 signature',
+      token: `${b64({ alg: 'RS256', typ: 'JWT' })}.${validToken.split('.')[1]}.${validSignature}`,
+    },
     { attack: 'expired (exp an hour ago)', token: await sign({ ...claims, iat: now - 7200, exp: now - 3600 }, 'HS256', secret) },
     { attack: 'not yet valid (nbf in an hour)', token: await sign({ ...claims, nbf: now + 3600 }, 'HS256', secret) },
     { attack: 'forged: signed with a guessed secret', token: await sign(claims, 'HS256', new TextEncoder().encode('secret')) },
     { attack: 'forged: signed with an empty-looking secret', token: await sign(claims, 'HS256', new TextEncoder().encode(' ')) },
-    { attack: 'tampered: other subject, original signature', token: `${validHeader}.${b64({ ...claims, sub: 'someone-else' })}.${validSignature}` },
-    { attack: 'tampered: longer expiry, original signature', token: `${validHeader}.${b64({ ...claims, exp: now + 10 * 365 * 86400 })}.${validSignature}` },
+    {
+      attack: 'tampered: other subject, original signature',
+      token: `${validHeader}.${b64({ ...claims, sub: 'someone-else' })}.${validSignature}`,
+    },
+    {
+      attack: 'tampered: longer expiry, original signature',
+      token: `${validHeader}.${b64({ ...claims, exp: now + 10 * 365 * 86400 })}.${validSignature}`,
+    },
     { attack: 'wrong issuer', token: await sign({ ...claims, iss: 'evil' }, 'HS256', secret) },
     { attack: 'wrong audience', token: await sign({ ...claims, aud: 'someone-else' }, 'HS256', secret) },
     { attack: 'no subject', token: await sign({ iss: claims.iss, aud: claims.aud, iat: now, exp: now + 600 }, 'HS256', secret) },
@@ -47,7 +57,10 @@ export async function attackTokens(config: AuthConfig, userId: string, validToke
     { attack: 'no expiry, real secret', token: await sign({ sub: userId, iss: claims.iss, aud: claims.aud, iat: now }, 'HS256', secret) },
     { attack: 'subject not a user id, real secret', token: await sign({ ...claims, sub: 'not-a-uuid' }, 'HS256', secret) },
     { attack: 'subject is SQL, real secret', token: await sign({ ...claims, sub: "' OR '1'='1" }, 'HS256', secret) },
-    { attack: 'subject of no user, real secret', token: await sign({ ...claims, sub: '00000000-0000-4000-8000-000000000000' }, 'HS256', secret) },
+    {
+      attack: 'subject of no user, real secret',
+      token: await sign({ ...claims, sub: '00000000-0000-4000-8000-000000000000' }, 'HS256', secret),
+    },
     { attack: 'signature stripped', token: `${validHeader}.${validToken.split('.')[1]}.` },
     { attack: 'garbage', token: 'not.a.jwt' },
     { attack: 'garbage: two segments', token: `${validHeader}.${validToken.split('.')[1]}` },

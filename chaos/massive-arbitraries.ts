@@ -42,8 +42,8 @@ const corruptTrade = fc
     const trade: Record<string, unknown> = { ...goodTrade(q), sym: 'BAD' };
     const numeric = ['x', 'p', 's', 't', 'q', 'z'].includes(field);
     if (field === 'c') trade.c = mode === 'fraction' ? [1.5] : [bad ?? 'x'];
-    else if (field === 'ds') trade.ds = typeof bad === 'string' ? 7 : bad ?? 7;
-    else if (field === 'trft') trade.trft = typeof bad === 'number' ? 'x' : bad ?? 'x';
+    else if (field === 'ds') trade.ds = typeof bad === 'string' ? 7 : (bad ?? 7);
+    else if (field === 'trft') trade.trft = typeof bad === 'number' ? 'x' : (bad ?? 'x');
     else if (field === 'i') trade.i = typeof bad === 'string' ? null : bad;
     else if (field === 'sym') trade.sym = mode === 'emptyString' || typeof bad === 'string' ? '' : bad;
     else if (mode === 'missing' && field !== 'z') delete trade[field];
@@ -60,28 +60,50 @@ function isValidTrade(item: Record<string, unknown>): boolean {
   const integer = (value: unknown) => finite(value) && Number.isInteger(value);
   const optional = (value: unknown, check: (v: unknown) => boolean) => value === undefined || value === null || check(value);
   return (
-    typeof item.sym === 'string' && item.sym.length > 0 && integer(item.x) && (typeof item.i === 'string' || typeof item.i === 'number') &&
-    (item.z === undefined || integer(item.z)) && finite(item.p) && (item.p as number) >= 0 &&
+    typeof item.sym === 'string' &&
+    item.sym.length > 0 &&
+    integer(item.x) &&
+    (typeof item.i === 'string' || typeof item.i === 'number') &&
+    (item.z === undefined || integer(item.z)) &&
+    finite(item.p) &&
+    (item.p as number) >= 0 &&
     (item.s === undefined ? typeof item.ds === 'string' : integer(item.s) && (item.s as number) >= 0) &&
-    optional(item.ds, (v) => typeof v === 'string') && optional(item.c, (v) => Array.isArray(v) && v.every(integer)) &&
-    finite(item.t) && integer(item.q) && optional(item.trft, finite)
+    optional(item.ds, (v) => typeof v === 'string') &&
+    optional(item.c, (v) => Array.isArray(v) && v.every(integer)) &&
+    finite(item.t) &&
+    integer(item.q) &&
+    optional(item.trft, finite)
   );
 }
 
 /** Items that are not data events at all: scalars, arrays, objects without or with an unknown `ev`, bad status items. */
 const junkItem = fc.oneof(
   fc.oneof(fc.integer(), fc.string({ maxLength: 10 }), fc.constant(null), fc.boolean(), fc.array(fc.integer(), { maxLength: 3 })),
-  fc.dictionary(fc.string({ maxLength: 6 }).filter((key) => key !== 'ev'), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 4 }),
-  fc.record({ ev: fc.string({ maxLength: 8 }).filter((ev) => !['T', 'Q', 'A', 'AM', 'LULD', 'FMV', 'status'].includes(ev)), sym: fc.string({ maxLength: 6 }) }),
+  fc.dictionary(
+    fc.string({ maxLength: 6 }).filter((key) => key !== 'ev'),
+    fc.jsonValue({ maxDepth: 2 }),
+    { maxKeys: 4 },
+  ),
+  fc.record({
+    ev: fc.string({ maxLength: 8 }).filter((ev) => !['T', 'Q', 'A', 'AM', 'LULD', 'FMV', 'status'].includes(ev)),
+    sym: fc.string({ maxLength: 6 }),
+  }),
   fc.record({ ev: fc.constant('status'), status: oddValue.filter((value) => typeof value !== 'string'), message: fc.constant('x') }),
-  fc.record({ ev: fc.constant('status'), status: fc.constant('success'), message: oddValue.filter((value) => typeof value !== 'string' && value !== null) }),
+  fc.record({
+    ev: fc.constant('status'),
+    status: fc.constant('success'),
+    message: oddValue.filter((value) => typeof value !== 'string' && value !== null),
+  }),
 );
 
 const badItem = fc.oneof(corruptTrade, junkItem);
 
 /** A frame whose text is not a JSON array: one dead letter holding the whole text. */
 const notAnArray: fc.Arbitrary<FuzzFrame> = fc
-  .oneof(fc.string({ unit: 'grapheme', maxLength: 200 }), fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value) ?? 'null'))
+  .oneof(
+    fc.string({ unit: 'grapheme', maxLength: 200 }),
+    fc.jsonValue({ maxDepth: 3 }).map((value) => JSON.stringify(value) ?? 'null'),
+  )
   .filter((text) => {
     try {
       return !Array.isArray(JSON.parse(text));
@@ -93,7 +115,10 @@ const notAnArray: fc.Arbitrary<FuzzFrame> = fc
 
 /** A JSON array mixing good trades with bad items, in any order. */
 const mixedArray: fc.Arbitrary<FuzzFrame> = fc
-  .array(fc.oneof({ arbitrary: fc.constant('good' as const), weight: 1 }, { arbitrary: badItem, weight: 2 }), { minLength: 1, maxLength: 8 })
+  .array(fc.oneof({ arbitrary: fc.constant('good' as const), weight: 1 }, { arbitrary: badItem, weight: 2 }), {
+    minLength: 1,
+    maxLength: 8,
+  })
   .map((slots) => ({
     label: 'array of items',
     build: (nextSequence: () => number) => {

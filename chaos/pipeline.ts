@@ -70,7 +70,8 @@ export async function waitFor(what: string, condition: () => Promise<boolean>, t
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
@@ -118,9 +119,26 @@ export class ChaosPipeline {
     const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false, maxRetriesPerRequest: null });
     redis.on('error', () => {});
     const redisPrefix = uniqueRedisPrefix(label);
-    const ports = { simulator: await freePort(), ingest: await freePort(), processors: await freePort(), projector: await freePort(), gateway: await freePort() };
+    const ports = {
+      simulator: await freePort(),
+      ingest: await freePort(),
+      processors: await freePort(),
+      projector: await freePort(),
+      gateway: await freePort(),
+    };
     const jwtSecret = `chaos-jwt-secret-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
-    return new ChaosPipeline(label, kafka, database, pool, redis, redisPrefix, redisKeys(redisPrefix), ports, jwtSecret, `chaos-sim-key-${Math.random().toString(36).slice(2)}`);
+    return new ChaosPipeline(
+      label,
+      kafka,
+      database,
+      pool,
+      redis,
+      redisPrefix,
+      redisKeys(redisPrefix),
+      ports,
+      jwtSecret,
+      `chaos-sim-key-${Math.random().toString(36).slice(2)}`,
+    );
   }
 
   get prefix(): string {
@@ -168,7 +186,14 @@ export class ChaosPipeline {
   }
 
   private healthUrl(stage: StageName): string {
-    const port = stage === 'ingest' ? this.ports.ingest : stage === 'processors' ? this.ports.processors : stage === 'projector' ? this.ports.projector : this.ports.gateway;
+    const port =
+      stage === 'ingest'
+        ? this.ports.ingest
+        : stage === 'processors'
+          ? this.ports.processors
+          : stage === 'projector'
+            ? this.ports.projector
+            : this.ports.gateway;
     return `http://127.0.0.1:${port}/health`;
   }
 
@@ -179,14 +204,24 @@ export class ChaosPipeline {
 
   /** Starts the stages and waits until each answers /health; then connects the gateway client. */
   async start(): Promise<void> {
-    this.supervisor = new Supervisor(this.specs(), (line) => this.log(line), { initialDelayMs: 200, maxDelayMs: 2000, healthyAfterMs: 10_000 });
+    this.supervisor = new Supervisor(this.specs(), (line) => this.log(line), {
+      initialDelayMs: 200,
+      maxDelayMs: 2000,
+      healthyAfterMs: 10_000,
+    });
     this.supervisor.start();
     // If the test process dies, its stages must not live on as orphans.
     process.once('exit', this.killStagesOnExit);
     for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
     const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId: randomUUID() });
     this.secrets.push(token);
-    this.client = new TickflowClient({ url: `ws://127.0.0.1:${this.ports.gateway}/ws`, auth: { token }, WebSocket: WebSocket as never, initialBackoffMs: 100, maxBackoffMs: 1000 });
+    this.client = new TickflowClient({
+      url: `ws://127.0.0.1:${this.ports.gateway}/ws`,
+      auth: { token },
+      WebSocket: WebSocket as never,
+      initialBackoffMs: 100,
+      maxBackoffMs: 1000,
+    });
     await this.client.connect();
     this.subscription = this.client.subscribe({ stream: 'patterns', from: 'earliest', window: 5000 });
     const subscription = this.subscription;
@@ -211,7 +246,12 @@ export class ChaosPipeline {
   };
 
   async waitHealthy(stage: StageName, timeoutMs = 120_000): Promise<void> {
-    await waitFor(`${stage} /health`, async () => (await fetch(this.healthUrl(stage), { signal: AbortSignal.timeout(1000) })).ok, timeoutMs, 250);
+    await waitFor(
+      `${stage} /health`,
+      async () => (await fetch(this.healthUrl(stage), { signal: AbortSignal.timeout(1000) })).ok,
+      timeoutMs,
+      250,
+    );
   }
 
   /** Starts the feed: the Massive-protocol simulator at a bounded rate, in a regular session (patterns need one). */
@@ -253,7 +293,12 @@ export class ChaosPipeline {
     const before = this.restarts(stage);
     this.log(`[chaos] SIGKILL ${stage} (pid ${pid})`);
     process.kill(pid, 'SIGKILL');
-    await waitFor(`${stage} to be restarted`, async () => this.restarts(stage) > before && this.pid(stage) !== undefined && this.pid(stage) !== pid, 60_000, 100);
+    await waitFor(
+      `${stage} to be restarted`,
+      async () => this.restarts(stage) > before && this.pid(stage) !== undefined && this.pid(stage) !== pid,
+      60_000,
+      100,
+    );
     await this.waitHealthy(stage);
   }
 
@@ -308,23 +353,39 @@ export class ChaosPipeline {
     await waitFor('the processors to consume every input record', async () => (await this.processorLag()) === 0, timeoutMs);
     const topic = await readTopic<PatternEventValue>(this.kafka.kafka, this.kafka.codec, topicName('patterns', this.prefix));
     const ids = new Set(topic.map((record) => record.value.eventId));
-    const tableIds = async () => (await this.pool.query<{ event_id: string }>('SELECT event_id FROM pattern_events')).rows.map((row) => row.event_id);
-    await waitFor('pattern_events to hold every event of the topic', async () => {
-      const rows = new Set(await tableIds());
-      return [...ids].every((id) => rows.has(id));
-    }, timeoutMs);
+    const tableIds = async () =>
+      (await this.pool.query<{ event_id: string }>('SELECT event_id FROM pattern_events')).rows.map((row) => row.event_id);
+    await waitFor(
+      'pattern_events to hold every event of the topic',
+      async () => {
+        const rows = new Set(await tableIds());
+        return [...ids].every((id) => rows.has(id));
+      },
+      timeoutMs,
+    );
     const bySymbol = new Map<string, string[]>();
     for (const record of topic) bySymbol.set(record.value.symbol, [...(bySymbol.get(record.value.symbol) ?? []), record.value.eventId]);
     const checkable = [...bySymbol].filter(([, events]) => events.length <= REDIS_EVENTS_CAP);
-    const redisIds = async (symbol: string) => (await this.redis.zrange(this.keys.symbolEvents(symbol), '0', '-1')).map((member) => (JSON.parse(member) as { eventId: string }).eventId);
-    await waitFor('the Redis read model to hold every event', async () => {
-      for (const [symbol, events] of checkable) {
-        const held = new Set(await redisIds(symbol));
-        if (!events.every((id) => held.has(id))) return false;
-      }
-      return true;
-    }, timeoutMs);
-    await waitFor('the gateway client to receive every event', async () => new Set(this.received.map((event) => (event.data as unknown as PatternEventValue).eventId)).size >= ids.size, timeoutMs);
+    const redisIds = async (symbol: string) =>
+      (await this.redis.zrange(this.keys.symbolEvents(symbol), '0', '-1')).map(
+        (member) => (JSON.parse(member) as { eventId: string }).eventId,
+      );
+    await waitFor(
+      'the Redis read model to hold every event',
+      async () => {
+        for (const [symbol, events] of checkable) {
+          const held = new Set(await redisIds(symbol));
+          if (!events.every((id) => held.has(id))) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+    await waitFor(
+      'the gateway client to receive every event',
+      async () => new Set(this.received.map((event) => (event.data as unknown as PatternEventValue).eventId)).size >= ids.size,
+      timeoutMs,
+    );
 
     const rows = await tableIds();
     let redisMissing = 0;
@@ -350,7 +411,10 @@ export class ChaosPipeline {
     const rowSet = new Set(rows);
     return {
       topicEvents: topic.length,
-      topicDuplicates: [...duplicatesOf(topic, (record: ReadRecord<PatternEventValue>) => record.value.eventId).values()].reduce((sum, count) => sum + count - 1, 0),
+      topicDuplicates: [...duplicatesOf(topic, (record: ReadRecord<PatternEventValue>) => record.value.eventId).values()].reduce(
+        (sum, count) => sum + count - 1,
+        0,
+      ),
       tableRows: rows.length,
       tableMissing: [...ids].filter((id) => !rowSet.has(id)).length,
       tableDuplicates: rows.length - rowSet.size,
@@ -363,7 +427,9 @@ export class ChaosPipeline {
       clientMissing: [...ids].filter((id) => !clientSet.has(id)).length,
       clientDuplicates: clientIds.length - clientSet.size,
       clientOutOfOrder: outOfOrder,
-      clientMismatched: client.filter((event) => topicAt.get(`${event.p}:${event.o}`)?.value.eventId !== (event.data as unknown as PatternEventValue).eventId).length,
+      clientMismatched: client.filter(
+        (event) => topicAt.get(`${event.p}:${event.o}`)?.value.eventId !== (event.data as unknown as PatternEventValue).eventId,
+      ).length,
       inputRecords: await this.inputRecords(),
     };
   }

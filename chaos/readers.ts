@@ -16,7 +16,12 @@ export interface ReadRecord<T> {
  * from kafkajs's END_BATCH_PROCESS events, which also cover batches holding only transaction markers, so
  * a partition ending in a commit marker is still recognised as read to its end.
  */
-export async function readTopic<T>(kafka: Kafka, codec: AvroCodec, topic: string, options: { timeoutMs?: number } = {}): Promise<ReadRecord<T>[]> {
+export async function readTopic<T>(
+  kafka: Kafka,
+  codec: AvroCodec,
+  topic: string,
+  options: { timeoutMs?: number } = {},
+): Promise<ReadRecord<T>[]> {
   const admin = kafka.admin();
   await admin.connect();
   const ends = new Map<number, number>();
@@ -29,7 +34,11 @@ export async function readTopic<T>(kafka: Kafka, codec: AvroCodec, topic: string
   const positions = new Map<number, number>([...ends.keys()].map((partition) => [partition, 0]));
   const done = () => [...ends].every(([partition, end]) => (positions.get(partition) ?? 0) >= end);
   if (done()) return records;
-  const consumer = kafka.consumer({ groupId: `chaos-reader-${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false });
+  const consumer = kafka.consumer({
+    groupId: `chaos-reader-${randomBytes(6).toString('hex')}`,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+  });
   let finish: () => void = () => {};
   const finished = new Promise<void>((resolve) => (finish = resolve));
   consumer.on(consumer.events.END_BATCH_PROCESS, (event) => {
@@ -48,7 +57,13 @@ export async function readTopic<T>(kafka: Kafka, codec: AvroCodec, topic: string
           if (offset >= (ends.get(batch.partition) ?? 0)) continue;
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = String(value);
-          records.push({ partition: batch.partition, offset, key: message.key?.toString('utf8') ?? '', value: await codec.decode<T>(message.value!), headers });
+          records.push({
+            partition: batch.partition,
+            offset,
+            key: message.key?.toString('utf8') ?? '',
+            value: await codec.decode<T>(message.value!),
+            headers,
+          });
         }
       },
     });
@@ -57,7 +72,15 @@ export async function readTopic<T>(kafka: Kafka, codec: AvroCodec, topic: string
     await Promise.race([
       finished,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`reading ${topic}: not at its end after ${timeoutMs} ms (positions ${JSON.stringify([...positions])}, ends ${JSON.stringify([...ends])})`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `reading ${topic}: not at its end after ${timeoutMs} ms (positions ${JSON.stringify([...positions])}, ends ${JSON.stringify([...ends])})`,
+              ),
+            ),
+          timeoutMs,
+        );
       }),
     ]).finally(() => clearTimeout(timer));
   } finally {

@@ -25,7 +25,10 @@ describe('the Redis read model after Redis lost its data', () => {
   const keys = redisKeys(prefix);
 
   beforeAll(async () => {
-    [kafka, database] = await Promise.all([createTestTopics('chaos-redis-loss', ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals']), createTestDatabase('chaos_redis_loss')]);
+    [kafka, database] = await Promise.all([
+      createTestTopics('chaos-redis-loss', ['patterns', 'minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals']),
+      createTestDatabase('chaos_redis_loss'),
+    ]);
     await migrate(database.url, { timescale: 'off', log: () => {} });
     redis = new Redis(loadPlatformConfig().REDIS_URL);
     projector = await startProjector({
@@ -51,7 +54,9 @@ describe('the Redis read model after Redis lost its data', () => {
 
   const heldEventIds = async (symbols: readonly string[]) => {
     const ids = new Set<string>();
-    for (const symbol of symbols) for (const member of await redis.zrange(keys.symbolEvents(symbol), '0', '-1')) ids.add((JSON.parse(member) as { eventId: string }).eventId);
+    for (const symbol of symbols)
+      for (const member of await redis.zrange(keys.symbolEvents(symbol), '0', '-1'))
+        ids.add((JSON.parse(member) as { eventId: string }).eventId);
     return ids;
   };
 
@@ -64,19 +69,42 @@ describe('the Redis read model after Redis lost its data', () => {
     const secondSymbols = new Set(second.map((event) => event.symbol));
     expect(first.every((event) => secondSymbols.has(event.symbol))).toBe(true);
     const symbols = [...new Set([...first, ...second].map((event) => event.symbol))];
-    await produce(kafka.kafka, kafka.codec, kafka.prefix, 'patterns', first.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      kafka.kafka,
+      kafka.codec,
+      kafka.prefix,
+      'patterns',
+      first.map((value) => ({ key: value.symbol, value })),
+    );
     await waitFor('the first events in Redis', async () => (await heldEventIds(symbols)).size === first.length, 120_000);
     const lost = await redis.keys(`${prefix}*`);
     await redis.del(...lost);
-    await produce(kafka.kafka, kafka.codec, kafka.prefix, 'patterns', second.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      kafka.kafka,
+      kafka.codec,
+      kafka.prefix,
+      'patterns',
+      second.map((value) => ({ key: value.symbol, value })),
+    );
     const expected = new Set([...first, ...second].map((event) => event.eventId));
-    await waitFor('every event back in Redis', async () => {
-      const held = await heldEventIds(symbols);
-      return [...expected].every((id) => held.has(id));
-    }, 120_000);
+    await waitFor(
+      'every event back in Redis',
+      async () => {
+        const held = await heldEventIds(symbols);
+        return [...expected].every((id) => held.has(id));
+      },
+      120_000,
+    );
     const held = await heldEventIds(symbols);
     expect([...held].filter((id) => !expected.has(id))).toEqual([]);
-    recordFigure({ suite: 'faults', case: 'Redis lost its data (keys deleted) under a running projector', keysDeleted: lost.length, eventsExpected: expected.size, eventsInRedis: held.size, outcome: 'pass' });
+    recordFigure({
+      suite: 'faults',
+      case: 'Redis lost its data (keys deleted) under a running projector',
+      keysDeleted: lost.length,
+      eventsExpected: expected.size,
+      eventsInRedis: held.size,
+      outcome: 'pass',
+    });
   });
 
   // Regression: a partition that got no new message after Redis came back empty was never rebuilt. Redis coming
@@ -84,13 +112,23 @@ describe('the Redis read model after Redis lost its data', () => {
   // (CLIENT KILL by their local address); nothing new is produced.
   it('rebuilds partitions without new messages once the connection to Redis comes back', async () => {
     const third = patternEvents(30, 33);
-    await produce(kafka.kafka, kafka.codec, kafka.prefix, 'patterns', third.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      kafka.kafka,
+      kafka.codec,
+      kafka.prefix,
+      'patterns',
+      third.map((value) => ({ key: value.symbol, value })),
+    );
     const symbols = [...new Set(third.map((event) => event.symbol))];
     const expected = new Set(third.map((event) => event.eventId));
-    await waitFor('the third wave in Redis', async () => {
-      const held = await heldEventIds(symbols);
-      return [...expected].every((id) => held.has(id));
-    }, 120_000);
+    await waitFor(
+      'the third wave in Redis',
+      async () => {
+        const held = await heldEventIds(symbols);
+        return [...expected].every((id) => held.has(id));
+      },
+      120_000,
+    );
     const lost = await redis.keys(`${prefix}*`);
     await redis.del(...lost);
     const mine = (redis as unknown as { stream?: Socket }).stream?.localPort;
@@ -101,10 +139,21 @@ describe('the Redis read model after Redis lost its data', () => {
       .filter((port): port is number => port !== undefined && port !== mine);
     expect(projectorPorts.length).toBeGreaterThan(0);
     for (const port of projectorPorts) await redis.client('KILL', 'ADDR', `127.0.0.1:${port}`).catch(() => 0);
-    await waitFor('every event back in Redis without new traffic', async () => {
-      const held = await heldEventIds(symbols);
-      return [...expected].every((id) => held.has(id));
-    }, 120_000);
-    recordFigure({ suite: 'faults', case: 'Redis lost its data and the connection dropped; no new events', keysDeleted: lost.length, connectionsKilled: projectorPorts.length, eventsExpected: expected.size, outcome: 'pass' });
+    await waitFor(
+      'every event back in Redis without new traffic',
+      async () => {
+        const held = await heldEventIds(symbols);
+        return [...expected].every((id) => held.has(id));
+      },
+      120_000,
+    );
+    recordFigure({
+      suite: 'faults',
+      case: 'Redis lost its data and the connection dropped; no new events',
+      keysDeleted: lost.length,
+      connectionsKilled: projectorPorts.length,
+      eventsExpected: expected.size,
+      outcome: 'pass',
+    });
   });
 });

@@ -18,10 +18,16 @@ for (const row of rows) latest.set(`${row.suite}\u0000${row.case}`, row);
 
 const faults = [...latest.values()].filter((row) => row.suite === 'faults' && row.topicEvents !== undefined);
 if (faults.length > 0) {
-  console.log('| fault | input records | pattern events on topic | table: missing / dup / extra | Redis: symbols, missing / dup / extra | client: events, missing / dup / out of order / mismatched | stage restarts | outcome |');
+  console.log(
+    '| fault | input records | pattern events on topic | table: missing / dup / extra | Redis: symbols, missing / dup / extra | client: events, missing / dup / out of order / mismatched | stage restarts | outcome |',
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   for (const row of faults) {
-    const restarts = Array.isArray(row.stageRestarts) ? row.stageRestarts.join(' ') : row.restarts !== undefined ? String(row.restarts) : '';
+    const restarts = Array.isArray(row.stageRestarts)
+      ? row.stageRestarts.join(' ')
+      : row.restarts !== undefined
+        ? String(row.restarts)
+        : '';
     console.log(
       `| ${row.case} | ${row.inputRecords} | ${row.topicEvents} (dup ${row.topicDuplicates}) | ${row.tableMissing} / ${row.tableDuplicates} / ${row.tableExtra} | ${row.redisSymbolsChecked}, ${row.redisMissing} / ${row.redisDuplicates} / ${row.redisExtra} | ${row.clientEvents}, ${row.clientMissing} / ${row.clientDuplicates} / ${row.clientOutOfOrder} / ${row.clientMismatched} | ${restarts} | ${row.outcome} |`,
     );
@@ -33,6 +39,8 @@ console.log('| suite | case | figures | outcome |');
 console.log('|---|---|---|---|');
 for (const row of others) {
   const { suite, case: name, outcome, at: _at, scale: _scale, ...figures } = row;
-  const text = Object.entries(figures).map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(' ') : String(value)}`).join(', ');
+  const text = Object.entries(figures)
+    .map(([key, value]) => `${key}=${Array.isArray(value) ? value.join(' ') : String(value)}`)
+    .join(', ');
   console.log(`| ${suite} | ${name} | ${text} | ${String(outcome)} |`);
 }

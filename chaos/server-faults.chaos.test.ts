@@ -7,7 +7,6 @@ import { ensureKafka, ensurePostgres, killPostgresConnections, restartKafka, res
 
 const STAGES: readonly StageName[] = ['ingest', 'processors', 'projector', 'gateway'];
 
-
 // These restart the machine's shared servers: the chaos project runs alone (maxWorkers 1, after the other tests).
 describe('server faults mid-stream: Kafka, Redis and PostgreSQL', () => {
   let pipeline: ChaosPipeline;
@@ -32,7 +31,11 @@ describe('server faults mid-stream: Kafka, Redis and PostgreSQL', () => {
     await pipeline.startFeed();
     await waitFor('pattern events to flow', async () => (await pipeline.patternEventsProduced()) >= before + scaled(40, 10), 300_000);
     const details = await fault();
-    await waitFor('more pattern events after recovery', async () => (await pipeline.patternEventsProduced()) >= before + scaled(80, 20), 300_000);
+    await waitFor(
+      'more pattern events after recovery',
+      async () => (await pipeline.patternEventsProduced()) >= before + scaled(80, 20),
+      300_000,
+    );
     await pipeline.stopFeed();
     const check = await pipeline.settleAndCheck();
     const stageRestarts = STAGES.map((stage) => `${stage}:${pipeline.restarts(stage) - restarts[stage]!}`);
@@ -49,12 +52,23 @@ describe('server faults mid-stream: Kafka, Redis and PostgreSQL', () => {
     await waitFor('pattern events to flow', async () => (await pipeline.patternEventsProduced()) >= before + scaled(40, 10), 300_000);
     await stopRedis();
     const down = await pipeline.patternEventsProduced();
-    await waitFor('pattern events produced while Redis is down', async () => (await pipeline.patternEventsProduced()) >= down + scaled(10, 3), 300_000);
+    await waitFor(
+      'pattern events produced while Redis is down',
+      async () => (await pipeline.patternEventsProduced()) >= down + scaled(10, 3),
+      300_000,
+    );
     await pipeline.stopFeed();
     await startRedis();
     const check = await pipeline.settleAndCheck();
     const stageRestarts = STAGES.map((stage) => `${stage}:${pipeline.restarts(stage) - restarts[stage]!}`);
-    recordFigure({ suite: 'faults', case: 'Redis restart (shutdown nosave, start; feed stopped before Redis returns)', eventsWhileDown: (await pipeline.patternEventsProduced()) - down, stageRestarts, ...check, outcome: 'pass' });
+    recordFigure({
+      suite: 'faults',
+      case: 'Redis restart (shutdown nosave, start; feed stopped before Redis returns)',
+      eventsWhileDown: (await pipeline.patternEventsProduced()) - down,
+      stageRestarts,
+      ...check,
+      outcome: 'pass',
+    });
     expectExactlyOnce(check);
   });
 

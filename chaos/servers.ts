@@ -15,7 +15,14 @@ const run = promisify(execFile);
  */
 
 async function redisUp(): Promise<boolean> {
-  const probe = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+  const probe = new Redis({
+    host: '127.0.0.1',
+    port: 6379,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+  });
   probe.on('error', () => {});
   try {
     await probe.connect();
@@ -34,7 +41,23 @@ export async function stopRedis(): Promise<void> {
 
 export async function startRedis(): Promise<void> {
   if (await redisUp()) return;
-  await run('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log']);
+  await run('redis-server', [
+    '--daemonize',
+    'yes',
+    '--bind',
+    '127.0.0.1',
+    '-::1',
+    '--port',
+    '6379',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    '/var/lib/redis',
+    '--logfile',
+    '/var/log/redis/ci.log',
+  ]);
   await waitFor('Redis to start', redisUp, 30_000, 100);
 }
 
@@ -43,7 +66,10 @@ function postgresCluster(): string {
 }
 
 async function postgresAccepts(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: loadPlatformConfig().DATABASE_URL.replace(/\/[^/]*$/, '/postgres'), connectionTimeoutMillis: 1000 });
+  const client = new pg.Client({
+    connectionString: loadPlatformConfig().DATABASE_URL.replace(/\/[^/]*$/, '/postgres'),
+    connectionTimeoutMillis: 1000,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -72,7 +98,10 @@ export async function killPostgresConnections(database: string): Promise<number>
   const client = new pg.Client({ connectionString: loadPlatformConfig().DATABASE_URL.replace(/\/[^/]*$/, '/postgres') });
   await client.connect();
   try {
-    const { rows } = await client.query<{ killed: boolean }>('SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database]);
+    const { rows } = await client.query<{ killed: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
     return rows.filter((row) => row.killed).length;
   } finally {
     await client.end();

@@ -5,7 +5,6 @@ import { leakedSecrets } from '../test/log-capture.js';
 import { expectExactlyOnce } from './assertions.js';
 import { ChaosPipeline, waitFor, type StageName } from './pipeline.js';
 
-
 describe('kill -9 of each stage mid-stream, with restart', () => {
   let pipeline: ChaosPipeline;
 
@@ -34,10 +33,20 @@ describe('kill -9 of each stage mid-stream, with restart', () => {
       await waitFor('pattern events to flow', async () => (await pipeline.patternEventsProduced()) >= before + scaled(40, 10), 300_000);
       const restartsBefore = pipeline.restarts(stage);
       await pipeline.kill(stage);
-      await waitFor('more pattern events after the restart', async () => (await pipeline.patternEventsProduced()) >= before + scaled(80, 20), 300_000);
+      await waitFor(
+        'more pattern events after the restart',
+        async () => (await pipeline.patternEventsProduced()) >= before + scaled(80, 20),
+        300_000,
+      );
       await pipeline.stopFeed();
       const check = await pipeline.settleAndCheck();
-      recordFigure({ suite: 'faults', case: `kill -9 ${stage}`, restarts: pipeline.restarts(stage) - restartsBefore, ...check, outcome: 'pass' });
+      recordFigure({
+        suite: 'faults',
+        case: `kill -9 ${stage}`,
+        restarts: pipeline.restarts(stage) - restartsBefore,
+        ...check,
+        outcome: 'pass',
+      });
       expect(pipeline.restarts(stage)).toBe(restartsBefore + 1);
       expectExactlyOnce(check);
     });
@@ -46,6 +55,13 @@ describe('kill -9 of each stage mid-stream, with restart', () => {
   it('never logs the secrets it was given (JWT secret, feed key, access token)', () => {
     expect(pipeline.lines.length).toBeGreaterThan(0);
     expect(leakedSecrets(pipeline.lines.join('\n'), pipeline.secrets)).toEqual([]);
-    recordFigure({ suite: 'security', case: 'stage logs (ingest, processors, projector, gateway) searched for secrets', lines: pipeline.lines.length, secretsSearched: pipeline.secrets.length, leaked: 0, outcome: 'pass' });
+    recordFigure({
+      suite: 'security',
+      case: 'stage logs (ingest, processors, projector, gateway) searched for secrets',
+      lines: pipeline.lines.length,
+      secretsSearched: pipeline.secrets.length,
+      leaked: 0,
+      outcome: 'pass',
+    });
   });
 });

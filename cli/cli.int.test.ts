@@ -6,7 +6,10 @@ const run = promisify(execFile);
 
 /** Runs the real `tickflow` binary (tsx under plain Node ESM, not vitest's transform) as a user would. */
 async function tickflow(...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, ['bin/tickflow.js', ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60_000 });
+  const { stdout } = await run(process.execPath, ['bin/tickflow.js', ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    timeout: 60_000,
+  });
   return stdout;
 }
 

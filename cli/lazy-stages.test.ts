@@ -21,7 +21,10 @@ const REPORT_NATIVE = `data:text/javascript,${encodeURIComponent(
 
 /** Runs the real `tickflow` binary (tsx under plain Node) and returns its output and the uWS modules it loaded. */
 async function tickflow(...args: string[]): Promise<{ stdout: string; uws: string[] }> {
-  const { stdout, stderr } = await run(process.execPath, ['--import', REPORT_NATIVE, 'bin/tickflow.js', ...args], { env: { ...process.env, LOG_LEVEL: 'warn' }, timeout: 60_000 });
+  const { stdout, stderr } = await run(process.execPath, ['--import', REPORT_NATIVE, 'bin/tickflow.js', ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    timeout: 60_000,
+  });
   const line = stderr.split('\n').find((entry) => entry.startsWith('LOADED '));
   expect(line, 'the exit report').toBeDefined();
   return { stdout, uws: JSON.parse(line!.slice('LOADED '.length)) as string[] };

@@ -12,9 +12,7 @@ import { registerSetupCommand } from './setup-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerSoakCommand } from './soak-command.js';
 
-const program = new Command('tickflow')
-  .description('Tickflow: an event-sourced real-time market-pattern pipeline')
-  .showHelpAfterError();
+const program = new Command('tickflow').description('Tickflow: an event-sourced real-time market-pattern pipeline').showHelpAfterError();
 
 registerStackCommands(program);
 registerIngestCommands(program);
@@ -36,7 +34,10 @@ program
     const rows = documentedEnv();
     if (options.markdown) {
       console.log('| Variable | Stage | Default | Meaning |\n|---|---|---|---|');
-      for (const row of rows) console.log(`| \`${row.name}\` | ${row.stage} | ${row.defaultValue === undefined ? '' : `\`${row.defaultValue}\``} | ${row.description} |`);
+      for (const row of rows)
+        console.log(
+          `| \`${row.name}\` | ${row.stage} | ${row.defaultValue === undefined ? '' : `\`${row.defaultValue}\``} | ${row.description} |`,
+        );
       return;
     }
     for (const row of rows) console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);

@@ -12,12 +12,17 @@ export function registerReplayCommand(program: Command): void {
     .option('--format <format>', 'jsonl or csv', 'jsonl')
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (options: { topic: string; from: string; to?: string; symbols?: string; format: string; out?: string }) => {
-      if (options.format !== 'jsonl' && options.format !== 'csv') throw new Error(`--format: expected jsonl or csv, got "${options.format}"`);
+      if (options.format !== 'jsonl' && options.format !== 'csv')
+        throw new Error(`--format: expected jsonl or csv, got "${options.format}"`);
       const { records } = await replay({
         topic: options.topic,
         from: options.from,
         ...(options.to === undefined ? {} : { to: options.to }),
-        symbols: options.symbols?.split(',').map((symbol) => symbol.trim()).filter(Boolean) ?? [],
+        symbols:
+          options.symbols
+            ?.split(',')
+            .map((symbol) => symbol.trim())
+            .filter(Boolean) ?? [],
         format: options.format,
         ...(options.out === undefined ? {} : { out: options.out }),
         progress: process.stderr.isTTY === true && (options.out !== undefined || process.stdout.isTTY !== true),

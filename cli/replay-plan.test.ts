@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { CsvWriter, matchesSymbols, parseBound, planReplay, ReplayArgumentError, toJsonLine, totalRecords, type ReplayRecord } from './replay-plan.js';
+import {
+  CsvWriter,
+  matchesSymbols,
+  parseBound,
+  planReplay,
+  ReplayArgumentError,
+  toJsonLine,
+  totalRecords,
+  type ReplayRecord,
+} from './replay-plan.js';
 
 const watermarks = [
   { partition: 1, low: 10n, high: 50n },
@@ -11,7 +20,13 @@ describe('parseBound', () => {
     expect(parseBound('earliest', '--from')).toEqual({ kind: 'earliest' });
     expect(parseBound('latest', '--from')).toEqual({ kind: 'latest' });
     expect(parseBound('42', '--from')).toEqual({ kind: 'offset', offset: 42n });
-    expect(parseBound('0:5,1:7', '--from')).toEqual({ kind: 'partitionOffsets', offsets: new Map([[0, 5n], [1, 7n]]) });
+    expect(parseBound('0:5,1:7', '--from')).toEqual({
+      kind: 'partitionOffsets',
+      offsets: new Map([
+        [0, 5n],
+        [1, 7n],
+      ]),
+    });
     expect(parseBound('2026-11-26T10:00:00Z', '--from')).toEqual({ kind: 'time', ms: Date.parse('2026-11-26T10:00:00Z') });
   });
 
@@ -48,7 +63,18 @@ describe('planReplay', () => {
       { partition: 0, start: 20n, end: 20n },
       { partition: 1, start: 40n, end: 50n },
     ]);
-    const ranges = planReplay(watermarks, { kind: 'time', ms: 1 }, { kind: 'time', ms: 2 }, { from: new Map([[0, 3n], [1, 12n]]), to: new Map([[0, 9n]]) });
+    const ranges = planReplay(
+      watermarks,
+      { kind: 'time', ms: 1 },
+      { kind: 'time', ms: 2 },
+      {
+        from: new Map([
+          [0, 3n],
+          [1, 12n],
+        ]),
+        to: new Map([[0, 9n]]),
+      },
+    );
     expect(ranges).toEqual([
       { partition: 0, start: 3n, end: 9n },
       { partition: 1, start: 12n, end: 50n },
@@ -87,7 +113,9 @@ describe('output', () => {
   it('writes CSV with a header, quoting where needed', () => {
     const csv = new CsvWriter();
     expect(csv.header(record)).toBe('topic,partition,offset,timestamp,key,symbol,note,levels,raw,big');
-    expect(csv.row(record)).toBe(`patterns.events.v1,2,7,2026-11-26T10:00:00.000Z,AAPL,AAPL,"a ""quoted"", value","{""support"":1.5}",aGk=,5`);
+    expect(csv.row(record)).toBe(
+      `patterns.events.v1,2,7,2026-11-26T10:00:00.000Z,AAPL,AAPL,"a ""quoted"", value","{""support"":1.5}",aGk=,5`,
+    );
     expect(new CsvWriter().row({ ...record, key: null, value: { a: null } })).toBe('patterns.events.v1,2,7,2026-11-26T10:00:00.000Z,,');
   });
 });

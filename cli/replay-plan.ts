@@ -3,7 +3,12 @@
  * filters, and how a record is written. No I/O here, so it is tested without a broker.
  */
 
-export type Bound = { kind: 'earliest' } | { kind: 'latest' } | { kind: 'offset'; offset: bigint } | { kind: 'partitionOffsets'; offsets: ReadonlyMap<number, bigint> } | { kind: 'time'; ms: number };
+export type Bound =
+  | { kind: 'earliest' }
+  | { kind: 'latest' }
+  | { kind: 'offset'; offset: bigint }
+  | { kind: 'partitionOffsets'; offsets: ReadonlyMap<number, bigint> }
+  | { kind: 'time'; ms: number };
 
 export class ReplayArgumentError extends Error {
   override name = 'ReplayArgumentError';
@@ -28,7 +33,9 @@ export function parseBound(text: string, flag: string): Bound {
     if (Number.isNaN(ms)) throw new ReplayArgumentError(`${flag}: "${value}" is not a valid ISO-8601 time`);
     return { kind: 'time', ms };
   }
-  throw new ReplayArgumentError(`${flag}: expected earliest, latest, an offset, partition:offset pairs or an ISO-8601 time, got "${value}"`);
+  throw new ReplayArgumentError(
+    `${flag}: expected earliest, latest, an offset, partition:offset pairs or an ISO-8601 time, got "${value}"`,
+  );
 }
 
 export interface PartitionWatermarks {
@@ -109,13 +116,20 @@ export function matchesSymbols(record: ReplayRecord, symbols: ReadonlySet<string
   if (!symbols || symbols.size === 0) return true;
   if (record.key !== null && symbols.has(record.key)) return true;
   const value = record.value as { symbol?: unknown; ticker?: unknown } | null;
-  return (typeof value?.symbol === 'string' && symbols.has(value.symbol)) || (typeof value?.ticker === 'string' && symbols.has(value.ticker));
+  return (
+    (typeof value?.symbol === 'string' && symbols.has(value.symbol)) || (typeof value?.ticker === 'string' && symbols.has(value.ticker))
+  );
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
-  if (value && typeof value === 'object' && (value as { type?: unknown }).type === 'Buffer' && Array.isArray((value as { data?: unknown }).data)) {
+  if (
+    value &&
+    typeof value === 'object' &&
+    (value as { type?: unknown }).type === 'Buffer' &&
+    Array.isArray((value as { data?: unknown }).data)
+  ) {
     return Buffer.from((value as { data: number[] }).data).toString('base64');
   }
   return value;
@@ -145,6 +159,8 @@ export class CsvWriter {
   row(record: ReplayRecord): string {
     const value = (record.value ?? {}) as Record<string, unknown>;
     const columns = this.columns ?? Object.keys(value);
-    return [record.topic, record.partition, record.offset, record.timestamp, record.key, ...columns.map((column) => value[column])].map(csvCell).join(',');
+    return [record.topic, record.partition, record.offset, record.timestamp, record.key, ...columns.map((column) => value[column])]
+      .map(csvCell)
+      .join(',');
   }
 }

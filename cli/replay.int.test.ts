@@ -45,11 +45,26 @@ describe('tickflow replay and topics describe against the real broker', () => {
     const producer = env.kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, idempotent: true });
     await producer.connect();
     const base = Date.now() - 60_000;
-    await producer.send({ topic, messages: symbols.map((symbol, index) => ({ key: symbol, value: encode(fundamentals(symbol, index)), timestamp: String(base) })) });
+    await producer.send({
+      topic,
+      messages: symbols.map((symbol, index) => ({ key: symbol, value: encode(fundamentals(symbol, index)), timestamp: String(base) })),
+    });
     splitTime = base + 30_000;
-    await producer.send({ topic, messages: symbols.map((symbol, index) => ({ key: symbol, value: encode(fundamentals(symbol, 100 + index)), timestamp: String(splitTime + 1000) })) });
+    await producer.send({
+      topic,
+      messages: symbols.map((symbol, index) => ({
+        key: symbol,
+        value: encode(fundamentals(symbol, 100 + index)),
+        timestamp: String(splitTime + 1000),
+      })),
+    });
     // An aborted transaction: a read_committed replay must never show it.
-    const transactional = env.kafka.producer({ transactionalId: `${env.prefix}replay-txn`, idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+    const transactional = env.kafka.producer({
+      transactionalId: `${env.prefix}replay-txn`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
     await transactional.connect();
     const transaction = await transactional.transaction();
     await transaction.send({ topic, messages: [{ key: 'AAPL', value: encode(fundamentals('AAPL', 999)) }] });
@@ -80,14 +95,21 @@ describe('tickflow replay and topics describe against the real broker', () => {
 
   it('replays every committed record decoded, as JSON lines, and ends by itself', async () => {
     const lines = await collect({ topic: 'fundamentals', from: 'earliest', format: 'jsonl' });
-    const records = lines.map((line) => JSON.parse(line) as { key: string; value: { updatedAtMs: number; symbol: string }; partition: number; offset: string });
+    const records = lines.map(
+      (line) => JSON.parse(line) as { key: string; value: { updatedAtMs: number; symbol: string }; partition: number; offset: string },
+    );
     expect(records).toHaveLength(8);
     expect(records.map((record) => record.value.updatedAtMs).sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 100, 101, 102, 103]);
     expect(records.every((record) => record.key === record.value.symbol)).toBe(true);
   });
 
   it('filters by symbol and starts from a time', async () => {
-    const lines = await collect({ topic: 'fundamentals', from: new Date(splitTime).toISOString(), symbols: ['AAPL', 'SPY'], format: 'jsonl' });
+    const lines = await collect({
+      topic: 'fundamentals',
+      from: new Date(splitTime).toISOString(),
+      symbols: ['AAPL', 'SPY'],
+      format: 'jsonl',
+    });
     const values = lines.map((line) => (JSON.parse(line) as { value: { symbol: string; updatedAtMs: number } }).value);
     expect(values.map((value) => `${value.symbol}:${value.updatedAtMs}`).sort()).toEqual(['AAPL:100', 'SPY:103']);
   });
@@ -98,7 +120,9 @@ describe('tickflow replay and topics describe against the real broker', () => {
     const nonEmpty = ranges.filter((range) => range.end > range.start);
     expect(records).toBe(nonEmpty.length);
     const csv = readFileSync(out, 'utf8').trim().split('\n');
-    expect(csv[0]).toBe('topic,partition,offset,timestamp,key,symbol,asOfDate,fiscalPeriod,fiscalYear,eps,epsEstimate,epsSurprisePct,revenue,revenueYoYGrowthPct,marketCap,priceToEarnings,priceToBook,evToEbitda,dividendYield,debtToEquity,source,updatedAtMs');
+    expect(csv[0]).toBe(
+      'topic,partition,offset,timestamp,key,symbol,asOfDate,fiscalPeriod,fiscalYear,eps,epsEstimate,epsSurprisePct,revenue,revenueYoYGrowthPct,marketCap,priceToEarnings,priceToBook,evToEbitda,dividendYield,debtToEquity,source,updatedAtMs',
+    );
     expect(csv).toHaveLength(records + 1);
     expect(csv.slice(1).every((row) => row.split(',')[2] === '0')).toBe(true);
   });

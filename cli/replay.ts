@@ -1,8 +1,27 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import cliProgress from 'cli-progress';
-import { AvroCodec, createKafka, createLogger, loadPlatformConfig, TOPICS, topicName, type Kafka, type TopicKey } from '../platform/index.js';
-import { CsvWriter, matchesSymbols, parseBound, planReplay, toJsonLine, totalRecords, type Bound, type PartitionRange, type ReplayRecord } from './replay-plan.js';
+import {
+  AvroCodec,
+  createKafka,
+  createLogger,
+  loadPlatformConfig,
+  TOPICS,
+  topicName,
+  type Kafka,
+  type TopicKey,
+} from '../platform/index.js';
+import {
+  CsvWriter,
+  matchesSymbols,
+  parseBound,
+  planReplay,
+  toJsonLine,
+  totalRecords,
+  type Bound,
+  type PartitionRange,
+  type ReplayRecord,
+} from './replay-plan.js';
 
 export interface ReplayOptions {
   readonly topic: string;
@@ -39,7 +58,10 @@ async function timeOffsets(kafka: Kafka, topic: string, bound: Bound | undefined
  * Streams a topic's records, decoded through the registry, as JSON lines or CSV. Reads each partition
  * from its start to its end bound and stops; no consumer-group offsets are committed.
  */
-export async function replay(options: ReplayOptions, output: NodeJS.WritableStream = process.stdout): Promise<{ records: number; ranges: PartitionRange[] }> {
+export async function replay(
+  options: ReplayOptions,
+  output: NodeJS.WritableStream = process.stdout,
+): Promise<{ records: number; ranges: PartitionRange[] }> {
   const config = loadPlatformConfig();
   const logger = createLogger('replay', { level: config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL });
   const topic = resolveTopic(options.topic, config.TOPIC_PREFIX);
@@ -66,7 +88,12 @@ export async function replay(options: ReplayOptions, output: NodeJS.WritableStre
   const write = async (line: string) => {
     if (!sink.write(`${line}\n`)) await once(sink, 'drain');
   };
-  const bar = options.progress ? new cliProgress.SingleBar({ stream: process.stderr, format: ' {bar} {percentage}% | {value}/{total} records | {eta_formatted} left' }, cliProgress.Presets.shades_classic) : undefined;
+  const bar = options.progress
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: ' {bar} {percentage}% | {value}/{total} records | {eta_formatted} left' },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
   bar?.start(expected, 0);
 
   const csv = options.format === 'csv' ? new CsvWriter() : undefined;

@@ -25,7 +25,9 @@ function rssBytes(pid: number): number | undefined {
 export function registerSoakCommand(program: Command): void {
   program
     .command('soak')
-    .description('run the whole pipeline at a fixed simulator rate, sampling each process\'s RSS and heap; report growth per hour, counts and final lag')
+    .description(
+      "run the whole pipeline at a fixed simulator rate, sampling each process's RSS and heap; report growth per hour, counts and final lag",
+    )
     .option('--rate <n>', 'simulator trades+quotes per second', '2000')
     .option('--duration <d>', 'e.g. 90s, 30m, 24h', '30m')
     .option('--sample <d>', 'sampling interval', '10s')
@@ -37,7 +39,11 @@ export function registerSoakCommand(program: Command): void {
       const stack = new LocalStack();
       await stack.up((line) => console.log(`[soak] ${line}`));
       await setupPipeline((line) => console.log(`[soak] ${line}`));
-      const stages = pipelineStages({ massiveApiKey: undefined, simulatorSpeed: Number(options.speed), simulatorRate: Number(options.rate) });
+      const stages = pipelineStages({
+        massiveApiKey: undefined,
+        simulatorSpeed: Number(options.speed),
+        simulatorRate: Number(options.rate),
+      });
       const quiet = (line: string) => {
         if (/ (WARN|ERROR|FATAL) |crashed/.test(line)) console.log(line);
       };
@@ -71,15 +77,29 @@ export function registerSoakCommand(program: Command): void {
               // a stage between restarts has no metrics; its RSS sample still counts
             }
           }
-          if (rss !== undefined) memory.get(stage.name)!.push({ atMs: Date.now() - startedAt, rssBytes: rss, ...(heap === undefined ? {} : { heapUsedBytes: heap }) });
+          if (rss !== undefined)
+            memory
+              .get(stage.name)!
+              .push({ atMs: Date.now() - startedAt, rssBytes: rss, ...(heap === undefined ? {} : { heapUsedBytes: heap }) });
         }
         const elapsed = ((Date.now() - startedAt) / 60_000).toFixed(1);
-        console.log(`[soak] ${elapsed} min: ${[...counts].map(([stage, count]) => `${stage}=${count ?? '-'}`).join(' ')} client=${users.gatewayEvents} api=${users.apiOk}/${users.apiRequests}`);
+        console.log(
+          `[soak] ${elapsed} min: ${[...counts].map(([stage, count]) => `${stage}=${count ?? '-'}`).join(' ')} client=${users.gatewayEvents} api=${users.apiOk}/${users.apiRequests}`,
+        );
       }
       const config = loadPlatformConfig();
-      const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: 'tickflow-soak', logger: createLogger('soak', { level: 'warn' }) }).admin();
+      const admin = createKafka({
+        brokers: config.KAFKA_BROKERS,
+        clientId: 'tickflow-soak',
+        logger: createLogger('soak', { level: 'warn' }),
+      }).admin();
       await admin.connect();
-      const lag = (await describeTopics(admin, TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)))).flatMap((topic) => topic.groups.map((group) => ({ topic: topic.topic, group: group.groupId, lag: group.lag })));
+      const lag = (
+        await describeTopics(
+          admin,
+          TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)),
+        )
+      ).flatMap((topic) => topic.groups.map((group) => ({ topic: topic.topic, group: group.groupId, lag: group.lag })));
       await admin.disconnect();
       users.stop();
       const restarts = Object.fromEntries(stages.map((stage) => [stage.name, supervisor.restarts(stage.name)]));
@@ -113,7 +133,11 @@ interface SoakUsers {
 async function startSoakUsers(ports: ReturnType<typeof stagePorts>): Promise<SoakUsers> {
   const apiBase = `http://127.0.0.1:${ports.api}`;
   const apiKey = await demoApiKey(apiBase, `.tickflow/soak-${process.pid}.json`);
-  const client = new TickflowClient({ url: `ws://127.0.0.1:${ports.gateway}/ws`, auth: { apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory });
+  const client = new TickflowClient({
+    url: `ws://127.0.0.1:${ports.gateway}/ws`,
+    auth: { apiKey },
+    WebSocket: WebSocket as unknown as WebSocketFactory,
+  });
   const users: SoakUsers = { gatewayEvents: 0, apiRequests: 0, apiOk: 0, stop: () => undefined };
   const subscription = client.subscribe({ stream: 'patterns', window: 1000 });
   await client.connect();
@@ -123,7 +147,12 @@ async function startSoakUsers(ports: ReturnType<typeof stagePorts>): Promise<Soa
       users.gatewayEvents += 1;
     }
   })().catch((error: unknown) => console.log(`[soak] gateway client ended: ${(error as Error).message}`));
-  const views = ['/api/patterns/scan?per_page=50', '/api/patterns/scan?timeframe=intraday&sort_by=detected_at', '/api/patterns/stats', '/api/symbols?limit=20'];
+  const views = [
+    '/api/patterns/scan?per_page=50',
+    '/api/patterns/scan?timeframe=intraday&sort_by=detected_at',
+    '/api/patterns/stats',
+    '/api/symbols?limit=20',
+  ];
   const poll = setInterval(() => {
     const path = views[users.apiRequests % views.length]!;
     users.apiRequests += 1;

@@ -14,13 +14,22 @@ describe('soak core', () => {
     const points = Array.from({ length: 10 }, (_, i) => ({ atMs: i * 60_000, value: 100 + i }));
     expect(growthPerHour(points)).toBeCloseTo(60, 9);
     expect(growthPerHour([{ atMs: 0, value: 1 }])).toBe(0);
-    expect(growthPerHour([{ atMs: 5, value: 1 }, { atMs: 5, value: 2 }])).toBe(0);
+    expect(
+      growthPerHour([
+        { atMs: 5, value: 1 },
+        { atMs: 5, value: 2 },
+      ]),
+    ).toBe(0);
   });
 
   it('reports memory after a warm-up', () => {
     const MIB = 1024 * 1024;
     // A start-up jump in the first fifth, then flat: no growth.
-    const samples = Array.from({ length: 50 }, (_, i) => ({ atMs: i * 10_000, rssBytes: (i < 5 ? 50 + i * 20 : 150) * MIB, heapUsedBytes: 40 * MIB }));
+    const samples = Array.from({ length: 50 }, (_, i) => ({
+      atMs: i * 10_000,
+      rssBytes: (i < 5 ? 50 + i * 20 : 150) * MIB,
+      heapUsedBytes: 40 * MIB,
+    }));
     const report = memoryReport('api', samples);
     expect(report.rssStartMiB).toBe(50);
     expect(report.rssEndMiB).toBe(150);

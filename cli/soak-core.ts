@@ -45,7 +45,9 @@ const MIB = 1024 * 1024;
  */
 export function memoryReport(stage: string, samples: readonly MemorySample[]): StageMemoryReport {
   const warm = samples.slice(Math.floor(samples.length / 5));
-  const heap = warm.filter((sample) => sample.heapUsedBytes !== undefined).map((sample) => ({ atMs: sample.atMs, value: sample.heapUsedBytes! / MIB }));
+  const heap = warm
+    .filter((sample) => sample.heapUsedBytes !== undefined)
+    .map((sample) => ({ atMs: sample.atMs, value: sample.heapUsedBytes! / MIB }));
   return {
     stage,
     samples: samples.length,

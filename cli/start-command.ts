@@ -20,7 +20,10 @@ import { Supervisor, type StageSpec } from './supervisor.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const loadStartConfig = defineEnv('start', {
-  START_SIMULATOR_SPEED: env.number('Simulated seconds per real second for the embedded simulator of `npm start` (60: a minute bar every second)', 60),
+  START_SIMULATOR_SPEED: env.number(
+    'Simulated seconds per real second for the embedded simulator of `npm start` (60: a minute bar every second)',
+    60,
+  ),
   START_SIMULATOR_RATE: env.int('Trades + quotes per second of the embedded simulator of `npm start`', 5000),
   START_KEEP_STACK: env.bool('Leave Kafka and the registry running when `npm start` stops', false),
 });
@@ -57,11 +60,17 @@ const isoMinute = (ms: number) => new Date(ms).toISOString().slice(0, 16).replac
  * go back in time), so the clock resumes just after it, and the first run's data stays as history. An
  * explicit SIMULATOR_START earlier than the log is refused rather than fed to processors that would skip it.
  */
-export function planSimulatorStart(options: { readonly nowMs: number; readonly loggedUntilMs: number | undefined; readonly explicitStart?: string; readonly calendar?: SessionCalendar }): SimulatorStartPlan {
+export function planSimulatorStart(options: {
+  readonly nowMs: number;
+  readonly loggedUntilMs: number | undefined;
+  readonly explicitStart?: string;
+  readonly calendar?: SessionCalendar;
+}): SimulatorStartPlan {
   const logged = options.loggedUntilMs;
   if (options.explicitStart !== undefined) {
     const explicitMs = Date.parse(options.explicitStart);
-    if (!Number.isFinite(explicitMs)) return { startMs: undefined, refused: true, note: `SIMULATOR_START=${options.explicitStart} is not an ISO 8601 time` };
+    if (!Number.isFinite(explicitMs))
+      return { startMs: undefined, refused: true, note: `SIMULATOR_START=${options.explicitStart} is not an ISO 8601 time` };
     if (logged !== undefined && explicitMs < logged) {
       return {
         startMs: undefined,
@@ -72,16 +81,26 @@ export function planSimulatorStart(options: { readonly nowMs: number; readonly l
     return { startMs: explicitMs, refused: false, note: `simulated clock: starts at SIMULATOR_START=${options.explicitStart}` };
   }
   const fresh = simulatorStart(options.nowMs, options.calendar);
-  if (logged === undefined || fresh > logged) return { startMs: fresh, refused: false, note: `simulated clock: starts at ${isoMinute(fresh)} UTC (the latest session)` };
+  if (logged === undefined || fresh > logged)
+    return { startMs: fresh, refused: false, note: `simulated clock: starts at ${isoMinute(fresh)} UTC (the latest session)` };
   const resumed = resumeAfter(logged);
-  return { startMs: resumed, refused: false, note: `simulated clock: resumes at ${isoMinute(resumed)} UTC, after the latest bar already in the log (${isoMinute(logged)} UTC); earlier runs' data stays as history` };
+  return {
+    startMs: resumed,
+    refused: false,
+    note: `simulated clock: resumes at ${isoMinute(resumed)} UTC, after the latest bar already in the log (${isoMinute(logged)} UTC); earlier runs' data stays as history`,
+  };
 }
 
 /** The daily bars `npm start` backfills: about 400 days (enough for the 200-day averages) up to the session before the simulated start, after those already in the log. */
-export function dailyBackfillRange(simulatorStartMs: number, loggedDailyStartMs: number | undefined, calendar = new SessionCalendar()): { from: string; to: string } {
+export function dailyBackfillRange(
+  simulatorStartMs: number,
+  loggedDailyStartMs: number | undefined,
+  calendar = new SessionCalendar(),
+): { from: string; to: string } {
   // The simulator moves a start outside a session on to the next open: its first live day is that one.
   const startDay = calendar.dayOf(new SessionClock(calendar).sessionInstant(simulatorStartMs)).dayNumber;
-  const first = loggedDailyStartMs === undefined ? startDay - 400 : Math.max(startDay - 400, calendar.dayOf(loggedDailyStartMs).dayNumber + 1);
+  const first =
+    loggedDailyStartMs === undefined ? startDay - 400 : Math.max(startDay - 400, calendar.dayOf(loggedDailyStartMs).dayNumber + 1);
   return { from: isoDay(first), to: isoDay(startDay - 1) };
 }
 
@@ -152,10 +171,18 @@ export function pipelineStages(options: {
       name: 'projector',
       args: ['project'],
       metricsUrl: `http://127.0.0.1:${ports.projectorOps}/metrics`,
-      eventsMetrics: [{ name: 'tickflow_projection_rows_total', label: 'projection="patterns"' }, { name: 'tickflow_projection_rows_total', label: 'projection="bars"' }],
+      eventsMetrics: [
+        { name: 'tickflow_projection_rows_total', label: 'projection="patterns"' },
+        { name: 'tickflow_projection_rows_total', label: 'projection="bars"' },
+      ],
       skippedMetrics: ['tickflow_projection_skipped_total'],
     },
-    { name: 'gateway', args: ['gateway'], metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`, eventsMetrics: ['tickflow_gateway_events_delivered_total'] },
+    {
+      name: 'gateway',
+      args: ['gateway'],
+      metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`,
+      eventsMetrics: ['tickflow_gateway_events_delivered_total'],
+    },
     { name: 'api', args: ['api'], metricsUrl: `http://127.0.0.1:${ports.api}/metrics`, eventsMetrics: ['tickflow_api_requests_total'] },
   );
   return stages;
@@ -164,12 +191,18 @@ export function pipelineStages(options: {
 /** The processors' consumer-group lag on their input topics, for the status line. */
 async function processorLag(): Promise<Map<string, number>> {
   const config = loadPlatformConfig();
-  const admin = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-status`, logger: createLogger('start', { level: 'error' }) }).admin();
+  const admin = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-status`,
+    logger: createLogger('start', { level: 'error' }),
+  }).admin();
   await admin.connect();
   try {
     const topics = (['minuteAggregates', 'dailyAggregates', 'trades'] as const).map((key) => topicName(key, config.TOPIC_PREFIX));
     const described = await describeTopics(admin, topics);
-    const lag = described.flatMap((topic) => topic.groups.filter((group) => group.groupId.includes('processor'))).reduce((sum, group) => sum + group.lag, 0);
+    const lag = described
+      .flatMap((topic) => topic.groups.filter((group) => group.groupId.includes('processor')))
+      .reduce((sum, group) => sum + group.lag, 0);
     return new Map([['processors', lag]]);
   } finally {
     await admin.disconnect();
@@ -179,26 +212,39 @@ async function processorLag(): Promise<Map<string, number>> {
 export function registerStartCommand(program: Command): void {
   program
     .command('start')
-    .description('run the whole pipeline: stack, topics, migrations, simulator (or the real feed with MASSIVE_API_KEY) and every stage, supervised')
+    .description(
+      'run the whole pipeline: stack, topics, migrations, simulator (or the real feed with MASSIVE_API_KEY) and every stage, supervised',
+    )
     .action(async () => {
       const config = { ...loadStartConfig(), MASSIVE_API_KEY: loadMassiveConfig().MASSIVE_API_KEY };
       const say = (line: string) => console.log(`[start]      ${line}`);
       const stack = new LocalStack();
-      const wasUp = (await stack.status()).filter((server) => server.name === 'kafka' || server.name === 'registry').every((server) => server.up);
+      const wasUp = (await stack.status())
+        .filter((server) => server.name === 'kafka' || server.name === 'registry')
+        .every((server) => server.up);
       await stack.up(say);
       await setupPipeline(say);
       const simulated = config.MASSIVE_API_KEY === undefined;
       const logger = createLogger('start', { level: 'warn' });
       const logged = simulated ? await loggedFeedTimes(logger) : undefined;
       const simulatorConfig = loadSimulatorConfig();
-      const plan = planSimulatorStart({ nowMs: Date.now(), loggedUntilMs: logged?.intradayMs, explicitStart: simulatorConfig.SIMULATOR_START });
+      const plan = planSimulatorStart({
+        nowMs: Date.now(),
+        loggedUntilMs: logged?.intradayMs,
+        explicitStart: simulatorConfig.SIMULATOR_START,
+      });
       if (simulated) say(plan.note);
       if (simulated && plan.refused) {
         if (!wasUp && !config.START_KEEP_STACK) await stack.down(say);
         process.exit(1);
       }
       const supervisor = new Supervisor(
-        pipelineStages({ massiveApiKey: config.MASSIVE_API_KEY, simulatorSpeed: config.START_SIMULATOR_SPEED, simulatorRate: config.START_SIMULATOR_RATE, simulatorStartMs: plan.startMs }),
+        pipelineStages({
+          massiveApiKey: config.MASSIVE_API_KEY,
+          simulatorSpeed: config.START_SIMULATOR_SPEED,
+          simulatorRate: config.START_SIMULATOR_RATE,
+          simulatorStartMs: plan.startMs,
+        }),
       );
       supervisor.start();
       const ports = stagePorts();
@@ -206,17 +252,44 @@ export function registerStartCommand(program: Command): void {
         // Reference data, daily bars and fundamentals come from REST: the simulator answers those endpoints too.
         const range = dailyBackfillRange(plan.startMs!, logged?.dailyStartMs);
         waitUntil('the simulator', async () => (await fetch(`http://127.0.0.1:${ports.simulator}/health`)).ok, 120_000)
-          .then(() => runStartBackfill({ restUrl: `http://127.0.0.1:${ports.simulator}`, apiKey: 'simulator', dailyFrom: range.from, dailyTo: range.to, logger }))
-          .then((done) => say(`reference data: ${done.symbols} symbols, ${done.dailyBars} daily bars (${range.from} to ${range.to}), ${done.fundamentals} fundamentals, from the simulator's REST side`))
-          .catch((error: unknown) => say(`no reference data (${(error as Error).message}): symbols, sectors, daily bars and fundamentals stay empty`));
+          .then(() =>
+            runStartBackfill({
+              restUrl: `http://127.0.0.1:${ports.simulator}`,
+              apiKey: 'simulator',
+              dailyFrom: range.from,
+              dailyTo: range.to,
+              logger,
+            }),
+          )
+          .then((done) =>
+            say(
+              `reference data: ${done.symbols} symbols, ${done.dailyBars} daily bars (${range.from} to ${range.to}), ${done.fundamentals} fundamentals, from the simulator's REST side`,
+            ),
+          )
+          .catch((error: unknown) =>
+            say(`no reference data (${(error as Error).message}): symbols, sectors, daily bars and fundamentals stay empty`),
+          );
       }
-      say(config.MASSIVE_API_KEY ? 'feed: Massive.com (MASSIVE_API_KEY set)' : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`);
+      say(
+        config.MASSIVE_API_KEY
+          ? 'feed: Massive.com (MASSIVE_API_KEY set)'
+          : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`,
+      );
       say(`live page:  http://127.0.0.1:${ports.gateway}/`);
       say(`API docs:   http://127.0.0.1:${ports.api}/docs   (OpenAPI: http://127.0.0.1:${ports.api}/openapi.json)`);
-      say(`metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`);
+      say(
+        `metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`,
+      );
       say('Ctrl-C stops everything');
       supervisor.showStatus(2000, processorLag);
-      demoApiKey(`http://127.0.0.1:${ports.api}`, join(repoRoot, '.tickflow', `demo-${createHash('sha256').update(loadPlatformConfig().DATABASE_URL).digest('hex').slice(0, 12)}.json`))
+      demoApiKey(
+        `http://127.0.0.1:${ports.api}`,
+        join(
+          repoRoot,
+          '.tickflow',
+          `demo-${createHash('sha256').update(loadPlatformConfig().DATABASE_URL).digest('hex').slice(0, 12)}.json`,
+        ),
+      )
         .then(async (key) => {
           // The API can be up before the gateway: a link shown then would be refused for a moment.
           await waitUntil('the gateway', async () => (await fetch(`http://127.0.0.1:${ports.gateway}/health`)).ok, 120_000);
@@ -224,7 +297,11 @@ export function registerStartCommand(program: Command): void {
           // Market data needs a credential (the demo key has the read and stream scopes).
           say(`API as the demo user: curl -H 'X-API-Key: ${key}' http://127.0.0.1:${ports.api}/api/patterns/scan`);
         })
-        .catch((error: unknown) => say(`no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`));
+        .catch((error: unknown) =>
+          say(
+            `no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`,
+          ),
+        );
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -21,14 +21,30 @@ describe('restartDelay', () => {
 describe('formatLogLine', () => {
   it('prefixes plain lines and shows pino lines compactly', () => {
     expect(formatLogLine('api', 'listening')).toBe('[api]       listening');
-    const line = JSON.stringify({ level: 40, time: '2026-11-26T10:11:12.345Z', stage: 'api', pid: 1, msg: 'slow query', ms: 31, q: { a: 1 } });
+    const line = JSON.stringify({
+      level: 40,
+      time: '2026-11-26T10:11:12.345Z',
+      stage: 'api',
+      pid: 1,
+      msg: 'slow query',
+      ms: 31,
+      q: { a: 1 },
+    });
     expect(formatLogLine('api', line)).toBe('[api]       10:11:12 WARN  slow query  ms=31 q={"a":1}');
     expect(formatLogLine('api', '{not json')).toBe('[api]       {not json');
   });
 });
 
 describe('metrics and the status line', () => {
-  const exposition = ['# HELP x_total x', '# TYPE x_total counter', 'x_total{topic="a"} 10', 'x_total{topic="b"} 5', 'y 3', 'x_totally 100', ''].join('\n');
+  const exposition = [
+    '# HELP x_total x',
+    '# TYPE x_total counter',
+    'x_total{topic="a"} 10',
+    'x_total{topic="b"} 5',
+    'y 3',
+    'x_totally 100',
+    '',
+  ].join('\n');
 
   it('sums the samples of named metrics', () => {
     expect(sumMetric(exposition, ['x_total'])).toBe(15);
@@ -47,7 +63,10 @@ describe('metrics and the status line', () => {
         { stage: 'processors', up: true, lag: 12_345, patterns: 1200 },
         { stage: 'api', up: false },
       ],
-      new Map([['ingest', 52_000], ['processors', 1500]]),
+      new Map([
+        ['ingest', 52_000],
+        ['processors', 1500],
+      ]),
     );
     expect(line).toBe('ingest 52k/s | processors 1.5k/s lag 12k | api DOWN | patterns 1.2k');
   });
@@ -57,7 +76,25 @@ describe('metrics and the status line', () => {
       { stage: 'ingest', up: true, events: 1 },
       { stage: 'processors', up: true, events: 5, skipped: 70_000, patterns: 83 },
     ];
-    expect(statusLine(samples, new Map([['ingest', 7000], ['processors', 0], ['processors:skipped', 7000]]))).toBe('ingest 7.0k/s | processors 0/s (skipped 7.0k/s) | patterns 83');
-    expect(statusLine(samples, new Map([['ingest', 7000], ['processors', 7000], ['processors:skipped', 0]]))).toBe('ingest 7.0k/s | processors 7.0k/s | patterns 83');
+    expect(
+      statusLine(
+        samples,
+        new Map([
+          ['ingest', 7000],
+          ['processors', 0],
+          ['processors:skipped', 7000],
+        ]),
+      ),
+    ).toBe('ingest 7.0k/s | processors 0/s (skipped 7.0k/s) | patterns 83');
+    expect(
+      statusLine(
+        samples,
+        new Map([
+          ['ingest', 7000],
+          ['processors', 7000],
+          ['processors:skipped', 0],
+        ]),
+      ),
+    ).toBe('ingest 7.0k/s | processors 7.0k/s | patterns 83');
   });
 });

@@ -18,9 +18,16 @@ export interface RestartPolicy {
 export const DEFAULT_RESTART_POLICY: RestartPolicy = { initialDelayMs: 500, maxDelayMs: 30_000, healthyAfterMs: 60_000 };
 
 /** Exponential backoff on consecutive crashes; resets after a healthy run. */
-export function restartDelay(policy: RestartPolicy, consecutiveCrashes: number, uptimeMs: number): { delayMs: number; consecutiveCrashes: number } {
+export function restartDelay(
+  policy: RestartPolicy,
+  consecutiveCrashes: number,
+  uptimeMs: number,
+): { delayMs: number; consecutiveCrashes: number } {
   const crashes = uptimeMs >= policy.healthyAfterMs ? 1 : consecutiveCrashes + 1;
-  return { delayMs: backoffDelay({ baseMs: policy.initialDelayMs, maxMs: policy.maxDelayMs, jitter: 'none' }, crashes - 1), consecutiveCrashes: crashes };
+  return {
+    delayMs: backoffDelay({ baseMs: policy.initialDelayMs, maxMs: policy.maxDelayMs, jitter: 'none' }, crashes - 1),
+    consecutiveCrashes: crashes,
+  };
 }
 
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO ', 40: 'WARN ', 50: 'ERROR', 60: 'FATAL' };

@@ -48,7 +48,12 @@ describe('Supervisor', () => {
     await supervisor.stop(5000);
     supervisor = undefined;
     const order = lines.filter((line) => line.includes('SIGTERM') || line.includes('stopped'));
-    expect(order).toEqual(['[second]    second got SIGTERM', '[supervisor] second stopped', '[first]     first got SIGTERM', '[supervisor] first stopped']);
+    expect(order).toEqual([
+      '[second]    second got SIGTERM',
+      '[supervisor] second stopped',
+      '[first]     first got SIGTERM',
+      '[supervisor] first stopped',
+    ]);
   });
 
   it('gives each stage a channel to the supervisor, whose closing tells a stage its supervisor is gone', async () => {
@@ -63,7 +68,9 @@ describe('Supervisor', () => {
 
   it('runs a one-shot command and reports its failure', async () => {
     const lines: string[] = [];
-    await expect(Supervisor.runOnce('setup', ['definitely-not-a-command'], (line) => lines.push(line))).rejects.toThrow(/exited with code 1/);
+    await expect(Supervisor.runOnce('setup', ['definitely-not-a-command'], (line) => lines.push(line))).rejects.toThrow(
+      /exited with code 1/,
+    );
     expect(lines.some((line) => line.startsWith('[setup]') && line.includes('unknown command'))).toBe(true);
   });
 });

@@ -2,7 +2,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine, sumMetric, type MetricSelector, type RestartPolicy, type StageSample } from './supervisor-core.js';
+import {
+  DEFAULT_RESTART_POLICY,
+  formatLogLine,
+  ratePerSecond,
+  restartDelay,
+  statusLine,
+  sumMetric,
+  type MetricSelector,
+  type RestartPolicy,
+  type StageSample,
+} from './supervisor-core.js';
 import { SUPERVISED_ENV } from '../platform/lifecycle.js';
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tickflow.js');
@@ -53,14 +63,24 @@ export class Supervisor {
     private readonly policy: RestartPolicy = DEFAULT_RESTART_POLICY,
     private readonly baseEnv: NodeJS.ProcessEnv = process.env,
   ) {
-    this.stages = specs.map((spec) => ({ spec, child: undefined, startedAt: 0, consecutiveCrashes: 0, restarts: 0, restartTimer: undefined, lastEvents: undefined, lastSkipped: undefined }));
+    this.stages = specs.map((spec) => ({
+      spec,
+      child: undefined,
+      startedAt: 0,
+      consecutiveCrashes: 0,
+      restarts: 0,
+      restartTimer: undefined,
+      lastEvents: undefined,
+      lastSkipped: undefined,
+    }));
   }
 
   /** Runs a one-shot `tickflow` command (e.g. migrations) and resolves when it exits 0. */
   static runOnce(name: string, args: readonly string[], print: Print = (line) => console.log(line)): Promise<void> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [binPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on('line', (line) => print(formatLogLine(name, line)));
+      for (const stream of [child.stdout, child.stderr])
+        createInterface({ input: stream }).on('line', (line) => print(formatLogLine(name, line)));
       child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${name} exited with code ${code}`))));
     });
   }
@@ -80,7 +100,9 @@ export class Supervisor {
   private launch(stage: RunningStage): void {
     stage.restartTimer = undefined;
     stage.startedAt = Date.now();
-    const command = stage.spec.program ? [stage.spec.program, stage.spec.args] as const : [process.execPath, [binPath, ...stage.spec.args]] as const;
+    const command = stage.spec.program
+      ? ([stage.spec.program, stage.spec.args] as const)
+      : ([process.execPath, [binPath, ...stage.spec.args]] as const);
     const child = spawn(command[0], [...command[1]], {
       // Its own process group: a terminal's Ctrl-C reaches only the supervisor, which stops the stages in order.
       // An IPC channel too, which closes if the supervisor dies: a stage then stops itself (platform Lifecycle).
@@ -100,7 +122,10 @@ export class Supervisor {
       stage.consecutiveCrashes = next.consecutiveCrashes;
       stage.restarts += 1;
       this.output(
-        formatLogLine('supervisor', `${stage.spec.name} crashed (${signal ?? `exit ${code}`}) after ${(uptime / 1000).toFixed(1)} s; restart #${stage.restarts} in ${next.delayMs} ms`),
+        formatLogLine(
+          'supervisor',
+          `${stage.spec.name} crashed (${signal ?? `exit ${code}`}) after ${(uptime / 1000).toFixed(1)} s; restart #${stage.restarts} in ${next.delayMs} ms`,
+        ),
       );
       stage.restartTimer = setTimeout(() => this.launch(stage), next.delayMs);
     });

@@ -95,7 +95,9 @@ export function rangeScopes(tier: TierKey, sort: BandedSort, lo: number, hi: num
 export function sortedBeforeScopes(tier: TierKey, sort: BandedSort, descending: boolean, boundary: number | null): string[] | undefined {
   if (boundary === null) return undefined;
   const position = bandPosition(sort, boundary);
-  return descending ? rangeScopes(tier, sort, position, BAND_POSITIONS - 1) : [nullScope(tier, sort), ...rangeScopes(tier, sort, 0, position)];
+  return descending
+    ? rangeScopes(tier, sort, position, BAND_POSITIONS - 1)
+    : [nullScope(tier, sort), ...rangeScopes(tier, sort, 0, position)];
 }
 
 /** Hour scopes from..to (inclusive), or undefined when there are more than `limit` of them. */

@@ -134,8 +134,15 @@ export function parseProjectionNotice(message: string): ProjectionNotice {
     (value as ProjectionNotice).symbols.every((symbol) => typeof symbol === 'string')
   ) {
     const notice = value as ProjectionNotice;
-    const scopes = Array.isArray(notice.scopes) && notice.scopes.every((scope) => typeof scope === 'string') ? { scopes: notice.scopes } : {};
-    return { projection: notice.projection, version: notice.version, symbols: notice.symbols, patternsChanged: notice.patternsChanged === true, ...scopes };
+    const scopes =
+      Array.isArray(notice.scopes) && notice.scopes.every((scope) => typeof scope === 'string') ? { scopes: notice.scopes } : {};
+    return {
+      projection: notice.projection,
+      version: notice.version,
+      symbols: notice.symbols,
+      patternsChanged: notice.patternsChanged === true,
+      ...scopes,
+    };
   }
   throw new TypeError(`not a projection notice: ${message.slice(0, 200)}`);
 }

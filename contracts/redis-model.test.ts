@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { bar, patternEvents } from '../test/record-fixtures.js';
 import { redisKeys } from './redis-keys.js';
-import { EXPIRED_PATTERN_TTL_SECONDS, foldBar, parseSnapshot, patternState, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from './redis-model.js';
+import {
+  EXPIRED_PATTERN_TTL_SECONDS,
+  foldBar,
+  parseSnapshot,
+  patternState,
+  patternWrites,
+  snapshotFields,
+  type RedisWrite,
+  type SymbolSnapshot,
+} from './redis-model.js';
 import type { PatternEventValue } from './values.js';
 
 const keys = redisKeys('u:');
@@ -30,9 +39,15 @@ describe('patternWrites', () => {
 
   it('puts an active pattern in its eight scan sets, scored by confidence or detection time', () => {
     const { strings, sets } = applyWrites(patternWrites(keys, [detected, updated]));
-    expect(JSON.parse(strings.get(keys.pattern(detected.patternId))!.value)).toMatchObject({ status: 'active', confidence: 0.91, lastKind: 'UPDATED' });
+    expect(JSON.parse(strings.get(keys.pattern(detected.patternId))!.value)).toMatchObject({
+      status: 'active',
+      confidence: 0.91,
+      lastKind: 'UPDATED',
+    });
     expect(sets.get(keys.scan({ kind: 'all' }, 'confidence'))!.get(detected.patternId)).toBe(0.91);
-    expect(sets.get(keys.scan({ kind: 'pattern', pattern: detected.pattern }, 'detected_at'))!.get(detected.patternId)).toBe(detected.detectedAtMs);
+    expect(sets.get(keys.scan({ kind: 'pattern', pattern: detected.pattern }, 'detected_at'))!.get(detected.patternId)).toBe(
+      detected.detectedAtMs,
+    );
     expect(sets.get(keys.symbolEvents(detected.symbol))!.size).toBe(2);
   });
 
@@ -53,7 +68,11 @@ describe('patternWrites', () => {
   });
 
   it('keeps only the latest events per symbol', () => {
-    const events = Array.from({ length: 60 }, (_, index): PatternEventValue => ({ ...detected, eventId: `e${index}`, detectedAtMs: detected.detectedAtMs + index }));
+    const events = Array.from({ length: 60 }, (_, index): PatternEventValue => ({
+      ...detected,
+      eventId: `e${index}`,
+      detectedAtMs: detected.detectedAtMs + index,
+    }));
     const { sets } = applyWrites(patternWrites(keys, events));
     const latest = sets.get(keys.symbolEvents(detected.symbol))!;
     expect(latest.size).toBe(50);
@@ -98,7 +117,7 @@ describe('symbol snapshots', () => {
     expect(foldBar({ dailyStartMs: day(20), dailyClose: 0 }, bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 1, 2, 1)).changePct).toBe(0);
   });
 
-  it('does not let a bar stamped a year ahead hide the symbol\'s later bars (issue 18 item 14 sibling)', () => {
+  it("does not let a bar stamped a year ahead hide the symbol's later bars (issue 18 item 14 sibling)", () => {
     const snapshot = foldBar({}, bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 10, 11, 1));
     const yearAhead = bar('AAPL', 'MINUTE', minute(21, 15) + 365 * 86_400_000, 60_000, 90, 90, 1);
     expect(foldBar(snapshot, { ...yearAhead, ingestedAtMs: minute(21, 15) + 61_000 })).toBe(snapshot);
@@ -110,7 +129,7 @@ describe('symbol snapshots', () => {
     expect(foldBar(daily, { ...bar('AAPL', 'DAY', day(20) + 365 * 86_400_000, 86_400_000, 9, 99, 1), ingestedAtMs: day(21) })).toBe(daily);
   });
 
-    it('round-trips through the Redis hash fields', () => {
+  it('round-trips through the Redis hash fields', () => {
     const snapshot = foldBar({}, { ...bar('AAPL', 'MINUTE', minute(21, 15), 60_000, 10, 11, 1), accumulatedVolume: 500 });
     expect(parseSnapshot(snapshotFields(snapshot))).toEqual(snapshot);
     expect(parseSnapshot({ close: 'abc', open: '2' })).toEqual({ open: 2 });

@@ -92,7 +92,12 @@ export function patternWrites(keys: RedisKeys, events: readonly PatternEventValu
     }
     const eventsKey = keys.symbolEvents(event.symbol);
     // The member is the whole event: ZADD of the same event again is a no-op, so replays do not duplicate.
-    writes.push({ op: 'zadd', key: eventsKey, score: event.detectedAtMs, member: JSON.stringify({ eventId: event.eventId, kind: event.kind, ...state }) });
+    writes.push({
+      op: 'zadd',
+      key: eventsKey,
+      score: event.detectedAtMs,
+      member: JSON.stringify({ eventId: event.eventId, kind: event.kind, ...state }),
+    });
     touchedEvents.add(eventsKey);
   }
   for (const key of touchedEvents) writes.push({ op: 'ztrim', key, keep: LATEST_EVENTS_PER_SYMBOL });
@@ -181,7 +186,8 @@ function withChange(snapshot: SymbolSnapshot): SymbolSnapshot {
   let previousClose: number | undefined;
   if (priceDay !== undefined) {
     if (dailyStartMs !== undefined && dailyClose !== undefined && dayOf(dailyStartMs) < priceDay) previousClose = dailyClose;
-    else if (previousDailyStartMs !== undefined && previousDailyClose !== undefined && dayOf(previousDailyStartMs) < priceDay) previousClose = previousDailyClose;
+    else if (previousDailyStartMs !== undefined && previousDailyClose !== undefined && dayOf(previousDailyStartMs) < priceDay)
+      previousClose = previousDailyClose;
   }
   const { price: _p, previousClose: _pc, change: _c, changePct: _cp, ...bars } = snapshot;
   if (price === undefined) return bars;
@@ -197,7 +203,8 @@ function withChange(snapshot: SymbolSnapshot): SymbolSnapshot {
  */
 export function foldBar(snapshot: SymbolSnapshot, bar: AggregateValue): SymbolSnapshot {
   const latest = bar.interval === 'MINUTE' ? snapshot.barStartMs : snapshot.dailyStartMs;
-  if (latest !== undefined && aheadOfWatermark(bar.windowStartMs, latest, DEFAULT_MAX_EVENT_TIME_SKEW_MS, bar.ingestedAtMs) > 0) return snapshot;
+  if (latest !== undefined && aheadOfWatermark(bar.windowStartMs, latest, DEFAULT_MAX_EVENT_TIME_SKEW_MS, bar.ingestedAtMs) > 0)
+    return snapshot;
   if (bar.interval === 'MINUTE') {
     if (snapshot.barStartMs !== undefined && bar.windowStartMs < snapshot.barStartMs) return snapshot;
     const next: SymbolSnapshot = {

@@ -18,7 +18,9 @@ export interface UniverseResolver {
 }
 
 /** Read-only universes every user may subscribe to: the API's built-ins (api/universes.ts). */
-export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe.symbols]));
+export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  BUILTIN_UNIVERSES.map((universe) => [universe.key, universe.symbols]),
+);
 
 /** Access tokens through the platform TokenService; API keys through the platform's verifyApiKey (api_keys, owned by the API). */
 export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'query'> | undefined): Authenticator {
@@ -38,11 +40,17 @@ export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'que
 }
 
 /** The user's own universes (user_universes, owned by the API) plus the built-in ones. */
-export function createUniverseResolver(db: Pick<pg.Pool, 'query'> | undefined, builtIns: Readonly<Record<string, readonly string[]>> = BUILT_IN_UNIVERSES): UniverseResolver {
+export function createUniverseResolver(
+  db: Pick<pg.Pool, 'query'> | undefined,
+  builtIns: Readonly<Record<string, readonly string[]>> = BUILT_IN_UNIVERSES,
+): UniverseResolver {
   return {
     async symbolsFor(userId, key) {
       if (db) {
-        const { rows } = await db.query<{ symbols: string[] }>('SELECT symbols FROM user_universes WHERE user_id::text = $1 AND key = $2', [userId, key]);
+        const { rows } = await db.query<{ symbols: string[] }>('SELECT symbols FROM user_universes WHERE user_id::text = $1 AND key = $2', [
+          userId,
+          key,
+        ]);
         if (rows[0]) return rows[0].symbols;
       }
       return builtIns[key];

@@ -27,7 +27,10 @@ const reads = (...entries: [number, LogEvent[], number][]): Map<number, Partitio
 describe('selectBatch', () => {
   it('merges partitions by time and stops each partition at the first event without credit', () => {
     const batch = selectBatch(
-      reads([0, [pattern(0, 0, 'A', {}, 10), pattern(0, 1, 'A', {}, 30)], 5], [1, [pattern(1, 7, 'B', {}, 20), pattern(1, 8, 'B', {}, 40)], 9]),
+      reads(
+        [0, [pattern(0, 0, 'A', {}, 10), pattern(0, 1, 'A', {}, 30)], 5],
+        [1, [pattern(1, 7, 'B', {}, 20), pattern(1, 8, 'B', {}, 40)], 9],
+      ),
       compileFilter({}),
       2,
       false,
@@ -41,14 +44,24 @@ describe('selectBatch', () => {
   });
 
   it('keeps log order within a partition when record times go backwards', () => {
-    const batch = selectBatch(reads([0, [pattern(0, 0, 'A', {}, 50), pattern(0, 1, 'A', {}, 10)], 2], [1, [pattern(1, 4, 'B', {}, 20)], 5]), compileFilter({}), 2, false);
+    const batch = selectBatch(
+      reads([0, [pattern(0, 0, 'A', {}, 50), pattern(0, 1, 'A', {}, 10)], 2], [1, [pattern(1, 4, 'B', {}, 20)], 5]),
+      compileFilter({}),
+      2,
+      false,
+    );
     expect(batch.deliveries.map((d) => `${d.event.partition}:${d.event.offset}`)).toEqual(['1:4', '0:0']);
     expect(batch.next.get(0)).toBe(1);
     expect(batch.scanned).toBe(2);
   });
 
   it('moves past filtered-out records without spending credits', () => {
-    const batch = selectBatch(reads([0, [pattern(0, 0, 'A'), pattern(0, 1, 'B'), pattern(0, 2, 'A')], 3]), compileFilter({ symbols: ['B'] }), 5, false);
+    const batch = selectBatch(
+      reads([0, [pattern(0, 0, 'A'), pattern(0, 1, 'B'), pattern(0, 2, 'A')], 3]),
+      compileFilter({ symbols: ['B'] }),
+      5,
+      false,
+    );
     expect(batch.deliveries.map((d) => d.event.offset)).toEqual([1]);
     expect(batch.next.get(0)).toBe(3);
     expect(batch.scanned).toBe(3);
@@ -83,8 +96,18 @@ describe('selectBatch', () => {
 
   it('frames events as one exact UTF-8 buffer, multi-byte text and folded events included', () => {
     const events = [pattern(0, 0, 'É', { note: 'naïve ✓' }), pattern(0, 1, 'B')];
-    const frame = deliveriesFrame('{"id":"ü","events":[', [{ event: events[0]!, folded: 1 }, { event: events[1]!, folded: 12 }], ']}');
-    const parsed = JSON.parse(frame.toString('utf8')) as { id: string; events: { key: string; data: { note?: string }; folded?: number }[] };
+    const frame = deliveriesFrame(
+      '{"id":"ü","events":[',
+      [
+        { event: events[0]!, folded: 1 },
+        { event: events[1]!, folded: 12 },
+      ],
+      ']}',
+    );
+    const parsed = JSON.parse(frame.toString('utf8')) as {
+      id: string;
+      events: { key: string; data: { note?: string }; folded?: number }[];
+    };
     expect(parsed.id).toBe('ü');
     expect(parsed.events.map((event) => [event.key, event.data.note, event.folded])).toEqual([
       ['É', 'naïve ✓', undefined],
@@ -109,7 +132,9 @@ describe('selectBatch', () => {
   it('never loses or reorders an event across calls, whatever the credits (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ partition: fc.integer({ min: 0, max: 2 }), key: fc.constantFrom('A', 'B', 'C', 'D'), ts: fc.nat(50) }), { maxLength: 60 }),
+        fc.array(fc.record({ partition: fc.integer({ min: 0, max: 2 }), key: fc.constantFrom('A', 'B', 'C', 'D'), ts: fc.nat(50) }), {
+          maxLength: 60,
+        }),
         fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 1, maxLength: 20 }),
         fc.boolean(),
         fc.boolean(),
@@ -129,7 +154,9 @@ describe('selectBatch', () => {
             const credits = creditsPerCall[calls % creditsPerCall.length]! + (calls > 100 ? 1 : 0);
             calls += 1;
             const batch = selectBatch(
-              new Map([...next].map(([p, o]) => [p, { events: logs.get(p)!.slice(o, o + 7), nextOffset: Math.min(o + 7, logs.get(p)!.length) }])),
+              new Map(
+                [...next].map(([p, o]) => [p, { events: logs.get(p)!.slice(o, o + 7), nextOffset: Math.min(o + 7, logs.get(p)!.length) }]),
+              ),
               filter,
               credits,
               conflate,

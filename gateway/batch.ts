@@ -78,7 +78,12 @@ export function selectBatch(reads: ReadonlyMap<number, PartitionRead>, filter: E
  * Stops `event`'s partition there (its next offset is the event's), and returns how many records of its read it
  * did not examine: from the stop to the end of the read. A module function, not a closure made per batch.
  */
-function stopPartitionAt(event: LogEvent, reads: ReadonlyMap<number, PartitionRead>, stopped: Set<number>, next: Map<number, number>): number {
+function stopPartitionAt(
+  event: LogEvent,
+  reads: ReadonlyMap<number, PartitionRead>,
+  stopped: Set<number>,
+  next: Map<number, number>,
+): number {
   stopped.add(event.partition);
   next.set(event.partition, event.offset);
   let count = 0;
@@ -101,7 +106,12 @@ function mergeByTime(lanes: readonly LogEvent[][]): LogEvent[] {
       const event = lanes[lane]![heads[lane]!];
       if (event === undefined) continue;
       const current = best < 0 ? undefined : lanes[best]![heads[best]!]!;
-      if (current === undefined || event.timestampMs < current.timestampMs || (event.timestampMs === current.timestampMs && event.partition < current.partition)) best = lane;
+      if (
+        current === undefined ||
+        event.timestampMs < current.timestampMs ||
+        (event.timestampMs === current.timestampMs && event.partition < current.partition)
+      )
+        best = lane;
     }
     if (best < 0) return merged;
     merged.push(lanes[best]![heads[best]!]!);

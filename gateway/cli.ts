@@ -12,7 +12,9 @@ const port = (value: string): number => {
 
 const streams = (value: string): StreamName[] => {
   const names = value.split(',').map((name) => name.trim());
-  for (const name of names) if (!(STREAM_NAMES as string[]).includes(name)) throw new InvalidArgumentError(`unknown stream ${name}; expected ${STREAM_NAMES.join(', ')}`);
+  for (const name of names)
+    if (!(STREAM_NAMES as string[]).includes(name))
+      throw new InvalidArgumentError(`unknown stream ${name}; expected ${STREAM_NAMES.join(', ')}`);
   return names as StreamName[];
 };
 

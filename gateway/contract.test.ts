@@ -3,19 +3,41 @@ import type { ClientFrame } from './client/protocol.js';
 import { FrameRecorder, frameValidator } from './contract.js';
 import { createFrameParser } from './protocol.js';
 
-const limits = { maxFrameBytes: 16_384, maxEventsPerFrame: 500, maxSnapshotItems: 5_000, maxSubscriptions: 4, maxSymbolsPerSubscription: 10, maxCredits: 1_000, framesPerSecond: 10, frameBurst: 5 };
+const limits = {
+  maxFrameBytes: 16_384,
+  maxEventsPerFrame: 500,
+  maxSnapshotItems: 5_000,
+  maxSubscriptions: 4,
+  maxSymbolsPerSubscription: 10,
+  maxCredits: 1_000,
+  framesPerSecond: 10,
+  frameBurst: 5,
+};
 
 describe('the frame recorder', () => {
   it('passes frames the document describes, as text or bytes, and names what is wrong with the others', () => {
     const recorder = new FrameRecorder();
     recorder.record(JSON.stringify({ type: 'welcome', server: 'gw', heartbeatMs: 1000, limits }));
-    recorder.record(Buffer.from(JSON.stringify({ type: 'events', id: 's1', cursor: 'c1.x', events: [{ p: 0, o: 4, ts: 1, key: 'AAPL', data: { any: 'thing' }, folded: 3 }] })));
+    recorder.record(
+      Buffer.from(
+        JSON.stringify({
+          type: 'events',
+          id: 's1',
+          cursor: 'c1.x',
+          events: [{ p: 0, o: 4, ts: 1, key: 'AAPL', data: { any: 'thing' }, folded: 3 }],
+        }),
+      ),
+    );
     expect(recorder.frames).toBe(2);
     expect(() => recorder.assertConforming()).not.toThrow();
 
-    recorder.record(JSON.stringify({ type: 'subscribed', id: 's1', stream: 'patterns', cursor: 'c1.x', backlog: 0, conflate: false, extra: 1 }));
+    recorder.record(
+      JSON.stringify({ type: 'subscribed', id: 's1', stream: 'patterns', cursor: 'c1.x', backlog: 0, conflate: false, extra: 1 }),
+    );
     recorder.record(JSON.stringify({ type: 'events', id: 's1', cursor: 'c1.x', events: [{ p: -1, o: -1, ts: 1, key: 'AAPL', data: {} }] }));
-    recorder.record(JSON.stringify({ type: 'events', id: 's1', cursor: 'c1.x', events: [{ p: 0, o: 1, ts: 1, key: 'AAPL', data: {}, folded: 1 }] }));
+    recorder.record(
+      JSON.stringify({ type: 'events', id: 's1', cursor: 'c1.x', events: [{ p: 0, o: 1, ts: 1, key: 'AAPL', data: {}, folded: 1 }] }),
+    );
     recorder.record(JSON.stringify({ type: 'subscribe', id: 's1', stream: 'patterns' }));
     recorder.record('{not json');
     expect(recorder.violations).toHaveLength(5);
@@ -39,7 +61,18 @@ describe('client frames', () => {
     ['auth with both', { type: 'auth', token: 't', apiKey: 'k' }],
     ['auth with neither', { type: 'auth' }],
     ['subscribe, least', { type: 'subscribe', id: 's1', stream: 'patterns' }],
-    ['subscribe, most', { type: 'subscribe', id: 's.1:a-b_c', stream: 'patterns', filter: { symbols: ['BRK.B'], universe: 'tech', patterns: ['hammer'], tiers: ['DAILY'], kinds: ['DETECTED'] }, from: { cursor: 'c1.x' }, conflate: true, credits: 5 }],
+    [
+      'subscribe, most',
+      {
+        type: 'subscribe',
+        id: 's.1:a-b_c',
+        stream: 'patterns',
+        filter: { symbols: ['BRK.B'], universe: 'tech', patterns: ['hammer'], tiers: ['DAILY'], kinds: ['DETECTED'] },
+        from: { cursor: 'c1.x' },
+        conflate: true,
+        credits: 5,
+      },
+    ],
     ['subscribe from a snapshot', { type: 'subscribe', id: 's1', stream: 'bars', from: 'snapshot' }],
     ['subscribe from earliest', { type: 'subscribe', id: 's1', stream: 'bars', from: 'earliest' }],
     ['subscribe from oldest', { type: 'subscribe', id: 's1', stream: 'bars', from: 'oldest' }],

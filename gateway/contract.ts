@@ -37,7 +37,11 @@ export function frameValidator(side: 'send' | 'receive', documentText = readFile
     const validate = typeof type === 'string' ? byType.get(type) : undefined;
     if (!validate) return `no ${side === 'send' ? 'server' : 'client'} frame of type ${JSON.stringify(type)} in the document`;
     if (validate(frame)) return undefined;
-    return (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}${error.params ? ` ${JSON.stringify(error.params)}` : ''}`).join('; ');
+    return (validate.errors ?? [])
+      .map(
+        (error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}${error.params ? ` ${JSON.stringify(error.params)}` : ''}`,
+      )
+      .join('; ');
   };
 }
 
@@ -66,6 +70,7 @@ export class FrameRecorder {
   /** Throws with every violation recorded since the last call, if any. */
   assertConforming(): void {
     const found = this.violations.splice(0);
-    if (found.length > 0) throw new Error(`${found.length} server frame(s) do not conform to gateway/asyncapi.yaml:\n${found.slice(0, 10).join('\n')}`);
+    if (found.length > 0)
+      throw new Error(`${found.length} server frame(s) do not conform to gateway/asyncapi.yaml:\n${found.slice(0, 10).join('\n')}`);
   }
 }

@@ -5,12 +5,17 @@ import { CursorError, advance, decodeCursor, encodeCursor, encodePosition, topic
 describe('cursor', () => {
   it('encodes the positions of a subscription as the cursor of the same offsets, in any insertion order (property)', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 2 ** 52 })), { selector: ([partition]) => partition }), (pairs) => {
-        const next = new Map(pairs);
-        const text = encodePosition('patterns', 'abc', next);
-        expect(text).toBe(encodeCursor({ stream: 'patterns', epoch: 'abc', next: Object.fromEntries(pairs) }));
-        expect(new Map(Object.entries(decodeCursor(text).next).map(([p, o]) => [Number(p), o]))).toEqual(next);
-      }),
+      fc.property(
+        fc.uniqueArray(fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 2 ** 52 })), {
+          selector: ([partition]) => partition,
+        }),
+        (pairs) => {
+          const next = new Map(pairs);
+          const text = encodePosition('patterns', 'abc', next);
+          expect(text).toBe(encodeCursor({ stream: 'patterns', epoch: 'abc', next: Object.fromEntries(pairs) }));
+          expect(new Map(Object.entries(decodeCursor(text).next).map(([p, o]) => [Number(p), o]))).toEqual(next);
+        },
+      ),
     );
   });
 

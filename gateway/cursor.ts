@@ -27,7 +27,11 @@ export function topicEpoch(topic: string, topicId: string): string {
 }
 
 export function encodeCursor(cursor: Cursor): string {
-  return encodePosition(cursor.stream, cursor.epoch, new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset])));
+  return encodePosition(
+    cursor.stream,
+    cursor.epoch,
+    new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset])),
+  );
 }
 
 /**

@@ -17,7 +17,10 @@ const PATTERNS = patternEvents(120, 7);
 const clients: RawClient[] = [];
 
 async function connect(user: TestUser | undefined = alice, via: 'apiKey' | 'token' = 'apiKey'): Promise<RawClient> {
-  const client = await RawClient.connect(gateway.url, user ? (via === 'apiKey' ? { apiKey: user.apiKey } : { token: user.token }) : undefined);
+  const client = await RawClient.connect(
+    gateway.url,
+    user ? (via === 'apiKey' ? { apiKey: user.apiKey } : { token: user.token }) : undefined,
+  );
   clients.push(client);
   return client;
 }
@@ -67,7 +70,11 @@ afterAll(async () => {
 describe('authentication', () => {
   it('accepts an API key and an access token, and refuses anything else with auth_failed', async () => {
     const byKey = await connect(alice, 'apiKey');
-    expect(byKey.frames.find((frame) => frame.type === 'authenticated')).toEqual({ type: 'authenticated', userId: alice.id, via: 'apiKey' });
+    expect(byKey.frames.find((frame) => frame.type === 'authenticated')).toEqual({
+      type: 'authenticated',
+      userId: alice.id,
+      via: 'apiKey',
+    });
     const byToken = await connect(alice, 'token');
     expect(byToken.frames.find((frame) => frame.type === 'authenticated')).toMatchObject({ userId: alice.id, via: 'token' });
 
@@ -82,12 +89,20 @@ describe('authentication', () => {
 
   it('refuses an API key without the stream scope, and a revoked one', async () => {
     const readOnly = generateApiKey();
-    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, 'read only', $3, '{read}')", [readOnly.id, alice.id, readOnly.secretHash]);
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, 'read only', $3, '{read}')", [
+      readOnly.id,
+      alice.id,
+      readOnly.secretHash,
+    ]);
     const refused = await RawClient.connect(gateway.url, { apiKey: readOnly.key });
     clients.push(refused);
     expect(refused.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
     const revoked = generateApiKey();
-    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, revoked_at) VALUES ($1, $2, 'revoked', $3, now())", [revoked.id, alice.id, revoked.secretHash]);
+    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, revoked_at) VALUES ($1, $2, 'revoked', $3, now())", [
+      revoked.id,
+      alice.id,
+      revoked.secretHash,
+    ]);
     const gone = await RawClient.connect(gateway.url, { apiKey: revoked.key });
     clients.push(gone);
     expect(gone.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
@@ -97,7 +112,10 @@ describe('authentication', () => {
     const anonymous = await RawClient.connect(gateway.url);
     clients.push(anonymous);
     // welcome advertises what bounds server frames too: events per frame and snapshot items.
-    expect(anonymous.frames[0]).toMatchObject({ type: 'welcome', limits: { maxFrameBytes: 16_384, maxEventsPerFrame: 500, maxSnapshotItems: 5_000 } });
+    expect(anonymous.frames[0]).toMatchObject({
+      type: 'welcome',
+      limits: { maxFrameBytes: 16_384, maxEventsPerFrame: 500, maxSnapshotItems: 5_000 },
+    });
     anonymous.send({ type: 'subscribe', id: 's', stream: 'patterns' });
     expect(await anonymous.next((frame) => frame.type === 'error')).toMatchObject({ code: 'not_authenticated' });
   });
@@ -117,11 +135,15 @@ describe('delivery', () => {
     const contents = await topicContents();
     const events = client.events('all');
     for (const [partition, records] of contents) {
-      expect(events.filter((event) => event.p === partition).map((event) => [event.o, event.key])).toEqual(records.map((record) => [record.offset, record.key]));
+      expect(events.filter((event) => event.p === partition).map((event) => [event.o, event.key])).toEqual(
+        records.map((record) => [record.offset, record.key]),
+      );
       expect(resumed.report.range[String(partition)]).toEqual([0, records.length]);
     }
     expect(events[0]!.data).toMatchObject({ eventId: expect.any(String), kind: expect.any(String), symbol: events[0]!.key });
-    expect(decodeCursor(resumed.cursor).next).toEqual(Object.fromEntries([0, 1, 2, 3, 4, 5].map((partition) => [partition, contents.get(partition)?.length ?? 0])));
+    expect(decodeCursor(resumed.cursor).next).toEqual(
+      Object.fromEntries([0, 1, 2, 3, 4, 5].map((partition) => [partition, contents.get(partition)?.length ?? 0])),
+    );
   });
 
   it('paces a slow client by credits: no more than granted, nothing lost', async () => {
@@ -142,7 +164,11 @@ describe('delivery', () => {
     client.send({ type: 'ping', nonce: 'end' });
     await client.next((frame) => frame.type === 'pong');
     expect(seen()).toBe(PATTERNS.length);
-    expect(client.frames.filter((frame) => frame.type === 'events' && frame.id === 'slow').every((frame) => (frame as Frame<'events'>).events.length <= 7)).toBe(true);
+    expect(
+      client.frames
+        .filter((frame) => frame.type === 'events' && frame.id === 'slow')
+        .every((frame) => (frame as Frame<'events'>).events.length <= 7),
+    ).toBe(true);
     const byPartition = new Map<number, number[]>();
     for (const event of client.events('slow')) byPartition.set(event.p, [...(byPartition.get(event.p) ?? []), event.o]);
     for (const offsets of byPartition.values()) expect(offsets).toEqual([...offsets.keys()]);
@@ -150,10 +176,24 @@ describe('delivery', () => {
 
   it('filters by symbols, pattern types, tiers and kinds', async () => {
     const client = await connect();
-    client.send({ type: 'subscribe', id: 'f', stream: 'patterns', from: 'earliest', credits: 1000, filter: { symbols: ['AAPL', 'MSFT'], tiers: ['DAILY', 'INTRADAY'], kinds: ['DETECTED'] } });
+    client.send({
+      type: 'subscribe',
+      id: 'f',
+      stream: 'patterns',
+      from: 'earliest',
+      credits: 1000,
+      filter: { symbols: ['AAPL', 'MSFT'], tiers: ['DAILY', 'INTRADAY'], kinds: ['DETECTED'] },
+    });
     await client.next((frame) => frame.type === 'resumed');
-    const expected = PATTERNS.filter((value) => ['AAPL', 'MSFT'].includes(value.symbol) && value.tier !== 'COMBO' && value.kind === 'DETECTED');
-    expect(client.events('f').map((event) => event.data.eventId).sort()).toEqual(expected.map((value) => value.eventId).sort());
+    const expected = PATTERNS.filter(
+      (value) => ['AAPL', 'MSFT'].includes(value.symbol) && value.tier !== 'COMBO' && value.kind === 'DETECTED',
+    );
+    expect(
+      client
+        .events('f')
+        .map((event) => event.data.eventId)
+        .sort(),
+    ).toEqual(expected.map((value) => value.eventId).sort());
     client.send({ type: 'subscribe', id: 'p', stream: 'patterns', from: 'earliest', credits: 1000, filter: { patterns: ['doji'] } });
     await client.next((frame) => frame.type === 'resumed' && frame.id === 'p');
     expect(client.events('p').length).toBe(PATTERNS.filter((value) => value.pattern === 'doji').length);
@@ -199,7 +239,12 @@ describe('delivery', () => {
     expect(client.events('k').length).toBe(all.length + 2 * after.length);
     client.send({ type: 'seek', id: 'k', to: { offsets: { '0': 1 } } });
     await client.next((frame) => frame.type === 'resumed');
-    expect(client.events('k').slice(all.length + 2 * after.length).every((event) => event.p === 0)).toBe(true);
+    expect(
+      client
+        .events('k')
+        .slice(all.length + 2 * after.length)
+        .every((event) => event.p === 0),
+    ).toBe(true);
   });
 
   it('sends a snapshot from memory: one state per active pattern, then resumed at the head', async () => {
@@ -220,7 +265,11 @@ describe('delivery', () => {
     }
     expect(new Set(snapshot.items.map((item) => item.data.patternId)).size).toBe(snapshot.items.length);
     // A snapshot starts at the head; like every start but latest, it ends with resumed.
-    expect(await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed')).toMatchObject({ id: 'snap', cursor: subscribed.cursor, report: { count: 0 } });
+    expect(await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed')).toMatchObject({
+      id: 'snap',
+      cursor: subscribed.cursor,
+      report: { count: 0 },
+    });
   });
 });
 
@@ -258,11 +307,16 @@ describe('unrecoverable positions', () => {
     // The same answers without building a cursor (asyncapi.yaml: positions are asked for by name): explicit offsets
     // below the log start or past the head, and `earliest` to continue from the oldest position left.
     client.send({ type: 'subscribe', id: 'named', stream: 'patterns', from: { offsets: { [String(busiest)]: 0 } }, credits: 1000 });
-    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'retention', oldest: answer.oldest });
+    expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({
+      reason: 'retention',
+      oldest: answer.oldest,
+    });
     client.send({ type: 'seek', id: 'named', to: { offsets: { [String(busiest)]: 1_000_000 } } });
     expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'named')).toMatchObject({ reason: 'ahead' });
     client.send({ type: 'seek', id: 'named', to: 'earliest' });
-    expect(await client.next<Frame<'seeked'>>((frame) => frame.type === 'seeked' && frame.id === 'named')).toMatchObject({ cursor: answer.oldest });
+    expect(await client.next<Frame<'seeked'>>((frame) => frame.type === 'seeked' && frame.id === 'named')).toMatchObject({
+      cursor: answer.oldest,
+    });
     const fromEarliest = await client.next<Frame<'resumed'>>((frame) => frame.type === 'resumed' && frame.id === 'named');
     expect(fromEarliest.report.range[String(busiest)]![0]).toBe(3);
   });
@@ -288,11 +342,13 @@ describe('unrecoverable positions', () => {
 });
 
 describe('universes', () => {
-  it('allows the user\'s own and built-in universes and refuses another user\'s', async () => {
+  it("allows the user's own and built-in universes and refuses another user's", async () => {
     const client = await connect(alice);
     client.send({ type: 'subscribe', id: 'own', stream: 'patterns', filter: { universe: 'tech' }, from: 'earliest', credits: 1000 });
     await client.next((frame) => frame.type === 'resumed' && frame.id === 'own');
-    expect(new Set(client.events('own').map((event) => event.key))).toEqual(new Set(PATTERNS.filter((v) => ['AAPL', 'MSFT', 'NVDA'].includes(v.symbol)).map((v) => v.symbol)));
+    expect(new Set(client.events('own').map((event) => event.key))).toEqual(
+      new Set(PATTERNS.filter((v) => ['AAPL', 'MSFT', 'NVDA'].includes(v.symbol)).map((v) => v.symbol)),
+    );
     client.send({ type: 'subscribe', id: 'theirs', stream: 'patterns', filter: { universe: 'energy' } });
     expect(await client.next((frame) => frame.type === 'error' && frame.id === 'theirs')).toMatchObject({ code: 'forbidden_universe' });
     client.send({ type: 'subscribe', id: 'builtin', stream: 'patterns', filter: { universe: 'index_etfs' } });
@@ -313,7 +369,15 @@ describe('bad input', () => {
       ['{"type":"subscribe","id":"x","stream":"patterns","credits":-1}', 'bad_field'],
       ['{"type":"credit","id":"nope","n":1}', 'unknown_subscription'],
       [JSON.stringify({ type: 'ping', nonce: 'x'.repeat(20_000) }), 'frame_too_large'],
-      [JSON.stringify({ type: 'subscribe', id: 'big', stream: 'patterns', filter: { symbols: Array.from({ length: 6000 }, (_, i) => `S${i}`) } }).slice(0, 16_000), 'malformed_json'],
+      [
+        JSON.stringify({
+          type: 'subscribe',
+          id: 'big',
+          stream: 'patterns',
+          filter: { symbols: Array.from({ length: 6000 }, (_, i) => `S${i}`) },
+        }).slice(0, 16_000),
+        'malformed_json',
+      ],
       ['{"type":"subscribe","id":"x","stream":"patterns","from":{"cursor":"c1.garbage"}}', 'bad_cursor'],
       ['{"type":"subscribe","id":"b","stream":"bars","filter":{"tiers":["DAILY"]}}', 'bad_field'],
       ['{"type":"auth","apiKey":"again"}', 'already_authenticated'],
@@ -358,9 +422,15 @@ describe('bad input', () => {
 describe('bars', () => {
   it('streams minute bars and skips broadcast copies', async () => {
     const bars = minuteBars(['AAPL', 'SPY'], 5);
-    await env.produce('bars', bars.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'bars',
+      bars.map((value) => ({ key: value.symbol, value })),
+    );
     const spy = bars.find((value) => value.symbol === 'SPY')!;
-    await env.produce('bars', [0, 1, 2, 3, 4, 5].map((partition) => ({ key: 'SPY', value: spy, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } })));
+    await env.produce(
+      'bars',
+      [0, 1, 2, 3, 4, 5].map((partition) => ({ key: 'SPY', value: spy, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } })),
+    );
     const client = await connect();
     client.send({ type: 'subscribe', id: 'bars', stream: 'bars', from: 'earliest', credits: 1000 });
     await client.next((frame) => frame.type === 'resumed');
@@ -373,7 +443,10 @@ describe('bars', () => {
     client.send({ type: 'subscribe', id: 'live', stream: 'bars', credits: 100, filter: { symbols: ['NVDA'] } });
     await client.next((frame) => frame.type === 'subscribed');
     const bars = minuteBars(['NVDA'], 3, Date.now());
-    await env.produce('bars', bars.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'bars',
+      bars.map((value) => ({ key: value.symbol, value })),
+    );
     await client.next((frame) => frame.type === 'events' && client.events('live').length >= 3);
     expect(client.events('live').map((event) => event.data.windowStartMs)).toEqual(bars.map((value) => value.windowStartMs));
   });

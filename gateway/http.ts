@@ -19,7 +19,11 @@ export interface HttpRoutesOptions {
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
-const CONTENT_TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
 
 /** The gateway's HTTP endpoints: /health, /ready, /metrics, /sdk.js and the live page (gateway/public/). */
 export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
@@ -46,11 +50,20 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
   app.get('/health', (res) => reply(res, '200 OK', 'application/json', JSON.stringify({ status: 'ok' })));
   app.get('/ready', (res) => {
     const now = Date.now();
-    const streams = Object.fromEntries([...options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]));
+    const streams = Object.fromEntries(
+      [...options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]),
+    );
     const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
-    reply(res, ok ? '200 OK' : '503 Service Unavailable', 'application/json', JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: options.connectionCount() }));
+    reply(
+      res,
+      ok ? '200 OK' : '503 Service Unavailable',
+      'application/json',
+      JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: options.connectionCount() }),
+    );
   });
-  app.get('/metrics', (res) => replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })));
+  app.get('/metrics', (res) =>
+    replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
+  );
   app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
   app.get('/*', (res, req) => {
     const url = req.getUrl();

@@ -23,7 +23,14 @@ import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
-export { BUILT_IN_UNIVERSES, createAuthenticator, createUniverseResolver, type Authenticator, type Principal, type UniverseResolver } from './access.js';
+export {
+  BUILT_IN_UNIVERSES,
+  createAuthenticator,
+  createUniverseResolver,
+  type Authenticator,
+  type Principal,
+  type UniverseResolver,
+} from './access.js';
 export { decodeCursor, encodeCursor, topicEpoch, type Cursor } from './cursor.js';
 export { KafkaLogSource, avroDecoder, OffsetOutOfRangeError, type LogSource, type TopicInfo } from './kafka-log.js';
 export { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
@@ -71,7 +78,15 @@ function sdkBundler(): () => Promise<string> {
   let bundle: Promise<string> | undefined;
   return () => {
     bundle ??= import('esbuild').then(async (esbuild) => {
-      const result = await esbuild.build({ entryPoints: [clientEntry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, minify: false });
+      const result = await esbuild.build({
+        entryPoints: [clientEntry],
+        bundle: true,
+        format: 'esm',
+        platform: 'browser',
+        target: 'es2022',
+        write: false,
+        minify: false,
+      });
       return result.outputFiles[0]!.text;
     });
     return bundle;
@@ -91,13 +106,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const prefix = options.topicPrefix ?? platform.TOPIC_PREFIX;
   const instance = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const codec = new AvroCodec(options.registryUrl ?? platform.SCHEMA_REGISTRY_URL, prefix);
-  const log = options.source ?? new KafkaLogSource(options.brokers ?? platform.KAFKA_BROKERS, `${platform.KAFKA_CLIENT_ID}-gateway-${instance}`, avroDecoder(codec));
+  const log =
+    options.source ??
+    new KafkaLogSource(options.brokers ?? platform.KAFKA_BROKERS, `${platform.KAFKA_CLIENT_ID}-gateway-${instance}`, avroDecoder(codec));
   const databaseUrl = options.databaseUrl === undefined ? platform.DATABASE_URL : options.databaseUrl;
-  const pool = databaseUrl === null || (options.authenticator && options.universes) ? undefined : new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  const pool =
+    databaseUrl === null || (options.authenticator && options.universes)
+      ? undefined
+      : new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool?.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL pool error'));
 
   const redisUrl = options.redisUrl === undefined ? platform.REDIS_URL : options.redisUrl;
-  const redis = redisUrl === null ? undefined : new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+  const redis =
+    redisUrl === null ? undefined : new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
   redis?.on('error', (error) => logger.warn({ err: error }, 'Redis error'));
   await redis?.connect().catch((error: unknown) => logger.warn({ err: error }, 'Redis unreachable: snapshots come from memory'));
 

@@ -2,7 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { WireFormatError, type AvroCodec } from '../platform/index.js';
 import { avroDecoder } from './kafka-log.js';
 
-const record = (value: Buffer) => ({ partition: 1, offset: 7, timestampMs: 1_700_000_000_000, key: Buffer.from('AAPL'), value, headers: [] });
+const record = (value: Buffer) => ({
+  partition: 1,
+  offset: 7,
+  timestampMs: 1_700_000_000_000,
+  key: Buffer.from('AAPL'),
+  value,
+  headers: [],
+});
 
 /** A codec whose cache holds one good value; any other bytes are not Avro, or fail on the (stubbed) registry. */
 function stubCodec(registryError?: Error): AvroCodec {

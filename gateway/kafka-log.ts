@@ -89,7 +89,9 @@ export function avroDecoder(codec: AvroCodec): RecordDecoder {
       return undecodable(error);
     }
     if (cached !== undefined) return decodeEvent(record.partition, record.offset, record.timestampMs, key, cached);
-    return codec.decode<Record<string, unknown>>(record.value).then((data) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data), undecodable);
+    return codec
+      .decode<Record<string, unknown>>(record.value)
+      .then((data) => decodeEvent(record.partition, record.offset, record.timestampMs, key, data), undecodable);
   };
 }
 
@@ -118,7 +120,14 @@ export class KafkaLogSource implements LogSource {
     private readonly decode: RecordDecoder,
   ) {
     // The group id is never joined: fetch and list-offsets need none.
-    this.client = new Consumer({ clientId, groupId: `${clientId}-unjoined`, bootstrapBrokers: [...brokers], retries: 3, retryDelay: 200, metadataMaxAge: 5_000 });
+    this.client = new Consumer({
+      clientId,
+      groupId: `${clientId}-unjoined`,
+      bootstrapBrokers: [...brokers],
+      retries: 3,
+      retryDelay: 200,
+      metadataMaxAge: 5_000,
+    });
   }
 
   async describe(topic: string): Promise<TopicInfo> {
@@ -130,14 +139,20 @@ export class KafkaLogSource implements LogSource {
   }
 
   async bounds(topic: string): Promise<Map<number, PartitionBounds>> {
-    const [earliest, latest] = await Promise.all([this.client.listOffsets({ topics: [topic], timestamp: -2n }), this.client.listOffsets({ topics: [topic], timestamp: -1n })]);
+    const [earliest, latest] = await Promise.all([
+      this.client.listOffsets({ topics: [topic], timestamp: -2n }),
+      this.client.listOffsets({ topics: [topic], timestamp: -1n }),
+    ]);
     const starts = earliest.get(topic) ?? [];
     const highs = latest.get(topic) ?? [];
     return new Map(starts.map((start, partition) => [partition, { logStart: Number(start), high: Number(highs[partition] ?? start) }]));
   }
 
   async offsetsForTime(topic: string, timestampMs: number): Promise<Map<number, number>> {
-    const [found, bounds] = await Promise.all([this.client.listOffsetsWithTimestamps({ topics: [topic], timestamp: BigInt(timestampMs) }), this.bounds(topic)]);
+    const [found, bounds] = await Promise.all([
+      this.client.listOffsetsWithTimestamps({ topics: [topic], timestamp: BigInt(timestampMs) }),
+      this.bounds(topic),
+    ]);
     const result = new Map<number, number>();
     for (const [partition, { high }] of bounds) {
       const entry = found.get(topic)?.get(partition);
@@ -146,7 +161,11 @@ export class KafkaLogSource implements LogSource {
     return result;
   }
 
-  async read(info: TopicInfo, from: ReadonlyMap<number, number>, options: ReadOptions): Promise<Map<number, PartitionRead & PartitionBounds>> {
+  async read(
+    info: TopicInfo,
+    from: ReadonlyMap<number, number>,
+    options: ReadOptions,
+  ): Promise<Map<number, PartitionRead & PartitionBounds>> {
     const metadata = await this.client.metadata({ topics: [info.topic] });
     const topicMetadata = metadata.topics.get(info.topic);
     if (!topicMetadata || topicMetadata.id !== info.topicId) throw new Error(`topic ${info.topic} changed identity`);
@@ -155,7 +174,9 @@ export class KafkaLogSource implements LogSource {
       const leader = topicMetadata.partitions[partition]?.leader ?? -1;
       byLeader.set(leader, [...(byLeader.get(leader) ?? []), partition]);
     }
-    const responses = await Promise.all([...byLeader].map(([leader, partitions]) => this.fetchFrom(info, leader, partitions, from, options)));
+    const responses = await Promise.all(
+      [...byLeader].map(([leader, partitions]) => this.fetchFrom(info, leader, partitions, from, options)),
+    );
     if (options.onFetched) {
       const next = new Map<number, number>();
       for (const response of responses) {
@@ -204,14 +225,25 @@ export class KafkaLogSource implements LogSource {
             }
             nextOffset = Math.max(nextOffset, batchEnd);
           }
-          result.set(partition, { events: placeWire(events), nextOffset, logStart: Number(partitionResponse.logStartOffset), high: Number(partitionResponse.highWatermark) });
+          result.set(partition, {
+            events: placeWire(events),
+            nextOffset,
+            logStart: Number(partitionResponse.logStartOffset),
+            high: Number(partitionResponse.highWatermark),
+          });
         }
       }
     }
     return result;
   }
 
-  private async fetchFrom(info: TopicInfo, leader: number, partitions: readonly number[], from: ReadonlyMap<number, number>, options: ReadOptions) {
+  private async fetchFrom(
+    info: TopicInfo,
+    leader: number,
+    partitions: readonly number[],
+    from: ReadonlyMap<number, number>,
+    options: ReadOptions,
+  ) {
     try {
       return await this.client.fetch({
         node: leader,
@@ -237,7 +269,8 @@ export class KafkaLogSource implements LogSource {
         for (const partition of partitions) {
           const partitionBounds = bounds.get(partition)!;
           const offset = from.get(partition)!;
-          if (offset < partitionBounds.logStart || offset > partitionBounds.high) throw new OffsetOutOfRangeError(partition, offset, partitionBounds);
+          if (offset < partitionBounds.logStart || offset > partitionBounds.high)
+            throw new OffsetOutOfRangeError(partition, offset, partitionBounds);
         }
       }
       throw error;

@@ -24,7 +24,10 @@ async function metric(gateway: GatewayHandle, name: string): Promise<number> {
 beforeAll(async () => {
   env = await createGatewayTestEnv('gw-limits');
   user = await env.createUser();
-  await env.produce('patterns', EVENTS.map((value) => ({ key: value.symbol, value })));
+  await env.produce(
+    'patterns',
+    EVENTS.map((value) => ({ key: value.symbol, value })),
+  );
 });
 
 afterAll(async () => {
@@ -40,7 +43,9 @@ async function connect(gateway: GatewayHandle, auth = true): Promise<RawClient> 
 
 describe('connection limits', () => {
   it('closes unauthenticated and idle connections, and sends heartbeats with cursor and lag', async () => {
-    const gateway = await env.start({ config: { GATEWAY_AUTH_TIMEOUT_MS: 300, GATEWAY_IDLE_TIMEOUT_MS: 1_500, GATEWAY_HEARTBEAT_MS: 200 } });
+    const gateway = await env.start({
+      config: { GATEWAY_AUTH_TIMEOUT_MS: 300, GATEWAY_IDLE_TIMEOUT_MS: 1_500, GATEWAY_HEARTBEAT_MS: 200 },
+    });
     const anonymous = await connect(gateway, false);
     const idle = await connect(gateway);
     const busy = await connect(gateway);
@@ -104,13 +109,17 @@ describe('log changes', () => {
       expect(info.partitions).toEqual([0, 1, 2, 3, 4, 5]);
       const bounds = await source.bounds(topic);
       const busiest = [...bounds].sort((a, b) => b[1].high - a[1].high)[0]!;
-      expect(await source.offsetsForTime(topic, Date.now() + 60_000)).toEqual(new Map([...bounds].map(([partition, { high }]) => [partition, high])));
+      expect(await source.offsetsForTime(topic, Date.now() + 60_000)).toEqual(
+        new Map([...bounds].map(([partition, { high }]) => [partition, high])),
+      );
       const admin = env.kafka.kafka.admin();
       await admin.connect();
       await admin.fetchTopicMetadata({ topics: [topic] });
       await admin.deleteTopicRecords({ topic, partitions: [{ partition: busiest[0], offset: '10' }] });
       await admin.disconnect();
-      const error = await source.read(info, new Map([[busiest[0], 2]]), { maxWaitMs: 0, maxBytesPerPartition: 65_536 }).catch((caught: unknown) => caught);
+      const error = await source
+        .read(info, new Map([[busiest[0], 2]]), { maxWaitMs: 0, maxBytesPerPartition: 65_536 })
+        .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(OffsetOutOfRangeError);
       expect((error as OffsetOutOfRangeError).bounds.logStart).toBe(10);
       const read = await source.read(info, new Map([[busiest[0], 10]]), { maxWaitMs: 0, maxBytesPerPartition: 65_536 });
@@ -137,10 +146,18 @@ describe('log changes', () => {
     expect(answer.reason).toBe('epoch');
     expect(answer.oldest).not.toBe(subscribed.cursor);
     const fresh = patternEvents(5, 4);
-    await env.produce('patterns', fresh.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'patterns',
+      fresh.map((value) => ({ key: value.symbol, value })),
+    );
     client.send({ type: 'seek', id: 'e', to: { cursor: answer.oldest } });
     await client.until(() => client.events('e').length === fresh.length, 30_000);
-    expect(client.events('e').map((event) => event.data.eventId).sort()).toEqual(fresh.map((value) => value.eventId).sort());
+    expect(
+      client
+        .events('e')
+        .map((event) => event.data.eventId)
+        .sort(),
+    ).toEqual(fresh.map((value) => value.eventId).sort());
     // The old cursor is now foreign.
     client.send({ type: 'subscribe', id: 'stale', stream: 'patterns', from: { cursor: subscribed.cursor } });
     expect(await client.next((frame) => frame.type === 'unrecoverable' && frame.id === 'stale')).toMatchObject({ reason: 'epoch' });

@@ -17,7 +17,11 @@ export interface GatewayFlags {
  */
 export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
   const platform = loadPlatformConfig();
-  const config = { ...loadGatewayConfig(), ...(flags.port !== undefined ? { GATEWAY_PORT: flags.port } : {}), ...(flags.host ? { GATEWAY_HOST: flags.host } : {}) };
+  const config = {
+    ...loadGatewayConfig(),
+    ...(flags.port !== undefined ? { GATEWAY_PORT: flags.port } : {}),
+    ...(flags.host ? { GATEWAY_HOST: flags.host } : {}),
+  };
   const { logger, lifecycle } = startStageProcess('gateway', { logLevel: platform.LOG_LEVEL });
   const gateway = await startGateway({
     logger,

@@ -30,7 +30,10 @@ describe('live page', () => {
     await page.goto(`http://127.0.0.1:${gateway.port}/#apiKey=${encodeURIComponent(user.apiKey)}`);
     await page.waitForFunction(() => document.getElementById('status')?.textContent === 'open');
     const events = patternEvents(12, 21);
-    await env.produce('patterns', events.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'patterns',
+      events.map((value) => ({ key: value.symbol, value })),
+    );
     await page.waitForFunction((count) => document.querySelectorAll('#rows tr').length === count, events.length);
     const symbols = await page.$$eval('#rows tr td:nth-child(2)', (cells) => cells.map((cell) => cell.textContent));
     expect(symbols.sort()).toEqual(events.map((value) => value.symbol).sort());
@@ -57,7 +60,9 @@ describe('live page', () => {
     for (const value of patternEvents(12, 21)) last.set(value.patternId, value);
     const active = [...last.values()].filter((value) => value.kind !== 'EXPIRED');
     expect(await page.textContent('#snapshot')).toBe(`snapshot: ${active.length} active patterns (from kafka)`);
-    const rows = await page.$$eval('#rows tr', (trs) => trs.map((tr) => ({ symbol: tr.children[1]!.textContent, position: (tr as HTMLElement).dataset.position })));
+    const rows = await page.$$eval('#rows tr', (trs) =>
+      trs.map((tr) => ({ symbol: tr.children[1]!.textContent, position: (tr as HTMLElement).dataset.position })),
+    );
     expect(rows.map((row) => row.symbol).sort()).toEqual(active.map((value) => value.symbol).sort());
     expect(rows.every((row) => row.position === 'snapshot')).toBe(true);
     expect(errors).toEqual([]);

@@ -35,7 +35,10 @@ function lastCursor(client: RawClient, id: string): string {
 describe('partitions added at runtime', () => {
   it('are tailed without a restart, from their first record, and cursors taken before still resume exactly', async () => {
     const before = patternEvents(12, 2);
-    await env.produce('patterns', before.map((value) => ({ key: value.symbol, value })));
+    await env.produce(
+      'patterns',
+      before.map((value) => ({ key: value.symbol, value })),
+    );
     const gateway = await env.start({ streams: ['patterns'], config: { GATEWAY_METADATA_REFRESH_MS: 100 } });
     // A second instance that would not re-read metadata for an hour on its own.
     const lagging = await env.start({ streams: ['patterns'], config: { GATEWAY_METADATA_REFRESH_MS: 3_600_000 } });
@@ -57,7 +60,11 @@ describe('partitions added at runtime', () => {
     const encode = await env.kafka.codec.encoderFor<unknown>('patterns');
     const producer = env.kafka.kafka.producer({ allowAutoTopicCreation: false });
     await producer.connect();
-    await producer.send({ topic, acks: -1, messages: added.map((value, index) => ({ key: value.symbol, value: encode(value), partition: 6 + (index % 2) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: added.map((value, index) => ({ key: value.symbol, value: encode(value), partition: 6 + (index % 2) })),
+    });
     await producer.disconnect();
     await live.until(() => live.events('all').length === before.length + added.length, 30_000);
     const fresh = live.events('all').slice(before.length);
@@ -72,7 +79,12 @@ describe('partitions added at runtime', () => {
     const resumed = await connect(gateway.url);
     resumed.send({ type: 'subscribe', id: 'r', stream: 'patterns', credits: 1_000, from: { cursor: cursorBefore } });
     const report = await resumed.next<Frame<'resumed'>>((frame) => frame.type === 'resumed' && frame.id === 'r', 30_000);
-    expect(resumed.events('r').map((event) => `${event.p}:${event.o}`).sort()).toEqual(fresh.map((event) => `${event.p}:${event.o}`).sort());
+    expect(
+      resumed
+        .events('r')
+        .map((event) => `${event.p}:${event.o}`)
+        .sort(),
+    ).toEqual(fresh.map((event) => `${event.p}:${event.o}`).sort());
     expect(report.report.count).toBe(added.length);
     expect(report.report.range['6']).toEqual([0, 3]);
 

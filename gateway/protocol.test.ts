@@ -2,14 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { createFrameParser, TokenBucket } from './protocol.js';
 
 describe('frame parser', () => {
-  const limits = { maxFrameBytes: 512, maxEventsPerFrame: 500, maxSnapshotItems: 5000, maxSubscriptions: 4, maxSymbolsPerSubscription: 3, maxCredits: 1000, framesPerSecond: 10, frameBurst: 5 };
+  const limits = {
+    maxFrameBytes: 512,
+    maxEventsPerFrame: 500,
+    maxSnapshotItems: 5000,
+    maxSubscriptions: 4,
+    maxSymbolsPerSubscription: 3,
+    maxCredits: 1000,
+    framesPerSecond: 10,
+    frameBurst: 5,
+  };
   const parse = createFrameParser(limits);
 
   it('accepts every documented frame', () => {
     for (const frame of [
       { type: 'auth', token: 'x.y.z' },
       { type: 'auth', apiKey: 'tfk_x' },
-      { type: 'subscribe', id: 's1', stream: 'patterns', filter: { symbols: ['AAPL'], tiers: ['DAILY'], kinds: ['DETECTED'], patterns: ['doji'], universe: 'tech' }, from: 'snapshot', conflate: true, credits: 10 },
+      {
+        type: 'subscribe',
+        id: 's1',
+        stream: 'patterns',
+        filter: { symbols: ['AAPL'], tiers: ['DAILY'], kinds: ['DETECTED'], patterns: ['doji'], universe: 'tech' },
+        from: 'snapshot',
+        conflate: true,
+        credits: 10,
+      },
       { type: 'subscribe', id: 's1', stream: 'bars', from: { timestamp: 5 } },
       { type: 'subscribe', id: 's1', stream: 'bars', from: { offsets: { '0': 5 } } },
       { type: 'credit', id: 's1', n: 5 },

@@ -15,7 +15,11 @@ const position = z.union([
 function frameSchema(limits: Limits) {
   return z.discriminatedUnion('type', [
     z
-      .strictObject({ type: z.literal('auth'), token: z.string().min(1).max(8192).optional(), apiKey: z.string().min(1).max(256).optional() })
+      .strictObject({
+        type: z.literal('auth'),
+        token: z.string().min(1).max(8192).optional(),
+        apiKey: z.string().min(1).max(256).optional(),
+      })
       .refine((frame) => (frame.token === undefined) !== (frame.apiKey === undefined), { message: 'give exactly one of token or apiKey' }),
     z.strictObject({
       type: z.literal('subscribe'),
@@ -26,8 +30,14 @@ function frameSchema(limits: Limits) {
           symbols: z.array(symbol).min(1).optional(),
           universe: name.optional(),
           patterns: z.array(name).min(1).max(256).optional(),
-          tiers: z.array(z.enum(['INTRADAY', 'DAILY', 'COMBO'])).min(1).optional(),
-          kinds: z.array(z.enum(['DETECTED', 'UPDATED', 'EXPIRED'])).min(1).optional(),
+          tiers: z
+            .array(z.enum(['INTRADAY', 'DAILY', 'COMBO']))
+            .min(1)
+            .optional(),
+          kinds: z
+            .array(z.enum(['DETECTED', 'UPDATED', 'EXPIRED']))
+            .min(1)
+            .optional(),
         })
         .optional(),
       from: z.union([position, z.literal('snapshot')]).optional(),
@@ -64,7 +74,11 @@ export function createFrameParser(limits: Limits): (text: string) => ParseResult
     const record = value as Record<string, unknown>;
     const frameId = typeof record.id === 'string' ? record.id : undefined;
     if (typeof record.type !== 'string' || !(CLIENT_FRAME_TYPES as readonly string[]).includes(record.type)) {
-      return { ok: false, code: 'unknown_type', message: `unknown frame type ${JSON.stringify(record.type)}; expected one of ${CLIENT_FRAME_TYPES.join(', ')}` };
+      return {
+        ok: false,
+        code: 'unknown_type',
+        message: `unknown frame type ${JSON.stringify(record.type)}; expected one of ${CLIENT_FRAME_TYPES.join(', ')}`,
+      };
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
@@ -74,7 +88,12 @@ export function createFrameParser(limits: Limits): (text: string) => ParseResult
     }
     const frame = parsed.data as ClientFrame;
     if (frame.type === 'subscribe' && (frame.filter?.symbols?.length ?? 0) > limits.maxSymbolsPerSubscription) {
-      return { ok: false, code: 'subscription_too_large', message: `a subscription may name at most ${limits.maxSymbolsPerSubscription} symbols`, id: frame.id };
+      return {
+        ok: false,
+        code: 'subscription_too_large',
+        message: `a subscription may name at most ${limits.maxSymbolsPerSubscription} symbols`,
+        id: frame.id,
+      };
     }
     return { ok: true, frame };
   };

@@ -58,7 +58,13 @@ describe('resume without loss', () => {
     const config = { GATEWAY_RING_CAPACITY: 50 };
     let gateway: GatewayHandle = await env.start({ config });
     // Any instance serves any client: after the restart the client fails over to wherever the new one listens.
-    const client = new TickflowClient({ url: () => gateway.url, auth: { apiKey: user.apiKey }, WebSocket: WebSocket as unknown as WebSocketFactory, initialBackoffMs: 20, maxBackoffMs: 200 });
+    const client = new TickflowClient({
+      url: () => gateway.url,
+      auth: { apiKey: user.apiKey },
+      WebSocket: WebSocket as unknown as WebSocketFactory,
+      initialBackoffMs: 20,
+      maxBackoffMs: 200,
+    });
     const subscription = client.subscribe({ stream: 'patterns', from: 'earliest', window: 40 });
     await client.connect();
     const received: WireEvent[] = [];
@@ -74,7 +80,10 @@ describe('resume without loss', () => {
     let restarted = false;
     while (produced < all.length) {
       const chunk = all.slice(produced, produced + 50 + Math.floor(random() * 100));
-      await env.produce('patterns', chunk.map((value) => ({ key: value.symbol, value })));
+      await env.produce(
+        'patterns',
+        chunk.map((value) => ({ key: value.symbol, value })),
+      );
       produced += chunk.length;
       if (random() < 0.5) {
         client.dropConnection();
@@ -101,8 +110,15 @@ describe('resume without loss', () => {
     const cursor = subscription.cursor!;
     client.close();
     const later = patternEvents(30, 12);
-    await env.produce('patterns', later.map((value) => ({ key: value.symbol, value })));
-    const second = new TickflowClient({ url: gateway.url, auth: { token: user.token }, WebSocket: WebSocket as unknown as WebSocketFactory });
+    await env.produce(
+      'patterns',
+      later.map((value) => ({ key: value.symbol, value })),
+    );
+    const second = new TickflowClient({
+      url: gateway.url,
+      auth: { token: user.token },
+      WebSocket: WebSocket as unknown as WebSocketFactory,
+    });
     const resumed = second.subscribe({ stream: 'patterns', cursor, window: 10 });
     await second.connect();
     const after: WireEvent[] = [];
@@ -136,7 +152,13 @@ describe('resume without loss', () => {
     const all = patternEvents(600, 31);
     let current = await launch();
     // The gateway runs in another process: its frames are checked against the protocol document as received.
-    const client = new TickflowClient({ url: () => current.url, auth: { apiKey: user.apiKey }, WebSocket: RecordingWebSocket as unknown as WebSocketFactory, initialBackoffMs: 50, maxBackoffMs: 500 });
+    const client = new TickflowClient({
+      url: () => current.url,
+      auth: { apiKey: user.apiKey },
+      WebSocket: RecordingWebSocket as unknown as WebSocketFactory,
+      initialBackoffMs: 50,
+      maxBackoffMs: 500,
+    });
     // From the head as it is now: this test's events only.
     const subscription = client.subscribe({ stream: 'patterns', from: 'latest', window: 25 });
     await client.connect();
@@ -151,11 +173,17 @@ describe('resume without loss', () => {
       }
     })();
     try {
-      await env.produce('patterns', all.slice(0, 300).map((value) => ({ key: value.symbol, value })));
+      await env.produce(
+        'patterns',
+        all.slice(0, 300).map((value) => ({ key: value.symbol, value })),
+      );
       // Kill it while the client is still catching up (a window of 25 keeps it behind).
       current.child.kill('SIGKILL');
       await new Promise((resolve) => current.child.once('exit', resolve));
-      await env.produce('patterns', all.slice(300).map((value) => ({ key: value.symbol, value })));
+      await env.produce(
+        'patterns',
+        all.slice(300).map((value) => ({ key: value.symbol, value })),
+      );
       current = await launch();
       await consuming;
     } finally {
@@ -164,7 +192,10 @@ describe('resume without loss', () => {
     const expected = new Map<number, string[]>();
     for (const [partition, ids] of await topicByPartition()) {
       const mine = new Set(all.map((value) => value.eventId));
-      expected.set(partition, ids.filter((id) => mine.has(id)));
+      expected.set(
+        partition,
+        ids.filter((id) => mine.has(id)),
+      );
     }
     const got = byPartition(received);
     for (const [partition, eventIds] of expected) expect(got.get(partition) ?? [], `partition ${partition}`).toEqual(eventIds);

@@ -37,20 +37,26 @@ describe('PartitionRing', () => {
 
   it('answers exactly the log records from any covered offset (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.boolean(), { maxLength: 80 }), fc.nat(100), fc.integer({ min: 1, max: 30 }), (capacity, kept, from, limit) => {
-        const ring = new PartitionRing(capacity, 0);
-        const log = kept.flatMap((keep, offset) => (keep ? [pattern(0, offset, 'K')] : []));
-        ring.append({ events: log, nextOffset: kept.length });
-        const read = ring.read(from, limit);
-        if (from < ring.coveredFrom || from > kept.length) {
-          expect(read).toBeUndefined();
-          return;
-        }
-        const expected = log.filter((e) => e.offset >= from).slice(0, limit);
-        expect(read!.events).toEqual(expected);
-        const rest = log.filter((e) => e.offset >= read!.nextOffset);
-        expect(rest[0]).toEqual(log.filter((e) => e.offset >= from)[limit]);
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.boolean(), { maxLength: 80 }),
+        fc.nat(100),
+        fc.integer({ min: 1, max: 30 }),
+        (capacity, kept, from, limit) => {
+          const ring = new PartitionRing(capacity, 0);
+          const log = kept.flatMap((keep, offset) => (keep ? [pattern(0, offset, 'K')] : []));
+          ring.append({ events: log, nextOffset: kept.length });
+          const read = ring.read(from, limit);
+          if (from < ring.coveredFrom || from > kept.length) {
+            expect(read).toBeUndefined();
+            return;
+          }
+          const expected = log.filter((e) => e.offset >= from).slice(0, limit);
+          expect(read!.events).toEqual(expected);
+          const rest = log.filter((e) => e.offset >= read!.nextOffset);
+          expect(rest[0]).toEqual(log.filter((e) => e.offset >= from)[limit]);
+        },
+      ),
     );
   });
 });

@@ -63,7 +63,9 @@ function harness(options: Options = {}) {
   const ringCapacity = options.ringCapacity ?? 100;
   const tailTopic: TopicInfo = { ...topic, partitions: Array.from({ length: partitionCount }, (_, partition) => partition) };
   for (let partition = 0; partition < partitionCount; partition += 1) {
-    const events = Array.from({ length: options.logSize ?? 0 }, (_, offset) => patternEvent(partition, offset, keyAt(offset), {}, 1_000 + offset * 10 + partition));
+    const events = Array.from({ length: options.logSize ?? 0 }, (_, offset) =>
+      patternEvent(partition, offset, keyAt(offset), {}, 1_000 + offset * 10 + partition),
+    );
     log.set(partition, events);
     logStart.set(partition, options.logStart ?? 0);
     const ring = new PartitionRing(ringCapacity, Math.max(options.logStart ?? 0, events.length - ringCapacity));
@@ -71,7 +73,8 @@ function harness(options: Options = {}) {
     rings.set(partition, ring);
   }
   const tail: SessionTail & { topic: TopicInfo } = { rings, topic: tailTopic, refreshPartitions: vi.fn(async () => {}) };
-  const boundsOf = (): Map<number, PartitionBounds> => new Map([...log].map(([partition, events]) => [partition, { logStart: logStart.get(partition)!, high: events.length }]));
+  const boundsOf = (): Map<number, PartitionBounds> =>
+    new Map([...log].map(([partition, events]) => [partition, { logStart: logStart.get(partition)!, high: events.length }]));
   const fail = { bounds: false, reads: false };
   /** Runs as a read-back starts (to change the log under it). */
   const hooks = { beforeRead: () => {} };
@@ -83,7 +86,12 @@ function harness(options: Options = {}) {
       return boundsOf();
     },
     offsetsForTime: async (_topic, timestampMs) =>
-      new Map([...log].map(([partition, events]) => [partition, events.find((event) => event.timestampMs >= timestampMs)?.offset ?? events.length])),
+      new Map(
+        [...log].map(([partition, events]) => [
+          partition,
+          events.find((event) => event.timestampMs >= timestampMs)?.offset ?? events.length,
+        ]),
+      ),
     read: async (_info, from) => {
       source.reads += 1;
       hooks.beforeRead();
@@ -92,7 +100,10 @@ function harness(options: Options = {}) {
       for (const [partition, offset] of from) {
         const bounds = boundsOf().get(partition)!;
         if (offset < bounds.logStart) throw new OffsetOutOfRangeError(partition, offset, bounds);
-        const events = log.get(partition)!.filter((event) => event.offset >= offset).slice(0, options.readLimit ?? 50);
+        const events = log
+          .get(partition)!
+          .filter((event) => event.offset >= offset)
+          .slice(0, options.readLimit ?? 50);
         result.set(partition, { events, nextOffset: events.length > 0 ? events.at(-1)!.offset + 1 : offset, ...bounds });
       }
       return result;
@@ -163,7 +174,9 @@ function harness(options: Options = {}) {
   /** Appends records to the log and the ring, as the tail does, and tells the sessions. */
   const append = (partition: number, count: number, key?: string) => {
     const events = log.get(partition)!;
-    const added = Array.from({ length: count }, (_, index) => patternEvent(partition, events.length + index, key ?? keyAt(events.length + index), {}, 1_000 + (events.length + index) * 10));
+    const added = Array.from({ length: count }, (_, index) =>
+      patternEvent(partition, events.length + index, key ?? keyAt(events.length + index), {}, 1_000 + (events.length + index) * 10),
+    );
     events.push(...added);
     rings.get(partition)!.append({ events: added, nextOffset: events.length });
     sessions.appended('patterns');
@@ -209,7 +222,12 @@ describe('session core: connect and authenticate', () => {
   it('greets with welcome and the limits, and authenticates with a token', async () => {
     const h = harness({ config: { GATEWAY_MAX_SUBSCRIPTIONS: 3 } });
     const client = h.connect();
-    expect(client.frames[0]).toMatchObject({ type: 'welcome', server: 'test-gateway', heartbeatMs: 1_000, limits: { maxSubscriptions: 3 } });
+    expect(client.frames[0]).toMatchObject({
+      type: 'welcome',
+      server: 'test-gateway',
+      heartbeatMs: 1_000,
+      limits: { maxSubscriptions: 3 },
+    });
     expect(h.sessions.connectionCount).toBe(1);
     await client.auth();
     expect(h.frameLog).toHaveLength(2);
@@ -527,7 +545,11 @@ describe('session core: resume and seek', () => {
     client.send({ type: 'subscribe', id: 's', stream: 'patterns', credits: 100 });
     client.send({ type: 'seek', id: 's', to: { offsets: { '0': 7 } }, credits: 2 });
     await h.settle();
-    expect(client.last('seeked')).toMatchObject({ id: 's', backlog: 3, cursor: encodeCursor({ stream: 'patterns', epoch: EPOCH, next: { 0: 7 } }) });
+    expect(client.last('seeked')).toMatchObject({
+      id: 's',
+      backlog: 3,
+      cursor: encodeCursor({ stream: 'patterns', epoch: EPOCH, next: { 0: 7 } }),
+    });
     expect(client.events('s').map((event) => event.o)).toEqual([7, 8]);
     client.send({ type: 'seek', id: 's', to: 'latest', credits: 5 });
     await h.settle();
@@ -541,7 +563,12 @@ describe('session core: resume and seek', () => {
     const h = harness({ logSize: 3 });
     const client = await h.connect().auth();
     client.send({ type: 'subscribe', id: 'a', stream: 'patterns', from: { cursor: 'c1.nonsense' } });
-    client.send({ type: 'subscribe', id: 'b', stream: 'patterns', from: { cursor: encodeCursor({ stream: 'bars', epoch: EPOCH, next: {} }) } });
+    client.send({
+      type: 'subscribe',
+      id: 'b',
+      stream: 'patterns',
+      from: { cursor: encodeCursor({ stream: 'bars', epoch: EPOCH, next: {} }) },
+    });
     client.send({ type: 'subscribe', id: 'c', stream: 'patterns', from: { offsets: { '7': 0 } } });
     await h.settle();
     expect(client.of('error').map((frame) => [frame.id, frame.code])).toEqual([
@@ -572,7 +599,11 @@ describe('session core: resume and seek', () => {
     client.send({ type: 'subscribe', id: 's', stream: 'patterns', from: { cursor } });
     await h.settle();
     expect(h.tail.refreshPartitions).toHaveBeenCalledTimes(1);
-    expect(client.last('error')).toMatchObject({ id: 's', code: 'bad_cursor', message: 'the cursor names partitions the topic does not have: 1' });
+    expect(client.last('error')).toMatchObject({
+      id: 's',
+      code: 'bad_cursor',
+      message: 'the cursor names partitions the topic does not have: 1',
+    });
     vi.mocked(h.tail.refreshPartitions).mockRejectedValueOnce(new Error('broker down'));
     client.send({ type: 'subscribe', id: 't', stream: 'patterns', from: { cursor } });
     await h.settle();
@@ -623,7 +654,12 @@ describe('session core: unrecoverable positions', () => {
     const h = harness({ logSize: 5 });
     const client = await h.connect().auth();
     client.send({ type: 'subscribe', id: 'ahead', stream: 'patterns', from: { offsets: { '0': 9 } } });
-    client.send({ type: 'subscribe', id: 'old', stream: 'patterns', from: { cursor: encodeCursor({ stream: 'patterns', epoch: 'epoch-0', next: { 0: 1 } }) } });
+    client.send({
+      type: 'subscribe',
+      id: 'old',
+      stream: 'patterns',
+      from: { cursor: encodeCursor({ stream: 'patterns', epoch: 'epoch-0', next: { 0: 1 } }) },
+    });
     await h.settle();
     expect(client.of('unrecoverable').map((frame) => [frame.id, frame.reason])).toEqual([
       ['ahead', 'ahead'],
@@ -684,7 +720,12 @@ describe('session core: snapshots', () => {
     const client = await h.connect().auth();
     client.send({ type: 'subscribe', id: 'r', stream: 'patterns', from: 'snapshot' });
     await h.settle();
-    expect(client.last('snapshot')).toMatchObject({ id: 'r', source: 'redis', items, cursor: encodeCursor({ stream: 'patterns', epoch: EPOCH, next: { 0: 3 } }) });
+    expect(client.last('snapshot')).toMatchObject({
+      id: 'r',
+      source: 'redis',
+      items,
+      cursor: encodeCursor({ stream: 'patterns', epoch: EPOCH, next: { 0: 3 } }),
+    });
     expect(client.events('r').map((event) => event.o)).toEqual([3, 4]);
     next = new Map([[0, 99]]);
     client.send({ type: 'subscribe', id: 'k', stream: 'patterns', from: 'snapshot' });

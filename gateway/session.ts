@@ -218,7 +218,8 @@ export class GatewaySessions {
 
   /** `stream`'s topic was recreated: every position in it is void. */
   topicReset(stream: StreamName): void {
-    for (const subscription of this.byStream.get(stream)!) void this.declareUnrecoverable(subscription, 'epoch', Object.fromEntries(subscription.next));
+    for (const subscription of this.byStream.get(stream)!)
+      void this.declareUnrecoverable(subscription, 'epoch', Object.fromEntries(subscription.next));
   }
 
   // ---------------------------------------------------------------- connections
@@ -244,7 +245,12 @@ export class GatewaySessions {
     };
     this.connections.add(connection);
     this.metrics.connections.set(this.connections.size);
-    this.send(connection, { type: 'welcome', server: this.options.serverName, heartbeatMs: this.options.config.GATEWAY_HEARTBEAT_MS, limits: this.limits });
+    this.send(connection, {
+      type: 'welcome',
+      server: this.options.serverName,
+      heartbeatMs: this.options.config.GATEWAY_HEARTBEAT_MS,
+      limits: this.limits,
+    });
     return connection;
   }
 
@@ -278,7 +284,11 @@ export class GatewaySessions {
       // One error per second at most: answering every dropped frame would amplify the flood.
       if (now - connection.lastRateErrorAt >= 1_000) {
         connection.lastRateErrorAt = now;
-        this.sendError(connection, 'rate_limited', `more than ${this.limits.framesPerSecond} frames per second (burst ${this.limits.frameBurst}); frames are being dropped`);
+        this.sendError(
+          connection,
+          'rate_limited',
+          `more than ${this.limits.framesPerSecond} frames per second (burst ${this.limits.frameBurst}); frames are being dropped`,
+        );
       }
       return;
     }
@@ -408,9 +418,15 @@ export class GatewaySessions {
 
   private async subscribe(connection: Connection, principal: Principal, frame: Extract<ClientFrame, { type: 'subscribe' }>): Promise<void> {
     const { id, stream } = frame;
-    if (connection.subscriptions.has(id)) return this.sendError(connection, 'duplicate_subscription', `subscription ${JSON.stringify(id)} already exists`, id);
+    if (connection.subscriptions.has(id))
+      return this.sendError(connection, 'duplicate_subscription', `subscription ${JSON.stringify(id)} already exists`, id);
     if (connection.subscriptions.size >= this.limits.maxSubscriptions) {
-      return this.sendError(connection, 'too_many_subscriptions', `at most ${this.limits.maxSubscriptions} subscriptions per connection`, id);
+      return this.sendError(
+        connection,
+        'too_many_subscriptions',
+        `at most ${this.limits.maxSubscriptions} subscriptions per connection`,
+        id,
+      );
     }
     const tail = this.options.tails.get(stream);
     if (!tail) return this.sendError(connection, 'unavailable', `stream ${stream} is not served by this gateway`, id);
@@ -422,12 +438,23 @@ export class GatewaySessions {
     if (filterSpec.universe !== undefined) {
       const universe = await this.options.universes.symbolsFor(principal.userId, filterSpec.universe);
       if (!universe) {
-        return this.sendError(connection, 'forbidden_universe', `no universe ${JSON.stringify(filterSpec.universe)} is yours or built in`, id, 'filter.universe');
+        return this.sendError(
+          connection,
+          'forbidden_universe',
+          `no universe ${JSON.stringify(filterSpec.universe)} is yours or built in`,
+          id,
+          'filter.universe',
+        );
       }
       symbols = symbols ? symbols.filter((symbol) => universe.includes(symbol)) : [...universe];
     }
     if ((symbols?.length ?? 0) > this.limits.maxSymbolsPerSubscription) {
-      return this.sendError(connection, 'subscription_too_large', `a subscription may cover at most ${this.limits.maxSymbolsPerSubscription} symbols`, id);
+      return this.sendError(
+        connection,
+        'subscription_too_large',
+        `a subscription may cover at most ${this.limits.maxSymbolsPerSubscription} symbols`,
+        id,
+      );
     }
     const snapshot = frame.from === 'snapshot';
     const filter = compileFilter({ symbols, patterns: filterSpec.patterns, tiers: filterSpec.tiers, kinds: filterSpec.kinds });
@@ -466,8 +493,22 @@ export class GatewaySessions {
     }
     // Every start but the head is a recovery that ends with `resumed`, a snapshot from memory (at the head) too.
     const backlog = this.beginResume(subscription, start, frame.from === undefined || frame.from === 'latest');
-    this.send(connection, { type: 'subscribed', id, stream, cursor: this.cursorOf(subscription), backlog, conflate: subscription.conflate });
-    if (fromReadModel) this.send(connection, { type: 'snapshot', id, cursor: this.cursorOf(subscription), source: 'redis', items: [...fromReadModel.items] });
+    this.send(connection, {
+      type: 'subscribed',
+      id,
+      stream,
+      cursor: this.cursorOf(subscription),
+      backlog,
+      conflate: subscription.conflate,
+    });
+    if (fromReadModel)
+      this.send(connection, {
+        type: 'snapshot',
+        id,
+        cursor: this.cursorOf(subscription),
+        source: 'redis',
+        items: [...fromReadModel.items],
+      });
     else if (snapshot) this.sendSnapshot(subscription, tail);
     this.schedule(subscription);
   }
@@ -499,11 +540,14 @@ export class GatewaySessions {
   /** Sets the resume bookkeeping of a (re)started subscription; returns its backlog. */
   private beginResume(subscription: Subscription, start: Extract<StartResult, { ok: true }>, atHead: boolean): number {
     let backlog = 0;
-    if (start.bounds) for (const [partition, next] of start.next) backlog += Math.max(0, (start.bounds.get(partition)?.high ?? next) - next);
+    if (start.bounds)
+      for (const [partition, next] of start.next) backlog += Math.max(0, (start.bounds.get(partition)?.high ?? next) - next);
     subscription.resume = atHead
       ? undefined
       : {
-          target: new Map([...start.next].map(([partition, next]) => [partition, Math.max(next, start.bounds?.get(partition)?.high ?? next)])),
+          target: new Map(
+            [...start.next].map(([partition, next]) => [partition, Math.max(next, start.bounds?.get(partition)?.high ?? next)]),
+          ),
           start: new Map(start.next),
           count: 0,
           fromRing: 0,
@@ -537,7 +581,8 @@ export class GatewaySessions {
   /** Where a subscription starts: the head, the log start, a cursor, a time or explicit offsets. */
   private async resolveStart(tail: SessionTail, stream: StreamName, from: StartPosition, id: string): Promise<StartResult> {
     const { topic } = tail;
-    if (from === 'latest') return { ok: true, next: new Map([...tail.rings].map(([partition, ring]) => [partition, ring.nextOffset])), bounds: undefined };
+    if (from === 'latest')
+      return { ok: true, next: new Map([...tail.rings].map(([partition, ring]) => [partition, ring.nextOffset])), bounds: undefined };
     let bounds: Map<number, PartitionBounds>;
     try {
       bounds = await this.options.source.bounds(topic.topic);
@@ -545,7 +590,8 @@ export class GatewaySessions {
       this.options.logger.warn({ err: error }, 'reading log bounds failed');
       return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
     }
-    if (from === 'earliest') return { ok: true, next: new Map([...bounds].map(([partition, { logStart }]) => [partition, logStart])), bounds };
+    if (from === 'earliest')
+      return { ok: true, next: new Map([...bounds].map(([partition, { logStart }]) => [partition, logStart])), bounds };
     if ('timestamp' in from) {
       const offsets = await this.options.source.offsetsForTime(topic.topic, from.timestamp);
       return { ok: true, next: offsets, bounds };
@@ -558,9 +604,11 @@ export class GatewaySessions {
       } catch (error) {
         return { ok: false, error: 'bad_cursor', message: error instanceof CursorError ? error.message : 'bad cursor' };
       }
-      if (cursor.stream !== stream) return { ok: false, error: 'bad_cursor', message: `the cursor belongs to stream ${cursor.stream}, not ${stream}` };
+      if (cursor.stream !== stream)
+        return { ok: false, error: 'bad_cursor', message: `the cursor belongs to stream ${cursor.stream}, not ${stream}` };
       requested = new Map(Object.entries(cursor.next).map(([partition, offset]) => [Number(partition), offset]));
-      if (cursor.epoch !== topic.epoch) return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'epoch', requested, bounds) };
+      if (cursor.epoch !== topic.epoch)
+        return { ok: false, unrecoverable: this.unrecoverableFrame(id, stream, 'epoch', requested, bounds) };
       if ([...requested.keys()].some((partition) => !tail.rings.has(partition))) {
         // A cursor from an instance that saw partitions added before this one did: learn of them now, or the
         // new partitions would start from their log start instead of the cursor's offsets.
@@ -572,7 +620,8 @@ export class GatewaySessions {
           return { ok: false, error: 'unavailable', message: 'the log is not reachable right now; try again' };
         }
         const unknown = [...requested.keys()].filter((partition) => !tail.rings.has(partition));
-        if (unknown.length > 0) return { ok: false, error: 'bad_cursor', message: `the cursor names partitions the topic does not have: ${unknown.join(', ')}` };
+        if (unknown.length > 0)
+          return { ok: false, error: 'bad_cursor', message: `the cursor names partitions the topic does not have: ${unknown.join(', ')}` };
       }
     } else {
       requested = new Map(Object.entries(from.offsets).map(([partition, offset]) => [Number(partition), offset]));
@@ -605,13 +654,21 @@ export class GatewaySessions {
       id,
       reason,
       requested: Object.fromEntries([...requested].map(([partition, offset]) => [String(partition), offset])),
-      oldest: encodeCursor({ stream, epoch: tail.topic.epoch, next: Object.fromEntries([...bounds].map(([partition, { logStart }]) => [partition, logStart])) }),
+      oldest: encodeCursor({
+        stream,
+        epoch: tail.topic.epoch,
+        next: Object.fromEntries([...bounds].map(([partition, { logStart }]) => [partition, logStart])),
+      }),
       oldestOffsets,
       snapshotAvailable: true,
     };
   }
 
-  private async declareUnrecoverable(subscription: Subscription, reason: 'retention' | 'epoch', requested: Record<number, number>): Promise<void> {
+  private async declareUnrecoverable(
+    subscription: Subscription,
+    reason: 'retention' | 'epoch',
+    requested: Record<number, number>,
+  ): Promise<void> {
     subscription.state = 'paused';
     subscription.generation += 1;
     const tail = this.options.tails.get(subscription.stream)!;
@@ -636,11 +693,18 @@ export class GatewaySessions {
       const until = subscription.next.get(partition) ?? ring.nextOffset;
       const read = ring.read(ring.coveredFrom, ring.capacity);
       for (const event of read?.events ?? []) {
-        if (event.offset < until && matches(stateless, event)) records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
+        if (event.offset < until && matches(stateless, event))
+          records.push({ key: event.key, data: (JSON.parse(wireOf(event).toString('utf8')) as { data: Record<string, unknown> }).data });
       }
     }
     const items = snapshotFromRecords(subscription.stream, records, subscription.filter, MAX_SNAPSHOT_ITEMS);
-    this.send(subscription.connection, { type: 'snapshot', id: subscription.id, cursor: this.cursorOf(subscription), source: 'kafka', items });
+    this.send(subscription.connection, {
+      type: 'snapshot',
+      id: subscription.id,
+      cursor: this.cursorOf(subscription),
+      source: 'kafka',
+      items,
+    });
   }
 
   private removeSubscription(subscription: Subscription): void {
@@ -738,7 +802,12 @@ export class GatewaySessions {
 
   /** Sends one batch from `reads`; partitions in `fromKafka` were read back from Kafka. Returns whether any position moved. */
   private deliver(subscription: Subscription, reads: ReadonlyMap<number, PartitionRead>, fromKafka: ReadonlySet<number>): boolean {
-    const batch = selectBatch(reads, subscription.filter, Math.min(subscription.credits, this.options.config.GATEWAY_MAX_BATCH), subscription.conflate);
+    const batch = selectBatch(
+      reads,
+      subscription.filter,
+      Math.min(subscription.credits, this.options.config.GATEWAY_MAX_BATCH),
+      subscription.conflate,
+    );
     let progressed = false;
     for (const [partition, next] of batch.next) {
       const before = subscription.next.get(partition) ?? 0;
@@ -761,7 +830,12 @@ export class GatewaySessions {
       this.metrics.delivered.inc({ stream: subscription.stream }, count);
       this.sendText(
         subscription.connection,
-        deliveriesFrame(`{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`, batch.deliveries, ']}', this.frameScratch),
+        deliveriesFrame(
+          `{"type":"events","id":${JSON.stringify(subscription.id)},"cursor":${JSON.stringify(this.cursorOf(subscription))},"events":[`,
+          batch.deliveries,
+          ']}',
+          this.frameScratch,
+        ),
       );
     }
     return progressed;
@@ -842,7 +916,8 @@ export class GatewaySessions {
       for (const subscription of connection.subscriptions.values()) {
         const tail = this.options.tails.get(subscription.stream)!;
         let lagRecords = 0;
-        for (const [partition, next] of subscription.next) lagRecords += Math.max(0, (tail.rings.get(partition)?.nextOffset ?? next) - next);
+        for (const [partition, next] of subscription.next)
+          lagRecords += Math.max(0, (tail.rings.get(partition)?.nextOffset ?? next) - next);
         subscriptions[subscription.id] = { cursor: this.cursorOf(subscription), credits: subscription.credits, lagRecords };
       }
       this.send(connection, { type: 'heartbeat', ts, subscriptions });
@@ -856,10 +931,15 @@ export class GatewaySessions {
     for (const connection of this.connections) {
       if (!connection.principal && now - connection.openedAt > config.GATEWAY_AUTH_TIMEOUT_MS) {
         this.closeConnection(connection, DISCONNECTS.authTimeout);
-      } else if (connection.principal && connection.subscriptions.size === 0 && now - connection.lastSubscribedAt > config.GATEWAY_IDLE_TIMEOUT_MS) {
+      } else if (
+        connection.principal &&
+        connection.subscriptions.size === 0 &&
+        now - connection.lastSubscribedAt > config.GATEWAY_IDLE_TIMEOUT_MS
+      ) {
         this.closeConnection(connection, DISCONNECTS.idle);
       } else if (connection.bufferFullSince !== undefined && now - connection.bufferFullSince > config.GATEWAY_STALL_TIMEOUT_MS) {
-        if (connection.transport.bufferedAmount() > config.GATEWAY_MAX_BUFFERED_BYTES) this.closeConnection(connection, DISCONNECTS.stalled);
+        if (connection.transport.bufferedAmount() > config.GATEWAY_MAX_BUFFERED_BYTES)
+          this.closeConnection(connection, DISCONNECTS.stalled);
         else connection.bufferFullSince = undefined;
       }
     }

@@ -19,7 +19,13 @@ export function patternSnapshotItems(states: Iterable<PatternState>, filter: Eve
   for (const state of states) {
     if (state.status !== 'active') continue;
     // Filters name the event's kind; a state's kind is that of its last event.
-    if (!matches(filter, makeEvent(-1, -1, state.detectedAtMs, state.symbol, { pattern: state.pattern, tier: state.tier, kind: state.lastKind }))) continue;
+    if (
+      !matches(
+        filter,
+        makeEvent(-1, -1, state.detectedAtMs, state.symbol, { pattern: state.pattern, tier: state.tier, kind: state.lastKind }),
+      )
+    )
+      continue;
     items.push({ key: state.symbol, ts: state.detectedAtMs, data: { ...state } });
   }
   return items.sort((a, b) => a.ts - b.ts).slice(-maxItems);
@@ -30,7 +36,12 @@ export function barSnapshotItem(symbol: string, snapshot: BarSnapshot): Snapshot
 }
 
 /** A snapshot folded from log records in log order (per key): the rings' answer when the read model cannot give one. */
-export function snapshotFromRecords(stream: StreamName, records: Iterable<{ readonly key: string; readonly data: Readonly<Record<string, unknown>> }>, filter: EventFilter, maxItems: number): SnapshotItem[] {
+export function snapshotFromRecords(
+  stream: StreamName,
+  records: Iterable<{ readonly key: string; readonly data: Readonly<Record<string, unknown>> }>,
+  filter: EventFilter,
+  maxItems: number,
+): SnapshotItem[] {
   if (stream === 'patterns') {
     const states = new Map<string, PatternState>();
     for (const { data } of records) {
@@ -44,7 +55,10 @@ export function snapshotFromRecords(stream: StreamName, records: Iterable<{ read
     if (filter.symbols && !filter.symbols.has(key)) continue;
     bars.set(key, foldBar(bars.get(key) ?? {}, data as unknown as AggregateValue));
   }
-  return [...bars].map(([symbol, snapshot]) => barSnapshotItem(symbol, snapshot)).sort((a, b) => a.ts - b.ts).slice(-maxItems);
+  return [...bars]
+    .map(([symbol, snapshot]) => barSnapshotItem(symbol, snapshot))
+    .sort((a, b) => a.ts - b.ts)
+    .slice(-maxItems);
 }
 
 /** Latest values with the exact log position they reflect: a subscription continues from `next`. */
@@ -98,7 +112,8 @@ export function redisSnapshotSource(redis: Redis, keys: RedisKeys, maxItems = 5_
             await redis.unwatch();
             return undefined;
           }
-          const items = stream === 'patterns' ? await patternItems(redis, keys, filter, maxItems) : await barItems(redis, keys, filter, maxItems);
+          const items =
+            stream === 'patterns' ? await patternItems(redis, keys, filter, maxItems) : await barItems(redis, keys, filter, maxItems);
           // EXEC of an empty transaction fails (null) when the offsets moved since WATCH: read again.
           const committed = await redis.multi().exec();
           if (committed !== null) return { source: 'redis', next, items };

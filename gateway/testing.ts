@@ -32,12 +32,18 @@ export interface GatewayTestEnv {
   readonly logger: Logger;
   createUser(universes?: Record<string, string[]>): Promise<TestUser>;
   /** Produces values to a stream's topic (key = symbol); returns nothing until acknowledged by all replicas. */
-  produce(stream: 'patterns' | 'bars', values: readonly { key: string; value: unknown; partition?: number; headers?: Record<string, string> }[]): Promise<void>;
+  produce(
+    stream: 'patterns' | 'bars',
+    values: readonly { key: string; value: unknown; partition?: number; headers?: Record<string, string> }[],
+  ): Promise<void>;
   start(options?: Partial<GatewayOptions>): Promise<GatewayHandle>;
   cleanup(): Promise<void>;
 }
 
-export async function createGatewayTestEnv(label: string, topics: readonly TopicKey[] = ['patterns', 'minuteAggregates']): Promise<GatewayTestEnv> {
+export async function createGatewayTestEnv(
+  label: string,
+  topics: readonly TopicKey[] = ['patterns', 'minuteAggregates'],
+): Promise<GatewayTestEnv> {
   const [kafka, db] = await Promise.all([createTopicsWithRetry(label, topics), createTestDatabase(label)]);
   await migrate(db.url, { timescale: 'off' });
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
@@ -67,9 +73,18 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
       const id = randomUUID();
       await pool.query('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [id, `${id}@example.test`, 'x']);
       const key = generateApiKey();
-      await pool.query('INSERT INTO api_keys (id, user_id, name, secret_hash) VALUES ($1, $2, $3, $4)', [key.id, id, 'test', key.secretHash]);
+      await pool.query('INSERT INTO api_keys (id, user_id, name, secret_hash) VALUES ($1, $2, $3, $4)', [
+        key.id,
+        id,
+        'test',
+        key.secretHash,
+      ]);
       for (const [universe, symbols] of Object.entries(universes)) {
-        await pool.query("INSERT INTO user_universes (user_id, key, name, kind, symbols) VALUES ($1, $2, $2, 'universe', $3)", [id, universe, symbols]);
+        await pool.query("INSERT INTO user_universes (user_id, key, name, kind, symbols) VALUES ($1, $2, $2, 'universe', $3)", [
+          id,
+          universe,
+          symbols,
+        ]);
       }
       const { token } = await tokens.issueAccessToken({ userId: id });
       return { id, apiKey: key.key, token };
@@ -81,7 +96,9 @@ export async function createGatewayTestEnv(label: string, topics: readonly Topic
         await producer.send({
           topic,
           acks: -1,
-          messages: values.slice(start, start + 2000).map((entry) => ({ key: entry.key, value: encode(entry.value), partition: entry.partition, headers: entry.headers })),
+          messages: values
+            .slice(start, start + 2000)
+            .map((entry) => ({ key: entry.key, value: encode(entry.value), partition: entry.partition, headers: entry.headers })),
         });
       }
     },
@@ -132,7 +149,9 @@ async function createTopicsWithRetry(label: string, topics: readonly TopicKey[])
 export class RecordingWebSocket extends WebSocket {
   constructor(url: string) {
     super(url);
-    this.on('message', (data: WebSocket.RawData) => serverFrames.record(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data))));
+    this.on('message', (data: WebSocket.RawData) =>
+      serverFrames.record(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(new Uint8Array(data))),
+    );
   }
 }
 
@@ -186,8 +205,12 @@ export class RawClient {
           return this.frames[index] as T;
         }
       }
-      if (this.closed) throw new Error(`socket closed (${this.closed.code} ${this.closed.reason}) while waiting; frames: ${JSON.stringify(this.frames.slice(-5))}`);
-      if (Date.now() > deadline) throw new Error(`no matching frame within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5))}`);
+      if (this.closed)
+        throw new Error(
+          `socket closed (${this.closed.code} ${this.closed.reason}) while waiting; frames: ${JSON.stringify(this.frames.slice(-5))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`no matching frame within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-5))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
         this.waiters.push(() => {
@@ -209,7 +232,8 @@ export class RawClient {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
       if (this.closed) throw new Error(`socket closed (${this.closed.code}) while waiting`);
-      if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-3)).slice(0, 2000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`condition not met within ${timeoutMs} ms; last frames: ${JSON.stringify(this.frames.slice(-3)).slice(0, 2000)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()) + 1);
         this.waiters.push(() => {

@@ -7,7 +7,12 @@ import { TopicTail } from './topic-tail.js';
 import type { LogEvent } from './types.js';
 
 describe('TopicTail partitions added at runtime', () => {
-  const info = (topicId: string, count: number): TopicInfo => ({ topic: 't', topicId, epoch: topicEpoch('t', topicId), partitions: [...Array(count).keys()] });
+  const info = (topicId: string, count: number): TopicInfo => ({
+    topic: 't',
+    topicId,
+    epoch: topicEpoch('t', topicId),
+    partitions: [...Array(count).keys()],
+  });
 
   function stubSource(described: TopicInfo[]): LogSource {
     return {
@@ -20,7 +25,16 @@ describe('TopicTail partitions added at runtime', () => {
   }
 
   const tailOver = (source: LogSource) =>
-    new TopicTail({ stream: 'patterns', topic: 't', source, logger: createLogger('test-tail', { level: 'silent' }), ringCapacity: 10, pollWaitMs: 0, maxBytesPerPartition: 1024, metadataRefreshMs: 60_000 });
+    new TopicTail({
+      stream: 'patterns',
+      topic: 't',
+      source,
+      logger: createLogger('test-tail', { level: 'silent' }),
+      ringCapacity: 10,
+      pollWaitMs: 0,
+      maxBytesPerPartition: 1024,
+      metadataRefreshMs: 60_000,
+    });
 
   it('adds a ring per new partition from its log start and tells listeners', async () => {
     const tail = tailOver(stubSource([info('id-1', 1), info('id-1', 1), info('id-1', 3)]));
@@ -109,8 +123,21 @@ describe('TopicTail pipelined tail', () => {
   }
 
   const tailOver = (source: LogSource) =>
-    new TopicTail({ stream: 'patterns', topic: 't', source, logger: createLogger('test-tail', { level: 'silent' }), ringCapacity: 100, pollWaitMs: 50, maxBytesPerPartition: 1024, metadataRefreshMs: 60_000 });
-  const offsetsIn = (tail: TopicTail) => tail.rings.get(0)!.read(0, 1000)!.events.map((event) => event.offset);
+    new TopicTail({
+      stream: 'patterns',
+      topic: 't',
+      source,
+      logger: createLogger('test-tail', { level: 'silent' }),
+      ringCapacity: 100,
+      pollWaitMs: 50,
+      maxBytesPerPartition: 1024,
+      metadataRefreshMs: 60_000,
+    });
+  const offsetsIn = (tail: TopicTail) =>
+    tail.rings
+      .get(0)!
+      .read(0, 1000)!
+      .events.map((event) => event.offset);
 
   it('sends the next read from where a fetch ended before that fetch is decoded, keeping every record once and in order', async () => {
     const log = scriptedLog();

@@ -88,7 +88,10 @@ export class TopicTail {
   /** One read of every partition from where its ring ends; tells listeners when any position moved. */
   private async pollOnce(maxWaitMs: number): Promise<void> {
     const from = this.positions();
-    this.apply(from, await this.options.source.read(this.info, from, { maxWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition }));
+    this.apply(
+      from,
+      await this.options.source.read(this.info, from, { maxWaitMs, maxBytesPerPartition: this.options.maxBytesPerPartition }),
+    );
   }
 
   private positions(): Map<number, number> {
@@ -176,7 +179,10 @@ export class TopicTail {
       added.set(partition, logStart);
     }
     this.info = info;
-    this.options.logger.info({ topic: info.topic, added: Object.fromEntries(added) }, 'partitions added to the topic: tailing them from their log start');
+    this.options.logger.info(
+      { topic: info.topic, added: Object.fromEntries(added) },
+      'partitions added to the topic: tailing them from their log start',
+    );
     for (const listener of this.partitionListeners) listener(added);
   }
 
@@ -221,7 +227,8 @@ export class TopicTail {
     const bounds = await this.options.source.bounds(this.options.topic);
     for (const [partition, ring] of this.rings) {
       const partitionBounds = bounds.get(partition);
-      if (partitionBounds && (ring.nextOffset < partitionBounds.logStart || ring.nextOffset > partitionBounds.high)) ring.reset(partitionBounds.logStart);
+      if (partitionBounds && (ring.nextOffset < partitionBounds.logStart || ring.nextOffset > partitionBounds.high))
+        ring.reset(partitionBounds.logStart);
     }
   }
 

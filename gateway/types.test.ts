@@ -42,7 +42,9 @@ describe('makeEvent sharing', () => {
 
 describe('placeWire', () => {
   it('writes the events of a read into one buffer, each with its own bytes and the rest unchanged', () => {
-    const decoded = ['AAPL', 'MSFT', 'BRK\u00e9'].map((key, index) => decodeEvent(1, 10 + index, 5, key, { pattern: 'doji', note: `\u20ac${'x'.repeat(index * 100)}` }));
+    const decoded = ['AAPL', 'MSFT', 'BRK\u00e9'].map((key, index) =>
+      decodeEvent(1, 10 + index, 5, key, { pattern: 'doji', note: `\u20ac${'x'.repeat(index * 100)}` }),
+    );
     const placed = placeWire(decoded);
     expect(new Set(placed.map((event) => event.wireBytes)).size).toBe(1);
     expect(placed.map((event) => wireOf(event).toString('utf8'))).toEqual(decoded.map((event) => event.json));

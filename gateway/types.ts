@@ -87,7 +87,11 @@ function internTags(pattern: string | undefined, tier: string | undefined, kind:
   let byKind = byTier?.get(tier);
   const held = byKind?.get(kind);
   if (held !== undefined) return held;
-  const tags: EventTags = Object.freeze({ pattern: pattern === undefined ? undefined : internKey(pattern), tier: tier === undefined ? undefined : internKey(tier), kind: kind === undefined ? undefined : internKey(kind) });
+  const tags: EventTags = Object.freeze({
+    pattern: pattern === undefined ? undefined : internKey(pattern),
+    tier: tier === undefined ? undefined : internKey(tier),
+    kind: kind === undefined ? undefined : internKey(kind),
+  });
   if (internedTagSets < INTERNED_MAX) {
     if (!byTier) internedTags.set(pattern, (byTier = new Map()));
     if (!byKind) byTier.set(tier, (byKind = new Map()));
@@ -107,7 +111,13 @@ export interface DecodedEvent {
   readonly json: string;
 }
 
-export function decodeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): DecodedEvent {
+export function decodeEvent(
+  partition: number,
+  offset: number,
+  timestampMs: number,
+  key: string,
+  data: Readonly<Record<string, unknown>>,
+): DecodedEvent {
   const tags = internTags(tag(data.pattern), tag(data.tier), tag(data.kind));
   return { partition, offset, timestampMs, key: internKey(key), tags, json: eventJson(partition, offset, timestampMs, key, data) };
 }
@@ -130,7 +140,13 @@ export function placeWire(decoded: readonly DecodedEvent[]): LogEvent[] {
 }
 
 /** One event on its own (snapshots, tests): its bytes come from Buffer's pool, not a buffer of their own. */
-export function makeEvent(partition: number, offset: number, timestampMs: number, key: string, data: Readonly<Record<string, unknown>>): LogEvent {
+export function makeEvent(
+  partition: number,
+  offset: number,
+  timestampMs: number,
+  key: string,
+  data: Readonly<Record<string, unknown>>,
+): LogEvent {
   const { json, ...event } = decodeEvent(partition, offset, timestampMs, key, data);
   const wireBytes = Buffer.from(json, 'utf8');
   return { ...event, wireBytes, wireStart: 0, wireEnd: wireBytes.length };

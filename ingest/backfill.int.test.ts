@@ -25,7 +25,14 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
   const directory = mkdtempSync(join(tmpdir(), 'ingest-backfill-int-'));
 
   beforeAll(async () => {
-    topics = await createIngestTestTopics('ingest-backfill', ['minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals', 'trades', 'deadLetters']);
+    topics = await createIngestTestTopics('ingest-backfill', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'symbols',
+      'fundamentals',
+      'trades',
+      'deadLetters',
+    ]);
     sink = await KafkaSink.create({
       kafka: topics.kafka,
       codec: topics.codec,
@@ -36,14 +43,32 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
     });
     fake = await startFakeMassiveRest({
       pageSize: 2,
-      bars: { SPY: Array.from({ length: 5 }, (_, day) => ({ o: 580, h: 585, l: 575, c: 582, v: 5e7, vw: 581, n: 400_000, t: START + day * 86_400_000 })) },
+      bars: {
+        SPY: Array.from({ length: 5 }, (_, day) => ({
+          o: 580,
+          h: 585,
+          l: 575,
+          c: 582,
+          v: 5e7,
+          vw: 581,
+          n: 400_000,
+          t: START + day * 86_400_000,
+        })),
+      },
       tickers: [
         { ticker: 'SPY', name: 'SPDR S&P 500 ETF Trust', market: 'stocks', type: 'ETF', primary_exchange: 'ARCX' },
         { ticker: 'AAPL', name: 'Apple Inc.', market: 'stocks', type: 'CS', primary_exchange: 'XNAS' },
       ],
       ratios: { AAPL: { ticker: 'AAPL', date: '2025-01-02', price_to_earnings: 39 } },
     });
-    collector = await collectTopics(topics.kafka, topics.codec, ['dailyAggregates', 'symbols', 'fundamentals', 'minuteAggregates', 'trades', 'deadLetters']);
+    collector = await collectTopics(topics.kafka, topics.codec, [
+      'dailyAggregates',
+      'symbols',
+      'fundamentals',
+      'minuteAggregates',
+      'trades',
+      'deadLetters',
+    ]);
   });
 
   afterAll(async () => {
@@ -57,7 +82,17 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
   it('daily bars across next_url pages and a 429 land in order, benchmark broadcast to every partition', async () => {
     fake.rateLimitNext(1, 0);
     const rest = new MassiveRest({ apiKey: 'KEY', baseUrl: fake.baseUrl, logger, backoffMs: 1 });
-    const summary = await backfillBars({ rest, sink, symbols: ['SPY'], timespan: 'day', from: '2025-01-02', to: '2025-01-06', checkpoint: new CheckpointStore(join(directory, 'cp.json')), logger, pageLimit: 2 });
+    const summary = await backfillBars({
+      rest,
+      sink,
+      symbols: ['SPY'],
+      timespan: 'day',
+      from: '2025-01-02',
+      to: '2025-01-06',
+      checkpoint: new CheckpointStore(join(directory, 'cp.json')),
+      logger,
+      pageLimit: 2,
+    });
     expect(summary).toMatchObject({ records: 5, pages: 3 });
     expect(rest.rateLimited).toBe(1);
     await vi.waitFor(() => expect(collector.on('dailyAggregates')).toHaveLength(5 * 6), { timeout: 30_000, interval: 200 });
@@ -71,7 +106,12 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
     await backfillSymbols({ rest, sink, logger, details: false });
     await backfillFundamentals({ rest, sink, symbols: ['AAPL'], logger });
     await vi.waitFor(() => expect(collector.on('symbols')).toHaveLength(2), { timeout: 30_000, interval: 200 });
-    expect(collector.on('symbols').map((message) => [message.key, message.value.type])).toEqual(expect.arrayContaining([['SPY', 'ETF'], ['AAPL', 'CS']]));
+    expect(collector.on('symbols').map((message) => [message.key, message.value.type])).toEqual(
+      expect.arrayContaining([
+        ['SPY', 'ETF'],
+        ['AAPL', 'CS'],
+      ]),
+    );
     await vi.waitFor(() => expect(collector.on('fundamentals')).toHaveLength(1), { timeout: 30_000, interval: 200 });
     expect(collector.on('fundamentals')[0]).toMatchObject({ key: 'AAPL', value: { priceToEarnings: 39, asOfDate: '2025-01-02' } });
   });
@@ -79,21 +119,30 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
   it('a minute flat file streams into minute bars; a bad row goes to the dead-letter topic', async () => {
     const path = join(directory, '2025-01-02.minute_aggs_v1.csv.gz');
     const rows = ['ticker,volume,open,close,high,low,window_start,transactions'];
-    for (let minute = 0; minute < 30; minute += 1) rows.push(`AAPL,${1000 + minute},240,241,242,239,${(START + minute * 60_000) * 1_000_000},${10 + minute}`);
+    for (let minute = 0; minute < 30; minute += 1)
+      rows.push(`AAPL,${1000 + minute},240,241,242,239,${(START + minute * 60_000) * 1_000_000},${10 + minute}`);
     rows.push('AAPL,1,x,1,1,1,1,1');
     writeFileSync(path, gzipSync(rows.join('\n')));
     const summary = await importFlatFile({ path, sink, batchSize: 7 });
     expect(summary).toEqual({ layout: 'aggregates', rows: 31, records: 30, deadLetters: 1 });
     await vi.waitFor(() => expect(collector.on('minuteAggregates')).toHaveLength(30), { timeout: 30_000, interval: 200 });
-    expect(collector.on('minuteAggregates').map((message) => message.value.windowStartMs)).toEqual(Array.from({ length: 30 }, (_, minute) => START + minute * 60_000));
-    await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.value.source === 'flatfile')).toBe(true), { timeout: 30_000, interval: 200 });
+    expect(collector.on('minuteAggregates').map((message) => message.value.windowStartMs)).toEqual(
+      Array.from({ length: 30 }, (_, minute) => START + minute * 60_000),
+    );
+    await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.value.source === 'flatfile')).toBe(true), {
+      timeout: 30_000,
+      interval: 200,
+    });
   });
 
   it('a record that does not match its schema becomes a dead letter instead of stopping the sink', async () => {
     const bad = { symbol: 'ZZZ', exchange: 'not-an-int', source: 'file' } as never;
     sink.produce([{ topic: 'trades', key: 'ZZZ', value: bad, eventTimeMs: 0 }]);
     await sink.flush();
-    await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.key === 'ZZZ')).toBe(true), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(() => expect(collector.on('deadLetters').some((message) => message.key === 'ZZZ')).toBe(true), {
+      timeout: 30_000,
+      interval: 200,
+    });
     const letter = collector.on('deadLetters').find((message) => message.key === 'ZZZ')!;
     expect(letter.value.reason).toMatch(/^does not encode: value does not match the schema of .*market\.trades\.v1/);
     expect(JSON.parse((letter.value.rawPayload as Buffer).toString())).toMatchObject({ symbol: 'ZZZ', exchange: 'not-an-int' });

@@ -6,7 +6,13 @@ import type { MassiveRest, Page } from './rest.js';
 import type { RecordSink } from './sink.js';
 
 export interface BackfillProgress {
-  (event: { readonly job: string; readonly symbol: string; readonly records: number; readonly symbolsDone: number; readonly symbolsTotal: number }): void;
+  (event: {
+    readonly job: string;
+    readonly symbol: string;
+    readonly records: number;
+    readonly symbolsDone: number;
+    readonly symbolsTotal: number;
+  }): void;
 }
 
 export interface BarsBackfillOptions {
@@ -55,7 +61,9 @@ export async function backfillBars(options: BarsBackfillOptions): Promise<Backfi
     let cursor = options.checkpoint.cursor(job, symbol);
     if (cursor) options.logger.info({ job, symbol }, 'resuming backfill from checkpoint');
     for (;;) {
-      const page: Page<RestBar> = cursor ? await options.rest.nextPage<RestBar>(cursor) : await options.rest.bars(symbol, options.timespan, options.from, options.to, options.pageLimit);
+      const page: Page<RestBar> = cursor
+        ? await options.rest.nextPage<RestBar>(cursor)
+        : await options.rest.bars(symbol, options.timespan, options.from, options.to, options.pageLimit);
       pages += 1;
       const out: OutRecord[] = [];
       for (const bar of page.results) {
@@ -109,13 +117,21 @@ export async function backfillSymbols(options: ReferenceBackfillOptions): Promis
         out.push({ topic: 'symbols', key: ticker.ticker, value: tickerToRecord(ticker, details, now()), eventTimeMs: now() });
       } catch (error) {
         deadLetters += 1;
-        options.sink.deadLetter([deadLetter('rest', `bad ticker: ${(error as Error).message}`, JSON.stringify(ticker), now(), ticker.ticker)]);
+        options.sink.deadLetter([
+          deadLetter('rest', `bad ticker: ${(error as Error).message}`, JSON.stringify(ticker), now(), ticker.ticker),
+        ]);
       }
     }
     options.sink.produce(out);
     await options.sink.flush();
     records += out.length;
-    options.onProgress?.({ job: 'symbols', symbol: out.at(-1)?.key ?? '', records, symbolsDone: records, symbolsTotal: Number.isFinite(max) ? max : records });
+    options.onProgress?.({
+      job: 'symbols',
+      symbol: out.at(-1)?.key ?? '',
+      records,
+      symbolsDone: records,
+      symbolsTotal: Number.isFinite(max) ? max : records,
+    });
     if (!page.nextUrl || records >= max) break;
     page = await options.rest.nextPage(page.nextUrl);
     pages += 1;
@@ -144,7 +160,9 @@ export async function backfillFundamentals(options: FundamentalsBackfillOptions)
       skippedSymbols += 1;
       continue;
     }
-    options.sink.produce([{ topic: 'fundamentals', key: symbol, value: fundamentalsToRecord(symbol, ratios, statements, now()), eventTimeMs: now() }]);
+    options.sink.produce([
+      { topic: 'fundamentals', key: symbol, value: fundamentalsToRecord(symbol, ratios, statements, now()), eventTimeMs: now() },
+    ]);
     records += 1;
     options.onProgress?.({ job: 'fundamentals', symbol, records, symbolsDone: index + 1, symbolsTotal: options.symbols.length });
   }

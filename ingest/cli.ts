@@ -7,14 +7,25 @@ const positiveNumber = (value: string): number => {
   return parsed;
 };
 
-const list = (value: string): string[] => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0);
+const list = (value: string): string[] =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
 
 /** The ingest stage's subcommands of the `tickflow` CLI. */
 export function registerIngestCommands(program: Command): void {
   program
     .command('ingest')
     .description('feed Kafka: live Massive or the embedded simulator (long-running), or a flat-file / REST backfill (runs to completion)')
-    .addOption(new Option('--source <source>', 'massive | simulator | file | rest (default: INGEST_SOURCE)').choices(['massive', 'simulator', 'file', 'rest']))
+    .addOption(
+      new Option('--source <source>', 'massive | simulator | file | rest (default: INGEST_SOURCE)').choices([
+        'massive',
+        'simulator',
+        'file',
+        'rest',
+      ]),
+    )
     .option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
     .option('--rate <n>', 'simulator: trades + quotes per second', positiveNumber)
     .option('--record <file>', 'live: append every received frame to this file (replay with `tickflow simulator --replay`)')
@@ -25,39 +36,52 @@ export function registerIngestCommands(program: Command): void {
     .addOption(new Option('--timespan <timespan>', 'rest bars: minute or day').choices(['minute', 'day']).default('day'))
     .option('--from <date>', 'rest bars: first day, YYYY-MM-DD')
     .option('--to <date>', 'rest bars: last day, YYYY-MM-DD')
-    .option('--details', 'rest symbols: also fetch each ticker\'s details (market cap, SIC, shares)', false)
+    .option('--details', "rest symbols: also fetch each ticker's details (market cap, SIC, shares)", false)
     .option('--max-tickers <n>', 'rest symbols: stop after this many', positiveNumber)
-    .action(async (flags: {
-      source?: 'massive' | 'simulator' | 'file' | 'rest';
-      speed?: number;
-      rate?: number;
-      record?: string;
-      path?: string[];
-      interval?: 'minute' | 'day';
-      what: 'bars' | 'symbols' | 'fundamentals';
-      symbols: string[];
-      timespan: 'minute' | 'day';
-      from?: string;
-      to?: string;
-      details: boolean;
-      maxTickers?: number;
-    }) => {
-      const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
-      // The stage is imported when it runs, so `tickflow --help` loads none of it.
-      const { runFileImport, runLiveIngest, runRestBackfill } = await import('./main.js');
-      if (source === 'file') {
-        if (!flags.path || flags.path.length === 0) throw new InvalidArgumentError('--path is required with --source file');
-        const summaries = await runFileImport(flags.path, flags.interval === 'day' ? 'DAY' : flags.interval === 'minute' ? 'MINUTE' : undefined);
-        console.log(JSON.stringify(summaries));
-        return;
-      }
-      if (source === 'rest') {
-        const summary = await runRestBackfill({ what: flags.what, symbols: flags.symbols, timespan: flags.timespan, from: flags.from, to: flags.to, details: flags.details, maxTickers: flags.maxTickers });
-        console.log(JSON.stringify(summary));
-        return;
-      }
-      await runLiveIngest({ source, speed: flags.speed, rate: flags.rate, record: flags.record });
-    });
+    .action(
+      async (flags: {
+        source?: 'massive' | 'simulator' | 'file' | 'rest';
+        speed?: number;
+        rate?: number;
+        record?: string;
+        path?: string[];
+        interval?: 'minute' | 'day';
+        what: 'bars' | 'symbols' | 'fundamentals';
+        symbols: string[];
+        timespan: 'minute' | 'day';
+        from?: string;
+        to?: string;
+        details: boolean;
+        maxTickers?: number;
+      }) => {
+        const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
+        // The stage is imported when it runs, so `tickflow --help` loads none of it.
+        const { runFileImport, runLiveIngest, runRestBackfill } = await import('./main.js');
+        if (source === 'file') {
+          if (!flags.path || flags.path.length === 0) throw new InvalidArgumentError('--path is required with --source file');
+          const summaries = await runFileImport(
+            flags.path,
+            flags.interval === 'day' ? 'DAY' : flags.interval === 'minute' ? 'MINUTE' : undefined,
+          );
+          console.log(JSON.stringify(summaries));
+          return;
+        }
+        if (source === 'rest') {
+          const summary = await runRestBackfill({
+            what: flags.what,
+            symbols: flags.symbols,
+            timespan: flags.timespan,
+            from: flags.from,
+            to: flags.to,
+            details: flags.details,
+            maxTickers: flags.maxTickers,
+          });
+          console.log(JSON.stringify(summary));
+          return;
+        }
+        await runLiveIngest({ source, speed: flags.speed, rate: flags.rate, record: flags.record });
+      },
+    );
 
   program
     .command('simulator')

@@ -3,7 +3,10 @@ import { defineEnv, env } from '../platform/index.js';
 
 /** Ingest, Massive and simulator settings (README table via `tickflow config`). */
 export const loadIngestConfig = defineEnv('ingest', {
-  INGEST_SOURCE: z.enum(['massive', 'simulator']).default('simulator').describe('Live source of `tickflow ingest` without --source: the Massive feed or the embedded simulator'),
+  INGEST_SOURCE: z
+    .enum(['massive', 'simulator'])
+    .default('simulator')
+    .describe('Live source of `tickflow ingest` without --source: the Massive feed or the embedded simulator'),
   INGEST_OPS_PORT: env.int('Port of the ingest /health, /ready and /metrics server', 9464),
   INGEST_CHANNELS: env.list('Live channels to subscribe (T, Q, A, AM; LULD and FMV need INGEST_LULD / INGEST_FMV)', 'T,Q,A,AM'),
   INGEST_SYMBOLS: env.list('Tickers to subscribe, or * for all', '*'),
@@ -11,10 +14,21 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_FMV: env.bool('Also subscribe to FMV (Massive business plan)', false),
   INGEST_DEDUP_WINDOW: env.int('Recent sequence numbers remembered per channel and symbol for duplicate suppression', 256),
   INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
-  INGEST_KAFKA_CLIENT: z.enum(['kafkajs', 'platformatic']).default('kafkajs').describe('Producer library of ingest: kafkajs (the project client) or @platformatic/kafka (measured to cost less CPU per event; bench/RESULTS.md)'),
-  INGEST_BATCH_MESSAGES: env.int('Kafka messages per produce request (kafkajs groups a request by partition in time quadratic in its size)', 2_000),
+  INGEST_KAFKA_CLIENT: z
+    .enum(['kafkajs', 'platformatic'])
+    .default('kafkajs')
+    .describe(
+      'Producer library of ingest: kafkajs (the project client) or @platformatic/kafka (measured to cost less CPU per event; bench/RESULTS.md)',
+    ),
+  INGEST_BATCH_MESSAGES: env.int(
+    'Kafka messages per produce request (kafkajs groups a request by partition in time quadratic in its size)',
+    2_000,
+  ),
   INGEST_MAX_IN_FLIGHT: env.int('Produce requests in flight (1-5; the idempotent producer keeps order up to 5)', 1),
-  INGEST_KAFKA_STALL_TIMEOUT_MS: env.int('Kafka acknowledging nothing for this long while messages wait (failing or hanging sends) makes ingest exit non-zero for its supervisor to restart it', 60_000),
+  INGEST_KAFKA_STALL_TIMEOUT_MS: env.int(
+    'Kafka acknowledging nothing for this long while messages wait (failing or hanging sends) makes ingest exit non-zero for its supervisor to restart it',
+    60_000,
+  ),
   INGEST_HIGH_WATER: env.int('Waiting messages above which the live source stops reading its socket', 100_000),
   INGEST_BACKOFF_BASE_MS: env.int('First reconnect delay (doubles per attempt, with jitter)', 500),
   INGEST_BACKOFF_MAX_MS: env.int('Reconnect delay ceiling', 30_000),
@@ -27,7 +41,10 @@ export const loadIngestConfig = defineEnv('ingest', {
 
 export const loadMassiveConfig = defineEnv('massive', {
   MASSIVE_API_KEY: env.optionalString('Massive.com API key (WebSocket auth and REST apiKey)'),
-  MASSIVE_WS_URL: env.string('WebSocket cluster base (…/stocks is appended): wss://socket.massive.com, wss://delayed.massive.com or ws://127.0.0.1:8765', 'wss://socket.massive.com'),
+  MASSIVE_WS_URL: env.string(
+    'WebSocket cluster base (…/stocks is appended): wss://socket.massive.com, wss://delayed.massive.com or ws://127.0.0.1:8765',
+    'wss://socket.massive.com',
+  ),
   MASSIVE_REST_URL: env.string('REST base URL', 'https://api.massive.com'),
   MASSIVE_REST_MAX_RETRIES: env.int('Retries of a REST call answered 429 or 5xx (exponential backoff, Retry-After honoured)', 8),
   MASSIVE_REST_BACKOFF_MS: env.int('First REST retry delay', 1000),
@@ -44,7 +61,10 @@ export const loadSimulatorConfig = defineEnv('simulator', {
   SIMULATOR_REPLAY_FILE: env.optionalString('Play this recording (JSON lines of frames or events) instead of generating'),
   SIMULATOR_SECOND_AGGREGATES: env.bool('Emit second aggregates (A) as well as minute aggregates (AM)', true),
   SIMULATOR_START: env.optionalString('Simulated clock start (ISO 8601); default now'),
-  SIMULATOR_FLOW_CONTROL: env.bool('Benchmark mode: generate nothing while a client has > 4 MiB unsent (rate settles at what the client sustains)', false),
+  SIMULATOR_FLOW_CONTROL: env.bool(
+    'Benchmark mode: generate nothing while a client has > 4 MiB unsent (rate settles at what the client sustains)',
+    false,
+  ),
   SIMULATOR_MAX_BUFFER_MB: env.int('A client with more unsent MiB than this is disconnected as a slow consumer (as Massive does)', 64),
 });
 

@@ -7,7 +7,12 @@ const trade = (sym: string, q: number) => ({ ev: 'T', sym, x: 4, i: String(q), z
 describe('IngestCore', () => {
   it('turns a mixed frame into records, status items and dead letters, in order', () => {
     const core = new IngestCore({ source: 'massive' });
-    const frame = JSON.stringify([{ ev: 'status', status: 'success', message: 'subscribed to: T.*' }, trade('AAPL', 1), { ev: 'NOI', sym: 'AAPL' }, trade('MSFT', 1)]);
+    const frame = JSON.stringify([
+      { ev: 'status', status: 'success', message: 'subscribed to: T.*' },
+      trade('AAPL', 1),
+      { ev: 'NOI', sym: 'AAPL' },
+      trade('MSFT', 1),
+    ]);
     const outcome = core.processFrame(frame, NOW);
     expect(outcome.statuses).toEqual([{ ev: 'status', status: 'success', message: 'subscribed to: T.*' }]);
     expect(outcome.records.map((record) => [record.topic, record.key])).toEqual([

@@ -38,7 +38,13 @@ export class IngestCore {
   processFrame(text: string, receivedAtMs: number): FrameOutcome {
     const parsed = parseFrame(text);
     if (!parsed.ok) {
-      return { records: [], deadLetters: [deadLetter(this.options.source, parsed.reason, text, receivedAtMs)], statuses: [], duplicates: 0, itemsIn: 1 };
+      return {
+        records: [],
+        deadLetters: [deadLetter(this.options.source, parsed.reason, text, receivedAtMs)],
+        statuses: [],
+        duplicates: 0,
+        itemsIn: 1,
+      };
     }
     return this.processItems(parsed.items, receivedAtMs);
   }

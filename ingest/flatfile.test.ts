@@ -21,7 +21,23 @@ const MINUTE_CSV = [
 describe('flat-file layouts', () => {
   it('detects the aggregate and trade layouts, and names what is missing otherwise', () => {
     expect(detectLayout(MINUTE_CSV.split('\n')[0]!.split(','))).toBe('aggregates');
-    expect(detectLayout(['ticker', 'conditions', 'correction', 'exchange', 'id', 'participant_timestamp', 'price', 'sequence_number', 'sip_timestamp', 'size', 'tape', 'trf_id', 'trf_timestamp'])).toBe('trades');
+    expect(
+      detectLayout([
+        'ticker',
+        'conditions',
+        'correction',
+        'exchange',
+        'id',
+        'participant_timestamp',
+        'price',
+        'sequence_number',
+        'sip_timestamp',
+        'size',
+        'tape',
+        'trf_id',
+        'trf_timestamp',
+      ]),
+    ).toBe('trades');
     expect(() => detectLayout(['a', 'b'])).toThrow(/unknown flat-file layout/);
   });
 
@@ -34,13 +50,44 @@ describe('flat-file layouts', () => {
   it('maps a trade row: ns timestamps to ms, conditions list, fractional size kept', () => {
     const record = flatRowToRecord(
       'trades',
-      { ticker: 'AAPL', conditions: '12,37', correction: '0', exchange: '11', id: '1', participant_timestamp: '1744812000000000000', price: '202.5', sequence_number: '1234', sip_timestamp: '1744812000123456789', size: '0.5', tape: '3', trf_id: '', trf_timestamp: '' },
+      {
+        ticker: 'AAPL',
+        conditions: '12,37',
+        correction: '0',
+        exchange: '11',
+        id: '1',
+        participant_timestamp: '1744812000000000000',
+        price: '202.5',
+        sequence_number: '1234',
+        sip_timestamp: '1744812000123456789',
+        size: '0.5',
+        tape: '3',
+        trf_id: '',
+        trf_timestamp: '',
+      },
       'MINUTE',
       5,
     );
     expect(record.topic).toBe('trades');
-    expect(record.value as TradeRecord).toMatchObject({ exchange: 11, tradeId: '1', conditions: [12, 37], sipTimestampMs: 1744812000123, sequence: 1234, size: 0, fractionalSize: '0.5', trfId: null, source: 'file' });
-    expect(() => flatRowToRecord('trades', { ticker: 'X', conditions: 'a', exchange: '1', id: '1', price: '1', sequence_number: '1', sip_timestamp: '1', size: '1' }, 'MINUTE', 0)).toThrow(/conditions/);
+    expect(record.value as TradeRecord).toMatchObject({
+      exchange: 11,
+      tradeId: '1',
+      conditions: [12, 37],
+      sipTimestampMs: 1744812000123,
+      sequence: 1234,
+      size: 0,
+      fractionalSize: '0.5',
+      trfId: null,
+      source: 'file',
+    });
+    expect(() =>
+      flatRowToRecord(
+        'trades',
+        { ticker: 'X', conditions: 'a', exchange: '1', id: '1', price: '1', sequence_number: '1', sip_timestamp: '1', size: '1' },
+        'MINUTE',
+        0,
+      ),
+    ).toThrow(/conditions/);
     expect(() => flatRowToRecord('aggregates', { ticker: '' }, 'MINUTE', 0)).toThrow('column ticker is empty');
   });
 });
@@ -55,9 +102,24 @@ describe('importFlatFile', () => {
     expect(summary).toEqual({ layout: 'aggregates', rows: 4, records: 3, deadLetters: 1 });
     const first = sink.records[0]!.value as AggregateRecord;
     expect(sink.records[0]!.topic).toBe('minuteAggregates');
-    expect(first).toMatchObject({ symbol: 'A', interval: 'MINUTE', windowStartMs: 1744792500000, windowEndMs: 1744792560000, open: 200.29, close: 200.5, high: 200.63, low: 200.29, volume: 4930, transactions: 129, source: 'file' });
+    expect(first).toMatchObject({
+      symbol: 'A',
+      interval: 'MINUTE',
+      windowStartMs: 1744792500000,
+      windowEndMs: 1744792560000,
+      open: 200.29,
+      close: 200.5,
+      high: 200.63,
+      low: 200.29,
+      volume: 4930,
+      transactions: 129,
+      source: 'file',
+    });
     expect((sink.records[2]!.value as AggregateRecord).volume).toBe(12.5);
-    expect(sink.deadLetters[0]).toMatchObject({ key: 'BAD', value: { source: 'flatfile', reason: 'bad row: column open is not a number: "abc"', details: `${path} row 3` } });
+    expect(sink.deadLetters[0]).toMatchObject({
+      key: 'BAD',
+      value: { source: 'flatfile', reason: 'bad row: column open is not a number: "abc"', details: `${path} row 3` },
+    });
     expect(progress.at(-1)).toBe(1);
   });
 
@@ -67,7 +129,9 @@ describe('importFlatFile', () => {
     const sink = new MemorySink();
     await importFlatFile({ path, sink, interval: 'DAY' });
     expect(sink.records[0]!.topic).toBe('dailyAggregates');
-    expect((sink.records[0]!.value as AggregateRecord).windowEndMs - (sink.records[0]!.value as AggregateRecord).windowStartMs).toBe(86_400_000);
+    expect((sink.records[0]!.value as AggregateRecord).windowEndMs - (sink.records[0]!.value as AggregateRecord).windowStartMs).toBe(
+      86_400_000,
+    );
   });
 
   it('fails clearly on a file of another layout or a corrupt gzip', async () => {

@@ -10,14 +10,30 @@ import { toMillis } from './wire.js';
 export type FlatLayout = 'aggregates' | 'trades';
 
 const AGGREGATE_COLUMNS = ['ticker', 'volume', 'open', 'close', 'high', 'low', 'window_start', 'transactions'];
-const TRADE_COLUMNS = ['ticker', 'conditions', 'correction', 'exchange', 'id', 'participant_timestamp', 'price', 'sequence_number', 'sip_timestamp', 'size', 'tape', 'trf_id', 'trf_timestamp'];
+const TRADE_COLUMNS = [
+  'ticker',
+  'conditions',
+  'correction',
+  'exchange',
+  'id',
+  'participant_timestamp',
+  'price',
+  'sequence_number',
+  'sip_timestamp',
+  'size',
+  'tape',
+  'trf_id',
+  'trf_timestamp',
+];
 
 /** The layout a header names, or an error listing what is missing. */
 export function detectLayout(header: readonly string[]): FlatLayout {
   const has = (columns: readonly string[]) => columns.every((column) => header.includes(column));
   if (has(AGGREGATE_COLUMNS)) return 'aggregates';
   if (has(['ticker', 'price', 'size', 'sip_timestamp', 'sequence_number', 'exchange', 'id'])) return 'trades';
-  throw new Error(`unknown flat-file layout; expected columns ${AGGREGATE_COLUMNS.join(',')} or ${TRADE_COLUMNS.join(',')}, got ${header.join(',')}`);
+  throw new Error(
+    `unknown flat-file layout; expected columns ${AGGREGATE_COLUMNS.join(',')} or ${TRADE_COLUMNS.join(',')}, got ${header.join(',')}`,
+  );
 }
 
 /** MINUTE or DAY from a Massive flat-file path (minute_aggs_v1 / day_aggs_v1), else undefined. */
@@ -46,7 +62,15 @@ export function flatRowToRecord(layout: FlatLayout, row: Record<string, string>,
     const value = barToRecord(
       symbol,
       interval,
-      { o: number(row, 'open'), h: number(row, 'high'), l: number(row, 'low'), c: number(row, 'close'), v: number(row, 'volume'), n: number(row, 'transactions'), t: number(row, 'window_start') },
+      {
+        o: number(row, 'open'),
+        h: number(row, 'high'),
+        l: number(row, 'low'),
+        c: number(row, 'close'),
+        v: number(row, 'volume'),
+        n: number(row, 'transactions'),
+        t: number(row, 'window_start'),
+      },
       'file',
       nowMs,
     );
@@ -139,7 +163,16 @@ export async function importFlatFile(options: FlatFileImportOptions): Promise<Fl
       batch.push(flatRowToRecord(layout, row, interval, now()));
     } catch (error) {
       deadLetters += 1;
-      options.sink.deadLetter([deadLetter('flatfile', `bad row: ${(error as Error).message}`, JSON.stringify(row), now(), row.ticker || undefined, `${options.path} row ${rows}`)]);
+      options.sink.deadLetter([
+        deadLetter(
+          'flatfile',
+          `bad row: ${(error as Error).message}`,
+          JSON.stringify(row),
+          now(),
+          row.ticker || undefined,
+          `${options.path} row ${rows}`,
+        ),
+      ]);
     }
     if (batch.length >= batchSize) await flushBatch();
   }

@@ -8,12 +8,29 @@ import { collectTopics, createIngestTestTopics, type Collector } from './testing
 import { massiveHandshake, startScriptedServer, type ScriptedServer } from './testing/scripted-server.js';
 
 const logger = createLogger('ingest-int', { level: 'silent' });
-const TOPICS = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters'] as const;
+const TOPICS = [
+  'trades',
+  'quotes',
+  'secondAggregates',
+  'minuteAggregates',
+  'dailyAggregates',
+  'luld',
+  'fmv',
+  'symbols',
+  'fundamentals',
+  'deadLetters',
+] as const;
 
 function partitionOf(key: string, count: number): number {
   return Partitioners.DefaultPartitioner()({
     topic: 't',
-    partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
+    partitionMetadata: Array.from({ length: count }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    })),
     message: { key, value: null },
   });
 }
@@ -59,7 +76,12 @@ describe('ingest: simulator -> Kafka (real broker and registry)', () => {
   it('produces normalised trades, quotes and minute bars keyed by symbol, co-partitioned by murmur2', async () => {
     await vi.waitFor(() => expect(collector.on('minuteAggregates').length).toBeGreaterThan(60), { timeout: 60_000, interval: 200 });
     const trade = collector.on('trades')[0]!;
-    expect(trade.value).toMatchObject({ symbol: trade.key, source: 'simulator', tradeId: expect.any(String), exchange: expect.any(Number) });
+    expect(trade.value).toMatchObject({
+      symbol: trade.key,
+      source: 'simulator',
+      tradeId: expect.any(String),
+      exchange: expect.any(Number),
+    });
     expect(collector.on('quotes')[0]!.value).toMatchObject({ source: 'simulator' });
     for (const message of [...collector.on('trades').slice(0, 200), ...collector.on('quotes').slice(0, 200)]) {
       expect(message.partition).toBe(partitionOf(message.key, 6));
@@ -88,7 +110,10 @@ describe('ingest: simulator -> Kafka (real broker and registry)', () => {
   });
 
   it('LULD bands and FMV, subscribed by configuration, land normalised in their topics, keyed by symbol', async () => {
-    await vi.waitFor(() => expect(collector.on('luld').length * collector.on('fmv').length).toBeGreaterThan(0), { timeout: 60_000, interval: 200 });
+    await vi.waitFor(() => expect(collector.on('luld').length * collector.on('fmv').length).toBeGreaterThan(0), {
+      timeout: 60_000,
+      interval: 200,
+    });
     const luld = collector.on('luld')[0]!;
     expect(luld.value).toMatchObject({ symbol: luld.key, tape: expect.any(Number), sequence: 1, indicators: [] });
     expect(luld.value.limitUp as number).toBeGreaterThan(luld.value.limitDown as number);
@@ -133,7 +158,15 @@ describe('ingest: bad input from a live source', () => {
         send([trade('AAPL', 1), trade('AAPL', 3), trade('MSFT', 1)]);
       },
     });
-    ingest = await startIngest({ source: 'massive', url: server.url, apiKey: 'KEY', subscriptions: ['T.*'], kafka: topics.kafka, codec: topics.codec, logger });
+    ingest = await startIngest({
+      source: 'massive',
+      url: server.url,
+      apiKey: 'KEY',
+      subscriptions: ['T.*'],
+      kafka: topics.kafka,
+      codec: topics.codec,
+      logger,
+    });
     collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'deadLetters']);
   });
 
@@ -161,7 +194,11 @@ describe('ingest: bad input from a live source', () => {
     await vi.waitFor(() => expect(collector.on('trades')).toHaveLength(4), { timeout: 30_000, interval: 200 });
     await ingest.flush();
     // Order holds per symbol (one partition each), not across partitions.
-    const perSymbol = (symbol: string) => collector.on('trades').filter((message) => message.key === symbol).map((message) => `${message.value.sequence}:${message.value.tradeId}`);
+    const perSymbol = (symbol: string) =>
+      collector
+        .on('trades')
+        .filter((message) => message.key === symbol)
+        .map((message) => `${message.value.sequence}:${message.value.tradeId}`);
     expect(perSymbol('AAPL')).toEqual(['1:1', '2:2', '3:3']);
     expect(perSymbol('MSFT')).toEqual(['1:1']);
     const metrics = await ingest.registry.getSingleMetricAsString('tickflow_ingest_duplicates_total');

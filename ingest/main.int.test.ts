@@ -38,7 +38,11 @@ afterAll(async () => {
   await collector?.stop();
   await fake?.close();
   const platform = loadPlatformConfig();
-  const admin = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: 'ingest-jobs-cleanup', logger: createLogger('cleanup', { level: 'silent' }) }).admin();
+  const admin = createKafka({
+    brokers: platform.KAFKA_BROKERS,
+    clientId: 'ingest-jobs-cleanup',
+    logger: createLogger('cleanup', { level: 'silent' }),
+  }).admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
   if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
@@ -49,20 +53,47 @@ afterAll(async () => {
 
 describe('ingest jobs (CLI shells)', () => {
   it('rest: bars, symbols and fundamentals create their topics, register schemas and land in Kafka', async () => {
-    expect(await runRestBackfill({ what: 'bars', symbols: ['AAPL'], timespan: 'day', from: '2025-01-02', to: '2025-01-02', details: false })).toMatchObject({ records: 1 });
+    expect(
+      await runRestBackfill({ what: 'bars', symbols: ['AAPL'], timespan: 'day', from: '2025-01-02', to: '2025-01-02', details: false }),
+    ).toMatchObject({ records: 1 });
     expect(await runRestBackfill({ what: 'symbols', symbols: [], timespan: 'day', details: true })).toMatchObject({ records: 1 });
-    expect(await runRestBackfill({ what: 'fundamentals', symbols: ['AAPL'], timespan: 'day', details: false })).toMatchObject({ records: 1 });
+    expect(await runRestBackfill({ what: 'fundamentals', symbols: ['AAPL'], timespan: 'day', details: false })).toMatchObject({
+      records: 1,
+    });
     await expect(runRestBackfill({ what: 'bars', symbols: ['AAPL'], timespan: 'day', details: false })).rejects.toThrow('--from and --to');
-    await expect(runRestBackfill({ what: 'fundamentals', symbols: [], timespan: 'day', details: false })).rejects.toThrow('--symbols is required');
+    await expect(runRestBackfill({ what: 'fundamentals', symbols: [], timespan: 'day', details: false })).rejects.toThrow(
+      '--symbols is required',
+    );
     const platform = loadPlatformConfig();
-    const kafka = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: 'ingest-jobs-test', logger: createLogger('t', { level: 'silent' }) });
-    collector = await collectTopics(kafka, new AvroCodec(platform.SCHEMA_REGISTRY_URL, prefix), ['dailyAggregates', 'symbols', 'fundamentals', 'minuteAggregates', 'trades']);
-    await vi.waitFor(() => expect(collector.messages.map((message) => message.topic.slice(prefix.length)).sort()).toEqual(['market.aggs.day.v1', 'reference.fundamentals.v1', 'reference.symbols.v1']), { timeout: 30_000, interval: 200 });
+    const kafka = createKafka({
+      brokers: platform.KAFKA_BROKERS,
+      clientId: 'ingest-jobs-test',
+      logger: createLogger('t', { level: 'silent' }),
+    });
+    collector = await collectTopics(kafka, new AvroCodec(platform.SCHEMA_REGISTRY_URL, prefix), [
+      'dailyAggregates',
+      'symbols',
+      'fundamentals',
+      'minuteAggregates',
+      'trades',
+    ]);
+    await vi.waitFor(
+      () =>
+        expect(collector.messages.map((message) => message.topic.slice(prefix.length)).sort()).toEqual([
+          'market.aggs.day.v1',
+          'reference.fundamentals.v1',
+          'reference.symbols.v1',
+        ]),
+      { timeout: 30_000, interval: 200 },
+    );
   });
 
   it('file: imports a flat file', async () => {
     const path = join(directory, 'trades.csv');
-    writeFileSync(path, 'ticker,conditions,correction,exchange,id,participant_timestamp,price,sequence_number,sip_timestamp,size,tape,trf_id,trf_timestamp\nAAPL,"12,37",0,11,1,1,202.5,7,1735830000000000000,100,3,,\n');
+    writeFileSync(
+      path,
+      'ticker,conditions,correction,exchange,id,participant_timestamp,price,sequence_number,sip_timestamp,size,tape,trf_id,trf_timestamp\nAAPL,"12,37",0,11,1,1,202.5,7,1735830000000000000,100,3,,\n',
+    );
     expect(await runFileImport([path], undefined)).toEqual([{ layout: 'trades', rows: 1, records: 1, deadLetters: 0 }]);
     await vi.waitFor(() => expect(collector.on('trades')).toHaveLength(1), { timeout: 30_000, interval: 200 });
     expect(collector.on('trades')[0]!.value).toMatchObject({ conditions: [12, 37], sequence: 7, source: 'file' });
@@ -89,18 +120,31 @@ describe('ingest jobs (CLI shells)', () => {
     // The earlier tests logged a daily bar (2025-01-02) and the simulator's minute bars.
     const logged = await loggedFeedTimes(createLogger('t', { level: 'silent' }));
     expect(logged.dailyStartMs).toBe(Date.UTC(2025, 0, 2));
-    const latestMinute = Math.max(...collector.on('minuteAggregates').map((message) => (message.value as { windowEndMs: number }).windowEndMs));
+    const latestMinute = Math.max(
+      ...collector.on('minuteAggregates').map((message) => (message.value as { windowEndMs: number }).windowEndMs),
+    );
     expect(logged.intradayMs).toBeGreaterThanOrEqual(latestMinute);
 
     const simulator = await runSimulator({ port: 0, speed: 1, rate: 10, symbols: 20 });
     try {
-      const done = await runStartBackfill({ restUrl: `http://127.0.0.1:${simulator.port}`, apiKey: 'simulator', dailyFrom: '2026-11-16', dailyTo: '2026-11-20', logger: createLogger('t', { level: 'silent' }) });
+      const done = await runStartBackfill({
+        restUrl: `http://127.0.0.1:${simulator.port}`,
+        apiKey: 'simulator',
+        dailyFrom: '2026-11-16',
+        dailyTo: '2026-11-20',
+        logger: createLogger('t', { level: 'silent' }),
+      });
       // 20 symbols; a week of daily bars each when the simulated clock starts after it; the 5 stocks have fundamentals (the 15 ETFs none).
       expect(done.symbols).toBe(20);
       expect(done.fundamentals).toBe(5);
       await vi.waitFor(() => expect(collector.on('symbols').length).toBeGreaterThanOrEqual(21), { timeout: 30_000, interval: 200 });
       await vi.waitFor(() => expect(collector.on('fundamentals').length).toBeGreaterThanOrEqual(6), { timeout: 30_000, interval: 200 });
-      expect(collector.on('symbols').map((message) => message.value as { ticker: string; sector: string | null }).findLast((symbol) => symbol.ticker === 'AAPL')?.sector).toEqual(expect.any(String));
+      expect(
+        collector
+          .on('symbols')
+          .map((message) => message.value as { ticker: string; sector: string | null })
+          .findLast((symbol) => symbol.ticker === 'AAPL')?.sector,
+      ).toEqual(expect.any(String));
       expect(done.dailyBars).toBe(100);
     } finally {
       await simulator.stop();

@@ -31,7 +31,18 @@ import type { SessionCalendar } from '../contracts/calendar.js';
  * env once, builds the options of the adapter it starts, and owns the process concerns (lifecycle, progress display).
  */
 
-const INGEST_TOPICS: readonly TopicKey[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters'];
+const INGEST_TOPICS: readonly TopicKey[] = [
+  'trades',
+  'quotes',
+  'secondAggregates',
+  'minuteAggregates',
+  'dailyAggregates',
+  'luld',
+  'fmv',
+  'symbols',
+  'fundamentals',
+  'deadLetters',
+];
 
 /** The session calendar the processors run on (PROCESSOR_HOLIDAYS, …), so the simulator trades exactly in their sessions. */
 function processorCalendar(): SessionCalendar {
@@ -172,7 +183,10 @@ async function withSink<T>(logger: Logger, work: (sink: KafkaSink) => Promise<T>
 
 function progressBar(unit: string) {
   if (!process.stdout.isTTY) return undefined;
-  return new cliProgress.SingleBar({ format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left | {detail}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+  return new cliProgress.SingleBar(
+    { format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left | {detail}`, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
 }
 
 /** `tickflow ingest --source file`: imports flat files one after the other. */
@@ -218,7 +232,13 @@ export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   if (!massive.MASSIVE_API_KEY) throw new Error('REST backfill needs MASSIVE_API_KEY');
-  const rest = new MassiveRest({ apiKey: massive.MASSIVE_API_KEY, baseUrl: massive.MASSIVE_REST_URL, maxRetries: massive.MASSIVE_REST_MAX_RETRIES, backoffMs: massive.MASSIVE_REST_BACKOFF_MS, logger });
+  const rest = new MassiveRest({
+    apiKey: massive.MASSIVE_API_KEY,
+    baseUrl: massive.MASSIVE_REST_URL,
+    maxRetries: massive.MASSIVE_REST_MAX_RETRIES,
+    backoffMs: massive.MASSIVE_REST_BACKOFF_MS,
+    logger,
+  });
   return withSink(logger, async (sink) => {
     const bar = progressBar('symbols');
     let started = false;
@@ -229,11 +249,22 @@ export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary
       bar.update(event.symbolsDone, { detail: `${event.symbol} ${event.records} records` });
     };
     try {
-      if (flags.what === 'symbols') return await backfillSymbols({ rest, sink, logger, details: flags.details, maxTickers: flags.maxTickers, onProgress });
+      if (flags.what === 'symbols')
+        return await backfillSymbols({ rest, sink, logger, details: flags.details, maxTickers: flags.maxTickers, onProgress });
       if (flags.symbols.length === 0) throw new Error(`--symbols is required for ${flags.what}`);
       if (flags.what === 'fundamentals') return await backfillFundamentals({ rest, sink, symbols: flags.symbols, logger, onProgress });
       if (!flags.from || !flags.to) throw new Error('--from and --to (YYYY-MM-DD) are required for bars');
-      return await backfillBars({ rest, sink, symbols: flags.symbols, timespan: flags.timespan, from: flags.from, to: flags.to, checkpoint: new CheckpointStore(config.INGEST_CHECKPOINT_FILE), logger, onProgress });
+      return await backfillBars({
+        rest,
+        sink,
+        symbols: flags.symbols,
+        timespan: flags.timespan,
+        from: flags.from,
+        to: flags.to,
+        checkpoint: new CheckpointStore(config.INGEST_CHECKPOINT_FILE),
+        logger,
+        onProgress,
+      });
     } finally {
       bar?.stop();
     }
@@ -256,7 +287,10 @@ export async function loggedFeedTimes(logger: Logger): Promise<LoggedFeedTimes> 
   const latest = async (key: TopicKey, timeOf: (value: Record<string, unknown>) => unknown): Promise<number | undefined> => {
     let found: number | undefined;
     // A few per partition: the trade-built bars' transactions end with markers, which carry no value.
-    for (const message of await lastRecords(kafka, topicName(key, platform.TOPIC_PREFIX), { perPartition: 20, groupPrefix: platform.KAFKA_CLIENT_ID })) {
+    for (const message of await lastRecords(kafka, topicName(key, platform.TOPIC_PREFIX), {
+      perPartition: 20,
+      groupPrefix: platform.KAFKA_CLIENT_ID,
+    })) {
       if (!message.value) continue;
       const time = timeOf(await codec.decode<Record<string, unknown>>(message.value));
       if (typeof time === 'number' && Number.isFinite(time) && (found === undefined || time > found)) found = time;
@@ -286,10 +320,18 @@ export interface StartBackfillOptions {
  * What the dashboard needs besides the live feed: reference tickers (with details: sector, market cap),
  * each ticker's daily bars and fundamentals. `npm start` runs it against the simulator's REST side.
  */
-export async function runStartBackfill(options: StartBackfillOptions): Promise<{ symbols: number; dailyBars: number; fundamentals: number }> {
+export async function runStartBackfill(
+  options: StartBackfillOptions,
+): Promise<{ symbols: number; dailyBars: number; fundamentals: number }> {
   const { logger } = options;
   const massive = loadMassiveConfig();
-  const rest = new MassiveRest({ apiKey: options.apiKey, baseUrl: options.restUrl, maxRetries: massive.MASSIVE_REST_MAX_RETRIES, backoffMs: massive.MASSIVE_REST_BACKOFF_MS, logger });
+  const rest = new MassiveRest({
+    apiKey: options.apiKey,
+    baseUrl: options.restUrl,
+    maxRetries: massive.MASSIVE_REST_MAX_RETRIES,
+    backoffMs: massive.MASSIVE_REST_BACKOFF_MS,
+    logger,
+  });
   return withSink(logger, async (sink) => {
     const symbols: string[] = [];
     let page = await rest.tickers();
@@ -301,7 +343,16 @@ export async function runStartBackfill(options: StartBackfillOptions): Promise<{
     const reference = await backfillSymbols({ rest, sink, logger, details: true });
     const daily =
       options.dailyFrom <= options.dailyTo
-        ? await backfillBars({ rest, sink, symbols, timespan: 'day', from: options.dailyFrom, to: options.dailyTo, checkpoint: new CheckpointStore(undefined), logger })
+        ? await backfillBars({
+            rest,
+            sink,
+            symbols,
+            timespan: 'day',
+            from: options.dailyFrom,
+            to: options.dailyTo,
+            checkpoint: new CheckpointStore(undefined),
+            logger,
+          })
         : { records: 0 };
     const fundamentals = await backfillFundamentals({ rest, sink, symbols, logger });
     return { symbols: reference.records, dailyBars: daily.records, fundamentals: fundamentals.records };

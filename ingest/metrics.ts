@@ -18,11 +18,36 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
   const existing = registry.getSingleMetric('tickflow_ingest_events_in_total');
   if (existing) throw new Error('ingest metrics are already registered on this registry');
   return {
-    eventsIn: new Counter({ name: 'tickflow_ingest_events_in_total', help: 'Data events received from a source (valid or not)', labelNames: ['source'], registers: [registry] }),
-    eventsOut: new Counter({ name: 'tickflow_ingest_events_out_total', help: 'Records acknowledged by Kafka', labelNames: ['topic'], registers: [registry] }),
-    deadLetters: new Counter({ name: 'tickflow_ingest_dead_letters_total', help: 'Inputs sent to the dead-letter topic', labelNames: ['source'], registers: [registry] }),
-    duplicates: new Counter({ name: 'tickflow_ingest_duplicates_total', help: 'Repeated events (same symbol and sequence) dropped', labelNames: ['source'], registers: [registry] }),
-    reconnects: new Counter({ name: 'tickflow_ingest_reconnects_total', help: 'WebSocket reconnections', labelNames: ['source'], registers: [registry] }),
+    eventsIn: new Counter({
+      name: 'tickflow_ingest_events_in_total',
+      help: 'Data events received from a source (valid or not)',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    eventsOut: new Counter({
+      name: 'tickflow_ingest_events_out_total',
+      help: 'Records acknowledged by Kafka',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: 'tickflow_ingest_dead_letters_total',
+      help: 'Inputs sent to the dead-letter topic',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    duplicates: new Counter({
+      name: 'tickflow_ingest_duplicates_total',
+      help: 'Repeated events (same symbol and sequence) dropped',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
+    reconnects: new Counter({
+      name: 'tickflow_ingest_reconnects_total',
+      help: 'WebSocket reconnections',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
     lag: new Histogram({
       name: 'tickflow_ingest_event_lag_seconds',
       help: 'Produce acknowledgement time minus event time (clamped at 0: an accelerated simulator runs ahead of the wall clock)',
@@ -30,8 +55,21 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
       registers: [registry],
     }),
     buffered: new Gauge({ name: 'tickflow_ingest_buffered_messages', help: 'Messages waiting for Kafka', registers: [registry] }),
-    produceFailures: new Counter({ name: 'tickflow_ingest_produce_failures_total', help: 'Produce requests Kafka rejected (put back and retried)', registers: [registry] }),
-    produceStalled: new Gauge({ name: 'tickflow_ingest_produce_stalled_seconds', help: 'Seconds since Kafka last acknowledged while messages wait (0 when idle)', registers: [registry] }),
-    connected: new Gauge({ name: 'tickflow_ingest_connected', help: '1 while the live source is streaming', labelNames: ['source'], registers: [registry] }),
+    produceFailures: new Counter({
+      name: 'tickflow_ingest_produce_failures_total',
+      help: 'Produce requests Kafka rejected (put back and retried)',
+      registers: [registry],
+    }),
+    produceStalled: new Gauge({
+      name: 'tickflow_ingest_produce_stalled_seconds',
+      help: 'Seconds since Kafka last acknowledged while messages wait (0 when idle)',
+      registers: [registry],
+    }),
+    connected: new Gauge({
+      name: 'tickflow_ingest_connected',
+      help: '1 while the live source is streaming',
+      labelNames: ['source'],
+      registers: [registry],
+    }),
   };
 }

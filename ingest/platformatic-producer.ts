@@ -34,8 +34,14 @@ export class PlatformaticBatchProducer implements BatchProducer {
     for (const { topic, messages: list } of batch.topicMessages ?? []) {
       for (const message of list) {
         if (!Buffer.isBuffer(message.value)) throw new TypeError('the sink produces Avro buffers only');
-        const out: MessageToProduce<string, Buffer, string, string> = { topic, key: String(message.key), value: message.value, partition: message.partition };
-        if (message.headers) out.headers = Object.fromEntries(Object.entries(message.headers).map(([name, value]) => [name, String(value)]));
+        const out: MessageToProduce<string, Buffer, string, string> = {
+          topic,
+          key: String(message.key),
+          value: message.value,
+          partition: message.partition,
+        };
+        if (message.headers)
+          out.headers = Object.fromEntries(Object.entries(message.headers).map(([name, value]) => [name, String(value)]));
         messages.push(out);
       }
     }

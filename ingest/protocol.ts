@@ -66,7 +66,16 @@ export interface Transition {
 }
 
 export function initialState(seed = 1): ProtocolState {
-  return { phase: 'idle', attempt: 0, phaseSinceMs: 0, lastActivityMs: 0, pingSentMs: undefined, rngSeed: seed >>> 0, connections: 0, reconnects: 0 };
+  return {
+    phase: 'idle',
+    attempt: 0,
+    phaseSinceMs: 0,
+    lastActivityMs: 0,
+    pingSentMs: undefined,
+    rngSeed: seed >>> 0,
+    connections: 0,
+    reconnects: 0,
+  };
 }
 
 /** mulberry32: returns [uniform in [0,1), next seed]. */
@@ -83,7 +92,12 @@ export function backoffDelay(config: ProtocolConfig, attempt: number, random: nu
   return Math.round(exponentialBackoff({ baseMs: config.backoffBaseMs, maxMs: config.backoffMaxMs, jitter: 'equal' }, attempt, random));
 }
 
-const log = (level: LogLevel, message: string, fields: Record<string, unknown> = {}): ProtocolCommand => ({ type: 'log', level, message, fields });
+const log = (level: LogLevel, message: string, fields: Record<string, unknown> = {}): ProtocolCommand => ({
+  type: 'log',
+  level,
+  message,
+  fields,
+});
 
 function enter(state: ProtocolState, phase: Phase, nowMs: number, extra: Partial<ProtocolState> = {}): ProtocolState {
   return { ...state, phase, phaseSinceMs: nowMs, ...extra };
@@ -95,7 +109,9 @@ function fail(config: ProtocolConfig, state: ProtocolState, nowMs: number, reaso
   const delayMs = backoffDelay(config, state.attempt, random);
   const commands: ProtocolCommand[] = [];
   if (closeSocket) commands.push({ type: 'close', reason });
-  commands.push(log('warn', 'connection lost; reconnecting after backoff', { reason, from: state.phase, attempt: state.attempt + 1, delayMs }));
+  commands.push(
+    log('warn', 'connection lost; reconnecting after backoff', { reason, from: state.phase, attempt: state.attempt + 1, delayMs }),
+  );
   commands.push({ type: 'scheduleRetry', delayMs });
   return { state: enter(state, 'backoff', nowMs, { rngSeed, pingSentMs: undefined, attempt: state.attempt + 1 }), commands };
 }
@@ -103,7 +119,12 @@ function fail(config: ProtocolConfig, state: ProtocolState, nowMs: number, reaso
 function connect(config: ProtocolConfig, state: ProtocolState, nowMs: number): Transition {
   const reconnects = state.connections > 0 ? state.reconnects + 1 : state.reconnects;
   return {
-    state: enter(state, 'connecting', nowMs, { connections: state.connections + 1, reconnects, lastActivityMs: nowMs, pingSentMs: undefined }),
+    state: enter(state, 'connecting', nowMs, {
+      connections: state.connections + 1,
+      reconnects,
+      lastActivityMs: nowMs,
+      pingSentMs: undefined,
+    }),
     commands: [{ type: 'open', url: config.url }, log('info', 'connecting', { url: config.url, attempt: state.attempt })],
   };
 }
@@ -133,7 +154,8 @@ export function transition(config: ProtocolConfig, state: ProtocolState, event: 
       if (state.phase === 'backoff' || state.phase === 'idle') return { state, commands: [] };
       return fail(config, state, now, `socket closed (code ${event.code}${event.reason ? `: ${event.reason}` : ''})`, false);
     case 'error':
-      if (state.phase === 'backoff' || state.phase === 'idle') return { state, commands: [log('warn', 'socket error', { error: event.message })] };
+      if (state.phase === 'backoff' || state.phase === 'idle')
+        return { state, commands: [log('warn', 'socket error', { error: event.message })] };
       return fail(config, state, now, `socket error: ${event.message}`, true);
     case 'status':
       return onStatus(config, { ...state, lastActivityMs: now, pingSentMs: undefined }, event.status, event.message, now);
@@ -148,7 +170,10 @@ function onStatus(config: ProtocolConfig, state: ProtocolState, status: string, 
       if (state.phase !== 'connecting') return { state, commands: [log('warn', 'unexpected connected status', { phase: state.phase })] };
       return {
         state: enter(state, 'authenticating', now),
-        commands: [log('info', 'connected; authenticating', { message }), { type: 'send', message: { action: 'auth', params: config.apiKey } }],
+        commands: [
+          log('info', 'connected; authenticating', { message }),
+          { type: 'send', message: { action: 'auth', params: config.apiKey } },
+        ],
       };
     case 'auth_success':
       if (state.phase !== 'authenticating') return { state, commands: [log('warn', 'unexpected auth_success', { phase: state.phase })] };
@@ -186,7 +211,8 @@ function onTick(config: ProtocolConfig, state: ProtocolState, now: number): Tran
   }
   if (state.phase !== 'streaming') return { state, commands: [] };
   if (state.pingSentMs !== undefined) {
-    if (now - state.pingSentMs > config.pongTimeoutMs) return fail(config, state, now, `dead connection: no data and no pong for ${now - state.lastActivityMs} ms`, true);
+    if (now - state.pingSentMs > config.pongTimeoutMs)
+      return fail(config, state, now, `dead connection: no data and no pong for ${now - state.lastActivityMs} ms`, true);
     return { state, commands: [] };
   }
   if (now - state.lastActivityMs > config.idlePingMs) return { state: { ...state, pingSentMs: now }, commands: [{ type: 'ping' }] };

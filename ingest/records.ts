@@ -1,26 +1,31 @@
-import type { BarInterval, TradeRecord, QuoteRecord, AggregateRecord, LuldRecord, FmvRecord, SymbolRecord, FundamentalsRecord, DeadLetterRecord } from '../platform/records.js';
+import type {
+  BarInterval,
+  TradeRecord,
+  QuoteRecord,
+  AggregateRecord,
+  LuldRecord,
+  FmvRecord,
+  SymbolRecord,
+  FundamentalsRecord,
+  DeadLetterRecord,
+} from '../platform/records.js';
 
-export type { BarInterval, TradeRecord, QuoteRecord, AggregateRecord, LuldRecord, FmvRecord, SymbolRecord, FundamentalsRecord, DeadLetterRecord };
+export type {
+  BarInterval,
+  TradeRecord,
+  QuoteRecord,
+  AggregateRecord,
+  LuldRecord,
+  FmvRecord,
+  SymbolRecord,
+  FundamentalsRecord,
+  DeadLetterRecord,
+};
 
 export type IngestTopic =
-  | 'trades'
-  | 'quotes'
-  | 'secondAggregates'
-  | 'minuteAggregates'
-  | 'dailyAggregates'
-  | 'luld'
-  | 'fmv'
-  | 'symbols'
-  | 'fundamentals';
+  'trades' | 'quotes' | 'secondAggregates' | 'minuteAggregates' | 'dailyAggregates' | 'luld' | 'fmv' | 'symbols' | 'fundamentals';
 
-export type RecordValue =
-  | TradeRecord
-  | QuoteRecord
-  | AggregateRecord
-  | LuldRecord
-  | FmvRecord
-  | SymbolRecord
-  | FundamentalsRecord;
+export type RecordValue = TradeRecord | QuoteRecord | AggregateRecord | LuldRecord | FmvRecord | SymbolRecord | FundamentalsRecord;
 
 /** One value to produce: its topic, its key (the symbol) and its event time (for the lag metric). */
 export interface OutRecord {
@@ -45,15 +50,18 @@ export function deadLetter(
   symbol?: string,
   details: string | null = null,
 ): DeadLetterOut {
-  return { key: symbol ?? source, value: {
-    stage: 'ingest',
-    source,
-    reason,
-    details,
-    rawPayload: typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw,
-    sourceTopic: null,
-    sourcePartition: null,
-    sourceOffset: null,
-    receivedAtMs,
-  } };
+  return {
+    key: symbol ?? source,
+    value: {
+      stage: 'ingest',
+      source,
+      reason,
+      details,
+      rawPayload: typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw,
+      sourceTopic: null,
+      sourcePartition: null,
+      sourceOffset: null,
+      receivedAtMs,
+    },
+  };
 }

@@ -26,7 +26,8 @@ export function barToRecord(symbol: string, interval: BarInterval, bar: RestBar,
   for (const field of ['o', 'h', 'l', 'c', 'v', 't'] as const) {
     if (typeof bar[field] !== 'number' || !Number.isFinite(bar[field])) throw new TypeError(`bar field ${field} is not a finite number`);
   }
-  if (bar.h < bar.l || bar.h < Math.max(bar.o, bar.c) || bar.l > Math.min(bar.o, bar.c)) throw new TypeError('bar is inconsistent (high/low do not bound open/close)');
+  if (bar.h < bar.l || bar.h < Math.max(bar.o, bar.c) || bar.l > Math.min(bar.o, bar.c))
+    throw new TypeError('bar is inconsistent (high/low do not bound open/close)');
   if (bar.v < 0) throw new TypeError('bar volume is negative');
   const start = toMillis(bar.t);
   return {
@@ -149,12 +150,23 @@ export interface RestIncomeStatement {
  * latest quarter with the same quarter a year earlier. The financials endpoints carry no EPS estimate,
  * so estimate and surprise stay null (an earnings-calendar source would fill them).
  */
-export function fundamentalsToRecord(symbol: string, ratios: RestRatios | undefined, statements: readonly RestIncomeStatement[], nowMs: number): FundamentalsRecord {
+export function fundamentalsToRecord(
+  symbol: string,
+  ratios: RestRatios | undefined,
+  statements: readonly RestIncomeStatement[],
+  nowMs: number,
+): FundamentalsRecord {
   const sorted = [...statements].sort((a, b) => (b.period_end ?? '').localeCompare(a.period_end ?? ''));
   const latest = sorted[0];
-  const yearAgo = latest ? sorted.find((statement) => statement.fiscal_quarter === latest.fiscal_quarter && statement.fiscal_year === (latest.fiscal_year ?? 0) - 1) : undefined;
+  const yearAgo = latest
+    ? sorted.find(
+        (statement) => statement.fiscal_quarter === latest.fiscal_quarter && statement.fiscal_year === (latest.fiscal_year ?? 0) - 1,
+      )
+    : undefined;
   const growth =
-    latest?.revenue !== undefined && yearAgo?.revenue !== undefined && yearAgo.revenue !== 0 ? ((latest.revenue - yearAgo.revenue) / Math.abs(yearAgo.revenue)) * 100 : null;
+    latest?.revenue !== undefined && yearAgo?.revenue !== undefined && yearAgo.revenue !== 0
+      ? ((latest.revenue - yearAgo.revenue) / Math.abs(yearAgo.revenue)) * 100
+      : null;
   const asOfDate = ratios?.date ?? latest?.period_end;
   if (!asOfDate) throw new TypeError(`no ratios and no income statement for ${symbol}`);
   return {

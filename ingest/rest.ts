@@ -1,4 +1,10 @@
-import { GetStocksAggregatesSortEnum, GetStocksAggregatesTimespanEnum, ListTickersMarketEnum, restClient, type DefaultApi } from '@massive.com/client-js';
+import {
+  GetStocksAggregatesSortEnum,
+  GetStocksAggregatesTimespanEnum,
+  ListTickersMarketEnum,
+  restClient,
+  type DefaultApi,
+} from '@massive.com/client-js';
 import type { Logger } from '../platform/index.js';
 import { backoffDelay } from '../platform/backoff.js';
 import type { RestBar, RestIncomeStatement, RestRatios, RestTicker } from './rest-map.js';
@@ -41,7 +47,8 @@ function retryAfter(header: unknown): number | undefined {
 export function statusOf(error: unknown): { status: number; retryAfterMs: number | undefined } | undefined {
   if (error instanceof RestStatusError) return { status: error.status, retryAfterMs: error.retryAfterMs };
   const response = (error as { response?: { status?: unknown; headers?: Record<string, unknown> } } | null)?.response;
-  if (response && typeof response.status === 'number') return { status: response.status, retryAfterMs: retryAfter(response.headers?.['retry-after']) };
+  if (response && typeof response.status === 'number')
+    return { status: response.status, retryAfterMs: retryAfter(response.headers?.['retry-after']) };
   return undefined;
 }
 
@@ -78,7 +85,10 @@ export class MassiveRest {
         if (failure.status === 429) this.rateLimited += 1;
         // Capped after the jitter (so mostly 60 s once the exponential passes it), as this client always has.
         const delay = failure.retryAfterMs ?? Math.min(60_000, backoffDelay({ baseMs: base, maxMs: Infinity, jitter: 'equal' }, attempt));
-        this.options.logger.warn({ what, status: failure.status, attempt: attempt + 1, delayMs: Math.round(delay) }, 'REST call failed; retrying');
+        this.options.logger.warn(
+          { what, status: failure.status, attempt: attempt + 1, delayMs: Math.round(delay) },
+          'REST call failed; retrying',
+        );
         await this.sleep(delay);
       }
     }
@@ -90,7 +100,8 @@ export class MassiveRest {
       const url = new URL(nextUrl);
       url.searchParams.set('apiKey', this.options.apiKey);
       const response = await fetch(url);
-      if (!response.ok) throw new RestStatusError(response.status, retryAfter(response.headers.get('retry-after') ?? undefined), `HTTP ${response.status}`);
+      if (!response.ok)
+        throw new RestStatusError(response.status, retryAfter(response.headers.get('retry-after') ?? undefined), `HTTP ${response.status}`);
       const body = (await response.json()) as { results?: T[]; next_url?: string };
       return { results: body.results ?? [], nextUrl: body.next_url };
     });
@@ -114,7 +125,12 @@ export class MassiveRest {
 
   async tickers(options: { readonly limit?: number; readonly search?: string } = {}): Promise<Page<RestTicker>> {
     const body = await this.call('tickers', () =>
-      this.client.listTickers({ market: ListTickersMarketEnum.Stocks, active: true, limit: options.limit ?? 1000, ...(options.search ? { search: options.search } : {}) }),
+      this.client.listTickers({
+        market: ListTickersMarketEnum.Stocks,
+        active: true,
+        limit: options.limit ?? 1000,
+        ...(options.search ? { search: options.search } : {}),
+      }),
     );
     return { results: (body.results ?? []) as RestTicker[], nextUrl: body.next_url };
   }

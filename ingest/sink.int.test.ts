@@ -13,17 +13,57 @@ const logger = createLogger('sink-int', { level: 'silent' });
 const partitionOf = (key: string) =>
   Partitioners.DefaultPartitioner()({
     topic: 't',
-    partitionMetadata: Array.from({ length: 6 }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
+    partitionMetadata: Array.from({ length: 6 }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    })),
     message: { key, value: null },
   });
 
 const trade = (symbol: string, sequence: number): OutRecord => {
-  const value: TradeRecord = { symbol, exchange: 4, tradeId: String(sequence), tape: 3, price: 100 + sequence / 100, size: 100, fractionalSize: null, conditions: [], sipTimestampMs: 1_764_000_000_000 + sequence, sequence, trfId: null, trfTimestampMs: null, source: 'simulator', ingestedAtMs: 1_764_000_000_000 };
+  const value: TradeRecord = {
+    symbol,
+    exchange: 4,
+    tradeId: String(sequence),
+    tape: 3,
+    price: 100 + sequence / 100,
+    size: 100,
+    fractionalSize: null,
+    conditions: [],
+    sipTimestampMs: 1_764_000_000_000 + sequence,
+    sequence,
+    trfId: null,
+    trfTimestampMs: null,
+    source: 'simulator',
+    ingestedAtMs: 1_764_000_000_000,
+  };
   return { topic: 'trades', key: symbol, value, eventTimeMs: value.sipTimestampMs };
 };
 
 const spyBar = (windowStartMs: number): OutRecord => {
-  const value: AggregateRecord = { symbol: 'SPY', interval: 'MINUTE', windowStartMs, windowEndMs: windowStartMs + 60_000, open: 600, high: 601, low: 599, close: 600.5, volume: 1000, vwap: 600.2, transactions: null, accumulatedVolume: 1000, officialOpen: 600, dayVwap: 600.2, averageTradeSize: 100, otc: false, source: 'simulator', ingestedAtMs: 1_764_000_000_000 };
+  const value: AggregateRecord = {
+    symbol: 'SPY',
+    interval: 'MINUTE',
+    windowStartMs,
+    windowEndMs: windowStartMs + 60_000,
+    open: 600,
+    high: 601,
+    low: 599,
+    close: 600.5,
+    volume: 1000,
+    vwap: 600.2,
+    transactions: null,
+    accumulatedVolume: 1000,
+    officialOpen: 600,
+    dayVwap: 600.2,
+    averageTradeSize: 100,
+    otc: false,
+    source: 'simulator',
+    ingestedAtMs: 1_764_000_000_000,
+  };
   return { topic: 'minuteAggregates', key: 'SPY', value, eventTimeMs: value.windowEndMs };
 };
 
@@ -49,7 +89,9 @@ describe.each(['kafkajs', 'platformatic'] as const)('Kafka sink on %s', (client)
       brokers: topics.brokers,
     });
     const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'META'];
-    const records = Array.from({ length: 600 }, (_, index) => trade(`${symbols[index % symbols.length]}`, 1_000 * (client === 'kafkajs' ? 1 : 2) + index));
+    const records = Array.from({ length: 600 }, (_, index) =>
+      trade(`${symbols[index % symbols.length]}`, 1_000 * (client === 'kafkajs' ? 1 : 2) + index),
+    );
     sink.produce(records.slice(0, 300));
     const barStart = 1_764_000_000_000 + (client === 'kafkajs' ? 0 : 60_000);
     sink.produce([spyBar(barStart)]);
@@ -59,17 +101,26 @@ describe.each(['kafkajs', 'platformatic'] as const)('Kafka sink on %s', (client)
 
     const collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'minuteAggregates']);
     try {
-      const mine = () => collector.on('trades').filter((message) => Math.floor((message.value.sequence as number) / 1_000) === (client === 'kafkajs' ? 1 : 2));
+      const mine = () =>
+        collector
+          .on('trades')
+          .filter((message) => Math.floor((message.value.sequence as number) / 1_000) === (client === 'kafkajs' ? 1 : 2));
       await vi.waitFor(() => expect(mine()).toHaveLength(600), { timeout: 30_000, interval: 200 });
       for (const message of mine()) expect(message.partition).toBe(partitionOf(message.key));
       for (const symbol of symbols) {
-        const sequences = mine().filter((message) => message.key === symbol).map((message) => message.value.sequence as number);
+        const sequences = mine()
+          .filter((message) => message.key === symbol)
+          .map((message) => message.value.sequence as number);
         expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
         expect(sequences).toHaveLength(100);
       }
       const bars = () => collector.on('minuteAggregates').filter((message) => message.value.windowStartMs === barStart);
       await vi.waitFor(() => expect(bars()).toHaveLength(6), { timeout: 30_000, interval: 200 });
-      expect(bars().map((message) => message.partition).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(
+        bars()
+          .map((message) => message.partition)
+          .sort(),
+      ).toEqual([0, 1, 2, 3, 4, 5]);
       for (const bar of bars()) expect(bar.headers[BROADCAST_COPY_HEADER] !== undefined).toBe(bar.partition !== partitionOf('SPY'));
     } finally {
       await collector.stop();

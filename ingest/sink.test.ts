@@ -28,7 +28,8 @@ class StubProducer implements BatchProducer {
     if (this.mode === 'fail') throw new Error('KafkaJSNonRetriableError: broker said no');
     if (this.mode === 'hang') return new Promise<RecordMetadata[]>(() => undefined);
     for (const { topic, messages } of batch.topicMessages ?? []) {
-      for (const message of messages) this.delivered.push({ topic, key: String(message.key), partition: message.partition, headers: message.headers });
+      for (const message of messages)
+        this.delivered.push({ topic, key: String(message.key), partition: message.partition, headers: message.headers });
     }
     return [];
   }
@@ -41,13 +42,25 @@ function wiring(producer: BatchProducer): SinkWiring {
   return {
     producer,
     topicName: (topic) => `t.${topic}`,
-    encoders: new Map([['trades', encode], ['minuteAggregates', encode]]),
+    encoders: new Map([
+      ['trades', encode],
+      ['minuteAggregates', encode],
+    ]),
     deadLetterEncoder: encode,
-    partitionCounts: new Map([['trades', PARTITIONS], ['minuteAggregates', PARTITIONS], ['deadLetters', PARTITIONS]]),
+    partitionCounts: new Map([
+      ['trades', PARTITIONS],
+      ['minuteAggregates', PARTITIONS],
+      ['deadLetters', PARTITIONS],
+    ]),
   };
 }
 
-const trade = (symbol: string, sequence: number): OutRecord => ({ topic: 'trades', key: symbol, value: { symbol, sequence } as unknown as RecordValue, eventTimeMs: 0 });
+const trade = (symbol: string, sequence: number): OutRecord => ({
+  topic: 'trades',
+  key: symbol,
+  value: { symbol, sequence } as unknown as RecordValue,
+  eventTimeMs: 0,
+});
 
 async function counter(metrics: IngestMetrics, name: 'eventsOut' | 'produceFailures'): Promise<number> {
   const { values } = await metrics[name].get();
@@ -65,7 +78,10 @@ function setup(options: { highWaterMessages?: number; stallTimeoutMs?: number } 
   const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
   const stalls: string[] = [];
   const saturation: boolean[] = [];
-  const sink = new KafkaSink({ logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 7, onStall: (reason) => stalls.push(reason), ...options }, wiring(producer));
+  const sink = new KafkaSink(
+    { logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 7, onStall: (reason) => stalls.push(reason), ...options },
+    wiring(producer),
+  );
   sink.onSaturation((saturated) => saturation.push(saturated));
   sinks.push(sink);
   return { producer, metrics, stalls, saturation, sink };
@@ -79,7 +95,13 @@ describe('Kafka sink', () => {
     sink.produce([{ topic: 'minuteAggregates', key: 'SPY', value: { symbol: 'SPY' } as unknown as RecordValue, eventTimeMs: 0 }]);
     await sink.flush();
     const partitioner = Partitioners.DefaultPartitioner();
-    const partitionMetadata = Array.from({ length: PARTITIONS }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] }));
+    const partitionMetadata = Array.from({ length: PARTITIONS }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    }));
     const expected = (topic: string, key: string) => partitioner({ topic, partitionMetadata, message: { key, value: null } });
     const trades = producer.delivered.filter((message) => message.topic === 't.trades');
     expect(trades.map((message) => message.key)).toEqual(symbols);

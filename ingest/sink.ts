@@ -1,12 +1,5 @@
 import type { ICustomPartitioner, IHeaders } from 'kafkajs';
-import {
-  BROADCAST_COPY_HEADER,
-  Partitioners,
-  type AvroCodec,
-  type Encoder,
-  type Kafka,
-  type Logger,
-} from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, Partitioners, type AvroCodec, type Encoder, type Kafka, type Logger } from '../platform/index.js';
 import type { IngestMetrics } from './metrics.js';
 import { PlatformaticBatchProducer } from './platformatic-producer.js';
 import { deadLetter, type DeadLetterOut, type DeadLetterRecord, type IngestTopic, type OutRecord, type RecordValue } from './records.js';
@@ -90,7 +83,17 @@ export interface SinkWiring {
   readonly partitionCounts: ReadonlyMap<SinkTopic, number>;
 }
 
-const ALL_TOPICS: readonly IngestTopic[] = ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals'];
+const ALL_TOPICS: readonly IngestTopic[] = [
+  'trades',
+  'quotes',
+  'secondAggregates',
+  'minuteAggregates',
+  'dailyAggregates',
+  'luld',
+  'fmv',
+  'symbols',
+  'fundamentals',
+];
 const BROADCAST_TOPICS: ReadonlySet<SinkTopic> = new Set(['minuteAggregates', 'dailyAggregates']);
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -112,7 +115,13 @@ const murmur2Partitioner = Partitioners.DefaultPartitioner();
 function murmur2Partition(topic: string, key: string, partitions: number): number {
   return murmur2Partitioner({
     topic,
-    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({ partitionId, leader: 0, partitionErrorCode: 0, replicas: [0], isr: [0] })),
+    partitionMetadata: Array.from({ length: partitions }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [0],
+      isr: [0],
+    })),
     message: { key, value: null },
   });
 }
@@ -186,7 +195,13 @@ export class KafkaSink implements RecordSink {
       // The caller passes what it read from the env (the adapter reads none itself).
       if (!options.brokers) throw new Error('the platformatic Kafka client needs brokers');
       const producer = new PlatformaticBatchProducer({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-ingest' });
-      return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
+      return new KafkaSink(options, {
+        producer,
+        topicName: (topic) => options.codec.topic(topic),
+        encoders,
+        deadLetterEncoder,
+        partitionCounts,
+      });
     }
     const producer = options.kafka.producer({
       idempotent: true,
@@ -197,7 +212,13 @@ export class KafkaSink implements RecordSink {
       createPartitioner: explicitPartitioner,
     });
     await producer.connect();
-    return new KafkaSink(options, { producer, topicName: (topic) => options.codec.topic(topic), encoders, deadLetterEncoder, partitionCounts });
+    return new KafkaSink(options, {
+      producer,
+      topicName: (topic) => options.codec.topic(topic),
+      encoders,
+      deadLetterEncoder,
+      partitionCounts,
+    });
   }
 
   get buffered(): number {
@@ -219,13 +240,28 @@ export class KafkaSink implements RecordSink {
         if (!encoder) throw new TypeError(`ingest sink has no encoder for topic ${record.topic}`);
         value = encoder(record.value);
       } catch (error) {
-        failed.push(deadLetter(String(record.value && 'source' in record.value ? record.value.source : 'ingest'), `does not encode: ${(error as Error).message}`, JSON.stringify(record.value), now, record.key));
+        failed.push(
+          deadLetter(
+            String(record.value && 'source' in record.value ? record.value.source : 'ingest'),
+            `does not encode: ${(error as Error).message}`,
+            JSON.stringify(record.value),
+            now,
+            record.key,
+          ),
+        );
         continue;
       }
       const topic = this.topicName(record.topic);
       const partition = this.partitionOf(record.topic, topic, record.key);
-      this.enqueue({ topic, message: { key: record.key, value, partition }, eventTimeMs: record.eventTimeMs, copy: false, topicKey: record.topic });
-      if (record.key === this.settings.benchmarkSymbol && BROADCAST_TOPICS.has(record.topic)) this.broadcastCopies(record, topic, value, partition);
+      this.enqueue({
+        topic,
+        message: { key: record.key, value, partition },
+        eventTimeMs: record.eventTimeMs,
+        copy: false,
+        topicKey: record.topic,
+      });
+      if (record.key === this.settings.benchmarkSymbol && BROADCAST_TOPICS.has(record.topic))
+        this.broadcastCopies(record, topic, value, partition);
     }
     if (failed.length > 0) this.deadLetter(failed);
     this.afterEnqueue();
@@ -262,7 +298,13 @@ export class KafkaSink implements RecordSink {
     const count = this.wiring.partitionCounts.get(record.topic) ?? 1;
     for (let partition = 0; partition < count; partition += 1) {
       if (partition === canonical) continue;
-      this.enqueue({ topic, message: { key: record.key, value, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } }, eventTimeMs: record.eventTimeMs, copy: true, topicKey: record.topic });
+      this.enqueue({
+        topic,
+        message: { key: record.key, value, partition, headers: { [BROADCAST_COPY_HEADER]: '1' } },
+        eventTimeMs: record.eventTimeMs,
+        copy: true,
+        topicKey: record.topic,
+      });
     }
   }
 
@@ -270,7 +312,13 @@ export class KafkaSink implements RecordSink {
     const topic = this.topicName('deadLetters');
     for (const letter of letters) {
       const partition = this.partitionOf('deadLetters', topic, letter.key);
-      this.enqueue({ topic, message: { key: letter.key, value: this.wiring.deadLetterEncoder(letter.value), partition }, eventTimeMs: letter.value.receivedAtMs, copy: false, topicKey: 'deadLetters' });
+      this.enqueue({
+        topic,
+        message: { key: letter.key, value: this.wiring.deadLetterEncoder(letter.value), partition },
+        eventTimeMs: letter.value.receivedAtMs,
+        copy: false,
+        topicKey: 'deadLetters',
+      });
       this.settings.metrics.deadLetters.inc({ source: letter.value.source });
     }
     this.afterEnqueue();
@@ -378,7 +426,11 @@ export class KafkaSink implements RecordSink {
     ]);
     clearTimeout(timer);
     clearInterval(this.watchdog);
-    if (timedOut) this.settings.logger.error({ unacknowledged: this.queue.length + this.sendingMessages }, 'closing with messages Kafka never acknowledged');
+    if (timedOut)
+      this.settings.logger.error(
+        { unacknowledged: this.queue.length + this.sendingMessages },
+        'closing with messages Kafka never acknowledged',
+      );
     await this.wiring.producer.disconnect();
   }
 }

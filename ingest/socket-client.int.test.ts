@@ -8,7 +8,14 @@ import { massiveHandshake, startScriptedServer, statusFrame, type ScriptedServer
 // Real sockets on loopback: the ws adapter + protocol machine against servers that misbehave on purpose.
 
 const logger = createLogger('ingest-socket-test', { level: 'silent' });
-const fast: Omit<ProtocolConfig, 'url' | 'apiKey'> = { subscriptions: ['T.*', 'AM.*'], backoffBaseMs: 20, backoffMaxMs: 100, handshakeTimeoutMs: 300, idlePingMs: 150, pongTimeoutMs: 150 };
+const fast: Omit<ProtocolConfig, 'url' | 'apiKey'> = {
+  subscriptions: ['T.*', 'AM.*'],
+  backoffBaseMs: 20,
+  backoffMaxMs: 100,
+  handshakeTimeoutMs: 300,
+  idlePingMs: 150,
+  pongTimeoutMs: 150,
+};
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -16,7 +23,13 @@ afterEach(async () => {
 });
 
 function client(url: string, apiKey: string, frames: string[] = [], phases: string[] = []): MassiveSocketClient {
-  const instance = new MassiveSocketClient({ ...fast, url: `${url}/stocks`, apiKey }, { onFrame: (text) => frames.push(text), onPhase: (phase) => phases.push(phase) }, logger, 25, 1);
+  const instance = new MassiveSocketClient(
+    { ...fast, url: `${url}/stocks`, apiKey },
+    { onFrame: (text) => frames.push(text), onPhase: (phase) => phases.push(phase) },
+    logger,
+    25,
+    1,
+  );
   cleanups.push(() => instance.stop());
   return instance;
 }
@@ -98,7 +111,8 @@ describe('Massive socket client (real sockets)', () => {
       onConnection: massiveHandshake.onConnection,
       onMessage: (connection, message) => {
         massiveHandshake.onMessage(connection, message);
-        if (message.action === 'subscribe') for (let index = 0; index < 50; index += 1) connection.socket.send(statusFrame('info', `n${index}`));
+        if (message.action === 'subscribe')
+          for (let index = 0; index < 50; index += 1) connection.socket.send(statusFrame('info', `n${index}`));
       },
     });
     const frames: string[] = [];

@@ -1,6 +1,14 @@
 import WebSocket from 'ws';
 import type { Logger } from '../platform/index.js';
-import { initialState, transition, type Phase, type ProtocolCommand, type ProtocolConfig, type ProtocolEvent, type ProtocolState } from './protocol.js';
+import {
+  initialState,
+  transition,
+  type Phase,
+  type ProtocolCommand,
+  type ProtocolConfig,
+  type ProtocolEvent,
+  type ProtocolState,
+} from './protocol.js';
 import { isStatusItem } from './wire.js';
 
 export interface SocketClientHandlers {
@@ -146,7 +154,8 @@ export class MassiveSocketClient {
     }
     if (!Array.isArray(items)) return;
     for (const item of items) {
-      if (isStatusItem(item)) this.dispatch({ type: 'status', status: String(item.status), message: String(item.message ?? ''), nowMs: now });
+      if (isStatusItem(item))
+        this.dispatch({ type: 'status', status: String(item.status), message: String(item.message ?? ''), nowMs: now });
     }
   }
 }

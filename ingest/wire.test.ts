@@ -30,7 +30,21 @@ describe('toMillis', () => {
 describe('normaliseItem', () => {
   it('normalises a trade: string trade id, int exchange, fractional size kept exact', () => {
     const result = normaliseItem(
-      { ev: 'T', sym: 'AAPL', x: 4, i: 52983525029461, z: 3, p: 187.31, s: 100, ds: '100.5', c: [14, 41], t: NOW, q: 123, trfi: 202, trft: NOW * 1e6 },
+      {
+        ev: 'T',
+        sym: 'AAPL',
+        x: 4,
+        i: 52983525029461,
+        z: 3,
+        p: 187.31,
+        s: 100,
+        ds: '100.5',
+        c: [14, 41],
+        t: NOW,
+        q: 123,
+        trfi: 202,
+        trft: NOW * 1e6,
+      },
       'massive',
       NOW + 5,
     );
@@ -67,16 +81,45 @@ describe('normaliseItem', () => {
   });
 
   it('normalises a quote', () => {
-    const result = normaliseItem({ ev: 'Q', sym: 'MSFT', bx: 2, bp: 410.1, bs: 300, ax: 11, ap: 410.12, as: 200, c: 0, i: [604], t: NOW, q: 9, z: 3 }, 'simulator', NOW);
+    const result = normaliseItem(
+      { ev: 'Q', sym: 'MSFT', bx: 2, bp: 410.1, bs: 300, ax: 11, ap: 410.12, as: 200, c: 0, i: [604], t: NOW, q: 9, z: 3 },
+      'simulator',
+      NOW,
+    );
     expect(result).toMatchObject({ ok: true, channel: 'Q', topic: 'quotes', sequence: 9 });
-    if (result.ok) expect(result.value).toMatchObject({ bidPrice: 410.1, askSize: 200, condition: 0, indicators: [604], source: 'simulator' });
+    if (result.ok)
+      expect(result.value).toMatchObject({ bidPrice: 410.1, askSize: 200, condition: 0, indicators: [604], source: 'simulator' });
   });
 
   it('normalises second and minute aggregates; window start is the dedup sequence', () => {
-    const bar = { sym: 'SPY', v: 1200, av: 5_000_000, op: 580.1, vw: 581.2, o: 581, c: 581.5, h: 581.9, l: 580.9, a: 580.7, z: 100, s: NOW, e: NOW + 60_000 };
+    const bar = {
+      sym: 'SPY',
+      v: 1200,
+      av: 5_000_000,
+      op: 580.1,
+      vw: 581.2,
+      o: 581,
+      c: 581.5,
+      h: 581.9,
+      l: 580.9,
+      a: 580.7,
+      z: 100,
+      s: NOW,
+      e: NOW + 60_000,
+    };
     const minute = normaliseItem({ ev: 'AM', ...bar }, 'massive', NOW);
     expect(minute).toMatchObject({ ok: true, channel: 'AM', topic: 'minuteAggregates', sequence: NOW, eventTimeMs: NOW + 60_000 });
-    if (minute.ok) expect(minute.value).toMatchObject({ interval: 'MINUTE', accumulatedVolume: 5_000_000, officialOpen: 580.1, dayVwap: 580.7, averageTradeSize: 100, vwap: 581.2, otc: false, transactions: null });
+    if (minute.ok)
+      expect(minute.value).toMatchObject({
+        interval: 'MINUTE',
+        accumulatedVolume: 5_000_000,
+        officialOpen: 580.1,
+        dayVwap: 580.7,
+        averageTradeSize: 100,
+        vwap: 581.2,
+        otc: false,
+        transactions: null,
+      });
     const second = normaliseItem({ ev: 'A', ...bar, e: NOW + 1000, otc: true }, 'massive', NOW);
     expect(second).toMatchObject({ ok: true, topic: 'secondAggregates' });
     if (second.ok) expect(second.value).toMatchObject({ interval: 'SECOND', otc: true });
@@ -103,7 +146,10 @@ describe('normaliseItem', () => {
     [{ ev: 'T', sym: 'A', x: 1, i: '1', p: 1, ds: 5, t: NOW, q: 1 }, 'malformed T event: field ds is not a string'],
     [{ ev: 'T', sym: 'A', x: 1, i: '1', p: 1, s: 1, c: ['a'], t: NOW, q: 1 }, 'malformed T event: field c is not an integer array'],
     [{ ev: 'Q', sym: '', bx: 1 }, 'malformed Q event: field sym is not a non-empty string'],
-    [{ ev: 'AM', sym: 'A', v: 1, o: 2, h: 1, l: 1, c: 1, s: NOW, e: NOW + 1 }, 'malformed AM event: bar is inconsistent (high/low do not bound open/close)'],
+    [
+      { ev: 'AM', sym: 'A', v: 1, o: 2, h: 1, l: 1, c: 1, s: NOW, e: NOW + 1 },
+      'malformed AM event: bar is inconsistent (high/low do not bound open/close)',
+    ],
     [{ ev: 'AM', sym: 'A', v: 1, o: 1, h: 1, l: 1, c: 1, s: NOW, e: NOW }, 'malformed AM event: bar window end is not after its start'],
     [{ ev: 'A', sym: 'A', v: -1, o: 1, h: 1, l: 1, c: 1, s: NOW, e: NOW + 1 }, 'malformed A event: field v is negative'],
   ])('rejects %j with a clear reason', (item, reason) => {

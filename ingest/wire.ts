@@ -13,9 +13,7 @@ export interface StatusItem {
   readonly message: string;
 }
 
-export type FrameParse =
-  | { readonly ok: true; readonly items: readonly unknown[] }
-  | { readonly ok: false; readonly reason: string };
+export type FrameParse = { readonly ok: true; readonly items: readonly unknown[] } | { readonly ok: false; readonly reason: string };
 
 /** A server frame is a JSON array of items; anything else is garbage. */
 export function parseFrame(text: string): FrameParse {
@@ -91,7 +89,8 @@ function str(item: WireItem, field: string): string {
 function intArray(item: WireItem, field: string): number[] {
   const value = item[field];
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every((entry) => Number.isInteger(entry))) throw new FieldError(`field ${field} is not an integer array`);
+  if (!Array.isArray(value) || !value.every((entry) => Number.isInteger(entry)))
+    throw new FieldError(`field ${field} is not an integer array`);
   return value as number[];
 }
 
@@ -151,7 +150,8 @@ function normaliseAggregate(item: WireItem, symbol: string, interval: 'SECOND' |
   const high = price(item, 'h');
   const low = price(item, 'l');
   const close = price(item, 'c');
-  if (high < low || high < Math.max(open, close) || low > Math.min(open, close)) throw new FieldError('bar is inconsistent (high/low do not bound open/close)');
+  if (high < low || high < Math.max(open, close) || low > Math.min(open, close))
+    throw new FieldError('bar is inconsistent (high/low do not bound open/close)');
   const start = toMillis(num(item, 's'));
   const end = toMillis(num(item, 'e'));
   if (end <= start) throw new FieldError('bar window end is not after its start');
@@ -212,11 +212,27 @@ export function normaliseItem(raw: unknown, source: string, nowMs: number): Norm
     switch (ev) {
       case 'T': {
         const value = normaliseTrade(item, str(item, 'sym'), source, nowMs);
-        return { ok: true, channel: 'T', topic: 'trades', symbol: value.symbol, sequence: value.sequence, eventTimeMs: value.sipTimestampMs, value };
+        return {
+          ok: true,
+          channel: 'T',
+          topic: 'trades',
+          symbol: value.symbol,
+          sequence: value.sequence,
+          eventTimeMs: value.sipTimestampMs,
+          value,
+        };
       }
       case 'Q': {
         const value = normaliseQuote(item, str(item, 'sym'), source, nowMs);
-        return { ok: true, channel: 'Q', topic: 'quotes', symbol: value.symbol, sequence: value.sequence, eventTimeMs: value.sipTimestampMs, value };
+        return {
+          ok: true,
+          channel: 'Q',
+          topic: 'quotes',
+          symbol: value.symbol,
+          sequence: value.sequence,
+          eventTimeMs: value.sipTimestampMs,
+          value,
+        };
       }
       case 'A':
       case 'AM': {
@@ -234,11 +250,27 @@ export function normaliseItem(raw: unknown, source: string, nowMs: number): Norm
       }
       case 'LULD': {
         const value = normaliseLuld(item, str(item, 'T'), nowMs);
-        return { ok: true, channel: 'LULD', topic: 'luld', symbol: value.symbol, sequence: value.sequence, eventTimeMs: value.timestampMs, value };
+        return {
+          ok: true,
+          channel: 'LULD',
+          topic: 'luld',
+          symbol: value.symbol,
+          sequence: value.sequence,
+          eventTimeMs: value.timestampMs,
+          value,
+        };
       }
       case 'FMV': {
         const value = normaliseFmv(item, str(item, 'sym'), nowMs);
-        return { ok: true, channel: 'FMV', topic: 'fmv', symbol: value.symbol, sequence: value.timestampNs, eventTimeMs: value.timestampMs, value };
+        return {
+          ok: true,
+          channel: 'FMV',
+          topic: 'fmv',
+          symbol: value.symbol,
+          sequence: value.timestampNs,
+          eventTimeMs: value.timestampMs,
+          value,
+        };
       }
       default:
         return { ok: false, reason: `unknown event type ${JSON.stringify(ev).slice(0, 40)}`, ...(symbol ? { symbol } : {}) };

@@ -24,26 +24,55 @@ describe('TokenService', () => {
     await expect(tokens.verifyAccessToken(token)).rejects.toMatchObject({ code: 'token_expired' });
     now = Date.now();
 
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(U1).setIssuer(config.JWT_ISSUER).setAudience(config.JWT_AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode('another-secret-another-secret-000000'));
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(U1)
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience(config.JWT_AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode('another-secret-another-secret-000000'));
     await expect(tokens.verifyAccessToken(forged)).rejects.toMatchObject({ code: 'token_invalid' });
 
-    const unsigned = new UnsecuredJWT({}).setSubject(U1).setIssuer(config.JWT_ISSUER).setAudience(config.JWT_AUDIENCE).setExpirationTime('5m').encode();
+    const unsigned = new UnsecuredJWT({})
+      .setSubject(U1)
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience(config.JWT_AUDIENCE)
+      .setExpirationTime('5m')
+      .encode();
     await expect(tokens.verifyAccessToken(unsigned)).rejects.toBeInstanceOf(AuthError);
 
-    const otherAudience = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(U1).setIssuer(config.JWT_ISSUER).setAudience('someone-else').setExpirationTime('5m').sign(new TextEncoder().encode(config.JWT_SECRET));
+    const otherAudience = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(U1)
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience('someone-else')
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(config.JWT_SECRET));
     await expect(tokens.verifyAccessToken(otherAudience)).rejects.toMatchObject({ code: 'token_invalid' });
 
-    const noSubject = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setIssuer(config.JWT_ISSUER).setAudience(config.JWT_AUDIENCE).setExpirationTime('5m').sign(new TextEncoder().encode(config.JWT_SECRET));
+    const noSubject = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setIssuer(config.JWT_ISSUER)
+      .setAudience(config.JWT_AUDIENCE)
+      .setExpirationTime('5m')
+      .sign(new TextEncoder().encode(config.JWT_SECRET));
     await expect(tokens.verifyAccessToken(noSubject)).rejects.toMatchObject({ code: 'token_invalid' });
   });
 
   it('refuses a signed token without exp, and a subject that is not a user id (UUID)', async () => {
     const tokens = new TokenService(config);
     const key = new TextEncoder().encode(config.JWT_SECRET);
-    const signed = (subject: string) => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer(config.JWT_ISSUER).setAudience(config.JWT_AUDIENCE);
+    const signed = (subject: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(subject)
+        .setIssuer(config.JWT_ISSUER)
+        .setAudience(config.JWT_AUDIENCE);
     await expect(tokens.verifyAccessToken(await signed(U1).sign(key))).rejects.toMatchObject({ code: 'token_invalid' });
     for (const subject of ['not-a-uuid', "1' OR '1'='1", `${U1}x`, ' ']) {
-      await expect(tokens.verifyAccessToken(await signed(subject).setExpirationTime('5m').sign(key)), subject).rejects.toMatchObject({ code: 'token_invalid' });
+      await expect(tokens.verifyAccessToken(await signed(subject).setExpirationTime('5m').sign(key)), subject).rejects.toMatchObject({
+        code: 'token_invalid',
+      });
     }
     expect((await tokens.verifyAccessToken(await signed(U1).setExpirationTime('5m').sign(key))).userId).toBe(U1);
   });

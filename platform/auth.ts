@@ -9,7 +9,10 @@ import { defineEnv, env, type EnvSource } from './config.js';
  * fast hash suffices; passwords use a memory-hard KDF in the API).
  */
 export const loadAuthConfig = defineEnv('auth', {
-  JWT_SECRET: env.string('HMAC secret for access tokens (at least 32 characters in production)', 'tickflow-dev-secret-change-me-0123456789'),
+  JWT_SECRET: env.string(
+    'HMAC secret for access tokens (at least 32 characters in production)',
+    'tickflow-dev-secret-change-me-0123456789',
+  ),
   JWT_ISSUER: env.string('`iss` of access tokens', 'tickflow'),
   JWT_AUDIENCE: env.string('`aud` of access tokens', 'tickflow-clients'),
   ACCESS_TOKEN_TTL_SECONDS: env.int('Lifetime of an access token', 900),
@@ -75,7 +78,8 @@ export class TokenService {
         requiredClaims: ['exp'],
       });
       // User ids are UUIDs; any other subject is refused here rather than failing a query later (a 500).
-      if (typeof payload.sub !== 'string' || !UUID_PATTERN.test(payload.sub)) throw new AuthError('token_invalid', 'token has no valid subject');
+      if (typeof payload.sub !== 'string' || !UUID_PATTERN.test(payload.sub))
+        throw new AuthError('token_invalid', 'token has no valid subject');
       return typeof payload.email === 'string' ? { userId: payload.sub, email: payload.email } : { userId: payload.sub };
     } catch (error) {
       if (error instanceof AuthError) throw error;

@@ -71,7 +71,10 @@ export class AvroCodec {
   /** Registers a schema under a subject (BACKWARD compatibility set first) and returns its id. */
   async registerSchema(subject: string, schema: string, compatibility: Compatibility = 'BACKWARD'): Promise<number> {
     await this.setCompatibility(subject, compatibility);
-    const { id } = await this.registry.register({ type: SchemaType.AVRO, schema }, { subject, compatibility: COMPATIBILITY[compatibility] });
+    const { id } = await this.registry.register(
+      { type: SchemaType.AVRO, schema },
+      { subject, compatibility: COMPATIBILITY[compatibility] },
+    );
     this.ids.set(subject, id);
     return id;
   }

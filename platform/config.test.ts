@@ -13,7 +13,14 @@ describe('defineEnv', () => {
   });
 
   it('applies defaults and parses values', () => {
-    expect(load({})).toEqual({ EXAMPLE_PORT: 3000, EXAMPLE_NAMES: ['a', 'b', 'c'], EXAMPLE_ON: false, EXAMPLE_RATIO: 0.5, EXAMPLE_KEY: undefined, EXAMPLE_MODE: 'safe' });
+    expect(load({})).toEqual({
+      EXAMPLE_PORT: 3000,
+      EXAMPLE_NAMES: ['a', 'b', 'c'],
+      EXAMPLE_ON: false,
+      EXAMPLE_RATIO: 0.5,
+      EXAMPLE_KEY: undefined,
+      EXAMPLE_MODE: 'safe',
+    });
     expect(load({ EXAMPLE_PORT: '8080', EXAMPLE_ON: 'yes', EXAMPLE_KEY: 'k', EXAMPLE_MODE: 'fast', EXAMPLE_NAMES: 'x' })).toMatchObject({
       EXAMPLE_PORT: 8080,
       EXAMPLE_ON: true,
@@ -40,7 +47,13 @@ describe('defineEnv', () => {
 
   it('documents each variable with its stage, default and description', () => {
     const docs = documentedEnv();
-    expect(docs.find((doc) => doc.name === 'EXAMPLE_PORT')).toEqual({ stage: 'example', name: 'EXAMPLE_PORT', description: 'port to listen on', defaultValue: '3000', required: false });
+    expect(docs.find((doc) => doc.name === 'EXAMPLE_PORT')).toEqual({
+      stage: 'example',
+      name: 'EXAMPLE_PORT',
+      description: 'port to listen on',
+      defaultValue: '3000',
+      required: false,
+    });
     expect(docs.find((doc) => doc.name === 'EXAMPLE_KEY')).toMatchObject({ defaultValue: undefined, required: false });
     expect(docs.find((doc) => doc.name === 'KAFKA_BROKERS')?.stage).toBe('platform');
   });

@@ -34,7 +34,13 @@ function defaultOf(schema: z.ZodType): string | undefined {
  */
 export function defineEnv<Shape extends Record<string, z.ZodType>>(stage: string, shape: Shape) {
   for (const [name, schema] of Object.entries(shape)) {
-    documented.set(name, { stage, name, description: schema.description ?? '', defaultValue: defaultOf(schema), required: !schema.safeParse(undefined).success });
+    documented.set(name, {
+      stage,
+      name,
+      description: schema.description ?? '',
+      defaultValue: defaultOf(schema),
+      required: !schema.safeParse(undefined).success,
+    });
   }
   const object = z.object(shape);
   return (env: EnvSource = process.env): z.infer<typeof object> => {
@@ -72,7 +78,12 @@ export const env = {
     z
       .string()
       .default(fallback)
-      .transform((value) => value.split(',').map((item) => item.trim()).filter((item) => item.length > 0))
+      .transform((value) =>
+        value
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item.length > 0),
+      )
       .describe(description),
   url: (description: string, fallback: string) => z.string().url().default(fallback).describe(description),
 };
@@ -96,6 +107,8 @@ export const loadPlatformConfig = defineEnv('platform', {
   REDIS_KEY_PREFIX: z
     .string()
     .default('')
-    .describe('Prefix before `tf:v1:` of the Redis read model\'s keys: written by the projector, read by the API and the gateway (isolates tenants/tests)'),
+    .describe(
+      "Prefix before `tf:v1:` of the Redis read model's keys: written by the projector, read by the API and the gateway (isolates tenants/tests)",
+    ),
   BENCHMARK_SYMBOL: env.string('Benchmark for relative strength; its bars are broadcast to every aggregate partition', 'SPY'),
 });

@@ -31,7 +31,9 @@ export async function describeTopics(admin: Admin, topics: readonly string[]): P
     for (const { groupId } of groups) committedByGroup.push({ groupId, committed: await admin.fetchOffsets({ groupId, topics: [topic] }) });
     const offsets = await admin.fetchTopicOffsets(topic);
     const high = new Map(offsets.map((entry) => [entry.partition, BigInt(entry.high)]));
-    const leaders = new Map(metadata.topics.find((entry) => entry.name === topic)!.partitions.map((entry) => [entry.partitionId, entry.leader]));
+    const leaders = new Map(
+      metadata.topics.find((entry) => entry.name === topic)!.partitions.map((entry) => [entry.partitionId, entry.leader]),
+    );
     const resource = configs.resources.find((entry) => entry.resourceName === topic);
     const groupLags: TopicDescription['groups'] = [];
     for (const { groupId, committed } of committedByGroup) {
@@ -59,9 +61,17 @@ export function formatDescriptions(descriptions: readonly TopicDescription[]): s
   const lines: string[] = [];
   for (const description of descriptions) {
     const records = description.partitions.reduce((sum, entry) => sum + (Number(entry.high) - Number(entry.low)), 0);
-    lines.push(`${description.topic}  partitions=${description.partitions.length}  records=${records}  ${Object.entries(description.configs).map(([name, value]) => `${name}=${value}`).join('  ')}`);
-    for (const partition of description.partitions) lines.push(`  p${partition.partition}  offsets ${partition.low}..${partition.high}  leader ${partition.leader}`);
-    for (const group of description.groups) lines.push(`  group ${group.groupId}  lag ${group.lag}  (${group.partitions.map((entry) => `p${entry.partition}:${entry.lag}`).join(' ')})`);
+    lines.push(
+      `${description.topic}  partitions=${description.partitions.length}  records=${records}  ${Object.entries(description.configs)
+        .map(([name, value]) => `${name}=${value}`)
+        .join('  ')}`,
+    );
+    for (const partition of description.partitions)
+      lines.push(`  p${partition.partition}  offsets ${partition.low}..${partition.high}  leader ${partition.leader}`);
+    for (const group of description.groups)
+      lines.push(
+        `  group ${group.groupId}  lag ${group.lag}  (${group.partitions.map((entry) => `p${entry.partition}:${entry.lag}`).join(' ')})`,
+      );
   }
   return lines.join('\n');
 }

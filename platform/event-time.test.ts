@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, LATEST_EVENT_TIME_MS, aheadOfWatermark, eventTimeProblem, isPlausibleEventTime } from './event-time.js';
+import {
+  DEFAULT_MAX_EVENT_TIME_SKEW_MS,
+  LATEST_EVENT_TIME_MS,
+  aheadOfWatermark,
+  eventTimeProblem,
+  isPlausibleEventTime,
+} from './event-time.js';
 
 const DAY = 86_400_000;
 const NOW = Date.parse('2026-11-24T15:00:00Z');

@@ -34,11 +34,7 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
 };
 
 /** A kafkajs client whose logs go through the process's pino logger. */
-export function createKafka(options: {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly logger: Logger;
-}): Kafka {
+export function createKafka(options: { readonly brokers: readonly string[]; readonly clientId: string; readonly logger: Logger }): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: options.clientId,
@@ -84,11 +80,7 @@ async function createWithRetry(admin: Admin, topics: ITopicConfig[], attempts = 
  * Creates the pipeline's topics when missing and brings existing ones to the catalog's configs and
  * partition counts. Safe to run any number of times.
  */
-export async function applyTopics(
-  admin: Admin,
-  prefix: string,
-  keys: readonly TopicKey[] = TOPIC_KEYS,
-): Promise<ApplyTopicsResult> {
+export async function applyTopics(admin: Admin, prefix: string, keys: readonly TopicKey[] = TOPIC_KEYS): Promise<ApplyTopicsResult> {
   const existing = new Set(await admin.listTopics());
   const missing: ITopicConfig[] = [];
   const present: TopicKey[] = [];

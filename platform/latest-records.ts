@@ -6,7 +6,11 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
  * consumer (no offsets committed). Gives up after `timeoutMs` with what it has (a partition ending in
  * transaction markers only may never deliver its last offset).
  */
-export async function lastRecords(kafka: Kafka, topic: string, options: { readonly perPartition?: number; readonly timeoutMs?: number; readonly groupPrefix?: string } = {}): Promise<KafkaMessage[]> {
+export async function lastRecords(
+  kafka: Kafka,
+  topic: string,
+  options: { readonly perPartition?: number; readonly timeoutMs?: number; readonly groupPrefix?: string } = {},
+): Promise<KafkaMessage[]> {
   const perPartition = options.perPartition ?? 1;
   const admin = kafka.admin();
   await admin.connect();
@@ -14,7 +18,11 @@ export async function lastRecords(kafka: Kafka, topic: string, options: { readon
   try {
     if (!(await admin.listTopics()).includes(topic)) return [];
     targets = (await admin.fetchTopicOffsets(topic))
-      .map((entry) => ({ partition: entry.partition, high: Number(entry.high), from: Math.max(Number(entry.low), Number(entry.high) - perPartition) }))
+      .map((entry) => ({
+        partition: entry.partition,
+        high: Number(entry.high),
+        from: Math.max(Number(entry.low), Number(entry.high) - perPartition),
+      }))
       .filter((target) => target.high > target.from);
   } finally {
     await admin.disconnect();
@@ -22,7 +30,12 @@ export async function lastRecords(kafka: Kafka, topic: string, options: { readon
   if (targets.length === 0) return [];
   const messages: KafkaMessage[] = [];
   const pending = new Set(targets.map((target) => target.partition));
-  const consumer = kafka.consumer({ groupId: `${options.groupPrefix ?? 'tickflow'}.peek.${randomBytes(6).toString('hex')}`, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 500 });
+  const consumer = kafka.consumer({
+    groupId: `${options.groupPrefix ?? 'tickflow'}.peek.${randomBytes(6).toString('hex')}`,
+    readUncommitted: false,
+    allowAutoTopicCreation: false,
+    maxWaitTimeInMs: 500,
+  });
   let finish: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => {
     finish = resolve;
@@ -35,7 +48,8 @@ export async function lastRecords(kafka: Kafka, topic: string, options: { readon
       eachBatch: async ({ batch }) => {
         const target = targets.find((entry) => entry.partition === batch.partition);
         if (!target || !pending.has(batch.partition)) return;
-        for (const message of batch.messages) if (Number(message.offset) >= target.from && Number(message.offset) < target.high) messages.push(message);
+        for (const message of batch.messages)
+          if (Number(message.offset) >= target.from && Number(message.offset) < target.high) messages.push(message);
         if (Number(batch.lastOffset()) + 1 >= target.high) pending.delete(batch.partition);
         if (pending.size === 0) finish();
       },

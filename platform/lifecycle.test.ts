@@ -80,7 +80,11 @@ describe('Lifecycle', () => {
 describe('Lifecycle under a supervisor', () => {
   const stage = fileURLToPath(new URL('../test/fixtures/supervised-stage.ts', import.meta.url));
   const run = (supervised: boolean) => {
-    const child = fork(stage, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, [SUPERVISED_ENV]: supervised ? '1' : '' } });
+    const child = fork(stage, [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      env: { ...process.env, [SUPERVISED_ENV]: supervised ? '1' : '' },
+    });
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const ready = new Promise<void>((resolve) => child.once('message', () => resolve()));
@@ -88,7 +92,7 @@ describe('Lifecycle under a supervisor', () => {
     return { child, ready, exited, output: () => output };
   };
 
-  it('stops cleanly when the supervisor\'s channel closes (the supervisor died)', async () => {
+  it("stops cleanly when the supervisor's channel closes (the supervisor died)", async () => {
     const { child, ready, exited, output } = run(true);
     await ready;
     child.disconnect();
@@ -98,7 +102,9 @@ describe('Lifecycle under a supervisor', () => {
   }, 20_000);
 
   it('stops, and exits, when the supervisor is killed and its stdout pipe is gone', async () => {
-    const parent = fork(fileURLToPath(new URL('../test/fixtures/dying-supervisor.mjs', import.meta.url)), [stage], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const parent = fork(fileURLToPath(new URL('../test/fixtures/dying-supervisor.mjs', import.meta.url)), [stage], {
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+    });
     let printed = '';
     parent.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
     await new Promise((resolve) => parent.once('exit', resolve));
@@ -119,7 +125,7 @@ describe('Lifecycle under a supervisor', () => {
     }
   }, 30_000);
 
-  it('leaves another parent\'s channel alone', async () => {
+  it("leaves another parent's channel alone", async () => {
     const { child, ready, exited, output } = run(false);
     await ready;
     child.disconnect();
@@ -135,7 +141,10 @@ describe('Lifecycle under a supervisor', () => {
 describe('logger', () => {
   it('redacts secrets wherever they appear in a log object', () => {
     const { logger, lines } = capture();
-    logger.info({ password: 'hunter2', user: { token: 'abc', apiKey: 'tfk_x' }, req: { headers: { authorization: 'Bearer xyz' } } }, 'login');
+    logger.info(
+      { password: 'hunter2', user: { token: 'abc', apiKey: 'tfk_x' }, req: { headers: { authorization: 'Bearer xyz' } } },
+      'login',
+    );
     const text = JSON.stringify(lines);
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain('Bearer xyz');

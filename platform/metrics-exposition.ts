@@ -13,7 +13,9 @@ export function sumMetric(exposition: string, selectors: readonly MetricSelector
     const brace = series.indexOf('{');
     const name = brace >= 0 ? series.slice(0, brace) : series;
     const labels = brace >= 0 ? series.slice(brace) : '';
-    const selected = selectors.some((selector) => (typeof selector === 'string' ? selector === name : selector.name === name && labels.includes(selector.label)));
+    const selected = selectors.some((selector) =>
+      typeof selector === 'string' ? selector === name : selector.name === name && labels.includes(selector.label),
+    );
     if (!selected) continue;
     const value = Number(line.slice(space + 1));
     if (Number.isFinite(value)) total = (total ?? 0) + value;

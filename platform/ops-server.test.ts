@@ -32,7 +32,12 @@ describe('ops server', () => {
       port: 0,
       registry,
       checks: [
-        { name: 'db', check: async () => { throw new Error('connection refused'); } },
+        {
+          name: 'db',
+          check: async () => {
+            throw new Error('connection refused');
+          },
+        },
       ],
     });
     closers.push(ops.close);

@@ -67,7 +67,8 @@ function recordInterfaces(): Map<string, Record<string, string>> {
       const name = node.typeName.getText(source);
       const alias = aliases.get(name);
       if (alias) return canonical(alias);
-      if (name === 'Record' && node.typeArguments?.length === 2) return [`Record<${joined(canonical(node.typeArguments[0]!))}, ${joined(canonical(node.typeArguments[1]!))}>`];
+      if (name === 'Record' && node.typeArguments?.length === 2)
+        return [`Record<${joined(canonical(node.typeArguments[0]!))}, ${joined(canonical(node.typeArguments[1]!))}>`];
       if (name === 'Buffer') return ['Buffer'];
     }
     throw new Error(`records.ts: no canonical form for ${node.getText(source)}`);
@@ -93,7 +94,9 @@ function avroFields(file: string): Record<string, string> {
 
 describe('platform/records.ts against schemas/*.avsc', () => {
   const interfaces = recordInterfaces();
-  const schemaFiles = readdirSync(schemasDir).filter((file) => file.endsWith('.avsc')).sort();
+  const schemaFiles = readdirSync(schemasDir)
+    .filter((file) => file.endsWith('.avsc'))
+    .sort();
 
   it('has a decision for every schema, and a schema for every interface', () => {
     expect(schemaFiles.filter((file) => !(file in MIRRORS) && !(file in NOT_MIRRORED))).toEqual([]);

@@ -4,7 +4,14 @@ import { SkipDetector, describeSkipping, formatDuration, type SkipCause, type Sk
 const OLD: SkipCause = { reason: 'older-than-clock', behindMs: (2 * 60 + 10) * 60_000 };
 
 /** Feeds `perSecond` records a second for `seconds` seconds from `fromMs`; every `skipEvery`-th is skipped (1: all). */
-function feed(detector: SkipDetector, fromMs: number, seconds: number, perSecond: number, cause: SkipCause | undefined, skipEvery = 1): SkipTransition[] {
+function feed(
+  detector: SkipDetector,
+  fromMs: number,
+  seconds: number,
+  perSecond: number,
+  cause: SkipCause | undefined,
+  skipEvery = 1,
+): SkipTransition[] {
   const transitions: SkipTransition[] = [];
   for (let second = 0; second < seconds; second += 1) {
     for (let index = 0; index < perSecond; index += 1) {
@@ -21,8 +28,15 @@ describe('SkipDetector', () => {
     const transitions = feed(detector, 0, 30, 20, OLD);
     expect(transitions).toHaveLength(1);
     expect(transitions[0]!.kind).toBe('started');
-    expect(transitions[0]!.status.message).toMatch(/^processor input minute: input is older than the partition's clock by 2 h 10 min; is a feed replaying old data\? \(\d+ of \d+ records in the last 10 s skipped\)$/);
-    expect(detector.status(30_000)).toMatchObject({ skipping: true, reason: 'older-than-clock', behindMs: OLD.behindMs, sinceMs: expect.any(Number) });
+    expect(transitions[0]!.status.message).toMatch(
+      /^processor input minute: input is older than the partition's clock by 2 h 10 min; is a feed replaying old data\? \(\d+ of \d+ records in the last 10 s skipped\)$/,
+    );
+    expect(detector.status(30_000)).toMatchObject({
+      skipping: true,
+      reason: 'older-than-clock',
+      behindMs: OLD.behindMs,
+      sinceMs: expect.any(Number),
+    });
   });
 
   it('stays quiet while most input is applied, or when too little arrives to tell', () => {
@@ -53,7 +67,8 @@ describe('SkipDetector', () => {
     const detector = new SkipDetector('x', { windowMs: 10_000, minRecords: 50, startShare: 0.95, endShare: 0.5 });
     expect(feed(detector, 0, 20, 20, OLD).map((transition) => transition.kind)).toEqual(['started']);
     // 80% skipped: below the start share, above the end share: the episode goes on, nothing is said.
-    for (let index = 0; index < 800; index += 1) expect(detector.observe(20_000 + index * 50, index % 5 === 0 ? undefined : OLD)).toBeUndefined();
+    for (let index = 0; index < 800; index += 1)
+      expect(detector.observe(20_000 + index * 50, index % 5 === 0 ? undefined : OLD)).toBeUndefined();
     expect(detector.status(60_000).skipping).toBe(true);
   });
 
@@ -77,7 +92,9 @@ describe('the skip message', () => {
   });
 
   it('names each reason', () => {
-    expect(describeSkipping('s', 'older-than-clock', undefined, 1, 1, 1000)).toBe("s: input is older than the partition's clock; is a feed replaying old data? (1 of 1 records in the last 1 s skipped)");
+    expect(describeSkipping('s', 'older-than-clock', undefined, 1, 1, 1000)).toBe(
+      "s: input is older than the partition's clock; is a feed replaying old data? (1 of 1 records in the last 1 s skipped)",
+    );
     expect(describeSkipping('s', 'late', 5000, 1, 1, 1000)).toContain('after its minute was closed (5 s behind the watermark)');
     expect(describeSkipping('s', 'late', undefined, 1, 1, 1000)).toContain('after its minute was closed;');
     expect(describeSkipping('s', 'duplicate', undefined, 1, 1, 1000)).toContain('delivered already');

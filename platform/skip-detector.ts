@@ -39,7 +39,8 @@ export interface SkipStatus {
 }
 
 /** A change of state, to be logged once. */
-export type SkipTransition = { readonly kind: 'started'; readonly status: SkipStatus } | { readonly kind: 'ended'; readonly status: SkipStatus };
+export type SkipTransition =
+  { readonly kind: 'started'; readonly status: SkipStatus } | { readonly kind: 'ended'; readonly status: SkipStatus };
 
 interface Bucket {
   second: number;
@@ -63,7 +64,14 @@ export function formatDuration(ms: number): string {
 }
 
 /** Why the records are skipped, in words a user can act on. */
-export function describeSkipping(subject: string, reason: SkipReason | undefined, behindMs: number | undefined, skipped: number, seen: number, windowMs: number): string {
+export function describeSkipping(
+  subject: string,
+  reason: SkipReason | undefined,
+  behindMs: number | undefined,
+  skipped: number,
+  seen: number,
+  windowMs: number,
+): string {
   const share = `${skipped} of ${seen} records in the last ${formatDuration(windowMs)} skipped`;
   switch (reason) {
     case 'older-than-clock':
@@ -120,7 +128,8 @@ export class SkipDetector {
       if (entry === undefined) bucket.reasons.set(cause.reason, { count: 1, behindMs: cause.behindMs });
       else {
         entry.count += 1;
-        if (cause.behindMs !== undefined && (entry.behindMs === undefined || cause.behindMs > entry.behindMs)) entry.behindMs = cause.behindMs;
+        if (cause.behindMs !== undefined && (entry.behindMs === undefined || cause.behindMs > entry.behindMs))
+          entry.behindMs = cause.behindMs;
       }
     }
     return transition;
@@ -158,7 +167,8 @@ export class SkipDetector {
         if (total === undefined) reasons.set(reason, { ...entry });
         else {
           total.count += entry.count;
-          if (entry.behindMs !== undefined && (total.behindMs === undefined || entry.behindMs > total.behindMs)) total.behindMs = entry.behindMs;
+          if (entry.behindMs !== undefined && (total.behindMs === undefined || entry.behindMs > total.behindMs))
+            total.behindMs = entry.behindMs;
         }
       }
     }
@@ -172,6 +182,14 @@ export class SkipDetector {
         behindMs = entry.behindMs;
       }
     }
-    return { skipping: this.skipping, seen, skipped, reason, behindMs, sinceMs: this.sinceMs, message: describeSkipping(this.subject, reason, behindMs, skipped, seen, this.windowMs) };
+    return {
+      skipping: this.skipping,
+      seen,
+      skipped,
+      reason,
+      behindMs,
+      sinceMs: this.sinceMs,
+      message: describeSkipping(this.subject, reason, behindMs, skipped, seen, this.windowMs),
+    };
   }
 }

@@ -55,7 +55,9 @@ export async function tailTopic(options: {
   return {
     caughtUp: async () => {
       const offsets = await admin.fetchTopicOffsets(topic);
-      const targets = offsets.filter((entry) => Number(entry.high) > Number(entry.low)).map((entry) => ({ partition: entry.partition, high: Number(entry.high) }));
+      const targets = offsets
+        .filter((entry) => Number(entry.high) > Number(entry.low))
+        .map((entry) => ({ partition: entry.partition, high: Number(entry.high) }));
       const done = () => targets.every((target) => (positions.get(target.partition) ?? 0) >= target.high);
       if (done()) return;
       await new Promise<void>((resolve) => {

@@ -12,7 +12,11 @@ describe('topic catalog', () => {
   });
 
   it('co-partitions the symbol-keyed market and pattern topics', () => {
-    const counts = new Set(['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns'].map((key) => TOPICS[key as keyof typeof TOPICS].partitions));
+    const counts = new Set(
+      ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns'].map(
+        (key) => TOPICS[key as keyof typeof TOPICS].partitions,
+      ),
+    );
     expect(counts.size).toBe(1);
   });
 

@@ -12,13 +12,20 @@ export function registerProcessorCommands(program: Command): void {
     .option('--ops-port <port>', 'port of /health /ready /metrics (overrides PROCESSOR_OPS_PORT)')
     .action(async (options: { group?: string; opsPort?: string }) => {
       const { runProcessors } = await import('./main.js');
-      await runProcessors({ ...(options.group ? { group: options.group } : {}), ...(options.opsPort ? { opsPort: Number(options.opsPort) } : {}) });
+      await runProcessors({
+        ...(options.group ? { group: options.group } : {}),
+        ...(options.opsPort ? { opsPort: Number(options.opsPort) } : {}),
+      });
     });
 
   program
     .command('patterns')
     .description('list the pattern catalog (name, version, tiers, definition)')
     .action(() => {
-      process.stdout.write(PATTERN_CATALOG.map((entry) => `${entry.name.padEnd(28)} v${entry.version}  ${entry.tiers.join('/').padEnd(15)} ${entry.summary}\n`).join(''));
+      process.stdout.write(
+        PATTERN_CATALOG.map(
+          (entry) => `${entry.name.padEnd(28)} v${entry.version}  ${entry.tiers.join('/').padEnd(15)} ${entry.summary}\n`,
+        ).join(''),
+      );
     });
 }

@@ -15,7 +15,11 @@ describe('processor configuration', () => {
   });
 
   it('reads a custom calendar from the environment', () => {
-    const config = loadProcessorConfig({ PROCESSOR_HOLIDAYS: '2026-11-24', PROCESSOR_EARLY_CLOSES: '2026-11-25@12:30', PROCESSOR_SESSION_OPEN: '10:00' });
+    const config = loadProcessorConfig({
+      PROCESSOR_HOLIDAYS: '2026-11-24',
+      PROCESSOR_EARLY_CLOSES: '2026-11-25@12:30',
+      PROCESSOR_SESSION_OPEN: '10:00',
+    });
     const calendar = engineOptionsFrom(config, 'QQQ').calendar!;
     expect(calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).isTradingDay).toBe(false);
     expect(new Date(calendar.dayOf(Date.parse('2026-11-25T16:00:00Z')).closeMs).toISOString()).toBe('2026-11-25T17:30:00.000Z');

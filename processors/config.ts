@@ -4,12 +4,21 @@ import { CALENDAR_ENV, sessionCalendarFrom } from '../contracts/calendar-config.
 import type { EngineOptions } from './engine.js';
 
 export const loadProcessorConfig = defineEnv('processors', {
-  PROCESSOR_GROUP_ID: env.string('Consumer group of the pattern processors; instances in one group split the partitions', 'tickflow-processors'),
+  PROCESSOR_GROUP_ID: env.string(
+    'Consumer group of the pattern processors; instances in one group split the partitions',
+    'tickflow-processors',
+  ),
   PROCESSOR_INPUTS: env.list('Input topics (catalog keys): minuteAggregates and/or dailyAggregates', 'minuteAggregates,dailyAggregates'),
   PROCESSOR_OPS_PORT: env.int('Port of /health, /ready and /metrics', 9465),
-  PROCESSOR_STALL_TIMEOUT_MS: env.int('A failed batch whose partition has not reopened after this long makes the process exit for its supervisor to restart it', 60_000),
+  PROCESSOR_STALL_TIMEOUT_MS: env.int(
+    'A failed batch whose partition has not reopened after this long makes the process exit for its supervisor to restart it',
+    60_000,
+  ),
   PROCESSOR_SNAPSHOT_EVERY_RECORDS: env.int('Write a state snapshot of an input partition after this many input records', 50_000),
-  PROCESSOR_SNAPSHOT_MAX_BYTES: env.int('Largest snapshot record; bigger (compressed) states are written as chunks of this size (Kafka message size limit)', 900_000),
+  PROCESSOR_SNAPSHOT_MAX_BYTES: env.int(
+    'Largest snapshot record; bigger (compressed) states are written as chunks of this size (Kafka message size limit)',
+    900_000,
+  ),
   PROCESSOR_MAX_RECORDS_PER_TRANSACTION: env.int('Input records folded into one Kafka transaction at most', 5_000),
   PROCESSOR_USE_FUNDAMENTALS: env.bool('Read the fundamentals topic for the confidence overlay', true),
   PROCESSOR_INTRADAY_TTL_MINUTES: env.int('Lifetime of intraday patterns (capped at the session close)', 120),
@@ -20,7 +29,9 @@ export const loadProcessorConfig = defineEnv('processors', {
     .int()
     .min(1)
     .default(DEFAULT_MAX_EVENT_TIME_SKEW_MS / 3_600_000)
-    .describe("A bar or trade further ahead of its partition's event time than this, and than its own ingestion time, is dead-lettered (ahead-of-watermark) instead of moving the clock"),
+    .describe(
+      "A bar or trade further ahead of its partition's event time than this, and than its own ingestion time, is dead-lettered (ahead-of-watermark) instead of moving the clock",
+    ),
   PROCESSOR_TRADE_BARS: env.bool('Also build minute bars from trades (for symbols with only trades) into the minute topic', true),
   PROCESSOR_TRADE_BAR_LATENESS_MS: z.coerce
     .number()

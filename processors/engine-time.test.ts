@@ -25,9 +25,17 @@ function stream(symbols: readonly string[]): BarInput[] {
         prices.set(symbol, close);
         const start = openMs + minute * MINUTE;
         bars.push({
-          symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + MINUTE, open, close,
-          high: Math.max(open, close) * (1 + random() * 0.002), low: Math.min(open, close) * (1 - random() * 0.002),
-          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200), source: 'massive', ingestedAtMs: start + MINUTE + 1_000,
+          symbol,
+          interval: 'MINUTE',
+          windowStartMs: start,
+          windowEndMs: start + MINUTE,
+          open,
+          close,
+          high: Math.max(open, close) * (1 + random() * 0.002),
+          low: Math.min(open, close) * (1 - random() * 0.002),
+          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200),
+          source: 'massive',
+          ingestedAtMs: start + MINUTE + 1_000,
         });
       }
     }
@@ -52,9 +60,14 @@ describe('event time cannot be moved by one record', () => {
   const at = clean.length / 4;
   const reference = run(clean);
 
-  it('a bar stamped a year ahead (another symbol) is rejected and changes none of the partition\'s detections or expiries', () => {
+  it("a bar stamped a year ahead (another symbol) is rejected and changes none of the partition's detections or expiries", () => {
     const poisoned = clean[at + 1]!;
-    const yearAhead: BarInput = { ...poisoned, symbol: 'BBB', windowStartMs: poisoned.windowStartMs + 365 * DAY, windowEndMs: poisoned.windowEndMs + 365 * DAY };
+    const yearAhead: BarInput = {
+      ...poisoned,
+      symbol: 'BBB',
+      windowStartMs: poisoned.windowStartMs + 365 * DAY,
+      windowEndMs: poisoned.windowEndMs + 365 * DAY,
+    };
     const { events, outcomes } = run([...clean.slice(0, at), yearAhead, ...clean.slice(at)]);
     expect(outcomes[at]).toBe('invalid');
     const aaa = eventsOf(reference.events, 'AAA');
@@ -63,7 +76,7 @@ describe('event time cannot be moved by one record', () => {
     expect(eventsOf(events, 'BBB')).toEqual(eventsOf(reference.events, 'BBB'));
   });
 
-  it('a bar stamped in microseconds is rejected, and the symbol\'s later bars are still applied (not duplicates)', () => {
+  it("a bar stamped in microseconds is rejected, and the symbol's later bars are still applied (not duplicates)", () => {
     const poisoned = clean[at]!;
     const micro: BarInput = { ...poisoned, windowStartMs: poisoned.windowStartMs * 1000, windowEndMs: poisoned.windowEndMs * 1000 };
     const { events, outcomes } = run([...clean.slice(0, at), micro, ...clean.slice(at)]);
@@ -94,7 +107,12 @@ describe('event time cannot be moved by one record', () => {
     const engine = new PatternEngine({ maxEventTimeSkewMs: 5 * MINUTE });
     const [first] = clean;
     engine.onBar(first!, { topic: 'in', partition: 0, offset: 0 }, false, []);
-    const tenMinutes = { ...first!, windowStartMs: first!.windowStartMs + 10 * MINUTE, windowEndMs: first!.windowEndMs + 10 * MINUTE, ingestedAtMs: first!.ingestedAtMs };
+    const tenMinutes = {
+      ...first!,
+      windowStartMs: first!.windowStartMs + 10 * MINUTE,
+      windowEndMs: first!.windowEndMs + 10 * MINUTE,
+      ingestedAtMs: first!.ingestedAtMs,
+    };
     expect(engine.rejectionOf(tenMinutes)?.reason).toBe('ahead-of-watermark');
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from '../contracts/calendar.js';
-import { PatternEngine, SnapshotVersionError, type BarInput, type FundamentalsInput, type PatternEventRecord, type SourceRef } from './engine.js';
+import {
+  PatternEngine,
+  SnapshotVersionError,
+  type BarInput,
+  type FundamentalsInput,
+  type PatternEventRecord,
+  type SourceRef,
+} from './engine.js';
 import { PATTERN_CATALOG } from './catalog.js';
 import { FundamentalsHistory } from './fundamentals.js';
 
@@ -31,7 +38,18 @@ function minuteBar(symbol: string, date: string, minute: number, close: number, 
 
 function dayBar(symbol: string, date: string, close: number, volume = 1_000_000, open = close): BarInput {
   const start = calendar.dayOf(Date.parse(`${date}T17:00:00Z`)).startMs;
-  return { symbol, interval: 'DAY', windowStartMs: start, windowEndMs: start + 86_400_000, open, high: Math.max(open, close) * 1.002, low: Math.min(open, close) * 0.998, close, volume, source: 'rest' };
+  return {
+    symbol,
+    interval: 'DAY',
+    windowStartMs: start,
+    windowEndMs: start + 86_400_000,
+    open,
+    high: Math.max(open, close) * 1.002,
+    low: Math.min(open, close) * 0.998,
+    close,
+    volume,
+    source: 'rest',
+  };
 }
 
 class Runner {
@@ -50,7 +68,10 @@ class Runner {
 /** Alternating quiet minute bars (no pattern but oscillator crosses). */
 function quietSession(runner: Runner, symbol: string, date: string, from: number, to: number, base = 100, copy = false) {
   for (let minute = from; minute < to; minute += 1) {
-    runner.feed(minuteBar(symbol, date, minute, minute % 2 === 0 ? base + 0.3 : base, 1000, { open: minute % 2 === 0 ? base : base + 0.3 }), copy);
+    runner.feed(
+      minuteBar(symbol, date, minute, minute % 2 === 0 ? base + 0.3 : base, 1000, { open: minute % 2 === 0 ? base : base + 0.3 }),
+      copy,
+    );
   }
 }
 
@@ -70,7 +91,13 @@ function randomStream(sessions: readonly string[], symbols: readonly string[], s
         const close = Math.max(1, open * (1 + (random() - 0.5) * 0.01));
         prices.set(symbol, close);
         const volume = random() < 0.03 ? 5000 + random() * 5000 : 800 + random() * 400;
-        bars.push(minuteBar(symbol, date, minute, close, volume, { open, high: Math.max(open, close) * (1 + random() * 0.002), low: Math.min(open, close) * (1 - random() * 0.002) }));
+        bars.push(
+          minuteBar(symbol, date, minute, close, volume, {
+            open,
+            high: Math.max(open, close) * (1 + random() * 0.002),
+            low: Math.min(open, close) * (1 - random() * 0.002),
+          }),
+        );
       }
     }
   }
@@ -94,7 +121,11 @@ describe('session calendar (America/New_York)', () => {
     expect(calendar.nextTradingDay(calendar.dayOf(Date.parse('2026-11-25T17:00:00Z')).dayNumber).date).toBe('2026-11-27');
     expect(calendar.inSession(Date.parse('2026-11-24T14:30:00Z'))).toBe(true);
     expect(calendar.inSession(Date.parse('2026-11-24T21:00:00Z'))).toBe(false);
-    const custom = new SessionCalendar({ ...defaultCalendarConfig(), holidays: ['2026-11-24'], earlyCloses: parseEarlyCloses(['2026-11-25@12:00']) });
+    const custom = new SessionCalendar({
+      ...defaultCalendarConfig(),
+      holidays: ['2026-11-24'],
+      earlyCloses: parseEarlyCloses(['2026-11-25@12:00']),
+    });
     expect(custom.dayOf(Date.parse('2026-11-24T17:00:00Z')).isTradingDay).toBe(false);
     expect(new Date(custom.dayOf(Date.parse('2026-11-25T16:00:00Z')).closeMs).toISOString()).toBe('2026-11-25T17:00:00.000Z');
   });
@@ -139,7 +170,12 @@ describe('pattern engine', () => {
 
   it('emits at most one event per pattern per bar, over a random multi-session stream', () => {
     const runner = new Runner();
-    for (const bar of randomStream(['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-30'], ['AAA', 'BBB', 'SPY'], 3)) runner.feed(bar);
+    for (const bar of randomStream(
+      ['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-30'],
+      ['AAA', 'BBB', 'SPY'],
+      3,
+    ))
+      runner.feed(bar);
     const combos = runner.events.filter((event) => event.tier === 'COMBO');
     expect(combos.length).toBeGreaterThan(0);
     const seen = new Map<string, number>();
@@ -166,7 +202,15 @@ describe('pattern engine', () => {
     expect(spikes[1]!.patternId).toBe(spikes[0]!.patternId);
     expect(spikes[1]!.eventId).not.toBe(spikes[0]!.eventId);
     expect(spikes[0]!.expiresAtMs - spikes[0]!.detectedAtMs).toBe(2 * 3_600_000);
-    expect(spikes[0]).toMatchObject({ tier: 'INTRADAY', direction: 'BULLISH', symbol: 'AAA', price: 100.3, volume: 5000, sourceTopic: 'in', sourceOffset: 30 });
+    expect(spikes[0]).toMatchObject({
+      tier: 'INTRADAY',
+      direction: 'BULLISH',
+      symbol: 'AAA',
+      price: 100.3,
+      volume: 5000,
+      sourceTopic: 'in',
+      sourceOffset: 30,
+    });
     expect(spikes[0]!.relativeVolume).toBeCloseTo(5, 9);
     expect(spikes[0]!.rsi).not.toBeNull();
     // Another symbol's bars move event time; nothing expires before the deadline.
@@ -190,7 +234,9 @@ describe('pattern engine', () => {
     expect(gap[0]!.levels.previousClose).toBe(100);
     expect(gap[0]!.change).toBeCloseTo(2.1, 9);
     expect(gap[0]!.changePct).toBeCloseTo(2.1, 9);
-    const intradayLeft = runner.events.filter((event) => event.tier === 'INTRADAY' && event.kind !== 'EXPIRED' && event.detectedAtMs < openOf('2026-11-25'));
+    const intradayLeft = runner.events.filter(
+      (event) => event.tier === 'INTRADAY' && event.kind !== 'EXPIRED' && event.detectedAtMs < openOf('2026-11-25'),
+    );
     const expiredIds = new Set(runner.events.filter((event) => event.kind === 'EXPIRED').map((event) => event.patternId));
     for (const event of intradayLeft) expect(event.expiresAtMs).toBeLessThanOrEqual(calendar.dayOf(openOf('2026-11-24')).closeMs);
     for (const event of intradayLeft) expect(expiredIds.has(event.patternId)).toBe(true);
@@ -251,12 +297,14 @@ describe('pattern engine', () => {
     expect(home.of('volume_spike').filter((event) => event.tier === 'DAILY')).toHaveLength(1);
     expect(runner.feed(dayBar('AAA', dates[21]!, 100), true)).toBe('ignored');
     expect(runner.feed(dayBar('SPY', dates[21]!, 100), true)).toBe('duplicate');
-    expect(runner.feed({ ...minuteBar('AAA', dates[21]!, 0, 100), interval: 'SECOND', windowEndMs: openOf(dates[21]!) + 1000 })).toBe('ignored');
+    expect(runner.feed({ ...minuteBar('AAA', dates[21]!, 0, 100), interval: 'SECOND', windowEndMs: openOf(dates[21]!) + 1000 })).toBe(
+      'ignored',
+    );
     expect(runner.engine.symbolCount).toBe(2);
     // The copies made the benchmark's window: a home symbol's daily event carries relative strength.
     dates.forEach((date, i) => runner.feed(dayBar('BBB', date, 100 + i, i === 21 ? 5_000_000 : 1_000_000, 100 + i - 0.5)));
     const spike = runner.of('volume_spike').find((event) => event.symbol === 'BBB')!;
-    expect(spike.relativeStrength).toBeCloseTo((121 / 101) / (100 / 100), 9);
+    expect(spike.relativeStrength).toBeCloseTo(121 / 101 / (100 / 100), 9);
   });
 
   it('measures relative strength over 20 sessions against the benchmark', () => {
@@ -271,7 +319,7 @@ describe('pattern engine', () => {
       runner.feed(dayBar('AAA', date, 100 + i, i === 21 ? 5_000_000 : 1_000_000, 100 + i - 0.5));
     });
     const spike = runner.of('volume_spike').find((event) => event.tier === 'DAILY')!;
-    expect(spike.relativeStrength).toBeCloseTo((121 / 101) / (110.5 / 100.5), 9);
+    expect(spike.relativeStrength).toBeCloseTo(121 / 101 / (110.5 / 100.5), 9);
     expect(spike.change).toBeCloseTo(1, 9);
     expect(spike.expiresAtMs - spike.detectedAtMs).toBe(10 * 86_400_000);
   });
@@ -288,8 +336,10 @@ describe('pattern engine', () => {
       runner.feed(minuteBar(symbol, '2026-11-24', 30, 100.3, 5000, { open: 100 }));
       runner.feed(minuteBar(symbol, '2026-11-24', 31, 99.9, 20000, { open: 100.3 }));
     }
-    const bullish = (symbol: string) => runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BULLISH')!;
-    const bearish = (symbol: string) => runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BEARISH')!;
+    const bullish = (symbol: string) =>
+      runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BULLISH')!;
+    const bearish = (symbol: string) =>
+      runner.of('volume_spike').find((event) => event.symbol === symbol && event.direction === 'BEARISH')!;
     expect(bullish('AAA').fundamentalAdjustment).toBeCloseTo(0.08, 12);
     expect(bullish('AAA').confidence).toBeCloseTo(bullish('AAA').baseConfidence + 0.08, 12);
     expect(bullish('AAA').fundamentalReasons).toEqual(['eps_surprise:+4.20%', 'revenue_yoy:+12.00%']);
@@ -322,14 +372,25 @@ describe('pattern engine', () => {
     for (const bar of bars) replayRunner.feed(bar);
     expect(JSON.stringify(replayRunner.events)).toBe(JSON.stringify(liveRunner.events));
 
-    const bullishAAA = (date: string) => replayRunner.events.filter((event) => event.symbol === 'AAA' && event.direction === 'BULLISH' && event.kind !== 'EXPIRED' && calendar.dayOf(event.detectedAtMs - 1).date === date);
+    const bullishAAA = (date: string) =>
+      replayRunner.events.filter(
+        (event) =>
+          event.symbol === 'AAA' &&
+          event.direction === 'BULLISH' &&
+          event.kind !== 'EXPIRED' &&
+          calendar.dayOf(event.detectedAtMs - 1).date === date,
+      );
     expect(bullishAAA('2026-11-23').length).toBeGreaterThan(0);
     for (const event of bullishAAA('2026-11-23')) expect(event.fundamentalReasons).toEqual(['eps_surprise:+3.00%', 'revenue_yoy:+20.00%']);
     expect(bullishAAA('2026-11-24').length).toBeGreaterThan(0);
     for (const event of bullishAAA('2026-11-24')) expect(event.fundamentalAdjustment).toBe(0);
-    const bullishBBB = replayRunner.events.filter((event) => event.symbol === 'BBB' && event.direction === 'BULLISH' && event.kind !== 'EXPIRED');
+    const bullishBBB = replayRunner.events.filter(
+      (event) => event.symbol === 'BBB' && event.direction === 'BULLISH' && event.kind !== 'EXPIRED',
+    );
     for (const event of bullishBBB) {
-      expect(event.fundamentalReasons).toEqual(calendar.dayOf(event.detectedAtMs - 1).date === '2026-11-25' ? ['eps_surprise:+100.00%'] : []);
+      expect(event.fundamentalReasons).toEqual(
+        calendar.dayOf(event.detectedAtMs - 1).date === '2026-11-25' ? ['eps_surprise:+100.00%'] : [],
+      );
     }
   });
 
@@ -347,11 +408,34 @@ describe('pattern engine', () => {
 
   it('confirms an active daily setup with an intraday trigger (COMBO, lives to the close)', () => {
     const runner = new Runner();
-    const dates = ['2026-10-26', '2026-10-27', '2026-10-28', '2026-10-29', '2026-10-30', '2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06',
-      '2026-11-09', '2026-11-10', '2026-11-11', '2026-11-12', '2026-11-13', '2026-11-16', '2026-11-17', '2026-11-18', '2026-11-19', '2026-11-20', '2026-11-23'];
+    const dates = [
+      '2026-10-26',
+      '2026-10-27',
+      '2026-10-28',
+      '2026-10-29',
+      '2026-10-30',
+      '2026-11-02',
+      '2026-11-03',
+      '2026-11-04',
+      '2026-11-05',
+      '2026-11-06',
+      '2026-11-09',
+      '2026-11-10',
+      '2026-11-11',
+      '2026-11-12',
+      '2026-11-13',
+      '2026-11-16',
+      '2026-11-17',
+      '2026-11-18',
+      '2026-11-19',
+      '2026-11-20',
+      '2026-11-23',
+    ];
     dates.forEach((date, i) => {
       const last = i === dates.length - 1;
-      runner.feed(last ? dayBar('AAA', date, 100.3, 5_000_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3));
+      runner.feed(
+        last ? dayBar('AAA', date, 100.3, 5_000_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3),
+      );
     });
     const daily = runner.of('volume_spike').find((event) => event.tier === 'DAILY');
     expect(daily?.direction).toBe('BULLISH');
@@ -375,11 +459,34 @@ describe('pattern engine', () => {
 
   it('emits one combo event per bar, with the best trigger of the bar, however many triggers fire', () => {
     const runner = new Runner();
-    const dates = ['2026-10-26', '2026-10-27', '2026-10-28', '2026-10-29', '2026-10-30', '2026-11-02', '2026-11-03', '2026-11-04', '2026-11-05', '2026-11-06',
-      '2026-11-09', '2026-11-10', '2026-11-11', '2026-11-12', '2026-11-13', '2026-11-16', '2026-11-17', '2026-11-18', '2026-11-19', '2026-11-20', '2026-11-23'];
+    const dates = [
+      '2026-10-26',
+      '2026-10-27',
+      '2026-10-28',
+      '2026-10-29',
+      '2026-10-30',
+      '2026-11-02',
+      '2026-11-03',
+      '2026-11-04',
+      '2026-11-05',
+      '2026-11-06',
+      '2026-11-09',
+      '2026-11-10',
+      '2026-11-11',
+      '2026-11-12',
+      '2026-11-13',
+      '2026-11-16',
+      '2026-11-17',
+      '2026-11-18',
+      '2026-11-19',
+      '2026-11-20',
+      '2026-11-23',
+    ];
     dates.forEach((date, i) => {
       const last = i === dates.length - 1;
-      runner.feed(last ? dayBar('AAA', date, 100.3, 2_500_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3));
+      runner.feed(
+        last ? dayBar('AAA', date, 100.3, 2_500_000, 100) : dayBar('AAA', date, 100 + (i % 2) * 0.3, 1_000_000, 100 + ((i + 1) % 2) * 0.3),
+      );
     });
     const daily = runner.events.filter((event) => event.tier === 'DAILY' && event.direction === 'BULLISH');
     expect(daily.map((event) => event.pattern)).toContain('volume_spike');

@@ -4,7 +4,19 @@ import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS } from '../platform/event-time.js';
 import { barRejection, type Rejection } from './input-guard.js';
-import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, SERIES_INPUT, updateSeriesFromInput, type Direction, type PatternSink, type SeriesParams, type SeriesState } from './series.js';
+import {
+  DAILY_PARAMS,
+  DETECTION,
+  INTRADAY_PARAMS,
+  createSeries,
+  levelsOf,
+  SERIES_INPUT,
+  updateSeriesFromInput,
+  type Direction,
+  type PatternSink,
+  type SeriesParams,
+  type SeriesState,
+} from './series.js';
 
 /**
  * Bumped whenever the serialised state changes shape or meaning; older snapshots are then ignored (full
@@ -179,7 +191,14 @@ function absorbText(lanes: Int32Array, text: string): void {
 /** The rounds over the two numbers (as 32-bit halves), the final mix, and the hex digits. */
 function finishHash(h1: number, h2: number, h3: number, h4: number, first: number, second: number): string {
   for (let i = 0; i < 4; i += 1) {
-    const k = i === 0 ? first % 4294967296 : i === 1 ? Math.floor(first / 4294967296) : i === 2 ? second % 4294967296 : Math.floor(second / 4294967296);
+    const k =
+      i === 0
+        ? first % 4294967296
+        : i === 1
+          ? Math.floor(first / 4294967296)
+          : i === 2
+            ? second % 4294967296
+            : Math.floor(second / 4294967296);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
@@ -215,7 +234,8 @@ const SLOT_SUFFIX: readonly string[] = (() => {
   const suffixes = new Array<string>(SLOT_COUNT).fill('');
   for (const [pattern, index] of PATTERN_INDEX) {
     for (const [tier, tierIndex] of Object.entries(TIER_INDEX)) {
-      for (const [direction, directionIndex] of Object.entries(DIRECTION_INDEX)) suffixes[tierIndex * TIER_SLOTS + index * 3 + directionIndex] = `|${tier}|${pattern}|${direction}`;
+      for (const [direction, directionIndex] of Object.entries(DIRECTION_INDEX))
+        suffixes[tierIndex * TIER_SLOTS + index * 3 + directionIndex] = `|${tier}|${pattern}|${direction}`;
     }
   }
   return suffixes;
@@ -225,7 +245,11 @@ const NO_REASONS = Object.freeze([]) as unknown as string[];
 
 function slotOf(pattern: string, tier: Tier, direction: Direction): number {
   // Comparisons of interned literals instead of keyed lookups: this runs for every detection.
-  return (tier === 'INTRADAY' ? 0 : tier === 'DAILY' ? TIER_SLOTS : 2 * TIER_SLOTS) + PATTERN_INDEX.get(pattern)! * 3 + (direction === 'BULLISH' ? 0 : direction === 'BEARISH' ? 1 : 2);
+  return (
+    (tier === 'INTRADAY' ? 0 : tier === 'DAILY' ? TIER_SLOTS : 2 * TIER_SLOTS) +
+    PATTERN_INDEX.get(pattern)! * 3 +
+    (direction === 'BULLISH' ? 0 : direction === 'BEARISH' ? 1 : 2)
+  );
 }
 
 function nullable(value: number): number | null {
@@ -345,7 +369,13 @@ export class PatternEngine implements PatternSink {
         intraday: createSeries(this.intradayParams),
         daily: createSeries(this.dailyParams),
         buildDay: -1,
-        buildOpen: 0, buildHigh: 0, buildLow: 0, buildClose: 0, buildVolume: 0, buildOpenMs: 0, buildCloseMs: 0,
+        buildOpen: 0,
+        buildHigh: 0,
+        buildLow: 0,
+        buildClose: 0,
+        buildVolume: 0,
+        buildOpenMs: 0,
+        buildCloseMs: 0,
         previousSessionClose: Number.NaN,
         lastPrice: Number.NaN,
         lastPriceFinal: false,
@@ -394,7 +424,12 @@ export class PatternEngine implements PatternSink {
     this.ctxSessionCloseMs = day.closeMs;
     this.ctxPreviousClose = state.previousSessionClose;
     const input = SERIES_INPUT;
-    input[0] = bar.open; input[1] = bar.high; input[2] = bar.low; input[3] = bar.close; input[4] = bar.volume; input[5] = state.previousSessionClose;
+    input[0] = bar.open;
+    input[1] = bar.high;
+    input[2] = bar.low;
+    input[3] = bar.close;
+    input[4] = bar.volume;
+    input[5] = state.previousSessionClose;
     // Reset here too, so a bar that threw midway leaves no trigger behind for the next one.
     this.comboBullish = -1;
     this.comboBearish = -1;
@@ -404,7 +439,16 @@ export class PatternEngine implements PatternSink {
     return 'applied';
   }
 
-  private applyDaily(state: SymbolState, open: number, high: number, low: number, close: number, volume: number, startMs: number, endMs: number): void {
+  private applyDaily(
+    state: SymbolState,
+    open: number,
+    high: number,
+    low: number,
+    close: number,
+    volume: number,
+    startMs: number,
+    endMs: number,
+  ): void {
     const day = this.calendar.dayOf(startMs);
     state.lastPrice = close;
     state.lastPriceFinal = true;
@@ -416,7 +460,12 @@ export class PatternEngine implements PatternSink {
     this.ctxSessionCloseMs = endMs;
     this.ctxPreviousClose = state.previousSessionClose;
     const input = SERIES_INPUT;
-    input[0] = open; input[1] = high; input[2] = low; input[3] = close; input[4] = volume; input[5] = Number.NaN;
+    input[0] = open;
+    input[1] = high;
+    input[2] = low;
+    input[3] = close;
+    input[4] = volume;
+    input[5] = Number.NaN;
     updateSeriesFromInput(state.daily, this.dailyParams, day.dayNumber, false, state.copyOnly ? undefined : this);
     state.daily.lastStartMs = startMs;
     state.previousSessionClose = close;
@@ -490,7 +539,16 @@ export class PatternEngine implements PatternSink {
   private finalizeSymbol(state: SymbolState): void {
     state.buildDay = -1;
     if (state.buildOpenMs <= state.daily.lastStartMs) return;
-    this.applyDaily(state, state.buildOpen, state.buildHigh, state.buildLow, state.buildClose, state.buildVolume, state.buildOpenMs, state.buildCloseMs);
+    this.applyDaily(
+      state,
+      state.buildOpen,
+      state.buildHigh,
+      state.buildLow,
+      state.buildClose,
+      state.buildVolume,
+      state.buildOpenMs,
+      state.buildCloseMs,
+    );
   }
 
   /** Return over the relative-strength window, ending at the symbol's last price. */
@@ -516,7 +574,8 @@ export class PatternEngine implements PatternSink {
     const slot = slotOf(pattern, tier, direction);
     const active = state.activeBase[slot]!;
     if (active >= 0 && baseConfidence < active + UPDATE_MIN_GAIN) {
-      if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern)) this.noteComboTrigger(direction, baseConfidence);
+      if (tier === 'INTRADAY' && direction !== 'NEUTRAL' && state.activeDaily.length > 0 && COMBO_TRIGGERS.has(pattern))
+        this.noteComboTrigger(direction, baseConfidence);
       return;
     }
     const emitted = this.emit(state, slot, tier, pattern, direction, baseConfidence, levelsOf(k1, k2, k3, k4, k5));
@@ -549,21 +608,42 @@ export class PatternEngine implements PatternSink {
     let best: ActivePattern | undefined;
     for (const slot of state.activeDaily) {
       const active = state.actives[slot];
-      if (active && active.last.direction === direction && (best === undefined || active.last.baseConfidence > best.last.baseConfidence)) best = active;
+      if (active && active.last.direction === direction && (best === undefined || active.last.baseConfidence > best.last.baseConfidence))
+        best = active;
     }
     if (best === undefined) return;
     const daily = best.last;
     const levels: Record<string, number> = { trigger: state.lastPrice, dailyDetectedAtMs: daily.detectedAtMs };
     for (const [name, value] of Object.entries(daily.levels)) levels[`daily_${name}`] = value;
     const name = direction === 'BULLISH' ? 'combo_bullish_confirmation' : 'combo_bearish_confirmation';
-    this.emit(state, slotOf(name, 'COMBO', direction), 'COMBO', name, direction, Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1), levels);
+    this.emit(
+      state,
+      slotOf(name, 'COMBO', direction),
+      'COMBO',
+      name,
+      direction,
+      Math.min(1, Math.max(daily.baseConfidence, triggerConfidence) + 0.1),
+      levels,
+    );
   }
 
   /** Emits DETECTED or UPDATED for the pattern in `slot`; false when it is absorbed as a repeat. */
-  private emit(state: SymbolState, slot: number, tier: Tier, pattern: string, direction: Direction, baseConfidence: number, levels: Record<string, number>): boolean {
+  private emit(
+    state: SymbolState,
+    slot: number,
+    tier: Tier,
+    pattern: string,
+    direction: Direction,
+    baseConfidence: number,
+    levels: Record<string, number>,
+  ): boolean {
     const detectedAtMs = this.ctxDetectedAt;
     const expiresAtMs =
-      tier === 'DAILY' ? detectedAtMs + this.dailyTtlMs : tier === 'COMBO' ? this.ctxSessionCloseMs : Math.min(detectedAtMs + this.intradayTtlMs, this.ctxSessionCloseMs);
+      tier === 'DAILY'
+        ? detectedAtMs + this.dailyTtlMs
+        : tier === 'COMBO'
+          ? this.ctxSessionCloseMs
+          : Math.min(detectedAtMs + this.intradayTtlMs, this.ctxSessionCloseMs);
     const version = PATTERN_VERSIONS.get(pattern) ?? 1;
     const existing = state.actives[slot]!;
     // A repeat of an active pattern is absorbed unless it materially raises the confidence (then UPDATED).
@@ -571,10 +651,16 @@ export class PatternEngine implements PatternSink {
     const patternId = existing ? existing.patternId : hashOf(state.symbol, SLOT_SUFFIX[slot]!, version, detectedAtMs);
     let id1: number, id2: number, id3: number, id4: number;
     if (existing) {
-      id1 = existing.id1; id2 = existing.id2; id3 = existing.id3; id4 = existing.id4;
+      id1 = existing.id1;
+      id2 = existing.id2;
+      id3 = existing.id3;
+      id4 = existing.id4;
     } else {
       const lanes = lanesOf(patternId);
-      id1 = lanes[0]!; id2 = lanes[1]!; id3 = lanes[2]!; id4 = lanes[3]!;
+      id1 = lanes[0]!;
+      id2 = lanes[1]!;
+      id3 = lanes[2]!;
+      id4 = lanes[3]!;
     }
     const kind: PatternEventKind = existing ? 'UPDATED' : 'DETECTED';
 
@@ -584,7 +670,11 @@ export class PatternEngine implements PatternSink {
       const date = this.calendar.dayOf(detectedAtMs - 1).date;
       const facts = this.fundamentals.get(state.symbol, date);
       if (facts !== undefined && facts.asOfDate <= date) {
-        const surprise = facts.epsSurprisePct ?? (facts.eps != null && facts.epsEstimate != null && facts.epsEstimate !== 0 ? ((facts.eps - facts.epsEstimate) / Math.abs(facts.epsEstimate)) * 100 : null);
+        const surprise =
+          facts.epsSurprisePct ??
+          (facts.eps != null && facts.epsEstimate != null && facts.epsEstimate !== 0
+            ? ((facts.eps - facts.epsEstimate) / Math.abs(facts.epsEstimate)) * 100
+            : null);
         if (surprise != null && surprise > 0) {
           adjustment += 0.05;
           reasons = [];
@@ -694,7 +784,8 @@ export class PatternEngine implements PatternSink {
         if (left >= size) break;
         const right = left + 1;
         let child = left;
-        if (right < size && (heapAt[right]! < heapAt[left]! || (heapAt[right] === heapAt[left] && heapSeq[right]! < heapSeq[left]!))) child = right;
+        if (right < size && (heapAt[right]! < heapAt[left]! || (heapAt[right] === heapAt[left] && heapSeq[right]! < heapSeq[left]!)))
+          child = right;
         const childAt = heapAt[child]!;
         if (!(childAt < at || (childAt === at && heapSeq[child]! < seq))) break;
         heapAt[index] = childAt;
@@ -737,9 +828,16 @@ export class PatternEngine implements PatternSink {
     engine.clock = header.clock;
     engine.seq = header.seq;
     engine.pendingCloseMs = header.pendingCloseMs ?? Number.NaN;
-    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as Omit<SymbolState, 'actives' | 'activeBase'>[];
+    const symbols = JSON.parse(symbolsText!, (_key, value: unknown) => (value === null ? Number.NaN : value)) as Omit<
+      SymbolState,
+      'actives' | 'activeBase'
+    >[];
     for (const saved of symbols) {
-      const state: SymbolState = { ...saved, actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null), activeBase: new Float64Array(SLOT_COUNT).fill(-1) };
+      const state: SymbolState = {
+        ...saved,
+        actives: new Array<ActivePattern | null>(SLOT_COUNT).fill(null),
+        activeBase: new Float64Array(SLOT_COUNT).fill(-1),
+      };
       engine.symbols.set(state.symbol, state);
       if (state.symbol === engine.benchmark) engine.benchmarkState = state;
     }

@@ -29,7 +29,15 @@ describe('fundamentals history', () => {
     expect(history.put({ symbol: '', asOfDate: '2026-02-01', epsSurprisePct: 9 })).toBe(false);
     // An empty date would otherwise be in force on every date.
     expect(history.get('AAA', '2020-01-01')).toBeUndefined();
-    expect(history.put({ symbol: 'AAA', asOfDate: '2026-08-01', epsSurprisePct: Number.POSITIVE_INFINITY, eps: Number.NaN, revenueYoYGrowthPct: 12 })).toBe(true);
+    expect(
+      history.put({
+        symbol: 'AAA',
+        asOfDate: '2026-08-01',
+        epsSurprisePct: Number.POSITIVE_INFINITY,
+        eps: Number.NaN,
+        revenueYoYGrowthPct: 12,
+      }),
+    ).toBe(true);
     expect(history.get('AAA', '2026-09-01')).toMatchObject({ epsSurprisePct: null, eps: null, revenueYoYGrowthPct: 12 });
   });
 });

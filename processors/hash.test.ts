@@ -12,7 +12,8 @@ describe('event ids', () => {
     expect(stableId('')).toMatch(/^[0-9a-f]{32}$/);
     // Numbers are mixed in as 32-bit halves: distinct times and kinds give distinct ids.
     const mixed = new Set<string>();
-    for (let i = 0; i < 20_000; i += 1) mixed.add(stableId('AAPL|INTRADAY|doji|NEUTRAL', 1 + (i % 3), 1764000000000 + Math.floor(i / 3) * 60_000));
+    for (let i = 0; i < 20_000; i += 1)
+      mixed.add(stableId('AAPL|INTRADAY|doji|NEUTRAL', 1 + (i % 3), 1764000000000 + Math.floor(i / 3) * 60_000));
     expect(mixed.size).toBe(20_000);
     expect(stableId('a', 1, 2)).not.toBe(stableId('a', 2, 1));
     expect(stableId('a', 4294967296)).not.toBe(stableId('a', 0, 1));

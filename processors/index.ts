@@ -1,7 +1,24 @@
 /** Processors: the pure pattern engine and its exactly-once Kafka shell. */
 export { PatternEngine, ENGINE_VERSION, SnapshotVersionError } from './engine.js';
-export type { BarInput, BarInterval, BarOutcome, EngineOptions, FundamentalsInput, FundamentalsLookup, PatternEventKind, PatternEventRecord, SourceRef } from './engine.js';
-export { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses, DEFAULT_HOLIDAYS, DEFAULT_EARLY_CLOSES } from '../contracts/calendar.js';
+export type {
+  BarInput,
+  BarInterval,
+  BarOutcome,
+  EngineOptions,
+  FundamentalsInput,
+  FundamentalsLookup,
+  PatternEventKind,
+  PatternEventRecord,
+  SourceRef,
+} from './engine.js';
+export {
+  SessionCalendar,
+  defaultCalendarConfig,
+  parseClock,
+  parseEarlyCloses,
+  DEFAULT_HOLIDAYS,
+  DEFAULT_EARLY_CLOSES,
+} from '../contracts/calendar.js';
 export type { CalendarConfig, SessionDay } from '../contracts/calendar.js';
 export { PATTERN_CATALOG, COMBO_TRIGGERS } from './catalog.js';
 export type { PatternDefinition, Tier } from './catalog.js';

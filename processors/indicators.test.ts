@@ -94,17 +94,26 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
   it('SMA 20, 50 and 200', () => {
     for (const period of [20, 50, 200]) {
       const state = createSma(period);
-      expectAligned(series.close.map((value) => updateSma(state, value)), SMA.calculate({ period, values: series.close }));
+      expectAligned(
+        series.close.map((value) => updateSma(state, value)),
+        SMA.calculate({ period, values: series.close }),
+      );
     }
   });
 
   it('EMA 12 and 26, Wilder 14', () => {
     for (const period of [12, 26]) {
       const state = createEma(period);
-      expectAligned(series.close.map((value) => updateEma(state, value)), EMA.calculate({ period, values: series.close }));
+      expectAligned(
+        series.close.map((value) => updateEma(state, value)),
+        EMA.calculate({ period, values: series.close }),
+      );
     }
     const wilder = createWilder(14);
-    expectAligned(series.close.map((value) => updateEma(wilder, value)), WEMA.calculate({ period: 14, values: series.close }));
+    expectAligned(
+      series.close.map((value) => updateEma(wilder, value)),
+      WEMA.calculate({ period: 14, values: series.close }),
+    );
   });
 
   it('RSI 14 (Wilder) from the reference average gain and loss', () => {
@@ -143,8 +152,18 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
       lines.push(macdLine(state));
       signals.push(macdSignal(state));
     }
-    const reference = MACD.calculate({ values: series.close, fastPeriod: 12, slowPeriod: 26, signalPeriod: 9, SimpleMAOscillator: false, SimpleMASignal: false });
-    expectAligned(lines, reference.map((row) => row.MACD!));
+    const reference = MACD.calculate({
+      values: series.close,
+      fastPeriod: 12,
+      slowPeriod: 26,
+      signalPeriod: 9,
+      SimpleMAOscillator: false,
+      SimpleMASignal: false,
+    });
+    expectAligned(
+      lines,
+      reference.map((row) => row.MACD!),
+    );
     const referenceSignals = reference.filter((row) => row.signal !== undefined).map((row) => row.signal!);
     expectAligned(signals, referenceSignals);
   });
@@ -189,8 +208,15 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
   it('session VWAP (one session) and its reset at a new session', () => {
     const length = 390;
     const state = createVwap();
-    const ours = series.close.slice(0, length).map((close, i) => updateVwap(state, 7, series.high[i]!, series.low[i]!, close, series.volume[i]!));
-    const reference = VWAP.calculate({ high: series.high.slice(0, length), low: series.low.slice(0, length), close: series.close.slice(0, length), volume: series.volume.slice(0, length) });
+    const ours = series.close
+      .slice(0, length)
+      .map((close, i) => updateVwap(state, 7, series.high[i]!, series.low[i]!, close, series.volume[i]!));
+    const reference = VWAP.calculate({
+      high: series.high.slice(0, length),
+      low: series.low.slice(0, length),
+      close: series.close.slice(0, length),
+      volume: series.volume.slice(0, length),
+    });
     expectAligned(ours, reference);
     updateVwap(state, 8, 11, 9, 10, 100);
     expect(vwapValue(state)).toBe(10);
@@ -200,8 +226,14 @@ describe('incremental indicators vs technicalindicators (20,000 random bars, 1e-
   it('25-bar highest high and lowest low', () => {
     const highs = createRollingExtreme(25, 'max');
     const lows = createRollingExtreme(25, 'min');
-    expectAligned(series.high.map((value) => updateRollingExtreme(highs, value)), Highest.calculate({ period: 25, values: series.high }));
-    expectAligned(series.low.map((value) => updateRollingExtreme(lows, value)), Lowest.calculate({ period: 25, values: series.low }));
+    expectAligned(
+      series.high.map((value) => updateRollingExtreme(highs, value)),
+      Highest.calculate({ period: 25, values: series.high }),
+    );
+    expectAligned(
+      series.low.map((value) => updateRollingExtreme(lows, value)),
+      Lowest.calculate({ period: 25, values: series.low }),
+    );
   });
 
   it('rolling extremes with ties and monotone runs', () => {

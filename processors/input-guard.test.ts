@@ -4,7 +4,18 @@ import { barRejection, tradeRejection, type GuardedBar } from './input-guard.js'
 const DAY = 86_400_000;
 const SKEW = 7 * DAY;
 const START = Date.parse('2026-11-24T15:00:00Z');
-const bar: GuardedBar = { symbol: 'AAPL', interval: 'MINUTE', windowStartMs: START, windowEndMs: START + 60_000, open: 10, high: 11, low: 9, close: 10.5, volume: 100, ingestedAtMs: START + 61_000 };
+const bar: GuardedBar = {
+  symbol: 'AAPL',
+  interval: 'MINUTE',
+  windowStartMs: START,
+  windowEndMs: START + 60_000,
+  open: 10,
+  high: 11,
+  low: 9,
+  close: 10.5,
+  volume: 100,
+  ingestedAtMs: START + 61_000,
+};
 
 describe('bar admission (pure)', () => {
   it('admits a sound bar, with or without a watermark', () => {

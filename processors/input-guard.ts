@@ -44,7 +44,13 @@ function describeDays(ms: number): string {
   return `${(ms / 86_400_000).toFixed(1)} days`;
 }
 
-function aheadRejection(field: string, timeMs: number, watermarkMs: number, maxSkewMs: number, ingestedAtMs: number | undefined): Rejection | undefined {
+function aheadRejection(
+  field: string,
+  timeMs: number,
+  watermarkMs: number,
+  maxSkewMs: number,
+  ingestedAtMs: number | undefined,
+): Rejection | undefined {
   const ahead = aheadOfWatermark(timeMs, watermarkMs, maxSkewMs, ingestedAtMs);
   if (ahead === 0) return undefined;
   return {

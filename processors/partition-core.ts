@@ -24,7 +24,12 @@ export interface PartitionCore {
    * Folds one decoded input; `out` is undefined while replaying (outputs were already committed). A rejected
    * record, or one that made the core throw, comes back as a FoldRejection, to be dead-lettered.
    */
-  fold(value: unknown, headers: IHeaders | undefined, offset: number, out: OutputMessage[] | undefined): 'applied' | 'skipped' | FoldRejection;
+  fold(
+    value: unknown,
+    headers: IHeaders | undefined,
+    offset: number,
+    out: OutputMessage[] | undefined,
+  ): 'applied' | 'skipped' | FoldRejection;
   /** Why the last folded record was skipped (undefined when kept, or skipped harmlessly by design). */
   lastSkip: SkipCause | undefined;
   snapshot(): Buffer;
@@ -77,7 +82,11 @@ export function createPatternCore(options: PatternCoreOptions, state: Buffer | u
         return outcome;
       }
       core.lastSkip =
-        outcome === 'duplicate' ? { reason: 'older-than-clock', behindMs: engine.clockMs - bar.windowStartMs } : outcome === 'outside-session' ? { reason: 'outside-session' } : undefined;
+        outcome === 'duplicate'
+          ? { reason: 'older-than-clock', behindMs: engine.clockMs - bar.windowStartMs }
+          : outcome === 'outside-session'
+            ? { reason: 'outside-session' }
+            : undefined;
       if (outcome === 'invalid') return engine.rejectionOf(bar) ?? { reason: 'invalid', details: 'rejected by the pattern engine' };
       return outcome === 'applied' ? 'applied' : 'skipped';
     },

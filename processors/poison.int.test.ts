@@ -32,7 +32,10 @@ function stream(): Aggregate[] {
     seed = (seed * 1103515245 + 12345) % 2147483648;
     return seed / 2147483648;
   };
-  const prices = new Map([['AAA', 100], ['BBB', 50]]);
+  const prices = new Map([
+    ['AAA', 100],
+    ['BBB', 50],
+  ]);
   const bars: Aggregate[] = [];
   for (const date of SESSIONS) {
     const openMs = calendar.dayOf(Date.parse(`${date}T17:00:00Z`)).openMs;
@@ -43,10 +46,24 @@ function stream(): Aggregate[] {
         prices.set(symbol, close);
         const start = openMs + minute * MINUTE;
         bars.push({
-          symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + MINUTE, open, close,
-          high: Math.max(open, close) * (1 + random() * 0.002), low: Math.min(open, close) * (1 - random() * 0.002),
-          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200), source: 'massive',
-          vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, ingestedAtMs: start + MINUTE + 1_000,
+          symbol,
+          interval: 'MINUTE',
+          windowStartMs: start,
+          windowEndMs: start + MINUTE,
+          open,
+          close,
+          high: Math.max(open, close) * (1 + random() * 0.002),
+          low: Math.min(open, close) * (1 - random() * 0.002),
+          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200),
+          source: 'massive',
+          vwap: null,
+          transactions: null,
+          accumulatedVolume: null,
+          officialOpen: null,
+          dayVwap: null,
+          averageTradeSize: null,
+          otc: false,
+          ingestedAtMs: start + MINUTE + 1_000,
         });
       }
     }
@@ -68,7 +85,13 @@ class ThrowingCalendar extends SessionCalendar {
 
 async function readAll(kafka: TestKafka, topic: string): Promise<{ partition: number; message: KafkaMessage }[]> {
   const records: { partition: number; message: KafkaMessage }[] = [];
-  const tail = await tailTopic({ kafka: kafka.kafka, topic, groupPrefix: 'test-reader', logger, onMessage: (message, partition) => void records.push({ partition, message }) });
+  const tail = await tailTopic({
+    kafka: kafka.kafka,
+    topic,
+    groupPrefix: 'test-reader',
+    logger,
+    onMessage: (message, partition) => void records.push({ partition, message }),
+  });
   await tail.caughtUp();
   await tail.stop();
   return records;
@@ -90,7 +113,11 @@ describe('poisoned records in the processor input (real broker)', () => {
   // The engine threw RangeError on this one (outside the Date range) and the batch was retried forever.
   const outsideDateRange: Aggregate = { ...base, windowStartMs: 9e15, windowEndMs: 9e15 + MINUTE };
   // A year ahead, for another symbol: it moved the partition's clock and expired every pattern.
-  const yearAhead: Aggregate = { ...clean[at + 1]!, windowStartMs: base.windowStartMs + 365 * DAY, windowEndMs: base.windowEndMs + 365 * DAY };
+  const yearAhead: Aggregate = {
+    ...clean[at + 1]!,
+    windowStartMs: base.windowStartMs + 365 * DAY,
+    windowEndMs: base.windowEndMs + 365 * DAY,
+  };
   // In microseconds (year ~57,000): accepted, and every later bar of the symbol was a "duplicate".
   const microseconds: Aggregate = { ...base, windowStartMs: base.windowStartMs * 1000, windowEndMs: base.windowEndMs * 1000 };
   // A plausible bar the (stubbed) calendar throws on: any throw of the engine must dead-letter, not stall.
@@ -101,7 +128,14 @@ describe('poisoned records in the processor input (real broker)', () => {
   let total = 0;
 
   beforeAll(async () => {
-    env = await createTestTopics('procpoison', ['minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    env = await createTestTopics('procpoison', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'fundamentals',
+      'patterns',
+      'processorSnapshots',
+      'deadLetters',
+    ]);
     minuteTopic = env.codec.topic('minuteAggregates');
     encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
     const ordered = [...clean.slice(0, at), ...poison, ...clean.slice(at)];
@@ -109,7 +143,10 @@ describe('poisoned records in the processor input (real broker)', () => {
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     for (let i = 0; i < ordered.length; i += 500) {
-      await producer.send({ topic: minuteTopic, messages: ordered.slice(i, i + 500).map((bar) => ({ key: bar.symbol, value: encode(bar), partition: 0 })) });
+      await producer.send({
+        topic: minuteTopic,
+        messages: ordered.slice(i, i + 500).map((bar) => ({ key: bar.symbol, value: encode(bar), partition: 0 })),
+      });
     }
     await producer.disconnect();
     total = ordered.length;
@@ -133,8 +170,17 @@ describe('poisoned records in the processor input (real broker)', () => {
 
   async function runGroup(groupId: string): Promise<void> {
     const handle = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], logger, useFundamentals: false,
-      engine: { calendar: new ThrowingCalendar(throwsMs) }, snapshotEveryRecords: 300, maxRecordsPerTransaction: 100, stallTimeoutMs: 600_000,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId,
+      inputs: ['minuteAggregates'],
+      logger,
+      useFundamentals: false,
+      engine: { calendar: new ThrowingCalendar(throwsMs) },
+      snapshotEveryRecords: 300,
+      maxRecordsPerTransaction: 100,
+      stallTimeoutMs: 600_000,
     });
     handles.push(handle);
     // The partition moves past the poison to the end of the log.
@@ -144,7 +190,9 @@ describe('poisoned records in the processor input (real broker)', () => {
   }
 
   async function deadLetters(): Promise<DeadLetterRecord[]> {
-    return Promise.all((await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)));
+    return Promise.all(
+      (await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)),
+    );
   }
 
   it('dead-letters each poisoned record once with its reason, moves on, and emits what the clean stream emits', async () => {
@@ -156,15 +204,24 @@ describe('poisoned records in the processor input (real broker)', () => {
       [poisonOffsets[2], 'implausible-time'],
       [poisonOffsets[3], 'engine-error'],
     ]);
-    expect(letters.every((letter) => letter.stage === 'processors' && letter.sourceTopic === minuteTopic && letter.sourcePartition === 0)).toBe(true);
+    expect(
+      letters.every((letter) => letter.stage === 'processors' && letter.sourceTopic === minuteTopic && letter.sourcePartition === 0),
+    ).toBe(true);
     expect(letters[0]!.details).toMatch(/windowStartMs is after 2200/);
     expect(letters[1]!.details).toMatch(/365\.0 days ahead/);
     expect(letters[3]!.details).toMatch(/RangeError: stub calendar/);
-    expect(letters.map((letter) => Buffer.from(letter.rawPayload).equals(encode(poison[letters.indexOf(letter)]!)))).toEqual([true, true, true, true]);
+    expect(letters.map((letter) => Buffer.from(letter.rawPayload).equals(encode(poison[letters.indexOf(letter)]!)))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
 
     // The records after the poison were folded, and nothing the poison did shows in the events: they are the
     // clean stream's events (detections and expiries of both symbols), in order.
-    const output = await Promise.all((await readAll(env, env.codec.topic('patterns'))).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
+    const output = await Promise.all(
+      (await readAll(env, env.codec.topic('patterns'))).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
+    );
     const reference = new PatternEngine();
     const expected: PatternEventRecord[] = [];
     clean.forEach((bar, offset) => reference.onBar(bar, { topic: minuteTopic, partition: 0, offset }, false, expected));
@@ -191,7 +248,15 @@ describe('poisoned trades in the processor input (real broker)', () => {
   let handle: ProcessorHandle | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('procpoisontrades', ['minuteAggregates', 'dailyAggregates', 'trades', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    env = await createTestTopics('procpoisontrades', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'trades',
+      'fundamentals',
+      'patterns',
+      'processorSnapshots',
+      'deadLetters',
+    ]);
   });
 
   afterAll(async () => {
@@ -203,11 +268,24 @@ describe('poisoned trades in the processor input (real broker)', () => {
     const open = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs;
     const encodeTrade = await env.codec.encoderFor<Record<string, unknown>>('trades');
     const trade = (symbol: string, atMs: number, price: number, id: string) => ({
-      symbol, exchange: 4, tradeId: id, tape: 3, price, size: 100, fractionalSize: null, conditions: [],
-      sipTimestampMs: atMs, sequence: 1, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: Math.min(atMs, open + 10 * MINUTE) + 5,
+      symbol,
+      exchange: 4,
+      tradeId: id,
+      tape: 3,
+      price,
+      size: 100,
+      fractionalSize: null,
+      conditions: [],
+      sipTimestampMs: atMs,
+      sequence: 1,
+      trfId: null,
+      trfTimestampMs: null,
+      source: 'test',
+      ingestedAtMs: Math.min(atMs, open + 10 * MINUTE) + 5,
     });
     const clean = [];
-    for (let second = 0; second < 5 * 60; second += 10) clean.push(trade(second % 20 === 0 ? 'AAA' : 'BBB', open + second * 1000, 50 + (second % 60) / 100, String(second)));
+    for (let second = 0; second < 5 * 60; second += 10)
+      clean.push(trade(second % 20 === 0 ? 'AAA' : 'BBB', open + second * 1000, 50 + (second % 60) / 100, String(second)));
     const at = clean.length / 2;
     const poison = [
       { ...clean[at]!, tradeId: 'year', sipTimestampMs: clean[at]!.sipTimestampMs + 365 * DAY },
@@ -216,14 +294,28 @@ describe('poisoned trades in the processor input (real broker)', () => {
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const ordered = [...clean.slice(0, at), ...poison, ...clean.slice(at)];
-    await producer.send({ topic: env.codec.topic('trades'), messages: ordered.map((value) => ({ key: value.symbol, value: encodeTrade(value), partition: 0 })) });
+    await producer.send({
+      topic: env.codec.topic('trades'),
+      messages: ordered.map((value) => ({ key: value.symbol, value: encodeTrade(value), partition: 0 })),
+    });
     await producer.disconnect();
 
     handle = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}g`, inputs: ['minuteAggregates'],
-      engine: {}, logger, tradeBars: true, tradeBarLatenessMs: 0, useFundamentals: false,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId: `${env.prefix}g`,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      tradeBars: true,
+      tradeBarLatenessMs: 0,
+      useFundamentals: false,
     });
-    const letters = async () => Promise.all((await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)));
+    const letters = async () =>
+      Promise.all(
+        (await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)),
+      );
     await vi.waitFor(async () => expect((await letters()).length).toBe(2), { timeout: 60_000, interval: 200 });
     expect((await letters()).map((letter) => [letter.sourceTopic, letter.sourceOffset, letter.reason])).toEqual([
       [env.codec.topic('trades'), at, 'ahead-of-watermark'],
@@ -231,7 +323,10 @@ describe('poisoned trades in the processor input (real broker)', () => {
     ]);
     // Four minutes of each symbol closed by later trades (the fifth stays open): the poison closed none early.
     const minuteTopic = env.codec.topic('minuteAggregates');
-    const built = async () => Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, number | string>>(message.value!)));
+    const built = async () =>
+      Promise.all(
+        (await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, number | string>>(message.value!)),
+      );
     await vi.waitFor(async () => expect((await built()).length).toBe(8), { timeout: 60_000, interval: 200 });
     const bars = await built();
     expect(bars.every((bar) => (bar.windowStartMs as number) < open + 5 * MINUTE)).toBe(true);

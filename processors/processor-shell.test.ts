@@ -20,18 +20,47 @@ const MINUTE = 60_000;
 
 function minuteBar(symbol: string, minute: number, close: number): BarInput {
   const start = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs + minute * MINUTE;
-  return { symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + MINUTE, open: close, high: close + 0.05, low: close - 0.05, close, volume: 1000, source: 'massive' };
+  return {
+    symbol,
+    interval: 'MINUTE',
+    windowStartMs: start,
+    windowEndMs: start + MINUTE,
+    open: close,
+    high: close + 0.05,
+    low: close - 0.05,
+    close,
+    volume: 1000,
+    source: 'massive',
+  };
 }
 
 function patternCore(encodePattern: (event: PatternEventRecord) => Buffer = json, state?: Buffer) {
-  return createPatternCore({ inputTopic: 'in', partition: 5, engine: { calendar }, patternsTopic: 'patterns', patternsPartitions: 3, encodePattern }, state);
+  return createPatternCore(
+    { inputTopic: 'in', partition: 5, engine: { calendar }, patternsTopic: 'patterns', patternsPartitions: 3, encodePattern },
+    state,
+  );
 }
 
 const T0 = Date.parse('2026-11-24T14:30:00Z');
-const trade = (symbol: string, seconds: number, price = 10): TradeInput => ({ symbol, price, size: 100, sipTimestampMs: T0 + seconds * 1000 });
+const trade = (symbol: string, seconds: number, price = 10): TradeInput => ({
+  symbol,
+  price,
+  size: 100,
+  sipTimestampMs: T0 + seconds * 1000,
+});
 
 function tradeCore(encodeAggregate: (bar: TradeBar) => Buffer = json, state?: Buffer) {
-  return createTradeBarCore({ partition: 2, latenessMs: 0, nativeBars: new NativeBarsTable(), maxEventTimeSkewMs: undefined, minuteTopic: 'minute', encodeAggregate }, state);
+  return createTradeBarCore(
+    {
+      partition: 2,
+      latenessMs: 0,
+      nativeBars: new NativeBarsTable(),
+      maxEventTimeSkewMs: undefined,
+      minuteTopic: 'minute',
+      encodeAggregate,
+    },
+    state,
+  );
 }
 
 function silentLogger() {
@@ -122,7 +151,15 @@ describe('trade-bar partition core', () => {
 });
 
 describe('snapshots', () => {
-  const snapshot = (nextOffset: number, engineVersion = ENGINE_VERSION): SnapshotValue => ({ group: 'g', inputTopic: 't', partition: 1, nextOffset, engineVersion, state: Buffer.alloc(0), createdAtMs: 0 });
+  const snapshot = (nextOffset: number, engineVersion = ENGINE_VERSION): SnapshotValue => ({
+    group: 'g',
+    inputTopic: 't',
+    partition: 1,
+    nextOffset,
+    engineVersion,
+    state: Buffer.alloc(0),
+    createdAtMs: 0,
+  });
 
   it('are used only when of this engine version, not past the committed offset and not below the log start', () => {
     expect(usableSnapshot(undefined, 10, 0)).toBe(false);
@@ -143,7 +180,14 @@ describe('snapshots', () => {
       ['snaps', 'g/in/3/2of3', 0],
     ]);
     expect(encode.mock.calls.map(([value]) => value.state.toString())).toEqual(['0123', '4567', '89']);
-    expect(encode.mock.calls[0]![0]).toMatchObject({ group: 'g', inputTopic: 'in', partition: 3, nextOffset: 42, engineVersion: ENGINE_VERSION, createdAtMs: 7 });
+    expect(encode.mock.calls[0]![0]).toMatchObject({
+      group: 'g',
+      inputTopic: 'in',
+      partition: 3,
+      nextOffset: 42,
+      engineVersion: ENGINE_VERSION,
+      createdAtMs: 7,
+    });
   });
 });
 
@@ -172,7 +216,8 @@ describe('skip reporting', () => {
   it('warns once when (nearly) every record of a topic is skipped, says so in skipping(), and tells when it ends', () => {
     const logger = silentLogger();
     const skips = new SkipReporter(logger);
-    for (let second = 0; second < 3; second += 1) for (let i = 0; i < 40; i += 1) skips.observe('in', second * 1000, { reason: 'outside-session' });
+    for (let second = 0; second < 3; second += 1)
+      for (let i = 0; i < 40; i += 1) skips.observe('in', second * 1000, { reason: 'outside-session' });
     skips.evaluate(3_000);
     expect(logger.warn).toHaveBeenCalledTimes(1);
     expect(logger.warn.mock.calls[0]![0]).toMatchObject({ topic: 'in', reason: 'outside-session' });
@@ -204,7 +249,13 @@ describe('transactions', () => {
 
   it('group output by topic in order', () => {
     expect(topicMessagesOf([message('a', '1'), message('b', '2'), message('a', '3')])).toEqual([
-      { topic: 'a', messages: [{ key: '1', value: Buffer.from('1'), partition: 0 }, { key: '3', value: Buffer.from('3'), partition: 0 }] },
+      {
+        topic: 'a',
+        messages: [
+          { key: '1', value: Buffer.from('1'), partition: 0 },
+          { key: '3', value: Buffer.from('3'), partition: 0 },
+        ],
+      },
       { topic: 'b', messages: [{ key: '2', value: Buffer.from('2'), partition: 0 }] },
     ]);
   });
@@ -228,7 +279,10 @@ describe('transactions', () => {
     const { transaction, calls } = fakeTransaction();
     await commitTransaction(transaction as unknown as Transaction, position, [message('a', '1')], [message('s', 'c0'), message('s', 'c1')]);
     expect(calls).toEqual(['sendBatch', 'send', 'send', 'sendOffsets', 'commit']);
-    expect(transaction.sendOffsets).toHaveBeenCalledWith({ consumerGroupId: 'g', topics: [{ topic: 'in', partitions: [{ partition: 1, offset: '10' }] }] });
+    expect(transaction.sendOffsets).toHaveBeenCalledWith({
+      consumerGroupId: 'g',
+      topics: [{ topic: 'in', partitions: [{ partition: 1, offset: '10' }] }],
+    });
   });
 
   it('commit only the offsets when there is no output, and abort on failure', async () => {

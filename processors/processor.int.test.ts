@@ -2,7 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import { BROADCAST_COPY_HEADER, createLogger, createMetricsRegistry, isBroadcastCopy, readSchemaId, type Encoder } from '../platform/index.js';
+import {
+  BROADCAST_COPY_HEADER,
+  createLogger,
+  createMetricsRegistry,
+  isBroadcastCopy,
+  readSchemaId,
+  type Encoder,
+} from '../platform/index.js';
 import { tailTopic } from '../platform/topic-tail.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
@@ -15,9 +22,23 @@ const logger = createLogger('processor-int', { level: 'error' });
 const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'META', 'TSLA', 'AMD', 'NFLX'];
 const SESSIONS = ['2026-11-23', '2026-11-24'];
 const FACTS: FundamentalsInput & Record<string, unknown> = {
-  symbol: 'NVDA', asOfDate: '2026-11-01', fiscalPeriod: 'Q3', fiscalYear: 2026, eps: 1.2, epsEstimate: 1.1, epsSurprisePct: 9.1, revenue: 3.5e10,
-  revenueYoYGrowthPct: 62, marketCap: null, priceToEarnings: null, priceToBook: null, evToEbitda: null, dividendYield: null, debtToEquity: null,
-  source: 'test', updatedAtMs: 0,
+  symbol: 'NVDA',
+  asOfDate: '2026-11-01',
+  fiscalPeriod: 'Q3',
+  fiscalYear: 2026,
+  eps: 1.2,
+  epsEstimate: 1.1,
+  epsSurprisePct: 9.1,
+  revenue: 3.5e10,
+  revenueYoYGrowthPct: 62,
+  marketCap: null,
+  priceToEarnings: null,
+  priceToBook: null,
+  evToEbitda: null,
+  dividendYield: null,
+  debtToEquity: null,
+  source: 'test',
+  updatedAtMs: 0,
 };
 
 interface Aggregate extends BarInput {
@@ -48,10 +69,24 @@ function stream(sessions: readonly string[], minutes: number): Aggregate[] {
         prices.set(symbol, close);
         const start = open + minute * 60_000;
         bars.push({
-          symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + 60_000, open: first, close,
-          high: Math.max(first, close) * (1 + random() * 0.002), low: Math.min(first, close) * (1 - random() * 0.002),
-          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200), source: 'massive',
-          vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, ingestedAtMs: start + 61_000,
+          symbol,
+          interval: 'MINUTE',
+          windowStartMs: start,
+          windowEndMs: start + 60_000,
+          open: first,
+          close,
+          high: Math.max(first, close) * (1 + random() * 0.002),
+          low: Math.min(first, close) * (1 - random() * 0.002),
+          volume: random() < 0.03 ? 6000 : 900 + Math.floor(random() * 200),
+          source: 'massive',
+          vwap: null,
+          transactions: null,
+          accumulatedVolume: null,
+          officialOpen: null,
+          dayVwap: null,
+          averageTradeSize: null,
+          otc: false,
+          ingestedAtMs: start + 61_000,
         });
       }
     }
@@ -61,7 +96,13 @@ function stream(sessions: readonly string[], minutes: number): Aggregate[] {
 
 async function readAll(kafka: TestKafka, topic: string): Promise<{ partition: number; message: KafkaMessage }[]> {
   const records: { partition: number; message: KafkaMessage }[] = [];
-  const tail = await tailTopic({ kafka: kafka.kafka, topic, groupPrefix: 'test-reader', logger, onMessage: (message, partition) => void records.push({ partition, message }) });
+  const tail = await tailTopic({
+    kafka: kafka.kafka,
+    topic,
+    groupPrefix: 'test-reader',
+    logger,
+    onMessage: (message, partition) => void records.push({ partition, message }),
+  });
   await tail.caughtUp();
   await tail.stop();
   return records;
@@ -77,12 +118,22 @@ describe('processor shell against the real broker', () => {
   const handles: ProcessorHandle[] = [];
 
   beforeAll(async () => {
-    env = await createTestTopics('proc', ['minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    env = await createTestTopics('proc', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'fundamentals',
+      'patterns',
+      'processorSnapshots',
+      'deadLetters',
+    ]);
     minuteTopic = env.codec.topic('minuteAggregates');
     encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    await producer.send({ topic: env.codec.topic('fundamentals'), messages: [{ key: 'NVDA', value: await env.codec.encode('fundamentals', FACTS) }] });
+    await producer.send({
+      topic: env.codec.topic('fundamentals'),
+      messages: [{ key: 'NVDA', value: await env.codec.encode('fundamentals', FACTS) }],
+    });
     const bars = stream(SESSIONS, 390);
     // Learn the benchmark's home partition; every other partition gets copies with the broadcast header.
     const [home] = await producer.send({ topic: minuteTopic, messages: [{ key: 'SPY', value: encode(bars[0]!) }] });
@@ -221,8 +272,15 @@ describe('processor shell against the real broker', () => {
     await vi.waitFor(async () => expect(await committedTotal(groupId)).toBeGreaterThan(total / 5), { timeout: 90_000, interval: 100 });
     // A second instance joins: the partitions are split (rebalance) while the first keeps going.
     const second = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger,
-      snapshotEveryRecords: 400, maxRecordsPerTransaction: 40,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      snapshotEveryRecords: 400,
+      maxRecordsPerTransaction: 40,
     });
     handles.push(second);
     await vi.waitFor(() => expect(second.assigned().length).toBeGreaterThan(0), { timeout: 60_000, interval: 100 });
@@ -242,7 +300,9 @@ describe('processor shell against the real broker', () => {
 
     const deadLetters = await readAll(env, env.codec.topic('deadLetters'));
     expect(deadLetters).toHaveLength(2);
-    const reasons = await Promise.all(deadLetters.map(({ message }) => env.codec.decode<{ reason: string; sourceTopic: string }>(message.value!)));
+    const reasons = await Promise.all(
+      deadLetters.map(({ message }) => env.codec.decode<{ reason: string; sourceTopic: string }>(message.value!)),
+    );
     expect(reasons.map((entry) => entry.reason).sort()).toEqual(['invalid', 'undecodable']);
 
     // A clean stop writes a snapshot per partition with the offsets it matches.
@@ -276,7 +336,14 @@ describe('processor shell against the real broker', () => {
     const gap = [...committedBefore].reduce((sum, [partition, offset]) => sum + offset - (snapshotAt.get(partition) ?? 0), 0);
     const registry = createMetricsRegistry('processor-int', { collectDefaults: false });
     const restarted = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger, metrics: registry,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      metrics: registry,
       snapshotMaxBytes: 4_000,
     });
     handles.push(restarted);
@@ -302,7 +369,14 @@ describe('processor shell against the real broker', () => {
     // and replays nothing.
     const chunkedRegistry = createMetricsRegistry('processor-int', { collectDefaults: false });
     const third = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId, inputs: ['minuteAggregates'], engine: {}, logger, metrics: chunkedRegistry,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      metrics: chunkedRegistry,
       snapshotMaxBytes: 4_000,
     });
     handles.push(third);
@@ -312,7 +386,9 @@ describe('processor shell against the real broker', () => {
     await vi.waitFor(async () => expect(await committedTotal(groupId)).toBe(grown), { timeout: 110_000, interval: 200 });
     const thirdRecords = (await chunkedRegistry.getSingleMetric('tickflow_processor_records_total')!.get()).values;
     expect(thirdRecords.filter((entry) => entry.labels.outcome === 'replayed').reduce((sum, entry) => sum + entry.value, 0)).toBe(0);
-    expect(thirdRecords.filter((entry) => entry.labels.outcome === 'applied').reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(0);
+    expect(thirdRecords.filter((entry) => entry.labels.outcome === 'applied').reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(
+      0,
+    );
     await third.stop();
     handles.splice(handles.indexOf(third), 1);
     const chunkKeys = (await readAll(env, env.codec.topic('processorSnapshots'))).map(({ message }) => message.key!.toString());
@@ -326,7 +402,13 @@ describe('processor shell against the real broker', () => {
 
     // A second group over the same log: its events are byte-identical copies of the first group's.
     const replay = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}replay`, inputs: ['minuteAggregates'], engine: {}, logger,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId: `${env.prefix}replay`,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
     });
     handles.push(replay);
     await vi.waitFor(async () => expect(await committedTotal(`${env.prefix}replay`)).toBe(grown), { timeout: 110_000, interval: 200 });
@@ -347,7 +429,15 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
   let handle: ProcessorHandle | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('proctrades', ['minuteAggregates', 'dailyAggregates', 'trades', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    env = await createTestTopics('proctrades', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'trades',
+      'fundamentals',
+      'patterns',
+      'processorSnapshots',
+      'deadLetters',
+    ]);
   });
 
   afterAll(async () => {
@@ -365,8 +455,20 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
       trades.push({
         key: 'ONLYT',
         value: encodeTrade({
-          symbol: 'ONLYT', exchange: 4, tradeId: String(second), tape: 3, price: 50 + (second % 60) / 100, size: 100, fractionalSize: null, conditions: [],
-          sipTimestampMs: open + second * 1000, sequence: second, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: open + second * 1000,
+          symbol: 'ONLYT',
+          exchange: 4,
+          tradeId: String(second),
+          tape: 3,
+          price: 50 + (second % 60) / 100,
+          size: 100,
+          fractionalSize: null,
+          conditions: [],
+          sipTimestampMs: open + second * 1000,
+          sequence: second,
+          trfId: null,
+          trfTimestampMs: null,
+          source: 'test',
+          ingestedAtMs: open + second * 1000,
         }),
       });
     }
@@ -375,8 +477,24 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     const nativeBars = [0, 1, 2, 3, 4].map((minute) => ({
       key: 'NATIVE',
       value: encodeMinute({
-        symbol: 'NATIVE', interval: 'MINUTE', windowStartMs: open + minute * 60_000, windowEndMs: open + (minute + 1) * 60_000, open: 70, high: 71, low: 69, close: 70.5,
-        volume: 1000, vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, source: 'massive', ingestedAtMs: 0,
+        symbol: 'NATIVE',
+        interval: 'MINUTE',
+        windowStartMs: open + minute * 60_000,
+        windowEndMs: open + (minute + 1) * 60_000,
+        open: 70,
+        high: 71,
+        low: 69,
+        close: 70.5,
+        volume: 1000,
+        vwap: null,
+        transactions: null,
+        accumulatedVolume: null,
+        officialOpen: null,
+        dayVwap: null,
+        averageTradeSize: null,
+        otc: false,
+        source: 'massive',
+        ingestedAtMs: 0,
       }),
     }));
     await producer.send({ topic: env.codec.topic('minuteAggregates'), messages: nativeBars });
@@ -384,8 +502,20 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
       trades.push({
         key: 'NATIVE',
         value: encodeTrade({
-          symbol: 'NATIVE', exchange: 4, tradeId: `n${second}`, tape: 3, price: 70, size: 100, fractionalSize: null, conditions: [],
-          sipTimestampMs: open + second * 1000 + 1, sequence: second, trfId: null, trfTimestampMs: null, source: 'test', ingestedAtMs: open + second * 1000,
+          symbol: 'NATIVE',
+          exchange: 4,
+          tradeId: `n${second}`,
+          tape: 3,
+          price: 70,
+          size: 100,
+          fractionalSize: null,
+          conditions: [],
+          sipTimestampMs: open + second * 1000 + 1,
+          sequence: second,
+          trfId: null,
+          trfTimestampMs: null,
+          source: 'test',
+          ingestedAtMs: open + second * 1000,
         }),
       });
     }
@@ -401,8 +531,24 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
       days.push({
         key: 'DAILY1',
         value: encodeBar({
-          symbol: 'DAILY1', interval: 'DAY', windowStartMs: day.startMs, windowEndMs: day.endMs, open: 100, high: Math.max(close, 100) + 1, low: 99, close,
-          volume: count === 30 ? 9e6 : 1e6, vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, source: 'rest', ingestedAtMs: 0,
+          symbol: 'DAILY1',
+          interval: 'DAY',
+          windowStartMs: day.startMs,
+          windowEndMs: day.endMs,
+          open: 100,
+          high: Math.max(close, 100) + 1,
+          low: 99,
+          close,
+          volume: count === 30 ? 9e6 : 1e6,
+          vwap: null,
+          transactions: null,
+          accumulatedVolume: null,
+          officialOpen: null,
+          dayVwap: null,
+          averageTradeSize: null,
+          otc: false,
+          source: 'rest',
+          ingestedAtMs: 0,
         }),
       });
     }
@@ -410,13 +556,22 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     await producer.disconnect();
 
     handle = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}g`, inputs: ['minuteAggregates', 'dailyAggregates'],
-      engine: {}, logger, tradeBars: true, tradeBarLatenessMs: 0,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId: `${env.prefix}g`,
+      inputs: ['minuteAggregates', 'dailyAggregates'],
+      engine: {},
+      logger,
+      tradeBars: true,
+      tradeBarLatenessMs: 0,
     });
     // Four minutes are closed by later trades; the fifth stays open (no later trade).
     const minuteTopic = env.codec.topic('minuteAggregates');
     const tradeBuilt = async () =>
-      (await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)))).filter((bar) => bar.source === 'trades');
+      (
+        await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)))
+      ).filter((bar) => bar.source === 'trades');
     await vi.waitFor(async () => expect((await tradeBuilt()).length).toBe(4), { timeout: 60_000, interval: 200 });
     const bars = await tradeBuilt();
     expect(bars.map((bar) => bar.windowStartMs)).toEqual([0, 1, 2, 3].map((minute) => open + minute * 60_000));
@@ -427,20 +582,37 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     try {
       const tradesTopic = env.codec.topic('trades');
       const high = (await admin.fetchTopicOffsets(tradesTopic)).reduce((sum, entry) => sum + Number(entry.high), 0);
-      await vi.waitFor(async () => {
-        const [offsets] = await admin.fetchOffsets({ groupId: `${env.prefix}g`, topics: [tradesTopic] });
-        expect(offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0)).toBe(high);
-      }, { timeout: 60_000, interval: 200 });
+      await vi.waitFor(
+        async () => {
+          const [offsets] = await admin.fetchOffsets({ groupId: `${env.prefix}g`, topics: [tradesTopic] });
+          expect(offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0)).toBe(high);
+        },
+        { timeout: 60_000, interval: 200 },
+      );
     } finally {
       await admin.disconnect();
     }
     expect(await tradeBuilt()).toHaveLength(4);
-    expect(bars[0]).toMatchObject({ symbol: 'ONLYT', source: 'trades', open: 50, high: 50.5, low: 50, close: 50.5, volume: 600, transactions: 6 });
+    expect(bars[0]).toMatchObject({
+      symbol: 'ONLYT',
+      source: 'trades',
+      open: 50,
+      high: 50.5,
+      low: 50,
+      close: 50.5,
+      volume: 600,
+      transactions: 6,
+    });
     const patterns = env.codec.topic('patterns');
-    await vi.waitFor(async () => {
-      const events = await Promise.all((await readAll(env, patterns)).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)));
-      expect(events.some((event) => event.symbol === 'DAILY1' && event.tier === 'DAILY' && event.pattern === 'volume_spike')).toBe(true);
-    }, { timeout: 60_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const events = await Promise.all(
+          (await readAll(env, patterns)).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
+        );
+        expect(events.some((event) => event.symbol === 'DAILY1' && event.tier === 'DAILY' && event.pattern === 'volume_spike')).toBe(true);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     expect(handle.assigned().some((key) => key.startsWith(env.codec.topic('trades')))).toBe(true);
     await handle.stop();
     handle = undefined;

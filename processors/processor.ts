@@ -101,7 +101,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     encode: await codec.encoderFor<SnapshotValue>('processorSnapshots'),
   };
   const deadLetters: DeadLetterSink = { topic: topic('deadLetters'), encode: await codec.encoderFor<DeadLetterRecord>('deadLetters') };
-  const encodeAggregate: Encoder<TradeBar> | undefined = options.tradeBars ? await codec.encoderFor<TradeBar>('minuteAggregates') : undefined;
+  const encodeAggregate: Encoder<TradeBar> | undefined = options.tradeBars
+    ? await codec.encoderFor<TradeBar>('minuteAggregates')
+    : undefined;
   const snapshotEvery = options.snapshotEveryRecords ?? 50_000;
   const maxPerTransaction = options.maxRecordsPerTransaction ?? 5_000;
 
@@ -114,7 +116,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     codec,
     logger,
     groupId: options.groupId,
-    fundamentalsTopic: options.useFundamentals ?? true ? topic('fundamentals') : undefined,
+    fundamentalsTopic: (options.useFundamentals ?? true) ? topic('fundamentals') : undefined,
     minuteTopic: options.tradeBars ? minuteTopic : undefined,
     snapshotsTopic: snapshotWriter.topic,
   });
@@ -138,7 +140,14 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   function createCore(inputTopic: string, partition: number, state: Buffer | undefined): PartitionCore {
     if (inputTopic === tradesTopic) {
       return createTradeBarCore(
-        { partition, latenessMs: options.tradeBarLatenessMs, nativeBars: sideTables.nativeBars, maxEventTimeSkewMs: options.maxEventTimeSkewMs, minuteTopic, encodeAggregate: encodeAggregate! },
+        {
+          partition,
+          latenessMs: options.tradeBarLatenessMs,
+          nativeBars: sideTables.nativeBars,
+          maxEventTimeSkewMs: options.maxEventTimeSkewMs,
+          minuteTopic,
+          encodeAggregate: encodeAggregate!,
+        },
         state,
       );
     }
@@ -168,13 +177,29 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         core = createCore(inputTopic, partition, snapshot.state);
         start = snapshot.nextOffset;
       } catch (error) {
-        if (!(error instanceof SnapshotVersionError)) logger.warn({ err: error, inputTopic, partition }, 'snapshot unreadable; rebuilding from the log');
+        if (!(error instanceof SnapshotVersionError))
+          logger.warn({ err: error, inputTopic, partition }, 'snapshot unreadable; rebuilding from the log');
       }
     }
     core ??= createCore(inputTopic, partition, undefined);
     failedSince = undefined;
-    logger.info({ inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt }, 'partition opened');
-    return { topic: inputTopic, partition, producer, core, nextOffset: start, replayUntil: resumeAt, seekTo: start, seekAttempts: 0, gapSeekFrom: -1, recordsSinceSnapshot: 0, snapshotOffset: start };
+    logger.info(
+      { inputTopic, partition, committed: committedOffset, snapshotAt: snapshot?.nextOffset ?? null, replayFrom: start, resumeAt },
+      'partition opened',
+    );
+    return {
+      topic: inputTopic,
+      partition,
+      producer,
+      core,
+      nextOffset: start,
+      replayUntil: resumeAt,
+      seekTo: start,
+      seekAttempts: 0,
+      gapSeekFrom: -1,
+      recordsSinceSnapshot: 0,
+      snapshotOffset: start,
+    };
   }
 
   async function closeTask(key: string): Promise<void> {
@@ -197,7 +222,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     }
     const transaction = await task.producer.transaction();
     try {
-      await commitTransaction(transaction, { groupId: options.groupId, topic: task.topic, partition: task.partition, nextOffset }, out, snapshotChunks);
+      await commitTransaction(
+        transaction,
+        { groupId: options.groupId, topic: task.topic, partition: task.partition, nextOffset },
+        out,
+        snapshotChunks,
+      );
     } catch (error) {
       metrics.transactions.inc({ result: 'aborted' });
       throw error;
@@ -221,13 +251,19 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       if (fetchedOffset !== task.seekTo) {
         // Batches fetched before the seek took effect arrive with the old position: seek (again) and skip them.
         task.seekAttempts += 1;
-        const low = task.seekAttempts > 3 ? Number((await admin.fetchTopicOffsets(batch.topic)).find((entry) => entry.partition === batch.partition)!.low) : 0;
+        const low =
+          task.seekAttempts > 3
+            ? Number((await admin.fetchTopicOffsets(batch.topic)).find((entry) => entry.partition === batch.partition)!.low)
+            : 0;
         if (low <= task.seekTo || fetchedOffset !== low) {
           consumer.seek({ topic: batch.topic, partition: batch.partition, offset: String(task.seekTo) });
           return;
         }
         // Retention removed the replay start meanwhile: fold from what is left (logged).
-        logger.warn({ topic: batch.topic, partition: batch.partition, wanted: task.seekTo, got: fetchedOffset }, 'replay start no longer in the log');
+        logger.warn(
+          { topic: batch.topic, partition: batch.partition, wanted: task.seekTo, got: fetchedOffset },
+          'replay start no longer in the log',
+        );
         task.nextOffset = fetchedOffset;
       }
       task.seekTo = undefined;
@@ -260,16 +296,41 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
         } catch (error) {
           metrics.records.inc({ topic: batch.topic, outcome: 'undecodable' });
           if (!replaying) {
-            out.push(deadLetterMessage(deadLetters, 'undecodable', error instanceof Error ? error.message : String(error), message.value, batch.topic, batch.partition, offset, Date.now()));
+            out.push(
+              deadLetterMessage(
+                deadLetters,
+                'undecodable',
+                error instanceof Error ? error.message : String(error),
+                message.value,
+                batch.topic,
+                batch.partition,
+                offset,
+                Date.now(),
+              ),
+            );
           }
           task.nextOffset = offset + 1;
           continue;
         }
         const outcome = task.core.fold(value, message.headers, offset, replaying ? undefined : out);
-        metrics.records.inc({ topic: batch.topic, outcome: replaying ? 'replayed' : typeof outcome === 'string' ? outcome : outcome.reason });
+        metrics.records.inc({
+          topic: batch.topic,
+          outcome: replaying ? 'replayed' : typeof outcome === 'string' ? outcome : outcome.reason,
+        });
         if (!replaying && typeof outcome === 'string') skips.observe(batch.topic, batchAtMs, task.core.lastSkip);
         if (typeof outcome !== 'string' && !replaying) {
-          out.push(deadLetterMessage(deadLetters, outcome.reason, outcome.details, message.value, batch.topic, batch.partition, offset, Date.now()));
+          out.push(
+            deadLetterMessage(
+              deadLetters,
+              outcome.reason,
+              outcome.details,
+              message.value,
+              batch.topic,
+              batch.partition,
+              offset,
+              Date.now(),
+            ),
+          );
         }
         task.nextOffset = offset + 1;
         task.recordsSinceSnapshot += 1;
@@ -325,13 +386,16 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   // can wait forever on a side-table tail whose consumer is being restarted. Nothing then fails loudly,
   // so a watchdog hands the process back to its supervisor.
   const stallTimeoutMs = options.stallTimeoutMs ?? 60_000;
-  const watchdog = setInterval(() => {
-    if (failedSince !== undefined && !stopping && Date.now() - failedSince > stallTimeoutMs) {
-      logger.fatal({ failedForMs: Date.now() - failedSince }, 'no partition reopened after a failed batch');
-      failedSince = undefined;
-      options.onStall?.('no partition reopened after a failed batch');
-    }
-  }, Math.min(5_000, stallTimeoutMs));
+  const watchdog = setInterval(
+    () => {
+      if (failedSince !== undefined && !stopping && Date.now() - failedSince > stallTimeoutMs) {
+        logger.fatal({ failedForMs: Date.now() - failedSince }, 'no partition reopened after a failed batch');
+        failedSince = undefined;
+        options.onStall?.('no partition reopened after a failed batch');
+      }
+    },
+    Math.min(5_000, stallTimeoutMs),
+  );
   watchdog.unref();
   await consumer.connect();
   const inputTopics = inputs.map(topic);
@@ -355,7 +419,9 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // A final snapshot per partition (with its offsets) makes the next start replay nothing.
       for (const task of tasks.values()) {
         if (task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil) {
-          await commit(task, [], task.nextOffset, true).catch((error: unknown) => logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'));
+          await commit(task, [], task.nextOffset, true).catch((error: unknown) =>
+            logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'),
+          );
         }
       }
       await consumer.disconnect();

@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { BollingerBands, EMA, MACD, RSI, SMA } from 'technicalindicators';
 import { atrValue, createAtr, stepAtr } from './indicators.js';
-import { DAILY_PARAMS, DETECTION, INTRADAY_PARAMS, createSeries, levelsOf, updateSeries, type Direction, type SeriesParams } from './series.js';
+import {
+  DAILY_PARAMS,
+  DETECTION,
+  INTRADAY_PARAMS,
+  createSeries,
+  levelsOf,
+  updateSeries,
+  type Direction,
+  type SeriesParams,
+} from './series.js';
 
 type Bar = [open: number, high: number, low: number, close: number, volume: number];
 
@@ -26,9 +35,21 @@ function feed(bars: readonly Bar[], options: FeedOptions = {}): Fired[][] {
   bars.forEach(([open, high, low, close, volume], index) => {
     const onBar: Fired[] = [];
     const last = index === bars.length - 1;
-    updateSeries(series, params, open, high, low, close, volume, 1, last && (options.firstBarOfSession ?? false), options.previousSessionClose ?? Number.NaN, {
-      fire: (pattern, direction, ...keys) => onBar.push({ pattern, direction, confidence: DETECTION[0]!, levels: levelsOf(...keys) }),
-    });
+    updateSeries(
+      series,
+      params,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      1,
+      last && (options.firstBarOfSession ?? false),
+      options.previousSessionClose ?? Number.NaN,
+      {
+        fire: (pattern, direction, ...keys) => onBar.push({ pattern, direction, confidence: DETECTION[0]!, levels: levelsOf(...keys) }),
+      },
+    );
     fired.push(onBar);
   });
   return fired;
@@ -62,7 +83,8 @@ function path(start: number, closes: readonly number[], volume = 1000, wick = 0.
 function steps(from: number, to: number, step: number): number[] {
   const values: number[] = [];
   const direction = to > from ? 1 : -1;
-  for (let value = from + direction * step; direction > 0 ? value <= to + 1e-9 : value >= to - 1e-9; value += direction * step) values.push(Math.round(value * 1000) / 1000);
+  for (let value = from + direction * step; direction > 0 ? value <= to + 1e-9 : value >= to - 1e-9; value += direction * step)
+    values.push(Math.round(value * 1000) / 1000);
   return values;
 }
 
@@ -71,7 +93,9 @@ const advance = path(100, [100.3, 100.6, 100.9, 101.2, 101.5, 101.8]);
 
 describe('candle patterns: golden positives and near misses', () => {
   it('the warm-up fires no candle, volume or structure pattern (only the oscillating EMA/MACD crosses)', () => {
-    const fired = feed(warmup(40)).flat().map((entry) => entry.pattern);
+    const fired = feed(warmup(40))
+      .flat()
+      .map((entry) => entry.pattern);
     expect(fired.filter((name) => !/^(ema|macd)_/.test(name))).toEqual([]);
   });
 
@@ -105,20 +129,34 @@ describe('candle patterns: golden positives and near misses', () => {
   it('bullish and bearish engulfing (>= 1.1x the previous body)', () => {
     const bullish = lastFired([...warmup(), [100.3, 100.35, 99.95, 100, 1000], [99.95, 100.45, 99.9, 100.4, 1000]]);
     expect(names(bullish)).toContain('bullish_engulfing');
-    expect(names(lastFired([...warmup(), [100.3, 100.35, 99.95, 100, 1000], [99.95, 100.35, 99.9, 100.28, 1000]]))).not.toContain('bullish_engulfing');
+    expect(names(lastFired([...warmup(), [100.3, 100.35, 99.95, 100, 1000], [99.95, 100.35, 99.9, 100.28, 1000]]))).not.toContain(
+      'bullish_engulfing',
+    );
     // Engulfs, but the body is only 1.0x.
-    expect(names(lastFired([...warmup(), [100.3, 100.35, 99.95, 100, 1000], [100, 100.35, 99.9, 100.3, 1000]]))).not.toContain('bullish_engulfing');
+    expect(names(lastFired([...warmup(), [100.3, 100.35, 99.95, 100, 1000], [100, 100.35, 99.9, 100.3, 1000]]))).not.toContain(
+      'bullish_engulfing',
+    );
     const bearish = lastFired([...warmup(), [100, 100.35, 99.95, 100.3, 1000], [100.35, 100.4, 99.85, 99.9, 1000]]);
     expect(names(bearish)).toContain('bearish_engulfing');
-    expect(names(lastFired([...warmup(), [100, 100.35, 99.95, 100.3, 1000], [100.35, 100.4, 99.95, 100.05, 1000]]))).not.toContain('bearish_engulfing');
+    expect(names(lastFired([...warmup(), [100, 100.35, 99.95, 100.3, 1000], [100.35, 100.4, 99.95, 100.05, 1000]]))).not.toContain(
+      'bearish_engulfing',
+    );
   });
 
   it('morning and evening star', () => {
-    const morning: Bar[] = [[100, 100.05, 98.95, 99, 1000], [98.9, 99, 98.8, 98.95, 1000], [99, 99.85, 98.95, 99.8, 1000]];
+    const morning: Bar[] = [
+      [100, 100.05, 98.95, 99, 1000],
+      [98.9, 99, 98.8, 98.95, 1000],
+      [99, 99.85, 98.95, 99.8, 1000],
+    ];
     expect(names(lastFired([...warmup(), ...morning]))).toContain('morning_star');
     const weak: Bar[] = [morning[0]!, morning[1]!, [99, 99.45, 98.95, 99.4, 1000]];
     expect(names(lastFired([...warmup(), ...weak]))).not.toContain('morning_star');
-    const evening: Bar[] = [[100, 101.05, 99.95, 101, 1000], [101.1, 101.2, 101, 101.05, 1000], [101, 101.05, 100.15, 100.2, 1000]];
+    const evening: Bar[] = [
+      [100, 101.05, 99.95, 101, 1000],
+      [101.1, 101.2, 101, 101.05, 1000],
+      [101, 101.05, 100.15, 100.2, 1000],
+    ];
     expect(names(lastFired([...warmup(), ...evening]))).toContain('evening_star');
     const bigStar: Bar[] = [evening[0]!, [101.1, 101.6, 101, 101.5, 1000], evening[2]!];
     expect(names(lastFired([...warmup(), ...bigStar]))).not.toContain('evening_star');
@@ -150,19 +188,34 @@ describe('the candle-size gate (range >= 0.25 x ATR) applies to every candle pat
 
   it('stars: the first (long) bar and the last bar must be real candles; the star itself is small by definition', () => {
     // The golden morning star of the catalog test, scaled by 0.3 around 100.
-    const scaled = (bars: readonly Bar[], factor: number): Bar[] => bars.map(([o, h, l, c, v]) => [100 + (o - 100) * factor, 100 + (h - 100) * factor, 100 + (l - 100) * factor, 100 + (c - 100) * factor, v]);
-    const morning: Bar[] = [[100, 100.05, 98.95, 99, 1000], [98.9, 99, 98.8, 98.95, 1000], [99, 99.85, 98.95, 99.8, 1000]];
+    const scaled = (bars: readonly Bar[], factor: number): Bar[] =>
+      bars.map(([o, h, l, c, v]) => [
+        100 + (o - 100) * factor,
+        100 + (h - 100) * factor,
+        100 + (l - 100) * factor,
+        100 + (c - 100) * factor,
+        v,
+      ]);
+    const morning: Bar[] = [
+      [100, 100.05, 98.95, 99, 1000],
+      [98.9, 99, 98.8, 98.95, 1000],
+      [99, 99.85, 98.95, 99.8, 1000],
+    ];
     expect(names(lastFired([...warmup(), ...scaled(morning, 0.3)]))).toContain('morning_star');
     // At 0.1 both outer bars are about 0.2 x ATR: no candle.
     const tiny = [...warmup(), ...scaled(morning, 0.1)];
-    expect((0.09) / atrAfter(tiny)).toBeLessThan(0.25);
+    expect(0.09 / atrAfter(tiny)).toBeLessThan(0.25);
     expect(names(lastFired(tiny))).not.toContain('morning_star');
     // A real last bar does not make up for a tiny first one (0.11 against 0.25 x ATR = 0.109 fires, 0.088 does not).
     const withFirst = (factor: number): Bar[] => [...warmup(), ...scaled(morning, factor).slice(0, 2), [99.9, 100.3, 99.89, 100.25, 1000]];
     expect(names(lastFired(withFirst(0.1)))).toContain('morning_star');
     expect(0.25 * atrAfter(withFirst(0.08))).toBeGreaterThan(0.1 * 0.88);
     expect(names(lastFired(withFirst(0.08)))).not.toContain('morning_star');
-    const evening: Bar[] = [[100, 101.05, 99.95, 101, 1000], [101.1, 101.2, 101, 101.05, 1000], [101, 101.05, 100.15, 100.2, 1000]];
+    const evening: Bar[] = [
+      [100, 101.05, 99.95, 101, 1000],
+      [101.1, 101.2, 101, 101.05, 1000],
+      [101, 101.05, 100.15, 100.2, 1000],
+    ];
     expect(names(lastFired([...warmup(), ...scaled(evening, 0.3)]))).toContain('evening_star');
     expect(names(lastFired([...warmup(), ...scaled(evening, 0.1)]))).not.toContain('evening_star');
   });
@@ -179,11 +232,19 @@ describe('volume, gap and momentum', () => {
   });
 
   it('gap up / down on the first bar of a session (>= 1%)', () => {
-    expect(names(lastFired([...warmup(), [101.5, 101.6, 101.4, 101.5, 1000]], { firstBarOfSession: true, previousSessionClose: 100 }))).toContain('gap_up');
-    expect(names(lastFired([...warmup(), [98.5, 98.6, 98.4, 98.5, 1000]], { firstBarOfSession: true, previousSessionClose: 100 }))).toContain('gap_down');
-    expect(names(lastFired([...warmup(), [100.8, 100.9, 100.7, 100.8, 1000]], { firstBarOfSession: true, previousSessionClose: 100 }))).not.toContain('gap_up');
+    expect(
+      names(lastFired([...warmup(), [101.5, 101.6, 101.4, 101.5, 1000]], { firstBarOfSession: true, previousSessionClose: 100 })),
+    ).toContain('gap_up');
+    expect(
+      names(lastFired([...warmup(), [98.5, 98.6, 98.4, 98.5, 1000]], { firstBarOfSession: true, previousSessionClose: 100 })),
+    ).toContain('gap_down');
+    expect(
+      names(lastFired([...warmup(), [100.8, 100.9, 100.7, 100.8, 1000]], { firstBarOfSession: true, previousSessionClose: 100 })),
+    ).not.toContain('gap_up');
     // The same open later in the session is no gap.
-    expect(names(lastFired([...warmup(), [101.5, 101.6, 101.4, 101.5, 1000]], { firstBarOfSession: false, previousSessionClose: 100 }))).not.toContain('gap_up');
+    expect(
+      names(lastFired([...warmup(), [101.5, 101.6, 101.4, 101.5, 1000]], { firstBarOfSession: false, previousSessionClose: 100 })),
+    ).not.toContain('gap_up');
   });
 
   it('momentum spike: 5-bar change >= 1%, relative volume >= 1.5, close in the top third', () => {
@@ -231,7 +292,11 @@ describe('breakouts and structure', () => {
     expect(levels.neckline).toBeCloseTo(99.8, 9);
     expect(levels.target).toBeCloseTo(99.8 + (99.8 - 99.05), 9);
     const deeper = [...steps(100, 99.05, 0.1), ...steps(99.05, 99.75, 0.1), ...steps(99.75, 98.55, 0.1), ...steps(98.55, 99.85, 0.1)];
-    expect(feed([...warmup(), ...path(100, deeper)]).flat().map((entry) => entry.pattern)).not.toContain('double_bottom');
+    expect(
+      feed([...warmup(), ...path(100, deeper)])
+        .flat()
+        .map((entry) => entry.pattern),
+    ).not.toContain('double_bottom');
   });
 
   it('double bottom: the neckline must be crossed within 60 bars of arming (the 60th fires, the 61st does not)', () => {
@@ -248,12 +313,28 @@ describe('breakouts and structure', () => {
   });
 
   it('double top mirrors it', () => {
-    const closes = [...steps(100, 100.95, 0.1), ...steps(100.95, 100.25, 0.1), ...steps(100.25, 100.85, 0.1), ...steps(100.85, 100.15, 0.1)];
-    const hits = feed([...warmup(), ...path(100, closes)]).flat().filter((entry) => entry.pattern === 'double_top');
+    const closes = [
+      ...steps(100, 100.95, 0.1),
+      ...steps(100.95, 100.25, 0.1),
+      ...steps(100.25, 100.85, 0.1),
+      ...steps(100.85, 100.15, 0.1),
+    ];
+    const hits = feed([...warmup(), ...path(100, closes)])
+      .flat()
+      .filter((entry) => entry.pattern === 'double_top');
     expect(hits).toHaveLength(1);
     expect(hits[0]!.levels.neckline).toBe(100.2);
-    const shallow = [...steps(100, 100.95, 0.1), ...steps(100.95, 100.75, 0.1), ...steps(100.75, 100.85, 0.1), ...steps(100.85, 100.15, 0.1)];
-    expect(feed([...warmup(), ...path(100, shallow)]).flat().map((entry) => entry.pattern)).not.toContain('double_top');
+    const shallow = [
+      ...steps(100, 100.95, 0.1),
+      ...steps(100.95, 100.75, 0.1),
+      ...steps(100.75, 100.85, 0.1),
+      ...steps(100.85, 100.15, 0.1),
+    ];
+    expect(
+      feed([...warmup(), ...path(100, shallow)])
+        .flat()
+        .map((entry) => entry.pattern),
+    ).not.toContain('double_top');
   });
 });
 
@@ -289,24 +370,50 @@ describe('Bollinger breakouts start inside the bands; RSI of a flat series', () 
     expect(names(lastFired([...flat, [100, 100.06, 99.99, 100.01, 1000]]))).not.toContain('bollinger_breakout_up');
     expect(names(lastFired([...flat, [100, 100.01, 99.94, 99.99, 1000]]))).not.toContain('bollinger_breakout_down');
     // Also when the flat stretch follows moves (the sliding deviation must come back to exactly 0).
-    const movedThenFlat: Bar[] = [...warmup(40), ...path(100, [100.7, 99.4, 101.3, 99.9]), ...Array.from({ length: 25 }, () => [99.9, 99.95, 99.85, 99.9, 1000] as Bar)];
+    const movedThenFlat: Bar[] = [
+      ...warmup(40),
+      ...path(100, [100.7, 99.4, 101.3, 99.9]),
+      ...Array.from({ length: 25 }, () => [99.9, 99.95, 99.85, 99.9, 1000] as Bar),
+    ];
     expect(names(lastFired([...movedThenFlat, [99.9, 99.96, 99.89, 99.91, 1000]]))).not.toContain('bollinger_breakout_up');
     expect(names(lastFired([...movedThenFlat, [99.9, 99.91, 99.84, 99.89, 1000]]))).not.toContain('bollinger_breakout_down');
     // Once a tick has given the bands width, a close back inside and then out of them is a breakout.
-    expect(names(lastFired([...flat, [100, 100.05, 99.95, 100.01, 1000], [100.01, 100.05, 99.95, 100, 1000], [100, 100.08, 99.99, 100.05, 1000]]))).toContain('bollinger_breakout_up');
+    expect(
+      names(
+        lastFired([...flat, [100, 100.05, 99.95, 100.01, 1000], [100.01, 100.05, 99.95, 100, 1000], [100, 100.08, 99.99, 100.05, 1000]]),
+      ),
+    ).toContain('bollinger_breakout_up');
   });
 
   it('moving-average and MACD crosses: the first move out of a flat series is no cross; a flat stretch keeps the side it had', () => {
     const crosses = /^(ema|sma|macd)_/;
-    for (const flatBar of [[100, 100, 100, 100, 1000], [100, 100.05, 99.95, 100, 1000]] as Bar[]) {
+    for (const flatBar of [
+      [100, 100, 100, 100, 1000],
+      [100, 100.05, 99.95, 100, 1000],
+    ] as Bar[]) {
       const flat: Bar[] = new Array<Bar>(250).fill(flatBar);
-      for (const tick of [[100, 100.01, 100, 100.01, 1000], [100, 100, 99.99, 99.99, 1000]] as Bar[]) {
-        expect(feed([...flat, tick, tick]).flat().map((entry) => entry.pattern).filter((name) => crosses.test(name))).toEqual([]);
+      for (const tick of [
+        [100, 100.01, 100, 100.01, 1000],
+        [100, 100, 99.99, 99.99, 1000],
+      ] as Bar[]) {
+        expect(
+          feed([...flat, tick, tick])
+            .flat()
+            .map((entry) => entry.pattern)
+            .filter((name) => crosses.test(name)),
+        ).toEqual([]);
       }
     }
     // Golden: below (a decline), then flat, then up: the spreads were negative before the flat, so the rise crosses.
-    const declineThenFlat: Bar[] = [...new Array<Bar>(200).fill([101, 101, 101, 101, 1000]), ...path(101, steps(101, 100, 0.02)), ...new Array<Bar>(300).fill([100, 100, 100, 100, 1000])];
-    const risen = feed([...declineThenFlat, ...path(100, steps(100, 100.5, 0.05))]).slice(declineThenFlat.length).flat().map((entry) => entry.pattern);
+    const declineThenFlat: Bar[] = [
+      ...new Array<Bar>(200).fill([101, 101, 101, 101, 1000]),
+      ...path(101, steps(101, 100, 0.02)),
+      ...new Array<Bar>(300).fill([100, 100, 100, 100, 1000]),
+    ];
+    const risen = feed([...declineThenFlat, ...path(100, steps(100, 100.5, 0.05))])
+      .slice(declineThenFlat.length)
+      .flat()
+      .map((entry) => entry.pattern);
     // (MACD's own cross came during the flat stretch, where its line recovers faster than its signal.)
     expect(risen).toEqual(expect.arrayContaining(['ema_golden_cross', 'sma_golden_cross']));
   });
@@ -314,11 +421,18 @@ describe('Bollinger breakouts start inside the bands; RSI of a flat series', () 
   it('a flat stretch has RSI 50: a tick down after it is no fall back through 70', () => {
     const flat: Bar[] = Array.from({ length: 30 }, () => [100, 100.05, 99.95, 100, 1000] as Bar);
     const fired = feed([...flat, [100, 100.05, 99.9, 99.95, 1000]]);
-    expect(fired.flat().map((entry) => entry.pattern).filter((name) => name.startsWith('rsi_'))).toEqual([]);
+    expect(
+      fired
+        .flat()
+        .map((entry) => entry.pattern)
+        .filter((name) => name.startsWith('rsi_')),
+    ).toEqual([]);
     // Golden: a real advance, then a decline back through 70.
     const advance = path(100, steps(100, 103, 0.2));
     const decline = path(103, steps(103, 101, 0.4));
-    const crossed = feed([...warmup(), ...advance, ...decline]).flat().filter((entry) => entry.pattern === 'rsi_overbought_cross');
+    const crossed = feed([...warmup(), ...advance, ...decline])
+      .flat()
+      .filter((entry) => entry.pattern === 'rsi_overbought_cross');
     expect(crossed).toHaveLength(1);
     expect(crossed[0]!.levels.rsiHigh).toBeGreaterThan(75);
     expect(crossed[0]!.confidence).toBeCloseTo(0.55 + Math.min(0.3, (crossed[0]!.levels.rsiHigh! - 70) * 0.03), 12);
@@ -364,14 +478,24 @@ describe('indicator crosses fire exactly where the reference indicators cross', 
     const slowFired = feed(path(100, slowCloses, 1000, 0.2), { params: DAILY_PARAMS });
     const fast = SMA.calculate({ period: 50, values: slowCloses });
     const slow = SMA.calculate({ period: 200, values: slowCloses });
-    const expected = crossings(slow.map((value, i) => fast[i + 150]! - value), 199);
+    const expected = crossings(
+      slow.map((value, i) => fast[i + 150]! - value),
+      199,
+    );
     expect(expected.up.length).toBeGreaterThan(2);
     expect(firedAt(slowFired, 'sma_golden_cross')).toEqual(expected.up);
     expect(firedAt(slowFired, 'sma_death_cross')).toEqual(expected.down);
   });
 
   it('MACD signal crosses', () => {
-    const reference = MACD.calculate({ values: closes, fastPeriod: 12, slowPeriod: 26, signalPeriod: 9, SimpleMAOscillator: false, SimpleMASignal: false })
+    const reference = MACD.calculate({
+      values: closes,
+      fastPeriod: 12,
+      slowPeriod: 26,
+      signalPeriod: 9,
+      SimpleMAOscillator: false,
+      SimpleMASignal: false,
+    })
       .filter((row) => row.signal !== undefined)
       .map((row) => row.MACD! - row.signal!);
     const expected = crossings(reference, closes.length - reference.length);

@@ -101,9 +101,21 @@ export interface SeriesState {
   bars: number;
   lastStartMs: number;
   // The current bar (0) and the two before it.
-  o0: number; h0: number; l0: number; c0: number; v0: number;
-  o1: number; h1: number; l1: number; c1: number; v1: number;
-  o2: number; h2: number; l2: number; c2: number; v2: number;
+  o0: number;
+  h0: number;
+  l0: number;
+  c0: number;
+  v0: number;
+  o1: number;
+  h1: number;
+  l1: number;
+  c1: number;
+  v1: number;
+  o2: number;
+  h2: number;
+  l2: number;
+  c2: number;
+  v2: number;
   closes: History;
   highs: History;
   lows: History;
@@ -133,21 +145,41 @@ export interface SeriesState {
   relativeVolume: number;
   rsiNow: number;
   // Pivots (fractals with two bars each side) and the levels they make.
-  pivotHigh: number; pivotHighBar: number;
-  pivotLow: number; pivotLowBar: number;
+  pivotHigh: number;
+  pivotHighBar: number;
+  pivotLow: number;
+  pivotLowBar: number;
   resistance: number;
   support: number;
-  doubleBottomNeck: number; doubleBottomFirst: number; doubleBottomSecond: number; doubleBottomBar: number;
-  doubleTopNeck: number; doubleTopFirst: number; doubleTopSecond: number; doubleTopBar: number;
+  doubleBottomNeck: number;
+  doubleBottomFirst: number;
+  doubleBottomSecond: number;
+  doubleBottomBar: number;
+  doubleTopNeck: number;
+  doubleTopFirst: number;
+  doubleTopSecond: number;
+  doubleTopBar: number;
 }
 
 export function createSeries(params: SeriesParams): SeriesState {
   return {
     bars: 0,
     lastStartMs: -1,
-    o0: 0, h0: 0, l0: 0, c0: 0, v0: 0,
-    o1: 0, h1: 0, l1: 0, c1: 0, v1: 0,
-    o2: 0, h2: 0, l2: 0, c2: 0, v2: 0,
+    o0: 0,
+    h0: 0,
+    l0: 0,
+    c0: 0,
+    v0: 0,
+    o1: 0,
+    h1: 0,
+    l1: 0,
+    c1: 0,
+    v1: 0,
+    o2: 0,
+    h2: 0,
+    l2: 0,
+    c2: 0,
+    v2: 0,
     closes: createHistory(Math.max(params.momentumBars, params.trendBars) + 2),
     highs: createHistory(5),
     lows: createHistory(5),
@@ -172,12 +204,20 @@ export function createSeries(params: SeriesParams): SeriesState {
     rsiExtreme: 50,
     relativeVolume: Number.NaN,
     rsiNow: Number.NaN,
-    pivotHigh: Number.NaN, pivotHighBar: -1,
-    pivotLow: Number.NaN, pivotLowBar: -1,
+    pivotHigh: Number.NaN,
+    pivotHighBar: -1,
+    pivotLow: Number.NaN,
+    pivotLowBar: -1,
     resistance: Number.NaN,
     support: Number.NaN,
-    doubleBottomNeck: Number.NaN, doubleBottomFirst: 0, doubleBottomSecond: 0, doubleBottomBar: -1,
-    doubleTopNeck: Number.NaN, doubleTopFirst: 0, doubleTopSecond: 0, doubleTopBar: -1,
+    doubleBottomNeck: Number.NaN,
+    doubleBottomFirst: 0,
+    doubleBottomSecond: 0,
+    doubleBottomBar: -1,
+    doubleTopNeck: Number.NaN,
+    doubleTopFirst: 0,
+    doubleTopSecond: 0,
+    doubleTopBar: -1,
   };
 }
 
@@ -238,7 +278,12 @@ export function updateSeries(
   sink: PatternSink | undefined,
 ): void {
   const input = SERIES_INPUT;
-  input[0] = open; input[1] = high; input[2] = low; input[3] = close; input[4] = volume; input[5] = previousSessionClose;
+  input[0] = open;
+  input[1] = high;
+  input[2] = low;
+  input[3] = close;
+  input[4] = volume;
+  input[5] = previousSessionClose;
   updateSeriesFromInput(s, params, sessionDay, firstBarOfSession, sink);
 }
 
@@ -250,7 +295,13 @@ export function updateSeries(
 export const SERIES_INPUT = new Float64Array(6);
 
 /** updateSeries() with the bar's numbers in SERIES_INPUT. */
-export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sessionDay: number, firstBarOfSession: boolean, sink: PatternSink | undefined): void {
+export function updateSeriesFromInput(
+  s: SeriesState,
+  params: SeriesParams,
+  sessionDay: number,
+  firstBarOfSession: boolean,
+  sink: PatternSink | undefined,
+): void {
   const input = SERIES_INPUT;
   const open = input[0]!;
   const high = input[1]!;
@@ -259,9 +310,21 @@ export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sess
   const volume = input[4]!;
   const previousSessionClose = input[5]!;
   // Shift the bar window.
-  s.o2 = s.o1; s.h2 = s.h1; s.l2 = s.l1; s.c2 = s.c1; s.v2 = s.v1;
-  s.o1 = s.o0; s.h1 = s.h0; s.l1 = s.l0; s.c1 = s.c0; s.v1 = s.v0;
-  s.o0 = open; s.h0 = high; s.l0 = low; s.c0 = close; s.v0 = volume;
+  s.o2 = s.o1;
+  s.h2 = s.h1;
+  s.l2 = s.l1;
+  s.c2 = s.c1;
+  s.v2 = s.v1;
+  s.o1 = s.o0;
+  s.h1 = s.h0;
+  s.l1 = s.l0;
+  s.c1 = s.c0;
+  s.v1 = s.v0;
+  s.o0 = open;
+  s.h0 = high;
+  s.l0 = low;
+  s.c0 = close;
+  s.v0 = volume;
   s.bars += 1;
 
   // Values over the previous bars, read before this bar enters them. Read here field by field, not
@@ -310,10 +373,18 @@ export function updateSeriesFromInput(s: SeriesState, params: SeriesParams, sess
   if (sink !== undefined) {
     // One reused scratch object instead of an allocation per bar.
     const v = scratch;
-    v.priorHigh = priorHigh; v.priorLow = priorLow; v.relativeVolume = relativeVolume;
-    v.emaSpread = emaSpread; v.smaSpread = smaSpread; v.macdSpread = macdSpread; v.rsi = rsi;
-    v.middle = middle; v.upper = upper; v.lower = lower;
-    v.firstBarOfSession = firstBarOfSession; v.previousSessionClose = previousSessionClose;
+    v.priorHigh = priorHigh;
+    v.priorLow = priorLow;
+    v.relativeVolume = relativeVolume;
+    v.emaSpread = emaSpread;
+    v.smaSpread = smaSpread;
+    v.macdSpread = macdSpread;
+    v.rsi = rsi;
+    v.middle = middle;
+    v.upper = upper;
+    v.lower = lower;
+    v.firstBarOfSession = firstBarOfSession;
+    v.previousSessionClose = previousSessionClose;
     detect(s, params, sink, v);
   }
 
@@ -345,8 +416,18 @@ interface BarValues {
 }
 
 const scratch: BarValues = {
-  priorHigh: 0, priorLow: 0, relativeVolume: 0, emaSpread: 0, smaSpread: 0, macdSpread: 0, rsi: 0,
-  middle: 0, upper: 0, lower: 0, firstBarOfSession: false, previousSessionClose: 0,
+  priorHigh: 0,
+  priorLow: 0,
+  relativeVolume: 0,
+  emaSpread: 0,
+  smaSpread: 0,
+  macdSpread: 0,
+  rsi: 0,
+  middle: 0,
+  upper: 0,
+  lower: 0,
+  firstBarOfSession: false,
+  previousSessionClose: 0,
 };
 
 function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues): void {
@@ -368,22 +449,33 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
 
   // --- single candles
   if (candleOk && body <= p.dojiBodyRatio * range) {
-    d[0] = clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range))); d[1] = h0; d[2] = l0;
+    d[0] = clamp01(0.5 + 0.3 * (1 - body / (p.dojiBodyRatio * range)));
+    d[1] = h0;
+    d[2] = l0;
     sink.fire('doji', 'NEUTRAL', 'high', 'low');
   }
   if (candleOk && body > 0 && lowerShadow >= p.shadowBodyRatio * body && upperShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (lowerShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
     if (downtrend) {
-      d[0] = clamp01(strength); d[1] = l0; d[2] = l0; d[3] = h0;
+      d[0] = clamp01(strength);
+      d[1] = l0;
+      d[2] = l0;
+      d[3] = h0;
       sink.fire('hammer', 'BULLISH', 'support', 'stop', 'resistance');
     } else if (uptrend) {
-      d[0] = clamp01(strength); d[1] = h0; d[2] = h0; d[3] = l0;
+      d[0] = clamp01(strength);
+      d[1] = h0;
+      d[2] = h0;
+      d[3] = l0;
       sink.fire('hanging_man', 'BEARISH', 'resistance', 'stop', 'support');
     }
   }
   if (candleOk && body > 0 && uptrend && upperShadow >= p.shadowBodyRatio * body && lowerShadow <= body) {
     const strength = 0.55 + Math.min(0.2, (upperShadow / body - p.shadowBodyRatio) * 0.05) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    d[0] = clamp01(strength); d[1] = h0; d[2] = h0; d[3] = l0;
+    d[0] = clamp01(strength);
+    d[1] = h0;
+    d[2] = h0;
+    d[3] = l0;
     sink.fire('shooting_star', 'BEARISH', 'resistance', 'stop', 'support');
   }
 
@@ -391,13 +483,21 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   if (s.bars >= 2) {
     const body1 = Math.abs(c1 - o1);
     if (candleOk && body1 > 0 && c1 < o1 && c0 > o0 && o0 <= c1 && c0 >= o1 && body >= p.engulfRatio * body1) {
-      const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      d[0] = clamp01(strength); d[1] = Math.min(l0, l1); d[2] = Math.min(l0, l1); d[3] = o1;
+      const strength =
+        0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (downtrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      d[0] = clamp01(strength);
+      d[1] = Math.min(l0, l1);
+      d[2] = Math.min(l0, l1);
+      d[3] = o1;
       sink.fire('bullish_engulfing', 'BULLISH', 'support', 'stop', 'engulfed');
     }
     if (candleOk && body1 > 0 && c1 > o1 && c0 < o0 && o0 >= c1 && c0 <= o1 && body >= p.engulfRatio * body1) {
-      const strength = 0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      d[0] = clamp01(strength); d[1] = Math.max(h0, h1); d[2] = Math.max(h0, h1); d[3] = o1;
+      const strength =
+        0.6 + Math.min(0.2, (body / body1 - p.engulfRatio) * 0.2) + (uptrend ? 0.1 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume);
+      d[0] = clamp01(strength);
+      d[1] = Math.max(h0, h1);
+      d[2] = Math.max(h0, h1);
+      d[3] = o1;
       sink.fire('bearish_engulfing', 'BEARISH', 'resistance', 'stop', 'engulfed');
     }
   }
@@ -410,12 +510,18 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
     const midFirst = (o2 + c2) / 2;
     if (longFirst && smallStar && c2 < o2 && (o1 + c1) / 2 <= c2 && c0 > o0 && c0 > midFirst) {
       const strength = 0.65 + Math.min(0.15, ((c0 - midFirst) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      d[0] = clamp01(strength); d[1] = Math.min(l0, l1, l2); d[2] = Math.min(l0, l1, l2); d[3] = o2;
+      d[0] = clamp01(strength);
+      d[1] = Math.min(l0, l1, l2);
+      d[2] = Math.min(l0, l1, l2);
+      d[3] = o2;
       sink.fire('morning_star', 'BULLISH', 'support', 'stop', 'resistance');
     }
     if (longFirst && smallStar && c2 > o2 && (o1 + c1) / 2 >= c2 && c0 < o0 && c0 < midFirst) {
       const strength = 0.65 + Math.min(0.15, ((midFirst - c0) / body2) * 0.3) + volumeBonus(relVol, p.breakoutRelativeVolume);
-      d[0] = clamp01(strength); d[1] = Math.max(h0, h1, h2); d[2] = Math.max(h0, h1, h2); d[3] = o2;
+      d[0] = clamp01(strength);
+      d[1] = Math.max(h0, h1, h2);
+      d[2] = Math.max(h0, h1, h2);
+      d[3] = o2;
       sink.fire('evening_star', 'BEARISH', 'resistance', 'stop', 'support');
     }
   }
@@ -423,61 +529,97 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   // --- volume, gap, momentum
   if (relVol >= p.volumeSpikeRatio) {
     const direction: Direction = c0 > o0 ? 'BULLISH' : c0 < o0 ? 'BEARISH' : 'NEUTRAL';
-    d[0] = clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1)); d[1] = relVol; d[2] = h0; d[3] = l0;
+    d[0] = clamp01(0.5 + Math.min(0.4, (relVol - p.volumeSpikeRatio) * 0.1));
+    d[1] = relVol;
+    d[2] = h0;
+    d[3] = l0;
     sink.fire('volume_spike', direction, 'relativeVolume', 'high', 'low');
   }
   if (v.firstBarOfSession && v.previousSessionClose > 0) {
     const gapPct = ((o0 - v.previousSessionClose) / v.previousSessionClose) * 100;
     if (gapPct >= p.gapPct) {
-      d[0] = clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1)); d[1] = v.previousSessionClose; d[2] = o0; d[3] = gapPct;
+      d[0] = clamp01(0.5 + Math.min(0.4, (gapPct - p.gapPct) * 0.1));
+      d[1] = v.previousSessionClose;
+      d[2] = o0;
+      d[3] = gapPct;
       sink.fire('gap_up', 'BULLISH', 'previousClose', 'open', 'gapPct');
     } else if (gapPct <= -p.gapPct) {
-      d[0] = clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1)); d[1] = v.previousSessionClose; d[2] = o0; d[3] = gapPct;
+      d[0] = clamp01(0.5 + Math.min(0.4, (-gapPct - p.gapPct) * 0.1));
+      d[1] = v.previousSessionClose;
+      d[2] = o0;
+      d[3] = gapPct;
       sink.fire('gap_down', 'BEARISH', 'previousClose', 'open', 'gapPct');
     }
   }
   const momentumBase = historyAt(s.closes, p.momentumBars);
   if (momentumBase > 0 && range > 0 && relVol >= p.momentumRelativeVolume) {
     const rocPct = ((c0 - momentumBase) / momentumBase) * 100;
-    const strength = 0.5 + Math.min(0.3, (Math.abs(rocPct) / p.momentumThresholdPct - 1) * 0.15) + Math.min(0.2, (relVol - p.momentumRelativeVolume) * 0.1);
+    const strength =
+      0.5 +
+      Math.min(0.3, (Math.abs(rocPct) / p.momentumThresholdPct - 1) * 0.15) +
+      Math.min(0.2, (relVol - p.momentumRelativeVolume) * 0.1);
     if (rocPct >= p.momentumThresholdPct && c0 >= l0 + (2 / 3) * range) {
-      d[0] = clamp01(strength); d[1] = rocPct; d[2] = momentumBase; d[3] = h0;
+      d[0] = clamp01(strength);
+      d[1] = rocPct;
+      d[2] = momentumBase;
+      d[3] = h0;
       sink.fire('momentum_spike', 'BULLISH', 'momentumPct', 'base', 'high');
     } else if (rocPct <= -p.momentumThresholdPct && c0 <= l0 + range / 3) {
-      d[0] = clamp01(strength); d[1] = rocPct; d[2] = momentumBase; d[3] = l0;
+      d[0] = clamp01(strength);
+      d[1] = rocPct;
+      d[2] = momentumBase;
+      d[3] = l0;
       sink.fire('momentum_spike', 'BEARISH', 'momentumPct', 'base', 'low');
     }
   }
 
   // --- indicator crosses
   if (s.lastEmaSpread < 0 && v.emaSpread > 0) {
-    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi > 50 && v.rsi < 70 ? 0.1 : 0));
+    d[1] = emaValue(s.ema12);
+    d[2] = emaValue(s.ema26);
     sink.fire('ema_golden_cross', 'BULLISH', 'ema12', 'ema26');
   } else if (s.lastEmaSpread > 0 && v.emaSpread < 0) {
-    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0)); d[1] = emaValue(s.ema12); d[2] = emaValue(s.ema26);
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + (v.rsi < 50 && v.rsi > 30 ? 0.1 : 0));
+    d[1] = emaValue(s.ema12);
+    d[2] = emaValue(s.ema26);
     sink.fire('ema_death_cross', 'BEARISH', 'ema12', 'ema26');
   }
   if (s.lastSmaSpread < 0 && v.smaSpread > 0) {
-    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
+    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume));
+    d[1] = smaValue(s.sma50);
+    d[2] = smaValue(s.sma200);
     sink.fire('sma_golden_cross', 'BULLISH', 'sma50', 'sma200');
   } else if (s.lastSmaSpread > 0 && v.smaSpread < 0) {
-    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = smaValue(s.sma50); d[2] = smaValue(s.sma200);
+    d[0] = clamp01(0.7 + volumeBonus(relVol, p.breakoutRelativeVolume));
+    d[1] = smaValue(s.sma50);
+    d[2] = smaValue(s.sma200);
     sink.fire('sma_death_cross', 'BEARISH', 'sma50', 'sma200');
   }
   if (s.lastMacdSpread < 0 && v.macdSpread > 0) {
     const line = macdLine(s.macd);
-    d[0] = clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
+    d[0] = clamp01(0.55 + (line < 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume));
+    d[1] = line;
+    d[2] = macdSignal(s.macd);
     sink.fire('macd_bullish_cross', 'BULLISH', 'macd', 'signal');
   } else if (s.lastMacdSpread > 0 && v.macdSpread < 0) {
     const line = macdLine(s.macd);
-    d[0] = clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume)); d[1] = line; d[2] = macdSignal(s.macd);
+    d[0] = clamp01(0.55 + (line > 0 ? 0.15 : 0) + volumeBonus(relVol, p.breakoutRelativeVolume));
+    d[1] = line;
+    d[2] = macdSignal(s.macd);
     sink.fire('macd_bearish_cross', 'BEARISH', 'macd', 'signal');
   }
   if (s.previousRsi < p.rsiOversold && v.rsi >= p.rsiOversold) {
-    d[0] = clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03)); d[1] = v.rsi; d[2] = s.rsiExtreme; d[3] = p.rsiOversold;
+    d[0] = clamp01(0.55 + Math.min(0.3, (p.rsiOversold - s.rsiExtreme) * 0.03));
+    d[1] = v.rsi;
+    d[2] = s.rsiExtreme;
+    d[3] = p.rsiOversold;
     sink.fire('rsi_oversold_cross', 'BULLISH', 'rsi', 'rsiLow', 'threshold');
   } else if (s.previousRsi > p.rsiOverbought && v.rsi <= p.rsiOverbought) {
-    d[0] = clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03)); d[1] = v.rsi; d[2] = s.rsiExtreme; d[3] = p.rsiOverbought;
+    d[0] = clamp01(0.55 + Math.min(0.3, (s.rsiExtreme - p.rsiOverbought) * 0.03));
+    d[1] = v.rsi;
+    d[2] = s.rsiExtreme;
+    d[3] = p.rsiOverbought;
     sink.fire('rsi_overbought_cross', 'BEARISH', 'rsi', 'rsiHigh', 'threshold');
   }
   const deviation = (v.upper - v.middle) / 2;
@@ -486,22 +628,34 @@ function detect(s: SeriesState, p: SeriesParams, sink: PatternSink, v: BarValues
   const wasInside = s.previousUpper > s.previousLower && c1 <= s.previousUpper && c1 >= s.previousLower;
   if (wasInside && c0 > v.upper) {
     const strength = 0.55 + Math.min(0.25, ((c0 - v.upper) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
+    d[0] = clamp01(strength);
+    d[1] = v.upper;
+    d[2] = v.middle;
+    d[3] = v.lower;
     sink.fire('bollinger_breakout_up', 'BULLISH', 'upper', 'middle', 'lower');
   } else if (wasInside && c0 < v.lower) {
     const strength = 0.55 + Math.min(0.25, ((v.lower - c0) / deviation) * 0.25) + volumeBonus(relVol, p.breakoutRelativeVolume);
-    d[0] = clamp01(strength); d[1] = v.upper; d[2] = v.middle; d[3] = v.lower;
+    d[0] = clamp01(strength);
+    d[1] = v.upper;
+    d[2] = v.middle;
+    d[3] = v.lower;
     sink.fire('bollinger_breakout_down', 'BEARISH', 'upper', 'middle', 'lower');
   }
 
   // --- N-bar breakout with volume confirmation
   if (c0 > v.priorHigh && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (c0 / v.priorHigh - 1) * 10);
-    d[0] = clamp01(strength); d[1] = v.priorHigh; d[2] = v.priorLow; d[3] = relVol;
+    d[0] = clamp01(strength);
+    d[1] = v.priorHigh;
+    d[2] = v.priorLow;
+    d[3] = relVol;
     sink.fire('breakout_high', 'BULLISH', 'breakout', 'stop', 'relativeVolume');
   } else if (c0 < v.priorLow && relVol >= p.breakoutRelativeVolume) {
     const strength = 0.6 + Math.min(0.2, (relVol - p.breakoutRelativeVolume) * 0.1) + Math.min(0.2, (1 - c0 / v.priorLow) * 10);
-    d[0] = clamp01(strength); d[1] = v.priorLow; d[2] = v.priorHigh; d[3] = relVol;
+    d[0] = clamp01(strength);
+    d[1] = v.priorLow;
+    d[2] = v.priorHigh;
+    d[3] = relVol;
     sink.fire('breakdown_low', 'BEARISH', 'breakdown', 'stop', 'relativeVolume');
   }
 
@@ -520,13 +674,17 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
   // Support/resistance breaks use levels known before this bar.
   if (s.resistance === s.resistance && c1 <= s.resistance && c0 > s.resistance) {
     const push = atr > 0 ? (c0 - s.resistance) / atr : 0;
-    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)); d[1] = s.resistance; d[2] = s.support === s.support ? s.support : s.l0;
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2));
+    d[1] = s.resistance;
+    d[2] = s.support === s.support ? s.support : s.l0;
     sink.fire('resistance_break', 'BULLISH', 'resistance', 'stop');
     s.resistance = Number.NaN;
   }
   if (s.support === s.support && c1 >= s.support && c0 < s.support) {
     const push = atr > 0 ? (s.support - c0) / atr : 0;
-    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2)); d[1] = s.support; d[2] = s.resistance === s.resistance ? s.resistance : s.h0;
+    d[0] = clamp01(0.6 + volumeBonus(relVol, p.breakoutRelativeVolume) + Math.min(0.2, push * 0.2));
+    d[1] = s.support;
+    d[2] = s.resistance === s.resistance ? s.resistance : s.h0;
     sink.fire('support_break', 'BEARISH', 'support', 'stop');
     s.support = Number.NaN;
   }
@@ -539,8 +697,13 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
       s.doubleBottomBar = -1;
     } else if (c1 <= s.doubleBottomNeck && c0 > s.doubleBottomNeck) {
       // The measure that armed it: relative to the first low.
-      const similarity = Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / s.doubleBottomFirst * 100;
-      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleBottomFirst; d[2] = s.doubleBottomSecond; d[3] = s.doubleBottomNeck; d[4] = s.doubleBottomNeck + (s.doubleBottomNeck - floor); d[5] = floor;
+      const similarity = (Math.abs(s.doubleBottomFirst - s.doubleBottomSecond) / s.doubleBottomFirst) * 100;
+      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0));
+      d[1] = s.doubleBottomFirst;
+      d[2] = s.doubleBottomSecond;
+      d[3] = s.doubleBottomNeck;
+      d[4] = s.doubleBottomNeck + (s.doubleBottomNeck - floor);
+      d[5] = floor;
       sink.fire('double_bottom', 'BULLISH', 'firstBottom', 'secondBottom', 'neckline', 'target', 'stop');
       s.doubleBottomBar = -1;
     } else if (c0 < floor * (1 - p.doubleTolerancePct / 100)) {
@@ -552,8 +715,13 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
     if (bar - s.doubleTopBar > p.doubleMaxBars) {
       s.doubleTopBar = -1;
     } else if (c1 >= s.doubleTopNeck && c0 < s.doubleTopNeck) {
-      const similarity = Math.abs(s.doubleTopFirst - s.doubleTopSecond) / s.doubleTopFirst * 100;
-      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0)); d[1] = s.doubleTopFirst; d[2] = s.doubleTopSecond; d[3] = s.doubleTopNeck; d[4] = s.doubleTopNeck - (ceiling - s.doubleTopNeck); d[5] = ceiling;
+      const similarity = (Math.abs(s.doubleTopFirst - s.doubleTopSecond) / s.doubleTopFirst) * 100;
+      d[0] = clamp01(0.65 + volumeBonus(relVol, p.breakoutRelativeVolume) + (similarity <= p.doubleTolerancePct / 2 ? 0.1 : 0));
+      d[1] = s.doubleTopFirst;
+      d[2] = s.doubleTopSecond;
+      d[3] = s.doubleTopNeck;
+      d[4] = s.doubleTopNeck - (ceiling - s.doubleTopNeck);
+      d[5] = ceiling;
       sink.fire('double_top', 'BEARISH', 'firstTop', 'secondTop', 'neckline', 'target', 'stop');
       s.doubleTopBar = -1;
     } else if (c0 > ceiling * (1 + p.doubleTolerancePct / 100)) {
@@ -567,7 +735,12 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
   const highs = s.highs;
   const lows = s.lows;
   const candidateHigh = h2;
-  if (candidateHigh > historyAt(highs, 3) && candidateHigh > historyAt(highs, 4) && candidateHigh >= historyAt(highs, 1) && candidateHigh >= historyAt(highs, 0)) {
+  if (
+    candidateHigh > historyAt(highs, 3) &&
+    candidateHigh > historyAt(highs, 4) &&
+    candidateHigh >= historyAt(highs, 1) &&
+    candidateHigh >= historyAt(highs, 0)
+  ) {
     const previous = s.pivotHigh;
     const previousBar = s.pivotHighBar;
     if (previous === previous && pivotBar - previousBar >= p.doubleMinSeparation && s.pivotLowBar > previousBar) {
@@ -585,7 +758,12 @@ function detectStructure(s: SeriesState, p: SeriesParams, sink: PatternSink, v: 
     s.resistance = candidateHigh;
   }
   const candidateLow = l2;
-  if (candidateLow < historyAt(lows, 3) && candidateLow < historyAt(lows, 4) && candidateLow <= historyAt(lows, 1) && candidateLow <= historyAt(lows, 0)) {
+  if (
+    candidateLow < historyAt(lows, 3) &&
+    candidateLow < historyAt(lows, 4) &&
+    candidateLow <= historyAt(lows, 1) &&
+    candidateLow <= historyAt(lows, 0)
+  ) {
     const previous = s.pivotLow;
     const previousBar = s.pivotLowBar;
     if (previous === previous && pivotBar - previousBar >= p.doubleMinSeparation && s.pivotHighBar > previousBar) {

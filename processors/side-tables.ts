@@ -52,7 +52,8 @@ export async function startSideTables(options: SideTableOptions): Promise<SideTa
           try {
             // Every instance reads the whole topic, so a bad record is logged here, not dead-lettered (the reference
             // projection keeps it among its rejects).
-            if (!fundamentals.put(await codec.decode<FundamentalsInput>(message.value))) logger.warn({ offset: message.offset }, 'fundamentals record without a symbol or a real asOfDate skipped');
+            if (!fundamentals.put(await codec.decode<FundamentalsInput>(message.value)))
+              logger.warn({ offset: message.offset }, 'fundamentals record without a symbol or a real asOfDate skipped');
           } catch (error) {
             logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
           }

@@ -28,7 +28,12 @@ export class SkipReporter {
   }
 
   private report(inputTopic: string, transition: SkipTransition | undefined): void {
-    if (transition?.kind === 'started') this.logger.warn({ topic: inputTopic, reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
-    else if (transition?.kind === 'ended') this.logger.info({ topic: inputTopic }, `processor input ${inputTopic}: records are applied again`);
+    if (transition?.kind === 'started')
+      this.logger.warn(
+        { topic: inputTopic, reason: transition.status.reason, behindMs: transition.status.behindMs },
+        transition.status.message,
+      );
+    else if (transition?.kind === 'ended')
+      this.logger.info({ topic: inputTopic }, `processor input ${inputTopic}: records are applied again`);
   }
 }

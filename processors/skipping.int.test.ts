@@ -20,8 +20,24 @@ type Aggregate = BarInput & Record<string, unknown>;
 function bar(symbol: string, minute: number): Aggregate {
   const start = OPEN + minute * 60_000;
   return {
-    symbol, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + 60_000, open: 100, high: 101, low: 99, close: 100.5, volume: 1000, source: 'massive',
-    vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, ingestedAtMs: start + 61_000,
+    symbol,
+    interval: 'MINUTE',
+    windowStartMs: start,
+    windowEndMs: start + 60_000,
+    open: 100,
+    high: 101,
+    low: 99,
+    close: 100.5,
+    volume: 1000,
+    source: 'massive',
+    vwap: null,
+    transactions: null,
+    accumulatedVolume: null,
+    officialOpen: null,
+    dayVwap: null,
+    averageTradeSize: null,
+    otc: false,
+    ingestedAtMs: start + 61_000,
   };
 }
 
@@ -32,7 +48,14 @@ describe('processors feeding on old data', () => {
   let ops: { port: number; close: () => Promise<void> } | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('skip', ['minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+    env = await createTestTopics('skip', [
+      'minuteAggregates',
+      'dailyAggregates',
+      'fundamentals',
+      'patterns',
+      'processorSnapshots',
+      'deadLetters',
+    ]);
     encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
   });
 
@@ -45,7 +68,10 @@ describe('processors feeding on old data', () => {
   async function produce(bars: readonly Aggregate[]): Promise<void> {
     const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
-    await producer.send({ topic: env.codec.topic('minuteAggregates'), messages: bars.map((entry) => ({ key: entry.symbol, value: encode(entry) })) });
+    await producer.send({
+      topic: env.codec.topic('minuteAggregates'),
+      messages: bars.map((entry) => ({ key: entry.symbol, value: encode(entry) })),
+    });
     await producer.disconnect();
   }
 
@@ -53,11 +79,23 @@ describe('processors feeding on old data', () => {
     const { logger, text } = capturedLogger('processors', 'info');
     const registry = createMetricsRegistry('processors', { collectDefaults: false });
     processor = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}processors`, inputs: ['minuteAggregates'], engine: {}, logger, metrics: registry,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId: `${env.prefix}processors`,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      metrics: registry,
     });
     ops = await startOpsServer({ port: 0, registry, checks: processorChecks(processor) });
-    const ready = async () => (await fetch(`http://127.0.0.1:${ops!.port}/ready`)).json() as Promise<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>;
-    const counted = async (outcome: string) => sumMetric(await registry.metrics(), [{ name: 'tickflow_processor_records_total', label: `outcome="${outcome}"` }]) ?? 0;
+    const ready = async () =>
+      (await fetch(`http://127.0.0.1:${ops!.port}/ready`)).json() as Promise<{
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      }>;
+    const counted = async (outcome: string) =>
+      sumMetric(await registry.metrics(), [{ name: 'tickflow_processor_records_total', label: `outcome="${outcome}"` }]) ?? 0;
 
     // The first run got to 11:40 (minute 130 of the session)...
     await produce(SYMBOLS.map((symbol) => bar(symbol, 130)));
@@ -68,7 +106,9 @@ describe('processors feeding on old data', () => {
     await vi.waitFor(async () => expect(await counted('skipped')).toBe(120 * SYMBOLS.length), { timeout: 60_000, interval: 200 });
     await vi.waitFor(() => expect(text()).toContain("input is older than the partition's clock by"), { timeout: 20_000, interval: 200 });
 
-    const warnings = text().split('\n').filter((line) => line.includes('older than the partition'));
+    const warnings = text()
+      .split('\n')
+      .filter((line) => line.includes('older than the partition'));
     expect(warnings).toHaveLength(1);
     const warning = JSON.parse(warnings[0]!) as { level: number; msg: string; behindMs: number };
     expect(warning.level).toBe(40);

@@ -24,7 +24,12 @@ export function snapshotKey(groupId: string, inputTopic: string, partition: numb
  * committed offset (its outputs would be missing) and not below the log start (records before it are gone).
  */
 export function usableSnapshot(snapshot: SnapshotValue | undefined, resumeAt: number, logStart: number): snapshot is SnapshotValue {
-  return snapshot !== undefined && snapshot.engineVersion === ENGINE_VERSION && snapshot.nextOffset <= resumeAt && snapshot.nextOffset >= logStart;
+  return (
+    snapshot !== undefined &&
+    snapshot.engineVersion === ENGINE_VERSION &&
+    snapshot.nextOffset <= resumeAt &&
+    snapshot.nextOffset >= logStart
+  );
 }
 
 export interface SnapshotWriter {
@@ -35,11 +40,26 @@ export interface SnapshotWriter {
 }
 
 /** The records of one snapshot: large states go out as several records (chunks), each in its own produce request. */
-export function snapshotMessages(writer: SnapshotWriter, inputTopic: string, partition: number, nextOffset: number, state: Buffer, nowMs: number): OutputMessage[] {
+export function snapshotMessages(
+  writer: SnapshotWriter,
+  inputTopic: string,
+  partition: number,
+  nextOffset: number,
+  state: Buffer,
+  nowMs: number,
+): OutputMessage[] {
   return splitSnapshot(snapshotKey(writer.groupId, inputTopic, partition), state, writer.maxBytes).map((chunk) => ({
     topic: writer.topic,
     key: chunk.key,
     partition: 0,
-    value: writer.encode({ group: writer.groupId, inputTopic, partition, nextOffset, engineVersion: ENGINE_VERSION, state: chunk.state, createdAtMs: nowMs }),
+    value: writer.encode({
+      group: writer.groupId,
+      inputTopic,
+      partition,
+      nextOffset,
+      engineVersion: ENGINE_VERSION,
+      state: chunk.state,
+      createdAtMs: nowMs,
+    }),
   }));
 }

@@ -15,7 +15,19 @@ describe('minute bars from trades', () => {
     builder.onTrade(trade('AAA', 40, 9, 50));
     builder.onTrade(trade('AAA', 59, 11, 100));
     const [bar] = builder.onTrade(trade('AAA', 60, 11.5))!;
-    expect(bar).toMatchObject({ symbol: 'AAA', interval: 'MINUTE', windowStartMs: T0, windowEndMs: T0 + 60_000, open: 10, high: 12, low: 9, close: 11, volume: 300, transactions: 4, source: 'trades' });
+    expect(bar).toMatchObject({
+      symbol: 'AAA',
+      interval: 'MINUTE',
+      windowStartMs: T0,
+      windowEndMs: T0 + 60_000,
+      open: 10,
+      high: 12,
+      low: 9,
+      close: 11,
+      volume: 300,
+      transactions: 4,
+      source: 'trades',
+    });
     expect(bar!.vwap).toBeCloseTo((10 * 100 + 12 * 50 + 9 * 50 + 11 * 100) / 300, 12);
     expect(bar!.averageTradeSize).toBe(75);
     expect(bar!.ingestedAtMs).toBe(T0 + 60_000);
@@ -43,7 +55,8 @@ describe('minute bars from trades', () => {
 
   it('is deterministic across a snapshot and restore', () => {
     const trades: TradeInput[] = [];
-    for (let i = 0; i < 600; i += 1) trades.push(trade(i % 3 === 0 ? 'AAA' : i % 3 === 1 ? 'BBB' : 'CCC', i * 0.7, 10 + (i % 17) * 0.01, 10 + (i % 5)));
+    for (let i = 0; i < 600; i += 1)
+      trades.push(trade(i % 3 === 0 ? 'AAA' : i % 3 === 1 ? 'BBB' : 'CCC', i * 0.7, 10 + (i % 17) * 0.01, 10 + (i % 5)));
     const straight = new TradeBarBuilder();
     const expected: TradeBar[] = trades.flatMap((entry) => straight.onTrade(entry)!);
     const first = new TradeBarBuilder();
@@ -64,12 +77,14 @@ describe('minute bars from trades', () => {
     expect(native.size).toBe(1);
 
     const trades: TradeInput[] = [];
-    for (let second = 0; second < 6 * 60; second += 15) trades.push(trade('NATV', second, 10 + second / 1000), trade('ONLYT', second + 1, 20));
+    for (let second = 0; second < 6 * 60; second += 15)
+      trades.push(trade('NATV', second, 10 + second / 1000), trade('ONLYT', second + 1, 20));
     const filtered = new TradeBarBuilder(0, native);
     const unfiltered = new TradeBarBuilder(0);
     const kept = trades.flatMap((entry) => filtered.onTrade(entry)!);
     const all = trades.flatMap((entry) => unfiltered.onTrade(entry)!);
-    const minutes = (bars: TradeBar[], symbol: string) => bars.filter((bar) => bar.symbol === symbol).map((bar) => (bar.windowStartMs - T0) / 60_000);
+    const minutes = (bars: TradeBar[], symbol: string) =>
+      bars.filter((bar) => bar.symbol === symbol).map((bar) => (bar.windowStartMs - T0) / 60_000);
     expect(minutes(all, 'NATV')).toEqual([0, 1, 2, 3, 4]);
     expect(minutes(kept, 'NATV')).toEqual([0, 1]);
     expect(minutes(kept, 'ONLYT')).toEqual(minutes(all, 'ONLYT'));
@@ -80,7 +95,7 @@ describe('minute bars from trades', () => {
     expect(restored.onTrade(trade('NATV', 6 * 60 + 1, 10))!.map((bar) => bar.symbol)).toEqual(['ONLYT']);
   });
 
-  it('a trade stamped a year ahead or in microseconds is rejected and does not close other symbols\' minutes (issue 18 item 14 sibling)', () => {
+  it("a trade stamped a year ahead or in microseconds is rejected and does not close other symbols' minutes (issue 18 item 14 sibling)", () => {
     const builder = new TradeBarBuilder(0);
     builder.onTrade(trade('AAA', 1, 10));
     builder.onTrade(trade('BBB', 2, 20));

@@ -124,8 +124,15 @@ export class TradeBarBuilder {
     } else {
       if (bar !== undefined) this.close(bar, closed);
       this.bars.set(trade.symbol, {
-        symbol: trade.symbol, startMs: minute, open: trade.price, high: trade.price, low: trade.price, close: trade.price,
-        volume: trade.size, priceVolume: trade.price * trade.size, trades: 1,
+        symbol: trade.symbol,
+        startMs: minute,
+        open: trade.price,
+        high: trade.price,
+        low: trade.price,
+        close: trade.price,
+        volume: trade.size,
+        priceVolume: trade.price * trade.size,
+        trades: 1,
       });
       if (minute < this.earliestOpen) this.earliestOpen = minute;
     }
@@ -177,12 +184,24 @@ export class TradeBarBuilder {
   }
 
   snapshot(): Buffer {
-    const state = { version: BUILDER_VERSION, watermark: this.watermark, lateTrades: this.lateTrades, bars: [...this.bars.values()], closedUntil: [...this.closedUntil] };
+    const state = {
+      version: BUILDER_VERSION,
+      watermark: this.watermark,
+      lateTrades: this.lateTrades,
+      bars: [...this.bars.values()],
+      closedUntil: [...this.closedUntil],
+    };
     return gzipSync(Buffer.from(JSON.stringify(state), 'utf8'));
   }
 
   static restore(snapshot: Buffer, latenessMs?: number, native?: NativeBarsLookup, maxSkewMs?: number): TradeBarBuilder {
-    const state = JSON.parse(gunzipSync(snapshot).toString('utf8')) as { version: number; watermark: number; lateTrades: number; bars: OpenBar[]; closedUntil: [string, number][] };
+    const state = JSON.parse(gunzipSync(snapshot).toString('utf8')) as {
+      version: number;
+      watermark: number;
+      lateTrades: number;
+      bars: OpenBar[];
+      closedUntil: [string, number][];
+    };
     if (state.version !== BUILDER_VERSION) throw new Error(`trade-bar snapshot version ${state.version} is not ${BUILDER_VERSION}`);
     const builder = new TradeBarBuilder(latenessMs, native, maxSkewMs);
     builder.watermark = state.watermark;

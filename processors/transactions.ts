@@ -19,7 +19,9 @@ export async function retryConcurrentTransactions<T>(operation: () => Promise<T>
 }
 
 /** Messages grouped by topic, in order, as one `sendBatch` takes them. */
-export function topicMessagesOf(out: readonly OutputMessage[]): { topic: string; messages: { key: string; value: Buffer; partition: number }[] }[] {
+export function topicMessagesOf(
+  out: readonly OutputMessage[],
+): { topic: string; messages: { key: string; value: Buffer; partition: number }[] }[] {
   const byTopic = new Map<string, { key: string; value: Buffer; partition: number }[]>();
   for (const message of out) {
     let list = byTopic.get(message.topic);
@@ -41,14 +43,22 @@ export interface InputPosition {
  * Completes one consume-transform-produce transaction: `out`, the snapshot chunks (one produce request each) and
  * the input offset commit together, or the transaction is aborted and the error rethrown.
  */
-export async function commitTransaction(transaction: Transaction, position: InputPosition, out: readonly OutputMessage[], snapshotChunks: readonly OutputMessage[]): Promise<void> {
+export async function commitTransaction(
+  transaction: Transaction,
+  position: InputPosition,
+  out: readonly OutputMessage[],
+  snapshotChunks: readonly OutputMessage[],
+): Promise<void> {
   try {
     if (out.length > 0) await transaction.sendBatch({ topicMessages: topicMessagesOf(out) });
     for (const chunk of snapshotChunks) {
       await transaction.send({ topic: chunk.topic, messages: [{ key: chunk.key, value: chunk.value, partition: chunk.partition }] });
     }
     await retryConcurrentTransactions(() =>
-      transaction.sendOffsets({ consumerGroupId: position.groupId, topics: [{ topic: position.topic, partitions: [{ partition: position.partition, offset: String(position.nextOffset) }] }] }),
+      transaction.sendOffsets({
+        consumerGroupId: position.groupId,
+        topics: [{ topic: position.topic, partitions: [{ partition: position.partition, offset: String(position.nextOffset) }] }],
+      }),
     );
     await transaction.commit();
   } catch (error) {

@@ -21,7 +21,9 @@ export function registerProjectionCommands(program: Command): void {
     .option('--projections <list>', 'comma-separated subset of patterns,bars,reference,redis (default: PROJECTOR_PROJECTIONS)')
     .action(async (options: { projections?: string }) => {
       const { runProjector } = await import('./main.js');
-      await runProjector(options.projections === undefined ? {} : { projections: options.projections.split(',').map((name) => name.trim()) });
+      await runProjector(
+        options.projections === undefined ? {} : { projections: options.projections.split(',').map((name) => name.trim()) },
+      );
     });
 
   program
@@ -29,7 +31,8 @@ export function registerProjectionCommands(program: Command): void {
     .description('replay a projection from the start of its topics into fresh tables, then swap them in atomically')
     .argument('<projection>', [...DB_PROJECTION_NAMES, 'redis'].join(' | '))
     .action(async (projection: string) => {
-      if (!isDbProjectionName(projection) && projection !== 'redis') throw new Error(`unknown projection ${projection}; one of ${[...DB_PROJECTION_NAMES, 'redis'].join(', ')}`);
+      if (!isDbProjectionName(projection) && projection !== 'redis')
+        throw new Error(`unknown projection ${projection}; one of ${[...DB_PROJECTION_NAMES, 'redis'].join(', ')}`);
       const { runRebuild } = await import('./main.js');
       await runRebuild(projection);
     });

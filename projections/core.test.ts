@@ -98,7 +98,9 @@ describe('rows', () => {
     const event = patternEvents(1, 3)[0]!;
     const minute = bar('AAPL', 'MINUTE', Date.UTC(2026, 0, 2, 15), 60_000, 10, 11, 100);
     // A bar stamped in microseconds: a valid JS Date (year 57,000) that PostgreSQL refuses.
-    expect(() => barRow({ ...minute, windowStartMs: minute.windowStartMs * 1000 }, 'MINUTE')).toThrow(/windowStartMs is not a valid time: is after 2200/);
+    expect(() => barRow({ ...minute, windowStartMs: minute.windowStartMs * 1000 }, 'MINUTE')).toThrow(
+      /windowStartMs is not a valid time: is after 2200/,
+    );
     expect(() => barRow({ ...minute, windowStartMs: -1 }, 'MINUTE')).toThrow(/before 1970/);
     expect(() => patternEventRow({ ...event, expiresAtMs: event.expiresAtMs * 1000 }, position)).toThrow(/expiresAtMs/);
     expect(() => patternEventRow({ ...event, confidence: Number.NaN }, position)).toThrow(/confidence is not a finite number/);
@@ -139,13 +141,17 @@ describe('rows', () => {
 
 describe('SQL', () => {
   it('stages into a per-connection temp table emptied at commit', () => {
-    expect(stagingDdl('bars_1m')).toMatch(/^CREATE TEMP TABLE IF NOT EXISTS "tf_stage_bars_1m" \("symbol" text, "bucket" timestamptz, .* _offset bigint NOT NULL, _deleted boolean NOT NULL DEFAULT false\) ON COMMIT DELETE ROWS$/);
+    expect(stagingDdl('bars_1m')).toMatch(
+      /^CREATE TEMP TABLE IF NOT EXISTS "tf_stage_bars_1m" \("symbol" text, "bucket" timestamptz, .* _offset bigint NOT NULL, _deleted boolean NOT NULL DEFAULT false\) ON COMMIT DELETE ROWS$/,
+    );
     expect(copySql('symbols')).toMatch(/^COPY "tf_stage_symbols" \("ticker", .*"updated_at", _offset, _deleted\) FROM STDIN$/);
   });
 
   it('upserts the latest row per key, deleting tombstoned reference rows first', () => {
     const [remove, upsert] = applySql('symbols');
-    expect(remove).toMatch(/^DELETE FROM "symbols" t USING \(SELECT DISTINCT ON \("ticker"\) \* FROM "tf_stage_symbols" ORDER BY "ticker", _offset DESC\) l WHERE l._deleted/);
+    expect(remove).toMatch(
+      /^DELETE FROM "symbols" t USING \(SELECT DISTINCT ON \("ticker"\) \* FROM "tf_stage_symbols" ORDER BY "ticker", _offset DESC\) l WHERE l._deleted/,
+    );
     expect(upsert).toMatch(/ON CONFLICT \("ticker"\) DO UPDATE SET "name" = EXCLUDED."name"/);
     const bars = applySql('bars_1m', '__rebuild');
     expect(bars).toHaveLength(1);
@@ -165,12 +171,20 @@ describe('SQL', () => {
 
 describe('planBatch', () => {
   it('applies everything when nothing is stored yet', () => {
-    expect(planBatch({ stored: undefined, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 0, nextOffset: 10 });
+    expect(planBatch({ stored: undefined, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({
+      action: 'apply',
+      from: 0,
+      nextOffset: 10,
+    });
   });
 
   it('skips what is already applied (a redelivered batch)', () => {
     expect(planBatch({ stored: 5, believed: 5, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 5, nextOffset: 10 });
-    expect(planBatch({ stored: 12, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 12, nextOffset: 12 });
+    expect(planBatch({ stored: 12, believed: undefined, firstOffset: 0, lastOffset: 9 })).toEqual({
+      action: 'apply',
+      from: 12,
+      nextOffset: 12,
+    });
   });
 
   it('accepts compaction and retention gaps', () => {
@@ -185,8 +199,16 @@ describe('planBatch', () => {
   it('reads again from the start when the stored progress vanished (commits lost in a server crash)', () => {
     expect(planBatch({ stored: undefined, believed: 8, firstOffset: 8, lastOffset: 9 })).toEqual({ action: 'seek', offset: 0 });
     // After that seek the consumer believes 0: the batch from the log start applies.
-    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 0, lastOffset: 9 })).toEqual({ action: 'apply', from: 0, nextOffset: 10 });
-    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 4, lastOffset: 9 })).toEqual({ action: 'apply', from: 4, nextOffset: 10 });
+    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 0, lastOffset: 9 })).toEqual({
+      action: 'apply',
+      from: 0,
+      nextOffset: 10,
+    });
+    expect(planBatch({ stored: undefined, believed: 0, firstOffset: 4, lastOffset: 9 })).toEqual({
+      action: 'apply',
+      from: 4,
+      nextOffset: 10,
+    });
   });
 
   it('never stores an offset below the stored one and never applies a message twice (property)', () => {

@@ -41,7 +41,8 @@ function arrayLiteral(items: readonly string[]): string {
 /** One field of a COPY ... FROM STDIN (text format) line. */
 export function copyField(value: CopyValue): string {
   if (value === null) return '\\N';
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : value === Infinity ? 'Infinity' : value === -Infinity ? '-Infinity' : String(value);
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : value === Infinity ? 'Infinity' : value === -Infinity ? '-Infinity' : String(value);
   if (typeof value === 'boolean') return value ? 't' : 'f';
   if (typeof value === 'string') return escapeCopyText(value);
   if (Array.isArray(value)) return escapeCopyText(arrayLiteral(value as readonly string[]));
@@ -235,8 +236,16 @@ function requireFinite(value: number, field: string): number {
 /** PostgreSQL text cannot hold NUL: one such character would fail the whole COPY (and the batch, forever). */
 function assertNoNul(row: Row): Row {
   for (const value of row) {
-    const texts = typeof value === 'string' ? [value] : Array.isArray(value) ? (value as readonly string[]) : value !== null && typeof value === 'object' ? Object.keys(value) : [];
-    for (const text of texts) if (text.includes('\u0000')) throw new RejectedValueError(`a text field holds a NUL character: ${JSON.stringify(text)}`);
+    const texts =
+      typeof value === 'string'
+        ? [value]
+        : Array.isArray(value)
+          ? (value as readonly string[])
+          : value !== null && typeof value === 'object'
+            ? Object.keys(value)
+            : [];
+    for (const text of texts)
+      if (text.includes('\u0000')) throw new RejectedValueError(`a text field holds a NUL character: ${JSON.stringify(text)}`);
   }
   return row;
 }
@@ -426,15 +435,29 @@ export function applySql(table: TableName, suffix = ''): string[] {
   const nonKey = columns.filter((column) => !keys.includes(column));
   if (table === 'pattern_events') {
     const current = ident(`patterns${suffix}`);
-    const descriptive = columns.filter((column) => !['"event_id"', '"kind"', '"kafka_topic"', '"kafka_partition"', '"kafka_offset"'].includes(column));
-    const currentColumns = [...descriptive, '"status"', '"last_event_id"', '"last_kind"', '"kafka_topic"', '"kafka_partition"', '"kafka_offset"', '"updated_at"'];
+    const descriptive = columns.filter(
+      (column) => !['"event_id"', '"kind"', '"kafka_topic"', '"kafka_partition"', '"kafka_offset"'].includes(column),
+    );
+    const currentColumns = [
+      ...descriptive,
+      '"status"',
+      '"last_event_id"',
+      '"last_kind"',
+      '"kafka_topic"',
+      '"kafka_partition"',
+      '"kafka_offset"',
+      '"updated_at"',
+    ];
     return [
       `INSERT INTO ${target} (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM ${stage} ON CONFLICT DO NOTHING`,
       `INSERT INTO ${current} (${currentColumns.join(', ')})
        SELECT DISTINCT ON ("pattern_id") ${descriptive.join(', ')},
               CASE WHEN "kind" = 'EXPIRED' THEN 'expired' ELSE 'active' END, "event_id", "kind", "kafka_topic", "kafka_partition", "kafka_offset", now()
        FROM ${stage} ORDER BY "pattern_id", _offset DESC
-       ON CONFLICT ("pattern_id") DO UPDATE SET ${currentColumns.filter((column) => column !== '"pattern_id"').map((column) => `${column} = EXCLUDED.${column}`).join(', ')}
+       ON CONFLICT ("pattern_id") DO UPDATE SET ${currentColumns
+         .filter((column) => column !== '"pattern_id"')
+         .map((column) => `${column} = EXCLUDED.${column}`)
+         .join(', ')}
        WHERE ${current}."kafka_topic" <> EXCLUDED."kafka_topic" OR ${current}."kafka_partition" <> EXCLUDED."kafka_partition" OR ${current}."kafka_offset" < EXCLUDED."kafka_offset"`,
     ];
   }
@@ -465,8 +488,7 @@ export function applySql(table: TableName, suffix = ''): string[] {
  *   store the offset after the last message. Compaction and retention gaps are normal and accepted.
  */
 export type BatchPlan =
-  | { readonly action: 'apply'; readonly from: number; readonly nextOffset: number }
-  | { readonly action: 'seek'; readonly offset: number };
+  { readonly action: 'apply'; readonly from: number; readonly nextOffset: number } | { readonly action: 'seek'; readonly offset: number };
 
 export function planBatch(input: {
   readonly stored: number | undefined;

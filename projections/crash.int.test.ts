@@ -35,7 +35,9 @@ function testPool(url: string): pg.Pool {
 
 /** Snapshot of everything the projection wrote, to compare runs. */
 async function tables(pool: pg.Pool) {
-  const events = await pool.query('SELECT event_id, kind, kafka_partition, kafka_offset FROM pattern_events ORDER BY kafka_partition, kafka_offset');
+  const events = await pool.query(
+    'SELECT event_id, kind, kafka_partition, kafka_offset FROM pattern_events ORDER BY kafka_partition, kafka_offset',
+  );
   const current = await pool.query('SELECT pattern_id, status, last_event_id, kafka_offset FROM patterns ORDER BY pattern_id');
   const bars = await pool.query('SELECT symbol, bucket, close FROM bars_1m ORDER BY symbol, bucket');
   return { events: events.rows, current: current.rows, bars: bars.rows };
@@ -118,14 +120,30 @@ describe('crash injection at every step of a batch', () => {
     });
 
   const produceSlice = async (eventSlice: typeof events, barSlice: typeof bars) => {
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', eventSlice.map((event) => ({ key: event.symbol, value: event })));
-    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', barSlice.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      eventSlice.map((event) => ({ key: event.symbol, value: event })),
+    );
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'minuteAggregates',
+      barSlice.map((value) => ({ key: value.symbol, value })),
+    );
   };
 
   const caughtUp = async (pool: pg.Pool, keys: RedisKeys) => {
     const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix), topicName('minuteAggregates', topics.prefix)]);
     const of = (fragment: string) => new Map([...ends].filter(([topic]) => topic.includes(fragment)));
-    return (await offsetsReached(pool, 'patterns', of('patterns'))) && (await offsetsReached(pool, 'bars', of('aggs'))) && (await redisReached(redis, keys, ends));
+    return (
+      (await offsetsReached(pool, 'patterns', of('patterns'))) &&
+      (await offsetsReached(pool, 'bars', of('aggs'))) &&
+      (await redisReached(redis, keys, ends))
+    );
   };
 
   it('gives the same tables and read model as a clean run, every event applied exactly once, every change announced', async () => {
@@ -136,7 +154,11 @@ describe('crash injection at every step of a batch', () => {
       ...DB_BATCH_STEPS.map((step): PlannedCrash => ({ step, mode: 'throw' })),
       ...DB_TRANSACTION_STEPS.map((step): PlannedCrash => ({ step, mode: 'kill-connection' })),
     ];
-    const plans: Record<string, PlannedCrash[]> = { patterns: dbPlan, bars: dbPlan, redis: REDIS_BATCH_STEPS.map((step) => ({ step, mode: 'throw' })) };
+    const plans: Record<string, PlannedCrash[]> = {
+      patterns: dbPlan,
+      bars: dbPlan,
+      redis: REDIS_BATCH_STEPS.map((step) => ({ step, mode: 'throw' })),
+    };
     const armed = new Map<string, PlannedCrash>();
     const crashed: string[] = [];
     const killer = testPool(faulty.url);
@@ -146,7 +168,10 @@ describe('crash injection at every step of a batch', () => {
       armed.delete(context.projection);
       crashed.push(`${context.projection}:${planned.mode}:${step}`);
       if (planned.mode === 'throw') throw new InjectedCrash(`injected crash at ${step}`);
-      await killer.query('SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1', [APPLICATION_NAME]);
+      await killer.query(
+        'SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1',
+        [APPLICATION_NAME],
+      );
     };
 
     const faultyUrl = new URL(faulty.url);
@@ -159,11 +184,17 @@ describe('crash injection at every step of a batch', () => {
     try {
       for (let round = 0; round < rounds; round += 1) {
         for (const [projection, plan] of Object.entries(plans)) if (plan[round]) armed.set(projection, plan[round]!);
-        await produceSlice(events.slice(round * perRound.events, (round + 1) * perRound.events), bars.slice(round * perRound.bars, (round + 1) * perRound.bars));
-        await vi.waitFor(async () => {
-          expect([...armed.keys()]).toEqual([]);
-          expect(await caughtUp(pool, keys)).toBe(true);
-        }, { timeout: 60_000, interval: 200 });
+        await produceSlice(
+          events.slice(round * perRound.events, (round + 1) * perRound.events),
+          bars.slice(round * perRound.bars, (round + 1) * perRound.bars),
+        );
+        await vi.waitFor(
+          async () => {
+            expect([...armed.keys()]).toEqual([]);
+            expect(await caughtUp(pool, keys)).toBe(true);
+          },
+          { timeout: 60_000, interval: 200 },
+        );
         // A process crash right after a commit whose notice was never sent: a new projector starts from the stored offsets.
         if (plans.patterns![round]?.step === 'after-commit' && plans.patterns![round]?.mode === 'throw') {
           await handle.stop();
@@ -173,7 +204,10 @@ describe('crash injection at every step of a batch', () => {
       await produceSlice(events.slice(rounds * perRound.events), bars.slice(rounds * perRound.bars));
       await vi.waitFor(async () => expect(await caughtUp(pool, keys)).toBe(true), { timeout: 60_000, interval: 200 });
       // Every recorded change was announced (the outbox drains), whatever step crashed.
-      await vi.waitFor(async () => expect((await pool.query('SELECT projection, topic, partition, next_offset FROM projection_notices')).rows).toEqual([]), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(
+        async () => expect((await pool.query('SELECT projection, topic, partition, next_offset FROM projection_notices')).rows).toEqual([]),
+        { timeout: 30_000, interval: 200 },
+      );
     } finally {
       await handle.stop();
       await killer.end();
@@ -184,7 +218,10 @@ describe('crash injection at every step of a batch', () => {
     const cleanPool = testPool(clean.url);
     const reference = await projector(clean.url, cleanPrefix, `${topics.prefix}clean.`);
     try {
-      await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(cleanPrefix))).toBe(true), { timeout: 60_000, interval: 250 });
+      await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(cleanPrefix))).toBe(true), {
+        timeout: 60_000,
+        interval: 250,
+      });
     } finally {
       await reference.stop();
     }
@@ -223,7 +260,13 @@ describe('crash injection at every step of a batch', () => {
       const first = await instance();
       const second = await instance(); // joins: the partitions are split between the two
       const more = patternEvents(120, 12);
-      await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', more.map((event) => ({ key: event.symbol, value: event })));
+      await produce(
+        topics.kafka,
+        topics.codec,
+        topics.prefix,
+        'patterns',
+        more.map((event) => ({ key: event.symbol, value: event })),
+      );
       await first.stop(); // leaves: the second takes every partition over
       const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
       await vi.waitFor(async () => expect(await offsetsReached(pool, 'patterns', ends)).toBe(true), { timeout: 90_000, interval: 250 });
@@ -260,7 +303,10 @@ describe('crash injection at every step of a batch', () => {
       await Promise.all([migrate(killedDb.url), migrate(referenceDb.url)]);
       const per = { events: more.length / kills.length, bars: moreBars.length / kills.length };
       for (const [round, killAt] of kills.entries()) {
-        await produceSlice(more.slice(round * per.events, (round + 1) * per.events), moreBars.slice(round * per.bars, (round + 1) * per.bars));
+        await produceSlice(
+          more.slice(round * per.events, (round + 1) * per.events),
+          moreBars.slice(round * per.bars, (round + 1) * per.bars),
+        );
         const options = {
           databaseUrl: killedDb.url,
           brokers: topics.brokers,
@@ -274,7 +320,10 @@ describe('crash injection at every step of a batch', () => {
           groupPrefix: `${topics.prefix}killed${round}.`,
           killAt,
         };
-        const child = spawn(process.execPath, ['--import', 'tsx', 'projections/crash-child/main.ts', JSON.stringify(options)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+        const child = spawn(process.execPath, ['--import', 'tsx', 'projections/crash-child/main.ts', JSON.stringify(options)], {
+          cwd: root,
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
         const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
         expect({ killAt, code, signal }).toEqual({ killAt, code: null, signal: 'SIGKILL' });
       }
@@ -283,13 +332,20 @@ describe('crash injection at every step of a batch', () => {
       const survivor = await projector(killedDb.url, killedPrefix, `${topics.prefix}survivor.`);
       try {
         await vi.waitFor(async () => expect(await caughtUp(pool, keys)).toBe(true), { timeout: 60_000, interval: 200 });
-        await vi.waitFor(async () => expect((await pool.query('SELECT projection, topic, partition, next_offset FROM projection_notices')).rows).toEqual([]), { timeout: 30_000, interval: 200 });
+        await vi.waitFor(
+          async () =>
+            expect((await pool.query('SELECT projection, topic, partition, next_offset FROM projection_notices')).rows).toEqual([]),
+          { timeout: 30_000, interval: 200 },
+        );
       } finally {
         await survivor.stop();
       }
       const reference = await projector(referenceDb.url, referencePrefix, `${topics.prefix}reference.`);
       try {
-        await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(referencePrefix))).toBe(true), { timeout: 60_000, interval: 200 });
+        await vi.waitFor(async () => expect(await caughtUp(cleanPool, redisKeys(referencePrefix))).toBe(true), {
+          timeout: 60_000,
+          interval: 200,
+        });
       } finally {
         await reference.stop();
       }

@@ -11,7 +11,12 @@ import { faultPoint, type FaultHook } from './faults.js';
 import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';
 
 /** Turns decoded messages of a topic into prepared rows, tombstones, rejects and skips (pure but for the types). */
-export function prepareMessages(topicKey: TopicKey, topic: string, partition: number, decoded: Awaited<ReturnType<typeof decodeMessages>>): PreparedMessage[] {
+export function prepareMessages(
+  topicKey: TopicKey,
+  topic: string,
+  partition: number,
+  decoded: Awaited<ReturnType<typeof decodeMessages>>,
+): PreparedMessage[] {
   const table = tableForTopic(topicKey);
   return decoded.map((message): PreparedMessage => {
     switch (message.kind) {
@@ -26,7 +31,11 @@ export function prepareMessages(topicKey: TopicKey, topic: string, partition: nu
         return { offset: message.offset, kind: 'reject', reason: 'null value on a topic without tombstones', payload: null };
       case 'value':
         try {
-          return { offset: message.offset, kind: 'row', row: rowFor(topicKey, message.value, { topic, partition, offset: message.offset }) };
+          return {
+            offset: message.offset,
+            kind: 'row',
+            row: rowFor(topicKey, message.value, { topic, partition, offset: message.offset }),
+          };
         } catch (error) {
           if (!(error instanceof RejectedValueError) && !(error instanceof TypeError)) throw error;
           return { offset: message.offset, kind: 'reject', reason: `invalid: ${error.message}`, payload: message.raw };
@@ -74,7 +83,9 @@ export class DbProjectionSink implements PartitionSink {
 
   /** Called on every assignment: also announces what a crash or a Redis outage left unannounced. */
   async storedOffsets(topic: string): Promise<Map<number, number>> {
-    await this.announcePending(topic).catch((error: unknown) => this.options.logger.warn({ err: error, topic }, 'announcing pending notices failed; the next batch retries'));
+    await this.announcePending(topic).catch((error: unknown) =>
+      this.options.logger.warn({ err: error, topic }, 'announcing pending notices failed; the next batch retries'),
+    );
     return this.writer.storedOffsets(topic);
   }
 
@@ -93,7 +104,13 @@ export class DbProjectionSink implements PartitionSink {
   private async announcePending(topic: string | undefined, partition?: number): Promise<void> {
     const notifier = this.options.notifier;
     if (!notifier) return;
-    const { rows } = await this.pool.query<{ topic: string; partition: number; next_offset: string; symbols: string[]; scopes: string[] | null }>(
+    const { rows } = await this.pool.query<{
+      topic: string;
+      partition: number;
+      next_offset: string;
+      symbols: string[];
+      scopes: string[] | null;
+    }>(
       `SELECT topic, partition, next_offset, symbols, scopes FROM projection_notices
         WHERE projection = $1 AND ($2::text IS NULL OR topic = $2) AND ($3::int IS NULL OR partition = $3)`,
       [this.offsetsName, topic ?? null, partition ?? null],
@@ -115,18 +132,32 @@ export class DbProjectionSink implements PartitionSink {
     const topicKey = this.options.topics.get(batch.topic);
     if (topicKey === undefined) throw new RangeError(`projection ${this.options.projection} does not read topic ${batch.topic}`);
     const started = performance.now();
-    const fault = faultPoint(this.options.faultHook, { projection: this.offsetsName, topic: batch.topic, partition: batch.partition, firstOffset: Number(batch.messages[0]?.offset ?? -1) });
+    const fault = faultPoint(this.options.faultHook, {
+      projection: this.offsetsName,
+      topic: batch.topic,
+      partition: batch.partition,
+      firstOffset: Number(batch.messages[0]?.offset ?? -1),
+    });
     await fault('consume');
     const decoded = await decodeMessages(this.options.codec, batch.messages);
     const messages = prepareMessages(topicKey, batch.topic, batch.partition, decoded);
-    const outcome = await this.writer.write({ table: tableForTopic(topicKey), topic: batch.topic, partition: batch.partition, messages, believed: batch.believed });
+    const outcome = await this.writer.write({
+      table: tableForTopic(topicKey),
+      topic: batch.topic,
+      partition: batch.partition,
+      messages,
+      believed: batch.believed,
+    });
     const labels = { projection: this.options.projection, topic: batch.topic };
     if (outcome.action === 'seek') {
       this.options.metrics.batches.inc({ ...labels, outcome: 'seek' });
       // Typically a retry of a batch that failed after its COMMIT: its notice may be pending, and the partition may
       // get no further batch to carry it.
       await this.announcePending(batch.topic, batch.partition).catch((error: unknown) =>
-        this.options.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'announcing pending notices failed; the next batch retries'),
+        this.options.logger.warn(
+          { err: error, topic: batch.topic, partition: batch.partition },
+          'announcing pending notices failed; the next batch retries',
+        ),
       );
       return outcome;
     }
@@ -140,7 +171,10 @@ export class DbProjectionSink implements PartitionSink {
       await fault('notify');
       // The rows are committed: a failed announcement stays recorded for the next batch, it must not fail this one.
       await this.announcePending(batch.topic, batch.partition).catch((error: unknown) =>
-        this.options.logger.warn({ err: error, topic: batch.topic, partition: batch.partition }, 'announcing the batch failed; the next batch retries'),
+        this.options.logger.warn(
+          { err: error, topic: batch.topic, partition: batch.partition },
+          'announcing the batch failed; the next batch retries',
+        ),
       );
       await fault('after-notify');
     }

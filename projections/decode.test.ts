@@ -6,7 +6,11 @@ import { pauseWhileBehind, prepareMessages } from './db-sink.js';
 import { decodeMessages } from './decode.js';
 import { bar, symbolReference } from '../test/record-fixtures.js';
 
-const message = (offset: number, value: Buffer | null, extra: { key?: Buffer | null; headers?: Record<string, string> } = {}): KafkaMessage => ({
+const message = (
+  offset: number,
+  value: Buffer | null,
+  extra: { key?: Buffer | null; headers?: Record<string, string> } = {},
+): KafkaMessage => ({
   key: extra.key === undefined ? Buffer.from('AAPL') : extra.key,
   value,
   timestamp: '0',
@@ -105,10 +109,14 @@ describe('pauseWhileBehind', () => {
     const { EventEmitter } = await import('node:events');
     const pool = Object.assign(new EventEmitter(), { waitingCount: 1 });
     const calls: string[] = [];
-    const done = pauseWhileBehind(pool, () => {
-      calls.push('pause');
-      return () => calls.push('resume');
-    }, 5);
+    const done = pauseWhileBehind(
+      pool,
+      () => {
+        calls.push('pause');
+        return () => calls.push('resume');
+      },
+      5,
+    );
     pool.waitingCount = 0; // no 'release' is emitted
     await done;
     expect(calls).toEqual(['pause', 'resume']);

@@ -39,7 +39,12 @@ export async function decodeMessages(codec: AvroCodec, messages: readonly KafkaM
         value = await codec.decode(raw);
       } catch (error) {
         if (isRegistryUnreachable(error)) throw error;
-        decoded.push({ offset, kind: 'undecodable', reason: `undecodable: ${error instanceof Error ? error.message : String(error)}`, raw });
+        decoded.push({
+          offset,
+          kind: 'undecodable',
+          reason: `undecodable: ${error instanceof Error ? error.message : String(error)}`,
+          raw,
+        });
         continue;
       }
     }

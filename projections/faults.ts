@@ -5,11 +5,32 @@
  */
 
 /** Steps of a database projection's batch: consume → transaction (COPY, fold, offsets, commit) → notice. */
-export const DB_BATCH_STEPS = ['consume', 'begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit', 'notify', 'after-notify'] as const;
+export const DB_BATCH_STEPS = [
+  'consume',
+  'begin',
+  'lock-offsets',
+  'copy',
+  'apply',
+  'rejects',
+  'store-offsets',
+  'commit',
+  'after-commit',
+  'notify',
+  'after-notify',
+] as const;
 /** Steps of a Redis read-model batch: consume → WATCH + read → MULTI/EXEC (data, versions, offsets) → publish. */
 export const REDIS_BATCH_STEPS = ['consume', 'watch', 'exec', 'after-exec', 'publish'] as const;
 /** The steps of a database batch that run on its connection, from BEGIN to just after COMMIT (where a lost connection can strike). */
-export const DB_TRANSACTION_STEPS = ['begin', 'lock-offsets', 'copy', 'apply', 'rejects', 'store-offsets', 'commit', 'after-commit'] as const;
+export const DB_TRANSACTION_STEPS = [
+  'begin',
+  'lock-offsets',
+  'copy',
+  'apply',
+  'rejects',
+  'store-offsets',
+  'commit',
+  'after-commit',
+] as const;
 
 export type DbBatchStep = (typeof DB_BATCH_STEPS)[number];
 export type RedisBatchStep = (typeof REDIS_BATCH_STEPS)[number];

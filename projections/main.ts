@@ -53,7 +53,10 @@ export async function runProjector(flags: { readonly projections?: readonly stri
 export async function runRebuild(projection: DbProjectionName | 'redis'): Promise<void> {
   const platform = loadPlatformConfig();
   const logger = createLogger('projections-rebuild', { level: platform.LOG_LEVEL === 'info' ? 'warn' : platform.LOG_LEVEL });
-  const bar = new SingleBar({ format: `rebuild ${projection} [{bar}] {percentage}% | {value}/{total} messages | {eta}s left` }, Presets.shades_classic);
+  const bar = new SingleBar(
+    { format: `rebuild ${projection} [{bar}] {percentage}% | {value}/{total} messages | {eta}s left` },
+    Presets.shades_classic,
+  );
   let started = false;
   const onProgress = ({ done, total }: { done: number; total: number }) => {
     if (!started) {
@@ -61,7 +64,13 @@ export async function runRebuild(projection: DbProjectionName | 'redis'): Promis
       started = true;
     } else bar.update(done);
   };
-  const common = { brokers: platform.KAFKA_BROKERS, registryUrl: platform.SCHEMA_REGISTRY_URL, topicPrefix: platform.TOPIC_PREFIX, logger, onProgress };
+  const common = {
+    brokers: platform.KAFKA_BROKERS,
+    registryUrl: platform.SCHEMA_REGISTRY_URL,
+    topicPrefix: platform.TOPIC_PREFIX,
+    logger,
+    onProgress,
+  };
   const result =
     projection === 'redis'
       ? await rebuildRedis({ ...common, redisUrl: platform.REDIS_URL, redisKeyPrefix: platform.REDIS_KEY_PREFIX })

@@ -14,13 +14,49 @@ export interface ProjectorMetrics extends NoticeMetrics {
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
   return {
-    batches: new Counter({ name: 'tickflow_projection_batches_total', help: 'Batches handled, by outcome (applied, seek)', labelNames: ['projection', 'topic', 'outcome'], registers: [registry] }),
-    rows: new Counter({ name: 'tickflow_projection_rows_total', help: 'Rows (or Redis events) applied', labelNames: ['projection', 'topic'], registers: [registry] }),
-    rejects: new Counter({ name: 'tickflow_projection_rejects_total', help: 'Messages kept in projection_rejects instead of the tables', labelNames: ['projection', 'topic'], registers: [registry] }),
-    batchSeconds: new Histogram({ name: 'tickflow_projection_batch_seconds', help: 'Time to decode and apply one batch', labelNames: ['projection', 'topic'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }),
-    nextOffset: new Gauge({ name: 'tickflow_projection_next_offset', help: 'Next offset stored per partition', labelNames: ['projection', 'topic', 'partition'], registers: [registry] }),
-    paused: new Gauge({ name: 'tickflow_projection_paused_partitions', help: 'Partitions paused because the database is behind', labelNames: ['projection', 'topic'], registers: [registry] }),
+    batches: new Counter({
+      name: 'tickflow_projection_batches_total',
+      help: 'Batches handled, by outcome (applied, seek)',
+      labelNames: ['projection', 'topic', 'outcome'],
+      registers: [registry],
+    }),
+    rows: new Counter({
+      name: 'tickflow_projection_rows_total',
+      help: 'Rows (or Redis events) applied',
+      labelNames: ['projection', 'topic'],
+      registers: [registry],
+    }),
+    rejects: new Counter({
+      name: 'tickflow_projection_rejects_total',
+      help: 'Messages kept in projection_rejects instead of the tables',
+      labelNames: ['projection', 'topic'],
+      registers: [registry],
+    }),
+    batchSeconds: new Histogram({
+      name: 'tickflow_projection_batch_seconds',
+      help: 'Time to decode and apply one batch',
+      labelNames: ['projection', 'topic'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    }),
+    nextOffset: new Gauge({
+      name: 'tickflow_projection_next_offset',
+      help: 'Next offset stored per partition',
+      labelNames: ['projection', 'topic', 'partition'],
+      registers: [registry],
+    }),
+    paused: new Gauge({
+      name: 'tickflow_projection_paused_partitions',
+      help: 'Partitions paused because the database is behind',
+      labelNames: ['projection', 'topic'],
+      registers: [registry],
+    }),
     ...createNoticeMetrics(registry),
-    skipped: new Counter({ name: 'tickflow_projection_skipped_total', help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)', labelNames: ['projection', 'topic', 'reason'], registers: [registry] }),
+    skipped: new Counter({
+      name: 'tickflow_projection_skipped_total',
+      help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)',
+      labelNames: ['projection', 'topic', 'reason'],
+      registers: [registry],
+    }),
   };
 }

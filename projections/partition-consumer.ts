@@ -63,7 +63,12 @@ export class PartitionConsumer {
     },
   ) {
     // A short fetch wait keeps shutdown quick (a stop waits for the in-flight fetch).
-    this.consumer = kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 1000, retry: { retries: 8 } });
+    this.consumer = kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 1000,
+      retry: { retries: 8 },
+    });
     this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.assignment = event.payload.memberAssignment;
       const joined = this.seekToStored(event.payload.memberAssignment);
@@ -157,7 +162,10 @@ export class PartitionConsumer {
       } catch (error) {
         if (this.options.isUnavailable?.(error) !== true) throw error;
         this.options.outage?.failed(error);
-        this.options.logger.debug({ err: error, topic: batch.topic, partition: batch.partition, attempt }, 'store unreachable; retrying the batch');
+        this.options.logger.debug(
+          { err: error, topic: batch.topic, partition: batch.partition, attempt },
+          'store unreachable; retrying the batch',
+        );
         await sleep(backoffDelay(STORE_RETRY, attempt));
         // Stopping or rebalancing: leave the batch unresolved (positions come from the store on the next start).
         if (!payload.isRunning() || payload.isStale()) throw error;

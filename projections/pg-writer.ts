@@ -6,7 +6,6 @@ import { faultPoint, type FaultHook } from './faults.js';
 import { applySql, copySql, patternChangeOf, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
 import { batchScopes } from '../contracts/pattern-scopes.js';
 
-
 /** One message of a batch, already turned into a row, a tombstone, a reject, or nothing (skipped copy). */
 export type PreparedMessage =
   | { readonly offset: number; readonly kind: 'row'; readonly row: Row }
@@ -25,7 +24,13 @@ export interface PreparedBatch {
 
 export type BatchOutcome =
   | (BatchPlan & { readonly action: 'seek' })
-  | { readonly action: 'apply'; readonly nextOffset: number; readonly rows: number; readonly rejected: number; readonly symbols: readonly string[] };
+  | {
+      readonly action: 'apply';
+      readonly nextOffset: number;
+      readonly rows: number;
+      readonly rejected: number;
+      readonly symbols: readonly string[];
+    };
 
 /** Rows are streamed to COPY in chunks of this many lines. */
 const COPY_CHUNK_ROWS = 2000;
@@ -81,7 +86,12 @@ export class PgBatchWriter {
     if (batch.messages.length === 0) throw new RangeError('an empty batch has no offsets to store');
     const firstOffset = batch.messages[0]!.offset;
     const lastOffset = batch.messages[batch.messages.length - 1]!.offset;
-    const fault = faultPoint(this.options.faultHook, { projection: this.options.projection, topic: batch.topic, partition: batch.partition, firstOffset });
+    const fault = faultPoint(this.options.faultHook, {
+      projection: this.options.projection,
+      topic: batch.topic,
+      partition: batch.partition,
+      firstOffset,
+    });
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // A checked-out client has no pool listener: a connection lost between two queries (server restart, terminated
@@ -128,12 +138,16 @@ export class PgBatchWriter {
       }
       await fault('rejects');
       const symbols = new Set<string>();
-      for (const message of rows) if (message.kind === 'row' || message.kind === 'tombstone') symbols.add(String(message.row[symbolColumn(batch.table)]));
+      for (const message of rows)
+        if (message.kind === 'row' || message.kind === 'tombstone') symbols.add(String(message.row[symbolColumn(batch.table)]));
       const changed = [...symbols].sort();
       if (this.options.recordNotices && changed.length > 0) {
         // Pattern events also record the scopes their new states fall in (every state the batch passes through:
         // a superset of the final ones, so never too few).
-        const scopes = batch.table === 'pattern_events' ? batchScopes(rows.flatMap((message) => (message.kind === 'row' ? [patternChangeOf(message.row)] : []))) : null;
+        const scopes =
+          batch.table === 'pattern_events'
+            ? batchScopes(rows.flatMap((message) => (message.kind === 'row' ? [patternChangeOf(message.row)] : [])))
+            : null;
         await client.query(
           `INSERT INTO projection_notices (projection, topic, partition, next_offset, symbols, scopes) VALUES ($1, $2, $3, $4, $5, $6)
            ON CONFLICT DO NOTHING`,

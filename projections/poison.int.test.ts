@@ -54,28 +54,54 @@ describe('poisoned values in the projector input (real Kafka, PostgreSQL and Red
       { ...sample, symbol: 'AA\u0000PL' },
       { ...sample, close: Number.NaN },
     ];
-    await produce(kafka, codec, prefix, 'minuteAggregates', [...bars.slice(0, 5), ...poisonedBars, ...bars.slice(5)].map((value) => ({ key: 'AAPL', value, partition: 0 })));
+    await produce(
+      kafka,
+      codec,
+      prefix,
+      'minuteAggregates',
+      [...bars.slice(0, 5), ...poisonedBars, ...bars.slice(5)].map((value) => ({ key: 'AAPL', value, partition: 0 })),
+    );
     const events = patternEvents(40, 11).filter((event) => event.kind === 'DETECTED');
     const poisonedEvents = [
       { ...events[0]!, eventId: 'nan-confidence', patternId: 'nan-confidence', confidence: Number.NaN },
       { ...events[0]!, eventId: 'micro-detected', patternId: 'micro-detected', detectedAtMs: events[0]!.detectedAtMs * 1000 },
     ];
     const half = events.length / 2;
-    await produce(kafka, codec, prefix, 'patterns', [...events.slice(0, half), ...poisonedEvents, ...events.slice(half)].map((value) => ({ key: 'AAPL', value, partition: 0 })));
+    await produce(
+      kafka,
+      codec,
+      prefix,
+      'patterns',
+      [...events.slice(0, half), ...poisonedEvents, ...events.slice(half)].map((value) => ({ key: 'AAPL', value, partition: 0 })),
+    );
 
     projector = await start();
-    const ends = await endOffsets(kafka, TOPICS.map((key) => topicName(key, prefix)));
+    const ends = await endOffsets(
+      kafka,
+      TOPICS.map((key) => topicName(key, prefix)),
+    );
     const of = (keys: TopicKey[]) => new Map(keys.map((key) => [topicName(key, prefix), ends.get(topicName(key, prefix))!]));
-    await vi.waitFor(async () => {
-      expect(await offsetsReached(pool, 'bars', of(['minuteAggregates', 'dailyAggregates']))).toBe(true);
-      expect(await offsetsReached(pool, 'patterns', of(['patterns']))).toBe(true);
-    }, { timeout: 60_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        expect(await offsetsReached(pool, 'bars', of(['minuteAggregates', 'dailyAggregates']))).toBe(true);
+        expect(await offsetsReached(pool, 'patterns', of(['patterns']))).toBe(true);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
 
-    const counts = await pool.query('SELECT (SELECT count(*)::int FROM bars_1m) AS bars, (SELECT count(*)::int FROM pattern_events) AS events');
+    const counts = await pool.query(
+      'SELECT (SELECT count(*)::int FROM bars_1m) AS bars, (SELECT count(*)::int FROM pattern_events) AS events',
+    );
     expect(counts.rows[0]).toEqual({ bars: bars.length, events: events.length });
-    const rejects = await pool.query<{ projection: string; kafka_offset: string; reason: string }>('SELECT projection, kafka_offset, reason FROM projection_rejects ORDER BY projection, kafka_offset');
+    const rejects = await pool.query<{ projection: string; kafka_offset: string; reason: string }>(
+      'SELECT projection, kafka_offset, reason FROM projection_rejects ORDER BY projection, kafka_offset',
+    );
     expect(rejects.rows.map((row) => [row.projection, Number(row.kafka_offset)])).toEqual([
-      ['bars', 5], ['bars', 6], ['bars', 7], ['patterns', half], ['patterns', half + 1],
+      ['bars', 5],
+      ['bars', 6],
+      ['bars', 7],
+      ['patterns', half],
+      ['patterns', half + 1],
     ]);
     expect(rejects.rows.map((row) => row.reason)).toEqual([
       expect.stringMatching(/windowStartMs is not a valid time: is after 2200/),
@@ -88,11 +114,14 @@ describe('poisoned values in the projector input (real Kafka, PostgreSQL and Red
     // The Redis read model skips the same values: it reaches the log end, its snapshot follows the last bar,
     // and its scan set holds the sound detections only.
     const redisEnd = (topic: TopicKey) => ends.get(topicName(topic, prefix))!.get(0)!;
-    await vi.waitFor(async () => {
-      const offsets = await redis.hgetall(keys.offsets(REDIS_PROJECTION));
-      expect(Number(offsets[`${topicName('minuteAggregates', prefix)}:0`])).toBe(redisEnd('minuteAggregates'));
-      expect(Number(offsets[`${topicName('patterns', prefix)}:0`])).toBe(redisEnd('patterns'));
-    }, { timeout: 60_000, interval: 200 });
+    await vi.waitFor(
+      async () => {
+        const offsets = await redis.hgetall(keys.offsets(REDIS_PROJECTION));
+        expect(Number(offsets[`${topicName('minuteAggregates', prefix)}:0`])).toBe(redisEnd('minuteAggregates'));
+        expect(Number(offsets[`${topicName('patterns', prefix)}:0`])).toBe(redisEnd('patterns'));
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     expect(Number(await redis.hget(keys.snapshot('AAPL'), 'barStartMs'))).toBe(bars.at(-1)!.windowStartMs);
     expect(await redis.zcard(keys.scan({ kind: 'all' }, 'confidence'))).toBe(events.length);
     expect(await redis.get(keys.pattern('nan-confidence'))).toBeNull();

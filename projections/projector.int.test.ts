@@ -56,7 +56,12 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
     });
 
   const waitForAll = async (projection: string) => {
-    const ends = await endOffsets(topics.kafka, TOPICS.map((key) => topicName(key, topics.prefix)).filter((topic) => topic.includes(projection === 'patterns' ? 'patterns' : projection === 'bars' ? 'aggs' : 'reference')));
+    const ends = await endOffsets(
+      topics.kafka,
+      TOPICS.map((key) => topicName(key, topics.prefix)).filter((topic) =>
+        topic.includes(projection === 'patterns' ? 'patterns' : projection === 'bars' ? 'aggs' : 'reference'),
+      ),
+    );
     await vi.waitFor(async () => expect(await offsetsReached(pool, projection, ends)).toBe(true), { timeout: 60_000, interval: 200 });
   };
 
@@ -82,10 +87,22 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
 
   it('projects patterns, bars and reference data once, skipping broadcast copies and keeping bad input', async () => {
     const { kafka, codec, prefix } = topics;
-    await produce(kafka, codec, prefix, 'patterns', events.map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      kafka,
+      codec,
+      prefix,
+      'patterns',
+      events.map((event) => ({ key: event.symbol, value: event })),
+    );
     await produce(kafka, codec, prefix, 'patterns', [{ key: 'AAPL', value: Buffer.from('not avro at all') }]);
     const bars = minuteBars(['AAPL', 'MSFT', 'SPY'], 20);
-    await produce(kafka, codec, prefix, 'minuteAggregates', bars.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      kafka,
+      codec,
+      prefix,
+      'minuteAggregates',
+      bars.map((value) => ({ key: value.symbol, value })),
+    );
     // A broadcast copy of SPY's last bar in another partition, with a different close: it must not win.
     const spyLast = bars.filter((value) => value.symbol === 'SPY').at(-1)!;
     await produce(kafka, codec, prefix, 'minuteAggregates', [
@@ -117,17 +134,34 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
       (SELECT count(*)::int FROM bars_1d) AS daily_bars,
       (SELECT count(*)::int FROM projection_rejects) AS rejects`);
     const expected = expectedPatterns(events);
-    expect(counts.rows[0]).toEqual({ events: events.length, distinct_events: events.length, patterns: expected.size, minute_bars: 60, daily_bars: 2, rejects: 1 });
+    expect(counts.rows[0]).toEqual({
+      events: events.length,
+      distinct_events: events.length,
+      patterns: expected.size,
+      minute_bars: 60,
+      daily_bars: 2,
+      rejects: 1,
+    });
 
-    const current = await pool.query<{ pattern_id: string; status: string; confidence: number; last_event_id: string }>('SELECT pattern_id, status, confidence, last_event_id FROM patterns');
+    const current = await pool.query<{ pattern_id: string; status: string; confidence: number; last_event_id: string }>(
+      'SELECT pattern_id, status, confidence, last_event_id FROM patterns',
+    );
     for (const row of current.rows) {
       const last = expected.get(row.pattern_id)!;
-      expect(row).toEqual({ pattern_id: last.patternId, status: last.kind === 'EXPIRED' ? 'expired' : 'active', confidence: last.confidence, last_event_id: last.eventId });
+      expect(row).toEqual({
+        pattern_id: last.patternId,
+        status: last.kind === 'EXPIRED' ? 'expired' : 'active',
+        confidence: last.confidence,
+        last_event_id: last.eventId,
+      });
     }
     const spy = await pool.query('SELECT close FROM bars_1m WHERE symbol = $1 AND bucket = $2', ['SPY', new Date(spyLast.windowStartMs)]);
     expect(spy.rows).toEqual([{ close: spyLast.close }]);
     const symbols = await pool.query('SELECT ticker, name FROM symbols ORDER BY ticker');
-    expect(symbols.rows).toEqual([{ ticker: 'AAPL', name: 'AAPL Inc.' }, { ticker: 'MSFT', name: 'Microsoft Corporation' }]);
+    expect(symbols.rows).toEqual([
+      { ticker: 'AAPL', name: 'AAPL Inc.' },
+      { ticker: 'MSFT', name: 'Microsoft Corporation' },
+    ]);
     const reject = await pool.query('SELECT reason, payload FROM projection_rejects');
     expect(reject.rows[0].reason).toMatch(/undecodable/);
     expect(reject.rows[0].payload.toString()).toBe('not avro at all');
@@ -136,12 +170,17 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
 
     // The Redis read model: the scan set holds exactly the active patterns, ordered by confidence.
     const active = [...expected.values()].filter((event) => event.kind !== 'EXPIRED');
-    await vi.waitFor(async () => expect(await redis.zcard(keys.scan({ kind: 'all' }, 'confidence'))).toBe(active.length), { timeout: 30_000 });
+    await vi.waitFor(async () => expect(await redis.zcard(keys.scan({ kind: 'all' }, 'confidence'))).toBe(active.length), {
+      timeout: 30_000,
+    });
     await vi.waitFor(async () => expect(await redis.hget(keys.snapshot('AAPL'), 'previousClose')).toBe('100'), { timeout: 30_000 });
     const top = await redis.zrevrange(keys.scan({ kind: 'all' }, 'confidence'), 0, 0);
     expect(top[0]).toBe([...active].sort((a, b) => b.confidence - a.confidence || (b.patternId > a.patternId ? 1 : -1))[0]!.patternId);
     const firstActive = active[0]!;
-    expect(JSON.parse((await redis.get(keys.pattern(firstActive.patternId)))!)).toMatchObject({ status: 'active', confidence: firstActive.confidence });
+    expect(JSON.parse((await redis.get(keys.pattern(firstActive.patternId)))!)).toMatchObject({
+      status: 'active',
+      confidence: firstActive.confidence,
+    });
     expect(Number(await redis.get(keys.patternsVersion()))).toBeGreaterThan(0);
     await vi.waitFor(() => {
       expect(notices.some((notice) => notice.projection === 'db.patterns' && notice.patternsChanged)).toBe(true);
@@ -151,7 +190,9 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
     // never fall back to the unscoped version (which would invalidate every cached broad scan).
     await vi.waitFor(() => {
       const announced = new Set(notices.filter((notice) => notice.projection === 'db.patterns').flatMap((notice) => notice.scopes ?? []));
-      const written = events.flatMap((event) => changeScopes(patternChangeOf(rowFor('patterns', event, { topic: 'patterns', partition: 0, offset: 0 }))));
+      const written = events.flatMap((event) =>
+        changeScopes(patternChangeOf(rowFor('patterns', event, { topic: 'patterns', partition: 0, offset: 0 }))),
+      );
       expect(written.filter((scope) => !announced.has(scope))).toEqual([]);
     });
     expect(notices.filter((notice) => notice.projection === 'db.patterns').every((notice) => notice.scopes !== undefined)).toBe(true);
@@ -166,10 +207,18 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
     await projector!.stop();
     projector = undefined;
     const more = patternEvents(100, 8);
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', more.map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      more.map((event) => ({ key: event.symbol, value: event })),
+    );
     projector = await start({ projections: ['patterns'] });
     await waitForAll('patterns');
-    const counts = await pool.query('SELECT count(*)::int AS n, count(DISTINCT (kafka_partition, kafka_offset))::int AS positions FROM pattern_events');
+    const counts = await pool.query(
+      'SELECT count(*)::int AS n, count(DISTINCT (kafka_partition, kafka_offset))::int AS positions FROM pattern_events',
+    );
     expect(counts.rows[0]).toEqual({ n: events.length + more.length, positions: events.length + more.length });
     const notDecoded = await pool.query('SELECT count(*)::int AS n FROM projection_rejects');
     expect(notDecoded.rows[0].n).toBe(1);
@@ -179,7 +228,13 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
     await projector?.stop();
     projector = undefined;
     const stalls: string[] = [];
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', patternEvents(5, 9).map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      patternEvents(5, 9).map((event) => ({ key: event.symbol, value: event })),
+    );
     // An error kafkajs does not retry, thrown inside a batch: its consumer stops for good.
     projector = await start({
       projections: ['patterns'],
@@ -189,7 +244,10 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
         if (step === 'begin') throw new KafkaJSNonRetriableError('injected: not retriable');
       },
     });
-    await vi.waitFor(() => expect(stalls).toEqual([expect.stringContaining('the patterns consumer crashed and kafkajs will not restart it: injected')]), { timeout: 60_000, interval: 100 });
+    await vi.waitFor(
+      () => expect(stalls).toEqual([expect.stringContaining('the patterns consumer crashed and kafkajs will not restart it: injected')]),
+      { timeout: 60_000, interval: 100 },
+    );
     await projector.stop();
     projector = undefined;
     expect(stalls).toHaveLength(1);

@@ -59,7 +59,6 @@ export interface ProjectorHandle {
   stop(): Promise<void>;
 }
 
-
 /**
  * Starts the projector: one consumer per database projection (patterns, bars, reference) writing through COPY
  * with offsets in the same transaction, and one for the Redis read model with its own progress in Redis.
@@ -68,7 +67,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const logger = options.logger ?? createLogger('projections');
   const prefix = options.topicPrefix ?? '';
   const groupPrefix = options.groupPrefix ?? `${prefix}tickflow.projections.`;
-  const projections: readonly ProjectionName[] = options.projections ?? [...DB_PROJECTION_NAMES, ...(options.redisUrl ? [REDIS_PROJECTION as ProjectionName] : [])];
+  const projections: readonly ProjectionName[] = options.projections ?? [
+    ...DB_PROJECTION_NAMES,
+    ...(options.redisUrl ? [REDIS_PROJECTION as ProjectionName] : []),
+  ];
   for (const name of projections) {
     if (name !== REDIS_PROJECTION && !isDbProjectionName(name)) throw new RangeError(`unknown projection ${String(name)}`);
   }
@@ -95,7 +97,8 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     : undefined;
   noticeRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'notice Redis connection error'));
   const notifier = noticeRedis ? new Notifier(noticeRedis, keys, logger, metrics) : undefined;
-  const modelRedis = projections.includes(REDIS_PROJECTION) && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  const modelRedis =
+    projections.includes(REDIS_PROJECTION) && options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
   modelRedis?.on('error', (error: Error) => logger.debug({ err: error }, 'read-model Redis connection error'));
 
   let stopping = false;
@@ -108,13 +111,36 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   for (const name of projections) {
     if (name === REDIS_PROJECTION) {
       const topics = topicMap(REDIS_TOPICS, prefix);
-      const sink = new RedisProjectionSink(modelRedis!, { keys, topics, codec, logger: logger.child({ projection: name }), metrics, faultHook: options.faultHook });
+      const sink = new RedisProjectionSink(modelRedis!, {
+        keys,
+        topics,
+        codec,
+        logger: logger.child({ projection: name }),
+        metrics,
+        faultHook: options.faultHook,
+      });
       redisSink = sink;
-      consumers.push(new PartitionConsumer(kafka, { groupId: `${groupPrefix}${name}`, topics: [...topics.keys()], sink, logger: logger.child({ projection: name }), onError: stalled(name) }));
+      consumers.push(
+        new PartitionConsumer(kafka, {
+          groupId: `${groupPrefix}${name}`,
+          topics: [...topics.keys()],
+          sink,
+          logger: logger.child({ projection: name }),
+          onError: stalled(name),
+        }),
+      );
       continue;
     }
     const topics = topicMap(DB_PROJECTIONS[name].topics, prefix);
-    const sink = new DbProjectionSink(pool, { projection: name, topics, codec, logger: logger.child({ projection: name }), metrics, notifier, faultHook: options.faultHook });
+    const sink = new DbProjectionSink(pool, {
+      projection: name,
+      topics,
+      codec,
+      logger: logger.child({ projection: name }),
+      metrics,
+      notifier,
+      faultHook: options.faultHook,
+    });
     dbSinks.push(sink);
     consumers.push(
       new PartitionConsumer(kafka, {
@@ -137,7 +163,9 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   });
   const resyncDatabaseConsumers = (reason: string) => {
     for (const consumer of dbConsumers.values()) {
-      consumer.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.warn({ err: error, reason }, 'resync failed; the next batch finds the stored offsets'));
+      consumer
+        .resync({ rebuildWhenMissing: true })
+        .catch((error: unknown) => logger.warn({ err: error, reason }, 'resync failed; the next batch finds the stored offsets'));
     }
   };
   let listener: pg.Client | undefined;
@@ -163,22 +191,25 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     const lost = listener;
     listener = undefined;
     void lost?.end().catch(() => {});
-    listenerRetry = setTimeout(() => {
-      listenerRetry = undefined;
-      if (stopping) return;
-      listen().then(
-        () => {
-          // Back after losing it: notifications and commits may have been lost meanwhile.
-          if (listenerFailures > 0) resyncDatabaseConsumers('the offsets listener reconnected');
-          listenerFailures = 0;
-        },
-        (error: unknown) => {
-          listenerFailures += 1;
-          logger.debug({ err: error, failures: listenerFailures }, 'offsets listener reconnect failed');
-          if (!stopping) relisten();
-        },
-      );
-    }, backoffDelay(STORE_RETRY, listenerFailures));
+    listenerRetry = setTimeout(
+      () => {
+        listenerRetry = undefined;
+        if (stopping) return;
+        listen().then(
+          () => {
+            // Back after losing it: notifications and commits may have been lost meanwhile.
+            if (listenerFailures > 0) resyncDatabaseConsumers('the offsets listener reconnected');
+            listenerFailures = 0;
+          },
+          (error: unknown) => {
+            listenerFailures += 1;
+            logger.debug({ err: error, failures: listenerFailures }, 'offsets listener reconnect failed');
+            if (!stopping) relisten();
+          },
+        );
+      },
+      backoffDelay(STORE_RETRY, listenerFailures),
+    );
     listenerFailures = Math.max(listenerFailures, 1);
     listenerRetry.unref();
   };
@@ -197,12 +228,17 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   });
   // Redis back after an outage may have come back empty: partitions that get no new message would never notice.
   modelRedis?.on('ready', () => {
-    redisConsumer?.resync({ rebuildWhenMissing: true }).catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis reconnect failed'));
+    redisConsumer
+      ?.resync({ rebuildWhenMissing: true })
+      .catch((error: unknown) => logger.error({ err: error }, 'resync after a Redis reconnect failed'));
   });
   // Changes committed while Redis was away (or before a crash) are recorded: announce them once it is reachable,
   // and sweep every few seconds for what a failed attempt left (a lost connection, a partition with no next batch).
   const announcePending = () => {
-    for (const sink of dbSinks) sink.announceAllPending().catch((error: unknown) => logger.warn({ err: error }, 'announcing pending notices failed; retried at the next sweep'));
+    for (const sink of dbSinks)
+      sink
+        .announceAllPending()
+        .catch((error: unknown) => logger.warn({ err: error }, 'announcing pending notices failed; retried at the next sweep'));
   };
   noticeRedis?.on('ready', announcePending);
   const noticeTimer = noticeRedis && dbSinks.length > 0 ? setInterval(announcePending, PENDING_NOTICES_SWEEP_MS) : undefined;
@@ -233,24 +269,34 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     await Promise.all(consumers.map((consumer) => consumer.start()));
     if (options.opsPort !== undefined) {
       const checks: HealthCheck[] = [
-        { name: 'postgres', check: async () => {
-          outage.check();
-          return (await pool.query('SELECT 1 AS ok')).rows[0];
-        } },
-        { name: 'consumers', check: async () => {
-          if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
-          return { running: consumers.length };
-        } },
+        {
+          name: 'postgres',
+          check: async () => {
+            outage.check();
+            return (await pool.query('SELECT 1 AS ok')).rows[0];
+          },
+        },
+        {
+          name: 'consumers',
+          check: async () => {
+            if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
+            return { running: consumers.length };
+          },
+        },
       ];
       if (noticeRedis) checks.push({ name: 'redis', optional: true, check: () => noticeRedis.ping() });
       // Degraded while the Redis snapshot ignores (nearly) all bars as older than its latest: the WARN says why.
       if (redisSink) {
         const sink = redisSink;
-        checks.push({ name: 'input', optional: true, check: async () => {
-          const skipping = sink.skipping();
-          if (skipping) throw new Error(skipping.message);
-          return { skipping: false };
-        } });
+        checks.push({
+          name: 'input',
+          optional: true,
+          check: async () => {
+            const skipping = sink.skipping();
+            if (skipping) throw new Error(skipping.message);
+            return { skipping: false };
+          },
+        });
       }
       ops = await startOpsServer({ port: options.opsPort, registry, checks });
     }

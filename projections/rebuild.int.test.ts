@@ -59,7 +59,13 @@ describe('rebuild', () => {
   };
 
   it('gives the same tables as the live projection, and swaps atomically while the live projector runs', async () => {
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', first.map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      first.map((event) => ({ key: event.symbol, value: event })),
+    );
     live = await startProjector({
       databaseUrl: db.url,
       brokers: topics.brokers,
@@ -86,7 +92,13 @@ describe('rebuild', () => {
         const rebuilt = await pool.query('SELECT count(*)::int AS n FROM pattern_events__rebuild');
         expect(rebuilt.rows[0].n).toBe(first.length);
         // Meanwhile the live projector moves ahead of the rebuild, into the old tables, which keep serving.
-        await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', extra.map((event) => ({ key: event.symbol, value: event })));
+        await produce(
+          topics.kafka,
+          topics.codec,
+          topics.prefix,
+          'patterns',
+          extra.map((event) => ({ key: event.symbol, value: event })),
+        );
         await caughtUp('patterns', [patternsTopic()]);
         expect((await pool.query('SELECT count(*)::int AS n FROM pattern_events')).rows[0].n).toBe(first.length + extra.length);
       },
@@ -95,10 +107,13 @@ describe('rebuild', () => {
 
     // After the swap the live projector finds its offsets moved back and re-applies the extra events to the new tables.
     await caughtUp('patterns', [patternsTopic()]);
-    await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM pattern_events')).rows[0].n).toBe(first.length + extra.length), {
-      timeout: 60_000,
-      interval: 250,
-    });
+    await vi.waitFor(
+      async () => expect((await pool.query('SELECT count(*)::int AS n FROM pattern_events')).rows[0].n).toBe(first.length + extra.length),
+      {
+        timeout: 60_000,
+        interval: 250,
+      },
+    );
     const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
     expect(leftovers.rows).toEqual([]);
 
@@ -106,19 +121,41 @@ describe('rebuild', () => {
     const afterLive = await patternTables(pool);
     await live.stop();
     live = undefined;
-    await rebuildProjection({ databaseUrl: db.url, brokers: topics.brokers, registryUrl: topics.registryUrl, topicPrefix: topics.prefix, projection: 'patterns', logger });
+    await rebuildProjection({
+      databaseUrl: db.url,
+      brokers: topics.brokers,
+      registryUrl: topics.registryUrl,
+      topicPrefix: topics.prefix,
+      projection: 'patterns',
+      logger,
+    });
     expect(await patternTables(pool)).toEqual(afterLive);
     expect(afterLive.events).toEqual(expect.arrayContaining(before.events));
     // The swapped-in table keeps the API's active counts: its triggers are attached and the counts recomputed.
-    const triggers = await pool.query("SELECT tgname FROM pg_trigger WHERE tgrelid = 'patterns'::regclass AND tgname LIKE 'patterns_counts_%' ORDER BY 1");
-    expect(triggers.rows.map((row: { tgname: string }) => row.tgname)).toEqual(['patterns_counts_delete', 'patterns_counts_insert', 'patterns_counts_truncate', 'patterns_counts_update']);
-    const counted = await pool.query("SELECT (SELECT coalesce(sum(n), 0)::int FROM pattern_active_counts) AS kept, (SELECT count(*)::int FROM patterns WHERE status = 'active') AS active");
+    const triggers = await pool.query(
+      "SELECT tgname FROM pg_trigger WHERE tgrelid = 'patterns'::regclass AND tgname LIKE 'patterns_counts_%' ORDER BY 1",
+    );
+    expect(triggers.rows.map((row: { tgname: string }) => row.tgname)).toEqual([
+      'patterns_counts_delete',
+      'patterns_counts_insert',
+      'patterns_counts_truncate',
+      'patterns_counts_update',
+    ]);
+    const counted = await pool.query(
+      "SELECT (SELECT coalesce(sum(n), 0)::int FROM pattern_active_counts) AS kept, (SELECT count(*)::int FROM patterns WHERE status = 'active') AS active",
+    );
     expect(counted.rows[0].kept).toBe(counted.rows[0].active);
   });
 
   it('rebuilds bars (views recreated) and reference data', async () => {
     const bars = minuteBars(['AAPL', 'MSFT'], 15);
-    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', bars.map((value) => ({ key: value.symbol, value })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'minuteAggregates',
+      bars.map((value) => ({ key: value.symbol, value })),
+    );
     await produce(topics.kafka, topics.codec, topics.prefix, 'symbols', [
       { key: 'AAPL', value: symbolReference('AAPL') },
       { key: 'OLD', value: symbolReference('OLD') },
@@ -131,7 +168,9 @@ describe('rebuild', () => {
     expect((await pool.query('SELECT sum(volume) AS v FROM bars_1h')).rows[0].v).toBe(bars.reduce((sum, value) => sum + value.volume, 0));
     // The API's range functions read the swapped-in tables (their bodies name the tables, not the old relations).
     const volumeOf = (symbol: string) => bars.filter((value) => value.symbol === symbol).reduce((sum, value) => sum + value.volume, 0);
-    expect((await pool.query(`SELECT sum(volume) AS v FROM bars_1h_between($1, NULL, NULL)`, [bars[0]!.symbol])).rows[0].v).toBe(volumeOf(bars[0]!.symbol));
+    expect((await pool.query(`SELECT sum(volume) AS v FROM bars_1h_between($1, NULL, NULL)`, [bars[0]!.symbol])).rows[0].v).toBe(
+      volumeOf(bars[0]!.symbol),
+    );
     expect((await pool.query('SELECT ticker FROM symbols')).rows).toEqual([{ ticker: 'AAPL' }]);
     // The live projection takes over from the rebuilt offsets.
     const ends = await endOffsets(topics.kafka, [topicName('minuteAggregates', topics.prefix)]);
@@ -148,7 +187,10 @@ describe('rebuild', () => {
     const activeAfter = (events: typeof all) => {
       const state = new Map<string, boolean>();
       for (const event of events) state.set(event.patternId, event.kind !== 'EXPIRED');
-      return [...state].filter(([, active]) => active).map(([id]) => id).sort();
+      return [...state]
+        .filter(([, active]) => active)
+        .map(([id]) => id)
+        .sort();
     };
     const scanSet = async () => (await redis.zrange(keys.scan({ kind: 'all' }, 'confidence'), '0', '-1')).sort();
     live = await startProjector({ ...common, databaseUrl: db.url, redisUrl, redisKeyPrefix: redisPrefix, projections: ['redis'] });
@@ -165,8 +207,17 @@ describe('rebuild', () => {
         redisKeyPrefix: redisPrefix,
         beforeSwap: async () => {
           // The live projection moves ahead of the rebuild meanwhile; after the swap it must re-apply these.
-          await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', third.map((event) => ({ key: event.symbol, value: event })));
-          await vi.waitFor(async () => expect(await scanSet()).toEqual([...activeAfter([...all, ...third]), 'stray'].sort()), { timeout: 60_000, interval: 250 });
+          await produce(
+            topics.kafka,
+            topics.codec,
+            topics.prefix,
+            'patterns',
+            third.map((event) => ({ key: event.symbol, value: event })),
+          );
+          await vi.waitFor(async () => expect(await scanSet()).toEqual([...activeAfter([...all, ...third]), 'stray'].sort()), {
+            timeout: 60_000,
+            interval: 250,
+          });
         },
       });
       await vi.waitFor(async () => expect(await scanSet()).toEqual(activeAfter([...all, ...third])), { timeout: 60_000, interval: 250 });

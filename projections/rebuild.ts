@@ -246,7 +246,8 @@ export async function rebuildRedis(options: RedisRebuildOptions): Promise<Rebuil
       const multi = redis.multi();
       for (const key of liveKeys) if (!renamed.has(key)) multi.del(key);
       for (const key of rebuiltKeys) multi.rename(key, `${live.root}${key.slice(rebuilt.root.length)}`);
-      if (await redis.exists(rebuilt.offsets(REDIS_PROJECTION))) multi.rename(rebuilt.offsets(REDIS_PROJECTION), live.offsets(REDIS_PROJECTION));
+      if (await redis.exists(rebuilt.offsets(REDIS_PROJECTION)))
+        multi.rename(rebuilt.offsets(REDIS_PROJECTION), live.offsets(REDIS_PROJECTION));
       else multi.del(live.offsets(REDIS_PROJECTION));
       // Symbols in keys are escaped; the version keys use the same escaping, so build them from the raw key part.
       for (const symbol of symbols) multi.incr(`${live.root}version:symbol:${symbol}`);
@@ -257,7 +258,12 @@ export async function rebuildRedis(options: RedisRebuildOptions): Promise<Rebuil
         const failed = results.find(([error]) => error !== null);
         if (failed) throw failed[0];
         const version = Number(results[results.length - 1]![1]);
-        const notice: ProjectionNotice = { projection: REDIS_SWAP_NOTICE, version, symbols: [...symbols].map(decodeURIComponent).sort(), patternsChanged: true };
+        const notice: ProjectionNotice = {
+          projection: REDIS_SWAP_NOTICE,
+          version,
+          symbols: [...symbols].map(decodeURIComponent).sort(),
+          patternsChanged: true,
+        };
         await redis.publish(live.channel(), JSON.stringify(notice));
         break;
       }
@@ -282,7 +288,12 @@ type ProgressTracker = Awaited<ReturnType<typeof progressTracker>>;
 async function replayToTargets(
   kafka: ReturnType<typeof createKafka>,
   tracker: ProgressTracker,
-  options: { readonly groupId: string; readonly logger: Logger; readonly partitionsConsumedConcurrently?: number; readonly sink: () => PartitionSink },
+  options: {
+    readonly groupId: string;
+    readonly logger: Logger;
+    readonly partitionsConsumedConcurrently?: number;
+    readonly sink: () => PartitionSink;
+  },
 ): Promise<void> {
   if (tracker.complete()) return;
   const finished = tracker.finished();
@@ -291,7 +302,9 @@ async function replayToTargets(
     topics: tracker.topics,
     sink: options.sink(),
     logger: options.logger,
-    ...(options.partitionsConsumedConcurrently === undefined ? {} : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
+    ...(options.partitionsConsumedConcurrently === undefined
+      ? {}
+      : { partitionsConsumedConcurrently: options.partitionsConsumedConcurrently }),
     onError: tracker.fail,
   });
   try {
@@ -305,20 +318,26 @@ async function replayToTargets(
 }
 
 /** Progress of a replay towards the log ends captured at its start. */
-async function progressTracker(kafka: ReturnType<typeof createKafka>, topicNames: readonly string[], onProgress?: (progress: RebuildProgress) => void) {
+async function progressTracker(
+  kafka: ReturnType<typeof createKafka>,
+  topicNames: readonly string[],
+  onProgress?: (progress: RebuildProgress) => void,
+) {
   const admin = kafka.admin();
   await admin.connect();
   const targets = new Map<string, { low: number; high: number }>();
   try {
     for (const topic of topicNames) {
-      for (const entry of await admin.fetchTopicOffsets(topic)) targets.set(`${topic}:${entry.partition}`, { low: Number(entry.low), high: Number(entry.high) });
+      for (const entry of await admin.fetchTopicOffsets(topic))
+        targets.set(`${topic}:${entry.partition}`, { low: Number(entry.low), high: Number(entry.high) });
     }
   } finally {
     await admin.disconnect();
   }
   const total = [...targets.values()].reduce((sum, { low, high }) => sum + (high - low), 0);
   const reached = new Map<string, number>();
-  const done = () => [...targets.entries()].reduce((sum, [key, { low, high }]) => sum + Math.min(high, Math.max(low, reached.get(key) ?? low)) - low, 0);
+  const done = () =>
+    [...targets.entries()].reduce((sum, [key, { low, high }]) => sum + Math.min(high, Math.max(low, reached.get(key) ?? low)) - low, 0);
   const complete = () => [...targets.entries()].every(([key, { low, high }]) => high <= low || (reached.get(key) ?? low) >= high);
   let finish: () => void = () => {};
   let fail: (error: Error) => void = () => {};
@@ -341,4 +360,3 @@ async function progressTracker(kafka: ReturnType<typeof createKafka>, topicNames
     },
   };
 }
-

@@ -42,7 +42,11 @@ describe('with Redis down', () => {
   const events = patternEvents(200, 21);
 
   beforeAll(async () => {
-    [topics, db, port] = await Promise.all([createTopicsRetrying('outage', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('outage'), freePort()]);
+    [topics, db, port] = await Promise.all([
+      createTopicsRetrying('outage', ['patterns', 'minuteAggregates', 'dailyAggregates']),
+      createTestDatabase('outage'),
+      freePort(),
+    ]);
     await migrate(db.url);
     pool = new pg.Pool({ connectionString: db.url, max: 1 });
   });
@@ -58,7 +62,13 @@ describe('with Redis down', () => {
   });
 
   it('keeps the database current, then catches Redis up from its own offsets', async () => {
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', events.map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      events.map((event) => ({ key: event.symbol, value: event })),
+    );
     projector = await startProjector({
       databaseUrl: db.url,
       brokers: topics.brokers,
@@ -78,7 +88,9 @@ describe('with Redis down', () => {
     // The committed batches' notices could not reach Redis: they wait in the outbox.
     expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBeGreaterThan(0);
 
-    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      stdio: 'ignore',
+    });
     const redis = new Redis(port, '127.0.0.1', { retryStrategy: () => 100, maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
     try {
@@ -86,12 +98,18 @@ describe('with Redis down', () => {
       const active = new Map<string, boolean>();
       for (const event of events) active.set(event.patternId, event.kind !== 'EXPIRED');
       const activeCount = [...active.values()].filter(Boolean).length;
-      await vi.waitFor(async () => expect(await redis.zcard(keys.scan({ kind: 'all' }, 'detected_at'))).toBe(activeCount), { timeout: 90_000, interval: 250 });
+      await vi.waitFor(async () => expect(await redis.zcard(keys.scan({ kind: 'all' }, 'detected_at'))).toBe(activeCount), {
+        timeout: 90_000,
+        interval: 250,
+      });
       const offsets = await redis.hgetall(keys.offsets('redis'));
       const stored = Object.values(offsets).reduce((sum, value) => sum + Number(value), 0);
       expect(stored).toBe([...ends.values()].flatMap((partitions) => [...partitions.values()]).reduce((sum, high) => sum + high, 0));
       // The database's notices, recorded while Redis was down, are announced once it is back (no new batch needed).
-      await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBe(0), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_notices')).rows[0].n).toBe(0), {
+        timeout: 30_000,
+        interval: 200,
+      });
       expect(Number(await redis.get(keys.projectionVersion('db.patterns')))).toBeGreaterThan(0);
     } finally {
       redis.disconnect();

@@ -89,7 +89,8 @@ export class RedisProjectionSink implements PartitionSink {
   ) {}
 
   private reportSkipping(transition: ReturnType<SkipDetector['observe']>): void {
-    if (transition?.kind === 'started') this.options.logger.warn({ reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
+    if (transition?.kind === 'started')
+      this.options.logger.warn({ reason: transition.status.reason, behindMs: transition.status.behindMs }, transition.status.message);
     else if (transition?.kind === 'ended') this.options.logger.info('projector redis: bars move the latest prices again');
   }
 
@@ -115,7 +116,12 @@ export class RedisProjectionSink implements PartitionSink {
     const field = this.field(batch.topic, batch.partition);
     const firstOffset = Number(batch.messages[0]!.offset);
     const lastOffset = Number(batch.messages[batch.messages.length - 1]!.offset);
-    const fault = faultPoint(this.options.faultHook, { projection: REDIS_PROJECTION, topic: batch.topic, partition: batch.partition, firstOffset });
+    const fault = faultPoint(this.options.faultHook, {
+      projection: REDIS_PROJECTION,
+      topic: batch.topic,
+      partition: batch.partition,
+      firstOffset,
+    });
     await fault('consume');
 
     await this.redis.watch(offsetsKey);
@@ -124,7 +130,10 @@ export class RedisProjectionSink implements PartitionSink {
       const stored = storedText === null ? undefined : Number(storedText);
       // Our progress vanished while we had some: Redis lost its data (a restart without persistence). Rebuild from the log start.
       if (stored === undefined && batch.believed !== undefined && batch.believed > 0) {
-        this.options.logger.warn({ topic: batch.topic, partition: batch.partition, believed: batch.believed }, 'Redis lost the read model; rebuilding it from the start of the log');
+        this.options.logger.warn(
+          { topic: batch.topic, partition: batch.partition, believed: batch.believed },
+          'Redis lost the read model; rebuilding it from the start of the log',
+        );
         return { action: 'seek', offset: 0 };
       }
       const plan = planBatch({ stored, believed: batch.believed, firstOffset, lastOffset });
@@ -134,7 +143,11 @@ export class RedisProjectionSink implements PartitionSink {
       const decoded = await decodeMessages(this.options.codec, fresh);
       // Values the database projection rejects (see rowFor) are skipped here too: a NaN score fails the whole MULTI
       // (and the batch, forever), and a bar stamped centuries ahead would freeze its symbol's snapshot.
-      const values = decoded.flatMap((message) => (message.kind === 'value' && admissible(topicKey, message.value, batch.topic, batch.partition, message.offset) ? [message.value] : []));
+      const values = decoded.flatMap((message) =>
+        message.kind === 'value' && admissible(topicKey, message.value, batch.topic, batch.partition, message.offset)
+          ? [message.value]
+          : [],
+      );
       const skipped = decoded.length - values.length;
 
       const writes: RedisWrite[] = [];
@@ -158,13 +171,19 @@ export class RedisProjectionSink implements PartitionSink {
             const behind = bar.windowStartMs < latest;
             if (behind) older += 1;
             else latest = bar.windowStartMs;
-            this.reportSkipping(this.skips.observe(nowMs, behind ? { reason: 'older-than-latest', behindMs: latest - bar.windowStartMs } : undefined));
+            this.reportSkipping(
+              this.skips.observe(nowMs, behind ? { reason: 'older-than-latest', behindMs: latest - bar.windowStartMs } : undefined),
+            );
           }
           const snapshot = symbolBars.reduce<SymbolSnapshot>(foldBar, before);
-          writes.push({ op: 'del', key: keys.snapshot(symbol) }, { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) });
+          writes.push(
+            { op: 'del', key: keys.snapshot(symbol) },
+            { op: 'hset', key: keys.snapshot(symbol), fields: snapshotFields(snapshot) },
+          );
           symbols.add(symbol);
         });
-        if (older > 0) this.options.metrics.skipped.inc({ projection: REDIS_PROJECTION, topic: batch.topic, reason: 'older-than-latest' }, older);
+        if (older > 0)
+          this.options.metrics.skipped.inc({ projection: REDIS_PROJECTION, topic: batch.topic, reason: 'older-than-latest' }, older);
       }
 
       const multi = this.redis.multi();
@@ -187,7 +206,11 @@ export class RedisProjectionSink implements PartitionSink {
       const labels = { projection: REDIS_PROJECTION, topic: batch.topic };
       this.options.metrics.batches.inc({ ...labels, outcome: 'applied' });
       this.options.metrics.rows.inc(labels, values.length);
-      if (skipped > 0) this.options.logger.debug({ topic: batch.topic, skipped }, 'messages without a value, or with one the database projection rejects, skipped by the Redis projection');
+      if (skipped > 0)
+        this.options.logger.debug(
+          { topic: batch.topic, skipped },
+          'messages without a value, or with one the database projection rejects, skipped by the Redis projection',
+        );
       await fault('after-exec');
       const notice: ProjectionNotice = { projection: REDIS_PROJECTION, version, symbols: [...symbols].sort(), patternsChanged };
       await this.redis.publish(keys.channel(), JSON.stringify(notice)).catch((error: unknown) => {

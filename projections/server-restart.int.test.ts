@@ -45,7 +45,10 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
 
   beforeAll(async () => {
     cluster = new TimescaleCluster(stateDir, { STACK_TIMESCALE_PORT: String(await freePort()) });
-    [topics] = await Promise.all([createTopicsRetrying('restart', ['patterns', 'minuteAggregates', 'dailyAggregates']), cluster.start(() => {}, { preload: TIMESCALE })]);
+    [topics] = await Promise.all([
+      createTopicsRetrying('restart', ['patterns', 'minuteAggregates', 'dailyAggregates']),
+      cluster.start(() => {}, { preload: TIMESCALE }),
+    ]);
     const admin = new pg.Client({ connectionString: cluster.url() });
     await admin.connect();
     await admin.query('CREATE DATABASE tickflow');
@@ -68,33 +71,67 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
   // never came (the waiters left through a failed connect), and the asynchronous commits lost in the crash left
   // partitions whose stored offsets vanished applied from where the process believed it was (rows lost).
   it('loses nothing and duplicates nothing', { timeout: 240_000 }, async () => {
-    await produce(topics.kafka, topics.codec, topics.prefix, 'patterns', events.map((event) => ({ key: event.symbol, value: event })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'patterns',
+      events.map((event) => ({ key: event.symbol, value: event })),
+    );
     const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
     const warn = vi.spyOn(logger, 'warn');
-    projector = await startProjector({ databaseUrl: url, brokers: topics.brokers, registryUrl: topics.registryUrl, topicPrefix: topics.prefix, projections: ['patterns'], logger, opsPort: 0 });
-    const ready = async () => (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>;
+    projector = await startProjector({
+      databaseUrl: url,
+      brokers: topics.brokers,
+      registryUrl: topics.registryUrl,
+      topicPrefix: topics.prefix,
+      projections: ['patterns'],
+      logger,
+      opsPort: 0,
+    });
+    const ready = async () =>
+      (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      }>;
     // Crash as soon as the first batch is committed, with the rest of the stream still to apply.
-    await vi.waitFor(async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_offsets')).rows[0].n).toBeGreaterThan(0), { timeout: 60_000, interval: 50 });
+    await vi.waitFor(
+      async () => expect((await pool.query('SELECT count(*)::int AS n FROM projection_offsets')).rows[0].n).toBeGreaterThan(0),
+      { timeout: 60_000, interval: 50 },
+    );
     const midStream = !(await offsetsReached(pool, 'patterns', ends));
     cluster.stop(() => {}, 'immediate');
     // While it is down /ready says so; mid-stream (the usual case) the batches retry and say why, with one WARN.
-    await vi.waitFor(async () => {
-      const report = await ready();
-      expect(report.status).toBe('down');
-      expect(report.checks.postgres?.ok).toBe(false);
-      if (midStream) expect(report.checks.postgres?.error).toMatch(/PostgreSQL unreachable/);
-    }, { timeout: 30_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        const report = await ready();
+        expect(report.status).toBe('down');
+        expect(report.checks.postgres?.ok).toBe(false);
+        if (midStream) expect(report.checks.postgres?.error).toMatch(/PostgreSQL unreachable/);
+      },
+      { timeout: 30_000, interval: 100 },
+    );
     await cluster.start();
     await vi.waitFor(async () => expect(await offsetsReached(pool, 'patterns', ends)).toBe(true), { timeout: 120_000, interval: 250 });
     const counts = await pool.query(
       `SELECT count(*)::int AS events, count(DISTINCT event_id)::int AS distinct_events, (SELECT count(*)::int FROM patterns) AS patterns FROM pattern_events`,
     );
-    expect(counts.rows[0]).toEqual({ events: events.length, distinct_events: events.length, patterns: new Set(events.map((event) => event.patternId)).size });
-    const outageWarnings = warn.mock.calls.filter((call) => call.some((argument) => typeof argument === 'string' && argument.startsWith('PostgreSQL is unreachable')));
+    expect(counts.rows[0]).toEqual({
+      events: events.length,
+      distinct_events: events.length,
+      patterns: new Set(events.map((event) => event.patternId)).size,
+    });
+    const outageWarnings = warn.mock.calls.filter((call) =>
+      call.some((argument) => typeof argument === 'string' && argument.startsWith('PostgreSQL is unreachable')),
+    );
     expect(outageWarnings).toHaveLength(midStream ? 1 : 0);
     await vi.waitFor(async () => expect((await ready()).status).toBe('ok'), { timeout: 30_000, interval: 250 });
     // The offsets listener (rebuild swaps) came back with the server.
-    await vi.waitFor(async () => expect((await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %'`)).rows[0].n).toBe(1), { timeout: 30_000, interval: 250 });
+    await vi.waitFor(
+      async () =>
+        expect((await pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'LISTEN %'`)).rows[0].n).toBe(1),
+      { timeout: 30_000, interval: 250 },
+    );
     if (TIMESCALE) expect((await pool.query(`SELECT count(*)::int AS n FROM timescaledb_information.hypertables`)).rows[0].n).toBe(3);
   });
 });

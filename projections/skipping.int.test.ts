@@ -18,7 +18,10 @@ describe('the projector fed old bars', () => {
   let projector: ProjectorHandle | undefined;
 
   beforeAll(async () => {
-    [topics, db] = await Promise.all([createTopicsRetrying('proj-skip', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('proj_skip')]);
+    [topics, db] = await Promise.all([
+      createTopicsRetrying('proj-skip', ['patterns', 'minuteAggregates', 'dailyAggregates']),
+      createTestDatabase('proj_skip'),
+    ]);
   });
 
   afterAll(async () => {
@@ -39,17 +42,45 @@ describe('the projector fed old bars', () => {
       logger,
       opsPort: 0,
     });
-    const ready = async () => (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{ status: string; checks: Record<string, { ok: boolean; error?: string }> }>;
-    const skipped = async () => (await projector!.registry.metrics()).split('\n').filter((line) => line.startsWith('tickflow_projection_skipped_total{')).reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+    const ready = async () =>
+      (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{
+        status: string;
+        checks: Record<string, { ok: boolean; error?: string }>;
+      }>;
+    const skipped = async () =>
+      (await projector!.registry.metrics())
+        .split('\n')
+        .filter((line) => line.startsWith('tickflow_projection_skipped_total{'))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 
     // A first run got to 11:00; a restarted feed replays the 90 minutes before it.
-    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', minuteBars(SYMBOLS, 1, FIXTURE_START_MS + 90 * 60_000).map((bar) => ({ key: bar.symbol, value: bar })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'minuteAggregates',
+      minuteBars(SYMBOLS, 1, FIXTURE_START_MS + 90 * 60_000).map((bar) => ({ key: bar.symbol, value: bar })),
+    );
     await vi.waitFor(async () => expect((await ready()).status).toBe('ok'), { timeout: 60_000, interval: 250 });
-    await produce(topics.kafka, topics.codec, topics.prefix, 'minuteAggregates', minuteBars(SYMBOLS, 90).map((bar) => ({ key: bar.symbol, value: bar })));
+    await produce(
+      topics.kafka,
+      topics.codec,
+      topics.prefix,
+      'minuteAggregates',
+      minuteBars(SYMBOLS, 90).map((bar) => ({ key: bar.symbol, value: bar })),
+    );
     await vi.waitFor(async () => expect(await skipped()).toBe(90 * SYMBOLS.length), { timeout: 60_000, interval: 250 });
-    await vi.waitFor(async () => expect((await ready()).checks.input?.error).toContain('bars are older than the latest one already held for their symbol by 1 h 30 min'), { timeout: 20_000, interval: 250 });
+    await vi.waitFor(
+      async () =>
+        expect((await ready()).checks.input?.error).toContain(
+          'bars are older than the latest one already held for their symbol by 1 h 30 min',
+        ),
+      { timeout: 20_000, interval: 250 },
+    );
     expect((await ready()).status).toBe('degraded');
-    const warnings = text().split('\n').filter((line) => line.includes('older than the latest one already held'));
+    const warnings = text()
+      .split('\n')
+      .filter((line) => line.includes('older than the latest one already held'));
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0]!)).toMatchObject({ level: 40, behindMs: 90 * 60_000 });
   });

@@ -14,7 +14,14 @@ export interface ProducedMessage {
 }
 
 /** Produces messages (Avro-encoded unless a Buffer or null) and returns the log-end offsets per partition. */
-export async function produce(kafka: Kafka, codec: AvroCodec, prefix: string, key: TopicKey, messages: readonly ProducedMessage[], chunk = 5000): Promise<void> {
+export async function produce(
+  kafka: Kafka,
+  codec: AvroCodec,
+  prefix: string,
+  key: TopicKey,
+  messages: readonly ProducedMessage[],
+  chunk = 5000,
+): Promise<void> {
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {

@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
-import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, TOPICS, TOPIC_KEYS, topicName, valueSubject } from '../platform/index.js';
+import {
+  AvroCodec,
+  applyTopics,
+  createKafka,
+  createLogger,
+  loadPlatformConfig,
+  TOPICS,
+  TOPIC_KEYS,
+  topicName,
+  valueSubject,
+} from '../platform/index.js';
 import { formatStatus, LocalStack } from './local-stack.js';
 import { describeTopics, formatDescriptions } from '../platform/describe-topics.js';
 
@@ -17,7 +27,9 @@ export async function applyTopicsAndSchemas(report: (line: string) => void): Pro
       const name = topicName(key, config.TOPIC_PREFIX);
       const spec = TOPICS[key];
       const state = result.created.includes(name) ? 'created' : 'updated';
-      report(`${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`);
+      report(
+        `${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
+      );
     }
   } finally {
     await admin.disconnect();
@@ -25,7 +37,9 @@ export async function applyTopicsAndSchemas(report: (line: string) => void): Pro
 }
 
 export function registerStackCommands(program: Command): void {
-  const stack = program.command('stack').description('the local stack: Kafka (KRaft) and Apicurio Registry from Maven Central, plus the local PostgreSQL and Redis');
+  const stack = program
+    .command('stack')
+    .description('the local stack: Kafka (KRaft) and Apicurio Registry from Maven Central, plus the local PostgreSQL and Redis');
   stack
     .command('up')
     .description('fetch (once), start and wait for Kafka and the registry; check PostgreSQL and Redis')
@@ -69,7 +83,10 @@ export function registerStackCommands(program: Command): void {
       const admin = kafka.admin();
       await admin.connect();
       try {
-        const descriptions = await describeTopics(admin, TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)));
+        const descriptions = await describeTopics(
+          admin,
+          TOPIC_KEYS.map((key) => topicName(key, config.TOPIC_PREFIX)),
+        );
         console.log(options.json ? JSON.stringify(descriptions, null, 2) : formatDescriptions(descriptions));
       } finally {
         await admin.disconnect();

@@ -16,8 +16,13 @@ describe('the local stack', () => {
     ]);
     // The machine's server has the extension's files (built into it) but serves the plain path; the stack's own
     // cluster preloads the library.
-    expect(statuses.find((server) => server.name === 'postgres')!.detail).toMatch(/^timescaledb 2\.28\.3 installed, not preloaded|^timescaledb not installed/);
-    expect(statuses.find((server) => server.name === 'timescaledb')).toMatchObject({ version: expect.stringMatching(/^PostgreSQL 15\./), detail: 'timescaledb 2.28.3 preloaded' });
+    expect(statuses.find((server) => server.name === 'postgres')!.detail).toMatch(
+      /^timescaledb 2\.28\.3 installed, not preloaded|^timescaledb not installed/,
+    );
+    expect(statuses.find((server) => server.name === 'timescaledb')).toMatchObject({
+      version: expect.stringMatching(/^PostgreSQL 15\./),
+      detail: 'timescaledb 2.28.3 preloaded',
+    });
     const registry = statuses.find((server) => server.name === 'registry')!;
     expect(registry.version).toMatch(/^Apicurio Registry 3\./);
     expect(statuses.find((server) => server.name === 'postgres')!.version).toMatch(/^PostgreSQL 1\d/);
@@ -26,7 +31,10 @@ describe('the local stack', () => {
   });
 
   it('names a server that cannot be reached, with the command that starts it', async () => {
-    const statuses = await new LocalStack({ REDIS_URL: 'redis://127.0.0.1:1/0', DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x' }).status();
+    const statuses = await new LocalStack({
+      REDIS_URL: 'redis://127.0.0.1:1/0',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x',
+    }).status();
     const redis = statuses.find((server) => server.name === 'redis')!;
     const postgres = statuses.find((server) => server.name === 'postgres')!;
     expect(redis.up).toBe(false);
@@ -58,7 +66,9 @@ describe('the local stack', () => {
     it('comes up, does no harm when brought up twice, and `down` stops only what it started', { timeout: 240_000 }, async () => {
       const lines: string[] = [];
       const first = await stack.up((line) => lines.push(line));
-      expect(first.filter((server) => ['kafka', 'registry', 'timescaledb'].includes(server.name)).every((server) => server.up && server.managed)).toBe(true);
+      expect(
+        first.filter((server) => ['kafka', 'registry', 'timescaledb'].includes(server.name)).every((server) => server.up && server.managed),
+      ).toBe(true);
       expect(lines.some((line) => line.startsWith('kafka: formatted storage'))).toBe(true);
       // The extension is built once per machine: this second stack reuses it and only creates its own cluster.
       expect(lines.filter((line) => line.startsWith('timescaledb:')).map((line) => line.replace(/ \(pid \d+\).*/, ''))).toEqual([

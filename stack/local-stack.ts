@@ -345,7 +345,9 @@ export class LocalStack {
       managed: this.timescale.managedPid() !== undefined,
       ...(described.version ? { version: described.version } : {}),
       ...(described.detail ? { detail: described.detail } : {}),
-      ...(described.up ? {} : { startCommand: `npx tickflow stack up (builds timescaledb ${TIMESCALEDB_VERSION} once, then starts the cluster)` }),
+      ...(described.up
+        ? {}
+        : { startCommand: `npx tickflow stack up (builds timescaledb ${TIMESCALEDB_VERSION} once, then starts the cluster)` }),
     };
   }
 
@@ -368,7 +370,13 @@ export class LocalStack {
       const response = await fetch(`${this.registryRoot}/apis/registry/v3/system/info`, { signal: AbortSignal.timeout(2000) });
       const info = (await response.json()) as { version?: string };
       const up = await this.registryReady();
-      return { name: 'registry', up, address: this.platform.SCHEMA_REGISTRY_URL, managed, version: `Apicurio Registry ${info.version ?? '?'}` };
+      return {
+        name: 'registry',
+        up,
+        address: this.platform.SCHEMA_REGISTRY_URL,
+        managed,
+        version: `Apicurio Registry ${info.version ?? '?'}`,
+      };
     } catch (error) {
       return {
         name: 'registry',
@@ -420,7 +428,12 @@ export class LocalStack {
   }
 
   private async redisStatus(): Promise<ServerStatus> {
-    const redis = new Redis(this.platform.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2000 });
+    const redis = new Redis(this.platform.REDIS_URL, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: 2000,
+    });
     redis.on('error', () => {});
     try {
       await redis.connect();

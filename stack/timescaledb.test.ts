@@ -44,7 +44,10 @@ describe('the local TimescaleDB', () => {
       await expect(cluster.verifySource()).rejects.toThrow(/no SHA256SUMS beside/);
       writeFileSync(join(dir, 'SHA256SUMS'), `${'0'.repeat(64)}  timescaledb-2.28.3.tar.gz\n`);
       await expect(cluster.verifySource()).rejects.toThrow(/has sha256 [0-9a-f]{64}, SHA256SUMS says 0{64}: refusing to build it/);
-      writeFileSync(join(dir, 'SHA256SUMS'), `${(await import('node:crypto')).createHash('sha256').update('not the release').digest('hex')}  timescaledb-2.28.3.tar.gz\n`);
+      writeFileSync(
+        join(dir, 'SHA256SUMS'),
+        `${(await import('node:crypto')).createHash('sha256').update('not the release').digest('hex')}  timescaledb-2.28.3.tar.gz\n`,
+      );
       await expect(cluster.verifySource()).resolves.toBeUndefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,17 @@
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chownSync, closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -152,13 +163,18 @@ export class TimescaleCluster {
     const headers = `/usr/include/postgresql/${POSTGRES_MAJOR}/server/postgres.h`;
     if (existsSync(headers)) return;
     if (!this.asRoot) {
-      throw new Error(`building TimescaleDB needs the PostgreSQL ${POSTGRES_MAJOR} server headers: run \`apt-get install -y postgresql-server-dev-${POSTGRES_MAJOR}\` as root`);
+      throw new Error(
+        `building TimescaleDB needs the PostgreSQL ${POSTGRES_MAJOR} server headers: run \`apt-get install -y postgresql-server-dev-${POSTGRES_MAJOR}\` as root`,
+      );
     }
     report(`timescaledb: installing postgresql-server-dev-${POSTGRES_MAJOR} (server headers) with apt-get`);
     const log = openSync(this.buildLog, 'a');
     try {
       for (const args of [['update'], ['install', '-y', '--no-install-recommends', `postgresql-server-dev-${POSTGRES_MAJOR}`]]) {
-        const result = spawnSync('apt-get', args, { stdio: ['ignore', log, log], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+        const result = spawnSync('apt-get', args, {
+          stdio: ['ignore', log, log],
+          env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+        });
         if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed; see ${this.buildLog}`);
       }
     } finally {
@@ -169,7 +185,8 @@ export class TimescaleCluster {
   /** Checks the tarball against the SHA256SUMS beside it: a build runs only from the source the project vetted. */
   async verifySource(): Promise<void> {
     const tarball = this.tarball;
-    if (!existsSync(tarball)) throw new Error(`TimescaleDB source not found at ${tarball} (set STACK_TIMESCALE_SOURCE, or STACK_TIMESCALE=false to skip it)`);
+    if (!existsSync(tarball))
+      throw new Error(`TimescaleDB source not found at ${tarball} (set STACK_TIMESCALE_SOURCE, or STACK_TIMESCALE=false to skip it)`);
     const sumsFile = join(dirname(tarball), 'SHA256SUMS');
     if (!existsSync(sumsFile)) throw new Error(`no SHA256SUMS beside ${tarball}: refusing to build an unverified source`);
     const expected = expectedSha256(readFileSync(sumsFile, 'utf8'), basename(tarball));
@@ -197,7 +214,9 @@ export class TimescaleCluster {
         child.stdout.on('data', onData);
         child.stderr.on('data', onData);
         child.once('error', reject);
-        child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`timescaledb ${what} failed (exit ${code}); see ${this.buildLog}`))));
+        child.once('close', (code) =>
+          code === 0 ? resolve() : reject(new Error(`timescaledb ${what} failed (exit ${code}); see ${this.buildLog}`)),
+        );
       });
     } finally {
       closeSync(log);
@@ -210,7 +229,9 @@ export class TimescaleCluster {
     mkdirSync(dirname(this.buildLog), { recursive: true });
     writeFileSync(this.buildLog, `TimescaleDB ${TIMESCALEDB_VERSION} build, ${new Date().toISOString()}\n`);
     const started = Date.now();
-    report(`timescaledb: extension ${TIMESCALEDB_VERSION} not installed; building it from ${this.tarball} (once per machine, about 6 minutes on 2 cores), log ${this.buildLog}`);
+    report(
+      `timescaledb: extension ${TIMESCALEDB_VERSION} not installed; building it from ${this.tarball} (once per machine, about 6 minutes on 2 cores), log ${this.buildLog}`,
+    );
     await this.verifySource();
     this.ensureBuildDependencies(report);
     const scratch = mkdtempSync(join(tmpdir(), 'tickflow-timescaledb-'));
@@ -230,7 +251,8 @@ export class TimescaleCluster {
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
-    if (!this.extensionInstalled()) throw new Error(`the build finished but timescaledb ${TIMESCALEDB_VERSION} is not installed; see ${this.buildLog}`);
+    if (!this.extensionInstalled())
+      throw new Error(`the build finished but timescaledb ${TIMESCALEDB_VERSION} is not installed; see ${this.buildLog}`);
     report(`timescaledb: extension ${TIMESCALEDB_VERSION} built and installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   }
 
@@ -266,7 +288,7 @@ export class TimescaleCluster {
       report(`timescaledb: already running at 127.0.0.1:${this.port}`);
       return;
     }
-    const owner = this.asRoot ? (spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim() || undefined) : undefined;
+    const owner = this.asRoot ? spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim() || undefined : undefined;
     const ownerGroup = this.asRoot ? spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim() : undefined;
     const chown = (path: string) => {
       if (owner && ownerGroup) chownSync(path, Number(owner), Number(ownerGroup));
@@ -278,16 +300,29 @@ export class TimescaleCluster {
       mkdirSync(this.dataDir, { recursive: true, mode: 0o700 });
       chown(this.dataDir);
       if (this.runAsPostgres('test', ['-w', this.dataDir]).status !== 0) {
-        throw new Error(`the postgres OS user cannot write to ${this.dataDir}: make its parent folders traversable (chmod o+x) or set STACK_STATE_DIR`);
+        throw new Error(
+          `the postgres OS user cannot write to ${this.dataDir}: make its parent folders traversable (chmod o+x) or set STACK_STATE_DIR`,
+        );
       }
       check(
-        this.runAsPostgres(this.bin('initdb'), ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C.UTF-8']),
+        this.runAsPostgres(this.bin('initdb'), [
+          '-D',
+          this.dataDir,
+          '-U',
+          'postgres',
+          '--auth=trust',
+          '--encoding=UTF8',
+          '--locale=C.UTF-8',
+        ]),
         'initdb',
       );
       report(`timescaledb: created the cluster in ${this.dataDir}`);
     }
     const settings = clusterSettings(this.port, this.dataDir);
-    writeFileSync(join(this.dataDir, 'tickflow.conf'), options.preload === false ? settings.replace(/^shared_preload_libraries.*$/m, '') : settings);
+    writeFileSync(
+      join(this.dataDir, 'tickflow.conf'),
+      options.preload === false ? settings.replace(/^shared_preload_libraries.*$/m, '') : settings,
+    );
     chown(join(this.dataDir, 'tickflow.conf'));
     const conf = join(this.dataDir, 'postgresql.conf');
     if (!readFileSync(conf, 'utf8').includes("include_if_exists = 'tickflow.conf'")) {
@@ -296,7 +331,9 @@ export class TimescaleCluster {
     if (!existsSync(this.logFile)) writeFileSync(this.logFile, '');
     chown(this.logFile);
     check(this.runAsPostgres(this.bin('pg_ctl'), ['-D', this.dataDir, '-l', this.logFile, '-w', '-t', '120', 'start']), 'pg_ctl start');
-    report(`timescaledb: started PostgreSQL ${POSTGRES_MAJOR} with timescaledb preloaded at 127.0.0.1:${this.port} (pid ${this.managedPid() ?? '?'}), log ${this.logFile}`);
+    report(
+      `timescaledb: started PostgreSQL ${POSTGRES_MAJOR} with timescaledb preloaded at 127.0.0.1:${this.port} (pid ${this.managedPid() ?? '?'}), log ${this.logFile}`,
+    );
   }
 
   /**
@@ -323,7 +360,10 @@ export class TimescaleCluster {
                 current_setting('shared_preload_libraries') AS preload`,
       );
       const row = rows[0]!;
-      const preloaded = row.preload.split(',').map((name) => name.trim()).includes('timescaledb');
+      const preloaded = row.preload
+        .split(',')
+        .map((name) => name.trim())
+        .includes('timescaledb');
       return {
         up: true,
         version: `PostgreSQL ${row.version}`,

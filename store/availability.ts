@@ -7,9 +7,23 @@ import type { Logger } from '../platform/logger.js';
  */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 /** Socket-level failures of a connection to the server. */
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 /** What node-postgres says when the connection went away under it (it sets no code). */
-const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /^Client has encountered a connection error and is not queryable/, /^timeout exceeded when trying to connect/, /^Client was closed and is not queryable/];
+const UNAVAILABLE_MESSAGES = [
+  /^Connection terminated/,
+  /^Client has encountered a connection error and is not queryable/,
+  /^timeout exceeded when trying to connect/,
+  /^Client was closed and is not queryable/,
+];
 
 /**
  * Whether an error from node-postgres means the database is unreachable (down, restarting, connection lost) rather
@@ -18,7 +32,8 @@ const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /^Client has encountered
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || UNAVAILABLE_SOCKET_CODES.has(code))) return true;
+  if (typeof code === 'string' && (UNAVAILABLE_SQLSTATES.has(code) || code.startsWith('08') || UNAVAILABLE_SOCKET_CODES.has(code)))
+    return true;
   if (UNAVAILABLE_MESSAGES.some((pattern) => pattern.test(error.message))) return true;
   // AggregateError (a host resolving to several addresses) and wrapped errors: the cause decides.
   if (error instanceof AggregateError) return error.errors.some(isDatabaseUnavailable);
@@ -69,7 +84,8 @@ export class DatabaseOutage {
 
   /** Throws while the database is down (a readiness check). */
   check(): { down: false } {
-    if (this.since !== undefined) throw new Error(`PostgreSQL unreachable for ${Math.round((this.now() - this.since) / 1000)} s: ${this.lastError ?? 'unknown error'}`);
+    if (this.since !== undefined)
+      throw new Error(`PostgreSQL unreachable for ${Math.round((this.now() - this.since) / 1000)} s: ${this.lastError ?? 'unknown error'}`);
     return { down: false };
   }
 }

@@ -51,13 +51,17 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
         ('AAPL', '2026-11-25T14:30:00Z', 10, 11, 9, 10.5, 100, 10, 5),
         ('AAPL', '2026-11-25T14:31:00Z', 10.5, 12, 10, 11.5, 300, 11, 7),
         ('AAPL', '2026-11-25T14:35:00Z', 11.5, 12, 11, 11.8, 50, null, null)`);
-      const fiveMinute = await client.query(`SELECT open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = 'AAPL' ORDER BY bucket`);
+      const fiveMinute = await client.query(
+        `SELECT open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = 'AAPL' ORDER BY bucket`,
+      );
       expect(fiveMinute.rows[0]).toEqual({ open: 10, high: 12, low: 9, close: 11.5, volume: 400, vwap: 10.75, transactions: '12' });
       expect(fiveMinute.rows[1]).toMatchObject({ open: 11.5, close: 11.8, vwap: null });
       const hour = await client.query(`SELECT volume FROM bars_1h WHERE symbol = 'AAPL'`);
       expect(hour.rows).toEqual([{ volume: 450 }]);
       // A bar far outside the prepared partitions still lands: in the DEFAULT partition, or in a chunk of its own.
-      await client.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', '1999-01-04T15:00:00Z', 1, 1, 1, 1, 1)`);
+      await client.query(
+        `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', '1999-01-04T15:00:00Z', 1, 1, 1, 1, 1)`,
+      );
       const landed = TIMESCALE
         ? `SELECT count(*)::int AS n FROM show_chunks('bars_1m', older_than => timestamptz '2000-01-01')`
         : `SELECT count(*)::int AS n FROM bars_1m_pdefault`;
@@ -79,7 +83,9 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
       await migrate(first.url, { warn });
       await migrate(second.url, { warn });
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]).toMatch(/timescaledb \S+ is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; .*shared_preload_libraries/);
+      expect(warnings[0]).toMatch(
+        /timescaledb \S+ is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; .*shared_preload_libraries/,
+      );
       const client = new pg.Client({ connectionString: second.url });
       await client.connect();
       const setting = await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`);
@@ -91,19 +97,24 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
     }
   });
 
-  it.runIf(!TIMESCALE)('refuses timescale=on where TimescaleDB is not usable (not preloaded here), leaving nothing half-applied', async () => {
-    const other = await createTestDatabase('migrate_on');
-    try {
-      await expect(migrate(other.url, { timescale: 'on' })).rejects.toThrow(/timescale = on but the timescaledb extension is (?:not available|installed and not preloaded) on this server/);
-      const client = new pg.Client({ connectionString: other.url });
-      await client.connect();
-      const tables = await client.query(`SELECT to_regclass('public.symbols') AS symbols`);
-      await client.end();
-      expect(tables.rows[0]).toEqual({ symbols: null });
-    } finally {
-      await other.drop();
-    }
-  });
+  it.runIf(!TIMESCALE)(
+    'refuses timescale=on where TimescaleDB is not usable (not preloaded here), leaving nothing half-applied',
+    async () => {
+      const other = await createTestDatabase('migrate_on');
+      try {
+        await expect(migrate(other.url, { timescale: 'on' })).rejects.toThrow(
+          /timescale = on but the timescaledb extension is (?:not available|installed and not preloaded) on this server/,
+        );
+        const client = new pg.Client({ connectionString: other.url });
+        await client.connect();
+        const tables = await client.query(`SELECT to_regclass('public.symbols') AS symbols`);
+        await client.end();
+        expect(tables.rows[0]).toEqual({ symbols: null });
+      } finally {
+        await other.drop();
+      }
+    },
+  );
 
   it.runIf(TIMESCALE)('takes the TimescaleDB path in auto mode where the library is preloaded, without a warning', async () => {
     const warnings: string[] = [];
@@ -148,13 +159,22 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
   it.runIf(!TIMESCALE)('keeps monthly partitions prepared ahead, and survives a month whose rows sit in DEFAULT', async () => {
     const pool = new pg.Pool({ connectionString: db.url, max: 1 });
     try {
-      const month = (await pool.query(`SELECT to_char(date_trunc('month', now()) + interval '6 months', 'YYYYMM') AS m, date_trunc('month', now()) + interval '6 months' + interval '1 day' AS at`)).rows[0];
+      const month = (
+        await pool.query(
+          `SELECT to_char(date_trunc('month', now()) + interval '6 months', 'YYYYMM') AS m, date_trunc('month', now()) + interval '6 months' + interval '1 day' AS at`,
+        )
+      ).rows[0];
       await pool.query(`DROP TABLE bars_1m_p${month.m}`);
       await pool.query(`DROP TABLE pattern_events_p${month.m}`);
       // A bar of that month arrives meanwhile: it lands in DEFAULT, so that month cannot get its partition back.
-      await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', $1, 1, 1, 1, 1, 1)`, [month.at]);
+      await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', $1, 1, 1, 1, 1, 1)`, [
+        month.at,
+      ]);
       expect(await preparePartitions(pool, createLogger('test', { level: 'silent' }))).toBe(1);
-      const exists = await pool.query(`SELECT to_regclass($1) AS bars, to_regclass($2) AS events`, [`bars_1m_p${month.m}`, `pattern_events_p${month.m}`]);
+      const exists = await pool.query(`SELECT to_regclass($1) AS bars, to_regclass($2) AS events`, [
+        `bars_1m_p${month.m}`,
+        `pattern_events_p${month.m}`,
+      ]);
       expect(exists.rows[0]).toEqual({ bars: null, events: `pattern_events_p${month.m}` });
     } finally {
       await pool.end();

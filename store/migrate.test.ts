@@ -12,21 +12,29 @@ describe('decideTimescale', () => {
 
   it('takes the plain path silently in auto mode on a server without the extension, and refuses `on` there', () => {
     expect(decideTimescale('auto', none)).toEqual({ timescale: false, warnings: [] });
-    expect(() => decideTimescale('on', none)).toThrow('tickflow.timescale = on but the timescaledb extension is not available on this server');
+    expect(() => decideTimescale('on', none)).toThrow(
+      'tickflow.timescale = on but the timescaledb extension is not available on this server',
+    );
   });
 
   it('does not CREATE EXTENSION where the library is installed but not preloaded: auto warns and stays plain, on refuses', () => {
     const decision = decideTimescale('auto', notPreloaded);
     expect(decision.timescale).toBe(false);
-    expect(decision.warnings).toEqual([expect.stringMatching(/installed on this server but not preloaded.*shared_preload_libraries = 'timescaledb'.*restart the server/)]);
-    expect(() => decideTimescale('on', notPreloaded)).toThrow(/installed and not preloaded on this server: add timescaledb to shared_preload_libraries/);
+    expect(decision.warnings).toEqual([
+      expect.stringMatching(/installed on this server but not preloaded.*shared_preload_libraries = 'timescaledb'.*restart the server/),
+    ]);
+    expect(() => decideTimescale('on', notPreloaded)).toThrow(
+      /installed and not preloaded on this server: add timescaledb to shared_preload_libraries/,
+    );
   });
 
   it('takes the TimescaleDB path where the library is preloaded, or the extension already exists in the database', () => {
     expect(decideTimescale('auto', ready)).toEqual({ timescale: true, warnings: [] });
     expect(decideTimescale('on', ready)).toEqual({ timescale: true, warnings: [] });
     // Created earlier (a database migrated before): the setting is not visible to every role, the extension is.
-    expect(decideTimescale('auto', { available: TESTED_TIMESCALEDB_VERSION, installed: TESTED_TIMESCALEDB_VERSION, preloaded: false }).timescale).toBe(true);
+    expect(
+      decideTimescale('auto', { available: TESTED_TIMESCALEDB_VERSION, installed: TESTED_TIMESCALEDB_VERSION, preloaded: false }).timescale,
+    ).toBe(true);
   });
 
   it('warns when the server runs another TimescaleDB version than the tested one', () => {
@@ -34,6 +42,8 @@ describe('decideTimescale', () => {
       `timescaledb 2.17.2 on this server differs from the tested ${TESTED_TIMESCALEDB_VERSION}: the TimescaleDB path is tested only with ${TESTED_TIMESCALEDB_VERSION}`,
     ]);
     // The version created in the database decides, not the newest files installed.
-    expect(decideTimescale('on', { available: '2.29.0', installed: '2.28.1', preloaded: true }).warnings[0]).toMatch(/^timescaledb 2\.28\.1 on this server differs/);
+    expect(decideTimescale('on', { available: '2.29.0', installed: '2.28.1', preloaded: true }).warnings[0]).toMatch(
+      /^timescaledb 2\.28\.1 on this server differs/,
+    );
   });
 });

@@ -36,15 +36,22 @@ export function decideTimescale(wanted: TimescaleMode, probe: TimescaleProbe, te
     return { timescale: false, warnings: [] };
   }
   if (!probe.preloaded && probe.installed === null) {
-    const fix = "add timescaledb to shared_preload_libraries (shared_preload_libraries = 'timescaledb' in postgresql.conf) and restart the server";
-    if (wanted === 'on') throw new Error(`tickflow.timescale = on but the timescaledb extension is installed and not preloaded on this server: ${fix}`);
+    const fix =
+      "add timescaledb to shared_preload_libraries (shared_preload_libraries = 'timescaledb' in postgresql.conf) and restart the server";
+    if (wanted === 'on')
+      throw new Error(`tickflow.timescale = on but the timescaledb extension is installed and not preloaded on this server: ${fix}`);
     return {
       timescale: false,
-      warnings: [`timescaledb ${probe.available} is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; to use TimescaleDB, ${fix}`],
+      warnings: [
+        `timescaledb ${probe.available} is installed on this server but not preloaded, so the migration uses plain PostgreSQL partitions; to use TimescaleDB, ${fix}`,
+      ],
     };
   }
   const version = probe.installed ?? probe.available;
-  const warnings = version === tested ? [] : [`timescaledb ${version} on this server differs from the tested ${tested}: the TimescaleDB path is tested only with ${tested}`];
+  const warnings =
+    version === tested
+      ? []
+      : [`timescaledb ${version} on this server differs from the tested ${tested}: the TimescaleDB path is tested only with ${tested}`];
   return { timescale: true, warnings };
 }
 
@@ -59,7 +66,11 @@ export async function probeTimescale(databaseUrl: string): Promise<TimescaleProb
               coalesce(current_setting('shared_preload_libraries', true), '') AS preload`,
     );
     const row = rows[0]!;
-    return { available: row.available, installed: row.installed, preloaded: row.preload.split(',').some((name) => name.trim() === 'timescaledb') };
+    return {
+      available: row.available,
+      installed: row.installed,
+      preloaded: row.preload.split(',').some((name) => name.trim() === 'timescaledb'),
+    };
   } finally {
     await client.end();
   }

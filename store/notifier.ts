@@ -11,7 +11,12 @@ export interface NoticeMetrics {
 
 export function createNoticeMetrics(registry: Registry): NoticeMetrics {
   return {
-    noticeFailures: new Counter({ name: 'tickflow_projection_notice_failures_total', help: 'Version bumps / notices that could not reach Redis', labelNames: ['projection'], registers: [registry] }),
+    noticeFailures: new Counter({
+      name: 'tickflow_projection_notice_failures_total',
+      help: 'Version bumps / notices that could not reach Redis',
+      labelNames: ['projection'],
+      registers: [registry],
+    }),
   };
 }
 
@@ -33,12 +38,27 @@ export class Notifier {
    * states fall in are bumped, so cached broad scans they cannot enter stay valid; without it (or when
    * `patternsChanged` is false), the unscoped patterns version is bumped and every broad scan is invalidated.
    */
-  announce(projection: string, symbols: readonly string[], patternsChanged: boolean, changes?: readonly PatternChange[]): Promise<ProjectionNotice | undefined> {
-    return this.announceScopes(projection, symbols, patternsChanged, patternsChanged && changes !== undefined ? batchScopes(changes) : undefined);
+  announce(
+    projection: string,
+    symbols: readonly string[],
+    patternsChanged: boolean,
+    changes?: readonly PatternChange[],
+  ): Promise<ProjectionNotice | undefined> {
+    return this.announceScopes(
+      projection,
+      symbols,
+      patternsChanged,
+      patternsChanged && changes !== undefined ? batchScopes(changes) : undefined,
+    );
   }
 
   /** As `announce`, with the pattern scopes already computed (the outbox stores them); `undefined`: unscoped. */
-  async announceScopes(projection: string, symbols: readonly string[], patternsChanged: boolean, patternScopes: readonly string[] | undefined): Promise<ProjectionNotice | undefined> {
+  async announceScopes(
+    projection: string,
+    symbols: readonly string[],
+    patternsChanged: boolean,
+    patternScopes: readonly string[] | undefined,
+  ): Promise<ProjectionNotice | undefined> {
     try {
       const scopes = patternsChanged ? patternScopes : undefined;
       const multi = this.redis.multi();
@@ -50,7 +70,13 @@ export class Notifier {
       const results = await multi.exec();
       const last = results?.[results.length - 1];
       if (!last || last[0]) throw last?.[0] ?? new Error('version bump was discarded');
-      const notice: ProjectionNotice = { projection, version: Number(last[1]), symbols, patternsChanged, ...(scopes === undefined ? {} : { scopes }) };
+      const notice: ProjectionNotice = {
+        projection,
+        version: Number(last[1]),
+        symbols,
+        patternsChanged,
+        ...(scopes === undefined ? {} : { scopes }),
+      };
       await this.redis.publish(this.keys.channel(), JSON.stringify(notice));
       return notice;
     } catch (error) {

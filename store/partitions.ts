@@ -12,7 +12,10 @@ export async function preparePartitions(pool: pg.Pool, logger: Logger): Promise<
   let prepared = 0;
   for (const table of ['bars_1m', 'pattern_events']) {
     try {
-      await pool.query(`SELECT tf_ensure_monthly_partitions($1, date_trunc('month', now())::date, (date_trunc('month', now()) + interval '13 months')::date)`, [table]);
+      await pool.query(
+        `SELECT tf_ensure_monthly_partitions($1, date_trunc('month', now())::date, (date_trunc('month', now()) + interval '13 months')::date)`,
+        [table],
+      );
       prepared += 1;
     } catch (error) {
       logger.warn({ err: error, table }, 'could not prepare monthly partitions; rows go to the DEFAULT partition');

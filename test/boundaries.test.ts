@@ -14,11 +14,16 @@ describe('the dependency rule (npm run lint)', { timeout: 120_000 }, () => {
 
   async function problems(filePath: string, code: string): Promise<string[]> {
     const [result] = await eslint.lintText(code, { filePath });
-    return (result?.messages ?? []).filter((message) => message.ruleId?.startsWith('import-x/')).map((message) => `${message.ruleId}: ${message.message}`);
+    return (result?.messages ?? [])
+      .filter((message) => message.ruleId?.startsWith('import-x/'))
+      .map((message) => `${message.ruleId}: ${message.message}`);
   }
 
   it('fails a stage importing another stage', async () => {
-    const found = await problems('gateway/wrong-way.ts', "import { BUILTIN_UNIVERSES } from '../api/universes.js';\nexport const keys = BUILTIN_UNIVERSES.length;\n");
+    const found = await problems(
+      'gateway/wrong-way.ts',
+      "import { BUILTIN_UNIVERSES } from '../api/universes.js';\nexport const keys = BUILTIN_UNIVERSES.length;\n",
+    );
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/no-restricted-paths: .*gateway\/ may not import api\/: stages do not import each other/);
     const nested = await problems('ingest/simulator/wrong-way.ts', "export type { BarInput } from '../../processors/engine.js';\n");
@@ -26,7 +31,8 @@ describe('the dependency rule (npm run lint)', { timeout: 120_000 }, () => {
   });
 
   it('lets a stage import the shared layers and its own files', async () => {
-    const code = "import { BUILTIN_UNIVERSES } from '../contracts/universes.js';\nimport { migrate } from '../store/migrate.js';\nimport { createLogger } from '../platform/index.js';\nimport { matches } from './filter.js';\nexport const all = [BUILTIN_UNIVERSES, migrate, createLogger, matches];\n";
+    const code =
+      "import { BUILTIN_UNIVERSES } from '../contracts/universes.js';\nimport { migrate } from '../store/migrate.js';\nimport { createLogger } from '../platform/index.js';\nimport { matches } from './filter.js';\nexport const all = [BUILTIN_UNIVERSES, migrate, createLogger, matches];\n";
     expect(await problems('gateway/right-way.ts', code)).toEqual([]);
   });
 
@@ -51,7 +57,10 @@ describe('the dependency rule (npm run lint)', { timeout: 120_000 }, () => {
 
   it('fails an import cycle', async () => {
     // ingest/sink.ts imports ingest/platformatic-producer.ts; importing the sink back from there closes a cycle.
-    const found = await problems('ingest/platformatic-producer.ts', "import { KafkaSink } from './sink.js';\nexport const sink = KafkaSink;\n");
+    const found = await problems(
+      'ingest/platformatic-producer.ts',
+      "import { KafkaSink } from './sink.js';\nexport const sink = KafkaSink;\n",
+    );
     expect(found.some((message) => message.startsWith('import-x/no-cycle'))).toBe(true);
   });
 });

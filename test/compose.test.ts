@@ -19,17 +19,31 @@ interface ComposeService {
   depends_on?: Record<string, { condition: string }>;
 }
 
-const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as { services: Record<string, ComposeService> };
+const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
+  services: Record<string, ComposeService>;
+};
 const services = compose.services;
 
 /** Which config groups (defineEnv stage names) each stage service reads. */
 const STAGE_SERVICES: Record<string, { command: string; groups: string[]; connections: string[] }> = {
   setup: { command: 'setup', groups: ['platform'], connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL'] },
   simulator: { command: 'simulator', groups: ['simulator'], connections: [] },
-  ingest: { command: 'ingest', groups: ['platform', 'ingest', 'massive'], connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MASSIVE_WS_URL'] },
+  ingest: {
+    command: 'ingest',
+    groups: ['platform', 'ingest', 'massive'],
+    connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'MASSIVE_WS_URL'],
+  },
   processors: { command: 'process', groups: ['platform', 'processors'], connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL'] },
-  projector: { command: 'project', groups: ['platform', 'projections'], connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL', 'REDIS_URL'] },
-  gateway: { command: 'gateway', groups: ['platform', 'gateway', 'auth'], connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] },
+  projector: {
+    command: 'project',
+    groups: ['platform', 'projections'],
+    connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL', 'REDIS_URL'],
+  },
+  gateway: {
+    command: 'gateway',
+    groups: ['platform', 'gateway', 'auth'],
+    connections: ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL', 'DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'],
+  },
   api: { command: 'api', groups: ['platform', 'api', 'auth'], connections: ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] },
 };
 
@@ -76,7 +90,8 @@ describe('docker-compose.yml', () => {
       for (const entry of documented.filter((candidate) => expected.groups.includes(candidate.stage) && candidate.required)) {
         expect(environment[entry.name], `${name}.${entry.name}`).toBeDefined();
       }
-      for (const variable of Object.keys(environment)) expect(known.has(variable), `${name}.${variable} is not read by the code`).toBe(true);
+      for (const variable of Object.keys(environment))
+        expect(known.has(variable), `${name}.${variable} is not read by the code`).toBe(true);
     }
   });
 });

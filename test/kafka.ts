@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { AvroCodec, applyTopics, createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, type Kafka, type TopicKey } from '../platform/index.js';
+import {
+  AvroCodec,
+  applyTopics,
+  createKafka,
+  createLogger,
+  loadPlatformConfig,
+  TOPIC_KEYS,
+  type Kafka,
+  type TopicKey,
+} from '../platform/index.js';
 
 /** A topic prefix no other test uses, so test files can share one broker. */
 export function uniquePrefix(label = 't'): string {

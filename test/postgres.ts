@@ -66,7 +66,9 @@ const DROP_GRACE_MS = 10_000;
  * Sessions still open after the grace (a test that leaked a client) are terminated by FORCE.
  */
 async function dropWhenClosed(client: pg.Client, name: string): Promise<void> {
-  const closed = async () => (await client.query<{ open: number }>('SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]!.open === 0;
+  const closed = async () =>
+    (await client.query<{ open: number }>('SELECT count(*)::int AS open FROM pg_stat_activity WHERE datname = $1', [name])).rows[0]!
+      .open === 0;
   // Past the grace the drop goes ahead regardless.
   await waitUntil(`the sessions of ${name} to close`, closed, DROP_GRACE_MS, 20).catch(() => undefined);
   await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

@@ -19,7 +19,15 @@ const TIERS = ['INTRADAY', 'DAILY', 'COMBO'];
 const PATTERNS = ['doji', 'hammer', 'volume_spike', 'breakout_25'];
 const COUNT_CAP = 150;
 
-const defaults: ScanParameters = { timeframe: 'all', status: 'active', confidence_min: 0.5, sort_by: 'confidence', sort_order: 'desc', page: 1, per_page: 20 };
+const defaults: ScanParameters = {
+  timeframe: 'all',
+  status: 'active',
+  confidence_min: 0.5,
+  sort_by: 'confidence',
+  sort_order: 'desc',
+  page: 1,
+  per_page: 20,
+};
 
 async function insertPatterns(db: pg.Pool, table: string, count: number, seed: number): Promise<void> {
   const random = seededRandom(seed);
@@ -80,7 +88,10 @@ describe('scans as prepared statements with generic plans', () => {
   async function walk(overrides: Partial<ScanParameters>): Promise<{ unprepared: unknown[]; prepared: unknown[] }> {
     const prepared = preparedStatements(preparedPool);
     const pages = { unprepared: [] as unknown[], prepared: [] as unknown[] };
-    for (const [kind, reader] of [['unprepared', undefined], ['prepared', prepared]] as const) {
+    for (const [kind, reader] of [
+      ['unprepared', undefined],
+      ['prepared', prepared],
+    ] as const) {
       let query = normaliseScanQuery({ ...defaults, ...overrides }, undefined);
       for (let page = 0; page < 3; page += 1) {
         const result = await scanPatterns(db, query, COUNT_CAP, reader);
@@ -97,7 +108,9 @@ describe('scans as prepared statements with generic plans', () => {
   }
 
   it('plans its sessions generically, without JIT', async () => {
-    const { rows } = await preparedPool.query<{ mode: string; jit: string }>("SELECT current_setting('plan_cache_mode') AS mode, current_setting('jit') AS jit");
+    const { rows } = await preparedPool.query<{ mode: string; jit: string }>(
+      "SELECT current_setting('plan_cache_mode') AS mode, current_setting('jit') AS jit",
+    );
     expect(rows[0]).toEqual({ mode: 'force_generic_plan', jit: 'off' });
     expect(createPreparedPool(database.url, loadApiConfig({ API_PREPARED_POOL: '0' }))).toBeUndefined();
   });
@@ -109,7 +122,8 @@ describe('scans as prepared statements with generic plans', () => {
         for (const sort_by of ['confidence', 'detected_at', 'rs', 'volume', 'symbol'] as const) {
           for (const sort_order of ['desc', 'asc'] as const) {
             // Many matches (above the cap: index walks), some, and a few (gathers).
-            for (const confidence_min of [0.1, 0.6, 0.95]) shapes.push({ timeframe, sort_by, sort_order, confidence_min, ...(pattern_types ? { pattern_types } : {}) });
+            for (const confidence_min of [0.1, 0.6, 0.95])
+              shapes.push({ timeframe, sort_by, sort_order, confidence_min, ...(pattern_types ? { pattern_types } : {}) });
           }
         }
       }
@@ -119,7 +133,9 @@ describe('scans as prepared statements with generic plans', () => {
       expect({ shape, pages: prepared }).toEqual({ shape, pages: unprepared });
     }
     // Each shape was parsed and planned once on the pool's one connection, not once per scan.
-    const { rows } = await preparedPool.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'tf\\_stmt\\_%'");
+    const { rows } = await preparedPool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'tf\\_stmt\\_%'",
+    );
     expect(rows[0]!.n).toBeGreaterThan(10);
     expect(rows[0]!.n).toBeLessThan(shapes.length * 4);
   });

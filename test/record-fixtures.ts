@@ -95,7 +95,15 @@ export function minuteBars(symbols: readonly string[], perSymbol: number, startM
   return bars;
 }
 
-export function bar(symbol: string, interval: 'MINUTE' | 'DAY', startMs: number, widthMs: number, open: number, close: number, volume: number): AggregateValue {
+export function bar(
+  symbol: string,
+  interval: 'MINUTE' | 'DAY',
+  startMs: number,
+  widthMs: number,
+  open: number,
+  close: number,
+  volume: number,
+): AggregateValue {
   return {
     symbol,
     interval,

@@ -39,7 +39,10 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
   const plans: { title: string; sql: string; plan: string }[] = [];
 
   const explain = async (title: string, statement: SqlStatement): Promise<string> => {
-    const { rows } = await pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${statement.text}`, statement.values);
+    const { rows } = await pool.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) ${statement.text}`,
+      statement.values,
+    );
     const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
     plans.push({ title, sql: statement.text, plan });
     return plan;
@@ -51,10 +54,20 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
     pool = new pg.Pool({ connectionString: db.url, max: 2 });
     const writer = new PgBatchWriter(pool, { projection: 'explain' });
     const events = patternEvents(PATTERN_EVENTS, 51).map((event) => ({ ...event, symbol: symbolOf(event.patternId) }));
-    const messages: PreparedMessage[] = events.map((event, offset) => ({ offset, kind: 'row', row: patternEventRow(event, { topic: 'p', partition: 0, offset }) }));
+    const messages: PreparedMessage[] = events.map((event, offset) => ({
+      offset,
+      kind: 'row',
+      row: patternEventRow(event, { topic: 'p', partition: 0, offset }),
+    }));
     let believed: number | undefined;
     for (let start = 0; start < messages.length; start += 20_000) {
-      const outcome = await writer.write({ table: 'pattern_events', topic: 'p', partition: 0, messages: messages.slice(start, start + 20_000), believed });
+      const outcome = await writer.write({
+        table: 'pattern_events',
+        topic: 'p',
+        partition: 0,
+        messages: messages.slice(start, start + 20_000),
+        believed,
+      });
       if (outcome.action === 'apply') believed = outcome.nextOffset;
     }
     const symbols = Array.from({ length: SYMBOLS }, (_, index) => `S${String(index).padStart(4, '0')}`);
@@ -63,7 +76,11 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
       table: 'symbols',
       topic: 's',
       partition: 0,
-      messages: symbols.map((ticker, offset) => ({ offset, kind: 'row', row: symbolRow(symbolReference(ticker, { name: `${ticker} Holdings`, sector: sectors[offset % sectors.length]! })) })),
+      messages: symbols.map((ticker, offset) => ({
+        offset,
+        kind: 'row',
+        row: symbolRow(symbolReference(ticker, { name: `${ticker} Holdings`, sector: sectors[offset % sectors.length]! })),
+      })),
       believed: undefined,
     });
     // 100 minute bars for each of 200 symbols on the fixture day, plus five earlier months of history for S0001 (so
@@ -74,7 +91,13 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
       return minuteBars(['S0001'], 100, start.getTime());
     });
     const bars = [...history, ...minuteBars(symbols.slice(0, 200), 100)];
-    await writer.write({ table: 'bars_1m', topic: 'b', partition: 0, messages: bars.map((value, offset) => ({ offset, kind: 'row', row: barRow(value, 'MINUTE') })), believed: undefined });
+    await writer.write({
+      table: 'bars_1m',
+      topic: 'b',
+      partition: 0,
+      messages: bars.map((value, offset) => ({ offset, kind: 'row', row: barRow(value, 'MINUTE') })),
+      believed: undefined,
+    });
     await pool.query('ANALYZE');
   });
 
@@ -117,14 +140,22 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
   it('serves the next page by keyset from the same index', async () => {
     const first = await pool.query(scanSql({ filters: ALL, page: PAGE }));
     const last = first.rows[PAGE.perPage - 1];
-    const plan = await explain('Next page by keyset cursor', scanSql({ filters: ALL, page: { ...PAGE, cursor: { value: last.confidence, id: last.pattern_id, query: 'q' } } }));
+    const plan = await explain(
+      'Next page by keyset cursor',
+      scanSql({ filters: ALL, page: { ...PAGE, cursor: { value: last.confidence, id: last.pattern_id, query: 'q' } } }),
+    );
     expect(plan).toMatch(/Index Only Scan using patterns_active_confidence_cover_idx/);
     expect(plan).toMatch(/Index Cond: .*ROW\(confidence, pattern_id\) <|Index Cond: .*\(confidence, pattern_id\) </);
   });
 
   it('serves each sort order from its index (forwards or backwards)', async () => {
     // Either the plain ordering index or its covering twin (api's 1796200000000), whichever the migrations left.
-    const expected = { detected_at: 'patterns_active_detected(?:_cover)?_idx', rs: 'patterns_active_rs(?:_cover)?_idx', volume: 'patterns_active_volume(?:_cover)?_idx', symbol: 'patterns_active_symbol_cover_idx' } as const;
+    const expected = {
+      detected_at: 'patterns_active_detected(?:_cover)?_idx',
+      rs: 'patterns_active_rs(?:_cover)?_idx',
+      volume: 'patterns_active_volume(?:_cover)?_idx',
+      symbol: 'patterns_active_symbol_cover_idx',
+    } as const;
     for (const [sortBy, index] of Object.entries(expected) as [keyof typeof expected, string][]) {
       for (const sortOrder of ['desc', 'asc'] as const) {
         const plan = await explain(`Sort by ${sortBy} ${sortOrder}`, scanSql({ filters: ALL, page: { ...PAGE, sortBy, sortOrder } }));
@@ -135,14 +166,23 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
   });
 
   it('serves a watchlist scan (a few symbols) from the symbol index', async () => {
-    const plan = await explain('Watchlist scan: 5 symbols, by confidence', scanSql({ filters: { ...ALL, symbols: ['S0001', 'S0002', 'S0003', 'S0004', 'S0005'] }, page: PAGE }));
+    const plan = await explain(
+      'Watchlist scan: 5 symbols, by confidence',
+      scanSql({ filters: { ...ALL, symbols: ['S0001', 'S0002', 'S0003', 'S0004', 'S0005'] }, page: PAGE }),
+    );
     expect(plan).toMatch(/patterns_active_symbol_cover_idx|patterns_symbol_detected_idx/);
     expect(plan).not.toMatch(/Seq Scan on patterns/);
   });
 
   it('plans the filtered scans and the capped count', async () => {
-    await explain('Scan: pattern types + tiers, rs >= 1.15, by confidence', scanSql({ filters: { ...ALL, patternTypes: ['doji', 'hammer'], tiers: ['DAILY'], rsMin: 1.15 }, page: PAGE }));
-    await explain('Scan: sectors (sub-select on symbols), by confidence', scanSql({ filters: { ...ALL, sectors: ['energy'] }, page: PAGE }));
+    await explain(
+      'Scan: pattern types + tiers, rs >= 1.15, by confidence',
+      scanSql({ filters: { ...ALL, patternTypes: ['doji', 'hammer'], tiers: ['DAILY'], rsMin: 1.15 }, page: PAGE }),
+    );
+    await explain(
+      'Scan: sectors (sub-select on symbols), by confidence',
+      scanSql({ filters: { ...ALL, sectors: ['energy'] }, page: PAGE }),
+    );
     // The tier summaries (api/patterns-store.ts): with three tiers, the confidence and detected_at indexes find a
     // tier's first rows at once, so no index of their own (dropped in 1796100000000).
     const topOfTier = await explain('Summary: top 5 of a tier by confidence', {
@@ -166,9 +206,16 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
       values: ['S001%', 's001%'],
     });
     expect(search).toMatch(/symbols_ticker_prefix_idx/);
-    const bar = await explain('Latest minute bar of a symbol', { text: 'SELECT * FROM bars_1m WHERE symbol = $1 ORDER BY bucket DESC LIMIT 1', values: ['S0001'] });
+    const bar = await explain('Latest minute bar of a symbol', {
+      text: 'SELECT * FROM bars_1m WHERE symbol = $1 ORDER BY bucket DESC LIMIT 1',
+      values: ['S0001'],
+    });
     // Plain: the newest monthly partition's primary key. TimescaleDB: the chunks in time order (ChunkAppend), newest first.
-    expect(bar).toMatch(TIMESCALE ? /Custom Scan \(ChunkAppend\) on bars_1m[\s\S]*Index Scan Backward using "\d+_bars_1m_pkey" on _hyper_\d+_\d+_chunk \(actual rows=1/ : /Index Scan Backward using bars_1m_p\d+_pkey/);
+    expect(bar).toMatch(
+      TIMESCALE
+        ? /Custom Scan \(ChunkAppend\) on bars_1m[\s\S]*Index Scan Backward using "\d+_bars_1m_pkey" on _hyper_\d+_\d+_chunk \(actual rows=1/
+        : /Index Scan Backward using bars_1m_p\d+_pkey/,
+    );
     expect(bar).not.toMatch(/Seq Scan/);
     const history = await pool.query('SELECT pattern_id, symbol FROM patterns LIMIT 1');
     // Every event of the pattern (api/patterns-store.ts findPattern): not only those at its current detected_at.
@@ -179,16 +226,22 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
     // No time bound (UPDATED events re-stamp detected_at), so every partition is probed: those holding events through
     // their pattern-id index; only empty ones, where a sequential scan reads nothing, may be scanned. (Partitions on the
     // plain path, chunks of the hypertable on the TimescaleDB path; the plan names a chunk without its schema.)
-    const filled = (await pool.query<{ partition: string }>('SELECT DISTINCT tableoid::regclass::text AS partition FROM pattern_events')).rows.map((row) => row.partition.replace(/^.*\./, ''));
+    const filled = (
+      await pool.query<{ partition: string }>('SELECT DISTINCT tableoid::regclass::text AS partition FROM pattern_events')
+    ).rows.map((row) => row.partition.replace(/^.*\./, ''));
     expect(filled.length).toBeGreaterThan(0);
-    for (const partition of filled) expect(events).toMatch(new RegExp(`(Index Scan using "?\\S+"? on ${partition} |Bitmap Heap Scan on ${partition} )`));
+    for (const partition of filled)
+      expect(events).toMatch(new RegExp(`(Index Scan using "?\\S+"? on ${partition} |Bitmap Heap Scan on ${partition} )`));
     for (const scanned of events.matchAll(/Seq Scan on (\S+)/g)) expect(filled).not.toContain(scanned[1]);
     const range = ['S0001', '2026-11-24T00:00:00Z', '2026-11-25T00:00:00Z', 100];
-    const before = await explain('Before: 5-minute bars of a symbol in a day, latest 100 (plain view over bars_1m, the API\'s earlier query)', {
-      text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket',
-      values: range,
-    });
-    const after = await explain('After: the same through bars_5m_between (the API\'s query)', {
+    const before = await explain(
+      "Before: 5-minute bars of a symbol in a day, latest 100 (plain view over bars_1m, the API's earlier query)",
+      {
+        text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m WHERE symbol = $1 AND bucket >= $2::timestamptz AND bucket < $3::timestamptz ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket',
+        values: range,
+      },
+    );
+    const after = await explain("After: the same through bars_5m_between (the API's query)", {
       text: 'SELECT * FROM (SELECT bucket, open, high, low, close, volume, vwap, transactions FROM bars_5m_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket',
       values: range,
     });
@@ -204,7 +257,10 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
       expect(after).toMatch(/Index Scan using bars_1m_p202611_pkey on bars_1m_p202611/);
       expect(after.match(/on bars_1m_\w+/g)).toEqual(['on bars_1m_p202611']);
     }
-    const viewRows = await pool.query(`SELECT * FROM bars_5m WHERE symbol = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket`, range.slice(0, 3));
+    const viewRows = await pool.query(
+      `SELECT * FROM bars_5m WHERE symbol = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket`,
+      range.slice(0, 3),
+    );
     const functionRows = await pool.query(`SELECT * FROM bars_5m_between($1, $2, $3) ORDER BY bucket`, range.slice(0, 3));
     expect(functionRows.rows).toHaveLength(20);
     expect(functionRows.rows).toEqual(viewRows.rows);

@@ -16,8 +16,14 @@ async function project(client: pg.ClientBase, table: TableName, rows: readonly {
   const width = spec.columns.length + 1;
   for (const { row, offset } of rows) {
     const placeholders = Array.from({ length: width }, (_, index) => `$${index + 1}`).join(', ');
-    const values = [...row.map((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : value)), offset];
-    await client.query(`INSERT INTO ${stagingName(table)} (${spec.columns.map(([name]) => name).join(', ')}, _offset) VALUES (${placeholders})`, values);
+    const values = [
+      ...row.map((value) => (value !== null && typeof value === 'object' && !Array.isArray(value) ? JSON.stringify(value) : value)),
+      offset,
+    ];
+    await client.query(
+      `INSERT INTO ${stagingName(table)} (${spec.columns.map(([name]) => name).join(', ')}, _offset) VALUES (${placeholders})`,
+      values,
+    );
   }
   for (const statement of applySql(table, suffix)) await client.query(statement);
   await client.query('COMMIT');
@@ -46,38 +52,52 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
   });
 
   it('runs the tested extension version, preloaded', async () => {
-    const { rows } = await client.query(`SELECT extversion, current_setting('shared_preload_libraries') AS preload FROM pg_extension WHERE extname = 'timescaledb'`);
+    const { rows } = await client.query(
+      `SELECT extversion, current_setting('shared_preload_libraries') AS preload FROM pg_extension WHERE extname = 'timescaledb'`,
+    );
     expect(rows).toEqual([{ extversion: TESTED_TIMESCALEDB_VERSION, preload: 'timescaledb' }]);
   });
 
   it('creates hypertables, continuous aggregates and the compression, retention and refresh policies', async () => {
-    const hypertables = await client.query(`SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1`);
+    const hypertables = await client.query(
+      `SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1`,
+    );
     expect(hypertables.rows).toEqual([
       { hypertable_name: 'bars_1d', compression_enabled: true },
       { hypertable_name: 'bars_1m', compression_enabled: true },
       { hypertable_name: 'pattern_events', compression_enabled: true },
     ]);
-    const aggregates = await client.query(`SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1`);
+    const aggregates = await client.query(
+      `SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates ORDER BY 1`,
+    );
     expect(aggregates.rows).toEqual([
       { view_name: 'bars_15m', materialized_only: false },
       { view_name: 'bars_1h', materialized_only: false },
       { view_name: 'bars_5m', materialized_only: false },
       { view_name: 'pattern_counts_hourly', materialized_only: false },
     ]);
-    const jobs = await client.query(`SELECT proc_name, hypertable_name FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL ORDER BY 2, 1`);
+    const jobs = await client.query(
+      `SELECT proc_name, hypertable_name FROM timescaledb_information.jobs WHERE hypertable_name IS NOT NULL ORDER BY 2, 1`,
+    );
     const byTable = (name: string) => jobs.rows.filter((row) => row.hypertable_name === name).map((row) => row.proc_name);
     expect(byTable('bars_1m')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
     expect(byTable('pattern_events')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
-    for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly']) expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate']);
+    for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly'])
+      expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate']);
     expect((await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`)).rows).toEqual([{ value: 'on' }]);
   });
 
   it('folds staged rows with the projector SQL, idempotently, into hypertables and their aggregates', async () => {
     const events = patternEvents(120, 41);
-    const rows = events.map((event, index) => ({ row: patternEventRow(event, { topic: 'patterns.events.v1', partition: 0, offset: index }), offset: index }));
+    const rows = events.map((event, index) => ({
+      row: patternEventRow(event, { topic: 'patterns.events.v1', partition: 0, offset: index }),
+      offset: index,
+    }));
     await project(client, 'pattern_events', rows.slice(0, 80));
     await project(client, 'pattern_events', rows.slice(60)); // overlapping replay
-    const counts = await client.query(`SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT count(*)::int FROM patterns) AS patterns`);
+    const counts = await client.query(
+      `SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT count(*)::int FROM patterns) AS patterns`,
+    );
     expect(counts.rows[0]).toEqual({ events: 120, patterns: new Set(events.map((event) => event.patternId)).size });
     const detections = events.filter((event) => event.kind === 'DETECTED').length;
     expect((await client.query('SELECT sum(count)::int AS n FROM pattern_counts_hourly')).rows[0].n).toBe(detections);
@@ -85,16 +105,27 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect((await client.query('SELECT sum(count)::int AS n FROM pattern_counts_hourly')).rows[0].n).toBe(detections);
 
     const bars = minuteBars(['AAPL', 'MSFT'], 10);
-    await project(client, 'bars_1m', bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: index })));
+    await project(
+      client,
+      'bars_1m',
+      bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: index })),
+    );
     const fiveMinute = await client.query(`SELECT symbol, open, close, volume FROM bars_5m WHERE symbol = 'AAPL' ORDER BY bucket`);
     const aapl = bars.filter((value) => value.symbol === 'AAPL');
     expect(fiveMinute.rows).toEqual([
-      { symbol: 'AAPL', open: aapl[0]!.open, close: aapl[4]!.close, volume: aapl.slice(0, 5).reduce((sum, value) => sum + value.volume, 0) },
+      {
+        symbol: 'AAPL',
+        open: aapl[0]!.open,
+        close: aapl[4]!.close,
+        volume: aapl.slice(0, 5).reduce((sum, value) => sum + value.volume, 0),
+      },
       { symbol: 'AAPL', open: aapl[5]!.open, close: aapl[9]!.close, volume: aapl.slice(5).reduce((sum, value) => sum + value.volume, 0) },
     ]);
     // The API's bars surface, the same functions on both paths: here over the continuous aggregate.
     const second = new Date(aapl[5]!.windowStartMs);
-    const ranged = await client.query(`SELECT symbol, open, close, volume FROM bars_5m_between('AAPL', $1, NULL) ORDER BY bucket`, [second]);
+    const ranged = await client.query(`SELECT symbol, open, close, volume FROM bars_5m_between('AAPL', $1, NULL) ORDER BY bucket`, [
+      second,
+    ]);
     expect(ranged.rows).toEqual([fiveMinute.rows[1]]);
     expect((await client.query(`SELECT count(*)::int AS n FROM bars_1m_between('AAPL', NULL, $1)`, [second])).rows[0].n).toBe(5);
 
@@ -106,7 +137,7 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(row.rows).toEqual([{ close: 123.25 }]);
   });
 
-  it("compresses old chunks segmented by symbol, as the API reads them, and reads from them return the same rows", async () => {
+  it('compresses old chunks segmented by symbol, as the API reads them, and reads from them return the same rows', async () => {
     const settings = await client.query(
       `SELECT hypertable_name, attname, segmentby_column_index, orderby_column_index, orderby_asc FROM timescaledb_information.compression_settings
        WHERE segmentby_column_index IS NOT NULL OR orderby_column_index IS NOT NULL ORDER BY 1, 2`,
@@ -117,7 +148,13 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
       { hypertable_name: 'bars_1d', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
       { hypertable_name: 'bars_1m', attname: 'bucket', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
       { hypertable_name: 'bars_1m', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
-      { hypertable_name: 'pattern_events', attname: 'detected_at', segmentby_column_index: null, orderby_column_index: 1, orderby_asc: false },
+      {
+        hypertable_name: 'pattern_events',
+        attname: 'detected_at',
+        segmentby_column_index: null,
+        orderby_column_index: 1,
+        orderby_asc: false,
+      },
       { hypertable_name: 'pattern_events', attname: 'symbol', segmentby_column_index: 1, orderby_column_index: null, orderby_asc: null },
     ]);
     const retention = await client.query(
@@ -129,13 +166,21 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     ]);
 
     const bars = minuteBars(['NVDA', 'AMD'], 30, Date.parse('2026-10-05T14:30:00Z'));
-    await project(client, 'bars_1m', bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: 1000 + index })));
+    await project(
+      client,
+      'bars_1m',
+      bars.map((value, index) => ({ row: barRow(value, 'MINUTE'), offset: 1000 + index })),
+    );
     // The API's reads (api/ bars and history): one symbol's minute and 5-minute bars in a range, its latest bar.
     const reads = async () => ({
       minutes: (await client.query(`SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06') ORDER BY bucket`)).rows,
       fiveMinutes: (await client.query(`SELECT * FROM bars_5m_between('AMD', '2026-10-05', '2026-10-06') ORDER BY bucket`)).rows,
       latest: (await client.query(`SELECT * FROM bars_1m WHERE symbol = 'NVDA' ORDER BY bucket DESC LIMIT 1`)).rows,
-      events: (await client.query(`SELECT event_id, kind, detected_at FROM pattern_events WHERE symbol = (SELECT min(symbol) FROM pattern_events) ORDER BY detected_at DESC, event_id`)).rows,
+      events: (
+        await client.query(
+          `SELECT event_id, kind, detected_at FROM pattern_events WHERE symbol = (SELECT min(symbol) FROM pattern_events) ORDER BY detected_at DESC, event_id`,
+        )
+      ).rows,
     });
     const before = await reads();
     expect(before.minutes).toHaveLength(30);
@@ -149,8 +194,12 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(await reads()).toEqual(before);
     // The symbol filter selects compressed segments by the index on the segment-by column (ColumnarScan, named
     // DecompressChunk before 2.2x); it is not applied to decompressed rows after the fact.
-    const plan = (await client.query(`EXPLAIN (COSTS OFF) SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06')`)).rows.map((row) => row['QUERY PLAN']).join('\n');
-    expect(plan).toMatch(/Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/);
+    const plan = (await client.query(`EXPLAIN (COSTS OFF) SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06')`)).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    expect(plan).toMatch(
+      /Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/,
+    );
   });
 
   it("runs the API's scan and count queries", async () => {
@@ -162,12 +211,16 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(confidences).toEqual([...confidences].sort((a, b) => b - a));
     for (const sortBy of ['detected_at', 'symbol', 'rs', 'volume'] as const) {
       for (const sortOrder of ['asc', 'desc'] as const) {
-        const page = await client.query(buildScanSql({ filters: { ...ALL, tiers: ['DAILY', 'INTRADAY'], rsMin: 0.5 }, page: { ...base.page, sortBy, sortOrder } }));
+        const page = await client.query(
+          buildScanSql({ filters: { ...ALL, tiers: ['DAILY', 'INTRADAY'], rsMin: 0.5 }, page: { ...base.page, sortBy, sortOrder } }),
+        );
         expect(page.rows.every((item) => item.tier !== 'COMBO')).toBe(true);
       }
     }
     const last = firstPage.rows[9];
-    const next = await client.query(buildScanSql({ ...base, page: { ...base.page, cursor: { value: last.confidence, id: last.pattern_id, query: 'q' } } }));
+    const next = await client.query(
+      buildScanSql({ ...base, page: { ...base.page, cursor: { value: last.confidence, id: last.pattern_id, query: 'q' } } }),
+    );
     expect(next.rows.every((item) => item.confidence <= last.confidence)).toBe(true);
     const total = await client.query(buildCountSql(ALL, 1000));
     expect(total.rows[0].total).toBe(active.rows[0].n);
@@ -180,28 +233,60 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
       const events = patternEvents(30, 43);
       const held = await pool.connect();
       try {
-        await project(held, 'pattern_events', events.map((event, index) => ({ row: patternEventRow(event, { topic: 't', partition: 0, offset: index }), offset: index })), '__rebuild');
-        await held.query(`INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ('patterns__rebuild', 't', 0, 30)`);
+        await project(
+          held,
+          'pattern_events',
+          events.map((event, index) => ({ row: patternEventRow(event, { topic: 't', partition: 0, offset: index }), offset: index })),
+          '__rebuild',
+        );
+        await held.query(
+          `INSERT INTO projection_offsets (projection, topic, partition, next_offset) VALUES ('patterns__rebuild', 't', 0, 30)`,
+        );
       } finally {
         held.release();
       }
       await swapRebuilt(pool, 'patterns');
-      const counts = await pool.query(`SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT sum(count)::int FROM pattern_counts_hourly) AS detections`);
+      const counts = await pool.query(
+        `SELECT (SELECT count(*)::int FROM pattern_events) AS events, (SELECT sum(count)::int FROM pattern_counts_hourly) AS detections`,
+      );
       expect(counts.rows[0]).toEqual({ events: 30, detections: events.filter((event) => event.kind === 'DETECTED').length });
-      const hypertables = await pool.query(`SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name LIKE 'pattern%'`);
+      const hypertables = await pool.query(
+        `SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name LIKE 'pattern%'`,
+      );
       expect(hypertables.rows).toEqual([{ hypertable_name: 'pattern_events' }]);
-      const aggregate = await pool.query(`SELECT count(*)::int AS n FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly'`);
+      const aggregate = await pool.query(
+        `SELECT count(*)::int AS n FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly'`,
+      );
       expect(aggregate.rows[0].n).toBe(1);
       const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
       expect(leftovers.rows).toEqual([]);
       const indexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'patterns' ORDER BY 1`);
       // The rebuilt tables carry the live set: the covering scan indexes, none of the write-only ones (1796100000000).
       const names = indexes.rows.map((row) => row.indexname);
-      expect(names).toEqual(expect.arrayContaining(['patterns_active_confidence_cover_idx', 'patterns_active_pattern_cover_idx', 'patterns_active_symbol_cover_idx', 'patterns_active_detected_cover_idx', 'patterns_pkey']));
-      for (const dropped of ['patterns_active_confidence_idx', 'patterns_active_pattern_idx', 'patterns_active_symbol_sort_idx', 'patterns_active_tier_idx', 'patterns_active_detected_idx', 'patterns_active_rs_idx', 'patterns_active_volume_idx']) expect(names).not.toContain(dropped);
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'patterns_active_confidence_cover_idx',
+          'patterns_active_pattern_cover_idx',
+          'patterns_active_symbol_cover_idx',
+          'patterns_active_detected_cover_idx',
+          'patterns_pkey',
+        ]),
+      );
+      for (const dropped of [
+        'patterns_active_confidence_idx',
+        'patterns_active_pattern_idx',
+        'patterns_active_symbol_sort_idx',
+        'patterns_active_tier_idx',
+        'patterns_active_detected_idx',
+        'patterns_active_rs_idx',
+        'patterns_active_volume_idx',
+      ])
+        expect(names).not.toContain(dropped);
       const eventIndexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'pattern_events' ORDER BY 1`);
       expect(eventIndexes.rows.map((row) => row.indexname)).toEqual(['pattern_events_event_uq', 'pattern_events_pattern_id_idx']);
-      expect((await pool.query(`SELECT projection, next_offset::int FROM projection_offsets`)).rows).toEqual([{ projection: 'patterns', next_offset: 30 }]);
+      expect((await pool.query(`SELECT projection, next_offset::int FROM projection_offsets`)).rows).toEqual([
+        { projection: 'patterns', next_offset: 30 },
+      ]);
     } finally {
       await pool.end();
     }

@@ -45,13 +45,23 @@ describe('authentication', () => {
 
   it('takes the user and scopes from an API key, in X-API-Key or as a Bearer tfk_ token', async () => {
     const { app } = appWith();
-    expect(await (await app.request('/api/symbols', { headers: { 'x-api-key': 'tfk_read' } })).json()).toEqual({ userId: 'u-key', scopes: ['read', 'stream'] });
-    expect(await (await app.request('/api/symbols', { headers: { authorization: 'Bearer tfk_read' } })).json()).toEqual({ userId: 'u-key', scopes: ['read', 'stream'] });
+    expect(await (await app.request('/api/symbols', { headers: { 'x-api-key': 'tfk_read' } })).json()).toEqual({
+      userId: 'u-key',
+      scopes: ['read', 'stream'],
+    });
+    expect(await (await app.request('/api/symbols', { headers: { authorization: 'Bearer tfk_read' } })).json()).toEqual({
+      userId: 'u-key',
+      scopes: ['read', 'stream'],
+    });
   });
 
   it('refuses a bad credential with 401 after charging it to the caller', async () => {
     const { app, onBadCredential } = appWith();
-    const cases: Record<string, string>[] = [{ authorization: 'Basic abc' }, { authorization: 'Bearer bad-token' }, { 'x-api-key': 'tfk_unknown' }];
+    const cases: Record<string, string>[] = [
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer bad-token' },
+      { 'x-api-key': 'tfk_unknown' },
+    ];
     for (const headers of cases) expect((await app.request('/api/users/universe', { headers })).status).toBe(401);
     expect(onBadCredential).toHaveBeenCalledTimes(cases.length);
   });

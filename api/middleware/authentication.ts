@@ -4,7 +4,8 @@ import { requireScope, type ApiEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 
 /** Market data, licensed per user: a credential is required unless API_PUBLIC_DATA is set. */
-const isMarketDataPath = (path: string) => path === '/api/patterns' || path.startsWith('/api/patterns/') || path === '/api/symbols' || path.startsWith('/api/symbols/');
+const isMarketDataPath = (path: string) =>
+  path === '/api/patterns' || path.startsWith('/api/patterns/') || path === '/api/symbols' || path.startsWith('/api/symbols/');
 
 export interface AuthenticationOptions {
   readonly tokens: Pick<TokenService, 'verifyAccessToken'>;
@@ -22,7 +23,10 @@ export interface AuthenticationOptions {
  * (unless public), and an API key reaches the REST data and universes only with the `read` scope.
  */
 export function authentication(options: AuthenticationOptions): MiddlewareHandler<ApiEnv> {
-  const authenticate = async (apiKey: string | undefined, authorization: string | undefined): Promise<{ userId: string; scopes: readonly ApiKeyScope[] | undefined }> => {
+  const authenticate = async (
+    apiKey: string | undefined,
+    authorization: string | undefined,
+  ): Promise<{ userId: string; scopes: readonly ApiKeyScope[] | undefined }> => {
     const bearer = authorization && /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
     if (authorization !== undefined && !bearer) throw new ApiError('unauthorized', 'Authorization must be "Bearer <token>"');
     const key = apiKey ?? (bearer?.startsWith('tfk_') ? bearer : undefined);
@@ -47,9 +51,14 @@ export function authentication(options: AuthenticationOptions): MiddlewareHandle
     }
     const path = c.req.path;
     if (isMarketDataPath(path) && !options.publicData && c.get('userId') === undefined) {
-      throw new ApiError('unauthorized', 'market data needs a credential: send an access token (Authorization: Bearer) or an API key (X-API-Key)', undefined, {
-        'WWW-Authenticate': 'Bearer realm="tickflow"',
-      });
+      throw new ApiError(
+        'unauthorized',
+        'market data needs a credential: send an access token (Authorization: Bearer) or an API key (X-API-Key)',
+        undefined,
+        {
+          'WWW-Authenticate': 'Bearer realm="tickflow"',
+        },
+      );
     }
     // A key reaches the REST API's data and universes only with `read`; key management checks `manage` itself.
     if (!path.startsWith('/api/auth/')) requireScope(c.get('scopes'), 'read');

@@ -4,7 +4,16 @@ import { corsHeaders } from './cors.js';
 
 function appFor(origins: string[]) {
   const app = new Hono();
-  app.use('*', corsHeaders({ origins, allowMethods: ['GET', 'POST'], allowHeaders: ['Authorization'], exposeHeaders: ['ETag', 'X-Request-Id'], maxAge: 600 }));
+  app.use(
+    '*',
+    corsHeaders({
+      origins,
+      allowMethods: ['GET', 'POST'],
+      allowHeaders: ['Authorization'],
+      exposeHeaders: ['ETag', 'X-Request-Id'],
+      maxAge: 600,
+    }),
+  );
   app.get('*', (c) => c.text('ok'));
   return app;
 }

@@ -23,9 +23,18 @@ function appThrowing(error: unknown, logger = { warn: vi.fn(), error: vi.fn() })
 describe('problemOf', () => {
   it('maps each coded failure to its status, detail, fields and headers', () => {
     expect(problemOf(new ApiError('forbidden', 'no'))).toMatchObject({ status: 403, detail: 'no' });
-    expect(problemOf(new ScanInputError('cursor', 'cursor is not one this API issued'))).toMatchObject({ status: 400, errors: [{ field: 'cursor', message: 'cursor is not one this API issued' }] });
-    expect(problemOf(new AuthError('token_expired', 'token expired'))).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="token_expired"' } });
-    expect(problemOf(new HTTPException(415, { message: 'Unsupported Media Type' }))).toEqual({ status: 415, detail: 'Unsupported Media Type' });
+    expect(problemOf(new ScanInputError('cursor', 'cursor is not one this API issued'))).toMatchObject({
+      status: 400,
+      errors: [{ field: 'cursor', message: 'cursor is not one this API issued' }],
+    });
+    expect(problemOf(new AuthError('token_expired', 'token expired'))).toMatchObject({
+      status: 401,
+      headers: { 'WWW-Authenticate': 'Bearer error="invalid_token", error_description="token_expired"' },
+    });
+    expect(problemOf(new HTTPException(415, { message: 'Unsupported Media Type' }))).toEqual({
+      status: 415,
+      detail: 'Unsupported Media Type',
+    });
     expect(problemOf(pgError('23514'))).toMatchObject({ status: 400 });
     expect(problemOf(pgError('57014'))).toMatchObject({ status: 503, headers: { 'Retry-After': '1' } });
     expect(problemOf(pgError('22021'))).toMatchObject({ status: 400 });
@@ -38,10 +47,16 @@ describe('problemOf', () => {
     expect(status('not_found')).toBe(404);
     expect(status('read_only')).toBe(403);
     for (const code of ['user_gone', 'bad_credentials', 'refresh_invalid', 'refresh_expired', 'refresh_reused'] as const) {
-      expect(problemOf(new AccountError(code, 'x'))).toMatchObject({ status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+      expect(problemOf(new AccountError(code, 'x'))).toMatchObject({
+        status: 401,
+        headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+      });
     }
     const tooMany = problemOf(new AccountError('too_many_symbols', 'add_symbols: the universe would hold 5001 symbols, more than 5000'));
-    expect(tooMany).toMatchObject({ status: 400, errors: [{ field: 'add_symbols', message: 'the universe would hold 5001 symbols, more than 5000' }] });
+    expect(tooMany).toMatchObject({
+      status: 400,
+      errors: [{ field: 'add_symbols', message: 'the universe would hold 5001 symbols, more than 5000' }],
+    });
   });
 
   it('leaves anything else unmapped (a bug)', () => {
@@ -58,7 +73,13 @@ describe('errorHandler', () => {
     expect(response.status).toBe(429);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
     expect(response.headers.get('retry-after')).toBe('3');
-    expect(await response.json()).toEqual({ type: 'https://tickflow.dev/problems/rate-limited', title: 'Too many requests', status: 429, detail: 'slow down', instance: '/boom' });
+    expect(await response.json()).toEqual({
+      type: 'https://tickflow.dev/problems/rate-limited',
+      title: 'Too many requests',
+      status: 429,
+      detail: 'slow down',
+      instance: '/boom',
+    });
   });
 
   it('logs an unexpected error and answers 500 without its message', async () => {

@@ -17,7 +17,8 @@ export function errorHandler(logger: Logger): ErrorHandler<ApiEnv> {
       logger.error({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'request failed');
       return problemResponse(c, 500, 'internal error; quote the request id when reporting it');
     }
-    if (postgresCode(error) === STATEMENT_TIMEOUT) logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
+    if (postgresCode(error) === STATEMENT_TIMEOUT)
+      logger.warn({ requestId: c.get('requestId'), path: c.req.path }, 'query cancelled by the statement timeout');
     else if (problem.status === 503) logger.warn({ err: error, requestId: c.get('requestId'), path: c.req.path }, 'PostgreSQL unreachable');
     return problemResponse(c, problem.status, problem.detail, problem.errors, problem.headers);
   };
@@ -34,11 +35,15 @@ export function problemOf(error: unknown): ProblemParts | undefined {
   if (error instanceof ApiError) return error;
   if (error instanceof ScanInputError) return new ApiError('validation', error.message, [{ field: error.field, message: error.message }]);
   if (error instanceof AccountError) return accountProblem(error);
-  if (error instanceof AuthError) return new ApiError('unauthorized', error.message, undefined, { 'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"` });
+  if (error instanceof AuthError)
+    return new ApiError('unauthorized', error.message, undefined, {
+      'WWW-Authenticate': `Bearer error="invalid_token", error_description="${error.code}"`,
+    });
   // The validators' malformed JSON (400) and undeclared media type (415).
   if (error instanceof HTTPException) return { status: error.status as ContentfulStatusCode, detail: error.message };
   // The database down or restarting (a connection refused or lost): the pool replaces the connection, a retry can work.
-  if (isDatabaseUnavailable(error)) return new ApiError('unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '1' });
+  if (isDatabaseUnavailable(error))
+    return new ApiError('unavailable', 'the database is unavailable; retry shortly', undefined, { 'Retry-After': '1' });
   switch (postgresCode(error)) {
     // A write past a table's CHECK (the universe cap, scopes) that slipped by the handler's own check.
     case '23514':

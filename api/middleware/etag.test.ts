@@ -4,7 +4,16 @@ import { corsHeaders } from './cors.js';
 import { weakEtags } from './etag.js';
 
 const app = new Hono();
-app.use('*', corsHeaders({ origins: ['http://dash.test'], allowMethods: ['GET'], allowHeaders: [], exposeHeaders: ['ETag', 'X-RateLimit-Limit'], maxAge: 600 }));
+app.use(
+  '*',
+  corsHeaders({
+    origins: ['http://dash.test'],
+    allowMethods: ['GET'],
+    allowHeaders: [],
+    exposeHeaders: ['ETag', 'X-RateLimit-Limit'],
+    maxAge: 600,
+  }),
+);
 app.use('*', weakEtags(['ETag', 'X-RateLimit-Limit']));
 app.get('*', (c) => {
   c.header('X-RateLimit-Limit', '600');

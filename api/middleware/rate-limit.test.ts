@@ -9,7 +9,11 @@ import { rateLimits } from './rate-limit.js';
 /** Data limit 2 and auth limit 1 per minute, in memory (no Redis); `x-user` stands for an authenticated user. */
 function limitedApp() {
   const registry = createMetricsRegistry('api', { collectDefaults: false });
-  const config = loadApiConfig({ API_RATE_LIMIT_PER_MINUTE: '2', API_AUTH_RATE_LIMIT_PER_MINUTE: '1', API_REDIS_PREFIX: `test:${Math.random()}:` });
+  const config = loadApiConfig({
+    API_RATE_LIMIT_PER_MINUTE: '2',
+    API_AUTH_RATE_LIMIT_PER_MINUTE: '1',
+    API_REDIS_PREFIX: `test:${Math.random()}:`,
+  });
   const limits = rateLimits({ config, registry, redis: undefined } as unknown as ApiDependencies);
   const app = new Hono<ApiEnv>();
   app.use('*', async (c, next) => {

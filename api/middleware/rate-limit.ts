@@ -7,11 +7,22 @@ import { clientIp } from './client-ip.js';
 import { setResponseHeader } from './response-headers.js';
 
 /** A limiter of `points` per `duration` seconds, shared by every API instance through Redis when there is one. */
-export function rateLimiter(deps: Pick<ApiDependencies, 'config' | 'redis'>, name: string, points: number, duration = 60): RateLimiterAbstract {
+export function rateLimiter(
+  deps: Pick<ApiDependencies, 'config' | 'redis'>,
+  name: string,
+  points: number,
+  duration = 60,
+): RateLimiterAbstract {
   const memory = new RateLimiterMemory({ keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration });
   if (!deps.redis) return memory;
   // Counters are shared by every API instance through Redis; when Redis fails, each instance limits on its own.
-  return new RateLimiterRedis({ storeClient: deps.redis, keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`, points, duration, insuranceLimiter: memory });
+  return new RateLimiterRedis({
+    storeClient: deps.redis,
+    keyPrefix: `${deps.config.API_REDIS_PREFIX}rl:${name}`,
+    points,
+    duration,
+    insuranceLimiter: memory,
+  });
 }
 
 /** Endpoints that take a password or a refresh token: limited per IP under the strict auth limit. */
@@ -31,7 +42,12 @@ export interface RateLimits {
 export function rateLimits(deps: ApiDependencies): RateLimits {
   const dataLimiter = rateLimiter(deps, 'data', deps.config.API_RATE_LIMIT_PER_MINUTE);
   const authLimiter = rateLimiter(deps, 'auth', deps.config.API_AUTH_RATE_LIMIT_PER_MINUTE);
-  const rateLimited = new Counter({ name: 'tickflow_api_rate_limited_total', help: 'Requests refused by the rate limiter', labelNames: ['limiter'] as const, registers: [deps.registry] });
+  const rateLimited = new Counter({
+    name: 'tickflow_api_rate_limited_total',
+    help: 'Requests refused by the rate limiter',
+    labelNames: ['limiter'] as const,
+    registers: [deps.registry],
+  });
   const hops = deps.config.API_TRUST_PROXY_HOPS;
   /** Points each recent client had left at its last request (bounded), which decides whether its reads may overlap the limiter. */
   const headroom = new Map<string, number>();
@@ -51,7 +67,11 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
       recordHeadroom(`${name}:${key}`, 0);
       rateLimited.inc({ limiter: name });
       const retryAfter = String(Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)));
-      throw new ApiError('rate-limited', `rate limit of ${limiter.points} requests per minute exceeded`, undefined, { 'Retry-After': retryAfter, 'X-RateLimit-Limit': String(limiter.points), 'X-RateLimit-Remaining': '0' });
+      throw new ApiError('rate-limited', `rate limit of ${limiter.points} requests per minute exceeded`, undefined, {
+        'Retry-After': retryAfter,
+        'X-RateLimit-Limit': String(limiter.points),
+        'X-RateLimit-Remaining': '0',
+      });
     }
   };
   /**

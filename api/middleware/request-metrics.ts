@@ -30,6 +30,9 @@ export function requestMetrics(registry: Registry, logger: Logger): MiddlewareHa
     const seconds = (performance.now() - c.get('startedAt')) / 1000;
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
     duration.observe({ method: c.req.method, route }, seconds);
-    logger.debug({ requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 }, 'request');
+    logger.debug(
+      { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: seconds * 1000 },
+      'request',
+    );
   };
 }

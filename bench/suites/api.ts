@@ -50,8 +50,31 @@ const BENCH_TOKEN_TTL_SECONDS = 24 * 3600;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SYMBOL_COUNT = 5000;
-const PATTERN_NAMES = ['doji', 'hammer', 'hanging_man', 'bullish_engulfing', 'bearish_engulfing', 'volume_spike', 'intraday_gap', 'momentum_spike', 'breakout_25', 'ma_crossover'];
-const SECTORS = ['Technology', 'Financials', 'Health Care', 'Energy', 'Industrials', 'Consumer Discretionary', 'Consumer Staples', 'Utilities', 'Materials', 'Real Estate', 'Communication Services'];
+const PATTERN_NAMES = [
+  'doji',
+  'hammer',
+  'hanging_man',
+  'bullish_engulfing',
+  'bearish_engulfing',
+  'volume_spike',
+  'intraday_gap',
+  'momentum_spike',
+  'breakout_25',
+  'ma_crossover',
+];
+const SECTORS = [
+  'Technology',
+  'Financials',
+  'Health Care',
+  'Energy',
+  'Industrials',
+  'Consumer Discretionary',
+  'Consumer Staples',
+  'Utilities',
+  'Materials',
+  'Real Estate',
+  'Communication Services',
+];
 const leaders = BUILTIN_UNIVERSES.find((universe) => universe.key === 'market_leaders')!.symbols;
 const tickers = Array.from({ length: SYMBOL_COUNT }, (_, i) => leaders[i] ?? `S${String(i).padStart(4, '0')}`);
 
@@ -158,9 +181,16 @@ function cpuProbe(apiPid: number, db: pg.Pool, redis: Redis): CpuProbe {
   let before = { api: 0, postgres: 0, redis: 0, load: 0 };
   return {
     async start() {
-      const { rows } = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'api-bench'");
+      const { rows } = await db.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'api-bench'",
+      );
       const info = await redis.info('server');
-      pids = { api: [apiPid], postgres: rows.map((row) => row.pid), redis: [Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0)], load: [process.pid] };
+      pids = {
+        api: [apiPid],
+        postgres: rows.map((row) => row.pid),
+        redis: [Number(/process_id:(\d+)/.exec(info)?.[1] ?? 0)],
+        load: [process.pid],
+      };
       before = { api: cpuMs(pids.api), postgres: cpuMs(pids.postgres), redis: cpuMs(pids.redis), load: cpuMs(pids.load) };
     },
     figures(name, requests) {
@@ -243,7 +273,12 @@ function figures(name: string, result: LoadResult, note: string): Figure[] {
     { name: `${name} p50`, value: percentile(result.latencies, 50), unit: 'ms', note },
     { name: `${name} p95`, value: percentile(result.latencies, 95), unit: 'ms' },
     { name: `${name} p99`, value: percentile(result.latencies, 99), unit: 'ms' },
-    { name: `${name} throughput`, value: result.requests / result.seconds, unit: 'req/s', note: result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : '' },
+    {
+      name: `${name} throughput`,
+      value: result.requests / result.seconds,
+      unit: 'req/s',
+      note: result.errors + result.non2xx > 0 ? `${result.errors} errors, ${result.non2xx} non-2xx` : '',
+    },
   ];
 }
 
@@ -303,7 +338,11 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
   const refreshAhead = Number(settings.refreshAhead ?? 200);
   const maxStaleMs = Number(settings.maxStaleMs ?? 1000);
   // `phases=uncached` (comma-separated: cached, cached-rate, uncached, uncached-rate, symbols, mix) runs only those phases, for quick comparisons.
-  const phases = new Set(String(settings.phases ?? 'cached,cached-rate,uncached,uncached-rate,symbols,mix').split(',').map((phase) => phase.trim()));
+  const phases = new Set(
+    String(settings.phases ?? 'cached,cached-rate,uncached,uncached-rate,symbols,mix')
+      .split(',')
+      .map((phase) => phase.trim()),
+  );
   const url = benchDatabaseUrl(database, 'tickflow_bench_api');
   await seed(url, database, rows, (line) => console.log(`[api bench ${database}] ${line}`));
 
@@ -329,20 +368,31 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
   });
   const baseUrl = `http://127.0.0.1:${port}`;
   // Data reads do not look the user up, so a token for a user id of the bench's own is enough.
-  const { token } = await new TokenService(loadAuthConfig({ ...process.env, ACCESS_TOKEN_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS) })).issueAccessToken({ userId: randomUUID() });
+  const { token } = await new TokenService(
+    loadAuthConfig({ ...process.env, ACCESS_TOKEN_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS) }),
+  ).issueAccessToken({ userId: randomUUID() });
   credential = { authorization: `Bearer ${token}` };
   const redis = new Redis(platform.REDIS_URL);
   const keys = redisKeys(prefix);
-  const notifier = new Notifier(redis, keys, createLogger('api-bench', { level: 'warn' }), createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })));
+  const notifier = new Notifier(
+    redis,
+    keys,
+    createLogger('api-bench', { level: 'warn' }),
+    createProjectorMetrics(createMetricsRegistry('api-bench', { collectDefaults: false })),
+  );
   const db = new pg.Pool({ connectionString: url, max: 2, application_name: 'api-bench' });
   try {
     for (let attempt = 0; ; attempt += 1) {
-      const up = await fetch(`${baseUrl}/health`).then((response) => response.ok).catch(() => false);
+      const up = await fetch(`${baseUrl}/health`)
+        .then((response) => response.ok)
+        .catch(() => false);
       if (up) break;
       if (attempt > 300 || server.exitCode !== null) throw new Error('the API did not start');
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const results: Figure[] = [{ name: 'pattern rows', value: rows, unit: 'rows', note: `${(rows / 20).toLocaleString('en-US')} active, ${SYMBOL_COUNT} symbols` }];
+    const results: Figure[] = [
+      { name: 'pattern rows', value: rows, unit: 'rows', note: `${(rows / 20).toLocaleString('en-US')} active, ${SYMBOL_COUNT} symbols` },
+    ];
 
     // 1. One dashboard scan, repeated: after the first request every answer comes from Redis.
     const hot = '/api/patterns/scan?timeframe=Daily&confidence_min=0.6';
@@ -351,11 +401,20 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
       const cpu = cpuProbe(server.pid!, db, redis);
       await cpu.start();
       const result = await load(baseUrl, seconds, connections, () => hot);
-      results.push(...figures('scan cached', result, `${connections} connections, ${seconds}s`), ...cpu.figures('scan cached', result.requests));
+      results.push(
+        ...figures('scan cached', result, `${connections} connections, ${seconds}s`),
+        ...cpu.figures('scan cached', result.requests),
+      );
     }
     if (phases.has('cached-rate')) {
       const rate = Number(settings.cachedRate ?? 500);
-      results.push(...figures(`scan cached at ${rate} req/s (diagnostic)`, await paced(baseUrl, seconds, rate, () => hot), `one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
+      results.push(
+        ...figures(
+          `scan cached at ${rate} req/s (diagnostic)`,
+          await paced(baseUrl, seconds, rate, () => hot),
+          `one every ${(1000 / rate).toFixed(0)} ms (open loop)`,
+        ),
+      );
     }
 
     // 2. Every request a distinct query (random bounds and filters), so every answer comes from PostgreSQL.
@@ -374,14 +433,23 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
       const cpu = cpuProbe(server.pid!, db, redis);
       await cpu.start();
       const result = await load(baseUrl, seconds, connections, uncached);
-      results.push(...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`), ...cpu.figures('scan uncached', result.requests));
+      results.push(
+        ...figures('scan uncached', result, `distinct random filters per request, ${connections} connections`),
+        ...cpu.figures('scan uncached', result.requests),
+      );
     }
     if (phases.has('uncached-rate')) {
       // The same scans at a fixed rate below saturation: the latency of an uncached scan itself, where the
       // phase above (connections sending back to back) measures it with the two cores saturated.
       const rate = Number(settings.uncachedRate ?? 100);
       const result = await paced(baseUrl, seconds, rate, uncached);
-      results.push(...figures(`scan uncached at ${rate} req/s (diagnostic)`, result, `the same distinct scans, one every ${(1000 / rate).toFixed(0)} ms (open loop)`));
+      results.push(
+        ...figures(
+          `scan uncached at ${rate} req/s (diagnostic)`,
+          result,
+          `the same distinct scans, one every ${(1000 / rate).toFixed(0)} ms (open loop)`,
+        ),
+      );
     }
 
     // 3. Symbol reads: first touch of each symbol (PostgreSQL), then a popular set (Redis).
@@ -392,23 +460,44 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
       await load(baseUrl, 1, connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
       const cpu = cpuProbe(server.pid!, db, redis);
       await cpu.start();
-      const firstTouch = await load(baseUrl, Math.max(2, Math.round(seconds / 2)), connections, () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`);
-      results.push(...figures('symbol read uncached', firstTouch, 'details + fundamentals + last bar, first touch'), ...cpu.figures('symbol read uncached', firstTouch.requests));
-      results.push(...figures('symbol read cached', await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`), '200 popular symbols'));
+      const firstTouch = await load(
+        baseUrl,
+        Math.max(2, Math.round(seconds / 2)),
+        connections,
+        () => `/api/symbols/${tickers[next++ % SYMBOL_COUNT]}`,
+      );
+      results.push(
+        ...figures('symbol read uncached', firstTouch, 'details + fundamentals + last bar, first touch'),
+        ...cpu.figures('symbol read uncached', firstTouch.requests),
+      );
+      results.push(
+        ...figures(
+          'symbol read cached',
+          await load(baseUrl, seconds, connections, () => `/api/symbols/${popular()}`),
+          '200 popular symbols',
+        ),
+      );
     }
     if (!phases.has('mix')) return results;
 
     // 4. Dashboard mix while events arrive: 70% scans/stats (Zipf over 20 views), 30% symbol reads (Zipf over 200).
     const scan = zipf(DASHBOARD_SCANS);
     // Steady state: each dashboard view has been opened once before the measurement starts.
-    for (const view of DASHBOARD_SCANS) await fetch(`${baseUrl}${view}`, { headers: credential }).then((response) => response.arrayBuffer());
+    for (const view of DASHBOARD_SCANS)
+      await fetch(`${baseUrl}${view}`, { headers: credential }).then((response) => response.arrayBuffer());
     const before = await cacheCounts(baseUrl);
     let events = 0;
     let stop = false;
     const writer = (async () => {
       while (!stop) {
         const symbols = Array.from({ length: 25 }, () => tickers[Math.floor(Math.random() * SYMBOL_COUNT)]!);
-        const { rows: changed } = await db.query<{ tier: string; confidence: number; relative_strength: number | null; volume: number | null; detected_at: Date }>(
+        const { rows: changed } = await db.query<{
+          tier: string;
+          confidence: number;
+          relative_strength: number | null;
+          volume: number | null;
+          detected_at: Date;
+        }>(
           `UPDATE patterns SET confidence = ((confidence * 1000 + 7)::bigint % 1000) / 1000.0, updated_at = now()
             WHERE pattern_id IN (SELECT pattern_id FROM patterns WHERE status = 'active' AND symbol = ANY($1::text[]) LIMIT 25)
             RETURNING tier, confidence::float8 AS confidence, relative_strength::float8 AS relative_strength, volume::float8 AS volume, detected_at`,
@@ -416,7 +505,13 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
         );
         // As the projector does after each applied batch: bump versions (per symbol, and per pattern scope of
         // each written row's new state), publish a notice.
-        const changes = changed.map((row) => ({ tier: row.tier, confidence: row.confidence, relativeStrength: row.relative_strength, volume: row.volume, detectedAt: row.detected_at.getTime() }));
+        const changes = changed.map((row) => ({
+          tier: row.tier,
+          confidence: row.confidence,
+          relativeStrength: row.relative_strength,
+          volume: row.volume,
+          detectedAt: row.detected_at.getTime(),
+        }));
         await notifier.announce('db.patterns', [...new Set(symbols)], true, changes);
         events += symbols.length;
         await new Promise((resolve) => setTimeout(resolve, eventIntervalMs));
@@ -429,9 +524,25 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
     const hits = after.hits - before.hits;
     const stale = after.stale - before.stale;
     const misses = after.misses - before.misses;
-    results.push(...figures('dashboard mix', mix, `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping its symbols' versions and its rows' pattern scopes`));
-    results.push({ name: 'dashboard mix cache hit ratio (exact)', value: hits / Math.max(1, hits + stale + misses), unit: 'ratio', note: `${hits} hits, ${stale} stale, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}` });
-    results.push({ name: 'dashboard mix served from cache', value: (hits + stale) / Math.max(1, hits + stale + misses), unit: 'ratio', note: `stale answers at most ${maxStaleMs} ms old (broad scans only)` });
+    results.push(
+      ...figures(
+        'dashboard mix',
+        mix,
+        `events: a batch of 25 every ${eventIntervalMs} ms (${events} in total), each bumping its symbols' versions and its rows' pattern scopes`,
+      ),
+    );
+    results.push({
+      name: 'dashboard mix cache hit ratio (exact)',
+      value: hits / Math.max(1, hits + stale + misses),
+      unit: 'ratio',
+      note: `${hits} hits, ${stale} stale, ${misses} misses, ${after.bypass - before.bypass} bypass; refresh-ahead ${refreshAhead > 0 ? `on (${refreshAhead} entries)` : 'off'}`,
+    });
+    results.push({
+      name: 'dashboard mix served from cache',
+      value: (hits + stale) / Math.max(1, hits + stale + misses),
+      unit: 'ratio',
+      note: `stale answers at most ${maxStaleMs} ms old (broad scans only)`,
+    });
     return results;
   } finally {
     server.kill('SIGTERM');
@@ -445,7 +556,8 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
 
 const suite: BenchSuite = {
   name: 'api',
-  description: 'REST API on plain PostgreSQL and TimescaleDB (--set db=plain|timescale for one): cached/uncached scans over a large pattern table, symbol reads, cache hit ratio under a dashboard mix with events arriving',
+  description:
+    'REST API on plain PostgreSQL and TimescaleDB (--set db=plain|timescale for one): cached/uncached scans over a large pattern table, symbol reads, cache hit ratio under a dashboard mix with events arriving',
   async run(options) {
     // Both storage paths in one run (`--set db=plain|timescale` for one), each figure named with its path.
     const figures: Figure[] = [];

@@ -96,7 +96,8 @@ process.on('message', async (message) => {
     // (and so delay the receive times of events still arriving).
     process.send({ cmd: 'count', received, frames, firstAt, lastAt });
   } else if (message.cmd === 'report') {
-    const sample = latencies.length > 200_000 ? latencies.filter((_, index) => index % Math.ceil(latencies.length / 200_000) === 0) : latencies;
+    const sample =
+      latencies.length > 200_000 ? latencies.filter((_, index) => index % Math.ceil(latencies.length / 200_000) === 0) : latencies;
     process.send({ cmd: 'report', received, frames, firstAt, lastAt, latencies: sample });
   } else if (message.cmd === 'close') {
     for (const socket of sockets) socket.close();

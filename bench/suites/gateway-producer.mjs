@@ -23,12 +23,14 @@ function nextMessages(n) {
  * would wait for that answer. (A .mjs cannot import the platform's TypeScript, hence the three lines here.)
  */
 async function kafkajsProducer(brokers) {
-  const socketFactory = ({ host, port, onConnect }) => connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, onConnect);
+  const socketFactory = ({ host, port, onConnect }) =>
+    connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, onConnect);
   const kafka = new Kafka({ clientId: 'bench-gateway-producer', brokers, logLevel: logLevel.NOTHING, socketFactory });
   const client = kafka.producer({ allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
   await client.connect();
   return {
-    send: (messages, acks) => client.send({ topic, acks, messages: messages.map((record) => ({ ...record, timestamp: String(record.timestamp) })) }),
+    send: (messages, acks) =>
+      client.send({ topic, acks, messages: messages.map((record) => ({ ...record, timestamp: String(record.timestamp) })) }),
     close: () => client.disconnect(),
   };
 }
@@ -45,7 +47,11 @@ async function platformaticProducer(brokers) {
     serializers: { key: stringSerializer, value: noopSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
   });
   return {
-    send: (messages, acks) => client.send({ acks, messages: messages.map((record) => ({ topic, key: record.key, value: record.value, timestamp: BigInt(record.timestamp) })) }),
+    send: (messages, acks) =>
+      client.send({
+        acks,
+        messages: messages.map((record) => ({ topic, key: record.key, value: record.value, timestamp: BigInt(record.timestamp) })),
+      }),
     close: () => client.close(),
   };
 }
@@ -58,7 +64,10 @@ process.on('message', async (message) => {
     process.send({ cmd: 'connected' });
   } else if (message.cmd === 'burst') {
     // The first `n` values, in one send (the fan-out phase).
-    await producer.send(values.slice(0, message.n).map((record) => ({ ...record, timestamp: Date.now() })), 1);
+    await producer.send(
+      values.slice(0, message.n).map((record) => ({ ...record, timestamp: Date.now() })),
+      1,
+    );
     process.send({ cmd: 'sent', sent: message.n });
   } else if (message.cmd === 'rate') {
     // `rate` records/s for `seconds`, open loop: every `tickMs`, whatever is due is handed to the producer
@@ -97,7 +106,12 @@ process.on('message', async (message) => {
     if (failed !== undefined) throw failed;
     acked.sort((a, b) => a - b);
     const at = (q) => acked[Math.min(acked.length - 1, Math.floor(q * acked.length))] ?? 0;
-    process.send({ cmd: 'sent', sent, rate: sent / ((Date.now() - start) / 1000), acked: { p50: at(0.5), p99: at(0.99), max: acked[acked.length - 1] ?? 0 } });
+    process.send({
+      cmd: 'sent',
+      sent,
+      rate: sent / ((Date.now() - start) / 1000),
+      acked: { p50: at(0.5), p99: at(0.99), max: acked[acked.length - 1] ?? 0 },
+    });
   } else if (message.cmd === 'close') {
     await producer?.close();
     process.send({ cmd: 'closed' });

@@ -87,7 +87,11 @@ async function startProfile(kind: 'allocations' | 'cpu'): Promise<{ stop(file: s
     await post('Profiler.start');
   } else {
     await post('HeapProfiler.enable');
-    await post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+    await post('HeapProfiler.startSampling', {
+      samplingInterval: 16_384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
   }
   return {
     stop: async (file) => {
@@ -137,7 +141,11 @@ function timedSource(source: LogSource, samples: number[], counts: { reads: numb
 async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<string, string>>): Promise<System> {
   const tailLatencies: number[] = [];
   const tailReads = { reads: 0, empty: 0, from: 0 };
-  const source = timedSource(new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)), tailLatencies, tailReads);
+  const source = timedSource(
+    new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)),
+    tailLatencies,
+    tailReads,
+  );
   const gateway = await startGateway({
     source,
     env: {},
@@ -149,7 +157,13 @@ async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<strin
     logger: createLogger('bench-gateway', { level: 'warn' }),
     authenticator: { authenticate: async () => ({ userId: 'bench', via: 'token' }) },
     universes: { symbolsFor: async () => undefined },
-    config: { GATEWAY_PORT: 0, GATEWAY_FRAMES_PER_SECOND: 1000, GATEWAY_FRAME_BURST: 1000, GATEWAY_HEARTBEAT_MS: 60_000, GATEWAY_POLL_WAIT_MS: Number(settings.pollWaitMs ?? 20) },
+    config: {
+      GATEWAY_PORT: 0,
+      GATEWAY_FRAMES_PER_SECOND: 1000,
+      GATEWAY_FRAME_BURST: 1000,
+      GATEWAY_HEARTBEAT_MS: 60_000,
+      GATEWAY_POLL_WAIT_MS: Number(settings.pollWaitMs ?? 20),
+    },
   });
   return {
     name: 'uWS gateway',
@@ -220,10 +234,21 @@ interface LatencyOptions {
 
 /** The producer's open-loop run: warm-up plus timed seconds, acknowledgements timed from `measureFrom`. */
 function rateCommand(settings: Readonly<Record<string, string>>, options: LatencyOptions, measureFrom: number) {
-  return { cmd: 'rate', rate: options.rate, seconds: options.warmupSeconds + options.seconds, measureFrom, tickMs: Number(settings.tickMs ?? 5) };
+  return {
+    cmd: 'rate',
+    rate: options.rate,
+    seconds: options.warmupSeconds + options.seconds,
+    measureFrom,
+    tickMs: Number(settings.tickMs ?? 5),
+  };
 }
 
-async function measure(system: System, kafka: TestKafka, settings: Readonly<Record<string, string>>, options: LatencyOptions & { connections: number; fanoutEvents: number; latencyClients: number }): Promise<Figure[]> {
+async function measure(
+  system: System,
+  kafka: TestKafka,
+  settings: Readonly<Record<string, string>>,
+  options: LatencyOptions & { connections: number; fanoutEvents: number; latencyClients: number },
+): Promise<Figure[]> {
   const baseline = system.kind === 'sio';
   const figures: Figure[] = [];
   const encode = await kafka.codec.encoderFor<unknown>('patterns');
@@ -237,8 +262,17 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
 
   // 1. Connections held, then fan-out of a burst to all of them.
   const many = new Child('gateway-clients.mjs');
-  const opened = await many.call<{ ready: number; ms: number; rssMb: number }>({ cmd: 'open', kind: system.kind, url: system.url, n: options.connections, probes: 0 }, 'opened');
-  figures.push({ name: `${system.name}: connections held`, value: opened.ready, unit: 'connections', baseline, note: `of ${options.connections}, opened in ${(opened.ms / 1000).toFixed(1)} s` });
+  const opened = await many.call<{ ready: number; ms: number; rssMb: number }>(
+    { cmd: 'open', kind: system.kind, url: system.url, n: options.connections, probes: 0 },
+    'opened',
+  );
+  figures.push({
+    name: `${system.name}: connections held`,
+    value: opened.ready,
+    unit: 'connections',
+    baseline,
+    note: `of ${options.connections}, opened in ${(opened.ms / 1000).toFixed(1)} s`,
+  });
   await producer.call({ cmd: 'burst', n: options.fanoutEvents }, 'sent');
   const expected = opened.ready * options.fanoutEvents;
   let report: Report = { received: 0, frames: 0, firstAt: 0, lastAt: 0, latencies: [] };
@@ -258,7 +292,17 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
 
   // 2. End-to-end latency at a fixed input rate, each client following one symbol.
   const few = new Child('gateway-clients.mjs');
-  await few.call({ cmd: 'open', kind: system.kind, url: system.url, n: options.latencyClients, probes: options.latencyClients, symbols: FIXTURE_SYMBOLS }, 'opened');
+  await few.call(
+    {
+      cmd: 'open',
+      kind: system.kind,
+      url: system.url,
+      n: options.latencyClients,
+      probes: options.latencyClients,
+      symbols: FIXTURE_SYMBOLS,
+    },
+    'opened',
+  );
   // Latencies are taken after a warm-up at the full rate: the first second of a fresh producer, topic and reader
   // (connections, metadata, the broker's first appends, JIT) is a transient of its own: in five runs with no client
   // (2026-11-26), 7,760-20,200 records reached the tail more than 20 ms late, up to 286 ms, all in the first 0.5-1.5 s,
@@ -281,8 +325,20 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
   const stalls = new Child('stall-probe.mjs');
   await stalls.call({ cmd: 'start' }, 'probing');
   const cpuBefore = process.cpuUsage();
-  const { sent, rate: actualRate, acked } = await producer.call<{ sent: number; rate: number; acked: { p50: number; p99: number; max: number } }>(rateCommand(settings, options, measureFrom), 'sent');
-  await waitFor(async () => (await few.call<{ received: number }>({ cmd: 'count' }, 'count')).received >= sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95, 30_000);
+  const {
+    sent,
+    rate: actualRate,
+    acked,
+  } = await producer.call<{ sent: number; rate: number; acked: { p50: number; p99: number; max: number } }>(
+    rateCommand(settings, options, measureFrom),
+    'sent',
+  );
+  await waitFor(
+    async () =>
+      (await few.call<{ received: number }>({ cmd: 'count' }, 'count')).received >=
+      sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95,
+    30_000,
+  );
   const cpu = process.cpuUsage(cpuBefore);
   const lateness = await stalls.call<{ samples: number; p99: number; max: number; over20: number }>({ cmd: 'stop' }, 'lateness');
   await stalls.close();
@@ -306,7 +362,13 @@ async function measure(system: System, kafka: TestKafka, settings: Readonly<Reco
     });
     const tail = system.tailLatencies;
     if (tail.length > 0) {
-      figures.push({ name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`, value: percentile(tail, 99), unit: 'ms', baseline, note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records in ${system.tailReads.reads} reads (${system.tailReads.empty} empty)` });
+      figures.push({
+        name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`,
+        value: percentile(tail, 99),
+        unit: 'ms',
+        baseline,
+        note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records in ${system.tailReads.reads} reads (${system.tailReads.empty} empty)`,
+      });
     }
     figures.push({
       name: `${system.name}: server-process CPU per input event (diagnostic)`,
@@ -347,7 +409,11 @@ async function brokerProduceTimes<T>(brokers: string[], run: () => Promise<T>): 
   let nodes: number[] | undefined;
   const setLevel = async (value: string) => {
     nodes ??= [...(await admin.metadata({ topics: [] })).brokers.keys()];
-    const resources = nodes.map((id) => ({ resourceType: ConfigResourceTypes.BROKER_LOGGER, resourceName: String(id), configs: [{ name: 'kafka.request.logger', configOperation: IncrementalAlterConfigOperationTypes.SET, value }] }));
+    const resources = nodes.map((id) => ({
+      resourceType: ConfigResourceTypes.BROKER_LOGGER,
+      resourceName: String(id),
+      configs: [{ name: 'kafka.request.logger', configOperation: IncrementalAlterConfigOperationTypes.SET, value }],
+    }));
     await admin.incrementalAlterConfigs({ resources });
   };
   const from = statSync(log).size;
@@ -374,12 +440,26 @@ async function brokerAlone(settings: Readonly<Record<string, string>>, options: 
   try {
     const encode = await kafka.codec.encoderFor<unknown>('patterns');
     const values = patternEvents(2000, 5).map((value) => ({ key: value.symbol, value: encode(value).toString('base64') }));
-    await producer.call({ cmd: 'connect', brokers: kafka.brokers, topic: topicName('patterns', kafka.prefix), values, client: settings.producer ?? 'platformatic' }, 'connected');
+    await producer.call(
+      {
+        cmd: 'connect',
+        brokers: kafka.brokers,
+        topic: topicName('patterns', kafka.prefix),
+        values,
+        client: settings.producer ?? 'platformatic',
+      },
+      'connected',
+    );
     const { result, times } = await brokerProduceTimes(kafka.brokers, () =>
-      producer.call<{ rate: number; acked: { p50: number; p99: number; max: number } }>(rateCommand(settings, options, Date.now() + options.warmupSeconds * 1000), 'sent'),
+      producer.call<{ rate: number; acked: { p50: number; p99: number; max: number } }>(
+        rateCommand(settings, options, Date.now() + options.warmupSeconds * 1000),
+        'sent',
+      ),
     );
     const { rate, acked } = result;
-    const broker = times?.length ? `; the broker's own time on the ${times.length} produce requests (its request log): p50 ${percentile(times, 50)} ms, p99 ${percentile(times, 99)} ms, max ${Math.max(...times)} ms` : '';
+    const broker = times?.length
+      ? `; the broker's own time on the ${times.length} produce requests (its request log): p50 ${percentile(times, 50)} ms, p99 ${percentile(times, 99)} ms, max ${Math.max(...times)} ms`
+      : '';
     return {
       name: 'broker alone: record handed to the producer -> broker ack p99 (diagnostic)',
       value: acked.p99,

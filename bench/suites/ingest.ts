@@ -56,7 +56,13 @@ async function simulatorSent(port: number): Promise<number> {
 async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await fetch(url).then((response) => response.ok, () => false)) return;
+    if (
+      await fetch(url).then(
+        (response) => response.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${url} did not answer within ${timeoutMs} ms`);
@@ -82,7 +88,18 @@ async function ingestCost(scale: number, settings: Readonly<Record<string, strin
   const batch = Number(settings.batch ?? 2_000);
   const inFlight = Number(settings.inFlight ?? 1);
   const client = settings.client === 'platformatic' ? 'platformatic' : 'kafkajs';
-  const env = await createTestTopics('bench-ingest-cost', ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters']);
+  const env = await createTestTopics('bench-ingest-cost', [
+    'trades',
+    'quotes',
+    'secondAggregates',
+    'minuteAggregates',
+    'dailyAggregates',
+    'luld',
+    'fmv',
+    'symbols',
+    'fundamentals',
+    'deadLetters',
+  ]);
   try {
     const feed = new SimulatorFeed(buildUniverse(500, 42), { seed: 42 });
     const frames: string[] = [];
@@ -94,7 +111,17 @@ async function ingestCost(scale: number, settings: Readonly<Record<string, strin
     }
     const registry = createMetricsRegistry('ingest', { collectDefaults: false });
     const metrics = createIngestMetrics(registry);
-    const sink = await KafkaSink.create({ kafka: env.kafka, codec: env.codec, logger: createLogger('bench-ingest-cost', { level: 'warn' }), metrics, benchmarkSymbol: 'SPY', maxBatchMessages: batch, maxInFlight: inFlight, client, brokers: env.brokers });
+    const sink = await KafkaSink.create({
+      kafka: env.kafka,
+      codec: env.codec,
+      logger: createLogger('bench-ingest-cost', { level: 'warn' }),
+      metrics,
+      benchmarkSymbol: 'SPY',
+      maxBatchMessages: batch,
+      maxInFlight: inFlight,
+      client,
+      brokers: env.brokers,
+    });
     const core = new IngestCore({ source: 'simulator', dedup: { windowPerKey: 256, maxKeys: 50_000 } });
     const feedFrame = (frame: string) => sink.produce(core.processFrame(frame, Date.now()).records);
     const warmup = Math.min(20, Math.floor(frames.length / 10));
@@ -115,7 +142,12 @@ async function ingestCost(scale: number, settings: Readonly<Record<string, strin
     await sink.close();
     const note = `${client}, batches ≤ ${batch}, ${inFlight} in flight, acks=all, idempotent; frames pre-built, no socket`;
     return [
-      { name: 'events acknowledged per ingest CPU-second (core + sink)', value: out / ((cpu.user + cpu.system) / 1e6), unit: 'events/CPU-s', note },
+      {
+        name: 'events acknowledged per ingest CPU-second (core + sink)',
+        value: out / ((cpu.user + cpu.system) / 1e6),
+        unit: 'events/CPU-s',
+        note,
+      },
       { name: 'events acknowledged by Kafka', value: out / elapsed, unit: 'events/s', note: `${out} events` },
     ];
   } finally {
@@ -135,19 +167,44 @@ const suite: BenchSuite = {
     const inFlight = Number(settings.inFlight ?? 1);
     const batch = Number(settings.batch ?? 2_000);
     const client = settings.client === 'platformatic' ? 'platformatic' : 'kafkajs';
-    const env = await createTestTopics('bench-ingest', ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'luld', 'fmv', 'symbols', 'fundamentals', 'deadLetters']);
+    const env = await createTestTopics('bench-ingest', [
+      'trades',
+      'quotes',
+      'secondAggregates',
+      'minuteAggregates',
+      'dailyAggregates',
+      'luld',
+      'fmv',
+      'symbols',
+      'fundamentals',
+      'deadLetters',
+    ]);
     const port = await freePort();
     const root = fileURLToPath(new URL('../../', import.meta.url));
-    const simulator: ChildProcess = spawn(process.execPath, ['bin/tickflow.js', 'simulator', '--port', String(port), '--rate', String(rate), '--symbols', String(symbols)], {
-      cwd: root,
-      env: { ...process.env, LOG_LEVEL: 'warn', SIMULATOR_FLOW_CONTROL: 'true' },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const simulator: ChildProcess = spawn(
+      process.execPath,
+      ['bin/tickflow.js', 'simulator', '--port', String(port), '--rate', String(rate), '--symbols', String(symbols)],
+      {
+        cwd: root,
+        env: { ...process.env, LOG_LEVEL: 'warn', SIMULATOR_FLOW_CONTROL: 'true' },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     const logger = createLogger('bench-ingest', { level: 'warn' });
     let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
     try {
       await waitForHttp(`http://127.0.0.1:${port}/health`, 30_000);
-      ingest = await startIngest({ source: 'massive', url: `ws://127.0.0.1:${port}`, apiKey: 'bench', kafka: env.kafka, codec: env.codec, logger, maxInFlight: inFlight, maxBatchMessages: batch, kafkaClient: client });
+      ingest = await startIngest({
+        source: 'massive',
+        url: `ws://127.0.0.1:${port}`,
+        apiKey: 'bench',
+        kafka: env.kafka,
+        codec: env.codec,
+        logger,
+        maxInFlight: inFlight,
+        maxBatchMessages: batch,
+        kafkaClient: client,
+      });
       await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
 
       const before = {
@@ -171,7 +228,12 @@ const suite: BenchSuite = {
       const reconnects = await counterSum(ingest.registry, 'tickflow_ingest_reconnects_total');
 
       const figures: Figure[] = [
-        { name: 'events acknowledged by Kafka', value: out / elapsed, unit: 'events/s', note: `${seconds} s window after ${warmupSeconds} s warm-up; offered up to ${rate}/s (closed loop: the simulator generates only while ingest keeps up), ${symbols} symbols, acks=all, idempotent ${client} producer, ${inFlight} request(s) in flight, batches ≤ ${batch}` },
+        {
+          name: 'events acknowledged by Kafka',
+          value: out / elapsed,
+          unit: 'events/s',
+          note: `${seconds} s window after ${warmupSeconds} s warm-up; offered up to ${rate}/s (closed loop: the simulator generates only while ingest keeps up), ${symbols} symbols, acks=all, idempotent ${client} producer, ${inFlight} request(s) in flight, batches ≤ ${batch}`,
+        },
         { name: 'events received by ingest', value: received / elapsed, unit: 'events/s' },
         { name: 'events sent by simulator', value: sent / elapsed, unit: 'events/s' },
         { name: 'ingest process CPU', value: ((ingestCpu.user + ingestCpu.system) / 1e6 / elapsed) * 100, unit: '% of one core' },

@@ -1,4 +1,11 @@
-import { Consumer as PlatformaticConsumer, Producer as PlatformaticProducer, noopDeserializer, noopSerializer, stringDeserializer, stringSerializer } from '@platformatic/kafka';
+import {
+  Consumer as PlatformaticConsumer,
+  Producer as PlatformaticProducer,
+  noopDeserializer,
+  noopSerializer,
+  stringDeserializer,
+  stringSerializer,
+} from '@platformatic/kafka';
 import { Partitioners } from '../../platform/index.js';
 import { createTestTopics } from '../../test/kafka.js';
 import type { BenchSuite, Figure } from '../harness.js';
@@ -43,7 +50,7 @@ const suite: BenchSuite = {
   name: 'kafka-clients',
   description: 'kafkajs vs @platformatic/kafka: produce and consume the same Avro events on the same broker',
   async run({ scale }) {
-    const total = Math.max(BATCH, Math.round(200_000 * scale / BATCH) * BATCH);
+    const total = Math.max(BATCH, Math.round((200_000 * scale) / BATCH) * BATCH);
     const env = await createTestTopics('bench-clients', ['trades']);
     const figures: Figure[] = [];
     try {
@@ -51,7 +58,10 @@ const suite: BenchSuite = {
       const topicFor = (client: string) => `${env.codec.topic('trades')}`.replace('market.trades', `market.trades.${client}`);
       const admin = env.kafka.admin();
       await admin.connect();
-      await admin.createTopics({ topics: ['kafkajs', 'platformatic'].map((client) => ({ topic: topicFor(client), numPartitions: 6 })), waitForLeaders: true });
+      await admin.createTopics({
+        topics: ['kafkajs', 'platformatic'].map((client) => ({ topic: topicFor(client), numPartitions: 6 })),
+        waitForLeaders: true,
+      });
       await admin.disconnect();
 
       // kafkajs produce
@@ -69,7 +79,12 @@ const suite: BenchSuite = {
           }),
         }),
       );
-      figures.push({ name: 'kafkajs produce', value: (total * 1000) / (performance.now() - started), unit: 'events/s', note: `${total} Avro trades, batches of ${BATCH}, ${IN_FLIGHT} in flight` });
+      figures.push({
+        name: 'kafkajs produce',
+        value: (total * 1000) / (performance.now() - started),
+        unit: 'events/s',
+        note: `${total} Avro trades, batches of ${BATCH}, ${IN_FLIGHT} in flight`,
+      });
       await producer.disconnect();
 
       // @platformatic/kafka produce
@@ -89,7 +104,12 @@ const suite: BenchSuite = {
           }),
         }),
       );
-      figures.push({ name: '@platformatic/kafka produce', value: (total * 1000) / (performance.now() - started), unit: 'events/s', baseline: true });
+      figures.push({
+        name: '@platformatic/kafka produce',
+        value: (total * 1000) / (performance.now() - started),
+        unit: 'events/s',
+        baseline: true,
+      });
       await fastProducer.close();
 
       // kafkajs consume (each value decoded)
@@ -127,7 +147,12 @@ const suite: BenchSuite = {
         seen += 1;
         if (seen >= total) break;
       }
-      figures.push({ name: '@platformatic/kafka consume+decode', value: (total * 1000) / (performance.now() - started), unit: 'events/s', baseline: true });
+      figures.push({
+        name: '@platformatic/kafka consume+decode',
+        value: (total * 1000) / (performance.now() - started),
+        unit: 'events/s',
+        baseline: true,
+      });
       await stream.close();
       await fastConsumer.close(true);
     } finally {

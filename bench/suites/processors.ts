@@ -36,9 +36,16 @@ function makeBars(symbols: number, sessions: number): BarInput[] {
         const close = open * (1 + (random() - 0.5) * 0.006);
         prices[s] = close;
         bars.push({
-          symbol: names[s]!, interval: 'MINUTE', windowStartMs: start, windowEndMs: start + 60_000, open, close,
-          high: Math.max(open, close) * (1 + random() * 0.001), low: Math.min(open, close) * (1 - random() * 0.001),
-          volume: random() < 0.02 ? 20_000 : 1000 + Math.floor(random() * 500), source: 'massive',
+          symbol: names[s]!,
+          interval: 'MINUTE',
+          windowStartMs: start,
+          windowEndMs: start + 60_000,
+          open,
+          close,
+          high: Math.max(open, close) * (1 + random() * 0.001),
+          low: Math.min(open, close) * (1 - random() * 0.001),
+          volume: random() < 0.02 ? 20_000 : 1000 + Math.floor(random() * 500),
+          source: 'massive',
         });
       }
     }
@@ -99,12 +106,32 @@ async function engineFigures(scale: number): Promise<Figure[]> {
   const best = Math.min(...cpuNsPerBar);
   const median = [...cpuNsPerBar].sort((x, y) => x - y)[Math.floor(cpuNsPerBar.length / 2)]!;
   return [
-    { name: 'engine CPU ns per bar, best of 3 (full catalog, 1 core)', value: best, unit: 'ns/bar', note: `${bars.length} minute bars, ${symbols} symbols, ${sessions} sessions` },
+    {
+      name: 'engine CPU ns per bar, best of 3 (full catalog, 1 core)',
+      value: best,
+      unit: 'ns/bar',
+      note: `${bars.length} minute bars, ${symbols} symbols, ${sessions} sessions`,
+    },
     { name: 'engine CPU ns per bar, median of 3', value: median, unit: 'ns/bar' },
-    { name: 'engine wall ns per bar, best of 3', value: Math.min(...wallNsPerBar), unit: 'ns/bar', note: 'inflated by other processes on the shared machine' },
+    {
+      name: 'engine wall ns per bar, best of 3',
+      value: Math.min(...wallNsPerBar),
+      unit: 'ns/bar',
+      note: 'inflated by other processes on the shared machine',
+    },
     { name: 'engine throughput (CPU time, best)', value: 1e9 / best, unit: 'bars/s' },
-    { name: 'indicators + catalog evaluation only, CPU ns per bar (best of 2)', value: Math.min(...evaluationNs), unit: 'ns/bar', note: `no event building; ${((fired / bars.length) * 1000).toFixed(0)} detections per 1000 bars before repeats are absorbed` },
-    { name: 'event building, CPU ns per emitted event', value: ((best - Math.min(...evaluationNs)) * bars.length) / Math.max(1, emitted), unit: 'ns/event', note: 'ids, record, expiry heap, EXPIRED events' },
+    {
+      name: 'indicators + catalog evaluation only, CPU ns per bar (best of 2)',
+      value: Math.min(...evaluationNs),
+      unit: 'ns/bar',
+      note: `no event building; ${((fired / bars.length) * 1000).toFixed(0)} detections per 1000 bars before repeats are absorbed`,
+    },
+    {
+      name: 'event building, CPU ns per emitted event',
+      value: ((best - Math.min(...evaluationNs)) * bars.length) / Math.max(1, emitted),
+      unit: 'ns/event',
+      note: 'ids, record, expiry heap, EXPIRED events',
+    },
     { name: 'engine events per 1000 bars', value: (emitted / bars.length) * 1000, unit: 'events' },
     { name: 'engine snapshot size', value: engine.snapshot().length / symbols, unit: 'bytes/symbol', note: 'gzip JSON' },
     await allocationFigure(bars),
@@ -121,7 +148,11 @@ async function allocationFigure(bars: readonly BarInput[]): Promise<Figure> {
   session.connect();
   try {
     await session.post('HeapProfiler.enable');
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMinorGC: true, includeObjectsCollectedByMajorGC: true });
+    await session.post('HeapProfiler.startSampling', {
+      samplingInterval: 512,
+      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMajorGC: true,
+    });
     const engine = new PatternEngine();
     const events: PatternEventRecord[] = [];
     const ref = { topic: 'bench', partition: 0, offset: 0 };
@@ -137,7 +168,12 @@ async function allocationFigure(bars: readonly BarInput[]): Promise<Figure> {
       bytes += node.selfSize;
       pending.push(...node.children);
     }
-    return { name: 'engine heap allocation per bar (sampled, all in)', value: bytes / bars.length, unit: 'bytes/bar', note: 'includes the events themselves; V8 sampling heap profiler' };
+    return {
+      name: 'engine heap allocation per bar (sampled, all in)',
+      value: bytes / bars.length,
+      unit: 'bytes/bar',
+      note: 'includes the events themselves; V8 sampling heap profiler',
+    };
   } finally {
     await session.post('HeapProfiler.disable').catch(() => undefined);
     session.disconnect();
@@ -145,7 +181,14 @@ async function allocationFigure(bars: readonly BarInput[]): Promise<Figure> {
 }
 
 async function kafkaFigures(scale: number): Promise<Figure[]> {
-  const env = await createTestTopics('benchproc', ['minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns', 'processorSnapshots', 'deadLetters']);
+  const env = await createTestTopics('benchproc', [
+    'minuteAggregates',
+    'dailyAggregates',
+    'fundamentals',
+    'patterns',
+    'processorSnapshots',
+    'deadLetters',
+  ]);
   try {
     const bars = makeBars(100, Math.max(1, Math.round(2 * scale)));
     const encode: Encoder<unknown> = await env.codec.encoderFor('minuteAggregates');
@@ -155,7 +198,20 @@ async function kafkaFigures(scale: number): Promise<Figure[]> {
     for (let i = 0; i < bars.length; i += 5000) {
       await producer.send({
         topic,
-        messages: bars.slice(i, i + 5000).map((bar) => ({ key: bar.symbol, value: encode({ ...bar, vwap: null, transactions: null, accumulatedVolume: null, officialOpen: null, dayVwap: null, averageTradeSize: null, otc: false, ingestedAtMs: bar.windowEndMs }) })),
+        messages: bars.slice(i, i + 5000).map((bar) => ({
+          key: bar.symbol,
+          value: encode({
+            ...bar,
+            vwap: null,
+            transactions: null,
+            accumulatedVolume: null,
+            officialOpen: null,
+            dayVwap: null,
+            averageTradeSize: null,
+            otc: false,
+            ingestedAtMs: bar.windowEndMs,
+          }),
+        })),
       });
     }
     await producer.disconnect();
@@ -163,7 +219,14 @@ async function kafkaFigures(scale: number): Promise<Figure[]> {
     const logger = createLogger('bench-processors', { level: 'error' });
     const started = performance.now();
     const processor = await startProcessor({
-      brokers: env.brokers, registryUrl: env.registryUrl, topicPrefix: env.prefix, groupId: `${env.prefix}bench`, inputs: ['minuteAggregates'], engine: {}, logger, metrics: registry,
+      brokers: env.brokers,
+      registryUrl: env.registryUrl,
+      topicPrefix: env.prefix,
+      groupId: `${env.prefix}bench`,
+      inputs: ['minuteAggregates'],
+      engine: {},
+      logger,
+      metrics: registry,
       useFundamentals: false,
     });
     const admin = env.kafka.admin();
@@ -177,12 +240,28 @@ async function kafkaFigures(scale: number): Promise<Figure[]> {
     }
     const seconds = (performance.now() - started) / 1000;
     await admin.disconnect();
-    const events = (await registry.getSingleMetric('tickflow_processor_events_total')!.get()).values.reduce((sum, entry) => sum + entry.value, 0);
-    const transactions = (await registry.getSingleMetric('tickflow_processor_transactions_total')!.get()).values.reduce((sum, entry) => sum + entry.value, 0);
+    const events = (await registry.getSingleMetric('tickflow_processor_events_total')!.get()).values.reduce(
+      (sum, entry) => sum + entry.value,
+      0,
+    );
+    const transactions = (await registry.getSingleMetric('tickflow_processor_transactions_total')!.get()).values.reduce(
+      (sum, entry) => sum + entry.value,
+      0,
+    );
     await processor.stop();
     return [
-      { name: 'kafka in -> kafka out: input bars', value: bars.length / seconds, unit: 'bars/s', note: `${bars.length} bars, 6 partitions, from processor start to all offsets committed` },
-      { name: 'kafka in -> kafka out: pattern events', value: events / seconds, unit: 'events/s', note: `${events} events in ${transactions} transactions` },
+      {
+        name: 'kafka in -> kafka out: input bars',
+        value: bars.length / seconds,
+        unit: 'bars/s',
+        note: `${bars.length} bars, 6 partitions, from processor start to all offsets committed`,
+      },
+      {
+        name: 'kafka in -> kafka out: pattern events',
+        value: events / seconds,
+        unit: 'events/s',
+        note: `${events} events in ${transactions} transactions`,
+      },
     ];
   } finally {
     await env.cleanup();

@@ -23,7 +23,13 @@ const BENCH_SYMBOLS = Array.from({ length: 500 }, (_, index) => `B${String(index
  * Values already in Kafka -> one projection of a fresh projector -> its tables: the rate from projector start
  * (group join included) until its stored offsets reach the log end.
  */
-async function endToEnd(database: TestServer, topicKey: 'patterns' | 'minuteAggregates', projection: 'patterns' | 'bars', messages: ProducedMessage[], what: string): Promise<Figure> {
+async function endToEnd(
+  database: TestServer,
+  topicKey: 'patterns' | 'minuteAggregates',
+  projection: 'patterns' | 'bars',
+  messages: ProducedMessage[],
+  what: string,
+): Promise<Figure> {
   const topics = await createTopicsRetrying('benchproj', DB_PROJECTIONS[projection].topics);
   const db = await createTestDatabase('bench_projections_e2e', database);
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
@@ -62,11 +68,22 @@ async function endToEnd(database: TestServer, topicKey: 'patterns' | 'minuteAggr
   }
 }
 
-async function writeAll(writer: PgBatchWriter, table: 'pattern_events' | 'bars_1m', messages: PreparedMessage[], batchSize: number): Promise<number> {
+async function writeAll(
+  writer: PgBatchWriter,
+  table: 'pattern_events' | 'bars_1m',
+  messages: PreparedMessage[],
+  batchSize: number,
+): Promise<number> {
   const started = performance.now();
   let believed: number | undefined;
   for (let start = 0; start < messages.length; start += batchSize) {
-    const outcome = await writer.write({ table, topic: `bench.${table}`, partition: 0, messages: messages.slice(start, start + batchSize), believed });
+    const outcome = await writer.write({
+      table,
+      topic: `bench.${table}`,
+      partition: 0,
+      messages: messages.slice(start, start + batchSize),
+      believed,
+    });
     if (outcome.action !== 'apply') throw new Error('the bench writer was asked to seek');
     believed = outcome.nextOffset;
   }
@@ -111,7 +128,12 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
       await pipeline(Readable.from(lines()), client.query(copyFrom(copySql('pattern_events'))));
       const seconds = (performance.now() - started) / 1000;
       await client.query('COMMIT');
-      figures.push({ name: 'COPY into staging (pattern events, 25 columns)', value: rows / seconds, unit: 'rows/s', note: `${rows} rows in ${seconds.toFixed(2)} s` });
+      figures.push({
+        name: 'COPY into staging (pattern events, 25 columns)',
+        value: rows / seconds,
+        unit: 'rows/s',
+        note: `${rows} rows in ${seconds.toFixed(2)} s`,
+      });
     } finally {
       client.release();
     }
@@ -119,13 +141,23 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
     // 2. The projector's batch transaction: COPY + INSERT ... ON CONFLICT into pattern_events and patterns + offsets.
     const writer = new PgBatchWriter(pool, { projection: 'bench' });
     const eventSeconds = await writeAll(writer, 'pattern_events', eventMessages, batchSize);
-    figures.push({ name: 'COPY + fold + offsets (pattern_events + patterns)', value: rows / eventSeconds, unit: 'rows/s', note: `${rows} events, batches of ${batchSize}` });
+    figures.push({
+      name: 'COPY + fold + offsets (pattern_events + patterns)',
+      value: rows / eventSeconds,
+      unit: 'rows/s',
+      note: `${rows} events, batches of ${batchSize}`,
+    });
 
     const perSymbol = Math.ceil(rows / FIXTURE_SYMBOLS.length);
     const bars = minuteBars(FIXTURE_SYMBOLS, perSymbol).slice(0, rows);
     const barMessages: PreparedMessage[] = bars.map((value, offset) => ({ offset, kind: 'row', row: barRow(value, 'MINUTE') }));
     const barSeconds = await writeAll(writer, 'bars_1m', barMessages, batchSize);
-    figures.push({ name: `COPY + upsert + offsets (bars_1m, ${database === 'timescale' ? 'hypertable' : 'partitioned'})`, value: rows / barSeconds, unit: 'rows/s', note: `${rows} minute bars, batches of ${batchSize}` });
+    figures.push({
+      name: `COPY + upsert + offsets (bars_1m, ${database === 'timescale' ? 'hypertable' : 'partitioned'})`,
+      value: rows / barSeconds,
+      unit: 'rows/s',
+      note: `${rows} minute bars, batches of ${batchSize}`,
+    });
   } finally {
     await pool.end();
     await db.drop();
@@ -134,10 +166,26 @@ async function runOn(database: TestServer, { scale, settings }: BenchOptions): P
   // 3. End to end: values already in Kafka -> projector -> tables, until the stored offsets reach the log end.
   const kafkaBars = Math.max(1000, Math.round(Number(settings.bars ?? 100_000) * scale));
   const events = patternEvents(kafkaEvents, 98);
-  figures.push(await endToEnd(database, 'patterns', 'patterns', events.map((event) => ({ key: event.symbol, value: event })), 'pattern events'));
+  figures.push(
+    await endToEnd(
+      database,
+      'patterns',
+      'patterns',
+      events.map((event) => ({ key: event.symbol, value: event })),
+      'pattern events',
+    ),
+  );
   const barsPerSymbol = Math.ceil(kafkaBars / BENCH_SYMBOLS.length);
   const bars = minuteBars(BENCH_SYMBOLS, barsPerSymbol).slice(0, kafkaBars);
-  figures.push(await endToEnd(database, 'minuteAggregates', 'bars', bars.map((value) => ({ key: value.symbol, value })), 'minute bars'));
+  figures.push(
+    await endToEnd(
+      database,
+      'minuteAggregates',
+      'bars',
+      bars.map((value) => ({ key: value.symbol, value })),
+      'minute bars',
+    ),
+  );
   return figures;
 }
 

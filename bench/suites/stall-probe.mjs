@@ -26,7 +26,13 @@ process.on('message', (message) => {
     running = false;
     late.sort((a, b) => a - b);
     const at = (q) => late[Math.min(late.length - 1, Math.floor(q * late.length))] ?? 0;
-    process.send({ cmd: 'lateness', samples: late.length, p99: at(0.99), max: late[late.length - 1] ?? 0, over20: late.filter((ms) => ms > 20).length });
+    process.send({
+      cmd: 'lateness',
+      samples: late.length,
+      p99: at(0.99),
+      max: late[late.length - 1] ?? 0,
+      over20: late.filter((ms) => ms > 20).length,
+    });
   } else if (message.cmd === 'close') {
     process.send({ cmd: 'closed' });
     setTimeout(() => process.exit(0), 100);

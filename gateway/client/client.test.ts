@@ -43,7 +43,21 @@ class FakeSocket implements WebSocketLike {
 
   /** welcome → (client sends auth) → authenticated */
   async accept(userId = 'u1'): Promise<void> {
-    this.serve({ type: 'welcome', server: 'fake', heartbeatMs: 1000, limits: { maxFrameBytes: 1, maxEventsPerFrame: 1, maxSnapshotItems: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
+    this.serve({
+      type: 'welcome',
+      server: 'fake',
+      heartbeatMs: 1000,
+      limits: {
+        maxFrameBytes: 1,
+        maxEventsPerFrame: 1,
+        maxSnapshotItems: 1,
+        maxSubscriptions: 1,
+        maxSymbolsPerSubscription: 1,
+        maxCredits: 1,
+        framesPerSecond: 1,
+        frameBurst: 1,
+      },
+    });
     await vi.waitFor(() => expect(this.sent.some((frame) => frame.type === 'auth')).toBe(true));
     this.serve({ type: 'authenticated', userId, via: 'token' });
   }
@@ -57,7 +71,14 @@ const event = (p: number, o: number, key = 'AAPL'): WireEvent => ({ p, o, ts: o,
 const latest = () => FakeSocket.all[FakeSocket.all.length - 1]!;
 
 function client(options: Partial<ConstructorParameters<typeof TickflowClient>[0]> = {}): TickflowClient {
-  return new TickflowClient({ url: 'ws://gateway/ws', auth: { token: 't' }, WebSocket: FakeSocket, initialBackoffMs: 1, maxBackoffMs: 2, ...options });
+  return new TickflowClient({
+    url: 'ws://gateway/ws',
+    auth: { token: 't' },
+    WebSocket: FakeSocket,
+    initialBackoffMs: 1,
+    maxBackoffMs: 2,
+    ...options,
+  });
 }
 
 beforeEach(() => {
@@ -88,7 +109,15 @@ describe('TickflowClient', () => {
     await latest().accept();
     await connected;
     expect(latest().sentOf('auth')[0]).toEqual({ type: 'auth', token: 'fresh' });
-    expect(latest().sentOf('subscribe')[0]).toEqual({ type: 'subscribe', id: sub.id, stream: 'patterns', filter: { symbols: ['AAPL'] }, from: 'earliest', conflate: true, credits: 4 });
+    expect(latest().sentOf('subscribe')[0]).toEqual({
+      type: 'subscribe',
+      id: sub.id,
+      stream: 'patterns',
+      filter: { symbols: ['AAPL'] },
+      from: 'earliest',
+      conflate: true,
+      credits: 4,
+    });
     latest().serve({ type: 'subscribed', id: sub.id, stream: 'patterns', cursor: 'c0', backlog: 0, conflate: true });
     expect(sub.cursor).toBe('c0');
     latest().serve({ type: 'events', id: sub.id, cursor: 'c2', events: [event(0, 0), event(0, 1)] });
@@ -153,7 +182,12 @@ describe('TickflowClient', () => {
     // Resumes from the last received cursor; the credits count the one event still buffered.
     expect(second.sentOf('subscribe')[0]).toMatchObject({ id: sub.id, from: { cursor: 'c1' }, credits: 9 });
     second.serve({ type: 'events', id: sub.id, cursor: 'c1', events: [event(0, 0), event(0, 1)] });
-    second.serve({ type: 'resumed', id: sub.id, cursor: 'c1', report: { count: 1, range: { '0': [1, 2] }, fromRing: 1, fromKafka: 0, lagRecords: 0, lagMs: 0 } });
+    second.serve({
+      type: 'resumed',
+      id: sub.id,
+      cursor: 'c1',
+      report: { count: 1, range: { '0': [1, 2] }, fromRing: 1, fromKafka: 0, lagRecords: 0, lagMs: 0 },
+    });
     expect(sub.lastReport?.count).toBe(1);
     expect((await sub.next()).value).toEqual(event(0, 0));
     expect((await sub.next()).value).toEqual(event(0, 1));
@@ -168,7 +202,21 @@ describe('TickflowClient', () => {
     const c = client({ onStatus: (status) => statuses.push(status) });
     const sub = c.subscribe({ stream: 'patterns' });
     const connected = c.connect();
-    latest().serve({ type: 'welcome', server: 'fake', heartbeatMs: 1, limits: { maxFrameBytes: 1, maxEventsPerFrame: 1, maxSnapshotItems: 1, maxSubscriptions: 1, maxSymbolsPerSubscription: 1, maxCredits: 1, framesPerSecond: 1, frameBurst: 1 } });
+    latest().serve({
+      type: 'welcome',
+      server: 'fake',
+      heartbeatMs: 1,
+      limits: {
+        maxFrameBytes: 1,
+        maxEventsPerFrame: 1,
+        maxSnapshotItems: 1,
+        maxSubscriptions: 1,
+        maxSymbolsPerSubscription: 1,
+        maxCredits: 1,
+        framesPerSecond: 1,
+        frameBurst: 1,
+      },
+    });
     latest().serve({ type: 'error', code: 'auth_failed', message: 'API key invalid' });
     latest().close(4003, 'authentication failed');
     await expect(connected).rejects.toBeInstanceOf(GatewayError);
@@ -211,18 +259,36 @@ describe('TickflowClient', () => {
     const failing = c.subscribe({ stream: 'patterns' });
     const oldest = c.subscribe({ stream: 'patterns', onUnrecoverable: 'oldest' });
     const snapshots: unknown[] = [];
-    const snap = c.subscribe({ stream: 'bars', onUnrecoverable: 'snapshot', filter: { symbols: ['SPY'] }, onSnapshot: (items, source) => snapshots.push({ items, source }) });
+    const snap = c.subscribe({
+      stream: 'bars',
+      onUnrecoverable: 'snapshot',
+      filter: { symbols: ['SPY'] },
+      onSnapshot: (items, source) => snapshots.push({ items, source }),
+    });
     const connected = c.connect();
     await latest().accept();
     await connected;
-    const frame = (id: string): ServerFrame => ({ type: 'unrecoverable', id, reason: 'retention', requested: { '0': 0 }, oldest: 'old', oldestOffsets: { '0': 7 }, snapshotAvailable: true });
+    const frame = (id: string): ServerFrame => ({
+      type: 'unrecoverable',
+      id,
+      reason: 'retention',
+      requested: { '0': 0 },
+      oldest: 'old',
+      oldestOffsets: { '0': 7 },
+      snapshotAvailable: true,
+    });
     latest().serve(frame(failing.id));
     await expect(failing.next()).rejects.toBeInstanceOf(UnrecoverableError);
     latest().serve(frame(oldest.id));
     expect(latest().sentOf('seek').at(-1)).toMatchObject({ id: oldest.id, to: 'earliest' });
     latest().serve(frame(snap.id));
     expect(latest().sentOf('unsubscribe').at(-1)).toEqual({ type: 'unsubscribe', id: snap.id });
-    expect(latest().sentOf('subscribe').at(-1)).toMatchObject({ id: snap.id, stream: 'bars', from: 'snapshot', filter: { symbols: ['SPY'] } });
+    expect(latest().sentOf('subscribe').at(-1)).toMatchObject({
+      id: snap.id,
+      stream: 'bars',
+      from: 'snapshot',
+      filter: { symbols: ['SPY'] },
+    });
     // Events received before the snapshot and not yet taken are superseded by it; their credits come back.
     latest().serve({ type: 'events', id: snap.id, cursor: 'before', events: [event(0, 3, 'SPY')] });
     const item = { key: 'SPY', ts: 9, data: { symbol: 'SPY', close: 1 } };

@@ -6,7 +6,17 @@
  */
 // platform/backoff.ts is pure (no Node API), so the browser bundle (esbuild, platform: 'browser') can carry it.
 import { backoffDelay } from '../../platform/backoff.js';
-import { DISCONNECTS, type ClientFrame, type ServerFrame, type SnapshotItem, type StartPosition, type StreamName, type SubscriptionFilter, type WireEvent, type ResumeReport } from './protocol.js';
+import {
+  DISCONNECTS,
+  type ClientFrame,
+  type ServerFrame,
+  type SnapshotItem,
+  type StartPosition,
+  type StreamName,
+  type SubscriptionFilter,
+  type WireEvent,
+  type ResumeReport,
+} from './protocol.js';
 
 export type * from './protocol.js';
 export { DISCONNECTS } from './protocol.js';
@@ -120,7 +130,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
 
   /** The subscribe frame for a (re)connection: from the last received cursor when there is one. */
   subscribeFrame(): ClientFrame {
-    const from: StartPosition | 'snapshot' | undefined = this.pendingSeek ?? (this.receivedCursor ? { cursor: this.receivedCursor } : this.options.from);
+    const from: StartPosition | 'snapshot' | undefined =
+      this.pendingSeek ?? (this.receivedCursor ? { cursor: this.receivedCursor } : this.options.from);
     return {
       type: 'subscribe',
       id: this.id,
@@ -216,7 +227,12 @@ export class Subscription implements AsyncIterable<WireEvent> {
         return;
       }
       case 'error':
-        if (frame.code === 'bad_cursor' || frame.code === 'forbidden_universe' || frame.code === 'subscription_too_large' || frame.code === 'bad_field') {
+        if (
+          frame.code === 'bad_cursor' ||
+          frame.code === 'forbidden_universe' ||
+          frame.code === 'subscription_too_large' ||
+          frame.code === 'bad_field'
+        ) {
           this.fail(new GatewayError(frame.code, frame.message));
         }
         return;
@@ -368,7 +384,8 @@ export class TickflowClient {
       if (this.closedByUser) return;
       if (event.code === DISCONNECTS.authFailed.code) {
         this.status('failed', event.reason);
-        for (const waiter of this.readyWaiters.splice(0)) waiter.reject(new GatewayError('auth_failed', event.reason || DISCONNECTS.authFailed.reason));
+        for (const waiter of this.readyWaiters.splice(0))
+          waiter.reject(new GatewayError('auth_failed', event.reason || DISCONNECTS.authFailed.reason));
         for (const subscription of [...this.subscriptions.values()]) subscription.fail(new GatewayError('auth_failed', event.reason));
         return;
       }
@@ -395,7 +412,8 @@ export class TickflowClient {
     switch (frame.type) {
       case 'welcome': {
         const { auth } = this.options;
-        const credentials = 'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
+        const credentials =
+          'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
         if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'auth', ...credentials }));
         return;
       }

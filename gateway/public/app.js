@@ -22,10 +22,20 @@ function render(entry, stream) {
   const tr = document.createElement('tr');
   tr.className = `${d.direction ?? ''} fresh`;
   tr.dataset.position = position;
-  const time = new Date(stream === 'patterns' ? d.detectedAtMs : d.windowEndMs ?? entry.ts).toLocaleTimeString();
+  const time = new Date(stream === 'patterns' ? d.detectedAtMs : (d.windowEndMs ?? entry.ts)).toLocaleTimeString();
   const label = stream === 'patterns' ? d.pattern : `${d.interval ?? 'bar'} o${d.open} h${d.high} l${d.low}`;
   const price = stream === 'patterns' ? d.price : d.close;
-  for (const text of [time, entry.key, label, d.kind ?? d.lastKind ?? '', d.tier ?? '', d.confidence === undefined ? '' : d.confidence.toFixed(2), price?.toFixed?.(2) ?? '', position]) tr.append(cell(text));
+  for (const text of [
+    time,
+    entry.key,
+    label,
+    d.kind ?? d.lastKind ?? '',
+    d.tier ?? '',
+    d.confidence === undefined ? '' : d.confidence.toFixed(2),
+    price?.toFixed?.(2) ?? '',
+    position,
+  ])
+    tr.append(cell(text));
   const rows = $('rows');
   rows.prepend(tr);
   setTimeout(() => tr.classList.remove('fresh'), 1500);
@@ -60,7 +70,8 @@ async function start(credential, symbols, stream) {
       $('snapshot').textContent = `snapshot: ${items.length} ${stream === 'patterns' ? 'active patterns' : 'symbols'} (from ${source})`;
     },
     onResumed: (report) => {
-      $('report').textContent = `resumed: ${report.count} events, ${report.fromRing} from memory, ${report.fromKafka} from Kafka, lag ${report.lagRecords} records`;
+      $('report').textContent =
+        `resumed: ${report.count} events, ${report.fromRing} from memory, ${report.fromKafka} from Kafka, lag ${report.lagRecords} records`;
     },
   });
   try {
@@ -79,7 +90,10 @@ async function start(credential, symbols, stream) {
 
 $('connect').addEventListener('submit', (event) => {
   event.preventDefault();
-  const symbols = $('symbols').value.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+  const symbols = $('symbols')
+    .value.split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter(Boolean);
   void start($('credential').value.trim(), symbols, $('stream').value);
 });
 

@@ -8,7 +8,20 @@ import { buildUniverse } from './universe.js';
 
 const START = Date.UTC(2025, 5, 2, 14, 0); // 10:00 New York (EDT), minute 30 of the session
 const trade = (sym: string, p: number, t: number): WireTrade => ({ ev: 'T', sym, x: 4, i: '1', z: 3, p, s: 100, t, q: 1 });
-const quote = (sym: string, bp: number, ap: number, t: number): WireQuote => ({ ev: 'Q', sym, bx: 1, bp, bs: 100, ax: 2, ap, as: 100, c: 0, t, q: 1, z: 3 });
+const quote = (sym: string, bp: number, ap: number, t: number): WireQuote => ({
+  ev: 'Q',
+  sym,
+  bx: 1,
+  bp,
+  bs: 100,
+  ax: 2,
+  ap,
+  as: 100,
+  c: 0,
+  t,
+  q: 1,
+  z: 3,
+});
 
 describe('LULD bands', () => {
   it('band fraction by price tier, doubled at the open and the close', () => {
@@ -65,14 +78,17 @@ describe('simulator feed with LULD and FMV', () => {
     expect(both.filter((event) => event.ev !== 'LULD' && event.ev !== 'FMV')).toEqual(plain);
   });
 
-  it('every trade lies inside its symbol\'s current band; FMV once per symbol per second; both normalise into their topics', () => {
+  it("every trade lies inside its symbol's current band; FMV once per symbol per second; both normalise into their topics", () => {
     const events = run({ luld: true, fmv: true });
     const trades = events.filter((event) => event.ev === 'T').length;
     // A band follows its trade, so check each trade against the band in force after it.
     for (const [index, event] of events.entries()) {
       if (event.ev !== 'T') continue;
       const next = events.slice(index + 1).find((other): other is WireLuld => other.ev === 'LULD' && other.T === event.sym);
-      const previous = events.slice(0, index).reverse().find((other): other is WireLuld => other.ev === 'LULD' && other.T === event.sym);
+      const previous = events
+        .slice(0, index)
+        .reverse()
+        .find((other): other is WireLuld => other.ev === 'LULD' && other.T === event.sym);
       const inForce = next && next.t === event.t ? next : previous!;
       expect(event.p).toBeGreaterThanOrEqual(inForce.l);
       expect(event.p).toBeLessThanOrEqual(inForce.h);
@@ -85,15 +101,33 @@ describe('simulator feed with LULD and FMV', () => {
     expect(new Set(fmv.map((event) => event.t)).size).toBe(20);
 
     const luld = events.find((event): event is WireLuld => event.ev === 'LULD')!;
-    expect(normaliseItem(JSON.parse(JSON.stringify(luld)), 'simulator', START)).toMatchObject({ ok: true, topic: 'luld', channel: 'LULD', symbol: luld.T, sequence: luld.q, value: { limitUp: luld.h, limitDown: luld.l, tape: luld.z } });
+    expect(normaliseItem(JSON.parse(JSON.stringify(luld)), 'simulator', START)).toMatchObject({
+      ok: true,
+      topic: 'luld',
+      channel: 'LULD',
+      symbol: luld.T,
+      sequence: luld.q,
+      value: { limitUp: luld.h, limitDown: luld.l, tape: luld.z },
+    });
     const first = fmv[0]!;
-    expect(normaliseItem(JSON.parse(JSON.stringify(first)), 'simulator', START)).toMatchObject({ ok: true, topic: 'fmv', channel: 'FMV', symbol: first.sym, eventTimeMs: first.t / 1e6, value: { fmv: first.fmv, timestampNs: first.t } });
+    expect(normaliseItem(JSON.parse(JSON.stringify(first)), 'simulator', START)).toMatchObject({
+      ok: true,
+      topic: 'fmv',
+      channel: 'FMV',
+      symbol: first.sym,
+      eventTimeMs: first.t / 1e6,
+      value: { fmv: first.fmv, timestampNs: first.t },
+    });
   });
 
   it('subscriptions tell which optional channels some client wants', () => {
     const subscriptions = new SubscriptionSet();
     subscriptions.apply('T.*,LULD.AAPL,LULD.MSFT', true);
-    expect([subscriptions.wantsChannel('LULD'), subscriptions.wantsChannel('FMV'), subscriptions.wantsChannel('T')]).toEqual([true, false, true]);
+    expect([subscriptions.wantsChannel('LULD'), subscriptions.wantsChannel('FMV'), subscriptions.wantsChannel('T')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     subscriptions.apply('LULD.AAPL,LULD.AAPL', false);
     expect(subscriptions.wantsChannel('LULD')).toBe(true);
     subscriptions.apply('LULD.MSFT', false);

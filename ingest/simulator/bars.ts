@@ -106,7 +106,8 @@ export class BarBuilder {
 }
 
 function accumulate(bar: OpenBar | undefined, start: number, trade: WireTrade): OpenBar {
-  if (!bar) return { start, open: trade.p, high: trade.p, low: trade.p, close: trade.p, volume: trade.s, notional: trade.p * trade.s, trades: 1 };
+  if (!bar)
+    return { start, open: trade.p, high: trade.p, low: trade.p, close: trade.p, volume: trade.s, notional: trade.p * trade.s, trades: 1 };
   bar.high = Math.max(bar.high, trade.p);
   bar.low = Math.min(bar.low, trade.p);
   bar.close = trade.p;

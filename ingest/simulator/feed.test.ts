@@ -31,7 +31,10 @@ describe('simulator feed', () => {
     const bySymbol = new Map<string, WireTrade[]>();
     for (const trade of trades) bySymbol.set(trade.sym, [...(bySymbol.get(trade.sym) ?? []), trade]);
 
-    for (const [ev, length] of [['A', 1000], ['AM', 60_000]] as const) {
+    for (const [ev, length] of [
+      ['A', 1000],
+      ['AM', 60_000],
+    ] as const) {
       const groups = expectedBars(trades, length);
       const emitted = bars.filter((bar) => bar.ev === ev);
       expect(emitted.length).toBe(groups.size);

@@ -188,7 +188,8 @@ export class SyntheticMarket {
     const ret = Math.sqrt(state.variance * dtSeconds) * shock;
     state.idiosyncraticLog += ret;
     // GARCH(1,1) in per-second units: big moves raise the next variance, which decays back to base.
-    state.variance = state.baseVariance * (1 - GARCH_ALPHA - GARCH_BETA) + GARCH_ALPHA * state.variance * shock * shock + GARCH_BETA * state.variance;
+    state.variance =
+      state.baseVariance * (1 - GARCH_ALPHA - GARCH_BETA) + GARCH_ALPHA * state.variance * shock * shock + GARCH_BETA * state.variance;
     const mid = Math.exp(state.idiosyncraticLog + state.profile.beta * this.marketLog);
     const tick = mid >= 1 ? 0.01 : 0.0001;
     const halfSpread = Math.max(tick, mid * (0.0001 + 0.0004 * this.random())) / 2;
@@ -207,7 +208,9 @@ export class SyntheticMarket {
       const where = this.random();
       const price = where < 0.4 ? state.bid : where < 0.8 ? state.ask : roundPrice((state.bid + state.ask) / 2);
       const oddLot = this.random() < 0.3;
-      const size = oddLot ? 1 + Math.floor(this.random() * 99) : Math.max(1, Math.round(Math.exp(this.gaussian() * 0.8) * sizeFactor)) * 100;
+      const size = oddLot
+        ? 1 + Math.floor(this.random() * 99)
+        : Math.max(1, Math.round(Math.exp(this.gaussian() * 0.8) * sizeFactor)) * 100;
       state.last = price;
       state.tradeId += 1;
       const trade: WireTrade = {

@@ -47,7 +47,9 @@ describe('the simulator as Massive REST', () => {
     }
     // A sub-range is a slice of the same history; minute bars and unknown symbols are empty.
     const november = reference.bars('AAPL', 'day', '2026-11-02', '2026-11-20');
-    expect(november).toEqual(bars.filter((bar) => bar.t >= Date.parse('2026-11-02T05:00:00Z') && bar.t < Date.parse('2026-11-21T05:00:00Z')));
+    expect(november).toEqual(
+      bars.filter((bar) => bar.t >= Date.parse('2026-11-02T05:00:00Z') && bar.t < Date.parse('2026-11-21T05:00:00Z')),
+    );
     expect(november).toHaveLength(15);
     expect(reference.bars('AAPL', 'minute', '2026-11-02', '2026-11-20')).toEqual([]);
     expect(reference.bars('NOPE', 'day', '2026-11-02', '2026-11-20')).toEqual([]);
@@ -56,9 +58,22 @@ describe('the simulator as Massive REST', () => {
 
   it('serves ratios and eight quarters of income statements for stocks (none for ETFs) that make a fundamentals record', () => {
     const ratios = reference.ratios('AAPL')!;
-    expect(ratios).toMatchObject({ ticker: 'AAPL', date: '2026-11-23', price: universe.find((profile) => profile.symbol === 'AAPL')!.initialPrice });
+    expect(ratios).toMatchObject({
+      ticker: 'AAPL',
+      date: '2026-11-23',
+      price: universe.find((profile) => profile.symbol === 'AAPL')!.initialPrice,
+    });
     const statements = reference.incomeStatements('AAPL');
-    expect(statements.map((statement) => statement.period_end)).toEqual(['2026-09-30', '2026-06-30', '2026-03-31', '2025-12-31', '2025-09-30', '2025-06-30', '2025-03-31', '2024-12-31']);
+    expect(statements.map((statement) => statement.period_end)).toEqual([
+      '2026-09-30',
+      '2026-06-30',
+      '2026-03-31',
+      '2025-12-31',
+      '2025-09-30',
+      '2025-06-30',
+      '2025-03-31',
+      '2024-12-31',
+    ]);
     const record = fundamentalsToRecord('AAPL', ratios, statements, 0);
     expect(record).toMatchObject({ asOfDate: '2026-11-23', fiscalPeriod: 'Q3', fiscalYear: 2026 });
     expect(record.revenueYoYGrowthPct).toEqual(expect.any(Number));
@@ -69,7 +84,11 @@ describe('the simulator as Massive REST', () => {
 
   it('answers the REST paths with Massive shapes: pages with an absolute next_url, 404 for unknown tickers and routes', () => {
     const options = { baseUrl: 'http://127.0.0.1:1', pageSize: 25, requestId: 'r' };
-    const first = answerMassiveRest(reference, new URL('http://127.0.0.1:1/v3/reference/tickers?market=stocks&limit=1000&apiKey=k'), options);
+    const first = answerMassiveRest(
+      reference,
+      new URL('http://127.0.0.1:1/v3/reference/tickers?market=stocks&limit=1000&apiKey=k'),
+      options,
+    );
     const body = first.body as { results: unknown[]; next_url: string; count: number };
     expect(first.status).toBe(200);
     expect(body.results).toHaveLength(25);
@@ -77,13 +96,24 @@ describe('the simulator as Massive REST', () => {
     const second = answerMassiveRest(reference, new URL(body.next_url), options).body as { results: unknown[]; next_url?: string };
     expect(second.results).toHaveLength(15);
     expect(second.next_url).toBeUndefined();
-    const aggs = answerMassiveRest(reference, new URL('http://127.0.0.1:1/v2/aggs/ticker/AAPL/range/1/day/2026-11-16/2026-11-20'), options).body as { ticker: string; results: unknown[] };
+    const aggs = answerMassiveRest(reference, new URL('http://127.0.0.1:1/v2/aggs/ticker/AAPL/range/1/day/2026-11-16/2026-11-20'), options)
+      .body as { ticker: string; results: unknown[] };
     expect(aggs).toMatchObject({ ticker: 'AAPL', status: 'OK' });
     expect(aggs.results).toHaveLength(5);
-    expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/v3/reference/tickers/AAPL'), options).body).toMatchObject({ results: { ticker: 'AAPL' } });
+    expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/v3/reference/tickers/AAPL'), options).body).toMatchObject({
+      results: { ticker: 'AAPL' },
+    });
     expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/v3/reference/tickers/NOPE'), options).status).toBe(404);
-    expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/stocks/financials/v1/ratios?ticker=AAPL'), options).body).toMatchObject({ results: [{ ticker: 'AAPL' }] });
-    expect((answerMassiveRest(reference, new URL('http://127.0.0.1:1/stocks/financials/v1/income-statements?tickers=AAPL'), options).body as { results: unknown[] }).results).toHaveLength(8);
+    expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/stocks/financials/v1/ratios?ticker=AAPL'), options).body).toMatchObject(
+      { results: [{ ticker: 'AAPL' }] },
+    );
+    expect(
+      (
+        answerMassiveRest(reference, new URL('http://127.0.0.1:1/stocks/financials/v1/income-statements?tickers=AAPL'), options).body as {
+          results: unknown[];
+        }
+      ).results,
+    ).toHaveLength(8);
     expect(answerMassiveRest(reference, new URL('http://127.0.0.1:1/v1/other'), options).status).toBe(404);
   });
 });

@@ -124,7 +124,13 @@ export function simulatedReference(universe: readonly SymbolProfile[], options: 
       list_date: '2000-01-03',
       ...(entry.etf
         ? {}
-        : { market_cap: entry.marketCap, weighted_shares_outstanding: entry.shares, share_class_shares_outstanding: entry.shares, sic_code: entry.sicCode, sic_description: entry.sicDescription }),
+        : {
+            market_cap: entry.marketCap,
+            weighted_shares_outstanding: entry.shares,
+            share_class_shares_outstanding: entry.shares,
+            sic_code: entry.sicCode,
+            sic_description: entry.sicDescription,
+          }),
     };
   };
 
@@ -151,7 +157,16 @@ export function simulatedReference(universe: readonly SymbolProfile[], options: 
         const high = Math.max(open, close) * (1 + dailyVolatility * 0.5 * draw());
         const low = Math.min(open, close) * (1 - dailyVolatility * 0.5 * draw());
         const volume = Math.max(100, Math.round(baseVolume * (0.5 + draw())));
-        bars.push({ o: round2(open), h: Math.max(round2(high), round2(open), round2(close)), l: Math.min(round2(low), round2(open), round2(close)), c: round2(close), v: volume, vw: round2((high + low + close) / 3), n: Math.max(1, Math.round(volume / 120)), t: day.startMs });
+        bars.push({
+          o: round2(open),
+          h: Math.max(round2(high), round2(open), round2(close)),
+          l: Math.min(round2(low), round2(open), round2(close)),
+          c: round2(close),
+          v: volume,
+          vw: round2((high + low + close) / 3),
+          n: Math.max(1, Math.round(volume / 120)),
+          t: day.startMs,
+        });
       }
       close = Math.max(0.01, close / Math.exp(dayReturn));
     }
@@ -199,7 +214,15 @@ export function simulatedReference(universe: readonly SymbolProfile[], options: 
         const endMonth = quarter * 3;
         const periodEnd = new Date(Date.UTC(fiscalYear, endMonth, 0)).toISOString().slice(0, 10);
         const eps = round2((annualEps / 4) * scale);
-        statements.push({ fiscal_year: fiscalYear, fiscal_quarter: quarter, period_end: periodEnd, timeframe: 'quarterly', revenue: Math.round((annualRevenue / 4) * scale), diluted_earnings_per_share: eps, basic_earnings_per_share: eps });
+        statements.push({
+          fiscal_year: fiscalYear,
+          fiscal_quarter: quarter,
+          period_end: periodEnd,
+          timeframe: 'quarterly',
+          revenue: Math.round((annualRevenue / 4) * scale),
+          diluted_earnings_per_share: eps,
+          basic_earnings_per_share: eps,
+        });
         quarter -= 1;
         if (quarter === 0) {
           quarter = 4;

@@ -20,7 +20,10 @@ describe('SubscriptionSet', () => {
 describe('recordings', () => {
   const text = [
     JSON.stringify([{ ev: 'status', status: 'connected', message: '' }]),
-    JSON.stringify([{ ev: 'T', sym: 'A', t: 1000 }, { ev: 'Q', sym: 'A', t: 1500 }]),
+    JSON.stringify([
+      { ev: 'T', sym: 'A', t: 1000 },
+      { ev: 'Q', sym: 'A', t: 1500 },
+    ]),
     '',
     JSON.stringify({ ev: 'AM', sym: 'A', s: 0, e: 60_000 }),
     JSON.stringify({ ev: 'FMV', sym: 'A', t: 1_700_000_000_000_000_000 }),

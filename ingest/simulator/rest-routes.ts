@@ -16,7 +16,11 @@ export function isMassiveRestPath(path: string): boolean {
  * an absolute `next_url` carrying a `cursor` when more pages follow (the page size is the server's when
  * smaller than `limit`), 404 for an unknown ticker or route. Authentication is the caller's. Pure.
  */
-export function answerMassiveRest(data: MassiveRestData, url: URL, options: { readonly baseUrl: string; readonly pageSize: number; readonly requestId: string }): RestAnswer {
+export function answerMassiveRest(
+  data: MassiveRestData,
+  url: URL,
+  options: { readonly baseUrl: string; readonly pageSize: number; readonly requestId: string },
+): RestAnswer {
   const paginate = <T>(all: readonly T[], extra: Record<string, unknown> = {}): RestAnswer => {
     const offset = Number(url.searchParams.get('cursor') ?? '0');
     const limit = Math.min(options.pageSize, Number(url.searchParams.get('limit') ?? options.pageSize));
@@ -26,7 +30,14 @@ export function answerMassiveRest(data: MassiveRestData, url: URL, options: { re
     next.searchParams.set('cursor', String(offset + limit));
     return {
       status: 200,
-      body: { status: 'OK', request_id: options.requestId, count: results.length, ...extra, results, ...(offset + limit < all.length ? { next_url: next.toString() } : {}) },
+      body: {
+        status: 'OK',
+        request_id: options.requestId,
+        count: results.length,
+        ...extra,
+        results,
+        ...(offset + limit < all.length ? { next_url: next.toString() } : {}),
+      },
     };
   };
   const path = url.pathname;
@@ -40,7 +51,9 @@ export function answerMassiveRest(data: MassiveRestData, url: URL, options: { re
   const details = /^\/v3\/reference\/tickers\/([^/]+)$/.exec(path);
   if (details) {
     const found = data.details(decodeURIComponent(details[1]!));
-    return found ? { status: 200, body: { status: 'OK', request_id: options.requestId, results: found } } : { status: 404, body: { status: 'NOT_FOUND', message: 'Ticker not found.' } };
+    return found
+      ? { status: 200, body: { status: 'OK', request_id: options.requestId, results: found } }
+      : { status: 404, body: { status: 'NOT_FOUND', message: 'Ticker not found.' } };
   }
   if (path === '/stocks/financials/v1/ratios') {
     const ratios = data.ratios(url.searchParams.get('ticker') ?? '');

@@ -53,7 +53,13 @@ describe('simulator protocol', () => {
     session.send('auth', 'KEY');
     session.send('subscribe', 'T.*,Q.SPY');
     await vi.waitFor(() => expect(session.items.filter((item) => item.ev === 'Q').length).toBeGreaterThan(0), { timeout: 10_000 });
-    expect(session.statuses()).toEqual(['connected: Connected Successfully', 'error: not authorized', 'auth_success: authenticated', 'success: subscribed to: T.*', 'success: subscribed to: Q.SPY']);
+    expect(session.statuses()).toEqual([
+      'connected: Connected Successfully',
+      'error: not authorized',
+      'auth_success: authenticated',
+      'success: subscribed to: T.*',
+      'success: subscribed to: Q.SPY',
+    ]);
     expect(session.items.filter((item) => item.ev === 'Q').every((item) => item.sym === 'SPY')).toBe(true);
     session.send('unsubscribe', 'T.*,Q.SPY');
     await vi.waitFor(() => expect(session.statuses()).toContain('success: unsubscribed to: Q.SPY'));
@@ -97,11 +103,20 @@ describe('simulator protocol', () => {
     // The client never reads: pause the socket so the server's buffer fills.
     await vi.waitFor(() => expect(session.statuses()).toContain('success: subscribed to: Q.*'));
     session.socket.pause();
-    await vi.waitFor(async () => expect(await (await fetch(`http://127.0.0.1:${handle.port}/metrics`)).text()).toMatch(/slow_consumer_disconnects_total\{stage="simulator"\} 1/), { timeout: 10_000 });
+    await vi.waitFor(
+      async () =>
+        expect(await (await fetch(`http://127.0.0.1:${handle.port}/metrics`)).text()).toMatch(
+          /slow_consumer_disconnects_total\{stage="simulator"\} 1/,
+        ),
+      { timeout: 10_000 },
+    );
   });
 
   it('plays a recording back at accelerated speed, in order', async () => {
-    const replayEvents = Array.from({ length: 5 }, (_, index) => ({ timeMs: 1_000 + index * 1000, item: { ev: 'T', sym: 'AAPL', x: 1, i: String(index), z: 3, p: 100 + index, s: 100, t: 1_000 + index * 1000, q: index } }));
+    const replayEvents = Array.from({ length: 5 }, (_, index) => ({
+      timeMs: 1_000 + index * 1000,
+      item: { ev: 'T', sym: 'AAPL', x: 1, i: String(index), z: 3, p: 100 + index, s: 100, t: 1_000 + index * 1000, q: index },
+    }));
     const handle = await simulator({ replayEvents, speed: 100 });
     const session = await connect(handle.url);
     session.send('auth', 'x');
@@ -118,7 +133,9 @@ describe('simulator protocol', () => {
     const session = await connect(handle.url);
     session.send('auth', 'x');
     session.send('subscribe', 'T.*,AM.*');
-    await vi.waitFor(() => expect(session.items.some((item) => item.ev === 'T' && (item.t as number) >= monday)).toBe(true), { timeout: 10_000 });
+    await vi.waitFor(() => expect(session.items.some((item) => item.ev === 'T' && (item.t as number) >= monday)).toBe(true), {
+      timeout: 10_000,
+    });
     expect(handle.clockMs()).toBeGreaterThanOrEqual(monday);
     const times = session.items.filter((item) => item.ev === 'T').map((item) => item.t as number);
     expect(times.every((time) => calendar.inSession(time))).toBe(true);

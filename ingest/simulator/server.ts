@@ -76,9 +76,21 @@ const status = (state: string, message: string) => ({ ev: 'status', status: stat
 export async function startSimulator(options: SimulatorOptions = {}): Promise<SimulatorHandle> {
   const logger = options.logger ?? createLogger('simulator');
   const registry = options.registry ?? createMetricsRegistry('simulator');
-  const generatedCounter = new Counter({ name: 'tickflow_simulator_events_generated_total', help: 'Events the simulator generated (trades, quotes, bars)', registers: [registry] });
-  const sentCounter = new Counter({ name: 'tickflow_simulator_events_sent_total', help: 'Events sent to clients (one per client)', registers: [registry] });
-  const slowCounter = new Counter({ name: 'tickflow_simulator_slow_consumer_disconnects_total', help: 'Clients disconnected for falling behind', registers: [registry] });
+  const generatedCounter = new Counter({
+    name: 'tickflow_simulator_events_generated_total',
+    help: 'Events the simulator generated (trades, quotes, bars)',
+    registers: [registry],
+  });
+  const sentCounter = new Counter({
+    name: 'tickflow_simulator_events_sent_total',
+    help: 'Events sent to clients (one per client)',
+    registers: [registry],
+  });
+  const slowCounter = new Counter({
+    name: 'tickflow_simulator_slow_consumer_disconnects_total',
+    help: 'Clients disconnected for falling behind',
+    registers: [registry],
+  });
   const clientsGauge = new Gauge({ name: 'tickflow_simulator_clients', help: 'Connected clients', registers: [registry] });
 
   const speed = options.speed ?? 1;
@@ -195,7 +207,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
         }
         const subscribe = message.action === 'subscribe';
         const accepted = client.subscriptions.apply(params, subscribe);
-        send(client, accepted.map((entry) => status('success', `${subscribe ? 'subscribed' : 'unsubscribed'} to: ${entry}`)));
+        send(
+          client,
+          accepted.map((entry) => status('success', `${subscribe ? 'subscribed' : 'unsubscribed'} to: ${entry}`)),
+        );
         return;
       }
       default:
@@ -223,7 +238,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
       if (options.flowControl && listening.some((client) => client.socket.bufferedAmount > FLOW_CONTROL_BYTES)) count = 0;
       // Nobody listening: time moves on, nothing is generated (no CPU spent on an empty room). With
       // listeners, a tick without events still closes the bars that ended (at a close, on time).
-      const channels = { luld: listening.some((client) => client.subscriptions.wantsChannel('LULD')), fmv: listening.some((client) => client.subscriptions.wantsChannel('FMV')) };
+      const channels = {
+        luld: listening.some((client) => client.subscriptions.wantsChannel('LULD')),
+        fmv: listening.some((client) => client.subscriptions.wantsChannel('FMV')),
+      };
       events = listening.length > 0 ? (feed.generateOver(spans, count, channels) as unknown as Record<string, unknown>[]) : [];
       lastSimMs = spans.at(-1)!.toMs;
     }

@@ -49,8 +49,24 @@ describe('session clock', () => {
   });
 
   it('spreads events over spans by length, every event placed', () => {
-    expect(spreadOverSpans([{ fromMs: 0, toMs: 300 }, { fromMs: 1000, toMs: 1100 }], 41)).toEqual([30, 11]);
-    expect(spreadOverSpans([{ fromMs: 0, toMs: 100 }, { fromMs: 500, toMs: 500 }], 7)).toEqual([7, 0]);
+    expect(
+      spreadOverSpans(
+        [
+          { fromMs: 0, toMs: 300 },
+          { fromMs: 1000, toMs: 1100 },
+        ],
+        41,
+      ),
+    ).toEqual([30, 11]);
+    expect(
+      spreadOverSpans(
+        [
+          { fromMs: 0, toMs: 100 },
+          { fromMs: 500, toMs: 500 },
+        ],
+        7,
+      ),
+    ).toEqual([7, 0]);
     expect(spreadOverSpans([{ fromMs: 5, toMs: 5 }], 3)).toEqual([3]);
   });
 
@@ -83,7 +99,9 @@ describe('session clock', () => {
       const group = trades.filter((trade) => trade.sym === bar.sym && trade.t >= bar.s && trade.t < bar.e);
       expect(bar.v).toBe(group.reduce((sum, trade) => sum + trade.s, 0));
       // Monday's day figures start afresh.
-      const day = trades.filter((trade) => trade.sym === bar.sym && trade.t < bar.e && new Date(trade.t).getUTCDate() === new Date(bar.s).getUTCDate());
+      const day = trades.filter(
+        (trade) => trade.sym === bar.sym && trade.t < bar.e && new Date(trade.t).getUTCDate() === new Date(bar.s).getUTCDate(),
+      );
       expect(bar.av).toBe(day.reduce((sum, trade) => sum + trade.s, 0));
     }
     const lastSequence = new Map<string, number>();

@@ -8,14 +8,18 @@ export class SubscriptionSet {
   /** Applies a subscribe/unsubscribe `params` string; returns the accepted entries. */
   apply(params: string, subscribe: boolean): string[] {
     const accepted: string[] = [];
-    for (const entry of params.split(',').map((part) => part.trim()).filter((part) => part.length > 0)) {
+    for (const entry of params
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0)) {
       const dot = entry.indexOf('.');
       if (dot <= 0 || dot === entry.length - 1) continue;
       const channel = entry.slice(0, dot);
       const ticker = entry.slice(dot + 1);
       const target = ticker === '*' ? this.channels : this.tickers;
       const value = ticker === '*' ? channel : entry;
-      if (ticker !== '*' && subscribe !== this.tickers.has(value)) this.tickerCounts.set(channel, (this.tickerCounts.get(channel) ?? 0) + (subscribe ? 1 : -1));
+      if (ticker !== '*' && subscribe !== this.tickers.has(value))
+        this.tickerCounts.set(channel, (this.tickerCounts.get(channel) ?? 0) + (subscribe ? 1 : -1));
       if (subscribe) target.add(value);
       else target.delete(value);
       accepted.push(entry);

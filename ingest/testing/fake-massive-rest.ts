@@ -63,7 +63,12 @@ export async function startFakeMassiveRest(data: FakeMassiveData): Promise<FakeM
     }
     if (rateLimited > 0) {
       rateLimited -= 1;
-      return json(res, 429, { status: 'ERROR', error: 'You have exceeded the maximum requests per minute' }, retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) });
+      return json(
+        res,
+        429,
+        { status: 'ERROR', error: 'You have exceeded the maximum requests per minute' },
+        retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) },
+      );
     }
     const answer = answerMassiveRest(routes, url, { baseUrl, pageSize, requestId: `req-${requests.length}` });
     return json(res, answer.status, answer.body);

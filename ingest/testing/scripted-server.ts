@@ -57,6 +57,9 @@ export const massiveHandshake = {
   onConnection: (connection: ScriptedConnection) => connection.socket.send(statusFrame('connected', 'Connected Successfully')),
   onMessage: (connection: ScriptedConnection, message: { action: string; params: string }) => {
     if (message.action === 'auth') connection.socket.send(statusFrame('auth_success', 'authenticated'));
-    if (message.action === 'subscribe') connection.socket.send(JSON.stringify(message.params.split(',').map((entry) => ({ ev: 'status', status: 'success', message: `subscribed to: ${entry}` }))));
+    if (message.action === 'subscribe')
+      connection.socket.send(
+        JSON.stringify(message.params.split(',').map((entry) => ({ ev: 'status', status: 'success', message: `subscribed to: ${entry}` }))),
+      );
   },
 };
