@@ -403,11 +403,17 @@ describe('API under fuzzed input and attacks', () => {
     expect(first.status, first.text).toBe(200);
     const next = (first.body as { refresh_token: string }).refresh_token;
     secrets.push(next, (first.body as { access_token: string }).access_token);
+    // The legitimate holder moves on with its successor (a replay before that, within API_REFRESH_GRACE_SECONDS, is a
+    // second tab and gets the same successor: issue 18 item 9).
+    const second = await call('POST', '/api/auth/refresh', { body: { refresh_token: next } });
+    expect(second.status, second.text).toBe(200);
+    const latest = (second.body as { refresh_token: string }).refresh_token;
+    secrets.push(latest, (second.body as { access_token: string }).access_token);
     const replay = await call('POST', '/api/auth/refresh', { body: { refresh_token: carol.refresh } });
     expect(replay.status).toBe(401);
     expect(replay.type).toContain('application/problem+json');
     // The thief's replay also burns the legitimate holder's newer token.
-    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: next } })).status).toBe(401);
+    expect((await call('POST', '/api/auth/refresh', { body: { refresh_token: latest } })).status).toBe(401);
     recordFigure({ suite: 'security', case: 'API refresh-token reuse', reuseRefused: true, familyRevoked: true, outcome: 'pass' });
   });
 

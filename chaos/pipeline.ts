@@ -213,7 +213,10 @@ export class ChaosPipeline {
     // If the test process dies, its stages must not live on as orphans.
     process.once('exit', this.killStagesOnExit);
     for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
-    const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId: randomUUID() });
+    // The gateway refuses a token whose user does not exist: the client's reader is a real account.
+    const userId = randomUUID();
+    await this.pool.query('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [userId, `${userId}@chaos.test`, 'x']);
+    const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId });
     this.secrets.push(token);
     this.client = new TickflowClient({
       url: `ws://127.0.0.1:${this.ports.gateway}/ws`,

@@ -28,6 +28,12 @@ export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'que
     async authenticate(credentials) {
       if (credentials.token !== undefined) {
         const claims = await tokens.verifyAccessToken(credentials.token);
+        // A validly signed token outlives a deleted account until it expires: with the accounts database at hand, a
+        // connection (long-lived, unlike a REST read) is refused for a user who no longer exists.
+        if (db) {
+          const { rowCount } = await db.query('SELECT 1 FROM users WHERE id = $1::uuid', [claims.userId]);
+          if (rowCount === 0) throw new AuthError('token_invalid', 'the token belongs to no user');
+        }
         return { userId: claims.userId, via: 'token' };
       }
       const verified = db && credentials.apiKey !== undefined ? await verifyApiKey(db, credentials.apiKey) : undefined;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROADCAST_COPY_HEADER, generateApiKey, topicName } from '../platform/index.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
@@ -106,6 +107,13 @@ describe('authentication', () => {
     const gone = await RawClient.connect(gateway.url, { apiKey: revoked.key });
     clients.push(gone);
     expect(gone.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
+  });
+
+  it('refuses a validly signed token whose user no longer exists', async () => {
+    const { token } = await env.tokens.issueAccessToken({ userId: randomUUID() });
+    const orphan = await RawClient.connect(gateway.url, { token });
+    clients.push(orphan);
+    expect(orphan.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
   });
 
   it('refuses a subscription before authentication', async () => {
