@@ -6,7 +6,7 @@ import { describeTopics } from '../platform/describe-topics.js';
 import { setupPipeline } from './setup-command.js';
 import { memoryReport, parseDuration, type MemorySample } from './soak-core.js';
 import { pipelineStages } from './start-command.js';
-import { sumMetric } from './supervisor-core.js';
+import { sumMetric } from '../platform/metrics-exposition.js';
 import { Supervisor } from './supervisor.js';
 import { demoApiKey } from './demo-access.js';
 import { stagePorts } from './start-command.js';

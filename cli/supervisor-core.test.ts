@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine, sumMetric } from './supervisor-core.js';
+import { sumMetric } from '../platform/metrics-exposition.js';
+import { DEFAULT_RESTART_POLICY, formatLogLine, ratePerSecond, restartDelay, statusLine } from './supervisor-core.js';
 
 describe('restartDelay', () => {
   it('backs off exponentially on consecutive crashes, capped', () => {

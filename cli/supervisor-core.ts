@@ -4,9 +4,6 @@
  */
 
 import { backoffDelay } from '../platform/backoff.js';
-import { sumMetric, type MetricSelector } from '../platform/metrics-exposition.js';
-
-export { sumMetric, type MetricSelector };
 
 export interface RestartPolicy {
   readonly initialDelayMs: number;

@@ -8,12 +8,11 @@ import {
   ratePerSecond,
   restartDelay,
   statusLine,
-  sumMetric,
-  type MetricSelector,
   type RestartPolicy,
   type StageSample,
 } from './supervisor-core.js';
 import { SUPERVISED_ENV } from '../platform/lifecycle.js';
+import { sumMetric, type MetricSelector } from '../platform/metrics-exposition.js';
 
 const binPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tickflow.js');
 
