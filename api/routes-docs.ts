@@ -3,9 +3,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
+import { TICKFLOW_VERSION } from '../platform/version.js';
 import type { ApiEnv } from './context.js';
-
-const API_VERSION = '1.0.0';
 
 /** /openapi.json (the document the routes registered) and /docs (its reference UI), both public. */
 export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
@@ -15,7 +14,7 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
     openapi: '3.1.0',
     info: {
       title: 'Tickflow API',
-      version: API_VERSION,
+      version: TICKFLOW_VERSION,
       description: [
         'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
         '',
@@ -24,6 +23,8 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
         'API key scopes: `read` (REST data and universes), `stream` (the WebSocket gateway), `manage` (create, list and revoke API keys). New keys get `read` and `stream`; `manage` only when asked for, so a leaked key cannot mint its own successor. A signed-in session (access token) may do everything.',
       ].join('\n'),
     },
+    // Relative: the API answers on whatever origin served this document (`npm start`: http://127.0.0.1:3000, API_PORT).
+    servers: [{ url: '/', description: 'The origin that served this document' }],
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [{ name: 'patterns' }, { name: 'symbols' }, { name: 'universes' }, { name: 'auth' }, { name: 'operations' }],
   });
