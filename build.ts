@@ -3,8 +3,8 @@
  * no esbuild at run time). Three steps:
  * 1. the gateway SDK package (gateway/client/dist/): its bundles (esbuild) and its type declarations (tsc);
  * 2. the TypeScript compiled to dist/ (tsconfig.build.json);
- * 3. what the compiled code reads beside it: migrations, Avro schemas, the live page, the SDK package, the
- *    `tickflow` launcher and a package.json (version, ES modules).
+ * 3. what the compiled code reads beside it: migrations, Avro schemas, the live page, the SDK package, the API
+ *    reference UI's script (from a dev dependency), the `tickflow` launcher and a package.json (version, ES modules).
  * `tsx build.ts --out <dir>` builds elsewhere (test/dist.build.test.ts builds into a temporary directory);
  * `--sdk-only` (`npm run build:sdk`) does step 1 only.
  */
@@ -16,6 +16,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import ts from 'typescript';
+import { DOCS_SCRIPT_BUILT, docsScriptSource } from './api/routes-docs.js';
 import { SDK_BUNDLES, SDK_DIST_DIR, sdkBundleOptions } from './gateway/client/bundle.js';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -73,6 +74,7 @@ async function buildDist(out: string): Promise<void> {
   const compiled = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json'), '--outDir', out], { stdio: 'inherit' });
   if (compiled.status !== 0) throw new Error(`tsc failed (exit ${compiled.status ?? compiled.signal})`);
   for (const asset of RUNTIME_ASSETS) cpSync(join(root, asset), join(out, asset), { recursive: true });
+  cpSync(docsScriptSource(), join(out, 'api', DOCS_SCRIPT_BUILT));
   mkdirSync(join(out, 'bin'), { recursive: true });
   cpSync(join(root, 'bin', 'tickflow.js'), join(out, 'bin', 'tickflow.js'));
   // platform/version.ts reads ../package.json; "type": "module" makes the compiled .js files ES modules wherever dist/ goes.

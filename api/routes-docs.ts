@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { TICKFLOW_VERSION } from '../platform/version.js';
@@ -47,12 +48,24 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
 }
 
 const DOCS_SCRIPT_PATH = '/docs/scalar-api-reference.js';
+
+/**
+ * Where the build (build.ts) puts the reference UI's browser bundle, beside the compiled api/: the one file of
+ * @scalar/api-reference the API serves. The package itself is a dev dependency: it brings ~200 MB of Vue, bundlers
+ * and TypeScript (optional peers that `npm ci --omit=dev` would install) that production never loads.
+ */
+export const DOCS_SCRIPT_BUILT = 'vendor/scalar-api-reference.js';
+
+/** The standalone bundle in the installed @scalar/api-reference (the package exports no path to it; it sits beside its entry point). */
+export function docsScriptSource(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js');
+}
+
 let docsScriptText: Promise<string> | undefined;
-/** The standalone bundle of the installed @scalar/api-reference (read once, on the first /docs visit). */
+/** The reference UI's script, read once on the first /docs visit: the installed package's from source, the build's copy compiled. */
 function docsScript(): Promise<string> {
-  // The package exports no path to its browser bundle; it sits beside its entry point (dist/index.js).
   docsScriptText ??= readFile(
-    join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'),
+    import.meta.url.endsWith('.ts') ? docsScriptSource() : fileURLToPath(new URL(`./${DOCS_SCRIPT_BUILT}`, import.meta.url)),
     'utf8',
   );
   return docsScriptText;
