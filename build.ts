@@ -89,7 +89,9 @@ async function buildDist(out: string): Promise<void> {
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   if (process.argv.includes('--sdk-only')) {
     await buildSdk();
-    console.log(`built the SDK package in ${join(sdkDir, SDK_DIST_DIR)}: \`npm install ${relative(process.cwd(), sdkDir) || '.'}\` in your project`);
+    console.log(
+      `built the SDK package in ${join(sdkDir, SDK_DIST_DIR)}: \`npm install ${relative(process.cwd(), sdkDir) || '.'}\` in your project`,
+    );
   } else {
     const at = process.argv.indexOf('--out');
     const out = resolve(at > 0 && process.argv[at + 1] ? process.argv[at + 1]! : join(root, 'dist'));

@@ -143,14 +143,28 @@ describe('Dockerfile', () => {
 
   it('copies no tests, benchmarks, chaos suite or local state into the image', () => {
     for (const copy of all('COPY')) {
-      const sources = copy.args.split(/\s+/).filter((word) => !word.startsWith('--')).slice(0, -1);
+      const sources = copy.args
+        .split(/\s+/)
+        .filter((word) => !word.startsWith('--'))
+        .slice(0, -1);
       for (const source of sources) {
         expect(source, copy.args).not.toMatch(/^\.\/?$|^(test|chaos|bench\/suites|\.stack|\.tickflow)\b/);
         if (!copy.args.startsWith('--from')) expect(existsSync(new URL(`../${source}`, import.meta.url)), source).toBe(true);
       }
     }
     const ignored = readFileSync(new URL('../.dockerignore', import.meta.url), 'utf8').split('\n');
-    for (const entry of ['.git', 'node_modules', 'dist', '.stack', '.tickflow', '**/*.test.ts', 'test', 'chaos', 'bench/suites', 'bench/results']) {
+    for (const entry of [
+      '.git',
+      'node_modules',
+      'dist',
+      '.stack',
+      '.tickflow',
+      '**/*.test.ts',
+      'test',
+      'chaos',
+      'bench/suites',
+      'bench/results',
+    ]) {
       expect(ignored, entry).toContain(entry);
     }
   });

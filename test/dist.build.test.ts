@@ -90,7 +90,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(children.filter((child) => child.exitCode === null).map((child) => stopStage(child)));
-  const kafka = createKafka({ brokers: loadPlatformConfig().KAFKA_BROKERS, clientId: 'test-dist', logger: createLogger('test-dist', { level: 'error' }) });
+  const kafka = createKafka({
+    brokers: loadPlatformConfig().KAFKA_BROKERS,
+    clientId: 'test-dist',
+    logger: createLogger('test-dist', { level: 'error' }),
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
@@ -157,7 +161,11 @@ describe('the compiled build with production dependencies only', () => {
     await run('npm', ['install', '--install-links', '--no-audit', '--no-fund', sdk], { cwd: consumer, timeout: 120_000 });
     const imported = await run(
       process.execPath,
-      ['--input-type=module', '-e', "import { TickflowClient, DISCONNECTS } from '@tickflow/client'; console.log(typeof TickflowClient, typeof DISCONNECTS)"],
+      [
+        '--input-type=module',
+        '-e',
+        "import { TickflowClient, DISCONNECTS } from '@tickflow/client'; console.log(typeof TickflowClient, typeof DISCONNECTS)",
+      ],
       { cwd: consumer },
     );
     expect(imported.stdout.trim()).toBe('function object');
@@ -185,6 +193,8 @@ describe('the compiled build with production dependencies only', () => {
       types: [],
       skipLibCheck: true,
     });
-    expect(ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'))).toEqual([]);
+    expect(ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'))).toEqual(
+      [],
+    );
   });
 });
