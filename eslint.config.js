@@ -7,7 +7,7 @@ import eslintConfigPrettier from 'eslint-config-prettier/flat';
 import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/public/vendor/'] },
+  { ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/public/vendor/', 'gateway/client/dist/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

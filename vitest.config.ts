@@ -2,7 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 // Projects: `unit` needs no server; `integration` (files named *.int.test.ts) talks to the real Kafka, registry,
 // PostgreSQL and Redis, and its global setup brings the local stack up when it is down; `integration-timescale`
-// repeats the projections and API files on the stack's TimescaleDB; `chaos` runs alone, on demand.
+// repeats the projections and API files on the stack's TimescaleDB; `build` runs the compiled build (CI, after lint);
+// `chaos` runs alone, on demand.
 export default defineConfig({
   test: {
     coverage: {
@@ -45,7 +46,7 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', 'node_modules/**', '.stack/**', 'dist/**'],
+          exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', '**/*.build.test.ts', 'node_modules/**', '.stack/**', 'dist/**'],
           testTimeout: 20_000,
         },
       },
@@ -92,9 +93,23 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // The compiled build (test/dist.build.test.ts): builds into a temporary directory, installs the production
+          // dependencies beside it and runs the compiled CLI and stages. Minutes long; .ci/run runs it after lint.
+          name: 'build',
+          sequence: { groupOrder: 3 },
+          include: ['**/*.build.test.ts'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 900_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // Fault injection, fuzzing and security (chaos/): restarts shared servers, so it runs alone, one file at a time.
           name: 'chaos',
-          sequence: { groupOrder: 3 },
+          sequence: { groupOrder: 4 },
           include: ['chaos/**/*.chaos.test.ts'],
           exclude: ['node_modules/**', '.stack/**', 'dist/**'],
           globalSetup: ['test/global-setup.ts'],

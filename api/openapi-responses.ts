@@ -19,6 +19,9 @@ export const commonErrors = {
   503: problem('The database is unavailable (restarting) or the query ran past the statement timeout; retry after Retry-After'),
 };
 
+/** Every GET under /api/ answers If-None-Match with a 304 when its weak ETag matches (middleware/etag.ts). */
+export const notModified = { 304: { description: 'Not modified: the ETag matches If-None-Match (no body)' } };
+
 /** Responses of every route that takes a JSON body. */
 export const bodyErrors = { 413: problem('Body larger than 256 KiB'), 415: problem('Body is not application/json') };
 

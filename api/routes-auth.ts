@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { AccountError, type Accounts, type UserView } from './accounts.js';
 import { requireScope, requireUser, type ApiEnv, type ApiServices } from './context.js';
 import { ApiError } from './errors.js';
-import { body, bodyErrors, commonErrors, credentialRequired, json, problem } from './openapi-responses.js';
+import { body, bodyErrors, commonErrors, notModified, credentialRequired, json, problem } from './openapi-responses.js';
 import { weakPasswordReason } from './passwords.js';
 import {
   ApiKeyCreatedSchema,
@@ -21,6 +21,7 @@ import {
 const registerRoute = createRoute({
   method: 'post',
   path: '/api/auth/register',
+  operationId: 'registerUser',
   tags: ['auth'],
   summary: 'Create an account; returns an access token and a refresh token',
   description:
@@ -38,6 +39,7 @@ const registerRoute = createRoute({
 const loginRoute = createRoute({
   method: 'post',
   path: '/api/auth/login',
+  operationId: 'login',
   tags: ['auth'],
   summary: 'Exchange email and password for tokens (starts a refresh-token family)',
   description: 'Failed logins are limited per IP and per account (API_LOGIN_FAILURES_PER_ACCOUNT per 15 minutes): past either, 429.',
@@ -49,6 +51,7 @@ const loginRoute = createRoute({
 const refreshRoute = createRoute({
   method: 'post',
   path: '/api/auth/refresh',
+  operationId: 'refreshTokens',
   tags: ['auth'],
   summary: 'Rotate a refresh token: returns a new access token and the next refresh token',
   description:
@@ -61,6 +64,7 @@ const refreshRoute = createRoute({
 const logoutRoute = createRoute({
   method: 'post',
   path: '/api/auth/logout',
+  operationId: 'logout',
   tags: ['auth'],
   summary: 'Revoke the refresh-token family of this session',
   security: [],
@@ -71,15 +75,17 @@ const logoutRoute = createRoute({
 const meRoute = createRoute({
   method: 'get',
   path: '/api/auth/me',
+  operationId: 'getCurrentUser',
   tags: ['auth'],
   summary: 'The signed-in user',
   security: credentialRequired,
-  responses: { 200: json(UserSchema, 'The user'), ...commonErrors },
+  responses: { 200: json(UserSchema, 'The user'), ...notModified, ...commonErrors },
 });
 
 const createKeyRoute = createRoute({
   method: 'post',
   path: '/api/auth/api-keys',
+  operationId: 'createApiKey',
   tags: ['auth'],
   summary: 'Create an API key (the full key is returned once; only its hash is stored)',
   description:
@@ -97,16 +103,18 @@ const createKeyRoute = createRoute({
 const listKeysRoute = createRoute({
   method: 'get',
   path: '/api/auth/api-keys',
+  operationId: 'listApiKeys',
   tags: ['auth'],
   summary: 'Your API keys (without secrets)',
   description: 'Needs a signed-in session or a key with the `manage` scope.',
   security: credentialRequired,
-  responses: { 200: json(z.object({ data: z.array(ApiKeySchema) }), 'Keys'), ...commonErrors },
+  responses: { 200: json(z.object({ data: z.array(ApiKeySchema) }), 'Keys'), ...notModified, ...commonErrors },
 });
 
 const revokeKeyRoute = createRoute({
   method: 'delete',
   path: '/api/auth/api-keys/{id}',
+  operationId: 'revokeApiKey',
   tags: ['auth'],
   summary: 'Revoke one of your API keys',
   description: 'Needs a signed-in session or a key with the `manage` scope.',

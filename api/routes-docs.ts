@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
+import { TICKFLOW_VERSION } from '../platform/version.js';
 import type { ApiEnv } from './context.js';
-
-const API_VERSION = '1.0.0';
 
 /** /openapi.json (the document the routes registered) and /docs (its reference UI), both public. */
 export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
@@ -15,7 +15,7 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
     openapi: '3.1.0',
     info: {
       title: 'Tickflow API',
-      version: API_VERSION,
+      version: TICKFLOW_VERSION,
       description: [
         'Pattern scans, symbols and bars, user universes and authentication. Errors are application/problem+json (RFC 9457).',
         '',
@@ -24,6 +24,8 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
         'API key scopes: `read` (REST data and universes), `stream` (the WebSocket gateway), `manage` (create, list and revoke API keys). New keys get `read` and `stream`; `manage` only when asked for, so a leaked key cannot mint its own successor. A signed-in session (access token) may do everything.',
       ].join('\n'),
     },
+    // Relative: the API answers on whatever origin served this document (`npm start`: http://127.0.0.1:3000, API_PORT).
+    servers: [{ url: '/', description: 'The origin that served this document' }],
     security: [{ bearerAuth: [] }, { apiKeyAuth: [] }],
     tags: [{ name: 'patterns' }, { name: 'symbols' }, { name: 'universes' }, { name: 'auth' }, { name: 'operations' }],
   });
@@ -46,12 +48,24 @@ export function registerDocsRoutes(app: OpenAPIHono<ApiEnv>): void {
 }
 
 const DOCS_SCRIPT_PATH = '/docs/scalar-api-reference.js';
+
+/**
+ * Where the build (build.ts) puts the reference UI's browser bundle, beside the compiled api/: the one file of
+ * @scalar/api-reference the API serves. The package itself is a dev dependency: it brings ~200 MB of Vue, bundlers
+ * and TypeScript (optional peers that `npm ci --omit=dev` would install) that production never loads.
+ */
+export const DOCS_SCRIPT_BUILT = 'vendor/scalar-api-reference.js';
+
+/** The standalone bundle in the installed @scalar/api-reference (the package exports no path to it; it sits beside its entry point). */
+export function docsScriptSource(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js');
+}
+
 let docsScriptText: Promise<string> | undefined;
-/** The standalone bundle of the installed @scalar/api-reference (read once, on the first /docs visit). */
+/** The reference UI's script, read once on the first /docs visit: the installed package's from source, the build's copy compiled. */
 function docsScript(): Promise<string> {
-  // The package exports no path to its browser bundle; it sits beside its entry point (dist/index.js).
   docsScriptText ??= readFile(
-    join(dirname(createRequire(import.meta.url).resolve('@scalar/api-reference')), 'browser', 'standalone.js'),
+    import.meta.url.endsWith('.ts') ? docsScriptSource() : fileURLToPath(new URL(`./${DOCS_SCRIPT_BUILT}`, import.meta.url)),
     'utf8',
   );
   return docsScriptText;

@@ -45,6 +45,7 @@ export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiService
     createRoute({
       method: 'get',
       path: '/health',
+      operationId: 'getHealth',
       tags: ['operations'],
       security: [],
       summary: 'Liveness',
@@ -56,6 +57,7 @@ export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiService
     createRoute({
       method: 'get',
       path: '/ready',
+      operationId: 'getReadiness',
       tags: ['operations'],
       security: [],
       summary: 'Readiness: PostgreSQL (required), Redis and projection lag (degraded when failing)',
@@ -74,6 +76,7 @@ export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiService
     createRoute({
       method: 'get',
       path: '/metrics',
+      operationId: 'getMetrics',
       tags: ['operations'],
       security: [],
       summary: 'Prometheus metrics',

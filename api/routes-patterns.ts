@@ -5,7 +5,7 @@ import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { contentEtag, etagOf } from './etags.js';
 import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
 import { ApiError } from './errors.js';
-import { commonErrors, credentialRequired, json, problem } from './openapi-responses.js';
+import { commonErrors, notModified, credentialRequired, json, problem } from './openapi-responses.js';
 import { agesOf, normaliseScanQuery, pageOf, scopeSymbols, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import {
   PatternDetailSchema,
@@ -21,6 +21,7 @@ import { resolveUniverse } from './universes.js';
 const scanRoute = createRoute({
   method: 'get',
   path: '/api/patterns/scan',
+  operationId: 'scanPatterns',
   tags: ['patterns'],
   summary: 'Scan current patterns with the dashboard filters',
   description:
@@ -32,12 +33,13 @@ const scanRoute = createRoute({
     '`age_seconds` and `expires_in_seconds` are measured against the market clock (event time), the clock that also decides `status`.',
   security: credentialRequired,
   request: { query: ScanQuerySchema },
-  responses: { 200: json(ScanResponseSchema, 'A page of patterns'), 304: { description: 'Not modified (If-None-Match)' }, ...commonErrors },
+  responses: { 200: json(ScanResponseSchema, 'A page of patterns'), ...notModified, ...commonErrors },
 });
 
 const detailRoute = createRoute({
   method: 'get',
   path: '/api/patterns/{id}',
+  operationId: 'getPattern',
   tags: ['patterns'],
   summary: 'One pattern: its current state and its event history',
   request: {
@@ -51,7 +53,7 @@ const detailRoute = createRoute({
   },
   responses: {
     200: json(PatternDetailSchema, 'The pattern'),
-    304: { description: 'Not modified' },
+    ...notModified,
     404: problem('No such pattern'),
     ...commonErrors,
   },
@@ -60,18 +62,20 @@ const detailRoute = createRoute({
 const statsRoute = createRoute({
   method: 'get',
   path: '/api/patterns/stats',
+  operationId: 'getPatternStats',
   tags: ['patterns'],
   summary: 'Counts of active patterns by tier and by pattern; detections per hour',
   request: { query: StatsQuerySchema },
-  responses: { 200: json(StatsResponseSchema, 'Statistics'), 304: { description: 'Not modified' }, ...commonErrors },
+  responses: { 200: json(StatsResponseSchema, 'Statistics'), ...notModified, ...commonErrors },
 });
 
 const summaryRoute = createRoute({
   method: 'get',
   path: '/api/patterns/summary',
+  operationId: 'getPatternSummary',
   tags: ['patterns'],
   summary: 'Per tier: active count, mean confidence, latest detection and the most confident patterns',
-  responses: { 200: json(SummaryResponseSchema, 'Summary'), 304: { description: 'Not modified' }, ...commonErrors },
+  responses: { 200: json(SummaryResponseSchema, 'Summary'), ...notModified, ...commonErrors },
 });
 
 /** Each row's JSON without its closing brace, computed once per row object (cached rows are shared by every hit). */

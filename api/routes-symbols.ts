@@ -3,7 +3,7 @@ import { statsCacheKey, symbolCacheKey } from './cache-key.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { etagOf } from './etags.js';
 import { ApiError } from './errors.js';
-import { commonErrors, json, problem } from './openapi-responses.js';
+import { commonErrors, notModified, json, problem } from './openapi-responses.js';
 import { parseInstant } from './scan.js';
 import {
   BarsQuerySchema,
@@ -20,12 +20,13 @@ const notFound = problem('No such symbol');
 const listRoute = createRoute({
   method: 'get',
   path: '/api/symbols',
+  operationId: 'listSymbols',
   tags: ['symbols'],
   summary: 'Search reference data: ticker or name prefix, market, type, active',
   request: { query: SymbolsQuerySchema },
   responses: {
     200: json(SymbolListSchema, 'Matching symbols, ticker matches first'),
-    304: { description: 'Not modified' },
+    ...notModified,
     ...commonErrors,
   },
 });
@@ -33,19 +34,21 @@ const listRoute = createRoute({
 const detailRoute = createRoute({
   method: 'get',
   path: '/api/symbols/{symbol}',
+  operationId: 'getSymbol',
   tags: ['symbols'],
   summary: 'Details, latest fundamentals, last bar and active pattern count',
   request: { params: SymbolParamSchema },
-  responses: { 200: json(SymbolDetailSchema, 'The symbol'), 304: { description: 'Not modified' }, 404: notFound, ...commonErrors },
+  responses: { 200: json(SymbolDetailSchema, 'The symbol'), ...notModified, 404: notFound, ...commonErrors },
 });
 
 const barsRoute = createRoute({
   method: 'get',
   path: '/api/symbols/{symbol}/bars',
+  operationId: 'getSymbolBars',
   tags: ['symbols'],
   summary: 'OHLCV bars of one symbol from the bar tables and their continuous aggregates (5m, 15m, 1h)',
   request: { params: SymbolParamSchema, query: BarsQuerySchema },
-  responses: { 200: json(BarsResponseSchema, 'Bars, oldest first'), 304: { description: 'Not modified' }, 404: notFound, ...commonErrors },
+  responses: { 200: json(BarsResponseSchema, 'Bars, oldest first'), ...notModified, 404: notFound, ...commonErrors },
 });
 
 /** Reference data changes rarely and carries no version counter; its entries live a short, fixed time. */

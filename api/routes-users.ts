@@ -3,7 +3,7 @@ import type { Accounts } from './accounts.js';
 import { requireUser, type ApiEnv, type ApiServices } from './context.js';
 import { contentEtag } from './etags.js';
 import { ApiError } from './errors.js';
-import { body, bodyErrors, commonErrors, credentialOptional, credentialRequired, json, problem } from './openapi-responses.js';
+import { body, bodyErrors, commonErrors, notModified, credentialOptional, credentialRequired, json, problem } from './openapi-responses.js';
 import { UniverseKeyParamSchema, UniverseListSchema, UniversePatchSchema, UniverseViewSchema } from './schemas.js';
 import { BUILTIN_UNIVERSES, findBuiltinUniverse, UniverseInputSchema, type Universe } from './universes.js';
 
@@ -12,22 +12,24 @@ import { BUILTIN_UNIVERSES, findBuiltinUniverse, UniverseInputSchema, type Unive
 const listUniversesRoute = createRoute({
   method: 'get',
   path: '/api/users/universe',
+  operationId: 'listUniverses',
   tags: ['universes'],
   summary: 'Built-in universes, and your own universes and watchlists when signed in',
   security: credentialOptional,
-  responses: { 200: json(UniverseListSchema, 'Universes'), 304: { description: 'Not modified' }, ...commonErrors },
+  responses: { 200: json(UniverseListSchema, 'Universes'), ...notModified, ...commonErrors },
 });
 
 const getUniverseRoute = createRoute({
   method: 'get',
   path: '/api/users/universe/{key}',
+  operationId: 'getUniverse',
   tags: ['universes'],
   summary: 'One universe: a built-in, or one of your own',
   security: credentialOptional,
   request: { params: UniverseKeyParamSchema },
   responses: {
     200: json(UniverseViewSchema, 'The universe'),
-    304: { description: 'Not modified' },
+    ...notModified,
     404: problem('No such universe of yours'),
     ...commonErrors,
   },
@@ -36,6 +38,7 @@ const getUniverseRoute = createRoute({
 const createUniverseRoute = createRoute({
   method: 'post',
   path: '/api/users/universe',
+  operationId: 'createUniverse',
   tags: ['universes'],
   summary: 'Create a universe or watchlist',
   security: credentialRequired,
@@ -52,6 +55,7 @@ const createUniverseRoute = createRoute({
 const replaceUniverseRoute = createRoute({
   method: 'put',
   path: '/api/users/universe/{key}',
+  operationId: 'replaceUniverse',
   tags: ['universes'],
   summary: 'Replace (or create) one of your universes',
   security: credentialRequired,
@@ -69,6 +73,7 @@ const replaceUniverseRoute = createRoute({
 const patchUniverseRoute = createRoute({
   method: 'patch',
   path: '/api/users/universe/{key}',
+  operationId: 'updateUniverse',
   tags: ['universes'],
   summary: 'Change some fields of one of your universes; add_symbols/remove_symbols edit the list in place',
   security: credentialRequired,
@@ -85,6 +90,7 @@ const patchUniverseRoute = createRoute({
 const deleteUniverseRoute = createRoute({
   method: 'delete',
   path: '/api/users/universe/{key}',
+  operationId: 'deleteUniverse',
   tags: ['universes'],
   summary: 'Delete one of your universes',
   security: credentialRequired,

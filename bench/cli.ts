@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
@@ -8,6 +8,9 @@ const suitesDir = join(dirname(fileURLToPath(import.meta.url)), 'suites');
 
 /** Every suite in bench/suites/ (each file default-exports a BenchSuite). */
 async function loadSuites(): Promise<BenchSuite[]> {
+  // The build leaves the suites out (they load dev dependencies): benchmarks run from a checkout.
+  if (!existsSync(suitesDir))
+    throw new Error('the benchmarks run from a source checkout (`npx tickflow bench`), not from the compiled build');
   const files = readdirSync(suitesDir)
     .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts'))
     .sort();

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -21,6 +22,7 @@ import { redisKeys } from '../contracts/redis-keys.js';
 import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+import { SDK_BUNDLES, SDK_DIST_DIR, bundleSdkForBrowser } from './client/bundle.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export {
@@ -71,26 +73,20 @@ export interface GatewayHandle {
   stop(): Promise<void>;
 }
 
-const clientEntry = fileURLToPath(new URL('./client/index.ts', import.meta.url));
-
-/** The browser SDK as one ES module, bundled once on first request. */
-function sdkBundler(): () => Promise<string> {
-  let bundle: Promise<string> | undefined;
-  return () => {
-    bundle ??= import('esbuild').then(async (esbuild) => {
-      const result = await esbuild.build({
-        entryPoints: [clientEntry],
-        bundle: true,
-        format: 'esm',
-        platform: 'browser',
-        target: 'es2022',
-        write: false,
-        minify: false,
-      });
-      return result.outputFiles[0]!.text;
-    });
-    return bundle;
-  };
+/**
+ * The browser SDK served at /sdk.js. Compiled (dist/), the gateway reads the minified bundle the build wrote beside it,
+ * at start, so that a build without it fails here and not on a visitor's request. Run from source (tsx, vitest), it
+ * bundles the source in memory on first request (esbuild, a dev dependency), so the page never gets a stale bundle.
+ */
+function sdkBundle(): () => Promise<string> {
+  if (import.meta.url.endsWith('.ts')) {
+    let bundle: Promise<string> | undefined;
+    return () => (bundle ??= bundleSdkForBrowser());
+  }
+  const path = fileURLToPath(new URL(`./client/${SDK_DIST_DIR}/${SDK_BUNDLES.browser}`, import.meta.url));
+  if (!existsSync(path)) throw new Error(`the SDK bundle ${path} is missing: \`npm run build\` writes it`);
+  const built = Promise.resolve(readFileSync(path, 'utf8'));
+  return () => built;
 }
 
 /**
@@ -153,7 +149,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       logger,
       registry,
       serverName: `tickflow-gateway ${instance}`,
-      sdkBundle: sdkBundler(),
+      sdkBundle: sdkBundle(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { documentedEnv } from '../platform/config.js';
 import '../platform/auth.js';
@@ -93,5 +93,88 @@ describe('docker-compose.yml', () => {
       for (const variable of Object.keys(environment))
         expect(known.has(variable), `${name}.${variable} is not read by the code`).toBe(true);
     }
+  });
+});
+
+/** The Dockerfile's instructions, continuation lines joined, comments dropped, grouped by stage. */
+function dockerStages(text: string): { from: string; name: string | undefined; instructions: { op: string; args: string }[] }[] {
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const stages: ReturnType<typeof dockerStages> = [];
+  for (const line of lines) {
+    const [op = '', ...rest] = line.split(/\s+/);
+    const args = rest.join(' ');
+    if (op.toUpperCase() === 'FROM') {
+      const [from = '', as, name] = args.split(/\s+/);
+      stages.push({ from, name: as?.toUpperCase() === 'AS' ? name : undefined, instructions: [] });
+    } else stages.at(-1)?.instructions.push({ op: op.toUpperCase(), args });
+  }
+  return stages;
+}
+
+describe('Dockerfile', () => {
+  const text = readFileSync(new URL('../Dockerfile', import.meta.url), 'utf8');
+  const stages = dockerStages(text);
+  const runtime = stages.at(-1)!;
+  const all = (op: string) => stages.flatMap((stage) => stage.instructions.filter((instruction) => instruction.op === op));
+  const of = (stage: (typeof stages)[number], op: string) => stage.instructions.filter((instruction) => instruction.op === op);
+
+  it('is multi-stage on a pinned Node 24 base where native uWS loads (Debian 13: glibc 2.38+)', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    const base = /^ARG NODE_IMAGE=(\S+)$/m.exec(text)?.[1];
+    expect(base).toMatch(/^node:24\.\d+\.\d+-trixie-slim(@sha256:[0-9a-f]{64})?$/);
+    for (const stage of stages) expect(stage.from).toBe('${NODE_IMAGE}');
+  });
+
+  it('builds in one stage and runs the compiled dist/ with production dependencies only', () => {
+    const build = stages.find((stage) => of(stage, 'RUN').some((run) => run.args.includes('npm run build')));
+    expect(build?.name).toBeDefined();
+    expect(of(runtime, 'COPY').map((copy) => copy.args)).toContain(`--from=${build!.name} /src/dist ./dist`);
+    const modules = of(runtime, 'COPY').find((copy) => copy.args.endsWith('./node_modules'));
+    const from = stages.find((stage) => modules?.args.includes(`--from=${stage.name} `));
+    expect(of(from!, 'RUN').some((run) => /npm ci --omit=dev/.test(run.args))).toBe(true);
+    expect(of(runtime, 'ENV').map((env) => env.args)).toContain('NODE_ENV=production');
+    expect(of(runtime, 'ENTRYPOINT')[0]?.args).toMatch(/"node", "dist\/bin\/tickflow\.js"\]$/);
+    expect(runtime.instructions.map((instruction) => instruction.args).join('\n')).not.toMatch(/\btsx\b/);
+  });
+
+  it('copies no tests, benchmarks, chaos suite or local state into the image', () => {
+    for (const copy of all('COPY')) {
+      const sources = copy.args
+        .split(/\s+/)
+        .filter((word) => !word.startsWith('--'))
+        .slice(0, -1);
+      for (const source of sources) {
+        expect(source, copy.args).not.toMatch(/^\.\/?$|^(test|chaos|bench\/suites|\.stack|\.tickflow)\b/);
+        if (!copy.args.startsWith('--from')) expect(existsSync(new URL(`../${source}`, import.meta.url)), source).toBe(true);
+      }
+    }
+    const ignored = readFileSync(new URL('../.dockerignore', import.meta.url), 'utf8').split('\n');
+    for (const entry of [
+      '.git',
+      'node_modules',
+      'dist',
+      '.stack',
+      '.tickflow',
+      '**/*.test.ts',
+      'test',
+      'chaos',
+      'bench/suites',
+      'bench/results',
+    ]) {
+      expect(ignored, entry).toContain(entry);
+    }
+  });
+
+  it('runs as a non-root user under an init that forwards signals, with a health check', () => {
+    const user = of(runtime, 'USER').at(-1)?.args;
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^(root|0)(:|$)/);
+    expect(of(runtime, 'ENTRYPOINT')[0]?.args).toMatch(/^\["\/usr\/bin\/tini", "--",/);
+    expect(of(runtime, 'RUN').some((run) => /apt-get install .*\btini\b/.test(run.args))).toBe(true);
+    expect(of(runtime, 'HEALTHCHECK')[0]?.args).toMatch(/\/health/);
   });
 });

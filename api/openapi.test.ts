@@ -1,0 +1,120 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import openapiTS, { astToString } from 'openapi-typescript';
+import pg from 'pg';
+import ts from 'typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys } from '../contracts/redis-keys.js';
+import { createLogger, createMetricsRegistry, loadAuthConfig, TokenService } from '../platform/index.js';
+import { createApp } from './app.js';
+import { loadApiConfig } from './config.js';
+
+interface Operation {
+  operationId?: string;
+  parameters?: { in: string }[];
+  requestBody?: unknown;
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+}
+interface Document {
+  info: { version: string };
+  servers?: { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+}
+
+// The document needs no server: the pool never connects (no route runs a query here).
+const pool = new pg.Pool({ connectionString: 'postgres://tickflow@127.0.0.1:1/unused' });
+let document: Document;
+
+beforeAll(async () => {
+  const app = createApp({
+    db: pool,
+    tokens: new TokenService(loadAuthConfig({})),
+    config: loadApiConfig({}),
+    logger: createLogger('api-test', { level: 'silent' }),
+    registry: createMetricsRegistry('api', { collectDefaults: false }),
+    readModelKeys: redisKeys('openapi-test:'),
+  });
+  document = (await (await app.request('/openapi.json')).json()) as Document;
+});
+
+afterAll(() => pool.end());
+
+const operations = () =>
+  Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+  );
+
+describe('the OpenAPI document', () => {
+  it('names every operation (client generators use operationId), lists servers, and carries the package version', () => {
+    const ids = operations().map(({ operation }) => operation.operationId);
+    expect(
+      ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)),
+      JSON.stringify(ids),
+    ).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(document.servers?.length).toBeGreaterThan(0);
+    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(document.info.version).toBe(manifest.version);
+  });
+
+  it('declares every status an /api/ route can answer, errors with the problem schema', () => {
+    for (const { path, method, operation } of operations().filter((entry) => entry.path.startsWith('/api/'))) {
+      const where = `${method.toUpperCase()} ${path}`;
+      // The middleware's: validation, credentials, scopes, rate limits, unexpected errors, database timeouts.
+      const expected = ['400', '401', '403', '429', '500', '503'];
+      if (method === 'get') expect(operation.responses, where).toHaveProperty('304'); // weak ETags on every GET
+      if (operation.requestBody) expected.push('413', '415'); // body limit and content type
+      // A resource named in the path may not exist; PUT creates it instead.
+      if (method !== 'put' && operation.parameters?.some((parameter) => parameter.in === 'path')) expected.push('404');
+      for (const status of expected) {
+        expect(operation.responses[status]?.content?.['application/problem+json']?.schema?.$ref, `${where} ${status}`).toBe(
+          '#/components/schemas/Problem',
+        );
+      }
+    }
+  });
+
+  it('generates a typed client (openapi-typescript) that a call compiles against, and a wrong call does not', async () => {
+    const generated = astToString(await openapiTS(document as unknown as Parameters<typeof openapiTS>[0]));
+    const directory = mkdtempSync(join(tmpdir(), 'tickflow-openapi-'));
+    try {
+      writeFileSync(join(directory, 'tickflow-api.ts'), generated);
+      const compile = (call: string) => {
+        writeFileSync(join(directory, 'call.ts'), call);
+        const program = ts.createProgram([join(directory, 'call.ts')], {
+          strict: true,
+          noEmit: true,
+          target: ts.ScriptTarget.ES2022,
+          module: ts.ModuleKind.ESNext,
+          moduleResolution: ts.ModuleResolutionKind.Bundler,
+          lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
+          types: [],
+          skipLibCheck: true,
+        });
+        return ts.getPreEmitDiagnostics(program).map((diagnostic) => ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+      };
+      const call = (query: string) => `
+        import type { operations } from './tickflow-api.js';
+        type Scan = operations['scanPatterns'];
+        type Query = NonNullable<Scan['parameters']['query']>;
+        type Page = Scan['responses'][200]['content']['application/json'];
+        type Problem = Scan['responses'][429]['content']['application/problem+json'];
+        export async function scanPatterns(baseUrl: string, apiKey: string, query: Query): Promise<Page> {
+          const url = new URL('/api/patterns/scan', baseUrl);
+          for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
+          const response = await fetch(url, { headers: { 'x-api-key': apiKey } });
+          if (!response.ok) throw new Error(((await response.json()) as Problem).title);
+          return (await response.json()) as Page;
+        }
+        export const symbols = scanPatterns('http://127.0.0.1:3000', 'tfk_example', ${query}).then((page) =>
+          page.data.map((row) => row.symbol.toUpperCase()),
+        );
+      `;
+      expect(compile(call(`{ status: 'active', per_page: '10' }`))).toEqual([]);
+      expect(compile(call(`{ status: 'open', per_page: '10' }`)).join('\n')).toMatch(/'"open"' is not assignable/);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
