@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { INSTANT_FORMAT, instantMs, SORT_KEYS } from './scan.js';
-import { CriteriaSchema, SYMBOL_PATTERN } from './universes.js';
+import { SYMBOL_PATTERN } from '../contracts/universes.js';
+import { CriteriaSchema } from './universes.js';
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES } from '../platform/index.js';
 
 /** A list parameter: `a,b`, or repeated (`?x=a&x=b`), or both; items trimmed, empties dropped. */

@@ -1,5 +1,5 @@
 import { parameterAdder } from './scan.js';
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 /** PostgreSQL reads of reference data and bars (owned by the projections stage). */
 
