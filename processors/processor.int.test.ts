@@ -13,7 +13,6 @@ import {
 import type { TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
 import { PatternEngine, type BarInput, type FundamentalsInput, type PatternEventRecord } from './engine.js';
-import type { ProcessorHandle } from './processor.js';
 import { createProcessorTestEnv, type MinuteAggregate as Aggregate, type ProcessorTestEnv, type ReadRecord } from './testing.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
