@@ -1,13 +1,13 @@
 /** The processors' integration-test harness: the stage's topics on the real broker, processors started on them, and reads of what they wrote. */
 import type { KafkaMessage, Message, RecordMetadata } from 'kafkajs';
-import type { Logger, TopicKey } from '../platform/index.js';
+import type { AggregateRecord, Logger, TopicKey } from '../platform/index.js';
 import { tailTopic } from '../platform/topic-tail.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import type { BarInput } from './engine.js';
 import { startProcessor, type ProcessorHandle, type ProcessorOptions } from './processor.js';
 
 /** The topics a processor reads and writes (its inputs, side tables and outputs). */
-const PROCESSOR_TOPICS: readonly TopicKey[] = [
+export const PROCESSOR_TOPICS: readonly TopicKey[] = [
   'minuteAggregates',
   'dailyAggregates',
   'fundamentals',
@@ -16,17 +16,8 @@ const PROCESSOR_TOPICS: readonly TopicKey[] = [
   'deadLetters',
 ];
 
-/** A minute aggregate with every field of the topic's schema (those the engine does not read are null). */
-export interface MinuteAggregate extends BarInput {
-  vwap: number | null;
-  transactions: number | null;
-  accumulatedVolume: number | null;
-  officialOpen: number | null;
-  dayVwap: number | null;
-  averageTradeSize: number | null;
-  otc: boolean;
-  ingestedAtMs: number;
-}
+/** A minute aggregate with every field of the topic's schema, as the engine reads it. */
+export type MinuteAggregate = AggregateRecord & BarInput;
 
 /** A record read back from a topic, with its partition. */
 export interface ReadRecord {
