@@ -1932,17 +1932,20 @@ describe('HTTP behaviour', () => {
 });
 
 describe('startApi', () => {
+  /** startApi's options as api/main.ts builds them, with the API's settings from `settings` (and the defaults). */
+  const serverOptions = (settings: Record<string, string>) => ({
+    config: loadApiConfig({ ...settings, API_PORT: '0' }),
+    redisUrl: platform.REDIS_URL,
+    brokers: platform.KAFKA_BROKERS,
+    kafkaClientId: platform.KAFKA_CLIENT_ID,
+    tokens: new TokenService(loadAuthConfig({})),
+  });
+
   it('listens on a real port and stops cleanly', async () => {
     const handle = await startApi({
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        API_PORT: '0',
-        API_REDIS_PREFIX: `${prefix}server:api:`,
-        REDIS_KEY_PREFIX: `${prefix}server:`,
-        API_PROJECTION_LAG_FROM_KAFKA: 'true',
-        LOG_LEVEL: 'silent',
-      },
+      ...serverOptions({ API_REDIS_PREFIX: `${prefix}server:api:`, API_PROJECTION_LAG_FROM_KAFKA: 'true' }),
+      databaseUrl: database.url,
+      redisKeyPrefix: `${prefix}server:`,
       port: 0,
       logger: createLogger('api-test', { level: 'silent' }),
     });
@@ -1990,17 +1993,15 @@ describe('startApi', () => {
     const handle = await startApi({
       // Generous timeouts: the scan waits behind the lock for as long as the test takes, and a slow Redis read
       // would make the request skip the cache (the fallback this test is not about).
-      env: {
-        ...process.env,
-        // Named, so the test waits for this API's own query behind the lock, not for another app's background query.
-        DATABASE_URL: stopTestUrl,
-        API_PORT: '0',
+      ...serverOptions({
         API_REDIS_PREFIX: apiPrefix,
-        REDIS_KEY_PREFIX: `${prefix}stop:`,
         API_PROJECTION_LAG_FROM_KAFKA: 'false',
         API_REDIS_COMMAND_TIMEOUT_MS: '30000',
         API_STATEMENT_TIMEOUT_MS: '120000',
-      },
+      }),
+      // Named, so the test waits for this API's own query behind the lock, not for another app's background query.
+      databaseUrl: stopTestUrl,
+      redisKeyPrefix: `${prefix}stop:`,
       port: 0,
       logger: createLogger('api-test', {
         level: 'warn',

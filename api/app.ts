@@ -1,6 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { requestId } from 'hono/request-id';
-import { Accounts } from './accounts.js';
+import { Accounts } from '../store/accounts/accounts.js';
 import { versionKeysChangedBy } from './cache-key.js';
 import { createCacheMetrics, ReadThroughCache } from './cache.js';
 import type { ApiDependencies, ApiEnv, ApiServices } from './context.js';

@@ -2,11 +2,11 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { ApiKeyScope, InFlight, Logger, Registry, TokenService } from '../platform/index.js';
 import type { ProjectionNotice, RedisKeys } from '../contracts/redis-keys.js';
-import type { Accounts } from './accounts.js';
+import type { Accounts } from '../store/accounts/accounts.js';
 import type { ReadThroughCache } from './cache.js';
 import type { ApiConfig } from './config.js';
 import type { MarketClock } from './market-clock.js';
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 import { ApiError } from './errors.js';
 
 /** Per-request values set by the middleware. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MarketClock } from './market-clock.js';
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 /** A database whose newest active detection is whatever `latest` holds; counts its reads. */
 function fakeDb(state: { latest: Date | string | null; fail?: boolean }): Queryable & { reads: number } {

@@ -1,4 +1,4 @@
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 /** How long (wall time) a read of the market clock is reused before the next request reads it again. */
 export const MARKET_CLOCK_REFRESH_MS = 1_000;

@@ -1,4 +1,4 @@
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 import {
   buildCountedScanSql,
   buildScanSql,

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { ApiConfig } from './config.js';
 import { digest } from '../platform/digest.js';
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 /**
  * Reads whose plan their statement's shape fixes, whatever the values, run as prepared statements planned once per

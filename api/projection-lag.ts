@@ -1,12 +1,11 @@
 import type { Admin } from '../platform/index.js';
 import type { ProjectionLag } from './context.js';
-import type { Queryable } from './universes.js';
+import { readProjectionOffsets } from '../store/projection-offsets.js';
+import type { Queryable } from '../store/queryable.js';
 
-/** Records the projections have yet to apply: Kafka end offsets minus projection_offsets, summed. */
+/** Records the projections have yet to apply: Kafka end offsets minus the projections' stored offsets, summed. */
 export async function measureProjectionLag(db: Queryable, admin: Admin): Promise<ProjectionLag> {
-  const { rows } = await db.query<{ topic: string; partition: number; next_offset: string }>(
-    'SELECT topic, partition, next_offset FROM projection_offsets',
-  );
+  const rows = await readProjectionOffsets(db);
   const topics = [...new Set(rows.map((row) => row.topic))];
   const ends = new Map<string, number>();
   await Promise.all(
@@ -15,6 +14,6 @@ export async function measureProjectionLag(db: Queryable, admin: Admin): Promise
     }),
   );
   let records = 0;
-  for (const row of rows) records += Math.max(0, (ends.get(`${row.topic}:${row.partition}`) ?? 0) - Number(row.next_offset));
+  for (const row of rows) records += Math.max(0, (ends.get(`${row.topic}:${row.partition}`) ?? 0) - row.nextOffset);
   return { records, partitions: rows.length };
 }

@@ -1,6 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { AccountError, type Accounts, type UserView } from './accounts.js';
+import { AccountError, type Accounts, type UserView } from '../store/accounts/accounts.js';
 import { requireScope, requireUser, type ApiEnv, type ApiServices } from './context.js';
 import { ApiError } from './errors.js';
 import { body, bodyErrors, commonErrors, notModified, credentialRequired, json, problem } from './openapi-responses.js';

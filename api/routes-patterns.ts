@@ -16,7 +16,7 @@ import {
   StatsResponseSchema,
   SummaryResponseSchema,
 } from './schemas.js';
-import { resolveUniverse } from './universes.js';
+import { resolveUniverse } from '../store/accounts/universes.js';
 
 const scanRoute = createRoute({
   method: 'get',

@@ -1,11 +1,12 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Accounts } from './accounts.js';
+import type { Accounts } from '../store/accounts/accounts.js';
 import { requireUser, type ApiEnv, type ApiServices } from './context.js';
 import { contentEtag } from './etags.js';
 import { ApiError } from './errors.js';
 import { body, bodyErrors, commonErrors, notModified, credentialOptional, credentialRequired, json, problem } from './openapi-responses.js';
 import { UniverseKeyParamSchema, UniverseListSchema, UniversePatchSchema, UniverseViewSchema } from './schemas.js';
-import { BUILTIN_UNIVERSES, findBuiltinUniverse, UniverseInputSchema, type Universe } from './universes.js';
+import { BUILTIN_UNIVERSES, findBuiltinUniverse, type Universe } from '../contracts/universes.js';
+import { UniverseInputSchema } from './universes.js';
 
 /** /api/users/universe: the built-in universes, and each user's own universes and watchlists. */
 

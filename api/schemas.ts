@@ -1,6 +1,8 @@
 import { z } from '@hono/zod-openapi';
 import { INSTANT_FORMAT, instantMs, SORT_KEYS } from './scan.js';
-import { CriteriaSchema, SYMBOL_PATTERN } from './universes.js';
+import { SYMBOL_PATTERN } from '../contracts/universes.js';
+import { BAR_RESOLUTIONS } from './symbols-store.js';
+import { CriteriaSchema } from './universes.js';
 import { API_KEY_SCOPES, DEFAULT_API_KEY_SCOPES } from '../platform/index.js';
 
 /** A list parameter: `a,b`, or repeated (`?x=a&x=b`), or both; items trimmed, empties dropped. */
@@ -370,17 +372,15 @@ export const SymbolParamSchema = z.object({
     .openapi({ param: { name: 'symbol', in: 'path' }, example: 'AAPL' }),
 });
 
-export const BAR_INTERVALS = ['1m', '5m', '15m', '1h', '1d'] as const;
-
 export const BarsQuerySchema = z.object({
-  interval: z.enum(BAR_INTERVALS).default('1d'),
+  interval: z.enum(BAR_RESOLUTIONS).default('1d'),
   from: instant('Bars starting at or after').optional(),
   to: instant('Bars starting before').optional(),
   limit: wholeNumber(1, 50_000).default(1000).openapi({ description: 'At most this many bars, the latest ones' }),
 });
 
 export const BarsResponseSchema = z
-  .object({ symbol: z.string(), interval: z.enum(BAR_INTERVALS), data: z.array(BarSchema), timings: TimingsSchema })
+  .object({ symbol: z.string(), interval: z.enum(BAR_RESOLUTIONS), data: z.array(BarSchema), timings: TimingsSchema })
   .openapi('Bars');
 
 export const CredentialsSchema = z

@@ -2,29 +2,28 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import {
-  createKafka,
-  createLogger,
-  createMetricsRegistry,
-  loadPlatformConfig,
-  InFlight,
-  TokenService,
-  type Admin,
-  type EnvSource,
-  type Logger,
-} from '../platform/index.js';
+import { createKafka, createMetricsRegistry, InFlight, type Admin, type Logger, type TokenService } from '../platform/index.js';
 import { redisKeys } from '../contracts/redis-keys.js';
 import { createApp } from './app.js';
-import { loadApiConfig } from './config.js';
+import type { ApiConfig } from './config.js';
 import type { ApiDependencies } from './context.js';
 import { createPreparedPool, preparedStatements } from './prepared.js';
 import { measureProjectionLag } from './projection-lag.js';
 import { projectionNotices } from './projection-notices.js';
 
+/** Everything the API needs, given explicitly (api/main.ts reads them from the env once). */
 export interface StartApiOptions {
-  /** Where configuration is read from (default process.env). */
-  readonly env?: EnvSource;
-  readonly logger?: Logger;
+  /** The API's own settings (api/config.ts). */
+  readonly config: ApiConfig;
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  /** Prefix of the read model's keys (REDIS_KEY_PREFIX). */
+  readonly redisKeyPrefix: string;
+  /** Kafka, for the projection lag (API_PROJECTION_LAG_FROM_KAFKA). */
+  readonly brokers: readonly string[];
+  readonly kafkaClientId: string;
+  readonly tokens: TokenService;
+  readonly logger: Logger;
   /** Overrides API_PORT (0 picks a free port). */
   readonly port?: number;
   /** Overrides for tests and the supervisor. */
@@ -39,21 +38,16 @@ export interface ApiHandle {
 }
 
 /** Starts the REST API on its port (which also serves /health, /ready, /metrics). */
-export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle> {
-  const source = options.env ?? process.env;
-  const platform = loadPlatformConfig(source);
-  const config = loadApiConfig(source);
-  const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
-  if (source.API_TRUST_PROXY !== undefined)
-    logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
+export async function startApi(options: StartApiOptions): Promise<ApiHandle> {
+  const { config, logger, databaseUrl } = options;
   const registry = createMetricsRegistry('api');
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
-  const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
+  const db = new pg.Pool({ connectionString: databaseUrl, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
   db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
-  const preparedPool = createPreparedPool(platform.DATABASE_URL, config);
+  const preparedPool = createPreparedPool(databaseUrl, config);
   preparedPool?.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
   // Fail fast while Redis is away (no offline queue): requests fall back to PostgreSQL instead of waiting.
-  const redis = new Redis(platform.REDIS_URL, {
+  const redis = new Redis(options.redisUrl, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: config.API_REDIS_COMMAND_TIMEOUT_MS,
@@ -65,11 +59,11 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   redis.on('error', (error) => logger.debug({ err: error }, 'redis error'));
   let admin: Admin | undefined;
   if (config.API_PROJECTION_LAG_FROM_KAFKA) {
-    admin = createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-api`, logger }).admin();
+    admin = createKafka({ brokers: options.brokers, clientId: `${options.kafkaClientId}-api`, logger }).admin();
     admin.connect().catch((error: unknown) => logger.warn({ err: error }, 'Kafka admin unavailable: projection lag not reported'));
   }
   const kafkaAdmin = admin;
-  const readModelKeys = redisKeys(platform.REDIS_KEY_PREFIX);
+  const readModelKeys = redisKeys(options.redisKeyPrefix);
   const notices = projectionNotices(redis, readModelKeys.channel(), logger);
   // Request handlers and the cache's background refreshes: a stop lets them finish before closing Redis and
   // PostgreSQL (close() does not wait for the handler of a request whose client has gone).
@@ -78,7 +72,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     db,
     preparedDb: preparedPool ? preparedStatements(preparedPool) : undefined,
     redis,
-    tokens: TokenService.fromEnv(source),
+    tokens: options.tokens,
     config,
     logger,
     registry,

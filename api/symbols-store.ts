@@ -1,5 +1,5 @@
 import { parameterAdder } from './scan.js';
-import type { Queryable } from './universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 /** PostgreSQL reads of reference data and bars (owned by the projections stage). */
 
@@ -115,8 +115,9 @@ function barView(row: BarRow): BarView {
   };
 }
 
-/** The bar resolutions the API serves (its `interval` parameter); not the records' BarResolution (SECOND, MINUTE, DAY). */
-export type BarResolution = '1m' | '5m' | '15m' | '1h' | '1d';
+/** The bar resolutions the API serves (its `interval` parameter); not the records' BarInterval (SECOND, MINUTE, DAY). */
+export const BAR_RESOLUTIONS = ['1m', '5m', '15m', '1h', '1d'] as const;
+export type BarResolution = (typeof BAR_RESOLUTIONS)[number];
 
 /** Table or (continuous-aggregate) view of each interval; a closed map, never user text in SQL. */
 const BAR_RELATIONS: Readonly<Record<BarResolution, string>> = {

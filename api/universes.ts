@@ -1,23 +1,7 @@
 import { z } from '@hono/zod-openapi';
-import { BUILTIN_UNIVERSES, type Universe } from '../contracts/universes.js';
+import { SYMBOL_PATTERN, UNIVERSE_KEY_PATTERN } from '../contracts/universes.js';
 
-export { BUILTIN_UNIVERSES, type Universe } from '../contracts/universes.js';
-
-const builtinByKey = new Map(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe]));
-
-export function findBuiltinUniverse(key: string): Universe | undefined {
-  return builtinByKey.get(key);
-}
-
-/** Keys are URL-safe slugs; built-in keys are reserved. */
-export const UNIVERSE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** Tickers as Massive spells them: letters, digits, dot (BRK.B), dash; also index/crypto prefixes like I:SPX, X:BTCUSD. */
-export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9.:-]{0,19}$/;
-
-/** Normalised (upper-cased, de-duplicated, sorted) symbol list. */
-export function normaliseSymbols(symbols: readonly string[]): string[] {
-  return [...new Set(symbols.map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol.length > 0))].sort();
-}
+/** The REST API's validation of universes (zod); the domain rules are contracts/universes.ts, the reads store/accounts/. */
 
 /** Deepest nesting of a universe's `criteria` (saved scan parameters are flat; PostgreSQL refuses very deep jsonb). */
 export const MAX_CRITERIA_DEPTH = 8;
@@ -62,45 +46,3 @@ export const UniverseInputSchema = z
     }),
   })
   .strict();
-
-/** The minimal row reader resolveUniverse needs (a pg Pool or Client satisfies it). */
-export interface Queryable {
-  query<Row extends object>(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
-}
-
-/** A user_universes row as read for a universe. */
-export interface UniverseRow {
-  key: string;
-  name: string;
-  description: string;
-  kind: 'universe' | 'watchlist';
-  symbols: string[];
-  criteria: Record<string, unknown>;
-}
-
-export function universeFromRow(row: UniverseRow): Universe {
-  return {
-    key: row.key,
-    name: row.name,
-    description: row.description,
-    kind: row.kind,
-    category: 'user',
-    symbols: row.symbols,
-    criteria: row.criteria,
-  };
-}
-
-/**
- * A universe visible to `userId`: a built-in, or one of the user's own (never another user's).
- * Without a user only built-ins resolve. Returns undefined when there is no such universe.
- */
-export async function resolveUniverse(db: Queryable, userId: string | undefined, key: string): Promise<Universe | undefined> {
-  const found = findBuiltinUniverse(key);
-  if (found) return found;
-  if (userId === undefined || !UNIVERSE_KEY_PATTERN.test(key)) return undefined;
-  const { rows } = await db.query<UniverseRow>(
-    'SELECT key, name, description, kind, symbols, criteria FROM user_universes WHERE user_id = $1 AND key = $2',
-    [userId, key],
-  );
-  return rows[0] ? universeFromRow(rows[0]) : undefined;
-}

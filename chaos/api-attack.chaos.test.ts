@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiHandle } from '../api/index.js';
-import { loadAuthConfig, TokenService } from '../platform/index.js';
+import { loadApiConfig, startApi, type ApiHandle } from '../api/index.js';
+import { loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
 import { migrate } from '../projections/index.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { scaled } from './config.js';
@@ -98,19 +98,26 @@ describe('API under fuzzed input and attacks', () => {
       `INSERT INTO symbols (ticker, name, market, locale, type, active, updated_at) VALUES ('AAPL', 'Apple Inc.', 'stocks', 'us', 'CS', true, now()), ('MSFT', 'Microsoft', 'stocks', 'us', 'CS', true, now())`,
     );
     const prefix = uniqueRedisPrefix('chaos-api');
-    const env = {
-      DATABASE_URL: database.url,
+    const settings = {
       API_REDIS_PREFIX: `${prefix}api:`,
-      REDIS_KEY_PREFIX: `${prefix}rm:`,
       API_PROJECTION_LAG_FROM_KAFKA: 'false',
       API_RATE_LIMIT_PER_MINUTE: '10000000',
       API_AUTH_RATE_LIMIT_PER_MINUTE: '10000000',
-      LOG_LEVEL: 'debug',
     };
-    api = await startApi({ env, port: 0, logger: logs[0]!.logger });
-    strict = await startApi({
-      env: { ...env, API_REDIS_PREFIX: `${prefix}strict:`, API_AUTH_RATE_LIMIT_PER_MINUTE: '5' },
+    const platform = loadPlatformConfig({});
+    const common = {
+      databaseUrl: database.url,
+      redisUrl: platform.REDIS_URL,
+      redisKeyPrefix: `${prefix}rm:`,
+      brokers: platform.KAFKA_BROKERS,
+      kafkaClientId: platform.KAFKA_CLIENT_ID,
+      tokens: new TokenService(loadAuthConfig({})),
       port: 0,
+    };
+    api = await startApi({ ...common, config: loadApiConfig(settings), logger: logs[0]!.logger });
+    strict = await startApi({
+      ...common,
+      config: loadApiConfig({ ...settings, API_REDIS_PREFIX: `${prefix}strict:`, API_AUTH_RATE_LIMIT_PER_MINUTE: '5' }),
       logger: logs[1]!.logger,
     });
     alice = await register('alice@chaos.test', PASSWORD_A);

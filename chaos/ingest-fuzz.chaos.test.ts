@@ -69,6 +69,7 @@ describe('fuzzed Massive frames through a live socket into a running ingest', ()
       subscriptions: ['T.*', 'Q.*', 'A.*', 'AM.*'],
       kafka: kafka.kafka,
       codec: kafka.codec,
+      benchmarkSymbol: 'SPY',
       logger: createLogger('chaos-ingest', { level: 'silent' }),
     });
     await massive.subscribed();

@@ -1,5 +1,4 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -11,6 +10,7 @@ import type { WireEvent } from '../gateway/client/protocol.js';
 import { resumeAfter, startSimulator, type SimulatorHandle } from '../ingest/index.js';
 import { TokenService, createLogger, loadAuthConfig, topicName, type PatternEventRecord, type TopicKey } from '../platform/index.js';
 import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
+import { createTestAccount } from '../store/accounts/testing.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { loadChaosConfig } from './config.js';
@@ -214,8 +214,7 @@ export class ChaosPipeline {
     process.once('exit', this.killStagesOnExit);
     for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
     // The gateway refuses a token whose user does not exist: the client's reader is a real account.
-    const userId = randomUUID();
-    await this.pool.query('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [userId, `${userId}@chaos.test`, 'x']);
+    const { id: userId } = await createTestAccount(this.pool);
     const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId });
     this.secrets.push(token);
     this.client = new TickflowClient({

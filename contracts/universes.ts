@@ -1,4 +1,7 @@
-/** Built-in universes: a domain constant the API and the gateway share, free of Hono and zod so the gateway need not load them. */
+/**
+ * Universes as a domain contract the API and the gateway share, free of Hono and zod so the gateway need not load them:
+ * the type, the built-ins, and the rules of keys and symbols. Reading a user's universes is store/accounts/universes.ts.
+ */
 
 /** A named set of symbols: read-only built-ins, or a user's own universe/watchlist. */
 export interface Universe {
@@ -90,3 +93,19 @@ export const BUILTIN_UNIVERSES: readonly Universe[] = [
     family: 'index',
   }),
 ];
+
+const builtinByKey = new Map(BUILTIN_UNIVERSES.map((universe) => [universe.key, universe]));
+
+export function findBuiltinUniverse(key: string): Universe | undefined {
+  return builtinByKey.get(key);
+}
+
+/** Keys are URL-safe slugs; built-in keys are reserved. */
+export const UNIVERSE_KEY_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** Tickers as Massive spells them: letters, digits, dot (BRK.B), dash; also index/crypto prefixes like I:SPX, X:BTCUSD. */
+export const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9.:-]{0,19}$/;
+
+/** Normalised (upper-cased, de-duplicated, sorted) symbol list. */
+export function normaliseSymbols(symbols: readonly string[]): string[] {
+  return [...new Set(symbols.map((symbol) => symbol.trim().toUpperCase()).filter((symbol) => symbol.length > 0))].sort();
+}

@@ -1,6 +1,7 @@
-import type pg from 'pg';
-import { BUILTIN_UNIVERSES } from '../contracts/universes.js';
-import { AuthError, verifyApiKey, type TokenService } from '../platform/index.js';
+import { AuthError, type TokenService } from '../platform/index.js';
+import { findUser, verifyApiKey } from '../store/accounts/credentials.js';
+import { resolveUniverse } from '../store/accounts/universes.js';
+import type { Queryable } from '../store/queryable.js';
 
 export interface Principal {
   readonly userId: string;
@@ -17,23 +18,15 @@ export interface UniverseResolver {
   symbolsFor(userId: string, key: string): Promise<readonly string[] | undefined>;
 }
 
-/** Read-only universes every user may subscribe to: the API's built-ins (api/universes.ts). */
-export const BUILT_IN_UNIVERSES: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
-  BUILTIN_UNIVERSES.map((universe) => [universe.key, universe.symbols]),
-);
-
-/** Access tokens through the platform TokenService; API keys through the platform's verifyApiKey (api_keys, owned by the API). */
-export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'query'> | undefined): Authenticator {
+/** Access tokens through the platform TokenService; users and API keys through the accounts store (store/accounts/), as the API does. */
+export function createAuthenticator(tokens: TokenService, db: Queryable | undefined): Authenticator {
   return {
     async authenticate(credentials) {
       if (credentials.token !== undefined) {
         const claims = await tokens.verifyAccessToken(credentials.token);
         // A validly signed token outlives a deleted account until it expires: with the accounts database at hand, a
         // connection (long-lived, unlike a REST read) is refused for a user who no longer exists.
-        if (db) {
-          const { rowCount } = await db.query('SELECT 1 FROM users WHERE id = $1::uuid', [claims.userId]);
-          if (rowCount === 0) throw new AuthError('token_invalid', 'the token belongs to no user');
-        }
+        if (db && !(await findUser(db, claims.userId))) throw new AuthError('token_invalid', 'the token belongs to no user');
         return { userId: claims.userId, via: 'token' };
       }
       const verified = db && credentials.apiKey !== undefined ? await verifyApiKey(db, credentials.apiKey) : undefined;
@@ -45,21 +38,11 @@ export function createAuthenticator(tokens: TokenService, db: Pick<pg.Pool, 'que
   };
 }
 
-/** The user's own universes (user_universes, owned by the API) plus the built-in ones. */
-export function createUniverseResolver(
-  db: Pick<pg.Pool, 'query'> | undefined,
-  builtIns: Readonly<Record<string, readonly string[]>> = BUILT_IN_UNIVERSES,
-): UniverseResolver {
+/** Universes resolved as the API resolves them (store/accounts/universes.ts); without a database, built-ins only. */
+export function createUniverseResolver(db: Queryable | undefined): UniverseResolver {
   return {
     async symbolsFor(userId, key) {
-      if (db) {
-        const { rows } = await db.query<{ symbols: string[] }>('SELECT symbols FROM user_universes WHERE user_id::text = $1 AND key = $2', [
-          userId,
-          key,
-        ]);
-        if (rows[0]) return rows[0].symbols;
-      }
-      return builtIns[key];
+      return (await resolveUniverse(db, userId, key))?.symbols;
     },
   };
 }

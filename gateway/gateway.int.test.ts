@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BROADCAST_COPY_HEADER, generateApiKey, topicName } from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, topicName } from '../platform/index.js';
+import { createTestApiKey } from '../store/accounts/testing.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import { patternState } from '../contracts/redis-model.js';
 import type { ServerFrame } from './client/protocol.js';
@@ -89,22 +90,12 @@ describe('authentication', () => {
   });
 
   it('refuses an API key without the stream scope, and a revoked one', async () => {
-    const readOnly = generateApiKey();
-    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, scopes) VALUES ($1, $2, 'read only', $3, '{read}')", [
-      readOnly.id,
-      alice.id,
-      readOnly.secretHash,
-    ]);
-    const refused = await RawClient.connect(gateway.url, { apiKey: readOnly.key });
+    const readOnly = await createTestApiKey(env.pool, alice.id, { name: 'read only', scopes: ['read'] });
+    const refused = await RawClient.connect(gateway.url, { apiKey: readOnly });
     clients.push(refused);
     expect(refused.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
-    const revoked = generateApiKey();
-    await env.pool.query("INSERT INTO api_keys (id, user_id, name, secret_hash, revoked_at) VALUES ($1, $2, 'revoked', $3, now())", [
-      revoked.id,
-      alice.id,
-      revoked.secretHash,
-    ]);
-    const gone = await RawClient.connect(gateway.url, { apiKey: revoked.key });
+    const revoked = await createTestApiKey(env.pool, alice.id, { name: 'revoked', revoked: true });
+    const gone = await RawClient.connect(gateway.url, { apiKey: revoked });
     clients.push(gone);
     expect(gone.frames.at(-1)).toMatchObject({ type: 'error', code: 'auth_failed' });
   });

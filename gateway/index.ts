@@ -3,18 +3,9 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import {
-  AvroCodec,
-  TokenService,
-  createLogger,
-  createMetricsRegistry,
-  loadPlatformConfig,
-  topicName,
-  type EnvSource,
-  type Logger,
-} from '../platform/index.js';
+import { AvroCodec, createMetricsRegistry, topicName, type Logger, type TokenService } from '../platform/index.js';
 import { createAuthenticator, createUniverseResolver, type Authenticator, type UniverseResolver } from './access.js';
-import { loadGatewayConfig, type GatewayConfig } from './config.js';
+import type { GatewayConfig } from './config.js';
 import { TopicTail } from './topic-tail.js';
 import { KafkaLogSource, avroDecoder, type LogSource } from './kafka-log.js';
 import { Redis } from 'ioredis';
@@ -25,39 +16,34 @@ import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
 import { SDK_BUNDLES, SDK_DIST_DIR, bundleSdkForBrowser } from './client/bundle.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
-export {
-  BUILT_IN_UNIVERSES,
-  createAuthenticator,
-  createUniverseResolver,
-  type Authenticator,
-  type Principal,
-  type UniverseResolver,
-} from './access.js';
+export { createAuthenticator, createUniverseResolver, type Authenticator, type Principal, type UniverseResolver } from './access.js';
 export { decodeCursor, encodeCursor, topicEpoch, type Cursor } from './cursor.js';
 export { KafkaLogSource, avroDecoder, OffsetOutOfRangeError, type LogSource, type TopicInfo } from './kafka-log.js';
 export { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
 export type * from './client/protocol.js';
 
+/** Everything a gateway needs, given explicitly (gateway/main.ts reads them from the env once). */
 export interface GatewayOptions {
-  /** Where env vars are read from (defaults to process.env). */
-  readonly env?: EnvSource;
-  /** Overrides of the gateway's env config. */
-  readonly config?: Partial<GatewayConfig>;
-  readonly topicPrefix?: string;
-  readonly brokers?: readonly string[];
-  readonly registryUrl?: string;
-  /** PostgreSQL for API keys and universes; `null` disables both (tokens and built-in universes only). */
-  readonly databaseUrl?: string | null;
+  /** The gateway's own settings (gateway/config.ts). */
+  readonly config: GatewayConfig;
+  readonly topicPrefix: string;
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+  /** Prefix of the Kafka client ids of the tailers. */
+  readonly kafkaClientId: string;
+  /** PostgreSQL of the accounts, for API keys, users and universes; `null` disables them (tokens and built-in universes only). */
+  readonly databaseUrl: string | null;
+  /** Checks access tokens; required unless `authenticator` is given. */
   readonly tokens?: TokenService;
   readonly authenticator?: Authenticator;
   readonly universes?: UniverseResolver;
   readonly source?: LogSource;
   /** Redis of the projections' read model, for snapshots; `null` = snapshots from the gateway's memory only. */
-  readonly redisUrl?: string | null;
+  readonly redisUrl: string | null;
   /** Prefix of the read model's keys (REDIS_KEY_PREFIX). */
-  readonly redisKeyPrefix?: string;
+  readonly redisKeyPrefix: string;
   readonly streams?: readonly StreamName[];
-  readonly logger?: Logger;
+  readonly logger: Logger;
   readonly registry?: Registry;
   /** Sees every frame the server sends (tests check them against the protocol document). */
   readonly onFrameSent?: (frame: string | Buffer) => void;
@@ -93,26 +79,21 @@ function sdkBundle(): () => Promise<string> {
  * Starts a gateway: one Kafka tail per stream, the uWebSockets.js server on GATEWAY_PORT with /ws, /health,
  * /ready, /metrics and the live page. Every instance tails Kafka on its own; instances share no state.
  */
-export async function startGateway(options: GatewayOptions = {}): Promise<GatewayHandle> {
-  const source = options.env ?? process.env;
-  const platform = loadPlatformConfig(source);
-  const config: GatewayConfig = { ...loadGatewayConfig(source), ...options.config };
-  const logger = options.logger ?? createLogger('gateway', { level: platform.LOG_LEVEL });
+export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
+  const { config, logger, databaseUrl } = options;
+  if (!options.authenticator && !options.tokens) throw new TypeError('startGateway needs `tokens` (or an `authenticator`)');
   const registry = options.registry ?? createMetricsRegistry('gateway');
-  const prefix = options.topicPrefix ?? platform.TOPIC_PREFIX;
+  const prefix = options.topicPrefix;
   const instance = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const codec = new AvroCodec(options.registryUrl ?? platform.SCHEMA_REGISTRY_URL, prefix);
-  const log =
-    options.source ??
-    new KafkaLogSource(options.brokers ?? platform.KAFKA_BROKERS, `${platform.KAFKA_CLIENT_ID}-gateway-${instance}`, avroDecoder(codec));
-  const databaseUrl = options.databaseUrl === undefined ? platform.DATABASE_URL : options.databaseUrl;
+  const codec = new AvroCodec(options.registryUrl, prefix);
+  const log = options.source ?? new KafkaLogSource(options.brokers, `${options.kafkaClientId}-gateway-${instance}`, avroDecoder(codec));
   const pool =
     databaseUrl === null || (options.authenticator && options.universes)
       ? undefined
       : new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool?.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL pool error'));
 
-  const redisUrl = options.redisUrl === undefined ? platform.REDIS_URL : options.redisUrl;
+  const { redisUrl } = options;
   const redis =
     redisUrl === null ? undefined : new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
   redis?.on('error', (error) => logger.warn({ err: error }, 'Redis error'));
@@ -144,7 +125,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       config,
       tails,
       source: log,
-      authenticator: options.authenticator ?? createAuthenticator(options.tokens ?? TokenService.fromEnv(source), pool),
+      authenticator: options.authenticator ?? createAuthenticator(options.tokens!, pool),
       universes: options.universes ?? createUniverseResolver(pool),
       logger,
       registry,
@@ -152,7 +133,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       sdkBundle: sdkBundle(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
-      ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),
+      ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...tails.keys()], prefix }, 'gateway listening');

@@ -29,6 +29,7 @@ export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
     topicPrefix: platform.TOPIC_PREFIX,
     brokers: platform.KAFKA_BROKERS,
     registryUrl: platform.SCHEMA_REGISTRY_URL,
+    kafkaClientId: platform.KAFKA_CLIENT_ID,
     databaseUrl: platform.DATABASE_URL,
     redisUrl: platform.REDIS_URL,
     redisKeyPrefix: platform.REDIS_KEY_PREFIX,

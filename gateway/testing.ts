@@ -1,14 +1,23 @@
 /** Helpers for the gateway's integration tests and benchmark: isolated topics and database, users, raw clients. */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
-import { createLogger, generateApiKey, topicName, TokenService, loadAuthConfig, type Logger, type TopicKey } from '../platform/index.js';
+import {
+  createLogger,
+  topicName,
+  TokenService,
+  loadAuthConfig,
+  loadPlatformConfig,
+  type Logger,
+  type TopicKey,
+} from '../platform/index.js';
+import { createTestAccount } from '../store/accounts/testing.js';
 import { migrate } from '../store/migrate.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';
 import { FrameRecorder } from './contract.js';
+import { loadGatewayConfig, type GatewayConfig } from './config.js';
 import { startGateway, type GatewayHandle, type GatewayOptions } from './index.js';
 
 /**
@@ -17,6 +26,9 @@ import { startGateway, type GatewayHandle, type GatewayOptions } from './index.j
  */
 export const serverFrames = new FrameRecorder();
 afterEach(() => serverFrames.assertConforming());
+
+/** The platform settings' defaults (no env read): what the gateway's tests ran on before startGateway took explicit options. */
+const PLATFORM_DEFAULTS = loadPlatformConfig({});
 
 export interface TestUser {
   readonly id: string;
@@ -36,7 +48,8 @@ export interface GatewayTestEnv {
     stream: 'patterns' | 'bars',
     values: readonly { key: string; value: unknown; partition?: number; headers?: Record<string, string> }[],
   ): Promise<void>;
-  start(options?: Partial<GatewayOptions>): Promise<GatewayHandle>;
+  /** A gateway on the env's topics and database; `config` overrides some of the gateway's settings. */
+  start(options?: Partial<Omit<GatewayOptions, 'config'>> & { readonly config?: Partial<GatewayConfig> }): Promise<GatewayHandle>;
   cleanup(): Promise<void>;
 }
 
@@ -70,24 +83,9 @@ export async function createGatewayTestEnv(
     tokens,
     logger,
     async createUser(universes = {}) {
-      const id = randomUUID();
-      await pool.query('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [id, `${id}@example.test`, 'x']);
-      const key = generateApiKey();
-      await pool.query('INSERT INTO api_keys (id, user_id, name, secret_hash) VALUES ($1, $2, $3, $4)', [
-        key.id,
-        id,
-        'test',
-        key.secretHash,
-      ]);
-      for (const [universe, symbols] of Object.entries(universes)) {
-        await pool.query("INSERT INTO user_universes (user_id, key, name, kind, symbols) VALUES ($1, $2, $2, 'universe', $3)", [
-          id,
-          universe,
-          symbols,
-        ]);
-      }
+      const { id, apiKey } = await createTestAccount(pool, { universes });
       const { token } = await tokens.issueAccessToken({ userId: id });
-      return { id, apiKey: key.key, token };
+      return { id, apiKey, token };
     },
     async produce(stream, values) {
       const topic = topicName(stream === 'patterns' ? 'patterns' : 'minuteAggregates', kafka.prefix);
@@ -104,11 +102,14 @@ export async function createGatewayTestEnv(
     },
     async start(options = {}) {
       const handle = await startGateway({
-        env: {},
         topicPrefix: kafka.prefix,
         brokers: kafka.brokers,
         registryUrl: kafka.registryUrl,
+        kafkaClientId: `test-${label}`,
         databaseUrl: db.url,
+        // The defaults' read model (the shared Redis, no key prefix): tests of snapshots from the read model pass their own.
+        redisUrl: PLATFORM_DEFAULTS.REDIS_URL,
+        redisKeyPrefix: PLATFORM_DEFAULTS.REDIS_KEY_PREFIX,
         tokens,
         logger,
         ...options,
@@ -116,7 +117,7 @@ export async function createGatewayTestEnv(
           serverFrames.record(frame);
           options.onFrameSent?.(frame);
         },
-        config: { GATEWAY_PORT: 0, GATEWAY_POLL_WAIT_MS: 50, ...options.config },
+        config: { ...loadGatewayConfig({}), GATEWAY_PORT: 0, GATEWAY_POLL_WAIT_MS: 50, ...options.config },
       });
       gateways.push(handle);
       return handle;

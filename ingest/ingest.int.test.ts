@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BROADCAST_COPY_HEADER, Partitioners, createLogger } from '../platform/index.js';
+import { withOpsServer } from '../test/ops.js';
 import type { TestKafka } from '../test/kafka.js';
 import { startIngest, type IngestHandle } from './live.js';
 import { subscriptionParams } from './config.js';
@@ -50,21 +51,24 @@ afterAll(async () => {
 
 describe('ingest: simulator -> Kafka (real broker and registry)', () => {
   let topics: TestKafka;
-  let ingest: IngestHandle;
+  let ingest: IngestHandle & { readonly opsPort: number };
   let collector: Collector;
 
   beforeAll(async () => {
     topics = liveTopics;
-    ingest = await startIngest({
-      source: 'simulator',
-      kafka: topics.kafka,
-      codec: topics.codec,
-      simulator: { port: 0, eventsPerSecond: 3000, speed: 60, universeSize: 40, logger },
-      // The configured path of `tickflow ingest`, with INGEST_LULD and INGEST_FMV on.
-      subscriptions: subscriptionParams(['T', 'Q', 'A', 'AM'], ['*'], true, true),
-      opsPort: 0,
-      logger,
-    });
+    // With the ops server ingest/main.ts serves: the process's registry and the ingest's checks.
+    ingest = await withOpsServer(
+      await startIngest({
+        source: 'simulator',
+        kafka: topics.kafka,
+        codec: topics.codec,
+        simulator: { port: 0, eventsPerSecond: 3000, speed: 60, universeSize: 40, logger },
+        // The configured path of `tickflow ingest`, with INGEST_LULD and INGEST_FMV on.
+        subscriptions: subscriptionParams(['T', 'Q', 'A', 'AM'], ['*'], true, true),
+        benchmarkSymbol: 'SPY',
+        logger,
+      }),
+    );
     collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'quotes', 'minuteAggregates', 'luld', 'fmv', 'deadLetters']);
   });
 
@@ -165,6 +169,7 @@ describe('ingest: bad input from a live source', () => {
       subscriptions: ['T.*'],
       kafka: topics.kafka,
       codec: topics.codec,
+      benchmarkSymbol: 'SPY',
       logger,
     });
     collector = await collectTopics(topics.kafka, topics.codec, ['trades', 'deadLetters']);

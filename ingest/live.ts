@@ -1,15 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import {
-  AvroCodec,
-  createKafka,
-  createLogger,
-  createMetricsRegistry,
-  loadPlatformConfig,
-  startOpsServer,
-  type Kafka,
-  type Logger,
-  type Registry,
-} from '../platform/index.js';
+import { createMetricsRegistry, type AvroCodec, type HealthCheck, type Kafka, type Logger, type Registry } from '../platform/index.js';
 import { IngestCore } from './core.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { Phase, ProtocolConfig } from './protocol.js';
@@ -29,10 +19,13 @@ export interface IngestOptions {
   readonly simulator?: SimulatorOptions;
   readonly protocol?: Partial<Omit<ProtocolConfig, 'url' | 'apiKey' | 'subscriptions'>>;
   readonly dedup?: { readonly windowPerKey: number; readonly maxKeys: number };
-  /** Kafka client and codec (tests pass their isolated ones); built from the platform config otherwise. */
-  readonly kafka?: Kafka;
-  readonly codec?: AvroCodec;
-  readonly benchmarkSymbol?: string;
+  /** Kafka client and codec (ingest/main.ts builds them from the platform config; tests pass their isolated ones). */
+  readonly kafka: Kafka;
+  readonly codec: AvroCodec;
+  /** Bootstrap servers and client id of the platformatic producer (INGEST_KAFKA_CLIENT=platformatic). */
+  readonly brokers?: readonly string[];
+  readonly kafkaClientId?: string;
+  readonly benchmarkSymbol: string;
   readonly maxBatchMessages?: number;
   /** Producer library (INGEST_KAFKA_CLIENT). */
   readonly kafkaClient?: 'kafkajs' | 'platformatic';
@@ -41,17 +34,16 @@ export interface IngestOptions {
   /** See KafkaSinkSettings: Kafka acknowledging nothing this long while messages wait calls `onStall`. */
   readonly stallTimeoutMs?: number;
   readonly onStall?: (reason: string) => void;
-  /** Ops server port (/health /ready /metrics); 0 = any free port; undefined = none. */
-  readonly opsPort?: number;
   readonly recordFile?: string;
-  readonly logger?: Logger;
+  readonly logger: Logger;
   readonly registry?: Registry;
 }
 
 export interface IngestHandle {
   readonly metrics: IngestMetrics;
   readonly registry: Registry;
-  readonly opsPort: number | undefined;
+  /** What the ingest's /ready checks (the process serves them through its ops server: ingest/main.ts). */
+  readonly checks: readonly HealthCheck[];
   /** Port of the embedded simulator, when source = simulator. */
   readonly simulatorPort: number | undefined;
   readonly simulator: SimulatorHandle | undefined;
@@ -72,12 +64,9 @@ function channelsOf(subscriptions: readonly string[]): Set<Channel> {
  * -> Kafka sink. Never gives up on the socket; pauses reading while Kafka is behind.
  */
 export async function startIngest(options: IngestOptions): Promise<IngestHandle> {
-  const platform = loadPlatformConfig();
-  const logger = options.logger ?? createLogger('ingest');
+  const { logger, kafka, codec } = options;
   const registry = options.registry ?? createMetricsRegistry('ingest');
   const metrics = createIngestMetrics(registry);
-  const kafka = options.kafka ?? createKafka({ brokers: platform.KAFKA_BROKERS, clientId: `${platform.KAFKA_CLIENT_ID}-ingest`, logger });
-  const codec = options.codec ?? new AvroCodec(platform.SCHEMA_REGISTRY_URL, platform.TOPIC_PREFIX);
   const subscriptions = options.subscriptions ?? DEFAULT_SUBSCRIPTIONS;
   const sourceName = options.source === 'simulator' ? 'simulator' : 'massive';
 
@@ -86,11 +75,11 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     codec,
     logger,
     metrics,
-    benchmarkSymbol: options.benchmarkSymbol ?? platform.BENCHMARK_SYMBOL,
+    benchmarkSymbol: options.benchmarkSymbol,
     maxBatchMessages: options.maxBatchMessages,
     client: options.kafkaClient,
-    brokers: platform.KAFKA_BROKERS,
-    clientId: `${platform.KAFKA_CLIENT_ID}-ingest`,
+    brokers: options.brokers,
+    clientId: options.kafkaClientId === undefined ? undefined : `${options.kafkaClientId}-ingest`,
     maxInFlight: options.maxInFlight,
     highWaterMessages: options.highWaterMessages,
     stallTimeoutMs: options.stallTimeoutMs,
@@ -145,29 +134,22 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
   });
   client.start();
 
-  const ops =
-    options.opsPort === undefined
-      ? undefined
-      : await startOpsServer({
-          port: options.opsPort,
-          registry,
-          checks: [
-            {
-              name: 'feed',
-              check: async () => {
-                if (client.phase !== 'streaming') throw new Error(`live source is ${client.phase}`);
-                return { phase: client.phase, reconnects: client.reconnects };
-              },
-            },
-            { name: 'kafka', check: async () => ({ bufferedMessages: sink.buffered }) },
-          ],
-        });
+  const checks: HealthCheck[] = [
+    {
+      name: 'feed',
+      check: async () => {
+        if (client.phase !== 'streaming') throw new Error(`live source is ${client.phase}`);
+        return { phase: client.phase, reconnects: client.reconnects };
+      },
+    },
+    { name: 'kafka', check: async () => ({ bufferedMessages: sink.buffered }) },
+  ];
 
   let stopping: Promise<void> | undefined;
   return {
     metrics,
     registry,
-    opsPort: ops?.port,
+    checks,
     simulatorPort: simulator?.port,
     simulator,
     phase: () => client.phase,
@@ -178,7 +160,6 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
         await sink.close();
         await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
         await simulator?.stop();
-        await ops?.close();
       })();
       return stopping;
     },

@@ -72,12 +72,12 @@ export interface LiveFlags {
   readonly record?: string;
 }
 
-/** `tickflow ingest --source massive|simulator`: runs until SIGTERM. */
-export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
+/** `tickflow ingest --source massive|simulator`: runs until SIGTERM (or until the returned handle's `stop`, which shuts the process's stage down). */
+export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { readonly opsPort: number }> {
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   const simulator = loadSimulatorConfig();
-  const { logger, lifecycle } = startStageProcess('ingest');
+  const { logger, registry, lifecycle, serveOps } = startStageProcess('ingest');
   const { kafka, codec, platform } = await prepareKafka(logger);
   const handle = await startIngest({
     source: flags.source,
@@ -109,6 +109,8 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     dedup: { windowPerKey: config.INGEST_DEDUP_WINDOW, maxKeys: config.INGEST_DEDUP_MAX_KEYS },
     kafka,
     codec,
+    brokers: platform.KAFKA_BROKERS,
+    kafkaClientId: platform.KAFKA_CLIENT_ID,
     benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     maxBatchMessages: config.INGEST_BATCH_MESSAGES,
     kafkaClient: config.INGEST_KAFKA_CLIENT,
@@ -118,13 +120,14 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle> {
     // Kafka stalled: unacknowledged messages in memory are lost with the process; the live feed cannot replay
     // them (a backfill re-reads its last page from the checkpoint).
     onStall: exitForRestart(logger),
-    opsPort: config.INGEST_OPS_PORT,
     recordFile: flags.record ?? config.INGEST_RECORD_FILE,
     logger,
+    registry,
   });
   lifecycle.onShutdown('ingest', () => handle.stop());
-  logger.info({ source: flags.source, opsPort: handle.opsPort, simulatorPort: handle.simulatorPort }, 'ingest running');
-  return handle;
+  const opsPort = await serveOps({ port: config.INGEST_OPS_PORT, checks: handle.checks });
+  logger.info({ source: flags.source, opsPort, simulatorPort: handle.simulatorPort }, 'ingest running');
+  return { ...handle, opsPort, stop: () => lifecycle.shutdown('stopped') };
 }
 
 export interface SimulatorFlags {

@@ -124,29 +124,3 @@ export function apiKeySecretMatches(secret: string, storedHash: string): boolean
 export const API_KEY_SCOPES = ['read', 'stream', 'manage'] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 export const DEFAULT_API_KEY_SCOPES: readonly ApiKeyScope[] = ['read', 'stream'];
-
-export interface VerifiedApiKey {
-  readonly id: string;
-  readonly userId: string;
-  readonly scopes: readonly ApiKeyScope[];
-}
-
-/**
- * The one check of an API key, shared by the API and the gateway: the key's unrevoked row in `api_keys` (owned by
- * the API) and a constant-time comparison of its secret. Undefined when the key is malformed, unknown, revoked or wrong.
- */
-export async function verifyApiKey(
-  db: { query<Row extends object>(text: string, values?: unknown[]): Promise<{ rows: Row[] }> },
-  key: string,
-): Promise<VerifiedApiKey | undefined> {
-  const parts = parseApiKey(key);
-  if (!parts) return undefined;
-  const { rows } = await db.query<{ user_id: string; secret_hash: string; scopes: string[] }>(
-    'SELECT user_id, secret_hash, scopes FROM api_keys WHERE id = $1 AND revoked_at IS NULL',
-    [parts.id],
-  );
-  const row = rows[0];
-  if (!row || !apiKeySecretMatches(parts.secret, row.secret_hash)) return undefined;
-  const scopes = row.scopes.filter((scope): scope is ApiKeyScope => (API_KEY_SCOPES as readonly string[]).includes(scope));
-  return { id: parts.id, userId: String(row.user_id), scopes };
-}

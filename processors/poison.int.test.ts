@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { KafkaMessage } from 'kafkajs';
 import { createLogger, type DeadLetterRecord, type Encoder } from '../platform/index.js';
-import { tailTopic } from '../platform/topic-tail.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
-import { PatternEngine, type BarInput, type PatternEventRecord } from './engine.js';
-import { startProcessor, type ProcessorHandle } from './processor.js';
+import { PatternEngine, type PatternEventRecord } from './engine.js';
+import { createProcessorTestEnv, type MinuteAggregate as Aggregate, type ProcessorTestEnv } from './testing.js';
 
 // Issue 18, items 13 and 14: poisoned records in the minute topic are dead-lettered with their reason, exactly
 // once and deterministically, and neither stop the partition nor move its event-time clock.
@@ -14,17 +12,6 @@ const calendar = new SessionCalendar();
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 const SESSIONS = ['2026-11-23', '2026-11-24'];
-
-interface Aggregate extends BarInput {
-  vwap: number | null;
-  transactions: number | null;
-  accumulatedVolume: number | null;
-  officialOpen: number | null;
-  dayVwap: number | null;
-  averageTradeSize: number | null;
-  otc: boolean;
-  ingestedAtMs: number;
-}
 
 function stream(): Aggregate[] {
   let seed = 3;
@@ -83,30 +70,16 @@ class ThrowingCalendar extends SessionCalendar {
   }
 }
 
-async function readAll(kafka: TestKafka, topic: string): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const records: { partition: number; message: KafkaMessage }[] = [];
-  const tail = await tailTopic({
-    kafka: kafka.kafka,
-    topic,
-    groupPrefix: 'test-reader',
-    logger,
-    onMessage: (message, partition) => void records.push({ partition, message }),
-  });
-  await tail.caughtUp();
-  await tail.stop();
-  return records;
-}
-
 /** Events as the clean reference would emit them, without the source offsets (the poison shifts them). */
 function withoutOffsets(events: readonly PatternEventRecord[]): string[] {
   return events.map(({ sourceOffset: _offset, ...event }) => JSON.stringify(event));
 }
 
 describe('poisoned records in the processor input (real broker)', () => {
+  let harness: ProcessorTestEnv;
   let env: TestKafka;
   let minuteTopic: string;
   let encode: Encoder<Aggregate>;
-  const handles: ProcessorHandle[] = [];
   const clean = stream();
   const at = clean.length / 4;
   const base = clean[at]!;
@@ -128,71 +101,43 @@ describe('poisoned records in the processor input (real broker)', () => {
   let total = 0;
 
   beforeAll(async () => {
-    env = await createTestTopics('procpoison', [
-      'minuteAggregates',
-      'dailyAggregates',
-      'fundamentals',
-      'patterns',
-      'processorSnapshots',
-      'deadLetters',
-    ]);
+    harness = await createProcessorTestEnv('procpoison', logger);
+    env = harness.kafka;
     minuteTopic = env.codec.topic('minuteAggregates');
     encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
     const ordered = [...clean.slice(0, at), ...poison, ...clean.slice(at)];
     poisonOffsets = poison.map((_, index) => at + index);
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    for (let i = 0; i < ordered.length; i += 500) {
-      await producer.send({
-        topic: minuteTopic,
-        messages: ordered.slice(i, i + 500).map((bar) => ({ key: bar.symbol, value: encode(bar), partition: 0 })),
-      });
-    }
-    await producer.disconnect();
+    await harness.produce(
+      'minuteAggregates',
+      ordered.map((bar) => ({ key: bar.symbol, value: encode(bar), partition: 0 })),
+    );
     total = ordered.length;
   });
 
   afterAll(async () => {
-    for (const handle of handles) await handle.stop().catch(() => {});
-    await env?.cleanup();
+    await harness?.cleanup();
   });
 
   async function committed(groupId: string): Promise<number> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [minuteTopic] });
-      return Number(offsets!.partitions.find((entry) => entry.partition === 0)?.offset ?? -1);
-    } finally {
-      await admin.disconnect();
-    }
+    return (await harness.committed(groupId)).get(0) ?? -1;
   }
 
   async function runGroup(groupId: string): Promise<void> {
-    const handle = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const handle = await harness.start({
       groupId,
-      inputs: ['minuteAggregates'],
-      logger,
       useFundamentals: false,
       engine: { calendar: new ThrowingCalendar(throwsMs) },
       snapshotEveryRecords: 300,
       maxRecordsPerTransaction: 100,
       stallTimeoutMs: 600_000,
     });
-    handles.push(handle);
     // The partition moves past the poison to the end of the log.
     await vi.waitFor(async () => expect(await committed(groupId)).toBe(total), { timeout: 60_000, interval: 200 });
     await handle.stop();
-    handles.splice(handles.indexOf(handle), 1);
   }
 
   async function deadLetters(): Promise<DeadLetterRecord[]> {
-    return Promise.all(
-      (await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)),
-    );
+    return Promise.all((await harness.read('deadLetters')).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)));
   }
 
   it('dead-letters each poisoned record once with its reason, moves on, and emits what the clean stream emits', async () => {
@@ -220,7 +165,7 @@ describe('poisoned records in the processor input (real broker)', () => {
     // The records after the poison were folded, and nothing the poison did shows in the events: they are the
     // clean stream's events (detections and expiries of both symbols), in order.
     const output = await Promise.all(
-      (await readAll(env, env.codec.topic('patterns'))).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
+      (await harness.read('patterns')).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
     );
     const reference = new PatternEngine();
     const expected: PatternEventRecord[] = [];
@@ -231,9 +176,9 @@ describe('poisoned records in the processor input (real broker)', () => {
   }, 120_000);
 
   it('a replay (another group over the same log) dead-letters the same records and produces the same bytes', async () => {
-    const firstEvents = (await readAll(env, env.codec.topic('patterns'))).map(({ message }) => message.value!.toString('hex'));
+    const firstEvents = (await harness.read('patterns')).map(({ message }) => message.value!.toString('hex'));
     await runGroup(`${env.prefix}replay`);
-    const both = (await readAll(env, env.codec.topic('patterns'))).map(({ message }) => message.value!.toString('hex'));
+    const both = (await harness.read('patterns')).map(({ message }) => message.value!.toString('hex'));
     expect(both).toHaveLength(firstEvents.length * 2);
     expect(both.slice(firstEvents.length)).toEqual(firstEvents);
     const letters = await deadLetters();
@@ -244,24 +189,16 @@ describe('poisoned records in the processor input (real broker)', () => {
 });
 
 describe('poisoned trades in the processor input (real broker)', () => {
+  let harness: ProcessorTestEnv;
   let env: TestKafka;
-  let handle: ProcessorHandle | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('procpoisontrades', [
-      'minuteAggregates',
-      'dailyAggregates',
-      'trades',
-      'fundamentals',
-      'patterns',
-      'processorSnapshots',
-      'deadLetters',
-    ]);
+    harness = await createProcessorTestEnv('procpoisontrades', logger, ['trades']);
+    env = harness.kafka;
   });
 
   afterAll(async () => {
-    await handle?.stop().catch(() => {});
-    await env?.cleanup();
+    await harness?.cleanup();
   });
 
   it('dead-letters a trade stamped a year ahead or in microseconds; the trade bars are those of the clean trades', async () => {
@@ -291,47 +228,34 @@ describe('poisoned trades in the processor input (real broker)', () => {
       { ...clean[at]!, tradeId: 'year', sipTimestampMs: clean[at]!.sipTimestampMs + 365 * DAY },
       { ...clean[at]!, tradeId: 'micro', sipTimestampMs: clean[at]!.sipTimestampMs * 1000 },
     ];
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
     const ordered = [...clean.slice(0, at), ...poison, ...clean.slice(at)];
-    await producer.send({
-      topic: env.codec.topic('trades'),
-      messages: ordered.map((value) => ({ key: value.symbol, value: encodeTrade(value), partition: 0 })),
-    });
-    await producer.disconnect();
+    await harness.produce(
+      'trades',
+      ordered.map((value) => ({ key: value.symbol, value: encodeTrade(value), partition: 0 })),
+    );
 
-    handle = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const handle = await harness.start({
       groupId: `${env.prefix}g`,
-      inputs: ['minuteAggregates'],
-      engine: {},
-      logger,
       tradeBars: true,
       tradeBarLatenessMs: 0,
       useFundamentals: false,
     });
     const letters = async () =>
-      Promise.all(
-        (await readAll(env, env.codec.topic('deadLetters'))).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)),
-      );
+      Promise.all((await harness.read('deadLetters')).map(({ message }) => env.codec.decode<DeadLetterRecord>(message.value!)));
     await vi.waitFor(async () => expect((await letters()).length).toBe(2), { timeout: 60_000, interval: 200 });
     expect((await letters()).map((letter) => [letter.sourceTopic, letter.sourceOffset, letter.reason])).toEqual([
       [env.codec.topic('trades'), at, 'ahead-of-watermark'],
       [env.codec.topic('trades'), at + 1, 'implausible-time'],
     ]);
     // Four minutes of each symbol closed by later trades (the fifth stays open): the poison closed none early.
-    const minuteTopic = env.codec.topic('minuteAggregates');
     const built = async () =>
       Promise.all(
-        (await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, number | string>>(message.value!)),
+        (await harness.read('minuteAggregates')).map(({ message }) => env.codec.decode<Record<string, number | string>>(message.value!)),
       );
     await vi.waitFor(async () => expect((await built()).length).toBe(8), { timeout: 60_000, interval: 200 });
     const bars = await built();
     expect(bars.every((bar) => (bar.windowStartMs as number) < open + 5 * MINUTE)).toBe(true);
     expect(bars.filter((bar) => bar.symbol === 'AAA').map((bar) => bar.transactions)).toEqual([3, 3, 3, 3]);
     await handle.stop();
-    handle = undefined;
   }, 120_000);
 });

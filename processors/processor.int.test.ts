@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { IHeaders } from 'kafkajs';
 import {
   BROADCAST_COPY_HEADER,
   createLogger,
@@ -10,11 +10,10 @@ import {
   readSchemaId,
   type Encoder,
 } from '../platform/index.js';
-import { tailTopic } from '../platform/topic-tail.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import type { TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
 import { PatternEngine, type BarInput, type FundamentalsInput, type PatternEventRecord } from './engine.js';
-import { startProcessor, type ProcessorHandle } from './processor.js';
+import { createProcessorTestEnv, type MinuteAggregate as Aggregate, type ProcessorTestEnv, type ReadRecord } from './testing.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const calendar = new SessionCalendar();
@@ -40,17 +39,6 @@ const FACTS: FundamentalsInput & Record<string, unknown> = {
   source: 'test',
   updatedAtMs: 0,
 };
-
-interface Aggregate extends BarInput {
-  vwap: number | null;
-  transactions: number | null;
-  accumulatedVolume: number | null;
-  officialOpen: number | null;
-  dayVwap: number | null;
-  averageTradeSize: number | null;
-  otc: boolean;
-  ingestedAtMs: number;
-}
 
 function stream(sessions: readonly string[], minutes: number): Aggregate[] {
   let seed = 11;
@@ -94,51 +82,25 @@ function stream(sessions: readonly string[], minutes: number): Aggregate[] {
   return bars;
 }
 
-async function readAll(kafka: TestKafka, topic: string): Promise<{ partition: number; message: KafkaMessage }[]> {
-  const records: { partition: number; message: KafkaMessage }[] = [];
-  const tail = await tailTopic({
-    kafka: kafka.kafka,
-    topic,
-    groupPrefix: 'test-reader',
-    logger,
-    onMessage: (message, partition) => void records.push({ partition, message }),
-  });
-  await tail.caughtUp();
-  await tail.stop();
-  return records;
-}
-
 describe('processor shell against the real broker', () => {
+  let harness: ProcessorTestEnv;
   let env: TestKafka;
   let minuteTopic: string;
   let inputCount = 0;
   let homePartition = 0;
   let encode: Encoder<Aggregate>;
   const children: ChildProcess[] = [];
-  const handles: ProcessorHandle[] = [];
 
   beforeAll(async () => {
-    env = await createTestTopics('proc', [
-      'minuteAggregates',
-      'dailyAggregates',
-      'fundamentals',
-      'patterns',
-      'processorSnapshots',
-      'deadLetters',
-    ]);
+    harness = await createProcessorTestEnv('proc', logger);
+    env = harness.kafka;
     minuteTopic = env.codec.topic('minuteAggregates');
     encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: env.codec.topic('fundamentals'),
-      messages: [{ key: 'NVDA', value: await env.codec.encode('fundamentals', FACTS) }],
-    });
+    await harness.produce('fundamentals', [{ key: 'NVDA', value: await env.codec.encode('fundamentals', FACTS) }]);
     const bars = stream(SESSIONS, 390);
     // Learn the benchmark's home partition; every other partition gets copies with the broadcast header.
-    const [home] = await producer.send({ topic: minuteTopic, messages: [{ key: 'SPY', value: encode(bars[0]!) }] });
+    const [home] = await harness.produce('minuteAggregates', [{ key: 'SPY', value: encode(bars[0]!) }]);
     homePartition = home!.partition;
-    await producer.disconnect();
     await produceBars(bars.slice(1), [
       // Bad input: undecodable bytes and an impossible bar; both must land in the dead-letter topic.
       { key: 'AAPL', value: Buffer.from('not avro') },
@@ -148,8 +110,6 @@ describe('processor shell against the real broker', () => {
   });
 
   async function produceBars(bars: readonly Aggregate[], extra: { key: string; value: Buffer }[] = []): Promise<void> {
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
     const ordered: { key: string; value: Buffer; partition?: number; headers?: IHeaders }[] = [];
     for (const bar of bars) {
       const value = encode(bar);
@@ -161,19 +121,17 @@ describe('processor shell against the real broker', () => {
       }
     }
     ordered.push(...extra);
-    for (let i = 0; i < ordered.length; i += 2000) await producer.send({ topic: minuteTopic, messages: ordered.slice(i, i + 2000) });
+    await harness.produce('minuteAggregates', ordered);
     inputCount += ordered.length;
-    await producer.disconnect();
   }
 
   afterAll(async () => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-    for (const handle of handles) await handle.stop().catch(() => {});
-    await env?.cleanup();
+    await harness?.cleanup();
   });
 
   async function expectedOutput(): Promise<Map<number, Buffer[]>> {
-    const input = await readAll(env, minuteTopic);
+    const input = await harness.read('minuteAggregates');
     expect(input).toHaveLength(inputCount);
     const encode = await env.codec.encoderFor<PatternEventRecord>('patterns');
     const facts = new Map([[FACTS.symbol, FACTS]]);
@@ -198,42 +156,18 @@ describe('processor shell against the real broker', () => {
     return expected;
   }
 
-  async function committedByPartition(groupId: string): Promise<Map<number, number>> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [minuteTopic] });
-      return new Map(offsets!.partitions.map((entry) => [entry.partition, Number(entry.offset)]));
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const committedByPartition = (groupId: string) => harness.committed(groupId);
 
   async function committedTotal(groupId: string): Promise<number> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const [offsets] = await admin.fetchOffsets({ groupId, topics: [minuteTopic] });
-      return offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0);
-    } finally {
-      await admin.disconnect();
-    }
+    return [...(await harness.committed(groupId)).values()].reduce((sum, offset) => sum + Math.max(0, offset), 0);
   }
 
-  async function highWatermarkTotal(): Promise<number> {
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      return (await admin.fetchTopicOffsets(minuteTopic)).reduce((sum, entry) => sum + Number(entry.high), 0);
-    } finally {
-      await admin.disconnect();
-    }
-  }
+  const highWatermarkTotal = () => harness.highWatermarkTotal();
 
   /** The output topic holds exactly the reference engine's events, byte for byte, in order per partition. */
-  async function expectExactlyOnce(): Promise<{ partition: number; message: KafkaMessage }[]> {
+  async function expectExactlyOnce(): Promise<ReadRecord[]> {
     const expected = await expectedOutput();
-    const output = await readAll(env, env.codec.topic('patterns'));
+    const output = await harness.read('patterns');
     const actual = new Map<number, string[]>();
     for (const { partition, message } of output) actual.set(partition, [...(actual.get(partition) ?? []), message.value!.toString('hex')]);
     let events = 0;
@@ -271,18 +205,11 @@ describe('processor shell against the real broker', () => {
     const child = startChild(groupId);
     await vi.waitFor(async () => expect(await committedTotal(groupId)).toBeGreaterThan(total / 5), { timeout: 90_000, interval: 100 });
     // A second instance joins: the partitions are split (rebalance) while the first keeps going.
-    const second = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const second = await harness.start({
       groupId,
-      inputs: ['minuteAggregates'],
-      engine: {},
-      logger,
       snapshotEveryRecords: 400,
       maxRecordsPerTransaction: 40,
     });
-    handles.push(second);
     await vi.waitFor(() => expect(second.assigned().length).toBeGreaterThan(0), { timeout: 60_000, interval: 100 });
     const killedAt = await committedTotal(groupId);
     expect(killedAt).toBeLessThan(total);
@@ -298,7 +225,7 @@ describe('processor shell against the real broker', () => {
     expect(decoded.filter((event) => event.symbol === 'SPY').every((event) => event.sourcePartition === homePartition)).toBe(true);
     expect(readSchemaId(output[0]!.message.value!)).toBeGreaterThan(0);
 
-    const deadLetters = await readAll(env, env.codec.topic('deadLetters'));
+    const deadLetters = await harness.read('deadLetters');
     expect(deadLetters).toHaveLength(2);
     const reasons = await Promise.all(
       deadLetters.map(({ message }) => env.codec.decode<{ reason: string; sourceTopic: string }>(message.value!)),
@@ -307,8 +234,7 @@ describe('processor shell against the real broker', () => {
 
     // A clean stop writes a snapshot per partition with the offsets it matches.
     await second.stop();
-    handles.splice(handles.indexOf(second), 1);
-    const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
+    const snapshots = await harness.read('processorSnapshots');
     const latest = new Map<number, { nextOffset: number }>();
     for (const { message } of snapshots) {
       const snapshot = await env.codec.decode<{ nextOffset: number; partition: number }>(message.value!);
@@ -326,7 +252,7 @@ describe('processor shell against the real broker', () => {
   it('a restart replays only from the snapshots (not all history), and a new group reproduces the same bytes', async () => {
     const groupId = `${env.prefix}processors`;
     // What a restart must replay at most: the records between each snapshot and its committed offset.
-    const snapshots = await readAll(env, env.codec.topic('processorSnapshots'));
+    const snapshots = await harness.read('processorSnapshots');
     const snapshotAt = new Map<number, number>();
     for (const { message } of snapshots) {
       const snapshot = await env.codec.decode<{ nextOffset: number; partition: number }>(message.value!);
@@ -335,18 +261,11 @@ describe('processor shell against the real broker', () => {
     const committedBefore = await committedByPartition(groupId);
     const gap = [...committedBefore].reduce((sum, [partition, offset]) => sum + offset - (snapshotAt.get(partition) ?? 0), 0);
     const registry = createMetricsRegistry('processor-int', { collectDefaults: false });
-    const restarted = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const restarted = await harness.start({
       groupId,
-      inputs: ['minuteAggregates'],
-      engine: {},
-      logger,
       metrics: registry,
       snapshotMaxBytes: 4_000,
     });
-    handles.push(restarted);
     await vi.waitFor(() => expect(restarted.ready()).toBe(true), { timeout: 60_000, interval: 100 });
     // The next session's first minutes: they also close yesterday's daily bars (daily tier, gaps).
     await produceBars(
@@ -363,23 +282,15 @@ describe('processor shell against the real broker', () => {
     expect(replayed).toBeLessThan(inputCount / 2);
     expect(records.reduce((sum, entry) => sum + entry.value, 0)).toBeGreaterThan(0);
     await restarted.stop();
-    handles.splice(handles.indexOf(restarted), 1);
 
     // Its clean stop wrote chunked snapshots (4 kB chunks) at the committed offsets: the next start restores them
     // and replays nothing.
     const chunkedRegistry = createMetricsRegistry('processor-int', { collectDefaults: false });
-    const third = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const third = await harness.start({
       groupId,
-      inputs: ['minuteAggregates'],
-      engine: {},
-      logger,
       metrics: chunkedRegistry,
       snapshotMaxBytes: 4_000,
     });
-    handles.push(third);
     await vi.waitFor(() => expect(third.ready()).toBe(true), { timeout: 60_000, interval: 100 });
     await produceBars(stream(['2026-11-25'], 5).slice(9 * 3));
     const grown = await highWatermarkTotal();
@@ -390,8 +301,7 @@ describe('processor shell against the real broker', () => {
       0,
     );
     await third.stop();
-    handles.splice(handles.indexOf(third), 1);
-    const chunkKeys = (await readAll(env, env.codec.topic('processorSnapshots'))).map(({ message }) => message.key!.toString());
+    const chunkKeys = (await harness.read('processorSnapshots')).map(({ message }) => message.key!.toString());
     expect(chunkKeys.some((key) => /\/[1-9]\d*of\d+$/.test(key))).toBe(true);
 
     const firstRun = await expectExactlyOnce();
@@ -401,20 +311,12 @@ describe('processor shell against the real broker', () => {
     expect(decoded.some((event) => event.symbol === 'NVDA' && event.fundamentalReasons.length === 2)).toBe(true);
 
     // A second group over the same log: its events are byte-identical copies of the first group's.
-    const replay = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const replay = await harness.start({
       groupId: `${env.prefix}replay`,
-      inputs: ['minuteAggregates'],
-      engine: {},
-      logger,
     });
-    handles.push(replay);
     await vi.waitFor(async () => expect(await committedTotal(`${env.prefix}replay`)).toBe(grown), { timeout: 110_000, interval: 200 });
     await replay.stop();
-    handles.splice(handles.indexOf(replay), 1);
-    const both = await readAll(env, env.codec.topic('patterns'));
+    const both = await harness.read('patterns');
     expect(both).toHaveLength(firstRun.length * 2);
     for (let partition = 0; partition < 6; partition += 1) {
       const values = both.filter((entry) => entry.partition === partition).map((entry) => entry.message.value!.toString('hex'));
@@ -425,30 +327,20 @@ describe('processor shell against the real broker', () => {
 });
 
 describe('processor shell: trades to minute bars, and the daily topic', () => {
+  let harness: ProcessorTestEnv;
   let env: TestKafka;
-  let handle: ProcessorHandle | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('proctrades', [
-      'minuteAggregates',
-      'dailyAggregates',
-      'trades',
-      'fundamentals',
-      'patterns',
-      'processorSnapshots',
-      'deadLetters',
-    ]);
+    harness = await createProcessorTestEnv('proctrades', logger, ['trades']);
+    env = harness.kafka;
   });
 
   afterAll(async () => {
-    await handle?.stop().catch(() => {});
-    await env?.cleanup();
+    await harness?.cleanup();
   });
 
   it('builds minute bars from trades exactly once, only for symbols without native bars, and runs the daily tier on daily bars', async () => {
     const open = calendar.dayOf(Date.parse('2026-11-24T17:00:00Z')).openMs;
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
     const encodeTrade = await env.codec.encoderFor<Record<string, unknown>>('trades');
     const trades = [];
     for (let second = 0; second < 5 * 60; second += 10) {
@@ -497,7 +389,7 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
         ingestedAtMs: 0,
       }),
     }));
-    await producer.send({ topic: env.codec.topic('minuteAggregates'), messages: nativeBars });
+    await harness.produce('minuteAggregates', nativeBars);
     for (let second = 0; second < 5 * 60; second += 20) {
       trades.push({
         key: 'NATIVE',
@@ -519,7 +411,7 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
         }),
       });
     }
-    await producer.send({ topic: env.codec.topic('trades'), messages: trades });
+    await harness.produce('trades', trades);
     const encodeBar = await env.codec.encoderFor<Record<string, unknown>>('dailyAggregates');
     const days: { key: string; value: Buffer }[] = [];
     let dayNumber = calendar.dayOf(Date.parse('2026-10-01T17:00:00Z')).dayNumber;
@@ -552,46 +444,34 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
         }),
       });
     }
-    await producer.send({ topic: env.codec.topic('dailyAggregates'), messages: days });
-    await producer.disconnect();
+    await harness.produce('dailyAggregates', days);
 
-    handle = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
+    const handle = await harness.start({
       groupId: `${env.prefix}g`,
       inputs: ['minuteAggregates', 'dailyAggregates'],
-      engine: {},
-      logger,
       tradeBars: true,
       tradeBarLatenessMs: 0,
     });
     // Four minutes are closed by later trades; the fifth stays open (no later trade).
-    const minuteTopic = env.codec.topic('minuteAggregates');
     const tradeBuilt = async () =>
       (
-        await Promise.all((await readAll(env, minuteTopic)).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)))
+        await Promise.all(
+          (await harness.read('minuteAggregates')).map(({ message }) => env.codec.decode<Record<string, unknown>>(message.value!)),
+        )
       ).filter((bar) => bar.source === 'trades');
     await vi.waitFor(async () => expect((await tradeBuilt()).length).toBe(4), { timeout: 60_000, interval: 200 });
     const bars = await tradeBuilt();
     expect(bars.map((bar) => bar.windowStartMs)).toEqual([0, 1, 2, 3].map((minute) => open + minute * 60_000));
     expect(bars.every((bar) => bar.symbol === 'ONLYT')).toBe(true);
     // Every trade, NATIVE's too, has been folded: the group's committed trades offsets reach the end of the topic.
-    const admin = env.kafka.admin();
-    await admin.connect();
-    try {
-      const tradesTopic = env.codec.topic('trades');
-      const high = (await admin.fetchTopicOffsets(tradesTopic)).reduce((sum, entry) => sum + Number(entry.high), 0);
-      await vi.waitFor(
-        async () => {
-          const [offsets] = await admin.fetchOffsets({ groupId: `${env.prefix}g`, topics: [tradesTopic] });
-          expect(offsets!.partitions.reduce((sum, entry) => sum + Math.max(0, Number(entry.offset)), 0)).toBe(high);
-        },
-        { timeout: 60_000, interval: 200 },
-      );
-    } finally {
-      await admin.disconnect();
-    }
+    const high = await harness.highWatermarkTotal('trades');
+    await vi.waitFor(
+      async () => {
+        const offsets = await harness.committed(`${env.prefix}g`, 'trades');
+        expect([...offsets.values()].reduce((sum, offset) => sum + Math.max(0, offset), 0)).toBe(high);
+      },
+      { timeout: 60_000, interval: 200 },
+    );
     expect(await tradeBuilt()).toHaveLength(4);
     expect(bars[0]).toMatchObject({
       symbol: 'ONLYT',
@@ -603,11 +483,10 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
       volume: 600,
       transactions: 6,
     });
-    const patterns = env.codec.topic('patterns');
     await vi.waitFor(
       async () => {
         const events = await Promise.all(
-          (await readAll(env, patterns)).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
+          (await harness.read('patterns')).map(({ message }) => env.codec.decode<PatternEventRecord>(message.value!)),
         );
         expect(events.some((event) => event.symbol === 'DAILY1' && event.tier === 'DAILY' && event.pattern === 'volume_spike')).toBe(true);
       },
@@ -615,7 +494,6 @@ describe('processor shell: trades to minute bars, and the daily topic', () => {
     );
     expect(handle.assigned().some((key) => key.startsWith(env.codec.topic('trades')))).toBe(true);
     await handle.stop();
-    handle = undefined;
     // Every trade was folded (offsets committed), and still no bar for NATIVE.
     expect(await tradeBuilt()).toHaveLength(4);
   }, 300_000);

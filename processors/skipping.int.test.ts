@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { capturedLogger } from '../test/log-capture.js';
-import { createMetricsRegistry, startOpsServer, type Encoder } from '../platform/index.js';
+import { createLogger, createMetricsRegistry, startOpsServer, type Encoder } from '../platform/index.js';
 import { sumMetric } from '../platform/metrics-exposition.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { SessionCalendar } from '../contracts/calendar.js';
 import { processorChecks } from './readiness.js';
 import type { BarInput } from './engine.js';
-import { startProcessor, type ProcessorHandle } from './processor.js';
+import type { ProcessorHandle } from './processor.js';
+import { createProcessorTestEnv, type ProcessorTestEnv } from './testing.js';
 
 // Issue 25: a feed replaying bars older than what the processors already folded is skipped whole, by design;
 // that must never be silent: one WARN saying why, /ready degraded with the reason, the skipped counter growing.
@@ -42,49 +42,33 @@ function bar(symbol: string, minute: number): Aggregate {
 }
 
 describe('processors feeding on old data', () => {
-  let env: TestKafka;
+  let harness: ProcessorTestEnv;
   let encode: Encoder<Aggregate>;
   let processor: ProcessorHandle | undefined;
   let ops: { port: number; close: () => Promise<void> } | undefined;
 
   beforeAll(async () => {
-    env = await createTestTopics('skip', [
-      'minuteAggregates',
-      'dailyAggregates',
-      'fundamentals',
-      'patterns',
-      'processorSnapshots',
-      'deadLetters',
-    ]);
-    encode = await env.codec.encoderFor<Aggregate>('minuteAggregates');
+    harness = await createProcessorTestEnv('skip', createLogger('processor-skip-int', { level: 'error' }));
+    encode = await harness.kafka.codec.encoderFor<Aggregate>('minuteAggregates');
   });
 
   afterAll(async () => {
-    await processor?.stop().catch(() => {});
+    await harness?.cleanup();
     await ops?.close();
-    await env?.cleanup();
   });
 
   async function produce(bars: readonly Aggregate[]): Promise<void> {
-    const producer = env.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-    await producer.connect();
-    await producer.send({
-      topic: env.codec.topic('minuteAggregates'),
-      messages: bars.map((entry) => ({ key: entry.symbol, value: encode(entry) })),
-    });
-    await producer.disconnect();
+    await harness.produce(
+      'minuteAggregates',
+      bars.map((entry) => ({ key: entry.symbol, value: encode(entry) })),
+    );
   }
 
   it('logs one WARN with the reason and the lag, reports it on /ready, and counts the skipped records', { timeout: 120_000 }, async () => {
     const { logger, text } = capturedLogger('processors', 'info');
     const registry = createMetricsRegistry('processors', { collectDefaults: false });
-    processor = await startProcessor({
-      brokers: env.brokers,
-      registryUrl: env.registryUrl,
-      topicPrefix: env.prefix,
-      groupId: `${env.prefix}processors`,
-      inputs: ['minuteAggregates'],
-      engine: {},
+    processor = await harness.start({
+      groupId: `${harness.kafka.prefix}processors`,
       logger,
       metrics: registry,
     });

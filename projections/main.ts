@@ -20,14 +20,14 @@ export async function runMigrate(flags: { readonly timescale?: string; readonly 
 }
 
 /**
- * `tickflow project`: reads the env once, migrates, and runs the projector until SIGTERM. The projector starts its
- * ops server itself (its /ready checks are its partitions'), on PROJECTOR_OPS_PORT.
+ * `tickflow project`: reads the env once, migrates, and runs the projector until SIGTERM, with its ops server
+ * (/ready runs the projector's checks) on PROJECTOR_OPS_PORT.
  */
 export async function runProjector(flags: { readonly projections?: readonly string[] } = {}): Promise<void> {
   const platform = loadPlatformConfig();
   const config = loadProjectorConfig();
   const projections = (flags.projections ?? config.PROJECTOR_PROJECTIONS) as ProjectionName[];
-  const { logger, lifecycle } = startStageProcess('projections', { logLevel: platform.LOG_LEVEL });
+  const { logger, registry, lifecycle, serveOps } = startStageProcess('projections', { logLevel: platform.LOG_LEVEL });
   await ensureDatabase(platform.DATABASE_URL);
   await migrate(platform.DATABASE_URL, { timescale: config.PROJECTOR_TIMESCALE });
   const handle = await startProjector({
@@ -40,13 +40,14 @@ export async function runProjector(flags: { readonly projections?: readonly stri
     projections,
     groupPrefix: `${platform.TOPIC_PREFIX}${config.PROJECTOR_GROUP_PREFIX}`,
     poolSize: config.PROJECTOR_POOL_SIZE,
-    opsPort: config.PROJECTOR_OPS_PORT,
     clientId: `${platform.KAFKA_CLIENT_ID}-projector`,
     logger,
+    registry,
     onStall: exitForRestart(logger),
   });
   lifecycle.onShutdown('projector', () => handle.stop());
-  logger.info({ opsPort: handle.opsPort }, 'projector running; SIGTERM stops it');
+  const opsPort = await serveOps({ port: config.PROJECTOR_OPS_PORT, checks: handle.checks });
+  logger.info({ opsPort }, 'projector running; SIGTERM stops it');
 }
 
 /** `tickflow rebuild <projection>`: replays a projection into fresh tables (or Redis keys) with a progress bar. */

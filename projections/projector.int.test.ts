@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import kafkajs from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withOpsServer } from '../test/ops.js';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
@@ -35,25 +36,27 @@ describe('projector against the real Kafka, PostgreSQL and Redis', () => {
   let pool: pg.Pool;
   let redis: Redis;
   let subscriber: Redis;
-  let projector: ProjectorHandle | undefined;
+  let projector: (ProjectorHandle & { readonly opsPort: number }) | undefined;
   const redisPrefix = uniqueRedisPrefix('projector');
   const keys = redisKeys(redisPrefix);
   const notices: ProjectionNotice[] = [];
   const events = patternEvents(400, 7);
   const config = loadPlatformConfig();
 
-  const start = (overrides: Partial<Parameters<typeof startProjector>[0]> = {}) =>
-    startProjector({
-      databaseUrl: db.url,
-      brokers: topics.brokers,
-      registryUrl: topics.registryUrl,
-      topicPrefix: topics.prefix,
-      redisUrl: config.REDIS_URL,
-      redisKeyPrefix: redisPrefix,
-      logger,
-      opsPort: 0,
-      ...overrides,
-    });
+  // With the ops server projections/main.ts serves.
+  const start = async (overrides: Partial<Parameters<typeof startProjector>[0]> = {}) =>
+    withOpsServer(
+      await startProjector({
+        databaseUrl: db.url,
+        brokers: topics.brokers,
+        registryUrl: topics.registryUrl,
+        topicPrefix: topics.prefix,
+        redisUrl: config.REDIS_URL,
+        redisKeyPrefix: redisPrefix,
+        logger,
+        ...overrides,
+      }),
+    );
 
   const waitForAll = async (projection: string) => {
     const ends = await endOffsets(

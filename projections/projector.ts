@@ -4,7 +4,7 @@ import { AvroCodec } from '../platform/codec.js';
 import { createKafka } from '../platform/kafka.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
-import { startOpsServer, type HealthCheck } from '../platform/ops-server.js';
+import type { HealthCheck } from '../platform/ops-server.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
@@ -33,8 +33,6 @@ export interface StartProjectorOptions {
   readonly projections?: readonly ProjectionName[];
   readonly groupPrefix?: string;
   readonly poolSize?: number;
-  /** Ops server port (0 = any); undefined = no ops server (embedded use, tests). */
-  readonly opsPort?: number;
   readonly clientId?: string;
   readonly logger?: Logger;
   readonly registry?: Registry;
@@ -53,7 +51,8 @@ const PENDING_NOTICES_SWEEP_MS = 5000;
 
 export interface ProjectorHandle {
   readonly projections: readonly ProjectionName[];
-  readonly opsPort: number | undefined;
+  /** What the projector's /ready checks (the process serves them through its ops server: projections/main.ts). */
+  readonly checks: readonly HealthCheck[];
   readonly metrics: ProjectorMetrics;
   readonly registry: Registry;
   stop(): Promise<void>;
@@ -246,7 +245,6 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
   const stopSubscribing = swapSubscriber ? subscribeToNotices(swapSubscriber, keys.channel(), logger) : undefined;
 
-  let ops: Awaited<ReturnType<typeof startOpsServer>> | undefined;
   const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
   partitionTimer.unref();
   const stop = async () => {
@@ -257,7 +255,6 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     clearTimeout(listenerRetry);
     await listener?.end().catch(() => {});
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
-    await ops?.close();
     await pool.end().catch(() => {});
     noticeRedis?.disconnect();
     swapSubscriber?.disconnect();
@@ -267,43 +264,40 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     if (projections.some((name) => name !== REDIS_PROJECTION)) await preparePartitions(pool, logger);
     if (dbConsumers.size > 0) await listen();
     await Promise.all(consumers.map((consumer) => consumer.start()));
-    if (options.opsPort !== undefined) {
-      const checks: HealthCheck[] = [
-        {
-          name: 'postgres',
-          check: async () => {
-            outage.check();
-            return (await pool.query('SELECT 1 AS ok')).rows[0];
-          },
-        },
-        {
-          name: 'consumers',
-          check: async () => {
-            if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
-            return { running: consumers.length };
-          },
-        },
-      ];
-      if (noticeRedis) checks.push({ name: 'redis', optional: true, check: () => noticeRedis.ping() });
-      // Degraded while the Redis snapshot ignores (nearly) all bars as older than its latest: the WARN says why.
-      if (redisSink) {
-        const sink = redisSink;
-        checks.push({
-          name: 'input',
-          optional: true,
-          check: async () => {
-            const skipping = sink.skipping();
-            if (skipping) throw new Error(skipping.message);
-            return { skipping: false };
-          },
-        });
-      }
-      ops = await startOpsServer({ port: options.opsPort, registry, checks });
-    }
   } catch (error) {
     await stop();
     throw error;
   }
-  logger.info({ projections, opsPort: ops?.port }, 'projector started');
-  return { projections, opsPort: ops?.port, metrics, registry, stop };
+  const checks: HealthCheck[] = [
+    {
+      name: 'postgres',
+      check: async () => {
+        outage.check();
+        return (await pool.query('SELECT 1 AS ok')).rows[0];
+      },
+    },
+    {
+      name: 'consumers',
+      check: async () => {
+        if (!consumers.every((consumer) => consumer.isRunning)) throw new Error('a consumer is not running');
+        return { running: consumers.length };
+      },
+    },
+  ];
+  if (noticeRedis) checks.push({ name: 'redis', optional: true, check: () => noticeRedis.ping() });
+  // Degraded while the Redis snapshot ignores (nearly) all bars as older than its latest: the WARN says why.
+  if (redisSink) {
+    const sink = redisSink;
+    checks.push({
+      name: 'input',
+      optional: true,
+      check: async () => {
+        const skipping = sink.skipping();
+        if (skipping) throw new Error(skipping.message);
+        return { skipping: false };
+      },
+    });
+  }
+  logger.info({ projections }, 'projector started');
+  return { projections, checks, metrics, registry, stop };
 }

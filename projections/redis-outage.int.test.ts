@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withOpsServer } from '../test/ops.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
@@ -37,7 +38,7 @@ describe('with Redis down', () => {
   let pool: pg.Pool;
   let port: number;
   let server: ChildProcess | undefined;
-  let projector: ProjectorHandle | undefined;
+  let projector: (ProjectorHandle & { readonly opsPort: number }) | undefined;
   const keys = redisKeys('outage:');
   const events = patternEvents(200, 21);
 
@@ -69,17 +70,19 @@ describe('with Redis down', () => {
       'patterns',
       events.map((event) => ({ key: event.symbol, value: event })),
     );
-    projector = await startProjector({
-      databaseUrl: db.url,
-      brokers: topics.brokers,
-      registryUrl: topics.registryUrl,
-      topicPrefix: topics.prefix,
-      redisUrl: `redis://127.0.0.1:${port}/0`,
-      redisKeyPrefix: 'outage:',
-      projections: ['patterns', 'redis'],
-      logger,
-      opsPort: 0,
-    });
+    // With the ops server projections/main.ts serves.
+    projector = await withOpsServer(
+      await startProjector({
+        databaseUrl: db.url,
+        brokers: topics.brokers,
+        registryUrl: topics.registryUrl,
+        topicPrefix: topics.prefix,
+        redisUrl: `redis://127.0.0.1:${port}/0`,
+        redisKeyPrefix: 'outage:',
+        projections: ['patterns', 'redis'],
+        logger,
+      }),
+    );
     const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
     await vi.waitFor(async () => expect(await offsetsReached(pool, 'patterns', ends)).toBe(true), { timeout: 60_000, interval: 250 });
     expect((await pool.query('SELECT count(*)::int AS n FROM pattern_events')).rows[0].n).toBe(events.length);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withOpsServer } from '../test/ops.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
 import type { TestKafka } from '../test/kafka.js';
@@ -40,7 +41,7 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
   let topics: TestKafka;
   let url: string;
   let pool: pg.Pool;
-  let projector: ProjectorHandle | undefined;
+  let projector: (ProjectorHandle & { readonly opsPort: number }) | undefined;
   const events = patternEvents(20_000, 61);
 
   beforeAll(async () => {
@@ -80,15 +81,17 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
     );
     const ends = await endOffsets(topics.kafka, [topicName('patterns', topics.prefix)]);
     const warn = vi.spyOn(logger, 'warn');
-    projector = await startProjector({
-      databaseUrl: url,
-      brokers: topics.brokers,
-      registryUrl: topics.registryUrl,
-      topicPrefix: topics.prefix,
-      projections: ['patterns'],
-      logger,
-      opsPort: 0,
-    });
+    // With the ops server projections/main.ts serves.
+    projector = await withOpsServer(
+      await startProjector({
+        databaseUrl: url,
+        brokers: topics.brokers,
+        registryUrl: topics.registryUrl,
+        topicPrefix: topics.prefix,
+        projections: ['patterns'],
+        logger,
+      }),
+    );
     const ready = async () =>
       (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{
         status: string;

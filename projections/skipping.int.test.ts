@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { withOpsServer } from '../test/ops.js';
 import { capturedLogger } from '../test/log-capture.js';
 import { loadPlatformConfig } from '../platform/config.js';
 import type { TestKafka } from '../test/kafka.js';
@@ -15,7 +16,7 @@ const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN'];
 describe('the projector fed old bars', () => {
   let topics: TestKafka;
   let db: TestDatabase;
-  let projector: ProjectorHandle | undefined;
+  let projector: (ProjectorHandle & { readonly opsPort: number }) | undefined;
 
   beforeAll(async () => {
     [topics, db] = await Promise.all([
@@ -31,17 +32,19 @@ describe('the projector fed old bars', () => {
 
   it('warns once with the lag, reports it on /ready and counts the skipped bars', { timeout: 120_000 }, async () => {
     const { logger, text } = capturedLogger('projections', 'info');
-    projector = await startProjector({
-      databaseUrl: db.url,
-      brokers: topics.brokers,
-      registryUrl: topics.registryUrl,
-      topicPrefix: topics.prefix,
-      redisUrl: loadPlatformConfig().REDIS_URL,
-      redisKeyPrefix: uniqueRedisPrefix('proj-skip'),
-      projections: ['redis'],
-      logger,
-      opsPort: 0,
-    });
+    // With the ops server projections/main.ts serves.
+    projector = await withOpsServer(
+      await startProjector({
+        databaseUrl: db.url,
+        brokers: topics.brokers,
+        registryUrl: topics.registryUrl,
+        topicPrefix: topics.prefix,
+        redisUrl: loadPlatformConfig().REDIS_URL,
+        redisKeyPrefix: uniqueRedisPrefix('proj-skip'),
+        projections: ['redis'],
+        logger,
+      }),
+    );
     const ready = async () =>
       (await fetch(`http://127.0.0.1:${projector!.opsPort}/ready`)).json() as Promise<{
         status: string;

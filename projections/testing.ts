@@ -3,6 +3,7 @@ import type { IHeaders, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AvroCodec } from '../platform/codec.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
+import { readProjectionOffsets } from '../store/projection-offsets.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 
 export interface ProducedMessage {
@@ -61,11 +62,8 @@ export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promi
 
 /** True when every non-empty partition of the topics has its next offset stored at the log end. */
 export async function offsetsReached(pool: pg.Pool, projection: string, ends: Map<string, Map<number, number>>): Promise<boolean> {
-  const { rows } = await pool.query<{ topic: string; partition: number; next_offset: string }>(
-    'SELECT topic, partition, next_offset FROM projection_offsets WHERE projection = $1',
-    [projection],
-  );
-  const stored = new Map(rows.map((row) => [`${row.topic}:${row.partition}`, Number(row.next_offset)]));
+  const rows = await readProjectionOffsets(pool, projection);
+  const stored = new Map(rows.map((row) => [`${row.topic}:${row.partition}`, row.nextOffset]));
   for (const [topic, partitions] of ends) {
     for (const [partition, high] of partitions) {
       if (high === 0) continue;

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { createTestDatabase, testServer, type TestDatabase } from '../test/postgres.js';
-import { ensureDatabase, migrate, probeTimescale } from './migrate.js';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runner } from 'node-pg-migrate';
+import { ensureDatabase, migrate, MIGRATION_GROUPS, MIGRATIONS_DIR, probeTimescale } from './migrate.js';
 import { preparePartitions } from './partitions.js';
 import { createLogger } from '../platform/logger.js';
 
@@ -178,6 +182,40 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
       expect(exists.rows[0]).toEqual({ bars: null, events: `pattern_events_p${month.m}` });
     } finally {
       await pool.end();
+    }
+  });
+
+  it('migrates a database that the flat layout (one folder, before the groups) migrated, without running a migration twice', async () => {
+    // The layout before the groups: every file in one folder, as node-pg-migrate read it then.
+    const flat = mkdtempSync(join(tmpdir(), 'tickflow-flat-migrations-'));
+    const old = await createTestDatabase('migrate-flat');
+    try {
+      for (const group of MIGRATION_GROUPS)
+        for (const file of readdirSync(join(MIGRATIONS_DIR, group))) copyFileSync(join(MIGRATIONS_DIR, group, file), join(flat, file));
+      const flatRun = (count: number) =>
+        runner({
+          databaseUrl: { connectionString: old.url, options: '-c tickflow.timescale=off' },
+          dir: flat,
+          migrationsTable: 'pgmigrations',
+          direction: 'up',
+          count,
+          checkOrder: true,
+          singleTransaction: true,
+          log: () => {},
+        });
+      // Part of the history under the old layout, the rest under the new one: the same names, in the same order.
+      const before = (await flatRun(5)).map((migration) => migration.name);
+      const after = await migrate(old.url, { timescale: 'off' });
+      const fresh = await createTestDatabase('migrate-fresh');
+      try {
+        expect([...before, ...after]).toEqual(await migrate(fresh.url, { timescale: 'off' }));
+      } finally {
+        await fresh.drop();
+      }
+      expect(await migrate(old.url, { timescale: 'off' })).toEqual([]);
+    } finally {
+      rmSync(flat, { recursive: true, force: true });
+      await old.drop();
     }
   });
 });

@@ -2,8 +2,17 @@ import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
 
-/** Every migration of the project (projections' and the API's) lives here as a SQL file. */
+/** Every migration of the project lives under here as a SQL file, in the folder of the part of the schema it owns. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
+
+/**
+ * The parts of the schema, one folder each: `projections` (market data and the projector's bookkeeping: symbols,
+ * fundamentals, bars, patterns, offsets, rejects), `accounts` (users, refresh tokens, API keys, universes: store/accounts/),
+ * `notices` (the projection notices' outbox: store/notifier.ts). The runner reads them as one list ordered by the
+ * timestamp in the file name, and records a migration by its file name without the folder, so moving a file between
+ * folders never re-runs it; a file name, once released, never changes.
+ */
+export const MIGRATION_GROUPS = ['projections', 'accounts', 'notices'] as const;
 
 export type TimescaleMode = 'auto' | 'on' | 'off';
 
@@ -112,8 +121,8 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
   const ran = await runner({
     // The session setting is read by the first migration to choose the storage path, decided above.
     databaseUrl: { connectionString: databaseUrl, options: `-c tickflow.timescale=${decision.timescale ? 'on' : 'off'}` },
-    dir: MIGRATIONS_DIR,
-    ignorePattern: '(\\..*)|(.*\\.md)',
+    dir: MIGRATION_GROUPS.map((group) => `${MIGRATIONS_DIR}${group}/*.sql`),
+    useGlob: true,
     migrationsTable: 'pgmigrations',
     direction,
     count: options.count ?? (direction === 'up' ? Infinity : 1),

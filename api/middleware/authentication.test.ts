@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it, vi } from 'vitest';
-import { AuthError, type Logger, type VerifiedApiKey } from '../../platform/index.js';
+import { AuthError, type Logger } from '../../platform/index.js';
+import type { VerifiedApiKey } from '../../store/accounts/credentials.js';
 import type { ApiEnv } from '../context.js';
 import { authentication } from './authentication.js';
 import { errorHandler } from './error-handler.js';

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from 'hono';
-import { AuthError, type ApiKeyScope, type TokenService, type VerifiedApiKey } from '../../platform/index.js';
+import { AuthError, type ApiKeyScope, type TokenService } from '../../platform/index.js';
+import type { VerifiedApiKey } from '../../store/accounts/credentials.js';
 import { requireScope, type ApiEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 

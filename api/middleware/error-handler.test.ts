@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { describe, expect, it, vi } from 'vitest';
 import { AuthError, type Logger } from '../../platform/index.js';
-import { AccountError } from '../accounts.js';
+import { AccountError } from '../../store/accounts/accounts.js';
 import type { ApiEnv } from '../context.js';
 import { ApiError } from '../errors.js';
 import { ScanInputError } from '../scan.js';

@@ -3,7 +3,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AuthError, type Logger } from '../../platform/index.js';
 import { isDatabaseUnavailable } from '../../store/availability.js';
-import { AccountError } from '../accounts.js';
+import { AccountError } from '../../store/accounts/accounts.js';
 import type { ApiEnv } from '../context.js';
 import { ApiError, type FailureKind, type ProblemParts } from '../errors.js';
 import { problemResponse } from '../problem.js';

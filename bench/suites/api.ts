@@ -12,7 +12,7 @@ import { createProjectorMetrics } from '../../projections/metrics.js';
 import { Notifier } from '../../store/notifier.js';
 import { migrate } from '../../store/migrate.js';
 import { redisKeys } from '../../contracts/redis-keys.js';
-import { BUILTIN_UNIVERSES } from '../../api/universes.js';
+import { BUILTIN_UNIVERSES } from '../../contracts/universes.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
 import { benchDatabases, benchDatabaseUrl, pathFigures, timescaleMode } from '../databases.js';
 import type { TestServer } from '../../test/postgres.js';

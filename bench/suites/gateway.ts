@@ -7,8 +7,8 @@ import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { Server as SocketIoServer } from 'socket.io';
-import { KafkaLogSource, avroDecoder, startGateway, type LogSource } from '../../gateway/index.js';
-import { createLogger, topicName } from '../../platform/index.js';
+import { KafkaLogSource, avroDecoder, loadGatewayConfig, startGateway, type LogSource } from '../../gateway/index.js';
+import { createLogger, loadPlatformConfig, topicName } from '../../platform/index.js';
 import { FIXTURE_SYMBOLS, patternEvents } from '../../test/record-fixtures.js';
 import { LocalStack } from '../../stack/local-stack.js';
 import { createTestTopics, type TestKafka } from '../../test/kafka.js';
@@ -148,16 +148,20 @@ async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<strin
   );
   const gateway = await startGateway({
     source,
-    env: {},
     topicPrefix: kafka.prefix,
     brokers: kafka.brokers,
     registryUrl: kafka.registryUrl,
+    kafkaClientId: 'bench-gateway',
     databaseUrl: null,
+    // As before startGateway took explicit options: the defaults' Redis (no read model there: snapshots fold the rings).
+    redisUrl: loadPlatformConfig({}).REDIS_URL,
+    redisKeyPrefix: loadPlatformConfig({}).REDIS_KEY_PREFIX,
     streams: ['patterns'],
     logger: createLogger('bench-gateway', { level: 'warn' }),
     authenticator: { authenticate: async () => ({ userId: 'bench', via: 'token' }) },
     universes: { symbolsFor: async () => undefined },
     config: {
+      ...loadGatewayConfig({}),
       GATEWAY_PORT: 0,
       GATEWAY_FRAMES_PER_SECOND: 1000,
       GATEWAY_FRAME_BURST: 1000,

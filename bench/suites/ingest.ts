@@ -200,6 +200,10 @@ const suite: BenchSuite = {
         apiKey: 'bench',
         kafka: env.kafka,
         codec: env.codec,
+        // As before startIngest took explicit options: the platform defaults' benchmark and client id.
+        benchmarkSymbol: 'SPY',
+        brokers: env.brokers,
+        kafkaClientId: 'tickflow',
         logger,
         maxInFlight: inFlight,
         maxBatchMessages: batch,

@@ -4,6 +4,7 @@ import { SessionCalendar } from '../../contracts/calendar.js';
 import { PatternEngine, type BarInput, type PatternEventRecord } from '../../processors/engine.js';
 import { INTRADAY_PARAMS, createSeries, updateSeries, type SeriesState } from '../../processors/series.js';
 import { startProcessor } from '../../processors/processor.js';
+import { PROCESSOR_TOPICS } from '../../processors/testing.js';
 import { createTestTopics } from '../../test/kafka.js';
 import type { BenchSuite, Figure } from '../harness.js';
 
@@ -181,14 +182,7 @@ async function allocationFigure(bars: readonly BarInput[]): Promise<Figure> {
 }
 
 async function kafkaFigures(scale: number): Promise<Figure[]> {
-  const env = await createTestTopics('benchproc', [
-    'minuteAggregates',
-    'dailyAggregates',
-    'fundamentals',
-    'patterns',
-    'processorSnapshots',
-    'deadLetters',
-  ]);
+  const env = await createTestTopics('benchproc', PROCESSOR_TOPICS);
   try {
     const bars = makeBars(100, Math.max(1, Math.round(2 * scale)));
     const encode: Encoder<unknown> = await env.codec.encoderFor('minuteAggregates');

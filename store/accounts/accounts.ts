@@ -1,22 +1,23 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import type pg from 'pg';
-import { DEFAULT_API_KEY_SCOPES, generateApiKey, verifyApiKey, type ApiKeyScope, type VerifiedApiKey } from '../platform/index.js';
-import { normaliseSymbols, universeFromRow, type Queryable, type Universe, type UniverseRow as BaseUniverseRow } from './universes.js';
+import { DEFAULT_API_KEY_SCOPES, generateApiKey, type ApiKeyScope } from '../../platform/auth.js';
+import { normaliseSymbols, type Universe } from '../../contracts/universes.js';
+import type { Queryable } from '../queryable.js';
+import { findUser, verifyApiKey, type UserView, type VerifiedApiKey } from './credentials.js';
+import { universeFromRow, type UniverseRow as BaseUniverseRow } from './universes.js';
+
+export type { UserView } from './credentials.js';
 
 /**
  * Users and their credentials in PostgreSQL: argon2id password hashes, rotating refresh tokens with reuse
- * detection, hashed API keys, and per-user universes (every query is scoped by user id).
+ * detection, hashed API keys, and per-user universes (every query is scoped by user id). The accounts tables are
+ * this folder's (migrations in store/migrations/accounts/); the gateway reads them through credentials.ts and
+ * universes.ts, the functions this class uses too.
  */
 
 /** OWASP's argon2id baseline (19 MiB, 2 passes); memory-hard so GPU guessing is expensive. */
 const PASSWORD_HASH_OPTIONS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
-
-export interface UserView {
-  id: string;
-  email: string;
-  created_at: string;
-}
 
 export class AccountError extends Error {
   override name = 'AccountError';
@@ -41,7 +42,7 @@ export class AccountError extends Error {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-/** Most symbols a universe holds (also a CHECK on user_universes, migration 1796850000000). */
+/** Most symbols a universe holds (also a CHECK on user_universes, migration accounts/1796850000000). */
 const MAX_UNIVERSE_SYMBOLS = 5000;
 
 /** Most universes and watchlists one user keeps, and most unrevoked API keys: each is read on every scan or connection. */
@@ -124,8 +125,7 @@ export class Accounts {
   }
 
   async findUser(userId: string): Promise<UserView | undefined> {
-    const { rows } = await this.pool.query<UserRow>('SELECT id, email, created_at FROM users WHERE id = $1', [userId]);
-    return rows[0] ? userView(rows[0]) : undefined;
+    return findUser(this.pool, userId);
   }
 
   /** Starts a new refresh-token family (at login or registration). */
@@ -281,15 +281,7 @@ export class Accounts {
 
   /** The user and scopes of a valid, unrevoked API key, or undefined. Marks the key used (at most once a minute). */
   async authenticateApiKey(key: string): Promise<VerifiedApiKey | undefined> {
-    const verified = await verifyApiKey(this.pool, key);
-    if (!verified) return undefined;
-    void this.pool
-      .query(
-        "UPDATE api_keys SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-        [verified.id],
-      )
-      .catch(() => undefined);
-    return verified;
+    return verifyApiKey(this.pool, key);
   }
 
   async listUniverses(userId: string): Promise<(Universe & { created_at: string; updated_at: string })[]> {
