@@ -1965,15 +1965,20 @@ describe('startApi', () => {
       const serverKeys = redisKeys(`${prefix}server:`);
       await redis.incr(serverKeys.symbolVersion('AAPL'));
       await redis.publish(serverKeys.channel(), 'not a notice');
-      await vi.waitFor(async () => {
-        await redis.publish(
-          serverKeys.channel(),
-          JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }),
-        );
-        expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(
-          /tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/,
-        );
-      });
+      await vi.waitFor(
+        async () => {
+          await redis.publish(
+            serverKeys.channel(),
+            JSON.stringify({ projection: 'db.bars', version: 1, symbols: ['AAPL'], patternsChanged: false }),
+          );
+          expect(await (await fetch(`${handle.url}/metrics`)).text()).toMatch(
+            /tickflow_api_cache_refreshes_total\{kind="symbol",outcome="(done|skipped)"/,
+          );
+          // The subscription to the notice channel is made in the background after start; on a loaded machine it can
+          // take more than vitest's default second, and the loop republishes until it is there.
+        },
+        { timeout: 10_000, interval: 100 },
+      );
       expect(
         ((await (await fetch(`${handle.url}/api/symbols/AAPL`, { headers: asLiveReader() })).json()) as { timings: { cache: string } })
           .timings.cache,
