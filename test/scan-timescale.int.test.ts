@@ -7,6 +7,7 @@ import { minuteBars, patternEvents } from './record-fixtures.js';
 import { migrate, TESTED_TIMESCALEDB_VERSION } from '../store/migrate.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
 import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
+import { relationRetention, type RetainedRelation } from '../store/retention.js';
 
 /** Rows reach the staging table by INSERT here (the projector's COPY is covered by projector.int.test.ts on this path); the fold is the projector's SQL. */
 async function project(client: pg.ClientBase, table: TableName, rows: readonly { row: Row; offset: number }[], suffix = ''): Promise<void> {
@@ -83,7 +84,7 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(byTable('bars_1m')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
     expect(byTable('pattern_events')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
     for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly'])
-      expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate']);
+      expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate', 'policy_retention']);
     expect((await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`)).rows).toEqual([{ value: 'on' }]);
   });
 
@@ -160,10 +161,13 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     const retention = await client.query(
       `SELECT hypertable_name, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' ORDER BY 1`,
     );
-    expect(retention.rows).toEqual([
-      { hypertable_name: 'bars_1m', drop_after: '730 days' },
-      { hypertable_name: 'pattern_events', drop_after: '730 days' },
-    ]);
+    // The topics' retention (platform/topics.ts, store/retention.ts), on the tables and their aggregates alike.
+    expect(retention.rows).toEqual(
+      ['bars_15m', 'bars_1h', 'bars_1m', 'bars_5m', 'pattern_counts_hourly', 'pattern_events'].map((name) => ({
+        hypertable_name: name,
+        drop_after: relationRetention(name as RetainedRelation),
+      })),
+    );
 
     const bars = minuteBars(['NVDA', 'AMD'], 30, Date.parse('2026-10-05T14:30:00Z'));
     await project(
