@@ -258,10 +258,14 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
         `SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name LIKE 'pattern%'`,
       );
       expect(hypertables.rows).toEqual([{ hypertable_name: 'pattern_events' }]);
+      // The new aggregate gets its refresh policy and the topic's retention (tf_apply_all_history_retention at the swap).
       const aggregate = await pool.query(
-        `SELECT count(*)::int AS n FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly'`,
+        `SELECT proc_name, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly' ORDER BY 1`,
       );
-      expect(aggregate.rows[0].n).toBe(1);
+      expect(aggregate.rows).toEqual([
+        { proc_name: 'policy_refresh_continuous_aggregate', drop_after: null },
+        { proc_name: 'policy_retention', drop_after: relationRetention('pattern_counts_hourly') },
+      ]);
       const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
       expect(leftovers.rows).toEqual([]);
       const indexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'patterns' ORDER BY 1`);
