@@ -206,6 +206,30 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     );
   });
 
+  // A backfill (REST, flat files) writes bars older than a refresh window: with a window of 3 days, the policy's run
+  // moved the watermark past them and the 1h bars of everything older than 3 days disappeared from the aggregate.
+  it('keeps backfilled bars in the aggregates once their refresh policies have run', async () => {
+    await client.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume)
+      SELECT 'BKFL', minute, 1, 1, 1, 1, 1 FROM generate_series(date_trunc('hour', now()) - interval '30 days', date_trunc('hour', now()) - interval '29 days' - interval '1 minute', interval '1 minute') AS minute
+      UNION ALL
+      SELECT 'BKFL', minute, 1, 1, 1, 1, 1 FROM generate_series(date_trunc('hour', now()) - interval '2 days', date_trunc('hour', now()) - interval '2 days' + interval '59 minutes', interval '1 minute') AS minute`);
+    const hours = async () =>
+      (await client.query(`SELECT count(*)::int AS n, sum(volume)::int AS volume FROM bars_1h_between('BKFL', NULL, NULL)`)).rows[0];
+    expect(await hours()).toEqual({ n: 25, volume: 25 * 60 });
+    const jobs = await client.query<{ job_id: number; view: string; start_offset: string | null }>(
+      `SELECT job_id, hypertable_name AS view, config->>'start_offset' AS start_offset FROM timescaledb_information.jobs
+        WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 2`,
+    );
+    expect(jobs.rows.map((job) => [job.view, job.start_offset])).toEqual([
+      ['bars_15m', null],
+      ['bars_1h', null],
+      ['bars_5m', null],
+      ['pattern_counts_hourly', null],
+    ]);
+    await client.query(`CALL run_job($1)`, [jobs.rows.find((job) => job.view === 'bars_1h')!.job_id]);
+    expect(await hours()).toEqual({ n: 25, volume: 25 * 60 });
+  });
+
   it("runs the API's scan and count queries", async () => {
     const base: ScanQuery = { filters: ALL, page: { sortBy: 'confidence', sortOrder: 'desc', perPage: 10, page: 1, cursor: undefined } };
     const firstPage = await client.query(buildScanSql(base));
@@ -260,11 +284,12 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
       expect(hypertables.rows).toEqual([{ hypertable_name: 'pattern_events' }]);
       // The new aggregate gets its refresh policy and the topic's retention (tf_apply_all_history_retention at the swap).
       const aggregate = await pool.query(
-        `SELECT proc_name, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly' ORDER BY 1`,
+        `SELECT proc_name, config->>'drop_after' AS drop_after, config ? 'start_offset' AND config->>'start_offset' IS NULL AS whole_history
+           FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly' ORDER BY 1`,
       );
       expect(aggregate.rows).toEqual([
-        { proc_name: 'policy_refresh_continuous_aggregate', drop_after: null },
-        { proc_name: 'policy_retention', drop_after: relationRetention('pattern_counts_hourly') },
+        { proc_name: 'policy_refresh_continuous_aggregate', drop_after: null, whole_history: true },
+        { proc_name: 'policy_retention', drop_after: relationRetention('pattern_counts_hourly'), whole_history: false },
       ]);
       const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
       expect(leftovers.rows).toEqual([]);
