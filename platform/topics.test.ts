@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseAvro } from 'avsc';
 import { readSchemaId, WireFormatError } from './codec.js';
 import { isBroadcastCopy, BROADCAST_COPY_HEADER } from './broadcast.js';
-import { schemaText, TOPIC_KEYS, TOPICS, topicConfigEntries, topicName, valueSubject } from './topics.js';
+import { HISTORY_RETENTION_MS, schemaText, TOPIC_KEYS, TOPICS, topicConfigEntries, topicName, valueSubject } from './topics.js';
 
 describe('topic catalog', () => {
   it('has a valid Avro schema for every topic', () => {
@@ -46,5 +46,18 @@ describe('wire format and broadcast helpers', () => {
     expect(isBroadcastCopy(undefined)).toBe(false);
     expect(isBroadcastCopy({})).toBe(false);
     expect(isBroadcastCopy({ [BROADCAST_COPY_HEADER]: '1' })).toBe(true);
+  });
+});
+
+describe('history retention', () => {
+  it('gives the topics that feed tables the history setting of their kind, as their retention.ms', () => {
+    expect(TOPICS.minuteAggregates.retentionMs).toBe(HISTORY_RETENTION_MS.minuteBars);
+    expect(TOPICS.patterns.retentionMs).toBe(HISTORY_RETENTION_MS.patternEvents);
+    expect(topicConfigEntries(TOPICS.minuteAggregates)).toContainEqual({
+      name: 'retention.ms',
+      value: String(HISTORY_RETENTION_MS.minuteBars),
+    });
+    expect(topicConfigEntries(TOPICS.patterns)).toContainEqual({ name: 'retention.ms', value: String(HISTORY_RETENTION_MS.patternEvents) });
+    expect(TOPICS.dailyAggregates.retentionMs).toBe(-1);
   });
 });

@@ -3,6 +3,19 @@ import { fileURLToPath } from 'node:url';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * How long the pipeline keeps each kind of history: one setting per kind, read by the topic that carries it
+ * (`retention.ms`, applied by `topics apply`) and by the tables fed from that topic (TimescaleDB retention policies,
+ * the plain path's dropped partitions; `store/retention.ts`). Log and tables keep the same span, so every row the
+ * API serves can be replayed from the log. Daily bars and fundamentals are kept forever in both.
+ */
+export const HISTORY_RETENTION_MS = {
+  /** bars_1m and its 5m/15m/1h aggregates: two years of intraday charts. */
+  minuteBars: 730 * DAY_MS,
+  /** pattern_events and its hourly counts. */
+  patternEvents: 730 * DAY_MS,
+} as const;
+
 export interface TopicSpec {
   /** Topic name without the deployment's TOPIC_PREFIX. */
   readonly name: string;
@@ -10,7 +23,7 @@ export interface TopicSpec {
   readonly schemaFile: string;
   readonly partitions: number;
   readonly cleanupPolicy: 'delete' | 'compact';
-  /** -1 = keep forever. */
+  /** -1 = keep forever. A topic that feeds a table takes it from HISTORY_RETENTION_MS (the table keeps as long). */
   readonly retentionMs: number;
   /** What the (UTF-8 string) key holds. */
   readonly key: string;
@@ -56,7 +69,7 @@ export const TOPICS = {
     schemaFile: 'aggregate.avsc',
     partitions: 6,
     cleanupPolicy: 'delete',
-    retentionMs: 30 * DAY_MS,
+    retentionMs: HISTORY_RETENTION_MS.minuteBars,
     key: 'symbol',
     description: 'Minute bars (Massive AM, REST and flat-file minute bars, bars built from trades)',
   },
@@ -111,7 +124,7 @@ export const TOPICS = {
     schemaFile: 'pattern-event.avsc',
     partitions: 6,
     cleanupPolicy: 'delete',
-    retentionMs: 30 * DAY_MS,
+    retentionMs: HISTORY_RETENTION_MS.patternEvents,
     key: 'symbol',
     description: 'Pattern events: detected, updated, expired',
   },

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { RETAINED_RELATIONS } from '../store/retention.js';
 import {
   acceptsTombstones,
   applySql,
@@ -18,6 +19,7 @@ import {
   stagingDdl,
   symbolRow,
   tableForTopic,
+  DB_PROJECTIONS,
   TABLES,
   tombstoneRow,
   topicMap,
@@ -130,6 +132,12 @@ describe('rows', () => {
     expect(tableForTopic('symbols')).toBe('symbols');
     expect(tableForTopic('fundamentals')).toBe('fundamentals');
     expect(() => tableForTopic('quotes')).toThrow(RangeError);
+    // The retention of the time-series tables (store/retention.ts) names the very topic each is projected from.
+    for (const [relation, topic] of Object.entries(RETAINED_RELATIONS)) {
+      if (relation in TABLES) expect(tableForTopic(topic)).toBe(relation);
+    }
+    for (const projection of Object.values(DB_PROJECTIONS))
+      for (const view of projection.views) expect(projection.topics).toContain(RETAINED_RELATIONS[view]);
     expect(acceptsTombstones('symbols')).toBe(true);
     expect(acceptsTombstones('patterns')).toBe(false);
     expect(tombstoneRow('symbols', 'GONE')).toEqual(['GONE', ...Array(TABLES.symbols.columns.length - 1).fill(null)]);

@@ -9,7 +9,7 @@ import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionNam
 import { DbProjectionSink } from './db-sink.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier, subscribeToNotices } from '../store/notifier.js';
-import { preparePartitions } from '../store/partitions.js';
+import { maintainPartitions } from '../store/partitions.js';
 import { DatabaseOutage, isDatabaseUnavailable } from '../store/availability.js';
 import { PartitionConsumer, STORE_RETRY } from './partition-consumer.js';
 import { backoffDelay } from '../platform/backoff.js';
@@ -245,7 +245,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   // Subscribing does not wait for Redis: with Redis down the database projections must still start.
   const stopSubscribing = swapSubscriber ? subscribeToNotices(swapSubscriber, keys.channel(), logger) : undefined;
 
-  const partitionTimer = setInterval(() => void preparePartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
+  const partitionTimer = setInterval(() => void maintainPartitions(pool, logger).catch(() => {}), 24 * 3600 * 1000);
   partitionTimer.unref();
   const stop = async () => {
     stopping = true;
@@ -261,7 +261,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     modelRedis?.disconnect();
   };
   try {
-    if (projections.some((name) => name !== REDIS_PROJECTION)) await preparePartitions(pool, logger);
+    if (projections.some((name) => name !== REDIS_PROJECTION)) await maintainPartitions(pool, logger);
     if (dbConsumers.size > 0) await listen();
     await Promise.all(consumers.map((consumer) => consumer.start()));
   } catch (error) {

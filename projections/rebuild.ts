@@ -51,14 +51,23 @@ function createStatements(projection: DbProjectionName): string[] {
   }
 }
 
-/** What depends on the swapped tables and is made again for the new live ones: views, and the pattern counts' triggers. */
+/**
+ * What depends on the swapped tables and is made again for the new live ones: views, the pattern counts' triggers,
+ * the aggregates' refresh over their whole history (they start WITH NO DATA: a 3-day window would hide the rest), and
+ * the retention (the topics', store/retention.ts) on the new tables and continuous aggregates.
+ */
 function recreateDependents(projection: DbProjectionName): string[] {
   switch (projection) {
     case 'patterns':
       // The new live table has no count triggers yet (they were on the old one): attach them and recount.
-      return ['SELECT tf_create_pattern_views()', 'SELECT tf_attach_pattern_counts()'];
+      return [
+        'SELECT tf_create_pattern_views()',
+        'SELECT tf_attach_pattern_counts()',
+        'SELECT tf_refresh_aggregates_over_all_history()',
+        'SELECT tf_apply_all_history_retention()',
+      ];
     case 'bars':
-      return ['SELECT tf_create_bar_views()'];
+      return ['SELECT tf_create_bar_views()', 'SELECT tf_refresh_aggregates_over_all_history()', 'SELECT tf_apply_all_history_retention()'];
     case 'reference':
       return [];
   }

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runner } from 'node-pg-migrate';
 import { ensureDatabase, migrate, MIGRATION_GROUPS, MIGRATIONS_DIR, probeTimescale } from './migrate.js';
-import { preparePartitions } from './partitions.js';
+import { maintainPartitions } from './partitions.js';
+import { RETAINED_RELATIONS, relationRetention, type RetainedRelation } from './retention.js';
 import { createLogger } from '../platform/logger.js';
 
 const TIMESCALE = testServer() === 'timescale';
@@ -174,7 +175,7 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
       await pool.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('AAPL', $1, 1, 1, 1, 1, 1)`, [
         month.at,
       ]);
-      expect(await preparePartitions(pool, createLogger('test', { level: 'silent' }))).toBe(1);
+      expect(await maintainPartitions(pool, createLogger('test', { level: 'silent' }))).toBe(1);
       const exists = await pool.query(`SELECT to_regclass($1) AS bars, to_regclass($2) AS events`, [
         `bars_1m_p${month.m}`,
         `pattern_events_p${month.m}`,
@@ -216,6 +217,91 @@ describe(`migrate (${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL without TimescaleDB
     } finally {
       rmSync(flat, { recursive: true, force: true });
       await old.drop();
+    }
+  });
+
+  // One setting per kind of history (the topic's retention): stored by every migrate() and applied as TimescaleDB
+  // retention policies (hypertables and continuous aggregates) or, on the plain path, by dropping expired months.
+  it('keeps each time-series relation as long as the topic that feeds it', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await migrate(db.url);
+      const relations = Object.keys(RETAINED_RELATIONS) as RetainedRelation[];
+      const stored = await client.query<{ key: string; value: string }>(
+        `SELECT key, value FROM projection_settings WHERE key LIKE 'retention %'`,
+      );
+      expect(Object.fromEntries(stored.rows.map((row) => [row.key, row.value]))).toEqual(
+        Object.fromEntries(relations.map((relation) => [`retention ${relation}`, relationRetention(relation) ?? 'forever'])),
+      );
+      expect(relationRetention('bars_1m')).toBe('730 days');
+      expect(relationRetention('bars_1d')).toBeNull();
+      if (!TIMESCALE) return;
+      const policies = await client.query<{ relation: string; drop_after: string }>(
+        `SELECT hypertable_name AS relation, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention'`,
+      );
+      const expected = relations.filter((relation) => relationRetention(relation) !== null);
+      expect(Object.fromEntries(policies.rows.map((row) => [row.relation, row.drop_after]))).toEqual(
+        Object.fromEntries(expected.map((relation) => [relation, relationRetention(relation)])),
+      );
+      // A changed setting replaces the policy; the same one leaves its job alone.
+      const job = async () =>
+        (
+          await client.query(
+            `SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'bars_1m'`,
+          )
+        ).rows[0]?.job_id;
+      const before = await job();
+      await client.query(`SELECT tf_set_history_retention('bars_1m', '730 days')`);
+      expect(await job()).toBe(before);
+      await client.query(`SELECT tf_set_history_retention('bars_1m', '90 days')`);
+      const changed = await client.query(
+        `SELECT config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'bars_1m'`,
+      );
+      expect(changed.rows).toEqual([{ drop_after: '90 days' }]);
+      await migrate(db.url);
+      expect((await client.query(`SELECT value FROM projection_settings WHERE key = 'retention bars_1m'`)).rows).toEqual([
+        { value: '730 days' },
+      ]);
+      expect(
+        (
+          await client.query(
+            `SELECT config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = 'bars_1m'`,
+          )
+        ).rows,
+      ).toEqual([{ drop_after: '730 days' }]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it.runIf(!TIMESCALE)('drops the monthly partitions older than the retention, and only those', async () => {
+    const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      // A month whose whole range is older than 730 days, one that ends inside them, and a bar in each.
+      const months = (
+        await pool.query<{ old: string; kept: string }>(
+          `SELECT to_char(date_trunc('month', now() - interval '730 days') - interval '1 month', 'YYYY-MM-DD') AS old,
+                  to_char(date_trunc('month', now() - interval '730 days'), 'YYYY-MM-DD') AS kept`,
+        )
+      ).rows[0]!;
+      await pool.query(`SELECT tf_ensure_monthly_partitions('bars_1m', $1::date, ($2::date + interval '1 month')::date)`, [
+        months.old,
+        months.kept,
+      ]);
+      for (const day of [months.old, months.kept])
+        await pool.query(
+          `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume) VALUES ('OLD', $1::date + interval '1 day', 1, 1, 1, 1, 1)`,
+          [day],
+        );
+      const name = (day: string) => `bars_1m_p${day.slice(0, 4)}${day.slice(5, 7)}`;
+      // (The count it returns is of the tables prepared ahead; the test above left bars_1m unable to be.)
+      await maintainPartitions(pool, createLogger('test', { level: 'silent' }));
+      const exists = await pool.query(`SELECT to_regclass($1) AS old, to_regclass($2) AS kept`, [name(months.old), name(months.kept)]);
+      expect(exists.rows[0]).toEqual({ old: null, kept: name(months.kept) });
+      expect((await pool.query(`SELECT count(*)::int AS n FROM bars_1m WHERE symbol = 'OLD'`)).rows[0]).toEqual({ n: 1 });
+    } finally {
+      await pool.end();
     }
   });
 });

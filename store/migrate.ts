@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { runner } from 'node-pg-migrate';
 import pg from 'pg';
+import { applyHistoryRetention } from './retention.js';
 
 /** Every migration of the project lives under here as a SQL file, in the folder of the part of the schema it owns. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url));
@@ -131,7 +132,22 @@ export async function migrate(databaseUrl: string, options: MigrateOptions = {})
     log,
     logger: { debug: log, info: log, warn: log, error: log },
   });
+  if (direction === 'up') await reconcileRetention(databaseUrl);
   return ran.map((migration) => migration.name);
+}
+
+/** Applies the topics' retention to the tables (store/retention.ts) once the migration that defines it has run. */
+async function reconcileRetention(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const defined = await client.query<{ defined: boolean }>(
+      `SELECT to_regprocedure('tf_set_history_retention(text, interval)') IS NOT NULL AS defined`,
+    );
+    if (defined.rows[0]?.defined) await applyHistoryRetention(client);
+  } finally {
+    await client.end();
+  }
 }
 
 /** Creates the database of `databaseUrl` when it does not exist (connecting to the server's `postgres` database). */

@@ -7,6 +7,7 @@ import { minuteBars, patternEvents } from './record-fixtures.js';
 import { migrate, TESTED_TIMESCALEDB_VERSION } from '../store/migrate.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
 import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
+import { relationRetention, type RetainedRelation } from '../store/retention.js';
 
 /** Rows reach the staging table by INSERT here (the projector's COPY is covered by projector.int.test.ts on this path); the fold is the projector's SQL. */
 async function project(client: pg.ClientBase, table: TableName, rows: readonly { row: Row; offset: number }[], suffix = ''): Promise<void> {
@@ -83,7 +84,7 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(byTable('bars_1m')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
     expect(byTable('pattern_events')).toEqual(expect.arrayContaining(['policy_compression', 'policy_retention']));
     for (const view of ['bars_5m', 'bars_15m', 'bars_1h', 'pattern_counts_hourly'])
-      expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate']);
+      expect(byTable(view)).toEqual(['policy_refresh_continuous_aggregate', 'policy_retention']);
     expect((await client.query(`SELECT value FROM projection_settings WHERE key = 'timescale'`)).rows).toEqual([{ value: 'on' }]);
   });
 
@@ -160,10 +161,13 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     const retention = await client.query(
       `SELECT hypertable_name, config->>'drop_after' AS drop_after FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' ORDER BY 1`,
     );
-    expect(retention.rows).toEqual([
-      { hypertable_name: 'bars_1m', drop_after: '730 days' },
-      { hypertable_name: 'pattern_events', drop_after: '730 days' },
-    ]);
+    // The topics' retention (platform/topics.ts, store/retention.ts), on the tables and their aggregates alike.
+    expect(retention.rows).toEqual(
+      ['bars_15m', 'bars_1h', 'bars_1m', 'bars_5m', 'pattern_counts_hourly', 'pattern_events'].map((name) => ({
+        hypertable_name: name,
+        drop_after: relationRetention(name as RetainedRelation),
+      })),
+    );
 
     const bars = minuteBars(['NVDA', 'AMD'], 30, Date.parse('2026-10-05T14:30:00Z'));
     await project(
@@ -200,6 +204,30 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(plan).toMatch(
       /Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/,
     );
+  });
+
+  // A backfill (REST, flat files) writes bars older than a refresh window: with a window of 3 days, the policy's run
+  // moved the watermark past them and the 1h bars of everything older than 3 days disappeared from the aggregate.
+  it('keeps backfilled bars in the aggregates once their refresh policies have run', async () => {
+    await client.query(`INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume)
+      SELECT 'BKFL', minute, 1, 1, 1, 1, 1 FROM generate_series(date_trunc('hour', now()) - interval '30 days', date_trunc('hour', now()) - interval '29 days' - interval '1 minute', interval '1 minute') AS minute
+      UNION ALL
+      SELECT 'BKFL', minute, 1, 1, 1, 1, 1 FROM generate_series(date_trunc('hour', now()) - interval '2 days', date_trunc('hour', now()) - interval '2 days' + interval '59 minutes', interval '1 minute') AS minute`);
+    const hours = async () =>
+      (await client.query(`SELECT count(*)::int AS n, sum(volume)::int AS volume FROM bars_1h_between('BKFL', NULL, NULL)`)).rows[0];
+    expect(await hours()).toEqual({ n: 25, volume: 25 * 60 });
+    const jobs = await client.query<{ job_id: number; view: string; start_offset: string | null }>(
+      `SELECT job_id, hypertable_name AS view, config->>'start_offset' AS start_offset FROM timescaledb_information.jobs
+        WHERE proc_name = 'policy_refresh_continuous_aggregate' ORDER BY 2`,
+    );
+    expect(jobs.rows.map((job) => [job.view, job.start_offset])).toEqual([
+      ['bars_15m', null],
+      ['bars_1h', null],
+      ['bars_5m', null],
+      ['pattern_counts_hourly', null],
+    ]);
+    await client.query(`CALL run_job($1)`, [jobs.rows.find((job) => job.view === 'bars_1h')!.job_id]);
+    expect(await hours()).toEqual({ n: 25, volume: 25 * 60 });
   });
 
   it("runs the API's scan and count queries", async () => {
@@ -254,10 +282,15 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
         `SELECT hypertable_name FROM timescaledb_information.hypertables WHERE hypertable_name LIKE 'pattern%'`,
       );
       expect(hypertables.rows).toEqual([{ hypertable_name: 'pattern_events' }]);
+      // The new aggregate gets its refresh policy and the topic's retention (tf_apply_all_history_retention at the swap).
       const aggregate = await pool.query(
-        `SELECT count(*)::int AS n FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly'`,
+        `SELECT proc_name, config->>'drop_after' AS drop_after, config ? 'start_offset' AND config->>'start_offset' IS NULL AS whole_history
+           FROM timescaledb_information.jobs WHERE hypertable_name = 'pattern_counts_hourly' ORDER BY 1`,
       );
-      expect(aggregate.rows[0].n).toBe(1);
+      expect(aggregate.rows).toEqual([
+        { proc_name: 'policy_refresh_continuous_aggregate', drop_after: null, whole_history: true },
+        { proc_name: 'policy_retention', drop_after: relationRetention('pattern_counts_hourly'), whole_history: false },
+      ]);
       const leftovers = await pool.query(`SELECT relname FROM pg_class WHERE relname LIKE '%\\_\\_old%' OR relname LIKE '%\\_\\_rebuild%'`);
       expect(leftovers.rows).toEqual([]);
       const indexes = await pool.query(`SELECT indexname FROM pg_indexes WHERE tablename = 'patterns' ORDER BY 1`);

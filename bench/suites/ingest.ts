@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLogger, type Registry } from '../../platform/index.js';
 import { startIngest } from '../../ingest/index.js';
@@ -11,20 +10,9 @@ import { SimulatorFeed } from '../../ingest/simulator/feed.js';
 import { buildUniverse } from '../../ingest/simulator/universe.js';
 import { createMetricsRegistry } from '../../platform/index.js';
 import { createTestTopics } from '../../test/kafka.js';
-import type { BenchSuite, Figure } from '../harness.js';
+import { freePort, type BenchSuite, type Figure } from '../harness.js';
 
 const TICKS_PER_SECOND = 100; // Linux USER_HZ
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** CPU seconds (user + system) a process has used, from /proc. */
 function processCpuSeconds(pid: number): number {
