@@ -315,6 +315,8 @@ export interface SessionState {
   /** Subscriptions to pump at the next flush. */
   readonly queue: SubscriptionState[];
   flushRequested: boolean;
+  /** The gateway is stopping: a socket that still opens (an upgrade already under way) is closed at once. */
+  stopping: boolean;
   nextTicket: number;
   steps: number;
 }
@@ -325,6 +327,7 @@ export function initialSessionState(streams: Iterable<StreamName>): SessionState
     byStream: new Map([...streams].map((stream) => [stream, new Set<SubscriptionState>()])),
     queue: [],
     flushRequested: false,
+    stopping: false,
     nextTicket: 1,
     steps: 0,
   };
@@ -379,6 +382,7 @@ export function step(core: SessionCore, state: SessionState, input: SessionInput
       housekeeping(ctx);
       break;
     case 'shutdown':
+      state.stopping = true;
       for (const connection of state.connections.values()) closeConnection(ctx, connection, DISCONNECTS.shutdown);
       break;
     case 'result':
@@ -421,6 +425,7 @@ function open(ctx: Ctx, id: number): void {
     emittedInStep: 0,
   };
   ctx.state.connections.set(id, connection);
+  if (ctx.state.stopping) return closeConnection(ctx, connection, DISCONNECTS.shutdown);
   send(ctx, connection, { type: 'welcome', server: rules.serverName, heartbeatMs: rules.heartbeatMs, limits: rules.limits });
 }
 
@@ -1123,11 +1128,6 @@ function flush(ctx: Ctx): void {
   }
 }
 
-/** Bytes in the connection's send buffer, counting the events frames decided earlier in this step. */
-function bufferedOf(ctx: Ctx, connection: ConnectionState): number {
-  return ctx.env.bufferedBytes(connection.id) + (connection.emittedInStep === ctx.state.steps ? connection.emittedBytes : 0);
-}
-
 /**
  * Sends what the subscription's credits and the socket's buffer allow, from the stash, the ring or (for
  * positions older than the ring) a read-back. Nothing is queued per client: a slow client only holds a
@@ -1141,10 +1141,17 @@ function pump(ctx: Ctx, subscription: SubscriptionState): void {
   const maxBatch = rules.limits.maxEventsPerFrame;
   for (let round = 0; round < ROUNDS_PER_FLUSH; round += 1) {
     if (subscription.credits <= 0) break;
-    if (bufferedOf(ctx, connection) > rules.maxBufferedBytes) {
+    const buffered = ctx.env.bufferedBytes(connection.id);
+    if (buffered > rules.maxBufferedBytes) {
       if (!connection.waitingDrain) metric(ctx, { name: 'backpressurePauses' });
       connection.waitingDrain = true;
       connection.bufferFullSince ??= ctx.env.now;
+      return;
+    }
+    // The frames decided in this step are not in the socket yet: past the limit with them, the subscription waits
+    // for the next flush, which sees the buffer as the socket left it (a drain event comes only after back-pressure).
+    if (connection.emittedInStep === ctx.state.steps && buffered + connection.emittedBytes > rules.maxBufferedBytes) {
+      schedule(ctx, subscription);
       return;
     }
     const reads = new Map<number, PartitionRead>();

@@ -240,7 +240,12 @@ export class GatewaySessions {
         const transport = this.transports.get(command.connection);
         if (!transport) return;
         this.metrics.closes.inc({ reason: command.disconnect.name });
+        // Done as soon as asked: a socket closed inside its own open handler is not known to the transport's close
+        // handler yet, and `disconnected` after this finds nothing left to do.
+        this.transports.delete(command.connection);
+        this.metrics.connections.set(this.transports.size);
         transport.close(command.disconnect);
+        this.run({ type: 'closed', connection: command.connection });
         return;
       }
       case 'read':
