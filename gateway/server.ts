@@ -43,7 +43,8 @@ const nodeScheduler: SessionScheduler = {
 
 /**
  * The gateway's shell: the uWebSockets.js app (WebSockets in transport-uws.ts, HTTP endpoints in http.ts), the
- * timers, and the tails' events, all wired to the sessions (session.ts), which hold the protocol's logic.
+ * timers, and the tails' events, all wired to the sessions (session.ts: the shell that runs the protocol's pure core,
+ * session-core.ts).
  */
 export class GatewayServer {
   private readonly app = uws.App();
