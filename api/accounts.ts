@@ -49,8 +49,8 @@ const MAX_UNIVERSE_SYMBOLS = 5000;
 const MAX_UNIVERSES_PER_USER = 200;
 const MAX_ACTIVE_API_KEYS = 25;
 
-/** Most verified API keys an instance remembers (least recently used go first). */
-export const VERIFIED_API_KEYS_MAX = 10_000;
+/** Most verified API keys an instance remembers by default (least recently used go first). */
+const VERIFIED_API_KEYS_MAX = 10_000;
 
 /** The successor of a refresh token: HMAC keyed by the presented token, so only its holder can rebuild it from the stored seed. */
 function successorToken(presented: string, seed: string): string {
@@ -91,6 +91,8 @@ export interface AccountsOptions {
    * it). A key revoked through this instance stops working at once; through another, within this many seconds.
    */
   readonly apiKeyCacheSeconds?: number;
+  /** Most verified API keys remembered (default VERIFIED_API_KEYS_MAX). */
+  readonly verifiedApiKeysMax?: number;
   readonly now?: () => number;
 }
 
@@ -111,7 +113,10 @@ export class Accounts {
     this.decoyHash = argon2Hash(randomBytes(16).toString('hex'), PASSWORD_HASH_OPTIONS);
     const ttl = (options.apiKeyCacheSeconds ?? 0) * 1000;
     // ttlResolution 0: each read asks the clock (the default would start a timer per read to debounce it).
-    this.verifiedKeys = ttl > 0 ? new LRUCache({ max: VERIFIED_API_KEYS_MAX, ttl, ttlResolution: 0, perf: { now: this.now } }) : undefined;
+    this.verifiedKeys =
+      ttl > 0
+        ? new LRUCache({ max: options.verifiedApiKeysMax ?? VERIFIED_API_KEYS_MAX, ttl, ttlResolution: 0, perf: { now: this.now } })
+        : undefined;
   }
 
   async register(email: string, password: string): Promise<UserView> {

@@ -39,7 +39,7 @@ export class AuthError extends Error {
 const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Most verified access tokens a TokenService remembers (least recently used go first): a few MB at most. */
-export const VERIFIED_TOKENS_MAX = 10_000;
+const VERIFIED_TOKENS_MAX = 10_000;
 
 /** What a verified token allows, and the window (epoch seconds, as jose checks them) in which it stays valid. */
 interface VerifiedToken {
@@ -60,13 +60,15 @@ export class TokenService {
    * the verdict changes nothing: each use still checks `nbf` and `exp` against the clock, and only tokens that
    * passed every check are kept (a refused one is verified again each time).
    */
-  private readonly verified = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS_MAX });
+  private readonly verified: LRUCache<string, VerifiedToken>;
 
   constructor(
     private readonly config: AuthConfig,
     private readonly now: () => number = Date.now,
+    verifiedTokensMax: number = VERIFIED_TOKENS_MAX,
   ) {
     this.key = new TextEncoder().encode(config.JWT_SECRET);
+    this.verified = new LRUCache({ max: verifiedTokensMax });
   }
 
   static fromEnv(source: EnvSource = process.env): TokenService {
