@@ -53,6 +53,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     accounts: new Accounts(deps.db, {
       refreshTtlSeconds: deps.config.API_REFRESH_TOKEN_TTL_SECONDS,
       refreshGraceSeconds: deps.config.API_REFRESH_GRACE_SECONDS,
+      apiKeyCacheSeconds: deps.config.API_KEY_CACHE_SECONDS,
       now,
     }),
     now,

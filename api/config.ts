@@ -19,6 +19,10 @@ export const loadApiConfig = defineEnv('api', {
     false,
   ),
   API_CACHE_TTL_SECONDS: env.int('Upper bound on the life of a cached scan or symbol read (versions invalidate earlier)', 300),
+  API_KEY_CACHE_SECONDS: env.int(
+    'A verified API key is trusted this long without reading api_keys again; a key revoked through another API instance still works here for at most this long (0 reads it on every request)',
+    5,
+  ),
   API_REFRESH_TOKEN_TTL_SECONDS: env.int('Lifetime of a refresh token', 30 * 24 * 3600),
   API_REFRESH_GRACE_SECONDS: env.int(
     'A refresh token presented again this soon after its rotation returns the same successor (two tabs refreshing at once) instead of revoking the session',

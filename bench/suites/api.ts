@@ -41,8 +41,9 @@ type Autocannon = (options: {
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /**
- * Market data needs a credential (issue 18): every request carries an access token, checked by HMAC alone, so the
- * figures stay comparable with runs before it (an API key would add a PostgreSQL lookup per request).
+ * Market data needs a credential (issue 18): every request carries one access token, verified (HMAC) at its first
+ * request and remembered after it (platform/auth.ts), so the figures stay comparable with runs before issue 18. An
+ * API key would be read from PostgreSQL once per API_KEY_CACHE_SECONDS.
  */
 let credential: Record<string, string> = {};
 /** The bench's token outlives the longest run (the API checks `exp`, not the TTL it issues with). */

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
+import { LRUCache } from 'lru-cache';
 import type pg from 'pg';
 import { DEFAULT_API_KEY_SCOPES, generateApiKey, type ApiKeyScope } from '../../platform/auth.js';
 import { normaliseSymbols, type Universe } from '../../contracts/universes.js';
@@ -49,6 +50,9 @@ const MAX_UNIVERSE_SYMBOLS = 5000;
 const MAX_UNIVERSES_PER_USER = 200;
 const MAX_ACTIVE_API_KEYS = 25;
 
+/** Most verified API keys an instance remembers by default (least recently used go first). */
+const VERIFIED_API_KEYS_MAX = 10_000;
+
 /** The successor of a refresh token: HMAC keyed by the presented token, so only its holder can rebuild it from the stored seed. */
 function successorToken(presented: string, seed: string): string {
   return `tfr_${createHmac('sha256', presented).update(seed).digest('base64url')}`;
@@ -83,6 +87,13 @@ export interface AccountsOptions {
   readonly refreshTtlSeconds: number;
   /** A rotated token presented again within this many seconds returns the same successor (default 0: none). */
   readonly refreshGraceSeconds?: number;
+  /**
+   * How long a verified API key is trusted without reading `api_keys` again (0, the default: every request reads
+   * it). A key revoked through this instance stops working at once; through another, within this many seconds.
+   */
+  readonly apiKeyCacheSeconds?: number;
+  /** Most verified API keys remembered (default VERIFIED_API_KEYS_MAX). */
+  readonly verifiedApiKeysMax?: number;
   readonly now?: () => number;
 }
 
@@ -90,6 +101,10 @@ export class Accounts {
   private readonly now: () => number;
   /** Compared against when the email is unknown, so a login takes as long whether or not the account exists. */
   private readonly decoyHash: Promise<string>;
+  /** Verified API keys by the SHA-256 of the whole key (the key itself is not kept), each for apiKeyCacheSeconds. */
+  private readonly verifiedKeys: LRUCache<string, VerifiedApiKey> | undefined;
+  /** Revocations so far: a verification that read `api_keys` before one is not remembered. */
+  private keyRevocations = 0;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -97,6 +112,12 @@ export class Accounts {
   ) {
     this.now = options.now ?? Date.now;
     this.decoyHash = argon2Hash(randomBytes(16).toString('hex'), PASSWORD_HASH_OPTIONS);
+    const ttl = (options.apiKeyCacheSeconds ?? 0) * 1000;
+    // ttlResolution 0: each read asks the clock (the default would start a timer per read to debounce it).
+    this.verifiedKeys =
+      ttl > 0
+        ? new LRUCache({ max: options.verifiedApiKeysMax ?? VERIFIED_API_KEYS_MAX, ttl, ttlResolution: 0, perf: { now: this.now } })
+        : undefined;
   }
 
   async register(email: string, password: string): Promise<UserView> {
@@ -277,11 +298,25 @@ export class Accounts {
       [id, userId, new Date(this.now()).toISOString()],
     );
     if (!rowCount) throw new AccountError('not_found', 'no such active API key');
+    this.keyRevocations += 1;
+    const cache = this.verifiedKeys;
+    if (cache) for (const [hash, verified] of [...cache.entries()]) if (verified.id === id) cache.delete(hash);
   }
 
-  /** The user and scopes of a valid, unrevoked API key, or undefined. Marks the key used (at most once a minute). */
+  /**
+   * The user and scopes of a valid, unrevoked API key, or undefined. A key verified within apiKeyCacheSeconds is
+   * not read again; a read marks the key used (at most once a minute).
+   */
   async authenticateApiKey(key: string): Promise<VerifiedApiKey | undefined> {
-    return verifyApiKey(this.pool, key);
+    const cache = this.verifiedKeys;
+    const hash = sha256(key);
+    const known = cache?.get(hash);
+    if (known) return known;
+    const revocations = this.keyRevocations;
+    const verified = await verifyApiKey(this.pool, key);
+    if (!verified) return undefined;
+    if (revocations === this.keyRevocations) cache?.set(hash, verified);
+    return verified;
   }
 
   async listUniverses(userId: string): Promise<(Universe & { created_at: string; updated_at: string })[]> {
