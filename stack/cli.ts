@@ -4,7 +4,9 @@ import {
   applyTopics,
   createKafka,
   createLogger,
+  loadKafkaSettings,
   loadPlatformConfig,
+  partitionCount,
   TOPICS,
   TOPIC_KEYS,
   topicName,
@@ -21,14 +23,16 @@ export async function applyTopicsAndSchemas(report: (line: string) => void): Pro
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const result = await applyTopics(admin, config.TOPIC_PREFIX);
+    const layout = loadKafkaSettings();
+    const partitions = layout.KAFKA_PARTITIONS;
+    const result = await applyTopics(admin, config.TOPIC_PREFIX, undefined, layout);
     const ids = await new AvroCodec(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX).registerAll();
     for (const key of TOPIC_KEYS) {
       const name = topicName(key, config.TOPIC_PREFIX);
       const spec = TOPICS[key];
       const state = result.created.includes(name) ? 'created' : 'updated';
       report(
-        `${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
+        `${name.padEnd(34)} ${state.padEnd(8)} partitions=${partitionCount(spec, partitions)} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
       );
     }
   } finally {
