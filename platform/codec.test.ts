@@ -16,7 +16,11 @@ describe('registry access settings', () => {
 
   it('builds basic auth and a TLS agent trusting the CA', () => {
     const access = registryAccessFrom(
-      loadRegistryAccessSettings({ SCHEMA_REGISTRY_USERNAME: 'key', SCHEMA_REGISTRY_PASSWORD: 'secret', SCHEMA_REGISTRY_CA_FILE: '/ca.pem' }),
+      loadRegistryAccessSettings({
+        SCHEMA_REGISTRY_USERNAME: 'key',
+        SCHEMA_REGISTRY_PASSWORD: 'secret',
+        SCHEMA_REGISTRY_CA_FILE: '/ca.pem',
+      }),
       readFile,
     );
     expect(access.auth).toEqual({ username: 'key', password: 'secret' });

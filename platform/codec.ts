@@ -24,7 +24,9 @@ export const loadRegistryAccessSettings = defineEnv('platform', {
   SCHEMA_REGISTRY_USERNAME: env.optionalString('Schema registry basic-auth user (or API key)'),
   SCHEMA_REGISTRY_PASSWORD: env.optionalString('Schema registry basic-auth password (or API secret)'),
   SCHEMA_REGISTRY_CA_FILE: env.optionalString("PEM file of the CA that signed an https registry's certificate (default: the system CAs)"),
-  SCHEMA_REGISTRY_CERT_FILE: env.optionalString('PEM client certificate for a registry that authenticates clients by TLS (with SCHEMA_REGISTRY_KEY_FILE)'),
+  SCHEMA_REGISTRY_CERT_FILE: env.optionalString(
+    'PEM client certificate for a registry that authenticates clients by TLS (with SCHEMA_REGISTRY_KEY_FILE)',
+  ),
   SCHEMA_REGISTRY_KEY_FILE: env.optionalString('PEM private key of SCHEMA_REGISTRY_CERT_FILE'),
 });
 

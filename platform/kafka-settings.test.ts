@@ -50,7 +50,12 @@ describe('Kafka client security settings', () => {
   it('uses the system CAs for SSL without a CA file, and SASL without TLS for SASL_PLAINTEXT', () => {
     expect(kafkaSecurityFrom(loadKafkaSettings({ KAFKA_SECURITY_PROTOCOL: 'SSL' }), readFile)).toEqual({ protocol: 'SSL', tls: {} });
     const plain = kafkaSecurityFrom(
-      loadKafkaSettings({ KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }),
+      loadKafkaSettings({
+        KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT',
+        KAFKA_SASL_MECHANISM: 'PLAIN',
+        KAFKA_SASL_USERNAME: 'u',
+        KAFKA_SASL_PASSWORD: 'p',
+      }),
       readFile,
     );
     expect(kafkajsSecurityOptions(plain)).toEqual({ sasl: { mechanism: 'plain', username: 'u', password: 'p' } });
@@ -63,7 +68,9 @@ describe('Kafka client security settings', () => {
         readFile,
       );
     expect(attempt).toThrow(ConfigError);
-    expect(attempt).toThrow(/KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required[\s\S]*set both or neither[\s\S]*KAFKA_TLS_CA_FILE: cannot read \/missing.pem \(ENOENT\)/);
+    expect(attempt).toThrow(
+      /KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD: required[\s\S]*set both or neither[\s\S]*KAFKA_TLS_CA_FILE: cannot read \/missing.pem \(ENOENT\)/,
+    );
     expect(() => kafkaSecurityFrom(loadKafkaSettings({ KAFKA_TLS_CA_FILE: '/ca.pem' }), readFile)).toThrow(/does not use TLS/);
   });
 });
@@ -96,8 +103,12 @@ describe('access failures', () => {
     const sasl = Object.assign(new Error('SASL SCRAM SHA512 authentication failed: Authentication failed during authentication'), {
       name: 'KafkaJSSASLAuthenticationError',
     });
-    expect(kafkaAccessFailure(sasl, security)).toMatch(/^SASL authentication failed for user 'tickflow' \(SCRAM-SHA-512\).*KAFKA_SASL_PASSWORD/);
-    const tls = Object.assign(new Error('Connection error: self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' });
+    expect(kafkaAccessFailure(sasl, security)).toMatch(
+      /^SASL authentication failed for user 'tickflow' \(SCRAM-SHA-512\).*KAFKA_SASL_PASSWORD/,
+    );
+    const tls = Object.assign(new Error('Connection error: self-signed certificate in certificate chain'), {
+      code: 'SELF_SIGNED_CERT_IN_CHAIN',
+    });
     expect(kafkaAccessFailure({ name: 'KafkaJSNonRetriableError', message: 'x', originalError: tls }, security)).toMatch(
       /not trusted \(SELF_SIGNED_CERT_IN_CHAIN: self-signed certificate in certificate chain\); check KAFKA_TLS_CA_FILE/,
     );
@@ -105,7 +116,9 @@ describe('access failures', () => {
   });
 
   it('leaves transient failures to the retries', () => {
-    expect(kafkaAccessFailure(Object.assign(new Error('Connection error: connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), security)).toBeUndefined();
+    expect(
+      kafkaAccessFailure(Object.assign(new Error('Connection error: connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), security),
+    ).toBeUndefined();
     expect(kafkaAccessFailure('text', security)).toBeUndefined();
   });
 });

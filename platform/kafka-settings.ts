@@ -14,7 +14,7 @@ export const loadKafkaSettings = defineEnv('platform', {
     .enum(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'])
     .default('PLAINTEXT')
     .describe("Kafka's security.protocol for every client: TLS (SSL, SASL_SSL) and/or SASL authentication (SASL_*)"),
-  KAFKA_TLS_CA_FILE: env.optionalString('PEM file of the CA(s) that signed the brokers\' certificates (default: the system CAs)'),
+  KAFKA_TLS_CA_FILE: env.optionalString("PEM file of the CA(s) that signed the brokers' certificates (default: the system CAs)"),
   KAFKA_TLS_CERT_FILE: env.optionalString('PEM client certificate, for brokers that authenticate clients by TLS (with KAFKA_TLS_KEY_FILE)'),
   KAFKA_TLS_KEY_FILE: env.optionalString('PEM private key of KAFKA_TLS_CERT_FILE'),
   KAFKA_SASL_MECHANISM: z
@@ -42,7 +42,9 @@ export const loadKafkaSettings = defineEnv('platform', {
     .int()
     .min(1)
     .optional()
-    .describe('min.insync.replicas of every pipeline topic: acks=all writes need this many replicas (default: 2 when replicated 3 or more times, else 1)'),
+    .describe(
+      'min.insync.replicas of every pipeline topic: acks=all writes need this many replicas (default: 2 when replicated 3 or more times, else 1)',
+    ),
 });
 
 export type KafkaSettings = ReturnType<typeof loadKafkaSettings>;
@@ -59,7 +61,10 @@ export interface KafkaSecurity {
 }
 
 /** The TLS/SASL options the settings name, with the PEM files read; a ConfigError names what is missing. */
-export function kafkaSecurityFrom(settings: KafkaSettings, readFile: (path: string) => string = (path) => readFileSync(path, 'utf8')): KafkaSecurity {
+export function kafkaSecurityFrom(
+  settings: KafkaSettings,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): KafkaSecurity {
   const protocol = settings.KAFKA_SECURITY_PROTOCOL;
   const issues: string[] = [];
   const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
@@ -90,7 +95,13 @@ export function kafkaSecurityFrom(settings: KafkaSettings, readFile: (path: stri
     protocol,
     ...(usesTls ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : {}),
     ...(usesSasl
-      ? { sasl: { mechanism: settings.KAFKA_SASL_MECHANISM, username: settings.KAFKA_SASL_USERNAME!, password: settings.KAFKA_SASL_PASSWORD! } }
+      ? {
+          sasl: {
+            mechanism: settings.KAFKA_SASL_MECHANISM,
+            username: settings.KAFKA_SASL_USERNAME!,
+            password: settings.KAFKA_SASL_PASSWORD!,
+          },
+        }
       : {}),
   };
 }
@@ -138,7 +149,9 @@ export function topicReplication(settings: Pick<KafkaSettings, 'KAFKA_REPLICATIO
   const issues: string[] = [];
   if (replicationFactor > brokers) issues.push(`KAFKA_REPLICATION_FACTOR=${replicationFactor}: the cluster has ${brokers} broker(s)`);
   if (minInsyncReplicas > replicationFactor) {
-    issues.push(`KAFKA_MIN_INSYNC_REPLICAS=${minInsyncReplicas}: more than the ${replicationFactor} replicas, so no acks=all write could succeed`);
+    issues.push(
+      `KAFKA_MIN_INSYNC_REPLICAS=${minInsyncReplicas}: more than the ${replicationFactor} replicas, so no acks=all write could succeed`,
+    );
   }
   if (issues.length > 0) throw new ConfigError(issues);
   return { replicationFactor, minInsyncReplicas };
@@ -184,7 +197,10 @@ function errorChain(error: unknown): { name?: string; message?: string; code?: s
 export function kafkaAccessFailure(error: unknown, security: KafkaSecurity): string | undefined {
   for (const entry of errorChain(error)) {
     const message = entry.message ?? '';
-    if (entry.name === 'KafkaJSSASLAuthenticationError' || /authentication failed|SaslAuthenticationException|invalid credentials/i.test(message)) {
+    if (
+      entry.name === 'KafkaJSSASLAuthenticationError' ||
+      /authentication failed|SaslAuthenticationException|invalid credentials/i.test(message)
+    ) {
       const who = security.sasl ? ` for user '${security.sasl.username}' (${security.sasl.mechanism})` : '';
       return `SASL authentication failed${who}: ${message.replace(/\s+/g, ' ')}; check KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD and KAFKA_SASL_MECHANISM`;
     }

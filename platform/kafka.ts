@@ -180,7 +180,8 @@ export async function applyTopics(
   const { brokers } = await admin.describeCluster();
   const { replicationFactor, minInsyncReplicas } = topicReplication(layout, brokers.length);
   const present = keys.filter((key) => existing.has(topicName(key, prefix)));
-  const metadata = present.length > 0 ? await admin.fetchTopicMetadata({ topics: present.map((key) => topicName(key, prefix)) }) : { topics: [] };
+  const metadata =
+    present.length > 0 ? await admin.fetchTopicMetadata({ topics: present.map((key) => topicName(key, prefix)) }) : { topics: [] };
   const currentPartitions = new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
   const problems = coPartitioningProblems(currentPartitions, prefix, layout.KAFKA_PARTITIONS);
   if (problems.length > 0) throw new ConfigError(problems);

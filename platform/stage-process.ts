@@ -6,7 +6,7 @@ import { createMetricsRegistry } from './metrics.js';
 import { startOpsServer, type HealthCheck } from './ops-server.js';
 
 /** Where the ops servers of ingest, the processors and the projector listen (one setting for the three). */
-export const loadOpsSettings = defineEnv('platform', {
+const loadOpsSettings = defineEnv('platform', {
   OPS_HOST: env.string(
     'Address the ops servers of ingest, processors and projector bind (/health, /ready, /metrics): 127.0.0.1 on a host, 0.0.0.0 in a container so probes and scrapers reach them',
     '127.0.0.1',

@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseAvro } from 'avsc';
 import { readSchemaId, WireFormatError } from './codec.js';
 import { isBroadcastCopy, BROADCAST_COPY_HEADER } from './broadcast.js';
-import { coPartitioningProblems, partitionCount, schemaText, TOPIC_KEYS, TOPICS, topicConfigEntries, topicName, valueSubject } from './topics.js';
+import {
+  coPartitioningProblems,
+  partitionCount,
+  schemaText,
+  TOPIC_KEYS,
+  TOPICS,
+  topicConfigEntries,
+  topicName,
+  valueSubject,
+} from './topics.js';
 
 describe('topic catalog', () => {
   it('has a valid Avro schema for every topic', () => {
@@ -11,7 +20,7 @@ describe('topic catalog', () => {
     }
   });
 
-  it('co-partitions the symbol-keyed market and pattern topics at the deployment\'s count', () => {
+  it("co-partitions the symbol-keyed market and pattern topics at the deployment's count", () => {
     const counts = new Set(
       (['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns'] as const).map((key) =>
         partitionCount(TOPICS[key], 12),

@@ -68,7 +68,12 @@ export function registerStackCommands(program: Command): void {
       const stack = new LocalStack(stackEnv(options));
       const statuses = await stack.up((line) => console.log(line));
       const secured = stack.saslSslClientEnv();
-      if (secured) console.log(`clients through SASL_SSL:\n${Object.entries(secured).map(([name, value]) => `  ${name}=${value}`).join('\n')}`);
+      if (secured)
+        console.log(
+          `clients through SASL_SSL:\n${Object.entries(secured)
+            .map(([name, value]) => `  ${name}=${value}`)
+            .join('\n')}`,
+        );
       console.log(formatStatus(statuses));
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       if (statuses.some((server) => !server.up)) process.exitCode = 1;

@@ -35,6 +35,7 @@ describe('a three-broker cluster with a SASL_SSL listener', () => {
   let kafka: Kafka;
   let secured: Record<string, string>;
   const prefix = `cluster.${randomBytes(3).toString('hex')}.`;
+  const securedPrefix = `${prefix}secured.`;
 
   beforeAll(async () => {
     await stack.up((line) => console.log(`[cluster] ${line}`));
@@ -83,17 +84,27 @@ describe('a three-broker cluster with a SASL_SSL listener', () => {
       await consumer.commitOffsets([{ topic: topicName('trades', prefix), partition: 0, offset: '0' }]).catch(() => {});
       await consumer.disconnect();
 
-      const topics = [topicName('trades', prefix), topicName('patterns', prefix), '__consumer_offsets', '__transaction_state', 'kafkasql-journal'];
+      const topics = [
+        topicName('trades', prefix),
+        topicName('patterns', prefix),
+        '__consumer_offsets',
+        '__transaction_state',
+        'kafkasql-journal',
+      ];
       const metadata = await admin.fetchTopicMetadata({ topics });
       for (const topic of metadata.topics) {
-        for (const partition of topic.partitions) expect({ topic: topic.name, replicas: partition.replicas.length }).toEqual({ topic: topic.name, replicas: 3 });
+        for (const partition of topic.partitions)
+          expect({ topic: topic.name, replicas: partition.replicas.length }).toEqual({ topic: topic.name, replicas: 3 });
       }
       const configs = await admin.describeConfigs({
         includeSynonyms: false,
         resources: topics.map((name) => ({ type: 2, name, configNames: ['min.insync.replicas'] })),
       });
       for (const resource of configs.resources) {
-        expect({ topic: resource.resourceName, minIsr: resource.configEntries[0]?.configValue }).toEqual({ topic: resource.resourceName, minIsr: '2' });
+        expect({ topic: resource.resourceName, minIsr: resource.configEntries[0]?.configValue }).toEqual({
+          topic: resource.resourceName,
+          minIsr: '2',
+        });
       }
       expect(metadata.topics.find((topic) => topic.name === topicName('trades', prefix))!.partitions).toHaveLength(6);
     } finally {
@@ -103,7 +114,6 @@ describe('a three-broker cluster with a SASL_SSL listener', () => {
 
   it('runs ingest, processors and projector end to end through SASL_SSL', async () => {
     const database: TestDatabase = await createTestDatabase('cluster');
-    const securedPrefix = `${prefix}secured.`;
     const env = {
       TOPIC_PREFIX: securedPrefix,
       DATABASE_URL: database.url,
@@ -145,21 +155,30 @@ describe('a three-broker cluster with a SASL_SSL listener', () => {
       }
     } finally {
       for (const child of children) child.kill('SIGTERM');
-      await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+      await Promise.all(
+        children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)),
+      );
       await database.drop();
     }
   }, 420_000);
 
   it('stops at once with one clear line on a wrong password or an untrusted certificate', () => {
-    const wrongPassword = command(['process'], { KAFKA_SASL_PASSWORD: 'not-the-password', TOPIC_PREFIX: prefix });
+    // Schemas registered first (the processors read them before connecting to Kafka), through the right password.
+    const setup = command(['topics', 'apply'], { TOPIC_PREFIX: securedPrefix });
+    expect(setup.status, setup.stderr).toBe(0);
+    const wrongPassword = command(['process'], { KAFKA_SASL_PASSWORD: 'not-the-password', TOPIC_PREFIX: securedPrefix });
     expect(wrongPassword.status).toBe(1);
-    expect(wrongPassword.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tickflow: Kafka .*SASL authentication failed for user 'tickflow'/)]);
+    expect(wrongPassword.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^tickflow: Kafka .*SASL authentication failed for user 'tickflow'/),
+    ]);
 
     // A CA of its own that never signed the brokers' certificate.
     const otherCa = ensureTlsMaterial(join(stateDir, 'other-ca'), ['127.0.0.1']);
-    const untrusted = command(['topics', 'apply'], { KAFKA_TLS_CA_FILE: otherCa.caPem, TOPIC_PREFIX: prefix });
+    const untrusted = command(['process'], { KAFKA_TLS_CA_FILE: otherCa.caPem, TOPIC_PREFIX: securedPrefix });
     expect(untrusted.status).toBe(1);
-    expect(untrusted.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^tickflow: Kafka .*TLS certificate is not trusted.*KAFKA_TLS_CA_FILE/)]);
+    expect(untrusted.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^tickflow: Kafka .*TLS certificate is not trusted.*KAFKA_TLS_CA_FILE/),
+    ]);
   }, 300_000);
 
   it('keeps producing with acks=all and consuming with one broker killed', async () => {
@@ -173,6 +192,23 @@ describe('a three-broker cluster with a SASL_SSL listener', () => {
     const pid = stack.managedPid(victim.name)!;
     process.kill(pid, 'SIGKILL');
     await vi.waitFor(() => expect(() => process.kill(pid, 0)).toThrow(), { timeout: 30_000, interval: 100 });
+    // The controller moves leadership off the dead broker once its session expires; then two replicas are in sync.
+    const watcher = kafka.admin();
+    await watcher.connect();
+    try {
+      await vi.waitFor(
+        async () => {
+          const [described] = (await watcher.fetchTopicMetadata({ topics: [topic] })).topics;
+          for (const partition of described!.partitions) {
+            expect(partition.leader).not.toBe(victim.id);
+            expect(partition.isr).toHaveLength(2);
+          }
+        },
+        { timeout: 60_000, interval: 500 },
+      );
+    } finally {
+      await watcher.disconnect();
+    }
 
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

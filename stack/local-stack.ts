@@ -215,7 +215,12 @@ export class LocalStack {
 
   private async describeCluster(node: Pick<KafkaNode, 'host' | 'port'>): Promise<{ brokers: number; controller: boolean }> {
     if (!(await portOpen(node.host, node.port))) return { brokers: 0, controller: false };
-    const kafka = new Kafka({ brokers: [`${node.host}:${node.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 });
+    const kafka = new Kafka({
+      brokers: [`${node.host}:${node.port}`],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+    });
     const admin = kafka.admin();
     try {
       await admin.connect();
@@ -253,7 +258,9 @@ export class LocalStack {
       return;
     }
     const nodes = this.kafkaNodes;
-    const tls = this.config.STACK_KAFKA_SASL_SSL ? ensureTlsMaterial(this.tlsDir, [...new Set(nodes.map((node) => node.host))], report) : undefined;
+    const tls = this.config.STACK_KAFKA_SASL_SSL
+      ? ensureTlsMaterial(this.tlsDir, [...new Set(nodes.map((node) => node.host))], report)
+      : undefined;
     const classpath = `${join(this.kafkaHome, 'libs')}/*`;
     let clusterId = this.existingClusterId(nodes);
     mkdirSync(join(this.stateDir, 'run'), { recursive: true });
@@ -265,9 +272,13 @@ export class LocalStack {
       writeFileSync(node.propertiesFile, kafkaNodeProperties(node, nodes, tls ? this.saslSslListener(tls) : undefined));
       if (!existsSync(join(node.dataDir, 'meta.properties'))) {
         clusterId ??= newClusterId();
-        const format = spawnSync(this.java, ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', node.propertiesFile], {
-          encoding: 'utf8',
-        });
+        const format = spawnSync(
+          this.java,
+          ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', node.propertiesFile],
+          {
+            encoding: 'utf8',
+          },
+        );
         if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr || format.stdout}`);
         report(`${node.name}: formatted storage in ${node.dataDir} (cluster ${clusterId})`);
       }
@@ -457,7 +468,12 @@ export class LocalStack {
   }
 
   async status(): Promise<ServerStatus[]> {
-    const servers = [...this.kafkaNodes.map((node) => this.kafkaStatus(node)), this.registryStatus(), this.postgresStatus(), this.redisStatus()];
+    const servers = [
+      ...this.kafkaNodes.map((node) => this.kafkaStatus(node)),
+      this.registryStatus(),
+      this.postgresStatus(),
+      this.redisStatus(),
+    ];
     if (this.timescale.enabled) servers.splice(servers.length - 2, 0, this.timescaleStatus());
     return Promise.all(servers);
   }
@@ -481,14 +497,19 @@ export class LocalStack {
     const managed = this.managedPid(node.name) !== undefined;
     const cluster = await this.describeCluster(node).catch(() => ({ brokers: 0, controller: false }));
     const up = cluster.controller && cluster.brokers >= this.kafkaNodes.length;
-    const listeners = [`${node.host}:${node.port}`, ...(node.saslSslPort !== undefined ? [`SASL_SSL ${node.host}:${node.saslSslPort}`] : [])];
+    const listeners = [
+      `${node.host}:${node.port}`,
+      ...(node.saslSslPort !== undefined ? [`SASL_SSL ${node.host}:${node.saslSslPort}`] : []),
+    ];
     return {
       name: node.name as ServerStatus['name'],
       up,
       address: listeners.join(', '),
       managed,
       ...(managed ? { version: this.versions.kafka } : {}),
-      ...(this.kafkaNodes.length > 1 && cluster.brokers > 0 ? { detail: `${cluster.brokers} of ${this.kafkaNodes.length} brokers in the cluster` } : {}),
+      ...(this.kafkaNodes.length > 1 && cluster.brokers > 0
+        ? { detail: `${cluster.brokers} of ${this.kafkaNodes.length} brokers in the cluster` }
+        : {}),
       ...(up ? {} : { startCommand: `npx tickflow stack up${this.kafkaNodes.length > 1 ? ` --brokers ${this.kafkaNodes.length}` : ''}` }),
     };
   }

@@ -37,7 +37,24 @@ export function ensureTlsMaterial(dir: string, hosts: readonly string[], report:
   if (existsSync(material.brokerKeystorePem) && existsSync(material.clientKeyPem)) return material;
   mkdirSync(dir, { recursive: true });
   const days = '825';
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', days, '-subj', '/CN=Tickflow local CA'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      days,
+      '-subj',
+      '/CN=Tickflow local CA',
+    ],
+    dir,
+  );
   const names = [...new Set([...hosts, '127.0.0.1', 'localhost'])].map((host) => (isIP(host) ? `IP:${host}` : `DNS:${host}`));
   writeFileSync(join(dir, 'broker.ext'), `subjectAltName=${names.join(',')}\n`);
   for (const [name, subject, ext] of [
@@ -46,7 +63,22 @@ export function ensureTlsMaterial(dir: string, hosts: readonly string[], report:
   ] as const) {
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
     openssl(
-      ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', days, ...ext],
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        days,
+        ...ext,
+      ],
       dir,
     );
   }

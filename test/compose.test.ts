@@ -98,7 +98,13 @@ describe('docker-compose.yml as a deployment', () => {
       const environment = services[name]!.environment!;
       expect(String(environment.KAFKA_REPLICATION_FACTOR), name).toBe(replicas);
       expect(String(environment.KAFKA_MIN_INSYNC_REPLICAS), name).toBe(minIsr);
-      expect(String(environment.KAFKA_BROKERS).split(',').map((address) => address.split(':')[0]).sort(), name).toEqual([...brokers].sort());
+      expect(
+        String(environment.KAFKA_BROKERS)
+          .split(',')
+          .map((address) => address.split(':')[0])
+          .sort(),
+        name,
+      ).toEqual([...brokers].sort());
     }
   });
 
