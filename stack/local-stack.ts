@@ -474,7 +474,7 @@ export class LocalStack {
       this.postgresStatus(),
       this.redisStatus(),
     ];
-    if (this.timescale.enabled) servers.splice(servers.length - 2, 0, this.timescaleStatus());
+    if (this.timescale.enabled) servers.splice(servers.length - 1, 0, this.timescaleStatus());
     return Promise.all(servers);
   }
 
