@@ -46,7 +46,15 @@ export default defineConfig({
           name: 'unit',
           sequence: { groupOrder: 0 },
           include: ['**/*.test.ts'],
-          exclude: ['**/*.int.test.ts', '**/*.chaos.test.ts', '**/*.build.test.ts', 'node_modules/**', '.stack/**', 'dist/**'],
+          exclude: [
+            '**/*.int.test.ts',
+            '**/*.chaos.test.ts',
+            '**/*.build.test.ts',
+            '**/*.cluster.test.ts',
+            'node_modules/**',
+            '.stack/**',
+            'dist/**',
+          ],
           testTimeout: 20_000,
         },
       },
@@ -102,6 +110,22 @@ export default defineConfig({
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 900_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          // A three-broker Kafka cluster of its own (ports 19092-19100, registry 18081, a temporary state folder) beside
+          // the shared stack: four JVMs, so it runs alone and on demand (`npx vitest run --project cluster`).
+          name: 'cluster',
+          sequence: { groupOrder: 5 },
+          include: ['**/*.cluster.test.ts'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 600_000,
+          maxWorkers: 1,
+          fileParallelism: false,
         },
       },
       {

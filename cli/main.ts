@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { documentedEnv } from '../platform/config.js';
+import { ConfigError, documentedEnv } from '../platform/config.js';
+import { KafkaAccessError } from '../platform/kafka-settings.js';
 import { registerStackCommands } from '../stack/cli.js';
 import { registerIngestCommands } from '../ingest/cli.js';
 import { registerProcessorCommands } from '../processors/cli.js';
@@ -43,4 +44,12 @@ program
     for (const row of rows) console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Settings no retry can fix (a bad variable, refused credentials, an untrusted certificate): one clear line and a
+  // non-zero exit, not a stack trace or a process that keeps retrying.
+  if (!(error instanceof ConfigError || error instanceof KafkaAccessError)) throw error;
+  console.error(`tickflow: ${error.message}`);
+  process.exit(1);
+}

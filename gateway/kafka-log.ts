@@ -1,5 +1,5 @@
 import { Consumer } from '@platformatic/kafka';
-import { BROADCAST_COPY_HEADER, isRegistryUnreachable, type AvroCodec } from '../platform/index.js';
+import { BROADCAST_COPY_HEADER, isRegistryUnreachable, platformaticSecurityOptions, type AvroCodec } from '../platform/index.js';
 import { topicEpoch } from './cursor.js';
 import { decodeEvent, placeWire, type DecodedEvent, type PartitionBounds, type PartitionRead } from './types.js';
 
@@ -127,6 +127,8 @@ export class KafkaLogSource implements LogSource {
       retries: 3,
       retryDelay: 200,
       metadataMaxAge: 5_000,
+      // TLS and SASL from the env (KAFKA_SECURITY_PROTOCOL, KAFKA_TLS_*, KAFKA_SASL_*), as every other client.
+      ...platformaticSecurityOptions(),
     });
   }
 

@@ -1,5 +1,6 @@
 import { Producer, noopSerializer, stringSerializer, type MessageToProduce } from '@platformatic/kafka';
 import type { ProducerBatch, RecordMetadata } from 'kafkajs';
+import { platformaticSecurityOptions } from '../platform/index.js';
 import type { BatchProducer } from './batch-producer.js';
 
 export interface PlatformaticProducerOptions {
@@ -26,6 +27,8 @@ export class PlatformaticBatchProducer implements BatchProducer {
       retries: 5,
       retryDelay: 500,
       serializers: { key: stringSerializer, value: noopSerializer, headerKey: stringSerializer, headerValue: stringSerializer },
+      // TLS and SASL from the env (KAFKA_SECURITY_PROTOCOL, KAFKA_TLS_*, KAFKA_SASL_*), as every other client.
+      ...platformaticSecurityOptions(),
     });
   }
 

@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { Agent as HttpsAgent } from 'node:https';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { ConfigError, defineEnv, env, type EnvSource } from './config.js';
 import { TOPIC_KEYS, schemaText, topicName, valueSubject, type TopicKey } from './topics.js';
 
 /** Confluent wire format: magic byte 0, 4-byte big-endian schema id, then the Avro body. */
@@ -14,6 +17,60 @@ export type Compatibility = 'BACKWARD' | 'BACKWARD_TRANSITIVE' | 'FORWARD' | 'FU
 export function isRegistryUnreachable(error: unknown): boolean {
   const text = error instanceof Error ? error.message : String(error);
   return /fetch failed|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|socket hang up/i.test(text);
+}
+
+/** How the registry client authenticates and which CA it trusts (a managed registry: HTTPS with basic auth). */
+export const loadRegistryAccessSettings = defineEnv('platform', {
+  SCHEMA_REGISTRY_USERNAME: env.optionalString('Schema registry basic-auth user (or API key)'),
+  SCHEMA_REGISTRY_PASSWORD: env.optionalString('Schema registry basic-auth password (or API secret)'),
+  SCHEMA_REGISTRY_CA_FILE: env.optionalString("PEM file of the CA that signed an https registry's certificate (default: the system CAs)"),
+  SCHEMA_REGISTRY_CERT_FILE: env.optionalString(
+    'PEM client certificate for a registry that authenticates clients by TLS (with SCHEMA_REGISTRY_KEY_FILE)',
+  ),
+  SCHEMA_REGISTRY_KEY_FILE: env.optionalString('PEM private key of SCHEMA_REGISTRY_CERT_FILE'),
+});
+
+/** The registry client's credentials and TLS agent, resolved from the settings (files read). */
+export interface RegistryAccess {
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** Set only when the settings name a CA or a client certificate; else Node's defaults. */
+  readonly agent?: HttpsAgent;
+}
+
+export function registryAccessFrom(
+  settings: ReturnType<typeof loadRegistryAccessSettings>,
+  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+): RegistryAccess {
+  const issues: string[] = [];
+  if (Boolean(settings.SCHEMA_REGISTRY_USERNAME) !== Boolean(settings.SCHEMA_REGISTRY_PASSWORD)) {
+    issues.push('SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD: set both or neither');
+  }
+  if (Boolean(settings.SCHEMA_REGISTRY_CERT_FILE) !== Boolean(settings.SCHEMA_REGISTRY_KEY_FILE)) {
+    issues.push('SCHEMA_REGISTRY_CERT_FILE and SCHEMA_REGISTRY_KEY_FILE: set both or neither');
+  }
+  const read = (name: string, path: string | undefined) => {
+    if (!path) return undefined;
+    try {
+      return readFile(path);
+    } catch (error) {
+      issues.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+      return undefined;
+    }
+  };
+  const ca = read('SCHEMA_REGISTRY_CA_FILE', settings.SCHEMA_REGISTRY_CA_FILE);
+  const cert = read('SCHEMA_REGISTRY_CERT_FILE', settings.SCHEMA_REGISTRY_CERT_FILE);
+  const key = read('SCHEMA_REGISTRY_KEY_FILE', settings.SCHEMA_REGISTRY_KEY_FILE);
+  if (issues.length > 0) throw new ConfigError(issues);
+  return {
+    ...(settings.SCHEMA_REGISTRY_USERNAME
+      ? { auth: { username: settings.SCHEMA_REGISTRY_USERNAME, password: settings.SCHEMA_REGISTRY_PASSWORD! } }
+      : {}),
+    ...(ca || cert ? { agent: new HttpsAgent({ keepAlive: true, ...(ca ? { ca } : {}), ...(cert ? { cert, key: key! } : {}) }) } : {}),
+  };
+}
+
+export function registryAccessFromEnv(source: EnvSource = process.env): RegistryAccess {
+  return registryAccessFrom(loadRegistryAccessSettings(source));
 }
 
 /** Thrown for a buffer that is not in the Confluent wire format. */
@@ -47,11 +104,17 @@ export class AvroCodec {
   private readonly types = new Map<number, AvroType>();
   private readonly pendingTypes = new Map<number, Promise<AvroType>>();
 
+  /** Basic auth and TLS come from the env (SCHEMA_REGISTRY_USERNAME, _PASSWORD, _CA_FILE, ...) unless `access` is given. */
   constructor(
     private readonly registryUrl: string,
     private readonly topicPrefix: string,
+    private readonly access: RegistryAccess = registryAccessFromEnv(),
   ) {
-    this.registry = new SchemaRegistry({ host: registryUrl });
+    this.registry = new SchemaRegistry({
+      host: registryUrl,
+      ...(access.auth ? { auth: { ...access.auth } } : {}),
+      ...(access.agent && registryUrl.startsWith('https:') ? { agent: access.agent } : {}),
+    });
   }
 
   topic(key: TopicKey): string {
@@ -60,12 +123,11 @@ export class AvroCodec {
 
   /** Sets a subject's compatibility level (the client has no call for it; Apicurio needs it set explicitly). */
   async setCompatibility(subject: string, level: Compatibility): Promise<void> {
-    const response = await fetch(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, {
+    const response = await registryRequest(`${this.registryUrl}/config/${encodeURIComponent(subject)}`, this.access, {
       method: 'PUT',
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
       body: JSON.stringify({ compatibility: level }),
     });
-    if (!response.ok) throw new Error(`setting ${level} on ${subject} failed: HTTP ${response.status} ${await response.text()}`);
+    if (response.status >= 300) throw new Error(`setting ${level} on ${subject} failed: HTTP ${response.status} ${response.body}`);
   }
 
   /** Registers a schema under a subject (BACKWARD compatibility set first) and returns its id. */
@@ -150,4 +212,34 @@ export class AvroCodec {
     const type = this.types.get(readSchemaId(buffer));
     return type ? (type.fromBuffer(buffer.subarray(WIRE_HEADER_BYTES)) as T) : undefined;
   }
+}
+
+/**
+ * One request to the registry with the client's credentials and TLS agent (the registry client has no call for the
+ * compatibility level; Node's fetch takes no agent, so node:http(s) it is).
+ */
+async function registryRequest(
+  url: string,
+  access: RegistryAccess,
+  request: { method: string; body?: string },
+): Promise<{ status: number; body: string }> {
+  const target = new URL(url);
+  const { request: send } = target.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  const headers: Record<string, string> = { 'content-type': 'application/vnd.schemaregistry.v1+json' };
+  if (access.auth) headers.authorization = `Basic ${Buffer.from(`${access.auth.username}:${access.auth.password}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const outgoing = send(
+      target,
+      { method: request.method, headers, ...(target.protocol === 'https:' && access.agent ? { agent: access.agent } : {}) },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.setTimeout(10_000, () => outgoing.destroy(new Error(`${request.method} ${url}: no answer within 10 s`)));
+    outgoing.end(request.body);
+  });
 }

@@ -14,3 +14,4 @@ export * from './topic-tail.js';
 export type * from './records.js';
 export * from './event-time.js';
 export * from './version.js';
+export * from './kafka-settings.js';

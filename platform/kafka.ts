@@ -1,8 +1,30 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Kafka, logLevel, type LogEntry, type Admin, type ISocketFactory, type ITopicConfig } from 'kafkajs';
+import {
+  Kafka,
+  logLevel,
+  type LogEntry,
+  type Admin,
+  type AdminConfig,
+  type ConsumerConfig,
+  type ISocketFactory,
+  type ITopicConfig,
+  type KafkaConfig,
+  type ProducerConfig,
+} from 'kafkajs';
+import { ConfigError } from './config.js';
+import {
+  KafkaAccessError,
+  kafkaAccessFailure,
+  kafkajsSecurityOptions,
+  kafkaSecurityFromEnv,
+  loadKafkaSettings,
+  topicReplication,
+  type KafkaSecurity,
+  type KafkaSettings,
+} from './kafka-settings.js';
 import type { Logger } from './logger.js';
-import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
+import { TOPICS, TOPIC_KEYS, coPartitioningProblems, partitionCount, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
 export { Kafka, Partitioners } from 'kafkajs';
 export type { Consumer, Producer, Admin } from 'kafkajs';
@@ -33,22 +55,85 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
   return socket;
 };
 
-/** A kafkajs client whose logs go through the process's pino logger. */
-export function createKafka(options: { readonly brokers: readonly string[]; readonly clientId: string; readonly logger: Logger }): Kafka {
+/**
+ * A kafkajs client that checks, before its first connection, that the brokers accept its credentials and that it
+ * trusts their certificate (when TLS or SASL is configured). kafkajs retries a refused TLS handshake like any lost
+ * connection, so an untrusted certificate would otherwise look like a broker that never answers; this fails at
+ * once with a KafkaAccessError naming the settings to check.
+ */
+class CheckedKafka extends Kafka {
+  private access: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: KafkaConfig,
+    private readonly security: KafkaSecurity,
+  ) {
+    super(config);
+  }
+
+  override producer(config?: ProducerConfig) {
+    return this.guarded(super.producer(config));
+  }
+  override consumer(config: ConsumerConfig) {
+    return this.guarded(super.consumer(config));
+  }
+  override admin(config?: AdminConfig) {
+    return this.guarded(super.admin(config));
+  }
+
+  private guarded<Client extends { connect(): Promise<void> }>(client: Client): Client {
+    if (!this.security.tls && !this.security.sasl) return client;
+    const connect = client.connect.bind(client);
+    client.connect = async () => {
+      await (this.access ??= this.checkAccess());
+      return connect();
+    };
+    return client;
+  }
+
+  private async checkAccess(): Promise<void> {
+    const probe = new Kafka({ ...this.config, logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    try {
+      await probe.connect();
+    } catch (error) {
+      const reason = kafkaAccessFailure(error, this.security);
+      // Anything else (a broker not up yet) is left to the client's own retries.
+      if (reason) throw new KafkaAccessError(`Kafka (${this.config.brokers.toString()}, ${this.security.protocol}): ${reason}`);
+    } finally {
+      await probe.disconnect().catch(() => {});
+    }
+  }
+}
+
+/**
+ * A kafkajs client whose logs go through the process's pino logger. TLS and SASL come from the env
+ * (KAFKA_SECURITY_PROTOCOL and the KAFKA_TLS_* / KAFKA_SASL_* settings) unless `security` is given.
+ */
+export function createKafka(options: {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  readonly security?: KafkaSecurity;
+}): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
-  return new Kafka({
-    clientId: options.clientId,
-    brokers: [...options.brokers],
-    logLevel: logLevel.WARN,
-    retry: { initialRetryTime: 200, retries: 10 },
-    socketFactory: noDelaySocketFactory,
-    logCreator:
-      () =>
-      ({ level, log }: LogEntry) => {
-        const { message, ...rest } = log;
-        kafkaLogger[levelNames[level] ?? 'info'](rest, message);
-      },
-  });
+  const security = options.security ?? kafkaSecurityFromEnv();
+  return new CheckedKafka(
+    {
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      logLevel: logLevel.WARN,
+      retry: { initialRetryTime: 200, retries: 10 },
+      socketFactory: noDelaySocketFactory,
+      ...kafkajsSecurityOptions(security),
+      logCreator:
+        () =>
+        ({ level, log }: LogEntry) => {
+          const { message, ...rest } = log;
+          kafkaLogger[levelNames[level] ?? 'info'](rest, message);
+        },
+    },
+    security,
+  );
 }
 
 export interface ApplyTopicsResult {
@@ -76,35 +161,53 @@ async function createWithRetry(admin: Admin, topics: ITopicConfig[], attempts = 
   }
 }
 
+/** How `applyTopics` lays the topics out; by default from the env (KAFKA_PARTITIONS and the replication settings). */
+export type TopicLayout = Pick<KafkaSettings, 'KAFKA_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_MIN_INSYNC_REPLICAS'>;
+
 /**
  * Creates the pipeline's topics when missing and brings existing ones to the catalog's configs and
- * partition counts. Safe to run any number of times.
+ * partition counts. Safe to run any number of times. Replicas default to min(3, brokers), and
+ * min.insync.replicas to 2 when there are 3 or more (so an acks=all write survives one broker down);
+ * the co-partitioning rule is checked before anything changes.
  */
-export async function applyTopics(admin: Admin, prefix: string, keys: readonly TopicKey[] = TOPIC_KEYS): Promise<ApplyTopicsResult> {
+export async function applyTopics(
+  admin: Admin,
+  prefix: string,
+  keys: readonly TopicKey[] = TOPIC_KEYS,
+  layout: TopicLayout = loadKafkaSettings(),
+): Promise<ApplyTopicsResult> {
   const existing = new Set(await admin.listTopics());
-  const missing: ITopicConfig[] = [];
-  const present: TopicKey[] = [];
-  for (const key of keys) {
-    const name = topicName(key, prefix);
-    if (existing.has(name)) present.push(key);
-    else
-      missing.push({
-        topic: name,
-        numPartitions: TOPICS[key].partitions,
-        replicationFactor: 1,
-        configEntries: topicConfigEntries(TOPICS[key]),
-      });
-  }
+  const { brokers } = await admin.describeCluster();
+  const { replicationFactor, minInsyncReplicas } = topicReplication(layout, brokers.length);
+  const present = keys.filter((key) => existing.has(topicName(key, prefix)));
+  const metadata =
+    present.length > 0 ? await admin.fetchTopicMetadata({ topics: present.map((key) => topicName(key, prefix)) }) : { topics: [] };
+  const currentPartitions = new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
+  const problems = coPartitioningProblems(currentPartitions, prefix, layout.KAFKA_PARTITIONS);
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  const configEntries = (key: TopicKey) => [
+    ...topicConfigEntries(TOPICS[key]),
+    { name: 'min.insync.replicas', value: String(minInsyncReplicas) },
+  ];
+  const missing: ITopicConfig[] = keys
+    .filter((key) => !existing.has(topicName(key, prefix)))
+    .map((key) => ({
+      topic: topicName(key, prefix),
+      numPartitions: partitionCount(TOPICS[key], layout.KAFKA_PARTITIONS),
+      replicationFactor,
+      configEntries: configEntries(key),
+    }));
   if (missing.length > 0) await createWithRetry(admin, missing);
 
   const updated: string[] = [];
   if (present.length > 0) {
-    const metadata = await admin.fetchTopicMetadata({ topics: present.map((key) => topicName(key, prefix)) });
-    const grow = metadata.topics
-      .map((topic) => {
-        const key = present.find((candidate) => topicName(candidate, prefix) === topic.name)!;
-        return { topic: topic.name, count: TOPICS[key].partitions, current: topic.partitions.length };
-      })
+    const grow = present
+      .map((key) => ({
+        topic: topicName(key, prefix),
+        count: partitionCount(TOPICS[key], layout.KAFKA_PARTITIONS),
+        current: currentPartitions.get(topicName(key, prefix)) ?? 0,
+      }))
       .filter((entry) => entry.count > entry.current);
     if (grow.length > 0) await admin.createPartitions({ topicPartitions: grow.map(({ topic, count }) => ({ topic, count })) });
     await admin.alterConfigs({
@@ -112,7 +215,7 @@ export async function applyTopics(admin: Admin, prefix: string, keys: readonly T
       resources: present.map((key) => ({
         type: 2, // ConfigResourceTypes.TOPIC
         name: topicName(key, prefix),
-        configEntries: topicConfigEntries(TOPICS[key]),
+        configEntries: configEntries(key),
       })),
     });
     updated.push(...present.map((key) => topicName(key, prefix)));

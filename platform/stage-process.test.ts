@@ -23,6 +23,14 @@ describe('a stage process', () => {
     await expect(fetch(`${base}/health`)).rejects.toThrow();
   });
 
+  it('binds the ops server to OPS_HOST', async () => {
+    const stage = startStageProcess('unit-stage-host', { logLevel: 'silent', env: { OPS_HOST: '0.0.0.0' } });
+    const port = await stage.serveOps({ port: 0 });
+    // Bound to every address: reachable through a non-loopback spelling of this host too.
+    expect((await fetch(`http://127.0.0.2:${port}/health`)).status).toBe(200);
+    await stage.lifecycle.shutdown('test');
+  });
+
   it('logs at LOG_LEVEL when no level is given', () => {
     const stage = startStageProcess('unit-stage-default');
     expect(stage.logger.level).toBe(process.env.LOG_LEVEL ?? 'info');

@@ -1,8 +1,17 @@
 import type { Registry } from 'prom-client';
+import { defineEnv, env, type EnvSource } from './config.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
 import { startOpsServer, type HealthCheck } from './ops-server.js';
+
+/** Where the ops servers of ingest, the processors and the projector listen (one setting for the three). */
+const loadOpsSettings = defineEnv('platform', {
+  OPS_HOST: env.string(
+    'Address the ops servers of ingest, processors and projector bind (/health, /ready, /metrics): 127.0.0.1 on a host, 0.0.0.0 in a container so probes and scrapers reach them',
+    '127.0.0.1',
+  ),
+});
 
 /** What every long-running stage process gets from its `main`: one logger, one metrics registry, one lifecycle. */
 export interface StageProcess {
@@ -20,7 +29,8 @@ export interface StageProcess {
  * The one way a stage's `main` starts its process: logger, metrics registry, and the lifecycle with SIGTERM/SIGINT
  * (and supervisor) handlers installed; stages register their stop hooks on `lifecycle` and serve ops via `serveOps`.
  */
-export function startStageProcess(stage: string, options: { readonly logLevel?: string } = {}): StageProcess {
+export function startStageProcess(stage: string, options: { readonly logLevel?: string; readonly env?: EnvSource } = {}): StageProcess {
+  const { OPS_HOST } = loadOpsSettings(options.env);
   const logger = options.logLevel === undefined ? createLogger(stage) : createLogger(stage, { level: options.logLevel });
   const lifecycle = new Lifecycle(logger);
   lifecycle.installSignalHandlers();
@@ -34,7 +44,7 @@ export function startStageProcess(stage: string, options: { readonly logLevel?: 
     },
     lifecycle,
     serveOps: async ({ port, checks }) => {
-      const ops = await startOpsServer({ port, registry: registryOf(), ...(checks ? { checks } : {}) });
+      const ops = await startOpsServer({ port, host: OPS_HOST, registry: registryOf(), ...(checks ? { checks } : {}) });
       lifecycle.onShutdown('ops-server', () => ops.close());
       return ops.port;
     },

@@ -2,7 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseAvro } from 'avsc';
 import { readSchemaId, WireFormatError } from './codec.js';
 import { isBroadcastCopy, BROADCAST_COPY_HEADER } from './broadcast.js';
-import { HISTORY_RETENTION_MS, schemaText, TOPIC_KEYS, TOPICS, topicConfigEntries, topicName, valueSubject } from './topics.js';
+import {
+  coPartitioningProblems,
+  HISTORY_RETENTION_MS,
+  partitionCount,
+  schemaText,
+  TOPIC_KEYS,
+  TOPICS,
+  topicConfigEntries,
+  topicName,
+  valueSubject,
+} from './topics.js';
 
 describe('topic catalog', () => {
   it('has a valid Avro schema for every topic', () => {
@@ -11,13 +21,26 @@ describe('topic catalog', () => {
     }
   });
 
-  it('co-partitions the symbol-keyed market and pattern topics', () => {
+  it("co-partitions the symbol-keyed market and pattern topics at the deployment's count", () => {
     const counts = new Set(
-      ['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns'].map(
-        (key) => TOPICS[key as keyof typeof TOPICS].partitions,
+      (['trades', 'quotes', 'secondAggregates', 'minuteAggregates', 'dailyAggregates', 'fundamentals', 'patterns'] as const).map((key) =>
+        partitionCount(TOPICS[key], 12),
       ),
     );
-    expect(counts.size).toBe(1);
+    expect([...counts]).toEqual([12]);
+    expect(partitionCount(TOPICS.deadLetters, 12)).toBe(1);
+  });
+
+  it('refuses a symbol-keyed topic that already has more partitions than the setting', () => {
+    const existing = new Map([
+      ['p.market.trades.v1', 6],
+      ['p.patterns.events.v1', 12],
+      ['p.ops.deadletter.v1', 4],
+    ]);
+    expect(coPartitioningProblems(existing, 'p.', 12)).toEqual([]);
+    const problems = coPartitioningProblems(existing, 'p.', 6);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^p\.patterns\.events\.v1 has 12 partitions and KAFKA_PARTITIONS is 6.*KAFKA_PARTITIONS=12/);
   });
 
   it('compacts reference data and snapshots, and deletes by retention elsewhere', () => {

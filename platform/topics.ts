@@ -21,7 +21,11 @@ export interface TopicSpec {
   readonly name: string;
   /** Avro schema file in schemas/. */
   readonly schemaFile: string;
-  readonly partitions: number;
+  /**
+   * 'symbol': keyed by symbol and co-partitioned with every other such topic (KAFKA_PARTITIONS partitions, the default
+   * murmur2 partitioner), so a symbol is in the same partition number everywhere; else a fixed count.
+   */
+  readonly partitions: 'symbol' | number;
   readonly cleanupPolicy: 'delete' | 'compact';
   /** -1 = keep forever. A topic that feeds a table takes it from HISTORY_RETENTION_MS (the table keeps as long). */
   readonly retentionMs: number;
@@ -33,14 +37,14 @@ export interface TopicSpec {
 /**
  * Every topic of the pipeline. Keys are plain UTF-8 strings (readable by any Kafka tool); values are
  * Avro in the Confluent wire format, subject `<topic>-value` (TopicNameStrategy).
- * All market and pattern topics share one partition count and the default (murmur2) partitioner, so a
- * symbol lands in the same partition number everywhere (co-partitioned).
+ * All market and pattern topics share one partition count (KAFKA_PARTITIONS) and the default (murmur2) partitioner,
+ * so a symbol lands in the same partition number everywhere (co-partitioned).
  */
 export const TOPICS = {
   trades: {
     name: 'market.trades.v1',
     schemaFile: 'trade.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: 7 * DAY_MS,
     key: 'symbol',
@@ -49,7 +53,7 @@ export const TOPICS = {
   quotes: {
     name: 'market.quotes.v1',
     schemaFile: 'quote.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: 3 * DAY_MS,
     key: 'symbol',
@@ -58,7 +62,7 @@ export const TOPICS = {
   secondAggregates: {
     name: 'market.aggs.second.v1',
     schemaFile: 'aggregate.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: 3 * DAY_MS,
     key: 'symbol',
@@ -67,7 +71,7 @@ export const TOPICS = {
   minuteAggregates: {
     name: 'market.aggs.minute.v1',
     schemaFile: 'aggregate.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: HISTORY_RETENTION_MS.minuteBars,
     key: 'symbol',
@@ -76,7 +80,7 @@ export const TOPICS = {
   dailyAggregates: {
     name: 'market.aggs.day.v1',
     schemaFile: 'aggregate.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: -1,
     key: 'symbol',
@@ -85,7 +89,7 @@ export const TOPICS = {
   luld: {
     name: 'market.luld.v1',
     schemaFile: 'luld.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: 3 * DAY_MS,
     key: 'symbol',
@@ -94,7 +98,7 @@ export const TOPICS = {
   fmv: {
     name: 'market.fmv.v1',
     schemaFile: 'fmv.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: 3 * DAY_MS,
     key: 'symbol',
@@ -112,7 +116,7 @@ export const TOPICS = {
   fundamentals: {
     name: 'reference.fundamentals.v1',
     schemaFile: 'fundamentals.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     // History, not compaction: the processors' overlay uses the record in force on each bar's date, so a replay matches.
     cleanupPolicy: 'delete',
     retentionMs: -1,
@@ -122,7 +126,7 @@ export const TOPICS = {
   patterns: {
     name: 'patterns.events.v1',
     schemaFile: 'pattern-event.avsc',
-    partitions: 6,
+    partitions: 'symbol',
     cleanupPolicy: 'delete',
     retentionMs: HISTORY_RETENTION_MS.patternEvents,
     key: 'symbol',
@@ -155,6 +159,31 @@ export const TOPIC_KEYS = Object.keys(TOPICS) as TopicKey[];
 /** The deployed name of a topic: TOPIC_PREFIX + catalog name. */
 export function topicName(key: TopicKey, prefix: string): string {
   return `${prefix}${TOPICS[key].name}`;
+}
+
+/** The partition count of a topic, given the deployment's count of the co-partitioned (symbol-keyed) topics. */
+export function partitionCount(spec: TopicSpec, symbolPartitions: number): number {
+  return spec.partitions === 'symbol' ? symbolPartitions : spec.partitions;
+}
+
+/**
+ * The co-partitioning rule, checked before `topics apply` changes anything: every symbol-keyed topic must end with
+ * the same partition count. Kafka can add partitions but never remove them, so an existing topic with more than
+ * `symbolPartitions` breaks the rule (the keys of the others would land elsewhere). Returns the problems found.
+ */
+export function coPartitioningProblems(existing: ReadonlyMap<string, number>, prefix: string, symbolPartitions: number): string[] {
+  const problems: string[] = [];
+  for (const key of TOPIC_KEYS) {
+    const spec: TopicSpec = TOPICS[key];
+    if (spec.partitions !== 'symbol') continue;
+    const current = existing.get(topicName(key, prefix));
+    if (current !== undefined && current > symbolPartitions) {
+      problems.push(
+        `${topicName(key, prefix)} has ${current} partitions and KAFKA_PARTITIONS is ${symbolPartitions}: partitions cannot be removed, and the symbol-keyed topics must all have the same count (set KAFKA_PARTITIONS=${current} or more)`,
+      );
+    }
+  }
+  return problems;
 }
 
 /** The registry subject of a topic's values (TopicNameStrategy). */

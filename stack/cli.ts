@@ -4,7 +4,9 @@ import {
   applyTopics,
   createKafka,
   createLogger,
+  loadKafkaSettings,
   loadPlatformConfig,
+  partitionCount,
   TOPICS,
   TOPIC_KEYS,
   topicName,
@@ -21,19 +23,35 @@ export async function applyTopicsAndSchemas(report: (line: string) => void): Pro
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const result = await applyTopics(admin, config.TOPIC_PREFIX);
+    const layout = loadKafkaSettings();
+    const partitions = layout.KAFKA_PARTITIONS;
+    const result = await applyTopics(admin, config.TOPIC_PREFIX, undefined, layout);
     const ids = await new AvroCodec(config.SCHEMA_REGISTRY_URL, config.TOPIC_PREFIX).registerAll();
     for (const key of TOPIC_KEYS) {
       const name = topicName(key, config.TOPIC_PREFIX);
       const spec = TOPICS[key];
       const state = result.created.includes(name) ? 'created' : 'updated';
       report(
-        `${name.padEnd(34)} ${state.padEnd(8)} partitions=${spec.partitions} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
+        `${name.padEnd(34)} ${state.padEnd(8)} partitions=${partitionCount(spec, partitions)} cleanup=${spec.cleanupPolicy} retention.ms=${spec.retentionMs} schema id ${ids[valueSubject(name)]}`,
       );
     }
   } finally {
     await admin.disconnect();
   }
+}
+
+interface StackOptions {
+  readonly brokers?: string;
+  readonly saslSsl?: boolean;
+}
+
+/** The env with the command's options over it (`--brokers 3` is STACK_BROKERS=3, `--sasl-ssl` STACK_KAFKA_SASL_SSL=true). */
+function stackEnv(options: StackOptions): Record<string, string | undefined> {
+  return {
+    ...process.env,
+    ...(options.brokers ? { STACK_BROKERS: options.brokers } : {}),
+    ...(options.saslSsl ? { STACK_KAFKA_SASL_SSL: 'true' } : {}),
+  };
 }
 
 export function registerStackCommands(program: Command): void {
@@ -43,24 +61,35 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('up')
     .description('fetch (once), start and wait for Kafka and the registry; check PostgreSQL and Redis')
-    .action(async () => {
+    .option('--brokers <count>', 'Kafka brokers to run (STACK_BROKERS): 3 for a replicated cluster')
+    .option('--sasl-ssl', 'add a SASL_SSL listener to each broker (STACK_KAFKA_SASL_SSL), and print the client settings for it')
+    .action(async (options: StackOptions) => {
       const started = Date.now();
-      const statuses = await new LocalStack().up((line) => console.log(line));
+      const stack = new LocalStack(stackEnv(options));
+      const statuses = await stack.up((line) => console.log(line));
+      const secured = stack.saslSslClientEnv();
+      if (secured)
+        console.log(
+          `clients through SASL_SSL:\n${Object.entries(secured)
+            .map(([name, value]) => `  ${name}=${value}`)
+            .join('\n')}`,
+        );
       console.log(formatStatus(statuses));
       console.log(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
       if (statuses.some((server) => !server.up)) process.exitCode = 1;
     });
   stack
     .command('down')
-    .description('stop what `stack up` started (Kafka, registry); PostgreSQL and Redis are left alone')
+    .description('stop what `stack up` started (every broker, the registry); PostgreSQL and Redis are left alone')
     .action(async () => {
       await new LocalStack().down((line) => console.log(line));
     });
   stack
     .command('status')
-    .description('each server with its state, version and address')
-    .action(async () => {
-      const statuses = await new LocalStack().status();
+    .description('each server (every broker) with its state, version and address')
+    .option('--brokers <count>', 'Kafka brokers the stack runs (STACK_BROKERS)')
+    .action(async (options: StackOptions) => {
+      const statuses = await new LocalStack(stackEnv(options)).status();
       console.log(formatStatus(statuses));
       if (statuses.some((server) => !server.up)) process.exitCode = 1;
     });

@@ -1,21 +1,39 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
+import { z } from 'zod';
 import { defineEnv, env, loadPlatformConfig, type EnvSource } from '../platform/config.js';
+import { internalReplication, kafkaLayout, kafkaNodeProperties, type KafkaNode } from './kafka-nodes.js';
 import { TIMESCALEDB_VERSION, TimescaleCluster } from './timescaledb.js';
+import { ensureTlsMaterial, type TlsMaterial } from './tls.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export const loadStackConfig = defineEnv('stack', {
   STACK_DIR: env.string('Where the local stack keeps the servers fetched by Maven', join(repoRoot, '.stack')),
   STACK_STATE_DIR: env.optionalString('Where the local stack keeps data, logs and pid files (default: STACK_DIR)'),
-  STACK_KAFKA_HEAP: env.string('JVM heap of the local Kafka broker', '1g'),
+  STACK_KAFKA_HEAP: env.string('JVM heap of each local Kafka broker', '1g'),
+  STACK_BROKERS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(9)
+    .default(1)
+    .describe(
+      'Kafka brokers `stack up` runs (KRaft, each node broker and controller; `--brokers`): 1 for newcomers and CI, 3 for a replicated cluster (listeners on KAFKA_BROKERS, or consecutive ports from its first address)',
+    ),
+  STACK_KAFKA_SASL_SSL: env.bool(
+    'Whether `stack up` adds a SASL_SSL listener to each broker (port + 2 × brokers), with certificates made by openssl and PLAIN/SCRAM users',
+    false,
+  ),
+  STACK_KAFKA_SASL_USERNAME: env.string('User of the local SASL_SSL listener (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512)', 'tickflow'),
+  STACK_KAFKA_SASL_PASSWORD: env.string('Password of the local SASL_SSL listener (a local stack only)', 'tickflow-secret'),
   STACK_REGISTRY_HEAP: env.string('JVM heap of the local Apicurio Registry', '512m'),
   STACK_READY_TIMEOUT_MS: env.int('How long `stack up` waits for each server to be ready', 120_000),
   JAVA_HOME: env.optionalString('JDK used for Kafka and Apicurio (default: java on PATH)'),
@@ -33,7 +51,7 @@ export function stackVersions(): { kafka: string; apicurio: string } {
 }
 
 export interface ServerStatus {
-  readonly name: 'kafka' | 'registry' | 'postgres' | 'timescaledb' | 'redis';
+  readonly name: 'kafka' | `kafka-${number}` | 'registry' | 'postgres' | 'timescaledb' | 'redis';
   readonly up: boolean;
   readonly address: string;
   readonly version?: string;
@@ -86,6 +104,9 @@ export async function waitUntil(what: string, condition: () => Promise<boolean>,
   throw new Error(`${what} was not ready within ${timeoutMs} ms`);
 }
 
+/** Apicurio's KafkaSQL topics (its defaults: apicurio.kafkasql.topic, .snapshots.topic, apicurio.events.kafka.topic). */
+const REGISTRY_TOPICS = ['kafkasql-journal', 'kafkasql-snapshots', 'registry-events'];
+
 export class LocalStack {
   private readonly platform;
   private readonly config;
@@ -120,8 +141,33 @@ export class LocalStack {
   private get java() {
     return this.config.JAVA_HOME ? join(this.config.JAVA_HOME, 'bin', 'java') : 'java';
   }
-  private get kafkaAddress() {
-    return hostPort(this.platform.KAFKA_BROKERS[0] ?? '127.0.0.1:9092', 9092);
+  /** The brokers `up` runs, with their ports, data, pid and log names. */
+  get kafkaNodes(): KafkaNode[] {
+    return kafkaLayout({
+      addresses: this.platform.KAFKA_BROKERS.map((address) => hostPort(address, 9092)),
+      brokers: this.config.STACK_BROKERS,
+      stateDir: this.stateDir,
+      saslSsl: this.config.STACK_KAFKA_SASL_SSL,
+    });
+  }
+  /** Where the certificates of the SASL_SSL listener are kept. */
+  get tlsDir(): string {
+    return join(this.stateDir, 'tls');
+  }
+  /**
+   * The client settings (KAFKA_BROKERS, KAFKA_SECURITY_PROTOCOL, ...) that reach this stack through its SASL_SSL
+   * listener, with SCRAM-SHA-512; undefined when it runs none.
+   */
+  saslSslClientEnv(): Record<string, string> | undefined {
+    if (!this.config.STACK_KAFKA_SASL_SSL) return undefined;
+    return {
+      KAFKA_BROKERS: this.kafkaNodes.map((node) => `${node.host}:${node.saslSslPort}`).join(','),
+      KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+      KAFKA_TLS_CA_FILE: join(this.tlsDir, 'ca.pem'),
+      KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+      KAFKA_SASL_USERNAME: this.config.STACK_KAFKA_SASL_USERNAME,
+      KAFKA_SASL_PASSWORD: this.config.STACK_KAFKA_SASL_PASSWORD,
+    };
   }
   private get registryAddress() {
     return hostPort(this.platform.SCHEMA_REGISTRY_URL, 8081);
@@ -141,7 +187,8 @@ export class LocalStack {
     if (result.status !== 0) throw new Error('mvn could not fetch the stack servers (see the output above)');
   }
 
-  private managedPid(name: string): number | undefined {
+  /** The pid of a server `up` started (`kafka`, `kafka-<id>`, `registry`) while it runs. */
+  managedPid(name: string): number | undefined {
     const file = this.pidFile(name);
     if (!existsSync(file)) return undefined;
     const pid = Number(readFileSync(file, 'utf8').trim());
@@ -166,43 +213,161 @@ export class LocalStack {
     return child.pid;
   }
 
-  private kafkaProperties(): string {
-    const { host, port } = this.kafkaAddress;
-    const controllerPort = port + 1;
-    return [
-      'process.roles=broker,controller',
-      'node.id=1',
-      `controller.quorum.voters=1@${host}:${controllerPort}`,
-      `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}`,
-      `advertised.listeners=PLAINTEXT://${host}:${port}`,
-      'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'inter.broker.listener.name=PLAINTEXT',
-      `log.dirs=${join(this.stateDir, 'data', 'kafka')}`,
-      'num.partitions=6',
-      'offsets.topic.replication.factor=1',
-      'offsets.topic.num.partitions=10',
-      'transaction.state.log.replication.factor=1',
-      'transaction.state.log.min.isr=1',
-      'transaction.state.log.num.partitions=10',
-      'group.initial.rebalance.delay.ms=0',
-      'auto.create.topics.enable=false',
-      'log.retention.check.interval.ms=60000',
-      '',
-    ].join('\n');
-  }
-
-  async kafkaReady(): Promise<boolean> {
-    const { host, port } = this.kafkaAddress;
-    if (!(await portOpen(host, port))) return false;
-    const kafka = new Kafka({ brokers: [`${host}:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 }, connectionTimeout: 1000 });
+  private async describeCluster(node: Pick<KafkaNode, 'host' | 'port'>): Promise<{ brokers: number; controller: boolean }> {
+    if (!(await portOpen(node.host, node.port))) return { brokers: 0, controller: false };
+    const kafka = new Kafka({
+      brokers: [`${node.host}:${node.port}`],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+      connectionTimeout: 1000,
+    });
     const admin = kafka.admin();
     try {
       await admin.connect();
       const cluster = await admin.describeCluster();
-      return cluster.brokers.length > 0 && cluster.controller !== null;
+      return { brokers: cluster.brokers.length, controller: cluster.controller !== null };
     } finally {
       await admin.disconnect().catch(() => {});
+    }
+  }
+
+  /** Every broker of the stack has joined the cluster, and it has a controller. */
+  async kafkaReady(): Promise<boolean> {
+    const nodes = this.kafkaNodes;
+    const cluster = await this.describeCluster(nodes[0]!);
+    if (!cluster.controller || cluster.brokers < nodes.length) return false;
+    const open = await Promise.all(nodes.map((node) => portOpen(node.host, node.port)));
+    return open.every(Boolean);
+  }
+
+  /** The cluster id of a node formatted before, so that a node formatted later joins the same cluster. */
+  private existingClusterId(nodes: readonly KafkaNode[]): string | undefined {
+    for (const node of nodes) {
+      const meta = join(node.dataDir, 'meta.properties');
+      if (!existsSync(meta)) continue;
+      const id = /^cluster\.id=(.+)$/m.exec(readFileSync(meta, 'utf8'))?.[1]?.trim();
+      if (id) return id;
+    }
+    return undefined;
+  }
+
+  private async startKafka(report: Report): Promise<void> {
+    if (await this.kafkaReady().catch(() => false)) {
+      report(`kafka: already running at ${this.kafkaNodes.map((node) => `${node.host}:${node.port}`).join(',')}`);
+      if (this.config.STACK_KAFKA_SASL_SSL) await this.ensureSaslUsers(report);
+      return;
+    }
+    const nodes = this.kafkaNodes;
+    const tls = this.config.STACK_KAFKA_SASL_SSL
+      ? ensureTlsMaterial(this.tlsDir, [...new Set(nodes.map((node) => node.host))], report)
+      : undefined;
+    const classpath = `${join(this.kafkaHome, 'libs')}/*`;
+    let clusterId = this.existingClusterId(nodes);
+    mkdirSync(join(this.stateDir, 'run'), { recursive: true });
+    for (const node of nodes) {
+      if (this.managedPid(node.name) !== undefined || (await portOpen(node.host, node.port))) {
+        report(`${node.name}: already running at ${node.host}:${node.port}`);
+        continue;
+      }
+      writeFileSync(node.propertiesFile, kafkaNodeProperties(node, nodes, tls ? this.saslSslListener(tls) : undefined));
+      if (!existsSync(join(node.dataDir, 'meta.properties'))) {
+        clusterId ??= newClusterId();
+        const format = spawnSync(
+          this.java,
+          ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', node.propertiesFile],
+          {
+            encoding: 'utf8',
+          },
+        );
+        if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr || format.stdout}`);
+        report(`${node.name}: formatted storage in ${node.dataDir} (cluster ${clusterId})`);
+      }
+      mkdirSync(node.logsDir, { recursive: true });
+      const pid = this.startJava(
+        node.name,
+        [
+          `-Xmx${this.config.STACK_KAFKA_HEAP}`,
+          `-Xms${this.config.STACK_KAFKA_HEAP}`,
+          '-XX:+UseG1GC',
+          `-Dlog4j2.configurationFile=${join(repoRoot, 'stack', 'log4j2.properties')}`,
+          `-Dkafka.logs.dir=${node.logsDir}`,
+          '-cp',
+          classpath,
+          'kafka.Kafka',
+          node.propertiesFile,
+        ],
+        this.stateDir,
+      );
+      report(`${node.name}: started (pid ${pid}), log ${this.logFile(node.name)}`);
+    }
+    await waitUntil('kafka', () => this.kafkaReady(), this.config.STACK_READY_TIMEOUT_MS);
+    if (tls) await this.ensureSaslUsers(report);
+  }
+
+  private saslSslListener(tls: TlsMaterial) {
+    return {
+      keystorePem: tls.brokerKeystorePem,
+      truststorePem: tls.caPem,
+      username: this.config.STACK_KAFKA_SASL_USERNAME,
+      password: this.config.STACK_KAFKA_SASL_PASSWORD,
+    };
+  }
+
+  /**
+   * Creates (or resets) the SCRAM credentials of the SASL_SSL user with Kafka's own kafka-configs tool
+   * (kafka.admin.ConfigCommand): idempotent, and it works on a cluster formatted before the listener was added.
+   */
+  private async ensureSaslUsers(report: Report): Promise<void> {
+    const [first] = this.kafkaNodes;
+    const password = this.config.STACK_KAFKA_SASL_PASSWORD;
+    // One mechanism per call: the tool refuses to alter one user's credential twice in a request.
+    for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+      const result = spawnSync(
+        this.java,
+        [
+          `-Dlog4j2.configurationFile=${join(repoRoot, 'stack', 'log4j2.properties')}`,
+          '-cp',
+          `${join(this.kafkaHome, 'libs')}/*`,
+          'kafka.admin.ConfigCommand',
+          '--bootstrap-server',
+          `${first!.host}:${first!.port}`,
+          '--alter',
+          '--add-config',
+          `${mechanism}=[password=${password}]`,
+          '--entity-type',
+          'users',
+          '--entity-name',
+          this.config.STACK_KAFKA_SASL_USERNAME,
+        ],
+        { encoding: 'utf8' },
+      );
+      if (result.status !== 0) throw new Error(`kafka-configs could not create the ${mechanism} user: ${result.stderr || result.stdout}`);
+    }
+    report(`kafka: SASL_SSL user ${this.config.STACK_KAFKA_SASL_USERNAME} (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) ready`);
+  }
+
+  /**
+   * The registry's own topics (KafkaSQL journal and snapshots, events), created before it starts with the cluster's
+   * replication: Apicurio would create them with one replica, and the journal holds every schema.
+   */
+  private async ensureRegistryTopics(): Promise<void> {
+    const nodes = this.kafkaNodes;
+    if (nodes.length === 1) return;
+    const { replicationFactor, minInsyncReplicas } = internalReplication(nodes.length);
+    const kafka = new Kafka({ brokers: nodes.map((node) => `${node.host}:${node.port}`), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const existing = new Set(await admin.listTopics());
+      const topics = REGISTRY_TOPICS.filter((topic) => !existing.has(topic)).map((topic) => ({
+        topic,
+        numPartitions: 1,
+        replicationFactor,
+        configEntries: [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }],
+      }));
+      if (topics.length > 0) await admin.createTopics({ topics, waitForLeaders: true });
+    } finally {
+      await admin.disconnect();
     }
   }
 
@@ -211,48 +376,12 @@ export class LocalStack {
     return response.ok;
   }
 
-  private async startKafka(report: Report): Promise<void> {
-    if (await this.kafkaReady().catch(() => false)) {
-      report(`kafka: already running at ${this.platform.KAFKA_BROKERS[0]}`);
-      return;
-    }
-    const dataDir = join(this.stateDir, 'data', 'kafka');
-    const properties = join(this.stateDir, 'run', 'server.properties');
-    mkdirSync(join(this.stateDir, 'run'), { recursive: true });
-    writeFileSync(properties, this.kafkaProperties());
-    const classpath = `${join(this.kafkaHome, 'libs')}/*`;
-    if (!existsSync(join(dataDir, 'meta.properties'))) {
-      const clusterId = newClusterId();
-      const format = spawnSync(this.java, ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', properties], {
-        encoding: 'utf8',
-      });
-      if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr || format.stdout}`);
-      report(`kafka: formatted storage in ${dataDir} (cluster ${clusterId})`);
-    }
-    const pid = this.startJava(
-      'kafka',
-      [
-        `-Xmx${this.config.STACK_KAFKA_HEAP}`,
-        `-Xms${this.config.STACK_KAFKA_HEAP}`,
-        '-XX:+UseG1GC',
-        `-Dlog4j2.configurationFile=${join(repoRoot, 'stack', 'log4j2.properties')}`,
-        `-Dkafka.logs.dir=${join(this.stateDir, 'logs')}`,
-        '-cp',
-        classpath,
-        'kafka.Kafka',
-        properties,
-      ],
-      this.stateDir,
-    );
-    report(`kafka: started (pid ${pid}), log ${this.logFile('kafka')}`);
-    await waitUntil('kafka', () => this.kafkaReady(), this.config.STACK_READY_TIMEOUT_MS);
-  }
-
   private async startRegistry(report: Report): Promise<void> {
     if (await this.registryReady().catch(() => false)) {
       report(`registry: already running at ${this.platform.SCHEMA_REGISTRY_URL}`);
       return;
     }
+    await this.ensureRegistryTopics();
     const { host, port } = this.registryAddress;
     // KafkaSQL storage keeps the schemas in the broker itself (like Confluent's _schemas topic), so
     // schema ids survive registry restarts and live exactly as long as the topics that use them.
@@ -265,7 +394,7 @@ export class LocalStack {
         `-Dquarkus.http.port=${port}`,
         '-Dquarkus.management.enabled=false',
         '-Dapicurio.storage.kind=kafkasql',
-        `-Dapicurio.kafkasql.bootstrap.servers=${this.platform.KAFKA_BROKERS.join(',')}`,
+        `-Dapicurio.kafkasql.bootstrap.servers=${this.kafkaNodes.map((node) => `${node.host}:${node.port}`).join(',')}`,
         '-jar',
         `apicurio-registry-app-${this.versions.apicurio}-runner.jar`,
       ],
@@ -305,7 +434,15 @@ export class LocalStack {
 
   /** Stops what `up` started, and nothing else. */
   async down(report: Report = () => {}): Promise<void> {
-    for (const name of ['registry', 'kafka']) {
+    // Every broker this state folder started, whatever STACK_BROKERS says now.
+    const runDir = join(this.stateDir, 'run');
+    const brokers = existsSync(runDir)
+      ? readdirSync(runDir)
+          .map((file) => /^(kafka(?:-\d+)?)\.pid$/.exec(file)?.[1])
+          .filter((name): name is string => name !== undefined)
+          .sort()
+      : [];
+    for (const name of ['registry', ...(brokers.length > 0 ? brokers : ['kafka'])]) {
       const pid = this.managedPid(name);
       if (pid === undefined) {
         report(`${name}: not started by tickflow, left alone`);
@@ -331,8 +468,13 @@ export class LocalStack {
   }
 
   async status(): Promise<ServerStatus[]> {
-    const servers = [this.kafkaStatus(), this.registryStatus(), this.postgresStatus(), this.redisStatus()];
-    if (this.timescale.enabled) servers.splice(3, 0, this.timescaleStatus());
+    const servers = [
+      ...this.kafkaNodes.map((node) => this.kafkaStatus(node)),
+      this.registryStatus(),
+      this.postgresStatus(),
+      this.redisStatus(),
+    ];
+    if (this.timescale.enabled) servers.splice(servers.length - 1, 0, this.timescaleStatus());
     return Promise.all(servers);
   }
 
@@ -351,16 +493,24 @@ export class LocalStack {
     };
   }
 
-  private async kafkaStatus(): Promise<ServerStatus> {
-    const managed = this.managedPid('kafka') !== undefined;
-    const up = await this.kafkaReady().catch(() => false);
+  private async kafkaStatus(node: KafkaNode): Promise<ServerStatus> {
+    const managed = this.managedPid(node.name) !== undefined;
+    const cluster = await this.describeCluster(node).catch(() => ({ brokers: 0, controller: false }));
+    const up = cluster.controller && cluster.brokers >= this.kafkaNodes.length;
+    const listeners = [
+      `${node.host}:${node.port}`,
+      ...(node.saslSslPort !== undefined ? [`SASL_SSL ${node.host}:${node.saslSslPort}`] : []),
+    ];
     return {
-      name: 'kafka',
+      name: node.name as ServerStatus['name'],
       up,
-      address: this.platform.KAFKA_BROKERS.join(','),
+      address: listeners.join(', '),
       managed,
       ...(managed ? { version: this.versions.kafka } : {}),
-      ...(up ? {} : { startCommand: 'npx tickflow stack up' }),
+      ...(this.kafkaNodes.length > 1 && cluster.brokers > 0
+        ? { detail: `${cluster.brokers} of ${this.kafkaNodes.length} brokers in the cluster` }
+        : {}),
+      ...(up ? {} : { startCommand: `npx tickflow stack up${this.kafkaNodes.length > 1 ? ` --brokers ${this.kafkaNodes.length}` : ''}` }),
     };
   }
 

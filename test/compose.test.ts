@@ -3,6 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { documentedEnv } from '../platform/config.js';
 import '../platform/auth.js';
+import '../platform/kafka-settings.js';
+import '../platform/stage-process.js';
 import '../ingest/config.js';
 import '../processors/config.js';
 import '../projections/projector.js';
@@ -12,6 +14,8 @@ import '../api/config.js';
 
 interface ComposeService {
   image?: string;
+  ports?: string[];
+  volumes?: string[];
   build?: unknown;
   command?: string[];
   environment?: Record<string, string | number>;
@@ -21,6 +25,7 @@ interface ComposeService {
 
 const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
   services: Record<string, ComposeService>;
+  volumes: Record<string, unknown>;
 };
 const services = compose.services;
 
@@ -47,14 +52,94 @@ const STAGE_SERVICES: Record<string, { command: string; groups: string[]; connec
   api: { command: 'api', groups: ['platform', 'api', 'auth'], connections: ['DATABASE_URL', 'REDIS_URL', 'JWT_SECRET'] },
 };
 
+const brokers = Object.keys(services).filter((name) => services[name]!.image?.startsWith('apache/kafka:'));
+
+/** Services run with `--scale`: partition-bound (processors, projector) or stateless behind the balancer (gateway, api). */
+const SCALED_SERVICES = ['processors', 'projector', 'gateway', 'api'];
+
+/** A named volume mounted at `target` in a service, if any. */
+function namedVolumeAt(service: ComposeService, target: string): string | undefined {
+  for (const mount of service.volumes ?? []) {
+    const [source, path] = mount.split(':');
+    if (path === target && source && !source.startsWith('.') && !source.startsWith('/')) return source;
+  }
+  return undefined;
+}
+
+describe('docker-compose.yml as a deployment', () => {
+  it('runs a cluster of three brokers, each with its log dir on its own named volume', () => {
+    expect(brokers).toHaveLength(3);
+    const volumes = brokers.map((broker) => {
+      const environment = services[broker]!.environment!;
+      const logDirs = String(environment.KAFKA_LOG_DIRS);
+      expect(logDirs, broker).toMatch(/^\//);
+      const volume = namedVolumeAt(services[broker]!, logDirs);
+      expect(volume, `${broker}: KAFKA_LOG_DIRS on a named volume`).toBeDefined();
+      expect(Object.keys(compose.volumes)).toContain(volume);
+      return volume;
+    });
+    expect(new Set(volumes).size).toBe(brokers.length);
+  });
+
+  it('replicates the pipeline topics, the internal topics and the schemas as many times as there are brokers (up to 3)', () => {
+    const replicas = String(Math.min(3, brokers.length));
+    const minIsr = brokers.length >= 3 ? '2' : '1';
+    for (const broker of brokers) {
+      const environment = services[broker]!.environment!;
+      expect(String(environment.KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR), broker).toBe(replicas);
+      expect(String(environment.KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR), broker).toBe(replicas);
+      expect(String(environment.KAFKA_DEFAULT_REPLICATION_FACTOR), broker).toBe(replicas);
+      expect(String(environment.KAFKA_TRANSACTION_STATE_LOG_MIN_ISR), broker).toBe(minIsr);
+      expect(String(environment.KAFKA_MIN_INSYNC_REPLICAS), broker).toBe(minIsr);
+      expect(String(environment.KAFKA_CONTROLLER_QUORUM_VOTERS).split(',')).toHaveLength(brokers.length);
+    }
+    expect(String(services['schema-registry']!.environment!.SCHEMA_REGISTRY_KAFKASTORE_TOPIC_REPLICATION_FACTOR)).toBe(replicas);
+    for (const name of Object.keys(STAGE_SERVICES).filter((service) => service !== 'simulator')) {
+      const environment = services[name]!.environment!;
+      expect(String(environment.KAFKA_REPLICATION_FACTOR), name).toBe(replicas);
+      expect(String(environment.KAFKA_MIN_INSYNC_REPLICAS), name).toBe(minIsr);
+      expect(
+        String(environment.KAFKA_BROKERS)
+          .split(',')
+          .map((address) => address.split(':')[0])
+          .sort(),
+        name,
+      ).toEqual([...brokers].sort());
+    }
+  });
+
+  it('gives tools on the host a listener on every broker', () => {
+    for (const broker of brokers) {
+      const advertised = String(services[broker]!.environment!.KAFKA_ADVERTISED_LISTENERS);
+      const host = /HOST:\/\/\$\{KAFKA_HOST_ADDRESS:-127\.0\.0\.1\}:(\d+)/.exec(advertised)?.[1];
+      expect(host, broker).toBeDefined();
+      expect(services[broker]!.ports, broker).toContain(`${host}:${host}`);
+    }
+  });
+
+  it('publishes no fixed host port on a scaled service, and balances gateway and API', () => {
+    for (const name of SCALED_SERVICES) expect(services[name]!.ports, name).toBeUndefined();
+    const balancer = services.balancer!;
+    expect(balancer.ports).toEqual(expect.arrayContaining(['3000:3000', '3001:3001']));
+    const config = readFileSync(new URL('../deploy/haproxy.cfg', import.meta.url), 'utf8');
+    expect(config).toMatch(/server-template api \d+ api:3000/);
+    expect(config).toMatch(/server-template gateway \d+ gateway:3001/);
+  });
+
+  it('binds the ops servers for probes and keeps Redis on a named volume', () => {
+    for (const name of ['ingest', 'processors', 'projector']) expect(services[name]!.environment!.OPS_HOST, name).toBe('0.0.0.0');
+    expect(namedVolumeAt(services.redis!, '/data')).toBeDefined();
+  });
+});
+
 describe('docker-compose.yml', () => {
   it('has every server the pipeline needs, each with a health check', () => {
-    expect(services.kafka?.image).toMatch(/^apache\/kafka:4\./);
+    for (const broker of brokers) expect(services[broker]?.image).toMatch(/^apache\/kafka:4\./);
     expect(services['schema-registry']?.image).toMatch(/schema-registry/);
     // The version CI tests (the stack's own build, TESTED_TIMESCALEDB_VERSION) on the PostgreSQL major it runs on.
     expect(services.timescaledb?.image).toBe(`timescale/timescaledb:${TESTED_TIMESCALEDB_VERSION}-pg15`);
     expect(services.redis?.image).toMatch(/^redis:7/);
-    for (const name of ['kafka', 'schema-registry', 'timescaledb', 'redis']) expect(services[name]?.healthcheck, name).toBeDefined();
+    for (const name of [...brokers, 'schema-registry', 'timescaledb', 'redis']) expect(services[name]?.healthcheck, name).toBeDefined();
   });
 
   it('runs one service per stage with the subcommand, health check and dependencies', () => {
@@ -63,7 +148,7 @@ describe('docker-compose.yml', () => {
       expect(service, name).toBeDefined();
       expect(service!.command?.[0], name).toBe(expected.command);
       if (name !== 'setup') expect(service!.healthcheck, name).toBeDefined();
-      const servers = ['kafka', 'redis', 'schema-registry', 'timescaledb'];
+      const servers = [...brokers, 'redis', 'schema-registry', 'timescaledb'].sort();
       if (name === 'setup') expect(Object.keys(service!.depends_on ?? {}).sort()).toEqual(servers);
       else if (name !== 'simulator') {
         expect(Object.keys(service!.depends_on ?? {}).sort(), name).toEqual([...servers, 'setup'].sort());
