@@ -29,6 +29,10 @@ export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_MAX_BATCH: env.int('Events per frame at most', 500),
   GATEWAY_LISTEN_RETRY_MS: env.int('How long a starting gateway retries a busy port (sockets of a previous process in TIME_WAIT)', 90_000),
   GATEWAY_POLL_WAIT_MS: env.int('Kafka long-poll wait of the tailers', 100),
+  GATEWAY_ALLOW_WS_EMULATION: env.bool(
+    'Serve on the slow `ws` emulation of uWS when no native uWebSockets.js build loads on this runtime (otherwise the gateway refuses to start); logged at ERROR, shown by /ready and tickflow_gateway_uws_native',
+    false,
+  ),
   GATEWAY_METADATA_REFRESH_MS: env.int('How often the tailers re-read topic metadata to pick up partitions added at runtime', 15_000),
 });
 

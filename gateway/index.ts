@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Registry } from 'prom-client';
 import {
   AvroCodec,
+  Gauge,
   TokenService,
   createLogger,
   createMetricsRegistry,
@@ -21,6 +22,7 @@ import { redisKeys } from '../contracts/redis-keys.js';
 import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+import { loadUws } from './uws-runtime.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export {
@@ -34,6 +36,7 @@ export {
 export { decodeCursor, encodeCursor, topicEpoch, type Cursor } from './cursor.js';
 export { KafkaLogSource, avroDecoder, OffsetOutOfRangeError, type LogSource, type TopicInfo } from './kafka-log.js';
 export { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+export { UwsUnavailableError, loadUws, type UwsRuntime } from './uws-runtime.js';
 export type * from './client/protocol.js';
 
 export interface GatewayOptions {
@@ -103,6 +106,19 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const config: GatewayConfig = { ...loadGatewayConfig(source), ...options.config };
   const logger = options.logger ?? createLogger('gateway', { level: platform.LOG_LEVEL });
   const registry = options.registry ?? createMetricsRegistry('gateway');
+  // First, before any connection: no native uWS (and no opt-in to the emulation) is a refusal, never a slow surprise.
+  const uws = loadUws({ allowEmulation: config.GATEWAY_ALLOW_WS_EMULATION });
+  new Gauge({
+    name: 'tickflow_gateway_uws_native',
+    help: 'Whether the gateway serves on a native uWebSockets.js build (1) or on the ws emulation (0), by build',
+    labelNames: ['build'],
+    registers: [registry],
+  }).set({ build: uws.build }, uws.native ? 1 : 0);
+  if (!uws.native)
+    logger.error(
+      { node: uws.runtime.node, abi: uws.runtime.abi, glibc: uws.runtime.glibc, failures: uws.failures },
+      'no native uWebSockets.js build loads on this runtime: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION=true)',
+    );
   const prefix = options.topicPrefix ?? platform.TOPIC_PREFIX;
   const instance = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const codec = new AvroCodec(options.registryUrl ?? platform.SCHEMA_REGISTRY_URL, prefix);
@@ -153,13 +169,14 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       logger,
       registry,
       serverName: `tickflow-gateway ${instance}`,
+      uws,
       sdkBundle: sdkBundler(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix ?? platform.REDIS_KEY_PREFIX)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
-    logger.info({ port, streams: [...tails.keys()], prefix }, 'gateway listening');
+    logger.info({ port, streams: [...tails.keys()], prefix, uws: uws.build }, 'gateway listening');
     let stopping: Promise<void> | undefined;
     return {
       port,

@@ -1,7 +1,9 @@
+import { createRequire } from 'node:module';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Kafka, logLevel, type LogEntry, type Admin, type ISocketFactory, type ITopicConfig } from 'kafkajs';
 import type { Logger } from './logger.js';
+import { Counter, type Registry } from './metrics.js';
 import { TOPICS, TOPIC_KEYS, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
 export { Kafka, Partitioners } from 'kafkajs';
@@ -33,9 +35,45 @@ export const noDelaySocketFactory: ISocketFactory = ({ host, port, ssl, onConnec
   return socket;
 };
 
-/** A kafkajs client whose logs go through the process's pino logger. */
-export function createKafka(options: { readonly brokers: readonly string[]; readonly clientId: string; readonly logger: Logger }): Kafka {
+interface KafkaErrorCode {
+  readonly type: string;
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+// kafkajs's own table of protocol errors (the one it decides retries by); it is not part of its typed API.
+const kafkaErrorCodes = (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: KafkaErrorCode[] }).errorCodes;
+const retriableByMessage = new Map(kafkaErrorCodes.filter((code) => code.retriable).map((code) => [code.message, code.type]));
+
+/**
+ * kafkajs logs every broker error answer at ERROR (`Response <Api>(...)`), including the transient ones it (or the
+ * caller) retries: Kafka 4's CONCURRENT_TRANSACTIONS while the previous transaction's markers are written, a
+ * coordinator that moved or is still loading. Those are normal operation, so they are logged at debug and counted;
+ * a retriable answer that finally fails still surfaces as the caller's error. Returns the error type when
+ * `message`/`error` is such an answer, else undefined.
+ */
+export function transientBrokerAnswer(message: string, error: unknown): string | undefined {
+  if (!message.startsWith('Response ') || typeof error !== 'string') return undefined;
+  return retriableByMessage.get(error);
+}
+
+/** The API name of a `Response Produce(key: 0, version: 7)` log message. */
+function apiOf(message: string): string {
+  return /^Response (\w+)/.exec(message)?.[1] ?? 'unknown';
+}
+
+/**
+ * A kafkajs client whose logs go through the process's pino logger. With `registry`, transient broker answers are
+ * counted in `tickflow_kafka_transient_responses_total{api,error}` (they are logged at debug only).
+ */
+export function createKafka(options: {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+  readonly registry?: Registry;
+}): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
+  const transient = options.registry ? transientResponsesCounter(options.registry) : undefined;
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -46,9 +84,29 @@ export function createKafka(options: { readonly brokers: readonly string[]; read
       () =>
       ({ level, log }: LogEntry) => {
         const { message, ...rest } = log;
+        const transientType = level === logLevel.ERROR ? transientBrokerAnswer(message, rest.error) : undefined;
+        if (transientType !== undefined) {
+          transient?.inc({ api: apiOf(message), error: transientType });
+          kafkaLogger.debug({ ...rest, retriable: transientType }, message);
+          return;
+        }
         kafkaLogger[levelNames[level] ?? 'info'](rest, message);
       },
   });
+}
+
+/** One counter per registry, however many clients a process creates. */
+function transientResponsesCounter(registry: Registry): Counter<'api' | 'error'> {
+  const name = 'tickflow_kafka_transient_responses_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'api' | 'error'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Transient (retriable) error answers from Kafka brokers, e.g. CONCURRENT_TRANSACTIONS, logged at debug and retried',
+      labelNames: ['api', 'error'],
+      registers: [registry],
+    })
+  );
 }
 
 export interface ApplyTopicsResult {

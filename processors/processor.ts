@@ -87,7 +87,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (!SUPPORTED_INPUTS.includes(input)) throw new Error(`unsupported processor input ${input}; use ${SUPPORTED_INPUTS.join(' or ')}`);
   }
   const clientId = options.clientId ?? `tickflow-processor-${hostname()}-${process.pid}`;
-  const kafka: Kafka = createKafka({ brokers: options.brokers, clientId, logger });
+  const kafka: Kafka = createKafka({ brokers: options.brokers, clientId, logger, ...(options.metrics ? { registry: options.metrics } : {}) });
   const codec = new AvroCodec(options.registryUrl, options.topicPrefix);
   const topic = (key: TopicKey) => topicName(key, options.topicPrefix);
   const patternsTopic = topic('patterns');
@@ -161,6 +161,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // What exactly-once needs (and kafkajs checks for, else it warns that EoS may break): the idempotent producer
+      // retries retriable errors without a count limit, as the Java client's retries=MAX_INT; a broker that answers
+      // nothing for long is the stall watchdog's to end (exit 75), not a retry count's.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await producer.connect();
     const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [inputTopic] });
