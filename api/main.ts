@@ -1,6 +1,7 @@
-import { loadPlatformConfig } from '../platform/index.js';
+import { loadPlatformConfig, metricsOnPublicPort } from '../platform/index.js';
 import { startStageProcess } from '../platform/stage-process.js';
 import { migrate } from '../store/migrate.js';
+import { loadApiConfig } from './config.js';
 import { startApi } from './server.js';
 
 /** What `tickflow api` may override; everything else comes from the env (api/config.ts). */
@@ -15,11 +16,18 @@ export interface ApiFlags {
  */
 export async function runApi(flags: ApiFlags = {}): Promise<void> {
   const platform = loadPlatformConfig();
-  const { logger, lifecycle } = startStageProcess('api', { logLevel: platform.LOG_LEVEL });
+  const { logger, lifecycle, registry, serveOps } = startStageProcess('api', { logLevel: platform.LOG_LEVEL });
   if (flags.migrate) {
     const ran = await migrate(platform.DATABASE_URL);
     logger.info({ ran }, 'migrations applied');
   }
-  const api = await startApi({ logger, ...(flags.port !== undefined ? { port: flags.port } : {}) });
+  // Production: /metrics only on the ops port, not on the public API port (started first, so it closes last).
+  if (!metricsOnPublicPort()) await serveOps({ port: loadApiConfig().API_OPS_PORT });
+  const api = await startApi({
+    logger,
+    registry,
+    draining: () => lifecycle.isStopping,
+    ...(flags.port !== undefined ? { port: flags.port } : {}),
+  });
   lifecycle.onShutdown('api', () => api.stop());
 }

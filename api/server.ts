@@ -2,11 +2,13 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import type { Registry } from 'prom-client';
 import {
   createKafka,
   createLogger,
   createMetricsRegistry,
   loadPlatformConfig,
+  metricsOnPublicPort,
   InFlight,
   TokenService,
   type Admin,
@@ -29,6 +31,10 @@ export interface StartApiOptions {
   readonly port?: number;
   /** Overrides for tests and the supervisor. */
   readonly overrides?: Partial<Pick<ApiDependencies, 'now' | 'scanCountCap'>>;
+  /** The process's registry (served by the ops server when /metrics is not public); default a new one. */
+  readonly registry?: Registry;
+  /** True once the process is stopping (its lifecycle); /ready answers 503 from then on. */
+  readonly draining?: () => boolean;
 }
 
 export interface ApiHandle {
@@ -46,7 +52,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
   if (source.API_TRUST_PROXY !== undefined)
     logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
-  const registry = createMetricsRegistry('api');
+  const registry = options.registry ?? createMetricsRegistry('api');
+  let stopping: Promise<void> | undefined;
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
   const db = new pg.Pool({ connectionString: platform.DATABASE_URL, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
   db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
@@ -87,6 +94,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
     scanCountCap: config.API_SCAN_COUNT_CAP,
     inFlight,
+    publicMetrics: metricsOnPublicPort(source),
+    draining: () => stopping !== undefined || (options.draining?.() ?? false),
     ...options.overrides,
   });
   const port = options.port ?? config.API_PORT;
@@ -98,7 +107,6 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
-  let stopping: Promise<void> | undefined;
   return {
     port: actualPort,
     url: `http://${config.API_HOST}:${actualPort}`,

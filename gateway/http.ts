@@ -16,6 +16,10 @@ export interface HttpRoutesOptions {
   readonly connectionCount: () => number;
   /** The uWS build serving: /ready reports `degraded` (still 200) on the `ws` emulation, so it never goes unnoticed. */
   readonly transport: { readonly build: string; readonly native: boolean };
+  /** Serve /metrics here too (false in production: GATEWAY_OPS_PORT serves it). */
+  readonly publicMetrics: boolean;
+  /** True once a stop has begun: /ready answers 503 before connections are closed. */
+  readonly draining: () => boolean;
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -53,8 +57,9 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
     const streams = Object.fromEntries(
       [...options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]),
     );
-    const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
-    const status = !ok ? 'down' : options.transport.native ? 'ok' : 'degraded';
+    const draining = options.draining();
+    const ok = !draining && Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
+    const status = draining ? 'draining' : !ok ? 'down' : options.transport.native ? 'ok' : 'degraded';
     const transport = options.transport.native
       ? options.transport
       : { ...options.transport, error: 'no native uWebSockets.js build loaded: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION)' };
@@ -65,9 +70,10 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
       JSON.stringify({ status, streams, transport, connections: options.connectionCount() }),
     );
   });
-  app.get('/metrics', (res) =>
-    replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
-  );
+  if (options.publicMetrics)
+    app.get('/metrics', (res) =>
+      replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
+    );
   app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
   app.get('/*', (res, req) => {
     const url = req.getUrl();

@@ -9,6 +9,7 @@ import {
   createLogger,
   createMetricsRegistry,
   loadPlatformConfig,
+  metricsOnPublicPort,
   topicName,
   type EnvSource,
   type Logger,
@@ -62,6 +63,8 @@ export interface GatewayOptions {
   readonly registry?: Registry;
   /** Sees every frame the server sends (tests check them against the protocol document). */
   readonly onFrameSent?: (frame: string | Buffer) => void;
+  /** True once the process is stopping (its lifecycle): /ready answers 503 before the drain. */
+  readonly draining?: () => boolean;
 }
 
 export interface GatewayHandle {
@@ -170,6 +173,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       registry,
       serverName: `tickflow-gateway ${instance}`,
       uws,
+      publicMetrics: metricsOnPublicPort(source),
+      ...(options.draining ? { draining: options.draining } : {}),
       sdkBundle: sdkBundler(),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),

@@ -24,6 +24,10 @@ export interface GatewayServerOptions {
   readonly serverName: string;
   /** The uWS build to serve with (uws-runtime.ts: native, or the emulation the operator opted in to). */
   readonly uws: UwsRuntime;
+  /** Serve /metrics on the gateway port too (false in production). */
+  readonly publicMetrics: boolean;
+  /** True once the process is stopping; /ready answers 503 from then on. */
+  readonly draining?: () => boolean;
   /** The SDK bundled for browsers (served at /sdk.js). */
   readonly sdkBundle: () => Promise<string>;
   /** How long to keep retrying a busy port at start. */
@@ -51,6 +55,7 @@ const nodeScheduler: SessionScheduler = {
 export class GatewayServer {
   private readonly app;
   private listenSocket: UwsListenSocket | undefined;
+  private closing = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribeTails: (() => void)[] = [];
   private readonly sessions: GatewaySessions;
@@ -85,6 +90,8 @@ export class GatewayServer {
       sdkBundle: this.options.sdkBundle,
       connectionCount: () => this.sessions.connectionCount,
       transport: { build: this.options.uws.build, native: this.options.uws.native },
+      publicMetrics: this.options.publicMetrics,
+      draining: () => this.closing || (this.options.draining?.() ?? false),
     });
     for (const [stream, tail] of this.options.tails) {
       this.unsubscribeTails.push(
@@ -113,6 +120,7 @@ export class GatewayServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const unsubscribe of this.unsubscribeTails) unsubscribe();
     if (this.listenSocket) this.options.uws.uws.us_listen_socket_close(this.listenSocket);

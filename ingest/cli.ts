@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { requireExplicitInProduction } from '../platform/deployment.js';
 import { loadIngestConfig } from './config.js';
 
 const positiveNumber = (value: string): number => {
@@ -54,6 +55,8 @@ export function registerIngestCommands(program: Command): void {
         details: boolean;
         maxTickers?: number;
       }) => {
+        // In production the simulator is never a silent default: the source must be named.
+        if (flags.source === undefined) requireExplicitInProduction(process.env, 'INGEST_SOURCE', 'massive or simulator, or --source');
         const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
         // The stage is imported when it runs, so `tickflow --help` loads none of it.
         const { runFileImport, runLiveIngest, runRestBackfill } = await import('./main.js');
