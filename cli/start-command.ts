@@ -324,14 +324,15 @@ export function registerStartCommand(program: Command): void {
           ),
         );
       let stopping = false;
-      const stop = async (signal: string) => {
+      const stop = async (signal: string, exitCode = 0) => {
         if (stopping) return;
         stopping = true;
         say(`${signal}: stopping the stages`);
         await supervisor.stop();
         if (!wasUp && !config.START_KEEP_STACK) await stack.down(say);
-        process.exit(0);
+        process.exit(exitCode);
       };
+      supervisor.onRefusal = (stage) => void stop(`${stage} refused to start`, 2);
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
     });

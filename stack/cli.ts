@@ -58,10 +58,11 @@ export function registerStackCommands(program: Command): void {
     });
   stack
     .command('status')
-    .description('each server with its state, version and address')
-    .action(async () => {
+    .description('each server with its state, version and address (exit 1 when one is down)')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
       const statuses = await new LocalStack().status();
-      console.log(formatStatus(statuses));
+      console.log(options.json ? JSON.stringify(statuses, null, 2) : formatStatus(statuses));
       if (statuses.some((server) => !server.up)) process.exitCode = 1;
     });
 
