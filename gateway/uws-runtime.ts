@@ -106,8 +106,12 @@ let loaded: UwsRuntime | undefined;
  * `UwsUnavailableError`. The native result is kept for the process (a native add-on loads once).
  */
 export function loadUws(options: { readonly allowEmulation: boolean; readonly runtime?: RuntimeFacts }): UwsRuntime {
-  if (loaded?.native) return loaded;
-  const runtime = options.runtime ?? currentRuntime();
+  if (options.runtime) return chooseUws(options.allowEmulation, options.runtime);
+  if (!loaded?.native) loaded = chooseUws(options.allowEmulation, currentRuntime());
+  return loaded;
+}
+
+function chooseUws(allowEmulation: boolean, runtime: RuntimeFacts): UwsRuntime {
   const failures: string[] = [];
   for (const build of UWS_BUILDS) {
     if (!build.abis.includes(runtime.abi)) {
@@ -115,19 +119,11 @@ export function loadUws(options: { readonly allowEmulation: boolean; readonly ru
       continue;
     }
     try {
-      loaded = { uws: requireNative(build, runtime), build: build.name, native: true, runtime, failures };
-      return loaded;
+      return { uws: requireNative(build, runtime), build: build.name, native: true, runtime, failures };
     } catch (error) {
       failures.push(`${build.name}: ${reasonOf(error)}`);
     }
   }
-  if (!options.allowEmulation) throw new UwsUnavailableError(refusalMessage(runtime, failures));
-  loaded = {
-    uws: require('@trufflesuite/uws-js-unofficial/dist/index') as Uws,
-    build: 'ws emulation',
-    native: false,
-    runtime,
-    failures,
-  };
-  return loaded;
+  if (!allowEmulation) throw new UwsUnavailableError(refusalMessage(runtime, failures));
+  return { uws: require('@trufflesuite/uws-js-unofficial/dist/index') as Uws, build: 'ws emulation', native: false, runtime, failures };
 }
