@@ -49,6 +49,8 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
   const source = options.env ?? process.env;
   const platform = loadPlatformConfig(source);
   const config = loadApiConfig(source);
+  // First: a production process with an unsafe JWT_SECRET refuses before opening any connection.
+  const tokens = TokenService.fromEnv(source);
   const logger = options.logger ?? createLogger('api', { level: platform.LOG_LEVEL });
   if (source.API_TRUST_PROXY !== undefined)
     logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
@@ -85,7 +87,7 @@ export async function startApi(options: StartApiOptions = {}): Promise<ApiHandle
     db,
     preparedDb: preparedPool ? preparedStatements(preparedPool) : undefined,
     redis,
-    tokens: TokenService.fromEnv(source),
+    tokens,
     config,
     logger,
     registry,

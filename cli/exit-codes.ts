@@ -24,12 +24,13 @@ Exit codes:
 
 /** What the top-level handler prints and exits with for an error thrown by a command. */
 export function describeFailure(error: unknown): { code: number; message: string | undefined } {
+  // Thrown by a command's own checks (commander's parse errors arrive as plain CommanderErrors, already printed).
+  if (error instanceof InvalidArgumentError) return { code: EXIT.usage, message: `tickflow: ${error.message}` };
   if (error instanceof CommanderError) {
     // Commander printed its own one-line message already (help and --version exit 0 this way too).
     return { code: error.exitCode === 0 ? EXIT.ok : EXIT.usage, message: undefined };
   }
   if (error instanceof ConfigError) return { code: EXIT.usage, message: `tickflow: invalid configuration: ${error.issues.join('; ')}` };
-  if (error instanceof InvalidArgumentError) return { code: EXIT.usage, message: `tickflow: ${error.message}` };
   // By name: importing the gateway here would load the stage for every command.
   if (error instanceof Error && error.name === 'UwsUnavailableError') return { code: EXIT.usage, message: error.message };
   const message = error instanceof Error ? error.message : String(error);

@@ -420,14 +420,17 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // The side-table tails stop in parallel: each waits out its fetch long-poll.
       const tailsStopped = sideTables.stop();
       await consumer.stop();
-      // A final snapshot per partition (with its offsets) makes the next start replay nothing.
-      for (const task of tasks.values()) {
-        if (task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil) {
-          await commit(task, [], task.nextOffset, true).catch((error: unknown) =>
-            logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'),
-          );
-        }
-      }
+      // A final snapshot per partition (with its offsets) makes the next start replay nothing. Each partition has its
+      // own transactional producer, so they commit in parallel: one after another outlasted the stop's time limit.
+      await Promise.all(
+        [...tasks.values()]
+          .filter((task) => task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil)
+          .map((task) =>
+            commit(task, [], task.nextOffset, true).catch((error: unknown) =>
+              logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'),
+            ),
+          ),
+      );
       await consumer.disconnect();
       for (const key of [...tasks.keys()]) await closeTask(key);
       await tailsStopped;
