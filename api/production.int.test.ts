@@ -17,7 +17,9 @@ afterAll(async () => {
 describe('the API in production (issue 22 item 4)', () => {
   it('refuses the published default JWT_SECRET and a short one', async () => {
     const env = { ...process.env, DATABASE_URL: db.url, TICKFLOW_ENV: 'production' };
-    await expect(startApi({ env: { ...env, JWT_SECRET: undefined }, port: 0 })).rejects.toThrow(/JWT_SECRET: the published development default/);
+    await expect(startApi({ env: { ...env, JWT_SECRET: undefined }, port: 0 })).rejects.toThrow(
+      /JWT_SECRET: the published development default/,
+    );
     await expect(startApi({ env: { ...env, JWT_SECRET: 'short-secret' }, port: 0 })).rejects.toThrow(/JWT_SECRET: 12 characters/);
   });
 

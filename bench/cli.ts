@@ -30,7 +30,13 @@ export function registerBenchCommands(program: Command): void {
     .action(async (name: string, options: { scale: string; set?: string[]; json?: boolean }) => {
       const suites = await loadSuites();
       if (name === 'list' && options.json) {
-        console.log(JSON.stringify(suites.map((suite) => ({ name: suite.name, description: suite.description })), null, 2));
+        console.log(
+          JSON.stringify(
+            suites.map((suite) => ({ name: suite.name, description: suite.description })),
+            null,
+            2,
+          ),
+        );
         return;
       }
       if (name === 'list') {

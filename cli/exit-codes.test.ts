@@ -11,7 +11,10 @@ describe('the top-level error handler', () => {
       code: 2,
       message: 'tickflow: invalid configuration: API_PORT: expected number; X: bad',
     });
-    expect(describeFailure(new InvalidArgumentError('no benchmark named foo'))).toEqual({ code: 2, message: 'tickflow: no benchmark named foo' });
+    expect(describeFailure(new InvalidArgumentError('no benchmark named foo'))).toEqual({
+      code: 2,
+      message: 'tickflow: no benchmark named foo',
+    });
     const refusal = Object.assign(new Error('gateway refuses to start: ...'), { name: 'UwsUnavailableError' });
     expect(describeFailure(refusal)).toEqual({ code: 2, message: 'gateway refuses to start: ...' });
     expect(describeFailure(new Error('connect ECONNREFUSED'))).toEqual({ code: 1, message: 'tickflow: connect ECONNREFUSED' });

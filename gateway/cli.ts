@@ -5,7 +5,6 @@ import { portArgument } from '../platform/cli-args.js';
 import './config.js';
 import { STREAM_NAMES, type StreamName } from './types.js';
 
-
 const streams = (value: string): StreamName[] => {
   const names = value.split(',').map((name) => name.trim());
   for (const name of names)

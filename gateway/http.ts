@@ -62,7 +62,10 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
     const status = draining ? 'draining' : !ok ? 'down' : options.transport.native ? 'ok' : 'degraded';
     const transport = options.transport.native
       ? options.transport
-      : { ...options.transport, error: 'no native uWebSockets.js build loaded: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION)' };
+      : {
+          ...options.transport,
+          error: 'no native uWebSockets.js build loaded: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION)',
+        };
     reply(
       res,
       ok ? '200 OK' : '503 Service Unavailable',

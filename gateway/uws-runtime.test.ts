@@ -42,7 +42,9 @@ describe('uWS runtime', () => {
       (error: { code: number; stderr: string }) => error,
     );
     expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain(`gateway refuses to start: no native uWebSockets.js build loads on Node ${runtime.node} (ABI ${runtime.abi}`);
+    expect(failure?.stderr).toContain(
+      `gateway refuses to start: no native uWebSockets.js build loads on Node ${runtime.node} (ABI ${runtime.abi}`,
+    );
     expect(failure?.stderr).toContain(`glibc ${runtime.glibc}`);
     expect(failure?.stderr).toContain('What works:');
     expect(failure?.stderr).not.toMatch(/^\s+at /m); // no stack trace

@@ -20,12 +20,7 @@ export function registerIngestCommands(program: Command): void {
     .command('ingest')
     .description('feed Kafka: live Massive or the embedded simulator (long-running), or a flat-file / REST backfill (runs to completion)')
     .addOption(
-      new Option('--source <source>', 'where the events come from').env('INGEST_SOURCE').choices([
-        'massive',
-        'simulator',
-        'file',
-        'rest',
-      ]),
+      new Option('--source <source>', 'where the events come from').env('INGEST_SOURCE').choices(['massive', 'simulator', 'file', 'rest']),
     )
     .option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
     .option('--rate <n>', 'simulator: trades + quotes per second', positiveNumber)
@@ -92,7 +87,9 @@ export function registerIngestCommands(program: Command): void {
     .addOption(new Option('--port <n>', 'listen port').env('SIMULATOR_PORT').argParser(positiveNumber))
     .option('--speed <n>', 'simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
     .option('--rate <n>', 'trades + quotes per second', positiveNumber)
-    .addOption(new Option('--symbol-count <n>', 'universe size: how many tickers to simulate').env('SIMULATOR_SYMBOLS').argParser(positiveNumber))
+    .addOption(
+      new Option('--symbol-count <n>', 'universe size: how many tickers to simulate').env('SIMULATOR_SYMBOLS').argParser(positiveNumber),
+    )
     .option('--replay <file>', 'play a recording (JSON lines of frames or events) at --speed')
     .action(async ({ symbolCount, ...flags }: { port?: number; speed?: number; rate?: number; symbolCount?: number; replay?: string }) => {
       const { runSimulator } = await import('./main.js');

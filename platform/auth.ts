@@ -29,7 +29,9 @@ export function loadAuthConfig(source: EnvSource = process.env): ReturnType<type
   const config = loadAuthEnv(source);
   if (isProduction(source)) {
     if (config.JWT_SECRET === DEVELOPMENT_JWT_SECRET)
-      throw new ConfigError(['JWT_SECRET: the published development default is refused in production; set a random secret of 32+ characters']);
+      throw new ConfigError([
+        'JWT_SECRET: the published development default is refused in production; set a random secret of 32+ characters',
+      ]);
     if (config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)
       throw new ConfigError([
         `JWT_SECRET: ${config.JWT_SECRET.length} characters is too short for production; at least ${MIN_PRODUCTION_SECRET_LENGTH}`,

@@ -87,7 +87,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (!SUPPORTED_INPUTS.includes(input)) throw new Error(`unsupported processor input ${input}; use ${SUPPORTED_INPUTS.join(' or ')}`);
   }
   const clientId = options.clientId ?? `tickflow-processor-${hostname()}-${process.pid}`;
-  const kafka: Kafka = createKafka({ brokers: options.brokers, clientId, logger, ...(options.metrics ? { registry: options.metrics } : {}) });
+  const kafka: Kafka = createKafka({
+    brokers: options.brokers,
+    clientId,
+    logger,
+    ...(options.metrics ? { registry: options.metrics } : {}),
+  });
   const codec = new AvroCodec(options.registryUrl, options.topicPrefix);
   const topic = (key: TopicKey) => topicName(key, options.topicPrefix);
   const patternsTopic = topic('patterns');
