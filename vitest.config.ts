@@ -1,4 +1,14 @@
 import { defineConfig } from 'vitest/config';
+import { GATEWAY_TEST_FILES, gatewaySkipReason } from './test/gateway-runtime.js';
+
+// Only on a runtime where the gateway refuses to start (Node 24 on Debian 12: test/gateway-runtime.ts decides), the
+// files that need a gateway are left out, saying why; gateway/uws-runtime.test.ts asserts the refusal there.
+const gatewaySkip = gatewaySkipReason();
+const said = Symbol.for('tickflow.gatewaySkipSaid');
+if (gatewaySkip && !(said in globalThis)) {
+  Object.assign(globalThis, { [said]: true });
+  console.log(`Skipping ${GATEWAY_TEST_FILES.join(', ')}: ${gatewaySkip}`);
+}
 
 // Projects: `unit` needs no server; `integration` (files named *.int.test.ts) talks to the real Kafka, registry,
 // PostgreSQL and Redis, and its global setup brings the local stack up when it is down; `integration-timescale`
@@ -14,7 +24,8 @@ export default defineConfig({
       thresholds: {
         lines: 90,
         'api/**/*.ts': { lines: 95 },
-        'gateway/**/*.ts': { lines: 95 },
+        // Where the gateway's tests cannot run (above), its floor cannot be measured.
+        ...(gatewaySkip ? {} : { 'gateway/**/*.ts': { lines: 95 } }),
       },
       include: [
         'platform/**/*.ts',
@@ -64,7 +75,7 @@ export default defineConfig({
           name: 'integration',
           sequence: { groupOrder: 1 },
           include: ['**/*.int.test.ts'],
-          exclude: ['node_modules/**', '.stack/**', 'dist/**'],
+          exclude: ['node_modules/**', '.stack/**', 'dist/**', ...(gatewaySkip ? GATEWAY_TEST_FILES : [])],
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -52,6 +52,10 @@ export interface ApiDependencies {
   readonly inFlight?: InFlight | undefined;
   /** Wall time for which a read of the market clock is reused (default MARKET_CLOCK_REFRESH_MS). */
   readonly marketClockRefreshMs?: number | undefined;
+  /** Also serve /metrics on the public port (default true; production serves it on API_OPS_PORT instead). */
+  readonly publicMetrics?: boolean | undefined;
+  /** True once a stop has begun: /ready answers 503 before the drain, so a load balancer stops sending first. */
+  readonly draining?: (() => boolean) | undefined;
 }
 
 export interface ApiServices {

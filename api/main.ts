@@ -1,4 +1,4 @@
-import { loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
+import { loadAuthConfig, loadPlatformConfig, metricsOnPublicPort, TokenService } from '../platform/index.js';
 import { startStageProcess } from '../platform/stage-process.js';
 import { migrate } from '../store/migrate.js';
 import { loadApiConfig } from './config.js';
@@ -17,13 +17,18 @@ export interface ApiFlags {
 export async function runApi(flags: ApiFlags = {}): Promise<void> {
   const platform = loadPlatformConfig();
   const config = loadApiConfig();
-  const { logger, lifecycle } = startStageProcess('api', { logLevel: platform.LOG_LEVEL });
+  // First: a production process with an unsafe JWT_SECRET refuses before opening any connection.
+  const tokens = new TokenService(loadAuthConfig());
+  const { logger, lifecycle, registry, serveOps } = startStageProcess('api', { logLevel: platform.LOG_LEVEL });
   if (process.env.API_TRUST_PROXY !== undefined)
     logger.warn('API_TRUST_PROXY is no longer read: set API_TRUST_PROXY_HOPS to the number of proxies in front of the API');
   if (flags.migrate) {
     const ran = await migrate(platform.DATABASE_URL);
     logger.info({ ran }, 'migrations applied');
   }
+  // Production: /metrics only on the ops port, not on the public API port (started first, so it closes last).
+  const publicMetrics = metricsOnPublicPort();
+  if (!publicMetrics) await serveOps({ port: config.API_OPS_PORT });
   const api = await startApi({
     config,
     databaseUrl: platform.DATABASE_URL,
@@ -31,8 +36,11 @@ export async function runApi(flags: ApiFlags = {}): Promise<void> {
     redisKeyPrefix: platform.REDIS_KEY_PREFIX,
     brokers: platform.KAFKA_BROKERS,
     kafkaClientId: platform.KAFKA_CLIENT_ID,
-    tokens: new TokenService(loadAuthConfig()),
+    tokens,
     logger,
+    registry,
+    publicMetrics,
+    draining: () => lifecycle.isStopping,
     ...(flags.port !== undefined ? { port: flags.port } : {}),
   });
   lifecycle.onShutdown('api', () => api.stop());

@@ -11,6 +11,10 @@ const ReadySchema = z
 function readinessChecks(services: ApiServices): HealthCheck[] {
   const { deps } = services;
   const checks: HealthCheck[] = [
+    {
+      name: 'shutdown',
+      check: () => (deps.draining?.() ? Promise.reject(new Error('draining: the API is stopping')) : Promise.resolve('running')),
+    },
     { name: 'postgres', check: async () => (await deps.db.query('SELECT 1')).rowCount },
     {
       name: 'redis',
@@ -38,7 +42,7 @@ function readinessChecks(services: ApiServices): HealthCheck[] {
   return checks;
 }
 
-/** /health (liveness), /ready (readiness) and /metrics (Prometheus), all public. */
+/** /health (liveness), /ready (readiness) and, unless `publicMetrics` is false, /metrics (Prometheus). */
 export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiServices): void {
   const checks = readinessChecks(services);
   app.openapi(
@@ -72,6 +76,8 @@ export function registerOpsRoutes(app: OpenAPIHono<ApiEnv>, services: ApiService
       return report.status === 'down' ? c.json(body, 503) : c.json(body, 200);
     },
   );
+  // In production /metrics is on the ops port only (API_OPS_PORT), not on the public one.
+  if (services.deps.publicMetrics === false) return;
   app.openapi(
     createRoute({
       method: 'get',

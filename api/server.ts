@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import type { Registry } from 'prom-client';
 import { createKafka, createMetricsRegistry, InFlight, type Admin, type Logger, type TokenService } from '../platform/index.js';
 import { redisKeys } from '../contracts/redis-keys.js';
 import { createApp } from './app.js';
@@ -28,6 +29,12 @@ export interface StartApiOptions {
   readonly port?: number;
   /** Overrides for tests and the supervisor. */
   readonly overrides?: Partial<Pick<ApiDependencies, 'now' | 'scanCountCap'>>;
+  /** The process's registry (served by the ops server when /metrics is not public); default a new one. */
+  readonly registry?: Registry;
+  /** True once the process is stopping (its lifecycle); /ready answers 503 from then on. */
+  readonly draining?: () => boolean;
+  /** Whether /metrics is served on the API's own port (default true; production serves it on the ops port). */
+  readonly publicMetrics?: boolean;
 }
 
 export interface ApiHandle {
@@ -40,7 +47,8 @@ export interface ApiHandle {
 /** Starts the REST API on its port (which also serves /health, /ready, /metrics). */
 export async function startApi(options: StartApiOptions): Promise<ApiHandle> {
   const { config, logger, databaseUrl } = options;
-  const registry = createMetricsRegistry('api');
+  const registry = options.registry ?? createMetricsRegistry('api');
+  let stopping: Promise<void> | undefined;
   // A runaway query fails after API_STATEMENT_TIMEOUT_MS (503) instead of holding a connection and a client.
   const db = new pg.Pool({ connectionString: databaseUrl, max: 20, statement_timeout: config.API_STATEMENT_TIMEOUT_MS });
   db.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL client failed'));
@@ -81,6 +89,8 @@ export async function startApi(options: StartApiOptions): Promise<ApiHandle> {
     projectionLag: kafkaAdmin ? () => measureProjectionLag(db, kafkaAdmin) : undefined,
     scanCountCap: config.API_SCAN_COUNT_CAP,
     inFlight,
+    publicMetrics: options.publicMetrics ?? true,
+    draining: () => stopping !== undefined || (options.draining?.() ?? false),
     ...options.overrides,
   });
   const port = options.port ?? config.API_PORT;
@@ -92,7 +102,6 @@ export async function startApi(options: StartApiOptions): Promise<ApiHandle> {
   });
   const actualPort = (server.address() as AddressInfo).port;
   logger.info({ port: actualPort, host: config.API_HOST }, 'api listening');
-  let stopping: Promise<void> | undefined;
   return {
     port: actualPort,
     url: `http://${config.API_HOST}:${actualPort}`,

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { recordResults, type BenchSuite } from './harness.js';
 
 const suitesDir = join(dirname(fileURLToPath(import.meta.url)), 'suites');
@@ -29,14 +29,25 @@ export function registerBenchCommands(program: Command): void {
     .argument('[name]', 'suite name, `all`, or `list`', 'list')
     .option('--scale <n>', 'scale factor (1 = full run)', '1')
     .option('--set <key=value...>', 'suite settings')
-    .action(async (name: string, options: { scale: string; set?: string[] }) => {
+    .option('--json', 'list: print JSON')
+    .action(async (name: string, options: { scale: string; set?: string[]; json?: boolean }) => {
       const suites = await loadSuites();
+      if (name === 'list' && options.json) {
+        console.log(
+          JSON.stringify(
+            suites.map((suite) => ({ name: suite.name, description: suite.description })),
+            null,
+            2,
+          ),
+        );
+        return;
+      }
       if (name === 'list') {
         for (const suite of suites) console.log(`${suite.name.padEnd(24)} ${suite.description}`);
         return;
       }
       const chosen = name === 'all' ? suites : suites.filter((suite) => suite.name === name);
-      if (chosen.length === 0) throw new Error(`no benchmark named ${name}; try \`tickflow bench list\``);
+      if (chosen.length === 0) throw new InvalidArgumentError(`no benchmark named ${name}; try \`tickflow bench list\``);
       const settings = Object.fromEntries((options.set ?? []).map((pair) => pair.split('=', 2) as [string, string]));
       for (const suite of chosen) {
         const command = `npx tickflow bench ${suite.name} --scale ${options.scale}${options.set ? ` --set ${options.set.join(' ')}` : ''}`;

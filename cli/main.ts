@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { ConfigError, documentedEnv } from '../platform/config.js';
-import { KafkaAccessError } from '../platform/kafka-settings.js';
+import { TICKFLOW_VERSION } from '../platform/version.js';
 import { registerStackCommands } from '../stack/cli.js';
 import { registerIngestCommands } from '../ingest/cli.js';
 import { registerProcessorCommands } from '../processors/cli.js';
@@ -12,8 +12,23 @@ import { registerReplayCommand } from './replay-command.js';
 import { registerSetupCommand } from './setup-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerSoakCommand } from './soak-command.js';
+import { EXIT_CODES_HELP, describeFailure, isBrokenPipe } from './exit-codes.js';
 
-const program = new Command('tickflow').description('Tickflow: an event-sourced real-time market-pattern pipeline').showHelpAfterError();
+// `tickflow config | head -1`: a closed pipe ends the command quietly, not with an EPIPE stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (isBrokenPipe(error)) process.exit(0);
+    throw error;
+  });
+}
+
+
+const program = new Command('tickflow')
+  .description('Tickflow: an event-sourced real-time market-pattern pipeline')
+  .version(TICKFLOW_VERSION, '-V, --version', 'print the version')
+  .addHelpText('after', EXIT_CODES_HELP)
+  // Every command (and subcommand) reports usage errors through the handler below instead of exiting itself.
+  .exitOverride();
 
 registerStackCommands(program);
 registerIngestCommands(program);
@@ -31,8 +46,13 @@ program
   .command('config')
   .description('list every environment variable the stages read, with its default')
   .option('--markdown', 'print a Markdown table (the README uses it)')
-  .action((options: { markdown?: boolean }) => {
+  .option('--json', 'print JSON')
+  .action((options: { markdown?: boolean; json?: boolean }) => {
     const rows = documentedEnv();
+    if (options.json) {
+      console.log(JSON.stringify(rows, null, 2));
+      return;
+    }
     if (options.markdown) {
       console.log('| Variable | Stage | Default | Meaning |\n|---|---|---|---|');
       for (const row of rows)
@@ -44,12 +64,11 @@ program
     for (const row of rows) console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);
   });
 
+/** The one top-level error handler: one line, and the documented exit code (cli/exit-codes.ts). */
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  // Settings no retry can fix (a bad variable, refused credentials, an untrusted certificate): one clear line and a
-  // non-zero exit, not a stack trace or a process that keeps retrying.
-  if (!(error instanceof ConfigError || error instanceof KafkaAccessError)) throw error;
-  console.error(`tickflow: ${error.message}`);
-  process.exit(1);
+  const { code, message } = describeFailure(error);
+  if (message !== undefined) console.error(message);
+  process.exit(code);
 }

@@ -15,6 +15,7 @@ import { describeTopics } from '../platform/describe-topics.js';
 import { demoApiKey } from './demo-access.js';
 import { LocalStack, waitUntil } from '../stack/local-stack.js';
 import { setupPipeline } from './setup-command.js';
+import { probeTimescale, type TimescaleMode, type TimescaleProbe } from '../store/migrate.js';
 import { Supervisor, type StageSpec } from './supervisor.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -125,6 +126,22 @@ export function stagePorts(source: EnvSource = process.env): StagePorts {
   };
 }
 
+/**
+ * The storage path of `npm start` when PROJECTOR_TIMESCALE is not set: TimescaleDB where the server preloads it
+ * (`auto`), else the plain path chosen explicitly (`off`). The machine's server here has the extension installed but
+ * not preloaded, where `auto` warns that it falls back; `npm start` does not leave that choice to a warning: it
+ * picks the plain path and says so in its start-up lines. An explicit setting (and `tickflow migrate`/`project`
+ * with `auto`) keeps the warning for such a server.
+ */
+export function startStorage(setting: string | undefined, probe: TimescaleProbe): { mode: TimescaleMode; note: string } {
+  if (setting) return { mode: setting as TimescaleMode, note: `storage: PROJECTOR_TIMESCALE=${setting}` };
+  if (probe.preloaded) return { mode: 'auto', note: 'storage: TimescaleDB (preloaded on the DATABASE_URL server)' };
+  return {
+    mode: 'off',
+    note: 'storage: plain PostgreSQL partitions (TimescaleDB not preloaded on the DATABASE_URL server; PROJECTOR_TIMESCALE=auto|on to choose otherwise)',
+  };
+}
+
 /** The stages `npm start` runs, in start order (stopped in reverse). */
 export function pipelineStages(options: {
   massiveApiKey: string | undefined;
@@ -223,6 +240,10 @@ export function registerStartCommand(program: Command): void {
         .filter((server) => server.name === 'kafka' || server.name === 'registry')
         .every((server) => server.up);
       await stack.up(say);
+      const storage = startStorage(process.env.PROJECTOR_TIMESCALE, await probeTimescale(loadPlatformConfig().DATABASE_URL));
+      // The setup below and every stage (the supervisor passes this env on) follow the one decision.
+      process.env.PROJECTOR_TIMESCALE = storage.mode;
+      say(storage.note);
       await setupPipeline(say);
       const simulated = config.MASSIVE_API_KEY === undefined;
       const logger = createLogger('start', { level: 'warn' });
@@ -303,14 +324,15 @@ export function registerStartCommand(program: Command): void {
           ),
         );
       let stopping = false;
-      const stop = async (signal: string) => {
+      const stop = async (signal: string, exitCode = 0) => {
         if (stopping) return;
         stopping = true;
         say(`${signal}: stopping the stages`);
         await supervisor.stop();
         if (!wasUp && !config.START_KEEP_STACK) await stack.down(say);
-        process.exit(0);
+        process.exit(exitCode);
       };
+      supervisor.onRefusal = (stage) => void stop(`${stage} refused to start`, 2);
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
     });

@@ -69,7 +69,7 @@ describe('Supervisor', () => {
   it('runs a one-shot command and reports its failure', async () => {
     const lines: string[] = [];
     await expect(Supervisor.runOnce('setup', ['definitely-not-a-command'], (line) => lines.push(line))).rejects.toThrow(
-      /exited with code 1/,
+      /exited with code 2/, // a usage error (cli/exit-codes.ts)
     );
     expect(lines.some((line) => line.startsWith('[setup]') && line.includes('unknown command'))).toBe(true);
   });

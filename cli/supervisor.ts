@@ -1,3 +1,4 @@
+import { EXIT } from './exit-codes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
@@ -55,6 +56,11 @@ export class Supervisor {
   private statusTimer: NodeJS.Timeout | undefined;
   private lastSampleAt = Date.now();
   private statusShown = false;
+  /**
+   * Called when a stage exits with 2 (its configuration or runtime is refused: cli/exit-codes.ts). Restarting
+   * cannot help, so it is not restarted.
+   */
+  onRefusal: ((stage: string) => void) | undefined;
 
   constructor(
     specs: readonly StageSpec[],
@@ -116,6 +122,11 @@ export class Supervisor {
     child.once('exit', (code, signal) => {
       stage.child = undefined;
       if (this.stopping) return;
+      if (code === EXIT.usage) {
+        this.output(formatLogLine('supervisor', `${stage.spec.name} refused to start (exit 2, its reason above); not restarting it`));
+        this.onRefusal?.(stage.spec.name);
+        return;
+      }
       const uptime = Date.now() - stage.startedAt;
       const next = restartDelay(this.policy, stage.consecutiveCrashes, uptime);
       stage.consecutiveCrashes = next.consecutiveCrashes;

@@ -4,6 +4,10 @@ import { defineEnv, env } from '../platform/index.js';
 export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_PORT: env.int('Port of the WebSocket gateway (also serves /health, /ready, /metrics and the live page)', 3001),
   GATEWAY_HOST: env.string('Interface the gateway listens on', '127.0.0.1'),
+  GATEWAY_OPS_PORT: env.int(
+    'Port of the gateway ops server (/health /ready /metrics) when /metrics is not on GATEWAY_PORT (production)',
+    9468,
+  ),
   GATEWAY_RING_CAPACITY: env.int('Recent events kept in memory per partition; older positions are read back from Kafka', 10_000),
   GATEWAY_HEARTBEAT_MS: env.int("Interval of heartbeat frames (each carries every subscription's cursor and lag)", 15_000),
   GATEWAY_AUTH_TIMEOUT_MS: env.int('A connection that has not authenticated within this time is closed (4001)', 10_000),
@@ -29,6 +33,10 @@ export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_MAX_BATCH: env.int('Events per frame at most', 500),
   GATEWAY_LISTEN_RETRY_MS: env.int('How long a starting gateway retries a busy port (sockets of a previous process in TIME_WAIT)', 90_000),
   GATEWAY_POLL_WAIT_MS: env.int('Kafka long-poll wait of the tailers', 100),
+  GATEWAY_ALLOW_WS_EMULATION: env.bool(
+    'Serve on the slow `ws` emulation of uWS when no native uWebSockets.js build loads on this runtime (otherwise the gateway refuses to start); logged at ERROR, shown by /ready and tickflow_gateway_uws_native',
+    false,
+  ),
   GATEWAY_METADATA_REFRESH_MS: env.int('How often the tailers re-read topic metadata to pick up partitions added at runtime', 15_000),
 });
 

@@ -4,10 +4,8 @@ import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/index.js';
 import type { TopicTail } from './topic-tail.js';
-import type { UwsApp } from './transport-uws.js';
 import type { StreamName } from './types.js';
-
-type UwsResponse = import('@trufflesuite/uws-js-unofficial').HttpResponse;
+import type { UwsApp, UwsResponse } from './uws-runtime.js';
 
 export interface HttpRoutesOptions {
   readonly tails: ReadonlyMap<StreamName, Pick<TopicTail, 'lastPollAt' | 'topic'>>;
@@ -16,6 +14,12 @@ export interface HttpRoutesOptions {
   /** The SDK bundled for browsers (served at /sdk.js). */
   readonly sdkBundle: () => Promise<string>;
   readonly connectionCount: () => number;
+  /** The uWS build serving: /ready reports `degraded` (still 200) on the `ws` emulation, so it never goes unnoticed. */
+  readonly transport: { readonly build: string; readonly native: boolean };
+  /** Serve /metrics here too (false in production: GATEWAY_OPS_PORT serves it). */
+  readonly publicMetrics: boolean;
+  /** True once a stop has begun: /ready answers 503 before connections are closed. */
+  readonly draining: () => boolean;
 }
 
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
@@ -53,17 +57,26 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
     const streams = Object.fromEntries(
       [...options.tails].map(([stream, tail]) => [stream, { lastPollAgeMs: now - tail.lastPollAt, epoch: tail.topic.epoch }]),
     );
-    const ok = Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
+    const draining = options.draining();
+    const ok = !draining && Object.values(streams).every((entry) => entry.lastPollAgeMs < 30_000);
+    const status = draining ? 'draining' : !ok ? 'down' : options.transport.native ? 'ok' : 'degraded';
+    const transport = options.transport.native
+      ? options.transport
+      : {
+          ...options.transport,
+          error: 'no native uWebSockets.js build loaded: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION)',
+        };
     reply(
       res,
       ok ? '200 OK' : '503 Service Unavailable',
       'application/json',
-      JSON.stringify({ status: ok ? 'ok' : 'down', streams, connections: options.connectionCount() }),
+      JSON.stringify({ status, streams, transport, connections: options.connectionCount() }),
     );
   });
-  app.get('/metrics', (res) =>
-    replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
-  );
+  if (options.publicMetrics)
+    app.get('/metrics', (res) =>
+      replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
+    );
   app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
   app.get('/*', (res, req) => {
     const url = req.getUrl();

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Registry } from 'prom-client';
-import { AvroCodec, createMetricsRegistry, topicName, type Logger, type TokenService } from '../platform/index.js';
+import { AvroCodec, Gauge, createMetricsRegistry, topicName, type Logger, type TokenService } from '../platform/index.js';
 import { createAuthenticator, createUniverseResolver, type Authenticator, type UniverseResolver } from './access.js';
 import type { GatewayConfig } from './config.js';
 import { TopicTail } from './topic-tail.js';
@@ -14,12 +14,14 @@ import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
 import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
 import { SDK_BUNDLES, SDK_DIST_DIR, bundleSdkForBrowser } from './client/bundle.js';
+import { loadUws } from './uws-runtime.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export { createAuthenticator, createUniverseResolver, type Authenticator, type Principal, type UniverseResolver } from './access.js';
 export { decodeCursor, encodeCursor, topicEpoch, type Cursor } from './cursor.js';
 export { KafkaLogSource, avroDecoder, OffsetOutOfRangeError, type LogSource, type TopicInfo } from './kafka-log.js';
 export { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+export { UwsUnavailableError, loadUws, type UwsRuntime } from './uws-runtime.js';
 export type * from './client/protocol.js';
 
 /** Everything a gateway needs, given explicitly (gateway/main.ts reads them from the env once). */
@@ -47,6 +49,10 @@ export interface GatewayOptions {
   readonly registry?: Registry;
   /** Sees every frame the server sends (tests check them against the protocol document). */
   readonly onFrameSent?: (frame: string | Buffer) => void;
+  /** True once the process is stopping (its lifecycle): /ready answers 503 before the drain. */
+  readonly draining?: () => boolean;
+  /** Whether /metrics is served on the gateway's own port (default true; production serves it on the ops port). */
+  readonly publicMetrics?: boolean;
 }
 
 export interface GatewayHandle {
@@ -83,6 +89,19 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
   const { config, logger, databaseUrl } = options;
   if (!options.authenticator && !options.tokens) throw new TypeError('startGateway needs `tokens` (or an `authenticator`)');
   const registry = options.registry ?? createMetricsRegistry('gateway');
+  // First, before any connection: no native uWS (and no opt-in to the emulation) is a refusal, never a slow surprise.
+  const uws = loadUws({ allowEmulation: config.GATEWAY_ALLOW_WS_EMULATION });
+  new Gauge({
+    name: 'tickflow_gateway_uws_native',
+    help: 'Whether the gateway serves on a native uWebSockets.js build (1) or on the ws emulation (0), by build',
+    labelNames: ['build'],
+    registers: [registry],
+  }).set({ build: uws.build }, uws.native ? 1 : 0);
+  if (!uws.native)
+    logger.error(
+      { node: uws.runtime.node, abi: uws.runtime.abi, glibc: uws.runtime.glibc, failures: uws.failures },
+      'no native uWebSockets.js build loads on this runtime: serving on the slow ws emulation (GATEWAY_ALLOW_WS_EMULATION=true)',
+    );
   const prefix = options.topicPrefix;
   const instance = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const codec = new AvroCodec(options.registryUrl, prefix);
@@ -131,12 +150,15 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       registry,
       serverName: `tickflow-gateway ${instance}`,
       sdkBundle: sdkBundle(),
+      uws,
+      publicMetrics: options.publicMetrics ?? true,
+      ...(options.draining ? { draining: options.draining } : {}),
       listenRetryMs: config.GATEWAY_LISTEN_RETRY_MS,
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix)) } : {}),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
-    logger.info({ port, streams: [...tails.keys()], prefix }, 'gateway listening');
+    logger.info({ port, streams: [...tails.keys()], prefix, uws: uws.build }, 'gateway listening');
     let stopping: Promise<void> | undefined;
     return {
       port,

@@ -1,4 +1,4 @@
-import { TokenService, loadAuthConfig, loadPlatformConfig } from '../platform/index.js';
+import { TokenService, loadAuthConfig, loadPlatformConfig, metricsOnPublicPort } from '../platform/index.js';
 import { startStageProcess } from '../platform/stage-process.js';
 import { loadGatewayConfig } from './config.js';
 import { startGateway } from './index.js';
@@ -22,7 +22,10 @@ export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
     ...(flags.port !== undefined ? { GATEWAY_PORT: flags.port } : {}),
     ...(flags.host ? { GATEWAY_HOST: flags.host } : {}),
   };
-  const { logger, lifecycle } = startStageProcess('gateway', { logLevel: platform.LOG_LEVEL });
+  const { logger, lifecycle, registry, serveOps } = startStageProcess('gateway', { logLevel: platform.LOG_LEVEL });
+  // Production: /metrics only on the ops port, not on the public gateway port (started first, so it closes last).
+  const publicMetrics = metricsOnPublicPort();
+  if (!publicMetrics) await serveOps({ port: config.GATEWAY_OPS_PORT });
   const gateway = await startGateway({
     logger,
     config,
@@ -34,6 +37,9 @@ export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
     redisUrl: platform.REDIS_URL,
     redisKeyPrefix: platform.REDIS_KEY_PREFIX,
     tokens: new TokenService(loadAuthConfig()),
+    registry,
+    publicMetrics,
+    draining: () => lifecycle.isStopping,
     ...(flags.streams ? { streams: flags.streams } : {}),
   });
   lifecycle.onShutdown('gateway', () => gateway.stop());

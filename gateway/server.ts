@@ -9,7 +9,8 @@ import { createGatewayMetrics } from './metrics.js';
 import { GatewaySessions, type SessionScheduler } from './session.js';
 import type { SnapshotSource } from './snapshot.js';
 import type { TopicTail } from './topic-tail.js';
-import { routeWebSockets, uws, type UwsListenSocket } from './transport-uws.js';
+import { routeWebSockets } from './transport-uws.js';
+import type { UwsListenSocket, UwsRuntime } from './uws-runtime.js';
 import type { StreamName } from './types.js';
 
 export interface GatewayServerOptions {
@@ -21,6 +22,12 @@ export interface GatewayServerOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly serverName: string;
+  /** The uWS build to serve with (uws-runtime.ts: native, or the emulation the operator opted in to). */
+  readonly uws: UwsRuntime;
+  /** Serve /metrics on the gateway port too (false in production). */
+  readonly publicMetrics: boolean;
+  /** True once the process is stopping; /ready answers 503 from then on. */
+  readonly draining?: () => boolean;
   /** The SDK bundled for browsers (served at /sdk.js). */
   readonly sdkBundle: () => Promise<string>;
   /** How long to keep retrying a busy port at start. */
@@ -47,8 +54,9 @@ const nodeScheduler: SessionScheduler = {
  * session-core.ts).
  */
 export class GatewayServer {
-  private readonly app = uws.App();
+  private readonly app;
   private listenSocket: UwsListenSocket | undefined;
+  private closing = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unsubscribeTails: (() => void)[] = [];
   private readonly sessions: GatewaySessions;
@@ -56,6 +64,7 @@ export class GatewayServer {
   port = 0;
 
   constructor(private readonly options: GatewayServerOptions) {
+    this.app = options.uws.uws.App();
     this.sessions = new GatewaySessions({
       config: options.config,
       tails: options.tails,
@@ -74,13 +83,16 @@ export class GatewayServer {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    routeWebSockets(this.app, this.sessions, this.options.config);
+    routeWebSockets(this.options.uws.uws, this.app, this.sessions, this.options.config);
     routeHttp(this.app, {
       tails: this.options.tails,
       registry: this.options.registry,
       logger: this.options.logger,
       sdkBundle: this.options.sdkBundle,
       connectionCount: () => this.sessions.connectionCount,
+      transport: { build: this.options.uws.build, native: this.options.uws.native },
+      publicMetrics: this.options.publicMetrics,
+      draining: () => this.closing || (this.options.draining?.() ?? false),
     });
     for (const [stream, tail] of this.options.tails) {
       this.unsubscribeTails.push(
@@ -96,7 +108,7 @@ export class GatewayServer {
       const socket = await new Promise<UwsListenSocket | false>((resolve) => this.app.listen(host, port, resolve));
       if (socket) {
         this.listenSocket = socket;
-        this.port = uws.us_socket_local_port(socket);
+        this.port = this.options.uws.uws.us_socket_local_port(socket);
         break;
       }
       if (port === 0 || Date.now() >= deadline) throw new Error(`gateway could not listen on ${host}:${port}`);
@@ -109,9 +121,10 @@ export class GatewayServer {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const timer of this.timers) clearInterval(timer);
     for (const unsubscribe of this.unsubscribeTails) unsubscribe();
-    if (this.listenSocket) uws.us_listen_socket_close(this.listenSocket);
+    if (this.listenSocket) this.options.uws.uws.us_listen_socket_close(this.listenSocket);
     this.listenSocket = undefined;
     this.sessions.shutdown();
   }

@@ -1,22 +1,15 @@
-import { createRequire } from 'node:module';
 import type { Disconnect } from './client/protocol.js';
 import type { GatewayConfig } from './config.js';
 import type { Connection, GatewaySessions, SessionTransport } from './session.js';
-
-// uWebSockets.js ships as a CommonJS native addon.
-export const uws = createRequire(import.meta.url)('@trufflesuite/uws-js-unofficial') as typeof import('@trufflesuite/uws-js-unofficial');
-export type UwsApp = import('@trufflesuite/uws-js-unofficial').TemplatedApp;
-export type UwsListenSocket = import('@trufflesuite/uws-js-unofficial').us_listen_socket;
+import type { Uws, UwsApp, UwsSocket } from './uws-runtime.js';
 
 interface ConnectionData {
   connection?: Connection;
 }
 
-type UwsSocket = import('@trufflesuite/uws-js-unofficial').WebSocket<ConnectionData>;
-
 /** A session's socket: a uWebSockets.js WebSocket. */
 class UwsTransport implements SessionTransport {
-  constructor(private readonly ws: UwsSocket) {}
+  constructor(private readonly ws: UwsSocket<ConnectionData>) {}
 
   send(frame: string | Buffer): void {
     this.ws.cork(() => this.ws.send(frame, false));
@@ -32,13 +25,13 @@ class UwsTransport implements SessionTransport {
 }
 
 /** Serves the WebSocket protocol at /ws: each socket event goes to its session in `sessions`. */
-export function routeWebSockets(app: UwsApp, sessions: GatewaySessions, config: GatewayConfig): void {
+export function routeWebSockets(uws: Uws, app: UwsApp, sessions: GatewaySessions, config: GatewayConfig): void {
   app.ws<ConnectionData>('/ws', {
     compression: uws.DISABLED,
     maxPayloadLength: config.GATEWAY_MAX_FRAME_BYTES * 4,
     // The gateway stops sending far below this (GATEWAY_MAX_BUFFERED_BYTES); this is only the hard ceiling.
     maxBackpressure: Math.max(config.GATEWAY_MAX_BUFFERED_BYTES * 8, 4 * 1024 * 1024),
-    closeOnBackpressureLimit: 0,
+    closeOnBackpressureLimit: false,
     idleTimeout: 120,
     sendPingsAutomatically: true,
     open: (ws) => {

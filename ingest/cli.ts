@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { requireExplicitInProduction } from '../platform/deployment.js';
 import { loadIngestConfig } from './config.js';
 
 const positiveNumber = (value: string): number => {
@@ -19,12 +20,7 @@ export function registerIngestCommands(program: Command): void {
     .command('ingest')
     .description('feed Kafka: live Massive or the embedded simulator (long-running), or a flat-file / REST backfill (runs to completion)')
     .addOption(
-      new Option('--source <source>', 'massive | simulator | file | rest (default: INGEST_SOURCE)').choices([
-        'massive',
-        'simulator',
-        'file',
-        'rest',
-      ]),
+      new Option('--source <source>', 'where the events come from').env('INGEST_SOURCE').choices(['massive', 'simulator', 'file', 'rest']),
     )
     .option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
     .option('--rate <n>', 'simulator: trades + quotes per second', positiveNumber)
@@ -54,6 +50,8 @@ export function registerIngestCommands(program: Command): void {
         details: boolean;
         maxTickers?: number;
       }) => {
+        // In production the simulator is never a silent default: the source must be named.
+        if (flags.source === undefined) requireExplicitInProduction(process.env, 'INGEST_SOURCE', 'massive or simulator, or --source');
         const source = flags.source ?? loadIngestConfig().INGEST_SOURCE;
         // The stage is imported when it runs, so `tickflow --help` loads none of it.
         const { runFileImport, runLiveIngest, runRestBackfill } = await import('./main.js');
@@ -86,13 +84,15 @@ export function registerIngestCommands(program: Command): void {
   program
     .command('simulator')
     .description('run the Massive-protocol simulator alone: ws://127.0.0.1:8765/stocks (also /health, /metrics)')
-    .option('--port <n>', 'listen port (default SIMULATOR_PORT)', positiveNumber)
+    .addOption(new Option('--port <n>', 'listen port').env('SIMULATOR_PORT').argParser(positiveNumber))
     .option('--speed <n>', 'simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
     .option('--rate <n>', 'trades + quotes per second', positiveNumber)
-    .option('--symbols <n>', 'universe size', positiveNumber)
+    .addOption(
+      new Option('--symbol-count <n>', 'universe size: how many tickers to simulate').env('SIMULATOR_SYMBOLS').argParser(positiveNumber),
+    )
     .option('--replay <file>', 'play a recording (JSON lines of frames or events) at --speed')
-    .action(async (flags: { port?: number; speed?: number; rate?: number; symbols?: number; replay?: string }) => {
+    .action(async ({ symbolCount, ...flags }: { port?: number; speed?: number; rate?: number; symbolCount?: number; replay?: string }) => {
       const { runSimulator } = await import('./main.js');
-      await runSimulator(flags);
+      await runSimulator({ ...flags, ...(symbolCount !== undefined ? { symbols: symbolCount } : {}) });
     });
 }

@@ -1,7 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { defineEnv, env, type EnvSource } from './config.js';
+import { ConfigError, defineEnv, env, type EnvSource } from './config.js';
+import { MIN_PRODUCTION_SECRET_LENGTH, isProduction } from './deployment.js';
 
 /**
  * Token plumbing shared by the API (which issues tokens) and the gateway (which checks them).
@@ -9,15 +10,36 @@ import { defineEnv, env, type EnvSource } from './config.js';
  * API keys: `tfk_<id>_<secret>`; only the SHA-256 of the secret is stored (keys are 256-bit random, so a
  * fast hash suffices; passwords use a memory-hard KDF in the API).
  */
-export const loadAuthConfig = defineEnv('auth', {
+const DEVELOPMENT_JWT_SECRET = 'tickflow-dev-secret-change-me-0123456789';
+
+const loadAuthEnv = defineEnv('auth', {
   JWT_SECRET: env.string(
-    'HMAC secret for access tokens (at least 32 characters in production)',
-    'tickflow-dev-secret-change-me-0123456789',
+    'HMAC secret for access tokens; in production it must be set, not the published default, and at least 32 characters',
+    DEVELOPMENT_JWT_SECRET,
   ),
   JWT_ISSUER: env.string('`iss` of access tokens', 'tickflow'),
   JWT_AUDIENCE: env.string('`aud` of access tokens', 'tickflow-clients'),
   ACCESS_TOKEN_TTL_SECONDS: env.int('Lifetime of an access token', 900),
 });
+
+/**
+ * The auth settings. In production (TICKFLOW_ENV / NODE_ENV) the published default or a short JWT_SECRET is refused:
+ * anyone could sign tokens with the default (the issue 22 user forged one).
+ */
+export function loadAuthConfig(source: EnvSource = process.env): ReturnType<typeof loadAuthEnv> {
+  const config = loadAuthEnv(source);
+  if (isProduction(source)) {
+    if (config.JWT_SECRET === DEVELOPMENT_JWT_SECRET)
+      throw new ConfigError([
+        'JWT_SECRET: the published development default is refused in production; set a random secret of 32+ characters',
+      ]);
+    if (config.JWT_SECRET.length < MIN_PRODUCTION_SECRET_LENGTH)
+      throw new ConfigError([
+        `JWT_SECRET: ${config.JWT_SECRET.length} characters is too short for production; at least ${MIN_PRODUCTION_SECRET_LENGTH}`,
+      ]);
+  }
+  return config;
+}
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;
 

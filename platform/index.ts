@@ -1,5 +1,6 @@
 /** Shared plumbing used by every stage: config, logging, metrics, lifecycle, Kafka, registry and codec. */
 export * from './config.js';
+export * from './deployment.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './lifecycle.js';

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
@@ -24,6 +25,7 @@ import {
   type KafkaSettings,
 } from './kafka-settings.js';
 import type { Logger } from './logger.js';
+import { Counter, type Registry } from './metrics.js';
 import { TOPICS, TOPIC_KEYS, coPartitioningProblems, partitionCount, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
 export { Kafka, Partitioners } from 'kafkajs';
@@ -105,18 +107,49 @@ class CheckedKafka extends Kafka {
   }
 }
 
+interface KafkaErrorCode {
+  readonly type: string;
+  readonly retriable: boolean;
+  readonly message: string;
+}
+
+// kafkajs's own table of protocol errors (the one it decides retries by); it is not part of its typed API.
+const kafkaErrorCodes = (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: KafkaErrorCode[] }).errorCodes;
+const retriableByMessage = new Map(kafkaErrorCodes.filter((code) => code.retriable).map((code) => [code.message, code.type]));
+
+/**
+ * kafkajs logs every broker error answer at ERROR (`Response <Api>(...)`), including the transient ones it (or the
+ * caller) retries: Kafka 4's CONCURRENT_TRANSACTIONS while the previous transaction's markers are written, a
+ * coordinator that moved or is still loading. Those are normal operation, so they are logged at debug and counted;
+ * a retriable answer that finally fails still surfaces as the caller's error. Returns the error type when
+ * `message`/`error` is such an answer, else undefined.
+ */
+export function transientBrokerAnswer(message: string, error: unknown): string | undefined {
+  if (!message.startsWith('Response ') || typeof error !== 'string') return undefined;
+  return retriableByMessage.get(error);
+}
+
+/** The API name of a `Response Produce(key: 0, version: 7)` log message. */
+function apiOf(message: string): string {
+  return /^Response (\w+)/.exec(message)?.[1] ?? 'unknown';
+}
+
 /**
  * A kafkajs client whose logs go through the process's pino logger. TLS and SASL come from the env
- * (KAFKA_SECURITY_PROTOCOL and the KAFKA_TLS_* / KAFKA_SASL_* settings) unless `security` is given.
+ * (KAFKA_SECURITY_PROTOCOL and the KAFKA_TLS_* / KAFKA_SASL_* settings) unless `security` is given. With `registry`,
+ * transient broker answers are counted in `tickflow_kafka_transient_responses_total{api,error}` (they are logged at
+ * debug only).
  */
 export function createKafka(options: {
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly logger: Logger;
   readonly security?: KafkaSecurity;
+  readonly registry?: Registry;
 }): Kafka {
   const kafkaLogger = options.logger.child({ component: 'kafkajs' });
   const security = options.security ?? kafkaSecurityFromEnv();
+  const transient = options.registry ? transientResponsesCounter(options.registry) : undefined;
   return new CheckedKafka(
     {
       clientId: options.clientId,
@@ -129,10 +162,30 @@ export function createKafka(options: {
         () =>
         ({ level, log }: LogEntry) => {
           const { message, ...rest } = log;
+          const transientType = level === logLevel.ERROR ? transientBrokerAnswer(message, rest.error) : undefined;
+          if (transientType !== undefined) {
+            transient?.inc({ api: apiOf(message), error: transientType });
+            kafkaLogger.debug({ ...rest, retriable: transientType }, message);
+            return;
+          }
           kafkaLogger[levelNames[level] ?? 'info'](rest, message);
         },
     },
     security,
+  );
+}
+
+/** One counter per registry, however many clients a process creates. */
+function transientResponsesCounter(registry: Registry): Counter<'api' | 'error'> {
+  const name = 'tickflow_kafka_transient_responses_total';
+  return (
+    (registry.getSingleMetric(name) as Counter<'api' | 'error'> | undefined) ??
+    new Counter({
+      name,
+      help: 'Transient (retriable) error answers from Kafka brokers, e.g. CONCURRENT_TRANSACTIONS, logged at debug and retried',
+      labelNames: ['api', 'error'],
+      registers: [registry],
+    })
   );
 }
 

@@ -28,6 +28,8 @@ export class Lifecycle {
   constructor(
     private readonly logger: Logger,
     private readonly hookTimeoutMs = 10_000,
+    /** Between the stop signal and the first hook: /ready already answers 503 (isStopping), work still runs. */
+    private readonly drainDelayMs = 0,
   ) {}
 
   onShutdown(name: string, hook: ShutdownHook): void {
@@ -46,6 +48,7 @@ export class Lifecycle {
 
   private async runHooks(reason: string): Promise<void> {
     this.logger.info({ reason }, 'shutting down');
+    if (this.drainDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.drainDelayMs));
     for (const { name, hook } of [...this.hooks].reverse()) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {

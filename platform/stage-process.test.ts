@@ -17,7 +17,10 @@ describe('a stage process', () => {
     expect(stage.registry).toBe(stage.registry);
     const port = await stage.serveOps({ port: 0, checks: [{ name: 'unit', check: async () => ({ fine: true }) }] });
     const base = `http://127.0.0.1:${port}`;
-    expect(await (await fetch(`${base}/ready`)).json()).toEqual({ status: 'ok', checks: { unit: { ok: true, details: { fine: true } } } });
+    expect(await (await fetch(`${base}/ready`)).json()).toEqual({
+      status: 'ok',
+      checks: { shutdown: { ok: true, details: 'running' }, unit: { ok: true, details: { fine: true } } },
+    });
     expect(await (await fetch(`${base}/metrics`)).text()).toContain('stage="unit-stage"');
     await stage.lifecycle.shutdown('test');
     await expect(fetch(`${base}/health`)).rejects.toThrow();

@@ -1,5 +1,6 @@
 import type { Registry } from 'prom-client';
 import { defineEnv, env, type EnvSource } from './config.js';
+import { loadDeploymentConfig } from './deployment.js';
 import { Lifecycle } from './lifecycle.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetricsRegistry } from './metrics.js';
@@ -32,7 +33,7 @@ export interface StageProcess {
 export function startStageProcess(stage: string, options: { readonly logLevel?: string; readonly env?: EnvSource } = {}): StageProcess {
   const { OPS_HOST } = loadOpsSettings(options.env);
   const logger = options.logLevel === undefined ? createLogger(stage) : createLogger(stage, { level: options.logLevel });
-  const lifecycle = new Lifecycle(logger);
+  const lifecycle = new Lifecycle(logger, undefined, loadDeploymentConfig().DRAIN_DELAY_MS);
   lifecycle.installSignalHandlers();
   // Created on first use: stages that serve their own /metrics (gateway, api) never start a second collector.
   let registry: Registry | undefined;
@@ -44,9 +45,17 @@ export function startStageProcess(stage: string, options: { readonly logLevel?: 
     },
     lifecycle,
     serveOps: async ({ port, checks }) => {
-      const ops = await startOpsServer({ port, host: OPS_HOST, registry: registryOf(), ...(checks ? { checks } : {}) });
+      const ops = await startOpsServer({ port, host: OPS_HOST, registry: registryOf(), checks: [stoppingCheck(lifecycle), ...(checks ?? [])] });
       lifecycle.onShutdown('ops-server', () => ops.close());
       return ops.port;
     },
+  };
+}
+
+/** Unready from the stop signal on, before any hook drains work, so a load balancer stops sending first. */
+export function stoppingCheck(lifecycle: Pick<Lifecycle, 'isStopping'>): HealthCheck {
+  return {
+    name: 'shutdown',
+    check: () => (lifecycle.isStopping ? Promise.reject(new Error('draining: the process is stopping')) : Promise.resolve('running')),
   };
 }

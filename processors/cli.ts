@@ -21,7 +21,12 @@ export function registerProcessorCommands(program: Command): void {
   program
     .command('patterns')
     .description('list the pattern catalog (name, version, tiers, definition)')
-    .action(() => {
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      if (options.json) {
+        console.log(JSON.stringify(PATTERN_CATALOG, null, 2));
+        return;
+      }
       process.stdout.write(
         PATTERN_CATALOG.map(
           (entry) => `${entry.name.padEnd(28)} v${entry.version}  ${entry.tiers.join('/').padEnd(15)} ${entry.summary}\n`,

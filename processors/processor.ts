@@ -87,7 +87,12 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     if (!SUPPORTED_INPUTS.includes(input)) throw new Error(`unsupported processor input ${input}; use ${SUPPORTED_INPUTS.join(' or ')}`);
   }
   const clientId = options.clientId ?? `tickflow-processor-${hostname()}-${process.pid}`;
-  const kafka: Kafka = createKafka({ brokers: options.brokers, clientId, logger });
+  const kafka: Kafka = createKafka({
+    brokers: options.brokers,
+    clientId,
+    logger,
+    ...(options.metrics ? { registry: options.metrics } : {}),
+  });
   const codec = new AvroCodec(options.registryUrl, options.topicPrefix);
   const topic = (key: TopicKey) => topicName(key, options.topicPrefix);
   const patternsTopic = topic('patterns');
@@ -161,6 +166,10 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
+      // What exactly-once needs (and kafkajs checks for, else it warns that EoS may break): the idempotent producer
+      // retries retriable errors without a count limit, as the Java client's retries=MAX_INT; a broker that answers
+      // nothing for long is the stall watchdog's to end (exit 75), not a retry count's.
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
     await producer.connect();
     const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [inputTopic] });
@@ -416,14 +425,17 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // The side-table tails stop in parallel: each waits out its fetch long-poll.
       const tailsStopped = sideTables.stop();
       await consumer.stop();
-      // A final snapshot per partition (with its offsets) makes the next start replay nothing.
-      for (const task of tasks.values()) {
-        if (task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil) {
-          await commit(task, [], task.nextOffset, true).catch((error: unknown) =>
-            logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'),
-          );
-        }
-      }
+      // A final snapshot per partition (with its offsets) makes the next start replay nothing. Each partition has its
+      // own transactional producer, so they commit in parallel: one after another outlasted the stop's time limit.
+      await Promise.all(
+        [...tasks.values()]
+          .filter((task) => task.nextOffset > task.snapshotOffset && task.seekTo === undefined && task.nextOffset >= task.replayUntil)
+          .map((task) =>
+            commit(task, [], task.nextOffset, true).catch((error: unknown) =>
+              logger.warn({ err: error, topic: task.topic, partition: task.partition }, 'final snapshot failed'),
+            ),
+          ),
+      );
       await consumer.disconnect();
       for (const key of [...tasks.keys()]) await closeTask(key);
       await tailsStopped;

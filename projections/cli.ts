@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import { isDbProjectionName, DB_PROJECTION_NAMES } from './core.js';
 // Declares the projector's env for `tickflow config`; the stage itself (./main.js) is imported when it runs.
 import './config.js';
@@ -8,7 +8,7 @@ export function registerProjectionCommands(program: Command): void {
   program
     .command('migrate')
     .description('create the database if needed and apply every pending migration (node-pg-migrate; re-running is a no-op)')
-    .option('--timescale <mode>', 'auto | on | off (default: PROJECTOR_TIMESCALE)')
+    .addOption(new Option('--timescale <mode>', 'storage path of the migrations').env('PROJECTOR_TIMESCALE').choices(['auto', 'on', 'off']))
     .option('--down', 'undo the last migration instead')
     .action(async (options: { timescale?: string; down?: boolean }) => {
       const { runMigrate } = await import('./main.js');
@@ -18,7 +18,7 @@ export function registerProjectionCommands(program: Command): void {
   program
     .command('project')
     .description('run the projector: Kafka -> PostgreSQL (COPY, exactly once) and the Redis read model, until SIGTERM')
-    .option('--projections <list>', 'comma-separated subset of patterns,bars,reference,redis (default: PROJECTOR_PROJECTIONS)')
+    .addOption(new Option('--projections <list>', 'comma-separated subset of patterns,bars,reference,redis').env('PROJECTOR_PROJECTIONS'))
     .action(async (options: { projections?: string }) => {
       const { runProjector } = await import('./main.js');
       await runProjector(
@@ -29,10 +29,9 @@ export function registerProjectionCommands(program: Command): void {
   program
     .command('rebuild')
     .description('replay a projection from the start of its topics into fresh tables, then swap them in atomically')
-    .argument('<projection>', [...DB_PROJECTION_NAMES, 'redis'].join(' | '))
+    .addArgument(new Argument('<projection>', 'the projection to rebuild').choices([...DB_PROJECTION_NAMES, 'redis']))
     .action(async (projection: string) => {
-      if (!isDbProjectionName(projection) && projection !== 'redis')
-        throw new Error(`unknown projection ${projection}; one of ${[...DB_PROJECTION_NAMES, 'redis'].join(', ')}`);
+      if (!isDbProjectionName(projection) && projection !== 'redis') return; // commander checked the choices
       const { runRebuild } = await import('./main.js');
       await runRebuild(projection);
     });

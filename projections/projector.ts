@@ -78,7 +78,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const registry = options.registry ?? createMetricsRegistry('projections');
   const metrics = createProjectorMetrics(registry);
   const codec = new AvroCodec(options.registryUrl, prefix);
-  const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-projector', logger });
+  const kafka = createKafka({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-projector', logger, registry });
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: options.poolSize ?? 4 });
   // Batches that find the database away retry until it is back: one WARN per outage, and /ready says it is down.
   // The server may come back without its last commits (they are asynchronous): every consumer then re-reads its

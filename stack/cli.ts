@@ -86,11 +86,12 @@ export function registerStackCommands(program: Command): void {
     });
   stack
     .command('status')
-    .description('each server (every broker) with its state, version and address')
+    .description('each server (every broker) with its state, version and address (exit 1 when one is down)')
     .option('--brokers <count>', 'Kafka brokers the stack runs (STACK_BROKERS)')
-    .action(async (options: StackOptions) => {
+    .option('--json', 'print JSON')
+    .action(async (options: StackOptions & { json?: boolean }) => {
       const statuses = await new LocalStack(stackEnv(options)).status();
-      console.log(formatStatus(statuses));
+      console.log(options.json ? JSON.stringify(statuses, null, 2) : formatStatus(statuses));
       if (statuses.some((server) => !server.up)) process.exitCode = 1;
     });
 

@@ -73,6 +73,11 @@ describe('npm start', () => {
       { timeout: 60_000, interval: 250 },
     );
     expect(output.some((line) => line.includes('crashed'))).toBe(false);
+    // Issue 22: normal operation is quiet. Transient broker answers are at debug (and counted), the idempotence
+    // warning is answered by the producers' retry setting, and npm start picks its storage path without a warning.
+    expect(
+      output.filter((line) => /^\[\w+\]\s+\d\d:\d\d:\d\d (WARN|ERROR|FATAL)/.test(line) || /^tickflow migrate .*:/.test(line)),
+    ).toEqual([]);
   }
 
   /** Pattern events the (current) processors process has produced. */
