@@ -22,7 +22,6 @@ for (const stream of [process.stdout, process.stderr]) {
   });
 }
 
-
 const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
   .version(TICKFLOW_VERSION, '-V, --version', 'print the version')

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsOnPublicPort } from '../platform/index.js';
 import { createGatewayTestEnv, type GatewayTestEnv } from './testing.js';
 
 let env: GatewayTestEnv;
@@ -14,7 +15,12 @@ afterAll(async () => {
 describe('the gateway in production (issue 22 item 4)', () => {
   it('serves /metrics on the ops port only, says which uWS build serves, and turns unready before a drain', async () => {
     let draining = false;
-    const gateway = await env.start({ streams: ['bars'], env: { TICKFLOW_ENV: 'production' }, draining: () => draining });
+    const gateway = await env.start({
+      streams: ['bars'],
+      // What gateway/main.ts passes in production.
+      publicMetrics: metricsOnPublicPort({ TICKFLOW_ENV: 'production' }),
+      draining: () => draining,
+    });
     const base = `http://127.0.0.1:${gateway.port}`;
     expect((await fetch(`${base}/metrics`)).status).toBe(404);
     const ready = (await (await fetch(`${base}/ready`)).json()) as { status: string; transport: { native: boolean; build: string } };
@@ -29,7 +35,7 @@ describe('the gateway in production (issue 22 item 4)', () => {
   });
 
   it('keeps /metrics on the gateway port in development', async () => {
-    const gateway = await env.start({ streams: ['bars'], env: {} });
+    const gateway = await env.start({ streams: ['bars'], publicMetrics: metricsOnPublicPort({}) });
     expect((await fetch(`http://127.0.0.1:${gateway.port}/metrics`)).status).toBe(200);
   });
 });

@@ -45,7 +45,12 @@ export function startStageProcess(stage: string, options: { readonly logLevel?: 
     },
     lifecycle,
     serveOps: async ({ port, checks }) => {
-      const ops = await startOpsServer({ port, host: OPS_HOST, registry: registryOf(), checks: [stoppingCheck(lifecycle), ...(checks ?? [])] });
+      const ops = await startOpsServer({
+        port,
+        host: OPS_HOST,
+        registry: registryOf(),
+        checks: [stoppingCheck(lifecycle), ...(checks ?? [])],
+      });
       lifecycle.onShutdown('ops-server', () => ops.close());
       return ops.port;
     },
