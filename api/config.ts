@@ -28,6 +28,14 @@ export const loadApiConfig = defineEnv('api', {
     'Recently read scans/stats/symbol reads recomputed as soon as a projection notice makes them stale (0 disables)',
     200,
   ),
+  API_CACHE_LOCAL_VALUES: env.int(
+    "Cached values each API instance also keeps in its own memory (a hit then skips Redis's transfer and the parse), least recently stored dropped first; an entry costs about its JSON size (a 50-row scan page about 60 KB: 500 ≈ 30 MiB at most)",
+    500,
+  ),
+  API_CACHE_KNOWN_DEPENDENCIES: env.int(
+    'Cache entries whose value-dependent version keys each API instance remembers (so a hit stays one Redis MGET), oldest dropped first (about 1 KB each with 50 symbols)',
+    5_000,
+  ),
   API_STATEMENT_TIMEOUT_MS: env.int('PostgreSQL statement timeout of API queries; a query over it answers 503', 5000),
   API_REDIS_COMMAND_TIMEOUT_MS: env.int('A Redis command slower than this fails, and the request is served from PostgreSQL', 500),
   API_CACHE_MAX_STALE_MS: env.int(

@@ -4,7 +4,10 @@ import { defineEnv, env } from '../platform/index.js';
 export const loadGatewayConfig = defineEnv('gateway', {
   GATEWAY_PORT: env.int('Port of the WebSocket gateway (also serves /health, /ready, /metrics and the live page)', 3001),
   GATEWAY_HOST: env.string('Interface the gateway listens on', '127.0.0.1'),
-  GATEWAY_RING_CAPACITY: env.int('Recent events kept in memory per partition; older positions are read back from Kafka', 10_000),
+  GATEWAY_RING_CAPACITY: env.int(
+    'Recent events kept in memory per partition of each stream; older positions are read back from Kafka; memory: see RELIABILITY.md (memory)',
+    10_000,
+  ),
   GATEWAY_HEARTBEAT_MS: env.int("Interval of heartbeat frames (each carries every subscription's cursor and lag)", 15_000),
   GATEWAY_AUTH_TIMEOUT_MS: env.int('A connection that has not authenticated within this time is closed (4001)', 10_000),
   GATEWAY_IDLE_TIMEOUT_MS: env.int('An authenticated connection without any subscription for this long is closed (4000)', 300_000),

@@ -12,8 +12,18 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_SYMBOLS: env.list('Tickers to subscribe, or * for all', '*'),
   INGEST_LULD: env.bool('Also subscribe to LULD bands', false),
   INGEST_FMV: env.bool('Also subscribe to FMV (Massive business plan)', false),
-  INGEST_DEDUP_WINDOW: env.int('Recent sequence numbers remembered per channel and symbol for duplicate suppression', 256),
-  INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
+  INGEST_DEDUP_WINDOW: env.int(
+    'Recent sequence numbers remembered per channel and symbol for duplicate suppression (8 bytes each: about 2.2 KB per key at 256)',
+    256,
+  ),
+  INGEST_DEDUP_MAX_KEYS: env.int(
+    'Channel+symbol keys the duplicate filter remembers, least recent evicted (about 2.2 KB per key with a full window of 256: 50,000 keys ≈ 110 MiB)',
+    50_000,
+  ),
+  INGEST_PARTITION_CACHE_MAX_KEYS: env.int(
+    "Keys (tickers) whose Kafka partition ingest remembers per topic; emptied when full (about 90 bytes per key: 200,000 ≈ 17 MiB per topic)",
+    200_000,
+  ),
   INGEST_KAFKA_CLIENT: z
     .enum(['kafkajs', 'platformatic'])
     .default('kafkajs')

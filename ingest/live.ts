@@ -6,6 +6,7 @@ import {
   createMetricsRegistry,
   loadPlatformConfig,
   startOpsServer,
+  trackStructures,
   type Kafka,
   type Logger,
   type Registry,
@@ -29,6 +30,8 @@ export interface IngestOptions {
   readonly simulator?: SimulatorOptions;
   readonly protocol?: Partial<Omit<ProtocolConfig, 'url' | 'apiKey' | 'subscriptions'>>;
   readonly dedup?: { readonly windowPerKey: number; readonly maxKeys: number };
+  /** INGEST_PARTITION_CACHE_MAX_KEYS. */
+  readonly partitionCacheMaxKeys?: number;
   /** Kafka client and codec (tests pass their isolated ones); built from the platform config otherwise. */
   readonly kafka?: Kafka;
   readonly codec?: AvroCodec;
@@ -95,6 +98,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     highWaterMessages: options.highWaterMessages,
     stallTimeoutMs: options.stallTimeoutMs,
     onStall: options.onStall,
+    partitionCacheMaxKeys: options.partitionCacheMaxKeys,
   });
 
   let simulator: SimulatorHandle | undefined;
@@ -108,6 +112,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
   if (apiKey === '') throw new Error('the massive source needs an API key (MASSIVE_API_KEY)');
 
   const core = new IngestCore({ source: sourceName, channels: channelsOf(subscriptions), dedup: options.dedup });
+  trackStructures(registry, [...core.trackedStructures(), ...sink.trackedStructures()]);
   const recorder: WriteStream | undefined = options.recordFile ? createWriteStream(options.recordFile, { flags: 'a' }) : undefined;
   const protocol: ProtocolConfig = {
     url: `${url.replace(/\/+$/, '')}/stocks`,

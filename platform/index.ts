@@ -13,3 +13,4 @@ export * from './broadcast.js';
 export * from './topic-tail.js';
 export type * from './records.js';
 export * from './event-time.js';
+export * from './tracked-structures.js';
