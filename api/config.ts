@@ -29,11 +29,11 @@ export const loadApiConfig = defineEnv('api', {
     200,
   ),
   API_CACHE_LOCAL_VALUES: env.int(
-    "Cached values each API instance also keeps in its own memory (a hit then skips Redis's transfer and the parse), least recently stored dropped first; an entry costs about its JSON size (a 50-row scan page about 60 KB: 500 ≈ 30 MiB at most)",
+    "Cached values each API instance also keeps in its own memory (a hit then skips Redis's transfer and the parse), least recently stored dropped first; an entry costs about the parsed size of its answer (a scan page of per_page rows at most 200), so the cap is entries, not bytes",
     500,
   ),
   API_CACHE_KNOWN_DEPENDENCIES: env.int(
-    'Cache entries whose value-dependent version keys each API instance remembers (so a hit stays one Redis MGET), oldest dropped first (about 1 KB each with 50 symbols)',
+    'Cache entries whose value-dependent version keys each API instance remembers (so a hit stays one Redis MGET), oldest dropped first (each a list of one version key per symbol of the page)',
     5_000,
   ),
   API_STATEMENT_TIMEOUT_MS: env.int('PostgreSQL statement timeout of API queries; a query over it answers 503', 5000),

@@ -15,10 +15,12 @@ import { SessionCalendar } from '../contracts/calendar.js';
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
 
+/** The JS heap plus ArrayBuffer backing stores (typed arrays above a few dozen bytes live outside the heap). */
 function heapUsed(): number {
   gc!();
   gc!();
-  return process.memoryUsage().heapUsed;
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 /** Heap held by what `build` returns, per symbol. */
@@ -82,6 +84,12 @@ figures['processors: pattern engine (260 daily bars + 390 minute bars each)'] = 
     out.length = 0;
   }
   return engine;
+});
+
+figures['ingest: partition cache (Map of ticker to partition, one topic)'] = perSymbol(symbols, (list) => {
+  const cache = new Map<string, number>();
+  for (const symbol of list) cache.set(`${symbol}`, symbol.length % 6);
+  return cache;
 });
 
 figures['processors: native-bars table (one entry)'] = perSymbol(symbols, (list) => {

@@ -7,7 +7,7 @@
  * re-inserting the key into the map on every event (the hot path runs at 100k events/s).
  *
  * A key's window is a ring of float64s (8 bytes a sequence, grown by doubling up to the window), not a Set: a Set of
- * 256 numbers plus its arrival-order array held about 13 KB per key, the ring about 2.2 KB (bench/memory-per-symbol.ts;
+ * 256 numbers plus its arrival-order array held about 13 KB per key, the ring about 2.4 KB (bench/memory-per-symbol.ts;
  * RELIABILITY.md, memory). Sequences rise, so almost every event is above the key's highest sequence and is accepted
  * without a lookup; only an out-of-order one scans the ring.
  */

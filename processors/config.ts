@@ -22,15 +22,15 @@ export const loadProcessorConfig = defineEnv('processors', {
   ),
   PROCESSOR_MAX_RECORDS_PER_TRANSACTION: env.int('Input records folded into one Kafka transaction at most', 5_000),
   PROCESSOR_MAX_SYMBOLS_PER_PARTITION: env.int(
-    "Symbols the pattern engine of one input partition keeps state for; a new symbol's bar beyond it is dead-lettered (symbol-limit). About 24 KB per symbol once its daily and intraday series are full (20,000 ≈ 460 MiB per partition)",
+    "Symbols the pattern engine of one input partition keeps state for; a new symbol's bar beyond it is dead-lettered (symbol-limit). About 26 KB per symbol once its daily and intraday series are full (20,000 ≈ 500 MiB per partition; bench/memory-per-symbol.ts)",
     20_000,
   ),
   PROCESSOR_FUNDAMENTALS_PER_SYMBOL: env.int(
-    'Fundamentals records kept per symbol, oldest dropped (about 150 bytes each; 64 is 16 years of quarterly reports)',
+    'Fundamentals records kept per symbol, oldest dropped (about 140 bytes each; 64 is 16 years of quarterly reports)',
     64,
   ),
   PROCESSOR_SIDE_TABLE_MAX_SYMBOLS: env.int(
-    'Symbols each whole-topic side table (fundamentals, native minute bars) keeps; records of further symbols are skipped (about 50 bytes per symbol in the native-bars table)',
+    'Symbols each whole-topic side table (fundamentals, native minute bars) keeps; records of further symbols are skipped (about 190 bytes per symbol in the native-bars table)',
     100_000,
   ),
   PROCESSOR_USE_FUNDAMENTALS: env.bool('Read the fundamentals topic for the confidence overlay', true),
