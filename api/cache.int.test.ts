@@ -96,7 +96,11 @@ describe('ReadThroughCache memory under a burst of distinct queries', () => {
       createCacheMetrics(registry),
       createLogger('api-cache-test', { level: 'silent' }),
     );
-    const size = (name: string) => cache.trackedStructures().find((structure) => structure.name === name)!.entries();
+    const size = (name: string) =>
+      cache
+        .trackedStructures()
+        .find((structure) => structure.name === name)!
+        .entries();
     const guard = `${prefix}burst-guard`;
     for (let query = 0; query < 300; query += 1) {
       await cache.read('scan', `${prefix}burst:${query}`, [guard], async () => ({ rows: [query] }), {
@@ -111,4 +115,3 @@ describe('ReadThroughCache memory under a burst of distinct queries', () => {
     if (leftovers.length > 0) await redis.del(...leftovers);
   });
 });
-

@@ -80,7 +80,8 @@ figures['processors: pattern engine (260 daily bars + 390 minute bars each)'] = 
   });
   const session = tradingDays[tradingDays.length - 1]!;
   for (let minute = 0; minute < 390; minute += 1) {
-    for (const symbol of list) engine.onBar(bar(symbol, 'MINUTE', session.openMs + minute * 60_000, 60_000, minute), ref, false, out as never);
+    for (const symbol of list)
+      engine.onBar(bar(symbol, 'MINUTE', session.openMs + minute * 60_000, 60_000, minute), ref, false, out as never);
     out.length = 0;
   }
   return engine;
@@ -109,11 +110,22 @@ figures['processors: fundamentals history (8 quarterly records)'] = perSymbol(sy
   const history = new FundamentalsHistory();
   for (let quarter = 0; quarter < 8; quarter += 1)
     for (const symbol of list)
-      history.put({ symbol, asOfDate: `${2024 + Math.floor(quarter / 4)}-0${1 + (quarter % 4) * 3}-15`, eps: 1.2, epsEstimate: 1.1, epsSurprisePct: 9.1, revenueYoYGrowthPct: 4 });
+      history.put({
+        symbol,
+        asOfDate: `${2024 + Math.floor(quarter / 4)}-0${1 + (quarter % 4) * 3}-15`,
+        eps: 1.2,
+        epsEstimate: 1.1,
+        epsSurprisePct: 9.1,
+        revenueYoYGrowthPct: 4,
+      });
   return history;
 });
 
-const rows = Object.entries(figures).map(([structure, bytes]) => ({ structure, bytesPerSymbol: Math.round(bytes), mibPer10k: (bytes * 10_000) / 2 ** 20 }));
+const rows = Object.entries(figures).map(([structure, bytes]) => ({
+  structure,
+  bytesPerSymbol: Math.round(bytes),
+  mibPer10k: (bytes * 10_000) / 2 ** 20,
+}));
 console.log(JSON.stringify({ symbols: count, node: process.version, at: new Date().toISOString(), rows }, null, 2));
 console.log('| structure | bytes per symbol | MiB for 10,000 symbols |\n|---|---|---|');
 for (const row of rows) console.log(`| ${row.structure} | ${row.bytesPerSymbol.toLocaleString('en-US')} | ${row.mibPer10k.toFixed(1)} |`);

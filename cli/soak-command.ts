@@ -116,14 +116,12 @@ export function registerSoakCommand(program: Command): void {
             }
           }
           if (rss !== undefined)
-            memory
-              .get(stage.name)!
-              .push({
-                atMs: Date.now() - startedAt,
-                rssBytes: rss,
-                ...(heap === undefined ? {} : { heapUsedBytes: heap }),
-                ...(liveHeap === undefined ? {} : { liveHeapBytes: liveHeap }),
-              });
+            memory.get(stage.name)!.push({
+              atMs: Date.now() - startedAt,
+              rssBytes: rss,
+              ...(heap === undefined ? {} : { heapUsedBytes: heap }),
+              ...(liveHeap === undefined ? {} : { liveHeapBytes: liveHeap }),
+            });
         }
         while (pendingSnapshots.length > 0 && Date.now() - startedAt >= pendingSnapshots[0]!) {
           pendingSnapshots.shift();
@@ -170,7 +168,13 @@ export function registerSoakCommand(program: Command): void {
         flagged: memoryReports.filter((entry) => entry.flagged).map((entry) => entry.stage),
         tracked: Object.fromEntries(tracked),
         trackedOverCap,
-        heapSnapshots: snapshotTimes.length > 0 ? compareSnapshots(snapshotDir, stages.map((stage) => stage.name)) : undefined,
+        heapSnapshots:
+          snapshotTimes.length > 0
+            ? compareSnapshots(
+                snapshotDir,
+                stages.map((stage) => stage.name),
+              )
+            : undefined,
         events: Object.fromEntries(counts),
         users: { gatewayEventsReceived: users.gatewayEvents, apiRequests: users.apiRequests, apiOk: users.apiOk },
         restarts,
@@ -183,7 +187,9 @@ export function registerSoakCommand(program: Command): void {
       if (options.checkCaps) {
         const missing = TRACKED_STAGES.filter((name) => stages.some((stage) => stage.name === name) && !tracked.has(name));
         if (trackedOverCap.length > 0 || missing.length > 0) {
-          console.log(`[soak] FAILED the cap check: over cap ${JSON.stringify(trackedOverCap)}; no readings from ${missing.join(', ') || 'none'}`);
+          console.log(
+            `[soak] FAILED the cap check: over cap ${JSON.stringify(trackedOverCap)}; no readings from ${missing.join(', ') || 'none'}`,
+          );
           process.exitCode = 1;
         } else console.log('[soak] every tracked structure stayed within its cap');
       }

@@ -50,7 +50,12 @@ describe('soak core', () => {
     expect(fit.perHour).toBeCloseTo(1.1, 12);
     expect(fit.ciHalfWidth).toBeCloseTo(4.302653 * Math.sqrt(0.07), 5);
     expect(fitSlope([{ atMs: 0, value: 1 }]).ciHalfWidth).toBeUndefined();
-    expect(fitSlope([{ atMs: 0, value: 1 }, { atMs: hour, value: 2 }]).ciHalfWidth).toBeUndefined();
+    expect(
+      fitSlope([
+        { atMs: 0, value: 1 },
+        { atMs: hour, value: 2 },
+      ]).ciHalfWidth,
+    ).toBeUndefined();
     // A perfect line has no uncertainty.
     expect(fitSlope([0, 1, 2, 3].map((i) => ({ atMs: i * hour, value: 5 * i }))).ciHalfWidth).toBeCloseTo(0, 12);
   });
@@ -94,9 +99,18 @@ describe('soak core', () => {
     expect(report.flagged).toBe(true);
     // The fit starts after the first third: its first tenth averages the live heap of samples 20 to 23.
     expect(report.heapAfterWarmUpMiB).toBeCloseTo(52.15, 9);
-    const flat = memoryReport('api', samples.map((sample) => ({ ...sample, liveHeapBytes: 50 * MIB })), 1);
+    const flat = memoryReport(
+      'api',
+      samples.map((sample) => ({ ...sample, liveHeapBytes: 50 * MIB })),
+      1,
+    );
     expect(flat.flagged).toBe(false);
     expect(flat.heapVerdict).toBe('flat');
-    expect(memoryReport('x', samples.map(({ liveHeapBytes: _, ...rest }) => rest)).heapMeasure).toBe('used');
+    expect(
+      memoryReport(
+        'x',
+        samples.map(({ liveHeapBytes: _, ...rest }) => rest),
+      ).heapMeasure,
+    ).toBe('used');
   });
 });

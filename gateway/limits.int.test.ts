@@ -82,13 +82,15 @@ describe('connection limits', () => {
 
   it('a client that subscribes with 5,000 symbols and never reads leaves memory within the documented caps', async () => {
     const maxBuffered = 16 * 1024;
-    const gateway = await env.start({ config: {
+    const gateway = await env.start({
+      config: {
         GATEWAY_MAX_BUFFERED_BYTES: maxBuffered,
         GATEWAY_MAX_BATCH: 100,
         GATEWAY_RING_CAPACITY: 2_000,
         // 5,000 symbols inline need a large frame (a client would name a universe instead).
         GATEWAY_MAX_FRAME_BYTES: 128 * 1024,
-      }, });
+      },
+    });
     const client = await connect(gateway);
     // Every symbol of the fixture plus thousands of unknown ones, up to GATEWAY_MAX_SYMBOLS (5,000).
     const known = [...new Set(EVENTS.map((event) => event.symbol))];

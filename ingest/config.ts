@@ -21,7 +21,7 @@ export const loadIngestConfig = defineEnv('ingest', {
     50_000,
   ),
   INGEST_PARTITION_CACHE_MAX_KEYS: env.int(
-    "Keys (tickers) whose Kafka partition ingest remembers per topic; emptied when full (about 30 bytes per key plus its ticker string, about 60 in all: 200,000 ≈ 11 MiB per topic)",
+    'Keys (tickers) whose Kafka partition ingest remembers per topic; emptied when full (about 30 bytes per key plus its ticker string, about 60 in all: 200,000 ≈ 11 MiB per topic)',
     200_000,
   ),
   INGEST_KAFKA_CLIENT: z

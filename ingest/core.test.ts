@@ -73,4 +73,3 @@ describe('IngestCore memory', () => {
     expect(sequences!.cap).toBe(200 * 16);
   });
 });
-

@@ -188,4 +188,3 @@ describe('Kafka sink memory', () => {
     expect(cache.cap).toBe(100 * 3);
   });
 });
-

@@ -454,7 +454,11 @@ function trackedStructures(tasks: ReadonlyMap<string, PartitionTask>, sideTables
       entries: () => held('trade-bar-symbols').reduce((sum, entry) => sum + entry.entries, 0),
       cap: Number.POSITIVE_INFINITY,
     },
-    { name: 'processors.fundamentals.symbols', entries: () => sideTables.fundamentals.symbolCount, cap: sideTables.fundamentals.maxSymbols },
+    {
+      name: 'processors.fundamentals.symbols',
+      entries: () => sideTables.fundamentals.symbolCount,
+      cap: sideTables.fundamentals.maxSymbols,
+    },
     {
       name: 'processors.fundamentals.records',
       entries: () => sideTables.fundamentals.recordCount,
