@@ -1,14 +1,13 @@
 import { readFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { defineEnv, env } from '../platform/config.js';
 import { readTrackedStructures, overCap, type TrackedReading } from '../platform/tracked-structures.js';
 import { heapGrowth, readHeapSnapshot } from './heap-snapshot.js';
 import { createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, topicName } from '../platform/index.js';
 import { LocalStack } from '../stack/local-stack.js';
 import { describeTopics } from '../platform/describe-topics.js';
 import { setupPipeline } from './setup-command.js';
-import { memoryReport, parseDuration, type MemorySample } from './soak-core.js';
+import { loadSoakConfig, memoryReport, parseDuration, type MemorySample } from './soak-core.js';
 import { pipelineStages } from './start-command.js';
 import { sumMetric } from '../platform/metrics-exposition.js';
 import { Supervisor } from './supervisor.js';
@@ -25,13 +24,6 @@ function rssBytes(pid: number): number | undefined {
     return undefined;
   }
 }
-
-export const loadSoakConfig = defineEnv('soak', {
-  SOAK_MAX_HEAP_SLOPE_MIB_PER_HOUR: env.number(
-    'Heap slope (MiB/h, fitted over the last two thirds of a soak) above which `tickflow soak` flags a stage (the goal of issue 26: ±1)',
-    1,
-  ),
-});
 
 /** Stage processes of a soak with --heap-snapshots write a snapshot on SIGUSR2 (Node's own handler), into `dir`. */
 function snapshotNodeOptions(dir: string): string {

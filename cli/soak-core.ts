@@ -1,5 +1,13 @@
 /** Pure parts of `tickflow soak`: duration parsing and memory-growth estimation. */
 import jstat from 'jstat';
+import { defineEnv, env } from '../platform/config.js';
+
+export const loadSoakConfig = defineEnv('soak', {
+  SOAK_MAX_HEAP_SLOPE_MIB_PER_HOUR: env.number(
+    'Heap slope (MiB/h, fitted over the last two thirds of a soak) above which `tickflow soak` flags a stage (the goal of issue 26: ±1)',
+    1,
+  ),
+});
 
 export function parseDuration(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
