@@ -13,7 +13,8 @@ import { corsHeaders } from './middleware/cors.js';
 import { errorHandler, routeNotFound } from './middleware/error-handler.js';
 import { weakEtags } from './middleware/etag.js';
 import { nulGuard } from './middleware/nul-guard.js';
-import { rateLimits } from './middleware/rate-limit.js';
+import { HEADROOM_CLIENTS, rateLimits } from './middleware/rate-limit.js';
+import { trackStructures } from '../platform/tracked-structures.js';
 import { requestMetrics } from './middleware/request-metrics.js';
 import { fieldErrors, problemResponse } from './problem.js';
 import { registerAuthRoutes } from './routes-auth.js';
@@ -44,6 +45,8 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
       {
         ttlSeconds: deps.config.API_CACHE_TTL_SECONDS,
         hotEntries: deps.config.API_CACHE_REFRESH_AHEAD,
+        localValues: deps.config.API_CACHE_LOCAL_VALUES,
+        knownDependencies: deps.config.API_CACHE_KNOWN_DEPENDENCIES,
         now,
         ...(deps.inFlight ? { inFlight: deps.inFlight } : {}),
       },
@@ -68,6 +71,10 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     void services.cache.refreshAffected(versionKeysChangedBy(notice, deps.readModelKeys));
   });
   const limits = rateLimits(deps);
+  trackStructures(deps.registry, [
+    ...services.cache.trackedStructures(),
+    { name: 'api.rate-limit.headroom', entries: limits.headroomClients, cap: HEADROOM_CLIENTS },
+  ]);
 
   const app = new OpenAPIHono<ApiEnv>({
     defaultHook: (result, c) => {

@@ -86,3 +86,32 @@ describe('ReadThroughCache with value-dependent versions', () => {
     expect(await cache.refreshAffected(new Set([dependency]))).toBe(0);
   });
 });
+
+describe('ReadThroughCache memory under a burst of distinct queries', () => {
+  it('keeps its local values, known dependencies and hot entries at their caps', async () => {
+    const registry = createMetricsRegistry('api', { collectDefaults: false });
+    const cache = new ReadThroughCache(
+      redis,
+      { ttlSeconds: 60, hotEntries: 20, localValues: 30, knownDependencies: 40 },
+      createCacheMetrics(registry),
+      createLogger('api-cache-test', { level: 'silent' }),
+    );
+    const size = (name: string) =>
+      cache
+        .trackedStructures()
+        .find((structure) => structure.name === name)!
+        .entries();
+    const guard = `${prefix}burst-guard`;
+    for (let query = 0; query < 300; query += 1) {
+      await cache.read('scan', `${prefix}burst:${query}`, [guard], async () => ({ rows: [query] }), {
+        refreshAhead: true,
+        dependsOn: () => [`${prefix}burst-dep:${query}`],
+      });
+    }
+    expect(size('api.cache.local-values')).toBe(30);
+    expect(size('api.cache.known-dependencies')).toBe(40);
+    expect(size('api.cache.hot')).toBe(20);
+    const leftovers = await redis.keys(`${prefix}burst*`);
+    if (leftovers.length > 0) await redis.del(...leftovers);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { Counter, Gauge, InFlight, type Logger, type Registry } from '../platform/index.js';
+import { Counter, Gauge, InFlight, type Logger, type Registry, type TrackedStructure } from '../platform/index.js';
 import { versionStamp } from './cache-key.js';
 
 /** hit: current; stale: older than the current versions but within the allowed staleness (refreshed behind); miss; bypass: Redis unavailable. */
@@ -96,6 +96,10 @@ export interface CacheOptions {
   readonly now?: () => number;
   /** Tracks the work done behind readers, refreshes and cache writes, so that a stop can wait for it. */
   readonly inFlight?: InFlight;
+  /** Values kept in this instance's memory (API_CACHE_LOCAL_VALUES), least recently stored dropped first. */
+  readonly localValues?: number;
+  /** Entries whose dependency keys are remembered (API_CACHE_KNOWN_DEPENDENCIES), oldest dropped first. */
+  readonly knownDependencies?: number;
 }
 
 interface HotEntry {
@@ -107,11 +111,11 @@ interface HotEntry {
   lastRead: number;
 }
 
-/** How many entries' value-dependent version keys each instance remembers (so a hit stays one MGET). */
-const KNOWN_DEPENDENCIES = 5_000;
+/** The default of API_CACHE_KNOWN_DEPENDENCIES: entries whose value-dependent version keys each instance remembers (so a hit stays one MGET). */
+export const DEFAULT_KNOWN_DEPENDENCIES = 5_000;
 
-/** How many current values each instance keeps in memory, with the stamp they were computed at. */
-const LOCAL_VALUES = 500;
+/** The default of API_CACHE_LOCAL_VALUES: current values each instance keeps in memory, with the stamp they were computed at. */
+export const DEFAULT_LOCAL_VALUES = 500;
 
 interface LocalValue {
   readonly stamp: string;
@@ -130,6 +134,8 @@ export class ReadThroughCache {
   private readonly ttlSeconds: number;
   private readonly hotLimit: number;
   private readonly hotWindowMs: number;
+  private readonly localLimit: number;
+  private readonly dependencyLimit: number;
   private readonly now: () => number;
   private readonly inFlight: InFlight;
   /** Recently read refreshable entries, least recently read first (Map keeps insertion order). */
@@ -152,8 +158,20 @@ export class ReadThroughCache {
     this.ttlSeconds = options.ttlSeconds;
     this.hotLimit = options.hotEntries ?? 200;
     this.hotWindowMs = options.hotWindowMs ?? 60_000;
+    this.localLimit = options.localValues ?? DEFAULT_LOCAL_VALUES;
+    this.dependencyLimit = options.knownDependencies ?? DEFAULT_KNOWN_DEPENDENCIES;
     this.now = options.now ?? Date.now;
     this.inFlight = options.inFlight ?? new InFlight();
+  }
+
+  /** The cache's maps against their caps (for /metrics); `refreshing` is bounded by the refreshes in flight. */
+  trackedStructures(): TrackedStructure[] {
+    return [
+      { name: 'api.cache.local-values', entries: () => this.local.size, cap: this.localLimit },
+      { name: 'api.cache.known-dependencies', entries: () => this.dependencies.size, cap: this.dependencyLimit },
+      { name: 'api.cache.hot', entries: () => this.hot.size, cap: this.hotLimit },
+      { name: 'api.cache.refreshing', entries: () => this.refreshing.size, cap: Number.POSITIVE_INFINITY },
+    ];
   }
 
   get available(): boolean {
@@ -276,13 +294,13 @@ export class ReadThroughCache {
   private keep(key: string, stamp: string, keys: readonly string[], value: unknown): void {
     this.local.delete(key);
     this.local.set(key, { stamp, keys, value });
-    if (this.local.size > LOCAL_VALUES) this.local.delete(this.local.keys().next().value as string);
+    if (this.local.size > this.localLimit) this.local.delete(this.local.keys().next().value as string);
   }
 
   private know(key: string, keys: readonly string[]): void {
     this.dependencies.delete(key);
     this.dependencies.set(key, keys);
-    if (this.dependencies.size > KNOWN_DEPENDENCIES) this.dependencies.delete(this.dependencies.keys().next().value as string);
+    if (this.dependencies.size > this.dependencyLimit) this.dependencies.delete(this.dependencies.keys().next().value as string);
   }
 
   private remember(key: string, entry: HotEntry): void {

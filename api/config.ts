@@ -33,6 +33,14 @@ export const loadApiConfig = defineEnv('api', {
     'Recently read scans/stats/symbol reads recomputed as soon as a projection notice makes them stale (0 disables)',
     200,
   ),
+  API_CACHE_LOCAL_VALUES: env.int(
+    "Cached values each API instance also keeps in its own memory (a hit then skips Redis's transfer and the parse), least recently stored dropped first; an entry costs about the parsed size of its answer (a scan page of per_page rows at most 200), so the cap is entries, not bytes",
+    500,
+  ),
+  API_CACHE_KNOWN_DEPENDENCIES: env.int(
+    'Cache entries whose value-dependent version keys each API instance remembers (so a hit stays one Redis MGET), oldest dropped first (each a list of one version key per symbol of the page)',
+    5_000,
+  ),
   API_STATEMENT_TIMEOUT_MS: env.int('PostgreSQL statement timeout of API queries; a query over it answers 503', 5000),
   API_REDIS_COMMAND_TIMEOUT_MS: env.int('A Redis command slower than this fails, and the request is served from PostgreSQL', 500),
   API_CACHE_MAX_STALE_MS: env.int(

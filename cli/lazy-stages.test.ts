@@ -11,6 +11,7 @@ import '../projections/config.js';
 import '../gateway/config.js';
 import '../api/config.js';
 import './start-command.js';
+import './soak-core.js';
 
 const run = promisify(execFile);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { growthPerHour, memoryReport, parseDuration } from './soak-core.js';
+import { fitSlope, growthPerHour, memoryReport, parseDuration, slopeVerdict } from './soak-core.js';
 
 describe('soak core', () => {
   it('parses durations', () => {
@@ -36,5 +36,81 @@ describe('soak core', () => {
     expect(report.rssGrowthMiBPerHour).toBeCloseTo(0, 9);
     expect(report.heapGrowthMiBPerHour).toBeCloseTo(0, 9);
     expect(memoryReport('x', [{ atMs: 0, rssBytes: MIB }]).heapGrowthMiBPerHour).toBeUndefined();
+  });
+
+  it('fits an OLS slope with its t-based 95 % interval (checked by hand)', () => {
+    const hour = 3_600_000;
+    const fit = fitSlope([
+      { atMs: 0, value: 0 },
+      { atMs: hour, value: 1 },
+      { atMs: 2 * hour, value: 3 },
+      { atMs: 3 * hour, value: 3 },
+    ]);
+    // slope = Sxy/Sxx = 5.5/5; SE = sqrt(0.7 / 2 / 5); t(0.975, 2) = 4.302653
+    expect(fit.perHour).toBeCloseTo(1.1, 12);
+    expect(fit.ciHalfWidth).toBeCloseTo(4.302653 * Math.sqrt(0.07), 5);
+    expect(fitSlope([{ atMs: 0, value: 1 }]).ciHalfWidth).toBeUndefined();
+    expect(
+      fitSlope([
+        { atMs: 0, value: 1 },
+        { atMs: hour, value: 2 },
+      ]).ciHalfWidth,
+    ).toBeUndefined();
+    // A perfect line has no uncertainty.
+    expect(fitSlope([0, 1, 2, 3].map((i) => ({ atMs: i * hour, value: 5 * i }))).ciHalfWidth).toBeCloseTo(0, 12);
+  });
+
+  it('the interval covers the true slope about 95 % of the time (seeded simulation)', () => {
+    let seed = 42;
+    const uniform = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) + 0.5) / 2 ** 31;
+    const normal = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+    let covered = 0;
+    const runs = 2_000;
+    for (let run = 0; run < runs; run += 1) {
+      const fit = fitSlope(Array.from({ length: 12 }, (_, i) => ({ atMs: i * 600_000, value: 100 + 0.5 * (i / 6) + normal() })));
+      if (Math.abs(fit.perHour - 0.5) <= fit.ciHalfWidth!) covered += 1;
+    }
+    expect(covered / runs).toBeGreaterThan(0.93);
+    expect(covered / runs).toBeLessThan(0.97);
+  });
+
+  it('calls a slope growing, flat or undecided against the threshold', () => {
+    const fit = (perHour: number, ciHalfWidth: number | undefined) => ({ points: 10, perHour, ciHalfWidth, confidence: 0.95 });
+    expect(slopeVerdict(fit(5, 1), 1)).toBe('growing');
+    expect(slopeVerdict(fit(0.2, 0.5), 1)).toBe('flat');
+    expect(slopeVerdict(fit(-0.2, 0.5), 1)).toBe('flat');
+    expect(slopeVerdict(fit(0.8, 0.5), 1)).toBe('undecided');
+    expect(slopeVerdict(fit(0, undefined), 1)).toBe('undecided');
+  });
+
+  it('fits the live heap (after major GCs) when the stage reports it, and flags a slope above the threshold', () => {
+    const MIB = 1024 * 1024;
+    const samples = Array.from({ length: 60 }, (_, i) => ({
+      atMs: i * 60_000,
+      rssBytes: 200 * MIB,
+      heapUsedBytes: (100 + (i % 2) * 40) * MIB,
+      liveHeapBytes: (50 + i * 0.1) * MIB,
+    }));
+    const report = memoryReport('ingest', samples, 1);
+    expect(report.heapMeasure).toBe('after-major-gc');
+    expect(report.heapGrowthMiBPerHour).toBeCloseTo(6, 9);
+    expect(report.heapGrowthCiMiBPerHour).toBeCloseTo(0, 9);
+    expect(report.heapVerdict).toBe('growing');
+    expect(report.flagged).toBe(true);
+    // The fit starts after the first third: its first tenth averages the live heap of samples 20 to 23.
+    expect(report.heapAfterWarmUpMiB).toBeCloseTo(52.15, 9);
+    const flat = memoryReport(
+      'api',
+      samples.map((sample) => ({ ...sample, liveHeapBytes: 50 * MIB })),
+      1,
+    );
+    expect(flat.flagged).toBe(false);
+    expect(flat.heapVerdict).toBe('flat');
+    expect(
+      memoryReport(
+        'x',
+        samples.map(({ liveHeapBytes: _, ...rest }) => rest),
+      ).heapMeasure,
+    ).toBe('used');
   });
 });

@@ -8,7 +8,10 @@ export const loadGatewayConfig = defineEnv('gateway', {
     'Port of the gateway ops server (/health /ready /metrics) when /metrics is not on GATEWAY_PORT (production)',
     9468,
   ),
-  GATEWAY_RING_CAPACITY: env.int('Recent events kept in memory per partition; older positions are read back from Kafka', 10_000),
+  GATEWAY_RING_CAPACITY: env.int(
+    'Recent events kept in memory per partition of each stream; older positions are read back from Kafka; memory: see RELIABILITY.md (memory)',
+    10_000,
+  ),
   GATEWAY_HEARTBEAT_MS: env.int("Interval of heartbeat frames (each carries every subscription's cursor and lag)", 15_000),
   GATEWAY_AUTH_TIMEOUT_MS: env.int('A connection that has not authenticated within this time is closed (4001)', 10_000),
   GATEWAY_IDLE_TIMEOUT_MS: env.int('An authenticated connection without any subscription for this long is closed (4000)', 300_000),

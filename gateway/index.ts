@@ -12,9 +12,10 @@ import { Redis } from 'ioredis';
 import { redisKeys } from '../contracts/redis-keys.js';
 import { GatewayServer } from './server.js';
 import { redisSnapshotSource } from './snapshot.js';
-import { STREAMS, STREAM_NAMES, type StreamName } from './types.js';
+import { STREAMS, STREAM_NAMES, internedCounts, type StreamName } from './types.js';
 import { SDK_BUNDLES, SDK_DIST_DIR, bundleSdkForBrowser } from './client/bundle.js';
 import { loadUws } from './uws-runtime.js';
+import { trackStructures, type TrackedStructure } from '../platform/tracked-structures.js';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.js';
 export { createAuthenticator, createUniverseResolver, type Authenticator, type Principal, type UniverseResolver } from './access.js';
@@ -157,6 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix)) } : {}),
     });
+    trackStructures(registry, gatewayStructures(tails, server, config.GATEWAY_RING_CAPACITY));
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...tails.keys()], prefix, uws: uws.build }, 'gateway listening');
     let stopping: Promise<void> | undefined;
@@ -178,4 +180,20 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
     await stopAll();
     throw error;
   }
+}
+
+/** The gateway's growing state against its caps, for /metrics (RELIABILITY.md, memory). */
+function gatewayStructures(tails: ReadonlyMap<StreamName, TopicTail>, server: GatewayServer, ringCapacity: number): TrackedStructure[] {
+  const rings = () => [...tails.values()].flatMap((tail) => [...tail.rings.values()]);
+  return [
+    {
+      name: 'gateway.rings.events',
+      entries: () => rings().reduce((sum, ring) => sum + ring.length, 0),
+      cap: () => rings().length * ringCapacity,
+    },
+    // Bounded by the clients connected; each holds at most GATEWAY_MAX_SUBSCRIPTIONS × GATEWAY_MAX_SYMBOLS symbols.
+    { name: 'gateway.connections', entries: () => server.connectionCount, cap: Number.POSITIVE_INFINITY },
+    { name: 'gateway.interned.keys', entries: () => internedCounts().keys, cap: internedCounts().cap },
+    { name: 'gateway.interned.tag-sets', entries: () => internedCounts().tagSets, cap: internedCounts().cap },
+  ];
 }

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyTopics, topicName } from '../platform/index.js';
+import { applyTopics, overCap, readTrackedStructures, topicName } from '../platform/index.js';
 import { patternEvents } from '../test/record-fixtures.js';
 import type { ServerFrame } from './client/protocol.js';
 import type { GatewayHandle } from './index.js';
@@ -78,6 +78,38 @@ describe('connection limits', () => {
     for (const event of client.events('slow')) byPartition.set(event.p, [...(byPartition.get(event.p) ?? []), event.o]);
     for (const offsets of byPartition.values()) expect(offsets).toEqual([...offsets.keys()]);
     expect(client.closed).toBeUndefined();
+  });
+
+  it('a client that subscribes with 5,000 symbols and never reads leaves memory within the documented caps', async () => {
+    const maxBuffered = 16 * 1024;
+    const gateway = await env.start({
+      config: {
+        GATEWAY_MAX_BUFFERED_BYTES: maxBuffered,
+        GATEWAY_MAX_BATCH: 100,
+        GATEWAY_RING_CAPACITY: 2_000,
+        // 5,000 symbols inline need a large frame (a client would name a universe instead).
+        GATEWAY_MAX_FRAME_BYTES: 128 * 1024,
+      },
+    });
+    const client = await connect(gateway);
+    // Every symbol of the fixture plus thousands of unknown ones, up to GATEWAY_MAX_SYMBOLS (5,000).
+    const known = [...new Set(EVENTS.map((event) => event.symbol))];
+    const symbols = [...known, ...Array.from({ length: 5_000 - known.length }, (_, index) => `NOSUCH${index}`)];
+    client.send({ type: 'subscribe', id: 'wide', stream: 'patterns', credits: 100_000, from: 'earliest', filter: { symbols } });
+    await client.next((frame) => frame.type === 'subscribed');
+    client.pauseReading();
+    await waitUntil(async () => (await metric(gateway, 'tickflow_gateway_backpressure_pauses_total')) > 0);
+    expect(gateway.server.sendBuffers().largest).toBeLessThanOrEqual(maxBuffered + 100 * 1_200);
+    const readings = readTrackedStructures(await gateway.registry.metrics());
+    expect(readings.map((reading) => reading.structure)).toEqual(
+      expect.arrayContaining(['gateway.rings.events', 'gateway.connections', 'gateway.interned.keys']),
+    );
+    expect(overCap(readings)).toEqual([]);
+    // One symbol more than GATEWAY_MAX_SYMBOLS is refused with an error frame, not held.
+    const other = await connect(gateway);
+    other.send({ type: 'subscribe', id: 'wider', stream: 'patterns', filter: { symbols: [...symbols, 'ONEMORE'] } });
+    expect(await other.next((frame) => frame.type === 'error')).toMatchObject({ type: 'error' });
+    client.resumeReading();
   });
 
   it('closes a connection whose buffer stays full past the stall limit (4008)', async () => {

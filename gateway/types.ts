@@ -75,6 +75,13 @@ const internedKeys = new Map<string, string>();
 const internedTags = new Map<string | undefined, Map<string | undefined, Map<string | undefined, EventTags>>>();
 let internedTagSets = 0;
 
+/** Interned keys and tag sets against their cap (for /metrics). */
+export const internedCounts = (): { readonly keys: number; readonly tagSets: number; readonly cap: number } => ({
+  keys: internedKeys.size,
+  tagSets: internedTagSets,
+  cap: INTERNED_MAX,
+});
+
 function internKey(key: string): string {
   const held = internedKeys.get(key);
   if (held !== undefined) return held;

@@ -12,8 +12,18 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_SYMBOLS: env.list('Tickers to subscribe, or * for all', '*'),
   INGEST_LULD: env.bool('Also subscribe to LULD bands', false),
   INGEST_FMV: env.bool('Also subscribe to FMV (Massive business plan)', false),
-  INGEST_DEDUP_WINDOW: env.int('Recent sequence numbers remembered per channel and symbol for duplicate suppression', 256),
-  INGEST_DEDUP_MAX_KEYS: env.int('Channel+symbol keys the duplicate filter remembers (least recent evicted)', 50_000),
+  INGEST_DEDUP_WINDOW: env.int(
+    'Recent sequence numbers remembered per channel and symbol for duplicate suppression (8 bytes each: about 2.4 KB per key at 256, measured by bench/memory-per-symbol.ts)',
+    256,
+  ),
+  INGEST_DEDUP_MAX_KEYS: env.int(
+    'Channel+symbol keys the duplicate filter remembers, least recent evicted (about 2.4 KB per key with a full window of 256: 50,000 keys ≈ 113 MiB)',
+    50_000,
+  ),
+  INGEST_PARTITION_CACHE_MAX_KEYS: env.int(
+    'Keys (tickers) whose Kafka partition ingest remembers per topic; emptied when full (about 30 bytes per key plus its ticker string, about 60 in all: 200,000 ≈ 11 MiB per topic)',
+    200_000,
+  ),
   INGEST_KAFKA_CLIENT: z
     .enum(['kafkajs', 'platformatic'])
     .default('kafkajs')

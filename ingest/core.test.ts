@@ -60,3 +60,16 @@ describe('IngestCore', () => {
     expect(outcome.deadLetters.map((letter) => letter.value.rawPayload.toString())).toEqual(['[object Object]', '42']);
   });
 });
+
+describe('IngestCore memory', () => {
+  it('a flood of distinct unknown symbols keeps the duplicate filter at its caps', () => {
+    const core = new IngestCore({ source: 'massive', dedup: { windowPerKey: 16, maxKeys: 200 } });
+    for (let frame = 0; frame < 100; frame += 1)
+      core.processFrame(JSON.stringify(Array.from({ length: 50 }, (_, index) => trade(`FLOOD${frame * 50 + index}`, 1))), NOW);
+    const [keys, sequences] = core.trackedStructures();
+    expect(keys!.entries()).toBe(200);
+    expect(keys!.cap).toBe(200);
+    expect(sequences!.entries()).toBeLessThanOrEqual(200 * 16);
+    expect(sequences!.cap).toBe(200 * 16);
+  });
+});

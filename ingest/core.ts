@@ -1,4 +1,5 @@
-import { DuplicateFilter, type DuplicateFilterOptions } from './dedup.js';
+import { DuplicateFilter, DEFAULT_DEDUP, type DuplicateFilterOptions } from './dedup.js';
+import type { TrackedStructure } from '../platform/tracked-structures.js';
 import { deadLetter, type DeadLetterOut, type OutRecord } from './records.js';
 import { isStatusItem, normaliseItem, parseFrame, type Channel, type StatusItem } from './wire.js';
 
@@ -33,6 +34,15 @@ export class IngestCore {
 
   get source(): string {
     return this.options.source;
+  }
+
+  /** The duplicate filter's keys and sequences against their caps (for /metrics). */
+  trackedStructures(): TrackedStructure[] {
+    const { maxKeys, windowPerKey } = this.options.dedup ?? DEFAULT_DEDUP;
+    return [
+      { name: 'ingest.dedup.keys', entries: () => this.duplicates.keyCount, cap: maxKeys },
+      { name: 'ingest.dedup.sequences', entries: () => this.duplicates.sequenceCount, cap: maxKeys * windowPerKey },
+    ];
   }
 
   processFrame(text: string, receivedAtMs: number): FrameOutcome {

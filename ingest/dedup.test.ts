@@ -52,3 +52,31 @@ describe('DuplicateFilter', () => {
     );
   });
 });
+
+describe('DuplicateFilter caps', () => {
+  it('holds at most maxKeys keys and maxKeys × windowPerKey sequences however many distinct keys arrive', () => {
+    const filter = new DuplicateFilter({ windowPerKey: 32, maxKeys: 100 });
+    for (let key = 0; key < 5_000; key += 1) for (let sequence = 0; sequence < 40; sequence += 1) filter.isDuplicate(`T:U${key}`, sequence);
+    expect(filter.keyCount).toBe(100);
+    expect(filter.sequenceCount).toBe(100 * 32);
+  });
+
+  it('property: same answers as a reference window (a Set of the last windowPerKey accepted and the highest evicted)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 300 }), fc.integer({ min: 1, max: 20 }), (sequences, window) => {
+        const filter = new DuplicateFilter({ windowPerKey: window, maxKeys: 4 });
+        const accepted: number[] = [];
+        let floor = Number.NEGATIVE_INFINITY;
+        for (const sequence of sequences) {
+          const expected = sequence <= floor || accepted.includes(sequence);
+          expect(filter.isDuplicate('k', sequence)).toBe(expected);
+          if (!expected) {
+            accepted.push(sequence);
+            if (accepted.length > window) floor = Math.max(floor, accepted.shift()!);
+          }
+        }
+        expect(filter.sequenceCount).toBe(Math.min(window, accepted.length));
+      }),
+    );
+  });
+});

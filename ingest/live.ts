@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createMetricsRegistry, type AvroCodec, type HealthCheck, type Kafka, type Logger, type Registry } from '../platform/index.js';
+import { createMetricsRegistry, trackStructures, type AvroCodec, type HealthCheck, type Kafka, type Logger, type Registry } from '../platform/index.js';
 import { IngestCore } from './core.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { Phase, ProtocolConfig } from './protocol.js';
@@ -19,6 +19,8 @@ export interface IngestOptions {
   readonly simulator?: SimulatorOptions;
   readonly protocol?: Partial<Omit<ProtocolConfig, 'url' | 'apiKey' | 'subscriptions'>>;
   readonly dedup?: { readonly windowPerKey: number; readonly maxKeys: number };
+  /** INGEST_PARTITION_CACHE_MAX_KEYS. */
+  readonly partitionCacheMaxKeys?: number;
   /** Kafka client and codec (ingest/main.ts builds them from the platform config; tests pass their isolated ones). */
   readonly kafka: Kafka;
   readonly codec: AvroCodec;
@@ -84,6 +86,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     highWaterMessages: options.highWaterMessages,
     stallTimeoutMs: options.stallTimeoutMs,
     onStall: options.onStall,
+    partitionCacheMaxKeys: options.partitionCacheMaxKeys,
   });
 
   let simulator: SimulatorHandle | undefined;
@@ -97,6 +100,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
   if (apiKey === '') throw new Error('the massive source needs an API key (MASSIVE_API_KEY)');
 
   const core = new IngestCore({ source: sourceName, channels: channelsOf(subscriptions), dedup: options.dedup });
+  trackStructures(registry, [...core.trackedStructures(), ...sink.trackedStructures()]);
   const recorder: WriteStream | undefined = options.recordFile ? createWriteStream(options.recordFile, { flags: 'a' }) : undefined;
   const protocol: ProtocolConfig = {
     url: `${url.replace(/\/+$/, '')}/stocks`,

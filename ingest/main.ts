@@ -107,6 +107,7 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { 
       pongTimeoutMs: config.INGEST_PONG_TIMEOUT_MS,
     },
     dedup: { windowPerKey: config.INGEST_DEDUP_WINDOW, maxKeys: config.INGEST_DEDUP_MAX_KEYS },
+    partitionCacheMaxKeys: config.INGEST_PARTITION_CACHE_MAX_KEYS,
     kafka,
     codec,
     brokers: platform.KAFKA_BROKERS,

@@ -73,7 +73,7 @@ afterEach(async () => {
   for (const sink of sinks.splice(0)) await sink.close(10);
 });
 
-function setup(options: { highWaterMessages?: number; stallTimeoutMs?: number } = {}) {
+function setup(options: { highWaterMessages?: number; stallTimeoutMs?: number; partitionCacheMaxKeys?: number } = {}) {
   const producer = new StubProducer();
   const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
   const stalls: string[] = [];
@@ -171,5 +171,20 @@ describe('Kafka sink', () => {
     await sink.flush();
     await vi.advanceTimersByTimeAsync(5_000);
     expect(stalls).toEqual([]);
+  });
+});
+
+describe('Kafka sink memory', () => {
+  it('a flood of distinct unknown symbols keeps the partition cache within INGEST_PARTITION_CACHE_MAX_KEYS per topic', async () => {
+    const { sink } = setup({ partitionCacheMaxKeys: 100, highWaterMessages: 1_000_000 });
+    const cache = sink.trackedStructures().find((structure) => structure.name === 'ingest.sink.partition-cache')!;
+    let largest = 0;
+    for (let batch = 0; batch < 50; batch += 1) {
+      sink.produce(Array.from({ length: 100 }, (_, index) => trade(`UNKNOWN${batch * 100 + index}`, index)));
+      largest = Math.max(largest, cache.entries());
+    }
+    await sink.flush();
+    expect(largest).toBeLessThanOrEqual(100);
+    expect(cache.cap).toBe(100 * 3);
   });
 });

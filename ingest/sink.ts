@@ -14,6 +14,7 @@ export interface RecordSink {
 
 import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import type { BatchProducer } from './batch-producer.js';
+import type { TrackedStructure } from '../platform/tracked-structures.js';
 
 export type { BatchProducer };
 
@@ -35,7 +36,6 @@ interface Pending {
 }
 
 type SinkTopic = IngestTopic | 'deadLetters';
-
 export interface KafkaSinkSettings {
   readonly logger: Logger;
   readonly metrics: IngestMetrics;
@@ -56,6 +56,8 @@ export interface KafkaSinkSettings {
    */
   readonly stallTimeoutMs?: number;
   readonly onStall?: (reason: string) => void;
+  /** Keys whose partition is remembered, per topic (INGEST_PARTITION_CACHE_MAX_KEYS); the cache is emptied when full. */
+  readonly partitionCacheMaxKeys?: number;
   /** Clock of the stall watchdog (tests). */
   readonly now?: () => number;
 }
@@ -97,6 +99,9 @@ const ALL_TOPICS: readonly IngestTopic[] = [
 const BROADCAST_TOPICS: ReadonlySet<SinkTopic> = new Set(['minuteAggregates', 'dailyAggregates']);
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The default of INGEST_PARTITION_CACHE_MAX_KEYS. */
+export const DEFAULT_PARTITION_CACHE_MAX_KEYS = 200_000;
+
 /** Pause before re-sending a failed batch (one producer retrying its own queue: no jitter). */
 const PRODUCE_RETRY: BackoffPolicy = { baseMs: 100, maxMs: 5000, jitter: 'none' };
 
@@ -225,6 +230,22 @@ export class KafkaSink implements RecordSink {
     return this.queue.length;
   }
 
+  private get partitionCacheMaxKeys(): number {
+    return this.settings.partitionCacheMaxKeys ?? DEFAULT_PARTITION_CACHE_MAX_KEYS;
+  }
+
+  /** The partition cache (all topics) and the send queue, for /metrics; the queue's bound is INGEST_HIGH_WATER plus a frame. */
+  trackedStructures(): TrackedStructure[] {
+    return [
+      {
+        name: 'ingest.sink.partition-cache',
+        entries: () => [...this.partitionCache.values()].reduce((sum, cache) => sum + cache.size, 0),
+        cap: this.partitionCacheMaxKeys * this.wiring.partitionCounts.size,
+      },
+      { name: 'ingest.sink.queue', entries: () => this.queue.length, cap: Number.POSITIVE_INFINITY },
+    ];
+  }
+
   /** Called with true when the queue passes the high-water mark, false once it drained below half. */
   onSaturation(listener: (saturated: boolean) => void): void {
     this.saturationListeners.push(listener);
@@ -286,8 +307,8 @@ export class KafkaSink implements RecordSink {
     }
     let partition = cache.get(key);
     if (partition === undefined) {
-      // Bounded: tickers are a few tens of thousands; anything beyond is recomputed.
-      if (cache.size >= 200_000) cache.clear();
+      // Bounded: tickers are a few tens of thousands; a flood of distinct keys only empties it now and then.
+      if (cache.size >= this.partitionCacheMaxKeys) cache.clear();
       partition = murmur2Partition(topic, key, partitions);
       cache.set(key, partition);
     }

@@ -16,3 +16,4 @@ export type * from './records.js';
 export * from './event-time.js';
 export * from './version.js';
 export * from './kafka-settings.js';
+export * from './tracked-structures.js';

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, defineEnv, env } from '../platform/index.js';
 import { CALENDAR_ENV, sessionCalendarFrom } from '../contracts/calendar-config.js';
 import type { EngineOptions } from './engine.js';
+import type { SideTableLimits } from './side-tables.js';
 
 export const loadProcessorConfig = defineEnv('processors', {
   PROCESSOR_GROUP_ID: env.string(
@@ -20,6 +21,18 @@ export const loadProcessorConfig = defineEnv('processors', {
     900_000,
   ),
   PROCESSOR_MAX_RECORDS_PER_TRANSACTION: env.int('Input records folded into one Kafka transaction at most', 5_000),
+  PROCESSOR_MAX_SYMBOLS_PER_PARTITION: env.int(
+    "Symbols the pattern engine of one input partition keeps state for; a new symbol's bar beyond it is dead-lettered (symbol-limit). About 26 KB per symbol once its daily and intraday series are full (20,000 ≈ 500 MiB per partition; bench/memory-per-symbol.ts)",
+    20_000,
+  ),
+  PROCESSOR_FUNDAMENTALS_PER_SYMBOL: env.int(
+    'Fundamentals records kept per symbol, oldest dropped (about 140 bytes each; 64 is 16 years of quarterly reports)',
+    64,
+  ),
+  PROCESSOR_SIDE_TABLE_MAX_SYMBOLS: env.int(
+    'Symbols each whole-topic side table (fundamentals, native minute bars) keeps; records of further symbols are skipped (about 190 bytes per symbol in the native-bars table)',
+    100_000,
+  ),
   PROCESSOR_USE_FUNDAMENTALS: env.bool('Read the fundamentals topic for the confidence overlay', true),
   PROCESSOR_INTRADAY_TTL_MINUTES: env.int('Lifetime of intraday patterns (capped at the session close)', 120),
   PROCESSOR_DAILY_TTL_DAYS: env.int('Lifetime of daily patterns', 10),
@@ -44,6 +57,11 @@ export const loadProcessorConfig = defineEnv('processors', {
 export type ProcessorConfig = ReturnType<typeof loadProcessorConfig>;
 
 /** Engine options (calendar, tiers) from the processors' configuration. */
+/** The caps of the side tables (see side-tables.ts). */
+export function sideTableLimitsFrom(config: ProcessorConfig): SideTableLimits {
+  return { maxSymbols: config.PROCESSOR_SIDE_TABLE_MAX_SYMBOLS, fundamentalsPerSymbol: config.PROCESSOR_FUNDAMENTALS_PER_SYMBOL };
+}
+
 export function engineOptionsFrom(config: ProcessorConfig, benchmarkSymbol: string): EngineOptions {
   const calendar = sessionCalendarFrom(config);
   return {
@@ -51,5 +69,6 @@ export function engineOptionsFrom(config: ProcessorConfig, benchmarkSymbol: stri
     benchmarkSymbol,
     intradayTtlMs: config.PROCESSOR_INTRADAY_TTL_MINUTES * 60_000,
     dailyTtlMs: config.PROCESSOR_DAILY_TTL_DAYS * 86_400_000,
+    maxSymbols: config.PROCESSOR_MAX_SYMBOLS_PER_PARTITION,
   };
 }

@@ -510,3 +510,26 @@ describe('pattern engine', () => {
     expect(new Set(patternIds).size).toBe(patternIds.length);
   });
 });
+
+describe('engine symbol cap', () => {
+  it('rejects bars of new symbols beyond maxSymbols (symbol-limit) and keeps serving the symbols it holds', () => {
+    const engine = new PatternEngine({ calendar, maxSymbols: 50 });
+    const ref: SourceRef = { topic: 'in', partition: 0, offset: 0 };
+    const out: PatternEventRecord[] = [];
+    let refused = 0;
+    for (let index = 0; index < 2_000; index += 1) {
+      const bar = minuteBar(`UNKNOWN${index}`, '2026-11-24', 1 + Math.floor(index / 100), 10);
+      if (engine.onBar(bar, ref, false, out) === 'invalid') {
+        refused += 1;
+        expect(engine.rejectionOf(bar)?.reason).toBe('symbol-limit');
+      }
+    }
+    expect(engine.symbolCount).toBe(50);
+    expect(refused).toBe(1_950);
+    expect(engine.onBar(minuteBar('UNKNOWN0', '2026-11-24', 30, 10), ref, false, out)).toBe('applied');
+    // The cap survives a snapshot and restore.
+    const restored = PatternEngine.restore(engine.snapshot(), { calendar, maxSymbols: 50 });
+    expect(restored.onBar(minuteBar('NEWCOMER', '2026-11-24', 31, 10), ref, false, out)).toBe('invalid');
+    expect(restored.symbolCount).toBe(50);
+  });
+});

@@ -92,7 +92,15 @@ export interface EngineOptions {
   readonly fundamentals?: FundamentalsLookup;
   /** How far ahead of the engine's clock one bar may move it (unless its ingestion time vouches for it). */
   readonly maxEventTimeSkewMs?: number;
+  /**
+   * Symbols with state at most (PROCESSOR_MAX_SYMBOLS_PER_PARTITION): a bar of a new symbol beyond it is rejected
+   * (`symbol-limit`, dead-lettered), so a flood of unknown symbols cannot grow the engine without bound.
+   */
+  readonly maxSymbols?: number;
 }
+
+/** The default of PROCESSOR_MAX_SYMBOLS_PER_PARTITION. */
+export const DEFAULT_MAX_SYMBOLS_PER_PARTITION = 20_000;
 
 export type BarOutcome = 'applied' | 'invalid' | 'duplicate' | 'outside-session' | 'ignored';
 
@@ -271,6 +279,7 @@ export class PatternEngine implements PatternSink {
   private readonly rsSessions: number;
   private readonly fundamentals: FundamentalsLookup | undefined;
   private readonly maxSkewMs: number;
+  readonly maxSymbols: number;
 
   private symbols = new Map<string, SymbolState>();
   private benchmarkState: SymbolState | undefined;
@@ -312,11 +321,14 @@ export class PatternEngine implements PatternSink {
     this.rsSessions = options.relativeStrengthSessions ?? 20;
     this.fundamentals = options.fundamentals;
     this.maxSkewMs = options.maxEventTimeSkewMs ?? DEFAULT_MAX_EVENT_TIME_SKEW_MS;
+    this.maxSymbols = options.maxSymbols ?? DEFAULT_MAX_SYMBOLS_PER_PARTITION;
   }
 
   /** Why `onBar` would reject `bar` ('invalid', state untouched), or undefined (see input-guard.ts). */
   rejectionOf(bar: BarInput): Rejection | undefined {
-    return barRejection(bar, this.clock, this.maxSkewMs);
+    const rejection = barRejection(bar, this.clock, this.maxSkewMs);
+    if (rejection !== undefined || this.symbols.size < this.maxSymbols || this.symbols.has(bar.symbol)) return rejection;
+    return { reason: 'symbol-limit', details: `${this.maxSymbols} symbols already have state in this partition` };
   }
 
   /** Number of symbols with state. */
@@ -339,8 +351,8 @@ export class PatternEngine implements PatternSink {
    * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
    */
   onBar(bar: BarInput, ref: SourceRef, broadcastCopy: boolean, out: PatternEventRecord[]): BarOutcome {
-    if (barRejection(bar, this.clock, this.maxSkewMs) !== undefined) return 'invalid';
-    if (bar.interval === 'SECOND') return 'ignored';
+    if (bar.interval === 'SECOND') return barRejection(bar, this.clock, this.maxSkewMs) === undefined ? 'ignored' : 'invalid';
+    if (this.rejectionOf(bar) !== undefined) return 'invalid';
     this.out = out;
     this.ctxRef = ref;
     // Checked here so that most bars (same minute as the previous one) make no call with a double argument.

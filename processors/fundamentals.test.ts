@@ -41,3 +41,23 @@ describe('fundamentals history', () => {
     expect(history.get('AAA', '2026-09-01')).toMatchObject({ epsSurprisePct: null, eps: null, revenueYoYGrowthPct: 12 });
   });
 });
+
+describe('fundamentals history caps', () => {
+  it('keeps at most maxPerSymbol records per symbol, dropping the oldest', () => {
+    const history = new FundamentalsHistory(4, 10);
+    for (let month = 1; month <= 12; month += 1) history.put({ symbol: 'AAA', asOfDate: `2026-${String(month).padStart(2, '0')}-01` });
+    expect(history.recordCount).toBe(4);
+    expect(history.get('AAA', '2026-08-31')).toBeUndefined();
+    expect(history.get('AAA', '2026-09-15')?.asOfDate).toBe('2026-09-01');
+  });
+
+  it('refuses records of symbols beyond maxSymbols, so a flood of distinct symbols stays at the cap', () => {
+    const history = new FundamentalsHistory(2, 100);
+    for (let index = 0; index < 5_000; index += 1) history.put({ symbol: `FLOOD${index}`, asOfDate: '2026-01-02' });
+    for (let index = 0; index < 100; index += 1) history.put({ symbol: `FLOOD${index}`, asOfDate: '2026-02-02' });
+    for (let index = 0; index < 100; index += 1) history.put({ symbol: `FLOOD${index}`, asOfDate: '2026-03-02' });
+    expect(history.symbolCount).toBe(100);
+    expect(history.recordCount).toBe(200);
+    expect(history.put({ symbol: 'LATE', asOfDate: '2026-01-02' })).toBe(false);
+  });
+});

@@ -7,8 +7,9 @@ import type { BarInterval } from '../platform/records.js';
  */
 export interface Rejection {
   /** `invalid`: impossible values; `implausible-time`: a time outside 1970..2200 or a window of the wrong
-   * length; `ahead-of-watermark`: too far ahead of the partition's event time (see aheadOfWatermark). */
-  readonly reason: 'invalid' | 'implausible-time' | 'ahead-of-watermark';
+   * length; `ahead-of-watermark`: too far ahead of the partition's event time (see aheadOfWatermark);
+   * `symbol-limit`: a new symbol when the partition's engine already holds its cap of symbols. */
+  readonly reason: 'invalid' | 'implausible-time' | 'ahead-of-watermark' | 'symbol-limit';
   readonly details: string;
 }
 

@@ -1,6 +1,6 @@
 import { exitForRestart, loadPlatformConfig, type TopicKey } from '../platform/index.js';
 import { startStageProcess } from '../platform/stage-process.js';
-import { engineOptionsFrom, loadProcessorConfig } from './config.js';
+import { engineOptionsFrom, sideTableLimitsFrom, loadProcessorConfig } from './config.js';
 import { startProcessor } from './processor.js';
 import { processorChecks } from './readiness.js';
 
@@ -22,6 +22,7 @@ export async function runProcessors(flags: ProcessorFlags = {}): Promise<void> {
     groupId: flags.group ?? config.PROCESSOR_GROUP_ID,
     inputs: config.PROCESSOR_INPUTS as TopicKey[],
     engine: engineOptionsFrom(config, platform.BENCHMARK_SYMBOL),
+    sideTableLimits: sideTableLimitsFrom(config),
     logger,
     metrics: registry,
     useFundamentals: config.PROCESSOR_USE_FUNDAMENTALS,

@@ -33,6 +33,8 @@ export interface PartitionCore {
   /** Why the last folded record was skipped (undefined when kept, or skipped harmlessly by design). */
   lastSkip: SkipCause | undefined;
   snapshot(): Buffer;
+  /** Entries of its growing state: symbols with engine state, or the trade-bar builder's open and recently closed minutes. */
+  readonly held: () => { readonly kind: 'engine-symbols' | 'trade-bar-symbols'; readonly entries: number };
 }
 
 /** A record that made a core throw (a bug, or input no check foresaw): dead-lettered, and the partition moves on. */
@@ -91,6 +93,7 @@ export function createPatternCore(options: PatternCoreOptions, state: Buffer | u
       return outcome === 'applied' ? 'applied' : 'skipped';
     },
     snapshot: () => engine.snapshot(),
+    held: () => ({ kind: 'engine-symbols', entries: engine.symbolCount }),
   };
   return core;
 }
@@ -131,6 +134,7 @@ export function createTradeBarCore(options: TradeBarCoreOptions, state: Buffer |
       }
     },
     snapshot: () => builder.snapshot(),
+    held: () => ({ kind: 'trade-bar-symbols', entries: builder.openBars + builder.closedSymbols }),
   };
   return core;
 }

@@ -3,11 +3,12 @@ import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import { AvroCodec, createKafka, topicName, type Encoder, type Logger, type Registry, type TopicKey } from '../platform/index.js';
 import type { DeadLetterRecord } from '../platform/records.js';
 import type { SkipStatus } from '../platform/skip-detector.js';
-import { SnapshotVersionError, type EngineOptions, type PatternEventRecord } from './engine.js';
+import { DEFAULT_MAX_SYMBOLS_PER_PARTITION, SnapshotVersionError, type EngineOptions, type PatternEventRecord } from './engine.js';
 import { deadLetterMessage, type DeadLetterSink } from './dead-letters.js';
 import { createPatternCore, createTradeBarCore, type OutputMessage, type PartitionCore } from './partition-core.js';
 import { createProcessorMetrics } from './processor-metrics.js';
-import { startSideTables } from './side-tables.js';
+import { startSideTables, type SideTableLimits, type SideTables } from './side-tables.js';
+import { trackStructures, type TrackedStructure } from '../platform/tracked-structures.js';
 import { SkipReporter } from './skip-reporting.js';
 import { snapshotKey, snapshotMessages, usableSnapshot, type SnapshotValue, type SnapshotWriter } from './snapshots.js';
 import type { TradeBar } from './trade-bars.js';
@@ -39,6 +40,8 @@ export interface ProcessorOptions {
   readonly groupId: string;
   readonly inputs: readonly TopicKey[];
   readonly engine: EngineOptions;
+  /** Caps of the fundamentals and native-bars tables (defaults: see side-tables.ts). */
+  readonly sideTableLimits?: SideTableLimits;
   readonly logger: Logger;
   readonly metrics?: Registry;
   readonly useFundamentals?: boolean;
@@ -124,6 +127,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     fundamentalsTopic: (options.useFundamentals ?? true) ? topic('fundamentals') : undefined,
     minuteTopic: options.tradeBars ? minuteTopic : undefined,
     snapshotsTopic: snapshotWriter.topic,
+    ...(options.sideTableLimits ? { limits: options.sideTableLimits } : {}),
   });
 
   const engineOptions: EngineOptions = {
@@ -132,6 +136,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
     ...(options.maxEventTimeSkewMs === undefined ? {} : { maxEventTimeSkewMs: options.maxEventTimeSkewMs }),
   };
   const tasks = new Map<string, PartitionTask>();
+  if (options.metrics) trackStructures(options.metrics, trackedStructures(tasks, sideTables, engineOptions));
   let joined = false;
   let assignment: string[] = [];
   let stopping = false;
@@ -443,4 +448,34 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       logger.info('processor stopped');
     },
   };
+}
+
+/** The processors' growing state against its caps, for /metrics (RELIABILITY.md, memory). */
+function trackedStructures(tasks: ReadonlyMap<string, PartitionTask>, sideTables: SideTables, engine: EngineOptions): TrackedStructure[] {
+  const held = (kind: 'engine-symbols' | 'trade-bar-symbols') =>
+    [...tasks.values()].map((task) => task.core.held()).filter((entry) => entry.kind === kind);
+  return [
+    {
+      name: 'processors.engine.symbols',
+      entries: () => held('engine-symbols').reduce((sum, entry) => sum + entry.entries, 0),
+      cap: () => held('engine-symbols').length * (engine.maxSymbols ?? DEFAULT_MAX_SYMBOLS_PER_PARTITION),
+    },
+    // Open minutes and minutes closed within the lateness: bounded by the symbols trading in about a minute, not by a cap.
+    {
+      name: 'processors.trade-bars.symbols',
+      entries: () => held('trade-bar-symbols').reduce((sum, entry) => sum + entry.entries, 0),
+      cap: Number.POSITIVE_INFINITY,
+    },
+    {
+      name: 'processors.fundamentals.symbols',
+      entries: () => sideTables.fundamentals.symbolCount,
+      cap: sideTables.fundamentals.maxSymbols,
+    },
+    {
+      name: 'processors.fundamentals.records',
+      entries: () => sideTables.fundamentals.recordCount,
+      cap: sideTables.fundamentals.maxSymbols * sideTables.fundamentals.maxPerSymbol,
+    },
+    { name: 'processors.native-bars.symbols', entries: () => sideTables.nativeBars.size, cap: sideTables.nativeBars.maxSymbols },
+  ];
 }

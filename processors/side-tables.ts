@@ -15,6 +15,13 @@ export interface SideTableOptions {
   readonly fundamentalsTopic: string | undefined;
   readonly minuteTopic: string | undefined;
   readonly snapshotsTopic: string;
+  /** PROCESSOR_SIDE_TABLE_MAX_SYMBOLS and PROCESSOR_FUNDAMENTALS_PER_SYMBOL. */
+  readonly limits?: SideTableLimits;
+}
+
+export interface SideTableLimits {
+  readonly maxSymbols: number;
+  readonly fundamentalsPerSymbol: number;
 }
 
 /** The tables every processor instance reads whole from their topics, and the tails that keep them current. */
@@ -36,8 +43,8 @@ export interface SideTables {
  */
 export async function startSideTables(options: SideTableOptions): Promise<SideTables> {
   const { kafka, codec, logger, groupId } = options;
-  const fundamentals = new FundamentalsHistory();
-  const nativeBars = new NativeBarsTable();
+  const fundamentals = new FundamentalsHistory(options.limits?.fundamentalsPerSymbol, options.limits?.maxSymbols);
+  const nativeBars = new NativeBarsTable(options.limits?.maxSymbols);
   const snapshots = new SnapshotChunkTable<SnapshotValue>();
   const tails: TopicTail[] = [];
   if (options.fundamentalsTopic !== undefined) {
@@ -53,7 +60,10 @@ export async function startSideTables(options: SideTableOptions): Promise<SideTa
             // Every instance reads the whole topic, so a bad record is logged here, not dead-lettered (the reference
             // projection keeps it among its rejects).
             if (!fundamentals.put(await codec.decode<FundamentalsInput>(message.value)))
-              logger.warn({ offset: message.offset }, 'fundamentals record without a symbol or a real asOfDate skipped');
+              logger.warn(
+                { offset: message.offset, symbols: fundamentals.symbolCount, maxSymbols: fundamentals.maxSymbols },
+                'fundamentals record without a symbol or a real asOfDate, or of a symbol beyond PROCESSOR_SIDE_TABLE_MAX_SYMBOLS, skipped',
+              );
           } catch (error) {
             logger.warn({ err: error, offset: message.offset }, 'undecodable fundamentals record skipped');
           }

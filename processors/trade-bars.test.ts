@@ -116,3 +116,30 @@ describe('minute bars from trades', () => {
     expect(native.nativeSince('NATV')).toBeUndefined();
   });
 });
+
+describe('trade-bar memory', () => {
+  it('forgets closed symbols once their minute is due for everyone, so a flood of distinct symbols does not accumulate', () => {
+    const builder = new TradeBarBuilder(2_000);
+    for (let second = 0; second < 3_600; second += 1) builder.onTrade(trade(`FLOOD${second}`, second, 10));
+    // Only symbols of the last minute or so are held (open, or closed within the lateness), not the 3,600 seen.
+    expect(builder.openBars + builder.closedSymbols).toBeLessThanOrEqual(70);
+  });
+
+  it('still drops a late trade of a minute already due, for a symbol it has forgotten', () => {
+    const builder = new TradeBarBuilder(2_000);
+    builder.onTrade(trade('AAA', 1, 10));
+    for (let second = 60; second < 300; second += 1) builder.onTrade(trade('BBB', second, 10));
+    expect(builder.closedSymbols).toBeLessThanOrEqual(1);
+    const late = builder.lateTrades;
+    expect(builder.onTrade(trade('AAA', 2, 10))).toEqual([]);
+    expect(builder.lateTrades).toBe(late + 1);
+    expect(builder.openBars).toBe(1);
+  });
+
+  it('the native-bars table holds at most maxSymbols symbols', () => {
+    const table = new NativeBarsTable(50);
+    for (let index = 0; index < 1_000; index += 1) table.record(`N${index}`, T0, 'massive');
+    expect(table.size).toBe(50);
+    expect(table.nativeSince('N999')).toBeUndefined();
+  });
+});

@@ -1,4 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { DEFAULT_SIDE_TABLE_MAX_SYMBOLS } from './fundamentals.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS, isPlausibleEventTime } from '../platform/event-time.js';
 import type { AggregateRecord } from '../platform/records.js';
 import { tradeRejection, type Rejection } from './input-guard.js';
@@ -39,12 +40,16 @@ export interface NativeBarsLookup {
 export class NativeBarsTable implements NativeBarsLookup {
   private readonly since = new Map<string, number>();
 
+  /** `maxSymbols` (PROCESSOR_SIDE_TABLE_MAX_SYMBOLS): further symbols are not recorded (they keep trade-built bars). */
+  constructor(readonly maxSymbols = DEFAULT_SIDE_TABLE_MAX_SYMBOLS) {}
+
   /** Records a minute bar; returns true when it made the symbol native earlier than known. */
   record(symbol: string, windowStartMs: number, source: string): boolean {
     // An implausible time (a unit mistake) would mark the symbol native from 1970 on, or never.
     if (source === 'trades' || !isPlausibleEventTime(windowStartMs)) return false;
     const known = this.since.get(symbol);
     if (known !== undefined && known <= windowStartMs) return false;
+    if (known === undefined && this.since.size >= this.maxSymbols) return false;
     this.since.set(symbol, windowStartMs);
     return true;
   }
@@ -112,7 +117,12 @@ export class TradeBarBuilder {
     const minute = Math.floor(time / MINUTE_MS) * MINUTE_MS;
     if (time > this.watermark) this.watermark = time;
     const bar = this.bars.get(trade.symbol);
-    if (minute < (this.closedUntil.get(trade.symbol) ?? Number.NEGATIVE_INFINITY) || (bar !== undefined && minute < bar.startMs)) {
+    if (
+      minute < (this.closedUntil.get(trade.symbol) ?? Number.NEGATIVE_INFINITY) ||
+      (bar !== undefined && minute < bar.startMs) ||
+      // A minute already due is closed for every symbol, whether or not it had a bar (so closedUntil may forget it).
+      (bar === undefined && minute + MINUTE_MS + this.latenessMs <= this.watermark)
+    ) {
       this.lateTrades += 1;
     } else if (bar !== undefined && minute === bar.startMs) {
       if (trade.price > bar.high) bar.high = trade.price;
@@ -147,6 +157,9 @@ export class TradeBarBuilder {
       else if (bar.startMs < earliest) earliest = bar.startMs;
     }
     this.earliestOpen = earliest;
+    // A symbol's closedUntil matters only while it is later than the minutes due for everyone: otherwise every symbol
+    // ever traded would stay here for good (a flood of distinct symbols would grow it without bound).
+    for (const [symbol, until] of this.closedUntil) if (until + this.latenessMs <= this.watermark) this.closedUntil.delete(symbol);
   }
 
   private close(bar: OpenBar, closed: TradeBar[]): void {
@@ -181,6 +194,11 @@ export class TradeBarBuilder {
 
   get openBars(): number {
     return this.bars.size;
+  }
+
+  /** Symbols whose last closed minute is still recent enough to matter (see closeDue). */
+  get closedSymbols(): number {
+    return this.closedUntil.size;
   }
 
   snapshot(): Buffer {

@@ -33,7 +33,12 @@ export interface RateLimits {
   readonly middleware: MiddlewareHandler<ApiEnv>;
   /** Charges a bad credential to the caller's IP under the auth limit; past it, throws 429. */
   chargeBadCredential(c: Context<ApiEnv>): Promise<void>;
+  /** Clients whose headroom is remembered (at most HEADROOM_CLIENTS; for /metrics). */
+  readonly headroomClients: () => number;
 }
+
+/** Clients whose points left are remembered (about 100 bytes each: 10,000 ≈ 1 MiB); the least recent is dropped. */
+export const HEADROOM_CLIENTS = 10_000;
 
 /**
  * The data and auth limits (API_RATE_LIMIT_PER_MINUTE, API_AUTH_RATE_LIMIT_PER_MINUTE). Every answer carries
@@ -54,7 +59,7 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
   const recordHeadroom = (key: string, remaining: number) => {
     headroom.delete(key);
     headroom.set(key, remaining);
-    if (headroom.size > 10_000) headroom.delete(headroom.keys().next().value as string);
+    if (headroom.size > HEADROOM_CLIENTS) headroom.delete(headroom.keys().next().value as string);
   };
   /** Takes a point from the limiter and returns the points left, or ends the request with 429 and Retry-After. */
   const consume = async (name: string, limiter: RateLimiterAbstract, key: string): Promise<number> => {
@@ -111,6 +116,7 @@ export function rateLimits(deps: ApiDependencies): RateLimits {
       const userId = c.get('userId');
       return limited(c, next, 'data', dataLimiter, userId ? `user:${userId}` : `ip:${clientIp(c, hops)}`);
     },
+    headroomClients: () => headroom.size,
     chargeBadCredential: async (c) => announce(c, authLimiter, await consume('auth', authLimiter, `ip:${clientIp(c, hops)}`)),
   };
 }
