@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { ConfigError, documentedEnv } from '../platform/config.js';
+import { documentedEnv } from '../platform/config.js';
 import { TICKFLOW_VERSION } from '../platform/version.js';
 import { registerStackCommands } from '../stack/cli.js';
 import { registerIngestCommands } from '../ingest/cli.js';

@@ -1,5 +1,13 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { createMetricsRegistry, trackStructures, type AvroCodec, type HealthCheck, type Kafka, type Logger, type Registry } from '../platform/index.js';
+import {
+  createMetricsRegistry,
+  trackStructures,
+  type AvroCodec,
+  type HealthCheck,
+  type Kafka,
+  type Logger,
+  type Registry,
+} from '../platform/index.js';
 import { IngestCore } from './core.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { Phase, ProtocolConfig } from './protocol.js';
