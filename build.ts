@@ -106,6 +106,8 @@ export async function buildDashboard(): Promise<string> {
     }
   })();
   if (current !== types) writeFileSync(DASHBOARD_API_TYPES, types);
+  // A production bundle whatever NODE_ENV the caller runs with (vitest sets `test`, which keeps Preact's debug code in).
+  process.env.NODE_ENV = 'production';
   const { build: viteBuild } = await import('vite');
   await viteBuild({ configFile: join(dashboardDir, 'vite.config.ts'), logLevel: 'warn' });
   return join(dashboardDir, 'dist');

@@ -56,13 +56,13 @@ export class Session {
     this.refreshing ??= (async () => {
       const refreshToken = sessionStorage.getItem(REFRESH_KEY);
       if (!refreshToken) return false;
-      const { data, response } = await this.api.POST('/api/auth/refresh', { body: { refresh_token: refreshToken } });
+      const { data, error, response } = await this.api.POST('/api/auth/refresh', { body: { refresh_token: refreshToken } });
       if (data) {
         this.adopt(data);
         return true;
       }
       if (response.status === 401 || response.status === 400) this.end('Your session has expired: please sign in again.');
-      else throw await problemOf(response);
+      else throw await problemOf(response, error);
       return false;
     })().finally(() => {
       this.refreshing = undefined;
@@ -105,12 +105,16 @@ export class Session {
 }
 
 /** The problem+json body of a failed answer, as an ApiProblem with a human message for the statuses people meet. */
-export async function problemOf(response: Response): Promise<ApiProblem> {
-  let body: { detail?: string; title?: string; errors?: { field: string; message: string }[] } = {};
-  try {
-    body = (await response.clone().json()) as typeof body;
-  } catch {
-    // not JSON: the status says enough
+export async function problemOf(response: Response, parsed?: unknown): Promise<ApiProblem> {
+  type Body = { detail?: string; title?: string; errors?: { field: string; message: string }[] };
+  let body: Body = {};
+  if (parsed && typeof parsed === 'object') body = parsed as Body;
+  else if (!response.bodyUsed) {
+    try {
+      body = (await response.json()) as Body;
+    } catch {
+      // not JSON: the status says enough
+    }
   }
   const fields = body.errors ?? [];
   if (response.status === 429) {
@@ -126,7 +130,8 @@ export async function problemOf(response: Response): Promise<ApiProblem> {
 
 /** The data of an openapi-fetch result, or its problem thrown. */
 export async function dataOf<T>(result: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  const { data, response } = await result;
-  if (data === undefined || !response.ok) throw await problemOf(response);
+  // openapi-fetch has read the body already: its `error` is the parsed problem+json.
+  const { data, error, response } = await result;
+  if (data === undefined || !response.ok) throw await problemOf(response, error);
   return data;
 }
