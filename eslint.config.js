@@ -50,7 +50,7 @@ export default tseslint.config(
     settings: {
       // The plugin's TypeScript settings (extensions, parser for .ts dependencies), with the resolver that maps `.js` specifiers to `.ts` (NodeNext).
       ...Object.fromEntries(Object.entries(importX.flatConfigs.typescript.settings).filter(([key]) => key !== 'import-x/resolver')),
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['./tsconfig.json', './dashboard/tsconfig.json'] })],
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['./tsconfig.json', './dashboard/tsconfig.json'], noWarnOnMultipleProjects: true })],
     },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: false }) }],

@@ -35,7 +35,7 @@ export function App() {
     };
   }, []);
   if (!signedIn) return <SignIn notice={notice} onSignedIn={() => setNotice(undefined)} />;
-  const symbol = /^\/app\/symbol\/([A-Za-z0-9.\-]+)$/.exec(path)?.[1];
+  const symbol = /^\/app\/symbol\/([A-Za-z0-9.-]+)$/.exec(path)?.[1];
   return (
     <>
       <header>
