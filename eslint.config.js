@@ -7,7 +7,18 @@ import eslintConfigPrettier from 'eslint-config-prettier/flat';
 import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/public/vendor/', 'gateway/client/dist/', 'dashboard/dist/', 'dashboard/src/api-types.ts'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      '.stack/',
+      'gateway/public/vendor/',
+      'gateway/client/dist/',
+      'dashboard/dist/',
+      'dashboard/src/api-types.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -50,7 +61,9 @@ export default tseslint.config(
     settings: {
       // The plugin's TypeScript settings (extensions, parser for .ts dependencies), with the resolver that maps `.js` specifiers to `.ts` (NodeNext).
       ...Object.fromEntries(Object.entries(importX.flatConfigs.typescript.settings).filter(([key]) => key !== 'import-x/resolver')),
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: ['./tsconfig.json', './dashboard/tsconfig.json'], noWarnOnMultipleProjects: true })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['./tsconfig.json', './dashboard/tsconfig.json'], noWarnOnMultipleProjects: true }),
+      ],
     },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: false }) }],

@@ -27,7 +27,9 @@ function newest(path) {
 const builtAt = existsSync(built) ? statSync(built).mtimeMs : 0;
 const sourcesAt = Math.max(...SOURCES.map((source) => newest(join(root, source))));
 if (builtAt < sourcesAt) {
-  console.log(`[setup] building the dashboard (npm run build:dashboard): ${builtAt === 0 ? 'not built yet' : 'its sources changed since the last build'}`);
+  console.log(
+    `[setup] building the dashboard (npm run build:dashboard): ${builtAt === 0 ? 'not built yet' : 'its sources changed since the last build'}`,
+  );
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const result = spawnSync(npm, ['run', 'build:dashboard'], { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {

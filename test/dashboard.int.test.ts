@@ -251,7 +251,8 @@ describe('the dashboard in Chromium', () => {
           if (!context || canvas.width === 0) return 0;
           const pixels = context.getImageData(0, 0, (canvas as HTMLCanvasElement).width, (canvas as HTMLCanvasElement).height).data;
           const seen = new Set<number>();
-          for (let index = 0; index < pixels.length && seen.size < 50; index += 4 * 97) seen.add(pixels[index]! * 65536 + pixels[index + 1]! * 256 + pixels[index + 2]!);
+          for (let index = 0; index < pixels.length && seen.size < 50; index += 4 * 97)
+            seen.add(pixels[index]! * 65536 + pixels[index + 1]! * 256 + pixels[index + 2]!);
           return seen.size;
         }),
       ),

@@ -83,7 +83,8 @@ export class Session {
   }
 
   private middleware(): Middleware {
-    const isAuth = (url: string) => new URL(url).pathname.startsWith('/api/auth/') && !url.includes('/api/auth/me') && !url.includes('/api-keys');
+    const isAuth = (url: string) =>
+      new URL(url).pathname.startsWith('/api/auth/') && !url.includes('/api/auth/me') && !url.includes('/api-keys');
     return {
       onRequest: async ({ request }) => {
         if (isAuth(request.url)) return request;

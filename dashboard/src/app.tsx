@@ -199,7 +199,8 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
     }
     navigate(`${BASE}${searchFromFilters(next)}`);
   };
-  const invalid = error instanceof ApiProblem ? error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field)) : [];
+  const invalid =
+    error instanceof ApiProblem ? error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field)) : [];
   const now = Date.now();
   return (
     <section>
@@ -265,9 +266,11 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
         <table>
           <thead>
             <tr>
-              {['Symbol', 'Pattern', 'Tier', 'Direction', 'Confidence', 'RS', 'Rel. volume', 'Price', 'Change %', 'Detected'].map((name) => (
-                <th>{name}</th>
-              ))}
+              {['Symbol', 'Pattern', 'Tier', 'Direction', 'Confidence', 'RS', 'Rel. volume', 'Price', 'Change %', 'Detected'].map(
+                (name) => (
+                  <th>{name}</th>
+                ),
+              )}
             </tr>
           </thead>
           <tbody data-testid="rows">

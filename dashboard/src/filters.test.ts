@@ -12,7 +12,9 @@ describe('scanner filters in the URL', () => {
   });
 
   it('gives the gateway the filters it can express', () => {
-    expect(liveFilterOf({ symbols: 'aapl, msft', pattern_types: 'Volume_Spike', timeframe: 'intraday', universe: 'tech', rs_min: '1.2' })).toEqual({
+    expect(
+      liveFilterOf({ symbols: 'aapl, msft', pattern_types: 'Volume_Spike', timeframe: 'intraday', universe: 'tech', rs_min: '1.2' }),
+    ).toEqual({
       symbols: ['AAPL', 'MSFT'],
       universe: 'tech',
       patterns: ['volume_spike'],

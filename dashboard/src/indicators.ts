@@ -5,11 +5,7 @@ export interface Point {
 }
 
 /** Simple moving average and Bollinger bands over `period` closes (population standard deviation). */
-export function bollinger(
-  closes: readonly Point[],
-  period = 20,
-  width = 2,
-): { middle: Point[]; upper: Point[]; lower: Point[] } {
+export function bollinger(closes: readonly Point[], period = 20, width = 2): { middle: Point[]; upper: Point[]; lower: Point[] } {
   const middle: Point[] = [];
   const upper: Point[] = [];
   const lower: Point[] = [];

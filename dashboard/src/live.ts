@@ -1,4 +1,10 @@
-import { TickflowClient, type ClientStatus, type ResumeReport, type Subscription, type SubscriptionFilter } from '../../gateway/client/index.js';
+import {
+  TickflowClient,
+  type ClientStatus,
+  type ResumeReport,
+  type Subscription,
+  type SubscriptionFilter,
+} from '../../gateway/client/index.js';
 
 /** The gateway URL from the page (the API fills the meta tag in); {host} is this page's host name. */
 export function gatewayUrl(): string {

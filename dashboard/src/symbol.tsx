@@ -115,7 +115,11 @@ export function SymbolView({ session, symbol }: { session: Session; symbol: stri
           {error}
         </p>
       )}
-      {bars && bars.length === 0 && <p class="status">No {interval === '1d' ? 'daily' : 'minute'} bars for {symbol} yet.</p>}
+      {bars && bars.length === 0 && (
+        <p class="status">
+          No {interval === '1d' ? 'daily' : 'minute'} bars for {symbol} yet.
+        </p>
+      )}
       <div class="chart" ref={chartBox} data-testid="chart" />
       {selected && (
         <p class="status" data-testid="selected">
