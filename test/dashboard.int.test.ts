@@ -246,10 +246,10 @@ describe('the dashboard in Chromium', () => {
     // The candle canvas has pixels of more than one colour: something was drawn on the background.
     const colours = await page.$$eval('[data-testid=chart] canvas', (canvases) =>
       Math.max(
-        ...canvases.map((canvas) => {
-          const context = (canvas as HTMLCanvasElement).getContext('2d');
+        ...(canvases as HTMLCanvasElement[]).map((canvas) => {
+          const context = canvas.getContext('2d');
           if (!context || canvas.width === 0) return 0;
-          const pixels = context.getImageData(0, 0, (canvas as HTMLCanvasElement).width, (canvas as HTMLCanvasElement).height).data;
+          const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
           const seen = new Set<number>();
           for (let index = 0; index < pixels.length && seen.size < 50; index += 4 * 97)
             seen.add(pixels[index]! * 65536 + pixels[index + 1]! * 256 + pixels[index + 2]!);
