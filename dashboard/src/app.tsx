@@ -66,7 +66,7 @@ const link = (to: string) => (event: MouseEvent) => {
 };
 
 function ConnectionStatus({ status }: { status: LiveStatus | undefined }) {
-  if (!status) return <span class="status">gateway: not connected</span>;
+  if (!status) return <span class="status">gateway: no live subscription on this screen</span>;
   return (
     <span class="status" data-testid="connection" data-state={status.state}>
       gateway: <b>{status.state}</b>
@@ -119,7 +119,7 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
 
 const FLASH_MS = 3000;
 
-function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStatus) => void }) {
+function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStatus | undefined) => void }) {
   const filters = useMemo(() => filtersFromSearch(search), [search]);
   const scope = searchFromFilters(filters);
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
@@ -177,6 +177,7 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
     return () => {
       timers.forEach(clearTimeout);
       stop();
+      onLive(undefined);
     };
   }, [scope]);
 
