@@ -18,6 +18,7 @@ const FOLDERS = [
   'bench',
   'chaos',
   'bin',
+  'dashboard',
 ];
 
 /** The pipeline's stages: each imports only the shared layers, never another stage. */
@@ -41,6 +42,8 @@ const ALLOWED = {
   bench: { plain: FOLDERS.filter((folder) => folder !== 'bench' && folder !== 'chaos') },
   chaos: { plain: FOLDERS.filter((folder) => folder !== 'chaos') },
   bin: { plain: ['cli'] },
+  // The browser UI: the gateway SDK (gateway/client/) and its own generated API types; nothing of the server.
+  dashboard: { plain: [], extra: { gateway: ['./client'] } },
 };
 
 /** A stage's public surface, as `except` paths of a zone (relative to the stage folder). */

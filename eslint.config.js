@@ -7,7 +7,18 @@ import eslintConfigPrettier from 'eslint-config-prettier/flat';
 import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/public/vendor/', 'gateway/client/dist/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'coverage/',
+      '.stack/',
+      'gateway/public/vendor/',
+      'gateway/client/dist/',
+      'dashboard/dist/',
+      'dashboard/src/api-types.ts',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -45,12 +56,14 @@ export default tseslint.config(
   },
   // The layer rule (docs/DEVELOPING.md, "Layers"): which folder may import which, and no import cycles.
   {
-    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    files: ['**/*.ts', '**/*.tsx', '**/*.js', '**/*.mjs'],
     plugins: { 'import-x': importX },
     settings: {
       // The plugin's TypeScript settings (extensions, parser for .ts dependencies), with the resolver that maps `.js` specifiers to `.ts` (NodeNext).
       ...Object.fromEntries(Object.entries(importX.flatConfigs.typescript.settings).filter(([key]) => key !== 'import-x/resolver')),
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: ['./tsconfig.json', './dashboard/tsconfig.json'], noWarnOnMultipleProjects: true }),
+      ],
     },
     rules: {
       'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: false }) }],
@@ -61,6 +74,18 @@ export default tseslint.config(
     // Tests and test helpers beside the code follow their folder's rule and may also import test/.
     files: ['**/*.test.ts', '**/testing.ts', '**/testing/**'],
     rules: { 'import-x/no-restricted-paths': ['error', { zones: boundaryZones({ tests: true }) }] },
+  },
+  {
+    // The dashboard runs in browsers.
+    files: ['dashboard/src/**'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['location', 'history', 'sessionStorage', 'matchMedia', 'addEventListener', 'removeEventListener', 'dispatchEvent']
+          .concat(['PopStateEvent', 'FormData', 'Request', 'Response', 'URLSearchParams', 'HTMLElement', 'HTMLFormElement'])
+          .concat(['HTMLSelectElement', 'HTMLMetaElement', 'HTMLDivElement', 'MouseEvent', 'SubmitEvent', 'Event'])
+          .map((name) => [name, 'readonly']),
+      ),
+    },
   },
   // Layout is Prettier's (`npm run format`): last, so it turns off any rule that would fight the formatter.
   eslintConfigPrettier,

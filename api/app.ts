@@ -10,6 +10,7 @@ import { authentication } from './middleware/authentication.js';
 import { limitRequestBodies } from './middleware/body-limit.js';
 import { compressWhenAccepted } from './middleware/compress.js';
 import { corsHeaders } from './middleware/cors.js';
+import { registerDashboardRoutes } from './routes-dashboard.js';
 import { errorHandler, routeNotFound } from './middleware/error-handler.js';
 import { weakEtags } from './middleware/etag.js';
 import { nulGuard } from './middleware/nul-guard.js';
@@ -116,6 +117,7 @@ export function createApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   registerUserRoutes(app, services);
   registerOpsRoutes(app, services);
   registerDocsRoutes(app);
+  registerDashboardRoutes(app, deps.config);
 
   app.notFound(routeNotFound);
   app.onError(errorHandler(deps.logger));

@@ -5,6 +5,10 @@ export const loadApiConfig = defineEnv('api', {
   API_PORT: env.int('Port of the REST API (also serves /health, /ready, /metrics)', 3000),
   API_HOST: env.string('Interface the REST API listens on', '127.0.0.1'),
   API_OPS_PORT: env.int('Port of the API ops server (/health /ready /metrics) when /metrics is not on API_PORT (production)', 9467),
+  API_DASHBOARD_GATEWAY_URL: env.string(
+    "The gateway's WebSocket URL the dashboard (/app/) connects to; {host} stands for the host name the page was loaded from",
+    'ws://{host}:3001/ws',
+  ),
   API_CORS_ORIGINS: env.list('Dashboard origins allowed by CORS, comma separated (`*` allows any)', 'http://localhost:5173'),
   API_RATE_LIMIT_PER_MINUTE: env.int('Requests per minute per client (user, API key or IP) on data endpoints', 600),
   API_AUTH_RATE_LIMIT_PER_MINUTE: env.int(

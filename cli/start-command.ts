@@ -200,7 +200,14 @@ export function pipelineStages(options: {
       metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`,
       eventsMetrics: ['tickflow_gateway_events_delivered_total'],
     },
-    { name: 'api', args: ['api'], metricsUrl: `http://127.0.0.1:${ports.api}/metrics`, eventsMetrics: ['tickflow_api_requests_total'] },
+    {
+      name: 'api',
+      args: ['api'],
+      // The dashboard the API serves at /app/ connects to this run's gateway.
+      env: { API_DASHBOARD_GATEWAY_URL: `ws://{host}:${ports.gateway}/ws` },
+      metricsUrl: `http://127.0.0.1:${ports.api}/metrics`,
+      eventsMetrics: ['tickflow_api_requests_total'],
+    },
   );
   return stages;
 }
@@ -296,7 +303,9 @@ export function registerStartCommand(program: Command): void {
           ? 'feed: Massive.com (MASSIVE_API_KEY set)'
           : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`,
       );
-      say(`live page:  http://127.0.0.1:${ports.gateway}/`);
+      say(
+        `dashboard:  http://127.0.0.1:${ports.api}/app/   (sign up there; the gateway's raw live page: http://127.0.0.1:${ports.gateway}/)`,
+      );
       say(`API docs:   http://127.0.0.1:${ports.api}/docs   (OpenAPI: http://127.0.0.1:${ports.api}/openapi.json)`);
       say(
         `metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`,

@@ -55,6 +55,12 @@ describe('the dependency rule (npm run lint)', { timeout: 120_000 }, () => {
     expect(await problems('stack/wrong-way.ts', "export { setupPipeline } from '../cli/setup-command.js';\n")).toHaveLength(1);
   });
 
+  it('lets dashboard/ import the gateway SDK only', async () => {
+    expect(await problems('dashboard/src/right-way.ts', "export { TickflowClient } from '../../gateway/client/index.js';\n")).toEqual([]);
+    expect(await problems('dashboard/src/wrong-way.ts', "export { startGateway } from '../../gateway/index.js';\n")).toHaveLength(1);
+    expect(await problems('dashboard/src/wrong-way.ts', "export { createApp } from '../../api/index.js';\n")).toHaveLength(1);
+  });
+
   it('fails an import cycle', async () => {
     // ingest/sink.ts imports ingest/platformatic-producer.ts; importing the sink back from there closes a cycle.
     const found = await problems(

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { filtersFromSearch, liveFilterOf, searchFromFilters } from './filters.js';
+import { barTimeOf, bollinger } from './indicators.js';
+
+describe('scanner filters in the URL', () => {
+  it('keeps known, non-empty fields as text, in a stable order', () => {
+    const filters = filtersFromSearch('?sort_by=rs&confidence_min=0.7&unknown=1&symbols=&timeframe=Daily');
+    expect(filters).toEqual({ sort_by: 'rs', confidence_min: '0.7', timeframe: 'Daily' });
+    expect(searchFromFilters(filters)).toBe('?timeframe=Daily&confidence_min=0.7&sort_by=rs');
+    expect(searchFromFilters({})).toBe('');
+    expect(filtersFromSearch(searchFromFilters(filters))).toEqual(filters);
+  });
+
+  it('gives the gateway the filters it can express', () => {
+    expect(
+      liveFilterOf({ symbols: 'aapl, msft', pattern_types: 'Volume_Spike', timeframe: 'intraday', universe: 'tech', rs_min: '1.2' }),
+    ).toEqual({
+      symbols: ['AAPL', 'MSFT'],
+      universe: 'tech',
+      patterns: ['volume_spike'],
+      tiers: ['INTRADAY'],
+    });
+    expect(liveFilterOf({ timeframe: 'all' })).toEqual({});
+  });
+});
+
+describe('chart overlays', () => {
+  it('computes SMA 20 and Bollinger bands 20/2', () => {
+    const closes = Array.from({ length: 21 }, (_, index) => ({ time: index, value: index < 20 ? 10 : 30 }));
+    const bands = bollinger(closes);
+    expect(bands.middle).toEqual([
+      { time: 19, value: 10 },
+      { time: 20, value: 11 },
+    ]);
+    expect(bands.upper[0]!.value).toBe(10);
+    const deviation = Math.sqrt((19 * 1 + 19 * 19) / 20);
+    expect(bands.upper[1]!.value).toBeCloseTo(11 + 2 * deviation);
+    expect(bands.lower[1]!.value).toBeCloseTo(11 - 2 * deviation);
+  });
+
+  it('puts a detection on the bar it falls in', () => {
+    const times = [60, 120, 180];
+    expect(barTimeOf(times, 30)).toBeUndefined();
+    expect(barTimeOf(times, 60)).toBe(60);
+    expect(barTimeOf(times, 179)).toBe(120);
+    expect(barTimeOf(times, 500)).toBe(180);
+  });
+});

@@ -1,0 +1,156 @@
+import {
+  CandlestickSeries,
+  HistogramSeries,
+  LineSeries,
+  createChart,
+  createSeriesMarkers,
+  type SeriesMarker,
+  type UTCTimestamp,
+} from 'lightweight-charts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { dataOf, type Bar, type Pattern, type Session } from './api.js';
+import { barTimeOf, bollinger } from './indicators.js';
+
+type Interval = '1m' | '1d';
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** A symbol's candles and volume (1-minute or daily bars), SMA 20 and Bollinger bands, and its pattern history as markers. */
+export function SymbolView({ session, symbol }: { session: Session; symbol: string }) {
+  const [interval, setInterval] = useState<Interval>('1d');
+  const [bars, setBars] = useState<Bar[] | undefined>();
+  const [patterns, setPatterns] = useState<Pattern[]>([]);
+  const [error, setError] = useState<string | undefined>();
+  const [selected, setSelected] = useState<Pattern | undefined>();
+  const chartBox = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let current = true;
+    setBars(undefined);
+    Promise.all([
+      dataOf(session.api.GET('/api/symbols/{symbol}/bars', { params: { path: { symbol }, query: { interval, limit: '1000' } } })),
+      dataOf(
+        session.api.GET('/api/patterns/scan', {
+          params: { query: { symbols: symbol, status: 'all', confidence_min: '0', sort_by: 'detected_at', per_page: '100' } },
+        }),
+      ),
+    ]).then(
+      ([barPage, scan]) => {
+        if (!current) return;
+        setBars(barPage.data);
+        setPatterns(scan.data.filter((row) => (interval === '1d' ? row.tier !== 'INTRADAY' : row.tier !== 'DAILY')));
+        setError(undefined);
+      },
+      (problem: unknown) => current && setError(problem instanceof Error ? problem.message : String(problem)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [symbol, interval]);
+
+  useEffect(() => {
+    const box = chartBox.current;
+    if (!box || !bars) return;
+    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    const chart = createChart(box, {
+      autoSize: true,
+      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
+      timeScale: { timeVisible: interval === '1m' },
+    });
+    const candles = chart.addSeries(CandlestickSeries);
+    const sorted = [...bars].sort((a, b) => seconds(a.bucket) - seconds(b.bucket));
+    candles.setData(
+      sorted.map((bar) => ({ time: seconds(bar.bucket) as UTCTimestamp, open: bar.open, high: bar.high, low: bar.low, close: bar.close })),
+    );
+    const volume = chart.addSeries(HistogramSeries, { priceFormat: { type: 'volume' }, priceScaleId: '' });
+    volume.priceScale().applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
+    volume.setData(sorted.map((bar) => ({ time: seconds(bar.bucket) as UTCTimestamp, value: bar.volume })));
+    const bands = bollinger(sorted.map((bar) => ({ time: seconds(bar.bucket), value: bar.close })));
+    for (const [line, color] of [
+      [bands.middle, '#d29922'],
+      [bands.upper, '#8b949e'],
+      [bands.lower, '#8b949e'],
+    ] as const) {
+      const series = chart.addSeries(LineSeries, { color, lineWidth: 1, priceLineVisible: false, lastValueVisible: false });
+      series.setData(line.map((point) => ({ time: point.time as UTCTimestamp, value: point.value })));
+    }
+    const times = sorted.map((bar) => seconds(bar.bucket));
+    const markers: SeriesMarker<UTCTimestamp>[] = [];
+    for (const pattern of patterns) {
+      const time = barTimeOf(times, seconds(pattern.detected_at));
+      if (time === undefined) continue;
+      const bullish = pattern.direction.toUpperCase() === 'BULLISH';
+      markers.push({
+        time: time as UTCTimestamp,
+        position: bullish ? 'belowBar' : 'aboveBar',
+        color: bullish ? '#1a7f37' : '#cf222e',
+        shape: bullish ? 'arrowUp' : 'arrowDown',
+        text: pattern.pattern,
+        id: pattern.id,
+      });
+    }
+    markers.sort((a, b) => a.time - b.time);
+    createSeriesMarkers(candles, markers);
+    chart.subscribeClick((event) => {
+      const id = typeof event.hoveredObjectId === 'string' ? event.hoveredObjectId : undefined;
+      if (id) setSelected(patterns.find((pattern) => pattern.id === id));
+    });
+    chart.timeScale().fitContent();
+    box.dataset.bars = String(sorted.length);
+    box.dataset.markers = String(markers.length);
+    return () => chart.remove();
+  }, [bars, patterns]);
+
+  return (
+    <section>
+      <h1>{symbol}</h1>
+      <label>
+        Bars
+        <select value={interval} onChange={(event) => setInterval((event.target as HTMLSelectElement).value as Interval)}>
+          <option value="1d">Daily</option>
+          <option value="1m">1 minute</option>
+        </select>
+      </label>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {bars && bars.length === 0 && (
+        <p class="status">
+          No {interval === '1d' ? 'daily' : 'minute'} bars for {symbol} yet.
+        </p>
+      )}
+      <div class="chart" ref={chartBox} data-testid="chart" />
+      {selected && (
+        <p class="status" data-testid="selected">
+          {selected.pattern} ({selected.tier}, {selected.direction}) at {selected.detected_at}: confidence {selected.confidence.toFixed(3)}
+        </p>
+      )}
+      <h2>Pattern history</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Detected</th>
+            <th>Pattern</th>
+            <th>Tier</th>
+            <th>Direction</th>
+            <th>Confidence</th>
+            <th>Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {patterns.map((pattern) => (
+            <tr key={pattern.id} onClick={() => setSelected(pattern)}>
+              <td>{pattern.detected_at.slice(0, 16).replace('T', ' ')}</td>
+              <td>{pattern.pattern}</td>
+              <td>{pattern.tier}</td>
+              <td>{pattern.direction}</td>
+              <td class="num">{pattern.confidence.toFixed(3)}</td>
+              <td>{pattern.status}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}

@@ -1,0 +1,264 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApi, type ApiHandle } from '../api/index.js';
+import { createGatewayTestEnv, type GatewayTestEnv } from '../gateway/testing.js';
+import type { GatewayHandle } from '../gateway/index.js';
+import { startProjector, type PatternEventValue, type ProjectorHandle } from '../projections/index.js';
+import { createLogger } from '../platform/index.js';
+import { CHROMIUM_ARGS, ensureChromium } from './browser.js';
+import { uniqueRedisPrefix } from './postgres.js';
+import { FIXTURE_START_MS, minuteBars, patternEvents } from './record-fixtures.js';
+
+/**
+ * The dashboard (dashboard/, served by the API at /app/) in headless Chromium against the real stages: the
+ * projector writes what the test produces to Kafka, the API serves scans and bars from PostgreSQL, the gateway
+ * streams the same topic live. TICKFLOW_SCREENSHOTS=docs writes the README's screenshots to docs/.
+ */
+const PATTERNS = patternEvents(24, 31);
+const BARS = minuteBars(['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'JPM', 'XOM', 'SPY', 'QQQ', 'IWM'], 90);
+const EMAIL = `dash-${Date.now()}@example.test`;
+const PASSWORD = 'correct horse battery staple';
+const screenshots = process.env.TICKFLOW_SCREENSHOTS;
+
+let env: GatewayTestEnv;
+let gateway: GatewayHandle;
+let projector: ProjectorHandle;
+let api: ApiHandle;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+let detection = 1000;
+
+/** A new pattern, detected after every fixture (so it is active on the market clock). */
+function freshPattern(symbol: string): PatternEventValue {
+  const template = PATTERNS.find((value) => value.kind === 'DETECTED')!;
+  detection += 1;
+  const detectedAtMs = FIXTURE_START_MS + detection * 60_000;
+  const patternId = `${symbol}:volume_spike:${detection}:live`;
+  return {
+    ...template,
+    eventId: `${patternId}:DETECTED`,
+    kind: 'DETECTED',
+    patternId,
+    pattern: 'volume_spike',
+    symbol,
+    tier: 'INTRADAY',
+    detectedAtMs,
+    expiresAtMs: detectedAtMs + 4 * 3_600_000,
+    confidence: 0.99,
+  };
+}
+
+async function apiToken(): Promise<string> {
+  const response = await fetch(`${api.url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
+  });
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
+async function scanIds(query: string): Promise<string[]> {
+  const response = await fetch(`${api.url}/api/patterns/scan?${query}&per_page=30`, {
+    headers: { authorization: `Bearer ${await apiToken()}` },
+  });
+  return ((await response.json()) as { data: { id: string }[] }).data.map((row) => row.id);
+}
+
+const shownIds = () => page.$$eval('[data-testid=rows] tr', (rows) => rows.map((row) => (row as HTMLElement).dataset.id));
+
+async function snap(name: string): Promise<void> {
+  if (!screenshots) return;
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: `${screenshots}/dashboard-${name}.png` });
+}
+
+beforeAll(async () => {
+  const executablePath = ensureChromium();
+  // The API serves dashboard/dist/: build it when missing or stale, as `npm start` does.
+  execFileSync(process.execPath, ['bin/ensure-dashboard.js'], { stdio: 'inherit', timeout: 300_000 });
+  env = await createGatewayTestEnv('dash', ['patterns', 'minuteAggregates', 'dailyAggregates']);
+  const redisPrefix = uniqueRedisPrefix('dash');
+  await env.produce(
+    'patterns',
+    PATTERNS.map((value) => ({ key: value.symbol, value })),
+  );
+  await env.produce(
+    'bars',
+    BARS.map((value) => ({ key: value.symbol, value })),
+  );
+  projector = await startProjector({
+    databaseUrl: env.db.url,
+    brokers: env.kafka.brokers,
+    registryUrl: env.kafka.registryUrl,
+    topicPrefix: env.kafka.prefix,
+    redisUrl: 'redis://127.0.0.1:6379/0',
+    redisKeyPrefix: redisPrefix,
+    projections: ['patterns', 'bars', 'redis'],
+    logger: env.logger,
+  });
+  gateway = await env.start();
+  api = await startApi({
+    env: {
+      ...process.env,
+      DATABASE_URL: env.db.url,
+      TOPIC_PREFIX: env.kafka.prefix,
+      REDIS_KEY_PREFIX: redisPrefix,
+      API_REDIS_PREFIX: `${redisPrefix}api:`,
+      API_PROJECTION_LAG_FROM_KAFKA: 'false',
+      API_DASHBOARD_GATEWAY_URL: `ws://{host}:${gateway.port}/ws`,
+      LOG_LEVEL: 'silent',
+    },
+    port: 0,
+    logger: createLogger('dash-api', { level: 'silent' }),
+  });
+  // Wait until the projector has written every fixture pattern and bar.
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const { rows } = await env.pool.query<{ patterns: string; bars: string }>(
+      'SELECT (SELECT count(*) FROM pattern_events) AS patterns, (SELECT count(*) FROM bars_1m) AS bars',
+    );
+    if (Number(rows[0]!.patterns) >= PATTERNS.length && Number(rows[0]!.bars) >= BARS.length) break;
+    if (Date.now() > deadline) throw new Error(`projector did not catch up: ${JSON.stringify(rows[0])}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+}, 400_000); // a dashboard build and five stages' start-up, on a busy two-core machine
+
+afterAll(async () => {
+  await browser?.close();
+  await api?.stop();
+  await projector?.stop();
+  await env?.cleanup();
+});
+
+describe('the dashboard in Chromium', () => {
+  it('signs up, signs out and signs in again', async () => {
+    await page.goto(`${api.url}/app/`);
+    await snap('sign-in');
+    await page.fill('input[name=email]', EMAIL);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('text=Create an account');
+    await page.waitForSelector('h1:text("Pattern scanner")');
+    await page.click('text=Sign out');
+    await page.waitForSelector('input[name=email]');
+    await page.fill('input[name=email]', EMAIL);
+    await page.fill('input[name=password]', 'wrong password, long enough');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('[role=alert]');
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:text("Pattern scanner")');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows the rows the API returns for the filters in the URL, and names an invalid filter', async () => {
+    const query = 'timeframe=intraday&confidence_min=0.6&sort_by=detected_at&sort_order=desc';
+    await page.goto(`${api.url}/app/?${query}`);
+    const expected = await scanIds(query);
+    expect(expected.length).toBeGreaterThan(0);
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid=rows] tr').length === count, expected.length);
+    expect(await shownIds()).toEqual(expected);
+    expect(await page.inputValue('input[name=confidence_min]')).toBe('0.6');
+
+    // Editing the form puts the filters in the URL.
+    await page.fill('input[name=confidence_min]', '0.8');
+    await page.click('button:text("Apply")');
+    await page.waitForURL(/confidence_min=0\.8/);
+    const stricter = await scanIds(new URL(page.url()).search.slice(1));
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid=rows] tr').length === count, stricter.length);
+    expect(await shownIds()).toEqual(stricter);
+
+    await page.goto(`${api.url}/app/?confidence_min=lots`);
+    const error = await page.waitForSelector('[data-testid=scan-error] [data-field=confidence_min]');
+    expect(await error.textContent()).toContain('confidence_min');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows a pattern arriving live, flagged, in agreement with the API', async () => {
+    await page.goto(`${api.url}/app/?sort_by=detected_at`);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    await page.waitForSelector('[data-testid=rows] tr');
+    const live = freshPattern('NVDA');
+    await env.produce('patterns', [{ key: live.symbol, value: live }]);
+    await page.waitForSelector(`[data-testid=rows] tr.flash[data-id="${live.patternId}"]`, { timeout: 60_000 });
+    expect(await page.textContent('[data-testid=received]')).toBe('1');
+    await page.waitForFunction(
+      async (count) => document.querySelectorAll('[data-testid=rows] tr').length === count,
+      (await scanIds('sort_by=detected_at')).length,
+    );
+    expect(await shownIds()).toEqual(await scanIds('sort_by=detected_at'));
+    await snap('scanner');
+  });
+
+  it('resumes from the saved cursor after leaving and reloading: what arrived meanwhile is replayed', async () => {
+    await page.goto('about:blank');
+    const missed = [freshPattern('AAPL'), freshPattern('MSFT')];
+    await env.produce(
+      'patterns',
+      missed.map((value) => ({ key: value.symbol, value })),
+    );
+    await page.goto(`${api.url}/app/?sort_by=detected_at`);
+    const report = await page.waitForSelector('[data-testid=report]', { timeout: 60_000 });
+    expect(await report.textContent()).toContain('2 events replayed');
+    for (const value of missed) await page.waitForSelector(`[data-testid=rows] tr[data-id="${value.patternId}"]`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says in words when the API answers 429 or 503, and when the session has expired', async () => {
+    for (const [status, headers, words] of [
+      [429, { 'retry-after': '7' }, 'Too many requests: the API asks to wait 7 s'],
+      [503, {}, 'The API is unavailable right now'],
+    ] as const) {
+      await page.route('**/api/patterns/scan**', (route) =>
+        route.fulfill({ status, headers: { 'content-type': 'application/problem+json', ...headers }, body: JSON.stringify({ status }) }),
+      );
+      await page.goto(`${api.url}/app/`);
+      expect(await (await page.waitForSelector('[data-testid=scan-error]')).textContent()).toContain(words);
+      await page.unroute('**/api/patterns/scan**');
+    }
+    // A refresh token the API no longer accepts (revoked, expired): back to the sign-in form, saying why.
+    await page.evaluate(() => sessionStorage.setItem('tickflow.refresh', 'revoked-or-expired'));
+    await page.reload();
+    await page.waitForSelector('text=Your session has expired');
+    await page.waitForSelector('input[name=email]');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('draws a symbol chart with bars and pattern markers', async () => {
+    // NVDA has the live pattern of an earlier test (confidence 0.99: first row) and fixture bars.
+    const symbol = 'NVDA';
+    await page.fill('input[name=email]', EMAIL);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('h1:text("Pattern scanner")');
+    await page.click(`[data-testid=rows] a:text-is("${symbol}") >> nth=0`);
+    await page.waitForURL(/\/app\/symbol\//);
+    await page.selectOption('select', '1m');
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid=chart]')?.dataset.bars) > 0);
+    const chart = (await page.$('[data-testid=chart]'))!;
+    expect(Number(await chart.getAttribute('data-bars'))).toBeGreaterThan(0);
+    expect(Number(await chart.getAttribute('data-markers'))).toBeGreaterThan(0);
+    // The candle canvas has pixels of more than one colour: something was drawn on the background.
+    const colours = await page.$$eval('[data-testid=chart] canvas', (canvases) =>
+      Math.max(
+        ...(canvases as HTMLCanvasElement[]).map((canvas) => {
+          const context = canvas.getContext('2d');
+          if (!context || canvas.width === 0) return 0;
+          const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+          const seen = new Set<number>();
+          for (let index = 0; index < pixels.length && seen.size < 50; index += 4 * 97)
+            seen.add(pixels[index]! * 65536 + pixels[index + 1]! * 256 + pixels[index + 2]!);
+          return seen.size;
+        }),
+      ),
+    );
+    expect(colours).toBeGreaterThan(3);
+    await snap('symbol');
+    expect(pageErrors).toEqual([]);
+  });
+});
