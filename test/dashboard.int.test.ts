@@ -2,11 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApi, type ApiHandle } from '../api/index.js';
+import { loadApiConfig, startApi, type ApiHandle } from '../api/index.js';
 import { createGatewayTestEnv, type GatewayTestEnv } from '../gateway/testing.js';
 import type { GatewayHandle } from '../gateway/index.js';
 import { startProjector, type PatternEventValue, type ProjectorHandle } from '../projections/index.js';
-import { createLogger } from '../platform/index.js';
+import { createLogger, loadAuthConfig, loadPlatformConfig, TokenService } from '../platform/index.js';
+import { waitUntil } from '../stack/local-stack.js';
 import { CHROMIUM_ARGS, ensureChromium } from './browser.js';
 import { uniqueRedisPrefix } from './postgres.js';
 import { FIXTURE_START_MS, minuteBars, patternEvents } from './record-fixtures.js';
@@ -100,30 +101,36 @@ beforeAll(async () => {
     logger: env.logger,
   });
   gateway = await env.start();
+  const platform = loadPlatformConfig();
   api = await startApi({
-    env: {
+    config: loadApiConfig({
       ...process.env,
-      DATABASE_URL: env.db.url,
-      TOPIC_PREFIX: env.kafka.prefix,
-      REDIS_KEY_PREFIX: redisPrefix,
+      API_PORT: '0',
       API_REDIS_PREFIX: `${redisPrefix}api:`,
       API_PROJECTION_LAG_FROM_KAFKA: 'false',
       API_DASHBOARD_GATEWAY_URL: `ws://{host}:${gateway.port}/ws`,
-      LOG_LEVEL: 'silent',
-    },
+    }),
+    databaseUrl: env.db.url,
+    redisUrl: platform.REDIS_URL,
+    redisKeyPrefix: redisPrefix,
+    brokers: env.kafka.brokers,
+    kafkaClientId: platform.KAFKA_CLIENT_ID,
+    tokens: new TokenService(loadAuthConfig()),
     port: 0,
     logger: createLogger('dash-api', { level: 'silent' }),
   });
   // Wait until the projector has written every fixture pattern and bar.
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const { rows } = await env.pool.query<{ patterns: string; bars: string }>(
-      'SELECT (SELECT count(*) FROM pattern_events) AS patterns, (SELECT count(*) FROM bars_1m) AS bars',
-    );
-    if (Number(rows[0]!.patterns) >= PATTERNS.length && Number(rows[0]!.bars) >= BARS.length) break;
-    if (Date.now() > deadline) throw new Error(`projector did not catch up: ${JSON.stringify(rows[0])}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitUntil(
+    'the projector writing every fixture pattern and bar',
+    async () => {
+      const { rows } = await env.pool.query<{ patterns: string; bars: string }>(
+        'SELECT (SELECT count(*) FROM pattern_events) AS patterns, (SELECT count(*) FROM bars_1m) AS bars',
+      );
+      return Number(rows[0]!.patterns) >= PATTERNS.length && Number(rows[0]!.bars) >= BARS.length;
+    },
+    90_000,
+    200,
+  );
   browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS });
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { chromium } from 'playwright-core';
-import { startApi } from '../../api/index.js';
+import { loadApiConfig, startApi } from '../../api/index.js';
 import { DASHBOARD_DIST } from '../../api/routes-dashboard.js';
-import { createLogger } from '../../platform/index.js';
+import { createLogger, loadAuthConfig, loadPlatformConfig, TokenService } from '../../platform/index.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../test/browser.js';
 import { benchDatabaseUrl } from '../databases.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
@@ -24,15 +24,21 @@ const suite: BenchSuite = {
     const assets = join(DASHBOARD_DIST, 'assets');
     const js = readdirSync(assets).filter((file) => file.endsWith('.js'));
     const gzipped = js.reduce((sum, file) => sum + gzipSync(readFileSync(join(assets, file)), { level: 9 }).length, 0);
+    const platform = loadPlatformConfig();
     const api = await startApi({
-      env: {
+      config: loadApiConfig({
         ...process.env,
-        DATABASE_URL: benchDatabaseUrl('plain', 'tickflow_bench_api'),
-        API_REDIS_PREFIX: `bench:dashboard:${Date.now()}:`,
+        API_PORT: '0',
         API_PROJECTION_LAG_FROM_KAFKA: 'false',
         API_DASHBOARD_GATEWAY_URL: 'ws://{host}:9/ws',
-        LOG_LEVEL: 'silent',
-      },
+        API_REDIS_PREFIX: `bench:dashboard:${Date.now()}:`,
+      }),
+      databaseUrl: benchDatabaseUrl('plain', 'tickflow_bench_api'),
+      redisUrl: platform.REDIS_URL,
+      redisKeyPrefix: platform.REDIS_KEY_PREFIX,
+      brokers: platform.KAFKA_BROKERS,
+      kafkaClientId: platform.KAFKA_CLIENT_ID,
+      tokens: new TokenService(loadAuthConfig()),
       port: 0,
       logger: createLogger('bench-dashboard', { level: 'silent' }),
     });
