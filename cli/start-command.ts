@@ -172,6 +172,17 @@ export function pipelineStages(options: {
       name: 'ingest',
       args: ['ingest', '--source', 'massive'],
       env: live ? {} : { MASSIVE_WS_URL: `ws://127.0.0.1:${ports.simulator}`, MASSIVE_API_KEY: 'simulator' },
+      // On the simulator, ingest's first connection waits until the simulator answers (they start together).
+      ...(live
+        ? {}
+        : {
+            startsAfter: () =>
+              waitUntil(
+                'the simulator',
+                async () => (await fetch(`http://127.0.0.1:${ports.simulator}/health`).catch(() => undefined))?.ok === true,
+                120_000,
+              ),
+          }),
       metricsUrl: `http://127.0.0.1:${ports.ingestOps}/metrics`,
       eventsMetrics: ['tickflow_ingest_events_out_total'],
     },

@@ -26,6 +26,25 @@ describe('Supervisor', () => {
     expect(crashes[1]).toContain('restart #2 in 20 ms');
   });
 
+  it('starts a stage with startsAfter once its condition holds (ingest waits for its feed), the others at once', async () => {
+    const lines: string[] = [];
+    let feedUp: () => void = () => {};
+    const feed = new Promise<void>((resolve) => (feedUp = resolve));
+    const script = (name: string) => `console.log('${name} ready'); setInterval(() => {}, 1000);`;
+    supervisor = new Supervisor(
+      [
+        { name: 'feed', program: node, args: ['-e', script('feed')] },
+        { name: 'reader', program: node, args: ['-e', script('reader')], startsAfter: () => feed },
+      ],
+      (line) => lines.push(line),
+    );
+    supervisor.start();
+    await vi.waitFor(() => expect(lines).toContain('[feed]      feed ready'), { timeout: 20_000, interval: 20 });
+    expect(supervisor.pids().reader).toBeUndefined();
+    feedUp();
+    await vi.waitFor(() => expect(lines).toContain('[reader]    reader ready'), { timeout: 20_000, interval: 20 });
+  });
+
   it('stops every stage with SIGTERM, last first, and lets them exit cleanly', async () => {
     const lines: string[] = [];
     const script = (name: string) =>

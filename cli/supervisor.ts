@@ -31,6 +31,11 @@ export interface StageSpec {
   readonly patternsMetrics?: readonly MetricSelector[];
   /** Input the stage dropped by design (shown next to the events when nonzero). */
   readonly skippedMetrics?: readonly MetricSelector[];
+  /**
+   * What the stage's first start waits for (ingest: its feed answering), so that a normal start logs no connection
+   * failure. Restarts do not wait. If the wait fails, the stage starts anyway and its own retries and logs take over.
+   */
+  readonly startsAfter?: () => Promise<void>;
 }
 
 interface RunningStage {
@@ -91,7 +96,16 @@ export class Supervisor {
   }
 
   start(): void {
-    for (const stage of this.stages) this.launch(stage);
+    for (const stage of this.stages) {
+      const { startsAfter } = stage.spec;
+      if (!startsAfter) this.launch(stage);
+      else
+        void startsAfter()
+          .catch(() => undefined)
+          .then(() => {
+            if (!this.stopping) this.launch(stage);
+          });
+    }
   }
 
   private output(line: string): void {
