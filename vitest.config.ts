@@ -36,7 +36,8 @@ export default defineConfig({
         'ingest/**/*.ts',
         'processors/**/*.ts',
         'projections/**/*.ts',
-        'gateway/**/*.ts',
+        // Where the gateway cannot run (above), its files are not measured: the run on the machine's Node measures them.
+        ...(gatewaySkip ? [] : ['gateway/**/*.ts']),
         'api/**/*.ts',
       ],
       exclude: [

@@ -11,6 +11,7 @@ export const GATEWAY_TEST_FILES = [
   'gateway/production.int.test.ts',
   'test/gateway-snapshot.int.test.ts',
   'test/pipeline.int.test.ts',
+  'test/dashboard.int.test.ts',
 ];
 
 /**
