@@ -26,7 +26,12 @@ async function patternTables(pool: pg.Pool) {
   );
   // On TimescaleDB the counts are a continuous aggregate: rows written below its watermark after a policy run show up at
   // the next run (the refresh policy covers the whole history). Compare the data, not where a policy happened to run.
-  if (testServer() === 'timescale') await pool.query("CALL refresh_continuous_aggregate('pattern_counts_hourly', NULL, NULL)");
+  // A policy run may be refreshing it at that moment ("due to a concurrent refresh"): wait until our refresh gets through.
+  if (testServer() === 'timescale')
+    await vi.waitFor(() => pool.query("CALL refresh_continuous_aggregate('pattern_counts_hourly', NULL, NULL)"), {
+      timeout: 60_000,
+      interval: 100,
+    });
   const counts = await pool.query('SELECT bucket, pattern, tier, count::int FROM pattern_counts_hourly ORDER BY bucket, pattern, tier');
   return { events: events.rows, current: current.rows, counts: counts.rows };
 }
