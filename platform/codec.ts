@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readSettingFile, readSettingFiles, type SettingFileReader } from './setting-files.js';
 import { Agent as HttpsAgent } from 'node:https';
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { ConfigError, defineEnv, env, type EnvSource } from './config.js';
@@ -39,7 +39,7 @@ export interface RegistryAccess {
 
 export function registryAccessFrom(
   settings: ReturnType<typeof loadRegistryAccessSettings>,
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
+  readFile: SettingFileReader = readSettingFile,
 ): RegistryAccess {
   const issues: string[] = [];
   if (Boolean(settings.SCHEMA_REGISTRY_USERNAME) !== Boolean(settings.SCHEMA_REGISTRY_PASSWORD)) {
@@ -48,18 +48,19 @@ export function registryAccessFrom(
   if (Boolean(settings.SCHEMA_REGISTRY_CERT_FILE) !== Boolean(settings.SCHEMA_REGISTRY_KEY_FILE)) {
     issues.push('SCHEMA_REGISTRY_CERT_FILE and SCHEMA_REGISTRY_KEY_FILE: set both or neither');
   }
-  const read = (name: string, path: string | undefined) => {
-    if (!path) return undefined;
-    try {
-      return readFile(path);
-    } catch (error) {
-      issues.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      return undefined;
-    }
-  };
-  const ca = read('SCHEMA_REGISTRY_CA_FILE', settings.SCHEMA_REGISTRY_CA_FILE);
-  const cert = read('SCHEMA_REGISTRY_CERT_FILE', settings.SCHEMA_REGISTRY_CERT_FILE);
-  const key = read('SCHEMA_REGISTRY_KEY_FILE', settings.SCHEMA_REGISTRY_KEY_FILE);
+  const {
+    SCHEMA_REGISTRY_CA_FILE: ca,
+    SCHEMA_REGISTRY_CERT_FILE: cert,
+    SCHEMA_REGISTRY_KEY_FILE: key,
+  } = readSettingFiles(
+    {
+      SCHEMA_REGISTRY_CA_FILE: settings.SCHEMA_REGISTRY_CA_FILE,
+      SCHEMA_REGISTRY_CERT_FILE: settings.SCHEMA_REGISTRY_CERT_FILE,
+      SCHEMA_REGISTRY_KEY_FILE: settings.SCHEMA_REGISTRY_KEY_FILE,
+    },
+    issues,
+    readFile,
+  );
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     ...(settings.SCHEMA_REGISTRY_USERNAME

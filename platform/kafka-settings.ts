@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readSettingFile, readSettingFiles, type SettingFileReader } from './setting-files.js';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { SASLOptions } from 'kafkajs';
 import { z } from 'zod';
@@ -61,10 +61,7 @@ export interface KafkaSecurity {
 }
 
 /** The TLS/SASL options the settings name, with the PEM files read; a ConfigError names what is missing. */
-export function kafkaSecurityFrom(
-  settings: KafkaSettings,
-  readFile: (path: string) => string = (path) => readFileSync(path, 'utf8'),
-): KafkaSecurity {
+export function kafkaSecurityFrom(settings: KafkaSettings, readFile: SettingFileReader = readSettingFile): KafkaSecurity {
   const protocol = settings.KAFKA_SECURITY_PROTOCOL;
   const issues: string[] = [];
   const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
@@ -78,18 +75,19 @@ export function kafkaSecurityFrom(
   if (!usesTls && (settings.KAFKA_TLS_CA_FILE || settings.KAFKA_TLS_CERT_FILE)) {
     issues.push(`KAFKA_TLS_*: set, but KAFKA_SECURITY_PROTOCOL=${protocol} does not use TLS (SSL or SASL_SSL)`);
   }
-  const read = (name: string, path: string | undefined): string | undefined => {
-    if (!path) return undefined;
-    try {
-      return readFile(path);
-    } catch (error) {
-      issues.push(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-      return undefined;
-    }
-  };
-  const ca = read('KAFKA_TLS_CA_FILE', settings.KAFKA_TLS_CA_FILE);
-  const cert = read('KAFKA_TLS_CERT_FILE', settings.KAFKA_TLS_CERT_FILE);
-  const key = read('KAFKA_TLS_KEY_FILE', settings.KAFKA_TLS_KEY_FILE);
+  const {
+    KAFKA_TLS_CA_FILE: ca,
+    KAFKA_TLS_CERT_FILE: cert,
+    KAFKA_TLS_KEY_FILE: key,
+  } = readSettingFiles(
+    {
+      KAFKA_TLS_CA_FILE: settings.KAFKA_TLS_CA_FILE,
+      KAFKA_TLS_CERT_FILE: settings.KAFKA_TLS_CERT_FILE,
+      KAFKA_TLS_KEY_FILE: settings.KAFKA_TLS_KEY_FILE,
+    },
+    issues,
+    readFile,
+  );
   if (issues.length > 0) throw new ConfigError(issues);
   return {
     protocol,
