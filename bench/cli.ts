@@ -26,7 +26,7 @@ export function registerBenchCommands(program: Command): void {
   program
     .command('bench')
     .description('run a benchmark (or `all`); prints a table and writes bench/results/<name>.json')
-    .argument('[name]', 'suite name, `all`, or `list`', 'list')
+    .argument('[name]', 'suite name, `all` (every suite not marked by name only), or `list`', 'list')
     .option('--scale <n>', 'scale factor (1 = full run)', '1')
     .option('--set <key=value...>', 'suite settings')
     .option('--json', 'list: print JSON')
@@ -35,7 +35,7 @@ export function registerBenchCommands(program: Command): void {
       if (name === 'list' && options.json) {
         console.log(
           JSON.stringify(
-            suites.map((suite) => ({ name: suite.name, description: suite.description })),
+            suites.map((suite) => ({ name: suite.name, description: suite.description, inAll: !suite.onlyByName })),
             null,
             2,
           ),
@@ -43,10 +43,11 @@ export function registerBenchCommands(program: Command): void {
         return;
       }
       if (name === 'list') {
-        for (const suite of suites) console.log(`${suite.name.padEnd(24)} ${suite.description}`);
+        for (const suite of suites)
+          console.log(`${suite.name.padEnd(24)} ${suite.onlyByName ? '(by name only) ' : ''}${suite.description}`);
         return;
       }
-      const chosen = name === 'all' ? suites : suites.filter((suite) => suite.name === name);
+      const chosen = name === 'all' ? suites.filter((suite) => !suite.onlyByName) : suites.filter((suite) => suite.name === name);
       if (chosen.length === 0) throw new InvalidArgumentError(`no benchmark named ${name}; try \`tickflow bench list\``);
       const settings = Object.fromEntries((options.set ?? []).map((pair) => pair.split('=', 2) as [string, string]));
       for (const suite of chosen) {

@@ -25,6 +25,11 @@ export interface BenchOptions {
 export interface BenchSuite {
   readonly name: string;
   readonly description: string;
+  /**
+   * Left out of `bench all` (`npm run bench`): set for suites that take an hour at scale 1 or measure something other
+   * than the pipeline's goals (the year of bars, the browser). Run them by name.
+   */
+  readonly onlyByName?: boolean;
   /** The figures; the harness prints and stores them. */
   run(options: BenchOptions): Promise<Figure[]>;
 }

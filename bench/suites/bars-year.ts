@@ -384,6 +384,7 @@ function samePathResults(digestsByPath: Map<string, Map<string, string>>): Figur
 
 const suite: BenchSuite = {
   name: 'bars-year',
+  onlyByName: true,
   description:
     "a year of minute bars (the calendar's sessions x 390) for 500 symbols on each path, in clusters of the bench's own: first-touch 1h/1d/1m bar reads (continuous aggregates vs plain views), disk size with and without compression (--scale shrinks the symbols, --set sessions=N the span)",
   async run(options) {

@@ -18,6 +18,7 @@ import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../
  */
 const suite: BenchSuite = {
   name: 'dashboard',
+  onlyByName: true,
   description: 'dashboard: JS shipped (gzip) and time to first scanner rows after load, API warm (Playwright, Chromium)',
   async run({ scale }: BenchOptions): Promise<Figure[]> {
     execFileSync(process.execPath, ['bin/ensure-dashboard.js'], { stdio: 'inherit' });
