@@ -3,15 +3,16 @@
  * (Massive allows one socket per API key): every instance joins one consumer group on a one-partition topic, and the
  * member assigned that partition is the active instance. Who gets it is decided here, by the group's leader, from what
  * each member says when it joins (its claim): the holder keeps the lease across rebalances (a standby joining never
- * moves it), and when the holder is gone the longest-waiting standby takes over.
+ * moves it), and when the holder is gone the longest-waiting standby takes over. An instance that froze (a long pause,
+ * a partition) and comes back still claiming the lease loses it to the newer holder, whose producer has fenced its own.
  */
 
 /** What a member tells the group when it joins (the user data of its subscription). */
 export interface LeaseClaim {
   /** The instance's name (logs, /ready, metrics). */
   readonly instance: string;
-  /** It holds the lease now (it is the active instance). */
-  readonly holding: boolean;
+  /** Since when it holds the lease (ms since the epoch; null when it does not): the newest holder is the one Kafka lets write. */
+  readonly holdingSinceMs: number | null;
   /** When it started waiting for the lease (ms since the epoch): the longest-waiting standby takes over first. */
   readonly waitingSinceMs: number;
 }
@@ -31,27 +32,37 @@ export function decodeClaim(bytes: Buffer | null | undefined): LeaseClaim | unde
   if (!bytes || bytes.length === 0) return undefined;
   try {
     const value = JSON.parse(bytes.toString('utf8')) as Partial<LeaseClaim>;
-    if (typeof value.instance !== 'string' || typeof value.holding !== 'boolean' || typeof value.waitingSinceMs !== 'number') return undefined;
-    return { instance: value.instance, holding: value.holding, waitingSinceMs: value.waitingSinceMs };
+    const holding = value.holdingSinceMs;
+    if (typeof value.instance !== 'string' || typeof value.waitingSinceMs !== 'number' || (holding !== null && typeof holding !== 'number'))
+      return undefined;
+    return { instance: value.instance, holdingSinceMs: holding, waitingSinceMs: value.waitingSinceMs };
   } catch {
     return undefined;
   }
 }
 
-function earlier(a: LeaseCandidate, b: LeaseCandidate): number {
+const byMemberId = (a: LeaseCandidate, b: LeaseCandidate) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0);
+
+/** Longest waiting first. */
+function longestWaiting(a: LeaseCandidate, b: LeaseCandidate): number {
   const since = (candidate: LeaseCandidate) => candidate.claim?.waitingSinceMs ?? Number.POSITIVE_INFINITY;
-  return since(a) - since(b) || (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0);
+  return since(a) - since(b) || byMemberId(a, b);
+}
+
+/** Newest holder first. */
+function newestHolder(a: LeaseCandidate, b: LeaseCandidate): number {
+  return (b.claim?.holdingSinceMs ?? 0) - (a.claim?.holdingSinceMs ?? 0) || byMemberId(a, b);
 }
 
 /**
- * The member that gets the lease: a member that says it holds it keeps it (two claiming it, after a partition of the
- * network, resolve to the longest-waiting: the other steps down, and the fencing of the log makes the handover
- * safe); else the longest-waiting member; ties by member id, so every leader decides the same. None when no member.
+ * The member that gets the lease: the member that holds it keeps it. Two claiming it (one froze, was taken over, and
+ * came back) resolve to the newest holder: its producer has fenced the older one's, which steps down. Without a
+ * holder, the longest-waiting member. Ties by member id, so every leader decides the same. None when no member.
  */
 export function chooseLeaseHolder(candidates: readonly LeaseCandidate[]): string | undefined {
-  const holders = candidates.filter((candidate) => candidate.claim?.holding === true);
-  const pool = holders.length > 0 ? holders : candidates;
-  return [...pool].sort(earlier)[0]?.memberId;
+  const holders = candidates.filter((candidate) => typeof candidate.claim?.holdingSinceMs === 'number');
+  if (holders.length > 0) return [...holders].sort(newestHolder)[0]!.memberId;
+  return [...candidates].sort(longestWaiting)[0]?.memberId;
 }
 
 /** Where an instance is: joining the group, waiting, writing, or done (it lost the lease and must stop). */

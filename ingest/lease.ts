@@ -36,7 +36,9 @@ const ASSIGNER_NAME = 'TickflowIngestLease';
 
 export async function joinIngestLease(options: IngestLeaseOptions): Promise<IngestLease> {
   const { logger, metrics, topic } = options;
-  const waitingSinceMs = (options.now ?? Date.now)();
+  const now = options.now ?? Date.now;
+  const waitingSinceMs = now();
+  let holdingSinceMs: number | null = null;
   let role: LeaseRole = 'joining';
   let steps: Promise<void> = Promise.resolve();
   const showRole = () => {
@@ -48,6 +50,7 @@ export async function joinIngestLease(options: IngestLeaseOptions): Promise<Inge
     const step = stepLease(role, event);
     if (step.role !== role) logger.info({ instance: options.instance, from: role, to: step.role, event: event.kind }, 'ingest lease');
     role = step.role;
+    if (step.action === 'activate') holdingSinceMs = now();
     showRole();
     if (step.takeover) metrics.leaseTakeovers.inc();
     if (step.action !== 'none')
@@ -80,7 +83,7 @@ export async function joinIngestLease(options: IngestLeaseOptions): Promise<Inge
       metadata: AssignerProtocol.MemberMetadata.encode({
         version: 0,
         topics,
-        userData: encodeClaim({ instance: options.instance, holding: role === 'active', waitingSinceMs }),
+        userData: encodeClaim({ instance: options.instance, holdingSinceMs: role === 'active' ? holdingSinceMs : null, waitingSinceMs }),
       }),
     }),
   });
