@@ -186,9 +186,7 @@ describe('bars backfill', () => {
       pageLimit: 4,
     };
     fake.breakAfter(2); // MSFT (1 page) and AAPL page 1 succeed, then the server fails.
-    await expect(backfillBars({ ...options, rest: rest(0), checkpoint: checkpoint() })).rejects.toBeInstanceOf(
-      RestStatusError,
-    );
+    await expect(backfillBars({ ...options, rest: rest(0), checkpoint: checkpoint() })).rejects.toBeInstanceOf(RestStatusError);
     expect(sink.records).toHaveLength(3 + 4);
     fake.heal();
     fake.requests.length = 0;

@@ -95,9 +95,14 @@ export interface LeaseStep {
 export function stepLease(role: LeaseRole, event: LeaseEvent): LeaseStep {
   if (role === 'lost') return { role, action: 'none', takeover: false };
   if (event.kind === 'assigned') {
-    if (event.holds) return role === 'active' ? { role, action: 'none', takeover: false } : { role: 'active', action: 'activate', takeover: role === 'standby' };
+    if (event.holds)
+      return role === 'active'
+        ? { role, action: 'none', takeover: false }
+        : { role: 'active', action: 'activate', takeover: role === 'standby' };
     // A holder that is not given the lease again has lost it: it stops writing before anything else.
-    return role === 'active' ? { role: 'lost', action: 'deactivate', takeover: false } : { role: 'standby', action: 'none', takeover: false };
+    return role === 'active'
+      ? { role: 'lost', action: 'deactivate', takeover: false }
+      : { role: 'standby', action: 'none', takeover: false };
   }
   // Fenced, or out of the group for good: nothing more may be written; the process ends and comes back as a standby.
   return { role: 'lost', action: 'deactivate', takeover: false };

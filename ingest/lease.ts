@@ -1,5 +1,14 @@
 import { AssignerProtocol, type Kafka, type Logger, type PartitionAssigner } from '../platform/index.js';
-import { LEASE_ROLES, chooseLeaseHolder, decodeClaim, encodeClaim, stepLease, type LeaseEvent, type LeaseRole, type LeaseStep } from './lease-core.js';
+import {
+  LEASE_ROLES,
+  chooseLeaseHolder,
+  decodeClaim,
+  encodeClaim,
+  stepLease,
+  type LeaseEvent,
+  type LeaseRole,
+  type LeaseStep,
+} from './lease-core.js';
 import type { IngestMetrics } from './metrics.js';
 
 /**
@@ -54,7 +63,9 @@ export async function joinIngestLease(options: IngestLeaseOptions): Promise<Inge
     showRole();
     if (step.takeover) metrics.leaseTakeovers.inc();
     if (step.action !== 'none')
-      steps = steps.then(() => options.onStep(step)).catch((error: unknown) => logger.error({ err: error, step }, 'ingest lease step failed'));
+      steps = steps
+        .then(() => options.onStep(step))
+        .catch((error: unknown) => logger.error({ err: error, step }, 'ingest lease step failed'));
   };
 
   const assigner: PartitionAssigner = () => ({

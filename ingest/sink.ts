@@ -246,7 +246,8 @@ export class KafkaSink implements RecordSink {
     if (options.client === 'platformatic') {
       // The caller passes what it read from the env (the adapter reads none itself).
       if (!options.brokers) throw new Error('the platformatic Kafka client needs brokers');
-      if (options.transactionalId !== undefined) throw new Error('the ingest lease fences through kafkajs transactions: use INGEST_KAFKA_CLIENT=kafkajs');
+      if (options.transactionalId !== undefined)
+        throw new Error('the ingest lease fences through kafkajs transactions: use INGEST_KAFKA_CLIENT=kafkajs');
       const producer = new PlatformaticBatchProducer({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-ingest' });
       return new KafkaSink(options, {
         producer,
