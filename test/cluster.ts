@@ -1,0 +1,137 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createKafka, createLogger, type Kafka } from '../platform/index.js';
+import { LocalStack } from '../stack/local-stack.js';
+
+/**
+ * The three-broker cluster that the `cluster` test project and the replication bench run beside the shared
+ * single-broker stack: its own ports (brokers 19092-19094, controllers and SASL_SSL above them, registry 18081), its
+ * own temporary state folder, and nothing shared with the stack on 9092 but the Kafka and Apicurio downloads.
+ */
+export const TEST_CLUSTER_BROKERS = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
+export const TEST_CLUSTER_REGISTRY_URL = 'http://127.0.0.1:18081/apis/ccompat/v7';
+
+/** The env of `tickflow stack` (LocalStack) for the test cluster in `stateDir`, with `extra` over it. */
+export function testClusterEnv(
+  stateDir: string,
+  extra: Record<string, string> = {},
+): Record<string, string> & { readonly KAFKA_BROKERS: string; readonly SCHEMA_REGISTRY_URL: string } {
+  return {
+    ...(process.env as Record<string, string>),
+    STACK_STATE_DIR: stateDir,
+    STACK_BROKERS: '3',
+    STACK_KAFKA_HEAP: '512m',
+    STACK_TIMESCALE: 'false',
+    KAFKA_BROKERS: TEST_CLUSTER_BROKERS.join(','),
+    SCHEMA_REGISTRY_URL: TEST_CLUSTER_REGISTRY_URL,
+    ...extra,
+  };
+}
+
+/** What the stages and tests set to use the cluster: its brokers and registry, three replicas with two in sync. */
+export const TEST_CLUSTER_CLIENT_ENV: Readonly<Record<string, string>> = {
+  KAFKA_BROKERS: TEST_CLUSTER_BROKERS.join(','),
+  SCHEMA_REGISTRY_URL: TEST_CLUSTER_REGISTRY_URL,
+  KAFKA_REPLICATION_FACTOR: '3',
+  KAFKA_MIN_INSYNC_REPLICAS: '2',
+};
+
+/** The test cluster's life cycle and its faults: a broker killed, stopped, restarted. */
+export class TestCluster {
+  readonly stateDir = mkdtempSync(join(tmpdir(), 'tickflow-cluster-'));
+  readonly stack: LocalStack;
+  readonly kafka: Kafka;
+
+  constructor(extra: Record<string, string> = {}) {
+    this.stack = new LocalStack(testClusterEnv(this.stateDir, extra));
+    this.kafka = createKafka({
+      brokers: TEST_CLUSTER_BROKERS,
+      clientId: 'test-cluster',
+      logger: createLogger('test-cluster', { level: 'error' }),
+      security: { protocol: 'PLAINTEXT' },
+    });
+  }
+
+  async up(report: (line: string) => void = () => {}): Promise<void> {
+    await this.stack.up(report);
+  }
+
+  async down(report: (line: string) => void = () => {}): Promise<void> {
+    await this.stack.down(report);
+    rmSync(this.stateDir, { recursive: true, force: true });
+  }
+
+  /** The broker ids, 1..3. */
+  get nodeIds(): number[] {
+    return this.stack.kafkaNodes.map((node) => node.id);
+  }
+
+  /** The pid of broker `id` while it runs. */
+  pidOf(id: number): number | undefined {
+    const node = this.stack.kafkaNodes.find((entry) => entry.id === id);
+    return node === undefined ? undefined : this.stack.managedPid(node.name);
+  }
+
+  /** Sends `signal` to broker `id` and resolves once its process is gone. */
+  async stopNode(id: number, signal: NodeJS.Signals): Promise<void> {
+    const pid = this.pidOf(id);
+    if (pid === undefined) throw new Error(`broker ${id} is not running`);
+    process.kill(pid, signal);
+    const gone = () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    const deadline = Date.now() + 120_000;
+    while (!gone()) {
+      if (Date.now() > deadline) throw new Error(`broker ${id} (pid ${pid}) did not stop`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Starts every broker that is down again, and resolves once all three are back in the cluster. */
+  async restartStopped(report: (line: string) => void = () => {}): Promise<void> {
+    await this.stack.up(report);
+  }
+
+  /** The leader of each partition of `topic`, by partition. */
+  async leaders(topic: string): Promise<Map<number, number>> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      return new Map(metadata.topics[0]!.partitions.map((partition) => [partition.partitionId, partition.leader]));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * The broker coordinating `transactionalId`: the leader of its partition of `__transaction_state`, which Kafka picks
+   * as abs(Java hashCode of the id) modulo the topic's partition count (TransactionStateManager.partitionFor).
+   */
+  async transactionCoordinator(transactionalId: string): Promise<number> {
+    const partitions = await this.leaders('__transaction_state');
+    if (partitions.size === 0) throw new Error('the cluster has no __transaction_state yet (no transactional producer has started)');
+    const leader = partitions.get(transactionStatePartition(transactionalId, partitions.size));
+    if (leader === undefined) throw new Error(`no leader for the transaction state of ${transactionalId}`);
+    return leader;
+  }
+}
+
+/** Java's String.hashCode (UTF-16 code units), as Kafka hashes a transactional id. */
+function javaStringHash(text: string): number {
+  let hash = 0;
+  for (let index = 0; index < text.length; index += 1) hash = (Math.imul(hash, 31) + text.charCodeAt(index)) | 0;
+  return hash;
+}
+
+/** The `__transaction_state` partition of a transactional id (Kafka's Utils.abs: the absolute value, 0 for MIN_VALUE). */
+export function transactionStatePartition(transactionalId: string, partitions: number): number {
+  const hash = javaStringHash(transactionalId);
+  return (hash === -2147483648 ? 0 : Math.abs(hash)) % partitions;
+}
