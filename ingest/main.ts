@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import cliProgress from 'cli-progress';
 import {
   AvroCodec,
+  ConfigError,
   createKafka,
   createLogger,
   createMetricsRegistry,
@@ -79,6 +80,9 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { 
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   const simulator = loadSimulatorConfig();
+  // Refused before anything starts: the lease's fencing is a kafkajs transactional producer.
+  if (config.INGEST_LEASE && config.INGEST_KAFKA_CLIENT !== 'kafkajs')
+    throw new ConfigError(['INGEST_LEASE: the lease fences through kafkajs transactions; set INGEST_KAFKA_CLIENT=kafkajs']);
   const { logger, registry, lifecycle, serveOps } = startStageProcess('ingest');
   const { kafka, codec, platform } = await prepareKafka(logger);
   const handle = await startIngest({

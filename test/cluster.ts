@@ -110,6 +110,28 @@ export class TestCluster {
     }
   }
 
+  /** The broker leading the most partitions of `topic`. */
+  async busiestLeader(topic: string): Promise<number> {
+    const counts = new Map<number, number>();
+    for (const leader of (await this.leaders(topic)).values()) counts.set(leader, (counts.get(leader) ?? 0) + 1);
+    const [busiest] = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+    if (!busiest) throw new Error(`${topic} has no partition leaders`);
+    return busiest[0];
+  }
+
+  /** Partitions of every topic whose in-sync replicas are fewer than their replicas (0 once the cluster has caught up). */
+  async underReplicatedPartitions(): Promise<number> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics: await admin.listTopics() });
+      return metadata.topics.flatMap((topic) => topic.partitions).filter((partition) => partition.isr.length < partition.replicas.length)
+        .length;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /**
    * The broker coordinating `transactionalId`: the leader of its partition of `__transaction_state`, which Kafka picks
    * as abs(Java hashCode of the id) modulo the topic's partition count (TransactionStateManager.partitionFor).
