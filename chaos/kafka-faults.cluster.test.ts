@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicName } from '../platform/index.js';
-import { TEST_CLUSTER_CLIENT_ENV, TestCluster } from '../test/cluster.js';
+import { TestCluster } from '../test/cluster.js';
 import { expectExactlyOnce } from './assertions.js';
 import { scaled } from './config.js';
 import { recordFigure } from './figures.js';
@@ -28,7 +28,7 @@ describe('broker faults on the three-broker cluster under load, lost = 0 and dup
   beforeAll(async () => {
     await cluster.up(report);
     // The suite's topics, its readers and the stages it starts all use the cluster.
-    Object.assign(process.env, TEST_CLUSTER_CLIENT_ENV);
+    Object.assign(process.env, cluster.clientEnv);
     pipeline = await ChaosPipeline.create('chaos-cluster', { env: { INGEST_CHANNELS: 'T,Q,AM' } });
     await pipeline.start();
   }, 900_000);

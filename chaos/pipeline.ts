@@ -49,7 +49,7 @@ export interface ChaosPipelineOptions {
 }
 
 /** The instance names of a stage: the stage's own name, then `<stage>-2`, ... */
-function instanceNames(stage: StageName, count: number): string[] {
+function namesOf(stage: StageName, count: number): string[] {
   return Array.from({ length: count }, (_, index) => (index === 0 ? stage : `${stage}-${index + 1}`));
 }
 
@@ -176,7 +176,7 @@ export class ChaosPipeline {
     redis.on('error', () => {});
     const redisPrefix = uniqueRedisPrefix(label);
     const counts: Record<StageName, number> = { ingest: 1, processors: 1, projector: 1, gateway: 1, api: 0, ...options.instances };
-    const instances = Object.fromEntries(STAGES.map((stage) => [stage, instanceNames(stage, counts[stage])])) as Record<
+    const instances = Object.fromEntries(STAGES.map((stage) => [stage, namesOf(stage, counts[stage])])) as Record<
       StageName,
       string[]
     >;

@@ -5,37 +5,51 @@ import { createKafka, createLogger, type Kafka } from '../platform/index.js';
 import { LocalStack } from '../stack/local-stack.js';
 
 /**
- * The three-broker cluster that the `cluster` test project and the replication bench run beside the shared
- * single-broker stack: its own ports (brokers 19092-19094, controllers and SASL_SSL above them, registry 18081), its
- * own temporary state folder, and nothing shared with the stack on 9092 but the Kafka and Apicurio downloads.
+ * The Kafka clusters that the `cluster` test project and the replication bench run beside the shared single-broker
+ * stack: their own ports and registry, their own temporary state folder, nothing shared with the stack on 9092 but the
+ * Kafka and Apicurio downloads (STACK_DIR). Three brokers on 19092-19094 (controllers and SASL_SSL above them, registry
+ * 18081); one broker on 29092 (controller 29093, registry 28081), the single-broker side of the replication bench.
  */
-export const TEST_CLUSTER_BROKERS = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
-export const TEST_CLUSTER_REGISTRY_URL = 'http://127.0.0.1:18081/apis/ccompat/v7';
+export interface TestClusterShape {
+  readonly brokers: readonly string[];
+  readonly registryUrl: string;
+}
 
-/** The env of `tickflow stack` (LocalStack) for the test cluster in `stateDir`, with `extra` over it. */
+export const TEST_CLUSTER_BROKERS = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
+export const THREE_BROKERS: TestClusterShape = {
+  brokers: TEST_CLUSTER_BROKERS,
+  registryUrl: 'http://127.0.0.1:18081/apis/ccompat/v7',
+};
+export const ONE_BROKER: TestClusterShape = { brokers: ['127.0.0.1:29092'], registryUrl: 'http://127.0.0.1:28081/apis/ccompat/v7' };
+
+/** The env of `tickflow stack` (LocalStack) for a test cluster in `stateDir`, with `extra` over it. */
 export function testClusterEnv(
   stateDir: string,
   extra: Record<string, string> = {},
+  shape: TestClusterShape = THREE_BROKERS,
 ): Record<string, string> & { readonly KAFKA_BROKERS: string; readonly SCHEMA_REGISTRY_URL: string } {
   return {
     ...(process.env as Record<string, string>),
     STACK_STATE_DIR: stateDir,
-    STACK_BROKERS: '3',
+    STACK_BROKERS: String(shape.brokers.length),
     STACK_KAFKA_HEAP: '512m',
     STACK_TIMESCALE: 'false',
-    KAFKA_BROKERS: TEST_CLUSTER_BROKERS.join(','),
-    SCHEMA_REGISTRY_URL: TEST_CLUSTER_REGISTRY_URL,
+    KAFKA_BROKERS: shape.brokers.join(','),
+    SCHEMA_REGISTRY_URL: shape.registryUrl,
     ...extra,
   };
 }
 
-/** What the stages and tests set to use the cluster: its brokers and registry, three replicas with two in sync. */
-export const TEST_CLUSTER_CLIENT_ENV: Readonly<Record<string, string>> = {
-  KAFKA_BROKERS: TEST_CLUSTER_BROKERS.join(','),
-  SCHEMA_REGISTRY_URL: TEST_CLUSTER_REGISTRY_URL,
-  KAFKA_REPLICATION_FACTOR: '3',
-  KAFKA_MIN_INSYNC_REPLICAS: '2',
-};
+/** What the stages and tests set to use a test cluster: its brokers and registry; three replicas with two in sync on three. */
+export function testClusterClientEnv(shape: TestClusterShape = THREE_BROKERS): Record<string, string> {
+  const replicas = Math.min(3, shape.brokers.length);
+  return {
+    KAFKA_BROKERS: shape.brokers.join(','),
+    SCHEMA_REGISTRY_URL: shape.registryUrl,
+    KAFKA_REPLICATION_FACTOR: String(replicas),
+    KAFKA_MIN_INSYNC_REPLICAS: replicas >= 3 ? '2' : '1',
+  };
+}
 
 /** The test cluster's life cycle and its faults: a broker killed, stopped, restarted. */
 export class TestCluster {
@@ -43,10 +57,13 @@ export class TestCluster {
   readonly stack: LocalStack;
   readonly kafka: Kafka;
 
-  constructor(extra: Record<string, string> = {}) {
-    this.stack = new LocalStack(testClusterEnv(this.stateDir, extra));
+  constructor(
+    readonly shape: TestClusterShape = THREE_BROKERS,
+    extra: Record<string, string> = {},
+  ) {
+    this.stack = new LocalStack(testClusterEnv(this.stateDir, extra, shape));
     this.kafka = createKafka({
-      brokers: TEST_CLUSTER_BROKERS,
+      brokers: [...shape.brokers],
       clientId: 'test-cluster',
       logger: createLogger('test-cluster', { level: 'error' }),
       security: { protocol: 'PLAINTEXT' },
@@ -62,7 +79,12 @@ export class TestCluster {
     rmSync(this.stateDir, { recursive: true, force: true });
   }
 
-  /** The broker ids, 1..3. */
+  /** What the stages and tests set to use this cluster. */
+  get clientEnv(): Record<string, string> {
+    return testClusterClientEnv(this.shape);
+  }
+
+  /** The broker ids, 1..n. */
   get nodeIds(): number[] {
     return this.stack.kafkaNodes.map((node) => node.id);
   }

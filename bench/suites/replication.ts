@@ -1,4 +1,4 @@
-import { TEST_CLUSTER_CLIENT_ENV, TestCluster } from '../../test/cluster.js';
+import { ONE_BROKER, THREE_BROKERS, TestCluster, type TestClusterShape } from '../../test/cluster.js';
 import type { BenchSuite, Figure } from '../harness.js';
 import gateway from './gateway.js';
 import ingest from './ingest.js';
@@ -8,12 +8,16 @@ import ingest from './ingest.js';
  * with three replicas, two in sync, every write acks=all, in one run on one machine. Ingest: events/s acknowledged by
  * Kafka (the `ingest` suite, simulator -> ingest -> Kafka). Gateway: end-to-end p50/p99 (record handed to the
  * producer -> client) at 20,000 input events/s (the `gateway` suite's latency phase, uWS only, producer acks=all).
- * One broker is the shared stack (KAFKA_BROKERS, default 127.0.0.1:9092), measured first; the three are a cluster of
- * this run's own (test/cluster.ts: ports 19092-19094, registry 18081), started after and stopped at the end.
+ * Both clusters are this run's own, started from the stack's Kafka with the same settings (512 MiB heap per broker)
+ * one after the other (test/cluster.ts: one broker on 29092, three on 19092-19094), so neither shares the machine
+ * with the other's JVMs, and the shared stack on 9092 is not used.
  * Settings: rate (gateway input events/s, default 20000), connections (gateway fan-out phase, default 200 × scale),
  * and any setting of the two suites (seconds, warmup, symbols, batch, inFlight, producer, ...).
  */
-const TARGETS = [{ label: 'one broker, RF=1' }, { label: 'three brokers, RF=3, min.insync 2' }] as const;
+const TARGETS: readonly { readonly label: string; readonly shape: TestClusterShape }[] = [
+  { label: 'one broker, RF=1', shape: ONE_BROKER },
+  { label: 'three brokers, RF=3, min.insync 2', shape: THREE_BROKERS },
+];
 
 /** Runs `work` with `env` over process.env (the suites read the platform settings when they start), then restores it. */
 async function withEnv<T>(env: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
@@ -59,21 +63,21 @@ const suite: BenchSuite = {
         figures.push(pick(gatewayFigures, 'uWS gateway: end-to-end latency p50', 'gateway end-to-end p50', target.label));
         figures.push(pick(gatewayFigures, 'uWS gateway: end-to-end latency p99', 'gateway end-to-end p99', target.label));
       });
-    // The single broker first, before the cluster's three JVMs exist: they would take the cores from it.
-    await measure(TARGETS[0], { KAFKA_REPLICATION_FACTOR: '1', KAFKA_MIN_INSYNC_REPLICAS: '1' });
-    const cluster = new TestCluster();
-    const report = (line: string) => console.log(`[cluster] ${line}`);
-    try {
-      await cluster.up(report);
-      await measure(TARGETS[1], TEST_CLUSTER_CLIENT_ENV);
-    } finally {
-      await cluster.down(report);
+    for (const target of TARGETS) {
+      const cluster = new TestCluster(target.shape);
+      const report = (line: string) => console.log(`[${target.label}] ${line}`);
+      try {
+        await cluster.up(report);
+        await measure(target, cluster.clientEnv);
+      } finally {
+        await cluster.down(report);
+      }
     }
     const throughput = (target: (typeof TARGETS)[number]) =>
       figures.find((figure) => figure.name === `${target.label}: ingest events acknowledged (acks=all)`)!.value;
     figures.push({
       name: 'ingest throughput, replicated / single broker',
-      value: throughput(TARGETS[1]) / throughput(TARGETS[0]),
+      value: throughput(TARGETS[1]!) / throughput(TARGETS[0]!),
       unit: 'ratio',
       note: 'goal: at least 0.5 (replication costs at most half)',
     });
