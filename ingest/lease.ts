@@ -37,6 +37,8 @@ export interface IngestLease {
   readonly instance: string;
   /** The log refused this instance's writes (another instance holds the lease). */
   fenced(): void;
+  /** Resolves once the steps under way (opening or closing the feed) are done. */
+  settled(): Promise<void>;
   /** Leaves the group (a standby takes over at once) once the step in progress is done. */
   stop(): Promise<void>;
 }
@@ -126,6 +128,7 @@ export async function joinIngestLease(options: IngestLeaseOptions): Promise<Inge
     role: () => role,
     instance: options.instance,
     fenced: () => apply({ kind: 'fenced' }),
+    settled: () => steps,
     stop: () => {
       stopping ??= (async () => {
         await steps;

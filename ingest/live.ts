@@ -126,6 +126,8 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
   const recorder: WriteStream | undefined = options.recordFile ? createWriteStream(options.recordFile, { flags: 'a' }) : undefined;
   const core = new IngestCore({ source: sourceName, channels: channelsOf(subscriptions), dedup: options.dedup });
   let lease: IngestLease | undefined;
+  /** Set by `stop`: a lease won from then on opens nothing. */
+  let closing = false;
 
   /** The sink and the socket: opened at once without a lease, when the lease is won with one. */
   const openFeed = async () => {
@@ -198,6 +200,7 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
       metrics,
       onStep: async (step) => {
         if (step.action === 'activate') {
+          if (closing) return;
           logger.info({ instance: settings.instance, takeover: step.takeover }, 'ingest lease won: opening the feed');
           try {
             feed = await openFeed();
@@ -261,6 +264,8 @@ export async function startIngest(options: IngestOptions): Promise<IngestHandle>
     stop: () => {
       stopping ??= (async () => {
         // The feed first (what was received is flushed), then the group: a standby takes over at once.
+        closing = true;
+        await lease?.settled();
         await closeFeed();
         await lease?.stop();
         await new Promise<void>((resolve) => (recorder ? recorder.end(resolve) : resolve()));
