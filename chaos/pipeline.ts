@@ -8,7 +8,15 @@ import { Supervisor, type StageSpec } from '../cli/supervisor.js';
 import { TickflowClient, type Subscription } from '../gateway/client/index.js';
 import type { WireEvent } from '../gateway/client/protocol.js';
 import { resumeAfter, startSimulator, type SimulatorHandle } from '../ingest/index.js';
-import { TokenService, createLogger, loadAuthConfig, topicName, type PatternEventRecord, type TopicKey } from '../platform/index.js';
+import {
+  AssignerProtocol,
+  TokenService,
+  createLogger,
+  loadAuthConfig,
+  topicName,
+  type PatternEventRecord,
+  type TopicKey,
+} from '../platform/index.js';
 import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
 import { createTestAccount } from '../store/accounts/testing.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
@@ -224,9 +232,10 @@ export class ChaosPipeline {
       PROCESSOR_GROUP_ID: this.processorGroup,
       PROCESSOR_TRADE_BARS: 'false',
       PROCESSOR_SNAPSHOT_EVERY_RECORDS: '500',
-      PROJECTOR_GROUP_PREFIX: `${this.prefix}chaos-projections.`,
       REDIS_KEY_PREFIX: this.redisPrefix,
       PROJECTOR_TIMESCALE: 'off',
+      // The harness's reader calls the API far faster than a person (its limits have tests of their own).
+      API_RATE_LIMIT_PER_MINUTE: '1000000',
       // Several ingest instances: one writes, the others wait under the lease (a short session: quick takeovers).
       ...(this.instances.ingest.length > 1
         ? { INGEST_LEASE: 'true', INGEST_LEASE_ID: `${this.prefix}chaos-ingest`, INGEST_LEASE_TIMEOUT_MS: '6000' }
@@ -376,24 +385,31 @@ export class ChaosPipeline {
     return undefined;
   }
 
-  /** Members of a consumer group that hold partitions (processors share theirs, so do projectors). */
-  async groupMembersWithPartitions(groupId: string): Promise<number> {
+  /** A consumer group's members, and how many of them hold partitions (processors share theirs, so do projectors). */
+  async groupMembers(groupId: string): Promise<{ members: number; withPartitions: number }> {
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
       const { groups } = await admin.describeGroups([groupId]);
-      return (groups[0]?.members ?? []).filter((member) => member.memberAssignment.length > 0).length;
+      const members = groups[0]?.members ?? [];
+      const holding = members.filter((member) => {
+        const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment ?? {};
+        return Object.values(assignment).some((partitions) => partitions.length > 0);
+      });
+      return { members: members.length, withPartitions: holding.length };
     } finally {
       await admin.disconnect();
     }
   }
 
-  /** The projector's consumer groups (one per projection: PostgreSQL and Redis). */
+  /** The projector's consumer groups (one per projection), under the deployment's prefix and the default group prefix. */
   async projectorGroups(): Promise<string[]> {
     const admin = this.kafka.kafka.admin();
     await admin.connect();
     try {
-      return (await admin.listGroups()).groups.map((group) => group.groupId).filter((id) => id.startsWith(`${this.prefix}chaos-projections.`));
+      return (await admin.listGroups()).groups
+        .map((group) => group.groupId)
+        .filter((id) => id.startsWith(`${this.prefix}tickflow.projections.`));
     } finally {
       await admin.disconnect();
     }
@@ -430,7 +446,7 @@ export class ChaosPipeline {
     traffic.done = (async () => {
       while (!traffic.stop) {
         await this.apiGet('/api/patterns/stats');
-        await new Promise((resolve) => setTimeout(resolve, 100));
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
     })();
     this.apiTraffic = traffic;
