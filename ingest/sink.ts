@@ -1,4 +1,4 @@
-import type { ICustomPartitioner, IHeaders } from 'kafkajs';
+import type { ICustomPartitioner, IHeaders, Transaction } from 'kafkajs';
 import {
   BROADCAST_COPY_HEADER,
   Partitioners,
@@ -142,17 +142,27 @@ const explicitPartitioner: ICustomPartitioner = () => {
 
 const murmur2Partitioner = Partitioners.DefaultPartitioner();
 
-/** Each batch one transaction: the broker refuses a batch (and aborts its transaction) once the producer is fenced. */
+/**
+ * Each batch one transaction: the broker refuses a batch (and aborts its transaction) once the producer is fenced. A
+ * transaction whose abort failed too (its coordinator unreachable) is aborted again before the next one begins.
+ */
 function transactionalBatches(producer: Producer): BatchProducer {
+  let unfinished: Transaction | undefined;
   return {
     sendBatch: async (batch) => {
-      const transaction = await producer.transaction();
+      if (unfinished?.isActive()) await unfinished.abort();
+      unfinished = await producer.transaction();
+      const transaction = unfinished;
       try {
         const result = await transaction.sendBatch(batch);
         await transaction.commit();
+        unfinished = undefined;
         return result;
       } catch (error) {
-        await transaction.abort().catch(() => undefined);
+        await transaction.abort().then(
+          () => (unfinished = undefined),
+          () => undefined,
+        );
         throw error;
       }
     },
@@ -177,7 +187,8 @@ function murmur2Partition(topic: string, key: string, partitions: number): numbe
 
 /**
  * Kafka adapter of ingest: encodes records with the registry codec (synchronously), keys them by
- * symbol and produces them through one idempotent producer. Batching is natural: while one request is
+ * symbol and produces them through one idempotent producer (transactional, a batch per transaction, under the
+ * ingest lease: `transactionalId`). Batching is natural: while one request is
  * in flight, everything that arrives queues up and goes in the next request (up to maxBatchMessages).
  * A record that does not encode becomes a dead letter instead of stopping the stream.
  *

@@ -15,7 +15,7 @@ export interface TestClusterShape {
   readonly registryUrl: string;
 }
 
-export const TEST_CLUSTER_BROKERS = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
+const TEST_CLUSTER_BROKERS = ['127.0.0.1:19092', '127.0.0.1:19093', '127.0.0.1:19094'];
 export const THREE_BROKERS: TestClusterShape = {
   brokers: TEST_CLUSTER_BROKERS,
   registryUrl: 'http://127.0.0.1:18081/apis/ccompat/v7',
@@ -41,7 +41,7 @@ export function testClusterEnv(
 }
 
 /** What the stages and tests set to use a test cluster: its brokers and registry; three replicas with two in sync on three. */
-export function testClusterClientEnv(shape: TestClusterShape = THREE_BROKERS): Record<string, string> {
+function testClusterClientEnv(shape: TestClusterShape = THREE_BROKERS): Record<string, string> {
   const replicas = Math.min(3, shape.brokers.length);
   return {
     KAFKA_BROKERS: shape.brokers.join(','),
