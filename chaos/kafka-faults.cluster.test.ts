@@ -39,7 +39,8 @@ describe('broker faults on the three-broker cluster under load, lost = 0 and dup
     await cluster.down(report);
   }, 300_000);
 
-  const fullyReplicated = () => waitFor('every partition fully replicated', async () => (await cluster.underReplicatedPartitions()) === 0, SETTLE_MS, 1000);
+  const fullyReplicated = () =>
+    waitFor('every partition fully replicated', async () => (await cluster.underReplicatedPartitions()) === 0, SETTLE_MS, 1000);
 
   /** The pipeline made progress since `before` (it recovered by itself). */
   const progressed = async (what: string, before: number, events: number) =>

@@ -184,10 +184,7 @@ export class ChaosPipeline {
     redis.on('error', () => {});
     const redisPrefix = uniqueRedisPrefix(label);
     const counts: Record<StageName, number> = { ingest: 1, processors: 1, projector: 1, gateway: 1, api: 0, ...options.instances };
-    const instances = Object.fromEntries(STAGES.map((stage) => [stage, namesOf(stage, counts[stage])])) as Record<
-      StageName,
-      string[]
-    >;
+    const instances = Object.fromEntries(STAGES.map((stage) => [stage, namesOf(stage, counts[stage])])) as Record<StageName, string[]>;
     const ports: Record<string, number> = { simulator: await freePort() };
     for (const stage of STAGES) for (const name of instances[stage]) ports[name] = await freePort();
     const jwtSecret = `chaos-jwt-secret-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
@@ -611,7 +608,8 @@ export class ChaosPipeline {
     const found = { apiPatternsChecked: 0, apiMissing: 0, apiDuplicates: 0, apiExtra: 0 };
     if (this.instances.api.length === 0) return found;
     const byPattern = new Map<string, string[]>();
-    for (const record of topic) byPattern.set(record.value.patternId, [...(byPattern.get(record.value.patternId) ?? []), record.value.eventId]);
+    for (const record of topic)
+      byPattern.set(record.value.patternId, [...(byPattern.get(record.value.patternId) ?? []), record.value.eventId]);
     // The API lists up to 1,000 events of a pattern.
     for (const [patternId, events] of [...byPattern].filter(([, ids]) => ids.length < 1000).slice(0, API_PATTERNS_CHECKED)) {
       const detail = await this.apiGet<{ events: { event_id: string }[] }>(`/api/patterns/${encodeURIComponent(patternId)}`);

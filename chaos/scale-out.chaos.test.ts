@@ -34,7 +34,8 @@ describe('two instances of every stage, one of each killed mid-stream', () => {
     );
     const projections = await pipeline.projectorGroups();
     expect(projections.length).toBeGreaterThan(0);
-    for (const group of projections) await waitFor(`both projectors in ${group}`, async () => (await pipeline.groupMembers(group)).members === 2, 120_000);
+    for (const group of projections)
+      await waitFor(`both projectors in ${group}`, async () => (await pipeline.groupMembers(group)).members === 2, 120_000);
     // The groups of the symbol-keyed topics (6 partitions) have both projectors holding some; a one-partition topic's cannot.
     const holding = await Promise.all(projections.map(async (group) => (await pipeline.groupMembers(group)).withPartitions));
     expect(Math.max(...holding)).toBe(2);
@@ -57,7 +58,11 @@ describe('two instances of every stage, one of each killed mid-stream', () => {
       await pipeline.kill(name);
       killed.push(name);
       const after = produced;
-      await waitFor(`pattern events after killing ${name}`, async () => (await pipeline.patternEventsProduced()) >= after + scaled(20, 5), 300_000);
+      await waitFor(
+        `pattern events after killing ${name}`,
+        async () => (await pipeline.patternEventsProduced()) >= after + scaled(20, 5),
+        300_000,
+      );
       produced = await pipeline.patternEventsProduced();
     }
     await pipeline.stopFeed();
