@@ -16,5 +16,9 @@ export function expectExactlyOnce(check: PipelineCheck): void {
     clientDuplicates: 0,
     clientOutOfOrder: 0,
     clientMismatched: 0,
+    apiMissing: 0,
+    apiDuplicates: 0,
+    apiExtra: 0,
+    apiFailed: 0,
   });
 }

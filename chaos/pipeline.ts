@@ -8,7 +8,15 @@ import { Supervisor, type StageSpec } from '../cli/supervisor.js';
 import { TickflowClient, type Subscription } from '../gateway/client/index.js';
 import type { WireEvent } from '../gateway/client/protocol.js';
 import { resumeAfter, startSimulator, type SimulatorHandle } from '../ingest/index.js';
-import { TokenService, createLogger, loadAuthConfig, topicName, type PatternEventRecord, type TopicKey } from '../platform/index.js';
+import {
+  AssignerProtocol,
+  TokenService,
+  createLogger,
+  loadAuthConfig,
+  topicName,
+  type PatternEventRecord,
+  type TopicKey,
+} from '../platform/index.js';
 import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
 import { createTestAccount } from '../store/accounts/testing.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
@@ -17,7 +25,41 @@ import { loadChaosConfig } from './config.js';
 import { duplicatesOf, readTopic, type ReadRecord } from './readers.js';
 
 /** The stages the chaos suite runs as child processes (the simulator runs in the test process: it is the feed). */
-export type StageName = 'ingest' | 'processors' | 'projector' | 'gateway';
+export type StageName = 'ingest' | 'processors' | 'projector' | 'gateway' | 'api';
+
+const STAGES: readonly StageName[] = ['ingest', 'processors', 'projector', 'gateway', 'api'];
+
+/** The setting that names each stage's port (the one its /health answers on). */
+const PORT_SETTING: Readonly<Record<StageName, string>> = {
+  ingest: 'INGEST_OPS_PORT',
+  processors: 'PROCESSOR_OPS_PORT',
+  projector: 'PROJECTOR_OPS_PORT',
+  gateway: 'GATEWAY_PORT',
+  api: 'API_PORT',
+};
+
+const STAGE_ARGS: Readonly<Record<StageName, readonly string[]>> = {
+  ingest: ['ingest', '--source', 'massive'],
+  processors: ['process'],
+  projector: ['project'],
+  gateway: ['gateway'],
+  api: ['api'],
+};
+
+export interface ChaosPipelineOptions {
+  /**
+   * Instances of each stage (default: one of each but the API, which runs only when asked). The first instance is
+   * named after its stage, the others `<stage>-2`, `<stage>-3`; more than one ingest run under the ingest lease.
+   */
+  readonly instances?: Partial<Record<StageName, number>>;
+  /** Settings over the suite's own, for every stage (e.g. INGEST_CHANNELS for the full feed). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** The instance names of a stage: the stage's own name, then `<stage>-2`, ... */
+function namesOf(stage: StageName, count: number): string[] {
+  return Array.from({ length: count }, (_, index) => (index === 0 ? stage : `${stage}-${index + 1}`));
+}
 
 /** The fields of a pattern event the checks read (the record type is owned by platform/records.ts). */
 type PatternEventValue = Pick<PatternEventRecord, 'eventId' | 'patternId' | 'kind' | 'symbol'>;
@@ -43,10 +85,21 @@ export interface PipelineCheck {
   /** Client events whose (partition, offset) does not hold the same event on the topic. */
   readonly clientMismatched: number;
   readonly inputRecords: number;
+  /** Patterns whose history was read through the API instances, alternating between them (0 without an API). */
+  readonly apiPatternsChecked: number;
+  readonly apiMissing: number;
+  readonly apiDuplicates: number;
+  readonly apiExtra: number;
+  /** API calls during the run (background traffic and the check) that failed on every instance. */
+  readonly apiFailed: number;
+  /** API calls answered by another instance after the first one failed. */
+  readonly apiFailovers: number;
 }
 
 const INPUT_TOPICS: readonly TopicKey[] = ['minuteAggregates', 'dailyAggregates'];
 const REDIS_EVENTS_CAP = 50;
+/** Patterns whose history the API reader compares (one call each). */
+const API_PATTERNS_CHECKED = 200;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -92,6 +145,13 @@ export class ChaosPipeline {
   private readonly logFile: string;
   /** Simulated time where the previous feed stopped: the next feed continues from there (repeated bars would be duplicates). */
   private feedClockMs = Date.parse('2026-11-24T14:31:00Z');
+  /** The gateway instance the client last connected to (it moves on to the next one when that one is gone). */
+  private clientGateway: string | undefined;
+  private gatewayConnects = 0;
+  private token: string | undefined;
+  private apiTurn = 0;
+  private apiTraffic: { stop: boolean; done: Promise<void> } | undefined;
+  private readonly apiCounts = { failed: 0, failovers: 0, calls: 0 };
 
   private constructor(
     readonly label: string,
@@ -101,9 +161,13 @@ export class ChaosPipeline {
     readonly redis: Redis,
     readonly redisPrefix: string,
     readonly keys: RedisKeys,
-    readonly ports: Record<'simulator' | 'ingest' | 'processors' | 'projector' | 'gateway', number>,
+    /** `simulator` and every stage instance (`ingest`, `processors-2`, ...). */
+    readonly ports: Readonly<Record<string, number>>,
     readonly jwtSecret: string,
     readonly simulatorKey: string,
+    /** Instance names per stage. */
+    readonly instances: Readonly<Record<StageName, readonly string[]>>,
+    private readonly extraEnv: Readonly<Record<string, string>>,
   ) {
     const dir = loadChaosConfig().CHAOS_LOG_DIR;
     mkdirSync(dir, { recursive: true });
@@ -111,7 +175,7 @@ export class ChaosPipeline {
     this.secrets.push(jwtSecret, simulatorKey);
   }
 
-  static async create(label: string): Promise<ChaosPipeline> {
+  static async create(label: string, options: ChaosPipelineOptions = {}): Promise<ChaosPipeline> {
     const [kafka, database] = await Promise.all([createTestTopics(label), createTestDatabase(label)]);
     await migrate(database.url, { timescale: 'off', log: () => {} });
     const pool = new pg.Pool({ connectionString: database.url, max: 2 });
@@ -119,13 +183,10 @@ export class ChaosPipeline {
     const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: false, maxRetriesPerRequest: null });
     redis.on('error', () => {});
     const redisPrefix = uniqueRedisPrefix(label);
-    const ports = {
-      simulator: await freePort(),
-      ingest: await freePort(),
-      processors: await freePort(),
-      projector: await freePort(),
-      gateway: await freePort(),
-    };
+    const counts: Record<StageName, number> = { ingest: 1, processors: 1, projector: 1, gateway: 1, api: 0, ...options.instances };
+    const instances = Object.fromEntries(STAGES.map((stage) => [stage, namesOf(stage, counts[stage])])) as Record<StageName, string[]>;
+    const ports: Record<string, number> = { simulator: await freePort() };
+    for (const stage of STAGES) for (const name of instances[stage]) ports[name] = await freePort();
     const jwtSecret = `chaos-jwt-secret-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
     return new ChaosPipeline(
       label,
@@ -138,6 +199,8 @@ export class ChaosPipeline {
       ports,
       jwtSecret,
       `chaos-sim-key-${Math.random().toString(36).slice(2)}`,
+      instances,
+      options.env ?? {},
     );
   }
 
@@ -160,41 +223,49 @@ export class ChaosPipeline {
       JWT_SECRET: this.jwtSecret,
       MASSIVE_WS_URL: `ws://127.0.0.1:${this.ports.simulator}`,
       MASSIVE_API_KEY: this.simulatorKey,
-      INGEST_OPS_PORT: String(this.ports.ingest),
       INGEST_BACKOFF_BASE_MS: '200',
       INGEST_BACKOFF_MAX_MS: '1000',
       INGEST_CHANNELS: 'AM',
       PROCESSOR_GROUP_ID: this.processorGroup,
-      PROCESSOR_OPS_PORT: String(this.ports.processors),
       PROCESSOR_TRADE_BARS: 'false',
       PROCESSOR_SNAPSHOT_EVERY_RECORDS: '500',
-      PROJECTOR_OPS_PORT: String(this.ports.projector),
       REDIS_KEY_PREFIX: this.redisPrefix,
       PROJECTOR_TIMESCALE: 'off',
-      GATEWAY_PORT: String(this.ports.gateway),
+      // The harness's reader calls the API far faster than a person (its limits have tests of their own).
+      API_RATE_LIMIT_PER_MINUTE: '1000000',
+      // Several ingest instances: one writes, the others wait under the lease (a short session: quick takeovers).
+      ...(this.instances.ingest.length > 1
+        ? { INGEST_LEASE: 'true', INGEST_LEASE_ID: `${this.prefix}chaos-ingest`, INGEST_LEASE_TIMEOUT_MS: '6000' }
+        : {}),
+      ...this.extraEnv,
     };
   }
 
   private specs(): StageSpec[] {
     const env = this.env();
-    return [
-      { name: 'ingest', args: ['ingest', '--source', 'massive'], env, metricsUrl: `http://127.0.0.1:${this.ports.ingest}/metrics` },
-      { name: 'processors', args: ['process'], env, metricsUrl: `http://127.0.0.1:${this.ports.processors}/metrics` },
-      { name: 'projector', args: ['project'], env, metricsUrl: `http://127.0.0.1:${this.ports.projector}/metrics` },
-      { name: 'gateway', args: ['gateway'], env, metricsUrl: `http://127.0.0.1:${this.ports.gateway}/metrics` },
-    ];
+    return STAGES.flatMap((stage) =>
+      this.instances[stage].map((name) => ({
+        name,
+        args: STAGE_ARGS[stage],
+        env: { ...env, [PORT_SETTING[stage]]: String(this.ports[name]), ...(stage === 'ingest' ? { INGEST_INSTANCE: name } : {}) },
+        metricsUrl: `http://127.0.0.1:${this.ports[name]}/metrics`,
+      })),
+    );
   }
 
-  private healthUrl(stage: StageName): string {
-    const port =
-      stage === 'ingest'
-        ? this.ports.ingest
-        : stage === 'processors'
-          ? this.ports.processors
-          : stage === 'projector'
-            ? this.ports.projector
-            : this.ports.gateway;
-    return `http://127.0.0.1:${port}/health`;
+  /** Every stage instance, in start order. */
+  get instanceNames(): string[] {
+    return STAGES.flatMap((stage) => this.instances[stage]);
+  }
+
+  private url(instance: string, path: string): string {
+    const port = this.ports[instance];
+    if (port === undefined) throw new Error(`no stage instance ${instance}`);
+    return `http://127.0.0.1:${port}${path}`;
+  }
+
+  private healthUrl(instance: string): string {
+    return this.url(instance, '/health');
   }
 
   private log(line: string): void {
@@ -212,13 +283,19 @@ export class ChaosPipeline {
     this.supervisor.start();
     // If the test process dies, its stages must not live on as orphans.
     process.once('exit', this.killStagesOnExit);
-    for (const stage of ['ingest', 'processors', 'projector', 'gateway'] as const) await this.waitHealthy(stage);
+    for (const instance of this.instanceNames) await this.waitHealthy(instance);
     // The gateway refuses a token whose user does not exist: the client's reader is a real account.
     const { id: userId } = await createTestAccount(this.pool);
     const { token } = await new TokenService(loadAuthConfig({ JWT_SECRET: this.jwtSecret })).issueAccessToken({ userId });
     this.secrets.push(token);
+    this.token = token;
+    const gateways = this.instances.gateway;
     this.client = new TickflowClient({
-      url: `ws://127.0.0.1:${this.ports.gateway}/ws`,
+      // Each (re)connection goes to the next gateway: a client fails over between them with its cursor.
+      url: () => {
+        this.clientGateway = gateways[this.gatewayConnects++ % gateways.length]!;
+        return `ws://127.0.0.1:${this.ports[this.clientGateway]}/ws`;
+      },
       auth: { token },
       WebSocket: WebSocket as never,
       initialBackoffMs: 100,
@@ -247,10 +324,10 @@ export class ChaosPipeline {
     }
   };
 
-  async waitHealthy(stage: StageName, timeoutMs = 120_000): Promise<void> {
+  async waitHealthy(instance: string, timeoutMs = 120_000): Promise<void> {
     await waitFor(
-      `${stage} /health`,
-      async () => (await fetch(this.healthUrl(stage), { signal: AbortSignal.timeout(1000) })).ok,
+      `${instance} /health`,
+      async () => (await fetch(this.healthUrl(instance), { signal: AbortSignal.timeout(1000) })).ok,
       timeoutMs,
       250,
     );
@@ -280,16 +357,100 @@ export class ChaosPipeline {
     this.feedClockMs = resumeAfter(reachedMs);
   }
 
-  pid(stage: StageName): number | undefined {
-    return this.supervisor?.pids()[stage];
+  pid(instance: string): number | undefined {
+    return this.supervisor?.pids()[instance];
   }
 
-  restarts(stage: StageName): number {
-    return this.supervisor?.restarts(stage) ?? 0;
+  restarts(instance: string): number {
+    return this.supervisor?.restarts(instance) ?? 0;
   }
 
-  /** kill -9 of a stage; resolves once the supervisor has restarted it and it answers /health. */
-  async kill(stage: StageName): Promise<void> {
+  /** The gateway instance the client is connected to (or last tried). */
+  get gatewayOfClient(): string | undefined {
+    return this.clientGateway;
+  }
+
+  /** The ingest instance whose /ready says it holds the lease (the only one without a lease). */
+  async activeIngest(): Promise<string | undefined> {
+    if (this.instances.ingest.length === 1) return this.instances.ingest[0];
+    for (const name of this.instances.ingest) {
+      const ready = await fetch(this.url(name, '/ready'), { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      if (!ready?.ok) continue;
+      const report = (await ready.json()) as { checks: { lease?: { details?: { role?: string } } } };
+      if (report.checks.lease?.details?.role === 'active') return name;
+    }
+    return undefined;
+  }
+
+  /** A consumer group's members, and how many of them hold partitions (processors share theirs, so do projectors). */
+  async groupMembers(groupId: string): Promise<{ members: number; withPartitions: number }> {
+    const admin = this.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      const { groups } = await admin.describeGroups([groupId]);
+      const members = groups[0]?.members ?? [];
+      const holding = members.filter((member) => {
+        const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment)?.assignment ?? {};
+        return Object.values(assignment).some((partitions) => partitions.length > 0);
+      });
+      return { members: members.length, withPartitions: holding.length };
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** The projector's consumer groups (one per projection), under the deployment's prefix and the default group prefix. */
+  async projectorGroups(): Promise<string[]> {
+    const admin = this.kafka.kafka.admin();
+    await admin.connect();
+    try {
+      return (await admin.listGroups()).groups
+        .map((group) => group.groupId)
+        .filter((id) => id.startsWith(`${this.prefix}tickflow.projections.`));
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * A GET on the API instances in turn; a failed call (refused, 5xx) is tried on the next instance, as a balancer
+   * would. Counts calls, failovers and calls no instance answered.
+   */
+  async apiGet<T>(path: string): Promise<T | undefined> {
+    const apis = this.instances.api;
+    if (apis.length === 0) throw new Error('this pipeline runs no API');
+    this.apiCounts.calls += 1;
+    const first = this.apiTurn++ % apis.length;
+    for (let attempt = 0; attempt < apis.length; attempt += 1) {
+      const name = apis[(first + attempt) % apis.length]!;
+      const response = await fetch(this.url(name, path), {
+        headers: { authorization: `Bearer ${this.token ?? ''}` },
+        signal: AbortSignal.timeout(5000),
+      }).catch(() => undefined);
+      if (response && response.status < 500) {
+        if (attempt > 0) this.apiCounts.failovers += 1;
+        return response.ok ? ((await response.json()) as T) : undefined;
+      }
+    }
+    this.apiCounts.failed += 1;
+    return undefined;
+  }
+
+  /** Calls alternating between the API instances in the background (what a dashboard does), until `stop`. */
+  startApiTraffic(): void {
+    if (this.apiTraffic || this.instances.api.length === 0) return;
+    const traffic = { stop: false, done: Promise.resolve() };
+    traffic.done = (async () => {
+      while (!traffic.stop) {
+        await this.apiGet('/api/patterns/stats');
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+    this.apiTraffic = traffic;
+  }
+
+  /** kill -9 of a stage instance; resolves once the supervisor has restarted it and it answers /health. */
+  async kill(stage: string): Promise<void> {
     const pid = this.pid(stage);
     if (pid === undefined) throw new Error(`${stage} is not running`);
     const before = this.restarts(stage);
@@ -408,6 +569,7 @@ export class ChaosPipeline {
       if ((lastOffset.get(event.p) ?? -1) >= event.o) outOfOrder += 1;
       lastOffset.set(event.p, event.o);
     }
+    const api = await this.readThroughApi(topic);
     const clientIds = client.map((event) => (event.data as unknown as PatternEventValue).eventId);
     const clientSet = new Set(clientIds);
     const rowSet = new Set(rows);
@@ -433,11 +595,40 @@ export class ChaosPipeline {
         (event) => topicAt.get(`${event.p}:${event.o}`)?.value.eventId !== (event.data as unknown as PatternEventValue).eventId,
       ).length,
       inputRecords: await this.inputRecords(),
+      ...api,
+      apiFailed: this.apiCounts.failed,
+      apiFailovers: this.apiCounts.failovers,
     };
+  }
+
+  /** The fourth reader when the pipeline runs APIs: each pattern's history through them, alternating, against the topic. */
+  private async readThroughApi(
+    topic: readonly ReadRecord<PatternEventValue>[],
+  ): Promise<Pick<PipelineCheck, 'apiPatternsChecked' | 'apiMissing' | 'apiDuplicates' | 'apiExtra'>> {
+    const found = { apiPatternsChecked: 0, apiMissing: 0, apiDuplicates: 0, apiExtra: 0 };
+    if (this.instances.api.length === 0) return found;
+    const byPattern = new Map<string, string[]>();
+    for (const record of topic)
+      byPattern.set(record.value.patternId, [...(byPattern.get(record.value.patternId) ?? []), record.value.eventId]);
+    // The API lists up to 1,000 events of a pattern.
+    for (const [patternId, events] of [...byPattern].filter(([, ids]) => ids.length < 1000).slice(0, API_PATTERNS_CHECKED)) {
+      const detail = await this.apiGet<{ events: { event_id: string }[] }>(`/api/patterns/${encodeURIComponent(patternId)}`);
+      const held = detail?.events.map((event) => event.event_id) ?? [];
+      const expected = new Set(events);
+      found.apiPatternsChecked += 1;
+      found.apiMissing += events.filter((id) => !held.includes(id)).length;
+      found.apiDuplicates += held.length - new Set(held).size;
+      found.apiExtra += held.filter((id) => !expected.has(id)).length;
+    }
+    return found;
   }
 
   /** Stops everything this pipeline started and removes its topics, database and Redis keys. */
   async stop(): Promise<void> {
+    if (this.apiTraffic) {
+      this.apiTraffic.stop = true;
+      await this.apiTraffic.done;
+    }
     this.client?.close();
     await this.stopFeed().catch(() => {});
     await this.supervisor?.stop(10_000);

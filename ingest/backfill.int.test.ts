@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createLogger, createMetricsRegistry } from '../platform/index.js';
+import { createLogger, createMetricsRegistry, topicName } from '../platform/index.js';
 import type { TestKafka } from '../test/kafka.js';
 import { backfillBars, backfillFundamentals, backfillSymbols } from './backfill.js';
-import { CheckpointStore } from './checkpoint.js';
+import { CheckpointStore, readCheckpoints } from './checkpoint.js';
 import { importFlatFile } from './flatfile.js';
 import { createIngestMetrics } from './metrics.js';
 import { MassiveRest } from './rest.js';
@@ -23,6 +23,28 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
   let fake: FakeMassiveRest;
   let collector: Collector;
   const directory = mkdtempSync(join(tmpdir(), 'ingest-backfill-int-'));
+  const openSink = () =>
+    KafkaSink.create({
+      kafka: topics.kafka,
+      codec: topics.codec,
+      logger,
+      metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })),
+      benchmarkSymbol: 'SPY',
+      topics: ['minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals', 'trades'],
+      checkpoints: true,
+    });
+  /** An instance's view of the backfill progress: what the checkpoints topic holds, persisted through `owner`. */
+  const checkpointsOf = async (owner: KafkaSink) =>
+    new CheckpointStore(
+      await readCheckpoints({
+        kafka: topics.kafka,
+        codec: topics.codec,
+        topic: topicName('ingestCheckpoints', topics.prefix),
+        groupPrefix: 'backfill-int',
+        logger,
+      }),
+      (record) => owner.checkpoint(record),
+    );
 
   beforeAll(async () => {
     topics = await createIngestTestTopics('ingest-backfill', [
@@ -32,15 +54,9 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
       'fundamentals',
       'trades',
       'deadLetters',
+      'ingestCheckpoints',
     ]);
-    sink = await KafkaSink.create({
-      kafka: topics.kafka,
-      codec: topics.codec,
-      logger,
-      metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })),
-      benchmarkSymbol: 'SPY',
-      topics: ['minuteAggregates', 'dailyAggregates', 'symbols', 'fundamentals', 'trades'],
-    });
+    sink = await openSink();
     fake = await startFakeMassiveRest({
       pageSize: 2,
       bars: {
@@ -89,7 +105,7 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
       timespan: 'day',
       from: '2025-01-02',
       to: '2025-01-06',
-      checkpoint: new CheckpointStore(join(directory, 'cp.json')),
+      checkpoint: new CheckpointStore(),
       logger,
       pageLimit: 2,
     });
@@ -99,6 +115,32 @@ describe('REST backfill and flat files -> Kafka (real broker and registry, local
     const canonical = collector.on('dailyAggregates').filter((message) => message.headers['tickflow-broadcast-copy'] === undefined);
     expect(canonical.map((message) => message.value.windowStartMs)).toEqual([0, 1, 2, 3, 4].map((day) => START + day * 86_400_000));
     expect(canonical[0]!.value).toMatchObject({ symbol: 'SPY', interval: 'DAY', source: 'rest', transactions: 400_000 });
+  });
+
+  it('an interrupted bars backfill resumes on another instance from the checkpoints topic, at the page it stopped at', async () => {
+    const rest = new MassiveRest({ apiKey: 'KEY', baseUrl: fake.baseUrl, logger, backoffMs: 1, maxRetries: 0 });
+    // SPY's 5 daily bars, 2 per page: pages 1 and 2 succeed, then the server fails.
+    const job = { rest, symbols: ['SPY'], timespan: 'day' as const, from: '2025-01-01', to: '2025-01-31', logger, pageLimit: 2 };
+    fake.requests.length = 0;
+    fake.breakAfter(2);
+    await expect(backfillBars({ ...job, sink, checkpoint: await checkpointsOf(sink) })).rejects.toThrow();
+    await sink.flush();
+    fake.heal();
+    fake.requests.length = 0;
+    // Another instance: its own sink and only what the topic holds.
+    const other = await openSink();
+    try {
+      const resumed = await backfillBars({ ...job, sink: other, checkpoint: await checkpointsOf(other) });
+      expect(resumed).toMatchObject({ records: 1, pages: 1 });
+    } finally {
+      await other.close();
+    }
+    expect(fake.requests).toHaveLength(1);
+    expect(fake.requests[0]).toMatch(/\/v2\/aggs\/ticker\/SPY\/range\/1\/day\/2025-01-01\/2025-01-31\?.*cursor=4/);
+    // Done: a third run fetches nothing.
+    fake.requests.length = 0;
+    expect(await backfillBars({ ...job, sink, checkpoint: await checkpointsOf(sink) })).toMatchObject({ records: 0, skippedSymbols: 1 });
+    expect(fake.requests).toEqual([]);
   });
 
   it('reference tickers and fundamentals land on their compacted topics, keyed by ticker', async () => {

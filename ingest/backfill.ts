@@ -39,8 +39,9 @@ export interface BackfillSummary {
 
 /**
  * Minute or daily bars of each symbol for a date range, page by page. After each page is acknowledged
- * by Kafka, the page's `next_url` is checkpointed, so an interrupted backfill resumes at the page it
- * stopped at (at most one page is produced twice; the bars are keyed and idempotent downstream by window).
+ * by Kafka, the page's `next_url` is checkpointed (in Kafka too, in production: ingest/checkpoint.ts), so an
+ * interrupted backfill resumes at the page it stopped at, on any instance (at most one page is produced twice; the
+ * bars are keyed and idempotent downstream by window).
  */
 export async function backfillBars(options: BarsBackfillOptions): Promise<BackfillSummary> {
   const now = options.now ?? Date.now;
@@ -78,6 +79,7 @@ export async function backfillBars(options: BarsBackfillOptions): Promise<Backfi
       options.sink.produce(out);
       await options.sink.flush();
       records += out.length;
+      // After the page is acknowledged: the checkpoint record goes out with the next page (or the final flush).
       options.checkpoint.advance(job, symbol, page.nextUrl);
       options.onProgress?.({ job, symbol, records, symbolsDone, symbolsTotal: options.symbols.length });
       if (!page.nextUrl) break;
@@ -85,6 +87,7 @@ export async function backfillBars(options: BarsBackfillOptions): Promise<Backfi
     }
     symbolsDone += 1;
   }
+  await options.sink.flush();
   return { records, deadLetters, pages, skippedSymbols };
 }
 

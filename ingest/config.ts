@@ -46,7 +46,19 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_IDLE_PING_MS: env.int('Silence after which the live source pings the server', 15_000),
   INGEST_PONG_TIMEOUT_MS: env.int('A ping unanswered this long marks the connection dead (reconnect)', 10_000),
   INGEST_RECORD_FILE: env.optionalString('Append every received frame to this file (JSON lines) for `simulator --replay`'),
-  INGEST_CHECKPOINT_FILE: env.string('Where REST backfill records its progress, to resume after an interruption', '.ingest-backfill.json'),
+  INGEST_LEASE: env.bool(
+    'Run as one of several instances under a lease: the holder writes the feed (through a fenced transactional producer), the others wait as standbys and take over when it dies (docs/SCALING.md)',
+    false,
+  ),
+  INGEST_LEASE_ID: env.string(
+    "Names the lease: its consumer group and the active instance's transactional id (one per deployment and feed)",
+    'tickflow-ingest',
+  ),
+  INGEST_LEASE_TIMEOUT_MS: env.int(
+    "A dead active instance is out of the lease's group after this long (its session timeout), then a standby takes over",
+    10_000,
+  ),
+  INGEST_INSTANCE: env.optionalString("This instance's name in the lease (logs, /ready); default host name and process id"),
 });
 
 export const loadMassiveConfig = defineEnv('massive', {

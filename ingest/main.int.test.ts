@@ -27,7 +27,6 @@ beforeAll(async () => {
     LOG_LEVEL: 'silent',
     MASSIVE_API_KEY: 'KEY',
     MASSIVE_REST_URL: fake.baseUrl,
-    INGEST_CHECKPOINT_FILE: join(directory, 'checkpoint.json'),
     INGEST_OPS_PORT: '0',
     SIMULATOR_PORT: '0',
     SIMULATOR_SYMBOLS: '20',

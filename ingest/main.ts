@@ -1,6 +1,8 @@
+import { hostname } from 'node:os';
 import cliProgress from 'cli-progress';
 import {
   AvroCodec,
+  ConfigError,
   createKafka,
   createLogger,
   createMetricsRegistry,
@@ -11,7 +13,7 @@ import {
   type TopicKey,
 } from '../platform/index.js';
 import { backfillBars, backfillFundamentals, backfillSymbols, type BackfillSummary } from './backfill.js';
-import { CheckpointStore } from './checkpoint.js';
+import { CheckpointStore, readCheckpoints } from './checkpoint.js';
 import { loadIngestConfig, loadMassiveConfig, loadSimulatorConfig, subscriptionParams } from './config.js';
 import { importFlatFile, type FlatFileSummary } from './flatfile.js';
 import { startIngest, type IngestHandle } from './live.js';
@@ -42,6 +44,7 @@ const INGEST_TOPICS: readonly TopicKey[] = [
   'symbols',
   'fundamentals',
   'deadLetters',
+  'ingestCheckpoints',
 ];
 
 /** The session calendar the processors run on (PROCESSOR_HOLIDAYS, …), so the simulator trades exactly in their sessions. */
@@ -77,6 +80,9 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { 
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   const simulator = loadSimulatorConfig();
+  // Refused before anything starts: the lease's fencing is a kafkajs transactional producer.
+  if (config.INGEST_LEASE && config.INGEST_KAFKA_CLIENT !== 'kafkajs')
+    throw new ConfigError(['INGEST_LEASE: the lease fences through kafkajs transactions; set INGEST_KAFKA_CLIENT=kafkajs']);
   const { logger, registry, lifecycle, serveOps } = startStageProcess('ingest');
   const { kafka, codec, platform } = await prepareKafka(logger);
   const handle = await startIngest({
@@ -124,10 +130,20 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { 
     recordFile: flags.record ?? config.INGEST_RECORD_FILE,
     logger,
     registry,
+    lease: config.INGEST_LEASE
+      ? {
+          id: config.INGEST_LEASE_ID,
+          topic: topicName('ingestCheckpoints', platform.TOPIC_PREFIX),
+          instance: config.INGEST_INSTANCE ?? `${hostname()}-${process.pid}`,
+          sessionTimeoutMs: config.INGEST_LEASE_TIMEOUT_MS,
+          // Exits for the supervisor (compose's restart policy, `tickflow start`) to start it again as a standby.
+          onLost: exitForRestart(logger),
+        }
+      : undefined,
   });
   lifecycle.onShutdown('ingest', () => handle.stop());
   const opsPort = await serveOps({ port: config.INGEST_OPS_PORT, checks: handle.checks });
-  logger.info({ source: flags.source, opsPort, simulatorPort: handle.simulatorPort }, 'ingest running');
+  logger.info({ source: flags.source, opsPort, simulatorPort: handle.simulatorPort, role: handle.role() }, 'ingest running');
   return { ...handle, opsPort, stop: () => lifecycle.shutdown('stopped') };
 }
 
@@ -166,20 +182,33 @@ export async function runSimulator(flags: SimulatorFlags): Promise<SimulatorHand
   return handle;
 }
 
-async function withSink<T>(logger: Logger, work: (sink: KafkaSink) => Promise<T>): Promise<T> {
+async function withSink<T>(logger: Logger, work: (sink: KafkaSink, checkpoints: () => Promise<CheckpointStore>) => Promise<T>): Promise<T> {
   const { kafka, codec, platform } = await prepareKafka(logger);
   const config = loadIngestConfig();
   const sink = await KafkaSink.create({
     kafka,
     codec,
+    checkpoints: true,
     logger,
     metrics: createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false })),
     benchmarkSymbol: platform.BENCHMARK_SYMBOL,
     stallTimeoutMs: config.INGEST_KAFKA_STALL_TIMEOUT_MS,
     onStall: exitForRestart(logger),
   });
+  // The backfill's progress, as the last run (on any instance) left it in the checkpoints topic.
+  const checkpoints = async () =>
+    new CheckpointStore(
+      await readCheckpoints({
+        kafka,
+        codec,
+        topic: topicName('ingestCheckpoints', platform.TOPIC_PREFIX),
+        groupPrefix: `${platform.KAFKA_CLIENT_ID}-checkpoints`,
+        logger,
+      }),
+      (record) => sink.checkpoint(record),
+    );
   try {
-    return await work(sink);
+    return await work(sink, checkpoints);
   } finally {
     await sink.close();
   }
@@ -233,7 +262,6 @@ export interface RestFlags {
 /** `tickflow ingest --source rest`: bars, reference tickers or fundamentals; resumable for bars. */
 export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary> {
   const logger = createLogger('ingest');
-  const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   if (!massive.MASSIVE_API_KEY) throw new Error('REST backfill needs MASSIVE_API_KEY');
   const rest = new MassiveRest({
@@ -243,7 +271,7 @@ export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary
     backoffMs: massive.MASSIVE_REST_BACKOFF_MS,
     logger,
   });
-  return withSink(logger, async (sink) => {
+  return withSink(logger, async (sink, checkpoints) => {
     const bar = progressBar('symbols');
     let started = false;
     const onProgress = (event: { symbolsDone: number; symbolsTotal: number; symbol: string; records: number }) => {
@@ -265,7 +293,7 @@ export async function runRestBackfill(flags: RestFlags): Promise<BackfillSummary
         timespan: flags.timespan,
         from: flags.from,
         to: flags.to,
-        checkpoint: new CheckpointStore(config.INGEST_CHECKPOINT_FILE),
+        checkpoint: await checkpoints(),
         logger,
         onProgress,
       });
@@ -354,7 +382,7 @@ export async function runStartBackfill(
             timespan: 'day',
             from: options.dailyFrom,
             to: options.dailyTo,
-            checkpoint: new CheckpointStore(undefined),
+            checkpoint: new CheckpointStore(),
             logger,
           })
         : { records: 0 };

@@ -12,6 +12,10 @@ export interface IngestMetrics {
   readonly connected: Gauge<'source'>;
   readonly produceFailures: Counter;
   readonly produceStalled: Gauge;
+  /** 1 for the instance's current lease role (joining, standby, active, lost); empty without INGEST_LEASE. */
+  readonly leaseRole: Gauge<'role'>;
+  readonly leaseTakeovers: Counter;
+  readonly fenced: Counter;
 }
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
@@ -63,6 +67,22 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     produceStalled: new Gauge({
       name: 'tickflow_ingest_produce_stalled_seconds',
       help: 'Seconds since Kafka last acknowledged while messages wait (0 when idle)',
+      registers: [registry],
+    }),
+    leaseRole: new Gauge({
+      name: 'tickflow_ingest_lease_role',
+      help: '1 for the lease role this instance is in (active writes the feed; a standby waits to take over)',
+      labelNames: ['role'],
+      registers: [registry],
+    }),
+    leaseTakeovers: new Counter({
+      name: 'tickflow_ingest_lease_takeovers_total',
+      help: 'Times this instance took the lease over as a standby',
+      registers: [registry],
+    }),
+    fenced: new Counter({
+      name: 'tickflow_ingest_fenced_total',
+      help: 'Writes Kafka refused because another instance took the lease over (this instance then stops)',
       registers: [registry],
     }),
     connected: new Gauge({

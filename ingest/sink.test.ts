@@ -19,7 +19,7 @@ interface Delivered {
 
 /** A producer whose behaviour the test switches: acknowledge, reject, or never answer. */
 class StubProducer implements BatchProducer {
-  mode: 'ok' | 'fail' | 'hang' = 'ok';
+  mode: 'ok' | 'fail' | 'hang' | 'fenced' = 'ok';
   attempts = 0;
   readonly delivered: Delivered[] = [];
 
@@ -27,6 +27,12 @@ class StubProducer implements BatchProducer {
     this.attempts += 1;
     if (this.mode === 'fail') throw new Error('KafkaJSNonRetriableError: broker said no');
     if (this.mode === 'hang') return new Promise<RecordMetadata[]>(() => undefined);
+    // As kafkajs rejects a transaction of a fenced producer: the protocol error as the cause of a non-retriable one.
+    if (this.mode === 'fenced')
+      throw Object.assign(new Error('The producer attempted to use a producer id which is currently assigned to its transactional id'), {
+        name: 'KafkaJSNonRetriableError',
+        cause: Object.assign(new Error('fenced'), { name: 'KafkaJSProtocolError', type: 'INVALID_PRODUCER_EPOCH', code: 47 }),
+      });
     for (const { topic, messages } of batch.topicMessages ?? []) {
       for (const message of messages)
         this.delivered.push({ topic, key: String(message.key), partition: message.partition, headers: message.headers });
@@ -47,6 +53,7 @@ function wiring(producer: BatchProducer): SinkWiring {
       ['minuteAggregates', encode],
     ]),
     deadLetterEncoder: encode,
+    checkpointEncoder: encode,
     partitionCounts: new Map([
       ['trades', PARTITIONS],
       ['minuteAggregates', PARTITIONS],
@@ -78,13 +85,22 @@ function setup(options: { highWaterMessages?: number; stallTimeoutMs?: number; p
   const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
   const stalls: string[] = [];
   const saturation: boolean[] = [];
+  const fenced: string[] = [];
   const sink = new KafkaSink(
-    { logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 7, onStall: (reason) => stalls.push(reason), ...options },
+    {
+      logger,
+      metrics,
+      benchmarkSymbol: 'SPY',
+      maxBatchMessages: 7,
+      onStall: (reason) => stalls.push(reason),
+      onFenced: (reason) => fenced.push(reason),
+      ...options,
+    },
     wiring(producer),
   );
   sink.onSaturation((saturated) => saturation.push(saturated));
   sinks.push(sink);
-  return { producer, metrics, stalls, saturation, sink };
+  return { producer, metrics, stalls, saturation, fenced, sink };
 }
 
 describe('Kafka sink', () => {
@@ -160,6 +176,43 @@ describe('Kafka sink', () => {
     await vi.advanceTimersByTimeAsync(1_500);
     expect(stalls).toHaveLength(1);
     expect(stalls[0]).toMatch(/with 2 messages waiting/);
+  });
+
+  it('fenced by Kafka (another instance took the lease over): reported once, never retried, nothing more sent', async () => {
+    const { producer, metrics, fenced, sink } = setup();
+    sink.produce([trade('AAPL', 1)]);
+    await sink.flush();
+    producer.mode = 'fenced';
+    sink.produce(Array.from({ length: 20 }, (_, index) => trade('MSFT', index)));
+    await sink.flush();
+    expect(fenced).toHaveLength(1);
+    expect(fenced[0]).toMatch(/another one holds the lease/);
+    expect(sink.isFenced).toBe(true);
+    expect(sink.buffered).toBe(0);
+    expect(producer.attempts).toBe(2);
+    expect(await counter(metrics, 'produceFailures')).toBe(0);
+    // Whatever still arrives goes nowhere; the producer is not asked again.
+    producer.mode = 'ok';
+    sink.produce([trade('NVDA', 1)]);
+    sink.checkpoint({ job: 'bars:day:a:b', symbol: 'NVDA', nextUrl: null, done: true, updatedAtMs: 0 });
+    await sink.flush();
+    expect(producer.attempts).toBe(2);
+    expect(producer.delivered.map((message) => message.key)).toEqual(['AAPL']);
+    expect(fenced).toHaveLength(1);
+  });
+
+  it('a checkpoint record goes after what was queued before it, on partition 0 of the checkpoints topic, keyed job/symbol', async () => {
+    const { producer, metrics, sink } = setup();
+    sink.produce([trade('AAPL', 1), trade('MSFT', 2)]);
+    sink.checkpoint({ job: 'bars:day:a:b', symbol: 'AAPL', nextUrl: 'https://x/next?cursor=2', done: false, updatedAtMs: 5 });
+    await sink.flush();
+    expect(producer.delivered.map((message) => [message.topic, message.key, message.partition ?? -1])).toEqual([
+      ['t.trades', 'AAPL', expect.any(Number)],
+      ['t.trades', 'MSFT', expect.any(Number)],
+      ['t.ingestCheckpoints', 'bars:day:a:b/AAPL', 0],
+    ]);
+    // Not an event: the events-out counter counts the trades only.
+    expect(await counter(metrics, 'eventsOut')).toBe(2);
   });
 
   it('an idle sink never stalls, however long Kafka has been quiet', async () => {

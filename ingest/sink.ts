@@ -1,5 +1,16 @@
-import type { ICustomPartitioner, IHeaders } from 'kafkajs';
-import { BROADCAST_COPY_HEADER, Partitioners, type AvroCodec, type Encoder, type Kafka, type Logger } from '../platform/index.js';
+import type { ICustomPartitioner, IHeaders, Transaction } from 'kafkajs';
+import {
+  BROADCAST_COPY_HEADER,
+  Partitioners,
+  isProducerFenced,
+  type AvroCodec,
+  type Encoder,
+  type IngestCheckpointRecord,
+  type Kafka,
+  type Logger,
+  type Producer,
+} from '../platform/index.js';
+import { checkpointKey } from './checkpoint.js';
 import type { IngestMetrics } from './metrics.js';
 import { PlatformaticBatchProducer } from './platformatic-producer.js';
 import { deadLetter, type DeadLetterOut, type DeadLetterRecord, type IngestTopic, type OutRecord, type RecordValue } from './records.js';
@@ -35,7 +46,7 @@ interface Pending {
   readonly topicKey: SinkTopic;
 }
 
-type SinkTopic = IngestTopic | 'deadLetters';
+type SinkTopic = IngestTopic | 'deadLetters' | 'ingestCheckpoints';
 export interface KafkaSinkSettings {
   readonly logger: Logger;
   readonly metrics: IngestMetrics;
@@ -60,6 +71,11 @@ export interface KafkaSinkSettings {
   readonly partitionCacheMaxKeys?: number;
   /** Clock of the stall watchdog (tests). */
   readonly now?: () => number;
+  /**
+   * Kafka refused a write because another producer with the sink's transactional id started (another ingest instance
+   * took the lease over): called once; nothing more is sent, and what waits is dropped (the new holder carries on).
+   */
+  readonly onFenced?: (reason: string) => void;
 }
 
 export interface KafkaSinkOptions extends KafkaSinkSettings {
@@ -73,6 +89,13 @@ export interface KafkaSinkOptions extends KafkaSinkSettings {
   readonly brokers?: readonly string[];
   /** Client id of the platformatic producer (default `tickflow-ingest`). */
   readonly clientId?: string;
+  /**
+   * Write every batch in a Kafka transaction of this transactional id (kafkajs only): opening the sink fences any
+   * earlier producer of the same id, whose later writes the broker refuses (the lease's fencing, ingest/lease.ts).
+   */
+  readonly transactionalId?: string;
+  /** Also encode backfill checkpoint records (`checkpoint`): the checkpoints topic must exist with its schema. */
+  readonly checkpoints?: boolean;
 }
 
 /** What the sink is wired to: built from Kafka and the registry by `create`, or stubs in unit tests. */
@@ -81,8 +104,11 @@ export interface SinkWiring {
   readonly topicName: (topic: SinkTopic) => string;
   readonly encoders: ReadonlyMap<IngestTopic, Encoder<RecordValue>>;
   readonly deadLetterEncoder: Encoder<DeadLetterRecord>;
+  readonly checkpointEncoder?: Encoder<IngestCheckpointRecord>;
   /** Partition counts; a topic missing here is partitioned by kafkajs's default partitioner. */
   readonly partitionCounts: ReadonlyMap<SinkTopic, number>;
+  /** Batches are transactions (one in flight). */
+  readonly transactional?: boolean;
 }
 
 const ALL_TOPICS: readonly IngestTopic[] = [
@@ -116,6 +142,34 @@ const explicitPartitioner: ICustomPartitioner = () => {
 
 const murmur2Partitioner = Partitioners.DefaultPartitioner();
 
+/**
+ * Each batch one transaction: the broker refuses a batch (and aborts its transaction) once the producer is fenced. A
+ * transaction whose abort failed too (its coordinator unreachable) is aborted again before the next one begins.
+ */
+function transactionalBatches(producer: Producer): BatchProducer {
+  let unfinished: Transaction | undefined;
+  return {
+    sendBatch: async (batch) => {
+      if (unfinished?.isActive()) await unfinished.abort();
+      unfinished = await producer.transaction();
+      const transaction = unfinished;
+      try {
+        const result = await transaction.sendBatch(batch);
+        await transaction.commit();
+        unfinished = undefined;
+        return result;
+      } catch (error) {
+        await transaction.abort().then(
+          () => (unfinished = undefined),
+          () => undefined,
+        );
+        throw error;
+      }
+    },
+    disconnect: () => producer.disconnect(),
+  };
+}
+
 /** murmur2 partition of a key, as kafkajs's (and Java's) default partitioner chooses it. */
 function murmur2Partition(topic: string, key: string, partitions: number): number {
   return murmur2Partitioner({
@@ -133,7 +187,8 @@ function murmur2Partition(topic: string, key: string, partitions: number): numbe
 
 /**
  * Kafka adapter of ingest: encodes records with the registry codec (synchronously), keys them by
- * symbol and produces them through one idempotent producer. Batching is natural: while one request is
+ * symbol and produces them through one idempotent producer (transactional, a batch per transaction, under the
+ * ingest lease: `transactionalId`). Batching is natural: while one request is
  * in flight, everything that arrives queues up and goes in the next request (up to maxBatchMessages).
  * A record that does not encode becomes a dead letter instead of stopping the stream.
  *
@@ -160,6 +215,7 @@ export class KafkaSink implements RecordSink {
   /** Last acknowledgement, or when the sink last became busy after being idle. */
   private progressAtMs: number;
   private stallReported = false;
+  private fenced = false;
   private readonly watchdog: NodeJS.Timeout | undefined;
 
   constructor(
@@ -168,7 +224,8 @@ export class KafkaSink implements RecordSink {
   ) {
     this.maxBatch = settings.maxBatchMessages ?? 2_000;
     this.highWater = settings.highWaterMessages ?? 100_000;
-    this.inFlight = Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
+    // A transaction at a time: one loop.
+    this.inFlight = wiring.transactional ? 1 : Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
     this.now = settings.now ?? Date.now;
     this.progressAtMs = this.now();
     const stallTimeoutMs = settings.stallTimeoutMs;
@@ -183,11 +240,12 @@ export class KafkaSink implements RecordSink {
     const encoders = new Map<IngestTopic, Encoder<RecordValue>>();
     for (const topic of topics) encoders.set(topic, await options.codec.encoderFor<RecordValue>(topic));
     const deadLetterEncoder = await options.codec.encoderFor<DeadLetterRecord>('deadLetters');
+    const checkpointEncoder = options.checkpoints ? await options.codec.encoderFor<IngestCheckpointRecord>('ingestCheckpoints') : undefined;
     const partitionCounts = new Map<SinkTopic, number>();
     const admin = options.kafka.admin();
     await admin.connect();
     try {
-      const all: SinkTopic[] = [...topics, 'deadLetters'];
+      const all: SinkTopic[] = [...topics, 'deadLetters', ...(options.checkpoints ? (['ingestCheckpoints'] as const) : [])];
       const metadata = await admin.fetchTopicMetadata({ topics: all.map((topic) => options.codec.topic(topic)) });
       for (const topic of all) {
         const found = metadata.topics.find((entry) => entry.name === options.codec.topic(topic));
@@ -199,29 +257,37 @@ export class KafkaSink implements RecordSink {
     if (options.client === 'platformatic') {
       // The caller passes what it read from the env (the adapter reads none itself).
       if (!options.brokers) throw new Error('the platformatic Kafka client needs brokers');
+      if (options.transactionalId !== undefined)
+        throw new Error('the ingest lease fences through kafkajs transactions: use INGEST_KAFKA_CLIENT=kafkajs');
       const producer = new PlatformaticBatchProducer({ brokers: options.brokers, clientId: options.clientId ?? 'tickflow-ingest' });
       return new KafkaSink(options, {
         producer,
         topicName: (topic) => options.codec.topic(topic),
         encoders,
         deadLetterEncoder,
+        checkpointEncoder,
         partitionCounts,
       });
     }
+    const transactional = options.transactionalId !== undefined;
     const producer = options.kafka.producer({
       idempotent: true,
-      maxInFlightRequests: Math.min(5, Math.max(1, options.maxInFlight ?? 1)),
+      ...(transactional ? { transactionalId: options.transactionalId } : {}),
+      maxInFlightRequests: transactional ? 1 : Math.min(5, Math.max(1, options.maxInFlight ?? 1)),
       allowAutoTopicCreation: false,
       // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
       createPartitioner: explicitPartitioner,
     });
+    // With a transactional id, connecting initialises it: from here on an earlier producer of the id is fenced.
     await producer.connect();
     return new KafkaSink(options, {
-      producer,
+      producer: transactional ? transactionalBatches(producer) : producer,
+      transactional,
       topicName: (topic) => options.codec.topic(topic),
       encoders,
       deadLetterEncoder,
+      checkpointEncoder,
       partitionCounts,
     });
   }
@@ -345,7 +411,28 @@ export class KafkaSink implements RecordSink {
     this.afterEnqueue();
   }
 
+  /** Queues a backfill checkpoint record, after everything queued before it. */
+  checkpoint(record: IngestCheckpointRecord): void {
+    const encoder = this.wiring.checkpointEncoder;
+    if (!encoder) throw new Error('this sink was created without checkpoints');
+    this.enqueue({
+      topic: this.topicName('ingestCheckpoints'),
+      message: { key: checkpointKey(record), value: encoder(record), partition: 0 },
+      eventTimeMs: record.updatedAtMs,
+      copy: false,
+      topicKey: 'ingestCheckpoints',
+    });
+    this.afterEnqueue();
+  }
+
+  /** Fenced: nothing more is written. */
+  get isFenced(): boolean {
+    return this.fenced;
+  }
+
   private enqueue(pending: Pending): void {
+    // Fenced: another instance writes now; what this one still receives goes nowhere (counted in /metrics).
+    if (this.fenced) return;
     // Idle until now: the stall clock starts with the first waiting message.
     if (this.queue.length === 0 && this.sendingMessages === 0) this.progressAtMs = this.now();
     this.queue.push(pending);
@@ -378,7 +465,7 @@ export class KafkaSink implements RecordSink {
     this.sending = undefined;
     for (const waiter of this.drainWaiters.splice(0)) waiter();
     // Records queued while the last loops were finishing.
-    if (this.queue.length > 0) this.sending = this.sendLoops();
+    if (this.queue.length > 0 && !this.fenced) this.sending = this.sendLoops();
   }
 
   private async sendLoop(): Promise<void> {
@@ -399,9 +486,13 @@ export class KafkaSink implements RecordSink {
         await this.wiring.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
         failures = 0;
       } catch (error) {
+        this.sendingMessages -= batch.length;
+        if (isProducerFenced(error)) {
+          this.fence(batch.length, error);
+          break;
+        }
         // The idempotent producer retries retriable errors itself; anything reaching here is put back in order.
         failures += 1;
-        this.sendingMessages -= batch.length;
         this.queue.unshift(...batch);
         this.settings.metrics.produceFailures.inc();
         this.settings.metrics.buffered.set(this.queue.length);
@@ -416,7 +507,7 @@ export class KafkaSink implements RecordSink {
       this.progressAtMs = this.now();
       const outByTopic = new Map<string, number>();
       for (const item of batch) {
-        if (item.copy || item.topicKey === 'deadLetters') continue;
+        if (item.copy || item.topicKey === 'deadLetters' || item.topicKey === 'ingestCheckpoints') continue;
         outByTopic.set(item.topicKey, (outByTopic.get(item.topicKey) ?? 0) + 1);
         this.settings.metrics.lag.observe(Math.max(0, now - item.eventTimeMs) / 1000);
       }
@@ -424,6 +515,17 @@ export class KafkaSink implements RecordSink {
       this.settings.metrics.buffered.set(this.queue.length);
       if (this.saturated && this.queue.length < this.highWater / 2) this.setSaturated(false);
     }
+  }
+
+  private fence(unsent: number, error: unknown): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    const dropped = unsent + this.queue.length;
+    this.queue.length = 0;
+    this.settings.metrics.buffered.set(0);
+    const reason = 'Kafka fenced this ingest instance: another one holds the lease and has opened its producer';
+    this.settings.logger.warn({ err: error, dropped }, reason);
+    this.settings.onFenced?.(reason);
   }
 
   /** Resolves once everything queued so far has been acknowledged. */

@@ -1,6 +1,6 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { noDelaySocketFactory } from './kafka.js';
+import { isProducerFenced, noDelaySocketFactory } from './kafka.js';
 
 describe('noDelaySocketFactory', () => {
   let server: Server | undefined;
@@ -23,5 +23,25 @@ describe('noDelaySocketFactory', () => {
     expect(noDelay).toHaveBeenCalledWith(true);
     expect(keepAlive).toHaveBeenCalledWith(true, 60_000);
     socket!.destroy();
+  });
+});
+
+describe('isProducerFenced', () => {
+  const protocolError = (type: string) => Object.assign(new Error(type), { name: 'KafkaJSProtocolError', type });
+
+  it("finds the broker's fencing answer however kafkajs wrapped it", () => {
+    expect(isProducerFenced(protocolError('INVALID_PRODUCER_EPOCH'))).toBe(true);
+    expect(isProducerFenced(protocolError('PRODUCER_FENCED'))).toBe(true);
+    const wrapped = Object.assign(new Error('retries exceeded'), {
+      cause: Object.assign(new Error('x'), { cause: protocolError('INVALID_PRODUCER_EPOCH') }),
+    });
+    expect(isProducerFenced(wrapped)).toBe(true);
+  });
+
+  it('anything else is not fencing', () => {
+    expect(isProducerFenced(protocolError('NOT_ENOUGH_REPLICAS'))).toBe(false);
+    expect(isProducerFenced(new Error('INVALID_PRODUCER_EPOCH in a message only'))).toBe(false);
+    expect(isProducerFenced(undefined)).toBe(false);
+    expect(isProducerFenced('PRODUCER_FENCED')).toBe(false);
   });
 });

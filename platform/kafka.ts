@@ -28,8 +28,8 @@ import type { Logger } from './logger.js';
 import { Counter, type Registry } from './metrics.js';
 import { TOPICS, TOPIC_KEYS, coPartitioningProblems, partitionCount, topicConfigEntries, topicName, type TopicKey } from './topics.js';
 
-export { Kafka, Partitioners } from 'kafkajs';
-export type { Consumer, Producer, Admin } from 'kafkajs';
+export { AssignerProtocol, Kafka, Partitioners } from 'kafkajs';
+export type { Consumer, Producer, Admin, PartitionAssigner } from 'kafkajs';
 
 const levelNames: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -127,6 +127,24 @@ const retriableByMessage = new Map(kafkaErrorCodes.filter((code) => code.retriab
 export function transientBrokerAnswer(message: string, error: unknown): string | undefined {
   if (!message.startsWith('Response ') || typeof error !== 'string') return undefined;
   return retriableByMessage.get(error);
+}
+
+/** The broker's answers to a producer whose transactional id another producer has initialised since (KIP-588 maps both). */
+const FENCED_TYPES: ReadonlySet<string> = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
+
+/**
+ * Kafka refused a transactional producer because a newer one with the same transactional id exists: it must stop
+ * writing for good (retrying cannot succeed). kafkajs wraps the protocol error (retries exceeded, non-retriable), so
+ * the causes are followed.
+ */
+export function isProducerFenced(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    const { type, cause, originalError } = current as { type?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof type === 'string' && FENCED_TYPES.has(type)) return true;
+    current = cause ?? originalError;
+  }
+  return false;
 }
 
 /** The API name of a `Response Produce(key: 0, version: 7)` log message. */

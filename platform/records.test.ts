@@ -21,6 +21,7 @@ const MIRRORS: Readonly<Record<string, string>> = {
   'fundamentals.avsc': 'FundamentalsRecord',
   'dead-letter.avsc': 'DeadLetterRecord',
   'pattern-event.avsc': 'PatternEventRecord',
+  'ingest-checkpoint.avsc': 'IngestCheckpointRecord',
 };
 /** Schemas with no mirror here, and why. */
 const NOT_MIRRORED: Readonly<Record<string, string>> = {

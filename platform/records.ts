@@ -133,6 +133,15 @@ export interface DeadLetterRecord {
   receivedAtMs: number;
 }
 
+/** schemas/ingest-checkpoint.avsc */
+export interface IngestCheckpointRecord {
+  job: string;
+  symbol: string;
+  nextUrl: string | null;
+  done: boolean;
+  updatedAtMs: number;
+}
+
 /** The topics ingest writes market and reference data to (keys of platform TOPICS). */
 
 /** schemas/pattern-event.avsc */

@@ -150,6 +150,16 @@ export const TOPICS = {
     key: '<group>/<topic>/<partition>',
     description: 'Pattern-engine state snapshots with the input offsets they match',
   },
+  ingestCheckpoints: {
+    name: 'ops.ingest-checkpoints.v1',
+    schemaFile: 'ingest-checkpoint.avsc',
+    // One partition: its assignment in ingest's lease group is the lease of the active instance (ingest/lease.ts).
+    partitions: 1,
+    cleanupPolicy: 'compact',
+    retentionMs: -1,
+    key: '<job>/<symbol>',
+    description: "Ingest's backfill progress (the next page per job and symbol), read back by whichever instance runs the job next",
+  },
 } as const satisfies Record<string, TopicSpec>;
 
 export type TopicKey = keyof typeof TOPICS;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyTopics, createKafka, createLogger, topicName, type Kafka } from '../platform/index.js';
+import { testClusterEnv } from '../test/cluster.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { LocalStack } from './local-stack.js';
 import { ensureTlsMaterial } from './tls.js';
@@ -17,16 +18,7 @@ import { ensureTlsMaterial } from './tls.js';
  * killed, acks=all produce and consume carry on.
  */
 const stateDir = mkdtempSync(join(tmpdir(), 'tickflow-cluster-'));
-const clusterEnv = {
-  ...process.env,
-  STACK_STATE_DIR: stateDir,
-  STACK_BROKERS: '3',
-  STACK_KAFKA_SASL_SSL: 'true',
-  STACK_KAFKA_HEAP: '512m',
-  STACK_TIMESCALE: 'false',
-  KAFKA_BROKERS: '127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094',
-  SCHEMA_REGISTRY_URL: 'http://127.0.0.1:18081/apis/ccompat/v7',
-};
+const clusterEnv = testClusterEnv(stateDir, { STACK_KAFKA_SASL_SSL: 'true' });
 const repoRoot = join(import.meta.dirname, '..');
 const tickflow = join(repoRoot, 'bin', 'tickflow.js');
 

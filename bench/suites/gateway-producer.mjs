@@ -71,11 +71,12 @@ process.on('message', async (message) => {
     process.send({ cmd: 'sent', sent: message.n });
   } else if (message.cmd === 'rate') {
     // `rate` records/s for `seconds`, open loop: every `tickMs`, whatever is due is handed to the producer
-    // (acks=1, no linger) without waiting for earlier sends to be acknowledged, so a slow acknowledgement holds
+    // (acks=1 unless told, e.g. -1 = all for the replication bench; no linger) without waiting for earlier sends to
+    // be acknowledged, so a slow acknowledgement holds
     // no record back. Each record's timestamp (its Kafka CreateTime, where the bench's latency starts) is set
     // here, when the record is handed to the producer, not by kafkajs when it later encodes the request.
     // Acknowledgements are timed only for records handed over at or after `measureFrom` (the end of the warm-up).
-    const { rate, seconds, tickMs, measureFrom = 0 } = message;
+    const { rate, seconds, tickMs, measureFrom = 0, acks = 1 } = message;
     const start = Date.now();
     const inFlight = new Set();
     // Hand-off -> broker acknowledgement per record (ms): the producer -> broker leg of the latency.
@@ -87,7 +88,7 @@ process.on('message', async (message) => {
       while (sent < due) {
         const timestamp = Date.now();
         const messages = nextMessages(Math.min(1000, due - sent)).map((record) => ({ ...record, timestamp }));
-        const send = producer.send(messages, 1).then(
+        const send = producer.send(messages, acks).then(
           () => {
             const ms = Date.now() - timestamp;
             if (timestamp >= measureFrom) for (let index = 0; index < messages.length; index += 1) acked.push(ms);

@@ -244,6 +244,8 @@ function rateCommand(settings: Readonly<Record<string, string>>, options: Latenc
     seconds: options.warmupSeconds + options.seconds,
     measureFrom,
     tickMs: Number(settings.tickMs ?? 5),
+    // Producer acks (1 by default; -1 = all, as the replication bench sets).
+    acks: Number(settings.acks ?? 1),
   };
 }
 
@@ -350,7 +352,7 @@ async function measure(
   gcObserver.disconnect();
   await producer.close();
   report = await few.call<Report>({ cmd: 'report' }, 'report');
-  const note = `${actualRate.toFixed(0)} input events/s (${settings.producer ?? 'platformatic'} producer) for ${options.seconds} s after ${options.warmupSeconds} s of warm-up, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
+  const note = `${actualRate.toFixed(0)} input events/s (${settings.producer ?? 'platformatic'} producer, acks=${settings.acks ?? 1}) for ${options.seconds} s after ${options.warmupSeconds} s of warm-up, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
   figures.push({ name: `${system.name}: end-to-end latency p50`, value: percentile(report.latencies, 50), unit: 'ms', baseline, note });
   figures.push({ name: `${system.name}: end-to-end latency p99`, value: percentile(report.latencies, 99), unit: 'ms', baseline, note });
   if (allocations && settings.allocProfile) await allocations.stop(`${settings.allocProfile}.${system.kind}.heapprofile`);
