@@ -171,7 +171,7 @@ const suite: BenchSuite = {
     const root = fileURLToPath(new URL('../../', import.meta.url));
     const simulator: ChildProcess = spawn(
       process.execPath,
-      ['bin/tickflow.js', 'simulator', '--port', String(port), '--rate', String(rate), '--symbols', String(symbols)],
+      ['bin/tickflow.js', 'simulator', '--port', String(port), '--rate', String(rate), '--symbol-count', String(symbols)],
       {
         cwd: root,
         env: { ...process.env, LOG_LEVEL: 'warn', SIMULATOR_FLOW_CONTROL: 'true' },
