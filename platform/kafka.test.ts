@@ -29,7 +29,7 @@ describe('noDelaySocketFactory', () => {
 describe("kafkajs's request queue", () => {
   afterEach(() => vi.restoreAllMocks());
 
-  // Node 23+ prints a TimeoutNegativeWarning for every negative delay; kafkajs passes one after every response.
+  // Node 23+ prints a TimeoutNegativeWarning for a negative delay; kafkajs passes one after every response.
   it('arms its throttle check with a delay of at least 1 ms, and the 10 ms re-check while requests wait', () => {
     const timeouts = vi.spyOn(globalThis, 'setTimeout');
     const check = vi.fn();

@@ -131,7 +131,8 @@ export const KafkajsRequestQueue = createRequire(import.meta.url)('kafkajs/src/n
 // kafkajs 2.2.4 (its last release) arms the queue's throttle check after every response with
 // `setTimeout(check, throttledUntil - Date.now())`, a negative delay whenever the broker is not throttling. Node 20
 // used 1 ms silently; Node 23 and later (24 is the production runtime) also print a TimeoutNegativeWarning on stderr
-// each time, thousands of lines a minute. The same method with the delay clamped to the 1 ms Node uses anyway.
+// (once per process): a warning in normal operation. The same method with the delay clamped to the 1 ms Node uses
+// anyway.
 KafkajsRequestQueue.prototype.scheduleCheckPendingRequests = function (this: KafkajsRequestQueue) {
   if (this.throttleCheckTimeoutId) return;
   const untilUnthrottled = this.throttledUntil - Date.now();
