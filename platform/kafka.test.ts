@@ -1,6 +1,7 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { KafkajsRequestQueue, noDelaySocketFactory } from './kafka.js';
+import { noDelaySocketFactory } from './kafka.js';
+import { KafkajsRequestQueue } from './kafkajs-timers.js';
 
 describe('noDelaySocketFactory', () => {
   let server: Server | undefined;
