@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { documentedEnv } from '../platform/config.js';
+import { ConfigError, documentedEnv, invalidEnv } from '../platform/config.js';
 import { TICKFLOW_VERSION } from '../platform/version.js';
 import { registerStackCommands } from '../stack/cli.js';
 import { registerIngestCommands } from '../ingest/cli.js';
@@ -13,6 +13,7 @@ import { registerSetupCommand } from './setup-command.js';
 import { registerStartCommand } from './start-command.js';
 import { registerSoakCommand } from './soak-command.js';
 import { EXIT_CODES_HELP, describeFailure, isBrokenPipe } from './exit-codes.js';
+import { USAGE_ERROR_OUTPUT, helpWithEnvDefaults } from './help.js';
 
 // `tickflow config | head -1`: a closed pipe ends the command quietly, not with an EPIPE stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -26,6 +27,9 @@ const program = new Command('tickflow')
   .description('Tickflow: an event-sourced real-time market-pattern pipeline')
   .version(TICKFLOW_VERSION, '-V, --version', 'print the version')
   .addHelpText('after', EXIT_CODES_HELP)
+  // Set before the commands are added, so that every command inherits them.
+  .configureHelp(helpWithEnvDefaults((name) => documentedEnv().find((entry) => entry.name === name)?.defaultValue))
+  .configureOutput(USAGE_ERROR_OUTPUT)
   // Every command (and subcommand) reports usage errors through the handler below instead of exiting itself.
   .exitOverride();
 
@@ -43,24 +47,24 @@ registerSoakCommand(program);
 
 program
   .command('config')
-  .description('list every environment variable the stages read, with its default')
+  .description('list every environment variable the stages read, with its default; exit 2 when a set one is invalid')
   .option('--markdown', 'print a Markdown table (the README uses it)')
   .option('--json', 'print JSON')
   .action((options: { markdown?: boolean; json?: boolean }) => {
     const rows = documentedEnv();
-    if (options.json) {
-      console.log(JSON.stringify(rows, null, 2));
-      return;
-    }
-    if (options.markdown) {
+    if (options.json) console.log(JSON.stringify(rows, null, 2));
+    else if (options.markdown) {
       console.log('| Variable | Stage | Default | Meaning |\n|---|---|---|---|');
       for (const row of rows)
         console.log(
           `| \`${row.name}\` | ${row.stage} | ${row.defaultValue === undefined ? '' : `\`${row.defaultValue}\``} | ${row.description} |`,
         );
-      return;
-    }
-    for (const row of rows) console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);
+    } else
+      for (const row of rows)
+        console.log(`${row.name.padEnd(28)} ${row.stage.padEnd(12)} ${row.defaultValue ?? ''}\n    ${row.description}`);
+    // After the list (which says what each variable allows), the variables set in this environment that would not parse.
+    const invalid = invalidEnv();
+    if (invalid.length > 0) throw new ConfigError(invalid);
   });
 
 /** The one top-level error handler: one line, and the documented exit code (cli/exit-codes.ts). */

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { replay } from './replay.js';
 
 export function registerReplayCommand(program: Command): void {
@@ -7,17 +7,15 @@ export function registerReplayCommand(program: Command): void {
     .description('stream a topic decoded through the registry, as JSON lines or CSV, to stdout or a file')
     .requiredOption('--topic <topic>', 'catalog key (patterns, trades, minuteAggregates, ...) or topic name')
     .option('--from <bound>', 'earliest | latest | offset | partition:offset,... | ISO-8601 time', 'earliest')
-    .option('--to <bound>', 'same forms as --from (offsets inclusive); default: the end of the log when the replay starts')
+    .option('--to <bound>', 'same forms as --from (offsets inclusive); latest is the end of the log when the replay starts', 'latest')
     .option('--symbols <list>', 'comma-separated symbols to keep')
-    .option('--format <format>', 'jsonl or csv', 'jsonl')
+    .addOption(new Option('--format <format>', 'output format').choices(['jsonl', 'csv']).default('jsonl'))
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (options: { topic: string; from: string; to?: string; symbols?: string; format: string; out?: string }) => {
-      if (options.format !== 'jsonl' && options.format !== 'csv')
-        throw new Error(`--format: expected jsonl or csv, got "${options.format}"`);
+    .action(async (options: { topic: string; from: string; to: string; symbols?: string; format: 'jsonl' | 'csv'; out?: string }) => {
       const { records } = await replay({
         topic: options.topic,
         from: options.from,
-        ...(options.to === undefined ? {} : { to: options.to }),
+        to: options.to,
         symbols:
           options.symbols
             ?.split(',')

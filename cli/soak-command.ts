@@ -1,6 +1,6 @@
 import { readFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readTrackedStructures, overCap, type TrackedReading } from '../platform/tracked-structures.js';
 import { heapGrowth, readHeapSnapshot } from './heap-snapshot.js';
 import { createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, topicName } from '../platform/index.js';
@@ -41,7 +41,7 @@ export function registerSoakCommand(program: Command): void {
     .option('--sample <d>', 'sampling interval', '10s')
     .option('--speed <n>', 'simulated seconds per real second', '60')
     .option('--out <file>', 'JSON report', 'bench/results/soak.json')
-    .option('--max-slope <MiB/h>', 'flag a stage whose heap slope is above this (default SOAK_MAX_HEAP_SLOPE_MIB_PER_HOUR)')
+    .addOption(new Option('--max-slope <MiB/h>', 'flag a stage whose heap slope is above this').env('SOAK_MAX_HEAP_SLOPE_MIB_PER_HOUR'))
     .option('--check-caps', "exit non-zero if a stage's tracked structures ever exceed their caps (the CI memory check)")
     .option(
       '--heap-snapshots <times>',

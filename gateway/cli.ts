@@ -20,7 +20,11 @@ export function registerGatewayCommands(program: Command): void {
     .description('run the WebSocket gateway (long-running): pull/offset protocol on /ws, live page on /, /health /ready /metrics')
     .addOption(new Option('--port <port>', 'listen port').env('GATEWAY_PORT').argParser(portArgument))
     .addOption(new Option('--host <host>', 'listen interface').env('GATEWAY_HOST'))
-    .option('--streams <list>', `streams to serve, comma separated (${STREAM_NAMES.join(', ')})`, streams)
+    .addOption(
+      new Option('--streams <list>', `streams to serve, comma separated (${STREAM_NAMES.join(', ')})`)
+        .argParser(streams)
+        .default([...STREAM_NAMES], JSON.stringify(STREAM_NAMES.join(','))),
+    )
     .action(async (flags: { port?: number; host?: string; streams?: StreamName[] }) => {
       const { runGateway } = await import('./main.js');
       await runGateway(flags);

@@ -1,10 +1,8 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { gatewaySkipReason } from '../test/gateway-runtime.js';
+import { runTickflow } from '../test/tickflow-cli.js';
 import { UWS_BUILDS, UwsUnavailableError, currentRuntime, loadUws, refusalMessage, type RuntimeFacts } from './uws-runtime.js';
 
-const run = promisify(execFile);
 const skipReason = gatewaySkipReason();
 const unknownAbi: RuntimeFacts = { node: '99.0.0', abi: 999, platform: 'linux', arch: 'x64', glibc: '2.36' };
 
@@ -35,18 +33,20 @@ describe('uWS runtime', () => {
 
   // The exact case the suite skips the gateway's tests for (Node 24 on Debian 12): `tickflow gateway` refuses to
   // start, in one message, with the usage/configuration exit code, before connecting anything.
-  it.runIf(skipReason !== undefined)('refuses to start the gateway on this runtime, saying why and what works', async () => {
-    const runtime = currentRuntime();
-    const failure = await run(process.execPath, ['bin/tickflow.js', 'gateway', '--port', '0'], { env: { ...process.env } }).then(
-      () => undefined,
-      (error: { code: number; stderr: string }) => error,
-    );
-    expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain(
-      `gateway refuses to start: no native uWebSockets.js build loads on Node ${runtime.node} (ABI ${runtime.abi}`,
-    );
-    expect(failure?.stderr).toContain(`glibc ${runtime.glibc}`);
-    expect(failure?.stderr).toContain('What works:');
-    expect(failure?.stderr).not.toMatch(/^\s+at /m); // no stack trace
-  });
+  // A tsx start of the CLI: seconds on a loaded machine.
+  it.runIf(skipReason !== undefined)(
+    'refuses to start the gateway on this runtime, saying why and what works',
+    { timeout: 90_000 },
+    async () => {
+      const runtime = currentRuntime();
+      const failure = await runTickflow(['gateway', '--port', '0']);
+      expect(failure.code).toBe(2);
+      expect(failure.stderr).toContain(
+        `gateway refuses to start: no native uWebSockets.js build loads on Node ${runtime.node} (ABI ${runtime.abi}`,
+      );
+      expect(failure.stderr).toContain(`glibc ${runtime.glibc}`);
+      expect(failure.stderr).toContain('What works:');
+      expect(failure.stderr).not.toMatch(/^\s+at /m); // no stack trace
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { portArgument } from '../platform/cli-args.js';
 import { requireExplicitInProduction } from '../platform/deployment.js';
 import { loadIngestConfig } from './config.js';
 
@@ -22,8 +23,12 @@ export function registerIngestCommands(program: Command): void {
     .addOption(
       new Option('--source <source>', 'where the events come from').env('INGEST_SOURCE').choices(['massive', 'simulator', 'file', 'rest']),
     )
-    .option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
-    .option('--rate <n>', 'simulator: trades + quotes per second', positiveNumber)
+    .addOption(
+      new Option('--speed <n>', 'simulator: simulated seconds per real second (60 = a minute bar per second)')
+        .env('SIMULATOR_SPEED')
+        .argParser(positiveNumber),
+    )
+    .addOption(new Option('--rate <n>', 'simulator: trades + quotes per second').env('SIMULATOR_RATE').argParser(positiveNumber))
     .option('--record <file>', 'live: append every received frame to this file (replay with `tickflow simulator --replay`)')
     .option('--path <files...>', 'file: Massive CSV or CSV.gz flat files (minute_aggs_v1, day_aggs_v1, trades_v1)')
     .addOption(new Option('--interval <interval>', 'file: bar interval when the path does not say').choices(['minute', 'day']))
@@ -65,6 +70,11 @@ export function registerIngestCommands(program: Command): void {
           return;
         }
         if (source === 'rest') {
+          // Usage errors (exit 2) before any connection; runRestBackfill keeps its own checks for other callers.
+          if (flags.what !== 'symbols' && flags.symbols.length === 0)
+            throw new InvalidArgumentError(`--symbols is required with --what ${flags.what}`);
+          if (flags.what === 'bars' && (!flags.from || !flags.to))
+            throw new InvalidArgumentError('--from and --to (YYYY-MM-DD) are required with --what bars');
           const summary = await runRestBackfill({
             what: flags.what,
             symbols: flags.symbols,
@@ -84,9 +94,13 @@ export function registerIngestCommands(program: Command): void {
   program
     .command('simulator')
     .description('run the Massive-protocol simulator alone: ws://127.0.0.1:8765/stocks (also /health, /metrics)')
-    .addOption(new Option('--port <n>', 'listen port').env('SIMULATOR_PORT').argParser(positiveNumber))
-    .option('--speed <n>', 'simulated seconds per real second (60 = a minute bar per second)', positiveNumber)
-    .option('--rate <n>', 'trades + quotes per second', positiveNumber)
+    .addOption(new Option('--port <port>', 'listen port').env('SIMULATOR_PORT').argParser(portArgument))
+    .addOption(
+      new Option('--speed <n>', 'simulated seconds per real second (60 = a minute bar per second)')
+        .env('SIMULATOR_SPEED')
+        .argParser(positiveNumber),
+    )
+    .addOption(new Option('--rate <n>', 'trades + quotes per second').env('SIMULATOR_RATE').argParser(positiveNumber))
     .addOption(
       new Option('--symbol-count <n>', 'universe size: how many tickers to simulate').env('SIMULATOR_SYMBOLS').argParser(positiveNumber),
     )

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigError, defineEnv, documentedEnv, env, loadPlatformConfig } from './config.js';
+import { ConfigError, defineEnv, documentedEnv, env, invalidEnv, loadPlatformConfig } from './config.js';
 
 describe('defineEnv', () => {
   const load = defineEnv('example', {
@@ -43,6 +43,14 @@ describe('defineEnv', () => {
       expect(message).toContain('EXAMPLE_PORT');
       expect(message).toContain('EXAMPLE_MODE');
     }
+  });
+
+  it('lists the set variables that would not parse, as the loaders name them (tickflow config)', () => {
+    expect(invalidEnv({ EXAMPLE_PORT: 'eighty', EXAMPLE_MODE: 'reckless', EXAMPLE_KEY: '', EXAMPLE_ON: 'yes', UNDECLARED: 'x' })).toEqual([
+      expect.stringMatching(/^EXAMPLE_MODE: .*"fast"\|"safe"/),
+      expect.stringMatching(/^EXAMPLE_PORT: .*expected number/),
+    ]);
+    expect(invalidEnv({})).toEqual([]);
   });
 
   it('documents each variable with its stage, default and description', () => {

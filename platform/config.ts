@@ -13,6 +13,7 @@ export interface EnvVarDoc {
 }
 
 const documented = new Map<string, EnvVarDoc>();
+const schemas = new Map<string, z.ZodType>();
 
 /** Thrown when an env var does not parse; the message names every bad variable. */
 export class ConfigError extends Error {
@@ -41,6 +42,7 @@ export function defineEnv<Shape extends Record<string, z.ZodType>>(stage: string
       defaultValue: defaultOf(schema),
       required: !schema.safeParse(undefined).success,
     });
+    schemas.set(name, schema);
   }
   const object = z.object(shape);
   return (env: EnvSource = process.env): z.infer<typeof object> => {
@@ -60,6 +62,21 @@ export function defineEnv<Shape extends Record<string, z.ZodType>>(stage: string
 /** All env vars declared so far, sorted by stage then name. */
 export function documentedEnv(): EnvVarDoc[] {
   return [...documented.values()].sort((a, b) => a.stage.localeCompare(b.stage) || a.name.localeCompare(b.name));
+}
+
+/**
+ * The declared variables that are set in `env` but would not parse, each as `NAME: what is wrong` (the loaders'
+ * form); unset ones are left to the stage that requires them. `tickflow config` reports them.
+ */
+export function invalidEnv(env: EnvSource = process.env): string[] {
+  const issues: string[] = [];
+  for (const [name, schema] of [...schemas].sort(([a], [b]) => a.localeCompare(b))) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) issues.push(...parsed.error.issues.map((issue) => `${name}: ${issue.message}`));
+  }
+  return issues;
 }
 
 /** Helpers for the common shapes of env vars. */

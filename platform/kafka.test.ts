@@ -1,6 +1,7 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isProducerFenced, noDelaySocketFactory } from './kafka.js';
+import { KafkajsRequestQueue } from './kafkajs-timers.js';
 
 describe('noDelaySocketFactory', () => {
   let server: Server | undefined;
@@ -43,5 +44,37 @@ describe('isProducerFenced', () => {
     expect(isProducerFenced(new Error('INVALID_PRODUCER_EPOCH in a message only'))).toBe(false);
     expect(isProducerFenced(undefined)).toBe(false);
     expect(isProducerFenced('PRODUCER_FENCED')).toBe(false);
+  });
+});
+
+describe("kafkajs's request queue", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  // Node 23+ prints a TimeoutNegativeWarning for a negative delay; kafkajs passes one after every response.
+  it('arms its throttle check with a delay of at least 1 ms, and the 10 ms re-check while requests wait', () => {
+    const timeouts = vi.spyOn(globalThis, 'setTimeout');
+    const check = vi.fn();
+    const queue = Object.assign(Object.create(KafkajsRequestQueue.prototype) as InstanceType<typeof KafkajsRequestQueue>, {
+      throttledUntil: -1,
+      throttleCheckTimeoutId: null,
+      pending: [],
+      checkPendingRequests: check,
+    });
+    queue.scheduleCheckPendingRequests();
+    expect(timeouts).toHaveBeenLastCalledWith(expect.any(Function), 1);
+    queue.scheduleCheckPendingRequests(); // already armed: nothing more
+    expect(timeouts).toHaveBeenCalledTimes(1);
+    clearTimeout(queue.throttleCheckTimeoutId!);
+
+    Object.assign(queue, { throttleCheckTimeoutId: null, pending: [{}] });
+    queue.scheduleCheckPendingRequests();
+    expect(timeouts).toHaveBeenLastCalledWith(expect.any(Function), 10);
+    clearTimeout(queue.throttleCheckTimeoutId!);
+
+    Object.assign(queue, { throttleCheckTimeoutId: null, throttledUntil: Date.now() + 60_000 });
+    queue.scheduleCheckPendingRequests();
+    expect(timeouts.mock.lastCall?.[1]).toBeGreaterThan(50_000);
+    clearTimeout(queue.throttleCheckTimeoutId!);
+    expect(check).not.toHaveBeenCalled();
   });
 });

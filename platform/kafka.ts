@@ -14,6 +14,7 @@ import {
   type ProducerConfig,
 } from 'kafkajs';
 import { ConfigError } from './config.js';
+import './kafkajs-timers.js';
 import {
   KafkaAccessError,
   kafkaAccessFailure,

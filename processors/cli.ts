@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { portArgument } from '../platform/cli-args.js';
 import { PATTERN_CATALOG } from './catalog.js';
 // Declares the processors' env for `tickflow config`; the stage itself (./main.js) is imported when run.
 import './config.js';
@@ -8,13 +9,13 @@ export function registerProcessorCommands(program: Command): void {
   program
     .command('process')
     .description('run the pattern processors: aggregates (and trades) in, pattern events out, exactly once')
-    .option('--group <id>', 'consumer group (overrides PROCESSOR_GROUP_ID)')
-    .option('--ops-port <port>', 'port of /health /ready /metrics (overrides PROCESSOR_OPS_PORT)')
-    .action(async (options: { group?: string; opsPort?: string }) => {
+    .addOption(new Option('--group <id>', 'consumer group').env('PROCESSOR_GROUP_ID'))
+    .addOption(new Option('--ops-port <port>', 'port of /health /ready /metrics').env('PROCESSOR_OPS_PORT').argParser(portArgument))
+    .action(async (options: { group?: string; opsPort?: number }) => {
       const { runProcessors } = await import('./main.js');
       await runProcessors({
         ...(options.group ? { group: options.group } : {}),
-        ...(options.opsPort ? { opsPort: Number(options.opsPort) } : {}),
+        ...(options.opsPort !== undefined ? { opsPort: options.opsPort } : {}),
       });
     });
 

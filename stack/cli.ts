@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   AvroCodec,
   applyTopics,
@@ -61,8 +61,9 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('up')
     .description('fetch (once), start and wait for Kafka and the registry; check PostgreSQL and Redis')
-    .option('--brokers <count>', 'Kafka brokers to run (STACK_BROKERS): 3 for a replicated cluster')
-    .option('--sasl-ssl', 'add a SASL_SSL listener to each broker (STACK_KAFKA_SASL_SSL), and print the client settings for it')
+    .addOption(new Option('--brokers <count>', 'Kafka brokers to run: 3 for a replicated cluster').env('STACK_BROKERS'))
+    // Not .env(): commander would turn a boolean flag on for any value, STACK_KAFKA_SASL_SSL=false included.
+    .option('--sasl-ssl', 'add a SASL_SSL listener to each broker, and print the client settings for it (as STACK_KAFKA_SASL_SSL=true)')
     .action(async (options: StackOptions) => {
       const started = Date.now();
       const stack = new LocalStack(stackEnv(options));
@@ -87,7 +88,7 @@ export function registerStackCommands(program: Command): void {
   stack
     .command('status')
     .description('each server (every broker) with its state, version and address (exit 1 when one is down)')
-    .option('--brokers <count>', 'Kafka brokers the stack runs (STACK_BROKERS)')
+    .addOption(new Option('--brokers <count>', 'Kafka brokers the stack runs').env('STACK_BROKERS'))
     .option('--json', 'print JSON')
     .action(async (options: StackOptions & { json?: boolean }) => {
       const statuses = await new LocalStack(stackEnv(options)).status();

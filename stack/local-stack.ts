@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
+import '../platform/kafkajs-timers.js';
 import { z } from 'zod';
 import { defineEnv, env, loadPlatformConfig, type EnvSource } from '../platform/config.js';
 import { internalReplication, kafkaLayout, kafkaNodeProperties, type KafkaNode } from './kafka-nodes.js';
