@@ -22,6 +22,7 @@ COPY gateway ./gateway
 COPY api ./api
 COPY cli ./cli
 COPY bench ./bench
+COPY dashboard ./dashboard
 RUN npm run build
 
 # 2. Production dependencies only (no tsx, esbuild, test or bench tools).
