@@ -34,7 +34,9 @@ trap 'rm -rf "$work"' EXIT
 if [ "$(buildah inspect --type image --format '{{index .ImageAnnotations "tickflow.rootfs"}}' "$base" 2>/dev/null)" != "$stamp" ]; then
   # Layer 1: Debian 13 and the user `node`, without Node (the files Node's package puts under /usr/local).
   say "base image $base: layer 1, Debian (from $rootfs)"
+  # Not the machine's DNS settings or name (debootstrap copied them; the container runtime provides its own).
   tar -C "$rootfs" --numeric-owner --exclude='./.tickflow-*' --exclude=./usr/local/.tickflow-node-version \
+    --exclude=./etc/resolv.conf --exclude=./etc/hostname \
     --exclude='./usr/local/bin/*' --exclude='./usr/local/include/*' --exclude='./usr/local/lib/*' --exclude='./usr/local/share/*' \
     -cf "$work/debian.tar" .
   ctr=$(buildah from --pull=never scratch)

@@ -27,7 +27,7 @@ if [ "${1:-}" = --inside ]; then
   mount -t tmpfs tmpfs "$root/tmp"
   mkdir -p "$root$repo"
   mount --bind "$repo" "$root$repo"
-  cp /etc/hosts "$root/etc/hosts"
+  cp /etc/hosts /etc/resolv.conf "$root/etc/"
   # A CA bundle the host's Node is told to trust (an intercepting proxy's, say) is trusted inside too.
   if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
     mkdir -p "$root$(dirname "$NODE_EXTRA_CA_CERTS")"

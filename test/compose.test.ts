@@ -233,6 +233,8 @@ describe('Dockerfile', () => {
     const modules = of(runtime, 'COPY').find((copy) => copy.args.endsWith('./node_modules'));
     const from = stages.find((stage) => modules?.args.includes(`--from=${stage.name} `));
     expect(of(from!, 'RUN').some((run) => /npm ci --omit=dev/.test(run.args))).toBe(true);
+    // Of the uWS binaries (one per platform and Node ABI), only the one this platform and Node load.
+    expect(of(from!, 'RUN').some((run) => /process\.versions\.modules.*find node_modules -name 'uws_\*\.node' ! -name "\$binary" -delete/.test(run.args))).toBe(true);
     expect(of(runtime, 'ENV').map((env) => env.args)).toContain('NODE_ENV=production');
     expect(of(runtime, 'ENTRYPOINT')[0]?.args).toMatch(/"node", "dist\/bin\/tickflow\.js"\]$/);
     expect(runtime.instructions.map((instruction) => instruction.args).join('\n')).not.toMatch(/\btsx\b/);
