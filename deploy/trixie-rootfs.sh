@@ -78,9 +78,13 @@ Suites: trixie-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.pgp
 CFG
-  unshare --mount --propagation private -- sh -c 'mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" &&
+  if ! unshare --mount --propagation private -- sh -c 'mount --rbind /dev "$1/dev" && mount -t proc proc "$1/proc" &&
     DEBIAN_FRONTEND=noninteractive chroot "$1" sh -c "apt-get update && apt-get -y upgrade && apt-get clean"' sh "$rootfs" \
-    2>&1 | tee -a "$log" | grep --line-buffered -E '^(Get|Setting up|[0-9]+ upgraded)' >&2
+    2>&1 | tee -a "$log" | grep --line-buffered -E '^(Get|Setting up|[0-9]+ upgraded)' >&2; then
+    say "apt-get upgrade in the rootfs failed; the last lines of $log:"
+    tail -n 20 "$log" >&2
+    exit 1
+  fi
   rm -rf "$rootfs"/var/lib/apt/lists/*
   find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
   find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete

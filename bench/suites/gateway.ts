@@ -15,6 +15,8 @@ import {
   describeServerRuntime,
   gatewayServerCommand,
   parseGatewayRuntimes,
+  runtimeComparison,
+  runtimeSystemName,
   type GatewayRuntime,
   type ServerCommand,
   type ServerRuntime,
@@ -144,7 +146,7 @@ function uwsGatewayOn(runtime: GatewayRuntime) {
       );
       checkServerRuntime(runtime, served);
       return {
-        name: `uWS gateway (${runtime})`,
+        name: runtimeSystemName(runtime),
         kind: 'uws',
         url,
         runtime: describeServerRuntime(runtime, served),
@@ -461,14 +463,20 @@ const suite: BenchSuite = {
     const starters = [...(systems.includes('uws') ? uws : []), ...(systems.includes('sio') ? [startSocketIo] : [])];
     for (const start of starters) {
       const kafka = await createTestTopics('bench-gw', ['patterns']);
-      const system = await start(kafka, settings);
       try {
-        figures.push(...(await measure(system, kafka, settings, options)));
+        const system = await start(kafka, settings);
+        try {
+          figures.push(...(await measure(system, kafka, settings, options)));
+        } finally {
+          await system.stop();
+        }
       } finally {
-        await system.stop();
+        // Also when a system does not start (a runtime whose gateway refuses): no topics left behind.
         await kafka.cleanup();
       }
     }
+    // Node 20 and Node 24 side by side: each runtime's figures against the first's.
+    figures.push(...runtimeComparison(figures, runtimes ?? []));
     return figures;
   },
 };

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { checkServerRuntime, describeServerRuntime, gatewayServerCommand, parseGatewayRuntimes } from './runtimes.js';
+import {
+  checkServerRuntime,
+  describeServerRuntime,
+  gatewayServerCommand,
+  parseGatewayRuntimes,
+  runtimeComparison,
+  runtimeSystemName,
+} from './runtimes.js';
 
 const host = { repo: '/src/tickflow', execPath: '/usr/bin/node', nodeVersion: 'v20.20.2', env: { PATH: '/usr/bin', HOME: '/root' } };
 
@@ -48,5 +55,29 @@ describe('gateway bench runtimes', () => {
       'serves on ws emulation, not a native uWS build',
     );
     expect(describeServerRuntime('node24', native)).toBe('Node 24.22.3 (Debian 13 rootfs, glibc 2.41), @btc-vision/uwebsockets.js');
+  });
+
+  it('compares each runtime with the first, figure by figure, leaving out what is not about the runtime', () => {
+    const figures = [
+      { name: 'broker alone: record handed to the producer -> broker ack p99 (diagnostic)', value: 4, unit: 'ms' },
+      { name: `${runtimeSystemName('node20')}: fan-out delivered`, value: 400_000, unit: 'events/s' },
+      { name: `${runtimeSystemName('node20')}: end-to-end latency p99`, value: 16, unit: 'ms' },
+      { name: `${runtimeSystemName('node20')}: machine stall, an idle process's wake-up lateness p99 (diagnostic)`, value: 3, unit: 'ms' },
+      { name: `${runtimeSystemName('node24')}: fan-out delivered`, value: 500_000, unit: 'events/s' },
+      { name: `${runtimeSystemName('node24')}: end-to-end latency p99`, value: 12, unit: 'ms' },
+      { name: `${runtimeSystemName('node24')}: machine stall, an idle process's wake-up lateness p99 (diagnostic)`, value: 2, unit: 'ms' },
+      { name: 'Socket.IO: fan-out delivered', value: 50_000, unit: 'events/s', baseline: true },
+    ];
+    expect(runtimeComparison(figures, ['node20', 'node24'])).toEqual([
+      {
+        name: 'uWS gateway node24 vs node20: fan-out delivered',
+        value: 1.25,
+        unit: '× node20',
+        note: 'node24 500000 events/s, node20 400000 events/s',
+      },
+      { name: 'uWS gateway node24 vs node20: end-to-end latency p99', value: 0.75, unit: '× node20', note: 'node24 12 ms, node20 16 ms' },
+    ]);
+    expect(runtimeComparison(figures, ['node24'])).toEqual([]);
+    expect(runtimeComparison(figures, [])).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { Figure } from '../../harness.js';
 
 /**
  * Where the gateway bench runs the gateway's server process (`--set runtimes=node20,node24`):
@@ -76,4 +77,43 @@ export function describeServerRuntime(runtime: GatewayRuntime, server: ServerRun
 
 function majorOf(version: string): number {
   return Number(version.replace(/^v/, '').split('.')[0]);
+}
+
+/** The figures' name for the gateway under `runtime`: `uWS gateway (node24): fan-out delivered`. */
+export function runtimeSystemName(runtime: GatewayRuntime): string {
+  return `uWS gateway (${runtime})`;
+}
+
+/** Figures about the machine or the producer, the same whatever runtime serves: not compared. */
+const NOT_THE_RUNTIME = /machine stall|broker ack/;
+
+/**
+ * Each later runtime against the first, side by side: for every figure of the first runtime that is about the
+ * gateway, the ratio of the other runtime's value to it (`uWS gateway node24 vs node20: fan-out delivered`, 1.25 =
+ * node24's figure is 25 % higher; for latencies and CPU lower is better).
+ */
+export function runtimeComparison(figures: readonly Figure[], runtimes: readonly GatewayRuntime[]): Figure[] {
+  const [first, ...others] = runtimes;
+  if (first === undefined) return [];
+  const prefix = (runtime: GatewayRuntime) => `${runtimeSystemName(runtime)}: `;
+  const comparison: Figure[] = [];
+  for (const base of figures.filter((figure) => figure.name.startsWith(prefix(first)))) {
+    const metric = base.name.slice(prefix(first).length);
+    if (NOT_THE_RUNTIME.test(metric)) continue;
+    for (const other of others) {
+      const match = figures.find((figure) => figure.name === prefix(other) + metric);
+      if (!match || base.value === 0) continue;
+      comparison.push({
+        name: `uWS gateway ${other} vs ${first}: ${metric}`,
+        value: match.value / base.value,
+        unit: `× ${first}`,
+        note: `${other} ${round(match.value)} ${match.unit}, ${first} ${round(base.value)} ${base.unit}`,
+      });
+    }
+  }
+  return comparison;
+}
+
+function round(value: number): string {
+  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
 }

@@ -35,8 +35,8 @@ async function handle(message: Message): Promise<void> {
   }
 }
 
-process.on('message', (message: Message) => {
-  handle(message).catch((error: unknown) => {
+process.on('message', (message: unknown) => {
+  handle(message as Message).catch((error: unknown) => {
     send({ cmd: 'error', message: error instanceof Error ? error.message : String(error) });
   });
 });
