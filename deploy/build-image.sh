@@ -79,6 +79,7 @@ say "buildah build $repo/Dockerfile -> $tag (base $base, no pulls)"
 buildah build "${runtime[@]}" "${volumes[@]}" --pull=never --network host --layers --format docker \
   --build-arg NODE_IMAGE="$base" -t "$tag" -f "$repo/Dockerfile" "$repo" >&2
 
+failed=()
 if [ "${CHECK:-on}" != off ]; then
   # podman run fails in this VM before the container starts (runc and crun alike: "error setting rlimit type 7:
   # operation not permitted", then type 6 with --ulimit), while buildah's RUN steps run: the checks use buildah run,
@@ -114,16 +115,23 @@ if [ "${CHECK:-on}" != off ]; then
     done
     for path in "$@"; do say "check: $name $path -> $(curl -s "http://127.0.0.1:$port$path")"; done
     pid=$(ss -Hltnp "sport = :$port" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
-    [ -n "$pid" ] || { say "check: $name does not listen on $port"; cat "$log" >&2; exit 1; }
+    if [ -z "$pid" ]; then
+      say "check: $name FAILED: nothing listens on $port; its log:"
+      kill "$runner" 2>/dev/null || true
+      cat "$log" >&2
+      failed+=("$name")
+      return
+    fi
     kill -TERM "$(ps -o ppid= -p "$pid" | tr -d ' ')"
     local status=0
     wait "$runner" || status=$?
-    if [ "$status" != 0 ] || grep -E '"level":(40|50|60)|Warning:' "$log" >&2; then
-      say "check: $name exited $status after SIGTERM, or logged a warning or error (above); its log:"
+    if [ "$status" != 0 ] || grep -qE '"level":(40|50|60)|Warning:' "$log"; then
+      say "check: $name FAILED: exit $status after SIGTERM, or a warning or error in its output; its log:"
       cat "$log" >&2
-      exit 1
+      failed+=("$name")
+    else
+      say "check: $name stopped cleanly on SIGTERM (exit 0, no WARN/ERROR line)"
     fi
-    say "check: $name stopped cleanly on SIGTERM (exit 0, no WARN/ERROR line)"
   }
   api=$(free_port) api_ops=$(free_port) gateway=$(free_port) gateway_ops=$(free_port)
   run_env+=(-e "API_PORT=$api" -e "API_OPS_PORT=$api_ops")
@@ -153,4 +161,8 @@ for (const layer of layers) {
 }
 console.log(`${mb(total)}  total`);
 JS
+if [ "${#failed[@]}" -gt 0 ]; then
+  say "image $tag built, but these checks failed: ${failed[*]} (above)"
+  exit 1
+fi
 echo "$tag"
