@@ -28,8 +28,9 @@ import { probeThisProcess, startBenchGateway, type BenchKafka, type ServerDiagno
  * the same three through a Socket.IO server fed by a kafkajs consumer (the broadcast design the brief came
  * from), in the same run. The server runs in this process, or with `--set runtimes=node20,node24` the uWS gateway
  * runs once per runtime in a server process of its own (Node 24 in a Debian 13 rootfs: ./gateway/runtimes.ts);
- * the clients in a child process (its own core and file descriptors). Latency = client receive time - Kafka record time, which the producer process sets when it
- * hands the record to its Kafka client (not when the client later encodes the request).
+ * the clients in a child process (its own core and file descriptors). Latency = client receive time - Kafka record
+ * time, which the producer process sets when it hands the record to its Kafka client (not when the client later
+ * encodes the request).
  */
 
 interface Report {
@@ -64,7 +65,10 @@ class Child {
 
   private reply<T>(cmd: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      if (this.exited) return reject(this.exited);
+      if (this.exited) {
+        reject(this.exited);
+        return;
+      }
       const listener = (message: { cmd: string; message?: string }) => {
         if (message.cmd !== cmd && message.cmd !== 'error') return;
         done();
