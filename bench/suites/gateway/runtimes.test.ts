@@ -15,7 +15,9 @@ describe('gateway bench runtimes', () => {
     expect(parseGatewayRuntimes(undefined)).toBeUndefined();
     expect(parseGatewayRuntimes('node20,node24')).toEqual(['node20', 'node24']);
     expect(parseGatewayRuntimes(' node24 ')).toEqual(['node24']);
-    expect(() => parseGatewayRuntimes('node20,node22')).toThrow('unknown runtime "node22"; expected a comma-separated list of node20, node24');
+    expect(() => parseGatewayRuntimes('node20,node22')).toThrow(
+      'unknown runtime "node22"; expected a comma-separated list of node20, node24',
+    );
     expect(() => parseGatewayRuntimes('node24,node24')).toThrow('names a runtime twice');
   });
 
