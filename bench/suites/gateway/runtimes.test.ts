@@ -75,7 +75,7 @@ describe('gateway bench runtimes', () => {
         name: 'uWS gateway node24 vs node20: fan-out delivered',
         value: 1.25,
         unit: '× node20',
-        note: 'node24 500000 events/s, node20 400000 events/s',
+        note: 'node24 500,000 events/s, node20 400,000 events/s',
       },
       { name: 'uWS gateway node24 vs node20: end-to-end latency p99', value: 0.75, unit: '× node20', note: 'node24 12 ms, node20 16 ms' },
     ]);

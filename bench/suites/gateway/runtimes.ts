@@ -115,5 +115,5 @@ export function runtimeComparison(figures: readonly Figure[], runtimes: readonly
 }
 
 function round(value: number): string {
-  return Number.isInteger(value) ? String(value) : value.toPrecision(4);
+  return Math.abs(value) >= 1000 ? Math.round(value).toLocaleString('en-US') : String(Number(value.toPrecision(4)));
 }
