@@ -22,13 +22,18 @@ COPY gateway ./gateway
 COPY api ./api
 COPY cli ./cli
 COPY bench ./bench
+COPY dashboard ./dashboard
 RUN npm run build
 
-# 2. Production dependencies only (no tsx, esbuild, test or bench tools).
+# 2. Production dependencies only (no tsx, esbuild, test or bench tools), and of the uWS packages' binaries (one per
+# platform and Node ABI, about 200 MB together) only the one this platform and this Node load (gateway/uws-runtime.ts);
+# the trufflesuite build has none for Node 24, so only its JavaScript (the opt-in emulation) stays.
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force \
+  && binary="uws_$(node -p 'process.platform + "_" + process.arch + "_" + process.versions.modules').node" \
+  && find node_modules -name 'uws_*.node' ! -name "$binary" -delete
 
 # 3. Runtime: tini as PID 1 (forwards SIGTERM so each stage drains cleanly, reaps zombies), a non-root user,
 # the compiled code and the production dependencies, read-only to that user.

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { parse } from 'yaml';
 import { documentedEnv } from '../platform/config.js';
 import '../platform/auth.js';
@@ -217,6 +221,14 @@ describe('Dockerfile', () => {
     for (const stage of stages) expect(stage.from).toBe('${NODE_IMAGE}');
   });
 
+  it('builds without Docker Hub from a local base with the same Node (deploy/build-image.sh, deploy/trixie-rootfs.sh)', () => {
+    const version = /^ARG NODE_IMAGE=node:(\d+\.\d+\.\d+)-/m.exec(text)?.[1];
+    const script = new URL('../deploy/trixie-rootfs.sh', import.meta.url);
+    expect(execFileSync(fileURLToPath(script), ['--node-version'], { encoding: 'utf8' }).trim()).toBe(version);
+    const build = readFileSync(new URL('../deploy/build-image.sh', import.meta.url), 'utf8').replace(/\\\n\s*/g, ' ');
+    expect(build).toMatch(/buildah build .*--pull=never .*--build-arg NODE_IMAGE="\$base"/);
+  });
+
   it('builds in one stage and runs the compiled dist/ with production dependencies only', () => {
     const build = stages.find((stage) => of(stage, 'RUN').some((run) => run.args.includes('npm run build')));
     expect(build?.name).toBeDefined();
@@ -224,9 +236,50 @@ describe('Dockerfile', () => {
     const modules = of(runtime, 'COPY').find((copy) => copy.args.endsWith('./node_modules'));
     const from = stages.find((stage) => modules?.args.includes(`--from=${stage.name} `));
     expect(of(from!, 'RUN').some((run) => /npm ci --omit=dev/.test(run.args))).toBe(true);
+    // Of the uWS binaries (one per platform and Node ABI), only the one this platform and Node load.
+    expect(
+      of(from!, 'RUN').some((run) =>
+        /process\.versions\.modules.*find node_modules -name 'uws_\*\.node' ! -name "\$binary" -delete/.test(run.args),
+      ),
+    ).toBe(true);
     expect(of(runtime, 'ENV').map((env) => env.args)).toContain('NODE_ENV=production');
     expect(of(runtime, 'ENTRYPOINT')[0]?.args).toMatch(/"node", "dist\/bin\/tickflow\.js"\]$/);
     expect(runtime.instructions.map((instruction) => instruction.args).join('\n')).not.toMatch(/\btsx\b/);
+  });
+
+  it('copies into the build stage every folder the build compiles, and that code imports nothing the context leaves out', () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const config = ts.getParsedCommandLineOfConfigFile(
+      join(root, 'tsconfig.build.json'),
+      {},
+      {
+        ...ts.sys,
+        onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+          throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+        },
+      },
+    )!;
+    const build = stages.find((stage) => of(stage, 'RUN').some((run) => run.args.includes('npm run build')))!;
+    const copied = of(build, 'COPY').flatMap((copy) =>
+      copy.args
+        .split(/\s+/)
+        .slice(0, -1)
+        .map((source) => source.replace(/^\.\//, '')),
+    );
+    const folders = new Set(
+      config.fileNames
+        .map((file) => relative(root, file).split(sep))
+        .filter((parts) => parts.length > 1)
+        .map(([folder]) => folder!),
+    );
+    // build.ts also bundles the dashboard (Vite) into dist/.
+    for (const folder of [...folders, 'dashboard']) expect(copied, folder).toContain(folder);
+    for (const file of config.fileNames) {
+      for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from|import\(?)\s*'(\.[^']+)'/g)) {
+        const target = relative(root, resolve(dirname(file), specifier!));
+        expect(target, `${relative(root, file)} imports ${specifier}`).not.toMatch(/^(test|chaos|bench\/suites)\//);
+      }
+    }
   });
 
   it('copies no tests, benchmarks, chaos suite or local state into the image', () => {

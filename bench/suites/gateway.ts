@@ -1,25 +1,36 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from '@platformatic/kafka';
 import { Server as SocketIoServer } from 'socket.io';
-import { KafkaLogSource, avroDecoder, loadGatewayConfig, startGateway, type LogSource } from '../../gateway/index.js';
-import { createLogger, loadPlatformConfig, topicName } from '../../platform/index.js';
+import { topicName } from '../../platform/index.js';
 import { FIXTURE_SYMBOLS, patternEvents } from '../../test/record-fixtures.js';
 import { LocalStack } from '../../stack/local-stack.js';
 import { createTestTopics, type TestKafka } from '../../test/kafka.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
+import {
+  checkServerRuntime,
+  describeServerRuntime,
+  gatewayServerCommand,
+  parseGatewayRuntimes,
+  runtimeComparison,
+  runtimeSystemName,
+  type GatewayRuntime,
+  type ServerCommand,
+  type ServerRuntime,
+} from './gateway/runtimes.js';
+import { probeThisProcess, startBenchGateway, type BenchKafka, type ServerDiagnostics, type ServerProbe } from './gateway/server.js';
 
 /*
  * Gateway benchmark: connections held, fan-out events/s delivered, end-to-end latency at a fixed input rate;
  * the same three through a Socket.IO server fed by a kafkajs consumer (the broadcast design the brief came
- * from), in the same run. The server runs in this process; the clients in a child process (its own core and
- * file descriptors). Latency = client receive time - Kafka record time, which the producer process sets when it
- * hands the record to its Kafka client (not when the client later encodes the request).
+ * from), in the same run. The server runs in this process, or with `--set runtimes=node20,node24` the uWS gateway
+ * runs once per runtime in a server process of its own (Node 24 in a Debian 13 rootfs: ./gateway/runtimes.ts);
+ * the clients in a child process (its own core and file descriptors). Latency = client receive time - Kafka record
+ * time, which the producer process sets when it hands the record to its Kafka client (not when the client later
+ * encodes the request).
  */
 
 interface Report {
@@ -30,24 +41,50 @@ interface Report {
   latencies: number[];
 }
 
-/** A helper process of the bench (clients or producer), driven by request/answer messages over IPC. */
+/** A helper process of the bench (clients, producer, probe or gateway server), driven by request/answer messages over IPC. */
 class Child {
   private readonly child: ChildProcess;
   private readonly started: Promise<void>;
+  /** Set when the process has exited: every pending and later request fails with it. */
+  private exited: Error | undefined;
 
-  constructor(script: 'gateway-clients.mjs' | 'gateway-producer.mjs' | 'stall-probe.mjs') {
-    this.child = fork(fileURLToPath(new URL(`./${script}`, import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  constructor(what: 'gateway-clients.mjs' | 'gateway-producer.mjs' | 'stall-probe.mjs' | ServerCommand) {
+    const stdio: StdioOptions = ['ignore', 'inherit', 'inherit', 'ipc'];
+    this.child =
+      typeof what === 'string'
+        ? fork(fileURLToPath(new URL(`./${what}`, import.meta.url)), [], { stdio })
+        : spawn(what.command, what.args, { cwd: what.cwd, env: what.env, stdio });
+    const name = typeof what === 'string' ? what : [what.command, ...what.args].join(' ');
+    this.child.once('exit', (code, signal) => {
+      this.exited = new Error(`${name} exited (${signal ?? `code ${code}`})`);
+    });
     this.started = this.reply('started');
+    // A process that dies before it starts fails the first call (which awaits this), not the bench process.
+    this.started.catch(() => {});
   }
 
   private reply<T>(cmd: string): Promise<T> {
-    return new Promise((resolve) => {
-      const listener = (message: { cmd: string }) => {
-        if (message.cmd !== cmd) return;
+    return new Promise((resolve, reject) => {
+      if (this.exited) {
+        reject(this.exited);
+        return;
+      }
+      const listener = (message: { cmd: string; message?: string }) => {
+        if (message.cmd !== cmd && message.cmd !== 'error') return;
+        done();
+        if (message.cmd === 'error') reject(new Error(message.message));
+        else resolve(message as T);
+      };
+      const onExit = () => {
+        done();
+        reject(this.exited!);
+      };
+      const done = () => {
         this.child.off('message', listener);
-        resolve(message as T);
+        this.child.off('exit', onExit);
       };
       this.child.on('message', listener);
+      this.child.on('exit', onExit);
     });
   }
 
@@ -59,8 +96,10 @@ class Child {
   }
 
   async close(): Promise<void> {
+    if (this.exited) return;
+    const exit = new Promise((resolve) => this.child.once('exit', resolve));
     await this.call({ cmd: 'close' }, 'closed');
-    await new Promise((resolve) => this.child.once('exit', resolve));
+    await exit;
   }
 }
 
@@ -73,119 +112,68 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Pr
   return false;
 }
 
-/**
- * Profiles this process during the latency phase: `allocations` samples every allocation, including objects
- * already collected (where GC work comes from); `cpu` samples the stacks.
- */
-async function startProfile(kind: 'allocations' | 'cpu'): Promise<{ stop(file: string): Promise<void> }> {
-  const session = new Session();
-  session.connect();
-  const post = <T>(method: string, params?: object) =>
-    new Promise<T>((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
-  if (kind === 'cpu') {
-    await post('Profiler.enable');
-    await post('Profiler.start');
-  } else {
-    await post('HeapProfiler.enable');
-    await post('HeapProfiler.startSampling', {
-      samplingInterval: 16_384,
-      includeObjectsCollectedByMajorGC: true,
-      includeObjectsCollectedByMinorGC: true,
-    });
-  }
-  return {
-    stop: async (file) => {
-      const { profile } = await post<{ profile: unknown }>(kind === 'cpu' ? 'Profiler.stop' : 'HeapProfiler.stopSampling');
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
-
 interface System {
   readonly name: string;
   readonly kind: 'uws' | 'sio';
   readonly url: string;
-  /** Record time -> the gateway's tail has the record (ms), one sample per record; empty for the baseline. */
-  readonly tailLatencies: number[];
-  /** Tail reads (long polls) made, and how many came back empty. */
-  /** Tail reads (long polls) made and how many came back empty; records stamped before `from` (ms) are not timed. */
-  readonly tailReads: { reads: number; empty: number; from: number };
+  /** The server process during the latency phase (this process, or the gateway's own under `runtimes`). */
+  readonly probe: ServerProbe;
+  /** What served, for the figures' notes (a runtime's Node and uWS build). */
+  readonly runtime?: string;
   stop(): Promise<void>;
 }
 
-/** The gateway's own Kafka source, timing when each record reaches the tail (a diagnostic, not a figure of the goal). */
-function timedSource(source: LogSource, samples: number[], counts: { reads: number; empty: number; from: number }): LogSource {
-  return {
-    describe: (topic) => source.describe(topic),
-    bounds: (topic) => source.bounds(topic),
-    offsetsForTime: (topic, timestampMs) => source.offsetsForTime(topic, timestampMs),
-    read: async (info, from, options) => {
-      const reads = await source.read(info, from, options);
-      const now = Date.now();
-      if (options.maxWaitMs > 0) {
-        counts.reads += 1;
-        let records = 0;
-        for (const read of reads.values()) {
-          records += read.events.length;
-          for (const event of read.events) if (event.timestampMs >= counts.from) samples.push(now - event.timestampMs);
-        }
-        if (records === 0) counts.empty += 1;
-      }
-      return reads;
-    },
-    close: () => source.close(),
-  };
+function benchKafka(kafka: TestKafka): BenchKafka {
+  return { brokers: kafka.brokers, registryUrl: kafka.registryUrl, prefix: kafka.prefix };
 }
 
+/** The uWS gateway inside this process (no `runtimes` setting). */
 async function startUwsGateway(kafka: TestKafka, settings: Readonly<Record<string, string>>): Promise<System> {
-  const tailLatencies: number[] = [];
-  const tailReads = { reads: 0, empty: 0, from: 0 };
-  const source = timedSource(
-    new KafkaLogSource(kafka.brokers, `bench-gateway-${Date.now()}`, avroDecoder(kafka.codec)),
-    tailLatencies,
-    tailReads,
-  );
-  const gateway = await startGateway({
-    source,
-    topicPrefix: kafka.prefix,
-    brokers: kafka.brokers,
-    registryUrl: kafka.registryUrl,
-    kafkaClientId: 'bench-gateway',
-    databaseUrl: null,
-    // As before startGateway took explicit options: the defaults' Redis (no read model there: snapshots fold the rings).
-    redisUrl: loadPlatformConfig({}).REDIS_URL,
-    redisKeyPrefix: loadPlatformConfig({}).REDIS_KEY_PREFIX,
-    streams: ['patterns'],
-    logger: createLogger('bench-gateway', { level: 'warn' }),
-    authenticator: { authenticate: async () => ({ userId: 'bench', via: 'token' }) },
-    universes: { symbolsFor: async () => undefined },
-    config: {
-      ...loadGatewayConfig({}),
-      GATEWAY_PORT: 0,
-      GATEWAY_FRAMES_PER_SECOND: 1000,
-      GATEWAY_FRAME_BURST: 1000,
-      GATEWAY_HEARTBEAT_MS: 60_000,
-      GATEWAY_POLL_WAIT_MS: Number(settings.pollWaitMs ?? 20),
-    },
-  });
-  return {
-    name: 'uWS gateway',
-    kind: 'uws',
-    url: gateway.url,
-    tailLatencies,
-    tailReads,
-    stop: async () => {
-      await gateway.stop();
-      await source.close();
-    },
+  const gateway = await startBenchGateway(benchKafka(kafka), settings);
+  return { name: 'uWS gateway', kind: 'uws', url: gateway.url, probe: gateway.probe, stop: () => gateway.stop() };
+}
+
+/**
+ * The uWS gateway in a server process of its own under `runtime` (./gateway/runtimes.ts): it must run that
+ * runtime's Node on a native uWS build, or the bench fails (a refusal, a fallback, a missing rootfs alike).
+ */
+function uwsGatewayOn(runtime: GatewayRuntime) {
+  return async (kafka: TestKafka, settings: Readonly<Record<string, string>>): Promise<System> => {
+    const repo = fileURLToPath(new URL('../..', import.meta.url));
+    const server = new Child(
+      gatewayServerCommand(runtime, { repo, execPath: process.execPath, nodeVersion: process.version, env: process.env }),
+    );
+    try {
+      const { url, runtime: served } = await server.call<{ url: string; runtime: ServerRuntime }>(
+        { cmd: 'start', kafka: benchKafka(kafka), settings },
+        'listening',
+      );
+      checkServerRuntime(runtime, served);
+      return {
+        name: runtimeSystemName(runtime),
+        kind: 'uws',
+        url,
+        runtime: describeServerRuntime(runtime, served),
+        probe: {
+          start: async (options) => {
+            // Profile files of each runtime's server apart: <prefix>.<runtime>.uws.heapprofile.
+            const named = (prefix: string | undefined) => prefix && `${prefix}.${runtime}`;
+            const perRuntime = { ...options, allocProfile: named(options.allocProfile), cpuProfile: named(options.cpuProfile) };
+            await server.call({ cmd: 'probe-start', options: perRuntime }, 'probing');
+          },
+          stop: async () => (await server.call<{ diagnostics: ServerDiagnostics }>({ cmd: 'probe-stop' }, 'diagnostics')).diagnostics,
+        },
+        stop: () => server.close(),
+      };
+    } catch (error) {
+      await server.close().catch(() => {});
+      throw error;
+    }
   };
 }
 
 /** The baseline: every record decoded once and emitted to every matching socket (a room per symbol). */
 async function startSocketIo(kafka: TestKafka): Promise<System> {
-  const tailLatencies: number[] = [];
-  const tailReads = { reads: 0, empty: 0, from: 0 };
   const http = createServer();
   const io = new SocketIoServer(http, { transports: ['websocket'], serveClient: false });
   io.on('connection', (socket) => {
@@ -217,8 +205,7 @@ async function startSocketIo(kafka: TestKafka): Promise<System> {
     name: 'Socket.IO',
     kind: 'sio',
     url: `http://127.0.0.1:${port}`,
-    tailLatencies,
-    tailReads,
+    probe: probeThisProcess('sio'),
     stop: async () => {
       await consumer.disconnect();
       io.disconnectSockets(true);
@@ -277,7 +264,7 @@ async function measure(
     value: opened.ready,
     unit: 'connections',
     baseline,
-    note: `of ${options.connections}, opened in ${(opened.ms / 1000).toFixed(1)} s`,
+    note: `of ${options.connections}, opened in ${(opened.ms / 1000).toFixed(1)} s${system.runtime ? `; ${system.runtime}` : ''}`,
   });
   await producer.call({ cmd: 'burst', n: options.fanoutEvents }, 'sent');
   const expected = opened.ready * options.fanoutEvents;
@@ -315,22 +302,9 @@ async function measure(
   // which alone set the p99 of a 10 s run. The goal is about a sustained rate.
   const measureFrom = Date.now() + options.warmupSeconds * 1000;
   await few.call({ cmd: 'reset', measureFrom }, 'reset');
-  system.tailLatencies.length = 0;
-  system.tailReads.reads = 0;
-  system.tailReads.empty = 0;
-  system.tailReads.from = measureFrom;
-  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-  loopDelay.enable();
-  const gcPauses: number[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) gcPauses.push(entry.duration);
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
-  const allocations = settings.allocProfile ? await startProfile('allocations') : undefined;
-  const cpuProfile = settings.cpuProfile ? await startProfile('cpu') : undefined;
   const stalls = new Child('stall-probe.mjs');
   await stalls.call({ cmd: 'start' }, 'probing');
-  const cpuBefore = process.cpuUsage();
+  await system.probe.start({ from: measureFrom, allocProfile: settings.allocProfile, cpuProfile: settings.cpuProfile });
   const {
     sent,
     rate: actualRate,
@@ -345,18 +319,14 @@ async function measure(
       sent * (options.latencyClients / FIXTURE_SYMBOLS.length) * 0.95,
     30_000,
   );
-  const cpu = process.cpuUsage(cpuBefore);
+  const server = await system.probe.stop();
   const lateness = await stalls.call<{ samples: number; p99: number; max: number; over20: number }>({ cmd: 'stop' }, 'lateness');
   await stalls.close();
-  loopDelay.disable();
-  gcObserver.disconnect();
   await producer.close();
   report = await few.call<Report>({ cmd: 'report' }, 'report');
   const note = `${actualRate.toFixed(0)} input events/s (${settings.producer ?? 'platformatic'} producer, acks=${settings.acks ?? 1}) for ${options.seconds} s after ${options.warmupSeconds} s of warm-up, ${options.latencyClients} clients on one symbol each, ${report.latencies.length} samples`;
   figures.push({ name: `${system.name}: end-to-end latency p50`, value: percentile(report.latencies, 50), unit: 'ms', baseline, note });
   figures.push({ name: `${system.name}: end-to-end latency p99`, value: percentile(report.latencies, 99), unit: 'ms', baseline, note });
-  if (allocations && settings.allocProfile) await allocations.stop(`${settings.allocProfile}.${system.kind}.heapprofile`);
-  if (cpuProfile && settings.cpuProfile) await cpuProfile.stop(`${settings.cpuProfile}.${system.kind}.cpuprofile`);
   if (settings.diagnostics !== 'off') {
     // Where the time goes in the server process during the latency phase.
     figures.push({
@@ -366,14 +336,14 @@ async function measure(
       baseline,
       note: `p50 ${acked.p50} ms, max ${acked.max} ms (acks=1; the producer -> broker leg, before any reader)`,
     });
-    const tail = system.tailLatencies;
-    if (tail.length > 0) {
+    const { tail, tailReads, cpu, loopDelay, gc } = server;
+    if (tail.samples > 0) {
       figures.push({
         name: `${system.name}: record time -> gateway tail p50 / p99 (diagnostic)`,
-        value: percentile(tail, 99),
+        value: tail.p99,
         unit: 'ms',
         baseline,
-        note: `p50 ${percentile(tail, 50)} ms, max ${tail.reduce((a, b) => Math.max(a, b), 0)} ms, ${tail.length} records in ${system.tailReads.reads} reads (${system.tailReads.empty} empty)`,
+        note: `p50 ${tail.p50} ms, max ${tail.max} ms, ${tail.samples} records in ${tailReads.reads} reads (${tailReads.empty} empty)`,
       });
     }
     figures.push({
@@ -392,10 +362,10 @@ async function measure(
     });
     figures.push({
       name: `${system.name}: server-process event-loop delay p99 (diagnostic)`,
-      value: loopDelay.percentile(99) / 1e6,
+      value: loopDelay.p99,
       unit: 'ms',
       baseline,
-      note: `max ${(loopDelay.max / 1e6).toFixed(1)} ms; GC: ${gcPauses.length} pauses, longest ${Math.max(0, ...gcPauses).toFixed(1)} ms, total ${gcPauses.reduce((a, b) => a + b, 0).toFixed(0)} ms`,
+      note: `max ${loopDelay.max.toFixed(1)} ms; GC: ${gc.pauses} pauses, longest ${gc.longest.toFixed(1)} ms, total ${gc.total.toFixed(0)} ms`,
     });
   }
   await few.close();
@@ -493,17 +463,26 @@ const suite: BenchSuite = {
     const figures: Figure[] = [];
     if (settings.diagnostics !== 'off') figures.push(await brokerAlone(settings, options));
     const systems = (settings.systems ?? 'uws,sio').split(',');
-    const starters = [...(systems.includes('uws') ? [startUwsGateway] : []), ...(systems.includes('sio') ? [startSocketIo] : [])];
+    // `runtimes`: the uWS gateway once per runtime, each in a server process of its own; unset, inside this process.
+    const runtimes = parseGatewayRuntimes(settings.runtimes);
+    const uws = runtimes ? runtimes.map(uwsGatewayOn) : [startUwsGateway];
+    const starters = [...(systems.includes('uws') ? uws : []), ...(systems.includes('sio') ? [startSocketIo] : [])];
     for (const start of starters) {
       const kafka = await createTestTopics('bench-gw', ['patterns']);
-      const system = await start(kafka, settings);
       try {
-        figures.push(...(await measure(system, kafka, settings, options)));
+        const system = await start(kafka, settings);
+        try {
+          figures.push(...(await measure(system, kafka, settings, options)));
+        } finally {
+          await system.stop();
+        }
       } finally {
-        await system.stop();
+        // Also when a system does not start (a runtime whose gateway refuses): no topics left behind.
         await kafka.cleanup();
       }
     }
+    // Node 20 and Node 24 side by side: each runtime's figures against the first's.
+    figures.push(...runtimeComparison(figures, runtimes ?? []));
     return figures;
   },
 };
