@@ -13,7 +13,7 @@ import {
 } from '../platform/index.js';
 import { createTestAccount } from '../store/accounts/testing.js';
 import { migrate } from '../store/migrate.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import { createTopicsWithRetry, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';
 import { FrameRecorder } from './contract.js';
@@ -132,16 +132,6 @@ export async function createGatewayTestEnv(
   };
 }
 
-/** Topic creation on the shared broker now and then reports UNKNOWN_TOPIC_OR_PARTITION while leaders settle; retry it. */
-async function createTopicsWithRetry(label: string, topics: readonly TopicKey[]): Promise<TestKafka> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await createTestTopics(label, topics);
-    } catch (error) {
-      if (attempt >= 3) throw error;
-    }
-  }
-}
 
 /**
  * A `ws` WebSocket that records every frame it receives in `serverFrames`: for a gateway in another process, whose

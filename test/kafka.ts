@@ -56,3 +56,14 @@ export async function createTestTopics(label: string, keys: readonly TopicKey[] 
     },
   };
 }
+
+/** Topic creation on the shared broker now and then reports UNKNOWN_TOPIC_OR_PARTITION while leaders settle; retry it. */
+export async function createTopicsWithRetry(label: string, topics: readonly TopicKey[]): Promise<TestKafka> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await createTestTopics(label, topics);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}

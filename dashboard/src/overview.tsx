@@ -1,6 +1,7 @@
 import { HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { dataOf, type Pattern, type PatternStats, type PatternSummary, type Session } from './api.js';
+import { tally } from './lists.js';
 import { BASE, link } from './router.js';
 
 /** How many of the newest detections the direction and symbol tallies read (the API has no counts of them). */
@@ -10,13 +11,6 @@ interface Loaded {
   readonly stats: PatternStats;
   readonly summary: PatternSummary;
   readonly latest: Pattern[];
-}
-
-/** Counts of the values `keyOf` gives, largest first. */
-export function tally<T>(items: readonly T[], keyOf: (item: T) => string): { key: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(keyOf(item), (counts.get(keyOf(item)) ?? 0) + 1);
-  return [...counts].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
 }
 
 /**

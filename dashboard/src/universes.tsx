@@ -1,19 +1,8 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { dataOf, succeeded, type Session, type Universe } from './api.js';
+import { symbolsFromText } from './lists.js';
 import { BASE, link } from './router.js';
-
-/** Symbols typed as a list: commas, spaces or new lines between them; upper case (the API validates each). */
-export function symbolsFromText(text: string): string[] {
-  return [
-    ...new Set(
-      text
-        .split(/[\s,;]+/)
-        .map((symbol) => symbol.trim().toUpperCase())
-        .filter(Boolean),
-    ),
-  ];
-}
 
 /** The built-in universes and the user's own, from /api/users/universe; `reload` reads them again. */
 export function useUniverses(session: Session): Universe[] | undefined {
