@@ -12,7 +12,7 @@ import { startProjector } from '../../projections/index.js';
 import { waitUntil } from '../../stack/local-stack.js';
 import { CHROMIUM_ARGS, ensureChromium } from '../../test/browser.js';
 import { migrate } from '../../store/migrate.js';
-import { createTopicsWithRetry } from '../../test/kafka.js';
+import { createTopicsRetrying } from '../../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix } from '../../test/postgres.js';
 import { patternEvents } from '../../test/record-fixtures.js';
 import { benchDatabaseUrl } from '../databases.js';
@@ -114,7 +114,7 @@ async function measureLive(scale: number, rate: number): Promise<Figure[]> {
   const platform = loadPlatformConfig();
   const logger = createLogger('bench-dashboard-live', { level: 'warn' });
   const tokens = new TokenService(loadAuthConfig());
-  const [kafka, db] = await Promise.all([createTopicsWithRetry('bench-dash', ['patterns']), createTestDatabase('bench_dash')]);
+  const [kafka, db] = await Promise.all([createTopicsRetrying('bench-dash', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('bench_dash')]);
   await migrate(db.url, { timescale: 'off' });
   const topic = topicName('patterns', kafka.prefix);
   // A new topic's partitions have no leader for a moment: the stages start once every one has.
