@@ -114,7 +114,10 @@ async function measureLive(scale: number, rate: number): Promise<Figure[]> {
   const platform = loadPlatformConfig();
   const logger = createLogger('bench-dashboard-live', { level: 'warn' });
   const tokens = new TokenService(loadAuthConfig());
-  const [kafka, db] = await Promise.all([createTopicsRetrying('bench-dash', ['patterns', 'minuteAggregates', 'dailyAggregates']), createTestDatabase('bench_dash')]);
+  const [kafka, db] = await Promise.all([
+    createTopicsRetrying('bench-dash', ['patterns', 'minuteAggregates', 'dailyAggregates']),
+    createTestDatabase('bench_dash'),
+  ]);
   await migrate(db.url, { timescale: 'off' });
   const topic = topicName('patterns', kafka.prefix);
   // A new topic's partitions have no leader for a moment: the stages start once every one has.
