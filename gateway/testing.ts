@@ -132,7 +132,6 @@ export async function createGatewayTestEnv(
   };
 }
 
-
 /**
  * A `ws` WebSocket that records every frame it receives in `serverFrames`: for a gateway in another process, whose
  * frames the in-process hook of `start` cannot see.
