@@ -310,7 +310,7 @@ describe('the dashboard in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('creates an API key shown once, revokes it, and says in words that a revoked key is refused', async () => {
+  it('creates an API key shown once, streams the live feed with it, revokes it, and says in words that a revoked key is refused', async () => {
     await page.goto(`${api.url}/app/keys`);
     await page.fill('[data-testid=new-key] input[name=name]', 'dash key');
     await page.click('[data-testid=new-key] button[type=submit]');
@@ -323,10 +323,26 @@ describe('the dashboard in Chromium', () => {
     await page.waitForSelector(`[data-testid=key-check]:has-text("This key works: it signs in as ${EMAIL}")`);
     await page.click('[data-testid=created-key] button:text("Done")');
     expect(await page.$('[data-testid=created-key]')).toBeNull();
+
+    // The live feed (the gateway's old live page, folded in) streams with the key from the URL fragment.
+    await page.goto(`${api.url}/app/live#apiKey=${encodeURIComponent(key)}`);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    const live = freshPattern('JPM');
+    await env.produce('patterns', [{ key: live.symbol, value: live }]);
+    const row = await page.waitForSelector('[data-testid=feed] tr', { timeout: 60_000 });
+    expect(await row.getAttribute('data-position')).toMatch(/^\d+:\d+$/);
+    expect(await row.textContent()).toContain('JPM');
+    await snap('live-feed');
+    await page.goto(`${api.url}/app/keys`);
     await page.click('[data-testid=keys] tr[data-name="dash key"] button:text("Revoke")');
     await page.waitForSelector('[data-testid=keys] tr[data-name="dash key"] td:has-text("revoked")');
+    await page.fill('[data-testid=check-key] input[name=key]', key);
     await page.click('[data-testid=check-key] button[type=submit]');
     await page.waitForSelector('[data-testid=key-check]:has-text("The API refuses this key: it has been revoked")');
+    // The gateway refuses it too, and the feed says so instead of retrying.
+    await page.goto(`${api.url}/app/live#apiKey=${encodeURIComponent(key)}`);
+    await page.waitForSelector('[data-testid=feed-error]:has-text("The gateway refused this API key: it has been revoked")');
+    expect(await page.getAttribute('[data-testid=connection]', 'data-state')).toBe('failed');
     expect(pageErrors).toEqual([]);
   });
 
@@ -342,6 +358,30 @@ describe('the dashboard in Chromium', () => {
     );
     expect(await page.$$('[data-testid=top-symbols] .bar-row')).not.toHaveLength(0);
     await snap('overview');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('fits a tablet in dark mode, and works by keyboard', async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      await page.goto(`${api.url}/app/?sort_by=detected_at`);
+      await page.waitForSelector('[data-testid=rows] tr');
+      // No sideways scrolling of the page (wide tables scroll in their own box), and the system's dark colours.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth)).toBe(true);
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(15, 19, 24)');
+      await snap('tablet-dark');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      for (let step = 0; step < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Universes'; step += 1)
+        await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('h1:text("Universes")');
+      expect(new URL(page.url()).pathname).toBe('/app/universes');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
     expect(pageErrors).toEqual([]);
   });
 

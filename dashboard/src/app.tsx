@@ -1,6 +1,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiProblem, Session, dataOf, type Pattern } from './api.js';
 import { FILTER_FIELDS, filtersFromSearch, liveFilterOf, searchFromFilters, type Filters, type ScanQuery } from './filters.js';
+import { LiveFeed } from './feed.js';
 import { ApiKeys } from './keys.js';
 import { follow, type LiveStatus, type PatternEventData } from './live.js';
 import { Overview } from './overview.js';
@@ -15,6 +16,7 @@ const SCREENS = [
   ['', 'Scanner'],
   ['overview', 'Overview'],
   ['universes', 'Universes'],
+  ['live', 'Live feed'],
   ['keys', 'API keys'],
 ] as const;
 
@@ -29,14 +31,32 @@ export function App() {
       if (reason) setNotice(reason);
     };
   }, []);
-  if (!signedIn) return <SignIn notice={notice} onSignedIn={() => setNotice(undefined)} />;
   const symbol = /^\/app\/symbol\/([A-Za-z0-9.-]+)$/.exec(path)?.[1];
   const screen = path.startsWith(BASE) ? path.slice(BASE.length) : '';
+  if (!signedIn) {
+    // The live feed with an API key in the URL fragment (the `npm start` demo link) needs no session.
+    if (screen === 'live' && new URLSearchParams(location.hash.slice(1)).has('apiKey'))
+      return (
+        <>
+          <header>
+            <strong>Tickflow</strong>
+            <a href={BASE}>Sign in for the whole dashboard</a>
+            <span class="spacer" />
+            <ConnectionStatus status={live} />
+          </header>
+          <main id="content" tabIndex={-1}>
+            <LiveFeed session={session} onLive={setLive} />
+          </main>
+        </>
+      );
+    return <SignIn notice={notice} onSignedIn={() => setNotice(undefined)} />;
+  }
   let content;
   if (symbol) content = <SymbolView session={session} symbol={symbol.toUpperCase()} onLive={setLive} />;
   else if (screen === 'overview') content = <Overview session={session} />;
   else if (screen === 'universes') content = <Universes session={session} />;
   else if (screen === 'keys') content = <ApiKeys session={session} />;
+  else if (screen === 'live') content = <LiveFeed session={session} onLive={setLive} />;
   else content = <Scanner search={search} onLive={setLive} />;
   return (
     <>
@@ -58,7 +78,7 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main id="content">
+      <main id="content" tabIndex={-1}>
         {notice && <p class="error">{notice}</p>}
         {content}
       </main>
@@ -189,7 +209,7 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
       settle = setTimeout(() => reload.current(), RELOAD_SETTLE_MS);
     };
     const stop = follow<PatternEventData>({
-      token: async () => (await session.token()) ?? '',
+      auth: { token: async () => (await session.token()) ?? '' },
       stream: 'patterns',
       filter: liveFilterOf(filters),
       scope,

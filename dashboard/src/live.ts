@@ -1,7 +1,10 @@
 import {
   TickflowClient,
   type ClientStatus,
+  type Credentials,
   type ResumeReport,
+  type SnapshotItem,
+  type StartPosition,
   type StreamName,
   type Subscription,
   type SubscriptionFilter,
@@ -72,14 +75,17 @@ export function describeRecovery(recovery: {
  * (`onSnapshot`: the screen reloads its rows) and the report says so.
  */
 export function follow<T = Record<string, unknown>>(options: {
-  readonly token: () => Promise<string>;
+  /** The signed-in session's token, or an API key (the live feed's `#apiKey=`). */
+  readonly auth: Credentials;
   readonly stream: StreamName;
   readonly filter: SubscriptionFilter;
   readonly scope?: string;
+  /** Where to start without a saved cursor (default: the live head). */
+  readonly from?: StartPosition | 'snapshot';
   /** The events that arrived since the last call, at most every FLUSH_MS (a burst is one render, not hundreds). */
   readonly onEvents: (events: WireEvent<T>[]) => void;
   readonly onStatus: (status: LiveStatus) => void;
-  readonly onSnapshot?: () => void;
+  readonly onSnapshot?: (items: SnapshotItem<T>[]) => void;
 }): () => void {
   let received = 0;
   let lagMs: number | undefined;
@@ -103,7 +109,7 @@ export function follow<T = Record<string, unknown>>(options: {
   };
   const client = new TickflowClient({
     url: gatewayUrl,
-    auth: { token: async () => options.token() },
+    auth: options.auth,
     maxBackoffMs: 5_000,
     onStatus: (next, why) => {
       if (state === 'open' && next !== 'open') lostAt ??= Date.now();
@@ -120,11 +126,13 @@ export function follow<T = Record<string, unknown>>(options: {
     stream: options.stream,
     filter: options.filter,
     ...(saved ? { cursor: saved } : {}),
+    ...(options.from ? { from: options.from } : {}),
     onUnrecoverable: 'snapshot',
     onSnapshot: (items) => {
-      snapshotItems = items.length;
+      // A snapshot asked for (`from`) is a start, not a recovery: only one that replaces a lost position is reported.
+      if (options.from !== 'snapshot' || received > 0 || lostAt !== undefined) snapshotItems = items.length;
       save();
-      options.onSnapshot?.();
+      options.onSnapshot?.(items as SnapshotItem<T>[]);
     },
     onResumed: (resume) => {
       report = describeRecovery({

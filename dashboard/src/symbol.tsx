@@ -141,7 +141,7 @@ export function SymbolView({
   useEffect(() => {
     if (interval !== '1m') return;
     const stop = follow<LiveBar>({
-      token: async () => (await session.token()) ?? '',
+      auth: { token: async () => (await session.token()) ?? '' },
       stream: 'bars',
       filter: { symbols: [symbol] },
       onStatus: onLive,
@@ -206,7 +206,13 @@ export function SymbolView({
         </thead>
         <tbody>
           {patterns.map((pattern) => (
-            <tr key={pattern.id} onClick={() => setSelected(pattern)}>
+            <tr
+              key={pattern.id}
+              tabIndex={0}
+              aria-selected={selected?.id === pattern.id}
+              onClick={() => setSelected(pattern)}
+              onKeyDown={(event) => event.key === 'Enter' && setSelected(pattern)}
+            >
               <td>{pattern.detected_at.slice(0, 16).replace('T', ' ')}</td>
               <td>{pattern.pattern}</td>
               <td>{pattern.tier}</td>
