@@ -13,7 +13,6 @@ export default tseslint.config(
       'dist/',
       'coverage/',
       '.stack/',
-      'gateway/public/vendor/',
       'gateway/client/dist/',
       'dashboard/dist/',
       'dashboard/src/api-types.ts',

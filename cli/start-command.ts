@@ -208,6 +208,8 @@ export function pipelineStages(options: {
     {
       name: 'gateway',
       args: ['gateway'],
+      // Its / redirects to this run's dashboard live feed.
+      env: { GATEWAY_DASHBOARD_URL: `http://{host}:${ports.api}/app/live` },
       metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`,
       eventsMetrics: ['tickflow_gateway_events_delivered_total'],
     },
@@ -333,14 +335,11 @@ export function registerStartCommand(program: Command): void {
           // The API can be up before the gateway: a link shown then would be refused for a moment.
           await waitUntil('the gateway', async () => (await fetch(`http://127.0.0.1:${ports.gateway}/health`)).ok, 120_000);
           say(`live feed (as the local demo user): http://127.0.0.1:${ports.api}/app/live#apiKey=${key}`);
-          say(`live page (signed in as the local demo user): http://127.0.0.1:${ports.gateway}/#apiKey=${key}`);
           // Market data needs a credential (the demo key has the read and stream scopes).
           say(`API as the demo user: curl -H 'X-API-Key: ${key}' http://127.0.0.1:${ports.api}/api/patterns/scan`);
         })
         .catch((error: unknown) =>
-          say(
-            `no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`,
-          ),
+          say(`no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/app/ instead`),
         );
       let stopping = false;
       const stop = async (signal: string, exitCode = 0) => {

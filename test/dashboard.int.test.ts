@@ -346,6 +346,16 @@ describe('the dashboard in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('starts the live feed from a snapshot: one row per active pattern, marked as a state', async () => {
+    await page.goto(`${api.url}/app/live#from=snapshot`);
+    const status = await page.waitForSelector('p.status:has-text("snapshot:")');
+    const active = Number(/snapshot: (\d+) active patterns/.exec((await status.textContent()) ?? '')?.[1]);
+    expect(active).toBeGreaterThan(0);
+    expect(await page.$$('[data-testid=feed] tr[data-position=snapshot]')).toHaveLength(Math.min(active, 200));
+    expect(await page.inputValue('select[name=from]')).toBe('snapshot');
+    expect(pageErrors).toEqual([]);
+  });
+
   it('draws the overview from the stats and summary', async () => {
     await page.goto(`${api.url}/app/overview`);
     await page.waitForSelector('[data-testid=by-tier] .bar-row');
