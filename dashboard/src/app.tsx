@@ -164,6 +164,8 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
   const [loaded, setLoaded] = useState(false);
   const [flashed, setFlashed] = useState<Map<string, number>>(new Map());
   const reload = useRef<() => void>(() => {});
+  // Reads overlap during a burst of live events: an answer older than the one shown is dropped.
+  const reads = useRef({ issued: 0, shown: 0 });
   const universes = useUniverses(session);
   const cursor = cursors[cursors.length - 1];
 
@@ -172,11 +174,13 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
   useEffect(() => {
     let current = true;
     const read = async () => {
+      const mine = (reads.current.issued += 1);
       try {
         // The URL's text goes to the API as is: the API validates it and names any invalid field.
         const query = { ...filters, per_page: '30', ...(cursor ? { cursor } : {}) } as ScanQuery;
         const page = await dataOf(session.api.GET('/api/patterns/scan', { params: { query } }));
-        if (!current) return;
+        if (!current || mine < reads.current.shown) return;
+        reads.current.shown = mine;
         setRows(page.data);
         setNextCursor(page.pagination.next_cursor);
         setTotal(`${page.pagination.total.toLocaleString('en-US')}${page.pagination.total_capped ? '+' : ''}`);
@@ -216,9 +220,11 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
       onStatus: onLive,
       onSnapshot: () => reload.current(),
       onEvents: (events) => {
-        const until = Date.now() + FLASH_MS;
+        const now = Date.now();
+        const until = now + FLASH_MS;
         setFlashed((before) => {
-          const next = new Map(before);
+          // Expired flags go here too: during a steady stream the clean-up timer below is reset before it fires.
+          const next = new Map([...before].filter(([, flagUntil]) => flagUntil > now));
           for (const event of events) next.set(event.data.patternId, until);
           return next;
         });

@@ -65,12 +65,15 @@ describe('screens', () => {
 
   it('says what a recovery did in plain words', () => {
     const report = { count: 1204, range: { '0': [10, 1214] as [number, number] }, fromRing: 1204, fromKafka: 0, lagRecords: 0, lagMs: 0 };
-    expect(describeRecovery({ awayMs: 35_200, report })).toBe('back after 35 s: 1,204 events replayed, nothing missed');
-    expect(describeRecovery({ awayMs: undefined, report: { ...report, count: 1 } })).toBe(
+    expect(describeRecovery({ awayMs: 35_200, fromSaved: true, report })).toBe('back after 35 s: 1,204 events replayed, nothing missed');
+    expect(describeRecovery({ awayMs: undefined, fromSaved: true, report: { ...report, count: 1 } })).toBe(
       'resumed from the saved position: 1 event replayed, nothing missed',
     );
-    expect(describeRecovery({ awayMs: 90_000, report: { ...report, count: 3 }, snapshotItems: 42 })).toBe(
+    expect(describeRecovery({ awayMs: 90_000, fromSaved: false, report: { ...report, count: 3 }, snapshotItems: 42 })).toBe(
       'back after 90 s: the log no longer held our position, so the view was reloaded from a snapshot (42 items); events from the gap were not replayed, 3 events since',
+    );
+    expect(describeRecovery({ awayMs: undefined, fromSaved: false, report: { ...report, count: 0 } })).toBe(
+      'caught up with the log: 0 events replayed, nothing missed',
     );
   });
 });

@@ -47,17 +47,24 @@ const cursorKey = (scope: string) => `tickflow.cursor:${scope}`;
 const count = (n: number, what: string) => `${n.toLocaleString('en-US')} ${what}${n === 1 ? '' : 's'}`;
 
 /**
- * A recovery in plain words: how long the connection was away (undefined: a page load resuming from its saved
- * cursor), what the gateway replayed, and whether the log still held the position (snapshotItems set: it did not,
- * and the view restarted from a snapshot of the current state).
+ * A recovery in plain words: how long the connection was away (undefined: the page's first connection, resuming
+ * from its saved cursor, `fromSaved`, or catching up from where it asked to start), what the gateway replayed, and
+ * whether the log still held the position (snapshotItems set: it did not, and the view restarted from a snapshot of
+ * the current state).
  */
 export function describeRecovery(recovery: {
   readonly awayMs: number | undefined;
+  readonly fromSaved: boolean;
   readonly report: ResumeReport;
   readonly snapshotItems?: number;
 }): string {
-  const { awayMs, report, snapshotItems } = recovery;
-  const opening = awayMs === undefined ? 'resumed from the saved position' : `back after ${Math.max(1, Math.round(awayMs / 1000))} s`;
+  const { awayMs, fromSaved, report, snapshotItems } = recovery;
+  const opening =
+    awayMs !== undefined
+      ? `back after ${Math.max(1, Math.round(awayMs / 1000))} s`
+      : fromSaved
+        ? 'resumed from the saved position'
+        : 'caught up with the log';
   if (snapshotItems !== undefined)
     return (
       `${opening}: the log no longer held our position, so the view was reloaded from a snapshot ` +
@@ -96,7 +103,10 @@ export function follow<T = Record<string, unknown>>(options: {
   /** When the connection was lost (undefined while open, and before the first connection). */
   let lostAt: number | undefined;
   let snapshotItems: number | undefined;
-  const publish = () => options.onStatus({ state: navigator.onLine ? state : 'offline', detail, received, lagMs, lagRecords, report });
+  let stopped = false;
+  const publish = () => {
+    if (!stopped) options.onStatus({ state: navigator.onLine ? state : 'offline', detail, received, lagMs, lagRecords, report });
+  };
   let batch: WireEvent<T>[] = [];
   let flushTimer: ReturnType<typeof setTimeout> | undefined;
   const flush = () => {
@@ -137,6 +147,7 @@ export function follow<T = Record<string, unknown>>(options: {
     onResumed: (resume) => {
       report = describeRecovery({
         awayMs: lostAt === undefined ? undefined : Date.now() - lostAt,
+        fromSaved: saved !== undefined,
         report: resume,
         ...(snapshotItems !== undefined ? { snapshotItems } : {}),
       });
@@ -161,7 +172,6 @@ export function follow<T = Record<string, unknown>>(options: {
   };
   addEventListener('offline', wentOffline);
   addEventListener('online', cameOnline);
-  let stopped = false;
   client.connect().catch((error: unknown) => {
     state = 'failed';
     detail = error instanceof Error ? error.message : String(error);
