@@ -154,7 +154,9 @@ export function follow<T = Record<string, unknown>>(options: {
       lostAt = undefined;
       snapshotItems = undefined;
       lagRecords = resume.lagRecords;
-      publish();
+      // The replayed events are all taken from the SDK by now: shown with the report, the counts agree with it.
+      clearTimeout(flushTimer);
+      flush();
     },
     onLag: (lag) => {
       lagRecords = lag;
