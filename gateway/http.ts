@@ -74,7 +74,7 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
     app.get('/metrics', (res) =>
       replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
     );
-  app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
+  app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: 'text/javascript; charset=utf-8', body: await options.sdkBundle() })));
   app.get('/', (res, req) => {
     const location = options.dashboardUrl.replace('{host}', requestHostName(req.getHeader('host')));
     res.cork(() => {
