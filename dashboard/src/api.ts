@@ -141,6 +141,11 @@ export async function dataOf<T>(result: Promise<{ data?: T; error?: unknown; res
   return data;
 }
 
+/** The words of a thrown problem, for an error line on the page. */
+export function messageOf(problem: unknown): string {
+  return problem instanceof Error ? problem.message : String(problem);
+}
+
 /** Resolves when an answer without a body to use (a 204) succeeded; throws its problem otherwise. */
 export async function succeeded(result: Promise<{ error?: unknown; response: Response }>): Promise<void> {
   const { error, response } = await result;

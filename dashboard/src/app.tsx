@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiProblem, Session, dataOf, type Pattern } from './api.js';
+import { ApiProblem, Session, dataOf, type Pattern, messageOf } from './api.js';
 import { FILTER_FIELDS, filtersFromSearch, liveFilterOf, searchFromFilters, type Filters, type ScanQuery } from './filters.js';
 import { LiveFeed } from './feed.js';
 import { ApiKeys } from './keys.js';
@@ -124,7 +124,7 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
       onSignedIn();
       session.adopt(tokens);
     } catch (problem) {
-      setError(problem instanceof Error ? problem.message : String(problem));
+      setError(messageOf(problem));
     }
   };
   return (

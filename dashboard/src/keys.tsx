@@ -1,6 +1,6 @@
 import createClient from 'openapi-fetch';
 import { useEffect, useState } from 'preact/hooks';
-import { dataOf, succeeded, type ApiKey, type Session } from './api.js';
+import { dataOf, succeeded, type ApiKey, type Session, messageOf } from './api.js';
 import type { paths } from './api-types.js';
 
 const SCOPES = [
@@ -10,7 +10,6 @@ const SCOPES = [
 ] as const;
 type Scope = (typeof SCOPES)[number][0];
 
-const message = (problem: unknown) => (problem instanceof Error ? problem.message : String(problem));
 const when = (iso: string | null) => (iso ? iso.slice(0, 16).replace('T', ' ') : '–');
 
 /**
@@ -40,7 +39,7 @@ export function ApiKeys({ session }: { session: Session }) {
     let current = true;
     dataOf(session.api.GET('/api/auth/api-keys')).then(
       (list) => current && (setKeys(list.data), setError(undefined)),
-      (problem: unknown) => current && setError(message(problem)),
+      (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
       current = false;
@@ -59,7 +58,7 @@ export function ApiKeys({ session }: { session: Session }) {
       formElement.reset();
       setGeneration((value) => value + 1);
     } catch (problem) {
-      setError(message(problem));
+      setError(messageOf(problem));
     }
   };
 
@@ -68,7 +67,7 @@ export function ApiKeys({ session }: { session: Session }) {
       await succeeded(session.api.DELETE('/api/auth/api-keys/{id}', { params: { path: { id } } }));
       setGeneration((value) => value + 1);
     } catch (problem) {
-      setError(message(problem));
+      setError(messageOf(problem));
     }
   };
 
@@ -79,7 +78,7 @@ export function ApiKeys({ session }: { session: Session }) {
     try {
       setChecked(await checkKey(key));
     } catch (problem) {
-      setChecked(`The API could not be reached: ${message(problem)}`);
+      setChecked(`The API could not be reached: ${messageOf(problem)}`);
     }
   };
 

@@ -10,6 +10,7 @@ import {
   type SubscriptionFilter,
   type WireEvent,
 } from '../../gateway/client/index.js';
+import { messageOf } from './api.js';
 
 /** The gateway URL from the page (the API fills the meta tag in); {host} is this page's host name. */
 export function gatewayUrl(): string {
@@ -176,7 +177,7 @@ export function follow<T = Record<string, unknown>>(options: {
   addEventListener('online', cameOnline);
   client.connect().catch((error: unknown) => {
     state = 'failed';
-    detail = error instanceof Error ? error.message : String(error);
+    detail = messageOf(error);
     publish();
   });
   void (async () => {
@@ -190,7 +191,7 @@ export function follow<T = Record<string, unknown>>(options: {
     } catch (error) {
       if (!stopped) {
         state = 'failed';
-        detail = error instanceof Error ? error.message : String(error);
+        detail = messageOf(error);
         publish();
       }
     }

@@ -1,6 +1,6 @@
 import { HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { dataOf, type Pattern, type PatternStats, type PatternSummary, type Session } from './api.js';
+import { dataOf, type Pattern, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
 import { tally } from './lists.js';
 import { BASE, link } from './router.js';
 
@@ -36,7 +36,7 @@ export function Overview({ session }: { session: Session }) {
       ),
     ]).then(
       ([stats, summary, scan]) => current && (setLoaded({ stats, summary, latest: scan.data }), setError(undefined)),
-      (problem: unknown) => current && setError(problem instanceof Error ? problem.message : String(problem)),
+      (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
       current = false;

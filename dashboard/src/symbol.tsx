@@ -9,7 +9,7 @@ import {
   type UTCTimestamp,
 } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { dataOf, type Bar, type Pattern, type Session } from './api.js';
+import { dataOf, type Bar, type Pattern, type Session, messageOf } from './api.js';
 import { barTimeOf, bollinger } from './indicators.js';
 import { follow, type LiveStatus } from './live.js';
 
@@ -72,7 +72,7 @@ export function SymbolView({
         setPatterns(scan.data.filter((row) => (interval === '1d' ? row.tier !== 'INTRADAY' : row.tier !== 'DAILY')));
         setError(undefined);
       },
-      (problem: unknown) => current && setError(problem instanceof Error ? problem.message : String(problem)),
+      (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
       current = false;

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { dataOf, succeeded, type Session, type Universe } from './api.js';
+import { dataOf, succeeded, type Session, type Universe, messageOf } from './api.js';
 import { symbolsFromText } from './lists.js';
 import { BASE, link } from './router.js';
 
@@ -21,7 +21,7 @@ function useUniverseList(session: Session): { list: Universe[] | undefined; erro
         setList(page.data);
         setError(undefined);
       },
-      (problem: unknown) => current && setError(problem instanceof Error ? problem.message : String(problem)),
+      (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
       current = false;
@@ -30,7 +30,6 @@ function useUniverseList(session: Session): { list: Universe[] | undefined; erro
   return { list, error, reload: () => setGeneration((value) => value + 1) };
 }
 
-const message = (problem: unknown) => (problem instanceof Error ? problem.message : String(problem));
 
 /**
  * Universes and watchlists: the built-in ones (read-only) and the user's own, which can be created, edited and
@@ -65,7 +64,7 @@ export function Universes({ session }: { session: Session }) {
       setDone(`Created ${created.name} (${created.count} symbols).`);
       reload();
     } catch (problem) {
-      setFormError(message(problem));
+      setFormError(messageOf(problem));
     }
   };
 
@@ -88,7 +87,7 @@ export function Universes({ session }: { session: Session }) {
       setDone(`Saved ${saved.name} (${saved.count} symbols).`);
       reload();
     } catch (problem) {
-      setFormError(message(problem));
+      setFormError(messageOf(problem));
     }
   };
 
@@ -99,7 +98,7 @@ export function Universes({ session }: { session: Session }) {
       setDone(`Deleted ${key}.`);
       reload();
     } catch (problem) {
-      setFormError(message(problem));
+      setFormError(messageOf(problem));
     }
   };
 
