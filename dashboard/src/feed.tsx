@@ -87,6 +87,13 @@ export function LiveFeed({ session, onLive }: { session: Session; onLive: (statu
   const [status, setStatus] = useState<LiveStatus | undefined>();
   const [snapshot, setSnapshot] = useState<string | undefined>();
 
+  // A link to another fragment of this page (e.g. #from=snapshot) changes the settings without a page load.
+  useEffect(() => {
+    const update = () => setSettings(settingsOf(location.hash));
+    addEventListener('hashchange', update);
+    return () => removeEventListener('hashchange', update);
+  }, []);
+
   useEffect(() => {
     setRows([]);
     setSnapshot(undefined);
