@@ -115,6 +115,8 @@ beforeAll(async () => {
       API_REDIS_PREFIX: `${redisPrefix}api:`,
       API_PROJECTION_LAG_FROM_KAFKA: 'false',
       API_DASHBOARD_GATEWAY_URL: `ws://{host}:${gateway.port}/ws`,
+      // Every page load refreshes the session: more than the per-IP credential limit a minute, all from 127.0.0.1.
+      API_AUTH_RATE_LIMIT_PER_MINUTE: '1000',
     }),
     databaseUrl: env.db.url,
     redisUrl: platform.REDIS_URL,

@@ -221,6 +221,42 @@ describe('TickflowClient', () => {
     c.close();
   });
 
+  it('reconnects after a backoff when the token function throws, instead of an unhandled rejection', async () => {
+    let calls = 0;
+    const c = client({
+      auth: {
+        token: async () => {
+          calls += 1;
+          if (calls === 1) throw new Error('429 on refresh');
+          return 'fresh';
+        },
+      },
+    });
+    const connected = c.connect();
+    const first = latest();
+    first.serve({
+      type: 'welcome',
+      server: 'fake',
+      heartbeatMs: 1000,
+      limits: {
+        maxFrameBytes: 1,
+        maxEventsPerFrame: 1,
+        maxSnapshotItems: 1,
+        maxSubscriptions: 1,
+        maxSymbolsPerSubscription: 1,
+        maxCredits: 1,
+        framesPerSecond: 1,
+        frameBurst: 1,
+      },
+    });
+    await vi.waitFor(() => expect(FakeSocket.all).toHaveLength(2));
+    expect(first.sentOf('auth')).toEqual([]);
+    await latest().accept();
+    await connected;
+    expect(latest().sentOf('auth')[0]).toEqual({ type: 'auth', token: 'fresh' });
+    c.close();
+  });
+
   it('fails on a refused authentication instead of retrying', async () => {
     const statuses: string[] = [];
     const c = client({ onStatus: (status) => statuses.push(status) });

@@ -444,8 +444,15 @@ export class TickflowClient {
     switch (frame.type) {
       case 'welcome': {
         const { auth } = this.options;
-        const credentials =
-          'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
+        let credentials: { apiKey: string } | { token: string };
+        try {
+          credentials =
+            'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
+        } catch {
+          // No token to be had right now (e.g. a refresh the API rate-limited): try again after a backoff.
+          if (this.socket === socket) this.dropConnection();
+          return;
+        }
         if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'auth', ...credentials }));
         return;
       }
