@@ -25,13 +25,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const sdkDir = join(root, 'gateway', 'client');
 
 /** Files the compiled code reads at run time, relative to the repository (and to dist/). */
-const RUNTIME_ASSETS = [
-  'store/migrations',
-  'schemas',
-  'gateway/client/package.json',
-  `gateway/client/${SDK_DIST_DIR}`,
-  'dashboard/dist',
-];
+const RUNTIME_ASSETS = ['store/migrations', 'schemas', 'gateway/client/package.json', `gateway/client/${SDK_DIST_DIR}`, 'dashboard/dist'];
 
 /** The SDK's bundles and declarations into gateway/client/dist/ (what `npm install ./gateway/client` gets). */
 async function buildSdk(): Promise<void> {

@@ -30,7 +30,6 @@ function useUniverseList(session: Session): { list: Universe[] | undefined; erro
   return { list, error, reload: () => setGeneration((value) => value + 1) };
 }
 
-
 /**
  * Universes and watchlists: the built-in ones (read-only) and the user's own, which can be created, edited and
  * deleted. Each opens the scanner filtered to it; the scanner's live subscription then follows the same universe
