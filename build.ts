@@ -3,7 +3,7 @@
  * no esbuild at run time). Three steps:
  * 1. the gateway SDK package (gateway/client/dist/): its bundles (esbuild) and its type declarations (tsc);
  * 2. the TypeScript compiled to dist/ (tsconfig.build.json);
- * 3. what the compiled code reads beside it: migrations, Avro schemas, the live page, the SDK package, the API
+ * 3. what the compiled code reads beside it: migrations, Avro schemas, the SDK package, the dashboard, the API
  *    reference UI's script (from a dev dependency), the `tickflow` launcher and a package.json (version, ES modules).
  * `tsx build.ts --out <dir>` builds elsewhere (test/dist.build.test.ts builds into a temporary directory);
  * `--sdk-only` (`npm run build:sdk`) does step 1 only; `--dashboard-only` (`npm run build:dashboard`) builds the
@@ -25,14 +25,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const sdkDir = join(root, 'gateway', 'client');
 
 /** Files the compiled code reads at run time, relative to the repository (and to dist/). */
-const RUNTIME_ASSETS = [
-  'store/migrations',
-  'schemas',
-  'gateway/public',
-  'gateway/client/package.json',
-  `gateway/client/${SDK_DIST_DIR}`,
-  'dashboard/dist',
-];
+const RUNTIME_ASSETS = ['store/migrations', 'schemas', 'gateway/client/package.json', `gateway/client/${SDK_DIST_DIR}`, 'dashboard/dist'];
 
 /** The SDK's bundles and declarations into gateway/client/dist/ (what `npm install ./gateway/client` gets). */
 async function buildSdk(): Promise<void> {

@@ -8,16 +8,7 @@ import { boundaryZones } from './eslint.boundaries.js';
 
 export default tseslint.config(
   {
-    ignores: [
-      'node_modules/',
-      'dist/',
-      'coverage/',
-      '.stack/',
-      'gateway/public/vendor/',
-      'gateway/client/dist/',
-      'dashboard/dist/',
-      'dashboard/src/api-types.ts',
-    ],
+    ignores: ['node_modules/', 'dist/', 'coverage/', '.stack/', 'gateway/client/dist/', 'dashboard/dist/', 'dashboard/src/api-types.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -208,6 +208,8 @@ export function pipelineStages(options: {
     {
       name: 'gateway',
       args: ['gateway'],
+      // Its / redirects to this run's dashboard live feed.
+      env: { GATEWAY_DASHBOARD_URL: `http://{host}:${ports.api}/app/live` },
       metricsUrl: `http://127.0.0.1:${ports.gateway}/metrics`,
       eventsMetrics: ['tickflow_gateway_events_delivered_total'],
     },
@@ -314,9 +316,7 @@ export function registerStartCommand(program: Command): void {
           ? 'feed: Massive.com (MASSIVE_API_KEY set)'
           : `feed: the embedded Massive-protocol simulator at ${config.START_SIMULATOR_SPEED}x`,
       );
-      say(
-        `dashboard:  http://127.0.0.1:${ports.api}/app/   (sign up there; the gateway's raw live page: http://127.0.0.1:${ports.gateway}/)`,
-      );
+      say(`dashboard:  http://127.0.0.1:${ports.api}/app/   (sign up there; its live feed is /app/live)`);
       say(`API docs:   http://127.0.0.1:${ports.api}/docs   (OpenAPI: http://127.0.0.1:${ports.api}/openapi.json)`);
       say(
         `metrics:    http://127.0.0.1:${ports.api}/metrics, :${ports.gateway}/metrics, :${ports.ingestOps}/metrics (ingest), :${ports.processorOps} (processors), :${ports.projectorOps} (projector)`,
@@ -334,14 +334,12 @@ export function registerStartCommand(program: Command): void {
         .then(async (key) => {
           // The API can be up before the gateway: a link shown then would be refused for a moment.
           await waitUntil('the gateway', async () => (await fetch(`http://127.0.0.1:${ports.gateway}/health`)).ok, 120_000);
-          say(`live page (signed in as the local demo user): http://127.0.0.1:${ports.gateway}/#apiKey=${key}`);
+          say(`live feed (as the local demo user): http://127.0.0.1:${ports.api}/app/live#apiKey=${key}`);
           // Market data needs a credential (the demo key has the read and stream scopes).
           say(`API as the demo user: curl -H 'X-API-Key: ${key}' http://127.0.0.1:${ports.api}/api/patterns/scan`);
         })
         .catch((error: unknown) =>
-          say(
-            `no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/docs and paste a token into the live page`,
-          ),
+          say(`no demo link (${(error as Error).message}); sign up at http://127.0.0.1:${ports.api}/app/ instead`),
         );
       let stopping = false;
       const stop = async (signal: string, exitCode = 0) => {

@@ -17,7 +17,9 @@ const streams = (value: string): StreamName[] => {
 export function registerGatewayCommands(program: Command): void {
   program
     .command('gateway')
-    .description('run the WebSocket gateway (long-running): pull/offset protocol on /ws, live page on /, /health /ready /metrics')
+    .description(
+      'run the WebSocket gateway (long-running): pull/offset protocol on /ws, /health /ready /metrics /sdk.js (/ redirects to the dashboard live feed)',
+    )
     .addOption(new Option('--port <port>', 'listen port').env('GATEWAY_PORT').argParser(portArgument))
     .addOption(new Option('--host <host>', 'listen interface').env('GATEWAY_HOST'))
     .addOption(

@@ -2,7 +2,14 @@ import { defineEnv, env } from '../platform/index.js';
 
 /** The gateway's own settings; Kafka, registry and database come from the platform config. */
 export const loadGatewayConfig = defineEnv('gateway', {
-  GATEWAY_PORT: env.int('Port of the WebSocket gateway (also serves /health, /ready, /metrics and the live page)', 3001),
+  GATEWAY_PORT: env.int(
+    'Port of the WebSocket gateway (also serves /health, /ready, /metrics and /sdk.js; / redirects to the dashboard)',
+    3001,
+  ),
+  GATEWAY_DASHBOARD_URL: env.string(
+    "Where the gateway's / redirects: the dashboard's live feed, served by the API; {host} stands for the host name the request named",
+    'http://{host}:3000/app/live',
+  ),
   GATEWAY_HOST: env.string('Interface the gateway listens on', '127.0.0.1'),
   GATEWAY_OPS_PORT: env.int(
     'Port of the gateway ops server (/health /ready /metrics) when /metrics is not on GATEWAY_PORT (production)',

@@ -452,7 +452,7 @@ describe('bars', () => {
 });
 
 describe('HTTP', () => {
-  it('serves health, readiness, metrics, the live page and the SDK bundle', async () => {
+  it('serves health, readiness, metrics and the SDK bundle, and redirects / to the dashboard', async () => {
     const base = `http://127.0.0.1:${gateway.port}`;
     expect(await (await fetch(`${base}/health`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${base}/ready`);
@@ -461,7 +461,9 @@ describe('HTTP', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toContain('tickflow_gateway_events_delivered_total');
     expect(metrics).toContain('tickflow_gateway_client_errors_total');
-    expect(await (await fetch(`${base}/`)).text()).toContain('<script type="module" src="/app.js">');
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('http://127.0.0.1:3000/app/live');
     expect(await (await fetch(`${base}/sdk.js`)).text()).toContain('TickflowClient');
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });

@@ -1,6 +1,3 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import { extname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../platform/index.js';
 import type { TopicTail } from './topic-tail.js';
@@ -20,22 +17,22 @@ export interface HttpRoutesOptions {
   readonly publicMetrics: boolean;
   /** True once a stop has begun: /ready answers 503 before connections are closed. */
   readonly draining: () => boolean;
+  /** Where / redirects (GATEWAY_DASHBOARD_URL): the dashboard's live feed; {host} is the request's host name. */
+  readonly dashboardUrl: string;
 }
 
-const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-};
+/** The host name a request named (its Host header without the port), when it is a plain host name or address. */
+export function requestHostName(hostHeader: string): string {
+  const name = hostHeader.replace(/:\d+$/, '');
+  return /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])$/.test(name) ? name : '127.0.0.1';
+}
 
-/** The gateway's HTTP endpoints: /health, /ready, /metrics, /sdk.js and the live page (gateway/public/). */
+/**
+ * The gateway's HTTP endpoints: /health, /ready, /metrics, /sdk.js, and / redirecting to the dashboard's live feed
+ * (the live page the gateway used to serve is part of the dashboard now; browsers keep a link's #fragment, e.g.
+ * `#apiKey=…`, across the redirect, so old links still work).
+ */
 export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
-  const staticFiles = new Map<string, { body: Buffer; type: string }>();
-  for (const file of readdirSync(publicDir)) {
-    const type = CONTENT_TYPES[extname(file)];
-    if (type) staticFiles.set(`/${file}`, { body: readFileSync(join(publicDir, file)), type });
-  }
   const replyAsync = (res: UwsResponse, produce: () => Promise<{ type: string; body: string }>): void => {
     let aborted = false;
     res.onAborted(() => {
@@ -77,13 +74,14 @@ export function routeHttp(app: UwsApp, options: HttpRoutesOptions): void {
     app.get('/metrics', (res) =>
       replyAsync(res, async () => ({ type: options.registry.contentType, body: await options.registry.metrics() })),
     );
-  app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: CONTENT_TYPES['.js']!, body: await options.sdkBundle() })));
-  app.get('/*', (res, req) => {
-    const url = req.getUrl();
-    const file = staticFiles.get(url === '/' ? '/index.html' : url);
-    if (!file) return reply(res, '404 Not Found', 'application/json', JSON.stringify({ error: 'not found' }));
-    reply(res, '200 OK', file.type, file.body);
+  app.get('/sdk.js', (res) => replyAsync(res, async () => ({ type: 'text/javascript; charset=utf-8', body: await options.sdkBundle() })));
+  app.get('/', (res, req) => {
+    const location = options.dashboardUrl.replace('{host}', requestHostName(req.getHeader('host')));
+    res.cork(() => {
+      res.writeStatus('302 Found').writeHeader('location', location).writeHeader('cache-control', 'no-store').end();
+    });
   });
+  app.get('/*', (res) => reply(res, '404 Not Found', 'application/json', JSON.stringify({ error: 'not found' })));
 }
 
 function reply(res: UwsResponse, status: string, type: string, body: string | Buffer): void {

@@ -84,7 +84,7 @@ function sdkBundle(): () => Promise<string> {
 
 /**
  * Starts a gateway: one Kafka tail per stream, the uWebSockets.js server on GATEWAY_PORT with /ws, /health,
- * /ready, /metrics and the live page. Every instance tails Kafka on its own; instances share no state.
+ * /ready, /metrics and /sdk.js (its / redirects to the dashboard's live feed). Every instance tails Kafka on its own; instances share no state.
  */
 export async function startGateway(options: GatewayOptions): Promise<GatewayHandle> {
   const { config, logger, databaseUrl } = options;

@@ -43,5 +43,5 @@ export async function runGateway(flags: GatewayFlags = {}): Promise<void> {
     ...(flags.streams ? { streams: flags.streams } : {}),
   });
   lifecycle.onShutdown('gateway', () => gateway.stop());
-  console.log(`gateway listening on ${gateway.url} (live page: http://${flags.host ?? 'localhost'}:${gateway.port}/)`);
+  console.log(`gateway listening on ${gateway.url} (the live feed is the dashboard's: /app/live on the API)`);
 }

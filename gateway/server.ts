@@ -93,6 +93,7 @@ export class GatewayServer {
       transport: { build: this.options.uws.build, native: this.options.uws.native },
       publicMetrics: this.options.publicMetrics,
       draining: () => this.closing || (this.options.draining?.() ?? false),
+      dashboardUrl: this.options.config.GATEWAY_DASHBOARD_URL,
     });
     for (const [stream, tail] of this.options.tails) {
       this.unsubscribeTails.push(

@@ -13,7 +13,7 @@ import {
 } from '../platform/index.js';
 import { createTestAccount } from '../store/accounts/testing.js';
 import { migrate } from '../store/migrate.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import type { ClientFrame, ServerFrame } from './client/protocol.js';
 import { FrameRecorder } from './contract.js';
@@ -57,7 +57,7 @@ export async function createGatewayTestEnv(
   label: string,
   topics: readonly TopicKey[] = ['patterns', 'minuteAggregates'],
 ): Promise<GatewayTestEnv> {
-  const [kafka, db] = await Promise.all([createTopicsWithRetry(label, topics), createTestDatabase(label)]);
+  const [kafka, db] = await Promise.all([createTopicsRetrying(label, topics), createTestDatabase(label)]);
   await migrate(db.url, { timescale: 'off' });
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   pool.on('error', () => {}); // the database's drop terminates connections still closing
@@ -130,17 +130,6 @@ export async function createGatewayTestEnv(
       serverFrames.assertConforming();
     },
   };
-}
-
-/** Topic creation on the shared broker now and then reports UNKNOWN_TOPIC_OR_PARTITION while leaders settle; retry it. */
-async function createTopicsWithRetry(label: string, topics: readonly TopicKey[]): Promise<TestKafka> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await createTestTopics(label, topics);
-    } catch (error) {
-      if (attempt >= 3) throw error;
-    }
-  }
 }
 
 /**

@@ -7,14 +7,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadPlatformConfig } from '../platform/config.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { DB_BATCH_STEPS, DB_TRANSACTION_STEPS, REDIS_BATCH_STEPS, type BatchStep, type FaultHook } from './faults.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { redisKeys, type RedisKeys } from '../contracts/redis-keys.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-crash-test', { level: 'silent' });
 const APPLICATION_NAME = 'tickflow-crash-under-test';

@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { loadPlatformConfig } from '../platform/config.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { redisKeys } from '../contracts/redis-keys.js';
 import { REDIS_PROJECTION } from '../contracts/redis-keys.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 // Issue 18 siblings of items 13-14 in the projector: a value PostgreSQL refuses mid-COPY (a bar stamped in
 // microseconds, a NUL in a symbol) failed its batch again and again, and a NaN confidence failed the Redis

@@ -6,7 +6,7 @@ import { withOpsServer } from '../test/ops.js';
 import { BROADCAST_COPY_HEADER } from '../platform/broadcast.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { loadPlatformConfig } from '../platform/config.js';
 import { bar, fundamentals, minuteBars, patternEvents, symbolReference } from '../test/record-fixtures.js';
@@ -15,7 +15,7 @@ import { patternChangeOf, rowFor } from './core.js';
 import { changeScopes } from '../contracts/pattern-scopes.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 import type { PatternEventValue } from '../contracts/values.js';
 
 // kafkajs is CommonJS: its error classes come through the default export under ESM.

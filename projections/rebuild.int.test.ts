@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, testServer, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents, symbolReference } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { loadPlatformConfig } from '../platform/config.js';
 import { uniqueRedisPrefix } from '../test/postgres.js';
 import { redisKeys } from '../contracts/redis-keys.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-rebuild-test', { level: 'silent' });
 

@@ -7,13 +7,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withOpsServer } from '../test/ops.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, type TestDatabase } from '../test/postgres.js';
 import { patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
 import { redisKeys } from '../contracts/redis-keys.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-redis-outage-test', { level: 'silent' });
 

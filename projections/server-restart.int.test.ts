@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withOpsServer } from '../test/ops.js';
 import { createLogger } from '../platform/logger.js';
 import { topicName } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { testServer, TimescaleCluster } from '../test/postgres.js';
 import { patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 const logger = createLogger('projections-server-restart-test', { level: process.env.TEST_LOG ?? 'silent' });
 const TIMESCALE = testServer() === 'timescale';

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withOpsServer } from '../test/ops.js';
 import { capturedLogger } from '../test/log-capture.js';
 import { loadPlatformConfig } from '../platform/config.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { FIXTURE_START_MS, minuteBars } from '../test/record-fixtures.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { createTopicsRetrying, produce } from './testing.js';
+import { produce } from './testing.js';
 
 // Issue 25: the Redis snapshot keeps each symbol's latest bar, so bars older than it change nothing (by design).
 // A feed replaying old data is then said once (WARN), on /ready, and in tickflow_projection_skipped_total.

@@ -4,7 +4,6 @@ import type pg from 'pg';
 import type { AvroCodec } from '../platform/codec.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
 import { readProjectionOffsets } from '../store/projection-offsets.js';
-import { createTestTopics, type TestKafka } from '../test/kafka.js';
 
 export interface ProducedMessage {
   readonly key: string;
@@ -71,18 +70,4 @@ export async function offsetsReached(pool: pg.Pool, projection: string, ends: Ma
     }
   }
   return true;
-}
-
-/**
- * createTestTopics, retried: on a loaded broker a fresh topic's metadata can lag its creation
- * ("does not host this topic-partition"), which is a property of the moment, not of the test.
- */
-export async function createTopicsRetrying(label: string, keys: readonly TopicKey[], attempts = 3): Promise<TestKafka> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await createTestTopics(label, keys);
-    } catch (error) {
-      if (attempt >= attempts || !/does not host this topic-partition|leader/i.test(String(error))) throw error;
-    }
-  }
 }

@@ -52,13 +52,19 @@ function freshPattern(symbol: string): PatternEventValue {
   };
 }
 
+let token: { value: string; expiresAt: number } | undefined;
+
+/** An access token for the test's own API reads (one login, reused while valid: logins are rate limited per IP). */
 async function apiToken(): Promise<string> {
+  if (token && Date.now() < token.expiresAt - 30_000) return token.value;
   const response = await fetch(`${api.url}/api/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ email: EMAIL, password: PASSWORD }),
   });
-  return ((await response.json()) as { access_token: string }).access_token;
+  const body = (await response.json()) as { access_token: string; expires_at: string };
+  token = { value: body.access_token, expiresAt: Date.parse(body.expires_at) };
+  return token.value;
 }
 
 async function scanIds(query: string): Promise<string[]> {
@@ -109,6 +115,8 @@ beforeAll(async () => {
       API_REDIS_PREFIX: `${redisPrefix}api:`,
       API_PROJECTION_LAG_FROM_KAFKA: 'false',
       API_DASHBOARD_GATEWAY_URL: `ws://{host}:${gateway.port}/ws`,
+      // Every page load refreshes the session: more than the per-IP credential limit a minute, all from 127.0.0.1.
+      API_AUTH_RATE_LIMIT_PER_MINUTE: '1000',
     }),
     databaseUrl: env.db.url,
     redisUrl: platform.REDIS_URL,
@@ -213,6 +221,179 @@ describe('the dashboard in Chromium', () => {
     const report = await page.waitForSelector('[data-testid=report]', { timeout: 60_000 });
     expect(await report.textContent()).toContain('2 events replayed');
     for (const value of missed) await page.waitForSelector(`[data-testid=rows] tr[data-id="${value.patternId}"]`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('creates, edits and deletes a watchlist, and scans it live: rows match the API for that universe', async () => {
+    await page.goto(`${api.url}/app/universes`);
+    await page.fill('[data-testid=new-universe] input[name=key]', 'dash_watch');
+    await page.fill('[data-testid=new-universe] input[name=name]', 'Dash watchlist');
+    await page.fill('[data-testid=new-universe] textarea[name=symbols]', 'nvda, AAPL');
+    await page.click('[data-testid=new-universe] button[type=submit]');
+    const own = '[data-testid=own-universes] tr[data-key=dash_watch]';
+    await page.waitForSelector(`${own} td.num:text-is("2")`);
+    await page.click(`${own} button:text("Edit")`);
+    await page.fill(`${own} textarea[name=symbols]`, 'NVDA AAPL MSFT');
+    await page.click(`${own} button:text("Save")`);
+    await page.waitForSelector(`${own} td.num:text-is("3")`);
+    await snap('universes');
+
+    // Used as the scanner's filter (the URL) and as the gateway subscription (its universe filter).
+    await page.click(`${own} a:text("Scan it live")`);
+    await page.waitForURL(/universe=dash_watch/);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    const expected = await scanIds('universe=dash_watch');
+    expect(expected.length).toBeGreaterThan(0);
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid=rows] tr').length === count, expected.length);
+    expect(await shownIds()).toEqual(expected);
+    const symbols = await page.$$eval('[data-testid=rows] tr td:first-child', (cells) => cells.map((cell) => cell.textContent));
+    expect(new Set(symbols)).toEqual(new Set(symbols.filter((symbol) => ['NVDA', 'AAPL', 'MSFT'].includes(symbol ?? ''))));
+    expect(await page.inputValue('select[name=universe]')).toBe('dash_watch');
+    // A pattern outside the universe, then one inside it: only the second is streamed and flagged.
+    const outside = freshPattern('XOM');
+    const inside = freshPattern('MSFT');
+    await env.produce('patterns', [{ key: outside.symbol, value: outside }]);
+    await env.produce('patterns', [{ key: inside.symbol, value: inside }]);
+    await page.waitForSelector(`[data-testid=rows] tr.flash[data-id="${inside.patternId}"]`, { timeout: 60_000 });
+    expect(await page.textContent('[data-testid=received]')).toBe('1');
+    const after = await scanIds('universe=dash_watch');
+    expect(after).toContain(inside.patternId);
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid=rows] tr').length === count, after.length);
+    expect(await shownIds()).toEqual(after);
+    expect(await shownIds()).not.toContain(outside.patternId);
+
+    await page.goto(`${api.url}/app/universes`);
+    await page.click(`${own} button:text("Delete")`);
+    await page.click(`${own} button:text("Yes, delete dash_watch")`);
+    await page.waitForSelector(own, { state: 'detached' });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('goes offline for 20 s while patterns keep arriving, comes back, and reports the recovery: no row missing or duplicated', async () => {
+    await page.goto(`${api.url}/app/?sort_by=detected_at`);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    // This view's cursor was saved by the tests before: the page resumes from it first.
+    await page.waitForSelector('[data-testid=report]:has-text("resumed from the saved position")');
+    const receivedBefore = Number(await page.textContent('[data-testid=received]'));
+    const context = page.context();
+    await context.setOffline(true);
+    await page.waitForSelector('[data-testid=connection][data-state=offline]');
+    const missed: PatternEventValue[] = [];
+    // The offline period is the test's subject: 20 s, with two patterns produced every 5 s of it.
+    for (let step = 0; step < 4; step += 1) {
+      const batch = [freshPattern('AMZN'), freshPattern('META')];
+      missed.push(...batch);
+      await env.produce(
+        'patterns',
+        batch.map((value) => ({ key: value.symbol, value })),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5_000));
+    }
+    await context.setOffline(false);
+    const report = await page.waitForSelector('[data-testid=report]:has-text("back after")', { timeout: 60_000 });
+    expect(await report.textContent()).toMatch(/back after \d+ s: 8 events replayed, nothing missed/);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    // Every event once (the SDK drops what it already delivered), and the rows are the API's, each once.
+    await page.waitForFunction(
+      (count) => Number(document.querySelector('[data-testid=received]')?.textContent) >= count,
+      receivedBefore + 8,
+    );
+    expect(Number(await page.textContent('[data-testid=received]'))).toBe(receivedBefore + 8);
+    for (const value of missed) await page.waitForSelector(`[data-testid=rows] tr[data-id="${value.patternId}"]`);
+    const expected = await scanIds('sort_by=detected_at');
+    await page.waitForFunction(
+      (ids) => [...document.querySelectorAll<HTMLElement>('[data-testid=rows] tr')].map((row) => row.dataset.id).join() === ids.join(),
+      expected,
+    );
+    const shown = await shownIds();
+    expect(shown).toEqual(expected);
+    expect(new Set(shown).size).toBe(shown.length);
+    await snap('reconnected');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('creates an API key shown once, streams the live feed with it, revokes it, and says in words that a revoked key is refused', async () => {
+    await page.goto(`${api.url}/app/keys`);
+    await page.fill('[data-testid=new-key] input[name=name]', 'dash key');
+    await page.click('[data-testid=new-key] button[type=submit]');
+    const key = await page.inputValue('[data-testid=created-key] input');
+    expect(key).toMatch(/^tfk_/);
+    await page.waitForSelector('[data-testid=keys] tr[data-name="dash key"]');
+    await snap('keys');
+    await page.fill('[data-testid=check-key] input[name=key]', key);
+    await page.click('[data-testid=check-key] button[type=submit]');
+    await page.waitForSelector(`[data-testid=key-check]:has-text("This key works: it signs in as ${EMAIL}")`);
+    await page.click('[data-testid=created-key] button:text("Done")');
+    expect(await page.$('[data-testid=created-key]')).toBeNull();
+
+    // The live feed (the gateway's old live page, folded in) streams with the key from the URL fragment.
+    await page.goto(`${api.url}/app/live#apiKey=${encodeURIComponent(key)}`);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    const live = freshPattern('JPM');
+    await env.produce('patterns', [{ key: live.symbol, value: live }]);
+    const row = await page.waitForSelector('[data-testid=feed] tr', { timeout: 60_000 });
+    expect(await row.getAttribute('data-position')).toMatch(/^\d+:\d+$/);
+    expect(await row.textContent()).toContain('JPM');
+    await snap('live-feed');
+    await page.goto(`${api.url}/app/keys`);
+    await page.click('[data-testid=keys] tr[data-name="dash key"] button:text("Revoke")');
+    await page.waitForSelector('[data-testid=keys] tr[data-name="dash key"] td:has-text("revoked")');
+    await page.fill('[data-testid=check-key] input[name=key]', key);
+    await page.click('[data-testid=check-key] button[type=submit]');
+    await page.waitForSelector('[data-testid=key-check]:has-text("The API refuses this key: it has been revoked")');
+    // The gateway refuses it too, and the feed says so instead of retrying.
+    await page.goto(`${api.url}/app/live#apiKey=${encodeURIComponent(key)}`);
+    await page.waitForSelector('[data-testid=feed-error]:has-text("The gateway refused this API key: it has been revoked")');
+    expect(await page.getAttribute('[data-testid=connection]', 'data-state')).toBe('failed');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('starts the live feed from a snapshot: one row per active pattern, marked as a state', async () => {
+    await page.goto(`${api.url}/app/live#from=snapshot`);
+    const status = await page.waitForSelector('p.status:has-text("snapshot:")');
+    const active = Number(/snapshot: (\d+) active patterns/.exec((await status.textContent()) ?? '')?.[1]);
+    expect(active).toBeGreaterThan(0);
+    expect(await page.$$('[data-testid=feed] tr[data-position=snapshot]')).toHaveLength(Math.min(active, 200));
+    expect(await page.inputValue('select[name=from]')).toBe('snapshot');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('draws the overview from the stats and summary', async () => {
+    await page.goto(`${api.url}/app/overview`);
+    await page.waitForSelector('[data-testid=by-tier] .bar-row');
+    const stats = (await (
+      await fetch(`${api.url}/api/patterns/stats?hours=24`, { headers: { authorization: `Bearer ${await apiToken()}` } })
+    ).json()) as { active_total: number; by_pattern: { key: string }[] };
+    expect(await page.textContent('[data-testid=active-total]')).toContain(stats.active_total.toLocaleString('en-US'));
+    expect(await page.$$eval('[data-testid=by-pattern] .bar-row', (rows) => rows.map((row) => (row as HTMLElement).dataset.key))).toEqual(
+      stats.by_pattern.map((row) => row.key),
+    );
+    expect(await page.$$('[data-testid=top-symbols] .bar-row')).not.toHaveLength(0);
+    await snap('overview');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('fits a tablet in dark mode, and works by keyboard', async () => {
+    await page.setViewportSize({ width: 768, height: 1024 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    try {
+      await page.goto(`${api.url}/app/?sort_by=detected_at`);
+      await page.waitForSelector('[data-testid=rows] tr');
+      // No sideways scrolling of the page (wide tables scroll in their own box), and the system's dark colours.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth)).toBe(true);
+      expect(await page.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(15, 19, 24)');
+      await snap('tablet-dark');
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+      for (let step = 0; step < 10 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Universes'; step += 1)
+        await page.keyboard.press('Tab');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('h1:text("Universes")');
+      expect(new URL(page.url()).pathname).toBe('/app/universes');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await page.emulateMedia({ colorScheme: 'light' });
+    }
     expect(pageErrors).toEqual([]);
   });
 

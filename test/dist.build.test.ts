@@ -136,7 +136,7 @@ describe('the compiled build with production dependencies only', () => {
     }
   });
 
-  it('serves the API and the gateway (live page, prebuilt SDK bundle) and stops them cleanly on SIGTERM', async () => {
+  it('serves the API and the gateway (prebuilt SDK bundle, / redirecting to the dashboard) and stops them cleanly on SIGTERM', async () => {
     const apiPort = await freePort();
     const api = await startStage(['api', '--port', String(apiPort)], `http://127.0.0.1:${apiPort}/health`);
     const document = (await (await fetch(`http://127.0.0.1:${apiPort}/openapi.json`)).json()) as { info: { version: string } };
@@ -150,7 +150,9 @@ describe('the compiled build with production dependencies only', () => {
     const sdk = await fetch(`http://127.0.0.1:${gatewayPort}/sdk.js`);
     expect(sdk.status).toBe(200);
     expect(await sdk.text()).toBe(readFileSync(join(app, 'dist', 'gateway', 'client', 'dist', 'tickflow-client.min.js'), 'utf8'));
-    expect(await (await fetch(`http://127.0.0.1:${gatewayPort}/`)).text()).toContain('/app.js');
+    const root = await fetch(`http://127.0.0.1:${gatewayPort}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toMatch(/\/app\/live$/);
 
     expect(await stopStage(gateway)).toBe(0);
     expect(await stopStage(api)).toBe(0);

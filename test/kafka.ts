@@ -56,3 +56,17 @@ export async function createTestTopics(label: string, keys: readonly TopicKey[] 
     },
   };
 }
+
+/**
+ * createTestTopics, retried: on a loaded broker a fresh topic's metadata can lag its creation
+ * ("does not host this topic-partition"), which is a property of the moment, not of the test.
+ */
+export async function createTopicsRetrying(label: string, keys: readonly TopicKey[], attempts = 3): Promise<TestKafka> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await createTestTopics(label, keys);
+    } catch (error) {
+      if (attempt >= attempts || !/does not host this topic-partition|leader/i.test(String(error))) throw error;
+    }
+  }
+}

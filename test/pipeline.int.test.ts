@@ -7,7 +7,7 @@ import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from './post
 
 /**
  * Issue 8's "done when": `npm start` itself (isolated by topic prefix, database, Redis prefix and ports) shows
- * patterns arriving on the live page, and Ctrl-C (SIGINT to the whole foreground process group, as a terminal
+ * patterns arriving on the dashboard's live feed, and Ctrl-C (SIGINT to the whole foreground process group, as a terminal
  * sends it) stops everything cleanly. Issue 18 (item 11): the default run has reference data, daily bars and
  * fundamentals. Issue 25: a second `npm start` on the same stack shows new patterns.
  */
@@ -106,22 +106,24 @@ describe('npm start', () => {
   });
 
   it(
-    'shows patterns on the live page within a minute of the link appearing, then stops cleanly on Ctrl-C',
+    'shows patterns on the dashboard live feed within a minute of the link appearing, then stops cleanly on Ctrl-C',
     { timeout: 420_000 },
     async () => {
       const link = await vi.waitFor(
         () => {
-          const line = output.find((entry) => entry.includes('live page (signed in'));
-          if (!line) throw new Error(`no live-page link yet:\n${output.slice(-5).join('\n')}`);
+          const line = output.find((entry) => entry.includes('live feed (as the local demo user)'));
+          if (!line) throw new Error(`no live-feed link yet:\n${output.slice(-5).join('\n')}`);
           return /(http:\/\/\S+)/.exec(line)![1]!;
         },
         { timeout: 180_000, interval: 250 },
       );
       const page = await browser.newPage();
       await page.goto(link);
-      await page.waitForFunction(() => document.getElementById('status')?.textContent === 'open', undefined, { timeout: 30_000 });
-      await page.waitForFunction(() => document.querySelectorAll('#rows tr').length > 0, undefined, { timeout: 60_000 });
-      const first = await page.$eval('#rows tr', (row) => [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? ''));
+      await page.waitForSelector('[data-testid=connection][data-state=open]', { timeout: 30_000 });
+      await page.waitForSelector('[data-testid=feed] tr', { timeout: 60_000 });
+      const first = await page.$eval('[data-testid=feed] tr', (row) =>
+        [...row.querySelectorAll('td')].map((cell) => cell.textContent ?? ''),
+      );
       expect(first[2]).toMatch(/^[a-z_]+$/); // a pattern name
       expect(first[7]).toMatch(/^\d+:\d+$/); // its log position
       await page.screenshot({ path: '/tmp/tickflow-npm-start-live-page.png' });

@@ -12,7 +12,8 @@ import { minuteBars, patternEvents, FIXTURE_SYMBOLS } from '../../test/record-fi
 import { migrate } from '../../store/migrate.js';
 import { PgBatchWriter, type PreparedMessage } from '../../projections/pg-writer.js';
 import { startProjector } from '../../projections/projector.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce, type ProducedMessage } from '../../projections/testing.js';
+import { endOffsets, offsetsReached, produce, type ProducedMessage } from '../../projections/testing.js';
+import { createTopicsRetrying } from '../../test/kafka.js';
 
 const logger = createLogger('bench-projections', { level: 'silent' });
 

@@ -4,6 +4,10 @@ import type { components, paths } from './api-types.js';
 export type Tokens = components['schemas']['Tokens'];
 export type Pattern = components['schemas']['Pattern'];
 export type Bar = components['schemas']['Bar'];
+export type Universe = components['schemas']['Universe'];
+export type ApiKey = components['schemas']['ApiKey'];
+export type PatternStats = components['schemas']['PatternStats'];
+export type PatternSummary = components['schemas']['PatternSummary'];
 
 /** An API answer that was not a success, in words a person can act on. */
 export class ApiProblem extends Error {
@@ -135,4 +139,15 @@ export async function dataOf<T>(result: Promise<{ data?: T; error?: unknown; res
   const { data, error, response } = await result;
   if (data === undefined || !response.ok) throw await problemOf(response, error);
   return data;
+}
+
+/** The words of a thrown problem, for an error line on the page. */
+export function messageOf(problem: unknown): string {
+  return problem instanceof Error ? problem.message : String(problem);
+}
+
+/** Resolves when an answer without a body to use (a 204) succeeded; throws its problem otherwise. */
+export async function succeeded(result: Promise<{ error?: unknown; response: Response }>): Promise<void> {
+  const { error, response } = await result;
+  if (!response.ok) throw await problemOf(response, error);
 }

@@ -1,27 +1,24 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiProblem, Session, dataOf, type Pattern } from './api.js';
+import { ApiProblem, Session, dataOf, type Pattern, messageOf } from './api.js';
 import { FILTER_FIELDS, filtersFromSearch, liveFilterOf, searchFromFilters, type Filters, type ScanQuery } from './filters.js';
-import { followPatterns, type LiveStatus } from './live.js';
+import { LiveFeed } from './feed.js';
+import { ApiKeys } from './keys.js';
+import { follow, type LiveStatus, type PatternEventData } from './live.js';
+import { Overview } from './overview.js';
+import { BASE, link, navigate, useLocation } from './router.js';
 import { SymbolView } from './symbol.js';
+import { Universes, useUniverses } from './universes.js';
 
 const session = new Session();
-const BASE = '/app/';
 
-/** Navigates inside the dashboard without a page load. */
-export function navigate(path: string): void {
-  history.pushState(null, '', path);
-  dispatchEvent(new PopStateEvent('popstate'));
-}
-
-function useLocation(): { path: string; search: string } {
-  const [where, setWhere] = useState({ path: location.pathname, search: location.search });
-  useEffect(() => {
-    const update = () => setWhere({ path: location.pathname, search: location.search });
-    addEventListener('popstate', update);
-    return () => removeEventListener('popstate', update);
-  }, []);
-  return where;
-}
+/** The screens in the header, by path under BASE. */
+const SCREENS = [
+  ['', 'Scanner'],
+  ['overview', 'Overview'],
+  ['universes', 'Universes'],
+  ['live', 'Live feed'],
+  ['keys', 'API keys'],
+] as const;
 
 export function App() {
   const [signedIn, setSignedIn] = useState(session.signedIn);
@@ -34,16 +31,46 @@ export function App() {
       if (reason) setNotice(reason);
     };
   }, []);
-  if (!signedIn) return <SignIn notice={notice} onSignedIn={() => setNotice(undefined)} />;
   const symbol = /^\/app\/symbol\/([A-Za-z0-9.-]+)$/.exec(path)?.[1];
+  const screen = path.startsWith(BASE) ? path.slice(BASE.length) : '';
+  if (!signedIn) {
+    // The live feed with an API key in the URL fragment (the `npm start` demo link) needs no session.
+    if (screen === 'live' && new URLSearchParams(location.hash.slice(1)).has('apiKey'))
+      return (
+        <>
+          <header>
+            <strong>Tickflow</strong>
+            <a href={BASE}>Sign in for the whole dashboard</a>
+            <span class="spacer" />
+            <ConnectionStatus status={live} />
+          </header>
+          <main id="content" tabIndex={-1}>
+            <LiveFeed session={session} onLive={setLive} />
+          </main>
+        </>
+      );
+    return <SignIn notice={notice} onSignedIn={() => setNotice(undefined)} />;
+  }
+  let content;
+  if (symbol) content = <SymbolView session={session} symbol={symbol.toUpperCase()} onLive={setLive} />;
+  else if (screen === 'overview') content = <Overview session={session} />;
+  else if (screen === 'universes') content = <Universes session={session} />;
+  else if (screen === 'keys') content = <ApiKeys session={session} />;
+  else if (screen === 'live') content = <LiveFeed session={session} onLive={setLive} />;
+  else content = <Scanner search={search} onLive={setLive} />;
   return (
     <>
+      <a class="skip" href="#content">
+        Skip to content
+      </a>
       <header>
         <strong>Tickflow</strong>
-        <nav>
-          <a href={BASE} onClick={link(BASE)}>
-            Scanner
-          </a>
+        <nav aria-label="Screens">
+          {SCREENS.map(([to, name]) => (
+            <a href={BASE + to} onClick={link(BASE + to)} aria-current={!symbol && screen === to ? 'page' : undefined}>
+              {name}
+            </a>
+          ))}
         </nav>
         <span class="spacer" />
         <ConnectionStatus status={live} />
@@ -51,28 +78,34 @@ export function App() {
           Sign out
         </button>
       </header>
-      <main>
+      <main id="content" tabIndex={-1}>
         {notice && <p class="error">{notice}</p>}
-        {symbol ? <SymbolView session={session} symbol={symbol.toUpperCase()} /> : <Scanner search={search} onLive={setLive} />}
+        {content}
       </main>
     </>
   );
 }
 
-const link = (to: string) => (event: MouseEvent) => {
-  if (event.metaKey || event.ctrlKey) return;
-  event.preventDefault();
-  navigate(to);
-};
-
+/** The gateway's state as the page knows it: state, lag, live events, and the last recovery in plain words. */
 function ConnectionStatus({ status }: { status: LiveStatus | undefined }) {
-  if (!status) return <span class="status">gateway: no live subscription on this screen</span>;
+  if (!status)
+    return (
+      <span class="status" data-testid="connection" data-state="none">
+        gateway: no live subscription on this screen
+      </span>
+    );
+  const lag = [
+    status.lagRecords === undefined ? undefined : `${status.lagRecords.toLocaleString('en-US')} records behind`,
+    status.lagMs === undefined ? undefined : `newest event ${(status.lagMs / 1000).toFixed(1)} s old`,
+  ].filter(Boolean);
   return (
     <span class="status" data-testid="connection" data-state={status.state}>
-      gateway: <b>{status.state}</b>
-      {status.detail ? ` (${status.detail})` : ''} · lag {status.lagMs === undefined ? '–' : `${status.lagMs.toLocaleString('en-US')} ms`} ·{' '}
-      <span data-testid="received">{status.received}</span> live events
-      {status.report ? <span data-testid="report"> · {status.report}</span> : null}
+      gateway: <b>{status.state === 'offline' ? 'offline (no network)' : status.state}</b>
+      {status.detail && status.state !== 'open' ? ` (${status.detail})` : ''} · lag{' '}
+      <span data-testid="lag">{lag.length > 0 ? lag.join(', ') : '–'}</span> · <span data-testid="received">{status.received}</span> live
+      events
+      {/* Only the recovery report is announced: the counts change several times a second. */}
+      <span role="status">{status.report ? <span data-testid="report"> · {status.report}</span> : null}</span>
     </span>
   );
 }
@@ -91,7 +124,7 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
       onSignedIn();
       session.adopt(tokens);
     } catch (problem) {
-      setError(problem instanceof Error ? problem.message : String(problem));
+      setError(messageOf(problem));
     }
   };
   return (
@@ -118,6 +151,8 @@ function SignIn({ notice, onSignedIn }: { notice: string | undefined; onSignedIn
 }
 
 const FLASH_MS = 3000;
+const RELOAD_MS = 250;
+const RELOAD_SETTLE_MS = 1500;
 
 function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStatus | undefined) => void }) {
   const filters = useMemo(() => filtersFromSearch(search), [search]);
@@ -130,6 +165,9 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
   const [loaded, setLoaded] = useState(false);
   const [flashed, setFlashed] = useState<Map<string, number>>(new Map());
   const reload = useRef<() => void>(() => {});
+  // Reads overlap during a burst of live events: an answer older than the one shown is dropped.
+  const reads = useRef({ issued: 0, shown: 0 });
+  const universes = useUniverses(session);
   const cursor = cursors[cursors.length - 1];
 
   useEffect(() => setCursors([undefined]), [scope]);
@@ -137,11 +175,13 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
   useEffect(() => {
     let current = true;
     const read = async () => {
+      const mine = (reads.current.issued += 1);
       try {
         // The URL's text goes to the API as is: the API validates it and names any invalid field.
         const query = { ...filters, per_page: '30', ...(cursor ? { cursor } : {}) } as ScanQuery;
         const page = await dataOf(session.api.GET('/api/patterns/scan', { params: { query } }));
-        if (!current) return;
+        if (!current || mine < reads.current.shown) return;
+        reads.current.shown = mine;
         setRows(page.data);
         setNextCursor(page.pagination.next_cursor);
         setTotal(`${page.pagination.total.toLocaleString('en-US')}${page.pagination.total_capped ? '+' : ''}`);
@@ -159,23 +199,42 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
     };
   }, [scope, cursor]);
 
-  // Live: the gateway says which patterns changed; the rows shown are re-read from the API (the one truth), twice
-  // (at once and after the projection has had time to catch up), so they always match the API's answer.
+  // Live: the gateway says which patterns changed; the rows shown are re-read from the API (the one truth), so
+  // they always match the API's answer. A burst re-reads at most every RELOAD_MS, and once more RELOAD_SETTLE_MS
+  // after the last event (the projection may still be writing what the gateway already streamed).
   useEffect(() => {
-    let timers: ReturnType<typeof setTimeout>[] = [];
-    const stop = followPatterns({
-      token: async () => (await session.token()) ?? '',
+    let throttle: ReturnType<typeof setTimeout> | undefined;
+    let settle: ReturnType<typeof setTimeout> | undefined;
+    const reloadSoon = () => {
+      throttle ??= setTimeout(() => {
+        throttle = undefined;
+        reload.current();
+      }, RELOAD_MS);
+      clearTimeout(settle);
+      settle = setTimeout(() => reload.current(), RELOAD_SETTLE_MS);
+    };
+    const stop = follow<PatternEventData>({
+      auth: { token: async () => (await session.token()) ?? '' },
+      stream: 'patterns',
       filter: liveFilterOf(filters),
       scope,
       onStatus: onLive,
-      onEvent: (event) => {
-        setFlashed((before) => new Map(before).set(event.patternId, Date.now() + FLASH_MS));
-        timers.forEach(clearTimeout);
-        timers = [setTimeout(() => reload.current(), 250), setTimeout(() => reload.current(), 1500)];
+      onSnapshot: () => reload.current(),
+      onEvents: (events) => {
+        const now = Date.now();
+        const until = now + FLASH_MS;
+        setFlashed((before) => {
+          // Expired flags go here too: during a steady stream the clean-up timer below is reset before it fires.
+          const next = new Map([...before].filter(([, flagUntil]) => flagUntil > now));
+          for (const event of events) next.set(event.data.patternId, until);
+          return next;
+        });
+        reloadSoon();
       },
     });
     return () => {
-      timers.forEach(clearTimeout);
+      clearTimeout(throttle);
+      clearTimeout(settle);
       stop();
       onLive(undefined);
     };
@@ -222,7 +281,20 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
         <Field name="vol_min" label="Relative volume ≥" value={filters.vol_min} />
         <Field name="rsi_range" label="RSI min,max" value={filters.rsi_range} />
         <Field name="symbols" label="Symbols" value={filters.symbols} />
-        <Field name="universe" label="Universe" value={filters.universe} />
+        <label>
+          Universe
+          <select name="universe" value={filters.universe ?? ''}>
+            <option value="">(any)</option>
+            {filters.universe && !universes?.some((entry) => entry.key === filters.universe) && (
+              <option value={filters.universe}>{filters.universe}</option>
+            )}
+            {universes?.map((entry) => (
+              <option value={entry.key}>
+                {entry.name} ({entry.count}){entry.category === 'user' ? ' · yours' : ''}
+              </option>
+            ))}
+          </select>
+        </label>
         <Field name="sectors" label="Sectors" value={filters.sectors} />
         <Field name="since" label="Since" value={filters.since} />
         <Field name="until" label="Until" value={filters.until} />

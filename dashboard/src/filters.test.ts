@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { filtersFromSearch, liveFilterOf, searchFromFilters } from './filters.js';
 import { barTimeOf, bollinger } from './indicators.js';
+import { symbolsFromText, tally } from './lists.js';
+import { describeRecovery } from './live.js';
 
 describe('scanner filters in the URL', () => {
   it('keeps known, non-empty fields as text, in a stable order', () => {
@@ -44,5 +46,34 @@ describe('chart overlays', () => {
     expect(barTimeOf(times, 60)).toBe(60);
     expect(barTimeOf(times, 179)).toBe(120);
     expect(barTimeOf(times, 500)).toBe(180);
+  });
+});
+
+describe('screens', () => {
+  it('reads a typed symbol list: any separator, upper case, each once', () => {
+    expect(symbolsFromText(' aapl, MSFT\nnvda;aapl  ')).toEqual(['AAPL', 'MSFT', 'NVDA']);
+    expect(symbolsFromText('  ')).toEqual([]);
+  });
+
+  it('tallies values, largest first, ties by name', () => {
+    expect(tally(['b', 'a', 'b', 'c', 'a', 'b'], (value) => value)).toEqual([
+      { key: 'b', count: 3 },
+      { key: 'a', count: 2 },
+      { key: 'c', count: 1 },
+    ]);
+  });
+
+  it('says what a recovery did in plain words', () => {
+    const report = { count: 1204, range: { '0': [10, 1214] as [number, number] }, fromRing: 1204, fromKafka: 0, lagRecords: 0, lagMs: 0 };
+    expect(describeRecovery({ awayMs: 35_200, fromSaved: true, report })).toBe('back after 35 s: 1,204 events replayed, nothing missed');
+    expect(describeRecovery({ awayMs: undefined, fromSaved: true, report: { ...report, count: 1 } })).toBe(
+      'resumed from the saved position: 1 event replayed, nothing missed',
+    );
+    expect(describeRecovery({ awayMs: 90_000, fromSaved: false, report: { ...report, count: 3 }, snapshotItems: 42 })).toBe(
+      'back after 90 s: the log no longer held our position, so the view was reloaded from a snapshot (42 items); events from the gap were not replayed, 3 events since',
+    );
+    expect(describeRecovery({ awayMs: undefined, fromSaved: false, report: { ...report, count: 0 } })).toBe(
+      'caught up with the log: 0 events replayed, nothing missed',
+    );
   });
 });

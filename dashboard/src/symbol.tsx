@@ -4,24 +4,56 @@ import {
   LineSeries,
   createChart,
   createSeriesMarkers,
+  type ISeriesApi,
   type SeriesMarker,
   type UTCTimestamp,
 } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { dataOf, type Bar, type Pattern, type Session } from './api.js';
+import { dataOf, type Bar, type Pattern, type Session, messageOf } from './api.js';
 import { barTimeOf, bollinger } from './indicators.js';
+import { follow, type LiveStatus } from './live.js';
+
+/** The fields of a minute bar on the gateway's bars stream (schemas/aggregate.avsc) the chart draws. */
+interface LiveBar {
+  readonly windowStartMs: number | string;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+}
+
+/** The chart's series a live bar updates, and the time of its newest bar (older bars cannot be updated). */
+interface LiveSeries {
+  readonly candles: ISeriesApi<'Candlestick'>;
+  readonly volume: ISeriesApi<'Histogram'>;
+  lastTime: number;
+  live: number;
+}
 
 type Interval = '1m' | '1d';
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-/** A symbol's candles and volume (1-minute or daily bars), SMA 20 and Bollinger bands, and its pattern history as markers. */
-export function SymbolView({ session, symbol }: { session: Session; symbol: string }) {
+/**
+ * A symbol's candles and volume (1-minute or daily bars), SMA 20 and Bollinger bands, its pattern history as
+ * markers, and on the minute chart the live minute bars from the gateway's bars stream.
+ */
+export function SymbolView({
+  session,
+  symbol,
+  onLive,
+}: {
+  session: Session;
+  symbol: string;
+  onLive: (status: LiveStatus | undefined) => void;
+}) {
   const [interval, setInterval] = useState<Interval>('1d');
   const [bars, setBars] = useState<Bar[] | undefined>();
   const [patterns, setPatterns] = useState<Pattern[]>([]);
   const [error, setError] = useState<string | undefined>();
   const [selected, setSelected] = useState<Pattern | undefined>();
   const chartBox = useRef<HTMLDivElement>(null);
+  const liveSeries = useRef<LiveSeries | undefined>(undefined);
 
   useEffect(() => {
     let current = true;
@@ -40,7 +72,7 @@ export function SymbolView({ session, symbol }: { session: Session; symbol: stri
         setPatterns(scan.data.filter((row) => (interval === '1d' ? row.tier !== 'INTRADAY' : row.tier !== 'DAILY')));
         setError(undefined);
       },
-      (problem: unknown) => current && setError(problem instanceof Error ? problem.message : String(problem)),
+      (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
       current = false;
@@ -97,8 +129,42 @@ export function SymbolView({ session, symbol }: { session: Session; symbol: stri
     chart.timeScale().fitContent();
     box.dataset.bars = String(sorted.length);
     box.dataset.markers = String(markers.length);
-    return () => chart.remove();
+    box.dataset.live = '0';
+    liveSeries.current = { candles, volume, lastTime: times[times.length - 1] ?? 0, live: 0 };
+    return () => {
+      liveSeries.current = undefined;
+      chart.remove();
+    };
   }, [bars, patterns]);
+
+  // Live minute bars (the gateway streams minute bars only): a bar updates the chart's last candle or adds one.
+  useEffect(() => {
+    if (interval !== '1m') return;
+    const stop = follow<LiveBar>({
+      auth: { token: async () => (await session.token()) ?? '' },
+      stream: 'bars',
+      filter: { symbols: [symbol] },
+      onStatus: onLive,
+      onEvents: (events) => {
+        const target = liveSeries.current;
+        if (!target) return;
+        for (const { data } of events) {
+          const startMs = typeof data.windowStartMs === 'number' ? data.windowStartMs : Date.parse(data.windowStartMs);
+          const time = Math.floor(startMs / 1000);
+          if (!Number.isFinite(time) || time < target.lastTime) continue;
+          target.candles.update({ time: time as UTCTimestamp, open: data.open, high: data.high, low: data.low, close: data.close });
+          target.volume.update({ time: time as UTCTimestamp, value: data.volume });
+          target.lastTime = time;
+          target.live += 1;
+        }
+        if (chartBox.current) chartBox.current.dataset.live = String(target.live);
+      },
+    });
+    return () => {
+      stop();
+      onLive(undefined);
+    };
+  }, [symbol, interval]);
 
   return (
     <section>
@@ -107,7 +173,7 @@ export function SymbolView({ session, symbol }: { session: Session; symbol: stri
         Bars
         <select value={interval} onChange={(event) => setInterval((event.target as HTMLSelectElement).value as Interval)}>
           <option value="1d">Daily</option>
-          <option value="1m">1 minute</option>
+          <option value="1m">1 minute (live)</option>
         </select>
       </label>
       {error && (
@@ -140,7 +206,13 @@ export function SymbolView({ session, symbol }: { session: Session; symbol: stri
         </thead>
         <tbody>
           {patterns.map((pattern) => (
-            <tr key={pattern.id} onClick={() => setSelected(pattern)}>
+            <tr
+              key={pattern.id}
+              tabIndex={0}
+              aria-selected={selected?.id === pattern.id}
+              onClick={() => setSelected(pattern)}
+              onKeyDown={(event) => event.key === 'Enter' && setSelected(pattern)}
+            >
               <td>{pattern.detected_at.slice(0, 16).replace('T', ' ')}</td>
               <td>{pattern.pattern}</td>
               <td>{pattern.tier}</td>

@@ -197,6 +197,66 @@ describe('TickflowClient', () => {
     expect(statuses.at(-1)).toBe('closed');
   });
 
+  it('reports each heartbeat lag, and reconnects at once when asked during a backoff wait', async () => {
+    const lags: number[] = [];
+    // A backoff far longer than the test: only reconnectNow() can open the second socket in time.
+    const c = client({ initialBackoffMs: 60_000, maxBackoffMs: 60_000 });
+    const sub = c.subscribe({ stream: 'patterns', onLag: (lag) => lags.push(lag) });
+    c.reconnectNow(); // nothing pending: no effect
+    const connected = c.connect();
+    await latest().accept();
+    await connected;
+    expect(FakeSocket.all).toHaveLength(1);
+    latest().serve({ type: 'subscribed', id: sub.id, stream: 'patterns', cursor: 'c0', backlog: 0, conflate: false });
+    latest().serve({ type: 'heartbeat', ts: 1, subscriptions: { [sub.id]: { cursor: 'c0', credits: 500, lagRecords: 42 } } });
+    expect(lags).toEqual([42]);
+    expect(sub.lagRecords).toBe(42);
+    c.dropConnection();
+    expect(FakeSocket.all).toHaveLength(1);
+    c.reconnectNow();
+    expect(FakeSocket.all).toHaveLength(2);
+    expect(c.reconnects).toBe(1);
+    await latest().accept();
+    expect(latest().sentOf('subscribe')[0]).toMatchObject({ id: sub.id, from: { cursor: 'c0' } });
+    c.close();
+  });
+
+  it('reconnects after a backoff when the token function throws, instead of an unhandled rejection', async () => {
+    let calls = 0;
+    const c = client({
+      auth: {
+        token: async () => {
+          calls += 1;
+          if (calls === 1) throw new Error('429 on refresh');
+          return 'fresh';
+        },
+      },
+    });
+    const connected = c.connect();
+    const first = latest();
+    first.serve({
+      type: 'welcome',
+      server: 'fake',
+      heartbeatMs: 1000,
+      limits: {
+        maxFrameBytes: 1,
+        maxEventsPerFrame: 1,
+        maxSnapshotItems: 1,
+        maxSubscriptions: 1,
+        maxSymbolsPerSubscription: 1,
+        maxCredits: 1,
+        framesPerSecond: 1,
+        frameBurst: 1,
+      },
+    });
+    await vi.waitFor(() => expect(FakeSocket.all).toHaveLength(2));
+    expect(first.sentOf('auth')).toEqual([]);
+    await latest().accept();
+    await connected;
+    expect(latest().sentOf('auth')[0]).toEqual({ type: 'auth', token: 'fresh' });
+    c.close();
+  });
+
   it('fails on a refused authentication instead of retrying', async () => {
     const statuses: string[] = [];
     const c = client({ onStatus: (status) => statuses.push(status) });

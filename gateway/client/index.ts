@@ -71,6 +71,8 @@ export interface SubscribeOptions {
    * events after the snapshot. The latest snapshot is also kept in `Subscription.snapshot`.
    */
   readonly onSnapshot?: (items: SnapshotItem[], source: 'redis' | 'kafka') => void;
+  /** Called with each heartbeat's lag: records between this subscription's position and the head of the log. */
+  readonly onLag?: (lagRecords: number) => void;
 }
 
 export class UnrecoverableError extends Error {
@@ -108,6 +110,8 @@ export class Subscription implements AsyncIterable<WireEvent> {
   receivedCursor: string | undefined;
   duplicatesDropped = 0;
   lastReport: ResumeReport | undefined;
+  /** Records behind the head of the log, as of the latest heartbeat (undefined before the first). */
+  lagRecords: number | undefined;
   /** The items of the latest snapshot received. */
   snapshot: SnapshotItem[] | undefined;
   private readonly buffer: Buffered[] = [];
@@ -262,6 +266,12 @@ export class Subscription implements AsyncIterable<WireEvent> {
     }
   }
 
+  /** The lag a heartbeat reported for this subscription. */
+  noteLag(lagRecords: number): void {
+    this.lagRecords = lagRecords;
+    this.options.onLag?.(lagRecords);
+  }
+
   /** Credits for a resubscription already count what is buffered; drop the unsent top-up. */
   resetCreditCount(): void {
     this.consumedSinceCredit = 0;
@@ -339,9 +349,30 @@ export class TickflowClient {
     return subscription;
   }
 
-  /** Drops the connection without closing the client: it reconnects and resumes (for tests and failover). */
+  /**
+   * Drops the connection without closing the client: it reconnects and resumes (for tests, failover, and a browser
+   * that reports it went offline). The socket is let go at once: one that cannot finish its closing handshake (the
+   * network is gone) delivers nothing more, and the reconnect does not wait for it.
+   */
   dropConnection(): void {
-    this.socket?.close(DISCONNECTS.clientDropped.code, DISCONNECTS.clientDropped.reason);
+    const socket = this.socket;
+    if (!socket || this.reconnectTimer !== undefined) return;
+    this.socket = undefined;
+    this.authenticated = false;
+    socket.close(DISCONNECTS.clientDropped.code, DISCONNECTS.clientDropped.reason);
+    if (!this.closedByUser) this.scheduleReconnect(`${DISCONNECTS.clientDropped.code} ${DISCONNECTS.clientDropped.reason}`);
+  }
+
+  /**
+   * Skips the rest of a backoff wait and reconnects at once (e.g. when a browser reports it is online again);
+   * does nothing unless a reconnect is pending.
+   */
+  reconnectNow(): void {
+    if (this.closedByUser || this.reconnectTimer === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.reconnects += 1;
+    this.open();
   }
 
   close(): void {
@@ -403,6 +434,7 @@ export class TickflowClient {
     this.attempt += 1;
     this.status('reconnecting', reason);
     this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
       this.reconnects += 1;
       this.open();
     }, delay);
@@ -412,8 +444,15 @@ export class TickflowClient {
     switch (frame.type) {
       case 'welcome': {
         const { auth } = this.options;
-        const credentials =
-          'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
+        let credentials: { apiKey: string } | { token: string };
+        try {
+          credentials =
+            'apiKey' in auth ? { apiKey: auth.apiKey } : { token: typeof auth.token === 'function' ? await auth.token() : auth.token };
+        } catch {
+          // No token to be had right now (e.g. a refresh the API rate-limited): try again after a backoff.
+          if (this.socket === socket) this.dropConnection();
+          return;
+        }
         if (socket.readyState === OPEN) socket.send(JSON.stringify({ type: 'auth', ...credentials }));
         return;
       }
@@ -429,6 +468,8 @@ export class TickflowClient {
         for (const waiter of this.readyWaiters.splice(0)) waiter.resolve();
         return;
       case 'heartbeat':
+        for (const [id, position] of Object.entries(frame.subscriptions)) this.subscriptions.get(id)?.noteLag(position.lagRecords);
+        return;
       case 'pong':
         return;
       case 'error':

@@ -1,0 +1,163 @@
+import { HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { dataOf, type Pattern, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
+import { tally } from './lists.js';
+import { BASE, link } from './router.js';
+
+/** How many of the newest detections the direction and symbol tallies read (the API has no counts of them). */
+const SAMPLE = 100;
+
+interface Loaded {
+  readonly stats: PatternStats;
+  readonly summary: PatternSummary;
+  readonly latest: Pattern[];
+}
+
+/**
+ * The market at a glance: active patterns by tier and by pattern and detections per hour (/api/patterns/stats),
+ * each tier's summary and most confident patterns (/api/patterns/summary), and, from the newest detections
+ * (/api/patterns/scan), the split by direction and the most active symbols.
+ */
+export function Overview({ session }: { session: Session }) {
+  const [hours, setHours] = useState('24');
+  const [loaded, setLoaded] = useState<Loaded | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const chartBox = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let current = true;
+    Promise.all([
+      dataOf(session.api.GET('/api/patterns/stats', { params: { query: { hours } } })),
+      dataOf(session.api.GET('/api/patterns/summary')),
+      dataOf(
+        session.api.GET('/api/patterns/scan', {
+          params: { query: { sort_by: 'detected_at', sort_order: 'desc', per_page: String(SAMPLE) } },
+        }),
+      ),
+    ]).then(
+      ([stats, summary, scan]) => current && (setLoaded({ stats, summary, latest: scan.data }), setError(undefined)),
+      (problem: unknown) => current && setError(messageOf(problem)),
+    );
+    return () => {
+      current = false;
+    };
+  }, [hours]);
+
+  useEffect(() => {
+    const box = chartBox.current;
+    if (!box || !loaded) return;
+    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    const chart = createChart(box, {
+      autoSize: true,
+      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
+      timeScale: { timeVisible: true },
+    });
+    const series = chart.addSeries(HistogramSeries, { color: '#0b63c5', priceFormat: { type: 'volume' } });
+    series.setData(
+      loaded.stats.detections.hourly.map((row) => ({ time: Math.floor(Date.parse(row.bucket) / 1000) as UTCTimestamp, value: row.count })),
+    );
+    chart.timeScale().fitContent();
+    box.dataset.points = String(loaded.stats.detections.hourly.length);
+    return () => chart.remove();
+  }, [loaded]);
+
+  return (
+    <section>
+      <h1>Overview</h1>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {!loaded && !error && <p class="status">loading…</p>}
+      {loaded && (
+        <>
+          <p class="status" data-testid="active-total">
+            {loaded.stats.active_total.toLocaleString('en-US')} active patterns
+          </p>
+          <div class="cards">
+            {loaded.summary.tiers.map((tier) => (
+              <div class="card" data-tier={tier.tier}>
+                <h2>{tier.tier.toLowerCase()}</h2>
+                <p class="big">{tier.active.toLocaleString('en-US')}</p>
+                <p class="status">
+                  mean confidence {tier.average_confidence === null ? '–' : tier.average_confidence.toFixed(3)} · latest{' '}
+                  {tier.latest_detected_at ? tier.latest_detected_at.slice(0, 16).replace('T', ' ') : '–'}
+                </p>
+                <ol class="top">
+                  {tier.top.map((pattern) => (
+                    <li>
+                      <a href={`${BASE}symbol/${pattern.symbol}`} onClick={link(`${BASE}symbol/${pattern.symbol}`)}>
+                        {pattern.symbol}
+                      </a>{' '}
+                      {pattern.pattern} · {pattern.direction.toLowerCase()} · {pattern.confidence.toFixed(2)}
+                    </li>
+                  ))}
+                </ol>
+              </div>
+            ))}
+          </div>
+          <div class="cards">
+            <Bars title="Active by tier" rows={loaded.stats.by_tier} testid="by-tier" />
+            <Bars title="Active by pattern" rows={loaded.stats.by_pattern} testid="by-pattern" />
+            <Bars
+              title={`Direction, newest ${loaded.latest.length} detections`}
+              rows={tally(loaded.latest, (row) => row.direction.toLowerCase())}
+              testid="by-direction"
+            />
+            <Bars
+              title={`Most active symbols, newest ${loaded.latest.length} detections`}
+              rows={tally(loaded.latest, (row) => row.symbol).slice(0, 10)}
+              testid="top-symbols"
+              href={(key) => `${BASE}symbol/${key}`}
+            />
+          </div>
+        </>
+      )}
+      <h2>
+        Detections per hour{' '}
+        <label class="inline">
+          over{' '}
+          <select value={hours} onChange={(event) => setHours((event.target as HTMLSelectElement).value)}>
+            {['6', '24', '72', '168'].map((value) => (
+              <option value={value}>{value} h</option>
+            ))}
+          </select>
+        </label>
+      </h2>
+      {loaded && (
+        <p class="status">
+          {loaded.stats.detections.total.toLocaleString('en-US')} detections in the {loaded.stats.detections.hours} hours up to the market
+          clock
+        </p>
+      )}
+      <div class="chart small" ref={chartBox} data-testid="hourly" />
+    </section>
+  );
+}
+
+/** A labelled horizontal bar per row, scaled to the largest (plain HTML: readable, and no chart for a list). */
+function Bars(props: { title: string; rows: { key: string; count: number }[]; testid: string; href?: (key: string) => string }) {
+  const max = Math.max(1, ...props.rows.map((row) => row.count));
+  return (
+    <figure class="card bars" data-testid={props.testid}>
+      <figcaption>{props.title}</figcaption>
+      {props.rows.length === 0 && <p class="status">none</p>}
+      {props.rows.map((row) => (
+        <div class="bar-row" data-key={row.key}>
+          <span class="bar-label">
+            {props.href ? (
+              <a href={props.href(row.key)} onClick={link(props.href(row.key))}>
+                {row.key}
+              </a>
+            ) : (
+              row.key
+            )}
+          </span>
+          <span class="bar" style={{ width: `${(row.count / max) * 100}%` }} />
+          <span class="num">{row.count.toLocaleString('en-US')}</span>
+        </div>
+      ))}
+    </figure>
+  );
+}
