@@ -285,7 +285,10 @@ describe(`EXPLAIN of the API's queries (${TIMESCALE ? 'TimescaleDB, hypertables 
     );
     const functionRows = await pool.query(`SELECT * FROM bars_5m_between($1, $2, $3) ORDER BY bucket`, range.slice(0, 3));
     expect(functionRows.rows).toHaveLength(20);
-    expect(functionRows.rows).toEqual(viewRows.rows);
+    // The same bars; the vwap is a sum of products, whose last bits depend on the order the plan feeds the rows in.
+    const roundedVwap = (rows: { vwap: number | null }[]) =>
+      rows.map((row) => ({ ...row, vwap: row.vwap === null ? null : Number(row.vwap.toPrecision(12)) }));
+    expect(roundedVwap(functionRows.rows)).toEqual(roundedVwap(viewRows.rows));
     await explain('Hourly detections (pattern_counts_hourly view) over 24 h', {
       text: 'SELECT bucket, sum(count)::bigint AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz GROUP BY bucket ORDER BY bucket',
       values: ['2026-11-25T00:00:00Z'],
