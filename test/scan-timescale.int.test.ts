@@ -210,6 +210,15 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(plan).toMatch(
       /Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n(?:\s+Vectorized Filter: .*\n)?\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(\(?symbol = 'NVDA'::text\)/,
     );
+    // The API's latest minute bars (the dashboard's read, no range): chunks newest first, each one's batches come out in
+    // the segment's order (bucket DESC), so the LIMIT stops early and no decompressed row is sorted.
+    const latest = (
+      await client.query(`EXPLAIN (COSTS OFF) SELECT bucket FROM bars_1m_between('NVDA', NULL, NULL, 10) ORDER BY bucket`)
+    ).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    expect(latest).toMatch(/Limit\n\s+-> {2}(?:Result\n\s+-> {2})?Custom Scan \(ChunkAppend\) on bars_1m\n\s+Order: bars_1m\.bucket DESC/);
+    expect(latest).not.toMatch(/Sort Key: _hyper_\d+_\d+_chunk\.bucket/);
   });
 
   // A backfill (REST, flat files) writes bars older than a refresh window: with a window of 3 days, the policy's run
