@@ -99,7 +99,9 @@ export class DbProjectionSink implements PartitionSink {
    * Announces every recorded, not yet announced change of this projection (the projector calls it whenever the
    * notice connection to Redis becomes ready: at start, and when Redis is back after an outage).
    */
-  announceAllPending(): Promise<void> {
+  async announceAllPending(): Promise<void> {
+    // Not before the late refreshes running now: their batches are announced once their aggregates show the rows.
+    await this.options.lateRefresher?.idle();
     return this.announcePending(undefined);
   }
 

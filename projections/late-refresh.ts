@@ -73,6 +73,9 @@ export class LateRowRefresher {
   private waiters: (() => void)[] = [];
   private draining = false;
   private stopped = false;
+  /** afterCommit calls not yet resolved, and who waits for there to be none (`idle`). */
+  private active = 0;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly db: Queryable,
@@ -86,6 +89,24 @@ export class LateRowRefresher {
    */
   async afterCommit(table: string, span: RowTimeSpan | undefined): Promise<void> {
     if (span === undefined || this.stopped) return;
+    this.active += 1;
+    try {
+      await this.refreshLate(table, span);
+    } finally {
+      this.active -= 1;
+      if (this.active === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  /**
+   * Resolves once no refresh is asked for or running. The projector's sweep of pending notices waits for it, so that
+   * it does not announce a committed batch whose refresh is still running (the batch's own announcement follows it).
+   */
+  idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async refreshLate(table: string, span: RowTimeSpan): Promise<void> {
     let windows: RefreshWindow[];
     try {
       windows = lateWindows(span, await aggregateWatermarks(this.db, table));
