@@ -226,9 +226,11 @@ export async function intervalsWithBars(db: Queryable, ticker: string): Promise<
 }
 
 /**
- * The latest `limit` bars in [from, to), returned oldest first. Read through `<relation>_between(symbol, from, to)`
- * (projections' migrations; same on both storage paths), which puts the range on the partition key so that only the
- * partitions of [from, to) are read, also for the 5m/15m/1h bars aggregated from minute bars.
+ * The latest `limit` bars in [from, to), returned oldest first. Read through `<relation>_between(symbol, from, to,
+ * latest)` (projections' migrations; same on both storage paths), which puts the range on the partition key so that
+ * only the partitions of [from, to) are read, also for the 5m/15m/1h bars aggregated from minute bars, and takes the
+ * limit inside: on TimescaleDB the 5m/15m/1h functions plan their own query over the real-time aggregate, so that
+ * TimescaleDB folds the aggregate's watermark into a constant (migration 1797000000000), and the LIMIT goes with it.
  */
 export async function listBars(
   db: Queryable,
@@ -240,7 +242,7 @@ export async function listBars(
 ): Promise<BarView[]> {
   const bound = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
   const { rows } = await db.query<BarRow>(
-    `SELECT * FROM (SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]}_between($1, $2::timestamptz, $3::timestamptz) ORDER BY bucket DESC LIMIT $4) latest ORDER BY bucket`,
+    `SELECT ${BAR_COLUMNS} FROM ${BAR_RELATIONS[interval]}_between($1, $2::timestamptz, $3::timestamptz, $4::int) ORDER BY bucket`,
     [ticker, bound(from), bound(to), limit],
   );
   return rows.map(barView);

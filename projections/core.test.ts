@@ -13,6 +13,7 @@ import {
   patternEventRow,
   planBatch,
   RejectedValueError,
+  rowTimeSpan,
   patternChangeOf,
   rowFor,
   stagedLine,
@@ -230,5 +231,25 @@ describe('planBatch', () => {
         expect(plan.nextOffset).toBeGreaterThanOrEqual(Math.min(plan.from, firstOffset + length + 1));
       }),
     );
+  });
+});
+
+describe('rowTimeSpan', () => {
+  it("spans the rows' time column: bars by bucket, pattern events by detection time; none for reference data", () => {
+    const start = Date.UTC(2026, 10, 24, 14, 30);
+    const bars = [bar('AAPL', 'MINUTE', start + 120_000, 60_000, 1, 2, 3), bar('MSFT', 'MINUTE', start, 60_000, 1, 2, 3)];
+    expect(
+      rowTimeSpan(
+        'bars_1m',
+        bars.map((value) => barRow(value, 'MINUTE')),
+      ),
+    ).toEqual({ earliestMs: start, latestMs: start + 120_000 });
+    const [event] = patternEvents(1, 3);
+    expect(rowTimeSpan('pattern_events', [patternEventRow(event!, { topic: 't', partition: 0, offset: 0 })])).toEqual({
+      earliestMs: event!.detectedAtMs,
+      latestMs: event!.detectedAtMs,
+    });
+    expect(rowTimeSpan('symbols', [symbolRow(symbolReference('AAPL'))])).toBeUndefined();
+    expect(rowTimeSpan('bars_1m', [])).toBeUndefined();
   });
 });

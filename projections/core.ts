@@ -64,6 +64,8 @@ export interface TableSpec {
   readonly columns: readonly (readonly [name: string, type: string])[];
   /** Conflict key of the upsert. */
   readonly key: readonly string[];
+  /** The time column of a time-series table (its hypertable's dimension, its continuous aggregates' buckets). */
+  readonly time?: string;
 }
 
 const BAR_COLUMNS = [
@@ -126,8 +128,8 @@ export const TABLES = {
     ],
     key: ['symbol'],
   },
-  bars_1m: { table: 'bars_1m', columns: BAR_COLUMNS, key: ['symbol', 'bucket'] },
-  bars_1d: { table: 'bars_1d', columns: BAR_COLUMNS, key: ['symbol', 'bucket'] },
+  bars_1m: { table: 'bars_1m', columns: BAR_COLUMNS, key: ['symbol', 'bucket'], time: 'bucket' },
+  bars_1d: { table: 'bars_1d', columns: BAR_COLUMNS, key: ['symbol', 'bucket'], time: 'bucket' },
   pattern_events: {
     table: 'pattern_events',
     columns: [
@@ -158,6 +160,7 @@ export const TABLES = {
       ['kafka_offset', 'int8'],
     ],
     key: ['event_id', 'detected_at'],
+    time: 'detected_at',
   },
 } as const satisfies Record<string, TableSpec>;
 
@@ -417,6 +420,29 @@ export function stagedLine(row: Row, offset: number, deleted = false): string {
 }
 
 /** A tombstone row: only the key is set. */
+/** The earliest and latest time of a batch's rows (both inclusive), in epoch ms. */
+export interface RowTimeSpan {
+  readonly earliestMs: number;
+  readonly latestMs: number;
+}
+
+/** The span of the rows' time column, or undefined for a table without one (or rows without a time). */
+export function rowTimeSpan(table: TableName, rows: readonly Row[]): RowTimeSpan | undefined {
+  const spec: TableSpec = TABLES[table];
+  if (spec.time === undefined) return undefined;
+  const column = spec.columns.findIndex(([name]) => name === spec.time);
+  let earliestMs = Infinity;
+  let latestMs = -Infinity;
+  for (const row of rows) {
+    const value = row[column];
+    if (typeof value !== 'string') continue;
+    const ms = Date.parse(value);
+    if (ms < earliestMs) earliestMs = ms;
+    if (ms > latestMs) latestMs = ms;
+  }
+  return earliestMs <= latestMs ? { earliestMs, latestMs } : undefined;
+}
+
 export function tombstoneRow(table: TableName, key: string): Row {
   const spec: TableSpec = TABLES[table];
   return spec.columns.map((_, index) => (index === 0 ? key : null));

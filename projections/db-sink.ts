@@ -9,6 +9,7 @@ import type { Notifier } from '../store/notifier.js';
 import type { PartitionBatch, PartitionSink, SinkOutcome } from './partition-consumer.js';
 import { faultPoint, type FaultHook } from './faults.js';
 import { PgBatchWriter, type PreparedMessage } from './pg-writer.js';
+import type { LateRowRefresher } from './late-refresh.js';
 
 /** Turns decoded messages of a topic into prepared rows, tombstones, rejects and skips (pure but for the types). */
 export function prepareMessages(
@@ -67,6 +68,11 @@ export class DbProjectionSink implements PartitionSink {
       readonly faultHook?: FaultHook;
       /** Called after each committed batch (rebuild progress). */
       readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
+      /**
+       * Refreshes the continuous aggregates over rows a batch committed below their watermark, before the batch is
+       * announced (TimescaleDB path; the live projector's tables only, a rebuild's have no aggregates yet).
+       */
+      readonly lateRefresher?: LateRowRefresher;
     },
   ) {
     this.writer = new PgBatchWriter(pool, {
@@ -93,7 +99,9 @@ export class DbProjectionSink implements PartitionSink {
    * Announces every recorded, not yet announced change of this projection (the projector calls it whenever the
    * notice connection to Redis becomes ready: at start, and when Redis is back after an outage).
    */
-  announceAllPending(): Promise<void> {
+  async announceAllPending(): Promise<void> {
+    // Not before the late refreshes running now: their batches are announced once their aggregates show the rows.
+    await this.options.lateRefresher?.idle();
     return this.announcePending(undefined);
   }
 
@@ -167,6 +175,7 @@ export class DbProjectionSink implements PartitionSink {
     this.options.metrics.batchSeconds.observe(labels, (performance.now() - started) / 1000);
     this.options.metrics.nextOffset.set({ ...labels, partition: String(batch.partition) }, outcome.nextOffset);
     this.options.onApplied?.(batch.topic, batch.partition, outcome.nextOffset);
+    await this.options.lateRefresher?.afterCommit(tableForTopic(topicKey), outcome.timeSpan);
     if (outcome.rows > 0 && this.options.notifier) {
       await fault('notify');
       // The rows are committed: a failed announcement stays recorded for the next batch, it must not fail this one.

@@ -10,6 +10,9 @@ export interface ProjectorMetrics extends NoticeMetrics {
   readonly nextOffset: Gauge<'projection' | 'topic' | 'partition'>;
   readonly paused: Gauge<'projection' | 'topic'>;
   readonly skipped: Counter<'projection' | 'topic' | 'reason'>;
+  /** Refreshes of a continuous aggregate after rows committed below its watermark (projections/late-refresh.ts). */
+  readonly aggregateRefreshes: Counter<'view' | 'outcome'>;
+  readonly aggregateRefreshSeconds: Histogram<'view'>;
 }
 
 export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
@@ -56,6 +59,19 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
       name: 'tickflow_projection_skipped_total',
       help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)',
       labelNames: ['projection', 'topic', 'reason'],
+      registers: [registry],
+    }),
+    aggregateRefreshes: new Counter({
+      name: 'tickflow_projection_aggregate_refreshes_total',
+      help: 'Refreshes of a continuous aggregate after rows committed below its watermark, by outcome (refreshed, left to the policy)',
+      labelNames: ['view', 'outcome'],
+      registers: [registry],
+    }),
+    aggregateRefreshSeconds: new Histogram({
+      name: 'tickflow_projection_aggregate_refresh_seconds',
+      help: 'Time to refresh a continuous aggregate after rows committed below its watermark (waits for a concurrent refresh included)',
+      labelNames: ['view'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     }),
   };

@@ -3,7 +3,19 @@ import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { faultPoint, type FaultHook } from './faults.js';
-import { applySql, copySql, patternChangeOf, planBatch, stagedLine, stagingDdl, type BatchPlan, type Row, type TableName } from './core.js';
+import {
+  applySql,
+  copySql,
+  patternChangeOf,
+  planBatch,
+  rowTimeSpan,
+  stagedLine,
+  stagingDdl,
+  type BatchPlan,
+  type Row,
+  type RowTimeSpan,
+  type TableName,
+} from './core.js';
 import { batchScopes } from '../contracts/pattern-scopes.js';
 
 /** One message of a batch, already turned into a row, a tombstone, a reject, or nothing (skipped copy). */
@@ -30,6 +42,8 @@ export type BatchOutcome =
       readonly rows: number;
       readonly rejected: number;
       readonly symbols: readonly string[];
+      /** The span of the rows' time (tables with a time column, batches with rows). */
+      readonly timeSpan: RowTimeSpan | undefined;
     };
 
 /** Rows are streamed to COPY in chunks of this many lines. */
@@ -163,7 +177,11 @@ export class PgBatchWriter {
       await fault('commit');
       await client.query('COMMIT');
       await fault('after-commit');
-      return { action: 'apply', nextOffset: plan.nextOffset, rows: rows.length, rejected: rejects.length, symbols: changed };
+      const timeSpan = rowTimeSpan(
+        batch.table,
+        rows.flatMap((message) => (message.kind === 'row' ? [message.row] : [])),
+      );
+      return { action: 'apply', nextOffset: plan.nextOffset, rows: rows.length, rejected: rejects.length, symbols: changed, timeSpan };
     } catch (error) {
       broken = error instanceof Error ? error : new Error(String(error));
       await client.query('ROLLBACK').catch(() => {});

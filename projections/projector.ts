@@ -7,6 +7,7 @@ import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
 import type { HealthCheck } from '../platform/ops-server.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
+import { LateRowRefresher } from './late-refresh.js';
 import { createProjectorMetrics, type ProjectorMetrics } from './metrics.js';
 import { Notifier, subscribeToNotices } from '../store/notifier.js';
 import { maintainPartitions } from '../store/partitions.js';
@@ -107,6 +108,8 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const consumers: PartitionConsumer[] = [];
   const dbSinks: DbProjectionSink[] = [];
   let redisSink: RedisProjectionSink | undefined;
+  // One for every database projection: the bars' and the pattern events' refreshes run one at a time.
+  const lateRefresher = new LateRowRefresher(pool, { logger, metrics });
   for (const name of projections) {
     if (name === REDIS_PROJECTION) {
       const topics = topicMap(REDIS_TOPICS, prefix);
@@ -139,6 +142,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
       metrics,
       notifier,
       faultHook: options.faultHook,
+      lateRefresher,
     });
     dbSinks.push(sink);
     consumers.push(
@@ -254,6 +258,7 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     stopSubscribing?.();
     clearTimeout(listenerRetry);
     await listener?.end().catch(() => {});
+    lateRefresher.stop();
     await Promise.allSettled(consumers.map((consumer) => consumer.stop()));
     await pool.end().catch(() => {});
     noticeRedis?.disconnect();

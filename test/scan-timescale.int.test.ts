@@ -8,6 +8,11 @@ import { migrate, TESTED_TIMESCALEDB_VERSION } from '../store/migrate.js';
 import { createRebuildTables, swapRebuilt } from '../projections/rebuild.js';
 import { ACTIVE_SCAN_FILTERS } from '../api/testing.js';
 import { relationRetention, type RetainedRelation } from '../store/retention.js';
+import { listBars } from '../api/symbols-store.js';
+import { aggregateWatermarks } from '../store/aggregates.js';
+import { executedPlans } from './executed-plans.js';
+
+const DAY_MS = 86_400_000;
 
 /** Rows reach the staging table by INSERT here (the projector's COPY is covered by projector.int.test.ts on this path); the fold is the projector's SQL. */
 async function project(client: pg.ClientBase, table: TableName, rows: readonly { row: Row; offset: number }[], suffix = ''): Promise<void> {
@@ -197,13 +202,23 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     expect(uncompressed.rows[0]).toEqual({ n: 0 });
     expect(await reads()).toEqual(before);
     // The symbol filter selects compressed segments by the index on the segment-by column (ColumnarScan, named
-    // DecompressChunk before 2.2x); it is not applied to decompressed rows after the fact.
+    // DecompressChunk before 2.2x); it is not applied to decompressed rows after the fact. A range inside a (seven-day)
+    // chunk also selects batches by their time bounds in that index, and filters their rows vectorized.
     const plan = (await client.query(`EXPLAIN (COSTS OFF) SELECT * FROM bars_1m_between('NVDA', '2026-10-05', '2026-10-06')`)).rows
       .map((row) => row['QUERY PLAN'])
       .join('\n');
     expect(plan).toMatch(
-      /Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(symbol = 'NVDA'::text\)/,
+      /Custom Scan \((?:ColumnarScan|DecompressChunk)\) on _hyper_\d+_\d+_chunk\n(?:\s+Vectorized Filter: .*\n)?\s+-> {2}Index Scan using compress_hyper_\w+ on compress_hyper_\w+\n\s+Index Cond: \(\(?symbol = 'NVDA'::text\)/,
     );
+    // The API's latest minute bars (the dashboard's read, no range): chunks newest first, each one's batches come out in
+    // the segment's order (bucket DESC), so the LIMIT stops early and no decompressed row is sorted.
+    const latest = (
+      await client.query(`EXPLAIN (COSTS OFF) SELECT bucket FROM bars_1m_between('NVDA', NULL, NULL, 10) ORDER BY bucket`)
+    ).rows
+      .map((row) => row['QUERY PLAN'])
+      .join('\n');
+    expect(latest).toMatch(/Limit\n\s+-> {2}(?:Result\n\s+-> {2})?Custom Scan \(ChunkAppend\) on bars_1m\n\s+Order: bars_1m\.bucket DESC/);
+    expect(latest).not.toMatch(/Sort Key: _hyper_\d+_\d+_chunk\.bucket/);
   });
 
   // A backfill (REST, flat files) writes bars older than a refresh window: with a window of 3 days, the policy's run
@@ -228,6 +243,88 @@ describe.runIf(testServer() === 'timescale')('the TimescaleDB path (the stack cl
     ]);
     await client.query(`CALL run_job($1)`, [jobs.rows.find((job) => job.view === 'bars_1h')!.job_id]);
     expect(await hours()).toEqual({ n: 25, volume: 25 * 60 });
+  });
+
+  // The 5m/15m/1h bars are real-time aggregates: a UNION of the materialized buckets below the watermark and the
+  // minute bars above it, split at COALESCE(to_timestamp(cagg_watermark(id)), '-infinity'). TimescaleDB folds that call
+  // into a constant in its planner hook, on the query tree it is handed, before PostgreSQL inlines SQL functions: the
+  // API's read through an inlined SQL function (before migration 1797000000000) kept the call, planned every chunk of
+  // bars_1m for the real-time part and filtered rows by the call (549 ms p50 against ~2 ms, bench bars-year).
+  it("reads the real-time aggregates with their watermark folded into a constant (the API's bar read)", async () => {
+    const own = await createTestDatabase('watermark');
+    const reader = new pg.Client({ connectionString: own.url });
+    try {
+      await migrate(own.url, { timescale: 'on' });
+      await reader.connect();
+      // No policy run moves the watermark behind the test's back.
+      await reader.query('SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE job_id >= 1000');
+      const first = Date.parse('2026-09-14T13:30:00Z');
+      await reader.query(
+        `INSERT INTO bars_1m (symbol, bucket, open, high, low, close, volume, vwap, transactions)
+         SELECT 'WMRK', $1::timestamptz + make_interval(days => d, mins => m), 10 + m % 7, 12 + m % 7, 9, 11, 100 + m, 10.5, 3
+           FROM generate_series(0, 9) d, generate_series(0, 389) m`,
+        [new Date(first)],
+      );
+      const watermarkOf = async () =>
+        (
+          await reader.query<{ text: string }>(
+            `SELECT watermark::text AS text FROM tf_aggregate_watermarks('bars_1m') WHERE view_name = 'bars_1h'`,
+          )
+        ).rows[0]!.text;
+      const viewBars = async () =>
+        (
+          await reader.query<{ bucket: Date; volume: number }>(`SELECT bucket, volume FROM bars_1h WHERE symbol = 'WMRK' ORDER BY bucket`)
+        ).rows.map((row) => [row.bucket.toISOString(), row.volume]);
+      const planText = async (sql: string) =>
+        (await reader.query<{ 'QUERY PLAN': string }>(`EXPLAIN (COSTS OFF) ${sql}`)).rows.map((row) => row['QUERY PLAN']).join('\n');
+      const range = { from: first - DAY_MS, to: first + 11 * DAY_MS };
+      const apiRead = async (limit: number) => {
+        const { result, plans } = await executedPlans(reader, () => listBars(reader, 'WMRK', '1h', range.from, range.to, limit));
+        const nested = plans.filter((plan) => plan.includes('FROM bars_1h v'));
+        expect(nested).toHaveLength(1);
+        return { bars: result.map((bar) => [bar.bucket, bar.volume]), plan: nested[0]! };
+      };
+
+      // Eight sessions materialized; the last two are aggregated from the minute bars at read time.
+      await reader.query(`CALL refresh_continuous_aggregate('bars_1h', NULL, $1::timestamptz)`, [new Date(first + 8 * DAY_MS)]);
+      let watermark = await watermarkOf();
+      const [hourly] = (await aggregateWatermarks(reader, 'bars_1m')).filter((aggregate) => aggregate.view === 'bars_1h');
+      expect(hourly!.watermarkMs).toBeGreaterThan(first);
+      expect(hourly!.watermarkMs).toBeLessThan(first + 8 * DAY_MS);
+      const expected = await viewBars();
+      expect(expected).toHaveLength(10 * 7);
+
+      // The cause: an inlined SQL function over the view (the earlier read) keeps the call; the view queried directly does not.
+      await reader.query(
+        `CREATE FUNCTION inlined_bars_1h(p_symbol text) RETURNS SETOF bars_1h LANGUAGE sql STABLE AS 'SELECT * FROM bars_1h WHERE symbol = p_symbol'`,
+      );
+      expect(await planText(`SELECT * FROM inlined_bars_1h('WMRK')`)).toMatch(/cagg_watermark/);
+      const direct = await planText(`SELECT * FROM bars_1h WHERE symbol = 'WMRK'`);
+      expect(direct).not.toMatch(/cagg_watermark/);
+      expect(direct).toContain(`'${watermark}'::timestamp with time zone`);
+
+      // The API's read: the function's own query carries the watermark as a constant, also once PL/pgSQL has cached a
+      // generic plan (after five calls in a session), and returns the view's bars, real-time part included.
+      for (let call = 1; call <= 7; call += 1) {
+        const read = await apiRead(50_000);
+        expect(read.plan).not.toMatch(/cagg_watermark/);
+        expect(read.plan).toContain(`'${watermark}'::timestamp with time zone`);
+        expect(read.bars).toEqual(expected);
+      }
+      expect((await apiRead(24)).bars).toEqual(expected.slice(-24));
+
+      // A refresh moves the watermark: the cached plan is replaced (TimescaleDB invalidates it), the bars are the same.
+      await reader.query(`CALL refresh_continuous_aggregate('bars_1h', NULL, $1::timestamptz)`, [new Date(first + 9 * DAY_MS)]);
+      const moved = await watermarkOf();
+      expect(moved).not.toBe(watermark);
+      watermark = moved;
+      const read = await apiRead(50_000);
+      expect(read.plan).toContain(`'${watermark}'::timestamp with time zone`);
+      expect(read.bars).toEqual(expected);
+    } finally {
+      await reader.end().catch(() => {});
+      await own.drop();
+    }
   });
 
   it("runs the API's scan and count queries", async () => {

@@ -14,6 +14,8 @@ import { SessionCalendar } from '../../contracts/calendar.js';
 import { digest } from '../../platform/digest.js';
 import { listBars, type BarResolution } from '../../api/symbols-store.js';
 import { migrate } from '../../store/migrate.js';
+import { LateRowRefresher } from '../../projections/late-refresh.js';
+import { createLogger } from '../../platform/logger.js';
 import { TimescaleCluster, type TestServer } from '../../test/postgres.js';
 
 /** The API's largest `limit` for bars: one read returns the whole year of 1h and 1d bars. */
@@ -270,13 +272,32 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
           figures.push({ name: `refresh ${view} over the year`, value: (performance.now() - refreshStarted) / 1000, unit: 's' });
         }
       }
+      // 3. A late write: one session in the middle of the year rewritten (a correction, a replay), on both paths so
+      // that they keep the same bars. On TimescaleDB it lies below the aggregates' watermark: the projector then
+      // refreshes their window before it announces the batch (projections/late-refresh.ts); its cost, as it runs it.
+      const rewritten = sessions[Math.floor(sessions.length / 2)]!;
+      const update = await client.query('UPDATE bars_1m SET volume = volume + 1 WHERE bucket >= $1 AND bucket < $2', [
+        new Date(rewritten.openMs),
+        new Date(rewritten.closeMs),
+      ]);
+      if (timescale) {
+        const refresher = new LateRowRefresher(client, { logger: createLogger('bench-bars-year', { level: 'warn' }) });
+        const lateStarted = performance.now();
+        await refresher.afterCommit('bars_1m', { earliestMs: rewritten.openMs, latestMs: rewritten.closeMs - 60_000 });
+        figures.push({
+          name: 'late write: aggregates refreshed after one session rewritten below their watermark',
+          value: (performance.now() - lateStarted) / 1000,
+          unit: 's',
+          note: `${(update.rowCount ?? 0).toLocaleString('en-US')} minute bars of ${rewritten.date} (UPDATE), then the projector's refresh of the materialized aggregates (${(settings.aggregates ?? 'bars_5m,bars_15m,bars_1h').replaceAll(',', ', ')}) over that day`,
+        });
+      }
       await client.query('CHECKPOINT');
       figures.push(...sizeFigures(await barSizes(client, timescale), timescale ? ' (uncompressed)' : ''));
     } finally {
       await client.end();
     }
 
-    // 3. Reads. Cold each: restart + OS cache dropped before every read (a handful). First touch: one restart + drop,
+    // 4. Reads. Cold each: restart + OS cache dropped before every read (a handful). First touch: one restart + drop,
     // then every symbol once in a shuffled order (a symbol's read may find pages an earlier one brought in: minute
     // bars of one minute share a page). Warm: every symbol again.
     const order = readOrder(symbols);
@@ -317,7 +338,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
     };
     await readAll('', false);
 
-    // 4. TimescaleDB: compress every chunk of bars_1m and bars_1d (segment by symbol, newest first), measure again,
+    // 5. TimescaleDB: compress every chunk of bars_1m and bars_1d (segment by symbol, newest first), measure again,
     // and check that the reads return the very same bars as before compression.
     if (timescale) {
       const admin = new pg.Client({ connectionString: cluster.url });
@@ -386,7 +407,7 @@ const suite: BenchSuite = {
   name: 'bars-year',
   onlyByName: true,
   description:
-    "a year of minute bars (the calendar's sessions x 390) for 500 symbols on each path, in clusters of the bench's own: first-touch 1h/1d/1m bar reads (continuous aggregates vs plain views), disk size with and without compression (--scale shrinks the symbols, --set sessions=N the span)",
+    "a year of minute bars (the calendar's sessions x 390) for 500 symbols on each path, in clusters of the bench's own: first-touch 1h/1d/1m bar reads (continuous aggregates vs plain views), disk size with and without compression, the aggregates' refresh after a late write (--scale shrinks the symbols, --set sessions=N the span)",
   async run(options) {
     const figures: Figure[] = [];
     const digestsByPath = new Map<string, Map<string, string>>();
