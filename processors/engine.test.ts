@@ -10,6 +10,7 @@ import {
 } from './engine.js';
 import { PATTERN_CATALOG } from './catalog.js';
 import { FundamentalsHistory } from './fundamentals.js';
+import { digest } from '../platform/digest.js';
 
 const calendar = new SessionCalendar();
 const MINUTE = 60_000;
@@ -531,5 +532,61 @@ describe('engine symbol cap', () => {
     const restored = PatternEngine.restore(engine.snapshot(), { calendar, maxSymbols: 50 });
     expect(restored.onBar(minuteBar('NEWCOMER', '2026-11-24', 31, 10), ref, false, out)).toBe('invalid');
     expect(restored.symbolCount).toBe(50);
+  });
+});
+
+/** Pinned from the engine at f59dfb7 (main, ENGINE_VERSION 4). */
+const PINNED_OUTCOMES = { applied: 7200, invalid: 7, ignored: 1, 'outside-session': 2281 };
+const PINNED_EVENT_COUNT = 2377;
+const PINNED_EVENTS_DIGEST = 'JfGys2cwywLT3DRgZid7ax';
+
+describe('engine output on a fixed stream', () => {
+  /**
+   * The events and bar outcomes of a fixed stream, pinned as a digest: thirty daily bars then six sessions of minute
+   * bars of four symbols (a holiday and an early close among them), one engine with a fundamentals overlay, and bars each admission
+   * rule refuses spliced in. A change of the digest is a change of behaviour; speed work must leave it alone.
+   */
+  it('emits exactly the pinned events and outcomes', () => {
+    const sessions = ['2026-11-23', '2026-11-24', '2026-11-25', '2026-11-26', '2026-11-27', '2026-11-30'];
+    const symbols = ['AAA', 'BBB', 'CCC', 'SPY'];
+    const bars: BarInput[] = [];
+    // Thirty sessions of daily bars first, so daily setups (and the combos they arm) exist.
+    const days: string[] = [];
+    for (let ms = Date.parse('2026-11-20T17:00:00Z'); days.length < 30; ms -= 86_400_000) {
+      if (calendar.dayOf(ms).isTradingDay) days.unshift(new Date(ms).toISOString().slice(0, 10));
+    }
+    for (const [index, date] of days.entries()) {
+      for (const [rank, symbol] of symbols.entries()) {
+        const close = 100 + rank + 8 * Math.sin((index + rank) / 3);
+        bars.push(dayBar(symbol, date, close, 1_000_000 + 50_000 * ((index * 7 + rank) % 5), close * (index % 2 === 0 ? 0.99 : 1.01)));
+      }
+    }
+    const clean = randomStream(sessions, symbols, 11);
+    for (const [index, bar] of clean.entries()) {
+      bars.push(bar);
+      if (index % 997 !== 500) continue;
+      // One refused or skipped bar of each kind, every ~1,000 bars.
+      const kind = Math.floor(index / 997) % 7;
+      if (kind === 0) bars.push({ ...bar, close: Number.NaN });
+      else if (kind === 1) bars.push({ ...bar, low: bar.high * 1.01 });
+      else if (kind === 2) bars.push({ ...bar, windowStartMs: bar.windowStartMs * 1000, windowEndMs: bar.windowStartMs * 1000 + MINUTE });
+      else if (kind === 3)
+        bars.push({ ...bar, windowStartMs: bar.windowStartMs + 400 * 86_400_000, windowEndMs: bar.windowEndMs + 400 * 86_400_000 });
+      else if (kind === 4) bars.push({ ...bar, interval: 'SECOND', windowEndMs: bar.windowStartMs + 1_000 });
+      else if (kind === 5) bars.push({ ...bar });
+      else bars.push({ ...bar, symbol: '' });
+    }
+    const facts = new Map<string, FundamentalsInput>([
+      ['AAA', { symbol: 'AAA', asOfDate: '2026-11-20', eps: 1.2, epsEstimate: 1, epsSurprisePct: null, revenueYoYGrowthPct: 12 }],
+    ]);
+    const runner = new Runner(new PatternEngine({ fundamentals: { get: (symbol) => facts.get(symbol) } }));
+    const outcomes = new Map<string, number>();
+    for (const bar of bars) {
+      const outcome = runner.feed(bar);
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(outcomes)).toEqual(PINNED_OUTCOMES);
+    expect(runner.events.length).toBe(PINNED_EVENT_COUNT);
+    expect(digest(JSON.stringify(runner.events))).toBe(PINNED_EVENTS_DIGEST);
   });
 });

@@ -3,7 +3,7 @@ import { SessionCalendar } from '../contracts/calendar.js';
 import { COMBO_TRIGGERS, PATTERN_VERSIONS, type Tier } from './catalog.js';
 import { createHistory, historyAt, pushHistory, type History } from './indicators.js';
 import { DEFAULT_MAX_EVENT_TIME_SKEW_MS } from '../platform/event-time.js';
-import { barRejection, type Rejection } from './input-guard.js';
+import { barRejection, isAdmissibleBar, type Rejection } from './input-guard.js';
 import {
   DAILY_PARAMS,
   DETECTION,
@@ -327,8 +327,13 @@ export class PatternEngine implements PatternSink {
   /** Why `onBar` would reject `bar` ('invalid', state untouched), or undefined (see input-guard.ts). */
   rejectionOf(bar: BarInput): Rejection | undefined {
     const rejection = barRejection(bar, this.clock, this.maxSkewMs);
-    if (rejection !== undefined || this.symbols.size < this.maxSymbols || this.symbols.has(bar.symbol)) return rejection;
+    if (rejection !== undefined || this.hasRoomFor(bar.symbol)) return rejection;
     return { reason: 'symbol-limit', details: `${this.maxSymbols} symbols already have state in this partition` };
+  }
+
+  /** False for a new symbol when maxSymbols symbols already have state. */
+  private hasRoomFor(symbol: string): boolean {
+    return this.symbols.size < this.maxSymbols || this.symbols.has(symbol);
   }
 
   /** Number of symbols with state. */
@@ -351,8 +356,9 @@ export class PatternEngine implements PatternSink {
    * benchmark outside its home partition: it feeds relative strength but never emits its own patterns.
    */
   onBar(bar: BarInput, ref: SourceRef, broadcastCopy: boolean, out: PatternEventRecord[]): BarOutcome {
-    if (bar.interval === 'SECOND') return barRejection(bar, this.clock, this.maxSkewMs) === undefined ? 'ignored' : 'invalid';
-    if (this.rejectionOf(bar) !== undefined) return 'invalid';
+    // The boolean check, not rejectionOf: the reasons' text is built only when the shell asks why (see isAdmissibleBar).
+    if (bar.interval === 'SECOND') return isAdmissibleBar(bar, this.clock, this.maxSkewMs) ? 'ignored' : 'invalid';
+    if (!isAdmissibleBar(bar, this.clock, this.maxSkewMs) || !this.hasRoomFor(bar.symbol)) return 'invalid';
     this.out = out;
     this.ctxRef = ref;
     // Checked here so that most bars (same minute as the previous one) make no call with a double argument.

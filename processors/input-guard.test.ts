@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { barRejection, tradeRejection, type GuardedBar } from './input-guard.js';
+import { barRejection, isAdmissibleBar, tradeRejection, type GuardedBar } from './input-guard.js';
 
 const DAY = 86_400_000;
 const SKEW = 7 * DAY;
@@ -63,6 +63,40 @@ describe('bar admission (pure)', () => {
     expect(barRejection({ ...yearAhead, ingestedAtMs: undefined }, START, SKEW)?.reason).toBe('ahead-of-watermark');
     expect(barRejection({ ...yearAhead, ingestedAtMs: yearAhead.windowEndMs + 1_000 }, START, SKEW)).toBeUndefined();
     expect(barRejection({ ...bar, windowStartMs: START + SKEW, windowEndMs: START + SKEW + 60_000 }, START, SKEW)).toBeUndefined();
+  });
+});
+
+describe("the engine's boolean check (isAdmissibleBar)", () => {
+  it('admits exactly the bars barRejection has no reason for', () => {
+    const changes: Partial<GuardedBar>[] = [
+      {},
+      { symbol: '' },
+      { open: Number.NaN },
+      { high: Number.POSITIVE_INFINITY },
+      { low: 0, open: 0 },
+      { volume: -5 },
+      { high: 8 },
+      { close: 12 },
+      { open: 8.5 },
+      { windowEndMs: START },
+      { windowStartMs: START + 0.5 },
+      { windowStartMs: -60_000, windowEndMs: 0 },
+      { windowStartMs: START * 1000, windowEndMs: START * 1000 + 60_000 },
+      { windowEndMs: START + 365 * DAY },
+      { interval: 'DAY', windowEndMs: START + 25 * 3_600_000 },
+      { interval: 'SECOND', windowEndMs: START + 1_000 },
+      { windowStartMs: START + 365 * DAY, windowEndMs: START + 365 * DAY + 60_000 },
+      { windowStartMs: START + 365 * DAY, windowEndMs: START + 365 * DAY + 60_000, ingestedAtMs: START + 365 * DAY + 61_000 },
+      { windowStartMs: START + SKEW, windowEndMs: START + SKEW + 60_000 },
+    ];
+    for (const change of changes) {
+      for (const watermark of [-1, START]) {
+        const candidate = { ...bar, ...change };
+        expect(isAdmissibleBar(candidate, watermark, SKEW), JSON.stringify(change)).toBe(
+          barRejection(candidate, watermark, SKEW) === undefined,
+        );
+      }
+    }
   });
 });
 
