@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../platform/logger.js';
 import { loadPlatformConfig } from '../platform/config.js';
 import { topicName, type TopicKey } from '../platform/topics.js';
-import type { TestKafka } from '../test/kafka.js';
+import { createTopicsRetrying, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, testServer, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { minuteBars, patternEvents } from '../test/record-fixtures.js';
 import { migrate } from '../store/migrate.js';
 import { aggregateWatermarks } from '../store/aggregates.js';
 import { parseProjectionNotice, redisKeys, type ProjectionNotice } from '../contracts/redis-keys.js';
 import { startProjector, type ProjectorHandle } from './projector.js';
-import { createTopicsRetrying, endOffsets, offsetsReached, produce } from './testing.js';
+import { endOffsets, offsetsReached, produce } from './testing.js';
 
 const TOPICS: TopicKey[] = ['patterns', 'minuteAggregates', 'dailyAggregates'];
 const logger = createLogger('late-refresh-test', { level: process.env.TEST_LOG ?? 'silent' });
