@@ -27,7 +27,7 @@ export interface BenchSuite {
   readonly description: string;
   /**
    * Left out of `bench all` (`npm run bench`): set for suites that take an hour at scale 1 or measure something other
-   * than the pipeline's goals (the year of bars, the browser). Run them by name.
+   * than the pipeline's goals (the year of bars, the browser, the replication clusters). Run them by name.
    */
   readonly onlyByName?: boolean;
   /** The figures; the harness prints and stores them. */

@@ -41,6 +41,7 @@ function pick(figures: readonly Figure[], name: string, label: string, target: s
 
 const suite: BenchSuite = {
   name: 'replication',
+  onlyByName: true,
   description: 'one broker RF=1 vs three brokers RF=3 acks=all: ingest events/s and gateway end-to-end p50/p99 at 20k events/s',
   async run({ scale, settings }) {
     const figures: Figure[] = [];
