@@ -123,9 +123,9 @@ describe('docker-compose.yml as a deployment', () => {
 
   it('publishes no fixed host port on a scaled service, and balances gateway and API', () => {
     for (const name of SCALED_SERVICES) expect(services[name]!.ports, name).toBeUndefined();
-    // Ingest scales to a standby under its lease, never to a second writer.
+    // Ingest is one writer: its lease (a standby under `--scale ingest=2`) is not ready yet (issue 21), so it is off.
     expect(services.ingest!.ports).toBeUndefined();
-    expect(String(services.ingest!.environment!.INGEST_LEASE)).toBe('true');
+    expect(services.ingest!.environment!.INGEST_LEASE).toBeUndefined();
     const balancer = services.balancer!;
     expect(balancer.ports).toEqual(expect.arrayContaining(['3000:3000', '3001:3001']));
     const config = readFileSync(new URL('../deploy/haproxy.cfg', import.meta.url), 'utf8');
