@@ -195,7 +195,8 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
     expect(onTopic().filter((sequence) => sequence < 0)).toHaveLength(2);
   });
 
-  // Fails (2026-12-06 CI dry run and alone): issue 21. ingest/main.ts refuses INGEST_LEASE until it passes.
+  // Skipped, issue 21: fails (2026-12-06 CI dry run and alone): the frozen holder's 50 trades reach the topic after
+  // the takeover. ingest/main.ts refuses INGEST_LEASE until this passes.
   it.skip('a second instance waits as a standby; a frozen active one is taken over, and cannot write when it wakes', async () => {
     const a = start('a');
     await vi.waitFor(async () => expect(await a.role()).toBe('active'), WAIT);
@@ -230,7 +231,8 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
     expect([...sequences].sort((x, y) => x - y)).toEqual([...range(1, 100), ...range(151, 200)]);
   });
 
-  // Fails (2026-12-06 CI dry run and alone): issue 21. ingest/main.ts refuses INGEST_LEASE until it passes.
+  // Skipped, issue 21: fails (2026-12-06 CI dry run and alone): after the kill the topic holds 350 trades for 300.
+  // ingest/main.ts refuses INGEST_LEASE until this passes.
   it.skip('kill -9 of the active instance mid-stream: the standby takes over, and the topic holds every trade once', async () => {
     const b = processes.find((child) => child.instance === 'b')!;
     const c = start('c');
