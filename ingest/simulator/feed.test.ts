@@ -18,6 +18,26 @@ function expectedBars(trades: readonly WireTrade[], length: number) {
   return groups;
 }
 
+/** One symbol's trades in time order: their times, and volume and notional summed over the first i trades at [i]. */
+interface DayTotals {
+  readonly times: number[];
+  readonly volume: number[];
+  readonly notional: number[];
+  readonly open: number;
+}
+
+/** How many of the (ascending) times are before `end`. */
+function tradesBefore(times: readonly number[], end: number): number {
+  let low = 0;
+  let high = times.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (times[middle]! < end) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
 describe('simulator feed', () => {
   it('its second and minute aggregates match the trades it sent', () => {
     const feed = new SimulatorFeed(buildUniverse(30, 1), { seed: 3 });
@@ -28,12 +48,15 @@ describe('simulator feed', () => {
     const trades = events.filter((event): event is WireTrade => event.ev === 'T');
     const bars = events.filter((event): event is WireAggregate => event.ev === 'A' || event.ev === 'AM');
     expect(trades.length).toBeGreaterThan(10_000);
-    const bySymbol = new Map<string, WireTrade[]>();
-    // Appended in place: a copy of the list per trade made this quadratic (30 s under load, past the 20 s limit).
+    // Day figures per symbol as prefix sums over its trades in time order, so each bar's check is a binary search:
+    // filtering every symbol's trades per bar was quadratic (past the 30 s limit on a loaded machine).
+    const bySymbol = new Map<string, DayTotals>();
     for (const trade of trades) {
-      const list = bySymbol.get(trade.sym) ?? [];
-      list.push(trade);
-      bySymbol.set(trade.sym, list);
+      let totals = bySymbol.get(trade.sym);
+      if (!totals) bySymbol.set(trade.sym, (totals = { times: [], volume: [0], notional: [0], open: trade.p }));
+      totals.times.push(trade.t);
+      totals.volume.push(totals.volume.at(-1)! + trade.s);
+      totals.notional.push(totals.notional.at(-1)! + trade.p * trade.s);
     }
 
     for (const [ev, length] of [
@@ -56,10 +79,12 @@ describe('simulator feed', () => {
         expect(bar.vw).toBeCloseTo(group.reduce((sum, trade) => sum + trade.p * trade.s, 0) / volume, 3);
         expect(bar.z).toBe(Math.round(volume / group.length));
         // Day figures as of the bar's end: every trade of that symbol up to the window end.
-        const day = bySymbol.get(bar.sym)!.filter((trade) => trade.t < bar.e);
-        expect(bar.av).toBe(day.reduce((sum, trade) => sum + trade.s, 0));
-        expect(bar.op).toBe(day[0]!.p);
-        expect(bar.a).toBeCloseTo(day.reduce((sum, trade) => sum + trade.p * trade.s, 0) / bar.av, 3);
+        const totals = bySymbol.get(bar.sym)!;
+        const count = tradesBefore(totals.times, bar.e);
+        expect(count).toBeGreaterThan(0);
+        expect(bar.av).toBe(totals.volume[count]);
+        expect(bar.op).toBe(totals.open);
+        expect(bar.a).toBeCloseTo(totals.notional[count]! / bar.av, 3);
       }
     }
   });
