@@ -848,7 +848,7 @@ describe('scan paging depth and the no-5xx property', () => {
     expect(rows).toBeGreaterThan(10);
   });
 
-  it('answers any query string of scan, stats, symbols and bars without a 5xx', async () => {
+  it('answers any query string of scan, stats, counts, symbols and bars without a 5xx', async () => {
     // Each parameter gets a value it accepts, an edge case, or noise; few parameters per query, so that one odd value
     // is not masked by another's 400.
     const edge = fc.constantFrom(
@@ -908,6 +908,8 @@ describe('scan paging depth and the no-5xx property', () => {
       active: fc.constantFrom('true', 'false'),
       limit: fc.integer({ min: 1, max: 50_000 }).map(String),
       interval: fc.constantFrom('1m', '5m', '15m', '1h', '1d'),
+      bucket: fc.constantFrom('5m', '15m', '1h', '1d'),
+      top: fc.integer({ min: 1, max: 100 }).map(String),
     };
     const parameter = (names: readonly string[]) =>
       fc
