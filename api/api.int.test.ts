@@ -1090,7 +1090,17 @@ describe('GET /api/patterns/counts', () => {
         `INSERT INTO pattern_events (event_id, kind, pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
            price, volume, kafka_topic, kafka_partition, kafka_offset)
          VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8::timestamptz + interval '1 day', 0.7, 0.7, 100, 1000, 'patterns', 4, $9)`,
-        [`ev-count-${offset}`, kind, `count-${symbol}-${pattern}-${tier}`, pattern, tier, direction, symbol, `${DAY}T${time}:00Z`, 20_000 + offset],
+        [
+          `ev-count-${offset}`,
+          kind,
+          `count-${symbol}-${pattern}-${tier}`,
+          pattern,
+          tier,
+          direction,
+          symbol,
+          `${DAY}T${time}:00Z`,
+          20_000 + offset,
+        ],
       );
     }
   });

@@ -53,7 +53,8 @@ export function normaliseCountQuery(parameters: CountParameters, symbols: readon
   if (parameters.since !== undefined && parameters.hours !== undefined) {
     throw new ScanInputError('hours', 'give since or hours, not both');
   }
-  const until = parameters.until === undefined ? Math.floor(marketNow / HOUR_MS) * HOUR_MS + HOUR_MS : parseInstant('until', parameters.until);
+  const until =
+    parameters.until === undefined ? Math.floor(marketNow / HOUR_MS) * HOUR_MS + HOUR_MS : parseInstant('until', parameters.until);
   const since =
     parameters.since === undefined ? until - (parameters.hours ?? DEFAULT_COUNT_HOURS) * HOUR_MS : parseInstant('since', parameters.since);
   if (since >= until) throw new ScanInputError('until', 'until must be later than since');

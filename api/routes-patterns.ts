@@ -80,7 +80,7 @@ const countsRoute = createRoute({
   summary: 'Detections over a time window: by direction, the most active symbols, and per time bucket',
   description:
     'Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, ' +
-    'and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock\'s hour. ' +
+    "and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. " +
     'Parameters are parsed strictly; anything else answers 400 naming the field (`until` not later than `since`, `since` with `hours`, too many buckets for the window). ' +
     'Cached per query for at most 5 seconds.',
   security: credentialRequired,

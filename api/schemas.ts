@@ -264,13 +264,13 @@ export const CountsQuerySchema = z.object({
   symbols: ScanQuerySchema.shape.symbols,
   universe: ScanQuerySchema.shape.universe,
   timeframe: ScanQuerySchema.shape.timeframe,
-  since: instant('Detected at or after (the window\'s start; default: `hours` before `until`)').optional(),
+  since: instant("Detected at or after (the window's start; default: `hours` before `until`)").optional(),
   until: instant(
-    'Detected before (the window\'s end; default: the end of the hour of the market clock, the event time of the latest active pattern, see Pattern.age_seconds)',
+    "Detected before (the window's end; default: the end of the hour of the market clock, the event time of the latest active pattern, see Pattern.age_seconds)",
   ).optional(),
   hours: wholeNumber(1, 24 * 366)
     .optional()
-    .openapi({ description: 'The window\'s length in hours when `since` is not given (default 24; not with `since`)' }),
+    .openapi({ description: "The window's length in hours when `since` is not given (default 24; not with `since`)" }),
   bucket: z
     .enum(COUNT_BUCKET_NAMES)
     .default('1h')

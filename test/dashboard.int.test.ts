@@ -370,7 +370,10 @@ describe('the dashboard in Chromium', () => {
     };
     const answered = await countsResponse;
     expect(Object.fromEntries(new URL(answered.url()).searchParams)).toEqual({ hours: '24', top: '10' });
-    const counts = (await answered.json()) as { by_direction: { key: string; count: number }[]; by_symbol: { key: string; count: number }[] };
+    const counts = (await answered.json()) as {
+      by_direction: { key: string; count: number }[];
+      by_symbol: { key: string; count: number }[];
+    };
     const barsOf = (testid: string) =>
       page.$$eval(`[data-testid=${testid}] .bar-row`, (rows) =>
         rows.map((row) => ({ key: (row as HTMLElement).dataset.key, count: row.querySelector('.num')?.textContent })),
@@ -382,7 +385,9 @@ describe('the dashboard in Chromium', () => {
     expect(await barsOf('by-direction')).toEqual(
       counts.by_direction.map((row) => ({ key: row.key.toLowerCase(), count: row.count.toLocaleString('en-US') })),
     );
-    expect(await barsOf('top-symbols')).toEqual(counts.by_symbol.map((row) => ({ key: row.key, count: row.count.toLocaleString('en-US') })));
+    expect(await barsOf('top-symbols')).toEqual(
+      counts.by_symbol.map((row) => ({ key: row.key, count: row.count.toLocaleString('en-US') })),
+    );
     expect(await page.textContent('[data-testid=top-symbols] figcaption')).toContain('last 24 h');
     expect(await page.textContent('main')).not.toContain('newest');
     await snap('overview');
