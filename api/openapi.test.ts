@@ -75,6 +75,22 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents the counts: its filters as the scan names them, a closed set of bucket widths, and the PatternCounts body', () => {
+    const counts = document.paths['/api/patterns/counts']?.get as
+      (Operation & { parameters: { name: string; in: string; schema?: { enum?: string[] } }[] }) | undefined;
+    expect(counts?.operationId).toBe('getPatternCounts');
+    const parameters = new Map(counts!.parameters.map((parameter) => [parameter.name, parameter]));
+    expect([...parameters.keys()].sort()).toEqual(
+      ['bucket', 'hours', 'pattern_types', 'since', 'symbols', 'timeframe', 'top', 'universe', 'until'].sort(),
+    );
+    expect(parameters.get('bucket')?.schema?.enum).toEqual(['5m', '15m', '1h', '1d']);
+    const scan = document.paths['/api/patterns/scan']!.get!.parameters as { name: string; schema?: unknown }[];
+    for (const shared of ['pattern_types', 'symbols', 'universe', 'timeframe']) {
+      expect(parameters.get(shared)?.schema, shared).toEqual(scan.find((parameter) => parameter.name === shared)?.schema);
+    }
+    expect(counts!.responses['200']?.content?.['application/json']?.schema?.$ref).toBe('#/components/schemas/PatternCounts');
+  });
+
   it('generates a typed client (openapi-typescript) that a call compiles against, and a wrong call does not', async () => {
     const generated = astToString(await openapiTS(document as unknown as Parameters<typeof openapiTS>[0]));
     const directory = mkdtempSync(join(tmpdir(), 'tickflow-openapi-'));
