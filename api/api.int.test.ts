@@ -312,6 +312,7 @@ describe('OpenAPI', () => {
       '/api/patterns/scan',
       '/api/patterns/{id}',
       '/api/patterns/stats',
+      '/api/patterns/counts',
       '/api/patterns/summary',
       '/api/symbols',
       '/api/symbols/{symbol}',
@@ -847,7 +848,7 @@ describe('scan paging depth and the no-5xx property', () => {
     expect(rows).toBeGreaterThan(10);
   });
 
-  it('answers any query string of scan, stats, symbols and bars without a 5xx', async () => {
+  it('answers any query string of scan, stats, counts, symbols and bars without a 5xx', async () => {
     // Each parameter gets a value it accepts, an edge case, or noise; few parameters per query, so that one odd value
     // is not masked by another's 400.
     const edge = fc.constantFrom(
@@ -907,6 +908,8 @@ describe('scan paging depth and the no-5xx property', () => {
       active: fc.constantFrom('true', 'false'),
       limit: fc.integer({ min: 1, max: 50_000 }).map(String),
       interval: fc.constantFrom('1m', '5m', '15m', '1h', '1d'),
+      bucket: fc.constantFrom('5m', '15m', '1h', '1d'),
+      top: fc.integer({ min: 1, max: 100 }).map(String),
     };
     const parameter = (names: readonly string[]) =>
       fc
@@ -945,6 +948,7 @@ describe('scan paging depth and the no-5xx property', () => {
         ],
       ],
       ['/api/patterns/stats', ['hours']],
+      ['/api/patterns/counts', ['pattern_types', 'symbols', 'universe', 'timeframe', 'since', 'until', 'hours', 'bucket', 'top']],
       ['/api/symbols', ['search', 'market', 'type', 'active', 'limit']],
       ['/api/symbols/AAPL/bars', ['interval', 'from', 'to', 'limit']],
     ];
@@ -1057,6 +1061,158 @@ describe('GET /api/patterns/{id}, /stats, /summary', () => {
     expect(daily.top[0].confidence).toBe(
       Math.max(...seeded.filter((row) => row.status === 'active' && row.tier === 'DAILY').map((row) => row.confidence)),
     );
+  });
+});
+
+describe('GET /api/patterns/counts', () => {
+  // Detections two days before the seeded ones, away from every other test's window: [symbol, direction, pattern, tier, kind, time].
+  const DAY = '2026-11-23';
+  const events: [string, string, string, string, string, string][] = [
+    ['AAPL', 'BEARISH', 'doji', 'DAILY', 'DETECTED', '10:05'],
+    ['AAPL', 'BEARISH', 'doji', 'INTRADAY', 'DETECTED', '10:20'],
+    ['AAPL', 'BEARISH', 'hammer', 'DAILY', 'DETECTED', '11:10'],
+    ['MSFT', 'BULLISH', 'hammer', 'INTRADAY', 'DETECTED', '11:30'],
+    ['MSFT', 'BULLISH', 'doji', 'DAILY', 'DETECTED', '11:45'],
+    // An update is not a detection.
+    ['MSFT', 'BULLISH', 'doji', 'DAILY', 'UPDATED', '11:50'],
+    ['SPY', 'NEUTRAL', 'doji', 'DAILY', 'DETECTED', '12:15'],
+  ];
+  const counts = async (query: string) => {
+    const reply = await call('GET', `/api/patterns/counts?${query}`);
+    expect(reply.status, query).toBe(200);
+    return reply.body;
+  };
+  const day = `since=${DAY}&until=2026-11-24`;
+
+  beforeAll(async () => {
+    for (const [offset, [symbol, direction, pattern, tier, kind, time]] of events.entries()) {
+      await pool.query(
+        `INSERT INTO pattern_events (event_id, kind, pattern_id, pattern, definition_version, tier, direction, symbol, detected_at, expires_at, confidence, base_confidence,
+           price, volume, kafka_topic, kafka_partition, kafka_offset)
+         VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $8::timestamptz + interval '1 day', 0.7, 0.7, 100, 1000, 'patterns', 4, $9)`,
+        [
+          `ev-count-${offset}`,
+          kind,
+          `count-${symbol}-${pattern}-${tier}`,
+          pattern,
+          tier,
+          direction,
+          symbol,
+          `${DAY}T${time}:00Z`,
+          20_000 + offset,
+        ],
+      );
+    }
+  });
+
+  afterAll(async () => {
+    await pool.query(`DELETE FROM pattern_events WHERE event_id LIKE 'ev-count-%'`);
+  });
+
+  it('counts the detections of a window by direction, by symbol and per hour', async () => {
+    const body = await counts(day);
+    expect(body).toMatchObject({
+      since: '2026-11-23T00:00:00.000Z',
+      until: '2026-11-24T00:00:00.000Z',
+      bucket: '1h',
+      total: 6,
+      by_direction: [
+        { key: 'BEARISH', count: 3 },
+        { key: 'BULLISH', count: 2 },
+        { key: 'NEUTRAL', count: 1 },
+      ],
+      by_symbol: [
+        { key: 'AAPL', count: 3 },
+        { key: 'MSFT', count: 2 },
+        { key: 'SPY', count: 1 },
+      ],
+      symbols_total: 3,
+      buckets: [
+        { bucket: '2026-11-23T10:00:00.000Z', count: 2 },
+        { bucket: '2026-11-23T11:00:00.000Z', count: 3 },
+        { bucket: '2026-11-23T12:00:00.000Z', count: 1 },
+      ],
+      query: { symbols: null, universe: null },
+    });
+    expect(body.timings.cache).toBe('miss');
+    expect((await counts(day)).timings.cache).toBe('hit');
+    // The top symbols only, with the number of symbols beside them.
+    const top = await counts(`${day}&top=2`);
+    expect(top.by_symbol).toEqual([
+      { key: 'AAPL', count: 3 },
+      { key: 'MSFT', count: 2 },
+    ]);
+    expect(top.symbols_total).toBe(3);
+    expect((await counts(`${day}&bucket=1d`)).buckets).toEqual([{ bucket: '2026-11-23T00:00:00.000Z', count: 6 }]);
+    expect((await counts(`${day}&bucket=15m`)).buckets.map((row: { bucket: string }) => row.bucket.slice(11, 16))).toEqual([
+      '10:00',
+      '10:15',
+      '11:00',
+      '11:30',
+      '11:45',
+      '12:15',
+    ]);
+    // `hours` before `until`: [11:00, 12:00).
+    expect((await counts('until=2026-11-23T12:00:00Z&hours=1')).total).toBe(3);
+  });
+
+  it('filters by pattern type, tier, symbols and universe as the scan does', async () => {
+    const doji = await counts(`${day}&pattern_types=DOJI`);
+    expect(doji.total).toBe(4);
+    expect(doji.by_direction).toEqual([
+      { key: 'BEARISH', count: 2 },
+      { key: 'BULLISH', count: 1 },
+      { key: 'NEUTRAL', count: 1 },
+    ]);
+    expect((await counts(`${day}&timeframe=Daily`)).total).toBe(4);
+    expect((await counts(`${day}&timeframe=intraday&pattern_types=hammer`)).by_symbol).toEqual([{ key: 'MSFT', count: 1 }]);
+    const some = await counts(`${day}&symbols=aapl,SPY`);
+    expect(some.total).toBe(4);
+    expect(some.query).toEqual({ symbols: 2, universe: null });
+    const universe = await counts(`${day}&universe=index_etfs`);
+    expect(universe.by_symbol).toEqual([{ key: 'SPY', count: 1 }]);
+    expect(universe.query.universe).toBe('index_etfs');
+    // A universe with none of the named symbols counts nothing.
+    const none = await counts(`${day}&universe=index_etfs&symbols=AAPL`);
+    expect(none).toMatchObject({ total: 0, by_direction: [], by_symbol: [], symbols_total: 0, buckets: [], query: { symbols: 0 } });
+  });
+
+  it('defaults to the 24 hours up to the end of the market clock hour, the window of the stats', async () => {
+    const body = await counts('');
+    expect(body.until).toBe(new Date(T0 + 3_600_000).toISOString());
+    expect(body.since).toBe(new Date(T0 - 23 * 3_600_000).toISOString());
+    expect(body.total).toBe(seeded.length);
+    expect(body.by_direction).toEqual([{ key: 'BULLISH', count: seeded.length }]);
+    expect(body.by_symbol.map((row: { key: string }) => row.key)).toEqual(['AAPL', 'MSFT', 'SPY', 'XOM']);
+    const stats = await call('GET', '/api/patterns/stats?hours=24');
+    expect(body.buckets).toEqual(stats.body.detections.hourly);
+  });
+
+  it('answers 400 naming the field for a window, bucket or filter it refuses', async () => {
+    for (const [query, field] of [
+      ['hours=0', 'hours'],
+      ['hours=9000', 'hours'],
+      [`${day}&hours=2`, 'hours'],
+      ['since=2026-11-24&until=2026-11-23', 'until'],
+      ['since=2026-02-30', 'since'],
+      ['until=tomorrow', 'until'],
+      ['bucket=2h', 'bucket'],
+      ['since=2025-01-01&until=2026-01-01&bucket=5m', 'bucket'],
+      ['top=0', 'top'],
+      ['top=101', 'top'],
+      ['symbols=', 'symbols'],
+      ['symbols=not%20a%20symbol', 'symbols.0'],
+      ['pattern_types=,', 'pattern_types'],
+      ['timeframe=weekly', 'timeframe'],
+      ['universe=no_such_universe', 'universe'],
+    ] as const) {
+      const reply = await call('GET', `/api/patterns/counts?${query}`);
+      expect(reply.status, query).toBe(400);
+      expect(
+        reply.body.errors.map((error: { field: string }) => error.field),
+        query,
+      ).toContain(field);
+    }
   });
 });
 
@@ -1311,6 +1467,7 @@ describe('issue 18: credentials, scopes and limits', () => {
     for (const url of [
       '/api/patterns/scan',
       '/api/patterns/stats',
+      '/api/patterns/counts',
       '/api/patterns/summary',
       '/api/patterns/pat-000',
       '/api/symbols',

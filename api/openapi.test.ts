@@ -12,7 +12,7 @@ import { loadApiConfig } from './config.js';
 
 interface Operation {
   operationId?: string;
-  parameters?: { in: string }[];
+  parameters?: { in: string; name: string; schema?: { enum?: string[] } }[];
   requestBody?: unknown;
   responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
 }
@@ -73,6 +73,21 @@ describe('the OpenAPI document', () => {
         );
       }
     }
+  });
+
+  it('documents the counts: its filters as the scan names them, a closed set of bucket widths, and the PatternCounts body', () => {
+    const counts = document.paths['/api/patterns/counts']?.get;
+    expect(counts?.operationId).toBe('getPatternCounts');
+    const parameters = new Map((counts?.parameters ?? []).map((parameter) => [parameter.name, parameter]));
+    expect([...parameters.keys()].sort()).toEqual(
+      ['bucket', 'hours', 'pattern_types', 'since', 'symbols', 'timeframe', 'top', 'universe', 'until'].sort(),
+    );
+    expect(parameters.get('bucket')?.schema?.enum).toEqual(['5m', '15m', '1h', '1d']);
+    const scan = document.paths['/api/patterns/scan']?.get?.parameters ?? [];
+    for (const shared of ['pattern_types', 'symbols', 'universe', 'timeframe']) {
+      expect(parameters.get(shared)?.schema, shared).toEqual(scan.find((parameter) => parameter.name === shared)?.schema);
+    }
+    expect(counts?.responses['200']?.content?.['application/json']?.schema?.$ref).toBe('#/components/schemas/PatternCounts');
   });
 
   it('generates a typed client (openapi-typescript) that a call compiles against, and a wrong call does not', async () => {

@@ -1,4 +1,5 @@
 import type { Queryable } from '../store/queryable.js';
+import { buildCountsSql, countsOf, type CountGroupRow, type CountQuery, type CountRow, type PatternCounts } from './pattern-counts.js';
 import {
   buildCountedScanSql,
   buildScanSql,
@@ -222,11 +223,6 @@ export async function findPattern(
   };
 }
 
-export interface CountRow {
-  key: string;
-  count: number;
-}
-
 export interface PatternStats {
   active_total: number;
   by_tier: CountRow[];
@@ -306,4 +302,12 @@ export async function patternSummary(db: Queryable): Promise<TierSummary[]> {
       };
     }),
   );
+}
+
+/** Detections in a window by direction, by symbol (the top ones) and per time bucket (SQL and shaping in pattern-counts.ts). */
+export async function patternCounts(db: Queryable, query: CountQuery): Promise<PatternCounts> {
+  // A universe with none of the named symbols: nothing to count.
+  if (query.symbols !== undefined && query.symbols.length === 0) return countsOf([]);
+  const statement = buildCountsSql(query);
+  return countsOf((await db.query<CountGroupRow>(statement.text, statement.values)).rows);
 }

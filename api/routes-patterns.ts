@@ -3,11 +3,14 @@ import type { Context, TypedResponse } from 'hono';
 import { broadScanDependencies, broadScanGuard, scanCacheKey, scanScope, statsCacheKey, symbolVersionKeys } from './cache-key.js';
 import { timings, type ApiEnv, type ApiServices } from './context.js';
 import { contentEtag, etagOf } from './etags.js';
-import { findPattern, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
+import { findPattern, patternCounts, patternStats, patternSummary, scanPatterns } from './patterns-store.js';
+import { normaliseCountQuery } from './pattern-counts.js';
 import { ApiError } from './errors.js';
 import { commonErrors, notModified, credentialRequired, json, problem } from './openapi-responses.js';
 import { agesOf, normaliseScanQuery, pageOf, scopeSymbols, timesOf, withAge, type PatternTimes, type PatternView } from './scan.js';
 import {
+  CountsQuerySchema,
+  CountsResponseSchema,
   PatternDetailSchema,
   PRESET_PARAMETERS,
   ScanQuerySchema,
@@ -67,6 +70,22 @@ const statsRoute = createRoute({
   summary: 'Counts of active patterns by tier and by pattern; detections per hour',
   request: { query: StatsQuerySchema },
   responses: { 200: json(StatsResponseSchema, 'Statistics'), ...notModified, ...commonErrors },
+});
+
+const countsRoute = createRoute({
+  method: 'get',
+  path: '/api/patterns/counts',
+  operationId: 'getPatternCounts',
+  tags: ['patterns'],
+  summary: 'Detections over a time window: by direction, the most active symbols, and per time bucket',
+  description:
+    'Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, ' +
+    "and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. " +
+    'Parameters are parsed strictly; anything else answers 400 naming the field (`until` not later than `since`, `since` with `hours`, too many buckets for the window). ' +
+    'Cached per query for at most 5 seconds.',
+  security: credentialRequired,
+  request: { query: CountsQuerySchema },
+  responses: { 200: json(CountsResponseSchema, 'Counts'), ...notModified, ...commonErrors },
 });
 
 const summaryRoute = createRoute({
@@ -140,20 +159,24 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     return { parameters: parsed.data, presetSymbols: preset.symbols.length > 0 ? preset.symbols : undefined };
   }
 
+  /** The symbols of a built-in universe or one of the user's; 400 naming `universe` when there is none of that key. */
+  async function universeSymbolsOf(c: Context<ApiEnv>, key: string): Promise<readonly string[]> {
+    const universe = await resolveUniverse(deps.db, c.get('userId'), key);
+    if (!universe) {
+      const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
+      throw new ApiError('validation', `unknown universe ${key}${hint}`, [{ field: 'universe', message: `unknown universe${hint}` }]);
+    }
+    return universe.symbols;
+  }
+
   app.openapi(scanRoute, async (c) => {
     let parameters = c.req.valid('query');
     let presetSymbols: readonly string[] | undefined;
     if (parameters.preset !== undefined) ({ parameters, presetSymbols } = await applyPreset(c, parameters.preset));
     let universeSymbols: readonly string[] | undefined = presetSymbols;
     if (parameters.universe !== undefined) {
-      const universe = await resolveUniverse(deps.db, c.get('userId'), parameters.universe);
-      if (!universe) {
-        const hint = c.get('userId') === undefined ? ' (sign in to use your own universes)' : '';
-        throw new ApiError('validation', `unknown universe ${parameters.universe}${hint}`, [
-          { field: 'universe', message: `unknown universe${hint}` },
-        ]);
-      }
-      universeSymbols = presetSymbols === undefined ? universe.symbols : scopeSymbols(presetSymbols, universe.symbols);
+      const universe = await universeSymbolsOf(c, parameters.universe);
+      universeSymbols = presetSymbols === undefined ? universe : scopeSymbols(presetSymbols, universe);
     }
     const maxOffsetRows = deps.config.API_MAX_OFFSET_ROWS;
     if (parameters.cursor === undefined && parameters.page * parameters.per_page > maxOffsetRows) {
@@ -227,6 +250,29 @@ export function registerPatternRoutes(app: OpenAPIHono<ApiEnv>, services: ApiSer
     c.header('ETag', etagOf(key, read));
     return c.json(
       { ...read.value, timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome) },
+      200,
+    );
+  });
+
+  app.openapi(countsRoute, async (c) => {
+    const parameters = c.req.valid('query');
+    const universe = parameters.universe === undefined ? undefined : await universeSymbolsOf(c, parameters.universe);
+    const marketNow = await services.marketClock.now();
+    const query = normaliseCountQuery(parameters, scopeSymbols(parameters.symbols, universe), marketNow);
+    // Like the stats: any detection changes the counts, so they are cached per 5-second window (see AGGREGATE_WINDOW_MS).
+    const key = statsCacheKey(cachePrefix, 'counts', { ...query, window: aggregateWindow(services.now()) });
+    const started = performance.now();
+    const read = await cache.read('counts', key, [], () => patternCounts(deps.db, query));
+    c.header('ETag', etagOf(key, read));
+    return c.json(
+      {
+        since: new Date(query.since).toISOString(),
+        until: new Date(query.until).toISOString(),
+        bucket: query.bucket,
+        ...read.value,
+        query: { symbols: query.symbols?.length ?? null, universe: parameters.universe ?? null },
+        timings: timings(c.get('startedAt'), read.outcome === 'hit' ? null : performance.now() - started, read.outcome),
+      },
       200,
     );
   });

@@ -1,5 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { INSTANT_FORMAT, instantMs, SORT_KEYS } from './scan.js';
+import { COUNT_BUCKET_NAMES, MAX_COUNT_BUCKETS } from './pattern-counts.js';
 import { SYMBOL_PATTERN } from '../contracts/universes.js';
 import { BAR_RESOLUTIONS } from './symbols-store.js';
 import { CriteriaSchema } from './universes.js';
@@ -257,6 +258,47 @@ export const StatsResponseSchema = z
     timings: TimingsSchema,
   })
   .openapi('PatternStats');
+
+export const CountsQuerySchema = z.object({
+  pattern_types: ScanQuerySchema.shape.pattern_types,
+  symbols: ScanQuerySchema.shape.symbols,
+  universe: ScanQuerySchema.shape.universe,
+  timeframe: ScanQuerySchema.shape.timeframe,
+  since: instant("Detected at or after (the window's start; default: `hours` before `until`)").optional(),
+  until: instant(
+    "Detected before (the window's end; default: the end of the hour of the market clock, the event time of the latest active pattern, see Pattern.age_seconds)",
+  ).optional(),
+  hours: wholeNumber(1, 24 * 366)
+    .optional()
+    .openapi({ description: "The window's length in hours when `since` is not given (default 24; not with `since`)" }),
+  bucket: z
+    .enum(COUNT_BUCKET_NAMES)
+    .default('1h')
+    .openapi({
+      description: `Width of the time buckets, aligned from 2000-01-01T00:00Z (UTC); at most ${MAX_COUNT_BUCKETS} buckets per window`,
+    }),
+  top: wholeNumber(1, 100).default(10).openapi({ description: 'How many of the most active symbols `by_symbol` lists, 1 to 100' }),
+});
+
+export const CountsResponseSchema = z
+  .object({
+    since: z.string().openapi({ format: 'date-time', description: 'Start of the window (inclusive)' }),
+    until: z.string().openapi({ format: 'date-time', description: 'End of the window (exclusive)' }),
+    bucket: z.enum(COUNT_BUCKET_NAMES),
+    total: z.number().int().openapi({ description: 'Detections in the window' }),
+    by_direction: z.array(countRow).openapi({ description: 'Detections per direction, most first' }),
+    by_symbol: z.array(countRow).openapi({ description: 'The `top` symbols with the most detections, most first (ties by symbol)' }),
+    symbols_total: z.number().int().openapi({ description: 'Symbols with at least one detection in the window' }),
+    buckets: z
+      .array(z.object({ bucket: z.string().openapi({ format: 'date-time' }), count: z.number().int() }))
+      .openapi({ description: 'Detections per time bucket, in time order; buckets without any are left out' }),
+    query: z.object({
+      symbols: z.number().int().nullable().openapi({ description: 'Number of symbols counted (null: all)' }),
+      universe: z.string().nullable(),
+    }),
+    timings: TimingsSchema,
+  })
+  .openapi('PatternCounts');
 
 export const SummaryResponseSchema = z
   .object({

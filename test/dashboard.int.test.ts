@@ -358,17 +358,38 @@ describe('the dashboard in Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
-  it('draws the overview from the stats and summary', async () => {
+  it('draws the overview from the stats, the summary and the counts', async () => {
+    // The counts the page was answered (live events may change them between its request and one of the test's).
+    const countsResponse = page.waitForResponse((response) => new URL(response.url()).pathname === '/api/patterns/counts');
     await page.goto(`${api.url}/app/overview`);
     await page.waitForSelector('[data-testid=by-tier] .bar-row');
-    const stats = (await (
-      await fetch(`${api.url}/api/patterns/stats?hours=24`, { headers: { authorization: `Bearer ${await apiToken()}` } })
-    ).json()) as { active_total: number; by_pattern: { key: string }[] };
+    const headers = { authorization: `Bearer ${await apiToken()}` };
+    const stats = (await (await fetch(`${api.url}/api/patterns/stats?hours=24`, { headers })).json()) as {
+      active_total: number;
+      by_pattern: { key: string }[];
+    };
+    const answered = await countsResponse;
+    expect(Object.fromEntries(new URL(answered.url()).searchParams)).toEqual({ hours: '24', top: '10' });
+    const counts = (await answered.json()) as {
+      by_direction: { key: string; count: number }[];
+      by_symbol: { key: string; count: number }[];
+    };
+    const barsOf = (testid: string) =>
+      page.$$eval(`[data-testid=${testid}] .bar-row`, (rows) =>
+        rows.map((row) => ({ key: (row as HTMLElement).dataset.key, count: row.querySelector('.num')?.textContent })),
+      );
     expect(await page.textContent('[data-testid=active-total]')).toContain(stats.active_total.toLocaleString('en-US'));
-    expect(await page.$$eval('[data-testid=by-pattern] .bar-row', (rows) => rows.map((row) => (row as HTMLElement).dataset.key))).toEqual(
-      stats.by_pattern.map((row) => row.key),
+    expect((await barsOf('by-pattern')).map((row) => row.key)).toEqual(stats.by_pattern.map((row) => row.key));
+    // Direction and the most active symbols are the API's counts over the whole window, not a sample of rows.
+    expect(counts.by_symbol.length).toBeGreaterThan(0);
+    expect(await barsOf('by-direction')).toEqual(
+      counts.by_direction.map((row) => ({ key: row.key.toLowerCase(), count: row.count.toLocaleString('en-US') })),
     );
-    expect(await page.$$('[data-testid=top-symbols] .bar-row')).not.toHaveLength(0);
+    expect(await barsOf('top-symbols')).toEqual(
+      counts.by_symbol.map((row) => ({ key: row.key, count: row.count.toLocaleString('en-US') })),
+    );
+    expect(await page.textContent('[data-testid=top-symbols] figcaption')).toContain('last 24 h');
+    expect(await page.textContent('main')).not.toContain('newest');
     await snap('overview');
     expect(pageErrors).toEqual([]);
   });

@@ -37,6 +37,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/patterns/counts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Detections over a time window: by direction, the most active symbols, and per time bucket
+         * @description Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. Parameters are parsed strictly; anything else answers 400 naming the field (`until` not later than `since`, `since` with `hours`, too many buckets for the window). Cached per query for at most 5 seconds.
+         */
+        get: operations["getPatternCounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/patterns/summary": {
         parameters: {
             query?: never;
@@ -448,6 +468,46 @@ export interface components {
             };
             timings: components["schemas"]["Timings"];
         };
+        PatternCounts: {
+            /**
+             * Format: date-time
+             * @description Start of the window (inclusive)
+             */
+            since: string;
+            /**
+             * Format: date-time
+             * @description End of the window (exclusive)
+             */
+            until: string;
+            /** @enum {string} */
+            bucket: "5m" | "15m" | "1h" | "1d";
+            /** @description Detections in the window */
+            total: number;
+            /** @description Detections per direction, most first */
+            by_direction: {
+                key: string;
+                count: number;
+            }[];
+            /** @description The `top` symbols with the most detections, most first (ties by symbol) */
+            by_symbol: {
+                key: string;
+                count: number;
+            }[];
+            /** @description Symbols with at least one detection in the window */
+            symbols_total: number;
+            /** @description Detections per time bucket, in time order; buckets without any are left out */
+            buckets: {
+                /** Format: date-time */
+                bucket: string;
+                count: number;
+            }[];
+            query: {
+                /** @description Number of symbols counted (null: all) */
+                symbols: number | null;
+                universe: string | null;
+            };
+            timings: components["schemas"]["Timings"];
+        };
         PatternSummary: {
             tiers: {
                 tier: string;
@@ -786,6 +846,106 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PatternStats"];
+                };
+            };
+            /** @description Not modified: the ETag matches If-None-Match (no body) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid request: `errors` names each bad field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The API key lacks the scope this route needs, or the resource is read-only */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database is unavailable (restarting) or the query ran past the statement timeout; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getPatternCounts: {
+        parameters: {
+            query?: {
+                /** @description Pattern names from the catalog (comma-separated or repeated; at least one item) */
+                pattern_types?: string | string[];
+                /** @description Ticker symbols (comma-separated or repeated; at least one item) */
+                symbols?: string | string[];
+                /** @description Key of a built-in or your own universe; intersected with `symbols` when both are given */
+                universe?: string;
+                /** @description Tier: All, Daily, Intraday or Combo (case-insensitive) */
+                timeframe?: string;
+                /** @description Detected at or after (the window's start; default: `hours` before `until`): ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999 */
+                since?: string;
+                /** @description Detected before (the window's end; default: the end of the hour of the market clock, the event time of the latest active pattern, see Pattern.age_seconds): ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999 */
+                until?: string;
+                /** @description The window's length in hours when `since` is not given (default 24; not with `since`) */
+                hours?: string;
+                /** @description Width of the time buckets, aligned from 2000-01-01T00:00Z (UTC); at most 2000 buckets per window */
+                bucket?: "5m" | "15m" | "1h" | "1d";
+                /** @description How many of the most active symbols `by_symbol` lists, 1 to 100 */
+                top?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatternCounts"];
                 };
             };
             /** @description Not modified: the ETag matches If-None-Match (no body) */

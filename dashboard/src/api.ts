@@ -8,6 +8,7 @@ export type Universe = components['schemas']['Universe'];
 export type ApiKey = components['schemas']['ApiKey'];
 export type PatternStats = components['schemas']['PatternStats'];
 export type PatternSummary = components['schemas']['PatternSummary'];
+export type PatternCounts = components['schemas']['PatternCounts'];
 
 /** An API answer that was not a success, in words a person can act on. */
 export class ApiProblem extends Error {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { filtersFromSearch, liveFilterOf, searchFromFilters } from './filters.js';
 import { barTimeOf, bollinger } from './indicators.js';
-import { symbolsFromText, tally } from './lists.js';
+import { symbolsFromText } from './lists.js';
 import { describeRecovery } from './live.js';
 
 describe('scanner filters in the URL', () => {
@@ -53,14 +53,6 @@ describe('screens', () => {
   it('reads a typed symbol list: any separator, upper case, each once', () => {
     expect(symbolsFromText(' aapl, MSFT\nnvda;aapl  ')).toEqual(['AAPL', 'MSFT', 'NVDA']);
     expect(symbolsFromText('  ')).toEqual([]);
-  });
-
-  it('tallies values, largest first, ties by name', () => {
-    expect(tally(['b', 'a', 'b', 'c', 'a', 'b'], (value) => value)).toEqual([
-      { key: 'b', count: 3 },
-      { key: 'a', count: 2 },
-      { key: 'c', count: 1 },
-    ]);
   });
 
   it('says what a recovery did in plain words', () => {

@@ -11,10 +11,3 @@ export function symbolsFromText(text: string): string[] {
     ),
   ];
 }
-
-/** Counts of the values `keyOf` gives, largest first. */
-export function tally<T>(items: readonly T[], keyOf: (item: T) => string): { key: string; count: number }[] {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(keyOf(item), (counts.get(keyOf(item)) ?? 0) + 1);
-  return [...counts].map(([key, count]) => ({ key, count })).sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : 1));
-}

@@ -1,22 +1,21 @@
 import { HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { dataOf, type Pattern, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
-import { tally } from './lists.js';
+import { dataOf, type PatternCounts, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
 import { BASE, link } from './router.js';
 
-/** How many of the newest detections the direction and symbol tallies read (the API has no counts of them). */
-const SAMPLE = 100;
+/** How many of the most active symbols the overview lists. */
+const TOP_SYMBOLS = 10;
 
 interface Loaded {
   readonly stats: PatternStats;
   readonly summary: PatternSummary;
-  readonly latest: Pattern[];
+  readonly counts: PatternCounts;
 }
 
 /**
  * The market at a glance: active patterns by tier and by pattern and detections per hour (/api/patterns/stats),
- * each tier's summary and most confident patterns (/api/patterns/summary), and, from the newest detections
- * (/api/patterns/scan), the split by direction and the most active symbols.
+ * each tier's summary and most confident patterns (/api/patterns/summary), and the detections of the same window
+ * by direction and the most active symbols (/api/patterns/counts).
  */
 export function Overview({ session }: { session: Session }) {
   const [hours, setHours] = useState('24');
@@ -29,13 +28,9 @@ export function Overview({ session }: { session: Session }) {
     Promise.all([
       dataOf(session.api.GET('/api/patterns/stats', { params: { query: { hours } } })),
       dataOf(session.api.GET('/api/patterns/summary')),
-      dataOf(
-        session.api.GET('/api/patterns/scan', {
-          params: { query: { sort_by: 'detected_at', sort_order: 'desc', per_page: String(SAMPLE) } },
-        }),
-      ),
+      dataOf(session.api.GET('/api/patterns/counts', { params: { query: { hours, top: String(TOP_SYMBOLS) } } })),
     ]).then(
-      ([stats, summary, scan]) => current && (setLoaded({ stats, summary, latest: scan.data }), setError(undefined)),
+      ([stats, summary, counts]) => current && (setLoaded({ stats, summary, counts }), setError(undefined)),
       (problem: unknown) => current && setError(messageOf(problem)),
     );
     return () => {
@@ -101,13 +96,13 @@ export function Overview({ session }: { session: Session }) {
             <Bars title="Active by tier" rows={loaded.stats.by_tier} testid="by-tier" />
             <Bars title="Active by pattern" rows={loaded.stats.by_pattern} testid="by-pattern" />
             <Bars
-              title={`Direction, newest ${loaded.latest.length} detections`}
-              rows={tally(loaded.latest, (row) => row.direction.toLowerCase())}
+              title={`Detections by direction, last ${hours} h`}
+              rows={loaded.counts.by_direction.map((row) => ({ key: row.key.toLowerCase(), count: row.count }))}
               testid="by-direction"
             />
             <Bars
-              title={`Most active symbols, newest ${loaded.latest.length} detections`}
-              rows={tally(loaded.latest, (row) => row.symbol).slice(0, 10)}
+              title={`Most active symbols, last ${hours} h (${loaded.counts.symbols_total.toLocaleString('en-US')} with detections)`}
+              rows={loaded.counts.by_symbol}
               testid="top-symbols"
               href={(key) => `${BASE}symbol/${key}`}
             />
