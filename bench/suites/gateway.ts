@@ -461,7 +461,6 @@ const suite: BenchSuite = {
       latencyClients: Number(settings.latencyClients ?? 24),
     };
     const figures: Figure[] = [];
-    if (settings.diagnostics !== 'off') figures.push(await brokerAlone(settings, options));
     const systems = (settings.systems ?? 'uws,sio').split(',');
     // `runtimes`: the uWS gateway once per runtime, each in a server process of its own; unset, inside this process.
     const runtimes = parseGatewayRuntimes(settings.runtimes);
@@ -481,6 +480,10 @@ const suite: BenchSuite = {
         await kafka.cleanup();
       }
     }
+    // The broker-alone diagnostic runs after the systems (its figure still comes first): where this checkout's own
+    // stack runs, it turns the broker's request log on, and what that left behind lengthened the next latency
+    // phase's tail (the #19 "regression" of 2026-12-06 was this, not the gateway's code).
+    if (settings.diagnostics !== 'off') figures.unshift(await brokerAlone(settings, options));
     // Node 20 and Node 24 side by side: each runtime's figures against the first's.
     figures.push(...runtimeComparison(figures, runtimes ?? []));
     return figures;
