@@ -6,7 +6,7 @@ import { ChaosPipeline, waitFor } from './pipeline.js';
 
 /**
  * Issue 21, item 4: two instances of every stage against the same Kafka at once. The processors and the projector
- * share the input partitions through their groups (ingest stays one instance: its lease is not ready, issue 21), the gateway client
+ * share the input partitions through their groups, ingest runs active/standby under its lease, the gateway client
  * fails over between two gateways with its cursor, API calls alternate between two APIs. One instance of each is
  * killed (SIGKILL) mid-stream, one after the other; the same independent readers as the rest of the suite (topic,
  * tables, Redis, the client's stream) and the API's own answers then hold every pattern event exactly once.
@@ -15,7 +15,7 @@ describe('two instances of every stage, one of each killed mid-stream', () => {
   let pipeline: ChaosPipeline;
 
   beforeAll(async () => {
-    pipeline = await ChaosPipeline.create('chaos-scale', { instances: { ingest: 1, processors: 2, projector: 2, gateway: 2, api: 2 } });
+    pipeline = await ChaosPipeline.create('chaos-scale', { instances: { ingest: 2, processors: 2, projector: 2, gateway: 2, api: 2 } });
     await pipeline.start();
     pipeline.startApiTraffic();
   });
@@ -39,12 +39,14 @@ describe('two instances of every stage, one of each killed mid-stream', () => {
     // The groups of the symbol-keyed topics (6 partitions) have both projectors holding some; a one-partition topic's cannot.
     const holding = await Promise.all(projections.map(async (group) => (await pipeline.groupMembers(group)).withPartitions));
     expect(Math.max(...holding)).toBe(2);
+    expect(await pipeline.activeIngest()).toBeDefined();
   });
 
   it('kill -9 of one instance of each stage in turn: lost = 0 and duplicated = 0 for every reader', async () => {
     let produced = await pipeline.patternEventsProduced();
     const killed: string[] = [];
     const victims: (() => Promise<string | undefined>)[] = [
+      () => pipeline.activeIngest(),
       async () => 'processors-2',
       async () => 'projector-2',
       async () => pipeline.gatewayOfClient,

@@ -1,5 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { runTickflow } from '../test/tickflow-cli.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { createKafka, createLogger, loadPlatformConfig } from '../platform/index.js';
+import { uniquePrefix } from '../test/kafka.js';
+import { collect, runTickflow, spawnTickflow, waitForLine } from '../test/tickflow-cli.js';
 import { EXIT } from './exit-codes.js';
 
 /** `tickflow …` as a user runs it; its output, failing the test on a non-zero exit. */
@@ -54,5 +56,49 @@ describe('the tickflow command', () => {
     });
     expect(patterns?.configs['cleanup.policy']).toBeDefined();
     expect(Array.isArray(patterns?.groups)).toBe(true);
+  });
+
+  describe('ingest under its lease (INGEST_LEASE)', () => {
+    const prefix = uniquePrefix('cli-lease');
+    afterAll(async () => {
+      const admin = createKafka({
+        brokers: loadPlatformConfig().KAFKA_BROKERS,
+        clientId: 'cli-lease-cleanup',
+        logger: createLogger('cleanup', { level: 'silent' }),
+      }).admin();
+      await admin.connect();
+      const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
+      await admin.disconnect();
+    });
+
+    it('starts alone as the lease holder, says so in /ready, and stops cleanly', async () => {
+      const child = spawnTickflow(['ingest', '--source', 'simulator'], {
+        env: {
+          LOG_LEVEL: 'info',
+          TOPIC_PREFIX: prefix,
+          INGEST_LEASE: 'true',
+          INGEST_LEASE_ID: `${prefix}ingest`,
+          INGEST_OPS_PORT: '0',
+          SIMULATOR_PORT: '0',
+          SIMULATOR_SYMBOLS: '5',
+        },
+      });
+      const ended = collect(child, 120_000);
+      const output = await waitForLine(child, 'stdout', /"msg":"ingest running"/, 120_000);
+      const { opsPort } = JSON.parse(output.split('\n').find((line) => line.includes('"msg":"ingest running"'))!) as { opsPort: number };
+      // The only member of its group: the lease is its as soon as the group has formed.
+      await vi.waitFor(
+        async () => {
+          const ready = await fetch(`http://127.0.0.1:${opsPort}/ready`);
+          const body = (await ready.json()) as { checks: { lease?: { details?: { role?: string } } } };
+          expect(body.checks.lease?.details?.role).toBe('active');
+        },
+        { timeout: 60_000, interval: 200 },
+      );
+      child.kill('SIGTERM');
+      const run = await ended;
+      expect(run.code, run.stderr).toBe(EXIT.ok);
+    });
   });
 });

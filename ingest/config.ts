@@ -47,7 +47,7 @@ export const loadIngestConfig = defineEnv('ingest', {
   INGEST_PONG_TIMEOUT_MS: env.int('A ping unanswered this long marks the connection dead (reconnect)', 10_000),
   INGEST_RECORD_FILE: env.optionalString('Append every received frame to this file (JSON lines) for `simulator --replay`'),
   INGEST_LEASE: env.bool(
-    'Not ready: refused at start (its takeover tests fail, issue 21). Meant for several instances under a lease: the holder writes the feed through a fenced transactional producer, the others wait as standbys (docs/SCALING.md)',
+    'Run as one of several instances under a lease: the holder writes the feed (through a fenced transactional producer), the others wait as standbys and take over when it dies (docs/SCALING.md)',
     false,
   ),
   INGEST_LEASE_ID: env.string(

@@ -95,6 +95,23 @@ const trade = (sequence: number) => ({
   t: Date.now(),
   q: sequence,
 });
+/** A trade as the topic holds it (written by the test itself, not through the feed). */
+const tradeRecord = (symbol: string, sequence: number): TradeRecord => ({
+  symbol,
+  exchange: 4,
+  tradeId: String(sequence),
+  tape: 3,
+  price: 10,
+  size: 1,
+  fractionalSize: null,
+  conditions: [],
+  sipTimestampMs: Date.now(),
+  sequence,
+  trfId: null,
+  trfTimestampMs: null,
+  source: 'test',
+  ingestedAtMs: Date.now(),
+});
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, index) => from + index);
 
 describe('ingest active/standby lease (real processes, shared broker)', () => {
@@ -112,6 +129,29 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
   };
   /** Sequences on the trades topic (read_committed), with repeats. */
   const onTopic = () => collector.on('trades').map((message) => (message.value as unknown as TradeRecord).sequence);
+  let markers = 0;
+  /**
+   * Resolves once the collector has read everything committed to the trades topic so far: a marker written now to
+   * every partition (negative sequence) comes through only after what precedes it there.
+   */
+  const collectorCaughtUp = async () => {
+    const topic = topics.codec.topic('trades');
+    const encode = await topics.codec.encoderFor<TradeRecord>('trades');
+    const admin = topics.kafka.admin();
+    await admin.connect();
+    const partitions = (await admin.fetchTopicOffsets(topic)).map((entry) => entry.partition);
+    await admin.disconnect();
+    const producer = topics.kafka.producer({ idempotent: true, allowAutoTopicCreation: false });
+    await producer.connect();
+    const written = partitions.map(() => -1_000_000 - (markers += 1));
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: partitions.map((partition, index) => ({ partition, key: 'M', value: encode(tradeRecord('M', written[index]!)) })),
+    });
+    await producer.disconnect();
+    await vi.waitFor(() => expect(onTopic()).toEqual(expect.arrayContaining(written)), WAIT);
+  };
   const start = (instance: string) => {
     const child = new IngestProcess(instance, env);
     processes.push(child);
@@ -164,40 +204,31 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
         transactionalId: `${topics.prefix}fencing`,
         onFenced,
       });
-    const value = (sequence: number): TradeRecord => ({
-      symbol: 'F',
-      exchange: 4,
-      tradeId: String(sequence),
-      tape: 3,
-      price: 10,
-      size: 1,
-      fractionalSize: null,
-      conditions: [],
-      sipTimestampMs: Date.now(),
-      sequence,
-      trfId: null,
-      trfTimestampMs: null,
-      source: 'test',
-      ingestedAtMs: Date.now(),
+    const record = (sequence: number) => ({
+      topic: 'trades' as const,
+      key: 'F',
+      value: tradeRecord('F', sequence),
+      eventTimeMs: Date.now(),
     });
-    const record = (sequence: number) => ({ topic: 'trades' as const, key: 'F', value: value(sequence), eventTimeMs: Date.now() });
     const stale = await open((reason) => fenced.push(reason));
     stale.produce([record(-1)]);
     await stale.flush();
+    // Opening the new sink alone fences the stale one: it has written nothing yet when the stale one tries.
     const current = await open(() => {});
     stale.produce([record(-2)]);
+    await stale.flush();
+    expect(fenced).toHaveLength(1);
     current.produce([record(-3)]);
-    await Promise.all([stale.flush(), current.flush()]);
+    await current.flush();
     await current.close();
     await stale.close();
-    expect(fenced).toHaveLength(1);
     await vi.waitFor(() => expect(onTopic().filter((sequence) => sequence < 0)).toEqual(expect.arrayContaining([-1, -3])), WAIT);
     expect(onTopic().filter((sequence) => sequence < 0)).toHaveLength(2);
   });
 
   // Skipped, issue 21: fails (2026-12-06 CI dry run and alone): the frozen holder's 50 trades reach the topic after
   // the takeover. ingest/main.ts refuses INGEST_LEASE until this passes.
-  it.skip('a second instance waits as a standby; a frozen active one is taken over, and cannot write when it wakes', async () => {
+  it('a second instance waits as a standby; a frozen active one is taken over, and cannot write when it wakes', async () => {
     const a = start('a');
     await vi.waitFor(async () => expect(await a.role()).toBe('active'), WAIT);
     await vi.waitFor(() => expect(subscribed).toHaveLength(1), WAIT);
@@ -218,13 +249,14 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
     await vi.waitFor(async () => expect(await b.role()).toBe('active'), WAIT);
     await vi.waitFor(() => expect(subscribed).toHaveLength(2), WAIT);
     expect(await b.metric('tickflow_ingest_lease_takeovers_total')).toBe(1);
-    // The feed still talks to the frozen instance's socket: what it says there must never reach the topic.
+    // The feed still talks to the frozen instance's socket: what it says there must never reach the topic. It wakes
+    // before the new holder has written anything: taking the lease over alone must have fenced it.
     feed(subscribed[0]!, range(101, 150));
-    feed(subscribed[1]!, range(151, 200));
     a.signal('SIGCONT');
     // It wakes, finds the lease gone or its writes refused, and exits for its supervisor to restart it as a standby.
     expect(await a.exited).toBe(75);
     expect(a.lines.join('\n')).toMatch(/ingest lease lost|fenced/);
+    feed(subscribed[1]!, range(151, 200));
     await vi.waitFor(() => expect(onTopic().filter((sequence) => sequence > 150)).toHaveLength(50), WAIT);
     const sequences = onTopic().filter((sequence) => sequence > 0);
     expect(sequences.filter((sequence) => sequence > 100 && sequence <= 150)).toEqual([]);
@@ -233,7 +265,7 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
 
   // Skipped, issue 21: fails (2026-12-06 CI dry run and alone): after the kill the topic holds 350 trades for 300.
   // ingest/main.ts refuses INGEST_LEASE until this passes.
-  it.skip('kill -9 of the active instance mid-stream: the standby takes over, and the topic holds every trade once', async () => {
+  it('kill -9 of the active instance mid-stream: the standby takes over, and the topic holds every trade once', async () => {
     const b = processes.find((child) => child.instance === 'b')!;
     const c = start('c');
     await vi.waitFor(async () => expect(await c.role()).toBe('standby'), WAIT);
@@ -246,6 +278,7 @@ describe('ingest active/standby lease (real processes, shared broker)', () => {
     await vi.waitFor(() => expect(subscribed).toHaveLength(3), WAIT);
     // Whatever of 201..300 the killed instance had committed is on the topic; its open transaction, if any, was
     // aborted when the new holder opened its producer. The feed sends the rest again, then goes on.
+    await collectorCaughtUp();
     const committed = new Set(onTopic());
     const missing = range(201, 300).filter((sequence) => !committed.has(sequence));
     feed(subscribed[2]!, [...missing, ...range(301, 350)]);

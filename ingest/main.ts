@@ -80,12 +80,6 @@ export async function runLiveIngest(flags: LiveFlags): Promise<IngestHandle & { 
   const config = loadIngestConfig();
   const massive = loadMassiveConfig();
   const simulator = loadSimulatorConfig();
-  // Refused before anything starts. The lease is not ready: its takeover tests fail (a frozen holder's trades reached the
-  // topic after the standby took over, and a takeover after kill -9 duplicated trades), so no deployment may rely on it.
-  if (config.INGEST_LEASE)
-    throw new ConfigError([
-      'INGEST_LEASE: the active/standby lease is not ready yet (its takeover tests fail: issue 21); run one ingest instance without it',
-    ]);
   // The lease's fencing is a kafkajs transactional producer.
   if (config.INGEST_LEASE && config.INGEST_KAFKA_CLIENT !== 'kafkajs')
     throw new ConfigError(['INGEST_LEASE: the lease fences through kafkajs transactions; set INGEST_KAFKA_CLIENT=kafkajs']);

@@ -2,6 +2,7 @@ import type { ICustomPartitioner, IHeaders, Transaction } from 'kafkajs';
 import {
   BROADCAST_COPY_HEADER,
   Partitioners,
+  connectFencing,
   isProducerFenced,
   type AvroCodec,
   type Encoder,
@@ -279,8 +280,10 @@ export class KafkaSink implements RecordSink {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
       createPartitioner: explicitPartitioner,
     });
-    // With a transactional id, connecting initialises it: from here on an earlier producer of the id is fenced.
-    await producer.connect();
+    // With a transactional id, the id is initialised before the sink exists: from here on an earlier producer of the id
+    // (a previous lease holder, frozen or dead) is fenced, and its open transaction aborted.
+    if (transactional) await connectFencing(producer);
+    else await producer.connect();
     return new KafkaSink(options, {
       producer: transactional ? transactionalBatches(producer) : producer,
       transactional,

@@ -1,6 +1,6 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { isProducerFenced, noDelaySocketFactory } from './kafka.js';
+import { connectFencing, isProducerFenced, noDelaySocketFactory } from './kafka.js';
 import { KafkajsRequestQueue } from './kafkajs-timers.js';
 
 describe('noDelaySocketFactory', () => {
@@ -76,5 +76,26 @@ describe("kafkajs's request queue", () => {
     expect(timeouts.mock.lastCall?.[1]).toBeGreaterThan(50_000);
     clearTimeout(queue.throttleCheckTimeoutId!);
     expect(check).not.toHaveBeenCalled();
+  });
+});
+
+describe('connectFencing', () => {
+  it('initialises the transactional id before it resolves (an empty transaction, ended locally), not at the first write', async () => {
+    const calls: string[] = [];
+    const producer = {
+      connect: async () => {
+        calls.push('connect');
+      },
+      transaction: async () => {
+        calls.push('transaction');
+        return {
+          abort: async () => {
+            calls.push('abort');
+          },
+        };
+      },
+    };
+    await connectFencing(producer as unknown as Parameters<typeof connectFencing>[0]);
+    expect(calls).toEqual(['connect', 'transaction', 'abort']);
   });
 });

@@ -12,6 +12,7 @@ import {
   type ITopicConfig,
   type KafkaConfig,
   type ProducerConfig,
+  type Producer,
 } from 'kafkajs';
 import { ConfigError } from './config.js';
 import './kafkajs-timers.js';
@@ -146,6 +147,19 @@ export function isProducerFenced(error: unknown): boolean {
     current = cause ?? originalError;
   }
   return false;
+}
+
+/**
+ * Connects a transactional producer and has the coordinator initialise its transactional id now (InitProducerId):
+ * when this resolves, every earlier producer of the id is fenced and its open transaction aborted. kafkajs's
+ * `connect()` alone does not do it (it initialises the id lazily, at the first `transaction()`), so a producer that
+ * has written nothing yet fences nobody, and an earlier one could still commit.
+ */
+export async function connectFencing(producer: Pick<Producer, 'connect' | 'transaction'>): Promise<void> {
+  await producer.connect();
+  const transaction = await producer.transaction();
+  // Nothing was added to it: kafkajs ends it locally, with no request.
+  await transaction.abort();
 }
 
 /** The API name of a `Response Produce(key: 0, version: 7)` log message. */

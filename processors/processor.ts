@@ -1,6 +1,15 @@
 import { hostname } from 'node:os';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import { AvroCodec, createKafka, topicName, type Encoder, type Logger, type Registry, type TopicKey } from '../platform/index.js';
+import {
+  AvroCodec,
+  connectFencing,
+  createKafka,
+  topicName,
+  type Encoder,
+  type Logger,
+  type Registry,
+  type TopicKey,
+} from '../platform/index.js';
 import type { DeadLetterRecord } from '../platform/records.js';
 import type { SkipStatus } from '../platform/skip-detector.js';
 import { DEFAULT_MAX_SYMBOLS_PER_PARTITION, SnapshotVersionError, type EngineOptions, type PatternEventRecord } from './engine.js';
@@ -165,7 +174,8 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
   }
 
   async function openTask(inputTopic: string, partition: number): Promise<PartitionTask> {
-    // Connecting the transactional producer first fences a previous owner of this partition.
+    // Initialising the transactional id first fences a previous owner of this partition (its open transaction is
+    // aborted) before the committed offset is read. kafkajs's connect() alone would leave that to the first transaction.
     const producer = kafka.producer({
       transactionalId: `${options.groupId}.${inputTopic}.${partition}`,
       idempotent: true,
@@ -176,7 +186,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
       // nothing for long is the stall watchdog's to end (exit 75), not a retry count's.
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5_000 },
     });
-    await producer.connect();
+    await connectFencing(producer);
     const [committed] = await admin.fetchOffsets({ groupId: options.groupId, topics: [inputTopic] });
     const committedOffset = Number(committed?.partitions.find((entry) => entry.partition === partition)?.offset ?? -1);
     const bounds = (await admin.fetchTopicOffsets(inputTopic)).find((entry) => entry.partition === partition)!;

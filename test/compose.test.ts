@@ -25,6 +25,7 @@ interface ComposeService {
   environment?: Record<string, string | number>;
   healthcheck?: { test: unknown };
   depends_on?: Record<string, { condition: string }>;
+  deploy?: { replicas?: number };
 }
 
 const compose = parse(readFileSync(new URL('../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
@@ -123,9 +124,10 @@ describe('docker-compose.yml as a deployment', () => {
 
   it('publishes no fixed host port on a scaled service, and balances gateway and API', () => {
     for (const name of SCALED_SERVICES) expect(services[name]!.ports, name).toBeUndefined();
-    // Ingest is one writer: its lease (a standby under `--scale ingest=2`) is not ready yet (issue 21), so it is off.
+    // Ingest is one writer: a second instance runs as a standby under its lease, never as a second writer.
     expect(services.ingest!.ports).toBeUndefined();
-    expect(services.ingest!.environment!.INGEST_LEASE).toBeUndefined();
+    expect(String(services.ingest!.environment!.INGEST_LEASE)).toBe('true');
+    expect(services.ingest!.deploy?.replicas).toBe(2);
     const balancer = services.balancer!;
     expect(balancer.ports).toEqual(expect.arrayContaining(['3000:3000', '3001:3001']));
     const config = readFileSync(new URL('../deploy/haproxy.cfg', import.meta.url), 'utf8');
