@@ -276,6 +276,12 @@ export const StatsResponseSchema = z
   })
   .openapi('PatternStats');
 
+/** Detections per time bucket and key (a direction, pattern type or tier). */
+const bucketCounts = (what: string) =>
+  z.array(z.object({ bucket: z.string().openapi({ format: 'date-time' }), key: z.string(), count: z.number().int() })).openapi({
+    description: `Detections per time bucket and ${what}, in time order then by ${what}; pairs without any are left out (the counts of a bucket add up to its count in \`buckets\`)`,
+  });
+
 export const CountsQuerySchema = z.object({
   pattern_types: ScanQuerySchema.shape.pattern_types,
   symbols: ScanQuerySchema.shape.symbols,
@@ -309,6 +315,9 @@ export const CountsResponseSchema = z
     buckets: z
       .array(z.object({ bucket: z.string().openapi({ format: 'date-time' }), count: z.number().int() }))
       .openapi({ description: 'Detections per time bucket, in time order; buckets without any are left out' }),
+    buckets_by_direction: bucketCounts('direction'),
+    buckets_by_pattern: bucketCounts('pattern type'),
+    buckets_by_tier: bucketCounts('tier'),
     query: z.object({
       symbols: z.number().int().nullable().openapi({ description: 'Number of symbols counted (null: all)' }),
       universe: z.string().nullable(),
