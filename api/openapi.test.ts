@@ -91,7 +91,7 @@ describe('the OpenAPI document', () => {
     expect(counts?.responses['200']?.content?.['application/json']?.schema?.$ref).toBe('#/components/schemas/PatternCounts');
   });
 
-  it('documents the scan\'s direction filter and both bounds of relative strength and relative volume, described alike', () => {
+  it("documents the scan's direction filter and both bounds of relative strength and relative volume, described alike", () => {
     const scan = new Map((document.paths['/api/patterns/scan']?.get?.parameters ?? []).map((parameter) => [parameter.name, parameter]));
     for (const name of ['direction', 'rs_min', 'rs_max', 'vol_min', 'vol_max']) expect(scan.get(name)?.in, name).toBe('query');
     const { description: _rsMin, ...rsMin } = scan.get('rs_min')?.schema ?? {};

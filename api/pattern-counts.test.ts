@@ -6,7 +6,8 @@ import {
   BY_BUCKET_TIER,
   BY_DIRECTION,
   BY_SYMBOL,
-  buildCountsSql, countsOf,
+  buildCountsSql,
+  countsOf,
   MAX_COUNT_BUCKETS,
   normaliseCountQuery,
 } from './pattern-counts.js';
@@ -77,7 +78,9 @@ describe('buildCountsSql', () => {
     expect(text).toContain(`e.kind = 'DETECTED'`);
     expect(text).toContain('e.detected_at >= $1::timestamptz AND e.detected_at < $2::timestamptz');
     expect(text).toContain('GROUPING SETS ((e.direction), (e.symbol), (date_bin($6::interval');
-    expect(text).toMatch(/\(date_bin\(\$6::interval, [^)]*\), e\.direction\), \(date_bin\(\$6::interval, [^)]*\), e\.pattern\), \(date_bin\(\$6::interval, [^)]*\), e\.tier\)\)/);
+    expect(text).toMatch(
+      /\(date_bin\(\$6::interval, [^)]*\), e\.direction\), \(date_bin\(\$6::interval, [^)]*\), e\.pattern\), \(date_bin\(\$6::interval, [^)]*\), e\.tier\)\)/,
+    );
     expect(text).toContain('GROUPING(e.direction, e.symbol, date_bin($6::interval');
     expect(values).toEqual([
       '2026-11-25T00:00:00.000Z',
@@ -108,8 +111,24 @@ describe('countsOf', () => {
       { grouping: BY_BUCKET_DIRECTION, direction: 'BULLISH', symbol: null, bucket: '2026-11-25T15:00:00Z', count: '4', groups: '3' },
       { grouping: BY_BUCKET_DIRECTION, direction: 'BULLISH', symbol: null, bucket: '2026-11-25T14:00:00Z', count: '1', groups: '3' },
       { grouping: BY_BUCKET_DIRECTION, direction: 'BEARISH', symbol: null, bucket: '2026-11-25T14:00:00Z', count: '2', groups: '3' },
-      { grouping: BY_BUCKET_PATTERN, direction: null, symbol: null, bucket: '2026-11-25T14:00:00Z', pattern: 'doji', count: '3', groups: '2' },
-      { grouping: BY_BUCKET_PATTERN, direction: null, symbol: null, bucket: '2026-11-25T15:00:00Z', pattern: 'hammer', count: '4', groups: '2' },
+      {
+        grouping: BY_BUCKET_PATTERN,
+        direction: null,
+        symbol: null,
+        bucket: '2026-11-25T14:00:00Z',
+        pattern: 'doji',
+        count: '3',
+        groups: '2',
+      },
+      {
+        grouping: BY_BUCKET_PATTERN,
+        direction: null,
+        symbol: null,
+        bucket: '2026-11-25T15:00:00Z',
+        pattern: 'hammer',
+        count: '4',
+        groups: '2',
+      },
       { grouping: BY_BUCKET_TIER, direction: null, symbol: null, bucket: '2026-11-25T15:00:00Z', tier: 'DAILY', count: '4', groups: '2' },
       { grouping: BY_BUCKET_TIER, direction: null, symbol: null, bucket: '2026-11-25T14:00:00Z', tier: 'COMBO', count: '3', groups: '2' },
     ]);

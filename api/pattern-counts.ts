@@ -197,7 +197,9 @@ export function countsOf(rows: readonly CountGroupRow[]): PatternCounts {
     }
   }
   const inTimeOrder = (list: Timed[]) =>
-    list.sort((a, b) => a.ms - b.ms || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ bucket, key, count }) => ({ bucket, key, count }));
+    list
+      .sort((a, b) => a.ms - b.ms || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ bucket, key, count }) => ({ bucket, key, count }));
   return {
     total: byDirection.reduce((sum, row) => sum + row.count, 0),
     by_direction: byDirection.sort(largestFirst),

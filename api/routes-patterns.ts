@@ -77,7 +77,8 @@ const countsRoute = createRoute({
   path: '/api/patterns/counts',
   operationId: 'getPatternCounts',
   tags: ['patterns'],
-  summary: 'Detections over a time window: by direction, the most active symbols, and per time bucket (with its directions, pattern types and tiers)',
+  summary:
+    'Detections over a time window: by direction, the most active symbols, and per time bucket (with its directions, pattern types and tiers)',
   description:
     'Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, ' +
     "and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. " +

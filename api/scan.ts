@@ -612,7 +612,8 @@ export interface ScanParameters {
 
 /** A lower and an upper bound of one value: the upper one (named `field`) must not be below the lower one. */
 function checkBounds(field: string, lowerField: string, lower: number | undefined, upper: number | undefined): void {
-  if (lower !== undefined && upper !== undefined && lower > upper) throw new ScanInputError(field, `${field} must not be below ${lowerField}`);
+  if (lower !== undefined && upper !== undefined && lower > upper)
+    throw new ScanInputError(field, `${field} must not be below ${lowerField}`);
 }
 
 /**
