@@ -236,8 +236,8 @@ describe('the dashboard in Chromium', () => {
     expect(await page.inputValue('input[name=rs_max]')).toBe('50');
     // An invalid direction in the URL is named.
     await page.goto(`${api.url}/app/?direction=sideways`);
-    const error = await page.waitForSelector('[data-testid=scan-error]');
-    expect(await error.textContent()).toContain('direction');
+    const error = await page.waitForSelector('[data-testid=scan-error] [data-field="direction.0"]');
+    expect(await error.textContent()).toContain('not a direction');
     expect(pageErrors).toEqual([]);
   });
 

@@ -273,7 +273,10 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
     navigate(`${BASE}${searchFromFilters(next)}`);
   };
   const invalid =
-    error instanceof ApiProblem ? error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field)) : [];
+    error instanceof ApiProblem
+      ? // A list's item is named by its position (`direction.0`), a preset's saved filter by `preset.<field>`.
+        error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field.split('.')[0]!))
+      : [];
   const now = Date.now();
   return (
     <section>
