@@ -1923,6 +1923,9 @@ describe('universes', () => {
       ['no-such-day', { since: '2026-02-30' }, 'preset.since'],
       ['hex', { confidence_min: '0x1' }, 'preset.confidence_min'],
       ['empty', { confidence_min: '' }, 'preset.confidence_min'],
+      ['sideways', { direction: ['up'] }, 'preset.direction.0'],
+      // Bounds are compared after merging (the query may give either), so the error names the scan's field.
+      ['inverted', { vol_min: 2, vol_max: 1 }, 'vol_max'],
     ] as const) {
       expect((await call('POST', '/api/users/universe', { token, body: { key, name: key, symbols: [], criteria } })).status).toBe(201);
       const reply = await call('GET', `/api/patterns/scan?preset=${key}`, { token });
@@ -1942,6 +1945,18 @@ describe('universes', () => {
       ).status,
     ).toBe(201);
     expect((await call('GET', '/api/patterns/scan?preset=tiny', { token })).body.pagination.per_page).toBe(5);
+    // The new filters are saved like the others: a direction list and both bounds (the seed is all bullish).
+    const saved = { direction: ['bearish', 'neutral'], rs_max: 1, vol_max: 1.5 };
+    expect(
+      (await call('POST', '/api/users/universe', { token, body: { key: 'bounded', name: 'b', symbols: [], criteria: saved } })).status,
+    ).toBe(201);
+    expect((await call('GET', '/api/patterns/scan?preset=bounded', { token })).body.pagination.total).toBe(0);
+    const bullish = await call('GET', '/api/patterns/scan?preset=bounded&direction=bullish&per_page=100', { token });
+    expect(bullish.body.data.map((row: { id: string }) => row.id).sort()).toEqual(
+      active((row) => row.rs !== null && row.rs <= 1 && row.rvol !== null && row.rvol <= 1.5)
+        .map((row) => row.id)
+        .sort(),
+    );
   });
 
   it('refuses bad universe bodies naming the field', async () => {

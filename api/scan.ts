@@ -329,7 +329,7 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
     conditions.push(`p.symbol IN (SELECT s.ticker FROM symbols s WHERE lower(s.sector) = ANY(${add(filters.sectors)}::text[]))`);
   }
   if (filters.definitionVersions !== undefined) conditions.push(`p.definition_version = ANY(${add(filters.definitionVersions)}::int[])`);
-  // Three directions at most: one is an equality, several an ANY (no index leads with direction, so either is a filter).
+  // No scan index holds the direction: it filters the rows the other conditions find (the page's rows are few).
   if (filters.directions !== undefined) conditions.push(`p.direction = ANY(${add(filters.directions)}::text[])`);
   if (filters.rsMin !== undefined) conditions.push(`p.relative_strength >= ${add(filters.rsMin)}`);
   if (filters.rsMax !== undefined) conditions.push(`p.relative_strength <= ${add(filters.rsMax)}`);
@@ -617,8 +617,9 @@ function checkBounds(field: string, lowerField: string, lower: number | undefine
 }
 
 /**
- * Directions as given (any case; validated against PATTERN_DIRECTIONS by the schema) -> the stored spelling, sorted
- * and unique; every direction named is no filter at all, so it normalises to undefined (the unfiltered scan's key).
+ * Directions as given (any case; validated against PATTERN_DIRECTIONS by the schema) -> the stored spelling, each once
+ * in PATTERN_DIRECTIONS order; every direction named is no filter at all, so it normalises to undefined (the
+ * unfiltered scan's key).
  */
 export function normaliseDirections(directions: readonly string[]): PatternDirection[] | undefined {
   const wanted = new Set(directions.map((direction) => direction.toUpperCase()));
