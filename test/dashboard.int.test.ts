@@ -441,7 +441,7 @@ describe('the dashboard in Chromium', () => {
     const totals = new Map<string, number>();
     for (const row of byTime.buckets_by_direction) totals.set(row.key, (totals.get(row.key) ?? 0) + row.count);
     const legend = await page.$$eval('[data-testid=split-legend] li[data-key]', (items) =>
-      items.map((item) => [(item as HTMLElement).dataset.key, item.querySelector('.num')?.textContent]),
+      items.map((item) => [(item as HTMLElement).dataset.key, item.querySelector('.num')?.textContent] as const),
     );
     expect(new Map(legend)).toEqual(new Map([...totals].map(([key, count]) => [key, count.toLocaleString('en-US')])));
     expect(await page.getAttribute('[data-testid=split]', 'data-series')).toBe(String(totals.size));
