@@ -432,7 +432,7 @@ describe('GET /api/patterns/scan', () => {
       const cases: [string, SeededPattern[]][] = [
         ['direction=bearish', active((row) => directionOf(row) === 'BEARISH')],
         ['direction=BULLISH&direction=neutral', active((row) => directionOf(row) !== 'BEARISH')],
-        ['direction=Neutral&timeframe=daily&sort_by=volume', active((row) => directionOf(row) === 'NEUTRAL' && row.tier === 'DAILY')],
+        ['direction=Neutral&timeframe=intraday&sort_by=volume', active((row) => directionOf(row) === 'NEUTRAL' && row.tier === 'INTRADAY')],
         ['direction=bullish,bearish,neutral', active()],
         ['rs_max=1.0', active((row) => row.rs !== null && row.rs <= 1.0)],
         ['rs_min=0.9&rs_max=1.1&sort_by=rs', active((row) => row.rs !== null && row.rs >= 0.9 && row.rs <= 1.1)],
@@ -1286,7 +1286,7 @@ describe('GET /api/patterns/counts', () => {
     // Hourly by pattern type and by tier: what pattern_counts_hourly (the continuous aggregate on TimescaleDB) holds.
     for (const column of ['pattern', 'tier'] as const) {
       const hourly = await pool.query<{ bucket: Date; key: string; count: string }>(
-        `SELECT bucket, ${column} AS key, sum(count) AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz GROUP BY 1, 2 ORDER BY 1, 2 COLLATE "C"`,
+        `SELECT bucket, ${column} AS key, sum(count) AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz GROUP BY 1, 2 ORDER BY 1, ${column} COLLATE "C"`,
         [body.since, body.until],
       );
       expect(body[`buckets_by_${column}`], column).toEqual(
