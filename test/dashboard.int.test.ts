@@ -79,7 +79,8 @@ const shownIds = () => page.$$eval('[data-testid=rows] tr', (rows) => rows.map((
 async function snap(name: string): Promise<void> {
   if (!screenshots) return;
   mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: `${screenshots}/dashboard-${name}.png` });
+  // The overview's charts run below the fold: its screenshot is of the whole page.
+  await page.screenshot({ path: `${screenshots}/dashboard-${name}.png`, fullPage: name === 'overview' });
 }
 
 beforeAll(async () => {

@@ -73,7 +73,12 @@ export function Overview({ session }: { session: Session }) {
       timeScale: { timeVisible: true },
     });
     split.forEach((line, index) => {
-      const series = chart.addSeries(LineSeries, { color: PALETTE[index % PALETTE.length]!, lineWidth: 2, title: line.key.toLowerCase() });
+      const series = chart.addSeries(LineSeries, {
+        color: PALETTE[index % PALETTE.length]!,
+        lineWidth: 2,
+        title: line.key.toLowerCase(),
+        priceFormat: { type: 'price', precision: 0, minMove: 1 },
+      });
       series.setData(line.points.map((point) => ({ time: point.time as UTCTimestamp, value: point.value })));
     });
     chart.timeScale().fitContent();
