@@ -412,6 +412,64 @@ describe('GET /api/patterns/scan', () => {
     expect(await ids('universe=index_etfs&symbols=AAPL')).toEqual([]);
   });
 
+  it('filters by direction and by both bounds of relative strength and relative volume, the same on the walked and the gathered path', async () => {
+    // The seed is all BULLISH: a third of the patterns turn BEARISH and a third NEUTRAL for this test. Its pages (97 and
+    // 17 rows) are no other test's, so no cache entry another test reads holds the turned rows.
+    const directionOf = (row: SeededPattern) => (['BULLISH', 'BEARISH', 'NEUTRAL'] as const)[Math.floor(seeded.indexOf(row) / 2) % 3]!;
+    const turned = seeded.filter((row) => directionOf(row) !== 'BULLISH');
+    const capped = buildApp({ scanCountCap: 2, config: { API_REDIS_PREFIX: `${prefix}direction:` } });
+    const expectIds = (rows: SeededPattern[]) => rows.map((row) => row.id).sort();
+    const ids = async (query: string, target?: ReturnType<typeof createApp>) => {
+      const reply = await call('GET', `/api/patterns/scan?per_page=97&${query}`, target ? { target } : {});
+      expect(reply.status, query).toBe(200);
+      return (reply.body.data as { id: string; direction: string }[]).map((row) => row.id).sort();
+    };
+    await pool.query(
+      `UPDATE patterns SET direction = CASE WHEN (kafka_offset / 2) % 3 = 1 THEN 'BEARISH' ELSE 'NEUTRAL' END WHERE pattern_id = ANY($1)`,
+      [turned.map((row) => row.id)],
+    );
+    try {
+      const cases: [string, SeededPattern[]][] = [
+        ['direction=bearish', active((row) => directionOf(row) === 'BEARISH')],
+        ['direction=BULLISH&direction=neutral', active((row) => directionOf(row) !== 'BEARISH')],
+        ['direction=Neutral&timeframe=intraday&sort_by=volume', active((row) => directionOf(row) === 'NEUTRAL' && row.tier === 'INTRADAY')],
+        ['direction=bullish,bearish,neutral', active()],
+        ['rs_max=1.0', active((row) => row.rs !== null && row.rs <= 1.0)],
+        ['rs_min=0.9&rs_max=1.1&sort_by=rs', active((row) => row.rs !== null && row.rs >= 0.9 && row.rs <= 1.1)],
+        ['vol_max=1.25', active((row) => row.rvol !== null && row.rvol <= 1.25)],
+        ['vol_min=1&vol_max=1&sort_by=detected_at', active((row) => row.rvol === 1)],
+        [
+          'direction=bearish&rs_max=1.2&vol_min=0.5',
+          active((row) => directionOf(row) === 'BEARISH' && row.rs !== null && row.rs <= 1.2 && row.rvol !== null && row.rvol >= 0.5),
+        ],
+      ];
+      for (const [query, expected] of cases) {
+        expect(expected.length, query).toBeGreaterThan(0);
+        expect(await ids(query), query).toEqual(expectIds(expected));
+        // The count cap of 2 sends the page down the other path (the walk in the count's statement).
+        expect(await ids(query, capped), `${query} (walked)`).toEqual(expectIds(expected));
+      }
+      const bearish = await call('GET', '/api/patterns/scan?direction=bearish&per_page=97');
+      expect(new Set(bearish.body.data.map((row: { direction: string }) => row.direction))).toEqual(new Set(['BEARISH']));
+      // Every direction named is the unfiltered scan: the same cache entry.
+      expect((await call('GET', '/api/patterns/scan?direction=neutral,bearish,bullish&per_page=17')).body.timings.cache).toBe('miss');
+      expect((await call('GET', '/api/patterns/scan?per_page=17')).body.timings.cache).toBe('hit');
+      // A cursor walks a direction's rows to the end, each once.
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await call('GET', `/api/patterns/scan?direction=bearish&per_page=3${cursor ? `&cursor=${cursor}` : ''}`, {
+          target: capped,
+        });
+        seen.push(...page.body.data.map((row: { id: string }) => row.id));
+        cursor = page.body.pagination.next_cursor;
+      } while (cursor);
+      expect(seen.sort()).toEqual(expectIds(active((row) => directionOf(row) === 'BEARISH')));
+    } finally {
+      await pool.query(`UPDATE patterns SET direction = 'BULLISH' WHERE pattern_id = ANY($1)`, [turned.map((row) => row.id)]);
+    }
+  });
+
   it('walks every sort with the keyset cursor: each row once, in order, while page/per_page still work', async () => {
     const sorts: [
       string,
@@ -717,6 +775,13 @@ describe('GET /api/patterns/scan', () => {
       ['definition_version=abc', 'definition_version.0'],
       ['definition_version=2,0', 'definition_version.1'],
       ['vol_min=-1', 'vol_min'],
+      ['direction=up', 'direction.0'],
+      ['direction=bullish,sideways', 'direction.1'],
+      ['direction=', 'direction'],
+      ['rs_max=abc', 'rs_max'],
+      ['rs_min=2&rs_max=1.5', 'rs_max'],
+      ['vol_max=-1', 'vol_max'],
+      ['vol_min=2&vol_max=1', 'vol_max'],
       ['rsi_range=70', 'rsi_range'],
       ['rsi_range=80,20', 'rsi_range'],
       ['since=yesterday', 'since'],
@@ -887,7 +952,10 @@ describe('scan paging depth and the no-5xx property', () => {
       status: fc.constantFrom('active', 'expired', 'all'),
       confidence_min: fc.double({ min: 0, max: 1, noNaN: true }).map(String),
       rs_min: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+      rs_max: fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
       vol_min: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map(String),
+      vol_max: fc.double({ min: 0, noNaN: true, noDefaultInfinity: true }).map(String),
+      direction: fc.constantFrom('bullish', 'BEARISH', 'Neutral', 'bullish,bearish', 'bullish,bearish,neutral'),
       definition_version: fc.integer({ min: 0, max: 10_000_000 }).map(String),
       rsi_range: fc.tuple(fc.integer({ min: 0, max: 100 }), fc.integer({ min: 0, max: 100 })).map(([a, b]) => `${a},${b}`),
       since: fc.oneof(iso, fc.integer({ min: 0, max: 2 ** 48 }).map(String)),
@@ -934,9 +1002,12 @@ describe('scan paging depth and the no-5xx property', () => {
           'timeframe',
           'status',
           'confidence_min',
+          'direction',
           'rs_min',
+          'rs_max',
           'definition_version',
           'vol_min',
+          'vol_max',
           'rsi_range',
           'since',
           'until',
@@ -1134,8 +1205,34 @@ describe('GET /api/patterns/counts', () => {
       ],
       query: { symbols: null, universe: null },
     });
+    // Each bucket split by direction, pattern type and tier: in time order, then by key; the splits add up to the bucket.
+    const at = (hour: number) => `2026-11-23T${hour}:00:00.000Z`;
+    expect(body.buckets_by_direction).toEqual([
+      { bucket: at(10), key: 'BEARISH', count: 2 },
+      { bucket: at(11), key: 'BEARISH', count: 1 },
+      { bucket: at(11), key: 'BULLISH', count: 2 },
+      { bucket: at(12), key: 'NEUTRAL', count: 1 },
+    ]);
+    expect(body.buckets_by_pattern).toEqual([
+      { bucket: at(10), key: 'doji', count: 2 },
+      { bucket: at(11), key: 'doji', count: 1 },
+      { bucket: at(11), key: 'hammer', count: 2 },
+      { bucket: at(12), key: 'doji', count: 1 },
+    ]);
+    expect(body.buckets_by_tier).toEqual([
+      { bucket: at(10), key: 'DAILY', count: 1 },
+      { bucket: at(10), key: 'INTRADAY', count: 1 },
+      { bucket: at(11), key: 'DAILY', count: 2 },
+      { bucket: at(11), key: 'INTRADAY', count: 1 },
+      { bucket: at(12), key: 'DAILY', count: 1 },
+    ]);
     expect(body.timings.cache).toBe('miss');
     expect((await counts(day)).timings.cache).toBe('hit');
+    // Filters apply to the splits too.
+    expect((await counts(`${day}&timeframe=intraday`)).buckets_by_direction).toEqual([
+      { bucket: at(10), key: 'BEARISH', count: 1 },
+      { bucket: at(11), key: 'BULLISH', count: 1 },
+    ]);
     // The top symbols only, with the number of symbols beside them.
     const top = await counts(`${day}&top=2`);
     expect(top.by_symbol).toEqual([
@@ -1186,6 +1283,16 @@ describe('GET /api/patterns/counts', () => {
     expect(body.by_symbol.map((row: { key: string }) => row.key)).toEqual(['AAPL', 'MSFT', 'SPY', 'XOM']);
     const stats = await call('GET', '/api/patterns/stats?hours=24');
     expect(body.buckets).toEqual(stats.body.detections.hourly);
+    // Hourly by pattern type and by tier: what pattern_counts_hourly (the continuous aggregate on TimescaleDB) holds.
+    for (const column of ['pattern', 'tier'] as const) {
+      const hourly = await pool.query<{ bucket: Date; key: string; count: string }>(
+        `SELECT bucket, ${column} AS key, sum(count) AS count FROM pattern_counts_hourly WHERE bucket >= $1::timestamptz AND bucket < $2::timestamptz GROUP BY 1, 2 ORDER BY 1, ${column} COLLATE "C"`,
+        [body.since, body.until],
+      );
+      expect(body[`buckets_by_${column}`], column).toEqual(
+        hourly.rows.map((row) => ({ bucket: new Date(row.bucket).toISOString(), key: row.key, count: Number(row.count) })),
+      );
+    }
   });
 
   it('answers 400 naming the field for a window, bucket or filter it refuses', async () => {
@@ -1816,6 +1923,9 @@ describe('universes', () => {
       ['no-such-day', { since: '2026-02-30' }, 'preset.since'],
       ['hex', { confidence_min: '0x1' }, 'preset.confidence_min'],
       ['empty', { confidence_min: '' }, 'preset.confidence_min'],
+      ['sideways', { direction: ['up'] }, 'preset.direction.0'],
+      // Bounds are compared after merging (the query may give either), so the error names the scan's field.
+      ['inverted', { vol_min: 2, vol_max: 1 }, 'vol_max'],
     ] as const) {
       expect((await call('POST', '/api/users/universe', { token, body: { key, name: key, symbols: [], criteria } })).status).toBe(201);
       const reply = await call('GET', `/api/patterns/scan?preset=${key}`, { token });
@@ -1835,6 +1945,18 @@ describe('universes', () => {
       ).status,
     ).toBe(201);
     expect((await call('GET', '/api/patterns/scan?preset=tiny', { token })).body.pagination.per_page).toBe(5);
+    // The new filters are saved like the others: a direction list and both bounds (the seed is all bullish).
+    const saved = { direction: ['bearish', 'neutral'], rs_max: 1, vol_max: 1.5 };
+    expect(
+      (await call('POST', '/api/users/universe', { token, body: { key: 'bounded', name: 'b', symbols: [], criteria: saved } })).status,
+    ).toBe(201);
+    expect((await call('GET', '/api/patterns/scan?preset=bounded', { token })).body.pagination.total).toBe(0);
+    const bullish = await call('GET', '/api/patterns/scan?preset=bounded&direction=bullish&per_page=100', { token });
+    expect(bullish.body.data.map((row: { id: string }) => row.id).sort()).toEqual(
+      active((row) => row.rs !== null && row.rs <= 1 && row.rvol !== null && row.rvol <= 1.5)
+        .map((row) => row.id)
+        .sort(),
+    );
   });
 
   it('refuses bad universe bodies naming the field', async () => {

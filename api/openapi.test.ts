@@ -12,12 +12,13 @@ import { loadApiConfig } from './config.js';
 
 interface Operation {
   operationId?: string;
-  parameters?: { in: string; name: string; schema?: { enum?: string[] } }[];
+  parameters?: { in: string; name: string; schema?: { enum?: string[]; description?: string } }[];
   requestBody?: unknown;
   responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
 }
 interface Document {
   info: { version: string };
+  components: { schemas: Record<string, { required?: string[]; properties?: Record<string, unknown> }> };
   servers?: { url: string }[];
   paths: Record<string, Record<string, Operation>>;
 }
@@ -90,6 +91,23 @@ describe('the OpenAPI document', () => {
     expect(counts?.responses['200']?.content?.['application/json']?.schema?.$ref).toBe('#/components/schemas/PatternCounts');
   });
 
+  it("documents the scan's direction filter and both bounds of relative strength and relative volume, described alike", () => {
+    const scan = new Map((document.paths['/api/patterns/scan']?.get?.parameters ?? []).map((parameter) => [parameter.name, parameter]));
+    for (const name of ['direction', 'rs_min', 'rs_max', 'vol_min', 'vol_max']) expect(scan.get(name)?.in, name).toBe('query');
+    const { description: _rsMin, ...rsMin } = scan.get('rs_min')?.schema ?? {};
+    const { description: _rsMax, ...rsMax } = scan.get('rs_max')?.schema ?? {};
+    expect(rsMax).toEqual(rsMin);
+    expect(JSON.stringify(scan.get('direction')?.schema)).toMatch(/bullish, bearish or neutral/);
+  });
+
+  it('documents per-bucket counts by direction, pattern type and tier in PatternCounts', () => {
+    const counts = document.components.schemas.PatternCounts;
+    for (const name of ['buckets_by_direction', 'buckets_by_pattern', 'buckets_by_tier']) {
+      expect(counts?.required, name).toContain(name);
+      expect(JSON.stringify(counts?.properties?.[name]), name).toMatch(/"required":\["bucket","key","count"\]/);
+    }
+  });
+
   it('generates a typed client (openapi-typescript) that a call compiles against, and a wrong call does not', async () => {
     const generated = astToString(await openapiTS(document as unknown as Parameters<typeof openapiTS>[0]));
     const directory = mkdtempSync(join(tmpdir(), 'tickflow-openapi-'));
@@ -127,6 +145,7 @@ describe('the OpenAPI document', () => {
         );
       `;
       expect(compile(call(`{ status: 'active', per_page: '10' }`))).toEqual([]);
+      expect(compile(call(`{ direction: 'bearish', rs_max: '1.5', vol_max: '3' }`))).toEqual([]);
       expect(compile(call(`{ status: 'open', per_page: '10' }`)).join('\n')).toMatch(/'"open"' is not assignable/);
     } finally {
       rmSync(directory, { recursive: true, force: true });

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { BY_BUCKET, BY_DIRECTION, BY_SYMBOL, buildCountsSql, countsOf, MAX_COUNT_BUCKETS, normaliseCountQuery } from './pattern-counts.js';
+import {
+  BY_BUCKET,
+  BY_BUCKET_DIRECTION,
+  BY_BUCKET_PATTERN,
+  BY_BUCKET_TIER,
+  BY_DIRECTION,
+  BY_SYMBOL,
+  buildCountsSql,
+  countsOf,
+  MAX_COUNT_BUCKETS,
+  normaliseCountQuery,
+} from './pattern-counts.js';
 import { ScanInputError } from './scan.js';
 
 const MARKET_NOW = Date.parse('2026-11-25T15:42:10Z');
@@ -67,6 +78,10 @@ describe('buildCountsSql', () => {
     expect(text).toContain(`e.kind = 'DETECTED'`);
     expect(text).toContain('e.detected_at >= $1::timestamptz AND e.detected_at < $2::timestamptz');
     expect(text).toContain('GROUPING SETS ((e.direction), (e.symbol), (date_bin($6::interval');
+    expect(text).toMatch(
+      /\(date_bin\(\$6::interval, [^)]*\), e\.direction\), \(date_bin\(\$6::interval, [^)]*\), e\.pattern\), \(date_bin\(\$6::interval, [^)]*\), e\.tier\)\)/,
+    );
+    expect(text).toContain('GROUPING(e.direction, e.symbol, date_bin($6::interval');
     expect(values).toEqual([
       '2026-11-25T00:00:00.000Z',
       '2026-11-26T00:00:00.000Z',
@@ -77,8 +92,8 @@ describe('buildCountsSql', () => {
       5,
     ]);
     const unfiltered = buildCountsSql(normaliseCountQuery(base, undefined, MARKET_NOW));
-    expect(unfiltered.text).not.toContain('e.pattern');
-    expect(unfiltered.text).not.toContain('e.tier');
+    expect(unfiltered.text).not.toContain('e.pattern = ');
+    expect(unfiltered.text).not.toContain('e.tier = ');
     expect(unfiltered.text).not.toContain('ANY');
     expect(unfiltered.values).toHaveLength(4);
   });
@@ -93,6 +108,29 @@ describe('countsOf', () => {
       { grouping: BY_SYMBOL, direction: null, symbol: 'AAPL', bucket: null, count: '3', groups: '4' },
       { grouping: BY_BUCKET, direction: null, symbol: null, bucket: new Date('2026-11-25T15:00:00Z'), count: '4', groups: '2' },
       { grouping: BY_BUCKET, direction: null, symbol: null, bucket: '2026-11-25T14:00:00Z', count: '3', groups: '2' },
+      { grouping: BY_BUCKET_DIRECTION, direction: 'BULLISH', symbol: null, bucket: '2026-11-25T15:00:00Z', count: '4', groups: '3' },
+      { grouping: BY_BUCKET_DIRECTION, direction: 'BULLISH', symbol: null, bucket: '2026-11-25T14:00:00Z', count: '1', groups: '3' },
+      { grouping: BY_BUCKET_DIRECTION, direction: 'BEARISH', symbol: null, bucket: '2026-11-25T14:00:00Z', count: '2', groups: '3' },
+      {
+        grouping: BY_BUCKET_PATTERN,
+        direction: null,
+        symbol: null,
+        bucket: '2026-11-25T14:00:00Z',
+        pattern: 'doji',
+        count: '3',
+        groups: '2',
+      },
+      {
+        grouping: BY_BUCKET_PATTERN,
+        direction: null,
+        symbol: null,
+        bucket: '2026-11-25T15:00:00Z',
+        pattern: 'hammer',
+        count: '4',
+        groups: '2',
+      },
+      { grouping: BY_BUCKET_TIER, direction: null, symbol: null, bucket: '2026-11-25T15:00:00Z', tier: 'DAILY', count: '4', groups: '2' },
+      { grouping: BY_BUCKET_TIER, direction: null, symbol: null, bucket: '2026-11-25T14:00:00Z', tier: 'COMBO', count: '3', groups: '2' },
     ]);
     expect(counts).toEqual({
       total: 7,
@@ -109,7 +147,29 @@ describe('countsOf', () => {
         { bucket: '2026-11-25T14:00:00.000Z', count: 3 },
         { bucket: '2026-11-25T15:00:00.000Z', count: 4 },
       ],
+      buckets_by_direction: [
+        { bucket: '2026-11-25T14:00:00.000Z', key: 'BEARISH', count: 2 },
+        { bucket: '2026-11-25T14:00:00.000Z', key: 'BULLISH', count: 1 },
+        { bucket: '2026-11-25T15:00:00.000Z', key: 'BULLISH', count: 4 },
+      ],
+      buckets_by_pattern: [
+        { bucket: '2026-11-25T14:00:00.000Z', key: 'doji', count: 3 },
+        { bucket: '2026-11-25T15:00:00.000Z', key: 'hammer', count: 4 },
+      ],
+      buckets_by_tier: [
+        { bucket: '2026-11-25T14:00:00.000Z', key: 'COMBO', count: 3 },
+        { bucket: '2026-11-25T15:00:00.000Z', key: 'DAILY', count: 4 },
+      ],
     });
-    expect(countsOf([])).toEqual({ total: 0, by_direction: [], by_symbol: [], symbols_total: 0, buckets: [] });
+    expect(countsOf([])).toEqual({
+      total: 0,
+      by_direction: [],
+      by_symbol: [],
+      symbols_total: 0,
+      buckets: [],
+      buckets_by_direction: [],
+      buckets_by_pattern: [],
+      buckets_by_tier: [],
+    });
   });
 });

@@ -77,27 +77,36 @@ export function normaliseCountQuery(parameters: CountParameters, symbols: readon
   };
 }
 
-/** GROUPING(direction, symbol, bucket) of each grouping set: a bit is set for each column the set does not group by. */
-export const BY_DIRECTION = 0b011;
-export const BY_SYMBOL = 0b101;
-export const BY_BUCKET = 0b110;
+/**
+ * GROUPING(direction, symbol, bucket, pattern, tier) of each grouping set: a bit is set for each column the set does
+ * not group by (direction 16, symbol 8, bucket 4, pattern 2, tier 1).
+ */
+export const BY_DIRECTION = 0b01111;
+export const BY_SYMBOL = 0b10111;
+export const BY_BUCKET = 0b11011;
+export const BY_BUCKET_DIRECTION = 0b01011;
+export const BY_BUCKET_PATTERN = 0b11001;
+export const BY_BUCKET_TIER = 0b11010;
 
-/** One grouped row: the set it belongs to (BY_*), its key, its count and how many groups its set has. */
+/** One grouped row: the set it belongs to (BY_*), its key columns (null where the set does not group by them), its count and how many groups its set has. */
 export interface CountGroupRow {
   grouping: number;
   direction: string | null;
   symbol: string | null;
   bucket: Date | string | null;
+  pattern?: string | null;
+  tier?: string | null;
   count: number | string;
   groups: number | string;
 }
 
 /**
  * Detections (DETECTED events of pattern_events, as pattern_counts_hourly counts them) in the window, grouped by
- * direction, by symbol (the `top` largest) and by bucket in one statement: the window's rows are read once. The
- * range is on the log's partition key (monthly partitions, or the hypertable's chunks on TimescaleDB), so only the
- * window's partitions or chunks are read; a symbol filter reads the (symbol, detected_at) index. pattern_counts_hourly
- * (the continuous aggregate on TimescaleDB) has no direction or symbol, so these counts cannot come from it.
+ * direction, by symbol (the `top` largest), by bucket, and by bucket with direction, pattern and tier, in one
+ * statement: the window's rows are read once. The range is on the log's partition key (monthly partitions, or the
+ * hypertable's chunks on TimescaleDB), so only the window's partitions or chunks are read; a symbol filter reads
+ * the (symbol, detected_at) index. pattern_counts_hourly (the continuous aggregate on TimescaleDB) has pattern and
+ * tier but no direction or symbol, and only hours, so these counts cannot come from it.
  */
 export function buildCountsSql(query: CountQuery): SqlStatement {
   const values: unknown[] = [];
@@ -111,14 +120,14 @@ export function buildCountsSql(query: CountQuery): SqlStatement {
   if (query.tiers.length > 0) conditions.push(`e.tier = ANY(${add(query.tiers)}::text[])`);
   if (query.symbols !== undefined) conditions.push(`e.symbol = ANY(${add(query.symbols)}::text[])`);
   const bucket = `date_bin(${add(`${COUNT_BUCKETS[query.bucket] / 1000} seconds`)}::interval, e.detected_at, timestamptz '2000-01-01T00:00:00Z')`;
-  const grouping = `GROUPING(e.direction, e.symbol, ${bucket})`;
+  const grouping = `GROUPING(e.direction, e.symbol, ${bucket}, e.pattern, e.tier)`;
   const text =
-    `SELECT grouping, direction, symbol, bucket, count, groups FROM (` +
-    `SELECT ${grouping} AS grouping, e.direction, e.symbol, ${bucket} AS bucket, count(*)::bigint AS count, ` +
+    `SELECT grouping, direction, symbol, bucket, pattern, tier, count, groups FROM (` +
+    `SELECT ${grouping} AS grouping, e.direction, e.symbol, ${bucket} AS bucket, e.pattern, e.tier, count(*)::bigint AS count, ` +
     `count(*) OVER (PARTITION BY ${grouping}) AS groups, ` +
     `row_number() OVER (PARTITION BY ${grouping} ORDER BY count(*) DESC, e.symbol) AS rank ` +
     `FROM pattern_events e WHERE ${conditions.join(' AND ')} ` +
-    `GROUP BY GROUPING SETS ((e.direction), (e.symbol), (${bucket}))` +
+    `GROUP BY GROUPING SETS ((e.direction), (e.symbol), (${bucket}), (${bucket}, e.direction), (${bucket}, e.pattern), (${bucket}, e.tier))` +
     `) grouped WHERE grouping <> ${BY_SYMBOL} OR rank <= ${add(query.top)}`;
   return { text, values };
 }
@@ -136,16 +145,33 @@ export interface PatternCounts {
   /** How many symbols had a detection in the window (by_symbol holds the `top` of them). */
   symbols_total: number;
   buckets: { bucket: string; count: number }[];
+  /** Per bucket (time order), the detections of each direction, pattern type or tier in it (by key); absent keys have none. */
+  buckets_by_direction: BucketCountRow[];
+  buckets_by_pattern: BucketCountRow[];
+  buckets_by_tier: BucketCountRow[];
+}
+
+/** The detections of one key (a direction, pattern type or tier) in one time bucket. */
+export interface BucketCountRow {
+  bucket: string;
+  key: string;
+  count: number;
 }
 
 const largestFirst = (a: CountRow, b: CountRow) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
-/** The grouped rows as counts: directions and symbols largest first (ties by key), buckets in time order. */
+/** The grouped rows as counts: directions and symbols largest first (ties by key), buckets in time order (then by key). */
 export function countsOf(rows: readonly CountGroupRow[]): PatternCounts {
   const byDirection: CountRow[] = [];
   const bySymbol: CountRow[] = [];
-  const buckets: { bucket: string; count: number; ms: number }[] = [];
+  type Timed = { bucket: string; key: string; count: number; ms: number };
+  const buckets: Timed[] = [];
+  const split = { direction: [] as Timed[], pattern: [] as Timed[], tier: [] as Timed[] };
   let symbolsTotal = 0;
+  const timed = (row: CountGroupRow, key: string | null | undefined): Timed => {
+    const at = row.bucket instanceof Date ? row.bucket : new Date(String(row.bucket));
+    return { bucket: at.toISOString(), key: String(key ?? ''), count: Number(row.count), ms: at.getTime() };
+  };
   for (const row of rows) {
     const count = Number(row.count);
     switch (Number(row.grouping)) {
@@ -156,18 +182,32 @@ export function countsOf(rows: readonly CountGroupRow[]): PatternCounts {
         bySymbol.push({ key: String(row.symbol), count });
         symbolsTotal = Number(row.groups);
         break;
-      case BY_BUCKET: {
-        const at = row.bucket instanceof Date ? row.bucket : new Date(String(row.bucket));
-        buckets.push({ bucket: at.toISOString(), count, ms: at.getTime() });
+      case BY_BUCKET:
+        buckets.push(timed(row, ''));
         break;
-      }
+      case BY_BUCKET_DIRECTION:
+        split.direction.push(timed(row, row.direction));
+        break;
+      case BY_BUCKET_PATTERN:
+        split.pattern.push(timed(row, row.pattern));
+        break;
+      case BY_BUCKET_TIER:
+        split.tier.push(timed(row, row.tier));
+        break;
     }
   }
+  const inTimeOrder = (list: Timed[]) =>
+    list
+      .sort((a, b) => a.ms - b.ms || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ bucket, key, count }) => ({ bucket, key, count }));
   return {
     total: byDirection.reduce((sum, row) => sum + row.count, 0),
     by_direction: byDirection.sort(largestFirst),
     by_symbol: bySymbol.sort(largestFirst),
     symbols_total: symbolsTotal,
-    buckets: buckets.sort((a, b) => a.ms - b.ms).map(({ bucket, count }) => ({ bucket, count })),
+    buckets: inTimeOrder(buckets).map(({ bucket, count }) => ({ bucket, count })),
+    buckets_by_direction: inTimeOrder(split.direction),
+    buckets_by_pattern: inTimeOrder(split.pattern),
+    buckets_by_tier: inTimeOrder(split.tier),
   };
 }

@@ -28,7 +28,7 @@ const scanRoute = createRoute({
   tags: ['patterns'],
   summary: 'Scan current patterns with the dashboard filters',
   description:
-    'Filters by pattern types, symbols and/or a universe, tier, confidence, relative strength, relative volume, RSI and detection time. ' +
+    'Filters by pattern types, symbols and/or a universe, tier, direction, confidence, relative strength and relative volume (each between a minimum and a maximum), RSI and detection time. ' +
     'Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset, up to API_MAX_OFFSET_ROWS rows deep: 5,000 by default; ' +
     'a deeper page answers 400 naming `page`, and the cursor reads on at constant cost). Cached in Redis per normalised query and projection version. ' +
     'Parameters are parsed strictly: numbers are decimal (not empty, not hex), whole numbers are digits only, times are real calendar instants from 1970 to 9999; ' +
@@ -77,7 +77,8 @@ const countsRoute = createRoute({
   path: '/api/patterns/counts',
   operationId: 'getPatternCounts',
   tags: ['patterns'],
-  summary: 'Detections over a time window: by direction, the most active symbols, and per time bucket',
+  summary:
+    'Detections over a time window: by direction, the most active symbols, and per time bucket (with its directions, pattern types and tiers)',
   description:
     'Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, ' +
     "and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. " +

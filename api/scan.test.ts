@@ -299,6 +299,35 @@ describe('SQL', () => {
     expect(JSON.stringify(query({}).filters)).not.toContain('definitionVersions');
   });
 
+  it('filters by direction only when asked: any case, sorted, unique; naming every direction is no filter', () => {
+    const bearish = query({ direction: ['bearish', 'BEARISH', 'Neutral'] });
+    expect(bearish.filters.directions).toEqual(['BEARISH', 'NEUTRAL']);
+    const sql = buildScanSql(bearish);
+    expect(sql.text).toContain('p.direction = ANY($');
+    expect(sql.values).toContainEqual(['BEARISH', 'NEUTRAL']);
+    expect(query({ direction: ['neutral', 'bearish'] }).filters).toEqual(bearish.filters);
+    expect(canonicalJson(query({ direction: ['bullish', 'bearish', 'neutral'] }).filters)).toBe(canonicalJson(query({}).filters));
+    expect(JSON.stringify(query({}).filters)).not.toContain('directions');
+    expect(() => query({ direction: ['sideways'] })).toThrow(expect.objectContaining({ name: 'ScanInputError', field: 'direction' }));
+  });
+
+  it('bounds relative strength and relative volume from above, inclusive, and refuses a maximum below its minimum', () => {
+    const bounded = query({ rs_min: 1, rs_max: 1.5, vol_min: 0.5, vol_max: 2 });
+    expect(bounded.filters).toMatchObject({ rsMin: 1, rsMax: 1.5, relativeVolumeMin: 0.5, relativeVolumeMax: 2 });
+    const sql = buildScanSql(bounded);
+    expect(sql.text).toContain('p.relative_strength <= $');
+    expect(sql.text).toContain('p.relative_volume <= $');
+    expect(sql.values).toEqual(expect.arrayContaining([1.5, 2]));
+    expect(query({ rs_min: 1, rs_max: 1 }).filters.rsMax).toBe(1);
+    expect(JSON.stringify(query({}).filters)).not.toMatch(/rsMax|relativeVolumeMax/);
+    for (const [overrides, field] of [
+      [{ rs_min: 2, rs_max: 1 }, 'rs_max'],
+      [{ vol_min: 2, vol_max: 1.5 }, 'vol_max'],
+    ] as const) {
+      expect(() => query(overrides)).toThrow(expect.objectContaining({ field }));
+    }
+  });
+
   it('with late lookup, finds the page ids from the index alone, then reads only those rows', () => {
     const late = buildScanSql(query({ pattern_types: ['doji'], sort_by: 'rs', page: 2 }), { lateLookup: true });
     expect(late.text).toMatch(

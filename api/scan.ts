@@ -14,6 +14,10 @@ export type { Tier };
 export type Timeframe = 'all' | 'daily' | 'intraday' | 'combo';
 export type PatternStatus = 'active' | 'expired' | 'all';
 
+/** The directions a pattern can have (schemas/pattern-event.avsc), as the patterns table stores them. */
+export const PATTERN_DIRECTIONS = ['BULLISH', 'BEARISH', 'NEUTRAL'] as const;
+export type PatternDirection = (typeof PATTERN_DIRECTIONS)[number];
+
 export const TIMEFRAME_TIERS: Readonly<Record<Timeframe, readonly Tier[]>> = {
   all: [],
   daily: ['DAILY'],
@@ -74,6 +78,11 @@ export interface ScanFilters {
   readonly status: PatternStatus;
   readonly confidenceMin: number;
   readonly rsMin: number | undefined;
+  /** Upper bounds (inclusive), absent when not asked for (like definitionVersions: other scans' canonical form is unchanged). */
+  readonly rsMax?: number | undefined;
+  readonly relativeVolumeMax?: number | undefined;
+  /** Only patterns of these directions (sorted, unique); undefined or absent: any direction. */
+  readonly directions?: readonly PatternDirection[] | undefined;
   /** Only patterns computed by these definition versions (sorted, unique); undefined or absent: any version. */
   readonly definitionVersions?: readonly number[] | undefined;
   readonly relativeVolumeMin: number | undefined;
@@ -320,8 +329,12 @@ function whereClause(filters: ScanFilters, values: unknown[]): string {
     conditions.push(`p.symbol IN (SELECT s.ticker FROM symbols s WHERE lower(s.sector) = ANY(${add(filters.sectors)}::text[]))`);
   }
   if (filters.definitionVersions !== undefined) conditions.push(`p.definition_version = ANY(${add(filters.definitionVersions)}::int[])`);
+  // No scan index holds the direction: it filters the rows the other conditions find (the page's rows are few).
+  if (filters.directions !== undefined) conditions.push(`p.direction = ANY(${add(filters.directions)}::text[])`);
   if (filters.rsMin !== undefined) conditions.push(`p.relative_strength >= ${add(filters.rsMin)}`);
+  if (filters.rsMax !== undefined) conditions.push(`p.relative_strength <= ${add(filters.rsMax)}`);
   if (filters.relativeVolumeMin !== undefined) conditions.push(`p.relative_volume >= ${add(filters.relativeVolumeMin)}`);
+  if (filters.relativeVolumeMax !== undefined) conditions.push(`p.relative_volume <= ${add(filters.relativeVolumeMax)}`);
   if (filters.rsiMin !== undefined) conditions.push(`p.rsi >= ${add(filters.rsiMin)}`);
   if (filters.rsiMax !== undefined) conditions.push(`p.rsi <= ${add(filters.rsiMax)}`);
   if (filters.since !== undefined) conditions.push(`p.detected_at >= ${add(new Date(filters.since).toISOString())}::timestamptz`);
@@ -407,8 +420,11 @@ export function countableFromBuckets(filters: ScanFilters): boolean {
     filters.symbols === undefined &&
     filters.sectors.length === 0 &&
     filters.definitionVersions === undefined &&
+    filters.directions === undefined &&
     filters.rsMin === undefined &&
+    filters.rsMax === undefined &&
     filters.relativeVolumeMin === undefined &&
+    filters.relativeVolumeMax === undefined &&
     filters.rsiMin === undefined &&
     filters.rsiMax === undefined &&
     filters.since === undefined &&
@@ -579,8 +595,11 @@ export interface ScanParameters {
   readonly status: PatternStatus;
   readonly confidence_min: number;
   readonly rs_min?: number | undefined;
+  readonly rs_max?: number | undefined;
+  readonly direction?: readonly string[] | undefined;
   readonly definition_version?: readonly number[] | undefined;
   readonly vol_min?: number | undefined;
+  readonly vol_max?: number | undefined;
   readonly rsi_range?: string | undefined;
   readonly since?: string | undefined;
   readonly until?: string | undefined;
@@ -589,6 +608,24 @@ export interface ScanParameters {
   readonly page: number;
   readonly per_page: number;
   readonly cursor?: string | undefined;
+}
+
+/** A lower and an upper bound of one value: the upper one (named `field`) must not be below the lower one. */
+function checkBounds(field: string, lowerField: string, lower: number | undefined, upper: number | undefined): void {
+  if (lower !== undefined && upper !== undefined && lower > upper)
+    throw new ScanInputError(field, `${field} must not be below ${lowerField}`);
+}
+
+/**
+ * Directions as given (any case; validated against PATTERN_DIRECTIONS by the schema) -> the stored spelling, each once
+ * in PATTERN_DIRECTIONS order; every direction named is no filter at all, so it normalises to undefined (the
+ * unfiltered scan's key).
+ */
+export function normaliseDirections(directions: readonly string[]): PatternDirection[] | undefined {
+  const wanted = new Set(directions.map((direction) => direction.toUpperCase()));
+  const known = PATTERN_DIRECTIONS.filter((direction) => wanted.has(direction));
+  if (known.length < wanted.size) throw new ScanInputError('direction', `direction must be one of ${PATTERN_DIRECTIONS.join(', ')}`);
+  return known.length === PATTERN_DIRECTIONS.length ? undefined : known;
 }
 
 const sortedUnique = (items: readonly string[] | undefined): string[] => [...new Set(items ?? [])].sort();
@@ -602,6 +639,8 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
   const since = parameters.since === undefined ? undefined : parseInstant('since', parameters.since);
   const until = parameters.until === undefined ? undefined : parseInstant('until', parameters.until);
   if (since !== undefined && until !== undefined && since >= until) throw new ScanInputError('until', 'until must be later than since');
+  checkBounds('rs_max', 'rs_min', parameters.rs_min, parameters.rs_max);
+  checkBounds('vol_max', 'vol_min', parameters.vol_min, parameters.vol_max);
   const filters: ScanFilters = {
     patternTypes: sortedUnique(parameters.pattern_types?.map((name) => name.toLowerCase())),
     symbols: scopeSymbols(parameters.symbols, universeSymbols),
@@ -610,12 +649,15 @@ export function normaliseScanQuery(parameters: ScanParameters, universeSymbols: 
     status: parameters.status,
     confidenceMin: parameters.confidence_min,
     rsMin: parameters.rs_min,
+    ...(parameters.rs_max === undefined ? {} : { rsMax: parameters.rs_max }),
+    ...(parameters.direction === undefined ? {} : { directions: normaliseDirections(parameters.direction) }),
     // Absent rather than empty when not asked for, so the canonical form (cache keys, cursors) of other scans is unchanged.
     definitionVersions:
       parameters.definition_version === undefined || parameters.definition_version.length === 0
         ? undefined
         : [...new Set(parameters.definition_version)].sort((a, b) => a - b),
     relativeVolumeMin: parameters.vol_min,
+    ...(parameters.vol_max === undefined ? {} : { relativeVolumeMax: parameters.vol_max }),
     rsiMin: rsi.min,
     rsiMax: rsi.max,
     since,

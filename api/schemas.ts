@@ -1,5 +1,5 @@
 import { z } from '@hono/zod-openapi';
-import { INSTANT_FORMAT, instantMs, SORT_KEYS } from './scan.js';
+import { INSTANT_FORMAT, instantMs, PATTERN_DIRECTIONS, SORT_KEYS } from './scan.js';
 import { COUNT_BUCKET_NAMES, MAX_COUNT_BUCKETS } from './pattern-counts.js';
 import { SYMBOL_PATTERN } from '../contracts/universes.js';
 import { BAR_RESOLUTIONS } from './symbols-store.js';
@@ -83,7 +83,20 @@ export const ScanQuerySchema = z.object({
     .openapi({ description: 'Tier: All, Daily, Intraday or Combo (case-insensitive)', example: 'Daily' }),
   status: z.enum(['active', 'expired', 'all']).default('active').openapi({ description: 'Current state of the pattern' }),
   confidence_min: number('Minimum confidence in [0, 1]').pipe(z.number().min(0).max(1)).default(0.5),
+  direction: listParam('Directions: bullish, bearish or neutral (case-insensitive)', 'bullish')
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .toUpperCase()
+            .pipe(z.enum(PATTERN_DIRECTIONS, { error: `not a direction (${PATTERN_DIRECTIONS.join(', ').toLowerCase()})` })),
+        )
+        .max(PATTERN_DIRECTIONS.length * 2),
+    )
+    .optional(),
   rs_min: number('Minimum relative strength vs the benchmark (1.0 = in line)').optional(),
+  rs_max: number('Maximum relative strength vs the benchmark (inclusive; not below `rs_min`)').optional(),
   definition_version: listParam(
     'Pattern definition versions: only patterns computed by these versions of their definition (tells recomputed history apart)',
     '2',
@@ -101,6 +114,7 @@ export const ScanQuerySchema = z.object({
     )
     .optional(),
   vol_min: number('Minimum relative volume (volume / 20-bar average)').pipe(z.number().min(0)).optional(),
+  vol_max: number('Maximum relative volume (inclusive; not below `vol_min`)').pipe(z.number().min(0)).optional(),
   rsi_range: z
     .string()
     .max(32)
@@ -136,9 +150,12 @@ export const PRESET_PARAMETERS = [
   'timeframe',
   'status',
   'confidence_min',
+  'direction',
   'rs_min',
+  'rs_max',
   'definition_version',
   'vol_min',
+  'vol_max',
   'rsi_range',
   'since',
   'until',
@@ -259,6 +276,12 @@ export const StatsResponseSchema = z
   })
   .openapi('PatternStats');
 
+/** Detections per time bucket and key (a direction, pattern type or tier). */
+const bucketCounts = (what: string) =>
+  z.array(z.object({ bucket: z.string().openapi({ format: 'date-time' }), key: z.string(), count: z.number().int() })).openapi({
+    description: `Detections per time bucket and ${what}, in time order then by ${what}; pairs without any are left out (the counts of a bucket add up to its count in \`buckets\`)`,
+  });
+
 export const CountsQuerySchema = z.object({
   pattern_types: ScanQuerySchema.shape.pattern_types,
   symbols: ScanQuerySchema.shape.symbols,
@@ -292,6 +315,9 @@ export const CountsResponseSchema = z
     buckets: z
       .array(z.object({ bucket: z.string().openapi({ format: 'date-time' }), count: z.number().int() }))
       .openapi({ description: 'Detections per time bucket, in time order; buckets without any are left out' }),
+    buckets_by_direction: bucketCounts('direction'),
+    buckets_by_pattern: bucketCounts('pattern type'),
+    buckets_by_tier: bucketCounts('tier'),
     query: z.object({
       symbols: z.number().int().nullable().openapi({ description: 'Number of symbols counted (null: all)' }),
       universe: z.string().nullable(),

@@ -79,7 +79,8 @@ const shownIds = () => page.$$eval('[data-testid=rows] tr', (rows) => rows.map((
 async function snap(name: string): Promise<void> {
   if (!screenshots) return;
   mkdirSync(screenshots, { recursive: true });
-  await page.screenshot({ path: `${screenshots}/dashboard-${name}.png` });
+  // The overview's charts run below the fold: its screenshot is of the whole page.
+  await page.screenshot({ path: `${screenshots}/dashboard-${name}.png`, fullPage: name === 'overview' });
 }
 
 beforeAll(async () => {
@@ -191,6 +192,53 @@ describe('the dashboard in Chromium', () => {
     await page.goto(`${api.url}/app/?confidence_min=lots`);
     const error = await page.waitForSelector('[data-testid=scan-error] [data-field=confidence_min]');
     expect(await error.textContent()).toContain('confidence_min');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('filters the scanner by direction and bounds from the form and the URL, live events included, in agreement with the API', async () => {
+    // Not the next tests' `?sort_by=detected_at`: each view saves its own cursor, and they count the events they replay.
+    await page.goto(`${api.url}/app/?sort_by=detected_at&sort_order=desc`);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    await page.selectOption('select[name=direction]', 'bearish');
+    await page.fill('input[name=rs_max]', '50');
+    await page.fill('input[name=vol_max]', '1000');
+    await page.click('button:text("Apply")');
+    await page.waitForURL(/direction=bearish/);
+    const search = new URL(page.url()).searchParams;
+    expect(Object.fromEntries(search)).toMatchObject({ direction: 'bearish', rs_max: '50', vol_max: '1000' });
+    const query = search.toString();
+    const expected = await scanIds(query);
+    expect(expected.length).toBeGreaterThan(0);
+    await page.waitForFunction((count) => document.querySelectorAll('[data-testid=rows] tr').length === count, expected.length);
+    await page.waitForSelector('[data-testid=connection][data-state=open]');
+    expect(await shownIds()).toEqual(expected);
+    const directions = () => page.$$eval('[data-testid=rows] tr td:nth-child(4)', (cells) => cells.map((cell) => cell.textContent));
+    expect(new Set(await directions())).toEqual(new Set(['BEARISH']));
+    // Live: a bullish pattern is not the scan's, a bearish one is; the rows stay the API's.
+    const inBounds = { relativeStrength: 1.2, relativeVolume: 2 };
+    const bullish = { ...freshPattern('AMZN'), ...inBounds, direction: 'BULLISH' as const };
+    const bearish = { ...freshPattern('META'), ...inBounds, direction: 'BEARISH' as const };
+    await env.produce('patterns', [
+      { key: bullish.symbol, value: bullish },
+      { key: bearish.symbol, value: bearish },
+    ]);
+    await page.waitForSelector(`[data-testid=rows] tr.flash[data-id="${bearish.patternId}"]`, { timeout: 60_000 });
+    await page.waitForFunction(
+      async (count) => document.querySelectorAll('[data-testid=rows] tr').length === count,
+      (await scanIds(query)).length,
+    );
+    expect(await shownIds()).toEqual(await scanIds(query));
+    expect(await shownIds()).not.toContain(bullish.patternId);
+    expect(new Set(await directions())).toEqual(new Set(['BEARISH']));
+    // Reloading keeps the filters (they are the URL), and the form shows them.
+    await page.reload();
+    await page.waitForSelector('[data-testid=rows] tr');
+    expect(await page.inputValue('select[name=direction]')).toBe('bearish');
+    expect(await page.inputValue('input[name=rs_max]')).toBe('50');
+    // An invalid direction in the URL is named.
+    await page.goto(`${api.url}/app/?direction=sideways`);
+    const error = await page.waitForSelector('[data-testid=scan-error] [data-field="direction.0"]');
+    expect(await error.textContent()).toContain('not a direction');
     expect(pageErrors).toEqual([]);
   });
 
@@ -389,6 +437,15 @@ describe('the dashboard in Chromium', () => {
       counts.by_symbol.map((row) => ({ key: row.key, count: row.count.toLocaleString('en-US') })),
     );
     expect(await page.textContent('[data-testid=top-symbols] figcaption')).toContain('last 24 h');
+    // Over time by direction (the default split): one line per direction, with the window's total in the legend.
+    const byTime = (await answered.json()) as { buckets_by_direction: { key: string; count: number }[] };
+    const totals = new Map<string, number>();
+    for (const row of byTime.buckets_by_direction) totals.set(row.key, (totals.get(row.key) ?? 0) + row.count);
+    const legend = await page.$$eval('[data-testid=split-legend] li[data-key]', (items) =>
+      items.map((item) => [(item as HTMLElement).dataset.key, item.querySelector('.num')?.textContent] as const),
+    );
+    expect(new Map(legend)).toEqual(new Map([...totals].map(([key, count]) => [key, count.toLocaleString('en-US')])));
+    expect(await page.getAttribute('[data-testid=split]', 'data-series')).toBe(String(totals.size));
     expect(await page.textContent('main')).not.toContain('newest');
     await snap('overview');
     expect(pageErrors).toEqual([]);

@@ -9,7 +9,7 @@ export interface paths {
         };
         /**
          * Scan current patterns with the dashboard filters
-         * @description Filters by pattern types, symbols and/or a universe, tier, confidence, relative strength, relative volume, RSI and detection time. Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset, up to API_MAX_OFFSET_ROWS rows deep: 5,000 by default; a deeper page answers 400 naming `page`, and the cursor reads on at constant cost). Cached in Redis per normalised query and projection version. Parameters are parsed strictly: numbers are decimal (not empty, not hex), whole numbers are digits only, times are real calendar instants from 1970 to 9999; anything else, and a cursor this API did not issue for the same query, answers 400 naming the field. `age_seconds` and `expires_in_seconds` are measured against the market clock (event time), the clock that also decides `status`.
+         * @description Filters by pattern types, symbols and/or a universe, tier, direction, confidence, relative strength and relative volume (each between a minimum and a maximum), RSI and detection time. Paging: `next_cursor` (keyset, stable while events arrive) or `page`/`per_page` (offset, up to API_MAX_OFFSET_ROWS rows deep: 5,000 by default; a deeper page answers 400 naming `page`, and the cursor reads on at constant cost). Cached in Redis per normalised query and projection version. Parameters are parsed strictly: numbers are decimal (not empty, not hex), whole numbers are digits only, times are real calendar instants from 1970 to 9999; anything else, and a cursor this API did not issue for the same query, answers 400 naming the field. `age_seconds` and `expires_in_seconds` are measured against the market clock (event time), the clock that also decides `status`.
          */
         get: operations["scanPatterns"];
         put?: never;
@@ -45,7 +45,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Detections over a time window: by direction, the most active symbols, and per time bucket
+         * Detections over a time window: by direction, the most active symbols, and per time bucket (with its directions, pattern types and tiers)
          * @description Counts the detections (DETECTED events of the log, as `/api/patterns/stats` counts them per hour) in [`since`, `until`), filtered by pattern types, tier, and symbols and/or a universe as `/api/patterns/scan` is. The default window is the 24 hours up to the end of the market clock's hour. Parameters are parsed strictly; anything else answers 400 naming the field (`until` not later than `since`, `since` with `hours`, too many buckets for the window). Cached per query for at most 5 seconds.
          */
         get: operations["getPatternCounts"];
@@ -501,6 +501,27 @@ export interface components {
                 bucket: string;
                 count: number;
             }[];
+            /** @description Detections per time bucket and direction, in time order then by direction; pairs without any are left out (the counts of a bucket add up to its count in `buckets`) */
+            buckets_by_direction: {
+                /** Format: date-time */
+                bucket: string;
+                key: string;
+                count: number;
+            }[];
+            /** @description Detections per time bucket and pattern type, in time order then by pattern type; pairs without any are left out (the counts of a bucket add up to its count in `buckets`) */
+            buckets_by_pattern: {
+                /** Format: date-time */
+                bucket: string;
+                key: string;
+                count: number;
+            }[];
+            /** @description Detections per time bucket and tier, in time order then by tier; pairs without any are left out (the counts of a bucket add up to its count in `buckets`) */
+            buckets_by_tier: {
+                /** Format: date-time */
+                bucket: string;
+                key: string;
+                count: number;
+            }[];
             query: {
                 /** @description Number of symbols counted (null: all) */
                 symbols: number | null;
@@ -727,12 +748,18 @@ export interface operations {
                 status?: "active" | "expired" | "all";
                 /** @description Minimum confidence in [0, 1]; a decimal number such as 0.5 */
                 confidence_min?: string;
+                /** @description Directions: bullish, bearish or neutral (case-insensitive) (comma-separated or repeated; at least one item) */
+                direction?: string | string[];
                 /** @description Minimum relative strength vs the benchmark (1.0 = in line); a decimal number such as 0.5 */
                 rs_min?: string;
+                /** @description Maximum relative strength vs the benchmark (inclusive; not below `rs_min`); a decimal number such as 0.5 */
+                rs_max?: string;
                 /** @description Pattern definition versions: only patterns computed by these versions of their definition (tells recomputed history apart) (comma-separated or repeated; at least one item) */
                 definition_version?: string | string[];
                 /** @description Minimum relative volume (volume / 20-bar average); a decimal number such as 0.5 */
                 vol_min?: string;
+                /** @description Maximum relative volume (inclusive; not below `vol_min`); a decimal number such as 0.5 */
+                vol_max?: string;
                 /** @description RSI bounds "min,max" in [0, 100]; either side may be empty */
                 rsi_range?: string;
                 /** @description Detected at or after: ISO-8601 date or date-time (UTC unless it has an offset; every field must exist, so 2026-02-30 is refused) or epoch milliseconds, from 1970 to 9999 */

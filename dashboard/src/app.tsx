@@ -1,6 +1,15 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiProblem, Session, dataOf, type Pattern, messageOf } from './api.js';
-import { FILTER_FIELDS, filtersFromSearch, liveFilterOf, searchFromFilters, type Filters, type ScanQuery } from './filters.js';
+import {
+  concernsScan,
+  directionsOf,
+  FILTER_FIELDS,
+  filtersFromSearch,
+  liveFilterOf,
+  searchFromFilters,
+  type Filters,
+  type ScanQuery,
+} from './filters.js';
 import { LiveFeed } from './feed.js';
 import { ApiKeys } from './keys.js';
 import { follow, type LiveStatus, type PatternEventData } from './live.js';
@@ -201,8 +210,10 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
 
   // Live: the gateway says which patterns changed; the rows shown are re-read from the API (the one truth), so
   // they always match the API's answer. A burst re-reads at most every RELOAD_MS, and once more RELOAD_SETTLE_MS
-  // after the last event (the projection may still be writing what the gateway already streamed).
+  // after the last event (the projection may still be writing what the gateway already streamed). Events of
+  // directions the scan leaves out are dropped here (the gateway cannot filter by direction): they change no row.
   useEffect(() => {
+    const directions = directionsOf(filters);
     let throttle: ReturnType<typeof setTimeout> | undefined;
     let settle: ReturnType<typeof setTimeout> | undefined;
     const reloadSoon = () => {
@@ -220,7 +231,9 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
       scope,
       onStatus: onLive,
       onSnapshot: () => reload.current(),
-      onEvents: (events) => {
+      onEvents: (arrived) => {
+        const events = arrived.filter((event) => concernsScan(directions, event.data));
+        if (events.length === 0) return;
         const now = Date.now();
         const until = now + FLASH_MS;
         setFlashed((before) => {
@@ -260,7 +273,10 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
     navigate(`${BASE}${searchFromFilters(next)}`);
   };
   const invalid =
-    error instanceof ApiProblem ? error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field)) : [];
+    error instanceof ApiProblem
+      ? // A list's item is named by its position (`direction.0`), a preset's saved filter by `preset.<field>`.
+        error.fields.filter((entry) => (FILTER_FIELDS as readonly string[]).includes(entry.field.split('.')[0]!))
+      : [];
   const now = Date.now();
   return (
     <section>
@@ -276,10 +292,34 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
             <option value="combo">Combo</option>
           </select>
         </label>
+        <Choice
+          name="direction"
+          label="Direction"
+          value={filters.direction?.toLowerCase() ?? ''}
+          options={[
+            ['', 'Any'],
+            ['bullish', 'Bullish'],
+            ['bearish', 'Bearish'],
+            ['neutral', 'Neutral'],
+          ]}
+        />
+        <Choice
+          name="status"
+          label="Status"
+          value={filters.status ?? 'active'}
+          options={[
+            ['active', 'Active'],
+            ['expired', 'Expired'],
+            ['all', 'All'],
+          ]}
+        />
         <Field name="confidence_min" label="Confidence ≥ (0–1)" value={filters.confidence_min} />
         <Field name="rs_min" label="Relative strength ≥" value={filters.rs_min} />
+        <Field name="rs_max" label="Relative strength ≤" value={filters.rs_max} />
         <Field name="vol_min" label="Relative volume ≥" value={filters.vol_min} />
+        <Field name="vol_max" label="Relative volume ≤" value={filters.vol_max} />
         <Field name="rsi_range" label="RSI min,max" value={filters.rsi_range} />
+        <Field name="definition_version" label="Definition versions" value={filters.definition_version} />
         <Field name="symbols" label="Symbols" value={filters.symbols} />
         <label>
           Universe
@@ -295,6 +335,15 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
             ))}
           </select>
         </label>
+        <Choice
+          name="preset"
+          label="Preset (a universe of yours with saved filters)"
+          value={filters.preset ?? ''}
+          options={[
+            ['', '(none)'],
+            ...(universes ?? []).filter((entry) => entry.category === 'user').map((entry) => [entry.key, entry.name] as const),
+          ]}
+        />
         <Field name="sectors" label="Sectors" value={filters.sectors} />
         <Field name="since" label="Since" value={filters.since} />
         <Field name="until" label="Until" value={filters.until} />
@@ -377,6 +426,32 @@ function Scanner({ search, onLive }: { search: string; onLive: (status: LiveStat
         </button>
       </p>
     </section>
+  );
+}
+
+/** A select whose options are fixed; a value from the URL that is none of them is offered too (the API judges it). */
+function Choice({
+  name,
+  label,
+  value,
+  options,
+}: {
+  name: string;
+  label: string;
+  value: string;
+  options: readonly (readonly [value: string, text: string])[];
+}) {
+  const known = options.some(([option]) => option === value);
+  return (
+    <label>
+      {label}
+      <select name={name} value={value}>
+        {!known && <option value={value}>{value}</option>}
+        {options.map(([option, text]) => (
+          <option value={option}>{text}</option>
+        ))}
+      </select>
+    </label>
   );
 }
 

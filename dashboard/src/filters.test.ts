@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { filtersFromSearch, liveFilterOf, searchFromFilters } from './filters.js';
+import type { PatternCounts } from './api.js';
+import { seriesOf } from './breakdown.js';
+import { concernsScan, directionsOf, filtersFromSearch, liveFilterOf, searchFromFilters } from './filters.js';
 import { barTimeOf, bollinger } from './indicators.js';
 import { symbolsFromText } from './lists.js';
 import { describeRecovery } from './live.js';
@@ -23,6 +25,61 @@ describe('scanner filters in the URL', () => {
       tiers: ['INTRADAY'],
     });
     expect(liveFilterOf({ timeframe: 'all' })).toEqual({});
+    // Direction is not a gateway filter: it is applied to the events (concernsScan).
+    expect(liveFilterOf({ direction: 'bearish' })).toEqual({});
+  });
+
+  it('carries direction, both bounds, status, definition versions and the preset in the URL', () => {
+    const search = '?direction=bearish&rs_max=1.5&vol_max=3&status=all&definition_version=2&preset=mine&rs_min=1';
+    expect(filtersFromSearch(search)).toEqual({
+      direction: 'bearish',
+      rs_min: '1',
+      rs_max: '1.5',
+      vol_max: '3',
+      status: 'all',
+      definition_version: '2',
+      preset: 'mine',
+    });
+    expect(searchFromFilters(filtersFromSearch(search))).toBe(
+      '?preset=mine&direction=bearish&status=all&rs_min=1&rs_max=1.5&vol_max=3&definition_version=2',
+    );
+  });
+
+  it("keeps the live events of the scan's directions, in any case, and every event without a direction filter", () => {
+    const bearish = directionsOf({ direction: 'Bearish, neutral' });
+    expect(bearish).toEqual(new Set(['BEARISH', 'NEUTRAL']));
+    expect(concernsScan(bearish, { direction: 'BEARISH' })).toBe(true);
+    expect(concernsScan(bearish, { direction: 'NEUTRAL' })).toBe(true);
+    expect(concernsScan(bearish, { direction: 'BULLISH' })).toBe(false);
+    expect(concernsScan(bearish, {})).toBe(true);
+    expect(directionsOf({})).toBeUndefined();
+    expect(directionsOf({ direction: ' , ' })).toBeUndefined();
+    expect(concernsScan(undefined, { direction: 'BULLISH' })).toBe(true);
+  });
+});
+
+describe('detections over time', () => {
+  const counts = {
+    since: '2026-11-25T10:00:00.000Z',
+    until: '2026-11-25T14:00:00.000Z',
+    bucket: '1h',
+    buckets_by_direction: [
+      { bucket: '2026-11-25T10:00:00.000Z', key: 'BULLISH', count: 2 },
+      { bucket: '2026-11-25T12:00:00.000Z', key: 'BEARISH', count: 5 },
+      { bucket: '2026-11-25T13:00:00.000Z', key: 'BULLISH', count: 1 },
+    ],
+    buckets_by_pattern: [],
+    buckets_by_tier: [{ bucket: '2026-11-25T11:00:00.000Z', key: 'DAILY', count: 4 }],
+  } as unknown as PatternCounts;
+
+  it('gives one series per key over every bucket of the window, zero where it had none, most detections first', () => {
+    const hour = (h: number) => Date.parse(`2026-11-25T${h}:00:00Z`) / 1000;
+    expect(seriesOf(counts, 'direction')).toEqual([
+      { key: 'BEARISH', total: 5, points: [10, 11, 12, 13].map((h) => ({ time: hour(h), value: h === 12 ? 5 : 0 })) },
+      { key: 'BULLISH', total: 3, points: [10, 11, 12, 13].map((h) => ({ time: hour(h), value: h === 10 ? 2 : h === 13 ? 1 : 0 })) },
+    ]);
+    expect(seriesOf(counts, 'tier').map((line) => [line.key, line.points.map((point) => point.value)])).toEqual([['DAILY', [0, 4, 0, 0]]]);
+    expect(seriesOf(counts, 'pattern')).toEqual([]);
   });
 });
 

@@ -5,12 +5,18 @@ export type ScanQuery = NonNullable<paths['/api/patterns/scan']['get']['paramete
 
 /** Scan parameters the scanner's form edits and the URL carries (paging stays out of the URL: it is keyset). */
 export const FILTER_FIELDS = [
+  'preset',
   'pattern_types',
   'timeframe',
+  'direction',
+  'status',
   'confidence_min',
   'rs_min',
+  'rs_max',
   'vol_min',
+  'vol_max',
   'rsi_range',
+  'definition_version',
   'symbols',
   'universe',
   'sectors',
@@ -46,8 +52,9 @@ export function searchFromFilters(filters: Filters): string {
 
 /**
  * The gateway subscription filter that covers the scan's filters: the filters it can express (symbols, universe,
- * pattern types, tier). The rest (confidence, bounds, sectors, time) are decided by re-reading the scan, so the
- * rows shown are always the API's rows.
+ * pattern types, tier). Direction it cannot (the protocol filters by symbol, pattern, tier and kind only): events
+ * are narrowed to the scan's directions here, by concernsScan. The rest (confidence, bounds, sectors, time, status,
+ * definition version, preset) are decided by re-reading the scan, so the rows shown are always the API's rows.
  */
 export function liveFilterOf(filters: Filters): {
   symbols?: string[];
@@ -67,4 +74,23 @@ export function liveFilterOf(filters: Filters): {
     ...(filters.pattern_types ? { patterns: list(filters.pattern_types)!.map((name) => name.toLowerCase()) } : {}),
     ...(tier === 'INTRADAY' || tier === 'DAILY' || tier === 'COMBO' ? { tiers: [tier] } : {}),
   };
+}
+
+/** The directions a scan asks for, spelled as patterns carry them (upper case); undefined: any direction. */
+export function directionsOf(filters: Filters): ReadonlySet<string> | undefined {
+  const named = filters.direction
+    ?.split(',')
+    .map((item) => item.trim().toUpperCase())
+    .filter(Boolean);
+  return named && named.length > 0 ? new Set(named) : undefined;
+}
+
+/**
+ * Whether a live pattern event can change the scan's rows, as far as the gateway's filter left it undecided: its
+ * direction is one the scan asks for (the API's rule, api/scan.ts normaliseDirections: case-insensitive membership;
+ * test/scan-direction.test.ts checks the two agree). A pattern keeps its direction for life, so an event of another
+ * direction never touches a row of this scan. An event without a direction is let through (the re-read decides).
+ */
+export function concernsScan(directions: ReadonlySet<string> | undefined, event: { readonly direction?: string | undefined }): boolean {
+  return directions === undefined || event.direction === undefined || directions.has(event.direction.toUpperCase());
 }

@@ -38,6 +38,7 @@ export interface PatternEventData {
   readonly patternId: string;
   readonly symbol: string;
   readonly kind: string;
+  readonly direction?: string;
 }
 
 /** How often arriving events reach the screen (and the status line): at most one render per FLUSH_MS. */

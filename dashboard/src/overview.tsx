@@ -1,10 +1,14 @@
-import { HistogramSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
+import { HistogramSeries, LineSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { dataOf, type PatternCounts, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
+import { BREAKDOWNS, seriesOf, type Breakdown } from './breakdown.js';
 import { BASE, link } from './router.js';
 
 /** How many of the most active symbols the overview lists. */
 const TOP_SYMBOLS = 10;
+
+/** Line colours of the series over time, in order (readable on light and dark backgrounds). */
+const PALETTE = ['#0b63c5', '#d1242f', '#1a7f37', '#bf8700', '#8250df', '#1b7c83', '#cf222e', '#6e7781', '#e16f24', '#4d2d8f'];
 
 interface Loaded {
   readonly stats: PatternStats;
@@ -15,13 +19,15 @@ interface Loaded {
 /**
  * The market at a glance: active patterns by tier and by pattern and detections per hour (/api/patterns/stats),
  * each tier's summary and most confident patterns (/api/patterns/summary), and the detections of the same window
- * by direction and the most active symbols (/api/patterns/counts).
+ * by direction, the most active symbols, and over time by direction, pattern type or tier (/api/patterns/counts).
  */
 export function Overview({ session }: { session: Session }) {
   const [hours, setHours] = useState('24');
   const [loaded, setLoaded] = useState<Loaded | undefined>();
   const [error, setError] = useState<string | undefined>();
   const chartBox = useRef<HTMLDivElement>(null);
+  const [by, setBy] = useState<Breakdown>('direction');
+  const splitBox = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     let current = true;
@@ -55,6 +61,30 @@ export function Overview({ session }: { session: Session }) {
     box.dataset.points = String(loaded.stats.detections.hourly.length);
     return () => chart.remove();
   }, [loaded]);
+
+  const split = loaded ? seriesOf(loaded.counts, by) : [];
+  useEffect(() => {
+    const box = splitBox.current;
+    if (!box || !loaded) return;
+    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+    const chart = createChart(box, {
+      autoSize: true,
+      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
+      timeScale: { timeVisible: true },
+    });
+    split.forEach((line, index) => {
+      const series = chart.addSeries(LineSeries, {
+        color: PALETTE[index % PALETTE.length]!,
+        lineWidth: 2,
+        title: line.key.toLowerCase(),
+        priceFormat: { type: 'price', precision: 0, minMove: 1 },
+      });
+      series.setData(line.points.map((point) => ({ time: point.time as UTCTimestamp, value: point.value })));
+    });
+    chart.timeScale().fitContent();
+    box.dataset.series = String(split.length);
+    return () => chart.remove();
+  }, [loaded, by]);
 
   return (
     <section>
@@ -127,6 +157,29 @@ export function Overview({ session }: { session: Session }) {
         </p>
       )}
       <div class="chart small" ref={chartBox} data-testid="hourly" />
+      <h2>
+        Detections over time by{' '}
+        <label class="inline">
+          <span class="skip">split by</span>
+          <select value={by} onChange={(event) => setBy((event.target as HTMLSelectElement).value as Breakdown)} data-testid="split-by">
+            {(Object.keys(BREAKDOWNS) as Breakdown[]).map((value) => (
+              <option value={value}>{value === 'pattern' ? 'pattern type' : value}</option>
+            ))}
+          </select>
+        </label>
+      </h2>
+      {loaded && (
+        <ul class="legend" data-testid="split-legend">
+          {split.length === 0 && <li class="status">no detections in the window</li>}
+          {split.map((line, index) => (
+            <li data-key={line.key}>
+              <span class="swatch" style={{ background: PALETTE[index % PALETTE.length] }} /> {line.key.toLowerCase()}{' '}
+              <span class="num">{line.total.toLocaleString('en-US')}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div class="chart small" ref={splitBox} data-testid="split" />
     </section>
   );
 }
