@@ -10,8 +10,9 @@
 # 2. `buildah build --pull=never --build-arg NODE_IMAGE=<that base>` of the unchanged Dockerfile.
 # 3. The image runs (`buildah run`, host network; podman cannot run containers in this VM, see below): `--version`,
 #    `config`, `migrate` on a fresh database of CHECK_DATABASE_URL's server (default the machine's PostgreSQL on
-#    127.0.0.1:5432; dropped after), the API's /health and /ready, the gateway's /ready (which uWS build serves), each
-#    stage stopped with SIGTERM through tini and exiting 0 with no WARN or ERROR line. CHECK=off skips this step.
+#    127.0.0.1:5432), `topics apply` under a TOPIC_PREFIX of its own (both dropped after), the API's /health and
+#    /ready, the gateway's /ready (which uWS build serves), each stage stopped with SIGTERM through tini and exiting 0
+#    with no WARN or ERROR line. CHECK=off skips this step.
 # 4. The layers' sizes: our Debian, Node, tini, node_modules, dist.
 # Where Docker Hub is reachable none of this is needed: `docker build .` uses the official node:<version>-trixie-slim.
 set -euo pipefail
@@ -89,19 +90,30 @@ if [ "${CHECK:-on}" != off ]; then
   database="tickflow_image_check_$(date +%s)"
   server=${CHECK_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}
   cleanup() {
+    # The check's topics (topics apply created them under its prefix), deleted with the image's own kafkajs.
+    buildah run "${runtime[@]}" --network host "${run_env[@]}" "$check" -- node -e "$delete_topics" >/dev/null 2>&1 ||
+      say "left the topics $prefix* on the broker"
     buildah rm "$check" >/dev/null 2>&1 || true
     # The check's database (migrate created it); needs PostgreSQL's client tools here, else it is left, and said.
     dropdb --if-exists --maintenance-db="$server/postgres" "$database" 2>/dev/null || say "left database $database on $server"
     rm -rf "$work"
   }
   trap cleanup EXIT
+  # Its own topics too (a TOPIC_PREFIX, as the tests have): the gateway reads its topics and refuses to start without
+  # them, and a broker that never ran `setup` (a new machine) has none.
+  prefix="$database."
+  delete_topics="const { Kafka } = require('kafkajs');
+    const admin = new Kafka({ brokers: (process.env.KAFKA_BROKERS || '127.0.0.1:9092').split(','), logCreator: () => () => {} }).admin();
+    admin.connect().then(() => admin.listTopics()).then((topics) => admin.deleteTopics({ topics: topics.filter((topic) => topic.startsWith('$prefix')) }))
+      .then(() => admin.disconnect(), (error) => { console.error(error.message); process.exit(1); });"
   in_image() { buildah run "${runtime[@]}" --network host "${run_env[@]}" "$check" -- "${entry[@]}" "$@"; }
   free_port() { node -e "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"; }
-  run_env=(-e "DATABASE_URL=$server/$database" -e "JWT_SECRET=image-check-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')")
+  run_env=(-e "DATABASE_URL=$server/$database" -e "TOPIC_PREFIX=$prefix" -e "JWT_SECRET=image-check-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')")
   say "check: --version -> $(in_image --version)"
   say "check: config -> $(in_image config | grep -c '^[A-Z]') variables"
-  say "check: migrate on $server/$database"
+  say "check: migrate on $server/$database, then topics apply ($prefix*, their schemas)"
   in_image migrate >&2
+  in_image topics apply >&2
   # A long-running stage: up, its probes answer, SIGTERM to tini (PID 1 in the container) drains it, exit 0, and
   # nothing at WARN or above (pino levels 40+, Node's own warnings) in its output.
   stage() {
