@@ -110,7 +110,7 @@ describe('LateRowRefresher', () => {
     let concurrent = 2;
     db.onRefresh = async (view) => {
       if (view === 'bars_1h' && concurrent-- > 0) throw Object.assign(new Error('due to a concurrent refresh'), { code: '55P03' });
-      if (view === 'pattern_counts_hourly') throw Object.assign(new Error('connection terminated'), { code: '57P01' });
+      if (view === 'pattern_counts_hourly') throw Object.assign(new Error('could not read block'), { code: 'XX001' });
     };
     const warn = vi.spyOn(logger, 'warn');
     const refresher = new LateRowRefresher(db, { logger });
@@ -118,6 +118,19 @@ describe('LateRowRefresher', () => {
     expect(db.refreshes.map((refresh) => refresh.view)).toEqual(['bars_1h', 'bars_1h', 'bars_1h', 'pattern_counts_hourly']);
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn.mock.calls[0]![1]).toMatch(/its policy will/);
+  });
+
+  it('leaves the rows to the policy without a WARN of its own when the database is away (the batches report the outage)', async () => {
+    const db = new FakeAggregates({ bars_1h: '2026-11-24T15:00:00Z' });
+    db.onRefresh = async () => {
+      throw Object.assign(new Error('terminating connection due to immediate shutdown command'), { code: '57P01' });
+    };
+    const own = createLogger('late-refresh-test', { level: 'silent' });
+    const warn = vi.spyOn(own, 'warn');
+    const refresher = new LateRowRefresher(db, { logger: own });
+    await refresher.afterCommit('bars_1m', old(10));
+    expect(db.refreshes.map((refresh) => refresh.view)).toEqual(['bars_1h']);
+    expect(warn).not.toHaveBeenCalled();
   });
 
   it('stops waiting for a concurrent refresh when stopped', async () => {

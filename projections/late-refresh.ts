@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { backoffDelay, type BackoffPolicy } from '../platform/backoff.js';
 import type { Logger } from '../platform/logger.js';
 import { aggregateWatermarks, isConcurrentRefresh, refreshAggregate, type AggregateWatermark } from '../store/aggregates.js';
+import { isDatabaseUnavailable } from '../store/availability.js';
 import type { Queryable } from '../store/queryable.js';
 import type { RowTimeSpan } from './core.js';
 import type { ProjectorMetrics } from './metrics.js';
@@ -111,7 +112,9 @@ export class LateRowRefresher {
     try {
       windows = lateWindows(span, await aggregateWatermarks(this.db, table));
     } catch (error) {
-      this.options.logger.warn({ err: error, table }, 'reading the aggregates watermarks failed; their refresh policies will catch up');
+      // The database away: its outage is reported once, at WARN, by the batches that retry (store/availability.ts).
+      const level = isDatabaseUnavailable(error) ? 'debug' : 'warn';
+      this.options.logger[level]({ err: error, table }, 'reading the aggregates watermarks failed; their refresh policies will catch up');
       return;
     }
     if (windows.length === 0) return;
@@ -165,7 +168,7 @@ export class LateRowRefresher {
         this.options.metrics?.aggregateRefreshes.inc({ view: window.view, outcome: 'left to the policy' });
         if (this.stopped) this.options.logger.info(fields, 'stopping: the aggregate refresh is left to its policy');
         else
-          this.options.logger.warn(
+          this.options.logger[isDatabaseUnavailable(error) ? 'debug' : 'warn'](
             { err: error, ...fields },
             'refreshing the aggregate after rows below its watermark failed; its policy will',
           );

@@ -7,8 +7,11 @@ export const STORE_RETRY: BackoffPolicy = { baseMs: 200, maxMs: 5000, jitter: 'e
 
 /** Where a consumer reports that its store failed or served a batch (one per process: one WARN per outage). */
 export interface OutageReport {
+  /** A batch attempt starts: its mark for `succeeded`. */
+  begin(): number;
   failed(error: unknown): void;
-  succeeded(): void;
+  /** The attempt marked `begun` succeeded (it ends an outage only if it began during it). */
+  succeeded(begun: number): void;
 }
 
 /** What the sink did with a batch: stored a new next offset, or found its stored offset moved and wants a seek. */
@@ -146,6 +149,7 @@ export class PartitionConsumer {
     const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     let outcome: SinkOutcome;
     for (let attempt = 0; ; attempt += 1) {
+      const begun = this.options.outage?.begin() ?? 0;
       try {
         await this.ensureJoined();
         // Loading the stored offsets may just have moved this partition: kafkajs refetches from there.
@@ -157,7 +161,7 @@ export class PartitionConsumer {
           believed: this.believed.get(key),
           pause: payload.pause,
         });
-        this.options.outage?.succeeded();
+        this.options.outage?.succeeded(begun);
         break;
       } catch (error) {
         if (this.options.isUnavailable?.(error) !== true) throw error;

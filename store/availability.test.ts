@@ -33,7 +33,7 @@ describe('DatabaseOutage', () => {
     let now = 1000;
     const outage = new DatabaseOutage(logger, { onRecovered, now: () => now });
     expect(outage.check()).toEqual({ down: false });
-    outage.succeeded();
+    outage.succeeded(outage.begin());
     expect(onRecovered).not.toHaveBeenCalled();
     outage.failed(new Error('Connection terminated unexpectedly'));
     now = 4000;
@@ -41,8 +41,8 @@ describe('DatabaseOutage', () => {
     expect(warn).toHaveBeenCalledTimes(1);
     expect(outage.down).toBe(true);
     expect(() => outage.check()).toThrow('PostgreSQL unreachable for 3 s: connect ECONNREFUSED');
-    outage.succeeded();
-    outage.succeeded();
+    outage.succeeded(outage.begin());
+    outage.succeeded(outage.begin());
     expect(outage.down).toBe(false);
     expect(info).toHaveBeenCalledTimes(1);
     expect(info.mock.calls[0]![0]).toEqual({ downMs: 3000 });
@@ -50,5 +50,30 @@ describe('DatabaseOutage', () => {
     outage.failed('down again');
     expect(warn).toHaveBeenCalledTimes(2);
     expect(() => outage.check()).toThrow('down again');
+  });
+
+  // The server-restart test's second WARN (issue 20): a batch that was under way when the server died (its COMMIT's
+  // answer read after the crash, then its post-commit read's failure swallowed) reported a success between two
+  // failures of the same outage, which ended it and began a new one.
+  it('is not ended by work that began before it: one WARN and one INFO for one outage', () => {
+    const logger = createLogger('availability-test', { level: 'silent' });
+    const warn = vi.spyOn(logger, 'warn');
+    const info = vi.spyOn(logger, 'info');
+    const outage = new DatabaseOutage(logger);
+    const underWay = outage.begin();
+    const other = outage.begin();
+    outage.failed(new Error('Connection terminated unexpectedly'));
+    outage.succeeded(underWay);
+    expect(outage.down).toBe(true);
+    outage.failed(withCode('connect ECONNREFUSED', 'ECONNREFUSED'));
+    expect(warn).toHaveBeenCalledTimes(1);
+    // A retry begun during the outage ends it; the one under way before it ends nothing, now or later.
+    outage.succeeded(outage.begin());
+    expect(outage.down).toBe(false);
+    expect(info).toHaveBeenCalledTimes(1);
+    outage.failed('down again');
+    outage.succeeded(other);
+    expect(outage.down).toBe(true);
+    expect(warn).toHaveBeenCalledTimes(2);
   });
 });

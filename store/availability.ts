@@ -47,6 +47,8 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export class DatabaseOutage {
   private since: number | undefined;
   private lastError: string | undefined;
+  /** Outages begun so far: what `begin` marks a piece of work with. */
+  private outages = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -61,17 +63,28 @@ export class DatabaseOutage {
     return (this.options.now ?? Date.now)();
   }
 
+  /** A piece of work starts: the mark to report its success with (`succeeded`). */
+  begin(): number {
+    return this.outages;
+  }
+
   /** The database failed a piece of work: the first failure of an outage logs WARN. */
   failed(error: unknown): void {
     this.lastError = error instanceof Error ? error.message : String(error);
     if (this.since !== undefined) return;
     this.since = this.now();
+    this.outages += 1;
     this.logger.warn({ err: error }, 'PostgreSQL is unreachable: batches are retried with backoff until it is back (nothing is skipped)');
   }
 
-  /** A piece of work succeeded: ends the outage, if any. */
-  succeeded(): void {
-    if (this.since === undefined) return;
+  /**
+   * A piece of work marked `begun` (by `begin`) succeeded: ends the outage, if any, when the work began during it.
+   * Work already under way when the outage began proves nothing about the server now: its last answer may have been
+   * read after the server died (or a failure after it swallowed, as a batch's post-commit refresh does), and ending
+   * the outage on it logged a second WARN at the next failure of the same outage.
+   */
+  succeeded(begun: number): void {
+    if (this.since === undefined || begun < this.outages) return;
     this.logger.info({ downMs: this.now() - this.since }, 'PostgreSQL is reachable again; batches resume');
     this.since = undefined;
     this.lastError = undefined;
