@@ -90,6 +90,15 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
     if (isDatabaseUnavailable(error)) logger.debug({ err: error }, 'idle PostgreSQL connection lost');
     else logger.error({ err: error }, 'idle PostgreSQL connection failed');
   });
+  // The pool listens to idle clients only. A connection terminated while a batch holds its client between two
+  // queries emits 'error' on that client, an uncaught exception without this listener; the batch's next query fails
+  // and is retried, and the pool discards the broken client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      if (isDatabaseUnavailable(error)) logger.debug({ err: error }, 'PostgreSQL connection lost while in use');
+      else logger.error({ err: error }, 'PostgreSQL connection failed while in use');
+    });
+  });
   const keys = redisKeys(options.redisKeyPrefix ?? '');
   // Notices fail fast when Redis is away (no offline queue); the read model's connection queues and retries.
   const noticeRedis = options.redisUrl
