@@ -43,13 +43,13 @@ function countInFlight(redis: Redis): { readonly peak: () => number; readonly no
 /** The read model as a comparable value: scan sets with scores, pattern states, symbol events and snapshots. */
 async function readModel(redis: Redis, keys: RedisKeys): Promise<unknown> {
   const scans = await Promise.all(
-    (['confidence', 'detected_at'] as const).map((sort) => redis.zrange(keys.scan({ kind: 'all' }, sort), 0, -1, 'WITHSCORES')),
+    (['confidence', 'detected_at'] as const).map((sort) => redis.zrange(keys.scan({ kind: 'all' }, sort), '0', '-1', 'WITHSCORES')),
   );
-  const ids = await redis.zrange(keys.scan({ kind: 'all' }, 'detected_at'), 0, -1);
+  const ids = await redis.zrange(keys.scan({ kind: 'all' }, 'detected_at'), '0', '-1');
   const states = ids.length === 0 ? [] : await redis.mget(ids.map((id) => keys.pattern(id)));
   const symbols = await Promise.all(
     FIXTURE_SYMBOLS.map(async (symbol) => [
-      await redis.zrange(keys.symbolEvents(symbol), 0, -1, 'WITHSCORES'),
+      await redis.zrange(keys.symbolEvents(symbol), '0', '-1', 'WITHSCORES'),
       await redis.hgetall(keys.snapshot(symbol)),
     ]),
   );
