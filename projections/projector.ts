@@ -126,8 +126,10 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
         ...(options.redisMaxInFlight === undefined ? {} : { maxCommandsInFlight: options.redisMaxInFlight }),
       });
       redisSink = sink;
+      // The peak since the previous scrape, not the count at the scrape: a MULTI is in flight for milliseconds, and
+      // the memory check must see every one of them against the cap.
       trackStructures(registry, [
-        { name: 'projector.redis.commands-in-flight', entries: () => sink.commandsInFlight, cap: sink.maxCommandsInFlight },
+        { name: 'projector.redis.commands-in-flight.peak', entries: () => sink.takePeakCommandsInFlight(), cap: sink.maxCommandsInFlight },
       ]);
       consumers.push(
         new PartitionConsumer(kafka, {

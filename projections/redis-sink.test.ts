@@ -164,6 +164,9 @@ describe('the Redis sink keeps its commands in flight under PROJECTOR_REDIS_MAX_
     expect(redis.hashes.get(keys.offsets('redis'))?.get(`${TOPIC_PATTERNS}:0`)).toBe('2000');
     expect(redis.inFlight).toBe(0);
     expect(sink.commandsInFlight).toBe(0);
+    // What /metrics reports: the sink's own count agrees with the double's peak, then falls back to what is in flight.
+    expect(sink.takePeakCommandsInFlight()).toBe(redis.peak);
+    expect(sink.takePeakCommandsInFlight()).toBe(0);
   });
 
   it('counts the snapshot reads of bars against the cap too', async () => {

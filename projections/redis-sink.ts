@@ -105,15 +105,24 @@ export class RedisProjectionSink implements PartitionSink {
   readonly maxCommandsInFlight: number;
   private readonly messagesPerMulti: ReadonlyMap<TopicKey, number>;
   private inFlight = 0;
+  private peak = 0;
 
-  /** Commands sent to Redis and not yet answered: a MULTI's, or the snapshot reads before it (tracked on /metrics). */
+  /** Commands sent to Redis and not yet answered: a MULTI's, or the snapshot reads before it. */
   get commandsInFlight(): number {
     return this.inFlight;
+  }
+
+  /** The most commands in flight since the previous call (tracked on /metrics, read at each scrape). */
+  takePeakCommandsInFlight(): number {
+    const peak = this.peak;
+    this.peak = this.inFlight;
+    return peak;
   }
 
   /** Counts `commands` in flight until `work` (which sends them) settles. */
   private async inFlightWhile<T>(commands: number, work: () => Promise<T>): Promise<T> {
     this.inFlight += commands;
+    this.peak = Math.max(this.peak, this.inFlight);
     try {
       return await work();
     } finally {
