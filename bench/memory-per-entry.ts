@@ -103,6 +103,14 @@ redis.disconnect();
   );
 }
 
+// gateway: one interned symbol key (what every event decoded with a new symbol leaves behind; the events themselves
+// are dropped here, so what stays is the interning table's entries).
+figures['gateway: one interned symbol key (its string included)'] = perEntry(count, () => {
+  for (let offset = 0; offset < count; offset += 1)
+    decodeEvent(0, offset, offset, `Y${offset.toString(36).toUpperCase().padStart(5, '0')}`, { pattern: 'doji', tier: 'DAILY' });
+  return undefined;
+});
+
 const rows = Object.entries(figures).map(([structure, bytes]) => ({ structure, bytesPerEntry: Math.round(bytes) }));
 console.log(JSON.stringify({ entries: count, node: process.version, at: new Date().toISOString(), rows }, null, 2));
 console.log('| structure | bytes per entry |\n|---|---|');
