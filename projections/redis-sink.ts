@@ -93,6 +93,7 @@ export class RedisProjectionSink implements PartitionSink {
       readonly maxCommandsInFlight?: number;
     },
   ) {
+    // Every pattern event touches as many scan sets, whatever its pattern and tier.
     const scanSets = options.keys.scanKeysFor('', 'daily').length;
     const max = options.maxCommandsInFlight ?? DEFAULT_REDIS_MAX_IN_FLIGHT;
     this.maxCommandsInFlight = max;
