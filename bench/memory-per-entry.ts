@@ -44,7 +44,9 @@ function ringOf(values: readonly Record<string, unknown>[], key: (value: Record<
   const ring = new PartitionRing(values.length, 0);
   for (let start = 0; start < values.length; start += 500) {
     const read = placeWire(
-      values.slice(start, start + 500).map((value, index) => decodeEvent(0, start + index, 1_764_000_000_000 + start + index, key(value), value)),
+      values
+        .slice(start, start + 500)
+        .map((value, index) => decodeEvent(0, start + index, 1_764_000_000_000 + start + index, key(value), value)),
     );
     ring.append({ events: read, nextOffset: start + read.length });
   }
@@ -97,7 +99,9 @@ redis.disconnect();
   });
   // One filter of 5,000 symbols, its strings included (V8 may share short strings parsed from JSON between
   // connections naming the same symbols: then a further connection pays the Set entry only).
-  const frame = JSON.stringify({ symbols: Array.from({ length: 5_000 }, (_, index) => `S${index.toString(36).toUpperCase().padStart(4, '0')}`) });
+  const frame = JSON.stringify({
+    symbols: Array.from({ length: 5_000 }, (_, index) => `S${index.toString(36).toUpperCase().padStart(4, '0')}`),
+  });
   figures['gateway: one symbol in a subscription filter (strings included)'] = perEntry(5_000, () =>
     compileFilter(JSON.parse(frame) as { symbols: string[] }),
   );

@@ -128,7 +128,8 @@ describe('connection limits', () => {
     const held = [await connect(gateway), await connect(gateway, false)];
     const refused = Array.from({ length: 5 }, () => new RawClient(gateway.url));
     clients.push(...refused);
-    for (const client of refused) expect(await client.waitClosed()).toEqual({ code: DISCONNECTS.full.code, reason: DISCONNECTS.full.reason });
+    for (const client of refused)
+      expect(await client.waitClosed()).toEqual({ code: DISCONNECTS.full.code, reason: DISCONNECTS.full.reason });
     for (const client of refused) expect(client.frames).toEqual([]); // no welcome
     const closes = (await gateway.registry.getSingleMetric('tickflow_gateway_closes_total')!.get()).values;
     expect(closes.filter((value) => value.labels.reason === DISCONNECTS.full.name).map((value) => value.value)).toEqual([5]);

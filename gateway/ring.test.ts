@@ -44,7 +44,9 @@ describe('PartitionRing', () => {
       const read = placeWire(
         values
           .slice(start, start + perRead)
-          .map((value, index) => decodeEvent(0, start + index, value.detectedAtMs, value.symbol, value as unknown as Record<string, unknown>)),
+          .map((value, index) =>
+            decodeEvent(0, start + index, value.detectedAtMs, value.symbol, value as unknown as Record<string, unknown>),
+          ),
       );
       for (const event of read) largestWire = Math.max(largestWire, event.wireEnd - event.wireStart);
       ring.append({ events: read, nextOffset: start + read.length });

@@ -64,9 +64,8 @@ class SlowRedis {
 
   multi() {
     const queued: (() => unknown)[] = [];
-    const redis = this;
     const record = (name: string, apply: () => unknown = () => 'OK') => {
-      redis.commands.set(name, (redis.commands.get(name) ?? 0) + 1);
+      this.commands.set(name, (this.commands.get(name) ?? 0) + 1);
       queued.push(apply);
       return chain;
     };
@@ -79,26 +78,26 @@ class SlowRedis {
       zrem: () => record('zrem'),
       zremrangebyrank: () => record('zremrangebyrank'),
       del: () => record('del'),
-      incr: () => record('incr', () => (redis.counter += 1)),
+      incr: () => record('incr', () => (this.counter += 1)),
       hset: (key: string, field: string | Record<string, string>, value?: string) =>
         record('hset', () => {
-          const hash = redis.hashes.get(key) ?? new Map<string, string>();
+          const hash = this.hashes.get(key) ?? new Map<string, string>();
           if (typeof field === 'string') hash.set(field, value!);
           else for (const [name, text] of Object.entries(field)) hash.set(name, text);
-          redis.hashes.set(key, hash);
+          this.hashes.set(key, hash);
           return 1;
         }),
       exec: () => {
         const count = queued.length + 2; // MULTI and EXEC
-        redis.send(count);
-        redis.execs += 1;
+        this.send(count);
+        this.execs += 1;
         return new Promise((resolve) => {
-          redis.pending.push(() => {
-            redis.inFlight -= count;
+          this.pending.push(() => {
+            this.inFlight -= count;
             resolve(queued.map((apply) => [null, apply()]));
           });
-          redis.onExec?.();
-          redis.onExec = undefined;
+          this.onExec?.();
+          this.onExec = undefined;
         });
       },
     };
