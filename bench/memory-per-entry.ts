@@ -15,7 +15,7 @@ import { compileFilter } from '../gateway/filter.js';
 import { PartitionRing } from '../gateway/ring.js';
 import { initialSessionState, rulesOf, sessionCore, step } from '../gateway/session-core.js';
 import { decodeEvent, placeWire } from '../gateway/types.js';
-import { FIXTURE_SYMBOLS, minuteBars, patternEvents } from '../test/record-fixtures.js';
+import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error('run with node --expose-gc');
@@ -37,6 +37,72 @@ function perEntry(entries: number, build: () => unknown): number {
 }
 
 const count = Number(process.argv[2] ?? 10_000);
+const SYMBOLS = ['AAPL', 'MSFT', 'NVDA', 'AMZN', 'GOOGL', 'META', 'TSLA', 'SPY', 'QQQ', 'IWM', 'JPM', 'XOM'];
+const START_MS = Date.UTC(2026, 10, 24, 14, 30);
+
+/** A detection as the processors emit it (every field set, as on the topic); bench/ may not import test/ fixtures. */
+function patternEvent(index: number): PatternEventValue {
+  const symbol = SYMBOLS[index % SYMBOLS.length]!;
+  const pattern = ['doji', 'hammer', 'bullish_engulfing', 'volume_spike', 'breakout_25'][index % 5]!;
+  const patternId = `${symbol}:${pattern}:${index}:1`;
+  const price = 50 + ((index * 37) % 400) + 0.25;
+  const detectedAtMs = START_MS + index * 60_000;
+  return {
+    eventId: `${patternId}:DETECTED`,
+    kind: 'DETECTED',
+    patternId,
+    pattern,
+    definitionVersion: 1,
+    tier: (['INTRADAY', 'DAILY', 'COMBO'] as const)[index % 3]!,
+    direction: index % 2 === 0 ? 'BULLISH' : 'BEARISH',
+    symbol,
+    detectedAtMs,
+    expiresAtMs: detectedAtMs + 4 * 3_600_000,
+    confidence: 0.5 + (index % 45) / 100,
+    baseConfidence: 0.5,
+    fundamentalAdjustment: 0,
+    fundamentalReasons: [],
+    price,
+    change: 1.25,
+    changePct: 0.83,
+    volume: 100_000 + index,
+    relativeStrength: 1.12,
+    relativeVolume: 2.4,
+    rsi: 61.37,
+    levels: { breakout: price * 1.01, stop: price * 0.97 },
+    sourceTopic: 'market.aggs.minute.v1',
+    sourcePartition: 0,
+    sourceOffset: index,
+  };
+}
+
+/** A minute bar as ingest produces it. */
+function minuteBar(index: number): AggregateValue {
+  const startMs = START_MS + Math.floor(index / SYMBOLS.length) * 60_000;
+  const open = 100 + (index % 10);
+  const close = open + 0.37;
+  return {
+    symbol: SYMBOLS[index % SYMBOLS.length]!,
+    interval: 'MINUTE',
+    windowStartMs: startMs,
+    windowEndMs: startMs + 60_000,
+    open,
+    high: close + 0.1,
+    low: open - 0.1,
+    close,
+    volume: 5_000 + index,
+    vwap: (open + close) / 2,
+    transactions: 50,
+    accumulatedVolume: null,
+    officialOpen: null,
+    dayVwap: null,
+    averageTradeSize: null,
+    otc: false,
+    source: 'simulator',
+    ingestedAtMs: startMs + 60_000,
+  };
+}
+const patternEvents = (entries: number) => Array.from({ length: entries }, (_, index) => patternEvent(index));
 const figures: Record<string, number> = {};
 
 /** A ring filled as the tail fills it: reads of 500 records, each read's wire bytes in one buffer. */
@@ -53,8 +119,8 @@ function ringOf(values: readonly Record<string, unknown>[], key: (value: Record<
   return ring;
 }
 
-const patterns = patternEvents(count, 9) as unknown as Record<string, unknown>[];
-const bars = minuteBars(FIXTURE_SYMBOLS, Math.ceil(count / FIXTURE_SYMBOLS.length)).slice(0, count) as unknown as Record<string, unknown>[];
+const patterns = patternEvents(count) as unknown as Record<string, unknown>[];
+const bars = Array.from({ length: count }, (_, index) => minuteBar(index)) as unknown as Record<string, unknown>[];
 figures['gateway ring: one pattern event'] = perEntry(count, () => ringOf(patterns, (value) => String(value.symbol)));
 figures['gateway ring: one minute bar'] = perEntry(count, () => ringOf(bars, (value) => String(value.symbol)));
 
@@ -76,7 +142,7 @@ function queued(writes: readonly RedisWrite[]): { pipeline: unknown; commands: n
   return { pipeline: multi, commands: multi.length };
 }
 {
-  const writes = patternWrites(keys, patternEvents(Math.ceil(count / 10), 4));
+  const writes = patternWrites(keys, patternEvents(Math.ceil(count / 10)));
   figures['projector: one Redis command in flight (pattern writes)'] = perEntry(writes.length, () => queued(writes));
   const snapshotWrites: RedisWrite[] = (bars as unknown as Parameters<typeof foldBar>[1][]).flatMap((bar) => [
     { op: 'del', key: keys.snapshot(bar.symbol) },
@@ -97,13 +163,14 @@ redis.disconnect();
     for (let connection = 1; connection <= count; connection += 1) step(core, state, { type: 'open', connection }, env);
     return state;
   });
-  // One filter of 5,000 symbols, its strings included (V8 may share short strings parsed from JSON between
-  // connections naming the same symbols: then a further connection pays the Set entry only).
-  const frame = JSON.stringify({
-    symbols: Array.from({ length: 5_000 }, (_, index) => `S${index.toString(36).toUpperCase().padStart(4, '0')}`),
-  });
-  figures['gateway: one symbol in a subscription filter (strings included)'] = perEntry(5_000, () =>
-    compileFilter(JSON.parse(frame) as { symbols: string[] }),
+  // Filters of 5,000 symbols each as clients send them, their strings included (each filter its own symbols: V8 may
+  // share short strings parsed from JSON between connections naming the same ones, which then pay the Set entry only).
+  const filters = Math.max(4, Math.round(count / 5_000));
+  const frames = Array.from({ length: filters }, (_, filter) =>
+    JSON.stringify({ symbols: Array.from({ length: 5_000 }, (_, index) => `F${filter}S${index.toString(36).toUpperCase()}`) }),
+  );
+  figures['gateway: one symbol in a subscription filter (strings included)'] = perEntry(filters * 5_000, () =>
+    frames.map((frame) => compileFilter(JSON.parse(frame) as { symbols: string[] })),
   );
 }
 
