@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fitSlope, growthPerHour, memoryReport, parseDuration, slopeVerdict } from './soak-core.js';
+import { fitSlope, growthPerHour, memoryReport, missingCaps, parseDuration, REQUIRED_CAPS, slopeVerdict } from './soak-core.js';
 
 describe('soak core', () => {
   it('parses durations', () => {
@@ -112,5 +112,17 @@ describe('soak core', () => {
         samples.map(({ liveHeapBytes: _, ...rest }) => rest),
       ).heapMeasure,
     ).toBe('used');
+  });
+
+  it('names each required cap that a stage did not report, or reported without a cap', () => {
+    const reading = (structure: string, cap: number | undefined) => ({ structure, entries: 1, cap });
+    const tracked = new Map([
+      ['projector', [reading('projector.redis.commands-in-flight.peak', 5_000)]],
+      ['gateway', [reading('gateway.rings.events', 120_000), reading('gateway.connections', undefined)]],
+    ]);
+    expect(missingCaps(tracked, ['projector', 'gateway', 'api', 'simulator'])).toEqual([
+      'gateway: gateway.connections',
+      ...REQUIRED_CAPS.api!.map((structure) => `api: ${structure}`),
+    ]);
   });
 });

@@ -133,3 +133,28 @@ export function memoryReport(stage: string, samples: readonly MemorySample[], th
     flagged: heapFit !== undefined && heapFit.perHour > thresholdMiBPerHour,
   };
 }
+
+/**
+ * The structures the CI memory check insists on, per stage: each must be reported with a finite cap, so a cap
+ * that stops being exported (or is set to none) fails the check instead of passing unread. The others a stage
+ * reports are checked against their caps too.
+ */
+export const REQUIRED_CAPS: Readonly<Record<string, readonly string[]>> = {
+  ingest: ['ingest.dedup.keys', 'ingest.dedup.sequences'],
+  processors: ['processors.engine.symbols'],
+  projector: ['projector.redis.commands-in-flight.peak'],
+  gateway: ['gateway.rings.events', 'gateway.connections'],
+  api: ['api.cache.local-values'],
+};
+
+/** The required structures no reading named with a cap: `stage: structure` (a stage without readings names all its own). */
+export function missingCaps(
+  tracked: ReadonlyMap<string, readonly { readonly structure: string; readonly cap: number | undefined }[]>,
+  stages: readonly string[],
+): string[] {
+  return stages.flatMap((stage) =>
+    (REQUIRED_CAPS[stage] ?? [])
+      .filter((structure) => tracked.get(stage)?.find((reading) => reading.structure === structure)?.cap === undefined)
+      .map((structure) => `${stage}: ${structure}`),
+  );
+}

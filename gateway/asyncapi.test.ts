@@ -111,6 +111,7 @@ describe('asyncapi.yaml', () => {
       DISCONNECTS.authFailed,
       DISCONNECTS.stalled,
       DISCONNECTS.flood,
+      DISCONNECTS.full,
       DISCONNECTS.shutdown,
     ];
     for (const { code } of sent) expect(paragraph).toMatch(new RegExp(`\\b${code}\\b`));

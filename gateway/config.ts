@@ -30,6 +30,10 @@ export const loadGatewayConfig = defineEnv('gateway', {
     'Largest client frame answered normally; larger ones get frame_too_large (above 4x, the socket is closed with 1009)',
     16_384,
   ),
+  GATEWAY_MAX_CONNECTIONS: env.int(
+    'Open WebSocket connections at most; one more is closed at once with 1013 (try again later); memory per connection: see RELIABILITY.md (memory)',
+    10_000,
+  ),
   GATEWAY_MAX_SUBSCRIPTIONS: env.int('Subscriptions per connection', 16),
   GATEWAY_MAX_SYMBOLS: env.int('Symbols per subscription (after resolving a universe)', 5_000),
   GATEWAY_MAX_CREDITS: env.int('Largest credit balance a subscription may hold', 100_000),

@@ -158,7 +158,7 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
       ...(options.onFrameSent ? { onFrameSent: options.onFrameSent } : {}),
       ...(redis ? { snapshots: redisSnapshotSource(redis, redisKeys(options.redisKeyPrefix)) } : {}),
     });
-    trackStructures(registry, gatewayStructures(tails, server, config.GATEWAY_RING_CAPACITY));
+    trackStructures(registry, gatewayStructures(tails, server, config));
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info({ port, streams: [...tails.keys()], prefix, uws: uws.build }, 'gateway listening');
     let stopping: Promise<void> | undefined;
@@ -183,16 +183,16 @@ export async function startGateway(options: GatewayOptions): Promise<GatewayHand
 }
 
 /** The gateway's growing state against its caps, for /metrics (RELIABILITY.md, memory). */
-function gatewayStructures(tails: ReadonlyMap<StreamName, TopicTail>, server: GatewayServer, ringCapacity: number): TrackedStructure[] {
+function gatewayStructures(tails: ReadonlyMap<StreamName, TopicTail>, server: GatewayServer, config: GatewayConfig): TrackedStructure[] {
   const rings = () => [...tails.values()].flatMap((tail) => [...tail.rings.values()]);
   return [
     {
       name: 'gateway.rings.events',
       entries: () => rings().reduce((sum, ring) => sum + ring.length, 0),
-      cap: () => rings().length * ringCapacity,
+      cap: () => rings().length * config.GATEWAY_RING_CAPACITY,
     },
-    // Bounded by the clients connected; each holds at most GATEWAY_MAX_SUBSCRIPTIONS × GATEWAY_MAX_SYMBOLS symbols.
-    { name: 'gateway.connections', entries: () => server.connectionCount, cap: Number.POSITIVE_INFINITY },
+    // Each holds at most GATEWAY_MAX_SUBSCRIPTIONS × GATEWAY_MAX_SYMBOLS symbols and its send buffer.
+    { name: 'gateway.connections', entries: () => server.connectionCount, cap: config.GATEWAY_MAX_CONNECTIONS },
     { name: 'gateway.interned.keys', entries: () => internedCounts().keys, cap: internedCounts().cap },
     { name: 'gateway.interned.tag-sets', entries: () => internedCounts().tagSets, cap: internedCounts().cap },
   ];

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyTopics, overCap, readTrackedStructures, topicName } from '../platform/index.js';
 import { patternEvents } from '../test/record-fixtures.js';
-import type { ServerFrame } from './client/protocol.js';
+import { DISCONNECTS, type ServerFrame } from './client/protocol.js';
 import type { GatewayHandle } from './index.js';
 import { KafkaLogSource, OffsetOutOfRangeError, avroDecoder } from './kafka-log.js';
 import { createGatewayTestEnv, RawClient, type GatewayTestEnv, type TestUser } from './testing.js';
@@ -121,6 +121,30 @@ describe('connection limits', () => {
     await waitUntil(async () => (await metric(gateway, 'tickflow_gateway_closes_total')) >= 1, 30_000);
     client.resumeReading();
     expect((await client.waitClosed()).code).toBe(4008);
+  });
+
+  it('refuses a connection beyond GATEWAY_MAX_CONNECTIONS with 1013, counts it, and admits one once a place is free', async () => {
+    const gateway = await env.start({ config: { GATEWAY_MAX_CONNECTIONS: 2 } });
+    const held = [await connect(gateway), await connect(gateway, false)];
+    const refused = Array.from({ length: 5 }, () => new RawClient(gateway.url));
+    clients.push(...refused);
+    for (const client of refused)
+      expect(await client.waitClosed()).toEqual({ code: DISCONNECTS.full.code, reason: DISCONNECTS.full.reason });
+    for (const client of refused) expect(client.frames).toEqual([]); // no welcome
+    const closes = (await gateway.registry.getSingleMetric('tickflow_gateway_closes_total')!.get()).values;
+    expect(closes.filter((value) => value.labels.reason === DISCONNECTS.full.name).map((value) => value.value)).toEqual([5]);
+    const readings = readTrackedStructures(await gateway.registry.metrics());
+    expect(readings.find((reading) => reading.structure === 'gateway.connections')).toEqual({
+      structure: 'gateway.connections',
+      entries: 2,
+      cap: 2,
+    });
+    for (const client of held) expect(client.closed).toBeUndefined();
+
+    held[1]!.close();
+    await waitUntil(async () => gateway.server.connectionCount === 1);
+    const admitted = await connect(gateway);
+    expect(admitted.closed).toBeUndefined();
   });
 });
 

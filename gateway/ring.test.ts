@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PartitionRing } from './ring.js';
 import { patternEvent as pattern } from './test-events.js';
+import { decodeEvent, placeWire, type LogEvent } from './types.js';
+import { patternEvents } from '../test/record-fixtures.js';
 
 describe('PartitionRing', () => {
   it('serves reads inside its coverage and evicts the oldest', () => {
@@ -29,6 +31,37 @@ describe('PartitionRing', () => {
     expect(ring.length).toBe(0);
     expect(ring.read(2, 1)).toBeUndefined();
     expect(ring.read(50, 1)).toEqual({ events: [], nextOffset: 50 });
+  });
+
+  it('holds GATEWAY_RING_CAPACITY events and their wire bytes at most, however much is appended', () => {
+    const capacity = 1_000;
+    const ring = new PartitionRing(capacity, 0);
+    // Real pattern events, placed as the tail places a Kafka read: 250 per read, sharing one buffer.
+    const values = patternEvents(12_000, 5);
+    const perRead = 250;
+    let largestWire = 0;
+    for (let start = 0; start < values.length; start += perRead) {
+      const read = placeWire(
+        values
+          .slice(start, start + perRead)
+          .map((value, index) =>
+            decodeEvent(0, start + index, value.detectedAtMs, value.symbol, value as unknown as Record<string, unknown>),
+          ),
+      );
+      for (const event of read) largestWire = Math.max(largestWire, event.wireEnd - event.wireStart);
+      ring.append({ events: read, nextOffset: start + read.length });
+      expect(ring.length).toBe(Math.min(capacity, start + read.length));
+    }
+    expect(ring.length).toBe(capacity);
+    expect(ring.coveredFrom).toBe(values.length - capacity);
+    const held: readonly LogEvent[] = ring.read(ring.coveredFrom, capacity)!.events;
+    expect(held.map((event) => event.offset)).toEqual(Array.from({ length: capacity }, (_, index) => values.length - capacity + index));
+    // The bytes kept alive: the buffers of the reads the held events came from. At most one read is partly evicted,
+    // so the bound is the cap's events plus one read's, at the largest event's size.
+    const buffers = new Set(held.map((event) => event.wireBytes));
+    const bytes = [...buffers].reduce((sum, buffer) => sum + buffer.byteLength, 0);
+    expect(bytes).toBeLessThanOrEqual((capacity + perRead) * largestWire);
+    expect(buffers.size).toBeLessThanOrEqual(Math.ceil(capacity / perRead) + 1);
   });
 
   it('rejects a bad capacity', () => {

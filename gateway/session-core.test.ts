@@ -449,6 +449,29 @@ describe('session core: limits', () => {
     ]);
   });
 
+  it('refuses connections beyond GATEWAY_MAX_CONNECTIONS with 1013 and holds no state for them; a closed one frees its place', () => {
+    const d = driver({ config: { GATEWAY_MAX_CONNECTIONS: 3 } });
+    const held = [d.connect().auth(), d.connect(), d.connect()];
+    // Driven well past the cap: every further socket is closed at once, without a welcome.
+    const refused = Array.from({ length: 50 }, () => d.connect());
+    for (const client of refused) {
+      expect(client.closedWith).toBe(DISCONNECTS.full);
+      expect(client.frames).toEqual([]);
+      client.send({ type: 'auth', token: 'good' }); // a frame already on its way is ignored
+      d.feed({ type: 'closed', connection: client.id });
+    }
+    expect(d.state.connections.size).toBe(3);
+    expect(d.reads).toEqual([]);
+    for (const client of held) expect(client.closedWith).toBeUndefined();
+
+    d.feed({ type: 'closed', connection: held[1]!.id });
+    const next = d.connect();
+    expect(next.closedWith).toBeUndefined();
+    expect(next.last('welcome').type).toBe('welcome');
+    expect(d.connect().closedWith).toBe(DISCONNECTS.full);
+    expect(d.state.connections.size).toBe(3);
+  });
+
   it('rate-limits frames with one error per second, and closes a flood with 4029', () => {
     const d = driver({ config: { GATEWAY_FRAMES_PER_SECOND: 1, GATEWAY_FRAME_BURST: 1 } });
     const client = d.connect();

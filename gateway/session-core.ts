@@ -46,6 +46,8 @@ export interface SessionRules {
   readonly authTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly stallTimeoutMs: number;
+  /** Connections held at most; a socket that opens beyond it is closed at once (`DISCONNECTS.full`). */
+  readonly maxConnections: number;
   /** Whether a read model answers snapshots; without one they are folded from the rings. */
   readonly readModelSnapshots: boolean;
 }
@@ -82,6 +84,7 @@ export function rulesOf(config: GatewayConfig, serverName: string, readModelSnap
     authTimeoutMs: config.GATEWAY_AUTH_TIMEOUT_MS,
     idleTimeoutMs: config.GATEWAY_IDLE_TIMEOUT_MS,
     stallTimeoutMs: config.GATEWAY_STALL_TIMEOUT_MS,
+    maxConnections: config.GATEWAY_MAX_CONNECTIONS,
     readModelSnapshots,
   };
 }
@@ -405,6 +408,11 @@ interface Ctx {
 function open(ctx: Ctx, id: number): void {
   const { now } = ctx.env;
   const { rules } = ctx.core;
+  // Beyond the cap the socket gets no state at all (its later inputs find nothing), so memory stays at the cap.
+  if (ctx.state.connections.size >= rules.maxConnections) {
+    ctx.out.push({ type: 'close', connection: id, disconnect: DISCONNECTS.full });
+    return;
+  }
   const connection: ConnectionState = {
     id,
     openedAt: now,

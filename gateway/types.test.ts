@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeEvent, eventJson, makeEvent, placeWire, wireOf } from './types.js';
+import { decodeEvent, eventJson, internedCounts, makeEvent, placeWire, wireOf } from './types.js';
 
 describe('makeEvent', () => {
   it('holds the envelope JSON as bytes and the tags subscriptions filter on', () => {
@@ -53,5 +53,25 @@ describe('placeWire', () => {
     );
     expect(placed[2]!.wireEnd).toBe(placed[2]!.wireBytes.length);
     expect(placeWire([])).toEqual([]);
+  });
+});
+
+describe('interning under a flood of distinct unknown symbols', () => {
+  it('stops sharing at the cap: the interned keys and tag sets stay at it, and every event keeps its own values', () => {
+    const { cap } = internedCounts();
+    // Past the cap by a tenth, each symbol and pattern name never seen before (a feed gone wrong).
+    for (let index = 0; index < cap * 1.1; index += 1) {
+      const key = `NOSUCH${index}`;
+      const event = decodeEvent(0, index, index, key, { pattern: `p${index}`, tier: 'INTRADAY', kind: 'DETECTED' });
+      if (index % 10_007 === 0) {
+        expect(event.key).toBe(key);
+        expect(event.tags.pattern).toBe(`p${index}`);
+      }
+    }
+    expect(internedCounts().keys).toBe(cap);
+    expect(internedCounts().tagSets).toBe(cap);
+    const late = makeEvent(0, 1, 1, 'LATECOMER', { pattern: 'late', tier: 'DAILY' });
+    expect([late.key, late.tags.pattern, late.tags.tier]).toEqual(['LATECOMER', 'late', 'DAILY']);
+    expect(internedCounts().keys).toBe(cap);
   });
 });

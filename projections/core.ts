@@ -502,6 +502,35 @@ export function applySql(table: TableName, suffix = ''): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Redis commands in flight
+
+/** Commands of the Redis read model's MULTI besides the messages' own: MULTI, EXEC, the patterns' and the projection's versions, the offset. */
+export const REDIS_COMMANDS_PER_MULTI = 5;
+
+/**
+ * The most Redis commands one message can add to the read model's MULTI. A pattern event sets its state, adds to
+ * or removes from each of its `scanSets` scan sets, adds itself to its symbol's events, and may be the first of
+ * its symbol (one trim of the events, one version bump): `scanSets + 4`. A bar deletes and rewrites its symbol's
+ * snapshot and bumps the symbol's version (3); its symbol's snapshot is read before the MULTI, one command each.
+ */
+export function redisCommandsPerMessage(topicKey: TopicKey, scanSets: number): number {
+  return topicKey === 'patterns' ? scanSets + 4 : 3;
+}
+
+/**
+ * Messages per MULTI so that one MULTI (and the snapshot reads before it) holds at most `maxCommands` commands:
+ * a batch beyond it is written in several MULTIs, each awaited before the next is sent (the consumer waits).
+ */
+export function messagesPerMulti(commandsPerMessage: number, maxCommands: number): number {
+  const messages = Math.floor((maxCommands - REDIS_COMMANDS_PER_MULTI) / commandsPerMessage);
+  if (!Number.isInteger(messages) || messages < 1)
+    throw new RangeError(
+      `${maxCommands} Redis commands in flight cannot hold one message (${commandsPerMessage} commands + ${REDIS_COMMANDS_PER_MULTI})`,
+    );
+  return messages;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Offsets
 
 /**

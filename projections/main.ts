@@ -40,6 +40,7 @@ export async function runProjector(flags: { readonly projections?: readonly stri
     projections,
     groupPrefix: `${platform.TOPIC_PREFIX}${config.PROJECTOR_GROUP_PREFIX}`,
     poolSize: config.PROJECTOR_POOL_SIZE,
+    redisMaxInFlight: config.PROJECTOR_REDIS_MAX_IN_FLIGHT,
     clientId: `${platform.KAFKA_CLIENT_ID}-projector`,
     logger,
     registry,
@@ -74,7 +75,12 @@ export async function runRebuild(projection: DbProjectionName | 'redis'): Promis
   };
   const result =
     projection === 'redis'
-      ? await rebuildRedis({ ...common, redisUrl: platform.REDIS_URL, redisKeyPrefix: platform.REDIS_KEY_PREFIX })
+      ? await rebuildRedis({
+          ...common,
+          redisUrl: platform.REDIS_URL,
+          redisKeyPrefix: platform.REDIS_KEY_PREFIX,
+          maxCommandsInFlight: loadProjectorConfig().PROJECTOR_REDIS_MAX_IN_FLIGHT,
+        })
       : await rebuildProjection({ ...common, databaseUrl: platform.DATABASE_URL, projection });
   if (started) bar.stop();
   console.log(`rebuilt ${projection} from ${result.messages} messages and swapped it in`);

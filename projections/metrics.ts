@@ -10,6 +10,8 @@ export interface ProjectorMetrics extends NoticeMetrics {
   readonly nextOffset: Gauge<'projection' | 'topic' | 'partition'>;
   readonly paused: Gauge<'projection' | 'topic'>;
   readonly skipped: Counter<'projection' | 'topic' | 'reason'>;
+  /** Batches the Redis read model wrote in several MULTIs, to keep its commands in flight under the cap. */
+  readonly redisSplitBatches: Counter<'projection' | 'topic'>;
   /** Refreshes of a continuous aggregate after rows committed below its watermark (projections/late-refresh.ts). */
   readonly aggregateRefreshes: Counter<'view' | 'outcome'>;
   readonly aggregateRefreshSeconds: Histogram<'view'>;
@@ -59,6 +61,12 @@ export function createProjectorMetrics(registry: Registry): ProjectorMetrics {
       name: 'tickflow_projection_skipped_total',
       help: 'Input records applied to nothing by design (e.g. a bar older than the latest one in the Redis snapshot)',
       labelNames: ['projection', 'topic', 'reason'],
+      registers: [registry],
+    }),
+    redisSplitBatches: new Counter({
+      name: 'tickflow_projection_redis_split_batches_total',
+      help: 'Batches written to Redis in several MULTIs, each awaited before the next, to keep the commands in flight under PROJECTOR_REDIS_MAX_IN_FLIGHT',
+      labelNames: ['projection', 'topic'],
       registers: [registry],
     }),
     aggregateRefreshes: new Counter({

@@ -5,6 +5,7 @@ import { createKafka } from '../platform/kafka.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry, type Registry } from '../platform/metrics.js';
 import type { HealthCheck } from '../platform/ops-server.js';
+import { trackStructures } from '../platform/tracked-structures.js';
 import { DB_PROJECTION_NAMES, DB_PROJECTIONS, OFFSETS_CHANNEL, isDbProjectionName, topicMap, type DbProjectionName } from './core.js';
 import { DbProjectionSink } from './db-sink.js';
 import { LateRowRefresher } from './late-refresh.js';
@@ -34,6 +35,8 @@ export interface StartProjectorOptions {
   readonly projections?: readonly ProjectionName[];
   readonly groupPrefix?: string;
   readonly poolSize?: number;
+  /** Redis commands the read-model projection has in flight at most (PROJECTOR_REDIS_MAX_IN_FLIGHT). */
+  readonly redisMaxInFlight?: number;
   readonly clientId?: string;
   readonly logger?: Logger;
   readonly registry?: Registry;
@@ -129,8 +132,14 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
         logger: logger.child({ projection: name }),
         metrics,
         faultHook: options.faultHook,
+        ...(options.redisMaxInFlight === undefined ? {} : { maxCommandsInFlight: options.redisMaxInFlight }),
       });
       redisSink = sink;
+      // The peak since the previous scrape, not the count at the scrape: a MULTI is in flight for milliseconds, and
+      // the memory check must see every one of them against the cap.
+      trackStructures(registry, [
+        { name: 'projector.redis.commands-in-flight.peak', entries: () => sink.takePeakCommandsInFlight(), cap: sink.maxCommandsInFlight },
+      ]);
       consumers.push(
         new PartitionConsumer(kafka, {
           groupId: `${groupPrefix}${name}`,

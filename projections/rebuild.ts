@@ -194,6 +194,8 @@ export interface RedisRebuildOptions {
   readonly logger?: Logger;
   readonly onProgress?: (progress: RebuildProgress) => void;
   readonly beforeSwap?: () => Promise<void>;
+  /** Redis commands in flight at most (PROJECTOR_REDIS_MAX_IN_FLIGHT). */
+  readonly maxCommandsInFlight?: number;
 }
 
 /** Every key under `root` matching `pattern`, by SCAN (never KEYS). */
@@ -237,6 +239,7 @@ export async function rebuildRedis(options: RedisRebuildOptions): Promise<Rebuil
           logger,
           metrics: createProjectorMetrics(createMetricsRegistry('projections-rebuild', { collectDefaults: false })),
           onApplied: tracker.applied,
+          ...(options.maxCommandsInFlight === undefined ? {} : { maxCommandsInFlight: options.maxCommandsInFlight }),
         }),
     });
     await options.beforeSwap?.();

@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { AvroCodec } from '../platform/codec.js';
 import type { Logger } from '../platform/logger.js';
 import type { TopicKey } from '../platform/topics.js';
-import { planBatch, RejectedValueError, rowFor } from './core.js';
+import { messagesPerMulti, planBatch, redisCommandsPerMessage, RejectedValueError, rowFor } from './core.js';
 import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
 import type { ProjectorMetrics } from './metrics.js';
@@ -11,6 +11,7 @@ import { REDIS_PROJECTION, type ProjectionNotice, type RedisKeys } from '../cont
 import { foldBar, parseSnapshot, patternWrites, snapshotFields, type RedisWrite, type SymbolSnapshot } from '../contracts/redis-model.js';
 import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
 import { SkipDetector, type SkipStatus } from '../platform/skip-detector.js';
+import { DEFAULT_REDIS_MAX_IN_FLIGHT } from './config.js';
 
 export { REDIS_PROJECTION };
 /** The notice a Redis rebuild publishes after its swap: live Redis projectors re-read their offsets and seek. */
@@ -85,8 +86,50 @@ export class RedisProjectionSink implements PartitionSink {
       readonly faultHook?: FaultHook;
       /** Called after each applied batch (rebuild progress). */
       readonly onApplied?: (topic: string, partition: number, nextOffset: number) => void;
+      /**
+       * Redis commands in flight at most (PROJECTOR_REDIS_MAX_IN_FLIGHT): a batch beyond it is written in several
+       * MULTIs, each awaited before the next, so the consumer waits instead of queueing without bound.
+       */
+      readonly maxCommandsInFlight?: number;
     },
-  ) {}
+  ) {
+    // Every pattern event touches as many scan sets, whatever its pattern and tier.
+    const scanSets = options.keys.scanKeysFor('', 'daily').length;
+    const max = options.maxCommandsInFlight ?? DEFAULT_REDIS_MAX_IN_FLIGHT;
+    this.maxCommandsInFlight = max;
+    this.messagesPerMulti = new Map(
+      REDIS_TOPICS.map((topicKey) => [topicKey, messagesPerMulti(redisCommandsPerMessage(topicKey, scanSets), max)]),
+    );
+  }
+
+  /** The cap on commands in flight (PROJECTOR_REDIS_MAX_IN_FLIGHT). */
+  readonly maxCommandsInFlight: number;
+  private readonly messagesPerMulti: ReadonlyMap<TopicKey, number>;
+  private inFlight = 0;
+  private peak = 0;
+
+  /** Commands sent to Redis and not yet answered: a MULTI's, or the snapshot reads before it. */
+  get commandsInFlight(): number {
+    return this.inFlight;
+  }
+
+  /** The most commands in flight since the previous call (tracked on /metrics, read at each scrape). */
+  takePeakCommandsInFlight(): number {
+    const peak = this.peak;
+    this.peak = this.inFlight;
+    return peak;
+  }
+
+  /** Counts `commands` in flight until `work` (which sends them) settles. */
+  private async inFlightWhile<T>(commands: number, work: () => Promise<T>): Promise<T> {
+    this.inFlight += commands;
+    this.peak = Math.max(this.peak, this.inFlight);
+    try {
+      return await work();
+    } finally {
+      this.inFlight -= commands;
+    }
+  }
 
   private reportSkipping(transition: ReturnType<SkipDetector['observe']>): void {
     if (transition?.kind === 'started')
@@ -108,9 +151,27 @@ export class RedisProjectionSink implements PartitionSink {
     return offsets;
   }
 
+  /**
+   * Writes a batch in MULTIs of at most `messagesPerMulti` messages, one after the other: each carries its own
+   * offset, so a batch cut short (a crash between two) resumes after the last MULTI applied.
+   */
   async write(batch: PartitionBatch): Promise<SinkOutcome> {
     const topicKey = this.options.topics.get(batch.topic);
     if (topicKey === undefined) throw new RangeError(`the Redis projection does not read topic ${batch.topic}`);
+    const perMulti = this.messagesPerMulti.get(topicKey)!;
+    if (batch.messages.length <= perMulti) return this.writeSlice(topicKey, batch);
+    this.options.metrics.redisSplitBatches.inc({ projection: REDIS_PROJECTION, topic: batch.topic });
+    let believed = batch.believed;
+    let outcome: SinkOutcome | undefined;
+    for (let start = 0; start < batch.messages.length; start += perMulti) {
+      outcome = await this.writeSlice(topicKey, { ...batch, messages: batch.messages.slice(start, start + perMulti), believed });
+      if (outcome.action === 'seek') return outcome;
+      believed = outcome.nextOffset;
+    }
+    return outcome!;
+  }
+
+  private async writeSlice(topicKey: TopicKey, batch: PartitionBatch): Promise<SinkOutcome> {
     const { keys } = this.options;
     const offsetsKey = keys.offsets(REDIS_PROJECTION);
     const field = this.field(batch.topic, batch.partition);
@@ -160,7 +221,9 @@ export class RedisProjectionSink implements PartitionSink {
         const bars = values as AggregateValue[];
         const bySymbol = new Map<string, AggregateValue[]>();
         for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
-        const current = await Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol))));
+        const current = await this.inFlightWhile(bySymbol.size, () =>
+          Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol)))),
+        );
         const nowMs = Date.now();
         let older = 0;
         [...bySymbol.entries()].forEach(([symbol, symbolBars], index) => {
@@ -194,7 +257,8 @@ export class RedisProjectionSink implements PartitionSink {
       multi.incr(keys.projectionVersion(REDIS_PROJECTION));
       multi.hset(offsetsKey, field, String(plan.nextOffset));
       await fault('exec');
-      const results = await multi.exec();
+      // The pipeline holds MULTI and the commands queued; exec() adds EXEC.
+      const results = await this.inFlightWhile(multi.length + 1, () => multi.exec());
       if (results === null) {
         // Another writer moved the offsets between WATCH and EXEC: re-read and seek there.
         const moved = await this.redis.hget(offsetsKey, field);

@@ -4,7 +4,7 @@ import { createMetricsRegistry, type Logger } from '../../platform/index.js';
 import { loadApiConfig } from '../config.js';
 import type { ApiDependencies, ApiEnv } from '../context.js';
 import { errorHandler } from './error-handler.js';
-import { rateLimits } from './rate-limit.js';
+import { HEADROOM_CLIENTS, rateLimits } from './rate-limit.js';
 
 /** Data limit 2 and auth limit 1 per minute, in memory (no Redis); `x-user` stands for an authenticated user. */
 function limitedApp() {
@@ -27,7 +27,7 @@ function limitedApp() {
   });
   app.all('/api/*', (c) => c.text('ok'));
   app.onError(errorHandler({ error: () => undefined, warn: () => undefined } as unknown as Logger));
-  return { app, registry };
+  return { app, registry, limits };
 }
 
 describe('rateLimits', () => {
@@ -65,5 +65,12 @@ describe('rateLimits', () => {
     const { app } = limitedApp();
     expect(await (await app.request('/api/bad-credential', { headers: { 'x-user': 'u1' } })).text()).toBe('charged');
     expect((await app.request('/api/bad-credential', { headers: { 'x-user': 'u1' } })).status).toBe(429);
+  });
+
+  it('remembers the headroom of HEADROOM_CLIENTS clients at most under a burst from distinct clients', async () => {
+    const { app, limits } = limitedApp();
+    for (let client = 0; client < HEADROOM_CLIENTS + 500; client += 1)
+      expect((await app.request('/api/patterns/scan', { headers: { 'x-user': `burst-${client}` } })).status).toBe(200);
+    expect(limits.headroomClients()).toBe(HEADROOM_CLIENTS);
   });
 });

@@ -164,6 +164,11 @@ export const DISCONNECTS = {
   stalled: { code: 4008, name: 'stalled', reason: 'the connection stopped reading' },
   /** Too many frames dropped in a row by the rate limit. */
   flood: { code: 4029, name: 'flood', reason: 'too many frames' },
+  /**
+   * The gateway holds GATEWAY_MAX_CONNECTIONS connections already: refused at open, before the welcome (1013 is
+   * WebSocket's "try again later"); the SDK reconnects with backoff.
+   */
+  full: { code: 1013, name: 'full', reason: 'too many connections: try again later' },
   /** The gateway is stopping; clients reconnect (to another instance). */
   shutdown: { code: 1001, name: 'shutdown', reason: 'gateway shutting down' },
   /** The SDK's close(). */

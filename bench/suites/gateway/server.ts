@@ -182,6 +182,8 @@ export async function startBenchGateway(kafka: BenchKafka, settings: Readonly<Re
     GATEWAY_PORT: 0,
     GATEWAY_FRAMES_PER_SECOND: 1000,
     GATEWAY_FRAME_BURST: 1000,
+    // The bench measures how many connections the gateway holds (10,000 at scale 1, plus its probes): the cap must not.
+    GATEWAY_MAX_CONNECTIONS: 1_000_000,
     GATEWAY_HEARTBEAT_MS: 60_000,
     GATEWAY_POLL_WAIT_MS: Number(settings.pollWaitMs ?? 20),
   };
