@@ -16,24 +16,12 @@ import { PartitionRing } from '../gateway/ring.js';
 import { initialSessionState, rulesOf, sessionCore, step } from '../gateway/session-core.js';
 import { decodeEvent, placeWire } from '../gateway/types.js';
 import type { AggregateValue, PatternEventValue } from '../contracts/values.js';
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
-
-function heapUsed(): number {
-  gc!();
-  gc!();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
+import { bar } from '../test/record-fixtures.js';
+import { heapHeldPer } from './heap-held.js';
 
 /** Heap held by what `build` returns, per entry. */
 function perEntry(entries: number, build: () => unknown): number {
-  const before = heapUsed();
-  const held = build();
-  const after = heapUsed();
-  void held;
-  return (after - before) / entries;
+  return heapHeldPer(entries, build);
 }
 
 const count = Number(process.argv[2] ?? 10_000);
@@ -78,29 +66,16 @@ function patternEvent(index: number): PatternEventValue {
 
 /** A minute bar as ingest produces it. */
 function minuteBar(index: number): AggregateValue {
-  const startMs = START_MS + Math.floor(index / SYMBOLS.length) * 60_000;
   const open = 100 + (index % 10);
-  const close = open + 0.37;
-  return {
-    symbol: SYMBOLS[index % SYMBOLS.length]!,
-    interval: 'MINUTE',
-    windowStartMs: startMs,
-    windowEndMs: startMs + 60_000,
+  return bar(
+    SYMBOLS[index % SYMBOLS.length]!,
+    'MINUTE',
+    START_MS + Math.floor(index / SYMBOLS.length) * 60_000,
+    60_000,
     open,
-    high: close + 0.1,
-    low: open - 0.1,
-    close,
-    volume: 5_000 + index,
-    vwap: (open + close) / 2,
-    transactions: 50,
-    accumulatedVolume: null,
-    officialOpen: null,
-    dayVwap: null,
-    averageTradeSize: null,
-    otc: false,
-    source: 'simulator',
-    ingestedAtMs: startMs + 60_000,
-  };
+    open + 0.37,
+    5_000 + index,
+  );
 }
 const patternEvents = (entries: number) => Array.from({ length: entries }, (_, index) => patternEvent(index));
 const figures: Record<string, number> = {};

@@ -11,25 +11,11 @@ import { PatternEngine, type BarInput } from '../processors/engine.js';
 import { FundamentalsHistory } from '../processors/fundamentals.js';
 import { NativeBarsTable, TradeBarBuilder } from '../processors/trade-bars.js';
 import { SessionCalendar } from '../contracts/calendar.js';
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) throw new Error('run with node --expose-gc');
-
-/** The JS heap plus ArrayBuffer backing stores (typed arrays above a few dozen bytes live outside the heap). */
-function heapUsed(): number {
-  gc!();
-  gc!();
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
+import { heapHeldPer } from './heap-held.js';
 
 /** Heap held by what `build` returns, per symbol. */
 function perSymbol(symbols: readonly string[], build: (symbols: readonly string[]) => unknown): number {
-  const before = heapUsed();
-  const held = build(symbols);
-  const after = heapUsed();
-  void held;
-  return (after - before) / symbols.length;
+  return heapHeldPer(symbols.length, () => build(symbols));
 }
 
 const count = Number(process.argv[2] ?? 2000);

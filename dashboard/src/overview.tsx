@@ -1,4 +1,5 @@
-import { HistogramSeries, LineSeries, createChart, type UTCTimestamp } from 'lightweight-charts';
+import { HistogramSeries, LineSeries, type UTCTimestamp } from 'lightweight-charts';
+import { themedChart } from './chart.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { dataOf, type PatternCounts, type PatternStats, type PatternSummary, type Session, messageOf } from './api.js';
 import { BREAKDOWNS, seriesOf, type Breakdown } from './breakdown.js';
@@ -47,12 +48,7 @@ export function Overview({ session }: { session: Session }) {
   useEffect(() => {
     const box = chartBox.current;
     if (!box || !loaded) return;
-    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
-    const chart = createChart(box, {
-      autoSize: true,
-      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
-      timeScale: { timeVisible: true },
-    });
+    const chart = themedChart(box, true);
     const series = chart.addSeries(HistogramSeries, { color: '#0b63c5', priceFormat: { type: 'volume' } });
     series.setData(
       loaded.stats.detections.hourly.map((row) => ({ time: Math.floor(Date.parse(row.bucket) / 1000) as UTCTimestamp, value: row.count })),
@@ -66,12 +62,7 @@ export function Overview({ session }: { session: Session }) {
   useEffect(() => {
     const box = splitBox.current;
     if (!box || !loaded) return;
-    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
-    const chart = createChart(box, {
-      autoSize: true,
-      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
-      timeScale: { timeVisible: true },
-    });
+    const chart = themedChart(box, true);
     split.forEach((line, index) => {
       const series = chart.addSeries(LineSeries, {
         color: PALETTE[index % PALETTE.length]!,

@@ -2,12 +2,12 @@ import {
   CandlestickSeries,
   HistogramSeries,
   LineSeries,
-  createChart,
   createSeriesMarkers,
   type ISeriesApi,
   type SeriesMarker,
   type UTCTimestamp,
 } from 'lightweight-charts';
+import { themedChart } from './chart.js';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { dataOf, type Bar, type Pattern, type Session, messageOf } from './api.js';
 import { barTimeOf, bollinger } from './indicators.js';
@@ -82,12 +82,7 @@ export function SymbolView({
   useEffect(() => {
     const box = chartBox.current;
     if (!box || !bars) return;
-    const dark = matchMedia('(prefers-color-scheme: dark)').matches;
-    const chart = createChart(box, {
-      autoSize: true,
-      layout: { background: { color: dark ? '#0f1318' : '#ffffff' }, textColor: dark ? '#e6edf3' : '#1b1f24' },
-      timeScale: { timeVisible: interval === '1m' },
-    });
+    const chart = themedChart(box, interval === '1m');
     const candles = chart.addSeries(CandlestickSeries);
     const sorted = [...bars].sort((a, b) => seconds(a.bucket) - seconds(b.bucket));
     candles.setData(
