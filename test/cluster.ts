@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +57,7 @@ export class TestCluster {
   readonly stateDir = mkdtempSync(join(tmpdir(), 'tickflow-cluster-'));
   readonly stack: LocalStack;
   readonly kafka: Kafka;
+  private watchdogPid: number | undefined;
 
   constructor(
     readonly shape: TestClusterShape = THREE_BROKERS,
@@ -71,12 +73,24 @@ export class TestCluster {
   }
 
   async up(report: (line: string) => void = () => {}): Promise<void> {
+    this.watchdogPid ??= startWatchdog(process.pid, this.stateDir, this.shape.brokers.join(','));
     await this.stack.up(report);
   }
 
   async down(report: (line: string) => void = () => {}): Promise<void> {
-    await this.stack.down(report);
-    rmSync(this.stateDir, { recursive: true, force: true });
+    try {
+      await this.stack.down(report);
+    } finally {
+      rmSync(this.stateDir, { recursive: true, force: true });
+      if (this.watchdogPid !== undefined) {
+        try {
+          process.kill(this.watchdogPid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+        this.watchdogPid = undefined;
+      }
+    }
   }
 
   /** What the stages and tests set to use this cluster. */
@@ -165,6 +179,33 @@ export class TestCluster {
     if (leader === undefined) throw new Error(`no leader for the transaction state of ${transactionalId}`);
     return leader;
   }
+}
+
+/**
+ * A detached shell that outlives the test process: once `parentPid` is gone (a failed run, Ctrl-C, vitest killing its
+ * worker), it stops every server whose pid file is in `stateDir`/run, first SIGTERM then SIGKILL, and removes the
+ * folder. A hook in this process cannot do that: a SIGKILLed worker runs none, and the JVMs are detached. It only signals
+ * a pid whose command line names this cluster (its state folder or its broker list), so a reused pid, or the shared
+ * stack's broker on 9092, is never touched.
+ */
+function startWatchdog(parentPid: number, stateDir: string, brokers: string): number | undefined {
+  const script = `
+ours() { [ -r /proc/$1/cmdline ] && tr '\\0' ' ' < /proc/$1/cmdline | grep -qF -e "$STATE_DIR" -e "$BROKERS"; }
+signal_all() { for f in "$STATE_DIR"/run/*.pid; do [ -f "$f" ] || continue; p=$(cat "$f"); ours "$p" && kill -"$1" "$p" 2>/dev/null; done; }
+trap 'exit 0' TERM
+while kill -0 "$PARENT" 2>/dev/null; do sleep 1; done
+signal_all TERM
+for i in $(seq 1 30); do alive=0; for f in "$STATE_DIR"/run/*.pid; do [ -f "$f" ] && ours "$(cat "$f")" && alive=1; done; [ $alive = 0 ] && break; sleep 1; done
+signal_all KILL
+rm -rf "$STATE_DIR"
+`;
+  const child = spawn('sh', ['-c', script], {
+    detached: true,
+    stdio: 'ignore',
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', PARENT: String(parentPid), STATE_DIR: stateDir, BROKERS: brokers },
+  });
+  child.unref();
+  return child.pid;
 }
 
 /** Java's String.hashCode (UTF-16 code units), as Kafka hashes a transactional id. */
