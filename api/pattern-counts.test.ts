@@ -64,6 +64,14 @@ describe('normaliseCountQuery', () => {
     const until = new Date(Date.parse('2026-01-01T00:00:00Z') + MAX_COUNT_BUCKETS * 3_600_000).toISOString();
     expect(fieldOf(() => normaliseCountQuery({ ...base, since: '2026-01-01', until }, undefined, MARKET_NOW))).toBeUndefined();
     expect(fieldOf(() => normaliseCountQuery({ ...base, since: '2025-12-31T23:59:59Z', until }, undefined, MARKET_NOW))).toBe('bucket');
+    // The text names what set the window too, so a client that sent only `since` or `hours` learns which to change.
+    expect(() => normaliseCountQuery({ ...base, since: '1970-01-01' }, undefined, MARKET_NOW)).toThrow(/window set by since spans/);
+    expect(() => normaliseCountQuery({ ...base, hours: 24 * 365 * 10, bucket: '5m' }, undefined, MARKET_NOW)).toThrow(
+      /window set by hours spans/,
+    );
+    expect(() => normaliseCountQuery({ ...base, ...year, bucket: '5m' }, undefined, MARKET_NOW)).toThrow(
+      /window set by since and until spans/,
+    );
   });
 });
 

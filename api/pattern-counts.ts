@@ -61,9 +61,11 @@ export function normaliseCountQuery(parameters: CountParameters, symbols: readon
   const width = COUNT_BUCKETS[parameters.bucket];
   const buckets = Math.ceil(until / width) - Math.floor(since / width);
   if (buckets > MAX_COUNT_BUCKETS) {
+    // The bucket is named as the field, and the parameters that set the window in the text: either can be changed.
+    const window = [parameters.since === undefined ? 'hours' : 'since', ...(parameters.until === undefined ? [] : ['until'])].join(' and ');
     throw new ScanInputError(
       'bucket',
-      `the window spans ${buckets} buckets of ${parameters.bucket}; at most ${MAX_COUNT_BUCKETS}: use a wider bucket or a shorter window`,
+      `the window set by ${window} spans ${buckets} buckets of ${parameters.bucket}; at most ${MAX_COUNT_BUCKETS}: use a wider bucket or a shorter window`,
     );
   }
   return {
