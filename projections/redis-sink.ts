@@ -220,7 +220,12 @@ export class RedisProjectionSink implements PartitionSink {
       } else {
         const bars = values as AggregateValue[];
         const bySymbol = new Map<string, AggregateValue[]>();
-        for (const bar of bars) bySymbol.set(bar.symbol, [...(bySymbol.get(bar.symbol) ?? []), bar]);
+        for (const bar of bars) {
+          // Appended in place: a copy of the symbol's list per bar made a batch's grouping quadratic.
+          const symbolBars = bySymbol.get(bar.symbol);
+          if (symbolBars) symbolBars.push(bar);
+          else bySymbol.set(bar.symbol, [bar]);
+        }
         const current = await this.inFlightWhile(bySymbol.size, () =>
           Promise.all([...bySymbol.keys()].map((symbol) => this.redis.hgetall(keys.snapshot(symbol)))),
         );
