@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { createKafka, createLogger, loadPlatformConfig } from '../platform/index.js';
-import { uniquePrefix } from '../test/kafka.js';
+import { deleteTopicsUnder, uniquePrefix } from '../test/kafka.js';
 import { collect, runTickflow, spawnTickflow, waitForLine } from '../test/tickflow-cli.js';
 import { EXIT } from './exit-codes.js';
 
@@ -60,17 +59,7 @@ describe('the tickflow command', () => {
 
   describe('ingest under its lease (INGEST_LEASE)', () => {
     const prefix = uniquePrefix('cli-lease');
-    afterAll(async () => {
-      const admin = createKafka({
-        brokers: loadPlatformConfig().KAFKA_BROKERS,
-        clientId: 'cli-lease-cleanup',
-        logger: createLogger('cleanup', { level: 'silent' }),
-      }).admin();
-      await admin.connect();
-      const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-      if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
-      await admin.disconnect();
-    });
+    afterAll(() => deleteTopicsUnder(prefix));
 
     it('starts alone as the lease holder, says so in /ready, and stops cleanly', async () => {
       const child = spawnTickflow(['ingest', '--source', 'simulator'], {

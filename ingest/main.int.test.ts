@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AvroCodec, createKafka, createLogger, loadPlatformConfig } from '../platform/index.js';
-import { uniquePrefix } from '../test/kafka.js';
+import { deleteTopicsUnder, uniquePrefix } from '../test/kafka.js';
 import { loggedFeedTimes, runFileImport, runLiveIngest, runRestBackfill, runSimulator, runStartBackfill } from './main.js';
 import { collectTopics, type Collector } from './testing/collect.js';
 import { startFakeMassiveRest, type FakeMassiveRest } from './testing/fake-massive-rest.js';
@@ -36,16 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await collector?.stop();
   await fake?.close();
-  const platform = loadPlatformConfig();
-  const admin = createKafka({
-    brokers: platform.KAFKA_BROKERS,
-    clientId: 'ingest-jobs-cleanup',
-    logger: createLogger('cleanup', { level: 'silent' }),
-  }).admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
-  await admin.disconnect();
+  await deleteTopicsUnder(prefix);
   process.env = saved;
   rmSync(directory, { recursive: true, force: true });
 });

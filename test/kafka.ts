@@ -47,14 +47,24 @@ export async function createTestTopics(label: string, keys: readonly TopicKey[] 
     brokers: config.KAFKA_BROKERS,
     registryUrl: config.SCHEMA_REGISTRY_URL,
     /** Deletes every topic under the prefix, including those the code under test created. */
-    cleanup: async () => {
-      const cleaner = kafka.admin();
-      await cleaner.connect();
-      const topics = (await cleaner.listTopics()).filter((topic) => topic.startsWith(prefix));
-      if (topics.length > 0) await cleaner.deleteTopics({ topics }).catch(() => {});
-      await cleaner.disconnect();
-    },
+    cleanup: () => deleteTopicsUnder(prefix, kafka),
   };
+}
+
+/** Deletes every topic whose name starts with `prefix` (a test's own topics and those the code under test made). */
+export async function deleteTopicsUnder(
+  prefix: string,
+  kafka = createKafka({
+    brokers: loadPlatformConfig().KAFKA_BROKERS,
+    clientId: 'test-cleanup',
+    logger: createLogger('test-cleanup', { level: 'silent' }),
+  }),
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => {});
+  await admin.disconnect();
 }
 
 /**
