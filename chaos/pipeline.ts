@@ -17,11 +17,12 @@ import {
   type PatternEventRecord,
   type TopicKey,
 } from '../platform/index.js';
-import { migrate, redisKeys, type RedisKeys } from '../projections/index.js';
+import { LATEST_EVENTS_PER_SYMBOL, migrate, redisKeys, type RedisKeys } from '../projections/index.js';
 import { createTestAccount } from '../store/accounts/testing.js';
 import { createTestTopics, type TestKafka } from '../test/kafka.js';
 import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../test/postgres.js';
 import { loadChaosConfig } from './config.js';
+import { diffLatestEvents, holdsLatestEvents, type TopicEventRef } from './latest-events.js';
 import { duplicatesOf, readTopic, type ReadRecord } from './readers.js';
 
 /** The stages the chaos suite runs as child processes (the simulator runs in the test process: it is the feed). */
@@ -62,7 +63,7 @@ function namesOf(stage: StageName, count: number): string[] {
 }
 
 /** The fields of a pattern event the checks read (the record type is owned by platform/records.ts). */
-type PatternEventValue = Pick<PatternEventRecord, 'eventId' | 'patternId' | 'kind' | 'symbol'>;
+type PatternEventValue = Pick<PatternEventRecord, 'eventId' | 'patternId' | 'kind' | 'symbol' | 'detectedAtMs'>;
 
 /** What the independent readers found after the pipeline caught up. */
 export interface PipelineCheck {
@@ -97,7 +98,6 @@ export interface PipelineCheck {
 }
 
 const INPUT_TOPICS: readonly TopicKey[] = ['minuteAggregates', 'dailyAggregates'];
-const REDIS_EVENTS_CAP = 50;
 /** Patterns whose history the API reader compares (one call each). */
 const API_PATTERNS_CHECKED = 200;
 
@@ -526,19 +526,18 @@ export class ChaosPipeline {
       },
       timeoutMs,
     );
-    const bySymbol = new Map<string, string[]>();
-    for (const record of topic) bySymbol.set(record.value.symbol, [...(bySymbol.get(record.value.symbol) ?? []), record.value.eventId]);
-    const checkable = [...bySymbol].filter(([, events]) => events.length <= REDIS_EVENTS_CAP);
+    // Every symbol is checked: one with more events than the set keeps must hold its latest ones (latest-events.ts).
+    const bySymbol = new Map<string, TopicEventRef[]>();
+    for (const { value } of topic) bySymbol.set(value.symbol, [...(bySymbol.get(value.symbol) ?? []), value]);
     const redisIds = async (symbol: string) =>
       (await this.redis.zrange(this.keys.symbolEvents(symbol), '0', '-1')).map(
         (member) => (JSON.parse(member) as { eventId: string }).eventId,
       );
     await waitFor(
-      'the Redis read model to hold every event',
+      "the Redis read model to hold every symbol's latest events",
       async () => {
-        for (const [symbol, events] of checkable) {
-          const held = new Set(await redisIds(symbol));
-          if (!events.every((id) => held.has(id))) return false;
+        for (const [symbol, events] of bySymbol) {
+          if (!holdsLatestEvents(events, await redisIds(symbol), LATEST_EVENTS_PER_SYMBOL)) return false;
         }
         return true;
       },
@@ -554,12 +553,11 @@ export class ChaosPipeline {
     let redisMissing = 0;
     let redisDuplicates = 0;
     let redisExtra = 0;
-    for (const [symbol, events] of checkable) {
-      const held = await redisIds(symbol);
-      const expected = new Set(events);
-      redisMissing += events.filter((id) => !held.includes(id)).length;
-      redisDuplicates += held.length - new Set(held).size;
-      redisExtra += held.filter((id) => !expected.has(id)).length;
+    for (const [symbol, events] of bySymbol) {
+      const diff = diffLatestEvents(events, await redisIds(symbol), LATEST_EVENTS_PER_SYMBOL);
+      redisMissing += diff.missing;
+      redisDuplicates += diff.duplicates;
+      redisExtra += diff.extra;
     }
     const client = this.received;
     const topicAt = new Map(topic.map((record) => [`${record.partition}:${record.offset}`, record]));
@@ -583,7 +581,7 @@ export class ChaosPipeline {
       tableMissing: [...ids].filter((id) => !rowSet.has(id)).length,
       tableDuplicates: rows.length - rowSet.size,
       tableExtra: [...rowSet].filter((id) => !ids.has(id)).length,
-      redisSymbolsChecked: checkable.length,
+      redisSymbolsChecked: bySymbol.size,
       redisMissing,
       redisDuplicates,
       redisExtra,
