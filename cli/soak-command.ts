@@ -16,7 +16,8 @@ import { stagePorts } from './start-command.js';
 import { TickflowClient, type WebSocketFactory } from '../gateway/client/index.js';
 import WebSocket from 'ws';
 
-function rssBytes(pid: number): number | undefined {
+/** Resident set size of a process (VmRSS), in bytes; undefined when it is gone. */
+export function rssBytes(pid: number): number | undefined {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) * 1024 : undefined;
