@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createLogger, type Registry } from '../../platform/index.js';
+import { createLogger, topicName, type Registry } from '../../platform/index.js';
 import { startIngest } from '../../ingest/index.js';
 import { IngestCore } from '../../ingest/core.js';
 import { createIngestMetrics } from '../../ingest/metrics.js';
@@ -61,7 +61,8 @@ async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
  * Avro, idempotent kafkajs producer) -> Kafka (acks=all). Figures are taken over a window after a
  * warm-up: events acknowledged by Kafka per second, and CPU seconds per second of each process.
  * Settings: rate (offered events/s, default 150000), seconds (window, default 25 × scale), symbols,
- * batch (messages per request, default 2000), inFlight (default 1), client (kafkajs | platformatic);
+ * batch (messages per request, default 2000), inFlight (default 1), client (kafkajs | platformatic), lease
+ * (on: ingest under INGEST_LEASE, its one-instance cost);
  * mode=cost runs `ingestCost` instead.
  */
 /**
@@ -155,6 +156,9 @@ const suite: BenchSuite = {
     const inFlight = Number(settings.inFlight ?? 1);
     const batch = Number(settings.batch ?? 2_000);
     const client = settings.client === 'platformatic' ? 'platformatic' : 'kafkajs';
+    // lease=on: the one-instance cost of INGEST_LEASE (a transactional, fenced kafkajs producer; one transaction per batch).
+    const lease = settings.lease === 'on';
+    if (lease && client !== 'kafkajs') throw new Error('lease=on needs client=kafkajs: the lease fences through kafkajs transactions');
     const env = await createTestTopics('bench-ingest', [
       'trades',
       'quotes',
@@ -166,6 +170,7 @@ const suite: BenchSuite = {
       'symbols',
       'fundamentals',
       'deadLetters',
+      ...(lease ? (['ingestCheckpoints'] as const) : []),
     ]);
     const port = await freePort();
     const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -196,7 +201,21 @@ const suite: BenchSuite = {
         maxInFlight: inFlight,
         maxBatchMessages: batch,
         kafkaClient: client,
+        lease: lease
+          ? {
+              id: `${env.prefix}lease`,
+              topic: topicName('ingestCheckpoints', env.prefix),
+              instance: 'bench',
+              sessionTimeoutMs: 6_000,
+              onLost: (reason) => logger.error({ reason }, 'the bench lost its ingest lease'),
+            }
+          : undefined,
       });
+      // The warm-up starts once this instance writes: with a lease, when it has won it (a group join).
+      for (const deadline = Date.now() + 30_000; ingest.role() !== 'active';) {
+        if (Date.now() > deadline) throw new Error('the bench ingest did not win its lease within 30 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       await new Promise((resolve) => setTimeout(resolve, warmupSeconds * 1000));
 
       const before = {
@@ -224,7 +243,7 @@ const suite: BenchSuite = {
           name: 'events acknowledged by Kafka',
           value: out / elapsed,
           unit: 'events/s',
-          note: `${seconds} s window after ${warmupSeconds} s warm-up; offered up to ${rate}/s (closed loop: the simulator generates only while ingest keeps up), ${symbols} symbols, acks=all, idempotent ${client} producer, ${inFlight} request(s) in flight, batches ≤ ${batch}`,
+          note: `${seconds} s window after ${warmupSeconds} s warm-up; offered up to ${rate}/s (closed loop: the simulator generates only while ingest keeps up), ${symbols} symbols, acks=all, idempotent ${client} producer${lease ? ' under INGEST_LEASE (transactional, fenced)' : ''}, ${inFlight} request(s) in flight, batches ≤ ${batch}`,
         },
         { name: 'events received by ingest', value: received / elapsed, unit: 'events/s' },
         { name: 'events sent by simulator', value: sent / elapsed, unit: 'events/s' },
