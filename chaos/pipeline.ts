@@ -528,7 +528,11 @@ export class ChaosPipeline {
     );
     // Every symbol is checked: one with more events than the set keeps must hold its latest ones (latest-events.ts).
     const bySymbol = new Map<string, TopicEventRef[]>();
-    for (const { value } of topic) bySymbol.set(value.symbol, [...(bySymbol.get(value.symbol) ?? []), value]);
+    for (const { value } of topic) {
+      const events = bySymbol.get(value.symbol);
+      if (events) events.push(value);
+      else bySymbol.set(value.symbol, [value]);
+    }
     const redisIds = async (symbol: string) =>
       (await this.redis.zrange(this.keys.symbolEvents(symbol), '0', '-1')).map(
         (member) => (JSON.parse(member) as { eventId: string }).eventId,
