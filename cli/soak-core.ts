@@ -141,7 +141,7 @@ export function memoryReport(stage: string, samples: readonly MemorySample[], th
  */
 export const REQUIRED_CAPS: Readonly<Record<string, readonly string[]>> = {
   ingest: ['ingest.dedup.keys', 'ingest.dedup.sequences'],
-  processors: ['processors.engine.symbols'],
+  processors: ['processors.engine.symbols', 'processors.engine.active-patterns', 'processors.engine.expiry-queue'],
   projector: ['projector.redis.commands-in-flight.peak'],
   gateway: ['gateway.rings.events', 'gateway.connections'],
   api: ['api.cache.local-values'],

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { SessionCalendar, defaultCalendarConfig, parseClock, parseEarlyCloses } from '../contracts/calendar.js';
 import {
+  ACTIVE_SLOTS_PER_SYMBOL,
+  MAX_EMISSIONS_PER_ACTIVATION,
   PatternEngine,
   SnapshotVersionError,
   type BarInput,
@@ -532,6 +534,43 @@ describe('engine symbol cap', () => {
     const restored = PatternEngine.restore(engine.snapshot(), { calendar, maxSymbols: 50 });
     expect(restored.onBar(minuteBar('NEWCOMER', '2026-11-24', 31, 10), ref, false, out)).toBe('invalid');
     expect(restored.symbolCount).toBe(50);
+  });
+});
+
+describe('engine active patterns over time', () => {
+  it('holds only patterns not yet expired, so past the daily TTL the active set stops growing (bounded per symbol)', () => {
+    // 25 trading sessions: the 10-day daily TTL passes more than twice.
+    const sessions: string[] = [];
+    for (let day = Date.parse('2026-09-01T17:00:00Z'); sessions.length < 25; day += 86_400_000) {
+      if (calendar.dayOf(day).isTradingDay) sessions.push(new Date(day).toISOString().slice(0, 10));
+    }
+    const symbols = ['AAA', 'BBB', 'CCC', 'SPY'];
+    const runner = new Runner(new PatternEngine({ calendar }));
+    const open = new Map<string, PatternEventRecord>();
+    let read = 0;
+    const dailyActiveAtSessionEnd: number[] = [];
+    const bars = randomStream(sessions, symbols, 23);
+    for (let index = 0; index < bars.length; index += 1) {
+      runner.feed(bars[index]!);
+      if ((index + 1) % (390 * symbols.length) !== 0) continue;
+      for (; read < runner.events.length; read += 1) {
+        const event = runner.events[read]!;
+        if (event.kind === 'EXPIRED') open.delete(event.patternId);
+        else open.set(event.patternId, event);
+      }
+      const engine = runner.engine;
+      expect(engine.activeCount).toBe(open.size);
+      // Nothing outlives its expiry: the active set is what detection left within each tier's TTL.
+      for (const event of open.values()) expect(event.expiresAtMs).toBeGreaterThan(engine.clockMs);
+      expect(engine.activeCount).toBeLessThanOrEqual(engine.symbolCount * ACTIVE_SLOTS_PER_SYMBOL);
+      expect(engine.expiryQueueLength).toBeLessThanOrEqual(engine.activeCount * MAX_EMISSIONS_PER_ACTIVATION);
+      dailyActiveAtSessionEnd.push([...open.values()].filter((event) => event.tier === 'DAILY').length);
+    }
+    const expiredDaily = runner.events.filter((event) => event.kind === 'EXPIRED' && event.tier === 'DAILY');
+    expect(expiredDaily.length).toBeGreaterThan(0);
+    // Past the TTL, daily patterns expire as new ones come: the count stays within what 10 days of detections leave.
+    const detectedDaily = runner.events.filter((event) => event.kind === 'DETECTED' && event.tier === 'DAILY');
+    expect(Math.max(...dailyActiveAtSessionEnd)).toBeLessThan(detectedDaily.length);
   });
 });
 

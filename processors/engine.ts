@@ -29,6 +29,12 @@ export const ENGINE_VERSION = 4;
 const HOUR_MS = 3_600_000;
 /** How much a repeat must raise the base confidence of an active pattern to be reported (UPDATED). */
 const UPDATE_MIN_GAIN = 0.05;
+/**
+ * Emissions of one activation: DETECTED, then UPDATED only when the base confidence (within [0, 1]) rose by
+ * UPDATE_MIN_GAIN. Each one queues an expiry, so this bounds the expiry queue per active pattern.
+ */
+export const MAX_EMISSIONS_PER_ACTIVATION = 1 + Math.ceil(1 / UPDATE_MIN_GAIN);
+
 const DAY_MS = 86_400_000;
 
 export type { BarInterval } from '../platform/records.js';
@@ -237,6 +243,8 @@ const DIRECTION_INDEX: Record<Direction, number> = { BULLISH: 0, BEARISH: 1, NEU
 /** Slots are tier-major (tier, pattern, direction): one bar's checks touch one tier's part of a symbol's arrays. */
 const TIER_SLOTS = PATTERN_INDEX.size * 3;
 const SLOT_COUNT = TIER_SLOTS * 3;
+/** Pattern slots per symbol (tier × pattern × direction): the most patterns one symbol can have active at once. */
+export const ACTIVE_SLOTS_PER_SYMBOL = SLOT_COUNT;
 /** `|tier|pattern|direction` of each slot: a pattern's key is `symbol` + this suffix (hashed into its patternId). */
 const SLOT_SUFFIX: readonly string[] = (() => {
   const suffixes = new Array<string>(SLOT_COUNT).fill('');
@@ -344,6 +352,11 @@ export class PatternEngine implements PatternSink {
   /** Number of patterns currently active (detected and not expired). */
   get activeCount(): number {
     return this.activePatterns;
+  }
+
+  /** Entries in the expiry queue: one per emission still due, so at most MAX_EMISSIONS_PER_ACTIVATION per active pattern. */
+  get expiryQueueLength(): number {
+    return this.heapSize;
   }
 
   /** The partition's event-time clock: the latest bar start folded (-1 before any). */

@@ -33,9 +33,17 @@ export interface PartitionCore {
   /** Why the last folded record was skipped (undefined when kept, or skipped harmlessly by design). */
   lastSkip: SkipCause | undefined;
   snapshot(): Buffer;
-  /** Entries of its growing state: symbols with engine state, or the trade-bar builder's open and recently closed minutes. */
-  readonly held: () => { readonly kind: 'engine-symbols' | 'trade-bar-symbols'; readonly entries: number };
+  /** Entries of its growing state (RELIABILITY.md, memory): the engine's, or the trade-bar builder's. */
+  readonly held: () => HeldState;
 }
+
+/**
+ * A core's growing state: symbols with engine state, its active patterns and its expiry queue (which keeps an
+ * updated pattern's superseded expiries until they come due); or the trade-bar builder's open and recently closed minutes.
+ */
+export type HeldState =
+  | { readonly kind: 'engine'; readonly symbols: number; readonly activePatterns: number; readonly expiryQueue: number }
+  | { readonly kind: 'trade-bars'; readonly symbols: number };
 
 /** A record that made a core throw (a bug, or input no check foresaw): dead-lettered, and the partition moves on. */
 export function coreFailure(error: unknown): FoldRejection {
@@ -93,7 +101,12 @@ export function createPatternCore(options: PatternCoreOptions, state: Buffer | u
       return outcome === 'applied' ? 'applied' : 'skipped';
     },
     snapshot: () => engine.snapshot(),
-    held: () => ({ kind: 'engine-symbols', entries: engine.symbolCount }),
+    held: () => ({
+      kind: 'engine',
+      symbols: engine.symbolCount,
+      activePatterns: engine.activeCount,
+      expiryQueue: engine.expiryQueueLength,
+    }),
   };
   return core;
 }
@@ -134,7 +147,7 @@ export function createTradeBarCore(options: TradeBarCoreOptions, state: Buffer |
       }
     },
     snapshot: () => builder.snapshot(),
-    held: () => ({ kind: 'trade-bar-symbols', entries: builder.openBars + builder.closedSymbols }),
+    held: () => ({ kind: 'trade-bars', symbols: builder.openBars + builder.closedSymbols }),
   };
   return core;
 }

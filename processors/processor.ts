@@ -12,7 +12,14 @@ import {
 } from '../platform/index.js';
 import type { DeadLetterRecord } from '../platform/records.js';
 import type { SkipStatus } from '../platform/skip-detector.js';
-import { DEFAULT_MAX_SYMBOLS_PER_PARTITION, SnapshotVersionError, type EngineOptions, type PatternEventRecord } from './engine.js';
+import {
+  ACTIVE_SLOTS_PER_SYMBOL,
+  DEFAULT_MAX_SYMBOLS_PER_PARTITION,
+  MAX_EMISSIONS_PER_ACTIVATION,
+  SnapshotVersionError,
+  type EngineOptions,
+  type PatternEventRecord,
+} from './engine.js';
 import { deadLetterMessage, type DeadLetterSink } from './dead-letters.js';
 import { createPatternCore, createTradeBarCore, type OutputMessage, type PartitionCore } from './partition-core.js';
 import { createProcessorMetrics } from './processor-metrics.js';
@@ -462,18 +469,38 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
 /** The processors' growing state against its caps, for /metrics (RELIABILITY.md, memory). */
 function trackedStructures(tasks: ReadonlyMap<string, PartitionTask>, sideTables: SideTables, engine: EngineOptions): TrackedStructure[] {
-  const held = (kind: 'engine-symbols' | 'trade-bar-symbols') =>
-    [...tasks.values()].map((task) => task.core.held()).filter((entry) => entry.kind === kind);
+  const engines = () =>
+    [...tasks.values()].flatMap((task) => {
+      const held = task.core.held();
+      return held.kind === 'engine' ? [held] : [];
+    });
+  const tradeBars = () =>
+    [...tasks.values()].flatMap((task) => {
+      const held = task.core.held();
+      return held.kind === 'trade-bars' ? [held] : [];
+    });
+  const symbolCap = () => engines().length * (engine.maxSymbols ?? DEFAULT_MAX_SYMBOLS_PER_PARTITION);
   return [
     {
       name: 'processors.engine.symbols',
-      entries: () => held('engine-symbols').reduce((sum, entry) => sum + entry.entries, 0),
-      cap: () => held('engine-symbols').length * (engine.maxSymbols ?? DEFAULT_MAX_SYMBOLS_PER_PARTITION),
+      entries: () => engines().reduce((sum, held) => sum + held.symbols, 0),
+      cap: symbolCap,
+    },
+    // Bounded by the symbols (one slot per tier, pattern and direction), not by time: a pattern lives until it expires.
+    {
+      name: 'processors.engine.active-patterns',
+      entries: () => engines().reduce((sum, held) => sum + held.activePatterns, 0),
+      cap: () => symbolCap() * ACTIVE_SLOTS_PER_SYMBOL,
+    },
+    {
+      name: 'processors.engine.expiry-queue',
+      entries: () => engines().reduce((sum, held) => sum + held.expiryQueue, 0),
+      cap: () => symbolCap() * ACTIVE_SLOTS_PER_SYMBOL * MAX_EMISSIONS_PER_ACTIVATION,
     },
     // Open minutes and minutes closed within the lateness: bounded by the symbols trading in about a minute, not by a cap.
     {
       name: 'processors.trade-bars.symbols',
-      entries: () => held('trade-bar-symbols').reduce((sum, entry) => sum + entry.entries, 0),
+      entries: () => tradeBars().reduce((sum, held) => sum + held.symbols, 0),
       cap: Number.POSITIVE_INFINITY,
     },
     {
