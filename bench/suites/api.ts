@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, get as httpGet } from 'node:http';
 import { createRequire } from 'node:module';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -14,6 +13,7 @@ import { migrate } from '../../store/migrate.js';
 import { redisKeys } from '../../contracts/redis-keys.js';
 import { BUILTIN_UNIVERSES } from '../../contracts/universes.js';
 import { percentile, type BenchOptions, type BenchSuite, type Figure } from '../harness.js';
+import { processesCpuSeconds } from '../proc-cpu.js';
 import { benchDatabases, benchDatabaseUrl, pathFigures, timescaleMode } from '../databases.js';
 import type { TestServer } from '../../test/postgres.js';
 
@@ -155,19 +155,9 @@ async function seed(url: string, server: TestServer, rows: number, log: (line: s
   }
 }
 
-/** CPU time (ms) the processes have used so far, from /proc (Linux); 0 for a process gone or unreadable. */
+/** CPU time (ms) the processes have used so far; 0 for a process gone or unreadable. */
 function cpuMs(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks * 10; // USER_HZ is 100 on Linux
+  return processesCpuSeconds(pids) * 1000;
 }
 
 /** Where each request's CPU went: the API process, its PostgreSQL backends and the Redis server. */

@@ -334,7 +334,7 @@ async function measure(
       value: acked.p99,
       unit: 'ms',
       baseline,
-      note: `p50 ${acked.p50} ms, max ${acked.max} ms (acks=1; the producer -> broker leg, before any reader)`,
+      note: `p50 ${acked.p50} ms, max ${acked.max} ms (acks=${settings.acks ?? 1}; the producer -> broker leg, before any reader)`,
     });
     const { tail, tailReads, cpu, loopDelay, gc } = server;
     if (tail.samples > 0) {
@@ -440,7 +440,7 @@ async function brokerAlone(settings: Readonly<Record<string, string>>, options: 
       name: 'broker alone: record handed to the producer -> broker ack p99 (diagnostic)',
       value: acked.p99,
       unit: 'ms',
-      note: `p50 ${acked.p50} ms, max ${acked.max} ms at ${rate.toFixed(0)} events/s (acks=1), no gateway, no reader${broker}`,
+      note: `p50 ${acked.p50} ms, max ${acked.max} ms at ${rate.toFixed(0)} events/s (acks=${settings.acks ?? 1}), no gateway, no reader${broker}`,
     };
   } finally {
     await producer.close();
@@ -483,7 +483,9 @@ const suite: BenchSuite = {
     // The broker-alone diagnostic runs after the systems (its figure still comes first): where this checkout's own
     // stack runs, it turns the broker's request log on, and what that left behind lengthened the next latency
     // phase's tail (the #19 "regression" of 2026-12-06 was this, not the gateway's code).
-    if (settings.diagnostics !== 'off') figures.unshift(await brokerAlone(settings, options));
+    // `diagnostics=phase` keeps the latency phase's own diagnostics and skips this one (the replication bench's
+    // clusters are not the local stack, whose request log it reads).
+    if (settings.diagnostics !== 'off' && settings.diagnostics !== 'phase') figures.unshift(await brokerAlone(settings, options));
     // Node 20 and Node 24 side by side: each runtime's figures against the first's.
     figures.push(...runtimeComparison(figures, runtimes ?? []));
     return figures;

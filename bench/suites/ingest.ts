@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createLogger, topicName, type Registry } from '../../platform/index.js';
 import { startIngest } from '../../ingest/index.js';
@@ -11,22 +10,7 @@ import { buildUniverse } from '../../ingest/simulator/universe.js';
 import { createMetricsRegistry } from '../../platform/index.js';
 import { createTestTopics } from '../../test/kafka.js';
 import { freePort, type BenchSuite, type Figure } from '../harness.js';
-
-const TICKS_PER_SECOND = 100; // Linux USER_HZ
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-/** Whole-machine busy and total CPU seconds, from /proc/stat (other sessions' load shows here). */
-function machineCpuSeconds(): { busy: number; total: number } {
-  const values = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = values.reduce((sum, value) => sum + value, 0);
-  const idle = values[3]! + values[4]!;
-  return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
-}
+import { machineCpuSeconds, processesCpuSeconds } from '../proc-cpu.js';
 
 async function counterSum(registry: Registry, name: string): Promise<number> {
   const metric = registry.getSingleMetric(name);
@@ -224,7 +208,7 @@ const suite: BenchSuite = {
         in: await counterSum(ingest.registry, 'tickflow_ingest_events_in_total'),
         sent: await simulatorSent(port),
         ingestCpu: process.cpuUsage(),
-        simulatorCpu: processCpuSeconds(simulator.pid!),
+        simulatorCpu: processesCpuSeconds([simulator.pid!]),
         machine: machineCpuSeconds(),
       };
       await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -233,7 +217,7 @@ const suite: BenchSuite = {
       const received = (await counterSum(ingest.registry, 'tickflow_ingest_events_in_total')) - before.in;
       const sent = (await simulatorSent(port)) - before.sent;
       const ingestCpu = process.cpuUsage(before.ingestCpu);
-      const simulatorCpu = processCpuSeconds(simulator.pid!) - before.simulatorCpu;
+      const simulatorCpu = processesCpuSeconds([simulator.pid!]) - before.simulatorCpu;
       const machine = machineCpuSeconds();
       const machineBusy = (machine.busy - before.machine.busy) / (machine.total - before.machine.total);
       const reconnects = await counterSum(ingest.registry, 'tickflow_ingest_reconnects_total');
