@@ -10,7 +10,7 @@ describe('CPU time from /proc', () => {
     expect(processesCpuSeconds([2 ** 22 + 1])).toBe(0);
   });
 
-  it('gives the machine's busy seconds within its total', () => {
+  it("gives the machine's busy seconds within its total", () => {
     const first = machineCpuSeconds();
     expect(first.busy).toBeGreaterThan(0);
     expect(first.busy).toBeLessThanOrEqual(first.total);
