@@ -42,6 +42,9 @@ function pick(figures: readonly Figure[], name: string, label: string, target: s
   return { ...figure, name: `${target}: ${label}` };
 }
 
+/** Seconds the cluster's CPU is measured with no client, before the suites run. */
+const IDLE_SECONDS = 10;
+
 /** The gateway suite's latency-phase diagnostics kept per cluster (absent with diagnostics=off). */
 const GATEWAY_DIAGNOSTICS: readonly (readonly [string, string])[] = [
   ['uWS gateway: record handed to the producer -> broker ack p99 (diagnostic)', 'producer hand-off -> broker ack p99'],
@@ -58,10 +61,20 @@ const suite: BenchSuite = {
     const figures: Figure[] = [];
     const measure = async (target: (typeof TARGETS)[number], cluster: TestCluster) =>
       withEnv(cluster.clientEnv, async () => {
+        // The cluster's own cost with no client at all (controller quorum, replica fetchers, heartbeats).
+        const brokerPids = () => cluster.nodeIds.flatMap((id) => cluster.pidOf(id) ?? []);
+        const idleFrom = { brokers: processesCpuSeconds(brokerPids()), machine: machineCpuSeconds() };
+        await new Promise((resolve) => setTimeout(resolve, IDLE_SECONDS * 1000));
+        const idleWall = (machineCpuSeconds().total - idleFrom.machine.total) / 2;
+        figures.push({
+          name: `${target.label}: brokers' CPU with no client`,
+          value: (processesCpuSeconds(brokerPids()) - idleFrom.brokers) / idleWall,
+          unit: 'cores',
+          note: `of 2, over ${idleWall.toFixed(0)} s right after the cluster is up`,
+        });
         const ingestFigures = await ingest.run({ scale, settings });
         figures.push(pick(ingestFigures, 'events acknowledged by Kafka', 'ingest events acknowledged (acks=all)', target.label));
         figures.push(pick(ingestFigures, 'ingest process CPU', 'ingest process CPU', target.label));
-        const brokerPids = () => cluster.nodeIds.flatMap((id) => cluster.pidOf(id) ?? []);
         const cpuBefore = { brokers: processesCpuSeconds(brokerPids()), machine: machineCpuSeconds() };
         const gatewayFigures = await gateway.run({
           scale,
