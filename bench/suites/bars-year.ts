@@ -229,6 +229,15 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
   const timescale = server === 'timescale';
   const range = { from: sessions[0]!.openMs - 86_400_000, to: sessions.at(-1)!.closeMs + 86_400_000 };
   const figures: Figure[] = [];
+  // Each figure is printed as it is taken: a full-scale run is long, and one stopped early keeps what it measured.
+  const runStarted = performance.now();
+  const record = (...taken: Figure[]) => {
+    figures.push(...taken);
+    for (const figure of taken)
+      console.log(
+        `[bars-year ${server} +${((performance.now() - runStarted) / 1000).toFixed(0)} s] ${figure.name}: ${figure.value} ${figure.unit}`,
+      );
+  };
   const cluster = await BenchCluster.start(server);
   try {
     await migrate(cluster.url, { timescale: timescaleMode(server), warn: () => {} });
@@ -243,13 +252,14 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
       const bars = new SyntheticBars(symbols);
       const daily: string[] = [];
       const started = performance.now();
+      console.log(`[bars-year ${server}] seeding ${symbols.length} symbols x ${sessions.length} sessions of minute bars`);
       for (const session of sessions) {
         await copyInto(client, 'bars_1m', bars.session(session));
         daily.push(bars.dailyLines(session, dailyBucketMs(session)));
       }
       const seedSeconds = (performance.now() - started) / 1000;
       const rows = symbols.length * minutesOf(sessions);
-      figures.push({
+      record({
         name: 'seed: COPY into bars_1m (indexes in place)',
         value: rows / seedSeconds,
         unit: 'rows/s',
@@ -269,7 +279,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
             new Date(range.from),
             new Date(range.to),
           ]);
-          figures.push({ name: `refresh ${view} over the year`, value: (performance.now() - refreshStarted) / 1000, unit: 's' });
+          record({ name: `refresh ${view} over the year`, value: (performance.now() - refreshStarted) / 1000, unit: 's' });
         }
       }
       // 3. A late write: one session in the middle of the year rewritten (a correction, a replay), on both paths so
@@ -284,7 +294,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         const refresher = new LateRowRefresher(client, { logger: createLogger('bench-bars-year', { level: 'warn' }) });
         const lateStarted = performance.now();
         await refresher.afterCommit('bars_1m', { earliestMs: rewritten.openMs, latestMs: rewritten.closeMs - 60_000 });
-        figures.push({
+        record({
           name: 'late write: aggregates refreshed after one session rewritten below their watermark',
           value: (performance.now() - lateStarted) / 1000,
           unit: 's',
@@ -292,7 +302,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         });
       }
       await client.query('CHECKPOINT');
-      figures.push(...sizeFigures(await barSizes(client, timescale), timescale ? ' (uncompressed)' : ''));
+      record(...sizeFigures(await barSizes(client, timescale), timescale ? ' (uncompressed)' : ''));
     } finally {
       await client.end();
     }
@@ -314,7 +324,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
           coldMs.push(...(await readEach(cluster.url, [symbol], read, range)).ms);
         }
         if (coldEach > 0)
-          figures.push(
+          record(
             {
               name: `${read.what}${label}: cold read p50`,
               value: percentile(coldMs, 50),
@@ -326,9 +336,9 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         await cluster.restart();
         dropped = dropCaches && dropOsCache();
         const first = await readEach(cluster.url, order, read, range);
-        figures.push(...latencyFigures(`${read.what}${label}: first touch`, first, `each symbol once, ${coldNote(dropped)} at the start`));
+        record(...latencyFigures(`${read.what}${label}: first touch`, first, `each symbol once, ${coldNote(dropped)} at the start`));
         const warm = await readEach(cluster.url, order, read, range);
-        figures.push(...latencyFigures(`${read.what}${label}: warm`, warm, 'the same reads again'));
+        record(...latencyFigures(`${read.what}${label}: warm`, warm, 'the same reads again'));
         for (const [symbol, value] of first.digests) {
           if (warm.digests.get(symbol) !== value) throw new Error(`${server}: ${read.what} of ${symbol} differ between two reads`);
         }
@@ -349,7 +359,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
           `SELECT count(compress_chunk(chunk, if_not_compressed => true))::int AS n
              FROM (SELECT show_chunks('bars_1m') AS chunk UNION ALL SELECT show_chunks('bars_1d')) chunks`,
         );
-        figures.push({
+        record({
           name: 'compress every chunk of bars_1m and bars_1d',
           value: (performance.now() - started) / 1000,
           unit: 's',
@@ -358,7 +368,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         await admin.query('ANALYZE bars_1m');
         await admin.query('ANALYZE bars_1d');
         await admin.query('CHECKPOINT');
-        figures.push(
+        record(
           ...sizeFigures(
             (await barSizes(admin, true)).filter((size) => size.relation === 'bars_1m' || size.relation === 'bars_1d'),
             ' (compressed)',
@@ -368,7 +378,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
           `SELECT before_compression_total_bytes AS before, after_compression_total_bytes AS after FROM hypertable_compression_stats('bars_1m')`,
         );
         const ratio = Number(stats.rows[0]!.before) / Number(stats.rows[0]!.after);
-        figures.push({ name: 'compression ratio of bars_1m (hypertable_compression_stats)', value: ratio, unit: 'x' });
+        record({ name: 'compression ratio of bars_1m (hypertable_compression_stats)', value: ratio, unit: 'x' });
       } finally {
         await admin.end();
       }
@@ -380,7 +390,7 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         const differing = [...(before ?? [])].filter(([symbol, value]) => after?.get(symbol) !== value).map(([symbol]) => symbol);
         if (differing.length > 0)
           throw new Error(`${read.what}: compressed chunks return other bars for ${differing.slice(0, 5).join(', ')}`);
-        figures.push({ name: `${read.what}: same bars before and after compression`, value: before?.size ?? 0, unit: 'symbols' });
+        record({ name: `${read.what}: same bars before and after compression`, value: before?.size ?? 0, unit: 'symbols' });
       }
     }
   } finally {
