@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { SessionCalendar } from '../contracts/calendar.js';
-import { benchSymbols, dailyBucketMs, minutesOf, readOrder, sessionsOfYear, SyntheticBars } from './year-of-bars.js';
+import {
+  benchSymbols,
+  compareReads,
+  dailyBucketMs,
+  fingerprintOf,
+  minutesOf,
+  readOrder,
+  sessionsOfYear,
+  SyntheticBars,
+} from './year-of-bars.js';
 
 describe('a year of synthetic minute bars', () => {
   const calendar = new SessionCalendar();
@@ -51,5 +60,29 @@ describe('a year of synthetic minute bars', () => {
     expect(readOrder(symbols)).toEqual(readOrder(symbols));
     expect(readOrder(symbols)).not.toEqual(symbols);
     expect([...readOrder(symbols)].sort()).toEqual(symbols);
+  });
+
+  describe('comparing two reads of the bars', () => {
+    const bar = { bucket: '2026-03-26T19:00:00.000Z', open: 30.9, high: 31, low: 30.8, close: 30.95, volume: 600, transactions: 7 };
+    const read = (vwap: number | null, changes: Partial<typeof bar> = {}) =>
+      new Map([['Y172', fingerprintOf([{ ...bar, ...changes, vwap }])]]);
+
+    it('accepts a vwap summed in another order, even on a rounding boundary, and reports the difference', () => {
+      // The full-scale run's case: 30.91385 exactly, one path a last bit below, the other a last bit above.
+      expect((30.913849999999996).toPrecision(6)).not.toBe((30.91385000000001).toPrecision(6));
+      const comparison = compareReads(read(30.913849999999996), read(30.91385000000001));
+      expect(comparison.differing).toEqual([]);
+      expect(comparison.largestVwapDifference).toBeGreaterThan(0);
+      expect(comparison.largestVwapDifference).toBeLessThan(1e-15);
+      expect(compareReads(read(null), read(null))).toEqual({ differing: [], largestVwapDifference: 0 });
+    });
+
+    it('names the symbol and what differs: a vwap beyond the tolerance, a missing vwap, another column or bar, a missing symbol', () => {
+      expect(compareReads(read(30.9138), read(30.9139)).differing).toEqual(['Y172 (vwap of 2026-03-26T19:00:00.000Z: 30.9138 vs 30.9139)']);
+      expect(compareReads(read(30.9), read(null)).differing).toEqual(['Y172 (vwap of 2026-03-26T19:00:00.000Z: 30.9 vs NaN)']);
+      expect(compareReads(read(30.9), read(30.9, { volume: 601 })).differing[0]).toMatch(/^Y172 \(1 vs 1 bars; other buckets/);
+      expect(compareReads(read(30.9), new Map()).differing).toEqual(['Y172 (not in the second read)']);
+      expect(compareReads(new Map(), read(30.9)).differing).toEqual(['Y172 (not in the first read)']);
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { SessionCalendar } from '../contracts/calendar.js';
+import { digest } from '../platform/digest.js';
 import { seededRandom } from '../test/record-fixtures.js';
 
 const MINUTE_MS = 60_000;
@@ -132,4 +133,79 @@ export function readOrder(symbols: readonly string[], seed = 7): string[] {
 /** Start of the day (UTC midnight of the session's local date): where the daily feed puts a daily bar's window. */
 export function dailyBucketMs(session: BenchSession): number {
   return Date.parse(`${session.date}T00:00:00Z`);
+}
+
+/** The columns of a bar that two reads must agree on (the API's BarView). */
+export interface ComparedBar {
+  readonly bucket: string;
+  readonly open: number;
+  readonly high: number;
+  readonly low: number;
+  readonly close: number;
+  readonly volume: number;
+  readonly vwap: number | null;
+  readonly transactions: number | null;
+}
+
+/**
+ * One read of one symbol's bars, kept to compare with another read. The exact columns (bucket, open, high, low,
+ * close, volume, transactions: picked or integer sums) go into a digest. vwap is a ratio of float sums that the two
+ * paths (and one path's plans) add up in different orders, so it stays numbers, compared with a relative tolerance:
+ * rounding it first, as an earlier digest did to 6 digits, turns a last-bit difference into a mismatch whenever a
+ * vwap lies on the rounding boundary (Y172's 1h bar of 2026-03-26 19:00 is 30.91385 exactly).
+ */
+export interface BarsFingerprint {
+  readonly exact: string;
+  readonly buckets: readonly string[];
+  readonly vwaps: Float64Array;
+}
+
+export function fingerprintOf(bars: readonly ComparedBar[]): BarsFingerprint {
+  return {
+    exact: digest(JSON.stringify(bars.map((bar) => [bar.bucket, bar.open, bar.high, bar.low, bar.close, bar.volume, bar.transactions]))),
+    buckets: bars.map((bar) => bar.bucket),
+    vwaps: Float64Array.from(bars, (bar) => bar.vwap ?? Number.NaN),
+  };
+}
+
+/** Two sums of 60 products of 4-decimal prices and integer volumes, added in other orders, differ by far less. */
+export const VWAP_RELATIVE_TOLERANCE = 1e-9;
+
+/** How two reads of every symbol compare: the symbols whose bars differ (with the first difference of each). */
+export interface ReadsComparison {
+  readonly differing: readonly string[];
+  /** The largest relative difference of one vwap between the two reads (0 when every vwap is equal). */
+  readonly largestVwapDifference: number;
+}
+
+export function compareReads(
+  first: ReadonlyMap<string, BarsFingerprint>,
+  second: ReadonlyMap<string, BarsFingerprint>,
+  tolerance = VWAP_RELATIVE_TOLERANCE,
+): ReadsComparison {
+  const differing: string[] = [];
+  let largestVwapDifference = 0;
+  for (const [symbol, one] of first) {
+    const other = second.get(symbol);
+    if (!other) {
+      differing.push(`${symbol} (not in the second read)`);
+      continue;
+    }
+    if (one.exact !== other.exact) {
+      differing.push(`${symbol} (${one.buckets.length} vs ${other.buckets.length} bars; other buckets, prices, volumes or counts)`);
+      continue;
+    }
+    for (let index = 0; index < one.vwaps.length; index += 1) {
+      const [a, b] = [one.vwaps[index]!, other.vwaps[index]!];
+      if (a === b || (Number.isNaN(a) && Number.isNaN(b))) continue;
+      const relative = Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b));
+      if (Number.isNaN(relative) || relative > tolerance) {
+        differing.push(`${symbol} (vwap of ${one.buckets[index]}: ${a} vs ${b})`);
+        break;
+      }
+      largestVwapDifference = Math.max(largestVwapDifference, relative);
+    }
+  }
+  for (const symbol of second.keys()) if (!first.has(symbol)) differing.push(`${symbol} (not in the first read)`);
+  return { differing, largestVwapDifference };
 }

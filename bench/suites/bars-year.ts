@@ -9,9 +9,19 @@ import { from as copyFrom } from 'pg-copy-streams';
 import type { BenchOptions, BenchSuite, Figure } from '../harness.js';
 import { freePort, percentile } from '../harness.js';
 import { benchDatabases, pathFigures, timescaleMode } from '../databases.js';
-import { benchSymbols, dailyBucketMs, minutesOf, readOrder, sessionsOfYear, SyntheticBars } from '../year-of-bars.js';
+import {
+  benchSymbols,
+  compareReads,
+  dailyBucketMs,
+  fingerprintOf,
+  minutesOf,
+  readOrder,
+  sessionsOfYear,
+  SyntheticBars,
+  type BarsFingerprint,
+  VWAP_RELATIVE_TOLERANCE,
+} from '../year-of-bars.js';
 import { SessionCalendar } from '../../contracts/calendar.js';
-import { digest } from '../../platform/digest.js';
 import { listBars, type BarResolution } from '../../api/symbols-store.js';
 import { migrate } from '../../store/migrate.js';
 import { LateRowRefresher } from '../../projections/late-refresh.js';
@@ -99,8 +109,8 @@ function dropOsCache(): boolean {
 interface ReadSample {
   readonly ms: number[];
   readonly rows: number[];
-  /** A digest of each symbol's bars (vwap to 6 significant digits: the two paths sum it in different orders). */
-  readonly digests: Map<string, string>;
+  /** Each symbol's bars, to compare with another read (vwap within a tolerance: see BarsFingerprint). */
+  readonly bars: Map<string, BarsFingerprint>;
   /** Blocks PostgreSQL read from the OS (or the disk) and found in its buffers, over the sample. */
   readonly blocksRead: number;
   readonly blocksHit: number;
@@ -136,27 +146,16 @@ async function readEach(url: string, symbols: readonly string[], read: BarRead, 
     const before = await blockCounters(client);
     const ms: number[] = [];
     const rows: number[] = [];
-    const digests = new Map<string, string>();
+    const fingerprints = new Map<string, BarsFingerprint>();
     for (const symbol of symbols) {
       const started = performance.now();
       const bars = await listBars(client, symbol, read.interval, range.from, range.to, read.limit);
       ms.push(performance.now() - started);
       rows.push(bars.length);
-      digests.set(
-        symbol,
-        digest(
-          JSON.stringify(
-            bars.map((bar) => [
-              bar.bucket,
-              ...[bar.open, bar.high, bar.low, bar.close, bar.volume].map((value) => value.toPrecision(9)),
-              (bar.vwap ?? 0).toPrecision(6),
-            ]),
-          ),
-        ),
-      );
+      fingerprints.set(symbol, fingerprintOf(bars));
     }
     const after = await blockCounters(client);
-    return { ms, rows, digests, blocksRead: after.read - before.read, blocksHit: after.hit - before.hit };
+    return { ms, rows, bars: fingerprints, blocksRead: after.read - before.read, blocksHit: after.hit - before.hit };
   } finally {
     await client.end();
   }
@@ -220,7 +219,7 @@ function sizeFigures(sizes: readonly SizeRow[], when: string): Figure[] {
 }
 
 /** The figures of one path: seed, sizes, reads (cold each, first touch, warm), and on TimescaleDB compression. */
-async function runOn(server: TestServer, options: BenchOptions, digestsByPath: Map<string, Map<string, string>>): Promise<Figure[]> {
+async function runOn(server: TestServer, options: BenchOptions, readsByPath: Map<string, Map<string, BarsFingerprint>>): Promise<Figure[]> {
   const { scale, settings } = options;
   const symbols = benchSymbols(Math.max(2, Math.round(Number(settings.symbols ?? 500) * scale)));
   const sessions = sessionsOfYear(new SessionCalendar(), Date.now(), settings.sessions ? Number(settings.sessions) : undefined);
@@ -339,11 +338,11 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
         record(...latencyFigures(`${read.what}${label}: first touch`, first, `each symbol once, ${coldNote(dropped)} at the start`));
         const warm = await readEach(cluster.url, order, read, range);
         record(...latencyFigures(`${read.what}${label}: warm`, warm, 'the same reads again'));
-        for (const [symbol, value] of first.digests) {
-          if (warm.digests.get(symbol) !== value) throw new Error(`${server}: ${read.what} of ${symbol} differ between two reads`);
-        }
+        const again = compareReads(first.bars, warm.bars);
+        if (again.differing.length > 0)
+          throw new Error(`${server}: ${read.what} differ between two reads for ${again.differing.slice(0, 5).join(', ')}`);
         const key = `${read.interval}${label}`;
-        digestsByPath.set(`${server} ${key}`, first.digests);
+        readsByPath.set(`${server} ${key}`, first.bars);
       }
     };
     await readAll('', false);
@@ -385,12 +384,11 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
       await readAll(' (compressed)', true);
       for (const read of READS) {
         if (read.interval === '1h') continue;
-        const before = digestsByPath.get(`${server} ${read.interval}`);
-        const after = digestsByPath.get(`${server} ${read.interval} (compressed)`);
-        const differing = [...(before ?? [])].filter(([symbol, value]) => after?.get(symbol) !== value).map(([symbol]) => symbol);
+        const before = readsByPath.get(`${server} ${read.interval}`)!;
+        const { differing } = compareReads(before, readsByPath.get(`${server} ${read.interval} (compressed)`)!);
         if (differing.length > 0)
           throw new Error(`${read.what}: compressed chunks return other bars for ${differing.slice(0, 5).join(', ')}`);
-        record({ name: `${read.what}: same bars before and after compression`, value: before?.size ?? 0, unit: 'symbols' });
+        record({ name: `${read.what}: same bars before and after compression`, value: before.size, unit: 'symbols' });
       }
     }
   } finally {
@@ -400,15 +398,23 @@ async function runOn(server: TestServer, options: BenchOptions, digestsByPath: M
 }
 
 /** Both paths in one run; where both ran, their reads must return the same bars (the aggregates = the plain views). */
-function samePathResults(digestsByPath: Map<string, Map<string, string>>): Figure[] {
+function samePathResults(readsByPath: Map<string, Map<string, BarsFingerprint>>): Figure[] {
   const figures: Figure[] = [];
   for (const read of READS) {
-    const plain = digestsByPath.get(`plain ${read.interval}`);
-    const timescale = digestsByPath.get(`timescale ${read.interval}`);
+    const plain = readsByPath.get(`plain ${read.interval}`);
+    const timescale = readsByPath.get(`timescale ${read.interval}`);
     if (!plain || !timescale) continue;
-    const differing = [...plain].filter(([symbol, value]) => timescale.get(symbol) !== value).map(([symbol]) => symbol);
+    const { differing, largestVwapDifference } = compareReads(plain, timescale);
     if (differing.length > 0) throw new Error(`${read.what}: the two paths return other bars for ${differing.slice(0, 5).join(', ')}`);
-    figures.push({ name: `${read.what}: same bars on both paths`, value: plain.size, unit: 'symbols' });
+    figures.push(
+      { name: `${read.what}: same bars on both paths`, value: plain.size, unit: 'symbols' },
+      {
+        name: `${read.what}: largest relative vwap difference between the paths`,
+        value: largestVwapDifference,
+        unit: '',
+        note: `float sums added in other orders; tolerated up to ${VWAP_RELATIVE_TOLERANCE}`,
+      },
+    );
   }
   return figures;
 }
@@ -420,10 +426,10 @@ const suite: BenchSuite = {
     "a year of minute bars (the calendar's sessions x 390) for 500 symbols on each path, in clusters of the bench's own: first-touch 1h/1d/1m bar reads (continuous aggregates vs plain views), disk size with and without compression, the aggregates' refresh after a late write (--scale shrinks the symbols, --set sessions=N the span)",
   async run(options) {
     const figures: Figure[] = [];
-    const digestsByPath = new Map<string, Map<string, string>>();
+    const readsByPath = new Map<string, Map<string, BarsFingerprint>>();
     for (const database of benchDatabases(options.settings))
-      figures.push(...pathFigures(database, await runOn(database, options, digestsByPath)));
-    figures.push(...samePathResults(digestsByPath));
+      figures.push(...pathFigures(database, await runOn(database, options, readsByPath)));
+    figures.push(...samePathResults(readsByPath));
     return figures;
   },
 };
