@@ -1,4 +1,4 @@
-import type { Admin } from '../platform/index.js';
+import { highWatermarks, partitionKey, type Admin } from '../platform/index.js';
 import type { ProjectionLag } from './context.js';
 import { readProjectionOffsets } from '../store/projection-offsets.js';
 import type { Queryable } from '../store/queryable.js';
@@ -7,13 +7,8 @@ import type { Queryable } from '../store/queryable.js';
 export async function measureProjectionLag(db: Queryable, admin: Admin): Promise<ProjectionLag> {
   const rows = await readProjectionOffsets(db);
   const topics = [...new Set(rows.map((row) => row.topic))];
-  const ends = new Map<string, number>();
-  await Promise.all(
-    topics.map(async (topic) => {
-      for (const entry of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}:${entry.partition}`, Number(entry.high));
-    }),
-  );
+  const ends = await highWatermarks(admin, topics);
   let records = 0;
-  for (const row of rows) records += Math.max(0, (ends.get(`${row.topic}:${row.partition}`) ?? 0) - row.nextOffset);
+  for (const row of rows) records += Math.max(0, (ends.get(partitionKey(row.topic, row.partition)) ?? 0) - row.nextOffset);
   return { records, partitions: rows.length };
 }

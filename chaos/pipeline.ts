@@ -24,6 +24,7 @@ import { createTestDatabase, uniqueRedisPrefix, type TestDatabase } from '../tes
 import { loadChaosConfig } from './config.js';
 import { diffLatestEvents, holdsLatestEvents, type TopicEventRef } from './latest-events.js';
 import { duplicatesOf, readTopic, type ReadRecord } from './readers.js';
+import { checkSequences, type SequenceCheck, type SequencedRecord } from './input-sequences.js';
 
 /** The stages the chaos suite runs as child processes (the simulator runs in the test process: it is the feed). */
 export type StageName = 'ingest' | 'processors' | 'projector' | 'gateway' | 'api';
@@ -506,6 +507,33 @@ export class ChaosPipeline {
     let total = 0;
     for (const key of INPUT_TOPICS) for (const end of (await this.endOffsets(topicName(key, this.prefix))).values()) total += end;
     return total;
+  }
+
+  /** End offsets of the trades and quotes topics: where `inputSequences` starts reading. */
+  async inputEnds(): Promise<Map<string, Map<number, number>>> {
+    const ends = new Map<string, Map<number, number>>();
+    for (const key of ['trades', 'quotes'] as const) ends.set(key, await this.endOffsets(topicName(key, this.prefix)));
+    return ends;
+  }
+
+  /**
+   * The trades and quotes ingest wrote since `from` (`inputEnds`), read back and checked: each written once, none
+   * skipped (input-sequences.ts).
+   */
+  async inputSequences(from?: ReadonlyMap<string, ReadonlyMap<number, number>>): Promise<SequenceCheck> {
+    const records: SequencedRecord[] = [];
+    for (const key of ['trades', 'quotes'] as const) {
+      const topic = topicName(key, this.prefix);
+      const read = await readTopic<Omit<SequencedRecord, 'topic'>>(this.kafka.kafka, this.kafka.codec, topic, { from: from?.get(key) });
+      for (const record of read)
+        records.push({
+          symbol: record.value.symbol,
+          sequence: Number(record.value.sequence),
+          sipTimestampMs: Number(record.value.sipTimestampMs),
+          topic: key,
+        });
+    }
+    return checkSequences(records);
   }
 
   /**

@@ -20,7 +20,7 @@ export async function readTopic<T>(
   kafka: Kafka,
   codec: AvroCodec,
   topic: string,
-  options: { timeoutMs?: number } = {},
+  options: { timeoutMs?: number; from?: ReadonlyMap<number, number> } = {},
 ): Promise<ReadRecord<T>[]> {
   const admin = kafka.admin();
   await admin.connect();
@@ -54,7 +54,7 @@ export async function readTopic<T>(
       eachBatch: async ({ batch }) => {
         for (const message of batch.messages) {
           const offset = Number(message.offset);
-          if (offset >= (ends.get(batch.partition) ?? 0)) continue;
+          if (offset >= (ends.get(batch.partition) ?? 0) || offset < (options.from?.get(batch.partition) ?? 0)) continue;
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(message.headers ?? {})) if (value !== undefined) headers[name] = String(value);
           records.push({

@@ -12,6 +12,7 @@ export interface IngestMetrics {
   readonly connected: Gauge<'source'>;
   readonly produceFailures: Counter;
   readonly produceStalled: Gauge;
+  readonly producerReplacements: Counter;
   /** 1 for the instance's current lease role (joining, standby, active, lost); empty without INGEST_LEASE. */
   readonly leaseRole: Gauge<'role'>;
   readonly leaseTakeovers: Counter;
@@ -62,6 +63,11 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     produceFailures: new Counter({
       name: 'tickflow_ingest_produce_failures_total',
       help: 'Produce requests Kafka rejected (put back and retried)',
+      registers: [registry],
+    }),
+    producerReplacements: new Counter({
+      name: 'tickflow_ingest_producer_replacements_total',
+      help: 'Producers replaced because Kafka refused their sequence numbers (what they had not written is sent again)',
       registers: [registry],
     }),
     produceStalled: new Gauge({

@@ -241,3 +241,164 @@ describe('Kafka sink memory', () => {
     expect(cache.cap).toBe(100 * 3);
   });
 });
+
+/** The broker's refusal of a producer's sequence numbers, wrapped as kafkajs's retrier bails with it. */
+const sequenceRefused = () =>
+  Object.assign(new Error('The broker received an out of order sequence number'), {
+    name: 'KafkaJSNonRetriableError',
+    cause: Object.assign(new Error('out of order'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', code: 45 }),
+  });
+
+/**
+ * The partitions' logs of a stub Kafka, written by the producers it hands out. `refuseNext` makes the next batch
+ * append only on the partitions it names and then fail as kafkajs does after a broker returned (#598); a refused
+ * producer keeps being refused, as the real one is. `skipNext` makes the next batch leave a partition out of both
+ * the log and the answer (kafkajs skipping a partition whose leader moved).
+ */
+class StubKafkaLogs {
+  readonly logs = new Map<string, { key: string; value: string }[]>();
+  producersMade = 0;
+  refuseNext: { appendOn: readonly string[] } | undefined;
+  skipNext: string | undefined;
+  /** Transactional: a refused batch's appends are aborted (never visible). */
+  constructor(private readonly transactional = false) {}
+
+  producer(): BatchProducer {
+    this.producersMade += 1;
+    let refused = false;
+    return {
+      sendBatch: async (batch: ProducerBatch): Promise<RecordMetadata[]> => {
+        const refusal = this.refuseNext;
+        if (refused || refusal) {
+          this.refuseNext = undefined;
+          refused = true;
+          if (refusal && !this.transactional) this.append(batch, (key) => refusal.appendOn.includes(key));
+          throw sequenceRefused();
+        }
+        const skip = this.skipNext;
+        this.skipNext = undefined;
+        return this.append(batch, (key) => key !== skip);
+      },
+      disconnect: async () => {},
+    };
+  }
+
+  private append(batch: ProducerBatch, onPartition: (key: string) => boolean): RecordMetadata[] {
+    const answered = new Map<string, RecordMetadata>();
+    for (const { topic, messages } of batch.topicMessages ?? []) {
+      for (const message of messages) {
+        const key = `${topic}:${message.partition}`;
+        if (!onPartition(key)) continue;
+        const log = this.logs.get(key) ?? [];
+        this.logs.set(key, log);
+        if (!answered.has(key))
+          answered.set(key, { topicName: topic, partition: message.partition!, errorCode: 0, baseOffset: String(log.length) });
+        log.push({ key: String(message.key), value: String(message.value) });
+      }
+    }
+    return [...answered.values()];
+  }
+
+  ends(): Map<string, number> {
+    return new Map([...this.logs].map(([key, log]) => [key, log.length]));
+  }
+
+  /** Every record of every log, as `topic key value`, to check for loss and duplicates. */
+  all(): string[] {
+    return [...this.logs].flatMap(([key, log]) => log.map((record) => `${key.split(':')[0]} ${record.key} ${record.value}`));
+  }
+}
+
+describe('Kafka sink: a producer whose sequence numbers Kafka refuses', () => {
+  function recoverySetup(transactional = false) {
+    const kafka = new StubKafkaLogs(transactional);
+    const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
+    const sink = new KafkaSink(
+      { logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 50 },
+      {
+        ...wiring(kafka.producer()),
+        transactional,
+        recovery: { newProducer: async () => kafka.producer(), endOffsets: async () => kafka.ends(), initialEnds: new Map() },
+      },
+    );
+    sinks.push(sink);
+    return { kafka, metrics, sink };
+  }
+  const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'META', 'GOOG', 'AMD'];
+  const expected = (trades: readonly OutRecord[]) =>
+    trades.map((record) => `t.trades ${record.key} ${JSON.stringify(record.value)}`).sort();
+
+  it('replaces the producer and sends again only what no partition appended: every trade once, each symbol in order', async () => {
+    const { kafka, metrics, sink } = recoverySetup();
+    const first = symbols.map((symbol, index) => trade(symbol, index));
+    sink.produce(first);
+    await sink.flush();
+    const partitions = [...kafka.logs.keys()];
+    // The next batch appends on two partitions, then the broker refuses the rest.
+    kafka.refuseNext = { appendOn: partitions.slice(0, 2) };
+    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
+    sink.produce(second);
+    await sink.flush();
+    const third = symbols.map((symbol, index) => trade(symbol, 200 + index));
+    sink.produce(third);
+    await sink.flush();
+
+    expect(kafka.all().sort()).toEqual(expected([...first, ...second, ...third]));
+    for (const symbol of symbols) {
+      const sequences = kafka
+        .all()
+        .filter((line) => line.includes(` ${symbol} `))
+        .map((line) => JSON.parse(line.split(' ')[2]!).sequence);
+      expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    }
+    expect(kafka.producersMade).toBe(2);
+    expect((await metrics.producerReplacements.get()).values[0]!.value).toBe(1);
+    expect(await counter(metrics, 'eventsOut')).toBe(3 * symbols.length);
+  });
+
+  it('transactional: the refused batch was aborted, so all of it goes again through the new producer', async () => {
+    const { kafka, sink } = recoverySetup(true);
+    const first = symbols.map((symbol, index) => trade(symbol, index));
+    sink.produce(first);
+    await sink.flush();
+    kafka.refuseNext = { appendOn: [...kafka.logs.keys()] };
+    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
+    sink.produce(second);
+    await sink.flush();
+    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
+    expect(kafka.producersMade).toBe(2);
+  });
+
+  it('a partition whose end moved by anything else (another writer) is sent again, and nothing is lost', async () => {
+    const { kafka, sink } = recoverySetup();
+    const first = symbols.map((symbol, index) => trade(symbol, index));
+    sink.produce(first);
+    await sink.flush();
+    const [shared] = [...kafka.logs.keys()];
+    kafka.logs.get(shared!)!.push({ key: 'OTHER', value: '"another writer"' });
+    kafka.refuseNext = { appendOn: [] };
+    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
+    sink.produce(second);
+    await sink.flush();
+    expect(
+      kafka
+        .all()
+        .filter((line) => !line.includes('OTHER'))
+        .sort(),
+    ).toEqual(expected([...first, ...second]));
+  });
+
+  it('a partition the answer leaves out was not written: its messages are sent again', async () => {
+    const { kafka, metrics, sink } = recoverySetup();
+    const first = symbols.map((symbol, index) => trade(symbol, index));
+    sink.produce(first);
+    await sink.flush();
+    kafka.skipNext = [...kafka.logs.keys()][1];
+    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
+    sink.produce(second);
+    await sink.flush();
+    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
+    expect(kafka.producersMade).toBe(1);
+    expect(await counter(metrics, 'eventsOut')).toBe(2 * symbols.length);
+  });
+});

@@ -1,9 +1,12 @@
-import type { ICustomPartitioner, IHeaders, Transaction } from 'kafkajs';
+import type { ICustomPartitioner, IHeaders, RecordMetadata, Transaction } from 'kafkajs';
 import {
   BROADCAST_COPY_HEADER,
   Partitioners,
   connectFencing,
+  highWatermarks,
   isProducerFenced,
+  isProducerSequenceLost,
+  partitionKey,
   type AvroCodec,
   type Encoder,
   type IngestCheckpointRecord,
@@ -110,6 +113,22 @@ export interface SinkWiring {
   readonly partitionCounts: ReadonlyMap<SinkTopic, number>;
   /** Batches are transactions (one in flight). */
   readonly transactional?: boolean;
+  /** kafkajs only: what the sink needs to replace a producer whose sequence numbers Kafka refuses. */
+  readonly recovery?: ProducerRecovery;
+}
+
+/**
+ * Replacing a producer in place (kafkajs issue #598). A non-transactional batch that failed may have been appended on
+ * some partitions (kafkajs sends a request per broker, and rolls back the sequences of a whole request when one of its
+ * partitions fails): the high watermarks tell which, against where the sink's own acknowledged writes ended.
+ */
+export interface ProducerRecovery {
+  /** A new producer (a new producer id; the same transactional id, fencing the old one, when transactional). */
+  newProducer(): Promise<BatchProducer>;
+  /** High watermark of every partition of `topics`, keyed by `partitionKey`. */
+  endOffsets(topics: readonly string[]): Promise<Map<string, number>>;
+  /** Where the sink's writes start (the high watermarks when it was created), keyed by `partitionKey`. */
+  readonly initialEnds?: ReadonlyMap<string, number>;
 }
 
 const ALL_TOPICS: readonly IngestTopic[] = [
@@ -217,6 +236,10 @@ export class KafkaSink implements RecordSink {
   private progressAtMs: number;
   private stallReported = false;
   private fenced = false;
+  /** Replaced in place when Kafka refuses its sequence numbers (ProducerRecovery). */
+  private producer: BatchProducer;
+  /** Per partition (`partitionKey`): the offset after this sink's last acknowledged write there (kafkajs only). */
+  private readonly writtenEnds = new Map<string, number>();
   private readonly watchdog: NodeJS.Timeout | undefined;
 
   constructor(
@@ -229,6 +252,8 @@ export class KafkaSink implements RecordSink {
     this.inFlight = wiring.transactional ? 1 : Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
     this.now = settings.now ?? Date.now;
     this.progressAtMs = this.now();
+    this.producer = wiring.producer;
+    for (const [key, end] of wiring.recovery?.initialEnds ?? []) this.writtenEnds.set(key, end);
     const stallTimeoutMs = settings.stallTimeoutMs;
     if (stallTimeoutMs !== undefined && stallTimeoutMs > 0) {
       this.watchdog = setInterval(() => this.checkStall(stallTimeoutMs), Math.max(10, Math.min(1000, stallTimeoutMs / 4)));
@@ -243,11 +268,21 @@ export class KafkaSink implements RecordSink {
     const deadLetterEncoder = await options.codec.encoderFor<DeadLetterRecord>('deadLetters');
     const checkpointEncoder = options.checkpoints ? await options.codec.encoderFor<IngestCheckpointRecord>('ingestCheckpoints') : undefined;
     const partitionCounts = new Map<SinkTopic, number>();
+    const all: SinkTopic[] = [...topics, 'deadLetters', ...(options.checkpoints ? (['ingestCheckpoints'] as const) : [])];
+    const topicNames = all.map((topic) => options.codec.topic(topic));
+    const endOffsets = async (names: readonly string[]) => {
+      const admin = options.kafka.admin();
+      await admin.connect();
+      try {
+        return await highWatermarks(admin, names);
+      } finally {
+        await admin.disconnect();
+      }
+    };
     const admin = options.kafka.admin();
     await admin.connect();
     try {
-      const all: SinkTopic[] = [...topics, 'deadLetters', ...(options.checkpoints ? (['ingestCheckpoints'] as const) : [])];
-      const metadata = await admin.fetchTopicMetadata({ topics: all.map((topic) => options.codec.topic(topic)) });
+      const metadata = await admin.fetchTopicMetadata({ topics: topicNames });
       for (const topic of all) {
         const found = metadata.topics.find((entry) => entry.name === options.codec.topic(topic));
         if (found && found.partitions.length > 0) partitionCounts.set(topic, found.partitions.length);
@@ -271,21 +306,28 @@ export class KafkaSink implements RecordSink {
       });
     }
     const transactional = options.transactionalId !== undefined;
-    const producer = options.kafka.producer({
-      idempotent: true,
-      ...(transactional ? { transactionalId: options.transactionalId } : {}),
-      maxInFlightRequests: transactional ? 1 : Math.min(5, Math.max(1, options.maxInFlight ?? 1)),
-      allowAutoTopicCreation: false,
-      // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
-      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
-      createPartitioner: explicitPartitioner,
-    });
-    // With a transactional id, the id is initialised before the sink exists: from here on an earlier producer of the id
-    // (a previous lease holder, frozen or dead) is fenced, and its open transaction aborted.
-    if (transactional) await connectFencing(producer);
-    else await producer.connect();
+    const newProducer = async (): Promise<BatchProducer> => {
+      const producer = options.kafka.producer({
+        idempotent: true,
+        ...(transactional ? { transactionalId: options.transactionalId } : {}),
+        maxInFlightRequests: transactional ? 1 : Math.min(5, Math.max(1, options.maxInFlight ?? 1)),
+        allowAutoTopicCreation: false,
+        // The idempotent producer must not give up on retriable errors (kafkajs warns otherwise).
+        retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 200, maxRetryTime: 5000 },
+        createPartitioner: explicitPartitioner,
+      });
+      // With a transactional id, the id is initialised before the sink uses it: from here on an earlier producer of
+      // the id (a previous lease holder, frozen or dead, or the one this replaces) is fenced, and its open
+      // transaction aborted.
+      if (transactional) await connectFencing(producer);
+      else await producer.connect();
+      return transactional ? transactionalBatches(producer) : producer;
+    };
+    // Where this sink's writes start: a failed batch is later told written or not against them (ProducerRecovery).
+    const initialEnds = transactional ? undefined : await endOffsets(topicNames);
     return new KafkaSink(options, {
-      producer: transactional ? transactionalBatches(producer) : producer,
+      producer: await newProducer(),
+      recovery: { newProducer, endOffsets, initialEnds },
       transactional,
       topicName: (topic) => options.codec.topic(topic),
       encoders,
@@ -485,14 +527,34 @@ export class KafkaSink implements RecordSink {
         messages.push(item.message);
       }
       this.sendingMessages += batch.length;
+      let acknowledged: readonly Pending[] = batch;
       try {
-        await this.wiring.producer.sendBatch({ acks: -1, topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) });
+        const metadata = await this.producer.sendBatch({
+          acks: -1,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        if (this.wiring.recovery) acknowledged = this.afterAcknowledged(batch, metadata);
         failures = 0;
       } catch (error) {
         this.sendingMessages -= batch.length;
         if (isProducerFenced(error)) {
           this.fence(batch.length, error);
           break;
+        }
+        if (this.wiring.recovery && isProducerSequenceLost(error)) {
+          let unwritten: Pending[];
+          try {
+            unwritten = await this.replaceProducer(this.wiring.recovery, batch, error);
+          } catch (replaceError) {
+            // Kafka unreachable meanwhile: the batch waits, and the next failure tries again.
+            this.settings.logger.error({ err: replaceError }, 'replacing the producer failed; retrying');
+            unwritten = batch;
+          }
+          this.queue.unshift(...unwritten);
+          const resent = new Set(unwritten);
+          this.countAcknowledged(batch.filter((item) => !resent.has(item)));
+          this.settings.metrics.buffered.set(this.queue.length);
+          continue;
         }
         // The idempotent producer retries retriable errors itself; anything reaching here is put back in order.
         failures += 1;
@@ -506,18 +568,96 @@ export class KafkaSink implements RecordSink {
         continue;
       }
       this.sendingMessages -= batch.length;
-      const now = Date.now();
-      this.progressAtMs = this.now();
-      const outByTopic = new Map<string, number>();
-      for (const item of batch) {
-        if (item.copy || item.topicKey === 'deadLetters' || item.topicKey === 'ingestCheckpoints') continue;
-        outByTopic.set(item.topicKey, (outByTopic.get(item.topicKey) ?? 0) + 1);
-        this.settings.metrics.lag.observe(Math.max(0, now - item.eventTimeMs) / 1000);
+      if (acknowledged.length < batch.length) {
+        const counted = new Set(acknowledged);
+        this.queue.unshift(...batch.filter((item) => !counted.has(item)));
       }
-      for (const [topic, count] of outByTopic) this.settings.metrics.eventsOut.inc({ topic }, count);
-      this.settings.metrics.buffered.set(this.queue.length);
-      if (this.saturated && this.queue.length < this.highWater / 2) this.setSaturated(false);
+      this.countAcknowledged(acknowledged);
     }
+  }
+
+  private countAcknowledged(acknowledged: readonly Pending[]): void {
+    if (acknowledged.length === 0) return;
+    const now = Date.now();
+    this.progressAtMs = this.now();
+    const outByTopic = new Map<string, number>();
+    for (const item of acknowledged) {
+      if (item.copy || item.topicKey === 'deadLetters' || item.topicKey === 'ingestCheckpoints') continue;
+      outByTopic.set(item.topicKey, (outByTopic.get(item.topicKey) ?? 0) + 1);
+      this.settings.metrics.lag.observe(Math.max(0, now - item.eventTimeMs) / 1000);
+    }
+    for (const [topic, count] of outByTopic) this.settings.metrics.eventsOut.inc({ topic }, count);
+    this.settings.metrics.buffered.set(this.queue.length);
+    if (this.saturated && this.queue.length < this.highWater / 2) this.setSaturated(false);
+  }
+
+  /**
+   * Where each partition's writes now end, from the broker's answer. A partition of the batch the answer does not
+   * name was not written (kafkajs skips a partition whose leader moved to a broker that had already answered): its
+   * messages are returned to the queue instead of being counted as acknowledged.
+   */
+  private afterAcknowledged(batch: readonly Pending[], metadata: readonly RecordMetadata[]): readonly Pending[] {
+    if (this.wiring.transactional) return batch;
+    const answered = new Map<string, number>();
+    for (const entry of metadata)
+      if (entry.baseOffset !== undefined) answered.set(partitionKey(entry.topicName, entry.partition), Number(entry.baseOffset));
+    const { groups } = partitionGroups(batch);
+    const missing = new Set<Pending>();
+    for (const [key, items] of groups) {
+      const base = answered.get(key);
+      if (base === undefined) {
+        for (const item of items) missing.add(item);
+        this.writtenEnds.delete(key);
+      } else this.writtenEnds.set(key, base + items.length);
+    }
+    if (missing.size === 0) return batch;
+    this.settings.metrics.produceFailures.inc();
+    this.settings.logger.error(
+      { messages: missing.size, partitions: [...groups].filter(([key]) => !answered.has(key)).map(([key]) => key) },
+      'Kafka acknowledged a batch without some of its partitions; sending their messages again',
+    );
+    return batch.filter((item) => !missing.has(item));
+  }
+
+  /**
+   * Kafka refuses the producer's sequence numbers: a new producer takes its place, and the batch's messages that no
+   * partition appended are returned, in order, to go first. Transactional: the failed batch's transaction was
+   * aborted (or is, by the new producer's fencing), so all of it. Otherwise each partition of the batch is compared:
+   * its high watermark where the sink's writes ended = not appended; that plus the partition's messages = appended
+   * (a partition appends a request's messages all or none); anything else (another writer there, as on the shared
+   * dead-letter topic, or no known end) is sent again, which may duplicate it, and is logged.
+   */
+  private async replaceProducer(recovery: ProducerRecovery, batch: readonly Pending[], error: unknown): Promise<Pending[]> {
+    const written = new Set<Pending>();
+    let uncertain = 0;
+    if (!this.wiring.transactional) {
+      const { groups, unpartitioned } = partitionGroups(batch);
+      uncertain += unpartitioned.length;
+      const ends = await recovery.endOffsets([...new Set(batch.map((item) => item.topic))]);
+      for (const [key, items] of groups) {
+        const before = this.writtenEnds.get(key);
+        const end = ends.get(key);
+        if (before !== undefined && end === before) continue;
+        if (before !== undefined && end === before + items.length) {
+          for (const item of items) written.add(item);
+          this.writtenEnds.set(key, end);
+          continue;
+        }
+        uncertain += items.length;
+        if (end !== undefined) this.writtenEnds.set(key, end);
+        else this.writtenEnds.delete(key);
+      }
+    }
+    const old = this.producer;
+    this.producer = await recovery.newProducer();
+    await old.disconnect().catch(() => undefined);
+    this.settings.metrics.producerReplacements.inc();
+    const unwritten = batch.filter((item) => !written.has(item));
+    this.settings.logger.error(
+      { err: error, messages: batch.length, alreadyWritten: written.size, resent: unwritten.length, resentUncertain: uncertain },
+      "Kafka refused the producer's sequence numbers; replaced it with a new producer and sending what it had not written",
+    );
+    return unwritten;
   }
 
   private fence(unsent: number, error: unknown): void {
@@ -557,6 +697,23 @@ export class KafkaSink implements RecordSink {
         { unacknowledged: this.queue.length + this.sendingMessages },
         'closing with messages Kafka never acknowledged',
       );
-    await this.wiring.producer.disconnect();
+    await this.producer.disconnect();
   }
+}
+
+/** A batch's messages per partition (`partitionKey`), in order; those left to kafkajs's partitioner apart. */
+function partitionGroups(batch: readonly Pending[]): { groups: Map<string, Pending[]>; unpartitioned: Pending[] } {
+  const groups = new Map<string, Pending[]>();
+  const unpartitioned: Pending[] = [];
+  for (const item of batch) {
+    if (item.message.partition === undefined) {
+      unpartitioned.push(item);
+      continue;
+    }
+    const key = partitionKey(item.topic, item.message.partition);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return { groups, unpartitioned };
 }

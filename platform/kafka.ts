@@ -28,7 +28,16 @@ import {
 } from './kafka-settings.js';
 import type { Logger } from './logger.js';
 import { Counter, type Registry } from './metrics.js';
-import { TOPICS, TOPIC_KEYS, coPartitioningProblems, partitionCount, topicConfigEntries, topicName, type TopicKey } from './topics.js';
+import {
+  TOPICS,
+  TOPIC_KEYS,
+  coPartitioningProblems,
+  partitionCount,
+  partitionKey,
+  topicConfigEntries,
+  topicName,
+  type TopicKey,
+} from './topics.js';
 
 export { AssignerProtocol, Kafka, Partitioners } from 'kafkajs';
 export type { Consumer, Producer, Admin, PartitionAssigner } from 'kafkajs';
@@ -134,19 +143,46 @@ export function transientBrokerAnswer(message: string, error: unknown): string |
 /** The broker's answers to a producer whose transactional id another producer has initialised since (KIP-588 maps both). */
 const FENCED_TYPES: ReadonlySet<string> = new Set(['INVALID_PRODUCER_EPOCH', 'PRODUCER_FENCED']);
 
-/**
- * Kafka refused a transactional producer because a newer one with the same transactional id exists: it must stop
- * writing for good (retrying cannot succeed). kafkajs wraps the protocol error (retries exceeded, non-retriable), so
- * the causes are followed.
- */
-export function isProducerFenced(error: unknown): boolean {
+/** A Kafka protocol error of one of `types` in the error or its causes (kafkajs wraps them: retries exceeded, non-retriable). */
+function hasKafkaErrorType(error: unknown, types: ReadonlySet<string>): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
     const { type, cause, originalError } = current as { type?: unknown; cause?: unknown; originalError?: unknown };
-    if (typeof type === 'string' && FENCED_TYPES.has(type)) return true;
+    if (typeof type === 'string' && types.has(type)) return true;
     current = cause ?? originalError;
   }
   return false;
+}
+
+/**
+ * Kafka refused a transactional producer because a newer one with the same transactional id exists: it must stop
+ * writing for good (retrying cannot succeed).
+ */
+export function isProducerFenced(error: unknown): boolean {
+  return hasKafkaErrorType(error, FENCED_TYPES);
+}
+
+/** The high watermark of every partition of `topics` (the offset after the last committed record), keyed by `partitionKey`. */
+export async function highWatermarks(admin: Pick<Admin, 'fetchTopicOffsets'>, topics: readonly string[]): Promise<Map<string, number>> {
+  const ends = new Map<string, number>();
+  await Promise.all(
+    topics.map(async (topic) => {
+      for (const entry of await admin.fetchTopicOffsets(topic)) ends.set(partitionKey(topic, entry.partition), Number(entry.high));
+    }),
+  );
+  return ends;
+}
+
+/** The broker's answers to an idempotent producer whose sequence numbers it no longer accepts. */
+const SEQUENCE_LOST_TYPES: ReadonlySet<string> = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'UNKNOWN_PRODUCER_ID']);
+
+/**
+ * Kafka refuses the producer's sequence numbers (kafkajs issue #598: after a broker returns, kafkajs keeps its producer
+ * id and sequences, and every retry is refused the same way): only a producer with a new id can write again. The
+ * partitions that answered with this error did not append the batch.
+ */
+export function isProducerSequenceLost(error: unknown): boolean {
+  return hasKafkaErrorType(error, SEQUENCE_LOST_TYPES);
 }
 
 /**

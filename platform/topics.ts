@@ -219,3 +219,8 @@ export function topicConfigEntries(spec: TopicSpec): { name: string; value: stri
   }
   return entries;
 }
+
+/** One topic-partition as a map key (offsets, positions and high watermarks per partition). */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}:${partition}`;
+}

@@ -4,6 +4,7 @@ import {
   AvroCodec,
   connectFencing,
   createKafka,
+  partitionKey,
   topicName,
   type Encoder,
   type Logger,
@@ -270,7 +271,7 @@ export async function startProcessor(options: ProcessorOptions): Promise<Process
 
   async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
-    const key = `${batch.topic}:${batch.partition}`;
+    const key = partitionKey(batch.topic, batch.partition);
     let task = tasks.get(key);
     if (!task) {
       task = await openTask(batch.topic, batch.partition);

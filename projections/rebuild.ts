@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { AvroCodec } from '../platform/codec.js';
 import { createKafka } from '../platform/kafka.js';
+import { partitionKey } from '../platform/topics.js';
 import { createLogger, type Logger } from '../platform/logger.js';
 import { createMetricsRegistry } from '../platform/metrics.js';
 import { Redis } from 'ioredis';
@@ -341,7 +342,7 @@ async function progressTracker(
   try {
     for (const topic of topicNames) {
       for (const entry of await admin.fetchTopicOffsets(topic))
-        targets.set(`${topic}:${entry.partition}`, { low: Number(entry.low), high: Number(entry.high) });
+        targets.set(partitionKey(topic, entry.partition), { low: Number(entry.low), high: Number(entry.high) });
     }
   } finally {
     await admin.disconnect();
@@ -366,7 +367,7 @@ async function progressTracker(
     fail: (error: Error) => fail(error),
     offsets: () => Object.fromEntries(reached),
     applied: (topic: string, partition: number, nextOffset: number) => {
-      reached.set(`${topic}:${partition}`, nextOffset);
+      reached.set(partitionKey(topic, partition), nextOffset);
       onProgress?.({ done: done(), total });
       if (complete()) finish();
     },

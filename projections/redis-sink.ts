@@ -1,7 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { AvroCodec } from '../platform/codec.js';
 import type { Logger } from '../platform/logger.js';
-import type { TopicKey } from '../platform/topics.js';
+import { partitionKey, type TopicKey } from '../platform/topics.js';
 import { messagesPerMulti, planBatch, redisCommandsPerMessage, RejectedValueError, rowFor } from './core.js';
 import { faultPoint, type FaultHook } from './faults.js';
 import { decodeMessages } from './decode.js';
@@ -138,7 +138,7 @@ export class RedisProjectionSink implements PartitionSink {
   }
 
   private field(topic: string, partition: number): string {
-    return `${topic}:${partition}`;
+    return partitionKey(topic, partition);
   }
 
   async storedOffsets(topic: string): Promise<Map<number, number>> {

@@ -2,7 +2,7 @@
 import type { IHeaders, Kafka } from 'kafkajs';
 import type pg from 'pg';
 import type { AvroCodec } from '../platform/codec.js';
-import { topicName, type TopicKey } from '../platform/topics.js';
+import { partitionKey, topicName, type TopicKey } from '../platform/topics.js';
 import { readProjectionOffsets } from '../store/projection-offsets.js';
 
 export interface ProducedMessage {
@@ -62,11 +62,11 @@ export async function endOffsets(kafka: Kafka, topics: readonly string[]): Promi
 /** True when every non-empty partition of the topics has its next offset stored at the log end. */
 export async function offsetsReached(pool: pg.Pool, projection: string, ends: Map<string, Map<number, number>>): Promise<boolean> {
   const rows = await readProjectionOffsets(pool, projection);
-  const stored = new Map(rows.map((row) => [`${row.topic}:${row.partition}`, row.nextOffset]));
+  const stored = new Map(rows.map((row) => [partitionKey(row.topic, row.partition), row.nextOffset]));
   for (const [topic, partitions] of ends) {
     for (const [partition, high] of partitions) {
       if (high === 0) continue;
-      if ((stored.get(`${topic}:${partition}`) ?? -1) < high) return false;
+      if ((stored.get(partitionKey(topic, partition)) ?? -1) < high) return false;
     }
   }
   return true;
