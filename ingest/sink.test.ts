@@ -310,15 +310,23 @@ class StubKafkaLogs {
 }
 
 describe('Kafka sink: a producer whose sequence numbers Kafka refuses', () => {
-  function recoverySetup(transactional = false) {
+  function recoverySetup(transactional = false, failedReplacements = 0) {
     const kafka = new StubKafkaLogs(transactional);
+    let replacementsToFail = failedReplacements;
+    const newProducer = async () => {
+      if (replacementsToFail > 0) {
+        replacementsToFail -= 1;
+        throw new Error('KafkaJSConnectionError: Connection timeout');
+      }
+      return kafka.producer();
+    };
     const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
     const sink = new KafkaSink(
       { logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 50 },
       {
         ...wiring(kafka.producer()),
         transactional,
-        recovery: { newProducer: async () => kafka.producer(), endOffsets: async () => kafka.ends(), initialEnds: new Map() },
+        recovery: { newProducer, endOffsets: async () => kafka.ends(), initialEnds: new Map() },
       },
     );
     sinks.push(sink);
@@ -400,5 +408,19 @@ describe('Kafka sink: a producer whose sequence numbers Kafka refuses', () => {
     expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
     expect(kafka.producersMade).toBe(1);
     expect(await counter(metrics, 'eventsOut')).toBe(2 * symbols.length);
+  });
+
+  it('a replacement that fails (Kafka unreachable meanwhile) is tried again after a pause, and nothing is lost', async () => {
+    const { kafka, metrics, sink } = recoverySetup(false, 1);
+    const first = symbols.map((symbol, index) => trade(symbol, index));
+    sink.produce(first);
+    await sink.flush();
+    kafka.refuseNext = { appendOn: [[...kafka.logs.keys()][0]!] };
+    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
+    sink.produce(second);
+    await sink.flush();
+    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
+    expect(kafka.producersMade).toBe(2);
+    expect((await metrics.producerReplacements.get()).values[0]!.value).toBe(1);
   });
 });

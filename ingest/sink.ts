@@ -215,7 +215,8 @@ function murmur2Partition(topic: string, key: string, partitions: number): numbe
  * When Kafka fails: a rejected request is put back at the head of the queue in order and retried with
  * exponential backoff (kafkajs itself retries retriable errors without end); the queue passes the
  * high-water mark and the source stops reading (nothing is acknowledged or dropped meanwhile); and if
- * Kafka acknowledges nothing for `stallTimeoutMs` while messages wait, `onStall` is called.
+ * Kafka acknowledges nothing for `stallTimeoutMs` while messages wait, `onStall` is called. A producer whose sequence
+ * numbers Kafka refuses is replaced in place, and only what no partition appended goes again (ProducerRecovery).
  */
 export class KafkaSink implements RecordSink {
   private readonly queue: Pending[] = [];
@@ -238,6 +239,7 @@ export class KafkaSink implements RecordSink {
   private fenced = false;
   /** Replaced in place when Kafka refuses its sequence numbers (ProducerRecovery). */
   private producer: BatchProducer;
+  private replacing: Promise<void> | undefined;
   /** Per partition (`partitionKey`): the offset after this sink's last acknowledged write there (kafkajs only). */
   private readonly writtenEnds = new Map<string, number>();
   private readonly watchdog: NodeJS.Timeout | undefined;
@@ -528,8 +530,9 @@ export class KafkaSink implements RecordSink {
       }
       this.sendingMessages += batch.length;
       let acknowledged: readonly Pending[] = batch;
+      const producer = this.producer;
       try {
-        const metadata = await this.producer.sendBatch({
+        const metadata = await producer.sendBatch({
           acks: -1,
           topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
         });
@@ -542,18 +545,26 @@ export class KafkaSink implements RecordSink {
           break;
         }
         if (this.wiring.recovery && isProducerSequenceLost(error)) {
-          let unwritten: Pending[];
+          let requeued = false;
           try {
-            unwritten = await this.replaceProducer(this.wiring.recovery, batch, error);
-          } catch (replaceError) {
-            // Kafka unreachable meanwhile: the batch waits, and the next failure tries again.
-            this.settings.logger.error({ err: replaceError }, 'replacing the producer failed; retrying');
-            unwritten = batch;
+            const { unwritten, uncertain } = await this.unwrittenOf(this.wiring.recovery, batch);
+            this.queue.unshift(...unwritten);
+            requeued = true;
+            const resent = new Set(unwritten);
+            this.countAcknowledged(batch.filter((item) => !resent.has(item)));
+            this.settings.metrics.buffered.set(this.queue.length);
+            await this.replaceProducer(this.wiring.recovery, producer);
+            this.settings.logger.error(
+              { err: error, messages: batch.length, alreadyWritten: batch.length - unwritten.length, resent: unwritten.length, uncertain },
+              "Kafka refused the producer's sequence numbers; replaced it with a new producer, which sends what it had not written",
+            );
+          } catch (recoveryError) {
+            // Kafka unreachable meanwhile: what was not written waits (at the head), and the next failure tries again.
+            if (!requeued) this.queue.unshift(...batch);
+            failures += 1;
+            this.settings.logger.error({ err: recoveryError, failures }, 'replacing the producer failed; retrying');
+            await delay(backoffDelay(PRODUCE_RETRY, failures));
           }
-          this.queue.unshift(...unwritten);
-          const resent = new Set(unwritten);
-          this.countAcknowledged(batch.filter((item) => !resent.has(item)));
-          this.settings.metrics.buffered.set(this.queue.length);
           continue;
         }
         // The idempotent producer retries retriable errors itself; anything reaching here is put back in order.
@@ -593,8 +604,9 @@ export class KafkaSink implements RecordSink {
 
   /**
    * Where each partition's writes now end, from the broker's answer. A partition of the batch the answer does not
-   * name was not written (kafkajs skips a partition whose leader moved to a broker that had already answered): its
-   * messages are returned to the queue instead of being counted as acknowledged.
+   * name was not written (kafkajs's retry goes only to brokers that have not answered yet, by the partitions' current
+   * leaders, so a partition whose leader moved to one that had answered is left out): its messages are returned to
+   * the queue instead of being counted as acknowledged.
    */
   private afterAcknowledged(batch: readonly Pending[], metadata: readonly RecordMetadata[]): readonly Pending[] {
     if (this.wiring.transactional) return batch;
@@ -608,7 +620,7 @@ export class KafkaSink implements RecordSink {
       if (base === undefined) {
         for (const item of items) missing.add(item);
         this.writtenEnds.delete(key);
-      } else this.writtenEnds.set(key, base + items.length);
+      } else this.writtenEnds.set(key, Math.max(this.writtenEnds.get(key) ?? 0, base + items.length));
     }
     if (missing.size === 0) return batch;
     this.settings.metrics.produceFailures.inc();
@@ -620,44 +632,47 @@ export class KafkaSink implements RecordSink {
   }
 
   /**
-   * Kafka refuses the producer's sequence numbers: a new producer takes its place, and the batch's messages that no
-   * partition appended are returned, in order, to go first. Transactional: the failed batch's transaction was
-   * aborted (or is, by the new producer's fencing), so all of it. Otherwise each partition of the batch is compared:
-   * its high watermark where the sink's writes ended = not appended; that plus the partition's messages = appended
-   * (a partition appends a request's messages all or none); anything else (another writer there, as on the shared
-   * dead-letter topic, or no known end) is sent again, which may duplicate it, and is logged.
+   * Kafka refused the producer's sequence numbers: which of the failed batch's messages no partition appended, in
+   * order, to go first. Transactional: the batch's transaction was aborted (or is, by the new producer's fencing), so
+   * all of them. Otherwise each partition of the batch is compared: its high watermark where the sink's writes ended =
+   * not appended; that plus the partition's messages = appended (a partition appends a request's messages all or
+   * none); anything else (another writer there, as on the shared dead-letter topic, or no known end) is `uncertain`
+   * and sent again, which may duplicate it.
    */
-  private async replaceProducer(recovery: ProducerRecovery, batch: readonly Pending[], error: unknown): Promise<Pending[]> {
+  private async unwrittenOf(recovery: ProducerRecovery, batch: readonly Pending[]): Promise<{ unwritten: Pending[]; uncertain: number }> {
+    if (this.wiring.transactional) return { unwritten: [...batch], uncertain: 0 };
     const written = new Set<Pending>();
     let uncertain = 0;
-    if (!this.wiring.transactional) {
-      const { groups, unpartitioned } = partitionGroups(batch);
-      uncertain += unpartitioned.length;
-      const ends = await recovery.endOffsets([...new Set(batch.map((item) => item.topic))]);
-      for (const [key, items] of groups) {
-        const before = this.writtenEnds.get(key);
-        const end = ends.get(key);
-        if (before !== undefined && end === before) continue;
-        if (before !== undefined && end === before + items.length) {
-          for (const item of items) written.add(item);
-          this.writtenEnds.set(key, end);
-          continue;
-        }
-        uncertain += items.length;
-        if (end !== undefined) this.writtenEnds.set(key, end);
-        else this.writtenEnds.delete(key);
+    const { groups, unpartitioned } = partitionGroups(batch);
+    uncertain += unpartitioned.length;
+    const ends = await recovery.endOffsets([...new Set(batch.map((item) => item.topic))]);
+    for (const [key, items] of groups) {
+      const before = this.writtenEnds.get(key);
+      const end = ends.get(key);
+      if (before !== undefined && end === before) continue;
+      if (before !== undefined && end === before + items.length) {
+        for (const item of items) written.add(item);
+        this.writtenEnds.set(key, end);
+        continue;
       }
+      uncertain += items.length;
+      if (end !== undefined) this.writtenEnds.set(key, end);
+      else this.writtenEnds.delete(key);
     }
-    const old = this.producer;
-    this.producer = await recovery.newProducer();
-    await old.disconnect().catch(() => undefined);
-    this.settings.metrics.producerReplacements.inc();
-    const unwritten = batch.filter((item) => !written.has(item));
-    this.settings.logger.error(
-      { err: error, messages: batch.length, alreadyWritten: written.size, resent: unwritten.length, resentUncertain: uncertain },
-      "Kafka refused the producer's sequence numbers; replaced it with a new producer and sending what it had not written",
-    );
-    return unwritten;
+    return { unwritten: batch.filter((item) => !written.has(item)), uncertain };
+  }
+
+  /** A new producer in place of `refused`, unless another send loop (INGEST_MAX_IN_FLIGHT > 1) replaced it already. */
+  private async replaceProducer(recovery: ProducerRecovery, refused: BatchProducer): Promise<void> {
+    await this.replacing;
+    if (this.producer !== refused) return;
+    const replacing = (async () => {
+      this.producer = await recovery.newProducer();
+      await refused.disconnect().catch(() => undefined);
+      this.settings.metrics.producerReplacements.inc();
+    })();
+    this.replacing = replacing.catch(() => undefined);
+    await replacing;
   }
 
   private fence(unsent: number, error: unknown): void {
