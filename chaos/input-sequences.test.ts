@@ -29,4 +29,9 @@ describe('the input reader: every trade and quote of the feed written once', () 
     ];
     expect(checkSequences(records)).toEqual({ records: 3, symbols: 1, duplicated: 0, missing: 0 });
   });
+
+  it('a jump of a feed stride or more is the next feed; a smaller one inside a feed is missing numbers', () => {
+    const records = [...feed('AAPL', 1, 10, 0), ...feed('AAPL', 1001, 1010, 5_000), ...feed('AAPL', 1015, 1020, 6_000)];
+    expect(checkSequences(records, 500)).toEqual({ records: 26, symbols: 1, duplicated: 0, missing: 4 });
+  });
 });

@@ -1,9 +1,9 @@
 /**
  * The fifth reader of the cluster faults (issue 21): did ingest write every trade and quote of the feed exactly once?
- * The simulator numbers each symbol's events (trades and quotes together) 1, 2, 3, ... per feed; each case starts a
- * new feed, whose numbers start again, later in simulated time. So a symbol's records, ordered by (event time,
- * sequence), must rise by exactly one, except where a new feed starts (the number falls back); a record seen twice
- * is a duplicate. A feed's first numbers, sent before ingest connected, are not counted missing.
+ * The simulator numbers each symbol's events (trades and quotes together) by one; each case starts a new feed, later
+ * in simulated time, whose numbers start above the last feed's. So a symbol's records, ordered by (event time,
+ * sequence), must rise by exactly one, except where a new feed starts; a record seen twice is a duplicate. A feed's
+ * first numbers, sent before ingest connected, are not counted missing.
  */
 
 /** What the check needs of a trade or a quote. */
@@ -24,7 +24,7 @@ export interface SequenceCheck {
   readonly missing: number;
 }
 
-export function checkSequences(records: Iterable<SequencedRecord>): SequenceCheck {
+export function checkSequences(records: Iterable<SequencedRecord>, feedStride = Number.POSITIVE_INFINITY): SequenceCheck {
   const bySymbol = new Map<string, SequencedRecord[]>();
   const seen = new Set<string>();
   let count = 0;
@@ -46,7 +46,8 @@ export function checkSequences(records: Iterable<SequencedRecord>): SequenceChec
     list.sort((a, b) => a.sipTimestampMs - b.sipTimestampMs || a.sequence - b.sequence);
     for (let index = 1; index < list.length; index += 1) {
       const [previous, current] = [list[index - 1]!.sequence, list[index]!.sequence];
-      if (current > previous + 1) missing += current - previous - 1;
+      // A jump by `feedStride` or more is the next feed.
+      if (current > previous + 1 && current - previous < feedStride) missing += current - previous - 1;
     }
   }
   return { records: count, symbols: bySymbol.size, duplicated, missing };

@@ -99,6 +99,8 @@ export interface PipelineCheck {
 }
 
 const INPUT_TOPICS: readonly TopicKey[] = ['minuteAggregates', 'dailyAggregates'];
+/** Sequence numbers a feed may use before the next feed's start (a feed of a few minutes uses a few million at most). */
+const FEED_SEQUENCE_STRIDE = 100_000_000;
 /** Patterns whose history the API reader compares (one call each). */
 const API_PATTERNS_CHECKED = 200;
 
@@ -146,6 +148,7 @@ export class ChaosPipeline {
   private readonly logFile: string;
   /** Simulated time where the previous feed stopped: the next feed continues from there (repeated bars would be duplicates). */
   private feedClockMs = Date.parse('2026-11-24T14:31:00Z');
+  private feedSequenceBase = 0;
   /** The gateway instance the client last connected to (it moves on to the next one when that one is gone). */
   private clientGateway: string | undefined;
   private gatewayConnects = 0;
@@ -344,6 +347,8 @@ export class ChaosPipeline {
       speed: options.speed ?? 120,
       secondAggregates: false,
       startTimeMs: this.feedClockMs,
+      // Each feed numbers its events above every earlier one's, as a real feed does (ingest drops lower numbers).
+      firstSequence: this.feedSequenceBase,
       seed: 7,
       logger: createLogger('simulator', { level: 'warn' }),
     });
@@ -355,6 +360,7 @@ export class ChaosPipeline {
     const reachedMs = this.simulator.clockMs();
     await this.simulator.stop();
     this.simulator = undefined;
+    this.feedSequenceBase += FEED_SEQUENCE_STRIDE;
     this.feedClockMs = resumeAfter(reachedMs);
   }
 
@@ -533,7 +539,7 @@ export class ChaosPipeline {
           topic: key,
         });
     }
-    return checkSequences(records);
+    return checkSequences(records, FEED_SEQUENCE_STRIDE / 2);
   }
 
   /**

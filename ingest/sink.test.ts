@@ -242,185 +242,190 @@ describe('Kafka sink memory', () => {
   });
 });
 
-/** The broker's refusal of a producer's sequence numbers, wrapped as kafkajs's retrier bails with it. */
+/** The broker's refusal of a producer's sequence numbers, as kafkajs's retrier bails with it (a protocol error). */
 const sequenceRefused = () =>
   Object.assign(new Error('The broker received an out of order sequence number'), {
-    name: 'KafkaJSNonRetriableError',
-    cause: Object.assign(new Error('out of order'), { name: 'KafkaJSProtocolError', type: 'OUT_OF_ORDER_SEQUENCE_NUMBER', code: 45 }),
+    name: 'KafkaJSProtocolError',
+    type: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    code: 45,
   });
 
+interface PartitionLog {
+  readonly records: { key: string; value: string }[];
+  /** Per producer id: the sequence expected next and the last batches' [first, last] (a broker keeps 5). */
+  readonly producers: Map<number, { next: number; batches: [number, number][] }>;
+}
+
 /**
- * The partitions' logs of a stub Kafka, written by the producers it hands out. `refuseNext` makes the next batch
- * append only on the partitions it names and then fail as kafkajs does after a broker returned (#598); a refused
- * producer keeps being refused, as the real one is. `skipNext` makes the next batch leave a partition out of both
- * the log and the answer (kafkajs skipping a partition whose leader moved).
+ * A stub Kafka with a broker's idempotence and kafkajs's sequence bookkeeping. Per partition, a batch is kept once
+ * when it repeats one of the producer's last batches exactly (same first and last sequence), appended when it starts
+ * at the expected sequence, and refused (OUT_OF_ORDER_SEQUENCE_NUMBER) otherwise. A producer numbers each partition's
+ * messages from 0 and, as kafkajs does, rolls a whole request's numbers back when any partition of it fails, while
+ * the broker keeps what the others appended. Faults: `leaveOutNext` writes a partition (or not) but leaves it out of
+ * the answer with its numbers rolled back (kafkajs after a broker's SIGKILL); `skewNext` puts a producer's numbers
+ * for a partition behind the broker's (a producer refused from then on, as in kafkajs #598).
  */
-class StubKafkaLogs {
-  readonly logs = new Map<string, { key: string; value: string }[]>();
+class StubKafka {
+  readonly logs = new Map<string, PartitionLog>();
   producersMade = 0;
-  refuseNext: { appendOn: readonly string[] } | undefined;
-  skipNext: string | undefined;
-  /** Transactional: a refused batch's appends are aborted (never visible). */
+  leaveOutNext: { partition: string; written: boolean } | undefined;
+  skewNext: string | undefined;
+  private refuseReplacements = 0;
+
   constructor(private readonly transactional = false) {}
+
+  failNextReplacements(count: number): void {
+    this.refuseReplacements = count;
+  }
+
+  async newProducer(): Promise<BatchProducer> {
+    if (this.producersMade > 0 && this.refuseReplacements > 0) {
+      this.refuseReplacements -= 1;
+      throw new Error('KafkaJSConnectionError: Connection timeout');
+    }
+    return this.producer();
+  }
 
   producer(): BatchProducer {
     this.producersMade += 1;
-    let refused = false;
+    const id = this.producersMade;
+    const sequences = new Map<string, number>();
     return {
       sendBatch: async (batch: ProducerBatch): Promise<RecordMetadata[]> => {
-        const refusal = this.refuseNext;
-        if (refused || refusal) {
-          this.refuseNext = undefined;
-          refused = true;
-          if (refusal && !this.transactional) this.append(batch, (key) => refusal.appendOn.includes(key));
+        const byPartition = new Map<string, { topic: string; partition: number; messages: { key: string; value: string }[] }>();
+        for (const { topic, messages } of batch.topicMessages ?? []) {
+          for (const message of messages) {
+            const key = `${topic}:${message.partition}`;
+            const entry = byPartition.get(key) ?? { topic, partition: message.partition!, messages: [] };
+            byPartition.set(key, entry);
+            entry.messages.push({ key: String(message.key), value: String(message.value) });
+          }
+        }
+        if (this.skewNext && sequences.has(this.skewNext)) {
+          sequences.set(this.skewNext, sequences.get(this.skewNext)! - 1);
+          this.skewNext = undefined;
+        }
+        const answered: RecordMetadata[] = [];
+        let refused = false;
+        const appended: (() => void)[] = [];
+        for (const [key, { topic, partition, messages }] of byPartition) {
+          const first = sequences.get(key) ?? 0;
+          const last = first + messages.length - 1;
+          const log: PartitionLog = this.logs.get(key) ?? { records: [], producers: new Map() };
+          this.logs.set(key, log);
+          const state = log.producers.get(id) ?? { next: 0, batches: [] as [number, number][] };
+          log.producers.set(id, state);
+          const leftOut = this.leaveOutNext?.partition === key ? this.leaveOutNext : undefined;
+          if (leftOut) this.leaveOutNext = undefined;
+          const duplicate = state.batches.some(([a, b]) => a === first && b === last);
+          if (!duplicate && first !== state.next) {
+            refused = true;
+            continue;
+          }
+          const append = () => {
+            if (duplicate) return;
+            log.records.push(...messages);
+            state.next = last + 1;
+            state.batches = [...state.batches, [first, last] as [number, number]].slice(-5);
+          };
+          if (leftOut) {
+            if (leftOut.written) append();
+            continue; // its numbers are not advanced: as if rolled back
+          }
+          appended.push(append);
+          sequences.set(key, last + 1);
+          answered.push({ topicName: topic, partition, errorCode: 0, baseOffset: String(log.records.length) });
+        }
+        if (refused) {
+          // The other partitions' appends stand (unless the batch was a transaction, then aborted); numbers roll back.
+          if (!this.transactional) for (const append of appended) append();
+          for (const [key, { messages }] of byPartition)
+            if (answered.some((entry) => `${entry.topicName}:${entry.partition}` === key))
+              sequences.set(key, sequences.get(key)! - messages.length);
           throw sequenceRefused();
         }
-        const skip = this.skipNext;
-        this.skipNext = undefined;
-        return this.append(batch, (key) => key !== skip);
+        for (const append of appended) append();
+        return answered;
       },
       disconnect: async () => {},
     };
   }
 
-  private append(batch: ProducerBatch, onPartition: (key: string) => boolean): RecordMetadata[] {
-    const answered = new Map<string, RecordMetadata>();
-    for (const { topic, messages } of batch.topicMessages ?? []) {
-      for (const message of messages) {
-        const key = `${topic}:${message.partition}`;
-        if (!onPartition(key)) continue;
-        const log = this.logs.get(key) ?? [];
-        this.logs.set(key, log);
-        if (!answered.has(key))
-          answered.set(key, { topicName: topic, partition: message.partition!, errorCode: 0, baseOffset: String(log.length) });
-        log.push({ key: String(message.key), value: String(message.value) });
-      }
-    }
-    return [...answered.values()];
-  }
-
-  ends(): Map<string, number> {
-    return new Map([...this.logs].map(([key, log]) => [key, log.length]));
-  }
-
   /** Every record of every log, as `topic key value`, to check for loss and duplicates. */
   all(): string[] {
-    return [...this.logs].flatMap(([key, log]) => log.map((record) => `${key.split(':')[0]} ${record.key} ${record.value}`));
+    return [...this.logs].flatMap(([key, log]) => log.records.map((record) => `${key.split(':')[0]} ${record.key} ${record.value}`));
   }
 }
 
-describe('Kafka sink: a producer whose sequence numbers Kafka refuses', () => {
-  function recoverySetup(transactional = false, failedReplacements = 0) {
-    const kafka = new StubKafkaLogs(transactional);
-    let replacementsToFail = failedReplacements;
-    const newProducer = async () => {
-      if (replacementsToFail > 0) {
-        replacementsToFail -= 1;
-        throw new Error('KafkaJSConnectionError: Connection timeout');
-      }
-      return kafka.producer();
-    };
+describe('Kafka sink: partitions left out of an answer, and a producer whose sequence numbers Kafka refuses', () => {
+  function recoverySetup(transactional = false) {
+    const kafka = new StubKafka(transactional);
     const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
     const sink = new KafkaSink(
       { logger, metrics, benchmarkSymbol: 'SPY', maxBatchMessages: 50 },
-      {
-        ...wiring(kafka.producer()),
-        transactional,
-        recovery: { newProducer, endOffsets: async () => kafka.ends(), initialEnds: new Map() },
-      },
+      { ...wiring(kafka.producer()), transactional, recovery: { newProducer: () => kafka.newProducer() } },
     );
     sinks.push(sink);
     return { kafka, metrics, sink };
   }
   const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'META', 'GOOG', 'AMD'];
+  const round = (base: number) => symbols.map((symbol, index) => trade(symbol, base + index));
   const expected = (trades: readonly OutRecord[]) =>
     trades.map((record) => `t.trades ${record.key} ${JSON.stringify(record.value)}`).sort();
+  async function send(sink: KafkaSink, trades: OutRecord[]) {
+    sink.produce(trades);
+    await sink.flush();
+    return trades;
+  }
+  const replacements = async (metrics: IngestMetrics) => (await metrics.producerReplacements.get()).values[0]?.value ?? 0;
 
-  it('replaces the producer and sends again only what no partition appended: every trade once, each symbol in order', async () => {
+  for (const written of [true, false])
+    it(`a partition left out of the answer (${written ? 'written' : 'not written'}) goes again exactly as it was: every trade once`, async () => {
+      const { kafka, metrics, sink } = recoverySetup();
+      const sent = await send(sink, round(0));
+      kafka.leaveOutNext = { partition: [...kafka.logs.keys()][0]!, written };
+      sent.push(...(await send(sink, round(100))), ...(await send(sink, round(200))));
+      expect(kafka.all().sort()).toEqual(expected(sent));
+      expect(kafka.producersMade).toBe(1);
+      expect(await replacements(metrics)).toBe(0);
+      expect(await counter(metrics, 'eventsOut')).toBe(sent.length);
+    });
+
+  it('a refused producer is replaced: what its partitions had appended is kept once, the rest goes through the new one', async () => {
     const { kafka, metrics, sink } = recoverySetup();
-    const first = symbols.map((symbol, index) => trade(symbol, index));
-    sink.produce(first);
-    await sink.flush();
-    const partitions = [...kafka.logs.keys()];
-    // The next batch appends on two partitions, then the broker refuses the rest.
-    kafka.refuseNext = { appendOn: partitions.slice(0, 2) };
-    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
-    sink.produce(second);
-    await sink.flush();
-    const third = symbols.map((symbol, index) => trade(symbol, 200 + index));
-    sink.produce(third);
-    await sink.flush();
-
-    expect(kafka.all().sort()).toEqual(expected([...first, ...second, ...third]));
+    const sent = await send(sink, round(0));
+    kafka.skewNext = [...kafka.logs.keys()][0]!;
+    sent.push(...(await send(sink, round(100))), ...(await send(sink, round(200))));
+    expect(kafka.all().sort()).toEqual(expected(sent));
     for (const symbol of symbols) {
       const sequences = kafka
         .all()
         .filter((line) => line.includes(` ${symbol} `))
-        .map((line) => JSON.parse(line.split(' ')[2]!).sequence);
+        .map((line) => (JSON.parse(line.split(' ')[2]!) as { sequence: number }).sequence);
       expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
     }
     expect(kafka.producersMade).toBe(2);
-    expect((await metrics.producerReplacements.get()).values[0]!.value).toBe(1);
-    expect(await counter(metrics, 'eventsOut')).toBe(3 * symbols.length);
+    expect(await replacements(metrics)).toBe(1);
+    expect(await counter(metrics, 'eventsOut')).toBe(sent.length);
   });
 
   it('transactional: the refused batch was aborted, so all of it goes again through the new producer', async () => {
     const { kafka, sink } = recoverySetup(true);
-    const first = symbols.map((symbol, index) => trade(symbol, index));
-    sink.produce(first);
-    await sink.flush();
-    kafka.refuseNext = { appendOn: [...kafka.logs.keys()] };
-    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
-    sink.produce(second);
-    await sink.flush();
-    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
+    const sent = await send(sink, round(0));
+    kafka.skewNext = [...kafka.logs.keys()][0]!;
+    sent.push(...(await send(sink, round(100))));
+    expect(kafka.all().sort()).toEqual(expected(sent));
     expect(kafka.producersMade).toBe(2);
   });
 
-  it('a partition whose end moved by anything else (another writer) is sent again, and nothing is lost', async () => {
-    const { kafka, sink } = recoverySetup();
-    const first = symbols.map((symbol, index) => trade(symbol, index));
-    sink.produce(first);
-    await sink.flush();
-    const [shared] = [...kafka.logs.keys()];
-    kafka.logs.get(shared!)!.push({ key: 'OTHER', value: '"another writer"' });
-    kafka.refuseNext = { appendOn: [] };
-    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
-    sink.produce(second);
-    await sink.flush();
-    expect(
-      kafka
-        .all()
-        .filter((line) => !line.includes('OTHER'))
-        .sort(),
-    ).toEqual(expected([...first, ...second]));
-  });
-
-  it('a partition the answer leaves out was not written: its messages are sent again', async () => {
+  it('a replacement that fails (Kafka unreachable meanwhile) is tried again after a pause, and nothing is lost or repeated', async () => {
     const { kafka, metrics, sink } = recoverySetup();
-    const first = symbols.map((symbol, index) => trade(symbol, index));
-    sink.produce(first);
-    await sink.flush();
-    kafka.skipNext = [...kafka.logs.keys()][1];
-    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
-    sink.produce(second);
-    await sink.flush();
-    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
-    expect(kafka.producersMade).toBe(1);
-    expect(await counter(metrics, 'eventsOut')).toBe(2 * symbols.length);
-  });
-
-  it('a replacement that fails (Kafka unreachable meanwhile) is tried again after a pause, and nothing is lost', async () => {
-    const { kafka, metrics, sink } = recoverySetup(false, 1);
-    const first = symbols.map((symbol, index) => trade(symbol, index));
-    sink.produce(first);
-    await sink.flush();
-    kafka.refuseNext = { appendOn: [[...kafka.logs.keys()][0]!] };
-    const second = symbols.map((symbol, index) => trade(symbol, 100 + index));
-    sink.produce(second);
-    await sink.flush();
-    expect(kafka.all().sort()).toEqual(expected([...first, ...second]));
+    const sent = await send(sink, round(0));
+    kafka.failNextReplacements(1);
+    kafka.skewNext = [...kafka.logs.keys()][0]!;
+    sent.push(...(await send(sink, round(100))));
+    expect(kafka.all().sort()).toEqual(expected(sent));
     expect(kafka.producersMade).toBe(2);
-    expect((await metrics.producerReplacements.get()).values[0]!.value).toBe(1);
+    expect(await replacements(metrics)).toBe(1);
   });
 });

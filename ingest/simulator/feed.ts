@@ -17,6 +17,8 @@ export interface FeedOptions {
   /** Emit second aggregates (A) too; minute aggregates (AM) are always built. */
   readonly secondAggregates?: boolean;
   readonly tradeShare?: number;
+  /** See MarketOptions. */
+  readonly firstSequence?: number;
 }
 
 /** Minutes since 09:30 New York time of an instant. */
@@ -36,7 +38,11 @@ export class SimulatorFeed {
   private fairValues: FairValues | undefined;
 
   constructor(universe: readonly SymbolProfile[], options: FeedOptions = {}) {
-    this.market = new SyntheticMarket(universe, { seed: options.seed, tradeShare: options.tradeShare });
+    this.market = new SyntheticMarket(universe, {
+      seed: options.seed,
+      tradeShare: options.tradeShare,
+      firstSequence: options.firstSequence,
+    });
     this.bars = new BarBuilder(options.secondAggregates ?? true);
   }
 

@@ -96,6 +96,8 @@ export interface MarketOptions {
   readonly seed?: number;
   /** Share of events that are trades (the rest are quotes). */
   readonly tradeShare?: number;
+  /** Each symbol's first event gets this sequence number plus one (default 0: numbers start at 1). */
+  readonly firstSequence?: number;
 }
 
 const roundPrice = (price: number): number => (price >= 1 ? Math.round(price * 100) / 100 : Math.round(price * 10_000) / 10_000);
@@ -125,7 +127,7 @@ export class SyntheticMarket {
         variance: baseVariance,
         baseVariance,
         lastTimeMs: 0,
-        sequence: 0,
+        sequence: options.firstSequence ?? 0,
         tradeId: 0,
         bid: profile.initialPrice,
         ask: profile.initialPrice,

@@ -28,6 +28,11 @@ export interface SimulatorOptions {
   /** When set, only this key authenticates; otherwise any non-empty key does. */
   readonly apiKey?: string;
   readonly secondAggregates?: boolean;
+  /**
+   * Where the symbols' sequence numbers start (default 0). A feed restarted later in simulated time passes where
+   * the last one ended: a real feed's numbers only rise, and ingest drops an event numbered below what it saw.
+   */
+  readonly firstSequence?: number;
   /** Play this recording instead of generating (at `speed`). */
   readonly replayFile?: string;
   readonly replayEvents?: readonly RecordedEvent[];
@@ -103,6 +108,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   const feed = new SimulatorFeed(universe, {
     seed: options.seed ?? 42,
     secondAggregates: options.secondAggregates ?? true,
+    firstSequence: options.firstSequence,
   });
   const recording = options.replayEvents ?? (options.replayFile ? loadRecording(options.replayFile) : undefined);
   const replay = recording ? new ReplayCursor(recording, speed) : undefined;
