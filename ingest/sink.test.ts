@@ -3,7 +3,7 @@ import type { ProducerBatch, RecordMetadata } from 'kafkajs';
 import { BROADCAST_COPY_HEADER, Partitioners, createLogger, createMetricsRegistry } from '../platform/index.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { OutRecord, RecordValue } from './records.js';
-import { KafkaSink, type BatchProducer, type SinkWiring } from './sink.js';
+import { KafkaSink, transactionalBatches, type BatchProducer, type SinkWiring } from './sink.js';
 
 // The Kafka sink against a stubbed producer boundary: partitioning, and what happens when Kafka fails.
 
@@ -427,5 +427,54 @@ describe('Kafka sink: partitions left out of an answer, and a producer whose seq
     expect(kafka.all().sort()).toEqual(expected(sent));
     expect(kafka.producersMade).toBe(2);
     expect(await replacements(metrics)).toBe(1);
+  });
+});
+
+describe('Kafka sink: a batch per transaction', () => {
+  function stubTransactions(answer: (batch: ProducerBatch) => RecordMetadata[]) {
+    const ended: string[] = [];
+    const producer = {
+      transaction: async () => {
+        let active = true;
+        return {
+          sendBatch: async (batch: ProducerBatch) => answer(batch),
+          commit: async () => {
+            active = false;
+            ended.push('commit');
+          },
+          abort: async () => {
+            active = false;
+            ended.push('abort');
+          },
+          isActive: () => active,
+        };
+      },
+      disconnect: async () => {},
+    } as unknown as Parameters<typeof transactionalBatches>[0];
+    return { batches: transactionalBatches(producer), ended };
+  }
+  const batch: ProducerBatch = {
+    topicMessages: [
+      {
+        topic: 't.trades',
+        messages: [
+          { key: 'AAPL', value: 'a', partition: 0 },
+          { key: 'MSFT', value: 'b', partition: 1 },
+        ],
+      },
+    ],
+  };
+  const answered = (partitions: number[]) => partitions.map((partition) => ({ topicName: 't.trades', partition, errorCode: 0 }));
+
+  it('commits a batch every partition of which was acknowledged', async () => {
+    const { batches, ended } = stubTransactions(() => answered([0, 1]));
+    await expect(batches.sendBatch(batch)).resolves.toHaveLength(2);
+    expect(ended).toEqual(['commit']);
+  });
+
+  it('aborts a batch an acknowledgement left a partition out of, and fails it (the sink sends all of it again)', async () => {
+    const { batches, ended } = stubTransactions(() => answered([0]));
+    await expect(batches.sendBatch(batch)).rejects.toThrow('without partitions t.trades:1');
+    expect(ended).toEqual(['abort']);
   });
 });
