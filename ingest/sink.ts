@@ -676,8 +676,13 @@ function topicMessagesOf(items: readonly Pending[]): { topic: string; messages: 
  * recognise them (chaos/kafka-faults.cluster.test.ts). Messages left to kafkajs's partitioner are never reported.
  */
 function leftOut(items: readonly Pending[], metadata: readonly RecordMetadata[]): Pending[] {
-  const answered = new Set(metadata.map((entry) => partitionKey(entry.topicName, entry.partition)));
-  return items.filter((item) => item.message.partition !== undefined && !answered.has(partitionKey(item.topic, item.message.partition)));
+  // Per topic, without building a key per message: this runs on every batch.
+  const answered = new Map<string, Set<number>>();
+  for (const entry of metadata) {
+    const partitions = answered.get(entry.topicName) ?? new Set<number>();
+    answered.set(entry.topicName, partitions.add(entry.partition));
+  }
+  return items.filter((item) => item.message.partition !== undefined && answered.get(item.topic)?.has(item.message.partition) !== true);
 }
 
 /** The partitions (`partitionKey`) of a batch an acknowledgement does not name (see leftOut). */
