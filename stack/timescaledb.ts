@@ -230,7 +230,7 @@ export class TimescaleCluster {
     writeFileSync(this.buildLog, `TimescaleDB ${TIMESCALEDB_VERSION} build, ${new Date().toISOString()}\n`);
     const started = Date.now();
     report(
-      `timescaledb: extension ${TIMESCALEDB_VERSION} not installed; building it from ${this.tarball} (once per machine, about 6 minutes on 2 cores), log ${this.buildLog}`,
+      `timescaledb: extension ${TIMESCALEDB_VERSION} not installed; building it from ${this.tarball} (once per machine: 1.5 minutes on 2 quiet cores, far longer on busy ones), log ${this.buildLog}`,
     );
     await this.verifySource();
     this.ensureBuildDependencies(report);
