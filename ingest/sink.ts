@@ -525,7 +525,7 @@ export class KafkaSink implements RecordSink {
         if (this.wiring.recovery && isProducerSequenceLost(error)) {
           const unwritten = await this.unwrittenOf(producer, unacknowledged);
           this.queue.unshift(...unwritten);
-          this.countAcknowledged([]);
+          this.settings.metrics.buffered.set(this.queue.length);
           try {
             await this.replaceProducer(this.wiring.recovery, producer);
             this.settings.logger.error(
@@ -676,23 +676,24 @@ function topicMessagesOf(items: readonly Pending[]): { topic: string; messages: 
  * recognise them (chaos/kafka-faults.cluster.test.ts). Messages left to kafkajs's partitioner are never reported.
  */
 function leftOut(items: readonly Pending[], metadata: readonly RecordMetadata[]): Pending[] {
-  // Per topic, without building a key per message: this runs on every batch.
-  const answered = new Map<string, Set<number>>();
-  for (const entry of metadata) {
-    const partitions = answered.get(entry.topicName) ?? new Set<number>();
-    answered.set(entry.topicName, partitions.add(entry.partition));
-  }
+  const answered = answeredPartitions(metadata);
   return items.filter((item) => item.message.partition !== undefined && answered.get(item.topic)?.has(item.message.partition) !== true);
+}
+
+/** The partitions an acknowledgement names, per topic (no key string per message: this runs on every batch). */
+function answeredPartitions(metadata: readonly RecordMetadata[]): Map<string, Set<number>> {
+  const answered = new Map<string, Set<number>>();
+  for (const entry of metadata) answered.set(entry.topicName, (answered.get(entry.topicName) ?? new Set<number>()).add(entry.partition));
+  return answered;
 }
 
 /** The partitions (`partitionKey`) of a batch an acknowledgement does not name (see leftOut). */
 function unansweredPartitions(batch: ProducerBatch, metadata: readonly RecordMetadata[]): string[] {
-  const answered = new Set(metadata.map((entry) => partitionKey(entry.topicName, entry.partition)));
+  const answered = answeredPartitions(metadata);
   const missing = new Set<string>();
   for (const { topic, messages } of batch.topicMessages ?? [])
-    for (const message of messages)
-      if (message.partition !== undefined && !answered.has(partitionKey(topic, message.partition)))
-        missing.add(partitionKey(topic, message.partition));
+    for (const { partition } of messages)
+      if (partition !== undefined && answered.get(topic)?.has(partition) !== true) missing.add(partitionKey(topic, partition));
   return [...missing];
 }
 
