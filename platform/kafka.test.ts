@@ -1,6 +1,8 @@
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { connectFencing, isProducerFenced, noDelaySocketFactory } from './kafka.js';
+import { capturedLogger } from '../test/log-capture.js';
+import { connectFencing, createKafka, isProducerFenced, noDelaySocketFactory, transientBrokerAnswer } from './kafka.js';
+import { createMetricsRegistry } from './metrics.js';
 import { KafkajsRequestQueue } from './kafkajs-timers.js';
 
 describe('noDelaySocketFactory', () => {
@@ -97,5 +99,44 @@ describe('connectFencing', () => {
     };
     await connectFencing(producer as unknown as Parameters<typeof connectFencing>[0]);
     expect(calls).toEqual(['connect', 'transaction', 'abort']);
+  });
+});
+
+describe("createKafka's logs", () => {
+  const concurrent =
+    'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing';
+
+  it('logs transient broker answers and the sends they failed at debug, and counts them; other errors at ERROR', async () => {
+    const { logger, text } = capturedLogger('kafka-test');
+    const registry = createMetricsRegistry('kafka-test');
+    const kafka = createKafka({ brokers: ['127.0.0.1:9'], clientId: 'logs', logger, registry, security: { protocol: 'PLAINTEXT' } });
+    const kafkaLogger = kafka.logger();
+    kafkaLogger.error(`Failed to send messages: ${concurrent}`, { retryCount: 0, retryTime: 238 });
+    kafkaLogger.error('Response AddPartitionsToTxn(key: 24, version: 3)', { error: concurrent, correlationId: 7 });
+    kafkaLogger.error('Failed to send messages: This server is not the leader for that topic-partition', { retryCount: 1, retryTime: 300 });
+    kafkaLogger.error('Failed to send messages: Connection error: connect ECONNREFUSED 127.0.0.1:9', { retryCount: 0, retryTime: 250 });
+    const lines = text()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string; retriable?: string });
+    expect(lines.map((line) => [line.level, line.retriable])).toEqual([
+      [20, 'CONCURRENT_TRANSACTIONS'],
+      [20, 'CONCURRENT_TRANSACTIONS'],
+      [20, 'NOT_LEADER_FOR_PARTITION'],
+      // Not a broker's answer: a broker out of reach is no normal operation.
+      [50, undefined],
+    ]);
+    const counted = (await registry.getSingleMetric('tickflow_kafka_transient_responses_total')!.get()).values;
+    expect(counted.map((value) => [value.labels.api, value.labels.error, value.value])).toEqual([
+      ['Produce', 'CONCURRENT_TRANSACTIONS', 1],
+      ['AddPartitionsToTxn', 'CONCURRENT_TRANSACTIONS', 1],
+      ['Produce', 'NOT_LEADER_FOR_PARTITION', 1],
+    ]);
+  });
+
+  it('reads no transient type from other messages', () => {
+    expect(transientBrokerAnswer('Failed to send messages: something else', undefined)).toBeUndefined();
+    expect(transientBrokerAnswer('Response Produce(key: 0, version: 7)', { not: 'a string' })).toBeUndefined();
+    expect(transientBrokerAnswer('Crash: KafkaJSNumberOfRetriesExceeded', concurrent)).toBeUndefined();
   });
 });

@@ -128,14 +128,19 @@ interface KafkaErrorCode {
 const kafkaErrorCodes = (createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as { errorCodes: KafkaErrorCode[] }).errorCodes;
 const retriableByMessage = new Map(kafkaErrorCodes.filter((code) => code.retriable).map((code) => [code.message, code.type]));
 
+/** kafkajs's producer logs each retried send so (`producer/sendMessages.js`), the error's message after it. */
+const SEND_RETRY_PREFIX = 'Failed to send messages: ';
+
 /**
- * kafkajs logs every broker error answer at ERROR (`Response <Api>(...)`), including the transient ones it (or the
- * caller) retries: Kafka 4's CONCURRENT_TRANSACTIONS while the previous transaction's markers are written, a
- * coordinator that moved or is still loading. Those are normal operation, so they are logged at debug and counted;
- * a retriable answer that finally fails still surfaces as the caller's error. Returns the error type when
- * `message`/`error` is such an answer, else undefined.
+ * kafkajs logs every broker error answer at ERROR (`Response <Api>(...)`), and the producer's retry of a send that
+ * such an answer failed again (`Failed to send messages: <message>`), including the transient ones it (or the caller)
+ * retries: Kafka 4's CONCURRENT_TRANSACTIONS while the previous transaction's markers are written, a coordinator that
+ * moved or is still loading. Those are normal operation, so they are logged at debug and counted; a retriable answer
+ * that finally fails still surfaces as the caller's error. Returns the error type when `message`/`error` is such an
+ * answer, else undefined.
  */
 export function transientBrokerAnswer(message: string, error: unknown): string | undefined {
+  if (message.startsWith(SEND_RETRY_PREFIX)) return retriableByMessage.get(message.slice(SEND_RETRY_PREFIX.length));
   if (!message.startsWith('Response ') || typeof error !== 'string') return undefined;
   return retriableByMessage.get(error);
 }
@@ -198,8 +203,9 @@ export async function connectFencing(producer: Pick<Producer, 'connect' | 'trans
   await transaction.abort();
 }
 
-/** The API name of a `Response Produce(key: 0, version: 7)` log message. */
+/** The API name of a `Response Produce(key: 0, version: 7)` log message; a send's retry is the producer's. */
 function apiOf(message: string): string {
+  if (message.startsWith(SEND_RETRY_PREFIX)) return 'Produce';
   return /^Response (\w+)/.exec(message)?.[1] ?? 'unknown';
 }
 
