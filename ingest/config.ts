@@ -34,7 +34,10 @@ export const loadIngestConfig = defineEnv('ingest', {
     'Kafka messages per produce request (kafkajs groups a request by partition in time quadratic in its size)',
     2_000,
   ),
-  INGEST_MAX_IN_FLIGHT: env.int('Produce requests in flight (1-5; the idempotent producer keeps order up to 5)', 1),
+  INGEST_MAX_IN_FLIGHT: env.int(
+    'Produce requests in flight (1-5; above 1, a broker failure can reorder, lose or repeat what is sent again: warned at start)',
+    1,
+  ),
   INGEST_KAFKA_STALL_TIMEOUT_MS: env.int(
     'Kafka acknowledging nothing for this long while messages wait (failing or hanging sends) makes ingest exit non-zero for its supervisor to restart it',
     60_000,

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ProducerBatch, RecordMetadata } from 'kafkajs';
 import { BROADCAST_COPY_HEADER, Partitioners, createLogger, createMetricsRegistry } from '../platform/index.js';
+import { capturedLogger } from '../test/log-capture.js';
 import { createIngestMetrics, type IngestMetrics } from './metrics.js';
 import type { OutRecord, RecordValue } from './records.js';
 import { KafkaSink, transactionalBatches, type BatchProducer, type SinkWiring } from './sink.js';
@@ -368,6 +369,27 @@ describe('Kafka sink: partitions left out of an answer, and a producer whose seq
     sinks.push(sink);
     return { kafka, metrics, sink };
   }
+  it('warns at start where INGEST_MAX_IN_FLIGHT above 1 gives up order and exactly-once through broker failures', () => {
+    const warnings = (maxInFlight: number, transactional = false) => {
+      const { logger: captured, text } = capturedLogger('sink-test');
+      const kafka = new StubKafka(transactional);
+      const metrics = createIngestMetrics(createMetricsRegistry('ingest', { collectDefaults: false }));
+      const sink = new KafkaSink(
+        { logger: captured, metrics, benchmarkSymbol: 'SPY', maxInFlight },
+        { ...wiring(kafka.producer()), transactional, recovery: { newProducer: () => kafka.newProducer() } },
+      );
+      sinks.push(sink);
+      return text()
+        .split('\n')
+        .filter((line) => line.includes('"level":40'));
+    };
+    expect(warnings(1)).toEqual([]);
+    // One transaction at a time under the lease: the setting does not apply.
+    expect(warnings(3, true)).toEqual([]);
+    const [warning, ...more] = warnings(3);
+    expect(more).toEqual([]);
+    expect(JSON.parse(warning!)).toMatchObject({ maxInFlight: 3, msg: expect.stringContaining('only at 1, the default') });
+  });
   const symbols = ['AAPL', 'MSFT', 'NVDA', 'TSLA', 'AMZN', 'META', 'GOOG', 'AMD'];
   const round = (base: number) => symbols.map((symbol, index) => trade(symbol, base + index));
   const expected = (trades: readonly OutRecord[]) =>

@@ -61,7 +61,8 @@ export interface KafkaSinkSettings {
   readonly highWaterMessages?: number;
   /**
    * Produce requests in flight at once. Kafka keeps order for an idempotent producer with up to 5; kafkajs
-   * assigns sequence numbers at send time, in call order, on one connection per broker.
+   * assigns sequence numbers at send time, in call order, on one connection per broker. Above 1, what a broker failure
+   * makes the sink send again can be reordered, lost or repeated (warned at start): 1 is the default.
    */
   readonly maxInFlight?: number;
   /**
@@ -247,6 +248,13 @@ export class KafkaSink implements RecordSink {
     this.highWater = settings.highWaterMessages ?? 100_000;
     // A transaction at a time: one loop.
     this.inFlight = wiring.transactional ? 1 : Math.min(5, Math.max(1, settings.maxInFlight ?? 1));
+    if (this.inFlight > 1 && wiring.recovery)
+      settings.logger.warn(
+        { maxInFlight: this.inFlight },
+        'INGEST_MAX_IN_FLIGHT above 1: when a broker fails, a batch sent again (retried, or a partition an answer left out) ' +
+          'goes behind batches already in flight, and kafkajs rolls back the sequence numbers other batches of the partition ' +
+          'use (kafkajs #598): per-symbol order and exactly-once input hold through broker failures only at 1, the default',
+      );
     this.now = settings.now ?? Date.now;
     this.progressAtMs = this.now();
     this.producer = wiring.producer;
