@@ -294,9 +294,20 @@ export async function startProjector(options: StartProjectorOptions): Promise<Pr
   const checks: HealthCheck[] = [
     {
       name: 'postgres',
+      // The probe is work like a batch's: it reports an outage no batch is there to find (every partition caught up,
+      // or the one with more to apply held in a commit), and its success ends one that began before it.
       check: async () => {
+        const begun = outage.begin();
+        let answer: unknown;
+        try {
+          answer = (await pool.query('SELECT 1 AS ok')).rows[0];
+        } catch (error) {
+          if (!isDatabaseUnavailable(error)) throw error;
+          outage.failed(error);
+        }
+        if (answer !== undefined) outage.succeeded(begun);
         outage.check();
-        return (await pool.query('SELECT 1 AS ok')).rows[0];
+        return answer;
       },
     },
     {
