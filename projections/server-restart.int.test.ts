@@ -44,6 +44,8 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
   let url: string;
   let pool: pg.Pool;
   let projector: (ProjectorHandle & { readonly opsPort: number }) | undefined;
+  /** Lets the batch held after its commit go on (afterAll too: a failed test must not leave the projector's stop waiting). */
+  let release = () => {};
   const events = patternEvents(20_000, 61);
 
   beforeAll(async () => {
@@ -63,6 +65,7 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
   });
 
   afterAll(async () => {
+    release();
     await projector?.stop();
     await pool?.end().catch(() => {});
     cluster?.stop(() => {}, 'immediate');
@@ -90,7 +93,6 @@ describe(`a ${TIMESCALE ? 'TimescaleDB' : 'PostgreSQL'} server that crashes and 
     // fails and is not the batch's to retry. Its success must not end the outage (the CI dry run's second WARN).
     let reachedHold!: () => void;
     const holding = new Promise<void>((resolve) => (reachedHold = resolve));
-    let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     let holds = 0;
     const faultHook: FaultHook = async (step) => {
