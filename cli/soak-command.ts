@@ -7,7 +7,7 @@ import { createKafka, createLogger, loadPlatformConfig, TOPIC_KEYS, topicName } 
 import { LocalStack } from '../stack/local-stack.js';
 import { describeTopics } from '../platform/describe-topics.js';
 import { setupPipeline } from './setup-command.js';
-import { loadSoakConfig, memoryReport, missingCaps, parseDuration, type MemorySample } from './soak-core.js';
+import { isLoudLine, loadSoakConfig, memoryReport, missingCaps, parseDuration, quietFailures, type MemorySample } from './soak-core.js';
 import { pipelineStages } from './start-command.js';
 import { sumMetric } from '../platform/metrics-exposition.js';
 import { Supervisor } from './supervisor.js';
@@ -44,6 +44,7 @@ export function registerSoakCommand(program: Command): void {
     .option('--out <file>', 'JSON report', 'bench/results/soak.json')
     .addOption(new Option('--max-slope <MiB/h>', 'flag a stage whose heap slope is above this').env('SOAK_MAX_HEAP_SLOPE_MIB_PER_HOUR'))
     .option('--check-caps', "exit non-zero if a stage's tracked structures ever exceed their caps (the CI memory check)")
+    .option('--check-quiet', 'exit non-zero if a stage logged a line at WARN or above, or restarted (the CI memory check)')
     .option(
       '--heap-snapshots <times>',
       'take a heap snapshot of every stage at these elapsed times (e.g. 4m,20m) and compare the first with the last',
@@ -66,8 +67,13 @@ export function registerSoakCommand(program: Command): void {
         mkdirSync(join(snapshotDir, stage.name), { recursive: true });
         return { ...stage, env: { ...stage.env, NODE_OPTIONS: snapshotNodeOptions(join(snapshotDir, stage.name)) } };
       });
+      const loudLines: string[] = [];
+      let loudCount = 0;
       const quiet = (line: string) => {
-        if (/ (WARN|ERROR|FATAL) |crashed/.test(line)) console.log(line);
+        if (!isLoudLine(line)) return;
+        console.log(line);
+        loudCount += 1;
+        if (loudLines.length < 20) loudLines.push(line);
       };
       const supervisor = new Supervisor(stages, quiet);
       supervisor.start();
@@ -171,6 +177,7 @@ export function registerSoakCommand(program: Command): void {
         events: Object.fromEntries(counts),
         users: { gatewayEventsReceived: users.gatewayEvents, apiRequests: users.apiRequests, apiOk: users.apiOk },
         restarts,
+        loud: { lines: loudCount, first: loudLines },
         finalLag: lag,
       };
       mkdirSync(options.out.replace(/\/[^/]*$/, ''), { recursive: true });
@@ -189,6 +196,13 @@ export function registerSoakCommand(program: Command): void {
           process.exitCode = 1;
         } else console.log('[soak] every tracked structure stayed within its cap');
       }
+      if (options.checkQuiet) {
+        const failures = quietFailures(loudCount, restarts);
+        if (failures.length > 0) {
+          console.log(`[soak] FAILED the quiet check (normal operation logs nothing at WARN or above): ${failures.join('; ')}`);
+          process.exitCode = 1;
+        } else console.log('[soak] no stage logged at WARN or above, none restarted');
+      }
     });
 }
 
@@ -201,6 +215,7 @@ interface SoakOptions {
   maxSlope?: string;
   heapSnapshots?: string;
   checkCaps?: boolean;
+  checkQuiet?: boolean;
 }
 
 const SNAPSHOT_SPACING_MS = 20_000;

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { fitSlope, growthPerHour, memoryReport, missingCaps, parseDuration, REQUIRED_CAPS, slopeVerdict } from './soak-core.js';
+import {
+  fitSlope,
+  growthPerHour,
+  isLoudLine,
+  memoryReport,
+  missingCaps,
+  parseDuration,
+  quietFailures,
+  REQUIRED_CAPS,
+  slopeVerdict,
+} from './soak-core.js';
+import { formatLogLine } from './supervisor-core.js';
 
 describe('soak core', () => {
   it('parses durations', () => {
@@ -124,5 +135,20 @@ describe('soak core', () => {
       'gateway: gateway.connections',
       ...REQUIRED_CAPS.api!.map((structure) => `api: ${structure}`),
     ]);
+  });
+});
+
+describe('soak: normal operation is quiet', () => {
+  it('tells lines at WARN or above, and crashes, from the rest (as the supervisor prints them)', () => {
+    const line = (level: number, msg: string) =>
+      formatLogLine('processors', JSON.stringify({ level, time: '2026-12-07T01:52:28.275Z', msg }));
+    expect([20, 30, 40, 50, 60].map((level) => isLoudLine(line(level, 'a message')))).toEqual([false, false, true, true, true]);
+    expect(isLoudLine(formatLogLine('supervisor', 'gateway crashed (exit 1) after 3.2 s; restart #1 in 1000 ms'))).toBe(true);
+    expect(isLoudLine(line(30, 'WARNING is a word here, not a level'))).toBe(false);
+  });
+
+  it('fails on any loud line and on any restart', () => {
+    expect(quietFailures(0, { ingest: 0, processors: 0 })).toEqual([]);
+    expect(quietFailures(2, { ingest: 0, processors: 1 })).toEqual(['2 line(s) at WARN or above', 'processors restarted 1 time(s)']);
   });
 });

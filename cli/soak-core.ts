@@ -158,3 +158,15 @@ export function missingCaps(
       .map((structure) => `${stage}: ${structure}`),
   );
 }
+
+/** A stage's log line at WARN or above, or the supervisor's word of a crash: none belongs in normal operation. */
+export function isLoudLine(line: string): boolean {
+  return / (WARN|ERROR|FATAL) |crashed/.test(line);
+}
+
+/** What a soak with --check-quiet fails on: lines at WARN or above, and stage restarts; empty when it was quiet. */
+export function quietFailures(loudLines: number, restarts: Readonly<Record<string, number>>): string[] {
+  const failures = loudLines > 0 ? [`${loudLines} line(s) at WARN or above`] : [];
+  for (const [stage, count] of Object.entries(restarts)) if (count > 0) failures.push(`${stage} restarted ${count} time(s)`);
+  return failures;
+}
