@@ -165,8 +165,8 @@ export function isLoudLine(line: string): boolean {
 }
 
 /** What a soak with --check-quiet fails on: lines at WARN or above, and stage restarts; empty when it was quiet. */
-export function quietFailures(loudLines: number, restarts: Readonly<Record<string, number>>): string[] {
-  const failures = loudLines > 0 ? [`${loudLines} line(s) at WARN or above`] : [];
+export function quietFailures(loudLineCount: number, restarts: Readonly<Record<string, number>>): string[] {
+  const failures = loudLineCount > 0 ? [`${loudLineCount} line(s) at WARN or above`] : [];
   for (const [stage, count] of Object.entries(restarts)) if (count > 0) failures.push(`${stage} restarted ${count} time(s)`);
   return failures;
 }
